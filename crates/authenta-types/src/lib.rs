@@ -1,0 +1,61 @@
+//! The data types of the [Authenta](https://authenta.ai) API.
+//!
+//! Authenta detects deepfakes and manipulated media. This crate holds what
+//! goes over the wire, and nothing else: the media record ([`Media`]), the
+//! create request and response ([`CreateMediaRequest`], [`CreatedMedia`]),
+//! a list page ([`MediaList`]), the error body ([`ErrorBody`]) and the enums
+//! that mirror server values ([`MediaStatus`], [`ModelType`], [`ErrorCode`],
+//! ...). It depends on serde and `time` only.
+//!
+//! The tables the code must not restate by hand (error codes, model types,
+//! content types, routes) are generated from `spec/authenta.openapi.yaml` by
+//! `cargo xtask codegen` into [`generated`]-backed constants such as
+//! [`ERROR_CODES`] and [`MODEL_TYPES`].
+//!
+//! Enums that mirror server values are `#[non_exhaustive]` and keep values
+//! they do not know in an `Unknown(String)` variant, so a new status or model
+//! is never a parse error. Records keep fields this version does not know in
+//! their `extra` map.
+//!
+//! ```
+//! use authenta_types::{Media, MediaStatus, ModelType};
+//!
+//! let media: Media = serde_json::from_str(r#"{
+//!     "mid": "692f406f9f68d4b70080bb80",
+//!     "name": "video_sample",
+//!     "type": "Video",
+//!     "status": "PROCESSED",
+//!     "modelType": "DF-1",
+//!     "createdAt": "2025-12-02T19:39:27.525Z",
+//!     "fake": true,
+//!     "region": "eu-west-1"
+//! }"#).unwrap();
+//! assert_eq!(media.status, MediaStatus::Processed);
+//! assert!(media.status.is_final());
+//! assert_eq!(media.model_type, ModelType::Df1);
+//! assert_eq!(media.fake, Some(true));
+//! assert_eq!(media.extra["region"], "eu-west-1");
+//! ```
+
+mod error;
+mod generated;
+mod media;
+mod tables;
+mod wire;
+
+pub use error::ErrorBody;
+pub use generated::*;
+pub use media::{
+    CreateMediaRequest, CreatedMedia, InvalidMediaId, ListQuery, Media, MediaId, MediaList,
+    Participant, ParticipantBoxes, ResultDocument,
+};
+pub use tables::{
+    ContentTypeInfo, CreditCheck, ErrorCodeInfo, MediaKind, ModelTypeInfo, Operation, QuotaKind,
+    RetryAdvice, RouteInfo,
+};
+
+/// A JSON object: where records keep the fields this version does not know.
+pub type Extra = serde_json::Map<String, serde_json::Value>;
+
+/// Timestamps on the wire (RFC 3339), re-exported from the `time` crate.
+pub use time::OffsetDateTime;

@@ -1,0 +1,233 @@
+//! The media record and the bodies that carry it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::{Extra, FINAL_STATUSES, MediaStatus, MediaType, ModelType};
+
+/// The id of a media record (`mid`): 24 hexadecimal characters in every
+/// documented example, kept as the server sends it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MediaId(String);
+
+/// A `mid` given by a person that cannot be one: empty, too long, or holding
+/// characters no record id has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidMediaId {
+    reason: &'static str,
+}
+
+impl fmt::Display for InvalidMediaId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid media id: {}; a mid looks like 692f406f9f68d4b70080bb80",
+            self.reason
+        )
+    }
+}
+
+impl std::error::Error for InvalidMediaId {}
+
+impl MediaId {
+    /// Wraps a `mid` as the server sent it, unchecked.
+    pub fn new(mid: impl Into<String>) -> Self {
+        MediaId(mid.into())
+    }
+
+    /// Checks a `mid` typed by a person: not empty, at most 64 characters,
+    /// ASCII letters, digits, `-` and `_` only.
+    ///
+    /// ```
+    /// use authenta_types::MediaId;
+    /// assert!(MediaId::parse("692f406f9f68d4b70080bb80").is_ok());
+    /// assert!(MediaId::parse("").is_err());
+    /// assert!(MediaId::parse("../admin").is_err());
+    /// ```
+    pub fn parse(mid: &str) -> Result<Self, InvalidMediaId> {
+        if mid.is_empty() {
+            return Err(InvalidMediaId {
+                reason: "it is empty",
+            });
+        }
+        if mid.len() > 64 {
+            return Err(InvalidMediaId {
+                reason: "it is longer than 64 characters",
+            });
+        }
+        if !mid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(InvalidMediaId {
+                reason: "only ASCII letters, digits, '-' and '_' may appear",
+            });
+        }
+        Ok(MediaId(mid.to_owned()))
+    }
+
+    /// The id as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MediaId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for MediaId {
+    type Err = InvalidMediaId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        MediaId::parse(s)
+    }
+}
+
+impl AsRef<str> for MediaId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl MediaStatus {
+    /// Whether the record will not change any more: `PROCESSED`, `FAILED` or
+    /// `ERROR`. Unknown statuses are not final.
+    pub fn is_final(&self) -> bool {
+        FINAL_STATUSES.contains(&self.as_str())
+    }
+}
+
+/// A media record, as `GET /media/{mid}` returns it.
+///
+/// `fake`, `heatmapURL`, `resultURL` and `participants` are not in the API
+/// pages but real servers send them once the record is `PROCESSED`. Fields
+/// this version does not know are kept in [`Media::extra`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Media {
+    /// The record's id.
+    pub mid: MediaId,
+    /// The name given at creation.
+    pub name: String,
+    /// The kind of media (`Image`, `Video`, ...).
+    #[serde(rename = "type")]
+    pub media_type: MediaType,
+    /// Where the record is: `INITED` → `UPLOADED` → `PROCESSED`.
+    pub status: MediaStatus,
+    /// The model the server runs; not always the one requested.
+    pub model_type: ModelType,
+    /// When the record was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// The verdict once processed: `true` when the media is manipulated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fake: Option<bool>,
+    /// Pre-signed URL of a heatmap image (image models).
+    #[serde(
+        rename = "heatmapURL",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub heatmap_url: Option<String>,
+    /// Pre-signed URL of the JSON detail document ([`ResultDocument`]).
+    #[serde(rename = "resultURL", default, skip_serializing_if = "Option::is_none")]
+    pub result_url: Option<String>,
+    /// The faces found in a video.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participants: Option<Vec<Participant>>,
+    /// Fields this version does not know, kept as sent.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One face found in a video.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Participant {
+    /// Pre-signed URL of a per-face heatmap video.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heatmap: Option<String>,
+    /// Fields this version does not know, kept as sent.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The body of `POST /media`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateMediaRequest {
+    /// A name for the record.
+    pub name: String,
+    /// The MIME type the upload will declare.
+    pub content_type: String,
+    /// The exact number of bytes the upload will carry.
+    pub size: u64,
+    /// The model to run.
+    pub model_type: ModelType,
+}
+
+/// The answer to `POST /media`: the new record and where to upload its file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedMedia {
+    /// The new record (status `INITED`).
+    #[serde(flatten)]
+    pub media: Media,
+    /// The pre-signed S3 URL to `PUT` the file to; send it byte for byte.
+    pub upload_url: String,
+    /// How many seconds the upload URL stays valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u64>,
+}
+
+/// The query of `GET /media`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListQuery {
+    /// How many records per page; the server's default when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// How many records to skip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+}
+
+/// One page of `GET /media`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MediaList {
+    /// The page size the server used.
+    pub limit: u32,
+    /// How many records were skipped.
+    pub offset: u64,
+    /// How many records there are in all.
+    pub total: u64,
+    /// The records of this page.
+    pub data: Vec<Media>,
+}
+
+/// The JSON detail document behind a record's `resultURL`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultDocument {
+    /// For video: participant index → that face's boxes per frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bounding_boxes: Option<BTreeMap<u32, ParticipantBoxes>>,
+    /// Fields this version does not know, kept as sent.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The boxes of one participant: frame index → `[xmin, ymin, xmax, ymax]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantBoxes {
+    /// Frame index → `[xmin, ymin, xmax, ymax]`.
+    pub bounding_box: BTreeMap<u32, [f64; 4]>,
+    /// Fields this version does not know, kept as sent.
+    #[serde(flatten)]
+    pub extra: Extra,
+}

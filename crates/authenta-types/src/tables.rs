@@ -1,0 +1,299 @@
+//! The row types of the generated tables, and look-ups over them.
+
+use crate::generated::{CONTENT_TYPES, ERROR_CODES, MODEL_TYPES, ROUTES};
+use crate::{ErrorCode, MediaType, ModelType, Permission};
+
+/// The kind of media a file is, and a model takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum MediaKind {
+    /// A still image (JPEG, PNG, ...).
+    Image,
+    /// A video (MP4, QuickTime, ...).
+    Video,
+    /// An audio recording.
+    Audio,
+    /// A document (PDF).
+    Document,
+}
+
+impl MediaKind {
+    /// The kind's name, as the API spells a record's `type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Image => "Image",
+            MediaKind::Video => "Video",
+            MediaKind::Audio => "Audio",
+            MediaKind::Document => "Document",
+        }
+    }
+
+    /// The kind of a MIME type the API takes (`image/png` → `Image`), or
+    /// `None` when the API does not take that content type.
+    ///
+    /// ```
+    /// use authenta_types::MediaKind;
+    /// assert_eq!(MediaKind::of_content_type("video/mp4"), Some(MediaKind::Video));
+    /// assert_eq!(MediaKind::of_content_type("text/plain"), None);
+    /// ```
+    pub fn of_content_type(content_type: &str) -> Option<MediaKind> {
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        CONTENT_TYPES
+            .iter()
+            .find(|row| row.content_type.eq_ignore_ascii_case(essence))
+            .map(|row| row.media_kind)
+    }
+
+    /// The record `type` the server uses for this kind.
+    pub fn media_type(self) -> MediaType {
+        MediaType::from_wire(self.as_str())
+    }
+}
+
+impl std::fmt::Display for MediaKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether the documentation allows retrying an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RetryAdvice {
+    /// Never retry: the same request gets the same answer.
+    Never,
+    /// A retry may succeed.
+    Allowed,
+}
+
+/// One row of [`ERROR_CODES`](crate::ERROR_CODES).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErrorCodeInfo {
+    /// The code, such as `IAM001`.
+    pub code: &'static str,
+    /// The error type the server sends with it, such as `UNAUTHENTICATED`.
+    pub error_type: &'static str,
+    /// The documented message.
+    pub message: &'static str,
+    /// The documented HTTP status; `None` where the documentation gives none
+    /// (`U007`). Classify by code, not by status.
+    pub status: Option<u16>,
+    /// The status authenta-emulator answers with.
+    pub emulator_status: u16,
+    /// Whether the documentation allows a retry.
+    pub retry: RetryAdvice,
+    /// When the server sends it.
+    pub description: &'static str,
+}
+
+/// One row of [`MODEL_TYPES`](crate::MODEL_TYPES).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelTypeInfo {
+    /// The model's id, such as `DF-1`.
+    pub id: &'static str,
+    /// The kinds of media the model takes.
+    pub media_kinds: &'static [MediaKind],
+    /// Whether Authenta's API pages document the model (`DF-1`, `AC-1`), or
+    /// only its published client code.
+    pub documented: bool,
+    /// What the model detects.
+    pub description: &'static str,
+}
+
+/// One row of [`CONTENT_TYPES`](crate::CONTENT_TYPES).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContentTypeInfo {
+    /// The MIME type, such as `image/png`.
+    pub content_type: &'static str,
+    /// The kind of media it is.
+    pub media_kind: MediaKind,
+}
+
+/// The API's operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Operation {
+    /// `POST /media`.
+    CreateMedia,
+    /// `GET /media`.
+    ListMedia,
+    /// `GET /media/{mid}`.
+    GetMedia,
+    /// `DELETE /media/{mid}`.
+    DeleteMedia,
+}
+
+impl Operation {
+    /// The operation's row of [`ROUTES`](crate::ROUTES).
+    pub fn route(self) -> &'static RouteInfo {
+        ROUTES
+            .iter()
+            .find(|r| r.operation == self)
+            .expect("every operation has a generated route")
+    }
+}
+
+/// Which of a key's quotas a route spends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum QuotaKind {
+    /// GET requests.
+    Query,
+    /// POST and DELETE requests.
+    Mutation,
+}
+
+/// What a route does with the account's credits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CreditCheck {
+    /// Credits play no part.
+    None,
+    /// The balance is checked (`U007` when too low) but nothing is spent.
+    Checked,
+    /// Credits are spent.
+    Spent,
+}
+
+/// One row of [`ROUTES`](crate::ROUTES).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// The operation.
+    pub operation: Operation,
+    /// The HTTP method, upper case.
+    pub method: &'static str,
+    /// The path template under the base URL, such as `/media/{mid}`.
+    pub path: &'static str,
+    /// The permission the key needs.
+    pub permission: Permission,
+    /// The quota the request spends.
+    pub quota: QuotaKind,
+    /// What the request does with credits.
+    pub credits: CreditCheck,
+}
+
+impl ModelType {
+    /// The model's row of [`MODEL_TYPES`](crate::MODEL_TYPES); `None` for an
+    /// unknown model.
+    pub fn info(&self) -> Option<&'static ModelTypeInfo> {
+        MODEL_TYPES.iter().find(|row| row.id == self.as_str())
+    }
+
+    /// Whether the model takes media of this kind; `None` for an unknown
+    /// model, whose rules this version cannot know.
+    ///
+    /// ```
+    /// use authenta_types::{MediaKind, ModelType};
+    /// assert_eq!(ModelType::Df1.takes(MediaKind::Video), Some(true));
+    /// assert_eq!(ModelType::Df1.takes(MediaKind::Image), Some(false));
+    /// assert_eq!(ModelType::from("ZZ-9").takes(MediaKind::Image), None);
+    /// ```
+    pub fn takes(&self, kind: MediaKind) -> Option<bool> {
+        self.info().map(|row| row.media_kinds.contains(&kind))
+    }
+}
+
+impl ErrorCode {
+    /// The code's row of [`ERROR_CODES`](crate::ERROR_CODES); `None` for an
+    /// unknown code.
+    pub fn info(&self) -> Option<&'static ErrorCodeInfo> {
+        ERROR_CODES.iter().find(|row| row.code == self.as_str())
+    }
+}
+
+impl MediaType {
+    /// The kind of media this record type is; `None` for an unknown type.
+    pub fn kind(&self) -> Option<MediaKind> {
+        [
+            MediaKind::Image,
+            MediaKind::Video,
+            MediaKind::Audio,
+            MediaKind::Document,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MediaStatus;
+
+    #[test]
+    fn every_operation_has_one_route() {
+        for op in [
+            Operation::CreateMedia,
+            Operation::ListMedia,
+            Operation::GetMedia,
+            Operation::DeleteMedia,
+        ] {
+            assert_eq!(ROUTES.iter().filter(|r| r.operation == op).count(), 1);
+        }
+        let create = Operation::CreateMedia.route();
+        assert_eq!((create.method, create.path), ("POST", "/media"));
+        assert_eq!(create.permission, Permission::Write);
+        assert_eq!(create.quota, QuotaKind::Mutation);
+        assert_eq!(create.credits, CreditCheck::Checked);
+        let delete = Operation::DeleteMedia.route();
+        assert_eq!(delete.permission, Permission::Delete);
+        assert_eq!(delete.quota, QuotaKind::Mutation);
+        assert_eq!(Operation::GetMedia.route().quota, QuotaKind::Query);
+        assert_eq!(Operation::ListMedia.route().permission, Permission::Read);
+    }
+
+    #[test]
+    fn documented_error_codes() {
+        let iam001 = ErrorCode::Iam001.info().unwrap();
+        assert_eq!(
+            (iam001.error_type, iam001.message, iam001.status),
+            ("UNAUTHENTICATED", "You are not authenticated", Some(401))
+        );
+        let iam002 = ErrorCode::Iam002.info().unwrap();
+        assert_eq!(
+            (iam002.error_type, iam002.message, iam002.status),
+            ("UNAUTHORIZED", "You are not authorized", Some(403))
+        );
+        let aa001 = ErrorCode::Aa001.info().unwrap();
+        assert_eq!(
+            (aa001.error_type, aa001.message, aa001.status),
+            ("CLIENT_ERROR", "API limit reached", Some(429))
+        );
+        let u007 = ErrorCode::U007.info().unwrap();
+        assert_eq!(
+            (u007.error_type, u007.message, u007.status),
+            ("CLIENT_ERROR", "Insufficient credits", None)
+        );
+        assert!(ERROR_CODES.iter().all(|r| r.retry == RetryAdvice::Never));
+        assert_eq!(ErrorCode::from("ZZ999").info(), None);
+    }
+
+    #[test]
+    fn models_and_kinds() {
+        assert_eq!(ModelType::Df1.takes(MediaKind::Video), Some(true));
+        assert_eq!(ModelType::Ac1.takes(MediaKind::Image), Some(true));
+        assert_eq!(ModelType::Ac1.takes(MediaKind::Video), Some(false));
+        assert_eq!(ModelType::Af1.takes(MediaKind::Audio), Some(true));
+        assert!(MODEL_TYPES.iter().all(|m| !m.media_kinds.is_empty()));
+        assert_eq!(
+            MediaKind::of_content_type("IMAGE/PNG; charset=binary"),
+            Some(MediaKind::Image)
+        );
+        assert_eq!(
+            MediaKind::of_content_type("application/pdf"),
+            Some(MediaKind::Document)
+        );
+        assert_eq!(MediaType::Video.kind(), Some(MediaKind::Video));
+        assert_eq!(MediaKind::Image.media_type(), MediaType::Image);
+    }
+
+    #[test]
+    fn final_statuses() {
+        assert!(MediaStatus::Processed.is_final());
+        assert!(MediaStatus::Failed.is_final());
+        assert!(MediaStatus::Error.is_final());
+        assert!(!MediaStatus::Inited.is_final());
+        assert!(!MediaStatus::Uploaded.is_final());
+        assert!(!MediaStatus::from("QUEUED").is_final());
+    }
+}

@@ -1,0 +1,161 @@
+//! `deserialize(serialize(x)) == x` for every wire type, by property tests.
+
+use std::collections::BTreeMap;
+
+use authenta_types::{
+    CreateMediaRequest, CreatedMedia, ErrorBody, ErrorCode, ErrorType, Extra, ListQuery, Media,
+    MediaId, MediaList, MediaStatus, MediaType, ModelType, OffsetDateTime, Participant,
+    ParticipantBoxes, Permission, ResultDocument,
+};
+use proptest::prelude::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+fn roundtrip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(value: &T) {
+    let json = serde_json::to_string(value).unwrap();
+    let back: T = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    assert_eq!(&back, value, "{json}");
+}
+
+/// A known wire value, or an unknown one.
+fn wire<T: From<String> + std::fmt::Debug + 'static>(
+    known: &'static [&'static str],
+) -> BoxedStrategy<T> {
+    prop_oneof![
+        proptest::sample::select(known).prop_map(|s| T::from(s.to_owned())),
+        "[A-Z][A-Z0-9_-]{0,12}".prop_map(T::from),
+    ]
+    .boxed()
+}
+
+/// Unknown fields: keys that no type of ours uses, simple JSON values.
+fn extra() -> impl Strategy<Value = Extra> {
+    proptest::collection::btree_map(
+        "x_[a-z]{1,8}",
+        prop_oneof![
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            ".{0,16}".prop_map(serde_json::Value::from),
+            Just(serde_json::Value::Null),
+        ],
+        0..4,
+    )
+    .prop_map(|m| m.into_iter().collect())
+}
+
+fn timestamp() -> impl Strategy<Value = OffsetDateTime> {
+    // 1970 to 2100, with nanoseconds.
+    (0i64..4_102_444_800, 0u32..1_000_000_000).prop_map(|(s, ns)| {
+        OffsetDateTime::from_unix_timestamp(s).unwrap() + time::Duration::nanoseconds(ns.into())
+    })
+}
+
+fn media() -> impl Strategy<Value = Media> {
+    (
+        ("[0-9a-f]{24}", ".{0,20}"),
+        (
+            wire::<MediaType>(MediaType::KNOWN),
+            wire::<MediaStatus>(MediaStatus::KNOWN),
+            wire::<ModelType>(ModelType::KNOWN),
+        ),
+        timestamp(),
+        (
+            proptest::option::of(any::<bool>()),
+            proptest::option::of("https://[a-z]{1,8}/[a-z]{1,8}"),
+            proptest::option::of("https://[a-z]{1,8}/[a-z]{1,8}"),
+        ),
+        proptest::option::of(proptest::collection::vec(
+            (proptest::option::of("https://[a-z]{1,8}"), extra())
+                .prop_map(|(heatmap, extra)| Participant { heatmap, extra }),
+            0..3,
+        )),
+        extra(),
+    )
+        .prop_map(
+            |(
+                (mid, name),
+                (media_type, status, model_type),
+                created_at,
+                (fake, heatmap_url, result_url),
+                participants,
+                extra,
+            )| Media {
+                mid: MediaId::new(mid),
+                name,
+                media_type,
+                status,
+                model_type,
+                created_at,
+                fake,
+                heatmap_url,
+                result_url,
+                participants,
+                extra,
+            },
+        )
+}
+
+proptest! {
+    #[test]
+    fn media_roundtrips(m in media()) {
+        roundtrip(&m);
+    }
+
+    #[test]
+    fn created_media_roundtrips(media in media(), upload_url in "https://[a-z]{1,8}/[a-z]{1,8}\\?X-Amz-[A-Za-z%0-9=&]{0,30}", expires_in in proptest::option::of(any::<u64>())) {
+        roundtrip(&CreatedMedia { media, upload_url, expires_in });
+    }
+
+    #[test]
+    fn media_list_roundtrips(limit in any::<u32>(), offset in any::<u64>(), total in any::<u64>(), data in proptest::collection::vec(media(), 0..4)) {
+        roundtrip(&MediaList { limit, offset, total, data });
+    }
+
+    #[test]
+    fn create_request_roundtrips(name in ".{0,20}", content_type in "[a-z]{1,6}/[a-z0-9.+-]{1,10}", size in any::<u64>(), model_type in wire::<ModelType>(ModelType::KNOWN)) {
+        roundtrip(&CreateMediaRequest { name, content_type, size, model_type });
+    }
+
+    #[test]
+    fn list_query_roundtrips(limit in proptest::option::of(any::<u32>()), offset in proptest::option::of(any::<u64>())) {
+        roundtrip(&ListQuery { limit, offset });
+    }
+
+    #[test]
+    fn error_body_roundtrips(code in wire::<ErrorCode>(ErrorCode::KNOWN), error_type in wire::<ErrorType>(ErrorType::KNOWN), message in ".{0,40}", extra in extra()) {
+        roundtrip(&ErrorBody { code, error_type, message, extra });
+    }
+
+    #[test]
+    fn permission_roundtrips(p in wire::<Permission>(Permission::KNOWN)) {
+        roundtrip(&p);
+    }
+
+    #[test]
+    fn result_document_roundtrips(
+        boxes in proptest::option::of(proptest::collection::btree_map(
+            0u32..8,
+            (proptest::collection::btree_map(0u32..10_000, proptest::array::uniform4(-1e6f64..1e6), 0..5), extra())
+                .prop_map(|(bounding_box, extra)| ParticipantBoxes { bounding_box, extra }),
+            0..3,
+        )),
+        extra in extra(),
+    ) {
+        roundtrip(&ResultDocument { bounding_boxes: boxes, extra });
+    }
+}
+
+#[test]
+fn unknown_enum_values_roundtrip_exactly() {
+    for (json, expected) in [
+        (r#""QUEUED""#, MediaStatus::Unknown("QUEUED".into())),
+        (r#""PROCESSED""#, MediaStatus::Processed),
+    ] {
+        let status: MediaStatus = serde_json::from_str(json).unwrap();
+        assert_eq!(status, expected);
+        assert_eq!(serde_json::to_string(&status).unwrap(), json);
+    }
+    let boxes: BTreeMap<u32, ParticipantBoxes> =
+        serde_json::from_str(r#"{"0":{"boundingBox":{"12":[1,2,3,4]}}}"#).unwrap();
+    assert_eq!(boxes[&0].bounding_box[&12], [1.0, 2.0, 3.0, 4.0]);
+}
