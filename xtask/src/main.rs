@@ -2,7 +2,7 @@
 
 use std::process::{Command, ExitCode};
 
-use xtask::codegen::{self, GENERATED_PATH, Status};
+use xtask::codegen::{self, SPEC_PATH, Status};
 
 const USAGE: &str = "usage: cargo xtask <task>
 
@@ -17,24 +17,27 @@ fn main() -> ExitCode {
     let root = codegen::workspace_root();
     match args.as_slice() {
         ["codegen"] => match codegen::write(&root) {
-            Ok(true) => {
-                println!("updated {GENERATED_PATH}");
+            Ok(changed) if changed.is_empty() => {
+                println!("generated files are up to date");
                 ExitCode::SUCCESS
             }
-            Ok(false) => {
-                println!("{GENERATED_PATH} is up to date");
+            Ok(changed) => {
+                for path in changed {
+                    println!("updated {path}");
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&e.to_string()),
         },
         ["codegen", "--check"] => match codegen::check(&root) {
             Ok(Status::Fresh) => {
-                println!("{GENERATED_PATH} is up to date");
+                println!("generated files are up to date");
                 ExitCode::SUCCESS
             }
-            Ok(Status::Stale) => fail(&format!(
-                "{GENERATED_PATH} is stale: it differs from what spec/authenta.openapi.yaml gives.\n\
-                 Run `cargo xtask codegen` and commit the result."
+            Ok(Status::Stale(paths)) => fail(&format!(
+                "stale generated file(s): {}: they differ from what {SPEC_PATH} gives.\n\
+                 Run `cargo xtask codegen` and commit the result.",
+                paths.join(", ")
             )),
             Err(e) => fail(&e.to_string()),
         },

@@ -59,3 +59,7 @@ pub type Extra = serde_json::Map<String, serde_json::Value>;
 
 /// Timestamps on the wire (RFC 3339), re-exported from the `time` crate.
 pub use time::OffsetDateTime;
+
+/// The OpenAPI 3.0 description of the API this version speaks (a copy of
+/// `spec/authenta.openapi.yaml`, kept fresh by `cargo xtask codegen`).
+pub const OPENAPI_YAML: &str = include_str!("../authenta.openapi.yaml");
