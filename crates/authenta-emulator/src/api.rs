@@ -1,0 +1,477 @@
+//! The API under `/api`: the four documented routes and the OpenAPI
+//! description.
+//!
+//! Every request goes through the documented checks in order (client id,
+//! client secret, permission, quota), then its input is validated, then (for
+//! `POST /media`) the credit balance is checked. Errors are JSON bodies from
+//! the generated tables: the documented codes from `ERROR_CODES`, the
+//! emulator's own (bad input, unknown record, wrong method, ...) from
+//! `EMULATOR_ERROR_CODES`.
+
+use std::fmt::Display;
+use std::sync::Arc;
+
+use authenta_types::{
+    CONTENT_TYPES, CreateMediaRequest, CreatedMedia, EMULATOR_ERROR_CODES, ERROR_CODES, ErrorBody,
+    ErrorCode, ErrorCodeInfo, ErrorType, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, LIST_LIMIT_MIN,
+    MAX_UPLOAD_SIZE, MediaKind, MediaList, ModelType, Operation,
+};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::routing::get;
+use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
+use http_body_util::BodyExt as _;
+
+use crate::server::Core;
+use crate::state::{Denied, is_valid_mid};
+
+/// The largest JSON body the API reads (64 KiB).
+pub const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// The longest record `name` the API takes.
+pub(crate) const MAX_NAME_CHARS: usize = 255;
+
+/// The error code a response carries, for the request log.
+#[derive(Clone, Debug)]
+pub(crate) struct ApiCode(pub String);
+
+/// A JSON response.
+pub(crate) fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response<Body> {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = Response::new(Body::from(bytes));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+pub(crate) fn error_response(row: &ErrorCodeInfo, message: String) -> Response<Body> {
+    let body = ErrorBody {
+        code: ErrorCode::from_wire(row.code),
+        error_type: ErrorType::from_wire(row.error_type),
+        message,
+        extra: Default::default(),
+    };
+    let status =
+        StatusCode::from_u16(row.emulator_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = json_response(status, &body);
+    resp.extensions_mut().insert(ApiCode(row.code.to_owned()));
+    resp
+}
+
+/// The documented body and status of `code` (from `ERROR_CODES`).
+pub(crate) fn documented_error(code: ErrorCode) -> Response<Body> {
+    match ERROR_CODES.iter().find(|row| row.code == code.as_str()) {
+        Some(row) => error_response(row, row.message.to_owned()),
+        None => emulator_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("no table row for {code}"),
+        ),
+    }
+}
+
+/// The emulator's own row for an HTTP status (from `EMULATOR_ERROR_CODES`).
+pub(crate) fn emulator_row(status: StatusCode) -> &'static ErrorCodeInfo {
+    EMULATOR_ERROR_CODES
+        .iter()
+        .find(|row| row.emulator_status == status.as_u16())
+        .or_else(|| {
+            EMULATOR_ERROR_CODES
+                .iter()
+                .find(|row| row.emulator_status == 500)
+        })
+        .unwrap_or(&EMULATOR_ERROR_CODES[0])
+}
+
+/// An emulator error (`EMU400`, `EMU404`, ...) whose message names the
+/// problem: `"Bad request: <detail>"`.
+pub(crate) fn emulator_error(status: StatusCode, detail: impl Display) -> Response<Body> {
+    let row = emulator_row(status);
+    error_response(row, format!("{}: {detail}", row.message))
+}
+
+fn bad_request(detail: impl Display) -> Response<Body> {
+    emulator_error(StatusCode::BAD_REQUEST, detail)
+}
+
+/// The API's routes, with JSON answers for unknown paths and methods.
+pub(crate) fn router(core: Arc<Core>) -> Router {
+    Router::new()
+        .route("/api/media", get(list_media).post(create_media))
+        .route("/api/media/{mid}", get(get_media).delete(delete_media))
+        .route("/api/openapi.yaml", get(openapi))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .with_state(core)
+}
+
+async fn not_found(uri: Uri) -> Response<Body> {
+    emulator_error(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no route {}; the API has /media and /media/{{mid}}",
+            uri.path()
+        ),
+    )
+}
+
+async fn method_not_allowed(method: http::Method, uri: Uri) -> Response<Body> {
+    emulator_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+async fn openapi() -> Response<Body> {
+    let mut resp = Response::new(Body::from(authenta_types::OPENAPI_YAML));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/yaml"),
+    );
+    resp
+}
+
+/// The documented checks; `Err` is the answer to send.
+fn authorize(core: &Core, headers: &HeaderMap, operation: Operation) -> Result<(), Response<Body>> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let outcome = core.shared.mutate(|state| {
+        state.authorize(header("x-client-id"), header("x-client-secret"), operation)
+    });
+    match outcome {
+        Ok(Ok(_client_id)) => Ok(()),
+        Ok(Err(Denied(code))) => Err(documented_error(code)),
+        Err(e) => Err(emulator_error(StatusCode::INTERNAL_SERVER_ERROR, e)),
+    }
+}
+
+/// Rejects query parameters: the routes that take none.
+fn no_query(uri: &Uri) -> Result<(), Response<Body>> {
+    match uri.query() {
+        Some(q) if !q.is_empty() => Err(bad_request(format!(
+            "this route takes no query parameters, got {q:?}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn parse_list_query(uri: &Uri) -> Result<(u32, u64), String> {
+    let mut limit = None;
+    let mut offset = None;
+    for pair in uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match name {
+            "limit" => &mut limit,
+            "offset" => &mut offset,
+            other => {
+                return Err(format!(
+                    "unknown query parameter {other:?}; GET /media takes `limit` and `offset`"
+                ));
+            }
+        };
+        if slot.is_some() {
+            return Err(format!("query parameter `{name}` is given twice"));
+        }
+        *slot = Some(value);
+    }
+    let limit = match limit {
+        None => LIST_LIMIT_DEFAULT,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (LIST_LIMIT_MIN..=LIST_LIMIT_MAX).contains(l))
+            .ok_or_else(|| {
+                format!(
+                    "`limit` must be a whole number from {LIST_LIMIT_MIN} to {LIST_LIMIT_MAX}, got {v:?}"
+                )
+            })?,
+    };
+    let offset = match offset {
+        None => 0,
+        Some(v) => v
+            .parse::<u64>()
+            .map_err(|_| format!("`offset` must be a whole number, 0 or more, got {v:?}"))?,
+    };
+    Ok((limit, offset))
+}
+
+async fn list_media(State(core): State<Arc<Core>>, headers: HeaderMap, uri: Uri) -> Response<Body> {
+    if let Err(resp) = authorize(&core, &headers, Operation::ListMedia) {
+        return resp;
+    }
+    let (limit, offset) = match parse_list_query(&uri) {
+        Ok(v) => v,
+        Err(why) => return bad_request(why),
+    };
+    let page = {
+        let state = core.shared.lock();
+        let all = state.records_newest_first();
+        let data = all
+            .iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(limit as usize)
+            .map(|r| core.media_view(r))
+            .collect();
+        MediaList {
+            limit,
+            offset,
+            total: all.len() as u64,
+            data,
+        }
+    };
+    json_response(StatusCode::OK, &page)
+}
+
+/// The raw `{mid}` segment of `/api/media/{mid}`.
+fn mid_of(uri: &Uri) -> &str {
+    uri.path().strip_prefix("/api/media/").unwrap_or("")
+}
+
+fn check_mid(mid: &str) -> Result<(), Response<Body>> {
+    if is_valid_mid(mid) {
+        Ok(())
+    } else {
+        Err(bad_request(format!(
+            "malformed mid {mid:?}: a mid is 24 lower-case hex characters, like 692f406f9f68d4b70080bb80"
+        )))
+    }
+}
+
+fn unknown_mid(mid: &str) -> Response<Body> {
+    emulator_error(
+        StatusCode::NOT_FOUND,
+        format!("no media record has mid {mid}"),
+    )
+}
+
+async fn get_media(State(core): State<Arc<Core>>, headers: HeaderMap, uri: Uri) -> Response<Body> {
+    let mid = mid_of(&uri);
+    if let Err(resp) = authorize(&core, &headers, Operation::GetMedia)
+        .and_then(|()| no_query(&uri))
+        .and_then(|()| check_mid(mid))
+    {
+        return resp;
+    }
+    let view = core.shared.lock().record(mid).map(|r| core.media_view(r));
+    match view {
+        Some(media) => json_response(StatusCode::OK, &media),
+        None => unknown_mid(mid),
+    }
+}
+
+async fn delete_media(
+    State(core): State<Arc<Core>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response<Body> {
+    let mid = mid_of(&uri);
+    if let Err(resp) = authorize(&core, &headers, Operation::DeleteMedia)
+        .and_then(|()| no_query(&uri))
+        .and_then(|()| check_mid(mid))
+    {
+        return resp;
+    }
+    match core.delete_record(mid) {
+        Ok(true) => {
+            tracing::info!(%mid, "media deleted");
+            let mut resp = Response::new(Body::empty());
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+            resp
+        }
+        Ok(false) => unknown_mid(mid),
+        Err(e) => emulator_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// Reads a JSON body of at most [`MAX_JSON_BODY`] bytes.
+pub(crate) async fn read_json_body(
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<bytes::Bytes, Response<Body>> {
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(emulator_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "the body must be sent as `Content-Type: application/json`, not {content_type:?}"
+            ),
+        ));
+    }
+    let too_large = || {
+        emulator_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the JSON body must be at most {MAX_JSON_BODY} bytes"),
+        )
+    };
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_JSON_BODY as u64) {
+        return Err(too_large());
+    }
+    match http_body_util::Limited::new(body, MAX_JSON_BODY)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) => Err(bad_request(format!("could not read the body: {e}"))),
+    }
+}
+
+/// The checks on a create request beyond its JSON shape.
+fn validate_create(req: &CreateMediaRequest) -> Result<MediaKind, String> {
+    let chars = req.name.chars().count();
+    if req.name.trim().is_empty() {
+        return Err("`name` must not be empty".into());
+    }
+    if chars > MAX_NAME_CHARS {
+        return Err(format!(
+            "`name` must be at most {MAX_NAME_CHARS} characters, not {chars}"
+        ));
+    }
+    if req.size == 0 {
+        return Err("`size` must be at least 1 byte".into());
+    }
+    if req.size > MAX_UPLOAD_SIZE {
+        return Err(format!(
+            "`size` must be at most {MAX_UPLOAD_SIZE} bytes (5 GiB, the largest single upload), not {}",
+            req.size
+        ));
+    }
+    let kind = CONTENT_TYPES
+        .iter()
+        .find(|row| row.content_type == req.content_type)
+        .map(|row| row.media_kind)
+        .ok_or_else(|| {
+            let all: Vec<&str> = CONTENT_TYPES.iter().map(|r| r.content_type).collect();
+            format!(
+                "`contentType` {:?} is not one the API takes; it takes {}",
+                req.content_type,
+                all.join(", ")
+            )
+        })?;
+    let model = req.model_type.info().ok_or_else(|| {
+        format!(
+            "unknown `modelType` {:?}; the models are {}",
+            req.model_type.as_str(),
+            ModelType::KNOWN.join(", ")
+        )
+    })?;
+    if !model.media_kinds.contains(&kind) {
+        let takes: Vec<&str> = model.media_kinds.iter().map(|k| k.as_str()).collect();
+        return Err(format!(
+            "`modelType` {} does not take {kind} media ({}); it takes {}",
+            model.id,
+            req.content_type,
+            takes.join(", ")
+        ));
+    }
+    Ok(kind)
+}
+
+async fn create_media(
+    State(core): State<Arc<Core>>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Response<Body> {
+    if let Err(resp) =
+        authorize(&core, &headers, Operation::CreateMedia).and_then(|()| no_query(&uri))
+    {
+        return resp;
+    }
+    let bytes = match read_json_body(&headers, body).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let req: CreateMediaRequest = match serde_json::from_slice(&bytes) {
+        Ok(r) => r,
+        Err(e) if e.is_data() => return bad_request(format!("invalid body: {e}")),
+        Err(e) => return bad_request(format!("malformed JSON: {e}")),
+    };
+    let kind = match validate_create(&req) {
+        Ok(k) => k,
+        Err(why) => return bad_request(why),
+    };
+    let created = core.shared.mutate(|state| {
+        let record = state.create_record(
+            req.name,
+            kind.as_str().to_owned(),
+            req.content_type,
+            req.size,
+            req.model_type.as_str().to_owned(),
+        )?;
+        Ok::<_, Denied>((record, state.upload_expires_in, state.upload_backdate))
+    });
+    let (record, expires_in, backdate) = match created {
+        Ok(Ok(v)) => v,
+        Ok(Err(Denied(code))) => return documented_error(code),
+        Err(e) => return emulator_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    tracing::info!(mid = %record.mid, model = %record.model_type, size = record.size, "media created");
+    let upload_url =
+        core.presigner
+            .upload_url(&record.mid, &record.content_type, expires_in, backdate);
+    let created = CreatedMedia {
+        media: core.media_view(&record),
+        upload_url,
+        expires_in: Some(expires_in.as_secs()),
+    };
+    json_response(StatusCode::OK, &created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(s: &str) -> Uri {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn list_query_bounds() {
+        assert_eq!(
+            parse_list_query(&uri("/api/media")).unwrap(),
+            (LIST_LIMIT_DEFAULT, 0)
+        );
+        assert_eq!(
+            parse_list_query(&uri("/api/media?limit=3&offset=2")).unwrap(),
+            (3, 2)
+        );
+        for bad in [
+            "limit=0",
+            "limit=101",
+            "limit=x",
+            "offset=-1",
+            "limit=",
+            "limit=1&limit=2",
+            "page=2",
+        ] {
+            assert!(
+                parse_list_query(&uri(&format!("/api/media?{bad}"))).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn emulator_rows_come_from_the_table() {
+        for status in [400, 404, 405, 413, 415, 500] {
+            let row = emulator_row(StatusCode::from_u16(status).unwrap());
+            assert_eq!(row.emulator_status, status);
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! A local Authenta-compatible server, for tests, demos and CI.
+//!
+//! `authenta-emulator` speaks the [Authenta](https://authenta.ai) API (the
+//! four `/api/media` routes, with API keys, quotas and credits checked in the
+//! documented order) and plays the part of S3 for the upload step: `POST
+//! /api/media` hands out a genuine SigV4 pre-signed URL pointing at the
+//! emulator's own S3-compatible endpoint, which checks it with [`s3s`] and
+//! enforces S3's upload rules with S3's XML errors. Records then go
+//! `UPLOADED` → `PROCESSED` with a verdict that tests can predict (see
+//! [`verdict`]). Think of it as stripe-mock or LocalStack for Authenta, but
+//! strict: where it accepts a request, the real service would too.
+//!
+//! Use it when a test, a demo or a user's CI needs a real server without an
+//! account or a network. Every table it answers from (error codes and
+//! messages, model types, content types, routes, limits) comes from
+//! [`authenta_types`]' generated constants, the same source the SDK reads.
+//!
+//! # Starting one
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use authenta_emulator::{Emulator, KeySpec};
+//! use authenta_types::Permission;
+//!
+//! let emulator = Emulator::builder()
+//!     .processing_time(Duration::from_millis(50))
+//!     .start()
+//!     .await?;
+//! let key = emulator.create_key(
+//!     KeySpec::new("tests").permissions([Permission::Read]).query_quota(5),
+//! )?;
+//! // Point a client at `emulator.base_url()` with `key.client_id` and
+//! // `key.client_secret`.
+//! assert!(emulator.base_url().starts_with("http://127.0.0.1:"));
+//! emulator.shutdown();
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Code without a tokio runtime uses [`EmulatorBuilder::spawn`], which runs
+//! the server on a background thread. The same control operations are
+//! served over HTTP under `/_emulator/` (see the crate README), and the
+//! `authenta-emulator` binary runs it from the command line.
+//!
+//! # Logging
+//!
+//! The emulator logs with `tracing` and never logs a secret, a signature or
+//! a pre-signed query string. The `s3s` crate it uses logs requests,
+//! including signatures, at `debug` level: keep the `s3s` target at `info`
+//! or above (the binary does).
+
+mod api;
+mod control;
+mod model;
+mod processing;
+mod s3;
+mod server;
+mod state;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+pub use api::MAX_JSON_BODY;
+pub use control::CONTROL_PREFIX;
+pub use model::{
+    ApiKey, ApiRequest, ApiStats, ArmedFault, ControlError, Fault, FaultAction, FaultBody,
+    FaultStage, KeyInfo, KeySpec, MediaRecord, UploadInfo, UploadRequest,
+};
+pub use processing::verdict;
+pub use s3::BUCKET;
+pub use server::{
+    DEFAULT_LISTEN, DEFAULT_PROCESSING_TIME, DEFAULT_UPLOAD_URL_EXPIRY, EmulatorBuilder,
+    MAX_UPLOAD_URL_EXPIRY, RunningEmulator,
+};
+pub use state::DEFAULT_CREDITS;
+
+/// The entry point: [`Emulator::builder`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Emulator;
+
+impl Emulator {
+    /// A builder with the defaults: `127.0.0.1:0`, in memory, 300 ms
+    /// processing, 1000 credits, one-hour upload URLs, no admin token.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+}
+
+/// Why the emulator could not start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EmulatorError {
+    /// The listen address is not loopback and no admin token is configured:
+    /// the control surface would be open to the network.
+    NonLoopbackWithoutToken(SocketAddr),
+    /// Binding the listen address failed.
+    Bind(SocketAddr, String),
+    /// The data directory could not be read or written.
+    DataDir(String),
+    /// A setting is out of range.
+    Config(String),
+    /// The background runtime could not start.
+    Runtime(String),
+}
+
+impl EmulatorError {
+    pub(crate) fn data_dir(path: &Path, why: impl fmt::Display) -> Self {
+        EmulatorError::DataDir(format!("{}: {why}", path.display()))
+    }
+}
+
+impl fmt::Display for EmulatorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EmulatorError::NonLoopbackWithoutToken(addr) => write!(
+                f,
+                "refusing to listen on {addr} without an admin token: the control surface \
+                 would be open to the network (listen on 127.0.0.1, or set an admin token)"
+            ),
+            EmulatorError::Bind(addr, why) => write!(f, "cannot listen on {addr}: {why}"),
+            EmulatorError::DataDir(why) => write!(f, "data directory: {why}"),
+            EmulatorError::Config(why) => write!(f, "invalid configuration: {why}"),
+            EmulatorError::Runtime(why) => write!(f, "cannot start the emulator's runtime: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for EmulatorError {}

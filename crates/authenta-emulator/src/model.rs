@@ -1,0 +1,417 @@
+//! The public data of the control surface: keys, records, logs and faults.
+//!
+//! Every type here is serde-serialisable with camelCase fields: the HTTP
+//! control surface (`/_emulator/...`) sends and takes the same shapes as the
+//! in-process methods of [`RunningEmulator`](crate::RunningEmulator).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use authenta_types::{ErrorBody, Permission};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// What a new API key may do and how much it may spend.
+///
+/// ```
+/// use authenta_emulator::KeySpec;
+/// use authenta_types::Permission;
+///
+/// let spec = KeySpec::new("ci")
+///     .permissions([Permission::Read, Permission::Write])
+///     .query_quota(20)
+///     .mutation_quota(10);
+/// assert_eq!(spec.query_quota, Some(20));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct KeySpec {
+    /// A label for people, such as `Backend-Server-Key`.
+    pub name: String,
+    /// What the key may do; all of `Read`, `Write` and `Delete` by default.
+    #[serde(default = "all_permissions")]
+    pub permissions: Vec<Permission>,
+    /// How many `GET` requests the key may make; `None` for no limit.
+    #[serde(default)]
+    pub query_quota: Option<u64>,
+    /// How many `POST` and `DELETE` requests the key may make; `None` for no
+    /// limit.
+    #[serde(default)]
+    pub mutation_quota: Option<u64>,
+}
+
+fn all_permissions() -> Vec<Permission> {
+    vec![Permission::Read, Permission::Write, Permission::Delete]
+}
+
+impl KeySpec {
+    /// A key named `name` with every permission and no quota limit.
+    pub fn new(name: impl Into<String>) -> Self {
+        KeySpec {
+            name: name.into(),
+            permissions: all_permissions(),
+            query_quota: None,
+            mutation_quota: None,
+        }
+    }
+
+    /// Replaces the key's permissions.
+    pub fn permissions(mut self, permissions: impl IntoIterator<Item = Permission>) -> Self {
+        self.permissions = permissions.into_iter().collect();
+        self
+    }
+
+    /// Limits the key's `GET` requests.
+    pub fn query_quota(mut self, quota: u64) -> Self {
+        self.query_quota = Some(quota);
+        self
+    }
+
+    /// Limits the key's `POST` and `DELETE` requests.
+    pub fn mutation_quota(mut self, quota: u64) -> Self {
+        self.mutation_quota = Some(quota);
+        self
+    }
+}
+
+/// A key's credentials, as shown once at creation or regeneration.
+///
+/// `Debug` hides the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ApiKey {
+    /// The public identifier, sent as `x-client-id`.
+    pub client_id: String,
+    /// The secret, sent as `x-client-secret`.
+    pub client_secret: String,
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A key as the dashboard shows it: everything but the secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct KeyInfo {
+    /// The key's label.
+    pub name: String,
+    /// The public identifier.
+    pub client_id: String,
+    /// What the key may do.
+    pub permissions: Vec<Permission>,
+    /// The `GET` allowance; `None` for no limit.
+    pub query_quota: Option<u64>,
+    /// The `POST`/`DELETE` allowance; `None` for no limit.
+    pub mutation_quota: Option<u64>,
+    /// `GET` requests spent so far.
+    pub query_used: u64,
+    /// `POST`/`DELETE` requests spent so far.
+    pub mutation_used: u64,
+    /// When the key was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Whether the key was revoked (its id and secret no longer work).
+    pub revoked: bool,
+}
+
+/// What the emulator knows about one uploaded file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct UploadInfo {
+    /// The number of bytes received.
+    pub size: u64,
+    /// The SHA-256 of the bytes, lower-case hex. The verdict is derived from
+    /// it: `fake` is `true` when its first byte is odd.
+    pub sha256: String,
+    /// The `ETag` the upload was answered with (quoted MD5, as S3 does).
+    pub etag: String,
+    /// The `Content-Type` the upload carried.
+    pub content_type: String,
+    /// When the upload completed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub uploaded_at: OffsetDateTime,
+}
+
+/// A media record with everything the emulator keeps about it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct MediaRecord {
+    /// The record's id: 24 lower-case hex characters.
+    pub mid: String,
+    /// The name given at creation.
+    pub name: String,
+    /// The record's `type` (`Image`, `Video`, `Audio`, `Document`).
+    #[serde(rename = "type")]
+    pub media_type: String,
+    /// `INITED`, `UPLOADED`, `PROCESSED` or `FAILED`.
+    pub status: String,
+    /// The model requested.
+    pub model_type: String,
+    /// The MIME type declared at creation (the upload must carry it).
+    pub content_type: String,
+    /// The byte count declared at creation (the upload must carry exactly it).
+    pub size: u64,
+    /// When the record was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// The upload, once one completed.
+    #[serde(default)]
+    pub upload: Option<UploadInfo>,
+    /// When processing is due to finish (records in `UPLOADED`).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub processing_due: Option<OffsetDateTime>,
+    /// The verdict, once `PROCESSED`.
+    #[serde(default)]
+    pub fake: Option<bool>,
+    /// Why the record `FAILED` (`U007` when no credit was left when
+    /// processing started).
+    #[serde(default)]
+    pub error: Option<ErrorBody>,
+}
+
+/// The headers of one request received on the S3 upload endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct UploadRequest {
+    /// When it arrived.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The HTTP method.
+    pub method: String,
+    /// The path, without the (pre-signed) query string.
+    pub path: String,
+    /// The headers as received: lower-case names, values decoded lossily,
+    /// in arrival order. Kept so tests can check what clients sent (for
+    /// example that no `x-client-secret` went to the upload URL).
+    pub headers: Vec<(String, String)>,
+}
+
+impl UploadRequest {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One request received under `/api`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ApiRequest {
+    /// When it arrived.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The HTTP method.
+    pub method: String,
+    /// The path and query string.
+    pub path: String,
+    /// The `x-client-id` it carried, if any (never the secret).
+    pub client_id: Option<String>,
+    /// The status answered (after any injected fault).
+    pub status: u16,
+    /// The error code answered, if any (`IAM001`, `EMU400`, ...).
+    pub code: Option<String>,
+    /// Whether an injected fault changed the answer.
+    pub faulted: bool,
+}
+
+/// Counters over every request received under `/api`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ApiStats {
+    /// How many requests in all.
+    pub total: u64,
+    /// How many per answered status.
+    pub by_status: BTreeMap<u16, u64>,
+    /// How many per answered error code.
+    pub by_code: BTreeMap<String, u64>,
+}
+
+/// When an injected fault strikes, relative to the emulator's own handling.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum FaultStage {
+    /// Before the request is handled: nothing happens on the server (no
+    /// record created, no quota spent, no upload stored).
+    #[default]
+    Before,
+    /// After the request was handled normally: its effects stay (a record
+    /// created by `POST /media` exists, quota is spent, an upload is stored)
+    /// but the client gets the fault instead of the answer.
+    After,
+}
+
+/// The body of an injected error answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum FaultBody {
+    /// The `EMU500` JSON error body from the generated table.
+    #[default]
+    Json,
+    /// A small HTML page, as a proxy sends.
+    Html,
+    /// No body at all.
+    Empty,
+}
+
+/// What an injected fault does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum FaultAction {
+    /// Answer with this status (400 to 599) instead.
+    #[serde(rename_all = "camelCase")]
+    Status {
+        /// The HTTP status, such as 500, 502 or 503.
+        status: u16,
+        /// The body to send.
+        #[serde(default)]
+        body: FaultBody,
+        /// A `Retry-After` header, in seconds.
+        #[serde(default)]
+        retry_after: Option<u64>,
+    },
+    /// Wait this long, then carry on normally (before handling, or before
+    /// sending the answer).
+    #[serde(rename_all = "camelCase")]
+    Delay {
+        /// How long, in milliseconds.
+        millis: u64,
+    },
+    /// Close the TCP connection with a reset and no answer.
+    Reset,
+    /// Send the real answer's head with a `Content-Length` larger than the
+    /// bytes that follow (half of the body), then close the connection. The
+    /// request is always handled first, whatever the stage.
+    Truncate,
+}
+
+/// A fault to inject into the next `times` requests that match.
+///
+/// ```
+/// use authenta_emulator::{Fault, FaultAction, FaultBody, FaultStage};
+///
+/// // The next POST /api/media creates its record, then answers 500.
+/// let fault = Fault::new("/api/media", FaultAction::Status {
+///     status: 500,
+///     body: FaultBody::Json,
+///     retry_after: None,
+/// })
+/// .method("POST")
+/// .stage(FaultStage::After);
+/// assert_eq!(fault.times, 1);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Fault {
+    /// Only requests with this method (any when `None`).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Only requests whose path starts with this (for example `/api/media`
+    /// or `/authenta-storage/` for uploads). Control requests
+    /// (`/_emulator/...`) are never faulted.
+    pub path_prefix: String,
+    /// How many matching requests it strikes (at least 1).
+    #[serde(default = "one")]
+    pub times: u32,
+    /// Before or after handling.
+    #[serde(default)]
+    pub stage: FaultStage,
+    /// What it does.
+    pub action: FaultAction,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Fault {
+    /// A fault on the next request whose path starts with `path_prefix`,
+    /// any method, struck before handling.
+    pub fn new(path_prefix: impl Into<String>, action: FaultAction) -> Self {
+        Fault {
+            method: None,
+            path_prefix: path_prefix.into(),
+            times: 1,
+            stage: FaultStage::Before,
+            action,
+        }
+    }
+
+    /// Only requests with this method.
+    pub fn method(mut self, method: impl Into<String>) -> Self {
+        self.method = Some(method.into());
+        self
+    }
+
+    /// Strike the next `times` matching requests.
+    pub fn times(mut self, times: u32) -> Self {
+        self.times = times;
+        self
+    }
+
+    /// Strike before or after handling.
+    pub fn stage(mut self, stage: FaultStage) -> Self {
+        self.stage = stage;
+        self
+    }
+}
+
+/// A fault still armed, with how many strikes it has left.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ArmedFault {
+    /// The id [`RunningEmulator::inject_fault`](crate::RunningEmulator::inject_fault) returned.
+    pub id: u64,
+    /// The fault as injected.
+    pub fault: Fault,
+    /// Strikes left.
+    pub remaining: u32,
+}
+
+/// Why a control request failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ControlError {
+    /// No key has this client id.
+    UnknownKey(String),
+    /// The key was revoked.
+    RevokedKey(String),
+    /// The request is not valid; the message says why.
+    Invalid(String),
+    /// Writing the state to the data directory failed.
+    Persist(String),
+}
+
+impl fmt::Display for ControlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ControlError::UnknownKey(id) => write!(f, "no API key has client id {id:?}"),
+            ControlError::RevokedKey(id) => write!(f, "the API key {id:?} was revoked"),
+            ControlError::Invalid(why) => write!(f, "invalid control request: {why}"),
+            ControlError::Persist(why) => write!(f, "could not save the emulator's state: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ControlError {}

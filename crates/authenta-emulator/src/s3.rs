@@ -1,0 +1,501 @@
+//! The S3-compatible upload endpoint.
+//!
+//! `POST /api/media` hands out a SigV4 pre-signed `PUT` URL made with
+//! `rusty-s3`, with `content-type` among the signed headers. The URL points
+//! here (path style: `/authenta-storage/users/<account>/media/<mid>/original.media`).
+//! [`s3s`] checks the signature and expiry (`SignatureDoesNotMatch`,
+//! `AccessDenied` "Request has expired"); [`front_checks`] adds the rules
+//! s3s leaves to the storage layer (`Transfer-Encoding`, missing length,
+//! the 5 GiB single-PUT limit), and [`EmuS3::put_object`] checks the length
+//! against the record's declared `size` and streams the body to storage.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use http::{HeaderMap, Method, Response, StatusCode};
+use http_body_util::BodyExt as _;
+use md5::Md5;
+use rusty_s3::{Bucket, Credentials, S3Action as _, UrlStyle};
+use s3s::dto::{
+    ETag, GetObjectInput, GetObjectOutput, PutObjectInput, PutObjectOutput, StreamingBlob,
+};
+use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt as _;
+
+use crate::model::UploadInfo;
+use crate::server::Core;
+use crate::state::{UploadOutcome, hex, now_ms};
+
+/// The bucket every upload URL points into.
+pub const BUCKET: &str = "authenta-storage";
+/// The region upload URLs are signed for.
+pub(crate) const REGION: &str = "us-east-1";
+/// How long download URLs (`resultURL`, `heatmapURL`) stay valid.
+pub(crate) const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(3600);
+
+/// The object name of a record's upload.
+pub(crate) const ORIGINAL: &str = "original.media";
+/// The object name of a record's result document.
+pub(crate) const RESULT: &str = "result.json";
+/// The object name of an image record's heatmap.
+pub(crate) const HEATMAP: &str = "heatmap.png";
+
+/// Signs URLs for the emulator's own S3 endpoint.
+pub(crate) struct Presigner {
+    bucket: Bucket,
+    credentials: Credentials,
+    account_id: String,
+}
+
+impl Presigner {
+    /// A presigner for the endpoint at `root` (`http://127.0.0.1:PORT`).
+    pub fn new(
+        root: &str,
+        account_id: &str,
+        access_key: &str,
+        secret_key: &str,
+    ) -> Result<Self, String> {
+        let endpoint = root
+            .parse()
+            .map_err(|e| format!("bad endpoint {root}: {e}"))?;
+        let bucket = Bucket::new(endpoint, UrlStyle::Path, BUCKET, REGION)
+            .map_err(|e| format!("bad bucket: {e}"))?;
+        Ok(Presigner {
+            bucket,
+            credentials: Credentials::new(access_key, secret_key),
+            account_id: account_id.to_owned(),
+        })
+    }
+
+    /// The object key of `name` under record `mid`.
+    pub fn key(&self, mid: &str, name: &str) -> String {
+        format!("users/{}/media/{mid}/{name}", self.account_id)
+    }
+
+    /// A pre-signed `PUT` URL for a record's upload, with `content-type`
+    /// signed. `backdate` signs it as if issued that long ago.
+    pub fn upload_url(
+        &self,
+        mid: &str,
+        content_type: &str,
+        expires_in: Duration,
+        backdate: Duration,
+    ) -> String {
+        let key = self.key(mid, ORIGINAL);
+        let mut action =
+            rusty_s3::actions::PutObject::new(&self.bucket, Some(&self.credentials), &key);
+        action.headers_mut().insert("content-type", content_type);
+        let now = jiff::Timestamp::now();
+        let signed_at = jiff::SignedDuration::try_from(backdate)
+            .ok()
+            .and_then(|d| now.checked_sub(d).ok())
+            .unwrap_or(now);
+        action.sign_with_time(expires_in, &signed_at).to_string()
+    }
+
+    /// A pre-signed `GET` URL for a derived object of record `mid`.
+    pub fn download_url(&self, mid: &str, name: &str) -> String {
+        let key = self.key(mid, name);
+        rusty_s3::actions::GetObject::new(&self.bucket, Some(&self.credentials), &key)
+            .sign(DOWNLOAD_URL_TTL)
+            .to_string()
+    }
+
+    /// The mid and object name in `key`, when it is one of this account's.
+    pub fn parse_key<'k>(&self, key: &'k str) -> Option<(&'k str, &'k str)> {
+        let rest = key.strip_prefix("users/")?;
+        let rest = rest.strip_prefix(self.account_id.as_str())?;
+        let rest = rest.strip_prefix("/media/")?;
+        let (mid, name) = rest.split_once('/')?;
+        Some((mid, name))
+    }
+}
+
+/// Escapes text for XML.
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+/// An S3 XML error answer: `<Error><Code>..</Code><Message>..</Message>..</Error>`.
+pub(crate) fn s3_error_response(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    extra: &[(&str, String)],
+) -> Response<Body> {
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>");
+    xml.push_str(&format!("<Code>{}</Code>", xml_escape(code)));
+    xml.push_str(&format!("<Message>{}</Message>", xml_escape(message)));
+    for (name, value) in extra {
+        xml.push_str(&format!("<{name}>{}</{name}>", xml_escape(value)));
+    }
+    xml.push_str("</Error>");
+    let mut resp = Response::new(Body::from(xml));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
+    resp
+}
+
+/// S3's own message for codes s3s answers without one.
+fn standard_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "SignatureDoesNotMatch" => {
+            "The request signature we calculated does not match the signature you provided. \
+             Check your key and signing method."
+        }
+        "AccessDenied" => "Access Denied",
+        "NoSuchKey" => "The specified key does not exist.",
+        "NoSuchBucket" => "The specified bucket does not exist",
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        _ => return None,
+    })
+}
+
+/// Adds S3's standard `<Message>` to an s3s error answer that has none.
+pub(crate) async fn with_standard_message(resp: Response<Body>) -> Response<Body> {
+    if resp.status().as_u16() < 400 {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(collected) = http_body_util::Limited::new(body, 64 * 1024)
+        .collect()
+        .await
+    else {
+        return s3_error_response(
+            parts.status,
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+            &[],
+        );
+    };
+    let bytes = collected.to_bytes();
+    let text = String::from_utf8_lossy(&bytes);
+    let code = text
+        .split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map(|(code, _)| code);
+    if let Some(code) = code
+        && !text.contains("<Message>")
+        && let Some(message) = standard_message(code)
+    {
+        let fixed = text.replacen(
+            "</Code>",
+            &format!("</Code><Message>{message}</Message>"),
+            1,
+        );
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+        return Response::from_parts(parts, Body::from(fixed));
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// The upload rules s3s leaves to the storage layer, checked on the request
+/// head before the signature: `Transfer-Encoding` (501 `NotImplemented`), no
+/// `Content-Length` (411 `MissingContentLength`), over 5 GiB (400
+/// `EntityTooLarge`). `None` when the request may go on to s3s.
+pub(crate) fn front_checks(method: &Method, headers: &HeaderMap) -> Option<Response<Body>> {
+    if method != Method::PUT {
+        return None;
+    }
+    if headers.contains_key(http::header::TRANSFER_ENCODING) {
+        return Some(s3_error_response(
+            StatusCode::NOT_IMPLEMENTED,
+            "NotImplemented",
+            "A header you provided implies functionality that is not implemented",
+            &[("Header", "Transfer-Encoding".to_owned())],
+        ));
+    }
+    let Some(length) = headers.get(http::header::CONTENT_LENGTH) else {
+        return Some(s3_error_response(
+            StatusCode::LENGTH_REQUIRED,
+            "MissingContentLength",
+            "You must provide the Content-Length HTTP header.",
+            &[],
+        ));
+    };
+    // hyper has already refused a Content-Length that is not a number.
+    let length: u64 = length.to_str().ok()?.trim().parse().ok()?;
+    if length > authenta_types::MAX_UPLOAD_SIZE {
+        return Some(s3_error_response(
+            StatusCode::BAD_REQUEST,
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed size",
+            &[
+                ("ProposedSize", length.to_string()),
+                (
+                    "MaxSizeAllowed",
+                    authenta_types::MAX_UPLOAD_SIZE.to_string(),
+                ),
+            ],
+        ));
+    }
+    None
+}
+
+/// The S3 operations the emulator serves: `PutObject` for uploads and
+/// `GetObject` for the derived documents.
+pub(crate) struct EmuS3 {
+    pub core: Arc<Core>,
+}
+
+fn no_such_key(why: &str) -> S3Error {
+    S3Error::with_message(
+        S3ErrorCode::NoSuchKey,
+        format!("The specified key does not exist: {why}"),
+    )
+}
+
+/// Where an upload's bytes go while they arrive.
+struct Sink {
+    file: Option<(tokio::fs::File, std::path::PathBuf)>,
+}
+
+impl Sink {
+    async fn open(core: &Core, mid: &str) -> S3Result<Sink> {
+        let Some(dir) = core.shared.objects_dir() else {
+            return Ok(Sink { file: None });
+        };
+        let path = dir.join(format!("{mid}.{}.part", crate::state::random_token()));
+        let file = tokio::fs::File::create(&path).await.map_err(|e| {
+            S3Error::with_message(
+                S3ErrorCode::InternalError,
+                format!("cannot store the upload: {e}"),
+            )
+        })?;
+        Ok(Sink {
+            file: Some((file, path)),
+        })
+    }
+
+    async fn write(&mut self, chunk: &[u8]) -> S3Result<()> {
+        if let Some((file, _)) = &mut self.file {
+            file.write_all(chunk).await.map_err(|e| {
+                S3Error::with_message(
+                    S3ErrorCode::InternalError,
+                    format!("cannot store the upload: {e}"),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the bytes to disk; returns the temporary path.
+    async fn finish(&mut self) -> S3Result<Option<std::path::PathBuf>> {
+        let Some((mut file, path)) = self.file.take() else {
+            return Ok(None);
+        };
+        let synced = async {
+            file.flush().await?;
+            file.sync_data().await
+        }
+        .await;
+        if let Err(e) = synced {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(S3Error::with_message(
+                S3ErrorCode::InternalError,
+                format!("cannot store the upload: {e}"),
+            ));
+        }
+        Ok(Some(path))
+    }
+
+    /// Removes a partial upload.
+    async fn discard(&mut self) {
+        if let Some((file, path)) = self.file.take() {
+            drop(file);
+            let _ = tokio::fs::remove_file(&path).await;
+        }
+    }
+}
+
+impl EmuS3 {
+    /// The record `mid` and object `name` a request addresses, after
+    /// checking the bucket and account.
+    fn address<'k>(&self, bucket: &str, key: &'k str) -> S3Result<(&'k str, &'k str)> {
+        if bucket != BUCKET {
+            return Err(s3_error!(
+                NoSuchBucket,
+                "The specified bucket does not exist"
+            ));
+        }
+        self.core
+            .presigner
+            .parse_key(key)
+            .ok_or_else(|| no_such_key("not a media object of this account"))
+    }
+
+    async fn store(
+        &self,
+        mid: &str,
+        declared: u64,
+        body: Option<StreamingBlob>,
+        sink: &mut Sink,
+    ) -> S3Result<(u64, String, String)> {
+        let mut sha = Sha256::new();
+        let mut md5 = Md5::new();
+        let mut received: u64 = 0;
+        if let Some(mut body) = body {
+            while let Some(chunk) = body.next().await {
+                let chunk: Bytes = chunk.map_err(|_| {
+                    s3_error!(
+                        IncompleteBody,
+                        "You did not provide the number of bytes specified by the Content-Length HTTP header"
+                    )
+                })?;
+                received += chunk.len() as u64;
+                if received > declared {
+                    return Err(s3_error!(
+                        IncompleteBody,
+                        "The body is longer than the Content-Length HTTP header"
+                    ));
+                }
+                sha.update(&chunk);
+                md5.update(&chunk);
+                sink.write(&chunk).await?;
+            }
+        }
+        if received != declared {
+            tracing::info!(%mid, received, declared, "upload body shorter than declared");
+            return Err(s3_error!(
+                IncompleteBody,
+                "You did not provide the number of bytes specified by the Content-Length HTTP header"
+            ));
+        }
+        Ok((received, hex(&sha.finalize()), hex(&md5.finalize())))
+    }
+}
+
+#[async_trait::async_trait]
+impl S3 for EmuS3 {
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let input = req.input;
+        let (mid, name) = self.address(&input.bucket, &input.key)?;
+        if name != ORIGINAL {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        }
+        let mid = mid.to_owned();
+        let (declared_size, declared_type) = {
+            let state = self.core.shared.lock();
+            let record = state
+                .record(&mid)
+                .ok_or_else(|| no_such_key("no media record for this upload URL (deleted?)"))?;
+            (record.size, record.content_type.clone())
+        };
+        let length = input
+            .content_length
+            .and_then(|l| u64::try_from(l).ok())
+            .ok_or_else(|| {
+                s3_error!(
+                    MissingContentLength,
+                    "You must provide the Content-Length HTTP header."
+                )
+            })?;
+        if length < declared_size {
+            return Err(s3_error!(
+                EntityTooSmall,
+                "Your proposed upload is smaller than the size declared for this media ({} bytes)",
+                declared_size
+            ));
+        }
+        if length > declared_size {
+            return Err(s3_error!(
+                EntityTooLarge,
+                "Your proposed upload is larger than the size declared for this media ({} bytes)",
+                declared_size
+            ));
+        }
+        let mut sink = Sink::open(&self.core, &mid).await?;
+        let stored = self.store(&mid, length, input.body, &mut sink).await;
+        let (size, sha256, md5) = match stored {
+            Ok(v) => v,
+            Err(e) => {
+                sink.discard().await;
+                return Err(e);
+            }
+        };
+        let temp = sink.finish().await?;
+        let etag = format!("\"{md5}\"");
+        let upload = UploadInfo {
+            size,
+            sha256,
+            etag: etag.clone(),
+            content_type: input.content_type.unwrap_or(declared_type),
+            uploaded_at: now_ms(),
+        };
+        let outcome = self.core.complete_upload(&mid, upload, temp).await?;
+        tracing::info!(%mid, size, ?outcome, "upload received");
+        let output = PutObjectOutput {
+            e_tag: Some(ETag::Strong(md5)),
+            ..Default::default()
+        };
+        Ok(S3Response::new(output))
+    }
+
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let input = req.input;
+        let (mid, name) = self.address(&input.bucket, &input.key)?;
+        let record = self
+            .core
+            .shared
+            .lock()
+            .record(mid)
+            .cloned()
+            .ok_or_else(|| no_such_key("no such media record"))?;
+        if record.status != crate::state::status_str(authenta_types::MediaStatus::Processed) {
+            return Err(no_such_key("the media is not processed"));
+        }
+        let (bytes, content_type) = match name {
+            RESULT => (
+                crate::processing::result_document(&record),
+                "application/json",
+            ),
+            HEATMAP
+                if crate::processing::kind_of(&record)
+                    == Some(authenta_types::MediaKind::Image) =>
+            {
+                (crate::processing::heatmap_png(&record, 0), "image/png")
+            }
+            other => {
+                let index = other
+                    .strip_prefix("participants/")
+                    .and_then(|r| r.strip_suffix(&format!("/{HEATMAP}")))
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .filter(|i| *i < crate::processing::participant_count(&record))
+                    .ok_or_else(|| no_such_key("no such object for this media"))?;
+                (
+                    crate::processing::heatmap_png(&record, index as u8 + 1),
+                    "image/png",
+                )
+            }
+        };
+        let etag = hex(&Md5::digest(&bytes));
+        let output = GetObjectOutput {
+            content_length: Some(bytes.len() as i64),
+            content_type: Some(content_type.to_owned()),
+            e_tag: Some(ETag::Strong(etag)),
+            body: Some(StreamingBlob::from(s3s::Body::from(bytes))),
+            ..Default::default()
+        };
+        Ok(S3Response::new(output))
+    }
+}
+
+/// What [`Core::complete_upload`] reports.
+pub(crate) type CompleteResult = S3Result<UploadOutcome>;
