@@ -1,0 +1,343 @@
+//! Credentials, base URL and user agent: what every API request needs.
+
+use std::fmt;
+
+use http::HeaderValue;
+
+use crate::error::ConfigError;
+
+/// The environment variable holding the client id.
+pub const ENV_CLIENT_ID: &str = "AUTHENTA_CLIENT_ID";
+/// The environment variable holding the client secret.
+pub const ENV_CLIENT_SECRET: &str = "AUTHENTA_CLIENT_SECRET";
+/// The environment variable holding the base URL (optional).
+pub const ENV_BASE_URL: &str = "AUTHENTA_BASE_URL";
+
+/// The `User-Agent` this crate sends unless told otherwise.
+pub const DEFAULT_USER_AGENT: &str = concat!("authenta-rs/", env!("CARGO_PKG_VERSION"));
+
+/// A client secret. Its `Debug` and `Display` never show it, and the header
+/// built from it is marked sensitive so HTTP libraries keep it out of logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        ClientSecret(secret.into())
+    }
+
+    /// The secret itself; call this only to hand it to the API.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret(<redacted>)")
+    }
+}
+
+impl From<String> for ClientSecret {
+    fn from(s: String) -> Self {
+        ClientSecret(s)
+    }
+}
+
+impl From<&str> for ClientSecret {
+    fn from(s: &str) -> Self {
+        ClientSecret(s.to_owned())
+    }
+}
+
+/// An API key's client id and secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    /// The public client id (`x-client-id`).
+    pub client_id: String,
+    /// The private client secret (`x-client-secret`).
+    pub client_secret: ClientSecret,
+}
+
+impl Credentials {
+    /// Credentials from a client id and secret.
+    pub fn new(client_id: impl Into<String>, client_secret: impl Into<ClientSecret>) -> Self {
+        Credentials {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+        }
+    }
+}
+
+/// Everything an API request needs: where the API is, who is calling, and
+/// how the client names itself.
+///
+/// ```
+/// use authenta_proto::{Config, Credentials};
+///
+/// let config = Config::new(Credentials::new("my-id", "my-secret"))
+///     .with_base_url("http://127.0.0.1:8080/api")
+///     .unwrap();
+/// assert_eq!(config.base_url(), "http://127.0.0.1:8080/api");
+/// assert!(!format!("{config:?}").contains("my-secret"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Config {
+    base_url: String,
+    credentials: Credentials,
+    client_id_header: HeaderValue,
+    client_secret_header: HeaderValue,
+    user_agent: HeaderValue,
+}
+
+impl Config {
+    /// A configuration for the production API
+    /// ([`DEFAULT_BASE_URL`](authenta_types::DEFAULT_BASE_URL)).
+    ///
+    /// # Panics
+    /// Never for credentials made of visible ASCII; a credential holding a
+    /// control character cannot be a header and panics. Use
+    /// [`Config::try_new`] to get an error instead.
+    pub fn new(credentials: Credentials) -> Self {
+        Self::try_new(credentials).expect("credentials must be valid header values")
+    }
+
+    /// Like [`Config::new`], with an error for credentials that cannot be
+    /// HTTP header values.
+    pub fn try_new(credentials: Credentials) -> Result<Self, ConfigError> {
+        let client_id_header = header_value(&credentials.client_id, ENV_CLIENT_ID)?;
+        let mut client_secret_header =
+            header_value(credentials.client_secret.expose(), ENV_CLIENT_SECRET)?;
+        client_secret_header.set_sensitive(true);
+        Ok(Config {
+            base_url: authenta_types::DEFAULT_BASE_URL.to_owned(),
+            credentials,
+            client_id_header,
+            client_secret_header,
+            user_agent: HeaderValue::from_static(DEFAULT_USER_AGENT),
+        })
+    }
+
+    /// Reads `AUTHENTA_CLIENT_ID`, `AUTHENTA_CLIENT_SECRET` and, if set,
+    /// `AUTHENTA_BASE_URL` from the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Config::from_env`], reading variables through `lookup`.
+    ///
+    /// ```
+    /// use authenta_proto::{Config, ConfigError};
+    ///
+    /// let err = Config::from_lookup(|_| None).unwrap_err();
+    /// assert_eq!(err, ConfigError::MissingVariable("AUTHENTA_CLIENT_ID"));
+    /// ```
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ConfigError::MissingVariable(name))
+        };
+        let config = Config::try_new(Credentials::new(
+            get(ENV_CLIENT_ID)?.trim(),
+            get(ENV_CLIENT_SECRET)?.trim(),
+        ))?;
+        match get(ENV_BASE_URL) {
+            Ok(url) => config.with_base_url(url.trim()),
+            Err(_) => Ok(config),
+        }
+    }
+
+    /// Points the configuration at another deployment (dev, staging,
+    /// on-prem, or an emulator). The URL is the API root, such as
+    /// `https://platform.authenta.ai/api`; every route extends it.
+    ///
+    /// Plain `http` is accepted only for loopback hosts, so the secret never
+    /// crosses a network unencrypted.
+    pub fn with_base_url(mut self, url: impl AsRef<str>) -> Result<Self, ConfigError> {
+        self.base_url = parse_base_url(url.as_ref())?;
+        Ok(self)
+    }
+
+    /// Sets the `User-Agent` header (for example `my-app/1.2 authenta-rs/0.1`).
+    pub fn with_user_agent(mut self, user_agent: &str) -> Result<Self, ConfigError> {
+        self.user_agent = HeaderValue::from_str(user_agent).map_err(|_| {
+            ConfigError::InvalidUserAgent("it holds characters a header cannot carry".into())
+        })?;
+        Ok(self)
+    }
+
+    /// The API root, without a trailing `/`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The credentials.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// The `User-Agent` header value.
+    pub fn user_agent(&self) -> &HeaderValue {
+        &self.user_agent
+    }
+
+    pub(crate) fn client_id_header(&self) -> &HeaderValue {
+        &self.client_id_header
+    }
+
+    pub(crate) fn client_secret_header(&self) -> &HeaderValue {
+        &self.client_secret_header
+    }
+
+    /// Whether `url` points at the API's own origin (scheme, host and port),
+    /// the only place credentials may go.
+    pub fn is_api_origin(&self, url: &http::Uri) -> bool {
+        let Ok(base) = self.base_url.parse::<http::Uri>() else {
+            return false;
+        };
+        base.scheme() == url.scheme()
+            && base.host().map(str::to_ascii_lowercase) == url.host().map(str::to_ascii_lowercase)
+            && base.port_u16() == url.port_u16()
+    }
+}
+
+fn header_value(value: &str, what: &'static str) -> Result<HeaderValue, ConfigError> {
+    if value.is_empty() {
+        return Err(ConfigError::MissingVariable(what));
+    }
+    HeaderValue::from_str(value).map_err(|_| ConfigError::InvalidCredential(what))
+}
+
+fn parse_base_url(url: &str) -> Result<String, ConfigError> {
+    let invalid = |why: &str| ConfigError::InvalidBaseUrl {
+        url: url.to_owned(),
+        reason: why.to_owned(),
+    };
+    let uri: http::Uri = url.parse().map_err(|_| {
+        invalid("it is not a URL; expected something like https://platform.authenta.ai/api")
+    })?;
+    let host = uri.host().ok_or_else(|| {
+        invalid("it has no host; expected something like https://platform.authenta.ai/api")
+    })?;
+    match uri.scheme_str() {
+        Some("https") => {}
+        Some("http") if is_loopback(host) => {}
+        Some("http") => {
+            return Err(invalid(
+                "plain http would send the client secret unencrypted; use https (http is allowed only for 127.0.0.1, ::1 and localhost)",
+            ));
+        }
+        _ => return Err(invalid("the scheme must be https")),
+    }
+    if uri.query().is_some() {
+        return Err(invalid("it must not have a query string"));
+    }
+    if url.contains('@') {
+        return Err(invalid("credentials go in headers, not in the URL"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// Whether a host is the local machine.
+pub(crate) fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs = pairs.to_vec();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn from_env_names_the_missing_variable() {
+        assert_eq!(
+            Config::from_lookup(vars(&[])).unwrap_err(),
+            ConfigError::MissingVariable(ENV_CLIENT_ID)
+        );
+        assert_eq!(
+            Config::from_lookup(vars(&[(ENV_CLIENT_ID, "id")])).unwrap_err(),
+            ConfigError::MissingVariable(ENV_CLIENT_SECRET)
+        );
+        let err = Config::from_lookup(vars(&[(ENV_CLIENT_ID, "id"), (ENV_CLIENT_SECRET, " ")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("AUTHENTA_CLIENT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn from_env_reads_all_three() {
+        let config = Config::from_lookup(vars(&[
+            (ENV_CLIENT_ID, "id"),
+            (ENV_CLIENT_SECRET, "s3cr3t"),
+            (ENV_BASE_URL, "https://staging.example.com/api/"),
+        ]))
+        .unwrap();
+        assert_eq!(config.base_url(), "https://staging.example.com/api");
+        assert_eq!(config.credentials().client_id, "id");
+        assert_eq!(config.credentials().client_secret.expose(), "s3cr3t");
+        let default =
+            Config::from_lookup(vars(&[(ENV_CLIENT_ID, "id"), (ENV_CLIENT_SECRET, "s")])).unwrap();
+        assert_eq!(default.base_url(), "https://platform.authenta.ai/api");
+    }
+
+    #[test]
+    fn secret_is_redacted_and_sensitive() {
+        let config = Config::new(Credentials::new("id", "hunter2-secret"));
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(config.client_secret_header().is_sensitive());
+        assert!(!format!("{:?}", config.credentials()).contains("hunter2"));
+    }
+
+    #[test]
+    fn base_url_rules() {
+        let c = Config::new(Credentials::new("id", "s"));
+        assert!(c.clone().with_base_url("http://127.0.0.1:9/api").is_ok());
+        assert!(c.clone().with_base_url("http://[::1]:9/api").is_ok());
+        assert!(c.clone().with_base_url("http://localhost/api").is_ok());
+        let err = c
+            .clone()
+            .with_base_url("http://example.com/api")
+            .unwrap_err();
+        assert!(err.to_string().contains("use https"), "{err}");
+        assert!(c.clone().with_base_url("ftp://example.com").is_err());
+        assert!(
+            c.clone()
+                .with_base_url("https://example.com/api?x=1")
+                .is_err()
+        );
+        assert!(c.clone().with_base_url("not a url").is_err());
+        assert!(c.with_base_url("https://u:p@example.com/api").is_err());
+    }
+
+    #[test]
+    fn api_origin() {
+        let c = Config::new(Credentials::new("id", "s"))
+            .with_base_url("https://platform.authenta.ai/api")
+            .unwrap();
+        assert!(c.is_api_origin(&"https://PLATFORM.authenta.ai/api/media".parse().unwrap()));
+        assert!(
+            !c.is_api_origin(
+                &"https://authenta-storage.s3.amazonaws.com/x"
+                    .parse()
+                    .unwrap()
+            )
+        );
+        assert!(!c.is_api_origin(&"http://platform.authenta.ai/api".parse().unwrap()));
+        assert!(!c.is_api_origin(&"https://platform.authenta.ai:8443/api".parse().unwrap()));
+    }
+}

@@ -1,0 +1,649 @@
+//! The errors of the protocol: every way a request can fail that is not the
+//! transport's own failure.
+
+use std::fmt;
+use std::time::Duration;
+
+use authenta_types::{ErrorBody, ErrorCode, MediaId, MediaKind, MediaStatus, ModelType, Operation};
+use http::StatusCode;
+use time::OffsetDateTime;
+
+use crate::retry::RetryAfter;
+
+/// A failure decided by the protocol: bad configuration or input, an error
+/// answer from the API or from S3, an unreadable body, or a wait that timed
+/// out. Transport failures (connection refused, timeouts) are the
+/// transport's errors, wrapped by each backend's error type.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is missing or invalid.
+    Config(ConfigError),
+    /// The input was refused before any request was built.
+    Invalid(ValidationError),
+    /// The API answered with its JSON error body.
+    Api(Box<ApiError>),
+    /// A non-2xx answer without an API error body (an HTML 502 from a proxy,
+    /// an empty 503).
+    Http(Box<HttpError>),
+    /// S3 refused the upload.
+    Upload(Box<UploadError>),
+    /// The upload URL expired before the upload started.
+    UploadExpired(UploadExpired),
+    /// A 2xx answer whose body could not be read.
+    Decode(Box<DecodeError>),
+    /// Waiting for a final status took longer than allowed.
+    Timeout(WaitTimeout),
+}
+
+/// The broad class of an error: what a program (or the `authenta` command's
+/// exit code) acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// Missing or invalid configuration.
+    Config,
+    /// The credentials were refused (`IAM001`).
+    Authentication,
+    /// The key lacks a permission (`IAM002`).
+    Permission,
+    /// The key's quota is spent (`AA001`).
+    Quota,
+    /// The account has too few credits (`U007`).
+    Credits,
+    /// The input, or a request built from it, was refused.
+    InvalidInput,
+    /// No such record.
+    NotFound,
+    /// The connection failed or timed out.
+    Network,
+    /// The server failed (5xx) or answered something unreadable.
+    Server,
+    /// A wait ran out of time.
+    Timeout,
+}
+
+impl Error {
+    /// The class of the error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Config(_) => ErrorClass::Config,
+            Error::Invalid(_) => ErrorClass::InvalidInput,
+            Error::Api(e) => match &e.body.code {
+                ErrorCode::Iam001 => ErrorClass::Authentication,
+                ErrorCode::Iam002 => ErrorClass::Permission,
+                ErrorCode::Aa001 => ErrorClass::Quota,
+                ErrorCode::U007 => ErrorClass::Credits,
+                _ => class_of_status(e.status),
+            },
+            Error::Http(e) => class_of_status(e.status),
+            Error::Upload(e) => class_of_status(e.status),
+            Error::UploadExpired(_) => ErrorClass::InvalidInput,
+            Error::Decode(_) => ErrorClass::Server,
+            Error::Timeout(_) => ErrorClass::Timeout,
+        }
+    }
+
+    /// The API's error code, when the API sent one.
+    pub fn code(&self) -> Option<&ErrorCode> {
+        match self {
+            Error::Api(e) => Some(&e.body.code),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of the answer that failed, if there was one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Api(e) => Some(e.status),
+            Error::Http(e) => Some(e.status),
+            Error::Upload(e) => Some(e.status),
+            Error::Decode(e) => Some(e.status),
+            _ => None,
+        }
+    }
+
+    /// The media record the error concerns, where there is one.
+    pub fn mid(&self) -> Option<&MediaId> {
+        match self {
+            Error::Api(e) => e.mid.as_ref(),
+            Error::Http(e) => e.mid.as_ref(),
+            Error::Upload(e) => e.mid.as_ref(),
+            Error::UploadExpired(e) => e.mid.as_ref(),
+            Error::Decode(e) => e.mid.as_ref(),
+            Error::Timeout(e) => Some(&e.mid),
+            Error::Config(_) | Error::Invalid(_) => None,
+        }
+    }
+
+    /// Whether the same request may succeed if sent again. Mirrors the retry
+    /// classifier ([`crate::retry::classify_error`]).
+    pub fn is_retryable(&self) -> bool {
+        crate::retry::classify_error(self).is_retry()
+    }
+
+    /// The delay the server asked for (`Retry-After`), if any.
+    pub fn retry_after(&self) -> Option<RetryAfter> {
+        match self {
+            Error::Api(e) => e.retry_after,
+            Error::Http(e) => e.retry_after,
+            _ => None,
+        }
+    }
+
+    /// What to do about the error, in a sentence.
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self.class() {
+            ErrorClass::Config => {
+                "set AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET (and AUTHENTA_BASE_URL for another deployment), or pass the credentials explicitly"
+            }
+            ErrorClass::Authentication => {
+                "check the client id and secret: the key may be revoked or its secret regenerated"
+            }
+            ErrorClass::Permission => {
+                "the key lacks the permission this operation needs; grant it in Settings → API Access → API Keys, or use another key"
+            }
+            ErrorClass::Quota => {
+                "the key's quota is spent: wait for the next period or give the key more quota; retrying will not help"
+            }
+            ErrorClass::Credits => "add credits to the account; retrying will not help",
+            ErrorClass::NotFound => "check the mid: the record may have been deleted",
+            ErrorClass::Server => "the service failed; try again later",
+            ErrorClass::Timeout => {
+                "the record is still processing; wait again later with the same mid, or allow a longer timeout"
+            }
+            ErrorClass::InvalidInput => match self {
+                Error::UploadExpired(_) => {
+                    "the upload URL expired: create a new record and upload again"
+                }
+                Error::Upload(_) => {
+                    "the upload must carry exactly the declared Content-Type and size, to the URL as given"
+                }
+                _ => return None,
+            },
+            ErrorClass::Network => return None,
+        })
+    }
+
+    /// Attaches the `mid` the failed request concerned.
+    pub fn with_mid(mut self, mid: &MediaId) -> Self {
+        let slot = match &mut self {
+            Error::Api(e) => &mut e.mid,
+            Error::Http(e) => &mut e.mid,
+            Error::Upload(e) => &mut e.mid,
+            Error::UploadExpired(e) => &mut e.mid,
+            Error::Decode(e) => &mut e.mid,
+            _ => return self,
+        };
+        if slot.is_none() {
+            *slot = Some(mid.clone());
+        }
+        self
+    }
+}
+
+fn class_of_status(status: StatusCode) -> ErrorClass {
+    match status.as_u16() {
+        401 => ErrorClass::Authentication,
+        403 => ErrorClass::Permission,
+        404 | 410 => ErrorClass::NotFound,
+        429 => ErrorClass::Quota,
+        400..=499 => ErrorClass::InvalidInput,
+        _ => ErrorClass::Server,
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(e) => e.fmt(f),
+            Error::Invalid(e) => e.fmt(f),
+            Error::Api(e) => e.fmt(f),
+            Error::Http(e) => e.fmt(f),
+            Error::Upload(e) => e.fmt(f),
+            Error::UploadExpired(e) => e.fmt(f),
+            Error::Decode(e) => e.fmt(f),
+            Error::Timeout(e) => e.fmt(f),
+        }?;
+        if let Some(hint) = self.hint() {
+            write!(f, ": {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Config(e) => Some(e),
+            Error::Invalid(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Config(e)
+    }
+}
+
+impl From<ValidationError> for Error {
+    fn from(e: ValidationError) -> Self {
+        Error::Invalid(e)
+    }
+}
+
+fn write_mid(f: &mut fmt::Formatter<'_>, mid: Option<&MediaId>) -> fmt::Result {
+    match mid {
+        Some(mid) => write!(f, " (mid {mid})"),
+        None => Ok(()),
+    }
+}
+
+fn write_operation(f: &mut fmt::Formatter<'_>, op: Option<Operation>) -> fmt::Result {
+    match op {
+        Some(op) => {
+            let route = op.route();
+            write!(f, " on {} {}", route.method, route.path)
+        }
+        None => Ok(()),
+    }
+}
+
+/// A configuration that cannot work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A required environment variable (or value) is missing or empty.
+    MissingVariable(&'static str),
+    /// A credential holds characters an HTTP header cannot carry.
+    InvalidCredential(&'static str),
+    /// The base URL cannot be used.
+    InvalidBaseUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it cannot be used, and what to give instead.
+        reason: String,
+    },
+    /// The user agent cannot be a header value.
+    InvalidUserAgent(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::MissingVariable(name) => {
+                write!(f, "{name} is not set (or is empty)")
+            }
+            ConfigError::InvalidCredential(name) => write!(
+                f,
+                "{name} holds characters an HTTP header cannot carry; copy the credential again"
+            ),
+            ConfigError::InvalidBaseUrl { url, reason } => {
+                write!(f, "invalid base URL {url:?}: {reason}")
+            }
+            ConfigError::InvalidUserAgent(reason) => write!(f, "invalid user agent: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Input refused before any request was built, so no quota is spent on a
+/// record that could not succeed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// The file is empty.
+    EmptyFile {
+        /// The file's name.
+        name: String,
+    },
+    /// The file is larger than one S3 PUT takes (5 GiB).
+    TooLarge {
+        /// The file's name.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// Neither the file's bytes nor its extension tell its type.
+    UnknownContentType {
+        /// The file's name.
+        name: String,
+    },
+    /// The API does not take this content type.
+    UnsupportedContentType {
+        /// The file's name.
+        name: String,
+        /// The content type found or given.
+        content_type: String,
+    },
+    /// The model does not take this kind of media (DF-1 with an image, say).
+    ModelMismatch {
+        /// The file's name.
+        name: String,
+        /// The model asked for.
+        model: ModelType,
+        /// The kind of media the file is.
+        kind: MediaKind,
+        /// The kinds the model takes.
+        takes: &'static [MediaKind],
+    },
+    /// A media name the API would refuse.
+    InvalidName {
+        /// Why.
+        reason: &'static str,
+    },
+    /// The file cannot be read (missing, a directory, no permission).
+    Unreadable {
+        /// The path given.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A list page size outside what the API takes.
+    InvalidLimit {
+        /// The limit given.
+        limit: u32,
+    },
+    /// The body to upload is not the size the record was created with.
+    SizeMismatch {
+        /// The size the upload URL was made for.
+        expected: u64,
+        /// The size of the body given.
+        actual: u64,
+    },
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValidationError::EmptyFile { name } => {
+                write!(f, "{name}: the file is empty; choose a file with content")
+            }
+            ValidationError::TooLarge { name, size } => write!(
+                f,
+                "{name}: {size} bytes is more than one upload takes ({} bytes, 5 GiB); shorten or compress the file",
+                authenta_types::MAX_UPLOAD_SIZE
+            ),
+            ValidationError::UnknownContentType { name } => write!(
+                f,
+                "{name}: cannot tell the file's type from its bytes or its extension; give the content type explicitly (for example image/png)"
+            ),
+            ValidationError::UnsupportedContentType { name, content_type } => {
+                write!(f, "{name}: the API does not take {content_type}; it takes ")?;
+                let types: Vec<&str> = authenta_types::CONTENT_TYPES
+                    .iter()
+                    .map(|row| row.content_type)
+                    .collect();
+                f.write_str(&types.join(", "))
+            }
+            ValidationError::ModelMismatch {
+                name,
+                model,
+                kind,
+                takes,
+            } => {
+                let takes: Vec<&str> = takes.iter().map(|k| k.as_str()).collect();
+                write!(
+                    f,
+                    "{name}: model {model} takes {} media, not {kind}; choose a model for {kind} media",
+                    takes.join(" or ")
+                )?;
+                let models: Vec<&str> = authenta_types::MODEL_TYPES
+                    .iter()
+                    .filter(|m| m.media_kinds.contains(kind))
+                    .map(|m| m.id)
+                    .collect();
+                if !models.is_empty() {
+                    write!(f, " ({})", models.join(", "))?;
+                }
+                Ok(())
+            }
+            ValidationError::InvalidName { reason } => write!(f, "invalid media name: {reason}"),
+            ValidationError::Unreadable { path, reason } => {
+                write!(
+                    f,
+                    "{path}: cannot read the file ({reason}); check the path and its permissions"
+                )
+            }
+            ValidationError::InvalidLimit { limit } => write!(
+                f,
+                "limit {limit} is out of range: the API takes {} to {} records per page",
+                authenta_types::LIST_LIMIT_MIN,
+                authenta_types::LIST_LIMIT_MAX
+            ),
+            ValidationError::SizeMismatch { expected, actual } => write!(
+                f,
+                "the body is {actual} bytes but the record was created for {expected}; upload the same file the record was created for"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ValidationError {}
+
+/// The API's JSON error answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The error body: code, type, message.
+    pub body: ErrorBody,
+    /// The operation that failed.
+    pub operation: Option<Operation>,
+    /// The record concerned, if any.
+    pub mid: Option<MediaId>,
+    /// The server's `Retry-After`, if any.
+    pub retry_after: Option<RetryAfter>,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} (HTTP {}",
+            self.body.code,
+            self.body.message,
+            self.status.as_u16()
+        )?;
+        write_operation(f, self.operation)?;
+        f.write_str(")")?;
+        write_mid(f, self.mid.as_ref())
+    }
+}
+
+/// A non-2xx answer whose body is not an API error (an HTML page from a
+/// proxy, an empty 503).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The start of the body, at most [`SNIPPET_LEN`](crate::SNIPPET_LEN)
+    /// bytes, as text.
+    pub snippet: String,
+    /// The operation that failed.
+    pub operation: Option<Operation>,
+    /// The record concerned, if any.
+    pub mid: Option<MediaId>,
+    /// The server's `Retry-After`, if any.
+    pub retry_after: Option<RetryAfter>,
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {}", self.status)?;
+        write_operation(f, self.operation)?;
+        write_mid(f, self.mid.as_ref())?;
+        if self.snippet.is_empty() {
+            f.write_str(" with an empty body")
+        } else {
+            write!(f, ": {:?}", self.snippet)
+        }
+    }
+}
+
+/// S3's refusal of an upload, read from its XML error body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// S3's error code, such as `SignatureDoesNotMatch`; empty when the body
+    /// was not S3's XML.
+    pub code: String,
+    /// S3's message, or the start of the body.
+    pub message: String,
+    /// The record the upload was for.
+    pub mid: Option<MediaId>,
+}
+
+impl fmt::Display for UploadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "upload refused: HTTP {}", self.status.as_u16())?;
+        if !self.code.is_empty() {
+            write!(f, " {}", self.code)?;
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        write_mid(f, self.mid.as_ref())
+    }
+}
+
+/// The upload URL had expired before the upload started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadExpired {
+    /// The record the URL was for.
+    pub mid: Option<MediaId>,
+    /// When the URL expired.
+    pub expired_at: OffsetDateTime,
+}
+
+impl fmt::Display for UploadExpired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = self
+            .expired_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| self.expired_at.to_string());
+        write!(f, "the upload URL expired at {at}")?;
+        write_mid(f, self.mid.as_ref())
+    }
+}
+
+/// A 2xx answer whose body is not what the operation returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The operation.
+    pub operation: Option<Operation>,
+    /// What was wrong with the body.
+    pub reason: String,
+    /// The start of the body.
+    pub snippet: String,
+    /// The record concerned, if any.
+    pub mid: Option<MediaId>,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unreadable answer (HTTP {}", self.status.as_u16())?;
+        write_operation(f, self.operation)?;
+        write!(f, "): {}", self.reason)?;
+        write_mid(f, self.mid.as_ref())?;
+        if !self.snippet.is_empty() {
+            write!(f, "; body starts {:?}", self.snippet)?;
+        }
+        Ok(())
+    }
+}
+
+/// A wait gave up before the record reached a final status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaitTimeout {
+    /// The record waited for.
+    pub mid: MediaId,
+    /// The last status seen, if any poll succeeded.
+    pub last_status: Option<MediaStatus>,
+    /// How long the wait lasted.
+    pub waited: Duration,
+    /// How many polls it spent.
+    pub polls: u32,
+}
+
+impl fmt::Display for WaitTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "media {} did not reach a final status after {:.1} s and {} poll{}",
+            self.mid,
+            self.waited.as_secs_f64(),
+            self.polls,
+            if self.polls == 1 { "" } else { "s" }
+        )?;
+        match &self.last_status {
+            Some(status) => write!(f, "; last status {status}"),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_the_problem_and_what_to_do() {
+        let err = Error::Api(Box::new(ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            body: ErrorBody::documented(ErrorCode::Aa001).unwrap(),
+            operation: Some(Operation::GetMedia),
+            mid: Some(MediaId::new("692f406f9f68d4b70080bb80")),
+            retry_after: None,
+        }));
+        let text = err.to_string();
+        assert!(text.starts_with("AA001 API limit reached (HTTP 429 on GET /media/{mid}) (mid 692f406f9f68d4b70080bb80)"), "{text}");
+        assert!(text.contains("give the key more quota"), "{text}");
+        assert_eq!(err.class(), ErrorClass::Quota);
+        assert_eq!(err.code(), Some(&ErrorCode::Aa001));
+    }
+
+    #[test]
+    fn timeout_states_status_time_and_polls() {
+        let err = Error::Timeout(WaitTimeout {
+            mid: MediaId::new("abc"),
+            last_status: Some(MediaStatus::Uploaded),
+            waited: Duration::from_millis(90_500),
+            polls: 12,
+        });
+        let text = err.to_string();
+        assert!(
+            text.contains("after 90.5 s and 12 polls; last status UPLOADED"),
+            "{text}"
+        );
+        assert_eq!(err.class(), ErrorClass::Timeout);
+        assert_eq!(err.mid().unwrap().as_str(), "abc");
+    }
+
+    #[test]
+    fn validation_errors_say_what_to_do() {
+        let e = ValidationError::ModelMismatch {
+            name: "cat.png".into(),
+            model: ModelType::Df1,
+            kind: MediaKind::Image,
+            takes: ModelType::Df1.info().unwrap().media_kinds,
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("model DF-1 takes Video media, not Image"),
+            "{text}"
+        );
+        assert!(text.contains("AC-1"), "{text}");
+        let e = ValidationError::UnsupportedContentType {
+            name: "a.txt".into(),
+            content_type: "text/plain".into(),
+        };
+        assert!(e.to_string().contains("image/jpeg"));
+    }
+}

@@ -1,0 +1,81 @@
+//! The sans-IO core of the Authenta SDK.
+//!
+//! [Authenta](https://authenta.ai) detects deepfakes and manipulated media:
+//! a client creates a media record, uploads the file to a pre-signed S3 URL,
+//! polls until the record is `PROCESSED`, and reads the verdict. This crate
+//! builds the `http::Request` values of those steps, reads the
+//! `http::Response` values, and makes every decision on the way:
+//!
+//! - [`validate`]: what a file is (magic bytes, then extension) and whether
+//!   the API and the model take it, before any request spends quota;
+//! - [`ops`]: one module per operation, each a request builder and a
+//!   response reader ([`ApiRequest`]); errors are read in one place
+//!   ([`response`]);
+//! - [`upload`]: the exact head of the S3 `PUT` and the URL's expiry;
+//! - [`retry`], [`poll`], [`paginate`]: when to retry, how long to wait
+//!   between polls, when a listing is complete;
+//! - [`flow`]: those decisions as state machines, and [`driver`]: loops that
+//!   run them over any HTTP client.
+//!
+//! It opens no socket, reads no clock and never sleeps: the HTTP client
+//! ([`HttpClient`], [`AsyncHttpClient`]) and the time, sleep and randomness
+//! ([`Runtime`], [`AsyncRuntime`]) are the caller's. Most users want a
+//! backend that plugs those in: `authenta-ureq` (blocking) or
+//! `authenta-reqwest` (async). Use this crate directly to drive the flows
+//! with your own HTTP client or runtime:
+//!
+//! ```
+//! use authenta_proto::{ApiRequest, Config, Credentials, GetMedia};
+//! use authenta_proto::http::Response;
+//! use authenta_proto::types::{MediaId, MediaStatus};
+//!
+//! let config = Config::new(Credentials::new("my-client-id", "my-secret"));
+//! let op = GetMedia::new(MediaId::new("692f406f9f68d4b70080bb80"));
+//! let request = op.build(&config).unwrap(); // send it with any client...
+//! assert_eq!(request.headers()["x-client-id"], "my-client-id");
+//!
+//! // ...and read what came back.
+//! let response = Response::builder().status(200).body(br#"{
+//!     "mid": "692f406f9f68d4b70080bb80", "name": "clip.mp4", "type": "Video",
+//!     "status": "PROCESSED", "modelType": "DF-1",
+//!     "createdAt": "2025-12-02T19:39:27.525Z", "fake": true
+//! }"#.to_vec()).unwrap();
+//! let media = op.read(&config, response).unwrap();
+//! assert_eq!(media.status, MediaStatus::Processed);
+//! assert_eq!(media.fake, Some(true));
+//! ```
+
+pub mod config;
+pub mod driver;
+pub mod error;
+pub mod flow;
+pub mod ops;
+pub mod paginate;
+pub mod poll;
+pub mod response;
+pub mod retry;
+pub mod transport;
+pub mod upload;
+pub mod validate;
+
+pub use authenta_types as types;
+pub use http;
+
+pub use config::{ClientSecret, Config, Credentials};
+pub use driver::{AsyncUploadSource, OneShot, OneShotStream, UploadSource, Uploaded};
+pub use error::{
+    ApiError, ConfigError, DecodeError, Error, ErrorClass, HttpError, UploadError, UploadExpired,
+    ValidationError, WaitTimeout,
+};
+pub use flow::Failure;
+pub use ops::{ApiRequest, CreateMedia, DeleteMedia, GetMedia, ListMedia};
+pub use paginate::ListCursor;
+pub use poll::{PollPolicy, PollStep};
+pub use response::{SNIPPET_LEN, UploadReceipt};
+pub use retry::{RetryAfter, RetryPolicy};
+pub use transport::{
+    AsyncHttpClient, AsyncRuntime, AsyncUploadBody, ByteStream, HttpClient, Runtime,
+    SendUploadError, TransportErrorKind, UploadBody,
+};
+pub use upload::UploadTarget;
+pub use validate::MediaFile;

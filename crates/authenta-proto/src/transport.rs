@@ -1,0 +1,345 @@
+//! The transport seam: small traits over `http` types that any HTTP client
+//! can implement, blocking or async, so the official backends and your own
+//! client drive the same flows.
+//!
+//! A closure `Fn(Request<Vec<u8>>) -> Result<Response<Vec<u8>>, E>` is a
+//! blocking [`HttpClient`], which makes a test's fake server one line.
+
+use std::io::{self, Read};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use http::{Request, Response};
+
+/// The most bytes of an API answer a client should read; a larger answer
+/// is not one the API sends.
+pub const MAX_API_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// What kind of transport failure happened: it decides whether a request
+/// that is not idempotent may be sent again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The connection could not be made (refused, DNS, TLS handshake): the
+    /// request never reached the server.
+    Connect,
+    /// The request or answer timed out; the server may have acted on it.
+    Timeout,
+    /// The connection broke after the request started (reset, truncated
+    /// answer).
+    Interrupted,
+    /// Anything else.
+    Other,
+}
+
+/// A blocking HTTP client.
+pub trait HttpClient {
+    /// The client's error.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Sends an API request and reads the whole answer (at most
+    /// [`MAX_API_RESPONSE_BYTES`]). Must not follow redirects: the request
+    /// carries credentials that may only go to the API.
+    fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Self::Error>;
+
+    /// Sends the upload `PUT`: the head is complete (`Content-Type`,
+    /// `Content-Length`), the body is read from `request.body()` and is
+    /// exactly `Content-Length` bytes. Send it with that length, never
+    /// chunked.
+    ///
+    /// The default reads the body into memory and calls [`HttpClient::send`];
+    /// clients that can stream should override it.
+    fn send_upload(
+        &self,
+        request: Request<UploadBody<'_>>,
+    ) -> Result<Response<Vec<u8>>, SendUploadError<Self::Error>> {
+        let (parts, mut body) = request.into_parts();
+        let mut bytes = Vec::with_capacity(body.len().min(64 * 1024 * 1024) as usize);
+        body.read_to_end(&mut bytes)
+            .map_err(SendUploadError::Source)?;
+        self.send(Request::from_parts(parts, bytes))
+            .map_err(SendUploadError::Transport)
+    }
+
+    /// Classifies one of the client's errors for the retry decision.
+    fn error_kind(&self, error: &Self::Error) -> TransportErrorKind {
+        let _ = error;
+        TransportErrorKind::Other
+    }
+}
+
+impl<F, E> HttpClient for F
+where
+    F: Fn(Request<Vec<u8>>) -> Result<Response<Vec<u8>>, E>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    type Error = E;
+
+    fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, E> {
+        self(request)
+    }
+}
+
+/// An async HTTP client (with `async-trait`).
+#[async_trait::async_trait]
+pub trait AsyncHttpClient: Send + Sync {
+    /// The client's error.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Sends an API request and reads the whole answer; see
+    /// [`HttpClient::send`].
+    async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Self::Error>;
+
+    /// Sends the upload `PUT` with a streamed body of exactly
+    /// `Content-Length` bytes; see [`HttpClient::send_upload`]. The default
+    /// collects the stream into memory.
+    async fn send_upload(
+        &self,
+        request: Request<AsyncUploadBody>,
+    ) -> Result<Response<Vec<u8>>, SendUploadError<Self::Error>> {
+        let (parts, mut body) = request.into_parts();
+        let mut bytes = Vec::with_capacity(body.len().min(64 * 1024 * 1024) as usize);
+        while let Some(chunk) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_next(cx)).await {
+            bytes.extend_from_slice(&chunk.map_err(SendUploadError::Source)?);
+        }
+        self.send(Request::from_parts(parts, bytes))
+            .await
+            .map_err(SendUploadError::Transport)
+    }
+
+    /// Classifies one of the client's errors for the retry decision.
+    fn error_kind(&self, error: &Self::Error) -> TransportErrorKind {
+        let _ = error;
+        TransportErrorKind::Other
+    }
+}
+
+/// A failed upload send: the transport failed, or the body's source did.
+#[derive(Debug)]
+pub enum SendUploadError<E> {
+    /// The transport failed.
+    Transport(E),
+    /// Reading the body failed (the file vanished, shrank or grew).
+    Source(io::Error),
+}
+
+/// Time, sleep and randomness for the blocking flows: the protocol reads
+/// none of them itself.
+pub trait Runtime {
+    /// A monotonic now, for deadlines.
+    fn now(&self) -> Instant;
+    /// The wall clock, for upload URL expiry.
+    fn wall_clock(&self) -> SystemTime;
+    /// Blocks for `duration`.
+    fn sleep(&self, duration: Duration);
+    /// A random number, for backoff jitter.
+    fn random(&self) -> u64;
+}
+
+/// Time, sleep and randomness for the async flows.
+#[async_trait::async_trait]
+pub trait AsyncRuntime: Send + Sync {
+    /// A monotonic now, for deadlines.
+    fn now(&self) -> Instant;
+    /// The wall clock, for upload URL expiry.
+    fn wall_clock(&self) -> SystemTime;
+    /// Waits for `duration` without blocking the thread.
+    async fn sleep(&self, duration: Duration);
+    /// A random number, for backoff jitter.
+    fn random(&self) -> u64;
+}
+
+/// Upload progress: called with (bytes sent so far, total bytes).
+pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Send + Sync);
+
+/// The body of a blocking upload: exactly `len` bytes from a reader, with
+/// progress reported as the transport reads. Reading past `len` yields EOF;
+/// a source that ends early is an error (the file changed since it was
+/// measured).
+pub struct UploadBody<'a> {
+    reader: Box<dyn Read + Send + 'a>,
+    len: u64,
+    sent: u64,
+    progress: Option<Progress<'a>>,
+}
+
+impl<'a> UploadBody<'a> {
+    /// A body of `len` bytes read from `reader`.
+    pub fn new(
+        reader: Box<dyn Read + Send + 'a>,
+        len: u64,
+        progress: Option<Progress<'a>>,
+    ) -> Self {
+        UploadBody {
+            reader,
+            len,
+            sent: 0,
+            progress,
+        }
+    }
+
+    /// The body's length (the `Content-Length`).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl std::fmt::Debug for UploadBody<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadBody")
+            .field("len", &self.len)
+            .field("sent", &self.sent)
+            .finish_non_exhaustive()
+    }
+}
+
+fn source_ended(sent: u64, len: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("the upload source ended after {sent} of {len} bytes; did the file change?"),
+    )
+}
+
+impl Read for UploadBody<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.len - self.sent;
+        if left == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.reader.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(source_ended(self.sent, self.len));
+        }
+        self.sent += n as u64;
+        if let Some(progress) = self.progress {
+            progress(self.sent, self.len);
+        }
+        Ok(n)
+    }
+}
+
+/// A stream of body chunks.
+pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// The body of an async upload: exactly `len` bytes from a stream, with
+/// progress reported as the transport pulls chunks.
+pub struct AsyncUploadBody {
+    stream: ByteStream,
+    len: u64,
+    sent: u64,
+    progress: Option<std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>>,
+}
+
+impl AsyncUploadBody {
+    /// A body of `len` bytes pulled from `stream`.
+    pub fn new(
+        stream: ByteStream,
+        len: u64,
+        progress: Option<std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>>,
+    ) -> Self {
+        AsyncUploadBody {
+            stream,
+            len,
+            sent: 0,
+            progress,
+        }
+    }
+
+    /// The body's length (the `Content-Length`).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl std::fmt::Debug for AsyncUploadBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncUploadBody")
+            .field("len", &self.len)
+            .field("sent", &self.sent)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stream for AsyncUploadBody {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let left = this.len - this.sent;
+        if left == 0 {
+            return Poll::Ready(None);
+        }
+        match this.stream.as_mut().poll_next(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => Poll::Ready(Some(Err(source_ended(this.sent, this.len)))),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(Some(Ok(mut chunk))) => {
+                if chunk.len() as u64 > left {
+                    chunk.truncate(left as usize);
+                }
+                this.sent += chunk.len() as u64;
+                if let Some(progress) = &this.progress {
+                    progress(this.sent, this.len);
+                }
+                Poll::Ready(Some(Ok(chunk)))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn upload_body_is_exactly_len_bytes_with_progress() {
+        let seen = Mutex::new(Vec::new());
+        let progress = |sent: u64, total: u64| seen.lock().unwrap().push((sent, total));
+        let mut body = UploadBody::new(Box::new(&b"hello world"[..]), 5, Some(&progress));
+        let mut out = Vec::new();
+        body.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"hello");
+        assert_eq!(seen.lock().unwrap().last(), Some(&(5, 5)));
+    }
+
+    #[test]
+    fn a_short_source_is_an_error() {
+        let mut body = UploadBody::new(Box::new(&b"abc"[..]), 5, None);
+        let err = body.read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(err.to_string().contains("after 3 of 5 bytes"));
+    }
+
+    #[test]
+    fn a_closure_is_a_client_and_uploads_in_memory_by_default() {
+        let client = |req: Request<Vec<u8>>| -> Result<Response<Vec<u8>>, io::Error> {
+            Ok(Response::new(req.into_body()))
+        };
+        let body = UploadBody::new(Box::new(&b"12345"[..]), 5, None);
+        let echoed = client.send_upload(Request::new(body)).unwrap();
+        assert_eq!(echoed.body(), b"12345");
+        assert_eq!(
+            client.error_kind(&io::Error::other("x")),
+            TransportErrorKind::Other
+        );
+    }
+}
