@@ -50,6 +50,7 @@ pub mod driver;
 pub mod error;
 pub mod flow;
 pub mod ops;
+pub mod options;
 pub mod paginate;
 pub mod poll;
 pub mod response;
@@ -69,6 +70,7 @@ pub use error::{
 };
 pub use flow::Failure;
 pub use ops::{ApiRequest, CreateMedia, DeleteMedia, GetMedia, ListMedia};
+pub use options::{ProgressFn, UploadOptions};
 pub use paginate::ListCursor;
 pub use poll::{PollPolicy, PollStep};
 pub use response::{SNIPPET_LEN, UploadReceipt};

@@ -1,0 +1,148 @@
+//! What a caller chooses for an upload, shared by both backends.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use authenta_types::ModelType;
+
+use crate::error::ValidationError;
+use crate::validate::MediaFile;
+
+/// A progress callback: (bytes sent so far, total bytes).
+pub type ProgressFn = Arc<dyn Fn(u64, u64) + Send + Sync>;
+
+/// The choices for one upload: the model, and optionally the content type,
+/// the record's name and a progress callback.
+///
+/// ```
+/// use authenta_proto::UploadOptions;
+/// use authenta_proto::types::ModelType;
+///
+/// let options = UploadOptions::new(ModelType::Df1)
+///     .content_type("video/mp4")
+///     .name("interview")
+///     .on_progress(|sent, total| eprintln!("{sent}/{total}"));
+/// assert_eq!(options.model, ModelType::Df1);
+/// ```
+#[derive(Clone)]
+pub struct UploadOptions {
+    /// The model to run.
+    pub model: ModelType,
+    /// The content type to declare, instead of detecting it.
+    pub content_type: Option<String>,
+    /// The record's name, instead of the file's name.
+    pub name: Option<String>,
+    /// Called as bytes go out.
+    pub progress: Option<ProgressFn>,
+}
+
+impl UploadOptions {
+    /// Options for `model`, everything else detected.
+    pub fn new(model: ModelType) -> Self {
+        UploadOptions {
+            model,
+            content_type: None,
+            name: None,
+            progress: None,
+        }
+    }
+
+    /// Declares this content type instead of detecting it.
+    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = Some(content_type.into());
+        self
+    }
+
+    /// Names the record this instead of after the file.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Calls `progress(sent, total)` as bytes go out.
+    pub fn on_progress(mut self, progress: impl Fn(u64, u64) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(progress));
+        self
+    }
+
+    /// Checks a file on disk for these options: readable, not empty, at most
+    /// 5 GiB, a content type the API takes, and (with
+    /// [`MediaFile::create_request`]) a model that takes it.
+    pub fn inspect_path(&self, path: &Path) -> Result<MediaFile, ValidationError> {
+        let mut file = MediaFile::from_path(path, self.content_type.as_deref())?;
+        if let Some(name) = &self.name {
+            file = MediaFile::inspect(name.clone(), &[], file.size, Some(&file.content_type))?;
+        }
+        file.create_request(self.model.clone())?;
+        Ok(file)
+    }
+
+    /// Checks a body of `size` bytes that is not a file: the name must be
+    /// given ([`UploadOptions::name`]) and the content type given or
+    /// implied by the name's extension.
+    pub fn inspect_body(&self, size: u64) -> Result<MediaFile, ValidationError> {
+        let name = self.name.clone().ok_or(ValidationError::InvalidName {
+            reason: "an upload that is not a file needs a name; set UploadOptions::name",
+        })?;
+        let file = MediaFile::inspect(name, &[], size, self.content_type.as_deref())?;
+        file.create_request(self.model.clone())?;
+        Ok(file)
+    }
+}
+
+impl fmt::Debug for UploadOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UploadOptions")
+            .field("model", &self.model)
+            .field("content_type", &self.content_type)
+            .field("name", &self.name)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_needs_a_name_and_a_type() {
+        let err = UploadOptions::new(ModelType::Ac1)
+            .inspect_body(10)
+            .unwrap_err();
+        assert!(err.to_string().contains("needs a name"), "{err}");
+        let by_ext = UploadOptions::new(ModelType::Ac1)
+            .name("x.png")
+            .inspect_body(10)
+            .unwrap();
+        assert_eq!(by_ext.content_type, "image/png");
+        let err = UploadOptions::new(ModelType::Df1)
+            .name("x.png")
+            .inspect_body(10)
+            .unwrap_err();
+        assert!(matches!(err, ValidationError::ModelMismatch { .. }));
+    }
+
+    #[test]
+    fn a_path_is_checked_with_the_model() {
+        let dir = std::env::temp_dir().join(format!("authenta-options-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("p.png");
+        std::fs::write(&path, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+        let file = UploadOptions::new(ModelType::Ac1)
+            .name("renamed")
+            .inspect_path(&path)
+            .unwrap();
+        assert_eq!(
+            (file.name.as_str(), file.content_type.as_str()),
+            ("renamed", "image/png")
+        );
+        assert!(
+            UploadOptions::new(ModelType::Df1)
+                .inspect_path(&path)
+                .is_err()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
