@@ -8,6 +8,10 @@
 //! emulator's own (bad input, unknown record, wrong method, ...) from
 //! `EMULATOR_ERROR_CODES`.
 
+// Handlers return the answer to send as their `Err`: it is built once and
+// moved straight out, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 use std::fmt::Display;
 use std::sync::Arc;
 
@@ -397,10 +401,18 @@ async fn create_media(
         Ok(b) => b,
         Err(resp) => return resp,
     };
-    let req: CreateMediaRequest = match serde_json::from_slice(&bytes) {
-        Ok(r) => r,
-        Err(e) if e.is_data() => return bad_request(format!("invalid body: {e}")),
+    let value: serde_json::Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
         Err(e) => return bad_request(format!("malformed JSON: {e}")),
+    };
+    if !value.is_object() {
+        return bad_request(
+            "the body must be a JSON object with `name`, `contentType`, `size` and `modelType`",
+        );
+    }
+    let req: CreateMediaRequest = match serde_json::from_value(value) {
+        Ok(r) => r,
+        Err(e) => return bad_request(format!("invalid body: {e}")),
     };
     let kind = match validate_create(&req) {
         Ok(k) => k,

@@ -243,6 +243,28 @@ pub(crate) fn front_checks(method: &Method, headers: &HeaderMap) -> Option<Respo
     None
 }
 
+/// The S3 endpoint's one credential. An unknown access key id is
+/// `SignatureDoesNotMatch`, as the contract's table has it for an altered
+/// credential (real S3 says `InvalidAccessKeyId`).
+pub(crate) struct EmuAuth {
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+#[async_trait::async_trait]
+impl s3s::auth::S3Auth for EmuAuth {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<s3s::auth::SecretKey> {
+        if access_key == self.access_key {
+            Ok(s3s::auth::SecretKey::from(self.secret_key.clone()))
+        } else {
+            Err(S3Error::with_message(
+                S3ErrorCode::SignatureDoesNotMatch,
+                standard_message("SignatureDoesNotMatch").unwrap_or_default(),
+            ))
+        }
+    }
+}
+
 /// The S3 operations the emulator serves: `PutObject` for uploads and
 /// `GetObject` for the derived documents.
 pub(crate) struct EmuS3 {

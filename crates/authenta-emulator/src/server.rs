@@ -371,7 +371,10 @@ impl EmulatorBuilder {
             base_url: format!("{root}/api"),
         });
         let mut s3 = s3s::service::S3ServiceBuilder::new(EmuS3 { core: core.clone() });
-        s3.set_auth(s3s::auth::SimpleAuth::from_single(access, secret));
+        s3.set_auth(crate::s3::EmuAuth {
+            access_key: access,
+            secret_key: secret,
+        });
         let app = Arc::new(App {
             api: crate::api::router(core.clone()),
             control: crate::control::router(core.clone()),

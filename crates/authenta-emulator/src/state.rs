@@ -488,7 +488,7 @@ impl State {
     /// Records, newest first.
     pub fn records_newest_first(&self) -> Vec<&MediaRecord> {
         let mut all: Vec<&StoredRecord> = self.p.records.values().collect();
-        all.sort_by(|a, b| b.seq.cmp(&a.seq));
+        all.sort_by_key(|r| std::cmp::Reverse(r.seq));
         all.into_iter().map(|r| &r.record).collect()
     }
 

@@ -1,0 +1,271 @@
+//! Injected faults: statuses and bodies, Retry-After, delays, resets,
+//! truncated bodies, before and after handling.
+
+use authenta_emulator::{Fault, FaultAction, FaultBody, FaultStage};
+use authenta_types::ErrorBody;
+
+use crate::common::{Env, raw};
+
+fn status(code: u16, body: FaultBody, retry_after: Option<u64>) -> FaultAction {
+    FaultAction::Status {
+        status: code,
+        body,
+        retry_after,
+    }
+}
+
+fn query_used(env: &Env) -> u64 {
+    env.emu
+        .keys()
+        .into_iter()
+        .find(|k| k.client_id == env.key.client_id)
+        .unwrap()
+        .query_used
+}
+
+#[tokio::test]
+async fn status_faults_with_each_body_kind() {
+    let env = Env::new().await;
+    env.emu
+        .inject_fault(Fault::new(
+            "/api/media",
+            status(503, FaultBody::Json, Some(7)),
+        ))
+        .unwrap();
+    let a = env.get("/media").await;
+    assert_eq!(a.status, 503);
+    assert_eq!(a.header("retry-after"), Some("7"));
+    let body: ErrorBody = serde_json::from_slice(&a.body).unwrap();
+    assert_eq!(body.code.as_str(), "EMU500");
+    // Before handling: no quota was spent.
+    assert_eq!(query_used(&env), 0);
+
+    env.emu
+        .inject_fault(Fault::new("/api/", status(502, FaultBody::Html, None)))
+        .unwrap();
+    let a = env.get("/media").await;
+    assert_eq!(a.status, 502);
+    assert_eq!(a.header("content-type"), Some("text/html"));
+    assert!(a.text().contains("502 Bad Gateway"));
+    assert!(a.header("retry-after").is_none());
+
+    env.emu
+        .inject_fault(Fault::new("/api/", status(500, FaultBody::Empty, None)))
+        .unwrap();
+    let a = env.get("/media").await;
+    assert_eq!(a.status, 500);
+    assert!(a.body.is_empty());
+
+    // All strikes used: back to normal, and the log shows the faults.
+    assert_eq!(env.get("/media").await.status, 200);
+    assert!(env.emu.faults().is_empty());
+    let log = env.emu.api_requests();
+    assert_eq!(log.iter().filter(|r| r.faulted).count(), 3);
+}
+
+#[tokio::test]
+async fn faults_match_method_and_count() {
+    let env = Env::new().await;
+    env.emu
+        .inject_fault(
+            Fault::new("/api/media", status(500, FaultBody::Json, None))
+                .method("POST")
+                .times(2),
+        )
+        .unwrap();
+    assert_eq!(env.get("/media").await.status, 200);
+    let body =
+        serde_json::json!({"name":"a","contentType":"image/png","size":1,"modelType":"AC-1"});
+    assert_eq!(env.create_as(&env.key, &body).await.status, 500);
+    assert_eq!(env.create_as(&env.key, &body).await.status, 500);
+    assert_eq!(env.create_as(&env.key, &body).await.status, 200);
+    assert_eq!(env.emu.records().len(), 1);
+}
+
+#[tokio::test]
+async fn a_500_after_post_media_leaves_the_record_created() {
+    let env = Env::new().await;
+    let body =
+        serde_json::json!({"name":"a","contentType":"image/png","size":1,"modelType":"AC-1"});
+    env.emu
+        .inject_fault(
+            Fault::new("/api/media", status(500, FaultBody::Json, None))
+                .method("POST")
+                .stage(FaultStage::After),
+        )
+        .unwrap();
+    assert_eq!(env.create_as(&env.key, &body).await.status, 500);
+    assert_eq!(
+        env.emu.records().len(),
+        1,
+        "the record exists although the client saw 500"
+    );
+    env.emu
+        .inject_fault(
+            Fault::new("/api/media", status(500, FaultBody::Json, None))
+                .method("POST")
+                .stage(FaultStage::Before),
+        )
+        .unwrap();
+    assert_eq!(env.create_as(&env.key, &body).await.status, 500);
+    assert_eq!(
+        env.emu.records().len(),
+        1,
+        "no record when the fault strikes before"
+    );
+}
+
+#[tokio::test]
+async fn a_delay_then_the_normal_answer() {
+    let env = Env::new().await;
+    env.emu
+        .inject_fault(Fault::new("/api/media", FaultAction::Delay { millis: 50 }))
+        .unwrap();
+    assert_eq!(env.get("/media").await.status, 200);
+    assert!(env.emu.faults().is_empty());
+    assert!(env.emu.api_requests()[0].faulted);
+}
+
+#[tokio::test]
+async fn a_reset_closes_the_connection_without_an_answer() {
+    let env = Env::new().await;
+    env.emu
+        .inject_fault(Fault::new("/api/media", FaultAction::Reset))
+        .unwrap();
+    let request = format!(
+        "GET /api/media HTTP/1.1\r\nhost: {}\r\nx-client-id: {}\r\nx-client-secret: {}\r\n\r\n",
+        env.emu.addr(),
+        env.key.client_id,
+        env.key.client_secret
+    );
+    let got = raw(env.emu.addr(), request.as_bytes())
+        .await
+        .unwrap_or_default();
+    assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    assert_eq!(query_used(&env), 0);
+    // With reqwest, the same fault is a transport error.
+    env.emu
+        .inject_fault(Fault::new("/api/media", FaultAction::Reset))
+        .unwrap();
+    let err = env
+        .http
+        .get(env.url("/media"))
+        .header("x-client-id", &env.key.client_id)
+        .header("x-client-secret", &env.key.client_secret)
+        .send()
+        .await;
+    assert!(err.is_err());
+    assert_eq!(env.get("/media").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_reset_after_an_upload_keeps_the_upload() {
+    let env = Env::new().await;
+    let created = env.create_for("image/png", "AC-1", b"abc").await;
+    env.emu
+        .inject_fault(
+            Fault::new(
+                format!("/{}/", authenta_emulator::BUCKET),
+                FaultAction::Reset,
+            )
+            .method("PUT")
+            .stage(FaultStage::After),
+        )
+        .unwrap();
+    let put = env
+        .http
+        .put(created["uploadUrl"].as_str().unwrap())
+        .header("content-type", "image/png")
+        .body(b"abc".to_vec())
+        .send()
+        .await;
+    assert!(put.is_err());
+    let media = env.wait_final(created["mid"].as_str().unwrap()).await;
+    assert_eq!(media["status"], "PROCESSED");
+}
+
+#[tokio::test]
+async fn an_upload_fault_before_handling_stores_nothing() {
+    let env = Env::new().await;
+    let created = env.create_for("image/png", "AC-1", b"abc").await;
+    env.emu
+        .inject_fault(Fault::new(
+            format!("/{}/", authenta_emulator::BUCKET),
+            status(503, FaultBody::Empty, Some(1)),
+        ))
+        .unwrap();
+    let url = created["uploadUrl"].as_str().unwrap();
+    let a = env.put(url, "image/png", b"abc").await;
+    assert_eq!(a.status, 503);
+    let mid = created["mid"].as_str().unwrap();
+    assert_eq!(env.emu.record(mid).unwrap().status, "INITED");
+    assert_eq!(env.put(url, "image/png", b"abc").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_truncated_body_announces_more_than_it_sends() {
+    let env = Env::new().await;
+    env.emu
+        .inject_fault(Fault::new("/api/media", FaultAction::Truncate))
+        .unwrap();
+    let request = format!(
+        "GET /api/media HTTP/1.1\r\nhost: {}\r\nx-client-id: {}\r\nx-client-secret: {}\r\n\r\n",
+        env.emu.addr(),
+        env.key.client_id,
+        env.key.client_secret
+    );
+    let got = raw(env.emu.addr(), request.as_bytes()).await.unwrap();
+    let text = String::from_utf8_lossy(&got);
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let declared: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .expect("a content-length")
+        .parse()
+        .unwrap();
+    assert!(body.len() < declared, "{} < {declared}", body.len());
+    // reqwest sees an error reading the body.
+    env.emu
+        .inject_fault(Fault::new("/api/media", FaultAction::Truncate))
+        .unwrap();
+    let resp = env
+        .http
+        .get(env.url("/media"))
+        .header("x-client-id", &env.key.client_id)
+        .header("x-client-secret", &env.key.client_secret)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.bytes().await.is_err());
+}
+
+#[tokio::test]
+async fn bad_faults_are_refused_and_control_is_never_faulted() {
+    let env = Env::new().await;
+    assert!(
+        env.emu
+            .inject_fault(Fault::new("/api", status(200, FaultBody::Json, None)))
+            .is_err()
+    );
+    assert!(
+        env.emu
+            .inject_fault(Fault::new("api", FaultAction::Reset))
+            .is_err()
+    );
+    assert!(
+        env.emu
+            .inject_fault(Fault::new("/api", FaultAction::Reset).times(0))
+            .is_err()
+    );
+    env.emu
+        .inject_fault(Fault::new("/", FaultAction::Reset))
+        .unwrap();
+    let a = env
+        .send(env.http.get(env.emu.control_url() + "/info"))
+        .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(env.emu.faults().len(), 1);
+    env.emu.clear_faults();
+    assert!(env.emu.faults().is_empty());
+}
