@@ -134,9 +134,13 @@ impl Error {
     /// What to do about the error, in a sentence.
     pub fn hint(&self) -> Option<&'static str> {
         Some(match self.class() {
-            ErrorClass::Config => {
-                "set AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET (and AUTHENTA_BASE_URL for another deployment), or pass the credentials explicitly"
-            }
+            ErrorClass::Config => match self {
+                // The reason already says what to do.
+                Error::Config(ConfigError::HttpClient(_)) => return None,
+                _ => {
+                    "set AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET (and AUTHENTA_BASE_URL for another deployment), or pass the credentials explicitly"
+                }
+            },
             ErrorClass::Authentication => {
                 "check the client id and secret: the key may be revoked or its secret regenerated"
             }
@@ -268,6 +272,9 @@ pub enum ConfigError {
     },
     /// The user agent cannot be a header value.
     InvalidUserAgent(String),
+    /// The HTTP client cannot be used (it follows redirects, which would
+    /// carry the credentials to another host; or it failed to start).
+    HttpClient(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -284,6 +291,7 @@ impl fmt::Display for ConfigError {
                 write!(f, "invalid base URL {url:?}: {reason}")
             }
             ConfigError::InvalidUserAgent(reason) => write!(f, "invalid user agent: {reason}"),
+            ConfigError::HttpClient(reason) => write!(f, "cannot use the HTTP client: {reason}"),
         }
     }
 }
@@ -624,6 +632,18 @@ mod tests {
         );
         assert_eq!(err.class(), ErrorClass::Timeout);
         assert_eq!(err.mid().unwrap().as_str(), "abc");
+    }
+
+    #[test]
+    fn an_unusable_http_client_says_why_without_the_env_hint() {
+        let err = Error::Config(ConfigError::HttpClient(
+            "it follows redirects; build it with redirect::Policy::none()".into(),
+        ));
+        assert_eq!(err.class(), ErrorClass::Config);
+        assert_eq!(
+            err.to_string(),
+            "cannot use the HTTP client: it follows redirects; build it with redirect::Policy::none()"
+        );
     }
 
     #[test]

@@ -76,8 +76,8 @@ pub use poll::{PollPolicy, PollStep};
 pub use response::{SNIPPET_LEN, UploadReceipt};
 pub use retry::{RetryAfter, RetryPolicy};
 pub use transport::{
-    AsyncHttpClient, AsyncRuntime, AsyncUploadBody, ByteStream, HttpClient, Runtime,
-    SendUploadError, TransportErrorKind, UploadBody,
+    AsyncDownloadSink, AsyncHttpClient, AsyncRuntime, AsyncUploadBody, ByteStream, DownloadSink,
+    HttpClient, Runtime, SendDownloadError, SendUploadError, TransportErrorKind, UploadBody,
 };
 pub use upload::UploadTarget;
 pub use validate::MediaFile;

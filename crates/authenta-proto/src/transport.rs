@@ -18,6 +18,15 @@ use http::{Request, Response};
 /// is not one the API sends.
 pub const MAX_API_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 
+/// How long a backend waits for a connection (TCP and TLS) unless told
+/// otherwise.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a backend gives an API request and its answer, or an artifact
+/// download, unless told otherwise. The upload `PUT` has no overall
+/// timeout by default: its length depends on the file and the link.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// What kind of transport failure happened: it decides whether a request
 /// that is not idempotent may be sent again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +71,28 @@ pub trait HttpClient {
             .map_err(SendUploadError::Source)?;
         self.send(Request::from_parts(parts, bytes))
             .map_err(SendUploadError::Transport)
+    }
+
+    /// Sends an artifact `GET` (a pre-signed URL, no credentials) and
+    /// streams a 2xx body into `sink`; the response returned then has an
+    /// empty body. Any other answer is returned with its body read as
+    /// [`HttpClient::send`] reads it.
+    ///
+    /// The default reads the whole answer with [`HttpClient::send`] (so at
+    /// most [`MAX_API_RESPONSE_BYTES`]) and writes it to the sink; clients
+    /// that can stream should override it.
+    fn send_download(
+        &self,
+        request: Request<Vec<u8>>,
+        sink: &mut dyn DownloadSink,
+    ) -> Result<Response<Vec<u8>>, SendDownloadError<Self::Error>> {
+        let response = self.send(request).map_err(SendDownloadError::Transport)?;
+        if !response.status().is_success() {
+            return Ok(response);
+        }
+        let (parts, body) = response.into_parts();
+        sink.write_chunk(&body).map_err(SendDownloadError::Sink)?;
+        Ok(Response::from_parts(parts, Vec::new()))
     }
 
     /// Classifies one of the client's errors for the retry decision.
@@ -110,6 +141,28 @@ pub trait AsyncHttpClient: Send + Sync {
             .map_err(SendUploadError::Transport)
     }
 
+    /// Sends an artifact `GET` and streams a 2xx body into `sink`; see
+    /// [`HttpClient::send_download`]. The default reads the whole answer
+    /// with [`AsyncHttpClient::send`] and writes it to the sink.
+    async fn send_download(
+        &self,
+        request: Request<Vec<u8>>,
+        sink: &mut dyn AsyncDownloadSink,
+    ) -> Result<Response<Vec<u8>>, SendDownloadError<Self::Error>> {
+        let response = self
+            .send(request)
+            .await
+            .map_err(SendDownloadError::Transport)?;
+        if !response.status().is_success() {
+            return Ok(response);
+        }
+        let (parts, body) = response.into_parts();
+        sink.write_chunk(&body)
+            .await
+            .map_err(SendDownloadError::Sink)?;
+        Ok(Response::from_parts(parts, Vec::new()))
+    }
+
     /// Classifies one of the client's errors for the retry decision.
     fn error_kind(&self, error: &Self::Error) -> TransportErrorKind {
         let _ = error;
@@ -124,6 +177,60 @@ pub enum SendUploadError<E> {
     Transport(E),
     /// Reading the body failed (the file vanished, shrank or grew).
     Source(io::Error),
+}
+
+/// A failed download send: the transport failed, or writing to the sink
+/// did.
+#[derive(Debug)]
+pub enum SendDownloadError<E> {
+    /// The transport failed (the answer may have broken off midway).
+    Transport(E),
+    /// Writing to the sink failed (disk full, no permission).
+    Sink(io::Error),
+}
+
+/// Where a streamed download's bytes go (a file, usually). The driver calls
+/// [`DownloadSink::restart`] before each attempt, so a retried download
+/// starts again from an empty sink.
+pub trait DownloadSink: Send {
+    /// Empties the sink: what follows starts at the first byte.
+    fn restart(&mut self) -> io::Result<()>;
+    /// Takes the next bytes of the body.
+    fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()>;
+}
+
+impl DownloadSink for Vec<u8> {
+    fn restart(&mut self) -> io::Result<()> {
+        self.clear();
+        Ok(())
+    }
+
+    fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.extend_from_slice(chunk);
+        Ok(())
+    }
+}
+
+/// Where an async streamed download's bytes go; see [`DownloadSink`].
+#[async_trait::async_trait]
+pub trait AsyncDownloadSink: Send {
+    /// Empties the sink: what follows starts at the first byte.
+    async fn restart(&mut self) -> io::Result<()>;
+    /// Takes the next bytes of the body.
+    async fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()>;
+}
+
+#[async_trait::async_trait]
+impl AsyncDownloadSink for Vec<u8> {
+    async fn restart(&mut self) -> io::Result<()> {
+        self.clear();
+        Ok(())
+    }
+
+    async fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.extend_from_slice(chunk);
+        Ok(())
+    }
 }
 
 /// Time, sleep and randomness for the blocking flows: the protocol reads

@@ -29,6 +29,7 @@ struct State {
     requests: Vec<Seen>,
     faults: Vec<u16>, // statuses to answer the next API requests with
     upload_faults: Vec<u16>,
+    artifact_faults: Vec<u16>, // statuses to answer the next artifact downloads with
     next: u32,
 }
 
@@ -71,6 +72,13 @@ impl Server {
                 .header("etag", "\"e1\"")
                 .body(Vec::new())
                 .unwrap());
+        }
+        if path.starts_with("/artifact/") {
+            assert!(req.headers().is_empty(), "an artifact GET has no header");
+            if let Some(status) = s.artifact_faults.pop() {
+                return reply(status, "<html>busy</html>".into());
+            }
+            return reply(200, "heatmap".into());
         }
         assert_eq!(req.headers()["x-client-secret"], "secret");
         if let Some(status) = s.faults.pop() {
@@ -388,4 +396,37 @@ fn async_driver_runs_the_same_flows() {
     });
     assert_eq!(all.len(), 1);
     assert!(all[0].is_ok());
+}
+
+#[test]
+fn downloads_stream_into_a_sink_that_restarts_on_retry() {
+    const URL: &str = "http://127.0.0.1:1/artifact/heat.png?X-Amz-Signature=x";
+    let server = Server::default();
+    server.0.lock().unwrap().artifact_faults = vec![503];
+    let s = server.clone();
+    let driver = blocking::Driver::new(config(), move |r| s.handle(r), FakeClock::new());
+    let mut sink = b"stale bytes".to_vec();
+    assert_eq!(driver.download_to(URL, None, &mut sink).unwrap(), 7);
+    assert_eq!(
+        sink, b"heatmap",
+        "restarted, and the 503's body never went in"
+    );
+
+    let mut media: authenta_proto::types::Media = serde_json::from_str(
+        r#"{"mid":"m1","name":"n","type":"Image","status":"PROCESSED","modelType":"AC-1","createdAt":"2025-12-02T19:39:27Z"}"#,
+    )
+    .unwrap();
+    assert_eq!(driver.download_heatmap(&media, &mut sink).unwrap(), None);
+    media.heatmap_url = Some(URL.into());
+    let driver = nonblocking::Driver::new(config(), server.clone(), FakeClock::new());
+    let mut sink = Vec::new();
+    server.0.lock().unwrap().artifact_faults = vec![404];
+    let err = block_on(driver.download_heatmap(&media, &mut sink)).unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(404));
+    assert_eq!(err.mid().unwrap().as_str(), "m1");
+    assert_eq!(
+        block_on(driver.download_heatmap(&media, &mut sink)).unwrap(),
+        Some(7)
+    );
+    assert_eq!(sink, b"heatmap");
 }

@@ -15,7 +15,9 @@ use crate::paginate::ListCursor;
 use crate::poll::PollPolicy;
 use crate::response::UploadReceipt;
 use crate::retry::RetryPolicy;
-use crate::transport::{HttpClient, Progress, Runtime, SendUploadError, UploadBody};
+use crate::transport::{
+    DownloadSink, HttpClient, Progress, Runtime, SendDownloadError, SendUploadError, UploadBody,
+};
 use crate::upload::{UploadTarget, artifact_request};
 use crate::validate::MediaFile;
 
@@ -307,6 +309,62 @@ impl<C: HttpClient, R: Runtime> Driver<C, R> {
                 Step::Retry(delay) => self.runtime.sleep(delay),
             }
         }
+    }
+
+    /// Streams a pre-signed artifact URL (no credentials) into `sink`,
+    /// retrying as for a `GET`; the sink restarts before each attempt.
+    /// Returns the bytes written.
+    pub fn download_to(
+        &self,
+        url: &str,
+        mid: Option<&MediaId>,
+        sink: &mut dyn DownloadSink,
+    ) -> Result<u64, Failure<C::Error>> {
+        let mut sink = crate::driver::Counted::new(sink);
+        let mut attempts = Attempts::new(
+            self.retry,
+            crate::retry::Replay::Idempotent,
+            None,
+            mid.cloned(),
+        );
+        loop {
+            attempts.start();
+            let request = artifact_request(url, mid)?;
+            sink.restart()
+                .map_err(|e| crate::driver::sink_failure(e, mid))?;
+            let step = match self.client.send_download(request, &mut sink) {
+                Ok(response) => match crate::response::read_artifact_response(response, mid) {
+                    Ok(_) => Step::Done(Ok(sink.written)),
+                    Err(e) => {
+                        attempts.on_error(e, self.runtime.wall_clock(), self.runtime.random())
+                    }
+                },
+                Err(SendDownloadError::Sink(e)) => {
+                    return Err(crate::driver::sink_failure(e, mid));
+                }
+                Err(SendDownloadError::Transport(error)) => {
+                    let kind = self.client.error_kind(&error);
+                    attempts.on_transport_error(error, kind, self.runtime.random())
+                }
+            };
+            match step {
+                Step::Done(result) => return result,
+                Step::Retry(delay) => self.runtime.sleep(delay),
+            }
+        }
+    }
+
+    /// Streams a processed record's heatmap image (`heatmapURL`) into
+    /// `sink`: the bytes written, or `None` when the record has no heatmap.
+    pub fn download_heatmap(
+        &self,
+        media: &Media,
+        sink: &mut dyn DownloadSink,
+    ) -> Result<Option<u64>, Failure<C::Error>> {
+        let Some(url) = &media.heatmap_url else {
+            return Ok(None);
+        };
+        self.download_to(url, Some(&media.mid), sink).map(Some)
     }
 }
 

@@ -281,6 +281,55 @@ pub(crate) fn source_failure<E>(
     }
 }
 
+/// A sink that counts the bytes it takes (since its last restart).
+pub(crate) struct Counted<'a, S: ?Sized> {
+    sink: &'a mut S,
+    pub(crate) written: u64,
+}
+
+impl<'a, S: ?Sized> Counted<'a, S> {
+    pub(crate) fn new(sink: &'a mut S) -> Self {
+        Counted { sink, written: 0 }
+    }
+}
+
+impl<S: crate::transport::DownloadSink + ?Sized> crate::transport::DownloadSink for Counted<'_, S> {
+    fn restart(&mut self) -> io::Result<()> {
+        self.written = 0;
+        self.sink.restart()
+    }
+
+    fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.sink.write_chunk(chunk)?;
+        self.written += chunk.len() as u64;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: crate::transport::AsyncDownloadSink + ?Sized> crate::transport::AsyncDownloadSink
+    for Counted<'_, S>
+{
+    async fn restart(&mut self) -> io::Result<()> {
+        self.written = 0;
+        self.sink.restart().await
+    }
+
+    async fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.sink.write_chunk(chunk).await?;
+        self.written += chunk.len() as u64;
+        Ok(())
+    }
+}
+
+pub(crate) fn sink_failure<E>(error: io::Error, mid: Option<&MediaId>) -> crate::flow::Failure<E> {
+    crate::flow::Failure::Io {
+        error,
+        context: "writing the download".to_owned(),
+        mid: mid.cloned(),
+    }
+}
+
 pub(crate) fn parse_result<E>(
     bytes: &[u8],
     mid: &MediaId,

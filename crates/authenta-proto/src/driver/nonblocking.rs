@@ -18,7 +18,10 @@ use crate::paginate::ListCursor;
 use crate::poll::PollPolicy;
 use crate::response::UploadReceipt;
 use crate::retry::RetryPolicy;
-use crate::transport::{AsyncHttpClient, AsyncRuntime, AsyncUploadBody, SendUploadError};
+use crate::transport::{
+    AsyncDownloadSink, AsyncHttpClient, AsyncRuntime, AsyncUploadBody, SendDownloadError,
+    SendUploadError,
+};
 use crate::upload::{UploadTarget, artifact_request};
 use crate::validate::MediaFile;
 
@@ -338,5 +341,64 @@ impl<C: AsyncHttpClient, R: AsyncRuntime> Driver<C, R> {
                 Step::Retry(delay) => self.runtime.sleep(delay).await,
             }
         }
+    }
+
+    /// Streams a pre-signed artifact URL (no credentials) into `sink`,
+    /// retrying as for a `GET`; the sink restarts before each attempt.
+    /// Returns the bytes written.
+    pub async fn download_to(
+        &self,
+        url: &str,
+        mid: Option<&MediaId>,
+        sink: &mut dyn AsyncDownloadSink,
+    ) -> Result<u64, Failure<C::Error>> {
+        let mut sink = crate::driver::Counted::new(sink);
+        let mut attempts = Attempts::new(
+            self.retry,
+            crate::retry::Replay::Idempotent,
+            None,
+            mid.cloned(),
+        );
+        loop {
+            attempts.start();
+            let request = artifact_request(url, mid)?;
+            sink.restart()
+                .await
+                .map_err(|e| crate::driver::sink_failure(e, mid))?;
+            let step = match self.client.send_download(request, &mut sink).await {
+                Ok(response) => match crate::response::read_artifact_response(response, mid) {
+                    Ok(_) => Step::Done(Ok(sink.written)),
+                    Err(e) => {
+                        attempts.on_error(e, self.runtime.wall_clock(), self.runtime.random())
+                    }
+                },
+                Err(SendDownloadError::Sink(e)) => {
+                    return Err(crate::driver::sink_failure(e, mid));
+                }
+                Err(SendDownloadError::Transport(error)) => {
+                    let kind = self.client.error_kind(&error);
+                    attempts.on_transport_error(error, kind, self.runtime.random())
+                }
+            };
+            match step {
+                Step::Done(result) => return result,
+                Step::Retry(delay) => self.runtime.sleep(delay).await,
+            }
+        }
+    }
+
+    /// Streams a processed record's heatmap image (`heatmapURL`) into
+    /// `sink`: the bytes written, or `None` when the record has no heatmap.
+    pub async fn download_heatmap(
+        &self,
+        media: &Media,
+        sink: &mut dyn AsyncDownloadSink,
+    ) -> Result<Option<u64>, Failure<C::Error>> {
+        let Some(url) = &media.heatmap_url else {
+            return Ok(None);
+        };
+        self.download_to(url, Some(&media.mid), sink)
+            .await
+            .map(Some)
     }
 }
