@@ -149,6 +149,56 @@ impl Config {
         }
     }
 
+    /// The configuration a client builder ends with: `credentials` when
+    /// given, else the environment ([`Config::from_env`]); then
+    /// `base_url` and `user_agent` when given. A given base URL replaces
+    /// `AUTHENTA_BASE_URL`, which is then not read at all.
+    ///
+    /// ```
+    /// use authenta_proto::{Config, Credentials};
+    ///
+    /// let config = Config::resolve(
+    ///     Some(Credentials::new("id", "secret")),
+    ///     Some("http://127.0.0.1:8080/api"),
+    ///     Some("my-app/1.0"),
+    /// )
+    /// .unwrap();
+    /// assert_eq!(config.base_url(), "http://127.0.0.1:8080/api");
+    /// assert_eq!(config.user_agent(), "my-app/1.0");
+    /// ```
+    pub fn resolve(
+        credentials: Option<Credentials>,
+        base_url: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<Self, ConfigError> {
+        Self::resolve_with(credentials, base_url, user_agent, |name| {
+            std::env::var(name).ok()
+        })
+    }
+
+    fn resolve_with(
+        credentials: Option<Credentials>,
+        base_url: Option<&str>,
+        user_agent: Option<&str>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let config = match credentials {
+            Some(credentials) => Config::try_new(credentials)?,
+            None if base_url.is_some() => {
+                Config::from_lookup(|name| (name != ENV_BASE_URL).then(|| lookup(name)).flatten())?
+            }
+            None => Config::from_lookup(lookup)?,
+        };
+        let config = match base_url {
+            Some(url) => config.with_base_url(url)?,
+            None => config,
+        };
+        match user_agent {
+            Some(user_agent) => config.with_user_agent(user_agent),
+            None => Ok(config),
+        }
+    }
+
     /// Points the configuration at another deployment (dev, staging,
     /// on-prem, or an emulator). The URL is the API root, such as
     /// `https://platform.authenta.ai/api`; every route extends it.
@@ -301,6 +351,41 @@ mod tests {
         assert!(!debug.contains("hunter2"), "{debug}");
         assert!(config.client_secret_header().is_sensitive());
         assert!(!format!("{:?}", config.credentials()).contains("hunter2"));
+    }
+
+    #[test]
+    fn resolve_takes_what_is_given_then_the_environment() {
+        let env = vars(&[
+            (ENV_CLIENT_ID, "env-id"),
+            (ENV_CLIENT_SECRET, "env-secret"),
+            (ENV_BASE_URL, "not a url"),
+        ]);
+        let given =
+            Config::resolve_with(Some(Credentials::new("id", "s")), None, None, &env).unwrap();
+        assert_eq!(given.credentials().client_id, "id");
+        assert_eq!(given.base_url(), authenta_types::DEFAULT_BASE_URL);
+        // The environment's base URL is not read when one is given.
+        let from_env = Config::resolve_with(
+            None,
+            Some("https://staging.example.com/api"),
+            Some("app/2"),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(from_env.credentials().client_id, "env-id");
+        assert_eq!(from_env.base_url(), "https://staging.example.com/api");
+        assert_eq!(from_env.user_agent(), "app/2");
+        assert!(matches!(
+            Config::resolve_with(None, None, None, &env),
+            Err(ConfigError::InvalidBaseUrl { .. })
+        ));
+        assert_eq!(
+            Config::resolve_with(None, Some("https://x.example/api"), None, vars(&[])).unwrap_err(),
+            ConfigError::MissingVariable(ENV_CLIENT_ID)
+        );
+        let bad_agent =
+            Config::resolve_with(Some(Credentials::new("id", "s")), None, Some("a\nb"), &env);
+        assert!(matches!(bad_agent, Err(ConfigError::InvalidUserAgent(_))));
     }
 
     #[test]

@@ -172,6 +172,12 @@ impl<E> From<Error> for Failure<E> {
     }
 }
 
+impl<E> From<crate::error::ConfigError> for Failure<E> {
+    fn from(e: crate::error::ConfigError) -> Self {
+        Failure::Proto(Error::Config(e))
+    }
+}
+
 impl<E> From<crate::error::ValidationError> for Failure<E> {
     fn from(e: crate::error::ValidationError) -> Self {
         Failure::Proto(Error::Invalid(e))

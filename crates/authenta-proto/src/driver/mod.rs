@@ -69,6 +69,31 @@ impl UploadSource for Vec<u8> {
     }
 }
 
+/// Checks that a source opened again for another attempt still holds the
+/// `measured` bytes it was created with (`now` is its length at opening):
+/// a file that grew or shrank since is not uploaded. For
+/// [`UploadSource::open`] and [`AsyncUploadSource::open`] over files.
+///
+/// ```
+/// use authenta_proto::driver::check_reopened_len;
+///
+/// assert!(check_reopened_len(10, 10).is_ok());
+/// let err = check_reopened_len(10, 14).unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+/// assert!(err.to_string().contains("now 14 bytes, not the 10"));
+/// ```
+pub fn check_reopened_len(measured: u64, now: u64) -> io::Result<()> {
+    if measured == now {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "the file is now {now} bytes, not the {measured} it had when measured; upload it again"
+        ),
+    ))
+}
+
 /// A reader of known length that can be read once: its upload is never
 /// retried.
 pub struct OneShot<R> {
