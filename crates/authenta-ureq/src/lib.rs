@@ -1,0 +1,111 @@
+//! The blocking Authenta SDK, over [ureq](https://docs.rs/ureq).
+//!
+//! [Authenta](https://authenta.ai) detects deepfakes and manipulated media.
+//! This crate is its client for programs without an async runtime: scripts,
+//! command-line tools, batch jobs, threads. Every call blocks until done;
+//! no tokio is compiled in, not even transitively. Pick the async twin,
+//! `authenta-reqwest`, when your program already runs on tokio: both have
+//! the same methods, the same errors and the same behaviour, because every
+//! decision (validation, retries, polling, paging, the upload's exact head)
+//! is made by [`authenta_proto`], which both drive.
+//!
+//! ```no_run
+//! use authenta_ureq::{Client, UploadOptions};
+//! use authenta_ureq::types::ModelType;
+//!
+//! // AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET (and optionally
+//! // AUTHENTA_BASE_URL) come from the environment.
+//! let client = Client::from_env()?;
+//!
+//! // Checked, created, streamed to S3, and waited for.
+//! let media = client.process("portrait.jpg", &UploadOptions::new(ModelType::Ac1))?;
+//! println!("{} is {:?}: fake = {:?}", media.mid, media.status, media.fake);
+//!
+//! // The artifacts of a processed record.
+//! if let Some(bytes) = client.download_heatmap(&media, "portrait-heatmap.png")? {
+//!     println!("heatmap: {bytes} bytes");
+//! }
+//! # Ok::<(), authenta_ureq::Error>(())
+//! ```
+//!
+//! # Against a local emulator
+//!
+//! `authenta-emulator` serves the same API on loopback, so tests and demos
+//! need no account (this example runs as a doctest):
+//!
+//! ```
+//! use std::time::Duration;
+//! use authenta_emulator::{Emulator, KeySpec};
+//! use authenta_ureq::{Client, Credentials, PollPolicy, UploadOptions};
+//! use authenta_ureq::types::{MediaStatus, ModelType};
+//!
+//! let emulator = Emulator::builder().processing_time(Duration::from_millis(20)).spawn()?;
+//! let key = emulator.create_key(KeySpec::new("docs"))?;
+//! let client = Client::builder()
+//!     .credentials(Credentials::new(key.client_id, key.client_secret))
+//!     .base_url(emulator.base_url())
+//!     .poll_policy(PollPolicy::fixed(Duration::from_millis(20), Duration::from_secs(10)))
+//!     .build()?;
+//!
+//! // Any reader of known length uploads too; it needs a name.
+//! let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
+//! let options = UploadOptions::new(ModelType::Ac1).name("pixel.png");
+//! let uploaded = client.upload_reader(&png[..], png.len() as u64, &options)?;
+//! let media = client.wait(uploaded.mid())?;
+//! assert_eq!(media.status, MediaStatus::Processed);
+//! assert!(media.fake.is_some());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Errors
+//!
+//! Every method returns [`Error`], proto's [`Failure`] over
+//! [`ureq::Error`]: an API error with its documented code (`IAM001`,
+//! `IAM002`, `AA001`, `U007`, ...), an S3 refusal of the upload, a
+//! validation error raised before any request, a wait that timed out, a
+//! network failure after the retries the policy allows, or local I/O.
+//! [`Failure::code`], [`Failure::status`], [`Failure::mid`],
+//! [`Failure::class`] and [`Failure::is_retryable`] say which. No error
+//! message, `Debug` string or log line holds the client secret or an
+//! upload URL's signature.
+//!
+//! # Features
+//!
+//! - `rustls` (default): TLS with rustls and the Mozilla root certificates.
+//! - `native-tls`: TLS with the platform's library; when enabled, it is the
+//!   one used. Without either feature only plain `http` works (which
+//!   [`Config`] allows for loopback hosts only).
+//!
+//! # Logging
+//!
+//! Each operation runs in a `tracing` span from `authenta-proto` (method,
+//! route template, mid, attempt, status, error code). `ureq` itself logs
+//! through the `log` crate and redacts query strings and sensitive headers.
+
+mod client;
+mod files;
+mod runtime;
+mod transport;
+
+pub use client::{Client, ClientBuilder, ListAll};
+pub use runtime::StdRuntime;
+pub use transport::UreqTransport;
+
+pub use authenta_proto as proto;
+pub use authenta_proto::types;
+pub use authenta_proto::types::{
+    CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, MediaStatus, ModelType,
+    ResultDocument,
+};
+pub use authenta_proto::{
+    ClientSecret, Config, Credentials, ErrorClass, Failure, MediaFile, PollPolicy, ProgressFn,
+    RetryPolicy, UploadOptions, UploadReceipt, UploadTarget, Uploaded,
+};
+pub use ureq;
+
+/// Everything that can go wrong: proto's [`Failure`] (the protocol's
+/// [`proto::Error`], local I/O) over the transport's [`ureq::Error`].
+pub type Error = Failure<ureq::Error>;
+
+/// A result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
