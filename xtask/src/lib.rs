@@ -2,6 +2,10 @@
 //!
 //! - `codegen [--check]`: regenerate (or check) the tables generated from
 //!   `spec/authenta.openapi.yaml`.
+//! - `release <version> [--dry-run]`: move every published crate, the
+//!   internal requirements, the changelog and the lock file to a new version
+//!   and package the library crates; see [`release`].
 //! - `ci`: run exactly what `.ci/run` runs.
 
 pub mod codegen;
+pub mod release;

@@ -3,12 +3,18 @@
 use std::process::{Command, ExitCode};
 
 use xtask::codegen::{self, SPEC_PATH, Status};
+use xtask::release;
 
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   codegen           regenerate crates/authenta-types/src/generated.rs from spec/
   codegen --check   fail if the generated file is stale
+  release <version> [--dry-run]
+                    bump every published crate, the internal requirements,
+                    CHANGELOG.md and Cargo.lock to <version>, then package
+                    the library crates (cargo publish --workspace --dry-run);
+                    --dry-run does it all in a scratch clone and writes nothing
   ci                run exactly what .ci/run runs";
 
 fn main() -> ExitCode {
@@ -40,6 +46,16 @@ fn main() -> ExitCode {
                 paths.join(", ")
             )),
             Err(e) => fail(&e.to_string()),
+        },
+        ["release", rest @ ..] => match release::Options::from_args(rest) {
+            Ok(opts) => match release::run(&root, &opts, &mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e.to_string()),
+            },
+            Err(e) => {
+                eprintln!("error: {e}\n\n{USAGE}");
+                ExitCode::from(2)
+            }
         },
         ["ci"] => match Command::new("bash")
             .arg(root.join(".ci/run"))
