@@ -12,6 +12,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use authenta_ureq::types::ModelType;
 use authenta_ureq::{Client, UploadOptions};
@@ -37,12 +38,16 @@ fn main() -> ExitCode {
 
 fn run(path: &std::path::Path, model: ModelType) -> authenta_ureq::Result<()> {
     let client = Client::from_env()?;
-    let options = UploadOptions::new(model).on_progress(|sent, total| {
-        eprint!("\ruploading: {:>3}%", sent * 100 / total.max(1));
-        if sent == total {
-            eprintln!();
+    let shown = AtomicU64::new(u64::MAX);
+    let options = UploadOptions::new(model).on_progress(move |sent, total| {
+        let percent = sent * 100 / total.max(1);
+        if shown.swap(percent, Ordering::Relaxed) != percent {
+            eprint!("\ruploading: {percent:>3}%");
+            if sent == total {
+                eprintln!();
+            }
+            let _ = std::io::stderr().flush();
         }
-        let _ = std::io::stderr().flush();
     });
     let media = client.process(path, &options)?;
     println!("mid:     {}", media.mid);

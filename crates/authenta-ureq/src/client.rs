@@ -15,10 +15,10 @@ use authenta_proto::{
     UploadReceipt, UploadTarget, Uploaded, ValidationError,
 };
 
+use crate::Result;
 use crate::files::{FileSink, FileSource};
 use crate::runtime::StdRuntime;
 use crate::transport::UreqTransport;
-use crate::Result;
 
 type Driver = blocking::Driver<UreqTransport, StdRuntime>;
 
@@ -416,6 +416,13 @@ impl ClientBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_is_shared_across_threads() {
+        fn send_sync<T: Send + Sync + Clone>() {}
+        send_sync::<Client>();
+        send_sync::<ClientBuilder>();
+    }
 
     #[test]
     fn the_builder_checks_what_it_is_given() {
