@@ -42,7 +42,7 @@ impl Client {
     /// A client configured from `AUTHENTA_CLIENT_ID`,
     /// `AUTHENTA_CLIENT_SECRET` and (optionally) `AUTHENTA_BASE_URL`, with
     /// the default timeouts and policies. A missing variable is a
-    /// [`ConfigError`] naming it.
+    /// [`ConfigError`](authenta_proto::ConfigError) naming it.
     pub fn from_env() -> Result<Client> {
         Client::builder().build()
     }
