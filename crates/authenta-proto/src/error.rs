@@ -77,6 +77,10 @@ impl Error {
                 _ => class_of_status(e.status),
             },
             Error::Http(e) => class_of_status(e.status),
+            // S3's refusals say the upload was wrong (expired URL, another
+            // Content-Type, a changed size), not that the key lacks a
+            // permission.
+            Error::Upload(e) if e.status.is_client_error() => ErrorClass::InvalidInput,
             Error::Upload(e) => class_of_status(e.status),
             Error::UploadExpired(_) => ErrorClass::InvalidInput,
             Error::Decode(_) => ErrorClass::Server,
