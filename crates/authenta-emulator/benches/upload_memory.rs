@@ -59,6 +59,8 @@ fn start(data_dir: Option<&std::path::Path>) -> Server {
     let base_url = field("base URL:");
     let client_id = field("client id:");
     let client_secret = field("client secret:");
+    // Keep reading, so the server's stdout stays open.
+    std::thread::spawn(move || lines.for_each(drop));
     Server {
         child,
         base_url,

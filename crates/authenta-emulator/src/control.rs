@@ -100,13 +100,7 @@ pub(crate) fn admitted(core: &Core, headers: &HeaderMap) -> Result<(), Response<
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let same = given.len() == token.len()
-        && given
-            .bytes()
-            .zip(token.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if same {
+    if crate::state::same(given, token) {
         Ok(())
     } else {
         Err(documented_error(ErrorCode::Iam001))

@@ -67,6 +67,15 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
 }
 
+/// Prints a line to stdout; a closed stdout (a reader that went away) is not
+/// a reason to stop serving, so write errors are ignored.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -107,14 +116,14 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("authenta-emulator is running");
-    println!("  base URL:      {}", emulator.base_url());
-    println!("  control:       {}", emulator.control_url());
+    say!("authenta-emulator is running");
+    say!("  base URL:      {}", emulator.base_url());
+    say!("  control:       {}", emulator.control_url());
     if !args.no_key {
         match emulator.create_key(KeySpec::new("emulator-default")) {
             Ok(key) => {
-                println!("  client id:     {}", key.client_id);
-                println!("  client secret: {}", key.client_secret);
+                say!("  client id:     {}", key.client_id);
+                say!("  client secret: {}", key.client_secret);
             }
             Err(e) => {
                 eprintln!("authenta-emulator: cannot create a key: {e}");
@@ -122,7 +131,7 @@ async fn main() -> ExitCode {
             }
         }
     }
-    println!("Press Ctrl-C to stop.");
+    say!("Press Ctrl-C to stop.");
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("authenta-emulator: cannot wait for Ctrl-C: {e}");
     }

@@ -215,12 +215,13 @@ pub fn s3_code(a: &Answer) -> String {
         .unwrap_or_else(|| panic!("no S3 error code in {text:?}"))
 }
 
-/// Sends raw bytes to the emulator and reads until the server closes or
-/// `limit` bytes arrived.
+/// Sends raw bytes to `addr`, half-closes, and reads until the server
+/// closes (what arrived before an error counts).
 pub async fn raw(addr: std::net::SocketAddr, request: &[u8]) -> std::io::Result<Vec<u8>> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     stream.write_all(request).await?;
+    stream.shutdown().await?;
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -230,5 +231,39 @@ pub async fn raw(addr: std::net::SocketAddr, request: &[u8]) -> std::io::Result<
             Err(e) if out.is_empty() => return Err(e),
             Err(_) => return Ok(out),
         }
+    }
+}
+
+impl Env {
+    /// A hand-written HTTP/1.1 request to this emulator (`target` is a path
+    /// or one of its URLs), for what a well-behaved client cannot send.
+    /// Returns what came back before the connection closed.
+    pub async fn raw(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, String)],
+        body: &str,
+    ) -> String {
+        let addr = self.emu.addr();
+        let target = target
+            .split_once(&addr.to_string())
+            .map_or(target, |(_, path)| path);
+        let mut request = format!("{method} {target} HTTP/1.1\r\nhost: {addr}\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
+        let got = raw(addr, request.as_bytes()).await.unwrap_or_default();
+        String::from_utf8_lossy(&got).into_owned()
+    }
+
+    /// The API credentials of the default key, as raw headers.
+    pub fn credentials(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("x-client-id", self.key.client_id.clone()),
+            ("x-client-secret", self.key.client_secret.clone()),
+        ]
     }
 }

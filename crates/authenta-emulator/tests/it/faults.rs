@@ -4,7 +4,7 @@
 use authenta_emulator::{Fault, FaultAction, FaultBody, FaultStage};
 use authenta_types::ErrorBody;
 
-use crate::common::{Env, raw};
+use crate::common::Env;
 
 fn status(code: u16, body: FaultBody, retry_after: Option<u64>) -> FaultAction {
     FaultAction::Status {
@@ -132,16 +132,8 @@ async fn a_reset_closes_the_connection_without_an_answer() {
     env.emu
         .inject_fault(Fault::new("/api/media", FaultAction::Reset))
         .unwrap();
-    let request = format!(
-        "GET /api/media HTTP/1.1\r\nhost: {}\r\nx-client-id: {}\r\nx-client-secret: {}\r\n\r\n",
-        env.emu.addr(),
-        env.key.client_id,
-        env.key.client_secret
-    );
-    let got = raw(env.emu.addr(), request.as_bytes())
-        .await
-        .unwrap_or_default();
-    assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    let got = env.raw("GET", "/api/media", &env.credentials(), "").await;
+    assert!(got.is_empty(), "{got}");
     assert_eq!(query_used(&env), 0);
     // With reqwest, the same fault is a transport error.
     env.emu
@@ -208,14 +200,7 @@ async fn a_truncated_body_announces_more_than_it_sends() {
     env.emu
         .inject_fault(Fault::new("/api/media", FaultAction::Truncate))
         .unwrap();
-    let request = format!(
-        "GET /api/media HTTP/1.1\r\nhost: {}\r\nx-client-id: {}\r\nx-client-secret: {}\r\n\r\n",
-        env.emu.addr(),
-        env.key.client_id,
-        env.key.client_secret
-    );
-    let got = raw(env.emu.addr(), request.as_bytes()).await.unwrap();
-    let text = String::from_utf8_lossy(&got);
+    let text = env.raw("GET", "/api/media", &env.credentials(), "").await;
     let (head, body) = text.split_once("\r\n\r\n").expect("a head");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let declared: usize = head

@@ -6,7 +6,7 @@ use authenta_types::{ErrorCode, MAX_UPLOAD_SIZE, Media, MediaStatus, ResultDocum
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
-use crate::common::{Env, raw, s3_code};
+use crate::common::{Env, s3_code};
 
 /// Bytes whose SHA-256 starts with an odd byte (fake) or an even one.
 fn sample(fake: bool) -> Vec<u8> {
@@ -81,12 +81,9 @@ async fn no_length_is_411() {
     let env = Env::new().await;
     let created = env.create_for("image/png", "AC-1", b"abc").await;
     let url = created["uploadUrl"].as_str().unwrap();
-    let target = url.split_once(&env.emu.addr().to_string()).unwrap().1;
-    let request = format!(
-        "PUT {target} HTTP/1.1\r\nhost: {}\r\ncontent-type: image/png\r\nconnection: close\r\n\r\n",
-        env.emu.addr()
-    );
-    let answer = String::from_utf8(raw(env.emu.addr(), request.as_bytes()).await.unwrap()).unwrap();
+    let answer = env
+        .raw("PUT", url, &[("content-type", "image/png".into())], "")
+        .await;
     assert!(answer.starts_with("HTTP/1.1 411"), "{answer}");
     assert!(
         answer.contains("<Code>MissingContentLength</Code>"),
@@ -191,13 +188,11 @@ async fn over_5_gib_is_entity_too_large() {
     let env = Env::new().await;
     let created = env.create_for("video/mp4", "DF-1", b"abc").await;
     let url = created["uploadUrl"].as_str().unwrap();
-    let target = url.split_once(&env.emu.addr().to_string()).unwrap().1;
-    let request = format!(
-        "PUT {target} HTTP/1.1\r\nhost: {}\r\ncontent-type: video/mp4\r\ncontent-length: {}\r\n\r\n",
-        env.emu.addr(),
-        MAX_UPLOAD_SIZE + 1
-    );
-    let answer = String::from_utf8(raw(env.emu.addr(), request.as_bytes()).await.unwrap()).unwrap();
+    let headers = [
+        ("content-type", "video/mp4".to_owned()),
+        ("content-length", (MAX_UPLOAD_SIZE + 1).to_string()),
+    ];
+    let answer = env.raw("PUT", url, &headers, "").await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("<Code>EntityTooLarge</Code>"), "{answer}");
 }
@@ -219,21 +214,11 @@ async fn a_length_other_than_the_declared_size_is_refused() {
         "INITED"
     );
     // A body cut short of its Content-Length never completes the upload.
-    let target = url.split_once(&env.emu.addr().to_string()).unwrap().1;
-    let request = format!(
-        "PUT {target} HTTP/1.1\r\nhost: {}\r\ncontent-type: image/png\r\ncontent-length: 5\r\n\r\n123",
-        env.emu.addr()
-    );
-    {
-        use tokio::io::AsyncWriteExt as _;
-        let mut s = tokio::net::TcpStream::connect(env.emu.addr())
-            .await
-            .unwrap();
-        s.write_all(request.as_bytes()).await.unwrap();
-        s.shutdown().await.unwrap();
-        let mut rest = Vec::new();
-        let _ = tokio::io::AsyncReadExt::read_to_end(&mut s, &mut rest).await;
-    }
+    let headers = [
+        ("content-type", "image/png".to_owned()),
+        ("content-length", "5".to_owned()),
+    ];
+    env.raw("PUT", url, &headers, "123").await;
     assert_eq!(
         env.emu
             .record(created["mid"].as_str().unwrap())
