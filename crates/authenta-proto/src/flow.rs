@@ -652,8 +652,15 @@ mod tests {
             panic!()
         };
         assert_eq!(f.mid().unwrap().as_str(), "m");
-        assert_eq!(f.class(), ErrorClass::InvalidInput, "an S3 403 is not a key permission");
-        assert!(f.to_string().contains("exactly the declared Content-Type"), "{f}");
+        assert_eq!(
+            f.class(),
+            ErrorClass::InvalidInput,
+            "an S3 403 is not a key permission"
+        );
+        assert!(
+            f.to_string().contains("exactly the declared Content-Type"),
+            "{f}"
+        );
     }
 
     #[test]
