@@ -397,7 +397,7 @@ fn apply(
         )?;
         out.flush()?;
         let started = Instant::now();
-        let status = cargo()
+        let status = cargo_command()
             .args(["publish", "--workspace", "--dry-run", "--allow-dirty"])
             .current_dir(dir)
             .stdin(Stdio::null())
@@ -437,23 +437,36 @@ fn read(root: &Path, path: &str) -> Result<String, Error> {
     std::fs::read_to_string(root.join(path)).map_err(|e| format!("cannot read {path}: {e}").into())
 }
 
-fn cargo() -> Command {
+/// The cargo that runs this task (`$CARGO`), else `cargo` on the path.
+fn cargo_command() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Runs `cargo <args>` in `dir`; its stdout.
+fn cargo(dir: &Path, args: &[&str]) -> Result<Vec<u8>, Error> {
+    let mut cmd = cargo_command();
+    cmd.args(args);
+    stdout_of(cmd, dir, &format!("cargo {}", args.join(" ")))
 }
 
 /// Runs a read-only or scratch-only git command in `dir`; its stdout.
 fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, Error> {
-    let out = Command::new("git")
-        .arg("--no-optional-locks")
-        .args(args)
+    let mut cmd = Command::new("git");
+    cmd.arg("--no-optional-locks").args(args);
+    stdout_of(cmd, dir, &format!("git {}", args.join(" ")))
+}
+
+/// Runs `cmd` in `dir` without input; its stdout, or an error naming the
+/// command (`what`) with what it printed on stderr.
+fn stdout_of(mut cmd: Command, dir: &Path, what: &str) -> Result<Vec<u8>, Error> {
+    let out = cmd
         .current_dir(dir)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
+        .map_err(|e| format!("cannot run `{what}`: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "`git {}` failed in {}: {}",
-            args.join(" "),
+            "`{what}` failed in {}: {}",
             dir.display(),
             String::from_utf8_lossy(&out.stderr).trim()
         )
@@ -509,48 +522,25 @@ fn clone_head(root: &Path, dest: &Path) -> Result<(), Error> {
 
 /// `cargo update --workspace`, offline first.
 fn update_lock(dir: &Path) -> Result<(), Error> {
-    let mut last = String::new();
-    for args in [
-        &["update", "--workspace", "--offline"][..],
-        &["update", "--workspace"][..],
-    ] {
-        let out = cargo()
-            .args(args)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
-        if out.status.success() {
-            return Ok(());
-        }
-        last = String::from_utf8_lossy(&out.stderr).trim().to_owned();
-    }
-    Err(format!("`cargo update --workspace` failed: {last}").into())
+    cargo(dir, &["update", "--workspace", "--offline"])
+        .or_else(|_| cargo(dir, &["update", "--workspace"]))
+        .map(drop)
 }
 
 /// The members from `cargo metadata --no-deps` (which resolves nothing and
 /// writes no lock file), with how each sets its version.
 pub fn load_members(root: &Path) -> Result<Vec<Member>, Error> {
-    let out = cargo()
-        .args([
+    let out = cargo(
+        root,
+        &[
             "metadata",
             "--no-deps",
             "--offline",
             "--format-version",
             "1",
-        ])
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "`cargo metadata` failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )
-        .into());
-    }
-    let meta: Json = serde_json::from_slice(&out.stdout)?;
+        ],
+    )?;
+    let meta: Json = serde_json::from_slice(&out)?;
     let ws_root = PathBuf::from(meta["workspace_root"].as_str().ok_or("no workspace_root")?);
     let packages = meta["packages"].as_array().ok_or("no packages")?;
     let names: BTreeSet<&str> = packages.iter().filter_map(|p| p["name"].as_str()).collect();
