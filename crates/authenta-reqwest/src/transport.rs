@@ -1,0 +1,314 @@
+//! [`ReqwestTransport`]: proto's [`AsyncHttpClient`] over reqwest.
+//!
+//! A translation only: `http::Request` in, reqwest's call, `http::Response`
+//! out, plus streaming. Every decision (retry, what an answer means) is
+//! proto's.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use authenta_proto::transport::{DEFAULT_REQUEST_TIMEOUT, MAX_API_RESPONSE_BYTES};
+use authenta_proto::{
+    AsyncDownloadSink, AsyncHttpClient, AsyncUploadBody, ConfigError, SendDownloadError,
+    SendUploadError, TransportErrorKind,
+};
+use bytes::Bytes;
+use futures_core::Stream;
+use http::{Request, Response};
+
+/// Proto's [`AsyncHttpClient`] over a [`reqwest::Client`]: API requests and
+/// artifact downloads with the request timeout, the upload `PUT` streamed
+/// with its exact `Content-Length` (never chunked) and the upload timeout.
+///
+/// Errors have their URL removed ([`reqwest::Error::without_url`]), so no
+/// pre-signed query string reaches a message or a log.
+///
+/// [`Client`](crate::Client) builds one; build your own with
+/// [`ReqwestTransport::new`] to drive proto's flows directly:
+///
+/// ```
+/// use authenta_reqwest::{Config, Credentials, ReqwestTransport, TokioRuntime};
+/// use authenta_reqwest::proto::driver::nonblocking::Driver;
+///
+/// let http = authenta_reqwest::reqwest_client_builder().build()?;
+/// let transport = ReqwestTransport::new(http)?;
+/// let driver = Driver::new(Config::new(Credentials::new("id", "secret")), transport, TokioRuntime);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct ReqwestTransport {
+    client: reqwest::Client,
+    request_timeout: Option<Duration>,
+    upload_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for ReqwestTransport {
+    // Not the reqwest client's own Debug: it shows its default headers.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReqwestTransport")
+            .field("request_timeout", &self.request_timeout)
+            .field("upload_timeout", &self.upload_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReqwestTransport {
+    /// A transport over `client`, with the request timeout
+    /// [`DEFAULT_REQUEST_TIMEOUT`] and no upload timeout.
+    ///
+    /// The client must not follow redirects: reqwest keeps custom headers
+    /// such as `x-client-secret` on a redirect, even to another host. Build
+    /// it with `.redirect(reqwest::redirect::Policy::none())`. A client that
+    /// may follow redirects (the default policy, or a custom one, which
+    /// cannot be inspected) is refused with [`ConfigError::HttpClient`].
+    pub fn new(client: reqwest::Client) -> Result<Self, ConfigError> {
+        check_no_redirects(&client)?;
+        Ok(ReqwestTransport {
+            client,
+            request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
+            upload_timeout: None,
+        })
+    }
+
+    /// The timeout of an API request and its answer, and of an artifact
+    /// download; `None` leaves only the reqwest client's own.
+    pub fn request_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The timeout of the whole upload `PUT`; `None` (the default) leaves
+    /// only the reqwest client's own.
+    pub fn upload_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.upload_timeout = timeout;
+        self
+    }
+
+    /// The reqwest client.
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    async fn execute(
+        &self,
+        request: Request<reqwest::Body>,
+        timeout: Option<Duration>,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let mut request =
+            reqwest::Request::try_from(request).map_err(reqwest::Error::without_url)?;
+        *request.timeout_mut() = timeout;
+        self.client
+            .execute(request)
+            .await
+            .map_err(reqwest::Error::without_url)
+    }
+}
+
+/// Refuses a client whose redirect policy may follow a redirect. reqwest
+/// offers no way to read the policy back but its `Debug`, which names any
+/// policy other than the default; only "none" and "limited to 0" are safe.
+fn check_no_redirects(client: &reqwest::Client) -> Result<(), ConfigError> {
+    let debug = format!("{client:?}");
+    let safe = ["Policy(None)", "Policy(Limit(0))"]
+        .iter()
+        .any(|policy| debug.contains(&format!("redirect_policy: {policy:?}")));
+    if safe {
+        Ok(())
+    } else {
+        Err(ConfigError::HttpClient(
+            "the reqwest client may follow redirects, which would carry the client secret to another host; build it with .redirect(reqwest::redirect::Policy::none())".into(),
+        ))
+    }
+}
+
+/// Reads an answer's body, at most `cap` bytes: a longer body is cut there
+/// (and then fails to parse as what the API sends).
+async fn read_capped(
+    mut response: reqwest::Response,
+    cap: u64,
+) -> Result<Response<Vec<u8>>, reqwest::Error> {
+    let mut head = Response::builder()
+        .status(response.status())
+        .version(response.version())
+        .body(())
+        .expect("a status and version make a response");
+    *head.headers_mut() = std::mem::take(response.headers_mut());
+    let cap = usize::try_from(cap).unwrap_or(usize::MAX);
+    let hint = response.content_length().unwrap_or(0).min(64 * 1024) as usize;
+    let mut body = Vec::with_capacity(hint.min(cap));
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(reqwest::Error::without_url)?
+    {
+        let room = cap - body.len();
+        if chunk.len() >= room {
+            body.extend_from_slice(&chunk[..room]);
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(head.map(|()| body))
+}
+
+#[async_trait::async_trait]
+impl AsyncHttpClient for ReqwestTransport {
+    type Error = reqwest::Error;
+
+    async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, reqwest::Error> {
+        let response = self
+            .execute(request.map(reqwest::Body::from), self.request_timeout)
+            .await?;
+        read_capped(response, MAX_API_RESPONSE_BYTES).await
+    }
+
+    async fn send_upload(
+        &self,
+        request: Request<AsyncUploadBody>,
+    ) -> Result<Response<Vec<u8>>, SendUploadError<reqwest::Error>> {
+        // The head already holds Content-Length, so hyper sends exactly that
+        // many bytes and never `Transfer-Encoding: chunked`.
+        let failed = SourceFailure::default();
+        let request = request.map(|body| {
+            reqwest::Body::wrap_stream(Watched {
+                body,
+                failed: failed.clone(),
+            })
+        });
+        let outcome = match self.execute(request, self.upload_timeout).await {
+            Ok(response) => read_capped(response, MAX_API_RESPONSE_BYTES).await,
+            Err(e) => Err(e),
+        };
+        outcome.map_err(|e| match failed.take() {
+            Some(source) => SendUploadError::Source(source),
+            None => SendUploadError::Transport(e),
+        })
+    }
+
+    async fn send_download(
+        &self,
+        request: Request<Vec<u8>>,
+        sink: &mut dyn AsyncDownloadSink,
+    ) -> Result<Response<Vec<u8>>, SendDownloadError<reqwest::Error>> {
+        let mut response = self
+            .execute(request.map(reqwest::Body::from), self.request_timeout)
+            .await
+            .map_err(SendDownloadError::Transport)?;
+        if !response.status().is_success() {
+            return read_capped(response, MAX_API_RESPONSE_BYTES)
+                .await
+                .map_err(SendDownloadError::Transport);
+        }
+        let mut head = Response::builder()
+            .status(response.status())
+            .version(response.version())
+            .body(Vec::new())
+            .expect("a status and version make a response");
+        *head.headers_mut() = std::mem::take(response.headers_mut());
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| SendDownloadError::Transport(e.without_url()))?
+        {
+            sink.write_chunk(&chunk)
+                .await
+                .map_err(SendDownloadError::Sink)?;
+        }
+        Ok(head)
+    }
+
+    fn error_kind(&self, error: &reqwest::Error) -> TransportErrorKind {
+        // A connect timeout is a connect error: the request never left.
+        if error.is_connect() {
+            TransportErrorKind::Connect
+        } else if error.is_timeout() {
+            TransportErrorKind::Timeout
+        } else if error.is_body() || error.is_request() || error.is_decode() {
+            TransportErrorKind::Interrupted
+        } else {
+            TransportErrorKind::Other
+        }
+    }
+}
+
+/// Where the upload body's own failure (the file changed, vanished, could
+/// not be read) is kept, so it is reported as the source's error and not as
+/// reqwest's.
+#[derive(Clone, Default)]
+struct SourceFailure(Arc<Mutex<Option<io::Error>>>);
+
+impl SourceFailure {
+    fn keep(&self, error: io::Error) -> io::Error {
+        let copy = io::Error::new(error.kind(), error.to_string());
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+        copy
+    }
+
+    fn take(&self) -> Option<io::Error> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// The upload body, with its failures kept aside.
+struct Watched {
+    body: AsyncUploadBody,
+    failed: SourceFailure,
+}
+
+impl Stream for Watched {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.body).poll_next(cx) {
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(this.failed.keep(e)))),
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::redirect::Policy;
+
+    fn client(policy: Policy) -> reqwest::Client {
+        crate::reqwest_client_builder()
+            .redirect(policy)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn only_a_client_that_never_follows_redirects_is_taken() {
+        assert!(ReqwestTransport::new(crate::reqwest_client_builder().build().unwrap()).is_ok());
+        assert!(ReqwestTransport::new(client(Policy::none())).is_ok());
+        assert!(ReqwestTransport::new(client(Policy::limited(0))).is_ok());
+        for risky in [
+            client(Policy::default()),
+            client(Policy::limited(3)),
+            client(Policy::custom(|a| a.stop())),
+        ] {
+            let err = ReqwestTransport::new(risky).unwrap_err();
+            assert!(
+                err.to_string().contains("Policy::none()"),
+                "the error says what to do: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_does_not_show_the_clients_default_headers() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-private", "hunter2".parse().unwrap());
+        let http = crate::reqwest_client_builder()
+            .default_headers(headers)
+            .build()
+            .unwrap();
+        let debug = format!("{:?}", ReqwestTransport::new(http).unwrap());
+        assert!(!debug.contains("hunter2"), "{debug}");
+    }
+}
