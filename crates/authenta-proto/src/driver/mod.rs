@@ -347,6 +347,53 @@ impl<S: crate::transport::AsyncDownloadSink + ?Sized> crate::transport::AsyncDow
     }
 }
 
+/// A sink into memory that takes at most
+/// [`MAX_API_RESPONSE_BYTES`](crate::transport::MAX_API_RESPONSE_BYTES):
+/// what is read into memory stays bounded whatever the transport.
+#[derive(Default)]
+pub(crate) struct Bounded(Vec<u8>);
+
+impl Bounded {
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+
+    fn take(&mut self, chunk: &[u8]) -> io::Result<()> {
+        let max = crate::transport::MAX_API_RESPONSE_BYTES;
+        if (self.0.len() + chunk.len()) as u64 > max {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the answer is larger than {max} bytes, more than a document holds"),
+            ));
+        }
+        self.0.extend_from_slice(chunk);
+        Ok(())
+    }
+}
+
+impl crate::transport::DownloadSink for Bounded {
+    fn restart(&mut self) -> io::Result<()> {
+        self.0.clear();
+        Ok(())
+    }
+
+    fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.take(chunk)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::transport::AsyncDownloadSink for Bounded {
+    async fn restart(&mut self) -> io::Result<()> {
+        self.0.clear();
+        Ok(())
+    }
+
+    async fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.take(chunk)
+    }
+}
+
 pub(crate) fn sink_failure<E>(error: io::Error, mid: Option<&MediaId>) -> crate::flow::Failure<E> {
     crate::flow::Failure::Io {
         error,
@@ -368,4 +415,22 @@ pub(crate) fn parse_result<E>(
             mid: Some(mid.clone()),
         })))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Bounded;
+    use crate::transport::DownloadSink as _;
+
+    #[test]
+    fn a_bounded_sink_refuses_more_than_an_api_answer() {
+        let mut sink = Bounded::default();
+        sink.write_chunk(b"abc").unwrap();
+        sink.restart().unwrap();
+        sink.write_chunk(b"de").unwrap();
+        let big = vec![0u8; crate::transport::MAX_API_RESPONSE_BYTES as usize];
+        let err = sink.write_chunk(&big).unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+        assert_eq!(sink.into_bytes(), b"de");
+    }
 }

@@ -308,39 +308,17 @@ impl<C: AsyncHttpClient, R: AsyncRuntime> Driver<C, R> {
         crate::driver::parse_result(&bytes, &media.mid).map(Some)
     }
 
-    /// Fetches a pre-signed artifact URL (no credentials) into memory,
+    /// Fetches a pre-signed artifact URL (no credentials) into memory, at
+    /// most [`MAX_API_RESPONSE_BYTES`](crate::transport::MAX_API_RESPONSE_BYTES),
     /// retrying as for a `GET`.
     pub async fn download(
         &self,
         url: &str,
         mid: Option<&MediaId>,
     ) -> Result<Vec<u8>, Failure<C::Error>> {
-        let mut attempts = Attempts::new(
-            self.retry,
-            crate::retry::Replay::Idempotent,
-            None,
-            mid.cloned(),
-        );
-        loop {
-            attempts.start();
-            let request = artifact_request(url, mid)?;
-            let step = match self.client.send(request).await {
-                Ok(response) => match crate::response::read_artifact_response(response, mid) {
-                    Ok(bytes) => Step::Done(Ok(bytes)),
-                    Err(e) => {
-                        attempts.on_error(e, self.runtime.wall_clock(), self.runtime.random())
-                    }
-                },
-                Err(error) => {
-                    let kind = self.client.error_kind(&error);
-                    attempts.on_transport_error(error, kind, self.runtime.random())
-                }
-            };
-            match step {
-                Step::Done(result) => return result,
-                Step::Retry(delay) => self.runtime.sleep(delay).await,
-            }
-        }
+        let mut sink = crate::driver::Bounded::default();
+        self.download_to(url, mid, &mut sink).await?;
+        Ok(sink.into_bytes())
     }
 
     /// Streams a pre-signed artifact URL (no credentials) into `sink`,
