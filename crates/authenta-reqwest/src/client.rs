@@ -13,8 +13,9 @@ use authenta_proto::types::{
     ResultDocument,
 };
 use authenta_proto::{
-    ByteStream, Config, ConfigError, Credentials, Failure, MediaFile, OneShotStream, PollPolicy,
-    ProgressFn, RetryPolicy, UploadOptions, UploadReceipt, UploadTarget, Uploaded, ValidationError,
+    AsyncUploadSource, ByteStream, Config, ConfigError, Credentials, Failure, MediaFile,
+    OneShotStream, PollPolicy, ProgressFn, RetryPolicy, UploadOptions, UploadReceipt, UploadTarget,
+    Uploaded, ValidationError,
 };
 use futures_core::Stream;
 use futures_util::StreamExt as _;
@@ -151,14 +152,7 @@ impl Client {
         options: &UploadOptions,
     ) -> Result<Uploaded> {
         let (file, mut source) = inspect(path.as_ref(), options).await?;
-        self.driver
-            .upload(
-                &file,
-                options.model.clone(),
-                &mut source,
-                options.progress.clone(),
-            )
-            .await
+        self.upload_checked(&file, &mut source, options).await
     }
 
     /// Uploads `size` bytes pulled from `stream` (which must yield exactly
@@ -173,14 +167,18 @@ impl Client {
     ) -> Result<Uploaded> {
         let file = options.inspect_body(size)?;
         let mut source = OneShotStream::new(stream, size);
-        self.driver
-            .upload(
-                &file,
-                options.model.clone(),
-                &mut source,
-                options.progress.clone(),
-            )
-            .await
+        self.upload_checked(&file, &mut source, options).await
+    }
+
+    /// Creates the record of a checked body and uploads it.
+    async fn upload_checked(
+        &self,
+        file: &MediaFile,
+        source: &mut dyn AsyncUploadSource,
+        options: &UploadOptions,
+    ) -> Result<Uploaded> {
+        let (model, progress) = (options.model.clone(), options.progress.clone());
+        self.driver.upload(file, model, source, progress).await
     }
 
     /// Uploads a file to an existing upload target: one saved from
@@ -216,13 +214,9 @@ impl Client {
     /// [`Client::wait`].
     pub async fn process(&self, path: impl AsRef<Path>, options: &UploadOptions) -> Result<Media> {
         let (file, mut source) = inspect(path.as_ref(), options).await?;
+        let (model, progress) = (options.model.clone(), options.progress.clone());
         self.driver
-            .process(
-                &file,
-                options.model.clone(),
-                &mut source,
-                options.progress.clone(),
-            )
+            .process(&file, model, &mut source, progress)
             .await
     }
 
@@ -497,18 +491,17 @@ mod tests {
 
     #[test]
     fn the_builder_checks_what_it_is_given() {
-        let err = Client::builder()
-            .credentials(creds())
-            .base_url("http://example.com/api")
-            .build()
-            .unwrap_err();
-        assert!(err.to_string().contains("use https"), "{err}");
-        let err = Client::builder()
-            .credentials(creds())
-            .user_agent("bad\nagent")
-            .build()
-            .unwrap_err();
-        assert!(err.to_string().contains("user agent"), "{err}");
+        let refused = [
+            (
+                Client::builder().base_url("http://example.com/api"),
+                "use https",
+            ),
+            (Client::builder().user_agent("bad\nagent"), "user agent"),
+        ];
+        for (builder, why) in refused {
+            let err = builder.credentials(creds()).build().unwrap_err();
+            assert!(err.to_string().contains(why), "{err}");
+        }
         let client = Client::builder()
             .credentials(creds())
             .user_agent("app/1")
