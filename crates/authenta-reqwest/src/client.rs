@@ -515,6 +515,20 @@ mod tests {
     }
 
     #[test]
+    fn clients_futures_and_streams_can_move_between_threads() {
+        fn send<T: Send + Sync + 'static>(_: &T) {}
+        fn send_borrowed<T: Send>(_: &T) {}
+        let client = Client::builder().credentials(creds()).build().unwrap();
+        send(&client);
+        let options = UploadOptions::new(authenta_proto::types::ModelType::Ac1);
+        send_borrowed(&client.process("a.png", &options));
+        send_borrowed(&client.process_many(vec![PathBuf::from("a.png")], &options, 2));
+        send_borrowed(&client.list_all());
+        let stream: ByteStream = Box::pin(futures_util::stream::empty());
+        send_borrowed(&client.upload_stream(stream, 1, &options));
+    }
+
+    #[test]
     fn a_client_that_follows_redirects_is_refused() {
         let http = crate::reqwest_client_builder()
             .redirect(reqwest::redirect::Policy::default())

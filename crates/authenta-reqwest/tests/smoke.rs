@@ -215,6 +215,66 @@ async fn a_get_is_retried_through_an_injected_503() {
 }
 
 #[tokio::test]
+async fn a_slow_answer_times_out_and_a_get_is_retried() {
+    let env = Env::new().await;
+    let client = Client::builder()
+        .credentials(Credentials::new(
+            &env.key.client_id,
+            env.key.client_secret.as_str(),
+        ))
+        .base_url(env.emu.base_url())
+        .request_timeout(Duration::from_millis(100))
+        .retry_policy(RetryPolicy {
+            max_attempts: 2,
+            initial_backoff: Duration::from_millis(5),
+            ..RetryPolicy::default()
+        })
+        .build()
+        .unwrap();
+    let slow = |times| {
+        Fault::new("/api/media", FaultAction::Delay { millis: 1000 })
+            .method("GET")
+            .times(times)
+    };
+    env.emu.inject_fault(slow(1)).unwrap();
+    client.list(Default::default()).await.unwrap();
+    env.emu.inject_fault(slow(2)).unwrap();
+    let err = client.list(Default::default()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            authenta_reqwest::Failure::Transport {
+                kind: authenta_reqwest::proto::TransportErrorKind::Timeout,
+                attempts: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn an_upload_cut_off_is_sent_again_from_the_file() {
+    let env = Env::new().await;
+    env.emu
+        .inject_fault(Fault::new("/authenta-storage/", FaultAction::Reset).method("PUT"))
+        .unwrap();
+    let size = 200 * 1024;
+    let uploaded = env
+        .client
+        .upload(
+            env.png("cut.png", size),
+            &UploadOptions::new(ModelType::Ac1),
+        )
+        .await
+        .unwrap();
+    let record = env.emu.record(uploaded.mid().as_str()).unwrap();
+    assert_eq!(record.upload.unwrap().size, size as u64);
+    assert!(env.emu.faults().is_empty(), "the reset struck");
+}
+
+#[tokio::test]
 async fn process_many_yields_every_file_once() {
     let env = Env::new().await;
     let mut paths: Vec<PathBuf> = (0..5)
