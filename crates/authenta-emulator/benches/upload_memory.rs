@@ -71,6 +71,9 @@ fn start(data_dir: Option<&std::path::Path>) -> Server {
 
 /// Creates a record of `size` bytes and returns its upload URL.
 async fn create(server: &Server, size: u64) -> String {
+    // Features unify across the workspace: with authenta-reqwest built,
+    // reqwest needs a crypto provider even for plain http.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let body =
         format!(r#"{{"name":"bench","contentType":"video/mp4","size":{size},"modelType":"DF-1"}}"#);

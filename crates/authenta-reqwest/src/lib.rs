@@ -69,13 +69,21 @@
 //!
 //! # Features
 //!
-//! - `rustls` (default): TLS with rustls on the `ring` provider and the
-//!   Mozilla root certificates (`webpki-roots`). No process-wide crypto
-//!   provider is installed.
+//! - `rustls` (default): TLS with rustls on the `ring` provider, trusting
+//!   the system's root certificates (the Mozilla roots of `webpki-roots`
+//!   where the system has none). No process-wide crypto provider is
+//!   installed.
 //! - `native-tls`: TLS with the platform's library; with both features on
 //!   it is the one used, as in reqwest.
 //!
 //! Without either, only plain `http` works (an emulator on loopback).
+//!
+//! The `rustls` feature turns on reqwest's `rustls-no-provider`, and cargo
+//! unifies features: if your program also builds its *own* reqwest clients
+//! and enables no TLS feature of reqwest itself, those clients now need a
+//! process-wide rustls provider. Enable reqwest's `rustls` feature in your
+//! program, or install one at start-up:
+//! `rustls::crypto::ring::default_provider().install_default()`.
 //!
 //! # Redirects
 //!

@@ -7,6 +7,17 @@ use authenta_emulator::{ApiKey, Emulator, KeySpec, RunningEmulator};
 use authenta_types::{EMULATOR_ERROR_CODES, ERROR_CODES, ErrorBody, ErrorCode};
 use serde_json::{Value, json};
 
+/// A plain reqwest client for loopback HTTP.
+///
+/// When the workspace also builds authenta-reqwest, reqwest is compiled with
+/// `rustls-no-provider` (features unify), and then its default client needs
+/// a process-wide rustls crypto provider even for plain http: install
+/// ring's (a no-op when one is installed already).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// A short processing time, so tests reach PROCESSED quickly.
 pub const PROCESSING: Duration = Duration::from_millis(20);
 
@@ -66,7 +77,7 @@ impl Env {
         let key = emu.create_key(KeySpec::new("tests")).expect("create a key");
         Env {
             emu,
-            http: reqwest::Client::new(),
+            http: http_client(),
             key,
         }
     }

@@ -26,7 +26,7 @@ async fn concurrent_clients_get_exactly_their_quota() {
         })
         .collect();
     let keys = Arc::new(keys);
-    let http = reqwest::Client::new();
+    let http = crate::common::http_client();
     let base = emu.base_url().to_owned();
     let mut tasks = Vec::new();
     for client in 0..CLIENTS {

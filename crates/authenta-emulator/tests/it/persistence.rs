@@ -36,7 +36,7 @@ async fn state_survives_a_restart_and_processing_resumes() {
         .start()
         .await
         .unwrap();
-    let http = reqwest::Client::new();
+    let http = crate::common::http_client();
     let get = |k: &authenta_emulator::ApiKey, path: String| {
         http.get(format!("{}{path}", second.base_url()))
             .header("x-client-id", k.client_id.clone())
