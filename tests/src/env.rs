@@ -1,0 +1,144 @@
+//! [`Env`]: one emulator per test, with a key, a temporary directory, and
+//! clients whose policies are short (millisecond backoffs and polls).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use authenta_emulator::{ApiKey, ApiRequest, Emulator, KeySpec, RunningEmulator};
+use authenta_proto::types::{CreateMediaRequest, ModelType};
+use authenta_proto::{Credentials, PollPolicy, RetryPolicy};
+
+use crate::backend::{Backend, Settings};
+
+/// A PNG's first bytes: enough for its content type to be detected.
+pub const PNG_HEAD: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
+
+/// How long a record stays `UPLOADED` in a test's emulator by default.
+pub const PROCESSING_TIME: Duration = Duration::from_millis(20);
+
+/// Four attempts with millisecond backoffs: retries are exercised without
+/// slowing the suite.
+pub fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        initial_backoff: Duration::from_millis(2),
+        max_backoff: Duration::from_millis(10),
+        ..RetryPolicy::default()
+    }
+}
+
+/// Polls every 10 ms, giving up after 20 s (a hung test, not a slow one).
+pub fn fast_polls() -> PollPolicy {
+    PollPolicy::fixed(Duration::from_millis(10), Duration::from_secs(20))
+}
+
+/// A PNG of `size` bytes (at least its head), the rest filler.
+pub fn png_bytes(size: usize) -> Vec<u8> {
+    let mut bytes = PNG_HEAD.to_vec();
+    bytes.resize(size.max(PNG_HEAD.len()), 0x5a);
+    bytes
+}
+
+/// The create request for a PNG of `size` bytes, for `AC-1`.
+pub fn png_request(name: &str, size: u64) -> CreateMediaRequest {
+    CreateMediaRequest {
+        name: name.to_owned(),
+        content_type: "image/png".to_owned(),
+        size,
+        model_type: ModelType::Ac1,
+    }
+}
+
+/// An in-process emulator on port 0, a key with every permission and no
+/// quota, and a temporary directory.
+pub struct Env {
+    /// The emulator.
+    pub emu: RunningEmulator,
+    /// The key the default client uses.
+    pub key: ApiKey,
+    /// Files for the test.
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Env::new()
+    }
+}
+
+impl Env {
+    /// An emulator processing records in [`PROCESSING_TIME`].
+    pub fn new() -> Env {
+        Env::with_processing_time(PROCESSING_TIME)
+    }
+
+    /// An emulator processing records in `time`.
+    pub fn with_processing_time(time: Duration) -> Env {
+        let emu = Emulator::builder()
+            .processing_time(time)
+            .spawn()
+            .expect("start the emulator");
+        let key = emu.create_key(KeySpec::new("conformance")).expect("a key");
+        Env {
+            emu,
+            key,
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    /// Settings for `key` on this emulator, with short policies.
+    pub fn settings_for(&self, client_id: &str, client_secret: &str) -> Settings {
+        Settings {
+            base_url: self.emu.base_url().to_owned(),
+            credentials: Credentials::new(client_id, client_secret),
+            retry: fast_retries(),
+            poll: fast_polls(),
+        }
+    }
+
+    /// Settings for the environment's key.
+    pub fn settings(&self) -> Settings {
+        self.settings_for(&self.key.client_id, &self.key.client_secret)
+    }
+
+    /// A client of backend `B` with the environment's key.
+    pub fn client<B: Backend>(&self) -> B {
+        self.client_with(&self.key)
+    }
+
+    /// A client of backend `B` with another key.
+    pub fn client_with<B: Backend>(&self, key: &ApiKey) -> B {
+        B::connect(&self.settings_for(&key.client_id, &key.client_secret))
+            .unwrap_or_else(|e| panic!("a {} client: {e}", B::NAME))
+    }
+
+    /// A key made from `spec`.
+    pub fn key(&self, spec: KeySpec) -> ApiKey {
+        self.emu.create_key(spec).expect("a key")
+    }
+
+    /// A PNG of `size` bytes in the temporary directory.
+    pub fn png(&self, name: &str, size: usize) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, png_bytes(size)).expect("write a PNG");
+        path
+    }
+
+    /// The API requests received with `method` whose path (and query)
+    /// starts with `path`, oldest first.
+    pub fn requests(&self, method: &str, path: &str) -> Vec<ApiRequest> {
+        self.emu
+            .api_requests()
+            .into_iter()
+            .filter(|r| r.method == method && r.path.starts_with(path))
+            .collect()
+    }
+
+    /// The `PUT`s received on the upload endpoint.
+    pub fn puts(&self) -> Vec<authenta_emulator::UploadRequest> {
+        self.emu
+            .upload_requests()
+            .into_iter()
+            .filter(|r| r.method == "PUT")
+            .collect()
+    }
+}

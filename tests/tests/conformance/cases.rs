@@ -1,0 +1,731 @@
+//! The bodies of the conformance tests, generic over the backend. Each
+//! starts its own emulator ([`Env`]); what the emulator received (its
+//! request logs, records and counters) is the evidence.
+
+use std::collections::HashSet;
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use authenta_emulator::{Fault, FaultAction, FaultBody, FaultStage, KeySpec};
+use authenta_proto::http::StatusCode;
+use authenta_proto::types::{
+    CreatedMedia, ErrorBody, ErrorCode, LIST_LIMIT_MAX, ListQuery, MediaId, MediaList, MediaStatus,
+    ModelType, Permission,
+};
+use authenta_proto::{
+    Error, ErrorClass, Failure, PollPolicy, RetryPolicy, UploadError, UploadOptions, UploadTarget,
+    ValidationError,
+};
+use authenta_tests::env::{png_bytes, png_request};
+use authenta_tests::{Backend, BackendError, Env};
+use sha2::Digest as _;
+
+fn ac1() -> UploadOptions {
+    UploadOptions::new(ModelType::Ac1)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Checks a documented API error: proto's typed `Error::Api` with the
+/// documented body, the status the emulator answers for the code, the
+/// class, the record, and no retry advised.
+fn assert_documented<E: std::error::Error>(
+    err: &Failure<E>,
+    code: ErrorCode,
+    class: ErrorClass,
+    mid: Option<&MediaId>,
+) {
+    let Some(Error::Api(api)) = err.as_proto() else {
+        panic!("expected the API's {code} error, got {err:?}")
+    };
+    assert_eq!(
+        Some(&api.body),
+        ErrorBody::documented(code.clone()).as_ref()
+    );
+    let info = code.info().expect("a documented code");
+    assert_eq!(err.code(), Some(&code));
+    assert_eq!(
+        err.status().map(|s| s.as_u16()),
+        Some(info.emulator_status),
+        "{err}"
+    );
+    assert_eq!(err.class(), class, "{err}");
+    assert_eq!(err.mid(), mid, "{err}");
+    assert!(!err.is_retryable(), "{code} is never retried: {err}");
+    assert!(err.to_string().contains(code.as_str()), "{err}");
+}
+
+/// S3's refusal of an upload, typed.
+fn upload_error<E: Debug>(err: &Failure<E>) -> &UploadError {
+    match err.as_proto() {
+        Some(Error::Upload(e)) => e,
+        _ => panic!("expected S3's refusal, got {err:?}"),
+    }
+}
+
+/// The upload target of a record just created, saved as JSON with `edit`
+/// applied and read back.
+fn saved_target(
+    created: &CreatedMedia,
+    size: u64,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> UploadTarget {
+    let request = png_request(&created.media.name, size);
+    let target = UploadTarget::from_created(created, &request, SystemTime::now()).unwrap();
+    let mut saved = serde_json::to_value(&target).unwrap();
+    edit(&mut saved);
+    serde_json::from_str(&saved.to_string()).unwrap()
+}
+
+fn status(status: u16, body: FaultBody) -> FaultAction {
+    FaultAction::Status {
+        status,
+        body,
+        retry_after: None,
+    }
+}
+
+pub fn create_get_list_and_delete<B: Backend>() {
+    let env = Env::new();
+    let client: B = env.client();
+    let first = client.create(png_request("first.png", 100)).unwrap();
+    assert_eq!(first.media.status, MediaStatus::Inited);
+    assert_eq!(first.media.name, "first.png");
+    assert_eq!(first.media.model_type, ModelType::Ac1);
+    let storage = env.emu.base_url().replace("/api", "/authenta-storage/");
+    assert!(
+        first.upload_url.starts_with(&storage),
+        "{}",
+        first.upload_url
+    );
+    assert!(first.expires_in.is_some());
+    let mid = first.media.mid;
+
+    let got = client.get(&mid).unwrap();
+    assert_eq!((&got.mid, &got.status), (&mid, &MediaStatus::Inited));
+
+    let second = client.create(png_request("second.png", 200)).unwrap();
+    let mids = |page: MediaList| page.data.into_iter().map(|m| m.mid).collect::<Vec<_>>();
+    let page = client
+        .list(ListQuery {
+            limit: Some(1),
+            offset: Some(0),
+        })
+        .unwrap();
+    assert_eq!((page.limit, page.offset, page.total), (1, 0, 2));
+    assert_eq!(mids(page), [second.media.mid], "newest first");
+    let page = client
+        .list(ListQuery {
+            limit: Some(1),
+            offset: Some(1),
+        })
+        .unwrap();
+    assert_eq!(mids(page), std::slice::from_ref(&mid));
+
+    client.delete(&mid).unwrap();
+    assert!(env.emu.record(mid.as_str()).is_none());
+    let err = client.get(&mid).unwrap_err();
+    assert_eq!(err.class(), ErrorClass::NotFound, "{err}");
+    assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
+    assert_eq!(err.mid(), Some(&mid));
+    assert_eq!(client.list(ListQuery::default()).unwrap().total, 1);
+}
+
+pub fn upload_from_a_path_then_wait<B: Backend>() {
+    let env = Env::new();
+    let client: B = env.client();
+    let size = 5000;
+    let path = env.png("photo.png", size);
+    let progress = Arc::new(Mutex::new(Vec::new()));
+    let seen = progress.clone();
+    let options = ac1().on_progress(move |sent, total| seen.lock().unwrap().push((sent, total)));
+    let uploaded = client.upload(&path, &options).unwrap();
+    assert_eq!(uploaded.created.media.name, "photo.png");
+    assert_eq!(
+        (uploaded.target.size, uploaded.target.content_type.as_str()),
+        (size as u64, "image/png")
+    );
+    assert_eq!(
+        progress.lock().unwrap().last(),
+        Some(&(size as u64, size as u64))
+    );
+
+    let upload = env
+        .emu
+        .record(uploaded.mid().as_str())
+        .and_then(|r| r.upload)
+        .expect("the emulator stored the upload");
+    assert_eq!(upload.size, size as u64);
+    assert_eq!(upload.sha256, sha256_hex(&std::fs::read(&path).unwrap()));
+    assert_eq!(uploaded.receipt.etag.as_deref(), Some(upload.etag.as_str()));
+
+    let media = client.wait(uploaded.mid()).unwrap();
+    assert_eq!(media.status, MediaStatus::Processed);
+    assert_eq!(media.fake, Some(authenta_emulator::verdict(&upload.sha256)));
+}
+
+pub fn process_then_read_the_result_and_the_heatmap<B: Backend>() {
+    let env = Env::new();
+    let client: B = env.client();
+    let media = client
+        .process(&env.png("portrait.png", 800), &ac1())
+        .unwrap();
+    assert_eq!(media.status, MediaStatus::Processed);
+    assert!(media.fake.is_some());
+    assert_eq!(env.emu.records().len(), 1);
+
+    let document = client
+        .result(&media)
+        .unwrap()
+        .expect("an image record has a result document");
+    assert_eq!(
+        document.extra.get("fake").and_then(|v| v.as_bool()),
+        media.fake
+    );
+
+    let heatmap = env.dir.path().join("heatmap.png");
+    let written = client
+        .download_heatmap(&media, &heatmap)
+        .unwrap()
+        .expect("an image record has a heatmap");
+    let bytes = std::fs::read(&heatmap).unwrap();
+    assert_eq!(written, bytes.len() as u64);
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+    assert!(!env.dir.path().join("heatmap.png.part").exists());
+}
+
+pub fn upload_from_a_reader_or_stream<B: Backend>() {
+    let env = Env::new();
+    let client: B = env.client();
+    let bytes = png_bytes(300_000);
+    let options = ac1().name("streamed.png");
+    let uploaded = client.upload_reader(bytes.clone(), &options).unwrap();
+    assert_eq!(uploaded.created.media.name, "streamed.png");
+    let upload = env
+        .emu
+        .record(uploaded.mid().as_str())
+        .and_then(|r| r.upload)
+        .expect("the emulator stored the upload");
+    assert_eq!(upload.sha256, sha256_hex(&bytes), "the pieces, in order");
+    assert_eq!(upload.content_type, "image/png");
+    assert_eq!(
+        client.wait(uploaded.mid()).unwrap().status,
+        MediaStatus::Processed
+    );
+
+    let err = client.upload_reader(bytes, &ac1()).unwrap_err();
+    assert!(
+        matches!(
+            err.as_proto(),
+            Some(Error::Invalid(ValidationError::InvalidName { .. }))
+        ),
+        "a body without a name is refused: {err:?}"
+    );
+    assert_eq!(env.emu.records().len(), 1, "before any request");
+}
+
+pub fn upload_to_resumes_a_saved_target<B: Backend>() {
+    let env = Env::new();
+    let client: B = env.client();
+    let path = env.png("later.png", 4096);
+    let created = client.create(png_request("later.png", 4096)).unwrap();
+    let mid = created.media.mid.clone();
+    let target = saved_target(&created, 4096, |_| {});
+    assert_eq!(target.mid.as_ref(), Some(&mid));
+    assert_eq!(target.url(), created.upload_url, "byte for byte");
+
+    let receipt = client.upload_to(&target, &path).unwrap();
+    let upload = env.emu.record(mid.as_str()).and_then(|r| r.upload).unwrap();
+    assert_eq!(receipt.etag.as_deref(), Some(upload.etag.as_str()));
+    assert_eq!(upload.sha256, sha256_hex(&std::fs::read(&path).unwrap()));
+    assert_eq!(client.wait(&mid).unwrap().status, MediaStatus::Processed);
+
+    let err = client
+        .upload_to(&target, &env.png("other.png", 100))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.as_proto(),
+            Some(Error::Invalid(ValidationError::SizeMismatch {
+                expected: 4096,
+                actual: 100
+            }))
+        ),
+        "{err:?}"
+    );
+    assert_eq!(env.puts().len(), 1, "a file of another size is not sent");
+}
+
+pub fn uploads_have_a_length_and_no_credentials_api_requests_carry_both<B: Backend>() {
+    let env = Env::new();
+    let client: B = env.client();
+    // Several transport buffers, and not a multiple of any.
+    let size = 3 * 128 * 1024 + 1234;
+    client.process(&env.png("big.png", size), &ac1()).unwrap();
+
+    let puts = env.puts();
+    assert_eq!(puts.len(), 1, "{puts:?}");
+    let put = &puts[0];
+    assert_eq!(
+        put.header("content-length"),
+        Some(size.to_string().as_str())
+    );
+    assert_eq!(put.header("content-type"), Some("image/png"));
+    assert_eq!(put.header("transfer-encoding"), None);
+    assert!(
+        put.headers
+            .iter()
+            .all(|(name, _)| !name.starts_with("x-client-")
+                && !name.eq_ignore_ascii_case("authorization")),
+        "no credential on the upload: {:?}",
+        put.headers
+    );
+
+    // The emulator logs the client id of every API request, and answers a
+    // request without the key's secret (or with another) IAM001: each
+    // request answered 2xx carried both headers.
+    let api = env.emu.api_requests();
+    assert!(api.len() >= 2, "a create and polls: {api:?}");
+    for request in &api {
+        assert_eq!(
+            request.client_id.as_deref(),
+            Some(env.key.client_id.as_str()),
+            "{request:?}"
+        );
+        assert!(
+            (200..300).contains(&request.status) && request.code.is_none(),
+            "{request:?}"
+        );
+    }
+}
+
+pub fn iam001_for_a_wrong_secret_a_regenerated_secret_and_a_revoked_key<B: Backend>() {
+    let env = Env::new();
+    let owner: B = env.client();
+    let mid = owner.create(png_request("x.png", 10)).unwrap().media.mid;
+    let iam001 = |err: BackendError<B>, mid: Option<&MediaId>| {
+        assert_documented(&err, ErrorCode::Iam001, ErrorClass::Authentication, mid)
+    };
+
+    let wrong = B::connect(&env.settings_for(&env.key.client_id, "not-the-secret")).unwrap();
+    iam001(wrong.list(ListQuery::default()).unwrap_err(), None);
+    iam001(wrong.get(&mid).unwrap_err(), Some(&mid));
+
+    // A regenerated secret: the old one fails at once, the new one works.
+    let renewed = env.emu.regenerate_secret(&env.key.client_id).unwrap();
+    iam001(owner.get(&mid).unwrap_err(), Some(&mid));
+    let fresh: B = env.client_with(&renewed);
+    assert_eq!(fresh.get(&mid).unwrap().mid, mid);
+
+    // A revoked key: nothing works.
+    env.emu.revoke_key(&renewed.client_id).unwrap();
+    iam001(fresh.delete(&mid).unwrap_err(), Some(&mid));
+    iam001(fresh.create(png_request("y.png", 10)).unwrap_err(), None);
+
+    let stats = env.emu.api_stats();
+    assert_eq!(stats.by_code.get("IAM001"), Some(&5), "each asked once");
+    assert_eq!(stats.total, 7);
+}
+
+pub fn iam002_for_each_routes_permission_not_retried<B: Backend>() {
+    let env = Env::new();
+    let owner: B = env.client();
+    let mid = owner.create(png_request("x.png", 10)).unwrap().media.mid;
+    let lacking = |missing: Permission| -> B {
+        let granted = [Permission::Read, Permission::Write, Permission::Delete]
+            .into_iter()
+            .filter(|p| *p != missing);
+        let spec = KeySpec::new(format!("no {missing}")).permissions(granted);
+        env.client_with(&env.key(spec))
+    };
+    let (no_write, no_read, no_delete) = (
+        lacking(Permission::Write),
+        lacking(Permission::Read),
+        lacking(Permission::Delete),
+    );
+    env.emu.clear_api_requests();
+
+    let refused = [
+        (no_write.create(png_request("w.png", 10)).map(drop), None),
+        (no_read.get(&mid).map(drop), Some(&mid)),
+        (no_read.list(ListQuery::default()).map(drop), None),
+        (no_delete.delete(&mid), Some(&mid)),
+    ];
+    for (outcome, mid) in refused {
+        let err = outcome.unwrap_err();
+        assert_documented(&err, ErrorCode::Iam002, ErrorClass::Permission, mid);
+    }
+    let answered: Vec<_> = env
+        .emu
+        .api_requests()
+        .into_iter()
+        .map(|r| (r.method, r.code))
+        .collect();
+    let iam002 = |method: &str| (method.to_owned(), Some("IAM002".to_owned()));
+    assert_eq!(
+        answered,
+        [
+            iam002("POST"),
+            iam002("GET"),
+            iam002("GET"),
+            iam002("DELETE")
+        ],
+        "each refusal asked once"
+    );
+
+    // Each key may still use the routes it has the permission for.
+    no_write.get(&mid).unwrap();
+    no_read.create(png_request("r.png", 10)).unwrap();
+    no_delete.list(ListQuery::default()).unwrap();
+    no_read.delete(&mid).unwrap();
+}
+
+pub fn aa001_at_exactly_the_quota_not_retried<B: Backend>() {
+    let env = Env::new();
+    let owner: B = env.client();
+    let mid = owner.create(png_request("x.png", 10)).unwrap().media.mid;
+    let reader: B = env.client_with(&env.key(KeySpec::new("3 queries").query_quota(3)));
+    let writer: B = env.client_with(&env.key(KeySpec::new("2 mutations").mutation_quota(2)));
+    let aa001 = |err: BackendError<B>, mid: Option<&MediaId>| {
+        assert_documented(&err, ErrorCode::Aa001, ErrorClass::Quota, mid)
+    };
+    env.emu.clear_api_requests();
+
+    // GETs spend the query quota: three pass, the fourth is refused.
+    reader.get(&mid).unwrap();
+    reader.list(ListQuery::default()).unwrap();
+    reader.get(&mid).unwrap();
+    aa001(reader.get(&mid).unwrap_err(), Some(&mid));
+    aa001(reader.list(ListQuery::default()).unwrap_err(), None);
+
+    // POST and DELETE spend the mutation quota; GETs do not.
+    let other = writer.create(png_request("w.png", 10)).unwrap().media.mid;
+    writer.delete(&other).unwrap();
+    aa001(writer.create(png_request("w.png", 10)).unwrap_err(), None);
+    aa001(writer.delete(&mid).unwrap_err(), Some(&mid));
+    writer.get(&mid).unwrap();
+
+    let answered: Vec<_> = env
+        .emu
+        .api_requests()
+        .into_iter()
+        .map(|r| (r.method, r.status))
+        .collect();
+    let expected = [
+        ("GET", 200),
+        ("GET", 200),
+        ("GET", 200),
+        ("GET", 429),
+        ("GET", 429),
+        ("POST", 200),
+        ("DELETE", 204),
+        ("POST", 429),
+        ("DELETE", 429),
+        ("GET", 200),
+    ]
+    .map(|(m, s)| (m.to_owned(), s));
+    assert_eq!(answered, expected, "each refusal asked once");
+}
+
+pub fn u007_at_create_with_no_credits_not_retried<B: Backend>() {
+    let env = Env::new();
+    let client: B = env.client();
+    env.emu.set_credits(0).unwrap();
+    let u007 =
+        |err: BackendError<B>| assert_documented(&err, ErrorCode::U007, ErrorClass::Credits, None);
+    u007(client.create(png_request("broke.png", 10)).unwrap_err());
+    u007(
+        client
+            .upload(&env.png("broke.png", 100), &ac1())
+            .unwrap_err(),
+    );
+    assert!(env.emu.records().is_empty());
+    assert!(env.puts().is_empty(), "no upload without a record");
+    assert_eq!(
+        env.requests("POST", "/api/media").len(),
+        2,
+        "each create asked once"
+    );
+
+    env.emu.set_credits(1).unwrap();
+    client.create(png_request("paid.png", 10)).unwrap();
+}
+
+pub fn an_expired_upload_url_is_refused<B: Backend>() {
+    let env = Env::new();
+    let client: B = env.client();
+    let path = env.png("late.png", 1000);
+
+    // S3 refuses a URL past its X-Amz-Expires: the emulator signs as if
+    // two hours ago, for one hour.
+    env.emu
+        .set_upload_url_backdate(Duration::from_secs(2 * 3600));
+    let err = client.upload(&path, &ac1()).unwrap_err();
+    let records = env.emu.records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].status, "INITED");
+    let upload = upload_error(&err);
+    assert_eq!(
+        (upload.status, upload.code.as_str()),
+        (StatusCode::FORBIDDEN, "AccessDenied")
+    );
+    assert!(upload.message.contains("expired"), "{upload:?}");
+    assert_eq!(err.class(), ErrorClass::InvalidInput);
+    assert_eq!(err.mid().map(|m| m.as_str()), Some(records[0].mid.as_str()));
+    assert_eq!(env.puts().len(), 1, "a 403 is not retried");
+
+    // A saved target past its expiry is refused before anything is sent.
+    env.emu.set_upload_url_backdate(Duration::ZERO);
+    let created = client.create(png_request("late.png", 1000)).unwrap();
+    let expired = saved_target(&created, 1000, |saved| {
+        saved["expiresAt"] = "2020-01-01T00:00:00Z".into()
+    });
+    let err = client.upload_to(&expired, &path).unwrap_err();
+    let Some(Error::UploadExpired(e)) = err.as_proto() else {
+        panic!("expected the expiry refusal, got {err:?}")
+    };
+    assert_eq!(e.mid.as_ref(), Some(&created.media.mid));
+    assert_eq!(err.mid(), Some(&created.media.mid));
+    assert_eq!(err.class(), ErrorClass::InvalidInput);
+    assert!(err.to_string().contains("create a new record"), "{err}");
+    assert_eq!(env.puts().len(), 1, "nothing more was sent");
+}
+
+pub fn a_wrong_content_type_is_signature_does_not_match<B: Backend>() {
+    let env = Env::new();
+    let client: B = env.client();
+    let path = env.png("photo.png", 1000);
+    let created = client.create(png_request("photo.png", 1000)).unwrap();
+    let mid = created.media.mid.clone();
+    let jpeg = saved_target(&created, 1000, |saved| {
+        saved["contentType"] = "image/jpeg".into()
+    });
+
+    let err = client.upload_to(&jpeg, &path).unwrap_err();
+    let upload = upload_error(&err);
+    assert_eq!(
+        (upload.status, upload.code.as_str()),
+        (StatusCode::FORBIDDEN, "SignatureDoesNotMatch")
+    );
+    assert_eq!(err.class(), ErrorClass::InvalidInput);
+    assert_eq!(err.mid(), Some(&mid));
+    assert!(!err.is_retryable());
+    let puts = env.puts();
+    assert_eq!(puts.len(), 1, "a 403 is not retried");
+    assert_eq!(puts[0].header("content-type"), Some("image/jpeg"));
+    assert_eq!(env.emu.record(mid.as_str()).unwrap().status, "INITED");
+
+    // The target as signed still works.
+    client
+        .upload_to(&saved_target(&created, 1000, |_| {}), &path)
+        .unwrap();
+}
+
+pub fn gets_are_retried_through_500_503_and_a_reset<B: Backend>() {
+    let env = Env::new();
+    let client: B = env.client();
+    let mid = client.create(png_request("x.png", 10)).unwrap().media.mid;
+    let route = format!("/api/media/{mid}");
+    // Armed in this order, they strike in this order.
+    for action in [
+        status(500, FaultBody::Json),
+        status(503, FaultBody::Html),
+        FaultAction::Reset,
+    ] {
+        env.emu
+            .inject_fault(Fault::new(&route, action).method("GET"))
+            .unwrap();
+    }
+    assert_eq!(client.get(&mid).unwrap().mid, mid);
+    let attempts: Vec<_> = env
+        .requests("GET", &route)
+        .into_iter()
+        .map(|r| (r.status, r.faulted))
+        .collect();
+    assert_eq!(
+        attempts,
+        [(500, true), (503, true), (0, true), (200, false)],
+        "a 500, a 503, a reset connection, then the answer"
+    );
+}
+
+pub fn a_500_after_create_is_not_retried_and_leaves_one_record<B: Backend>() {
+    let env = Env::new();
+    let client: B = env.client();
+    // The emulator creates the record, then answers 500.
+    let fault = || {
+        Fault::new("/api/media", status(500, FaultBody::Json))
+            .method("POST")
+            .stage(FaultStage::After)
+    };
+
+    env.emu.inject_fault(fault()).unwrap();
+    let err = client.create(png_request("once.png", 10)).unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::INTERNAL_SERVER_ERROR));
+    assert_eq!(err.class(), ErrorClass::Server);
+    assert_eq!(env.requests("POST", "/api/media").len(), 1, "not retried");
+    assert_eq!(env.emu.records().len(), 1, "one record, no duplicate");
+
+    // The same inside an upload: it stops before the PUT.
+    env.emu.inject_fault(fault()).unwrap();
+    let err = client
+        .upload(&env.png("once.png", 100), &ac1())
+        .unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::INTERNAL_SERVER_ERROR));
+    assert_eq!(env.requests("POST", "/api/media").len(), 2, "not retried");
+    assert_eq!(env.emu.records().len(), 2, "one more record, no duplicate");
+    assert!(env.puts().is_empty());
+}
+
+pub fn wait_times_out_with_status_time_and_polls<B: Backend>() {
+    let env = Env::with_processing_time(Duration::from_secs(600));
+    let client: B = env.client();
+    let mid = client
+        .upload(&env.png("slow.png", 100), &ac1())
+        .unwrap()
+        .mid()
+        .clone();
+    let policy = PollPolicy::fixed(Duration::from_millis(10), Duration::from_millis(100));
+    env.emu.clear_api_requests();
+
+    let err = client.wait_with(&mid, policy).unwrap_err();
+    let Some(Error::Timeout(timeout)) = err.as_proto() else {
+        panic!("expected a wait timeout, got {err:?}")
+    };
+    assert_eq!(timeout.mid, mid);
+    assert_eq!(timeout.last_status, Some(MediaStatus::Uploaded));
+    assert!(
+        timeout.waited >= policy.max_wait,
+        "it gives up at the deadline: {timeout:?}"
+    );
+    let polls = env.requests("GET", &format!("/api/media/{mid}")).len();
+    assert!(polls >= 1);
+    assert_eq!(timeout.polls as usize, polls, "one GET per poll");
+    assert_eq!(err.class(), ErrorClass::Timeout);
+    assert_eq!(err.mid(), Some(&mid));
+    let text = err.to_string();
+    let plural = if polls == 1 { "" } else { "s" };
+    assert!(
+        text.contains(&format!("{polls} poll{plural}; last status UPLOADED")),
+        "{text}"
+    );
+}
+
+pub fn list_all_yields_every_record_once_across_pages<B: Backend>() {
+    // Three pages of the largest size the backends ask for.
+    const RECORDS: u32 = 2 * LIST_LIMIT_MAX + 5;
+    let env = Env::new();
+    let client: B = env.client();
+    for i in 0..RECORDS {
+        client
+            .create(png_request(&format!("r{i}.png"), 10))
+            .unwrap();
+    }
+    env.emu.clear_api_requests();
+
+    let listed: Vec<MediaId> = client
+        .list_all()
+        .into_iter()
+        .map(|media| media.unwrap().mid)
+        .collect();
+    assert_eq!(listed.len(), RECORDS as usize);
+    let unique: HashSet<MediaId> = listed.iter().cloned().collect();
+    assert_eq!(unique.len(), listed.len(), "no record twice");
+    let stored: HashSet<MediaId> = env
+        .emu
+        .records()
+        .into_iter()
+        .map(|r| MediaId::new(r.mid))
+        .collect();
+    assert_eq!(unique, stored, "every record");
+
+    let pages: Vec<String> = env
+        .requests("GET", "/api/media")
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    let expected: Vec<String> = [0, 1, 2]
+        .map(|page| {
+            format!(
+                "/api/media?limit={LIST_LIMIT_MAX}&offset={}",
+                page * LIST_LIMIT_MAX
+            )
+        })
+        .into();
+    assert_eq!(pages, expected);
+}
+
+pub fn no_debug_or_message_shows_the_secret<B: Backend>() {
+    let env = Env::new();
+    let secret = env.key.client_secret.clone();
+    let settings = env.settings();
+    let client = B::connect(&settings).unwrap();
+    let client_debug = client.client_debug();
+    assert!(client_debug.contains(&env.key.client_id), "{client_debug}");
+    let mut shown = vec![
+        client_debug,
+        format!("{:?}", client.config()),
+        B::builder_debug(&settings),
+        format!("{settings:?}"),
+    ];
+
+    // Failures of every kind, from a client holding the secret.
+    let mut errors: Vec<BackendError<B>> = Vec::new();
+    let unknown = MediaId::new("0123456789abcdef01234567");
+    errors.push(client.get(&unknown).unwrap_err());
+    let missing = env.dir.path().join("missing.png");
+    errors.push(client.upload(&missing, &ac1()).unwrap_err());
+    let created = client.create(png_request("photo.png", 1000)).unwrap();
+    let jpeg = saved_target(&created, 1000, |saved| {
+        saved["contentType"] = "image/jpeg".into()
+    });
+    errors.push(
+        client
+            .upload_to(&jpeg, &env.png("photo.png", 1000))
+            .unwrap_err(),
+    );
+    let instant = PollPolicy::fixed(Duration::ZERO, Duration::ZERO);
+    errors.push(client.wait_with(&created.media.mid, instant).unwrap_err());
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let offline = B::connect(&authenta_tests::Settings {
+        base_url: format!("http://{closed}/api"),
+        retry: RetryPolicy::never(),
+        ..settings.clone()
+    })
+    .unwrap();
+    errors.push(offline.list(ListQuery::default()).unwrap_err());
+    env.emu.revoke_key(&env.key.client_id).unwrap();
+    errors.push(client.list(ListQuery::default()).unwrap_err());
+
+    let classes: Vec<ErrorClass> = errors.iter().map(|e| e.class()).collect();
+    use ErrorClass::*;
+    assert_eq!(
+        classes,
+        [
+            NotFound,
+            InvalidInput,
+            InvalidInput,
+            Timeout,
+            Network,
+            Authentication
+        ]
+    );
+    assert!(matches!(errors[4], Failure::Transport { .. }));
+    for err in &errors {
+        shown.push(format!("{err:?}"));
+        shown.push(err.to_string());
+    }
+    for text in &shown {
+        assert!(!text.contains(&secret), "{}: {text}", B::NAME);
+        assert!(!text.contains("X-Amz-Signature"), "{}: {text}", B::NAME);
+    }
+}
