@@ -1,6 +1,7 @@
 //! The errors of the protocol: every way a request can fail that is not the
 //! transport's own failure.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -135,9 +136,23 @@ impl Error {
         }
     }
 
-    /// What to do about the error, in a sentence.
-    pub fn hint(&self) -> Option<&'static str> {
-        Some(match self.class() {
+    /// The operation whose answer failed, when known (`POST /media` for a
+    /// create, ...): its [`route`](Operation::route) names the permission,
+    /// quota and credits it needs.
+    pub fn operation(&self) -> Option<Operation> {
+        match self {
+            Error::Api(e) => e.operation,
+            Error::Http(e) => e.operation,
+            Error::Decode(e) => e.operation,
+            _ => None,
+        }
+    }
+
+    /// What to do about the error, in a sentence. A missing permission is
+    /// named when the operation is known ("the key lacks the Write
+    /// permission ...").
+    pub fn hint(&self) -> Option<Cow<'static, str>> {
+        let fixed = match self.class() {
             ErrorClass::Config => match self {
                 // The reason already says what to do.
                 Error::Config(ConfigError::HttpClient(_)) => return None,
@@ -149,7 +164,13 @@ impl Error {
                 "check the client id and secret: the key may be revoked or its secret regenerated"
             }
             ErrorClass::Permission => {
-                "the key lacks the permission this operation needs; grant it in Settings → API Access → API Keys, or use another key"
+                let needed = match self.operation() {
+                    Some(op) => format!("the {} permission", op.route().permission),
+                    None => "the permission".to_owned(),
+                };
+                return Some(Cow::Owned(format!(
+                    "the key lacks {needed} this operation needs; grant it in Settings → API Access → API Keys, or use another key"
+                )));
             }
             ErrorClass::Quota => {
                 "the key's quota is spent: wait for the next period or give the key more quota; retrying will not help"
@@ -170,7 +191,8 @@ impl Error {
                 _ => return None,
             },
             ErrorClass::Network => return None,
-        })
+        };
+        Some(Cow::Borrowed(fixed))
     }
 
     /// Attaches the `mid` the failed request concerned.
@@ -354,6 +376,14 @@ pub enum ValidationError {
         /// What went wrong.
         reason: String,
     },
+    /// No model was chosen and no documented model takes this kind of
+    /// media (audio, documents): the caller must choose one.
+    NoDefaultModel {
+        /// The file's name.
+        name: String,
+        /// The kind of media the file is.
+        kind: MediaKind,
+    },
     /// A list page size outside what the API takes.
     InvalidLimit {
         /// The limit given.
@@ -403,15 +433,14 @@ impl fmt::Display for ValidationError {
                     "{name}: model {model} takes {} media, not {kind}; choose a model for {kind} media",
                     takes.join(" or ")
                 )?;
-                let models: Vec<&str> = authenta_types::MODEL_TYPES
-                    .iter()
-                    .filter(|m| m.media_kinds.contains(kind))
-                    .map(|m| m.id)
-                    .collect();
-                if !models.is_empty() {
-                    write!(f, " ({})", models.join(", "))?;
-                }
-                Ok(())
+                write_models_for(f, *kind)
+            }
+            ValidationError::NoDefaultModel { name, kind } => {
+                write!(
+                    f,
+                    "{name}: no documented model takes {kind} media; choose a model"
+                )?;
+                write_models_for(f, *kind)
             }
             ValidationError::InvalidName { reason } => write!(f, "invalid media name: {reason}"),
             ValidationError::Unreadable { path, reason } => {
@@ -435,6 +464,19 @@ impl fmt::Display for ValidationError {
 }
 
 impl std::error::Error for ValidationError {}
+
+/// ` (AC-1, FD-1, ...)`: the models that take `kind`, if any.
+fn write_models_for(f: &mut fmt::Formatter<'_>, kind: MediaKind) -> fmt::Result {
+    let models: Vec<&str> = authenta_types::MODEL_TYPES
+        .iter()
+        .filter(|m| m.media_kinds.contains(&kind))
+        .map(|m| m.id)
+        .collect();
+    if models.is_empty() {
+        return Ok(());
+    }
+    write!(f, " ({})", models.join(", "))
+}
 
 /// The API's JSON error answer.
 #[derive(Clone, Debug, PartialEq)]
@@ -619,6 +661,37 @@ mod tests {
         assert!(text.contains("give the key more quota"), "{text}");
         assert_eq!(err.class(), ErrorClass::Quota);
         assert_eq!(err.code(), Some(&ErrorCode::Aa001));
+    }
+
+    #[test]
+    fn a_missing_permission_is_named_from_the_operation() {
+        let refused = |operation| {
+            Error::Api(Box::new(ApiError {
+                status: StatusCode::FORBIDDEN,
+                body: ErrorBody::documented(ErrorCode::Iam002).unwrap(),
+                operation,
+                mid: None,
+                retry_after: None,
+            }))
+        };
+        for (op, permission) in [
+            (Operation::CreateMedia, "Write"),
+            (Operation::ListMedia, "Read"),
+            (Operation::GetMedia, "Read"),
+            (Operation::DeleteMedia, "Delete"),
+        ] {
+            let err = refused(Some(op));
+            assert_eq!(err.class(), ErrorClass::Permission);
+            assert_eq!(err.operation(), Some(op));
+            let text = err.to_string();
+            let needed = format!("the key lacks the {permission} permission this operation needs");
+            assert!(text.contains(&needed), "{text}");
+        }
+        let text = refused(None).to_string();
+        assert!(
+            text.contains("the key lacks the permission this operation needs"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use authenta_types::{CreateMediaRequest, MAX_UPLOAD_SIZE, MediaKind, ModelType};
+use authenta_types::{CreateMediaRequest, MAX_UPLOAD_SIZE, MODEL_TYPES, MediaKind, ModelType};
 
 use crate::error::ValidationError;
 
@@ -127,6 +127,44 @@ impl MediaFile {
         validate_create(&request)?;
         Ok(request)
     }
+
+    /// The model for this file when the caller names none: the documented
+    /// model for its kind ([`default_model`]). Media no documented model
+    /// takes (audio, documents) is a [`ValidationError::NoDefaultModel`].
+    ///
+    /// ```
+    /// use authenta_proto::MediaFile;
+    /// use authenta_proto::types::ModelType;
+    ///
+    /// let clip = MediaFile::inspect("clip.mp4", b"", 2048, None).unwrap();
+    /// assert_eq!(clip.default_model().unwrap(), ModelType::Df1);
+    /// ```
+    pub fn default_model(&self) -> Result<ModelType, ValidationError> {
+        default_model(self.kind).ok_or_else(|| ValidationError::NoDefaultModel {
+            name: self.name.clone(),
+            kind: self.kind,
+        })
+    }
+}
+
+/// The model to run on media of `kind` when the caller names none: the
+/// model Authenta's API pages document for it (`AC-1` for images, `DF-1`
+/// for video), read from [`MODEL_TYPES`]. `None` when no documented model
+/// takes the kind: the caller must choose one.
+///
+/// ```
+/// use authenta_proto::validate::default_model;
+/// use authenta_proto::types::{MediaKind, ModelType};
+///
+/// assert_eq!(default_model(MediaKind::Image), Some(ModelType::Ac1));
+/// assert_eq!(default_model(MediaKind::Video), Some(ModelType::Df1));
+/// assert_eq!(default_model(MediaKind::Audio), None);
+/// ```
+pub fn default_model(kind: MediaKind) -> Option<ModelType> {
+    MODEL_TYPES
+        .iter()
+        .find(|row| row.documented && row.media_kinds.contains(&kind))
+        .map(|row| ModelType::from_wire(row.id))
 }
 
 /// The content type of a file: from its magic bytes, else its extension.
@@ -311,6 +349,31 @@ mod tests {
         assert!(video.create_request(ModelType::Df1).is_ok());
         // Unknown models are let through: their rules are not known here.
         assert!(image.create_request(ModelType::from("ZZ-1")).is_ok());
+    }
+
+    #[test]
+    fn the_default_model_is_the_documented_one_for_the_kind() {
+        let image = MediaFile::inspect("cat.png", PNG, 10, None).unwrap();
+        let video = MediaFile::inspect("clip", MP4, 10, None).unwrap();
+        assert_eq!(image.default_model(), Ok(ModelType::Ac1));
+        assert_eq!(video.default_model(), Ok(ModelType::Df1));
+        // Each default takes its kind, and is documented.
+        for file in [&image, &video] {
+            let model = file.default_model().unwrap();
+            assert!(model.info().unwrap().documented);
+            assert!(file.create_request(model).is_ok());
+        }
+        let audio = MediaFile::inspect("talk.mp3", b"", 10, None).unwrap();
+        let err = audio.default_model().unwrap_err();
+        assert_eq!(
+            err,
+            ValidationError::NoDefaultModel {
+                name: "talk.mp3".into(),
+                kind: MediaKind::Audio
+            }
+        );
+        assert!(err.to_string().contains("choose a model (AF-1)"), "{err}");
+        assert_eq!(default_model(MediaKind::Document), None);
     }
 
     #[test]
