@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use authenta_emulator::{ApiKey, ApiRequest, Emulator, KeySpec, RunningEmulator};
+use authenta_emulator::{ApiKey, ApiRequest, Emulator, KeySpec, RunningEmulator, UploadRequest};
 use authenta_proto::types::{CreateMediaRequest, ModelType};
 use authenta_proto::{Credentials, PollPolicy, RetryPolicy};
 
@@ -134,11 +134,35 @@ impl Env {
     }
 
     /// The `PUT`s received on the upload endpoint.
-    pub fn puts(&self) -> Vec<authenta_emulator::UploadRequest> {
+    pub fn puts(&self) -> Vec<UploadRequest> {
         self.emu
             .upload_requests()
             .into_iter()
             .filter(|r| r.method == "PUT")
             .collect()
+    }
+
+    /// Checks that the emulator received one `PUT`, as S3 takes it: its
+    /// length in `Content-Length`, the declared `Content-Type`, no
+    /// `Transfer-Encoding`, and no credential header.
+    pub fn assert_one_clean_upload(&self, size: u64, content_type: &str) {
+        let puts = self.puts();
+        let [put] = &puts[..] else {
+            panic!("expected one PUT: {puts:?}")
+        };
+        assert_eq!(
+            put.header("content-length"),
+            Some(size.to_string().as_str())
+        );
+        assert_eq!(put.header("content-type"), Some(content_type));
+        assert_eq!(put.header("transfer-encoding"), None);
+        assert!(
+            put.headers
+                .iter()
+                .all(|(name, _)| !name.starts_with("x-client-")
+                    && !name.eq_ignore_ascii_case("authorization")),
+            "no credential on the upload: {:?}",
+            put.headers
+        );
     }
 }

@@ -212,22 +212,7 @@ fn create_upload_and_wait_over_a_std_tcp_client() {
     // would have been answered IAM001).
     let upload = env.emu.record(mid.as_str()).unwrap().upload.unwrap();
     assert_eq!(upload.size, size);
-    let puts = env.puts();
-    assert_eq!(puts.len(), 1);
-    assert_eq!(
-        puts[0].header("content-length"),
-        Some(size.to_string().as_str())
-    );
-    assert_eq!(puts[0].header("content-type"), Some("image/png"));
-    assert_eq!(puts[0].header("transfer-encoding"), None);
-    assert!(
-        puts[0]
-            .headers
-            .iter()
-            .all(|(n, _)| !n.starts_with("x-client-")),
-        "{:?}",
-        puts[0].headers
-    );
+    env.assert_one_clean_upload(size, "image/png");
     for request in env.emu.api_requests() {
         assert_eq!(
             request.client_id.as_deref(),

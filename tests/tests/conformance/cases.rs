@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::fmt::Debug;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -67,6 +68,18 @@ fn upload_error<E: Debug>(err: &Failure<E>) -> &UploadError {
         Some(Error::Upload(e)) => e,
         _ => panic!("expected S3's refusal, got {err:?}"),
     }
+}
+
+/// A PNG of `size` bytes written to disk, and a record created for it.
+fn png_record<B: Backend>(
+    env: &Env,
+    client: &B,
+    name: &str,
+    size: usize,
+) -> (PathBuf, CreatedMedia) {
+    let path = env.png(name, size);
+    let created = client.create(png_request(name, size as u64)).unwrap();
+    (path, created)
 }
 
 /// The upload target of a record just created, saved as JSON with `edit`
@@ -233,8 +246,7 @@ pub fn upload_from_a_reader_or_stream<B: Backend>() {
 pub fn upload_to_resumes_a_saved_target<B: Backend>() {
     let env = Env::new();
     let client: B = env.client();
-    let path = env.png("later.png", 4096);
-    let created = client.create(png_request("later.png", 4096)).unwrap();
+    let (path, created) = png_record(&env, &client, "later.png", 4096);
     let mid = created.media.mid.clone();
     let target = saved_target(&created, 4096, |_| {});
     assert_eq!(target.mid.as_ref(), Some(&mid));
@@ -268,24 +280,7 @@ pub fn uploads_have_a_length_and_no_credentials_api_requests_carry_both<B: Backe
     // Several transport buffers, and not a multiple of any.
     let size = 3 * 128 * 1024 + 1234;
     client.process(&env.png("big.png", size), &ac1()).unwrap();
-
-    let puts = env.puts();
-    assert_eq!(puts.len(), 1, "{puts:?}");
-    let put = &puts[0];
-    assert_eq!(
-        put.header("content-length"),
-        Some(size.to_string().as_str())
-    );
-    assert_eq!(put.header("content-type"), Some("image/png"));
-    assert_eq!(put.header("transfer-encoding"), None);
-    assert!(
-        put.headers
-            .iter()
-            .all(|(name, _)| !name.starts_with("x-client-")
-                && !name.eq_ignore_ascii_case("authorization")),
-        "no credential on the upload: {:?}",
-        put.headers
-    );
+    env.assert_one_clean_upload(size as u64, "image/png");
 
     // The emulator logs the client id of every API request, and answers a
     // request without the key's secret (or with another) IAM001: each
@@ -482,7 +477,7 @@ pub fn an_expired_upload_url_is_refused<B: Backend>() {
 
     // A saved target past its expiry is refused before anything is sent.
     env.emu.set_upload_url_backdate(Duration::ZERO);
-    let created = client.create(png_request("late.png", 1000)).unwrap();
+    let (path, created) = png_record(&env, &client, "late.png", 1000);
     let expired = saved_target(&created, 1000, |saved| {
         saved["expiresAt"] = "2020-01-01T00:00:00Z".into()
     });
@@ -500,8 +495,7 @@ pub fn an_expired_upload_url_is_refused<B: Backend>() {
 pub fn a_wrong_content_type_is_signature_does_not_match<B: Backend>() {
     let env = Env::new();
     let client: B = env.client();
-    let path = env.png("photo.png", 1000);
-    let created = client.create(png_request("photo.png", 1000)).unwrap();
+    let (path, created) = png_record(&env, &client, "photo.png", 1000);
     let mid = created.media.mid.clone();
     let jpeg = saved_target(&created, 1000, |saved| {
         saved["contentType"] = "image/jpeg".into()
@@ -681,15 +675,11 @@ pub fn no_debug_or_message_shows_the_secret<B: Backend>() {
     errors.push(client.get(&unknown).unwrap_err());
     let missing = env.dir.path().join("missing.png");
     errors.push(client.upload(&missing, &ac1()).unwrap_err());
-    let created = client.create(png_request("photo.png", 1000)).unwrap();
+    let (path, created) = png_record(&env, &client, "photo.png", 1000);
     let jpeg = saved_target(&created, 1000, |saved| {
         saved["contentType"] = "image/jpeg".into()
     });
-    errors.push(
-        client
-            .upload_to(&jpeg, &env.png("photo.png", 1000))
-            .unwrap_err(),
-    );
+    errors.push(client.upload_to(&jpeg, &path).unwrap_err());
     let instant = PollPolicy::fixed(Duration::ZERO, Duration::ZERO);
     errors.push(client.wait_with(&created.media.mid, instant).unwrap_err());
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
