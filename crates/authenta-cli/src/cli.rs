@@ -1,0 +1,300 @@
+//! The command line: global options and one struct per subcommand.
+//!
+//! No type here derives `Debug`: the options hold the client secret.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use authenta_reqwest::proto::config::{ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET};
+use authenta_reqwest::types::{MODEL_TYPES, MediaId, ModelType};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+
+/// Check media for deepfakes and manipulation with Authenta.
+///
+/// Uploads files, waits for the verdict and reads the records of an
+/// Authenta account. Credentials come from the flags or from
+/// AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET; --emulator runs against an
+/// embedded emulator instead, with no account.
+#[derive(Parser)]
+#[command(name = "authenta", version, propagate_version = true)]
+pub struct Cli {
+    /// The options every command takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where to connect and how to print.
+#[derive(Args)]
+#[command(next_help_heading = "Global options")]
+pub struct Global {
+    /// The API key's client id.
+    #[arg(long, global = true, env = ENV_CLIENT_ID, hide_env_values = true, value_name = "ID")]
+    pub client_id: Option<String>,
+
+    /// The API key's secret. Prefer the environment variable: a flag is
+    /// visible to other users of the machine in the process list.
+    #[arg(
+        long,
+        global = true,
+        env = ENV_CLIENT_SECRET,
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub client_secret: Option<String>,
+
+    /// The API root, such as https://platform.authenta.ai/api (the
+    /// default). Plain http only for loopback hosts.
+    #[arg(long, global = true, env = ENV_BASE_URL, hide_env_values = true, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Run against an embedded emulator with a fresh key instead of an
+    /// account (the credential options are ignored; nothing is kept).
+    #[arg(long, global = true)]
+    pub emulator: bool,
+
+    /// Print JSON instead of tables: one object per line.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// The subcommands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Check files: validate every one, upload, wait, and print the verdicts.
+    Process(Process),
+    /// Upload one file and print its mid, without waiting.
+    Upload(Upload),
+    /// Print one record.
+    Get(MidArg),
+    /// List the account's records, newest first.
+    List(List),
+    /// Wait until a record is final and print it.
+    Wait(Wait),
+    /// Delete a record.
+    Delete(MidArg),
+    /// Print a processed record's result, and optionally save its heatmap.
+    Result(ResultArgs),
+    /// Run a local emulator in the foreground and print a key for it.
+    Emulator(EmulatorArgs),
+}
+
+/// `process FILE|DIR...`
+#[derive(Args)]
+pub struct Process {
+    /// Media files, or directories of them.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+
+    /// The model.
+    #[command(flatten)]
+    pub model: ModelArg,
+
+    /// Also take the media in subdirectories.
+    #[arg(long, short)]
+    pub recursive: bool,
+
+    /// How many files to upload and wait for at a time.
+    #[arg(long, short = 'j', default_value_t = 4, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+
+    /// How long to wait for each verdict, such as 90s or 10m.
+    #[arg(long, default_value = "30m", value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+/// `upload FILE`
+#[derive(Args)]
+pub struct Upload {
+    /// The media file.
+    #[arg(value_name = "FILE")]
+    pub path: PathBuf,
+
+    /// The model.
+    #[command(flatten)]
+    pub model: ModelArg,
+
+    /// The record's name, instead of the file's name.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+/// `--model`, for the commands that create records.
+#[derive(Args)]
+pub struct ModelArg {
+    /// The model to run; by default the documented one for each file's
+    /// kind (AC-1 for images, DF-1 for video).
+    #[arg(long, short, value_name = "MODEL", value_parser = parse_model)]
+    pub model: Option<ModelType>,
+}
+
+/// A command that takes one mid.
+#[derive(Args)]
+pub struct MidArg {
+    /// The record's id (24 hex characters).
+    #[arg(value_name = "MID")]
+    pub mid: MediaId,
+}
+
+/// `list`
+#[derive(Args)]
+pub struct List {
+    /// Every record, fetched page by page.
+    #[arg(long, conflicts_with_all = ["limit", "offset"])]
+    pub all: bool,
+
+    /// How many records (1 to 100; the server's default otherwise).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u32>,
+
+    /// How many records to skip.
+    #[arg(long, value_name = "N")]
+    pub offset: Option<u64>,
+}
+
+/// `wait MID`
+#[derive(Args)]
+pub struct Wait {
+    /// The record's id.
+    #[arg(value_name = "MID")]
+    pub mid: MediaId,
+
+    /// How long to wait, such as 90s or 10m.
+    #[arg(long, default_value = "30m", value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+/// `result MID`
+#[derive(Args)]
+pub struct ResultArgs {
+    /// The record's id.
+    #[arg(value_name = "MID")]
+    pub mid: MediaId,
+
+    /// Save the heatmap image here (image models).
+    #[arg(long, value_name = "PATH")]
+    pub heatmap: Option<PathBuf>,
+}
+
+/// `emulator`
+#[derive(Args)]
+pub struct EmulatorArgs {
+    /// The address to listen on (port 0 picks one). A non-loopback address
+    /// needs --admin-token.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+
+    /// How long a record stays UPLOADED before it is PROCESSED.
+    #[arg(long, default_value = "300ms", value_name = "DURATION", value_parser = parse_duration)]
+    pub processing_time: Duration,
+
+    /// The account's credit balance (1000 for a new account).
+    #[arg(long, value_name = "N")]
+    pub credits: Option<u64>,
+
+    /// Keep keys, records and uploads in this directory across restarts.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Require `Authorization: Bearer TOKEN` on the control surface.
+    #[arg(
+        long,
+        env = "AUTHENTA_EMULATOR_ADMIN_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub admin_token: Option<String>,
+
+    /// How long upload URLs stay valid.
+    #[arg(long, default_value = "1h", value_name = "DURATION", value_parser = parse_duration)]
+    pub upload_url_expiry: Duration,
+}
+
+impl Cli {
+    /// Parses the command line (exiting with the usage code, 2, on a bad
+    /// one), with the model table and the exit codes in the help.
+    pub fn parse_args() -> Cli {
+        let models = model_help();
+        let command = Cli::command()
+            .after_help(format!(
+                "{}\nSee the README for examples and the emulator.",
+                crate::exit::help_text()
+            ))
+            .mut_subcommand("process", |c| {
+                c.mut_arg("model", |a| a.long_help(models.clone()))
+            })
+            .mut_subcommand("upload", |c| {
+                c.mut_arg("model", |a| a.long_help(models.clone()))
+            });
+        let matches = command.get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
+/// The `--model` help: the default, then every model with what it takes.
+fn model_help() -> String {
+    let mut text = String::from(
+        "The model to run. By default, the documented model for each file's kind \
+         (AC-1 for images, DF-1 for video); audio and documents need one named.\n\nModels:",
+    );
+    for row in MODEL_TYPES {
+        let kinds: Vec<&str> = row.media_kinds.iter().map(|k| k.as_str()).collect();
+        text.push_str(&format!(
+            "\n  {:<5} {:<16} {}{}",
+            row.id,
+            kinds.join(", "),
+            row.description,
+            if row.documented {
+                ""
+            } else {
+                " (not in the API pages)"
+            }
+        ));
+    }
+    text
+}
+
+/// A model id, upper-cased (`ac-1` is `AC-1`); unknown ids are kept and
+/// left to the server.
+fn parse_model(text: &str) -> Result<ModelType, String> {
+    let id = text.trim().to_ascii_uppercase();
+    if id.is_empty() {
+        return Err("the model is empty; give one such as AC-1 or DF-1".into());
+    }
+    Ok(ModelType::from(id))
+}
+
+/// A duration such as `300ms`, `90s`, `10m` or `1h 30m`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{e}; give a duration such as 300ms, 90s or 10m"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn models_and_durations() {
+        assert_eq!(parse_model(" ac-1 "), Ok(ModelType::Ac1));
+        assert_eq!(parse_model("ZZ-9"), Ok(ModelType::from("ZZ-9")));
+        assert!(parse_model("").is_err());
+        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
+        assert!(
+            parse_duration("soon")
+                .unwrap_err()
+                .contains("such as 300ms")
+        );
+        assert!(model_help().contains("FL-1"));
+    }
+}

@@ -1,0 +1,142 @@
+//! The command's exit codes: its own contract with scripts, defined here
+//! once and shown in `authenta --help` and the README.
+
+use authenta_reqwest::ErrorClass;
+
+/// Everything worked (every media `PROCESSED`).
+pub const SUCCESS: u8 = 0;
+/// A media ended `FAILED` or `ERROR`, or has no result yet.
+pub const UNFINISHED: u8 = 1;
+/// A bad flag or argument, missing credentials or an unusable base URL.
+pub const USAGE: u8 = 2;
+/// The credentials were refused (`IAM001`).
+pub const AUTHENTICATION: u8 = 3;
+/// The key lacks the permission the operation needs (`IAM002`).
+pub const PERMISSION: u8 = 4;
+/// The key's quota is spent (`AA001`) or the account's credits (`U007`).
+pub const QUOTA_OR_CREDITS: u8 = 5;
+/// A missing, unreadable or unsupported file, or input the API refused.
+pub const INVALID_INPUT: u8 = 6;
+/// No record has that mid.
+pub const NOT_FOUND: u8 = 7;
+/// The connection failed or timed out.
+pub const NETWORK: u8 = 8;
+/// The service failed (5xx) or answered something unreadable.
+pub const SERVER: u8 = 9;
+/// A wait ran out of time (`--timeout`).
+pub const TIMEOUT: u8 = 10;
+
+/// The exit codes, each with its name and what it means, in order: the
+/// table `--help` and the README show.
+pub const TABLE: &[(u8, &str, &str)] = &[
+    (
+        SUCCESS,
+        "success",
+        "every media PROCESSED, every request done",
+    ),
+    (
+        UNFINISHED,
+        "unfinished",
+        "a media ended FAILED or ERROR, or has no result yet",
+    ),
+    (
+        USAGE,
+        "usage",
+        "a bad flag or argument, missing credentials, an unusable base URL",
+    ),
+    (
+        AUTHENTICATION,
+        "authentication",
+        "the credentials were refused (IAM001)",
+    ),
+    (
+        PERMISSION,
+        "permission",
+        "the key lacks the permission the operation needs (IAM002)",
+    ),
+    (
+        QUOTA_OR_CREDITS,
+        "quota or credits",
+        "the key's quota is spent (AA001), or the account's credits (U007)",
+    ),
+    (
+        INVALID_INPUT,
+        "invalid input",
+        "a missing, unreadable or unsupported file, or input the API refused",
+    ),
+    (NOT_FOUND, "not found", "no record has that mid"),
+    (NETWORK, "network", "the connection failed or timed out"),
+    (
+        SERVER,
+        "server",
+        "the service failed (5xx) or answered something unreadable",
+    ),
+    (
+        TIMEOUT,
+        "timeout",
+        "the media was not final within --timeout",
+    ),
+];
+
+/// The exit code of an error of `class`.
+pub fn for_class(class: ErrorClass) -> u8 {
+    match class {
+        ErrorClass::Config => USAGE,
+        ErrorClass::Authentication => AUTHENTICATION,
+        ErrorClass::Permission => PERMISSION,
+        ErrorClass::Quota | ErrorClass::Credits => QUOTA_OR_CREDITS,
+        ErrorClass::InvalidInput => INVALID_INPUT,
+        ErrorClass::NotFound => NOT_FOUND,
+        ErrorClass::Network => NETWORK,
+        ErrorClass::Server => SERVER,
+        ErrorClass::Timeout => TIMEOUT,
+        // A class this version does not know.
+        _ => UNFINISHED,
+    }
+}
+
+/// The table for `--help`.
+pub fn help_text() -> String {
+    let mut text = String::from("Exit codes:\n");
+    for (code, name, meaning) in TABLE {
+        text.push_str(&format!("  {code:>2}  {name}: {meaning}\n"));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_class_has_its_own_code_and_the_table_lists_each_code_once() {
+        let classes = [
+            ErrorClass::Config,
+            ErrorClass::Authentication,
+            ErrorClass::Permission,
+            ErrorClass::Quota,
+            ErrorClass::InvalidInput,
+            ErrorClass::NotFound,
+            ErrorClass::Network,
+            ErrorClass::Server,
+            ErrorClass::Timeout,
+        ];
+        let mut codes: Vec<u8> = classes.iter().map(|c| for_class(*c)).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), classes.len());
+        assert_eq!(for_class(ErrorClass::Credits), for_class(ErrorClass::Quota));
+        let listed: Vec<u8> = TABLE.iter().map(|(code, _, _)| *code).collect();
+        assert_eq!(listed, (0..=TIMEOUT).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_readme_shows_the_same_table() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        for (code, name, meaning) in TABLE {
+            let row = format!("| {code} | {name} | {meaning} |");
+            assert!(readme.contains(&row), "README.md lacks the row {row:?}");
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! `authenta`: check media for deepfakes and manipulation with
+//! [Authenta](https://authenta.ai) from the command line.
+//!
+//! ```text
+//! authenta --emulator process samples/      # no account needed
+//! authenta process clip.mp4 portrait.jpg    # with AUTHENTA_CLIENT_ID / _SECRET
+//! authenta list --json | jq .status
+//! ```
+//!
+//! Results go to stdout (tables, or one JSON object per line with
+//! `--json`); progress, notes and errors to stderr. Each class of error has
+//! its own exit code ([`exit::TABLE`], shown by `authenta --help`).
+
+mod cli;
+mod commands;
+mod exit;
+mod files;
+mod output;
+mod process;
+mod progress;
+mod session;
+
+use std::process::ExitCode;
+
+use cli::{Cli, Command};
+use session::CliError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse_args();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("authenta: error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(&cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            e.report();
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+async fn run(cli: &Cli) -> Result<u8, CliError> {
+    let global = &cli.global;
+    match &cli.command {
+        Command::Process(args) => process::run(global, args).await,
+        Command::Upload(args) => commands::upload(global, args).await,
+        Command::Get(args) => commands::get(global, args).await,
+        Command::List(args) => commands::list(global, args).await,
+        Command::Wait(args) => commands::wait(global, args).await,
+        Command::Delete(args) => commands::delete(global, args).await,
+        Command::Result(args) => commands::result(global, args).await,
+        Command::Emulator(args) => commands::emulator(global, args).await,
+    }
+}

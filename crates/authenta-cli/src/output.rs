@@ -1,0 +1,191 @@
+//! What goes to stdout: tables for people, one JSON object per line for
+//! scripts. Notes and errors go to stderr.
+
+use std::io::Write as _;
+
+use authenta_reqwest::types::Media;
+use authenta_reqwest::{Error, ErrorClass};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Writes a line to stdout. A reader that went away (`| head`) ends the
+/// output quietly; another failure is reported once on stderr.
+pub fn line(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}")
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("authenta: cannot write the output: {e}");
+    }
+}
+
+/// Writes `value` as one line of JSON.
+pub fn json_line(value: &impl Serialize) {
+    line(&serde_json::to_string(value).expect("the output serializes"));
+}
+
+/// A table with aligned columns, the last one not padded.
+pub struct Table {
+    headers: &'static [&'static str],
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// An empty table with these column headers.
+    pub fn new(headers: &'static [&'static str]) -> Table {
+        Table {
+            headers,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row (as many cells as headers).
+    pub fn row(&mut self, cells: Vec<String>) {
+        debug_assert_eq!(cells.len(), self.headers.len());
+        self.rows.push(cells);
+    }
+
+    /// The table as text, one line per row after the header line.
+    pub fn render(&self) -> String {
+        let width = |i: usize| {
+            let cells = self.rows.iter().map(|row| row[i].chars().count());
+            cells.chain([self.headers[i].len()]).max().unwrap_or(0)
+        };
+        let widths: Vec<usize> = (0..self.headers.len()).map(width).collect();
+        let headers = self.headers.iter().map(|h| h.to_uppercase()).collect();
+        let mut text = String::new();
+        for row in std::iter::once(&headers).chain(&self.rows) {
+            let mut cells = Vec::with_capacity(row.len());
+            for (i, cell) in row.iter().enumerate() {
+                let pad = widths[i].saturating_sub(cell.chars().count());
+                let last = i + 1 == row.len();
+                cells.push(if last {
+                    cell.clone()
+                } else {
+                    format!("{cell}{}", " ".repeat(pad))
+                });
+            }
+            text.push_str(cells.join("  ").trim_end());
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Prints the table to stdout.
+    pub fn print(&self) {
+        line(self.render().trim_end_matches('\n'));
+    }
+}
+
+/// The verdict of a record: `fake`, `real`, or `-` before there is one.
+pub fn verdict(media: &Media) -> &'static str {
+    match media.fake {
+        Some(true) => "fake",
+        Some(false) => "real",
+        None => "-",
+    }
+}
+
+/// When a record was created, RFC 3339.
+pub fn created(media: &Media) -> String {
+    media
+        .created_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| media.created_at.to_string())
+}
+
+/// The columns of a record listing.
+pub const MEDIA_COLUMNS: &[&str] = &[
+    "mid", "name", "type", "model", "status", "verdict", "created",
+];
+
+/// A record as a row of [`MEDIA_COLUMNS`].
+pub fn media_row(media: &Media) -> Vec<String> {
+    vec![
+        media.mid.to_string(),
+        media.name.clone(),
+        media.media_type.to_string(),
+        media.model_type.to_string(),
+        media.status.to_string(),
+        verdict(media).to_owned(),
+        created(media),
+    ]
+}
+
+/// Prints one record: JSON, or its fields one per line.
+pub fn print_media(media: &Media, json: bool) {
+    if json {
+        return json_line(media);
+    }
+    let mut fields: Vec<(&str, String)> = MEDIA_COLUMNS
+        .iter()
+        .copied()
+        .zip(media_row(media))
+        .collect();
+    if let Some(error) = media.extra.get("error") {
+        fields.push(("error", compact(error)));
+    }
+    print_fields(&fields);
+}
+
+/// Prints `name value` pairs, the values aligned.
+pub fn print_fields(fields: &[(&str, String)]) {
+    let width = fields.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    for (name, value) in fields {
+        line(&format!("{name:<width$}  {value}"));
+    }
+}
+
+/// A JSON value on one line: strings without quotes.
+pub fn compact(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The name of an error class in JSON output.
+pub fn class_name(class: ErrorClass) -> &'static str {
+    match class {
+        ErrorClass::Config => "config",
+        ErrorClass::Authentication => "authentication",
+        ErrorClass::Permission => "permission",
+        ErrorClass::Quota => "quota",
+        ErrorClass::Credits => "credits",
+        ErrorClass::InvalidInput => "invalid_input",
+        ErrorClass::NotFound => "not_found",
+        ErrorClass::Network => "network",
+        ErrorClass::Server => "server",
+        ErrorClass::Timeout => "timeout",
+        _ => "other",
+    }
+}
+
+/// An error as a JSON object: class, code, HTTP status, mid, message and
+/// the exit code it maps to.
+pub fn error_json(error: &Error, message: &str) -> Value {
+    json!({
+        "class": class_name(error.class()),
+        "code": error.code().map(|c| c.as_str()),
+        "status": error.status().map(|s| s.as_u16()),
+        "mid": error.mid(),
+        "message": message,
+        "exitCode": crate::exit::for_class(error.class()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_and_do_not_pad_the_last_column() {
+        let mut table = Table::new(&["file", "status"]);
+        table.row(vec!["a-long-name.png".into(), "PROCESSED".into()]);
+        table.row(vec!["b.mp4".into(), "-".into()]);
+        assert_eq!(
+            table.render(),
+            "FILE             STATUS\na-long-name.png  PROCESSED\nb.mp4            -\n"
+        );
+    }
+}

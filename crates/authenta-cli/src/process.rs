@@ -1,0 +1,202 @@
+//! `authenta process`: check every file, then upload and wait for each, a
+//! few at a time, and end with a table (or one JSON object per file).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use authenta_reqwest::proto::flow::{WaitStep, Waiter};
+use authenta_reqwest::types::{Media, MediaId, MediaStatus};
+use authenta_reqwest::{Client, Error, ErrorClass, Failure, PollPolicy, UploadOptions};
+use futures_util::StreamExt as _;
+use serde_json::json;
+
+use crate::cli::{Global, Process};
+use crate::exit;
+use crate::files::{self, Job};
+use crate::output::{self, Table};
+use crate::progress::{Bar, Bars};
+use crate::session::{CliError, Session, describe};
+
+/// How one file went.
+enum Outcome {
+    /// It reached a final status (`PROCESSED`, or `FAILED`/`ERROR`).
+    Done(Box<Media>),
+    /// It failed.
+    Failed(Error),
+    /// It was not started: an earlier file's error would recur.
+    Skipped,
+}
+
+/// Runs `process`; returns the exit code.
+pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
+    let plan = files::plan(&args.paths, args.model.model.as_ref(), args.recursive);
+    for note in &plan.skipped {
+        eprintln!("authenta: {note}");
+    }
+    if !plan.errors.is_empty() {
+        return Err(CliError::Invalid(plan.errors));
+    }
+    let session = Session::open(global).await?;
+    let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let bars = Bars::new(show);
+    let count = bars.count(plan.jobs.len());
+    let policy = PollPolicy::default().with_max_wait(args.timeout);
+    let stop = AtomicBool::new(false);
+    let mut outcomes: Vec<Option<(Outcome, Duration)>> = plan.jobs.iter().map(|_| None).collect();
+
+    let client = &session.client;
+    let (bars_ref, stop_ref) = (&bars, &stop);
+    let mut finished = std::pin::pin!(
+        futures_util::stream::iter(plan.jobs.iter().enumerate())
+            .map(|(i, job)| async move {
+                if stop_ref.load(Ordering::Relaxed) {
+                    return (i, Outcome::Skipped, Duration::ZERO);
+                }
+                let started = Instant::now();
+                let bar = bars_ref.upload(&job.file.name, job.file.size);
+                let outcome = match process_one(client, job, policy, &bar).await {
+                    Ok(media) => Outcome::Done(Box::new(media)),
+                    Err(e) => {
+                        if stops_the_rest(e.class()) {
+                            stop_ref.store(true, Ordering::Relaxed);
+                        }
+                        Outcome::Failed(e)
+                    }
+                };
+                bar.done();
+                (i, outcome, started.elapsed())
+            })
+            .buffer_unordered(usize::from(args.concurrency))
+    );
+    while let Some((i, outcome, elapsed)) = finished.next().await {
+        count.inc();
+        let job = &plan.jobs[i];
+        if global.json {
+            output::json_line(&outcome_json(job, &outcome, elapsed));
+        } else if let Outcome::Failed(e) = &outcome {
+            bars.note(&format!(
+                "authenta: error: {}: {}",
+                job.path.display(),
+                describe(e)
+            ));
+        }
+        outcomes[i] = Some((outcome, elapsed));
+    }
+    count.done();
+
+    let outcomes: Vec<(Outcome, Duration)> = outcomes.into_iter().flatten().collect();
+    if !global.json {
+        results_table(&plan.jobs, &outcomes).print();
+    }
+    Ok(outcomes
+        .iter()
+        .map(|(outcome, _)| exit_code(outcome))
+        .find(|code| *code != exit::SUCCESS)
+        .unwrap_or(exit::SUCCESS))
+}
+
+/// Uploads one file and waits for its final status.
+async fn process_one(
+    client: &Client,
+    job: &Job,
+    policy: PollPolicy,
+    bar: &Bar,
+) -> Result<Media, Error> {
+    let options = UploadOptions::new(job.model.clone()).on_progress(bar.on_bytes());
+    let uploaded = client.upload(&job.path, &options).await?;
+    wait(client, uploaded.mid(), policy, bar).await
+}
+
+/// Polls `mid` until its status is final, on `policy` (proto's [`Waiter`]
+/// decides when), showing each status on `bar`.
+pub async fn wait(
+    client: &Client,
+    mid: &MediaId,
+    policy: PollPolicy,
+    bar: &Bar,
+) -> Result<Media, Error> {
+    let mut waiter = Waiter::new(mid.clone(), policy, Instant::now());
+    loop {
+        let media = client.get(mid).await?;
+        bar.status(&media.status);
+        match waiter.on_media(media, Instant::now()) {
+            WaitStep::Done(media) => return Ok(*media),
+            WaitStep::PollAfter(delay) => tokio::time::sleep(delay).await,
+            WaitStep::TimedOut(timeout) => {
+                return Err(Failure::Proto(authenta_reqwest::proto::Error::Timeout(
+                    timeout,
+                )));
+            }
+        }
+    }
+}
+
+/// Errors that every other file would meet too: stop starting new ones.
+fn stops_the_rest(class: ErrorClass) -> bool {
+    matches!(
+        class,
+        ErrorClass::Config
+            | ErrorClass::Authentication
+            | ErrorClass::Permission
+            | ErrorClass::Quota
+            | ErrorClass::Credits
+    )
+}
+
+/// The exit code one file's outcome calls for.
+fn exit_code(outcome: &Outcome) -> u8 {
+    match outcome {
+        Outcome::Done(media) if media.status == MediaStatus::Processed => exit::SUCCESS,
+        Outcome::Done(_) => exit::UNFINISHED,
+        Outcome::Failed(e) => exit::for_class(e.class()),
+        Outcome::Skipped => exit::SUCCESS,
+    }
+}
+
+/// One file's line of `--json` output.
+fn outcome_json(job: &Job, outcome: &Outcome, elapsed: Duration) -> serde_json::Value {
+    let mut value = json!({
+        "file": job.path.display().to_string(),
+        "model": job.model,
+        "elapsedMs": u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+    });
+    let (key, detail) = match outcome {
+        Outcome::Done(media) => ("media", json!(media)),
+        Outcome::Failed(e) => ("error", output::error_json(e, &describe(e))),
+        Outcome::Skipped => ("skipped", json!(true)),
+    };
+    value[key] = detail;
+    value
+}
+
+/// The results table: file, mid, model, status, verdict, time.
+fn results_table(jobs: &[Job], outcomes: &[(Outcome, Duration)]) -> Table {
+    let mut table = Table::new(&["file", "mid", "model", "status", "verdict", "time"]);
+    for (job, (outcome, elapsed)) in jobs.iter().zip(outcomes) {
+        let time = match outcome {
+            Outcome::Skipped => "-".to_owned(),
+            _ => format!("{:.1}s", elapsed.as_secs_f64()),
+        };
+        let (mid, model, status, verdict) = match outcome {
+            Outcome::Done(media) => (
+                media.mid.to_string(),
+                media.model_type.to_string(),
+                media.status.to_string(),
+                output::verdict(media),
+            ),
+            Outcome::Failed(e) => (
+                e.mid().map_or("-".into(), ToString::to_string),
+                job.model.to_string(),
+                match e.code() {
+                    Some(code) => format!("error {code}"),
+                    None => format!("error ({})", output::class_name(e.class())),
+                },
+                "-",
+            ),
+            Outcome::Skipped => ("-".into(), job.model.to_string(), "skipped".into(), "-"),
+        };
+        let file = job.path.display().to_string();
+        table.row(vec![file, mid, model, status, verdict.to_owned(), time]);
+    }
+    table
+}

@@ -1,0 +1,147 @@
+//! The client a command uses (an account's, or an embedded emulator's), and
+//! how a failure is told: one line on stderr and an exit code.
+
+use authenta_emulator::{ApiKey, Emulator, EmulatorBuilder, KeySpec, RunningEmulator};
+use authenta_reqwest::proto::ValidationError;
+use authenta_reqwest::proto::config::{DEFAULT_USER_AGENT, ENV_CLIENT_ID, ENV_CLIENT_SECRET};
+use authenta_reqwest::{Client, ConfigError, Credentials, Error, ErrorClass};
+
+use crate::cli::Global;
+use crate::exit;
+
+/// A connected client, with the embedded emulator it talks to, if any
+/// (stopped when the session is dropped).
+pub struct Session {
+    /// The client.
+    pub client: Client,
+    _emulator: Option<RunningEmulator>,
+}
+
+impl Session {
+    /// A client for the account in `global` (flags or environment), or,
+    /// with `--emulator`, for a fresh key on an embedded emulator.
+    pub async fn open(global: &Global) -> Result<Session, CliError> {
+        let user_agent = format!(
+            "authenta-cli/{} {DEFAULT_USER_AGENT}",
+            env!("CARGO_PKG_VERSION")
+        );
+        let builder = Client::builder().user_agent(&user_agent);
+        if !global.emulator {
+            let id = given(&global.client_id).ok_or(ConfigError::MissingVariable(ENV_CLIENT_ID));
+            let secret =
+                given(&global.client_secret).ok_or(ConfigError::MissingVariable(ENV_CLIENT_SECRET));
+            let mut builder = builder.credentials(Credentials::new(id?, secret?));
+            if let Some(url) = given(&global.base_url) {
+                builder = builder.base_url(url);
+            }
+            let client = builder.build()?;
+            return Ok(Session {
+                client,
+                _emulator: None,
+            });
+        }
+        let (emulator, key) = start_emulator(Emulator::builder()).await?;
+        eprintln!(
+            "authenta: using an embedded emulator at {} with a fresh key (nothing is kept)",
+            emulator.base_url()
+        );
+        let client = builder
+            .credentials(Credentials::new(key.client_id, key.client_secret))
+            .base_url(emulator.base_url())
+            .build()?;
+        Ok(Session {
+            client,
+            _emulator: Some(emulator),
+        })
+    }
+}
+
+/// Starts an emulator on this runtime, with a fresh key that may do
+/// everything.
+pub async fn start_emulator(
+    builder: EmulatorBuilder,
+) -> Result<(RunningEmulator, ApiKey), CliError> {
+    let failed = |e: &dyn std::fmt::Display| CliError::Emulator(e.to_string());
+    let emulator = builder.start().await.map_err(|e| failed(&e))?;
+    let key = emulator
+        .create_key(KeySpec::new("authenta-cli"))
+        .map_err(|e| failed(&e))?;
+    Ok((emulator, key))
+}
+
+fn given(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|v| !v.is_empty())
+}
+
+/// Why a command failed.
+pub enum CliError {
+    /// The SDK failed: the error says what happened and what to do.
+    Sdk(Error),
+    /// Files that cannot be processed, found before any record was made.
+    Invalid(Vec<ValidationError>),
+    /// The emulator could not start.
+    Emulator(String),
+    /// A record is not (or did not end) `PROCESSED`.
+    Unfinished(String),
+}
+
+impl From<Error> for CliError {
+    fn from(e: Error) -> Self {
+        CliError::Sdk(e)
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        CliError::Sdk(e.into())
+    }
+}
+
+impl CliError {
+    /// The process's exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Sdk(e) => exit::for_class(e.class()),
+            CliError::Invalid(_) => exit::INVALID_INPUT,
+            CliError::Emulator(_) => exit::USAGE,
+            CliError::Unfinished(_) => exit::UNFINISHED,
+        }
+    }
+
+    /// Tells the error on stderr, one line per problem.
+    pub fn report(&self) {
+        match self {
+            CliError::Sdk(e) => eprintln!("authenta: error: {}", describe(e)),
+            CliError::Invalid(errors) => {
+                for e in errors {
+                    eprintln!("authenta: error: {e}");
+                }
+                eprintln!("authenta: nothing was uploaded");
+            }
+            CliError::Emulator(why) => {
+                eprintln!("authenta: error: the emulator cannot start: {why}")
+            }
+            CliError::Unfinished(why) => eprintln!("authenta: {why}"),
+        }
+    }
+}
+
+/// An SDK error as one line: its message (code, message, HTTP status,
+/// operation, mid, and proto's advice on what to do), the causes the
+/// message does not already state, and for network failures where to look.
+pub fn describe(error: &Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    if error.class() == ErrorClass::Network {
+        text.push_str("; check the network and the base URL (--base-url, AUTHENTA_BASE_URL)");
+    }
+    text
+}
