@@ -4,7 +4,7 @@
 //!   backends (`authenta-ureq` directly, `authenta-reqwest` through a tokio
 //!   runtime), so each conformance test is written once and run against
 //!   both.
-//! - [`env`]: an in-process emulator on port 0, a key, a temporary
+//! - [`env`](mod@env): an in-process emulator on port 0, a key, a temporary
 //!   directory and clients with short policies: one per test, so tests run
 //!   in parallel.
 //!
@@ -17,3 +17,9 @@ pub mod env;
 
 pub use backend::{Backend, BackendError, Reqwest, Settings};
 pub use env::Env;
+
+/// The README's Rust snippets: compiled by `cargo test --doc`, and run
+/// where they need no account.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -9,7 +9,7 @@
 //!
 //! The tables the code must not restate by hand (error codes, model types,
 //! content types, routes) are generated from `spec/authenta.openapi.yaml` by
-//! `cargo xtask codegen` into [`generated`]-backed constants such as
+//! `cargo xtask codegen` into constants such as
 //! [`ERROR_CODES`] and [`MODEL_TYPES`].
 //!
 //! Enums that mirror server values are `#[non_exhaustive]` and keep values

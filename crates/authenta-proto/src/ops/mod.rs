@@ -1,6 +1,6 @@
 //! The API's operations, one module each: how to build the request and how
 //! to read the answer. Every answer goes through
-//! [`check_api_response`](crate::response::check_api_response) first, so
+//! [`check_api_response`] first, so
 //! errors are read in one place.
 
 use authenta_types::{MediaId, Operation};

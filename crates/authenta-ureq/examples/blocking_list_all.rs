@@ -4,7 +4,7 @@
 //! ```text
 //! export AUTHENTA_CLIENT_ID=... AUTHENTA_CLIENT_SECRET=...
 //! # against the emulator binary: export AUTHENTA_BASE_URL=http://127.0.0.1:8080/api
-//! cargo run -p authenta-ureq --example list_all
+//! cargo run -p authenta-ureq --example blocking_list_all
 //! ```
 
 use std::process::ExitCode;
