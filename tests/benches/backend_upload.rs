@@ -15,11 +15,12 @@
 //! client (default 5), `AUTHENTA_EMULATOR` for another emulator binary
 //! (default: `authenta-emulator` beside this bench's build directory).
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use authenta_emulator::EmulatorProcess;
 use authenta_proto::types::{CreateMediaRequest, ModelType};
 use authenta_proto::{Credentials, PollPolicy, RetryPolicy, UploadTarget};
 use authenta_tests::{Backend, Reqwest, Settings};
@@ -55,11 +56,11 @@ fn main() {
     let size = env_number("UPLOAD_MIB", 1024) * 1024 * 1024;
     let runs = env_number("RUNS", 5).max(1) as usize;
 
-    let server = Server::start(&emulator_binary());
+    let server = start_emulator(&emulator_binary());
     let dir = tempfile::tempdir().expect("a temporary directory");
     let file = dir.path().join("bench.mp4");
     write_file(&file, size);
-    let api = authenta_ureq::Client::connect(&server.settings()).expect("an API client");
+    let api = authenta_ureq::Client::connect(&settings(&server)).expect("an API client");
 
     let mut results: Vec<Vec<Sample>> = vec![Vec::new(); CLIENTS.len()];
     for run in 1..=runs {
@@ -159,60 +160,24 @@ fn emulator_binary() -> PathBuf {
     path
 }
 
-/// The emulator, run as a child process, and its key.
-struct Server {
-    child: Child,
-    base_url: String,
-    client_id: String,
-    client_secret: String,
+/// Starts the emulator `binary` on a free port (it prints its key).
+fn start_emulator(binary: &Path) -> EmulatorProcess {
+    let mut command = Command::new(binary);
+    command
+        .args(["--listen", "127.0.0.1:0", "--processing-time", "10ms"])
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null());
+    EmulatorProcess::spawn(command).unwrap_or_else(|e| panic!("run {}: {e}", binary.display()))
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// Starts `binary` on a free port and reads its base URL and key from
-    /// its banner.
-    fn start(binary: &Path) -> Server {
-        let mut child = Command::new(binary)
-            .args(["--listen", "127.0.0.1:0", "--processing-time", "10ms"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("run {}: {e}", binary.display()));
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let mut field = |prefix: &str| loop {
-            let line = lines.next().expect("a banner line").expect("utf-8");
-            if let Some(value) = line.trim().strip_prefix(prefix) {
-                break value.trim().to_owned();
-            }
-        };
-        let base_url = field("base URL:");
-        let client_id = field("client id:");
-        let client_secret = field("client secret:");
-        // Keep reading, so the server's stdout stays open.
-        std::thread::spawn(move || lines.for_each(drop));
-        Server {
-            child,
-            base_url,
-            client_id,
-            client_secret,
-        }
-    }
-
-    fn settings(&self) -> Settings {
-        Settings {
-            base_url: self.base_url.clone(),
-            credentials: Credentials::new(&self.client_id, self.client_secret.as_str()),
-            retry: RetryPolicy::never(),
-            poll: PollPolicy::default(),
-        }
+/// Settings for a backend client of the emulator: no retries, so a failure
+/// shows.
+fn settings(server: &EmulatorProcess) -> Settings {
+    Settings {
+        base_url: server.base_url().to_owned(),
+        credentials: Credentials::new(&server.key().client_id, server.key().client_secret.as_str()),
+        retry: RetryPolicy::never(),
+        poll: PollPolicy::default(),
     }
 }
 
@@ -249,7 +214,7 @@ fn fresh_target(api: &authenta_ureq::Client, size: u64, dir: &Path) -> (UploadTa
 /// process it runs) and times it from spawn to exit.
 fn upload_with(
     client: &str,
-    server: &Server,
+    server: &EmulatorProcess,
     (target, saved): &(UploadTarget, PathBuf),
     file: &Path,
 ) -> Sample {
@@ -268,9 +233,9 @@ fn upload_with(
             .args(["--child", client])
             .arg(saved)
             .arg(file)
-            .env("AUTHENTA_BASE_URL", &server.base_url)
-            .env("AUTHENTA_CLIENT_ID", &server.client_id)
-            .env("AUTHENTA_CLIENT_SECRET", &server.client_secret);
+            .env("AUTHENTA_BASE_URL", server.base_url())
+            .env("AUTHENTA_CLIENT_ID", &server.key().client_id)
+            .env("AUTHENTA_CLIENT_SECRET", &server.key().client_secret);
     }
     let started = Instant::now();
     let output = command.output().expect("run the upload");

@@ -8,10 +8,10 @@
 //!
 //! Set `UPLOAD_MIB` to upload another size (default 1024).
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use authenta_emulator::EmulatorProcess;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// A `kB` figure of `/proc/<pid>/status`.
@@ -24,53 +24,19 @@ fn status_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-struct Server {
-    child: Child,
-    base_url: String,
-    client_id: String,
-    client_secret: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data_dir: Option<&std::path::Path>) -> Server {
+fn start(data_dir: Option<&std::path::Path>) -> EmulatorProcess {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_authenta-emulator"));
     cmd.args(["--listen", "127.0.0.1:0", "--processing-time", "10ms"])
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
         .stderr(Stdio::null());
     if let Some(dir) = data_dir {
         cmd.arg("--data-dir").arg(dir);
     }
-    let mut child = cmd.spawn().expect("run authenta-emulator");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut field = |prefix: &str| loop {
-        let line = lines.next().expect("a line").expect("utf-8");
-        if let Some(v) = line.trim().strip_prefix(prefix) {
-            break v.trim().to_owned();
-        }
-    };
-    let base_url = field("base URL:");
-    let client_id = field("client id:");
-    let client_secret = field("client secret:");
-    // Keep reading, so the server's stdout stays open.
-    std::thread::spawn(move || lines.for_each(drop));
-    Server {
-        child,
-        base_url,
-        client_id,
-        client_secret,
-    }
+    EmulatorProcess::spawn(cmd).expect("run authenta-emulator")
 }
 
 /// Creates a record of `size` bytes and returns its upload URL.
-async fn create(server: &Server, size: u64) -> String {
+async fn create(server: &EmulatorProcess, size: u64) -> String {
     // Features unify across the workspace: with authenta-reqwest built,
     // reqwest needs a crypto provider even for plain http.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -78,9 +44,9 @@ async fn create(server: &Server, size: u64) -> String {
     let body =
         format!(r#"{{"name":"bench","contentType":"video/mp4","size":{size},"modelType":"DF-1"}}"#);
     let resp = http
-        .post(format!("{}/media", server.base_url))
-        .header("x-client-id", &server.client_id)
-        .header("x-client-secret", &server.client_secret)
+        .post(format!("{}/media", server.base_url()))
+        .header("x-client-id", &server.key().client_id)
+        .header("x-client-secret", &server.key().client_secret)
         .header("content-type", "application/json")
         .body(body)
         .send()
@@ -118,7 +84,7 @@ async fn upload(url: &str, size: u64) -> String {
 
 async fn run(label: &str, data_dir: Option<&std::path::Path>, size: u64) {
     let server = start(data_dir);
-    let pid = server.child.id();
+    let pid = server.id();
     // Warm up: one small upload, so idle includes a used connection path.
     let url = create(&server, 1024).await;
     upload(&url, 1024).await;

@@ -54,6 +54,7 @@
 mod api;
 mod control;
 mod model;
+mod process;
 mod processing;
 mod s3;
 mod server;
@@ -69,6 +70,7 @@ pub use model::{
     ApiKey, ApiRequest, ApiStats, ArmedFault, ControlError, Fault, FaultAction, FaultBody,
     FaultStage, KeyInfo, KeySpec, MediaRecord, UploadInfo, UploadRequest,
 };
+pub use process::{BANNER_BASE_URL, BANNER_CLIENT_ID, BANNER_CLIENT_SECRET, EmulatorProcess};
 pub use processing::verdict;
 pub use s3::BUCKET;
 pub use server::{

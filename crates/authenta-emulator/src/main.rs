@@ -117,13 +117,25 @@ async fn main() -> ExitCode {
         }
     };
     say!("authenta-emulator is running");
-    say!("  base URL:      {}", emulator.base_url());
+    say!(
+        "  {:<15}{}",
+        authenta_emulator::BANNER_BASE_URL,
+        emulator.base_url()
+    );
     say!("  control:       {}", emulator.control_url());
     if !args.no_key {
         match emulator.create_key(KeySpec::new("emulator-default")) {
             Ok(key) => {
-                say!("  client id:     {}", key.client_id);
-                say!("  client secret: {}", key.client_secret);
+                say!(
+                    "  {:<15}{}",
+                    authenta_emulator::BANNER_CLIENT_ID,
+                    key.client_id
+                );
+                say!(
+                    "  {:<15}{}",
+                    authenta_emulator::BANNER_CLIENT_SECRET,
+                    key.client_secret
+                );
             }
             Err(e) => {
                 eprintln!("authenta-emulator: cannot create a key: {e}");
