@@ -55,6 +55,7 @@ pub mod paginate;
 pub mod poll;
 pub mod response;
 pub mod retry;
+pub mod settings;
 pub mod transport;
 pub mod upload;
 pub mod validate;
@@ -75,6 +76,7 @@ pub use paginate::ListCursor;
 pub use poll::{PollPolicy, PollStep};
 pub use response::{SNIPPET_LEN, UploadReceipt};
 pub use retry::{RetryAfter, RetryPolicy};
+pub use settings::ClientSettings;
 pub use transport::{
     AsyncDownloadSink, AsyncHttpClient, AsyncRuntime, AsyncUploadBody, ByteStream, DownloadSink,
     HttpClient, Runtime, SendDownloadError, SendUploadError, TransportErrorKind, UploadBody,

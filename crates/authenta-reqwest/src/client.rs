@@ -4,18 +4,16 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use authenta_proto::driver::nonblocking::Driver;
-use authenta_proto::transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
 use authenta_proto::types::{
     CreateMediaRequest, CreatedMedia, LIST_LIMIT_MAX, ListQuery, Media, MediaId, MediaList,
     ResultDocument,
 };
 use authenta_proto::{
-    AsyncUploadSource, ByteStream, Config, ConfigError, Credentials, Failure, MediaFile,
-    OneShotStream, PollPolicy, ProgressFn, RetryPolicy, UploadOptions, UploadReceipt, UploadTarget,
-    Uploaded, ValidationError,
+    AsyncUploadSource, ByteStream, ClientSettings, Config, ConfigError, Failure, MediaFile,
+    OneShotStream, PollPolicy, ProgressFn, UploadOptions, UploadReceipt, UploadTarget, Uploaded,
+    ValidationError,
 };
 use futures_core::Stream;
 use futures_util::StreamExt as _;
@@ -333,87 +331,21 @@ fn unreadable(path: &Path, e: std::io::Error) -> Error {
 #[derive(Clone, Default)]
 #[must_use]
 pub struct ClientBuilder {
-    credentials: Option<Credentials>,
-    base_url: Option<String>,
-    user_agent: Option<String>,
-    connect_timeout: Option<Duration>,
-    request_timeout: Option<Duration>,
-    upload_timeout: Option<Duration>,
-    retry: RetryPolicy,
-    poll: PollPolicy,
+    settings: ClientSettings,
     http_client: Option<reqwest::Client>,
 }
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("credentials", &self.credentials)
-            .field("base_url", &self.base_url)
-            .field("user_agent", &self.user_agent)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("request_timeout", &self.request_timeout)
-            .field("upload_timeout", &self.upload_timeout)
-            .field("retry_policy", &self.retry)
-            .field("poll_policy", &self.poll)
+            .field("settings", &self.settings)
             .field("http_client", &self.http_client.is_some())
             .finish()
     }
 }
 
 impl ClientBuilder {
-    /// Uses these credentials instead of reading the environment.
-    pub fn credentials(mut self, credentials: Credentials) -> Self {
-        self.credentials = Some(credentials);
-        self
-    }
-
-    /// Points the client at another deployment or an emulator (the API
-    /// root, such as `https://platform.authenta.ai/api`). Plain `http` is
-    /// accepted only for loopback hosts.
-    pub fn base_url(mut self, url: impl AsRef<str>) -> Self {
-        self.base_url = Some(url.as_ref().to_owned());
-        self
-    }
-
-    /// Sets the `User-Agent` (for example `my-app/1.2 authenta-rs/0.1`).
-    pub fn user_agent(mut self, user_agent: &str) -> Self {
-        self.user_agent = Some(user_agent.to_owned());
-        self
-    }
-
-    /// How long to wait for a connection, TCP and TLS (default
-    /// [`DEFAULT_CONNECT_TIMEOUT`]). Not applied to a client given with
-    /// [`ClientBuilder::http_client`]: set it on that client.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = Some(timeout);
-        self
-    }
-
-    /// How long an API request and its answer, or an artifact download,
-    /// may take (default [`DEFAULT_REQUEST_TIMEOUT`]).
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = Some(timeout);
-        self
-    }
-
-    /// How long the whole upload `PUT` may take (default: no limit, since
-    /// it depends on the file and the link).
-    pub fn upload_timeout(mut self, timeout: Duration) -> Self {
-        self.upload_timeout = Some(timeout);
-        self
-    }
-
-    /// When and how often to retry (default [`RetryPolicy::default`]).
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// How [`Client::wait`] polls (default [`PollPolicy::default`]).
-    pub fn poll_policy(mut self, policy: PollPolicy) -> Self {
-        self.poll = policy;
-        self
-    }
+    authenta_proto::client_builder_setters!();
 
     /// Sends everything through your own reqwest client (its proxy, pool
     /// and TLS settings).
@@ -436,11 +368,7 @@ impl ClientBuilder {
     /// [`ClientBuilder::credentials`]), or an HTTP client that may follow
     /// redirects or cannot start ([`ConfigError::HttpClient`]).
     pub fn build(self) -> Result<Client> {
-        let config = Config::resolve(
-            self.credentials.clone(),
-            self.base_url.as_deref(),
-            self.user_agent.as_deref(),
-        )?;
+        let config = self.settings.config()?;
         self.finish(config)
     }
 
@@ -448,7 +376,7 @@ impl ClientBuilder {
         let http = match self.http_client {
             Some(http) => http,
             None => crate::reqwest_client_builder()
-                .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+                .connect_timeout(self.settings.connect_timeout)
                 .user_agent(config.user_agent().clone())
                 .build()
                 .map_err(|e| {
@@ -456,13 +384,11 @@ impl ClientBuilder {
                 })?,
         };
         let transport = ReqwestTransport::new(http)?
-            .request_timeout(Some(
-                self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
-            ))
-            .upload_timeout(self.upload_timeout);
+            .request_timeout(Some(self.settings.request_timeout))
+            .upload_timeout(self.settings.upload_timeout);
         let driver = Driver::new(config, transport, TokioRuntime)
-            .with_retry_policy(self.retry)
-            .with_poll_policy(self.poll);
+            .with_retry_policy(self.settings.retry)
+            .with_poll_policy(self.settings.poll);
         Ok(Client {
             driver: Arc::new(driver),
         })
@@ -484,6 +410,7 @@ fn chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use authenta_proto::Credentials;
 
     fn creds() -> Credentials {
         Credentials::new("id", "hunter2-secret")

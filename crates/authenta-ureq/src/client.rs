@@ -3,7 +3,6 @@
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
-use std::time::Duration;
 
 use authenta_proto::driver::{OneShot, blocking};
 use authenta_proto::types::{
@@ -11,7 +10,7 @@ use authenta_proto::types::{
     ResultDocument,
 };
 use authenta_proto::{
-    Config, Credentials, Failure, MediaFile, PollPolicy, ProgressFn, RetryPolicy, UploadOptions,
+    ClientSettings, Config, Failure, MediaFile, PollPolicy, ProgressFn, UploadOptions,
     UploadReceipt, UploadTarget, Uploaded, ValidationError,
 };
 
@@ -290,14 +289,7 @@ impl Iterator for ListAll<'_> {
 #[derive(Clone, Default)]
 #[must_use]
 pub struct ClientBuilder {
-    credentials: Option<Credentials>,
-    base_url: Option<String>,
-    user_agent: Option<String>,
-    connect_timeout: Option<Duration>,
-    request_timeout: Option<Duration>,
-    upload_timeout: Option<Duration>,
-    retry: RetryPolicy,
-    poll: PollPolicy,
+    settings: ClientSettings,
     agent: Option<ureq::Agent>,
 }
 
@@ -305,73 +297,14 @@ impl fmt::Debug for ClientBuilder {
     // The agent stays out: its proxy settings may hold a password.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("credentials", &self.credentials)
-            .field("base_url", &self.base_url)
-            .field("user_agent", &self.user_agent)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("request_timeout", &self.request_timeout)
-            .field("upload_timeout", &self.upload_timeout)
-            .field("retry", &self.retry)
-            .field("poll", &self.poll)
+            .field("settings", &self.settings)
             .field("agent", &self.agent.is_some())
             .finish()
     }
 }
 
 impl ClientBuilder {
-    /// The API key to use. Without it, [`ClientBuilder::build`] reads
-    /// `AUTHENTA_CLIENT_ID`, `AUTHENTA_CLIENT_SECRET` and
-    /// `AUTHENTA_BASE_URL` from the environment.
-    pub fn credentials(mut self, credentials: Credentials) -> Self {
-        self.credentials = Some(credentials);
-        self
-    }
-
-    /// The API root of another deployment (staging, on-prem, an emulator),
-    /// such as `https://staging.example.com/api`; checked by
-    /// [`Config::with_base_url`] when building.
-    pub fn base_url(mut self, url: impl AsRef<str>) -> Self {
-        self.base_url = Some(url.as_ref().to_owned());
-        self
-    }
-
-    /// The `User-Agent` of API requests, such as `my-app/1.2`.
-    pub fn user_agent(mut self, user_agent: &str) -> Self {
-        self.user_agent = Some(user_agent.to_owned());
-        self
-    }
-
-    /// How long making a connection may take (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = Some(timeout);
-        self
-    }
-
-    /// How long one API call may take, answer included (default 30 s).
-    /// Uploads use it as the longest a write may stall and the longest to
-    /// wait for S3's answer.
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = Some(timeout);
-        self
-    }
-
-    /// How long a whole upload `PUT` may take (default: no limit).
-    pub fn upload_timeout(mut self, timeout: Duration) -> Self {
-        self.upload_timeout = Some(timeout);
-        self
-    }
-
-    /// When to retry (default [`RetryPolicy::default`]).
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// How [`Client::wait`] polls (default [`PollPolicy::default`]).
-    pub fn poll_policy(mut self, policy: PollPolicy) -> Self {
-        self.poll = policy;
-        self
-    }
+    authenta_proto::client_builder_setters!();
 
     /// Sends through your own agent (its TLS, proxy and pool settings).
     /// Redirects stay off and error statuses stay answers for every
@@ -386,29 +319,21 @@ impl ClientBuilder {
     /// agent, or, without [`ClientBuilder::credentials`], a missing
     /// environment variable.
     pub fn build(self) -> Result<Client> {
-        let config = Config::resolve(
-            self.credentials.clone(),
-            self.base_url.as_deref(),
-            self.user_agent.as_deref(),
-        )?;
+        let config = self.settings.config()?;
         Ok(self.finish(config))
     }
 
     fn finish(self, config: Config) -> Client {
-        let mut transport = match self.agent {
+        let transport = match self.agent {
             Some(agent) => UreqTransport::with_agent(agent),
             None => UreqTransport::new(),
-        };
-        if let Some(timeout) = self.connect_timeout {
-            transport = transport.connect_timeout(Some(timeout));
         }
-        if let Some(timeout) = self.request_timeout {
-            transport = transport.request_timeout(Some(timeout));
-        }
-        transport = transport.upload_timeout(self.upload_timeout);
+        .connect_timeout(Some(self.settings.connect_timeout))
+        .request_timeout(Some(self.settings.request_timeout))
+        .upload_timeout(self.settings.upload_timeout);
         let driver = Driver::new(config, transport, StdRuntime)
-            .with_retry_policy(self.retry)
-            .with_poll_policy(self.poll);
+            .with_retry_policy(self.settings.retry)
+            .with_poll_policy(self.settings.poll);
         Client { driver }
     }
 }
@@ -416,6 +341,7 @@ impl ClientBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use authenta_proto::Credentials;
 
     #[test]
     fn a_client_is_shared_across_threads() {
