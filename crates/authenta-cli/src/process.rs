@@ -4,9 +4,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use authenta_reqwest::proto::flow::{WaitStep, Waiter};
 use authenta_reqwest::types::{Media, MediaId, MediaStatus};
-use authenta_reqwest::{Client, Error, ErrorClass, Failure, PollPolicy, UploadOptions};
+use authenta_reqwest::{Client, Error, PollPolicy, UploadOptions};
 use futures_util::StreamExt as _;
 use serde_json::json;
 
@@ -57,7 +56,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
                 let outcome = match process_one(client, job, policy, &bar).await {
                     Ok(media) => Outcome::Done(Box::new(media)),
                     Err(e) => {
-                        if stops_the_rest(e.class()) {
+                        if e.class().affects_every_request() {
                             stop_ref.store(true, Ordering::Relaxed);
                         }
                         Outcome::Failed(e)
@@ -107,40 +106,17 @@ async fn process_one(
     wait(client, uploaded.mid(), policy, bar).await
 }
 
-/// Polls `mid` until its status is final, on `policy` (proto's [`Waiter`]
-/// decides when), showing each status on `bar`.
+/// Polls `mid` until its status is final, on `policy` (proto decides when),
+/// showing each status on `bar`.
 pub async fn wait(
     client: &Client,
     mid: &MediaId,
     policy: PollPolicy,
     bar: &Bar,
 ) -> Result<Media, Error> {
-    let mut waiter = Waiter::new(mid.clone(), policy, Instant::now());
-    loop {
-        let media = client.get(mid).await?;
-        bar.status(&media.status);
-        match waiter.on_media(media, Instant::now()) {
-            WaitStep::Done(media) => return Ok(*media),
-            WaitStep::PollAfter(delay) => tokio::time::sleep(delay).await,
-            WaitStep::TimedOut(timeout) => {
-                return Err(Failure::Proto(authenta_reqwest::proto::Error::Timeout(
-                    timeout,
-                )));
-            }
-        }
-    }
-}
-
-/// Errors that every other file would meet too: stop starting new ones.
-fn stops_the_rest(class: ErrorClass) -> bool {
-    matches!(
-        class,
-        ErrorClass::Config
-            | ErrorClass::Authentication
-            | ErrorClass::Permission
-            | ErrorClass::Quota
-            | ErrorClass::Credits
-    )
+    client
+        .wait_observed(mid, policy, &|media| bar.status(&media.status))
+        .await
 }
 
 /// The exit code one file's outcome calls for.

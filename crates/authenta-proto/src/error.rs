@@ -64,6 +64,23 @@ pub enum ErrorClass {
     Timeout,
 }
 
+impl ErrorClass {
+    /// Whether every other request with the same key would fail the same
+    /// way (configuration, credentials, permission, quota, credits), so a
+    /// batch should start no further work; per-request failures (invalid
+    /// input, not found, network, server, timeout) are not.
+    pub fn affects_every_request(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::Config
+                | ErrorClass::Authentication
+                | ErrorClass::Permission
+                | ErrorClass::Quota
+                | ErrorClass::Credits
+        )
+    }
+}
+
 impl Error {
     /// The class of the error.
     pub fn class(&self) -> ErrorClass {
@@ -692,6 +709,17 @@ mod tests {
             text.contains("the key lacks the permission this operation needs"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn which_classes_affect_every_request() {
+        use ErrorClass::*;
+        for class in [Config, Authentication, Permission, Quota, Credits] {
+            assert!(class.affects_every_request(), "{class:?}");
+        }
+        for class in [InvalidInput, NotFound, Network, Server, Timeout] {
+            assert!(!class.affects_every_request(), "{class:?}");
+        }
     }
 
     #[test]

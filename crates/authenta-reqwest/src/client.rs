@@ -208,6 +208,17 @@ impl Client {
         self.driver.wait_with(mid, policy).await
     }
 
+    /// Like [`Client::wait_with`], showing each polled record to `observe`
+    /// (to draw its status, say).
+    pub async fn wait_observed(
+        &self,
+        mid: &MediaId,
+        policy: PollPolicy,
+        observe: &(dyn Fn(&Media) + Send + Sync),
+    ) -> Result<Media> {
+        self.driver.wait_observed(mid, policy, observe).await
+    }
+
     /// The whole job for one file: [`Client::upload`], then
     /// [`Client::wait`].
     pub async fn process(&self, path: impl AsRef<Path>, options: &UploadOptions) -> Result<Media> {

@@ -176,6 +176,17 @@ impl Client {
         self.driver.wait_with(mid, policy)
     }
 
+    /// Like [`Client::wait_with`], showing each polled record to `observe`
+    /// (to draw its status, say).
+    pub fn wait_observed(
+        &self,
+        mid: &MediaId,
+        policy: PollPolicy,
+        observe: &(dyn Fn(&Media) + Send + Sync),
+    ) -> Result<Media> {
+        self.driver.wait_observed(mid, policy, observe)
+    }
+
     /// Uploads a file ([`Client::upload`]) and waits for its final status
     /// ([`Client::wait`]): the whole job for one file.
     pub fn process(&self, path: impl AsRef<Path>, options: &UploadOptions) -> Result<Media> {

@@ -274,9 +274,21 @@ impl<C: AsyncHttpClient, R: AsyncRuntime> Driver<C, R> {
         mid: &MediaId,
         policy: PollPolicy,
     ) -> Result<Media, Failure<C::Error>> {
+        self.wait_observed(mid, policy, &|_| {}).await
+    }
+
+    /// Like [`Driver::wait_with`], showing each polled record to `observe`
+    /// (to draw its status, say).
+    pub async fn wait_observed(
+        &self,
+        mid: &MediaId,
+        policy: PollPolicy,
+        observe: &(dyn Fn(&Media) + Send + Sync),
+    ) -> Result<Media, Failure<C::Error>> {
         let mut waiter = Waiter::new(mid.clone(), policy, self.runtime.now());
         loop {
             let media = self.get(mid).await?;
+            observe(&media);
             match waiter.on_media(media, self.runtime.now()) {
                 WaitStep::Done(media) => return Ok(*media),
                 WaitStep::PollAfter(delay) => self.runtime.sleep(delay).await,
