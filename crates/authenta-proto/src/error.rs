@@ -134,6 +134,7 @@ impl Error {
             Error::UploadExpired(e) => e.mid.as_ref(),
             Error::Decode(e) => e.mid.as_ref(),
             Error::Timeout(e) => Some(&e.mid),
+            Error::Invalid(ValidationError::SizeMismatch { mid, .. }) => mid.as_ref(),
             Error::Config(_) | Error::Invalid(_) => None,
         }
     }
@@ -220,6 +221,7 @@ impl Error {
             Error::Upload(e) => &mut e.mid,
             Error::UploadExpired(e) => &mut e.mid,
             Error::Decode(e) => &mut e.mid,
+            Error::Invalid(ValidationError::SizeMismatch { mid, .. }) => mid,
             _ => return self,
         };
         if slot.is_none() {
@@ -412,6 +414,8 @@ pub enum ValidationError {
         expected: u64,
         /// The size of the body given.
         actual: u64,
+        /// The record the upload is for, when known.
+        mid: Option<MediaId>,
     },
 }
 
@@ -472,10 +476,17 @@ impl fmt::Display for ValidationError {
                 authenta_types::LIST_LIMIT_MIN,
                 authenta_types::LIST_LIMIT_MAX
             ),
-            ValidationError::SizeMismatch { expected, actual } => write!(
-                f,
-                "the body is {actual} bytes but the record was created for {expected}; upload the same file the record was created for"
-            ),
+            ValidationError::SizeMismatch {
+                expected,
+                actual,
+                mid,
+            } => {
+                write!(
+                    f,
+                    "the body is {actual} bytes but the record was created for {expected}; upload the same file the record was created for"
+                )?;
+                write_mid(f, mid.as_ref())
+            }
         }
     }
 }

@@ -266,10 +266,16 @@ pub fn upload_to_resumes_a_saved_target<B: Backend>() {
             err.as_proto(),
             Some(Error::Invalid(ValidationError::SizeMismatch {
                 expected: 4096,
-                actual: 100
+                actual: 100,
+                ..
             }))
         ),
         "{err:?}"
+    );
+    assert_eq!(
+        err.mid(),
+        Some(&mid),
+        "the error names the record to resume"
     );
     assert_eq!(env.puts().len(), 1, "a file of another size is not sent");
 }

@@ -226,7 +226,7 @@ impl<C: HttpClient, R: Runtime> Driver<C, R> {
         progress: Option<Progress<'_>>,
     ) -> Result<Uploaded, Failure<C::Error>> {
         let request = file.create_request(model)?;
-        crate::driver::check_len(file.size, source.len())?;
+        crate::driver::check_len(file.size, source.len(), None)?;
         let created = self.create(request.clone())?;
         let target = UploadTarget::from_created(&created, &request, self.runtime.wall_clock())?;
         let receipt = self.upload_to(&target, source, progress)?;

@@ -276,22 +276,24 @@ pub(crate) fn record_result<T, E>(
     result
 }
 
-pub(crate) fn check_len(expected: u64, actual: u64) -> Result<(), crate::error::ValidationError> {
+pub(crate) fn check_len(
+    expected: u64,
+    actual: u64,
+    mid: Option<&MediaId>,
+) -> Result<(), crate::error::ValidationError> {
     if expected == actual {
         Ok(())
     } else {
-        Err(crate::error::ValidationError::SizeMismatch { expected, actual })
+        Err(crate::error::ValidationError::SizeMismatch {
+            expected,
+            actual,
+            mid: mid.cloned(),
+        })
     }
 }
 
 pub(crate) fn check_source_len(target: &UploadTarget, actual: u64) -> Result<(), crate::Error> {
-    check_len(target.size, actual).map_err(|e| {
-        let e = crate::Error::Invalid(e);
-        match &target.mid {
-            Some(mid) => e.with_mid(mid),
-            None => e,
-        }
-    })
+    check_len(target.size, actual, target.mid.as_ref()).map_err(crate::Error::Invalid)
 }
 
 pub(crate) fn source_failure<E>(

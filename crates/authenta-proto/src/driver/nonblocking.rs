@@ -251,7 +251,7 @@ impl<C: AsyncHttpClient, R: AsyncRuntime> Driver<C, R> {
         progress: Option<AsyncProgress>,
     ) -> Result<Uploaded, Failure<C::Error>> {
         let request = file.create_request(model)?;
-        crate::driver::check_len(file.size, source.len())?;
+        crate::driver::check_len(file.size, source.len(), None)?;
         let created = self.create(request.clone()).await?;
         let target = UploadTarget::from_created(&created, &request, self.runtime.wall_clock())?;
         let receipt = self.upload_to(&target, source, progress).await?;
