@@ -71,7 +71,8 @@
 //!
 //! # Features
 //!
-//! - `rustls` (default): TLS with rustls and the Mozilla root certificates.
+//! - `rustls` (default): TLS with rustls (ring), trusting the system's root
+//!   certificates, or the Mozilla roots where the system has none.
 //! - `native-tls`: TLS with the platform's library; when enabled, it is the
 //!   one used. Without either feature only plain `http` works (which
 //!   [`Config`] allows for loopback hosts only).

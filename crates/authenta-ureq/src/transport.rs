@@ -151,7 +151,28 @@ fn default_agent() -> Agent {
             .provider(ureq::tls::TlsProvider::NativeTls)
             .build(),
     );
+    #[cfg(all(feature = "rustls", not(feature = "native-tls")))]
+    let config = config.tls_config(
+        ureq::tls::TlsConfig::builder()
+            .root_certs(rustls_root_certs())
+            .build(),
+    );
     config.build().new_agent()
+}
+
+/// The system's roots (on-prem deployments and proxies add their CA there),
+/// or the Mozilla roots where the system has none (a bare container): the
+/// same choice as authenta-reqwest's.
+#[cfg(all(feature = "rustls", not(feature = "native-tls")))]
+fn rustls_root_certs() -> ureq::tls::RootCerts {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    match rustls_platform_verifier::Verifier::new(provider) {
+        Ok(_) => ureq::tls::RootCerts::PlatformVerifier,
+        Err(e) => {
+            tracing::debug!(error = %e, "no system root certificates; using the Mozilla roots");
+            ureq::tls::RootCerts::WebPki
+        }
+    }
 }
 
 /// Reads an answer's body, at most [`MAX_API_RESPONSE_BYTES`].
