@@ -231,6 +231,30 @@ impl Error {
     }
 }
 
+/// An error and its sources as one line, `outer: inner: innermost`, each
+/// source written only when the text so far does not already say it (many
+/// errors repeat their source in their own message).
+///
+/// ```
+/// use authenta_proto::error::error_chain;
+/// let inner = std::io::Error::other("invalid peer certificate: UnknownIssuer");
+/// let outer = std::io::Error::new(std::io::ErrorKind::Other, inner);
+/// assert_eq!(error_chain(&outer), "invalid peer certificate: UnknownIssuer");
+/// ```
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let more = e.to_string();
+        if !more.is_empty() && !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = e.source();
+    }
+    text
+}
+
 fn class_of_status(status: StatusCode) -> ErrorClass {
     match status.as_u16() {
         401 => ErrorClass::Authentication,

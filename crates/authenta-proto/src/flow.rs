@@ -184,7 +184,7 @@ impl<E> From<crate::error::ValidationError> for Failure<E> {
     }
 }
 
-impl<E: fmt::Display> fmt::Display for Failure<E> {
+impl<E: std::error::Error> fmt::Display for Failure<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::Proto(e) => e.fmt(f),
@@ -212,7 +212,7 @@ impl<E: fmt::Display> fmt::Display for Failure<E> {
                 if let Some(mid) = mid {
                     write!(f, " (mid {mid})")?;
                 }
-                write!(f, ": {error}")
+                write!(f, ": {}", crate::error::error_chain(error))
             }
             Failure::Io {
                 error,
@@ -520,6 +520,33 @@ mod tests {
 
     fn empty(status: u16) -> Response<Vec<u8>> {
         Response::builder().status(status).body(Vec::new()).unwrap()
+    }
+
+    #[test]
+    fn a_transport_failure_names_its_root_cause() {
+        #[derive(Debug)]
+        struct Outer(io::Error);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("error sending request")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let failure: Failure<Outer> = Failure::Transport {
+            error: Outer(io::Error::other("invalid peer certificate: UnknownIssuer")),
+            kind: TransportErrorKind::Connect,
+            attempts: 1,
+            operation: Some(Operation::GetMedia),
+            mid: None,
+        };
+        assert_eq!(
+            failure.to_string(),
+            "cannot connect on GET /media/{mid}: error sending request: invalid peer certificate: UnknownIssuer"
+        );
     }
 
     #[test]

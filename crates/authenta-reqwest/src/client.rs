@@ -391,7 +391,10 @@ impl ClientBuilder {
                 .user_agent(config.user_agent().clone())
                 .build()
                 .map_err(|e| {
-                    ConfigError::HttpClient(format!("reqwest could not start: {}", chain(&e)))
+                    ConfigError::HttpClient(format!(
+                        "reqwest could not start: {}",
+                        authenta_proto::error::error_chain(&e)
+                    ))
                 })?,
         };
         let transport = ReqwestTransport::new(http)?
@@ -407,17 +410,6 @@ impl ClientBuilder {
 }
 
 /// An error and its sources, as one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
