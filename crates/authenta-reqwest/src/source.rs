@@ -13,7 +13,7 @@ use tokio_util::io::ReaderStream;
 
 /// The size of the chunks a file is read in for an upload: memory stays at
 /// a few of these whatever the file's size.
-pub(crate) const CHUNK_SIZE: usize = 128 * 1024;
+pub(crate) const CHUNK_SIZE: usize = 512 * 1024;
 
 /// A file to upload: measured once, reopened from its first byte for every
 /// attempt (so its upload may be retried), and checked to still be the size
