@@ -151,18 +151,8 @@ impl Env {
             panic!("expected one PUT: {puts:?}")
         };
         assert_eq!(
-            put.header("content-length"),
-            Some(size.to_string().as_str())
-        );
-        assert_eq!(put.header("content-type"), Some(content_type));
-        assert_eq!(put.header("transfer-encoding"), None);
-        assert!(
-            put.headers
-                .iter()
-                .all(|(name, _)| !name.starts_with("x-client-")
-                    && !name.eq_ignore_ascii_case("authorization")),
-            "no credential on the upload: {:?}",
-            put.headers
+            put.client_mistakes(size, content_type),
+            Vec::<String>::new()
         );
     }
 }

@@ -206,6 +206,37 @@ impl UploadRequest {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    /// What a well-behaved client got wrong on this upload of `size` bytes
+    /// declared as `content_type`: a `Content-Length` other than `size`,
+    /// another `Content-Type`, any `Transfer-Encoding`, or a credential
+    /// header (`x-client-*`, `authorization`). Empty when it did all right;
+    /// tests assert it is empty.
+    pub fn client_mistakes(&self, size: u64, content_type: &str) -> Vec<String> {
+        let mut mistakes = Vec::new();
+        let length = size.to_string();
+        if self.header("content-length") != Some(length.as_str()) {
+            mistakes.push(format!(
+                "Content-Length is {:?}, not {length}",
+                self.header("content-length")
+            ));
+        }
+        if self.header("content-type") != Some(content_type) {
+            mistakes.push(format!(
+                "Content-Type is {:?}, not {content_type}",
+                self.header("content-type")
+            ));
+        }
+        if let Some(te) = self.header("transfer-encoding") {
+            mistakes.push(format!("Transfer-Encoding: {te} was sent"));
+        }
+        for (name, _) in &self.headers {
+            if name.starts_with("x-client-") || name.eq_ignore_ascii_case("authorization") {
+                mistakes.push(format!("a credential header was sent: {name}"));
+            }
+        }
+        mistakes
+    }
 }
 
 /// One request received under `/api`.
@@ -415,3 +446,50 @@ impl fmt::Display for ControlError {
 }
 
 impl std::error::Error for ControlError {}
+
+#[cfg(test)]
+mod upload_request_tests {
+    use super::*;
+
+    fn put(headers: &[(&str, &str)]) -> UploadRequest {
+        UploadRequest {
+            at: OffsetDateTime::UNIX_EPOCH,
+            method: "PUT".into(),
+            path: "/b/k".into(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_clean_upload_has_no_mistakes() {
+        let ok = put(&[
+            ("content-length", "5"),
+            ("content-type", "image/png"),
+            ("host", "h"),
+        ]);
+        assert!(ok.client_mistakes(5, "image/png").is_empty());
+    }
+
+    #[test]
+    fn each_mistake_is_named() {
+        let bad = put(&[
+            ("content-type", "image/jpeg"),
+            ("transfer-encoding", "chunked"),
+            ("x-client-secret", "s"),
+            ("authorization", "Bearer t"),
+        ]);
+        let mistakes = bad.client_mistakes(5, "image/png");
+        assert_eq!(mistakes.len(), 5, "{mistakes:?}");
+        assert!(mistakes[0].starts_with("Content-Length is None"));
+        assert!(mistakes.iter().any(|m| m.contains("x-client-secret")));
+        assert!(mistakes.iter().any(|m| m.contains("authorization")));
+        assert!(
+            mistakes
+                .iter()
+                .any(|m| m.contains("Transfer-Encoding: chunked"))
+        );
+    }
+}
