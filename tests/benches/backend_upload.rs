@@ -23,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 use authenta_emulator::EmulatorProcess;
 use authenta_proto::types::{CreateMediaRequest, ModelType};
 use authenta_proto::{Credentials, PollPolicy, RetryPolicy, UploadTarget};
-use authenta_tests::{Backend, Reqwest, Settings};
+use authenta_tests::{Backend, Connect, Reqwest, Settings};
 
 const CONTENT_TYPE: &str = "video/mp4";
 

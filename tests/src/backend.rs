@@ -1,5 +1,9 @@
-//! [`Backend`]: the operations both backends offer, blocking, so a test
-//! body is written once and instantiated for each.
+//! [`Backend`]: the operations every client offers, blocking, so a test
+//! body is written once and instantiated for each: `authenta-ureq`,
+//! `authenta-reqwest` (through a tokio runtime) and [`TcpClient`], proto's
+//! client over the `TcpStream` HTTP client of proto's `custom_client`
+//! example. The blocking clients are one `authenta_proto::Client` type, so
+//! one implementation serves both.
 
 use std::path::Path;
 
@@ -7,14 +11,15 @@ use authenta_proto::types::{
     CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, ResultDocument,
 };
 use authenta_proto::{
-    Config, Credentials, Failure, PollPolicy, RetryPolicy, UploadOptions, UploadReceipt,
-    UploadTarget, Uploaded,
+    Blocking, Config, Credentials, Failure, HttpClient, PollPolicy, RetryPolicy, Runtime,
+    UploadOptions, UploadReceipt, UploadTarget, Uploaded,
 };
 
-/// A backend's error: proto's [`Failure`] over its transport's error.
-pub type BackendError<B> = Failure<<B as Backend>::Transport>;
+#[path = "../../crates/authenta-proto/examples/custom_client/std_client.rs"]
+mod std_client;
+pub use std_client::{StdClock, StdHttp};
 
-type Outcome<T, B> = Result<T, BackendError<B>>;
+type Outcome<T> = Result<T, Failure>;
 
 /// What a client is built from: where, who, and the policies.
 #[derive(Clone, Debug)]
@@ -29,51 +34,52 @@ pub struct Settings {
     pub poll: PollPolicy,
 }
 
-/// One backend's `Client`, blocking: the same method names, taking what
-/// both accept (a path, bytes for the reader or stream upload).
-pub trait Backend: Sized {
-    /// The HTTP client's error.
-    type Transport: std::error::Error + Send + Sync + 'static;
-
-    /// The backend's crate, for messages.
+/// How a client is made from [`Settings`], and named.
+pub trait Connect: Sized {
+    /// The client's crate, for messages.
     const NAME: &'static str;
 
     /// A client built with the backend's builder.
-    fn connect(settings: &Settings) -> Outcome<Self, Self>;
+    fn connect(settings: &Settings) -> Result<Self, Failure>;
     /// The `Debug` of the backend's builder, configured from `settings`.
     fn builder_debug(settings: &Settings) -> String;
-    /// The `Debug` of the backend's client.
+}
+
+/// One client, blocking: the same method names, taking what every client
+/// accepts (a path, bytes for the reader or stream upload).
+pub trait Backend: Connect {
+    /// The `Debug` of the client.
     fn client_debug(&self) -> String;
     /// The client's configuration.
     fn config(&self) -> &Config;
 
     /// `Client::create`.
-    fn create(&self, request: CreateMediaRequest) -> Outcome<CreatedMedia, Self>;
+    fn create(&self, request: CreateMediaRequest) -> Outcome<CreatedMedia>;
     /// `Client::get`.
-    fn get(&self, mid: &MediaId) -> Outcome<Media, Self>;
+    fn get(&self, mid: &MediaId) -> Outcome<Media>;
     /// `Client::list`.
-    fn list(&self, query: ListQuery) -> Outcome<MediaList, Self>;
+    fn list(&self, query: ListQuery) -> Outcome<MediaList>;
     /// `Client::list_all`, drained.
-    fn list_all(&self) -> Vec<Outcome<Media, Self>>;
+    fn list_all(&self) -> Vec<Outcome<Media>>;
     /// `Client::delete`.
-    fn delete(&self, mid: &MediaId) -> Outcome<(), Self>;
+    fn delete(&self, mid: &MediaId) -> Outcome<()>;
     /// `Client::upload` (a path).
-    fn upload(&self, path: &Path, options: &UploadOptions) -> Outcome<Uploaded, Self>;
+    fn upload(&self, path: &Path, options: &UploadOptions) -> Outcome<Uploaded>;
     /// `upload_reader` (ureq) or `upload_stream` (reqwest) of `bytes`, in
     /// several pieces.
-    fn upload_reader(&self, bytes: Vec<u8>, options: &UploadOptions) -> Outcome<Uploaded, Self>;
+    fn upload_reader(&self, bytes: Vec<u8>, options: &UploadOptions) -> Outcome<Uploaded>;
     /// `Client::upload_to` (a path), without progress.
-    fn upload_to(&self, target: &UploadTarget, path: &Path) -> Outcome<UploadReceipt, Self>;
+    fn upload_to(&self, target: &UploadTarget, path: &Path) -> Outcome<UploadReceipt>;
     /// `Client::wait`.
-    fn wait(&self, mid: &MediaId) -> Outcome<Media, Self>;
+    fn wait(&self, mid: &MediaId) -> Outcome<Media>;
     /// `Client::wait_with`.
-    fn wait_with(&self, mid: &MediaId, policy: PollPolicy) -> Outcome<Media, Self>;
+    fn wait_with(&self, mid: &MediaId, policy: PollPolicy) -> Outcome<Media>;
     /// `Client::process` (a path).
-    fn process(&self, path: &Path, options: &UploadOptions) -> Outcome<Media, Self>;
+    fn process(&self, path: &Path, options: &UploadOptions) -> Outcome<Media>;
     /// `Client::result`.
-    fn result(&self, media: &Media) -> Outcome<Option<ResultDocument>, Self>;
+    fn result(&self, media: &Media) -> Outcome<Option<ResultDocument>>;
     /// `Client::download_heatmap` to a file.
-    fn download_heatmap(&self, media: &Media, path: &Path) -> Outcome<Option<u64>, Self>;
+    fn download_heatmap(&self, media: &Media, path: &Path) -> Outcome<Option<u64>>;
 }
 
 /// The pieces a reader or stream upload is cut into: more than one, so the
@@ -89,82 +95,116 @@ fn pieces(bytes: Vec<u8>) -> Vec<bytes::Bytes> {
         .collect()
 }
 
-impl Backend for authenta_ureq::Client {
-    type Transport = authenta_ureq::ureq::Error;
+impl<T, R> Backend for authenta_proto::Client<Blocking<T, R>>
+where
+    T: HttpClient + std::fmt::Debug,
+    R: Runtime + std::fmt::Debug,
+    Self: Connect,
+{
+    fn client_debug(&self) -> String {
+        format!("{self:?}")
+    }
 
+    fn config(&self) -> &Config {
+        authenta_proto::Client::<Blocking<T, R>>::config(self)
+    }
+
+    fn create(&self, request: CreateMediaRequest) -> Outcome<CreatedMedia> {
+        authenta_proto::Client::<Blocking<T, R>>::create(self, request)
+    }
+
+    fn get(&self, mid: &MediaId) -> Outcome<Media> {
+        authenta_proto::Client::<Blocking<T, R>>::get(self, mid)
+    }
+
+    fn list(&self, query: ListQuery) -> Outcome<MediaList> {
+        authenta_proto::Client::<Blocking<T, R>>::list(self, query)
+    }
+
+    fn list_all(&self) -> Vec<Outcome<Media>> {
+        authenta_proto::Client::<Blocking<T, R>>::list_all(self).collect()
+    }
+
+    fn delete(&self, mid: &MediaId) -> Outcome<()> {
+        authenta_proto::Client::<Blocking<T, R>>::delete(self, mid)
+    }
+
+    fn upload(&self, path: &Path, options: &UploadOptions) -> Outcome<Uploaded> {
+        authenta_proto::Client::<Blocking<T, R>>::upload(self, path, options)
+    }
+
+    fn upload_reader(&self, bytes: Vec<u8>, options: &UploadOptions) -> Outcome<Uploaded> {
+        let size = bytes.len() as u64;
+        let chained = pieces(bytes).into_iter().map(std::io::Cursor::new).fold(
+            Box::new(std::io::empty()) as Box<dyn std::io::Read + Send>,
+            |r, p| Box::new(std::io::Read::chain(r, p)),
+        );
+        authenta_proto::Client::<Blocking<T, R>>::upload_reader(self, chained, size, options)
+    }
+
+    fn upload_to(&self, target: &UploadTarget, path: &Path) -> Outcome<UploadReceipt> {
+        authenta_proto::Client::<Blocking<T, R>>::upload_to(self, target, path, None)
+    }
+
+    fn wait(&self, mid: &MediaId) -> Outcome<Media> {
+        authenta_proto::Client::<Blocking<T, R>>::wait(self, mid)
+    }
+
+    fn wait_with(&self, mid: &MediaId, policy: PollPolicy) -> Outcome<Media> {
+        authenta_proto::Client::<Blocking<T, R>>::wait_with(self, mid, policy)
+    }
+
+    fn process(&self, path: &Path, options: &UploadOptions) -> Outcome<Media> {
+        authenta_proto::Client::<Blocking<T, R>>::process(self, path, options)
+    }
+
+    fn result(&self, media: &Media) -> Outcome<Option<ResultDocument>> {
+        authenta_proto::Client::<Blocking<T, R>>::result(self, media)
+    }
+
+    fn download_heatmap(&self, media: &Media, path: &Path) -> Outcome<Option<u64>> {
+        authenta_proto::Client::<Blocking<T, R>>::download_heatmap(self, media, path)
+    }
+}
+
+impl Connect for authenta_ureq::Client {
     const NAME: &'static str = "authenta-ureq";
 
-    fn connect(settings: &Settings) -> Outcome<Self, Self> {
+    fn connect(settings: &Settings) -> Result<Self, Failure> {
         ureq_builder(settings).build()
     }
 
     fn builder_debug(settings: &Settings) -> String {
         format!("{:?}", ureq_builder(settings))
     }
+}
 
-    fn client_debug(&self) -> String {
-        format!("{self:?}")
+/// Proto's client over the `custom_client` example's `TcpStream` HTTP
+/// client and std's clocks.
+pub type TcpClient = authenta_proto::Client<Blocking<StdHttp, StdClock>>;
+
+impl Connect for TcpClient {
+    const NAME: &'static str = "TcpStream client";
+
+    fn connect(settings: &Settings) -> Result<Self, Failure> {
+        let config = Config::new(settings.credentials.clone()).with_base_url(&settings.base_url)?;
+        let driver = Blocking {
+            transport: StdHttp,
+            runtime: StdClock,
+        };
+        Ok(authenta_proto::Client::with_policies(
+            config,
+            driver,
+            settings.retry,
+            settings.poll,
+        ))
     }
 
-    fn config(&self) -> &Config {
-        authenta_ureq::Client::config(self)
-    }
-
-    fn create(&self, request: CreateMediaRequest) -> Outcome<CreatedMedia, Self> {
-        authenta_ureq::Client::create(self, request)
-    }
-
-    fn get(&self, mid: &MediaId) -> Outcome<Media, Self> {
-        authenta_ureq::Client::get(self, mid)
-    }
-
-    fn list(&self, query: ListQuery) -> Outcome<MediaList, Self> {
-        authenta_ureq::Client::list(self, query)
-    }
-
-    fn list_all(&self) -> Vec<Outcome<Media, Self>> {
-        authenta_ureq::Client::list_all(self).collect()
-    }
-
-    fn delete(&self, mid: &MediaId) -> Outcome<(), Self> {
-        authenta_ureq::Client::delete(self, mid)
-    }
-
-    fn upload(&self, path: &Path, options: &UploadOptions) -> Outcome<Uploaded, Self> {
-        authenta_ureq::Client::upload(self, path, options)
-    }
-
-    fn upload_reader(&self, bytes: Vec<u8>, options: &UploadOptions) -> Outcome<Uploaded, Self> {
-        let size = bytes.len() as u64;
-        let chained = pieces(bytes).into_iter().map(std::io::Cursor::new).fold(
-            Box::new(std::io::empty()) as Box<dyn std::io::Read + Send>,
-            |r, p| Box::new(std::io::Read::chain(r, p)),
-        );
-        authenta_ureq::Client::upload_reader(self, chained, size, options)
-    }
-
-    fn upload_to(&self, target: &UploadTarget, path: &Path) -> Outcome<UploadReceipt, Self> {
-        authenta_ureq::Client::upload_to(self, target, path, None)
-    }
-
-    fn wait(&self, mid: &MediaId) -> Outcome<Media, Self> {
-        authenta_ureq::Client::wait(self, mid)
-    }
-
-    fn wait_with(&self, mid: &MediaId, policy: PollPolicy) -> Outcome<Media, Self> {
-        authenta_ureq::Client::wait_with(self, mid, policy)
-    }
-
-    fn process(&self, path: &Path, options: &UploadOptions) -> Outcome<Media, Self> {
-        authenta_ureq::Client::process(self, path, options)
-    }
-
-    fn result(&self, media: &Media) -> Outcome<Option<ResultDocument>, Self> {
-        authenta_ureq::Client::result(self, media)
-    }
-
-    fn download_heatmap(&self, media: &Media, path: &Path) -> Outcome<Option<u64>, Self> {
-        authenta_ureq::Client::download_heatmap(self, media, path)
+    fn builder_debug(settings: &Settings) -> String {
+        format!(
+            "TcpClient {{ base_url: {:?}, credentials: {:?} }}",
+            settings.base_url, settings.credentials
+        )
     }
 }
 
@@ -202,12 +242,10 @@ impl Reqwest {
     }
 }
 
-impl Backend for Reqwest {
-    type Transport = authenta_reqwest::reqwest::Error;
-
+impl Connect for Reqwest {
     const NAME: &'static str = "authenta-reqwest";
 
-    fn connect(settings: &Settings) -> Outcome<Self, Self> {
+    fn connect(settings: &Settings) -> Result<Self, Failure> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -222,7 +260,9 @@ impl Backend for Reqwest {
     fn builder_debug(settings: &Settings) -> String {
         format!("{:?}", reqwest_builder(settings))
     }
+}
 
+impl Backend for Reqwest {
     fn client_debug(&self) -> String {
         format!("{:?}", self.client)
     }
@@ -231,58 +271,58 @@ impl Backend for Reqwest {
         self.client.config()
     }
 
-    fn create(&self, request: CreateMediaRequest) -> Outcome<CreatedMedia, Self> {
+    fn create(&self, request: CreateMediaRequest) -> Outcome<CreatedMedia> {
         self.run(self.client.create(request))
     }
 
-    fn get(&self, mid: &MediaId) -> Outcome<Media, Self> {
+    fn get(&self, mid: &MediaId) -> Outcome<Media> {
         self.run(self.client.get(mid))
     }
 
-    fn list(&self, query: ListQuery) -> Outcome<MediaList, Self> {
+    fn list(&self, query: ListQuery) -> Outcome<MediaList> {
         self.run(self.client.list(query))
     }
 
-    fn list_all(&self) -> Vec<Outcome<Media, Self>> {
+    fn list_all(&self) -> Vec<Outcome<Media>> {
         use futures_util::StreamExt as _;
         self.run(self.client.list_all().collect())
     }
 
-    fn delete(&self, mid: &MediaId) -> Outcome<(), Self> {
+    fn delete(&self, mid: &MediaId) -> Outcome<()> {
         self.run(self.client.delete(mid))
     }
 
-    fn upload(&self, path: &Path, options: &UploadOptions) -> Outcome<Uploaded, Self> {
+    fn upload(&self, path: &Path, options: &UploadOptions) -> Outcome<Uploaded> {
         self.run(self.client.upload(path, options))
     }
 
-    fn upload_reader(&self, bytes: Vec<u8>, options: &UploadOptions) -> Outcome<Uploaded, Self> {
+    fn upload_reader(&self, bytes: Vec<u8>, options: &UploadOptions) -> Outcome<Uploaded> {
         let size = bytes.len() as u64;
         let stream = futures_util::stream::iter(pieces(bytes).into_iter().map(Ok));
         self.run(self.client.upload_stream(Box::pin(stream), size, options))
     }
 
-    fn upload_to(&self, target: &UploadTarget, path: &Path) -> Outcome<UploadReceipt, Self> {
+    fn upload_to(&self, target: &UploadTarget, path: &Path) -> Outcome<UploadReceipt> {
         self.run(self.client.upload_to(target, path, None))
     }
 
-    fn wait(&self, mid: &MediaId) -> Outcome<Media, Self> {
+    fn wait(&self, mid: &MediaId) -> Outcome<Media> {
         self.run(self.client.wait(mid))
     }
 
-    fn wait_with(&self, mid: &MediaId, policy: PollPolicy) -> Outcome<Media, Self> {
+    fn wait_with(&self, mid: &MediaId, policy: PollPolicy) -> Outcome<Media> {
         self.run(self.client.wait_with(mid, policy))
     }
 
-    fn process(&self, path: &Path, options: &UploadOptions) -> Outcome<Media, Self> {
+    fn process(&self, path: &Path, options: &UploadOptions) -> Outcome<Media> {
         self.run(self.client.process(path, options))
     }
 
-    fn result(&self, media: &Media) -> Outcome<Option<ResultDocument>, Self> {
+    fn result(&self, media: &Media) -> Outcome<Option<ResultDocument>> {
         self.run(self.client.result(media))
     }
 
-    fn download_heatmap(&self, media: &Media, path: &Path) -> Outcome<Option<u64>, Self> {
+    fn download_heatmap(&self, media: &Media, path: &Path) -> Outcome<Option<u64>> {
         self.run(self.client.download_heatmap(media, path))
     }
 }

@@ -15,7 +15,7 @@
 pub mod backend;
 pub mod env;
 
-pub use backend::{Backend, BackendError, Reqwest, Settings};
+pub use backend::{Backend, Connect, Reqwest, Settings, StdClock, StdHttp, TcpClient};
 pub use env::Env;
 
 /// The README's Rust snippets: compiled by `cargo test --doc`, and run

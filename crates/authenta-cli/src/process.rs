@@ -1,9 +1,10 @@
 //! `authenta process`: check every file, then upload and wait for each, a
 //! few at a time, and end with a table (or one JSON object per file).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use authenta_reqwest::proto::engine::BatchStop;
 use authenta_reqwest::types::{Media, MediaId, MediaStatus};
 use authenta_reqwest::{Client, Error, PollPolicy, UploadOptions};
 use futures_util::StreamExt as _;
@@ -40,7 +41,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     let bars = Bars::new(show);
     let count = bars.count(plan.jobs.len());
     let policy = PollPolicy::default().with_max_wait(args.timeout);
-    let stop = AtomicBool::new(false);
+    let stop = Mutex::new(BatchStop::default());
     let mut outcomes: Vec<Option<(Outcome, Duration)>> = plan.jobs.iter().map(|_| None).collect();
 
     let client = &session.client;
@@ -48,19 +49,18 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     let mut finished = std::pin::pin!(
         futures_util::stream::iter(plan.jobs.iter().enumerate())
             .map(|(i, job)| async move {
-                if stop_ref.load(Ordering::Relaxed) {
+                // Proto's batch stop rule: no new file once one failed in a
+                // way every file would.
+                if BatchStop::check(stop_ref).is_some() {
                     return (i, Outcome::Skipped, Duration::ZERO);
                 }
                 let started = Instant::now();
                 let bar = bars_ref.upload(&job.file.name, job.file.size);
-                let outcome = match process_one(client, job, policy, &bar).await {
+                let result = process_one(client, job, policy, &bar).await;
+                BatchStop::record(stop_ref, &result);
+                let outcome = match result {
                     Ok(media) => Outcome::Done(Box::new(media)),
-                    Err(e) => {
-                        if e.class().affects_every_request() {
-                            stop_ref.store(true, Ordering::Relaxed);
-                        }
-                        Outcome::Failed(e)
-                    }
+                    Err(e) => Outcome::Failed(e),
                 };
                 bar.done();
                 (i, outcome, started.elapsed())
@@ -114,8 +114,9 @@ pub async fn wait(
     policy: PollPolicy,
     bar: &Bar,
 ) -> Result<Media, Error> {
+    let bar = bar.clone();
     client
-        .wait_observed(mid, policy, &|media| bar.status(&media.status))
+        .wait_observed(mid, policy, move |media| bar.status(&media.status))
         .await
 }
 

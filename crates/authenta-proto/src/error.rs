@@ -35,6 +35,20 @@ pub enum Error {
     Decode(Box<DecodeError>),
     /// Waiting for a final status took longer than allowed.
     Timeout(WaitTimeout),
+    /// A batch started no more work: an earlier item failed in a way
+    /// every item would ([`ErrorClass::affects_every_request`]).
+    Stopped(BatchStopped),
+}
+
+/// Why a batch item was not started: the earlier failure that would recur
+/// for every item.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not started: an earlier file failed in a way every file would ({cause})")]
+pub struct BatchStopped {
+    /// The class of the earlier failure.
+    pub class: ErrorClass,
+    /// The earlier failure's message.
+    pub cause: String,
 }
 
 /// The broad class of an error: what a program (or the `authenta` command's
@@ -62,6 +76,9 @@ pub enum ErrorClass {
     Server,
     /// A wait ran out of time.
     Timeout,
+    /// Local I/O failed: writing a downloaded artifact (disk full, no
+    /// permission).
+    LocalIo,
 }
 
 impl ErrorClass {
@@ -103,6 +120,7 @@ impl Error {
             Error::UploadExpired(_) => ErrorClass::InvalidInput,
             Error::Decode(_) => ErrorClass::Server,
             Error::Timeout(_) => ErrorClass::Timeout,
+            Error::Stopped(e) => e.class,
         }
     }
 
@@ -135,7 +153,7 @@ impl Error {
             Error::Decode(e) => e.mid.as_ref(),
             Error::Timeout(e) => Some(&e.mid),
             Error::Invalid(ValidationError::SizeMismatch { mid, .. }) => mid.as_ref(),
-            Error::Config(_) | Error::Invalid(_) => None,
+            Error::Config(_) | Error::Invalid(_) | Error::Stopped(_) => None,
         }
     }
 
@@ -208,7 +226,7 @@ impl Error {
                 }
                 _ => return None,
             },
-            ErrorClass::Network => return None,
+            ErrorClass::Network | ErrorClass::LocalIo => return None,
         };
         Some(Cow::Borrowed(fixed))
     }
@@ -277,6 +295,7 @@ impl fmt::Display for Error {
             Error::UploadExpired(e) => e.fmt(f),
             Error::Decode(e) => e.fmt(f),
             Error::Timeout(e) => e.fmt(f),
+            Error::Stopped(e) => return e.fmt(f),
         }?;
         if let Some(hint) = self.hint() {
             write!(f, ": {hint}")?;
@@ -504,13 +523,16 @@ impl fmt::Display for ValidationError {
                 expected,
                 actual,
                 mid,
-            } => {
-                write!(
+            } => match mid {
+                Some(mid) => write!(
                     f,
-                    "the body is {actual} bytes but the record was created for {expected}; upload the same file the record was created for"
-                )?;
-                write_mid(f, mid.as_ref())
-            }
+                    "the body is {actual} bytes but the record was created for {expected}; upload the same file the record was created for (mid {mid})"
+                ),
+                None => write!(
+                    f,
+                    "the body is {actual} bytes but the upload URL was signed for {expected}; upload exactly the bytes the URL was made for"
+                ),
+            },
         }
     }
 }
@@ -805,5 +827,198 @@ mod tests {
             content_type: "text/plain".into(),
         };
         assert!(e.to_string().contains("image/jpeg"));
+    }
+}
+
+/// A transport's error, boxed: users name one error type whatever HTTP
+/// client runs underneath, and reach the client's own error with
+/// [`std::error::Error::source`] and `downcast_ref`.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What local I/O was doing when it failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LocalIo {
+    /// Reading the file (or stream) being uploaded: the input is at fault.
+    ReadingSource,
+    /// Writing a downloaded artifact to disk (disk full, no permission).
+    WritingArtifact,
+}
+
+/// Why a flow failed: the protocol's [`Error`], the HTTP client's failure
+/// (after any retries), or local I/O. This is the error type of both
+/// backends and of [`Client`](crate::Client): no generic parameter, the
+/// transport's own error boxed as the [`source`](std::error::Error::source).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Failure {
+    /// The protocol's error: invalid input, an API or S3 error answer, a
+    /// timeout, ...
+    #[error(transparent)]
+    Proto(Error),
+    /// The HTTP client failed.
+    #[error("{}", transport_message(.kind, *.attempts, .operation, .mid.as_ref(), .error))]
+    Transport {
+        /// The client's error.
+        #[source]
+        error: BoxError,
+        /// What kind of failure it was.
+        kind: crate::transport::TransportErrorKind,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The operation, or `None` for the upload and artifact downloads.
+        operation: Option<Operation>,
+        /// The record concerned, if any.
+        mid: Option<MediaId>,
+    },
+    /// Local I/O failed.
+    #[error("{context}: {error}{}", mid_suffix(.mid.as_ref()))]
+    Io {
+        /// The error.
+        #[source]
+        error: std::io::Error,
+        /// What was being done.
+        during: LocalIo,
+        /// What was being done, in words, such as "reading clip.mp4".
+        context: String,
+        /// The record concerned, if any.
+        mid: Option<MediaId>,
+    },
+}
+
+fn mid_suffix(mid: Option<&MediaId>) -> String {
+    mid.map(|m| format!(" (mid {m})")).unwrap_or_default()
+}
+
+fn transport_message(
+    kind: &crate::transport::TransportErrorKind,
+    attempts: u32,
+    operation: &Option<Operation>,
+    mid: Option<&MediaId>,
+    error: &BoxError,
+) -> String {
+    use crate::transport::TransportErrorKind as K;
+    let what = match kind {
+        K::Connect => "cannot connect",
+        K::Timeout => "timed out",
+        K::Interrupted => "connection broken",
+        K::Other => "network error",
+    };
+    let mut text = what.to_owned();
+    match operation {
+        Some(op) => text.push_str(&format!(" on {} {}", op.route().method, op.route().path)),
+        None => text.push_str(" on the upload or download"),
+    }
+    if attempts > 1 {
+        text.push_str(&format!(" after {attempts} attempts"));
+    }
+    text.push_str(&mid_suffix(mid));
+    text.push_str(": ");
+    text.push_str(&error_chain(error.as_ref()));
+    text
+}
+
+impl Failure {
+    /// The class of the failure (what a program or an exit code acts on).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Failure::Proto(e) => e.class(),
+            Failure::Transport { .. } => ErrorClass::Network,
+            Failure::Io {
+                during: LocalIo::ReadingSource,
+                ..
+            } => ErrorClass::InvalidInput,
+            Failure::Io { .. } => ErrorClass::LocalIo,
+        }
+    }
+
+    /// The API's error code, if the API sent one.
+    pub fn code(&self) -> Option<&ErrorCode> {
+        self.as_proto().and_then(Error::code)
+    }
+
+    /// The HTTP status of the failed answer, if there was one.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.as_proto().and_then(Error::status)
+    }
+
+    /// The media record concerned, if any.
+    pub fn mid(&self) -> Option<&MediaId> {
+        match self {
+            Failure::Proto(e) => e.mid(),
+            Failure::Transport { mid, .. } | Failure::Io { mid, .. } => mid.as_ref(),
+        }
+    }
+
+    /// Whether trying the same thing again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Failure::Proto(e) => e.is_retryable(),
+            Failure::Transport { kind, .. } => crate::retry::classify_transport(*kind).is_retry(),
+            Failure::Io { .. } => false,
+        }
+    }
+
+    /// The protocol error, if this is one.
+    pub fn as_proto(&self) -> Option<&Error> {
+        match self {
+            Failure::Proto(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// What to do about it, where the protocol knows.
+    pub fn hint(&self) -> Option<Cow<'static, str>> {
+        self.as_proto().and_then(Error::hint)
+    }
+
+    /// Attaches the `mid` the failure concerns, where it has none.
+    pub fn with_mid(self, mid: &MediaId) -> Self {
+        match self {
+            Failure::Proto(e) => Failure::Proto(e.with_mid(mid)),
+            Failure::Transport {
+                error,
+                kind,
+                attempts,
+                operation,
+                mid: None,
+            } => Failure::Transport {
+                error,
+                kind,
+                attempts,
+                operation,
+                mid: Some(mid.clone()),
+            },
+            Failure::Io {
+                error,
+                during,
+                context,
+                mid: None,
+            } => Failure::Io {
+                error,
+                during,
+                context,
+                mid: Some(mid.clone()),
+            },
+            other => other,
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Proto(e)
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure::Proto(Error::Config(e))
+    }
+}
+
+impl From<ValidationError> for Failure {
+    fn from(e: ValidationError) -> Self {
+        Failure::Proto(Error::Invalid(e))
     }
 }

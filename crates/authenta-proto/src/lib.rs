@@ -14,8 +14,12 @@
 //! - [`upload`]: the exact head of the S3 `PUT` and the URL's expiry;
 //! - [`retry`], [`poll`], [`paginate`]: when to retry, how long to wait
 //!   between polls, when a listing is complete;
-//! - [`flow`]: those decisions as state machines, and [`driver`]: loops that
-//!   run them over any HTTP client.
+//! - [`engine`]: every flow (a call with its retries, an upload, a wait,
+//!   create → upload → wait, a download, a listing) as a state machine
+//!   the caller steps, and the one driver loop per mode that runs any of
+//!   them;
+//! - [`Client`]: the methods users call, for any transport and runtime
+//!   (the backends are type aliases of it).
 //!
 //! It opens no socket, reads no clock and never sleeps: the HTTP client
 //! ([`HttpClient`], [`AsyncHttpClient`]) and the time, sleep and randomness
@@ -45,10 +49,11 @@
 //! assert_eq!(media.fake, Some(true));
 //! ```
 
+pub mod client;
 pub mod config;
-pub mod driver;
+pub mod engine;
 pub mod error;
-pub mod flow;
+pub mod io;
 pub mod ops;
 pub mod options;
 pub mod paginate;
@@ -63,13 +68,15 @@ pub mod validate;
 pub use authenta_types as types;
 pub use http;
 
+pub use client::{Async, Backend, Blocking, Client, MediaStream};
 pub use config::{ClientSecret, Config, Credentials};
-pub use driver::{AsyncUploadSource, OneShot, OneShotStream, UploadSource, Uploaded};
+pub use engine::flows::{Observer, Uploaded};
+pub use engine::{Action, Event, Flow, Inputs};
 pub use error::{
-    ApiError, ConfigError, DecodeError, Error, ErrorClass, HttpError, UploadError, UploadExpired,
-    ValidationError, WaitTimeout,
+    ApiError, BatchStopped, BoxError, ConfigError, DecodeError, Error, ErrorClass, Failure,
+    HttpError, LocalIo, UploadError, UploadExpired, ValidationError, WaitTimeout,
 };
-pub use flow::Failure;
+pub use io::{AsyncUploadSource, FileSink, FileSource, OneShot, OneShotStream, UploadSource};
 pub use ops::{ApiRequest, CreateMedia, DeleteMedia, GetMedia, ListMedia};
 pub use options::{ProgressFn, UploadOptions};
 pub use paginate::ListCursor;
@@ -79,7 +86,8 @@ pub use retry::{RetryAfter, RetryPolicy};
 pub use settings::ClientSettings;
 pub use transport::{
     AsyncDownloadSink, AsyncHttpClient, AsyncRuntime, AsyncUploadBody, ByteStream, DownloadSink,
-    HttpClient, Runtime, SendDownloadError, SendUploadError, TransportErrorKind, UploadBody,
+    HttpClient, RESPONSE_READ_LIMIT, Runtime, SendDownloadError, SendUploadError,
+    TransportErrorKind, UploadBody,
 };
 pub use upload::UploadTarget;
 pub use validate::MediaFile;

@@ -52,6 +52,12 @@ impl Default for ClientSettings {
 }
 
 impl ClientSettings {
+    /// A client over `driver` with these settings' configuration and
+    /// policies: what every backend's `build` ends with.
+    pub fn client<D>(&self, config: Config, driver: D) -> crate::Client<D> {
+        crate::Client::with_policies(config, driver, self.retry, self.poll)
+    }
+
     /// The configuration these settings give ([`Config::resolve`]): fails
     /// on invalid credentials, base URL or user agent, or a missing
     /// environment variable when no credentials were given.

@@ -6,9 +6,13 @@
 //! blocking [`HttpClient`], which makes a test's fake server one line.
 
 use std::io::{self, Read};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
+
+use crate::io::{AsyncUploadSource, UploadSource};
+use crate::options::ProgressFn;
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -44,14 +48,68 @@ pub enum TransportErrorKind {
     Other,
 }
 
+impl TransportErrorKind {
+    /// The kind of an I/O error, by its [`io::ErrorKind`]: the one table
+    /// every transport uses for socket errors.
+    ///
+    /// ```
+    /// use std::io;
+    /// use authenta_proto::TransportErrorKind;
+    /// let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+    /// assert_eq!(TransportErrorKind::of_io(&refused), TransportErrorKind::Connect);
+    /// let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+    /// assert_eq!(TransportErrorKind::of_io(&reset), TransportErrorKind::Interrupted);
+    /// ```
+    pub fn of_io(error: &io::Error) -> TransportErrorKind {
+        use io::ErrorKind as K;
+        match error.kind() {
+            K::ConnectionRefused
+            | K::AddrNotAvailable
+            | K::HostUnreachable
+            | K::NetworkUnreachable
+            | K::NetworkDown => TransportErrorKind::Connect,
+            K::TimedOut | K::WouldBlock => TransportErrorKind::Timeout,
+            K::ConnectionReset
+            | K::ConnectionAborted
+            | K::BrokenPipe
+            | K::UnexpectedEof
+            | K::NotConnected => TransportErrorKind::Interrupted,
+            _ => TransportErrorKind::Other,
+        }
+    }
+
+    /// The kind of any error: the first [`io::Error`] in its
+    /// [`source`](std::error::Error::source) chain read by
+    /// [`TransportErrorKind::of_io`], else [`TransportErrorKind::Other`].
+    /// The default of [`HttpClient::error_kind`] and
+    /// [`AsyncHttpClient::error_kind`].
+    pub fn of_error(error: &(dyn std::error::Error + 'static)) -> TransportErrorKind {
+        let mut next = Some(error);
+        while let Some(e) = next {
+            if let Some(io) = e.downcast_ref::<io::Error>() {
+                return TransportErrorKind::of_io(io);
+            }
+            next = e.source();
+        }
+        TransportErrorKind::Other
+    }
+}
+
+/// How many bytes of an answer a transport reads into memory at most:
+/// one more than [`MAX_API_RESPONSE_BYTES`], so that proto can tell an
+/// answer that is too large (and refuse it the same way whatever the
+/// transport) from one that fits.
+pub const RESPONSE_READ_LIMIT: u64 = MAX_API_RESPONSE_BYTES + 1;
+
 /// A blocking HTTP client.
 pub trait HttpClient {
     /// The client's error.
     type Error: std::error::Error + Send + Sync + 'static;
 
-    /// Sends an API request and reads the whole answer (at most
-    /// [`MAX_API_RESPONSE_BYTES`]). Must not follow redirects: the request
-    /// carries credentials that may only go to the API.
+    /// Sends an API request (or an artifact `GET`) and reads the answer's
+    /// body, at most [`RESPONSE_READ_LIMIT`] bytes (stop reading there and
+    /// return what was read: proto refuses it). Must not follow redirects:
+    /// the request carries credentials that may only go to the API.
     fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Self::Error>;
 
     /// Sends the upload `PUT`: the head is complete (`Content-Type`,
@@ -95,10 +153,11 @@ pub trait HttpClient {
         Ok(Response::from_parts(parts, Vec::new()))
     }
 
-    /// Classifies one of the client's errors for the retry decision.
+    /// Classifies one of the client's errors for the retry decision. The
+    /// default finds an [`io::Error`] in the error's source chain
+    /// ([`TransportErrorKind::of_error`]).
     fn error_kind(&self, error: &Self::Error) -> TransportErrorKind {
-        let _ = error;
-        TransportErrorKind::Other
+        TransportErrorKind::of_error(error)
     }
 }
 
@@ -163,10 +222,11 @@ pub trait AsyncHttpClient: Send + Sync {
         Ok(Response::from_parts(parts, Vec::new()))
     }
 
-    /// Classifies one of the client's errors for the retry decision.
+    /// Classifies one of the client's errors for the retry decision. The
+    /// default finds an [`io::Error`] in the error's source chain
+    /// ([`TransportErrorKind::of_error`]).
     fn error_kind(&self, error: &Self::Error) -> TransportErrorKind {
-        let _ = error;
-        TransportErrorKind::Other
+        TransportErrorKind::of_error(error)
     }
 }
 
@@ -197,6 +257,14 @@ pub trait DownloadSink: Send {
     fn restart(&mut self) -> io::Result<()>;
     /// Takes the next bytes of the body.
     fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()>;
+    /// The download is complete: make it final (a file sink moves its
+    /// `.part` file into place). The default does nothing.
+    fn commit(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// The download failed: throw away what was written. The default does
+    /// nothing.
+    fn abandon(&mut self) {}
 }
 
 impl DownloadSink for Vec<u8> {
@@ -218,6 +286,13 @@ pub trait AsyncDownloadSink: Send {
     async fn restart(&mut self) -> io::Result<()>;
     /// Takes the next bytes of the body.
     async fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()>;
+    /// The download is complete: make it final. The default does nothing.
+    async fn commit(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// The download failed: throw away what was written. The default does
+    /// nothing.
+    async fn abandon(&mut self) {}
 }
 
 #[async_trait::async_trait]
@@ -244,6 +319,25 @@ pub trait Runtime {
     fn sleep(&self, duration: Duration);
     /// A random number, for backoff jitter.
     fn random(&self) -> u64;
+
+    /// A file as an upload source, measured as `len` bytes. The default is
+    /// [`FileSource`](crate::FileSource) (std's files).
+    fn file_source(&self, path: PathBuf, len: u64) -> Box<dyn UploadSource> {
+        Box::new(crate::FileSource::new(path, len))
+    }
+
+    /// A file as a download sink. The default is
+    /// [`FileSink`](crate::FileSink) (std's files; written as `<path>.part`,
+    /// renamed on commit).
+    fn file_sink(&self, path: PathBuf) -> Box<dyn DownloadSink> {
+        Box::new(crate::FileSink::new(path))
+    }
+
+    /// Runs `work`, which blocks on local files (reading a file's first
+    /// and last bytes to check it). The default runs it in place.
+    fn unblock<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> T {
+        work()
+    }
 }
 
 /// Time, sleep and randomness for the async flows.
@@ -257,29 +351,34 @@ pub trait AsyncRuntime: Send + Sync {
     async fn sleep(&self, duration: Duration);
     /// A random number, for backoff jitter.
     fn random(&self) -> u64;
+
+    /// A file as an upload source, measured as `len` bytes, read without
+    /// blocking the runtime's threads.
+    fn file_source(&self, path: PathBuf, len: u64) -> Box<dyn AsyncUploadSource>;
+
+    /// A file as a download sink, written as `<path>.part` and renamed on
+    /// commit ([`part_path`](crate::io::part_path)).
+    fn file_sink(&self, path: PathBuf) -> Box<dyn AsyncDownloadSink>;
+
+    /// Runs `work`, which blocks on local files (reading a file's first and
+    /// last bytes to check it), off the runtime's threads where it can.
+    async fn unblock<T: Send + 'static>(&self, work: Box<dyn FnOnce() -> T + Send + 'static>) -> T;
 }
 
-/// Upload progress: called with (bytes sent so far, total bytes).
-pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Send + Sync);
-
 /// The body of a blocking upload: exactly `len` bytes from a reader, with
-/// progress reported as the transport reads. Reading past `len` yields EOF;
-/// a source that ends early is an error (the file changed since it was
-/// measured).
+/// progress reported as the transport reads. A source that ends early or
+/// holds more than `len` bytes is an error (the file changed since it was
+/// measured), never a cut or padded body.
 pub struct UploadBody<'a> {
     reader: Box<dyn Read + Send + 'a>,
     len: u64,
     sent: u64,
-    progress: Option<Progress<'a>>,
+    progress: Option<ProgressFn>,
 }
 
 impl<'a> UploadBody<'a> {
     /// A body of `len` bytes read from `reader`.
-    pub fn new(
-        reader: Box<dyn Read + Send + 'a>,
-        len: u64,
-        progress: Option<Progress<'a>>,
-    ) -> Self {
+    pub fn new(reader: Box<dyn Read + Send + 'a>, len: u64, progress: Option<ProgressFn>) -> Self {
         UploadBody {
             reader,
             len,
@@ -315,11 +414,30 @@ fn source_ended(sent: u64, len: u64) -> io::Error {
     )
 }
 
+fn source_longer(len: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("the upload source holds more than the {len} bytes declared; did the file change?"),
+    )
+}
+
 impl Read for UploadBody<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let left = self.len - self.sent;
-        if left == 0 || buf.is_empty() {
+        if buf.is_empty() {
             return Ok(0);
+        }
+        if left == 0 {
+            // The declared length is sent: the source must be at its end.
+            let mut probe = [0u8; 1];
+            return loop {
+                match self.reader.read(&mut probe) {
+                    Ok(0) => break Ok(0),
+                    Ok(_) => break Err(source_longer(self.len)),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => break Err(e),
+                }
+            };
         }
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         let n = self.reader.read(&mut buf[..want])?;
@@ -327,7 +445,7 @@ impl Read for UploadBody<'_> {
             return Err(source_ended(self.sent, self.len));
         }
         self.sent += n as u64;
-        if let Some(progress) = self.progress {
+        if let Some(progress) = &self.progress {
             progress(self.sent, self.len);
         }
         Ok(n)
@@ -338,25 +456,25 @@ impl Read for UploadBody<'_> {
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
 /// The body of an async upload: exactly `len` bytes from a stream, with
-/// progress reported as the transport pulls chunks.
+/// progress reported as the transport pulls chunks. A stream that ends
+/// early or yields more than `len` bytes is an error, never a cut body: the
+/// last chunk is held back until the stream has said it is done.
 pub struct AsyncUploadBody {
     stream: ByteStream,
     len: u64,
     sent: u64,
-    progress: Option<std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>>,
+    last: Option<Bytes>,
+    progress: Option<ProgressFn>,
 }
 
 impl AsyncUploadBody {
     /// A body of `len` bytes pulled from `stream`.
-    pub fn new(
-        stream: ByteStream,
-        len: u64,
-        progress: Option<std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>>,
-    ) -> Self {
+    pub fn new(stream: ByteStream, len: u64, progress: Option<ProgressFn>) -> Self {
         AsyncUploadBody {
             stream,
             len,
             sent: 0,
+            last: None,
             progress,
         }
     }
@@ -386,23 +504,45 @@ impl Stream for AsyncUploadBody {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        let left = this.len - this.sent;
-        if left == 0 {
-            return Poll::Ready(None);
-        }
-        match this.stream.as_mut().poll_next(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(None) => Poll::Ready(Some(Err(source_ended(this.sent, this.len)))),
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
-            Poll::Ready(Some(Ok(mut chunk))) => {
-                if chunk.len() as u64 > left {
-                    chunk.truncate(left as usize);
+        loop {
+            let left = this.len - this.sent;
+            let polled = if left == 0 && this.last.is_none() {
+                // Everything was handed over and the stream said it ended.
+                return Poll::Ready(None);
+            } else {
+                this.stream.as_mut().poll_next(cx)
+            };
+            match polled {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(Some(Ok(chunk))) if chunk.is_empty() => continue,
+                Poll::Ready(Some(Ok(_))) if this.last.is_some() => {
+                    this.last = None;
+                    return Poll::Ready(Some(Err(source_longer(this.len))));
                 }
-                this.sent += chunk.len() as u64;
-                if let Some(progress) = &this.progress {
-                    progress(this.sent, this.len);
+                Poll::Ready(Some(Ok(chunk))) if chunk.len() as u64 > left => {
+                    return Poll::Ready(Some(Err(source_longer(this.len))));
                 }
-                Poll::Ready(Some(Ok(chunk)))
+                Poll::Ready(Some(Ok(chunk))) => {
+                    this.sent += chunk.len() as u64;
+                    if this.sent < this.len {
+                        if let Some(progress) = &this.progress {
+                            progress(this.sent, this.len);
+                        }
+                        return Poll::Ready(Some(Ok(chunk)));
+                    }
+                    // The last chunk waits for the stream's end.
+                    this.last = Some(chunk);
+                }
+                Poll::Ready(None) => match this.last.take() {
+                    Some(chunk) => {
+                        if let Some(progress) = &this.progress {
+                            progress(this.sent, this.len);
+                        }
+                        return Poll::Ready(Some(Ok(chunk)));
+                    }
+                    None => return Poll::Ready(Some(Err(source_ended(this.sent, this.len)))),
+                },
             }
         }
     }
@@ -419,13 +559,65 @@ mod tests {
 
     #[test]
     fn upload_body_is_exactly_len_bytes_with_progress() {
-        let seen = Mutex::new(Vec::new());
-        let progress = |sent: u64, total: u64| seen.lock().unwrap().push((sent, total));
-        let mut body = UploadBody::new(Box::new(&b"hello world"[..]), 5, Some(&progress));
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let progress: ProgressFn = std::sync::Arc::new(move |sent: u64, total: u64| {
+            record.lock().unwrap().push((sent, total))
+        });
+        let mut body = UploadBody::new(Box::new(&b"hello"[..]), 5, Some(progress));
         let mut out = Vec::new();
         body.read_to_end(&mut out).unwrap();
         assert_eq!(out, b"hello");
         assert_eq!(seen.lock().unwrap().last(), Some(&(5, 5)));
+    }
+
+    #[test]
+    fn a_longer_source_is_an_error_not_a_cut_body() {
+        let mut body = UploadBody::new(Box::new(&b"hello world"[..]), 5, None);
+        let err = body.read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("more than the 5 bytes"), "{err}");
+    }
+
+    fn drain(mut body: AsyncUploadBody) -> io::Result<Vec<u8>> {
+        use futures_util::StreamExt as _;
+        futures_util::future::FutureExt::now_or_never(async move {
+            let mut out = Vec::new();
+            while let Some(chunk) = body.next().await {
+                out.extend_from_slice(&chunk?);
+            }
+            Ok(out)
+        })
+        .expect("ready streams")
+    }
+
+    fn chunks(parts: &[&'static [u8]]) -> ByteStream {
+        let parts: Vec<io::Result<Bytes>> =
+            parts.iter().map(|p| Ok(Bytes::from_static(p))).collect();
+        Box::pin(futures_util::stream::iter(parts))
+    }
+
+    #[test]
+    fn an_async_body_is_exactly_its_length() {
+        assert_eq!(
+            drain(AsyncUploadBody::new(chunks(&[b"he", b"llo"]), 5, None)).unwrap(),
+            b"hello"
+        );
+        let long = drain(AsyncUploadBody::new(
+            chunks(&[b"he", b"llo", b"!"]),
+            5,
+            None,
+        ));
+        assert!(long.unwrap_err().to_string().contains("more than the 5"));
+        let longer_chunk = drain(AsyncUploadBody::new(chunks(&[b"hello!"]), 5, None));
+        assert!(
+            longer_chunk
+                .unwrap_err()
+                .to_string()
+                .contains("more than the 5")
+        );
+        let short = drain(AsyncUploadBody::new(chunks(&[b"hell"]), 5, None));
+        assert!(short.unwrap_err().to_string().contains("after 4 of 5"));
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The drivers, end to end over a fake in-memory server and a fake clock:
-//! create → upload → wait, retries, listing, and what went on the wire.
+//! The flows through both driver loops (blocking and async), end to end
+//! over a fake in-memory server and a fake clock: create → upload → wait,
+//! retries, listing, downloads, and what went on the wire. Every scenario
+//! runs in both modes.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -9,12 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
-use authenta_proto::driver::{blocking, nonblocking};
+use authenta_proto::engine::flows::{Download, SourceInfo};
+use authenta_proto::engine::{Flow, blocking, nonblocking};
 use authenta_proto::http::{Method, Request, Response};
 use authenta_proto::types::{MediaId, MediaStatus, ModelType};
 use authenta_proto::{
-    AsyncHttpClient, AsyncRuntime, Config, Credentials, ErrorClass, Failure, MediaFile, OneShot,
-    PollPolicy, Runtime,
+    Async, AsyncDownloadSink, AsyncHttpClient, AsyncRuntime, AsyncUploadSource, Client, Config,
+    Credentials, DownloadSink, ErrorClass, Failure, MediaFile, OneShot, OneShotStream, PollPolicy,
+    Runtime, UploadSource,
 };
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR-and-some-pixels";
@@ -200,6 +204,15 @@ impl AsyncRuntime for FakeClock {
     fn random(&self) -> u64 {
         Runtime::random(self)
     }
+    fn file_source(&self, _: std::path::PathBuf, _: u64) -> Box<dyn AsyncUploadSource> {
+        unimplemented!("these tests upload from memory")
+    }
+    fn file_sink(&self, _: std::path::PathBuf) -> Box<dyn AsyncDownloadSink> {
+        unimplemented!("these tests download into memory")
+    }
+    async fn unblock<T: Send + 'static>(&self, work: Box<dyn FnOnce() -> T + Send>) -> T {
+        work()
+    }
 }
 
 #[async_trait::async_trait]
@@ -231,169 +244,288 @@ fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
-#[test]
-fn blocking_create_upload_wait() {
-    let server = Server::default();
-    let clock = FakeClock::new();
-    let s = server.clone();
-    let driver = blocking::Driver::new(config(), move |r| s.handle(r), clock.clone());
-    let file = MediaFile::inspect("a.png", PNG, PNG.len() as u64, None).unwrap();
-    let progress = Mutex::new(0u64);
-    let on_progress = |sent: u64, _total: u64| *progress.lock().unwrap() = sent;
-    let media = driver
-        .process(&file, ModelType::Ac1, &mut { PNG }, Some(&on_progress))
-        .unwrap();
-    assert_eq!(media.status, MediaStatus::Processed);
-    assert_eq!(media.fake, Some(false));
-    assert_eq!(*progress.lock().unwrap(), PNG.len() as u64);
-    let state = server.0.lock().unwrap();
-    let methods: Vec<&str> = state.requests.iter().map(|r| r.0.as_str()).collect();
-    assert_eq!(methods, ["POST", "PUT", "GET", "GET", "GET"]);
-    let put = &state.requests[1];
-    assert!(
-        put.1.ends_with("?X-Amz-Signature=a%2Bb"),
-        "the URL byte for byte: {}",
-        put.1
-    );
-    assert!(put.2.iter().all(|(k, _)| !k.starts_with("x-client")));
-    assert!(!put.2.iter().any(|(k, _)| k == "transfer-encoding"));
-    // The wait slept its schedule: 1 s, then 1.5 s.
-    assert_eq!(clock.slept(), Duration::from_millis(2500));
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    Blocking,
+    Async,
+}
+
+const MODES: [Mode; 2] = [Mode::Blocking, Mode::Async];
+
+/// What a flow reads from and writes to.
+struct Io<'a> {
+    source: Option<(&'static [u8], bool)>,
+    sink: Option<&'a mut Vec<u8>>,
+    progress: Option<authenta_proto::ProgressFn>,
+}
+
+impl Io<'_> {
+    fn none() -> Self {
+        Io {
+            source: None,
+            sink: None,
+            progress: None,
+        }
+    }
+    fn source(bytes: &'static [u8], reopenable: bool) -> Self {
+        Io {
+            source: Some((bytes, reopenable)),
+            ..Io::none()
+        }
+    }
+}
+
+/// Runs `flow` with the driver loop of `mode`.
+fn run<F: Flow>(
+    mode: Mode,
+    server: &Server,
+    clock: &FakeClock,
+    flow: &mut F,
+    io: Io<'_>,
+) -> Result<F::Output, Failure> {
+    match mode {
+        Mode::Blocking => {
+            let mut slice = io.source.map(|(b, _)| b);
+            let mut once = io.source.map(|(b, _)| OneShot::new(b, b.len() as u64));
+            let source: Option<&mut dyn UploadSource> = match io.source {
+                Some((_, true)) => slice.as_mut().map(|s| s as &mut dyn UploadSource),
+                Some((_, false)) => once.as_mut().map(|s| s as &mut dyn UploadSource),
+                None => None,
+            };
+            let mut io = blocking::Io {
+                source,
+                sink: io.sink.map(|s| s as &mut dyn DownloadSink),
+                progress: io.progress,
+            };
+            let s = server.clone();
+            let client = move |r| s.handle(r);
+            blocking::run(&client, clock, flow, &mut io)
+        }
+        Mode::Async => {
+            let mut bytes = io.source.map(|(b, _)| bytes::Bytes::from_static(b));
+            let mut once = io.source.map(|(b, _)| {
+                let chunk: std::io::Result<bytes::Bytes> = Ok(bytes::Bytes::from_static(b));
+                OneShotStream::new(
+                    Box::pin(futures_util::stream::iter([chunk])),
+                    b.len() as u64,
+                )
+            });
+            let source: Option<&mut dyn AsyncUploadSource> = match io.source {
+                Some((_, true)) => bytes.as_mut().map(|s| s as &mut dyn AsyncUploadSource),
+                Some((_, false)) => once.as_mut().map(|s| s as &mut dyn AsyncUploadSource),
+                None => None,
+            };
+            let mut io = nonblocking::Io {
+                source,
+                sink: io.sink.map(|s| s as &mut dyn AsyncDownloadSink),
+                progress: io.progress,
+            };
+            block_on(nonblocking::run(server, clock, flow, &mut io))
+        }
+    }
+}
+
+fn client(server: &Server, clock: &FakeClock) -> Client<Async<Server, FakeClock>> {
+    Client::new(
+        config(),
+        Async {
+            transport: server.clone(),
+            runtime: clock.clone(),
+        },
+    )
+}
+
+fn png() -> MediaFile {
+    MediaFile::inspect("a.png", PNG, PNG.len() as u64, None).unwrap()
+}
+
+fn memory(reopenable: bool) -> SourceInfo {
+    SourceInfo {
+        len: PNG.len() as u64,
+        reopenable,
+        name: "memory".into(),
+    }
 }
 
 #[test]
-fn blocking_retries_a_get_but_not_a_create() {
-    let server = Server::default();
-    server.0.lock().unwrap().faults = vec![503, 502];
-    let s = server.clone();
-    let driver = blocking::Driver::new(config(), move |r| s.handle(r), FakeClock::new());
-    let page = driver.list(Default::default()).unwrap();
-    assert_eq!(page.total, 0);
-    assert_eq!(
-        server.0.lock().unwrap().requests.len(),
-        3,
-        "two 5xx then the answer"
-    );
+fn create_upload_wait_in_both_modes() {
+    for mode in MODES {
+        let server = Server::default();
+        let clock = FakeClock::new();
+        let c = client(&server, &clock);
+        let progress = Arc::new(Mutex::new(0u64));
+        let seen = progress.clone();
+        let mut io = Io::source(PNG, true);
+        io.progress = Some(Arc::new(move |sent, _| *seen.lock().unwrap() = sent));
+        let upload = c.upload_flow(png(), ModelType::Ac1, memory(true));
+        let mut flow = authenta_proto::engine::flows::Process::new(upload, PollPolicy::default());
+        let media = run(mode, &server, &clock, &mut flow, io).unwrap();
+        assert_eq!(media.status, MediaStatus::Processed, "{mode:?}");
+        assert_eq!(media.fake, Some(false));
+        assert_eq!(*progress.lock().unwrap(), PNG.len() as u64);
+        let state = server.0.lock().unwrap();
+        let methods: Vec<&str> = state.requests.iter().map(|r| r.0.as_str()).collect();
+        assert_eq!(methods, ["POST", "PUT", "GET", "GET", "GET"], "{mode:?}");
+        let put = &state.requests[1];
+        assert!(
+            put.1.ends_with("?X-Amz-Signature=a%2Bb"),
+            "the URL byte for byte: {}",
+            put.1
+        );
+        assert!(put.2.iter().all(|(k, _)| !k.starts_with("x-client")));
+        assert!(!put.2.iter().any(|(k, _)| k == "transfer-encoding"));
+        assert!(
+            put.2
+                .iter()
+                .any(|(k, v)| k == "user-agent" && v.starts_with("authenta-rs")),
+            "the upload carries the API calls' user agent: {:?}",
+            put.2
+        );
+        // The wait slept its schedule: 1 s, then 1.5 s.
+        assert_eq!(clock.slept(), Duration::from_millis(2500));
+    }
+}
 
-    server.0.lock().unwrap().faults = vec![500];
-    let file = MediaFile::inspect("a.png", PNG, PNG.len() as u64, None).unwrap();
-    let err = driver
-        .upload(&file, ModelType::Ac1, &mut { PNG }, None)
-        .unwrap_err();
-    assert_eq!(err.status().map(|s| s.as_u16()), Some(500));
-    assert_eq!(err.class(), ErrorClass::Server);
-    assert_eq!(
-        server.0.lock().unwrap().requests.len(),
-        4,
-        "the POST went once"
-    );
+#[test]
+fn a_get_is_retried_but_a_create_is_not() {
+    for mode in MODES {
+        let server = Server::default();
+        let clock = FakeClock::new();
+        let c = client(&server, &clock);
+        server.0.lock().unwrap().faults = vec![503, 502];
+        let mut list = c.call(authenta_proto::ListMedia::new(Default::default()).unwrap());
+        let page = run(mode, &server, &clock, &mut list, Io::none()).unwrap();
+        assert_eq!(page.total, 0);
+        assert_eq!(
+            server.0.lock().unwrap().requests.len(),
+            3,
+            "two 5xx then the answer"
+        );
+
+        server.0.lock().unwrap().faults = vec![500];
+        let mut upload = c.upload_flow(png(), ModelType::Ac1, memory(true));
+        let err = run(mode, &server, &clock, &mut upload, Io::source(PNG, true)).unwrap_err();
+        assert_eq!(err.status().map(|s| s.as_u16()), Some(500));
+        assert_eq!(err.class(), ErrorClass::Server);
+        assert_eq!(
+            server.0.lock().unwrap().requests.len(),
+            4,
+            "the POST went once"
+        );
+    }
 }
 
 #[test]
 fn a_bad_file_never_reaches_the_server() {
-    let server = Server::default();
-    let s = server.clone();
-    let driver = blocking::Driver::new(config(), move |r| s.handle(r), FakeClock::new());
-    let file = MediaFile::inspect("a.png", PNG, PNG.len() as u64, None).unwrap();
-    let err = driver
-        .upload(&file, ModelType::Df1, &mut { PNG }, None)
+    for mode in MODES {
+        let server = Server::default();
+        let clock = FakeClock::new();
+        let c = client(&server, &clock);
+        let mut flow = c.upload_flow(png(), ModelType::Df1, memory(true));
+        let err = run(mode, &server, &clock, &mut flow, Io::source(PNG, true)).unwrap_err();
+        assert_eq!(err.class(), ErrorClass::InvalidInput);
+        assert!(err.to_string().contains("DF-1 takes Video"), "{err}");
+        let short = SourceInfo {
+            len: 4,
+            ..memory(true)
+        };
+        let mut flow = c.upload_flow(png(), ModelType::Ac1, short);
+        let err = run(
+            mode,
+            &server,
+            &clock,
+            &mut flow,
+            Io::source(&PNG[..4], true),
+        )
         .unwrap_err();
-    assert_eq!(err.class(), ErrorClass::InvalidInput);
-    assert!(err.to_string().contains("DF-1 takes Video"), "{err}");
-    let mut short: &[u8] = &PNG[..4];
-    let err = driver
-        .upload(&file, ModelType::Ac1, &mut short, None)
-        .unwrap_err();
-    assert!(err.to_string().contains("the body is 4 bytes"), "{err}");
-    assert!(server.0.lock().unwrap().requests.is_empty());
+        assert!(err.to_string().contains("the body is 4 bytes"), "{err}");
+        assert!(server.0.lock().unwrap().requests.is_empty());
+    }
 }
 
 #[test]
 fn uploads_retry_only_when_the_body_can_be_reopened() {
-    let server = Server::default();
-    let s = server.clone();
-    let driver = blocking::Driver::new(config(), move |r| s.handle(r), FakeClock::new());
-    let file = MediaFile::inspect("a.png", PNG, PNG.len() as u64, None).unwrap();
-    server.0.lock().unwrap().upload_faults = vec![503];
-    let done = driver
-        .upload(&file, ModelType::Ac1, &mut { PNG }, None)
-        .unwrap();
-    assert_eq!(done.receipt.etag.as_deref(), Some("\"e1\""));
+    for mode in MODES {
+        let server = Server::default();
+        let clock = FakeClock::new();
+        let c = client(&server, &clock);
+        server.0.lock().unwrap().upload_faults = vec![503];
+        let mut flow = c.upload_flow(png(), ModelType::Ac1, memory(true));
+        let done = run(mode, &server, &clock, &mut flow, Io::source(PNG, true)).unwrap();
+        assert_eq!(done.receipt.etag.as_deref(), Some("\"e1\""));
 
-    server.0.lock().unwrap().upload_faults = vec![503];
-    let mut once = OneShot::new(PNG, PNG.len() as u64);
-    let err = driver
-        .upload(&file, ModelType::Ac1, &mut once, None)
-        .unwrap_err();
-    assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
-    assert!(
-        err.mid().is_some(),
-        "the error names the record left INITED"
-    );
+        server.0.lock().unwrap().upload_faults = vec![503];
+        let mut flow = c.upload_flow(png(), ModelType::Ac1, memory(false));
+        let err = run(mode, &server, &clock, &mut flow, Io::source(PNG, false)).unwrap_err();
+        assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
+        assert!(
+            err.mid().is_some(),
+            "the error names the record left INITED"
+        );
+    }
 }
 
 #[test]
 fn wait_times_out_with_its_error() {
-    let server = Server::default();
-    let s = server.clone();
-    let driver = blocking::Driver::new(config(), move |r| s.handle(r), FakeClock::new());
-    let created = driver
-        .create(
-            MediaFile::inspect("a.png", PNG, 3, None)
-                .unwrap()
-                .create_request(ModelType::Ac1)
-                .unwrap(),
-        )
-        .unwrap();
-    let policy = PollPolicy::fixed(Duration::from_secs(2), Duration::from_secs(5));
-    let err = driver.wait_with(&created.media.mid, policy).unwrap_err();
-    let Failure::Proto(authenta_proto::Error::Timeout(t)) = &err else {
-        panic!("{err:?}")
-    };
-    assert_eq!(t.last_status, Some(MediaStatus::Inited));
-    assert_eq!(t.polls, 4);
-    assert_eq!(t.waited, Duration::from_secs(5));
-    assert_eq!(err.class(), ErrorClass::Timeout);
-}
-
-#[test]
-fn blocking_list_all_and_delete() {
-    let server = Server::default();
-    let s = server.clone();
-    let driver = blocking::Driver::new(config(), move |r| s.handle(r), FakeClock::new());
-    for _ in 0..7 {
-        driver
-            .create(
-                MediaFile::inspect("a.png", PNG, 3, None)
-                    .unwrap()
-                    .create_request(ModelType::Ac1)
-                    .unwrap(),
-            )
-            .unwrap();
+    for mode in MODES {
+        let server = Server::default();
+        let clock = FakeClock::new();
+        let c = client(&server, &clock);
+        let request = png().create_request(ModelType::Ac1).unwrap();
+        let mut create = c.call(authenta_proto::CreateMedia::new(request).unwrap());
+        let created = run(mode, &server, &clock, &mut create, Io::none()).unwrap();
+        let policy = PollPolicy::fixed(Duration::from_secs(2), Duration::from_secs(5));
+        let mut wait = c.wait_flow(&created.media.mid, policy);
+        let err = run(mode, &server, &clock, &mut wait, Io::none()).unwrap_err();
+        let Failure::Proto(authenta_proto::Error::Timeout(t)) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(t.last_status, Some(MediaStatus::Inited));
+        assert_eq!(t.polls, 4);
+        assert_eq!(t.waited, Duration::from_secs(5));
+        assert_eq!(err.class(), ErrorClass::Timeout);
     }
-    let all: Vec<MediaId> = driver
-        .list_all(3)
-        .unwrap()
-        .map(|m| m.unwrap().mid)
-        .collect();
-    assert_eq!(all.len(), 7);
-    driver.delete(&all[0]).unwrap();
-    assert_eq!(driver.list_all(100).unwrap().count(), 6);
 }
 
 #[test]
-fn async_driver_runs_the_same_flows() {
+fn list_all_pages_and_delete() {
+    for mode in MODES {
+        let server = Server::default();
+        let clock = FakeClock::new();
+        let c = client(&server, &clock);
+        for _ in 0..7 {
+            let request = png().create_request(ModelType::Ac1).unwrap();
+            let mut create = c.call(authenta_proto::CreateMedia::new(request).unwrap());
+            run(mode, &server, &clock, &mut create, Io::none()).unwrap();
+        }
+        let mut pages =
+            authenta_proto::engine::flows::ListPages::new(3, config(), Default::default()).unwrap();
+        let mut all: Vec<MediaId> = Vec::new();
+        while let Some(page) = run(mode, &server, &clock, &mut pages, Io::none()).unwrap() {
+            assert!(page.len() <= 3);
+            all.extend(page.into_iter().map(|m| m.mid));
+        }
+        assert_eq!(all.len(), 7, "{mode:?}");
+        let mut delete = c.call(authenta_proto::DeleteMedia::new(all[0].clone()));
+        run(mode, &server, &clock, &mut delete, Io::none()).unwrap();
+        assert_eq!(server.0.lock().unwrap().records.len(), 6);
+    }
+}
+
+#[test]
+fn the_async_client_lists_and_processes() {
+    use futures_util::StreamExt as _;
     let server = Server::default();
-    server.0.lock().unwrap().upload_faults = vec![503];
-    let driver = nonblocking::Driver::new(config(), server.clone(), FakeClock::new());
-    let file = MediaFile::inspect("a.png", PNG, PNG.len() as u64, None).unwrap();
-    let mut body = bytes::Bytes::from_static(PNG);
-    let media = block_on(driver.process(&file, ModelType::Ac1, &mut body, None)).unwrap();
+    let clock = FakeClock::new();
+    let c = client(&server, &clock);
+    let stream: authenta_proto::ByteStream = Box::pin(futures_util::stream::iter([Ok(
+        bytes::Bytes::from_static(PNG),
+    )]));
+    let options = authenta_proto::UploadOptions::new(ModelType::Ac1).name("a.png");
+    let uploaded = block_on(c.upload_stream(stream, PNG.len() as u64, &options)).unwrap();
+    let media = block_on(c.wait(uploaded.mid())).unwrap();
     assert_eq!(media.status, MediaStatus::Processed);
-    let all: Vec<_> = block_on(async {
-        use futures_util::StreamExt as _;
-        driver.list_all(1).unwrap().collect::<Vec<_>>().await
-    });
+    let all: Vec<_> = block_on(c.list_all().collect::<Vec<_>>());
     assert_eq!(all.len(), 1);
     assert!(all[0].is_ok());
 }
@@ -401,32 +533,41 @@ fn async_driver_runs_the_same_flows() {
 #[test]
 fn downloads_stream_into_a_sink_that_restarts_on_retry() {
     const URL: &str = "http://127.0.0.1:1/artifact/heat.png?X-Amz-Signature=x";
-    let server = Server::default();
-    server.0.lock().unwrap().artifact_faults = vec![503];
-    let s = server.clone();
-    let driver = blocking::Driver::new(config(), move |r| s.handle(r), FakeClock::new());
-    let mut sink = b"stale bytes".to_vec();
-    assert_eq!(driver.download_to(URL, None, &mut sink).unwrap(), 7);
-    assert_eq!(
-        sink, b"heatmap",
-        "restarted, and the 503's body never went in"
-    );
+    for mode in MODES {
+        let server = Server::default();
+        let clock = FakeClock::new();
+        server.0.lock().unwrap().artifact_faults = vec![503];
+        let mut sink = b"stale bytes".to_vec();
+        let mut flow = Download::new(Some(URL.into()), None, Default::default());
+        let io = Io {
+            sink: Some(&mut sink),
+            ..Io::none()
+        };
+        assert_eq!(run(mode, &server, &clock, &mut flow, io).unwrap(), Some(7));
+        assert_eq!(
+            sink, b"heatmap",
+            "restarted, and the 503's body never went in"
+        );
 
-    let mut media: authenta_proto::types::Media = serde_json::from_str(
-        r#"{"mid":"m1","name":"n","type":"Image","status":"PROCESSED","modelType":"AC-1","createdAt":"2025-12-02T19:39:27Z"}"#,
-    )
-    .unwrap();
-    assert_eq!(driver.download_heatmap(&media, &mut sink).unwrap(), None);
-    media.heatmap_url = Some(URL.into());
-    let driver = nonblocking::Driver::new(config(), server.clone(), FakeClock::new());
-    let mut sink = Vec::new();
-    server.0.lock().unwrap().artifact_faults = vec![404];
-    let err = block_on(driver.download_heatmap(&media, &mut sink)).unwrap_err();
-    assert_eq!(err.status().map(|s| s.as_u16()), Some(404));
-    assert_eq!(err.mid().unwrap().as_str(), "m1");
-    assert_eq!(
-        block_on(driver.download_heatmap(&media, &mut sink)).unwrap(),
-        Some(7)
-    );
-    assert_eq!(sink, b"heatmap");
+        let mut media: authenta_proto::types::Media = serde_json::from_str(
+            r#"{"mid":"m1","name":"n","type":"Image","status":"PROCESSED","modelType":"AC-1","createdAt":"2025-12-02T19:39:27Z"}"#,
+        )
+        .unwrap();
+        let mut flow = Download::heatmap(&media, Default::default());
+        assert_eq!(
+            run(mode, &server, &clock, &mut flow, Io::none()).unwrap(),
+            None
+        );
+        media.heatmap_url = Some(URL.into());
+        server.0.lock().unwrap().artifact_faults = vec![404];
+        let mut sink = Vec::new();
+        let mut flow = Download::heatmap(&media, Default::default());
+        let io = Io {
+            sink: Some(&mut sink),
+            ..Io::none()
+        };
+        let err = run(mode, &server, &clock, &mut flow, io).unwrap_err();
+        assert_eq!(err.status().map(|s| s.as_u16()), Some(404));
+        assert_eq!(err.mid().unwrap().as_str(), "m1");
+    }
 }

@@ -59,8 +59,8 @@
 //!
 //! # Errors
 //!
-//! Every operation returns [`Error`], proto's [`Failure`] over
-//! [`reqwest::Error`]: [`Failure::class`], [`Failure::code`] (the API's
+//! Every operation returns [`Error`], proto's [`Failure`] (a failed
+//! request's [`reqwest::Error`] is its source): [`Failure::class`], [`Failure::code`] (the API's
 //! `IAM001`, `AA001`, ...), [`Failure::status`], [`Failure::mid`] and
 //! [`Failure::is_retryable`] tell what happened; its message says what to
 //! do. Requests that may be retried were retried already, on the client's
@@ -92,13 +92,13 @@
 //! of your own ([`ClientBuilder::http_client`]) must be built the same way;
 //! [`reqwest_client_builder`] starts one.
 
-mod client;
+mod builder;
 mod runtime;
 mod source;
 mod tls;
 mod transport;
 
-pub use client::{Client, ClientBuilder, MediaStream};
+pub use builder::ClientBuilder;
 pub use runtime::TokioRuntime;
 pub use tls::reqwest_client_builder;
 pub use transport::ReqwestTransport;
@@ -116,9 +116,21 @@ pub use authenta_proto::{
 };
 pub use reqwest;
 
+/// An async Authenta client: every operation of the API, uploads streamed
+/// from disk, waiting for the verdict, and the verdict's artifacts. It is
+/// [`authenta_proto::Client`] over [`ReqwestTransport`] and
+/// [`TokioRuntime`]: the same methods as `authenta-ureq`'s, async.
+///
+/// Cheap to clone (clones share one connection pool); its `Debug` shows the
+/// base URL, client id, timeouts and policies, never the secret. Make one
+/// with [`Client::builder`](authenta_proto::Client::builder) or
+/// [`Client::from_env`](authenta_proto::Client::from_env).
+pub type Client = authenta_proto::Client<authenta_proto::Async<ReqwestTransport, TokioRuntime>>;
+
 /// Everything that can go wrong: proto's [`Failure`] (the protocol's
-/// [`proto::Error`], local I/O) over the transport's [`reqwest::Error`].
-pub type Error = Failure<reqwest::Error>;
+/// [`proto::Error`], local I/O, or the transport's [`reqwest::Error`]
+/// boxed as its source).
+pub type Error = Failure;
 
 /// A result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -2,16 +2,21 @@
 //! async driver.
 
 use std::hash::{BuildHasher, RandomState};
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use authenta_proto::AsyncRuntime;
+use authenta_proto::{AsyncDownloadSink, AsyncRuntime, AsyncUploadSource};
+
+use crate::source::{FileSink, FileSource};
 
 /// The time, sleep and randomness the async flows run on: `tokio::time`
 /// for sleeping (it never blocks a thread), std's monotonic and wall
 /// clocks, and std's randomly seeded hasher for backoff jitter.
 ///
-/// Use it with [`authenta_proto::driver::nonblocking::Driver`] to drive the
-/// flows over your own [`AsyncHttpClient`](authenta_proto::AsyncHttpClient).
+/// Files are read and written with `tokio::fs`, and a file's checks run
+/// on tokio's blocking pool. Use it in an
+/// [`authenta_proto::Client`] over your own
+/// [`AsyncHttpClient`](authenta_proto::AsyncHttpClient).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TokioRuntime;
 
@@ -33,6 +38,21 @@ impl AsyncRuntime for TokioRuntime {
         // Every RandomState gets fresh keys: hashing the same value gives a
         // new number each time.
         RandomState::new().hash_one(0u8)
+    }
+
+    fn file_source(&self, path: PathBuf, len: u64) -> Box<dyn AsyncUploadSource> {
+        Box::new(FileSource::new(path, len))
+    }
+
+    fn file_sink(&self, path: PathBuf) -> Box<dyn AsyncDownloadSink> {
+        Box::new(FileSink::new(path))
+    }
+
+    async fn unblock<T: Send + 'static>(&self, work: Box<dyn FnOnce() -> T + Send + 'static>) -> T {
+        match tokio::task::spawn_blocking(work).await {
+            Ok(value) => value,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
     }
 }
 

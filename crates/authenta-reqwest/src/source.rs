@@ -1,19 +1,14 @@
 //! Files as proto's upload sources and download sinks, streamed in fixed
 //! chunks so memory does not grow with the file.
 
-use std::ffi::OsString;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use authenta_proto::driver::check_reopened_len;
+use authenta_proto::io::{FILE_CHUNK as CHUNK_SIZE, check_reopened_len, naming, part_path};
 use authenta_proto::{AsyncDownloadSink, AsyncUploadSource, ByteStream};
 use tokio::fs::File;
 use tokio::io::AsyncWriteExt as _;
 use tokio_util::io::ReaderStream;
-
-/// The size of the chunks a file is read in for an upload: memory stays at
-/// a few of these whatever the file's size.
-pub(crate) const CHUNK_SIZE: usize = 512 * 1024;
 
 /// A file to upload: measured once, reopened from its first byte for every
 /// attempt (so its upload may be retried), and checked to still be the size
@@ -28,15 +23,6 @@ impl FileSource {
     /// A source for `path`, whose size was measured as `len`.
     pub(crate) fn new(path: PathBuf, len: u64) -> Self {
         FileSource { path, len }
-    }
-
-    /// Measures a regular file.
-    pub(crate) async fn measure(path: &Path) -> io::Result<FileSource> {
-        let meta = tokio::fs::metadata(path).await?;
-        if !meta.is_file() {
-            return Err(io::Error::other("not a regular file"));
-        }
-        Ok(FileSource::new(path.to_owned(), meta.len()))
     }
 }
 
@@ -61,9 +47,9 @@ impl AsyncUploadSource for FileSource {
     }
 }
 
-/// A download written to `<path>.part` and renamed to `path` once
-/// complete, so a failed download never leaves a partial file at `path` (or
-/// clobbers one already there). Nothing is created until the first attempt.
+/// A download written to [`part_path`] and renamed to its path on commit,
+/// so a failed download never leaves a partial file (or clobbers one
+/// already there). Nothing is created until the first attempt.
 #[derive(Debug)]
 pub(crate) struct FileSink {
     path: PathBuf,
@@ -72,38 +58,11 @@ pub(crate) struct FileSink {
 }
 
 impl FileSink {
-    pub(crate) fn new(path: &Path) -> Self {
-        let mut part: OsString = path.as_os_str().to_owned();
-        part.push(".part");
+    pub(crate) fn new(path: PathBuf) -> Self {
         FileSink {
-            path: path.to_owned(),
-            part: part.into(),
+            part: part_path(&path),
+            path,
             file: None,
-        }
-    }
-
-    /// Flushes the download to disk and moves it to its path.
-    pub(crate) async fn finish(mut self) -> io::Result<()> {
-        let Some(mut file) = self.file.take() else {
-            return Ok(());
-        };
-        let done = async {
-            file.flush().await?;
-            file.sync_all().await?;
-            drop(file);
-            tokio::fs::rename(&self.part, &self.path).await
-        }
-        .await;
-        if done.is_err() {
-            let _ = tokio::fs::remove_file(&self.part).await;
-        }
-        done
-    }
-
-    /// Removes the partial download, if any.
-    pub(crate) async fn abandon(mut self) {
-        if self.file.take().is_some() {
-            let _ = tokio::fs::remove_file(&self.part).await;
         }
     }
 }
@@ -125,11 +84,29 @@ impl AsyncDownloadSink for FileSink {
             None => Err(io::Error::other("the download was not started")),
         }
     }
-}
 
-/// The error, with the file it concerns.
-fn naming(path: &Path, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+    async fn commit(&mut self) -> io::Result<()> {
+        let Some(mut file) = self.file.take() else {
+            return Ok(());
+        };
+        let done = async {
+            file.flush().await?;
+            file.sync_all().await?;
+            drop(file);
+            tokio::fs::rename(&self.part, &self.path).await
+        }
+        .await;
+        if done.is_err() {
+            let _ = tokio::fs::remove_file(&self.part).await;
+        }
+        done.map_err(|e| naming(&self.path, e))
+    }
+
+    async fn abandon(&mut self) {
+        if self.file.take().is_some() {
+            let _ = tokio::fs::remove_file(&self.part).await;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -154,7 +131,7 @@ mod tests {
         let path = dir.path().join("big.bin");
         let data: Vec<u8> = (0..CHUNK_SIZE * 2 + 17).map(|i| i as u8).collect();
         std::fs::write(&path, &data).unwrap();
-        let mut source = FileSource::measure(&path).await.unwrap();
+        let mut source = FileSource::new(path.clone(), data.len() as u64);
         assert_eq!(
             (source.len(), source.reopenable()),
             (data.len() as u64, true)
@@ -165,13 +142,12 @@ mod tests {
         std::fs::write(&path, b"shorter").unwrap();
         let err = read_all(&mut source).await.unwrap_err();
         assert!(err.to_string().contains("the file is now 7 bytes"), "{err}");
-        assert!(FileSource::measure(dir.path()).await.is_err());
     }
 
     #[tokio::test]
     async fn a_sink_that_cannot_write_names_its_file() {
         let dir = tempfile::tempdir().unwrap();
-        let mut sink = FileSink::new(&dir.path().join("no-such-dir").join("heat.png"));
+        let mut sink = FileSink::new(dir.path().join("no-such-dir").join("heat.png"));
         let err = sink.restart().await.unwrap_err();
         assert!(err.to_string().contains("heat.png.part"), "{err}");
     }
@@ -181,18 +157,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("heat.png");
         std::fs::write(&path, b"old").unwrap();
-        let mut sink = FileSink::new(&path);
+        let mut sink = FileSink::new(path.clone());
         sink.restart().await.unwrap();
         sink.write_chunk(b"broken off").await.unwrap();
         sink.restart().await.unwrap();
         sink.write_chunk(b"new ").await.unwrap();
         sink.write_chunk(b"bytes").await.unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
-        sink.finish().await.unwrap();
+        sink.commit().await.unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new bytes");
         assert!(!dir.path().join("heat.png.part").exists());
 
-        let mut failed = FileSink::new(&path);
+        let mut failed = FileSink::new(path.clone());
         failed.restart().await.unwrap();
         failed.write_chunk(b"half").await.unwrap();
         failed.abandon().await;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use authenta_proto::transport::{DEFAULT_REQUEST_TIMEOUT, MAX_API_RESPONSE_BYTES};
+use authenta_proto::transport::{DEFAULT_REQUEST_TIMEOUT, RESPONSE_READ_LIMIT};
 use authenta_proto::{
     AsyncDownloadSink, AsyncHttpClient, AsyncUploadBody, ConfigError, SendDownloadError,
     SendUploadError, TransportErrorKind,
@@ -30,12 +30,13 @@ use http::{Request, Response};
 /// [`ReqwestTransport::new`] to drive proto's flows directly:
 ///
 /// ```
-/// use authenta_reqwest::{Config, Credentials, ReqwestTransport, TokioRuntime};
-/// use authenta_reqwest::proto::driver::nonblocking::Driver;
+/// use authenta_reqwest::{Client, Config, Credentials, ReqwestTransport, TokioRuntime};
+/// use authenta_reqwest::proto::Async;
 ///
 /// let http = authenta_reqwest::reqwest_client_builder().build()?;
 /// let transport = ReqwestTransport::new(http)?;
-/// let driver = Driver::new(Config::new(Credentials::new("id", "secret")), transport, TokioRuntime);
+/// let config = Config::new(Credentials::new("id", "secret"));
+/// let client = Client::new(config, Async { transport, runtime: TokioRuntime });
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
@@ -124,8 +125,8 @@ fn check_no_redirects(client: &reqwest::Client) -> Result<(), ConfigError> {
     }
 }
 
-/// Reads an answer's body, at most `cap` bytes: a longer body is cut there
-/// (and then fails to parse as what the API sends).
+/// Reads an answer's body, at most `cap` bytes ([`RESPONSE_READ_LIMIT`]:
+/// proto refuses a body that reaches it).
 async fn read_capped(
     mut response: reqwest::Response,
     cap: u64,
@@ -162,7 +163,7 @@ impl AsyncHttpClient for ReqwestTransport {
         let response = self
             .execute(request.map(reqwest::Body::from), self.request_timeout)
             .await?;
-        read_capped(response, MAX_API_RESPONSE_BYTES).await
+        read_capped(response, RESPONSE_READ_LIMIT).await
     }
 
     async fn send_upload(
@@ -179,7 +180,7 @@ impl AsyncHttpClient for ReqwestTransport {
             })
         });
         let outcome = match self.execute(request, self.upload_timeout).await {
-            Ok(response) => read_capped(response, MAX_API_RESPONSE_BYTES).await,
+            Ok(response) => read_capped(response, RESPONSE_READ_LIMIT).await,
             Err(e) => Err(e),
         };
         outcome.map_err(|e| match failed.take() {
@@ -198,7 +199,7 @@ impl AsyncHttpClient for ReqwestTransport {
             .await
             .map_err(SendDownloadError::Transport)?;
         if !response.status().is_success() {
-            return read_capped(response, MAX_API_RESPONSE_BYTES)
+            return read_capped(response, RESPONSE_READ_LIMIT)
                 .await
                 .map_err(SendDownloadError::Transport);
         }

@@ -59,8 +59,8 @@
 //!
 //! # Errors
 //!
-//! Every method returns [`Error`], proto's [`Failure`] over
-//! [`ureq::Error`]: an API error with its documented code (`IAM001`,
+//! Every method returns [`Error`], proto's [`Failure`] (a failed request's
+//! [`ureq::Error`] is its source): an API error with its documented code (`IAM001`,
 //! `IAM002`, `AA001`, `U007`, ...), an S3 refusal of the upload, a
 //! validation error raised before any request, a wait that timed out, a
 //! network failure after the retries the policy allows, or local I/O.
@@ -83,12 +83,11 @@
 //! route template, mid, attempt, status, error code). `ureq` itself logs
 //! through the `log` crate and redacts query strings and sensitive headers.
 
-mod client;
-mod files;
+mod builder;
 mod runtime;
 mod transport;
 
-pub use client::{Client, ClientBuilder, ListAll};
+pub use builder::ClientBuilder;
 pub use runtime::StdRuntime;
 pub use transport::UreqTransport;
 
@@ -104,9 +103,20 @@ pub use authenta_proto::{
 };
 pub use ureq;
 
+/// A blocking Authenta client: every operation of the API, plus the
+/// uploads, waits and downloads around them. It is
+/// [`authenta_proto::Client`] over [`UreqTransport`] and [`StdRuntime`], so
+/// what is validated, retried, polled and paged is decided by
+/// `authenta-proto`, exactly as in the async `authenta-reqwest`. Cloning is
+/// cheap (the connection pool is shared); a client is `Send` and `Sync`.
+/// Make one with [`Client::builder`](authenta_proto::Client::builder) or
+/// [`Client::from_env`](authenta_proto::Client::from_env).
+pub type Client = authenta_proto::Client<authenta_proto::Blocking<UreqTransport, StdRuntime>>;
+
 /// Everything that can go wrong: proto's [`Failure`] (the protocol's
-/// [`proto::Error`], local I/O) over the transport's [`ureq::Error`].
-pub type Error = Failure<ureq::Error>;
+/// [`proto::Error`], local I/O, or the transport's [`ureq::Error`] boxed as
+/// its source).
+pub type Error = Failure;
 
 /// A result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

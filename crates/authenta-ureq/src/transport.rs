@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use authenta_proto::http::{Request, Response};
 use authenta_proto::transport::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DownloadSink, MAX_API_RESPONSE_BYTES,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DownloadSink, RESPONSE_READ_LIMIT,
     SendDownloadError,
 };
 use authenta_proto::upload::redact_url;
@@ -21,11 +21,11 @@ use ureq::{Agent, AsSendBody, SendBody};
 /// off (the answer to a request carrying credentials is returned as it is,
 /// never followed), HTTP error statuses returned as answers (proto reads
 /// them), and this transport's timeouts. API answers are read up to
-/// [`MAX_API_RESPONSE_BYTES`]; uploads stream their body with the
+/// [`RESPONSE_READ_LIMIT`] (proto refuses more); uploads stream their body with the
 /// `Content-Length` of the request head, never chunked.
 ///
 /// Most programs use it through [`Client`](crate::Client); use it directly
-/// to drive [`authenta_proto::driver::blocking::Driver`] yourself.
+/// in your own [`authenta_proto::Client`] or driver loop.
 ///
 /// ```
 /// use std::time::Duration;
@@ -175,13 +175,16 @@ fn rustls_root_certs() -> ureq::tls::RootCerts {
     }
 }
 
-/// Reads an answer's body, at most [`MAX_API_RESPONSE_BYTES`].
+/// Reads an answer's body, at most [`RESPONSE_READ_LIMIT`] bytes (proto
+/// refuses a longer one).
 fn read_answer(response: Response<ureq::Body>) -> Result<Response<Vec<u8>>, ureq::Error> {
     let (parts, body) = response.into_parts();
-    let bytes = body
-        .into_with_config()
-        .limit(MAX_API_RESPONSE_BYTES)
-        .read_to_vec()?;
+    let mut bytes = Vec::new();
+    body.into_with_config()
+        .limit(u64::MAX)
+        .reader()
+        .take(RESPONSE_READ_LIMIT)
+        .read_to_end(&mut bytes)?;
     Ok(Response::from_parts(parts, bytes))
 }
 
@@ -272,7 +275,7 @@ impl Read for WatchedSource<'_> {
 fn error_kind(error: &ureq::Error) -> TransportErrorKind {
     use TransportErrorKind::{Connect, Interrupted, Other, Timeout};
     match error {
-        ureq::Error::Io(e) => io_kind(e),
+        ureq::Error::Io(e) => TransportErrorKind::of_io(e),
         ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => Connect,
         ureq::Error::Timeout(_) => Timeout,
         ureq::Error::HostNotFound
@@ -288,24 +291,6 @@ fn error_kind(error: &ureq::Error) -> TransportErrorKind {
         ureq::Error::NativeTls(_) | ureq::Error::Der(_) => Connect,
         ureq::Error::Protocol(_) => Interrupted,
         _ => Other,
-    }
-}
-
-fn io_kind(error: &io::Error) -> TransportErrorKind {
-    use io::ErrorKind as K;
-    match error.kind() {
-        K::ConnectionRefused
-        | K::AddrNotAvailable
-        | K::HostUnreachable
-        | K::NetworkUnreachable
-        | K::NetworkDown => TransportErrorKind::Connect,
-        K::TimedOut | K::WouldBlock => TransportErrorKind::Timeout,
-        K::ConnectionReset
-        | K::ConnectionAborted
-        | K::BrokenPipe
-        | K::UnexpectedEof
-        | K::NotConnected => TransportErrorKind::Interrupted,
-        _ => TransportErrorKind::Other,
     }
 }
 

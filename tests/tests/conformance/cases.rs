@@ -3,7 +3,6 @@
 //! request logs, records and counters) is the evidence.
 
 use std::collections::HashSet;
-use std::fmt::Debug;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -19,7 +18,7 @@ use authenta_proto::{
     ValidationError,
 };
 use authenta_tests::env::{png_bytes, png_request};
-use authenta_tests::{Backend, BackendError, Env};
+use authenta_tests::{Backend, Env};
 use sha2::Digest as _;
 
 fn ac1() -> UploadOptions {
@@ -36,12 +35,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// Checks a documented API error: proto's typed `Error::Api` with the
 /// documented body, the status the emulator answers for the code, the
 /// class, the record, and no retry advised.
-fn assert_documented<E: std::error::Error>(
-    err: &Failure<E>,
-    code: ErrorCode,
-    class: ErrorClass,
-    mid: Option<&MediaId>,
-) {
+fn assert_documented(err: &Failure, code: ErrorCode, class: ErrorClass, mid: Option<&MediaId>) {
     let Some(Error::Api(api)) = err.as_proto() else {
         panic!("expected the API's {code} error, got {err:?}")
     };
@@ -63,7 +57,7 @@ fn assert_documented<E: std::error::Error>(
 }
 
 /// S3's refusal of an upload, typed.
-fn upload_error<E: Debug>(err: &Failure<E>) -> &UploadError {
+fn upload_error(err: &Failure) -> &UploadError {
     match err.as_proto() {
         Some(Error::Upload(e)) => e,
         _ => panic!("expected S3's refusal, got {err:?}"),
@@ -310,7 +304,7 @@ pub fn iam001_for_a_wrong_secret_a_regenerated_secret_and_a_revoked_key<B: Backe
     let env = Env::new();
     let owner: B = env.client();
     let mid = owner.create(png_request("x.png", 10)).unwrap().media.mid;
-    let iam001 = |err: BackendError<B>, mid: Option<&MediaId>| {
+    let iam001 = |err: Failure, mid: Option<&MediaId>| {
         assert_documented(&err, ErrorCode::Iam001, ErrorClass::Authentication, mid)
     };
 
@@ -393,7 +387,7 @@ pub fn aa001_at_exactly_the_quota_not_retried<B: Backend>() {
     let mid = owner.create(png_request("x.png", 10)).unwrap().media.mid;
     let reader: B = env.client_with(&env.key(KeySpec::new("3 queries").query_quota(3)));
     let writer: B = env.client_with(&env.key(KeySpec::new("2 mutations").mutation_quota(2)));
-    let aa001 = |err: BackendError<B>, mid: Option<&MediaId>| {
+    let aa001 = |err: Failure, mid: Option<&MediaId>| {
         assert_documented(&err, ErrorCode::Aa001, ErrorClass::Quota, mid)
     };
     env.emu.clear_api_requests();
@@ -438,8 +432,7 @@ pub fn u007_at_create_with_no_credits_not_retried<B: Backend>() {
     let env = Env::new();
     let client: B = env.client();
     env.emu.set_credits(0).unwrap();
-    let u007 =
-        |err: BackendError<B>| assert_documented(&err, ErrorCode::U007, ErrorClass::Credits, None);
+    let u007 = |err: Failure| assert_documented(&err, ErrorCode::U007, ErrorClass::Credits, None);
     u007(client.create(png_request("broke.png", 10)).unwrap_err());
     u007(
         client
@@ -676,7 +669,7 @@ pub fn no_debug_or_message_shows_the_secret<B: Backend>() {
     ];
 
     // Failures of every kind, from a client holding the secret.
-    let mut errors: Vec<BackendError<B>> = Vec::new();
+    let mut errors: Vec<Failure> = Vec::new();
     let unknown = MediaId::new("0123456789abcdef01234567");
     errors.push(client.get(&unknown).unwrap_err());
     let missing = env.dir.path().join("missing.png");

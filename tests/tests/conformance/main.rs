@@ -1,5 +1,6 @@
-//! The conformance suite: every test in `cases` runs once against
-//! `authenta-ureq` and once against `authenta-reqwest`, each time with its
+//! The conformance suite: every test in `cases` runs against
+//! `authenta-ureq`, `authenta-reqwest` and proto's client over a
+//! hand-written `TcpStream` HTTP client (`TcpClient`), each time with its
 //! own in-process emulator on port 0.
 //!
 //! ```text
@@ -48,3 +49,4 @@ macro_rules! conformance {
 
 conformance!(ureq, authenta_ureq::Client);
 conformance!(reqwest, authenta_tests::Reqwest);
+conformance!(tcp, authenta_tests::TcpClient);

@@ -1,0 +1,583 @@
+//! [`Client`]: every operation users call, written once, for any transport
+//! and runtime. A backend is a type alias: `authenta_ureq::Client` is
+//! `Client<Blocking<UreqTransport, StdRuntime>>`, `authenta_reqwest::Client`
+//! is `Client<Async<ReqwestTransport, TokioRuntime>>`, and a program with
+//! its own HTTP client uses `Client<Blocking<MyClient, MyRuntime>>`.
+//!
+//! Each method builds a [`flow`](crate::engine::flows) and runs it with the
+//! one driver loop of its mode ([`engine::blocking::run`](crate::engine::blocking::run)
+//! or [`engine::nonblocking::run`](crate::engine::nonblocking::run)). The method list is
+//! stated once, in a macro expanded for both modes: the blocking methods
+//! return results, the async ones futures, with the same names, arguments
+//! and errors.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use authenta_types::{
+    CreateMediaRequest, CreatedMedia, LIST_LIMIT_MAX, ListQuery, Media, MediaId, MediaList,
+    ResultDocument,
+};
+
+use crate::config::Config;
+use crate::engine::flows::{
+    Call, Download, FetchResult, ListPages, Observer, Process, SourceInfo, Upload, UploadTo,
+    Uploaded, Wait,
+};
+use crate::engine::{Flow, blocking, nonblocking};
+use crate::error::{Failure, ValidationError};
+use crate::io::{OneShot, OneShotStream};
+use crate::ops::{CreateMedia, DeleteMedia, GetMedia, ListMedia};
+use crate::options::{ProgressFn, UploadOptions};
+use crate::poll::PollPolicy;
+use crate::response::UploadReceipt;
+use crate::retry::RetryPolicy;
+use crate::transport::{AsyncHttpClient, AsyncRuntime, ByteStream, HttpClient, Runtime};
+use crate::upload::UploadTarget;
+use crate::validate::MediaFile;
+
+/// The records of an async client's `list_all`: a `Stream` of
+/// `Result<Media, Failure>` (and `Unpin`, so `try_next().await` works).
+pub type MediaStream<'a> =
+    std::pin::Pin<Box<dyn futures_core::Stream<Item = Result<Media, Failure>> + Send + 'a>>;
+
+/// The blocking mode: a blocking [`HttpClient`] and [`Runtime`].
+#[derive(Clone, Debug)]
+pub struct Blocking<T, R> {
+    /// The HTTP client.
+    pub transport: T,
+    /// Clocks, sleep and randomness.
+    pub runtime: R,
+}
+
+/// The async mode: an [`AsyncHttpClient`] and [`AsyncRuntime`].
+#[derive(Clone, Debug)]
+pub struct Async<T, R> {
+    /// The HTTP client.
+    pub transport: T,
+    /// Clocks, sleep, randomness and files.
+    pub runtime: R,
+}
+
+/// A backend: its transport names the builder that makes its [`Client`],
+/// so that `Client::builder()` and `Client::from_env()` work on the
+/// backend's type alias.
+pub trait Backend: Sized {
+    /// The mode and runtime the backend's client runs on.
+    type Driver;
+    /// The backend's `ClientBuilder`.
+    type Builder: Default;
+
+    /// Builds the client.
+    fn build(builder: Self::Builder) -> Result<Client<Self::Driver>, Failure>;
+}
+
+struct Shared<D> {
+    config: Config,
+    driver: D,
+    retry: RetryPolicy,
+    poll: PollPolicy,
+}
+
+/// An Authenta client: every operation of the API, uploads streamed from
+/// files or readers, waiting for the verdict, and its artifacts.
+///
+/// Cheap to clone (clones share one transport). Its `Debug` shows the base
+/// URL, client id, policies and transport, never the secret.
+///
+/// ```
+/// use std::time::{Duration, Instant, SystemTime};
+/// use authenta_proto::client::{Blocking, Client};
+/// use authenta_proto::http::{Request, Response};
+/// use authenta_proto::{Config, Credentials, Runtime};
+/// use authenta_proto::types::MediaId;
+///
+/// struct Std;
+/// impl Runtime for Std {
+///     fn now(&self) -> Instant { Instant::now() }
+///     fn wall_clock(&self) -> SystemTime { SystemTime::now() }
+///     fn sleep(&self, d: Duration) { std::thread::sleep(d) }
+///     fn random(&self) -> u64 { 42 }
+/// }
+///
+/// // Any closure is a client: here a fake server that knows one record.
+/// let server = |req: Request<Vec<u8>>| -> Result<Response<Vec<u8>>, std::io::Error> {
+///     assert_eq!(req.headers()["x-client-id"], "id");
+///     Ok(Response::new(br#"{"mid":"m1","name":"a.png","type":"Image","status":"PROCESSED",
+///         "modelType":"AC-1","createdAt":"2025-12-02T19:39:27Z","fake":false}"#.to_vec()))
+/// };
+/// let config = Config::new(Credentials::new("id", "secret"));
+/// let client = Client::new(config, Blocking { transport: server, runtime: Std });
+/// let media = client.get(&MediaId::new("m1")).unwrap();
+/// assert_eq!(media.fake, Some(false));
+/// ```
+pub struct Client<D> {
+    shared: Arc<Shared<D>>,
+}
+
+impl<D> Clone for Client<D> {
+    fn clone(&self) -> Self {
+        Client {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<D: fmt::Debug> fmt::Debug for Client<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.shared;
+        f.debug_struct("Client")
+            .field("base_url", &s.config.base_url())
+            .field("client_id", &s.config.credentials().client_id)
+            .field("driver", &s.driver)
+            .field("retry_policy", &s.retry)
+            .field("poll_policy", &s.poll)
+            .finish()
+    }
+}
+
+impl<D> Client<D> {
+    /// A client for `config` over `driver`, with the default retry and
+    /// poll policies.
+    pub fn new(config: Config, driver: D) -> Self {
+        Client::with_policies(
+            config,
+            driver,
+            RetryPolicy::default(),
+            PollPolicy::default(),
+        )
+    }
+
+    /// A client with its retry and poll policies.
+    pub fn with_policies(config: Config, driver: D, retry: RetryPolicy, poll: PollPolicy) -> Self {
+        Client {
+            shared: Arc::new(Shared {
+                config,
+                driver,
+                retry,
+                poll,
+            }),
+        }
+    }
+
+    /// The configuration: base URL, credentials, user agent.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// The transport and runtime.
+    pub fn driver(&self) -> &D {
+        &self.shared.driver
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.shared.retry
+    }
+
+    /// The poll policy of [`wait`](Client::wait).
+    pub fn poll_policy(&self) -> &PollPolicy {
+        &self.shared.poll
+    }
+
+    /// The flow of one API operation on this client's key and retries.
+    pub fn call<Op: crate::ops::ApiRequest>(&self, op: Op) -> Call<Op> {
+        Call::new(op, self.shared.config.clone(), self.shared.retry)
+    }
+
+    /// The flow that creates the record of `file` and uploads `source`.
+    pub fn upload_flow(
+        &self,
+        file: MediaFile,
+        model: authenta_types::ModelType,
+        source: SourceInfo,
+    ) -> Upload {
+        Upload::new(
+            file,
+            model,
+            source,
+            self.shared.config.clone(),
+            self.shared.retry,
+        )
+    }
+
+    /// The flow that waits for `mid` on `policy`.
+    pub fn wait_flow(&self, mid: &MediaId, policy: PollPolicy) -> Wait {
+        Wait::new(
+            mid.clone(),
+            policy,
+            self.shared.config.clone(),
+            self.shared.retry,
+        )
+    }
+}
+
+impl<T: Backend<Driver = Blocking<T, R>>, R> Client<Blocking<T, R>> {
+    /// The backend's builder: timeouts, policies, user agent, its own HTTP
+    /// client.
+    pub fn builder() -> T::Builder {
+        T::Builder::default()
+    }
+
+    /// A client configured from `AUTHENTA_CLIENT_ID`,
+    /// `AUTHENTA_CLIENT_SECRET` and (optionally) `AUTHENTA_BASE_URL`, with
+    /// the default timeouts and policies.
+    pub fn from_env() -> Result<Self, Failure> {
+        T::build(T::Builder::default())
+    }
+}
+
+impl<T: Backend<Driver = Async<T, R>>, R> Client<Async<T, R>> {
+    /// The backend's builder: timeouts, policies, user agent, its own HTTP
+    /// client.
+    pub fn builder() -> T::Builder {
+        T::Builder::default()
+    }
+
+    /// A client configured from `AUTHENTA_CLIENT_ID`,
+    /// `AUTHENTA_CLIENT_SECRET` and (optionally) `AUTHENTA_BASE_URL`, with
+    /// the default timeouts and policies.
+    pub fn from_env() -> Result<Self, Failure> {
+        T::build(T::Builder::default())
+    }
+}
+
+macro_rules! now {
+    ($e:expr) => {
+        $e
+    };
+}
+
+macro_rules! later {
+    ($e:expr) => {
+        $e.await
+    };
+}
+
+/// The methods users call, stated once and expanded for each mode:
+/// `$mode` is the driver module, `$aw` says how to wait for a result.
+macro_rules! methods {
+    ($($async:ident)?; $mode:ident; $aw:ident) => {
+        /// `POST /media`: creates a record and returns it with its upload
+        /// URL. The request is checked first (name, size, content type,
+        /// model), and never sent again once it may have reached the server.
+        pub $($async)? fn create(&self, request: CreateMediaRequest) -> Result<CreatedMedia, Failure> {
+            let mut flow = self.call(CreateMedia::new(request)?);
+            $aw!(self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+        }
+
+        /// `GET /media/{mid}`.
+        pub $($async)? fn get(&self, mid: &MediaId) -> Result<Media, Failure> {
+            let mut flow = self.call(GetMedia::new(mid.clone()));
+            $aw!(self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+        }
+
+        /// `GET /media`: one page of records.
+        pub $($async)? fn list(&self, query: ListQuery) -> Result<MediaList, Failure> {
+            let mut flow = self.call(ListMedia::new(query)?);
+            $aw!(self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+        }
+
+        /// `DELETE /media/{mid}`. A retried delete that finds the record
+        /// gone has succeeded.
+        pub $($async)? fn delete(&self, mid: &MediaId) -> Result<(), Failure> {
+            let mut flow = self.call(DeleteMedia::new(mid.clone()));
+            $aw!(self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+        }
+
+        /// Uploads a file: checks it (readable, its bytes a media type the
+        /// API takes, whole, the model) before anything is sent, creates
+        /// its record, and streams the file to the upload URL with its
+        /// exact length. Memory does not grow with the file; the upload is
+        /// retried (from the file's start) when the retry policy allows.
+        ///
+        /// Keep [`Uploaded::target`] to retry a failed upload later with
+        /// [`upload_to`](Client::upload_to).
+        pub $($async)? fn upload(&self, path: impl AsRef<Path>, options: &UploadOptions) -> Result<Uploaded, Failure> {
+            let path = path.as_ref();
+            let file = $aw!(self.inspect(path, options))?;
+            let mut source = self.driver().runtime.file_source(path.to_owned(), file.size);
+            let info = SourceInfo { len: file.size, reopenable: true, name: path.display().to_string() };
+            let mut flow = self.upload_flow(file, options.model.clone(), info);
+            let mut io = crate::engine::$mode::Io { source: Some(&mut *source), sink: None, progress: options.progress.clone() };
+            $aw!(self.run(&mut flow, &mut io))
+        }
+
+        /// Uploads a file to an existing upload target: one saved from
+        /// [`Uploaded::target`] or built with [`UploadTarget::new`] or
+        /// [`UploadTarget::from_created`]. The file must be the target's
+        /// size; an expired target is refused before a byte is sent.
+        pub $($async)? fn upload_to(&self, target: &UploadTarget, path: impl AsRef<Path>, progress: Option<ProgressFn>) -> Result<UploadReceipt, Failure> {
+            let path = path.as_ref();
+            let len = measure(path).map_err(|e| unreadable(path, e))?;
+            let mut source = self.driver().runtime.file_source(path.to_owned(), len);
+            let info = SourceInfo { len, reopenable: true, name: path.display().to_string() };
+            let mut flow = UploadTo::new(target.clone(), info, self.config(), *self.retry_policy());
+            let mut io = crate::engine::$mode::Io { source: Some(&mut *source), sink: None, progress };
+            $aw!(self.run(&mut flow, &mut io))
+        }
+
+        /// Polls the record on the client's poll policy until its status
+        /// is final (`PROCESSED`, `FAILED` or `ERROR`) and returns it. A
+        /// timeout states the last status, the time waited and the polls.
+        pub $($async)? fn wait(&self, mid: &MediaId) -> Result<Media, Failure> {
+            $aw!(self.wait_with(mid, *self.poll_policy()))
+        }
+
+        /// Like [`wait`](Client::wait), on another poll policy.
+        pub $($async)? fn wait_with(&self, mid: &MediaId, policy: PollPolicy) -> Result<Media, Failure> {
+            let mut flow = self.wait_flow(mid, policy);
+            $aw!(self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+        }
+
+        /// Like [`wait_with`](Client::wait_with), showing each polled
+        /// record to `observe` (to draw its status, say).
+        pub $($async)? fn wait_observed(&self, mid: &MediaId, policy: PollPolicy, observe: impl Fn(&Media) + Send + Sync + 'static) -> Result<Media, Failure> {
+            let mut flow = self.wait_flow(mid, policy).observed(Some(Arc::new(observe)));
+            $aw!(self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+        }
+
+        /// The whole job for one file: [`upload`](Client::upload), then
+        /// [`wait`](Client::wait).
+        pub $($async)? fn process(&self, path: impl AsRef<Path>, options: &UploadOptions) -> Result<Media, Failure> {
+            $aw!(self.process_observed(path, options, None))
+        }
+
+        /// Like [`process`](Client::process), showing each polled record
+        /// to `observe`.
+        pub $($async)? fn process_observed(&self, path: impl AsRef<Path>, options: &UploadOptions, observe: Option<Observer>) -> Result<Media, Failure> {
+            let path = path.as_ref();
+            let file = $aw!(self.inspect(path, options))?;
+            let mut source = self.driver().runtime.file_source(path.to_owned(), file.size);
+            let info = SourceInfo { len: file.size, reopenable: true, name: path.display().to_string() };
+            let upload = self.upload_flow(file, options.model.clone(), info);
+            let mut flow = Process::new(upload, *self.poll_policy()).observed(observe);
+            let mut io = crate::engine::$mode::Io { source: Some(&mut *source), sink: None, progress: options.progress.clone() };
+            $aw!(self.run(&mut flow, &mut io))
+        }
+
+        /// Reads a processed record's `resultURL` document (no credentials
+        /// are sent with it); `None` when the record has none.
+        pub $($async)? fn result(&self, media: &Media) -> Result<Option<ResultDocument>, Failure> {
+            let mut flow = FetchResult::new(media, *self.retry_policy());
+            $aw!(self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+        }
+
+        /// Downloads a processed record's heatmap image (its `heatmapURL`)
+        /// to `path`, streamed (no credentials are sent with it, retried as
+        /// a `GET`): the bytes written, or `None` when the record has no
+        /// heatmap (video records keep theirs per participant). The file is
+        /// written as `<path>.part` and renamed when complete, so a failed
+        /// download leaves no partial file.
+        pub $($async)? fn download_heatmap(&self, media: &Media, path: impl AsRef<Path>) -> Result<Option<u64>, Failure> {
+            let mut flow = Download::heatmap(media, *self.retry_policy());
+            let mut sink = self.driver().runtime.file_sink(path.as_ref().to_owned());
+            let mut io = crate::engine::$mode::Io { source: None, sink: Some(&mut *sink), progress: None };
+            $aw!(self.run(&mut flow, &mut io))
+        }
+
+        /// Downloads any artifact URL of a record (a participant's heatmap,
+        /// say) to `path`, as [`download_heatmap`](Client::download_heatmap)
+        /// does: the bytes written.
+        pub $($async)? fn download(&self, url: &str, mid: Option<&MediaId>, path: impl AsRef<Path>) -> Result<u64, Failure> {
+            let mut flow = Download::new(Some(url.to_owned()), mid.cloned(), *self.retry_policy());
+            let mut sink = self.driver().runtime.file_sink(path.as_ref().to_owned());
+            let mut io = crate::engine::$mode::Io { source: None, sink: Some(&mut *sink), progress: None };
+            Ok($aw!(self.run(&mut flow, &mut io))?.unwrap_or_default())
+        }
+    };
+}
+
+/// A file's size, for an upload to an existing target.
+fn measure(path: &Path) -> std::io::Result<u64> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(meta.len())
+}
+
+/// A file that cannot be read: the same error as failing the checks.
+fn unreadable(path: &Path, e: std::io::Error) -> Failure {
+    Failure::from(ValidationError::Unreadable {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+impl<T: HttpClient, R: Runtime> Client<Blocking<T, R>> {
+    /// Runs any flow with this client's transport and runtime: the one
+    /// blocking driver loop.
+    pub fn run<F: Flow + ?Sized>(
+        &self,
+        flow: &mut F,
+        io: &mut blocking::Io<'_>,
+    ) -> Result<F::Output, Failure> {
+        let driver = self.driver();
+        blocking::run(&driver.transport, &driver.runtime, flow, io)
+    }
+
+    fn inspect(&self, path: &Path, options: &UploadOptions) -> Result<MediaFile, Failure> {
+        Ok(options.inspect_path(path)?)
+    }
+
+    methods!(; blocking; now);
+
+    /// Uploads `size` bytes read from `reader` (which must hold exactly
+    /// that many). [`UploadOptions::name`] is required and the content
+    /// type is given or implied by the name's extension. A reader can be
+    /// read once, so this upload is never retried.
+    pub fn upload_reader(
+        &self,
+        reader: impl std::io::Read + Send,
+        size: u64,
+        options: &UploadOptions,
+    ) -> Result<Uploaded, Failure> {
+        let file = options.inspect_body(size)?;
+        let mut source = OneShot::new(reader, size);
+        let info = SourceInfo {
+            len: size,
+            reopenable: false,
+            name: "the upload reader".to_owned(),
+        };
+        let mut flow = self.upload_flow(file, options.model.clone(), info);
+        let mut io = blocking::Io {
+            source: Some(&mut source),
+            sink: None,
+            progress: options.progress.clone(),
+        };
+        self.run(&mut flow, &mut io)
+    }
+
+    /// Every record, fetched lazily in pages of
+    /// [`LIST_LIMIT_MAX`](authenta_types::LIST_LIMIT_MAX) as the iterator
+    /// advances, each record once. A page that fails is yielded as an
+    /// error and ends the iteration.
+    pub fn list_all(&self) -> impl Iterator<Item = Result<Media, Failure>> + '_ {
+        let mut pages = ListPages::new(LIST_LIMIT_MAX, self.config().clone(), *self.retry_policy())
+            .expect("the largest page size is a valid page size");
+        std::iter::from_fn(move || {
+            self.run(&mut pages, &mut blocking::Io::default())
+                .transpose()
+        })
+        .flat_map(|page| -> Vec<Result<Media, Failure>> {
+            match page {
+                Ok(records) => records.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            }
+        })
+    }
+}
+
+impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
+    /// Runs any flow with this client's transport and runtime: the one
+    /// async driver loop.
+    pub async fn run<F: Flow + ?Sized>(
+        &self,
+        flow: &mut F,
+        io: &mut nonblocking::Io<'_>,
+    ) -> Result<F::Output, Failure> {
+        let driver = self.driver();
+        nonblocking::run(&driver.transport, &driver.runtime, flow, io).await
+    }
+
+    async fn inspect(&self, path: &Path, options: &UploadOptions) -> Result<MediaFile, Failure> {
+        let (path, options) = (path.to_owned(), options.clone());
+        let work = Box::new(move || options.inspect_path(&path));
+        Ok(self.driver().runtime.unblock(work).await?)
+    }
+
+    methods!(async; nonblocking; later);
+
+    /// Uploads `size` bytes pulled from `stream` (which must yield exactly
+    /// that many). [`UploadOptions::name`] is required and the content type
+    /// is given or implied by the name's extension. A stream can be read
+    /// once, so this upload is never retried.
+    pub async fn upload_stream(
+        &self,
+        stream: ByteStream,
+        size: u64,
+        options: &UploadOptions,
+    ) -> Result<Uploaded, Failure> {
+        let file = options.inspect_body(size)?;
+        let mut source = OneShotStream::new(stream, size);
+        let info = SourceInfo {
+            len: size,
+            reopenable: false,
+            name: "the upload stream".to_owned(),
+        };
+        let mut flow = self.upload_flow(file, options.model.clone(), info);
+        let mut io = nonblocking::Io {
+            source: Some(&mut source),
+            sink: None,
+            progress: options.progress.clone(),
+        };
+        self.run(&mut flow, &mut io).await
+    }
+
+    /// Every record, fetched lazily in pages of
+    /// [`LIST_LIMIT_MAX`](authenta_types::LIST_LIMIT_MAX) as the stream is
+    /// polled, each record once. A page that fails is yielded as an error
+    /// and ends the stream.
+    pub fn list_all(&self) -> MediaStream<'_>
+    where
+        T: 'static,
+        R: 'static,
+    {
+        use futures_util::StreamExt as _;
+        let pages = ListPages::new(LIST_LIMIT_MAX, self.config().clone(), *self.retry_policy())
+            .expect("the largest page size is a valid page size");
+        futures_util::stream::unfold(pages, move |mut pages| async move {
+            let page = self
+                .run(&mut pages, &mut nonblocking::Io::default())
+                .await
+                .transpose()?;
+            Some((page, pages))
+        })
+        .flat_map(|page| {
+            let records: Vec<Result<Media, Failure>> = match page {
+                Ok(records) => records.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+            futures_util::stream::iter(records)
+        })
+        .boxed()
+    }
+
+    /// Processes many files, at most `concurrency` at a time (at least
+    /// one), and yields each file's outcome as soon as it is known, in the
+    /// order they finish. Files are taken from `paths` as room frees up.
+    /// Once a file fails in a way every file would (credentials,
+    /// permission, quota, credits: [`BatchStop`](crate::engine::BatchStop)),
+    /// no further file is started: each is yielded with
+    /// [`Error::Stopped`](crate::Error::Stopped).
+    pub fn process_many(
+        &self,
+        paths: impl IntoIterator<Item = PathBuf, IntoIter: Send + 'static>,
+        options: &UploadOptions,
+        concurrency: usize,
+    ) -> impl futures_core::Stream<Item = (PathBuf, Result<Media, Failure>)> + Send + '_
+    where
+        T: 'static,
+        R: 'static,
+    {
+        use futures_util::StreamExt as _;
+        let stop = Arc::new(std::sync::Mutex::new(crate::engine::BatchStop::default()));
+        let options = options.clone();
+        futures_util::stream::iter(paths)
+            .map(move |path| {
+                let (stop, options) = (stop.clone(), options.clone());
+                async move {
+                    let refused = crate::engine::BatchStop::check(&stop);
+                    let result = match refused {
+                        Some(stopped) => Err(stopped),
+                        None => self.process(&path, &options).await,
+                    };
+                    crate::engine::BatchStop::record(&stop, &result);
+                    (path, result)
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+    }
+}

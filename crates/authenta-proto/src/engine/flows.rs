@@ -1,0 +1,914 @@
+//! The SDK's flows, each a [`Flow`]: written once here, run by any driver.
+//!
+//! | flow | what it does | finishes with |
+//! |---|---|---|
+//! | [`Call`] | one API operation with its retries | the operation's output |
+//! | [`UploadTo`] | the `PUT` to an upload target, retried only from a reopenable source | [`UploadReceipt`] |
+//! | [`Upload`] | create the record of a checked file, then [`UploadTo`] | [`Uploaded`] |
+//! | [`Wait`] | poll until the record is final | [`Media`] |
+//! | [`Process`] | [`Upload`], then [`Wait`] | [`Media`] |
+//! | [`FetchResult`] | read a record's `resultURL` document | `Option<ResultDocument>` |
+//! | [`Download`] | stream an artifact into a sink, committed only when whole | `Option<u64>` |
+//! | [`ListPages`] | the next page of every record (run it again for the next) | `Option<Vec<Media>>` |
+
+use std::sync::Arc;
+
+use authenta_types::{
+    CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, ModelType, ResultDocument,
+};
+use http::HeaderValue;
+use http::header::USER_AGENT;
+
+use super::{
+    Action, Attempts, Event, Flow, Inputs, Step, WaitStep, Waiter, Written, check_size,
+    inconsistent_page, unexpected,
+};
+use crate::config::Config;
+use crate::error::{Error, Failure, LocalIo, ValidationError};
+use crate::ops::{ApiRequest, CreateMedia, GetMedia, ListMedia};
+use crate::paginate::ListCursor;
+use crate::poll::PollPolicy;
+use crate::response::{UploadReceipt, read_artifact_response};
+use crate::retry::{Replay, RetryPolicy};
+use crate::upload::{UploadTarget, artifact_request};
+use crate::validate::MediaFile;
+
+/// Feeds `event` to a sub-flow: `Err` with its result when it finished,
+/// else the action to pass on.
+fn relay<F: Flow, U>(
+    flow: &mut F,
+    event: Event,
+    inputs: Inputs,
+) -> Result<Action<U>, Result<F::Output, Failure>> {
+    Ok(match flow.step(event, inputs) {
+        Action::Finish(result) => return Err(result),
+        Action::Send(request) => Action::Send(request),
+        Action::Upload { head, len } => Action::Upload { head, len },
+        Action::Download(request) => Action::Download(request),
+        Action::Commit => Action::Commit,
+        Action::Abandon => Action::Abandon,
+        Action::Sleep(delay) => Action::Sleep(delay),
+    })
+}
+
+fn after<T>(step: Step<Result<T, Failure>>) -> Action<T> {
+    match step {
+        Step::Done(result) => Action::Finish(result),
+        Step::Retry(delay) => Action::Sleep(delay),
+    }
+}
+
+/// One API operation with its retries: a `GET` or `DELETE` is sent again
+/// after a 5xx, a throttle or a broken connection, a `POST /media` only
+/// when it cannot have reached the server.
+#[derive(Debug)]
+pub struct Call<Op> {
+    op: Op,
+    config: Config,
+    attempts: Attempts,
+}
+
+impl<Op: ApiRequest> Call<Op> {
+    /// The call of `op` with `config`'s credentials, retried on `retry`.
+    pub fn new(op: Op, config: Config, retry: RetryPolicy) -> Self {
+        let attempts = Attempts::for_request(retry, &op);
+        Call {
+            op,
+            config,
+            attempts,
+        }
+    }
+}
+
+impl<Op> Flow for Call<Op>
+where
+    Op: ApiRequest + Send,
+    Op::Output: Send,
+{
+    type Output = Op::Output;
+
+    fn step(&mut self, event: Event, inputs: Inputs) -> Action<Op::Output> {
+        let step = match event {
+            Event::Ready => {
+                let attempt = self.attempts.start();
+                let route = Op::OPERATION.route();
+                tracing::debug!(method = route.method, route = route.path, mid = ?self.op.mid(), attempt, "sending");
+                return match self.op.build(&self.config) {
+                    Ok(request) => Action::Send(request),
+                    Err(e) => Action::Finish(Err(e.into())),
+                };
+            }
+            Event::Response(response) => {
+                self.attempts
+                    .on_response(&self.op, &self.config, response, inputs)
+            }
+            Event::Transport { error, kind } => {
+                self.attempts.on_transport_error(error, kind, inputs)
+            }
+            other => return unexpected(&other),
+        };
+        after(step)
+    }
+}
+
+/// What a flow knows of its upload source before any byte is read.
+#[derive(Clone, Debug)]
+pub struct SourceInfo {
+    /// How many bytes it holds.
+    pub len: u64,
+    /// Whether it can be opened again from its first byte (only then is
+    /// its upload retried).
+    pub reopenable: bool,
+    /// A name for messages, such as the file's path.
+    pub name: String,
+}
+
+/// The upload `PUT` to a target: the source must be exactly the target's
+/// size (a longer or shorter one is refused before a byte is sent), an
+/// expired URL is refused locally, and the upload is retried only from a
+/// source that can be reopened.
+#[derive(Debug)]
+pub struct UploadTo {
+    target: UploadTarget,
+    source: SourceInfo,
+    user_agent: HeaderValue,
+    attempts: Attempts,
+}
+
+impl UploadTo {
+    /// The upload of `source` to `target`, retried on `retry`; the head
+    /// carries `config`'s user agent (and no credentials).
+    pub fn new(
+        target: UploadTarget,
+        source: SourceInfo,
+        config: &Config,
+        retry: RetryPolicy,
+    ) -> Self {
+        let attempts = Attempts::for_upload(retry, source.reopenable, target.mid.clone());
+        UploadTo {
+            target,
+            source,
+            user_agent: config.user_agent().clone(),
+            attempts,
+        }
+    }
+
+    fn source_failed(&self, error: std::io::Error) -> Failure {
+        Failure::Io {
+            error,
+            during: LocalIo::ReadingSource,
+            context: format!("reading {}", self.source.name),
+            mid: self.target.mid.clone(),
+        }
+    }
+}
+
+impl Flow for UploadTo {
+    type Output = UploadReceipt;
+
+    fn step(&mut self, event: Event, inputs: Inputs) -> Action<UploadReceipt> {
+        let step = match event {
+            Event::Ready => {
+                if self.attempts.attempt() == 0 && self.source.len != self.target.size {
+                    return Action::Finish(Err(ValidationError::SizeMismatch {
+                        expected: self.target.size,
+                        actual: self.source.len,
+                        mid: self.target.mid.clone(),
+                    }
+                    .into()));
+                }
+                let attempt = self.attempts.start();
+                tracing::debug!(url = %self.target.redacted_url(), mid = ?self.target.mid, attempt, "uploading");
+                return match self.target.request_head(inputs.wall_clock) {
+                    Ok(mut head) => {
+                        head.headers_mut()
+                            .insert(USER_AGENT, self.user_agent.clone());
+                        Action::Upload {
+                            head,
+                            len: self.target.size,
+                        }
+                    }
+                    Err(e) => Action::Finish(Err(e.into())),
+                };
+            }
+            Event::Response(response) => self.attempts.on_upload_response(response, inputs),
+            Event::Transport { error, kind } => {
+                self.attempts.on_transport_error(error, kind, inputs)
+            }
+            Event::Source(error) => return Action::Finish(Err(self.source_failed(error))),
+            other => return unexpected(&other),
+        };
+        after(step)
+    }
+}
+
+/// A record created and its file uploaded.
+#[derive(Clone, Debug)]
+pub struct Uploaded {
+    /// The create response.
+    pub created: CreatedMedia,
+    /// Where the file went (serializable: keep it to retry the upload).
+    pub target: UploadTarget,
+    /// S3's receipt.
+    pub receipt: UploadReceipt,
+}
+
+impl Uploaded {
+    /// The new record's id.
+    pub fn mid(&self) -> &MediaId {
+        &self.created.media.mid
+    }
+}
+
+#[derive(Debug)]
+enum UploadState {
+    Start,
+    Create(Call<CreateMedia>, CreateMediaRequest),
+    Put(UploadTo, Box<CreatedMedia>),
+}
+
+/// Creates the record of a checked file and uploads it: the model and the
+/// source's length are checked before the record is created (no mutation
+/// is spent on a file that cannot be uploaded).
+#[derive(Debug)]
+pub struct Upload {
+    file: MediaFile,
+    model: ModelType,
+    source: SourceInfo,
+    config: Config,
+    retry: RetryPolicy,
+    state: UploadState,
+}
+
+impl Upload {
+    /// The upload of `source`, checked as `file`, for `model`.
+    pub fn new(
+        file: MediaFile,
+        model: ModelType,
+        source: SourceInfo,
+        config: Config,
+        retry: RetryPolicy,
+    ) -> Self {
+        Upload {
+            file,
+            model,
+            source,
+            config,
+            retry,
+            state: UploadState::Start,
+        }
+    }
+
+    fn begin(&mut self) -> Result<(Call<CreateMedia>, CreateMediaRequest), Failure> {
+        let request = self.file.create_request(self.model.clone())?;
+        if self.source.len != self.file.size {
+            return Err(ValidationError::SizeMismatch {
+                expected: self.file.size,
+                actual: self.source.len,
+                mid: None,
+            }
+            .into());
+        }
+        let op = CreateMedia::new(request.clone())?;
+        Ok((Call::new(op, self.config.clone(), self.retry), request))
+    }
+}
+
+impl Flow for Upload {
+    type Output = Uploaded;
+
+    fn step(&mut self, mut event: Event, inputs: Inputs) -> Action<Uploaded> {
+        loop {
+            match &mut self.state {
+                UploadState::Start => match self.begin() {
+                    Ok((call, request)) => self.state = UploadState::Create(call, request),
+                    Err(e) => return Action::Finish(Err(e)),
+                },
+                UploadState::Create(call, request) => match relay(call, event, inputs) {
+                    Ok(action) => return action,
+                    Err(Err(e)) => return Action::Finish(Err(e)),
+                    Err(Ok(created)) => {
+                        let target = match UploadTarget::from_created(
+                            &created,
+                            request,
+                            inputs.wall_clock,
+                        ) {
+                            Ok(target) => target,
+                            Err(e) => return Action::Finish(Err(e.into())),
+                        };
+                        let put =
+                            UploadTo::new(target, self.source.clone(), &self.config, self.retry);
+                        self.state = UploadState::Put(put, Box::new(created));
+                        event = Event::Ready;
+                    }
+                },
+                UploadState::Put(put, created) => {
+                    return match relay(put, event, inputs) {
+                        Ok(action) => action,
+                        Err(result) => Action::Finish(result.map(|receipt| Uploaded {
+                            created: (**created).clone(),
+                            target: put.target.clone(),
+                            receipt,
+                        })),
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Sees each polled record (to draw its status, say).
+pub type Observer = Arc<dyn Fn(&Media) + Send + Sync>;
+
+/// Polls `GET /media/{mid}` on a [`PollPolicy`] until the record's status
+/// is final (`PROCESSED`, `FAILED`, `ERROR`); a timeout states the last
+/// status, the time waited and the polls spent. Each poll is a [`Call`]
+/// with its own retries.
+pub struct Wait {
+    mid: MediaId,
+    policy: PollPolicy,
+    observer: Option<Observer>,
+    config: Config,
+    retry: RetryPolicy,
+    waiter: Option<Waiter>,
+    poll: Option<Call<GetMedia>>,
+}
+
+impl std::fmt::Debug for Wait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wait")
+            .field("mid", &self.mid)
+            .field("policy", &self.policy)
+            .field("waiter", &self.waiter)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Wait {
+    /// A wait for `mid` on `policy`.
+    pub fn new(mid: MediaId, policy: PollPolicy, config: Config, retry: RetryPolicy) -> Self {
+        Wait {
+            mid,
+            policy,
+            observer: None,
+            config,
+            retry,
+            waiter: None,
+            poll: None,
+        }
+    }
+
+    /// Shows each polled record to `observer`.
+    pub fn observed(mut self, observer: Option<Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+}
+
+impl Flow for Wait {
+    type Output = Media;
+
+    fn step(&mut self, event: Event, inputs: Inputs) -> Action<Media> {
+        let waiter = self
+            .waiter
+            .get_or_insert_with(|| Waiter::new(self.mid.clone(), self.policy, inputs.now));
+        let poll = match &mut self.poll {
+            Some(poll) => poll,
+            // Starting, or a sleep between polls ended: poll again.
+            None => self.poll.insert(Call::new(
+                GetMedia::new(self.mid.clone()),
+                self.config.clone(),
+                self.retry,
+            )),
+        };
+        let media = match relay(poll, event, inputs) {
+            Ok(action) => return action,
+            Err(Err(e)) => return Action::Finish(Err(e)),
+            Err(Ok(media)) => media,
+        };
+        self.poll = None;
+        if let Some(observer) = &self.observer {
+            observer(&media);
+        }
+        match waiter.on_media(media, inputs.now) {
+            WaitStep::Done(media) => Action::Finish(Ok(*media)),
+            WaitStep::PollAfter(delay) => Action::Sleep(delay),
+            WaitStep::TimedOut(timeout) => Action::Finish(Err(Error::Timeout(timeout).into())),
+        }
+    }
+}
+
+/// The whole job for one file: [`Upload`], then [`Wait`] for its record.
+pub struct Process {
+    upload: Upload,
+    wait: Option<Wait>,
+    policy: PollPolicy,
+    observer: Option<Observer>,
+}
+
+impl std::fmt::Debug for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Process")
+            .field("upload", &self.upload)
+            .field("wait", &self.wait)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Process {
+    /// Uploads `source` (checked as `file`) for `model`, then waits on
+    /// `policy`.
+    pub fn new(upload: Upload, policy: PollPolicy) -> Self {
+        Process {
+            upload,
+            wait: None,
+            policy,
+            observer: None,
+        }
+    }
+
+    /// Shows each polled record to `observer`.
+    pub fn observed(mut self, observer: Option<Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+}
+
+impl Flow for Process {
+    type Output = Media;
+
+    fn step(&mut self, event: Event, inputs: Inputs) -> Action<Media> {
+        if let Some(wait) = &mut self.wait {
+            return wait.step(event, inputs);
+        }
+        match relay(&mut self.upload, event, inputs) {
+            Ok(action) => action,
+            Err(Err(e)) => Action::Finish(Err(e)),
+            Err(Ok(uploaded)) => {
+                let wait = Wait::new(
+                    uploaded.mid().clone(),
+                    self.policy,
+                    self.upload.config.clone(),
+                    self.upload.retry,
+                )
+                .observed(self.observer.clone());
+                self.wait.insert(wait).step(Event::Ready, inputs)
+            }
+        }
+    }
+}
+
+/// Reads a processed record's `resultURL` document (no credentials; retried
+/// as a `GET`); `None` when the record has none.
+#[derive(Debug)]
+pub struct FetchResult {
+    url: Option<String>,
+    mid: MediaId,
+    attempts: Attempts,
+}
+
+impl FetchResult {
+    /// The result document of `media`.
+    pub fn new(media: &Media, retry: RetryPolicy) -> Self {
+        FetchResult {
+            url: media.result_url.clone(),
+            mid: media.mid.clone(),
+            attempts: Attempts::new(retry, Replay::Idempotent, None, Some(media.mid.clone())),
+        }
+    }
+}
+
+impl Flow for FetchResult {
+    type Output = Option<ResultDocument>;
+
+    fn step(&mut self, event: Event, inputs: Inputs) -> Action<Option<ResultDocument>> {
+        let Some(url) = &self.url else {
+            return Action::Finish(Ok(None));
+        };
+        let step = match event {
+            Event::Ready => {
+                self.attempts.start();
+                return match artifact_request(url, Some(&self.mid)) {
+                    Ok(request) => Action::Send(request),
+                    Err(e) => Action::Finish(Err(e.into())),
+                };
+            }
+            Event::Response(response) => {
+                let read = check_size(response, None, Some(&self.mid))
+                    .and_then(|r| read_artifact_response(r, Some(&self.mid)));
+                match read {
+                    Ok(bytes) => {
+                        return Action::Finish(parse_result(&bytes, &self.mid).map(Some));
+                    }
+                    Err(e) => self.attempts.on_error(e, inputs),
+                }
+            }
+            Event::Transport { error, kind } => {
+                self.attempts.on_transport_error(error, kind, inputs)
+            }
+            other => return unexpected(&other),
+        };
+        after(step)
+    }
+}
+
+fn parse_result(bytes: &[u8], mid: &MediaId) -> Result<ResultDocument, Failure> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Failure::Proto(Error::Decode(Box::new(crate::error::DecodeError {
+            status: http::StatusCode::OK,
+            operation: None,
+            reason: format!("the result document is not what resultURL holds: {e}"),
+            snippet: crate::response::snippet(bytes, None),
+            mid: Some(mid.clone()),
+        })))
+    })
+}
+
+#[derive(Debug)]
+enum DownloadState {
+    Fetching,
+    Committing(u64),
+    Abandoning(Option<Failure>),
+}
+
+/// Streams an artifact (a pre-signed URL, no credentials) into the
+/// driver's sink, retried as a `GET` (the sink restarts for each attempt),
+/// and commits the sink only when the whole body arrived; on failure the
+/// sink is abandoned. `None` when there is no URL (a record without a
+/// heatmap).
+#[derive(Debug)]
+pub struct Download {
+    url: Option<String>,
+    mid: Option<MediaId>,
+    attempts: Attempts,
+    state: DownloadState,
+}
+
+impl Download {
+    /// The download of `url` (for the record `mid`).
+    pub fn new(url: Option<String>, mid: Option<MediaId>, retry: RetryPolicy) -> Self {
+        Download {
+            attempts: Attempts::new(retry, Replay::Idempotent, None, mid.clone()),
+            url,
+            mid,
+            state: DownloadState::Fetching,
+        }
+    }
+
+    /// The heatmap image of a processed record (`heatmapURL`).
+    pub fn heatmap(media: &Media, retry: RetryPolicy) -> Self {
+        Download::new(media.heatmap_url.clone(), Some(media.mid.clone()), retry)
+    }
+
+    fn sink_failed(&self, error: std::io::Error) -> Failure {
+        Failure::Io {
+            error,
+            during: LocalIo::WritingArtifact,
+            context: "writing the download".to_owned(),
+            mid: self.mid.clone(),
+        }
+    }
+}
+
+impl Flow for Download {
+    type Output = Option<u64>;
+
+    fn step(&mut self, event: Event, inputs: Inputs) -> Action<Option<u64>> {
+        let Some(url) = &self.url else {
+            return Action::Finish(Ok(None));
+        };
+        let step = match (&mut self.state, event) {
+            (DownloadState::Committing(written), Event::Ready) => {
+                return Action::Finish(Ok(Some(*written)));
+            }
+            (DownloadState::Committing(_), Event::Sink(e)) => {
+                // A commit that failed has cleaned up after itself.
+                return Action::Finish(Err(self.sink_failed(e)));
+            }
+            (DownloadState::Abandoning(failure), Event::Ready) => {
+                let failure = failure.take().expect("an abandoned download has its error");
+                return Action::Finish(Err(failure));
+            }
+            (DownloadState::Fetching, Event::Ready) => {
+                self.attempts.start();
+                return match artifact_request(url, self.mid.as_ref()) {
+                    Ok(request) => Action::Download(request),
+                    Err(e) => Action::Finish(Err(e.into())),
+                };
+            }
+            (DownloadState::Fetching, Event::Response(response)) => {
+                if response.status().is_success() {
+                    let written = response.extensions().get::<Written>().copied();
+                    self.state = DownloadState::Committing(written.unwrap_or_default().0);
+                    return Action::Commit;
+                }
+                let error = check_size(response, None, self.mid.as_ref())
+                    .and_then(|r| read_artifact_response(r, self.mid.as_ref()))
+                    .expect_err("a non-2xx answer is an error");
+                self.attempts.on_error::<Option<u64>>(error, inputs)
+            }
+            (DownloadState::Fetching, Event::Transport { error, kind }) => {
+                self.attempts.on_transport_error(error, kind, inputs)
+            }
+            (DownloadState::Fetching, Event::Sink(e)) => Step::Done(Err(self.sink_failed(e))),
+            (_, other) => return unexpected(&other),
+        };
+        match step {
+            Step::Retry(delay) => Action::Sleep(delay),
+            Step::Done(Ok(_)) => unreachable!("a download succeeds only through its commit"),
+            Step::Done(Err(failure)) => {
+                self.state = DownloadState::Abandoning(Some(failure));
+                Action::Abandon
+            }
+        }
+    }
+}
+
+/// Every record, a page at a time: each run finishes with the next page's
+/// records, or `None` when there are no more. A failed page is reported
+/// once and ends the listing.
+#[derive(Debug)]
+pub struct ListPages {
+    cursor: ListCursor,
+    config: Config,
+    retry: RetryPolicy,
+    page: Option<Call<ListMedia>>,
+}
+
+impl ListPages {
+    /// Pages of `page_size` records.
+    pub fn new(page_size: u32, config: Config, retry: RetryPolicy) -> Result<Self, Failure> {
+        Ok(ListPages {
+            cursor: ListCursor::new(page_size)?,
+            config,
+            retry,
+            page: None,
+        })
+    }
+
+    fn call(&self, query: ListQuery) -> Result<Call<ListMedia>, Failure> {
+        Ok(Call::new(
+            ListMedia::new(query)?,
+            self.config.clone(),
+            self.retry,
+        ))
+    }
+}
+
+impl Flow for ListPages {
+    type Output = Option<Vec<Media>>;
+
+    fn step(&mut self, event: Event, inputs: Inputs) -> Action<Option<Vec<Media>>> {
+        if self.page.is_none() {
+            let Some(query) = self.cursor.next_query() else {
+                return Action::Finish(Ok(None));
+            };
+            match self.call(query) {
+                Ok(call) => self.page = Some(call),
+                Err(e) => {
+                    self.cursor.stop();
+                    return Action::Finish(Err(e));
+                }
+            }
+        }
+        let page = self.page.as_mut().expect("a page is being read");
+        let result = match relay(page, event, inputs) {
+            Ok(action) => return action,
+            Err(result) => result,
+        };
+        self.page = None;
+        let page = match result {
+            Ok(page) => page,
+            Err(e) => {
+                // The same page would fail again.
+                self.cursor.stop();
+                return Action::Finish(Err(e));
+            }
+        };
+        if let Err(e) = self.cursor.advance(&page) {
+            self.cursor.stop();
+            return Action::Finish(Err(inconsistent_page(e).into()));
+        }
+        Action::Finish(Ok(Some(page.data)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each flow stepped by hand: events fed, actions read, no clock, no
+    //! sleeping, no driver.
+
+    use std::time::{Duration, Instant, SystemTime};
+
+    use authenta_types::MediaStatus;
+    use http::Response;
+
+    use super::*;
+    use crate::ops::test_support::{MEDIA, config, json};
+    use crate::transport::TransportErrorKind;
+
+    fn at(secs: u64) -> Inputs {
+        let start = *START.get_or_init(Instant::now);
+        Inputs {
+            now: start + Duration::from_secs(secs),
+            wall_clock: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs),
+            random: 0,
+        }
+    }
+
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+    fn empty(status: u16) -> Event {
+        Event::Response(Response::builder().status(status).body(Vec::new()).unwrap())
+    }
+
+    fn reset() -> Event {
+        Event::Transport {
+            error: "reset".into(),
+            kind: TransportErrorKind::Interrupted,
+        }
+    }
+
+    #[test]
+    fn a_get_is_sent_again_after_a_503() {
+        let mut call = Call::new(
+            GetMedia::new(MediaId::new("m")),
+            config(),
+            RetryPolicy::default(),
+        );
+        assert!(matches!(call.step(Event::Ready, at(0)), Action::Send(r) if r.method() == "GET"));
+        assert!(matches!(call.step(empty(503), at(0)), Action::Sleep(_)));
+        assert!(matches!(call.step(Event::Ready, at(1)), Action::Send(_)));
+        let Action::Finish(Ok(media)) = call.step(Event::Response(json(200, MEDIA)), at(1)) else {
+            panic!("the second answer is the result")
+        };
+        assert_eq!(media.status, MediaStatus::Inited);
+    }
+
+    #[test]
+    fn a_create_is_never_sent_again_once_it_may_have_arrived() {
+        let request = authenta_types::CreateMediaRequest {
+            name: "a.png".into(),
+            content_type: "image/png".into(),
+            size: 3,
+            model_type: ModelType::Ac1,
+        };
+        for outcome in [empty(500), reset()] {
+            let op = CreateMedia::new(request.clone()).unwrap();
+            let mut call = Call::new(op, config(), RetryPolicy::default());
+            assert!(
+                matches!(call.step(Event::Ready, at(0)), Action::Send(r) if r.method() == "POST")
+            );
+            let Action::Finish(Err(failure)) = call.step(outcome, at(0)) else {
+                panic!("a POST that may have arrived is final")
+            };
+            match &failure {
+                Failure::Transport { attempts, .. } => assert_eq!(*attempts, 1),
+                other => assert_eq!(other.status().map(|s| s.as_u16()), Some(500)),
+            }
+        }
+    }
+
+    fn target(size: u64) -> UploadTarget {
+        UploadTarget::new(
+            "https://s3.example/o?X-Amz-Signature=s",
+            "image/png",
+            size,
+            None,
+        )
+        .unwrap()
+    }
+
+    fn source(len: u64, reopenable: bool) -> SourceInfo {
+        SourceInfo {
+            len,
+            reopenable,
+            name: "a.png".into(),
+        }
+    }
+
+    #[test]
+    fn an_upload_source_one_byte_long_or_short_is_refused_before_a_byte_is_sent() {
+        for len in [101, 99] {
+            let mut put = UploadTo::new(
+                target(100),
+                source(len, true),
+                &config(),
+                RetryPolicy::default(),
+            );
+            let Action::Finish(Err(failure)) = put.step(Event::Ready, at(0)) else {
+                panic!("refused before the PUT")
+            };
+            let text = failure.to_string();
+            assert!(text.contains(&format!("the body is {len} bytes")), "{text}");
+            assert!(
+                text.contains("upload URL was signed for 100"),
+                "no record to speak of: {text}"
+            );
+        }
+        // A source that changes while it is sent: the body refuses it, and
+        // the flow reports the source, never retrying a changed file.
+        let mut put = UploadTo::new(
+            target(100),
+            source(100, true),
+            &config(),
+            RetryPolicy::default(),
+        );
+        let Action::Upload { head, len } = put.step(Event::Ready, at(0)) else {
+            panic!("the PUT")
+        };
+        assert_eq!(
+            (len, &head.headers()["content-length"]),
+            (100, &"100".parse::<http::HeaderValue>().unwrap())
+        );
+        let longer =
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "more than the 100 bytes");
+        let Action::Finish(Err(failure)) = put.step(Event::Source(longer), at(0)) else {
+            panic!("a source failure is final")
+        };
+        assert_eq!(failure.class(), crate::ErrorClass::InvalidInput);
+        assert!(
+            failure.to_string().starts_with("reading a.png"),
+            "{failure}"
+        );
+    }
+
+    #[test]
+    fn a_download_is_retried_into_a_restarted_sink_and_committed_once_whole() {
+        let mut download = Download::new(
+            Some("https://s3.example/h.png?sig=1".into()),
+            None,
+            RetryPolicy::default(),
+        );
+        assert!(matches!(
+            download.step(Event::Ready, at(0)),
+            Action::Download(_)
+        ));
+        // Broken off midway: the sink's bytes are not committed; the next
+        // attempt is another Download action (the driver restarts the sink).
+        assert!(matches!(download.step(reset(), at(0)), Action::Sleep(_)));
+        assert!(matches!(
+            download.step(Event::Ready, at(1)),
+            Action::Download(_)
+        ));
+        let mut whole = Response::builder().status(200).body(Vec::new()).unwrap();
+        whole.extensions_mut().insert(Written(7));
+        assert!(matches!(
+            download.step(Event::Response(whole), at(1)),
+            Action::Commit
+        ));
+        assert!(matches!(
+            download.step(Event::Ready, at(1)),
+            Action::Finish(Ok(Some(7)))
+        ));
+
+        let mut refused = Download::new(
+            Some("https://s3.example/h.png?sig=1".into()),
+            None,
+            RetryPolicy::default(),
+        );
+        let _ = refused.step(Event::Ready, at(0));
+        assert!(
+            matches!(refused.step(empty(403), at(0)), Action::Abandon),
+            "a partial file is removed"
+        );
+        assert!(
+            matches!(refused.step(Event::Ready, at(0)), Action::Finish(Err(f)) if f.status().map(|s| s.as_u16()) == Some(403))
+        );
+    }
+
+    #[test]
+    fn a_wait_times_out_after_its_final_poll() {
+        let policy = PollPolicy::fixed(Duration::from_secs(4), Duration::from_secs(10));
+        let mut wait = Wait::new(
+            MediaId::new("692f406f9f68d4b70080bb80"),
+            policy,
+            config(),
+            RetryPolicy::default(),
+        );
+        let mut clock = 0;
+        let mut polls = 0;
+        let mut event = Event::Ready;
+        let failure = loop {
+            match wait.step(event, at(clock)) {
+                Action::Send(_) => {
+                    polls += 1;
+                    event = Event::Response(json(200, &MEDIA.replace("INITED", "UPLOADED")));
+                }
+                Action::Sleep(d) => {
+                    clock += d.as_secs();
+                    event = Event::Ready;
+                }
+                Action::Finish(Err(failure)) => break failure,
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        let Some(Error::Timeout(timeout)) = failure.as_proto() else {
+            panic!("{failure:?}")
+        };
+        // Polls at 0, 4, 8 and a final one at the deadline (10 s).
+        assert_eq!((polls, timeout.polls, clock), (4, 4, 10));
+        assert_eq!(timeout.last_status, Some(MediaStatus::Uploaded));
+        assert_eq!(timeout.waited, Duration::from_secs(10));
+    }
+}

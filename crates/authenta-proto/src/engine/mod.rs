@@ -1,0 +1,535 @@
+//! The flow engine: every flow of the SDK (an API call with its retries,
+//! an upload, a wait, create → upload → wait, a result, an artifact
+//! download, a listing) is a state machine that the caller steps, after
+//! quinn-proto and rustls' unbuffered API.
+//!
+//! A [`Flow`] is asked what to do next with [`Flow::step`], given what
+//! happened to its last [`Action`] (an [`Event`]) and the [`Inputs`] of the
+//! moment (the clocks and a random number). It answers with the next
+//! action: send this request, send this upload head with the source's
+//! bytes, stream this answer into the sink, commit or abandon the sink,
+//! sleep this long, or finish with this result. Every decision and every
+//! sequence is here; the I/O loops ([`blocking::run`],
+//! [`nonblocking::run`]) only do what they are told, and are the same for
+//! every flow.
+//!
+//! ```
+//! use std::time::{Duration, Instant, SystemTime};
+//! use authenta_proto::engine::{Action, Event, Flow, Inputs};
+//! use authenta_proto::engine::flows::Call;
+//! use authenta_proto::http::Response;
+//! use authenta_proto::types::MediaId;
+//! use authenta_proto::{Config, Credentials, GetMedia, RetryPolicy};
+//!
+//! let config = Config::new(Credentials::new("id", "secret"));
+//! let mut call = Call::new(GetMedia::new(MediaId::new("m1")), config, RetryPolicy::default());
+//! let inputs = Inputs { now: Instant::now(), wall_clock: SystemTime::now(), random: 7 };
+//! let Action::Send(request) = call.step(Event::Ready, inputs) else { panic!() };
+//! assert_eq!(request.method(), "GET");
+//! // The server is busy: the flow says to sleep, then sends again.
+//! let busy = Response::builder().status(503).body(Vec::new()).unwrap();
+//! assert!(matches!(call.step(Event::Response(busy), inputs), Action::Sleep(_)));
+//! assert!(matches!(call.step(Event::Ready, inputs), Action::Send(_)));
+//! ```
+
+use std::io;
+use std::time::{Duration, Instant, SystemTime};
+
+use authenta_types::{Media, MediaId, MediaStatus, Operation};
+use http::{Request, Response, StatusCode};
+
+use crate::config::Config;
+use crate::error::{BoxError, Error, Failure, LocalIo, WaitTimeout};
+use crate::ops::ApiRequest;
+use crate::poll::{PollPolicy, PollStep};
+use crate::response::{UploadReceipt, read_upload_response};
+use crate::retry::{
+    Replay, RetryAction, RetryDecision, RetryPolicy, classify_error, classify_transport,
+};
+use crate::transport::{MAX_API_RESPONSE_BYTES, TransportErrorKind};
+
+pub mod blocking;
+pub mod flows;
+pub mod nonblocking;
+
+/// The moment a flow is stepped at: the caller's clocks and a fresh random
+/// number. The protocol reads no clock and draws no randomness itself.
+#[derive(Clone, Copy, Debug)]
+pub struct Inputs {
+    /// A monotonic now, for deadlines.
+    pub now: Instant,
+    /// The wall clock, for upload URL expiry and `Retry-After` dates.
+    pub wall_clock: SystemTime,
+    /// A random number, for backoff jitter.
+    pub random: u64,
+}
+
+/// What a flow asks its driver to do next.
+#[derive(Debug)]
+#[must_use]
+pub enum Action<T> {
+    /// Send this request (an API call or an artifact `GET`) and read the
+    /// answer's body into memory, at most
+    /// [`RESPONSE_READ_LIMIT`](crate::transport::RESPONSE_READ_LIMIT)
+    /// bytes. Then feed [`Event::Response`] or [`Event::Transport`].
+    Send(Request<Vec<u8>>),
+    /// Open the upload source from its first byte and send it, exactly
+    /// `len` bytes, as the body of this head. Then feed
+    /// [`Event::Response`], [`Event::Transport`] or [`Event::Source`].
+    Upload {
+        /// The `PUT`'s head (`Content-Type`, `Content-Length`).
+        head: Request<()>,
+        /// The body's length.
+        len: u64,
+    },
+    /// Restart the sink, send this `GET`, and stream a 2xx answer's body
+    /// into the sink (any other answer is read into memory). Then feed
+    /// [`Event::Response`] (with [`Written`] in its extensions),
+    /// [`Event::Transport`] or [`Event::Sink`].
+    Download(Request<Vec<u8>>),
+    /// Make the sink's bytes final. Then feed [`Event::Ready`] or
+    /// [`Event::Sink`].
+    Commit,
+    /// Throw away the sink's bytes. Then feed [`Event::Ready`].
+    Abandon,
+    /// Sleep this long. Then feed [`Event::Ready`].
+    Sleep(Duration),
+    /// The flow is over.
+    Finish(Result<T, Failure>),
+}
+
+/// What happened to a flow's last action.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event {
+    /// Nothing to report: the first step, or a sleep, commit or abandon
+    /// that completed.
+    Ready,
+    /// The answer (its body in memory; empty after a streamed download).
+    Response(Response<Vec<u8>>),
+    /// The HTTP client failed.
+    Transport {
+        /// The client's error.
+        error: BoxError,
+        /// What kind of failure it was (see
+        /// [`TransportErrorKind::of_error`]).
+        kind: TransportErrorKind,
+    },
+    /// Opening or reading the upload source failed.
+    Source(io::Error),
+    /// Restarting, writing or committing the sink failed.
+    Sink(io::Error),
+}
+
+/// How many bytes a streamed download wrote into the sink: the driver puts
+/// it in the extensions of the [`Event::Response`] that answers an
+/// [`Action::Download`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written(pub u64);
+
+/// A flow: a state machine that says what to do next.
+pub trait Flow: Send {
+    /// What it finishes with.
+    type Output;
+
+    /// Takes what happened to the last action (or [`Event::Ready`] to
+    /// begin) and says what to do next.
+    fn step(&mut self, event: Event, inputs: Inputs) -> Action<Self::Output>;
+}
+
+impl<F: Flow + ?Sized> Flow for Box<F> {
+    type Output = F::Output;
+
+    fn step(&mut self, event: Event, inputs: Inputs) -> Action<F::Output> {
+        (**self).step(event, inputs)
+    }
+}
+
+/// A flow's event that it did not ask for: a driver's mistake.
+pub(crate) fn unexpected<T>(event: &Event) -> Action<T> {
+    Action::Finish(Err(Failure::Io {
+        error: io::Error::other(format!("the driver fed an event out of turn: {event:?}")),
+        during: LocalIo::ReadingSource,
+        context: "driving the flow".to_owned(),
+        mid: None,
+    }))
+}
+
+/// What to do after one attempt.
+#[derive(Debug)]
+pub enum Step<T> {
+    /// Stop with this result.
+    Done(T),
+    /// Sleep this long, then try again.
+    Retry(Duration),
+}
+
+/// The attempts of one request: feed it each outcome, it says whether to
+/// retry (and after how long) or stop. The flows use it for every request.
+#[derive(Clone, Debug)]
+pub struct Attempts {
+    policy: RetryPolicy,
+    replay: Replay,
+    attempt: u32,
+    operation: Option<Operation>,
+    mid: Option<MediaId>,
+}
+
+impl Attempts {
+    /// The attempts of a request that replays as `replay`.
+    pub fn new(
+        policy: RetryPolicy,
+        replay: Replay,
+        operation: Option<Operation>,
+        mid: Option<MediaId>,
+    ) -> Self {
+        Attempts {
+            policy,
+            replay,
+            attempt: 0,
+            operation,
+            mid,
+        }
+    }
+
+    /// The attempts of an API request (its method decides the replay rule).
+    pub fn for_request<Op: ApiRequest>(policy: RetryPolicy, op: &Op) -> Self {
+        Attempts::new(
+            policy,
+            Replay::of(Op::OPERATION),
+            Some(Op::OPERATION),
+            op.mid().cloned(),
+        )
+    }
+
+    /// The attempts of an upload `PUT`.
+    pub fn for_upload(policy: RetryPolicy, reopenable: bool, mid: Option<MediaId>) -> Self {
+        Attempts::new(policy, Replay::Upload { reopenable }, None, mid)
+    }
+
+    /// Begins the next attempt; returns its number (1-based).
+    pub fn start(&mut self) -> u32 {
+        self.attempt += 1;
+        self.attempt
+    }
+
+    /// The current attempt's number.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// Takes in an API answer.
+    pub fn on_response<Op: ApiRequest>(
+        &mut self,
+        op: &Op,
+        config: &Config,
+        response: Response<Vec<u8>>,
+        inputs: Inputs,
+    ) -> Step<Result<Op::Output, Failure>> {
+        let read = check_size(response, Some(Op::OPERATION), op.mid())
+            .and_then(|response| op.read(config, response));
+        match read {
+            Ok(output) => Step::Done(Ok(output)),
+            Err(error) => match op.recover(&error, self.attempt) {
+                Some(output) => Step::Done(Ok(output)),
+                None => self.on_error(error, inputs),
+            },
+        }
+    }
+
+    /// Takes in S3's answer to an upload.
+    pub fn on_upload_response(
+        &mut self,
+        response: Response<Vec<u8>>,
+        inputs: Inputs,
+    ) -> Step<Result<UploadReceipt, Failure>> {
+        let read = check_size(response, None, self.mid.as_ref())
+            .and_then(|response| read_upload_response(&response, self.mid.as_ref()));
+        match read {
+            Ok(receipt) => Step::Done(Ok(receipt)),
+            Err(error) => self.on_error(error, inputs),
+        }
+    }
+
+    /// Takes in a protocol error.
+    pub fn on_error<T>(&mut self, error: Error, inputs: Inputs) -> Step<Result<T, Failure>> {
+        let action = classify_error(&error);
+        let retry_after = error.retry_after().map(|r| r.delay(inputs.wall_clock));
+        match self.decide(action, retry_after, inputs.random) {
+            Some(delay) => {
+                tracing::warn!(attempt = self.attempt, status = ?error.status(), code = ?error.code(), delay_ms = delay.as_millis() as u64, "retrying after an error answer");
+                Step::Retry(delay)
+            }
+            None => {
+                let error = match &self.mid {
+                    Some(mid) => error.with_mid(mid),
+                    None => error,
+                };
+                Step::Done(Err(Failure::Proto(error)))
+            }
+        }
+    }
+
+    /// Takes in a transport failure of kind `kind`.
+    pub fn on_transport_error<T>(
+        &mut self,
+        error: BoxError,
+        kind: TransportErrorKind,
+        inputs: Inputs,
+    ) -> Step<Result<T, Failure>> {
+        match self.decide(classify_transport(kind), None, inputs.random) {
+            Some(delay) => {
+                tracing::warn!(
+                    attempt = self.attempt,
+                    ?kind,
+                    delay_ms = delay.as_millis() as u64,
+                    "retrying after a transport failure"
+                );
+                Step::Retry(delay)
+            }
+            None => Step::Done(Err(Failure::Transport {
+                error,
+                kind,
+                attempts: self.attempt,
+                operation: self.operation,
+                mid: self.mid.clone(),
+            })),
+        }
+    }
+
+    fn decide(
+        &self,
+        action: RetryAction,
+        retry_after: Option<Duration>,
+        random: u64,
+    ) -> Option<Duration> {
+        match self
+            .policy
+            .decide(action, self.replay, self.attempt, retry_after, random)
+        {
+            RetryDecision::RetryAfter(d) => Some(d),
+            RetryDecision::GiveUp => None,
+        }
+    }
+}
+
+/// The body cap, the same whatever the transport: an answer larger than
+/// [`MAX_API_RESPONSE_BYTES`] is not one the API or S3 sends, and is
+/// refused (a decode error of the 2xx or the error answer it came with;
+/// never retried, since it would come back as large).
+pub(crate) fn check_size(
+    response: Response<Vec<u8>>,
+    operation: Option<Operation>,
+    mid: Option<&MediaId>,
+) -> Result<Response<Vec<u8>>, Error> {
+    if response.body().len() as u64 <= MAX_API_RESPONSE_BYTES {
+        return Ok(response);
+    }
+    Err(Error::Decode(Box::new(crate::error::DecodeError {
+        status: response.status(),
+        operation,
+        reason: format!(
+            "the answer is larger than {MAX_API_RESPONSE_BYTES} bytes, more than the API or S3 sends"
+        ),
+        snippet: crate::response::snippet(&response.body()[..64], None),
+        mid: mid.cloned(),
+    })))
+}
+
+/// What a wait does after a poll.
+#[derive(Debug)]
+pub enum WaitStep {
+    /// The record reached a final status.
+    Done(Box<Media>),
+    /// Poll again after this delay.
+    PollAfter(Duration),
+    /// The deadline passed; the error states the last status, the time
+    /// waited and the polls spent.
+    TimedOut(WaitTimeout),
+}
+
+/// A wait for a record's final status: feed it each polled record and the
+/// (caller's) clock.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use authenta_proto::engine::{WaitStep, Waiter};
+/// use authenta_proto::PollPolicy;
+/// use authenta_proto::types::{Media, MediaId, MediaStatus};
+///
+/// let start = Instant::now();
+/// let mut waiter = Waiter::new(MediaId::new("m1"), PollPolicy::default(), start);
+/// let mut media: Media = serde_json::from_str(r#"{"mid":"m1","name":"n","type":"Image",
+///     "status":"UPLOADED","modelType":"AC-1","createdAt":"2025-12-02T19:39:27Z"}"#).unwrap();
+/// assert!(matches!(waiter.on_media(media.clone(), start), WaitStep::PollAfter(_)));
+/// media.status = MediaStatus::Processed;
+/// assert!(matches!(waiter.on_media(media, start + Duration::from_secs(1)), WaitStep::Done(_)));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Waiter {
+    mid: MediaId,
+    policy: PollPolicy,
+    started: Instant,
+    polls: u32,
+    last_status: Option<MediaStatus>,
+}
+
+impl Waiter {
+    /// A wait for `mid` beginning at `now`.
+    pub fn new(mid: MediaId, policy: PollPolicy, now: Instant) -> Self {
+        Waiter {
+            mid,
+            policy,
+            started: now,
+            polls: 0,
+            last_status: None,
+        }
+    }
+
+    /// The record waited for.
+    pub fn mid(&self) -> &MediaId {
+        &self.mid
+    }
+
+    /// Takes in a polled record, read at `now`.
+    pub fn on_media(&mut self, media: Media, now: Instant) -> WaitStep {
+        self.polls += 1;
+        tracing::debug!(mid = %self.mid, status = %media.status, polls = self.polls, "polled");
+        if media.status.is_final() {
+            return WaitStep::Done(Box::new(media));
+        }
+        self.last_status = Some(media.status);
+        let elapsed = now.saturating_duration_since(self.started);
+        match self.policy.next(self.polls, elapsed) {
+            PollStep::PollAfter(delay) => WaitStep::PollAfter(delay),
+            PollStep::GiveUp => WaitStep::TimedOut(WaitTimeout {
+                mid: self.mid.clone(),
+                last_status: self.last_status.clone(),
+                waited: elapsed,
+                polls: self.polls,
+            }),
+        }
+    }
+}
+
+/// The message for a listing stopped by an inconsistent page.
+pub(crate) fn inconsistent_page(e: crate::paginate::InconsistentPage) -> Error {
+    Error::Decode(Box::new(crate::error::DecodeError {
+        status: StatusCode::OK,
+        operation: Some(Operation::ListMedia),
+        reason: e.to_string(),
+        snippet: String::new(),
+        mid: None,
+    }))
+}
+
+/// The error a driver feeds when a flow asks for a source or sink it was
+/// not given.
+pub(crate) fn missing(what: &str) -> io::Error {
+    io::Error::other(format!("the flow needs an {what} and none was given"))
+}
+
+/// A sink that counts the bytes it takes (since its last restart).
+pub(crate) struct Counted<'a, S: ?Sized> {
+    sink: &'a mut S,
+    pub(crate) written: u64,
+}
+
+impl<'a, S: ?Sized> Counted<'a, S> {
+    pub(crate) fn new(sink: &'a mut S) -> Self {
+        Counted { sink, written: 0 }
+    }
+}
+
+impl<S: crate::transport::DownloadSink + ?Sized> crate::transport::DownloadSink for Counted<'_, S> {
+    fn restart(&mut self) -> io::Result<()> {
+        self.written = 0;
+        self.sink.restart()
+    }
+
+    fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.sink.write_chunk(chunk)?;
+        self.written += chunk.len() as u64;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: crate::transport::AsyncDownloadSink + ?Sized> crate::transport::AsyncDownloadSink
+    for Counted<'_, S>
+{
+    async fn restart(&mut self) -> io::Result<()> {
+        self.written = 0;
+        self.sink.restart().await
+    }
+
+    async fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.sink.write_chunk(chunk).await?;
+        self.written += chunk.len() as u64;
+        Ok(())
+    }
+}
+
+/// The batch stop rule: once an item fails in a way every other item would
+/// too (configuration, credentials, permission, quota, credits:
+/// [`ErrorClass::affects_every_request`](crate::ErrorClass::affects_every_request)),
+/// a batch starts no further item. Used by `process_many` and the
+/// `authenta process` command.
+///
+/// ```
+/// use authenta_proto::engine::BatchStop;
+/// use authenta_proto::{Error, Failure};
+///
+/// let mut stop = BatchStop::default();
+/// assert!(stop.refusal().is_none());
+/// stop.on_result::<()>(&Ok(()));
+/// let quota: Failure = authenta_proto::ConfigError::MissingVariable("AUTHENTA_CLIENT_ID").into();
+/// stop.on_result::<()>(&Err(quota));
+/// let refusal = stop.refusal().unwrap();
+/// assert!(matches!(refusal.as_proto(), Some(Error::Stopped(_))));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct BatchStop {
+    cause: Option<crate::error::BatchStopped>,
+}
+
+impl BatchStop {
+    /// Takes in an item's outcome.
+    pub fn on_result<T>(&mut self, result: &Result<T, Failure>) {
+        if let Err(failure) = result
+            && self.cause.is_none()
+            && failure.class().affects_every_request()
+            && !matches!(failure.as_proto(), Some(Error::Stopped(_)))
+        {
+            self.cause = Some(crate::error::BatchStopped {
+                class: failure.class(),
+                cause: failure.to_string(),
+            });
+        }
+    }
+
+    /// Whether the batch has stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.cause.is_some()
+    }
+
+    /// The error for an item not started, once the batch has stopped.
+    pub fn refusal(&self) -> Option<Failure> {
+        self.cause
+            .clone()
+            .map(|cause| Failure::Proto(Error::Stopped(cause)))
+    }
+
+    /// [`BatchStop::refusal`] of a shared rule.
+    pub fn check(shared: &std::sync::Mutex<BatchStop>) -> Option<Failure> {
+        shared.lock().unwrap_or_else(|e| e.into_inner()).refusal()
+    }
+
+    /// [`BatchStop::on_result`] on a shared rule.
+    pub fn record<T>(shared: &std::sync::Mutex<BatchStop>, result: &Result<T, Failure>) {
+        shared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .on_result(result);
+    }
+}

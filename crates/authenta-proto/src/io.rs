@@ -1,0 +1,380 @@
+//! Where upload bytes come from and where downloads go: the source and
+//! sink traits, in-memory and one-shot sources, and std's files as a
+//! source and a sink (used by blocking clients; async runtimes bring their
+//! own, [`AsyncRuntime::file_source`](crate::AsyncRuntime::file_source)).
+//!
+//! Reading and writing local files is the only I/O in this crate: no
+//! sockets, no clock, no sleeping.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::transport::{ByteStream, DownloadSink};
+
+/// Where the bytes of a blocking upload come from.
+pub trait UploadSource: Send {
+    /// How many bytes the source holds.
+    fn len(&self) -> u64;
+
+    /// Whether the source is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether [`UploadSource::open`] can be called again after a failed
+    /// attempt (a file can; a one-shot stream cannot). Only a reopenable
+    /// upload is retried.
+    fn reopenable(&self) -> bool;
+
+    /// Opens the source from its first byte.
+    fn open(&mut self) -> io::Result<Box<dyn Read + Send + '_>>;
+
+    /// A name for messages, such as the file's path.
+    fn describe(&self) -> String {
+        "the upload source".to_owned()
+    }
+}
+
+impl UploadSource for &[u8] {
+    fn len(&self) -> u64 {
+        <[u8]>::len(self) as u64
+    }
+
+    fn reopenable(&self) -> bool {
+        true
+    }
+
+    fn open(&mut self) -> io::Result<Box<dyn Read + Send + '_>> {
+        Ok(Box::new(&**self))
+    }
+}
+
+impl UploadSource for Vec<u8> {
+    fn len(&self) -> u64 {
+        Vec::len(self) as u64
+    }
+
+    fn reopenable(&self) -> bool {
+        true
+    }
+
+    fn open(&mut self) -> io::Result<Box<dyn Read + Send + '_>> {
+        Ok(Box::new(self.as_slice()))
+    }
+}
+
+/// Checks that a source opened again for another attempt still holds the
+/// `measured` bytes it was created with (`now` is its length at opening):
+/// a file that grew or shrank since is not uploaded. For
+/// [`UploadSource::open`] and [`AsyncUploadSource::open`] over files.
+///
+/// ```
+/// use authenta_proto::io::check_reopened_len;
+///
+/// assert!(check_reopened_len(10, 10).is_ok());
+/// let err = check_reopened_len(10, 14).unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+/// assert!(err.to_string().contains("now 14 bytes, not the 10"));
+/// ```
+pub fn check_reopened_len(measured: u64, now: u64) -> io::Result<()> {
+    if measured == now {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "the file is now {now} bytes, not the {measured} it had when measured; upload it again"
+        ),
+    ))
+}
+
+/// A reader of known length that can be read once: its upload is never
+/// retried.
+pub struct OneShot<R> {
+    reader: Option<R>,
+    len: u64,
+}
+
+impl<R: Read + Send> OneShot<R> {
+    /// `len` bytes from `reader`.
+    pub fn new(reader: R, len: u64) -> Self {
+        OneShot {
+            reader: Some(reader),
+            len,
+        }
+    }
+}
+
+impl<R: Read + Send> UploadSource for OneShot<R> {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn reopenable(&self) -> bool {
+        false
+    }
+
+    fn open(&mut self) -> io::Result<Box<dyn Read + Send + '_>> {
+        match self.reader.as_mut() {
+            Some(reader) => Ok(Box::new(reader)),
+            None => Err(io::Error::other(
+                "a one-shot upload source cannot be read twice",
+            )),
+        }
+    }
+}
+
+/// Where the bytes of an async upload come from.
+#[async_trait::async_trait]
+pub trait AsyncUploadSource: Send {
+    /// How many bytes the source holds.
+    fn len(&self) -> u64;
+
+    /// Whether the source is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether [`AsyncUploadSource::open`] can be called again; only a
+    /// reopenable upload is retried.
+    fn reopenable(&self) -> bool;
+
+    /// Opens the source from its first byte.
+    async fn open(&mut self) -> io::Result<ByteStream>;
+
+    /// A name for messages, such as the file's path.
+    fn describe(&self) -> String {
+        "the upload source".to_owned()
+    }
+}
+
+#[async_trait::async_trait]
+impl AsyncUploadSource for bytes::Bytes {
+    fn len(&self) -> u64 {
+        bytes::Bytes::len(self) as u64
+    }
+
+    fn reopenable(&self) -> bool {
+        true
+    }
+
+    async fn open(&mut self) -> io::Result<ByteStream> {
+        let chunk = self.clone();
+        Ok(Box::pin(futures_util::stream::once(
+            async move { Ok(chunk) },
+        )))
+    }
+}
+
+/// A stream of known length that can be read once: its upload is never
+/// retried.
+pub struct OneShotStream {
+    stream: Option<ByteStream>,
+    len: u64,
+}
+
+impl OneShotStream {
+    /// `len` bytes from `stream`.
+    pub fn new(stream: ByteStream, len: u64) -> Self {
+        OneShotStream {
+            stream: Some(stream),
+            len,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl AsyncUploadSource for OneShotStream {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn reopenable(&self) -> bool {
+        false
+    }
+
+    async fn open(&mut self) -> io::Result<ByteStream> {
+        self.stream
+            .take()
+            .ok_or_else(|| io::Error::other("a one-shot upload stream cannot be read twice"))
+    }
+}
+
+/// Where a download to `path` is written until it is complete:
+/// `<path>.part`, renamed to `path` on commit, so a failed download never
+/// leaves a partial file at `path` (nor clobbers one already there). Both
+/// backends' file sinks use it.
+///
+/// ```
+/// use std::path::Path;
+/// assert_eq!(
+///     authenta_proto::io::part_path(Path::new("out/heat.png")),
+///     Path::new("out/heat.png.part")
+/// );
+/// ```
+pub fn part_path(path: &Path) -> PathBuf {
+    let mut part: OsString = path.as_os_str().to_owned();
+    part.push(".part");
+    part.into()
+}
+
+/// The error, naming the file it concerns.
+pub fn naming(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+/// A file to upload with std's files: measured once, reopened from its first
+/// byte for every attempt (so its upload may be retried), and checked to
+/// still be the size it had when measured.
+#[derive(Debug)]
+pub struct FileSource {
+    path: PathBuf,
+    len: u64,
+}
+
+impl FileSource {
+    /// A source for `path`, whose size was measured as `len`.
+    pub fn new(path: PathBuf, len: u64) -> Self {
+        FileSource { path, len }
+    }
+}
+
+impl UploadSource for FileSource {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn reopenable(&self) -> bool {
+        true
+    }
+
+    fn open(&mut self) -> io::Result<Box<dyn Read + Send + '_>> {
+        let file = File::open(&self.path)?;
+        check_reopened_len(self.len, file.metadata()?.len())?;
+        Ok(Box::new(io::BufReader::with_capacity(FILE_CHUNK, file)))
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+/// The size of the chunks files are read and written in: memory stays at a
+/// few of these whatever the file's size.
+pub const FILE_CHUNK: usize = 512 * 1024;
+
+/// A download written with std's files to [`part_path`] and renamed into
+/// place on [`DownloadSink::commit`]. Nothing is created until the first
+/// attempt.
+#[derive(Debug)]
+pub struct FileSink {
+    path: PathBuf,
+    part: PathBuf,
+    file: Option<io::BufWriter<File>>,
+}
+
+impl FileSink {
+    /// A sink for `path`.
+    pub fn new(path: PathBuf) -> Self {
+        FileSink {
+            part: part_path(&path),
+            path,
+            file: None,
+        }
+    }
+}
+
+impl DownloadSink for FileSink {
+    fn restart(&mut self) -> io::Result<()> {
+        // What an earlier attempt left buffered is thrown away, not written.
+        if let Some(earlier) = self.file.take() {
+            drop(earlier.into_parts());
+        }
+        let file = File::create(&self.part).map_err(|e| naming(&self.part, e))?;
+        self.file = Some(io::BufWriter::with_capacity(FILE_CHUNK / 8, file));
+        Ok(())
+    }
+
+    fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        match &mut self.file {
+            Some(file) => file.write_all(chunk).map_err(|e| naming(&self.part, e)),
+            None => Err(io::Error::other("the download was not started")),
+        }
+    }
+
+    fn commit(&mut self) -> io::Result<()> {
+        let Some(file) = self.file.take() else {
+            return Ok(());
+        };
+        let done = file
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|file| file.sync_all())
+            .and_then(|()| std::fs::rename(&self.part, &self.path));
+        if done.is_err() {
+            let _ = std::fs::remove_file(&self.part);
+        }
+        done.map_err(|e| naming(&self.path, e))
+    }
+
+    fn abandon(&mut self) {
+        if let Some(file) = self.file.take() {
+            drop(file.into_parts());
+            let _ = std::fs::remove_file(&self.part);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_source_reopens_and_notices_a_changed_file() {
+        let dir = std::env::temp_dir().join(format!("authenta-io-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.bin");
+        std::fs::write(&path, b"12345").unwrap();
+        let mut source = FileSource::new(path.clone(), 5);
+        for _ in 0..2 {
+            let mut out = Vec::new();
+            source.open().unwrap().read_to_end(&mut out).unwrap();
+            assert_eq!(out, b"12345");
+        }
+        std::fs::write(&path, b"123").unwrap();
+        let err = source.open().map(|_| ()).unwrap_err();
+        assert!(err.to_string().contains("now 3 bytes"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_sink_replaces_the_file_only_on_commit() {
+        let dir = std::env::temp_dir().join(format!("authenta-sink-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("heat.png");
+        std::fs::write(&path, b"old").unwrap();
+        let mut sink = FileSink::new(path.clone());
+        sink.restart().unwrap();
+        sink.write_chunk(b"broken off").unwrap();
+        sink.restart().unwrap();
+        sink.write_chunk(b"new ").unwrap();
+        sink.write_chunk(b"bytes").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        sink.commit().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new bytes");
+        assert!(!part_path(&path).exists());
+        let mut failed = FileSink::new(path.clone());
+        failed.restart().unwrap();
+        failed.write_chunk(b"half").unwrap();
+        failed.abandon();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new bytes");
+        assert!(!part_path(&path).exists());
+        let err = FileSink::new(dir.join("no-such-dir").join("x"))
+            .restart()
+            .unwrap_err();
+        assert!(err.to_string().contains("x.part"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

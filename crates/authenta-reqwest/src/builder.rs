@@ -1,0 +1,174 @@
+//! [`ClientBuilder`]: how an [`authenta_reqwest::Client`](crate::Client) is made.
+
+use std::fmt;
+
+use authenta_proto::{Async, ClientSettings, ConfigError, Failure};
+
+use crate::{Client, ReqwestTransport, TokioRuntime};
+
+impl authenta_proto::Backend for ReqwestTransport {
+    type Driver = Async<ReqwestTransport, TokioRuntime>;
+    type Builder = ClientBuilder;
+
+    fn build(builder: ClientBuilder) -> Result<Client, Failure> {
+        builder.build()
+    }
+}
+
+/// Configures a [`Client`]: credentials, base URL, user agent, timeouts,
+/// retry and poll policies, or your own reqwest client.
+///
+/// ```
+/// use std::time::Duration;
+/// use authenta_reqwest::{Client, Credentials, PollPolicy, RetryPolicy};
+///
+/// let client = Client::builder()
+///     .credentials(Credentials::new("my-client-id", "my-secret"))
+///     .base_url("https://staging.example.com/api")
+///     .user_agent("my-app/1.0")
+///     .connect_timeout(Duration::from_secs(5))
+///     .request_timeout(Duration::from_secs(20))
+///     .upload_timeout(Duration::from_secs(600))
+///     .retry_policy(RetryPolicy::default())
+///     .poll_policy(PollPolicy::default().with_max_wait(Duration::from_secs(300)))
+///     .build()?;
+/// assert_eq!(client.config().base_url(), "https://staging.example.com/api");
+/// # Ok::<(), authenta_reqwest::Error>(())
+/// ```
+#[derive(Clone, Default)]
+#[must_use]
+pub struct ClientBuilder {
+    settings: ClientSettings,
+    http_client: Option<reqwest::Client>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("settings", &self.settings)
+            .field("http_client", &self.http_client.is_some())
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    authenta_proto::client_builder_setters!();
+
+    /// Sends everything through your own reqwest client (its proxy, pool
+    /// and TLS settings).
+    ///
+    /// **It must be built without redirects**
+    /// (`.redirect(reqwest::redirect::Policy::none())`): reqwest keeps
+    /// custom headers such as `x-client-secret` on a redirect, even to
+    /// another host. [`ClientBuilder::build`] refuses a client whose policy
+    /// may follow one. Start from [`reqwest_client_builder`](crate::reqwest_client_builder)
+    /// to keep this crate's settings. The request and upload timeouts of
+    /// this builder apply to each request; the connect timeout and user
+    /// agent are the client's own.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Builds the client. Fails on invalid credentials, base URL or user
+    /// agent, a missing environment variable (without
+    /// [`ClientBuilder::credentials`]), or an HTTP client that may follow
+    /// redirects or cannot start ([`ConfigError::HttpClient`]).
+    pub fn build(self) -> Result<Client, Failure> {
+        let config = self.settings.config()?;
+        let http = match self.http_client {
+            Some(http) => http,
+            None => crate::reqwest_client_builder()
+                .connect_timeout(self.settings.connect_timeout)
+                .user_agent(config.user_agent().clone())
+                .build()
+                .map_err(|e| {
+                    ConfigError::HttpClient(format!(
+                        "reqwest could not start: {}",
+                        authenta_proto::error::error_chain(&e)
+                    ))
+                })?,
+        };
+        let transport = ReqwestTransport::new(http)?
+            .request_timeout(Some(self.settings.request_timeout))
+            .upload_timeout(self.settings.upload_timeout);
+        let driver = Async {
+            transport,
+            runtime: TokioRuntime,
+        };
+        Ok(self.settings.client(config, driver))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    use authenta_proto::types::LIST_LIMIT_MAX;
+    use authenta_proto::{ByteStream, Credentials, UploadOptions};
+
+    fn creds() -> Credentials {
+        Credentials::new("id", "hunter2-secret")
+    }
+
+    #[test]
+    fn the_builder_checks_what_it_is_given() {
+        let refused = [
+            (
+                Client::builder().base_url("http://example.com/api"),
+                "use https",
+            ),
+            (Client::builder().user_agent("bad\nagent"), "user agent"),
+        ];
+        for (builder, why) in refused {
+            let err = builder.credentials(creds()).build().unwrap_err();
+            assert!(err.to_string().contains(why), "{err}");
+        }
+        let client = Client::builder()
+            .credentials(creds())
+            .user_agent("app/1")
+            .build()
+            .unwrap();
+        assert_eq!(client.config().user_agent(), "app/1");
+        assert_eq!(
+            client.config().base_url(),
+            "https://platform.authenta.ai/api"
+        );
+    }
+
+    #[test]
+    fn clients_futures_and_streams_can_move_between_threads() {
+        fn send<T: Send + Sync + 'static>(_: &T) {}
+        fn send_borrowed<T: Send>(_: &T) {}
+        let client = Client::builder().credentials(creds()).build().unwrap();
+        send(&client);
+        let options = UploadOptions::new(authenta_proto::types::ModelType::Ac1);
+        send_borrowed(&client.process("a.png", &options));
+        send_borrowed(&client.process_many(vec![PathBuf::from("a.png")], &options, 2));
+        send_borrowed(&client.list_all());
+        let stream: ByteStream = Box::pin(futures_util::stream::empty());
+        send_borrowed(&client.upload_stream(stream, 1, &options));
+    }
+
+    #[test]
+    fn a_client_that_follows_redirects_is_refused() {
+        let http = crate::reqwest_client_builder()
+            .redirect(reqwest::redirect::Policy::default())
+            .build()
+            .unwrap();
+        let err = Client::builder()
+            .credentials(creds())
+            .http_client(http)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.class(), crate::ErrorClass::Config);
+        assert!(err.to_string().contains("follow redirects"), "{err}");
+    }
+
+    #[test]
+    fn list_all_pages_are_the_largest_the_api_takes() {
+        // `list_all` relies on it being a valid page size.
+        assert!(authenta_proto::ListCursor::new(LIST_LIMIT_MAX).is_ok());
+    }
+}
