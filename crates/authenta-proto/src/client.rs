@@ -25,7 +25,7 @@ use crate::engine::flows::{
     Call, Download, FetchResult, ListPages, Observer, Process, SourceInfo, Upload, UploadTo,
     Uploaded, Wait,
 };
-use crate::engine::{Flow, blocking, nonblocking};
+use crate::engine::{Flow, blocking, later, nonblocking, now};
 use crate::error::{Failure, ValidationError};
 use crate::io::{OneShot, OneShotStream};
 use crate::ops::{CreateMedia, DeleteMedia, GetMedia, ListMedia};
@@ -33,6 +33,7 @@ use crate::options::{ProgressFn, UploadOptions};
 use crate::poll::PollPolicy;
 use crate::response::UploadReceipt;
 use crate::retry::RetryPolicy;
+use crate::settings::ClientSettings;
 use crate::transport::{AsyncHttpClient, AsyncRuntime, ByteStream, HttpClient, Runtime};
 use crate::upload::UploadTarget;
 use crate::validate::MediaFile;
@@ -60,17 +61,143 @@ pub struct Async<T, R> {
     pub runtime: R,
 }
 
-/// A backend: its transport names the builder that makes its [`Client`],
-/// so that `Client::builder()` and `Client::from_env()` work on the
-/// backend's type alias.
+/// A backend, implemented by its transport: how its [`Client`] is built
+/// from a [`ClientBuilder`]'s settings, so that `Client::builder()` and
+/// `Client::from_env()` work on the backend's type alias.
 pub trait Backend: Sized {
     /// The mode and runtime the backend's client runs on.
     type Driver;
-    /// The backend's `ClientBuilder`.
-    type Builder: Default;
+    /// The backend's own HTTP client, which a user may bring
+    /// ([`ClientBuilder::http_client`]) for its proxy, pool and TLS
+    /// settings.
+    type Http: Clone;
 
-    /// Builds the client.
-    fn build(builder: Self::Builder) -> Result<Client<Self::Driver>, Failure>;
+    /// Builds the client for `config`, with `settings`' timeouts and
+    /// policies, over the user's HTTP client if one was given.
+    fn build(
+        settings: &ClientSettings,
+        config: Config,
+        http: Option<Self::Http>,
+    ) -> Result<Client<Self::Driver>, Failure>;
+}
+
+/// Configures a backend's [`Client`]: credentials (or the environment),
+/// base URL, user agent, timeouts, retry and poll policies, or the
+/// backend's own HTTP client. Both backends' `ClientBuilder` are this type.
+#[must_use]
+pub struct ClientBuilder<T: Backend> {
+    settings: ClientSettings,
+    http: Option<T::Http>,
+}
+
+impl<T: Backend> Default for ClientBuilder<T> {
+    fn default() -> Self {
+        ClientBuilder {
+            settings: ClientSettings::default(),
+            http: None,
+        }
+    }
+}
+
+impl<T: Backend> Clone for ClientBuilder<T> {
+    fn clone(&self) -> Self {
+        ClientBuilder {
+            settings: self.settings.clone(),
+            http: self.http.clone(),
+        }
+    }
+}
+
+impl<T: Backend> fmt::Debug for ClientBuilder<T> {
+    // The HTTP client stays out: its proxy settings or default headers may
+    // hold a password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("settings", &self.settings)
+            .field("http_client", &self.http.is_some())
+            .finish()
+    }
+}
+
+impl<T: Backend> ClientBuilder<T> {
+    /// The API key to use. Without it, `build` reads
+    /// `AUTHENTA_CLIENT_ID`, `AUTHENTA_CLIENT_SECRET` and
+    /// `AUTHENTA_BASE_URL` from the environment.
+    pub fn credentials(mut self, credentials: crate::Credentials) -> Self {
+        self.settings.credentials = Some(credentials);
+        self
+    }
+
+    /// The API root of another deployment (staging, on-prem, an
+    /// emulator), such as `https://staging.example.com/api`. Plain
+    /// `http` is accepted only for loopback hosts; checked by `build`.
+    pub fn base_url(mut self, url: impl AsRef<str>) -> Self {
+        self.settings.base_url = Some(url.as_ref().to_owned());
+        self
+    }
+
+    /// The `User-Agent` of API requests, such as
+    /// `my-app/1.2 authenta-rs/0.1`.
+    pub fn user_agent(mut self, user_agent: &str) -> Self {
+        self.settings.user_agent = Some(user_agent.to_owned());
+        self
+    }
+
+    /// How long making a connection (TCP and TLS) may take (default
+    /// 10 s).
+    pub fn connect_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+        self.settings.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one API call or artifact download may take, answer
+    /// included (default 30 s).
+    pub fn request_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+        self.settings.request_timeout = timeout;
+        self
+    }
+
+    /// How long a whole upload `PUT` may take (default: no limit, since
+    /// it depends on the file and the link).
+    pub fn upload_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+        self.settings.upload_timeout = Some(timeout);
+        self
+    }
+
+    /// When and how often to retry (default `RetryPolicy::default()`).
+    pub fn retry_policy(mut self, policy: crate::RetryPolicy) -> Self {
+        self.settings.retry = policy;
+        self
+    }
+
+    /// How `wait` polls (default `PollPolicy::default()`).
+    pub fn poll_policy(mut self, policy: crate::PollPolicy) -> Self {
+        self.settings.poll = policy;
+        self
+    }
+
+    /// Sends everything through your own HTTP client of the backend's
+    /// kind (a `ureq::Agent`, a `reqwest::Client`): its proxy, pool and
+    /// TLS settings. Redirects must stay off (the requests carry the
+    /// secret): see the backend's documentation.
+    pub fn http_client(mut self, http: T::Http) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// The settings collected so far.
+    pub fn settings(&self) -> &ClientSettings {
+        &self.settings
+    }
+
+    /// Builds the client. Fails on invalid credentials, base URL or user
+    /// agent, a missing environment variable (without
+    /// [`credentials`](ClientBuilder::credentials)), or an HTTP client the
+    /// backend refuses.
+    pub fn build(self) -> Result<Client<T::Driver>, Failure> {
+        let config = self.settings.config()?;
+        T::build(&self.settings, config, self.http)
+    }
 }
 
 struct Shared<D> {
@@ -213,46 +340,36 @@ impl<D> Client<D> {
     }
 }
 
-impl<T: Backend<Driver = Blocking<T, R>>, R> Client<Blocking<T, R>> {
+/// What a driver's transport is, for [`Client::builder`] on both modes.
+pub trait Mode {
+    /// The transport.
+    type Transport;
+}
+
+impl<T, R> Mode for Blocking<T, R> {
+    type Transport = T;
+}
+
+impl<T, R> Mode for Async<T, R> {
+    type Transport = T;
+}
+
+impl<D: Mode> Client<D>
+where
+    D::Transport: Backend<Driver = D>,
+{
     /// The backend's builder: timeouts, policies, user agent, its own HTTP
     /// client.
-    pub fn builder() -> T::Builder {
-        T::Builder::default()
+    pub fn builder() -> ClientBuilder<D::Transport> {
+        ClientBuilder::default()
     }
 
     /// A client configured from `AUTHENTA_CLIENT_ID`,
     /// `AUTHENTA_CLIENT_SECRET` and (optionally) `AUTHENTA_BASE_URL`, with
     /// the default timeouts and policies.
     pub fn from_env() -> Result<Self, Failure> {
-        T::build(T::Builder::default())
+        ClientBuilder::<D::Transport>::default().build()
     }
-}
-
-impl<T: Backend<Driver = Async<T, R>>, R> Client<Async<T, R>> {
-    /// The backend's builder: timeouts, policies, user agent, its own HTTP
-    /// client.
-    pub fn builder() -> T::Builder {
-        T::Builder::default()
-    }
-
-    /// A client configured from `AUTHENTA_CLIENT_ID`,
-    /// `AUTHENTA_CLIENT_SECRET` and (optionally) `AUTHENTA_BASE_URL`, with
-    /// the default timeouts and policies.
-    pub fn from_env() -> Result<Self, Failure> {
-        T::build(T::Builder::default())
-    }
-}
-
-macro_rules! now {
-    ($e:expr) => {
-        $e
-    };
-}
-
-macro_rules! later {
-    ($e:expr) => {
-        $e.await
-    };
 }
 
 /// The methods users call, stated once and expanded for each mode:

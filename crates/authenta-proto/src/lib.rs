@@ -68,7 +68,7 @@ pub mod validate;
 pub use authenta_types as types;
 pub use http;
 
-pub use client::{Async, Backend, Blocking, Client, MediaStream};
+pub use client::{Async, Backend, Blocking, Client, ClientBuilder, MediaStream};
 pub use config::{ClientSecret, Config, Credentials};
 pub use engine::flows::{Observer, Uploaded};
 pub use engine::{Action, Event, Flow, Inputs};

@@ -11,7 +11,7 @@ use crate::retry::RetryPolicy;
 use crate::transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
 
 /// A client builder's settings. Backends embed it as a field named
-/// `settings` and get its setters from [`client_builder_setters!`].
+/// `settings`; [`ClientBuilder`](crate::ClientBuilder) holds one.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClientSettings {
     /// The API key; `None` reads the environment.
@@ -70,83 +70,26 @@ impl ClientSettings {
     }
 }
 
-/// The setters of a backend's `ClientBuilder` over its `settings:
-/// ClientSettings` field, written once for both backends. Expand it inside
-/// `impl ClientBuilder { ... }`.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! client_builder_setters {
-    () => {
-        /// The API key to use. Without it, `build` reads
-        /// `AUTHENTA_CLIENT_ID`, `AUTHENTA_CLIENT_SECRET` and
-        /// `AUTHENTA_BASE_URL` from the environment.
-        pub fn credentials(mut self, credentials: $crate::Credentials) -> Self {
-            self.settings.credentials = Some(credentials);
-            self
-        }
-
-        /// The API root of another deployment (staging, on-prem, an
-        /// emulator), such as `https://staging.example.com/api`. Plain
-        /// `http` is accepted only for loopback hosts; checked by `build`.
-        pub fn base_url(mut self, url: impl AsRef<str>) -> Self {
-            self.settings.base_url = Some(url.as_ref().to_owned());
-            self
-        }
-
-        /// The `User-Agent` of API requests, such as
-        /// `my-app/1.2 authenta-rs/0.1`.
-        pub fn user_agent(mut self, user_agent: &str) -> Self {
-            self.settings.user_agent = Some(user_agent.to_owned());
-            self
-        }
-
-        /// How long making a connection (TCP and TLS) may take (default
-        /// 10 s).
-        pub fn connect_timeout(mut self, timeout: ::std::time::Duration) -> Self {
-            self.settings.connect_timeout = timeout;
-            self
-        }
-
-        /// How long one API call or artifact download may take, answer
-        /// included (default 30 s).
-        pub fn request_timeout(mut self, timeout: ::std::time::Duration) -> Self {
-            self.settings.request_timeout = timeout;
-            self
-        }
-
-        /// How long a whole upload `PUT` may take (default: no limit, since
-        /// it depends on the file and the link).
-        pub fn upload_timeout(mut self, timeout: ::std::time::Duration) -> Self {
-            self.settings.upload_timeout = Some(timeout);
-            self
-        }
-
-        /// When and how often to retry (default `RetryPolicy::default()`).
-        pub fn retry_policy(mut self, policy: $crate::RetryPolicy) -> Self {
-            self.settings.retry = policy;
-            self
-        }
-
-        /// How `wait` polls (default `PollPolicy::default()`).
-        pub fn poll_policy(mut self, policy: $crate::PollPolicy) -> Self {
-            self.settings.poll = policy;
-            self
-        }
-    };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[derive(Default)]
-    struct Builder {
-        settings: ClientSettings,
+    struct Nothing;
+
+    impl crate::Backend for Nothing {
+        type Driver = ();
+        type Http = ();
+
+        fn build(
+            _: &ClientSettings,
+            _: Config,
+            _: Option<()>,
+        ) -> Result<crate::Client<()>, crate::Failure> {
+            unreachable!("only the settings are read")
+        }
     }
 
-    impl Builder {
-        crate::client_builder_setters!();
-    }
+    type Builder = crate::ClientBuilder<Nothing>;
 
     #[test]
     fn the_setters_fill_the_settings() {
@@ -162,7 +105,7 @@ mod tests {
                 Duration::from_secs(1),
                 Duration::from_secs(4),
             ));
-        let s = &b.settings;
+        let s = b.settings();
         assert_eq!(
             (s.connect_timeout, s.request_timeout, s.upload_timeout),
             (

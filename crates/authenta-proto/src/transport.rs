@@ -320,6 +320,15 @@ pub trait Runtime {
     /// A random number, for backoff jitter.
     fn random(&self) -> u64;
 
+    /// The moment, for a flow's step: the clocks and a random number.
+    fn inputs(&self) -> crate::engine::Inputs {
+        crate::engine::Inputs {
+            now: self.now(),
+            wall_clock: self.wall_clock(),
+            random: self.random(),
+        }
+    }
+
     /// A file as an upload source, measured as `len` bytes. The default is
     /// [`FileSource`](crate::FileSource) (std's files).
     fn file_source(&self, path: PathBuf, len: u64) -> Box<dyn UploadSource> {
@@ -351,6 +360,15 @@ pub trait AsyncRuntime: Send + Sync {
     async fn sleep(&self, duration: Duration);
     /// A random number, for backoff jitter.
     fn random(&self) -> u64;
+
+    /// The moment, for a flow's step: the clocks and a random number.
+    fn inputs(&self) -> crate::engine::Inputs {
+        crate::engine::Inputs {
+            now: self.now(),
+            wall_clock: self.wall_clock(),
+            random: self.random(),
+        }
+    }
 
     /// A file as an upload source, measured as `len` bytes, read without
     /// blocking the runtime's threads.

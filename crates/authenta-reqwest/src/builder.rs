@@ -1,22 +1,21 @@
-//! [`ClientBuilder`]: how an [`authenta_reqwest::Client`](crate::Client) is made.
+//! How an [`authenta_reqwest::Client`](crate::Client) is built: proto's
+//! [`ClientBuilder`](authenta_proto::ClientBuilder) over this backend.
 
-use std::fmt;
-
-use authenta_proto::{Async, ClientSettings, ConfigError, Failure};
+use authenta_proto::{Async, ClientSettings, Config, ConfigError, Failure};
 
 use crate::{Client, ReqwestTransport, TokioRuntime};
 
-impl authenta_proto::Backend for ReqwestTransport {
-    type Driver = Async<ReqwestTransport, TokioRuntime>;
-    type Builder = ClientBuilder;
-
-    fn build(builder: ClientBuilder) -> Result<Client, Failure> {
-        builder.build()
-    }
-}
-
 /// Configures a [`Client`]: credentials, base URL, user agent, timeouts,
-/// retry and poll policies, or your own reqwest client.
+/// retry and poll policies, or your own [`reqwest::Client`]
+/// ([`http_client`](authenta_proto::ClientBuilder::http_client)).
+///
+/// Your own reqwest client **must be built without redirects**
+/// (`.redirect(reqwest::redirect::Policy::none())`): reqwest keeps custom
+/// headers such as `x-client-secret` on a redirect, even to another host,
+/// so `build` refuses a client whose policy may follow one. Start from
+/// [`reqwest_client_builder`](crate::reqwest_client_builder) to keep this
+/// crate's settings. This builder's request and upload timeouts apply to
+/// each request; the connect timeout and user agent are the client's own.
 ///
 /// ```
 /// use std::time::Duration;
@@ -35,68 +34,33 @@ impl authenta_proto::Backend for ReqwestTransport {
 /// assert_eq!(client.config().base_url(), "https://staging.example.com/api");
 /// # Ok::<(), authenta_reqwest::Error>(())
 /// ```
-#[derive(Clone, Default)]
-#[must_use]
-pub struct ClientBuilder {
-    settings: ClientSettings,
-    http_client: Option<reqwest::Client>,
-}
+pub type ClientBuilder = authenta_proto::ClientBuilder<ReqwestTransport>;
 
-impl fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("settings", &self.settings)
-            .field("http_client", &self.http_client.is_some())
-            .finish()
-    }
-}
+impl authenta_proto::Backend for ReqwestTransport {
+    type Driver = Async<ReqwestTransport, TokioRuntime>;
+    type Http = reqwest::Client;
 
-impl ClientBuilder {
-    authenta_proto::client_builder_setters!();
-
-    /// Sends everything through your own reqwest client (its proxy, pool
-    /// and TLS settings).
-    ///
-    /// **It must be built without redirects**
-    /// (`.redirect(reqwest::redirect::Policy::none())`): reqwest keeps
-    /// custom headers such as `x-client-secret` on a redirect, even to
-    /// another host. [`ClientBuilder::build`] refuses a client whose policy
-    /// may follow one. Start from [`reqwest_client_builder`](crate::reqwest_client_builder)
-    /// to keep this crate's settings. The request and upload timeouts of
-    /// this builder apply to each request; the connect timeout and user
-    /// agent are the client's own.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
-        self
-    }
-
-    /// Builds the client. Fails on invalid credentials, base URL or user
-    /// agent, a missing environment variable (without
-    /// [`ClientBuilder::credentials`]), or an HTTP client that may follow
-    /// redirects or cannot start ([`ConfigError::HttpClient`]).
-    pub fn build(self) -> Result<Client, Failure> {
-        let config = self.settings.config()?;
-        let http = match self.http_client {
+    fn build(
+        settings: &ClientSettings,
+        config: Config,
+        http: Option<reqwest::Client>,
+    ) -> Result<Client, Failure> {
+        let http = match http {
             Some(http) => http,
             None => crate::reqwest_client_builder()
-                .connect_timeout(self.settings.connect_timeout)
+                .connect_timeout(settings.connect_timeout)
                 .user_agent(config.user_agent().clone())
                 .build()
                 .map_err(|e| {
-                    ConfigError::HttpClient(format!(
-                        "reqwest could not start: {}",
-                        authenta_proto::error::error_chain(&e)
-                    ))
+                    let cause = authenta_proto::error::error_chain(&e);
+                    ConfigError::HttpClient(format!("reqwest could not start: {cause}"))
                 })?,
         };
         let transport = ReqwestTransport::new(http)?
-            .request_timeout(Some(self.settings.request_timeout))
-            .upload_timeout(self.settings.upload_timeout);
-        let driver = Async {
-            transport,
-            runtime: TokioRuntime,
-        };
-        Ok(self.settings.client(config, driver))
+            .request_timeout(Some(settings.request_timeout))
+            .upload_timeout(settings.upload_timeout);
+        let runtime = TokioRuntime;
+        Ok(settings.client(config, Async { transport, runtime }))
     }
 }
 

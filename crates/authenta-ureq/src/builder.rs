@@ -1,24 +1,18 @@
-//! [`ClientBuilder`]: how an [`authenta_ureq::Client`](crate::Client) is made.
+//! How an [`authenta_ureq::Client`](crate::Client) is built: proto's
+//! [`ClientBuilder`](authenta_proto::ClientBuilder) over this backend.
 
-use std::fmt;
-
-use authenta_proto::{Blocking, ClientSettings, Failure};
+use authenta_proto::{Blocking, ClientSettings, Config, Failure};
 
 use crate::Client;
 use crate::runtime::StdRuntime;
 use crate::transport::UreqTransport;
 
-impl authenta_proto::Backend for UreqTransport {
-    type Driver = Blocking<UreqTransport, StdRuntime>;
-    type Builder = ClientBuilder;
-
-    fn build(builder: ClientBuilder) -> Result<Client, Failure> {
-        builder.build()
-    }
-}
-
 /// Configures a [`Client`]: credentials, base URL, user agent, timeouts,
-/// retry and poll policies, or your own `ureq::Agent`.
+/// retry and poll policies, or your own [`ureq::Agent`]
+/// ([`http_client`](authenta_proto::ClientBuilder::http_client): its TLS,
+/// proxy and pool settings; redirects stay off and error statuses stay
+/// answers for every request, and this builder's timeouts apply, whatever
+/// the agent's configuration).
 ///
 /// ```
 /// use std::time::Duration;
@@ -37,52 +31,24 @@ impl authenta_proto::Backend for UreqTransport {
 /// assert!(!format!("{client:?}").contains("my-secret"));
 /// # Ok::<(), authenta_ureq::Error>(())
 /// ```
-#[derive(Clone, Default)]
-#[must_use]
-pub struct ClientBuilder {
-    settings: ClientSettings,
-    agent: Option<ureq::Agent>,
-}
+pub type ClientBuilder = authenta_proto::ClientBuilder<UreqTransport>;
 
-impl fmt::Debug for ClientBuilder {
-    // The agent stays out: its proxy settings may hold a password.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("settings", &self.settings)
-            .field("agent", &self.agent.is_some())
-            .finish()
-    }
-}
+impl authenta_proto::Backend for UreqTransport {
+    type Driver = Blocking<UreqTransport, StdRuntime>;
+    type Http = ureq::Agent;
 
-impl ClientBuilder {
-    authenta_proto::client_builder_setters!();
-
-    /// Sends through your own agent (its TLS, proxy and pool settings).
-    /// Redirects stay off and error statuses stay answers for every
-    /// request, and this builder's timeouts apply, whatever the agent's
-    /// configuration.
-    pub fn agent(mut self, agent: ureq::Agent) -> Self {
-        self.agent = Some(agent);
-        self
-    }
-
-    /// Builds the client. Fails on invalid credentials, base URL or user
-    /// agent, or, without [`ClientBuilder::credentials`], a missing
-    /// environment variable.
-    pub fn build(self) -> Result<Client, Failure> {
-        let config = self.settings.config()?;
-        let transport = match self.agent {
-            Some(agent) => UreqTransport::with_agent(agent),
-            None => UreqTransport::new(),
-        }
-        .connect_timeout(Some(self.settings.connect_timeout))
-        .request_timeout(Some(self.settings.request_timeout))
-        .upload_timeout(self.settings.upload_timeout);
-        let driver = Blocking {
-            transport,
-            runtime: StdRuntime,
-        };
-        Ok(self.settings.client(config, driver))
+    fn build(
+        settings: &ClientSettings,
+        config: Config,
+        agent: Option<ureq::Agent>,
+    ) -> Result<Client, Failure> {
+        let transport = agent
+            .map_or_else(UreqTransport::new, UreqTransport::with_agent)
+            .connect_timeout(Some(settings.connect_timeout))
+            .request_timeout(Some(settings.request_timeout))
+            .upload_timeout(settings.upload_timeout);
+        let runtime = StdRuntime;
+        Ok(settings.client(config, Blocking { transport, runtime }))
     }
 }
 
@@ -129,10 +95,10 @@ mod tests {
     fn client_and_builder_debug_hide_the_secret() {
         let builder = Client::builder()
             .credentials(Credentials::new("id", "hunter2-secret"))
-            .agent(ureq::Agent::new_with_defaults());
+            .http_client(ureq::Agent::new_with_defaults());
         let debug = format!("{builder:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
-        assert!(debug.contains("agent: true"), "{debug}");
+        assert!(debug.contains("http_client: true"), "{debug}");
         let client = builder.build().unwrap();
         let debug = format!("{client:?}");
         assert!(!debug.contains("hunter2"), "{debug}");

@@ -121,6 +121,41 @@ pub enum Event {
     Sink(io::Error),
 }
 
+/// The source and sink a flow's uploads and downloads use, and the upload's
+/// progress callback: [`blocking::Io`] and [`nonblocking::Io`] name it for
+/// each mode's traits.
+pub struct Io<'a, S: ?Sized, K: ?Sized> {
+    /// Where [`Action::Upload`] reads from.
+    pub source: Option<&'a mut S>,
+    /// Where [`Action::Download`] writes to.
+    pub sink: Option<&'a mut K>,
+    /// Called with (bytes sent, total) as an upload goes out.
+    pub progress: Option<crate::options::ProgressFn>,
+}
+
+impl<S: ?Sized, K: ?Sized> Default for Io<'_, S, K> {
+    fn default() -> Self {
+        Io {
+            source: None,
+            sink: None,
+            progress: None,
+        }
+    }
+}
+
+impl Event {
+    /// The event of a transport failure of kind `kind`.
+    pub fn transport(
+        kind: TransportErrorKind,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Event {
+        Event::Transport {
+            error: Box::new(error),
+            kind,
+        }
+    }
+}
+
 /// How many bytes a streamed download wrote into the sink: the driver puts
 /// it in the extensions of the [`Event::Response`] that answers an
 /// [`Action::Download`].
@@ -533,3 +568,87 @@ impl BatchStop {
             .on_result(result);
     }
 }
+
+/// The driver loop, written once: `$aw` says how to wait for an I/O call
+/// (nothing in the blocking mode, `.await` in the async one) and `$body`
+/// is the mode's upload body.
+macro_rules! drive {
+    ($client:ident, $runtime:ident, $flow:ident, $io:ident, $aw:ident, $body:ident) => {{
+        let mut event = Event::Ready;
+        loop {
+            event = match $flow.step(event, $runtime.inputs()) {
+                Action::Finish(result) => return result,
+                Action::Send(request) => match $aw!($client.send(request)) {
+                    Ok(response) => Event::Response(response),
+                    Err(e) => Event::transport($client.error_kind(&e), e),
+                },
+                Action::Upload { head, len } => match $io.source.as_deref_mut() {
+                    None => Event::Source(missing("upload source")),
+                    Some(source) => match $aw!(source.open()) {
+                        Err(e) => Event::Source(e),
+                        Ok(reader) => {
+                            let body = $body::new(reader, len, $io.progress.clone());
+                            match $aw!($client.send_upload(head.map(|()| body))) {
+                                Ok(response) => Event::Response(response),
+                                Err(SendUploadError::Source(e)) => Event::Source(e),
+                                Err(SendUploadError::Transport(e)) => {
+                                    Event::transport($client.error_kind(&e), e)
+                                }
+                            }
+                        }
+                    },
+                },
+                Action::Download(request) => match $io.sink.as_deref_mut() {
+                    None => Event::Sink(missing("download sink")),
+                    Some(sink) => match $aw!(sink.restart()) {
+                        Err(e) => Event::Sink(e),
+                        Ok(()) => {
+                            let mut counted = Counted::new(sink);
+                            match $aw!($client.send_download(request, &mut counted)) {
+                                Ok(mut response) => {
+                                    response.extensions_mut().insert(Written(counted.written));
+                                    Event::Response(response)
+                                }
+                                Err(SendDownloadError::Sink(e)) => Event::Sink(e),
+                                Err(SendDownloadError::Transport(e)) => {
+                                    Event::transport($client.error_kind(&e), e)
+                                }
+                            }
+                        }
+                    },
+                },
+                Action::Commit => match $io.sink.as_deref_mut() {
+                    Some(sink) => match $aw!(sink.commit()) {
+                        Ok(()) => Event::Ready,
+                        Err(e) => Event::Sink(e),
+                    },
+                    None => Event::Ready,
+                },
+                Action::Abandon => {
+                    if let Some(sink) = $io.sink.as_deref_mut() {
+                        $aw!(sink.abandon());
+                    }
+                    Event::Ready
+                }
+                Action::Sleep(delay) => {
+                    $aw!($runtime.sleep(delay));
+                    Event::Ready
+                }
+            };
+        }
+    }};
+}
+
+macro_rules! now {
+    ($e:expr) => {
+        $e
+    };
+}
+
+macro_rules! later {
+    ($e:expr) => {
+        $e.await
+    };
+}
+
+pub(crate) use {drive, later, now};
