@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use authenta_types::{ErrorBody, ErrorCode, MediaId, MediaKind, MediaStatus, ModelType, Operation};
 use http::StatusCode;
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::retry::RetryAfter;
 
@@ -389,6 +389,26 @@ pub enum ValidationError {
         /// The file's name.
         name: String,
     },
+    /// The file's extension names a media type, but its bytes match no
+    /// media format (a text file named `x.png`).
+    NotMedia {
+        /// The file's name.
+        name: String,
+        /// The content type its extension names.
+        expected: String,
+        /// What its first bytes look like.
+        found: String,
+    },
+    /// The file is cut short: its bytes start as a media format but do not
+    /// end as one (a PNG without `IEND`, an MP4 without `moov`).
+    Truncated {
+        /// The file's name.
+        name: String,
+        /// The content type its bytes start as.
+        content_type: String,
+        /// What is missing or cut.
+        found: String,
+    },
     /// The API does not take this content type.
     UnsupportedContentType {
         /// The file's name.
@@ -457,6 +477,22 @@ impl fmt::Display for ValidationError {
             ValidationError::UnknownContentType { name } => write!(
                 f,
                 "{name}: cannot tell the file's type from its bytes or its extension; give the content type explicitly (for example image/png)"
+            ),
+            ValidationError::NotMedia {
+                name,
+                expected,
+                found,
+            } => write!(
+                f,
+                "{name}: expected {expected} (from its extension) but its bytes are no media format the API takes (found {found}); check that the file is what its name says"
+            ),
+            ValidationError::Truncated {
+                name,
+                content_type,
+                found,
+            } => write!(
+                f,
+                "{name}: the file is cut short: expected a complete {content_type}, found {found}; send the whole file"
             ),
             ValidationError::UnsupportedContentType { name, content_type } => {
                 write!(f, "{name}: the API does not take {content_type}; it takes ")?;
@@ -623,16 +659,12 @@ pub struct UploadExpired {
     /// The record the URL was for.
     pub mid: Option<MediaId>,
     /// When the URL expired.
-    pub expired_at: OffsetDateTime,
+    pub expired_at: Timestamp,
 }
 
 impl fmt::Display for UploadExpired {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let at = self
-            .expired_at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_else(|_| self.expired_at.to_string());
-        write!(f, "the upload URL expired at {at}")?;
+        write!(f, "the upload URL expired at {}", self.expired_at)?;
         write_mid(f, self.mid.as_ref())
     }
 }
