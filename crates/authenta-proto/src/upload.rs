@@ -285,7 +285,7 @@ mod tests {
         let target = UploadTarget::from_created(&c, &r, at(0)).unwrap();
         // X-Amz-Date 2025-12-02T19:39:27Z + 900 s.
         assert_eq!(
-            target.expires_at.unwrap().unix_timestamp(),
+            target.expires_at.unwrap().as_second(),
             1_764_704_367 + 900
         );
     }

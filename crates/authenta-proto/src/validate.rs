@@ -710,14 +710,124 @@ mod tests {
             (mp4.content_type.as_str(), mp4.kind),
             ("video/mp4", MediaKind::Video)
         );
+        // No bytes at hand (a stream): the extension decides.
         assert_eq!(
-            MediaFile::inspect("b.webm", b"????", 10, None)
+            MediaFile::inspect("b.webm", b"", 10, None)
                 .unwrap()
                 .content_type,
             "video/webm"
         );
         let forced = MediaFile::inspect("a.bin", b"????", 10, Some("Image/PNG")).unwrap();
         assert_eq!(forced.content_type, "image/png");
+    }
+
+    const SAMPLE_PNG: &[u8] = include_bytes!("../../../samples/test-pattern.png");
+    const SAMPLE_JPEG: &[u8] = include_bytes!("../../../samples/test-pattern.jpg");
+    const SAMPLE_MP4: &[u8] = include_bytes!("../../../samples/test-pattern.mp4");
+
+    fn read(name: &str, bytes: &[u8]) -> Result<MediaFile, ValidationError> {
+        MediaFile::from_reader(name, std::io::Cursor::new(bytes), None)
+    }
+
+    fn truncated(name: &str, bytes: &[u8]) -> String {
+        match read(name, bytes) {
+            Err(ValidationError::Truncated { found, .. }) => found,
+            other => panic!("{name}: expected Truncated, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bytes_that_match_no_signature_are_refused_whatever_the_extension() {
+        let err = MediaFile::inspect("x.png", b"hello, world\n", 13, None).unwrap_err();
+        assert_eq!(
+            err,
+            ValidationError::NotMedia {
+                name: "x.png".into(),
+                expected: "image/png".into(),
+                found: "text \"hello, world\\n\"".into(),
+            }
+        );
+        let msg = err.to_string();
+        assert!(msg.starts_with("x.png: expected image/png"), "{msg}");
+        assert!(msg.contains("found text \"hello, world"), "{msg}");
+        let err = MediaFile::inspect("clip.mp4", &[0, 1, 2, 0xfe, 0xff, 9], 6, None).unwrap_err();
+        assert!(err.to_string().contains("found bytes 00 01 02 FE FF 09"), "{err}");
+        // Through a reader too, and so from disk.
+        assert!(matches!(read("x.png", b"hello"), Err(ValidationError::NotMedia { .. })));
+        // A declared content type is the caller's word for what the bytes are.
+        assert!(MediaFile::inspect("x.png", b"hello", 5, Some("image/png")).is_ok());
+    }
+
+    #[test]
+    fn the_bytes_win_over_the_extension_and_the_mismatch_is_known() {
+        let file = read("clip.mp4", SAMPLE_PNG).unwrap();
+        assert_eq!((file.content_type.as_str(), file.kind), ("image/png", MediaKind::Image));
+        assert_eq!(file.extension_mismatch(), Some("video/mp4"));
+        let file = read("pic.jpeg", SAMPLE_JPEG).unwrap();
+        assert_eq!(file.extension_mismatch(), None);
+        let file = read("pic", SAMPLE_JPEG).unwrap();
+        assert_eq!(file.extension_mismatch(), None);
+        let file = read("clip.m4v", SAMPLE_MP4).unwrap();
+        assert_eq!(file.extension_mismatch(), None);
+        assert_eq!(content_type_of_extension("a.MOV"), Some("video/quicktime"));
+        assert_eq!(content_type_of_extension("mov"), None);
+    }
+
+    #[test]
+    fn complete_samples_pass() {
+        assert_eq!(read("p.png", SAMPLE_PNG).unwrap().content_type, "image/png");
+        assert_eq!(read("p.jpg", SAMPLE_JPEG).unwrap().content_type, "image/jpeg");
+        assert_eq!(read("p.mp4", SAMPLE_MP4).unwrap().content_type, "video/mp4");
+    }
+
+    #[test]
+    fn a_png_must_hold_its_iend_chunk() {
+        let found = truncated("cut.png", &SAMPLE_PNG[..100]);
+        assert!(found.contains("declaring") && found.contains("are left"), "{found}");
+        let found = truncated("cut.png", &SAMPLE_PNG[..SAMPLE_PNG.len() - 12]);
+        assert!(found.starts_with("no IEND chunk"), "{found}");
+        // Bytes after IEND: the chunks are walked and IEND found.
+        let mut trailer = SAMPLE_PNG.to_vec();
+        trailer.extend_from_slice(b"trailing metadata");
+        assert!(read("t.png", &trailer).is_ok());
+        let err = read("cut.png", &SAMPLE_PNG[..100]).unwrap_err().to_string();
+        assert!(err.starts_with("cut.png: the file is cut short: expected a complete image/png"), "{err}");
+    }
+
+    #[test]
+    fn a_jpeg_must_hold_its_end_of_image_marker() {
+        let found = truncated("cut.jpg", &SAMPLE_JPEG[..SAMPLE_JPEG.len() / 2]);
+        assert!(found.contains("no end-of-image marker"), "{found}");
+        let found = truncated("cut.jpg", &SAMPLE_JPEG[..SAMPLE_JPEG.len() - 2]);
+        assert!(found.contains("no end-of-image marker"), "{found}");
+        // A segment cut in its header.
+        let found = truncated("cut.jpg", &SAMPLE_JPEG[..30]);
+        assert!(found.contains("segment FF") || found.contains("no end-of-image"), "{found}");
+        // Bytes after the image (a motion photo's video, padding): the
+        // segments are walked and the marker found.
+        let mut trailer = SAMPLE_JPEG.to_vec();
+        trailer.extend_from_slice(&[0u8; 100]);
+        assert!(read("t.jpg", &trailer).is_ok());
+    }
+
+    #[test]
+    fn an_mp4_must_be_whole_boxes_with_a_moov() {
+        let found = truncated("cut.mp4", &SAMPLE_MP4[..SAMPLE_MP4.len() / 2]);
+        assert!(found.starts_with("box 'mdat' at byte 1247 declaring 8169 bytes"), "{found}");
+        // ftyp then mdat, no moov.
+        let mut no_moov = SAMPLE_MP4[..32].to_vec();
+        no_moov.extend_from_slice(b"\0\0\0\x10mdat01234567");
+        assert_eq!(truncated("x.mp4", &no_moov), "no moov box (the index a player needs)");
+        // A header cut short.
+        let found = truncated("x.mp4", &SAMPLE_MP4[..36]);
+        assert!(found.contains("too few for a box header"), "{found}");
+        // A 64-bit size and a size of 0 (to the end of the file) are read.
+        let mut large = SAMPLE_MP4[..32 + 1207].to_vec();
+        large.extend_from_slice(b"\0\0\0\x01mdat\0\0\0\0\0\0\0\x14data");
+        large.extend_from_slice(b"\0\0\0\0free...");
+        assert!(read("l.mp4", &large).is_ok());
+        large.truncate(large.len() - 12);
+        assert!(truncated("l.mp4", &large).contains("box 'mdat'"));
     }
 
     #[test]
@@ -755,9 +865,17 @@ mod tests {
         let err = MediaFile::inspect("notes.txt", b"just text", 9, None).unwrap_err();
         assert_eq!(
             err,
+            ValidationError::UnknownContentType {
+                name: "notes.txt".into()
+            }
+        );
+        // Bytes of a format the API does not take.
+        let err = MediaFile::inspect("a.png", b"PK\x03\x04\x14\0\0\0", 9, None).unwrap_err();
+        assert_eq!(
+            err,
             ValidationError::UnsupportedContentType {
-                name: "notes.txt".into(),
-                content_type: "text/plain".into()
+                name: "a.png".into(),
+                content_type: "application/zip".into()
             }
         );
         let err = MediaFile::inspect("a.png", PNG, 9, Some("application/zip")).unwrap_err();
@@ -830,12 +948,15 @@ mod tests {
             std::env::temp_dir().join(format!("authenta-proto-validate-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("pic.png");
-        std::fs::write(&path, PNG).unwrap();
+        std::fs::write(&path, SAMPLE_PNG).unwrap();
         let file = MediaFile::from_path(&path, None).unwrap();
         assert_eq!(
             (file.name.as_str(), file.size),
-            ("pic.png", PNG.len() as u64)
+            ("pic.png", SAMPLE_PNG.len() as u64)
         );
+        std::fs::write(&path, &SAMPLE_PNG[..100]).unwrap();
+        let err = MediaFile::from_path(&path, None).unwrap_err();
+        assert!(matches!(err, ValidationError::Truncated { .. }), "{err}");
         let err = MediaFile::from_path(&dir.join("missing.png"), None).unwrap_err();
         assert!(matches!(err, ValidationError::Unreadable { .. }));
         assert!(err.to_string().contains("missing.png"), "{err}");
