@@ -172,11 +172,8 @@ impl Error {
     pub fn hint(&self) -> Option<Cow<'static, str>> {
         let fixed = match self.class() {
             ErrorClass::Config => match self {
-                // The reason already says what to do.
-                Error::Config(ConfigError::HttpClient(_)) => return None,
-                _ => {
-                    "set AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET (and AUTHENTA_BASE_URL for another deployment), or pass the credentials explicitly"
-                }
+                Error::Config(e) => return e.hint().map(Cow::Borrowed),
+                _ => return None,
             },
             ErrorClass::Authentication => {
                 "check the client id and secret: the key may be revoked or its secret regenerated"
@@ -361,6 +358,34 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::InvalidUserAgent(reason) => write!(f, "invalid user agent: {reason}"),
             ConfigError::HttpClient(reason) => write!(f, "cannot use the HTTP client: {reason}"),
+        }
+    }
+}
+
+impl ConfigError {
+    /// What to do about this cause, in a sentence; `None` when the message
+    /// already says it.
+    ///
+    /// ```
+    /// use authenta_proto::ConfigError;
+    ///
+    /// assert!(ConfigError::MissingVariable("AUTHENTA_CLIENT_ID").hint().unwrap().contains("set AUTHENTA_CLIENT_ID"));
+    /// let url = ConfigError::InvalidBaseUrl { url: "ftp://x".into(), reason: "...".into() };
+    /// assert!(!url.hint().unwrap().contains("CLIENT_SECRET"));
+    /// ```
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            ConfigError::MissingVariable(_) => Some(
+                "set AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET (and AUTHENTA_BASE_URL for another deployment), or pass the credentials explicitly",
+            ),
+            ConfigError::InvalidBaseUrl { .. } => Some(
+                "fix AUTHENTA_BASE_URL or the base URL given to the client (the default is https://platform.authenta.ai/api)",
+            ),
+            ConfigError::InvalidUserAgent(_) => {
+                Some("give a user agent of visible ASCII characters")
+            }
+            // The message already says what to do.
+            ConfigError::InvalidCredential(_) | ConfigError::HttpClient(_) => None,
         }
     }
 }
