@@ -232,9 +232,11 @@ pub fn run(root: &Path, opts: &Options, out: &mut dyn Write) -> Result<(), Error
         )
         .into());
     }
-    let date = opts
-        .date
-        .unwrap_or_else(|| jiff::tz::Offset::UTC.to_datetime(jiff::Timestamp::now()).date());
+    let date = opts.date.unwrap_or_else(|| {
+        jiff::tz::Offset::UTC
+            .to_datetime(jiff::Timestamp::now())
+            .date()
+    });
     let plan = plan(root, &new, date)?;
     plan.print(out)?;
 

@@ -40,7 +40,9 @@ impl fmt::Display for Refusal {
             Refusal::NoMedia { dir, recursive } => {
                 write!(f, "no media in {}: ", dir.display())?;
                 match recursive {
-                    true => f.write_str("no file in it or its subdirectories is media the API takes"),
+                    true => {
+                        f.write_str("no file in it or its subdirectories is media the API takes")
+                    }
                     false => f.write_str(
                         "no file in it is media the API takes (-r looks in subdirectories)",
                     ),
@@ -302,7 +304,13 @@ mod tests {
         assert!(text.contains("-r looks in subdirectories"), "{text}");
         let empty = tempfile::tempdir().unwrap();
         let plan = super::plan(&[empty.path().to_owned()], None, true);
-        assert!(matches!(plan.errors[..], [Refusal::NoMedia { recursive: true, .. }]));
+        assert!(matches!(
+            plan.errors[..],
+            [Refusal::NoMedia {
+                recursive: true,
+                ..
+            }]
+        ));
     }
 
     #[cfg(unix)]

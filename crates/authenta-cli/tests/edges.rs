@@ -219,7 +219,10 @@ fn json_prints_a_refused_file_as_one_line_with_an_error_object() {
     assert_eq!(error["class"], "invalid_input", "{line}");
     assert_eq!(error["exitCode"], 6, "{line}");
     assert_eq!(error["path"], "x.png", "{line}");
-    has(error["message"].as_str().unwrap(), "x.png: expected image/png");
+    has(
+        error["message"].as_str().unwrap(),
+        "x.png: expected image/png",
+    );
     env.nothing_created();
     // A configuration error too: one JSON line on stdout.
     let output = env

@@ -445,14 +445,23 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("its scheme is ftp"), "{text}");
         assert!(text.contains("AUTHENTA_BASE_URL"), "{text}");
-        assert!(!text.contains("CLIENT_SECRET") && !text.contains("credentials"), "{text}");
+        assert!(
+            !text.contains("CLIENT_SECRET") && !text.contains("credentials"),
+            "{text}"
+        );
         let text = Config::new(Credentials::new("id", "s"))
             .with_base_url("platform.authenta.ai")
             .unwrap_err()
             .to_string();
-        assert!(text.contains("no scheme") || text.contains("no host"), "{text}");
+        assert!(
+            text.contains("no scheme") || text.contains("no host"),
+            "{text}"
+        );
         let missing = crate::Error::from(ConfigError::MissingVariable(ENV_CLIENT_ID)).to_string();
-        assert!(missing.contains("set AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET"), "{missing}");
+        assert!(
+            missing.contains("set AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET"),
+            "{missing}"
+        );
         let bad = crate::Error::from(ConfigError::InvalidCredential(ENV_CLIENT_SECRET)).to_string();
         assert!(!bad.contains("set AUTHENTA"), "{bad}");
     }

@@ -7,8 +7,8 @@ use std::time::SystemTime;
 use authenta_types::{CreateMediaRequest, CreatedMedia, MediaId};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Uri};
-use serde::{Deserialize, Serialize};
 use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{DecodeError, Error, UploadExpired, ValidationError};
 
@@ -109,8 +109,7 @@ impl UploadTarget {
 
     /// Whether the URL has expired at `now`.
     pub fn is_expired(&self, now: SystemTime) -> bool {
-        self.expires_at
-            .is_some_and(|at| timestamp(now) >= at)
+        self.expires_at.is_some_and(|at| timestamp(now) >= at)
     }
 
     /// The head of the upload `PUT`: the URL byte for byte, `Content-Type`
@@ -284,10 +283,7 @@ mod tests {
         let (c, r) = created(None);
         let target = UploadTarget::from_created(&c, &r, at(0)).unwrap();
         // X-Amz-Date 2025-12-02T19:39:27Z + 900 s.
-        assert_eq!(
-            target.expires_at.unwrap().as_second(),
-            1_764_704_367 + 900
-        );
+        assert_eq!(target.expires_at.unwrap().as_second(), 1_764_704_367 + 900);
     }
 
     #[test]

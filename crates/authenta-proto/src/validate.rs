@@ -333,7 +333,9 @@ fn check_png<R: Read + Seek>(reader: &mut R, size: u64) -> std::io::Result<Optio
         let mut header = [0u8; 8];
         reader.seek(SeekFrom::Start(pos))?;
         reader.read_exact(&mut header)?;
-        let len = u64::from(u32::from_be_bytes([header[0], header[1], header[2], header[3]]));
+        let len = u64::from(u32::from_be_bytes([
+            header[0], header[1], header[2], header[3],
+        ]));
         let kind = box_name(&header[4..8]);
         let end = pos + 12 + len;
         if end > size {
@@ -364,7 +366,11 @@ fn check_jpeg<R: Read + Seek>(reader: &mut R, size: u64) -> std::io::Result<Opti
     // Not at the very end: walk the segments, and scan the image data
     // (where `FF` is always followed by `00` or a restart marker) for the
     // next marker, reading through a small buffer.
-    let missing = || Some(format!("no end-of-image marker (FF D9) in its {size} bytes"));
+    let missing = || {
+        Some(format!(
+            "no end-of-image marker (FF D9) in its {size} bytes"
+        ))
+    };
     reader.seek(SeekFrom::Start(2))?;
     let mut input = BufReader::with_capacity(64 * 1024, reader);
     let mut pos = 2u64;
@@ -378,27 +384,24 @@ fn check_jpeg<R: Read + Seek>(reader: &mut R, size: u64) -> std::io::Result<Opti
             }
         }
     }
-    // At a marker: 0xFF then its code.
-    let mut marker = loop {
-        match byte(&mut input, &mut pos)? {
+    // At the first segment's marker: 0xFF (fill bytes allowed) then its code.
+    match byte(&mut input, &mut pos)? {
+        None => return Ok(missing()),
+        Some(0xff) => {}
+        Some(_) => {
+            return Ok(Some(format!(
+                "no JPEG marker at byte {}: the segments are damaged",
+                pos - 1
+            )));
+        }
+    }
+    let mut marker = 0xff;
+    while marker == 0xff {
+        marker = match byte(&mut input, &mut pos)? {
+            Some(code) => code,
             None => return Ok(missing()),
-            Some(0xff) => {}
-            Some(_) => {
-                return Ok(Some(format!(
-                    "no JPEG marker at byte {}: the segments are damaged",
-                    pos - 1
-                )));
-            }
-        }
-        let mut code = 0xff;
-        while code == 0xff {
-            code = match byte(&mut input, &mut pos)? {
-                Some(code) => code,
-                None => return Ok(missing()),
-            };
-        }
-        break code;
-    };
+        };
+    }
     loop {
         match marker {
             0xd9 => return Ok(None),
@@ -480,19 +483,20 @@ fn check_boxes<R: Read + Seek>(reader: &mut R, size: u64) -> std::io::Result<Opt
         reader.seek(SeekFrom::Start(pos))?;
         reader.read_exact(&mut header)?;
         let kind = box_name(&header[4..8]);
-        let (header_len, len) = match u32::from_be_bytes([header[0], header[1], header[2], header[3]]) {
-            // The box runs to the end of the file.
-            0 => (8, size - pos),
-            1 => {
-                let mut large = [0u8; 8];
-                if size - pos < 16 {
-                    return Ok(Some(format!("box {kind} at byte {pos} cut in its header")));
+        let (header_len, len) =
+            match u32::from_be_bytes([header[0], header[1], header[2], header[3]]) {
+                // The box runs to the end of the file.
+                0 => (8, size - pos),
+                1 => {
+                    let mut large = [0u8; 8];
+                    if size - pos < 16 {
+                        return Ok(Some(format!("box {kind} at byte {pos} cut in its header")));
+                    }
+                    reader.read_exact(&mut large)?;
+                    (16, u64::from_be_bytes(large))
                 }
-                reader.read_exact(&mut large)?;
-                (16, u64::from_be_bytes(large))
-            }
-            len => (8, u64::from(len)),
-        };
+                len => (8, u64::from(len)),
+            };
         if len < header_len {
             return Ok(Some(format!(
                 "box {kind} at byte {pos} declaring an impossible size of {len} bytes"
@@ -514,7 +518,13 @@ fn check_boxes<R: Read + Seek>(reader: &mut R, size: u64) -> std::io::Result<Opt
 fn box_name(kind: &[u8]) -> String {
     let text: String = kind
         .iter()
-        .map(|&b| if b.is_ascii_graphic() || b == b' ' { char::from(b) } else { '?' })
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                char::from(b)
+            } else {
+                '?'
+            }
+        })
         .collect();
     format!("'{text}'")
 }
@@ -526,11 +536,17 @@ fn describe(head: &[u8]) -> String {
     let text = match std::str::from_utf8(start) {
         Ok(text) => Some(text),
         // A multi-byte character cut at the end of the window.
-        Err(e) if e.valid_up_to() + 4 > start.len() => std::str::from_utf8(&start[..e.valid_up_to()]).ok(),
+        Err(e) if e.valid_up_to() + 4 > start.len() => {
+            std::str::from_utf8(&start[..e.valid_up_to()]).ok()
+        }
         Err(_) => None,
     };
     match text {
-        Some(text) if text.chars().all(|c| !c.is_control() || c.is_ascii_whitespace()) => {
+        Some(text)
+            if text
+                .chars()
+                .all(|c| !c.is_control() || c.is_ascii_whitespace()) =>
+        {
             let more = if head.len() > start.len() { "..." } else { "" };
             format!("text {:?}", format!("{text}{more}"))
         }
@@ -751,9 +767,15 @@ mod tests {
         assert!(msg.starts_with("x.png: expected image/png"), "{msg}");
         assert!(msg.contains("found text \"hello, world"), "{msg}");
         let err = MediaFile::inspect("clip.mp4", &[0, 1, 2, 0xfe, 0xff, 9], 6, None).unwrap_err();
-        assert!(err.to_string().contains("found bytes 00 01 02 FE FF 09"), "{err}");
+        assert!(
+            err.to_string().contains("found bytes 00 01 02 FE FF 09"),
+            "{err}"
+        );
         // Through a reader too, and so from disk.
-        assert!(matches!(read("x.png", b"hello"), Err(ValidationError::NotMedia { .. })));
+        assert!(matches!(
+            read("x.png", b"hello"),
+            Err(ValidationError::NotMedia { .. })
+        ));
         // A declared content type is the caller's word for what the bytes are.
         assert!(MediaFile::inspect("x.png", b"hello", 5, Some("image/png")).is_ok());
     }
@@ -761,7 +783,10 @@ mod tests {
     #[test]
     fn the_bytes_win_over_the_extension_and_the_mismatch_is_known() {
         let file = read("clip.mp4", SAMPLE_PNG).unwrap();
-        assert_eq!((file.content_type.as_str(), file.kind), ("image/png", MediaKind::Image));
+        assert_eq!(
+            (file.content_type.as_str(), file.kind),
+            ("image/png", MediaKind::Image)
+        );
         assert_eq!(file.extension_mismatch(), Some("video/mp4"));
         let file = read("pic.jpeg", SAMPLE_JPEG).unwrap();
         assert_eq!(file.extension_mismatch(), None);
@@ -776,14 +801,20 @@ mod tests {
     #[test]
     fn complete_samples_pass() {
         assert_eq!(read("p.png", SAMPLE_PNG).unwrap().content_type, "image/png");
-        assert_eq!(read("p.jpg", SAMPLE_JPEG).unwrap().content_type, "image/jpeg");
+        assert_eq!(
+            read("p.jpg", SAMPLE_JPEG).unwrap().content_type,
+            "image/jpeg"
+        );
         assert_eq!(read("p.mp4", SAMPLE_MP4).unwrap().content_type, "video/mp4");
     }
 
     #[test]
     fn a_png_must_hold_its_iend_chunk() {
         let found = truncated("cut.png", &SAMPLE_PNG[..100]);
-        assert!(found.contains("declaring") && found.contains("are left"), "{found}");
+        assert!(
+            found.contains("declaring") && found.contains("are left"),
+            "{found}"
+        );
         let found = truncated("cut.png", &SAMPLE_PNG[..SAMPLE_PNG.len() - 12]);
         assert!(found.starts_with("no IEND chunk"), "{found}");
         // Bytes after IEND: the chunks are walked and IEND found.
@@ -791,7 +822,10 @@ mod tests {
         trailer.extend_from_slice(b"trailing metadata");
         assert!(read("t.png", &trailer).is_ok());
         let err = read("cut.png", &SAMPLE_PNG[..100]).unwrap_err().to_string();
-        assert!(err.starts_with("cut.png: the file is cut short: expected a complete image/png"), "{err}");
+        assert!(
+            err.starts_with("cut.png: the file is cut short: expected a complete image/png"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -802,7 +836,10 @@ mod tests {
         assert!(found.contains("no end-of-image marker"), "{found}");
         // A segment cut in its header.
         let found = truncated("cut.jpg", &SAMPLE_JPEG[..30]);
-        assert!(found.contains("segment FF") || found.contains("no end-of-image"), "{found}");
+        assert!(
+            found.contains("segment FF") || found.contains("no end-of-image"),
+            "{found}"
+        );
         // Bytes after the image (a motion photo's video, padding): the
         // segments are walked and the marker found.
         let mut trailer = SAMPLE_JPEG.to_vec();
@@ -813,11 +850,17 @@ mod tests {
     #[test]
     fn an_mp4_must_be_whole_boxes_with_a_moov() {
         let found = truncated("cut.mp4", &SAMPLE_MP4[..SAMPLE_MP4.len() / 2]);
-        assert!(found.starts_with("box 'mdat' at byte 1247 declaring 8169 bytes"), "{found}");
+        assert!(
+            found.starts_with("box 'mdat' at byte 1247 declaring 8169 bytes"),
+            "{found}"
+        );
         // ftyp then mdat, no moov.
         let mut no_moov = SAMPLE_MP4[..32].to_vec();
         no_moov.extend_from_slice(b"\0\0\0\x10mdat01234567");
-        assert_eq!(truncated("x.mp4", &no_moov), "no moov box (the index a player needs)");
+        assert_eq!(
+            truncated("x.mp4", &no_moov),
+            "no moov box (the index a player needs)"
+        );
         // A header cut short.
         let found = truncated("x.mp4", &SAMPLE_MP4[..36]);
         assert!(found.contains("too few for a box header"), "{found}");

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 
 use crate::{Extra, FINAL_STATUSES, MediaStatus, MediaType, ModelType};
 

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use authenta_types::{
     CreateMediaRequest, CreatedMedia, ErrorBody, ErrorCode, ErrorType, Extra, ListQuery, Media,
-    MediaId, MediaList, MediaStatus, MediaType, ModelType, Timestamp, Participant,
-    ParticipantBoxes, Permission, ResultDocument,
+    MediaId, MediaList, MediaStatus, MediaType, ModelType, Participant, ParticipantBoxes,
+    Permission, ResultDocument, Timestamp,
 };
 use proptest::prelude::*;
 use serde::Serialize;
@@ -45,8 +45,7 @@ fn extra() -> impl Strategy<Value = Extra> {
 
 fn timestamp() -> impl Strategy<Value = Timestamp> {
     // 1970 to 2100, with nanoseconds.
-    (0i64..4_102_444_800, 0i32..1_000_000_000)
-        .prop_map(|(s, ns)| Timestamp::new(s, ns).unwrap())
+    (0i64..4_102_444_800, 0i32..1_000_000_000).prop_map(|(s, ns)| Timestamp::new(s, ns).unwrap())
 }
 
 fn media() -> impl Strategy<Value = Media> {
