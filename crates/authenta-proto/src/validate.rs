@@ -204,10 +204,8 @@ impl MediaFile {
     /// assert_eq!(file.extension_mismatch(), Some("video/mp4"));
     /// ```
     pub fn extension_mismatch(&self) -> Option<&'static str> {
-        content_type_of_extension(&self.name).filter(|by_extension| {
-            MediaKind::of_content_type(by_extension) != Some(self.kind)
-                || !same_type(by_extension, &self.content_type)
-        })
+        content_type_of_extension(&self.name)
+            .filter(|by_extension| !same_type(by_extension, &self.content_type))
     }
 
     /// The create request for this file and model; refused when the model
