@@ -31,10 +31,16 @@ pub fn fast_polls() -> PollPolicy {
     PollPolicy::fixed(Duration::from_millis(10), Duration::from_secs(20))
 }
 
-/// A PNG of `size` bytes (at least its head), the rest filler.
+/// A PNG's last chunk, `IEND`: validation refuses a PNG without it.
+pub const PNG_IEND: &[u8] = b"\0\0\0\0IEND\xaeB`\x82";
+
+/// A PNG of `size` bytes (at least its head and its `IEND` chunk), filler
+/// between them: complete as far as validation looks.
 pub fn png_bytes(size: usize) -> Vec<u8> {
+    let size = size.max(PNG_HEAD.len() + PNG_IEND.len());
     let mut bytes = PNG_HEAD.to_vec();
-    bytes.resize(size.max(PNG_HEAD.len()), 0x5a);
+    bytes.resize(size - PNG_IEND.len(), 0x5a);
+    bytes.extend_from_slice(PNG_IEND);
     bytes
 }
 

@@ -75,7 +75,7 @@ pub struct Options {
     /// command line; tests turn it off because it builds every crate.
     pub package: bool,
     /// The release date; `None` is today in UTC. Tests pin it.
-    pub date: Option<time::Date>,
+    pub date: Option<jiff::civil::Date>,
 }
 
 impl Options {
@@ -232,9 +232,11 @@ pub fn run(root: &Path, opts: &Options, out: &mut dyn Write) -> Result<(), Error
         )
         .into());
     }
-    let date = opts
-        .date
-        .unwrap_or_else(|| time::OffsetDateTime::now_utc().date());
+    let date = opts.date.unwrap_or_else(|| {
+        jiff::tz::Offset::UTC
+            .to_datetime(jiff::Timestamp::now())
+            .date()
+    });
     let plan = plan(root, &new, date)?;
     plan.print(out)?;
 
@@ -315,7 +317,7 @@ pub fn parse_version(version: &str) -> Result<Version, Error> {
 }
 
 /// Computes the release of `new` on the workspace at `root`.
-pub fn plan(root: &Path, new: &Version, date: time::Date) -> Result<Plan, Error> {
+pub fn plan(root: &Path, new: &Version, date: jiff::civil::Date) -> Result<Plan, Error> {
     let date = format_date(date);
     let members = load_members(root)?;
     let frozen: BTreeSet<String> = members
@@ -424,13 +426,8 @@ fn apply(
 }
 
 /// `YYYY-MM-DD`.
-pub fn format_date(date: time::Date) -> String {
-    format!(
-        "{:04}-{:02}-{:02}",
-        date.year(),
-        u8::from(date.month()),
-        date.day()
-    )
+pub fn format_date(date: jiff::civil::Date) -> String {
+    format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day())
 }
 
 fn read(root: &Path, path: &str) -> Result<String, Error> {
@@ -1159,7 +1156,7 @@ version = "0.1.0"
 
     #[test]
     fn dates_are_iso() {
-        let d = time::Date::from_calendar_date(2026, time::Month::March, 5).unwrap();
+        let d = jiff::civil::date(2026, 3, 5);
         assert_eq!(format_date(d), "2026-03-05");
     }
 }

@@ -53,7 +53,7 @@ fn clone_head() -> Clone {
 fn options(version: &str, dry_run: bool) -> Options {
     Options {
         package: false,
-        date: Some(time::Date::from_calendar_date(2026, time::Month::November, 23).unwrap()),
+        date: Some(jiff::civil::date(2026, 11, 23)),
         ..Options::new(version, dry_run)
     }
 }

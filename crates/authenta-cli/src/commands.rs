@@ -23,7 +23,10 @@ fn show_progress(global: &Global) -> bool {
 /// prints the mid (or a JSON object).
 pub async fn upload(global: &Global, args: &Upload) -> Result<u8, CliError> {
     let job = files::check(&args.path, args.model.model.as_ref())
-        .map_err(|e| CliError::Invalid(vec![e]))?;
+        .map_err(|e| CliError::Invalid(vec![files::Refusal::File(e)]))?;
+    if let Some(note) = files::mismatch_note(&job) {
+        eprintln!("authenta: {note}");
+    }
     let session = Session::open(global).await?;
     let bar = Bars::new(show_progress(global)).upload(&job.file.name, job.file.size);
     let mut options = UploadOptions::new(job.model.clone()).on_progress(bar.on_bytes());
@@ -164,8 +167,11 @@ pub async fn result(global: &Global, args: &ResultArgs) -> Result<u8, CliError> 
             ("verdict", output::verdict(&media).to_owned()),
         ];
         if let Some(document) = &document {
+            if let Some(score) = document.score {
+                fields.push(("score", format!("{score:.3}")));
+            }
             for (name, value) in &document.extra {
-                if name != "fake" && !value.is_object() && !value.is_array() {
+                if !value.is_object() && !value.is_array() {
                     fields.push((name.as_str(), output::compact(value)));
                 }
             }

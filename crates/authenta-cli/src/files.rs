@@ -1,7 +1,9 @@
 //! From the paths on the command line to checked jobs: directories
-//! expanded, every file validated (type, size, model) before any record is
-//! created.
+//! expanded, every file validated (type, content, size, model) before any
+//! record is created.
 
+use std::collections::HashSet;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use authenta_reqwest::MediaFile;
@@ -18,67 +20,133 @@ pub struct Job {
     pub model: ModelType,
 }
 
+/// Why the command line's paths cannot be processed.
+pub enum Refusal {
+    /// A file that cannot be sent.
+    File(ValidationError),
+    /// A directory holding no media the API takes.
+    NoMedia {
+        /// The directory given.
+        dir: PathBuf,
+        /// Whether its subdirectories were searched.
+        recursive: bool,
+    },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::File(e) => e.fmt(f),
+            Refusal::NoMedia { dir, recursive } => {
+                write!(f, "no media in {}: ", dir.display())?;
+                match recursive {
+                    true => {
+                        f.write_str("no file in it or its subdirectories is media the API takes")
+                    }
+                    false => f.write_str(
+                        "no file in it is media the API takes (-r looks in subdirectories)",
+                    ),
+                }
+            }
+        }
+    }
+}
+
+impl Refusal {
+    /// The file or directory refused, when the refusal names one.
+    pub fn path(&self) -> Option<String> {
+        match self {
+            Refusal::File(
+                ValidationError::Unreadable { path: name, .. }
+                | ValidationError::EmptyFile { name }
+                | ValidationError::TooLarge { name, .. }
+                | ValidationError::UnknownContentType { name }
+                | ValidationError::NotMedia { name, .. }
+                | ValidationError::Truncated { name, .. }
+                | ValidationError::UnsupportedContentType { name, .. }
+                | ValidationError::ModelMismatch { name, .. }
+                | ValidationError::NoDefaultModel { name, .. },
+            ) => Some(name.clone()),
+            Refusal::File(_) => None,
+            Refusal::NoMedia { dir, .. } => Some(dir.display().to_string()),
+        }
+    }
+}
+
 /// What checking the command line's paths found.
 #[derive(Default)]
 pub struct Plan {
     /// The files to process, in order.
     pub jobs: Vec<Job>,
-    /// Files in directories that are not media the API takes, skipped:
-    /// one note each.
-    pub skipped: Vec<String>,
+    /// One line each about what was left out or taken otherwise than asked:
+    /// files in directories that are not media, a directory link that loops,
+    /// a file whose bytes are not what its extension says.
+    pub notes: Vec<String>,
     /// Why files cannot be processed; nothing is sent when there is one.
-    pub errors: Vec<ValidationError>,
+    pub errors: Vec<Refusal>,
 }
 
 /// Checks every path: a file named explicitly must be media the API and
 /// the model take; a directory stands for the media files in it (sorted,
-/// and in its subdirectories with `recursive`), other files in it being
-/// skipped with a note. `model` is the model asked for, or `None` for the
-/// documented model of each file's kind.
+/// and in its subdirectories with `recursive`, following links but
+/// walking each real directory once), other files in it being skipped with
+/// a note. `model` is the model asked for, or `None` for the documented
+/// model of each file's kind.
 pub fn plan(paths: &[PathBuf], model: Option<&ModelType>, recursive: bool) -> Plan {
     let mut plan = Plan::default();
     for path in paths {
         if path.is_dir() {
             let before = plan.jobs.len() + plan.errors.len();
-            let mut files = Vec::new();
-            if let Err(e) = list_dir(path, recursive, &mut files) {
-                plan.errors.push(unreadable(path, e));
-                continue;
-            }
-            for file in files {
+            for file in walk(path, recursive, &mut plan) {
                 match check(&file, model) {
-                    Ok(job) => plan.jobs.push(job),
+                    Ok(job) => plan.add(job),
                     Err(e) => match not_media(&e) {
-                        Some(what) => plan.skipped.push(format!(
+                        Some(what) => plan.notes.push(format!(
                             "skipping {}: not media the API takes ({what})",
                             file.display()
                         )),
-                        None => plan.errors.push(e),
+                        None => plan.errors.push(Refusal::File(e)),
                     },
                 }
             }
             if plan.jobs.len() + plan.errors.len() == before {
-                plan.errors.push(unreadable(
-                    path,
-                    std::io::Error::other(if recursive {
-                        "no media file the API takes in it"
-                    } else {
-                        "no media file the API takes in it (-r looks in subdirectories)"
-                    }),
-                ));
+                plan.errors.push(Refusal::NoMedia {
+                    dir: path.clone(),
+                    recursive,
+                });
             }
         } else {
             match check(path, model) {
-                Ok(job) => plan.jobs.push(job),
-                Err(e) => plan.errors.push(e),
+                Ok(job) => plan.add(job),
+                Err(e) => plan.errors.push(Refusal::File(e)),
             }
         }
     }
     plan
 }
 
-/// Checks one file: readable, not empty, at most 5 GiB, a type the API
-/// takes, and a model that takes it.
+impl Plan {
+    fn add(&mut self, job: Job) {
+        self.notes.extend(mismatch_note(&job));
+        self.jobs.push(job);
+    }
+}
+
+/// The note for a file whose bytes are not what its extension says (a PNG
+/// named `.mp4`): the bytes win, and the user is told once.
+pub fn mismatch_note(job: &Job) -> Option<String> {
+    job.file.extension_mismatch().map(|by_extension| {
+        format!(
+            "{}: its bytes are {}, not {by_extension} as its extension says; sending it as {}",
+            job.path.display(),
+            job.file.content_type,
+            job.file.content_type
+        )
+    })
+}
+
+/// Checks one file: readable, its bytes a complete media file of a type
+/// the API takes, not empty, at most 5 GiB, and a model that takes it.
 pub fn check(path: &Path, model: Option<&ModelType>) -> Result<Job, ValidationError> {
     let file = MediaFile::from_path(path, None)?;
     let model = match model {
@@ -103,38 +171,67 @@ fn not_media(e: &ValidationError) -> Option<&str> {
     }
 }
 
-fn unreadable(path: &Path, e: std::io::Error) -> ValidationError {
-    ValidationError::Unreadable {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    }
-}
-
 /// The files in `dir`, sorted by name; with `recursive`, those in its
-/// subdirectories too, each directory's files after its name's place.
-fn list_dir(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            if recursive {
-                list_dir(&path, recursive, out)?;
+/// subdirectories too, each directory's files at its name's place. Links
+/// are followed; a link back to a directory being walked (a loop) and a
+/// second way into a directory already walked are notes, and each real
+/// directory and file is listed once. What cannot be read is an error.
+fn walk(dir: &Path, recursive: bool, plan: &mut Plan) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut seen = HashSet::new();
+    let mut entries = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .min_depth(1)
+        .max_depth(if recursive { usize::MAX } else { 1 })
+        .sort_by_file_name()
+        .into_iter();
+    while let Some(entry) = entries.next() {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                let path = e.path().unwrap_or(dir).to_owned();
+                match e.loop_ancestor() {
+                    Some(ancestor) => plan.notes.push(format!(
+                        "skipping {}: it links back to {} (a loop)",
+                        path.display(),
+                        ancestor.display()
+                    )),
+                    None => plan.errors.push(Refusal::File(ValidationError::Unreadable {
+                        path: path.display().to_string(),
+                        reason: e
+                            .io_error()
+                            .map_or_else(|| e.to_string(), ToString::to_string),
+                    })),
+                }
+                continue;
             }
-        } else {
-            out.push(path);
+        };
+        let real = std::fs::canonicalize(entry.path()).unwrap_or_else(|_| entry.path().to_owned());
+        let is_dir = entry.file_type().is_dir();
+        if !seen.insert(real.clone()) {
+            if is_dir {
+                plan.notes.push(format!(
+                    "skipping {}: {} is already walked",
+                    entry.path().display(),
+                    real.display()
+                ));
+                entries.skip_current_dir();
+            }
+            continue;
+        }
+        if !is_dir {
+            files.push(entry.into_path());
         }
     }
-    Ok(())
+    files
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
-    const MP4: &[u8] = b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom";
+    const PNG: &[u8] = include_bytes!("../../../samples/test-pattern.png");
+    const MP4: &[u8] = include_bytes!("../../../samples/test-pattern.mp4");
 
     fn tree() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
@@ -159,8 +256,12 @@ mod tests {
         let dir = tree();
         let plan = plan(&[dir.path().to_owned()], None, false);
         assert_eq!(names(&plan), ["a.mp4 DF-1", "b.png AC-1"]);
-        assert_eq!(plan.skipped.len(), 1);
-        assert!(plan.skipped[0].ends_with("notes.txt: not media the API takes (text/plain)"));
+        assert_eq!(plan.notes.len(), 1);
+        assert!(
+            plan.notes[0].ends_with("notes.txt: not media the API takes (unknown type)"),
+            "{}",
+            plan.notes[0]
+        );
         assert!(plan.errors.is_empty());
         let recursive = super::plan(&[dir.path().to_owned()], None, true);
         assert_eq!(
@@ -177,18 +278,18 @@ mod tests {
         assert!(plan.jobs.is_empty());
         assert!(matches!(
             plan.errors[..],
-            [ValidationError::UnsupportedContentType { .. }]
+            [Refusal::File(ValidationError::UnknownContentType { .. })]
         ));
         let plan = super::plan(&[dir.path().to_owned()], Some(&ModelType::Df1), false);
         assert_eq!(names(&plan), ["a.mp4 DF-1"]);
         assert!(matches!(
             plan.errors[..],
-            [ValidationError::ModelMismatch { .. }]
+            [Refusal::File(ValidationError::ModelMismatch { .. })]
         ));
         let plan = super::plan(&[dir.path().join("missing.png")], None, false);
         assert!(matches!(
             plan.errors[..],
-            [ValidationError::Unreadable { .. }]
+            [Refusal::File(ValidationError::Unreadable { .. })]
         ));
     }
 
@@ -198,10 +299,41 @@ mod tests {
         std::fs::write(dir.path().join("notes.txt"), b"hello").unwrap();
         let plan = plan(&[dir.path().to_owned()], None, false);
         assert_eq!(plan.errors.len(), 1);
-        assert!(
-            plan.errors[0]
-                .to_string()
-                .contains("-r looks in subdirectories")
-        );
+        let text = plan.errors[0].to_string();
+        assert!(text.starts_with("no media in "), "{text}");
+        assert!(text.contains("-r looks in subdirectories"), "{text}");
+        let empty = tempfile::tempdir().unwrap();
+        let plan = super::plan(&[empty.path().to_owned()], None, true);
+        assert!(matches!(
+            plan.errors[..],
+            [Refusal::NoMedia {
+                recursive: true,
+                ..
+            }]
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_followed_and_each_real_directory_walked_once() {
+        let dir = tree();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("sub/up")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("sub"), dir.path().join("again")).unwrap();
+        let plan = plan(&[dir.path().to_owned()], None, true);
+        assert_eq!(names(&plan), ["a.mp4 DF-1", "c.png AC-1", "b.png AC-1"]);
+        let loops: Vec<_> = plan.notes.iter().filter(|n| n.contains("loop")).collect();
+        assert_eq!(loops.len(), 1, "{:?}", plan.notes);
+        assert!(plan.errors.is_empty());
+    }
+
+    #[test]
+    fn a_file_whose_bytes_are_not_its_extension_gets_one_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clip.mp4");
+        std::fs::write(&path, PNG).unwrap();
+        let plan = plan(&[path], None, false);
+        assert_eq!(names(&plan), ["clip.mp4 AC-1"]);
+        assert_eq!(plan.notes.len(), 1);
+        assert!(plan.notes[0].ends_with("clip.mp4: its bytes are image/png, not video/mp4 as its extension says; sending it as image/png"), "{}", plan.notes[0]);
     }
 }

@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(&cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            e.report();
+            e.report(cli.global.json);
             ExitCode::from(e.exit_code())
         }
     }

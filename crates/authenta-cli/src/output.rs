@@ -88,10 +88,7 @@ pub fn verdict(media: &Media) -> &'static str {
 
 /// When a record was created, RFC 3339.
 pub fn created(media: &Media) -> String {
-    media
-        .created_at
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| media.created_at.to_string())
+    media.created_at.to_string()
 }
 
 /// The columns of a record listing.

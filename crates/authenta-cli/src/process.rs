@@ -30,7 +30,7 @@ enum Outcome {
 /// Runs `process`; returns the exit code.
 pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     let plan = files::plan(&args.paths, args.model.model.as_ref(), args.recursive);
-    for note in &plan.skipped {
+    for note in &plan.notes {
         eprintln!("authenta: {note}");
     }
     if !plan.errors.is_empty() {

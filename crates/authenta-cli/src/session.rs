@@ -2,12 +2,12 @@
 //! how a failure is told: one line on stderr and an exit code.
 
 use authenta_emulator::{ApiKey, Emulator, EmulatorBuilder, KeySpec, RunningEmulator};
-use authenta_reqwest::proto::ValidationError;
 use authenta_reqwest::proto::config::{DEFAULT_USER_AGENT, ENV_CLIENT_ID, ENV_CLIENT_SECRET};
 use authenta_reqwest::{Client, ConfigError, Credentials, Error, ErrorClass};
 
 use crate::cli::Global;
-use crate::exit;
+use crate::files::Refusal;
+use crate::{exit, output};
 
 /// A connected client, with the embedded emulator it talks to, if any
 /// (stopped when the session is dropped).
@@ -78,7 +78,7 @@ pub enum CliError {
     /// The SDK failed: the error says what happened and what to do.
     Sdk(Error),
     /// Files that cannot be processed, found before any record was made.
-    Invalid(Vec<ValidationError>),
+    Invalid(Vec<Refusal>),
     /// The emulator could not start.
     Emulator(String),
     /// A record is not (or did not end) `PROCESSED`.
@@ -108,8 +108,16 @@ impl CliError {
         }
     }
 
-    /// Tells the error on stderr, one line per problem.
-    pub fn report(&self) {
+    /// Tells the error, one line per problem: on stderr, or with `json` as
+    /// JSON objects on stdout (`{"error": {...}}`, as `--json` prints a
+    /// failed file), so a script reading stdout sees every failure.
+    pub fn report(&self, json: bool) {
+        if json {
+            for error in self.json() {
+                output::json_line(&serde_json::json!({ "error": error }));
+            }
+            return;
+        }
         match self {
             CliError::Sdk(e) => eprintln!("authenta: error: {}", describe(e)),
             CliError::Invalid(errors) => {
@@ -122,6 +130,36 @@ impl CliError {
                 eprintln!("authenta: error: the emulator cannot start: {why}")
             }
             CliError::Unfinished(why) => eprintln!("authenta: {why}"),
+        }
+    }
+}
+
+impl CliError {
+    /// The error objects `--json` prints, one per problem.
+    fn json(&self) -> Vec<serde_json::Value> {
+        let object = |class: &str, message: String, path: Option<String>| {
+            serde_json::json!({
+                "class": class,
+                "code": null,
+                "status": null,
+                "mid": null,
+                "path": path,
+                "message": message,
+                "exitCode": self.exit_code(),
+            })
+        };
+        match self {
+            CliError::Sdk(e) => vec![output::error_json(e, &describe(e))],
+            CliError::Invalid(errors) => errors
+                .iter()
+                .map(|e| object("invalid_input", e.to_string(), e.path()))
+                .collect(),
+            CliError::Emulator(why) => vec![object(
+                "emulator",
+                format!("the emulator cannot start: {why}"),
+                None,
+            )],
+            CliError::Unfinished(why) => vec![object("unfinished", why.clone(), None)],
         }
     }
 }

@@ -65,7 +65,9 @@ impl Core {
             media_type: MediaType::from_wire(&r.media_type),
             status: status.clone(),
             model_type: ModelType::from_wire(&r.model_type),
-            created_at: r.created_at,
+            // Bridge until the emulator moves off `time` (its rewrite).
+            created_at: jiff::Timestamp::from_nanosecond(r.created_at.unix_timestamp_nanos())
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
             fake: None,
             heatmap_url: None,
             result_url: None,

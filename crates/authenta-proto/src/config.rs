@@ -279,7 +279,16 @@ fn parse_base_url(url: &str) -> Result<String, ConfigError> {
                 "plain http would send the client secret unencrypted; use https (http is allowed only for 127.0.0.1, ::1 and localhost)",
             ));
         }
-        _ => return Err(invalid("the scheme must be https")),
+        Some(other) => {
+            return Err(invalid(&format!(
+                "its scheme is {other}, the API is reached over https (http only for 127.0.0.1, ::1 and localhost)"
+            )));
+        }
+        None => {
+            return Err(invalid(
+                "it has no scheme; expected something like https://platform.authenta.ai/api",
+            ));
+        }
     }
     if uri.query().is_some() {
         return Err(invalid("it must not have a query string"));
@@ -424,5 +433,36 @@ mod tests {
         );
         assert!(!c.is_api_origin(&"http://platform.authenta.ai/api".parse().unwrap()));
         assert!(!c.is_api_origin(&"https://platform.authenta.ai:8443/api".parse().unwrap()));
+    }
+
+    #[test]
+    fn each_config_error_carries_the_hint_of_its_own_cause() {
+        let err = crate::Error::from(
+            Config::new(Credentials::new("id", "s"))
+                .with_base_url("ftp://x")
+                .unwrap_err(),
+        );
+        let text = err.to_string();
+        assert!(text.contains("its scheme is ftp"), "{text}");
+        assert!(text.contains("AUTHENTA_BASE_URL"), "{text}");
+        assert!(
+            !text.contains("CLIENT_SECRET") && !text.contains("credentials"),
+            "{text}"
+        );
+        let text = Config::new(Credentials::new("id", "s"))
+            .with_base_url("platform.authenta.ai")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("no scheme") || text.contains("no host"),
+            "{text}"
+        );
+        let missing = crate::Error::from(ConfigError::MissingVariable(ENV_CLIENT_ID)).to_string();
+        assert!(
+            missing.contains("set AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET"),
+            "{missing}"
+        );
+        let bad = crate::Error::from(ConfigError::InvalidCredential(ENV_CLIENT_SECRET)).to_string();
+        assert!(!bad.contains("set AUTHENTA"), "{bad}");
     }
 }

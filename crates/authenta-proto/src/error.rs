@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use authenta_types::{ErrorBody, ErrorCode, MediaId, MediaKind, MediaStatus, ModelType, Operation};
 use http::StatusCode;
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::retry::RetryAfter;
 
@@ -190,11 +190,8 @@ impl Error {
     pub fn hint(&self) -> Option<Cow<'static, str>> {
         let fixed = match self.class() {
             ErrorClass::Config => match self {
-                // The reason already says what to do.
-                Error::Config(ConfigError::HttpClient(_)) => return None,
-                _ => {
-                    "set AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET (and AUTHENTA_BASE_URL for another deployment), or pass the credentials explicitly"
-                }
+                Error::Config(e) => return e.hint().map(Cow::Borrowed),
+                _ => return None,
             },
             ErrorClass::Authentication => {
                 "check the client id and secret: the key may be revoked or its secret regenerated"
@@ -384,6 +381,34 @@ impl fmt::Display for ConfigError {
     }
 }
 
+impl ConfigError {
+    /// What to do about this cause, in a sentence; `None` when the message
+    /// already says it.
+    ///
+    /// ```
+    /// use authenta_proto::ConfigError;
+    ///
+    /// assert!(ConfigError::MissingVariable("AUTHENTA_CLIENT_ID").hint().unwrap().contains("set AUTHENTA_CLIENT_ID"));
+    /// let url = ConfigError::InvalidBaseUrl { url: "ftp://x".into(), reason: "...".into() };
+    /// assert!(!url.hint().unwrap().contains("CLIENT_SECRET"));
+    /// ```
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            ConfigError::MissingVariable(_) => Some(
+                "set AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET (and AUTHENTA_BASE_URL for another deployment), or pass the credentials explicitly",
+            ),
+            ConfigError::InvalidBaseUrl { .. } => Some(
+                "fix AUTHENTA_BASE_URL or the base URL given to the client (the default is https://platform.authenta.ai/api)",
+            ),
+            ConfigError::InvalidUserAgent(_) => {
+                Some("give a user agent of visible ASCII characters")
+            }
+            // The message already says what to do.
+            ConfigError::InvalidCredential(_) | ConfigError::HttpClient(_) => None,
+        }
+    }
+}
+
 impl std::error::Error for ConfigError {}
 
 /// Input refused before any request was built, so no quota is spent on a
@@ -407,6 +432,26 @@ pub enum ValidationError {
     UnknownContentType {
         /// The file's name.
         name: String,
+    },
+    /// The file's extension names a media type, but its bytes match no
+    /// media format (a text file named `x.png`).
+    NotMedia {
+        /// The file's name.
+        name: String,
+        /// The content type its extension names.
+        expected: String,
+        /// What its first bytes look like.
+        found: String,
+    },
+    /// The file is cut short: its bytes start as a media format but do not
+    /// end as one (a PNG without `IEND`, an MP4 without `moov`).
+    Truncated {
+        /// The file's name.
+        name: String,
+        /// The content type its bytes start as.
+        content_type: String,
+        /// What is missing or cut.
+        found: String,
     },
     /// The API does not take this content type.
     UnsupportedContentType {
@@ -476,6 +521,22 @@ impl fmt::Display for ValidationError {
             ValidationError::UnknownContentType { name } => write!(
                 f,
                 "{name}: cannot tell the file's type from its bytes or its extension; give the content type explicitly (for example image/png)"
+            ),
+            ValidationError::NotMedia {
+                name,
+                expected,
+                found,
+            } => write!(
+                f,
+                "{name}: expected {expected} (from its extension) but its bytes are no media format the API takes (found {found}); check that the file is what its name says"
+            ),
+            ValidationError::Truncated {
+                name,
+                content_type,
+                found,
+            } => write!(
+                f,
+                "{name}: the file is cut short: expected a complete {content_type}, found {found}; send the whole file"
             ),
             ValidationError::UnsupportedContentType { name, content_type } => {
                 write!(f, "{name}: the API does not take {content_type}; it takes ")?;
@@ -645,16 +706,12 @@ pub struct UploadExpired {
     /// The record the URL was for.
     pub mid: Option<MediaId>,
     /// When the URL expired.
-    pub expired_at: OffsetDateTime,
+    pub expired_at: Timestamp,
 }
 
 impl fmt::Display for UploadExpired {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let at = self
-            .expired_at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_else(|_| self.expired_at.to_string());
-        write!(f, "the upload URL expired at {at}")?;
+        write!(f, "the upload URL expired at {}", self.expired_at)?;
         write_mid(f, self.mid.as_ref())
     }
 }

@@ -129,7 +129,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("authenta-options-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("p.png");
-        std::fs::write(&path, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+        std::fs::write(&path, include_bytes!("../../../samples/test-pattern.png")).unwrap();
         let file = UploadOptions::new(ModelType::Ac1)
             .name("renamed")
             .inspect_path(&path)

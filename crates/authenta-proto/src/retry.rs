@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use authenta_types::ErrorCode;
 use http::StatusCode;
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::error::Error;
 use crate::transport::TransportErrorKind;
@@ -134,7 +134,7 @@ pub enum RetryAfter {
     /// `Retry-After: 7`.
     Delay(Duration),
     /// `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`.
-    At(OffsetDateTime),
+    At(Timestamp),
 }
 
 impl RetryAfter {
@@ -144,7 +144,8 @@ impl RetryAfter {
         if let Ok(secs) = value.parse::<u64>() {
             return Some(RetryAfter::Delay(Duration::from_secs(secs)));
         }
-        OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822)
+        jiff::fmt::rfc2822::DateTimeParser::new()
+            .parse_timestamp(value)
             .ok()
             .map(RetryAfter::At)
     }
@@ -154,8 +155,10 @@ impl RetryAfter {
         match self {
             RetryAfter::Delay(d) => *d,
             RetryAfter::At(at) => {
-                let now = OffsetDateTime::from(now);
-                let secs = (*at - now).as_seconds_f64();
+                let Ok(now) = Timestamp::try_from(now) else {
+                    return Duration::ZERO;
+                };
+                let secs = at.duration_since(now).as_secs_f64();
                 Duration::try_from_secs_f64(secs).unwrap_or(Duration::ZERO)
             }
         }

@@ -7,8 +7,8 @@ use std::time::SystemTime;
 use authenta_types::{CreateMediaRequest, CreatedMedia, MediaId};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Uri};
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 use crate::error::{DecodeError, Error, UploadExpired, ValidationError};
 
@@ -30,8 +30,8 @@ pub struct UploadTarget {
     /// The exact number of bytes to send.
     pub size: u64,
     /// When the URL stops working, if known.
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub expires_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub expires_at: Option<Timestamp>,
 }
 
 impl fmt::Debug for UploadTarget {
@@ -52,7 +52,7 @@ impl UploadTarget {
         url: impl Into<String>,
         content_type: impl Into<String>,
         size: u64,
-        expires_at: Option<OffsetDateTime>,
+        expires_at: Option<Timestamp>,
     ) -> Result<Self, Error> {
         let url = url.into();
         parse_url(&url, None)?;
@@ -77,10 +77,14 @@ impl UploadTarget {
         let mid = &created.media.mid;
         parse_url(&created.upload_url, Some(mid))?;
         let expires_at = match created.expires_in {
-            Some(secs) => Some(
-                OffsetDateTime::from(now)
-                    + time::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2)),
-            ),
+            Some(secs) => {
+                let secs = i64::try_from(secs).unwrap_or(i64::MAX);
+                Some(
+                    timestamp(now)
+                        .checked_add(SignedDuration::from_secs(secs))
+                        .unwrap_or(Timestamp::MAX),
+                )
+            }
             None => amz_expiry(&created.upload_url),
         };
         Ok(UploadTarget {
@@ -105,8 +109,7 @@ impl UploadTarget {
 
     /// Whether the URL has expired at `now`.
     pub fn is_expired(&self, now: SystemTime) -> bool {
-        self.expires_at
-            .is_some_and(|at| OffsetDateTime::from(now) >= at)
+        self.expires_at.is_some_and(|at| timestamp(now) >= at)
     }
 
     /// The head of the upload `PUT`: the URL byte for byte, `Content-Type`
@@ -115,7 +118,7 @@ impl UploadTarget {
     /// is sent.
     pub fn request_head(&self, now: SystemTime) -> Result<Request<()>, Error> {
         if let Some(expired_at) = self.expires_at
-            && OffsetDateTime::from(now) >= expired_at
+            && timestamp(now) >= expired_at
         {
             return Err(Error::UploadExpired(UploadExpired {
                 mid: self.mid.clone(),
@@ -175,7 +178,7 @@ fn parse_url(url: &str, mid: Option<&MediaId>) -> Result<Uri, Error> {
 }
 
 /// The expiry a SigV4 pre-signed URL states: `X-Amz-Date` + `X-Amz-Expires`.
-fn amz_expiry(url: &str) -> Option<OffsetDateTime> {
+fn amz_expiry(url: &str) -> Option<Timestamp> {
     let query = url.split_once('?')?.1;
     let param = |name: &str| {
         query
@@ -186,11 +189,21 @@ fn amz_expiry(url: &str) -> Option<OffsetDateTime> {
     };
     let date = param("X-Amz-Date")?;
     let expires: i64 = param("X-Amz-Expires")?.parse().ok()?;
-    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    let signed = time::PrimitiveDateTime::parse(date, format)
-        .ok()?
-        .assume_utc();
-    Some(signed + time::Duration::seconds(expires))
+    let signed = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", date).ok()?;
+    let signed = jiff::tz::Offset::UTC.to_timestamp(signed).ok()?;
+    signed.checked_add(SignedDuration::from_secs(expires)).ok()
+}
+
+/// A wall-clock time as a timestamp; times out of jiff's range (years
+/// beyond ±9999) are clamped to it.
+fn timestamp(now: SystemTime) -> Timestamp {
+    Timestamp::try_from(now).unwrap_or_else(|_| {
+        if now > SystemTime::UNIX_EPOCH {
+            Timestamp::MAX
+        } else {
+            Timestamp::MIN
+        }
+    })
 }
 
 /// A `GET` for a processed record's artifact (`resultURL`, `heatmapURL`, a
@@ -270,10 +283,7 @@ mod tests {
         let (c, r) = created(None);
         let target = UploadTarget::from_created(&c, &r, at(0)).unwrap();
         // X-Amz-Date 2025-12-02T19:39:27Z + 900 s.
-        assert_eq!(
-            target.expires_at.unwrap().unix_timestamp(),
-            1_764_704_367 + 900
-        );
+        assert_eq!(target.expires_at.unwrap().as_second(), 1_764_704_367 + 900);
     }
 
     #[test]

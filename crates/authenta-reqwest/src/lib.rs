@@ -50,7 +50,7 @@
 //!     .build()?;
 //! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("pixel.png");
-//! std::fs::write(&path, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0")?;
+//! std::fs::write(&path, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde\0\0\0\0IEND\xaeB`\x82")?;
 //! let media = client.process(&path, &UploadOptions::new(ModelType::Ac1)).await?;
 //! assert_eq!(media.status, MediaStatus::Processed);
 //! # Ok(())

@@ -47,10 +47,14 @@ impl Env {
         }
     }
 
-    /// A PNG of `size` bytes in the temporary directory.
+    /// A PNG of `size` bytes in the temporary directory, complete as far as
+    /// validation looks.
     fn png(&self, name: &str, size: usize) -> PathBuf {
+        // Head, filler, and the IEND chunk validation looks for at the end.
+        const IEND: &[u8] = b"\0\0\0\0IEND\xaeB`\x82";
         let mut bytes = PNG_HEAD.to_vec();
-        bytes.resize(size.max(PNG_HEAD.len()), 0x5a);
+        bytes.resize(size.max(PNG_HEAD.len() + IEND.len()) - IEND.len(), 0x5a);
+        bytes.extend_from_slice(IEND);
         let path = self.dir.path().join(name);
         std::fs::write(&path, bytes).expect("write a PNG");
         path

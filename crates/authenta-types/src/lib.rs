@@ -5,7 +5,7 @@
 //! create request and response ([`CreateMediaRequest`], [`CreatedMedia`]),
 //! a list page ([`MediaList`]), the error body ([`ErrorBody`]) and the enums
 //! that mirror server values ([`MediaStatus`], [`ModelType`], [`ErrorCode`],
-//! ...). It depends on serde and `time` only.
+//! ...). It depends on serde and `jiff` only.
 //!
 //! The tables the code must not restate by hand (error codes, model types,
 //! content types, routes) are generated from `spec/authenta.openapi.yaml` by
@@ -57,8 +57,9 @@ pub use tables::{
 /// A JSON object: where records keep the fields this version does not know.
 pub type Extra = serde_json::Map<String, serde_json::Value>;
 
-/// Timestamps on the wire (RFC 3339), re-exported from the `time` crate.
-pub use time::OffsetDateTime;
+/// Timestamps on the wire (RFC 3339, UTC), re-exported from the `jiff`
+/// crate.
+pub use jiff::Timestamp;
 
 /// The OpenAPI 3.0 description of the API this version speaks (a copy of
 /// `spec/authenta.openapi.yaml`, kept fresh by `cargo xtask codegen`).

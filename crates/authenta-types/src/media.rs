@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 use crate::{Extra, FINAL_STATUSES, MediaStatus, MediaType, ModelType};
 
@@ -122,9 +122,9 @@ pub struct Media {
     pub status: MediaStatus,
     /// The model the server runs; not always the one requested.
     pub model_type: ModelType,
-    /// When the record was created.
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
+    /// When the record was created (RFC 3339 on the wire, such as
+    /// `2025-12-02T19:39:27.525Z`).
+    pub created_at: Timestamp,
     /// The verdict once processed: `true` when the media is manipulated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fake: Option<bool>,
@@ -210,9 +210,25 @@ pub struct MediaList {
 }
 
 /// The JSON detail document behind a record's `resultURL`.
+///
+/// ```
+/// use authenta_types::ResultDocument;
+///
+/// let doc: ResultDocument =
+///     serde_json::from_str(r#"{"fake": true, "score": 0.93, "model": "v2"}"#).unwrap();
+/// assert_eq!((doc.fake, doc.score), (Some(true), Some(0.93)));
+/// assert_eq!(doc.extra["model"], "v2");
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResultDocument {
+    /// The verdict: `true` when the media is manipulated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fake: Option<bool>,
+    /// How confident the model is that the media is manipulated, from 0 to
+    /// 1 (above 0.5 when `fake`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
     /// For video: participant index → that face's boxes per frame.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bounding_boxes: Option<BTreeMap<u32, ParticipantBoxes>>,

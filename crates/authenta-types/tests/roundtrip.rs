@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use authenta_types::{
     CreateMediaRequest, CreatedMedia, ErrorBody, ErrorCode, ErrorType, Extra, ListQuery, Media,
-    MediaId, MediaList, MediaStatus, MediaType, ModelType, OffsetDateTime, Participant,
-    ParticipantBoxes, Permission, ResultDocument,
+    MediaId, MediaList, MediaStatus, MediaType, ModelType, Participant, ParticipantBoxes,
+    Permission, ResultDocument, Timestamp,
 };
 use proptest::prelude::*;
 use serde::Serialize;
@@ -43,11 +43,9 @@ fn extra() -> impl Strategy<Value = Extra> {
     .prop_map(|m| m.into_iter().collect())
 }
 
-fn timestamp() -> impl Strategy<Value = OffsetDateTime> {
+fn timestamp() -> impl Strategy<Value = Timestamp> {
     // 1970 to 2100, with nanoseconds.
-    (0i64..4_102_444_800, 0u32..1_000_000_000).prop_map(|(s, ns)| {
-        OffsetDateTime::from_unix_timestamp(s).unwrap() + time::Duration::nanoseconds(ns.into())
-    })
+    (0i64..4_102_444_800, 0i32..1_000_000_000).prop_map(|(s, ns)| Timestamp::new(s, ns).unwrap())
 }
 
 fn media() -> impl Strategy<Value = Media> {
@@ -139,9 +137,11 @@ proptest! {
                 .prop_map(|(bounding_box, extra)| ParticipantBoxes { bounding_box, extra }),
             0..3,
         )),
+        fake in proptest::option::of(any::<bool>()),
+        score in proptest::option::of(0.0f64..=1.0),
         extra in extra(),
     ) {
-        roundtrip(&ResultDocument { bounding_boxes: boxes, extra });
+        roundtrip(&ResultDocument { fake, score, bounding_boxes: boxes, extra });
     }
 }
 

@@ -28,8 +28,8 @@ fn create_response_is_what_the_server_says() {
     assert_eq!(created.media.status, MediaStatus::Inited);
     // The page answers a DF-1 request with AC-1: we keep what the server says.
     assert_eq!(created.media.model_type, ModelType::Ac1);
-    assert_eq!(created.media.created_at.unix_timestamp(), 1_764_704_367);
-    assert_eq!(created.media.created_at.millisecond(), 525);
+    assert_eq!(created.media.created_at.as_second(), 1_764_704_367);
+    assert_eq!(created.media.created_at.subsec_millisecond(), 525);
     assert!(
         created
             .upload_url

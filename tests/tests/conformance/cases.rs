@@ -191,10 +191,13 @@ pub fn process_then_read_the_result_and_the_heatmap<B: Backend>() {
         .result(&media)
         .unwrap()
         .expect("an image record has a result document");
-    assert_eq!(
-        document.extra.get("fake").and_then(|v| v.as_bool()),
-        media.fake
-    );
+    assert_eq!(document.fake, media.fake);
+    let score = document
+        .score
+        .expect("a processed record's document has a score");
+    assert!((0.0..=1.0).contains(&score), "{score}");
+    // The verdict and the score agree: above 0.5 when fake.
+    assert_eq!(score > 0.5, document.fake.unwrap(), "{score}");
 
     let heatmap = env.dir.path().join("heatmap.png");
     let written = client

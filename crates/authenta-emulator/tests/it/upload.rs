@@ -264,7 +264,7 @@ async fn processing_reaches_processed_with_a_predictable_verdict() {
         // The result document agrees.
         let doc = env.send(env.http.get(media.result_url.unwrap())).await;
         let doc: ResultDocument = serde_json::from_slice(&doc.body).unwrap();
-        assert_eq!(doc.extra["fake"], fake);
+        assert_eq!(doc.fake, Some(fake));
         assert!(doc.bounding_boxes.is_none());
     }
     assert_eq!(env.emu.credits(), authenta_emulator::DEFAULT_CREDITS - 2);
