@@ -106,7 +106,11 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
             .collect();
         match report.write(client, &entries).await {
             Ok(summary) => report::wrote(path, &summary),
-            Err(e) => return Ok(code.max(report::cannot_write(path, &e))),
+            // The batch's own failure, if any, says more than the report's.
+            Err(e) => {
+                let failed = report::cannot_write(path, &e);
+                return Ok(if code == exit::SUCCESS { failed } else { code });
+            }
         }
     }
     Ok(code)

@@ -432,6 +432,28 @@ fn the_report_opens_in_headless_chromium_without_errors() {
     // The page's own problems, seen after the interactions too.
     let later = browser.problems();
     assert_eq!(later, (Vec::new(), Vec::new()), "errors after playback");
+
+    // Without JavaScript: the same entries and pictures, the boxes as
+    // tables (no box drawn, as no script ran).
+    browser.scripts(false);
+    let page = browser.open(&report);
+    assert_eq!(page.console_errors, Vec::<String>::new(), "console errors");
+    assert_eq!(
+        page.failed_requests,
+        Vec::<String>::new(),
+        "failed requests"
+    );
+    let still = browser.evaluate(
+        "({ entries: document.querySelectorAll('[data-verdict]').length,
+            loaded: [...document.images].every(i => i.complete && i.naturalWidth > 0),
+            drawn: document.querySelectorAll('.stage .box').length,
+            rows: document.querySelectorAll('details table tr').length,
+            text: document.body.innerText.includes('Verdict') })",
+    );
+    assert_eq!(
+        still,
+        serde_json::json!({ "entries": 3, "loaded": true, "drawn": 0, "rows": 6, "text": true })
+    );
 }
 
 #[test]

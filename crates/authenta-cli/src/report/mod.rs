@@ -266,16 +266,21 @@ impl Report {
         let scratch = Scratch::new()?;
         let mut assets = Assets::for_page(&self.path);
         let body_path = with_suffix(&self.path, ".body.part");
-        let mut body = BufWriter::new(File::create(&body_path)?);
+        let mut writer = EntryWriter {
+            out: BufWriter::new(File::create(&body_path)?),
+            client,
+            scratch: &scratch,
+            assets: &mut assets,
+        };
         let mut summary = Summary::default();
         let mut index = Vec::with_capacity(entries.len());
         for (i, entry) in entries.iter().enumerate() {
-            let verdict = write_entry(&mut body, client, &scratch, &mut assets, i, entry).await?;
+            let verdict = writer.entry(i, entry).await?;
             summary.add(verdict);
             index.push((entry.name.clone(), verdict));
         }
-        body.flush()?;
-        drop(body);
+        writer.out.flush()?;
+        drop(writer);
 
         let mut page = BufWriter::new(File::create(&self.part)?);
         html::write_head(&mut page, "Authenta report")?;
@@ -333,124 +338,349 @@ fn write_summary(
     writeln!(page, "</ol></nav>")
 }
 
-/// Writes one entry: its facts, then its pictures. Returns its verdict.
-async fn write_entry(
-    out: &mut BufWriter<File>,
-    client: &Client,
-    scratch: &Scratch,
-    assets: &mut Assets,
-    i: usize,
-    entry: &Entry,
-) -> io::Result<Verdict> {
-    let mut notes = Vec::new();
-    let processed = entry
-        .media
-        .as_ref()
-        .filter(|m| m.status == MediaStatus::Processed && entry.error.is_none());
-    let document = match processed {
-        Some(media) => match client.result(media).await {
-            Ok(document) => document,
-            Err(e) => {
-                notes.push(format!(
-                    "the result document could not be read: {}",
-                    describe(&e)
-                ));
+/// Writes entries into the page's body, one at a time, with their assets.
+struct EntryWriter<'a> {
+    out: BufWriter<File>,
+    client: &'a Client,
+    scratch: &'a Scratch,
+    assets: &'a mut Assets,
+}
+
+impl EntryWriter<'_> {
+    /// Writes one entry: its facts, then its pictures. Returns its verdict.
+    async fn entry(&mut self, i: usize, entry: &Entry) -> io::Result<Verdict> {
+        let client = self.client;
+        let mut notes = Vec::new();
+        let processed = entry
+            .media
+            .as_ref()
+            .filter(|m| m.status == MediaStatus::Processed && entry.error.is_none());
+        let document = match processed {
+            Some(media) => match client.result(media).await {
+                Ok(document) => document,
+                Err(e) => {
+                    notes.push(format!(
+                        "the result document could not be read: {}",
+                        describe(&e)
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+        let verdict = verdict(entry, document.as_ref());
+        let score = document.as_ref().and_then(|d| document_verdict(d).1);
+        let shown_file = entry
+            .file
+            .as_ref()
+            .map_or_else(|| entry.name.clone(), |f| f.display().to_string());
+
+        writeln!(
+            self.out,
+            "<article class=\"entry\" id=\"entry-{i}\" data-file=\"{}\" data-verdict=\"{}\" \
+         aria-labelledby=\"entry-{i}-title\">",
+            escape(&shown_file),
+            verdict.as_str()
+        )?;
+        writeln!(
+            self.out,
+            "<h2 id=\"entry-{i}-title\">{} <span class=\"badge {v}\">{v}</span></h2>\n<dl>",
+            escape(&entry.name),
+            v = verdict.as_str()
+        )?;
+        let dash = || "-".to_owned();
+        let mut facts = vec![
+            ("File", shown_file.clone()),
+            ("Kind", entry.kind.clone().unwrap_or_else(dash)),
+            ("Model", entry.model.clone().unwrap_or_else(dash)),
+            (
+                "mid",
+                entry.mid.as_ref().map_or_else(dash, ToString::to_string),
+            ),
+            ("Status", entry.status.clone()),
+            ("Verdict", verdict.as_str().to_owned()),
+            ("Score", score.map_or_else(dash, |s| format!("{s:.3}"))),
+            (
+                "Processing time",
+                entry
+                    .elapsed
+                    .map_or_else(dash, |d| format!("{:.1} s", d.as_secs_f64())),
+            ),
+        ];
+        if entry.file.is_none() {
+            facts.remove(0);
+        }
+        for (name, value) in facts {
+            writeln!(self.out, "<dt>{name}</dt><dd>{}</dd>", escape(&value))?;
+        }
+        writeln!(self.out, "</dl>")?;
+        if let Some(error) = &entry.error {
+            writeln!(
+                self.out,
+                "<p class=\"error\"><strong>Error:</strong> {}</p>",
+                escape(&without_urls(error))
+            )?;
+        }
+
+        if let Some(media) = processed {
+            let kind = entry.kind.as_deref().unwrap_or("").to_ascii_lowercase();
+            if kind == "video" || media.participants.is_some() {
+                self.video(i, entry, media, document.as_ref(), &mut notes)
+                    .await?;
+            } else if media.heatmap_url.is_some() || kind == "image" {
+                self.image(i, entry, media, &mut notes).await?;
+            }
+        }
+        for note in notes {
+            writeln!(
+                self.out,
+                "<p class=\"note\">{}</p>",
+                escape(&without_urls(&note))
+            )?;
+        }
+        writeln!(self.out, "</article>")?;
+        Ok(verdict)
+    }
+
+    /// An image: the picture with its heatmap over it (an opacity control),
+    /// and the heatmap alone.
+    async fn image(
+        &mut self,
+        i: usize,
+        entry: &Entry,
+        media: &Media,
+        notes: &mut Vec<String>,
+    ) -> io::Result<()> {
+        let (client, scratch) = (self.client, self.scratch);
+        let (out, assets) = (&mut self.out, &mut *self.assets);
+        let heatmap = match &media.heatmap_url {
+            Some(url) => match download(client, scratch, media, url, &format!("heatmap-{i}")).await
+            {
+                Ok(path) => html::image_mime(&path).map(|mime| (path, mime)),
+                Err(e) => {
+                    notes.push(format!("the heatmap could not be downloaded: {e}"));
+                    None
+                }
+            },
+            None => {
+                notes.push("the record has no heatmap".into());
                 None
             }
-        },
-        None => None,
-    };
-    let verdict = verdict(entry, document.as_ref());
-    let score = document.as_ref().and_then(|d| document_verdict(d).1);
-    let shown_file = entry
-        .file
-        .as_ref()
-        .map_or_else(|| entry.name.clone(), |f| f.display().to_string());
-
-    writeln!(
-        out,
-        "<article class=\"entry\" id=\"entry-{i}\" data-file=\"{}\" data-verdict=\"{}\" \
-         aria-labelledby=\"entry-{i}-title\">",
-        escape(&shown_file),
-        verdict.as_str()
-    )?;
-    writeln!(
-        out,
-        "<h2 id=\"entry-{i}-title\">{} <span class=\"badge {v}\">{v}</span></h2>\n<dl>",
-        escape(&entry.name),
-        v = verdict.as_str()
-    )?;
-    let dash = || "-".to_owned();
-    let mut facts = vec![
-        ("File", shown_file.clone()),
-        ("Kind", entry.kind.clone().unwrap_or_else(dash)),
-        ("Model", entry.model.clone().unwrap_or_else(dash)),
-        (
-            "mid",
-            entry.mid.as_ref().map_or_else(dash, ToString::to_string),
-        ),
-        ("Status", entry.status.clone()),
-        ("Verdict", verdict.as_str().to_owned()),
-        ("Score", score.map_or_else(dash, |s| format!("{s:.3}"))),
-        (
-            "Processing time",
-            entry
-                .elapsed
-                .map_or_else(dash, |d| format!("{:.1} s", d.as_secs_f64())),
-        ),
-    ];
-    if entry.file.is_none() {
-        facts.remove(0);
-    }
-    for (name, value) in facts {
-        writeln!(out, "<dt>{name}</dt><dd>{}</dd>", escape(&value))?;
-    }
-    writeln!(out, "</dl>")?;
-    if let Some(error) = &entry.error {
-        writeln!(
-            out,
-            "<p class=\"error\"><strong>Error:</strong> {}</p>",
-            escape(&without_urls(error))
-        )?;
-    }
-
-    if let Some(media) = processed {
-        let kind = entry.kind.as_deref().unwrap_or("").to_ascii_lowercase();
-        if kind == "video" || media.participants.is_some() {
-            write_video(
-                out,
-                client,
-                scratch,
-                assets,
-                i,
-                entry,
-                media,
-                document.as_ref(),
-                &mut notes,
-            )
-            .await?;
-        } else if media.heatmap_url.is_some() || kind == "image" {
-            write_image(out, client, scratch, assets, i, entry, media, &mut notes).await?;
+        };
+        let original = entry
+            .file
+            .as_ref()
+            .and_then(|f| html::image_mime(f).map(|mime| (f.clone(), mime)));
+        if original.is_none() {
+            notes.push(match &entry.file {
+            Some(_) => "the image is in a format browsers do not show, so only its heatmap is shown".into(),
+            None => "the original image is not at hand (give its path to `authenta report`), so only its heatmap is shown".into(),
+        });
         }
+        let name = escape(&entry.name);
+        writeln!(out, "<div class=\"figures\">")?;
+        if let Some((path, mime)) = &original {
+            write!(out, "<figure><div class=\"stack\"><img src=\"")?;
+            assets.write_src(out, path, mime)?;
+            write!(out, "\" alt=\"{name}: the image\">")?;
+            if let Some((heat, mime)) = &heatmap {
+                write!(
+                    out,
+                    "<img class=\"heat\" id=\"entry-{i}-heat\" style=\"opacity:{}\" src=\"",
+                    overlay::DEFAULT_OPACITY
+                )?;
+                assets.write_src(out, heat, mime)?;
+                write!(out, "\" alt=\"{name}: the heatmap over the image\">")?;
+            }
+            write!(out, "</div><figcaption>")?;
+            if heatmap.is_some() {
+                write!(
+                    out,
+                    "The image with its heatmap over it. <label>Heatmap opacity \
+                 <input type=\"range\" class=\"opacity\" data-target=\"entry-{i}-heat\" \
+                 min=\"0\" max=\"100\" value=\"{}\"></label>",
+                    (overlay::DEFAULT_OPACITY * 100.0).round()
+                )?;
+            } else {
+                write!(out, "The image.")?;
+            }
+            writeln!(out, "</figcaption></figure>")?;
+        }
+        if let Some((heat, mime)) = &heatmap {
+            write!(out, "<figure><img class=\"alone\" src=\"")?;
+            assets.write_src(out, heat, mime)?;
+            writeln!(
+                out,
+                "\" alt=\"{name}: the heatmap alone (warmer where the model saw manipulation)\">\
+             <figcaption>The heatmap alone.</figcaption></figure>"
+            )?;
+        }
+        writeln!(out, "</div>")
     }
-    for note in notes {
-        writeln!(
-            out,
-            "<p class=\"note\">{}</p>",
-            escape(&without_urls(&note))
-        )?;
+
+    /// A video: the file playing with each participant's boxes drawn in sync
+    /// (or a poster when it cannot play), the boxes by frame as a table, and
+    /// each participant's heatmap.
+    async fn video(
+        &mut self,
+        i: usize,
+        entry: &Entry,
+        media: &Media,
+        document: Option<&ResultDocument>,
+        notes: &mut Vec<String>,
+    ) -> io::Result<()> {
+        let (client, scratch) = (self.client, self.scratch);
+        let (out, assets) = (&mut self.out, &mut *self.assets);
+        let boxes: BTreeMap<u32, BTreeMap<u32, FaceBox>> = document
+            .and_then(|d| d.bounding_boxes.as_ref())
+            .map(|all| {
+                all.iter()
+                    .map(|(p, b)| (*p, b.bounding_box.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let name = escape(&entry.name);
+        let info: Option<VideoInfo> = match &entry.file {
+            Some(file) => match video::read_info(file) {
+                Ok(info) => Some(info),
+                Err(e) => {
+                    notes.push(format!(
+                    "the video's frame rate is unknown ({e}), so its boxes are listed by frame only"
+                ));
+                    None
+                }
+            },
+            None => {
+                notes.push(
+                "the original video is not at hand (give its path to `authenta report`), so its boxes are listed by frame only"
+                    .into(),
+            );
+                None
+            }
+        };
+        writeln!(out, "<div class=\"figures\">")?;
+        if let (Some(info), Some(file)) = (&info, &entry.file) {
+            // What the page draws before playback starts: the boxes at 0 s.
+            let first: Vec<(u32, FaceBox)> = boxes
+                .iter()
+                .filter_map(|(p, frames)| {
+                    video::box_at(frames, 0.0, info.frame_rate).map(|b| (*p, b))
+                })
+                .collect();
+            let poster = video::poster_png(info, &first).ok();
+            let spans: Vec<Value> = boxes
+            .iter()
+            .map(|(p, frames)| {
+                let [r, g, b] = video::participant_colour(*p);
+                json!({
+                    "participant": p,
+                    "colour": format!("#{r:02x}{g:02x}{b:02x}"),
+                    "spans": video::spans(frames)
+                        .iter()
+                        .map(|s| json!([s.found, s.until, s.face[0], s.face[1], s.face[2], s.face[3]]))
+                        .collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+            write!(
+                out,
+                "<figure><div class=\"stage\" style=\"aspect-ratio:{w}/{h};width:{shown}px\" \
+             data-fps=\"{fps}\" data-width=\"{w}\" data-height=\"{h}\" data-spans=\"{spans}\">",
+                w = info.width,
+                h = info.height,
+                shown = info.width.clamp(160, 640),
+                fps = info.frame_rate,
+                spans = escape(&Value::Array(spans).to_string()),
+            )?;
+            let poster_alt = format!(
+                "{name}: a poster, the video's frame size with the face boxes of its first frame \
+             outlined (the video's own pictures are not decoded)"
+            );
+            match html::video_mime(file) {
+                Some(mime) => {
+                    write!(out, "<video controls muted playsinline preload=\"auto\" ")?;
+                    if let Some(poster) = &poster {
+                        write!(out, "poster=\"")?;
+                        html::write_data_uri(out, "image/png", &mut poster.as_slice())?;
+                        write!(out, "\" ")?;
+                    }
+                    write!(
+                        out,
+                        "aria-label=\"{name}: the video, with face boxes drawn while it plays\" src=\""
+                    )?;
+                    assets.write_src(out, file, mime)?;
+                    write!(out, "\"></video>")?;
+                }
+                None => {
+                    if let Some(poster) = &poster {
+                        write!(out, "<img src=\"")?;
+                        html::write_data_uri(out, "image/png", &mut poster.as_slice())?;
+                        write!(out, "\" alt=\"{poster_alt}\">")?;
+                    }
+                    notes.push(
+                        "the video is in a format browsers do not play; a poster stands in for it"
+                            .into(),
+                    );
+                }
+            }
+            writeln!(
+                out,
+                "</div><figcaption>{} × {}, {:.3} fps, {} frames; face boxes follow playback.</figcaption></figure>",
+                info.width, info.height, info.frame_rate, info.frames
+            )?;
+        }
+        let participants = media.participants.as_deref().unwrap_or_default();
+        for (p, participant) in participants.iter().enumerate() {
+            let Some(url) = &participant.heatmap else {
+                continue;
+            };
+            let path =
+                match download(client, scratch, media, url, &format!("heatmap-{i}-{p}")).await {
+                    Ok(path) => path,
+                    Err(e) => {
+                        notes.push(format!(
+                            "participant {p}'s heatmap could not be downloaded: {e}"
+                        ));
+                        continue;
+                    }
+                };
+            let alt = format!("{name}: the heatmap of participant {p}");
+            if let Some(mime) = html::image_mime(&path) {
+                write!(out, "<figure><img class=\"alone\" src=\"")?;
+                assets.write_src(out, &path, mime)?;
+                writeln!(
+                    out,
+                    "\" alt=\"{alt}\"><figcaption>Participant {p}'s heatmap.</figcaption></figure>"
+                )?;
+            } else if let Some(mime) = html::video_mime(&path) {
+                write!(
+                    out,
+                    "<figure><video class=\"alone\" controls muted aria-label=\"{alt}\" src=\""
+                )?;
+                assets.write_src(out, &path, mime)?;
+                writeln!(
+                    out,
+                    "\"></video><figcaption>Participant {p}'s heatmap.</figcaption></figure>"
+                )?;
+            } else {
+                notes.push(format!(
+                    "participant {p}'s heatmap is in a format browsers do not show"
+                ));
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+        writeln!(out, "</div>")?;
+        write_box_tables(out, &boxes, info.as_ref())
     }
-    writeln!(out, "</article>")?;
-    Ok(verdict)
 }
 
 /// Downloads `url` (a record's heatmap, or a participant's) into the
 /// scratch file `name`, with the backend's streaming `download_heatmap`.
 async fn download(
     client: &Client,
+    scratch: &Scratch,
     media: &Media,
     url: &str,
-    scratch: &Scratch,
     name: &str,
 ) -> Result<PathBuf, String> {
     // `download_heatmap` streams a record's `heatmapURL` to a file; a
@@ -468,244 +698,13 @@ async fn download(
     }
 }
 
-/// An image: the picture with its heatmap over it (an opacity control),
-/// and the heatmap alone.
-#[allow(clippy::too_many_arguments)]
-async fn write_image(
-    out: &mut BufWriter<File>,
-    client: &Client,
-    scratch: &Scratch,
-    assets: &mut Assets,
-    i: usize,
-    entry: &Entry,
-    media: &Media,
-    notes: &mut Vec<String>,
-) -> io::Result<()> {
-    let heatmap = match &media.heatmap_url {
-        Some(url) => match download(client, media, url, scratch, &format!("heatmap-{i}")).await {
-            Ok(path) => html::image_mime(&path).map(|mime| (path, mime)),
-            Err(e) => {
-                notes.push(format!("the heatmap could not be downloaded: {e}"));
-                None
-            }
-        },
-        None => {
-            notes.push("the record has no heatmap".into());
-            None
-        }
-    };
-    let original = entry
-        .file
-        .as_ref()
-        .and_then(|f| html::image_mime(f).map(|mime| (f.clone(), mime)));
-    if original.is_none() {
-        notes.push(match &entry.file {
-            Some(_) => "the image is in a format browsers do not show, so only its heatmap is shown".into(),
-            None => "the original image is not at hand (give its path to `authenta report`), so only its heatmap is shown".into(),
-        });
-    }
-    let name = escape(&entry.name);
-    writeln!(out, "<div class=\"figures\">")?;
-    if let Some((path, mime)) = &original {
-        write!(out, "<figure><div class=\"stack\"><img src=\"")?;
-        assets.write_src(out, path, mime)?;
-        write!(out, "\" alt=\"{name}: the image\">")?;
-        if let Some((heat, mime)) = &heatmap {
-            write!(
-                out,
-                "<img class=\"heat\" id=\"entry-{i}-heat\" style=\"opacity:{}\" src=\"",
-                overlay::DEFAULT_OPACITY
-            )?;
-            assets.write_src(out, heat, mime)?;
-            write!(out, "\" alt=\"{name}: the heatmap over the image\">")?;
-        }
-        write!(out, "</div><figcaption>")?;
-        if heatmap.is_some() {
-            write!(
-                out,
-                "The image with its heatmap over it. <label>Heatmap opacity \
-                 <input type=\"range\" class=\"opacity\" data-target=\"entry-{i}-heat\" \
-                 min=\"0\" max=\"100\" value=\"{}\"></label>",
-                (overlay::DEFAULT_OPACITY * 100.0).round()
-            )?;
-        } else {
-            write!(out, "The image.")?;
-        }
-        writeln!(out, "</figcaption></figure>")?;
-    }
-    if let Some((heat, mime)) = &heatmap {
-        write!(out, "<figure><img class=\"alone\" src=\"")?;
-        assets.write_src(out, heat, mime)?;
-        writeln!(
-            out,
-            "\" alt=\"{name}: the heatmap alone (warmer where the model saw manipulation)\">\
-             <figcaption>The heatmap alone.</figcaption></figure>"
-        )?;
-    }
-    writeln!(out, "</div>")
-}
-
-/// A video: the file playing with each participant's boxes drawn in sync
-/// (or a poster when it cannot play), the boxes by frame as a table, and
-/// each participant's heatmap.
-#[allow(clippy::too_many_arguments)]
-async fn write_video(
-    out: &mut BufWriter<File>,
-    client: &Client,
-    scratch: &Scratch,
-    assets: &mut Assets,
-    i: usize,
-    entry: &Entry,
-    media: &Media,
-    document: Option<&ResultDocument>,
-    notes: &mut Vec<String>,
-) -> io::Result<()> {
-    let boxes: BTreeMap<u32, BTreeMap<u32, FaceBox>> = document
-        .and_then(|d| d.bounding_boxes.as_ref())
-        .map(|all| {
-            all.iter()
-                .map(|(p, b)| (*p, b.bounding_box.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let name = escape(&entry.name);
-    let info: Option<VideoInfo> = match &entry.file {
-        Some(file) => match video::read_info(file) {
-            Ok(info) => Some(info),
-            Err(e) => {
-                notes.push(format!(
-                    "the video's frame rate is unknown ({e}), so its boxes are listed by frame only"
-                ));
-                None
-            }
-        },
-        None => {
-            notes.push(
-                "the original video is not at hand (give its path to `authenta report`), so its boxes are listed by frame only"
-                    .into(),
-            );
-            None
-        }
-    };
-    writeln!(out, "<div class=\"figures\">")?;
-    if let (Some(info), Some(file)) = (&info, &entry.file) {
-        // What the page draws before playback starts: the boxes at 0 s.
-        let first: Vec<(u32, FaceBox)> = boxes
-            .iter()
-            .filter_map(|(p, frames)| video::box_at(frames, 0.0, info.frame_rate).map(|b| (*p, b)))
-            .collect();
-        let poster = video::poster_png(info, &first).ok();
-        let spans: Vec<Value> = boxes
-            .iter()
-            .map(|(p, frames)| {
-                let [r, g, b] = video::participant_colour(*p);
-                json!({
-                    "participant": p,
-                    "colour": format!("#{r:02x}{g:02x}{b:02x}"),
-                    "spans": video::spans(frames)
-                        .iter()
-                        .map(|s| json!([s.found, s.until, s.face[0], s.face[1], s.face[2], s.face[3]]))
-                        .collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        write!(
-            out,
-            "<figure><div class=\"stage\" style=\"aspect-ratio:{w}/{h};width:{shown}px\" \
-             data-fps=\"{fps}\" data-width=\"{w}\" data-height=\"{h}\" data-spans=\"{spans}\">",
-            w = info.width,
-            h = info.height,
-            shown = info.width.clamp(160, 640),
-            fps = info.frame_rate,
-            spans = escape(&Value::Array(spans).to_string()),
-        )?;
-        let poster_alt = format!(
-            "{name}: a poster, the video's frame size with the face boxes of its first frame \
-             outlined (the video's own pictures are not decoded)"
-        );
-        match html::video_mime(file) {
-            Some(mime) => {
-                write!(out, "<video controls muted playsinline preload=\"auto\" ")?;
-                if let Some(poster) = &poster {
-                    write!(out, "poster=\"")?;
-                    html::write_data_uri(out, "image/png", &mut poster.as_slice())?;
-                    write!(out, "\" ")?;
-                }
-                write!(
-                    out,
-                    "aria-label=\"{name}: the video, with face boxes drawn while it plays\" src=\""
-                )?;
-                assets.write_src(out, file, mime)?;
-                write!(out, "\"></video>")?;
-            }
-            None => {
-                if let Some(poster) = &poster {
-                    write!(out, "<img src=\"")?;
-                    html::write_data_uri(out, "image/png", &mut poster.as_slice())?;
-                    write!(out, "\" alt=\"{poster_alt}\">")?;
-                }
-                notes.push(
-                    "the video is in a format browsers do not play; a poster stands in for it"
-                        .into(),
-                );
-            }
-        }
-        writeln!(
-            out,
-            "</div><figcaption>{} × {}, {:.3} fps, {} frames; face boxes follow playback.</figcaption></figure>",
-            info.width, info.height, info.frame_rate, info.frames
-        )?;
-    }
-    let participants = media.participants.as_deref().unwrap_or_default();
-    for (p, participant) in participants.iter().enumerate() {
-        let Some(url) = &participant.heatmap else {
-            continue;
-        };
-        let path = match download(client, media, url, scratch, &format!("heatmap-{i}-{p}")).await {
-            Ok(path) => path,
-            Err(e) => {
-                notes.push(format!(
-                    "participant {p}'s heatmap could not be downloaded: {e}"
-                ));
-                continue;
-            }
-        };
-        let alt = format!("{name}: the heatmap of participant {p}");
-        if let Some(mime) = html::image_mime(&path) {
-            write!(out, "<figure><img class=\"alone\" src=\"")?;
-            assets.write_src(out, &path, mime)?;
-            writeln!(
-                out,
-                "\" alt=\"{alt}\"><figcaption>Participant {p}'s heatmap.</figcaption></figure>"
-            )?;
-        } else if let Some(mime) = html::video_mime(&path) {
-            write!(
-                out,
-                "<figure><video class=\"alone\" controls muted aria-label=\"{alt}\" src=\""
-            )?;
-            assets.write_src(out, &path, mime)?;
-            writeln!(
-                out,
-                "\"></video><figcaption>Participant {p}'s heatmap.</figcaption></figure>"
-            )?;
-        } else {
-            notes.push(format!(
-                "participant {p}'s heatmap is in a format browsers do not show"
-            ));
-        }
-        let _ = std::fs::remove_file(&path);
-    }
-    writeln!(out, "</div>")?;
-    write_box_tables(out, &boxes, info.as_ref())
-}
-
 /// At most this many rows of boxes per participant in the table.
 const BOX_ROWS: usize = 60;
 
 /// The boxes by frame, per participant, as tables (what the page shows
 /// without a script, and what a screen reader reads).
 fn write_box_tables(
-    out: &mut BufWriter<File>,
+    out: &mut impl io::Write,
     boxes: &BTreeMap<u32, BTreeMap<u32, FaceBox>>,
     info: Option<&VideoInfo>,
 ) -> io::Result<()> {

@@ -297,6 +297,15 @@ impl Browser {
         (console, failed)
     }
 
+    /// Turns the page's scripts off (or on) for the pages opened next.
+    pub fn scripts(&mut self, enabled: bool) {
+        self.call(
+            "Emulation.setScriptExecutionDisabled",
+            json!({ "value": !enabled }),
+            true,
+        );
+    }
+
     /// Evaluates `expression` in the page; its value (as JSON).
     pub fn evaluate(&mut self, expression: &str) -> Value {
         self.evaluate_with(expression, false)
