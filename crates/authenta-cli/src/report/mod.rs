@@ -254,10 +254,8 @@ impl Report {
     /// Writes the report of `entries`, reading each processed record's
     /// result document and heatmaps with `client`, and puts it in place.
     pub async fn write(self, client: &Client, entries: &[Entry]) -> io::Result<Summary> {
+        // On failure, dropping `self` removes the `.part` file.
         let written = self.write_parts(client, entries).await;
-        if written.is_err() {
-            let _ = std::fs::remove_file(&self.part);
-        }
         let _ = std::fs::remove_file(with_suffix(&self.path, ".body.part"));
         written
     }
@@ -292,6 +290,14 @@ impl Report {
         page.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         std::fs::rename(&self.part, &self.path)?;
         Ok(summary)
+    }
+}
+
+impl Drop for Report {
+    /// A report not written (the command failed first) leaves no `.part`
+    /// file behind.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.part);
     }
 }
 

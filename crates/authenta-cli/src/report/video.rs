@@ -37,8 +37,12 @@ pub struct VideoInfo {
 pub fn read_info(path: &Path) -> Result<VideoInfo, String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let size = file.metadata().map_err(|e| e.to_string())?.len();
-    let reader = mp4::Mp4Reader::read_header(BufReader::new(file), size)
-        .map_err(|e| format!("not a readable MP4 header: {e}"))?;
+    // A malformed file must not end the whole report: the parser's panics
+    // are caught and told as an unreadable header.
+    let parsed =
+        std::panic::catch_unwind(|| mp4::Mp4Reader::read_header(BufReader::new(file), size))
+            .map_err(|_| "the MP4 header is malformed".to_owned())?;
+    let reader = parsed.map_err(|e| format!("not a readable MP4 header: {e}"))?;
     let mut tracks: Vec<&mp4::Mp4Track> = reader.tracks().values().collect();
     tracks.sort_by_key(|t| t.track_id());
     let track = tracks
@@ -264,6 +268,18 @@ mod tests {
         assert!((info.frame_rate - 25.0).abs() < 1e-9, "{info:?}");
         let png = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/test-pattern.png");
         assert!(read_info(&png).is_err());
+        // Cut short, or with a box size corrupted: an error, not a panic.
+        let bytes = std::fs::read(&path).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for (i, cut) in [40, 700, bytes.len() / 2].into_iter().enumerate() {
+            let mut broken = bytes[..cut].to_vec();
+            if i == 2 {
+                broken[33] ^= 0x7f;
+            }
+            let file = dir.path().join(format!("broken-{i}.mp4"));
+            std::fs::write(&file, &broken).unwrap();
+            assert!(read_info(&file).is_err(), "cut at {cut}");
+        }
     }
 
     #[test]
