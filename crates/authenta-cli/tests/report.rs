@@ -427,7 +427,9 @@ fn the_report_opens_in_headless_chromium_without_errors() {
         "the whole page: {}",
         picture.height()
     );
+    // Kept for the README (docs/report.png is a copy of it).
     let kept = root().join("target/report-screenshot.png");
+    std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
     std::fs::write(&kept, &screenshot).unwrap();
     // The page's own problems, seen after the interactions too.
     let later = browser.problems();

@@ -28,7 +28,14 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 /// there is none.
 pub fn program() -> PathBuf {
     if let Some(path) = std::env::var_os("AUTHENTA_CHROMIUM") {
-        return PathBuf::from(path);
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "AUTHENTA_CHROMIUM is {}, which is not a file: this test needs headless Chromium \
+             (Debian: `apt-get install -y chromium`)",
+            path.display()
+        );
+        return path;
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     for dir in std::env::split_paths(&path).chain([PathBuf::from("/usr/bin")]) {
