@@ -76,8 +76,11 @@ pub enum Command {
     Wait(Wait),
     /// Delete a record.
     Delete(MidArg),
-    /// Print a processed record's result, and optionally save its heatmap.
+    /// Print a processed record's result, and optionally save its heatmap
+    /// or blend it over the original image.
     Result(ResultArgs),
+    /// Write a self-contained HTML report of records already processed.
+    Report(ReportArgs),
     /// Run a local emulator in the foreground and print a key for it.
     Emulator(EmulatorArgs),
 }
@@ -105,6 +108,12 @@ pub struct Process {
     /// How long to wait for each verdict, such as 90s or 10m.
     #[arg(long, default_value = "30m", value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Duration,
+
+    /// At the end, also write a self-contained HTML report of the batch
+    /// here (verdicts, heatmaps over the images, face boxes over the
+    /// videos), even when some files failed.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
 }
 
 /// `upload FILE`
@@ -178,6 +187,33 @@ pub struct ResultArgs {
     /// Save the heatmap image here (image models).
     #[arg(long, value_name = "PATH")]
     pub heatmap: Option<PathBuf>,
+
+    /// Blend the heatmap over the original image (--file) and save it here
+    /// as a PNG.
+    #[arg(long, value_name = "OUT.png", requires = "file")]
+    pub overlay: Option<PathBuf>,
+
+    /// The original image the record was made from, for --overlay.
+    #[arg(long, value_name = "ORIGINAL", requires = "overlay")]
+    pub file: Option<PathBuf>,
+
+    /// How much of the heatmap shows through in --overlay, from 0 to 1.
+    #[arg(long, default_value_t = crate::report::overlay::DEFAULT_OPACITY, value_name = "0..1", requires = "overlay",
+          value_parser = parse_opacity)]
+    pub opacity: f32,
+}
+
+/// `report FILE.html [MID|PATH]...`
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Where to write the report.
+    #[arg(value_name = "FILE.html")]
+    pub output: PathBuf,
+
+    /// Records (by mid) or media files (matched to the newest record of
+    /// their name, and shown from the file); every record when none.
+    #[arg(value_name = "MID|PATH")]
+    pub items: Vec<String>,
 }
 
 /// `emulator`
@@ -268,6 +304,14 @@ fn parse_model(text: &str) -> Result<ModelType, String> {
     Ok(ModelType::from(id))
 }
 
+/// An opacity from 0 to 1.
+fn parse_opacity(text: &str) -> Result<f32, String> {
+    match text.trim().parse::<f32>() {
+        Ok(value) if (0.0..=1.0).contains(&value) => Ok(value),
+        _ => Err("give an opacity from 0 to 1, such as 0.5".into()),
+    }
+}
+
 /// A duration such as `300ms`, `90s`, `10m` or `1h 30m`.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
@@ -296,5 +340,7 @@ mod tests {
                 .contains("such as 300ms")
         );
         assert!(model_help().contains("FL-1"));
+        assert_eq!(parse_opacity("0.25"), Ok(0.25));
+        assert!(parse_opacity("1.5").is_err());
     }
 }

@@ -197,6 +197,11 @@ pub async fn result(global: &Global, args: &ResultArgs) -> Result<u8, CliError> 
             media.mid, media.mid
         )));
     }
+    if let (Some(out), Some(original)) = (&args.overlay, &args.file) {
+        let saved = heatmap.map(|(path, _)| path.as_path());
+        return crate::report::save_overlay(client, &media, saved, original, out, args.opacity)
+            .await;
+    }
     Ok(exit::SUCCESS)
 }
 

@@ -5,6 +5,7 @@
 //! authenta --emulator process samples/      # no account needed
 //! authenta process clip.mp4 portrait.jpg    # with AUTHENTA_CLIENT_ID / _SECRET
 //! authenta list --json | jq .status
+//! authenta --emulator process samples/ --report report.html
 //! ```
 //!
 //! Results go to stdout (tables, or one JSON object per line with
@@ -18,6 +19,7 @@ mod files;
 mod output;
 mod process;
 mod progress;
+mod report;
 mod session;
 
 use std::process::ExitCode;
@@ -56,6 +58,7 @@ async fn run(cli: &Cli) -> Result<u8, CliError> {
         Command::Wait(args) => commands::wait(global, args).await,
         Command::Delete(args) => commands::delete(global, args).await,
         Command::Result(args) => commands::result(global, args).await,
+        Command::Report(args) => report::run(global, args).await,
         Command::Emulator(args) => commands::emulator(global, args).await,
     }
 }

@@ -15,6 +15,7 @@ use crate::exit;
 use crate::files::{self, Job};
 use crate::output::{self, Table};
 use crate::progress::{Bar, Bars};
+use crate::report;
 use crate::session::{CliError, Session, describe};
 
 /// How one file went.
@@ -36,6 +37,13 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     if !plan.errors.is_empty() {
         return Err(CliError::Invalid(plan.errors));
     }
+    let report = match &args.report {
+        Some(path) => match report::Report::create(path) {
+            Ok(report) => Some(report),
+            Err(e) => return Ok(report::cannot_write(path, &e)),
+        },
+        None => None,
+    };
     let session = Session::open(global).await?;
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
@@ -87,11 +95,52 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     if !global.json {
         results_table(&plan.jobs, &outcomes).print();
     }
-    Ok(outcomes
+    let code = outcomes
         .iter()
         .map(|(outcome, _)| exit_code(outcome))
         .find(|code| *code != exit::SUCCESS)
-        .unwrap_or(exit::SUCCESS))
+        .unwrap_or(exit::SUCCESS);
+    if let (Some(report), Some(path)) = (report, &args.report) {
+        let entries: Vec<report::Entry> = (plan.jobs.iter().zip(outcomes))
+            .map(|(job, (outcome, elapsed))| report_entry(job, outcome, elapsed))
+            .collect();
+        match report.write(client, &entries).await {
+            Ok(summary) => report::wrote(path, &summary),
+            // The batch's own failure, if any, says more than the report's.
+            Err(e) => {
+                let failed = report::cannot_write(path, &e);
+                return Ok(if code == exit::SUCCESS { failed } else { code });
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// One file's entry in the `--report` page.
+fn report_entry(job: &Job, outcome: Outcome, elapsed: Duration) -> report::Entry {
+    let kind = Some(job.file.kind.as_str().to_owned());
+    let unrecorded =
+        || report::Entry::without_record(job.path.clone(), kind, Some(job.model.to_string()));
+    match outcome {
+        Outcome::Done(media) => {
+            report::Entry::from_record(*media, Some(job.path.clone()), Some(elapsed))
+        }
+        Outcome::Failed(e) => report::Entry {
+            mid: e.mid().cloned(),
+            status: match e.code() {
+                Some(code) => format!("error {code}"),
+                None => format!("error ({})", output::class_name(e.class())),
+            },
+            elapsed: Some(elapsed),
+            error: Some(describe(&e)),
+            ..unrecorded()
+        },
+        Outcome::Skipped => report::Entry {
+            status: "skipped".into(),
+            error: None,
+            ..unrecorded()
+        },
+    }
 }
 
 /// Uploads one file and waits for its final status.

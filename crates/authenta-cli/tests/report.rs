@@ -1,0 +1,492 @@
+//! The HTML report and the heatmap overlay, end to end: the `authenta`
+//! binary against an emulator (the embedded one, or one this test starts),
+//! and the report opened in headless Chromium over the DevTools protocol.
+
+mod chromium;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use authenta_emulator::{ApiKey, Emulator, KeySpec, RunningEmulator};
+use sha2::{Digest as _, Sha256};
+
+const SAMPLES: [&str; 3] = ["test-pattern.jpg", "test-pattern.mp4", "test-pattern.png"];
+
+/// The workspace root: commands run there, so `samples/` is as in the README.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `authenta`, run from the workspace root, with no credentials from the
+/// environment of the test run.
+fn authenta() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_authenta"));
+    cmd.current_dir(root())
+        .env_remove("AUTHENTA_CLIENT_ID")
+        .env_remove("AUTHENTA_CLIENT_SECRET")
+        .env_remove("AUTHENTA_BASE_URL");
+    cmd
+}
+
+/// `authenta` pointed at `emulator` with `key`, by environment.
+fn against(emulator: &RunningEmulator, key: &ApiKey) -> Command {
+    let mut cmd = authenta();
+    cmd.env("AUTHENTA_BASE_URL", emulator.base_url())
+        .env("AUTHENTA_CLIENT_ID", &key.client_id)
+        .env("AUTHENTA_CLIENT_SECRET", &key.client_secret);
+    cmd
+}
+
+/// Runs and checks the exit code; stdout and stderr.
+fn run_expect(cmd: &mut Command, args: &[&str], code: i32) -> (String, String) {
+    let output = cmd.args(args).output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "authenta {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
+/// The emulator's verdict for a file: fake when the first byte of its
+/// SHA-256 is odd (`authenta_emulator::verdict`).
+fn expected_verdict(path: &Path) -> &'static str {
+    let digest = Sha256::digest(std::fs::read(path).unwrap());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    match authenta_emulator::verdict(&hex) {
+        true => "fake",
+        false => "real",
+    }
+}
+
+/// Every entry of a report: `data-file` → `data-verdict`, read from the
+/// HTML text.
+fn entries(html: &str) -> BTreeMap<String, String> {
+    let attribute = |tag: &str, name: &str| {
+        let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        let end = start + tag[start..].find('"')?;
+        Some(tag[start..end].to_owned())
+    };
+    html.split("<article ")
+        .skip(1)
+        .map(|rest| {
+            let tag = &rest[..rest.find('>').unwrap()];
+            (
+                attribute(tag, "data-file").expect("every entry has data-file"),
+                attribute(tag, "data-verdict").expect("every entry has data-verdict"),
+            )
+        })
+        .collect()
+}
+
+/// Checks what a report must never hold: a pre-signed URL, an address to
+/// load, and the given secrets.
+#[track_caller]
+fn holds_nothing_secret(html: &str, secrets: &[&str]) {
+    for forbidden in ["X-Amz-", "x-amz-", "http://", "https://"] {
+        assert!(!html.contains(forbidden), "the report holds {forbidden:?}");
+    }
+    for secret in secrets {
+        assert!(!html.contains(secret), "the report holds a credential");
+    }
+}
+
+/// `--emulator process samples/ --report FILE`: one entry per sample.
+fn report_of_the_samples(dir: &Path) -> PathBuf {
+    let report = dir.join("report.html");
+    let (stdout, stderr) = run_expect(
+        &mut authenta(),
+        &[
+            "--emulator",
+            "process",
+            "samples/",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+        0,
+    );
+    assert_eq!(stdout.lines().count(), 4, "{stdout}");
+    assert!(stderr.contains("wrote the report"), "{stderr}");
+    report
+}
+
+#[test]
+fn process_with_report_writes_an_entry_per_sample_with_its_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = report_of_the_samples(dir.path());
+    let html = std::fs::read_to_string(&report).unwrap();
+    let expected: BTreeMap<String, String> = SAMPLES
+        .iter()
+        .map(|name| {
+            let verdict = expected_verdict(&root().join("samples").join(name));
+            (format!("samples/{name}"), verdict.to_owned())
+        })
+        .collect();
+    assert_eq!(entries(&html), expected);
+    holds_nothing_secret(&html, &[]);
+    // Self-contained: nothing beside it, nothing left over.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["report.html"]);
+    // Each image with its heatmap over it; the video with its boxes' spans.
+    assert_eq!(html.matches("class=\"heat\"").count(), 2);
+    assert_eq!(html.matches("type=\"range\"").count(), 2);
+    assert_eq!(html.matches("<video ").count(), 1);
+    assert!(html.contains("data-fps=\"25\""));
+    assert!(html.contains("data-spans=\"[{&quot;colour&quot;"));
+    for image in html.split("<img ").skip(1) {
+        assert!(image.contains(" alt=\""), "an image without alt text");
+    }
+}
+
+/// `name` copied into `dir` with bytes appended after its end, until the
+/// emulator's verdict for it is `verdict`.
+fn copy_with_verdict(name: &str, dir: &Path, as_name: &str, verdict: &str) -> PathBuf {
+    let mut bytes = std::fs::read(root().join("samples").join(name)).unwrap();
+    let path = dir.join(as_name);
+    for pad in 0u8..=255 {
+        std::fs::write(&path, &bytes).unwrap();
+        if expected_verdict(&path) == verdict {
+            return path;
+        }
+        bytes.push(pad);
+    }
+    panic!("no padding gives {verdict}");
+}
+
+#[test]
+fn a_partial_batch_report_shows_what_failed_and_holds_no_credential() {
+    // One credit: the first file is processed, the second is refused
+    // (U007), the third not started.
+    let emulator = Emulator::builder()
+        .processing_time(Duration::from_millis(20))
+        .credits(1)
+        .spawn()
+        .unwrap();
+    let key = emulator.create_key(KeySpec::new("report")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fake = copy_with_verdict("test-pattern.png", dir.path(), "a-fake.png", "fake");
+    let refused = copy_with_verdict("test-pattern.png", dir.path(), "b.png", "real");
+    let unstarted = copy_with_verdict("test-pattern.jpg", dir.path(), "c.jpg", "real");
+    let report = dir.path().join("batch.html");
+    let (_, stderr) = run_expect(
+        &mut against(&emulator, &key),
+        &[
+            "process",
+            "-j",
+            "1",
+            dir.path().to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+        5,
+    );
+    assert!(stderr.contains("wrote the report"), "{stderr}");
+    let html = std::fs::read_to_string(&report).unwrap();
+    let shown = |path: &Path| path.display().to_string();
+    let expected: BTreeMap<String, String> = [
+        (shown(&fake), "fake"),
+        (shown(&refused), "failed"),
+        (shown(&unstarted), "pending"),
+    ]
+    .into_iter()
+    .map(|(file, verdict)| (file, verdict.to_owned()))
+    .collect();
+    assert_eq!(entries(&html), expected);
+    assert!(html.contains("Insufficient credits"), "the error is shown");
+    assert!(html.contains("<strong>1</strong>fake"));
+    assert!(html.contains("<strong>1</strong>failed"));
+    assert!(html.contains("<strong>1</strong>not final"));
+    holds_nothing_secret(&html, &[&key.client_id, &key.client_secret]);
+
+    // `authenta report` from the records: by mid (no original at hand), by
+    // path (matched by name), and a path that has no record.
+    let mid = emulator.records()[0].mid.clone();
+    let again = dir.path().join("again.html");
+    run_expect(
+        &mut against(&emulator, &key),
+        &[
+            "report",
+            again.to_str().unwrap(),
+            &mid,
+            fake.to_str().unwrap(),
+            unstarted.to_str().unwrap(),
+        ],
+        0,
+    );
+    let html = std::fs::read_to_string(&again).unwrap();
+    let expected: BTreeMap<String, String> = [
+        ("a-fake.png".to_owned(), "fake"),
+        (shown(&fake), "fake"),
+        (shown(&unstarted), "failed"),
+    ]
+    .into_iter()
+    .map(|(file, verdict)| (file, verdict.to_owned()))
+    .collect();
+    assert_eq!(entries(&html), expected);
+    assert!(html.contains("no record named c.jpg"));
+    // The image is shown from the path only.
+    assert_eq!(html.matches("class=\"heat\"").count(), 1);
+    holds_nothing_secret(&html, &[&key.client_id, &key.client_secret]);
+
+    // Every record, with no item named.
+    let all = dir.path().join("all.html");
+    run_expect(
+        &mut against(&emulator, &key),
+        &["report", all.to_str().unwrap()],
+        0,
+    );
+    let html = std::fs::read_to_string(&all).unwrap();
+    assert_eq!(
+        entries(&html).into_iter().collect::<Vec<_>>(),
+        [("a-fake.png".to_owned(), "fake".to_owned())]
+    );
+
+    // An unusable report path is refused before anything is uploaded.
+    let before = emulator.records().len();
+    let (_, stderr) = run_expect(
+        &mut against(&emulator, &key),
+        &[
+            "process",
+            fake.to_str().unwrap(),
+            "--report",
+            "/no/such/dir/r.html",
+        ],
+        2,
+    );
+    assert!(stderr.contains("cannot write the report"), "{stderr}");
+    assert_eq!(emulator.records().len(), before);
+}
+
+#[test]
+fn result_overlay_blends_the_heatmap_over_the_original() {
+    let emulator = Emulator::builder()
+        .processing_time(Duration::from_millis(20))
+        .spawn()
+        .unwrap();
+    let key = emulator.create_key(KeySpec::new("overlay")).unwrap();
+    let original = root().join("samples/test-pattern.png");
+    let (mid, _) = run_expect(
+        &mut against(&emulator, &key),
+        &["upload", original.to_str().unwrap()],
+        0,
+    );
+    let mid = mid.trim();
+    run_expect(&mut against(&emulator, &key), &["wait", mid], 0);
+    let dir = tempfile::tempdir().unwrap();
+    let overlay = |opacity: &str| {
+        let out = dir.path().join(format!("overlay-{opacity}.png"));
+        run_expect(
+            &mut against(&emulator, &key),
+            &[
+                "result",
+                mid,
+                "--overlay",
+                out.to_str().unwrap(),
+                "--file",
+                original.to_str().unwrap(),
+                "--opacity",
+                opacity,
+            ],
+            0,
+        );
+        image::open(&out).unwrap().to_rgba8()
+    };
+    let (none, half, full) = (overlay("0"), overlay("0.5"), overlay("1"));
+    let source = image::open(&original).unwrap().to_rgba8();
+    assert_eq!(none, source, "opacity 0 is the original");
+    assert_eq!(full.dimensions(), (320, 240));
+    assert_ne!(full, source);
+    // At 0.5 each channel is the mean of the original and the stretched
+    // heatmap (opacity 1), rounded.
+    for ((o, h), m) in source.pixels().zip(full.pixels()).zip(half.pixels()) {
+        for c in 0..3 {
+            let mean = (f32::from(o[c]) + f32::from(h[c])) / 2.0;
+            assert!((f32::from(m[c]) - mean).abs() <= 0.5, "{o:?} {h:?} {m:?}");
+        }
+    }
+    // --overlay needs --file.
+    run_expect(
+        &mut against(&emulator, &key),
+        &["result", mid, "--overlay", "x.png"],
+        2,
+    );
+    // A file that is not an image: exit 6 and a reason.
+    let (_, stderr) = run_expect(
+        &mut against(&emulator, &key),
+        &[
+            "result",
+            mid,
+            "--overlay",
+            dir.path().join("bad.png").to_str().unwrap(),
+            "--file",
+            "samples/README.md",
+        ],
+        6,
+    );
+    assert!(stderr.contains("cannot decode"), "{stderr}");
+}
+
+#[test]
+fn the_report_opens_in_headless_chromium_without_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = report_of_the_samples(dir.path());
+    let mut browser = chromium::Browser::launch(dir.path());
+    let page = browser.open(&report);
+    assert_eq!(page.console_errors, Vec::<String>::new(), "console errors");
+    assert_eq!(
+        page.failed_requests,
+        Vec::<String>::new(),
+        "failed requests"
+    );
+
+    let found: BTreeMap<String, String> = serde_json::from_value(browser.evaluate(
+        "Object.fromEntries([...document.querySelectorAll('[data-file]')]\
+             .map(e => [e.dataset.file, e.dataset.verdict]))",
+    ))
+    .unwrap();
+    let expected: BTreeMap<String, String> = SAMPLES
+        .iter()
+        .map(|name| {
+            let verdict = expected_verdict(&root().join("samples").join(name));
+            (format!("samples/{name}"), verdict.to_owned())
+        })
+        .collect();
+    assert_eq!(found, expected);
+
+    // Every image loaded and has alt text; the controls are reachable.
+    let images = browser.evaluate(
+        "[...document.images].map(i => [i.complete && i.naturalWidth > 0, i.alt.length > 0])",
+    );
+    let images = images.as_array().unwrap();
+    // Two images, each under its heatmap and beside it alone, and at least
+    // one participant's heatmap.
+    assert!(images.len() >= 7, "{images:?}");
+    for image in images {
+        assert_eq!(image, &serde_json::json!([true, true]));
+    }
+    let focusable = browser.evaluate(
+        "[...document.querySelectorAll('input[type=range], video[controls], a[href]')]\
+         .filter(e => e.tabIndex >= 0).length",
+    );
+    assert!(focusable.as_u64().unwrap() >= 6, "{focusable}");
+
+    // The boxes follow playback: the script draws the box whose span holds
+    // the frame on screen (25 fps: 1.5 s is past the last box; 0.3 s is
+    // frame 7, drawn with frame 5's box, as the screenshot shows).
+    let sync = browser.evaluate_async(
+        "(async () => {
+            const video = document.querySelector('video');
+            const stage = video.closest('.stage');
+            const seek = t => new Promise(done => {
+                video.addEventListener('seeked', () => done(), { once: true });
+                video.currentTime = t;
+            });
+            const box = () => stage.querySelector('.box');
+            const spans = JSON.parse(stage.dataset.spans)[0].spans;
+            if (video.readyState < 1) await new Promise(done =>
+                video.addEventListener('loadedmetadata', () => done(), { once: true }));
+            await seek(1.5);
+            const after = !box().hidden;
+            await seek(0.3);
+            const at = [!box().hidden, box().style.left];
+            return { at, after, frame5: spans[1] };
+        })()",
+    );
+    let x0 = sync["frame5"][2].as_f64().unwrap();
+    assert_eq!(sync["frame5"][0], 5, "{sync}");
+    assert_eq!(sync["at"][0], true, "a box at 0.3 s: {sync}");
+    let left = sync["at"][1].as_str().unwrap().trim_end_matches('%');
+    let left: f64 = left.parse().unwrap();
+    assert!((left - 100.0 * x0 / 320.0).abs() < 1e-6, "{sync}");
+    assert_eq!(sync["after"], false, "no box at 1.5 s: {sync}");
+
+    let screenshot = browser.screenshot(1200);
+    let picture = image::load_from_memory(&screenshot).unwrap().to_rgb8();
+    let mut colours = std::collections::HashMap::new();
+    for pixel in picture.pixels() {
+        *colours.entry(pixel.0).or_insert(0usize) += 1;
+    }
+    let background = colours.values().max().copied().unwrap_or(0);
+    let pixels = picture.pixels().len();
+    assert!(
+        colours.len() > 100 && background < pixels * 9 / 10,
+        "the screenshot looks blank: {} colours, {background} of {pixels} pixels the same",
+        colours.len()
+    );
+    assert!(
+        picture.height() > 1500,
+        "the whole page: {}",
+        picture.height()
+    );
+    // Kept for the README (docs/report.png is a copy of it).
+    let kept = root().join("target/report-screenshot.png");
+    std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
+    std::fs::write(&kept, &screenshot).unwrap();
+    // The page's own problems, seen after the interactions too.
+    let later = browser.problems();
+    assert_eq!(later, (Vec::new(), Vec::new()), "errors after playback");
+
+    // Without JavaScript: the same entries and pictures, the boxes as
+    // tables (no box drawn, as no script ran).
+    browser.scripts(false);
+    let page = browser.open(&report);
+    assert_eq!(page.console_errors, Vec::<String>::new(), "console errors");
+    assert_eq!(
+        page.failed_requests,
+        Vec::<String>::new(),
+        "failed requests"
+    );
+    let still = browser.evaluate(
+        "({ entries: document.querySelectorAll('[data-verdict]').length,
+            loaded: [...document.images].every(i => i.complete && i.naturalWidth > 0),
+            drawn: document.querySelectorAll('.stage .box').length,
+            rows: document.querySelectorAll('details table tr').length,
+            text: document.body.innerText.includes('Verdict') })",
+    );
+    assert_eq!(
+        still,
+        serde_json::json!({ "entries": 3, "loaded": true, "drawn": 0, "rows": 6, "text": true })
+    );
+}
+
+#[test]
+fn the_browser_check_sees_console_errors_and_failed_requests() {
+    // The check above would pass on a page it cannot see into; this page
+    // has one of each problem and the check must report both.
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("broken.html");
+    std::fs::write(
+        &page,
+        "<!DOCTYPE html><html><head><title>broken</title></head><body>\
+         <img src=\"missing.png\" alt=\"missing\">\
+         <script>console.error('deliberate');</script></body></html>",
+    )
+    .unwrap();
+    let mut browser = chromium::Browser::launch(dir.path());
+    let loaded = browser.open(&page);
+    assert!(
+        loaded
+            .console_errors
+            .iter()
+            .any(|e| e.contains("deliberate")),
+        "{:?}",
+        loaded.console_errors
+    );
+    assert!(
+        loaded
+            .failed_requests
+            .iter()
+            .any(|e| e.contains("missing.png")),
+        "{:?}",
+        loaded.failed_requests
+    );
+}
