@@ -70,13 +70,14 @@ impl Bench {
 /// rate per second.
 async fn rate<F, Fut>(bench: &Arc<Bench>, clients: usize, count: usize, start: usize, f: F) -> f64
 where
-    F: Fn(Arc<Bench>, usize) -> Fut + Send + Sync + Copy + 'static,
+    F: Fn(Arc<Bench>, usize) -> Fut + Send + Sync + Clone + 'static,
     Fut: Future<Output = ()> + Send,
 {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
         let bench = bench.clone();
+        let f = f.clone();
         tasks.push(tokio::spawn(async move {
             let mut i = start + c;
             while i < start + count {

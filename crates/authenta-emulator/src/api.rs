@@ -18,7 +18,7 @@ use std::sync::Arc;
 use authenta_types::{
     CONTENT_TYPES, CreateMediaRequest, CreatedMedia, EMULATOR_ERROR_CODES, ERROR_CODES, ErrorBody,
     ErrorCode, ErrorCodeInfo, ErrorType, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, LIST_LIMIT_MIN,
-    MAX_UPLOAD_SIZE, MediaKind, MediaList, ModelType, Operation,
+    MAX_UPLOAD_SIZE, MediaKind, ModelType, Operation,
 };
 use axum::Router;
 use axum::body::Body;
@@ -27,8 +27,13 @@ use axum::routing::get;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
 use http_body_util::BodyExt as _;
 
-use crate::server::Core;
-use crate::state::{Denied, is_valid_mid};
+use crate::clock::minus;
+use crate::core::Core;
+use crate::model::MediaRecord;
+use crate::state::is_valid_mid;
+use crate::state::status_str;
+use crate::store::Denied;
+use crate::store::new_mid;
 
 /// The largest JSON body the API reads (64 KiB).
 pub const MAX_JSON_BODY: usize = 64 * 1024;
@@ -141,8 +146,8 @@ async fn openapi() -> Response<Body> {
 /// The documented checks; `Err` is the answer to send.
 fn authorize(core: &Core, headers: &HeaderMap, operation: Operation) -> Result<(), Response<Body>> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let outcome = core.shared.mutate(|state| {
-        state.authorize(header("x-client-id"), header("x-client-secret"), operation)
+    let outcome = core.shared.store(|store| {
+        store.authorize(header("x-client-id"), header("x-client-secret"), operation)
     });
     match outcome {
         Ok(Ok(_client_id)) => Ok(()),
@@ -161,6 +166,16 @@ fn no_query(uri: &Uri) -> Result<(), Response<Body>> {
     }
 }
 
+/// Decodes one query-string component as HTTP servers do: `+` is a space,
+/// `%XX` a byte; the result must be UTF-8.
+fn decode_component(raw: &str) -> Result<String, String> {
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| format!("query component {raw:?} is not UTF-8 once decoded"))
+}
+
 fn parse_list_query(uri: &Uri) -> Result<(u32, u64), String> {
     let mut limit = None;
     let mut offset = None;
@@ -171,7 +186,8 @@ fn parse_list_query(uri: &Uri) -> Result<(u32, u64), String> {
         .filter(|p| !p.is_empty())
     {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let slot = match name {
+        let (name, value) = (decode_component(name)?, decode_component(value)?);
+        let slot = match name.as_str() {
             "limit" => &mut limit,
             "offset" => &mut offset,
             other => {
@@ -214,23 +230,15 @@ async fn list_media(State(core): State<Arc<Core>>, headers: HeaderMap, uri: Uri)
         Ok(v) => v,
         Err(why) => return bad_request(why),
     };
-    let page = {
-        let state = core.shared.lock();
-        let all = state.records_newest_first();
-        let data = all
-            .iter()
-            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-            .take(limit as usize)
-            .map(|r| core.media_view(r))
-            .collect();
-        MediaList {
-            limit,
-            offset,
-            total: all.len() as u64,
-            data,
-        }
+    let (total, records) = match core.shared.store(|s| s.page(limit, offset)) {
+        Ok(page) => page,
+        Err(e) => return emulator_error(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
-    json_response(StatusCode::OK, &page)
+    let data: Vec<serde_json::Value> = records.iter().map(|r| core.list_item(r)).collect();
+    json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "limit": limit, "offset": offset, "total": total, "data": data }),
+    )
 }
 
 /// The raw `{mid}` segment of `/api/media/{mid}`.
@@ -263,10 +271,10 @@ async fn get_media(State(core): State<Arc<Core>>, headers: HeaderMap, uri: Uri) 
     {
         return resp;
     }
-    let view = core.shared.lock().record(mid).map(|r| core.media_view(r));
-    match view {
-        Some(media) => json_response(StatusCode::OK, &media),
-        None => unknown_mid(mid),
+    match core.shared.store(|s| s.record(mid)) {
+        Ok(Some(r)) => json_response(StatusCode::OK, &core.media_view(&r)),
+        Ok(None) => unknown_mid(mid),
+        Err(e) => emulator_error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }
 
@@ -418,25 +426,38 @@ async fn create_media(
         Ok(k) => k,
         Err(why) => return bad_request(why),
     };
-    let created = core.shared.mutate(|state| {
-        let record = state.create_record(
-            req.name,
-            kind.as_str().to_owned(),
-            req.content_type,
-            req.size,
-            req.model_type.as_str().to_owned(),
-        )?;
-        Ok::<_, Denied>((record, state.upload_expires_in, state.upload_backdate))
-    });
-    let (record, expires_in, backdate) = match created {
-        Ok(Ok(v)) => v,
+    let now = core.shared.clock.now();
+    let record = MediaRecord {
+        mid: new_mid(now),
+        name: req.name,
+        media_type: kind.as_str().to_owned(),
+        status: status_str(authenta_types::MediaStatus::Inited),
+        model_type: req.model_type.as_str().to_owned(),
+        content_type: req.content_type,
+        size: req.size,
+        created_at: now,
+        upload: None,
+        processing_due: None,
+        fake: None,
+        error: None,
+    };
+    let created = core.shared.store(|s| s.create_record(record));
+    let (expires_in, backdate) = {
+        let v = core.shared.lock();
+        (v.upload_expires_in, v.upload_backdate)
+    };
+    let record = match created {
+        Ok(Ok(r)) => r,
         Ok(Err(Denied(code))) => return documented_error(code),
         Err(e) => return emulator_error(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
     tracing::info!(mid = %record.mid, model = %record.model_type, size = record.size, "media created");
-    let upload_url =
-        core.presigner
-            .upload_url(&record.mid, &record.content_type, expires_in, backdate);
+    let upload_url = core.presigner.upload_url(
+        &record.mid,
+        &record.content_type,
+        expires_in,
+        minus(now, backdate),
+    );
     let created = CreatedMedia {
         media: core.media_view(&record),
         upload_url,
@@ -463,6 +484,10 @@ mod tests {
             parse_list_query(&uri("/api/media?limit=3&offset=2")).unwrap(),
             (3, 2)
         );
+        assert_eq!(
+            parse_list_query(&uri("/api/media?limit=%31%30&%6Fffset=%35")).unwrap(),
+            (10, 5)
+        );
         for bad in [
             "limit=0",
             "limit=101",
@@ -471,6 +496,8 @@ mod tests {
             "limit=",
             "limit=1&limit=2",
             "page=2",
+            "limit=%3",
+            "lim%69t=1&limit=2",
         ] {
             assert!(
                 parse_list_query(&uri(&format!("/api/media?{bad}"))).is_err(),

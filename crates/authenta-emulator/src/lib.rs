@@ -52,31 +52,41 @@
 //! or above (the binary does).
 
 mod api;
+mod builder;
+mod clock;
 mod control;
+mod core;
+mod faults;
+mod listener;
 mod model;
 mod process;
 mod processing;
+mod router;
+mod running;
 mod s3;
-mod server;
 mod state;
+mod store;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
 pub use api::MAX_JSON_BODY;
+pub use builder::{
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_PROCESSING_TIME, DEFAULT_UPLOAD_URL_EXPIRY, EmulatorBuilder, MAX_UPLOAD_URL_EXPIRY,
+};
+pub use clock::ClockMode;
 pub use control::CONTROL_PREFIX;
+pub use core::ListItems;
 pub use model::{
     ApiKey, ApiRequest, ApiStats, ArmedFault, ControlError, Fault, FaultAction, FaultBody,
     FaultStage, KeyInfo, KeySpec, MediaRecord, UploadInfo, UploadRequest,
 };
 pub use process::{BANNER_BASE_URL, BANNER_CLIENT_ID, BANNER_CLIENT_SECRET, EmulatorProcess};
 pub use processing::verdict;
+pub use running::RunningEmulator;
 pub use s3::BUCKET;
-pub use server::{
-    DEFAULT_LISTEN, DEFAULT_PROCESSING_TIME, DEFAULT_UPLOAD_URL_EXPIRY, EmulatorBuilder,
-    MAX_UPLOAD_URL_EXPIRY, RunningEmulator,
-};
 pub use state::DEFAULT_CREDITS;
 
 /// The entry point: [`Emulator::builder`].

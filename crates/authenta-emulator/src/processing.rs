@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use authenta_types::{MediaKind, ParticipantBoxes, ResultDocument};
 use tokio::sync::watch;
@@ -176,28 +175,46 @@ fn adler32(data: &[u8]) -> u32 {
     (b << 16) | a
 }
 
-/// Moves `mid` to `PROCESSED` after `delay`, unless the emulator stops first.
-pub(crate) fn schedule(
-    shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
-    mid: String,
-    delay: Duration,
-) {
-    tokio::spawn(async move {
-        tokio::select! {
-            () = tokio::time::sleep(delay) => {}
-            () = crate::server::stopped(&mut stop) => return,
-        }
-        let mut state = shared.lock();
-        if shared.is_stopped() {
-            return;
-        }
-        if state.finish_processing(&mid) {
-            if let Err(e) = shared.save(&state) {
-                tracing::error!(%mid, error = %e, "could not save the processed record");
+/// Moves every record whose processing is due to `PROCESSED`, now.
+pub(crate) fn finish_due(shared: &Shared) {
+    let now = shared.clock.now();
+    match shared.store(|s| s.finish_due(now)) {
+        Ok(mids) => {
+            for mid in mids {
+                tracing::info!(%mid, "media processed");
             }
-            drop(state);
-            tracing::info!(%mid, "media processed");
+        }
+        Err(e) if shared.is_stopped() => drop(e),
+        Err(e) => tracing::error!(error = %e, "could not finish processing"),
+    }
+}
+
+/// The processing task: finishes records when they are due, on the system
+/// clock by sleeping until the next one is due, on a manual clock when it
+/// is advanced (or an upload completes). Ends when the emulator stops.
+pub(crate) fn spawn(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        loop {
+            finish_due(&shared);
+            if shared.is_stopped() {
+                return;
+            }
+            let next = if shared.clock.is_manual() {
+                None
+            } else {
+                shared.store(|s| s.next_due()).ok().flatten()
+            };
+            let wait = next.map(|due| crate::clock::until(shared.clock.now(), due));
+            tokio::select! {
+                () = async {
+                    match wait {
+                        Some(d) => tokio::time::sleep(d).await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
+                () = shared.processing.notified() => {}
+                () = crate::listener::stopped(&mut stop) => return,
+            }
         }
     });
 }
