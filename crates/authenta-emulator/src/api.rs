@@ -38,6 +38,9 @@ use crate::store::new_mid;
 /// The largest JSON body the API reads (64 KiB).
 pub const MAX_JSON_BODY: usize = 64 * 1024;
 
+/// The largest `offset` of `GET /media` (the spec's `maximum`).
+pub(crate) const MAX_OFFSET: u64 = i64::MAX as u64;
+
 /// The longest record `name` the API takes.
 pub(crate) const MAX_NAME_CHARS: usize = 255;
 
@@ -127,11 +130,25 @@ async fn not_found(uri: Uri) -> Response<Body> {
     )
 }
 
+/// The methods a path of the API takes, for `Allow`.
+fn allowed_methods(path: &str) -> &'static str {
+    match path {
+        "/api/media" => "GET, HEAD, POST",
+        "/api/openapi.yaml" => "GET, HEAD",
+        _ => "GET, HEAD, DELETE",
+    }
+}
+
 async fn method_not_allowed(method: http::Method, uri: Uri) -> Response<Body> {
-    emulator_error(
+    let mut resp = emulator_error(
         StatusCode::METHOD_NOT_ALLOWED,
         format!("{method} is not allowed on {}", uri.path()),
-    )
+    );
+    resp.headers_mut().insert(
+        http::header::ALLOW,
+        HeaderValue::from_static(allowed_methods(uri.path())),
+    );
+    resp
 }
 
 async fn openapi() -> Response<Body> {
@@ -217,7 +234,11 @@ fn parse_list_query(uri: &Uri) -> Result<(u32, u64), String> {
         None => 0,
         Some(v) => v
             .parse::<u64>()
-            .map_err(|_| format!("`offset` must be a whole number, 0 or more, got {v:?}"))?,
+            .ok()
+            .filter(|o| *o <= MAX_OFFSET)
+            .ok_or_else(|| {
+                format!("`offset` must be a whole number from 0 to {MAX_OFFSET}, got {v:?}")
+            })?,
     };
     Ok((limit, offset))
 }
