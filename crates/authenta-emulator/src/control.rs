@@ -315,7 +315,11 @@ pub(crate) fn advance(core: &Core, by: Duration) -> Result<jiff::Timestamp, Cont
                 .into(),
         )
     })?;
-    crate::processing::finish_due(&core.shared);
+    if !crate::processing::finish_due(&core.shared) {
+        return Err(ControlError::Persist(
+            "the clock moved, but finishing the processing due failed (see the log)".into(),
+        ));
+    }
     core.shared.processing.notify_one();
     tracing::info!(millis = by.as_millis() as u64, now = %now, "clock advanced");
     Ok(now)

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use authenta_types::{MediaKind, ParticipantBoxes, ResultDocument};
 use tokio::sync::watch;
@@ -175,17 +176,23 @@ fn adler32(data: &[u8]) -> u32 {
     (b << 16) | a
 }
 
-/// Moves every record whose processing is due to `PROCESSED`, now.
-pub(crate) fn finish_due(shared: &Shared) {
+/// Moves every record whose processing is due to `PROCESSED`, now;
+/// `false` when the store failed.
+pub(crate) fn finish_due(shared: &Shared) -> bool {
     let now = shared.clock.now();
     match shared.store(|s| s.finish_due(now)) {
         Ok(mids) => {
             for mid in mids {
                 tracing::info!(%mid, "media processed");
             }
+            true
         }
-        Err(e) if shared.is_stopped() => drop(e),
-        Err(e) => tracing::error!(error = %e, "could not finish processing"),
+        Err(e) => {
+            if !shared.is_stopped() {
+                tracing::error!(error = %e, "could not finish processing");
+            }
+            false
+        }
     }
 }
 
@@ -195,7 +202,7 @@ pub(crate) fn finish_due(shared: &Shared) {
 pub(crate) fn spawn(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     tokio::spawn(async move {
         loop {
-            finish_due(&shared);
+            let done = finish_due(&shared);
             if shared.is_stopped() {
                 return;
             }
@@ -204,7 +211,15 @@ pub(crate) fn spawn(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             } else {
                 shared.store(|s| s.next_due()).ok().flatten()
             };
-            let wait = next.map(|due| crate::clock::until(shared.clock.now(), due));
+            let wait = next.map(|due| {
+                let wait = crate::clock::until(shared.clock.now(), due);
+                // After a store failure, do not spin on a record due long ago.
+                if done {
+                    wait
+                } else {
+                    wait.max(Duration::from_secs(1))
+                }
+            });
             tokio::select! {
                 () = async {
                     match wait {
