@@ -33,7 +33,7 @@ use crate::model::MediaRecord;
 use crate::state::is_valid_mid;
 use crate::state::status_str;
 use crate::store::Denied;
-use crate::store::new_mid;
+use crate::store::{Store, StoreResult, new_mid};
 
 /// The largest JSON body the API reads (64 KiB).
 pub const MAX_JSON_BODY: usize = 64 * 1024;
@@ -160,15 +160,26 @@ async fn openapi() -> Response<Body> {
     resp
 }
 
-/// The documented checks; `Err` is the answer to send.
-fn authorize(core: &Core, headers: &HeaderMap, operation: Operation) -> Result<(), Response<Body>> {
+/// The documented checks, then `then`, in one transaction: the quota a
+/// request spends and what it changes commit together, before the answer
+/// leaves; a refused request writes nothing. `then` returns the answer to
+/// send as its inner `Err` (bad input, unknown record): the quota stays spent.
+fn checked<R>(
+    core: &Core,
+    headers: &HeaderMap,
+    operation: Operation,
+    then: impl FnOnce(&mut Store) -> StoreResult<Result<R, Response<Body>>>,
+) -> Result<R, Response<Body>> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (id, secret) = (header("x-client-id"), header("x-client-secret"));
     let outcome = core.shared.store(|store| {
-        store.authorize(header("x-client-id"), header("x-client-secret"), operation)
+        store.atomically(|store| match store.authorize(id, secret, operation)? {
+            Ok(()) => then(store),
+            Err(Denied(code)) => Ok(Err(documented_error(code))),
+        })
     });
     match outcome {
-        Ok(Ok(_client_id)) => Ok(()),
-        Ok(Err(Denied(code))) => Err(documented_error(code)),
+        Ok(answer) => answer,
         Err(e) => Err(emulator_error(StatusCode::INTERNAL_SERVER_ERROR, e)),
     }
 }
@@ -244,16 +255,17 @@ fn parse_list_query(uri: &Uri) -> Result<(u32, u64), String> {
 }
 
 async fn list_media(State(core): State<Arc<Core>>, headers: HeaderMap, uri: Uri) -> Response<Body> {
-    if let Err(resp) = authorize(&core, &headers, Operation::ListMedia) {
-        return resp;
-    }
-    let (limit, offset) = match parse_list_query(&uri) {
-        Ok(v) => v,
-        Err(why) => return bad_request(why),
-    };
-    let (total, records) = match core.shared.store(|s| s.page(limit, offset)) {
+    let page = checked(&core, &headers, Operation::ListMedia, |s| {
+        let (limit, offset) = match parse_list_query(&uri) {
+            Ok(v) => v,
+            Err(why) => return Ok(Err(bad_request(why))),
+        };
+        s.page(limit, offset)
+            .map(|(total, records)| Ok((limit, offset, total, records)))
+    });
+    let (limit, offset, total, records) = match page {
         Ok(page) => page,
-        Err(e) => return emulator_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(resp) => return resp,
     };
     let data: Vec<serde_json::Value> = records.iter().map(|r| core.list_item(r)).collect();
     json_response(
@@ -286,16 +298,15 @@ fn unknown_mid(mid: &str) -> Response<Body> {
 
 async fn get_media(State(core): State<Arc<Core>>, headers: HeaderMap, uri: Uri) -> Response<Body> {
     let mid = mid_of(&uri);
-    if let Err(resp) = authorize(&core, &headers, Operation::GetMedia)
-        .and_then(|()| no_query(&uri))
-        .and_then(|()| check_mid(mid))
-    {
-        return resp;
-    }
-    match core.shared.store(|s| s.record(mid)) {
-        Ok(Some(r)) => json_response(StatusCode::OK, &core.media_view(&r)),
-        Ok(None) => unknown_mid(mid),
-        Err(e) => emulator_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    let found = checked(&core, &headers, Operation::GetMedia, |s| {
+        if let Err(resp) = no_query(&uri).and_then(|()| check_mid(mid)) {
+            return Ok(Err(resp));
+        }
+        Ok(s.record(mid)?.ok_or_else(|| unknown_mid(mid)))
+    });
+    match found {
+        Ok(r) => json_response(StatusCode::OK, &core.media_view(&r)),
+        Err(resp) => resp,
     }
 }
 
@@ -305,21 +316,25 @@ async fn delete_media(
     uri: Uri,
 ) -> Response<Body> {
     let mid = mid_of(&uri);
-    if let Err(resp) = authorize(&core, &headers, Operation::DeleteMedia)
-        .and_then(|()| no_query(&uri))
-        .and_then(|()| check_mid(mid))
-    {
-        return resp;
-    }
-    match core.delete_record(mid) {
-        Ok(true) => {
+    let deleted = checked(&core, &headers, Operation::DeleteMedia, |s| {
+        if let Err(resp) = no_query(&uri).and_then(|()| check_mid(mid)) {
+            return Ok(Err(resp));
+        }
+        Ok(if s.delete_record(mid)? {
+            Ok(())
+        } else {
+            Err(unknown_mid(mid))
+        })
+    });
+    match deleted {
+        Ok(()) => {
+            core.remove_object(mid);
             tracing::info!(%mid, "media deleted");
             let mut resp = Response::new(Body::empty());
             *resp.status_mut() = StatusCode::NO_CONTENT;
             resp
         }
-        Ok(false) => unknown_mid(mid),
-        Err(e) => emulator_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(resp) => resp,
     }
 }
 
@@ -415,40 +430,19 @@ fn validate_create(req: &CreateMediaRequest) -> Result<MediaKind, String> {
     Ok(kind)
 }
 
-async fn create_media(
-    State(core): State<Arc<Core>>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Body,
-) -> Response<Body> {
-    if let Err(resp) =
-        authorize(&core, &headers, Operation::CreateMedia).and_then(|()| no_query(&uri))
-    {
-        return resp;
-    }
-    let bytes = match read_json_body(&headers, body).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
-    let value: serde_json::Value = match serde_json::from_slice(&bytes) {
-        Ok(v) => v,
-        Err(e) => return bad_request(format!("malformed JSON: {e}")),
-    };
+/// The record a create request's body asks for, or the 400 to answer.
+fn record_to_create(bytes: &[u8], now: jiff::Timestamp) -> Result<MediaRecord, Response<Body>> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| bad_request(format!("malformed JSON: {e}")))?;
     if !value.is_object() {
-        return bad_request(
+        return Err(bad_request(
             "the body must be a JSON object with `name`, `contentType`, `size` and `modelType`",
-        );
+        ));
     }
-    let req: CreateMediaRequest = match serde_json::from_value(value) {
-        Ok(r) => r,
-        Err(e) => return bad_request(format!("invalid body: {e}")),
-    };
-    let kind = match validate_create(&req) {
-        Ok(k) => k,
-        Err(why) => return bad_request(why),
-    };
-    let now = core.shared.clock.now();
-    let record = MediaRecord {
+    let req: CreateMediaRequest =
+        serde_json::from_value(value).map_err(|e| bad_request(format!("invalid body: {e}")))?;
+    let kind = validate_create(&req).map_err(bad_request)?;
+    Ok(MediaRecord {
         mid: new_mid(now),
         name: req.name,
         media_type: kind.as_str().to_owned(),
@@ -461,16 +455,37 @@ async fn create_media(
         processing_due: None,
         fake: None,
         error: None,
+    })
+}
+
+async fn create_media(
+    State(core): State<Arc<Core>>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Response<Body> {
+    // The body is read first (at most 64 KiB), but looked at only after the
+    // documented checks, so the whole request is one transaction.
+    let read = read_json_body(&headers, body).await;
+    let now = core.shared.clock.now();
+    let created = checked(&core, &headers, Operation::CreateMedia, |s| {
+        let record = match no_query(&uri)
+            .and(read)
+            .and_then(|bytes| record_to_create(&bytes, now))
+        {
+            Ok(r) => r,
+            Err(resp) => return Ok(Err(resp)),
+        };
+        Ok(s.create_record(record)?
+            .map_err(|Denied(code)| documented_error(code)))
+    });
+    let record = match created {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
-    let created = core.shared.store(|s| s.create_record(record));
     let (expires_in, backdate) = {
         let v = core.shared.lock();
         (v.upload_expires_in, v.upload_backdate)
-    };
-    let record = match created {
-        Ok(Ok(r)) => r,
-        Ok(Err(Denied(code))) => return documented_error(code),
-        Err(e) => return emulator_error(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
     tracing::info!(mid = %record.mid, model = %record.model_type, size = record.size, "media created");
     let upload_url = core.presigner.upload_url(

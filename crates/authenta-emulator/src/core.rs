@@ -8,7 +8,7 @@ use std::sync::Arc;
 use authenta_types::{Media, MediaId, MediaKind, MediaStatus, MediaType, ModelType, Participant};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ControlError, MediaRecord, UploadInfo};
+use crate::model::{MediaRecord, UploadInfo};
 use crate::s3::{HEATMAP, Presigner, RESULT};
 use crate::state::Shared;
 use crate::store::UploadOutcome;
@@ -117,16 +117,11 @@ impl Core {
             .map(|d| d.join(format!("{mid}.media")))
     }
 
-    /// Deletes a record and its stored object; `false` when there is none.
-    pub fn delete_record(&self, mid: &str) -> Result<bool, ControlError> {
-        let deleted = self
-            .shared
-            .store(|s| s.delete_record(mid))
-            .map_err(ControlError::Persist)?;
-        if deleted && let Some(path) = self.object_path(mid) {
+    /// Removes a deleted record's stored object, if any.
+    pub fn remove_object(&self, mid: &str) {
+        if let Some(path) = self.object_path(mid) {
             let _ = std::fs::remove_file(path);
         }
-        Ok(deleted)
     }
 
     /// Completes an upload whose bytes are in `temp` (in a data directory):

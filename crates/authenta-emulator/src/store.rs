@@ -302,7 +302,7 @@ impl Store {
     }
 
     fn import(&mut self, state: LegacyState) -> StoreResult<()> {
-        let tx = self.conn.transaction().map_err(db)?;
+        let tx = self.conn.savepoint().map_err(db)?;
         let count = state.records.len() as i64;
         tx.execute(
             "INSERT INTO account (id, account_id, s3_access_key, s3_secret_key, credits, record_count) \
@@ -325,6 +325,26 @@ impl Store {
             insert_record(&tx, &r.record)?;
         }
         tx.commit().map_err(db)
+    }
+
+    /// Runs `f` in one transaction: committed when `f` returns `Ok`
+    /// (whatever the answer it carries), rolled back on a store error. The
+    /// methods `f` calls nest inside it (they use savepoints).
+    pub fn atomically<R>(
+        &mut self,
+        f: impl FnOnce(&mut Store) -> StoreResult<R>,
+    ) -> StoreResult<R> {
+        self.conn.execute_batch("BEGIN").map_err(db)?;
+        match f(self) {
+            Ok(r) => {
+                self.conn.execute_batch("COMMIT").map_err(db)?;
+                Ok(r)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 
     // ---- keys ----
@@ -507,7 +527,7 @@ impl Store {
         &mut self,
         record: MediaRecord,
     ) -> StoreResult<Result<MediaRecord, Denied>> {
-        let tx = self.conn.transaction().map_err(db)?;
+        let tx = self.conn.savepoint().map_err(db)?;
         let credits: i64 = tx
             .prepare_cached("SELECT credits FROM account WHERE id = 1")
             .map_err(db)?
@@ -583,7 +603,7 @@ impl Store {
 
     /// Deletes a record; `false` when there is none.
     pub fn delete_record(&mut self, mid: &str) -> StoreResult<bool> {
-        let tx = self.conn.transaction().map_err(db)?;
+        let tx = self.conn.savepoint().map_err(db)?;
         let deleted = tx
             .prepare_cached("DELETE FROM records WHERE mid = ?1")
             .map_err(db)?
@@ -610,7 +630,7 @@ impl Store {
         processing_time: Duration,
         now: Timestamp,
     ) -> StoreResult<Option<UploadOutcome>> {
-        let tx = self.conn.transaction().map_err(db)?;
+        let tx = self.conn.savepoint().map_err(db)?;
         let status: Option<String> = tx
             .prepare_cached("SELECT status FROM records WHERE mid = ?1")
             .map_err(db)?
@@ -665,7 +685,7 @@ impl Store {
     /// Moves every record whose processing is due at `now` to `PROCESSED`
     /// with its verdict (one transaction); returns their mids.
     pub fn finish_due(&mut self, now: Timestamp) -> StoreResult<Vec<String>> {
-        let tx = self.conn.transaction().map_err(db)?;
+        let tx = self.conn.savepoint().map_err(db)?;
         let due: Vec<(String, Option<String>)> = {
             let mut stmt = tx
                 .prepare_cached(
