@@ -207,6 +207,51 @@ struct LegacyRecord {
 /// The SQLite store.
 pub(crate) struct Store {
     conn: Connection,
+    /// Stops the checkpoint thread when the store is closed.
+    _checkpointer: Option<Checkpointer>,
+}
+
+/// A thread with its own connection that checkpoints the WAL into the
+/// database every [`CHECKPOINT_EVERY`] (`PASSIVE`: it never blocks a
+/// writer), so no request waits for the fsyncs a checkpoint does.
+struct Checkpointer {
+    stop: std::sync::mpsc::Sender<()>,
+}
+
+/// How often the WAL is checkpointed.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+impl Checkpointer {
+    fn start(path: &Path) -> StoreResult<Checkpointer> {
+        let conn = Connection::open(path).map_err(db)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(db)?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("authenta-emulator-checkpoint".into())
+            .spawn(move || {
+                let checkpoint = || {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
+                };
+                // Until the store is dropped (the sender with it).
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_EVERY)
+                {
+                    checkpoint();
+                }
+                checkpoint();
+            })
+            .map_err(|e| format!("cannot start the checkpoint thread: {e}"))?;
+        Ok(Checkpointer { stop })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(());
+    }
 }
 
 impl Store {
@@ -224,17 +269,26 @@ impl Store {
             Some(dir) => Connection::open(dir.join(DB_FILE)).map_err(db)?,
             None => Connection::open_in_memory().map_err(db)?,
         };
-        if dir.is_some() {
+        let mut checkpointer = None;
+        if let Some(dir) = dir {
             conn.pragma_update(None, "journal_mode", "WAL")
                 .map_err(db)?;
             conn.pragma_update(None, "synchronous", "NORMAL")
                 .map_err(db)?;
+            // Checkpoints (which fsync) run on their own thread, not in the
+            // request that happens to fill the WAL.
+            conn.pragma_update(None, "wal_autocheckpoint", 0)
+                .map_err(db)?;
+            checkpointer = Some(Checkpointer::start(&dir.join(DB_FILE))?);
         }
         conn.busy_timeout(Duration::from_secs(5)).map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(db)?;
-        let mut store = Store { conn };
+        let mut store = Store {
+            conn,
+            _checkpointer: checkpointer,
+        };
         let mut account = store.account()?;
         if account.is_none()
             && let Some(dir) = dir
