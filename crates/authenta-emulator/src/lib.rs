@@ -44,6 +44,20 @@
 //! served over HTTP under `/_emulator/` (see the crate README), and the
 //! `authenta-emulator` binary runs it from the command line.
 //!
+//! # Time
+//!
+//! Tests that wait for processing or for an upload URL to expire run the
+//! emulator on a manual clock ([`ClockMode::Manual`]) and move it with
+//! [`RunningEmulator::advance`]: processing finishes when the clock passes
+//! its due time, and not before, with no sleeping.
+//!
+//! # Persistence
+//!
+//! In memory by default; with [`EmulatorBuilder::data_dir`] the state is an
+//! SQLite database (WAL) in that directory, and every change a request makes
+//! is committed before it is answered: a killed process loses nothing
+//! acknowledged. See the crate README for what a power loss can lose.
+//!
 //! # Logging
 //!
 //! The emulator logs with `tracing` and never logs a secret, a signature or
