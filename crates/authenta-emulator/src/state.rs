@@ -3,7 +3,7 @@
 //! its own lock so control calls work from sync and async code alike.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -145,7 +145,10 @@ impl Shared {
         let clock = Clock::new(opts.clock);
         let dir = opts.data_dir.as_deref();
         let (store, account) = Store::open(dir, opts.credits, DEFAULT_CREDITS, clock.now())
-            .map_err(|e| crate::EmulatorError::data_dir(dir.unwrap_or(Path::new("")), e))?;
+            .map_err(|e| match dir {
+                Some(dir) => crate::EmulatorError::data_dir(dir, e),
+                None => crate::EmulatorError::Runtime(format!("in-memory database: {e}")),
+            })?;
         Ok(Shared {
             store: Mutex::new(Some(store)),
             volatile: Mutex::new(Volatile {
