@@ -18,7 +18,7 @@ use std::sync::Arc;
 use authenta_types::{
     CONTENT_TYPES, CreateMediaRequest, CreatedMedia, EMULATOR_ERROR_CODES, ERROR_CODES, ErrorBody,
     ErrorCode, ErrorCodeInfo, ErrorType, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, LIST_LIMIT_MIN,
-    MAX_UPLOAD_SIZE, MediaKind, MediaList, ModelType, Operation,
+    MAX_UPLOAD_SIZE, MediaKind, ModelType, Operation,
 };
 use axum::Router;
 use axum::body::Body;
@@ -27,11 +27,19 @@ use axum::routing::get;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
 use http_body_util::BodyExt as _;
 
-use crate::server::Core;
-use crate::state::{Denied, is_valid_mid};
+use crate::clock::minus;
+use crate::core::Core;
+use crate::model::MediaRecord;
+use crate::state::is_valid_mid;
+use crate::state::status_str;
+use crate::store::Denied;
+use crate::store::{Store, StoreResult, new_mid};
 
 /// The largest JSON body the API reads (64 KiB).
 pub const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// The largest `offset` of `GET /media` (the spec's `maximum`).
+pub(crate) const MAX_OFFSET: u64 = i64::MAX as u64;
 
 /// The longest record `name` the API takes.
 pub(crate) const MAX_NAME_CHARS: usize = 255;
@@ -122,11 +130,25 @@ async fn not_found(uri: Uri) -> Response<Body> {
     )
 }
 
+/// The methods a path of the API takes, for `Allow`.
+fn allowed_methods(path: &str) -> &'static str {
+    match path {
+        "/api/media" => "GET, HEAD, POST",
+        "/api/openapi.yaml" => "GET, HEAD",
+        _ => "GET, HEAD, DELETE",
+    }
+}
+
 async fn method_not_allowed(method: http::Method, uri: Uri) -> Response<Body> {
-    emulator_error(
+    let mut resp = emulator_error(
         StatusCode::METHOD_NOT_ALLOWED,
         format!("{method} is not allowed on {}", uri.path()),
-    )
+    );
+    resp.headers_mut().insert(
+        http::header::ALLOW,
+        HeaderValue::from_static(allowed_methods(uri.path())),
+    );
+    resp
 }
 
 async fn openapi() -> Response<Body> {
@@ -138,15 +160,26 @@ async fn openapi() -> Response<Body> {
     resp
 }
 
-/// The documented checks; `Err` is the answer to send.
-fn authorize(core: &Core, headers: &HeaderMap, operation: Operation) -> Result<(), Response<Body>> {
+/// The documented checks, then `then`, in one transaction: the quota a
+/// request spends and what it changes commit together, before the answer
+/// leaves; a refused request writes nothing. `then` returns the answer to
+/// send as its inner `Err` (bad input, unknown record): the quota stays spent.
+fn checked<R>(
+    core: &Core,
+    headers: &HeaderMap,
+    operation: Operation,
+    then: impl FnOnce(&mut Store) -> StoreResult<Result<R, Response<Body>>>,
+) -> Result<R, Response<Body>> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let outcome = core.shared.mutate(|state| {
-        state.authorize(header("x-client-id"), header("x-client-secret"), operation)
+    let (id, secret) = (header("x-client-id"), header("x-client-secret"));
+    let outcome = core.shared.store(|store| {
+        store.atomically(|store| match store.authorize(id, secret, operation)? {
+            Ok(()) => then(store),
+            Err(Denied(code)) => Ok(Err(documented_error(code))),
+        })
     });
     match outcome {
-        Ok(Ok(_client_id)) => Ok(()),
-        Ok(Err(Denied(code))) => Err(documented_error(code)),
+        Ok(answer) => answer,
         Err(e) => Err(emulator_error(StatusCode::INTERNAL_SERVER_ERROR, e)),
     }
 }
@@ -161,6 +194,16 @@ fn no_query(uri: &Uri) -> Result<(), Response<Body>> {
     }
 }
 
+/// Decodes one query-string component as HTTP servers do: `+` is a space,
+/// `%XX` a byte; the result must be UTF-8.
+fn decode_component(raw: &str) -> Result<String, String> {
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| format!("query component {raw:?} is not UTF-8 once decoded"))
+}
+
 fn parse_list_query(uri: &Uri) -> Result<(u32, u64), String> {
     let mut limit = None;
     let mut offset = None;
@@ -171,7 +214,8 @@ fn parse_list_query(uri: &Uri) -> Result<(u32, u64), String> {
         .filter(|p| !p.is_empty())
     {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let slot = match name {
+        let (name, value) = (decode_component(name)?, decode_component(value)?);
+        let slot = match name.as_str() {
             "limit" => &mut limit,
             "offset" => &mut offset,
             other => {
@@ -201,36 +245,33 @@ fn parse_list_query(uri: &Uri) -> Result<(u32, u64), String> {
         None => 0,
         Some(v) => v
             .parse::<u64>()
-            .map_err(|_| format!("`offset` must be a whole number, 0 or more, got {v:?}"))?,
+            .ok()
+            .filter(|o| *o <= MAX_OFFSET)
+            .ok_or_else(|| {
+                format!("`offset` must be a whole number from 0 to {MAX_OFFSET}, got {v:?}")
+            })?,
     };
     Ok((limit, offset))
 }
 
 async fn list_media(State(core): State<Arc<Core>>, headers: HeaderMap, uri: Uri) -> Response<Body> {
-    if let Err(resp) = authorize(&core, &headers, Operation::ListMedia) {
-        return resp;
-    }
-    let (limit, offset) = match parse_list_query(&uri) {
-        Ok(v) => v,
-        Err(why) => return bad_request(why),
+    let page = checked(&core, &headers, Operation::ListMedia, |s| {
+        let (limit, offset) = match parse_list_query(&uri) {
+            Ok(v) => v,
+            Err(why) => return Ok(Err(bad_request(why))),
+        };
+        s.page(limit, offset)
+            .map(|(total, records)| Ok((limit, offset, total, records)))
+    });
+    let (limit, offset, total, records) = match page {
+        Ok(page) => page,
+        Err(resp) => return resp,
     };
-    let page = {
-        let state = core.shared.lock();
-        let all = state.records_newest_first();
-        let data = all
-            .iter()
-            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-            .take(limit as usize)
-            .map(|r| core.media_view(r))
-            .collect();
-        MediaList {
-            limit,
-            offset,
-            total: all.len() as u64,
-            data,
-        }
-    };
-    json_response(StatusCode::OK, &page)
+    let data: Vec<serde_json::Value> = records.iter().map(|r| core.list_item(r)).collect();
+    json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "limit": limit, "offset": offset, "total": total, "data": data }),
+    )
 }
 
 /// The raw `{mid}` segment of `/api/media/{mid}`.
@@ -257,16 +298,15 @@ fn unknown_mid(mid: &str) -> Response<Body> {
 
 async fn get_media(State(core): State<Arc<Core>>, headers: HeaderMap, uri: Uri) -> Response<Body> {
     let mid = mid_of(&uri);
-    if let Err(resp) = authorize(&core, &headers, Operation::GetMedia)
-        .and_then(|()| no_query(&uri))
-        .and_then(|()| check_mid(mid))
-    {
-        return resp;
-    }
-    let view = core.shared.lock().record(mid).map(|r| core.media_view(r));
-    match view {
-        Some(media) => json_response(StatusCode::OK, &media),
-        None => unknown_mid(mid),
+    let found = checked(&core, &headers, Operation::GetMedia, |s| {
+        if let Err(resp) = no_query(&uri).and_then(|()| check_mid(mid)) {
+            return Ok(Err(resp));
+        }
+        Ok(s.record(mid)?.ok_or_else(|| unknown_mid(mid)))
+    });
+    match found {
+        Ok(r) => json_response(StatusCode::OK, &core.media_view(&r)),
+        Err(resp) => resp,
     }
 }
 
@@ -276,21 +316,25 @@ async fn delete_media(
     uri: Uri,
 ) -> Response<Body> {
     let mid = mid_of(&uri);
-    if let Err(resp) = authorize(&core, &headers, Operation::DeleteMedia)
-        .and_then(|()| no_query(&uri))
-        .and_then(|()| check_mid(mid))
-    {
-        return resp;
-    }
-    match core.delete_record(mid) {
-        Ok(true) => {
+    let deleted = checked(&core, &headers, Operation::DeleteMedia, |s| {
+        if let Err(resp) = no_query(&uri).and_then(|()| check_mid(mid)) {
+            return Ok(Err(resp));
+        }
+        Ok(if s.delete_record(mid)? {
+            Ok(())
+        } else {
+            Err(unknown_mid(mid))
+        })
+    });
+    match deleted {
+        Ok(()) => {
+            core.remove_object(mid);
             tracing::info!(%mid, "media deleted");
             let mut resp = Response::new(Body::empty());
             *resp.status_mut() = StatusCode::NO_CONTENT;
             resp
         }
-        Ok(false) => unknown_mid(mid),
-        Err(e) => emulator_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(resp) => resp,
     }
 }
 
@@ -386,57 +430,70 @@ fn validate_create(req: &CreateMediaRequest) -> Result<MediaKind, String> {
     Ok(kind)
 }
 
+/// The record a create request's body asks for, or the 400 to answer.
+fn record_to_create(bytes: &[u8], now: jiff::Timestamp) -> Result<MediaRecord, Response<Body>> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| bad_request(format!("malformed JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(bad_request(
+            "the body must be a JSON object with `name`, `contentType`, `size` and `modelType`",
+        ));
+    }
+    let req: CreateMediaRequest =
+        serde_json::from_value(value).map_err(|e| bad_request(format!("invalid body: {e}")))?;
+    let kind = validate_create(&req).map_err(bad_request)?;
+    Ok(MediaRecord {
+        mid: new_mid(now),
+        name: req.name,
+        media_type: kind.as_str().to_owned(),
+        status: status_str(authenta_types::MediaStatus::Inited),
+        model_type: req.model_type.as_str().to_owned(),
+        content_type: req.content_type,
+        size: req.size,
+        created_at: now,
+        upload: None,
+        processing_due: None,
+        fake: None,
+        error: None,
+    })
+}
+
 async fn create_media(
     State(core): State<Arc<Core>>,
     headers: HeaderMap,
     uri: Uri,
     body: Body,
 ) -> Response<Body> {
-    if let Err(resp) =
-        authorize(&core, &headers, Operation::CreateMedia).and_then(|()| no_query(&uri))
-    {
-        return resp;
-    }
-    let bytes = match read_json_body(&headers, body).await {
-        Ok(b) => b,
+    // The body is read first (at most 64 KiB), but looked at only after the
+    // documented checks, so the whole request is one transaction.
+    let read = read_json_body(&headers, body).await;
+    let now = core.shared.clock.now();
+    let created = checked(&core, &headers, Operation::CreateMedia, |s| {
+        let record = match no_query(&uri)
+            .and(read)
+            .and_then(|bytes| record_to_create(&bytes, now))
+        {
+            Ok(r) => r,
+            Err(resp) => return Ok(Err(resp)),
+        };
+        Ok(s.create_record(record)?
+            .map_err(|Denied(code)| documented_error(code)))
+    });
+    let record = match created {
+        Ok(r) => r,
         Err(resp) => return resp,
     };
-    let value: serde_json::Value = match serde_json::from_slice(&bytes) {
-        Ok(v) => v,
-        Err(e) => return bad_request(format!("malformed JSON: {e}")),
-    };
-    if !value.is_object() {
-        return bad_request(
-            "the body must be a JSON object with `name`, `contentType`, `size` and `modelType`",
-        );
-    }
-    let req: CreateMediaRequest = match serde_json::from_value(value) {
-        Ok(r) => r,
-        Err(e) => return bad_request(format!("invalid body: {e}")),
-    };
-    let kind = match validate_create(&req) {
-        Ok(k) => k,
-        Err(why) => return bad_request(why),
-    };
-    let created = core.shared.mutate(|state| {
-        let record = state.create_record(
-            req.name,
-            kind.as_str().to_owned(),
-            req.content_type,
-            req.size,
-            req.model_type.as_str().to_owned(),
-        )?;
-        Ok::<_, Denied>((record, state.upload_expires_in, state.upload_backdate))
-    });
-    let (record, expires_in, backdate) = match created {
-        Ok(Ok(v)) => v,
-        Ok(Err(Denied(code))) => return documented_error(code),
-        Err(e) => return emulator_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    let (expires_in, backdate) = {
+        let v = core.shared.lock();
+        (v.upload_expires_in, v.upload_backdate)
     };
     tracing::info!(mid = %record.mid, model = %record.model_type, size = record.size, "media created");
-    let upload_url =
-        core.presigner
-            .upload_url(&record.mid, &record.content_type, expires_in, backdate);
+    let upload_url = core.presigner.upload_url(
+        &record.mid,
+        &record.content_type,
+        expires_in,
+        minus(now, backdate),
+    );
     let created = CreatedMedia {
         media: core.media_view(&record),
         upload_url,
@@ -463,6 +520,10 @@ mod tests {
             parse_list_query(&uri("/api/media?limit=3&offset=2")).unwrap(),
             (3, 2)
         );
+        assert_eq!(
+            parse_list_query(&uri("/api/media?limit=%31%30&%6Fffset=%35")).unwrap(),
+            (10, 5)
+        );
         for bad in [
             "limit=0",
             "limit=101",
@@ -471,6 +532,8 @@ mod tests {
             "limit=",
             "limit=1&limit=2",
             "page=2",
+            "limit=%3",
+            "lim%69t=1&limit=2",
         ] {
             assert!(
                 parse_list_query(&uri(&format!("/api/media?{bad}"))).is_err(),

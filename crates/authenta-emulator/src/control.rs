@@ -23,8 +23,9 @@ use http::{HeaderMap, Response, StatusCode, Uri};
 use serde::{Deserialize, Serialize};
 
 use crate::api::{documented_error, emulator_error, json_response, read_json_body};
+use crate::core::Core;
 use crate::model::{ControlError, Fault, KeySpec};
-use crate::server::Core;
+use crate::store::StoreResult;
 
 /// The prefix of every control path.
 pub const CONTROL_PREFIX: &str = "/_emulator";
@@ -65,6 +66,14 @@ fn answer<T: Serialize>(result: Result<T, ControlError>) -> Response<Body> {
     match result {
         Ok(v) => json_response(StatusCode::OK, &v),
         Err(e) => control_error(e),
+    }
+}
+
+/// A JSON answer from the store, or a 500 naming what failed.
+fn stored<T: Serialize>(result: StoreResult<T>) -> Response<Body> {
+    match result {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err(e) => emulator_error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }
 
@@ -123,6 +132,8 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
             "/_emulator/upload-urls",
             get(get_upload_urls).put(set_upload_urls),
         )
+        .route("/_emulator/clock", get(get_clock))
+        .route("/_emulator/clock/advance", post(advance_clock))
         .route("/_emulator/records", get(records))
         .route("/_emulator/records/{mid}", get(record))
         .route("/_emulator/uploads", get(uploads).delete(clear_uploads))
@@ -160,45 +171,54 @@ async fn info(State(core): State<Arc<Core>>) -> Response<Body> {
         StatusCode::OK,
         &serde_json::json!({
             "baseUrl": core.base_url,
-            "accountId": core.presigner_account(),
+            "accountId": core.shared.account.account_id,
             "bucket": crate::s3::BUCKET,
-            "persistent": core.shared.objects_dir().is_some(),
+            "persistent": core.shared.persistent(),
+            "clock": if core.shared.clock.is_manual() { "manual" } else { "system" },
+            "listItems": core.list_items,
         }),
     )
 }
 
 async fn list_keys(State(core): State<Arc<Core>>) -> Response<Body> {
-    json_response(StatusCode::OK, &core.shared.lock().keys())
+    stored(core.shared.store(|s| s.keys()))
 }
 
 async fn create_key(State(core): State<Arc<Core>>, headers: HeaderMap, b: Body) -> Response<Body> {
     match body::<KeySpec>(&headers, b).await {
-        Ok(spec) => answer(core.shared.try_mutate(|s| s.create_key(spec))),
+        Ok(spec) => {
+            let now = core.shared.clock.now();
+            answer(core.shared.control(|s| s.create_key(spec, now)))
+        }
         Err(resp) => resp,
     }
 }
 
 async fn regenerate(State(core): State<Arc<Core>>, uri: Uri) -> Response<Body> {
     let id = segment(&uri, 1);
-    answer(core.shared.try_mutate(|s| s.regenerate_secret(&id)))
+    answer(core.shared.control(|s| s.regenerate_secret(&id)))
 }
 
 async fn revoke(State(core): State<Arc<Core>>, uri: Uri) -> Response<Body> {
     let id = segment(&uri, 1);
-    no_content(core.shared.try_mutate(|s| s.revoke_key(&id)))
+    no_content(core.shared.control(|s| s.revoke_key(&id)))
 }
 
 async fn get_credits(State(core): State<Arc<Core>>) -> Response<Body> {
-    let credits = core.shared.lock().p.credits;
-    json_response(StatusCode::OK, &Credits { credits })
+    stored(
+        core.shared
+            .store(|s| s.credits())
+            .map(|credits| Credits { credits }),
+    )
 }
 
 async fn set_credits(State(core): State<Arc<Core>>, headers: HeaderMap, b: Body) -> Response<Body> {
     match body::<Credits>(&headers, b).await {
-        Ok(c) => answer(core.shared.mutate(|s| {
-            s.p.credits = c.credits;
-            Credits { credits: c.credits }
-        })),
+        Ok(c) => stored(
+            core.shared
+                .store(|s| s.set_credits(c.credits))
+                .map(|()| Credits { credits: c.credits }),
+        ),
         Err(resp) => resp,
     }
 }
@@ -241,11 +261,11 @@ async fn set_upload_urls(
     match body::<UploadUrls>(&headers, b).await {
         Ok(u)
             if u.expires_in_secs == 0
-                || u.expires_in_secs > crate::server::MAX_UPLOAD_URL_EXPIRY.as_secs() =>
+                || u.expires_in_secs > crate::builder::MAX_UPLOAD_URL_EXPIRY.as_secs() =>
         {
             control_error(ControlError::Invalid(format!(
                 "`expiresInSecs` must be from 1 to {} (7 days, S3's limit)",
-                crate::server::MAX_UPLOAD_URL_EXPIRY.as_secs()
+                crate::builder::MAX_UPLOAD_URL_EXPIRY.as_secs()
             )))
         }
         Ok(u) => {
@@ -258,25 +278,84 @@ async fn set_upload_urls(
     }
 }
 
+/// The body of `GET /_emulator/clock` and the answer of `POST
+/// /_emulator/clock/advance`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ClockView {
+    mode: &'static str,
+    now: jiff::Timestamp,
+}
+
+/// The body of `POST /_emulator/clock/advance`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Advance {
+    millis: u64,
+}
+
+fn clock_view(core: &Core) -> ClockView {
+    ClockView {
+        mode: if core.shared.clock.is_manual() {
+            "manual"
+        } else {
+            "system"
+        },
+        now: core.shared.clock.now(),
+    }
+}
+
+/// Moves a manual clock forward and finishes the processing due by then,
+/// before returning.
+pub(crate) fn advance(core: &Core, by: Duration) -> Result<jiff::Timestamp, ControlError> {
+    let now = core.shared.clock.advance(by).ok_or_else(|| {
+        ControlError::Invalid(
+            "the emulator runs on the system clock; start it with `--clock manual` \
+             (or `ClockMode::Manual`) to move time"
+                .into(),
+        )
+    })?;
+    if !crate::processing::finish_due(&core.shared) {
+        return Err(ControlError::Persist(
+            "the clock moved, but finishing the processing due failed (see the log)".into(),
+        ));
+    }
+    core.shared.processing.notify_one();
+    tracing::info!(millis = by.as_millis() as u64, now = %now, "clock advanced");
+    Ok(now)
+}
+
+async fn get_clock(State(core): State<Arc<Core>>) -> Response<Body> {
+    json_response(StatusCode::OK, &clock_view(&core))
+}
+
+async fn advance_clock(
+    State(core): State<Arc<Core>>,
+    headers: HeaderMap,
+    b: Body,
+) -> Response<Body> {
+    match body::<Advance>(&headers, b).await {
+        Ok(a) => match advance(&core, Duration::from_millis(a.millis)) {
+            Ok(_) => json_response(StatusCode::OK, &clock_view(&core)),
+            Err(e) => control_error(e),
+        },
+        Err(resp) => resp,
+    }
+}
+
 async fn records(State(core): State<Arc<Core>>) -> Response<Body> {
-    let all: Vec<_> = core
-        .shared
-        .lock()
-        .records_newest_first()
-        .into_iter()
-        .cloned()
-        .collect();
-    json_response(StatusCode::OK, &all)
+    stored(core.shared.store(|s| s.all_records()))
 }
 
 async fn record(State(core): State<Arc<Core>>, uri: Uri) -> Response<Body> {
     let mid = segment(&uri, 0);
-    match core.shared.lock().record(&mid) {
-        Some(r) => json_response(StatusCode::OK, r),
-        None => emulator_error(
+    match core.shared.store(|s| s.record(&mid)) {
+        Ok(Some(r)) => json_response(StatusCode::OK, &r),
+        Ok(None) => emulator_error(
             StatusCode::NOT_FOUND,
             format!("no media record has mid {mid:?}"),
         ),
+        Err(e) => emulator_error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }
 
@@ -315,9 +394,7 @@ async fn inject_fault(
 ) -> Response<Body> {
     match body::<Fault>(&headers, b).await {
         Ok(fault) => answer(
-            core.shared
-                .lock()
-                .inject_fault(fault)
+            crate::faults::inject(&mut core.shared.lock(), fault)
                 .map(|id| serde_json::json!({ "id": id })),
         ),
         Err(resp) => resp,

@@ -44,6 +44,20 @@
 //! served over HTTP under `/_emulator/` (see the crate README), and the
 //! `authenta-emulator` binary runs it from the command line.
 //!
+//! # Time
+//!
+//! Tests that wait for processing or for an upload URL to expire run the
+//! emulator on a manual clock ([`ClockMode::Manual`]) and move it with
+//! [`RunningEmulator::advance`]: processing finishes when the clock passes
+//! its due time, and not before, with no sleeping.
+//!
+//! # Persistence
+//!
+//! In memory by default; with [`EmulatorBuilder::data_dir`] the state is an
+//! SQLite database (WAL) in that directory, and every change a request makes
+//! is committed before it is answered: a killed process loses nothing
+//! acknowledged. See the crate README for what a power loss can lose.
+//!
 //! # Logging
 //!
 //! The emulator logs with `tracing` and never logs a secret, a signature or
@@ -52,31 +66,41 @@
 //! or above (the binary does).
 
 mod api;
+mod builder;
+mod clock;
 mod control;
+mod core;
+mod faults;
+mod listener;
 mod model;
 mod process;
 mod processing;
+mod router;
+mod running;
 mod s3;
-mod server;
 mod state;
+mod store;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
 pub use api::MAX_JSON_BODY;
+pub use builder::{
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_PROCESSING_TIME, DEFAULT_UPLOAD_URL_EXPIRY, EmulatorBuilder, MAX_UPLOAD_URL_EXPIRY,
+};
+pub use clock::ClockMode;
 pub use control::CONTROL_PREFIX;
+pub use core::ListItems;
 pub use model::{
     ApiKey, ApiRequest, ApiStats, ArmedFault, ControlError, Fault, FaultAction, FaultBody,
     FaultStage, KeyInfo, KeySpec, MediaRecord, UploadInfo, UploadRequest,
 };
 pub use process::{BANNER_BASE_URL, BANNER_CLIENT_ID, BANNER_CLIENT_SECRET, EmulatorProcess};
 pub use processing::verdict;
+pub use running::RunningEmulator;
 pub use s3::BUCKET;
-pub use server::{
-    DEFAULT_LISTEN, DEFAULT_PROCESSING_TIME, DEFAULT_UPLOAD_URL_EXPIRY, EmulatorBuilder,
-    MAX_UPLOAD_URL_EXPIRY, RunningEmulator,
-};
 pub use state::DEFAULT_CREDITS;
 
 /// The entry point: [`Emulator::builder`].

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use authenta_emulator::{Emulator, KeySpec};
+use authenta_emulator::{ClockMode, Emulator, KeySpec, ListItems};
 use clap::Parser;
 use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -45,6 +45,45 @@ struct Args {
     /// Do not create and print an API key at start.
     #[arg(long)]
     no_key: bool,
+
+    /// `system`, or `manual`: time only moves with
+    /// `POST /_emulator/clock/advance {"millis": N}`.
+    #[arg(long, value_name = "CLOCK", default_value = "system", value_parser = parse_clock)]
+    clock: ClockMode,
+
+    /// Close a connection whose request head has not arrived whole after
+    /// this long, such as 10s.
+    #[arg(long, value_name = "TIME", default_value = "10s", value_parser = parse_duration)]
+    header_read_timeout: Duration,
+
+    /// Close a kept-alive connection idle for this long, such as 5s.
+    #[arg(long, value_name = "TIME", default_value = "5s", value_parser = parse_duration)]
+    idle_timeout: Duration,
+
+    /// Serve at most this many connections at once; further ones wait.
+    #[arg(long, value_name = "N", default_value_t = authenta_emulator::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+
+    /// What `GET /media` items hold: `full` records or the documented
+    /// `summary` (mid, name, type, status, modelType, createdAt).
+    #[arg(long, value_name = "ITEMS", default_value = "full", value_parser = parse_list_items)]
+    list_items: ListItems,
+}
+
+fn parse_clock(text: &str) -> Result<ClockMode, String> {
+    match text {
+        "system" => Ok(ClockMode::System),
+        "manual" => Ok(ClockMode::Manual),
+        other => Err(format!("{other:?}: the clock is `system` or `manual`")),
+    }
+}
+
+fn parse_list_items(text: &str) -> Result<ListItems, String> {
+    match text {
+        "full" => Ok(ListItems::Full),
+        "summary" => Ok(ListItems::Summary),
+        other => Err(format!("{other:?}: list items are `full` or `summary`")),
+    }
 }
 
 /// Parses `300ms`, `2s`, `1.5s`, `5m`, `1h` or a bare number of milliseconds.
@@ -99,7 +138,12 @@ async fn main() -> ExitCode {
     let mut builder = Emulator::builder()
         .listen(args.listen)
         .processing_time(args.processing_time)
-        .upload_url_expiry(args.upload_url_expiry);
+        .upload_url_expiry(args.upload_url_expiry)
+        .clock(args.clock)
+        .header_read_timeout(args.header_read_timeout)
+        .idle_timeout(args.idle_timeout)
+        .max_connections(args.max_connections)
+        .list_items(args.list_items);
     if let Some(dir) = args.data_dir {
         builder = builder.data_dir(dir);
     }

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use authenta_types::{ErrorBody, Permission};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 /// What a new API key may do and how much it may spend.
 ///
@@ -117,8 +117,7 @@ pub struct KeyInfo {
     /// `POST`/`DELETE` requests spent so far.
     pub mutation_used: u64,
     /// When the key was created.
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
+    pub created_at: Timestamp,
     /// Whether the key was revoked (its id and secret no longer work).
     pub revoked: bool,
 }
@@ -138,8 +137,7 @@ pub struct UploadInfo {
     /// The `Content-Type` the upload carried.
     pub content_type: String,
     /// When the upload completed.
-    #[serde(with = "time::serde::rfc3339")]
-    pub uploaded_at: OffsetDateTime,
+    pub uploaded_at: Timestamp,
 }
 
 /// A media record with everything the emulator keeps about it.
@@ -163,14 +161,13 @@ pub struct MediaRecord {
     /// The byte count declared at creation (the upload must carry exactly it).
     pub size: u64,
     /// When the record was created.
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
+    pub created_at: Timestamp,
     /// The upload, once one completed.
     #[serde(default)]
     pub upload: Option<UploadInfo>,
     /// When processing is due to finish (records in `UPLOADED`).
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub processing_due: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub processing_due: Option<Timestamp>,
     /// The verdict, once `PROCESSED`.
     #[serde(default)]
     pub fake: Option<bool>,
@@ -186,8 +183,7 @@ pub struct MediaRecord {
 #[non_exhaustive]
 pub struct UploadRequest {
     /// When it arrived.
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
+    pub at: Timestamp,
     /// The HTTP method.
     pub method: String,
     /// The path, without the (pre-signed) query string.
@@ -245,8 +241,7 @@ impl UploadRequest {
 #[non_exhaustive]
 pub struct ApiRequest {
     /// When it arrived.
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
+    pub at: Timestamp,
     /// The HTTP method.
     pub method: String,
     /// The path and query string.
@@ -333,6 +328,41 @@ pub enum FaultAction {
     /// bytes that follow (half of the body), then close the connection. The
     /// request is always handled first, whatever the stage.
     Truncate,
+    /// Send the real answer's head and half its body, then reset the
+    /// connection. The request is always handled first.
+    ResetMidBody,
+    /// Stop reading the request body for `millis` after its first chunk (a
+    /// stall in the middle of an upload), then carry on normally.
+    #[serde(rename_all = "camelCase")]
+    StallBody {
+        /// How long, in milliseconds.
+        millis: u64,
+    },
+    /// Answer `200 OK` with `Content-Type: application/json` and a body that
+    /// is not JSON (an HTML page, as a captive portal sends).
+    NotJson,
+    /// Answer S3's `503 SlowDown` XML error (with `Retry-After: 1`), as the
+    /// upload endpoint does under load.
+    SlowDown,
+    /// Answer normally, then close the connection about 100 ms later, as a
+    /// server closes an idle kept-alive connection: a client that reuses it
+    /// finds it closed.
+    CloseIdle,
+    /// Redirect to another host: `Location` is `location`, or the same
+    /// path and query on `http://redirected.invalid`.
+    #[serde(rename_all = "camelCase")]
+    Redirect {
+        /// 301, 302, 303, 307 (default) or 308.
+        #[serde(default = "temporary_redirect")]
+        status: u16,
+        /// Where to; default the same path on another host.
+        #[serde(default)]
+        location: Option<String>,
+    },
+}
+
+fn temporary_redirect() -> u16 {
+    307
 }
 
 /// A fault to inject into the next `times` requests that match.
@@ -453,7 +483,7 @@ mod upload_request_tests {
 
     fn put(headers: &[(&str, &str)]) -> UploadRequest {
         UploadRequest {
-            at: OffsetDateTime::UNIX_EPOCH,
+            at: Timestamp::UNIX_EPOCH,
             method: "PUT".into(),
             path: "/b/k".into(),
             headers: headers

@@ -64,13 +64,8 @@ pub(crate) fn result_document(record: &MediaRecord) -> Vec<u8> {
     let fake = verdict(sha);
     // The score agrees with the verdict: above 0.5 when fake.
     let score = if fake { 0.5 + score / 2.0 } else { score / 2.0 };
-    doc.extra.insert("fake".into(), fake.into());
-    doc.extra.insert(
-        "score".into(),
-        serde_json::Number::from_f64((score * 1000.0).round() / 1000.0)
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null),
-    );
+    doc.fake = Some(fake);
+    doc.score = Some((score * 1000.0).round() / 1000.0);
     let participants = participant_count(record);
     if participants > 0 {
         let mut boxes = BTreeMap::new();
@@ -176,28 +171,60 @@ fn adler32(data: &[u8]) -> u32 {
     (b << 16) | a
 }
 
-/// Moves `mid` to `PROCESSED` after `delay`, unless the emulator stops first.
-pub(crate) fn schedule(
-    shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
-    mid: String,
-    delay: Duration,
-) {
-    tokio::spawn(async move {
-        tokio::select! {
-            () = tokio::time::sleep(delay) => {}
-            () = crate::server::stopped(&mut stop) => return,
-        }
-        let mut state = shared.lock();
-        if shared.is_stopped() {
-            return;
-        }
-        if state.finish_processing(&mid) {
-            if let Err(e) = shared.save(&state) {
-                tracing::error!(%mid, error = %e, "could not save the processed record");
+/// Moves every record whose processing is due to `PROCESSED`, now;
+/// `false` when the store failed.
+pub(crate) fn finish_due(shared: &Shared) -> bool {
+    let now = shared.clock.now();
+    match shared.store(|s| s.finish_due(now)) {
+        Ok(mids) => {
+            for mid in mids {
+                tracing::info!(%mid, "media processed");
             }
-            drop(state);
-            tracing::info!(%mid, "media processed");
+            true
+        }
+        Err(e) => {
+            if !shared.is_stopped() {
+                tracing::error!(error = %e, "could not finish processing");
+            }
+            false
+        }
+    }
+}
+
+/// The processing task: finishes records when they are due, on the system
+/// clock by sleeping until the next one is due, on a manual clock when it
+/// is advanced (or an upload completes). Ends when the emulator stops.
+pub(crate) fn spawn(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        loop {
+            let done = finish_due(&shared);
+            if shared.is_stopped() {
+                return;
+            }
+            let next = if shared.clock.is_manual() {
+                None
+            } else {
+                shared.store(|s| s.next_due()).ok().flatten()
+            };
+            let wait = next.map(|due| {
+                let wait = crate::clock::until(shared.clock.now(), due);
+                // After a store failure, do not spin on a record due long ago.
+                if done {
+                    wait
+                } else {
+                    wait.max(Duration::from_secs(1))
+                }
+            });
+            tokio::select! {
+                () = async {
+                    match wait {
+                        Some(d) => tokio::time::sleep(d).await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
+                () = shared.processing.notified() => {}
+                () = crate::listener::stopped(&mut stop) => return,
+            }
         }
     });
 }

@@ -26,9 +26,10 @@ use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt as _;
 
+use crate::core::Core;
 use crate::model::UploadInfo;
-use crate::server::Core;
-use crate::state::{UploadOutcome, hex, now_ms};
+use crate::state::hex;
+use crate::store::UploadOutcome;
 
 /// The bucket every upload URL points into.
 pub const BUCKET: &str = "authenta-storage";
@@ -83,25 +84,21 @@ impl Presigner {
         mid: &str,
         content_type: &str,
         expires_in: Duration,
-        backdate: Duration,
+        signed_at: jiff::Timestamp,
     ) -> String {
         let key = self.key(mid, ORIGINAL);
         let mut action =
             rusty_s3::actions::PutObject::new(&self.bucket, Some(&self.credentials), &key);
         action.headers_mut().insert("content-type", content_type);
-        let now = jiff::Timestamp::now();
-        let signed_at = jiff::SignedDuration::try_from(backdate)
-            .ok()
-            .and_then(|d| now.checked_sub(d).ok())
-            .unwrap_or(now);
         action.sign_with_time(expires_in, &signed_at).to_string()
     }
 
-    /// A pre-signed `GET` URL for a derived object of record `mid`.
-    pub fn download_url(&self, mid: &str, name: &str) -> String {
+    /// A pre-signed `GET` URL for a derived object of record `mid`, signed
+    /// at `now`.
+    pub fn download_url(&self, mid: &str, name: &str, now: jiff::Timestamp) -> String {
         let key = self.key(mid, name);
         rusty_s3::actions::GetObject::new(&self.bucket, Some(&self.credentials), &key)
-            .sign(DOWNLOAD_URL_TTL)
+            .sign_with_time(DOWNLOAD_URL_TTL, &now)
             .to_string()
     }
 
@@ -200,13 +197,34 @@ pub(crate) async fn with_standard_message(resp: Response<Body>) -> Response<Body
     Response::from_parts(parts, Body::from(bytes))
 }
 
+/// The headers that carry the Authenta API's credentials: refused on the
+/// upload endpoint, and never stored or logged there.
+pub(crate) const CREDENTIAL_HEADERS: [&str; 2] = ["x-client-id", "x-client-secret"];
+
 /// The upload rules s3s leaves to the storage layer, checked on the request
-/// head before the signature: `Transfer-Encoding` (501 `NotImplemented`), no
-/// `Content-Length` (411 `MissingContentLength`), over 5 GiB (400
-/// `EntityTooLarge`). `None` when the request may go on to s3s.
+/// head before the signature: an API credential header (400
+/// `InvalidArgument` naming it: stricter than S3, on purpose),
+/// `Transfer-Encoding` (501 `NotImplemented`), no `Content-Length` (411
+/// `MissingContentLength`), over 5 GiB (400 `EntityTooLarge`). `None` when
+/// the request may go on to s3s.
 pub(crate) fn front_checks(method: &Method, headers: &HeaderMap) -> Option<Response<Body>> {
     if method != Method::PUT {
         return None;
+    }
+    if let Some(name) = CREDENTIAL_HEADERS
+        .iter()
+        .find(|name| headers.contains_key(**name))
+    {
+        return Some(s3_error_response(
+            StatusCode::BAD_REQUEST,
+            "InvalidArgument",
+            "The Authenta API's credentials must not be sent to the upload URL: \
+             the pre-signed URL is the only authorization it takes",
+            &[
+                ("ArgumentName", (*name).to_owned()),
+                ("ArgumentValue", "(not shown)".to_owned()),
+            ],
+        ));
     }
     if headers.contains_key(http::header::TRANSFER_ENCODING) {
         return Some(s3_error_response(
@@ -241,6 +259,37 @@ pub(crate) fn front_checks(method: &Method, headers: &HeaderMap) -> Option<Respo
         ));
     }
     None
+}
+
+/// On a manual clock, whether the pre-signed URL in `query` has expired by
+/// the emulator's clock (s3s checks the system clock, and is told to accept
+/// dates in the future). `None` when it has not, or when the query is not
+/// a pre-signed one (s3s then answers).
+pub(crate) fn expired_by_clock(
+    query: Option<&str>,
+    now: jiff::Timestamp,
+) -> Option<Response<Body>> {
+    let mut date = None;
+    let mut expires = None;
+    for pair in query?.split('&') {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match name {
+            "X-Amz-Date" => date = Some(value),
+            "X-Amz-Expires" => expires = value.parse::<u64>().ok(),
+            _ => {}
+        }
+    }
+    let date = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", date?).ok()?;
+    let signed = date.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
+    let deadline = crate::clock::plus(signed, Duration::from_secs(expires?));
+    (now > deadline).then(|| {
+        s3_error_response(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "Request has expired",
+            &[],
+        )
+    })
 }
 
 /// The S3 endpoint's one credential. An unknown access key id is
@@ -411,11 +460,13 @@ impl S3 for EmuS3 {
         }
         let mid = mid.to_owned();
         let (declared_size, declared_type) = {
-            let state = self.core.shared.lock();
-            let record = state
-                .record(&mid)
+            let record = self
+                .core
+                .shared
+                .store(|s| s.record(&mid))
+                .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e))?
                 .ok_or_else(|| no_such_key("no media record for this upload URL (deleted?)"))?;
-            (record.size, record.content_type.clone())
+            (record.size, record.content_type)
         };
         let length = input
             .content_length
@@ -456,7 +507,7 @@ impl S3 for EmuS3 {
             sha256,
             etag: etag.clone(),
             content_type: input.content_type.unwrap_or(declared_type),
-            uploaded_at: now_ms(),
+            uploaded_at: self.core.shared.clock.now(),
         };
         let outcome = self.core.complete_upload(&mid, upload, temp).await?;
         tracing::info!(%mid, size, ?outcome, "upload received");
@@ -476,9 +527,8 @@ impl S3 for EmuS3 {
         let record = self
             .core
             .shared
-            .lock()
-            .record(mid)
-            .cloned()
+            .store(|s| s.record(mid))
+            .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e))?
             .ok_or_else(|| no_such_key("no such media record"))?;
         if record.status != crate::state::status_str(authenta_types::MediaStatus::Processed) {
             return Err(no_such_key("the media is not processed"));

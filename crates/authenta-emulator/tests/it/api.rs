@@ -442,3 +442,47 @@ async fn the_request_log_counts_answers_without_secrets() {
     let dump = serde_json::to_string(&log).unwrap();
     assert!(!dump.contains(&env.key.client_secret));
 }
+
+#[tokio::test]
+async fn query_strings_are_percent_decoded() {
+    let env = Env::new().await;
+    for _ in 0..12 {
+        env.create_for("image/png", "AC-1", b"x").await;
+    }
+    let page = env.get("/media?limit=%31%30").await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert_eq!(page.json()["limit"], 10);
+    assert_eq!(page.json()["data"].as_array().unwrap().len(), 10);
+    // An encoded name is its name.
+    let page = env.get("/media?%6Cimit=2&off%73et=%31").await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert_eq!(
+        (page.json()["limit"].clone(), page.json()["offset"].clone()),
+        (json!(2), json!(1))
+    );
+    let bad = env.get("/media?limit=%3").await;
+    assert_emulator(&bad, 400, "limit");
+}
+
+#[tokio::test]
+async fn list_items_can_be_the_documented_summary() {
+    let env = Env::with(
+        authenta_emulator::Emulator::builder()
+            .clock(authenta_emulator::ClockMode::Manual)
+            .list_items(authenta_emulator::ListItems::Summary),
+    )
+    .await;
+    let mid = env.upload("image/png", "AC-1", b"summary").await;
+    env.wait_final(&mid).await;
+    let page = env.get("/media").await.json();
+    let item = page["data"][0].as_object().unwrap();
+    let mut keys: Vec<&str> = item.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["createdAt", "mid", "modelType", "name", "status", "type"]
+    );
+    // GET /media/{mid} still answers the whole record.
+    let whole = env.get(&format!("/media/{mid}")).await.json();
+    assert!(whole["resultURL"].is_string());
+}

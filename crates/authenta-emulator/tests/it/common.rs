@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use authenta_emulator::{ApiKey, Emulator, KeySpec, RunningEmulator};
+use authenta_emulator::{ApiKey, ClockMode, Emulator, KeySpec, RunningEmulator};
 use authenta_types::{EMULATOR_ERROR_CODES, ERROR_CODES, ErrorBody, ErrorCode};
 use serde_json::{Value, json};
 
@@ -18,7 +18,8 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-/// A short processing time, so tests reach PROCESSED quickly.
+/// The processing time of [`Env::new`]'s emulator (on a manual clock: tests
+/// advance it rather than wait).
 pub const PROCESSING: Duration = Duration::from_millis(20);
 
 /// A running emulator, a client and a key with every permission.
@@ -69,7 +70,12 @@ pub async fn answer(resp: reqwest::Response) -> Answer {
 
 impl Env {
     pub async fn new() -> Env {
-        Env::with(Emulator::builder().processing_time(PROCESSING)).await
+        Env::with(
+            Emulator::builder()
+                .processing_time(PROCESSING)
+                .clock(ClockMode::Manual),
+        )
+        .await
     }
 
     pub async fn with(builder: authenta_emulator::EmulatorBuilder) -> Env {
@@ -164,8 +170,9 @@ impl Env {
         created["mid"].as_str().unwrap().to_owned()
     }
 
-    /// Polls `GET /media/{mid}` until the record's status is final (at most
-    /// 30 s, then the test fails).
+    /// Polls `GET /media/{mid}` until the record's status is final: on a
+    /// manual clock by advancing it past the processing time, on the system
+    /// clock by polling every 10 ms (at most 30 s, then the test fails).
     pub async fn wait_final(&self, mid: &str) -> Value {
         for _ in 0..3000 {
             let a = self.get(&format!("/media/{mid}")).await;
@@ -174,7 +181,13 @@ impl Env {
             if authenta_types::FINAL_STATUSES.contains(&media["status"].as_str().unwrap_or("")) {
                 return media;
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            if self.emu.clock_mode() == ClockMode::Manual {
+                self.emu
+                    .advance(self.emu.processing_time())
+                    .expect("advance the clock");
+            } else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
         }
         panic!("record {mid} never reached a final status");
     }

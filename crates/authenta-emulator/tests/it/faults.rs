@@ -254,3 +254,136 @@ async fn bad_faults_are_refused_and_control_is_never_faulted() {
     env.emu.clear_faults();
     assert!(env.emu.faults().is_empty());
 }
+
+#[tokio::test]
+async fn a_200_that_is_not_json() {
+    let env = Env::new().await;
+    env.emu
+        .inject_fault(Fault::new("/api/media", FaultAction::NotJson))
+        .unwrap();
+    let a = env.get("/media").await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.header("content-type"), Some("application/json"));
+    assert!(serde_json::from_slice::<serde_json::Value>(&a.body).is_err());
+    assert_eq!(query_used(&env), 0);
+}
+
+#[tokio::test]
+async fn slow_down_on_the_upload_endpoint() {
+    let env = Env::new().await;
+    let created = env.create_for("image/png", "AC-1", b"abc").await;
+    env.emu
+        .inject_fault(Fault::new(
+            format!("/{}/", authenta_emulator::BUCKET),
+            FaultAction::SlowDown,
+        ))
+        .unwrap();
+    let url = created["uploadUrl"].as_str().unwrap();
+    let a = env.put(url, "image/png", b"abc").await;
+    assert_eq!(
+        (a.status, crate::common::s3_code(&a).as_str()),
+        (503, "SlowDown")
+    );
+    assert_eq!(a.header("retry-after"), Some("1"));
+    assert_eq!(env.put(url, "image/png", b"abc").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_host() {
+    let env = Env::new().await;
+    env.emu
+        .inject_fault(Fault::new(
+            "/api/media",
+            FaultAction::Redirect {
+                status: 307,
+                location: None,
+            },
+        ))
+        .unwrap();
+    let got = env
+        .raw("GET", "/api/media?limit=2", &env.credentials(), "")
+        .await;
+    assert!(got.starts_with("HTTP/1.1 307"), "{got}");
+    assert!(
+        got.to_lowercase()
+            .contains("location: http://redirected.invalid/api/media?limit=2"),
+        "{got}"
+    );
+}
+
+#[tokio::test]
+async fn a_reset_in_the_middle_of_the_body() {
+    let env = Env::new().await;
+    env.emu
+        .inject_fault(Fault::new("/api/media", FaultAction::ResetMidBody))
+        .unwrap();
+    let got = env.raw("GET", "/api/media", &env.credentials(), "").await;
+    let (head, body) = got.split_once("\r\n\r\n").expect("a head came");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let declared: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(body.len() < declared, "{body}");
+    // The request was handled: quota spent.
+    assert_eq!(query_used(&env), 1);
+}
+
+#[tokio::test]
+async fn a_stall_in_the_middle_of_an_upload_then_success() {
+    let env = Env::new().await;
+    let bytes = vec![7u8; 256 * 1024];
+    let created = env.create_for("image/png", "AC-1", &bytes).await;
+    env.emu
+        .inject_fault(Fault::new(
+            format!("/{}/", authenta_emulator::BUCKET),
+            FaultAction::StallBody { millis: 40 },
+        ))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let a = env
+        .put(created["uploadUrl"].as_str().unwrap(), "image/png", &bytes)
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert!(started.elapsed() >= std::time::Duration::from_millis(40));
+}
+
+#[tokio::test]
+async fn an_idle_kept_alive_connection_is_closed_by_the_fault() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let env = Env::new().await;
+    env.emu
+        .inject_fault(Fault::new("/api/media", FaultAction::CloseIdle))
+        .unwrap();
+    let mut stream = tokio::net::TcpStream::connect(env.emu.addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "GET /api/media HTTP/1.1\r\nhost: e\r\nx-client-id: {}\r\nx-client-secret: {}\r\n\r\n",
+        env.key.client_id, env.key.client_secret
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    // The answer comes, then the close (well before the 5 s idle timeout),
+    // with no `Connection: close`.
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the connection stayed open");
+    let text = String::from_utf8_lossy(&got).to_lowercase();
+    assert!(text.starts_with("http/1.1 200"), "{text}");
+    assert!(!text.contains("connection: close"), "{text}");
+}

@@ -2,9 +2,12 @@
 
 mod api;
 mod blocking;
+mod clock;
 mod common;
+mod connections;
 mod control;
 mod faults;
 mod load;
 mod persistence;
+mod store;
 mod upload;

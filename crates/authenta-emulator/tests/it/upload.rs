@@ -367,3 +367,46 @@ async fn downloads_need_a_processed_record_and_a_valid_signature() {
     let a = env.send(env.http.get(result)).await;
     assert_eq!((a.status, s3_code(&a).as_str()), (404, "NoSuchKey"));
 }
+
+#[tokio::test]
+async fn an_api_credential_on_the_upload_is_refused_and_not_kept() {
+    let env = Env::new().await;
+    for header in ["x-client-id", "x-client-secret"] {
+        let created = env.create_for("image/png", "AC-1", b"abc").await;
+        env.emu.clear_upload_requests();
+        let secret_value = format!("leaked-{header}-value");
+        let a = env
+            .send(
+                env.http
+                    .put(created["uploadUrl"].as_str().unwrap())
+                    .header("content-type", "image/png")
+                    .header(header, &secret_value)
+                    .body(b"abc".to_vec()),
+            )
+            .await;
+        assert_eq!((a.status, s3_code(&a).as_str()), (400, "InvalidArgument"));
+        assert!(
+            a.text()
+                .contains(&format!("<ArgumentName>{header}</ArgumentName>")),
+            "{}",
+            a.text()
+        );
+        assert!(!a.text().contains(&secret_value));
+        let mid = created["mid"].as_str().unwrap();
+        assert_eq!(env.emu.record(mid).unwrap().status, "INITED");
+        // The log (in process and over HTTP) names the header, never its value.
+        let logged = env.emu.upload_requests();
+        assert_eq!(logged.len(), 1);
+        assert_eq!(logged[0].header(header), Some("<redacted>"));
+        let over_http = env
+            .send(env.http.get(format!("{}/uploads", env.emu.control_url())))
+            .await;
+        assert_eq!(over_http.status, 200);
+        assert!(
+            !over_http.text().contains(&secret_value),
+            "{}",
+            over_http.text()
+        );
+        assert!(!logged[0].client_mistakes(3, "image/png").is_empty());
+    }
+}

@@ -1,0 +1,148 @@
+//! Dispatch: each request goes to the control surface, the API or the S3
+//! endpoint; API and upload requests pass through the fault layer and are
+//! logged.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use tower::Service as _;
+
+use crate::api::ApiCode;
+use crate::core::Core;
+use crate::faults::{ConnControl, ResetConnection};
+use crate::model::{ApiRequest, UploadRequest};
+use crate::s3::{CREDENTIAL_HEADERS, s3_error_response};
+
+/// The request router of one emulator.
+pub(crate) struct App {
+    pub core: Arc<Core>,
+    pub api: Router,
+    pub control: Router,
+    pub s3: s3s::service::S3Service,
+}
+
+fn header_str(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Whether `path` is under `prefix` (the prefix itself, or `prefix/...`).
+fn under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+impl App {
+    /// Handles one request of a connection.
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        conn: Arc<ConnControl>,
+    ) -> Result<Response<Body>, ResetConnection> {
+        let req = req.map(Body::new);
+        let path = req.uri().path().to_owned();
+        if under(&path, crate::control::CONTROL_PREFIX) {
+            if let Err(resp) = crate::control::admitted(&self.core, req.headers()) {
+                return Ok(resp);
+            }
+            let resp = self.control.clone().call(req).await;
+            return Ok(resp.unwrap_or_else(|e: Infallible| match e {}));
+        }
+        let method = req.method().clone();
+        let is_api = under(&path, "/api");
+        let log = is_api.then(|| {
+            (
+                req.uri()
+                    .path_and_query()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_else(|| path.clone()),
+                header_str(req.headers(), "x-client-id"),
+            )
+        });
+        let fault = crate::faults::take(&mut self.core.shared.lock(), method.as_str(), &path);
+        if let Some(f) = &fault {
+            tracing::info!(%method, %path, action = ?f.action, stage = ?f.stage, "injecting a fault");
+        }
+        let result = crate::faults::apply(req, fault.as_ref(), &conn, |req| self.route(req)).await;
+        if let Some((path, client_id)) = log {
+            let (status, code) = match &result {
+                Ok(resp) => (
+                    resp.status().as_u16(),
+                    resp.extensions().get::<ApiCode>().map(|c| c.0.clone()),
+                ),
+                Err(ResetConnection) => (0, None),
+            };
+            tracing::info!(%method, %path, status, code = code.as_deref().unwrap_or(""), "api request");
+            let at = self.core.shared.clock.now();
+            self.core.shared.lock().log_api(ApiRequest {
+                at,
+                method: method.to_string(),
+                path,
+                client_id,
+                status,
+                code,
+                faulted: fault.is_some(),
+            });
+        }
+        result
+    }
+
+    /// The normal handling: the API, or the S3 endpoint.
+    async fn route(&self, req: Request<Body>) -> Response<Body> {
+        if under(req.uri().path(), "/api") {
+            let resp = self.api.clone().call(req).await;
+            return resp.unwrap_or_else(|e: Infallible| match e {});
+        }
+        self.s3(req).await
+    }
+
+    async fn s3(&self, req: Request<Body>) -> Response<Body> {
+        let entry = UploadRequest {
+            at: self.core.shared.clock.now(),
+            method: req.method().to_string(),
+            path: req.uri().path().to_owned(),
+            headers: req
+                .headers()
+                .iter()
+                .map(|(n, v)| {
+                    let value = if CREDENTIAL_HEADERS.contains(&n.as_str()) {
+                        // Never kept: the name is enough to see the leak.
+                        "<redacted>".to_owned()
+                    } else {
+                        String::from_utf8_lossy(v.as_bytes()).into_owned()
+                    };
+                    (n.as_str().to_owned(), value)
+                })
+                .collect(),
+        };
+        tracing::info!(method = %entry.method, path = %entry.path, "s3 request");
+        self.core.shared.lock().log_upload(entry);
+        if let Some(resp) = crate::s3::front_checks(req.method(), req.headers()) {
+            return resp;
+        }
+        if self.core.shared.clock.is_manual()
+            && let Some(resp) =
+                crate::s3::expired_by_clock(req.uri().query(), self.core.shared.clock.now())
+        {
+            return resp;
+        }
+        match self.s3.call(req.map(s3s::Body::http_body_unsync)).await {
+            Ok(resp) => crate::s3::with_standard_message(resp.map(Body::new)).await,
+            Err(e) => {
+                tracing::error!(error = ?e, "s3 service failed");
+                s3_error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                    &[],
+                )
+            }
+        }
+    }
+}
