@@ -12,7 +12,7 @@
 //! and errors.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use authenta_types::{
@@ -25,19 +25,26 @@ use crate::engine::flows::{
     Call, Download, FetchResult, ListPages, Observer, Process, SourceInfo, Upload, UploadTo,
     Uploaded, Wait,
 };
-use crate::engine::{Flow, blocking, later, nonblocking, now};
+use crate::engine::{Flow, blocking, now};
+#[cfg(feature = "async")]
+use crate::engine::{later, nonblocking};
 use crate::error::{Failure, ValidationError};
-use crate::io::{OneShot, OneShotStream};
+use crate::io::OneShot;
+#[cfg(feature = "async")]
+use crate::io::OneShotStream;
 use crate::ops::{CreateMedia, DeleteMedia, GetMedia, ListMedia};
 use crate::options::{ProgressFn, UploadOptions};
 use crate::poll::PollPolicy;
 use crate::response::UploadReceipt;
 use crate::retry::RetryPolicy;
 use crate::settings::ClientSettings;
-use crate::transport::{AsyncHttpClient, AsyncRuntime, ByteStream, HttpClient, Runtime};
+#[cfg(feature = "async")]
+use crate::transport::{AsyncHttpClient, AsyncRuntime, ByteStream};
+use crate::transport::{HttpClient, Runtime};
 use crate::upload::UploadTarget;
 use crate::validate::MediaFile;
 
+#[cfg(feature = "async")]
 /// The records of an async client's `list_all`: a `Stream` of
 /// `Result<Media, Failure>` (and `Unpin`, so `try_next().await` works).
 pub type MediaStream<'a> =
@@ -587,6 +594,7 @@ impl<T: HttpClient, R: Runtime> Client<Blocking<T, R>> {
     }
 }
 
+#[cfg(feature = "async")]
 impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
     /// Runs any flow with this client's transport and runtime: the one
     /// async driver loop.
@@ -671,10 +679,10 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
     /// [`Error::Stopped`](crate::Error::Stopped).
     pub fn process_many(
         &self,
-        paths: impl IntoIterator<Item = PathBuf, IntoIter: Send + 'static>,
+        paths: impl IntoIterator<Item = std::path::PathBuf, IntoIter: Send + 'static>,
         options: &UploadOptions,
         concurrency: usize,
-    ) -> impl futures_core::Stream<Item = (PathBuf, Result<Media, Failure>)> + Send + '_
+    ) -> impl futures_core::Stream<Item = (std::path::PathBuf, Result<Media, Failure>)> + Send + '_
     where
         T: 'static,
         R: 'static,

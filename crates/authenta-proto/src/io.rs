@@ -11,7 +11,9 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::transport::{ByteStream, DownloadSink};
+#[cfg(feature = "async")]
+use crate::transport::ByteStream;
+use crate::transport::DownloadSink;
 
 /// Where the bytes of a blocking upload come from.
 pub trait UploadSource: Send {
@@ -126,6 +128,7 @@ impl<R: Read + Send> UploadSource for OneShot<R> {
     }
 }
 
+#[cfg(feature = "async")]
 /// Where the bytes of an async upload come from.
 #[async_trait::async_trait]
 pub trait AsyncUploadSource: Send {
@@ -150,6 +153,7 @@ pub trait AsyncUploadSource: Send {
     }
 }
 
+#[cfg(feature = "async")]
 #[async_trait::async_trait]
 impl AsyncUploadSource for bytes::Bytes {
     fn len(&self) -> u64 {
@@ -168,6 +172,7 @@ impl AsyncUploadSource for bytes::Bytes {
     }
 }
 
+#[cfg(feature = "async")]
 /// A stream of known length that can be read once: its upload is never
 /// retried.
 pub struct OneShotStream {
@@ -175,6 +180,7 @@ pub struct OneShotStream {
     len: u64,
 }
 
+#[cfg(feature = "async")]
 impl OneShotStream {
     /// `len` bytes from `stream`.
     pub fn new(stream: ByteStream, len: u64) -> Self {
@@ -185,6 +191,7 @@ impl OneShotStream {
     }
 }
 
+#[cfg(feature = "async")]
 #[async_trait::async_trait]
 impl AsyncUploadSource for OneShotStream {
     fn len(&self) -> u64 {

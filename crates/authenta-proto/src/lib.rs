@@ -68,7 +68,9 @@ pub mod validate;
 pub use authenta_types as types;
 pub use http;
 
-pub use client::{Async, Backend, Blocking, Client, ClientBuilder, MediaStream};
+#[cfg(feature = "async")]
+pub use client::MediaStream;
+pub use client::{Async, Backend, Blocking, Client, ClientBuilder};
 pub use config::{ClientSecret, Config, Credentials};
 pub use engine::flows::{Observer, Uploaded};
 pub use engine::{Action, Event, Flow, Inputs};
@@ -76,7 +78,9 @@ pub use error::{
     ApiError, BatchStopped, BoxError, ConfigError, DecodeError, Error, ErrorClass, Failure,
     HttpError, LocalIo, UploadError, UploadExpired, ValidationError, WaitTimeout,
 };
-pub use io::{AsyncUploadSource, FileSink, FileSource, OneShot, OneShotStream, UploadSource};
+#[cfg(feature = "async")]
+pub use io::{AsyncUploadSource, OneShotStream};
+pub use io::{FileSink, FileSource, OneShot, UploadSource};
 pub use ops::{ApiRequest, CreateMedia, DeleteMedia, GetMedia, ListMedia};
 pub use options::{ProgressFn, UploadOptions};
 pub use paginate::ListCursor;
@@ -84,9 +88,12 @@ pub use poll::{PollPolicy, PollStep};
 pub use response::{SNIPPET_LEN, UploadReceipt};
 pub use retry::{RetryAfter, RetryPolicy};
 pub use settings::ClientSettings;
+#[cfg(feature = "async")]
 pub use transport::{
-    AsyncDownloadSink, AsyncHttpClient, AsyncRuntime, AsyncUploadBody, ByteStream, DownloadSink,
-    HttpClient, RESPONSE_READ_LIMIT, Runtime, SendDownloadError, SendUploadError,
+    AsyncDownloadSink, AsyncHttpClient, AsyncRuntime, AsyncUploadBody, ByteStream,
+};
+pub use transport::{
+    DownloadSink, HttpClient, RESPONSE_READ_LIMIT, Runtime, SendDownloadError, SendUploadError,
     TransportErrorKind, UploadBody,
 };
 pub use upload::UploadTarget;

@@ -7,14 +7,20 @@
 
 use std::io::{self, Read};
 use std::path::PathBuf;
+#[cfg(feature = "async")]
 use std::pin::Pin;
+#[cfg(feature = "async")]
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::io::{AsyncUploadSource, UploadSource};
+#[cfg(feature = "async")]
+use crate::io::AsyncUploadSource;
+use crate::io::UploadSource;
 use crate::options::ProgressFn;
 
+#[cfg(feature = "async")]
 use bytes::Bytes;
+#[cfg(feature = "async")]
 use futures_core::Stream;
 use http::{Request, Response};
 
@@ -173,6 +179,7 @@ where
     }
 }
 
+#[cfg(feature = "async")]
 /// An async HTTP client (with `async-trait`).
 #[async_trait::async_trait]
 pub trait AsyncHttpClient: Send + Sync {
@@ -279,6 +286,7 @@ impl DownloadSink for Vec<u8> {
     }
 }
 
+#[cfg(feature = "async")]
 /// Where an async streamed download's bytes go; see [`DownloadSink`].
 #[async_trait::async_trait]
 pub trait AsyncDownloadSink: Send {
@@ -295,6 +303,7 @@ pub trait AsyncDownloadSink: Send {
     async fn abandon(&mut self) {}
 }
 
+#[cfg(feature = "async")]
 #[async_trait::async_trait]
 impl AsyncDownloadSink for Vec<u8> {
     async fn restart(&mut self) -> io::Result<()> {
@@ -349,6 +358,7 @@ pub trait Runtime {
     }
 }
 
+#[cfg(feature = "async")]
 /// Time, sleep and randomness for the async flows.
 #[async_trait::async_trait]
 pub trait AsyncRuntime: Send + Sync {
@@ -470,9 +480,11 @@ impl Read for UploadBody<'_> {
     }
 }
 
+#[cfg(feature = "async")]
 /// A stream of body chunks.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
+#[cfg(feature = "async")]
 /// The body of an async upload: exactly `len` bytes from a stream, with
 /// progress reported as the transport pulls chunks. A stream that ends
 /// early or yields more than `len` bytes is an error, never a cut body: the
@@ -485,6 +497,7 @@ pub struct AsyncUploadBody {
     progress: Option<ProgressFn>,
 }
 
+#[cfg(feature = "async")]
 impl AsyncUploadBody {
     /// A body of `len` bytes pulled from `stream`.
     pub fn new(stream: ByteStream, len: u64, progress: Option<ProgressFn>) -> Self {
@@ -508,6 +521,7 @@ impl AsyncUploadBody {
     }
 }
 
+#[cfg(feature = "async")]
 impl std::fmt::Debug for AsyncUploadBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AsyncUploadBody")
@@ -517,6 +531,7 @@ impl std::fmt::Debug for AsyncUploadBody {
     }
 }
 
+#[cfg(feature = "async")]
 impl Stream for AsyncUploadBody {
     type Item = io::Result<Bytes>;
 
@@ -597,6 +612,7 @@ mod tests {
         assert!(err.to_string().contains("more than the 5 bytes"), "{err}");
     }
 
+    #[cfg(feature = "async")]
     fn drain(mut body: AsyncUploadBody) -> io::Result<Vec<u8>> {
         use futures_util::StreamExt as _;
         futures_util::future::FutureExt::now_or_never(async move {
@@ -609,12 +625,14 @@ mod tests {
         .expect("ready streams")
     }
 
+    #[cfg(feature = "async")]
     fn chunks(parts: &[&'static [u8]]) -> ByteStream {
         let parts: Vec<io::Result<Bytes>> =
             parts.iter().map(|p| Ok(Bytes::from_static(p))).collect();
         Box::pin(futures_util::stream::iter(parts))
     }
 
+    #[cfg(feature = "async")]
     #[test]
     fn an_async_body_is_exactly_its_length() {
         assert_eq!(

@@ -1,12 +1,13 @@
 //! [`StdRuntime`]: time, sleep and randomness from the standard library.
 
+use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, Instant, SystemTime};
 
 use authenta_proto::Runtime;
 
 /// Proto's [`Runtime`] for blocking code: [`Instant::now`],
-/// [`SystemTime::now`], [`std::thread::sleep`], and `fastrand` for backoff
-/// jitter.
+/// [`SystemTime::now`], [`std::thread::sleep`], and std's randomly seeded
+/// hasher for backoff jitter.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StdRuntime;
 
@@ -24,7 +25,8 @@ impl Runtime for StdRuntime {
     }
 
     fn random(&self) -> u64 {
-        fastrand::u64(..)
+        // Every RandomState gets fresh keys: a new number each time.
+        RandomState::new().hash_one(0u8)
     }
 }
 

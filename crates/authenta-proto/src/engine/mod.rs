@@ -50,6 +50,7 @@ use crate::transport::{MAX_API_RESPONSE_BYTES, TransportErrorKind};
 
 pub mod blocking;
 pub mod flows;
+#[cfg(feature = "async")]
 pub mod nonblocking;
 
 /// The moment a flow is stepped at: the caller's clocks and a fresh random
@@ -489,6 +490,7 @@ impl<S: crate::transport::DownloadSink + ?Sized> crate::transport::DownloadSink 
     }
 }
 
+#[cfg(feature = "async")]
 #[async_trait::async_trait]
 impl<S: crate::transport::AsyncDownloadSink + ?Sized> crate::transport::AsyncDownloadSink
     for Counted<'_, S>
@@ -645,10 +647,13 @@ macro_rules! now {
     };
 }
 
+#[cfg(feature = "async")]
 macro_rules! later {
     ($e:expr) => {
         $e.await
     };
 }
 
-pub(crate) use {drive, later, now};
+#[cfg(feature = "async")]
+pub(crate) use later;
+pub(crate) use {drive, now};
