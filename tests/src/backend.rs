@@ -7,12 +7,13 @@
 
 use std::path::Path;
 
+use authenta_proto::engine::flows::Uploaded;
 use authenta_proto::types::{
     CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, ResultDocument,
 };
 use authenta_proto::{
     Blocking, Config, Credentials, Failure, HttpClient, PollPolicy, RetryPolicy, Runtime,
-    UploadOptions, UploadReceipt, UploadTarget, Uploaded,
+    UploadOptions, UploadReceipt, UploadTarget,
 };
 
 #[path = "../../crates/authenta-proto/examples/custom_client/std_client.rs"]

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use authenta_reqwest::proto::config::{ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET};
+use authenta_reqwest::proto::{ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET};
 use authenta_reqwest::types::{MODEL_TYPES, MediaId, ModelType};
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 

@@ -222,7 +222,7 @@ struct Shared<D> {
 ///
 /// ```
 /// use std::time::{Duration, Instant, SystemTime};
-/// use authenta_proto::client::{Blocking, Client};
+/// use authenta_proto::{Blocking, Client};
 /// use authenta_proto::http::{Request, Response};
 /// use authenta_proto::{Config, Credentials, Runtime};
 /// use authenta_proto::types::MediaId;

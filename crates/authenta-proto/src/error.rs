@@ -2,7 +2,6 @@
 //! transport's own failure.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::time::Duration;
 
 use authenta_types::{ErrorBody, ErrorCode, MediaId, MediaKind, MediaStatus, ModelType, Operation};
@@ -15,29 +14,43 @@ use crate::retry::RetryAfter;
 /// answer from the API or from S3, an unreadable body, or a wait that timed
 /// out. Transport failures (connection refused, timeouts) are the
 /// transport's errors, wrapped by each backend's error type.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The configuration is missing or invalid.
-    Config(ConfigError),
+    #[error("{0}{hint}", hint = hint_suffix(self))]
+    Config(#[source] ConfigError),
     /// The input was refused before any request was built.
-    Invalid(ValidationError),
+    #[error("{0}{hint}", hint = hint_suffix(self))]
+    Invalid(#[source] ValidationError),
     /// The API answered with its JSON error body.
+    #[error("{0}{hint}", hint = hint_suffix(self))]
     Api(Box<ApiError>),
     /// A non-2xx answer without an API error body (an HTML 502 from a proxy,
     /// an empty 503).
+    #[error("{0}{hint}", hint = hint_suffix(self))]
     Http(Box<HttpError>),
     /// S3 refused the upload.
+    #[error("{0}{hint}", hint = hint_suffix(self))]
     Upload(Box<UploadError>),
     /// The upload URL expired before the upload started.
+    #[error("{0}{hint}", hint = hint_suffix(self))]
     UploadExpired(UploadExpired),
     /// A 2xx answer whose body could not be read.
+    #[error("{0}{hint}", hint = hint_suffix(self))]
     Decode(Box<DecodeError>),
     /// Waiting for a final status took longer than allowed.
+    #[error("{0}{hint}", hint = hint_suffix(self))]
     Timeout(WaitTimeout),
     /// A batch started no more work: an earlier item failed in a way
     /// every item would ([`ErrorClass::affects_every_request`]).
+    #[error("{0}")]
     Stopped(BatchStopped),
+}
+
+/// `: what to do`, when the protocol knows.
+fn hint_suffix(error: &Error) -> String {
+    error.hint().map(|h| format!(": {h}")).unwrap_or_default()
 }
 
 /// Why a batch item was not started: the earlier failure that would recur
@@ -251,7 +264,7 @@ impl Error {
 /// errors repeat their source in their own message).
 ///
 /// ```
-/// use authenta_proto::error::error_chain;
+/// use authenta_proto::error_chain;
 /// let inner = std::io::Error::other("invalid peer certificate: UnknownIssuer");
 /// let outer = std::io::Error::new(std::io::ErrorKind::Other, inner);
 /// assert_eq!(error_chain(&outer), "invalid peer certificate: UnknownIssuer");
@@ -281,36 +294,6 @@ fn class_of_status(status: StatusCode) -> ErrorClass {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Config(e) => e.fmt(f),
-            Error::Invalid(e) => e.fmt(f),
-            Error::Api(e) => e.fmt(f),
-            Error::Http(e) => e.fmt(f),
-            Error::Upload(e) => e.fmt(f),
-            Error::UploadExpired(e) => e.fmt(f),
-            Error::Decode(e) => e.fmt(f),
-            Error::Timeout(e) => e.fmt(f),
-            Error::Stopped(e) => return e.fmt(f),
-        }?;
-        if let Some(hint) = self.hint() {
-            write!(f, ": {hint}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Config(e) => Some(e),
-            Error::Invalid(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
 impl From<ConfigError> for Error {
     fn from(e: ConfigError) -> Self {
         Error::Config(e)
@@ -323,32 +306,18 @@ impl From<ValidationError> for Error {
     }
 }
 
-fn write_mid(f: &mut fmt::Formatter<'_>, mid: Option<&MediaId>) -> fmt::Result {
-    match mid {
-        Some(mid) => write!(f, " (mid {mid})"),
-        None => Ok(()),
-    }
-}
-
-fn write_operation(f: &mut fmt::Formatter<'_>, op: Option<Operation>) -> fmt::Result {
-    match op {
-        Some(op) => {
-            let route = op.route();
-            write!(f, " on {} {}", route.method, route.path)
-        }
-        None => Ok(()),
-    }
-}
-
 /// A configuration that cannot work.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// A required environment variable (or value) is missing or empty.
+    #[error("{0} is not set (or is empty)")]
     MissingVariable(&'static str),
     /// A credential holds characters an HTTP header cannot carry.
+    #[error("{0} holds characters an HTTP header cannot carry; copy the credential again")]
     InvalidCredential(&'static str),
     /// The base URL cannot be used.
+    #[error("invalid base URL {url:?}: {reason}")]
     InvalidBaseUrl {
         /// The URL as given.
         url: String,
@@ -356,29 +325,12 @@ pub enum ConfigError {
         reason: String,
     },
     /// The user agent cannot be a header value.
+    #[error("invalid user agent: {0}")]
     InvalidUserAgent(String),
     /// The HTTP client cannot be used (it follows redirects, which would
     /// carry the credentials to another host; or it failed to start).
+    #[error("cannot use the HTTP client: {0}")]
     HttpClient(String),
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::MissingVariable(name) => {
-                write!(f, "{name} is not set (or is empty)")
-            }
-            ConfigError::InvalidCredential(name) => write!(
-                f,
-                "{name} holds characters an HTTP header cannot carry; copy the credential again"
-            ),
-            ConfigError::InvalidBaseUrl { url, reason } => {
-                write!(f, "invalid base URL {url:?}: {reason}")
-            }
-            ConfigError::InvalidUserAgent(reason) => write!(f, "invalid user agent: {reason}"),
-            ConfigError::HttpClient(reason) => write!(f, "cannot use the HTTP client: {reason}"),
-        }
-    }
 }
 
 impl ConfigError {
@@ -409,19 +361,19 @@ impl ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
-
 /// Input refused before any request was built, so no quota is spent on a
 /// record that could not succeed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ValidationError {
     /// The file is empty.
+    #[error("{name}: the file is empty; choose a file with content")]
     EmptyFile {
         /// The file's name.
         name: String,
     },
     /// The file is larger than one S3 PUT takes (5 GiB).
+    #[error("{name}: {size} bytes is more than one upload takes ({max} bytes, 5 GiB); shorten or compress the file", max = authenta_types::MAX_UPLOAD_SIZE)]
     TooLarge {
         /// The file's name.
         name: String,
@@ -429,12 +381,18 @@ pub enum ValidationError {
         size: u64,
     },
     /// Neither the file's bytes nor its extension tell its type.
+    #[error(
+        "{name}: cannot tell the file's type from its bytes or its extension; give the content type explicitly (for example image/png)"
+    )]
     UnknownContentType {
         /// The file's name.
         name: String,
     },
     /// The file's extension names a media type, but its bytes match no
     /// media format (a text file named `x.png`).
+    #[error(
+        "{name}: expected {expected} (from its extension) but its bytes are no media format the API takes (found {found}); check that the file is what its name says"
+    )]
     NotMedia {
         /// The file's name.
         name: String,
@@ -445,6 +403,9 @@ pub enum ValidationError {
     },
     /// The file is cut short: its bytes start as a media format but do not
     /// end as one (a PNG without `IEND`, an MP4 without `moov`).
+    #[error(
+        "{name}: the file is cut short: expected a complete {content_type}, found {found}; send the whole file"
+    )]
     Truncated {
         /// The file's name.
         name: String,
@@ -454,6 +415,7 @@ pub enum ValidationError {
         found: String,
     },
     /// The API does not take this content type.
+    #[error("{name}: the API does not take {content_type}; it takes {takes}", takes = api_content_types())]
     UnsupportedContentType {
         /// The file's name.
         name: String,
@@ -461,6 +423,7 @@ pub enum ValidationError {
         content_type: String,
     },
     /// The model does not take this kind of media (DF-1 with an image, say).
+    #[error("{name}: model {model} takes {kinds} media, not {kind}; choose a model for {kind} media{models}", kinds = kinds(takes), models = models_for(*kind))]
     ModelMismatch {
         /// The file's name.
         name: String,
@@ -472,11 +435,13 @@ pub enum ValidationError {
         takes: &'static [MediaKind],
     },
     /// A media name the API would refuse.
+    #[error("invalid media name: {reason}")]
     InvalidName {
         /// Why.
         reason: &'static str,
     },
     /// The file cannot be read (missing, a directory, no permission).
+    #[error("{path}: cannot read the file ({reason}); check the path and its permissions")]
     Unreadable {
         /// The path given.
         path: String,
@@ -485,6 +450,7 @@ pub enum ValidationError {
     },
     /// No model was chosen and no documented model takes this kind of
     /// media (audio, documents): the caller must choose one.
+    #[error("{name}: no documented model takes {kind} media; choose a model{models}", models = models_for(*kind))]
     NoDefaultModel {
         /// The file's name.
         name: String,
@@ -492,11 +458,13 @@ pub enum ValidationError {
         kind: MediaKind,
     },
     /// A list page size outside what the API takes.
+    #[error("limit {limit} is out of range: the API takes {min} to {max} records per page", min = authenta_types::LIST_LIMIT_MIN, max = authenta_types::LIST_LIMIT_MAX)]
     InvalidLimit {
         /// The limit given.
         limit: u32,
     },
     /// The body to upload is not the size the record was created with.
+    #[error("{}", size_mismatch(*expected, *actual, mid.as_ref()))]
     SizeMismatch {
         /// The size the upload URL was made for.
         expected: u64,
@@ -507,114 +475,54 @@ pub enum ValidationError {
     },
 }
 
-impl fmt::Display for ValidationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ValidationError::EmptyFile { name } => {
-                write!(f, "{name}: the file is empty; choose a file with content")
-            }
-            ValidationError::TooLarge { name, size } => write!(
-                f,
-                "{name}: {size} bytes is more than one upload takes ({} bytes, 5 GiB); shorten or compress the file",
-                authenta_types::MAX_UPLOAD_SIZE
-            ),
-            ValidationError::UnknownContentType { name } => write!(
-                f,
-                "{name}: cannot tell the file's type from its bytes or its extension; give the content type explicitly (for example image/png)"
-            ),
-            ValidationError::NotMedia {
-                name,
-                expected,
-                found,
-            } => write!(
-                f,
-                "{name}: expected {expected} (from its extension) but its bytes are no media format the API takes (found {found}); check that the file is what its name says"
-            ),
-            ValidationError::Truncated {
-                name,
-                content_type,
-                found,
-            } => write!(
-                f,
-                "{name}: the file is cut short: expected a complete {content_type}, found {found}; send the whole file"
-            ),
-            ValidationError::UnsupportedContentType { name, content_type } => {
-                write!(f, "{name}: the API does not take {content_type}; it takes ")?;
-                let types: Vec<&str> = authenta_types::CONTENT_TYPES
-                    .iter()
-                    .map(|row| row.content_type)
-                    .collect();
-                f.write_str(&types.join(", "))
-            }
-            ValidationError::ModelMismatch {
-                name,
-                model,
-                kind,
-                takes,
-            } => {
-                let takes: Vec<&str> = takes.iter().map(|k| k.as_str()).collect();
-                write!(
-                    f,
-                    "{name}: model {model} takes {} media, not {kind}; choose a model for {kind} media",
-                    takes.join(" or ")
-                )?;
-                write_models_for(f, *kind)
-            }
-            ValidationError::NoDefaultModel { name, kind } => {
-                write!(
-                    f,
-                    "{name}: no documented model takes {kind} media; choose a model"
-                )?;
-                write_models_for(f, *kind)
-            }
-            ValidationError::InvalidName { reason } => write!(f, "invalid media name: {reason}"),
-            ValidationError::Unreadable { path, reason } => {
-                write!(
-                    f,
-                    "{path}: cannot read the file ({reason}); check the path and its permissions"
-                )
-            }
-            ValidationError::InvalidLimit { limit } => write!(
-                f,
-                "limit {limit} is out of range: the API takes {} to {} records per page",
-                authenta_types::LIST_LIMIT_MIN,
-                authenta_types::LIST_LIMIT_MAX
-            ),
-            ValidationError::SizeMismatch {
-                expected,
-                actual,
-                mid,
-            } => match mid {
-                Some(mid) => write!(
-                    f,
-                    "the body is {actual} bytes but the record was created for {expected}; upload the same file the record was created for (mid {mid})"
-                ),
-                None => write!(
-                    f,
-                    "the body is {actual} bytes but the upload URL was signed for {expected}; upload exactly the bytes the URL was made for"
-                ),
-            },
-        }
-    }
+/// The content types the API takes, as a list.
+fn api_content_types() -> String {
+    let types: Vec<&str> = authenta_types::CONTENT_TYPES
+        .iter()
+        .map(|row| row.content_type)
+        .collect();
+    types.join(", ")
 }
 
-impl std::error::Error for ValidationError {}
+/// `Image or Video`.
+fn kinds(takes: &[MediaKind]) -> String {
+    let takes: Vec<&str> = takes.iter().map(|k| k.as_str()).collect();
+    takes.join(" or ")
+}
 
 /// ` (AC-1, FD-1, ...)`: the models that take `kind`, if any.
-fn write_models_for(f: &mut fmt::Formatter<'_>, kind: MediaKind) -> fmt::Result {
+fn models_for(kind: MediaKind) -> String {
     let models: Vec<&str> = authenta_types::MODEL_TYPES
         .iter()
         .filter(|m| m.media_kinds.contains(&kind))
         .map(|m| m.id)
         .collect();
     if models.is_empty() {
-        return Ok(());
+        return String::new();
     }
-    write!(f, " ({})", models.join(", "))
+    format!(" ({})", models.join(", "))
+}
+
+fn size_mismatch(expected: u64, actual: u64, mid: Option<&MediaId>) -> String {
+    match mid {
+        Some(mid) => format!(
+            "the body is {actual} bytes but the record was created for {expected}; upload the same file the record was created for (mid {mid})"
+        ),
+        None => format!(
+            "the body is {actual} bytes but the upload URL was signed for {expected}; upload exactly the bytes the URL was made for"
+        ),
+    }
+}
+
+/// ` on GET /media/{mid}`, when the operation is known.
+fn on_operation(op: &Option<Operation>) -> String {
+    op.map(|op| format!(" on {} {}", op.route().method, op.route().path))
+        .unwrap_or_default()
 }
 
 /// The API's JSON error answer.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{} {} (HTTP {}{}){}", body.code, body.message, status.as_u16(), on_operation(operation), mid_suffix(mid.as_ref()))]
 pub struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,
@@ -628,24 +536,10 @@ pub struct ApiError {
     pub retry_after: Option<RetryAfter>,
 }
 
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} (HTTP {}",
-            self.body.code,
-            self.body.message,
-            self.status.as_u16()
-        )?;
-        write_operation(f, self.operation)?;
-        f.write_str(")")?;
-        write_mid(f, self.mid.as_ref())
-    }
-}
-
 /// A non-2xx answer whose body is not an API error (an HTML page from a
 /// proxy, an empty 503).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("HTTP {status}{}{}{}", on_operation(operation), mid_suffix(mid.as_ref()), body_suffix(snippet))]
 pub struct HttpError {
     /// The HTTP status.
     pub status: StatusCode,
@@ -660,21 +554,18 @@ pub struct HttpError {
     pub retry_after: Option<RetryAfter>,
 }
 
-impl fmt::Display for HttpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HTTP {}", self.status)?;
-        write_operation(f, self.operation)?;
-        write_mid(f, self.mid.as_ref())?;
-        if self.snippet.is_empty() {
-            f.write_str(" with an empty body")
-        } else {
-            write!(f, ": {:?}", self.snippet)
-        }
+/// ` with an empty body`, or `: "the start of it"`.
+fn body_suffix(snippet: &str) -> String {
+    if snippet.is_empty() {
+        " with an empty body".to_owned()
+    } else {
+        format!(": {snippet:?}")
     }
 }
 
 /// S3's refusal of an upload, read from its XML error body.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("upload refused: HTTP {}{}{}{}", status.as_u16(), prefixed(" ", code), prefixed(": ", message), mid_suffix(mid.as_ref()))]
 pub struct UploadError {
     /// The HTTP status.
     pub status: StatusCode,
@@ -687,21 +578,27 @@ pub struct UploadError {
     pub mid: Option<MediaId>,
 }
 
-impl fmt::Display for UploadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "upload refused: HTTP {}", self.status.as_u16())?;
-        if !self.code.is_empty() {
-            write!(f, " {}", self.code)?;
-        }
-        if !self.message.is_empty() {
-            write!(f, ": {}", self.message)?;
-        }
-        write_mid(f, self.mid.as_ref())
+/// `; body starts "..."`, or nothing for an empty body.
+fn body_starts(snippet: &str) -> String {
+    if snippet.is_empty() {
+        String::new()
+    } else {
+        format!("; body starts {snippet:?}")
+    }
+}
+
+/// `prefix` and `text`, or nothing when `text` is empty.
+fn prefixed(prefix: &str, text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}{text}")
     }
 }
 
 /// The upload URL had expired before the upload started.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the upload URL expired at {expired_at}{}", mid_suffix(mid.as_ref()))]
 pub struct UploadExpired {
     /// The record the URL was for.
     pub mid: Option<MediaId>,
@@ -709,15 +606,9 @@ pub struct UploadExpired {
     pub expired_at: Timestamp,
 }
 
-impl fmt::Display for UploadExpired {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the upload URL expired at {}", self.expired_at)?;
-        write_mid(f, self.mid.as_ref())
-    }
-}
-
 /// A 2xx answer whose body is not what the operation returns.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unreadable answer (HTTP {}{}): {reason}{}{}", status.as_u16(), on_operation(operation), mid_suffix(mid.as_ref()), body_starts(snippet))]
 pub struct DecodeError {
     /// The HTTP status.
     pub status: StatusCode,
@@ -731,21 +622,9 @@ pub struct DecodeError {
     pub mid: Option<MediaId>,
 }
 
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unreadable answer (HTTP {}", self.status.as_u16())?;
-        write_operation(f, self.operation)?;
-        write!(f, "): {}", self.reason)?;
-        write_mid(f, self.mid.as_ref())?;
-        if !self.snippet.is_empty() {
-            write!(f, "; body starts {:?}", self.snippet)?;
-        }
-        Ok(())
-    }
-}
-
 /// A wait gave up before the record reached a final status.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("media {mid} did not reach a final status after {:.1} s and {polls} poll{}{}", waited.as_secs_f64(), if *polls == 1 { "" } else { "s" }, last_status.as_ref().map(|s| format!("; last status {s}")).unwrap_or_default())]
 pub struct WaitTimeout {
     /// The record waited for.
     pub mid: MediaId,
@@ -755,23 +634,6 @@ pub struct WaitTimeout {
     pub waited: Duration,
     /// How many polls it spent.
     pub polls: u32,
-}
-
-impl fmt::Display for WaitTimeout {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "media {} did not reach a final status after {:.1} s and {} poll{}",
-            self.mid,
-            self.waited.as_secs_f64(),
-            self.polls,
-            if self.polls == 1 { "" } else { "s" }
-        )?;
-        match &self.last_status {
-            Some(status) => write!(f, "; last status {status}"),
-            None => Ok(()),
-        }
-    }
 }
 
 #[cfg(test)]

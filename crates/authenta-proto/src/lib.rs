@@ -49,52 +49,67 @@
 //! assert_eq!(media.fake, Some(true));
 //! ```
 
-pub mod client;
-pub mod config;
+// Every module but `engine` is private: its items are re-exported below,
+// so each public item has one path.
+mod client;
+mod config;
 pub mod engine;
-pub mod error;
-pub mod io;
-pub mod ops;
-pub mod options;
-pub mod paginate;
-pub mod poll;
-pub mod response;
-pub mod retry;
-pub mod settings;
-pub mod transport;
-pub mod upload;
-pub mod validate;
+mod error;
+mod io;
+mod ops;
+mod options;
+mod paginate;
+mod poll;
+mod response;
+mod retry;
+mod settings;
+mod transport;
+mod upload;
+mod validate;
 
 pub use authenta_types as types;
 pub use http;
 
 #[cfg(feature = "async")]
 pub use client::MediaStream;
-pub use client::{Async, Backend, Blocking, Client, ClientBuilder};
-pub use config::{ClientSecret, Config, Credentials};
-pub use engine::flows::{Observer, Uploaded};
-pub use engine::{Action, Event, Flow, Inputs};
+pub use client::{Async, Backend, Blocking, Client, ClientBuilder, Mode};
+pub use config::{
+    ClientSecret, Config, Credentials, DEFAULT_USER_AGENT, ENV_BASE_URL, ENV_CLIENT_ID,
+    ENV_CLIENT_SECRET,
+};
 pub use error::{
     ApiError, BatchStopped, BoxError, ConfigError, DecodeError, Error, ErrorClass, Failure,
-    HttpError, LocalIo, UploadError, UploadExpired, ValidationError, WaitTimeout,
+    HttpError, LocalIo, UploadError, UploadExpired, ValidationError, WaitTimeout, error_chain,
 };
 #[cfg(feature = "async")]
 pub use io::{AsyncUploadSource, OneShotStream};
-pub use io::{FileSink, FileSource, OneShot, UploadSource};
-pub use ops::{ApiRequest, CreateMedia, DeleteMedia, GetMedia, ListMedia};
+pub use io::{
+    FILE_CHUNK, FileSink, FileSource, OneShot, UploadSource, check_reopened_len, naming, part_path,
+};
+pub use ops::{
+    ApiRequest, CreateMedia, DeleteMedia, GetMedia, HEADER_CLIENT_ID, HEADER_CLIENT_SECRET,
+    ListMedia,
+};
 pub use options::{ProgressFn, UploadOptions};
-pub use paginate::ListCursor;
+pub use paginate::{InconsistentPage, ListCursor};
 pub use poll::{PollPolicy, PollStep};
-pub use response::{SNIPPET_LEN, UploadReceipt};
-pub use retry::{RetryAfter, RetryPolicy};
+pub use response::{
+    SNIPPET_LEN, UploadReceipt, check_api_response, read_artifact_response, read_json,
+    read_upload_response, snippet,
+};
+pub use retry::{
+    Replay, RetryAction, RetryAfter, RetryDecision, RetryPolicy, RetryReason, classify_error,
+    classify_status, classify_transport,
+};
 pub use settings::ClientSettings;
 #[cfg(feature = "async")]
 pub use transport::{
     AsyncDownloadSink, AsyncHttpClient, AsyncRuntime, AsyncUploadBody, ByteStream,
 };
 pub use transport::{
-    DownloadSink, HttpClient, RESPONSE_READ_LIMIT, Runtime, SendDownloadError, SendUploadError,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DownloadSink, HttpClient,
+    MAX_API_RESPONSE_BYTES, RESPONSE_READ_LIMIT, Runtime, SendDownloadError, SendUploadError,
     TransportErrorKind, UploadBody,
 };
-pub use upload::UploadTarget;
-pub use validate::MediaFile;
+pub use upload::{UploadTarget, artifact_request};
+pub use validate::{MediaFile, content_type_of_extension, default_model, detect_content_type};

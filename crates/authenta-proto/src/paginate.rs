@@ -100,25 +100,16 @@ impl ListCursor {
 }
 
 /// The server answered a page for another offset than asked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the server answered the page at offset {got} when asked for offset {asked}; the listing stopped rather than repeat records"
+)]
 pub struct InconsistentPage {
     /// The offset asked for.
     pub asked: u64,
     /// The offset the page says it starts at.
     pub got: u64,
 }
-
-impl std::fmt::Display for InconsistentPage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the server answered the page at offset {} when asked for offset {}; the listing stopped rather than repeat records",
-            self.got, self.asked
-        )
-    }
-}
-
-impl std::error::Error for InconsistentPage {}
 
 #[cfg(test)]
 mod tests {

@@ -48,6 +48,20 @@ impl fmt::Debug for UploadTarget {
 
 impl UploadTarget {
     /// A target from its parts. The URL must be an absolute `http(s)` URL.
+    /// Without `expires_at`, the expiry is read from the URL's own
+    /// `X-Amz-Date` and `X-Amz-Expires` (a SigV4 pre-signed URL states
+    /// both), so an expired URL is refused locally, before a byte is sent.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use authenta_proto::UploadTarget;
+    ///
+    /// let url = "https://s3.example/o?X-Amz-Date=20251202T193927Z&X-Amz-Expires=900&X-Amz-Signature=s";
+    /// let target = UploadTarget::new(url, "image/png", 3, None).unwrap();
+    /// let signed = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_704_367);
+    /// assert!(!target.is_expired(signed + Duration::from_secs(899)));
+    /// assert!(target.is_expired(signed + Duration::from_secs(900)));
+    /// ```
     pub fn new(
         url: impl Into<String>,
         content_type: impl Into<String>,
@@ -58,10 +72,10 @@ impl UploadTarget {
         parse_url(&url, None)?;
         Ok(UploadTarget {
             mid: None,
+            expires_at: expires_at.or_else(|| amz_expiry(&url)),
             url,
             content_type: content_type.into(),
             size,
-            expires_at,
         })
     }
 
@@ -142,15 +156,7 @@ impl UploadTarget {
     }
 }
 
-/// A URL without its query string and fragment.
-pub fn redact_url(url: &str) -> String {
-    let end = url.find(['?', '#']).unwrap_or(url.len());
-    let mut out = url[..end].to_owned();
-    if end < url.len() {
-        out.push_str("?<redacted>");
-    }
-    out
-}
+use authenta_types::redact_url;
 
 fn parse_url(url: &str, mid: Option<&MediaId>) -> Result<Uri, Error> {
     let bad = |reason: String| {

@@ -247,7 +247,7 @@ impl MediaFile {
 /// takes the kind: the caller must choose one.
 ///
 /// ```
-/// use authenta_proto::validate::default_model;
+/// use authenta_proto::default_model;
 /// use authenta_proto::types::{MediaKind, ModelType};
 ///
 /// assert_eq!(default_model(MediaKind::Image), Some(ModelType::Ac1));
@@ -592,7 +592,7 @@ const EXTENSIONS: &[(&str, &str)] = &[
 /// takes; `None` for other extensions.
 ///
 /// ```
-/// use authenta_proto::validate::content_type_of_extension;
+/// use authenta_proto::content_type_of_extension;
 /// assert_eq!(content_type_of_extension("Cat.JPG"), Some("image/jpeg"));
 /// assert_eq!(content_type_of_extension("notes.txt"), None);
 /// ```
@@ -622,7 +622,7 @@ fn same_type(a: &str, b: &str) -> bool {
 /// The content type of a file: from its magic bytes, else its extension.
 ///
 /// ```
-/// use authenta_proto::validate::detect_content_type;
+/// use authenta_proto::detect_content_type;
 /// assert_eq!(detect_content_type("x.bin", b"%PDF-1.7\n").as_deref(), Some("application/pdf"));
 /// assert_eq!(detect_content_type("clip.mp4", b"").as_deref(), Some("video/mp4"));
 /// assert_eq!(detect_content_type("notes", b"hello"), None);

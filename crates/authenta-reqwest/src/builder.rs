@@ -52,7 +52,7 @@ impl authenta_proto::Backend for ReqwestTransport {
                 .user_agent(config.user_agent().clone())
                 .build()
                 .map_err(|e| {
-                    let cause = authenta_proto::error::error_chain(&e);
+                    let cause = authenta_proto::error_chain(&e);
                     ConfigError::HttpClient(format!("reqwest could not start: {cause}"))
                 })?,
         };

@@ -104,7 +104,7 @@ pub use tls::reqwest_client_builder;
 pub use transport::ReqwestTransport;
 
 pub use authenta_proto as proto;
-pub use authenta_proto::transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
+pub use authenta_proto::engine::flows::Uploaded;
 pub use authenta_proto::types;
 pub use authenta_proto::types::{
     CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, MediaStatus, ModelType,
@@ -112,8 +112,9 @@ pub use authenta_proto::types::{
 };
 pub use authenta_proto::{
     ByteStream, ClientSecret, Config, ConfigError, Credentials, ErrorClass, Failure, MediaFile,
-    PollPolicy, ProgressFn, RetryPolicy, UploadOptions, UploadReceipt, UploadTarget, Uploaded,
+    PollPolicy, ProgressFn, RetryPolicy, UploadOptions, UploadReceipt, UploadTarget,
 };
+pub use authenta_proto::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
 pub use reqwest;
 
 /// An async Authenta client: every operation of the API, uploads streamed

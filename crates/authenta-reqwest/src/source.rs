@@ -4,8 +4,8 @@
 use std::io;
 use std::path::PathBuf;
 
-use authenta_proto::io::{FILE_CHUNK as CHUNK_SIZE, check_reopened_len, naming, part_path};
 use authenta_proto::{AsyncDownloadSink, AsyncUploadSource, ByteStream};
+use authenta_proto::{FILE_CHUNK as CHUNK_SIZE, check_reopened_len, naming, part_path};
 use tokio::fs::File;
 use tokio::io::AsyncWriteExt as _;
 use tokio_util::io::ReaderStream;

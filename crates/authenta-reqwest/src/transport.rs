@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use authenta_proto::transport::{DEFAULT_REQUEST_TIMEOUT, RESPONSE_READ_LIMIT};
 use authenta_proto::{
     AsyncDownloadSink, AsyncHttpClient, AsyncUploadBody, ConfigError, SendDownloadError,
     SendUploadError, TransportErrorKind,
 };
+use authenta_proto::{DEFAULT_REQUEST_TIMEOUT, RESPONSE_READ_LIMIT};
 use bytes::Bytes;
 use futures_core::Stream;
 use http::{Request, Response};

@@ -47,7 +47,7 @@ pub use error::ErrorBody;
 pub use generated::*;
 pub use media::{
     CreateMediaRequest, CreatedMedia, InvalidMediaId, ListQuery, Media, MediaId, MediaList,
-    Participant, ParticipantBoxes, ResultDocument,
+    Participant, ParticipantBoxes, ResultDocument, redact_url,
 };
 pub use tables::{
     ContentTypeInfo, CreditCheck, ErrorCodeInfo, MediaKind, ModelTypeInfo, Operation, QuotaKind,

@@ -108,7 +108,7 @@ impl MediaStatus {
 /// `fake`, `heatmapURL`, `resultURL` and `participants` are not in the API
 /// pages but real servers send them once the record is `PROCESSED`. Fields
 /// this version does not know are kept in [`Media::extra`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Media {
     /// The record's id.
@@ -146,8 +146,51 @@ pub struct Media {
     pub extra: Extra,
 }
 
+/// A URL without its query string and fragment (a pre-signed URL's query
+/// is its signature: a credential for as long as it is valid), for logs,
+/// messages and `Debug`.
+///
+/// ```
+/// assert_eq!(
+///     authenta_types::redact_url("https://s3.example/o.png?X-Amz-Signature=abc"),
+///     "https://s3.example/o.png?<redacted>"
+/// );
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    let mut out = url[..end].to_owned();
+    if end < url.len() {
+        out.push_str("?<redacted>");
+    }
+    out
+}
+
+fn redact_opt(url: &Option<String>) -> Option<String> {
+    url.as_deref().map(redact_url)
+}
+
+impl std::fmt::Debug for Media {
+    /// The pre-signed URLs (`heatmapURL`, `resultURL`, participants'
+    /// heatmaps) are shown without their query string.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Media")
+            .field("mid", &self.mid)
+            .field("name", &self.name)
+            .field("media_type", &self.media_type)
+            .field("status", &self.status)
+            .field("model_type", &self.model_type)
+            .field("created_at", &self.created_at)
+            .field("fake", &self.fake)
+            .field("heatmap_url", &redact_opt(&self.heatmap_url))
+            .field("result_url", &redact_opt(&self.result_url))
+            .field("participants", &self.participants)
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+
 /// One face found in a video.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Participant {
     /// Pre-signed URL of a per-face heatmap video.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -155,6 +198,16 @@ pub struct Participant {
     /// Fields this version does not know, kept as sent.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+impl std::fmt::Debug for Participant {
+    /// The heatmap's pre-signed URL is shown without its query string.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Participant")
+            .field("heatmap", &redact_opt(&self.heatmap))
+            .field("extra", &self.extra)
+            .finish()
+    }
 }
 
 /// The body of `POST /media`.
@@ -172,7 +225,7 @@ pub struct CreateMediaRequest {
 }
 
 /// The answer to `POST /media`: the new record and where to upload its file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedMedia {
     /// The new record (status `INITED`).
@@ -183,6 +236,17 @@ pub struct CreatedMedia {
     /// How many seconds the upload URL stays valid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in: Option<u64>,
+}
+
+impl std::fmt::Debug for CreatedMedia {
+    /// The upload URL is shown without its query string (the signature).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedMedia")
+            .field("media", &self.media)
+            .field("upload_url", &redact_url(&self.upload_url))
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
 }
 
 /// The query of `GET /media`.

@@ -159,3 +159,27 @@ fn unknown_enum_values_roundtrip_exactly() {
         serde_json::from_str(r#"{"0":{"boundingBox":{"12":[1,2,3,4]}}}"#).unwrap();
     assert_eq!(boxes[&0].bounding_box[&12], [1.0, 2.0, 3.0, 4.0]);
 }
+
+#[test]
+fn no_debug_shows_a_pre_signed_query() {
+    let created: authenta_types::CreatedMedia = serde_json::from_value(serde_json::json!({
+        "mid": "692f406f9f68d4b70080bb80", "name": "v", "type": "Video", "status": "PROCESSED",
+        "modelType": "DF-1", "createdAt": "2025-12-02T19:39:27.525Z",
+        "uploadUrl": "https://s3.example/up?X-Amz-Signature=secret1",
+        "heatmapURL": "https://s3.example/h.png?X-Amz-Signature=secret2",
+        "resultURL": "https://s3.example/r.json?X-Amz-Signature=secret3",
+        "participants": [{"heatmap": "https://s3.example/p.mp4?X-Amz-Signature=secret4"}]
+    }))
+    .unwrap();
+    let debug = format!("{created:?}");
+    for secret in ["secret1", "secret2", "secret3", "secret4", "X-Amz"] {
+        assert!(!debug.contains(secret), "{debug}");
+    }
+    assert!(
+        debug.contains("https://s3.example/r.json?<redacted>"),
+        "{debug}"
+    );
+    // Serialization is unchanged: the URLs go out byte for byte.
+    let json = serde_json::to_string(&created).unwrap();
+    assert!(json.contains("X-Amz-Signature=secret1") && json.contains("secret4"));
+}

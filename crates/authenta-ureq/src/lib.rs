@@ -92,6 +92,7 @@ pub use runtime::StdRuntime;
 pub use transport::UreqTransport;
 
 pub use authenta_proto as proto;
+pub use authenta_proto::engine::flows::Uploaded;
 pub use authenta_proto::types;
 pub use authenta_proto::types::{
     CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, MediaStatus, ModelType,
@@ -99,7 +100,7 @@ pub use authenta_proto::types::{
 };
 pub use authenta_proto::{
     ClientSecret, Config, Credentials, ErrorClass, Failure, MediaFile, PollPolicy, ProgressFn,
-    RetryPolicy, UploadOptions, UploadReceipt, UploadTarget, Uploaded,
+    RetryPolicy, UploadOptions, UploadReceipt, UploadTarget,
 };
 pub use ureq;
 

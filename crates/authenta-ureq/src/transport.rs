@@ -5,11 +5,11 @@ use std::io::{self, Read};
 use std::time::Duration;
 
 use authenta_proto::http::{Request, Response};
-use authenta_proto::transport::{
+use authenta_proto::types::redact_url;
+use authenta_proto::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DownloadSink, RESPONSE_READ_LIMIT,
     SendDownloadError,
 };
-use authenta_proto::upload::redact_url;
 use authenta_proto::{HttpClient, SendUploadError, TransportErrorKind, UploadBody};
 use ureq::config::ConfigBuilder;
 use ureq::typestate::HttpCrateScope;
