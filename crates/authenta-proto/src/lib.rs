@@ -109,7 +109,7 @@ pub use transport::{
 pub use transport::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DownloadSink, HttpClient,
     MAX_API_RESPONSE_BYTES, RESPONSE_READ_LIMIT, Runtime, SendDownloadError, SendUploadError,
-    TransportErrorKind, UploadBody,
+    SourceFault, TransportErrorKind, UploadBody,
 };
 pub use upload::{UploadTarget, artifact_request};
 pub use validate::{MediaFile, content_type_of_extension, default_model, detect_content_type};

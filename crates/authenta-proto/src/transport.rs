@@ -393,6 +393,26 @@ pub trait AsyncRuntime: Send + Sync {
     async fn unblock<T: Send + 'static>(&self, work: Box<dyn FnOnce() -> T + Send + 'static>) -> T;
 }
 
+/// Where an upload body keeps its source's own failure (the file vanished,
+/// shrank or grew), so that the driver reports the file and not the
+/// network, whatever the transport made of the copy it was handed.
+#[derive(Clone, Debug, Default)]
+pub struct SourceFault(std::sync::Arc<std::sync::Mutex<Option<io::Error>>>);
+
+impl SourceFault {
+    /// Keeps `error` and returns a copy of it for the transport.
+    fn keep(&self, error: io::Error) -> io::Error {
+        let copy = io::Error::new(error.kind(), error.to_string());
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+        copy
+    }
+
+    /// The source's failure, if reading it failed.
+    pub fn take(&self) -> Option<io::Error> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
 /// The body of a blocking upload: exactly `len` bytes from a reader, with
 /// progress reported as the transport reads. A source that ends early or
 /// holds more than `len` bytes is an error (the file changed since it was
@@ -402,6 +422,7 @@ pub struct UploadBody<'a> {
     len: u64,
     sent: u64,
     progress: Option<ProgressFn>,
+    fault: SourceFault,
 }
 
 impl<'a> UploadBody<'a> {
@@ -412,7 +433,13 @@ impl<'a> UploadBody<'a> {
             len,
             sent: 0,
             progress,
+            fault: SourceFault::default(),
         }
+    }
+
+    /// Where the body keeps its source's failure (see [`SourceFault`]).
+    pub fn fault(&self) -> SourceFault {
+        self.fault.clone()
     }
 
     /// The body's length (the `Content-Length`).
@@ -451,6 +478,12 @@ fn source_longer(len: u64) -> io::Error {
 
 impl Read for UploadBody<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_source(buf).map_err(|e| self.fault.keep(e))
+    }
+}
+
+impl UploadBody<'_> {
+    fn read_source(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let left = self.len - self.sent;
         if buf.is_empty() {
             return Ok(0);
@@ -495,6 +528,7 @@ pub struct AsyncUploadBody {
     sent: u64,
     last: Option<Bytes>,
     progress: Option<ProgressFn>,
+    fault: SourceFault,
 }
 
 #[cfg(feature = "async")]
@@ -507,7 +541,13 @@ impl AsyncUploadBody {
             sent: 0,
             last: None,
             progress,
+            fault: SourceFault::default(),
         }
+    }
+
+    /// Where the body keeps its source's failure (see [`SourceFault`]).
+    pub fn fault(&self) -> SourceFault {
+        self.fault.clone()
     }
 
     /// The body's length (the `Content-Length`).
@@ -536,6 +576,23 @@ impl Stream for AsyncUploadBody {
     type Item = io::Result<Bytes>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.as_mut().poll_source(cx) {
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(self.fault.keep(e)))),
+            other => other,
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, None)
+    }
+}
+
+#[cfg(feature = "async")]
+impl AsyncUploadBody {
+    fn poll_source(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<io::Result<Bytes>>> {
         let this = &mut *self;
         loop {
             let left = this.len - this.sent;
@@ -578,10 +635,6 @@ impl Stream for AsyncUploadBody {
                 },
             }
         }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (0, None)
     }
 }
 

@@ -70,6 +70,11 @@ impl FileSink {
 #[async_trait::async_trait]
 impl AsyncDownloadSink for FileSink {
     async fn restart(&mut self) -> io::Result<()> {
+        // An earlier attempt's write may still be in flight on tokio's
+        // blocking pool: let it land before the file is truncated.
+        if let Some(mut earlier) = self.file.take() {
+            let _ = earlier.flush().await;
+        }
         let file = File::create(&self.part).await;
         self.file = Some(file.map_err(|e| naming(&self.part, e))?);
         Ok(())

@@ -4,19 +4,12 @@
 //! out, plus streaming. Every decision (retry, what an answer means) is
 //! proto's.
 
-use std::io;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use authenta_proto::{
-    AsyncDownloadSink, AsyncHttpClient, AsyncUploadBody, ConfigError, SendDownloadError,
-    SendUploadError, TransportErrorKind,
+    AsyncDownloadSink, AsyncHttpClient, AsyncUploadBody, ConfigError, DEFAULT_REQUEST_TIMEOUT,
+    RESPONSE_READ_LIMIT, SendDownloadError, SendUploadError, TransportErrorKind,
 };
-use authenta_proto::{DEFAULT_REQUEST_TIMEOUT, RESPONSE_READ_LIMIT};
-use bytes::Bytes;
-use futures_core::Stream;
 use http::{Request, Response};
 
 /// Proto's [`AsyncHttpClient`] over a [`reqwest::Client`]: API requests and
@@ -171,22 +164,14 @@ impl AsyncHttpClient for ReqwestTransport {
         request: Request<AsyncUploadBody>,
     ) -> Result<Response<Vec<u8>>, SendUploadError<reqwest::Error>> {
         // The head already holds Content-Length, so hyper sends exactly that
-        // many bytes and never `Transfer-Encoding: chunked`.
-        let failed = SourceFailure::default();
-        let request = request.map(|body| {
-            reqwest::Body::wrap_stream(Watched {
-                body,
-                failed: failed.clone(),
-            })
-        });
+        // many bytes and never `Transfer-Encoding: chunked`. A failure of the
+        // body's source is kept by the body itself (proto's SourceFault).
+        let request = request.map(reqwest::Body::wrap_stream);
         let outcome = match self.execute(request, self.upload_timeout).await {
             Ok(response) => read_capped(response, RESPONSE_READ_LIMIT).await,
             Err(e) => Err(e),
         };
-        outcome.map_err(|e| match failed.take() {
-            Some(source) => SendUploadError::Source(source),
-            None => SendUploadError::Transport(e),
-        })
+        outcome.map_err(SendUploadError::Transport)
     }
 
     async fn send_download(
@@ -231,42 +216,6 @@ impl AsyncHttpClient for ReqwestTransport {
             TransportErrorKind::Interrupted
         } else {
             TransportErrorKind::Other
-        }
-    }
-}
-
-/// Where the upload body's own failure (the file changed, vanished, could
-/// not be read) is kept, so it is reported as the source's error and not as
-/// reqwest's.
-#[derive(Clone, Default)]
-struct SourceFailure(Arc<Mutex<Option<io::Error>>>);
-
-impl SourceFailure {
-    fn keep(&self, error: io::Error) -> io::Error {
-        let copy = io::Error::new(error.kind(), error.to_string());
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
-        copy
-    }
-
-    fn take(&self) -> Option<io::Error> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
-    }
-}
-
-/// The upload body, with its failures kept aside.
-struct Watched {
-    body: AsyncUploadBody,
-    failed: SourceFailure,
-}
-
-impl Stream for Watched {
-    type Item = io::Result<Bytes>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.body).poll_next(cx) {
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(this.failed.keep(e)))),
-            other => other,
         }
     }
 }

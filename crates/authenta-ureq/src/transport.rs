@@ -199,8 +199,9 @@ impl HttpClient for UreqTransport {
         &self,
         request: Request<UploadBody<'_>>,
     ) -> Result<Response<Vec<u8>>, SendUploadError<ureq::Error>> {
-        let (parts, body) = request.into_parts();
-        let mut body = WatchedSource { body, failed: None };
+        // A failure of the body's source is kept by the body itself
+        // (proto's SourceFault): every error here is the transport's.
+        let (parts, mut body) = request.into_parts();
         let head = self
             .configure(Request::from_parts(parts, ()))
             .timeout_global(self.upload_timeout)
@@ -213,10 +214,7 @@ impl HttpClient for UreqTransport {
             .agent
             .run(head.map(|()| SendBody::from_reader(&mut body)))
             .and_then(read_answer);
-        match (result, body.failed) {
-            (Err(_), Some(source)) => Err(SendUploadError::Source(source)),
-            (result, _) => result.map_err(|e| SendUploadError::Transport(scrub(e))),
-        }
+        result.map_err(|e| SendUploadError::Transport(scrub(e)))
     }
 
     fn send_download(
@@ -247,23 +245,6 @@ impl HttpClient for UreqTransport {
 
     fn error_kind(&self, error: &ureq::Error) -> TransportErrorKind {
         error_kind(error)
-    }
-}
-
-/// The upload body, keeping the source's own error when reading it fails,
-/// so that the driver reports the file, not the network.
-struct WatchedSource<'a> {
-    body: UploadBody<'a>,
-    failed: Option<io::Error>,
-}
-
-impl Read for WatchedSource<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.body.read(buf).map_err(|error| {
-            let for_ureq = io::Error::new(error.kind(), error.to_string());
-            self.failed = Some(error);
-            for_ureq
-        })
     }
 }
 

@@ -590,12 +590,15 @@ macro_rules! drive {
                         Err(e) => Event::Source(e),
                         Ok(reader) => {
                             let body = $body::new(reader, len, $io.progress.clone());
+                            let fault = body.fault();
                             match $aw!($client.send_upload(head.map(|()| body))) {
                                 Ok(response) => Event::Response(response),
                                 Err(SendUploadError::Source(e)) => Event::Source(e),
-                                Err(SendUploadError::Transport(e)) => {
-                                    Event::transport($client.error_kind(&e), e)
-                                }
+                                // The source's own failure, not the network's.
+                                Err(SendUploadError::Transport(e)) => match fault.take() {
+                                    Some(source) => Event::Source(source),
+                                    None => Event::transport($client.error_kind(&e), e),
+                                },
                             }
                         }
                     },
