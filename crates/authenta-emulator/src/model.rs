@@ -192,6 +192,10 @@ pub struct UploadRequest {
     /// in arrival order. Kept so tests can check what clients sent (for
     /// example that no `x-client-secret` went to the upload URL).
     pub headers: Vec<(String, String)>,
+    /// Whether an injected fault struck it (it is logged on arrival, faulted
+    /// or not, so the log counts every attempt).
+    #[serde(default)]
+    pub faulted: bool,
 }
 
 impl UploadRequest {
@@ -542,6 +546,7 @@ mod upload_request_tests {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            faulted: false,
         }
     }
 
