@@ -259,8 +259,8 @@ fn reqwest_builder(settings: &Settings) -> authenta_reqwest::ClientBuilder {
     }
 }
 
-/// The async client, driven to completion on its own single-threaded
-/// tokio runtime.
+/// The async client, driven to completion on its own tokio runtime (one
+/// worker thread).
 pub struct Reqwest {
     runtime: tokio::runtime::Runtime,
     client: authenta_reqwest::Client,
@@ -281,7 +281,11 @@ impl Connect for Reqwest {
     const NAME: &'static str = "authenta-reqwest";
 
     fn connect(settings: &Settings) -> Result<Self, Failure> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // One worker keeps the runtime running between calls, as in an
+        // async program: the connection pool's tasks see a kept-alive
+        // connection the server closed while it was idle.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_all()
             .build()
             .expect("a tokio runtime");

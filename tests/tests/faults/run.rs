@@ -236,6 +236,14 @@ fn arm<B: Backend>(
     } else {
         FaultStage::Before
     };
+    // An answer in place of the real one. For an upload, once the body is
+    // read: a server that answers before reading it and closes the
+    // connection makes the client fail writing (a broken pipe) or read the
+    // answer, by chance.
+    let answer = match step {
+        Step::Upload | Step::UploadStream => FaultStage::After,
+        _ => FaultStage::Before,
+    };
     let all = policy().max_attempts;
     let with_policy = |mut s: Settings| {
         s.retry = policy();
@@ -250,28 +258,22 @@ fn arm<B: Backend>(
             &mut armed,
             status(500, FaultBody::Json, None),
             1,
-            create_after,
+            if step == Step::Create {
+                create_after
+            } else {
+                answer
+            },
         ),
-        Fault::Status502Html => inject(
-            &mut armed,
-            status(502, FaultBody::Html, None),
-            all,
-            FaultStage::Before,
-        ),
+        Fault::Status502Html => inject(&mut armed, status(502, FaultBody::Html, None), all, answer),
         Fault::Status503RetryAfter => inject(
             &mut armed,
             status(503, FaultBody::Empty, Some(RETRY_AFTER.as_secs())),
             1,
-            FaultStage::Before,
+            answer,
         ),
         Fault::Status504Late => {
             armed.delay = LATE;
-            inject(
-                &mut armed,
-                status(504, FaultBody::Html, None),
-                1,
-                FaultStage::Before,
-            )
+            inject(&mut armed, status(504, FaultBody::Html, None), 1, answer)
         }
         Fault::Aa001 => {
             let spec = KeySpec::new("spent");
@@ -305,7 +307,7 @@ fn arm<B: Backend>(
                 r#"{"code":"ZZ042","type":"NEW_KIND","message":"Something new"}"#,
             ),
             1,
-            FaultStage::Before,
+            answer,
         ),
         Fault::Refused => {
             let closed = closed_addr();
@@ -348,7 +350,7 @@ fn arm<B: Backend>(
             1,
             FaultStage::Before,
         ),
-        Fault::NotJson => inject(&mut armed, FaultAction::NotJson, 1, FaultStage::Before),
+        Fault::NotJson => inject(&mut armed, FaultAction::NotJson, 1, answer),
         Fault::MissingField => {
             let body = match step {
                 Step::List => r#"{"limit":10,"offset":0,"data":[]}"#,
@@ -376,14 +378,14 @@ fn arm<B: Backend>(
                     location: Some(location),
                 },
                 all,
-                FaultStage::Before,
+                answer,
             )
         }
         Fault::SignatureDoesNotMatch => inject(
             &mut armed,
             s3_error(403, "SignatureDoesNotMatch", None),
             1,
-            FaultStage::Before,
+            answer,
         ),
         Fault::AccessDeniedExpired => match step {
             // The real thing: S3 refuses a URL past its X-Amz-Expires.
@@ -394,15 +396,12 @@ fn arm<B: Backend>(
                 &mut armed,
                 s3_error(403, "AccessDenied", Some("Request has expired")),
                 1,
-                FaultStage::Before,
+                answer,
             ),
         },
-        Fault::EntityTooLarge => inject(
-            &mut armed,
-            s3_error(400, "EntityTooLarge", None),
-            1,
-            FaultStage::Before,
-        ),
+        Fault::EntityTooLarge => {
+            inject(&mut armed, s3_error(400, "EntityTooLarge", None), 1, answer)
+        }
         Fault::NoSuchKey => match step {
             Step::Upload => {
                 // The real thing: the record is deleted between its creation
@@ -413,14 +412,9 @@ fn arm<B: Backend>(
                 client.delete(&created.media.mid).unwrap();
                 fixture.target = Some(target_with(&created, None));
             }
-            _ => inject(
-                &mut armed,
-                s3_error(404, "NoSuchKey", None),
-                1,
-                FaultStage::Before,
-            ),
+            _ => inject(&mut armed, s3_error(404, "NoSuchKey", None), 1, answer),
         },
-        Fault::SlowDown => inject(&mut armed, FaultAction::SlowDown, 1, FaultStage::Before),
+        Fault::SlowDown => inject(&mut armed, FaultAction::SlowDown, 1, answer),
         Fault::IdleClosed => {
             // The client's previous request on this host is answered, then
             // its kept-alive connection is closed while it sits in the pool.
