@@ -357,6 +357,7 @@ impl Fault {
                 (Create, fails(1, Server, Kind::Decode(200))),
                 (Get, fails(1, Server, Kind::Decode(200))),
                 (List, fails(1, Server, Kind::Decode(200))),
+                (Delete, fails(1, Server, Kind::Decode(200))),
                 (Result, fails(1, Server, Kind::Decode(200))),
             ],
             Fault::MissingField => vec![
