@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use authenta_emulator::FaultStage;
 use authenta_proto::{ErrorClass, RetryPolicy, TransportErrorKind};
 
 /// The retry policy every row runs with: three attempts, backoff ceilings
@@ -425,6 +426,132 @@ impl Fault {
     }
 }
 
+/// Whether the fault is made by the real server (or network) refusing,
+/// rather than injected by the emulator's fault layer.
+fn is_natural(fault: Fault, step: Step) -> bool {
+    match fault {
+        Fault::Aa001 | Fault::Iam002 | Fault::Iam001 | Fault::U007 | Fault::Refused => true,
+        Fault::AccessDeniedExpired | Fault::NoSuchKey => step == Step::Upload,
+        _ => false,
+    }
+}
+
+/// When an injected fault strikes the step's request: a create is struck
+/// after the server created the record where that is the risky case (the
+/// answer is lost, the record exists); an upload's answer is replaced once
+/// its body was read (a server that answers before reading the body and
+/// closes makes a client fail writing or read the answer, by chance);
+/// otherwise before the server acts.
+pub fn stage(fault: Fault, step: Step) -> FaultStage {
+    use Fault::*;
+    let replaces_answer = matches!(
+        fault,
+        Status500Json
+            | Status502Html
+            | Status503RetryAfter
+            | Status504Late
+            | UnknownCode
+            | NotJson
+            | MissingField
+            | OverCap
+            | Redirect
+            | SignatureDoesNotMatch
+            | AccessDeniedExpired
+            | EntityTooLarge
+            | NoSuchKey
+            | SlowDown
+    );
+    match step {
+        Step::Create
+            if matches!(
+                fault,
+                Status500Json | ResetBeforeAnswer | MissingField | OverCap
+            ) =>
+        {
+            FaultStage::After
+        }
+        Step::Upload | Step::UploadStream if replaces_answer => FaultStage::After,
+        _ => FaultStage::Before,
+    }
+}
+
+/// Whether the row's own call creates a record on the server before the
+/// fault strikes (checked: exactly one record more).
+pub fn creates_record(fault: Fault, step: Step) -> bool {
+    // `truncate` and `resetMidBody` always let the server handle the
+    // request: they cut its real answer.
+    step == Step::Create
+        && !is_natural(fault, step)
+        && (stage(fault, step) == FaultStage::After
+            || matches!(fault, Fault::ResetMidBody | Fault::Truncated))
+}
+
+/// How the row makes the fault happen.
+pub fn how(fault: Fault, step: Step) -> String {
+    let natural = match (fault, step) {
+        (Fault::Aa001, Step::Create | Step::Delete) => Some("a key whose mutation quota is 0"),
+        (Fault::Aa001, _) => Some("a key whose query quota is 0"),
+        (Fault::Iam002, Step::Create) => Some("a key without `Write`"),
+        (Fault::Iam002, Step::Delete) => Some("a key without `Delete`"),
+        (Fault::Iam002, _) => Some("a key without `Read`"),
+        (Fault::Iam001, _) => Some("a wrong client secret"),
+        (Fault::U007, _) => Some("no credits left (the emulator answers HTTP 402)"),
+        (Fault::Refused, Step::Upload) => Some("the upload URL on a closed port"),
+        (Fault::Refused, Step::Result | Step::Heatmap) => Some("the download URL on a closed port"),
+        (Fault::Refused, _) => Some("the base URL on a closed port"),
+        (Fault::AccessDeniedExpired, Step::Upload) => {
+            Some("S3 itself: upload URLs signed 2 h ago for 1 h")
+        }
+        (Fault::NoSuchKey, Step::Upload) => Some("S3 itself: the record deleted before its upload"),
+        (Fault::IdleClosed, _) => {
+            Some("`closeIdle` on the client's previous request to the host, then 300 ms idle")
+        }
+        _ => None,
+    };
+    if let Some(natural) = natural {
+        return natural.to_owned();
+    }
+    let (kind, times) = match fault {
+        Fault::Status500Json | Fault::Status503RetryAfter | Fault::Status504Late => ("status", 1),
+        Fault::Status502Html => ("status", policy().max_attempts),
+        Fault::UnknownCode | Fault::MissingField => ("respond", 1),
+        Fault::ResetBeforeAnswer => ("reset", 1),
+        Fault::ResetMidBody => ("resetMidBody", 1),
+        Fault::Truncated => ("truncate", 1),
+        Fault::SlowAnswer => ("delay", 1),
+        Fault::StallMidUpload => ("stallBody", 1),
+        Fault::NotJson => ("notJson", 1),
+        Fault::OverCap => ("oversized", 1),
+        Fault::Redirect => ("redirect", policy().max_attempts),
+        Fault::SignatureDoesNotMatch
+        | Fault::AccessDeniedExpired
+        | Fault::EntityTooLarge
+        | Fault::NoSuchKey => ("s3Error", 1),
+        Fault::SlowDown => ("slowDown", 1),
+        _ => unreachable!("a natural fault"),
+    };
+    let mut text = format!("`{kind}`");
+    if fault == Fault::Status504Late {
+        text.push_str(" with `delayMillis`");
+    }
+    text.push_str(if times == 1 {
+        ", once"
+    } else {
+        ", every attempt"
+    });
+    if fault == Fault::Redirect {
+        text.push_str(", to a listener on another port");
+    }
+    if stage(fault, step) == FaultStage::After || creates_record(fault, step) {
+        text.push_str(if step == Step::Create {
+            ", after the record is created"
+        } else {
+            ", once the body is read"
+        });
+    }
+    text
+}
+
 /// Every row of the matrix.
 pub fn rows() -> Vec<(Fault, Step, Expect)> {
     Fault::ALL
@@ -536,14 +663,17 @@ most that (or the backoff ceiling) plus the fault's own delay and a scheduling \
 slack;\n\
 - a typed error carries its class, status, code and the record's `mid` where \
 there is one; a redirect is never followed (a listener at its `Location` \
-sees no connection).\n\n",
+sees no connection).\n\n\
+\"made by\" names the emulator's fault (`action.kind`, see \
+`crates/authenta-emulator/README.md`) or the real refusal the row sets up.\n\n",
     );
-    out.push_str("| fault | step | outcome |\n|---|---|---|\n");
+    out.push_str("| fault | step | made by | outcome |\n|---|---|---|---|\n");
     for (fault, step, expect) in &rows {
         out.push_str(&format!(
-            "| {} | {} | {} |\n",
+            "| {} | {} | {} | {} |\n",
             fault.label(),
             step.label(),
+            how(*fault, *step),
             describe(*fault, *expect)
         ));
     }

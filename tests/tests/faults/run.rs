@@ -230,20 +230,7 @@ fn arm<B: Backend>(
         };
         armed.id = Some((env.emu.inject_fault(fault).unwrap(), times));
     };
-    // A create that fails after the server acted: the record exists.
-    let create_after = if step == Step::Create {
-        FaultStage::After
-    } else {
-        FaultStage::Before
-    };
-    // An answer in place of the real one. For an upload, once the body is
-    // read: a server that answers before reading it and closes the
-    // connection makes the client fail writing (a broken pipe) or read the
-    // answer, by chance.
-    let answer = match step {
-        Step::Upload | Step::UploadStream => FaultStage::After,
-        _ => FaultStage::Before,
-    };
+    let stage = crate::matrix::stage(fault, step);
     let all = policy().max_attempts;
     let with_policy = |mut s: Settings| {
         s.retry = policy();
@@ -254,26 +241,17 @@ fn arm<B: Backend>(
         with_policy(env.settings_for(&key.client_id, &key.client_secret))
     };
     match fault {
-        Fault::Status500Json => inject(
-            &mut armed,
-            status(500, FaultBody::Json, None),
-            1,
-            if step == Step::Create {
-                create_after
-            } else {
-                answer
-            },
-        ),
-        Fault::Status502Html => inject(&mut armed, status(502, FaultBody::Html, None), all, answer),
+        Fault::Status500Json => inject(&mut armed, status(500, FaultBody::Json, None), 1, stage),
+        Fault::Status502Html => inject(&mut armed, status(502, FaultBody::Html, None), all, stage),
         Fault::Status503RetryAfter => inject(
             &mut armed,
             status(503, FaultBody::Empty, Some(RETRY_AFTER.as_secs())),
             1,
-            answer,
+            stage,
         ),
         Fault::Status504Late => {
             armed.delay = LATE;
-            inject(&mut armed, status(504, FaultBody::Html, None), 1, answer)
+            inject(&mut armed, status(504, FaultBody::Html, None), 1, stage)
         }
         Fault::Aa001 => {
             let spec = KeySpec::new("spent");
@@ -307,7 +285,7 @@ fn arm<B: Backend>(
                 r#"{"code":"ZZ042","type":"NEW_KIND","message":"Something new"}"#,
             ),
             1,
-            answer,
+            stage,
         ),
         Fault::Refused => {
             let closed = closed_addr();
@@ -331,16 +309,16 @@ fn arm<B: Backend>(
                 }
             }
         }
-        Fault::ResetBeforeAnswer => inject(&mut armed, FaultAction::Reset, 1, create_after),
-        Fault::ResetMidBody => inject(&mut armed, FaultAction::ResetMidBody, 1, FaultStage::Before),
-        Fault::Truncated => inject(&mut armed, FaultAction::Truncate, 1, FaultStage::Before),
+        Fault::ResetBeforeAnswer => inject(&mut armed, FaultAction::Reset, 1, stage),
+        Fault::ResetMidBody => inject(&mut armed, FaultAction::ResetMidBody, 1, stage),
+        Fault::Truncated => inject(&mut armed, FaultAction::Truncate, 1, stage),
         Fault::SlowAnswer => inject(
             &mut armed,
             FaultAction::Delay {
                 millis: STALL.as_millis() as u64,
             },
             1,
-            FaultStage::Before,
+            stage,
         ),
         Fault::StallMidUpload => inject(
             &mut armed,
@@ -348,15 +326,15 @@ fn arm<B: Backend>(
                 millis: STALL.as_millis() as u64,
             },
             1,
-            FaultStage::Before,
+            stage,
         ),
-        Fault::NotJson => inject(&mut armed, FaultAction::NotJson, 1, answer),
+        Fault::NotJson => inject(&mut armed, FaultAction::NotJson, 1, stage),
         Fault::MissingField => {
             let body = match step {
                 Step::List => r#"{"limit":10,"offset":0,"data":[]}"#,
                 _ => RECORD_LACKING,
             };
-            inject(&mut armed, respond(200, body), 1, create_after)
+            inject(&mut armed, respond(200, body), 1, stage)
         }
         Fault::OverCap => inject(
             &mut armed,
@@ -364,7 +342,7 @@ fn arm<B: Backend>(
                 bytes: authenta_proto::RESPONSE_READ_LIMIT + 1024 * 1024,
             },
             1,
-            create_after,
+            stage,
         ),
         Fault::Redirect => {
             let trap = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -378,14 +356,14 @@ fn arm<B: Backend>(
                     location: Some(location),
                 },
                 all,
-                answer,
+                stage,
             )
         }
         Fault::SignatureDoesNotMatch => inject(
             &mut armed,
             s3_error(403, "SignatureDoesNotMatch", None),
             1,
-            answer,
+            stage,
         ),
         Fault::AccessDeniedExpired => match step {
             // The real thing: S3 refuses a URL past its X-Amz-Expires.
@@ -396,11 +374,11 @@ fn arm<B: Backend>(
                 &mut armed,
                 s3_error(403, "AccessDenied", Some("Request has expired")),
                 1,
-                answer,
+                stage,
             ),
         },
         Fault::EntityTooLarge => {
-            inject(&mut armed, s3_error(400, "EntityTooLarge", None), 1, answer)
+            inject(&mut armed, s3_error(400, "EntityTooLarge", None), 1, stage)
         }
         Fault::NoSuchKey => match step {
             Step::Upload => {
@@ -412,9 +390,9 @@ fn arm<B: Backend>(
                 client.delete(&created.media.mid).unwrap();
                 fixture.target = Some(target_with(&created, None));
             }
-            _ => inject(&mut armed, s3_error(404, "NoSuchKey", None), 1, answer),
+            _ => inject(&mut armed, s3_error(404, "NoSuchKey", None), 1, stage),
         },
-        Fault::SlowDown => inject(&mut armed, FaultAction::SlowDown, 1, answer),
+        Fault::SlowDown => inject(&mut armed, FaultAction::SlowDown, 1, stage),
         Fault::IdleClosed => {
             // The client's previous request on this host is answered, then
             // its kept-alive connection is closed while it sits in the pool.
@@ -504,6 +482,7 @@ fn row<B: Backend>(fault: Fault, step: Step, expect: Expect) {
     let (method, prefix) = route(step, &fixture);
     let attempts = Attempts::read(&env, step, method, &prefix, armed.id);
     let seen = Seen {
+        fault,
         fixture: &fixture,
         outcome: &outcome,
         attempts: &attempts,
@@ -521,6 +500,7 @@ fn row<B: Backend>(fault: Fault, step: Step, expect: Expect) {
 
 /// What a row saw.
 struct Seen<'a> {
+    fault: Fault,
     fixture: &'a Fixture,
     outcome: &'a Result<Done, Failure>,
     attempts: &'a Attempts,
@@ -744,6 +724,13 @@ fn check_invariants(env: &Env, step: Step, seen: &Seen<'_>, records_before: usiz
         "{} records, {records_before} before: a duplicate",
         records.len()
     );
+    if crate::matrix::creates_record(seen.fault, step) {
+        assert_eq!(
+            records.len(),
+            records_before + 1,
+            "the fault struck after the server created the record"
+        );
+    }
     let file = sha256_hex(&png_bytes(SIZE));
     for record in &records {
         if let Some(upload) = &record.upload {
