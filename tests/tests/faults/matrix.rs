@@ -667,6 +667,19 @@ sees no connection).\n\n\
 \"made by\" names the emulator's fault (`action.kind`, see \
 `crates/authenta-emulator/README.md`) or the real refusal the row sets up.\n\n",
     );
+    out.push_str(
+        "Known limits, left as they are:\n\n\
+- `authenta-reqwest` on a runtime that does not run between calls (a \
+current-thread runtime driven by `block_on` per call) cannot see that the \
+server closed a pooled connection while it was idle: a create sent on it \
+fails with `Interrupted` after 1 request and is not retried, since it may \
+have reached the server. The suite's async client keeps its runtime running \
+(one worker thread), as an async program does.\n\
+- An upload `PUT` answered `200` without an `ETag` (a captive portal's page) \
+is taken as stored; the record then stays `INITED` and a `wait` times out.\n\
+- A redirect's error is class `Server` (a 3xx is neither the caller's mistake \
+nor a refusal).\n\n",
+    );
     out.push_str("| fault | step | made by | outcome |\n|---|---|---|---|\n");
     for (fault, step, expect) in &rows {
         out.push_str(&format!(

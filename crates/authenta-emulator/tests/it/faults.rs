@@ -192,6 +192,17 @@ async fn an_upload_fault_before_handling_stores_nothing() {
     let mid = created["mid"].as_str().unwrap();
     assert_eq!(env.emu.record(mid).unwrap().status, "INITED");
     assert_eq!(env.put(url, "image/png", b"abc").await.status, 200);
+    // Both attempts are logged, on arrival: the faulted one too.
+    let logged: Vec<_> = env
+        .emu
+        .upload_requests()
+        .into_iter()
+        .map(|r| (r.method, r.faulted))
+        .collect();
+    assert_eq!(
+        logged,
+        [("PUT".to_owned(), true), ("PUT".to_owned(), false)]
+    );
 }
 
 #[tokio::test]
