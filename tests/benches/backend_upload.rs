@@ -178,6 +178,8 @@ fn settings(server: &EmulatorProcess) -> Settings {
         credentials: Credentials::new(&server.key().client_id, server.key().client_secret.as_str()),
         retry: RetryPolicy::never(),
         poll: PollPolicy::default(),
+        request_timeout: None,
+        upload_timeout: None,
     }
 }
 
@@ -278,6 +280,8 @@ fn child(backend: &str, saved: &Path, file: &Path) {
         credentials: Credentials::new(var("AUTHENTA_CLIENT_ID"), var("AUTHENTA_CLIENT_SECRET")),
         retry: RetryPolicy::never(),
         poll: PollPolicy::default(),
+        request_timeout: None,
+        upload_timeout: None,
     };
     match backend {
         "authenta-ureq" => upload::<authenta_ureq::Client>(&settings, &target, file),

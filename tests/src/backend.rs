@@ -6,6 +6,7 @@
 //! one implementation serves both.
 
 use std::path::Path;
+use std::time::Duration;
 
 use authenta_proto::engine::flows::Uploaded;
 use authenta_proto::types::{
@@ -33,6 +34,22 @@ pub struct Settings {
     pub retry: RetryPolicy,
     /// How `wait` polls.
     pub poll: PollPolicy,
+    /// How long an API call or a download may take (the backend's default
+    /// when `None`). The `TcpStream` client uses the shorter of this and
+    /// `upload_timeout` as its socket read and write timeout.
+    pub request_timeout: Option<Duration>,
+    /// How long an upload may take (the backend's default when `None`).
+    pub upload_timeout: Option<Duration>,
+}
+
+impl Settings {
+    /// The `TcpStream` client's socket timeout: the shorter of the two.
+    fn socket_timeout(&self) -> Option<Duration> {
+        match (self.request_timeout, self.upload_timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 /// How a client is made from [`Settings`], and named.
@@ -190,7 +207,9 @@ impl Connect for TcpClient {
     fn connect(settings: &Settings) -> Result<Self, Failure> {
         let config = Config::new(settings.credentials.clone()).with_base_url(&settings.base_url)?;
         let driver = Blocking {
-            transport: StdHttp,
+            transport: settings
+                .socket_timeout()
+                .map_or_else(StdHttp::default, StdHttp::with_timeout),
             runtime: StdClock,
         };
         Ok(authenta_proto::Client::with_policies(
@@ -210,23 +229,39 @@ impl Connect for TcpClient {
 }
 
 fn ureq_builder(settings: &Settings) -> authenta_ureq::ClientBuilder {
-    authenta_ureq::Client::builder()
+    let builder = authenta_ureq::Client::builder()
         .credentials(settings.credentials.clone())
         .base_url(&settings.base_url)
         .retry_policy(settings.retry)
-        .poll_policy(settings.poll)
+        .poll_policy(settings.poll);
+    let builder = match settings.request_timeout {
+        Some(timeout) => builder.request_timeout(timeout),
+        None => builder,
+    };
+    match settings.upload_timeout {
+        Some(timeout) => builder.upload_timeout(timeout),
+        None => builder,
+    }
 }
 
 fn reqwest_builder(settings: &Settings) -> authenta_reqwest::ClientBuilder {
-    authenta_reqwest::Client::builder()
+    let builder = authenta_reqwest::Client::builder()
         .credentials(settings.credentials.clone())
         .base_url(&settings.base_url)
         .retry_policy(settings.retry)
-        .poll_policy(settings.poll)
+        .poll_policy(settings.poll);
+    let builder = match settings.request_timeout {
+        Some(timeout) => builder.request_timeout(timeout),
+        None => builder,
+    };
+    match settings.upload_timeout {
+        Some(timeout) => builder.upload_timeout(timeout),
+        None => builder,
+    }
 }
 
-/// The async client, driven to completion on its own single-threaded
-/// tokio runtime.
+/// The async client, driven to completion on its own tokio runtime (one
+/// worker thread).
 pub struct Reqwest {
     runtime: tokio::runtime::Runtime,
     client: authenta_reqwest::Client,
@@ -247,7 +282,11 @@ impl Connect for Reqwest {
     const NAME: &'static str = "authenta-reqwest";
 
     fn connect(settings: &Settings) -> Result<Self, Failure> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // One worker keeps the runtime running between calls, as in an
+        // async program: the connection pool's tasks see a kept-alive
+        // connection the server closed while it was idle.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_all()
             .build()
             .expect("a tokio runtime");

@@ -98,6 +98,8 @@ impl Env {
             credentials: Credentials::new(client_id, client_secret),
             retry: fast_retries(),
             poll: fast_polls(),
+            request_timeout: None,
+            upload_timeout: None,
         }
     }
 

@@ -9,8 +9,10 @@
 //!   in parallel.
 //!
 //! The suites are in `tests/` (`conformance`: every operation, error and
-//! wire rule for both backends; `seam`: the flows over a hand-written
-//! `std::net` client), the upload bench in `benches/backend_upload.rs`.
+//! wire rule for both backends; `faults`: the fault matrix of
+//! RELIABILITY.md, every fault against every step on every client; `seam`:
+//! the flows over a hand-written `std::net` client), the upload bench in
+//! `benches/backend_upload.rs`.
 
 pub mod backend;
 pub mod env;

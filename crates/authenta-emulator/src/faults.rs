@@ -59,6 +59,44 @@ pub(crate) fn inject(state: &mut Volatile, fault: Fault) -> Result<u64, ControlE
             "an injected status must be between 400 and 599, not {status}"
         )));
     }
+    match &fault.action {
+        FaultAction::Respond {
+            status,
+            content_type,
+            retry_after: _,
+            body: _,
+        } => {
+            if !(200..=599).contains(status) {
+                return Err(ControlError::Invalid(format!(
+                    "an answered status must be between 200 and 599, not {status}"
+                )));
+            }
+            if content_type
+                .as_deref()
+                .is_some_and(|c| HeaderValue::from_str(c).is_err())
+            {
+                return Err(ControlError::Invalid(
+                    "`contentType` must be a header value".into(),
+                ));
+            }
+        }
+        FaultAction::S3Error { status, code, .. } => {
+            if !(400..=599).contains(status) {
+                return Err(ControlError::Invalid(format!(
+                    "an S3 error status must be between 400 and 599, not {status}"
+                )));
+            }
+            if code.is_empty() {
+                return Err(ControlError::Invalid("`code` must not be empty".into()));
+            }
+        }
+        FaultAction::Oversized { bytes } if *bytes < 2 => {
+            return Err(ControlError::Invalid(
+                "`bytes` must be at least 2 (a JSON object)".into(),
+            ));
+        }
+        _ => {}
+    }
     if let FaultAction::Redirect { status, location } = &fault.action {
         if !matches!(status, 301 | 302 | 303 | 307 | 308) {
             return Err(ControlError::Invalid(format!(
@@ -173,6 +211,98 @@ fn slow_down() -> Response<Body> {
     resp
 }
 
+/// Exactly the answer a `Respond` fault describes.
+fn respond(
+    status: u16,
+    content_type: Option<&str>,
+    body: &str,
+    retry_after: Option<u64>,
+) -> Response<Body> {
+    let mut resp = Response::new(Body::from(body.to_owned()));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    if let Some(v) = content_type.and_then(|c| HeaderValue::from_str(c).ok()) {
+        resp.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    resp.headers_mut()
+        .insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    if let Some(secs) = retry_after {
+        resp.headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
+}
+
+/// S3's XML error with `code` (and its standard message by default).
+fn s3_error(status: u16, code: &str, message: Option<&str>) -> Response<Body> {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let message = message
+        .or_else(|| crate::s3::standard_message(code))
+        .unwrap_or(code);
+    crate::s3::s3_error_response(status, code, message, &[])
+}
+
+/// A `200 OK` JSON answer of `bytes` bytes (`{` spaces `}`), streamed in
+/// 64 KiB pieces, with its `Content-Length`.
+fn oversized(bytes: u64) -> Response<Body> {
+    const PIECE: usize = 64 * 1024;
+    let spaces = bytes::Bytes::from(vec![b' '; PIECE]);
+    let frames = futures_util::stream::unfold(0u64, move |sent| {
+        let spaces = spaces.clone();
+        async move {
+            if sent >= bytes {
+                return None;
+            }
+            let left = bytes - sent;
+            let chunk = if sent == 0 {
+                bytes::Bytes::from_static(b"{")
+            } else if left == 1 {
+                bytes::Bytes::from_static(b"}")
+            } else {
+                spaces.slice(..(left - 1).min(PIECE as u64) as usize)
+            };
+            let next = sent + chunk.len() as u64;
+            Some((Ok::<_, std::io::Error>(http_body::Frame::data(chunk)), next))
+        }
+    });
+    let mut resp = Response::new(Body::new(http_body_util::StreamBody::new(frames)));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut()
+        .insert(http::header::CONTENT_LENGTH, HeaderValue::from(bytes));
+    resp
+}
+
+/// The answer of a fault that replaces the answer, if `action` is one.
+fn replacement(action: &FaultAction, path_and_query: &str) -> Option<Response<Body>> {
+    Some(match action {
+        FaultAction::Status {
+            status,
+            body,
+            retry_after,
+        } => status_response(*status, *body, *retry_after),
+        FaultAction::NotJson => not_json(),
+        FaultAction::SlowDown => slow_down(),
+        FaultAction::Redirect { status, location } => {
+            redirect(*status, location.as_deref(), path_and_query)
+        }
+        FaultAction::Respond {
+            status,
+            content_type,
+            body,
+            retry_after,
+        } => respond(*status, content_type.as_deref(), body, *retry_after),
+        FaultAction::S3Error {
+            status,
+            code,
+            message,
+        } => s3_error(*status, code, message.as_deref()),
+        FaultAction::Oversized { bytes } => oversized(*bytes),
+        _ => return None,
+    })
+}
+
 /// A redirect to `location` (default: the same path on another host).
 fn redirect(status: u16, location: Option<&str>, path_and_query: &str) -> Response<Body> {
     let location = location
@@ -270,31 +400,33 @@ where
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
     let before = fault.stage == FaultStage::Before;
-    match &fault.action {
-        FaultAction::Status {
-            status,
-            body,
-            retry_after,
-        } if before => return Ok(status_response(*status, *body, *retry_after)),
-        FaultAction::Reset if before => {
-            conn.reset.store(true, Ordering::SeqCst);
-            return Err(ResetConnection);
+    let delay = fault.delay_millis.map(Duration::from_millis);
+    if before && let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    if before {
+        if let Some(resp) = replacement(&fault.action, &path_and_query) {
+            return Ok(resp);
         }
-        FaultAction::Delay { millis } if before => {
-            tokio::time::sleep(Duration::from_millis(*millis)).await;
+        match &fault.action {
+            FaultAction::Reset => {
+                conn.reset.store(true, Ordering::SeqCst);
+                return Err(ResetConnection);
+            }
+            FaultAction::Delay { millis } => {
+                tokio::time::sleep(Duration::from_millis(*millis)).await;
+            }
+            _ => {}
         }
-        FaultAction::NotJson if before => return Ok(not_json()),
-        FaultAction::SlowDown if before => return Ok(slow_down()),
-        FaultAction::Redirect { status, location } if before => {
-            return Ok(redirect(*status, location.as_deref(), &path_and_query));
-        }
-        _ => {}
     }
     let req = match &fault.action {
         FaultAction::StallBody { millis } => req.map(|b| stall_body(b, *millis)),
         _ => req,
     };
     let resp = handle(req).await;
+    if !before && let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     match &fault.action {
         FaultAction::Truncate => Ok(cut_body(resp, conn.clone(), false).await),
         FaultAction::ResetMidBody => Ok(cut_body(resp, conn.clone(), true).await),
@@ -303,11 +435,6 @@ where
             Ok(resp)
         }
         _ if before => Ok(resp),
-        FaultAction::Status {
-            status,
-            body,
-            retry_after,
-        } => Ok(status_response(*status, *body, *retry_after)),
         FaultAction::Reset => {
             conn.reset.store(true, Ordering::SeqCst);
             Err(ResetConnection)
@@ -316,11 +443,6 @@ where
             tokio::time::sleep(Duration::from_millis(*millis)).await;
             Ok(resp)
         }
-        FaultAction::NotJson => Ok(not_json()),
-        FaultAction::SlowDown => Ok(slow_down()),
-        FaultAction::Redirect { status, location } => {
-            Ok(redirect(*status, location.as_deref(), &path_and_query))
-        }
-        FaultAction::StallBody { .. } => Ok(resp),
+        action => Ok(replacement(action, &path_and_query).unwrap_or(resp)),
     }
 }

@@ -192,6 +192,10 @@ pub struct UploadRequest {
     /// in arrival order. Kept so tests can check what clients sent (for
     /// example that no `x-client-secret` went to the upload URL).
     pub headers: Vec<(String, String)>,
+    /// Whether an injected fault struck it (it is logged on arrival, faulted
+    /// or not, so the log counts every attempt).
+    #[serde(default)]
+    pub faulted: bool,
 }
 
 impl UploadRequest {
@@ -359,6 +363,45 @@ pub enum FaultAction {
         #[serde(default)]
         location: Option<String>,
     },
+    /// Answer exactly this: any status from 200 to 599, the body as given
+    /// (an error code the SDK does not know, a record lacking a required
+    /// field, ...), with this `Content-Type` and `Retry-After`.
+    #[serde(rename_all = "camelCase")]
+    Respond {
+        /// The HTTP status, 200 to 599.
+        status: u16,
+        /// The `Content-Type`; none when `None`.
+        #[serde(default)]
+        content_type: Option<String>,
+        /// The body, sent as is.
+        #[serde(default)]
+        body: String,
+        /// A `Retry-After` header, in seconds.
+        #[serde(default)]
+        retry_after: Option<u64>,
+    },
+    /// Answer S3's XML error `<Error><Code>code</Code><Message>message</Message></Error>`
+    /// with this status (400 to 599): `SignatureDoesNotMatch`,
+    /// `AccessDenied`, `EntityTooLarge`, `NoSuchKey`, ... on an upload or a
+    /// download URL.
+    #[serde(rename_all = "camelCase")]
+    S3Error {
+        /// The HTTP status, such as 403.
+        status: u16,
+        /// S3's error code.
+        code: String,
+        /// S3's message; default S3's own for the code, if known.
+        #[serde(default)]
+        message: Option<String>,
+    },
+    /// Answer `200 OK` with `Content-Type: application/json` and a body of
+    /// `bytes` bytes (a JSON object padded with spaces), streamed: an answer
+    /// over any client's body cap.
+    #[serde(rename_all = "camelCase")]
+    Oversized {
+        /// The body's length, at least 2.
+        bytes: u64,
+    },
 }
 
 fn temporary_redirect() -> u16 {
@@ -397,6 +440,12 @@ pub struct Fault {
     /// Before or after handling.
     #[serde(default)]
     pub stage: FaultStage,
+    /// Wait this long (in milliseconds) before acting: with `stage` before,
+    /// before the request is handled; with after, once it was handled and
+    /// before the fault replaces or changes its answer (a `504` after a
+    /// second, a reset after a slow answer).
+    #[serde(default)]
+    pub delay_millis: Option<u64>,
     /// What it does.
     pub action: FaultAction,
 }
@@ -414,8 +463,15 @@ impl Fault {
             path_prefix: path_prefix.into(),
             times: 1,
             stage: FaultStage::Before,
+            delay_millis: None,
             action,
         }
+    }
+
+    /// Wait `delay` before acting (see [`Fault::delay_millis`]).
+    pub fn delay(mut self, delay: std::time::Duration) -> Self {
+        self.delay_millis = Some(delay.as_millis().try_into().unwrap_or(u64::MAX));
+        self
     }
 
     /// Only requests with this method.
@@ -490,6 +546,7 @@ mod upload_request_tests {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            faulted: false,
         }
     }
 

@@ -69,6 +69,11 @@ impl App {
         if let Some(f) = &fault {
             tracing::info!(%method, %path, action = ?f.action, stage = ?f.stage, "injecting a fault");
         }
+        if !is_api {
+            // Logged on arrival, faulted or not: the log counts every
+            // attempt, even one a fault answers before handling.
+            self.log_upload(&req, fault.is_some());
+        }
         let result = crate::faults::apply(req, fault.as_ref(), &conn, |req| self.route(req)).await;
         if let Some((path, client_id)) = log {
             let (status, code) = match &result {
@@ -102,7 +107,7 @@ impl App {
         self.s3(req).await
     }
 
-    async fn s3(&self, req: Request<Body>) -> Response<Body> {
+    fn log_upload(&self, req: &Request<Body>, faulted: bool) {
         let entry = UploadRequest {
             at: self.core.shared.clock.now(),
             method: req.method().to_string(),
@@ -120,9 +125,13 @@ impl App {
                     (n.as_str().to_owned(), value)
                 })
                 .collect(),
+            faulted,
         };
-        tracing::info!(method = %entry.method, path = %entry.path, "s3 request");
+        tracing::info!(method = %entry.method, path = %entry.path, faulted, "s3 request");
         self.core.shared.lock().log_upload(entry);
+    }
+
+    async fn s3(&self, req: Request<Body>) -> Response<Body> {
         if let Some(resp) = crate::s3::front_checks(req.method(), req.headers()) {
             return resp;
         }

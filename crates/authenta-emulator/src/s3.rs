@@ -145,7 +145,7 @@ pub(crate) fn s3_error_response(
 }
 
 /// S3's own message for codes s3s answers without one.
-fn standard_message(code: &str) -> Option<&'static str> {
+pub(crate) fn standard_message(code: &str) -> Option<&'static str> {
     Some(match code {
         "SignatureDoesNotMatch" => {
             "The request signature we calculated does not match the signature you provided. \

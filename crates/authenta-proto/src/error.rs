@@ -124,6 +124,12 @@ impl Error {
                 ErrorCode::U007 => ErrorClass::Credits,
                 _ => class_of_status(e.status),
             },
+            // A download URL (`resultURL`, a heatmap) that S3 refuses is
+            // expired or altered, as for the upload below: the key's
+            // permissions are not in question.
+            Error::Http(e) if e.operation.is_none() && matches!(e.status.as_u16(), 401 | 403) => {
+                ErrorClass::InvalidInput
+            }
             Error::Http(e) => class_of_status(e.status),
             // S3's refusals say the upload was wrong (expired URL, another
             // Content-Type, a changed size), not that the key lacks a
@@ -181,6 +187,7 @@ impl Error {
         match self {
             Error::Api(e) => e.retry_after,
             Error::Http(e) => e.retry_after,
+            Error::Upload(e) => e.retry_after,
             _ => None,
         }
     }
@@ -576,6 +583,8 @@ pub struct UploadError {
     pub message: String,
     /// The record the upload was for.
     pub mid: Option<MediaId>,
+    /// S3's `Retry-After` (sent with `503 SlowDown`), if any.
+    pub retry_after: Option<RetryAfter>,
 }
 
 /// `; body starts "..."`, or nothing for an empty body.

@@ -71,11 +71,7 @@ pub fn check_api_response(
     if status.is_success() {
         return Ok(response);
     }
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(RetryAfter::parse);
+    let retry_after = retry_after(&response);
     let body = response.body();
     if let Ok(body) = serde_json::from_slice::<ErrorBody>(body) {
         return Err(Error::Api(Box::new(ApiError {
@@ -93,6 +89,15 @@ pub fn check_api_response(
         mid: mid.cloned(),
         retry_after,
     })))
+}
+
+/// The answer's `Retry-After`, if it has one that parses.
+fn retry_after(response: &Response<Vec<u8>>) -> Option<RetryAfter> {
+    response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(RetryAfter::parse)
 }
 
 /// Reads a 2xx JSON body into `T`.
@@ -152,6 +157,7 @@ pub fn read_upload_response(
         code,
         message,
         mid: mid.cloned(),
+        retry_after: retry_after(response),
     })))
 }
 
@@ -171,7 +177,7 @@ pub fn read_artifact_response(
         snippet: snippet(response.body(), None),
         operation: None,
         mid: mid.cloned(),
-        retry_after: None,
+        retry_after: retry_after(&response),
     })))
 }
 
@@ -372,5 +378,42 @@ mod tests {
         let s = snippet(long.as_bytes(), None);
         assert!(s.len() <= SNIPPET_LEN + 3 && s.ends_with('…'));
         assert_eq!(snippet(&[0xff, b'a'], None), "\u{fffd}a");
+    }
+
+    #[test]
+    fn storage_errors_keep_retry_after_and_a_refused_download_is_not_a_permission() {
+        let mut slow = answer(
+            503,
+            "application/xml",
+            "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+        );
+        slow.headers_mut()
+            .insert(RETRY_AFTER, http::HeaderValue::from_static("1"));
+        let err = read_upload_response(&slow, None).unwrap_err();
+        assert_eq!(
+            err.retry_after(),
+            Some(RetryAfter::Delay(std::time::Duration::from_secs(1)))
+        );
+        let err = read_artifact_response(slow, None).unwrap_err();
+        assert_eq!(
+            err.retry_after(),
+            Some(RetryAfter::Delay(std::time::Duration::from_secs(1)))
+        );
+
+        let expired = answer(
+            403,
+            "application/xml",
+            "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+        );
+        let err = read_artifact_response(expired, None).unwrap_err();
+        assert_eq!(err.class(), crate::ErrorClass::InvalidInput);
+        assert!(!err.class().affects_every_request());
+        let gone = answer(
+            404,
+            "application/xml",
+            "<Error><Code>NoSuchKey</Code></Error>",
+        );
+        let err = read_artifact_response(gone, None).unwrap_err();
+        assert_eq!(err.class(), crate::ErrorClass::NotFound);
     }
 }

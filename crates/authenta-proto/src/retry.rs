@@ -356,6 +356,7 @@ mod tests {
                 code: code.into(),
                 message: String::new(),
                 mid: None,
+                retry_after: None,
             }))
         };
         assert_eq!(

@@ -192,6 +192,17 @@ async fn an_upload_fault_before_handling_stores_nothing() {
     let mid = created["mid"].as_str().unwrap();
     assert_eq!(env.emu.record(mid).unwrap().status, "INITED");
     assert_eq!(env.put(url, "image/png", b"abc").await.status, 200);
+    // Both attempts are logged, on arrival: the faulted one too.
+    let logged: Vec<_> = env
+        .emu
+        .upload_requests()
+        .into_iter()
+        .map(|r| (r.method, r.faulted))
+        .collect();
+    assert_eq!(
+        logged,
+        [("PUT".to_owned(), true), ("PUT".to_owned(), false)]
+    );
 }
 
 #[tokio::test]
@@ -386,4 +397,121 @@ async fn an_idle_kept_alive_connection_is_closed_by_the_fault() {
     let text = String::from_utf8_lossy(&got).to_lowercase();
     assert!(text.starts_with("http/1.1 200"), "{text}");
     assert!(!text.contains("connection: close"), "{text}");
+}
+
+#[tokio::test]
+async fn an_exact_answer_with_any_status_and_body() {
+    let env = Env::new().await;
+    let body = r#"{"code":"X777","type":"ODD","message":"odd"}"#;
+    env.emu
+        .inject_fault(Fault::new(
+            "/api/media",
+            FaultAction::Respond {
+                status: 463,
+                content_type: Some("application/json".into()),
+                body: body.into(),
+                retry_after: Some(3),
+            },
+        ))
+        .unwrap();
+    let a = env.get("/media").await;
+    assert_eq!(a.status, 463);
+    assert_eq!(a.text(), body);
+    assert_eq!(a.header("content-type"), Some("application/json"));
+    assert_eq!(a.header("retry-after"), Some("3"));
+    assert_eq!(query_used(&env), 0, "before handling");
+
+    // A 200 too, and no Content-Type when none is given.
+    env.emu
+        .inject_fault(Fault::new(
+            "/api/media",
+            FaultAction::Respond {
+                status: 200,
+                content_type: None,
+                body: r#"{"mid":"0123456789abcdef01234567"}"#.into(),
+                retry_after: None,
+            },
+        ))
+        .unwrap();
+    let a = env.get("/media").await;
+    assert_eq!((a.status, a.header("content-type")), (200, None));
+    for bad in [199, 600] {
+        let fault = Fault::new(
+            "/api/",
+            FaultAction::Respond {
+                status: bad,
+                content_type: None,
+                body: String::new(),
+                retry_after: None,
+            },
+        );
+        assert!(env.emu.inject_fault(fault).is_err(), "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn s3_errors_on_the_upload_endpoint() {
+    let env = Env::new().await;
+    let created = env.create_for("image/png", "AC-1", b"abc").await;
+    let url = created["uploadUrl"].as_str().unwrap();
+    for (status, code, message) in [
+        (
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated",
+        ),
+        (400, "EntityTooLarge", "EntityTooLarge"),
+        (403, "AccessDenied", "Request has expired"),
+    ] {
+        let custom = (code == "AccessDenied").then(|| message.to_owned());
+        env.emu
+            .inject_fault(Fault::new(
+                format!("/{}/", authenta_emulator::BUCKET),
+                FaultAction::S3Error {
+                    status,
+                    code: code.into(),
+                    message: custom,
+                },
+            ))
+            .unwrap();
+        let a = env.put(url, "image/png", b"abc").await;
+        assert_eq!(
+            (a.status, crate::common::s3_code(&a).as_str()),
+            (status, code)
+        );
+        assert!(a.text().contains(message), "{}", a.text());
+    }
+    assert!(env.emu.records()[0].upload.is_none(), "nothing stored");
+    assert_eq!(env.put(url, "image/png", b"abc").await.status, 200);
+}
+
+#[tokio::test]
+async fn an_oversized_answer_and_a_late_504() {
+    let env = Env::new().await;
+    env.emu
+        .inject_fault(Fault::new(
+            "/api/media",
+            FaultAction::Oversized { bytes: 200_000 },
+        ))
+        .unwrap();
+    let a = env.get("/media").await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body.len(), 200_000);
+    assert_eq!(a.header("content-length"), Some("200000"));
+    let parsed: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+    assert!(parsed.as_object().unwrap().is_empty());
+
+    let fault = Fault::new("/api/media", status(504, FaultBody::Html, None))
+        .delay(std::time::Duration::from_millis(200));
+    assert_eq!(fault.delay_millis, Some(200));
+    env.emu.inject_fault(fault).unwrap();
+    let started = std::time::Instant::now();
+    let a = env.get("/media").await;
+    assert_eq!(a.status, 504);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+    assert!(
+        env.emu
+            .inject_fault(Fault::new("/api/", FaultAction::Oversized { bytes: 1 }))
+            .is_err()
+    );
 }

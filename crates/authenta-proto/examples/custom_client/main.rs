@@ -25,7 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::new(
         config,
         Blocking {
-            transport: StdHttp,
+            transport: StdHttp::default(),
             runtime: StdClock,
         },
     );

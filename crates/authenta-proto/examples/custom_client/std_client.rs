@@ -13,19 +13,34 @@ use authenta_proto::{HttpClient, RESPONSE_READ_LIMIT, Runtime, SendUploadError, 
 /// One request per connection (`connection: close`): the head with a
 /// `Content-Length` whenever there is a body, the body, then the answer's
 /// status line, headers and body (by `Content-Length`, chunked, or to the
-/// end of the connection).
+/// end of the connection). A read or a write that waits longer than its
+/// timeout (30 s by default) fails with `TimedOut` or `WouldBlock`.
 #[derive(Clone, Copy, Debug)]
-pub struct StdHttp;
+pub struct StdHttp {
+    timeout: Duration,
+}
+
+impl Default for StdHttp {
+    fn default() -> Self {
+        StdHttp::with_timeout(Duration::from_secs(30))
+    }
+}
 
 impl StdHttp {
-    fn open(parts: &Parts, len: u64) -> io::Result<TcpStream> {
+    /// A client whose socket reads and writes give up after `timeout`.
+    pub fn with_timeout(timeout: Duration) -> Self {
+        StdHttp { timeout }
+    }
+
+    fn open(&self, parts: &Parts, len: u64) -> io::Result<TcpStream> {
         let authority = parts
             .uri
             .authority()
             .ok_or_else(|| io::Error::other("a URL without a host"))?;
         let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let mut stream = TcpStream::connect(authority.as_str())?;
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        stream.set_read_timeout(Some(self.timeout))?;
+        stream.set_write_timeout(Some(self.timeout))?;
         let mut head = format!(
             "{} {target} HTTP/1.1\r\nhost: {authority}\r\n",
             parts.method
@@ -119,7 +134,7 @@ impl HttpClient for StdHttp {
 
     fn send(&self, request: Request<Vec<u8>>) -> io::Result<Response<Vec<u8>>> {
         let (parts, body) = request.into_parts();
-        let mut stream = StdHttp::open(&parts, body.len() as u64)?;
+        let mut stream = self.open(&parts, body.len() as u64)?;
         stream.write_all(&body)?;
         StdHttp::read_answer(stream)
     }
@@ -131,7 +146,9 @@ impl HttpClient for StdHttp {
         request: Request<UploadBody<'_>>,
     ) -> Result<Response<Vec<u8>>, SendUploadError<io::Error>> {
         let (parts, mut body) = request.into_parts();
-        let mut stream = StdHttp::open(&parts, body.len()).map_err(SendUploadError::Transport)?;
+        let mut stream = self
+            .open(&parts, body.len())
+            .map_err(SendUploadError::Transport)?;
         let mut buffer = vec![0; 64 * 1024];
         loop {
             let n = body.read(&mut buffer).map_err(SendUploadError::Source)?;

@@ -38,8 +38,14 @@ impl ApiRequest for DeleteMedia {
         )
     }
 
-    fn parse(&self, _response: Response<Vec<u8>>) -> Result<(), Error> {
-        Ok(())
+    fn parse(&self, response: Response<Vec<u8>>) -> Result<(), Error> {
+        // An empty 204, or a 200 with a JSON body: anything else (a captive
+        // portal's page) did not come from the API, and deleted nothing.
+        if response.body().iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        crate::response::read_json::<serde_json::Value>(&response, Self::OPERATION, Some(&self.mid))
+            .map(drop)
     }
 
     fn recover(&self, error: &Error, attempt: u32) -> Option<()> {
@@ -63,6 +69,14 @@ mod tests {
         op.read(&config(), empty).unwrap();
         op.read(&config(), json(200, r#"{"deleted":true}"#))
             .unwrap();
+        let portal = Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(b"<html><body>Sign in</body></html>".to_vec())
+            .unwrap();
+        let err = op.read(&config(), portal).unwrap_err();
+        assert!(matches!(err, Error::Decode(_)), "{err:?}");
+        assert_eq!(err.mid().unwrap().as_str(), "abc");
         let err = op
             .read(
                 &config(),

@@ -1,0 +1,694 @@
+//! The matrix itself, as data: every fault, the steps it strikes, and the
+//! outcome the contract calls for on each. `run` executes a row against a
+//! client and checks the outcome on the emulator's logs; `render` writes
+//! the table that RELIABILITY.md holds.
+
+use std::time::Duration;
+
+use authenta_emulator::FaultStage;
+use authenta_proto::{ErrorClass, RetryPolicy, TransportErrorKind};
+
+/// The retry policy every row runs with: three attempts, backoff ceilings
+/// of 20 and 40 ms, a `Retry-After` honoured up to 5 s.
+pub fn policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(40),
+        max_retry_after: Duration::from_secs(5),
+    }
+}
+
+/// The request and upload timeouts of the timeout rows.
+pub const SHORT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// How long the slow answer and the stalled upload keep the client
+/// waiting: well past [`SHORT_TIMEOUT`].
+pub const STALL: Duration = Duration::from_millis(1500);
+
+/// How late the late `504` comes.
+pub const LATE: Duration = Duration::from_millis(300);
+
+/// The `Retry-After` the `503` and `SlowDown` rows send.
+pub const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// A step of a client's work that a fault can strike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// `Client::create`: `POST /media`.
+    Create,
+    /// `Client::get`: `GET /media/{mid}`.
+    Get,
+    /// `Client::list`: one page of `GET /media`.
+    List,
+    /// `Client::delete`: `DELETE /media/{mid}`.
+    Delete,
+    /// `Client::upload` from a file (reopenable): the `PUT` to S3.
+    Upload,
+    /// `upload_reader` / `upload_stream` (a one-shot source): the `PUT`.
+    UploadStream,
+    /// `Client::result`: the `resultURL` document.
+    Result,
+    /// `Client::download_heatmap`: the `heatmapURL` image.
+    Heatmap,
+}
+
+impl Step {
+    /// The step in the table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Step::Create => "create (`POST /media`)",
+            Step::Get => "get (`GET /media/{mid}`)",
+            Step::List => "list page (`GET /media`)",
+            Step::Delete => "delete (`DELETE /media/{mid}`)",
+            Step::Upload => "upload from a file (`PUT`)",
+            Step::UploadStream => "upload from a one-shot stream (`PUT`)",
+            Step::Result => "result document (`resultURL`)",
+            Step::Heatmap => "heatmap download (`heatmapURL`)",
+        }
+    }
+
+    /// Whether the step goes to S3 (the upload or a download URL) rather
+    /// than the API.
+    pub fn is_storage(self) -> bool {
+        matches!(
+            self,
+            Step::Upload | Step::UploadStream | Step::Result | Step::Heatmap
+        )
+    }
+}
+
+/// The error a failing row ends with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The API's typed error (`Error::Api`): status and code.
+    Api(u16, &'static str),
+    /// An answer that is not the API's error body (`Error::Http`).
+    Http(u16),
+    /// S3's refusal of the upload (`Error::Upload`): status and S3 code
+    /// (empty when the body was not S3's XML).
+    Upload(u16, &'static str),
+    /// A 2xx answer that cannot be read (`Error::Decode`).
+    Decode(u16),
+    /// The HTTP client failed (`Failure::Transport`).
+    Network(TransportErrorKind),
+}
+
+/// What a row must end with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// Success after `attempts` requests, at least `min_gap` apart.
+    Recovers {
+        /// Requests sent, the first included.
+        attempts: u32,
+        /// The least time between two of them (a `Retry-After`).
+        min_gap: Duration,
+    },
+    /// A typed error of `class` after exactly `attempts` requests.
+    Fails {
+        /// Requests sent, the first included.
+        attempts: u32,
+        /// The error's class.
+        class: ErrorClass,
+        /// The error itself.
+        kind: Kind,
+    },
+}
+
+fn ok(attempts: u32) -> Expect {
+    Expect::Recovers {
+        attempts,
+        min_gap: Duration::ZERO,
+    }
+}
+
+fn ok_after(attempts: u32, min_gap: Duration) -> Expect {
+    Expect::Recovers { attempts, min_gap }
+}
+
+fn fails(attempts: u32, class: ErrorClass, kind: Kind) -> Expect {
+    Expect::Fails {
+        attempts,
+        class,
+        kind,
+    }
+}
+
+/// Every fault of the matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// `500` with the API's JSON error body (`EMU500`), once.
+    Status500Json,
+    /// `502` with a proxy's HTML page, on every attempt.
+    Status502Html,
+    /// `503`, empty body, `Retry-After: 1`, once.
+    Status503RetryAfter,
+    /// `504` (HTML) after 300 ms, once.
+    Status504Late,
+    /// `429 AA001`: the key's quota is spent.
+    Aa001,
+    /// `403 IAM002`: the key lacks the permission.
+    Iam002,
+    /// `401 IAM001`: a wrong secret.
+    Iam001,
+    /// `U007`: no credits left.
+    U007,
+    /// An error code and a status nobody documented (`463 ZZ042`).
+    UnknownCode,
+    /// Nothing listens: the connection is refused.
+    Refused,
+    /// The connection reset before any answer, once.
+    ResetBeforeAnswer,
+    /// Half the answer's body, then a reset, once.
+    ResetMidBody,
+    /// A `Content-Length` larger than the body that arrives, once.
+    Truncated,
+    /// No answer within the request timeout, once.
+    SlowAnswer,
+    /// The server stops reading the upload past the upload timeout, once.
+    StallMidUpload,
+    /// `200` whose body is not JSON (a captive portal's page), once.
+    NotJson,
+    /// `200` whose JSON lacks a required field, once.
+    MissingField,
+    /// `200` with a body over the 16 MiB cap, once.
+    OverCap,
+    /// `307` to another host.
+    Redirect,
+    /// S3's `403 SignatureDoesNotMatch`.
+    SignatureDoesNotMatch,
+    /// S3's `403 AccessDenied`, "Request has expired".
+    AccessDeniedExpired,
+    /// S3's `400 EntityTooLarge`.
+    EntityTooLarge,
+    /// S3's `404 NoSuchKey` (the record was deleted).
+    NoSuchKey,
+    /// S3's `503 SlowDown` with `Retry-After: 1`, once.
+    SlowDown,
+    /// A kept-alive connection the server closed while it was idle in the
+    /// client's pool.
+    IdleClosed,
+}
+
+impl Fault {
+    /// Every fault, in the table's order.
+    pub const ALL: [Fault; 25] = [
+        Fault::Status500Json,
+        Fault::Status502Html,
+        Fault::Status503RetryAfter,
+        Fault::Status504Late,
+        Fault::Aa001,
+        Fault::Iam002,
+        Fault::Iam001,
+        Fault::U007,
+        Fault::UnknownCode,
+        Fault::Refused,
+        Fault::ResetBeforeAnswer,
+        Fault::ResetMidBody,
+        Fault::Truncated,
+        Fault::SlowAnswer,
+        Fault::StallMidUpload,
+        Fault::NotJson,
+        Fault::MissingField,
+        Fault::OverCap,
+        Fault::Redirect,
+        Fault::SignatureDoesNotMatch,
+        Fault::AccessDeniedExpired,
+        Fault::EntityTooLarge,
+        Fault::NoSuchKey,
+        Fault::SlowDown,
+        Fault::IdleClosed,
+    ];
+
+    /// The fault in the table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Fault::Status500Json => "500, JSON error body",
+            Fault::Status502Html => "502, a proxy's HTML page (every attempt)",
+            Fault::Status503RetryAfter => "503, empty, `Retry-After: 1`",
+            Fault::Status504Late => "504 after 300 ms",
+            Fault::Aa001 => "429 `AA001` (quota spent)",
+            Fault::Iam002 => "403 `IAM002` (permission missing)",
+            Fault::Iam001 => "401 `IAM001` (wrong secret)",
+            Fault::U007 => "`U007` (no credits)",
+            Fault::UnknownCode => "unknown code `ZZ042`, unknown status 463",
+            Fault::Refused => "connection refused",
+            Fault::ResetBeforeAnswer => "reset before any answer",
+            Fault::ResetMidBody => "reset in the middle of the body",
+            Fault::Truncated => "truncated body (`Content-Length` larger than what arrives)",
+            Fault::SlowAnswer => "answer slower than the request timeout",
+            Fault::StallMidUpload => "stall mid-upload past the upload timeout",
+            Fault::NotJson => "200 whose body is not JSON",
+            Fault::MissingField => "200 whose JSON lacks a required field",
+            Fault::OverCap => "200 over the 16 MiB body cap",
+            Fault::Redirect => "307 to another host",
+            Fault::SignatureDoesNotMatch => "S3 403 `SignatureDoesNotMatch`",
+            Fault::AccessDeniedExpired => "S3 403 `AccessDenied` (expired)",
+            Fault::EntityTooLarge => "S3 400 `EntityTooLarge`",
+            Fault::NoSuchKey => "S3 404 `NoSuchKey`",
+            Fault::SlowDown => "S3 503 `SlowDown`, `Retry-After: 1`",
+            Fault::IdleClosed => "pooled keep-alive connection closed while idle",
+        }
+    }
+
+    /// The steps it strikes and the outcome on each.
+    pub fn rows(self) -> Vec<(Step, Expect)> {
+        use ErrorClass::{
+            Authentication, Credits, InvalidInput, NotFound, Permission, Quota, Server,
+        };
+        use Step::*;
+        use TransportErrorKind::{Connect, Interrupted, Timeout};
+        let all = policy().max_attempts;
+        let api = [Create, Get, List, Delete];
+        let api_rows = |expect: &dyn Fn(Step) -> Expect| -> Vec<(Step, Expect)> {
+            api.iter().map(|s| (*s, expect(*s))).collect()
+        };
+        match self {
+            Fault::Status500Json => vec![
+                (Create, fails(1, Server, Kind::Api(500, "EMU500"))),
+                (Get, ok(2)),
+                (List, ok(2)),
+                (Delete, ok(2)),
+                (Upload, ok(2)),
+                (Result, ok(2)),
+                (Heatmap, ok(2)),
+            ],
+            Fault::Status502Html => vec![
+                (Create, fails(1, Server, Kind::Http(502))),
+                (Get, fails(all, Server, Kind::Http(502))),
+                (List, fails(all, Server, Kind::Http(502))),
+                (Delete, fails(all, Server, Kind::Http(502))),
+                (Upload, fails(all, Server, Kind::Upload(502, ""))),
+                (UploadStream, fails(1, Server, Kind::Upload(502, ""))),
+                (Result, fails(all, Server, Kind::Http(502))),
+                (Heatmap, fails(all, Server, Kind::Http(502))),
+            ],
+            Fault::Status503RetryAfter => vec![
+                (Create, fails(1, Server, Kind::Http(503))),
+                (Get, ok_after(2, RETRY_AFTER)),
+                (List, ok_after(2, RETRY_AFTER)),
+                (Delete, ok_after(2, RETRY_AFTER)),
+                (Upload, ok_after(2, RETRY_AFTER)),
+                (Result, ok_after(2, RETRY_AFTER)),
+                (Heatmap, ok_after(2, RETRY_AFTER)),
+            ],
+            Fault::Status504Late => vec![
+                (Create, fails(1, Server, Kind::Http(504))),
+                (Get, ok(2)),
+                (List, ok(2)),
+                (Delete, ok(2)),
+                (Upload, ok(2)),
+                (Result, ok(2)),
+                (Heatmap, ok(2)),
+            ],
+            Fault::Aa001 => api_rows(&|_| fails(1, Quota, Kind::Api(429, "AA001"))),
+            Fault::Iam002 => api_rows(&|_| fails(1, Permission, Kind::Api(403, "IAM002"))),
+            Fault::Iam001 => api_rows(&|_| fails(1, Authentication, Kind::Api(401, "IAM001"))),
+            Fault::U007 => vec![(Create, fails(1, Credits, Kind::Api(402, "U007")))],
+            Fault::UnknownCode => api_rows(&|_| fails(1, InvalidInput, Kind::Api(463, "ZZ042"))),
+            Fault::Refused => [Create, Get, List, Delete, Upload, Result, Heatmap]
+                .into_iter()
+                .map(|s| (s, fails(all, ErrorClass::Network, Kind::Network(Connect))))
+                .collect(),
+            Fault::ResetBeforeAnswer => vec![
+                (
+                    Create,
+                    fails(1, ErrorClass::Network, Kind::Network(Interrupted)),
+                ),
+                (Get, ok(2)),
+                (List, ok(2)),
+                (Delete, ok(2)),
+                (Upload, ok(2)),
+                (
+                    UploadStream,
+                    fails(1, ErrorClass::Network, Kind::Network(Interrupted)),
+                ),
+                (Result, ok(2)),
+                (Heatmap, ok(2)),
+            ],
+            Fault::ResetMidBody | Fault::Truncated => vec![
+                (
+                    Create,
+                    fails(1, ErrorClass::Network, Kind::Network(Interrupted)),
+                ),
+                (Get, ok(2)),
+                (List, ok(2)),
+                (Result, ok(2)),
+                (Heatmap, ok(2)),
+            ],
+            Fault::SlowAnswer => vec![
+                (
+                    Create,
+                    fails(1, ErrorClass::Network, Kind::Network(Timeout)),
+                ),
+                (Get, ok(2)),
+                (List, ok(2)),
+                (Delete, ok(2)),
+                (Result, ok(2)),
+                (Heatmap, ok(2)),
+            ],
+            Fault::StallMidUpload => vec![
+                (Upload, ok(2)),
+                (
+                    UploadStream,
+                    fails(1, ErrorClass::Network, Kind::Network(Timeout)),
+                ),
+            ],
+            Fault::NotJson => vec![
+                (Create, fails(1, Server, Kind::Decode(200))),
+                (Get, fails(1, Server, Kind::Decode(200))),
+                (List, fails(1, Server, Kind::Decode(200))),
+                (Delete, fails(1, Server, Kind::Decode(200))),
+                (Result, fails(1, Server, Kind::Decode(200))),
+            ],
+            Fault::MissingField => vec![
+                (Create, fails(1, Server, Kind::Decode(200))),
+                (Get, fails(1, Server, Kind::Decode(200))),
+                (List, fails(1, Server, Kind::Decode(200))),
+            ],
+            Fault::OverCap => vec![
+                (Create, fails(1, Server, Kind::Decode(200))),
+                (Get, fails(1, Server, Kind::Decode(200))),
+                (List, fails(1, Server, Kind::Decode(200))),
+                (Result, fails(1, Server, Kind::Decode(200))),
+            ],
+            Fault::Redirect => vec![
+                (Create, fails(1, Server, Kind::Http(307))),
+                (Get, fails(1, Server, Kind::Http(307))),
+                (List, fails(1, Server, Kind::Http(307))),
+                (Delete, fails(1, Server, Kind::Http(307))),
+                (Upload, fails(1, Server, Kind::Upload(307, ""))),
+                (Result, fails(1, Server, Kind::Http(307))),
+                (Heatmap, fails(1, Server, Kind::Http(307))),
+            ],
+            Fault::SignatureDoesNotMatch => vec![
+                (
+                    Upload,
+                    fails(1, InvalidInput, Kind::Upload(403, "SignatureDoesNotMatch")),
+                ),
+                (Result, fails(1, InvalidInput, Kind::Http(403))),
+                (Heatmap, fails(1, InvalidInput, Kind::Http(403))),
+            ],
+            Fault::AccessDeniedExpired => vec![
+                (
+                    Upload,
+                    fails(1, InvalidInput, Kind::Upload(403, "AccessDenied")),
+                ),
+                (Result, fails(1, InvalidInput, Kind::Http(403))),
+                (Heatmap, fails(1, InvalidInput, Kind::Http(403))),
+            ],
+            Fault::EntityTooLarge => vec![(
+                Upload,
+                fails(1, InvalidInput, Kind::Upload(400, "EntityTooLarge")),
+            )],
+            Fault::NoSuchKey => vec![
+                (
+                    Upload,
+                    fails(1, InvalidInput, Kind::Upload(404, "NoSuchKey")),
+                ),
+                (Result, fails(1, NotFound, Kind::Http(404))),
+                (Heatmap, fails(1, NotFound, Kind::Http(404))),
+            ],
+            Fault::SlowDown => vec![
+                (Upload, ok_after(2, RETRY_AFTER)),
+                (
+                    UploadStream,
+                    fails(1, Server, Kind::Upload(503, "SlowDown")),
+                ),
+                (Result, ok_after(2, RETRY_AFTER)),
+                (Heatmap, ok_after(2, RETRY_AFTER)),
+            ],
+            Fault::IdleClosed => [Create, Get, List, Delete, Upload, Result, Heatmap]
+                .into_iter()
+                .map(|s| (s, ok(1)))
+                .collect(),
+        }
+    }
+}
+
+/// Whether the fault is made by the real server (or network) refusing,
+/// rather than injected by the emulator's fault layer.
+fn is_natural(fault: Fault, step: Step) -> bool {
+    match fault {
+        Fault::Aa001 | Fault::Iam002 | Fault::Iam001 | Fault::U007 | Fault::Refused => true,
+        Fault::AccessDeniedExpired | Fault::NoSuchKey => step == Step::Upload,
+        _ => false,
+    }
+}
+
+/// When an injected fault strikes the step's request: a create is struck
+/// after the server created the record where that is the risky case (the
+/// answer is lost, the record exists); an upload's answer is replaced once
+/// its body was read (a server that answers before reading the body and
+/// closes makes a client fail writing or read the answer, by chance);
+/// otherwise before the server acts.
+pub fn stage(fault: Fault, step: Step) -> FaultStage {
+    use Fault::*;
+    let replaces_answer = matches!(
+        fault,
+        Status500Json
+            | Status502Html
+            | Status503RetryAfter
+            | Status504Late
+            | UnknownCode
+            | NotJson
+            | MissingField
+            | OverCap
+            | Redirect
+            | SignatureDoesNotMatch
+            | AccessDeniedExpired
+            | EntityTooLarge
+            | NoSuchKey
+            | SlowDown
+    );
+    match step {
+        Step::Create
+            if matches!(
+                fault,
+                Status500Json | ResetBeforeAnswer | MissingField | OverCap
+            ) =>
+        {
+            FaultStage::After
+        }
+        Step::Upload | Step::UploadStream if replaces_answer => FaultStage::After,
+        _ => FaultStage::Before,
+    }
+}
+
+/// Whether the row's own call creates a record on the server before the
+/// fault strikes (checked: exactly one record more).
+pub fn creates_record(fault: Fault, step: Step) -> bool {
+    // `truncate` and `resetMidBody` always let the server handle the
+    // request: they cut its real answer.
+    step == Step::Create
+        && !is_natural(fault, step)
+        && (stage(fault, step) == FaultStage::After
+            || matches!(fault, Fault::ResetMidBody | Fault::Truncated))
+}
+
+/// How the row makes the fault happen.
+pub fn how(fault: Fault, step: Step) -> String {
+    let natural = match (fault, step) {
+        (Fault::Aa001, Step::Create | Step::Delete) => Some("a key whose mutation quota is 0"),
+        (Fault::Aa001, _) => Some("a key whose query quota is 0"),
+        (Fault::Iam002, Step::Create) => Some("a key without `Write`"),
+        (Fault::Iam002, Step::Delete) => Some("a key without `Delete`"),
+        (Fault::Iam002, _) => Some("a key without `Read`"),
+        (Fault::Iam001, _) => Some("a wrong client secret"),
+        (Fault::U007, _) => Some("no credits left (the emulator answers HTTP 402)"),
+        (Fault::Refused, Step::Upload) => Some("the upload URL on a closed port"),
+        (Fault::Refused, Step::Result | Step::Heatmap) => Some("the download URL on a closed port"),
+        (Fault::Refused, _) => Some("the base URL on a closed port"),
+        (Fault::AccessDeniedExpired, Step::Upload) => {
+            Some("S3 itself: upload URLs signed 2 h ago for 1 h")
+        }
+        (Fault::NoSuchKey, Step::Upload) => Some("S3 itself: the record deleted before its upload"),
+        (Fault::IdleClosed, _) => {
+            Some("`closeIdle` on the client's previous request to the host, then 300 ms idle")
+        }
+        _ => None,
+    };
+    if let Some(natural) = natural {
+        return natural.to_owned();
+    }
+    let (kind, times) = match fault {
+        Fault::Status500Json | Fault::Status503RetryAfter | Fault::Status504Late => ("status", 1),
+        Fault::Status502Html => ("status", policy().max_attempts),
+        Fault::UnknownCode | Fault::MissingField => ("respond", 1),
+        Fault::ResetBeforeAnswer => ("reset", 1),
+        Fault::ResetMidBody => ("resetMidBody", 1),
+        Fault::Truncated => ("truncate", 1),
+        Fault::SlowAnswer => ("delay", 1),
+        Fault::StallMidUpload => ("stallBody", 1),
+        Fault::NotJson => ("notJson", 1),
+        Fault::OverCap => ("oversized", 1),
+        Fault::Redirect => ("redirect", policy().max_attempts),
+        Fault::SignatureDoesNotMatch
+        | Fault::AccessDeniedExpired
+        | Fault::EntityTooLarge
+        | Fault::NoSuchKey => ("s3Error", 1),
+        Fault::SlowDown => ("slowDown", 1),
+        _ => unreachable!("a natural fault"),
+    };
+    let mut text = format!("`{kind}`");
+    if fault == Fault::Status504Late {
+        text.push_str(" with `delayMillis`");
+    }
+    text.push_str(if times == 1 {
+        ", once"
+    } else {
+        ", every attempt"
+    });
+    if fault == Fault::Redirect {
+        text.push_str(", to a listener on another port");
+    }
+    if stage(fault, step) == FaultStage::After || creates_record(fault, step) {
+        text.push_str(if step == Step::Create {
+            ", after the record is created"
+        } else {
+            ", once the body is read"
+        });
+    }
+    text
+}
+
+/// Every row of the matrix.
+pub fn rows() -> Vec<(Fault, Step, Expect)> {
+    Fault::ALL
+        .iter()
+        .flat_map(|f| f.rows().into_iter().map(|(s, e)| (*f, s, e)))
+        .collect()
+}
+
+fn plural(n: u32) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The outcome in words.
+pub fn describe(fault: Fault, expect: Expect) -> String {
+    match expect {
+        Expect::Recovers { attempts: 1, .. } => "succeeds, 1 request".to_owned(),
+        Expect::Recovers { attempts, min_gap } => {
+            let mut text = format!("retried to success: {attempts} requests");
+            if min_gap > Duration::ZERO {
+                text.push_str(&format!(
+                    ", ≥ {} s apart (`Retry-After`)",
+                    min_gap.as_secs()
+                ));
+            } else {
+                text.push_str(", backoff ≤ 40 ms");
+            }
+            text
+        }
+        Expect::Fails {
+            attempts,
+            class,
+            kind,
+        } => {
+            let error = match kind {
+                Kind::Api(status, code) => format!("`Error::Api` {status} `{code}`"),
+                Kind::Http(status) => format!("`Error::Http` {status}"),
+                Kind::Upload(status, "") => format!("`Error::Upload` {status}, no S3 code"),
+                Kind::Upload(status, code) => format!("`Error::Upload` {status} `{code}`"),
+                Kind::Decode(status) => format!("`Error::Decode` (status {status})"),
+                Kind::Network(kind) => format!("`Failure::Transport` `{kind:?}`"),
+            };
+            let sent = if fault == Fault::Refused {
+                format!(
+                    "{attempts} attempt{} (none reach the server)",
+                    plural(attempts)
+                )
+            } else {
+                format!("{attempts} request{}", plural(attempts))
+            };
+            format!("fails: {error}, class `{class:?}`, after {sent}")
+        }
+    }
+}
+
+/// The clients every row runs on.
+pub const CLIENTS: [&str; 3] = [
+    "`authenta_ureq::Client`",
+    "`authenta_reqwest::Client`",
+    "`authenta_proto::Client` over the `TcpStream` client (`TcpClient`)",
+];
+
+/// RELIABILITY.md, from the rows.
+pub fn render() -> String {
+    let rows = rows();
+    let attempts: u32 = rows
+        .iter()
+        .map(|(_, _, e)| match e {
+            Expect::Recovers { attempts, .. } | Expect::Fails { attempts, .. } => *attempts,
+        })
+        .sum();
+    let mut out = String::new();
+    out.push_str("<!-- Generated by `tests/tests/faults` from its matrix; do not edit.\n");
+    out.push_str(
+        "     Regenerate: AUTHENTA_BLESS=1 cargo test -p authenta-tests --test faults reliability -->\n\n",
+    );
+    out.push_str("# Reliability: the fault matrix\n\n");
+    out.push_str(
+        "Every way the network and the servers fail, against every step a client takes, \
+with the outcome the contract calls for. Each row runs in `cargo test` \
+(`cargo test -p authenta-tests --test faults`) against a fresh in-process \
+emulator on loopback, on each of these clients:\n\n",
+    );
+    for client in CLIENTS {
+        out.push_str(&format!("- {client}\n"));
+    }
+    out.push_str(&format!(
+        "\n{} rows ({} distinct faults) × {} clients = {} runs; {} requests counted per client.\n\n",
+        rows.len(),
+        Fault::ALL.len(),
+        CLIENTS.len(),
+        rows.len() * CLIENTS.len(),
+        attempts,
+    ));
+    out.push_str(
+        "The retry policy under test: 3 attempts, full-jitter backoff with ceilings of \
+20 and 40 ms, `Retry-After` honoured up to 5 s; the timeout rows use 500 ms request \
+and upload timeouts. A request count is read from the emulator's logs (every \
+request that reached it, faulted or not); where none reached it (a refused \
+connection), from the failure's own attempt count. On every row, besides its \
+outcome, the suite checks:\n\n\
+- never a second `POST /media` for one call, and never a duplicate record;\n\
+- every stored upload's SHA-256 equals the file's (no altered bytes), and a \
+one-shot stream is sent once (never replayed);\n\
+- a result or a record is never read from a partial body: what a recovered \
+step returns equals what a clean one returns, and a failed heatmap download \
+leaves no file behind;\n\
+- the gap between two attempts is at least the server's `Retry-After` and at \
+most that (or the backoff ceiling) plus the fault's own delay and a scheduling \
+slack;\n\
+- a typed error carries its class, status, code and the record's `mid` where \
+there is one; a redirect is never followed (a listener at its `Location` \
+sees no connection).\n\n\
+\"made by\" names the emulator's fault (`action.kind`, see \
+`crates/authenta-emulator/README.md`) or the real refusal the row sets up.\n\n",
+    );
+    out.push_str(
+        "Known limits, left as they are:\n\n\
+- `authenta-reqwest` on a runtime that does not run between calls (a \
+current-thread runtime driven by `block_on` per call) cannot see that the \
+server closed a pooled connection while it was idle: a create sent on it \
+fails with `Interrupted` after 1 request and is not retried, since it may \
+have reached the server. The suite's async client keeps its runtime running \
+(one worker thread), as an async program does.\n\
+- An upload `PUT` answered `200` without an `ETag` (a captive portal's page) \
+is taken as stored; the record then stays `INITED` and a `wait` times out.\n\
+- A redirect's error is class `Server` (a 3xx is neither the caller's mistake \
+nor a refusal).\n\n",
+    );
+    out.push_str("| fault | step | made by | outcome |\n|---|---|---|---|\n");
+    for (fault, step, expect) in &rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            fault.label(),
+            step.label(),
+            how(*fault, *step),
+            describe(*fault, *expect)
+        ));
+    }
+    out
+}
