@@ -483,14 +483,16 @@ mod tests {
             .body(())
             .unwrap();
         let body = UploadBody::new(Box::new(&b"short"[..]), 10, None);
+        // The body keeps its source's own failure; the driver reads it there
+        // and reports the file, not the network.
+        let fault = body.fault();
         let error = UreqTransport::new()
             .send_upload(head.map(|()| body))
             .unwrap_err();
         server.join().unwrap();
-        let SendUploadError::Source(error) = error else {
-            panic!("{error:?}")
-        };
-        assert!(error.to_string().contains("after 5 of 10 bytes"), "{error}");
+        assert!(matches!(error, SendUploadError::Transport(_)), "{error:?}");
+        let source = fault.take().expect("the source's failure is kept");
+        assert!(source.to_string().contains("after 5 of 10 bytes"), "{source}");
     }
 
     #[test]
