@@ -25,6 +25,9 @@ pub const NETWORK: u8 = 8;
 pub const SERVER: u8 = 9;
 /// A wait ran out of time (`--timeout`).
 pub const TIMEOUT: u8 = 10;
+/// Writing a file locally failed (a downloaded artifact: disk full, no
+/// permission).
+pub const LOCAL_IO: u8 = 11;
 
 /// The exit codes, each with its name and what it means, in order: the
 /// table `--help` and the README show.
@@ -76,6 +79,11 @@ pub const TABLE: &[(u8, &str, &str)] = &[
         "timeout",
         "the media was not final within --timeout",
     ),
+    (
+        LOCAL_IO,
+        "local I/O",
+        "writing a file here failed (disk full, no permission)",
+    ),
 ];
 
 /// The exit code of an error of `class`.
@@ -90,6 +98,7 @@ pub fn for_class(class: ErrorClass) -> u8 {
         ErrorClass::Network => NETWORK,
         ErrorClass::Server => SERVER,
         ErrorClass::Timeout => TIMEOUT,
+        ErrorClass::LocalIo => LOCAL_IO,
         // A class this version does not know.
         _ => UNFINISHED,
     }
@@ -120,6 +129,7 @@ mod tests {
             ErrorClass::Network,
             ErrorClass::Server,
             ErrorClass::Timeout,
+            ErrorClass::LocalIo,
         ];
         let mut codes: Vec<u8> = classes.iter().map(|c| for_class(*c)).collect();
         codes.sort_unstable();
@@ -127,7 +137,7 @@ mod tests {
         assert_eq!(codes.len(), classes.len());
         assert_eq!(for_class(ErrorClass::Credits), for_class(ErrorClass::Quota));
         let listed: Vec<u8> = TABLE.iter().map(|(code, _, _)| *code).collect();
-        assert_eq!(listed, (0..=TIMEOUT).collect::<Vec<_>>());
+        assert_eq!(listed, (0..=LOCAL_IO).collect::<Vec<_>>());
     }
 
     #[test]

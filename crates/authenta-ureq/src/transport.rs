@@ -492,7 +492,10 @@ mod tests {
         server.join().unwrap();
         assert!(matches!(error, SendUploadError::Transport(_)), "{error:?}");
         let source = fault.take().expect("the source's failure is kept");
-        assert!(source.to_string().contains("after 5 of 10 bytes"), "{source}");
+        assert!(
+            source.to_string().contains("after 5 of 10 bytes"),
+            "{source}"
+        );
     }
 
     #[test]
