@@ -41,7 +41,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     println!("{} {} {verdict}", media.mid, media.status);
     if let Some(result) = client.result(&media)? {
-        println!("result document: {} fields", result.extra.len());
+        let faces = result.bounding_boxes.map_or(0, |b| b.len());
+        println!("score {:?}, {faces} face(s) boxed", result.score);
     }
     Ok(())
 }
