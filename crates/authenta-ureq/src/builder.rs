@@ -65,33 +65,6 @@ mod tests {
     }
 
     #[test]
-    fn the_builder_checks_what_it_is_given() {
-        let creds = || Credentials::new("id", "hunter2-secret");
-        let err = Client::builder()
-            .credentials(creds())
-            .base_url("http://example.com/api")
-            .build()
-            .unwrap_err();
-        assert!(err.to_string().contains("use https"), "{err}");
-        let err = Client::builder()
-            .credentials(creds())
-            .user_agent("bad\nagent")
-            .build()
-            .unwrap_err();
-        assert!(err.to_string().contains("user agent"), "{err}");
-        let client = Client::builder()
-            .credentials(creds())
-            .user_agent("app/1")
-            .build()
-            .unwrap();
-        assert_eq!(client.config().user_agent(), "app/1");
-        assert_eq!(
-            client.config().base_url(),
-            "https://platform.authenta.ai/api"
-        );
-    }
-
-    #[test]
     fn client_and_builder_debug_hide_the_secret() {
         let builder = Client::builder()
             .credentials(Credentials::new("id", "hunter2-secret"))
