@@ -360,6 +360,11 @@ pub enum ConfigError {
     /// The HTTP client cannot be used (it follows redirects, which would
     /// carry the credentials to another host; or it failed to start).
     HttpClient(String),
+    /// A credential provider (a secret file, variable or command) failed.
+    Credentials(crate::credentials::CredentialError),
+    /// A profile or the config file holding it cannot be used; the message
+    /// says which and what to do.
+    Profile(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -377,6 +382,8 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::InvalidUserAgent(reason) => write!(f, "invalid user agent: {reason}"),
             ConfigError::HttpClient(reason) => write!(f, "cannot use the HTTP client: {reason}"),
+            ConfigError::Credentials(e) => e.fmt(f),
+            ConfigError::Profile(reason) => f.write_str(reason),
         }
     }
 }
@@ -404,7 +411,10 @@ impl ConfigError {
                 Some("give a user agent of visible ASCII characters")
             }
             // The message already says what to do.
-            ConfigError::InvalidCredential(_) | ConfigError::HttpClient(_) => None,
+            ConfigError::InvalidCredential(_)
+            | ConfigError::HttpClient(_)
+            | ConfigError::Credentials(_)
+            | ConfigError::Profile(_) => None,
         }
     }
 }

@@ -51,6 +51,7 @@
 
 pub mod client;
 pub mod config;
+pub mod credentials;
 pub mod engine;
 pub mod error;
 pub mod io;
@@ -58,6 +59,8 @@ pub mod ops;
 pub mod options;
 pub mod paginate;
 pub mod poll;
+#[cfg(feature = "profile")]
+pub mod profile;
 pub mod response;
 pub mod retry;
 pub mod settings;
@@ -72,6 +75,9 @@ pub use http;
 pub use client::MediaStream;
 pub use client::{Async, Backend, Blocking, Client, ClientBuilder};
 pub use config::{ClientSecret, Config, Credentials};
+pub use credentials::{
+    CredentialError, CredentialProvider, QuotaUsage, Refresh, SecretProvider, SecretSource,
+};
 pub use engine::flows::{Observer, Uploaded};
 pub use engine::{Action, Event, Flow, Inputs};
 pub use error::{
@@ -85,6 +91,8 @@ pub use ops::{ApiRequest, CreateMedia, DeleteMedia, GetMedia, ListMedia};
 pub use options::{ProgressFn, UploadOptions};
 pub use paginate::ListCursor;
 pub use poll::{PollPolicy, PollStep};
+#[cfg(feature = "profile")]
+pub use profile::{Profile, ProfileFile};
 pub use response::{SNIPPET_LEN, UploadReceipt};
 pub use retry::{RetryAfter, RetryPolicy};
 pub use settings::ClientSettings;
