@@ -643,4 +643,236 @@ mod tests {
                 .contains("empty")
         );
     }
+
+    /// The refresh decision, stepped by hand: the flow asks, the test
+    /// answers as a driver would.
+    mod refresh {
+        use std::sync::atomic::AtomicBool;
+        use std::time::{Duration, Instant, SystemTime};
+
+        use authenta_types::{CreateMediaRequest, MediaId, ModelType};
+
+        use super::*;
+        use crate::engine::flows::Call;
+        use crate::engine::{Action, Event, Flow, Inputs};
+        use crate::ops::{CreateMedia, GetMedia};
+        use crate::{Config, Failure, RetryPolicy};
+
+        /// A provider whose answers the test feeds itself (the flow never
+        /// calls it: the driver does).
+        struct Rotating {
+            changed: AtomicBool,
+        }
+
+        impl CredentialProvider for Rotating {
+            fn credentials(&self) -> Result<Credentials, CredentialError> {
+                Ok(Credentials::new("id", "old"))
+            }
+            fn changed(&self) -> bool {
+                self.changed.swap(false, Ordering::Relaxed)
+            }
+            fn describe(&self) -> String {
+                "the test's provider".into()
+            }
+        }
+
+        fn config(changed: bool) -> Config {
+            Config::from_provider(Rotating {
+                changed: AtomicBool::new(changed),
+            })
+            .unwrap()
+            .with_base_url("http://127.0.0.1:1/api")
+            .unwrap()
+        }
+
+        fn inputs() -> Inputs {
+            Inputs {
+                now: Instant::now(),
+                wall_clock: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+                random: 0,
+            }
+        }
+
+        fn iam001() -> Event {
+            Event::Response(
+                Response::builder()
+                    .status(401)
+                    .body(
+                        br#"{"code":"IAM001","type":"UNAUTHENTICATED","message":"You are not authenticated"}"#
+                            .to_vec(),
+                    )
+                    .unwrap(),
+            )
+        }
+
+        fn create(config: &Config) -> Call<CreateMedia> {
+            let request = CreateMediaRequest {
+                name: "a.png".into(),
+                content_type: "image/png".into(),
+                size: 3,
+                model_type: ModelType::Ac1,
+            };
+            Call::new(
+                CreateMedia::new(request).unwrap(),
+                config.clone(),
+                RetryPolicy::default(),
+            )
+        }
+
+        fn secret_sent<T: std::fmt::Debug>(action: Action<T>) -> String {
+            match action {
+                Action::Send(request) => request.headers()["x-client-secret"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned(),
+                other => panic!("expected a request, got {other:?}"),
+            }
+        }
+
+        fn refused<T: std::fmt::Debug>(action: Action<T>) -> Failure {
+            match action {
+                Action::Finish(Err(failure)) => failure,
+                other => panic!("expected the refusal, got {other:?}"),
+            }
+        }
+
+        #[test]
+        fn a_refused_post_is_sent_once_more_with_new_credentials_and_never_twice() {
+            let config = config(false);
+            let mut call = create(&config);
+            assert_eq!(secret_sent(call.step(Event::Ready, inputs())), "old");
+            assert!(matches!(call.step(iam001(), inputs()), Action::Refresh(_)));
+            let rotated = Ok(Credentials::new("id", "new"));
+            assert_eq!(
+                secret_sent(call.step(Event::Credentials(rotated), inputs())),
+                "new",
+                "the same POST once more"
+            );
+            // Refused again: it stands, without asking again.
+            let failure = refused(call.step(iam001(), inputs()));
+            assert_eq!(failure.code(), Some(&ErrorCode::Iam001));
+            // The client's other flows now build with the new secret.
+            assert_eq!(config.credentials().client_secret.expose(), "new");
+            // Refusals spend no quota.
+            assert_eq!(config.usage(), QuotaUsage::default());
+        }
+
+        #[test]
+        fn the_same_credentials_mean_the_refusal_stands() {
+            let config = config(false);
+            let mut call = Call::new(
+                GetMedia::new(MediaId::new("692f406f9f68d4b70080bb80")),
+                config.clone(),
+                RetryPolicy::default(),
+            );
+            let _ = secret_sent(call.step(Event::Ready, inputs()));
+            assert!(matches!(call.step(iam001(), inputs()), Action::Refresh(_)));
+            let same = Ok(Credentials::new("id", "old"));
+            let failure = refused(call.step(Event::Credentials(same), inputs()));
+            assert_eq!(failure.code(), Some(&ErrorCode::Iam001));
+            assert_eq!(
+                failure.mid().map(|m| m.as_str()),
+                Some("692f406f9f68d4b70080bb80")
+            );
+        }
+
+        #[test]
+        fn a_provider_that_fails_after_a_refusal_says_why() {
+            let config = config(false);
+            let mut call = create(&config);
+            let _ = secret_sent(call.step(Event::Ready, inputs()));
+            assert!(matches!(call.step(iam001(), inputs()), Action::Refresh(_)));
+            let failed = Err(CredentialError::new(
+                "the command `pass show ci`",
+                "it ended with exit status: 1",
+            ));
+            let failure = refused(call.step(Event::Credentials(failed), inputs()));
+            assert_eq!(failure.class(), crate::ErrorClass::Config);
+            assert!(failure.to_string().contains("`pass show ci`"), "{failure}");
+        }
+
+        #[test]
+        fn fixed_credentials_are_never_asked_again() {
+            let config = Config::new(Credentials::new("id", "old"));
+            let mut call = create(&config);
+            let _ = secret_sent(call.step(Event::Ready, inputs()));
+            let failure = refused(call.step(iam001(), inputs()));
+            assert_eq!(failure.class(), crate::ErrorClass::Authentication);
+        }
+
+        #[test]
+        fn credentials_another_flow_renewed_are_used_without_asking() {
+            let config = config(false);
+            let mut first = create(&config);
+            let mut second = create(&config);
+            let _ = secret_sent(first.step(Event::Ready, inputs()));
+            let _ = secret_sent(second.step(Event::Ready, inputs()));
+            // Both refused; the first renews the key.
+            assert!(matches!(first.step(iam001(), inputs()), Action::Refresh(_)));
+            let rotated = Ok(Credentials::new("id", "new"));
+            assert_eq!(
+                secret_sent(first.step(Event::Credentials(rotated), inputs())),
+                "new"
+            );
+            // The second sees its credentials were replaced meanwhile.
+            assert_eq!(secret_sent(second.step(iam001(), inputs())), "new");
+            // A provider that answers late with what the other already
+            // installed still counts as new for the request refused.
+            let mut third = create(&config);
+            let _ = secret_sent(third.step(Event::Ready, inputs()));
+            assert!(matches!(third.step(iam001(), inputs()), Action::Refresh(_)));
+            let same_as_now = Ok(Credentials::new("id", "new"));
+            assert!(
+                matches!(
+                    third.step(Event::Credentials(same_as_now), inputs()),
+                    Action::Finish(Err(_))
+                ),
+                "sent with the current credentials and given them again: the refusal stands"
+            );
+        }
+
+        #[test]
+        fn a_provider_that_says_it_changed_is_asked_before_the_request() {
+            let config = config(true);
+            let mut call = create(&config);
+            assert!(matches!(
+                call.step(Event::Ready, inputs()),
+                Action::Refresh(_)
+            ));
+            let rotated = Ok(Credentials::new("id", "new"));
+            assert_eq!(
+                secret_sent(call.step(Event::Credentials(rotated), inputs())),
+                "new"
+            );
+            let created = Response::builder().status(200).body(br#"{"mid":"692f406f9f68d4b70080bb80","name":"a.png","type":"Image","status":"INITED","modelType":"AC-1","createdAt":"2025-12-02T19:39:27.525Z","uploadUrl":"http://127.0.0.1:1/b/o?X-Amz-Signature=s"}"#.to_vec()).unwrap();
+            assert!(matches!(
+                call.step(Event::Response(created), inputs()),
+                Action::Finish(Ok(_))
+            ));
+            assert_eq!(
+                config.usage(),
+                QuotaUsage {
+                    queries: 0,
+                    mutations: 1
+                }
+            );
+            // Failing to read is not fatal then: the request goes out with
+            // the credentials in use.
+            let config = config_changed_again();
+            let mut call = create(&config);
+            assert!(matches!(
+                call.step(Event::Ready, inputs()),
+                Action::Refresh(_)
+            ));
+            let failed = Err(CredentialError::new("x", "y"));
+            assert_eq!(
+                secret_sent(call.step(Event::Credentials(failed), inputs())),
+                "old"
+            );
+        }
+
+        fn config_changed_again() -> Config {
+            config(true)
+        }
+    }
 }
