@@ -875,4 +875,89 @@ mod tests {
             config(true)
         }
     }
+
+    /// The blocking driver runs the refresh: a client whose secret was
+    /// rotated gets its record with one refused request and one resent.
+    #[test]
+    fn the_blocking_driver_asks_the_provider_and_sends_again() {
+        use std::sync::atomic::AtomicUsize;
+        use std::time::{Duration, Instant};
+
+        use crate::client::{Blocking, Client};
+        use crate::transport::Runtime;
+
+        struct Std;
+        impl Runtime for Std {
+            fn now(&self) -> Instant {
+                Instant::now()
+            }
+            fn wall_clock(&self) -> SystemTime {
+                SystemTime::now()
+            }
+            fn sleep(&self, d: Duration) {
+                std::thread::sleep(d)
+            }
+            fn random(&self) -> u64 {
+                0
+            }
+        }
+
+        /// Gives "old" once, then "new": the secret was rotated.
+        struct Rotated(AtomicUsize);
+        impl CredentialProvider for Rotated {
+            fn credentials(&self) -> Result<Credentials, CredentialError> {
+                let secret = match self.0.fetch_add(1, Ordering::SeqCst) {
+                    0 => "old",
+                    _ => "new",
+                };
+                Ok(Credentials::new("id", secret))
+            }
+            fn describe(&self) -> String {
+                "a rotated secret".into()
+            }
+        }
+
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let server = {
+            let seen = seen.clone();
+            move |request: http::Request<Vec<u8>>| -> Result<Response<Vec<u8>>, std::io::Error> {
+                let secret = request.headers()["x-client-secret"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                seen.lock().unwrap().push(secret.clone());
+                Ok(match secret.as_str() {
+                    "new" => answer(
+                        200,
+                        r#"{"mid":"692f406f9f68d4b70080bb80","name":"a.png","type":"Image","status":"PROCESSED","modelType":"AC-1","createdAt":"2025-12-02T19:39:27Z","fake":false}"#,
+                    ),
+                    _ => answer(
+                        401,
+                        r#"{"code":"IAM001","type":"UNAUTHENTICATED","message":"You are not authenticated"}"#,
+                    ),
+                })
+            }
+        };
+        let config = crate::Config::from_provider(Rotated(AtomicUsize::new(0))).unwrap();
+        let client = Client::new(
+            config,
+            Blocking {
+                transport: server,
+                runtime: Std,
+            },
+        );
+        let media = client
+            .get(&authenta_types::MediaId::new("692f406f9f68d4b70080bb80"))
+            .unwrap();
+        assert_eq!(media.fake, Some(false));
+        assert_eq!(*seen.lock().unwrap(), ["old", "new"]);
+        assert_eq!(
+            client.usage(),
+            QuotaUsage {
+                queries: 1,
+                mutations: 0
+            }
+        );
+        assert_eq!(client.config().credentials().client_secret.expose(), "new");
+    }
 }
