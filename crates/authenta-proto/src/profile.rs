@@ -97,8 +97,12 @@ pub struct Profile {
 impl Profile {
     /// The profile `name` of the config file ([`config_path`]).
     pub fn load(name: &str) -> Result<Profile, ConfigError> {
-        let path = config_path()?;
-        let file = ProfileFile::open(&path)?;
+        Profile::load_from(&config_path()?, name)
+    }
+
+    /// The profile `name` of the config file at `path`.
+    pub fn load_from(path: &Path, name: &str) -> Result<Profile, ConfigError> {
+        let file = ProfileFile::open(path)?;
         file.profile(name)?.ok_or_else(|| file.missing(name))
     }
 

@@ -73,9 +73,19 @@ impl ClientSettings {
     /// on invalid credentials, base URL or user agent, or a missing
     /// environment variable when no credentials were given.
     pub fn config(&self) -> Result<Config, ConfigError> {
+        self.config_in(
+            #[cfg(feature = "profile")]
+            crate::profile::config_path,
+        )
+    }
+
+    fn config_in(
+        &self,
+        #[cfg(feature = "profile")] config_path: impl Fn() -> Result<std::path::PathBuf, ConfigError>,
+    ) -> Result<Config, ConfigError> {
         #[cfg(feature = "profile")]
         if let Some(name) = &self.profile {
-            let profile = crate::profile::Profile::load(name)?;
+            let profile = crate::profile::Profile::load_from(&config_path()?, name)?;
             let provider = match (&self.credentials, &self.provider) {
                 (Some(credentials), _) => SharedProvider(Arc::new(credentials.clone())),
                 (None, Some(provider)) => provider.clone(),
@@ -181,6 +191,45 @@ mod tests {
         assert_eq!(config.base_url(), "http://127.0.0.1:9/api");
         assert_eq!(config.user_agent(), "ua/1");
         assert!(!format!("{s:?}").contains("secret\""), "{s:?}");
+    }
+
+    #[cfg(feature = "profile")]
+    #[test]
+    fn a_builders_profile_gives_what_its_setters_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let secret = dir.path().join("ci.secret");
+        crate::profile::write_secret_file(&secret, &"from-file".into()).unwrap();
+        std::fs::write(
+            &path,
+            format!(
+                "[profile.ci]\nbase_url = \"http://127.0.0.1:9/api\"\nclient_id = \"ci-id\"\nclient_secret_file = \"{}\"\n",
+                secret.display()
+            ),
+        )
+        .unwrap();
+        let at = || Ok(path.clone());
+        let config = Builder::default()
+            .profile("ci")
+            .settings()
+            .config_in(at)
+            .unwrap();
+        assert_eq!(config.base_url(), "http://127.0.0.1:9/api");
+        assert_eq!(config.credentials().client_id, "ci-id");
+        assert_eq!(config.credentials().client_secret.expose(), "from-file");
+        assert!(
+            config.provider().is_some(),
+            "the file is read again when it changes"
+        );
+        let given = Builder::default()
+            .profile("ci")
+            .credentials(Credentials::new("id", "given"))
+            .base_url("http://127.0.0.1:10/api");
+        let config = given.settings().config_in(at).unwrap();
+        assert_eq!(config.base_url(), "http://127.0.0.1:10/api");
+        assert_eq!(config.credentials().client_secret.expose(), "given");
+        let missing = Builder::default().profile("prod").settings().config_in(at);
+        assert!(missing.unwrap_err().to_string().contains("no profile prod"));
     }
 
     #[test]
