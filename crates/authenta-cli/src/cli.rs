@@ -6,15 +6,17 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use authenta_reqwest::proto::{ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET};
+use authenta_reqwest::proto::{ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_PROFILE};
 use authenta_reqwest::types::{MODEL_TYPES, MediaId, ModelType};
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 /// Check media for deepfakes and manipulation with Authenta.
 ///
 /// Uploads files, waits for the verdict and reads the records of an
-/// Authenta account. Credentials come from the flags or from
-/// AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET; --emulator runs against an
+/// Authenta account. Each setting comes from the first of: the flags,
+/// AUTHENTA_CLIENT_ID, AUTHENTA_CLIENT_SECRET and AUTHENTA_BASE_URL, then
+/// the profile (--profile, AUTHENTA_PROFILE, else `default`) of the config
+/// file (`authenta configure` writes one); --emulator runs against an
 /// embedded emulator instead, with no account.
 #[derive(Parser)]
 #[command(name = "authenta", version, propagate_version = true)]
@@ -51,6 +53,13 @@ pub struct Global {
     #[arg(long, global = true, env = ENV_BASE_URL, hide_env_values = true, value_name = "URL")]
     pub base_url: Option<String>,
 
+    /// The profile of the config file ($AUTHENTA_CONFIG, else
+    /// $XDG_CONFIG_HOME/authenta/config.toml, else
+    /// ~/.config/authenta/config.toml) for what the flags and variables do
+    /// not give; `default` when none is named.
+    #[arg(long, global = true, env = ENV_PROFILE, value_name = "NAME")]
+    pub profile: Option<String>,
+
     /// Run against an embedded emulator with a fresh key instead of an
     /// account (the credential options are ignored; nothing is kept).
     #[arg(long, global = true)]
@@ -83,6 +92,9 @@ pub enum Command {
     Report(ReportArgs),
     /// Run a local emulator in the foreground and print a key for it.
     Emulator(EmulatorArgs),
+    /// Write a profile to the config file: base URL, client id and where
+    /// the secret is kept (a private file, a variable, or a command).
+    Configure(crate::profile::ConfigureArgs),
 }
 
 /// `process FILE|DIR...`

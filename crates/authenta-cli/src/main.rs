@@ -18,6 +18,7 @@ mod exit;
 mod files;
 mod output;
 mod process;
+mod profile;
 mod progress;
 mod report;
 mod session;
@@ -39,13 +40,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(&cli)) {
-        Ok(code) => ExitCode::from(code),
+    let code = match runtime.block_on(run(&cli)) {
+        Ok(code) => code,
         Err(e) => {
             e.report(cli.global.json);
-            ExitCode::from(e.exit_code())
+            e.exit_code()
         }
-    }
+    };
+    // Every command that used a key ends with what it spent.
+    session::report_spent(cli.global.json);
+    ExitCode::from(code)
 }
 
 async fn run(cli: &Cli) -> Result<u8, CliError> {
@@ -60,5 +64,6 @@ async fn run(cli: &Cli) -> Result<u8, CliError> {
         Command::Result(args) => commands::result(global, args).await,
         Command::Report(args) => report::run(global, args).await,
         Command::Emulator(args) => commands::emulator(global, args).await,
+        Command::Configure(args) => profile::configure(global, args),
     }
 }

@@ -135,6 +135,29 @@ impl<T: Backend> ClientBuilder<T> {
         self
     }
 
+    /// Where the credentials come from (a [`SecretProvider`](crate::SecretProvider)
+    /// reading a file, a variable or a command, or your own): asked once by
+    /// `build`, again when it says they changed or after an `IAM001`.
+    /// [`credentials`](ClientBuilder::credentials) wins over it.
+    pub fn credentials_provider(
+        mut self,
+        provider: impl crate::CredentialProvider + 'static,
+    ) -> Self {
+        self.settings.provider = Some(crate::settings::SharedProvider(Arc::new(provider)));
+        self
+    }
+
+    /// The key, base URL and secret source of a profile of the config file
+    /// ([`Profile::load`](crate::Profile::load)); what
+    /// [`credentials`](ClientBuilder::credentials),
+    /// [`credentials_provider`](ClientBuilder::credentials_provider) and
+    /// [`base_url`](ClientBuilder::base_url) give wins over it.
+    #[cfg(feature = "profile")]
+    pub fn profile(mut self, name: impl Into<String>) -> Self {
+        self.settings.profile = Some(name.into());
+        self
+    }
+
     /// The API root of another deployment (staging, on-prem, an
     /// emulator), such as `https://staging.example.com/api`. Plain
     /// `http` is accepted only for loopback hosts; checked by `build`.
@@ -283,11 +306,13 @@ impl<D> Client<D> {
         )
     }
 
-    /// A client with its retry and poll policies.
+    /// A client with its retry and poll policies. It counts the quota its
+    /// own requests spend ([`usage`](Client::usage)), whatever `config`
+    /// counted before.
     pub fn with_policies(config: Config, driver: D, retry: RetryPolicy, poll: PollPolicy) -> Self {
         Client {
             shared: Arc::new(Shared {
-                config,
+                config: config.with_own_key(),
                 driver,
                 retry,
                 poll,
@@ -298,6 +323,12 @@ impl<D> Client<D> {
     /// The configuration: base URL, credentials, user agent.
     pub fn config(&self) -> &Config {
         &self.shared.config
+    }
+
+    /// The quota this client's requests spent so far, by class (see
+    /// [`QuotaUsage`](crate::QuotaUsage) for what counts).
+    pub fn usage(&self) -> crate::QuotaUsage {
+        self.shared.config.usage()
     }
 
     /// The transport and runtime.

@@ -1,9 +1,11 @@
 //! Credentials, base URL and user agent: what every API request needs.
 
 use std::fmt;
+use std::sync::Arc;
 
 use http::HeaderValue;
 
+use crate::credentials::{CredentialProvider, Key, QuotaUsage};
 use crate::error::ConfigError;
 
 /// The environment variable holding the client id.
@@ -82,13 +84,21 @@ impl Credentials {
 /// assert_eq!(config.base_url(), "http://127.0.0.1:8080/api");
 /// assert!(!format!("{config:?}").contains("my-secret"));
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     base_url: String,
-    credentials: Credentials,
-    client_id_header: HeaderValue,
-    client_secret_header: HeaderValue,
+    key: Arc<Key>,
     user_agent: HeaderValue,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("base_url", &self.base_url)
+            .field("key", &self.key)
+            .field("user_agent", &self.user_agent)
+            .finish()
+    }
 }
 
 impl Config {
@@ -106,15 +116,29 @@ impl Config {
     /// Like [`Config::new`], with an error for credentials that cannot be
     /// HTTP header values.
     pub fn try_new(credentials: Credentials) -> Result<Self, ConfigError> {
-        let client_id_header = header_value(&credentials.client_id, ENV_CLIENT_ID)?;
-        let mut client_secret_header =
-            header_value(credentials.client_secret.expose(), ENV_CLIENT_SECRET)?;
-        client_secret_header.set_sensitive(true);
+        Self::with_key(Key::new(credentials, None)?)
+    }
+
+    /// A configuration for the production API whose credentials come from
+    /// `provider`: asked once now, and again when it says they changed or
+    /// after the API refuses them (`IAM001`), after which the refused
+    /// request is sent once more with the new ones.
+    pub fn from_provider(provider: impl CredentialProvider + 'static) -> Result<Self, ConfigError> {
+        Self::from_shared_provider(Arc::new(provider))
+    }
+
+    /// Like [`Config::from_provider`], with a provider already shared.
+    pub fn from_shared_provider(
+        provider: Arc<dyn CredentialProvider>,
+    ) -> Result<Self, ConfigError> {
+        let credentials = provider.credentials().map_err(ConfigError::Credentials)?;
+        Self::with_key(Key::new(credentials, Some(provider))?)
+    }
+
+    fn with_key(key: Key) -> Result<Self, ConfigError> {
         Ok(Config {
             base_url: authenta_types::DEFAULT_BASE_URL.to_owned(),
-            credentials,
-            client_id_header,
-            client_secret_header,
+            key: Arc::new(key),
             user_agent: HeaderValue::from_static(DEFAULT_USER_AGENT),
         })
     }
@@ -223,22 +247,38 @@ impl Config {
         &self.base_url
     }
 
-    /// The credentials.
-    pub fn credentials(&self) -> &Credentials {
-        &self.credentials
+    /// The credentials requests are built with now (the provider's latest,
+    /// when there is one).
+    pub fn credentials(&self) -> Credentials {
+        self.key.current().credentials
+    }
+
+    /// Where the credentials come from, if not fixed.
+    pub fn provider(&self) -> Option<&Arc<dyn CredentialProvider>> {
+        self.key.provider()
+    }
+
+    /// The quota spent by requests built from this configuration (and its
+    /// clones); a [`Client`](crate::Client) has its own count.
+    pub fn usage(&self) -> QuotaUsage {
+        self.key.usage()
+    }
+
+    /// The key's shared state.
+    pub(crate) fn key(&self) -> &Key {
+        &self.key
+    }
+
+    /// The same configuration with a key of its own: the same credentials
+    /// and provider, a quota count of its own (each client counts its own).
+    pub(crate) fn with_own_key(mut self) -> Self {
+        self.key = Arc::new(self.key.fork());
+        self
     }
 
     /// The `User-Agent` header value.
     pub fn user_agent(&self) -> &HeaderValue {
         &self.user_agent
-    }
-
-    pub(crate) fn client_id_header(&self) -> &HeaderValue {
-        &self.client_id_header
-    }
-
-    pub(crate) fn client_secret_header(&self) -> &HeaderValue {
-        &self.client_secret_header
     }
 
     /// Whether `url` points at the API's own origin (scheme, host and port),
@@ -251,13 +291,6 @@ impl Config {
             && base.host().map(str::to_ascii_lowercase) == url.host().map(str::to_ascii_lowercase)
             && base.port_u16() == url.port_u16()
     }
-}
-
-fn header_value(value: &str, what: &'static str) -> Result<HeaderValue, ConfigError> {
-    if value.is_empty() {
-        return Err(ConfigError::MissingVariable(what));
-    }
-    HeaderValue::from_str(value).map_err(|_| ConfigError::InvalidCredential(what))
 }
 
 fn parse_base_url(url: &str) -> Result<String, ConfigError> {
@@ -358,7 +391,7 @@ mod tests {
         let config = Config::new(Credentials::new("id", "hunter2-secret"));
         let debug = format!("{config:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
-        assert!(config.client_secret_header().is_sensitive());
+        assert!(config.key().current().secret_header.is_sensitive());
         assert!(!format!("{:?}", config.credentials()).contains("hunter2"));
     }
 

@@ -338,6 +338,13 @@ pub enum ConfigError {
     /// carry the credentials to another host; or it failed to start).
     #[error("cannot use the HTTP client: {0}")]
     HttpClient(String),
+    /// A credential provider (a secret file, variable or command) failed.
+    #[error("{0}")]
+    Credentials(crate::credentials::CredentialError),
+    /// A profile or the config file holding it cannot be used; the message
+    /// says which and what to do.
+    #[error("{0}")]
+    Profile(String),
 }
 
 impl ConfigError {
@@ -363,7 +370,10 @@ impl ConfigError {
                 Some("give a user agent of visible ASCII characters")
             }
             // The message already says what to do.
-            ConfigError::InvalidCredential(_) | ConfigError::HttpClient(_) => None,
+            ConfigError::InvalidCredential(_)
+            | ConfigError::HttpClient(_)
+            | ConfigError::Credentials(_)
+            | ConfigError::Profile(_) => None,
         }
     }
 }

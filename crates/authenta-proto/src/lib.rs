@@ -53,6 +53,7 @@
 // so each public item has one path.
 mod client;
 mod config;
+mod credentials;
 pub mod engine;
 mod error;
 mod io;
@@ -60,6 +61,8 @@ mod ops;
 mod options;
 mod paginate;
 mod poll;
+#[cfg(feature = "profile")]
+mod profile;
 mod response;
 mod retry;
 mod settings;
@@ -77,6 +80,9 @@ pub use config::{
     ClientSecret, Config, Credentials, DEFAULT_USER_AGENT, ENV_BASE_URL, ENV_CLIENT_ID,
     ENV_CLIENT_SECRET,
 };
+pub use credentials::{
+    CredentialError, CredentialProvider, QuotaUsage, Refresh, SecretProvider, SecretSource,
+};
 pub use error::{
     ApiError, BatchStopped, BoxError, ConfigError, DecodeError, Error, ErrorClass, Failure,
     HttpError, LocalIo, UploadError, UploadExpired, ValidationError, WaitTimeout, error_chain,
@@ -93,6 +99,10 @@ pub use ops::{
 pub use options::{ProgressFn, UploadOptions};
 pub use paginate::{InconsistentPage, ListCursor};
 pub use poll::{PollPolicy, PollStep};
+#[cfg(feature = "profile")]
+pub use profile::{
+    DEFAULT_PROFILE, ENV_CONFIG, ENV_PROFILE, Profile, ProfileFile, config_path, write_secret_file,
+};
 pub use response::{
     SNIPPET_LEN, UploadReceipt, check_api_response, read_artifact_response, read_json,
     read_upload_response, snippet,

@@ -21,7 +21,8 @@ pub fn snippet(body: &[u8], config: Option<&Config>) -> String {
     let text = String::from_utf8_lossy(head);
     let text = match config {
         Some(c) => {
-            let secret = c.credentials().client_secret.expose();
+            let credentials = c.credentials();
+            let secret = credentials.client_secret.expose();
             if secret.is_empty() {
                 text.into_owned()
             } else {

@@ -2,9 +2,11 @@
 //! their builders cannot drift: credentials (or the environment), base URL,
 //! user agent, timeouts and policies.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{Config, Credentials};
+use crate::credentials::CredentialProvider;
 use crate::error::ConfigError;
 use crate::poll::PollPolicy;
 use crate::retry::RetryPolicy;
@@ -14,8 +16,14 @@ use crate::transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
 /// `settings`; [`ClientBuilder`](crate::ClientBuilder) holds one.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClientSettings {
-    /// The API key; `None` reads the environment.
+    /// The API key; `None` takes the provider, the profile or the
+    /// environment.
     pub credentials: Option<Credentials>,
+    /// Where the credentials come from, when not fixed.
+    pub provider: Option<SharedProvider>,
+    /// The profile of the config file to read what is not given.
+    #[cfg(feature = "profile")]
+    pub profile: Option<String>,
     /// The API root of another deployment; `None` is the environment's
     /// `AUTHENTA_BASE_URL`, else production.
     pub base_url: Option<String>,
@@ -40,6 +48,9 @@ impl Default for ClientSettings {
     fn default() -> Self {
         ClientSettings {
             credentials: None,
+            provider: None,
+            #[cfg(feature = "profile")]
+            profile: None,
             base_url: None,
             user_agent: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -62,11 +73,72 @@ impl ClientSettings {
     /// on invalid credentials, base URL or user agent, or a missing
     /// environment variable when no credentials were given.
     pub fn config(&self) -> Result<Config, ConfigError> {
+        self.config_in(
+            #[cfg(feature = "profile")]
+            crate::profile::config_path,
+        )
+    }
+
+    fn config_in(
+        &self,
+        #[cfg(feature = "profile")] config_path: impl Fn() -> Result<std::path::PathBuf, ConfigError>,
+    ) -> Result<Config, ConfigError> {
+        #[cfg(feature = "profile")]
+        if let Some(name) = &self.profile {
+            let profile = crate::profile::Profile::load_from(&config_path()?, name)?;
+            let provider = match (&self.credentials, &self.provider) {
+                (Some(credentials), _) => SharedProvider(Arc::new(credentials.clone())),
+                (None, Some(provider)) => provider.clone(),
+                (None, None) => SharedProvider(Arc::new(profile.provider()?)),
+            };
+            let base_url = self.base_url.clone().or(profile.base_url);
+            return finish(
+                Config::from_shared_provider(provider.0)?,
+                base_url.as_deref(),
+                self.user_agent.as_deref(),
+            );
+        }
+        if let (None, Some(provider)) = (&self.credentials, &self.provider) {
+            let config = Config::from_shared_provider(provider.0.clone())?;
+            return finish(config, self.base_url.as_deref(), self.user_agent.as_deref());
+        }
         Config::resolve(
             self.credentials.clone(),
             self.base_url.as_deref(),
             self.user_agent.as_deref(),
         )
+    }
+}
+
+fn finish(
+    config: Config,
+    base_url: Option<&str>,
+    user_agent: Option<&str>,
+) -> Result<Config, ConfigError> {
+    let config = match base_url {
+        Some(url) => config.with_base_url(url)?,
+        None => config,
+    };
+    match user_agent {
+        Some(user_agent) => config.with_user_agent(user_agent),
+        None => Ok(config),
+    }
+}
+
+/// A [`CredentialProvider`] held by the settings: compared by identity,
+/// shown by what it reads.
+#[derive(Clone)]
+pub struct SharedProvider(pub Arc<dyn CredentialProvider>);
+
+impl PartialEq for SharedProvider {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Debug for SharedProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedProvider({})", self.0.describe())
     }
 }
 
@@ -119,6 +191,45 @@ mod tests {
         assert_eq!(config.base_url(), "http://127.0.0.1:9/api");
         assert_eq!(config.user_agent(), "ua/1");
         assert!(!format!("{s:?}").contains("secret\""), "{s:?}");
+    }
+
+    #[cfg(feature = "profile")]
+    #[test]
+    fn a_builders_profile_gives_what_its_setters_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let secret = dir.path().join("ci.secret");
+        crate::profile::write_secret_file(&secret, &"from-file".into()).unwrap();
+        std::fs::write(
+            &path,
+            format!(
+                "[profile.ci]\nbase_url = \"http://127.0.0.1:9/api\"\nclient_id = \"ci-id\"\nclient_secret_file = \"{}\"\n",
+                secret.display()
+            ),
+        )
+        .unwrap();
+        let at = || Ok(path.clone());
+        let config = Builder::default()
+            .profile("ci")
+            .settings()
+            .config_in(at)
+            .unwrap();
+        assert_eq!(config.base_url(), "http://127.0.0.1:9/api");
+        assert_eq!(config.credentials().client_id, "ci-id");
+        assert_eq!(config.credentials().client_secret.expose(), "from-file");
+        assert!(
+            config.provider().is_some(),
+            "the file is read again when it changes"
+        );
+        let given = Builder::default()
+            .profile("ci")
+            .credentials(Credentials::new("id", "given"))
+            .base_url("http://127.0.0.1:10/api");
+        let config = given.settings().config_in(at).unwrap();
+        assert_eq!(config.base_url(), "http://127.0.0.1:10/api");
+        assert_eq!(config.credentials().client_secret.expose(), "given");
+        let missing = Builder::default().profile("prod").settings().config_in(at);
+        assert!(missing.unwrap_err().to_string().contains("no profile prod"));
     }
 
     #[test]

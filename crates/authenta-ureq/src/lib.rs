@@ -99,9 +99,12 @@ pub use authenta_proto::types::{
     ResultDocument,
 };
 pub use authenta_proto::{
-    ClientSecret, Config, Credentials, ErrorClass, Failure, MediaFile, PollPolicy, ProgressFn,
-    RetryPolicy, UploadOptions, UploadReceipt, UploadTarget,
+    ClientSecret, Config, CredentialError, CredentialProvider, Credentials, ErrorClass, Failure,
+    MediaFile, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy, SecretProvider, SecretSource,
+    UploadOptions, UploadReceipt, UploadTarget,
 };
+#[cfg(feature = "profile")]
+pub use authenta_proto::{Profile, ProfileFile};
 pub use ureq;
 
 /// A blocking Authenta client: every operation of the API, plus the

@@ -14,7 +14,8 @@
 use std::sync::Arc;
 
 use authenta_types::{
-    CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, ModelType, ResultDocument,
+    CreateMediaRequest, CreatedMedia, ErrorCode, ListQuery, Media, MediaId, ModelType,
+    ResultDocument,
 };
 use http::HeaderValue;
 use http::header::USER_AGENT;
@@ -24,6 +25,7 @@ use super::{
     inconsistent_page, unexpected,
 };
 use crate::config::Config;
+use crate::credentials::KeyGeneration;
 use crate::error::{Error, Failure, LocalIo, ValidationError};
 use crate::ops::{ApiRequest, CreateMedia, GetMedia, ListMedia};
 use crate::paginate::ListCursor;
@@ -48,6 +50,7 @@ fn relay<F: Flow, U>(
         Action::Commit => Action::Commit,
         Action::Abandon => Action::Abandon,
         Action::Sleep(delay) => Action::Sleep(delay),
+        Action::Refresh(refresh) => Action::Refresh(refresh),
     })
 }
 
@@ -61,11 +64,39 @@ fn after<T>(step: Step<Result<T, Failure>>) -> Action<T> {
 /// One API operation with its retries: a `GET` or `DELETE` is sent again
 /// after a 5xx, a throttle or a broken connection, a `POST /media` only
 /// when it cannot have reached the server.
+///
+/// It also keeps the key fresh. Before its first attempt, when the key's
+/// provider says the credentials changed, it asks for them
+/// ([`Action::Refresh`]). After an `IAM001` (refused at the API's first
+/// check, before anything was created or spent) it asks the provider again;
+/// if the credentials it gives differ from the ones the refused request
+/// carried, the request is sent once more (even a `POST /media`), and never
+/// more than once; the same credentials mean the refusal stands. When
+/// another flow of the client already replaced the refused credentials, the
+/// request is sent again with those, without asking.
 #[derive(Debug)]
 pub struct Call<Op> {
     op: Op,
     config: Config,
     attempts: Attempts,
+    renewal: Renewal,
+    /// The key generation the last request was built with.
+    sent_with: u64,
+}
+
+/// Where a call is in keeping its key fresh.
+#[derive(Debug)]
+enum Renewal {
+    /// The provider was not asked (or its answer was taken in).
+    Idle,
+    /// Asked because it said the credentials changed; the request goes out
+    /// next whatever it answers.
+    Checking,
+    /// Asked after an `IAM001`: the refusal stands unless the credentials
+    /// change.
+    AfterRefusal(Failure),
+    /// Sent again after an `IAM001`: a second refusal stands.
+    Resent,
 }
 
 impl<Op: ApiRequest> Call<Op> {
@@ -76,6 +107,95 @@ impl<Op: ApiRequest> Call<Op> {
             op,
             config,
             attempts,
+            renewal: Renewal::Idle,
+            sent_with: 0,
+        }
+    }
+
+    /// Builds the request (a new attempt, or the same one sent again with
+    /// new credentials).
+    fn send(&mut self, new_attempt: bool) -> Action<Op::Output> {
+        let attempt = match new_attempt {
+            true => self.attempts.start(),
+            false => self.attempts.attempt(),
+        };
+        let route = Op::OPERATION.route();
+        tracing::debug!(method = route.method, route = route.path, mid = ?self.op.mid(), attempt, "sending");
+        match self.op.build(&self.config) {
+            Ok(request) => {
+                self.sent_with = request
+                    .extensions()
+                    .get::<KeyGeneration>()
+                    .map_or(0, |g| g.0);
+                Action::Send(request)
+            }
+            Err(e) => Action::Finish(Err(e.into())),
+        }
+    }
+
+    /// After an answer: an `IAM001` of the credentials in use, not yet
+    /// sent again, with a provider to ask, turns into a refresh.
+    fn after_answer(&mut self, step: Step<Result<Op::Output, Failure>>) -> Action<Op::Output> {
+        let refused = matches!(&step, Step::Done(Err(f)) if f.code() == Some(&ErrorCode::Iam001));
+        if !refused || matches!(self.renewal, Renewal::Resent) {
+            return after(step);
+        }
+        let key = self.config.key();
+        if key.generation() != self.sent_with {
+            tracing::info!(
+                "IAM001 with credentials already replaced: sending again with the new ones"
+            );
+            self.renewal = Renewal::Resent;
+            return self.send(false);
+        }
+        match (key.refresh(), step) {
+            (Some(refresh), Step::Done(Err(failure))) => {
+                tracing::info!(provider = ?refresh, "IAM001: asking the key's provider for its credentials again");
+                self.renewal = Renewal::AfterRefusal(failure);
+                Action::Refresh(refresh)
+            }
+            (_, step) => after(step),
+        }
+    }
+
+    /// Takes in what the provider gave.
+    fn on_credentials(
+        &mut self,
+        given: Result<crate::config::Credentials, crate::credentials::CredentialError>,
+    ) -> Action<Op::Output> {
+        let offered = given
+            .map_err(crate::error::ConfigError::Credentials)
+            .and_then(|credentials| self.config.key().offer(credentials));
+        match std::mem::replace(&mut self.renewal, Renewal::Idle) {
+            Renewal::Checking => {
+                if let Err(e) = offered {
+                    tracing::warn!("{e}; sending with the credentials in use");
+                }
+                self.send(true)
+            }
+            Renewal::AfterRefusal(refusal) => match offered {
+                Ok(generation) if generation != self.sent_with => {
+                    tracing::info!(
+                        "the provider gave new credentials: sending the refused request once more"
+                    );
+                    self.renewal = Renewal::Resent;
+                    self.send(false)
+                }
+                Ok(_) => {
+                    tracing::info!("the provider gave the same credentials: the refusal stands");
+                    Action::Finish(Err(refusal))
+                }
+                Err(e) => Action::Finish(Err(Error::Config(e).into())),
+            },
+            other => {
+                self.renewal = other;
+                Action::Finish(Err(Failure::Io {
+                    error: std::io::Error::other("the driver fed credentials no one asked for"),
+                    during: LocalIo::ReadingSource,
+                    context: "driving the flow".to_owned(),
+                    mid: None,
+                }))
+            }
         }
     }
 }
@@ -90,17 +210,26 @@ where
     fn step(&mut self, event: Event, inputs: Inputs) -> Action<Op::Output> {
         let step = match event {
             Event::Ready => {
-                let attempt = self.attempts.start();
-                let route = Op::OPERATION.route();
-                tracing::debug!(method = route.method, route = route.path, mid = ?self.op.mid(), attempt, "sending");
-                return match self.op.build(&self.config) {
-                    Ok(request) => Action::Send(request),
-                    Err(e) => Action::Finish(Err(e.into())),
-                };
+                if self.attempts.attempt() == 0
+                    && matches!(self.renewal, Renewal::Idle)
+                    && self.config.key().changed()
+                    && let Some(refresh) = self.config.key().refresh()
+                {
+                    tracing::debug!(provider = ?refresh, "the key's provider says its credentials changed");
+                    self.renewal = Renewal::Checking;
+                    return Action::Refresh(refresh);
+                }
+                return self.send(true);
             }
+            Event::Credentials(given) => return self.on_credentials(given),
             Event::Response(response) => {
-                self.attempts
-                    .on_response(&self.op, &self.config, response, inputs)
+                self.config
+                    .key()
+                    .record(Op::OPERATION.route().quota, &response);
+                let step = self
+                    .attempts
+                    .on_response(&self.op, &self.config, response, inputs);
+                return self.after_answer(step);
             }
             Event::Transport { error, kind } => {
                 self.attempts.on_transport_error(error, kind, inputs)

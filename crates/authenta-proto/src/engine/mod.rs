@@ -38,7 +38,8 @@ use std::time::{Duration, Instant, SystemTime};
 use authenta_types::{Media, MediaId, MediaStatus, Operation};
 use http::{Request, Response, StatusCode};
 
-use crate::config::Config;
+use crate::config::{Config, Credentials};
+use crate::credentials::{CredentialError, Refresh};
 use crate::error::{BoxError, Error, Failure, LocalIo, WaitTimeout};
 use crate::ops::ApiRequest;
 use crate::poll::{PollPolicy, PollStep};
@@ -95,6 +96,10 @@ pub enum Action<T> {
     Abandon,
     /// Sleep this long. Then feed [`Event::Ready`].
     Sleep(Duration),
+    /// Ask the key's provider for its credentials again
+    /// ([`Refresh::run`], off the async runtime's threads: it may read a
+    /// file or run a command). Then feed [`Event::Credentials`].
+    Refresh(Refresh),
     /// The flow is over.
     Finish(Result<T, Failure>),
 }
@@ -120,6 +125,8 @@ pub enum Event {
     Source(io::Error),
     /// Restarting, writing or committing the sink failed.
     Sink(io::Error),
+    /// What the provider gave, after an [`Action::Refresh`].
+    Credentials(Result<Credentials, CredentialError>),
 }
 
 /// The source and sink a flow's uploads and downloads use, and the upload's
@@ -638,6 +645,9 @@ macro_rules! drive {
                 Action::Sleep(delay) => {
                     $aw!($runtime.sleep(delay));
                     Event::Ready
+                }
+                Action::Refresh(refresh) => {
+                    Event::Credentials($aw!($runtime.unblock(Box::new(move || refresh.run()))))
                 }
             };
         }

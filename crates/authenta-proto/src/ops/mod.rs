@@ -105,11 +105,13 @@ pub(crate) fn api_request(
 ) -> Result<Request<Vec<u8>>, Error> {
     let method = Method::from_bytes(operation.route().method.as_bytes())
         .expect("generated routes hold valid methods");
+    let key = config.key().current();
     let mut builder = Request::builder()
         .method(method)
         .uri(uri)
-        .header(HEADER_CLIENT_ID, config.client_id_header())
-        .header(HEADER_CLIENT_SECRET, config.client_secret_header())
+        .extension(crate::credentials::KeyGeneration(key.generation))
+        .header(HEADER_CLIENT_ID, key.id_header)
+        .header(HEADER_CLIENT_SECRET, key.secret_header)
         .header(ACCEPT, HeaderValue::from_static("application/json"))
         .header(USER_AGENT, config.user_agent());
     if body.is_some() {

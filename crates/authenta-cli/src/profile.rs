@@ -1,0 +1,212 @@
+//! `authenta configure`: writes a profile of the config file (proto's
+//! [`ProfileFile`]), asking for what the flags do not give when standard
+//! input is a terminal. The secret is read without echo and stored only
+//! where the user chose: a private file, or nowhere (a variable or a
+//! command gives it at run time).
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::PathBuf;
+
+use authenta_reqwest::proto::{DEFAULT_PROFILE, config_path, write_secret_file};
+use authenta_reqwest::{ClientSecret, ConfigError, Profile, ProfileFile, SecretSource};
+use clap::Args;
+use serde_json::json;
+
+use crate::cli::Global;
+use crate::exit;
+use crate::output;
+use crate::session::CliError;
+
+/// `configure [--secret-file PATH | --secret-env VAR | --secret-command CMD]`
+#[derive(Args)]
+pub struct ConfigureArgs {
+    /// Keep the secret in this file, written readable by you only (mode
+    /// 600). The secret is read from the terminal without echo, or from
+    /// standard input's first line when it is not a terminal.
+    #[arg(long, value_name = "PATH", group = "secret")]
+    pub secret_file: Option<PathBuf>,
+
+    /// Read the secret from this environment variable when the profile is
+    /// used (nothing is stored).
+    #[arg(long, value_name = "VAR", group = "secret")]
+    pub secret_env: Option<String>,
+
+    /// Run this command when the profile is used: the first line it prints
+    /// is the secret (`pass show authenta/ci`, `op read ...`); nothing is
+    /// stored.
+    #[arg(long, value_name = "COMMAND", group = "secret")]
+    pub secret_command: Option<String>,
+}
+
+/// Runs `configure`: the profile named by `--profile` (or
+/// `AUTHENTA_PROFILE`, else `default`), its base URL and client id from
+/// `--base-url` and `--client-id` (or asked), and its secret's source.
+pub fn configure(global: &Global, args: &ConfigureArgs) -> Result<u8, CliError> {
+    let name = global
+        .profile
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| DEFAULT_PROFILE.to_owned());
+    let path = config_path()?;
+    let mut file = ProfileFile::open(&path)?;
+    let mut profile = file.profile(&name)?.unwrap_or(Profile {
+        name: name.clone(),
+        ..Profile::default()
+    });
+    let interactive = std::io::stdin().is_terminal();
+    let asked = |question: &str, current: Option<&str>| -> Result<Option<String>, CliError> {
+        if !interactive {
+            return Ok(current.map(str::to_owned));
+        }
+        let answer = ask(&match current {
+            Some(current) => format!("{question} [{current}]: "),
+            None => format!("{question}: "),
+        })?;
+        Ok(Some(answer)
+            .filter(|a| !a.is_empty())
+            .or(current.map(str::to_owned)))
+    };
+    if let Some(url) = global.base_url.clone().filter(|u| !u.is_empty()) {
+        profile.base_url = Some(url);
+    } else {
+        profile.base_url = asked(
+            "Base URL (empty for https://platform.authenta.ai/api)",
+            profile.base_url.as_deref(),
+        )?;
+    }
+    if let Some(id) = global.client_id.clone().filter(|i| !i.is_empty()) {
+        profile.client_id = Some(id);
+    } else {
+        profile.client_id = asked("Client id", profile.client_id.as_deref())?;
+    }
+    if profile.client_id.is_none() {
+        return Err(usage(
+            "no client id: give --client-id (or run `authenta configure` in a terminal)",
+        ));
+    }
+    if let Some(url) = &profile.base_url {
+        // The same rules as a client's: https, or http on loopback only.
+        authenta_reqwest::Config::new(authenta_reqwest::Credentials::new("x", "x"))
+            .with_base_url(url)?;
+    }
+
+    let source = match (&args.secret_file, &args.secret_env, &args.secret_command) {
+        (Some(path), _, _) => SecretSource::File(std::path::absolute(path).map_err(local)?),
+        (_, Some(var), _) => SecretSource::Env(var.clone()),
+        (_, _, Some(command)) => SecretSource::Command(command.clone()),
+        _ if interactive => choose_source(&name, &path)?,
+        _ => {
+            return Err(usage(
+                "say where the secret is kept: --secret-file PATH, --secret-env VAR or --secret-command COMMAND",
+            ));
+        }
+    };
+    if let SecretSource::File(secret_path) = &source {
+        let secret = read_secret(&name, interactive)?;
+        write_secret_file(secret_path, &secret).map_err(|e| {
+            CliError::Sdk(
+                ConfigError::Profile(format!(
+                    "cannot write the secret file {}: {e}",
+                    secret_path.display()
+                ))
+                .into(),
+            )
+        })?;
+    }
+    let described = source.describe();
+    profile.client_secret = Some(source);
+    file.set(&profile)?;
+    file.save().map_err(|e| {
+        CliError::Sdk(ConfigError::Profile(format!("cannot write {}: {e}", path.display())).into())
+    })?;
+    if global.json {
+        output::json_line(&json!({
+            "profile": name,
+            "path": path.display().to_string(),
+            "secret": described,
+        }));
+    } else {
+        eprintln!(
+            "authenta: wrote profile {name} to {} (the secret is read from {described}); `authenta --profile {name} list` uses it",
+            path.display()
+        );
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// Asks where the secret is kept.
+fn choose_source(name: &str, config: &std::path::Path) -> Result<SecretSource, CliError> {
+    let default_file = config
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join(format!("{name}.secret"));
+    loop {
+        let answer = ask(
+            "Keep the secret in a private file, read it from a variable, or run a command? [file/env/command] (file): ",
+        )?;
+        match answer.as_str() {
+            "" | "file" => {
+                let path = ask(&format!("Secret file [{}]: ", default_file.display()))?;
+                let path = match path.is_empty() {
+                    true => default_file,
+                    false => std::path::absolute(path).map_err(local)?,
+                };
+                return Ok(SecretSource::File(path));
+            }
+            "env" => {
+                let var = ask("Variable name: ")?;
+                if !var.is_empty() {
+                    return Ok(SecretSource::Env(var));
+                }
+            }
+            "command" => {
+                let command = ask("Command (its first line of output is the secret): ")?;
+                if !command.is_empty() {
+                    return Ok(SecretSource::Command(command));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The secret: from the terminal without echo, else standard input's
+/// first line.
+fn read_secret(name: &str, interactive: bool) -> Result<ClientSecret, CliError> {
+    let secret = if interactive {
+        rpassword::prompt_password(format!("Client secret for {name} (not shown): "))
+            .map_err(local)?
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(local)?;
+        line
+    };
+    let secret = secret.trim();
+    if secret.is_empty() {
+        return Err(usage("the secret is empty"));
+    }
+    Ok(ClientSecret::new(secret))
+}
+
+/// A question on stderr, its answer from standard input (trimmed).
+fn ask(question: &str) -> Result<String, CliError> {
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(local)?;
+    Ok(line.trim().to_owned())
+}
+
+fn usage(message: &str) -> CliError {
+    CliError::Sdk(ConfigError::Profile(message.to_owned()).into())
+}
+
+fn local(e: std::io::Error) -> CliError {
+    usage(&format!("cannot read the answer: {e}"))
+}

@@ -1,0 +1,544 @@
+//! Profiles: named keys in one config file that the SDK and the `authenta`
+//! command share (feature `profile`).
+//!
+//! The file is `$AUTHENTA_CONFIG` when set, else
+//! `$XDG_CONFIG_HOME/authenta/config.toml`, else
+//! `~/.config/authenta/config.toml` (on every platform, as
+//! [`etcetera`]'s XDG strategy finds them). Each `[profile.NAME]` table
+//! holds a base URL, a client id and where the secret comes from, never
+//! the secret itself:
+//!
+//! ```toml
+//! [profile.ci]
+//! base_url = "http://127.0.0.1:8080/api"
+//! client_id = "4d66620c69a0295f100b6e8a"
+//! client_secret_command = "pass show authenta/ci"   # or client_secret_env = "CI_SECRET", or client_secret_file = "/path/to/secret"
+//! ```
+//!
+//! A relative `client_secret_file` is read from the config file's
+//! directory, and `~/` is the home directory. Each setting is taken from
+//! the first of: what the caller gives (the command's flags and variables,
+//! a client builder's setters), then the profile
+//! ([`Profile::overridden`]).
+//!
+//! ```
+//! use authenta_proto::{Profile, ProfileFile, SecretSource};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("config.toml");
+//! let mut file = ProfileFile::open(&path).unwrap();
+//! file.set(&Profile {
+//!     name: "ci".into(),
+//!     base_url: Some("http://127.0.0.1:8080/api".into()),
+//!     client_id: Some("4d66620c69a0295f100b6e8a".into()),
+//!     client_secret: Some(SecretSource::Env("CI_SECRET".into())),
+//! }).unwrap();
+//! file.save().unwrap();
+//!
+//! let ci = ProfileFile::open(&path).unwrap().profile("ci").unwrap().unwrap();
+//! assert_eq!(ci.client_secret, Some(SecretSource::Env("CI_SECRET".into())));
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use toml_edit::{DocumentMut, Item, Table, value};
+
+use crate::config::{ClientSecret, Config, ENV_CLIENT_ID, ENV_CLIENT_SECRET};
+use crate::credentials::{SecretProvider, SecretSource};
+use crate::error::ConfigError;
+
+/// The variable naming the profile the `authenta` command uses.
+pub const ENV_PROFILE: &str = "AUTHENTA_PROFILE";
+/// The variable naming the config file, instead of the config directory's.
+pub const ENV_CONFIG: &str = "AUTHENTA_CONFIG";
+/// The profile used when none is named (if the file has it).
+pub const DEFAULT_PROFILE: &str = "default";
+
+const KEYS: [&str; 5] = [
+    "base_url",
+    "client_id",
+    "client_secret_command",
+    "client_secret_env",
+    "client_secret_file",
+];
+
+/// Where the config file is: `$AUTHENTA_CONFIG`, else the XDG config
+/// directory's `authenta/config.toml`.
+pub fn config_path() -> Result<PathBuf, ConfigError> {
+    if let Some(path) = std::env::var_os(ENV_CONFIG).filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    use etcetera::BaseStrategy as _;
+    let xdg = etcetera::base_strategy::Xdg::new().map_err(|e| {
+        ConfigError::Profile(format!(
+            "cannot find the config directory ({e}); set {ENV_CONFIG} to the config file's path"
+        ))
+    })?;
+    Ok(xdg.config_dir().join("authenta").join("config.toml"))
+}
+
+/// One profile: a key, the deployment it is for, and where its secret
+/// comes from. Any field may be missing from the file when the caller
+/// gives it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// The profile's name (`ci` in `[profile.ci]`); empty for the settings
+    /// of no profile.
+    pub name: String,
+    /// The API root (`base_url`).
+    pub base_url: Option<String>,
+    /// The key's client id (`client_id`).
+    pub client_id: Option<String>,
+    /// Where the secret comes from (`client_secret_command`,
+    /// `client_secret_env` or `client_secret_file`).
+    pub client_secret: Option<SecretSource>,
+}
+
+impl Profile {
+    /// The profile `name` of the config file ([`config_path`]).
+    pub fn load(name: &str) -> Result<Profile, ConfigError> {
+        Profile::load_from(&config_path()?, name)
+    }
+
+    /// The profile `name` of the config file at `path`.
+    pub fn load_from(path: &Path, name: &str) -> Result<Profile, ConfigError> {
+        let file = ProfileFile::open(path)?;
+        file.profile(name)?.ok_or_else(|| file.missing(name))
+    }
+
+    /// The settings a command runs with: `profile` (by name), else the
+    /// `default` profile when the file has one; each of the client id, the
+    /// secret and the base URL given by the caller (its flags and
+    /// variables) wins over the profile's. The file is not read when the
+    /// caller gives both credentials and names no profile.
+    pub fn resolve(
+        profile: Option<&str>,
+        client_id: Option<String>,
+        client_secret: Option<String>,
+        base_url: Option<String>,
+    ) -> Result<Profile, ConfigError> {
+        let base = match profile {
+            Some(name) => Profile::load(name)?,
+            None if client_id.is_some() && client_secret.is_some() => Profile::default(),
+            None => {
+                let path = config_path()?;
+                ProfileFile::open(&path)?
+                    .profile(DEFAULT_PROFILE)?
+                    .unwrap_or_default()
+            }
+        };
+        Ok(base.overridden(client_id, client_secret.map(ClientSecret::new), base_url))
+    }
+
+    /// The profile with each given setting in place of its own.
+    pub fn overridden(
+        mut self,
+        client_id: Option<String>,
+        client_secret: Option<ClientSecret>,
+        base_url: Option<String>,
+    ) -> Profile {
+        if client_id.is_some() {
+            self.client_id = client_id;
+        }
+        if let Some(secret) = client_secret {
+            self.client_secret = Some(SecretSource::Value(secret));
+        }
+        if base_url.is_some() {
+            self.base_url = base_url;
+        }
+        self
+    }
+
+    /// The provider of the profile's key (its secret is not read yet).
+    pub fn provider(&self) -> Result<SecretProvider, ConfigError> {
+        let missing = |what: &'static str, key: &str| match self.name.is_empty() {
+            true => ConfigError::MissingVariable(what),
+            false => ConfigError::Profile(format!(
+                "profile {} has no {key}; add it to [profile.{}] (`authenta configure --profile {}`) or set {what}",
+                self.name, self.name, self.name
+            )),
+        };
+        let id = self
+            .client_id
+            .clone()
+            .filter(|id| !id.trim().is_empty())
+            .ok_or_else(|| missing(ENV_CLIENT_ID, "client_id"))?;
+        let source = self.client_secret.clone().ok_or_else(|| {
+            missing(
+                ENV_CLIENT_SECRET,
+                "client_secret_command, client_secret_env or client_secret_file",
+            )
+        })?;
+        Ok(SecretProvider::new(id.trim(), source))
+    }
+
+    /// The configuration of the profile: its key (the secret read now) and
+    /// base URL.
+    pub fn config(&self) -> Result<Config, ConfigError> {
+        let config = Config::from_provider(self.provider()?)?;
+        match &self.base_url {
+            Some(url) => config.with_base_url(url),
+            None => Ok(config),
+        }
+    }
+}
+
+impl Config {
+    /// The configuration of the profile `name` of the config file
+    /// ([`Profile::load`], [`Profile::config`]): the services and the
+    /// `authenta` command share one setup.
+    pub fn from_profile(name: &str) -> Result<Config, ConfigError> {
+        Profile::load(name)?.config()
+    }
+}
+
+/// The config file, read and written keeping what it holds besides the
+/// profiles written (comments, other profiles).
+#[derive(Debug)]
+pub struct ProfileFile {
+    path: PathBuf,
+    doc: DocumentMut,
+}
+
+impl ProfileFile {
+    /// Reads the file at `path` (an absent file is empty).
+    pub fn open(path: &Path) -> Result<ProfileFile, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                return Err(ConfigError::Profile(format!(
+                    "cannot read the config file {}: {e}",
+                    path.display()
+                )));
+            }
+        };
+        let doc = text.parse::<DocumentMut>().map_err(|e| {
+            ConfigError::Profile(format!(
+                "the config file {} is not valid TOML: {}",
+                path.display(),
+                e.to_string().trim()
+            ))
+        })?;
+        Ok(ProfileFile {
+            path: path.to_owned(),
+            doc,
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The names of the file's profiles.
+    pub fn names(&self) -> Vec<String> {
+        self.profiles()
+            .map(|t| t.iter().map(|(name, _)| name.to_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    fn profiles(&self) -> Option<&Table> {
+        self.doc.get("profile").and_then(Item::as_table)
+    }
+
+    fn missing(&self, name: &str) -> ConfigError {
+        let names = self.names();
+        let known = match names.is_empty() {
+            true => "it has no profile".to_owned(),
+            false => format!("its profiles are {}", names.join(", ")),
+        };
+        ConfigError::Profile(format!(
+            "no profile {name} in {} ({known}); `authenta configure --profile {name}` writes one",
+            self.path.display()
+        ))
+    }
+
+    /// The profile `name`, if the file has it.
+    pub fn profile(&self, name: &str) -> Result<Option<Profile>, ConfigError> {
+        let Some(item) = self.profiles().and_then(|t| t.get(name)) else {
+            return Ok(None);
+        };
+        let invalid = |why: String| {
+            ConfigError::Profile(format!(
+                "[profile.{name}] in {}: {why}",
+                self.path.display()
+            ))
+        };
+        let table = item
+            .as_table_like()
+            .ok_or_else(|| invalid("it is not a table".into()))?;
+        let mut profile = Profile {
+            name: name.to_owned(),
+            ..Profile::default()
+        };
+        for (key, item) in table.iter() {
+            let text = item
+                .as_str()
+                .ok_or_else(|| invalid(format!("`{key}` must be a string")))?;
+            let secret = match key {
+                "base_url" => {
+                    profile.base_url = Some(text.to_owned());
+                    continue;
+                }
+                "client_id" => {
+                    profile.client_id = Some(text.to_owned());
+                    continue;
+                }
+                "client_secret_command" => SecretSource::Command(text.to_owned()),
+                "client_secret_env" => SecretSource::Env(text.to_owned()),
+                "client_secret_file" => SecretSource::File(self.secret_path(text)),
+                "client_secret" => {
+                    return Err(invalid(
+                        "the secret itself is not kept in the config file; use client_secret_file, client_secret_env or client_secret_command".into(),
+                    ));
+                }
+                other => {
+                    return Err(invalid(format!(
+                        "unknown key `{other}`; the keys are {}",
+                        KEYS.join(", ")
+                    )));
+                }
+            };
+            if profile.client_secret.is_some() {
+                return Err(invalid(
+                    "it names more than one secret source; keep one of client_secret_command, client_secret_env and client_secret_file".into(),
+                ));
+            }
+            profile.client_secret = Some(secret);
+        }
+        Ok(Some(profile))
+    }
+
+    /// A secret file's path: `~/` is the home directory, a relative path
+    /// is the config file's directory's.
+    fn secret_path(&self, text: &str) -> PathBuf {
+        if let Some(rest) = text.strip_prefix("~/")
+            && let Ok(home) = etcetera::home_dir()
+        {
+            return home.join(rest);
+        }
+        let path = PathBuf::from(text);
+        match (path.is_relative(), self.path.parent()) {
+            (true, Some(dir)) => dir.join(path),
+            _ => path,
+        }
+    }
+
+    /// Writes `profile` in place of any profile of its name. A secret
+    /// given as a value is refused: the file says where a secret is, never
+    /// what it is.
+    pub fn set(&mut self, profile: &Profile) -> Result<(), ConfigError> {
+        if profile.name.is_empty()
+            || !profile
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ConfigError::Profile(format!(
+                "the profile name {:?} must be letters, digits, `-` and `_`",
+                profile.name
+            )));
+        }
+        let mut table = Table::new();
+        if let Some(url) = &profile.base_url {
+            table.insert("base_url", value(url.as_str()));
+        }
+        if let Some(id) = &profile.client_id {
+            table.insert("client_id", value(id.as_str()));
+        }
+        match &profile.client_secret {
+            None => {}
+            Some(SecretSource::Command(command)) => {
+                table.insert("client_secret_command", value(command.as_str()));
+            }
+            Some(SecretSource::Env(name)) => {
+                table.insert("client_secret_env", value(name.as_str()));
+            }
+            Some(SecretSource::File(path)) => {
+                let text = path.to_str().ok_or_else(|| {
+                    ConfigError::Profile(format!("the path {} is not UTF-8", path.display()))
+                })?;
+                table.insert("client_secret_file", value(text));
+            }
+            Some(_) => {
+                return Err(ConfigError::Profile(
+                    "a secret is not written to the config file; give a file, a variable or a command that holds it".into(),
+                ));
+            }
+        }
+        let profiles = self
+            .doc
+            .entry("profile")
+            .or_insert_with(|| {
+                let mut t = Table::new();
+                t.set_implicit(true);
+                Item::Table(t)
+            })
+            .as_table_mut()
+            .ok_or_else(|| {
+                ConfigError::Profile(format!(
+                    "`profile` in {} is not a table",
+                    self.path.display()
+                ))
+            })?;
+        profiles.insert(&profile.name, Item::Table(table));
+        Ok(())
+    }
+
+    /// Writes the file (its directory made when missing), replacing it
+    /// whole: written beside, then renamed.
+    pub fn save(&self) -> std::io::Result<()> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let temp = self.path.with_extension("toml.new");
+        std::fs::write(&temp, self.doc.to_string())?;
+        std::fs::rename(&temp, &self.path)
+    }
+}
+
+/// Writes a secret to `path` so that only its owner may read it (mode
+/// `600` on Unix, set before a byte is written), replacing the file whole.
+pub fn write_secret_file(path: &Path, secret: &ClientSecret) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let temp = path.with_extension("new");
+    let _ = std::fs::remove_file(&temp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&temp)?;
+    std::io::Write::write_all(&mut file, format!("{}\n", secret.expose()).as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&temp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> (tempfile::TempDir, ProfileFile) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        let file = ProfileFile::open(&path).unwrap();
+        (dir, file)
+    }
+
+    #[test]
+    fn the_documented_shape_reads_and_relative_files_are_the_config_dirs() {
+        let (dir, file) = file(
+            "# my keys\n[profile.ci]\nbase_url = \"http://127.0.0.1:8080/api\"\nclient_id = \"4d66\"\nclient_secret_command = \"pass show authenta/ci\"\n\n[profile.prod]\nclient_id = \"77\"\nclient_secret_file = \"prod.secret\"\n",
+        );
+        let ci = file.profile("ci").unwrap().unwrap();
+        assert_eq!(ci.base_url.as_deref(), Some("http://127.0.0.1:8080/api"));
+        assert_eq!(
+            ci.client_secret,
+            Some(SecretSource::Command("pass show authenta/ci".into()))
+        );
+        let prod = file.profile("prod").unwrap().unwrap();
+        assert_eq!(
+            prod.client_secret,
+            Some(SecretSource::File(dir.path().join("prod.secret")))
+        );
+        assert_eq!(file.names(), ["ci", "prod"]);
+        assert!(file.profile("staging").unwrap().is_none());
+        let missing = file.missing("staging").to_string();
+        assert!(missing.contains("its profiles are ci, prod"), "{missing}");
+    }
+
+    #[test]
+    fn mistakes_in_a_profile_are_named() {
+        for (text, says) in [
+            (
+                "[profile.a]\nclient_secret = \"x\"",
+                "not kept in the config file",
+            ),
+            (
+                "[profile.a]\nclient_secret_env = \"A\"\nclient_secret_file = \"b\"",
+                "more than one secret source",
+            ),
+            ("[profile.a]\nbase_uri = \"x\"", "unknown key `base_uri`"),
+            ("[profile.a]\nclient_id = 5", "`client_id` must be a string"),
+        ] {
+            let (_dir, file) = file(text);
+            let err = file.profile("a").unwrap_err().to_string();
+            assert!(err.contains(says), "{err}");
+            assert!(err.contains("[profile.a]"), "{err}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "[profile.a\n").unwrap();
+        assert!(
+            ProfileFile::open(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("not valid TOML")
+        );
+    }
+
+    #[test]
+    fn given_settings_win_over_the_profile_and_a_value_is_never_written() {
+        let (_dir, mut file) = file("# kept\n[profile.other]\nclient_id = \"o\"\n");
+        let ci = Profile {
+            name: "ci".into(),
+            base_url: Some("https://staging.example.com/api".into()),
+            client_id: Some("id".into()),
+            client_secret: Some(SecretSource::Env("CI_SECRET".into())),
+        };
+        file.set(&ci).unwrap();
+        file.save().unwrap();
+        let text = std::fs::read_to_string(file.path()).unwrap();
+        assert!(text.starts_with("# kept\n[profile.other]"), "{text}");
+        assert!(text.contains("[profile.ci]\nbase_url = \"https://staging.example.com/api\"\nclient_id = \"id\"\nclient_secret_env = \"CI_SECRET\"\n"), "{text}");
+
+        let given = ci
+            .clone()
+            .overridden(None, Some(ClientSecret::new("flag")), None);
+        assert_eq!(given.client_id.as_deref(), Some("id"));
+        assert_eq!(
+            given.client_secret,
+            Some(SecretSource::Value(ClientSecret::new("flag")))
+        );
+        assert!(
+            file.set(&given)
+                .unwrap_err()
+                .to_string()
+                .contains("not written")
+        );
+        let provider = given.provider().unwrap();
+        assert_eq!(provider.client_id(), "id");
+
+        let nameless = Profile::default().overridden(None, Some(ClientSecret::new("s")), None);
+        assert_eq!(
+            nameless.provider().unwrap_err(),
+            ConfigError::MissingVariable(ENV_CLIENT_ID)
+        );
+        let named = Profile {
+            name: "ci".into(),
+            ..Profile::default()
+        };
+        assert!(
+            named
+                .provider()
+                .unwrap_err()
+                .to_string()
+                .contains("profile ci has no client_id")
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_file_is_written_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys/ci.secret");
+        write_secret_file(&path, &ClientSecret::new("s3cr3t")).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let source = SecretSource::File(path);
+        assert_eq!(source.read().unwrap().expose(), "s3cr3t");
+    }
+}
