@@ -57,6 +57,8 @@ pub mod io;
 pub mod ops;
 pub mod options;
 pub mod paginate;
+#[cfg(feature = "async")]
+pub mod pipeline;
 pub mod poll;
 pub mod response;
 pub mod retry;
@@ -84,6 +86,8 @@ pub use io::{FileSink, FileSource, OneShot, UploadSource};
 pub use ops::{ApiRequest, CreateMedia, DeleteMedia, GetMedia, ListMedia};
 pub use options::{ProgressFn, UploadOptions};
 pub use paginate::ListCursor;
+#[cfg(feature = "async")]
+pub use pipeline::BatchEvent;
 pub use poll::{PollPolicy, PollStep};
 pub use response::{SNIPPET_LEN, UploadReceipt};
 pub use retry::{RetryAfter, RetryPolicy};

@@ -332,6 +332,7 @@ pub struct Wait {
     retry: RetryPolicy,
     waiter: Option<Waiter>,
     poll: Option<Call<GetMedia>>,
+    after_upload: bool,
 }
 
 impl std::fmt::Debug for Wait {
@@ -355,7 +356,16 @@ impl Wait {
             retry,
             waiter: None,
             poll: None,
+            after_upload: false,
         }
+    }
+
+    /// The record's file was just uploaded: the first poll comes after the
+    /// poll policy's first delay, not at once (it would find the record
+    /// just `UPLOADED`).
+    pub fn after_upload(mut self) -> Self {
+        self.after_upload = true;
+        self
     }
 
     /// Shows each polled record to `observer`.
@@ -369,6 +379,11 @@ impl Flow for Wait {
     type Output = Media;
 
     fn step(&mut self, event: Event, inputs: Inputs) -> Action<Media> {
+        if self.waiter.is_none() && self.after_upload {
+            let (waiter, delay) = Waiter::after_upload(self.mid.clone(), self.policy, inputs.now);
+            self.waiter = Some(waiter);
+            return Action::Sleep(delay);
+        }
         let waiter = self
             .waiter
             .get_or_insert_with(|| Waiter::new(self.mid.clone(), self.policy, inputs.now));
@@ -451,6 +466,7 @@ impl Flow for Process {
                     self.upload.config.clone(),
                     self.upload.retry,
                 )
+                .after_upload()
                 .observed(self.observer.clone());
                 self.wait.insert(wait).step(Event::Ready, inputs)
             }

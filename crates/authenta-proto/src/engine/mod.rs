@@ -48,6 +48,7 @@ use crate::retry::{
 };
 use crate::transport::{MAX_API_RESPONSE_BYTES, TransportErrorKind};
 
+pub mod batch;
 pub mod blocking;
 pub mod flows;
 #[cfg(feature = "async")]
@@ -407,6 +408,8 @@ pub struct Waiter {
     policy: PollPolicy,
     started: Instant,
     polls: u32,
+    /// Polls of the schedule skipped (the one right after an upload).
+    skipped: u32,
     last_status: Option<MediaStatus>,
 }
 
@@ -418,8 +421,18 @@ impl Waiter {
             policy,
             started: now,
             polls: 0,
+            skipped: 0,
             last_status: None,
         }
+    }
+
+    /// A wait for `mid` whose file was uploaded at `now`: the schedule's
+    /// first poll (which would find the record just `UPLOADED`) is skipped,
+    /// and the first poll comes after the policy's first delay (returned).
+    pub fn after_upload(mid: MediaId, policy: PollPolicy, now: Instant) -> (Self, Duration) {
+        let mut waiter = Waiter::new(mid, policy, now);
+        waiter.skipped = 1;
+        (waiter, policy.first_delay.min(policy.max_wait))
     }
 
     /// The record waited for.
@@ -436,7 +449,7 @@ impl Waiter {
         }
         self.last_status = Some(media.status);
         let elapsed = now.saturating_duration_since(self.started);
-        match self.policy.next(self.polls, elapsed) {
+        match self.policy.next(self.polls + self.skipped, elapsed) {
             PollStep::PollAfter(delay) => WaitStep::PollAfter(delay),
             PollStep::GiveUp => WaitStep::TimedOut(WaitTimeout {
                 mid: self.mid.clone(),
