@@ -894,6 +894,28 @@ mod tests {
     }
 
     #[test]
+    fn a_wait_after_an_upload_sleeps_first_and_keeps_the_schedule() {
+        let mut wait = Wait::new(
+            MediaId::new("692f406f9f68d4b70080bb80"),
+            PollPolicy::default(),
+            config(),
+            RetryPolicy::default(),
+        )
+        .after_upload();
+        // No poll right after the upload: the first comes after 1 s...
+        assert!(
+            matches!(wait.step(Event::Ready, at(0)), Action::Sleep(d) if d == Duration::from_secs(1))
+        );
+        assert!(matches!(wait.step(Event::Ready, at(1)), Action::Send(_)));
+        // ...and the schedule goes on as if the skipped poll was made: the
+        // next delay is 1.5 s, not the first delay again.
+        let uploaded = Event::Response(json(200, &MEDIA.replace("INITED", "UPLOADED")));
+        assert!(
+            matches!(wait.step(uploaded, at(1)), Action::Sleep(d) if d == Duration::from_millis(1500))
+        );
+    }
+
+    #[test]
     fn a_wait_times_out_after_its_final_poll() {
         let policy = PollPolicy::fixed(Duration::from_secs(4), Duration::from_secs(10));
         let mut wait = Wait::new(
