@@ -471,30 +471,25 @@ impl BatchWait {
                 Event::Ready => self.plan(inputs),
                 other => super::unexpected(&other),
             },
-            State::Getting(mut call, mid) => {
-                let starting = matches!(event, Event::Ready);
-                match call.step(event, inputs) {
-                    Action::Finish(Ok(media)) => {
-                        let media = Media {
-                            mid: mid.clone(),
-                            ..media
-                        };
-                        self.on_media(media, false, now);
-                        self.plan(inputs)
-                    }
-                    Action::Finish(Err(failure)) => {
-                        self.on_failure(mid, failure);
-                        self.plan(inputs)
-                    }
-                    action => {
-                        if starting || matches!(action, Action::Send(_)) {
-                            self.count(&action);
-                        }
-                        self.state = State::Getting(call, mid);
-                        relay(action)
-                    }
+            State::Getting(mut call, mid) => match call.step(event, inputs) {
+                Action::Finish(Ok(media)) => {
+                    let media = Media {
+                        mid: mid.clone(),
+                        ..media
+                    };
+                    self.on_media(media, false, now);
+                    self.plan(inputs)
                 }
-            }
+                Action::Finish(Err(failure)) => {
+                    self.on_failure(mid, failure);
+                    self.plan(inputs)
+                }
+                action => {
+                    self.count(&action);
+                    self.state = State::Getting(call, mid);
+                    relay(action)
+                }
+            },
             State::Listing(mut call, mut round) => match call.step(event, inputs) {
                 Action::Finish(Ok(page)) => match self.on_page(page, &mut round, now) {
                     Some(offset) => match self.list(offset) {
