@@ -29,6 +29,10 @@ use crate::transport::{AsyncHttpClient, AsyncRuntime};
 /// What the batch pipeline reports, file by file (`K` is the caller's key
 /// for a file: its path, its index).
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one event per file, moved once: a box would be an allocation for nothing"
+)]
 pub enum BatchEvent<K> {
     /// The file's record was created and its bytes uploaded; it now waits
     /// with the others.
