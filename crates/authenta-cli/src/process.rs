@@ -1,10 +1,12 @@
 //! `authenta process`: check every file, then upload and wait for each, a
 //! few at a time, and end with a table (or one JSON object per file).
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use authenta_reqwest::proto::engine::BatchStop;
+use authenta_reqwest::proto::engine::flows::Observer;
+use authenta_reqwest::proto::{BatchEvent, Error as ProtoError};
 use authenta_reqwest::types::{Media, MediaId, MediaStatus};
 use authenta_reqwest::{Client, Error, PollPolicy, UploadOptions};
 use futures_util::StreamExt as _;
@@ -49,33 +51,62 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     let bars = Bars::new(show);
     let count = bars.count(plan.jobs.len());
     let policy = PollPolicy::default().with_max_wait(args.timeout);
-    let stop = Mutex::new(BatchStop::default());
     let mut outcomes: Vec<Option<(Outcome, Duration)>> = plan.jobs.iter().map(|_| None).collect();
 
+    // Proto's batch pipeline: uploads `-j` at a time, every uploaded record
+    // waits in one shared waiter, and its batch stop rule refuses new files
+    // once one failed in a way every file would. A file's bar is made and
+    // its clock started when the pipeline takes it.
     let client = &session.client;
-    let (bars_ref, stop_ref) = (&bars, &stop);
-    let mut finished = std::pin::pin!(
-        futures_util::stream::iter(plan.jobs.iter().enumerate())
-            .map(|(i, job)| async move {
-                // Proto's batch stop rule: no new file once one failed in a
-                // way every file would.
-                if BatchStop::check(stop_ref).is_some() {
-                    return (i, Outcome::Skipped, Duration::ZERO);
+    let live: Arc<Mutex<HashMap<usize, (Bar, Instant)>>> = Arc::default();
+    let by_mid: Arc<Mutex<HashMap<MediaId, Bar>>> = Arc::default();
+    let items = plan.jobs.iter().enumerate().map({
+        let (bars, live) = (bars.clone(), live.clone());
+        move |(i, job)| {
+            let bar = bars.upload(&job.file.name, job.file.size);
+            let options = UploadOptions::new(job.model.clone()).on_progress(bar.on_bytes());
+            lock(&live).insert(i, (bar, Instant::now()));
+            (i, job.path.clone(), options)
+        }
+    });
+    let observe: Observer = {
+        let by_mid = by_mid.clone();
+        Arc::new(move |media: &Media| {
+            if let Some(bar) = lock(&by_mid).get(&media.mid) {
+                bar.status(&media.status);
+            }
+        })
+    };
+    let concurrency = usize::from(args.concurrency);
+    let mut events =
+        std::pin::pin!(client.process_batch(items, concurrency, policy, Some(observe)));
+    while let Some(event) = events.next().await {
+        let (i, result) = match event {
+            BatchEvent::Uploaded(i, uploaded) => {
+                if let Some((bar, _)) = lock(&live).get(&i) {
+                    bar.status(&MediaStatus::Uploaded);
+                    lock(&by_mid).insert(uploaded.mid().clone(), bar.clone());
                 }
-                let started = Instant::now();
-                let bar = bars_ref.upload(&job.file.name, job.file.size);
-                let result = process_one(client, job, policy, &bar).await;
-                BatchStop::record(stop_ref, &result);
-                let outcome = match result {
-                    Ok(media) => Outcome::Done(Box::new(media)),
-                    Err(e) => Outcome::Failed(e),
-                };
-                bar.done();
-                (i, outcome, started.elapsed())
-            })
-            .buffer_unordered(usize::from(args.concurrency))
-    );
-    while let Some((i, outcome, elapsed)) = finished.next().await {
+                continue;
+            }
+            BatchEvent::Finished(i, result) => (i, result),
+        };
+        let elapsed = lock(&live).remove(&i).map_or(Duration::ZERO, |(bar, at)| {
+            bar.done();
+            at.elapsed()
+        });
+        let outcome = match result {
+            Ok(media) => {
+                lock(&by_mid).remove(&media.mid);
+                Outcome::Done(Box::new(media))
+            }
+            Err(e) if matches!(e.as_proto(), Some(ProtoError::Stopped(_))) => Outcome::Skipped,
+            Err(e) => Outcome::Failed(e),
+        };
+        let elapsed = match outcome {
+            Outcome::Skipped => Duration::ZERO,
+            _ => elapsed,
+        };
         count.inc();
         let job = &plan.jobs[i];
         if global.json {
@@ -143,16 +174,8 @@ fn report_entry(job: &Job, outcome: Outcome, elapsed: Duration) -> report::Entry
     }
 }
 
-/// Uploads one file and waits for its final status.
-async fn process_one(
-    client: &Client,
-    job: &Job,
-    policy: PollPolicy,
-    bar: &Bar,
-) -> Result<Media, Error> {
-    let options = UploadOptions::new(job.model.clone()).on_progress(bar.on_bytes());
-    let uploaded = client.upload(&job.path, &options).await?;
-    wait(client, uploaded.mid(), policy, bar).await
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Polls `mid` until its status is final, on `policy` (proto decides when),

@@ -420,7 +420,9 @@ fn the_spent_line_matches_the_emulators_count_for_process_list_and_delete() {
     check(&["--profile", "ci", "list", "--all"]);
     let mid = env.emulator.records()[0].mid.to_string();
     check(&["--profile", "ci", "delete", &mid]);
-    assert!(total.0 >= 5 && total.1 == 4, "{total:?}");
+    // The batch waiter reads the three records from one list page: few
+    // queries, but the two lists spend one each.
+    assert!(total.0 >= 2 && total.1 == 4, "{total:?}");
     // With --json the figures are a JSON object, the client id whole.
     let json = run(
         &mut env.authenta(),

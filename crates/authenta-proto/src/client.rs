@@ -701,9 +701,12 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
         .boxed()
     }
 
-    /// Processes many files, at most `concurrency` at a time (at least
-    /// one), and yields each file's outcome as soon as it is known, in the
-    /// order they finish. Files are taken from `paths` as room frees up.
+    /// Processes many files, uploading at most `concurrency` at a time (at
+    /// least one), and yields each file's outcome as soon as it is known,
+    /// in the order they finish. Files are taken from `paths` as room frees
+    /// up; every uploaded record waits in one shared batch waiter
+    /// ([`process_batch`](Client::process_batch)), so the batch spends
+    /// about one query per file.
     /// Once a file fails in a way every file would (credentials,
     /// permission, quota, credits: [`BatchStop`](crate::engine::BatchStop)),
     /// no further file is started: each is yielded with
@@ -719,21 +722,17 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
         R: 'static,
     {
         use futures_util::StreamExt as _;
-        let stop = Arc::new(std::sync::Mutex::new(crate::engine::BatchStop::default()));
-        let options = options.clone();
-        futures_util::stream::iter(paths)
-            .map(move |path| {
-                let (stop, options) = (stop.clone(), options.clone());
-                async move {
-                    let refused = crate::engine::BatchStop::check(&stop);
-                    let result = match refused {
-                        Some(stopped) => Err(stopped),
-                        None => self.process(&path, &options).await,
-                    };
-                    crate::engine::BatchStop::record(&stop, &result);
-                    (path, result)
+        let items = paths.into_iter().map({
+            let options = options.clone();
+            move |path| (path.clone(), path, options.clone())
+        });
+        let policy = *self.poll_policy();
+        self.process_batch(items, concurrency, policy, None)
+            .filter_map(|event| async move {
+                match event {
+                    crate::pipeline::BatchEvent::Finished(path, result) => Some((path, result)),
+                    crate::pipeline::BatchEvent::Uploaded(..) => None,
                 }
             })
-            .buffer_unordered(concurrency.max(1))
     }
 }

@@ -60,6 +60,8 @@ mod io;
 mod ops;
 mod options;
 mod paginate;
+#[cfg(feature = "async")]
+mod pipeline;
 mod poll;
 #[cfg(feature = "profile")]
 mod profile;
@@ -98,6 +100,8 @@ pub use ops::{
 };
 pub use options::{ProgressFn, UploadOptions};
 pub use paginate::{InconsistentPage, ListCursor};
+#[cfg(feature = "async")]
+pub use pipeline::BatchEvent;
 pub use poll::{PollPolicy, PollStep};
 #[cfg(feature = "profile")]
 pub use profile::{

@@ -381,8 +381,9 @@ fn create_upload_wait_in_both_modes() {
             "the upload carries the API calls' user agent: {:?}",
             put.2
         );
-        // The wait slept its schedule: 1 s, then 1.5 s.
-        assert_eq!(clock.slept(), Duration::from_millis(2500));
+        // No poll right after the upload: the wait slept its first delay,
+        // then its schedule on from there: 1 s, 1.5 s, 2.25 s.
+        assert_eq!(clock.slept(), Duration::from_millis(4750));
     }
 }
 

@@ -42,16 +42,7 @@ fn relay<F: Flow, U>(
     event: Event,
     inputs: Inputs,
 ) -> Result<Action<U>, Result<F::Output, Failure>> {
-    Ok(match flow.step(event, inputs) {
-        Action::Finish(result) => return Err(result),
-        Action::Send(request) => Action::Send(request),
-        Action::Upload { head, len } => Action::Upload { head, len },
-        Action::Download(request) => Action::Download(request),
-        Action::Commit => Action::Commit,
-        Action::Abandon => Action::Abandon,
-        Action::Sleep(delay) => Action::Sleep(delay),
-        Action::Refresh(refresh) => Action::Refresh(refresh),
-    })
+    flow.step(event, inputs).relay()
 }
 
 fn after<T>(step: Step<Result<T, Failure>>) -> Action<T> {
@@ -461,6 +452,7 @@ pub struct Wait {
     retry: RetryPolicy,
     waiter: Option<Waiter>,
     poll: Option<Call<GetMedia>>,
+    after_upload: bool,
 }
 
 impl std::fmt::Debug for Wait {
@@ -484,7 +476,16 @@ impl Wait {
             retry,
             waiter: None,
             poll: None,
+            after_upload: false,
         }
+    }
+
+    /// The record's file was just uploaded: the first poll comes after the
+    /// poll policy's first delay, not at once (it would find the record
+    /// just `UPLOADED`).
+    pub fn after_upload(mut self) -> Self {
+        self.after_upload = true;
+        self
     }
 
     /// Shows each polled record to `observer`.
@@ -498,6 +499,11 @@ impl Flow for Wait {
     type Output = Media;
 
     fn step(&mut self, event: Event, inputs: Inputs) -> Action<Media> {
+        if self.waiter.is_none() && self.after_upload {
+            let (waiter, delay) = Waiter::after_upload(self.mid.clone(), self.policy, inputs.now);
+            self.waiter = Some(waiter);
+            return Action::Sleep(delay);
+        }
         let waiter = self
             .waiter
             .get_or_insert_with(|| Waiter::new(self.mid.clone(), self.policy, inputs.now));
@@ -580,6 +586,7 @@ impl Flow for Process {
                     self.upload.config.clone(),
                     self.upload.retry,
                 )
+                .after_upload()
                 .observed(self.observer.clone());
                 self.wait.insert(wait).step(Event::Ready, inputs)
             }
@@ -1003,6 +1010,28 @@ mod tests {
         );
         assert!(
             matches!(refused.step(Event::Ready, at(0)), Action::Finish(Err(f)) if f.status().map(|s| s.as_u16()) == Some(403))
+        );
+    }
+
+    #[test]
+    fn a_wait_after_an_upload_sleeps_first_and_keeps_the_schedule() {
+        let mut wait = Wait::new(
+            MediaId::new("692f406f9f68d4b70080bb80"),
+            PollPolicy::default(),
+            config(),
+            RetryPolicy::default(),
+        )
+        .after_upload();
+        // No poll right after the upload: the first comes after 1 s...
+        assert!(
+            matches!(wait.step(Event::Ready, at(0)), Action::Sleep(d) if d == Duration::from_secs(1))
+        );
+        assert!(matches!(wait.step(Event::Ready, at(1)), Action::Send(_)));
+        // ...and the schedule goes on as if the skipped poll was made: the
+        // next delay is 1.5 s, not the first delay again.
+        let uploaded = Event::Response(json(200, &MEDIA.replace("INITED", "UPLOADED")));
+        assert!(
+            matches!(wait.step(uploaded, at(1)), Action::Sleep(d) if d == Duration::from_millis(1500))
         );
     }
 

@@ -49,6 +49,7 @@ use crate::retry::{
 };
 use crate::transport::{MAX_API_RESPONSE_BYTES, TransportErrorKind};
 
+pub mod batch;
 pub mod blocking;
 pub mod flows;
 #[cfg(feature = "async")]
@@ -102,6 +103,24 @@ pub enum Action<T> {
     Refresh(Refresh),
     /// The flow is over.
     Finish(Result<T, Failure>),
+}
+
+impl<T> Action<T> {
+    /// The same action for a flow with another output (a parent flow
+    /// passing on its sub-flow's action); a finish comes back as `Err`
+    /// with the sub-flow's result.
+    pub fn relay<U>(self) -> Result<Action<U>, Result<T, Failure>> {
+        Ok(match self {
+            Action::Finish(result) => return Err(result),
+            Action::Send(request) => Action::Send(request),
+            Action::Upload { head, len } => Action::Upload { head, len },
+            Action::Download(request) => Action::Download(request),
+            Action::Commit => Action::Commit,
+            Action::Abandon => Action::Abandon,
+            Action::Sleep(delay) => Action::Sleep(delay),
+            Action::Refresh(refresh) => Action::Refresh(refresh),
+        })
+    }
 }
 
 /// What happened to a flow's last action.
@@ -414,6 +433,8 @@ pub struct Waiter {
     policy: PollPolicy,
     started: Instant,
     polls: u32,
+    /// Polls of the schedule skipped (the one right after an upload).
+    skipped: u32,
     last_status: Option<MediaStatus>,
 }
 
@@ -425,8 +446,18 @@ impl Waiter {
             policy,
             started: now,
             polls: 0,
+            skipped: 0,
             last_status: None,
         }
+    }
+
+    /// A wait for `mid` whose file was uploaded at `now`: the schedule's
+    /// first poll (which would find the record just `UPLOADED`) is skipped,
+    /// and the first poll comes after the policy's first delay (returned).
+    pub fn after_upload(mid: MediaId, policy: PollPolicy, now: Instant) -> (Self, Duration) {
+        let mut waiter = Waiter::new(mid, policy, now);
+        waiter.skipped = 1;
+        (waiter, policy.first_delay.min(policy.max_wait))
     }
 
     /// The record waited for.
@@ -443,7 +474,7 @@ impl Waiter {
         }
         self.last_status = Some(media.status);
         let elapsed = now.saturating_duration_since(self.started);
-        match self.policy.next(self.polls, elapsed) {
+        match self.policy.next(self.polls + self.skipped, elapsed) {
             PollStep::PollAfter(delay) => WaitStep::PollAfter(delay),
             PollStep::GiveUp => WaitStep::TimedOut(WaitTimeout {
                 mid: self.mid.clone(),
