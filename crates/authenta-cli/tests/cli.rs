@@ -2,8 +2,9 @@
 //! (`--emulator`), or against an emulator this test starts and controls,
 //! with the credentials passed by environment as a user would.
 
+mod common;
+
 use std::io::BufRead as _;
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -12,25 +13,10 @@ use authenta_emulator::{
     ApiKey, Emulator, EmulatorBuilder, Fault, FaultAction, FaultBody, KeySpec, RunningEmulator,
 };
 use authenta_reqwest::types::Permission;
+use common::{authenta, has};
 use serde_json::Value;
 
 const SECRET_ENV: &str = "AUTHENTA_CLIENT_SECRET";
-
-/// The workspace root: commands run there, so `samples/` is as in the README.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// `authenta`, run from the workspace root, with no credentials from the
-/// environment of the test run.
-fn authenta() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_authenta"));
-    cmd.current_dir(root())
-        .env_remove("AUTHENTA_CLIENT_ID")
-        .env_remove(SECRET_ENV)
-        .env_remove("AUTHENTA_BASE_URL");
-    cmd
-}
 
 /// `authenta` pointed at `emulator` with `key`, by environment.
 fn against(emulator: &RunningEmulator, key: &ApiKey) -> Command {
@@ -81,12 +67,6 @@ fn run_expect(cmd: &mut Command, args: &[&str], code: i32) -> Run {
         run.stdout, run.stderr
     );
     run
-}
-
-/// Asserts that `text` holds `part`, showing `text` when not.
-#[track_caller]
-fn has(text: &str, part: &str) {
-    assert!(text.contains(part), "{part:?} not in:\n{text}");
 }
 
 /// Every stdout line as JSON.

@@ -3,11 +3,14 @@
 //! against an emulator this test starts, checking in the emulator that a
 //! refused file created no record (and sent no API request at all).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use assert_cmd::Command;
 use authenta_emulator::{ApiKey, Emulator, KeySpec, RunningEmulator};
+use common::has;
 use serde_json::Value;
 
 const SAMPLE_PNG: &[u8] = include_bytes!("../../../samples/test-pattern.png");
@@ -75,11 +78,6 @@ impl Env {
 
 fn text(path: &Path) -> &str {
     path.to_str().unwrap()
-}
-
-#[track_caller]
-fn has(text: &str, part: &str) {
-    assert!(text.contains(part), "{part:?} not in:\n{text}");
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! regenerated in the middle of a batch, a revoked key, and the quota line
 //! checked against the emulator's own count.
 
+mod common;
+
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -11,11 +13,7 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use authenta_emulator::{ApiKey, Emulator, Fault, FaultAction, KeySpec, RunningEmulator};
-
-/// The workspace root, where `samples/` is.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::{has, root};
 
 /// An emulator, a key, and a directory for the config file and secrets.
 struct Env {
@@ -179,11 +177,6 @@ fn run(cmd: &mut Command, args: &[&str], code: i32) -> Run {
         run.stdout, run.stderr
     );
     run
-}
-
-#[track_caller]
-fn has(text: &str, part: &str) {
-    assert!(text.contains(part), "{part:?} not in:\n{text}");
 }
 
 /// The figures of the "spent" line.

@@ -2,6 +2,8 @@
 //! binary against an emulator (the embedded one, or one this test starts),
 //! and the report opened in headless Chromium over the DevTools protocol.
 
+mod common;
+
 mod chromium;
 
 use std::collections::BTreeMap;
@@ -10,25 +12,10 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use authenta_emulator::{ApiKey, Emulator, KeySpec, RunningEmulator};
+use common::{authenta, root};
 use sha2::{Digest as _, Sha256};
 
 const SAMPLES: [&str; 3] = ["test-pattern.jpg", "test-pattern.mp4", "test-pattern.png"];
-
-/// The workspace root: commands run there, so `samples/` is as in the README.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// `authenta`, run from the workspace root, with no credentials from the
-/// environment of the test run.
-fn authenta() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_authenta"));
-    cmd.current_dir(root())
-        .env_remove("AUTHENTA_CLIENT_ID")
-        .env_remove("AUTHENTA_CLIENT_SECRET")
-        .env_remove("AUTHENTA_BASE_URL");
-    cmd
-}
 
 /// `authenta` pointed at `emulator` with `key`, by environment.
 fn against(emulator: &RunningEmulator, key: &ApiKey) -> Command {

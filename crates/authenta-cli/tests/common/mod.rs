@@ -1,0 +1,29 @@
+//! What the command's test files share: where they run and how they start
+//! `authenta`. (Each test file uses part of it.)
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The workspace root: commands run there, so `samples/` is as in the README.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `authenta`, run from the workspace root, with no credentials from the
+/// environment of the test run.
+pub fn authenta() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_authenta"));
+    cmd.current_dir(root())
+        .env_remove("AUTHENTA_CLIENT_ID")
+        .env_remove("AUTHENTA_CLIENT_SECRET")
+        .env_remove("AUTHENTA_BASE_URL");
+    cmd
+}
+
+/// Asserts that `text` holds `part`, showing `text` when not.
+#[track_caller]
+pub fn has(text: &str, part: &str) {
+    assert!(text.contains(part), "{part:?} not in:\n{text}");
+}
