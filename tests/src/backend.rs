@@ -228,8 +228,10 @@ impl Connect for TcpClient {
     }
 }
 
-fn ureq_builder(settings: &Settings) -> authenta_ureq::ClientBuilder {
-    let builder = authenta_ureq::Client::builder()
+/// A backend's builder (both are proto's `ClientBuilder`), configured
+/// from `settings`.
+fn builder<T: authenta_proto::Backend>(settings: &Settings) -> authenta_proto::ClientBuilder<T> {
+    let builder = authenta_proto::ClientBuilder::<T>::default()
         .credentials(settings.credentials.clone())
         .base_url(&settings.base_url)
         .retry_policy(settings.retry)
@@ -244,20 +246,12 @@ fn ureq_builder(settings: &Settings) -> authenta_ureq::ClientBuilder {
     }
 }
 
+fn ureq_builder(settings: &Settings) -> authenta_ureq::ClientBuilder {
+    builder(settings)
+}
+
 fn reqwest_builder(settings: &Settings) -> authenta_reqwest::ClientBuilder {
-    let builder = authenta_reqwest::Client::builder()
-        .credentials(settings.credentials.clone())
-        .base_url(&settings.base_url)
-        .retry_policy(settings.retry)
-        .poll_policy(settings.poll);
-    let builder = match settings.request_timeout {
-        Some(timeout) => builder.request_timeout(timeout),
-        None => builder,
-    };
-    match settings.upload_timeout {
-        Some(timeout) => builder.upload_timeout(timeout),
-        None => builder,
-    }
+    builder(settings)
 }
 
 /// The async client, driven to completion on its own tokio runtime (one

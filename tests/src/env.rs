@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use authenta_emulator::{ApiKey, ApiRequest, Emulator, KeySpec, RunningEmulator, UploadRequest};
 use authenta_proto::types::{CreateMediaRequest, ModelType};
-use authenta_proto::{Credentials, PollPolicy, RetryPolicy};
+use authenta_proto::{Credentials, PollPolicy, RetryPolicy, UploadOptions};
 
 use crate::backend::{Backend, Settings};
 
@@ -163,4 +163,18 @@ impl Env {
             Vec::<String>::new()
         );
     }
+}
+
+/// The options of an `AC-1` upload.
+pub fn ac1() -> UploadOptions {
+    UploadOptions::new(ModelType::Ac1)
+}
+
+/// The SHA-256 of `bytes`, in lowercase hex (as the emulator logs uploads).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

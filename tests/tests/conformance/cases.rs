@@ -14,23 +14,12 @@ use authenta_proto::types::{
     ModelType, Permission,
 };
 use authenta_proto::{
-    Error, ErrorClass, Failure, PollPolicy, RetryPolicy, UploadError, UploadOptions, UploadTarget,
-    ValidationError,
+    Error, ErrorClass, Failure, PollPolicy, RetryPolicy, UploadError, UploadTarget, ValidationError,
 };
 use authenta_tests::env::{png_bytes, png_request};
 use authenta_tests::{Backend, Env};
-use sha2::Digest as _;
 
-fn ac1() -> UploadOptions {
-    UploadOptions::new(ModelType::Ac1)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+use authenta_tests::env::{ac1, sha256_hex};
 
 /// Checks a documented API error: proto's typed `Error::Api` with the
 /// documented body, the status the emulator answers for the code, the

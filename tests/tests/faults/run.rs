@@ -7,13 +7,10 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use authenta_emulator::{Fault as Injected, FaultAction, FaultBody, FaultStage, KeySpec};
-use authenta_proto::types::{
-    CreatedMedia, ListQuery, Media, MediaId, ModelType, Permission, ResultDocument,
-};
-use authenta_proto::{Error, Failure, UploadOptions, UploadTarget};
+use authenta_proto::types::{CreatedMedia, ListQuery, Media, MediaId, Permission, ResultDocument};
+use authenta_proto::{Error, Failure, UploadTarget};
 use authenta_tests::env::{png_bytes, png_request};
 use authenta_tests::{Backend, Env, Settings};
-use sha2::Digest as _;
 
 use crate::matrix::{Expect, Fault, Kind, LATE, RETRY_AFTER, SHORT_TIMEOUT, STALL, Step, policy};
 
@@ -96,16 +93,7 @@ struct Armed {
     delay: Duration,
 }
 
-fn ac1() -> UploadOptions {
-    UploadOptions::new(ModelType::Ac1)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+use authenta_tests::env::{ac1, sha256_hex};
 
 /// The path of a URL (no scheme, host or query).
 fn path_of(url: &str) -> String {
