@@ -68,6 +68,17 @@ pub struct Global {
     /// Print JSON instead of tables: one object per line.
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// The batch ledger `process` keeps to resume after an interruption
+    /// (default $XDG_STATE_HOME/authenta/ledger.sqlite, else
+    /// ~/.local/state/authenta/ledger.sqlite; with --emulator, none unless
+    /// this is given).
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "no_ledger")]
+    pub ledger: Option<PathBuf>,
+
+    /// Keep no ledger: an interrupted `process` starts again from nothing.
+    #[arg(long, global = true)]
+    pub no_ledger: bool,
 }
 
 /// The subcommands.
@@ -92,6 +103,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Run a local emulator in the foreground and print a key for it.
     Emulator(EmulatorArgs),
+    /// List what the batch ledger holds, or forget entries of it.
+    Ledger(LedgerArgs),
     /// Write a profile to the config file: base URL, client id and where
     /// the secret is kept (a private file, a variable, or a command).
     Configure(crate::profile::ConfigureArgs),
@@ -126,6 +139,31 @@ pub struct Process {
     /// videos), even when some files failed.
     #[arg(long, value_name = "FILE.html")]
     pub report: Option<PathBuf>,
+
+    /// Read again the records the ledger holds as final, instead of
+    /// printing them from it (one query each).
+    #[arg(long)]
+    pub refresh: bool,
+}
+
+/// `ledger [forget PATH|MID...]`
+#[derive(Args)]
+pub struct LedgerArgs {
+    /// What to do; without one, list the entries.
+    #[command(subcommand)]
+    pub action: Option<LedgerAction>,
+}
+
+/// What `ledger` does besides listing.
+#[derive(Subcommand)]
+pub enum LedgerAction {
+    /// Drop entries: those of a file (whatever its model or account), or
+    /// of a record's mid. A file forgotten is processed anew next time.
+    Forget {
+        /// Files or mids.
+        #[arg(required = true, value_name = "PATH|MID")]
+        items: Vec<String>,
+    },
 }
 
 /// `upload FILE`

@@ -28,6 +28,8 @@ pub const TIMEOUT: u8 = 10;
 /// Writing a file locally failed (a downloaded artifact: disk full, no
 /// permission).
 pub const LOCAL_IO: u8 = 11;
+/// Interrupted (Ctrl-C): the same command again resumes from the ledger.
+pub const INTERRUPTED: u8 = 130;
 
 /// The exit codes, each with its name and what it means, in order: the
 /// table `--help` and the README show.
@@ -84,6 +86,11 @@ pub const TABLE: &[(u8, &str, &str)] = &[
         "local I/O",
         "writing a file here failed (disk full, no permission)",
     ),
+    (
+        INTERRUPTED,
+        "interrupted",
+        "Ctrl-C stopped it; the same command again resumes",
+    ),
 ];
 
 /// The exit code of an error of `class`.
@@ -99,6 +106,7 @@ pub fn for_class(class: ErrorClass) -> u8 {
         ErrorClass::Server => SERVER,
         ErrorClass::Timeout => TIMEOUT,
         ErrorClass::LocalIo => LOCAL_IO,
+        ErrorClass::Interrupted => INTERRUPTED,
         // A class this version does not know.
         _ => UNFINISHED,
     }
@@ -130,6 +138,7 @@ mod tests {
             ErrorClass::Server,
             ErrorClass::Timeout,
             ErrorClass::LocalIo,
+            ErrorClass::Interrupted,
         ];
         let mut codes: Vec<u8> = classes.iter().map(|c| for_class(*c)).collect();
         codes.sort_unstable();
@@ -137,7 +146,9 @@ mod tests {
         assert_eq!(codes.len(), classes.len());
         assert_eq!(for_class(ErrorClass::Credits), for_class(ErrorClass::Quota));
         let listed: Vec<u8> = TABLE.iter().map(|(code, _, _)| *code).collect();
-        assert_eq!(listed, (0..=LOCAL_IO).collect::<Vec<_>>());
+        let mut expected: Vec<u8> = (0..=LOCAL_IO).collect();
+        expected.push(INTERRUPTED);
+        assert_eq!(listed, expected);
     }
 
     #[test]

@@ -154,6 +154,8 @@ pub fn class_name(class: ErrorClass) -> &'static str {
         ErrorClass::Network => "network",
         ErrorClass::Server => "server",
         ErrorClass::Timeout => "timeout",
+        ErrorClass::LocalIo => "local_io",
+        ErrorClass::Interrupted => "interrupted",
         _ => "other",
     }
 }

@@ -6,15 +6,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use authenta_reqwest::proto::engine::flows::Observer;
-use authenta_reqwest::proto::{BatchEvent, Error as ProtoError};
+use authenta_reqwest::proto::{
+    BatchEvent, BatchItem, BatchSettings, CheckpointFn, Error as ProtoError, Interrupt, Resume,
+};
 use authenta_reqwest::types::{Media, MediaId, MediaStatus};
-use authenta_reqwest::{Client, Error, PollPolicy, UploadOptions};
+use authenta_reqwest::{Client, Error, ErrorClass, PollPolicy, UploadOptions};
 use futures_util::StreamExt as _;
 use serde_json::json;
 
 use crate::cli::{Global, Process};
 use crate::exit;
 use crate::files::{self, Job};
+use crate::ledger::{self, Ledger};
 use crate::output::{self, Table};
 use crate::progress::{Bar, Bars};
 use crate::report;
@@ -46,94 +49,141 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
         },
         None => None,
     };
+    let ledger = ledger::for_command(global)?;
     let session = Session::open(global).await?;
+    let client = &session.client;
+    let batch = Batch::plan(&plan.jobs, ledger.as_ref(), client, args.refresh)?;
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
     let count = bars.count(plan.jobs.len());
     let policy = PollPolicy::default().with_max_wait(args.timeout);
-    let mut outcomes: Vec<Option<(Outcome, Duration)>> = plan.jobs.iter().map(|_| None).collect();
+    let mut outcomes: Vec<Option<(Outcome, Duration)>> = batch.items.iter().map(|_| None).collect();
+
+    // The first Ctrl-C stops starting files and lets the steps in flight
+    // end (proto's `Interrupt`); a second one exits at once. The ledger is
+    // consistent either way: each state is committed before the request
+    // that depends on it.
+    let interrupt = Interrupt::new();
+    let watcher = tokio::spawn(watch_ctrl_c(interrupt.clone(), ledger.is_some()));
 
     // Proto's batch pipeline: uploads `-j` at a time, every uploaded record
     // waits in one shared waiter, and its batch stop rule refuses new files
     // once one failed in a way every file would. A file's bar is made and
     // its clock started when the pipeline takes it.
-    let client = &session.client;
     let live: Arc<Mutex<HashMap<usize, (Bar, Instant)>>> = Arc::default();
     let by_mid: Arc<Mutex<HashMap<MediaId, Bar>>> = Arc::default();
-    let items = plan.jobs.iter().enumerate().map({
-        let (bars, live) = (bars.clone(), live.clone());
-        move |(i, job)| {
+    let items = batch.items.iter().enumerate().map({
+        let (bars, live, jobs) = (bars.clone(), live.clone(), &plan.jobs);
+        move |(g, item)| {
+            let job = &jobs[item.jobs[0]];
             let bar = bars.upload(&job.file.name, job.file.size);
-            let options = UploadOptions::new(job.model.clone()).on_progress(bar.on_bytes());
-            lock(&live).insert(i, (bar, Instant::now()));
-            (i, job.path.clone(), options)
+            let mut options = UploadOptions::new(job.model.clone()).on_progress(bar.on_bytes());
+            options.checkpoint = item.checkpoint.clone();
+            lock(&live).insert(g, (bar, Instant::now()));
+            BatchItem::new(g, job.path.clone(), options).resume(item.resume.clone())
         }
     });
     let observe: Observer = {
-        let by_mid = by_mid.clone();
+        let (by_mid, ledger) = (by_mid.clone(), ledger.clone());
         Arc::new(move |media: &Media| {
             if let Some(bar) = lock(&by_mid).get(&media.mid) {
                 bar.status(&media.status);
             }
+            if let Some(ledger) = &ledger
+                && let Err(e) = ledger.seen(media)
+            {
+                eprintln!("authenta: warning: {e}");
+            }
         })
     };
-    let concurrency = usize::from(args.concurrency);
-    let mut events =
-        std::pin::pin!(client.process_batch(items, concurrency, policy, Some(observe)));
+    let settings = BatchSettings::new(usize::from(args.concurrency), policy)
+        .observed(Some(observe))
+        .interrupt(interrupt.clone());
+    let mut events = std::pin::pin!(client.process_batch(items, settings));
     while let Some(event) = events.next().await {
-        let (i, result) = match event {
-            BatchEvent::Uploaded(i, uploaded) => {
-                if let Some((bar, _)) = lock(&live).get(&i) {
+        let (g, result) = match event {
+            BatchEvent::Uploaded(g, mid) => {
+                if let Some((bar, _)) = lock(&live).get(&g) {
                     bar.status(&MediaStatus::Uploaded);
-                    lock(&by_mid).insert(uploaded.mid().clone(), bar.clone());
+                    lock(&by_mid).insert(mid, bar.clone());
                 }
                 continue;
             }
-            BatchEvent::Finished(i, result) => (i, result),
+            BatchEvent::Finished(g, result) => (g, result),
         };
-        let elapsed = lock(&live).remove(&i).map_or(Duration::ZERO, |(bar, at)| {
+        let elapsed = lock(&live).remove(&g).map_or(Duration::ZERO, |(bar, at)| {
             bar.done();
             at.elapsed()
         });
         let outcome = match result {
             Ok(media) => {
                 lock(&by_mid).remove(&media.mid);
+                if let Some(ledger) = &ledger {
+                    ledger
+                        .finished(&media)
+                        .map_err(|e| ledger::failed(ledger, &e))?;
+                }
                 Outcome::Done(Box::new(media))
             }
             Err(e) if matches!(e.as_proto(), Some(ProtoError::Stopped(_))) => Outcome::Skipped,
-            Err(e) => Outcome::Failed(e),
+            Err(e) => {
+                // A record deleted meanwhile: the next run creates it anew.
+                if let (Some(ledger), Some(mid), ErrorClass::NotFound) =
+                    (&ledger, e.mid(), e.class())
+                {
+                    ledger
+                        .forget_mid(mid.as_str())
+                        .map_err(|e| ledger::failed(ledger, &e))?;
+                }
+                Outcome::Failed(e)
+            }
         };
         let elapsed = match outcome {
             Outcome::Skipped => Duration::ZERO,
             _ => elapsed,
         };
-        count.inc();
-        let job = &plan.jobs[i];
-        if global.json {
-            output::json_line(&outcome_json(job, &outcome, elapsed));
-        } else if let Outcome::Failed(e) = &outcome {
-            bars.note(&format!(
-                "authenta: error: {}: {}",
-                job.path.display(),
-                describe(e)
-            ));
+        for &j in &batch.items[g].jobs {
+            count.inc();
+            let job = &plan.jobs[j];
+            if global.json {
+                output::json_line(&outcome_json(job, &outcome, elapsed));
+            } else if let Outcome::Failed(e) = &outcome
+                && e.class() != ErrorClass::Interrupted
+            {
+                bars.note(&format!(
+                    "authenta: error: {}: {}",
+                    job.path.display(),
+                    describe(e)
+                ));
+            }
         }
-        outcomes[i] = Some((outcome, elapsed));
+        outcomes[g] = Some((outcome, elapsed));
     }
     count.done();
+    watcher.abort();
 
-    let outcomes: Vec<(Outcome, Duration)> = outcomes.into_iter().flatten().collect();
+    let by_job: Vec<(&Job, &(Outcome, Duration))> = (plan.jobs.iter().enumerate())
+        .filter_map(|(j, job)| outcomes[batch.group_of[j]].as_ref().map(|o| (job, o)))
+        .collect();
     if !global.json {
-        results_table(&plan.jobs, &outcomes).print();
+        results_table(&by_job).print();
     }
-    let code = outcomes
+    let code = by_job
         .iter()
-        .map(|(outcome, _)| exit_code(outcome))
+        .map(|(_, (outcome, _))| exit_code(outcome))
         .find(|code| *code != exit::SUCCESS)
         .unwrap_or(exit::SUCCESS);
+    if interrupt.is_triggered() {
+        let how = match &ledger {
+            Some(_) => "run the same command again to resume",
+            None => "no ledger was kept, so running it again starts from nothing",
+        };
+        eprintln!("authenta: interrupted: {how}");
+    }
     if let (Some(report), Some(path)) = (report, &args.report) {
-        let entries: Vec<report::Entry> = (plan.jobs.iter().zip(outcomes))
-            .map(|(job, (outcome, elapsed))| report_entry(job, outcome, elapsed))
+        let entries: Vec<report::Entry> = by_job
+            .into_iter()
+            .map(|(job, (outcome, elapsed))| report_entry(job, outcome, *elapsed))
             .collect();
         match report.write(client, &entries).await {
             Ok(summary) => report::wrote(path, &summary),
@@ -147,14 +197,103 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     Ok(code)
 }
 
+/// Ctrl-C: the first triggers `interrupt`, the second exits at once.
+async fn watch_ctrl_c(interrupt: Interrupt, ledger: bool) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    interrupt.trigger();
+    eprintln!(
+        "authenta: interrupted: starting no more files; the steps in flight finish (Ctrl-C again to exit at once)"
+    );
+    if tokio::signal::ctrl_c().await.is_ok() {
+        let how = match ledger {
+            true => "the ledger is consistent: run the same command again to resume",
+            false => "no ledger was kept",
+        };
+        eprintln!("authenta: interrupted again: exiting now; {how}");
+        std::process::exit(i32::from(exit::INTERRUPTED));
+    }
+}
+
+/// The batch to run: one item per distinct content and model (the same
+/// bytes at two paths are processed once), each starting where the ledger
+/// saw it last.
+struct Batch {
+    items: Vec<Item>,
+    /// Each job's item.
+    group_of: Vec<usize>,
+}
+
+/// One item of the batch.
+struct Item {
+    /// The jobs (paths) it stands for, the first one uploaded.
+    jobs: Vec<usize>,
+    resume: Resume,
+    checkpoint: Option<CheckpointFn>,
+}
+
+impl Batch {
+    fn plan(
+        jobs: &[Job],
+        ledger: Option<&Ledger>,
+        client: &Client,
+        refresh: bool,
+    ) -> Result<Batch, CliError> {
+        let Some(ledger) = ledger else {
+            return Ok(Batch {
+                items: (0..jobs.len())
+                    .map(|j| Item {
+                        jobs: vec![j],
+                        resume: Resume::New,
+                        checkpoint: None,
+                    })
+                    .collect(),
+                group_of: (0..jobs.len()).collect(),
+            });
+        };
+        let account = Ledger::account(client);
+        let failed = |e: std::io::Error| ledger::failed(ledger, &e);
+        let mut items: Vec<Item> = Vec::new();
+        let mut group_of = Vec::with_capacity(jobs.len());
+        let mut seen: HashMap<(String, String), usize> = HashMap::new();
+        for (j, job) in jobs.iter().enumerate() {
+            let identity = ledger.identify(&job.path).map_err(|e| {
+                CliError::Ledger(format!("cannot read {}: {e}", job.path.display()))
+            })?;
+            let content = (identity.sha256.clone(), job.model.to_string());
+            if let Some(&g) = seen.get(&content) {
+                let first = &jobs[items[g].jobs[0]];
+                eprintln!(
+                    "authenta: {} has the same bytes as {}: processed once",
+                    job.path.display(),
+                    first.path.display()
+                );
+                items[g].jobs.push(j);
+                group_of.push(g);
+                continue;
+            }
+            let key = ledger.key(&account, &identity, &job.model);
+            seen.insert(content, items.len());
+            group_of.push(items.len());
+            items.push(Item {
+                jobs: vec![j],
+                resume: ledger.resume(&key, refresh).map_err(failed)?,
+                checkpoint: Some(ledger.checkpoint(&key, &identity)),
+            });
+        }
+        Ok(Batch { items, group_of })
+    }
+}
+
 /// One file's entry in the `--report` page.
-fn report_entry(job: &Job, outcome: Outcome, elapsed: Duration) -> report::Entry {
+fn report_entry(job: &Job, outcome: &Outcome, elapsed: Duration) -> report::Entry {
     let kind = Some(job.file.kind.as_str().to_owned());
     let unrecorded =
         || report::Entry::without_record(job.path.clone(), kind, Some(job.model.to_string()));
     match outcome {
         Outcome::Done(media) => {
-            report::Entry::from_record(*media, Some(job.path.clone()), Some(elapsed))
+            report::Entry::from_record((**media).clone(), Some(job.path.clone()), Some(elapsed))
         }
         Outcome::Failed(e) => report::Entry {
             mid: e.mid().cloned(),
@@ -163,7 +302,7 @@ fn report_entry(job: &Job, outcome: Outcome, elapsed: Duration) -> report::Entry
                 None => format!("error ({})", output::class_name(e.class())),
             },
             elapsed: Some(elapsed),
-            error: Some(describe(&e)),
+            error: Some(describe(e)),
             ..unrecorded()
         },
         Outcome::Skipped => report::Entry {
@@ -219,9 +358,9 @@ fn outcome_json(job: &Job, outcome: &Outcome, elapsed: Duration) -> serde_json::
 }
 
 /// The results table: file, mid, model, status, verdict, time.
-fn results_table(jobs: &[Job], outcomes: &[(Outcome, Duration)]) -> Table {
+fn results_table(rows: &[(&Job, &(Outcome, Duration))]) -> Table {
     let mut table = Table::new(&["file", "mid", "model", "status", "verdict", "time"]);
-    for (job, (outcome, elapsed)) in jobs.iter().zip(outcomes) {
+    for (job, (outcome, elapsed)) in rows {
         let time = match outcome {
             Outcome::Skipped => "-".to_owned(),
             _ => format!("{:.1}s", elapsed.as_secs_f64()),

@@ -115,6 +115,8 @@ pub enum CliError {
     Emulator(String),
     /// A record is not (or did not end) `PROCESSED`.
     Unfinished(String),
+    /// The batch ledger cannot be opened or written: what and why.
+    Ledger(String),
 }
 
 impl From<Error> for CliError {
@@ -137,6 +139,7 @@ impl CliError {
             CliError::Invalid(_) => exit::INVALID_INPUT,
             CliError::Emulator(_) => exit::USAGE,
             CliError::Unfinished(_) => exit::UNFINISHED,
+            CliError::Ledger(_) => exit::LOCAL_IO,
         }
     }
 
@@ -162,6 +165,7 @@ impl CliError {
                 eprintln!("authenta: error: the emulator cannot start: {why}")
             }
             CliError::Unfinished(why) => eprintln!("authenta: {why}"),
+            CliError::Ledger(why) => eprintln!("authenta: error: {why}"),
         }
     }
 }
@@ -192,6 +196,7 @@ impl CliError {
                 None,
             )],
             CliError::Unfinished(why) => vec![object("unfinished", why.clone(), None)],
+            CliError::Ledger(why) => vec![object("local_io", why.clone(), None)],
         }
     }
 }

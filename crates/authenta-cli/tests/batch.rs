@@ -32,6 +32,7 @@ fn batch_spends_about_one_query_per_file(items: ListItems) {
     let dir = tempfile::tempdir().unwrap();
     pngs(dir.path(), FILES);
     let output = Command::new(env!("CARGO_BIN_EXE_authenta"))
+        .env("XDG_STATE_HOME", dir.path().join("state"))
         .env("AUTHENTA_BASE_URL", emulator.base_url())
         .env("AUTHENTA_CLIENT_ID", &key.client_id)
         .env("AUTHENTA_CLIENT_SECRET", &key.client_secret)

@@ -45,7 +45,8 @@ impl Env {
     /// `authenta` pointed at the emulator with the key, by environment.
     fn authenta(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_authenta"));
-        cmd.env("AUTHENTA_BASE_URL", self.emulator.base_url())
+        cmd.env("XDG_STATE_HOME", common::state_home())
+            .env("AUTHENTA_BASE_URL", self.emulator.base_url())
             .env("AUTHENTA_CLIENT_ID", &self.key.client_id)
             .env("AUTHENTA_CLIENT_SECRET", &self.key.client_secret);
         cmd

@@ -454,7 +454,7 @@ macro_rules! methods {
             let file = $aw!(self.inspect(path, options))?;
             let mut source = self.driver().runtime.file_source(path.to_owned(), file.size);
             let info = SourceInfo { len: file.size, reopenable: true, name: path.display().to_string() };
-            let mut flow = self.upload_flow(file, options.model.clone(), info);
+            let mut flow = self.upload_flow(file, options.model.clone(), info).checkpointed(options.checkpoint.clone());
             let mut io = crate::engine::$mode::Io { source: Some(&mut *source), sink: None, progress: options.progress.clone() };
             $aw!(self.run(&mut flow, &mut io))
         }
@@ -506,7 +506,7 @@ macro_rules! methods {
             let file = $aw!(self.inspect(path, options))?;
             let mut source = self.driver().runtime.file_source(path.to_owned(), file.size);
             let info = SourceInfo { len: file.size, reopenable: true, name: path.display().to_string() };
-            let upload = self.upload_flow(file, options.model.clone(), info);
+            let upload = self.upload_flow(file, options.model.clone(), info).checkpointed(options.checkpoint.clone());
             let mut flow = Process::new(upload, *self.poll_policy()).observed(observe);
             let mut io = crate::engine::$mode::Io { source: Some(&mut *source), sink: None, progress: options.progress.clone() };
             $aw!(self.run(&mut flow, &mut io))
@@ -596,7 +596,9 @@ impl<T: HttpClient, R: Runtime> Client<Blocking<T, R>> {
             reopenable: false,
             name: "the upload reader".to_owned(),
         };
-        let mut flow = self.upload_flow(file, options.model.clone(), info);
+        let mut flow = self
+            .upload_flow(file, options.model.clone(), info)
+            .checkpointed(options.checkpoint.clone());
         let mut io = blocking::Io {
             source: Some(&mut source),
             sink: None,
@@ -663,7 +665,9 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
             reopenable: false,
             name: "the upload stream".to_owned(),
         };
-        let mut flow = self.upload_flow(file, options.model.clone(), info);
+        let mut flow = self
+            .upload_flow(file, options.model.clone(), info)
+            .checkpointed(options.checkpoint.clone());
         let mut io = nonblocking::Io {
             source: Some(&mut source),
             sink: None,
@@ -724,10 +728,10 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
         use futures_util::StreamExt as _;
         let items = paths.into_iter().map({
             let options = options.clone();
-            move |path| (path.clone(), path, options.clone())
+            move |path| crate::BatchItem::new(path.clone(), path, options.clone())
         });
-        let policy = *self.poll_policy();
-        self.process_batch(items, concurrency, policy, None)
+        let settings = crate::BatchSettings::new(concurrency, *self.poll_policy());
+        self.process_batch(items, settings)
             .filter_map(|event| async move {
                 match event {
                     crate::pipeline::BatchEvent::Finished(path, result) => Some((path, result)),

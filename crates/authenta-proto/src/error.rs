@@ -46,6 +46,10 @@ pub enum Error {
     /// every item would ([`ErrorClass::affects_every_request`]).
     #[error("{0}")]
     Stopped(BatchStopped),
+    /// The batch was interrupted ([`Interrupt`](crate::Interrupt)) before
+    /// this item was done.
+    #[error("{0}")]
+    Interrupted(Interrupted),
 }
 
 /// `: what to do`, when the protocol knows.
@@ -62,6 +66,18 @@ pub struct BatchStopped {
     pub class: ErrorClass,
     /// The earlier failure's message.
     pub cause: String,
+}
+
+/// Why a batch item is not done: the batch was interrupted. With a `mid`
+/// its record was created (and perhaps uploaded) but not waited for.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", match .mid {
+    Some(mid) => format!("interrupted before the record was final (mid {mid})"),
+    None => "interrupted before it started".to_owned(),
+})]
+pub struct Interrupted {
+    /// The record, if one was created.
+    pub mid: Option<MediaId>,
 }
 
 /// The broad class of an error: what a program (or the `authenta` command's
@@ -92,6 +108,9 @@ pub enum ErrorClass {
     /// Local I/O failed: writing a downloaded artifact (disk full, no
     /// permission).
     LocalIo,
+    /// The work was interrupted before it was done (a batch's
+    /// [`Interrupt`](crate::Interrupt)).
+    Interrupted,
 }
 
 impl ErrorClass {
@@ -140,6 +159,7 @@ impl Error {
             Error::Decode(_) => ErrorClass::Server,
             Error::Timeout(_) => ErrorClass::Timeout,
             Error::Stopped(e) => e.class,
+            Error::Interrupted(_) => ErrorClass::Interrupted,
         }
     }
 
@@ -172,6 +192,7 @@ impl Error {
             Error::Decode(e) => e.mid.as_ref(),
             Error::Timeout(e) => Some(&e.mid),
             Error::Invalid(ValidationError::SizeMismatch { mid, .. }) => mid.as_ref(),
+            Error::Interrupted(e) => e.mid.as_ref(),
             Error::Config(_) | Error::Invalid(_) | Error::Stopped(_) => None,
         }
     }
@@ -229,6 +250,7 @@ impl Error {
                 "the key's quota is spent: wait for the next period or give the key more quota; retrying will not help"
             }
             ErrorClass::Credits => "add credits to the account; retrying will not help",
+            ErrorClass::Interrupted => return None,
             ErrorClass::NotFound => "check the mid: the record may have been deleted",
             ErrorClass::Server => "the service failed; try again later",
             ErrorClass::Timeout => {
@@ -781,6 +803,9 @@ pub enum LocalIo {
     ReadingSource,
     /// Writing a downloaded artifact to disk (disk full, no permission).
     WritingArtifact,
+    /// Saving an upload's progress ([`Checkpoint`](crate::Checkpoint)):
+    /// the caller's checkpoint failed.
+    Checkpoint,
 }
 
 /// Why a flow failed: the protocol's [`Error`], the HTTP client's failure

@@ -87,7 +87,8 @@ pub use credentials::{
 };
 pub use error::{
     ApiError, BatchStopped, BoxError, ConfigError, DecodeError, Error, ErrorClass, Failure,
-    HttpError, LocalIo, UploadError, UploadExpired, ValidationError, WaitTimeout, error_chain,
+    HttpError, Interrupted, LocalIo, UploadError, UploadExpired, ValidationError, WaitTimeout,
+    error_chain,
 };
 #[cfg(feature = "async")]
 pub use io::{AsyncUploadSource, OneShotStream};
@@ -98,10 +99,10 @@ pub use ops::{
     ApiRequest, CreateMedia, DeleteMedia, GetMedia, HEADER_CLIENT_ID, HEADER_CLIENT_SECRET,
     ListMedia,
 };
-pub use options::{ProgressFn, UploadOptions};
+pub use options::{Checkpoint, CheckpointFn, ProgressFn, UploadOptions};
 pub use paginate::{InconsistentPage, ListCursor};
 #[cfg(feature = "async")]
-pub use pipeline::BatchEvent;
+pub use pipeline::{BatchEvent, BatchItem, BatchSettings, Interrupt, Resume};
 pub use poll::{PollPolicy, PollStep};
 #[cfg(feature = "profile")]
 pub use profile::{

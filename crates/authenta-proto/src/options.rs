@@ -4,13 +4,50 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use authenta_types::ModelType;
+use authenta_types::{CreateMediaRequest, CreatedMedia, MediaId, ModelType};
+use jiff::Timestamp;
 
 use crate::error::ValidationError;
+use crate::upload::UploadTarget;
 use crate::validate::MediaFile;
 
 /// A progress callback: (bytes sent so far, total bytes).
 pub type ProgressFn = Arc<dyn Fn(u64, u64) + Send + Sync>;
+
+/// A point of an upload a caller can save, to resume it after a crash
+/// (the `authenta` command's ledger does). The upload calls the
+/// [`CheckpointFn`] at each point *before* the next request that depends on
+/// it, and stops with a local I/O failure if saving fails, so whatever was
+/// saved last is the truth when the process dies between two points.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Checkpoint<'a> {
+    /// The record is about to be created (`POST /media`) at `at`. Should
+    /// the process die before [`Checkpoint::Created`] is saved, a record
+    /// named `request.name` created after `at` may exist without anyone
+    /// knowing its upload URL.
+    Creating {
+        /// The request about to be sent.
+        request: &'a CreateMediaRequest,
+        /// The wall-clock time before it was sent.
+        at: Timestamp,
+    },
+    /// The record exists; its bytes go to `target` next.
+    Created {
+        /// The create answer.
+        created: &'a CreatedMedia,
+        /// Where the bytes go, with its expiry (serializable).
+        target: &'a UploadTarget,
+    },
+    /// The bytes arrived: the record waits for processing.
+    Uploaded {
+        /// The record.
+        mid: &'a MediaId,
+    },
+}
+
+/// Saves an upload's [`Checkpoint`]s; an error stops the upload.
+pub type CheckpointFn = Arc<dyn Fn(Checkpoint<'_>) -> std::io::Result<()> + Send + Sync>;
 
 /// The choices for one upload: the model, and optionally the content type,
 /// the record's name and a progress callback.
@@ -35,6 +72,8 @@ pub struct UploadOptions {
     pub name: Option<String>,
     /// Called as bytes go out.
     pub progress: Option<ProgressFn>,
+    /// Called at each [`Checkpoint`] of the upload.
+    pub checkpoint: Option<CheckpointFn>,
 }
 
 impl UploadOptions {
@@ -45,6 +84,7 @@ impl UploadOptions {
             content_type: None,
             name: None,
             progress: None,
+            checkpoint: None,
         }
     }
 
@@ -63,6 +103,17 @@ impl UploadOptions {
     /// Calls `progress(sent, total)` as bytes go out.
     pub fn on_progress(mut self, progress: impl Fn(u64, u64) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(progress));
+        self
+    }
+
+    /// Calls `checkpoint` at each [`Checkpoint`] of the upload, before the
+    /// request that depends on it; an error it returns stops the upload
+    /// (a [`LocalIo::Checkpoint`](crate::LocalIo::Checkpoint) failure).
+    pub fn on_checkpoint(
+        mut self,
+        checkpoint: impl Fn(Checkpoint<'_>) -> std::io::Result<()> + Send + Sync + 'static,
+    ) -> Self {
+        self.checkpoint = Some(Arc::new(checkpoint));
         self
     }
 
@@ -98,6 +149,7 @@ impl fmt::Debug for UploadOptions {
             .field("content_type", &self.content_type)
             .field("name", &self.name)
             .field("progress", &self.progress.is_some())
+            .field("checkpoint", &self.checkpoint.is_some())
             .finish()
     }
 }

@@ -2,29 +2,36 @@
 //! a time, and every uploaded record joins one shared
 //! [`BatchWait`](crate::engine::batch::BatchWait), so upload concurrency
 //! does not limit how many records are waited for together, and a batch
-//! spends about one query per file. [`Client::process_many`] and the
-//! `authenta process` command run it.
+//! spends about one query per file. Each item can resume from where a
+//! journal (the `authenta` command's ledger) saw it last ([`Resume`]), and
+//! an [`Interrupt`] stops the batch after the steps in flight.
+//! [`Client::process_many`] and the `authenta process` command run it.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
-use authenta_types::{Media, MediaId};
+use authenta_types::{Media, MediaId, MediaStatus};
 use futures_core::Stream;
 use futures_util::future::{Either, select};
 use futures_util::stream::{Fuse, StreamExt as _};
+use futures_util::task::AtomicWaker;
+use jiff::{SignedDuration, Timestamp};
 
 use crate::client::{Async, Client};
 use crate::engine::BatchStop;
 use crate::engine::batch::{BatchWait, Finished, SharedBatch};
-use crate::engine::flows::{Observer, Uploaded};
+use crate::engine::flows::{ListPages, Observer, save_checkpoint};
 use crate::engine::nonblocking;
-use crate::error::{Failure, LocalIo};
-use crate::options::UploadOptions;
+use crate::error::{Error, ErrorClass, Failure, Interrupted, LocalIo};
+use crate::options::{Checkpoint, UploadOptions};
 use crate::poll::PollPolicy;
 use crate::transport::{AsyncHttpClient, AsyncRuntime};
+use crate::upload::UploadTarget;
 
 /// What the batch pipeline reports, file by file (`K` is the caller's key
 /// for a file: its path, its index).
@@ -34,37 +41,238 @@ use crate::transport::{AsyncHttpClient, AsyncRuntime};
     reason = "one event per file, moved once: a box would be an allocation for nothing"
 )]
 pub enum BatchEvent<K> {
-    /// The file's record was created and its bytes uploaded; it now waits
-    /// with the others.
-    Uploaded(K, Box<Uploaded>),
+    /// The file's record is uploaded (or was, before a resume) and now
+    /// waits with the others.
+    Uploaded(K, MediaId),
     /// The file is over: its final record, or why it failed (or was not
-    /// started: [`Error::Stopped`](crate::Error::Stopped)).
+    /// started: [`Error::Stopped`], [`Error::Interrupted`]).
     Finished(K, Result<Media, Failure>),
 }
 
+/// Where an item of a batch starts: from nothing, or from where a journal
+/// saw it last (saved from the upload's [`Checkpoint`]s and the batch's
+/// events). The pipeline decides what each costs:
+///
+/// | resume | requests |
+/// |---|---|
+/// | `New` | check the file, create, upload, wait |
+/// | `Creating` | list to find and delete the record the interrupted create may have left (no one knows its upload URL), then as `New` |
+/// | `Created` | one `GET` to see what became of the record: uploaded → wait; waiting for its bytes → upload to the saved target if it has not expired, else delete it and start as `New`; gone → `New` |
+/// | `Uploaded` | wait (polled at once) |
+/// | `Final` | none |
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub enum Resume {
+    /// Nothing is known: check, create, upload, wait.
+    #[default]
+    New,
+    /// A create was about to be sent at `since` for a record named `name`;
+    /// its answer was not saved.
+    Creating {
+        /// The record's name in the create request.
+        name: String,
+        /// When the create was about to be sent.
+        since: Timestamp,
+    },
+    /// The record was created; its bytes may not have arrived.
+    Created {
+        /// The record.
+        mid: MediaId,
+        /// Its `createdAt`.
+        created_at: Option<Timestamp>,
+        /// Where its bytes go.
+        target: Box<UploadTarget>,
+    },
+    /// The bytes arrived: wait.
+    Uploaded {
+        /// The record.
+        mid: MediaId,
+        /// Its `createdAt` (the batch waiter learns the list's order from
+        /// it).
+        created_at: Option<Timestamp>,
+    },
+    /// The record is final: nothing to do.
+    Final(Box<Media>),
+}
+
+/// One file of a batch: the caller's key, the file, its upload options
+/// (model, progress, checkpoints) and where it starts.
+#[derive(Debug)]
+pub struct BatchItem<K> {
+    /// The caller's key for the file.
+    pub key: K,
+    /// The file.
+    pub path: PathBuf,
+    /// Its upload's options.
+    pub options: UploadOptions,
+    /// Where it starts.
+    pub resume: Resume,
+}
+
+impl<K> BatchItem<K> {
+    /// A file to check, create, upload and wait for.
+    pub fn new(key: K, path: PathBuf, options: UploadOptions) -> Self {
+        BatchItem {
+            key,
+            path,
+            options,
+            resume: Resume::New,
+        }
+    }
+
+    /// Starts it from `resume` instead.
+    pub fn resume(mut self, resume: Resume) -> Self {
+        self.resume = resume;
+        self
+    }
+}
+
+/// How a batch runs: how many uploads at once, the poll schedule, who sees
+/// each status read, and what can interrupt it.
+#[derive(Clone)]
+pub struct BatchSettings {
+    concurrency: usize,
+    policy: PollPolicy,
+    observe: Option<Observer>,
+    interrupt: Interrupt,
+}
+
+impl BatchSettings {
+    /// At most `concurrency` uploads at a time (at least one), records
+    /// polled on `policy`.
+    pub fn new(concurrency: usize, policy: PollPolicy) -> Self {
+        BatchSettings {
+            concurrency: concurrency.max(1),
+            policy,
+            observe: None,
+            interrupt: Interrupt::new(),
+        }
+    }
+
+    /// `observe` sees every status read.
+    pub fn observed(mut self, observe: Option<Observer>) -> Self {
+        self.observe = observe;
+        self
+    }
+
+    /// `interrupt` stops the batch ([`Interrupt`]).
+    pub fn interrupt(mut self, interrupt: Interrupt) -> Self {
+        self.interrupt = interrupt;
+        self
+    }
+}
+
+impl std::fmt::Debug for BatchSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchSettings")
+            .field("concurrency", &self.concurrency)
+            .field("policy", &self.policy)
+            .field("observe", &self.observe.is_some())
+            .field("interrupt", &self.interrupt.is_triggered())
+            .finish()
+    }
+}
+
+/// Stops a batch, from anywhere (a Ctrl-C handler): once triggered, no
+/// further file is started, the uploads in flight finish, the shared wait
+/// ends after its current step, and every file not final is yielded with
+/// [`Error::Interrupted`] (with its `mid` when it has a record). Clones
+/// share the trigger; one batch at a time should watch it.
+#[derive(Clone, Default)]
+pub struct Interrupt(Arc<(AtomicBool, AtomicWaker)>);
+
+impl Interrupt {
+    /// An interrupt not yet triggered.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Triggers it.
+    pub fn trigger(&self) {
+        self.0.0.store(true, Ordering::SeqCst);
+        self.0.1.wake();
+    }
+
+    /// Whether it was triggered.
+    pub fn is_triggered(&self) -> bool {
+        self.0.0.load(Ordering::SeqCst)
+    }
+
+    /// Completes once it is triggered.
+    fn triggered(&self) -> impl Future<Output = ()> + Send + 'static {
+        let this = self.clone();
+        futures_util::future::poll_fn(move |cx| {
+            this.0.1.register(cx.waker());
+            if this.is_triggered() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+
+    fn refusal(mid: Option<MediaId>) -> Failure {
+        Failure::Proto(Error::Interrupted(Interrupted { mid }))
+    }
+}
+
+impl std::fmt::Debug for Interrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Interrupt")
+            .field(&self.is_triggered())
+            .finish()
+    }
+}
+
+/// How an item's start ended.
+enum Started {
+    /// Its record waits for processing.
+    Waiting {
+        mid: MediaId,
+        created_at: Option<Timestamp>,
+        /// Poll it at once (it was uploaded some time ago).
+        due: bool,
+    },
+    /// It is final already.
+    Final(Box<Media>),
+}
+
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-type Uploads<'a, K> = Pin<Box<dyn Stream<Item = (K, Result<Uploaded, Failure>)> + Send + 'a>>;
+type Uploads<'a, K> = Pin<Box<dyn Stream<Item = (K, Result<Started, Failure>)> + Send + 'a>>;
 
 /// The pipeline's state between two events.
 struct Pipe<'a, K> {
     uploads: Fuse<Uploads<'a, K>>,
     batch: SharedBatch,
     keys: HashMap<MediaId, K>,
-    running: Option<Boxed<'a, Result<Finished, Failure>>>,
+    /// The shared wait's current run; `None` from it: interrupted.
+    running: Option<Boxed<'a, Option<Result<Finished, Failure>>>>,
     ready: VecDeque<BatchEvent<K>>,
     stop: Arc<Mutex<BatchStop>>,
+    interrupt: Interrupt,
 }
 
 impl<K: Clone> Pipe<'_, K> {
-    fn on_upload(&mut self, key: K, result: Result<Uploaded, Failure>, now: std::time::Instant) {
+    fn on_upload(&mut self, key: K, result: Result<Started, Failure>, now: std::time::Instant) {
         match result {
-            Ok(uploaded) => {
-                let created_at = uploaded.created.media.created_at;
-                self.batch
-                    .with(|b| b.add(uploaded.mid().clone(), Some(created_at), now));
-                self.keys.insert(uploaded.mid().clone(), key.clone());
-                self.ready
-                    .push_back(BatchEvent::Uploaded(key, Box::new(uploaded)));
+            Ok(Started::Final(media)) => {
+                self.ready.push_back(BatchEvent::Finished(key, Ok(*media)))
+            }
+            Ok(Started::Waiting { mid, .. }) if self.interrupt.is_triggered() => {
+                let interrupted = Err(Interrupt::refusal(Some(mid)));
+                self.ready.push_back(BatchEvent::Finished(key, interrupted));
+            }
+            Ok(Started::Waiting {
+                mid,
+                created_at,
+                due,
+            }) => {
+                self.batch.with(|b| match due {
+                    true => b.add_due(mid.clone(), created_at, now),
+                    false => b.add(mid.clone(), created_at, now),
+                });
+                self.keys.insert(mid.clone(), key.clone());
+                self.ready.push_back(BatchEvent::Uploaded(key, mid));
             }
             Err(failure) => {
                 let result = Err(failure);
@@ -74,9 +282,9 @@ impl<K: Clone> Pipe<'_, K> {
         }
     }
 
-    fn on_finished(&mut self, result: Result<Finished, Failure>) {
+    fn on_finished(&mut self, result: Option<Result<Finished, Failure>>) {
         match result {
-            Ok(finished) => {
+            Some(Ok(finished)) => {
                 for (mid, result) in finished {
                     if let Some(key) = self.keys.remove(&mid) {
                         BatchStop::record(&self.stop, &result);
@@ -84,9 +292,18 @@ impl<K: Clone> Pipe<'_, K> {
                     }
                 }
             }
+            // Interrupted: every record waiting is yielded as such (the
+            // journal holds it as uploaded; a resume waits for it).
+            None => {
+                for (mid, key) in self.keys.drain() {
+                    let interrupted = Err(Interrupt::refusal(Some(mid)));
+                    self.ready.push_back(BatchEvent::Finished(key, interrupted));
+                }
+                self.batch.with(BatchWait::clear);
+            }
             // Only a driver's mistake ends the waiter itself: every record
             // it held fails with it.
-            Err(failure) => {
+            Some(Err(failure)) => {
                 let text = failure.to_string();
                 for (mid, key) in self.keys.drain() {
                     let failure = Failure::Io {
@@ -104,39 +321,62 @@ impl<K: Clone> Pipe<'_, K> {
     }
 }
 
+/// How far back from the saved time a left-over record's `createdAt` may
+/// be (the server's clock is not ours).
+const CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(300);
+
+/// How many list pages a search for a left-over record reads.
+const SWEEP_PAGES: usize = 3;
+
 impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>> {
-    /// The batch pipeline: uploads each item's file (`options` per file:
-    /// its model, its progress callback) at most `concurrency` at a time,
-    /// and waits for every uploaded record in one shared waiter on
-    /// `policy` (about one `GET /media` page per poll for the whole batch,
-    /// instead of one `GET /media/{mid}` per record). Yields each file's
-    /// upload and end as they happen; `observe` sees every status read.
+    /// The batch pipeline: starts each item (from its [`Resume`]; a new
+    /// file is checked, created and uploaded with its options: model,
+    /// progress, checkpoints) at most `settings`' concurrency at a time, and
+    /// waits for every uploaded record in one shared waiter (about one
+    /// `GET /media` page per poll for the whole batch, instead of one
+    /// `GET /media/{mid}` per record). Yields each file's upload and end
+    /// as they happen.
     ///
     /// Items are taken from `items` as room frees up. Once a file fails in
     /// a way every file would ([`BatchStop`]), no further file is started:
-    /// each is yielded with [`Error::Stopped`](crate::Error::Stopped).
+    /// each is yielded with [`Error::Stopped`]. Once the settings'
+    /// [`Interrupt`] is triggered, the batch winds down ([`Interrupt`]).
     pub fn process_batch<'a, K, I>(
         &'a self,
         items: I,
-        concurrency: usize,
-        policy: PollPolicy,
-        observe: Option<Observer>,
+        settings: BatchSettings,
     ) -> impl Stream<Item = BatchEvent<K>> + Send + 'a
     where
         K: Clone + Send + 'a,
-        I: IntoIterator<Item = (K, PathBuf, UploadOptions)>,
+        I: IntoIterator<Item = BatchItem<K>>,
         I::IntoIter: Send + 'a,
     {
+        let BatchSettings {
+            concurrency,
+            policy,
+            observe,
+            interrupt,
+        } = settings;
         let stop = Arc::new(Mutex::new(BatchStop::default()));
-        let upload_stop = stop.clone();
+        let (upload_stop, upload_interrupt) = (stop.clone(), interrupt.clone());
         let uploads: Uploads<'a, K> = futures_util::stream::iter(items)
-            .map(move |(key, path, options)| {
+            .map(move |item| {
                 let stop = upload_stop.clone();
+                let interrupt = upload_interrupt.clone();
                 async move {
-                    if let Some(refused) = BatchStop::check(&stop) {
-                        return (key, Err(refused));
+                    if interrupt.is_triggered() {
+                        return (item.key, Err(Interrupt::refusal(None)));
                     }
-                    (key, self.upload(&path, &options).await)
+                    if let Some(refused) = BatchStop::check(&stop) {
+                        return (item.key, Err(refused));
+                    }
+                    let BatchItem {
+                        key,
+                        path,
+                        options,
+                        resume,
+                    } = item;
+                    (key, self.start(path, options, resume).await)
                 }
             })
             .buffer_unordered(concurrency.max(1))
@@ -150,6 +390,7 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
             running: None,
             ready: VecDeque::new(),
             stop,
+            interrupt,
         };
         futures_util::stream::unfold(pipe, move |mut pipe| async move {
             loop {
@@ -158,8 +399,14 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
                 }
                 if pipe.running.is_none() && !pipe.keys.is_empty() {
                     let mut flow = pipe.batch.clone();
+                    let interrupted = pipe.interrupt.triggered();
                     pipe.running = Some(Box::pin(async move {
-                        self.run(&mut flow, &mut nonblocking::Io::default()).await
+                        let mut io = nonblocking::Io::default();
+                        let run = Box::pin(self.run(&mut flow, &mut io));
+                        match select(run, Box::pin(interrupted)).await {
+                            Either::Left((result, _)) => Some(result),
+                            Either::Right(((), _)) => None,
+                        }
                     }));
                 }
                 let done = pipe.uploads.is_done();
@@ -186,5 +433,115 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
                 }
             }
         })
+    }
+
+    /// Starts one item from `resume`: see [`Resume`] for what each costs.
+    async fn start(
+        &self,
+        path: PathBuf,
+        options: UploadOptions,
+        resume: Resume,
+    ) -> Result<Started, Failure> {
+        match resume {
+            Resume::Final(media) => return Ok(Started::Final(media)),
+            Resume::Uploaded { mid, created_at } => {
+                return Ok(Started::Waiting {
+                    mid,
+                    created_at,
+                    due: true,
+                });
+            }
+            Resume::Created {
+                mid,
+                created_at,
+                target,
+            } => {
+                if let Some(started) = self
+                    .resume_created(&path, &options, mid, created_at, &target)
+                    .await?
+                {
+                    return Ok(started);
+                }
+            }
+            Resume::Creating { name, since } => self.sweep(&name, since).await,
+            Resume::New => {}
+        }
+        let uploaded = self.upload(&path, &options).await?;
+        Ok(Started::Waiting {
+            mid: uploaded.mid().clone(),
+            created_at: Some(uploaded.created.media.created_at),
+            due: false,
+        })
+    }
+
+    /// A record created before an interruption: `None` when it must be
+    /// created again (gone, or its upload URL expired: then it is deleted
+    /// when the key may delete).
+    async fn resume_created(
+        &self,
+        path: &std::path::Path,
+        options: &UploadOptions,
+        mid: MediaId,
+        created_at: Option<Timestamp>,
+        target: &UploadTarget,
+    ) -> Result<Option<Started>, Failure> {
+        let media = match self.get(&mid).await {
+            Ok(media) => media,
+            Err(e) if e.class() == ErrorClass::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if media.status.is_final() {
+            return Ok(Some(Started::Final(Box::new(media))));
+        }
+        if media.status == MediaStatus::Inited {
+            if target.is_expired(self.driver().runtime.wall_clock()) {
+                if let Err(e) = self.delete(&mid).await {
+                    tracing::debug!(%mid, error = %e, "the stale record was not deleted");
+                }
+                return Ok(None);
+            }
+            self.upload_to(target, path, options.progress.clone())
+                .await?;
+        }
+        let checkpoint = options.checkpoint.as_ref();
+        save_checkpoint(checkpoint, Checkpoint::Uploaded { mid: &mid }, Some(&mid))?;
+        Ok(Some(Started::Waiting {
+            mid,
+            created_at: created_at.or(Some(media.created_at)),
+            due: false,
+        }))
+    }
+
+    /// Deletes what an interrupted create may have left: a record named
+    /// `name`, still waiting for its bytes, created after `since` (no one
+    /// knows its upload URL). Best effort: a failure only leaves it.
+    async fn sweep(&self, name: &str, since: Timestamp) {
+        let Ok(mut pages) = ListPages::new(
+            authenta_types::LIST_LIMIT_MAX,
+            self.config().clone(),
+            *self.retry_policy(),
+        ) else {
+            return;
+        };
+        let after = since.checked_sub(CLOCK_SKEW).unwrap_or(since);
+        for _ in 0..SWEEP_PAGES {
+            let page = match self.run(&mut pages, &mut nonblocking::Io::default()).await {
+                Ok(Some(page)) => page,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot list records to find a left-over one");
+                    return;
+                }
+            };
+            for media in page {
+                if media.name == name
+                    && media.status == MediaStatus::Inited
+                    && media.created_at >= after
+                    && let Err(e) = self.delete(&media.mid).await
+                {
+                    tracing::debug!(mid = %media.mid, error = %e, "a left-over record was not deleted");
+                }
+            }
+        }
     }
 }

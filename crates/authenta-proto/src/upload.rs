@@ -202,7 +202,7 @@ fn amz_expiry(url: &str) -> Option<Timestamp> {
 
 /// A wall-clock time as a timestamp; times out of jiff's range (years
 /// beyond ±9999) are clamped to it.
-fn timestamp(now: SystemTime) -> Timestamp {
+pub(crate) fn timestamp(now: SystemTime) -> Timestamp {
     Timestamp::try_from(now).unwrap_or_else(|_| {
         if now > SystemTime::UNIX_EPOCH {
             Timestamp::MAX

@@ -747,8 +747,10 @@ pub async fn run(global: &Global, args: &ReportArgs) -> Result<u8, CliError> {
         Ok(report) => report,
         Err(e) => return Ok(cannot_write(&args.output, &e)),
     };
+    let ledger = crate::ledger::existing(global)?;
     let session = Session::open(global).await?;
     let client = &session.client;
+    let account = crate::ledger::Ledger::account(client);
     let mut entries = Vec::new();
     if args.items.is_empty() {
         let mut records = client.list_all();
@@ -781,7 +783,25 @@ pub async fn run(global: &Global, args: &ReportArgs) -> Result<u8, CliError> {
                 ..Entry::without_record(path.to_owned(), None, None)
             });
         }
-        if plan.jobs.is_empty() {
+        // The ledger knows which record a file made (by its bytes); the
+        // record is read again for fresh artifact URLs.
+        let mut jobs = Vec::new();
+        for job in plan.jobs {
+            let saved = match &ledger {
+                Some(ledger) => ledger
+                    .final_record(&account, &job.path)
+                    .map_err(|e| crate::ledger::failed(ledger, &e))?,
+                None => None,
+            };
+            match saved {
+                Some(saved) => {
+                    let media = client.get(&saved.mid).await.unwrap_or(saved);
+                    entries.push(Entry::from_record(media, Some(job.path), None));
+                }
+                None => jobs.push(job),
+            }
+        }
+        if jobs.is_empty() {
             continue;
         }
         if by_name.is_none() {
@@ -794,7 +814,7 @@ pub async fn run(global: &Global, args: &ReportArgs) -> Result<u8, CliError> {
             by_name = Some(names);
         }
         let names = by_name.as_ref().expect("just read");
-        for job in plan.jobs {
+        for job in jobs {
             let kind = Some(job.file.kind.as_str().to_owned());
             entries.push(match names.get(&job.file.name) {
                 Some(media) => Entry::from_record(media.clone(), Some(job.path), None),

@@ -11,11 +11,19 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The `XDG_STATE_HOME` of every command a test binary runs: its batch
+/// ledger is there, never in the home directory of the test run.
+pub fn state_home() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
 /// `authenta`, run from the workspace root, with no credentials from the
-/// environment of the test run.
+/// environment of the test run and its ledger under [`state_home`].
 pub fn authenta() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_authenta"));
     cmd.current_dir(root())
+        .env("XDG_STATE_HOME", state_home())
         .env_remove("AUTHENTA_CLIENT_ID")
         .env_remove("AUTHENTA_CLIENT_SECRET")
         .env_remove("AUTHENTA_BASE_URL");

@@ -28,11 +28,12 @@ use crate::config::Config;
 use crate::credentials::KeyGeneration;
 use crate::error::{Error, Failure, LocalIo, ValidationError};
 use crate::ops::{ApiRequest, CreateMedia, GetMedia, ListMedia};
+use crate::options::{Checkpoint, CheckpointFn};
 use crate::paginate::ListCursor;
 use crate::poll::PollPolicy;
 use crate::response::{UploadReceipt, read_artifact_response};
 use crate::retry::{Replay, RetryPolicy};
-use crate::upload::{UploadTarget, artifact_request};
+use crate::upload::{UploadTarget, artifact_request, timestamp};
 use crate::validate::MediaFile;
 
 /// Feeds `event` to a sub-flow: `Err` with its result when it finished,
@@ -350,14 +351,26 @@ enum UploadState {
 /// Creates the record of a checked file and uploads it: the model and the
 /// source's length are checked before the record is created (no mutation
 /// is spent on a file that cannot be uploaded).
-#[derive(Debug)]
 pub struct Upload {
     file: MediaFile,
     model: ModelType,
     source: SourceInfo,
     config: Config,
     retry: RetryPolicy,
+    checkpoint: Option<CheckpointFn>,
     state: UploadState,
+}
+
+impl std::fmt::Debug for Upload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upload")
+            .field("file", &self.file)
+            .field("model", &self.model)
+            .field("source", &self.source)
+            .field("checkpoint", &self.checkpoint.is_some())
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Upload {
@@ -375,8 +388,21 @@ impl Upload {
             source,
             config,
             retry,
+            checkpoint: None,
             state: UploadState::Start,
         }
+    }
+
+    /// Calls `checkpoint` at each [`Checkpoint`] (before the create, after
+    /// it, after the upload), each before the request that depends on it.
+    pub fn checkpointed(mut self, checkpoint: Option<CheckpointFn>) -> Self {
+        self.checkpoint = checkpoint;
+        self
+    }
+
+    /// Saves `point` with the caller's checkpoint, if any.
+    fn save(&self, point: Checkpoint<'_>, mid: Option<&MediaId>) -> Result<(), Failure> {
+        save_checkpoint(self.checkpoint.as_ref(), point, mid)
     }
 
     fn begin(&mut self) -> Result<(Call<CreateMedia>, CreateMediaRequest), Failure> {
@@ -401,7 +427,17 @@ impl Flow for Upload {
         loop {
             match &mut self.state {
                 UploadState::Start => match self.begin() {
-                    Ok((call, request)) => self.state = UploadState::Create(call, request),
+                    Ok((call, request)) => {
+                        let at = timestamp(inputs.wall_clock);
+                        let point = Checkpoint::Creating {
+                            request: &request,
+                            at,
+                        };
+                        if let Err(e) = self.save(point, None) {
+                            return Action::Finish(Err(e));
+                        }
+                        self.state = UploadState::Create(call, request);
+                    }
                     Err(e) => return Action::Finish(Err(e)),
                 },
                 UploadState::Create(call, request) => match relay(call, event, inputs) {
@@ -416,6 +452,13 @@ impl Flow for Upload {
                             Ok(target) => target,
                             Err(e) => return Action::Finish(Err(e.into())),
                         };
+                        let point = Checkpoint::Created {
+                            created: &created,
+                            target: &target,
+                        };
+                        if let Err(e) = self.save(point, Some(&created.media.mid)) {
+                            return Action::Finish(Err(e));
+                        }
                         let put =
                             UploadTo::new(target, self.source.clone(), &self.config, self.retry);
                         self.state = UploadState::Put(put, Box::new(created));
@@ -423,18 +466,40 @@ impl Flow for Upload {
                     }
                 },
                 UploadState::Put(put, created) => {
-                    return match relay(put, event, inputs) {
-                        Ok(action) => action,
-                        Err(result) => Action::Finish(result.map(|receipt| Uploaded {
-                            created: (**created).clone(),
-                            target: put.target.clone(),
-                            receipt,
-                        })),
+                    let receipt = match relay(put, event, inputs) {
+                        Ok(action) => return action,
+                        Err(Err(e)) => return Action::Finish(Err(e)),
+                        Err(Ok(receipt)) => receipt,
                     };
+                    let mid = &created.media.mid;
+                    let point = Checkpoint::Uploaded { mid };
+                    let saved = save_checkpoint(self.checkpoint.as_ref(), point, Some(mid));
+                    return Action::Finish(saved.map(|()| Uploaded {
+                        created: (**created).clone(),
+                        target: put.target.clone(),
+                        receipt,
+                    }));
                 }
             }
         }
     }
+}
+
+/// Saves `point` with `checkpoint`, if any: a failure is local I/O.
+pub(crate) fn save_checkpoint(
+    checkpoint: Option<&CheckpointFn>,
+    point: Checkpoint<'_>,
+    mid: Option<&MediaId>,
+) -> Result<(), Failure> {
+    let Some(checkpoint) = checkpoint else {
+        return Ok(());
+    };
+    checkpoint(point).map_err(|error| Failure::Io {
+        error,
+        during: LocalIo::Checkpoint,
+        context: "saving the upload's progress".to_owned(),
+        mid: mid.cloned(),
+    })
 }
 
 /// Sees each polled record (to draw its status, say).

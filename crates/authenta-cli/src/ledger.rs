@@ -1,0 +1,670 @@
+//! The batch ledger: a local SQLite database (rusqlite, bundled SQLite,
+//! WAL) that makes `authenta process` resumable. It records each file's
+//! identity (path, size, modification time, SHA-256 of its bytes) and, per
+//! account (API base URL and client id), content and model, how far its
+//! record went: about to be created, created (with its upload target and
+//! expiry), uploaded, the last status seen, and the final record.
+//!
+//! Proto decides what each saved state costs on a rerun
+//! ([`Resume`](authenta_reqwest::proto::Resume)); the ledger only keeps the
+//! states, each committed when proto's upload reaches a
+//! [`Checkpoint`](authenta_reqwest::proto::Checkpoint), before the request
+//! that depends on it.
+
+use std::fs::File;
+use std::io::{self, Read as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::UNIX_EPOCH;
+
+use authenta_reqwest::proto::{Checkpoint, CheckpointFn, Resume, UploadTarget};
+use authenta_reqwest::types::{Media, MediaId, ModelType};
+use rusqlite::{Connection, OptionalExtension as _, params};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+use crate::cli::{Global, LedgerAction, LedgerArgs};
+use crate::exit;
+use crate::output::{self, Table};
+use crate::session::CliError;
+
+/// The file name under the state directory.
+const FILE_NAME: &str = "ledger.sqlite";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS files (
+    path      TEXT PRIMARY KEY,
+    size      INTEGER NOT NULL,
+    mtime_ns  INTEGER NOT NULL,
+    sha256    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_sha256 ON files (sha256);
+CREATE TABLE IF NOT EXISTS entries (
+    base_url    TEXT NOT NULL,
+    client_id   TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    model       TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    name        TEXT,
+    since       TEXT,
+    mid         TEXT,
+    created_at  TEXT,
+    target      TEXT,
+    expires_at  TEXT,
+    stage       TEXT NOT NULL,
+    status      TEXT,
+    record      TEXT,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (base_url, client_id, sha256, model)
+);
+CREATE INDEX IF NOT EXISTS entries_mid ON entries (mid);
+";
+
+/// The ledger a command uses: the one `--ledger` names; none with
+/// `--no-ledger`, or with `--emulator` (whose records vanish with it)
+/// unless `--ledger` is given; else the default one.
+pub fn for_command(global: &Global) -> Result<Option<Ledger>, CliError> {
+    open_for(global, true)
+}
+
+/// The ledger [`for_command`] names, if it exists (nothing is created).
+pub fn existing(global: &Global) -> Result<Option<Ledger>, CliError> {
+    open_for(global, false)
+}
+
+fn open_for(global: &Global, create: bool) -> Result<Option<Ledger>, CliError> {
+    let path = match (&global.ledger, global.no_ledger, global.emulator) {
+        (Some(path), _, _) => path.clone(),
+        (None, true, _) | (None, false, true) => return Ok(None),
+        (None, false, false) => default_path().ok_or_else(|| {
+            CliError::Ledger(
+                "no place for the batch ledger: neither XDG_STATE_HOME nor HOME is set; \
+                 give --ledger PATH, or --no-ledger"
+                    .into(),
+            )
+        })?,
+    };
+    if !create && !path.exists() {
+        return Ok(None);
+    }
+    Ledger::open(&path).map(Some).map_err(|e| {
+        CliError::Ledger(format!(
+            "cannot open the batch ledger {}: {e}; give another with --ledger PATH, or --no-ledger",
+            path.display()
+        ))
+    })
+}
+
+/// The error of a ledger that cannot be written.
+pub fn failed(ledger: &Ledger, e: &io::Error) -> CliError {
+    CliError::Ledger(format!(
+        "cannot write the batch ledger {}: {e}",
+        ledger.path().display()
+    ))
+}
+
+/// `authenta ledger`: lists the entries, or forgets some.
+pub fn run(global: &Global, args: &LedgerArgs) -> Result<u8, CliError> {
+    let Some(ledger) = for_command(global)? else {
+        return Err(CliError::Ledger(
+            "no ledger to read: --no-ledger or --emulator without --ledger PATH".into(),
+        ));
+    };
+    match &args.action {
+        None => {
+            let rows = ledger.rows().map_err(|e| failed(&ledger, &e))?;
+            if global.json {
+                for row in &rows {
+                    output::json_line(&row.json());
+                }
+            } else {
+                let mut table = Table::new(&[
+                    "file", "model", "mid", "stage", "status", "verdict", "updated",
+                ]);
+                for row in &rows {
+                    table.row(vec![
+                        row.path.clone(),
+                        row.model.clone(),
+                        row.mid.clone().unwrap_or_else(|| "-".into()),
+                        row.stage.clone(),
+                        row.status.clone().unwrap_or_else(|| "-".into()),
+                        row.record.as_ref().map_or("-", output::verdict).to_owned(),
+                        row.updated_at.clone(),
+                    ]);
+                }
+                table.print();
+                eprintln!(
+                    "authenta: {} entries in {}",
+                    rows.len(),
+                    ledger.path().display()
+                );
+            }
+            Ok(exit::SUCCESS)
+        }
+        Some(LedgerAction::Forget { items }) => {
+            let mut code = exit::SUCCESS;
+            for item in items {
+                let as_path = Path::new(item);
+                let dropped = if as_path.exists() || item.contains(std::path::MAIN_SEPARATOR) {
+                    ledger.forget_path(as_path)
+                } else {
+                    ledger.forget_mid(item)
+                }
+                .map_err(|e| failed(&ledger, &e))?;
+                if dropped == 0 {
+                    eprintln!("authenta: the ledger holds nothing for {item}");
+                    code = exit::NOT_FOUND;
+                } else {
+                    eprintln!(
+                        "authenta: forgot {dropped} entr{} for {item}",
+                        if dropped == 1 { "y" } else { "ies" }
+                    );
+                }
+            }
+            Ok(code)
+        }
+    }
+}
+
+/// Where the ledger is by default: `$XDG_STATE_HOME/authenta/ledger.sqlite`,
+/// else `~/.local/state/authenta/ledger.sqlite`.
+pub fn default_path() -> Option<PathBuf> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|home| home.join(".local").join("state"))
+        })?;
+    Some(state.join("authenta").join(FILE_NAME))
+}
+
+/// What the ledger knows a file by: its bytes' digest and metadata.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// The absolute path.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The SHA-256 of its bytes, in hex.
+    pub sha256: String,
+}
+
+/// The account an entry belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// The API base URL.
+    pub base_url: String,
+    /// The key's client id.
+    pub client_id: String,
+}
+
+/// One entry: an account's record of some bytes under a model.
+#[derive(Clone, Debug)]
+pub struct EntryKey {
+    account: Account,
+    sha256: String,
+    model: String,
+}
+
+/// An entry as `authenta ledger` shows it.
+pub struct Row {
+    pub base_url: String,
+    pub client_id: String,
+    pub sha256: String,
+    pub model: String,
+    pub path: String,
+    pub mid: Option<String>,
+    pub stage: String,
+    pub status: Option<String>,
+    pub record: Option<Media>,
+    pub updated_at: String,
+}
+
+/// The ledger: one SQLite connection, shared by the batch's tasks.
+#[derive(Clone)]
+pub struct Ledger {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+fn db(e: rusqlite::Error) -> io::Error {
+    io::Error::other(format!("the ledger database: {e}"))
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+impl Ledger {
+    /// Opens (or creates) the ledger at `path`, its directory private.
+    pub fn open(path: &Path) -> io::Result<Ledger> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir)?;
+        }
+        let conn = Connection::open(path).map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        // Durable across a killed process (the WAL is in the OS's cache
+        // when a commit returns); a power cut may lose the last commits.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db)?;
+        conn.execute_batch(SCHEMA).map_err(db)?;
+        Ok(Ledger {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_owned(),
+        })
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The identity of the file at `path`: its digest is read from the
+    /// ledger when its size and modification time are those saved, else
+    /// computed (reading the whole file once) and saved.
+    pub fn identify(&self, path: &Path) -> io::Result<Identity> {
+        let path = std::path::absolute(path)?;
+        let meta = std::fs::metadata(&path)?;
+        let mtime_ns = meta
+            .modified()?
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        let size = meta.len();
+        let key = path.to_string_lossy().into_owned();
+        let saved: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT sha256 FROM files WHERE path = ?1 AND size = ?2 AND mtime_ns = ?3",
+                params![key, size as i64, mtime_ns],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        let sha256 = match saved {
+            Some(sha256) => sha256,
+            None => {
+                let sha256 = sha256_of(&path)?;
+                self.conn()
+                    .execute(
+                        "INSERT INTO files (path, size, mtime_ns, sha256) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (path) DO UPDATE SET size = ?2, mtime_ns = ?3, sha256 = ?4",
+                        params![key, size as i64, mtime_ns, sha256],
+                    )
+                    .map_err(db)?;
+                sha256
+            }
+        };
+        Ok(Identity { path, size, sha256 })
+    }
+
+    /// The account of `client`'s key.
+    pub fn account(client: &authenta_reqwest::Client) -> Account {
+        let config = client.config();
+        Account {
+            base_url: config.base_url().to_owned(),
+            client_id: config.credentials().client_id,
+        }
+    }
+
+    /// The entry of `identity` under `model` for `account`.
+    pub fn key(&self, account: &Account, identity: &Identity, model: &ModelType) -> EntryKey {
+        EntryKey {
+            account: account.clone(),
+            sha256: identity.sha256.clone(),
+            model: model.to_string(),
+        }
+    }
+
+    /// Where the entry's file starts, from what was saved (`refresh`: a
+    /// final record is read again, as if it were only uploaded).
+    pub fn resume(&self, key: &EntryKey, refresh: bool) -> io::Result<Resume> {
+        type Saved = (
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let saved: Option<Saved> = self
+            .conn()
+            .query_row(
+                "SELECT stage, name, since, mid, created_at, target, record FROM entries
+                 WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
+                params![
+                    key.account.base_url,
+                    key.account.client_id,
+                    key.sha256,
+                    key.model
+                ],
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                        row.get(6)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(db)?;
+        let Some((stage, name, since, mid, created_at, target, record)) = saved else {
+            return Ok(Resume::New);
+        };
+        let mid = mid.map(MediaId::new);
+        let created_at = created_at.and_then(|t| t.parse().ok());
+        let record: Option<Media> = record.and_then(|r| serde_json::from_str(&r).ok());
+        let target: Option<UploadTarget> = target.and_then(|t| serde_json::from_str(&t).ok());
+        let since = since.and_then(|t| t.parse().ok());
+        // A row that does not read back whole is started again.
+        Ok(match (stage.as_str(), mid, record, target) {
+            ("final", Some(mid), _, _) if refresh => Resume::Uploaded { mid, created_at },
+            ("final", _, Some(media), _) => Resume::Final(Box::new(media)),
+            ("final" | "uploaded", Some(mid), _, _) => Resume::Uploaded { mid, created_at },
+            ("created", Some(mid), _, Some(target)) => Resume::Created {
+                mid,
+                created_at,
+                target: Box::new(target),
+            },
+            ("creating", ..) => match (name, since) {
+                (Some(name), Some(since)) => Resume::Creating { name, since },
+                _ => Resume::New,
+            },
+            _ => Resume::New,
+        })
+    }
+
+    /// The checkpoint function of the entry `key` (the file `identity`):
+    /// each point of its upload committed before the next request.
+    pub fn checkpoint(&self, key: &EntryKey, identity: &Identity) -> CheckpointFn {
+        let (ledger, key, identity) = (self.clone(), key.clone(), identity.clone());
+        Arc::new(move |point: Checkpoint<'_>| ledger.save(&key, &identity, point))
+    }
+
+    fn save(&self, key: &EntryKey, identity: &Identity, point: Checkpoint<'_>) -> io::Result<()> {
+        let conn = self.conn();
+        match point {
+            Checkpoint::Creating { request, at } => conn.execute(
+                "INSERT INTO entries (base_url, client_id, sha256, model, path, size, name, since,
+                                      stage, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'creating', ?9)
+                 ON CONFLICT (base_url, client_id, sha256, model) DO UPDATE SET
+                   path = ?5, size = ?6, name = ?7, since = ?8, mid = NULL, created_at = NULL,
+                   target = NULL, expires_at = NULL, stage = 'creating', status = NULL,
+                   record = NULL, updated_at = ?9",
+                params![
+                    key.account.base_url,
+                    key.account.client_id,
+                    key.sha256,
+                    key.model,
+                    identity.path.to_string_lossy(),
+                    identity.size as i64,
+                    request.name,
+                    at.to_string(),
+                    now(),
+                ],
+            ),
+            Checkpoint::Created { created, target } => conn.execute(
+                "UPDATE entries SET mid = ?5, created_at = ?6, target = ?7, expires_at = ?8,
+                   stage = 'created', status = ?9, updated_at = ?10
+                 WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
+                params![
+                    key.account.base_url,
+                    key.account.client_id,
+                    key.sha256,
+                    key.model,
+                    created.media.mid.as_str(),
+                    created.media.created_at.to_string(),
+                    serde_json::to_string(target).map_err(io::Error::other)?,
+                    target.expires_at.map(|t| t.to_string()),
+                    created.media.status.as_str(),
+                    now(),
+                ],
+            ),
+            Checkpoint::Uploaded { mid } => conn.execute(
+                "UPDATE entries SET mid = ?5, target = NULL, stage = 'uploaded', updated_at = ?6
+                 WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
+                params![
+                    key.account.base_url,
+                    key.account.client_id,
+                    key.sha256,
+                    key.model,
+                    mid.as_str(),
+                    now(),
+                ],
+            ),
+            _ => Ok(0),
+        }
+        .map(drop)
+        .map_err(db)
+    }
+
+    /// Saves the last status seen of `media` (a record any entry holds).
+    pub fn seen(&self, media: &Media) -> io::Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE entries SET status = ?2, updated_at = ?3
+                 WHERE mid = ?1 AND stage != 'final' AND status IS NOT ?2",
+                params![media.mid.as_str(), media.status.as_str(), now()],
+            )
+            .map(drop)
+            .map_err(db)
+    }
+
+    /// Saves a final record.
+    pub fn finished(&self, media: &Media) -> io::Result<()> {
+        let record = serde_json::to_string(media).map_err(io::Error::other)?;
+        self.conn()
+            .execute(
+                "UPDATE entries SET stage = 'final', status = ?2, record = ?3, target = NULL,
+                   updated_at = ?4
+                 WHERE mid = ?1",
+                params![media.mid.as_str(), media.status.as_str(), record, now()],
+            )
+            .map(drop)
+            .map_err(db)
+    }
+
+    /// Drops the entries of `mid` (a record that no longer exists).
+    pub fn forget_mid(&self, mid: &str) -> io::Result<usize> {
+        self.conn()
+            .execute("DELETE FROM entries WHERE mid = ?1", params![mid])
+            .map_err(db)
+    }
+
+    /// Drops what the ledger holds for `path` (every entry of its bytes,
+    /// whatever the model or account, and the file's saved digest).
+    pub fn forget_path(&self, path: &Path) -> io::Result<usize> {
+        let path = std::path::absolute(path)?;
+        let key = path.to_string_lossy().into_owned();
+        let conn = self.conn();
+        let sha256: Option<String> = conn
+            .query_row(
+                "SELECT sha256 FROM files WHERE path = ?1",
+                params![key],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        let mut dropped = conn
+            .execute("DELETE FROM entries WHERE path = ?1", params![key])
+            .map_err(db)?;
+        if let Some(sha256) = sha256 {
+            dropped += conn
+                .execute("DELETE FROM entries WHERE sha256 = ?1", params![sha256])
+                .map_err(db)?;
+            conn.execute("DELETE FROM files WHERE path = ?1", params![key])
+                .map_err(db)?;
+        }
+        Ok(dropped)
+    }
+
+    /// Every entry, most recently changed first.
+    pub fn rows(&self) -> io::Result<Vec<Row>> {
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare(
+                "SELECT base_url, client_id, sha256, model, path, mid, stage, status, record,
+                        updated_at
+                 FROM entries ORDER BY updated_at DESC, path",
+            )
+            .map_err(db)?;
+        let rows = statement
+            .query_map([], |row| {
+                let record: Option<String> = row.get(8)?;
+                Ok(Row {
+                    base_url: row.get(0)?,
+                    client_id: row.get(1)?,
+                    sha256: row.get(2)?,
+                    model: row.get(3)?,
+                    path: row.get(4)?,
+                    mid: row.get(5)?,
+                    stage: row.get(6)?,
+                    status: row.get(7)?,
+                    record: record.and_then(|r| serde_json::from_str(&r).ok()),
+                    updated_at: row.get(9)?,
+                })
+            })
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    /// The final record saved for the file at `item` (any model), for
+    /// `account`.
+    pub fn final_record(&self, account: &Account, item: &Path) -> io::Result<Option<Media>> {
+        let path = std::path::absolute(item).map(|p| p.to_string_lossy().into_owned());
+        let record: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT e.record FROM entries e
+                 WHERE e.base_url = ?1 AND e.client_id = ?2 AND e.stage = 'final'
+                   AND e.sha256 IN (SELECT sha256 FROM files WHERE path = ?3)
+                 ORDER BY e.updated_at DESC LIMIT 1",
+                params![account.base_url, account.client_id, path?],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(db)?
+            .flatten();
+        Ok(record.and_then(|r| serde_json::from_str(&r).ok()))
+    }
+}
+
+impl Row {
+    /// The row as one JSON object.
+    pub fn json(&self) -> Value {
+        json!({
+            "path": self.path,
+            "sha256": self.sha256,
+            "model": self.model,
+            "baseUrl": self.base_url,
+            "clientId": self.client_id,
+            "mid": self.mid,
+            "stage": self.stage,
+            "status": self.status,
+            "record": self.record,
+            "updatedAt": self.updated_at,
+        })
+    }
+}
+
+/// The SHA-256 of a file's bytes, in hex.
+fn sha256_of(path: &Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 1 << 16];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Creates `dir` (and its parents), readable by its owner only.
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_read_back_as_proto_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("state/ledger.sqlite")).unwrap();
+        let file = dir.path().join("a.png");
+        std::fs::write(&file, b"bytes").unwrap();
+        let identity = ledger.identify(&file).unwrap();
+        let expected: String = Sha256::digest(b"bytes")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(identity.sha256, expected);
+        let account = Account {
+            base_url: "http://127.0.0.1:1/api".into(),
+            client_id: "id".into(),
+        };
+        let key = ledger.key(&account, &identity, &ModelType::Ac1);
+        assert!(matches!(ledger.resume(&key, false).unwrap(), Resume::New));
+        let save = ledger.checkpoint(&key, &identity);
+        let request = authenta_reqwest::types::CreateMediaRequest {
+            name: "a.png".into(),
+            content_type: "image/png".into(),
+            size: 5,
+            model_type: ModelType::Ac1,
+        };
+        let at: jiff::Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
+        save(Checkpoint::Creating {
+            request: &request,
+            at,
+        })
+        .unwrap();
+        match ledger.resume(&key, false).unwrap() {
+            Resume::Creating { name, since } => assert_eq!((name.as_str(), since), ("a.png", at)),
+            other => panic!("{other:?}"),
+        }
+        let mid = MediaId::new("m-1");
+        save(Checkpoint::Uploaded { mid: &mid }).unwrap();
+        match ledger.resume(&key, false).unwrap() {
+            Resume::Uploaded { mid: saved, .. } => assert_eq!(saved, mid),
+            other => panic!("{other:?}"),
+        }
+        // Another path with the same bytes is the same entry.
+        let copy = dir.path().join("copy.png");
+        std::fs::write(&copy, b"bytes").unwrap();
+        let twin = ledger.identify(&copy).unwrap();
+        assert_eq!(twin.sha256, identity.sha256);
+        assert_eq!(ledger.forget_mid("m-1").unwrap(), 1);
+        assert!(matches!(ledger.resume(&key, false).unwrap(), Resume::New));
+        // A changed file is hashed again.
+        std::fs::write(&file, b"other bytes").unwrap();
+        assert_ne!(ledger.identify(&file).unwrap().sha256, identity.sha256);
+    }
+}

@@ -1,0 +1,406 @@
+//! The batch ledger of `authenta process`, against an emulator this test
+//! starts: a rerun after any interruption spends nothing twice. A second
+//! run prints final files from the ledger with no request; a record whose
+//! upload failed is uploaded to its saved target (or created again once
+//! the target expired); the same bytes at two paths are processed once;
+//! `SIGKILL` at random moments then reruns end with exactly one record per
+//! file; the first `SIGINT` stops starting files and a second exits at once.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as StdCommand, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use authenta_emulator::{
+    ApiKey, Emulator, Fault, FaultAction, FaultBody, KeySpec, RunningEmulator,
+};
+use common::has;
+use serde_json::Value;
+
+/// An emulator, a key on it, a directory of media and a ledger path.
+struct Env {
+    emulator: RunningEmulator,
+    key: ApiKey,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new(processing: Duration, upload_expiry: Option<Duration>) -> Env {
+        let mut builder = Emulator::builder().processing_time(processing);
+        if let Some(expiry) = upload_expiry {
+            builder = builder.upload_url_expiry(expiry);
+        }
+        let emulator = builder.spawn().unwrap();
+        let key = emulator.create_key(KeySpec::new("ledger")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("media")).unwrap();
+        Env { emulator, key, dir }
+    }
+
+    fn media(&self) -> PathBuf {
+        self.dir.path().join("media")
+    }
+
+    fn ledger(&self) -> PathBuf {
+        self.dir.path().join("state/ledger.sqlite")
+    }
+
+    /// Writes `count` distinct small PNGs into the media directory.
+    fn pngs(&self, count: u32) -> Vec<PathBuf> {
+        (0..count)
+            .map(|i| {
+                let image = image::RgbImage::from_fn(8, 8, |x, y| {
+                    image::Rgb([(i * 4 + x * 3 + y) as u8, (i * 7) as u8, (x * y + i) as u8])
+                });
+                let path = self.media().join(format!("p{i:02}.png"));
+                image.save(&path).unwrap();
+                path
+            })
+            .collect()
+    }
+
+    /// `authenta --ledger L ARGS` against the emulator.
+    fn command(&self, args: &[&str]) -> StdCommand {
+        let mut cmd = StdCommand::new(env!("CARGO_BIN_EXE_authenta"));
+        cmd.env("XDG_STATE_HOME", self.dir.path().join("xdg"))
+            .env("AUTHENTA_BASE_URL", self.emulator.base_url())
+            .env("AUTHENTA_CLIENT_ID", &self.key.client_id)
+            .env("AUTHENTA_CLIENT_SECRET", &self.key.client_secret)
+            .arg("--ledger")
+            .arg(self.ledger())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// `authenta process -j J MEDIA` started.
+    fn spawn_process(&self, j: &str) -> Child {
+        let mut args = vec!["process", "-j", j];
+        let media = self.media();
+        args.push(media.to_str().unwrap());
+        self.command(&args).spawn().unwrap()
+    }
+
+    /// Runs `authenta ARGS`, expects `code`; stdout and stderr.
+    fn run(&self, args: &[&str], code: i32) -> (String, String) {
+        let output = self.command(args).output().unwrap();
+        let (stdout, stderr) = texts(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "authenta {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        (stdout, stderr)
+    }
+
+    /// The key's (queries, mutations) as the emulator counted them.
+    fn used(&self) -> (u64, u64) {
+        let key = self
+            .emulator
+            .keys()
+            .into_iter()
+            .find(|k| k.client_id == self.key.client_id)
+            .unwrap();
+        (key.query_used, key.mutation_used)
+    }
+}
+
+fn texts(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The results table's row of `path`, which must appear exactly once.
+fn row_of<'a>(stdout: &'a str, path: &Path) -> &'a str {
+    let name = path.display().to_string();
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some(name.as_str()))
+        .collect();
+    assert_eq!(
+        rows.len(),
+        1,
+        "{name} printed {} times:\n{stdout}",
+        rows.len()
+    );
+    rows[0]
+}
+
+/// Each file's row says PROCESSED with a verdict, once.
+fn every_verdict_once(stdout: &str, files: &[PathBuf]) {
+    for file in files {
+        let row = row_of(stdout, file);
+        assert!(row.contains("PROCESSED"), "{row}");
+        assert!(row.contains("real") || row.contains("fake"), "{row}");
+    }
+}
+
+/// Waits for `child` to exit (at most `limit`: a hang fails the test).
+fn wait(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            let output = child.wait_with_output().unwrap();
+            panic!("still running after {limit:?}: {:?}", texts(&output));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = StdCommand::new("kill")
+        .args([name, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {name} failed");
+}
+
+fn until(limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "not done after {limit:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_second_run_costs_nothing_and_the_same_bytes_are_processed_once() {
+    let env = Env::new(Duration::from_millis(200), None);
+    let mut files = env.pngs(3);
+    let twin = env.media().join("twin.png");
+    std::fs::copy(&files[0], &twin).unwrap();
+    files.push(twin.clone());
+    let media = env.media();
+    let media = media.to_str().unwrap();
+
+    let (first, stderr) = env.run(&["process", media], 0);
+    every_verdict_once(&first, &files);
+    has(&stderr, "has the same bytes as");
+    let (queries, mutations) = env.used();
+    assert_eq!(mutations, 3, "one record per distinct content");
+    assert_eq!(env.emulator.records().len(), 3);
+
+    // Every file is final in the ledger: printed from it, no request.
+    let (again, _) = env.run(&["process", media], 0);
+    every_verdict_once(&again, &files);
+    assert_eq!(env.used(), (queries, mutations));
+
+    // --refresh reads them again: queries, no mutation.
+    let (refreshed, _) = env.run(&["process", "--refresh", media], 0);
+    every_verdict_once(&refreshed, &files);
+    let (after, same) = env.used();
+    assert!(after > queries, "--refresh read nothing");
+    assert_eq!(same, mutations);
+
+    // The ledger lists its three entries; forgetting a file processes it
+    // (and its twin) anew.
+    let (listed, _) = env.run(&["--json", "ledger"], 0);
+    let rows: Vec<Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3, "{listed}");
+    for row in &rows {
+        assert_eq!(row["stage"], "final", "{row}");
+        assert_eq!(row["status"], "PROCESSED", "{row}");
+        assert!(!row.to_string().contains(&env.key.client_secret));
+    }
+    let (_, said) = env.run(&["ledger", "forget", twin.to_str().unwrap()], 0);
+    has(&said, "forgot 1 entry");
+    env.run(&["process", media], 0);
+    assert_eq!(env.used().1, mutations + 1);
+    let (_, said) = env.run(&["ledger", "forget", "no-such-mid"], 7);
+    has(&said, "holds nothing for no-such-mid");
+}
+
+#[test]
+fn a_failed_upload_resumes_to_its_saved_target_or_a_new_record_once_expired() {
+    let env = Env::new(Duration::from_millis(200), Some(Duration::from_secs(3)));
+    let files = env.pngs(1);
+    let media = env.media();
+    let media = media.to_str().unwrap();
+    let refuse = || {
+        let fault = Fault::new(
+            "/authenta-storage",
+            FaultAction::Status {
+                status: 403,
+                body: FaultBody::Empty,
+                retry_after: None,
+            },
+        );
+        env.emulator.inject_fault(fault.times(1)).unwrap();
+    };
+
+    // The upload is refused once: the record exists, its bytes do not.
+    refuse();
+    env.run(&["process", media], 6);
+    assert_eq!(env.used().1, 1);
+    let (listed, _) = env.run(&["--json", "ledger"], 0);
+    has(&listed, "\"stage\":\"created\"");
+
+    // Rerun at once: the saved target is still good, no new record.
+    let (stdout, _) = env.run(&["process", media], 0);
+    every_verdict_once(&stdout, &files);
+    assert_eq!(env.used().1, 1, "uploaded to the saved target");
+    assert_eq!(env.emulator.records().len(), 1);
+
+    // Again with a target that expires before the rerun: the stale record
+    // is deleted and a new one made.
+    env.run(&["ledger", "forget", files[0].to_str().unwrap()], 0);
+    refuse();
+    env.run(&["process", media], 6);
+    let stale = env.emulator.records();
+    assert_eq!(stale.len(), 2);
+    std::thread::sleep(Duration::from_millis(3500));
+    let (stdout, _) = env.run(&["process", media], 0);
+    every_verdict_once(&stdout, &files);
+    let records = env.emulator.records();
+    assert_eq!(
+        records.len(),
+        2,
+        "the stale record was replaced: {records:?}"
+    );
+    assert!(
+        records.iter().all(|r| r.status == "PROCESSED"),
+        "{records:?}"
+    );
+}
+
+#[test]
+fn sigkill_at_random_moments_then_reruns_spend_each_file_once() {
+    const FILES: u32 = 40;
+    let env = Env::new(Duration::from_millis(400), None);
+    let files = env.pngs(FILES);
+    // A seed from the clock, printed, so a failure can be replayed.
+    let seed = std::env::var("AUTHENTA_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos() as u64
+        });
+    eprintln!("AUTHENTA_KILL_SEED={seed}");
+    let mut state = seed | 1;
+    let mut random = move |below: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % below
+    };
+
+    // Every API request and upload takes 100 ms more, so the batch lasts
+    // a few seconds and a kill lands in the middle of requests.
+    for path in ["/api/media", "/authenta-storage"] {
+        let slow = Fault::new(path, FaultAction::Delay { millis: 100 });
+        env.emulator.inject_fault(slow.times(100_000)).unwrap();
+    }
+    // Kill runs at random moments until one ends by itself: the first
+    // two runs cannot (uploading 40 files 4 at a time takes 2 s or more).
+    let mut kills = 0;
+    for _ in 0..20 {
+        let mut child = env.spawn_process("4");
+        std::thread::sleep(Duration::from_millis(50 + random(600)));
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        signal(&child, "-KILL");
+        kills += 1;
+        wait(child, Duration::from_secs(30));
+    }
+    let created = env.emulator.records().len();
+    eprintln!("killed {kills} times; records so far: {created}");
+    assert!(
+        kills >= 2,
+        "the batch ended before it was killed (seed {seed})"
+    );
+    env.emulator.clear_faults();
+    let mut last = None;
+    for _ in 0..3 {
+        let output = wait(env.spawn_process("4"), Duration::from_secs(120));
+        let done = output.status.code() == Some(0);
+        last = Some(output);
+        if done {
+            break;
+        }
+    }
+    let output = last.unwrap();
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    every_verdict_once(&stdout, &files);
+    let records = env.emulator.records();
+    assert_eq!(
+        records.len(),
+        FILES as usize,
+        "exactly one record per file (seed {seed})"
+    );
+    assert!(
+        records.iter().all(|r| r.status == "PROCESSED"),
+        "{records:?}"
+    );
+}
+
+#[test]
+fn the_first_sigint_stops_starting_files_and_a_second_exits_at_once() {
+    const FILES: u32 = 40;
+    let env = Env::new(Duration::from_millis(1500), None);
+    let files = env.pngs(FILES);
+
+    // One SIGINT once a few records exist: no further file is started,
+    // the ones in flight end their step, the command exits 130.
+    let child = env.spawn_process("2");
+    until(Duration::from_secs(60), || {
+        env.emulator.records().len() >= 4
+    });
+    let before = env.emulator.records().len();
+    signal(&child, "-INT");
+    let output = wait(child, Duration::from_secs(60));
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(130), "{stdout}\n{stderr}");
+    has(&stderr, "starting no more files");
+    has(&stderr, "run the same command again to resume");
+    let after = env.emulator.records().len();
+    assert!(
+        after <= before + 3,
+        "{after} records after the interrupt, {before} before: files were still started"
+    );
+    assert!(after < FILES as usize);
+    has(&stdout, "interrupted");
+
+    // Two SIGINTs while uploads are held for 20 s: the first waits for
+    // them, the second exits at once, still 130.
+    let hold = Fault::new("/authenta-storage", FaultAction::Delay { millis: 20_000 });
+    env.emulator.inject_fault(hold.times(1000)).unwrap();
+    let child = env.spawn_process("2");
+    until(Duration::from_secs(60), || {
+        env.emulator.records().len() >= after + 2
+    });
+    signal(&child, "-INT");
+    std::thread::sleep(Duration::from_millis(500));
+    let mut child = child;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first SIGINT must let the uploads in flight finish"
+    );
+    signal(&child, "-INT");
+    let output = wait(child, Duration::from_secs(10));
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(130), "{stdout}\n{stderr}");
+    has(&stderr, "exiting now");
+    env.emulator.clear_faults();
+
+    // The rerun finishes every file, each once.
+    let output = wait(env.spawn_process("4"), Duration::from_secs(120));
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    every_verdict_once(&stdout, &files);
+    assert_eq!(env.emulator.records().len(), FILES as usize);
+}
