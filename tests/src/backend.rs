@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use authenta_proto::engine::batch::{BatchWait, Finished};
 use authenta_proto::engine::flows::Uploaded;
 use authenta_proto::types::{
     CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, ResultDocument,
@@ -98,6 +99,9 @@ pub trait Backend: Connect {
     fn result(&self, media: &Media) -> Outcome<Option<ResultDocument>>;
     /// `Client::download_heatmap` to a file.
     fn download_heatmap(&self, media: &Media, path: &Path) -> Outcome<Option<u64>>;
+    /// `Client::run` of proto's batch waiter, once (it ends when some of
+    /// its records are final).
+    fn wait_batch(&self, batch: &mut BatchWait) -> Outcome<Finished>;
 }
 
 /// The pieces a reader or stream upload is cut into: more than one, so the
@@ -182,6 +186,11 @@ where
 
     fn download_heatmap(&self, media: &Media, path: &Path) -> Outcome<Option<u64>> {
         authenta_proto::Client::<Blocking<T, R>>::download_heatmap(self, media, path)
+    }
+
+    fn wait_batch(&self, batch: &mut BatchWait) -> Outcome<Finished> {
+        let mut io = authenta_proto::engine::blocking::Io::default();
+        authenta_proto::Client::<Blocking<T, R>>::run(self, batch, &mut io)
     }
 }
 
@@ -268,6 +277,11 @@ impl Reqwest {
     }
 
     fn run<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// Runs `future` on the client's runtime.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
     }
 }
@@ -358,6 +372,11 @@ impl Backend for Reqwest {
 
     fn download_heatmap(&self, media: &Media, path: &Path) -> Outcome<Option<u64>> {
         self.run(self.client.download_heatmap(media, path))
+    }
+
+    fn wait_batch(&self, batch: &mut BatchWait) -> Outcome<Finished> {
+        let mut io = authenta_proto::engine::nonblocking::Io::default();
+        self.run(self.client.run(batch, &mut io))
     }
 }
 

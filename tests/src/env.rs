@@ -79,8 +79,15 @@ impl Env {
 
     /// An emulator processing records in `time`.
     pub fn with_processing_time(time: Duration) -> Env {
+        Env::with_list_items(time, authenta_emulator::ListItems::Full)
+    }
+
+    /// An emulator processing records in `time` whose `GET /media` answers
+    /// with `items` (full records, or the documented summaries).
+    pub fn with_list_items(time: Duration, items: authenta_emulator::ListItems) -> Env {
         let emu = Emulator::builder()
             .processing_time(time)
+            .list_items(items)
             .spawn()
             .expect("start the emulator");
         let key = emu.create_key(KeySpec::new("conformance")).expect("a key");

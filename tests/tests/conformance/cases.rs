@@ -646,6 +646,69 @@ pub fn list_all_yields_every_record_once_across_pages<B: Backend>() {
     assert_eq!(pages, expected);
 }
 
+pub fn the_batch_waiter_reads_list_pages_with_full_or_summary_items<B: Backend>() {
+    use authenta_emulator::ListItems;
+    use authenta_proto::engine::batch::BatchWait;
+    use authenta_tests::env::{PROCESSING_TIME, fast_retries};
+
+    const FILES: usize = 6;
+    for items in [ListItems::Full, ListItems::Summary] {
+        // Records are final 100 ms after their upload and polled every
+        // 250 ms: one round should see them all.
+        let env = Env::with_list_items(PROCESSING_TIME * 5, items);
+        let client: B = env.client();
+        let polls = PollPolicy::fixed(Duration::from_millis(250), Duration::from_secs(20));
+        let mut batch = BatchWait::new(client.config().clone(), fast_retries(), polls);
+        let mut mids = HashSet::new();
+        for i in 0..FILES {
+            let path = env.png(&format!("b{i}.png"), 3000 + i);
+            let uploaded = client.upload(&path, &ac1()).unwrap();
+            let created_at = Some(uploaded.created.media.created_at);
+            batch.add(
+                uploaded.mid().clone(),
+                created_at,
+                std::time::Instant::now(),
+            );
+            mids.insert(uploaded.mid().clone());
+        }
+        let queries = || {
+            let keys = env.emu.keys();
+            let key = keys.iter().find(|k| k.client_id == env.key.client_id);
+            key.unwrap().query_used
+        };
+        let before = queries();
+        let mut finished = Vec::new();
+        while batch.pending() > 0 {
+            finished.extend(client.wait_batch(&mut batch).unwrap());
+        }
+        let spent = queries() - before;
+        assert_eq!(finished.len(), FILES, "{items:?}");
+        for (mid, result) in finished {
+            let media = result.unwrap();
+            assert!(mids.remove(&mid), "{mid} twice or unknown");
+            assert_eq!(media.status, MediaStatus::Processed, "{items:?}");
+            assert!(media.fake.is_some(), "{items:?}: the verdict of {mid}");
+        }
+        // Statuses come from list pages: with full items no single GET is
+        // needed; summaries lack the verdict, so one GET per record.
+        let singles = env.requests("GET", "/api/media/").len();
+        let pages = env.requests("GET", "/api/media").len() - singles;
+        assert!(pages > 0, "{items:?}: no list page read");
+        match items {
+            ListItems::Full => assert_eq!(singles, 0, "{items:?}: {spent} queries"),
+            _ => assert_eq!(singles, FILES, "{items:?}: {spent} queries"),
+        }
+        let most = match items {
+            ListItems::Full => 3,
+            _ => FILES as u64 + 3,
+        };
+        assert!(
+            spent <= most,
+            "{items:?}: {spent} queries for {FILES} records"
+        );
+    }
+}
+
 pub fn no_debug_or_message_shows_the_secret<B: Backend>() {
     let env = Env::new();
     let secret = env.key.client_secret.clone();

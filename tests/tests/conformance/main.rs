@@ -33,6 +33,7 @@ macro_rules! conformance {
                 a_500_after_create_is_not_retried_and_leaves_one_record,
                 wait_times_out_with_status_time_and_polls,
                 list_all_yields_every_record_once_across_pages,
+                the_batch_waiter_reads_list_pages_with_full_or_summary_items,
                 no_debug_or_message_shows_the_secret,
             );
         }
