@@ -467,8 +467,17 @@ impl Ledger {
     }
 
     /// Saves a final record.
+    /// Its artifact URLs are not kept: they are pre-signed (credentials
+    /// until they expire, soon); `--refresh` or `authenta report` reads
+    /// fresh ones.
     pub fn finished(&self, media: &Media) -> io::Result<()> {
-        let record = serde_json::to_string(media).map_err(io::Error::other)?;
+        let mut kept = media.clone();
+        kept.heatmap_url = None;
+        kept.result_url = None;
+        for participant in kept.participants.iter_mut().flatten() {
+            participant.heatmap = None;
+        }
+        let record = serde_json::to_string(&kept).map_err(io::Error::other)?;
         self.conn()
             .execute(
                 "UPDATE entries SET stage = 'final', status = ?2, record = ?3, target = NULL,

@@ -52,7 +52,9 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     let ledger = ledger::for_command(global)?;
     let session = Session::open(global).await?;
     let client = &session.client;
-    let batch = Batch::plan(&plan.jobs, ledger.as_ref(), client, args.refresh)?;
+    // The ledger keeps no artifact URL: a report reads final records again.
+    let refresh = args.refresh || args.report.is_some();
+    let batch = Batch::plan(&plan.jobs, ledger.as_ref(), client, refresh)?;
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
     let count = bars.count(plan.jobs.len());
