@@ -445,6 +445,195 @@ fn the_report_opens_in_headless_chromium_without_errors() {
     );
 }
 
+/// The fixture videos (`tests/fixtures/`): H.264 in QuickTime, which
+/// browsers play, and Motion JPEG in QuickTime, which they do not.
+const FIXTURES: [&str; 2] = ["quadrants-h264.mov", "quadrants-mjpeg.mov"];
+
+/// The fixtures' four flat quadrants: top left, top right, bottom left,
+/// bottom right (`tests/fixtures/README.md`).
+const QUADRANTS: [[u8; 3]; 4] = [[200, 40, 40], [40, 160, 60], [40, 60, 200], [230, 220, 60]];
+
+/// `--emulator process DIR --report FILE` of a directory holding copies of
+/// the fixture videos; the report's path.
+fn report_of_the_fixtures(dir: &Path) -> PathBuf {
+    let videos = dir.join("videos");
+    std::fs::create_dir_all(&videos).unwrap();
+    for name in FIXTURES {
+        let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        std::fs::copy(from, videos.join(name)).unwrap();
+    }
+    let report = dir.join("videos.html");
+    let (stdout, stderr) = run_expect(
+        &mut authenta(),
+        &[
+            "--emulator",
+            "process",
+            videos.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+        0,
+    );
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+    assert!(stderr.contains("wrote the report"), "{stderr}");
+    report
+}
+
+/// The bytes of a `data:` URI's standard base64.
+fn unbase64(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let digits: Vec<u8> = text.bytes().filter(|&c| c != b'=').map(value).collect();
+    digits
+        .chunks(4)
+        .flat_map(|chunk| {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, &d)| n | (u32::from(d) << (18 - 6 * i)));
+            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+            bytes.into_iter().take(chunk.len() - 1)
+        })
+        .collect()
+}
+
+/// The picture of the `data:` URI that follows `attribute` in `html`, and
+/// its MIME type.
+fn data_picture(html: &str, attribute: &str) -> (String, image::RgbImage) {
+    let start = html
+        .find(attribute)
+        .unwrap_or_else(|| panic!("no {attribute}"))
+        + attribute.len();
+    let uri = &html[start..start + html[start..].find('"').unwrap()];
+    let (mime, data) = uri
+        .strip_prefix("data:")
+        .and_then(|rest| rest.split_once(";base64,"))
+        .unwrap_or_else(|| panic!("not a data: URI: {}", &uri[..uri.len().min(60)]));
+    let picture = image::load_from_memory(&unbase64(data)).unwrap().to_rgb8();
+    (mime.to_owned(), picture)
+}
+
+/// Asserts that `got` is within `tolerance` of `want` in every channel.
+#[track_caller]
+fn near(got: &image::Rgb<u8>, want: [u8; 3], tolerance: u8) {
+    assert!(
+        (0..3).all(|c| got.0[c].abs_diff(want[c]) <= tolerance),
+        "{got:?}, expected {want:?} ±{tolerance}"
+    );
+}
+
+/// One entry of a report: the text of its `<article>`, by its `data-file`
+/// ending.
+fn article<'a>(html: &'a str, file_end: &str) -> &'a str {
+    html.split("<article ")
+        .skip(1)
+        .map(|rest| &rest[..rest.find("</article>").unwrap()])
+        .find(|entry| entry[..entry.find('>').unwrap()].contains(&format!("{file_end}\"")))
+        .unwrap_or_else(|| panic!("no entry for {file_end}"))
+}
+
+#[test]
+fn a_video_browsers_do_not_play_shows_its_decoded_first_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = report_of_the_fixtures(dir.path());
+    let html = std::fs::read_to_string(&report).unwrap();
+    let files: Vec<String> = entries(&html).into_keys().collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    holds_nothing_secret(&html, &[]);
+
+    // Motion JPEG: no browser plays it. No <video>: the decoded first
+    // frame, a 64×48 picture of the four quadrants, with alt text and a
+    // note saying what it is.
+    let mjpeg = article(&html, "quadrants-mjpeg.mov");
+    assert!(!mjpeg.contains("<video"), "a video element for Motion JPEG");
+    let (mime, poster) = data_picture(mjpeg, "<img class=\"poster\" src=\"");
+    assert_eq!(mime, "image/jpeg");
+    assert_eq!(poster.dimensions(), (64, 48));
+    // Where no face box of frame 0 can be (the emulator's boxes start at
+    // x ≥ 10 and y ≥ 20): the decoded colours, within the codecs' error.
+    near(poster.get_pixel(8, 4), QUADRANTS[0], 16);
+    near(poster.get_pixel(56, 4), QUADRANTS[1], 16);
+    near(poster.get_pixel(4, 40), QUADRANTS[2], 16);
+    assert!(
+        mjpeg.contains(" alt=\"quadrants-mjpeg.mov: its first frame, decoded from the video, with its face boxes outlined\""),
+        "{}",
+        &mjpeg[..mjpeg.find("<img").unwrap()]
+    );
+    assert!(
+        mjpeg.contains("the video (codec jpeg) is in a format browsers do not play; its first frame, decoded, stands in for it"),
+        "the note"
+    );
+    // Participant 0's box of frame 0 (from the page's spans) is outlined
+    // on the poster, where it falls inside the picture.
+    let spans_at = mjpeg.find("data-spans=\"").unwrap() + "data-spans=\"".len();
+    let spans = &mjpeg[spans_at..spans_at + mjpeg[spans_at..].find('"').unwrap()];
+    let spans: serde_json::Value = serde_json::from_str(&spans.replace("&quot;", "\"")).unwrap();
+    let first = &spans[0]["spans"][0];
+    assert_eq!(first[0], 0, "{spans}");
+    let (x0, y0) = (first[2].as_f64().unwrap(), first[3].as_f64().unwrap());
+    if x0 + 2.0 < 64.0 && y0 < 48.0 {
+        near(poster.get_pixel(x0 as u32 + 1, 47), [255, 215, 0], 64);
+    }
+
+    // H.264 in QuickTime: browsers play it as MP4, so it is a <video>, and
+    // its poster (before playback) is its decoded first frame too.
+    let h264 = article(&html, "quadrants-h264.mov");
+    assert_eq!(h264.matches("<video ").count(), 1);
+    assert!(h264.contains(" src=\"data:video/mp4;base64,"));
+    assert!(!h264.contains("class=\"poster\""));
+    let (mime, poster) = data_picture(h264, " poster=\"");
+    assert_eq!(mime, "image/jpeg");
+    assert_eq!(poster.dimensions(), (320, 240));
+    // Columns 5 and 315 hold no box edge of frame 0 (x0 in 10..110 or
+    // 210..310, each box 120 wide).
+    near(poster.get_pixel(5, 5), QUADRANTS[0], 16);
+    near(poster.get_pixel(315, 5), QUADRANTS[1], 16);
+    near(poster.get_pixel(5, 235), QUADRANTS[2], 16);
+    near(poster.get_pixel(315, 235), QUADRANTS[3], 16);
+}
+
+#[test]
+fn chromium_plays_the_h264_quicktime_video_and_shows_the_motion_jpeg_poster() {
+    // What `video_mime` decides, checked in the browser: the H.264 file
+    // (QuickTime, given as video/mp4) loads its first frame; the Motion
+    // JPEG entry's poster image loads.
+    let dir = tempfile::tempdir().unwrap();
+    let report = report_of_the_fixtures(dir.path());
+    let mut browser = chromium::Browser::launch(dir.path());
+    let page = browser.open(&report);
+    assert_eq!(page.console_errors, Vec::<String>::new(), "console errors");
+    assert_eq!(
+        page.failed_requests,
+        Vec::<String>::new(),
+        "failed requests"
+    );
+    let seen = browser.evaluate_async(
+        "(async () => {
+            const video = document.querySelector('video');
+            if (video.readyState < 2 && !video.error) await new Promise(done => {
+                video.addEventListener('loadeddata', done, { once: true });
+                video.addEventListener('error', done, { once: true });
+            });
+            const poster = document.querySelector('img.poster');
+            return { videos: document.querySelectorAll('video').length,
+                     played: [video.readyState >= 2, video.videoWidth, video.error && video.error.message],
+                     poster: [poster.complete, poster.naturalWidth, poster.naturalHeight] };
+        })()",
+    );
+    assert_eq!(
+        seen,
+        serde_json::json!({ "videos": 1, "played": [true, 320, null], "poster": [true, 64, 48] })
+    );
+}
+
 #[test]
 fn the_browser_check_sees_console_errors_and_failed_requests() {
     // The check above would pass on a page it cannot see into; this page

@@ -186,15 +186,29 @@ pub fn image_mime(path: &Path) -> Option<&'static str> {
     }
 }
 
-/// The MIME type of a video file a browser may play, from its first
-/// bytes: MP4 (and QuickTime, which browsers play as MP4 when the codec
-/// allows) or WebM; `None` for other formats.
+/// The sample entries (codecs) of MP4-family files that browsers play
+/// when the file is given as `video/mp4`: H.264 (`avc1`, `avc3`), VP9 and
+/// AV1. Not HEVC (`hvc1`, `hev1`: Chromium on Linux has no decoder for it
+/// without a hardware one), MPEG-4 Part 2 (`mp4v`), Motion JPEG (`jpeg`,
+/// `mjpa`, `mjpb`) or ProRes.
+const PLAYED_IN_MP4: [&[u8; 4]; 4] = [b"avc1", b"avc3", b"vp09", b"av01"];
+
+/// The MIME type of a video file a browser may play, from its first bytes
+/// and, for the MP4 family, its video codec: an MP4-family file (an `ftyp`
+/// box, QuickTime's `qt  ` brand included) whose first video track is
+/// H.264, VP9 or AV1 plays as `video/mp4`; WebM as `video/webm`; `None`
+/// for anything else (Motion JPEG, HEVC, MPEG-4 Part 2 in a `.mov`...).
+///
+/// The codec decides, not the brand: Chromium refuses `video/quicktime`
+/// but plays an H.264 QuickTime file given as `video/mp4` (its demuxer
+/// reads both), and it plays no Motion JPEG at all, whatever the type.
 pub fn video_mime(path: &Path) -> Option<&'static str> {
     let mut head = [0u8; 12];
     let n = File::open(path).and_then(|mut f| f.read(&mut head)).ok()?;
     let head = &head[..n];
     if head.len() >= 8 && &head[4..8] == b"ftyp" {
-        Some("video/mp4")
+        let codec = super::video::codec(path).ok()?;
+        PLAYED_IN_MP4.contains(&&codec).then_some("video/mp4")
     } else if head.starts_with(&[0x1a, 0x45, 0xdf, 0xa3]) {
         Some("video/webm")
     } else {
@@ -388,6 +402,14 @@ mod tests {
             Some("video/mp4")
         );
         assert_eq!(video_mime(&samples.join("test-pattern.png")), None);
+        // The codec decides, not the brand: H.264 in QuickTime plays as
+        // MP4; Motion JPEG plays nowhere.
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        assert_eq!(
+            video_mime(&fixtures.join("quadrants-h264.mov")),
+            Some("video/mp4")
+        );
+        assert_eq!(video_mime(&fixtures.join("quadrants-mjpeg.mov")), None);
     }
 
     #[test]

@@ -561,14 +561,15 @@ impl EntryWriter<'_> {
         };
         writeln!(out, "<div class=\"figures\">")?;
         if let (Some(info), Some(file)) = (&info, &entry.file) {
-            // What the page draws before playback starts: the boxes at 0 s.
-            let first: Vec<(u32, FaceBox)> = boxes
-                .iter()
-                .filter_map(|(p, frames)| {
-                    video::box_at(frames, 0.0, info.frame_rate).map(|b| (*p, b))
-                })
-                .collect();
-            let poster = video::poster_png(info, &first).ok();
+            // The video's first frame with its boxes (or, when it does not
+            // decode, a drawn stand-in).
+            let poster = match video::poster(file, info, &boxes) {
+                Ok(poster) => Some(poster),
+                Err(e) => {
+                    notes.push(format!("no poster could be made: {e}"));
+                    None
+                }
+            };
             let spans: Vec<Value> = boxes
             .iter()
             .map(|(p, frames)| {
@@ -593,16 +594,15 @@ impl EntryWriter<'_> {
                 fps = info.frame_rate,
                 spans = escape(&Value::Array(spans).to_string()),
             )?;
-            let poster_alt = format!(
-                "{name}: a poster, the video's frame size with the face boxes of its first frame \
-             outlined (the video's own pictures are not decoded)"
-            );
             match html::video_mime(file) {
                 Some(mime) => {
                     write!(out, "<video controls muted playsinline preload=\"auto\" ")?;
-                    if let Some(poster) = &poster {
+                    // Before playback (and without a script) the decoded
+                    // first frame with its boxes; a drawn stand-in never
+                    // replaces the browser's own first frame.
+                    if let Some(poster) = poster.as_ref().filter(|p| p.decoded.is_ok()) {
                         write!(out, "poster=\"")?;
-                        html::write_data_uri(out, "image/png", &mut poster.as_slice())?;
+                        html::write_data_uri(out, poster.mime, &mut poster.bytes.as_slice())?;
                         write!(out, "\" ")?;
                     }
                     write!(
@@ -613,15 +613,44 @@ impl EntryWriter<'_> {
                     write!(out, "\"></video>")?;
                 }
                 None => {
-                    if let Some(poster) = &poster {
-                        write!(out, "<img src=\"")?;
-                        html::write_data_uri(out, "image/png", &mut poster.as_slice())?;
-                        write!(out, "\" alt=\"{poster_alt}\">")?;
-                    }
-                    notes.push(
-                        "the video is in a format browsers do not play; a poster stands in for it"
-                            .into(),
+                    let codec = video::codec(file).map_or_else(
+                        |_| "an unknown codec".to_owned(),
+                        |c| format!("codec {}", String::from_utf8_lossy(&c).trim_end()),
                     );
+                    let which = |frame: u32| match frame {
+                        0 => "its first frame".to_owned(),
+                        n => format!("frame {n}, its first key frame"),
+                    };
+                    if let Some(poster) = &poster {
+                        // `name` is escaped already; the rest holds nothing to escape.
+                        let alt = match &poster.decoded {
+                            Ok(frame) => format!(
+                                "{name}: {}, decoded from the video, with its face boxes outlined",
+                                which(*frame)
+                            ),
+                            Err(_) => format!(
+                                "{name}: a drawn stand-in, not a picture from the video (it could \
+                                 not be decoded): the frame size with the face boxes of the first \
+                                 frame outlined"
+                            ),
+                        };
+                        write!(out, "<img class=\"poster\" src=\"")?;
+                        html::write_data_uri(out, poster.mime, &mut poster.bytes.as_slice())?;
+                        write!(out, "\" alt=\"{alt}\">")?;
+                    }
+                    notes.push(match poster.as_ref().map(|p| &p.decoded) {
+                        Some(Ok(frame)) => format!(
+                            "the video ({codec}) is in a format browsers do not play; {}, \
+                             decoded, stands in for it",
+                            which(*frame)
+                        ),
+                        Some(Err(why)) => format!(
+                            "the video ({codec}) is in a format browsers do not play, and its \
+                             pictures could not be decoded ({why}); a drawn poster (the frame \
+                             size and the first boxes, not a picture from the video) stands in for it"
+                        ),
+                        None => format!("the video ({codec}) is in a format browsers do not play"),
+                    });
                 }
             }
             writeln!(
