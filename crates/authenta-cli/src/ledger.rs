@@ -419,34 +419,24 @@ impl Ledger {
                     now(),
                 ],
             ),
-            Checkpoint::Created { created, target } => conn.execute(
-                "UPDATE entries SET mid = ?5, created_at = ?6, target = ?7, expires_at = ?8,
-                   stage = 'created', status = ?9, updated_at = ?10
-                 WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
+            Checkpoint::Created { created, target } => update(
+                &conn,
+                key,
+                "mid = ?6, created_at = ?7, target = ?8, expires_at = ?9, stage = 'created', \
+                 status = ?10",
                 params![
-                    key.account.base_url,
-                    key.account.client_id,
-                    key.sha256,
-                    key.model,
                     created.media.mid.as_str(),
                     created.media.created_at.to_string(),
                     serde_json::to_string(target).map_err(io::Error::other)?,
                     target.expires_at.map(|t| t.to_string()),
                     created.media.status.as_str(),
-                    now(),
                 ],
             ),
-            Checkpoint::Uploaded { mid } => conn.execute(
-                "UPDATE entries SET mid = ?5, target = NULL, stage = 'uploaded', updated_at = ?6
-                 WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
-                params![
-                    key.account.base_url,
-                    key.account.client_id,
-                    key.sha256,
-                    key.model,
-                    mid.as_str(),
-                    now(),
-                ],
+            Checkpoint::Uploaded { mid } => update(
+                &conn,
+                key,
+                "mid = ?6, target = NULL, stage = 'uploaded'",
+                params![mid.as_str()],
             ),
             _ => Ok(0),
         }
@@ -590,6 +580,30 @@ impl Row {
             "updatedAt": self.updated_at,
         })
     }
+}
+
+/// `UPDATE`s the entry `key` with `set` (whose parameters are `?6` on,
+/// `values`), stamping it.
+fn update(
+    conn: &Connection,
+    key: &EntryKey,
+    set: &str,
+    values: &[&dyn rusqlite::ToSql],
+) -> rusqlite::Result<usize> {
+    let sql = format!(
+        "UPDATE entries SET {set}, updated_at = ?5
+         WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4"
+    );
+    let stamp = now();
+    let mut all: Vec<&dyn rusqlite::ToSql> = vec![
+        &key.account.base_url,
+        &key.account.client_id,
+        &key.sha256,
+        &key.model,
+        &stamp,
+    ];
+    all.extend_from_slice(values);
+    conn.execute(&sql, all.as_slice())
 }
 
 /// The SHA-256 of a file's bytes, in hex.

@@ -322,18 +322,25 @@ fn result_overlay_blends_the_heatmap_over_the_original() {
     assert!(stderr.contains("cannot decode"), "{stderr}");
 }
 
-#[test]
-fn the_report_opens_in_headless_chromium_without_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let report = report_of_the_samples(dir.path());
-    let mut browser = chromium::Browser::launch(dir.path());
-    let page = browser.open(&report);
+/// Opens `report` in headless Chromium, asserting that it loads with no
+/// console error and no failed request.
+fn open_cleanly(dir: &Path, report: &Path) -> chromium::Browser {
+    let mut browser = chromium::Browser::launch(dir);
+    let page = browser.open(report);
     assert_eq!(page.console_errors, Vec::<String>::new(), "console errors");
     assert_eq!(
         page.failed_requests,
         Vec::<String>::new(),
         "failed requests"
     );
+    browser
+}
+
+#[test]
+fn the_report_opens_in_headless_chromium_without_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = report_of_the_samples(dir.path());
+    let mut browser = open_cleanly(dir.path(), &report);
 
     let found: BTreeMap<String, String> = serde_json::from_value(browser.evaluate(
         "Object.fromEntries([...document.querySelectorAll('[data-file]')]\
@@ -483,26 +490,10 @@ fn report_of_the_fixtures(dir: &Path) -> PathBuf {
 
 /// The bytes of a `data:` URI's standard base64.
 fn unbase64(text: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => panic!("not base64: {c}"),
-    };
-    let digits: Vec<u8> = text.bytes().filter(|&c| c != b'=').map(value).collect();
-    digits
-        .chunks(4)
-        .flat_map(|chunk| {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, &d)| n | (u32::from(d) << (18 - 6 * i)));
-            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-            bytes.into_iter().take(chunk.len() - 1)
-        })
-        .collect()
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
 }
 
 /// The picture of the `data:` URI that follows `attribute` in `html`, and
@@ -607,14 +598,7 @@ fn chromium_plays_the_h264_quicktime_video_and_shows_the_motion_jpeg_poster() {
     // JPEG entry's poster image loads.
     let dir = tempfile::tempdir().unwrap();
     let report = report_of_the_fixtures(dir.path());
-    let mut browser = chromium::Browser::launch(dir.path());
-    let page = browser.open(&report);
-    assert_eq!(page.console_errors, Vec::<String>::new(), "console errors");
-    assert_eq!(
-        page.failed_requests,
-        Vec::<String>::new(),
-        "failed requests"
-    );
+    let mut browser = open_cleanly(dir.path(), &report);
     let seen = browser.evaluate_async(
         "(async () => {
             const video = document.querySelector('video');
