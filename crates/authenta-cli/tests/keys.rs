@@ -9,11 +9,11 @@ use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use assert_cmd::Command;
 use authenta_emulator::{ApiKey, Emulator, Fault, FaultAction, KeySpec, RunningEmulator};
-use common::{has, root};
+use common::{has, root, until};
 
 /// An emulator, a key, and a directory for the config file and secrets.
 struct Env {
@@ -288,15 +288,6 @@ fn flags_beat_variables_beat_the_profile_and_the_profile_beats_nothing() {
         &["--profile", "ci", "--client-secret", secret, "list"],
         0,
     );
-}
-
-/// Waits until `done`, at most `limit`.
-fn until(limit: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < limit, "not done after {limit:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

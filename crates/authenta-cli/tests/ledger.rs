@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use authenta_emulator::{
     ApiKey, Emulator, Fault, FaultAction, FaultBody, KeySpec, RunningEmulator,
 };
-use common::has;
+use common::{has, until};
 use serde_json::Value;
 
 /// An emulator, a key on it, a directory of media and a ledger path.
@@ -160,14 +160,6 @@ fn signal(child: &Child, name: &str) {
         .status()
         .unwrap();
     assert!(status.success(), "kill {name} failed");
-}
-
-fn until(limit: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < limit, "not done after {limit:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]

@@ -35,3 +35,13 @@ pub fn authenta() -> Command {
 pub fn has(text: &str, part: &str) {
     assert!(text.contains(part), "{part:?} not in:\n{text}");
 }
+
+/// Waits until `done`, at most `limit` (a hang fails the test).
+#[track_caller]
+pub fn until(limit: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "not done after {limit:?}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
