@@ -543,18 +543,17 @@ impl Ledger {
         rows.collect::<Result<_, _>>().map_err(db)
     }
 
-    /// The final record saved for the file at `item` (any model), for
-    /// `account`.
+    /// The final record saved for the bytes of the file at `item` (any
+    /// model, whatever path they were processed under), for `account`.
     pub fn final_record(&self, account: &Account, item: &Path) -> io::Result<Option<Media>> {
-        let path = std::path::absolute(item).map(|p| p.to_string_lossy().into_owned());
+        let identity = self.identify(item)?;
         let record: Option<String> = self
             .conn()
             .query_row(
-                "SELECT e.record FROM entries e
-                 WHERE e.base_url = ?1 AND e.client_id = ?2 AND e.stage = 'final'
-                   AND e.sha256 IN (SELECT sha256 FROM files WHERE path = ?3)
-                 ORDER BY e.updated_at DESC LIMIT 1",
-                params![account.base_url, account.client_id, path?],
+                "SELECT record FROM entries
+                 WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND stage = 'final'
+                 ORDER BY updated_at DESC LIMIT 1",
+                params![account.base_url, account.client_id, identity.sha256],
                 |row| row.get(0),
             )
             .optional()

@@ -204,6 +204,24 @@ fn a_second_run_costs_nothing_and_the_same_bytes_are_processed_once() {
         assert_eq!(row["status"], "PROCESSED", "{row}");
         assert!(!row.to_string().contains(&env.key.client_secret));
     }
+    // The report finds a file's record by its bytes, under any name.
+    let renamed = env.dir.path().join("renamed.png");
+    std::fs::copy(&files[1], &renamed).unwrap();
+    let page = env.dir.path().join("report.html");
+    env.run(
+        &["report", page.to_str().unwrap(), renamed.to_str().unwrap()],
+        0,
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    let mid = row_of(&first, &files[1]).split_whitespace().nth(1).unwrap();
+    has(&html, mid);
+    has(&html, &format!("data-file=\"{}\"", renamed.display()));
+    assert!(
+        !html.contains("data-verdict=\"failed\"") && !html.contains("data-verdict=\"pending\""),
+        "the renamed file was not matched to its record"
+    );
+    assert!(!html.contains("X-Amz-"));
+
     let (_, said) = env.run(&["ledger", "forget", twin.to_str().unwrap()], 0);
     has(&said, "forgot 1 entry");
     env.run(&["process", media], 0);
