@@ -543,6 +543,32 @@ impl Ledger {
         rows.collect::<Result<_, _>>().map_err(db)
     }
 
+    /// Every final record saved for `account`, with the path it was
+    /// processed from, in path order.
+    pub fn final_entries(&self, account: &Account) -> io::Result<Vec<(PathBuf, Media)>> {
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare(
+                "SELECT path, record FROM entries
+                 WHERE base_url = ?1 AND client_id = ?2 AND stage = 'final' AND record IS NOT NULL
+                 ORDER BY path",
+            )
+            .map_err(db)?;
+        let rows = statement
+            .query_map(params![account.base_url, account.client_id], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
+            .map_err(db)?;
+        let mut entries = Vec::new();
+        for row in rows {
+            let (path, record) = row.map_err(db)?;
+            if let Ok(media) = serde_json::from_str(&record) {
+                entries.push((PathBuf::from(path), media));
+            }
+        }
+        Ok(entries)
+    }
+
     /// The final record saved for the bytes of the file at `item` (any
     /// model, whatever path they were processed under), for `account`.
     pub fn final_record(&self, account: &Account, item: &Path) -> io::Result<Option<Media>> {

@@ -222,6 +222,20 @@ fn a_second_run_costs_nothing_and_the_same_bytes_are_processed_once() {
     );
     assert!(!html.contains("X-Amz-"));
 
+    // With nothing named, the report shows what the ledger holds, each
+    // entry with its file.
+    env.run(&["report", page.to_str().unwrap()], 0);
+    let html = std::fs::read_to_string(&page).unwrap();
+    let found: Vec<&str> = html
+        .split("<article ")
+        .skip(1)
+        .map(|rest| &rest[..rest.find('>').unwrap()])
+        .collect();
+    assert_eq!(found.len(), 3, "one entry per record: {found:#?}");
+    for file in &files[..3] {
+        has(&html, &format!("data-file=\"{}\"", file.display()));
+    }
+
     let (_, said) = env.run(&["ledger", "forget", twin.to_str().unwrap()], 0);
     has(&said, "forgot 1 entry");
     env.run(&["process", media], 0);

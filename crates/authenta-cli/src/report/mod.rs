@@ -781,7 +781,21 @@ pub async fn run(global: &Global, args: &ReportArgs) -> Result<u8, CliError> {
     let client = &session.client;
     let account = crate::ledger::Ledger::account(client);
     let mut entries = Vec::new();
-    if args.items.is_empty() {
+    // Nothing named: what the ledger holds as final for this account (with
+    // each file, so images are shown), else every record of the account.
+    let saved = match (&ledger, args.items.is_empty()) {
+        (Some(ledger), true) => ledger
+            .final_entries(&account)
+            .map_err(|e| crate::ledger::failed(ledger, &e))?,
+        _ => Vec::new(),
+    };
+    for (path, saved) in saved {
+        // Read again: the ledger keeps no artifact URL.
+        let media = client.get(&saved.mid).await.unwrap_or(saved);
+        let file = path.exists().then_some(path);
+        entries.push(Entry::from_record(media, file, None));
+    }
+    if args.items.is_empty() && entries.is_empty() {
         let mut records = client.list_all();
         while let Some(media) = records.try_next().await? {
             entries.push(Entry::from_record(media, None, None));
