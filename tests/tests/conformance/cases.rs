@@ -266,6 +266,65 @@ pub fn upload_to_resumes_a_saved_target<B: Backend>() {
     assert_eq!(env.puts().len(), 1, "a file of another size is not sent");
 }
 
+pub fn an_upload_checkpoints_before_each_request_and_stops_when_saving_fails<B: Backend>() {
+    use authenta_proto::{Checkpoint, LocalIo};
+
+    let env = Arc::new(Env::new());
+    let client: B = env.client();
+    let path = env.png("saved.png", 3000);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (log, server) = (seen.clone(), env.clone());
+    let options = ac1().on_checkpoint(move |point| {
+        // What the server has seen when each point is saved: the point
+        // comes before the request that depends on it.
+        let (records, puts) = (server.emu.records().len(), server.puts().len());
+        let name = match point {
+            Checkpoint::Creating { request, .. } => format!("creating {}", request.name),
+            Checkpoint::Created { created, target } => {
+                assert_eq!(target.mid.as_ref(), Some(&created.media.mid));
+                "created".to_owned()
+            }
+            Checkpoint::Uploaded { .. } => "uploaded".to_owned(),
+            _ => "other".to_owned(),
+        };
+        log.lock().unwrap().push((name, records, puts));
+        Ok(())
+    });
+    client.upload(&path, &options).unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![
+            ("creating saved.png".to_owned(), 0, 0),
+            ("created".to_owned(), 1, 0),
+            ("uploaded".to_owned(), 1, 1),
+        ]
+    );
+
+    // A checkpoint that cannot be saved stops the upload before its
+    // request: no PUT for a record whose target was not kept.
+    let failing = ac1().on_checkpoint(|point| match point {
+        Checkpoint::Created { .. } => Err(std::io::Error::other("disk full")),
+        _ => Ok(()),
+    });
+    let err = client
+        .upload(&env.png("lost.png", 3001), &failing)
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Failure::Io {
+                during: LocalIo::Checkpoint,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.class(), ErrorClass::LocalIo);
+    assert!(err.mid().is_some(), "the error names the record: {err}");
+    assert!(err.to_string().contains("disk full"), "{err}");
+    assert_eq!(env.puts().len(), 1, "no PUT after the failed checkpoint");
+}
+
 pub fn uploads_have_a_length_and_no_credentials_api_requests_carry_both<B: Backend>() {
     let env = Env::new();
     let client: B = env.client();

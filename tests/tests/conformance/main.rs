@@ -22,6 +22,7 @@ macro_rules! conformance {
                 process_then_read_the_result_and_the_heatmap,
                 upload_from_a_reader_or_stream,
                 upload_to_resumes_a_saved_target,
+                an_upload_checkpoints_before_each_request_and_stops_when_saving_fails,
                 uploads_have_a_length_and_no_credentials_api_requests_carry_both,
                 iam001_for_a_wrong_secret_a_regenerated_secret_and_a_revoked_key,
                 iam002_for_each_routes_permission_not_retried,
