@@ -1,35 +1,35 @@
-//! Files as proto's upload sources and download sinks, streamed in fixed
-//! chunks so memory does not grow with the file.
+//! Files as proto's upload sources and download sinks, streamed in chunks
+//! so memory does not grow with the file.
 
 use std::io;
 use std::path::PathBuf;
 
-use authenta_proto::{AsyncDownloadSink, AsyncUploadSource, ByteStream};
-use authenta_proto::{FILE_CHUNK as CHUNK_SIZE, check_reopened_len, naming, part_path};
+use authenta_proto::{AsyncDownloadSink, AsyncUploadSource, ByteStream, UploadSource as _};
+use authenta_proto::{naming, part_path};
 use tokio::fs::File;
 use tokio::io::AsyncWriteExt as _;
-use tokio_util::io::ReaderStream;
 
-/// A file to upload: measured once, reopened from its first byte for every
-/// attempt (so its upload may be retried), and checked to still be the size
-/// it had when it was measured.
+/// How many chunks the reader reads at a time.
+const AHEAD: usize = 4;
+
+/// A file to upload: proto's [`FileSource`](authenta_proto::FileSource)
+/// (measured once, reopened for every attempt and checked to still be that
+/// size), read by one task of tokio's blocking pool a few chunks ahead of
+/// the connection.
 #[derive(Debug)]
-pub(crate) struct FileSource {
-    path: PathBuf,
-    len: u64,
-}
+pub(crate) struct FileSource(authenta_proto::FileSource);
 
 impl FileSource {
     /// A source for `path`, whose size was measured as `len`.
     pub(crate) fn new(path: PathBuf, len: u64) -> Self {
-        FileSource { path, len }
+        FileSource(authenta_proto::FileSource::new(path, len))
     }
 }
 
 #[async_trait::async_trait]
 impl AsyncUploadSource for FileSource {
     fn len(&self) -> u64 {
-        self.len
+        self.0.len()
     }
 
     fn reopenable(&self) -> bool {
@@ -37,13 +37,30 @@ impl AsyncUploadSource for FileSource {
     }
 
     async fn open(&mut self) -> io::Result<ByteStream> {
-        let file = File::open(&self.path).await?;
-        check_reopened_len(self.len, file.metadata().await?.len())?;
-        Ok(Box::pin(ReaderStream::with_capacity(file, CHUNK_SIZE)))
+        let source = self.0.clone();
+        let chunks = tokio::task::spawn_blocking(move || source.chunks());
+        let chunks = chunks.await.map_err(io::Error::other)??;
+        let (sender, mut receiver) = tokio::sync::mpsc::channel(2 * AHEAD);
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let mut chunks = chunks.peekable();
+            // Woken once per AHEAD chunks taken, not once per chunk.
+            while chunks.peek().is_some() {
+                let Ok(room) = runtime.block_on(sender.reserve_many(AHEAD)) else {
+                    break;
+                };
+                for (permit, chunk) in room.zip(&mut chunks) {
+                    permit.send(chunk);
+                }
+            }
+        });
+        Ok(Box::pin(futures_util::stream::poll_fn(move |cx| {
+            receiver.poll_recv(cx)
+        })))
     }
 
     fn describe(&self) -> String {
-        self.path.display().to_string()
+        self.0.describe()
     }
 }
 
@@ -124,7 +141,7 @@ mod tests {
         let mut out = Vec::new();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
-            assert!(chunk.len() <= CHUNK_SIZE);
+            assert!(chunk.len() <= authenta_proto::FILE_CHUNK);
             out.extend_from_slice(&chunk);
         }
         Ok(out)
@@ -134,7 +151,9 @@ mod tests {
     async fn a_file_is_read_in_chunks_from_the_start_on_every_open() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.bin");
-        let data: Vec<u8> = (0..CHUNK_SIZE * 2 + 17).map(|i| i as u8).collect();
+        let data: Vec<u8> = (0..authenta_proto::FILE_CHUNK * 2 + 17)
+            .map(|i| i as u8)
+            .collect();
         std::fs::write(&path, &data).unwrap();
         let mut source = FileSource::new(path.clone(), data.len() as u64);
         assert_eq!(
