@@ -2,12 +2,9 @@
 //! so memory does not grow with the file.
 
 use std::io;
-use std::path::PathBuf;
 
-use authenta_proto::{AsyncDownloadSink, AsyncUploadSource, ByteStream, UploadSource as _};
-use authenta_proto::{naming, part_path};
-use tokio::fs::File;
-use tokio::io::AsyncWriteExt as _;
+use authenta_proto::{AsyncDownloadSink, AsyncUploadSource, ByteStream};
+use authenta_proto::{DownloadSink, UploadSource as _};
 
 /// How many chunks the reader reads at a time.
 const AHEAD: usize = 4;
@@ -17,14 +14,7 @@ const AHEAD: usize = 4;
 /// size), read by one task of tokio's blocking pool a few chunks ahead of
 /// the connection.
 #[derive(Debug)]
-pub(crate) struct FileSource(authenta_proto::FileSource);
-
-impl FileSource {
-    /// A source for `path`, whose size was measured as `len`.
-    pub(crate) fn new(path: PathBuf, len: u64) -> Self {
-        FileSource(authenta_proto::FileSource::new(path, len))
-    }
-}
+pub(crate) struct FileSource(pub(crate) authenta_proto::FileSource);
 
 #[async_trait::async_trait]
 impl AsyncUploadSource for FileSource {
@@ -64,70 +54,44 @@ impl AsyncUploadSource for FileSource {
     }
 }
 
-/// A download written to [`part_path`] and renamed to its path on commit,
-/// so a failed download never leaves a partial file (or clobbers one
-/// already there). Nothing is created until the first attempt.
+/// A download into proto's [`FileSink`](authenta_proto::FileSink) (written
+/// to [`part_path`](authenta_proto::part_path), renamed on commit), each
+/// call run on tokio's blocking pool.
 #[derive(Debug)]
-pub(crate) struct FileSink {
-    path: PathBuf,
-    part: PathBuf,
-    file: Option<File>,
-}
+pub(crate) struct FileSink(pub(crate) Option<authenta_proto::FileSink>);
 
 impl FileSink {
-    pub(crate) fn new(path: PathBuf) -> Self {
-        FileSink {
-            part: part_path(&path),
-            path,
-            file: None,
-        }
+    /// Runs `work` on the sink on tokio's blocking pool.
+    async fn run<T: Send + 'static>(
+        &mut self,
+        work: impl FnOnce(&mut authenta_proto::FileSink) -> T + Send + 'static,
+    ) -> io::Result<T> {
+        let broken = || io::Error::other("an earlier write broke off");
+        let mut sink = self.0.take().ok_or_else(broken)?;
+        let done = tokio::task::spawn_blocking(move || (work(&mut sink), sink)).await;
+        let (result, sink) = done.map_err(io::Error::other)?;
+        self.0 = Some(sink);
+        Ok(result)
     }
 }
 
 #[async_trait::async_trait]
 impl AsyncDownloadSink for FileSink {
     async fn restart(&mut self) -> io::Result<()> {
-        // An earlier attempt's write may still be in flight on tokio's
-        // blocking pool: let it land before the file is truncated.
-        if let Some(mut earlier) = self.file.take() {
-            let _ = earlier.flush().await;
-        }
-        let file = File::create(&self.part).await;
-        self.file = Some(file.map_err(|e| naming(&self.part, e))?);
-        Ok(())
+        self.run(DownloadSink::restart).await?
     }
 
     async fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
-        match &mut self.file {
-            Some(file) => file
-                .write_all(chunk)
-                .await
-                .map_err(|e| naming(&self.part, e)),
-            None => Err(io::Error::other("the download was not started")),
-        }
+        let chunk = chunk.to_vec();
+        self.run(move |sink| sink.write_chunk(&chunk)).await?
     }
 
     async fn commit(&mut self) -> io::Result<()> {
-        let Some(mut file) = self.file.take() else {
-            return Ok(());
-        };
-        let done = async {
-            file.flush().await?;
-            file.sync_all().await?;
-            drop(file);
-            tokio::fs::rename(&self.part, &self.path).await
-        }
-        .await;
-        if done.is_err() {
-            let _ = tokio::fs::remove_file(&self.part).await;
-        }
-        done.map_err(|e| naming(&self.path, e))
+        self.run(DownloadSink::commit).await?
     }
 
     async fn abandon(&mut self) {
-        if self.file.take().is_some() {
-            let _ = tokio::fs::remove_file(&self.part).await;
-        }
+        let _ = self.run(DownloadSink::abandon).await;
     }
 }
 
@@ -155,7 +119,10 @@ mod tests {
             .map(|i| i as u8)
             .collect();
         std::fs::write(&path, &data).unwrap();
-        let mut source = FileSource::new(path.clone(), data.len() as u64);
+        let mut source = FileSource(authenta_proto::FileSource::new(
+            path.clone(),
+            data.len() as u64,
+        ));
         assert_eq!(
             (source.len(), source.reopenable()),
             (data.len() as u64, true)
@@ -171,7 +138,9 @@ mod tests {
     #[tokio::test]
     async fn a_sink_that_cannot_write_names_its_file() {
         let dir = tempfile::tempdir().unwrap();
-        let mut sink = FileSink::new(dir.path().join("no-such-dir").join("heat.png"));
+        let mut sink = FileSink(Some(authenta_proto::FileSink::new(
+            dir.path().join("no-such-dir").join("heat.png"),
+        )));
         let err = sink.restart().await.unwrap_err();
         assert!(err.to_string().contains("heat.png.part"), "{err}");
     }
@@ -181,7 +150,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("heat.png");
         std::fs::write(&path, b"old").unwrap();
-        let mut sink = FileSink::new(path.clone());
+        let mut sink = FileSink(Some(authenta_proto::FileSink::new(path.clone())));
         sink.restart().await.unwrap();
         sink.write_chunk(b"broken off").await.unwrap();
         sink.restart().await.unwrap();
@@ -192,7 +161,7 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"new bytes");
         assert!(!dir.path().join("heat.png.part").exists());
 
-        let mut failed = FileSink::new(path.clone());
+        let mut failed = FileSink(Some(authenta_proto::FileSink::new(path.clone())));
         failed.restart().await.unwrap();
         failed.write_chunk(b"half").await.unwrap();
         failed.abandon().await;
