@@ -284,7 +284,7 @@ impl FileSource {
     /// The file from its first byte as chunks of at most [`FILE_CHUNK`]
     /// bytes, for an async runtime's file source: opened and checked as
     /// [`UploadSource::open`] does, then read, where blocking is allowed, as
-    /// the chunks are taken. The stream ends after a failed read. A
+    /// the chunks are taken. The chunks end after a failed read. A
     /// chunk's buffer is read into again once the transport has dropped the
     /// chunk, so the few buffers in use stay in the CPU's cache.
     pub fn chunks(&self) -> io::Result<impl Iterator<Item = io::Result<Bytes>> + Send + use<>> {
@@ -337,8 +337,8 @@ impl Drop for Reused {
 /// The size of the chunks files are read and written in: memory stays at a
 /// few of these whatever the file's size, and a buffer this size stays in
 /// the CPU's cache between the read that fills it and the socket write
-/// that sends it (a 1 GiB upload spent a fifth more CPU with 512 KiB
-/// chunks; see BENCHMARKS.md).
+/// that sends it (copying a file into 128 KiB buffers cost twice the CPU;
+/// see BENCHMARKS.md, the 1 GiB upload).
 pub const FILE_CHUNK: usize = 64 * 1024;
 
 /// A download written with std's files to [`part_path`] and renamed into
