@@ -75,10 +75,12 @@ fn main() {
                 "{client}: the upload did not land"
             );
             println!(
-                "run {run}/{runs} {client:<17} {:>7.1} MiB/s  peak RSS {:>6.1} MiB  CPU {:>5.2} s",
+                "run {run}/{runs} {client:<17} {:>7.1} MiB/s  peak RSS {:>6.1} MiB  CPU {:>5.2} s (user {:.2} + sys {:.2})",
                 sample.mib_per_sec(size),
                 sample.peak_kib as f64 / 1024.0,
-                sample.cpu_secs,
+                sample.cpu_secs(),
+                sample.user_secs,
+                sample.sys_secs,
             );
             samples.push(sample);
         }
@@ -86,37 +88,53 @@ fn main() {
 
     let mib = size / (1024 * 1024);
     println!("\n{mib} MiB, {runs} runs each, medians (min–max):\n");
-    println!("| client | throughput | peak RSS (VmHWM) | CPU (user + sys) | throughput vs curl |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| client | throughput | peak RSS (VmHWM) | CPU (user + sys) | throughput vs curl | CPU vs curl |"
+    );
+    println!("|---|---|---|---|---|---|");
     let curl = median(results[0].iter().map(|s| s.mib_per_sec(size)).collect());
     for (client, samples) in CLIENTS.iter().zip(&results) {
         let speeds: Vec<f64> = samples.iter().map(|s| s.mib_per_sec(size)).collect();
         let peaks: Vec<f64> = samples.iter().map(|s| s.peak_kib as f64 / 1024.0).collect();
-        let cpu: Vec<f64> = samples.iter().map(|s| s.cpu_secs).collect();
+        let cpu: Vec<f64> = samples.iter().map(Sample::cpu_secs).collect();
+        // Each run's CPU against curl's in the same run, which shared the
+        // machine's load at that moment.
+        let cpu_ratios = samples.iter().zip(&results[0]);
+        let cpu_ratios = cpu_ratios
+            .map(|(s, c)| s.cpu_secs() / c.cpu_secs())
+            .collect();
         println!(
-            "| {client} | {:.0} MiB/s ({:.0}–{:.0}) | {:.1} MiB ({:.1}–{:.1}) | {:.2} s | {:.2}× |",
+            "| {client} | {:.0} MiB/s ({:.0}–{:.0}) | {:.1} MiB ({:.1}–{:.1}) | {:.2} s ({:.2}–{:.2}) | {:.2}× | {:.2}× |",
             median(speeds.clone()),
             min(&speeds),
             max(&speeds),
             median(peaks.clone()),
             min(&peaks),
             max(&peaks),
-            median(cpu),
+            median(cpu.clone()),
+            min(&cpu),
+            max(&cpu),
             median(speeds) / curl,
+            median(cpu_ratios),
         );
     }
 }
 
 /// One upload: how long the uploading process ran, its peak RSS, and the
-/// CPU time it used (user + system).
+/// CPU time it used (user and system).
 #[derive(Clone, Copy, Debug)]
 struct Sample {
     elapsed: Duration,
     peak_kib: u64,
-    cpu_secs: f64,
+    user_secs: f64,
+    sys_secs: f64,
 }
 
 impl Sample {
+    fn cpu_secs(&self) -> f64 {
+        self.user_secs + self.sys_secs
+    }
+
     fn mib_per_sec(&self, size: u64) -> f64 {
         size as f64 / (1024.0 * 1024.0) / self.elapsed.as_secs_f64()
     }
@@ -265,7 +283,8 @@ fn upload_with(
     Sample {
         elapsed,
         peak_kib: peak_kib as u64,
-        cpu_secs: user + system,
+        user_secs: user,
+        sys_secs: system,
     }
 }
 

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 #[cfg(feature = "async")]
 use crate::transport::ByteStream;
 use crate::transport::DownloadSink;
+#[cfg(feature = "async")]
+use bytes::Bytes;
 
 /// Where the bytes of a blocking upload come from.
 pub trait UploadSource: Send {
@@ -235,7 +237,7 @@ pub fn naming(path: &Path, e: io::Error) -> io::Error {
 /// A file to upload with std's files: measured once, reopened from its first
 /// byte for every attempt (so its upload may be retried), and checked to
 /// still be the size it had when measured.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct FileSource {
     path: PathBuf,
     len: u64,
@@ -258,9 +260,12 @@ impl UploadSource for FileSource {
     }
 
     fn open(&mut self) -> io::Result<Box<dyn Read + Send + '_>> {
-        let file = File::open(&self.path)?;
-        check_reopened_len(self.len, file.metadata()?.len())?;
-        Ok(Box::new(io::BufReader::with_capacity(FILE_CHUNK, file)))
+        // A transport reading at least FILE_CHUNK at a time (ureq does)
+        // reads the file straight into its own buffer.
+        Ok(Box::new(io::BufReader::with_capacity(
+            FILE_CHUNK,
+            self.open_file()?,
+        )))
     }
 
     fn describe(&self) -> String {
@@ -268,9 +273,73 @@ impl UploadSource for FileSource {
     }
 }
 
+impl FileSource {
+    fn open_file(&self) -> io::Result<File> {
+        let file = File::open(&self.path)?;
+        check_reopened_len(self.len, file.metadata()?.len())?;
+        Ok(file)
+    }
+
+    #[cfg(feature = "async")]
+    /// The file from its first byte as chunks of at most [`FILE_CHUNK`]
+    /// bytes, for an async runtime's file source: opened and checked as
+    /// [`UploadSource::open`] does, then read, where blocking is allowed, as
+    /// the chunks are taken. The chunks end after a failed read. A
+    /// chunk's buffer is read into again once the transport has dropped the
+    /// chunk, so the few buffers in use stay in the CPU's cache.
+    pub fn chunks(&self) -> io::Result<impl Iterator<Item = io::Result<Bytes>> + Send + use<>> {
+        let mut file = self.open_file()?;
+        let (home, returned) = std::sync::mpsc::channel();
+        let mut failed = false;
+        Ok(std::iter::from_fn(move || {
+            while !failed {
+                let mut buf = returned.try_recv().unwrap_or_else(|_| vec![0; FILE_CHUNK]);
+                match file.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(len) => {
+                        let home = home.clone();
+                        return Some(Ok(Bytes::from_owner(Reused { buf, len, home })));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        failed = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+            None
+        }))
+    }
+}
+
+#[cfg(feature = "async")]
+/// A chunk's buffer, sent back to its reader when the chunk is dropped.
+struct Reused {
+    buf: Vec<u8>,
+    len: usize,
+    home: std::sync::mpsc::Sender<Vec<u8>>,
+}
+
+#[cfg(feature = "async")]
+impl AsRef<[u8]> for Reused {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+#[cfg(feature = "async")]
+impl Drop for Reused {
+    fn drop(&mut self) {
+        let _ = self.home.send(std::mem::take(&mut self.buf));
+    }
+}
+
 /// The size of the chunks files are read and written in: memory stays at a
-/// few of these whatever the file's size.
-pub const FILE_CHUNK: usize = 512 * 1024;
+/// few of these whatever the file's size, and a buffer this size stays in
+/// the CPU's cache between the read that fills it and the socket write
+/// that sends it (copying a file into 128 KiB buffers cost twice the CPU;
+/// see BENCHMARKS.md, the 1 GiB upload).
+pub const FILE_CHUNK: usize = 64 * 1024;
 
 /// A download written with std's files to [`part_path`] and renamed into
 /// place on [`DownloadSink::commit`]. Nothing is created until the first
@@ -300,7 +369,7 @@ impl DownloadSink for FileSink {
             drop(earlier.into_parts());
         }
         let file = File::create(&self.part).map_err(|e| naming(&self.part, e))?;
-        self.file = Some(io::BufWriter::with_capacity(FILE_CHUNK / 8, file));
+        self.file = Some(io::BufWriter::with_capacity(FILE_CHUNK, file));
         Ok(())
     }
 
@@ -352,6 +421,34 @@ mod tests {
         }
         std::fs::write(&path, b"123").unwrap();
         let err = source.open().map(|_| ()).unwrap_err();
+        assert!(err.to_string().contains("now 3 bytes"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(feature = "async")]
+    #[test]
+    fn a_file_is_read_as_chunks_into_reused_buffers() {
+        let dir = std::env::temp_dir().join(format!("authenta-chunks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.bin");
+        let data: Vec<u8> = (0..FILE_CHUNK * 3 + 17).map(|i| i as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let source = FileSource::new(path.clone(), data.len() as u64);
+        let (mut out, mut buffers) = (Vec::new(), std::collections::HashSet::new());
+        for chunk in source.chunks().unwrap() {
+            let chunk = chunk.unwrap();
+            assert!(chunk.len() <= FILE_CHUNK);
+            buffers.insert(chunk.as_ptr());
+            out.extend_from_slice(&chunk);
+        }
+        assert_eq!(out, data);
+        assert_eq!(
+            buffers.len(),
+            1,
+            "a dropped chunk's buffer is read into again"
+        );
+        std::fs::write(&path, b"123").unwrap();
+        let err = source.chunks().map(|_| ()).unwrap_err();
         assert!(err.to_string().contains("now 3 bytes"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

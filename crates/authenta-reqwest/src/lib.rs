@@ -63,7 +63,6 @@ pub use reqwest;
 /// # Ok(())
 /// # }
 /// ```
-///
 pub type Client = authenta_proto::Client<authenta_proto::Async<ReqwestTransport, TokioRuntime>>;
 
 /// Everything that can go wrong: proto's [`Failure`] (the protocol's

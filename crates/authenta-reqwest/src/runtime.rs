@@ -13,10 +13,9 @@ use crate::source::{FileSink, FileSource};
 /// for sleeping (it never blocks a thread), std's monotonic and wall
 /// clocks, and std's randomly seeded hasher for backoff jitter.
 ///
-/// Files are read and written with `tokio::fs`, and a file's checks run
-/// on tokio's blocking pool. Use it in an
-/// [`authenta_proto::Client`] over your own
-/// [`AsyncHttpClient`](authenta_proto::AsyncHttpClient).
+/// Files are read, written and checked with proto's std file types on
+/// tokio's blocking pool. Use it in an [`authenta_proto::Client`] over
+/// your own [`AsyncHttpClient`](authenta_proto::AsyncHttpClient).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TokioRuntime;
 
@@ -41,11 +40,11 @@ impl AsyncRuntime for TokioRuntime {
     }
 
     fn file_source(&self, path: PathBuf, len: u64) -> Box<dyn AsyncUploadSource> {
-        Box::new(FileSource::new(path, len))
+        Box::new(FileSource(authenta_proto::FileSource::new(path, len)))
     }
 
     fn file_sink(&self, path: PathBuf) -> Box<dyn AsyncDownloadSink> {
-        Box::new(FileSink::new(path))
+        Box::new(FileSink(Some(authenta_proto::FileSink::new(path))))
     }
 
     async fn unblock<T: Send + 'static>(&self, work: Box<dyn FnOnce() -> T + Send + 'static>) -> T {

@@ -118,19 +118,20 @@ fn check_no_redirects(client: &reqwest::Client) -> Result<(), ConfigError> {
     }
 }
 
-/// Reads an answer's body, at most `cap` bytes ([`RESPONSE_READ_LIMIT`]:
-/// proto refuses a body that reaches it).
-async fn read_capped(
-    mut response: reqwest::Response,
-    cap: u64,
-) -> Result<Response<Vec<u8>>, reqwest::Error> {
-    let mut head = Response::builder()
-        .status(response.status())
-        .version(response.version())
-        .body(())
-        .expect("a status and version make a response");
+/// An answer's status, version and headers (taken out of `response`).
+fn head(response: &mut reqwest::Response) -> Response<()> {
+    let mut head = Response::new(());
+    *head.status_mut() = response.status();
+    *head.version_mut() = response.version();
     *head.headers_mut() = std::mem::take(response.headers_mut());
-    let cap = usize::try_from(cap).unwrap_or(usize::MAX);
+    head
+}
+
+/// Reads an answer's body, at most [`RESPONSE_READ_LIMIT`] bytes (proto
+/// refuses a body that reaches it).
+async fn read_capped(mut response: reqwest::Response) -> reqwest::Result<Response<Vec<u8>>> {
+    let head = head(&mut response);
+    let cap = usize::try_from(RESPONSE_READ_LIMIT).unwrap_or(usize::MAX);
     let hint = response.content_length().unwrap_or(0).min(64 * 1024) as usize;
     let mut body = Vec::with_capacity(hint.min(cap));
     while let Some(chunk) = response
@@ -156,7 +157,7 @@ impl AsyncHttpClient for ReqwestTransport {
         let response = self
             .execute(request.map(reqwest::Body::from), self.request_timeout)
             .await?;
-        read_capped(response, RESPONSE_READ_LIMIT).await
+        read_capped(response).await
     }
 
     async fn send_upload(
@@ -167,11 +168,11 @@ impl AsyncHttpClient for ReqwestTransport {
         // many bytes and never `Transfer-Encoding: chunked`. A failure of the
         // body's source is kept by the body itself (proto's SourceFault).
         let request = request.map(reqwest::Body::wrap_stream);
-        let outcome = match self.execute(request, self.upload_timeout).await {
-            Ok(response) => read_capped(response, RESPONSE_READ_LIMIT).await,
-            Err(e) => Err(e),
-        };
-        outcome.map_err(SendUploadError::Transport)
+        let response = self.execute(request, self.upload_timeout).await;
+        let response = response.map_err(SendUploadError::Transport)?;
+        read_capped(response)
+            .await
+            .map_err(SendUploadError::Transport)
     }
 
     async fn send_download(
@@ -184,16 +185,11 @@ impl AsyncHttpClient for ReqwestTransport {
             .await
             .map_err(SendDownloadError::Transport)?;
         if !response.status().is_success() {
-            return read_capped(response, RESPONSE_READ_LIMIT)
+            return read_capped(response)
                 .await
                 .map_err(SendDownloadError::Transport);
         }
-        let mut head = Response::builder()
-            .status(response.status())
-            .version(response.version())
-            .body(Vec::new())
-            .expect("a status and version make a response");
-        *head.headers_mut() = std::mem::take(response.headers_mut());
+        let head = head(&mut response);
         while let Some(chunk) = response
             .chunk()
             .await
@@ -203,7 +199,7 @@ impl AsyncHttpClient for ReqwestTransport {
                 .await
                 .map_err(SendDownloadError::Sink)?;
         }
-        Ok(head)
+        Ok(head.map(|()| Vec::new()))
     }
 
     fn error_kind(&self, error: &reqwest::Error) -> TransportErrorKind {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use authenta_proto::http::{Request, Response};
 use authenta_proto::types::redact_url;
 use authenta_proto::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DownloadSink, RESPONSE_READ_LIMIT,
-    SendDownloadError,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DownloadSink, FILE_CHUNK,
+    RESPONSE_READ_LIMIT, SendDownloadError,
 };
 use authenta_proto::{HttpClient, SendUploadError, TransportErrorKind, UploadBody};
 use ureq::config::ConfigBuilder;
@@ -144,7 +144,10 @@ const DOWNLOAD_BUFFER: usize = 64 * 1024;
 fn default_agent() -> Agent {
     let config = Agent::config_builder()
         .http_status_as_error(false)
-        .max_redirects(0);
+        .max_redirects(0)
+        // An upload reads the file straight into this buffer: at proto's
+        // chunk size it stays in the CPU's cache (see FILE_CHUNK).
+        .output_buffer_size(FILE_CHUNK);
     #[cfg(feature = "native-tls")]
     let config = config.tls_config(
         ureq::tls::TlsConfig::builder()
