@@ -224,11 +224,23 @@ fn a_partial_batch_report_shows_what_failed_and_holds_no_credential() {
     assert_eq!(html.matches("class=\"heat\"").count(), 1);
     holds_nothing_secret(&html, &[&key.client_id, &key.client_secret]);
 
-    // Every record, with no item named.
+    // With no item named: the ledger's final records, each with its file
+    // (the image shown), then, with no ledger, every record of the account.
     let all = dir.path().join("all.html");
     run_expect(
         &mut against(&emulator, &key),
         &["report", all.to_str().unwrap()],
+        0,
+    );
+    let html = std::fs::read_to_string(&all).unwrap();
+    assert_eq!(
+        entries(&html).into_iter().collect::<Vec<_>>(),
+        [(shown(&fake), "fake".to_owned())]
+    );
+    assert_eq!(html.matches("class=\"heat\"").count(), 1);
+    run_expect(
+        &mut against(&emulator, &key),
+        &["--no-ledger", "report", all.to_str().unwrap()],
         0,
     );
     let html = std::fs::read_to_string(&all).unwrap();
