@@ -31,6 +31,10 @@ use crate::session::CliError;
 /// The file name under the state directory.
 const FILE_NAME: &str = "ledger.sqlite";
 
+/// The schema's version (`PRAGMA user_version`): a ledger of a later
+/// version is refused rather than misread.
+const SCHEMA_VERSION: i64 = 1;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS files (
     path      TEXT PRIMARY KEY,
@@ -106,10 +110,19 @@ pub fn failed(ledger: &Ledger, e: &io::Error) -> CliError {
 
 /// `authenta ledger`: lists the entries, or forgets some.
 pub fn run(global: &Global, args: &LedgerArgs) -> Result<u8, CliError> {
-    let Some(ledger) = for_command(global)? else {
-        return Err(CliError::Ledger(
-            "no ledger to read: --no-ledger or --emulator without --ledger PATH".into(),
-        ));
+    let Some(ledger) = existing(global)? else {
+        if global.no_ledger || (global.emulator && global.ledger.is_none()) {
+            return Err(CliError::Ledger(
+                "no ledger to read: --no-ledger, or --emulator without --ledger PATH".into(),
+            ));
+        }
+        let path = global.ledger.clone().or_else(default_path);
+        let shown = path.map_or_else(|| "here".to_owned(), |p| format!("at {}", p.display()));
+        eprintln!("authenta: no ledger {shown} yet: `authenta process` keeps one");
+        return Ok(match &args.action {
+            None => exit::SUCCESS,
+            Some(_) => exit::NOT_FOUND,
+        });
     };
     match &args.action {
         None => {
@@ -245,9 +258,26 @@ impl Ledger {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             create_private_dir(dir)?;
         }
+        let created = !path.exists();
         let conn = Connection::open(path).map_err(db)?;
+        // It holds upload URLs while records wait for their bytes: the
+        // owner's only (SQLite gives its -wal and -shm files the same mode).
+        #[cfg(unix)]
+        if created {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(db)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(db)?;
+        if version > SCHEMA_VERSION {
+            return Err(io::Error::other(format!(
+                "it was written by a newer authenta (ledger version {version}, this one reads \
+                 {SCHEMA_VERSION}): upgrade authenta"
+            )));
+        }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db)?;
         // Durable across a killed process (the WAL is in the OS's cache
@@ -255,6 +285,8 @@ impl Ledger {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(db)?;
         Ok(Ledger {
             conn: Arc::new(Mutex::new(conn)),
             path: path.to_owned(),
@@ -711,6 +743,26 @@ mod tests {
         assert_eq!(twin.sha256, identity.sha256);
         assert_eq!(ledger.forget_mid("m-1").unwrap(), 1);
         assert!(matches!(ledger.resume(&key, false).unwrap(), Resume::New));
+        // The file is the owner's only; a later version's ledger is refused.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(ledger.path())
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        ledger
+            .conn()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let err = Ledger::open(ledger.path()).err().unwrap();
+        assert!(err.to_string().contains("newer authenta"), "{err}");
+        ledger
+            .conn()
+            .pragma_update(None, "user_version", SCHEMA_VERSION)
+            .unwrap();
         // A changed file is hashed again.
         std::fs::write(&file, b"other bytes").unwrap();
         assert_ne!(ledger.identify(&file).unwrap().sha256, identity.sha256);

@@ -172,6 +172,11 @@ fn a_second_run_costs_nothing_and_the_same_bytes_are_processed_once() {
     let media = env.media();
     let media = media.to_str().unwrap();
 
+    // Listing before any run creates nothing.
+    let (_, said) = env.run(&["ledger"], 0);
+    has(&said, "yet");
+    assert!(!env.ledger().exists());
+
     let (first, stderr) = env.run(&["process", media], 0);
     every_verdict_once(&first, &files);
     has(&stderr, "has the same bytes as");
