@@ -6,9 +6,9 @@
 //! expiry), uploaded, the last status seen, and the final record.
 //!
 //! Proto decides what each saved state costs on a rerun
-//! ([`Resume`](authenta_reqwest::proto::Resume)); the ledger only keeps the
+//! ([`Resume`]); the ledger only keeps the
 //! states, each committed when proto's upload reaches a
-//! [`Checkpoint`](authenta_reqwest::proto::Checkpoint), before the request
+//! [`Checkpoint`], before the request
 //! that depends on it.
 
 use std::fs::File;

@@ -222,8 +222,8 @@ impl RunningEmulator {
 
     /// Stops the emulator: nothing is saved after this returns, the listener
     /// closes, and open connections get a moment to finish. With
-    /// [`spawn`](EmulatorBuilder::spawn) it also waits for the background
-    /// thread; with [`start`](EmulatorBuilder::start) use
+    /// [`spawn`](crate::EmulatorBuilder::spawn) it also waits for the background
+    /// thread; with [`start`](crate::EmulatorBuilder::start) use
     /// [`stopped`](Self::stopped) to wait for the port to close.
     pub fn shutdown(mut self) {
         self.stop_and_join();

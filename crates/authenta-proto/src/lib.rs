@@ -6,14 +6,15 @@
 //! builds the `http::Request` values of those steps, reads the
 //! `http::Response` values, and makes every decision on the way:
 //!
-//! - [`validate`]: what a file is (magic bytes, then extension) and whether
-//!   the API and the model take it, before any request spends quota;
-//! - [`ops`]: one module per operation, each a request builder and a
-//!   response reader ([`ApiRequest`]); errors are read in one place
-//!   ([`response`]);
-//! - [`upload`]: the exact head of the S3 `PUT` and the URL's expiry;
-//! - [`retry`], [`poll`], [`paginate`]: when to retry, how long to wait
-//!   between polls, when a listing is complete;
+//! - [`MediaFile`]: what a file is (magic bytes, then extension) and
+//!   whether the API and the model take it, before any request spends
+//!   quota;
+//! - [`ApiRequest`]: one per operation ([`CreateMedia`], [`GetMedia`],
+//!   [`ListMedia`], [`DeleteMedia`]), each a request builder and a response
+//!   reader; errors are read in one place ([`Error`]);
+//! - [`UploadTarget`]: the exact head of the S3 `PUT` and the URL's expiry;
+//! - [`RetryPolicy`], [`PollPolicy`], [`ListCursor`]: when to retry, how
+//!   long to wait between polls, when a listing is complete;
 //! - [`engine`]: every flow (a call with its retries, an upload, a wait,
 //!   create → upload → wait, a download, a listing) as a state machine
 //!   the caller steps, and the one driver loop per mode that runs any of

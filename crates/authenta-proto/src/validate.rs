@@ -6,7 +6,7 @@
 //! signature (the extension only decides when no bytes are at hand), and a
 //! file read from disk must end as its format ends (a PNG's `IEND`, a
 //! JPEG's end-of-image marker, an MP4's `moov` box and boxes that fit in
-//! the file). These checks read the first [`SNIFF_LEN`] bytes and then
+//! the file). These checks read the first `SNIFF_LEN` bytes and then
 //! seek: the tail of a PNG or JPEG, the box headers of an MP4. They never
 //! read a whole file into memory.
 
@@ -52,7 +52,7 @@ pub struct MediaFile {
 }
 
 impl MediaFile {
-    /// Checks a file from its name, first bytes (up to [`SNIFF_LEN`]) and
+    /// Checks a file from its name, first bytes (up to `SNIFF_LEN`) and
     /// size. The content type comes from `content_type` when given, else
     /// from the magic bytes; it must be one the API takes. Bytes that match
     /// no media signature are refused ([`ValidationError::NotMedia`]) even
@@ -119,7 +119,7 @@ impl MediaFile {
     /// [`MediaFile::from_reader`]); the record is named after the file. A
     /// missing or unreadable file is a [`ValidationError::Unreadable`].
     ///
-    /// This reads [`SNIFF_LEN`] bytes and a few headers with `std::fs`;
+    /// This reads `SNIFF_LEN` bytes and a few headers with `std::fs`;
     /// async callers may run it on a blocking thread.
     pub fn from_path(
         path: &Path,
@@ -155,7 +155,7 @@ impl MediaFile {
     /// [`ValidationError::Truncated`]. The checks follow the bytes' format,
     /// even when `content_type` declares another.
     ///
-    /// Reads [`SNIFF_LEN`] bytes, then seeks: to the end for a PNG or JPEG
+    /// Reads `SNIFF_LEN` bytes, then seeks: to the end for a PNG or JPEG
     /// (the whole structure is walked only when the last bytes are not the
     /// end marker), from box header to box header for an MP4.
     ///
