@@ -77,17 +77,25 @@ pub fn existing(global: &Global) -> Result<Option<Ledger>, CliError> {
     open_for(global, false)
 }
 
-fn open_for(global: &Global, create: bool) -> Result<Option<Ledger>, CliError> {
-    let path = match (&global.ledger, global.no_ledger, global.emulator) {
-        (Some(path), _, _) => path.clone(),
-        (None, true, _) | (None, false, true) => return Ok(None),
-        (None, false, false) => default_path().ok_or_else(|| {
+/// Where the ledger a command uses is (the rule of [`for_command`]); `None`
+/// for none.
+fn path_for(global: &Global) -> Result<Option<PathBuf>, CliError> {
+    match (&global.ledger, global.no_ledger, global.emulator) {
+        (Some(path), _, _) => Ok(Some(path.clone())),
+        (None, true, _) | (None, false, true) => Ok(None),
+        (None, false, false) => default_path().map(Some).ok_or_else(|| {
             CliError::Ledger(
                 "no place for the batch ledger: neither XDG_STATE_HOME nor HOME is set; \
                  give --ledger PATH, or --no-ledger"
                     .into(),
             )
-        })?,
+        }),
+    }
+}
+
+fn open_for(global: &Global, create: bool) -> Result<Option<Ledger>, CliError> {
+    let Some(path) = path_for(global)? else {
+        return Ok(None);
     };
     if !create && !path.exists() {
         return Ok(None);
@@ -110,15 +118,16 @@ pub fn failed(ledger: &Ledger, e: &io::Error) -> CliError {
 
 /// `authenta ledger`: lists the entries, or forgets some.
 pub fn run(global: &Global, args: &LedgerArgs) -> Result<u8, CliError> {
+    let Some(path) = path_for(global)? else {
+        return Err(CliError::Ledger(
+            "no ledger to read: --no-ledger, or --emulator without --ledger PATH".into(),
+        ));
+    };
     let Some(ledger) = existing(global)? else {
-        if global.no_ledger || (global.emulator && global.ledger.is_none()) {
-            return Err(CliError::Ledger(
-                "no ledger to read: --no-ledger, or --emulator without --ledger PATH".into(),
-            ));
-        }
-        let path = global.ledger.clone().or_else(default_path);
-        let shown = path.map_or_else(|| "here".to_owned(), |p| format!("at {}", p.display()));
-        eprintln!("authenta: no ledger {shown} yet: `authenta process` keeps one");
+        eprintln!(
+            "authenta: no ledger at {} yet: `authenta process` keeps one",
+            path.display()
+        );
         return Ok(match &args.action {
             None => exit::SUCCESS,
             Some(_) => exit::NOT_FOUND,

@@ -213,9 +213,18 @@ impl Config {
             }
             None => Config::from_lookup(lookup)?,
         };
+        config.overridden(base_url, user_agent)
+    }
+
+    /// This configuration with the base URL and user agent given, if any.
+    pub(crate) fn overridden(
+        self,
+        base_url: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<Self, ConfigError> {
         let config = match base_url {
-            Some(url) => config.with_base_url(url)?,
-            None => config,
+            Some(url) => self.with_base_url(url)?,
+            None => self,
         };
         match user_agent {
             Some(user_agent) => config.with_user_agent(user_agent),

@@ -92,36 +92,18 @@ impl ClientSettings {
                 (None, None) => SharedProvider(Arc::new(profile.provider()?)),
             };
             let base_url = self.base_url.clone().or(profile.base_url);
-            return finish(
-                Config::from_shared_provider(provider.0)?,
-                base_url.as_deref(),
-                self.user_agent.as_deref(),
-            );
+            return Config::from_shared_provider(provider.0)?
+                .overridden(base_url.as_deref(), self.user_agent.as_deref());
         }
         if let (None, Some(provider)) = (&self.credentials, &self.provider) {
             let config = Config::from_shared_provider(provider.0.clone())?;
-            return finish(config, self.base_url.as_deref(), self.user_agent.as_deref());
+            return config.overridden(self.base_url.as_deref(), self.user_agent.as_deref());
         }
         Config::resolve(
             self.credentials.clone(),
             self.base_url.as_deref(),
             self.user_agent.as_deref(),
         )
-    }
-}
-
-fn finish(
-    config: Config,
-    base_url: Option<&str>,
-    user_agent: Option<&str>,
-) -> Result<Config, ConfigError> {
-    let config = match base_url {
-        Some(url) => config.with_base_url(url)?,
-        None => config,
-    };
-    match user_agent {
-        Some(user_agent) => config.with_user_agent(user_agent),
-        None => Ok(config),
     }
 }
 
