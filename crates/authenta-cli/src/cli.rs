@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use authenta_reqwest::proto::{ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_PROFILE};
-use authenta_reqwest::types::{MODEL_TYPES, MediaId, ModelType};
+use authenta_reqwest::types::{MODEL_TYPES, ModelType};
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 /// Check media for deepfakes and manipulation with Authenta.
@@ -194,9 +194,9 @@ pub struct ModelArg {
 /// A command that takes one mid.
 #[derive(Args)]
 pub struct MidArg {
-    /// The record's id (24 hex characters).
+    /// The record's id (24 hex characters), checked before any request.
     #[arg(value_name = "MID")]
-    pub mid: MediaId,
+    pub mid: String,
 }
 
 /// `list`
@@ -218,9 +218,9 @@ pub struct List {
 /// `wait MID`
 #[derive(Args)]
 pub struct Wait {
-    /// The record's id.
+    /// The record's id (24 hex characters), checked before any request.
     #[arg(value_name = "MID")]
-    pub mid: MediaId,
+    pub mid: String,
 
     /// How long to wait, such as 90s or 10m.
     #[arg(long, default_value = "30m", value_name = "DURATION", value_parser = parse_duration)]
@@ -230,9 +230,9 @@ pub struct Wait {
 /// `result MID`
 #[derive(Args)]
 pub struct ResultArgs {
-    /// The record's id.
+    /// The record's id (24 hex characters), checked before any request.
     #[arg(value_name = "MID")]
-    pub mid: MediaId,
+    pub mid: String,
 
     /// Save the heatmap image here (image models).
     #[arg(long, value_name = "PATH")]

@@ -2,7 +2,8 @@
 //! the emulator.
 
 use authenta_emulator::Emulator;
-use authenta_reqwest::types::{ListQuery, MediaStatus};
+use authenta_reqwest::proto::check_mid;
+use authenta_reqwest::types::{ListQuery, MediaId, MediaStatus};
 use authenta_reqwest::{PollPolicy, UploadOptions};
 use futures_util::TryStreamExt as _;
 use serde_json::json;
@@ -60,22 +61,30 @@ pub async fn upload(global: &Global, args: &Upload) -> Result<u8, CliError> {
     Ok(exit::SUCCESS)
 }
 
+/// A mid from the command line, checked by proto before any request (and
+/// before credentials are needed): a mistyped one spends nothing, exit 6.
+fn checked_mid(text: &str) -> Result<MediaId, CliError> {
+    check_mid(text).map_err(|e| CliError::Sdk(e.into()))
+}
+
 /// `get MID`.
 pub async fn get(global: &Global, args: &MidArg) -> Result<u8, CliError> {
+    let mid = checked_mid(&args.mid)?;
     let session = Session::open(global).await?;
-    let media = session.client.get(&args.mid).await?;
+    let media = session.client.get(&mid).await?;
     output::print_media(&media, global.json);
     Ok(exit::SUCCESS)
 }
 
 /// `delete MID`.
 pub async fn delete(global: &Global, args: &MidArg) -> Result<u8, CliError> {
+    let mid = checked_mid(&args.mid)?;
     let session = Session::open(global).await?;
-    session.client.delete(&args.mid).await?;
+    session.client.delete(&mid).await?;
     if global.json {
-        output::json_line(&json!({ "mid": args.mid, "deleted": true }));
+        output::json_line(&json!({ "mid": mid, "deleted": true }));
     } else {
-        output::line(&format!("deleted {}", args.mid));
+        output::line(&format!("deleted {mid}"));
     }
     Ok(exit::SUCCESS)
 }
@@ -117,10 +126,11 @@ pub async fn list(global: &Global, args: &List) -> Result<u8, CliError> {
 /// `wait MID [--timeout D]`: the record once final; exit 1 unless it is
 /// `PROCESSED`.
 pub async fn wait(global: &Global, args: &Wait) -> Result<u8, CliError> {
+    let mid = checked_mid(&args.mid)?;
     let session = Session::open(global).await?;
-    let bar = Bars::new(show_progress(global)).spinner(args.mid.as_str());
+    let bar = Bars::new(show_progress(global)).spinner(mid.as_str());
     let policy = PollPolicy::default().with_max_wait(args.timeout);
-    let media = crate::process::wait(&session.client, &args.mid, policy, &bar).await;
+    let media = crate::process::wait(&session.client, &mid, policy, &bar).await;
     bar.done();
     let media = media?;
     output::print_media(&media, global.json);
@@ -136,9 +146,10 @@ pub async fn wait(global: &Global, args: &Wait) -> Result<u8, CliError> {
 /// `result MID [--heatmap PATH]`: the verdict and the result document, and
 /// the heatmap saved.
 pub async fn result(global: &Global, args: &ResultArgs) -> Result<u8, CliError> {
+    let mid = checked_mid(&args.mid)?;
     let session = Session::open(global).await?;
     let client = &session.client;
-    let media = client.get(&args.mid).await?;
+    let media = client.get(&mid).await?;
     if !media.status.is_final() {
         return Err(CliError::Unfinished(format!(
             "media {} is {}: no result yet; `authenta wait {}` waits for it",

@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use authenta_reqwest::MediaFile;
-use authenta_reqwest::proto::ValidationError;
+use authenta_reqwest::proto::{ValidationError, check_model};
 use authenta_reqwest::types::ModelType;
 
 /// One file to process, checked.
@@ -94,6 +94,11 @@ pub struct Plan {
 /// model of each file's kind.
 pub fn plan(paths: &[PathBuf], model: Option<&ModelType>, recursive: bool) -> Plan {
     let mut plan = Plan::default();
+    // A model the API does not list: one error, not one per file.
+    if let Some(Err(e)) = model.map(check_model) {
+        plan.errors.push(Refusal::File(e));
+        return plan;
+    }
     for path in paths {
         if path.is_dir() {
             let before = plan.jobs.len() + plan.errors.len();

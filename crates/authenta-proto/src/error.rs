@@ -251,6 +251,9 @@ impl Error {
             }
             ErrorClass::Credits => "add credits to the account; retrying will not help",
             ErrorClass::Interrupted => return None,
+            _ if self.is_not_from_the_api() => {
+                "this answer is not the Authenta API's (a web page or a redirect): check the base URL (AUTHENTA_BASE_URL, or the client's base URL; the API's is https://platform.authenta.ai/api)"
+            }
             ErrorClass::NotFound => "check the mid: the record may have been deleted",
             ErrorClass::Server => "the service failed; try again later",
             ErrorClass::Timeout => {
@@ -268,6 +271,37 @@ impl Error {
             ErrorClass::Network | ErrorClass::LocalIo => return None,
         };
         Some(Cow::Borrowed(fixed))
+    }
+
+    /// Whether an API request was answered by something other than the
+    /// API: a redirect (the API never redirects), or a body that is HTML
+    /// where the API sends JSON (a 2xx, or a 4xx without the API's error
+    /// body). A wrong base URL does this. A 5xx page from a proxy in front
+    /// of the API is not counted: that is the service failing.
+    ///
+    /// ```
+    /// use authenta_proto::{Error, HttpError};
+    /// use authenta_proto::types::Operation;
+    ///
+    /// let moved = Error::Http(Box::new(HttpError {
+    ///     status: http::StatusCode::TEMPORARY_REDIRECT,
+    ///     snippet: String::new(),
+    ///     operation: Some(Operation::ListMedia),
+    ///     mid: None,
+    ///     retry_after: None,
+    /// }));
+    /// assert!(moved.is_not_from_the_api());
+    /// assert!(moved.hint().unwrap().contains("check the base URL"));
+    /// ```
+    pub fn is_not_from_the_api(&self) -> bool {
+        let html = |snippet: &str| snippet.trim_start().starts_with('<');
+        match self {
+            Error::Http(e) if e.operation.is_some() => {
+                e.status.is_redirection() || (e.status.is_client_error() && html(&e.snippet))
+            }
+            Error::Decode(e) => e.operation.is_some() && html(&e.snippet),
+            _ => false,
+        }
     }
 
     /// Attaches the `mid` the failed request concerned.
@@ -496,6 +530,21 @@ pub enum ValidationError {
         /// The kind of media the file is.
         kind: MediaKind,
     },
+    /// A `mid` that cannot be a record's: the API's are 24 lower-case
+    /// hexadecimal characters (the spec's `MediaId` pattern).
+    #[error("{mid:?} is not a media id: {reason}; a mid is 24 hexadecimal characters, such as 692f406f9f68d4b70080bb80 (`authenta list` shows them)")]
+    InvalidMid {
+        /// The text given.
+        mid: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A model the API's model table does not list.
+    #[error("model {model} is not one the API lists; it takes {}", known_models())]
+    UnknownModel {
+        /// The model asked for.
+        model: ModelType,
+    },
     /// A list page size outside what the API takes.
     #[error("limit {limit} is out of range: the API takes {min} to {max} records per page", min = authenta_types::LIST_LIMIT_MIN, max = authenta_types::LIST_LIMIT_MAX)]
     InvalidLimit {
@@ -521,6 +570,15 @@ fn api_content_types() -> String {
         .map(|row| row.content_type)
         .collect();
     types.join(", ")
+}
+
+/// `DF-1 (Video), AC-1 (Image), ...`: every model of the table.
+fn known_models() -> String {
+    let models: Vec<String> = authenta_types::MODEL_TYPES
+        .iter()
+        .map(|m| format!("{} ({})", m.id, kinds(m.media_kinds)))
+        .collect();
+    models.join(", ")
 }
 
 /// `Image or Video`.

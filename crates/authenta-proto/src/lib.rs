@@ -128,4 +128,7 @@ pub use transport::{
     SourceFault, TransportErrorKind, UploadBody,
 };
 pub use upload::{UploadTarget, artifact_request};
-pub use validate::{MediaFile, content_type_of_extension, default_model, detect_content_type};
+pub use validate::{
+    MediaFile, check_mid, check_model, content_type_of_extension, default_model,
+    detect_content_type,
+};

@@ -13,7 +13,9 @@
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use authenta_types::{CreateMediaRequest, MAX_UPLOAD_SIZE, MODEL_TYPES, MediaKind, ModelType};
+use authenta_types::{
+    CreateMediaRequest, MAX_UPLOAD_SIZE, MODEL_TYPES, MediaId, MediaKind, ModelType, ModelTypeInfo,
+};
 
 use crate::error::ValidationError;
 
@@ -209,8 +211,8 @@ impl MediaFile {
     }
 
     /// The create request for this file and model; refused when the model
-    /// does not take this kind of media. Unknown models are not checked:
-    /// their rules are not known to this version.
+    /// is not in the API's table ([`check_model`]) or does not take this
+    /// kind of media.
     pub fn create_request(&self, model: ModelType) -> Result<CreateMediaRequest, ValidationError> {
         let request = CreateMediaRequest {
             name: self.name.clone(),
@@ -662,6 +664,62 @@ fn check_name(name: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// Checks a model named by a caller against the API's model table
+/// ([`MODEL_TYPES`]): a model it does not list is refused before any
+/// request, so a mistyped `--model` spends no mutation. Returns its row.
+///
+/// ```
+/// use authenta_proto::check_model;
+/// use authenta_proto::types::ModelType;
+///
+/// assert!(check_model(&ModelType::Df1).is_ok());
+/// let err = check_model(&ModelType::from("XX-9")).unwrap_err();
+/// assert!(err.to_string().contains("model XX-9 is not one the API lists; it takes DF-1 (Video)"));
+/// ```
+pub fn check_model(model: &ModelType) -> Result<&'static ModelTypeInfo, ValidationError> {
+    model
+        .info()
+        .ok_or_else(|| ValidationError::UnknownModel {
+            model: model.clone(),
+        })
+}
+
+/// Checks a `mid` given by a caller (a command-line argument, a file): 24
+/// hexadecimal characters, as the spec's `MediaId` pattern says, upper
+/// case read as lower. Refused before any request, so a mistyped mid spends
+/// no query.
+///
+/// ```
+/// use authenta_proto::check_mid;
+///
+/// assert_eq!(check_mid("692F406F9F68D4B70080BB80").unwrap().as_str(), "692f406f9f68d4b70080bb80");
+/// assert!(check_mid("not-a-mid").unwrap_err().to_string().contains("is not a media id"));
+/// ```
+pub fn check_mid(text: &str) -> Result<MediaId, ValidationError> {
+    let invalid = |reason| ValidationError::InvalidMid {
+        mid: text.to_owned(),
+        reason,
+    };
+    let mid = text.trim();
+    if mid.is_empty() {
+        return Err(invalid("it is empty"));
+    }
+    if !mid.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(invalid("it holds characters other than 0-9 and a-f"));
+    }
+    if mid.len() != MEDIA_ID_LEN {
+        return Err(invalid(if mid.len() < MEDIA_ID_LEN {
+            "it is shorter than 24 characters"
+        } else {
+            "it is longer than 24 characters"
+        }));
+    }
+    Ok(MediaId::new(mid.to_ascii_lowercase()))
+}
+
+/// The length of a record's id (the spec's `MediaId`: `^[0-9a-f]{24}$`).
+const MEDIA_ID_LEN: usize = 24;
+
 /// Checks a create request as the API would: a name, a size from 1 byte to
 /// 5 GiB, a content type the API takes, and a model that takes that kind of
 /// media. Returns the kind.
@@ -684,9 +742,8 @@ pub fn validate_create(request: &CreateMediaRequest) -> Result<MediaKind, Valida
             content_type: request.content_type.clone(),
         }
     })?;
-    if let Some(info) = request.model_type.info()
-        && !info.media_kinds.contains(&kind)
-    {
+    let info = check_model(&request.model_type)?;
+    if !info.media_kinds.contains(&kind) {
         return Err(ValidationError::ModelMismatch {
             name: request.name.clone(),
             model: request.model_type.clone(),
@@ -942,8 +999,11 @@ mod tests {
         let video = MediaFile::inspect("clip.mp4", MP4, 10, None).unwrap();
         assert!(video.create_request(ModelType::Ac1).is_err());
         assert!(video.create_request(ModelType::Df1).is_ok());
-        // Unknown models are let through: their rules are not known here.
-        assert!(image.create_request(ModelType::from("ZZ-1")).is_ok());
+        // A model the table does not list is refused: the API would.
+        assert!(matches!(
+            image.create_request(ModelType::from("ZZ-1")),
+            Err(ValidationError::UnknownModel { .. })
+        ));
     }
 
     #[test]
