@@ -151,8 +151,8 @@ pub async fn result(global: &Global, args: &ResultArgs) -> Result<u8, CliError> 
     let client = &session.client;
     let media = client.get(&mid).await?;
     if !media.status.is_final() {
-        return Err(CliError::Unfinished(format!(
-            "media {} is {}: no result yet; `authenta wait {}` waits for it",
+        return Err(CliError::NotFinal(format!(
+            "media {} is {}, not final: no result yet; `authenta wait {}` waits for it",
             media.mid, media.status, media.mid
         )));
     }

@@ -5,7 +5,8 @@ use authenta_reqwest::ErrorClass;
 
 /// Everything worked (every media `PROCESSED`).
 pub const SUCCESS: u8 = 0;
-/// A media ended `FAILED` or `ERROR`, or has no result yet.
+/// A media ended `FAILED` or `ERROR`, or lacks what was asked for (a
+/// heatmap).
 pub const UNFINISHED: u8 = 1;
 /// A bad flag or argument, missing credentials or an unusable base URL.
 pub const USAGE: u8 = 2;
@@ -23,8 +24,9 @@ pub const NOT_FOUND: u8 = 7;
 pub const NETWORK: u8 = 8;
 /// The service failed (5xx) or answered something unreadable.
 pub const SERVER: u8 = 9;
-/// A wait ran out of time (`--timeout`).
-pub const TIMEOUT: u8 = 10;
+/// A media is not final yet: the wait ended first (`--timeout`), or it
+/// has no result yet. Nothing failed; `authenta wait MID` asks again.
+pub const NOT_FINAL: u8 = 10;
 /// Writing a file locally failed (a downloaded artifact: disk full, no
 /// permission).
 pub const LOCAL_IO: u8 = 11;
@@ -42,7 +44,7 @@ pub const TABLE: &[(u8, &str, &str)] = &[
     (
         UNFINISHED,
         "unfinished",
-        "a media ended FAILED or ERROR, or has no result yet",
+        "a media ended FAILED or ERROR, or lacks what was asked for (a heatmap)",
     ),
     (
         USAGE,
@@ -77,9 +79,9 @@ pub const TABLE: &[(u8, &str, &str)] = &[
         "the service failed (5xx) or answered something unreadable",
     ),
     (
-        TIMEOUT,
-        "timeout",
-        "the media was not final within --timeout",
+        NOT_FINAL,
+        "not final",
+        "a media is still processing (--timeout ended the wait, or no result yet): nothing failed; `authenta wait MID` asks again",
     ),
     (
         LOCAL_IO,
@@ -104,7 +106,7 @@ pub fn for_class(class: ErrorClass) -> u8 {
         ErrorClass::NotFound => NOT_FOUND,
         ErrorClass::Network => NETWORK,
         ErrorClass::Server => SERVER,
-        ErrorClass::Timeout => TIMEOUT,
+        ErrorClass::Timeout => NOT_FINAL,
         ErrorClass::LocalIo => LOCAL_IO,
         ErrorClass::Interrupted => INTERRUPTED,
         // A class this version does not know.

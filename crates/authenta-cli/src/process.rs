@@ -29,6 +29,10 @@ enum Outcome {
     Done(Box<Media>),
     /// It failed.
     Failed(Error),
+    /// Uploaded, and still processing when the wait ended (`--timeout`, or
+    /// Ctrl-C): not a failure; `authenta wait MID` asks again. The error
+    /// says which ([`ProtoError::not_final`]).
+    NotFinal(Error),
     /// It was not started: an earlier file's error would recur.
     Skipped,
 }
@@ -128,6 +132,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
                 Outcome::Done(Box::new(media))
             }
             Err(e) if matches!(e.as_proto(), Some(ProtoError::Stopped(_))) => Outcome::Skipped,
+            Err(e) if not_final(&e).is_some() => Outcome::NotFinal(e),
             Err(e) => {
                 // A record deleted meanwhile: the next run creates it anew.
                 if let (Some(ledger), Some(mid), ErrorClass::NotFound) =
@@ -154,6 +159,14 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
             {
                 bars.note(&format!(
                     "authenta: error: {}: {}",
+                    job.path.display(),
+                    describe(e)
+                ));
+            } else if let Outcome::NotFinal(e) = &outcome
+                && e.class() != ErrorClass::Interrupted
+            {
+                bars.note(&format!(
+                    "authenta: not final: {}: {}",
                     job.path.display(),
                     describe(e)
                 ));
@@ -297,6 +310,11 @@ fn report_entry(job: &Job, outcome: &Outcome, elapsed: Duration) -> report::Entr
         Outcome::Done(media) => {
             report::Entry::from_record((**media).clone(), Some(job.path.clone()), Some(elapsed))
         }
+        // Not started: no failure to count either.
+        Outcome::Failed(e) if e.class() == ErrorClass::Interrupted => report::Entry {
+            status: "not started (interrupted)".into(),
+            ..unrecorded()
+        },
         Outcome::Failed(e) => report::Entry {
             mid: e.mid().cloned(),
             status: match e.code() {
@@ -305,6 +323,13 @@ fn report_entry(job: &Job, outcome: &Outcome, elapsed: Duration) -> report::Entr
             },
             elapsed: Some(elapsed),
             error: Some(describe(e)),
+            ..unrecorded()
+        },
+        // No error: the page counts it as not final, not failed.
+        Outcome::NotFinal(e) => report::Entry {
+            mid: e.mid().cloned(),
+            status: not_final_status(e),
+            elapsed: Some(elapsed),
             ..unrecorded()
         },
         Outcome::Skipped => report::Entry {
@@ -338,8 +363,24 @@ fn exit_code(outcome: &Outcome) -> u8 {
     match outcome {
         Outcome::Done(media) if media.status == MediaStatus::Processed => exit::SUCCESS,
         Outcome::Done(_) => exit::UNFINISHED,
-        Outcome::Failed(e) => exit::for_class(e.class()),
+        // A timeout is `NOT_FINAL`, an interruption `INTERRUPTED`.
+        Outcome::Failed(e) | Outcome::NotFinal(e) => exit::for_class(e.class()),
         Outcome::Skipped => exit::SUCCESS,
+    }
+}
+
+/// The record an error leaves not final, and its last status (proto
+/// decides which errors those are).
+fn not_final(error: &Error) -> Option<(&MediaId, Option<MediaStatus>)> {
+    error.as_proto().and_then(ProtoError::not_final)
+}
+
+/// `not final`, with the last status seen: the status column's word, the
+/// report's, and `--json`'s `notFinal.status`.
+fn not_final_status(error: &Error) -> String {
+    match not_final(error) {
+        Some((_, Some(status))) => format!("not final ({status})"),
+        _ => "not final".to_owned(),
     }
 }
 
@@ -353,6 +394,16 @@ fn outcome_json(job: &Job, outcome: &Outcome, elapsed: Duration) -> serde_json::
     let (key, detail) = match outcome {
         Outcome::Done(media) => ("media", json!(media)),
         Outcome::Failed(e) => ("error", output::error_json(e, &describe(e))),
+        Outcome::NotFinal(e) => {
+            let (mid, last) = not_final(e).expect("a not-final outcome has its record");
+            let detail = json!({
+                "mid": mid,
+                "status": last,
+                "message": describe(e),
+                "exitCode": exit::for_class(e.class()),
+            });
+            ("notFinal", detail)
+        }
         Outcome::Skipped => ("skipped", json!(true)),
     };
     value[key] = detail;
@@ -378,9 +429,18 @@ fn results_table(rows: &[(&Job, &(Outcome, Duration))]) -> Table {
                 e.mid().map_or("-".into(), ToString::to_string),
                 job.model.to_string(),
                 match e.code() {
+                    None if e.class() == ErrorClass::Interrupted => {
+                        "not started (interrupted)".to_owned()
+                    }
                     Some(code) => format!("error {code}"),
                     None => format!("error ({})", output::class_name(e.class())),
                 },
+                "-",
+            ),
+            Outcome::NotFinal(e) => (
+                e.mid().map_or("-".into(), ToString::to_string),
+                job.model.to_string(),
+                not_final_status(e),
                 "-",
             ),
             Outcome::Skipped => ("-".into(), job.model.to_string(), "skipped".into(), "-"),

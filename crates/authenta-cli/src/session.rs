@@ -113,8 +113,11 @@ pub enum CliError {
     Invalid(Vec<Refusal>),
     /// The emulator could not start.
     Emulator(String),
-    /// A record is not (or did not end) `PROCESSED`.
+    /// A record ended other than `PROCESSED`, or lacks what was asked for.
     Unfinished(String),
+    /// A record is not final yet: nothing failed, asking again later
+    /// gives its verdict.
+    NotFinal(String),
     /// The batch ledger cannot be opened or written: what and why.
     Ledger(String),
 }
@@ -139,6 +142,7 @@ impl CliError {
             CliError::Invalid(_) => exit::INVALID_INPUT,
             CliError::Emulator(_) => exit::USAGE,
             CliError::Unfinished(_) => exit::UNFINISHED,
+            CliError::NotFinal(_) => exit::NOT_FINAL,
             CliError::Ledger(_) => exit::LOCAL_IO,
         }
     }
@@ -164,7 +168,7 @@ impl CliError {
             CliError::Emulator(why) => {
                 eprintln!("authenta: error: the emulator cannot start: {why}")
             }
-            CliError::Unfinished(why) => eprintln!("authenta: {why}"),
+            CliError::Unfinished(why) | CliError::NotFinal(why) => eprintln!("authenta: {why}"),
             CliError::Ledger(why) => eprintln!("authenta: error: {why}"),
         }
     }
@@ -196,6 +200,7 @@ impl CliError {
                 None,
             )],
             CliError::Unfinished(why) => vec![object("unfinished", why.clone(), None)],
+            CliError::NotFinal(why) => vec![object("not_final", why.clone(), None)],
             CliError::Ledger(why) => vec![object("local_io", why.clone(), None)],
         }
     }

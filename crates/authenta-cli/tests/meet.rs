@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use assert_cmd::Command;
 use authenta_emulator::{ApiKey, Emulator, EmulatorBuilder, Fault, FaultAction, KeySpec, RunningEmulator};
 use common::{authenta, has};
@@ -128,4 +130,105 @@ fn an_answer_that_is_not_the_apis_says_to_check_the_base_url() {
     let redirect = run(&mut against(&emulator, &key), &["list"], 9);
     has(&redirect.stderr, "HTTP 307");
     has(&redirect.stderr, "check the base URL");
+}
+
+#[test]
+fn a_record_still_processing_when_the_wait_ends_is_not_final_not_failed() {
+    let (emulator, key) = emulator(Emulator::builder().processing_time(Duration::from_secs(600)));
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.html");
+    let args = [
+        "process",
+        "samples/test-pattern.png",
+        "--timeout",
+        "1s",
+        "--no-ledger",
+        "--report",
+        report.to_str().unwrap(),
+    ];
+    // The table: its own word and the last status; exit 10, not 1.
+    let table = run(&mut against(&emulator, &key), &args, 10);
+    let row = table
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("samples/test-pattern.png"))
+        .unwrap_or_else(|| panic!("no row:\n{}", table.stdout));
+    has(row, "not final (UPLOADED)");
+    assert!(!row.contains("error"), "{row}");
+    has(&table.stderr, "authenta: not final: samples/test-pattern.png");
+    has(&table.stderr, "0 failed, 1 not final");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("<strong>1</strong>not final"), "{html}");
+    assert!(html.contains("<strong>0</strong>failed"), "{html}");
+    has(&html, "not final (UPLOADED)");
+
+    // The JSON line: `notFinal` with the mid and last status, no `error`.
+    let json_args: Vec<&str> = std::iter::once("--json").chain(args[..5].iter().copied()).collect();
+    let json = run(&mut against(&emulator, &key), &json_args, 10);
+    let line = &json_lines(&json.stdout)[0];
+    assert_eq!(line["file"], "samples/test-pattern.png", "{line}");
+    assert!(line.get("error").is_none(), "{line}");
+    let not_final = &line["notFinal"];
+    assert_eq!(not_final["status"], "UPLOADED", "{line}");
+    assert_eq!(not_final["exitCode"], 10, "{line}");
+    let mid = not_final["mid"].as_str().unwrap();
+    assert_eq!(mid.len(), 24, "{line}");
+
+    // Its result is not there yet either: exit 10 again, saying so.
+    let result = run(&mut against(&emulator, &key), &["result", mid], 10);
+    has(&result.stderr, "not final: no result yet");
+}
+
+#[cfg(unix)]
+#[test]
+fn after_ctrl_c_an_uploaded_record_is_not_final_not_an_error() {
+    let (emulator, key) = emulator(Emulator::builder().processing_time(Duration::from_secs(600)));
+    let dir = tempfile::tempdir().unwrap();
+    let png = std::fs::read(common::root().join("samples/test-pattern.png")).unwrap();
+    // Two distinct files, uploaded one at a time.
+    let (first, second) = (dir.path().join("a.png"), dir.path().join("b.png"));
+    std::fs::write(&first, &png).unwrap();
+    let mut other = png.clone();
+    other.extend_from_slice(b"!");
+    std::fs::write(&second, &other).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_authenta"))
+        .current_dir(common::root())
+        .env("XDG_STATE_HOME", common::state_home())
+        .env("AUTHENTA_BASE_URL", emulator.base_url())
+        .env("AUTHENTA_CLIENT_ID", &key.client_id)
+        .env("AUTHENTA_CLIENT_SECRET", &key.client_secret)
+        .args(["process", "-j", "1", "--no-ledger"])
+        .arg(&first)
+        .arg(&second)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::until(Duration::from_secs(60), || {
+        emulator.records().iter().any(|r| r.status == "UPLOADED")
+    });
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(130), "{stdout}");
+    let row = |path: &std::path::Path| {
+        let name = path.display().to_string();
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&name))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{stdout}"))
+            .to_owned()
+    };
+    has(&row(&first), "not final (UPLOADED)");
+    // The second was uploaded too, or not started, depending on timing.
+    let second = row(&second);
+    assert!(
+        second.contains("not final (UPLOADED)") || second.contains("not started (interrupted)"),
+        "{second}"
+    );
+    assert!(!stdout.contains("error"), "{stdout}");
 }

@@ -69,7 +69,8 @@ pub struct BatchStopped {
 }
 
 /// Why a batch item is not done: the batch was interrupted. With a `mid`
-/// its record was created (and perhaps uploaded) but not waited for.
+/// its record was uploaded and waiting for processing (not final: see
+/// [`Error::not_final`]); without, nothing of it was started.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{}", match .mid {
     Some(mid) => format!("interrupted before the record was final (mid {mid})"),
@@ -271,6 +272,32 @@ impl Error {
             ErrorClass::Network | ErrorClass::LocalIo => return None,
         };
         Some(Cow::Borrowed(fixed))
+    }
+
+    /// The record this error leaves *not final*: uploaded and still being
+    /// processed when the wait ended (a wait's [`Error::Timeout`], or a
+    /// batch [`Error::Interrupted`] while it waited), with its last status
+    /// seen. Nothing failed: waiting again with the same mid (no upload, no
+    /// mutation) gives the verdict. `None` for every other error.
+    ///
+    /// ```
+    /// use authenta_proto::{Error, Interrupted};
+    /// use authenta_proto::types::{MediaId, MediaStatus};
+    ///
+    /// let mid = MediaId::new("692f406f9f68d4b70080bb80");
+    /// let waiting = Error::Interrupted(Interrupted { mid: Some(mid.clone()) });
+    /// assert_eq!(waiting.not_final(), Some((&mid, Some(MediaStatus::Uploaded))));
+    /// assert_eq!(Error::Interrupted(Interrupted { mid: None }).not_final(), None);
+    /// ```
+    pub fn not_final(&self) -> Option<(&MediaId, Option<MediaStatus>)> {
+        match self {
+            Error::Timeout(e) => Some((&e.mid, e.last_status.clone())),
+            // The pipeline yields a mid only for records uploaded and waiting.
+            Error::Interrupted(Interrupted { mid: Some(mid) }) => {
+                Some((mid, Some(MediaStatus::Uploaded)))
+            }
+            _ => None,
+        }
     }
 
     /// Whether an API request was answered by something other than the
