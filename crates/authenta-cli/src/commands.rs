@@ -23,10 +23,11 @@ fn show_progress(global: &Global) -> bool {
 /// `upload FILE`: checks the file, creates its record, uploads it, and
 /// prints the mid (or a JSON object).
 pub async fn upload(global: &Global, args: &Upload) -> Result<u8, CliError> {
-    let job = files::check(&args.path, args.model.model.as_ref())
-        .map_err(|e| CliError::Invalid(vec![files::Refusal::File(e)]))?;
+    let model = args.model.model.as_ref();
+    let job = files::check(&args.path, model)
+        .map_err(|e| CliError::Invalid(vec![files::Refusal::file(e, &args.path, model)]))?;
     if let Some(note) = files::mismatch_note(&job) {
-        eprintln!("authenta: {note}");
+        note.tell(global.json);
     }
     let session = Session::open(global).await?;
     let bar = Bars::new(show_progress(global)).upload(&job.file.name, job.file.size);

@@ -118,7 +118,7 @@ pub fn for_class(class: ErrorClass) -> u8 {
 pub fn help_text() -> String {
     let mut text = String::from("Exit codes:\n");
     for (code, name, meaning) in TABLE {
-        text.push_str(&format!("  {code:>2}  {name}: {meaning}\n"));
+        text.push_str(&format!("  {code:>3}  {name}: {meaning}\n"));
     }
     text
 }

@@ -22,8 +22,15 @@ pub struct Job {
 
 /// Why the command line's paths cannot be processed.
 pub enum Refusal {
-    /// A file that cannot be sent.
-    File(ValidationError),
+    /// A file that cannot be sent (or a model no file can be sent with).
+    File {
+        /// Why.
+        error: ValidationError,
+        /// The path as given (or as found in a directory given).
+        path: Option<PathBuf>,
+        /// The model asked for, if one was.
+        model: Option<ModelType>,
+    },
     /// A directory holding no media the API takes.
     NoMedia {
         /// The directory given.
@@ -36,7 +43,7 @@ pub enum Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Refusal::File(e) => e.fmt(f),
+            Refusal::File { error, .. } => error.fmt(f),
             Refusal::NoMedia { dir, recursive } => {
                 write!(f, "no media in {}: ", dir.display())?;
                 match recursive {
@@ -53,22 +60,57 @@ impl fmt::Display for Refusal {
 }
 
 impl Refusal {
-    /// The file or directory refused, when the refusal names one.
+    /// A file refused for `error`.
+    pub fn file(error: ValidationError, path: &Path, model: Option<&ModelType>) -> Refusal {
+        Refusal::File {
+            error,
+            path: Some(path.to_owned()),
+            model: model.cloned(),
+        }
+    }
+
+    /// The file or directory refused, as given, when the refusal names one.
     pub fn path(&self) -> Option<String> {
         match self {
-            Refusal::File(
-                ValidationError::Unreadable { path: name, .. }
-                | ValidationError::EmptyFile { name }
-                | ValidationError::TooLarge { name, .. }
-                | ValidationError::UnknownContentType { name }
-                | ValidationError::NotMedia { name, .. }
-                | ValidationError::Truncated { name, .. }
-                | ValidationError::UnsupportedContentType { name, .. }
-                | ValidationError::ModelMismatch { name, .. }
-                | ValidationError::NoDefaultModel { name, .. },
-            ) => Some(name.clone()),
-            Refusal::File(_) => None,
+            Refusal::File { path, .. } => path.as_ref().map(|p| p.display().to_string()),
             Refusal::NoMedia { dir, .. } => Some(dir.display().to_string()),
+        }
+    }
+
+    /// The model asked for, when one was.
+    pub fn model(&self) -> Option<&ModelType> {
+        match self {
+            Refusal::File { model, .. } => model.as_ref(),
+            Refusal::NoMedia { .. } => None,
+        }
+    }
+}
+
+/// Something the command tells about a path without refusing it: a file
+/// in a directory that is skipped, a file sent as another type than its
+/// extension says, the same bytes at two paths.
+pub struct Note {
+    /// The path concerned, as given or found.
+    pub path: PathBuf,
+    /// What kind of note (`--json`'s `note`): `skipped`,
+    /// `extensionMismatch`, `sameBytes`.
+    pub kind: &'static str,
+    /// The line for people.
+    pub text: String,
+}
+
+impl Note {
+    /// Tells it: a line on stderr, or with `json` a JSON line on stdout
+    /// (`{"file", "note", "message"}`), so skipped files appear there too.
+    pub fn tell(&self, json: bool) {
+        if json {
+            crate::output::json_line(&serde_json::json!({
+                "file": self.path.display().to_string(),
+                "note": self.kind,
+                "message": self.text,
+            }));
+        } else {
+            eprintln!("authenta: {}", self.text);
         }
     }
 }
@@ -81,7 +123,7 @@ pub struct Plan {
     /// One line each about what was left out or taken otherwise than asked:
     /// files in directories that are not media, a directory link that loops,
     /// a file whose bytes are not what its extension says.
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
     /// Why files cannot be processed; nothing is sent when there is one.
     pub errors: Vec<Refusal>,
 }
@@ -95,8 +137,12 @@ pub struct Plan {
 pub fn plan(paths: &[PathBuf], model: Option<&ModelType>, recursive: bool) -> Plan {
     let mut plan = Plan::default();
     // A model the API does not list: one error, not one per file.
-    if let Some(Err(e)) = model.map(check_model) {
-        plan.errors.push(Refusal::File(e));
+    if let Some(Err(error)) = model.map(check_model) {
+        plan.errors.push(Refusal::File {
+            error,
+            path: None,
+            model: model.cloned(),
+        });
         return plan;
     }
     for path in paths {
@@ -106,11 +152,15 @@ pub fn plan(paths: &[PathBuf], model: Option<&ModelType>, recursive: bool) -> Pl
                 match check(&file, model) {
                     Ok(job) => plan.add(job),
                     Err(e) => match not_media(&e) {
-                        Some(what) => plan.notes.push(format!(
-                            "skipping {}: not media the API takes ({what})",
-                            file.display()
-                        )),
-                        None => plan.errors.push(Refusal::File(e)),
+                        Some(what) => plan.notes.push(Note {
+                            text: format!(
+                                "skipping {}: not media the API takes ({what})",
+                                file.display()
+                            ),
+                            path: file,
+                            kind: "skipped",
+                        }),
+                        None => plan.errors.push(Refusal::file(e, &file, model)),
                     },
                 }
             }
@@ -123,7 +173,7 @@ pub fn plan(paths: &[PathBuf], model: Option<&ModelType>, recursive: bool) -> Pl
         } else {
             match check(path, model) {
                 Ok(job) => plan.add(job),
-                Err(e) => plan.errors.push(Refusal::File(e)),
+                Err(e) => plan.errors.push(Refusal::file(e, path, model)),
             }
         }
     }
@@ -139,14 +189,16 @@ impl Plan {
 
 /// The note for a file whose bytes are not what its extension says (a PNG
 /// named `.mp4`): the bytes win, and the user is told once.
-pub fn mismatch_note(job: &Job) -> Option<String> {
-    job.file.extension_mismatch().map(|by_extension| {
-        format!(
+pub fn mismatch_note(job: &Job) -> Option<Note> {
+    job.file.extension_mismatch().map(|by_extension| Note {
+        path: job.path.clone(),
+        kind: "extensionMismatch",
+        text: format!(
             "{}: its bytes are {}, not {by_extension} as its extension says; sending it as {}",
             job.path.display(),
             job.file.content_type,
             job.file.content_type
-        )
+        ),
     })
 }
 
@@ -196,17 +248,24 @@ fn walk(dir: &Path, recursive: bool, plan: &mut Plan) -> Vec<PathBuf> {
             Err(e) => {
                 let path = e.path().unwrap_or(dir).to_owned();
                 match e.loop_ancestor() {
-                    Some(ancestor) => plan.notes.push(format!(
-                        "skipping {}: it links back to {} (a loop)",
-                        path.display(),
-                        ancestor.display()
-                    )),
-                    None => plan.errors.push(Refusal::File(ValidationError::Unreadable {
-                        path: path.display().to_string(),
-                        reason: e
-                            .io_error()
-                            .map_or_else(|| e.to_string(), ToString::to_string),
-                    })),
+                    Some(ancestor) => plan.notes.push(Note {
+                        text: format!(
+                            "skipping {}: it links back to {} (a loop)",
+                            path.display(),
+                            ancestor.display()
+                        ),
+                        path,
+                        kind: "skipped",
+                    }),
+                    None => {
+                        let error = ValidationError::Unreadable {
+                            path: path.display().to_string(),
+                            reason: e
+                                .io_error()
+                                .map_or_else(|| e.to_string(), ToString::to_string),
+                        };
+                        plan.errors.push(Refusal::file(error, &path, None));
+                    }
                 }
                 continue;
             }
@@ -215,11 +274,15 @@ fn walk(dir: &Path, recursive: bool, plan: &mut Plan) -> Vec<PathBuf> {
         let is_dir = entry.file_type().is_dir();
         if !seen.insert(real.clone()) {
             if is_dir {
-                plan.notes.push(format!(
-                    "skipping {}: {} is already walked",
-                    entry.path().display(),
-                    real.display()
-                ));
+                plan.notes.push(Note {
+                    text: format!(
+                        "skipping {}: {} is already walked",
+                        entry.path().display(),
+                        real.display()
+                    ),
+                    path: entry.path().to_owned(),
+                    kind: "skipped",
+                });
                 entries.skip_current_dir();
             }
             continue;
@@ -263,9 +326,9 @@ mod tests {
         assert_eq!(names(&plan), ["a.mp4 DF-1", "b.png AC-1"]);
         assert_eq!(plan.notes.len(), 1);
         assert!(
-            plan.notes[0].ends_with("notes.txt: not media the API takes (unknown type)"),
+            plan.notes[0].text.ends_with("notes.txt: not media the API takes (unknown type)"),
             "{}",
-            plan.notes[0]
+            plan.notes[0].text
         );
         assert!(plan.errors.is_empty());
         let recursive = super::plan(&[dir.path().to_owned()], None, true);
@@ -283,18 +346,18 @@ mod tests {
         assert!(plan.jobs.is_empty());
         assert!(matches!(
             plan.errors[..],
-            [Refusal::File(ValidationError::UnknownContentType { .. })]
+            [Refusal::File { error: ValidationError::UnknownContentType { .. }, .. }]
         ));
         let plan = super::plan(&[dir.path().to_owned()], Some(&ModelType::Df1), false);
         assert_eq!(names(&plan), ["a.mp4 DF-1"]);
         assert!(matches!(
             plan.errors[..],
-            [Refusal::File(ValidationError::ModelMismatch { .. })]
+            [Refusal::File { error: ValidationError::ModelMismatch { .. }, .. }]
         ));
         let plan = super::plan(&[dir.path().join("missing.png")], None, false);
         assert!(matches!(
             plan.errors[..],
-            [Refusal::File(ValidationError::Unreadable { .. })]
+            [Refusal::File { error: ValidationError::Unreadable { .. }, .. }]
         ));
     }
 
@@ -326,8 +389,8 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("sub"), dir.path().join("again")).unwrap();
         let plan = plan(&[dir.path().to_owned()], None, true);
         assert_eq!(names(&plan), ["a.mp4 DF-1", "c.png AC-1", "b.png AC-1"]);
-        let loops: Vec<_> = plan.notes.iter().filter(|n| n.contains("loop")).collect();
-        assert_eq!(loops.len(), 1, "{:?}", plan.notes);
+        let loops: Vec<_> = plan.notes.iter().filter(|n| n.text.contains("loop")).collect();
+        assert_eq!(loops.len(), 1);
         assert!(plan.errors.is_empty());
     }
 
@@ -339,6 +402,6 @@ mod tests {
         let plan = plan(&[path], None, false);
         assert_eq!(names(&plan), ["clip.mp4 AC-1"]);
         assert_eq!(plan.notes.len(), 1);
-        assert!(plan.notes[0].ends_with("clip.mp4: its bytes are image/png, not video/mp4 as its extension says; sending it as image/png"), "{}", plan.notes[0]);
+        assert!(plan.notes[0].text.ends_with("clip.mp4: its bytes are image/png, not video/mp4 as its extension says; sending it as image/png"), "{}", plan.notes[0].text);
     }
 }

@@ -41,7 +41,7 @@ enum Outcome {
 pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     let plan = files::plan(&args.paths, args.model.model.as_ref(), args.recursive);
     for note in &plan.notes {
-        eprintln!("authenta: {note}");
+        note.tell(global.json);
     }
     if !plan.errors.is_empty() {
         return Err(CliError::Invalid(plan.errors));
@@ -49,7 +49,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     let report = match &args.report {
         Some(path) => match report::Report::create(path) {
             Ok(report) => Some(report),
-            Err(e) => return Ok(report::cannot_write(path, &e)),
+            Err(e) => return Err(report::cannot_write(path, &e)),
         },
         None => None,
     };
@@ -58,7 +58,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     let client = &session.client;
     // The ledger keeps no artifact URL: a report reads final records again.
     let refresh = args.refresh || args.report.is_some();
-    let batch = Batch::plan(&plan.jobs, ledger.as_ref(), client, refresh)?;
+    let batch = Batch::plan(&plan.jobs, ledger.as_ref(), client, refresh, global.json)?;
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
     let count = bars.count(plan.jobs.len());
@@ -205,7 +205,12 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
             // The batch's own failure, if any, says more than the report's.
             Err(e) => {
                 let failed = report::cannot_write(path, &e);
-                return Ok(if code == exit::SUCCESS { failed } else { code });
+                failed.report(global.json);
+                return Ok(if code == exit::SUCCESS {
+                    failed.exit_code()
+                } else {
+                    code
+                });
             }
         }
     }
@@ -254,6 +259,7 @@ impl Batch {
         ledger: Option<&Ledger>,
         client: &Client,
         refresh: bool,
+        json: bool,
     ) -> Result<Batch, CliError> {
         let Some(ledger) = ledger else {
             return Ok(Batch {
@@ -279,11 +285,16 @@ impl Batch {
             let content = (identity.sha256.clone(), job.model.to_string());
             if let Some(&g) = seen.get(&content) {
                 let first = &jobs[items[g].jobs[0]];
-                eprintln!(
-                    "authenta: {} has the same bytes as {}: processed once",
-                    job.path.display(),
-                    first.path.display()
-                );
+                let note = files::Note {
+                    path: job.path.clone(),
+                    kind: "sameBytes",
+                    text: format!(
+                        "{} has the same bytes as {}: processed once",
+                        job.path.display(),
+                        first.path.display()
+                    ),
+                };
+                note.tell(json);
                 items[g].jobs.push(j);
                 group_of.push(g);
                 continue;

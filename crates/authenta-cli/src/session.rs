@@ -120,6 +120,8 @@ pub enum CliError {
     NotFinal(String),
     /// The batch ledger cannot be opened or written: what and why.
     Ledger(String),
+    /// A local file (a report) cannot be written: what and why.
+    LocalIo(String),
 }
 
 impl From<Error> for CliError {
@@ -143,7 +145,7 @@ impl CliError {
             CliError::Emulator(_) => exit::USAGE,
             CliError::Unfinished(_) => exit::UNFINISHED,
             CliError::NotFinal(_) => exit::NOT_FINAL,
-            CliError::Ledger(_) => exit::LOCAL_IO,
+            CliError::Ledger(_) | CliError::LocalIo(_) => exit::LOCAL_IO,
         }
     }
 
@@ -152,8 +154,22 @@ impl CliError {
     /// failed file), so a script reading stdout sees every failure.
     pub fn report(&self, json: bool) {
         if json {
-            for error in self.json() {
-                output::json_line(&serde_json::json!({ "error": error }));
+            // A refused file's line names it and its model at the top, as
+            // the line of a processed file does.
+            let refusals: Vec<_> = match self {
+                CliError::Invalid(refusals) => refusals.iter().map(Some).collect(),
+                _ => vec![None],
+            };
+            for (error, refusal) in self.json().into_iter().zip(refusals.into_iter().cycle()) {
+                let line = match refusal {
+                    Some(r) => serde_json::json!({
+                        "file": r.path(),
+                        "model": r.model(),
+                        "error": error,
+                    }),
+                    None => serde_json::json!({ "error": error }),
+                };
+                output::json_line(&line);
             }
             return;
         }
@@ -169,7 +185,7 @@ impl CliError {
                 eprintln!("authenta: error: the emulator cannot start: {why}")
             }
             CliError::Unfinished(why) | CliError::NotFinal(why) => eprintln!("authenta: {why}"),
-            CliError::Ledger(why) => eprintln!("authenta: error: {why}"),
+            CliError::Ledger(why) | CliError::LocalIo(why) => eprintln!("authenta: error: {why}"),
         }
     }
 }
@@ -201,7 +217,9 @@ impl CliError {
             )],
             CliError::Unfinished(why) => vec![object("unfinished", why.clone(), None)],
             CliError::NotFinal(why) => vec![object("not_final", why.clone(), None)],
-            CliError::Ledger(why) => vec![object("local_io", why.clone(), None)],
+            CliError::Ledger(why) | CliError::LocalIo(why) => {
+                vec![object("local_io", why.clone(), None)]
+            }
         }
     }
 }

@@ -232,3 +232,67 @@ fn after_ctrl_c_an_uploaded_record_is_not_final_not_an_error() {
     );
     assert!(!stdout.contains("error"), "{stdout}");
 }
+
+#[test]
+fn json_tells_every_event_with_the_path_as_given() {
+    let (emulator, key) = emulator(Emulator::builder().processing_time(Duration::from_millis(20)));
+    let dir = tempfile::tempdir().unwrap();
+    let png = std::fs::read(common::root().join("samples/test-pattern.png")).unwrap();
+    std::fs::write(dir.path().join("a.png"), &png).unwrap();
+    std::fs::write(dir.path().join("b.png"), &png).unwrap();
+    std::fs::write(dir.path().join("c.mp4"), &png).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not media").unwrap();
+    let given = dir.path().to_str().unwrap();
+    let at = |name: &str| format!("{given}/{name}");
+
+    // Notes (skipped, same bytes, another type than the extension) are JSON
+    // lines on stdout, not text on stderr.
+    let out = run(
+        &mut against(&emulator, &key),
+        &["--json", "process", given],
+        0,
+    );
+    assert!(!out.stderr.contains("skipping"), "{}", out.stderr);
+    let lines = json_lines(&out.stdout);
+    let note = |kind: &str, file: &str| {
+        lines
+            .iter()
+            .find(|l| l["note"] == kind && l["file"] == file)
+            .unwrap_or_else(|| panic!("no {kind} note for {file}: {lines:?}"))
+    };
+    has(note("skipped", &at("notes.txt"))["message"].as_str().unwrap(), "not media the API takes");
+    has(note("sameBytes", &at("b.png"))["message"].as_str().unwrap(), "processed once");
+    has(note("extensionMismatch", &at("c.mp4"))["message"].as_str().unwrap(), "image/png");
+    for name in ["a.png", "b.png", "c.mp4"] {
+        let done = lines.iter().find(|l| l["file"] == at(name) && l.get("media").is_some());
+        assert!(done.is_some(), "no result for {name}: {lines:?}");
+    }
+
+    // A refused file: the path as given and the model at the top.
+    let txt = at("notes.txt");
+    let refused = run(
+        &mut against(&emulator, &key),
+        &["--json", "process", "--model", "AC-1", &txt],
+        6,
+    );
+    let line = &json_lines(&refused.stdout)[0];
+    assert_eq!(line["file"], txt.as_str(), "{line}");
+    assert_eq!(line["model"], "AC-1", "{line}");
+    assert_eq!(line["error"]["path"], txt.as_str(), "{line}");
+    assert_eq!(line["error"]["exitCode"], 6, "{line}");
+
+    // A report that cannot be written: a local write, exit 11, as JSON.
+    let before = emulator.api_requests().len();
+    let nowhere = dir.path().join("missing/dir/report.html");
+    let report = run(
+        &mut against(&emulator, &key),
+        &["--json", "process", &at("a.png"), "--report", nowhere.to_str().unwrap()],
+        11,
+    );
+    let line = &json_lines(&report.stdout)[0];
+    assert_eq!(line["error"]["class"], "local_io", "{line}");
+    assert_eq!(line["error"]["exitCode"], 11, "{line}");
+    has(line["error"]["message"].as_str().unwrap(), "cannot write the report");
+    assert!(!report.stderr.contains("error:"), "{}", report.stderr);
+    assert_eq!(emulator.api_requests().len(), before, "nothing was sent");
+}

@@ -259,7 +259,7 @@ fn a_partial_batch_report_shows_what_failed_and_holds_no_credential() {
             "--report",
             "/no/such/dir/r.html",
         ],
-        2,
+        11,
     );
     assert!(stderr.contains("cannot write the report"), "{stderr}");
     assert_eq!(emulator.records().len(), before);

@@ -774,7 +774,7 @@ fn write_box_tables(
 pub async fn run(global: &Global, args: &ReportArgs) -> Result<u8, CliError> {
     let report = match Report::create(&args.output) {
         Ok(report) => report,
-        Err(e) => return Ok(cannot_write(&args.output, &e)),
+        Err(e) => return Err(cannot_write(&args.output, &e)),
     };
     let ledger = crate::ledger::existing(global)?;
     let session = Session::open(global).await?;
@@ -878,7 +878,7 @@ pub async fn run(global: &Global, args: &ReportArgs) -> Result<u8, CliError> {
             wrote(&args.output, &summary);
             Ok(exit::SUCCESS)
         }
-        Err(e) => Ok(cannot_write(&args.output, &e)),
+        Err(e) => Err(cannot_write(&args.output, &e)),
     }
 }
 
@@ -895,14 +895,13 @@ pub fn wrote(path: &Path, summary: &Summary) {
     );
 }
 
-/// Says on stderr that the report cannot be written; the exit code for it
-/// (the report's path is an argument that does not work).
-pub fn cannot_write(path: &Path, error: &io::Error) -> u8 {
-    eprintln!(
-        "authenta: error: cannot write the report {}: {error}",
+/// The error of a report that cannot be written: a local write, exit 11
+/// (a JSON error line with `--json`).
+pub fn cannot_write(path: &Path, error: &io::Error) -> CliError {
+    CliError::LocalIo(format!(
+        "cannot write the report {}: {error}; choose a path in a writable directory",
         path.display()
-    );
-    exit::USAGE
+    ))
 }
 
 /// `result MID --overlay OUT.png --file ORIGINAL`: blends the record's
