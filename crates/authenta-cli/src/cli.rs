@@ -57,7 +57,7 @@ pub struct Global {
     /// $XDG_CONFIG_HOME/authenta/config.toml, else
     /// ~/.config/authenta/config.toml) for what the flags and variables do
     /// not give; `default` when none is named.
-    #[arg(long, global = true, env = ENV_PROFILE, value_name = "NAME")]
+    #[arg(long, global = true, env = ENV_PROFILE, hide_env_values = true, value_name = "NAME")]
     pub profile: Option<String>,
 
     /// Run against an embedded emulator with a fresh key instead of an
@@ -125,7 +125,8 @@ pub struct Process {
     #[arg(long, short)]
     pub recursive: bool,
 
-    /// How many files to upload and wait for at a time.
+    /// How many files to upload at a time (every uploaded file is waited
+    /// for, together, whatever this is).
     #[arg(long, short = 'j', default_value_t = 4, value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,

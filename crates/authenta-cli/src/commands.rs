@@ -211,8 +211,24 @@ pub async fn result(global: &Global, args: &ResultArgs) -> Result<u8, CliError> 
     }
     if let (Some(out), Some(original)) = (&args.overlay, &args.file) {
         let saved = heatmap.map(|(path, _)| path.as_path());
-        return crate::report::save_overlay(client, &media, saved, original, out, args.opacity)
-            .await;
+        let code =
+            crate::report::save_overlay(client, &media, saved, original, out, args.opacity)
+                .await?;
+        if code == exit::SUCCESS {
+            if global.json {
+                output::json_line(&json!({
+                    "overlay": { "path": out.display().to_string(), "over": original.display().to_string() },
+                }));
+            } else {
+                eprintln!(
+                    "authenta: wrote the overlay {} (the heatmap over {}, opacity {})",
+                    out.display(),
+                    original.display(),
+                    args.opacity
+                );
+            }
+        }
+        return Ok(code);
     }
     Ok(exit::SUCCESS)
 }

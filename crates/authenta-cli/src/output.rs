@@ -165,7 +165,7 @@ pub fn class_name(class: ErrorClass) -> &'static str {
 pub fn error_json(error: &Error, message: &str) -> Value {
     json!({
         "class": class_name(error.class()),
-        "code": error.code().map(|c| c.as_str()),
+        "code": error.code().map(|c| c.as_str()).or_else(|| error.s3_code()),
         "status": error.status().map(|s| s.as_u16()),
         "mid": error.mid(),
         "message": message,

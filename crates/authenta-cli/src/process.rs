@@ -176,6 +176,11 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     }
     count.done();
     watcher.abort();
+    // Bars of files an interruption left behind do not stay above the table.
+    for (bar, _) in lock(&live).drain().map(|(_, v)| v) {
+        bar.done();
+    }
+    bars.clear();
 
     let by_job: Vec<(&Job, &(Outcome, Duration))> = (plan.jobs.iter().enumerate())
         .filter_map(|(j, job)| outcomes[batch.group_of[j]].as_ref().map(|o| (job, o)))

@@ -41,13 +41,24 @@ impl Bars {
         bar
     }
 
-    /// A count of the files done out of `total`.
+    /// A count of the files done out of `total`, its clock moving on its
+    /// own (not only when a file finishes).
     pub fn count(&self, total: usize) -> Bar {
-        self.bar(
+        let bar = self.bar(
             ProgressBar::new(total as u64),
             "",
             "{pos}/{len} done, {elapsed}",
-        )
+        );
+        bar.spin();
+        bar
+    }
+
+    /// Removes every bar still drawn (after an interruption, before the
+    /// table).
+    pub fn clear(&self) {
+        if let Some(multi) = &self.multi {
+            let _ = multi.clear();
+        }
     }
 
     fn bar(&self, bar: ProgressBar, label: &str, template: &str) -> Bar {

@@ -296,3 +296,78 @@ fn json_tells_every_event_with_the_path_as_given() {
     assert!(!report.stderr.contains("error:"), "{}", report.stderr);
     assert_eq!(emulator.api_requests().len(), before, "nothing was sent");
 }
+
+#[test]
+fn an_expired_upload_url_gets_the_expiry_hint_and_s3s_code() {
+    let (emulator, key) = emulator(Emulator::builder());
+    let expired = FaultAction::S3Error {
+        status: 403,
+        code: "AccessDenied".into(),
+        message: Some("Request has expired".into()),
+    };
+    emulator
+        .inject_fault(Fault::new("/authenta-storage", expired).times(10))
+        .unwrap();
+    let out = run(
+        &mut against(&emulator, &key),
+        &["upload", "samples/test-pattern.png"],
+        6,
+    );
+    has(&out.stderr, "the upload URL expired: create a new record and upload again");
+    assert!(!out.stderr.contains("Content-Type"), "{}", out.stderr);
+    let json = run(
+        &mut against(&emulator, &key),
+        &["--json", "upload", "samples/test-pattern.png"],
+        6,
+    );
+    assert_eq!(json_lines(&json.stdout)[0]["error"]["code"], "AccessDenied");
+}
+
+#[test]
+fn without_credentials_the_profiles_of_the_config_file_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[profile.emu]\nbase_url = \"http://127.0.0.1:9/api\"\nclient_id = \"id\"\nclient_secret_env = \"EMU_SECRET\"\n",
+    )
+    .unwrap();
+    let out = run(authenta().env("AUTHENTA_CONFIG", &config), &["list"], 2);
+    has(&out.stderr, "has no `default` profile; it has emu");
+    has(&out.stderr, "--profile emu");
+}
+
+#[test]
+fn terminal_details_help_suggestions_and_the_overlay_line() {
+    let typo = run(&mut authenta(), &["proces"], 2);
+    has(&typo.stderr, "similar subcommand exists: 'process'");
+    let help = run(&mut authenta().env_remove("AUTHENTA_PROFILE"), &["--help"], 0);
+    assert!(!help.stdout.contains("AUTHENTA_PROFILE="), "{}", help.stdout);
+    let process = run(&mut authenta(), &["process", "--help"], 0);
+    has(&process.stdout, "How many files to upload at a time");
+
+    let (emulator, key) = emulator(Emulator::builder().processing_time(Duration::from_millis(20)));
+    let uploaded = run(
+        &mut against(&emulator, &key),
+        &["upload", "samples/test-pattern.png"],
+        0,
+    );
+    let mid = uploaded.stdout.trim().to_owned();
+    run(&mut against(&emulator, &key), &["wait", &mid], 0);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("overlay.png");
+    let overlay = run(
+        &mut against(&emulator, &key),
+        &[
+            "result",
+            &mid,
+            "--overlay",
+            out.to_str().unwrap(),
+            "--file",
+            "samples/test-pattern.png",
+        ],
+        0,
+    );
+    has(&overlay.stderr, &format!("wrote the overlay {}", out.display()));
+    assert!(out.exists());
+}

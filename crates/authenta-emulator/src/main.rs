@@ -126,6 +126,8 @@ fn init_logging() {
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: a redirected log stays plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .finish()
         .with(no_s3s_debug);
     let _ = tracing::subscriber::set_global_default(subscriber);

@@ -164,10 +164,35 @@ impl Error {
         }
     }
 
-    /// The API's error code, when the API sent one.
+    /// The API's error code, when the API sent one. S3's code for a refused
+    /// upload is [`Error::s3_code`].
     pub fn code(&self) -> Option<&ErrorCode> {
         match self {
             Error::Api(e) => Some(&e.body.code),
+            _ => None,
+        }
+    }
+
+    /// S3's error code (`AccessDenied`, `SignatureDoesNotMatch`, ...), when
+    /// S3 refused the upload with its XML error body.
+    ///
+    /// ```
+    /// use authenta_proto::{Error, UploadError};
+    ///
+    /// let refused = Error::Upload(Box::new(UploadError {
+    ///     status: http::StatusCode::FORBIDDEN,
+    ///     code: "AccessDenied".into(),
+    ///     message: "Request has expired".into(),
+    ///     mid: None,
+    ///     retry_after: None,
+    /// }));
+    /// assert_eq!(refused.s3_code(), Some("AccessDenied"));
+    /// assert_eq!(refused.code(), None);
+    /// assert!(refused.hint().unwrap().starts_with("the upload URL expired"));
+    /// ```
+    pub fn s3_code(&self) -> Option<&str> {
+        match self {
+            Error::Upload(e) if !e.code.is_empty() => Some(&e.code),
             _ => None,
         }
     }
@@ -261,7 +286,9 @@ impl Error {
                 "the record is still processing; wait again later with the same mid, or allow a longer timeout"
             }
             ErrorClass::InvalidInput => match self {
-                Error::UploadExpired(_) => {
+                // The message already says the URL expired.
+                Error::UploadExpired(_) => "create a new record and upload again",
+                Error::Upload(e) if e.is_expired() => {
                     "the upload URL expired: create a new record and upload again"
                 }
                 Error::Upload(_) => {
@@ -678,6 +705,15 @@ pub struct HttpError {
     pub retry_after: Option<RetryAfter>,
 }
 
+impl UploadError {
+    /// Whether S3 refused the upload because its pre-signed URL expired
+    /// (`AccessDenied` "Request has expired", or an `ExpiredToken`).
+    pub fn is_expired(&self) -> bool {
+        self.code == "ExpiredToken"
+            || (self.code == "AccessDenied" && self.message.to_ascii_lowercase().contains("expired"))
+    }
+}
+
 /// ` with an empty body`, or `: "the start of it"`.
 fn body_suffix(snippet: &str) -> String {
     if snippet.is_empty() {
@@ -983,6 +1019,11 @@ impl Failure {
     /// The API's error code, if the API sent one.
     pub fn code(&self) -> Option<&ErrorCode> {
         self.as_proto().and_then(Error::code)
+    }
+
+    /// S3's error code, if S3 refused an upload ([`Error::s3_code`]).
+    pub fn s3_code(&self) -> Option<&str> {
+        self.as_proto().and_then(Error::s3_code)
     }
 
     /// The HTTP status of the failed answer, if there was one.

@@ -122,9 +122,24 @@ impl Profile {
             None if client_id.is_some() && client_secret.is_some() => Profile::default(),
             None => {
                 let path = config_path()?;
-                ProfileFile::open(&path)?
-                    .profile(DEFAULT_PROFILE)?
-                    .unwrap_or_default()
+                let file = ProfileFile::open(&path)?;
+                match file.profile(DEFAULT_PROFILE)? {
+                    Some(profile) => profile,
+                    // No key anywhere, but the file has other profiles:
+                    // say so, rather than only to set the variables.
+                    None if client_id.is_none() || client_secret.is_none() => {
+                        let names = file.names();
+                        if let Some(first) = names.first() {
+                            return Err(ConfigError::Profile(format!(
+                                "no credentials: {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} are not both set, and {} has no `{DEFAULT_PROFILE}` profile; it has {}: name one (--profile {first}, or {ENV_PROFILE}={first}), or set the variables",
+                                path.display(),
+                                names.join(", ")
+                            )));
+                        }
+                        Profile::default()
+                    }
+                    None => Profile::default(),
+                }
             }
         };
         Ok(base.overridden(client_id, client_secret.map(ClientSecret::new), base_url))
