@@ -417,28 +417,38 @@ macro_rules! methods {
         /// `POST /media`: creates a record and returns it with its upload
         /// URL. The request is checked first (name, size, content type,
         /// model), and never sent again once it may have reached the server.
+        ///
+        /// Spends one mutation of the key's quota per answered attempt;
+        /// the account's credits are checked (`U007` when too low), not
+        /// spent. A request refused by the checks spends nothing.
         pub $($async)? fn create(&self, request: CreateMediaRequest) -> Result<CreatedMedia, Failure> {
             let mut flow = self.call(CreateMedia::new(request)?);
-            $aw!(self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+            $aw!(in operation_span("create", None); self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
         }
 
         /// `GET /media/{mid}`.
+        ///
+        /// Spends one query per answered attempt; no credits.
         pub $($async)? fn get(&self, mid: &MediaId) -> Result<Media, Failure> {
             let mut flow = self.call(GetMedia::new(mid.clone()));
-            $aw!(self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+            $aw!(in operation_span("get", Some(mid)); self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
         }
 
         /// `GET /media`: one page of records.
+        ///
+        /// Spends one query per answered attempt; no credits.
         pub $($async)? fn list(&self, query: ListQuery) -> Result<MediaList, Failure> {
             let mut flow = self.call(ListMedia::new(query)?);
-            $aw!(self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+            $aw!(in operation_span("list", None); self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
         }
 
         /// `DELETE /media/{mid}`. A retried delete that finds the record
         /// gone has succeeded.
+        ///
+        /// Spends one mutation per answered attempt; no credits.
         pub $($async)? fn delete(&self, mid: &MediaId) -> Result<(), Failure> {
             let mut flow = self.call(DeleteMedia::new(mid.clone()));
-            $aw!(self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+            $aw!(in operation_span("delete", Some(mid)); self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
         }
 
         /// Uploads a file: checks it (readable, its bytes a media type the
@@ -449,6 +459,10 @@ macro_rules! methods {
         ///
         /// Keep [`Uploaded::target`] to retry a failed upload later with
         /// [`upload_to`](Client::upload_to).
+        ///
+        /// Spends what [`create`](Client::create) does (one mutation,
+        /// credits checked); the upload to S3 spends no quota. A file
+        /// refused by the checks spends nothing.
         pub $($async)? fn upload(&self, path: impl AsRef<Path>, options: &UploadOptions) -> Result<Uploaded, Failure> {
             let path = path.as_ref();
             let file = $aw!(self.inspect(path, options))?;
@@ -456,13 +470,15 @@ macro_rules! methods {
             let info = SourceInfo { len: file.size, reopenable: true, name: path.display().to_string() };
             let mut flow = self.upload_flow(file, options.model.clone(), info).checkpointed(options.checkpoint.clone());
             let mut io = crate::engine::$mode::Io { source: Some(&mut *source), sink: None, progress: options.progress.clone() };
-            $aw!(self.run(&mut flow, &mut io))
+            $aw!(in operation_span("upload", None); self.run(&mut flow, &mut io))
         }
 
         /// Uploads a file to an existing upload target: one saved from
         /// [`Uploaded::target`] or built with [`UploadTarget::new`] or
         /// [`UploadTarget::from_created`]. The file must be the target's
         /// size; an expired target is refused before a byte is sent.
+        ///
+        /// Spends no quota and no credits (the request goes to S3).
         pub $($async)? fn upload_to(&self, target: &UploadTarget, path: impl AsRef<Path>, progress: Option<ProgressFn>) -> Result<UploadReceipt, Failure> {
             let path = path.as_ref();
             let len = measure(path).map_err(|e| unreadable(path, e))?;
@@ -470,12 +486,15 @@ macro_rules! methods {
             let info = SourceInfo { len, reopenable: true, name: path.display().to_string() };
             let mut flow = UploadTo::new(target.clone(), info, self.config(), *self.retry_policy());
             let mut io = crate::engine::$mode::Io { source: Some(&mut *source), sink: None, progress };
-            $aw!(self.run(&mut flow, &mut io))
+            $aw!(in operation_span("upload_to", target.mid.as_ref()); self.run(&mut flow, &mut io))
         }
 
         /// Polls the record on the client's poll policy until its status
         /// is final (`PROCESSED`, `FAILED` or `ERROR`) and returns it. A
         /// timeout states the last status, the time waited and the polls.
+        ///
+        /// Spends one query per poll (the policy sets how many: see
+        /// [`PollPolicy`]); no credits.
         pub $($async)? fn wait(&self, mid: &MediaId) -> Result<Media, Failure> {
             $aw!(self.wait_with(mid, *self.poll_policy()))
         }
@@ -483,18 +502,21 @@ macro_rules! methods {
         /// Like [`wait`](Client::wait), on another poll policy.
         pub $($async)? fn wait_with(&self, mid: &MediaId, policy: PollPolicy) -> Result<Media, Failure> {
             let mut flow = self.wait_flow(mid, policy);
-            $aw!(self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+            $aw!(in operation_span("wait", Some(mid)); self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
         }
 
         /// Like [`wait_with`](Client::wait_with), showing each polled
         /// record to `observe` (to draw its status, say).
         pub $($async)? fn wait_observed(&self, mid: &MediaId, policy: PollPolicy, observe: impl Fn(&Media) + Send + Sync + 'static) -> Result<Media, Failure> {
             let mut flow = self.wait_flow(mid, policy).observed(Some(Arc::new(observe)));
-            $aw!(self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+            $aw!(in operation_span("wait", Some(mid)); self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
         }
 
         /// The whole job for one file: [`upload`](Client::upload), then
         /// [`wait`](Client::wait).
+        ///
+        /// Spends one mutation (the create; credits checked) and one query
+        /// per poll.
         pub $($async)? fn process(&self, path: impl AsRef<Path>, options: &UploadOptions) -> Result<Media, Failure> {
             $aw!(self.process_observed(path, options, None))
         }
@@ -509,14 +531,16 @@ macro_rules! methods {
             let upload = self.upload_flow(file, options.model.clone(), info).checkpointed(options.checkpoint.clone());
             let mut flow = Process::new(upload, *self.poll_policy()).observed(observe);
             let mut io = crate::engine::$mode::Io { source: Some(&mut *source), sink: None, progress: options.progress.clone() };
-            $aw!(self.run(&mut flow, &mut io))
+            $aw!(in operation_span("process", None); self.run(&mut flow, &mut io))
         }
 
         /// Reads a processed record's `resultURL` document (no credentials
         /// are sent with it); `None` when the record has none.
+        ///
+        /// Spends no quota and no credits (the document is read from S3).
         pub $($async)? fn result(&self, media: &Media) -> Result<Option<ResultDocument>, Failure> {
             let mut flow = FetchResult::new(media, *self.retry_policy());
-            $aw!(self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+            $aw!(in operation_span("result", Some(&media.mid)); self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
         }
 
         /// Downloads a processed record's heatmap image (its `heatmapURL`)
@@ -525,23 +549,44 @@ macro_rules! methods {
         /// heatmap (video records keep theirs per participant). The file is
         /// written as `<path>.part` and renamed when complete, so a failed
         /// download leaves no partial file.
+        ///
+        /// Spends no quota and no credits (the image is read from S3).
         pub $($async)? fn download_heatmap(&self, media: &Media, path: impl AsRef<Path>) -> Result<Option<u64>, Failure> {
             let mut flow = Download::heatmap(media, *self.retry_policy());
             let mut sink = self.driver().runtime.file_sink(path.as_ref().to_owned());
             let mut io = crate::engine::$mode::Io { source: None, sink: Some(&mut *sink), progress: None };
-            $aw!(self.run(&mut flow, &mut io))
+            $aw!(in operation_span("download_heatmap", Some(&media.mid)); self.run(&mut flow, &mut io))
         }
 
         /// Downloads any artifact URL of a record (a participant's heatmap,
         /// say) to `path`, as [`download_heatmap`](Client::download_heatmap)
         /// does: the bytes written.
+        ///
+        /// Spends no quota and no credits.
         pub $($async)? fn download(&self, url: &str, mid: Option<&MediaId>, path: impl AsRef<Path>) -> Result<u64, Failure> {
             let mut flow = Download::new(Some(url.to_owned()), mid.cloned(), *self.retry_policy());
             let mut sink = self.driver().runtime.file_sink(path.as_ref().to_owned());
             let mut io = crate::engine::$mode::Io { source: None, sink: Some(&mut *sink), progress: None };
-            Ok($aw!(self.run(&mut flow, &mut io))?.unwrap_or_default())
+            Ok($aw!(in operation_span("download", mid); self.run(&mut flow, &mut io))?.unwrap_or_default())
         }
     };
+}
+
+/// The `tracing` span of one operation a client method runs (`get`,
+/// `upload`, `wait`, ...): each attempt's span is its child. Fields:
+/// `authenta.operation`, and `authenta.mid` when the record is known (an
+/// upload records it once created).
+fn operation_span(name: &'static str, mid: Option<&MediaId>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "authenta.operation",
+        "otel.name" = name,
+        "authenta.operation" = name,
+        "authenta.mid" = tracing::field::Empty,
+    );
+    if let Some(mid) = mid {
+        span.record("authenta.mid", mid.as_str());
+    }
+    span
 }
 
 /// A file's size, for an upload to an existing target.
@@ -611,6 +656,8 @@ impl<T: HttpClient, R: Runtime> Client<Blocking<T, R>> {
     /// [`LIST_LIMIT_MAX`](authenta_types::LIST_LIMIT_MAX) as the iterator
     /// advances, each record once. A page that fails is yielded as an
     /// error and ends the iteration.
+    ///
+    /// Spends one query per page read (a page holds up to 100 records).
     pub fn list_all(&self) -> impl Iterator<Item = Result<Media, Failure>> + '_ {
         let mut pages = ListPages::new(LIST_LIMIT_MAX, self.config().clone(), *self.retry_policy())
             .expect("the largest page size is a valid page size");
@@ -680,6 +727,8 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
     /// [`LIST_LIMIT_MAX`](authenta_types::LIST_LIMIT_MAX) as the stream is
     /// polled, each record once. A page that fails is yielded as an error
     /// and ends the stream.
+    ///
+    /// Spends one query per page read (a page holds up to 100 records).
     pub fn list_all(&self) -> MediaStream<'_>
     where
         T: 'static,
@@ -715,6 +764,10 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
     /// permission, quota, credits: [`BatchStop`](crate::engine::BatchStop)),
     /// no further file is started: each is yielded with
     /// [`Error::Stopped`](crate::Error::Stopped).
+    ///
+    /// Spends one mutation per file (its create; credits checked) and the
+    /// shared wait's queries: about one list page per round while two or
+    /// more records wait, one query per poll for a record on its own.
     pub fn process_many(
         &self,
         paths: impl IntoIterator<Item = std::path::PathBuf, IntoIter: Send + 'static>,

@@ -79,9 +79,15 @@
 //!
 //! # Logging
 //!
-//! Each operation runs in a `tracing` span from `authenta-proto` (method,
-//! route template, mid, attempt, status, error code). `ureq` itself logs
-//! through the `log` crate and redacts query strings and sensitive headers.
+//! Each operation (`get`, `upload`, `wait`, ...) runs in a `tracing` span
+//! `authenta.operation` (`authenta.operation`, `authenta.mid`), and each
+//! HTTP attempt in a child span `authenta.attempt` with OpenTelemetry's
+//! HTTP client attributes (`http.request.method`, `url.template`,
+//! `http.response.status_code`, `error.type`) and the project's
+//! (`authenta.attempt`, `authenta.mid`, `authenta.quota`); no field holds a
+//! secret or a URL. Retries and waits are `tracing` events inside them.
+//! `ureq` itself logs through the `log` crate and redacts query strings and
+//! sensitive headers.
 
 mod builder;
 mod runtime;

@@ -1,7 +1,7 @@
 //! The blocking driver: one loop that runs any [`Flow`] over a blocking
 //! [`HttpClient`] and [`Runtime`]. It decides nothing.
 
-use super::{Action, Counted, Event, Flow, Written, drive, missing, now};
+use super::{Action, AttemptSpan, Counted, Event, Flow, Written, drive, missing, now};
 use crate::error::Failure;
 use crate::io::UploadSource;
 use crate::transport::{

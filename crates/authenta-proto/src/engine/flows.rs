@@ -114,7 +114,8 @@ impl<Op: ApiRequest> Call<Op> {
         let route = Op::OPERATION.route();
         tracing::debug!(method = route.method, route = route.path, mid = ?self.op.mid(), attempt, "sending");
         match self.op.build(&self.config) {
-            Ok(request) => {
+            Ok(mut request) => {
+                self.attempts.trace(&mut request, route.path);
                 self.sent_with = request
                     .extensions()
                     .get::<KeyGeneration>()
@@ -304,6 +305,7 @@ impl Flow for UploadTo {
                     Ok(mut head) => {
                         head.headers_mut()
                             .insert(USER_AGENT, self.user_agent.clone());
+                        self.attempts.trace(&mut head, "{uploadUrl}");
                         Action::Upload {
                             head,
                             len: self.target.size,
@@ -444,6 +446,8 @@ impl Flow for Upload {
                     Ok(action) => return action,
                     Err(Err(e)) => return Action::Finish(Err(e)),
                     Err(Ok(created)) => {
+                        // The operation's span learns its record.
+                        tracing::Span::current().record("authenta.mid", created.media.mid.as_str());
                         let target = match UploadTarget::from_created(
                             &created,
                             request,
@@ -690,7 +694,10 @@ impl Flow for FetchResult {
             Event::Ready => {
                 self.attempts.start();
                 return match artifact_request(url, Some(&self.mid)) {
-                    Ok(request) => Action::Send(request),
+                    Ok(mut request) => {
+                        self.attempts.trace(&mut request, "{resultURL}");
+                        Action::Send(request)
+                    }
                     Err(e) => Action::Finish(Err(e.into())),
                 };
             }
@@ -793,7 +800,10 @@ impl Flow for Download {
             (DownloadState::Fetching, Event::Ready) => {
                 self.attempts.start();
                 return match artifact_request(url, self.mid.as_ref()) {
-                    Ok(request) => Action::Download(request),
+                    Ok(mut request) => {
+                        self.attempts.trace(&mut request, "{artifactURL}");
+                        Action::Download(request)
+                    }
                     Err(e) => Action::Finish(Err(e.into())),
                 };
             }

@@ -217,6 +217,42 @@ pub(crate) fn unexpected<T>(event: &Event) -> Action<T> {
     }))
 }
 
+/// The `tracing` span of one attempt ([`Attempts::trace`]), carried by its
+/// request to the driver. A request without one is sent in no span.
+#[derive(Clone, Debug)]
+pub struct AttemptSpan(pub tracing::Span);
+
+impl AttemptSpan {
+    /// The span `request` carries, or a disabled one.
+    pub fn of<B>(request: &Request<B>) -> tracing::Span {
+        request
+            .extensions()
+            .get::<AttemptSpan>()
+            .map_or_else(tracing::Span::none, |s| s.0.clone())
+    }
+
+    /// Records the answer: its status, and as `error.type` the status when
+    /// it is an error (OpenTelemetry's rule for HTTP clients).
+    pub fn answered(span: &tracing::Span, status: StatusCode) {
+        span.record("http.response.status_code", status.as_u16());
+        if status.is_client_error() || status.is_server_error() {
+            span.record("error.type", status.as_str());
+        }
+    }
+
+    /// Records a transport failure as `error.type` (`connect`, `timeout`,
+    /// `interrupted`, `other`).
+    pub fn failed(span: &tracing::Span, kind: TransportErrorKind) {
+        let name = match kind {
+            TransportErrorKind::Connect => "connect",
+            TransportErrorKind::Timeout => "timeout",
+            TransportErrorKind::Interrupted => "interrupted",
+            TransportErrorKind::Other => "other",
+        };
+        span.record("error.type", name);
+    }
+}
+
 /// What to do after one attempt.
 #[derive(Debug)]
 pub enum Step<T> {
@@ -278,6 +314,38 @@ impl Attempts {
     /// The current attempt's number.
     pub fn attempt(&self) -> u32 {
         self.attempt
+    }
+
+    /// Opens the current attempt's `tracing` span, a child of the span
+    /// the flow runs in (the operation's), and hands it to the driver in
+    /// `request`'s extensions ([`AttemptSpan`]): the driver sends inside it
+    /// and records `http.response.status_code` or `error.type`. Its fields
+    /// are OpenTelemetry's HTTP client attributes where they fit
+    /// (`http.request.method`, `url.template`: the route, never the URL,
+    /// whose query may be a pre-signed credential) and the project's own
+    /// (`authenta.attempt`, `authenta.mid`, `authenta.quota`: the route's
+    /// quota class, for API requests).
+    pub fn trace<B>(&self, request: &mut Request<B>, template: &'static str) {
+        let method = request.method().as_str();
+        let span = tracing::info_span!(
+            "authenta.attempt",
+            "otel.name" = format!("{method} {template}"),
+            "otel.kind" = "client",
+            "http.request.method" = method,
+            "url.template" = template,
+            "authenta.attempt" = self.attempt,
+            "authenta.mid" = tracing::field::Empty,
+            "authenta.quota" = tracing::field::Empty,
+            "http.response.status_code" = tracing::field::Empty,
+            "error.type" = tracing::field::Empty,
+        );
+        if let Some(mid) = &self.mid {
+            span.record("authenta.mid", mid.as_str());
+        }
+        if let Some(operation) = self.operation {
+            span.record("authenta.quota", format!("{:?}", operation.route().quota).to_lowercase());
+        }
+        request.extensions_mut().insert(AttemptSpan(span));
     }
 
     /// Takes in an API answer.
@@ -618,10 +686,20 @@ macro_rules! drive {
         loop {
             event = match $flow.step(event, $runtime.inputs()) {
                 Action::Finish(result) => return result,
-                Action::Send(request) => match $aw!($client.send(request)) {
-                    Ok(response) => Event::Response(response),
-                    Err(e) => Event::transport($client.error_kind(&e), e),
-                },
+                Action::Send(request) => {
+                    let span = AttemptSpan::of(&request);
+                    match $aw!(in span; $client.send(request)) {
+                        Ok(response) => {
+                            AttemptSpan::answered(&span, response.status());
+                            Event::Response(response)
+                        }
+                        Err(e) => {
+                            let kind = $client.error_kind(&e);
+                            AttemptSpan::failed(&span, kind);
+                            Event::transport(kind, e)
+                        }
+                    }
+                }
                 Action::Upload { head, len } => match $io.source.as_deref_mut() {
                     None => Event::Source(missing("upload source")),
                     Some(source) => match $aw!(source.open()) {
@@ -629,13 +707,21 @@ macro_rules! drive {
                         Ok(reader) => {
                             let body = $body::new(reader, len, $io.progress.clone());
                             let fault = body.fault();
-                            match $aw!($client.send_upload(head.map(|()| body))) {
-                                Ok(response) => Event::Response(response),
+                            let span = AttemptSpan::of(&head);
+                            match $aw!(in span; $client.send_upload(head.map(|()| body))) {
+                                Ok(response) => {
+                                    AttemptSpan::answered(&span, response.status());
+                                    Event::Response(response)
+                                }
                                 Err(SendUploadError::Source(e)) => Event::Source(e),
                                 // The source's own failure, not the network's.
                                 Err(SendUploadError::Transport(e)) => match fault.take() {
                                     Some(source) => Event::Source(source),
-                                    None => Event::transport($client.error_kind(&e), e),
+                                    None => {
+                                        let kind = $client.error_kind(&e);
+                                        AttemptSpan::failed(&span, kind);
+                                        Event::transport(kind, e)
+                                    }
                                 },
                             }
                         }
@@ -647,14 +733,18 @@ macro_rules! drive {
                         Err(e) => Event::Sink(e),
                         Ok(()) => {
                             let mut counted = Counted::new(sink);
-                            match $aw!($client.send_download(request, &mut counted)) {
+                            let span = AttemptSpan::of(&request);
+                            match $aw!(in span; $client.send_download(request, &mut counted)) {
                                 Ok(mut response) => {
+                                    AttemptSpan::answered(&span, response.status());
                                     response.extensions_mut().insert(Written(counted.written));
                                     Event::Response(response)
                                 }
                                 Err(SendDownloadError::Sink(e)) => Event::Sink(e),
                                 Err(SendDownloadError::Transport(e)) => {
-                                    Event::transport($client.error_kind(&e), e)
+                                    let kind = $client.error_kind(&e);
+                                    AttemptSpan::failed(&span, kind);
+                                    Event::transport(kind, e)
                                 }
                             }
                         }
@@ -686,6 +776,11 @@ macro_rules! drive {
 }
 
 macro_rules! now {
+    (in $span:expr; $e:expr) => {{
+        let span = &$span;
+        let _entered = span.enter();
+        $e
+    }};
     ($e:expr) => {
         $e
     };
@@ -693,6 +788,9 @@ macro_rules! now {
 
 #[cfg(feature = "async")]
 macro_rules! later {
+    (in $span:expr; $e:expr) => {
+        tracing::Instrument::instrument($e, $span.clone()).await
+    };
     ($e:expr) => {
         $e.await
     };

@@ -1,7 +1,7 @@
 //! The async driver: one loop that runs any [`Flow`] over an
 //! [`AsyncHttpClient`] and [`AsyncRuntime`]. It decides nothing.
 
-use super::{Action, Counted, Event, Flow, Written, drive, later, missing};
+use super::{Action, AttemptSpan, Counted, Event, Flow, Written, drive, later, missing};
 use crate::error::Failure;
 use crate::io::AsyncUploadSource;
 use crate::transport::{
