@@ -73,9 +73,10 @@
 //!
 //! - `rustls` (default): TLS with rustls (ring), trusting the system's root
 //!   certificates, or the Mozilla roots where the system has none.
-//! - `native-tls`: TLS with the platform's library; when enabled, it is the
-//!   one used. Without either feature only plain `http` works (which
-//!   [`Config`] allows for loopback hosts only).
+//! - `native-tls`: TLS with the platform's library and its trust store
+//!   (a CA installed on the system is trusted, as with authenta-reqwest);
+//!   when enabled, it is the one used. Without either feature only plain
+//!   `http` works (which [`Config`] allows for loopback hosts only).
 //!
 //! # Logging
 //!

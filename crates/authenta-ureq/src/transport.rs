@@ -148,10 +148,14 @@ fn default_agent() -> Agent {
         // An upload reads the file straight into this buffer: at proto's
         // chunk size it stays in the CPU's cache (see FILE_CHUNK).
         .output_buffer_size(FILE_CHUNK);
+    // The platform's store (a company CA installed on the system, or named
+    // by SSL_CERT_FILE for OpenSSL), as the reqwest backend trusts: ureq's
+    // default roots are the Mozilla list only.
     #[cfg(feature = "native-tls")]
     let config = config.tls_config(
         ureq::tls::TlsConfig::builder()
             .provider(ureq::tls::TlsProvider::NativeTls)
+            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
             .build(),
     );
     #[cfg(all(feature = "rustls", not(feature = "native-tls")))]
