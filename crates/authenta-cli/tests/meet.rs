@@ -371,3 +371,66 @@ fn terminal_details_help_suggestions_and_the_overlay_line() {
     has(&overlay.stderr, &format!("wrote the overlay {}", out.display()));
     assert!(out.exists());
 }
+
+#[test]
+fn the_report_states_the_scores_source_a_readable_time_and_lists_fakes_first() {
+    let (emulator, key) = emulator(Emulator::builder().processing_time(Duration::from_millis(20)));
+    let dir = tempfile::tempdir().unwrap();
+    // Enough distinct files that both verdicts occur (the emulator's
+    // verdict is a hash of the bytes).
+    let png = std::fs::read(common::root().join("samples/test-pattern.png")).unwrap();
+    let mut paths = Vec::new();
+    for n in 0..8 {
+        let path = dir.path().join(format!("p{n}.png"));
+        let mut bytes = png.clone();
+        bytes.extend_from_slice(format!("{n}").as_bytes());
+        std::fs::write(&path, bytes).unwrap();
+        paths.push(path.to_str().unwrap().to_owned());
+    }
+    let report = dir.path().join("report.html");
+    let mut args = vec!["--no-ledger", "process", "--report", report.to_str().unwrap()];
+    args.extend(paths.iter().map(String::as_str));
+    let out = output_of(&mut against(&emulator, &key), &args);
+    assert!(matches!(out.code, 0 | 1), "{}", out.stderr);
+    let html = std::fs::read_to_string(&report).unwrap();
+    has(&html, "the score of the result document, as the service gave it");
+    // The time it was written: to the second, in UTC.
+    let written = html.split("written ").nth(1).unwrap();
+    let stamp = &written[..written.find(" by authenta").unwrap()];
+    assert_eq!(stamp.len(), "2026-12-03 15:13:07 UTC".len(), "{stamp}");
+    assert!(stamp.ends_with(" UTC") && stamp.as_bytes()[10] == b' ', "{stamp}");
+    // The index: every fake before every real, each marked.
+    let nav = &html[html.find("<nav").unwrap()..html.find("</nav>").unwrap()];
+    let verdicts: Vec<&str> = nav
+        .split("<span class=\"badge ")
+        .skip(1)
+        .map(|li| &li[..li.find('"').unwrap()])
+        .collect();
+    assert_eq!(verdicts.len(), 8, "{nav}");
+    let last_fake = verdicts.iter().rposition(|v| *v == "fake");
+    let first_real = verdicts.iter().position(|v| *v == "real");
+    if let (Some(f), Some(r)) = (last_fake, first_real) {
+        assert!(f < r, "{verdicts:?}");
+    }
+    assert!(verdicts.contains(&"fake") && verdicts.contains(&"real"), "{verdicts:?}");
+
+    // A record added by `authenta report` was not timed here: it says so.
+    let mid = emulator.records()[0].mid.clone();
+    let again = dir.path().join("again.html");
+    run(
+        &mut against(&emulator, &key),
+        &["report", again.to_str().unwrap(), &mid],
+        0,
+    );
+    has(&std::fs::read_to_string(&again).unwrap(), "not measured (read from the record");
+}
+
+/// Runs, whatever the exit code.
+fn output_of(cmd: &mut Command, args: &[&str]) -> Run {
+    let output = cmd.args(args).output().unwrap();
+    Run {
+        code: output.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}

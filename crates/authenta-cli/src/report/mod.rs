@@ -304,7 +304,9 @@ fn write_summary(
     summary: &Summary,
     index: &[(String, Verdict)],
 ) -> io::Result<()> {
-    let generated = authenta_reqwest::types::Timestamp::now().to_string();
+    let generated = authenta_reqwest::types::Timestamp::now()
+        .strftime("%Y-%m-%d %H:%M:%S UTC")
+        .to_string();
     writeln!(
         page,
         "<p>{} files, written {} by authenta {}.</p>",
@@ -327,13 +329,24 @@ fn write_summary(
             "<li class=\"{class}\"><strong>{count}</strong>{label}</li>"
         )?;
     }
+    // The index lists fakes first, then failures, then the rest, each
+    // marked with its verdict's badge.
     writeln!(page, "</ul>\n<nav aria-label=\"Files\"><ol>")?;
-    for (i, (name, verdict)) in index.iter().enumerate() {
+    let rank = |v: &Verdict| match v {
+        Verdict::Fake => 0,
+        Verdict::Failed => 1,
+        Verdict::Pending => 2,
+        Verdict::Real => 3,
+    };
+    let mut order: Vec<usize> = (0..index.len()).collect();
+    order.sort_by_key(|&i| rank(&index[i].1));
+    for i in order {
+        let (name, verdict) = &index[i];
         writeln!(
             page,
-            "<li><a href=\"#entry-{i}\">{}</a> ({})</li>",
+            "<li><a href=\"#entry-{i}\">{}</a> <span class=\"badge {v}\">{v}</span></li>",
             escape(name),
-            verdict.as_str()
+            v = verdict.as_str()
         )?;
     }
     writeln!(page, "</ol></nav>")
@@ -400,12 +413,21 @@ impl EntryWriter<'_> {
             ),
             ("Status", entry.status.clone()),
             ("Verdict", verdict.as_str().to_owned()),
-            ("Score", score.map_or_else(dash, |s| format!("{s:.3}"))),
+            (
+                "Score",
+                score.map_or_else(dash, |s| {
+                    format!("{s:.3} (the score of the result document, as the service gave it; the API documents no scale)")
+                }),
+            ),
             (
                 "Processing time",
-                entry
-                    .elapsed
-                    .map_or_else(dash, |d| format!("{:.1} s", d.as_secs_f64())),
+                entry.elapsed.map_or_else(
+                    || match entry.media {
+                        Some(_) => "not measured (read from the record, not waited for here)".to_owned(),
+                        None => dash(),
+                    },
+                    |d| format!("{:.1} s", d.as_secs_f64()),
+                ),
             ),
         ];
         if entry.file.is_none() {
