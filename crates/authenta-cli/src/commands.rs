@@ -212,8 +212,7 @@ pub async fn result(global: &Global, args: &ResultArgs) -> Result<u8, CliError> 
     if let (Some(out), Some(original)) = (&args.overlay, &args.file) {
         let saved = heatmap.map(|(path, _)| path.as_path());
         let code =
-            crate::report::save_overlay(client, &media, saved, original, out, args.opacity)
-                .await?;
+            crate::report::save_overlay(client, &media, saved, original, out, args.opacity).await?;
         if code == exit::SUCCESS {
             if global.json {
                 output::json_line(&json!({

@@ -326,7 +326,9 @@ mod tests {
         assert_eq!(names(&plan), ["a.mp4 DF-1", "b.png AC-1"]);
         assert_eq!(plan.notes.len(), 1);
         assert!(
-            plan.notes[0].text.ends_with("notes.txt: not media the API takes (unknown type)"),
+            plan.notes[0]
+                .text
+                .ends_with("notes.txt: not media the API takes (unknown type)"),
             "{}",
             plan.notes[0].text
         );
@@ -346,18 +348,27 @@ mod tests {
         assert!(plan.jobs.is_empty());
         assert!(matches!(
             plan.errors[..],
-            [Refusal::File { error: ValidationError::UnknownContentType { .. }, .. }]
+            [Refusal::File {
+                error: ValidationError::UnknownContentType { .. },
+                ..
+            }]
         ));
         let plan = super::plan(&[dir.path().to_owned()], Some(&ModelType::Df1), false);
         assert_eq!(names(&plan), ["a.mp4 DF-1"]);
         assert!(matches!(
             plan.errors[..],
-            [Refusal::File { error: ValidationError::ModelMismatch { .. }, .. }]
+            [Refusal::File {
+                error: ValidationError::ModelMismatch { .. },
+                ..
+            }]
         ));
         let plan = super::plan(&[dir.path().join("missing.png")], None, false);
         assert!(matches!(
             plan.errors[..],
-            [Refusal::File { error: ValidationError::Unreadable { .. }, .. }]
+            [Refusal::File {
+                error: ValidationError::Unreadable { .. },
+                ..
+            }]
         ));
     }
 
@@ -389,7 +400,11 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("sub"), dir.path().join("again")).unwrap();
         let plan = plan(&[dir.path().to_owned()], None, true);
         assert_eq!(names(&plan), ["a.mp4 DF-1", "c.png AC-1", "b.png AC-1"]);
-        let loops: Vec<_> = plan.notes.iter().filter(|n| n.text.contains("loop")).collect();
+        let loops: Vec<_> = plan
+            .notes
+            .iter()
+            .filter(|n| n.text.contains("loop"))
+            .collect();
         assert_eq!(loops.len(), 1);
         assert!(plan.errors.is_empty());
     }

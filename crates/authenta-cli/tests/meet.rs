@@ -7,7 +7,9 @@ mod common;
 use std::time::Duration;
 
 use assert_cmd::Command;
-use authenta_emulator::{ApiKey, Emulator, EmulatorBuilder, Fault, FaultAction, KeySpec, RunningEmulator};
+use authenta_emulator::{
+    ApiKey, Emulator, EmulatorBuilder, Fault, FaultAction, KeySpec, RunningEmulator,
+};
 use common::{authenta, has};
 use serde_json::Value;
 
@@ -80,7 +82,10 @@ fn a_malformed_mid_or_unknown_model_exits_6_and_the_emulator_sees_no_request() {
         &["upload", "--model", "xx-9", "samples/test-pattern.png"],
     ] {
         let out = run(&mut against(&emulator, &key), args, 6);
-        has(&out.stderr, "model XX-9 is not one the API lists; it takes DF-1 (Video)");
+        has(
+            &out.stderr,
+            "model XX-9 is not one the API lists; it takes DF-1 (Video)",
+        );
         has(&out.stderr, "AC-1 (Image)");
         // Once, not once per file.
         assert_eq!(out.stderr.matches("XX-9").count(), 1, "{}", out.stderr);
@@ -155,7 +160,10 @@ fn a_record_still_processing_when_the_wait_ends_is_not_final_not_failed() {
         .unwrap_or_else(|| panic!("no row:\n{}", table.stdout));
     has(row, "not final (UPLOADED)");
     assert!(!row.contains("error"), "{row}");
-    has(&table.stderr, "authenta: not final: samples/test-pattern.png");
+    has(
+        &table.stderr,
+        "authenta: not final: samples/test-pattern.png",
+    );
     has(&table.stderr, "0 failed, 1 not final");
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.contains("<strong>1</strong>not final"), "{html}");
@@ -163,7 +171,9 @@ fn a_record_still_processing_when_the_wait_ends_is_not_final_not_failed() {
     has(&html, "not final (UPLOADED)");
 
     // The JSON line: `notFinal` with the mid and last status, no `error`.
-    let json_args: Vec<&str> = std::iter::once("--json").chain(args[..5].iter().copied()).collect();
+    let json_args: Vec<&str> = std::iter::once("--json")
+        .chain(args[..5].iter().copied())
+        .collect();
     let json = run(&mut against(&emulator, &key), &json_args, 10);
     let line = &json_lines(&json.stdout)[0];
     assert_eq!(line["file"], "samples/test-pattern.png", "{line}");
@@ -260,11 +270,26 @@ fn json_tells_every_event_with_the_path_as_given() {
             .find(|l| l["note"] == kind && l["file"] == file)
             .unwrap_or_else(|| panic!("no {kind} note for {file}: {lines:?}"))
     };
-    has(note("skipped", &at("notes.txt"))["message"].as_str().unwrap(), "not media the API takes");
-    has(note("sameBytes", &at("b.png"))["message"].as_str().unwrap(), "processed once");
-    has(note("extensionMismatch", &at("c.mp4"))["message"].as_str().unwrap(), "image/png");
+    has(
+        note("skipped", &at("notes.txt"))["message"]
+            .as_str()
+            .unwrap(),
+        "not media the API takes",
+    );
+    has(
+        note("sameBytes", &at("b.png"))["message"].as_str().unwrap(),
+        "processed once",
+    );
+    has(
+        note("extensionMismatch", &at("c.mp4"))["message"]
+            .as_str()
+            .unwrap(),
+        "image/png",
+    );
     for name in ["a.png", "b.png", "c.mp4"] {
-        let done = lines.iter().find(|l| l["file"] == at(name) && l.get("media").is_some());
+        let done = lines
+            .iter()
+            .find(|l| l["file"] == at(name) && l.get("media").is_some());
         assert!(done.is_some(), "no result for {name}: {lines:?}");
     }
 
@@ -286,13 +311,22 @@ fn json_tells_every_event_with_the_path_as_given() {
     let nowhere = dir.path().join("missing/dir/report.html");
     let report = run(
         &mut against(&emulator, &key),
-        &["--json", "process", &at("a.png"), "--report", nowhere.to_str().unwrap()],
+        &[
+            "--json",
+            "process",
+            &at("a.png"),
+            "--report",
+            nowhere.to_str().unwrap(),
+        ],
         11,
     );
     let line = &json_lines(&report.stdout)[0];
     assert_eq!(line["error"]["class"], "local_io", "{line}");
     assert_eq!(line["error"]["exitCode"], 11, "{line}");
-    has(line["error"]["message"].as_str().unwrap(), "cannot write the report");
+    has(
+        line["error"]["message"].as_str().unwrap(),
+        "cannot write the report",
+    );
     assert!(!report.stderr.contains("error:"), "{}", report.stderr);
     assert_eq!(emulator.api_requests().len(), before, "nothing was sent");
 }
@@ -313,7 +347,10 @@ fn an_expired_upload_url_gets_the_expiry_hint_and_s3s_code() {
         &["upload", "samples/test-pattern.png"],
         6,
     );
-    has(&out.stderr, "the upload URL expired: create a new record and upload again");
+    has(
+        &out.stderr,
+        "the upload URL expired: create a new record and upload again",
+    );
     assert!(!out.stderr.contains("Content-Type"), "{}", out.stderr);
     let json = run(
         &mut against(&emulator, &key),
@@ -341,8 +378,16 @@ fn without_credentials_the_profiles_of_the_config_file_are_named() {
 fn terminal_details_help_suggestions_and_the_overlay_line() {
     let typo = run(&mut authenta(), &["proces"], 2);
     has(&typo.stderr, "similar subcommand exists: 'process'");
-    let help = run(&mut authenta().env_remove("AUTHENTA_PROFILE"), &["--help"], 0);
-    assert!(!help.stdout.contains("AUTHENTA_PROFILE="), "{}", help.stdout);
+    let help = run(
+        authenta().env_remove("AUTHENTA_PROFILE"),
+        &["--help"],
+        0,
+    );
+    assert!(
+        !help.stdout.contains("AUTHENTA_PROFILE="),
+        "{}",
+        help.stdout
+    );
     let process = run(&mut authenta(), &["process", "--help"], 0);
     has(&process.stdout, "How many files to upload at a time");
 
@@ -368,7 +413,10 @@ fn terminal_details_help_suggestions_and_the_overlay_line() {
         ],
         0,
     );
-    has(&overlay.stderr, &format!("wrote the overlay {}", out.display()));
+    has(
+        &overlay.stderr,
+        &format!("wrote the overlay {}", out.display()),
+    );
     assert!(out.exists());
 }
 
@@ -388,17 +436,28 @@ fn the_report_states_the_scores_source_a_readable_time_and_lists_fakes_first() {
         paths.push(path.to_str().unwrap().to_owned());
     }
     let report = dir.path().join("report.html");
-    let mut args = vec!["--no-ledger", "process", "--report", report.to_str().unwrap()];
+    let mut args = vec![
+        "--no-ledger",
+        "process",
+        "--report",
+        report.to_str().unwrap(),
+    ];
     args.extend(paths.iter().map(String::as_str));
     let out = output_of(&mut against(&emulator, &key), &args);
     assert!(matches!(out.code, 0 | 1), "{}", out.stderr);
     let html = std::fs::read_to_string(&report).unwrap();
-    has(&html, "the score of the result document, as the service gave it");
+    has(
+        &html,
+        "the score of the result document, as the service gave it",
+    );
     // The time it was written: to the second, in UTC.
     let written = html.split("written ").nth(1).unwrap();
     let stamp = &written[..written.find(" by authenta").unwrap()];
     assert_eq!(stamp.len(), "2026-12-03 15:13:07 UTC".len(), "{stamp}");
-    assert!(stamp.ends_with(" UTC") && stamp.as_bytes()[10] == b' ', "{stamp}");
+    assert!(
+        stamp.ends_with(" UTC") && stamp.as_bytes()[10] == b' ',
+        "{stamp}"
+    );
     // The index: every fake before every real, each marked.
     let nav = &html[html.find("<nav").unwrap()..html.find("</nav>").unwrap()];
     let verdicts: Vec<&str> = nav
@@ -412,7 +471,10 @@ fn the_report_states_the_scores_source_a_readable_time_and_lists_fakes_first() {
     if let (Some(f), Some(r)) = (last_fake, first_real) {
         assert!(f < r, "{verdicts:?}");
     }
-    assert!(verdicts.contains(&"fake") && verdicts.contains(&"real"), "{verdicts:?}");
+    assert!(
+        verdicts.contains(&"fake") && verdicts.contains(&"real"),
+        "{verdicts:?}"
+    );
 
     // A record added by `authenta report` was not timed here: it says so.
     let mid = emulator.records()[0].mid.clone();
@@ -422,7 +484,10 @@ fn the_report_states_the_scores_source_a_readable_time_and_lists_fakes_first() {
         &["report", again.to_str().unwrap(), &mid],
         0,
     );
-    has(&std::fs::read_to_string(&again).unwrap(), "not measured (read from the record");
+    has(
+        &std::fs::read_to_string(&again).unwrap(),
+        "not measured (read from the record",
+    );
 }
 
 /// Runs, whatever the exit code.

@@ -586,7 +586,9 @@ pub enum ValidationError {
     },
     /// A `mid` that cannot be a record's: the API's are 24 lower-case
     /// hexadecimal characters (the spec's `MediaId` pattern).
-    #[error("{mid:?} is not a media id: {reason}; a mid is 24 hexadecimal characters, such as 692f406f9f68d4b70080bb80 (`authenta list` shows them)")]
+    #[error(
+        "{mid:?} is not a media id: {reason}; a mid is 24 hexadecimal characters, such as 692f406f9f68d4b70080bb80 (`authenta list` shows them)"
+    )]
     InvalidMid {
         /// The text given.
         mid: String,
@@ -710,7 +712,8 @@ impl UploadError {
     /// (`AccessDenied` "Request has expired", or an `ExpiredToken`).
     pub fn is_expired(&self) -> bool {
         self.code == "ExpiredToken"
-            || (self.code == "AccessDenied" && self.message.to_ascii_lowercase().contains("expired"))
+            || (self.code == "AccessDenied"
+                && self.message.to_ascii_lowercase().contains("expired"))
     }
 }
 

@@ -677,11 +677,9 @@ fn check_name(name: &str) -> Result<(), ValidationError> {
 /// assert!(err.to_string().contains("model XX-9 is not one the API lists; it takes DF-1 (Video)"));
 /// ```
 pub fn check_model(model: &ModelType) -> Result<&'static ModelTypeInfo, ValidationError> {
-    model
-        .info()
-        .ok_or_else(|| ValidationError::UnknownModel {
-            model: model.clone(),
-        })
+    model.info().ok_or_else(|| ValidationError::UnknownModel {
+        model: model.clone(),
+    })
 }
 
 /// Checks a `mid` given by a caller (a command-line argument, a file): 24

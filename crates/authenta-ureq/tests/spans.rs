@@ -76,7 +76,10 @@ fn a_retried_get_is_one_operation_span_with_an_attempt_span_per_try() {
         .unwrap();
     let key = emu.create_key(KeySpec::new("spans")).unwrap();
     let client = Client::builder()
-        .credentials(Credentials::new(key.client_id.as_str(), key.client_secret.as_str()))
+        .credentials(Credentials::new(
+            key.client_id.as_str(),
+            key.client_secret.as_str(),
+        ))
         .base_url(emu.base_url())
         .retry_policy(RetryPolicy {
             initial_backoff: Duration::from_millis(5),
@@ -130,7 +133,11 @@ fn a_retried_get_is_one_operation_span_with_an_attempt_span_per_try() {
     assert_eq!(field(attempts[0], "http.response.status_code"), "503");
     assert_eq!(field(attempts[0], "error.type"), "503");
     assert_eq!(field(attempts[1], "http.response.status_code"), "200");
-    assert!(!attempts[1].fields.contains_key("error.type"), "{:?}", attempts[1]);
+    assert!(
+        !attempts[1].fields.contains_key("error.type"),
+        "{:?}",
+        attempts[1]
+    );
 
     // The upload: its operation span learnt the mid; the create and the
     // PUT are its attempts, the PUT's template is not its URL.
@@ -147,7 +154,12 @@ fn a_retried_get_is_one_operation_span_with_an_attempt_span_per_try() {
 
     // No secret, signature or pre-signed query anywhere.
     let text = format!("{spans:?}");
-    for secret in [key.client_secret.as_str(), "X-Amz-Signature", "X-Amz-Credential", "?"] {
+    for secret in [
+        key.client_secret.as_str(),
+        "X-Amz-Signature",
+        "X-Amz-Credential",
+        "?",
+    ] {
         assert!(!text.contains(secret), "{secret:?} in {text}");
     }
 }

@@ -343,7 +343,10 @@ impl Attempts {
             span.record("authenta.mid", mid.as_str());
         }
         if let Some(operation) = self.operation {
-            span.record("authenta.quota", format!("{:?}", operation.route().quota).to_lowercase());
+            span.record(
+                "authenta.quota",
+                format!("{:?}", operation.route().quota).to_lowercase(),
+            );
         }
         request.extensions_mut().insert(AttemptSpan(span));
     }
