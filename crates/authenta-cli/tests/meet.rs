@@ -378,11 +378,7 @@ fn without_credentials_the_profiles_of_the_config_file_are_named() {
 fn terminal_details_help_suggestions_and_the_overlay_line() {
     let typo = run(&mut authenta(), &["proces"], 2);
     has(&typo.stderr, "similar subcommand exists: 'process'");
-    let help = run(
-        authenta().env_remove("AUTHENTA_PROFILE"),
-        &["--help"],
-        0,
-    );
+    let help = run(authenta().env_remove("AUTHENTA_PROFILE"), &["--help"], 0);
     assert!(
         !help.stdout.contains("AUTHENTA_PROFILE="),
         "{}",

@@ -235,6 +235,8 @@ struct Shared<D> {
     driver: D,
     retry: RetryPolicy,
     poll: PollPolicy,
+    /// A request timeout of its own ([`Client::with_options`]).
+    timeout: Option<std::time::Duration>,
 }
 
 /// An Authenta client: every operation of the API, uploads streamed from
@@ -316,6 +318,27 @@ impl<D> Client<D> {
                 driver,
                 retry,
                 poll,
+                timeout: None,
+            }),
+        }
+    }
+
+    /// This client with `options` in place of its own settings, for the
+    /// calls made through the result: a request timeout, a retry policy, a
+    /// poll policy. It shares this client's connections, key and quota
+    /// counts ([`usage`](Client::usage)); cheap to make for one call.
+    pub fn with_options(&self, options: &crate::CallOptions) -> Client<D>
+    where
+        D: Clone,
+    {
+        let s = &self.shared;
+        Client {
+            shared: Arc::new(Shared {
+                config: s.config.clone(),
+                driver: s.driver.clone(),
+                retry: options.retry.unwrap_or(s.retry),
+                poll: options.poll.unwrap_or(s.poll),
+                timeout: options.timeout.or(s.timeout),
             }),
         }
     }
@@ -615,7 +638,13 @@ impl<T: HttpClient, R: Runtime> Client<Blocking<T, R>> {
         io: &mut blocking::Io<'_>,
     ) -> Result<F::Output, Failure> {
         let driver = self.driver();
-        blocking::run(&driver.transport, &driver.runtime, flow, io)
+        match self.shared.timeout {
+            Some(timeout) => {
+                let mut flow = crate::engine::Timed::new(flow, timeout);
+                blocking::run(&driver.transport, &driver.runtime, &mut flow, io)
+            }
+            None => blocking::run(&driver.transport, &driver.runtime, flow, io),
+        }
     }
 
     fn inspect(&self, path: &Path, options: &UploadOptions) -> Result<MediaFile, Failure> {
@@ -684,7 +713,13 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
         io: &mut nonblocking::Io<'_>,
     ) -> Result<F::Output, Failure> {
         let driver = self.driver();
-        nonblocking::run(&driver.transport, &driver.runtime, flow, io).await
+        match self.shared.timeout {
+            Some(timeout) => {
+                let mut flow = crate::engine::Timed::new(flow, timeout);
+                nonblocking::run(&driver.transport, &driver.runtime, &mut flow, io).await
+            }
+            None => nonblocking::run(&driver.transport, &driver.runtime, flow, io).await,
+        }
     }
 
     async fn inspect(&self, path: &Path, options: &UploadOptions) -> Result<MediaFile, Failure> {

@@ -100,7 +100,7 @@ pub use ops::{
     ApiRequest, CreateMedia, DeleteMedia, GetMedia, HEADER_CLIENT_ID, HEADER_CLIENT_SECRET,
     ListMedia,
 };
-pub use options::{Checkpoint, CheckpointFn, ProgressFn, UploadOptions};
+pub use options::{CallOptions, Checkpoint, CheckpointFn, ProgressFn, UploadOptions};
 pub use paginate::{InconsistentPage, ListCursor};
 #[cfg(feature = "async")]
 pub use pipeline::{BatchEvent, BatchItem, BatchSettings, Interrupt, Resume};
@@ -124,8 +124,8 @@ pub use transport::{
 };
 pub use transport::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DownloadSink, HttpClient,
-    MAX_API_RESPONSE_BYTES, RESPONSE_READ_LIMIT, Runtime, SendDownloadError, SendUploadError,
-    SourceFault, TransportErrorKind, UploadBody,
+    MAX_API_RESPONSE_BYTES, RESPONSE_READ_LIMIT, RequestTimeout, Runtime, SendDownloadError,
+    SendUploadError, SourceFault, TransportErrorKind, UploadBody,
 };
 pub use upload::{UploadTarget, artifact_request};
 pub use validate::{

@@ -8,8 +8,64 @@ use authenta_types::{CreateMediaRequest, CreatedMedia, MediaId, ModelType};
 use jiff::Timestamp;
 
 use crate::error::ValidationError;
+use crate::poll::PollPolicy;
+use crate::retry::RetryPolicy;
 use crate::upload::UploadTarget;
 use crate::validate::MediaFile;
+
+/// What a call may change for itself: its request timeout, retry policy
+/// and poll policy, each in place of the client's when given. One value
+/// for any combination; [`Client::with_options`](crate::Client::with_options)
+/// makes a client that uses it (sharing the original's connections, key
+/// and quota counts).
+///
+/// ```
+/// use std::time::Duration;
+/// use authenta_proto::{CallOptions, PollPolicy, RetryPolicy};
+///
+/// let patient = CallOptions::new()
+///     .timeout(Duration::from_secs(120))
+///     .retry(RetryPolicy { max_attempts: 1, ..RetryPolicy::default() })
+///     .poll(PollPolicy::fixed(Duration::from_secs(5), Duration::from_secs(3600)));
+/// assert_eq!(patient.timeout, Some(Duration::from_secs(120)));
+/// ```
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct CallOptions {
+    /// How long one API request (or artifact download) and its answer may
+    /// take; the client's (its transport's) otherwise. The upload `PUT`
+    /// keeps the transport's upload timeout.
+    pub timeout: Option<std::time::Duration>,
+    /// How the call retries; the client's otherwise.
+    pub retry: Option<RetryPolicy>,
+    /// How a wait polls; the client's otherwise.
+    pub poll: Option<PollPolicy>,
+}
+
+impl CallOptions {
+    /// No change: the client's settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The request timeout.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The retry policy.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// The poll policy.
+    pub fn poll(mut self, poll: PollPolicy) -> Self {
+        self.poll = Some(poll);
+        self
+    }
+}
 
 /// A progress callback: (bytes sent so far, total bytes).
 pub type ProgressFn = Arc<dyn Fn(u64, u64) + Send + Sync>;

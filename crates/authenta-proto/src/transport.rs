@@ -24,6 +24,23 @@ use bytes::Bytes;
 use futures_core::Stream;
 use http::{Request, Response};
 
+/// A request's own timeout, in place of the transport's request timeout:
+/// set (as a request extension) on the API requests and artifact downloads
+/// of a client made with [`Client::with_options`](crate::Client::with_options).
+/// A transport honours it where it applies its request timeout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestTimeout(pub Duration);
+
+impl RequestTimeout {
+    /// The timeout for `request`: its own, else `default`.
+    pub fn of<B>(request: &http::Request<B>, default: Option<Duration>) -> Option<Duration> {
+        request
+            .extensions()
+            .get::<RequestTimeout>()
+            .map_or(default, |t| Some(t.0))
+    }
+}
+
 /// The most bytes of an API answer a client should read; a larger answer
 /// is not one the API sends.
 pub const MAX_API_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;

@@ -12,6 +12,7 @@ pub use tls::reqwest_client_builder;
 pub use transport::ReqwestTransport;
 
 pub use authenta_proto as proto;
+pub use authenta_proto::CallOptions;
 pub use authenta_proto::engine::flows::Uploaded;
 pub use authenta_proto::types;
 pub use authenta_proto::types::{

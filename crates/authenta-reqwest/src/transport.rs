@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use authenta_proto::RequestTimeout;
 use authenta_proto::{
     AsyncDownloadSink, AsyncHttpClient, AsyncUploadBody, ConfigError, DEFAULT_REQUEST_TIMEOUT,
     RESPONSE_READ_LIMIT, SendDownloadError, SendUploadError, TransportErrorKind,
@@ -154,8 +155,9 @@ impl AsyncHttpClient for ReqwestTransport {
     type Error = reqwest::Error;
 
     async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, reqwest::Error> {
+        let timeout = RequestTimeout::of(&request, self.request_timeout);
         let response = self
-            .execute(request.map(reqwest::Body::from), self.request_timeout)
+            .execute(request.map(reqwest::Body::from), timeout)
             .await?;
         read_capped(response).await
     }
@@ -180,8 +182,9 @@ impl AsyncHttpClient for ReqwestTransport {
         request: Request<Vec<u8>>,
         sink: &mut dyn AsyncDownloadSink,
     ) -> Result<Response<Vec<u8>>, SendDownloadError<reqwest::Error>> {
+        let timeout = RequestTimeout::of(&request, self.request_timeout);
         let mut response = self
-            .execute(request.map(reqwest::Body::from), self.request_timeout)
+            .execute(request.map(reqwest::Body::from), timeout)
             .await
             .map_err(SendDownloadError::Transport)?;
         if !response.status().is_success() {

@@ -99,6 +99,7 @@ pub use runtime::StdRuntime;
 pub use transport::UreqTransport;
 
 pub use authenta_proto as proto;
+pub use authenta_proto::CallOptions;
 pub use authenta_proto::engine::flows::Uploaded;
 pub use authenta_proto::types;
 pub use authenta_proto::types::{

@@ -4,6 +4,7 @@ use std::fmt;
 use std::io::{self, Read};
 use std::time::Duration;
 
+use authenta_proto::RequestTimeout;
 use authenta_proto::http::{Request, Response};
 use authenta_proto::types::redact_url;
 use authenta_proto::{
@@ -111,18 +112,16 @@ impl UreqTransport {
     /// Sends an API request or artifact download and returns the answer
     /// with its body still to read.
     fn call(&self, request: Request<Vec<u8>>) -> Result<Response<ureq::Body>, ureq::Error> {
+        let timeout = RequestTimeout::of(&request, self.request_timeout);
         if request.body().is_empty() {
             // No body, no `Content-Length: 0` on a GET or DELETE.
             let request = self
                 .configure(request.map(|_| ()))
-                .timeout_global(self.request_timeout)
+                .timeout_global(timeout)
                 .build();
             self.agent.run(request)
         } else {
-            let request = self
-                .configure(request)
-                .timeout_global(self.request_timeout)
-                .build();
+            let request = self.configure(request).timeout_global(timeout).build();
             self.agent.run(request)
         }
     }

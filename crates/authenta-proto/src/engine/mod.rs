@@ -207,6 +207,36 @@ impl<F: Flow + ?Sized> Flow for Box<F> {
     }
 }
 
+/// A flow whose API requests and artifact downloads carry a timeout of
+/// their own ([`RequestTimeout`](crate::RequestTimeout)): what
+/// [`Client::with_options`](crate::Client::with_options) runs.
+#[derive(Debug)]
+pub struct Timed<'a, F: ?Sized> {
+    flow: &'a mut F,
+    timeout: Duration,
+}
+
+impl<'a, F: Flow + ?Sized> Timed<'a, F> {
+    /// `flow`, its requests timed out after `timeout`.
+    pub fn new(flow: &'a mut F, timeout: Duration) -> Self {
+        Timed { flow, timeout }
+    }
+}
+
+impl<F: Flow + ?Sized> Flow for Timed<'_, F> {
+    type Output = F::Output;
+
+    fn step(&mut self, event: Event, inputs: Inputs) -> Action<F::Output> {
+        let mut action = self.flow.step(event, inputs);
+        if let Action::Send(request) | Action::Download(request) = &mut action {
+            request
+                .extensions_mut()
+                .insert(crate::RequestTimeout(self.timeout));
+        }
+        action
+    }
+}
+
 /// A flow's event that it did not ask for: a driver's mistake.
 pub(crate) fn unexpected<T>(event: &Event) -> Action<T> {
     Action::Finish(Err(Failure::Io {
