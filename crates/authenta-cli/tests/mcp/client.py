@@ -204,10 +204,61 @@ async def full(exe, workdir):
                 log("deleted:", png["mid"])
 
 
+def account_server(exe, workdir, name):
+    """A server for the account the environment names, its ledger kept."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith("AUTHENTA_") or k == "XDG_STATE_HOME"
+    }
+    ledger = os.path.join(workdir, "ledger.sqlite")
+    args = ["mcp", "--allow", "media", "--ledger", ledger]
+    return Server(exe, workdir, args, env=env, name=name)
+
+
+async def start(exe, workdir, path):
+    """Checks `path` and tells each progress message: the test kills this
+    client at the first one."""
+    server = account_server(exe, workdir, "killed")
+    with open(server.log_path, "w") as errlog:
+        async with stdio_client(server.params, errlog=errlog) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+
+                async def on_progress(progress, total, message):
+                    log("PROGRESS", message)
+
+                await session.call_tool(
+                    "check_media",
+                    {"paths": [path], "wait_seconds": 120},
+                    progress_callback=on_progress,
+                )
+                log("FINISHED")
+
+
+async def finish(exe, workdir, path):
+    """Checks `path` again, to its verdict."""
+    server = account_server(exe, workdir, "rerun")
+    with open(server.log_path, "w") as errlog:
+        async with stdio_client(server.params, errlog=errlog) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                result = await call(
+                    session, "check_media", {"paths": [path], "wait_seconds": 120}
+                )
+                f = result.structured_content["files"][0]
+                assert f["status"] == "PROCESSED" and f["verdict"] in ("fake", "real"), f
+                log("VERDICT", json.dumps(f))
+
+
 async def main():
     scenario, exe, workdir = sys.argv[1:4]
     if scenario == "full":
         await full(exe, workdir)
+    elif scenario == "start":
+        await start(exe, workdir, sys.argv[4])
+    elif scenario == "finish":
+        await finish(exe, workdir, sys.argv[4])
     else:
         raise SystemExit(f"unknown scenario {scenario}")
     log("ok")
