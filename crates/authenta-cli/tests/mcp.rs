@@ -100,7 +100,11 @@ fn the_python_sdk_checks_the_samples_through_the_embedded_emulator() {
     let samples = dir.path().join("samples");
     std::fs::create_dir(&samples).unwrap();
     for name in ["test-pattern.png", "test-pattern.jpg", "test-pattern.mp4"] {
-        std::fs::copy(common::root().join("samples").join(name), samples.join(name)).unwrap();
+        std::fs::copy(
+            common::root().join("samples").join(name),
+            samples.join(name),
+        )
+        .unwrap();
     }
     std::fs::create_dir(dir.path().join("outside")).unwrap();
     std::fs::copy(
@@ -144,7 +148,10 @@ fn a_client_killed_mid_call_leaves_a_ledger_that_spends_nothing_twice() {
     with_key(&mut start);
     let mut child = start.stdout(Stdio::piped()).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().expect("the client ended without a line").unwrap();
+    let first = lines
+        .next()
+        .expect("the client ended without a line")
+        .unwrap();
     assert!(first.starts_with("PROGRESS"), "{first}");
     child.kill().unwrap();
     child.wait().unwrap();

@@ -21,7 +21,9 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::files::Opened;
-use super::{Inner, MAX_FILES, MAX_HEATMAP_BYTES, Progress, Refusal, error_json, lock, parse_model};
+use super::{
+    Inner, MAX_FILES, MAX_HEATMAP_BYTES, Progress, Refusal, error_json, lock, parse_model,
+};
 use crate::ledger::{Identity, Ledger};
 use crate::report::document_verdict;
 
@@ -60,13 +62,18 @@ struct MidArgs {
 }
 
 fn arguments<T: serde::de::DeserializeOwned>(tool: &str, value: Value) -> Result<T, Refusal> {
-    serde_json::from_value(value)
-        .map_err(|e| Refusal::new(format!("{tool}: bad arguments: {e}; see the tool's input schema")))
+    serde_json::from_value(value).map_err(|e| {
+        Refusal::new(format!(
+            "{tool}: bad arguments: {e}; see the tool's input schema"
+        ))
+    })
 }
 
 fn mid(text: &str) -> Result<MediaId, Refusal> {
     MediaId::parse(text.trim()).map_err(|e| {
-        Refusal::new(format!("{e}; give a record's mid as check_media or list_media answered it"))
+        Refusal::new(format!(
+            "{e}; give a record's mid as check_media or list_media answered it"
+        ))
     })
 }
 
@@ -131,15 +138,13 @@ pub async fn check_media(
             .await
             .map_err(|e| Refusal::new(format!("the files could not be checked: {e}")))?
     };
-    let items = items.map_err(|errors| {
-        Refusal {
-            value: json!({
-                "error": {
-                    "message": format!("{}; nothing was uploaded", errors.join("; ")),
-                    "files": errors,
-                }
-            }),
-        }
+    let items = items.map_err(|errors| Refusal {
+        value: json!({
+            "error": {
+                "message": format!("{}; nothing was uploaded", errors.join("; ")),
+                "files": errors,
+            }
+        }),
     })?;
 
     let runs = items
@@ -181,9 +186,11 @@ fn prepare(
     let mut errors = Vec::new();
     let mut seen: HashMap<(String, ModelType), usize> = HashMap::new();
     for given in paths {
-        let checked = allowed
-            .open(given)
-            .and_then(|opened| opened.inspect(model).map(|(_, model, sha)| (opened, model, sha)));
+        let checked = allowed.open(given).and_then(|opened| {
+            opened
+                .inspect(model)
+                .map(|(_, model, sha)| (opened, model, sha))
+        });
         match checked {
             Ok((opened, model, sha256)) => match seen.get(&(sha256.clone(), model.clone())) {
                 Some(&i) => items[i].files.push(opened),
@@ -245,8 +252,12 @@ async fn run_item(inner: &Inner, item: &Item, deadline: Instant, progress: &Prog
     options.checkpoint = Some(checkpoint);
     let last: Arc<Mutex<Option<MediaStatus>>> = Arc::default();
     let observe: Observer = {
-        let (last, ledger, progress, name) =
-            (last.clone(), inner.ledger.clone(), progress.clone(), name.clone());
+        let (last, ledger, progress, name) = (
+            last.clone(),
+            inner.ledger.clone(),
+            progress.clone(),
+            name.clone(),
+        );
         Arc::new(move |media: &Media| {
             let mut last = lock(&last);
             if last.as_ref() != Some(&media.status) {
@@ -290,13 +301,17 @@ async fn run_item(inner: &Inner, item: &Item, deadline: Instant, progress: &Prog
             Some(BatchEvent::Uploaded((), mid)) => {
                 drop(permit.take());
                 if !known {
-                    progress.say(format!("{name}: uploaded as {mid}; waiting for the verdict"));
+                    progress.say(format!(
+                        "{name}: uploaded as {mid}; waiting for the verdict"
+                    ));
                 }
                 uploaded = Some(mid);
             }
             Some(BatchEvent::Finished((), result)) => break result,
             None => {
-                return Outcome::Failed(json!({ "error": { "message": "the upload ended without an answer; try again" } }));
+                return Outcome::Failed(
+                    json!({ "error": { "message": "the upload ended without an answer; try again" } }),
+                );
             }
         }
     };
@@ -410,12 +425,16 @@ fn verdict_json(media: &Media, document: Option<&ResultDocument>) -> Value {
     if let Some(faces) = faces {
         value["faces"] = json!(faces);
     }
-    let fake_faces = media.extra.get("deepFakes").and_then(Value::as_u64).or_else(|| {
-        let known: Vec<bool> = (participants.iter())
-            .filter_map(|p| p.extra.get("fake").and_then(Value::as_bool))
-            .collect();
-        (!known.is_empty()).then(|| known.iter().filter(|fake| **fake).count() as u64)
-    });
+    let fake_faces = media
+        .extra
+        .get("deepFakes")
+        .and_then(Value::as_u64)
+        .or_else(|| {
+            let known: Vec<bool> = (participants.iter())
+                .filter_map(|p| p.extra.get("fake").and_then(Value::as_bool))
+                .collect();
+            (!known.is_empty()).then(|| known.iter().filter(|fake| **fake).count() as u64)
+        });
     if let Some(fake_faces) = fake_faces {
         value["fakeFaces"] = json!(fake_faces);
     }
@@ -433,7 +452,10 @@ pub async fn get_result(inner: &Inner, arguments: Value) -> Result<CallToolResul
     let client = &inner.client;
     let mut media = client.get(&mid).await.map_err(|e| forget(inner, e))?;
     if !media.status.is_final() && !wait.is_zero() {
-        match client.wait_with(&mid, PollPolicy::default().with_max_wait(wait)).await {
+        match client
+            .wait_with(&mid, PollPolicy::default().with_max_wait(wait))
+            .await
+        {
             Ok(done) => media = done,
             Err(e) if e.class() == ErrorClass::Timeout => {}
             Err(e) => return Err(forget(inner, e)),
@@ -519,7 +541,12 @@ async fn heatmap(inner: &Inner, media: &Media) -> Result<Option<(Vec<u8>, &'stat
                 media.mid
             ));
         }
-        Err(e) => return Err(format!("the heatmap could not be read: {}", crate::session::describe(&e))),
+        Err(e) => {
+            return Err(format!(
+                "the heatmap could not be read: {}",
+                crate::session::describe(&e)
+            ));
+        }
     }
     let mime = match sink.bytes.as_slice() {
         [0x89, b'P', b'N', b'G', ..] => "image/png",
@@ -560,8 +587,16 @@ pub async fn list_media(inner: &Inner, arguments: Value) -> Result<CallToolResul
         limit: Some(args.limit.unwrap_or(20)),
         offset: args.offset,
     };
-    let page = inner.client.list(query).await.map_err(|e| Refusal::sdk(&e))?;
-    let records: Vec<Value> = page.data.iter().map(|media| verdict_json(media, None)).collect();
+    let page = inner
+        .client
+        .list(query)
+        .await
+        .map_err(|e| Refusal::sdk(&e))?;
+    let records: Vec<Value> = page
+        .data
+        .iter()
+        .map(|media| verdict_json(media, None))
+        .collect();
     let next = page.offset + page.data.len() as u64;
     Ok(CallToolResult::structured(json!({
         "total": page.total,
@@ -575,9 +610,15 @@ pub async fn list_media(inner: &Inner, arguments: Value) -> Result<CallToolResul
 pub async fn delete_media(inner: &Inner, arguments: Value) -> Result<CallToolResult, Refusal> {
     let args: MidArgs = self::arguments("delete_media", arguments)?;
     let mid = mid(&args.mid)?;
-    inner.client.delete(&mid).await.map_err(|e| forget(inner, e))?;
+    inner
+        .client
+        .delete(&mid)
+        .await
+        .map_err(|e| forget(inner, e))?;
     if let Some(ledger) = &inner.ledger {
         let _ = ledger.forget_mid(mid.as_str());
     }
-    Ok(CallToolResult::structured(json!({ "mid": mid, "deleted": true })))
+    Ok(CallToolResult::structured(
+        json!({ "mid": mid, "deleted": true }),
+    ))
 }

@@ -55,8 +55,7 @@ impl Allowed {
             return Err("an empty path: give a file's path".into());
         }
         let path = Path::new(given);
-        let real =
-            std::fs::canonicalize(path).map_err(|e| format!("cannot read {given}: {e}"))?;
+        let real = std::fs::canonicalize(path).map_err(|e| format!("cannot read {given}: {e}"))?;
         if !self.dirs.iter().any(|dir| real.starts_with(dir)) {
             let how = match std::fs::symlink_metadata(path) {
                 Ok(meta) if meta.file_type().is_symlink() => "it is a link to",
@@ -200,7 +199,10 @@ impl Opened {
     /// Checks what the opened file holds (a whole media file the API and
     /// `model`, or the default model of its kind, take) and hashes its
     /// bytes: what the ledger knows it by.
-    pub fn inspect(&self, model: Option<&ModelType>) -> Result<(MediaFile, ModelType, String), String> {
+    pub fn inspect(
+        &self,
+        model: Option<&ModelType>,
+    ) -> Result<(MediaFile, ModelType, String), String> {
         let mut file = &*self.file;
         file.seek(io::SeekFrom::Start(0))
             .map_err(|e| format!("cannot read {}: {e}", self.given))?;
@@ -244,7 +246,11 @@ mod tests {
 
     #[test]
     fn nothing_is_allowed_without_a_folder() {
-        let err = Allowed::new(&[]).unwrap().open("/etc/hostname").err().unwrap();
+        let err = Allowed::new(&[])
+            .unwrap()
+            .open("/etc/hostname")
+            .err()
+            .unwrap();
         assert!(err.contains("--allow DIR"), "{err}");
     }
 

@@ -80,15 +80,18 @@ pub async fn run(global: &Global, args: &McpArgs) -> Result<u8, CliError> {
         }
     };
     if args.wait > args.max_wait {
-        eprintln!("authenta: error: --wait is longer than --max-wait; shorten it or raise --max-wait");
+        eprintln!(
+            "authenta: error: --wait is longer than --max-wait; shorten it or raise --max-wait"
+        );
         return Ok(exit::USAGE);
     }
     // An embedded emulator's records end with the process: so does their
     // ledger, unless one is named.
     let ledger = if global.emulator && global.ledger.is_none() && !global.no_ledger {
-        Some(Ledger::in_memory().map_err(|e| {
-            CliError::Ledger(format!("cannot open an in-memory ledger: {e}"))
-        })?)
+        Some(
+            Ledger::in_memory()
+                .map_err(|e| CliError::Ledger(format!("cannot open an in-memory ledger: {e}")))?,
+        )
     } else {
         ledger::for_command(global)?
     };
@@ -105,7 +108,10 @@ pub async fn run(global: &Global, args: &McpArgs) -> Result<u8, CliError> {
         ),
         dirs => {
             let dirs: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-            eprintln!("authenta: the tools may read files under {}", dirs.join(", "));
+            eprintln!(
+                "authenta: the tools may read files under {}",
+                dirs.join(", ")
+            );
         }
     }
     let server = Server {
