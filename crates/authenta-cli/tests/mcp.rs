@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use authenta_emulator::{Emulator, KeySpec};
+use authenta_emulator::{ClockMode, Emulator, KeySpec};
 use common::has;
 
 /// The version `.ci/run` installs.
@@ -119,13 +119,17 @@ fn the_python_sdk_checks_the_samples_through_the_embedded_emulator() {
     let stdout = succeeded(&output, dir.path());
     has(&stdout, "second check of the same bytes: mutations 2 -> 2");
     has(&stdout, "bounded wait: UPLOADED then");
+    has(&stdout, "cancelled, then resumed: mutations 3 -> 4");
     has(&stdout, "\nok\n");
 }
 
 #[test]
 fn a_client_killed_mid_call_leaves_a_ledger_that_spends_nothing_twice() {
+    // A manual clock: no record is processed until the test says so, so
+    // the client is killed while its call is surely in flight.
     let emulator = Emulator::builder()
-        .processing_time(Duration::from_secs(2))
+        .clock(ClockMode::Manual)
+        .processing_time(Duration::from_secs(1))
         .spawn()
         .unwrap();
     let key = emulator.create_key(KeySpec::new("mcp")).unwrap();
@@ -153,12 +157,27 @@ fn a_client_killed_mid_call_leaves_a_ledger_that_spends_nothing_twice() {
         .expect("the client ended without a line")
         .unwrap();
     assert!(first.starts_with("PROGRESS"), "{first}");
+    // The server (the client's child) sees its stdin closed and ends; on
+    // Linux the rerun waits for that, so it resumes from the ledger rather
+    // than from the work the old server finished meanwhile.
+    let server = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id()))
+        .unwrap_or_default();
     child.kill().unwrap();
     child.wait().unwrap();
+    if let Some(pid) = server.split_whitespace().next() {
+        let alive = PathBuf::from(format!("/proc/{pid}"));
+        common::until(Duration::from_secs(120), || !alive.exists());
+    }
 
+    // The same call again, to its verdict: time moves while it waits.
     let mut finish = scenario("finish", dir.path(), &["media/a.png"]);
     with_key(&mut finish);
-    let output = finish.output().unwrap();
+    let mut child = finish.stdout(Stdio::piped()).spawn().unwrap();
+    while child.try_wait().unwrap().is_none() {
+        emulator.advance(Duration::from_secs(1)).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let output = child.wait_with_output().unwrap();
     let stdout = succeeded(&output, dir.path());
     has(&stdout, "VERDICT");
     let records = emulator.records();

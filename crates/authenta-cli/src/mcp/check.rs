@@ -258,12 +258,17 @@ async fn run_item(inner: &Inner, item: &Item, deadline: Instant, progress: &Prog
             progress.clone(),
             name.clone(),
         );
+        let started = std::time::Instant::now();
+        // Every poll is a notification (at most 20 s apart): a client that
+        // extends its timeout on progress keeps waiting.
         Arc::new(move |media: &Media| {
             let mut last = lock(&last);
-            if last.as_ref() != Some(&media.status) {
-                progress.say(format!("{name}: {}", media.status));
-                *last = Some(media.status.clone());
+            let waited = started.elapsed().as_secs();
+            match last.as_ref() == Some(&media.status) {
+                true => progress.say(format!("{name}: still {}, {waited} s", media.status)),
+                false => progress.say(format!("{name}: {}", media.status)),
             }
+            *last = Some(media.status.clone());
             if let Some(ledger) = &ledger {
                 let _ = ledger.seen(media);
             }

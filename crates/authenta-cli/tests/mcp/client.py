@@ -193,6 +193,31 @@ async def full(exe, workdir):
                 assert again.structured_content["files"][0]["known"] is True
                 assert usage(url)[1] == spent[1]
 
+                # A call the client gives up on (a courtesy cancel) stops;
+                # the same check again spends nothing twice.
+                spent = usage(url)
+                try:
+                    await session.call_tool(
+                        "check_media",
+                        {"paths": ["samples/test-pattern.png"], "model": "FD-1", "wait_seconds": 30},
+                        read_timeout_seconds=1,
+                    )
+                    raise AssertionError("the call was not cut off")
+                except AssertionError:
+                    raise
+                except Exception as e:
+                    log("cancelled:", type(e).__name__)
+                assert usage(url)[1] == spent[1] + 1, (spent, usage(url))
+                resumed = await call(
+                    session,
+                    "check_media",
+                    {"paths": ["samples/test-pattern.png"], "model": "fd-1", "wait_seconds": 30},
+                )
+                f = resumed.structured_content["files"][0]
+                assert f["status"] == "PROCESSED" and f["model"] == "FD-1", f
+                assert usage(url)[1] == spent[1] + 1, (spent, usage(url))
+                log("cancelled, then resumed: mutations", spent[1], "->", usage(url)[1])
+
                 # Bad input is a tool error too.
                 bad = await call(session, "get_result", {"mid": "nope"}, expect_error=True)
                 log("bad mid:", text_of(bad))
