@@ -56,7 +56,7 @@ pub fn list() -> Vec<Tool> {
                         "items": { "type": "string" },
                         "minItems": 1,
                         "maxItems": super::MAX_FILES,
-                        "description": "The files' paths: absolute, or relative to the server's working directory; under an allowed folder."
+                        "description": "The files' paths, under a folder the user allowed: absolute, or relative to the server's working directory or to an allowed folder."
                     },
                     "model": {
                         "type": "string",
