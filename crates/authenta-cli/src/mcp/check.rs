@@ -161,7 +161,11 @@ pub async fn check_media(
         for (i, file) in item.files.iter().enumerate() {
             let mut value = outcome_json(outcome, wait);
             value["path"] = json!(file.given);
-            value["model"] = json!(item.model);
+            // The record's model when there is one (the server may run
+            // another), else the one asked for.
+            if value.get("model").is_none() {
+                value["model"] = json!(item.model);
+            }
             if i > 0 {
                 value["sameBytesAs"] = json!(item.files[0].given);
             }
