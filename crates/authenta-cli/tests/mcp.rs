@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use authenta_emulator::{ClockMode, Emulator, KeySpec};
+use authenta_emulator::{ClockMode, Emulator, Fault, FaultAction, KeySpec};
 use common::has;
 
 /// The version `.ci/run` installs.
@@ -185,4 +185,50 @@ fn a_client_killed_mid_call_leaves_a_ledger_that_spends_nothing_twice() {
     let keys = emulator.keys();
     let used = keys.iter().find(|k| k.client_id == key.client_id).unwrap();
     assert_eq!(used.mutation_used, 1, "one record created, once: {used:?}");
+}
+
+#[test]
+fn max_concurrency_one_uploads_one_file_at_a_time_over_a_call() {
+    let emulator = Emulator::builder().spawn().unwrap();
+    let key = emulator.create_key(KeySpec::new("mcp")).unwrap();
+    // Each upload is answered a while after it arrives: an upload started
+    // before the previous one was answered would arrive within that while.
+    let hold = Duration::from_millis(700);
+    let delay = FaultAction::Delay {
+        millis: hold.as_millis() as u64,
+    };
+    let fault = Fault::new("/authenta-storage", delay)
+        .method("PUT")
+        .times(3);
+    emulator.inject_fault(fault).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("media")).unwrap();
+    let mut paths = Vec::new();
+    for i in 0..3u8 {
+        let image = image::RgbImage::from_fn(8, 8, |x, y| image::Rgb([i * 40, x as u8, y as u8]));
+        let name = format!("media/p{i}.png");
+        image.save(dir.path().join(&name)).unwrap();
+        paths.push(name);
+    }
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let mut serial = scenario("serial", dir.path(), &paths);
+    serial
+        .env("AUTHENTA_BASE_URL", emulator.base_url())
+        .env("AUTHENTA_CLIENT_ID", &key.client_id)
+        .env("AUTHENTA_CLIENT_SECRET", &key.client_secret);
+    let stdout = succeeded(&serial.output().unwrap(), dir.path());
+    has(&stdout, "VERDICTS 3");
+    let mut puts: Vec<_> = (emulator.upload_requests().into_iter())
+        .filter(|r| r.method == "PUT")
+        .map(|r| r.at)
+        .collect();
+    puts.sort();
+    assert_eq!(puts.len(), 3, "{puts:?}");
+    for pair in puts.windows(2) {
+        let gap = pair[1].duration_since(pair[0]);
+        assert!(
+            gap >= jiff::SignedDuration::try_from(hold).unwrap(),
+            "an upload began {gap:?} after the previous one, before it was answered: {puts:?}"
+        );
+    }
 }

@@ -229,7 +229,7 @@ async def full(exe, workdir):
                 log("deleted:", png["mid"])
 
 
-def account_server(exe, workdir, name):
+def account_server(exe, workdir, name, extra=()):
     """A server for the account the environment names, its ledger kept."""
     env = {
         k: v
@@ -237,7 +237,7 @@ def account_server(exe, workdir, name):
         if k.startswith("AUTHENTA_") or k == "XDG_STATE_HOME"
     }
     ledger = os.path.join(workdir, "ledger.sqlite")
-    args = ["mcp", "--allow", "media", "--ledger", ledger]
+    args = ["mcp", "--allow", "media", "--ledger", ledger, *extra]
     return Server(exe, workdir, args, env=env, name=name)
 
 
@@ -276,12 +276,29 @@ async def finish(exe, workdir, path):
                 log("VERDICT", json.dumps(f))
 
 
+async def serial(exe, workdir, paths):
+    """Checks `paths` in one call on a server that uploads one at a time."""
+    server = account_server(exe, workdir, "serial", ["--max-concurrency", "1"])
+    with open(server.log_path, "w") as errlog:
+        async with stdio_client(server.params, errlog=errlog) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                result = await call(
+                    session, "check_media", {"paths": paths, "wait_seconds": 60}
+                )
+                for f in result.structured_content["files"]:
+                    assert f["verdict"] in ("fake", "real"), f
+                log("VERDICTS", len(result.structured_content["files"]))
+
+
 async def main():
     scenario, exe, workdir = sys.argv[1:4]
     if scenario == "full":
         await full(exe, workdir)
     elif scenario == "start":
         await start(exe, workdir, sys.argv[4])
+    elif scenario == "serial":
+        await serial(exe, workdir, sys.argv[4:])
     elif scenario == "finish":
         await finish(exe, workdir, sys.argv[4])
     else:
