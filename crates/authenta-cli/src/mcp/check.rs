@@ -69,8 +69,9 @@ fn arguments<T: serde::de::DeserializeOwned>(tool: &str, value: Value) -> Result
     })
 }
 
+/// A mid checked by proto (24 hex characters) before any request.
 fn mid(text: &str) -> Result<MediaId, Refusal> {
-    MediaId::parse(text.trim()).map_err(|e| {
+    authenta_reqwest::proto::check_mid(text).map_err(|e| {
         Refusal::new(format!(
             "{e}; give a record's mid as check_media or list_media answered it"
         ))
