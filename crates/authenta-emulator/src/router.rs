@@ -132,6 +132,22 @@ impl App {
     }
 
     async fn s3(&self, req: Request<Body>) -> Response<Body> {
+        let put = req.method() == http::Method::PUT;
+        let mut resp = self.s3_answer(req).await;
+        if put && !resp.status().is_success() {
+            // As S3 does: a refused upload (decided on its head, before a
+            // byte of the body is read; with `Expect: 100-continue`, instead
+            // of `100 Continue`) closes the connection rather than read a
+            // body it will not store.
+            resp.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+        }
+        resp
+    }
+
+    async fn s3_answer(&self, req: Request<Body>) -> Response<Body> {
         if let Some(resp) = crate::s3::front_checks(req.method(), req.headers()) {
             return resp;
         }

@@ -45,6 +45,9 @@ macro_rules! faults {
                 no_such_key => NoSuchKey,
                 slow_down => SlowDown,
                 idle_closed => IdleClosed,
+                refused_early => RefusedEarly,
+                huge_retry_after => HugeRetryAfter,
+                ignore_offset => IgnoreOffset,
             );
         }
     };

@@ -29,6 +29,14 @@ pub const STALL: Duration = Duration::from_millis(1500);
 /// How late the late `504` comes.
 pub const LATE: Duration = Duration::from_millis(300);
 
+/// How many pages the `ignoreOffset` fault answers (more than a client
+/// that stops may ask).
+pub const IGNORED_PAGES: u32 = 100;
+
+/// The size of the upload S3 refuses on its head: more than the socket
+/// buffers hold, so a client that sends the body at once breaks on it.
+pub const LARGE: usize = 16 * 1024 * 1024;
+
 /// The `Retry-After` the `503` and `SlowDown` rows send.
 pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -51,6 +59,10 @@ pub enum Step {
     Result,
     /// `Client::download_heatmap`: the `heatmapURL` image.
     Heatmap,
+    /// `Client::wait`: polls of `GET /media/{mid}` until final.
+    Wait,
+    /// `Client::list_all`: every page of `GET /media`.
+    ListAll,
 }
 
 impl Step {
@@ -65,6 +77,8 @@ impl Step {
             Step::UploadStream => "upload from a one-shot stream (`PUT`)",
             Step::Result => "result document (`resultURL`)",
             Step::Heatmap => "heatmap download (`heatmapURL`)",
+            Step::Wait => "wait (polls of `GET /media/{mid}`)",
+            Step::ListAll => "every page (`list_all`, `GET /media`)",
         }
     }
 
@@ -188,11 +202,18 @@ pub enum Fault {
     /// A kept-alive connection the server closed while it was idle in the
     /// client's pool.
     IdleClosed,
+    /// S3 refuses a large upload on its head (an expired URL) and closes
+    /// without reading the body.
+    RefusedEarly,
+    /// `503` with `Retry-After: 99999`, once.
+    HugeRetryAfter,
+    /// A list that ignores `offset` while echoing it, claiming 10⁹ records.
+    IgnoreOffset,
 }
 
 impl Fault {
     /// Every fault, in the table's order.
-    pub const ALL: [Fault; 25] = [
+    pub const ALL: [Fault; 28] = [
         Fault::Status500Json,
         Fault::Status502Html,
         Fault::Status503RetryAfter,
@@ -218,6 +239,9 @@ impl Fault {
         Fault::NoSuchKey,
         Fault::SlowDown,
         Fault::IdleClosed,
+        Fault::RefusedEarly,
+        Fault::HugeRetryAfter,
+        Fault::IgnoreOffset,
     ];
 
     /// The fault in the table.
@@ -248,6 +272,11 @@ impl Fault {
             Fault::NoSuchKey => "S3 404 `NoSuchKey`",
             Fault::SlowDown => "S3 503 `SlowDown`, `Retry-After: 1`",
             Fault::IdleClosed => "pooled keep-alive connection closed while idle",
+            Fault::RefusedEarly => {
+                "S3 403 `AccessDenied` on the head of a 16 MiB upload (answered before the body, then closed)"
+            }
+            Fault::HugeRetryAfter => "503, empty, `Retry-After: 99999`",
+            Fault::IgnoreOffset => "a list that ignores `offset` but echoes it (claims 10⁹ records)",
         }
     }
 
@@ -272,6 +301,7 @@ impl Fault {
                 (Upload, ok(2)),
                 (Result, ok(2)),
                 (Heatmap, ok(2)),
+                (Wait, ok(2)),
             ],
             Fault::Status502Html => vec![
                 (Create, fails(1, Server, Kind::Http(502))),
@@ -282,6 +312,8 @@ impl Fault {
                 (UploadStream, fails(1, Server, Kind::Upload(502, ""))),
                 (Result, fails(all, Server, Kind::Http(502))),
                 (Heatmap, fails(all, Server, Kind::Http(502))),
+                // Each poll's retries spent, the wait polls again later.
+                (Wait, ok(all + 1)),
             ],
             Fault::Status503RetryAfter => vec![
                 (Create, fails(1, Server, Kind::Http(503))),
@@ -291,6 +323,7 @@ impl Fault {
                 (Upload, ok_after(2, RETRY_AFTER)),
                 (Result, ok_after(2, RETRY_AFTER)),
                 (Heatmap, ok_after(2, RETRY_AFTER)),
+                (Wait, ok_after(2, RETRY_AFTER)),
             ],
             Fault::Status504Late => vec![
                 (Create, fails(1, Server, Kind::Http(504))),
@@ -325,6 +358,7 @@ impl Fault {
                 ),
                 (Result, ok(2)),
                 (Heatmap, ok(2)),
+                (Wait, ok(2)),
             ],
             Fault::ResetMidBody | Fault::Truncated => vec![
                 (
@@ -346,6 +380,7 @@ impl Fault {
                 (Delete, ok(2)),
                 (Result, ok(2)),
                 (Heatmap, ok(2)),
+                (Wait, ok(2)),
             ],
             Fault::StallMidUpload => vec![
                 (Upload, ok(2)),
@@ -422,6 +457,17 @@ impl Fault {
                 .into_iter()
                 .map(|s| (s, ok(1)))
                 .collect(),
+            Fault::RefusedEarly => [Upload, UploadStream]
+                .into_iter()
+                .map(|s| (s, fails(1, InvalidInput, Kind::Upload(403, "AccessDenied"))))
+                .collect(),
+            // More than the retry policy takes: the call reports it; a wait
+            // polls again later, within its own deadline.
+            Fault::HugeRetryAfter => vec![
+                (Get, fails(1, Server, Kind::Http(503))),
+                (Wait, ok(2)),
+            ],
+            Fault::IgnoreOffset => vec![(ListAll, fails(2, Server, Kind::Decode(200)))],
         }
     }
 }
@@ -430,7 +476,12 @@ impl Fault {
 /// rather than injected by the emulator's fault layer.
 fn is_natural(fault: Fault, step: Step) -> bool {
     match fault {
-        Fault::Aa001 | Fault::Iam002 | Fault::Iam001 | Fault::U007 | Fault::Refused => true,
+        Fault::Aa001
+        | Fault::Iam002
+        | Fault::Iam001
+        | Fault::U007
+        | Fault::Refused
+        | Fault::RefusedEarly => true,
         Fault::AccessDeniedExpired | Fault::NoSuchKey => step == Step::Upload,
         _ => false,
     }
@@ -503,6 +554,9 @@ pub fn how(fault: Fault, step: Step) -> String {
             Some("S3 itself: upload URLs signed 2 h ago for 1 h")
         }
         (Fault::NoSuchKey, Step::Upload) => Some("S3 itself: the record deleted before its upload"),
+        (Fault::RefusedEarly, _) => Some(
+            "S3 itself: upload URLs signed 2 h ago for 1 h, refused on the head (with `Expect: 100-continue`, instead of `100 Continue`)",
+        ),
         (Fault::IdleClosed, _) => {
             Some("`closeIdle` on the client's previous request to the host, then 300 ms idle")
         }
@@ -512,7 +566,10 @@ pub fn how(fault: Fault, step: Step) -> String {
         return natural.to_owned();
     }
     let (kind, times) = match fault {
-        Fault::Status500Json | Fault::Status503RetryAfter | Fault::Status504Late => ("status", 1),
+        Fault::Status500Json
+        | Fault::Status503RetryAfter
+        | Fault::Status504Late
+        | Fault::HugeRetryAfter => ("status", 1),
         Fault::Status502Html => ("status", policy().max_attempts),
         Fault::UnknownCode | Fault::MissingField => ("respond", 1),
         Fault::ResetBeforeAnswer => ("reset", 1),
@@ -528,6 +585,7 @@ pub fn how(fault: Fault, step: Step) -> String {
         | Fault::EntityTooLarge
         | Fault::NoSuchKey => ("s3Error", 1),
         Fault::SlowDown => ("slowDown", 1),
+        Fault::IgnoreOffset => ("ignoreOffset", IGNORED_PAGES),
         _ => unreachable!("a natural fault"),
     };
     let mut text = format!("`{kind}`");

@@ -12,7 +12,10 @@ use authenta_proto::{Error, Failure, UploadTarget};
 use authenta_tests::env::{png_bytes, png_request};
 use authenta_tests::{Backend, Env, Settings};
 
-use crate::matrix::{Expect, Fault, Kind, LATE, RETRY_AFTER, SHORT_TIMEOUT, STALL, Step, policy};
+use crate::matrix::{
+    Expect, Fault, IGNORED_PAGES, Kind, LARGE, LATE, RETRY_AFTER, SHORT_TIMEOUT, STALL, Step,
+    policy,
+};
 
 /// The size of every file the rows upload.
 const SIZE: usize = 64 * 1024;
@@ -78,6 +81,8 @@ enum Done {
     Uploaded(Option<MediaId>),
     Document(Option<ResultDocument>),
     Heatmap(Option<u64>),
+    Waited(Media),
+    ListedAll(Vec<MediaId>),
 }
 
 /// The armed fault, and what the row must know of it.
@@ -121,8 +126,8 @@ fn route(step: Step, fixture: &Fixture) -> (&'static str, String) {
     let media = || fixture.media.as_ref().expect("a processed record");
     match step {
         Step::Create => ("POST", "/api/media".to_owned()),
-        Step::Get => ("GET", format!("/api/media/{}", mid())),
-        Step::List => ("GET", "/api/media".to_owned()),
+        Step::Get | Step::Wait => ("GET", format!("/api/media/{}", mid())),
+        Step::List | Step::ListAll => ("GET", "/api/media".to_owned()),
         Step::Delete => ("DELETE", format!("/api/media/{}", mid())),
         Step::Upload | Step::UploadStream => ("PUT", "/authenta-storage/".to_owned()),
         Step::Result => ("GET", path_of(media().result_url.as_deref().unwrap())),
@@ -130,16 +135,32 @@ fn route(step: Step, fixture: &Fixture) -> (&'static str, String) {
     }
 }
 
-fn setup<B: Backend>(env: &Env, client: &B, step: Step) -> Fixture {
+/// The size of the file a row uploads.
+fn size(fault: Fault) -> usize {
+    if fault == Fault::RefusedEarly {
+        LARGE
+    } else {
+        SIZE
+    }
+}
+
+fn setup<B: Backend>(env: &Env, client: &B, fault: Fault, step: Step) -> Fixture {
     let mut fixture = Fixture::default();
     match step {
         Step::Create => {}
-        Step::Get | Step::List | Step::Delete => {
+        Step::Get | Step::List | Step::Delete | Step::ListAll => {
             let created = client.create(png_request("setup.png", 100)).unwrap();
             fixture.mid = Some(created.media.mid);
         }
+        Step::Wait => {
+            // Final already: the wait's first poll that gets through ends it.
+            let media = client
+                .process(&env.png("processed.png", SIZE), &ac1())
+                .unwrap();
+            fixture.mid = Some(media.mid);
+        }
         Step::Upload | Step::UploadStream => {
-            fixture.file = Some(env.png("photo.png", SIZE));
+            fixture.file = Some(env.png("photo.png", size(fault)));
         }
         Step::Result | Step::Heatmap => {
             let media = client
@@ -237,6 +258,23 @@ fn arm<B: Backend>(
             1,
             stage,
         ),
+        Fault::HugeRetryAfter => inject(
+            &mut armed,
+            status(503, FaultBody::Empty, Some(99_999)),
+            1,
+            stage,
+        ),
+        Fault::IgnoreOffset => inject(
+            &mut armed,
+            FaultAction::IgnoreOffset {
+                total: 1_000_000_000,
+            },
+            IGNORED_PAGES,
+            stage,
+        ),
+        Fault::RefusedEarly => env
+            .emu
+            .set_upload_url_backdate(Duration::from_secs(2 * 3600)),
         Fault::Status504Late => {
             armed.delay = LATE;
             inject(&mut armed, status(504, FaultBody::Html, None), 1, stage)
@@ -444,6 +482,14 @@ fn act<B: Backend>(env: &Env, client: &B, step: Step, fixture: &Fixture) -> Resu
         Step::Heatmap => {
             Done::Heatmap(client.download_heatmap(media(), &env.dir.path().join("heatmap.png"))?)
         }
+        Step::Wait => Done::Waited(client.wait(mid())?),
+        Step::ListAll => Done::ListedAll(
+            client
+                .list_all()
+                .into_iter()
+                .map(|m| m.map(|m| m.mid))
+                .collect::<Result<_, _>>()?,
+        ),
     })
 }
 
@@ -457,7 +503,7 @@ fn row<B: Backend>(fault: Fault, step: Step, expect: Expect) {
         settings.upload_timeout = Some(SHORT_TIMEOUT);
     }
     let client = B::connect(&settings).unwrap();
-    let mut fixture = setup(&env, &client, step);
+    let mut fixture = setup(&env, &client, fault, step);
     let armed = arm(&env, &client, fault, step, &mut fixture);
     env.emu.clear_api_requests();
     env.emu.clear_upload_requests();
@@ -640,8 +686,10 @@ fn check_kind(err: &Failure, kind: Kind, attempts: u32) {
 /// The `mid` a failure names: the record the step concerned.
 fn check_mid(env: &Env, step: Step, fixture: &Fixture, err: &Failure) {
     let expected = match step {
-        Step::Create | Step::List => None,
-        Step::Get | Step::Delete | Step::Result | Step::Heatmap => fixture.mid.clone(),
+        Step::Create | Step::List | Step::ListAll => None,
+        Step::Get | Step::Delete | Step::Result | Step::Heatmap | Step::Wait => {
+            fixture.mid.clone()
+        }
         Step::Upload | Step::UploadStream => match &fixture.target {
             Some(target) => target.mid.clone(),
             None => {
@@ -681,6 +729,16 @@ fn check_returned(env: &Env, step: Step, fixture: &Fixture, done: &Done) {
             let got = document.as_ref().expect("a document");
             let clean = fixture.document.as_ref().unwrap();
             assert_eq!((got.fake, got.score), (clean.fake, clean.score));
+        }
+        (Step::Wait, Done::Waited(media)) => {
+            assert_eq!(Some(&media.mid), fixture.mid.as_ref());
+            assert!(media.status.is_final(), "{}", media.status);
+        }
+        (Step::ListAll, Done::ListedAll(mids)) => {
+            assert_eq!(
+                mids.as_slice(),
+                std::slice::from_ref(fixture.mid.as_ref().unwrap())
+            );
         }
         (Step::Heatmap, Done::Heatmap(written)) => {
             let bytes = std::fs::read(env.dir.path().join("heatmap.png")).unwrap();
