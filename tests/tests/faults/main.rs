@@ -48,6 +48,7 @@ macro_rules! faults {
                 refused_early => RefusedEarly,
                 huge_retry_after => HugeRetryAfter,
                 ignore_offset => IgnoreOffset,
+                stale_list => StaleList,
             );
         }
     };

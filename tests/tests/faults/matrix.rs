@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use authenta_emulator::FaultStage;
+use authenta_proto::engine::batch::STALE_LIST_READS;
 use authenta_proto::{ErrorClass, RetryPolicy, TransportErrorKind};
 
 /// The retry policy every row runs with: three attempts, backoff ceilings
@@ -63,6 +64,8 @@ pub enum Step {
     Wait,
     /// `Client::list_all`: every page of `GET /media`.
     ListAll,
+    /// Proto's batch waiter over two records (`GET /media` pages).
+    Batch,
 }
 
 impl Step {
@@ -79,6 +82,7 @@ impl Step {
             Step::Heatmap => "heatmap download (`heatmapURL`)",
             Step::Wait => "wait (polls of `GET /media/{mid}`)",
             Step::ListAll => "every page (`list_all`, `GET /media`)",
+            Step::Batch => "batch wait of 2 records (`GET /media` pages)",
         }
     }
 
@@ -209,11 +213,14 @@ pub enum Fault {
     HugeRetryAfter,
     /// A list that ignores `offset` while echoing it, claiming 10⁹ records.
     IgnoreOffset,
+    /// A list that lags: every record `UPLOADED` while the record says
+    /// `PROCESSED`.
+    StaleList,
 }
 
 impl Fault {
     /// Every fault, in the table's order.
-    pub const ALL: [Fault; 28] = [
+    pub const ALL: [Fault; 29] = [
         Fault::Status500Json,
         Fault::Status502Html,
         Fault::Status503RetryAfter,
@@ -242,6 +249,7 @@ impl Fault {
         Fault::RefusedEarly,
         Fault::HugeRetryAfter,
         Fault::IgnoreOffset,
+        Fault::StaleList,
     ];
 
     /// The fault in the table.
@@ -277,6 +285,9 @@ impl Fault {
             }
             Fault::HugeRetryAfter => "503, empty, `Retry-After: 99999`",
             Fault::IgnoreOffset => "a list that ignores `offset` but echoes it (claims 10⁹ records)",
+            Fault::StaleList => {
+                "a list that lags (`UPLOADED`) behind `GET /media/{mid}` (`PROCESSED`)"
+            }
         }
     }
 
@@ -468,6 +479,9 @@ impl Fault {
                 (Wait, ok(2)),
             ],
             Fault::IgnoreOffset => vec![(ListAll, fails(2, Server, Kind::Decode(200)))],
+            // The list read until it has not moved for STALE_LIST_READS
+            // reads, then one GET per record.
+            Fault::StaleList => vec![(Batch, ok(STALE_LIST_READS + 1 + 2))],
         }
     }
 }
@@ -585,7 +599,14 @@ pub fn how(fault: Fault, step: Step) -> String {
         | Fault::EntityTooLarge
         | Fault::NoSuchKey => ("s3Error", 1),
         Fault::SlowDown => ("slowDown", 1),
-        Fault::IgnoreOffset => ("ignoreOffset", IGNORED_PAGES),
+        Fault::IgnoreOffset | Fault::StaleList => (
+            if fault == Fault::StaleList {
+                "staleList"
+            } else {
+                "ignoreOffset"
+            },
+            IGNORED_PAGES,
+        ),
         _ => unreachable!("a natural fault"),
     };
     let mut text = format!("`{kind}`");
@@ -626,6 +647,10 @@ fn plural(n: u32) -> &'static str {
 pub fn describe(fault: Fault, expect: Expect) -> String {
     match expect {
         Expect::Recovers { attempts: 1, .. } => "succeeds, 1 request".to_owned(),
+        Expect::Recovers { attempts, .. } if fault == Fault::StaleList => format!(
+            "succeeds: {} list pages, then one `GET /media/{{mid}}` per record ({attempts} requests)",
+            STALE_LIST_READS + 1
+        ),
         Expect::Recovers { attempts, min_gap } => {
             let mut text = format!("retried to success: {attempts} requests");
             if min_gap > Duration::ZERO {

@@ -70,6 +70,8 @@ struct Fixture {
     document: Option<ResultDocument>,
     /// The heatmap downloaded without a fault.
     heatmap: Option<Vec<u8>>,
+    /// The records of a batch.
+    batch: Vec<MediaId>,
 }
 
 /// What the step returned.
@@ -83,6 +85,7 @@ enum Done {
     Heatmap(Option<u64>),
     Waited(Media),
     ListedAll(Vec<MediaId>),
+    Batch(Vec<Media>),
 }
 
 /// The armed fault, and what the row must know of it.
@@ -127,7 +130,7 @@ fn route(step: Step, fixture: &Fixture) -> (&'static str, String) {
     match step {
         Step::Create => ("POST", "/api/media".to_owned()),
         Step::Get | Step::Wait => ("GET", format!("/api/media/{}", mid())),
-        Step::List | Step::ListAll => ("GET", "/api/media".to_owned()),
+        Step::List | Step::ListAll | Step::Batch => ("GET", "/api/media".to_owned()),
         Step::Delete => ("DELETE", format!("/api/media/{}", mid())),
         Step::Upload | Step::UploadStream => ("PUT", "/authenta-storage/".to_owned()),
         Step::Result => ("GET", path_of(media().result_url.as_deref().unwrap())),
@@ -151,6 +154,12 @@ fn setup<B: Backend>(env: &Env, client: &B, fault: Fault, step: Step) -> Fixture
         Step::Get | Step::List | Step::Delete | Step::ListAll => {
             let created = client.create(png_request("setup.png", 100)).unwrap();
             fixture.mid = Some(created.media.mid);
+        }
+        Step::Batch => {
+            for name in ["one.png", "two.png"] {
+                let media = client.process(&env.png(name, SIZE), &ac1()).unwrap();
+                fixture.batch.push(media.mid);
+            }
         }
         Step::Wait => {
             // Final already: the wait's first poll that gets through ends it.
@@ -269,6 +278,12 @@ fn arm<B: Backend>(
             FaultAction::IgnoreOffset {
                 total: 1_000_000_000,
             },
+            IGNORED_PAGES,
+            stage,
+        ),
+        Fault::StaleList => inject(
+            &mut armed,
+            FaultAction::StaleList,
             IGNORED_PAGES,
             stage,
         ),
@@ -483,6 +498,24 @@ fn act<B: Backend>(env: &Env, client: &B, step: Step, fixture: &Fixture) -> Resu
             Done::Heatmap(client.download_heatmap(media(), &env.dir.path().join("heatmap.png"))?)
         }
         Step::Wait => Done::Waited(client.wait(mid())?),
+        Step::Batch => {
+            let mut batch = authenta_proto::engine::batch::BatchWait::new(
+                client.config().clone(),
+                policy(),
+                authenta_tests::env::fast_polls(),
+            );
+            let now = std::time::Instant::now();
+            for mid in &fixture.batch {
+                batch.add_due(mid.clone(), None, now);
+            }
+            let mut done = Vec::new();
+            while batch.pending() > 0 {
+                for (_, media) in client.wait_batch(&mut batch)? {
+                    done.push(media?);
+                }
+            }
+            Done::Batch(done)
+        }
         Step::ListAll => Done::ListedAll(
             client
                 .list_all()
@@ -686,7 +719,7 @@ fn check_kind(err: &Failure, kind: Kind, attempts: u32) {
 /// The `mid` a failure names: the record the step concerned.
 fn check_mid(env: &Env, step: Step, fixture: &Fixture, err: &Failure) {
     let expected = match step {
-        Step::Create | Step::List | Step::ListAll => None,
+        Step::Create | Step::List | Step::ListAll | Step::Batch => None,
         Step::Get | Step::Delete | Step::Result | Step::Heatmap | Step::Wait => {
             fixture.mid.clone()
         }
@@ -733,6 +766,14 @@ fn check_returned(env: &Env, step: Step, fixture: &Fixture, done: &Done) {
         (Step::Wait, Done::Waited(media)) => {
             assert_eq!(Some(&media.mid), fixture.mid.as_ref());
             assert!(media.status.is_final(), "{}", media.status);
+        }
+        (Step::Batch, Done::Batch(done)) => {
+            let mut mids: Vec<_> = done.iter().map(|m| m.mid.clone()).collect();
+            mids.sort();
+            let mut expected = fixture.batch.clone();
+            expected.sort();
+            assert_eq!(mids, expected);
+            assert!(done.iter().all(|m| m.status.is_final()));
         }
         (Step::ListAll, Done::ListedAll(mids)) => {
             assert_eq!(
