@@ -15,21 +15,23 @@ pub const SNIPPET_LEN: usize = 512;
 
 /// The start of a body as one line of text: at most [`SNIPPET_LEN`] bytes,
 /// invalid UTF-8 replaced, control characters and runs of white space
-/// folded to one space, the client secret (if it appears) redacted.
+/// folded to one space, the client secret (if it appears) and every URL's
+/// query string and pre-signed parameter (`X-Amz-Signature`, ...)
+/// redacted.
 pub fn snippet(body: &[u8], config: Option<&Config>) -> String {
     let head = &body[..body.len().min(SNIPPET_LEN * 4)];
-    let text = String::from_utf8_lossy(head);
+    let text = redact_presigned(&String::from_utf8_lossy(head));
     let text = match config {
         Some(c) => {
             let credentials = c.credentials();
             let secret = credentials.client_secret.expose();
             if secret.is_empty() {
-                text.into_owned()
+                text
             } else {
                 text.replace(secret, "<redacted>")
             }
         }
-        None => text.into_owned(),
+        None => text,
     };
     let mut out = String::with_capacity(SNIPPET_LEN.min(text.len()));
     let mut space = false;
@@ -57,6 +59,63 @@ pub fn snippet(body: &[u8], config: Option<&Config>) -> String {
         out.push('…');
     }
     out.trim_end().to_owned()
+}
+
+/// Where a URL or a parameter's value ends in running text (JSON, XML,
+/// HTML, a log line).
+fn ends_value(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`' | ',' | ')' | ']' | '}' | '\\')
+}
+
+/// `text` with the query string of every `scheme://` URL, and the value of
+/// every `X-Amz-*` parameter (a pre-signed URL's signature, credential,
+/// token), replaced by `<redacted>`: a pre-signed URL echoed in an error
+/// body is a working key to the object.
+fn redact_presigned(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    // Query strings of URLs.
+    while let Some(at) = rest.find("://") {
+        let (before, url) = rest.split_at(at);
+        out.push_str(before);
+        let end = url.find(ends_value).unwrap_or(url.len());
+        let (url, after) = url.split_at(end);
+        match url.split_once('?') {
+            Some((path, _)) => {
+                out.push_str(path);
+                out.push_str("?<redacted>");
+            }
+            None => out.push_str(url),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    // Pre-signed parameters anywhere else (a URL cut or escaped).
+    let lower = out.to_ascii_lowercase();
+    if !lower.contains("x-amz-") {
+        return out;
+    }
+    let mut redacted = String::with_capacity(out.len());
+    let mut from = 0;
+    while let Some(found) = lower[from..].find("x-amz-") {
+        let start = from + found;
+        let Some(eq) = out[start..].find('=').map(|e| start + e) else {
+            break;
+        };
+        if out[start..eq].contains(ends_value) || out[start..eq].contains('&') {
+            redacted.push_str(&out[from..start + 6]);
+            from = start + 6;
+            continue;
+        }
+        let value_end = out[eq + 1..]
+            .find(|c: char| c == '&' || ends_value(c))
+            .map_or(out.len(), |e| eq + 1 + e);
+        redacted.push_str(&out[from..=eq]);
+        redacted.push_str("<redacted>");
+        from = value_end;
+    }
+    redacted.push_str(&out[from..]);
+    redacted
 }
 
 /// Returns the answer when it is a 2xx; otherwise the error it carries: a
@@ -369,6 +428,21 @@ mod tests {
                 .as_deref(),
             Some("\"abc\"")
         );
+    }
+
+    #[test]
+    fn a_pre_signed_url_in_a_body_is_redacted() {
+        let body = r#"{"uploadUrl":"https://s3.example/b/k?X-Amz-Credential=AKIA%2Fx&X-Amz-Signature=abc123","mid":"m"}"#;
+        let text = snippet(body.as_bytes(), None);
+        assert!(!text.contains("abc123") && !text.contains("AKIA"), "{text}");
+        assert!(text.contains("https://s3.example/b/k?<redacted>"), "{text}");
+        assert!(text.contains(r#""mid":"m""#), "{text}");
+        // Escaped or cut URLs: the parameters themselves.
+        let escaped = r#"{"uploadUrl":"https:\/\/s3.example\/k?X-Amz-Signature=abc123&X-Amz-Date=1"}"#;
+        let text = snippet(escaped.as_bytes(), None);
+        assert!(!text.contains("abc123"), "{text}");
+        assert!(text.contains("X-Amz-Signature=<redacted>&X-Amz-Date=<redacted>"), "{text}");
+        assert_eq!(snippet(b"no url here x-amz-", None), "no url here x-amz-");
     }
 
     #[test]

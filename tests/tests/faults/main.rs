@@ -49,6 +49,7 @@ macro_rules! faults {
                 huge_retry_after => HugeRetryAfter,
                 ignore_offset => IgnoreOffset,
                 stale_list => StaleList,
+                dot_mid => DotMid,
             );
         }
     };

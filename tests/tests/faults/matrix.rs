@@ -216,11 +216,13 @@ pub enum Fault {
     /// A list that lags: every record `UPLOADED` while the record says
     /// `PROCESSED`.
     StaleList,
+    /// `200` whose record's `mid` is `..`, once.
+    DotMid,
 }
 
 impl Fault {
     /// Every fault, in the table's order.
-    pub const ALL: [Fault; 29] = [
+    pub const ALL: [Fault; 30] = [
         Fault::Status500Json,
         Fault::Status502Html,
         Fault::Status503RetryAfter,
@@ -250,6 +252,7 @@ impl Fault {
         Fault::HugeRetryAfter,
         Fault::IgnoreOffset,
         Fault::StaleList,
+        Fault::DotMid,
     ];
 
     /// The fault in the table.
@@ -271,7 +274,9 @@ impl Fault {
             Fault::SlowAnswer => "answer slower than the request timeout",
             Fault::StallMidUpload => "stall mid-upload past the upload timeout",
             Fault::NotJson => "200 whose body is not JSON",
-            Fault::MissingField => "200 whose JSON lacks a required field",
+            Fault::MissingField => {
+                "200 whose JSON lacks a required field (and holds a pre-signed URL)"
+            }
             Fault::OverCap => "200 over the 16 MiB body cap",
             Fault::Redirect => "307 to another host",
             Fault::SignatureDoesNotMatch => "S3 403 `SignatureDoesNotMatch`",
@@ -288,6 +293,7 @@ impl Fault {
             Fault::StaleList => {
                 "a list that lags (`UPLOADED`) behind `GET /media/{mid}` (`PROCESSED`)"
             }
+            Fault::DotMid => "200 whose record's `mid` is `..`",
         }
     }
 
@@ -482,6 +488,11 @@ impl Fault {
             // The list read until it has not moved for STALE_LIST_READS
             // reads, then one GET per record.
             Fault::StaleList => vec![(Batch, ok(STALE_LIST_READS + 1 + 2))],
+            // Never a path segment: no `GET /api/media/..` follows.
+            Fault::DotMid => [Create, Get, List]
+                .into_iter()
+                .map(|s| (s, fails(1, Server, Kind::Decode(200))))
+                .collect(),
         }
     }
 }
@@ -585,7 +596,7 @@ pub fn how(fault: Fault, step: Step) -> String {
         | Fault::Status504Late
         | Fault::HugeRetryAfter => ("status", 1),
         Fault::Status502Html => ("status", policy().max_attempts),
-        Fault::UnknownCode | Fault::MissingField => ("respond", 1),
+        Fault::UnknownCode | Fault::MissingField | Fault::DotMid => ("respond", 1),
         Fault::ResetBeforeAnswer => ("reset", 1),
         Fault::ResetMidBody => ("resetMidBody", 1),
         Fault::Truncated => ("truncate", 1),

@@ -211,8 +211,15 @@ fn s3_error(status: u16, code: &str, message: Option<&str>) -> FaultAction {
     }
 }
 
-/// A record without `status` (and, for a create, without `uploadUrl`).
-const RECORD_LACKING: &str = r#"{"mid":"0123456789abcdef01234567","name":"x.png","type":"Image","modelType":"AC-1","createdAt":"2025-12-02T19:39:27.525Z"}"#;
+/// A record without `status`, with a pre-signed `uploadUrl` near its start
+/// whose signature must not reach an error.
+const RECORD_LACKING: &str = r#"{"mid":"0123456789abcdef01234567","uploadUrl":"http://127.0.0.1:9/authenta-storage/k?X-Amz-Credential=AKIA&X-Amz-Signature=5ec7e75160a7","name":"x.png","type":"Image","modelType":"AC-1","createdAt":"2025-12-02T19:39:27.525Z"}"#;
+
+/// The signature in [`RECORD_LACKING`].
+const SIGNATURE: &str = "5ec7e75160a7";
+
+/// A whole record (a create answer too) whose `mid` is `..`.
+const DOT_MID: &str = r#"{"mid":"..","uploadUrl":"http://127.0.0.1:9/authenta-storage/k","name":"x.png","type":"Image","status":"INITED","modelType":"AC-1","createdAt":"2025-12-02T19:39:27.525Z"}"#;
 
 /// The upload target of a record just created, with `url` in place of its
 /// URL if given.
@@ -376,6 +383,13 @@ fn arm<B: Backend>(
                 _ => RECORD_LACKING,
             };
             inject(&mut armed, respond(200, body), 1, stage)
+        }
+        Fault::DotMid => {
+            let body = match step {
+                Step::List => format!(r#"{{"limit":10,"offset":0,"total":1,"data":[{DOT_MID}]}}"#),
+                _ => DOT_MID.to_owned(),
+            };
+            inject(&mut armed, respond(200, &body), 1, stage)
         }
         Fault::OverCap => inject(
             &mut armed,
@@ -669,6 +683,8 @@ fn check_outcome(env: &Env, fault: Fault, step: Step, expect: Expect, seen: &See
                 Err(e) => e,
             };
             assert_eq!(err.class(), class, "{err:?}");
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains(SIGNATURE), "a signature in the error: {shown}");
             check_kind(err, kind, expected);
             let reached = if fault == Fault::Refused { 0 } else { expected };
             assert_eq!(
