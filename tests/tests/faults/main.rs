@@ -50,6 +50,7 @@ macro_rules! faults {
                 ignore_offset => IgnoreOffset,
                 stale_list => StaleList,
                 dot_mid => DotMid,
+                upload_stall => UploadStall,
             );
         }
     };

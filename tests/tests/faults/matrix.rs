@@ -20,7 +20,8 @@ pub fn policy() -> RetryPolicy {
     }
 }
 
-/// The request and upload timeouts of the timeout rows.
+/// The request and upload timeouts of the timeout rows (and the upload
+/// stall timeout of the stall row).
 pub const SHORT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// How long the slow answer and the stalled upload keep the client
@@ -218,11 +219,14 @@ pub enum Fault {
     StaleList,
     /// `200` whose record's `mid` is `..`, once.
     DotMid,
+    /// The server stops reading the upload, with no overall upload timeout:
+    /// the stall timeout ends the attempt.
+    UploadStall,
 }
 
 impl Fault {
     /// Every fault, in the table's order.
-    pub const ALL: [Fault; 30] = [
+    pub const ALL: [Fault; 31] = [
         Fault::Status500Json,
         Fault::Status502Html,
         Fault::Status503RetryAfter,
@@ -253,6 +257,7 @@ impl Fault {
         Fault::IgnoreOffset,
         Fault::StaleList,
         Fault::DotMid,
+        Fault::UploadStall,
     ];
 
     /// The fault in the table.
@@ -294,6 +299,9 @@ impl Fault {
                 "a list that lags (`UPLOADED`) behind `GET /media/{mid}` (`PROCESSED`)"
             }
             Fault::DotMid => "200 whose record's `mid` is `..`",
+            Fault::UploadStall => {
+                "stall mid-upload past the upload stall timeout (no overall upload timeout)"
+            }
         }
     }
 
@@ -399,7 +407,7 @@ impl Fault {
                 (Heatmap, ok(2)),
                 (Wait, ok(2)),
             ],
-            Fault::StallMidUpload => vec![
+            Fault::StallMidUpload | Fault::UploadStall => vec![
                 (Upload, ok(2)),
                 (
                     UploadStream,
@@ -601,7 +609,7 @@ pub fn how(fault: Fault, step: Step) -> String {
         Fault::ResetMidBody => ("resetMidBody", 1),
         Fault::Truncated => ("truncate", 1),
         Fault::SlowAnswer => ("delay", 1),
-        Fault::StallMidUpload => ("stallBody", 1),
+        Fault::StallMidUpload | Fault::UploadStall => ("stallBody", 1),
         Fault::NotJson => ("notJson", 1),
         Fault::OverCap => ("oversized", 1),
         Fault::Redirect => ("redirect", policy().max_attempts),
@@ -742,7 +750,7 @@ emulator on loopback, on each of these clients:\n\n",
     out.push_str(
         "The retry policy under test: 3 attempts, full-jitter backoff with ceilings of \
 20 and 40 ms, `Retry-After` honoured up to 5 s; the timeout rows use 500 ms request \
-and upload timeouts. A request count is read from the emulator's logs (every \
+and upload timeouts (the stall row a 500 ms upload stall timeout alone). A request count is read from the emulator's logs (every \
 request that reached it, faulted or not); where none reached it (a refused \
 connection), from the failure's own attempt count. On every row, besides its \
 outcome, the suite checks:\n\n\

@@ -368,7 +368,7 @@ fn arm<B: Backend>(
             1,
             stage,
         ),
-        Fault::StallMidUpload => inject(
+        Fault::StallMidUpload | Fault::UploadStall => inject(
             &mut armed,
             FaultAction::StallBody {
                 millis: STALL.as_millis() as u64,
@@ -548,6 +548,9 @@ fn row<B: Backend>(fault: Fault, step: Step, expect: Expect) {
     if matches!(fault, Fault::SlowAnswer | Fault::StallMidUpload) {
         settings.request_timeout = Some(SHORT_TIMEOUT);
         settings.upload_timeout = Some(SHORT_TIMEOUT);
+    }
+    if fault == Fault::UploadStall {
+        settings.upload_stall_timeout = Some(SHORT_TIMEOUT);
     }
     let client = B::connect(&settings).unwrap();
     let mut fixture = setup(&env, &client, fault, step);
