@@ -118,6 +118,22 @@ fn redact_presigned(text: &str) -> String {
     redacted
 }
 
+/// The body's snippet, led by where a redirect points (`Location`, its
+/// query redacted): the SDK never follows one, so the message says where.
+fn answer_snippet(response: &Response<Vec<u8>>, config: Option<&Config>) -> String {
+    let body = snippet(response.body(), config);
+    let location = response
+        .headers()
+        .get(http::header::LOCATION)
+        .filter(|_| response.status().is_redirection())
+        .map(|l| authenta_types::redact_url(&String::from_utf8_lossy(l.as_bytes())));
+    match location {
+        Some(location) if body.is_empty() => format!("redirected to {location}"),
+        Some(location) => format!("redirected to {location}; {body}"),
+        None => body,
+    }
+}
+
 /// Returns the answer when it is a 2xx; otherwise the error it carries: a
 /// typed [`ApiError`] when the body is the API's JSON error body (known code
 /// or not), else an [`HttpError`] with the status and a bounded snippet.
@@ -144,7 +160,7 @@ pub fn check_api_response(
     }
     Err(Error::Http(Box::new(HttpError {
         status,
-        snippet: snippet(body, Some(config)),
+        snippet: answer_snippet(&response, Some(config)),
         operation: Some(operation),
         mid: mid.cloned(),
         retry_after,
@@ -194,24 +210,41 @@ pub struct UploadReceipt {
     pub etag: Option<String>,
 }
 
-/// Reads S3's answer to the upload `PUT`: a receipt on 2xx, otherwise an
-/// [`UploadError`] with S3's code and message from its XML error body.
+/// Reads S3's answer to the upload `PUT`: a receipt on a 2xx with an
+/// `ETag` (S3 sends one for every object it stores), otherwise an
+/// [`UploadError`] with S3's code and message from its XML error body. A
+/// 2xx with S3's error body, or without an `ETag` (a proxy's or captive
+/// portal's page), is not counted as stored.
 pub fn read_upload_response(
     response: &Response<Vec<u8>>,
     mid: Option<&MediaId>,
 ) -> Result<UploadReceipt, Error> {
     let status = response.status();
-    if status.is_success() {
-        return Ok(UploadReceipt {
-            etag: response
-                .headers()
-                .get(ETAG)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        });
+    let etag = response
+        .headers()
+        .get(ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if status.is_success() && etag.is_some() && parse_s3_error(response.body()).is_none() {
+        return Ok(UploadReceipt { etag });
+    }
+    if status.is_success() && parse_s3_error(response.body()).is_none() {
+        return Err(Error::Upload(Box::new(UploadError {
+            status,
+            code: String::new(),
+            message: format!(
+                "answered without an ETag, so the file is not known to be stored (a proxy's or captive portal's page?){}",
+                match snippet(response.body(), None) {
+                    s if s.is_empty() => String::new(),
+                    s => format!(": {s:?}"),
+                }
+            ),
+            mid: mid.cloned(),
+            retry_after: retry_after(response),
+        })));
     }
     let (code, message) = parse_s3_error(response.body())
-        .unwrap_or_else(|| (String::new(), snippet(response.body(), None)));
+        .unwrap_or_else(|| (String::new(), answer_snippet(response, None)));
     Err(Error::Upload(Box::new(UploadError {
         status,
         code,
@@ -234,7 +267,7 @@ pub fn read_artifact_response(
     }
     Err(Error::Http(Box::new(HttpError {
         status,
-        snippet: snippet(response.body(), None),
+        snippet: answer_snippet(&response, None),
         operation: None,
         mid: mid.cloned(),
         retry_after: retry_after(&response),
@@ -428,6 +461,45 @@ mod tests {
                 .as_deref(),
             Some("\"abc\"")
         );
+    }
+
+    #[test]
+    fn hostile_answers_say_what_they_are() {
+        // A 200 without an ETag, or with S3's error body, is not stored.
+        let portal = answer(200, "text/html", "<html>Sign in</html>");
+        let err = read_upload_response(&portal, None).unwrap_err();
+        assert_eq!(err.class(), crate::ErrorClass::Server);
+        assert!(err.to_string().contains("without an ETag"), "{err}");
+        let mut s3 = answer(
+            200,
+            "application/xml",
+            "<Error><Code>InternalError</Code><Message>retry</Message></Error>",
+        );
+        s3.headers_mut().insert(ETAG, http::HeaderValue::from_static("\"x\""));
+        let Error::Upload(e) = read_upload_response(&s3, None).unwrap_err() else {
+            panic!()
+        };
+        assert_eq!((e.status.as_u16(), e.code.as_str()), (200, "InternalError"));
+        // A redirect says where to, its query redacted, and what to do.
+        let mut moved = answer(307, "text/html", "");
+        moved.headers_mut().insert(
+            http::header::LOCATION,
+            http::HeaderValue::from_static("https://elsewhere.example/api?token=1"),
+        );
+        let err = check_api_response(moved, Operation::GetMedia, None, &config()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("redirected to https://elsewhere.example/api?<redacted>"), "{text}");
+        assert!(text.contains("never followed"), "{text}");
+        // A 429 without AA001 is a throttle, not a spent quota; its
+        // Retry-After is shown.
+        let mut busy = answer(429, "text/plain", "slow down");
+        busy.headers_mut()
+            .insert(RETRY_AFTER, http::HeaderValue::from_static("30"));
+        let err = check_api_response(busy, Operation::GetMedia, None, &config()).unwrap_err();
+        assert_eq!(err.class(), crate::ErrorClass::Server);
+        let text = err.to_string();
+        assert!(text.contains("throttling") && !text.contains("quota"), "{text}");
+        assert!(text.contains("wait 30 s"), "{text}");
     }
 
     #[test]

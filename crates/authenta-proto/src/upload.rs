@@ -196,7 +196,15 @@ fn parse_url(url: &str, mid: Option<&MediaId>) -> Result<Uri, Error> {
         ))
     })?;
     match (uri.scheme_str(), uri.host()) {
-        (Some("https" | "http"), Some(_)) => Ok(uri),
+        (Some("https"), Some(_)) => Ok(uri),
+        // Plain http only on this machine (an emulator), as for the API:
+        // elsewhere the file and the signature would cross the network in
+        // clear.
+        (Some("http"), Some(host)) if crate::config::is_loopback(host) => Ok(uri),
+        (Some("http"), Some(_)) => Err(bad(format!(
+            "the URL {} is plain http to a host that is not this machine: the file and its signature would cross the network unencrypted; the service must give https URLs",
+            redact_url(url)
+        ))),
         _ => Err(bad(format!(
             "the upload URL {} is not an absolute http(s) URL",
             redact_url(url)
@@ -356,6 +364,13 @@ mod tests {
         c.upload_url = "/relative/path".into();
         assert!(UploadTarget::from_created(&c, &r, at(0)).is_err());
         assert!(UploadTarget::new("ftp://x/y", "image/png", 1, None).is_err());
+        let clear = UploadTarget::new("http://s3.example/k?X-Amz-Signature=s", "image/png", 1, None)
+            .unwrap_err();
+        assert!(clear.to_string().contains("plain http"), "{clear}");
+        assert!(!clear.to_string().contains("Signature"), "{clear}");
+        assert!(UploadTarget::new("http://127.0.0.1:9/k", "image/png", 1, None).is_ok());
+        assert!(UploadTarget::new("http://localhost:9/k", "image/png", 1, None).is_ok());
+        assert!(UploadTarget::new("http://[::1]:9/k", "image/png", 1, None).is_ok());
     }
 
     #[test]

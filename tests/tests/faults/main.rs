@@ -51,6 +51,8 @@ macro_rules! faults {
                 stale_list => StaleList,
                 dot_mid => DotMid,
                 upload_stall => UploadStall,
+                throttled => Throttled,
+                plain_http => PlainHttp,
             );
         }
     };

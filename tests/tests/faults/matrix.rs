@@ -222,11 +222,16 @@ pub enum Fault {
     /// The server stops reading the upload, with no overall upload timeout:
     /// the stall timeout ends the attempt.
     UploadStall,
+    /// `429` without the API's error body (a gateway's throttle), on every
+    /// attempt.
+    Throttled,
+    /// An upload URL in plain `http` to a host that is not this machine.
+    PlainHttp,
 }
 
 impl Fault {
     /// Every fault, in the table's order.
-    pub const ALL: [Fault; 31] = [
+    pub const ALL: [Fault; 33] = [
         Fault::Status500Json,
         Fault::Status502Html,
         Fault::Status503RetryAfter,
@@ -258,6 +263,8 @@ impl Fault {
         Fault::StaleList,
         Fault::DotMid,
         Fault::UploadStall,
+        Fault::Throttled,
+        Fault::PlainHttp,
     ];
 
     /// The fault in the table.
@@ -302,6 +309,8 @@ impl Fault {
             Fault::UploadStall => {
                 "stall mid-upload past the upload stall timeout (no overall upload timeout)"
             }
+            Fault::Throttled => "429 without a code (a gateway's throttle, every attempt)",
+            Fault::PlainHttp => "an `http://` upload URL to another host",
         }
     }
 
@@ -416,6 +425,8 @@ impl Fault {
             ],
             Fault::NotJson => vec![
                 (Create, fails(1, Server, Kind::Decode(200))),
+                // No ETag: not counted as stored.
+                (Upload, fails(1, Server, Kind::Upload(200, ""))),
                 (Get, fails(1, Server, Kind::Decode(200))),
                 (List, fails(1, Server, Kind::Decode(200))),
                 (Delete, fails(1, Server, Kind::Decode(200))),
@@ -493,6 +504,12 @@ impl Fault {
                 (Wait, ok(2)),
             ],
             Fault::IgnoreOffset => vec![(ListAll, fails(2, Server, Kind::Decode(200)))],
+            // A throttle, not a spent quota.
+            Fault::Throttled => vec![
+                (Get, fails(all, Server, Kind::Http(429))),
+                (List, fails(all, Server, Kind::Http(429))),
+            ],
+            Fault::PlainHttp => vec![(Upload, fails(0, Server, Kind::Decode(200)))],
             // The list read until it has not moved for STALE_LIST_READS
             // reads, then one GET per record.
             Fault::StaleList => vec![(Batch, ok(STALE_LIST_READS + 1 + 2))],
@@ -514,7 +531,8 @@ fn is_natural(fault: Fault, step: Step) -> bool {
         | Fault::Iam001
         | Fault::U007
         | Fault::Refused
-        | Fault::RefusedEarly => true,
+        | Fault::RefusedEarly
+        | Fault::PlainHttp => true,
         Fault::AccessDeniedExpired | Fault::NoSuchKey => step == Step::Upload,
         _ => false,
     }
@@ -587,6 +605,7 @@ pub fn how(fault: Fault, step: Step) -> String {
             Some("S3 itself: upload URLs signed 2 h ago for 1 h")
         }
         (Fault::NoSuchKey, Step::Upload) => Some("S3 itself: the record deleted before its upload"),
+        (Fault::PlainHttp, _) => Some("the upload URL moved to `http://example.invalid`"),
         (Fault::RefusedEarly, _) => Some(
             "S3 itself: upload URLs signed 2 h ago for 1 h, refused on the head (with `Expect: 100-continue`, instead of `100 Continue`)",
         ),
@@ -603,7 +622,7 @@ pub fn how(fault: Fault, step: Step) -> String {
         | Fault::Status503RetryAfter
         | Fault::Status504Late
         | Fault::HugeRetryAfter => ("status", 1),
-        Fault::Status502Html => ("status", policy().max_attempts),
+        Fault::Status502Html | Fault::Throttled => ("status", policy().max_attempts),
         Fault::UnknownCode | Fault::MissingField | Fault::DotMid => ("respond", 1),
         Fault::ResetBeforeAnswer => ("reset", 1),
         Fault::ResetMidBody => ("resetMidBody", 1),
@@ -695,7 +714,9 @@ pub fn describe(fault: Fault, expect: Expect) -> String {
                 Kind::Decode(status) => format!("`Error::Decode` (status {status})"),
                 Kind::Network(kind) => format!("`Failure::Transport` `{kind:?}`"),
             };
-            let sent = if fault == Fault::Refused {
+            let sent = if attempts == 0 {
+                "none sent (refused before the request)".to_owned()
+            } else if fault == Fault::Refused {
                 format!(
                     "{attempts} attempt{} (none reach the server)",
                     plural(attempts)
@@ -703,7 +724,10 @@ pub fn describe(fault: Fault, expect: Expect) -> String {
             } else {
                 format!("{attempts} request{}", plural(attempts))
             };
-            format!("fails: {error}, class `{class:?}`, after {sent}")
+            match attempts {
+                0 => format!("fails: {error}, class `{class:?}`, {sent}"),
+                _ => format!("fails: {error}, class `{class:?}`, after {sent}"),
+            }
         }
     }
 }
@@ -777,8 +801,6 @@ server closed a pooled connection while it was idle: a create sent on it \
 fails with `Interrupted` after 1 request and is not retried, since it may \
 have reached the server. The suite's async client keeps its runtime running \
 (one worker thread), as an async program does.\n\
-- An upload `PUT` answered `200` without an `ETag` (a captive portal's page) \
-is taken as stored; the record then stays `INITED` and a `wait` times out.\n\
 - A redirect's error is class `Server` (a 3xx is neither the caller's mistake \
 nor a refusal).\n\n",
     );

@@ -268,6 +268,14 @@ fn arm<B: Backend>(
     match fault {
         Fault::Status500Json => inject(&mut armed, status(500, FaultBody::Json, None), 1, stage),
         Fault::Status502Html => inject(&mut armed, status(502, FaultBody::Html, None), all, stage),
+        Fault::Throttled => inject(&mut armed, status(429, FaultBody::Empty, None), all, stage),
+        Fault::PlainHttp => {
+            let created = client
+                .create(png_request("photo.png", SIZE as u64))
+                .unwrap();
+            let url = refused(&created.upload_url, "example.invalid");
+            fixture.target = Some(target_with(&created, Some(url)));
+        }
         Fault::Status503RetryAfter => inject(
             &mut armed,
             status(503, FaultBody::Empty, Some(RETRY_AFTER.as_secs())),
@@ -688,6 +696,16 @@ fn check_outcome(env: &Env, fault: Fault, step: Step, expect: Expect, seen: &See
             assert_eq!(err.class(), class, "{err:?}");
             let shown = format!("{err} {err:?}");
             assert!(!shown.contains(SIGNATURE), "a signature in the error: {shown}");
+            let text = err.to_string();
+            if fault == Fault::Redirect {
+                assert!(text.contains("redirected to http://127.0.0.1:"), "{text}");
+            }
+            if fault == Fault::Status503RetryAfter {
+                assert!(text.contains("wait 1 s"), "the Retry-After is shown: {text}");
+            }
+            if fault == Fault::Throttled {
+                assert!(!text.contains("quota"), "a throttle, not a quota: {text}");
+            }
             check_kind(err, kind, expected);
             let reached = if fault == Fault::Refused { 0 } else { expected };
             assert_eq!(
