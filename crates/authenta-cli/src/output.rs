@@ -222,9 +222,16 @@ mod tests {
             "x\u{1b}]0;owned\u{7}\u{1b}[2J\r\nfake".into(),
             "DONE\u{1b}[8m".into(),
         ]);
-        table.row(vec!["m2".into(), "a\u{202e}gnp.exe".into(), "PROCESSED".into()]);
+        table.row(vec![
+            "m2".into(),
+            "a\u{202e}gnp.exe".into(),
+            "PROCESSED".into(),
+        ]);
         let text = table.render();
-        assert!(!text.contains('\u{1b}') && !text.contains('\r') && !text.contains('\u{202e}'), "{text:?}");
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\r') && !text.contains('\u{202e}'),
+            "{text:?}"
+        );
         assert_eq!(text.lines().count(), 3, "one line per row: {text}");
         assert!(text.contains("DONE\\u{1b}[8m"), "{text}");
         assert!(text.contains("a\\u{202e}gnp.exe"), "{text}");

@@ -157,10 +157,9 @@ impl CliError {
             return;
         }
         match self {
-            CliError::Sdk(e) => eprintln!(
-                "authenta: error: {}",
-                output::terminal_safe(&describe(e))
-            ),
+            CliError::Sdk(e) => {
+                eprintln!("authenta: error: {}", output::terminal_safe(&describe(e)))
+            }
             CliError::Invalid(errors) => {
                 for e in errors {
                     eprintln!("authenta: error: {e}");

@@ -415,12 +415,19 @@ fn from_offset_zero(mut req: Request<Body>) -> Request<Body> {
 
 /// A `200` list answer with its JSON changed by `edit` (any other answer as
 /// it is).
-async fn rewrite_list(resp: Response<Body>, edit: impl FnOnce(&mut serde_json::Value)) -> Response<Body> {
+async fn rewrite_list(
+    resp: Response<Body>,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> Response<Body> {
     if resp.status() != StatusCode::OK {
         return resp;
     }
     let (mut parts, body) = resp.into_parts();
-    let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let bytes = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
     let Ok(mut page) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
         return Response::from_parts(parts, Body::from(bytes));
     };

@@ -58,10 +58,15 @@ fn hint_suffix(error: &Error) -> String {
     let mut text = error.hint().map(|h| format!(": {h}")).unwrap_or_default();
     match error.retry_after() {
         Some(RetryAfter::Delay(d)) => {
-            text.push_str(&format!(" (the server asked to wait {} s: Retry-After)", d.as_secs()));
+            text.push_str(&format!(
+                " (the server asked to wait {} s: Retry-After)",
+                d.as_secs()
+            ));
         }
         Some(RetryAfter::At(at)) => {
-            text.push_str(&format!(" (the server asked to wait until {at}: Retry-After)"));
+            text.push_str(&format!(
+                " (the server asked to wait until {at}: Retry-After)"
+            ));
         }
         None => {}
     }

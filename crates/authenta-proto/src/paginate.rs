@@ -371,7 +371,10 @@ mod tests {
         };
         assert_eq!(cursor.fresh(page(0, vec![1, 2])).unwrap().len(), 2);
         let fresh = cursor.fresh(page(2, vec![2, 3])).unwrap();
-        assert_eq!(fresh.iter().map(|m| m.mid.clone()).collect::<Vec<_>>(), [media(3).mid]);
+        assert_eq!(
+            fresh.iter().map(|m| m.mid.clone()).collect::<Vec<_>>(),
+            [media(3).mid]
+        );
         assert_eq!(cursor.duplicates(), 1);
         assert_eq!(cursor.shortfall(), None, "not over yet");
         assert!(cursor.fresh(page(4, vec![4])).unwrap().len() == 1);

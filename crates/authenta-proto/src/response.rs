@@ -64,7 +64,11 @@ pub fn snippet(body: &[u8], config: Option<&Config>) -> String {
 /// Where a URL or a parameter's value ends in running text (JSON, XML,
 /// HTML, a log line).
 fn ends_value(c: char) -> bool {
-    c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`' | ',' | ')' | ']' | '}' | '\\')
+    c.is_whitespace()
+        || matches!(
+            c,
+            '"' | '\'' | '<' | '>' | '`' | ',' | ')' | ']' | '}' | '\\'
+        )
 }
 
 /// `text` with the query string of every `scheme://` URL, and the value of
@@ -475,7 +479,8 @@ mod tests {
             "application/xml",
             "<Error><Code>InternalError</Code><Message>retry</Message></Error>",
         );
-        s3.headers_mut().insert(ETAG, http::HeaderValue::from_static("\"x\""));
+        s3.headers_mut()
+            .insert(ETAG, http::HeaderValue::from_static("\"x\""));
         let Error::Upload(e) = read_upload_response(&s3, None).unwrap_err() else {
             panic!()
         };
@@ -488,7 +493,10 @@ mod tests {
         );
         let err = check_api_response(moved, Operation::GetMedia, None, &config()).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("redirected to https://elsewhere.example/api?<redacted>"), "{text}");
+        assert!(
+            text.contains("redirected to https://elsewhere.example/api?<redacted>"),
+            "{text}"
+        );
         assert!(text.contains("never followed"), "{text}");
         // A 429 without AA001 is a throttle, not a spent quota; its
         // Retry-After is shown.
@@ -498,7 +506,10 @@ mod tests {
         let err = check_api_response(busy, Operation::GetMedia, None, &config()).unwrap_err();
         assert_eq!(err.class(), crate::ErrorClass::Server);
         let text = err.to_string();
-        assert!(text.contains("throttling") && !text.contains("quota"), "{text}");
+        assert!(
+            text.contains("throttling") && !text.contains("quota"),
+            "{text}"
+        );
         assert!(text.contains("wait 30 s"), "{text}");
     }
 
@@ -510,10 +521,14 @@ mod tests {
         assert!(text.contains("https://s3.example/b/k?<redacted>"), "{text}");
         assert!(text.contains(r#""mid":"m""#), "{text}");
         // Escaped or cut URLs: the parameters themselves.
-        let escaped = r#"{"uploadUrl":"https:\/\/s3.example\/k?X-Amz-Signature=abc123&X-Amz-Date=1"}"#;
+        let escaped =
+            r#"{"uploadUrl":"https:\/\/s3.example\/k?X-Amz-Signature=abc123&X-Amz-Date=1"}"#;
         let text = snippet(escaped.as_bytes(), None);
         assert!(!text.contains("abc123"), "{text}");
-        assert!(text.contains("X-Amz-Signature=<redacted>&X-Amz-Date=<redacted>"), "{text}");
+        assert!(
+            text.contains("X-Amz-Signature=<redacted>&X-Amz-Date=<redacted>"),
+            "{text}"
+        );
         assert_eq!(snippet(b"no url here x-amz-", None), "no url here x-amz-");
     }
 

@@ -364,8 +364,13 @@ mod tests {
         c.upload_url = "/relative/path".into();
         assert!(UploadTarget::from_created(&c, &r, at(0)).is_err());
         assert!(UploadTarget::new("ftp://x/y", "image/png", 1, None).is_err());
-        let clear = UploadTarget::new("http://s3.example/k?X-Amz-Signature=s", "image/png", 1, None)
-            .unwrap_err();
+        let clear = UploadTarget::new(
+            "http://s3.example/k?X-Amz-Signature=s",
+            "image/png",
+            1,
+            None,
+        )
+        .unwrap_err();
         assert!(clear.to_string().contains("plain http"), "{clear}");
         assert!(!clear.to_string().contains("Signature"), "{clear}");
         assert!(UploadTarget::new("http://127.0.0.1:9/k", "image/png", 1, None).is_ok());

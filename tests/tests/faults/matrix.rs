@@ -301,7 +301,9 @@ impl Fault {
                 "S3 403 `AccessDenied` on the head of a 16 MiB upload (answered before the body, then closed)"
             }
             Fault::HugeRetryAfter => "503, empty, `Retry-After: 99999`",
-            Fault::IgnoreOffset => "a list that ignores `offset` but echoes it (claims 10⁹ records)",
+            Fault::IgnoreOffset => {
+                "a list that ignores `offset` but echoes it (claims 10⁹ records)"
+            }
             Fault::StaleList => {
                 "a list that lags (`UPLOADED`) behind `GET /media/{mid}` (`PROCESSED`)"
             }
@@ -499,10 +501,7 @@ impl Fault {
                 .collect(),
             // More than the retry policy takes: the call reports it; a wait
             // polls again later, within its own deadline.
-            Fault::HugeRetryAfter => vec![
-                (Get, fails(1, Server, Kind::Http(503))),
-                (Wait, ok(2)),
-            ],
+            Fault::HugeRetryAfter => vec![(Get, fails(1, Server, Kind::Http(503))), (Wait, ok(2))],
             Fault::IgnoreOffset => vec![(ListAll, fails(2, Server, Kind::Decode(200)))],
             // A throttle, not a spent quota.
             Fault::Throttled => vec![

@@ -296,12 +296,7 @@ fn arm<B: Backend>(
             IGNORED_PAGES,
             stage,
         ),
-        Fault::StaleList => inject(
-            &mut armed,
-            FaultAction::StaleList,
-            IGNORED_PAGES,
-            stage,
-        ),
+        Fault::StaleList => inject(&mut armed, FaultAction::StaleList, IGNORED_PAGES, stage),
         Fault::RefusedEarly => env
             .emu
             .set_upload_url_backdate(Duration::from_secs(2 * 3600)),
@@ -695,13 +690,19 @@ fn check_outcome(env: &Env, fault: Fault, step: Step, expect: Expect, seen: &See
             };
             assert_eq!(err.class(), class, "{err:?}");
             let shown = format!("{err} {err:?}");
-            assert!(!shown.contains(SIGNATURE), "a signature in the error: {shown}");
+            assert!(
+                !shown.contains(SIGNATURE),
+                "a signature in the error: {shown}"
+            );
             let text = err.to_string();
             if fault == Fault::Redirect {
                 assert!(text.contains("redirected to http://127.0.0.1:"), "{text}");
             }
             if fault == Fault::Status503RetryAfter {
-                assert!(text.contains("wait 1 s"), "the Retry-After is shown: {text}");
+                assert!(
+                    text.contains("wait 1 s"),
+                    "the Retry-After is shown: {text}"
+                );
             }
             if fault == Fault::Throttled {
                 assert!(!text.contains("quota"), "a throttle, not a quota: {text}");
@@ -757,9 +758,7 @@ fn check_kind(err: &Failure, kind: Kind, attempts: u32) {
 fn check_mid(env: &Env, step: Step, fixture: &Fixture, err: &Failure) {
     let expected = match step {
         Step::Create | Step::List | Step::ListAll | Step::Batch => None,
-        Step::Get | Step::Delete | Step::Result | Step::Heatmap | Step::Wait => {
-            fixture.mid.clone()
-        }
+        Step::Get | Step::Delete | Step::Result | Step::Heatmap | Step::Wait => fixture.mid.clone(),
         Step::Upload | Step::UploadStream => match &fixture.target {
             Some(target) => target.mid.clone(),
             None => {

@@ -471,9 +471,18 @@ async fn a_bad_upload_is_refused_before_its_body_and_the_connection_closed() {
         let mut stream = put_head(&env, url, content_type, LEN, false, 1024).await;
         let (answer, closed) = read_answer(&mut stream).await;
         assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
-        assert!(answer.contains("<Code>SignatureDoesNotMatch</Code>"), "{answer}");
-        assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
-        assert!(closed, "the connection is closed, not kept to read the body");
+        assert!(
+            answer.contains("<Code>SignatureDoesNotMatch</Code>"),
+            "{answer}"
+        );
+        assert!(
+            answer.to_ascii_lowercase().contains("connection: close"),
+            "{answer}"
+        );
+        assert!(
+            closed,
+            "the connection is closed, not kept to read the body"
+        );
     }
     // With `Expect: 100-continue`, a refusal is the answer instead of
     // `100 Continue`; a good upload gets `100 Continue`, then its body.

@@ -164,7 +164,11 @@ impl HttpClient for StdHttp {
             .headers
             .get(http::header::EXPECT)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-        if expect && let Some(answer) = self.await_100(&stream).map_err(SendUploadError::Transport)? {
+        if expect
+            && let Some(answer) = self
+                .await_100(&stream)
+                .map_err(SendUploadError::Transport)?
+        {
             // Refused before the body: the answer is final, no body is sent.
             return Ok(answer);
         }
@@ -190,8 +194,15 @@ impl StdHttp {
         stream.set_read_timeout(Some(EXPECT_CONTINUE_WAIT))?;
         let mut reader = BufReader::new(stream);
         let waited = match reader.fill_buf() {
-            Ok(bytes) => Ok(bytes.starts_with(b"HTTP/1.1 100") || bytes.starts_with(b"HTTP/1.0 100")),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Ok(bytes) => {
+                Ok(bytes.starts_with(b"HTTP/1.1 100") || bytes.starts_with(b"HTTP/1.0 100"))
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 stream.set_read_timeout(Some(self.timeout))?;
                 return Ok(None);
             }

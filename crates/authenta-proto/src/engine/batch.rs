@@ -828,7 +828,10 @@ mod tests {
                 other => panic!("unexpected {other:?}"),
             }
         }
-        assert!(done.iter().all(|(_, r)| r.as_ref().unwrap().status == MediaStatus::Processed));
+        assert!(
+            done.iter()
+                .all(|(_, r)| r.as_ref().unwrap().status == MediaStatus::Processed)
+        );
         // The first read and STALE_LIST_READS more that did not move, then
         // one GET each.
         assert_eq!((account.lists, account.gets), (STALE_LIST_READS + 1, 2));

@@ -1125,7 +1125,10 @@ mod tests {
         let whole = cut.body().len();
         cut.headers_mut()
             .insert("content-length", (whole + 10).to_string().parse().unwrap());
-        assert!(matches!(call.step(Event::Response(cut), at(0)), Action::Sleep(_)));
+        assert!(matches!(
+            call.step(Event::Response(cut), at(0)),
+            Action::Sleep(_)
+        ));
         let mut retry = RetryPolicy::never();
         retry.max_attempts = 1;
         let mut once = Call::new(GetMedia::new(MediaId::new("m")), config(), retry);
@@ -1137,7 +1140,13 @@ mod tests {
             panic!("a short answer is never read")
         };
         assert!(
-            matches!(failure, Failure::Transport { kind: TransportErrorKind::Interrupted, .. }),
+            matches!(
+                failure,
+                Failure::Transport {
+                    kind: TransportErrorKind::Interrupted,
+                    ..
+                }
+            ),
             "{failure:?}"
         );
         assert!(failure.to_string().contains("Content-Length"), "{failure}");
@@ -1198,7 +1207,10 @@ mod tests {
             RetryPolicy::never(),
         );
         let _ = gone.step(Event::Ready, at(0));
-        assert!(matches!(gone.step(empty(404), at(0)), Action::Finish(Err(_))));
+        assert!(matches!(
+            gone.step(empty(404), at(0)),
+            Action::Finish(Err(_))
+        ));
     }
 
     #[test]

@@ -405,7 +405,11 @@ pub(crate) fn length_rule(event: Event) -> Event {
     if received >= declared || in_memory >= crate::transport::RESPONSE_READ_LIMIT {
         return event;
     }
-    tracing::warn!(declared, received, "an answer shorter than its Content-Length");
+    tracing::warn!(
+        declared,
+        received,
+        "an answer shorter than its Content-Length"
+    );
     Event::transport(
         TransportErrorKind::Interrupted,
         crate::transport::ShortBody { declared, received },

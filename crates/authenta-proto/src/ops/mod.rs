@@ -94,7 +94,10 @@ pub(crate) fn check_server_mids<'m>(
             return Err(Error::Decode(Box::new(crate::error::DecodeError {
                 status: response.status(),
                 operation: Some(operation),
-                reason: format!("the server sent the mid {:?}, which is not one ({e})", mid.as_str()),
+                reason: format!(
+                    "the server sent the mid {:?}, which is not one ({e})",
+                    mid.as_str()
+                ),
                 snippet: String::new(),
                 mid: None,
             })));
