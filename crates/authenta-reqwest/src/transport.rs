@@ -24,9 +24,10 @@ use http::{Request, Response};
 /// the upload stall timeout (watched here: hyper has none).
 ///
 /// hyper does not wait for `100 Continue`: when proto's head asks
-/// `Expect: 100-continue` (a large upload), the body starts only after
-/// [`EXPECT_CONTINUE_WAIT`], so that S3's early refusal arrives as its
-/// answer rather than as a connection broken under the body.
+/// `Expect: 100-continue` (a large upload), the body is held until the
+/// connection answers (`100 Continue`, seen as hyper waking up) or
+/// [`EXPECT_CONTINUE_WAIT`] passes, so that S3's early refusal arrives as
+/// its answer rather than as a connection broken under the body.
 ///
 /// Errors have their URL removed ([`reqwest::Error::without_url`]), so no
 /// pre-signed query string reaches a message or a log.
@@ -211,10 +212,36 @@ impl Watch {
     }
 }
 
+/// How long the body is still held once the connection woke up during the
+/// `100 Continue` wait: long enough for a final answer hyper just read to
+/// reach the caller (which then never sends the body).
+const SETTLE: Duration = Duration::from_millis(10);
+
+/// A poll of the body this soon after the first is hyper's own (it polls
+/// again once it has flushed the head), not the connection waking up: no
+/// answer crosses a network, or leaves a server, that fast.
+const SAME_RUN: Duration = Duration::from_micros(300);
+
+/// Where the body is in the `100 Continue` wait.
+enum Gate {
+    /// Held: the wait's deadline, and when hyper first polled the body.
+    Holding(Pin<Box<tokio::time::Sleep>>, Option<tokio::time::Instant>),
+    /// The connection woke up before the deadline (hyper polls the body
+    /// again whenever bytes arrive: `100 Continue`, or a final answer).
+    Settling(Pin<Box<tokio::time::Sleep>>),
+    /// Sent (or never held).
+    Open,
+}
+
 /// The upload body as hyper sees it: held back for the `100 Continue` wait
 /// when the head asks for it, each chunk taken reported to the watch.
+///
+/// hyper reads and ignores `100 Continue` without telling anyone, but it
+/// polls the body again when the connection wakes up: the body is held
+/// until that wake (and [`SETTLE`] more, in case it was a final answer) or
+/// [`EXPECT_CONTINUE_WAIT`], whichever comes first.
 struct Watched {
-    gate: Option<Pin<Box<tokio::time::Sleep>>>,
+    gate: Gate,
     stream: AsyncUploadBody,
     watch: Arc<Watch>,
 }
@@ -224,9 +251,31 @@ impl Stream for Watched {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if let Some(gate) = &mut this.gate {
-            ready!(gate.as_mut().poll(cx));
-            this.gate = None;
+        loop {
+            match &mut this.gate {
+                Gate::Open => break,
+                Gate::Holding(deadline, first) => {
+                    if deadline.as_mut().poll(cx).is_ready() {
+                        this.gate = Gate::Open;
+                        this.watch.touch();
+                        continue;
+                    }
+                    let now = tokio::time::Instant::now();
+                    match first {
+                        None => *first = Some(now),
+                        Some(at) if now.duration_since(*at) < SAME_RUN => {}
+                        Some(_) => {
+                            this.gate = Gate::Settling(Box::pin(tokio::time::sleep(SETTLE)));
+                            continue;
+                        }
+                    }
+                    return Poll::Pending;
+                }
+                Gate::Settling(settle) => {
+                    ready!(settle.as_mut().poll(cx));
+                    this.gate = Gate::Open;
+                }
+            }
             this.watch.touch();
         }
         if this.watch.answered.load(Ordering::SeqCst) {
@@ -267,7 +316,10 @@ impl AsyncHttpClient for ReqwestTransport {
         let watch = Arc::new(Watch::new());
         let (parts, upload) = request.into_parts();
         let body = Watched {
-            gate: expect.then(|| Box::pin(tokio::time::sleep(EXPECT_CONTINUE_WAIT))),
+            gate: match expect {
+                true => Gate::Holding(Box::pin(tokio::time::sleep(EXPECT_CONTINUE_WAIT)), None),
+                false => Gate::Open,
+            },
             stream: upload,
             watch: watch.clone(),
         };
@@ -335,6 +387,68 @@ impl AsyncHttpClient for ReqwestTransport {
 mod tests {
     use super::*;
     use reqwest::redirect::Policy;
+
+    /// A server that reads a `PUT` head, takes 300 ms to decide (a far
+    /// S3), refuses it and closes: the bytes of the body it saw.
+    async fn refusing_server() -> (String, tokio::task::JoinHandle<usize>) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/b/k", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 64 * 1024];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf).await.unwrap();
+                seen.extend_from_slice(&buf[..n]);
+            }
+            let head_end = seen.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let xml =
+                "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>";
+            let answer = format!(
+                "HTTP/1.1 403 Forbidden\r\ncontent-type: application/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{xml}",
+                xml.len()
+            );
+            stream.write_all(answer.as_bytes()).await.unwrap();
+            // What came of the body before the answer.
+            let mut body = seen.len() - head_end;
+            while let Ok(Ok(n)) =
+                tokio::time::timeout(Duration::from_millis(50), stream.read(&mut buf)).await
+            {
+                if n == 0 {
+                    break;
+                }
+                body += n;
+            }
+            body
+        });
+        (url, server)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_large_upload_waits_for_the_early_answer_and_never_sends_its_body() {
+        let (url, server) = refusing_server().await;
+        const LEN: usize = 16 * 1024 * 1024;
+        let chunks =
+            (0..LEN / (1024 * 1024)).map(|_| Ok(bytes::Bytes::from(vec![7u8; 1024 * 1024])));
+        let body = AsyncUploadBody::new(
+            Box::pin(futures_util::stream::iter(chunks)),
+            LEN as u64,
+            None,
+        );
+        let request = Request::put(url)
+            .header(http::header::CONTENT_LENGTH, LEN)
+            .header(http::header::EXPECT, "100-continue")
+            .body(body)
+            .unwrap();
+        let transport =
+            ReqwestTransport::new(crate::reqwest_client_builder().build().unwrap()).unwrap();
+        let response = transport.send_upload(request).await.unwrap();
+        assert_eq!(response.status(), 403);
+        assert!(String::from_utf8_lossy(response.body()).contains("AccessDenied"));
+        assert_eq!(server.await.unwrap(), 0, "no byte of the body was sent");
+    }
 
     fn client(policy: Policy) -> reqwest::Client {
         crate::reqwest_client_builder()
