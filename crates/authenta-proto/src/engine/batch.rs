@@ -336,8 +336,28 @@ impl BatchWait {
         }
     }
 
-    /// A record whose poll failed (after its retries).
-    fn on_failure(&mut self, mid: MediaId, failure: Failure) {
+    /// A record whose poll failed (after its retries): a transient failure
+    /// within its deadline polls it again later (as one wait does:
+    /// [`Waiter::on_failure`](super::Waiter::on_failure)); another ends its
+    /// wait with the failure.
+    fn on_failure(&mut self, mid: MediaId, failure: Failure, inputs: Inputs) {
+        if let Some(watched) = self.pending.get_mut(&mid) {
+            let elapsed = inputs.now.saturating_duration_since(watched.started);
+            let again = super::poll_again_after(
+                &failure,
+                &self.policy,
+                watched.schedule + 1,
+                elapsed,
+                inputs.wall_clock,
+            );
+            if let Some(delay) = again {
+                tracing::warn!(%mid, delay_ms = delay.as_millis() as u64, "a poll failed: polling again later ({failure})");
+                watched.due = inputs.now + delay;
+                self.details.retain(|m| *m != mid);
+                self.singles.retain(|m| *m != mid);
+                return;
+            }
+        }
         self.pending.remove(&mid);
         self.details.retain(|m| *m != mid);
         self.singles.retain(|m| *m != mid);
@@ -510,7 +530,7 @@ impl BatchWait {
                     self.plan(inputs)
                 }
                 Action::Finish(Err(failure)) => {
-                    self.on_failure(mid, failure);
+                    self.on_failure(mid, failure, inputs);
                     self.plan(inputs)
                 }
                 action => {
@@ -836,6 +856,49 @@ mod tests {
         // one GET each.
         assert_eq!((account.lists, account.gets), (STALE_LIST_READS + 1, 2));
         assert!(clock < 60_000, "long before the deadline: {clock} ms");
+    }
+
+    #[test]
+    fn a_transient_failure_is_polled_again_within_the_deadline() {
+        let mut account = Account::new(1, "newest");
+        account.finish_at.insert(0, 0);
+        let mut batch = BatchWait::new(
+            config(),
+            RetryPolicy::never(),
+            PollPolicy::fixed(Duration::from_secs(1), Duration::from_secs(60)),
+        );
+        batch.add_due(MediaId::new(mid(0)), None, start());
+        let mut clock = 0;
+        let mut event = Event::Ready;
+        let mut failed_once = false;
+        let finished = loop {
+            match batch.step(event, at(clock)) {
+                Action::Send(_) if !failed_once => {
+                    failed_once = true;
+                    event = Event::Response(
+                        Response::builder()
+                            .status(503)
+                            .header("retry-after", "99999")
+                            .body(Vec::new())
+                            .unwrap(),
+                    );
+                }
+                Action::Send(request) => event = account.answer(&request, clock),
+                Action::Sleep(d) => {
+                    // The Retry-After is capped at the schedule's delay.
+                    assert!(d <= Duration::from_secs(1), "{d:?}");
+                    clock += d.as_millis() as u64;
+                    event = Event::Ready;
+                }
+                Action::Finish(Ok(finished)) => break finished,
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        let [(_, Ok(media))] = &finished[..] else {
+            panic!("{finished:?}")
+        };
+        assert_eq!(media.status, MediaStatus::Processed);
+        assert_eq!(account.gets, 1, "polled again after the 503");
     }
 
     #[test]

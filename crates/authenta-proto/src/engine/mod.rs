@@ -439,6 +439,38 @@ pub(crate) fn check_size(
     })))
 }
 
+/// The poll rule after a failed poll, the same for one wait and a batch: a
+/// transient failure ([`Failure::is_retryable`]) with the deadline not
+/// passed polls again after the schedule's next delay (the `polls` made,
+/// `elapsed` since the wait began) or the server's `Retry-After`, capped at
+/// the policy's `max_delay` (a server asking for a day does not hold the
+/// wait that long) and at the deadline. `None`: the failure ends the wait.
+pub(crate) fn poll_again_after(
+    failure: &Failure,
+    policy: &PollPolicy,
+    polls: u32,
+    elapsed: Duration,
+    wall_clock: SystemTime,
+) -> Option<Duration> {
+    if !failure.is_retryable() {
+        return None;
+    }
+    let PollStep::PollAfter(delay) = policy.next(polls, elapsed) else {
+        return None;
+    };
+    let asked = failure
+        .as_proto()
+        .and_then(Error::retry_after)
+        .map(|r| r.delay(wall_clock));
+    let left = policy.max_wait.saturating_sub(elapsed);
+    Some(
+        asked
+            .map_or(delay, |asked| asked.max(delay))
+            .min(policy.max_delay)
+            .min(left),
+    )
+}
+
 /// What a wait does after a poll.
 #[derive(Debug)]
 pub enum WaitStep {
@@ -522,26 +554,14 @@ impl Waiter {
         wall_clock: SystemTime,
         now: Instant,
     ) -> Option<Duration> {
-        if !failure.is_retryable() {
-            return None;
-        }
+        let delay = poll_again_after(
+            failure,
+            &self.policy,
+            self.polls + self.skipped + 1,
+            now.saturating_duration_since(self.started),
+            wall_clock,
+        )?;
         self.failures += 1;
-        let elapsed = now.saturating_duration_since(self.started);
-        let PollStep::PollAfter(delay) = self.policy.next(self.polls + self.skipped + 1, elapsed)
-        else {
-            return None;
-        };
-        let left = self.policy.max_wait.saturating_sub(elapsed);
-        let asked = failure
-            .as_proto()
-            .and_then(Error::retry_after)
-            .map(|r| r.delay(wall_clock));
-        // A `Retry-After` is honoured up to the schedule's longest delay: a
-        // server asking for a day does not hold the wait that long.
-        let delay = asked
-            .map_or(delay, |asked| asked.max(delay))
-            .min(self.policy.max_delay)
-            .min(left);
         tracing::warn!(mid = %self.mid, failures = self.failures, delay_ms = delay.as_millis() as u64, "a poll failed: polling again later ({failure})");
         Some(delay)
     }
