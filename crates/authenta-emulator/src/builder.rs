@@ -12,17 +12,16 @@ use crate::EmulatorError;
 use crate::clock::ClockMode;
 use crate::core::{Core, ListItems};
 use crate::listener::ConnLimits;
+use crate::presign::{MAX_UPLOAD_URL_EXPIRY, Presigner};
 use crate::router::App;
 use crate::running::{RunningEmulator, ServerHandle};
-use crate::s3::{EmuS3, Presigner};
+use crate::s3::EmuS3;
 use crate::state::{Shared, StateOptions};
 
 /// The processing time used when none is configured.
 pub const DEFAULT_PROCESSING_TIME: Duration = Duration::from_millis(300);
 /// How long upload URLs stay valid unless configured otherwise.
 pub const DEFAULT_UPLOAD_URL_EXPIRY: Duration = Duration::from_secs(3600);
-/// The longest validity S3 allows a pre-signed URL (7 days).
-pub const MAX_UPLOAD_URL_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The address the emulator listens on unless configured otherwise.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
 /// How long a client may take to send a request head, unless configured

@@ -71,24 +71,28 @@ mod clock;
 mod control;
 mod core;
 mod faults;
+mod ids;
 mod listener;
 mod model;
+mod png;
+mod presign;
 mod process;
 mod processing;
+mod responses;
 mod router;
 mod running;
 mod s3;
 mod state;
 mod store;
+mod verdict;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
-pub use api::MAX_JSON_BODY;
 pub use builder::{
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_PROCESSING_TIME, DEFAULT_UPLOAD_URL_EXPIRY, EmulatorBuilder, MAX_UPLOAD_URL_EXPIRY,
+    DEFAULT_PROCESSING_TIME, DEFAULT_UPLOAD_URL_EXPIRY, EmulatorBuilder,
 };
 pub use clock::ClockMode;
 pub use control::CONTROL_PREFIX;
@@ -97,11 +101,12 @@ pub use model::{
     ApiKey, ApiRequest, ApiStats, ArmedFault, ControlError, Fault, FaultAction, FaultBody,
     FaultStage, KeyInfo, KeySpec, MediaRecord, UploadInfo, UploadRequest,
 };
+pub use presign::{BUCKET, MAX_UPLOAD_URL_EXPIRY};
 pub use process::{BANNER_BASE_URL, BANNER_CLIENT_ID, BANNER_CLIENT_SECRET, EmulatorProcess};
-pub use processing::verdict;
+pub use responses::MAX_JSON_BODY;
 pub use running::RunningEmulator;
-pub use s3::BUCKET;
 pub use state::DEFAULT_CREDITS;
+pub use verdict::verdict;
 
 /// The entry point: [`Emulator::builder`].
 #[derive(Debug)]

@@ -15,6 +15,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::faults::ConnControl;
 use crate::router::App;
+use crate::state::stopped;
 
 /// How connections are limited.
 #[derive(Clone, Copy, Debug)]
@@ -28,11 +29,6 @@ pub(crate) struct ConnLimits {
     /// At most this many connections are served at once; further ones wait
     /// in the listen backlog until one closes.
     pub max_connections: usize,
-}
-
-/// Resolves once the stop signal is raised (or its sender is gone).
-pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// Milliseconds since `epoch`, for the idle clock.

@@ -11,10 +11,10 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tower::Service as _;
 
-use crate::api::ApiCode;
 use crate::core::Core;
 use crate::faults::{ConnControl, ResetConnection};
 use crate::model::{ApiRequest, UploadRequest};
+use crate::responses::ApiCode;
 use crate::s3::{CREDENTIAL_HEADERS, s3_error_response};
 
 /// The request router of one emulator.

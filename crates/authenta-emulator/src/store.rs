@@ -23,8 +23,8 @@ use rusqlite::{Connection, OptionalExtension as _, Row, params};
 use sha2::{Digest, Sha256};
 
 use crate::clock::plus;
-use crate::model::{ApiKey, ControlError, KeyInfo, KeySpec, MediaRecord, UploadInfo};
-use crate::state::{hex, random_hex, same, status_str};
+use crate::ids::{hex, new_mid, random_hex, same};
+use crate::model::{ApiKey, ControlError, KeyInfo, KeySpec, MediaRecord, UploadInfo, status_str};
 
 /// The database file in a data directory.
 pub(crate) const DB_FILE: &str = "emulator.sqlite3";
@@ -116,14 +116,6 @@ fn ts(ms: i64) -> Timestamp {
 
 fn sha256_hex(s: &str) -> String {
     hex(&Sha256::digest(s.as_bytes()))
-}
-
-/// A new mid: like a MongoDB ObjectId (4 bytes of seconds, then random).
-pub(crate) fn new_mid(now: Timestamp) -> String {
-    let secs = now.as_second().clamp(0, i64::from(u32::MAX)) as u32;
-    let mut out = hex(&secs.to_be_bytes());
-    out.push_str(&random_hex::<8>());
-    out
 }
 
 fn to_i64(n: u64) -> i64 {
@@ -756,7 +748,7 @@ impl Store {
             let fake = upload
                 .as_deref()
                 .and_then(|u| serde_json::from_str::<UploadInfo>(u).ok())
-                .map(|u| crate::processing::verdict(&u.sha256));
+                .map(|u| crate::verdict::verdict(&u.sha256));
             tx.prepare_cached(
                 "UPDATE records SET status = ?2, fake = ?3, processing_due = NULL WHERE mid = ?1",
             )
