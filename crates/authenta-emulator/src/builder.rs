@@ -27,6 +27,9 @@ pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCA
 /// How long a client may take to send a request head, unless configured
 /// otherwise.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request body may send nothing while it is read, unless
+/// configured otherwise.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a kept-alive connection may sit idle, unless configured
 /// otherwise.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -46,6 +49,7 @@ pub struct EmulatorBuilder {
     upload_url_expiry: Duration,
     clock: ClockMode,
     header_read_timeout: Duration,
+    body_read_timeout: Duration,
     idle_timeout: Duration,
     max_connections: usize,
     list_items: ListItems,
@@ -62,6 +66,7 @@ impl Default for EmulatorBuilder {
             upload_url_expiry: DEFAULT_UPLOAD_URL_EXPIRY,
             clock: ClockMode::System,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             list_items: ListItems::Full,
@@ -138,6 +143,15 @@ impl EmulatorBuilder {
     /// 10 s); the connection is closed after that.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a request body (an API body or an upload) may send no byte
+    /// while the emulator reads it (default 20 s): then the request is
+    /// answered `400` (S3's `RequestTimeout` on the upload endpoint) and its
+    /// connection closed, so stalled clients cannot hold connections.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
         self
     }
 
@@ -251,9 +265,12 @@ impl EmulatorBuilder {
                 "the upload URL expiry must be from 1 second to 7 days".into(),
             ));
         }
-        if self.header_read_timeout.is_zero() || self.idle_timeout.is_zero() {
+        if self.header_read_timeout.is_zero()
+            || self.body_read_timeout.is_zero()
+            || self.idle_timeout.is_zero()
+        {
             return Err(EmulatorError::Config(
-                "the header-read and idle timeouts must be longer than zero".into(),
+                "the header-read, body-read and idle timeouts must be longer than zero".into(),
             ));
         }
         if self.max_connections == 0 {
@@ -328,6 +345,7 @@ impl EmulatorBuilder {
         tracing::info!(base_url = %core.base_url, data_dir = ?self.data_dir, clock = ?self.clock, "authenta-emulator listening");
         let limits = ConnLimits {
             header_read_timeout: self.header_read_timeout,
+            body_read_timeout: self.body_read_timeout,
             idle_timeout: self.idle_timeout,
             max_connections: self.max_connections,
         };

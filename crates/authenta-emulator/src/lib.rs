@@ -66,11 +66,13 @@
 //! or above (the binary does).
 
 mod api;
+mod body_timeout;
 mod builder;
 mod clock;
 mod control;
 mod core;
 mod faults;
+mod files;
 mod ids;
 mod listener;
 mod model;
@@ -91,8 +93,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 pub use builder::{
-    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_PROCESSING_TIME, DEFAULT_UPLOAD_URL_EXPIRY, EmulatorBuilder,
+    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_PROCESSING_TIME, DEFAULT_UPLOAD_URL_EXPIRY, EmulatorBuilder,
 };
 pub use clock::ClockMode;
 pub use control::CONTROL_PREFIX;
@@ -106,6 +108,7 @@ pub use process::{BANNER_BASE_URL, BANNER_CLIENT_ID, BANNER_CLIENT_SECRET, Emula
 pub use responses::MAX_JSON_BODY;
 pub use running::RunningEmulator;
 pub use state::DEFAULT_CREDITS;
+pub use store::WAL_SIZE_LIMIT;
 pub use verdict::verdict;
 
 /// The entry point: [`Emulator::builder`].

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 use tower::Service as _;
 
 use crate::core::Core;
@@ -42,10 +41,9 @@ impl App {
     /// Handles one request of a connection.
     pub async fn handle(
         self: Arc<Self>,
-        req: Request<Incoming>,
+        req: Request<Body>,
         conn: Arc<ConnControl>,
     ) -> Result<Response<Body>, ResetConnection> {
-        let req = req.map(Body::new);
         let path = req.uri().path().to_owned();
         if under(&path, crate::control::CONTROL_PREFIX) {
             if let Err(resp) = crate::control::admitted(&self.core, req.headers()) {

@@ -255,8 +255,12 @@ impl Sink {
         let Some(dir) = core.shared.objects_dir() else {
             return Ok(Sink { file: None });
         };
-        let path = dir.join(format!("{mid}.{}.part", crate::ids::random_token()));
-        let file = tokio::fs::File::create(&path).await.map_err(|e| {
+        let path = dir.join(format!(
+            "{mid}.{}{}",
+            crate::ids::random_token(),
+            crate::files::PART_SUFFIX
+        ));
+        let file = crate::files::create_part(&path).await.map_err(|e| {
             S3Error::with_message(
                 S3ErrorCode::InternalError,
                 format!("cannot store the upload: {e}"),
@@ -336,7 +340,13 @@ impl EmuS3 {
         let mut received: u64 = 0;
         if let Some(mut body) = body {
             while let Some(chunk) = body.next().await {
-                let chunk: Bytes = chunk.map_err(|_| {
+                let chunk: Bytes = chunk.map_err(|e| {
+                    if crate::body_timeout::is_stall(&*e) {
+                        return s3_error!(
+                            RequestTimeout,
+                            "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed."
+                        );
+                    }
                     s3_error!(
                         IncompleteBody,
                         "You did not provide the number of bytes specified by the Content-Length HTTP header"

@@ -87,8 +87,16 @@ impl Shared {
     /// an earlier version), or in memory.
     pub fn open(opts: StateOptions) -> Result<Shared, crate::EmulatorError> {
         if let Some(dir) = &opts.data_dir {
-            std::fs::create_dir_all(dir.join(OBJECTS_DIR))
+            let objects = dir.join(OBJECTS_DIR);
+            let removed = crate::files::create_private_dir(&objects)
+                .and_then(|()| crate::files::remove_parts(&objects))
                 .map_err(|e| crate::EmulatorError::data_dir(dir, e.to_string()))?;
+            if removed > 0 {
+                tracing::info!(
+                    removed,
+                    "removed the partial uploads an earlier run left behind"
+                );
+            }
         }
         let clock = Clock::new(opts.clock);
         let dir = opts.data_dir.as_deref();
@@ -136,7 +144,11 @@ impl Shared {
     pub fn store<R>(&self, f: impl FnOnce(&mut Store) -> StoreResult<R>) -> StoreResult<R> {
         let mut guard = self.store.lock().unwrap_or_else(|e| e.into_inner());
         match guard.as_mut() {
-            Some(store) => f(store),
+            Some(store) => {
+                let result = f(store);
+                store.keep_wal_bounded();
+                result
+            }
             None => Err("the emulator is stopped".into()),
         }
     }
@@ -148,7 +160,11 @@ impl Shared {
     ) -> Result<R, ControlError> {
         let mut guard = self.store.lock().unwrap_or_else(|e| e.into_inner());
         match guard.as_mut() {
-            Some(store) => f(store),
+            Some(store) => {
+                let result = f(store);
+                store.keep_wal_bounded();
+                result
+            }
             None => Err(ControlError::Persist("the emulator is stopped".into())),
         }
     }
