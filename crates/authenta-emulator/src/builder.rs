@@ -339,6 +339,7 @@ impl EmulatorBuilder {
             api: crate::api::router(core.clone()),
             control: crate::control::router(core.clone()),
             s3: s3.build(),
+            s3_logs: crate::s3s_logs::dispatch(),
             core: core.clone(),
         });
         crate::processing::spawn(shared.clone(), stop_rx.clone());

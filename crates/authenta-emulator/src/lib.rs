@@ -56,14 +56,21 @@
 //! In memory by default; with [`EmulatorBuilder::data_dir`] the state is an
 //! SQLite database (WAL) in that directory, and every change a request makes
 //! is committed before it is answered: a killed process loses nothing
-//! acknowledged. See the crate README for what a power loss can lose.
+//! acknowledged. The WAL stays under [`WAL_SIZE_LIMIT`] plus one change,
+//! and the directory's files are readable by their owner only. See the
+//! crate README for what a power loss can lose.
 //!
 //! # Logging
 //!
 //! The emulator logs with `tracing` and never logs a secret, a signature or
-//! a pre-signed query string. The `s3s` crate it uses logs requests,
-//! including signatures, at `debug` level: keep the `s3s` target at `info`
-//! or above (the binary does).
+//! a pre-signed query string; a request target is cut to 256 bytes in log
+//! lines. A client's mistake (a bad signature, an expired URL) is logged at
+//! `INFO`; `ERROR` is for the emulator's own failures. The `s3s` crate it
+//! uses logs every error answer at `ERROR` and whole requests, signatures
+//! included, at `DEBUG`: the emulator runs it under a subscriber that drops
+//! those events and passes the rest to the subscriber that was current when
+//! [`EmulatorBuilder::start`] ran (for [`EmulatorBuilder::spawn`], the
+//! global one).
 
 mod api;
 mod body_timeout;
@@ -84,6 +91,7 @@ mod responses;
 mod router;
 mod running;
 mod s3;
+mod s3s_logs;
 mod state;
 mod store;
 mod verdict;

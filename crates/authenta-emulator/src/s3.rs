@@ -100,6 +100,13 @@ pub(crate) async fn with_standard_message(resp: Response<Body>) -> Response<Body
         .split_once("<Code>")
         .and_then(|(_, rest)| rest.split_once("</Code>"))
         .map(|(code, _)| code);
+    // s3s's own `ERROR` line for this answer is dropped (see s3s_logs).
+    let status = parts.status.as_u16();
+    if parts.status.is_server_error() {
+        tracing::error!(status, code, body = %text, "the upload endpoint failed");
+    } else {
+        tracing::info!(status, code, "upload request refused");
+    }
     if let Some(code) = code
         && !text.contains("<Message>")
         && let Some(message) = standard_message(code)
