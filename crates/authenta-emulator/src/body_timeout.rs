@@ -51,8 +51,9 @@ pub(crate) fn is_stall(e: &(dyn StdError + 'static)) -> bool {
 pub(crate) struct TimedBody<B> {
     inner: B,
     timeout: Duration,
-    /// Runs while the emulator waits for bytes (`armed`).
-    sleep: Pin<Box<Sleep>>,
+    /// Runs while the emulator waits for bytes (`armed`); made at the
+    /// first wait (a request without a body never needs one).
+    sleep: Option<Pin<Box<Sleep>>>,
     armed: bool,
 }
 
@@ -61,7 +62,7 @@ impl<B> TimedBody<B> {
         TimedBody {
             inner,
             timeout,
-            sleep: Box::pin(tokio::time::sleep(timeout)),
+            sleep: None,
             armed: false,
         }
     }
@@ -86,12 +87,15 @@ where
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
             Poll::Pending => {
+                let deadline = Instant::now() + this.timeout;
+                let sleep = this
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
                 if !this.armed {
                     this.armed = true;
-                    let deadline = Instant::now() + this.timeout;
-                    this.sleep.as_mut().reset(deadline);
+                    sleep.as_mut().reset(deadline);
                 }
-                match this.sleep.as_mut().poll(cx) {
+                match sleep.as_mut().poll(cx) {
                     Poll::Ready(()) => {
                         this.armed = false;
                         tracing::info!(timeout = ?this.timeout, "a request body stalled; closing its connection");

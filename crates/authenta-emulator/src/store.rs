@@ -211,6 +211,11 @@ struct Wal {
     /// `total_changes()` when the size was last checked: a call that
     /// changed nothing does not look at the file.
     checked_at: u64,
+    /// The size at which the next checkpoint is tried: [`WAL_SIZE_LIMIT`],
+    /// or one limit more after a checkpoint that could not complete (another
+    /// process reading the database), so that requests do not each wait
+    /// for it.
+    next_at: u64,
     /// Held while a checkpoint runs: the writer's and the thread's never
     /// overlap (SQLite would answer the second one `SQLITE_BUSY`).
     lock: Arc<Mutex<()>>,
@@ -358,12 +363,15 @@ impl Store {
             let w = Wal {
                 path: dir.join(format!("{DB_FILE}-wal")),
                 checked_at: 0,
+                next_at: WAL_SIZE_LIMIT,
                 checkpointer: Some(Checkpointer::start(&dir.join(DB_FILE), lock.clone())?),
                 lock,
             };
             // The WAL a kill (or an earlier version) left behind goes now,
             // not at the first request.
-            w.truncate(&conn)?;
+            if let Err(e) = w.truncate(&conn) {
+                tracing::warn!(error = %e, "WAL checkpoint at start failed");
+            }
             wal = Some(w);
         }
         conn.busy_timeout(Duration::from_secs(5)).map_err(db)?;
@@ -500,12 +508,18 @@ impl Store {
         }
         wal.checked_at = changes;
         let size = std::fs::metadata(&wal.path).map_or(0, |m| m.len());
-        if size < WAL_SIZE_LIMIT {
+        if size < wal.next_at {
             return;
         }
         match wal.truncate(&self.conn) {
-            Ok(()) => tracing::debug!(bytes = size, "WAL checkpointed and truncated"),
-            Err(e) => tracing::warn!(error = %e, bytes = size, "WAL checkpoint failed"),
+            Ok(()) => {
+                wal.next_at = WAL_SIZE_LIMIT;
+                tracing::debug!(bytes = size, "WAL checkpointed and truncated");
+            }
+            Err(e) => {
+                wal.next_at = size.saturating_add(WAL_SIZE_LIMIT);
+                tracing::warn!(error = %e, bytes = size, "WAL checkpoint failed; tried again once it grows by 4 MiB");
+            }
         }
     }
 
