@@ -222,14 +222,14 @@ struct Wal {
     checkpointer: Option<Checkpointer>,
 }
 
-/// The bound on the WAL of a data directory's database (4 MiB): once a
+/// The bound on the WAL of a data directory's database (16 MiB): once a
 /// change takes the `-wal` file to this size, the emulator checkpoints it
 /// into the database and truncates it (`wal_checkpoint(TRUNCATE)`) before
 /// answering; it is also SQLite's `journal_size_limit`. So the file never
 /// holds more than this plus the one change being made (a few pages: tens of
 /// KiB for a request), however long a load lasts, and a clean stop removes
 /// it.
-pub const WAL_SIZE_LIMIT: u64 = 4 * 1024 * 1024;
+pub const WAL_SIZE_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// A thread with its own connection that checkpoints the WAL into the
 /// database every [`CHECKPOINT_EVERY`] (`PASSIVE`: it never blocks a
@@ -518,7 +518,7 @@ impl Store {
             }
             Err(e) => {
                 wal.next_at = size.saturating_add(WAL_SIZE_LIMIT);
-                tracing::warn!(error = %e, bytes = size, "WAL checkpoint failed; tried again once it grows by 4 MiB");
+                tracing::warn!(error = %e, bytes = size, "WAL checkpoint failed; tried again once it grows by another limit");
             }
         }
     }
