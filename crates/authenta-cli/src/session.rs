@@ -63,6 +63,13 @@ impl Session {
     }
 }
 
+impl Session {
+    /// The embedded emulator, with `--emulator`.
+    pub fn emulator(&self) -> Option<&RunningEmulator> {
+        self._emulator.as_ref()
+    }
+}
+
 /// The client the command used, for [`report_spent`].
 static USED: std::sync::OnceLock<Client> = std::sync::OnceLock::new();
 
