@@ -16,8 +16,8 @@ use axum::body::Body;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
 
-use crate::api::{emulator_row, error_response};
 use crate::model::{ControlError, Fault, FaultAction, FaultBody, FaultStage};
+use crate::responses::{emulator_row, error_response};
 use crate::state::Volatile;
 
 /// What a handler can do to the connection it runs on.

@@ -546,6 +546,11 @@ impl fmt::Display for ControlError {
 
 impl std::error::Error for ControlError {}
 
+/// Statuses, as the API spells them (from the generated enum).
+pub(crate) fn status_str(status: authenta_types::MediaStatus) -> String {
+    status.as_str().to_owned()
+}
+
 #[cfg(test)]
 mod upload_request_tests {
     use super::*;
