@@ -72,6 +72,7 @@ impl Bars {
 
     /// Prints a line on stderr without breaking the bars.
     pub fn note(&self, line: &str) {
+        let line = crate::output::terminal_safe(line);
         match &self.multi {
             Some(multi) => multi.suspend(|| eprintln!("{line}")),
             None => eprintln!("{line}"),
@@ -106,7 +107,7 @@ impl Bar {
                 bar.unset_length();
                 bar.enable_steady_tick(Duration::from_millis(120));
             }
-            bar.set_message(status.to_string());
+            bar.set_message(crate::output::terminal_safe(&status.to_string()));
         }
     }
 
