@@ -293,7 +293,10 @@ impl Error {
             }
             ErrorClass::Credits => "add credits to the account; retrying will not help",
             ErrorClass::Interrupted => return None,
-            _ if self.is_not_from_the_api() => {
+            // A redirect has its own hint below (why it is not followed).
+            _ if self.is_not_from_the_api()
+                && !self.status().is_some_and(|s| s.is_redirection()) =>
+            {
                 "this answer is not the Authenta API's (a web page or a redirect): check the base URL (AUTHENTA_BASE_URL, or the client's base URL; the API's is https://platform.authenta.ai/api)"
             }
             ErrorClass::NotFound => "check the mid: the record may have been deleted",
