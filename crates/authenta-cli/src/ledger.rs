@@ -10,16 +10,23 @@
 //! states, each committed when proto's upload reaches a
 //! [`Checkpoint`], before the request
 //! that depends on it.
+//!
+//! Several processes may share one ledger: before an entry spends
+//! anything, its worker [claims](Ledger::claim) it (a `BEGIN IMMEDIATE`
+//! transaction, so claims are serialised), with a lease a thread renews
+//! while the process lives. Another worker meeting a live claim leaves the
+//! entry alone and asks again later; a claim whose lease ran out, or whose
+//! holder on this machine has exited, is taken over, from the saved stage.
 
 use std::fs::File;
 use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::UNIX_EPOCH;
+use std::sync::{Arc, Mutex, MutexGuard, Once, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authenta_reqwest::proto::{Checkpoint, CheckpointFn, Resume, UploadTarget};
 use authenta_reqwest::types::{Media, MediaId, ModelType};
-use rusqlite::{Connection, OptionalExtension as _, params};
+use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
@@ -33,7 +40,12 @@ const FILE_NAME: &str = "ledger.sqlite";
 
 /// The schema's version (`PRAGMA user_version`): a ledger of a later
 /// version is refused rather than misread.
-const SCHEMA_VERSION: i64 = 1;
+/// Version 2 added `claims`; a version 1 ledger gains the table when
+/// opened (an older authenta, which would ignore claims, refuses it).
+const SCHEMA_VERSION: i64 = 2;
+
+/// How long a claim holds without being renewed.
+const LEASE: Duration = Duration::from_secs(30);
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS files (
@@ -63,6 +75,18 @@ CREATE TABLE IF NOT EXISTS entries (
     PRIMARY KEY (base_url, client_id, sha256, model)
 );
 CREATE INDEX IF NOT EXISTS entries_mid ON entries (mid);
+CREATE TABLE IF NOT EXISTS claims (
+    base_url     TEXT NOT NULL,
+    client_id    TEXT NOT NULL,
+    sha256       TEXT NOT NULL,
+    model        TEXT NOT NULL,
+    owner        TEXT NOT NULL,
+    host         TEXT NOT NULL,
+    pid          INTEGER NOT NULL,
+    lease_until  INTEGER NOT NULL,
+    PRIMARY KEY (base_url, client_id, sha256, model)
+);
+CREATE INDEX IF NOT EXISTS claims_owner ON claims (owner);
 ";
 
 /// The ledger a command uses: the one `--ledger` names; none with
@@ -251,6 +275,66 @@ pub struct Row {
 pub struct Ledger {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
+    worker: Arc<Worker>,
+    renewing: Arc<Once>,
+}
+
+/// What [`Ledger::claim`] found.
+#[derive(Debug)]
+pub enum Claim {
+    /// The entry is this process's: it starts from `Resume` (a final
+    /// entry is claimed by nobody: reading it costs nothing).
+    Mine(Resume),
+    /// Another live worker holds it: ask again later.
+    Held,
+}
+
+/// A process that claims entries: its host and pid (to see, on the same
+/// machine, that it has exited) and an id unique to this run of it.
+#[derive(Debug)]
+struct Worker {
+    id: String,
+    host: String,
+    pid: u32,
+}
+
+impl Worker {
+    fn this() -> Worker {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_default();
+        let pid = std::process::id();
+        let started = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Worker {
+            id: format!("{host}/{pid}/{started}"),
+            host,
+            pid,
+        }
+    }
+
+    /// Whether the holder `(host, pid)` of a claim is known to have exited:
+    /// only said of a process on this machine, where `/proc` shows it.
+    fn outlived(&self, host: &str, pid: i64) -> bool {
+        if host.is_empty() || host != self.host || !Path::new("/proc/self/stat").exists() {
+            return false;
+        }
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // A zombie (killed, not yet reaped) holds nothing either.
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+            Err(_) => true,
+        }
+    }
+}
+
+fn unix_ms(at: SystemTime) -> i64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn db(e: rusqlite::Error) -> io::Error {
@@ -288,8 +372,7 @@ impl Ledger {
 
     /// Checks the schema's version, then sets the connection up.
     fn prepare(conn: Connection, path: &Path) -> io::Result<Ledger> {
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(db)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .map_err(db)?;
@@ -305,12 +388,27 @@ impl Ledger {
         // when a commit returns); a power cut may lose the last commits.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db)?;
-        conn.execute_batch(SCHEMA).map_err(db)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(db)?;
+        if version < SCHEMA_VERSION {
+            // Several processes may open a new ledger at once.
+            let mut conn = conn;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            tx.execute_batch(SCHEMA).map_err(db)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(db)?;
+            tx.commit().map_err(db)?;
+            return Ledger::ready(conn, path);
+        }
+        Ledger::ready(conn, path)
+    }
+
+    fn ready(conn: Connection, path: &Path) -> io::Result<Ledger> {
         Ok(Ledger {
             conn: Arc::new(Mutex::new(conn)),
             path: path.to_owned(),
+            worker: Arc::new(Worker::this()),
+            renewing: Arc::new(Once::new()),
         })
     }
 
@@ -379,67 +477,145 @@ impl Ledger {
         }
     }
 
-    /// Where the entry's file starts, from what was saved (`refresh`: a
-    /// final record is read again, as if it were only uploaded).
-    pub fn resume(&self, key: &EntryKey, refresh: bool) -> io::Result<Resume> {
-        type Saved = (
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
-        let saved: Option<Saved> = self
-            .conn()
-            .query_row(
-                "SELECT stage, name, since, mid, created_at, target, record FROM entries
+    /// Where the entry's file starts, from what was saved (without
+    /// claiming it).
+    #[cfg(test)]
+    fn resume(&self, key: &EntryKey, refresh: bool) -> io::Result<Resume> {
+        saved_resume(&self.conn(), key, refresh)
+    }
+
+    /// Claims the entry `key` for this process, unless another live worker
+    /// holds it, and says where it starts, from what was saved (`refresh`:
+    /// a final record is read again, as if it were only uploaded). The
+    /// claim holds until [`Ledger::release`] (or its lease runs out, the
+    /// process gone): another process meanwhile gets [`Claim::Held`].
+    pub fn claim(&self, key: &EntryKey, refresh: bool) -> io::Result<Claim> {
+        let mut conn = self.conn();
+        // A look first, without the write lock: a final entry, or one
+        // another worker holds, is answered without waiting for writers.
+        let resume = saved_resume(&conn, key, refresh)?;
+        if matches!(resume, Resume::Final(_)) {
+            return Ok(Claim::Mine(resume));
+        }
+        if self.held_by_another(&conn, key)? {
+            return Ok(Claim::Held);
+        }
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        // Read again under the lock: another worker may have moved it on.
+        let resume = saved_resume(&tx, key, refresh)?;
+        if matches!(resume, Resume::Final(_)) {
+            return Ok(Claim::Mine(resume));
+        }
+        if self.held_by_another(&tx, key)? {
+            return Ok(Claim::Held);
+        }
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO claims (base_url, client_id, sha256, model, owner, host, pid,
+                                            lease_until)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                key.account.base_url,
+                key.account.client_id,
+                key.sha256,
+                key.model,
+                self.worker.id,
+                self.worker.host,
+                self.worker.pid,
+                unix_ms(SystemTime::now() + LEASE),
+            ])
+        })
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        drop(conn);
+        self.keep_renewing();
+        Ok(Claim::Mine(resume))
+    }
+
+    /// Whether a live worker other than this one holds `key`.
+    fn held_by_another(&self, conn: &Connection, key: &EntryKey) -> io::Result<bool> {
+        let holder: Option<(String, String, i64, i64)> = conn
+            .prepare_cached(
+                "SELECT owner, host, pid, lease_until FROM claims
                  WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
-                params![
+            )
+            .and_then(|mut s| {
+                s.query_row(
+                    params![
+                        key.account.base_url,
+                        key.account.client_id,
+                        key.sha256,
+                        key.model
+                    ],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                )
+                .optional()
+            })
+            .map_err(db)?;
+        Ok(match holder {
+            None => false,
+            Some((owner, _, _, _)) if owner == self.worker.id => false,
+            Some((_, host, pid, lease_until)) => {
+                lease_until > unix_ms(SystemTime::now()) && !self.worker.outlived(&host, pid)
+            }
+        })
+    }
+
+    /// Gives up this process's claim of `key` (its outcome is saved, or
+    /// another worker may try it).
+    pub fn release(&self, key: &EntryKey) -> io::Result<()> {
+        self.conn()
+            .prepare_cached(
+                "DELETE FROM claims WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
+                   AND model = ?4 AND owner = ?5",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
                     key.account.base_url,
                     key.account.client_id,
                     key.sha256,
-                    key.model
-                ],
-                |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                        row.get(5)?,
-                        row.get(6)?,
-                    ))
-                },
+                    key.model,
+                    self.worker.id
+                ])
+            })
+            .map(drop)
+            .map_err(db)
+    }
+
+    /// Gives up every claim of this process.
+    pub fn release_all(&self) -> io::Result<()> {
+        self.conn()
+            .execute(
+                "DELETE FROM claims WHERE owner = ?1",
+                params![self.worker.id],
             )
-            .optional()
-            .map_err(db)?;
-        let Some((stage, name, since, mid, created_at, target, record)) = saved else {
-            return Ok(Resume::New);
-        };
-        let mid = mid.map(MediaId::new);
-        let created_at = created_at.and_then(|t| t.parse().ok());
-        let record: Option<Media> = record.and_then(|r| serde_json::from_str(&r).ok());
-        let target: Option<UploadTarget> = target.and_then(|t| serde_json::from_str(&t).ok());
-        let since = since.and_then(|t| t.parse().ok());
-        // A row that does not read back whole is started again.
-        Ok(match (stage.as_str(), mid, record, target) {
-            ("final", Some(mid), _, _) if refresh => Resume::Uploaded { mid, created_at },
-            ("final", _, Some(media), _) => Resume::Final(Box::new(media)),
-            ("final" | "uploaded", Some(mid), _, _) => Resume::Uploaded { mid, created_at },
-            ("created", Some(mid), _, Some(target)) => Resume::Created {
-                mid,
-                created_at,
-                target: Box::new(target),
-            },
-            ("creating", ..) => match (name, since) {
-                (Some(name), Some(since)) => Resume::Creating { name, since },
-                _ => Resume::New,
-            },
-            _ => Resume::New,
-        })
+            .map(drop)
+            .map_err(db)
+    }
+
+    /// Starts (once) the thread that renews this process's leases, a third
+    /// of a lease apart, while the ledger is open.
+    fn keep_renewing(&self) {
+        self.renewing.call_once(|| {
+            let (conn, owner): (Weak<Mutex<Connection>>, String) =
+                (Arc::downgrade(&self.conn), self.worker.id.clone());
+            std::thread::spawn(move || {
+                loop {
+                    std::thread::sleep(LEASE / 3);
+                    let Some(conn) = conn.upgrade() else { return };
+                    let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Err(e) = conn.execute(
+                        "UPDATE claims SET lease_until = ?2 WHERE owner = ?1",
+                        params![owner, unix_ms(SystemTime::now() + LEASE)],
+                    ) {
+                        eprintln!("authenta: warning: cannot renew the ledger's claims: {e}");
+                    }
+                }
+            });
+        });
     }
 
     /// The checkpoint function of the entry `key` (the file `identity`):
@@ -450,9 +626,21 @@ impl Ledger {
     }
 
     fn save(&self, key: &EntryKey, identity: &Identity, point: Checkpoint<'_>) -> io::Result<()> {
-        let conn = self.conn();
+        let mut conn = self.conn();
         match point {
-            Checkpoint::Creating { request, at } => conn.execute(
+            Checkpoint::Creating { request, at } => {
+                // Under the write lock: a worker whose claim was taken over
+                // (its lease ran out while it stalled) creates nothing.
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(db)?;
+                if self.held_by_another(&tx, key)? {
+                    return Err(io::Error::other(
+                        "another authenta process took this file over (this one's claim ran \
+                         out): it is not created twice",
+                    ));
+                }
+                tx.execute(
                 "INSERT INTO entries (base_url, client_id, sha256, model, path, size, name, since,
                                       stage, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'creating', ?9)
@@ -471,7 +659,9 @@ impl Ledger {
                     at.to_string(),
                     now(),
                 ],
-            ),
+                )
+                .and_then(|n| tx.commit().map(|()| n))
+            }
             Checkpoint::Created { created, target } => update(
                 &conn,
                 key,
@@ -509,7 +699,7 @@ impl Ledger {
             .map_err(db)
     }
 
-    /// Saves a final record.
+    /// Saves a final record, ending this process's claim of its entry.
     /// Its artifact URLs are not kept: they are pre-signed (credentials
     /// until they expire, soon); `--refresh` or `authenta report` reads
     /// fresh ones.
@@ -521,15 +711,30 @@ impl Ledger {
             participant.heatmap = None;
         }
         let record = serde_json::to_string(&kept).map_err(io::Error::other)?;
-        self.conn()
-            .execute(
-                "UPDATE entries SET stage = 'final', status = ?2, record = ?3, target = NULL,
-                   updated_at = ?4
-                 WHERE mid = ?1",
-                params![media.mid.as_str(), media.status.as_str(), record, now()],
-            )
-            .map(drop)
-            .map_err(db)
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        tx.prepare_cached(
+            "UPDATE entries SET stage = 'final', status = ?2, record = ?3, target = NULL,
+               updated_at = ?4
+             WHERE mid = ?1",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                media.mid.as_str(),
+                media.status.as_str(),
+                record,
+                now()
+            ])
+        })
+        .map_err(db)?;
+        // With the outcome saved, this process's claim of it ends.
+        tx.prepare_cached(
+            "DELETE FROM claims WHERE owner = ?2 AND (base_url, client_id, sha256, model) IN
+               (SELECT base_url, client_id, sha256, model FROM entries WHERE mid = ?1)",
+        )
+        .and_then(|mut s| s.execute(params![media.mid.as_str(), self.worker.id]))
+        .map_err(db)?;
+        tx.commit().map_err(db)
     }
 
     /// Drops the entries of `mid` (a record that no longer exists).
@@ -660,6 +865,72 @@ impl Row {
     }
 }
 
+/// Where the entry `key` starts, from what `conn` holds (see
+/// [`Ledger::claim`]).
+fn saved_resume(conn: &Connection, key: &EntryKey, refresh: bool) -> io::Result<Resume> {
+    type Saved = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let saved: Option<Saved> = conn
+        .prepare_cached(
+            "SELECT stage, name, since, mid, created_at, target, record FROM entries
+             WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
+        )
+        .and_then(|mut s| {
+            s.query_row(
+                params![
+                    key.account.base_url,
+                    key.account.client_id,
+                    key.sha256,
+                    key.model
+                ],
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                        row.get(6)?,
+                    ))
+                },
+            )
+            .optional()
+        })
+        .map_err(db)?;
+    let Some((stage, name, since, mid, created_at, target, record)) = saved else {
+        return Ok(Resume::New);
+    };
+    let mid = mid.map(MediaId::new);
+    let created_at = created_at.and_then(|t| t.parse().ok());
+    let record: Option<Media> = record.and_then(|r| serde_json::from_str(&r).ok());
+    let target: Option<UploadTarget> = target.and_then(|t| serde_json::from_str(&t).ok());
+    let since = since.and_then(|t| t.parse().ok());
+    // A row that does not read back whole is started again.
+    Ok(match (stage.as_str(), mid, record, target) {
+        ("final", Some(mid), _, _) if refresh => Resume::Uploaded { mid, created_at },
+        ("final", _, Some(media), _) => Resume::Final(Box::new(media)),
+        ("final" | "uploaded", Some(mid), _, _) => Resume::Uploaded { mid, created_at },
+        ("created", Some(mid), _, Some(target)) => Resume::Created {
+            mid,
+            created_at,
+            target: Box::new(target),
+        },
+        ("creating", ..) => match (name, since) {
+            (Some(name), Some(since)) => Resume::Creating { name, since },
+            _ => Resume::New,
+        },
+        _ => Resume::New,
+    })
+}
+
 /// `UPDATE`s the entry `key` with `set` (whose parameters are `?6` on,
 /// `values`), stamping it.
 fn update(
@@ -787,5 +1058,66 @@ mod tests {
         // A changed file is hashed again.
         std::fs::write(&file, b"other bytes").unwrap();
         assert_ne!(ledger.identify(&file).unwrap().sha256, identity.sha256);
+    }
+
+    #[test]
+    fn a_claim_is_one_worker_s_until_released_expired_or_its_holder_exits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        // Two handles are two workers (each open is one).
+        let (a, b) = (Ledger::open(&path).unwrap(), Ledger::open(&path).unwrap());
+        let file = dir.path().join("a.png");
+        std::fs::write(&file, b"bytes").unwrap();
+        let identity = a.identify(&file).unwrap();
+        let account = Account {
+            base_url: "http://127.0.0.1:1/api".into(),
+            client_id: "id".into(),
+        };
+        let key = a.key(&account, &identity, &ModelType::Ac1);
+        assert!(matches!(
+            a.claim(&key, false).unwrap(),
+            Claim::Mine(Resume::New)
+        ));
+        assert!(matches!(b.claim(&key, false).unwrap(), Claim::Held));
+        // The worker that lost it creates nothing.
+        let request = authenta_reqwest::types::CreateMediaRequest {
+            name: "a.png".into(),
+            content_type: "image/png".into(),
+            size: 5,
+            model_type: ModelType::Ac1,
+        };
+        let creating = || Checkpoint::Creating {
+            request: &request,
+            at: jiff::Timestamp::now(),
+        };
+        let err = (b.checkpoint(&key, &identity))(creating()).unwrap_err();
+        assert!(err.to_string().contains("took this file over"), "{err}");
+        (a.checkpoint(&key, &identity))(creating()).unwrap();
+        // Released: the other takes it, from the saved stage.
+        a.release(&key).unwrap();
+        assert!(matches!(
+            b.claim(&key, false).unwrap(),
+            Claim::Mine(Resume::Creating { .. })
+        ));
+        assert!(matches!(a.claim(&key, false).unwrap(), Claim::Held));
+        // A lease that ran out is taken over.
+        let set = |sql: &str| a.conn().execute(sql, []).unwrap();
+        set("UPDATE claims SET lease_until = 0");
+        assert!(matches!(a.claim(&key, false).unwrap(), Claim::Mine(_)));
+        assert!(matches!(b.claim(&key, false).unwrap(), Claim::Held));
+        // So is one whose holder on this machine has exited.
+        if Path::new("/proc/self/stat").exists() {
+            let mut gone = std::process::Command::new("true").spawn().unwrap();
+            let pid = gone.id();
+            gone.wait().unwrap();
+            set(&format!("UPDATE claims SET pid = {pid}"));
+            assert!(matches!(b.claim(&key, false).unwrap(), Claim::Mine(_)));
+        }
+        b.release_all().unwrap();
+        let left: i64 = a
+            .conn()
+            .query_row("SELECT count(*) FROM claims", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
     }
 }
