@@ -351,7 +351,8 @@ async fn run_item(inner: &Inner, item: &Item, deadline: Instant, progress: &Prog
         Ok(media) => {
             if let Some(ledger) = ledger
                 && !known
-                && let Err(e) = ledger.finished(&media)
+                // Written at once: another process may wait for it.
+                && let Err(e) = ledger.finished(&media).and_then(|()| ledger.flush())
             {
                 return Outcome::Failed(ledger_error(ledger, &e));
             }
@@ -498,7 +499,7 @@ pub async fn get_result(inner: &Inner, arguments: Value) -> Result<CallToolResul
     }
     if let Some(ledger) = &inner.ledger {
         let _ = match media.status.is_final() {
-            true => ledger.finished(&media),
+            true => ledger.finished(&media).and_then(|()| ledger.flush()),
             false => ledger.seen(&media),
         };
     }
