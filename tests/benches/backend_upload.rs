@@ -198,6 +198,7 @@ fn settings(server: &EmulatorProcess) -> Settings {
         poll: PollPolicy::default(),
         request_timeout: None,
         upload_timeout: None,
+        upload_stall_timeout: None,
     }
 }
 
@@ -301,6 +302,7 @@ fn child(backend: &str, saved: &Path, file: &Path) {
         poll: PollPolicy::default(),
         request_timeout: None,
         upload_timeout: None,
+        upload_stall_timeout: None,
     };
     match backend {
         "authenta-ureq" => upload::<authenta_ureq::Client>(&settings, &target, file),

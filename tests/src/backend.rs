@@ -41,15 +41,22 @@ pub struct Settings {
     pub request_timeout: Option<Duration>,
     /// How long an upload may take (the backend's default when `None`).
     pub upload_timeout: Option<Duration>,
+    /// How long an upload may go without progress (the backend's default
+    /// when `None`).
+    pub upload_stall_timeout: Option<Duration>,
 }
 
 impl Settings {
-    /// The `TcpStream` client's socket timeout: the shorter of the two.
+    /// The `TcpStream` client's socket timeout: the shortest of the three.
     fn socket_timeout(&self) -> Option<Duration> {
-        match (self.request_timeout, self.upload_timeout) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.request_timeout,
+            self.upload_timeout,
+            self.upload_stall_timeout,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }
 
@@ -247,6 +254,10 @@ fn builder<T: authenta_proto::Backend>(settings: &Settings) -> authenta_proto::C
         .poll_policy(settings.poll);
     let builder = match settings.request_timeout {
         Some(timeout) => builder.request_timeout(timeout),
+        None => builder,
+    };
+    let builder = match settings.upload_stall_timeout {
+        Some(timeout) => builder.upload_stall_timeout(Some(timeout)),
         None => builder,
     };
     match settings.upload_timeout {

@@ -107,6 +107,7 @@ impl Env {
             poll: fast_polls(),
             request_timeout: None,
             upload_timeout: None,
+            upload_stall_timeout: None,
         }
     }
 

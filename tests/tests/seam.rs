@@ -20,6 +20,11 @@ fn the_std_client_reads_chunked_and_unframed_answers() {
     );
     let empty = b"HTTP/1.1 204 No Content\r\n\r\n";
     assert!(StdHttp::read_answer(&empty[..]).unwrap().body().is_empty());
+    // A body cut short comes back as it came, as some HTTP clients return
+    // it: proto's length rule refuses it (the fault matrix's `truncated`
+    // rows run this client).
     let cut = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
-    assert!(StdHttp::read_answer(&cut[..]).is_err());
+    let answer = StdHttp::read_answer(&cut[..]).unwrap();
+    assert_eq!(answer.body().as_slice(), b"abc");
+    assert_eq!(answer.headers()["content-length"], "10");
 }

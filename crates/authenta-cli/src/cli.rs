@@ -79,6 +79,12 @@ pub struct Global {
     /// Keep no ledger: an interrupted `process` starts again from nothing.
     #[arg(long, global = true)]
     pub no_ledger: bool,
+
+    /// Give up an upload attempt (and retry it) when the connection takes
+    /// no byte of it, or S3 gives no answer once it is sent, for this long,
+    /// such as 60s; 0 for no limit. However long the whole upload takes.
+    #[arg(long, global = true, default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
+    pub upload_stall_timeout: Duration,
 }
 
 /// The subcommands.

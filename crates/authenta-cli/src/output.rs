@@ -8,9 +8,43 @@ use authenta_reqwest::{Error, ErrorClass};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-/// Writes a line to stdout. A reader that went away (`| head`) ends the
-/// output quietly; another failure is reported once on stderr.
+/// Text from the server (or anything else) made safe for a terminal:
+/// control characters (escape sequences, carriage returns, line breaks),
+/// C1 controls and the bidirectional overrides are shown escaped (`\u{1b}`),
+/// so a name or status cannot hide, rewrite or reorder what is printed.
+/// `--json` output keeps strings exact (JSON escapes what it must).
+pub fn terminal_safe(text: &str) -> String {
+    terminal_text(text, false)
+}
+
+/// [`terminal_safe`], keeping line breaks (text of several lines).
+fn terminal_text(text: &str, keep_newlines: bool) -> String {
+    let unsafe_char = |c: char| {
+        (c.is_control() && !(keep_newlines && c == '\n'))
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.contains(unsafe_char) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if unsafe_char(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Writes a line to stdout, [`terminal_safe`] (its line breaks kept). A
+/// reader that went away (`| head`) ends the output quietly; another
+/// failure is reported once on stderr.
 pub fn line(text: &str) {
+    write_line(&terminal_text(text, true));
+}
+
+fn write_line(text: &str) {
     let mut out = std::io::stdout().lock();
     if let Err(e) = writeln!(out, "{text}")
         && e.kind() != std::io::ErrorKind::BrokenPipe
@@ -21,7 +55,7 @@ pub fn line(text: &str) {
 
 /// Writes `value` as one line of JSON.
 pub fn json_line(value: &impl Serialize) {
-    line(&serde_json::to_string(value).expect("the output serializes"));
+    write_line(&serde_json::to_string(value).expect("the output serializes"));
 }
 
 /// A table with aligned columns, the last one not padded.
@@ -39,10 +73,11 @@ impl Table {
         }
     }
 
-    /// Adds a row (as many cells as headers).
+    /// Adds a row (as many cells as headers), each cell [`terminal_safe`].
     pub fn row(&mut self, cells: Vec<String>) {
         debug_assert_eq!(cells.len(), self.headers.len());
-        self.rows.push(cells);
+        self.rows
+            .push(cells.iter().map(|cell| terminal_safe(cell)).collect());
     }
 
     /// The table as text, one line per row after the header line.
@@ -129,7 +164,7 @@ pub fn print_media(media: &Media, json: bool) {
 pub fn print_fields(fields: &[(&str, String)]) {
     let width = fields.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
     for (name, value) in fields {
-        line(&format!("{name:<width$}  {value}"));
+        line(&format!("{name:<width$}  {}", terminal_safe(value)));
     }
 }
 
@@ -176,6 +211,35 @@ pub fn error_json(error: &Error, message: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_text_cannot_drive_the_terminal() {
+        // A status that hides what follows, a name that sets the title and
+        // clears the screen, one that reorders the line.
+        let mut table = Table::new(&["mid", "name", "status"]);
+        table.row(vec![
+            "m1".into(),
+            "x\u{1b}]0;owned\u{7}\u{1b}[2J\r\nfake".into(),
+            "DONE\u{1b}[8m".into(),
+        ]);
+        table.row(vec![
+            "m2".into(),
+            "a\u{202e}gnp.exe".into(),
+            "PROCESSED".into(),
+        ]);
+        let text = table.render();
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\r') && !text.contains('\u{202e}'),
+            "{text:?}"
+        );
+        assert_eq!(text.lines().count(), 3, "one line per row: {text}");
+        assert!(text.contains("DONE\\u{1b}[8m"), "{text}");
+        assert!(text.contains("a\\u{202e}gnp.exe"), "{text}");
+        assert_eq!(terminal_safe("plain – ünïcode"), "plain – ünïcode");
+        // The JSON output keeps the string exact (JSON escapes it).
+        let json = serde_json::to_string(&json!({"status": "DONE\u{1b}[8m"})).unwrap();
+        assert_eq!(json, r#"{"status":"DONE\u001b[8m"}"#);
+    }
 
     #[test]
     fn tables_align_and_do_not_pad_the_last_column() {

@@ -61,6 +61,7 @@ impl Bars {
 
     /// Prints a line on stderr without breaking the bars.
     pub fn note(&self, line: &str) {
+        let line = crate::output::terminal_safe(line);
         match &self.multi {
             Some(multi) => multi.suspend(|| eprintln!("{line}")),
             None => eprintln!("{line}"),
@@ -95,7 +96,7 @@ impl Bar {
                 bar.unset_length();
                 bar.enable_steady_tick(Duration::from_millis(120));
             }
-            bar.set_message(status.to_string());
+            bar.set_message(crate::output::terminal_safe(&status.to_string()));
         }
     }
 

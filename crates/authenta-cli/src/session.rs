@@ -25,7 +25,10 @@ impl Session {
             "authenta-cli/{} {DEFAULT_USER_AGENT}",
             env!("CARGO_PKG_VERSION")
         );
-        let builder = Client::builder().user_agent(&user_agent);
+        let stall = Some(global.upload_stall_timeout).filter(|d| !d.is_zero());
+        let builder = Client::builder()
+            .user_agent(&user_agent)
+            .upload_stall_timeout(stall);
         if !global.emulator {
             // Proto's order: each setting from the flag, else its variable
             // (clap reads both into one field), else the profile.
@@ -161,7 +164,9 @@ impl CliError {
             return;
         }
         match self {
-            CliError::Sdk(e) => eprintln!("authenta: error: {}", describe(e)),
+            CliError::Sdk(e) => {
+                eprintln!("authenta: error: {}", output::terminal_safe(&describe(e)))
+            }
             CliError::Invalid(errors) => {
                 for e in errors {
                     eprintln!("authenta: error: {e}");

@@ -12,22 +12,24 @@ use crate::EmulatorError;
 use crate::clock::ClockMode;
 use crate::core::{Core, ListItems};
 use crate::listener::ConnLimits;
+use crate::presign::{MAX_UPLOAD_URL_EXPIRY, Presigner};
 use crate::router::App;
 use crate::running::{RunningEmulator, ServerHandle};
-use crate::s3::{EmuS3, Presigner};
+use crate::s3::EmuS3;
 use crate::state::{Shared, StateOptions};
 
 /// The processing time used when none is configured.
 pub const DEFAULT_PROCESSING_TIME: Duration = Duration::from_millis(300);
 /// How long upload URLs stay valid unless configured otherwise.
 pub const DEFAULT_UPLOAD_URL_EXPIRY: Duration = Duration::from_secs(3600);
-/// The longest validity S3 allows a pre-signed URL (7 days).
-pub const MAX_UPLOAD_URL_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The address the emulator listens on unless configured otherwise.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
 /// How long a client may take to send a request head, unless configured
 /// otherwise.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request body may send nothing while it is read, unless
+/// configured otherwise.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a kept-alive connection may sit idle, unless configured
 /// otherwise.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,6 +49,7 @@ pub struct EmulatorBuilder {
     upload_url_expiry: Duration,
     clock: ClockMode,
     header_read_timeout: Duration,
+    body_read_timeout: Duration,
     idle_timeout: Duration,
     max_connections: usize,
     list_items: ListItems,
@@ -63,6 +66,7 @@ impl Default for EmulatorBuilder {
             upload_url_expiry: DEFAULT_UPLOAD_URL_EXPIRY,
             clock: ClockMode::System,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             list_items: ListItems::Full,
@@ -139,6 +143,15 @@ impl EmulatorBuilder {
     /// 10 s); the connection is closed after that.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a request body (an API body or an upload) may send no byte
+    /// while the emulator reads it (default 20 s): then the request is
+    /// answered `400` (S3's `RequestTimeout` on the upload endpoint) and its
+    /// connection closed, so stalled clients cannot hold connections.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
         self
     }
 
@@ -252,9 +265,12 @@ impl EmulatorBuilder {
                 "the upload URL expiry must be from 1 second to 7 days".into(),
             ));
         }
-        if self.header_read_timeout.is_zero() || self.idle_timeout.is_zero() {
+        if self.header_read_timeout.is_zero()
+            || self.body_read_timeout.is_zero()
+            || self.idle_timeout.is_zero()
+        {
             return Err(EmulatorError::Config(
-                "the header-read and idle timeouts must be longer than zero".into(),
+                "the header-read, body-read and idle timeouts must be longer than zero".into(),
             ));
         }
         if self.max_connections == 0 {
@@ -323,12 +339,14 @@ impl EmulatorBuilder {
             api: crate::api::router(core.clone()),
             control: crate::control::router(core.clone()),
             s3: s3.build(),
+            s3_logs: crate::s3s_logs::dispatch(),
             core: core.clone(),
         });
         crate::processing::spawn(shared.clone(), stop_rx.clone());
         tracing::info!(base_url = %core.base_url, data_dir = ?self.data_dir, clock = ?self.clock, "authenta-emulator listening");
         let limits = ConnLimits {
             header_read_timeout: self.header_read_timeout,
+            body_read_timeout: self.body_read_timeout,
             idle_timeout: self.idle_timeout,
             max_connections: self.max_connections,
         };

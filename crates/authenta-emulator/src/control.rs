@@ -22,9 +22,9 @@ use axum::routing::{get, post};
 use http::{HeaderMap, Response, StatusCode, Uri};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{documented_error, emulator_error, json_response, read_json_body};
 use crate::core::Core;
 use crate::model::{ControlError, Fault, KeySpec};
+use crate::responses::{documented_error, emulator_error, json_response, read_json_body};
 use crate::store::StoreResult;
 
 /// The prefix of every control path.
@@ -109,7 +109,7 @@ pub(crate) fn admitted(core: &Core, headers: &HeaderMap) -> Result<(), Response<
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    if crate::state::same(given, token) {
+    if crate::ids::same(given, token) {
         Ok(())
     } else {
         Err(documented_error(ErrorCode::Iam001))
@@ -172,7 +172,7 @@ async fn info(State(core): State<Arc<Core>>) -> Response<Body> {
         &serde_json::json!({
             "baseUrl": core.base_url,
             "accountId": core.shared.account.account_id,
-            "bucket": crate::s3::BUCKET,
+            "bucket": crate::presign::BUCKET,
             "persistent": core.shared.persistent(),
             "clock": if core.shared.clock.is_manual() { "manual" } else { "system" },
             "listItems": core.list_items,
@@ -261,11 +261,11 @@ async fn set_upload_urls(
     match body::<UploadUrls>(&headers, b).await {
         Ok(u)
             if u.expires_in_secs == 0
-                || u.expires_in_secs > crate::builder::MAX_UPLOAD_URL_EXPIRY.as_secs() =>
+                || u.expires_in_secs > crate::presign::MAX_UPLOAD_URL_EXPIRY.as_secs() =>
         {
             control_error(ControlError::Invalid(format!(
                 "`expiresInSecs` must be from 1 to {} (7 days, S3's limit)",
-                crate::builder::MAX_UPLOAD_URL_EXPIRY.as_secs()
+                crate::presign::MAX_UPLOAD_URL_EXPIRY.as_secs()
             )))
         }
         Ok(u) => {

@@ -9,7 +9,7 @@ use authenta_types::{Media, MediaId, MediaKind, MediaStatus, MediaType, ModelTyp
 use serde::{Deserialize, Serialize};
 
 use crate::model::{MediaRecord, UploadInfo};
-use crate::s3::{HEATMAP, Presigner, RESULT};
+use crate::presign::{HEATMAP, Presigner, RESULT};
 use crate::state::Shared;
 use crate::store::UploadOutcome;
 
@@ -63,12 +63,12 @@ impl Core {
         if status == MediaStatus::Processed {
             media.fake = r.fake;
             media.result_url = Some(self.presigner.download_url(&r.mid, RESULT, now));
-            match crate::processing::kind_of(r) {
+            match crate::verdict::kind_of(r) {
                 Some(MediaKind::Image) => {
                     media.heatmap_url = Some(self.presigner.download_url(&r.mid, HEATMAP, now));
                 }
                 Some(MediaKind::Video) => {
-                    let participants = (0..crate::processing::participant_count(r))
+                    let participants = (0..crate::verdict::participant_count(r))
                         .map(|i| Participant {
                             heatmap: Some(self.presigner.download_url(
                                 &r.mid,
@@ -131,7 +131,7 @@ impl Core {
         mid: &str,
         upload: UploadInfo,
         temp: Option<PathBuf>,
-    ) -> crate::s3::CompleteResult {
+    ) -> CompleteResult {
         let discard = |temp: &Option<PathBuf>| {
             if let Some(t) = temp {
                 let _ = std::fs::remove_file(t);
@@ -183,3 +183,6 @@ impl Core {
         Ok(outcome)
     }
 }
+
+/// What [`Core::complete_upload`] reports.
+pub(crate) type CompleteResult = s3s::S3Result<UploadOutcome>;

@@ -16,8 +16,8 @@ use axum::body::Body;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
 
-use crate::api::{emulator_row, error_response};
 use crate::model::{ControlError, Fault, FaultAction, FaultBody, FaultStage};
+use crate::responses::{emulator_row, error_response};
 use crate::state::Volatile;
 
 /// What a handler can do to the connection it runs on.
@@ -380,6 +380,65 @@ fn stall_body(body: Body, millis: u64) -> Body {
     Body::new(http_body_util::StreamBody::new(stream))
 }
 
+/// The `offset` of a list query (0 when absent).
+fn query_offset(path_and_query: &str) -> u64 {
+    path_and_query
+        .split_once('?')
+        .map(|(_, q)| q)
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "offset")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The same list request without its `offset` (so from the first record).
+fn from_offset_zero(mut req: Request<Body>) -> Request<Body> {
+    let kept: Vec<&str> = req
+        .uri()
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("offset="))
+        .collect();
+    let target = if kept.is_empty() {
+        req.uri().path().to_owned()
+    } else {
+        format!("{}?{}", req.uri().path(), kept.join("&"))
+    };
+    if let Ok(uri) = target.parse() {
+        *req.uri_mut() = uri;
+    }
+    req
+}
+
+/// A `200` list answer with its JSON changed by `edit` (any other answer as
+/// it is).
+async fn rewrite_list(
+    resp: Response<Body>,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> Response<Body> {
+    if resp.status() != StatusCode::OK {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let Ok(mut page) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    edit(&mut page);
+    let bytes = page.to_string();
+    parts
+        .headers
+        .insert(http::header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    Response::from_parts(parts, Body::from(bytes))
+}
+
 /// The fault layer: applies `fault` (if any) around `handle`.
 pub(crate) async fn apply<F, Fut>(
     req: Request<Body>,
@@ -419,8 +478,10 @@ where
             _ => {}
         }
     }
+    let list = req.method() == http::Method::GET && req.uri().path() == "/api/media";
     let req = match &fault.action {
         FaultAction::StallBody { millis } => req.map(|b| stall_body(b, *millis)),
+        FaultAction::IgnoreOffset { .. } if list => from_offset_zero(req),
         _ => req,
     };
     let resp = handle(req).await;
@@ -428,6 +489,28 @@ where
         tokio::time::sleep(delay).await;
     }
     match &fault.action {
+        FaultAction::IgnoreOffset { total } if list => {
+            let asked = query_offset(&path_and_query);
+            Ok(rewrite_list(resp, |page| {
+                let sent = page["data"].as_array().map_or(0, Vec::len);
+                page["offset"] = asked.into();
+                page["limit"] = sent.into();
+                page["total"] = (*total).into();
+            })
+            .await)
+        }
+        FaultAction::StaleList if list => Ok(rewrite_list(resp, |page| {
+            for item in page["data"].as_array_mut().into_iter().flatten() {
+                if let Some(item) = item.as_object_mut() {
+                    item.insert("status".into(), "UPLOADED".into());
+                    for verdict in ["fake", "score", "resultURL", "heatmapURL", "participants"] {
+                        item.remove(verdict);
+                    }
+                }
+            }
+        })
+        .await),
+        FaultAction::IgnoreOffset { .. } | FaultAction::StaleList => Ok(resp),
         FaultAction::Truncate => Ok(cut_body(resp, conn.clone(), false).await),
         FaultAction::ResetMidBody => Ok(cut_body(resp, conn.clone(), true).await),
         FaultAction::CloseIdle => {

@@ -56,39 +56,53 @@
 //! In memory by default; with [`EmulatorBuilder::data_dir`] the state is an
 //! SQLite database (WAL) in that directory, and every change a request makes
 //! is committed before it is answered: a killed process loses nothing
-//! acknowledged. See the crate README for what a power loss can lose.
+//! acknowledged. The WAL stays under [`WAL_SIZE_LIMIT`] plus one change,
+//! and the directory's files are readable by their owner only. See the
+//! crate README for what a power loss can lose.
 //!
 //! # Logging
 //!
 //! The emulator logs with `tracing` and never logs a secret, a signature or
-//! a pre-signed query string. The `s3s` crate it uses logs requests,
-//! including signatures, at `debug` level: keep the `s3s` target at `info`
-//! or above (the binary does).
+//! a pre-signed query string; a request target is cut to 256 bytes in log
+//! lines. A client's mistake (a bad signature, an expired URL) is logged at
+//! `INFO`; `ERROR` is for the emulator's own failures. The `s3s` crate it
+//! uses logs every error answer at `ERROR` and whole requests, signatures
+//! included, at `DEBUG`: the emulator runs it under a subscriber that drops
+//! those events and passes the rest to the subscriber that was current when
+//! [`EmulatorBuilder::start`] ran (for [`EmulatorBuilder::spawn`], the
+//! global one).
 
 mod api;
+mod body_timeout;
 mod builder;
 mod clock;
 mod control;
 mod core;
 mod faults;
+mod files;
+mod ids;
 mod listener;
 mod model;
+mod png;
+mod presign;
 mod process;
 mod processing;
+mod responses;
 mod router;
 mod running;
 mod s3;
+mod s3s_logs;
 mod state;
 mod store;
+mod verdict;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
-pub use api::MAX_JSON_BODY;
 pub use builder::{
-    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_PROCESSING_TIME, DEFAULT_UPLOAD_URL_EXPIRY, EmulatorBuilder, MAX_UPLOAD_URL_EXPIRY,
+    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_PROCESSING_TIME, DEFAULT_UPLOAD_URL_EXPIRY, EmulatorBuilder,
 };
 pub use clock::ClockMode;
 pub use control::CONTROL_PREFIX;
@@ -97,11 +111,13 @@ pub use model::{
     ApiKey, ApiRequest, ApiStats, ArmedFault, ControlError, Fault, FaultAction, FaultBody,
     FaultStage, KeyInfo, KeySpec, MediaRecord, UploadInfo, UploadRequest,
 };
+pub use presign::{BUCKET, MAX_UPLOAD_URL_EXPIRY};
 pub use process::{BANNER_BASE_URL, BANNER_CLIENT_ID, BANNER_CLIENT_SECRET, EmulatorProcess};
-pub use processing::verdict;
+pub use responses::MAX_JSON_BODY;
 pub use running::RunningEmulator;
-pub use s3::BUCKET;
 pub use state::DEFAULT_CREDITS;
+pub use store::WAL_SIZE_LIMIT;
+pub use verdict::verdict;
 
 /// The entry point: [`Emulator::builder`].
 #[derive(Debug)]

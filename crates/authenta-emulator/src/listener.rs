@@ -1,5 +1,5 @@
 //! Accepting and holding connections: the accept loop, the cap on
-//! concurrent connections, the header-read and idle timeouts, and the TCP
+//! concurrent connections, the header-read, body-read and idle timeouts, and the TCP
 //! stream wrapper that can close with a reset (for injected faults).
 
 use std::pin::Pin;
@@ -13,8 +13,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
+use axum::body::Body;
+
+use crate::body_timeout::TimedBody;
 use crate::faults::ConnControl;
 use crate::router::App;
+use crate::state::stopped;
 
 /// How connections are limited.
 #[derive(Clone, Copy, Debug)]
@@ -25,14 +29,12 @@ pub(crate) struct ConnLimits {
     /// A kept-alive connection with no request in flight and no bytes moving
     /// for this long is closed.
     pub idle_timeout: Duration,
+    /// A request body that sends nothing for this long while it is read is
+    /// cut off, and its connection closed.
+    pub body_read_timeout: Duration,
     /// At most this many connections are served at once; further ones wait
     /// in the listen backlog until one closes.
     pub max_connections: usize,
-}
-
-/// Resolves once the stop signal is raised (or its sender is gone).
-pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// Milliseconds since `epoch`, for the idle clock.
@@ -223,7 +225,8 @@ pub(crate) async fn accept_loop(
             let service = {
                 let control = control.clone();
                 let activity = activity.clone();
-                hyper::service::service_fn(move |req| {
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let req = req.map(|b| Body::new(TimedBody::new(b, limits.body_read_timeout)));
                     let app = app.clone();
                     let control = control.clone();
                     let in_flight = InFlight::new(&activity);

@@ -56,6 +56,11 @@ struct Args {
     #[arg(long, value_name = "TIME", default_value = "10s", value_parser = parse_duration)]
     header_read_timeout: Duration,
 
+    /// Cut off a request body (API or upload) that sends nothing for this
+    /// long while it is read, and close its connection, such as 20s.
+    #[arg(long, value_name = "TIME", default_value = "20s", value_parser = parse_duration)]
+    body_read_timeout: Duration,
+
     /// Close a kept-alive connection idle for this long, such as 5s.
     #[arg(long, value_name = "TIME", default_value = "5s", value_parser = parse_duration)]
     idle_timeout: Duration,
@@ -141,6 +146,7 @@ async fn main() -> ExitCode {
         .upload_url_expiry(args.upload_url_expiry)
         .clock(args.clock)
         .header_read_timeout(args.header_read_timeout)
+        .body_read_timeout(args.body_read_timeout)
         .idle_timeout(args.idle_timeout)
         .max_connections(args.max_connections)
         .list_items(args.list_items);

@@ -402,6 +402,19 @@ pub enum FaultAction {
         /// The body's length, at least 2.
         bytes: u64,
     },
+    /// On `GET /media`, answer every page as the first one (the records
+    /// from offset 0, `limit` the number sent) while echoing the `offset`
+    /// asked and claiming `total` records: a server that ignores `offset`.
+    /// Other requests are handled normally.
+    #[serde(rename_all = "camelCase")]
+    IgnoreOffset {
+        /// The `total` claimed.
+        total: u64,
+    },
+    /// On `GET /media`, show every record as `UPLOADED` (no verdict), as a
+    /// list that lags behind the records does; `GET /media/{mid}` and other
+    /// requests are handled normally.
+    StaleList,
 }
 
 fn temporary_redirect() -> u16 {
@@ -532,6 +545,11 @@ impl fmt::Display for ControlError {
 }
 
 impl std::error::Error for ControlError {}
+
+/// Statuses, as the API spells them (from the generated enum).
+pub(crate) fn status_str(status: authenta_types::MediaStatus) -> String {
+    status.as_str().to_owned()
+}
 
 #[cfg(test)]
 mod upload_request_tests {

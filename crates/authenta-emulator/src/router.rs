@@ -8,13 +8,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 use tower::Service as _;
+use tracing::instrument::WithSubscriber as _;
 
-use crate::api::ApiCode;
 use crate::core::Core;
 use crate::faults::{ConnControl, ResetConnection};
 use crate::model::{ApiRequest, UploadRequest};
+use crate::responses::ApiCode;
 use crate::s3::{CREDENTIAL_HEADERS, s3_error_response};
 
 /// The request router of one emulator.
@@ -23,6 +23,8 @@ pub(crate) struct App {
     pub api: Router,
     pub control: Router,
     pub s3: s3s::service::S3Service,
+    /// The subscriber s3s runs under: [`crate::s3s_logs::dispatch`].
+    pub s3_logs: tracing::Dispatch,
 }
 
 fn header_str(headers: &http::HeaderMap, name: &str) -> Option<String> {
@@ -30,6 +32,23 @@ fn header_str(headers: &http::HeaderMap, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
+}
+
+/// The longest request target (path and query) a log line or a log entry
+/// holds; the rest is cut, and its length said.
+const LOGGED_TARGET_MAX: usize = 256;
+
+/// `target` as logged: at most [`LOGGED_TARGET_MAX`] bytes of it, so a long
+/// query string does not make a log line as long.
+fn for_log(target: &str) -> String {
+    if target.len() <= LOGGED_TARGET_MAX {
+        return target.to_owned();
+    }
+    let mut end = LOGGED_TARGET_MAX;
+    while !target.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…[{} more bytes]", &target[..end], target.len() - end)
 }
 
 /// Whether `path` is under `prefix` (the prefix itself, or `prefix/...`).
@@ -42,10 +61,9 @@ impl App {
     /// Handles one request of a connection.
     pub async fn handle(
         self: Arc<Self>,
-        req: Request<Incoming>,
+        req: Request<Body>,
         conn: Arc<ConnControl>,
     ) -> Result<Response<Body>, ResetConnection> {
-        let req = req.map(Body::new);
         let path = req.uri().path().to_owned();
         if under(&path, crate::control::CONTROL_PREFIX) {
             if let Err(resp) = crate::control::admitted(&self.core, req.headers()) {
@@ -58,16 +76,13 @@ impl App {
         let is_api = under(&path, "/api");
         let log = is_api.then(|| {
             (
-                req.uri()
-                    .path_and_query()
-                    .map(|p| p.as_str().to_owned())
-                    .unwrap_or_else(|| path.clone()),
+                for_log(req.uri().path_and_query().map_or(&path, |p| p.as_str())),
                 header_str(req.headers(), "x-client-id"),
             )
         });
         let fault = crate::faults::take(&mut self.core.shared.lock(), method.as_str(), &path);
         if let Some(f) = &fault {
-            tracing::info!(%method, %path, action = ?f.action, stage = ?f.stage, "injecting a fault");
+            tracing::info!(%method, path = %for_log(&path), action = ?f.action, stage = ?f.stage, "injecting a fault");
         }
         if !is_api {
             // Logged on arrival, faulted or not: the log counts every
@@ -111,7 +126,7 @@ impl App {
         let entry = UploadRequest {
             at: self.core.shared.clock.now(),
             method: req.method().to_string(),
-            path: req.uri().path().to_owned(),
+            path: for_log(req.uri().path()),
             headers: req
                 .headers()
                 .iter()
@@ -132,6 +147,22 @@ impl App {
     }
 
     async fn s3(&self, req: Request<Body>) -> Response<Body> {
+        let put = req.method() == http::Method::PUT;
+        let mut resp = self.s3_answer(req).await;
+        if put && !resp.status().is_success() {
+            // As S3 does: a refused upload (decided on its head, before a
+            // byte of the body is read; with `Expect: 100-continue`, instead
+            // of `100 Continue`) closes the connection rather than read a
+            // body it will not store.
+            resp.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+        }
+        resp
+    }
+
+    async fn s3_answer(&self, req: Request<Body>) -> Response<Body> {
         if let Some(resp) = crate::s3::front_checks(req.method(), req.headers()) {
             return resp;
         }
@@ -141,7 +172,11 @@ impl App {
         {
             return resp;
         }
-        match self.s3.call(req.map(s3s::Body::http_body_unsync)).await {
+        let called = self
+            .s3
+            .call(req.map(s3s::Body::http_body_unsync))
+            .with_subscriber(self.s3_logs.clone());
+        match called.await {
             Ok(resp) => crate::s3::with_standard_message(resp.map(Body::new)).await,
             Err(e) => {
                 tracing::error!(error = ?e, "s3 service failed");

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::builder::MAX_UPLOAD_URL_EXPIRY;
 use crate::clock::ClockMode;
 use crate::core::Core;
 use crate::model::{
     ApiKey, ApiRequest, ApiStats, ArmedFault, ControlError, Fault, KeyInfo, KeySpec, MediaRecord,
     UploadRequest,
 };
+use crate::presign::MAX_UPLOAD_URL_EXPIRY;
 
 pub(crate) enum ServerHandle {
     Task(tokio::task::JoinHandle<()>),

@@ -18,7 +18,6 @@ use futures_util::StreamExt as _;
 use http::{HeaderMap, Method, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use md5::Md5;
-use rusty_s3::{Bucket, Credentials, S3Action as _, UrlStyle};
 use s3s::dto::{
     ETag, GetObjectInput, GetObjectOutput, PutObjectInput, PutObjectOutput, StreamingBlob,
 };
@@ -27,90 +26,9 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt as _;
 
 use crate::core::Core;
+use crate::ids::hex;
 use crate::model::UploadInfo;
-use crate::state::hex;
-use crate::store::UploadOutcome;
-
-/// The bucket every upload URL points into.
-pub const BUCKET: &str = "authenta-storage";
-/// The region upload URLs are signed for.
-pub(crate) const REGION: &str = "us-east-1";
-/// How long download URLs (`resultURL`, `heatmapURL`) stay valid.
-pub(crate) const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(3600);
-
-/// The object name of a record's upload.
-pub(crate) const ORIGINAL: &str = "original.media";
-/// The object name of a record's result document.
-pub(crate) const RESULT: &str = "result.json";
-/// The object name of an image record's heatmap.
-pub(crate) const HEATMAP: &str = "heatmap.png";
-
-/// Signs URLs for the emulator's own S3 endpoint.
-pub(crate) struct Presigner {
-    bucket: Bucket,
-    credentials: Credentials,
-    account_id: String,
-}
-
-impl Presigner {
-    /// A presigner for the endpoint at `root` (`http://127.0.0.1:PORT`).
-    pub fn new(
-        root: &str,
-        account_id: &str,
-        access_key: &str,
-        secret_key: &str,
-    ) -> Result<Self, String> {
-        let endpoint = root
-            .parse()
-            .map_err(|e| format!("bad endpoint {root}: {e}"))?;
-        let bucket = Bucket::new(endpoint, UrlStyle::Path, BUCKET, REGION)
-            .map_err(|e| format!("bad bucket: {e}"))?;
-        Ok(Presigner {
-            bucket,
-            credentials: Credentials::new(access_key, secret_key),
-            account_id: account_id.to_owned(),
-        })
-    }
-
-    /// The object key of `name` under record `mid`.
-    pub fn key(&self, mid: &str, name: &str) -> String {
-        format!("users/{}/media/{mid}/{name}", self.account_id)
-    }
-
-    /// A pre-signed `PUT` URL for a record's upload, with `content-type`
-    /// signed. `backdate` signs it as if issued that long ago.
-    pub fn upload_url(
-        &self,
-        mid: &str,
-        content_type: &str,
-        expires_in: Duration,
-        signed_at: jiff::Timestamp,
-    ) -> String {
-        let key = self.key(mid, ORIGINAL);
-        let mut action =
-            rusty_s3::actions::PutObject::new(&self.bucket, Some(&self.credentials), &key);
-        action.headers_mut().insert("content-type", content_type);
-        action.sign_with_time(expires_in, &signed_at).to_string()
-    }
-
-    /// A pre-signed `GET` URL for a derived object of record `mid`, signed
-    /// at `now`.
-    pub fn download_url(&self, mid: &str, name: &str, now: jiff::Timestamp) -> String {
-        let key = self.key(mid, name);
-        rusty_s3::actions::GetObject::new(&self.bucket, Some(&self.credentials), &key)
-            .sign_with_time(DOWNLOAD_URL_TTL, &now)
-            .to_string()
-    }
-
-    /// The mid and object name in `key`, when it is one of this account's.
-    pub fn parse_key<'k>(&self, key: &'k str) -> Option<(&'k str, &'k str)> {
-        let rest = key.strip_prefix("users/")?;
-        let rest = rest.strip_prefix(self.account_id.as_str())?;
-        let rest = rest.strip_prefix("/media/")?;
-        let (mid, name) = rest.split_once('/')?;
-        Some((mid, name))
-    }
-}
+use crate::presign::{BUCKET, HEATMAP, ORIGINAL, RESULT};
 
 /// Escapes text for XML.
 fn xml_escape(s: &str) -> String {
@@ -182,6 +100,13 @@ pub(crate) async fn with_standard_message(resp: Response<Body>) -> Response<Body
         .split_once("<Code>")
         .and_then(|(_, rest)| rest.split_once("</Code>"))
         .map(|(code, _)| code);
+    // s3s's own `ERROR` line for this answer is dropped (see s3s_logs).
+    let status = parts.status.as_u16();
+    if parts.status.is_server_error() {
+        tracing::error!(status, code, body = %text, "the upload endpoint failed");
+    } else {
+        tracing::info!(status, code, "upload request refused");
+    }
     if let Some(code) = code
         && !text.contains("<Message>")
         && let Some(message) = standard_message(code)
@@ -337,8 +262,12 @@ impl Sink {
         let Some(dir) = core.shared.objects_dir() else {
             return Ok(Sink { file: None });
         };
-        let path = dir.join(format!("{mid}.{}.part", crate::state::random_token()));
-        let file = tokio::fs::File::create(&path).await.map_err(|e| {
+        let path = dir.join(format!(
+            "{mid}.{}{}",
+            crate::ids::random_token(),
+            crate::files::PART_SUFFIX
+        ));
+        let file = crate::files::create_part(&path).await.map_err(|e| {
             S3Error::with_message(
                 S3ErrorCode::InternalError,
                 format!("cannot store the upload: {e}"),
@@ -418,7 +347,13 @@ impl EmuS3 {
         let mut received: u64 = 0;
         if let Some(mut body) = body {
             while let Some(chunk) = body.next().await {
-                let chunk: Bytes = chunk.map_err(|_| {
+                let chunk: Bytes = chunk.map_err(|e| {
+                    if crate::body_timeout::is_stall(&*e) {
+                        return s3_error!(
+                            RequestTimeout,
+                            "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed."
+                        );
+                    }
                     s3_error!(
                         IncompleteBody,
                         "You did not provide the number of bytes specified by the Content-Length HTTP header"
@@ -530,29 +465,25 @@ impl S3 for EmuS3 {
             .store(|s| s.record(mid))
             .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e))?
             .ok_or_else(|| no_such_key("no such media record"))?;
-        if record.status != crate::state::status_str(authenta_types::MediaStatus::Processed) {
+        if record.status != crate::model::status_str(authenta_types::MediaStatus::Processed) {
             return Err(no_such_key("the media is not processed"));
         }
         let (bytes, content_type) = match name {
-            RESULT => (
-                crate::processing::result_document(&record),
-                "application/json",
-            ),
+            RESULT => (crate::verdict::result_document(&record), "application/json"),
             HEATMAP
-                if crate::processing::kind_of(&record)
-                    == Some(authenta_types::MediaKind::Image) =>
+                if crate::verdict::kind_of(&record) == Some(authenta_types::MediaKind::Image) =>
             {
-                (crate::processing::heatmap_png(&record, 0), "image/png")
+                (crate::verdict::heatmap_png(&record, 0), "image/png")
             }
             other => {
                 let index = other
                     .strip_prefix("participants/")
                     .and_then(|r| r.strip_suffix(&format!("/{HEATMAP}")))
                     .and_then(|i| i.parse::<usize>().ok())
-                    .filter(|i| *i < crate::processing::participant_count(&record))
+                    .filter(|i| *i < crate::verdict::participant_count(&record))
                     .ok_or_else(|| no_such_key("no such object for this media"))?;
                 (
-                    crate::processing::heatmap_png(&record, index as u8 + 1),
+                    crate::verdict::heatmap_png(&record, index as u8 + 1),
                     "image/png",
                 )
             }
@@ -568,6 +499,3 @@ impl S3 for EmuS3 {
         Ok(S3Response::new(output))
     }
 }
-
-/// What [`Core::complete_upload`] reports.
-pub(crate) type CompleteResult = S3Result<UploadOutcome>;

@@ -4,11 +4,11 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
+use tokio::sync::watch;
 
 use crate::clock::{Clock, ClockMode};
 use crate::model::{ApiRequest, ApiStats, ArmedFault, ControlError, UploadRequest};
@@ -22,61 +22,9 @@ pub const DEFAULT_CREDITS: u64 = 1000;
 
 const OBJECTS_DIR: &str = "objects";
 
-/// Statuses, as the API spells them (from the generated enum).
-pub(crate) fn status_str(status: authenta_types::MediaStatus) -> String {
-    status.as_str().to_owned()
-}
-
-fn random_bytes<const N: usize>() -> [u8; N] {
-    static FALLBACK: AtomicU64 = AtomicU64::new(0);
-    let mut buf = [0u8; N];
-    if getrandom::fill(&mut buf).is_err() {
-        // The OS source failing is next to impossible; stay unique anyway.
-        let seed = format!(
-            "{:?}{}",
-            std::time::SystemTime::now(),
-            FALLBACK.fetch_add(1, Ordering::Relaxed)
-        );
-        let digest = Sha256::digest(seed.as_bytes());
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b = digest[i % digest.len()];
-        }
-    }
-    buf
-}
-
-/// Lower-case hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
-
-/// `N` random bytes as lower-case hex.
-pub(crate) fn random_hex<const N: usize>() -> String {
-    hex(&random_bytes::<N>())
-}
-
-/// A random token for temporary file names.
-pub(crate) fn random_token() -> String {
-    random_hex::<8>()
-}
-
-/// Whether `mid` has the shape of a record id: 24 lower-case hex characters.
-pub(crate) fn is_valid_mid(mid: &str) -> bool {
-    mid.len() == 24 && mid.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-/// Compares two strings in time independent of where they differ.
-pub(crate) fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+/// Resolves once the stop signal is raised (or its sender is gone).
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// Settings, logs and faults: what is not saved.
@@ -139,8 +87,16 @@ impl Shared {
     /// an earlier version), or in memory.
     pub fn open(opts: StateOptions) -> Result<Shared, crate::EmulatorError> {
         if let Some(dir) = &opts.data_dir {
-            std::fs::create_dir_all(dir.join(OBJECTS_DIR))
+            let objects = dir.join(OBJECTS_DIR);
+            let removed = crate::files::create_private_dir(&objects)
+                .and_then(|()| crate::files::remove_parts(&objects))
                 .map_err(|e| crate::EmulatorError::data_dir(dir, e.to_string()))?;
+            if removed > 0 {
+                tracing::info!(
+                    removed,
+                    "removed the partial uploads an earlier run left behind"
+                );
+            }
         }
         let clock = Clock::new(opts.clock);
         let dir = opts.data_dir.as_deref();
@@ -188,7 +144,11 @@ impl Shared {
     pub fn store<R>(&self, f: impl FnOnce(&mut Store) -> StoreResult<R>) -> StoreResult<R> {
         let mut guard = self.store.lock().unwrap_or_else(|e| e.into_inner());
         match guard.as_mut() {
-            Some(store) => f(store),
+            Some(store) => {
+                let result = f(store);
+                store.keep_wal_bounded();
+                result
+            }
             None => Err("the emulator is stopped".into()),
         }
     }
@@ -200,7 +160,11 @@ impl Shared {
     ) -> Result<R, ControlError> {
         let mut guard = self.store.lock().unwrap_or_else(|e| e.into_inner());
         match guard.as_mut() {
-            Some(store) => f(store),
+            Some(store) => {
+                let result = f(store);
+                store.keep_wal_bounded();
+                result
+            }
             None => Err(ControlError::Persist("the emulator is stopped".into())),
         }
     }

@@ -14,7 +14,8 @@
 //! process being killed; a power loss can undo the last ones (the database
 //! stays consistent). In memory it is SQLite's `:memory:` database.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use authenta_types::{ErrorBody, ErrorCode, Operation, Permission, QuotaKind};
@@ -23,8 +24,8 @@ use rusqlite::{Connection, OptionalExtension as _, Row, params};
 use sha2::{Digest, Sha256};
 
 use crate::clock::plus;
-use crate::model::{ApiKey, ControlError, KeyInfo, KeySpec, MediaRecord, UploadInfo};
-use crate::state::{hex, random_hex, same, status_str};
+use crate::ids::{hex, new_mid, random_hex, same};
+use crate::model::{ApiKey, ControlError, KeyInfo, KeySpec, MediaRecord, UploadInfo, status_str};
 
 /// The database file in a data directory.
 pub(crate) const DB_FILE: &str = "emulator.sqlite3";
@@ -118,14 +119,6 @@ fn sha256_hex(s: &str) -> String {
     hex(&Sha256::digest(s.as_bytes()))
 }
 
-/// A new mid: like a MongoDB ObjectId (4 bytes of seconds, then random).
-pub(crate) fn new_mid(now: Timestamp) -> String {
-    let secs = now.as_second().clamp(0, i64::from(u32::MAX)) as u32;
-    let mut out = hex(&secs.to_be_bytes());
-    out.push_str(&random_hex::<8>());
-    out
-}
-
 fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -207,50 +200,121 @@ struct LegacyRecord {
 /// The SQLite store.
 pub(crate) struct Store {
     conn: Connection,
-    /// Stops the checkpoint thread when the store is closed.
-    _checkpointer: Option<Checkpointer>,
+    /// In a data directory: the WAL file and the checkpoint thread.
+    wal: Option<Wal>,
 }
+
+/// What keeps the WAL bounded in a data directory.
+struct Wal {
+    /// The `-wal` file, whose size is checked after each change.
+    path: PathBuf,
+    /// `total_changes()` when the size was last checked: a call that
+    /// changed nothing does not look at the file.
+    checked_at: u64,
+    /// The size at which the next checkpoint is tried: [`WAL_SIZE_LIMIT`],
+    /// or one limit more after a checkpoint that could not complete (another
+    /// process reading the database), so that requests do not each wait
+    /// for it.
+    next_at: u64,
+    /// Held while a checkpoint runs: the writer's and the thread's never
+    /// overlap (SQLite would answer the second one `SQLITE_BUSY`).
+    lock: Arc<Mutex<()>>,
+    checkpointer: Option<Checkpointer>,
+}
+
+/// The bound on the WAL of a data directory's database (16 MiB): once a
+/// change takes the `-wal` file to this size, the emulator checkpoints it
+/// into the database and truncates it (`wal_checkpoint(TRUNCATE)`) before
+/// answering; it is also SQLite's `journal_size_limit`. So the file never
+/// holds more than this plus the one change being made (a few pages: tens of
+/// KiB for a request), however long a load lasts, and a clean stop removes
+/// it.
+pub const WAL_SIZE_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// A thread with its own connection that checkpoints the WAL into the
 /// database every [`CHECKPOINT_EVERY`] (`PASSIVE`: it never blocks a
-/// writer), so no request waits for the fsyncs a checkpoint does.
+/// writer), so that under a moderate load no request waits for the fsyncs
+/// a checkpoint does. Under a sustained load its checkpoints never catch up
+/// with the writer (frames arrive while one runs, so the WAL never
+/// restarts): [`Store::keep_wal_bounded`] is what bounds it.
 struct Checkpointer {
     stop: std::sync::mpsc::Sender<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// How often the WAL is checkpointed.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 impl Checkpointer {
-    fn start(path: &Path) -> StoreResult<Checkpointer> {
+    fn start(path: &Path, lock: Arc<Mutex<()>>) -> StoreResult<Checkpointer> {
         let conn = Connection::open(path).map_err(db)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(db)?;
+        conn.pragma_update(None, "journal_size_limit", to_i64(WAL_SIZE_LIMIT))
+            .map_err(db)?;
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("authenta-emulator-checkpoint".into())
             .spawn(move || {
-                let checkpoint = || {
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        tracing::warn!(error = %e, "WAL checkpoint failed");
-                    }
-                };
                 // Until the store is dropped (the sender with it).
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(CHECKPOINT_EVERY)
                 {
-                    checkpoint();
+                    let _running = lock.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Err(e) = checkpoint(&conn, "PASSIVE") {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
                 }
-                checkpoint();
             })
             .map_err(|e| format!("cannot start the checkpoint thread: {e}"))?;
-        Ok(Checkpointer { stop })
+        Ok(Checkpointer {
+            stop,
+            thread: Some(thread),
+        })
     }
 }
 
 impl Drop for Checkpointer {
+    /// Stops the thread and waits for it (its connection is closed after).
     fn drop(&mut self) {
         let _ = self.stop.send(());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Runs `PRAGMA wal_checkpoint(mode)`; an error when it could not complete
+/// (SQLite's `busy` column).
+fn checkpoint(conn: &Connection, mode: &str) -> StoreResult<()> {
+    let busy: i64 = conn
+        .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(0))
+        .map_err(db)?;
+    if busy == 0 {
+        Ok(())
+    } else {
+        Err("the WAL is in use: another connection reads it".into())
+    }
+}
+
+impl Wal {
+    /// Checkpoints every frame into the database and truncates the WAL to
+    /// zero bytes; fails when a reader holds it (another process).
+    fn truncate(&self, conn: &Connection) -> StoreResult<()> {
+        let _running = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        checkpoint(conn, "TRUNCATE")
+    }
+}
+
+impl Drop for Store {
+    /// A clean stop: the checkpoint thread ends, then the WAL is
+    /// checkpointed and truncated; closing the last connection removes it.
+    fn drop(&mut self) {
+        if let Some(wal) = &mut self.wal {
+            wal.checkpointer.take();
+            if let Err(e) = wal.truncate(&self.conn) {
+                tracing::warn!(error = %e, "final WAL checkpoint failed");
+            }
+        }
     }
 }
 
@@ -266,29 +330,55 @@ impl Store {
         now: Timestamp,
     ) -> Result<(Store, Account), String> {
         let conn = match dir {
-            Some(dir) => Connection::open(dir.join(DB_FILE)).map_err(db)?,
+            Some(dir) => {
+                // The database holds the S3 signing key: its owner's only,
+                // and so are the files SQLite makes beside it.
+                let path = dir.join(DB_FILE);
+                for suffix in ["-wal", "-shm"] {
+                    let side = dir.join(format!("{DB_FILE}{suffix}"));
+                    crate::files::make_private(&side)
+                        .map_err(|e| format!("{}: {e}", side.display()))?;
+                }
+                crate::files::create_private_file(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                Connection::open(&path).map_err(db)?
+            }
             None => Connection::open_in_memory().map_err(db)?,
         };
-        let mut checkpointer = None;
+        let mut wal = None;
         if let Some(dir) = dir {
+            conn.busy_timeout(Duration::from_secs(5)).map_err(db)?;
             conn.pragma_update(None, "journal_mode", "WAL")
                 .map_err(db)?;
             conn.pragma_update(None, "synchronous", "NORMAL")
                 .map_err(db)?;
-            // Checkpoints (which fsync) run on their own thread, not in the
-            // request that happens to fill the WAL.
+            // Checkpoints (which fsync) run on their own thread, or in the
+            // request that takes the WAL past `WAL_SIZE_LIMIT`, not in any
+            // request that happens to fill SQLite's own threshold.
             conn.pragma_update(None, "wal_autocheckpoint", 0)
                 .map_err(db)?;
-            checkpointer = Some(Checkpointer::start(&dir.join(DB_FILE))?);
+            conn.pragma_update(None, "journal_size_limit", to_i64(WAL_SIZE_LIMIT))
+                .map_err(db)?;
+            let lock = Arc::new(Mutex::new(()));
+            let w = Wal {
+                path: dir.join(format!("{DB_FILE}-wal")),
+                checked_at: 0,
+                next_at: WAL_SIZE_LIMIT,
+                checkpointer: Some(Checkpointer::start(&dir.join(DB_FILE), lock.clone())?),
+                lock,
+            };
+            // The WAL a kill (or an earlier version) left behind goes now,
+            // not at the first request.
+            if let Err(e) = w.truncate(&conn) {
+                tracing::warn!(error = %e, "WAL checkpoint at start failed");
+            }
+            wal = Some(w);
         }
         conn.busy_timeout(Duration::from_secs(5)).map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(db)?;
-        let mut store = Store {
-            conn,
-            _checkpointer: checkpointer,
-        };
+        let mut store = Store { conn, wal };
         let mut account = store.account()?;
         if account.is_none()
             && let Some(dir) = dir
@@ -299,7 +389,10 @@ impl Store {
                     let state: LegacyState = serde_json::from_slice(&bytes)
                         .map_err(|e| format!("{}: unreadable state: {e}", legacy.display()))?;
                     store.import(state)?;
-                    std::fs::rename(&legacy, dir.join(format!("{LEGACY_STATE_FILE}.imported")))
+                    // It holds the signing key too.
+                    let imported = dir.join(format!("{LEGACY_STATE_FILE}.imported"));
+                    std::fs::rename(&legacy, &imported)
+                        .and_then(|()| crate::files::make_private(&imported))
                         .map_err(|e| format!("{}: {e}", legacy.display()))?;
                     tracing::info!(file = %legacy.display(), "imported the state of an earlier version");
                     account = store.account()?;
@@ -397,6 +490,35 @@ impl Store {
             Err(e) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
                 Err(e)
+            }
+        }
+    }
+
+    /// Once a change has taken the WAL past [`WAL_SIZE_LIMIT`], checkpoints it
+    /// into the database and truncates it. Called after every store call,
+    /// outside any transaction, under the store's lock (so no other change
+    /// waits behind a partial checkpoint).
+    pub fn keep_wal_bounded(&mut self) {
+        let Some(wal) = &mut self.wal else {
+            return;
+        };
+        let changes = self.conn.total_changes();
+        if changes == wal.checked_at {
+            return;
+        }
+        wal.checked_at = changes;
+        let size = std::fs::metadata(&wal.path).map_or(0, |m| m.len());
+        if size < wal.next_at {
+            return;
+        }
+        match wal.truncate(&self.conn) {
+            Ok(()) => {
+                wal.next_at = WAL_SIZE_LIMIT;
+                tracing::debug!(bytes = size, "WAL checkpointed and truncated");
+            }
+            Err(e) => {
+                wal.next_at = size.saturating_add(WAL_SIZE_LIMIT);
+                tracing::warn!(error = %e, bytes = size, "WAL checkpoint failed; tried again once it grows by another limit");
             }
         }
     }
@@ -756,7 +878,7 @@ impl Store {
             let fake = upload
                 .as_deref()
                 .and_then(|u| serde_json::from_str::<UploadInfo>(u).ok())
-                .map(|u| crate::processing::verdict(&u.sha256));
+                .map(|u| crate::verdict::verdict(&u.sha256));
             tx.prepare_cached(
                 "UPDATE records SET status = ?2, fake = ?3, processing_due = NULL WHERE mid = ?1",
             )

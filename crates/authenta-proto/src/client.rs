@@ -194,6 +194,16 @@ impl<T: Backend> ClientBuilder<T> {
         self
     }
 
+    /// How long an upload `PUT` may go without progress: no byte of the
+    /// body accepted by the connection, or no answer once it is sent
+    /// (default 60 s, [`DEFAULT_UPLOAD_STALL_TIMEOUT`](crate::DEFAULT_UPLOAD_STALL_TIMEOUT));
+    /// `None` for no limit. A stalled attempt fails as a timeout and is
+    /// retried like any other.
+    pub fn upload_stall_timeout(mut self, timeout: Option<::std::time::Duration>) -> Self {
+        self.settings.upload_stall_timeout = timeout;
+        self
+    }
+
     /// When and how often to retry (default `RetryPolicy::default()`).
     pub fn retry_policy(mut self, policy: crate::RetryPolicy) -> Self {
         self.settings.retry = policy;

@@ -52,9 +52,25 @@ pub enum Error {
     Interrupted(Interrupted),
 }
 
-/// `: what to do`, when the protocol knows.
+/// `: what to do`, when the protocol knows, and the server's
+/// `Retry-After`, when it sent one.
 fn hint_suffix(error: &Error) -> String {
-    error.hint().map(|h| format!(": {h}")).unwrap_or_default()
+    let mut text = error.hint().map(|h| format!(": {h}")).unwrap_or_default();
+    match error.retry_after() {
+        Some(RetryAfter::Delay(d)) => {
+            text.push_str(&format!(
+                " (the server asked to wait {} s: Retry-After)",
+                d.as_secs()
+            ));
+        }
+        Some(RetryAfter::At(at)) => {
+            text.push_str(&format!(
+                " (the server asked to wait until {at}: Retry-After)"
+            ));
+        }
+        None => {}
+    }
+    text
 }
 
 /// Why a batch item was not started: the earlier failure that would recur
@@ -252,7 +268,13 @@ impl Error {
             ErrorClass::Credits => "add credits to the account; retrying will not help",
             ErrorClass::Interrupted => return None,
             ErrorClass::NotFound => "check the mid: the record may have been deleted",
-            ErrorClass::Server => "the service failed; try again later",
+            ErrorClass::Server => match self.status().map(|s| s.as_u16()) {
+                Some(300..=399) => {
+                    "the server answered with a redirect, which is never followed (it would carry the credentials or the upload elsewhere): check the base URL, or the proxy in between"
+                }
+                Some(429) => "the service is throttling requests; try again later",
+                _ => "the service failed; try again later",
+            },
             ErrorClass::Timeout => {
                 "the record is still processing; wait again later with the same mid, or allow a longer timeout"
             }
@@ -317,7 +339,8 @@ fn class_of_status(status: StatusCode) -> ErrorClass {
         401 => ErrorClass::Authentication,
         403 => ErrorClass::Permission,
         404 | 410 => ErrorClass::NotFound,
-        429 => ErrorClass::Quota,
+        // A throttle: only `AA001` says the key's quota is spent.
+        429 => ErrorClass::Server,
         400..=499 => ErrorClass::InvalidInput,
         _ => ErrorClass::Server,
     }

@@ -123,9 +123,9 @@ pub use transport::{
     AsyncDownloadSink, AsyncHttpClient, AsyncRuntime, AsyncUploadBody, ByteStream,
 };
 pub use transport::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DownloadSink, HttpClient,
-    MAX_API_RESPONSE_BYTES, RESPONSE_READ_LIMIT, Runtime, SendDownloadError, SendUploadError,
-    SourceFault, TransportErrorKind, UploadBody,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_UPLOAD_STALL_TIMEOUT, DownloadSink,
+    HttpClient, MAX_API_RESPONSE_BYTES, RESPONSE_READ_LIMIT, Runtime, SendDownloadError,
+    SendUploadError, ShortBody, SourceFault, TransportErrorKind, UploadBody, UploadStalled,
 };
-pub use upload::{UploadTarget, artifact_request};
+pub use upload::{EXPECT_CONTINUE_MIN, EXPECT_CONTINUE_WAIT, UploadTarget, artifact_request};
 pub use validate::{MediaFile, content_type_of_extension, default_model, detect_content_type};

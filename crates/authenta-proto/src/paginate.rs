@@ -1,7 +1,11 @@
 //! Pagination over `limit` and `offset`: a cursor that stops at `total`, on
-//! a short page or on an empty one, and so cannot loop forever.
+//! a short page or on an empty one, and on a page that adds no record it
+//! has not seen (a server that ignores `offset`), and so cannot loop
+//! forever.
 
-use authenta_types::{LIST_LIMIT_MAX, ListQuery, MediaList};
+use std::collections::HashSet;
+
+use authenta_types::{LIST_LIMIT_MAX, ListQuery, Media, MediaId, MediaList};
 
 use crate::error::ValidationError;
 
@@ -28,6 +32,12 @@ pub struct ListCursor {
     offset: u64,
     done: bool,
     pages: u64,
+    /// Every record listed so far.
+    seen: HashSet<MediaId>,
+    /// Records served again on a later page.
+    duplicates: u64,
+    /// The `total` of the latest page.
+    total: u64,
 }
 
 impl ListCursor {
@@ -42,6 +52,9 @@ impl ListCursor {
             offset: 0,
             done: false,
             pages: 0,
+            seen: HashSet::new(),
+            duplicates: 0,
+            total: 0,
         })
     }
 
@@ -62,24 +75,88 @@ impl ListCursor {
     /// page is empty, shorter than the page size the server used (its
     /// `limit`, which may be less than asked), or reaches `total` as the
     /// latest page states it (so records added or removed meanwhile do not
-    /// stall it). A page for another offset than asked ends the walk with
-    /// an error rather than yield records twice.
+    /// stall it). A page for another offset than asked, or a page none of
+    /// whose records is new (a server that ignores `offset` but echoes it),
+    /// ends the walk with an error rather than yield records twice or never
+    /// end. Records served again among new ones are counted
+    /// ([`ListCursor::duplicates`]); a walk that ends short of the `total`
+    /// the server announced is logged ([`ListCursor::shortfall`]).
     pub fn advance(&mut self, page: &MediaList) -> Result<(), InconsistentPage> {
+        self.account(page).map(|_| ())
+    }
+
+    /// [`ListCursor::advance`], returning the page's records that were not
+    /// listed before (a record served twice is yielded once).
+    pub fn fresh(&mut self, page: MediaList) -> Result<Vec<Media>, InconsistentPage> {
+        let new = self.account(&page)?;
+        Ok(page
+            .data
+            .into_iter()
+            .zip(new)
+            .filter_map(|(media, new)| new.then_some(media))
+            .collect())
+    }
+
+    /// The checks and the bookkeeping: whether each record is new.
+    fn account(&mut self, page: &MediaList) -> Result<Vec<bool>, InconsistentPage> {
         self.pages += 1;
         if page.offset != self.offset {
             self.done = true;
-            return Err(InconsistentPage {
+            return Err(InconsistentPage::WrongOffset {
                 asked: self.offset,
                 got: page.offset,
             });
         }
+        let new: Vec<bool> = page
+            .data
+            .iter()
+            .map(|m| self.seen.insert(m.mid.clone()))
+            .collect();
+        let fresh = new.iter().filter(|n| **n).count() as u64;
+        let repeated = new.len() as u64 - fresh;
+        if !page.data.is_empty() && fresh == 0 {
+            self.done = true;
+            return Err(InconsistentPage::NoNewRecord {
+                offset: self.offset,
+                repeated,
+            });
+        }
+        if repeated > 0 {
+            self.duplicates += repeated;
+            tracing::warn!(
+                offset = self.offset,
+                repeated,
+                "the server served records already listed; each is listed once"
+            );
+        }
         let got = page.data.len() as u64;
         self.offset += got;
+        self.total = page.total;
         let served_limit = u64::from(page.limit.clamp(1, self.page_size));
         if got == 0 || got < served_limit || self.offset >= page.total {
             self.done = true;
+            if let Some(short) = self.shortfall() {
+                tracing::warn!(
+                    listed = self.seen.len(),
+                    total = self.total,
+                    short,
+                    "the listing ended short of the total the server announced (records deleted meanwhile, or an inconsistent server)"
+                );
+            }
         }
-        Ok(())
+        Ok(new)
+    }
+
+    /// How many records were served again on a later page (and skipped).
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+
+    /// Once the walk has ended: how many records short of the latest
+    /// `total` it is, if any.
+    pub fn shortfall(&self) -> Option<u64> {
+        let listed = self.seen.len() as u64;
+        (self.done && listed < self.total).then(|| self.total - listed)
     }
 
     /// Ends the walk: [`ListCursor::next_query`] returns `None` from now on
@@ -99,16 +176,32 @@ impl ListCursor {
     }
 }
 
-/// The server answered a page for another offset than asked.
+/// A page that contradicts the listing so far: the walk stops rather than
+/// repeat records or never end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the server answered the page at offset {got} when asked for offset {asked}; the listing stopped rather than repeat records"
-)]
-pub struct InconsistentPage {
-    /// The offset asked for.
-    pub asked: u64,
-    /// The offset the page says it starts at.
-    pub got: u64,
+#[non_exhaustive]
+pub enum InconsistentPage {
+    /// The server answered a page for another offset than asked.
+    #[error(
+        "the server answered the page at offset {got} when asked for offset {asked}; the listing stopped rather than repeat records"
+    )]
+    WrongOffset {
+        /// The offset asked for.
+        asked: u64,
+        /// The offset the page says it starts at.
+        got: u64,
+    },
+    /// The page at `offset` held only records listed before: the server
+    /// ignores `offset` (while echoing it), so the listing would never end.
+    #[error(
+        "the server answered the page at offset {offset} with {repeated} records all listed before (it ignores `offset`); the listing stopped rather than repeat them without end"
+    )]
+    NoNewRecord {
+        /// The offset asked for.
+        offset: u64,
+        /// How many records it served again.
+        repeated: u64,
+    },
 }
 
 #[cfg(test)]
@@ -241,8 +334,52 @@ mod tests {
                 data: vec![media(1), media(2)],
             })
             .unwrap_err();
-        assert_eq!(err, InconsistentPage { asked: 2, got: 0 });
+        assert_eq!(err, InconsistentPage::WrongOffset { asked: 2, got: 0 });
         assert!(cursor.next_query().is_none());
+    }
+
+    #[test]
+    fn a_server_that_ignores_the_offset_but_echoes_it_is_stopped() {
+        let mut cursor = ListCursor::new(2).unwrap();
+        let page = |offset| MediaList {
+            limit: 2,
+            offset,
+            total: 1_000_000_000,
+            data: vec![media(1), media(2)],
+        };
+        assert_eq!(cursor.fresh(page(0)).unwrap().len(), 2);
+        let err = cursor.fresh(page(2)).unwrap_err();
+        assert_eq!(
+            err,
+            InconsistentPage::NoNewRecord {
+                offset: 2,
+                repeated: 2
+            }
+        );
+        assert!(err.to_string().contains("ignores `offset`"), "{err}");
+        assert!(cursor.next_query().is_none());
+    }
+
+    #[test]
+    fn repeated_records_are_listed_once_and_a_short_total_is_told() {
+        let mut cursor = ListCursor::new(2).unwrap();
+        let page = |offset, data: Vec<u64>| MediaList {
+            limit: 2,
+            offset,
+            total: 10,
+            data: data.into_iter().map(media).collect(),
+        };
+        assert_eq!(cursor.fresh(page(0, vec![1, 2])).unwrap().len(), 2);
+        let fresh = cursor.fresh(page(2, vec![2, 3])).unwrap();
+        assert_eq!(
+            fresh.iter().map(|m| m.mid.clone()).collect::<Vec<_>>(),
+            [media(3).mid]
+        );
+        assert_eq!(cursor.duplicates(), 1);
+        assert_eq!(cursor.shortfall(), None, "not over yet");
+        assert!(cursor.fresh(page(4, vec![4])).unwrap().len() == 1);
+        assert!(cursor.next_query().is_none());
+        assert_eq!(cursor.shortfall(), Some(6));
     }
 
     #[test]

@@ -15,21 +15,23 @@ pub const SNIPPET_LEN: usize = 512;
 
 /// The start of a body as one line of text: at most [`SNIPPET_LEN`] bytes,
 /// invalid UTF-8 replaced, control characters and runs of white space
-/// folded to one space, the client secret (if it appears) redacted.
+/// folded to one space, the client secret (if it appears) and every URL's
+/// query string and pre-signed parameter (`X-Amz-Signature`, ...)
+/// redacted.
 pub fn snippet(body: &[u8], config: Option<&Config>) -> String {
     let head = &body[..body.len().min(SNIPPET_LEN * 4)];
-    let text = String::from_utf8_lossy(head);
+    let text = redact_presigned(&String::from_utf8_lossy(head));
     let text = match config {
         Some(c) => {
             let credentials = c.credentials();
             let secret = credentials.client_secret.expose();
             if secret.is_empty() {
-                text.into_owned()
+                text
             } else {
                 text.replace(secret, "<redacted>")
             }
         }
-        None => text.into_owned(),
+        None => text,
     };
     let mut out = String::with_capacity(SNIPPET_LEN.min(text.len()));
     let mut space = false;
@@ -59,6 +61,83 @@ pub fn snippet(body: &[u8], config: Option<&Config>) -> String {
     out.trim_end().to_owned()
 }
 
+/// Where a URL or a parameter's value ends in running text (JSON, XML,
+/// HTML, a log line).
+fn ends_value(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '"' | '\'' | '<' | '>' | '`' | ',' | ')' | ']' | '}' | '\\'
+        )
+}
+
+/// `text` with the query string of every `scheme://` URL, and the value of
+/// every `X-Amz-*` parameter (a pre-signed URL's signature, credential,
+/// token), replaced by `<redacted>`: a pre-signed URL echoed in an error
+/// body is a working key to the object.
+fn redact_presigned(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    // Query strings of URLs.
+    while let Some(at) = rest.find("://") {
+        let (before, url) = rest.split_at(at);
+        out.push_str(before);
+        let end = url.find(ends_value).unwrap_or(url.len());
+        let (url, after) = url.split_at(end);
+        match url.split_once('?') {
+            Some((path, _)) => {
+                out.push_str(path);
+                out.push_str("?<redacted>");
+            }
+            None => out.push_str(url),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    // Pre-signed parameters anywhere else (a URL cut or escaped).
+    let lower = out.to_ascii_lowercase();
+    if !lower.contains("x-amz-") {
+        return out;
+    }
+    let mut redacted = String::with_capacity(out.len());
+    let mut from = 0;
+    while let Some(found) = lower[from..].find("x-amz-") {
+        let start = from + found;
+        let Some(eq) = out[start..].find('=').map(|e| start + e) else {
+            break;
+        };
+        if out[start..eq].contains(ends_value) || out[start..eq].contains('&') {
+            redacted.push_str(&out[from..start + 6]);
+            from = start + 6;
+            continue;
+        }
+        let value_end = out[eq + 1..]
+            .find(|c: char| c == '&' || ends_value(c))
+            .map_or(out.len(), |e| eq + 1 + e);
+        redacted.push_str(&out[from..=eq]);
+        redacted.push_str("<redacted>");
+        from = value_end;
+    }
+    redacted.push_str(&out[from..]);
+    redacted
+}
+
+/// The body's snippet, led by where a redirect points (`Location`, its
+/// query redacted): the SDK never follows one, so the message says where.
+fn answer_snippet(response: &Response<Vec<u8>>, config: Option<&Config>) -> String {
+    let body = snippet(response.body(), config);
+    let location = response
+        .headers()
+        .get(http::header::LOCATION)
+        .filter(|_| response.status().is_redirection())
+        .map(|l| authenta_types::redact_url(&String::from_utf8_lossy(l.as_bytes())));
+    match location {
+        Some(location) if body.is_empty() => format!("redirected to {location}"),
+        Some(location) => format!("redirected to {location}; {body}"),
+        None => body,
+    }
+}
+
 /// Returns the answer when it is a 2xx; otherwise the error it carries: a
 /// typed [`ApiError`] when the body is the API's JSON error body (known code
 /// or not), else an [`HttpError`] with the status and a bounded snippet.
@@ -85,7 +164,7 @@ pub fn check_api_response(
     }
     Err(Error::Http(Box::new(HttpError {
         status,
-        snippet: snippet(body, Some(config)),
+        snippet: answer_snippet(&response, Some(config)),
         operation: Some(operation),
         mid: mid.cloned(),
         retry_after,
@@ -135,24 +214,41 @@ pub struct UploadReceipt {
     pub etag: Option<String>,
 }
 
-/// Reads S3's answer to the upload `PUT`: a receipt on 2xx, otherwise an
-/// [`UploadError`] with S3's code and message from its XML error body.
+/// Reads S3's answer to the upload `PUT`: a receipt on a 2xx with an
+/// `ETag` (S3 sends one for every object it stores), otherwise an
+/// [`UploadError`] with S3's code and message from its XML error body. A
+/// 2xx with S3's error body, or without an `ETag` (a proxy's or captive
+/// portal's page), is not counted as stored.
 pub fn read_upload_response(
     response: &Response<Vec<u8>>,
     mid: Option<&MediaId>,
 ) -> Result<UploadReceipt, Error> {
     let status = response.status();
-    if status.is_success() {
-        return Ok(UploadReceipt {
-            etag: response
-                .headers()
-                .get(ETAG)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        });
+    let etag = response
+        .headers()
+        .get(ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if status.is_success() && etag.is_some() && parse_s3_error(response.body()).is_none() {
+        return Ok(UploadReceipt { etag });
+    }
+    if status.is_success() && parse_s3_error(response.body()).is_none() {
+        return Err(Error::Upload(Box::new(UploadError {
+            status,
+            code: String::new(),
+            message: format!(
+                "answered without an ETag, so the file is not known to be stored (a proxy's or captive portal's page?){}",
+                match snippet(response.body(), None) {
+                    s if s.is_empty() => String::new(),
+                    s => format!(": {s:?}"),
+                }
+            ),
+            mid: mid.cloned(),
+            retry_after: retry_after(response),
+        })));
     }
     let (code, message) = parse_s3_error(response.body())
-        .unwrap_or_else(|| (String::new(), snippet(response.body(), None)));
+        .unwrap_or_else(|| (String::new(), answer_snippet(response, None)));
     Err(Error::Upload(Box::new(UploadError {
         status,
         code,
@@ -175,7 +271,7 @@ pub fn read_artifact_response(
     }
     Err(Error::Http(Box::new(HttpError {
         status,
-        snippet: snippet(response.body(), None),
+        snippet: answer_snippet(&response, None),
         operation: None,
         mid: mid.cloned(),
         retry_after: retry_after(&response),
@@ -369,6 +465,71 @@ mod tests {
                 .as_deref(),
             Some("\"abc\"")
         );
+    }
+
+    #[test]
+    fn hostile_answers_say_what_they_are() {
+        // A 200 without an ETag, or with S3's error body, is not stored.
+        let portal = answer(200, "text/html", "<html>Sign in</html>");
+        let err = read_upload_response(&portal, None).unwrap_err();
+        assert_eq!(err.class(), crate::ErrorClass::Server);
+        assert!(err.to_string().contains("without an ETag"), "{err}");
+        let mut s3 = answer(
+            200,
+            "application/xml",
+            "<Error><Code>InternalError</Code><Message>retry</Message></Error>",
+        );
+        s3.headers_mut()
+            .insert(ETAG, http::HeaderValue::from_static("\"x\""));
+        let Error::Upload(e) = read_upload_response(&s3, None).unwrap_err() else {
+            panic!()
+        };
+        assert_eq!((e.status.as_u16(), e.code.as_str()), (200, "InternalError"));
+        // A redirect says where to, its query redacted, and what to do.
+        let mut moved = answer(307, "text/html", "");
+        moved.headers_mut().insert(
+            http::header::LOCATION,
+            http::HeaderValue::from_static("https://elsewhere.example/api?token=1"),
+        );
+        let err = check_api_response(moved, Operation::GetMedia, None, &config()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("redirected to https://elsewhere.example/api?<redacted>"),
+            "{text}"
+        );
+        assert!(text.contains("never followed"), "{text}");
+        // A 429 without AA001 is a throttle, not a spent quota; its
+        // Retry-After is shown.
+        let mut busy = answer(429, "text/plain", "slow down");
+        busy.headers_mut()
+            .insert(RETRY_AFTER, http::HeaderValue::from_static("30"));
+        let err = check_api_response(busy, Operation::GetMedia, None, &config()).unwrap_err();
+        assert_eq!(err.class(), crate::ErrorClass::Server);
+        let text = err.to_string();
+        assert!(
+            text.contains("throttling") && !text.contains("quota"),
+            "{text}"
+        );
+        assert!(text.contains("wait 30 s"), "{text}");
+    }
+
+    #[test]
+    fn a_pre_signed_url_in_a_body_is_redacted() {
+        let body = r#"{"uploadUrl":"https://s3.example/b/k?X-Amz-Credential=AKIA%2Fx&X-Amz-Signature=abc123","mid":"m"}"#;
+        let text = snippet(body.as_bytes(), None);
+        assert!(!text.contains("abc123") && !text.contains("AKIA"), "{text}");
+        assert!(text.contains("https://s3.example/b/k?<redacted>"), "{text}");
+        assert!(text.contains(r#""mid":"m""#), "{text}");
+        // Escaped or cut URLs: the parameters themselves.
+        let escaped =
+            r#"{"uploadUrl":"https:\/\/s3.example\/k?X-Amz-Signature=abc123&X-Amz-Date=1"}"#;
+        let text = snippet(escaped.as_bytes(), None);
+        assert!(!text.contains("abc123"), "{text}");
+        assert!(
+            text.contains("X-Amz-Signature=<redacted>&X-Amz-Date=<redacted>"),
+            "{text}"
+        );
+        assert_eq!(snippet(b"no url here x-amz-", None), "no url here x-amz-");
     }
 
     #[test]

@@ -10,7 +10,9 @@ use crate::credentials::CredentialProvider;
 use crate::error::ConfigError;
 use crate::poll::PollPolicy;
 use crate::retry::RetryPolicy;
-use crate::transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
+use crate::transport::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_UPLOAD_STALL_TIMEOUT,
+};
 
 /// A client builder's settings. Backends embed it as a field named
 /// `settings`; [`ClientBuilder`](crate::ClientBuilder) holds one.
@@ -36,6 +38,9 @@ pub struct ClientSettings {
     pub request_timeout: Duration,
     /// How long a whole upload `PUT` may take; `None` for no limit.
     pub upload_timeout: Option<Duration>,
+    /// How long an upload `PUT` may go without progress (no byte of the
+    /// body accepted, or no answer once it is sent); `None` for no limit.
+    pub upload_stall_timeout: Option<Duration>,
     /// When to retry.
     pub retry: RetryPolicy,
     /// How `wait` polls.
@@ -44,7 +49,8 @@ pub struct ClientSettings {
 
 impl Default for ClientSettings {
     /// The environment's key, 10 s to connect, 30 s per API call, no limit
-    /// on uploads, the default retry and poll policies.
+    /// on a whole upload but 60 s without progress, the default retry and
+    /// poll policies.
     fn default() -> Self {
         ClientSettings {
             credentials: None,
@@ -56,6 +62,7 @@ impl Default for ClientSettings {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             upload_timeout: None,
+            upload_stall_timeout: Some(DEFAULT_UPLOAD_STALL_TIMEOUT),
             retry: RetryPolicy::default(),
             poll: PollPolicy::default(),
         }
@@ -154,6 +161,7 @@ mod tests {
             .connect_timeout(Duration::from_secs(1))
             .request_timeout(Duration::from_secs(2))
             .upload_timeout(Duration::from_secs(3))
+            .upload_stall_timeout(Some(Duration::from_secs(4)))
             .retry_policy(RetryPolicy::never())
             .poll_policy(PollPolicy::fixed(
                 Duration::from_secs(1),
@@ -168,6 +176,7 @@ mod tests {
                 Some(Duration::from_secs(3))
             )
         );
+        assert_eq!(s.upload_stall_timeout, Some(Duration::from_secs(4)));
         assert_eq!(s.retry, RetryPolicy::never());
         let config = s.config().unwrap();
         assert_eq!(config.base_url(), "http://127.0.0.1:9/api");
@@ -220,5 +229,6 @@ mod tests {
         assert_eq!(s.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
         assert_eq!(s.request_timeout, DEFAULT_REQUEST_TIMEOUT);
         assert_eq!(s.upload_timeout, None);
+        assert_eq!(s.upload_stall_timeout, Some(DEFAULT_UPLOAD_STALL_TIMEOUT));
     }
 }

@@ -37,6 +37,13 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// timeout by default: its length depends on the file and the link.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long an upload `PUT` may go without progress unless told otherwise:
+/// no byte of the body accepted by the connection, or, once the body is
+/// sent, no answer. A server or a link that stalls fails the attempt with a
+/// [`TransportErrorKind::Timeout`] after this long, however long the whole
+/// upload may take.
+pub const DEFAULT_UPLOAD_STALL_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// What kind of transport failure happened: it decides whether a request
 /// that is not idempotent may be sent again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,7 +128,11 @@ pub trait HttpClient {
     /// Sends the upload `PUT`: the head is complete (`Content-Type`,
     /// `Content-Length`), the body is read from `request.body()` and is
     /// exactly `Content-Length` bytes. Send it with that length, never
-    /// chunked.
+    /// chunked. When the head asks `Expect: 100-continue` (a large body:
+    /// [`EXPECT_CONTINUE_MIN`](crate::EXPECT_CONTINUE_MIN)), send the body
+    /// only after `100 Continue` or [`EXPECT_CONTINUE_WAIT`](crate::EXPECT_CONTINUE_WAIT)
+    /// without an answer; a final answer that comes first is the answer
+    /// (S3's early refusal), and no body is sent.
     ///
     /// The default reads the body into memory and calls [`HttpClient::send`];
     /// clients that can stream should override it.
@@ -244,6 +255,38 @@ pub enum SendUploadError<E> {
     Transport(E),
     /// Reading the body failed (the file vanished, shrank or grew).
     Source(io::Error),
+    /// The upload made no progress for this long (the transport's own
+    /// watch of the upload stall timeout, for an HTTP client that has no
+    /// such timeout): a [`TransportErrorKind::Timeout`].
+    Stalled(Duration),
+}
+
+/// An answer whose body ended before the length its `Content-Length`
+/// declared, returned by an HTTP client as if it were whole: proto's
+/// length rule takes it for a broken connection
+/// ([`TransportErrorKind::Interrupted`]), retried where the request may be,
+/// and a download that short is never committed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the answer ended after {received} of the {declared} bytes its Content-Length declared: the connection broke"
+)]
+pub struct ShortBody {
+    /// The `Content-Length`.
+    pub declared: u64,
+    /// The bytes that came.
+    pub received: u64,
+}
+
+/// An upload attempt that made no progress for the stall timeout: no byte
+/// of the body accepted by the connection, or no answer once it was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the upload made no progress for {} s (no byte accepted, or no answer): the server or the link stalled",
+    .after.as_secs_f64()
+)]
+pub struct UploadStalled {
+    /// How long it went without progress.
+    pub after: Duration,
 }
 
 /// A failed download send: the transport failed, or writing to the sink

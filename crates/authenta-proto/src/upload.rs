@@ -5,12 +5,28 @@ use std::fmt;
 use std::time::SystemTime;
 
 use authenta_types::{CreateMediaRequest, CreatedMedia, MediaId};
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, EXPECT};
 use http::{HeaderValue, Method, Request, Uri};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DecodeError, Error, UploadExpired, ValidationError};
+
+/// The smallest upload whose `PUT` asks `Expect: 100-continue` (1 MiB, as
+/// curl does): S3 refuses a bad upload (an expired URL, a wrong signature or
+/// `Content-Type`) as soon as it has read the head, and closes without
+/// reading the body; a client that is still writing the body then sees a
+/// broken connection instead of S3's answer. With the header, the body is
+/// sent only after S3's `100 Continue` (or after
+/// [`EXPECT_CONTINUE_WAIT`] without an answer), so its refusal arrives as
+/// the typed [`UploadError`](crate::UploadError). Smaller bodies fit in the
+/// socket's buffers and are sent at once.
+pub const EXPECT_CONTINUE_MIN: u64 = 1024 * 1024;
+
+/// How long a transport waits for `100 Continue` (or an early refusal)
+/// before it sends the body of an upload whose head asks
+/// `Expect: 100-continue`: 1 s, as curl and ureq wait.
+pub const EXPECT_CONTINUE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Where and how to upload a record's file: the pre-signed URL (kept byte
 /// for byte), the declared content type and size, and the URL's expiry.
@@ -127,7 +143,8 @@ impl UploadTarget {
     }
 
     /// The head of the upload `PUT`: the URL byte for byte, `Content-Type`
-    /// as declared, `Content-Length` always; no credentials, no
+    /// as declared, `Content-Length` always, `Expect: 100-continue` from
+    /// [`EXPECT_CONTINUE_MIN`] bytes; no credentials, no
     /// `Transfer-Encoding`. An expired target is refused here, before a byte
     /// is sent.
     pub fn request_head(&self, now: SystemTime) -> Result<Request<()>, Error> {
@@ -146,11 +163,15 @@ impl UploadTarget {
                 content_type: self.content_type.clone(),
             })
         })?;
-        Ok(Request::builder()
+        let mut head = Request::builder()
             .method(Method::PUT)
             .uri(uri)
             .header(CONTENT_TYPE, content_type)
-            .header(CONTENT_LENGTH, self.size)
+            .header(CONTENT_LENGTH, self.size);
+        if self.size >= EXPECT_CONTINUE_MIN {
+            head = head.header(EXPECT, HeaderValue::from_static("100-continue"));
+        }
+        Ok(head
             .body(())
             .expect("a parsed URI and valid headers make a request"))
     }
@@ -175,7 +196,15 @@ fn parse_url(url: &str, mid: Option<&MediaId>) -> Result<Uri, Error> {
         ))
     })?;
     match (uri.scheme_str(), uri.host()) {
-        (Some("https" | "http"), Some(_)) => Ok(uri),
+        (Some("https"), Some(_)) => Ok(uri),
+        // Plain http only on this machine (an emulator), as for the API:
+        // elsewhere the file and the signature would cross the network in
+        // clear.
+        (Some("http"), Some(host)) if crate::config::is_loopback(host) => Ok(uri),
+        (Some("http"), Some(_)) => Err(bad(format!(
+            "the URL {} is plain http to a host that is not this machine: the file and its signature would cross the network unencrypted; the service must give https URLs",
+            redact_url(url)
+        ))),
         _ => Err(bad(format!(
             "the upload URL {} is not an absolute http(s) URL",
             redact_url(url)
@@ -269,6 +298,24 @@ mod tests {
     }
 
     #[test]
+    fn a_large_upload_asks_for_100_continue() {
+        let (c, mut r) = created(Some(900));
+        let now = at(1_764_704_367);
+        for (size, expect) in [
+            (EXPECT_CONTINUE_MIN - 1, None),
+            (EXPECT_CONTINUE_MIN, Some("100-continue")),
+        ] {
+            r.size = size;
+            let head = UploadTarget::from_created(&c, &r, now)
+                .unwrap()
+                .request_head(now)
+                .unwrap();
+            let got = head.headers().get(EXPECT).map(|v| v.to_str().unwrap());
+            assert_eq!(got, expect, "{size} bytes");
+        }
+    }
+
+    #[test]
     fn expiry_from_expires_in_and_now() {
         let (c, r) = created(Some(900));
         let now = at(2_000_000_000);
@@ -317,6 +364,18 @@ mod tests {
         c.upload_url = "/relative/path".into();
         assert!(UploadTarget::from_created(&c, &r, at(0)).is_err());
         assert!(UploadTarget::new("ftp://x/y", "image/png", 1, None).is_err());
+        let clear = UploadTarget::new(
+            "http://s3.example/k?X-Amz-Signature=s",
+            "image/png",
+            1,
+            None,
+        )
+        .unwrap_err();
+        assert!(clear.to_string().contains("plain http"), "{clear}");
+        assert!(!clear.to_string().contains("Signature"), "{clear}");
+        assert!(UploadTarget::new("http://127.0.0.1:9/k", "image/png", 1, None).is_ok());
+        assert!(UploadTarget::new("http://localhost:9/k", "image/png", 1, None).is_ok());
+        assert!(UploadTarget::new("http://[::1]:9/k", "image/png", 1, None).is_ok());
     }
 
     #[test]

@@ -58,7 +58,8 @@ impl authenta_proto::Backend for ReqwestTransport {
         };
         let transport = ReqwestTransport::new(http)?
             .request_timeout(Some(settings.request_timeout))
-            .upload_timeout(settings.upload_timeout);
+            .upload_timeout(settings.upload_timeout)
+            .upload_stall_timeout(settings.upload_stall_timeout);
         let runtime = TokioRuntime;
         Ok(settings.client(config, Async { transport, runtime }))
     }

@@ -4,17 +4,30 @@
 //! out, plus streaming. Every decision (retry, what an answer means) is
 //! proto's.
 
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use authenta_proto::{
     AsyncDownloadSink, AsyncHttpClient, AsyncUploadBody, ConfigError, DEFAULT_REQUEST_TIMEOUT,
-    RESPONSE_READ_LIMIT, SendDownloadError, SendUploadError, TransportErrorKind,
+    DEFAULT_UPLOAD_STALL_TIMEOUT, EXPECT_CONTINUE_WAIT, RESPONSE_READ_LIMIT, SendDownloadError,
+    SendUploadError, TransportErrorKind,
 };
+use futures_util::Stream;
 use http::{Request, Response};
 
 /// Proto's [`AsyncHttpClient`] over a [`reqwest::Client`]: API requests and
 /// artifact downloads with the request timeout, the upload `PUT` streamed
-/// with its exact `Content-Length` (never chunked) and the upload timeout.
+/// with its exact `Content-Length` (never chunked), the upload timeout and
+/// the upload stall timeout (watched here: hyper has none).
+///
+/// hyper does not wait for `100 Continue`: when proto's head asks
+/// `Expect: 100-continue` (a large upload), the body is held until the
+/// connection answers (`100 Continue`, seen as hyper waking up) or
+/// [`EXPECT_CONTINUE_WAIT`] passes, so that S3's early refusal arrives as
+/// its answer rather than as a connection broken under the body.
 ///
 /// Errors have their URL removed ([`reqwest::Error::without_url`]), so no
 /// pre-signed query string reaches a message or a log.
@@ -37,6 +50,7 @@ pub struct ReqwestTransport {
     client: reqwest::Client,
     request_timeout: Option<Duration>,
     upload_timeout: Option<Duration>,
+    upload_stall_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for ReqwestTransport {
@@ -45,13 +59,15 @@ impl std::fmt::Debug for ReqwestTransport {
         f.debug_struct("ReqwestTransport")
             .field("request_timeout", &self.request_timeout)
             .field("upload_timeout", &self.upload_timeout)
+            .field("upload_stall_timeout", &self.upload_stall_timeout)
             .finish_non_exhaustive()
     }
 }
 
 impl ReqwestTransport {
     /// A transport over `client`, with the request timeout
-    /// [`DEFAULT_REQUEST_TIMEOUT`] and no upload timeout.
+    /// [`DEFAULT_REQUEST_TIMEOUT`], no upload timeout, and the upload stall
+    /// timeout [`DEFAULT_UPLOAD_STALL_TIMEOUT`].
     ///
     /// The client must not follow redirects: reqwest keeps custom headers
     /// such as `x-client-secret` on a redirect, even to another host. Build
@@ -64,6 +80,7 @@ impl ReqwestTransport {
             client,
             request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
             upload_timeout: None,
+            upload_stall_timeout: Some(DEFAULT_UPLOAD_STALL_TIMEOUT),
         })
     }
 
@@ -78,6 +95,14 @@ impl ReqwestTransport {
     /// only the reqwest client's own.
     pub fn upload_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.upload_timeout = timeout;
+        self
+    }
+
+    /// How long an upload may go without progress: no chunk of the body
+    /// taken by the connection, or no answer once it is all taken. `None`
+    /// for no limit.
+    pub fn upload_stall_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.upload_stall_timeout = timeout;
         self
     }
 
@@ -149,6 +174,123 @@ async fn read_capped(mut response: reqwest::Response) -> reqwest::Result<Respons
     Ok(head.map(|()| body))
 }
 
+/// What an upload's body tells its watchdog: when hyper last took a chunk,
+/// and whether the answer came.
+struct Watch {
+    started: tokio::time::Instant,
+    /// Milliseconds from `started` to the last chunk taken.
+    last: AtomicU64,
+    answered: AtomicBool,
+}
+
+impl Watch {
+    fn new() -> Watch {
+        Watch {
+            started: tokio::time::Instant::now(),
+            last: AtomicU64::new(0),
+            answered: AtomicBool::new(false),
+        }
+    }
+
+    fn touch(&self) {
+        let now = self.started.elapsed().as_millis();
+        self.last
+            .store(u64::try_from(now).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Resolves once no chunk was taken for `stall` (hyper takes the next
+    /// chunk as soon as the connection accepted the previous ones).
+    async fn stalled(&self, stall: Duration) {
+        let tick = (stall / 8).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        loop {
+            tokio::time::sleep(tick).await;
+            let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
+            if self.started.elapsed().saturating_sub(last) >= stall {
+                return;
+            }
+        }
+    }
+}
+
+/// How long the body is still held once the connection woke up during the
+/// `100 Continue` wait: long enough for a final answer hyper just read to
+/// reach the caller (which then never sends the body).
+const SETTLE: Duration = Duration::from_millis(10);
+
+/// A poll of the body this soon after the first is hyper's own (it polls
+/// again once it has flushed the head), not the connection waking up: no
+/// answer crosses a network, or leaves a server, that fast.
+const SAME_RUN: Duration = Duration::from_micros(300);
+
+/// Where the body is in the `100 Continue` wait.
+enum Gate {
+    /// Held: the wait's deadline, and when hyper first polled the body.
+    Holding(Pin<Box<tokio::time::Sleep>>, Option<tokio::time::Instant>),
+    /// The connection woke up before the deadline (hyper polls the body
+    /// again whenever bytes arrive: `100 Continue`, or a final answer).
+    Settling(Pin<Box<tokio::time::Sleep>>),
+    /// Sent (or never held).
+    Open,
+}
+
+/// The upload body as hyper sees it: held back for the `100 Continue` wait
+/// when the head asks for it, each chunk taken reported to the watch.
+///
+/// hyper reads and ignores `100 Continue` without telling anyone, but it
+/// polls the body again when the connection wakes up: the body is held
+/// until that wake (and [`SETTLE`] more, in case it was a final answer) or
+/// [`EXPECT_CONTINUE_WAIT`], whichever comes first.
+struct Watched {
+    gate: Gate,
+    stream: AsyncUploadBody,
+    watch: Arc<Watch>,
+}
+
+impl Stream for Watched {
+    type Item = std::io::Result<bytes::Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            match &mut this.gate {
+                Gate::Open => break,
+                Gate::Holding(deadline, first) => {
+                    if deadline.as_mut().poll(cx).is_ready() {
+                        this.gate = Gate::Open;
+                        this.watch.touch();
+                        continue;
+                    }
+                    let now = tokio::time::Instant::now();
+                    match first {
+                        None => *first = Some(now),
+                        Some(at) if now.duration_since(*at) < SAME_RUN => {}
+                        Some(_) => {
+                            this.gate = Gate::Settling(Box::pin(tokio::time::sleep(SETTLE)));
+                            continue;
+                        }
+                    }
+                    return Poll::Pending;
+                }
+                Gate::Settling(settle) => {
+                    ready!(settle.as_mut().poll(cx));
+                    this.gate = Gate::Open;
+                }
+            }
+            this.watch.touch();
+        }
+        if this.watch.answered.load(Ordering::SeqCst) {
+            return Poll::Ready(Some(Err(std::io::Error::other(
+                "the server answered before the upload body was sent",
+            ))));
+        }
+        let polled = Pin::new(&mut this.stream).poll_next(cx);
+        if let Poll::Ready(Some(Ok(_))) = &polled {
+            this.watch.touch();
+        }
+        polled
+    }
+}
+
 #[async_trait::async_trait]
 impl AsyncHttpClient for ReqwestTransport {
     type Error = reqwest::Error;
@@ -167,12 +309,37 @@ impl AsyncHttpClient for ReqwestTransport {
         // The head already holds Content-Length, so hyper sends exactly that
         // many bytes and never `Transfer-Encoding: chunked`. A failure of the
         // body's source is kept by the body itself (proto's SourceFault).
-        let request = request.map(reqwest::Body::wrap_stream);
-        let response = self.execute(request, self.upload_timeout).await;
-        let response = response.map_err(SendUploadError::Transport)?;
-        read_capped(response)
-            .await
-            .map_err(SendUploadError::Transport)
+        let expect = request
+            .headers()
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let watch = Arc::new(Watch::new());
+        let (parts, upload) = request.into_parts();
+        let body = Watched {
+            gate: match expect {
+                true => Gate::Holding(Box::pin(tokio::time::sleep(EXPECT_CONTINUE_WAIT)), None),
+                false => Gate::Open,
+            },
+            stream: upload,
+            watch: watch.clone(),
+        };
+        let request = Request::from_parts(parts, reqwest::Body::wrap_stream(body));
+        let answer = async {
+            let response = self.execute(request, self.upload_timeout).await;
+            // The answer came: a body still held back is never sent.
+            watch.answered.store(true, Ordering::SeqCst);
+            read_capped(response?).await
+        };
+        let Some(stall) = self.upload_stall_timeout else {
+            return answer.await.map_err(SendUploadError::Transport);
+        };
+        tokio::select! {
+            answer = answer => answer.map_err(SendUploadError::Transport),
+            () = watch.stalled(stall) => {
+                tracing::warn!(stall_ms = stall.as_millis() as u64, "the upload made no progress");
+                Err(SendUploadError::Stalled(stall))
+            }
+        }
     }
 
     async fn send_download(
@@ -220,6 +387,68 @@ impl AsyncHttpClient for ReqwestTransport {
 mod tests {
     use super::*;
     use reqwest::redirect::Policy;
+
+    /// A server that reads a `PUT` head, takes 300 ms to decide (a far
+    /// S3), refuses it and closes: the bytes of the body it saw.
+    async fn refusing_server() -> (String, tokio::task::JoinHandle<usize>) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/b/k", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 64 * 1024];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf).await.unwrap();
+                seen.extend_from_slice(&buf[..n]);
+            }
+            let head_end = seen.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let xml =
+                "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>";
+            let answer = format!(
+                "HTTP/1.1 403 Forbidden\r\ncontent-type: application/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{xml}",
+                xml.len()
+            );
+            stream.write_all(answer.as_bytes()).await.unwrap();
+            // What came of the body before the answer.
+            let mut body = seen.len() - head_end;
+            while let Ok(Ok(n)) =
+                tokio::time::timeout(Duration::from_millis(50), stream.read(&mut buf)).await
+            {
+                if n == 0 {
+                    break;
+                }
+                body += n;
+            }
+            body
+        });
+        (url, server)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_large_upload_waits_for_the_early_answer_and_never_sends_its_body() {
+        let (url, server) = refusing_server().await;
+        const LEN: usize = 16 * 1024 * 1024;
+        let chunks =
+            (0..LEN / (1024 * 1024)).map(|_| Ok(bytes::Bytes::from(vec![7u8; 1024 * 1024])));
+        let body = AsyncUploadBody::new(
+            Box::pin(futures_util::stream::iter(chunks)),
+            LEN as u64,
+            None,
+        );
+        let request = Request::put(url)
+            .header(http::header::CONTENT_LENGTH, LEN)
+            .header(http::header::EXPECT, "100-continue")
+            .body(body)
+            .unwrap();
+        let transport =
+            ReqwestTransport::new(crate::reqwest_client_builder().build().unwrap()).unwrap();
+        let response = transport.send_upload(request).await.unwrap();
+        assert_eq!(response.status(), 403);
+        assert!(String::from_utf8_lossy(response.body()).contains("AccessDenied"));
+        assert_eq!(server.await.unwrap(), 0, "no byte of the body was sent");
+    }
 
     fn client(policy: Policy) -> reqwest::Client {
         crate::reqwest_client_builder()

@@ -46,7 +46,8 @@ impl authenta_proto::Backend for UreqTransport {
             .map_or_else(UreqTransport::new, UreqTransport::with_agent)
             .connect_timeout(Some(settings.connect_timeout))
             .request_timeout(Some(settings.request_timeout))
-            .upload_timeout(settings.upload_timeout);
+            .upload_timeout(settings.upload_timeout)
+            .upload_stall_timeout(settings.upload_stall_timeout);
         let runtime = StdRuntime;
         Ok(settings.client(config, Blocking { transport, runtime }))
     }

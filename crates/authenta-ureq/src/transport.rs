@@ -7,8 +7,8 @@ use std::time::Duration;
 use authenta_proto::http::{Request, Response};
 use authenta_proto::types::redact_url;
 use authenta_proto::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DownloadSink, FILE_CHUNK,
-    RESPONSE_READ_LIMIT, SendDownloadError,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_UPLOAD_STALL_TIMEOUT, DownloadSink,
+    EXPECT_CONTINUE_WAIT, FILE_CHUNK, RESPONSE_READ_LIMIT, SendDownloadError,
 };
 use authenta_proto::{HttpClient, SendUploadError, TransportErrorKind, UploadBody};
 use ureq::config::ConfigBuilder;
@@ -40,6 +40,7 @@ pub struct UreqTransport {
     connect_timeout: Option<Duration>,
     request_timeout: Option<Duration>,
     upload_timeout: Option<Duration>,
+    upload_stall_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for UreqTransport {
@@ -49,6 +50,7 @@ impl fmt::Debug for UreqTransport {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("upload_timeout", &self.upload_timeout)
+            .field("upload_stall_timeout", &self.upload_stall_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -63,7 +65,8 @@ impl UreqTransport {
     /// A transport with its own agent: TLS from this crate's features,
     /// proxies from the environment, connections pooled; connect timeout
     /// [`DEFAULT_CONNECT_TIMEOUT`], request timeout
-    /// [`DEFAULT_REQUEST_TIMEOUT`], no overall upload timeout.
+    /// [`DEFAULT_REQUEST_TIMEOUT`], no overall upload timeout but
+    /// [`DEFAULT_UPLOAD_STALL_TIMEOUT`] without progress.
     pub fn new() -> Self {
         UreqTransport::with_agent(default_agent())
     }
@@ -77,6 +80,7 @@ impl UreqTransport {
             connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
             request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
             upload_timeout: None,
+            upload_stall_timeout: Some(DEFAULT_UPLOAD_STALL_TIMEOUT),
         }
     }
 
@@ -88,9 +92,7 @@ impl UreqTransport {
     }
 
     /// How long one API call (or artifact download) may take from start to
-    /// the last byte of its answer. Uploads use it as the longest a single
-    /// write may stall and the longest to wait for S3's answer once the
-    /// bytes are sent. `None` for no limit.
+    /// the last byte of its answer. `None` for no limit.
     pub fn request_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.request_timeout = timeout;
         self
@@ -100,6 +102,14 @@ impl UreqTransport {
     /// limit, since it grows with the file.
     pub fn upload_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.upload_timeout = timeout;
+        self
+    }
+
+    /// How long an upload may go without progress: the longest a single
+    /// write of the body may wait to be accepted, and the longest to wait
+    /// for S3's answer once the body is sent. `None` for no limit.
+    pub fn upload_stall_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.upload_stall_timeout = timeout;
         self
     }
 
@@ -208,11 +218,14 @@ impl HttpClient for UreqTransport {
         let head = self
             .configure(Request::from_parts(parts, ()))
             .timeout_global(self.upload_timeout)
-            .timeout_per_write(self.request_timeout)
-            .timeout_recv_response(self.request_timeout)
+            .timeout_per_write(self.upload_stall_timeout)
+            .timeout_recv_response(self.upload_stall_timeout)
+            .timeout_await_100(Some(EXPECT_CONTINUE_WAIT))
             .build();
         // The head's `Content-Length` makes ureq send exactly that many
         // bytes, read from the body as it goes: never chunked, never whole.
+        // A head with proto's `Expect: 100-continue` makes ureq wait for
+        // `100 Continue` first, and take an early refusal as the answer.
         let result = self
             .agent
             .run(head.map(|()| SendBody::from_reader(&mut body)))

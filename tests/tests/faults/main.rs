@@ -45,6 +45,14 @@ macro_rules! faults {
                 no_such_key => NoSuchKey,
                 slow_down => SlowDown,
                 idle_closed => IdleClosed,
+                refused_early => RefusedEarly,
+                huge_retry_after => HugeRetryAfter,
+                ignore_offset => IgnoreOffset,
+                stale_list => StaleList,
+                dot_mid => DotMid,
+                upload_stall => UploadStall,
+                throttled => Throttled,
+                plain_http => PlainHttp,
             );
         }
     };

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use authenta_emulator::FaultStage;
+use authenta_proto::engine::batch::STALE_LIST_READS;
 use authenta_proto::{ErrorClass, RetryPolicy, TransportErrorKind};
 
 /// The retry policy every row runs with: three attempts, backoff ceilings
@@ -19,7 +20,8 @@ pub fn policy() -> RetryPolicy {
     }
 }
 
-/// The request and upload timeouts of the timeout rows.
+/// The request and upload timeouts of the timeout rows (and the upload
+/// stall timeout of the stall row).
 pub const SHORT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// How long the slow answer and the stalled upload keep the client
@@ -28,6 +30,14 @@ pub const STALL: Duration = Duration::from_millis(1500);
 
 /// How late the late `504` comes.
 pub const LATE: Duration = Duration::from_millis(300);
+
+/// How many pages the `ignoreOffset` fault answers (more than a client
+/// that stops may ask).
+pub const IGNORED_PAGES: u32 = 100;
+
+/// The size of the upload S3 refuses on its head: more than the socket
+/// buffers hold, so a client that sends the body at once breaks on it.
+pub const LARGE: usize = 16 * 1024 * 1024;
 
 /// The `Retry-After` the `503` and `SlowDown` rows send.
 pub const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -51,6 +61,12 @@ pub enum Step {
     Result,
     /// `Client::download_heatmap`: the `heatmapURL` image.
     Heatmap,
+    /// `Client::wait`: polls of `GET /media/{mid}` until final.
+    Wait,
+    /// `Client::list_all`: every page of `GET /media`.
+    ListAll,
+    /// Proto's batch waiter over two records (`GET /media` pages).
+    Batch,
 }
 
 impl Step {
@@ -65,6 +81,9 @@ impl Step {
             Step::UploadStream => "upload from a one-shot stream (`PUT`)",
             Step::Result => "result document (`resultURL`)",
             Step::Heatmap => "heatmap download (`heatmapURL`)",
+            Step::Wait => "wait (polls of `GET /media/{mid}`)",
+            Step::ListAll => "every page (`list_all`, `GET /media`)",
+            Step::Batch => "batch wait of 2 records (`GET /media` pages)",
         }
     }
 
@@ -188,11 +207,31 @@ pub enum Fault {
     /// A kept-alive connection the server closed while it was idle in the
     /// client's pool.
     IdleClosed,
+    /// S3 refuses a large upload on its head (an expired URL) and closes
+    /// without reading the body.
+    RefusedEarly,
+    /// `503` with `Retry-After: 99999`, once.
+    HugeRetryAfter,
+    /// A list that ignores `offset` while echoing it, claiming 10⁹ records.
+    IgnoreOffset,
+    /// A list that lags: every record `UPLOADED` while the record says
+    /// `PROCESSED`.
+    StaleList,
+    /// `200` whose record's `mid` is `..`, once.
+    DotMid,
+    /// The server stops reading the upload, with no overall upload timeout:
+    /// the stall timeout ends the attempt.
+    UploadStall,
+    /// `429` without the API's error body (a gateway's throttle), on every
+    /// attempt.
+    Throttled,
+    /// An upload URL in plain `http` to a host that is not this machine.
+    PlainHttp,
 }
 
 impl Fault {
     /// Every fault, in the table's order.
-    pub const ALL: [Fault; 25] = [
+    pub const ALL: [Fault; 33] = [
         Fault::Status500Json,
         Fault::Status502Html,
         Fault::Status503RetryAfter,
@@ -218,6 +257,14 @@ impl Fault {
         Fault::NoSuchKey,
         Fault::SlowDown,
         Fault::IdleClosed,
+        Fault::RefusedEarly,
+        Fault::HugeRetryAfter,
+        Fault::IgnoreOffset,
+        Fault::StaleList,
+        Fault::DotMid,
+        Fault::UploadStall,
+        Fault::Throttled,
+        Fault::PlainHttp,
     ];
 
     /// The fault in the table.
@@ -239,7 +286,9 @@ impl Fault {
             Fault::SlowAnswer => "answer slower than the request timeout",
             Fault::StallMidUpload => "stall mid-upload past the upload timeout",
             Fault::NotJson => "200 whose body is not JSON",
-            Fault::MissingField => "200 whose JSON lacks a required field",
+            Fault::MissingField => {
+                "200 whose JSON lacks a required field (and holds a pre-signed URL)"
+            }
             Fault::OverCap => "200 over the 16 MiB body cap",
             Fault::Redirect => "307 to another host",
             Fault::SignatureDoesNotMatch => "S3 403 `SignatureDoesNotMatch`",
@@ -248,6 +297,22 @@ impl Fault {
             Fault::NoSuchKey => "S3 404 `NoSuchKey`",
             Fault::SlowDown => "S3 503 `SlowDown`, `Retry-After: 1`",
             Fault::IdleClosed => "pooled keep-alive connection closed while idle",
+            Fault::RefusedEarly => {
+                "S3 403 `AccessDenied` on the head of a 16 MiB upload (answered before the body, then closed)"
+            }
+            Fault::HugeRetryAfter => "503, empty, `Retry-After: 99999`",
+            Fault::IgnoreOffset => {
+                "a list that ignores `offset` but echoes it (claims 10⁹ records)"
+            }
+            Fault::StaleList => {
+                "a list that lags (`UPLOADED`) behind `GET /media/{mid}` (`PROCESSED`)"
+            }
+            Fault::DotMid => "200 whose record's `mid` is `..`",
+            Fault::UploadStall => {
+                "stall mid-upload past the upload stall timeout (no overall upload timeout)"
+            }
+            Fault::Throttled => "429 without a code (a gateway's throttle, every attempt)",
+            Fault::PlainHttp => "an `http://` upload URL to another host",
         }
     }
 
@@ -272,6 +337,7 @@ impl Fault {
                 (Upload, ok(2)),
                 (Result, ok(2)),
                 (Heatmap, ok(2)),
+                (Wait, ok(2)),
             ],
             Fault::Status502Html => vec![
                 (Create, fails(1, Server, Kind::Http(502))),
@@ -282,6 +348,8 @@ impl Fault {
                 (UploadStream, fails(1, Server, Kind::Upload(502, ""))),
                 (Result, fails(all, Server, Kind::Http(502))),
                 (Heatmap, fails(all, Server, Kind::Http(502))),
+                // Each poll's retries spent, the wait polls again later.
+                (Wait, ok(all + 1)),
             ],
             Fault::Status503RetryAfter => vec![
                 (Create, fails(1, Server, Kind::Http(503))),
@@ -291,6 +359,7 @@ impl Fault {
                 (Upload, ok_after(2, RETRY_AFTER)),
                 (Result, ok_after(2, RETRY_AFTER)),
                 (Heatmap, ok_after(2, RETRY_AFTER)),
+                (Wait, ok_after(2, RETRY_AFTER)),
             ],
             Fault::Status504Late => vec![
                 (Create, fails(1, Server, Kind::Http(504))),
@@ -325,6 +394,7 @@ impl Fault {
                 ),
                 (Result, ok(2)),
                 (Heatmap, ok(2)),
+                (Wait, ok(2)),
             ],
             Fault::ResetMidBody | Fault::Truncated => vec![
                 (
@@ -346,8 +416,9 @@ impl Fault {
                 (Delete, ok(2)),
                 (Result, ok(2)),
                 (Heatmap, ok(2)),
+                (Wait, ok(2)),
             ],
-            Fault::StallMidUpload => vec![
+            Fault::StallMidUpload | Fault::UploadStall => vec![
                 (Upload, ok(2)),
                 (
                     UploadStream,
@@ -356,6 +427,8 @@ impl Fault {
             ],
             Fault::NotJson => vec![
                 (Create, fails(1, Server, Kind::Decode(200))),
+                // No ETag: not counted as stored.
+                (Upload, fails(1, Server, Kind::Upload(200, ""))),
                 (Get, fails(1, Server, Kind::Decode(200))),
                 (List, fails(1, Server, Kind::Decode(200))),
                 (Delete, fails(1, Server, Kind::Decode(200))),
@@ -422,6 +495,28 @@ impl Fault {
                 .into_iter()
                 .map(|s| (s, ok(1)))
                 .collect(),
+            Fault::RefusedEarly => [Upload, UploadStream]
+                .into_iter()
+                .map(|s| (s, fails(1, InvalidInput, Kind::Upload(403, "AccessDenied"))))
+                .collect(),
+            // More than the retry policy takes: the call reports it; a wait
+            // polls again later, within its own deadline.
+            Fault::HugeRetryAfter => vec![(Get, fails(1, Server, Kind::Http(503))), (Wait, ok(2))],
+            Fault::IgnoreOffset => vec![(ListAll, fails(2, Server, Kind::Decode(200)))],
+            // A throttle, not a spent quota.
+            Fault::Throttled => vec![
+                (Get, fails(all, Server, Kind::Http(429))),
+                (List, fails(all, Server, Kind::Http(429))),
+            ],
+            Fault::PlainHttp => vec![(Upload, fails(0, Server, Kind::Decode(200)))],
+            // The list read until it has not moved for STALE_LIST_READS
+            // reads, then one GET per record.
+            Fault::StaleList => vec![(Batch, ok(STALE_LIST_READS + 1 + 2))],
+            // Never a path segment: no `GET /api/media/..` follows.
+            Fault::DotMid => [Create, Get, List]
+                .into_iter()
+                .map(|s| (s, fails(1, Server, Kind::Decode(200))))
+                .collect(),
         }
     }
 }
@@ -430,7 +525,13 @@ impl Fault {
 /// rather than injected by the emulator's fault layer.
 fn is_natural(fault: Fault, step: Step) -> bool {
     match fault {
-        Fault::Aa001 | Fault::Iam002 | Fault::Iam001 | Fault::U007 | Fault::Refused => true,
+        Fault::Aa001
+        | Fault::Iam002
+        | Fault::Iam001
+        | Fault::U007
+        | Fault::Refused
+        | Fault::RefusedEarly
+        | Fault::PlainHttp => true,
         Fault::AccessDeniedExpired | Fault::NoSuchKey => step == Step::Upload,
         _ => false,
     }
@@ -503,6 +604,10 @@ pub fn how(fault: Fault, step: Step) -> String {
             Some("S3 itself: upload URLs signed 2 h ago for 1 h")
         }
         (Fault::NoSuchKey, Step::Upload) => Some("S3 itself: the record deleted before its upload"),
+        (Fault::PlainHttp, _) => Some("the upload URL moved to `http://example.invalid`"),
+        (Fault::RefusedEarly, _) => Some(
+            "S3 itself: upload URLs signed 2 h ago for 1 h, refused on the head (with `Expect: 100-continue`, instead of `100 Continue`)",
+        ),
         (Fault::IdleClosed, _) => {
             Some("`closeIdle` on the client's previous request to the host, then 300 ms idle")
         }
@@ -512,14 +617,17 @@ pub fn how(fault: Fault, step: Step) -> String {
         return natural.to_owned();
     }
     let (kind, times) = match fault {
-        Fault::Status500Json | Fault::Status503RetryAfter | Fault::Status504Late => ("status", 1),
-        Fault::Status502Html => ("status", policy().max_attempts),
-        Fault::UnknownCode | Fault::MissingField => ("respond", 1),
+        Fault::Status500Json
+        | Fault::Status503RetryAfter
+        | Fault::Status504Late
+        | Fault::HugeRetryAfter => ("status", 1),
+        Fault::Status502Html | Fault::Throttled => ("status", policy().max_attempts),
+        Fault::UnknownCode | Fault::MissingField | Fault::DotMid => ("respond", 1),
         Fault::ResetBeforeAnswer => ("reset", 1),
         Fault::ResetMidBody => ("resetMidBody", 1),
         Fault::Truncated => ("truncate", 1),
         Fault::SlowAnswer => ("delay", 1),
-        Fault::StallMidUpload => ("stallBody", 1),
+        Fault::StallMidUpload | Fault::UploadStall => ("stallBody", 1),
         Fault::NotJson => ("notJson", 1),
         Fault::OverCap => ("oversized", 1),
         Fault::Redirect => ("redirect", policy().max_attempts),
@@ -528,6 +636,14 @@ pub fn how(fault: Fault, step: Step) -> String {
         | Fault::EntityTooLarge
         | Fault::NoSuchKey => ("s3Error", 1),
         Fault::SlowDown => ("slowDown", 1),
+        Fault::IgnoreOffset | Fault::StaleList => (
+            if fault == Fault::StaleList {
+                "staleList"
+            } else {
+                "ignoreOffset"
+            },
+            IGNORED_PAGES,
+        ),
         _ => unreachable!("a natural fault"),
     };
     let mut text = format!("`{kind}`");
@@ -568,6 +684,10 @@ fn plural(n: u32) -> &'static str {
 pub fn describe(fault: Fault, expect: Expect) -> String {
     match expect {
         Expect::Recovers { attempts: 1, .. } => "succeeds, 1 request".to_owned(),
+        Expect::Recovers { attempts, .. } if fault == Fault::StaleList => format!(
+            "succeeds: {} list pages, then one `GET /media/{{mid}}` per record ({attempts} requests)",
+            STALE_LIST_READS + 1
+        ),
         Expect::Recovers { attempts, min_gap } => {
             let mut text = format!("retried to success: {attempts} requests");
             if min_gap > Duration::ZERO {
@@ -593,7 +713,9 @@ pub fn describe(fault: Fault, expect: Expect) -> String {
                 Kind::Decode(status) => format!("`Error::Decode` (status {status})"),
                 Kind::Network(kind) => format!("`Failure::Transport` `{kind:?}`"),
             };
-            let sent = if fault == Fault::Refused {
+            let sent = if attempts == 0 {
+                "none sent (refused before the request)".to_owned()
+            } else if fault == Fault::Refused {
                 format!(
                     "{attempts} attempt{} (none reach the server)",
                     plural(attempts)
@@ -601,7 +723,10 @@ pub fn describe(fault: Fault, expect: Expect) -> String {
             } else {
                 format!("{attempts} request{}", plural(attempts))
             };
-            format!("fails: {error}, class `{class:?}`, after {sent}")
+            match attempts {
+                0 => format!("fails: {error}, class `{class:?}`, {sent}"),
+                _ => format!("fails: {error}, class `{class:?}`, after {sent}"),
+            }
         }
     }
 }
@@ -648,7 +773,7 @@ emulator on loopback, on each of these clients:\n\n",
     out.push_str(
         "The retry policy under test: 3 attempts, full-jitter backoff with ceilings of \
 20 and 40 ms, `Retry-After` honoured up to 5 s; the timeout rows use 500 ms request \
-and upload timeouts. A request count is read from the emulator's logs (every \
+and upload timeouts (the stall row a 500 ms upload stall timeout alone). A request count is read from the emulator's logs (every \
 request that reached it, faulted or not); where none reached it (a refused \
 connection), from the failure's own attempt count. On every row, besides its \
 outcome, the suite checks:\n\n\
@@ -675,8 +800,6 @@ server closed a pooled connection while it was idle: a create sent on it \
 fails with `Interrupted` after 1 request and is not retried, since it may \
 have reached the server. The suite's async client keeps its runtime running \
 (one worker thread), as an async program does.\n\
-- An upload `PUT` answered `200` without an `ETag` (a captive portal's page) \
-is taken as stored; the record then stays `INITED` and a `wait` times out.\n\
 - A redirect's error is class `Server` (a 3xx is neither the caller's mistake \
 nor a refusal).\n\n",
     );

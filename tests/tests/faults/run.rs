@@ -12,7 +12,10 @@ use authenta_proto::{Error, Failure, UploadTarget};
 use authenta_tests::env::{png_bytes, png_request};
 use authenta_tests::{Backend, Env, Settings};
 
-use crate::matrix::{Expect, Fault, Kind, LATE, RETRY_AFTER, SHORT_TIMEOUT, STALL, Step, policy};
+use crate::matrix::{
+    Expect, Fault, IGNORED_PAGES, Kind, LARGE, LATE, RETRY_AFTER, SHORT_TIMEOUT, STALL, Step,
+    policy,
+};
 
 /// The size of every file the rows upload.
 const SIZE: usize = 64 * 1024;
@@ -67,6 +70,8 @@ struct Fixture {
     document: Option<ResultDocument>,
     /// The heatmap downloaded without a fault.
     heatmap: Option<Vec<u8>>,
+    /// The records of a batch.
+    batch: Vec<MediaId>,
 }
 
 /// What the step returned.
@@ -78,6 +83,9 @@ enum Done {
     Uploaded(Option<MediaId>),
     Document(Option<ResultDocument>),
     Heatmap(Option<u64>),
+    Waited(Media),
+    ListedAll(Vec<MediaId>),
+    Batch(Vec<Media>),
 }
 
 /// The armed fault, and what the row must know of it.
@@ -121,8 +129,8 @@ fn route(step: Step, fixture: &Fixture) -> (&'static str, String) {
     let media = || fixture.media.as_ref().expect("a processed record");
     match step {
         Step::Create => ("POST", "/api/media".to_owned()),
-        Step::Get => ("GET", format!("/api/media/{}", mid())),
-        Step::List => ("GET", "/api/media".to_owned()),
+        Step::Get | Step::Wait => ("GET", format!("/api/media/{}", mid())),
+        Step::List | Step::ListAll | Step::Batch => ("GET", "/api/media".to_owned()),
         Step::Delete => ("DELETE", format!("/api/media/{}", mid())),
         Step::Upload | Step::UploadStream => ("PUT", "/authenta-storage/".to_owned()),
         Step::Result => ("GET", path_of(media().result_url.as_deref().unwrap())),
@@ -130,16 +138,38 @@ fn route(step: Step, fixture: &Fixture) -> (&'static str, String) {
     }
 }
 
-fn setup<B: Backend>(env: &Env, client: &B, step: Step) -> Fixture {
+/// The size of the file a row uploads.
+fn size(fault: Fault) -> usize {
+    if fault == Fault::RefusedEarly {
+        LARGE
+    } else {
+        SIZE
+    }
+}
+
+fn setup<B: Backend>(env: &Env, client: &B, fault: Fault, step: Step) -> Fixture {
     let mut fixture = Fixture::default();
     match step {
         Step::Create => {}
-        Step::Get | Step::List | Step::Delete => {
+        Step::Get | Step::List | Step::Delete | Step::ListAll => {
             let created = client.create(png_request("setup.png", 100)).unwrap();
             fixture.mid = Some(created.media.mid);
         }
+        Step::Batch => {
+            for name in ["one.png", "two.png"] {
+                let media = client.process(&env.png(name, SIZE), &ac1()).unwrap();
+                fixture.batch.push(media.mid);
+            }
+        }
+        Step::Wait => {
+            // Final already: the wait's first poll that gets through ends it.
+            let media = client
+                .process(&env.png("processed.png", SIZE), &ac1())
+                .unwrap();
+            fixture.mid = Some(media.mid);
+        }
         Step::Upload | Step::UploadStream => {
-            fixture.file = Some(env.png("photo.png", SIZE));
+            fixture.file = Some(env.png("photo.png", size(fault)));
         }
         Step::Result | Step::Heatmap => {
             let media = client
@@ -181,8 +211,15 @@ fn s3_error(status: u16, code: &str, message: Option<&str>) -> FaultAction {
     }
 }
 
-/// A record without `status` (and, for a create, without `uploadUrl`).
-const RECORD_LACKING: &str = r#"{"mid":"0123456789abcdef01234567","name":"x.png","type":"Image","modelType":"AC-1","createdAt":"2025-12-02T19:39:27.525Z"}"#;
+/// A record without `status`, with a pre-signed `uploadUrl` near its start
+/// whose signature must not reach an error.
+const RECORD_LACKING: &str = r#"{"mid":"0123456789abcdef01234567","uploadUrl":"http://127.0.0.1:9/authenta-storage/k?X-Amz-Credential=AKIA&X-Amz-Signature=5ec7e75160a7","name":"x.png","type":"Image","modelType":"AC-1","createdAt":"2025-12-02T19:39:27.525Z"}"#;
+
+/// The signature in [`RECORD_LACKING`].
+const SIGNATURE: &str = "5ec7e75160a7";
+
+/// A whole record (a create answer too) whose `mid` is `..`.
+const DOT_MID: &str = r#"{"mid":"..","uploadUrl":"http://127.0.0.1:9/authenta-storage/k","name":"x.png","type":"Image","status":"INITED","modelType":"AC-1","createdAt":"2025-12-02T19:39:27.525Z"}"#;
 
 /// The upload target of a record just created, with `url` in place of its
 /// URL if given.
@@ -231,12 +268,38 @@ fn arm<B: Backend>(
     match fault {
         Fault::Status500Json => inject(&mut armed, status(500, FaultBody::Json, None), 1, stage),
         Fault::Status502Html => inject(&mut armed, status(502, FaultBody::Html, None), all, stage),
+        Fault::Throttled => inject(&mut armed, status(429, FaultBody::Empty, None), all, stage),
+        Fault::PlainHttp => {
+            let created = client
+                .create(png_request("photo.png", SIZE as u64))
+                .unwrap();
+            let url = refused(&created.upload_url, "example.invalid");
+            fixture.target = Some(target_with(&created, Some(url)));
+        }
         Fault::Status503RetryAfter => inject(
             &mut armed,
             status(503, FaultBody::Empty, Some(RETRY_AFTER.as_secs())),
             1,
             stage,
         ),
+        Fault::HugeRetryAfter => inject(
+            &mut armed,
+            status(503, FaultBody::Empty, Some(99_999)),
+            1,
+            stage,
+        ),
+        Fault::IgnoreOffset => inject(
+            &mut armed,
+            FaultAction::IgnoreOffset {
+                total: 1_000_000_000,
+            },
+            IGNORED_PAGES,
+            stage,
+        ),
+        Fault::StaleList => inject(&mut armed, FaultAction::StaleList, IGNORED_PAGES, stage),
+        Fault::RefusedEarly => env
+            .emu
+            .set_upload_url_backdate(Duration::from_secs(2 * 3600)),
         Fault::Status504Late => {
             armed.delay = LATE;
             inject(&mut armed, status(504, FaultBody::Html, None), 1, stage)
@@ -308,7 +371,7 @@ fn arm<B: Backend>(
             1,
             stage,
         ),
-        Fault::StallMidUpload => inject(
+        Fault::StallMidUpload | Fault::UploadStall => inject(
             &mut armed,
             FaultAction::StallBody {
                 millis: STALL.as_millis() as u64,
@@ -323,6 +386,13 @@ fn arm<B: Backend>(
                 _ => RECORD_LACKING,
             };
             inject(&mut armed, respond(200, body), 1, stage)
+        }
+        Fault::DotMid => {
+            let body = match step {
+                Step::List => format!(r#"{{"limit":10,"offset":0,"total":1,"data":[{DOT_MID}]}}"#),
+                _ => DOT_MID.to_owned(),
+            };
+            inject(&mut armed, respond(200, &body), 1, stage)
         }
         Fault::OverCap => inject(
             &mut armed,
@@ -444,6 +514,32 @@ fn act<B: Backend>(env: &Env, client: &B, step: Step, fixture: &Fixture) -> Resu
         Step::Heatmap => {
             Done::Heatmap(client.download_heatmap(media(), &env.dir.path().join("heatmap.png"))?)
         }
+        Step::Wait => Done::Waited(client.wait(mid())?),
+        Step::Batch => {
+            let mut batch = authenta_proto::engine::batch::BatchWait::new(
+                client.config().clone(),
+                policy(),
+                authenta_tests::env::fast_polls(),
+            );
+            let now = std::time::Instant::now();
+            for mid in &fixture.batch {
+                batch.add_due(mid.clone(), None, now);
+            }
+            let mut done = Vec::new();
+            while batch.pending() > 0 {
+                for (_, media) in client.wait_batch(&mut batch)? {
+                    done.push(media?);
+                }
+            }
+            Done::Batch(done)
+        }
+        Step::ListAll => Done::ListedAll(
+            client
+                .list_all()
+                .into_iter()
+                .map(|m| m.map(|m| m.mid))
+                .collect::<Result<_, _>>()?,
+        ),
     })
 }
 
@@ -456,8 +552,11 @@ fn row<B: Backend>(fault: Fault, step: Step, expect: Expect) {
         settings.request_timeout = Some(SHORT_TIMEOUT);
         settings.upload_timeout = Some(SHORT_TIMEOUT);
     }
+    if fault == Fault::UploadStall {
+        settings.upload_stall_timeout = Some(SHORT_TIMEOUT);
+    }
     let client = B::connect(&settings).unwrap();
-    let mut fixture = setup(&env, &client, step);
+    let mut fixture = setup(&env, &client, fault, step);
     let armed = arm(&env, &client, fault, step, &mut fixture);
     env.emu.clear_api_requests();
     env.emu.clear_upload_requests();
@@ -590,6 +689,24 @@ fn check_outcome(env: &Env, fault: Fault, step: Step, expect: Expect, seen: &See
                 Err(e) => e,
             };
             assert_eq!(err.class(), class, "{err:?}");
+            let shown = format!("{err} {err:?}");
+            assert!(
+                !shown.contains(SIGNATURE),
+                "a signature in the error: {shown}"
+            );
+            let text = err.to_string();
+            if fault == Fault::Redirect {
+                assert!(text.contains("redirected to http://127.0.0.1:"), "{text}");
+            }
+            if fault == Fault::Status503RetryAfter {
+                assert!(
+                    text.contains("wait 1 s"),
+                    "the Retry-After is shown: {text}"
+                );
+            }
+            if fault == Fault::Throttled {
+                assert!(!text.contains("quota"), "a throttle, not a quota: {text}");
+            }
             check_kind(err, kind, expected);
             let reached = if fault == Fault::Refused { 0 } else { expected };
             assert_eq!(
@@ -640,8 +757,8 @@ fn check_kind(err: &Failure, kind: Kind, attempts: u32) {
 /// The `mid` a failure names: the record the step concerned.
 fn check_mid(env: &Env, step: Step, fixture: &Fixture, err: &Failure) {
     let expected = match step {
-        Step::Create | Step::List => None,
-        Step::Get | Step::Delete | Step::Result | Step::Heatmap => fixture.mid.clone(),
+        Step::Create | Step::List | Step::ListAll | Step::Batch => None,
+        Step::Get | Step::Delete | Step::Result | Step::Heatmap | Step::Wait => fixture.mid.clone(),
         Step::Upload | Step::UploadStream => match &fixture.target {
             Some(target) => target.mid.clone(),
             None => {
@@ -681,6 +798,24 @@ fn check_returned(env: &Env, step: Step, fixture: &Fixture, done: &Done) {
             let got = document.as_ref().expect("a document");
             let clean = fixture.document.as_ref().unwrap();
             assert_eq!((got.fake, got.score), (clean.fake, clean.score));
+        }
+        (Step::Wait, Done::Waited(media)) => {
+            assert_eq!(Some(&media.mid), fixture.mid.as_ref());
+            assert!(media.status.is_final(), "{}", media.status);
+        }
+        (Step::Batch, Done::Batch(done)) => {
+            let mut mids: Vec<_> = done.iter().map(|m| m.mid.clone()).collect();
+            mids.sort();
+            let mut expected = fixture.batch.clone();
+            expected.sort();
+            assert_eq!(mids, expected);
+            assert!(done.iter().all(|m| m.status.is_final()));
+        }
+        (Step::ListAll, Done::ListedAll(mids)) => {
+            assert_eq!(
+                mids.as_slice(),
+                std::slice::from_ref(fixture.mid.as_ref().unwrap())
+            );
         }
         (Step::Heatmap, Done::Heatmap(written)) => {
             let bytes = std::fs::read(env.dir.path().join("heatmap.png")).unwrap();

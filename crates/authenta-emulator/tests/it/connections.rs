@@ -86,3 +86,110 @@ async fn connections_over_the_cap_wait_for_a_free_slot() {
         String::from_utf8_lossy(&got)
     );
 }
+
+/// Opens a connection and sends `head` (a whole request head) and the first
+/// `sent` bytes of its body, then nothing more: the stream stays open.
+async fn stall_after(env: &Env, head: String, body: &[u8]) -> TcpStream {
+    let mut stream = TcpStream::connect(env.emu.addr()).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    stream
+}
+
+/// A `POST /api/media` head declaring a 100-byte body.
+fn create_head(env: &Env) -> String {
+    format!(
+        "POST /api/media HTTP/1.1\r\nhost: emulator\r\nx-client-id: {}\r\nx-client-secret: {}\r\n\
+         content-type: application/json\r\ncontent-length: 100\r\n\r\n",
+        env.key.client_id, env.key.client_secret
+    )
+}
+
+#[tokio::test]
+async fn a_stalled_api_body_is_answered_and_its_connection_closed() {
+    let env = Env::with(Emulator::builder().body_read_timeout(Duration::from_millis(300))).await;
+    let mut stream = stall_after(&env, create_head(&env), b"{\"name\": \"half").await;
+    let (got, _) = read_to_close(&mut stream, Duration::from_secs(10)).await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 400 "), "{text}");
+    assert!(
+        text.contains("no byte of the request body arrived for 300ms"),
+        "{text}"
+    );
+    assert!(env.emu.records().is_empty());
+}
+
+#[tokio::test]
+async fn a_stalled_upload_is_answered_request_timeout_and_closed() {
+    let env = Env::with(Emulator::builder().body_read_timeout(Duration::from_millis(300))).await;
+    let bytes = vec![7u8; 1000];
+    let created = env.create_for("image/png", "AC-1", &bytes).await;
+    let url = created["uploadUrl"].as_str().unwrap();
+    let target = url.split_once(&env.emu.addr().to_string()).unwrap().1;
+    let head = format!(
+        "PUT {target} HTTP/1.1\r\nhost: {}\r\ncontent-type: image/png\r\ncontent-length: 1000\r\n\r\n",
+        env.emu.addr()
+    );
+    let mut stream = stall_after(&env, head, &bytes[..400]).await;
+    let (got, _) = read_to_close(&mut stream, Duration::from_secs(10)).await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 400 "), "{text}");
+    assert!(text.contains("<Code>RequestTimeout</Code>"), "{text}");
+    let mid = created["mid"].as_str().unwrap();
+    assert_eq!(env.emu.record(mid).unwrap().status, "INITED");
+    // The record still takes a whole upload.
+    assert_eq!(env.put(url, "image/png", &bytes).await.status, 200);
+}
+
+#[tokio::test]
+async fn stalled_bodies_cannot_hold_every_connection() {
+    let env = Env::with(
+        Emulator::builder()
+            .max_connections(4)
+            .body_read_timeout(Duration::from_millis(300)),
+    )
+    .await;
+    // Every slot taken by a client that sends half a body, then nothing.
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        stalled.push(stall_after(&env, create_head(&env), b"{\"na").await);
+    }
+    // Another client is served once the stalls are cut off.
+    let mut other = TcpStream::connect(env.emu.addr()).await.unwrap();
+    let request = format!(
+        "GET /api/media HTTP/1.1\r\nhost: emulator\r\nx-client-id: {}\r\nx-client-secret: {}\r\nconnection: close\r\n\r\n",
+        env.key.client_id, env.key.client_secret
+    );
+    other.write_all(request.as_bytes()).await.unwrap();
+    let (got, _) = read_to_close(&mut other, Duration::from_secs(10)).await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    for mut s in stalled {
+        let (got, _) = read_to_close(&mut s, Duration::from_secs(10)).await;
+        assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 400 "));
+    }
+}
+
+#[tokio::test]
+async fn a_slow_body_that_keeps_sending_is_not_cut_off() {
+    let env = Env::with(Emulator::builder().body_read_timeout(Duration::from_secs(1))).await;
+    let body = br#"{"name": "slow", "contentType": "image/png", "size": 10, "modelType": "AC-1"}"#;
+    let head = format!(
+        "POST /api/media HTTP/1.1\r\nhost: emulator\r\nx-client-id: {}\r\nx-client-secret: {}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        env.key.client_id,
+        env.key.client_secret,
+        body.len()
+    );
+    let mut stream = TcpStream::connect(env.emu.addr()).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // A piece every 250 ms: slower in total than the timeout, never silent
+    // for as long.
+    for piece in body.chunks(16) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        stream.write_all(piece).await.unwrap();
+    }
+    let (got, _) = read_to_close(&mut stream, Duration::from_secs(10)).await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+}

@@ -8,6 +8,7 @@ mod connections;
 mod control;
 mod faults;
 mod load;
+mod logs;
 mod persistence;
 mod store;
 mod upload;

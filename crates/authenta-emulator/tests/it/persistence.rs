@@ -105,3 +105,100 @@ async fn an_unreadable_state_file_is_a_clear_error() {
         .unwrap_err();
     assert!(err.to_string().contains("state.json"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_stays_bounded_under_sustained_writes_and_a_clean_stop_removes_it() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::with(Emulator::builder().data_dir(dir.path()).credits(1_000_000)).await;
+    let wal = dir.path().join("emulator.sqlite3-wal");
+    let size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+    // 4 clients x 500 records: about 43 MB of WAL frames in all, were it
+    // never checkpointed. Checked after every answer: at most one other
+    // request's change can be in the file beside the bound.
+    let largest = AtomicU64::new(0);
+    let client = |c: usize| {
+        let (env, largest) = (&env, &largest);
+        async move {
+            for i in 0..500 {
+                let a = env
+                    .create_as(
+                        &env.key,
+                        &serde_json::json!({"name": format!("wal-{c}-{i}"), "contentType": "image/png", "size": 10, "modelType": "AC-1"}),
+                    )
+                    .await;
+                assert_eq!(a.status, 200, "{}", a.text());
+                largest.fetch_max(size(), Ordering::Relaxed);
+            }
+        }
+    };
+    futures_util::future::join_all((0..4).map(client)).await;
+    let largest = largest.into_inner();
+    let bound = authenta_emulator::WAL_SIZE_LIMIT + 256 * 1024;
+    assert!(
+        largest <= bound,
+        "the WAL reached {largest} bytes, over {bound}"
+    );
+    assert_eq!(env.emu.records().len(), 2000);
+    let Env { emu, .. } = env;
+    emu.stopped().await;
+    assert_eq!(size(), 0, "a clean stop leaves the WAL behind");
+}
+
+#[tokio::test]
+async fn partial_uploads_left_by_a_kill_are_removed_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = dir.path().join("objects");
+    std::fs::create_dir_all(&objects).unwrap();
+    let part = objects.join("692f406f9f68d4b70080bb80.0123456789abcdef.part");
+    let kept = objects.join("692f406f9f68d4b70080bb81.media");
+    std::fs::write(&part, b"half an upload").unwrap();
+    std::fs::write(&kept, b"a whole one").unwrap();
+    let emu = Emulator::builder()
+        .data_dir(dir.path())
+        .start()
+        .await
+        .unwrap();
+    assert!(!part.exists(), "the .part file is still there");
+    assert!(kept.exists());
+    emu.stopped().await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_is_its_owners_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let env = Env::with(Emulator::builder().data_dir(&dir)).await;
+    let mid = env.upload("image/png", "AC-1", b"private bytes").await;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("objects")), 0o700);
+    for file in [
+        "emulator.sqlite3".to_owned(),
+        "emulator.sqlite3-wal".to_owned(),
+        "emulator.sqlite3-shm".to_owned(),
+        format!("objects/{mid}.media"),
+    ] {
+        assert_eq!(mode(&dir.join(&file)), 0o600, "{file}");
+    }
+    let Env { emu, .. } = env;
+    emu.stopped().await;
+
+    // A database an earlier version left readable by all is made private.
+    let db = dir.join("emulator.sqlite3");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let emu = Emulator::builder().data_dir(&dir).start().await.unwrap();
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(&dir.join("emulator.sqlite3-wal")), 0o600);
+    emu.stopped().await;
+}

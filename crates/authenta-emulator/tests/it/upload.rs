@@ -410,3 +410,97 @@ async fn an_api_credential_on_the_upload_is_refused_and_not_kept() {
         assert!(!logged[0].client_mistakes(3, "image/png").is_empty());
     }
 }
+
+/// Opens a connection to `url`'s host and sends a `PUT` head for `len`
+/// bytes of `content_type` (with `Expect: 100-continue` if `expect`) and
+/// the first `sent` bytes of the body, no more.
+async fn put_head(
+    env: &Env,
+    url: &str,
+    content_type: &str,
+    len: usize,
+    expect: bool,
+    sent: usize,
+) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt as _;
+    let addr = env.emu.addr();
+    let target = url.split_once(&addr.to_string()).unwrap().1;
+    let mut head = format!(
+        "PUT {target} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: {content_type}\r\ncontent-length: {len}\r\n"
+    );
+    if expect {
+        head.push_str("expect: 100-continue\r\n");
+    }
+    head.push_str("\r\n");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&vec![7u8; sent]).await.unwrap();
+    stream
+}
+
+/// Reads what the server sends until it closes or pauses for 2 s.
+async fn read_answer(stream: &mut tokio::net::TcpStream) -> (String, bool) {
+    use tokio::io::AsyncReadExt as _;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&out).into_owned(), true),
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => return (String::from_utf8_lossy(&out).into_owned(), false),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_bad_upload_is_refused_before_its_body_and_the_connection_closed() {
+    let env = Env::new().await;
+    const LEN: usize = 8 * 1024 * 1024;
+    let bytes = vec![7u8; LEN];
+    let created = env.create_for("image/png", "AC-1", &bytes).await;
+    let url = created["uploadUrl"].as_str().unwrap().to_owned();
+    let signature = url.rfind("X-Amz-Signature=").unwrap() + "X-Amz-Signature=".len();
+    let mut forged = url.clone();
+    let flipped = if forged.ends_with('0') { "1" } else { "0" };
+    forged.replace_range(forged.len() - 1.., flipped);
+    assert!(forged.len() > signature);
+    // As S3 does: the head alone decides (a wrong signature, a wrong
+    // Content-Type), the answer comes before the body, and the connection
+    // is closed rather than the body read.
+    for (url, content_type) in [(forged.as_str(), "image/png"), (url.as_str(), "image/jpeg")] {
+        let mut stream = put_head(&env, url, content_type, LEN, false, 1024).await;
+        let (answer, closed) = read_answer(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+        assert!(
+            answer.contains("<Code>SignatureDoesNotMatch</Code>"),
+            "{answer}"
+        );
+        assert!(
+            answer.to_ascii_lowercase().contains("connection: close"),
+            "{answer}"
+        );
+        assert!(
+            closed,
+            "the connection is closed, not kept to read the body"
+        );
+    }
+    // With `Expect: 100-continue`, a refusal is the answer instead of
+    // `100 Continue`; a good upload gets `100 Continue`, then its body.
+    let mut stream = put_head(&env, &forged, "image/png", LEN, true, 0).await;
+    let (answer, closed) = read_answer(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(!answer.contains("100 Continue"), "{answer}");
+    assert!(closed);
+    let mut stream = put_head(&env, &url, "image/png", LEN, true, 0).await;
+    let (answer, closed) = read_answer(&mut stream).await;
+    assert_eq!(answer, "HTTP/1.1 100 Continue\r\n\r\n");
+    assert!(!closed, "the server waits for the body");
+    {
+        use tokio::io::AsyncWriteExt as _;
+        stream.write_all(&bytes).await.unwrap();
+    }
+    let (answer, _) = read_answer(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let record = env.emu.record(created["mid"].as_str().unwrap()).unwrap();
+    assert_eq!(record.upload.unwrap().size, LEN as u64);
+}

@@ -3,18 +3,26 @@
 //! ureq. (The workspace's conformance suite runs it too.)
 
 use std::hash::{BuildHasher as _, RandomState};
-use std::io::{self, BufReader, Read, Write as _};
+use std::io::{self, BufRead as _, BufReader, Read, Write as _};
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime};
 
 use authenta_proto::http::{self, Request, Response, request::Parts};
-use authenta_proto::{HttpClient, RESPONSE_READ_LIMIT, Runtime, SendUploadError, UploadBody};
+use authenta_proto::{
+    EXPECT_CONTINUE_WAIT, HttpClient, RESPONSE_READ_LIMIT, Runtime, SendUploadError, UploadBody,
+};
 
 /// One request per connection (`connection: close`): the head with a
-/// `Content-Length` whenever there is a body, the body, then the answer's
-/// status line, headers and body (by `Content-Length`, chunked, or to the
-/// end of the connection). A read or a write that waits longer than its
-/// timeout (30 s by default) fails with `TimedOut` or `WouldBlock`.
+/// `Content-Length` whenever there is a body, the body (after `100
+/// Continue` when the head asks for it), then the answer's status line,
+/// headers and body (by `Content-Length`, chunked, or to the end of the
+/// connection). A read or a write that waits longer than its timeout (30 s
+/// by default) fails with `TimedOut` or `WouldBlock`.
+///
+/// Like some HTTP clients, it does not check that a body is as long as its
+/// `Content-Length`: a connection that ends early gives the bytes that
+/// came. proto compares them with the declared length (a short body is a
+/// broken connection, retried; a short download is never committed).
 #[derive(Clone, Copy, Debug)]
 pub struct StdHttp {
     timeout: Duration,
@@ -62,9 +70,13 @@ impl StdHttp {
     }
 
     /// Reads an answer: status line, headers, and a body framed by
-    /// `Content-Length` (at most proto's read limit), chunked, or to the end.
+    /// `Content-Length` (at most proto's read limit, fewer if the connection
+    /// ends first), chunked, or to the end.
     pub fn read_answer(stream: impl Read) -> io::Result<Response<Vec<u8>>> {
-        let mut reader = BufReader::new(stream);
+        StdHttp::read_buffered(BufReader::new(stream))
+    }
+
+    fn read_buffered(mut reader: impl io::BufRead) -> io::Result<Response<Vec<u8>>> {
         let status_line = read_line(&mut reader)?;
         let status = status_line
             .split(' ')
@@ -106,9 +118,8 @@ impl StdHttp {
             }
         } else if let Some(length) = length {
             // At most proto's read limit: it refuses a larger answer.
-            let length = length.min(RESPONSE_READ_LIMIT as usize);
-            body.resize(length, 0);
-            reader.read_exact(&mut body)?;
+            let length = length.min(RESPONSE_READ_LIMIT as usize) as u64;
+            reader.take(length).read_to_end(&mut body)?;
         } else if status != 204 && status != 304 {
             reader.take(RESPONSE_READ_LIMIT).read_to_end(&mut body)?;
         }
@@ -149,6 +160,18 @@ impl HttpClient for StdHttp {
         let mut stream = self
             .open(&parts, body.len())
             .map_err(SendUploadError::Transport)?;
+        let expect = parts
+            .headers
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if expect
+            && let Some(answer) = self
+                .await_100(&stream)
+                .map_err(SendUploadError::Transport)?
+        {
+            // Refused before the body: the answer is final, no body is sent.
+            return Ok(answer);
+        }
         let mut buffer = vec![0; 64 * 1024];
         loop {
             let n = body.read(&mut buffer).map_err(SendUploadError::Source)?;
@@ -160,6 +183,39 @@ impl HttpClient for StdHttp {
                 .map_err(SendUploadError::Transport)?;
         }
         StdHttp::read_answer(stream).map_err(SendUploadError::Transport)
+    }
+}
+
+impl StdHttp {
+    /// Waits up to proto's `EXPECT_CONTINUE_WAIT` for `100 Continue`: `None`
+    /// to send the body (it came, or nothing did), or the server's final
+    /// answer (an early refusal).
+    fn await_100(&self, stream: &TcpStream) -> io::Result<Option<Response<Vec<u8>>>> {
+        stream.set_read_timeout(Some(EXPECT_CONTINUE_WAIT))?;
+        let mut reader = BufReader::new(stream);
+        let waited = match reader.fill_buf() {
+            Ok(bytes) => {
+                Ok(bytes.starts_with(b"HTTP/1.1 100") || bytes.starts_with(b"HTTP/1.0 100"))
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                stream.set_read_timeout(Some(self.timeout))?;
+                return Ok(None);
+            }
+            Err(e) => Err(e),
+        };
+        stream.set_read_timeout(Some(self.timeout))?;
+        if waited? {
+            // `100 Continue` and its empty header block: nothing follows
+            // until the body is sent.
+            while !read_line(&mut reader)?.is_empty() {}
+            return Ok(None);
+        }
+        StdHttp::read_buffered(reader).map(Some)
     }
 }
 

@@ -15,7 +15,10 @@
 //! - unordered (or not known yet): from offset 0 onwards.
 //!
 //! At most [`MAX_PAGES`] pages are read per round; a due record not found
-//! in them is polled on its own with `GET /media/{mid}`. A final record is
+//! in them is polled on its own with `GET /media/{mid}`. The list may lag
+//! behind the records: a record whose list item has shown the same status
+//! [`STALE_LIST_READS`] times in a row, or whose deadline has come, is read
+//! once with `GET /media/{mid}` (and times out only on what that says). A final record is
 //! read again with `GET /media/{mid}` only when its list item lacks the
 //! verdict (the documented summary items hold only `mid`, `name`, `type`,
 //! `status`, `modelType` and `createdAt`).
@@ -44,6 +47,11 @@ use crate::retry::RetryPolicy;
 /// The most list pages one round reads before the records it has not found
 /// are polled on their own.
 pub const MAX_PAGES: u32 = 3;
+
+/// How many list reads in a row may show a record's status unchanged before
+/// the record is read once on its own (a list that lags behind the records
+/// would otherwise hold it until its deadline).
+pub const STALE_LIST_READS: u32 = 5;
 
 /// The records finished since the flow last finished: each with its final
 /// record, or why waiting for it failed (a timeout, an error answer).
@@ -99,6 +107,8 @@ struct Watched {
     /// Where the record is in its schedule (a skipped first poll counts).
     schedule: u32,
     last_status: Option<MediaStatus>,
+    /// List reads in a row that showed `last_status` again.
+    unchanged: u32,
 }
 
 /// A list round: the pages read so far and the records still looked for.
@@ -234,6 +244,7 @@ impl BatchWait {
             polls: 0,
             schedule,
             last_status: None,
+            unchanged: 0,
         });
     }
 
@@ -288,9 +299,27 @@ impl BatchWait {
             }
             return;
         }
+        let same = watched.last_status.as_ref() == Some(&media.status);
+        watched.unchanged = if from_list && same {
+            watched.unchanged + 1
+        } else {
+            0
+        };
         watched.last_status = Some(media.status);
         let elapsed = now.saturating_duration_since(watched.started);
-        match self.policy.next(watched.schedule, elapsed) {
+        let step = self.policy.next(watched.schedule, elapsed);
+        let stale = watched.unchanged >= STALE_LIST_READS;
+        if from_list && (stale || step == PollStep::GiveUp) {
+            // The list may lag: the record itself is read before the list
+            // holds it any longer, or times it out.
+            tracing::debug!(%mid, unchanged = watched.unchanged, "the list item has not moved: reading the record");
+            watched.unchanged = 0;
+            if !self.singles.contains(&mid) {
+                self.singles.push_back(mid);
+            }
+            return;
+        }
+        match step {
             PollStep::PollAfter(delay) => watched.due = now + delay,
             PollStep::GiveUp => {
                 let timeout = WaitTimeout {
@@ -307,8 +336,28 @@ impl BatchWait {
         }
     }
 
-    /// A record whose poll failed (after its retries).
-    fn on_failure(&mut self, mid: MediaId, failure: Failure) {
+    /// A record whose poll failed (after its retries): a transient failure
+    /// within its deadline polls it again later (as one wait does:
+    /// [`Waiter::on_failure`](super::Waiter::on_failure)); another ends its
+    /// wait with the failure.
+    fn on_failure(&mut self, mid: MediaId, failure: Failure, inputs: Inputs) {
+        if let Some(watched) = self.pending.get_mut(&mid) {
+            let elapsed = inputs.now.saturating_duration_since(watched.started);
+            let again = super::poll_again_after(
+                &failure,
+                &self.policy,
+                watched.schedule + 1,
+                elapsed,
+                inputs.wall_clock,
+            );
+            if let Some(delay) = again {
+                tracing::warn!(%mid, delay_ms = delay.as_millis() as u64, "a poll failed: polling again later ({failure})");
+                watched.due = inputs.now + delay;
+                self.details.retain(|m| *m != mid);
+                self.singles.retain(|m| *m != mid);
+                return;
+            }
+        }
         self.pending.remove(&mid);
         self.details.retain(|m| *m != mid);
         self.singles.retain(|m| *m != mid);
@@ -481,7 +530,7 @@ impl BatchWait {
                     self.plan(inputs)
                 }
                 Action::Finish(Err(failure)) => {
-                    self.on_failure(mid, failure);
+                    self.on_failure(mid, failure, inputs);
                     self.plan(inputs)
                 }
                 action => {
@@ -764,6 +813,95 @@ mod tests {
     }
 
     #[test]
+    fn a_lagging_list_does_not_hold_a_record_until_its_deadline() {
+        // The list says UPLOADED for ever; the record itself is PROCESSED.
+        let mut account = Account::new(10, "newest");
+        account.summary = false;
+        let mut batch = BatchWait::new(
+            config(),
+            RetryPolicy::default(),
+            PollPolicy::fixed(Duration::from_secs(1), Duration::from_secs(3600)),
+        );
+        for n in [8, 9] {
+            batch.add_due(MediaId::new(mid(n)), Some(account.created_at(n)), start());
+        }
+        let mut clock = 0;
+        let mut event = Event::Ready;
+        let mut done = Vec::new();
+        while done.len() < 2 {
+            match batch.step(event, at(clock)) {
+                Action::Send(request) => {
+                    let list = request.uri().path() == "/api/media";
+                    // The records are done; only GET /media/{mid} says so.
+                    account.set(8, if list { "UPLOADED" } else { "PROCESSED" });
+                    account.set(9, if list { "UPLOADED" } else { "PROCESSED" });
+                    event = account.answer(&request, clock);
+                }
+                Action::Sleep(d) => {
+                    clock += d.as_millis() as u64;
+                    event = Event::Ready;
+                }
+                Action::Finish(Ok(finished)) => {
+                    done.extend(finished);
+                    event = Event::Ready;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(
+            done.iter()
+                .all(|(_, r)| r.as_ref().unwrap().status == MediaStatus::Processed)
+        );
+        // The first read and STALE_LIST_READS more that did not move, then
+        // one GET each.
+        assert_eq!((account.lists, account.gets), (STALE_LIST_READS + 1, 2));
+        assert!(clock < 60_000, "long before the deadline: {clock} ms");
+    }
+
+    #[test]
+    fn a_transient_failure_is_polled_again_within_the_deadline() {
+        let mut account = Account::new(1, "newest");
+        account.finish_at.insert(0, 0);
+        let mut batch = BatchWait::new(
+            config(),
+            RetryPolicy::never(),
+            PollPolicy::fixed(Duration::from_secs(1), Duration::from_secs(60)),
+        );
+        batch.add_due(MediaId::new(mid(0)), None, start());
+        let mut clock = 0;
+        let mut event = Event::Ready;
+        let mut failed_once = false;
+        let finished = loop {
+            match batch.step(event, at(clock)) {
+                Action::Send(_) if !failed_once => {
+                    failed_once = true;
+                    event = Event::Response(
+                        Response::builder()
+                            .status(503)
+                            .header("retry-after", "99999")
+                            .body(Vec::new())
+                            .unwrap(),
+                    );
+                }
+                Action::Send(request) => event = account.answer(&request, clock),
+                Action::Sleep(d) => {
+                    // The Retry-After is capped at the schedule's delay.
+                    assert!(d <= Duration::from_secs(1), "{d:?}");
+                    clock += d.as_millis() as u64;
+                    event = Event::Ready;
+                }
+                Action::Finish(Ok(finished)) => break finished,
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        let [(_, Ok(media))] = &finished[..] else {
+            panic!("{finished:?}")
+        };
+        assert_eq!(media.status, MediaStatus::Processed);
+        assert_eq!(account.gets, 1, "polled again after the 503");
+    }
+
+    #[test]
     fn newest_first_reads_the_first_page_only() {
         // 250 records, the 5 newest waited for: one page each round.
         let wanted: Vec<u64> = (245..250).collect();
@@ -910,14 +1048,16 @@ mod tests {
             let Some(Error::Timeout(timeout)) = failure.as_proto() else {
                 panic!("{failure:?}")
             };
-            // Polls at 2, 4, 6 and the deadline (7 s): the last read at 7 s.
+            // Polls at 2, 4, 6 and the deadline (7 s), where the list's
+            // answer is checked with one GET of the record: 5 reads.
             assert_eq!(*when, 7000);
-            assert_eq!(timeout.polls, 4);
+            assert_eq!(timeout.polls, 5);
             assert_eq!(timeout.waited, Duration::from_secs(7));
             assert_eq!(timeout.last_status, Some(MediaStatus::Uploaded));
         }
-        // Two pending at a time until the end: one page a poll.
-        assert_eq!((account.lists, account.gets), (4, 0));
+        // Two pending at a time until the end: one page a poll, then the
+        // record itself before it times out.
+        assert_eq!((account.lists, account.gets), (4, 2));
     }
 
     #[test]

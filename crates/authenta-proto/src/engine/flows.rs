@@ -22,7 +22,7 @@ use http::header::USER_AGENT;
 
 use super::{
     Action, Attempts, Event, Flow, Inputs, Step, WaitStep, Waiter, Written, check_size,
-    inconsistent_page, unexpected,
+    inconsistent_page, length_rule, unexpected,
 };
 use crate::config::Config;
 use crate::credentials::KeyGeneration;
@@ -200,7 +200,7 @@ where
     type Output = Op::Output;
 
     fn step(&mut self, event: Event, inputs: Inputs) -> Action<Op::Output> {
-        let step = match event {
+        let step = match length_rule(event) {
             Event::Ready => {
                 if self.attempts.attempt() == 0
                     && matches!(self.renewal, Renewal::Idle)
@@ -288,7 +288,7 @@ impl Flow for UploadTo {
     type Output = UploadReceipt;
 
     fn step(&mut self, event: Event, inputs: Inputs) -> Action<UploadReceipt> {
-        let step = match event {
+        let step = match length_rule(event) {
             Event::Ready => {
                 if self.attempts.attempt() == 0 && self.source.len != self.target.size {
                     return Action::Finish(Err(ValidationError::SizeMismatch {
@@ -508,7 +508,10 @@ pub type Observer = Arc<dyn Fn(&Media) + Send + Sync>;
 /// Polls `GET /media/{mid}` on a [`PollPolicy`] until the record's status
 /// is final (`PROCESSED`, `FAILED`, `ERROR`); a timeout states the last
 /// status, the time waited and the polls spent. Each poll is a [`Call`]
-/// with its own retries.
+/// with its own retries; a poll that still fails transiently (5xx,
+/// throttled, a broken or timed-out connection, a `Retry-After` longer than
+/// the retry policy takes) is polled again later within the wait's
+/// deadline ([`Waiter::on_failure`]), not the end of the wait.
 pub struct Wait {
     mid: MediaId,
     policy: PollPolicy,
@@ -583,7 +586,14 @@ impl Flow for Wait {
         };
         let media = match relay(poll, event, inputs) {
             Ok(action) => return action,
-            Err(Err(e)) => return Action::Finish(Err(e)),
+            Err(Err(e)) => {
+                // A transient failure within the deadline: poll again later.
+                self.poll = None;
+                return match waiter.on_failure(&e, inputs.wall_clock, inputs.now) {
+                    Some(delay) => Action::Sleep(delay),
+                    None => Action::Finish(Err(e)),
+                };
+            }
             Err(Ok(media)) => media,
         };
         self.poll = None;
@@ -686,7 +696,7 @@ impl Flow for FetchResult {
         let Some(url) = &self.url else {
             return Action::Finish(Ok(None));
         };
-        let step = match event {
+        let step = match length_rule(event) {
             Event::Ready => {
                 self.attempts.start();
                 return match artifact_request(url, Some(&self.mid)) {
@@ -778,7 +788,7 @@ impl Flow for Download {
         let Some(url) = &self.url else {
             return Action::Finish(Ok(None));
         };
-        let step = match (&mut self.state, event) {
+        let step = match (&mut self.state, length_rule(event)) {
             (DownloadState::Committing(written), Event::Ready) => {
                 return Action::Finish(Ok(Some(*written)));
             }
@@ -886,11 +896,13 @@ impl Flow for ListPages {
                 return Action::Finish(Err(e));
             }
         };
-        if let Err(e) = self.cursor.advance(&page) {
-            self.cursor.stop();
-            return Action::Finish(Err(inconsistent_page(e).into()));
+        match self.cursor.fresh(page) {
+            Ok(records) => Action::Finish(Ok(Some(records))),
+            Err(e) => {
+                self.cursor.stop();
+                Action::Finish(Err(inconsistent_page(e).into()))
+            }
         }
-        Action::Finish(Ok(Some(page.data)))
     }
 }
 
@@ -1079,6 +1091,68 @@ mod tests {
     }
 
     #[test]
+    fn a_body_shorter_than_its_content_length_is_a_broken_connection() {
+        // A download whose sink took fewer bytes than declared: retried into
+        // a restarted sink, never committed.
+        let mut download = Download::new(
+            Some("https://s3.example/h.png?sig=1".into()),
+            None,
+            RetryPolicy::default(),
+        );
+        let _ = download.step(Event::Ready, at(0));
+        let mut short = Response::builder()
+            .status(200)
+            .header("content-length", "3172")
+            .body(Vec::new())
+            .unwrap();
+        short.extensions_mut().insert(Written(1586));
+        assert!(matches!(
+            download.step(Event::Response(short), at(0)),
+            Action::Sleep(_)
+        ));
+        assert!(matches!(
+            download.step(Event::Ready, at(1)),
+            Action::Download(_)
+        ));
+        // An API answer cut short: a GET is sent again, never decoded.
+        let mut call = Call::new(
+            GetMedia::new(MediaId::new("m")),
+            config(),
+            RetryPolicy::default(),
+        );
+        let _ = call.step(Event::Ready, at(0));
+        let mut cut = json(200, MEDIA);
+        let whole = cut.body().len();
+        cut.headers_mut()
+            .insert("content-length", (whole + 10).to_string().parse().unwrap());
+        assert!(matches!(
+            call.step(Event::Response(cut), at(0)),
+            Action::Sleep(_)
+        ));
+        let mut retry = RetryPolicy::never();
+        retry.max_attempts = 1;
+        let mut once = Call::new(GetMedia::new(MediaId::new("m")), config(), retry);
+        let _ = once.step(Event::Ready, at(0));
+        let mut cut = json(200, MEDIA);
+        cut.headers_mut()
+            .insert("content-length", (whole + 10).to_string().parse().unwrap());
+        let Action::Finish(Err(failure)) = once.step(Event::Response(cut), at(0)) else {
+            panic!("a short answer is never read")
+        };
+        assert!(
+            matches!(
+                failure,
+                Failure::Transport {
+                    kind: TransportErrorKind::Interrupted,
+                    ..
+                }
+            ),
+            "{failure:?}"
+        );
+        assert!(failure.to_string().contains("Content-Length"), "{failure}");
+    }
+
+    #[test]
     fn a_wait_after_an_upload_sleeps_first_and_keeps_the_schedule() {
         let mut wait = Wait::new(
             MediaId::new("692f406f9f68d4b70080bb80"),
@@ -1098,6 +1172,45 @@ mod tests {
         assert!(
             matches!(wait.step(uploaded, at(1)), Action::Sleep(d) if d == Duration::from_millis(1500))
         );
+    }
+
+    #[test]
+    fn a_wait_polls_again_after_a_transient_failure_within_its_deadline() {
+        let policy = PollPolicy::fixed(Duration::from_secs(4), Duration::from_secs(600));
+        let mut wait = Wait::new(
+            MediaId::new("692f406f9f68d4b70080bb80"),
+            policy,
+            config(),
+            RetryPolicy::never(),
+        );
+        assert!(matches!(wait.step(Event::Ready, at(0)), Action::Send(_)));
+        // A 503 asking for far more than the retry policy takes: the wait
+        // polls again, after the Retry-After cut to the longest delay.
+        let busy = Response::builder()
+            .status(503)
+            .header("retry-after", "99999")
+            .body(Vec::new())
+            .unwrap();
+        assert!(
+            matches!(wait.step(Event::Response(busy), at(0)), Action::Sleep(d) if d == Duration::from_secs(4))
+        );
+        assert!(matches!(wait.step(Event::Ready, at(590)), Action::Send(_)));
+        assert!(matches!(wait.step(reset(), at(590)), Action::Sleep(_)));
+        assert!(matches!(wait.step(Event::Ready, at(594)), Action::Send(_)));
+        let done = Event::Response(json(200, &MEDIA.replace("INITED", "PROCESSED")));
+        assert!(matches!(wait.step(done, at(594)), Action::Finish(Ok(_))));
+        // Past the deadline, or a failure that is not transient, ends it.
+        let mut gone = Wait::new(
+            MediaId::new("692f406f9f68d4b70080bb80"),
+            policy,
+            config(),
+            RetryPolicy::never(),
+        );
+        let _ = gone.step(Event::Ready, at(0));
+        assert!(matches!(
+            gone.step(empty(404), at(0)),
+            Action::Finish(Err(_))
+        ));
     }
 
     #[test]

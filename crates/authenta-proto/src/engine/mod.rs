@@ -375,6 +375,47 @@ impl Attempts {
     }
 }
 
+/// The length rule, the same whatever the transport: an answer whose body
+/// (in memory, or [`Written`] into a download's sink) is shorter than its
+/// `Content-Length` becomes a broken connection
+/// ([`TransportErrorKind::Interrupted`], [`ShortBody`](crate::ShortBody)),
+/// so it is retried where its request may be and never read as whole. A
+/// body cut at the read limit is left to the body cap.
+pub(crate) fn length_rule(event: Event) -> Event {
+    let Event::Response(response) = &event else {
+        return event;
+    };
+    let status = response.status().as_u16();
+    if status < 200 || status == 204 || status == 304 {
+        return event;
+    }
+    let Some(declared) = response
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    else {
+        return event;
+    };
+    let in_memory = response.body().len() as u64;
+    let received = match response.extensions().get::<Written>() {
+        Some(written) if in_memory == 0 => written.0,
+        _ => in_memory,
+    };
+    if received >= declared || in_memory >= crate::transport::RESPONSE_READ_LIMIT {
+        return event;
+    }
+    tracing::warn!(
+        declared,
+        received,
+        "an answer shorter than its Content-Length"
+    );
+    Event::transport(
+        TransportErrorKind::Interrupted,
+        crate::transport::ShortBody { declared, received },
+    )
+}
+
 /// The body cap, the same whatever the transport: an answer larger than
 /// [`MAX_API_RESPONSE_BYTES`] is not one the API or S3 sends, and is
 /// refused (a decode error of the 2xx or the error answer it came with;
@@ -396,6 +437,38 @@ pub(crate) fn check_size(
         snippet: crate::response::snippet(&response.body()[..64], None),
         mid: mid.cloned(),
     })))
+}
+
+/// The poll rule after a failed poll, the same for one wait and a batch: a
+/// transient failure ([`Failure::is_retryable`]) with the deadline not
+/// passed polls again after the schedule's next delay (the `polls` made,
+/// `elapsed` since the wait began) or the server's `Retry-After`, capped at
+/// the policy's `max_delay` (a server asking for a day does not hold the
+/// wait that long) and at the deadline. `None`: the failure ends the wait.
+pub(crate) fn poll_again_after(
+    failure: &Failure,
+    policy: &PollPolicy,
+    polls: u32,
+    elapsed: Duration,
+    wall_clock: SystemTime,
+) -> Option<Duration> {
+    if !failure.is_retryable() {
+        return None;
+    }
+    let PollStep::PollAfter(delay) = policy.next(polls, elapsed) else {
+        return None;
+    };
+    let asked = failure
+        .as_proto()
+        .and_then(Error::retry_after)
+        .map(|r| r.delay(wall_clock));
+    let left = policy.max_wait.saturating_sub(elapsed);
+    Some(
+        asked
+            .map_or(delay, |asked| asked.max(delay))
+            .min(policy.max_delay)
+            .min(left),
+    )
 }
 
 /// What a wait does after a poll.
@@ -435,6 +508,8 @@ pub struct Waiter {
     polls: u32,
     /// Polls of the schedule skipped (the one right after an upload).
     skipped: u32,
+    /// Polls that failed transiently (polled again later).
+    failures: u32,
     last_status: Option<MediaStatus>,
 }
 
@@ -447,6 +522,7 @@ impl Waiter {
             started: now,
             polls: 0,
             skipped: 0,
+            failures: 0,
             last_status: None,
         }
     }
@@ -463,6 +539,31 @@ impl Waiter {
     /// The record waited for.
     pub fn mid(&self) -> &MediaId {
         &self.mid
+    }
+
+    /// Takes in a poll that failed at `now` (after its own retries): a
+    /// transient failure (a 5xx, a throttle, a broken or timed-out
+    /// connection: [`Failure::is_retryable`]) within the wait's deadline
+    /// is a reason to poll again later, after the schedule's next delay or
+    /// the server's `Retry-After` (capped at the poll policy's `max_delay`,
+    /// and never past the deadline, where one last poll is made). `None` when the failure ends
+    /// the wait: it is not transient, or the deadline has passed.
+    pub fn on_failure(
+        &mut self,
+        failure: &Failure,
+        wall_clock: SystemTime,
+        now: Instant,
+    ) -> Option<Duration> {
+        let delay = poll_again_after(
+            failure,
+            &self.policy,
+            self.polls + self.skipped + 1,
+            now.saturating_duration_since(self.started),
+            wall_clock,
+        )?;
+        self.failures += 1;
+        tracing::warn!(mid = %self.mid, failures = self.failures, delay_ms = delay.as_millis() as u64, "a poll failed: polling again later ({failure})");
+        Some(delay)
     }
 
     /// Takes in a polled record, read at `now`.
@@ -632,6 +733,10 @@ macro_rules! drive {
                             match $aw!($client.send_upload(head.map(|()| body))) {
                                 Ok(response) => Event::Response(response),
                                 Err(SendUploadError::Source(e)) => Event::Source(e),
+                                Err(SendUploadError::Stalled(after)) => Event::transport(
+                                    crate::transport::TransportErrorKind::Timeout,
+                                    crate::transport::UploadStalled { after },
+                                ),
                                 // The source's own failure, not the network's.
                                 Err(SendUploadError::Transport(e)) => match fault.take() {
                                     Some(source) => Event::Source(source),

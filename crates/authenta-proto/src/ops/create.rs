@@ -46,7 +46,9 @@ impl ApiRequest for CreateMedia {
     }
 
     fn parse(&self, response: Response<Vec<u8>>) -> Result<CreatedMedia, Error> {
-        read_json(&response, Self::OPERATION, None)
+        let created: CreatedMedia = read_json(&response, Self::OPERATION, None)?;
+        super::check_server_mids([&created.media.mid], &response, Self::OPERATION)?;
+        Ok(created)
     }
 }
 

@@ -39,7 +39,10 @@ impl ApiRequest for GetMedia {
     }
 
     fn parse(&self, response: Response<Vec<u8>>) -> Result<Media, Error> {
-        read_json(&response, Self::OPERATION, Some(&self.mid))
+        let media: Media = read_json(&response, Self::OPERATION, Some(&self.mid))?;
+        super::check_server_mids([&media.mid], &response, Self::OPERATION)
+            .map_err(|e| e.with_mid(&self.mid))?;
+        Ok(media)
     }
 }
 
@@ -48,6 +51,19 @@ mod tests {
     use super::*;
     use crate::ops::test_support::*;
     use authenta_types::MediaStatus;
+
+    #[test]
+    fn a_mid_from_the_server_is_checked_and_a_dot_mid_stays_in_its_segment() {
+        for bad in ["..", ".", "a/b", "x\\u001b[8m"] {
+            let body = MEDIA.replace("692f406f9f68d4b70080bb80", bad);
+            let op = GetMedia::new(MediaId::new("692f406f9f68d4b70080bb80"));
+            let err = op.read(&config(), json(200, &body)).unwrap_err();
+            assert!(matches!(err, Error::Decode(_)), "{bad}: {err:?}");
+            assert!(err.to_string().contains("not one"), "{err}");
+        }
+        let request = GetMedia::new(MediaId::new("..")).build(&config()).unwrap();
+        assert_eq!(request.uri(), "http://127.0.0.1:1/api/media/%2E%2E");
+    }
 
     #[test]
     fn builds_and_reads() {
@@ -68,7 +84,10 @@ mod tests {
     fn a_strange_mid_cannot_escape_its_path_segment() {
         let op = GetMedia::new(MediaId::new("../x?y#z"));
         let request = op.build(&config()).unwrap();
-        assert_eq!(request.uri(), "http://127.0.0.1:1/api/media/..%2Fx%3Fy%23z");
+        assert_eq!(
+            request.uri(),
+            "http://127.0.0.1:1/api/media/%2E%2E%2Fx%3Fy%23z"
+        );
     }
 
     #[test]

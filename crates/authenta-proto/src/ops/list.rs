@@ -51,7 +51,9 @@ impl ApiRequest for ListMedia {
     }
 
     fn parse(&self, response: Response<Vec<u8>>) -> Result<MediaList, Error> {
-        read_json(&response, Self::OPERATION, None)
+        let page: MediaList = read_json(&response, Self::OPERATION, None)?;
+        super::check_server_mids(page.data.iter().map(|m| &m.mid), &response, Self::OPERATION)?;
+        Ok(page)
     }
 }
 

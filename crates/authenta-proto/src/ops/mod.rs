@@ -76,12 +76,35 @@ pub trait ApiRequest {
     }
 }
 
-/// Characters that stay as they are in a path segment (RFC 3986 unreserved).
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+/// Characters that stay as they are in a path segment: RFC 3986's
+/// unreserved but `.`, so that no mid (`.`, `..`) can be a dot segment that
+/// leaves its path.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'~');
+
+/// Checks the `mid`s an answer holds before any of them becomes a path
+/// segment: a mid that is not a record id (ASCII letters, digits, `-`,
+/// `_`, at most 64; never `.` or `..`) makes the answer a decode error.
+pub(crate) fn check_server_mids<'m>(
+    mids: impl IntoIterator<Item = &'m MediaId>,
+    response: &Response<Vec<u8>>,
+    operation: Operation,
+) -> Result<(), Error> {
+    for mid in mids {
+        if let Err(e) = MediaId::parse(mid.as_str()) {
+            return Err(Error::Decode(Box::new(crate::error::DecodeError {
+                status: response.status(),
+                operation: Some(operation),
+                reason: format!(
+                    "the server sent the mid {:?}, which is not one ({e})",
+                    mid.as_str()
+                ),
+                snippet: String::new(),
+                mid: None,
+            })));
+        }
+    }
+    Ok(())
+}
 
 /// `base + path`, with `{mid}` replaced by the percent-encoded id.
 pub(crate) fn url(config: &Config, operation: Operation, mid: Option<&MediaId>) -> String {
