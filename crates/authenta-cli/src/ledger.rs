@@ -435,8 +435,11 @@ impl Worker {
         let started = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
+        // Each open is a worker of its own, however coarse the clock.
+        static OPENED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Worker {
-            id: format!("{host}/{pid}/{started}"),
+            id: format!("{host}/{pid}/{started}/{n}"),
             host,
             pid,
         }
