@@ -1,12 +1,17 @@
 //! The API under `/api`: the four documented routes and the OpenAPI
 //! description.
 //!
-//! Every request goes through the documented checks in order (client id,
-//! client secret, permission, quota), then its input is validated, then (for
+//! A request is answered in the generation of the credentials it carries
+//! ([`generation_of`]): a Bearer API key as generation 2, the `x-client-*`
+//! headers as generation 1. Every request goes through its generation's
+//! documented checks in order (client id, client secret, permission, quota;
+//! or API key, permission), then its input is validated, then (for
 //! `POST /media`) the credit balance is checked. Errors are JSON bodies from
 //! the generated tables: the documented codes from `ERROR_CODES`, the
 //! emulator's own (bad input, unknown record, wrong method, ...) from
-//! `EMULATOR_ERROR_CODES`.
+//! `EMULATOR_ERROR_CODES`, each in its generation's shape
+//! ([`in_generation`]).
+
 
 // Handlers return the answer to send as their `Err`: it is built once and
 // moved straight out, so its size does not matter.
@@ -16,9 +21,9 @@ use std::fmt::Display;
 use std::sync::Arc;
 
 use authenta_types::{
-    CONTENT_TYPES, CreateMediaRequest, CreatedMedia, EMULATOR_ERROR_CODES, ERROR_CODES, ErrorBody,
-    ErrorCode, ErrorCodeInfo, ErrorType, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, LIST_LIMIT_MIN,
-    MAX_UPLOAD_SIZE, MediaKind, ModelType, Operation,
+    ApiGeneration, CONTENT_TYPES, CreateMediaRequest, CreatedMedia, EMULATOR_ERROR_CODES,
+    ERROR_CODES, ErrorBody, ErrorCode, ErrorCodeInfo, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX,
+    LIST_LIMIT_MIN, MAX_UPLOAD_SIZE, MediaKind, ModelType, Operation,
 };
 use axum::Router;
 use axum::body::Body;
@@ -29,7 +34,7 @@ use http_body_util::BodyExt as _;
 
 use crate::clock::minus;
 use crate::core::Core;
-use crate::model::MediaRecord;
+use crate::model::{AuthMode, MediaRecord};
 use crate::state::is_valid_mid;
 use crate::state::status_str;
 use crate::store::Denied;
@@ -60,18 +65,68 @@ pub(crate) fn json_response(status: StatusCode, body: &impl serde::Serialize) ->
     resp
 }
 
+/// An error answer in its code's generation's shape (the emulator's own
+/// codes in generation 1's); the body is kept in the answer's extensions so
+/// [`in_generation`] can write it in the other shape.
 pub(crate) fn error_response(row: &ErrorCodeInfo, message: String) -> Response<Body> {
-    let body = ErrorBody {
-        code: ErrorCode::from_wire(row.code),
-        error_type: ErrorType::from_wire(row.error_type),
-        message,
-        extra: Default::default(),
-    };
     let status =
         StatusCode::from_u16(row.emulator_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = ErrorBody::new(
+        ErrorCode::from_wire(row.code),
+        message,
+        status.as_u16(),
+        row.generation.unwrap_or(ApiGeneration::First),
+    );
     let mut resp = json_response(status, &body);
     resp.extensions_mut().insert(ApiCode(row.code.to_owned()));
+    resp.extensions_mut().insert(body);
     resp
+}
+
+/// The generation a request is answered in: with [`AuthMode::Both`], a
+/// request carrying `Authorization` is generation 2 (it is checked as a
+/// Bearer API key), any other generation 1.
+pub(crate) fn generation_of(auth: AuthMode, headers: &HeaderMap) -> ApiGeneration {
+    match auth {
+        AuthMode::Headers => ApiGeneration::First,
+        AuthMode::Bearer => ApiGeneration::Second,
+        _ if headers.contains_key(http::header::AUTHORIZATION) => ApiGeneration::Second,
+        _ => ApiGeneration::First,
+    }
+}
+
+/// An API answer in `generation`'s error shape: a generation-2 request's
+/// error body is `{code, statusCode, message}`, whatever made it (a check,
+/// bad input, an injected fault).
+pub(crate) fn in_generation(resp: Response<Body>, generation: ApiGeneration) -> Response<Body> {
+    if generation != ApiGeneration::Second {
+        return resp;
+    }
+    let Some(body) = resp.extensions().get::<ErrorBody>().cloned() else {
+        return resp;
+    };
+    let (mut parts, _) = resp.into_parts();
+    let body = ErrorBody::new(body.code, body.message, parts.status.as_u16(), generation);
+    let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    parts.extensions.insert(body);
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// The code of `generation` that means what `code` means (`U007` →
+/// `INSUFFICIENT_BALANCE`, ...): the same class in the table.
+fn counterpart(code: ErrorCode, generation: ApiGeneration) -> ErrorCode {
+    let Some(info) = code.info() else {
+        return code;
+    };
+    if info.generation == Some(generation) {
+        return code;
+    }
+    ERROR_CODES
+        .iter()
+        .find(|row| row.generation == Some(generation) && row.class == info.class)
+        .map(|row| ErrorCode::from_wire(row.code))
+        .unwrap_or(code)
 }
 
 /// The documented body and status of `code` (from `ERROR_CODES`).
@@ -171,11 +226,21 @@ fn checked<R>(
     then: impl FnOnce(&mut Store) -> StoreResult<Result<R, Response<Body>>>,
 ) -> Result<R, Response<Body>> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let (id, secret) = (header("x-client-id"), header("x-client-secret"));
+    let generation = generation_of(core.auth, headers);
     let outcome = core.shared.store(|store| {
-        store.atomically(|store| match store.authorize(id, secret, operation)? {
-            Ok(()) => then(store),
-            Err(Denied(code)) => Ok(Err(documented_error(code))),
+        store.atomically(|store| {
+            let allowed = match generation {
+                ApiGeneration::First => store.authorize(
+                    header("x-client-id"),
+                    header("x-client-secret"),
+                    operation,
+                )?,
+                _ => store.authorize_bearer(header("authorization"), operation)?,
+            };
+            match allowed {
+                Ok(()) => then(store),
+                Err(Denied(code)) => Ok(Err(documented_error(code))),
+            }
         })
     });
     match outcome {
@@ -379,8 +444,28 @@ pub(crate) async fn read_json_body(
     }
 }
 
+/// Why a create request is refused: malformed (`EMU400`), or a model that
+/// does not take the content type (`EMU400` in generation 1,
+/// `UNSUPPORTED_MEDIA_TYPE` in generation 2).
+enum CreateRefusal {
+    Malformed(String),
+    Unsupported(String),
+}
+
+impl From<String> for CreateRefusal {
+    fn from(why: String) -> Self {
+        CreateRefusal::Malformed(why)
+    }
+}
+
+impl From<&str> for CreateRefusal {
+    fn from(why: &str) -> Self {
+        CreateRefusal::Malformed(why.to_owned())
+    }
+}
+
 /// The checks on a create request beyond its JSON shape.
-fn validate_create(req: &CreateMediaRequest) -> Result<MediaKind, String> {
+fn validate_create(req: &CreateMediaRequest) -> Result<MediaKind, CreateRefusal> {
     let chars = req.name.chars().count();
     if req.name.trim().is_empty() {
         return Err("`name` must not be empty".into());
@@ -388,7 +473,7 @@ fn validate_create(req: &CreateMediaRequest) -> Result<MediaKind, String> {
     if chars > MAX_NAME_CHARS {
         return Err(format!(
             "`name` must be at most {MAX_NAME_CHARS} characters, not {chars}"
-        ));
+        ).into());
     }
     if req.size == 0 {
         return Err("`size` must be at least 1 byte".into());
@@ -397,7 +482,7 @@ fn validate_create(req: &CreateMediaRequest) -> Result<MediaKind, String> {
         return Err(format!(
             "`size` must be at most {MAX_UPLOAD_SIZE} bytes (5 GiB, the largest single upload), not {}",
             req.size
-        ));
+        ).into());
     }
     let kind = CONTENT_TYPES
         .iter()
@@ -420,18 +505,31 @@ fn validate_create(req: &CreateMediaRequest) -> Result<MediaKind, String> {
     })?;
     if !model.media_kinds.contains(&kind) {
         let takes: Vec<&str> = model.media_kinds.iter().map(|k| k.as_str()).collect();
-        return Err(format!(
+        return Err(CreateRefusal::Unsupported(format!(
             "`modelType` {} does not take {kind} media ({}); it takes {}",
             model.id,
             req.content_type,
             takes.join(", ")
-        ));
+        )));
+    }
+    if !model.takes_content_type(&req.content_type) {
+        return Err(CreateRefusal::Unsupported(format!(
+            "`modelType` {} does not support media type: {}; it takes {}",
+            model.id,
+            req.content_type,
+            model.content_types.join(", ")
+        )));
     }
     Ok(kind)
 }
 
-/// The record a create request's body asks for, or the 400 to answer.
-fn record_to_create(bytes: &[u8], now: jiff::Timestamp) -> Result<MediaRecord, Response<Body>> {
+/// The record a create request's body asks for, or the 400 to answer (in
+/// `generation`'s words).
+fn record_to_create(
+    bytes: &[u8],
+    now: jiff::Timestamp,
+    generation: ApiGeneration,
+) -> Result<MediaRecord, Response<Body>> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| bad_request(format!("malformed JSON: {e}")))?;
     if !value.is_object() {
@@ -441,7 +539,15 @@ fn record_to_create(bytes: &[u8], now: jiff::Timestamp) -> Result<MediaRecord, R
     }
     let req: CreateMediaRequest =
         serde_json::from_value(value).map_err(|e| bad_request(format!("invalid body: {e}")))?;
-    let kind = validate_create(&req).map_err(bad_request)?;
+    let kind = validate_create(&req).map_err(|refusal| match refusal {
+        CreateRefusal::Unsupported(why) if generation == ApiGeneration::Second => {
+            let row = ErrorCode::UnsupportedMediaType
+                .info()
+                .expect("UNSUPPORTED_MEDIA_TYPE is in the table");
+            error_response(row, why)
+        }
+        CreateRefusal::Malformed(why) | CreateRefusal::Unsupported(why) => bad_request(why),
+    })?;
     Ok(MediaRecord {
         mid: new_mid(now),
         name: req.name,
@@ -468,16 +574,17 @@ async fn create_media(
     // documented checks, so the whole request is one transaction.
     let read = read_json_body(&headers, body).await;
     let now = core.shared.clock.now();
+    let generation = generation_of(core.auth, &headers);
     let created = checked(&core, &headers, Operation::CreateMedia, |s| {
         let record = match no_query(&uri)
             .and(read)
-            .and_then(|bytes| record_to_create(&bytes, now))
+            .and_then(|bytes| record_to_create(&bytes, now, generation))
         {
             Ok(r) => r,
             Err(resp) => return Ok(Err(resp)),
         };
         Ok(s.create_record(record)?
-            .map_err(|Denied(code)| documented_error(code)))
+            .map_err(|Denied(code)| documented_error(counterpart(code, generation))))
     });
     let record = match created {
         Ok(r) => r,

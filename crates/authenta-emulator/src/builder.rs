@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use crate::EmulatorError;
 use crate::clock::ClockMode;
 use crate::core::{Core, ListItems};
+use crate::model::AuthMode;
 use crate::listener::ConnLimits;
 use crate::router::App;
 use crate::running::{RunningEmulator, ServerHandle};
@@ -50,6 +51,7 @@ pub struct EmulatorBuilder {
     idle_timeout: Duration,
     max_connections: usize,
     list_items: ListItems,
+    auth: AuthMode,
 }
 
 impl Default for EmulatorBuilder {
@@ -66,6 +68,7 @@ impl Default for EmulatorBuilder {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             list_items: ListItems::Full,
+            auth: AuthMode::Both,
         }
     }
 }
@@ -160,6 +163,14 @@ impl EmulatorBuilder {
     /// default) or the documented summary.
     pub fn list_items(mut self, items: ListItems) -> Self {
         self.list_items = items;
+        self
+    }
+
+    /// Which credentials the API takes: Bearer API keys answered as
+    /// generation 2 and `x-client-*` headers as generation 1 (the default,
+    /// [`AuthMode::Both`]), or one generation only.
+    pub fn auth(mut self, auth: AuthMode) -> Self {
+        self.auth = auth;
         self
     }
 
@@ -304,6 +315,7 @@ impl EmulatorBuilder {
             admin_token: self.admin_token.clone(),
             base_url: format!("{root}/api"),
             list_items: self.list_items,
+            auth: self.auth,
         });
         let mut s3 = s3s::service::S3ServiceBuilder::new(EmuS3 { core: core.clone() });
         s3.set_auth(crate::s3::EmuAuth {

@@ -94,10 +94,12 @@ pub use clock::ClockMode;
 pub use control::CONTROL_PREFIX;
 pub use core::ListItems;
 pub use model::{
-    ApiKey, ApiRequest, ApiStats, ArmedFault, ControlError, Fault, FaultAction, FaultBody,
+    ApiKey, ApiRequest, AuthMode, ApiStats, ArmedFault, ControlError, Fault, FaultAction, FaultBody,
     FaultStage, KeyInfo, KeySpec, MediaRecord, UploadInfo, UploadRequest,
 };
-pub use process::{BANNER_BASE_URL, BANNER_CLIENT_ID, BANNER_CLIENT_SECRET, EmulatorProcess};
+pub use process::{
+    BANNER_API_KEY, BANNER_BASE_URL, BANNER_CLIENT_ID, BANNER_CLIENT_SECRET, EmulatorProcess,
+};
 pub use processing::verdict;
 pub use running::RunningEmulator;
 pub use s3::BUCKET;

@@ -19,13 +19,13 @@ pub use authenta_proto::types::{
     ResultDocument,
 };
 pub use authenta_proto::{
-    ByteStream, ClientSecret, Config, ConfigError, CredentialError, CredentialProvider,
-    Credentials, ErrorClass, Failure, MediaFile, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy,
+    ApiKey, ByteStream, ClientSecret, Config, ConfigError, CredentialError, CredentialKind,
+    CredentialProvider, Credentials, ErrorClass, Failure, MediaFile, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy,
     SecretProvider, SecretSource, UploadOptions, UploadReceipt, UploadTarget,
 };
 pub use authenta_proto::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
 #[cfg(feature = "profile")]
-pub use authenta_proto::{Profile, ProfileFile};
+pub use authenta_proto::{GivenKey, Profile, ProfileFile};
 pub use reqwest;
 
 /// An async Authenta client: every operation of the API, uploads streamed

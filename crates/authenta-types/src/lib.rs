@@ -50,7 +50,7 @@ pub use media::{
     Participant, ParticipantBoxes, ResultDocument, redact_url,
 };
 pub use tables::{
-    ContentTypeInfo, CreditCheck, ErrorCodeInfo, MediaKind, ModelTypeInfo, Operation, QuotaKind,
+    ApiGeneration, CodeClass, ContentTypeInfo, CreditCheck, ErrorCodeInfo, MediaKind, ModelTypeInfo, Operation, QuotaKind,
     RetryAdvice, RouteInfo,
 };
 

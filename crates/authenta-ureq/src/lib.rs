@@ -99,12 +99,13 @@ pub use authenta_proto::types::{
     ResultDocument,
 };
 pub use authenta_proto::{
-    ClientSecret, Config, CredentialError, CredentialProvider, Credentials, ErrorClass, Failure,
+    ApiKey, ClientSecret, Config, CredentialError, CredentialKind, CredentialProvider,
+    Credentials, ErrorClass, Failure,
     MediaFile, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy, SecretProvider, SecretSource,
     UploadOptions, UploadReceipt, UploadTarget,
 };
 #[cfg(feature = "profile")]
-pub use authenta_proto::{Profile, ProfileFile};
+pub use authenta_proto::{GivenKey, Profile, ProfileFile};
 pub use ureq;
 
 /// A blocking Authenta client: every operation of the API, plus the
