@@ -364,6 +364,40 @@ fn no_credits_exits_5_and_says_to_add_credits() {
 }
 
 #[test]
+fn insufficient_balance_for_an_api_key_exits_5_and_stops_the_batch() {
+    let (emulator, key) = emulator_and_key(quick().credits(0));
+    let mut cmd = authenta();
+    cmd.env("AUTHENTA_BASE_URL", emulator.base_url())
+        .env("AUTHENTA_API_KEY", &key.api_key);
+    let run = run_expect(
+        &mut cmd,
+        &["--json", "process", "-j", "1", "samples/"],
+        5,
+    );
+    let lines = json_lines(&run);
+    let first = &lines[0];
+    assert_eq!(
+        (
+            first["error"]["code"].as_str(),
+            first["error"]["class"].as_str(),
+            first["error"]["status"].as_u64(),
+            first["error"]["exitCode"].as_u64()
+        ),
+        (Some("INSUFFICIENT_BALANCE"), Some("credits"), Some(402), Some(5)),
+        "{}",
+        run.stdout
+    );
+    // The batch started no other file: each says why.
+    for line in &lines[1..] {
+        let message = line["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("not started"), "{line}");
+    }
+    // One refused create, never retried.
+    assert_eq!(emulator.api_requests().len(), 1);
+    assert!(!key.api_key.is_empty() && !run.stderr.contains(&key.api_key));
+}
+
+#[test]
 fn invalid_input_exits_6_before_any_record_is_created() {
     let (emulator, key) = emulator_and_key(quick());
     let dir = tempfile::tempdir().unwrap();
