@@ -387,14 +387,21 @@ fn insufficient_balance_for_an_api_key_exits_5_and_stops_the_batch() {
         "{}",
         run.stdout
     );
-    // The batch started no other file: each says why.
+    // The batch started no other file.
+    assert_eq!(lines.len(), 3, "{}", run.stdout);
     for line in &lines[1..] {
-        let message = line["error"]["message"].as_str().unwrap_or_default();
-        assert!(message.contains("not started"), "{line}");
+        assert_eq!(line["skipped"], true, "{line}");
     }
     // One refused create, never retried.
     assert_eq!(emulator.api_requests().len(), 1);
-    assert!(!key.api_key.is_empty() && !run.stderr.contains(&key.api_key));
+    // For people: the code, and what to do.
+    let mut cmd = authenta();
+    cmd.env("AUTHENTA_BASE_URL", emulator.base_url())
+        .env("AUTHENTA_API_KEY", &key.api_key);
+    let plain = run_expect(&mut cmd, &["upload", "samples/test-pattern.png"], 5);
+    has(&plain.stderr, "INSUFFICIENT_BALANCE");
+    has(&plain.stderr, "add credits");
+    assert!(!plain.stderr.contains(&key.api_key), "{}", plain.stderr);
 }
 
 #[test]
