@@ -307,6 +307,12 @@ pub struct EmulatorArgs {
     /// How long upload URLs stay valid.
     #[arg(long, default_value = "1h", value_name = "DURATION", value_parser = parse_duration)]
     pub upload_url_expiry: Duration,
+
+    /// Which credentials the API takes: `bearer` (API keys, answered as
+    /// today's API), `headers` (client ids and secrets, the older API), or
+    /// `both`.
+    #[arg(long, default_value = "both", value_name = "KIND")]
+    pub auth: authenta_emulator::AuthMode,
 }
 
 impl Cli {

@@ -215,7 +215,8 @@ pub async fn emulator(global: &Global, args: &EmulatorArgs) -> Result<u8, CliErr
     let mut builder = Emulator::builder()
         .listen(args.listen)
         .processing_time(args.processing_time)
-        .upload_url_expiry(args.upload_url_expiry);
+        .upload_url_expiry(args.upload_url_expiry)
+        .auth(args.auth);
     if let Some(dir) = &args.data_dir {
         builder = builder.data_dir(dir);
     }

@@ -31,8 +31,8 @@
 //! let key = emulator.create_key(
 //!     KeySpec::new("tests").permissions([Permission::Read]).query_quota(5),
 //! )?;
-//! // Point a client at `emulator.base_url()` with `key.client_id` and
-//! // `key.client_secret`.
+//! // Point a client at `emulator.base_url()` with the API key
+//! // `key.api_key` (or the older `key.client_id` and `key.client_secret`).
 //! assert!(emulator.base_url().starts_with("http://127.0.0.1:"));
 //! emulator.shutdown();
 //! # Ok(())

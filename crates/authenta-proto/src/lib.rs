@@ -34,10 +34,10 @@
 //! use authenta_proto::http::Response;
 //! use authenta_proto::types::{MediaId, MediaStatus};
 //!
-//! let config = Config::new(Credentials::new("my-client-id", "my-secret"));
+//! let config = Config::new(Credentials::api_key("api_3f9c2a71d04b8e65c1a7f02d9b34e810"));
 //! let op = GetMedia::new(MediaId::new("692f406f9f68d4b70080bb80"));
 //! let request = op.build(&config).unwrap(); // send it with any client...
-//! assert_eq!(request.headers()["x-client-id"], "my-client-id");
+//! assert!(request.headers()["authorization"].is_sensitive());
 //!
 //! // ...and read what came back.
 //! let response = Response::builder().status(200).body(br#"{

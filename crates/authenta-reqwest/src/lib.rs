@@ -51,7 +51,7 @@ pub use reqwest;
 /// let emulator = Emulator::builder().processing_time(Duration::from_millis(20)).start().await?;
 /// let key = emulator.create_key(KeySpec::new("docs"))?;
 /// let client = Client::builder()
-///     .credentials(Credentials::new(key.client_id, key.client_secret))
+///     .credentials(Credentials::api_key(key.api_key))
 ///     .base_url(emulator.base_url())
 ///     .poll_policy(PollPolicy::fixed(Duration::from_millis(20), Duration::from_secs(10)))
 ///     .build()?;
