@@ -152,7 +152,10 @@ fn check_model_content_rule(spec: &Value) -> Result<(), Error> {
             expected.push((kind.to_owned(), types.clone(), open));
         }
         // A model naming its content types has a branch of its own per kind.
-        for r in takers.iter().filter(|r| !strings(&r["contentTypes"]).is_empty()) {
+        for r in takers
+            .iter()
+            .filter(|r| !strings(&r["contentTypes"]).is_empty())
+        {
             let own: Vec<String> = strings(&r["contentTypes"])
                 .into_iter()
                 .filter(|t| types.contains(t))

@@ -100,7 +100,10 @@ pub fn figures(media: &Media) -> String {
             if faces == 1 { "" } else { "s" },
             fakes.map_or_else(String::new, |f| format!(", {f} fake"))
         )),
-        (None, Some(fakes)) => parts.push(format!("{fakes} fake face{}", if fakes == 1 { "" } else { "s" })),
+        (None, Some(fakes)) => parts.push(format!(
+            "{fakes} fake face{}",
+            if fakes == 1 { "" } else { "s" }
+        )),
         (None, None) => {}
     }
     match parts.is_empty() {

@@ -110,9 +110,8 @@ pub fn configure(global: &Global, args: &ConfigureArgs) -> Result<u8, CliError> 
             profile.base_url.as_deref(),
         )?;
     }
-    let api_key_flags = args.api_key_file.is_some()
-        || args.api_key_env.is_some()
-        || args.api_key_command.is_some();
+    let api_key_flags =
+        args.api_key_file.is_some() || args.api_key_env.is_some() || args.api_key_command.is_some();
     let secret_flags = args.secret_file.is_some()
         || args.secret_env.is_some()
         || args.secret_command.is_some()

@@ -113,7 +113,10 @@ fn usage_errors_exit_2() {
     run_expect(&mut authenta(), &["wait", "abc", "--timeout", "soon"], 2);
     let missing = run_expect(&mut authenta(), &["list"], 2);
     has(&missing.stderr, "AUTHENTA_API_KEY is not set");
-    has(&missing.stderr, "AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET");
+    has(
+        &missing.stderr,
+        "AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET",
+    );
     // Both kinds at once: which to unset.
     let both = run_expect(
         authenta()
@@ -369,11 +372,7 @@ fn insufficient_balance_for_an_api_key_exits_5_and_stops_the_batch() {
     let mut cmd = authenta();
     cmd.env("AUTHENTA_BASE_URL", emulator.base_url())
         .env("AUTHENTA_API_KEY", &key.api_key);
-    let run = run_expect(
-        &mut cmd,
-        &["--json", "process", "-j", "1", "samples/"],
-        5,
-    );
+    let run = run_expect(&mut cmd, &["--json", "process", "-j", "1", "samples/"], 5);
     let lines = json_lines(&run);
     let first = &lines[0];
     assert_eq!(
@@ -383,7 +382,12 @@ fn insufficient_balance_for_an_api_key_exits_5_and_stops_the_batch() {
             first["error"]["status"].as_u64(),
             first["error"]["exitCode"].as_u64()
         ),
-        (Some("INSUFFICIENT_BALANCE"), Some("credits"), Some(402), Some(5)),
+        (
+            Some("INSUFFICIENT_BALANCE"),
+            Some("credits"),
+            Some(402),
+            Some(5)
+        ),
         "{}",
         run.stdout
     );
@@ -502,7 +506,13 @@ fn exports(line: &str) -> Vec<(String, String)> {
 #[test]
 fn the_emulator_command_prints_keys_of_both_kinds_that_process_every_sample() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_authenta"))
-        .args(["emulator", "--listen", "127.0.0.1:0", "--processing-time", "20ms"])
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--processing-time",
+            "20ms",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -512,7 +522,10 @@ fn the_emulator_command_prints_keys_of_both_kinds_that_process_every_sample() {
     let (base_url, api_key, older) = (next(), next(), next());
     let base_url = exports(&base_url);
     let api_key = exports(&api_key);
-    assert!(older.starts_with("# "), "the older kind is a comment: {older}");
+    assert!(
+        older.starts_with("# "),
+        "the older kind is a comment: {older}"
+    );
     let older = exports(&older);
     let names = |env: &[(String, String)]| env.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
     assert_eq!(names(&base_url), ["AUTHENTA_BASE_URL"]);
@@ -524,12 +537,20 @@ fn the_emulator_command_prints_keys_of_both_kinds_that_process_every_sample() {
     let mut runs = Vec::new();
     for credentials in [&api_key, &older] {
         let mut cmd = authenta();
-        cmd.envs(base_url.iter().chain(credentials.iter()).map(|(n, v)| (n, v)));
+        cmd.envs(
+            base_url
+                .iter()
+                .chain(credentials.iter())
+                .map(|(n, v)| (n, v)),
+        );
         runs.push(run(&mut cmd, &["process", "samples/"]));
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    for (run, spent) in runs.iter().zip([" API calls with key api_", "authenta: spent "]) {
+    for (run, spent) in runs
+        .iter()
+        .zip([" API calls with key api_", "authenta: spent "])
+    {
         assert_eq!(run.code, 0, "{}", run.stderr);
         let rows: Vec<&str> = run.stdout.lines().skip(1).collect();
         assert_eq!(rows.len(), 3, "{}", run.stdout);

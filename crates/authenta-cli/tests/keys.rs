@@ -501,7 +501,14 @@ fn configure_writes_a_profile_and_keeps_the_secret_only_where_told() {
     let key_path = env.dir.path().join("keys").join("prod.key");
     let mut cmd = env.authenta();
     let configured = cmd
-        .args(["--profile", "prod", "--base-url", base_url, "configure", "--api-key-file"])
+        .args([
+            "--profile",
+            "prod",
+            "--base-url",
+            base_url,
+            "configure",
+            "--api-key-file",
+        ])
         .arg(&key_path)
         .write_stdin(format!("{}\n", env.key.api_key))
         .output()
@@ -514,7 +521,13 @@ fn configure_writes_a_profile_and_keeps_the_secret_only_where_told() {
     assert_eq!(mode, 0o600);
     let config = std::fs::read_to_string(env.config()).unwrap();
     assert!(!config.contains(&env.key.api_key), "{config}");
-    has(&config, &format!("[profile.prod]\nbase_url = \"{base_url}\"\napi_key_file = \"{}\"", key_path.display()));
+    has(
+        &config,
+        &format!(
+            "[profile.prod]\nbase_url = \"{base_url}\"\napi_key_file = \"{}\"",
+            key_path.display()
+        ),
+    );
     let listed = run(&mut env.authenta(), &["--profile", "prod", "list"], 0);
     has(&listed.stderr, "authenta: made 1 API call with key api_");
     // A client id given with an API key flag is refused.

@@ -12,7 +12,6 @@
 //! `EMULATOR_ERROR_CODES`, each in its generation's shape
 //! ([`in_generation`]).
 
-
 // Handlers return the answer to send as their `Err`: it is built once and
 // moved straight out, so its size does not matter.
 #![allow(clippy::result_large_err)]
@@ -230,11 +229,9 @@ fn checked<R>(
     let outcome = core.shared.store(|store| {
         store.atomically(|store| {
             let allowed = match generation {
-                ApiGeneration::First => store.authorize(
-                    header("x-client-id"),
-                    header("x-client-secret"),
-                    operation,
-                )?,
+                ApiGeneration::First => {
+                    store.authorize(header("x-client-id"), header("x-client-secret"), operation)?
+                }
                 _ => store.authorize_bearer(header("authorization"), operation)?,
             };
             match allowed {
@@ -471,9 +468,9 @@ fn validate_create(req: &CreateMediaRequest) -> Result<MediaKind, CreateRefusal>
         return Err("`name` must not be empty".into());
     }
     if chars > MAX_NAME_CHARS {
-        return Err(format!(
-            "`name` must be at most {MAX_NAME_CHARS} characters, not {chars}"
-        ).into());
+        return Err(
+            format!("`name` must be at most {MAX_NAME_CHARS} characters, not {chars}").into(),
+        );
     }
     if req.size == 0 {
         return Err("`size` must be at least 1 byte".into());

@@ -94,8 +94,8 @@ pub use clock::ClockMode;
 pub use control::CONTROL_PREFIX;
 pub use core::ListItems;
 pub use model::{
-    ApiKey, ApiRequest, AuthMode, ApiStats, ArmedFault, ControlError, Fault, FaultAction, FaultBody,
-    FaultStage, KeyInfo, KeySpec, MediaRecord, UploadInfo, UploadRequest,
+    ApiKey, ApiRequest, ApiStats, ArmedFault, AuthMode, ControlError, Fault, FaultAction,
+    FaultBody, FaultStage, KeyInfo, KeySpec, MediaRecord, UploadInfo, UploadRequest,
 };
 pub use process::{
     BANNER_API_KEY, BANNER_BASE_URL, BANNER_CLIENT_ID, BANNER_CLIENT_SECRET, EmulatorProcess,

@@ -179,11 +179,7 @@ async fn main() -> ExitCode {
     if !args.no_key {
         match emulator.create_key(KeySpec::new("emulator-default")) {
             Ok(key) => {
-                say!(
-                    "  {:<15}{}",
-                    authenta_emulator::BANNER_API_KEY,
-                    key.api_key
-                );
+                say!("  {:<15}{}", authenta_emulator::BANNER_API_KEY, key.api_key);
                 say!(
                     "  {:<15}{}",
                     authenta_emulator::BANNER_CLIENT_ID,
@@ -201,11 +197,15 @@ async fn main() -> ExitCode {
             }
         }
     }
-    say!("  auth:          {}", match args.auth {
-        AuthMode::Bearer => "bearer: the API key only (Authorization: Bearer)",
-        AuthMode::Headers => "headers: the client id and secret only (x-client-id, x-client-secret)",
-        _ => "both: the API key (Bearer), or the client id and secret (x-client-*)",
-    });
+    say!(
+        "  auth:          {}",
+        match args.auth {
+            AuthMode::Bearer => "bearer: the API key only (Authorization: Bearer)",
+            AuthMode::Headers =>
+                "headers: the client id and secret only (x-client-id, x-client-secret)",
+            _ => "both: the API key (Bearer), or the client id and secret (x-client-*)",
+        }
+    );
     say!("Press Ctrl-C to stop.");
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("authenta-emulator: cannot wait for Ctrl-C: {e}");

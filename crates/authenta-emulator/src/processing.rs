@@ -89,9 +89,11 @@ pub(crate) fn result_document(record: &MediaRecord) -> Vec<u8> {
         .as_ref()
         .map(|u| u.sha256.as_str())
         .unwrap_or("");
-    let mut doc = ResultDocument::default();
-    doc.fake = Some(verdict(sha));
-    doc.score = Some(score(sha));
+    let mut doc = ResultDocument {
+        fake: Some(verdict(sha)),
+        score: Some(score(sha)),
+        ..ResultDocument::default()
+    };
     let participants = participant_count(record);
     if participants > 0 {
         let mut boxes = BTreeMap::new();

@@ -201,7 +201,8 @@ pub(crate) async fn with_standard_message(resp: Response<Body>) -> Response<Body
 /// secret, or a Bearer API key): refused on the upload endpoint (S3 too
 /// refuses an `Authorization` beside a pre-signed query), and never stored
 /// or logged there.
-pub(crate) const CREDENTIAL_HEADERS: [&str; 3] = ["x-client-id", "x-client-secret", "authorization"];
+pub(crate) const CREDENTIAL_HEADERS: [&str; 3] =
+    ["x-client-id", "x-client-secret", "authorization"];
 
 /// The upload rules s3s leaves to the storage layer, checked on the request
 /// head before the signature: an API credential header (400

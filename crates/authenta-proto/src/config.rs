@@ -463,18 +463,16 @@ pub(crate) fn credentials_from_lookup(
     };
     let (key, id, secret) = (get(ENV_API_KEY), get(ENV_CLIENT_ID), get(ENV_CLIENT_SECRET));
     match (key, id, secret) {
-        (Some(_), id, secret) if id.is_some() || secret.is_some() => {
-            Err(ConfigError::BothKinds {
-                api_key: ENV_API_KEY,
-                client_secret: if id.is_some() && secret.is_some() {
-                    "AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET"
-                } else if id.is_some() {
-                    ENV_CLIENT_ID
-                } else {
-                    ENV_CLIENT_SECRET
-                },
-            })
-        }
+        (Some(_), id, secret) if id.is_some() || secret.is_some() => Err(ConfigError::BothKinds {
+            api_key: ENV_API_KEY,
+            client_secret: if id.is_some() && secret.is_some() {
+                "AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET"
+            } else if id.is_some() {
+                ENV_CLIENT_ID
+            } else {
+                ENV_CLIENT_SECRET
+            },
+        }),
         (Some(key), _, _) => Ok(Credentials::api_key(key)),
         (None, Some(id), Some(secret)) => Ok(Credentials::new(id, secret)),
         (None, Some(_), None) => Err(ConfigError::MissingVariable(ENV_CLIENT_SECRET)),
@@ -619,7 +617,11 @@ mod tests {
         let config = Config::from_lookup(vars(&[(ENV_API_KEY, " api_abc \n")])).unwrap();
         assert_eq!(config.credentials(), Credentials::api_key("api_abc"));
         for both in [
-            vars(&[(ENV_API_KEY, "api_abc"), (ENV_CLIENT_ID, "id"), (ENV_CLIENT_SECRET, "s")]),
+            vars(&[
+                (ENV_API_KEY, "api_abc"),
+                (ENV_CLIENT_ID, "id"),
+                (ENV_CLIENT_SECRET, "s"),
+            ]),
             vars(&[(ENV_API_KEY, "api_abc"), (ENV_CLIENT_SECRET, "s")]),
         ] {
             let err = crate::Error::from(Config::from_lookup(both).unwrap_err()).to_string();

@@ -37,8 +37,7 @@ use http::header::{AUTHORIZATION, HeaderName};
 use http::{HeaderValue, Response};
 
 use crate::config::{
-    ClientSecret, CredentialKind, Credentials, ENV_API_KEY, ENV_CLIENT_ID,
-    ENV_CLIENT_SECRET,
+    ClientSecret, CredentialKind, Credentials, ENV_API_KEY, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
 };
 use crate::error::ConfigError;
 
@@ -696,7 +695,12 @@ mod tests {
         std::fs::rename(&next, &path).unwrap();
         assert!(provider.changed());
         assert_eq!(
-            provider.credentials().unwrap().client_secret().unwrap().expose(),
+            provider
+                .credentials()
+                .unwrap()
+                .client_secret()
+                .unwrap()
+                .expose(),
             "second-secret"
         );
         assert!(!provider.changed());
@@ -711,7 +715,12 @@ mod tests {
             SecretSource::Command("printf 'from-command\\nmetadata: x\\n'".into()),
         );
         assert_eq!(
-            provider.credentials().unwrap().client_secret().unwrap().expose(),
+            provider
+                .credentials()
+                .unwrap()
+                .client_secret()
+                .unwrap()
+                .expose(),
             "from-command"
         );
         assert!(
@@ -842,7 +851,10 @@ mod tests {
             let failure = refused(call.step(iam001(), inputs()));
             assert_eq!(failure.code(), Some(&ErrorCode::Iam001));
             // The client's other flows now build with the new secret.
-            assert_eq!(config.credentials().client_secret().unwrap().expose(), "new");
+            assert_eq!(
+                config.credentials().client_secret().unwrap().expose(),
+                "new"
+            );
             // Refusals spend no quota.
             assert_eq!(config.usage(), QuotaUsage::default());
         }
@@ -1006,7 +1018,10 @@ mod tests {
         fn an_invalid_api_key_refreshes_once_and_resends_only_a_new_key() {
             let config = Config::from_provider(KeyFile).unwrap();
             let mut call = create(&config);
-            assert_eq!(bearer_sent(call.step(Event::Ready, inputs())), "Bearer api_old");
+            assert_eq!(
+                bearer_sent(call.step(Event::Ready, inputs())),
+                "Bearer api_old"
+            );
             assert!(matches!(
                 call.step(invalid_api_key(), inputs()),
                 Action::Refresh(_)
@@ -1037,7 +1052,10 @@ mod tests {
             ));
             let same = Ok(Credentials::api_key("api_old"));
             let failure = refused(call.step(Event::Credentials(same), inputs()));
-            assert!(failure.to_string().contains("check the API key"), "{failure}");
+            assert!(
+                failure.to_string().contains("check the API key"),
+                "{failure}"
+            );
         }
     }
 
@@ -1124,6 +1142,14 @@ mod tests {
                 ..Default::default()
             }
         );
-        assert_eq!(client.config().credentials().client_secret().unwrap().expose(), "new");
+        assert_eq!(
+            client
+                .config()
+                .credentials()
+                .client_secret()
+                .unwrap()
+                .expose(),
+            "new"
+        );
     }
 }

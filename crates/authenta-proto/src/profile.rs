@@ -48,9 +48,7 @@ use std::path::{Path, PathBuf};
 
 use toml_edit::{DocumentMut, Item, Table, value};
 
-use crate::config::{
-    ApiKey, ClientSecret, Config, ENV_API_KEY, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
-};
+use crate::config::{ApiKey, ClientSecret, Config, ENV_API_KEY, ENV_CLIENT_ID, ENV_CLIENT_SECRET};
 use crate::credentials::{SecretProvider, SecretSource};
 use crate::error::ConfigError;
 
@@ -133,8 +131,8 @@ impl Profile {
         base_url: Option<String>,
     ) -> Result<Profile, ConfigError> {
         given.check()?;
-        let whole = given.api_key.is_some()
-            || (given.client_id.is_some() && given.client_secret.is_some());
+        let whole =
+            given.api_key.is_some() || (given.client_id.is_some() && given.client_secret.is_some());
         let base = match profile {
             Some(name) => Profile::load(name)?,
             None if whole => Profile::default(),
@@ -688,7 +686,10 @@ mod tests {
         file.set(&env).unwrap();
         file.save().unwrap();
         let text = std::fs::read_to_string(file.path()).unwrap();
-        assert!(text.contains("[profile.env]\napi_key_env = \"PROD_KEY\"\n"), "{text}");
+        assert!(
+            text.contains("[profile.env]\napi_key_env = \"PROD_KEY\"\n"),
+            "{text}"
+        );
         // A given id and secret replace the profile's API key, and a given
         // API key its id and secret.
         let pair = prod.clone().overridden(
@@ -700,7 +701,10 @@ mod tests {
             None,
         );
         assert_eq!(pair.api_key, None);
-        assert_eq!(pair.provider().unwrap().kind(), crate::CredentialKind::ClientSecret);
+        assert_eq!(
+            pair.provider().unwrap().kind(),
+            crate::CredentialKind::ClientSecret
+        );
         let key = pair.overridden(
             GivenKey {
                 api_key: Some(ApiKey::new("api_x")),
@@ -708,8 +712,14 @@ mod tests {
             },
             None,
         );
-        assert_eq!((key.client_id.as_ref(), key.client_secret.as_ref()), (None, None));
-        assert_eq!(key.provider().unwrap().kind(), crate::CredentialKind::ApiKey);
+        assert_eq!(
+            (key.client_id.as_ref(), key.client_secret.as_ref()),
+            (None, None)
+        );
+        assert_eq!(
+            key.provider().unwrap().kind(),
+            crate::CredentialKind::ApiKey
+        );
         // Both kinds given at once: say which to unset.
         let both = GivenKey {
             api_key: Some(ApiKey::new("api_x")),
@@ -724,7 +734,10 @@ mod tests {
                 "[profile.a]\napi_key_env = \"K\"\nclient_id = \"id\"",
                 "both an API key and a client id",
             ),
-            ("[profile.a]\napi_key = \"api_x\"", "not kept in the config file"),
+            (
+                "[profile.a]\napi_key = \"api_x\"",
+                "not kept in the config file",
+            ),
             (
                 "[profile.a]\napi_key_env = \"K\"\napi_key_file = \"f\"",
                 "more than one API key source",

@@ -223,10 +223,9 @@ mod tests {
         for row in ERROR_CODES {
             let status = row.status.unwrap_or(row.emulator_status);
             // In its generation's shape: `type` or `statusCode`.
-            let body = serde_json::to_string(
-                &ErrorBody::documented(ErrorCode::from(row.code)).unwrap(),
-            )
-            .unwrap();
+            let body =
+                serde_json::to_string(&ErrorBody::documented(ErrorCode::from(row.code)).unwrap())
+                    .unwrap();
             let err = check_api_response(
                 answer(status, "application/json", &body),
                 Operation::GetMedia,

@@ -20,8 +20,9 @@ pub use authenta_proto::types::{
 };
 pub use authenta_proto::{
     ApiKey, ByteStream, ClientSecret, Config, ConfigError, CredentialError, CredentialKind,
-    CredentialProvider, Credentials, ErrorClass, Failure, MediaFile, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy,
-    SecretProvider, SecretSource, UploadOptions, UploadReceipt, UploadTarget,
+    CredentialProvider, Credentials, ErrorClass, Failure, MediaFile, PollPolicy, ProgressFn,
+    QuotaUsage, RetryPolicy, SecretProvider, SecretSource, UploadOptions, UploadReceipt,
+    UploadTarget,
 };
 pub use authenta_proto::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
 #[cfg(feature = "profile")]

@@ -314,7 +314,11 @@ mod tests {
         let iam001 = ErrorCode::Iam001.info().unwrap();
         assert_eq!(
             (iam001.error_type, iam001.message, iam001.status),
-            (Some("UNAUTHENTICATED"), "You are not authenticated", Some(401))
+            (
+                Some("UNAUTHENTICATED"),
+                "You are not authenticated",
+                Some(401)
+            )
         );
         let iam002 = ErrorCode::Iam002.info().unwrap();
         assert_eq!(
@@ -338,7 +342,11 @@ mod tests {
             (ErrorCode::Forbidden, CodeClass::Permission, 403),
             (ErrorCode::InsufficientBalance, CodeClass::Credits, 402),
             (ErrorCode::InvalidTaskType, CodeClass::InvalidInput, 400),
-            (ErrorCode::UnsupportedMediaType, CodeClass::InvalidInput, 400),
+            (
+                ErrorCode::UnsupportedMediaType,
+                CodeClass::InvalidInput,
+                400,
+            ),
             (ErrorCode::JobNotFound, CodeClass::NotFound, 404),
         ] {
             let info = code.info().unwrap();
@@ -348,7 +356,10 @@ mod tests {
                 "{code}"
             );
         }
-        assert_eq!(ErrorCode::Iam001.info().unwrap().class, CodeClass::Credentials);
+        assert_eq!(
+            ErrorCode::Iam001.info().unwrap().class,
+            CodeClass::Credentials
+        );
         assert_eq!(ErrorCode::U007.info().unwrap().class, CodeClass::Credits);
         assert!(ERROR_CODES.iter().all(|r| r.retry == RetryAdvice::Never));
         assert_eq!(ErrorCode::from("ZZ999").info(), None);

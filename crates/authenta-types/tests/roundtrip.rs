@@ -184,7 +184,9 @@ fn no_debug_shows_a_pre_signed_query() {
     }))
     .unwrap();
     let debug = format!("{created:?}");
-    for secret in ["secret1", "secret2", "secret3", "secret4", "secret5", "X-Amz"] {
+    for secret in [
+        "secret1", "secret2", "secret3", "secret4", "secret5", "X-Amz",
+    ] {
         assert!(!debug.contains(secret), "{debug}");
     }
     assert!(
@@ -204,14 +206,22 @@ fn generation_two_fields_are_typed_and_a_bad_one_does_not_spoil_the_record() {
     });
     let with = |extra: serde_json::Value| -> Media {
         let mut v = base.clone();
-        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         serde_json::from_value(v).unwrap()
     };
     let m = with(serde_json::json!({"confidence": 0.93, "faces": 2, "deepFakes": 1}));
-    assert_eq!((m.confidence, m.faces, m.deep_fakes), (Some(0.93), Some(2), Some(1)));
+    assert_eq!(
+        (m.confidence, m.faces, m.deep_fakes),
+        (Some(0.93), Some(2), Some(1))
+    );
     assert!(m.extra.is_empty(), "{:?}", m.extra);
     let m = with(serde_json::json!({"confidence": "0.5", "faces": "many", "deepFakes": -1}));
-    assert_eq!((m.confidence, m.faces, m.deep_fakes), (Some(0.5), None, None));
+    assert_eq!(
+        (m.confidence, m.faces, m.deep_fakes),
+        (Some(0.5), None, None)
+    );
     let m = with(serde_json::json!({"confidence": null, "faces": 1.5}));
     assert_eq!((m.confidence, m.faces), (None, None));
 }

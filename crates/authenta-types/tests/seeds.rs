@@ -69,7 +69,10 @@ fn every_documented_error_body() {
         );
         // Generation 1 sends a type, generation 2 its status instead.
         assert_eq!(body.error_type, row.error_type.map(ErrorType::from));
-        assert_eq!(body.status_code, row.error_type.is_none().then_some(row.status).flatten());
+        assert_eq!(
+            body.status_code,
+            row.error_type.is_none().then_some(row.status).flatten()
+        );
         assert_eq!(body.message, row.message);
         assert_eq!(ErrorBody::documented(body.code.clone()), Some(body));
     }

@@ -100,10 +100,9 @@ pub use authenta_proto::types::{
     ResultDocument,
 };
 pub use authenta_proto::{
-    ApiKey, ClientSecret, Config, CredentialError, CredentialKind, CredentialProvider,
-    Credentials, ErrorClass, Failure,
-    MediaFile, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy, SecretProvider, SecretSource,
-    UploadOptions, UploadReceipt, UploadTarget,
+    ApiKey, ClientSecret, Config, CredentialError, CredentialKind, CredentialProvider, Credentials,
+    ErrorClass, Failure, MediaFile, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy,
+    SecretProvider, SecretSource, UploadOptions, UploadReceipt, UploadTarget,
 };
 #[cfg(feature = "profile")]
 pub use authenta_proto::{GivenKey, Profile, ProfileFile};

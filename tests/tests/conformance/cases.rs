@@ -10,12 +10,12 @@ use std::time::{Duration, SystemTime};
 use authenta_emulator::{Fault, FaultAction, FaultBody, FaultStage, KeySpec};
 use authenta_proto::http::StatusCode;
 use authenta_proto::types::{
-    ApiGeneration, CreatedMedia, ERROR_CODES, ErrorBody, ErrorCode, LIST_LIMIT_MAX, ListQuery, MediaId, MediaList, MediaStatus,
-    ModelType, Permission,
+    ApiGeneration, CreatedMedia, ERROR_CODES, ErrorBody, ErrorCode, LIST_LIMIT_MAX, ListQuery,
+    MediaId, MediaList, MediaStatus, ModelType, Permission,
 };
 use authenta_proto::{
-    CredentialError, CredentialKind, CredentialProvider, Credentials, Error,
-    ErrorClass, Failure, PollPolicy, RetryPolicy, UploadError, UploadTarget, ValidationError,
+    CredentialError, CredentialKind, CredentialProvider, Credentials, Error, ErrorClass, Failure,
+    PollPolicy, RetryPolicy, UploadError, UploadTarget, ValidationError,
 };
 use authenta_tests::env::{png_bytes, png_request};
 use authenta_tests::{Backend, Env};
@@ -937,8 +937,7 @@ struct RotatingKey {
 
 impl CredentialProvider for RotatingKey {
     fn credentials(&self) -> Result<Credentials, CredentialError> {
-        self.asked
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(Credentials::api_key(self.current.lock().unwrap().as_str()))
     }
 
@@ -984,23 +983,63 @@ pub fn a_refused_api_key_is_read_again_once_and_resent_only_when_it_changed<B: B
         Some(&mid),
     );
     assert_eq!(asked(), 3);
-    assert_eq!(env.emu.api_requests().len(), 1, "not resent with the same key");
+    assert_eq!(
+        env.emu.api_requests().len(),
+        1,
+        "not resent with the same key"
+    );
 }
 
 pub fn each_current_error_body_parses_into_its_class<B: Backend>() {
     let env = Env::new();
     let client: B = env.client();
     let bodies = [
-        (401, r#"{"code":"INVALID_API_KEY","statusCode":401,"message":"API key authentication failed"}"#, ErrorClass::Authentication),
-        (403, r#"{"code":"FORBIDDEN","statusCode":403,"message":"You don't have permission to access this"}"#, ErrorClass::Permission),
-        (402, r#"{"code":"INSUFFICIENT_BALANCE","statusCode":402,"message":"Insufficient balance. Please top up or enable pay-as-you-go billing"}"#, ErrorClass::Credits),
-        (400, r#"{"code":"INVALID_TASK_TYPE","statusCode":400,"message":"Task type ID 99 does not exist"}"#, ErrorClass::InvalidInput),
-        (400, r#"{"code":"UNSUPPORTED_MEDIA_TYPE","statusCode":400,"message":"Task type 1 (ai-image-detection) does not support media type: video/mp4"}"#, ErrorClass::InvalidInput),
-        (404, r#"{"code":"JOB_NOT_FOUND","statusCode":404,"message":"Job with ID 469 does not exist"}"#, ErrorClass::NotFound),
+        (
+            401,
+            r#"{"code":"INVALID_API_KEY","statusCode":401,"message":"API key authentication failed"}"#,
+            ErrorClass::Authentication,
+        ),
+        (
+            403,
+            r#"{"code":"FORBIDDEN","statusCode":403,"message":"You don't have permission to access this"}"#,
+            ErrorClass::Permission,
+        ),
+        (
+            402,
+            r#"{"code":"INSUFFICIENT_BALANCE","statusCode":402,"message":"Insufficient balance. Please top up or enable pay-as-you-go billing"}"#,
+            ErrorClass::Credits,
+        ),
+        (
+            400,
+            r#"{"code":"INVALID_TASK_TYPE","statusCode":400,"message":"Task type ID 99 does not exist"}"#,
+            ErrorClass::InvalidInput,
+        ),
+        (
+            400,
+            r#"{"code":"UNSUPPORTED_MEDIA_TYPE","statusCode":400,"message":"Task type 1 (ai-image-detection) does not support media type: video/mp4"}"#,
+            ErrorClass::InvalidInput,
+        ),
+        (
+            404,
+            r#"{"code":"JOB_NOT_FOUND","statusCode":404,"message":"Job with ID 469 does not exist"}"#,
+            ErrorClass::NotFound,
+        ),
         // Generation 1's shape, and codes this version does not know: by status.
-        (429, r#"{"code":"AA001","type":"CLIENT_ERROR","message":"API limit reached"}"#, ErrorClass::Quota),
-        (402, r#"{"code":"PAYMENT_NEEDED_SOON","statusCode":402,"message":"x"}"#, ErrorClass::Credits),
-        (403, r#"{"code":"NOPE","message":"no type nor statusCode"}"#, ErrorClass::Permission),
+        (
+            429,
+            r#"{"code":"AA001","type":"CLIENT_ERROR","message":"API limit reached"}"#,
+            ErrorClass::Quota,
+        ),
+        (
+            402,
+            r#"{"code":"PAYMENT_NEEDED_SOON","statusCode":402,"message":"x"}"#,
+            ErrorClass::Credits,
+        ),
+        (
+            403,
+            r#"{"code":"NOPE","message":"no type nor statusCode"}"#,
+            ErrorClass::Permission,
+        ),
     ];
     for (status, body, class) in bodies {
         env.emu

@@ -72,7 +72,7 @@ struct Fixture {
 /// What the step returned.
 enum Done {
     Created,
-    Got(Media),
+    Got(Box<Media>),
     Listed(Vec<MediaId>, u64),
     Deleted,
     Uploaded(Option<MediaId>),
@@ -413,7 +413,7 @@ fn act<B: Backend>(env: &Env, client: &B, step: Step, fixture: &Fixture) -> Resu
             client.create(png_request("act.png", 100))?;
             Done::Created
         }
-        Step::Get => Done::Got(client.get(mid())?),
+        Step::Get => Done::Got(Box::new(client.get(mid())?)),
         Step::List => {
             let page = client.list(ListQuery {
                 limit: Some(10),

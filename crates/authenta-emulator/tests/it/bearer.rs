@@ -16,7 +16,11 @@ fn create_body() -> serde_json::Value {
 async fn a_bearer_key_is_checked_then_its_permission_with_generation_two_bodies() {
     let env = Env::new().await;
     assert!(env.key.api_key.starts_with("api_"), "{}", env.key.api_key);
-    assert!(env.key.api_key[4..].chars().all(|c| c.is_ascii_alphanumeric()));
+    assert!(
+        env.key.api_key[4..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric())
+    );
     // The right key: no quota spent, the call answered.
     let a = env.bearer(Method::GET, &env.key.api_key, "/media").await;
     assert_eq!(a.status, 200, "{}", a.text());
@@ -130,7 +134,10 @@ async fn every_error_of_a_bearer_request_has_the_generation_two_shape() {
         .await;
     assert_eq!(a.status, 400);
     let body = a.json();
-    assert_eq!((body["code"].as_str(), body["statusCode"].as_u64()), (Some("EMU400"), Some(400)));
+    assert_eq!(
+        (body["code"].as_str(), body["statusCode"].as_u64()),
+        (Some("EMU400"), Some(400))
+    );
     assert!(body.get("type").is_none(), "{body}");
     // A model that does not take the content type: UNSUPPORTED_MEDIA_TYPE,
     // by kind and by FD-1's own formats.
@@ -144,7 +151,10 @@ async fn every_error_of_a_bearer_request_has_the_generation_two_shape() {
         assert_eq!(a.status, 400, "{}", a.text());
         let body = a.json();
         assert_eq!(body["code"], "UNSUPPORTED_MEDIA_TYPE", "{body}");
-        assert!(body["message"].as_str().unwrap().contains(content_type), "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(content_type),
+            "{body}"
+        );
         // Through the headers, the same request is EMU400.
         let a = env
             .create_as(
@@ -196,7 +206,12 @@ async fn one_generation_only_when_told() {
         200
     );
     assert_eq!("bearer".parse::<AuthMode>(), Ok(AuthMode::Bearer));
-    assert!("tokens".parse::<AuthMode>().unwrap_err().contains("headers, bearer or both"));
+    assert!(
+        "tokens"
+            .parse::<AuthMode>()
+            .unwrap_err()
+            .contains("headers, bearer or both")
+    );
 }
 
 #[tokio::test]
