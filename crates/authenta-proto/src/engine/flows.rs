@@ -14,8 +14,7 @@
 use std::sync::Arc;
 
 use authenta_types::{
-    CodeClass, CreateMediaRequest, CreatedMedia, ErrorCode, ListQuery, Media, MediaId, ModelType,
-    ResultDocument,
+    CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, ModelType, ResultDocument,
 };
 use http::HeaderValue;
 use http::header::USER_AGENT;
@@ -131,7 +130,7 @@ impl<Op: ApiRequest> Call<Op> {
     fn after_answer(&mut self, step: Step<Result<Op::Output, Failure>>) -> Action<Op::Output> {
         // `IAM001` or `INVALID_API_KEY`: the spec's table classes both as
         // refused credentials.
-        let refused = matches!(&step, Step::Done(Err(f)) if f.code().and_then(ErrorCode::info).is_some_and(|i| i.class == CodeClass::Credentials));
+        let refused = matches!(&step, Step::Done(Err(f)) if f.as_proto().is_some_and(crate::Error::is_credentials_refused));
         if !refused || matches!(self.renewal, Renewal::Resent) {
             return after(step);
         }
