@@ -117,6 +117,9 @@ pub enum Command {
     /// Write a profile to the config file: base URL, client id and where
     /// the secret is kept (a private file, a variable, or a command).
     Configure(crate::profile::ConfigureArgs),
+    /// Serve the checks to AI assistants: a Model Context Protocol server
+    /// on stdin and stdout (see the README for a client's configuration).
+    Mcp(crate::mcp::McpArgs),
 }
 
 /// `process FILE|DIR...`
@@ -378,7 +381,7 @@ fn parse_opacity(text: &str) -> Result<f32, String> {
 }
 
 /// A duration such as `300ms`, `90s`, `10m` or `1h 30m`.
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .map_err(|e| format!("{e}; give a duration such as 300ms, 90s or 10m"))
 }

@@ -277,6 +277,18 @@ impl Ledger {
             use std::os::unix::fs::PermissionsExt as _;
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         }
+        Ledger::prepare(conn, path)
+    }
+
+    /// A ledger that lives in memory and ends with the process: for an
+    /// embedded emulator's records, which end with it too.
+    pub fn in_memory() -> io::Result<Ledger> {
+        let conn = Connection::open_in_memory().map_err(db)?;
+        Ledger::prepare(conn, Path::new(":memory:"))
+    }
+
+    /// Checks the schema's version, then sets the connection up.
+    fn prepare(conn: Connection, path: &Path) -> io::Result<Ledger> {
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(db)?;
         let version: i64 = conn

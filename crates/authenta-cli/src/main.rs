@@ -17,6 +17,7 @@ mod commands;
 mod exit;
 mod files;
 mod ledger;
+mod mcp;
 mod output;
 mod process;
 mod profile;
@@ -67,5 +68,6 @@ async fn run(cli: &Cli) -> Result<u8, CliError> {
         Command::Emulator(args) => commands::emulator(global, args).await,
         Command::Ledger(args) => ledger::run(global, args),
         Command::Configure(args) => profile::configure(global, args),
+        Command::Mcp(args) => mcp::run(global, args).await,
     }
 }

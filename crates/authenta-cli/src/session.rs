@@ -57,8 +57,11 @@ impl Session {
             "authenta: using an embedded emulator at {} with a fresh key (nothing is kept)",
             emulator.base_url()
         );
+        // The key's client id and secret: the emulator meters their use
+        // (its control surface shows the key's queries and mutations), where
+        // an API key's calls are unmetered.
         let client = builder
-            .credentials(Credentials::api_key(key.api_key))
+            .credentials(Credentials::new(key.client_id, key.client_secret))
             .base_url(emulator.base_url())
             .build()?;
         let _ = USED.set(client.clone());
@@ -66,6 +69,13 @@ impl Session {
             client,
             _emulator: Some(emulator),
         })
+    }
+}
+
+impl Session {
+    /// The embedded emulator, with `--emulator`.
+    pub fn emulator(&self) -> Option<&RunningEmulator> {
+        self._emulator.as_ref()
     }
 }
 
