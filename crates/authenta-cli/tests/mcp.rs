@@ -4,8 +4,10 @@
 //! check what the emulator saw.
 //!
 //! The Python is `AUTHENTA_MCP_PYTHON`, else the virtual environment
-//! `.ci/run` makes (`target/mcp-venv`, or under `CARGO_TARGET_DIR`). With
-//! none, or without the package, the tests fail saying how to install it.
+//! `target/mcp-venv` (under `CARGO_TARGET_DIR` when set), made by the first
+//! test that needs it when missing (`python3 -m venv`, `pip install mcp`):
+//! `cargo test --workspace` needs only `python3` and PyPI. When that fails,
+//! the tests fail saying how to install it.
 
 mod common;
 
@@ -21,23 +23,35 @@ use common::has;
 const MCP_VERSION: &str = "2.3.0";
 
 /// The Python with the `mcp` package; panics saying how to get one.
+///
+/// `AUTHENTA_MCP_PYTHON` if set; else the virtual environment under the
+/// target directory (`.ci/run` makes it), made here on first use when it is
+/// missing (`python3 -m venv`, then `pip install mcp==MCP_VERSION` from
+/// PyPI), so `cargo test --workspace` works on a fresh machine that has
+/// `python3`. Any failure on the way is a panic that says what to do.
 fn python() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(find_or_make_python).clone()
+}
+
+fn find_or_make_python() -> PathBuf {
     let install = format!(
         "python3 -m venv target/mcp-venv && target/mcp-venv/bin/pip install mcp=={MCP_VERSION} \
          (as .ci/run does), or set AUTHENTA_MCP_PYTHON to a Python that has the `mcp` package"
     );
-    let candidates: Vec<PathBuf> = match std::env::var_os("AUTHENTA_MCP_PYTHON") {
-        Some(path) => vec![PathBuf::from(path)],
+    let python = match std::env::var_os("AUTHENTA_MCP_PYTHON") {
+        Some(path) => PathBuf::from(path),
         None => {
-            let mut dirs = vec![common::root().join("target")];
-            dirs.extend(std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from));
-            dirs.into_iter()
-                .map(|dir| dir.join("mcp-venv/bin/python"))
-                .collect()
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| common::root().join("target"));
+            let venv = target.join("mcp-venv");
+            let python = venv.join("bin/python");
+            if !has_mcp(&python) {
+                make_venv(&venv, &install);
+            }
+            python
         }
-    };
-    let Some(python) = candidates.into_iter().find(|p| p.is_file()) else {
-        panic!("these tests need Python with the MCP SDK and none was found: {install}");
     };
     let probe = Command::new(&python)
         .args(["-c", "import mcp"])
@@ -50,6 +64,43 @@ fn python() -> PathBuf {
         String::from_utf8_lossy(&probe.stderr).trim()
     );
     python
+}
+
+fn has_mcp(python: &Path) -> bool {
+    python.is_file()
+        && Command::new(python)
+            .args(["-c", "import mcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
+/// `python3 -m venv VENV && VENV/bin/pip install mcp==MCP_VERSION`.
+fn make_venv(venv: &Path, install: &str) {
+    let run = |cmd: &mut Command, what: &str| {
+        let out = cmd.output().unwrap_or_else(|e| {
+            panic!(
+                "these tests need Python with the MCP SDK; {what} failed to start: {e}; {install}"
+            )
+        });
+        assert!(
+            out.status.success(),
+            "these tests need Python with the MCP SDK; {what} failed ({}): {}; {install}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    };
+    run(
+        Command::new("python3").arg("-m").arg("venv").arg(venv),
+        "python3 -m venv",
+    );
+    run(
+        Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", "--disable-pip-version-check"])
+            .arg(format!("mcp=={MCP_VERSION}")),
+        "pip install mcp",
+    );
 }
 
 fn client_script() -> PathBuf {
