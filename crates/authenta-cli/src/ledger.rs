@@ -256,7 +256,8 @@ pub struct Identity {
 pub struct Account {
     /// The API base URL.
     pub base_url: String,
-    /// The key's client id.
+    /// The key's client id, or for an API key `api-key:` and a
+    /// fingerprint of it.
     pub client_id: String,
 }
 
@@ -629,9 +630,21 @@ impl Ledger {
     /// The account of `client`'s key.
     pub fn account(client: &authenta_reqwest::Client) -> Account {
         let config = client.config();
+        let credentials = config.credentials();
+        // An API key has no public id: the ledger keys its entries by a
+        // fingerprint of it (never the key).
+        let client_id = match (credentials.client_id(), credentials.as_api_key()) {
+            (Some(id), _) => id.to_owned(),
+            (None, Some(key)) => {
+                let digest = Sha256::digest(key.expose().as_bytes());
+                let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+                format!("api-key:{hex}")
+            }
+            (None, None) => String::new(),
+        };
         Account {
             base_url: config.base_url().to_owned(),
-            client_id: config.credentials().client_id,
+            client_id,
         }
     }
 

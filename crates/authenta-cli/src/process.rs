@@ -431,9 +431,12 @@ fn outcome_json(job: &Job, outcome: &Outcome, elapsed: Duration) -> serde_json::
     value
 }
 
-/// The results table: file, mid, model, status, verdict, time.
+/// The results table: file, mid, model, status, verdict, time, and what
+/// the server says beside the verdict (confidence, faces).
 fn results_table(rows: &[(&Job, &(Outcome, Duration))]) -> Table {
-    let mut table = Table::new(&["file", "mid", "model", "status", "verdict", "time"]);
+    let mut table = Table::new(&[
+        "file", "mid", "model", "status", "verdict", "time", "detail",
+    ]);
     for (job, (outcome, elapsed)) in rows {
         let time = match outcome {
             Outcome::Skipped => "-".to_owned(),
@@ -457,8 +460,20 @@ fn results_table(rows: &[(&Job, &(Outcome, Duration))]) -> Table {
             ),
             Outcome::Skipped => ("-".into(), job.model.to_string(), "skipped".into(), "-"),
         };
+        let detail = match outcome {
+            Outcome::Done(media) => output::figures(media),
+            _ => "-".to_owned(),
+        };
         let file = job.path.display().to_string();
-        table.row(vec![file, mid, model, status, verdict.to_owned(), time]);
+        table.row(vec![
+            file,
+            mid,
+            model,
+            status,
+            verdict.to_owned(),
+            time,
+            detail,
+        ]);
     }
     table
 }

@@ -402,6 +402,22 @@ impl EntryWriter<'_> {
             ("Verdict", verdict.as_str().to_owned()),
             ("Score", score.map_or_else(dash, |s| format!("{s:.3}"))),
             (
+                "Confidence",
+                entry
+                    .media
+                    .as_ref()
+                    .and_then(|m| m.confidence)
+                    .map_or_else(dash, |c| format!("{c:.3}")),
+            ),
+            (
+                "Faces",
+                entry
+                    .media
+                    .as_ref()
+                    .filter(|m| m.faces.is_some() || m.deep_fakes.is_some())
+                    .map_or_else(dash, crate::output::figures),
+            ),
+            (
                 "Processing time",
                 entry
                     .elapsed
