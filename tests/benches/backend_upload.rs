@@ -194,6 +194,7 @@ fn settings(server: &EmulatorProcess) -> Settings {
     Settings {
         base_url: server.base_url().to_owned(),
         credentials: Credentials::new(&server.key().client_id, server.key().client_secret.as_str()),
+        provider: None,
         retry: RetryPolicy::never(),
         poll: PollPolicy::default(),
         request_timeout: None,
@@ -298,6 +299,7 @@ fn child(backend: &str, saved: &Path, file: &Path) {
     let settings = Settings {
         base_url: var("AUTHENTA_BASE_URL"),
         credentials: Credentials::new(var("AUTHENTA_CLIENT_ID"), var("AUTHENTA_CLIENT_SECRET")),
+        provider: None,
         retry: RetryPolicy::never(),
         poll: PollPolicy::default(),
         request_timeout: None,

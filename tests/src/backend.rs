@@ -14,8 +14,8 @@ use authenta_proto::types::{
     CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, ResultDocument,
 };
 use authenta_proto::{
-    Blocking, Config, Credentials, Failure, HttpClient, PollPolicy, RetryPolicy, Runtime,
-    UploadOptions, UploadReceipt, UploadTarget,
+    Blocking, Config, CredentialError, CredentialProvider, Credentials, Failure, HttpClient,
+    PollPolicy, RetryPolicy, Runtime, UploadOptions, UploadReceipt, UploadTarget,
 };
 
 #[path = "../../crates/authenta-proto/examples/custom_client/std_client.rs"]
@@ -31,6 +31,9 @@ pub struct Settings {
     pub base_url: String,
     /// The key.
     pub credentials: Credentials,
+    /// Where the key comes from instead, when given (asked again after the
+    /// API refuses it).
+    pub provider: Option<SharedProvider>,
     /// When to retry.
     pub retry: RetryPolicy,
     /// How `wait` polls.
@@ -44,6 +47,30 @@ pub struct Settings {
     /// How long an upload may go without progress (the backend's default
     /// when `None`).
     pub upload_stall_timeout: Option<Duration>,
+}
+
+/// A credential provider a test shares with the clients it builds.
+#[derive(Clone)]
+pub struct SharedProvider(pub std::sync::Arc<dyn CredentialProvider>);
+
+impl std::fmt::Debug for SharedProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedProvider({})", self.0.describe())
+    }
+}
+
+impl CredentialProvider for SharedProvider {
+    fn credentials(&self) -> Result<Credentials, CredentialError> {
+        self.0.credentials()
+    }
+
+    fn changed(&self) -> bool {
+        self.0.changed()
+    }
+
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
 }
 
 impl Settings {
@@ -221,7 +248,11 @@ impl Connect for TcpClient {
     const NAME: &'static str = "TcpStream client";
 
     fn connect(settings: &Settings) -> Result<Self, Failure> {
-        let config = Config::new(settings.credentials.clone()).with_base_url(&settings.base_url)?;
+        let config = match &settings.provider {
+            Some(provider) => Config::from_shared_provider(provider.0.clone())?,
+            None => Config::new(settings.credentials.clone()),
+        }
+        .with_base_url(&settings.base_url)?;
         let driver = Blocking {
             transport: settings
                 .socket_timeout()
@@ -247,8 +278,12 @@ impl Connect for TcpClient {
 /// A backend's builder (both are proto's `ClientBuilder`), configured
 /// from `settings`.
 fn builder<T: authenta_proto::Backend>(settings: &Settings) -> authenta_proto::ClientBuilder<T> {
-    let builder = authenta_proto::ClientBuilder::<T>::default()
-        .credentials(settings.credentials.clone())
+    let builder = authenta_proto::ClientBuilder::<T>::default();
+    let builder = match &settings.provider {
+        Some(provider) => builder.credentials_provider(provider.clone()),
+        None => builder.credentials(settings.credentials.clone()),
+    };
+    let builder = builder
         .base_url(&settings.base_url)
         .retry_policy(settings.retry)
         .poll_policy(settings.poll);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use authenta_emulator::{ApiKey, ApiRequest, Emulator, KeySpec, RunningEmulator, UploadRequest};
 use authenta_proto::types::{CreateMediaRequest, ModelType};
-use authenta_proto::{Credentials, PollPolicy, RetryPolicy, UploadOptions};
+use authenta_proto::{CredentialKind, Credentials, PollPolicy, RetryPolicy, UploadOptions};
 
 use crate::backend::{Backend, Settings};
 
@@ -54,6 +54,24 @@ pub fn png_request(name: &str, size: u64) -> CreateMediaRequest {
     }
 }
 
+thread_local! {
+    /// The kind of credentials the clients of [`Env`]s made on this thread
+    /// use: see [`with_kind`].
+    static KIND: std::cell::Cell<CredentialKind> =
+        const { std::cell::Cell::new(CredentialKind::ClientSecret) };
+}
+
+/// Runs `test` with every [`Env`] it makes giving its clients credentials
+/// of `kind` (an API key, or a client id and secret; the latter when not
+/// told). A test runs on a thread of its own, so its cases run once per
+/// kind without a parameter threaded through every body.
+pub fn with_kind<R>(kind: CredentialKind, test: impl FnOnce() -> R) -> R {
+    let before = KIND.replace(kind);
+    let result = test();
+    KIND.set(before);
+    result
+}
+
 /// An in-process emulator on port 0, a key with every permission and no
 /// quota, and a temporary directory.
 pub struct Env {
@@ -63,6 +81,8 @@ pub struct Env {
     pub key: ApiKey,
     /// Files for the test.
     pub dir: tempfile::TempDir,
+    /// The kind of credentials its clients use.
+    pub kind: CredentialKind,
 }
 
 impl Default for Env {
@@ -95,14 +115,22 @@ impl Env {
             emu,
             key,
             dir: tempfile::tempdir().expect("a temporary directory"),
+            kind: KIND.get(),
         }
     }
 
-    /// Settings for `key` on this emulator, with short policies.
+    /// Settings for a client id and secret on this emulator, with short
+    /// policies.
     pub fn settings_for(&self, client_id: &str, client_secret: &str) -> Settings {
+        self.settings_with(Credentials::new(client_id, client_secret))
+    }
+
+    /// Settings for `credentials` on this emulator, with short policies.
+    pub fn settings_with(&self, credentials: Credentials) -> Settings {
         Settings {
             base_url: self.emu.base_url().to_owned(),
-            credentials: Credentials::new(client_id, client_secret),
+            credentials,
+            provider: None,
             retry: fast_retries(),
             poll: fast_polls(),
             request_timeout: None,
@@ -111,9 +139,26 @@ impl Env {
         }
     }
 
+    /// The credentials of `key` of the kind this environment's clients use.
+    pub fn credentials(&self, key: &ApiKey) -> Credentials {
+        match self.kind {
+            CredentialKind::ApiKey => Credentials::api_key(key.api_key.as_str()),
+            _ => Credentials::new(&key.client_id, key.client_secret.as_str()),
+        }
+    }
+
+    /// The secret part of `key` its clients send (the API key, or the
+    /// client secret).
+    pub fn secret(&self, key: &ApiKey) -> String {
+        match self.kind {
+            CredentialKind::ApiKey => key.api_key.clone(),
+            _ => key.client_secret.clone(),
+        }
+    }
+
     /// Settings for the environment's key.
     pub fn settings(&self) -> Settings {
-        self.settings_for(&self.key.client_id, &self.key.client_secret)
+        self.settings_with(self.credentials(&self.key))
     }
 
     /// A client of backend `B` with the environment's key.
@@ -123,7 +168,7 @@ impl Env {
 
     /// A client of backend `B` with another key.
     pub fn client_with<B: Backend>(&self, key: &ApiKey) -> B {
-        B::connect(&self.settings_for(&key.client_id, &key.client_secret))
+        B::connect(&self.settings_with(self.credentials(key)))
             .unwrap_or_else(|e| panic!("a {} client: {e}", B::NAME))
     }
 

@@ -17,7 +17,9 @@
 pub mod backend;
 pub mod env;
 
-pub use backend::{Backend, Connect, Reqwest, Settings, StdClock, StdHttp, TcpClient};
+pub use backend::{
+    Backend, Connect, Reqwest, Settings, SharedProvider, StdClock, StdHttp, TcpClient,
+};
 pub use env::Env;
 
 /// The README's Rust snippets: compiled by `cargo test --doc`, and run

@@ -137,13 +137,46 @@ fn check_model_content_rule(spec: &Value) -> Result<(), Error> {
             .filter(|r| r["mediaKind"] == kind)
             .filter_map(|r| r["contentType"].as_str().map(str::to_owned))
             .collect();
-        let takers: Vec<String> = models
+        let takers: Vec<&Value> = models
             .iter()
             .filter(|r| strings(&r["mediaKinds"]).iter().any(|k| k == kind))
-            .filter_map(|r| r["id"].as_str().map(str::to_owned))
             .collect();
-        if !types.is_empty() && !takers.is_empty() {
-            expected.push((kind, types, takers));
+        let id = |r: &&Value| r["id"].as_str().map(str::to_owned);
+        // Models that take every content type of the kind share a branch.
+        let open: Vec<String> = takers
+            .iter()
+            .filter(|r| strings(&r["contentTypes"]).is_empty())
+            .filter_map(id)
+            .collect();
+        if !types.is_empty() && !open.is_empty() {
+            expected.push((kind.to_owned(), types.clone(), open));
+        }
+        // A model naming its content types has a branch of its own per kind.
+        for r in takers
+            .iter()
+            .filter(|r| !strings(&r["contentTypes"]).is_empty())
+        {
+            let own: Vec<String> = strings(&r["contentTypes"])
+                .into_iter()
+                .filter(|t| types.contains(t))
+                .collect();
+            if let Some(model) = id(r)
+                && !own.is_empty()
+            {
+                expected.push((format!("{kind} ({model})"), own, vec![model]));
+            }
+        }
+    }
+    for r in models {
+        for t in strings(&r["contentTypes"]) {
+            let known = content.iter().any(|c| c["contentType"] == t.as_str());
+            if !known {
+                return Err(format!(
+                    "x-model-types: {} names the content type {t}, which x-content-types lacks",
+                    r["id"]
+                )
+                .into());
+            }
         }
     }
     let branches = request["anyOf"]
@@ -208,13 +241,16 @@ struct Generator<'a> {
     out: String,
 }
 
-/// One row of `x-model-types`: id, media kinds, documented, description.
-type ModelRow = (String, Vec<String>, bool, String);
+/// One row of `x-model-types`: id, media kinds, content types (empty: every
+/// one of its kinds), documented, description.
+type ModelRow = (String, Vec<String>, Vec<String>, bool, String);
 
 /// One row of `x-error-codes`.
 struct ErrorRow {
     code: String,
-    error_type: String,
+    error_type: Option<String>,
+    class: String,
+    generation: Option<u8>,
     message: String,
     status: Option<u16>,
     emulator_status: u16,
@@ -237,7 +273,7 @@ impl<'a> Generator<'a> {
             "// Source: `{SPEC_PATH}`. Run `cargo xtask codegen` after editing it."
         ));
         self.line("");
-        self.line("use crate::tables::{CreditCheck, ErrorCodeInfo, MediaKind, ModelTypeInfo, ContentTypeInfo, Operation, QuotaKind, RetryAdvice, RouteInfo};");
+        self.line("use crate::tables::{ApiGeneration, CodeClass, CreditCheck, ErrorCodeInfo, MediaKind, ModelTypeInfo, ContentTypeInfo, Operation, QuotaKind, RetryAdvice, RouteInfo};");
         self.line("");
 
         let base = self
@@ -305,7 +341,7 @@ impl<'a> Generator<'a> {
         let model_docs: BTreeMap<String, String> = self
             .model_rows()?
             .into_iter()
-            .map(|(id, _, _, d)| (id, d))
+            .map(|(id, _, _, _, d)| (id, d))
             .collect();
         let error_docs: BTreeMap<String, String> = self
             .error_rows("x-error-codes")?
@@ -473,9 +509,25 @@ impl<'a> Generator<'a> {
                         format!("{ext}: a row with no status needs emulatorStatus")
                     })?,
                 };
+                let error_type = match r.get("type") {
+                    Some(Value::Null) => None,
+                    _ => Some(text("type")?),
+                };
+                let generation = match r.get("generation") {
+                    None => None,
+                    Some(v) => match v.as_u64() {
+                        Some(g @ (1 | 2)) => Some(g as u8),
+                        _ => return Err(format!("{ext}: generation must be 1 or 2").into()),
+                    },
+                };
+                if generation == Some(1) && error_type.is_none() {
+                    return Err(format!("{ext}: a generation-1 code needs a `type`").into());
+                }
                 Ok(ErrorRow {
                     code: text("code")?,
-                    error_type: text("type")?,
+                    error_type,
+                    class: text("class")?,
+                    generation,
                     message: text("message")?,
                     status,
                     emulator_status,
@@ -525,8 +577,23 @@ impl<'a> Generator<'a> {
                     "allowed" => "RetryAdvice::Allowed",
                     other => return Err(format!("unknown retry advice `{other}`").into()),
                 };
+                let class = match r.class.as_str() {
+                    "credentials" => "CodeClass::Credentials",
+                    "permission" => "CodeClass::Permission",
+                    "quota" => "CodeClass::Quota",
+                    "credits" => "CodeClass::Credits",
+                    "invalid-input" => "CodeClass::InvalidInput",
+                    "not-found" => "CodeClass::NotFound",
+                    "server" => "CodeClass::Server",
+                    other => return Err(format!("{}: unknown class `{other}`", r.code).into()),
+                };
+                let generation = match r.generation {
+                    Some(1) => "Some(ApiGeneration::First)",
+                    Some(_) => "Some(ApiGeneration::Second)",
+                    None => "None",
+                };
                 self.line(&format!(
-                    "ErrorCodeInfo {{ code: {:?}, error_type: {:?}, message: {:?}, status: {:?}, emulator_status: {}, retry: {retry}, description: {:?} }},",
+                    "ErrorCodeInfo {{ code: {:?}, generation: {generation}, class: {class}, error_type: {:?}, message: {:?}, status: {:?}, emulator_status: {}, retry: {retry}, description: {:?} }},",
                     r.code, r.error_type, r.message, r.status, r.emulator_status, r.description
                 ));
             }
@@ -560,6 +627,19 @@ impl<'a> Generator<'a> {
                             .ok_or("mediaKinds holds strings")
                     })
                     .collect::<Result<Vec<_>, _>>()?;
+                let content_types = match r.get("contentTypes") {
+                    None => Vec::new(),
+                    Some(v) => v
+                        .as_array()
+                        .ok_or("x-model-types: contentTypes is a list")?
+                        .iter()
+                        .map(|t| {
+                            t.as_str()
+                                .map(str::to_owned)
+                                .ok_or("contentTypes holds strings")
+                        })
+                        .collect::<Result<Vec<_>, _>>()?,
+                };
                 let documented = r
                     .get("documented")
                     .and_then(Value::as_bool)
@@ -568,7 +648,13 @@ impl<'a> Generator<'a> {
                     .get("description")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                Ok((id.to_owned(), kinds, documented, description.to_owned()))
+                Ok((
+                    id.to_owned(),
+                    kinds,
+                    content_types,
+                    documented,
+                    description.to_owned(),
+                ))
             })
             .collect()
     }
@@ -581,14 +667,17 @@ impl<'a> Generator<'a> {
         }
         self.line("/// Every model this version knows, with the kinds of media it takes.");
         self.line("pub const MODEL_TYPES: &[ModelTypeInfo] = &[");
-        for (id, kinds, documented, description) in rows {
+        for (id, kinds, content_types, documented, description) in rows {
             let kinds: Vec<String> = kinds
                 .iter()
                 .map(|k| media_kind(k))
                 .collect::<Result<_, _>>()?;
+            let content_types: Vec<String> =
+                content_types.iter().map(|t| format!("{t:?}")).collect();
             self.line(&format!(
-                "ModelTypeInfo {{ id: {id:?}, media_kinds: &[{}], documented: {documented}, description: {description:?} }},",
-                kinds.join(", ")
+                "ModelTypeInfo {{ id: {id:?}, media_kinds: &[{}], content_types: &[{}], documented: {documented}, description: {description:?} }},",
+                kinds.join(", "),
+                content_types.join(", ")
             ));
         }
         self.line("];");

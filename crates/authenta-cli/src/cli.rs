@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use authenta_reqwest::proto::{ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_PROFILE};
+use authenta_reqwest::proto::{
+    ENV_API_KEY, ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_PROFILE,
+};
 use authenta_reqwest::types::{MODEL_TYPES, ModelType};
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
@@ -33,7 +35,14 @@ pub struct Cli {
 #[derive(Args)]
 #[command(next_help_heading = "Global options")]
 pub struct Global {
-    /// The API key's client id.
+    /// An API key (api_…, what today's console gives), sent as
+    /// `Authorization: Bearer`. Prefer the environment variable: a flag is
+    /// visible to other users of the machine in the process list.
+    #[arg(long, global = true, env = ENV_API_KEY, hide_env_values = true, value_name = "KEY")]
+    pub api_key: Option<String>,
+
+    /// An older key's client id (with --client-secret; instead of an API
+    /// key).
     #[arg(long, global = true, env = ENV_CLIENT_ID, hide_env_values = true, value_name = "ID")]
     pub client_id: Option<String>,
 
@@ -308,6 +317,12 @@ pub struct EmulatorArgs {
     /// How long upload URLs stay valid.
     #[arg(long, default_value = "1h", value_name = "DURATION", value_parser = parse_duration)]
     pub upload_url_expiry: Duration,
+
+    /// Which credentials the API takes: `bearer` (API keys, answered as
+    /// today's API), `headers` (client ids and secrets, the older API), or
+    /// `both`.
+    #[arg(long, default_value = "both", value_name = "KIND")]
+    pub auth: authenta_emulator::AuthMode,
 }
 
 impl Cli {

@@ -178,6 +178,10 @@ pub async fn result(global: &Global, args: &ResultArgs) -> Result<u8, CliError> 
             ("status", media.status.to_string()),
             ("verdict", output::verdict(&media).to_owned()),
         ];
+        let figures = output::figures(&media);
+        if figures != "-" {
+            fields.push(("detail", figures));
+        }
         if let Some(document) = &document {
             if let Some(score) = document.score {
                 fields.push(("score", format!("{score:.3}")));
@@ -238,7 +242,8 @@ pub async fn emulator(global: &Global, args: &EmulatorArgs) -> Result<u8, CliErr
     let mut builder = Emulator::builder()
         .listen(args.listen)
         .processing_time(args.processing_time)
-        .upload_url_expiry(args.upload_url_expiry);
+        .upload_url_expiry(args.upload_url_expiry)
+        .auth(args.auth);
     if let Some(dir) = &args.data_dir {
         builder = builder.data_dir(dir);
     }
@@ -253,15 +258,18 @@ pub async fn emulator(global: &Global, args: &EmulatorArgs) -> Result<u8, CliErr
         output::json_line(&json!({
             "baseUrl": emulator.base_url(),
             "controlUrl": emulator.control_url(),
+            "apiKey": key.api_key,
             "clientId": key.client_id,
             "clientSecret": key.client_secret,
         }));
     } else {
+        // The API key is exported; the older kind is shown commented out
+        // (setting both kinds is an error).
         output::line(&format!("export AUTHENTA_BASE_URL={}", emulator.base_url()));
-        output::line(&format!("export AUTHENTA_CLIENT_ID={}", key.client_id));
+        output::line(&format!("export AUTHENTA_API_KEY={}", key.api_key));
         output::line(&format!(
-            "export AUTHENTA_CLIENT_SECRET={}",
-            key.client_secret
+            "# or the older kind instead of AUTHENTA_API_KEY: export AUTHENTA_CLIENT_ID={} AUTHENTA_CLIENT_SECRET={}",
+            key.client_id, key.client_secret
         ));
     }
     eprintln!(

@@ -10,11 +10,12 @@ pub const SUCCESS: u8 = 0;
 pub const UNFINISHED: u8 = 1;
 /// A bad flag or argument, missing credentials or an unusable base URL.
 pub const USAGE: u8 = 2;
-/// The credentials were refused (`IAM001`).
+/// The credentials were refused (`IAM001`, `INVALID_API_KEY`).
 pub const AUTHENTICATION: u8 = 3;
-/// The key lacks the permission the operation needs (`IAM002`).
+/// The key lacks the permission the operation needs (`IAM002`, `FORBIDDEN`).
 pub const PERMISSION: u8 = 4;
-/// The key's quota is spent (`AA001`) or the account's credits (`U007`).
+/// The key's quota is spent (`AA001`) or the account's credits (`U007`,
+/// `INSUFFICIENT_BALANCE`, any 402).
 pub const QUOTA_OR_CREDITS: u8 = 5;
 /// A missing, unreadable or unsupported file, or input the API refused.
 pub const INVALID_INPUT: u8 = 6;
@@ -54,17 +55,17 @@ pub const TABLE: &[(u8, &str, &str)] = &[
     (
         AUTHENTICATION,
         "authentication",
-        "the credentials were refused (IAM001)",
+        "the credentials were refused (IAM001, INVALID_API_KEY)",
     ),
     (
         PERMISSION,
         "permission",
-        "the key lacks the permission the operation needs (IAM002)",
+        "the key lacks the permission the operation needs (IAM002, FORBIDDEN)",
     ),
     (
         QUOTA_OR_CREDITS,
         "quota or credits",
-        "the key's quota is spent (AA001), or the account's credits (U007)",
+        "the key's quota is spent (AA001), or the account's credits (U007, INSUFFICIENT_BALANCE, any 402)",
     ),
     (
         INVALID_INPUT,

@@ -10,16 +10,30 @@
 //! states, each committed when proto's upload reaches a
 //! [`Checkpoint`], before the request
 //! that depends on it.
+//!
+//! Several processes may share one ledger: before an entry spends
+//! anything, its worker [claims](Ledger::claim) it (a `BEGIN IMMEDIATE`
+//! transaction, so claims are serialised), with a lease a thread renews
+//! while the process lives. Another worker meeting a live claim leaves the
+//! entry alone and asks again later; a claim whose lease ran out, or whose
+//! holder on this machine has exited, is taken over, from the saved stage.
+//!
+//! Writes that can wait (a file's digest, a status seen, a final record)
+//! are queued and written together, in the transaction of the next write
+//! that cannot (a claim, a checkpoint), or once enough of them or old
+//! enough: a transaction per group of events, not per event. A process
+//! killed with some queued loses only what a rerun reads again (a digest,
+//! or a final record, read with one query).
 
 use std::fs::File;
 use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::UNIX_EPOCH;
+use std::sync::{Arc, Mutex, MutexGuard, Once, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use authenta_reqwest::proto::{Checkpoint, CheckpointFn, Resume, UploadTarget};
 use authenta_reqwest::types::{Media, MediaId, ModelType};
-use rusqlite::{Connection, OptionalExtension as _, params};
+use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior, params};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
@@ -33,7 +47,17 @@ const FILE_NAME: &str = "ledger.sqlite";
 
 /// The schema's version (`PRAGMA user_version`): a ledger of a later
 /// version is refused rather than misread.
-const SCHEMA_VERSION: i64 = 1;
+/// Version 2 added `claims`; a version 1 ledger gains the table when
+/// opened (an older authenta, which would ignore claims, refuses it).
+const SCHEMA_VERSION: i64 = 2;
+
+/// How long a claim holds without being renewed.
+const LEASE: Duration = Duration::from_secs(30);
+
+/// Queued writes are written once this many wait...
+const QUEUE_LEN: usize = 64;
+/// ... or the oldest has waited this long.
+const QUEUE_AGE: Duration = Duration::from_millis(100);
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS files (
@@ -63,6 +87,18 @@ CREATE TABLE IF NOT EXISTS entries (
     PRIMARY KEY (base_url, client_id, sha256, model)
 );
 CREATE INDEX IF NOT EXISTS entries_mid ON entries (mid);
+CREATE TABLE IF NOT EXISTS claims (
+    base_url     TEXT NOT NULL,
+    client_id    TEXT NOT NULL,
+    sha256       TEXT NOT NULL,
+    model        TEXT NOT NULL,
+    owner        TEXT NOT NULL,
+    host         TEXT NOT NULL,
+    pid          INTEGER NOT NULL,
+    lease_until  INTEGER NOT NULL,
+    PRIMARY KEY (base_url, client_id, sha256, model)
+);
+CREATE INDEX IF NOT EXISTS claims_owner ON claims (owner);
 ";
 
 /// The ledger a command uses: the one `--ledger` names; none with
@@ -220,7 +256,8 @@ pub struct Identity {
 pub struct Account {
     /// The API base URL.
     pub base_url: String,
-    /// The key's client id.
+    /// The key's client id, or for an API key `api-key:` and a
+    /// fingerprint of it.
     pub client_id: String,
 }
 
@@ -249,8 +286,185 @@ pub struct Row {
 /// The ledger: one SQLite connection, shared by the batch's tasks.
 #[derive(Clone)]
 pub struct Ledger {
-    conn: Arc<Mutex<Connection>>,
+    conn: Arc<Mutex<Store>>,
     path: PathBuf,
+    worker: Arc<Worker>,
+    renewing: Arc<Once>,
+}
+
+/// The connection and the writes queued for its next transaction.
+struct Store {
+    conn: Connection,
+    queued: Vec<Queued>,
+    /// When the oldest queued write was queued.
+    since: Option<Instant>,
+}
+
+impl std::ops::Deref for Store {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// A write that may wait for the next transaction.
+enum Queued {
+    File {
+        path: String,
+        size: i64,
+        mtime_ns: i64,
+        sha256: String,
+    },
+    Seen {
+        mid: String,
+        status: String,
+        at: String,
+    },
+    Finished {
+        mid: String,
+        status: String,
+        record: String,
+        at: String,
+    },
+}
+
+impl Store {
+    /// Runs `write` in one transaction (`IMMEDIATE`: the write lock from
+    /// its start) after the queued writes.
+    fn write<T>(
+        &mut self,
+        owner: &str,
+        write: impl FnOnce(&Transaction<'_>) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        apply(&tx, &self.queued, owner)?;
+        let value = write(&tx)?;
+        tx.commit().map_err(db)?;
+        self.queued.clear();
+        self.since = None;
+        Ok(value)
+    }
+
+    /// Writes what is queued, if anything.
+    fn flush(&mut self, owner: &str) -> io::Result<()> {
+        match self.queued.is_empty() {
+            true => Ok(()),
+            false => self.write(owner, |_| Ok(())),
+        }
+    }
+}
+
+/// Writes `queued`, in order, in `tx`.
+fn apply(tx: &Transaction<'_>, queued: &[Queued], owner: &str) -> io::Result<()> {
+    for write in queued {
+        match write {
+            Queued::File {
+                path,
+                size,
+                mtime_ns,
+                sha256,
+            } => tx
+                .prepare_cached(
+                    "INSERT INTO files (path, size, mtime_ns, sha256) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (path) DO UPDATE SET size = ?2, mtime_ns = ?3, sha256 = ?4",
+                )
+                .and_then(|mut s| s.execute(params![path, size, mtime_ns, sha256])),
+            Queued::Seen { mid, status, at } => tx
+                .prepare_cached(
+                    "UPDATE entries SET status = ?2, updated_at = ?3
+                     WHERE mid = ?1 AND stage != 'final' AND status IS NOT ?2",
+                )
+                .and_then(|mut s| s.execute(params![mid, status, at])),
+            Queued::Finished {
+                mid,
+                status,
+                record,
+                at,
+            } => tx
+                .prepare_cached(
+                    "UPDATE entries SET stage = 'final', status = ?2, record = ?3, target = NULL,
+                       updated_at = ?4
+                     WHERE mid = ?1",
+                )
+                .and_then(|mut s| s.execute(params![mid, status, record, at]))
+                // With the outcome saved, this process's claim of it ends.
+                .and_then(|_| {
+                    tx.prepare_cached(
+                        "DELETE FROM claims WHERE owner = ?2
+                           AND (base_url, client_id, sha256, model) IN
+                           (SELECT base_url, client_id, sha256, model FROM entries
+                            WHERE mid = ?1)",
+                    )
+                })
+                .and_then(|mut s| s.execute(params![mid, owner])),
+        }
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// What [`Ledger::claim`] found.
+#[derive(Debug)]
+pub enum Claim {
+    /// The entry is this process's: it starts from `Resume` (a final
+    /// entry is claimed by nobody: reading it costs nothing).
+    Mine(Resume),
+    /// Another live worker holds it: ask again later.
+    Held,
+}
+
+/// A process that claims entries: its host and pid (to see, on the same
+/// machine, that it has exited) and an id unique to this run of it.
+#[derive(Debug)]
+struct Worker {
+    id: String,
+    host: String,
+    pid: u32,
+}
+
+impl Worker {
+    fn this() -> Worker {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_default();
+        let pid = std::process::id();
+        let started = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        // Each open is a worker of its own, however coarse the clock.
+        static OPENED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Worker {
+            id: format!("{host}/{pid}/{started}/{n}"),
+            host,
+            pid,
+        }
+    }
+
+    /// Whether the holder `(host, pid)` of a claim is known to have exited:
+    /// only said of a process on this machine, where `/proc` shows it.
+    fn outlived(&self, host: &str, pid: i64) -> bool {
+        if host.is_empty() || host != self.host || !Path::new("/proc/self/stat").exists() {
+            return false;
+        }
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // A zombie (killed, not yet reaped) holds nothing either.
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+            Err(_) => true,
+        }
+    }
+}
+
+fn unix_ms(at: SystemTime) -> i64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn db(e: rusqlite::Error) -> io::Error {
@@ -288,8 +502,7 @@ impl Ledger {
 
     /// Checks the schema's version, then sets the connection up.
     fn prepare(conn: Connection, path: &Path) -> io::Result<Ledger> {
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(db)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .map_err(db)?;
@@ -305,12 +518,34 @@ impl Ledger {
         // when a commit returns); a power cut may lose the last commits.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db)?;
-        conn.execute_batch(SCHEMA).map_err(db)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(db)?;
+        // A small page cache: a batch touches each entry a few times, in
+        // order; SQLite's default 2 MiB is most of the ledger's memory.
+        conn.pragma_update(None, "cache_size", -256).map_err(db)?;
+        if version < SCHEMA_VERSION {
+            // Several processes may open a new ledger at once.
+            let mut conn = conn;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            tx.execute_batch(SCHEMA).map_err(db)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(db)?;
+            tx.commit().map_err(db)?;
+            return Ledger::ready(conn, path);
+        }
+        Ledger::ready(conn, path)
+    }
+
+    fn ready(conn: Connection, path: &Path) -> io::Result<Ledger> {
         Ok(Ledger {
-            conn: Arc::new(Mutex::new(conn)),
+            conn: Arc::new(Mutex::new(Store {
+                conn,
+                queued: Vec::new(),
+                since: None,
+            })),
             path: path.to_owned(),
+            worker: Arc::new(Worker::this()),
+            renewing: Arc::new(Once::new()),
         })
     }
 
@@ -319,8 +554,39 @@ impl Ledger {
         &self.path
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    /// The connection, as it is (what this process queued not yet
+    /// written).
+    fn raw(&self) -> MutexGuard<'_, Store> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The connection, with everything queued written.
+    fn conn(&self) -> io::Result<MutexGuard<'_, Store>> {
+        let mut store = self.raw();
+        store.flush(&self.worker.id)?;
+        Ok(store)
+    }
+
+    /// Runs `write` in one transaction, after what is queued.
+    fn write<T>(&self, write: impl FnOnce(&Transaction<'_>) -> io::Result<T>) -> io::Result<T> {
+        self.raw().write(&self.worker.id, write)
+    }
+
+    /// Queues `write`; writes the queue if it is long or old enough.
+    fn queue(&self, write: Queued) -> io::Result<()> {
+        let mut store = self.raw();
+        store.queued.push(write);
+        let since = *store.since.get_or_insert_with(Instant::now);
+        match store.queued.len() >= QUEUE_LEN || since.elapsed() >= QUEUE_AGE {
+            true => store.flush(&self.worker.id),
+            false => Ok(()),
+        }
+    }
+
+    /// Writes everything queued now (at the end of a batch, or before
+    /// another process is told an outcome).
+    pub fn flush(&self) -> io::Result<()> {
+        self.conn().map(drop)
     }
 
     /// The identity of the file at `path`: its digest is read from the
@@ -336,25 +602,25 @@ impl Ledger {
         let size = meta.len();
         let key = path.to_string_lossy().into_owned();
         let saved: Option<String> = self
-            .conn()
-            .query_row(
+            .raw()
+            .prepare_cached(
                 "SELECT sha256 FROM files WHERE path = ?1 AND size = ?2 AND mtime_ns = ?3",
-                params![key, size as i64, mtime_ns],
-                |row| row.get(0),
             )
-            .optional()
+            .and_then(|mut s| {
+                s.query_row(params![key, size as i64, mtime_ns], |row| row.get(0))
+                    .optional()
+            })
             .map_err(db)?;
         let sha256 = match saved {
             Some(sha256) => sha256,
             None => {
                 let sha256 = sha256_of(&path)?;
-                self.conn()
-                    .execute(
-                        "INSERT INTO files (path, size, mtime_ns, sha256) VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT (path) DO UPDATE SET size = ?2, mtime_ns = ?3, sha256 = ?4",
-                        params![key, size as i64, mtime_ns, sha256],
-                    )
-                    .map_err(db)?;
+                self.queue(Queued::File {
+                    path: key,
+                    size: size as i64,
+                    mtime_ns,
+                    sha256: sha256.clone(),
+                })?;
                 sha256
             }
         };
@@ -364,9 +630,21 @@ impl Ledger {
     /// The account of `client`'s key.
     pub fn account(client: &authenta_reqwest::Client) -> Account {
         let config = client.config();
+        let credentials = config.credentials();
+        // An API key has no public id: the ledger keys its entries by a
+        // fingerprint of it (never the key).
+        let client_id = match (credentials.client_id(), credentials.as_api_key()) {
+            (Some(id), _) => id.to_owned(),
+            (None, Some(key)) => {
+                let digest = Sha256::digest(key.expose().as_bytes());
+                let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+                format!("api-key:{hex}")
+            }
+            (None, None) => String::new(),
+        };
         Account {
             base_url: config.base_url().to_owned(),
-            client_id: config.credentials().client_id,
+            client_id,
         }
     }
 
@@ -379,67 +657,152 @@ impl Ledger {
         }
     }
 
-    /// Where the entry's file starts, from what was saved (`refresh`: a
-    /// final record is read again, as if it were only uploaded).
-    pub fn resume(&self, key: &EntryKey, refresh: bool) -> io::Result<Resume> {
-        type Saved = (
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
-        let saved: Option<Saved> = self
-            .conn()
-            .query_row(
-                "SELECT stage, name, since, mid, created_at, target, record FROM entries
-                 WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
-                params![
+    /// Where the entry's file starts, from what was saved (without
+    /// claiming it).
+    #[cfg(test)]
+    fn resume(&self, key: &EntryKey, refresh: bool) -> io::Result<Resume> {
+        saved_resume(&*self.conn()?, key, refresh)
+    }
+
+    /// Claims the entry `key` for this process, unless another live worker
+    /// holds it, and says where it starts, from what was saved (`refresh`:
+    /// a final record is read again, as if it were only uploaded). The
+    /// claim holds until [`Ledger::release`] (or its lease runs out, the
+    /// process gone): another process meanwhile gets [`Claim::Held`].
+    pub fn claim(&self, key: &EntryKey, refresh: bool) -> io::Result<Claim> {
+        // A look first, without the write lock: a final entry, or one
+        // another worker holds, is answered without waiting for writers.
+        {
+            let store = self.raw();
+            let resume = saved_resume(&store, key, refresh)?;
+            if matches!(resume, Resume::Final(_)) {
+                return Ok(Claim::Mine(resume));
+            }
+            if self.held_by_another(&store, key)? {
+                return Ok(Claim::Held);
+            }
+        }
+        let claim = self.write(|tx| {
+            // Read again under the lock: another worker may have moved it on.
+            let resume = saved_resume(tx, key, refresh)?;
+            if matches!(resume, Resume::Final(_)) {
+                return Ok(Claim::Mine(resume));
+            }
+            if self.held_by_another(tx, key)? {
+                return Ok(Claim::Held);
+            }
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO claims (base_url, client_id, sha256, model, owner, host,
+                                                pid, lease_until)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
                     key.account.base_url,
                     key.account.client_id,
                     key.sha256,
-                    key.model
-                ],
-                |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                        row.get(5)?,
-                        row.get(6)?,
-                    ))
-                },
-            )
-            .optional()
+                    key.model,
+                    self.worker.id,
+                    self.worker.host,
+                    self.worker.pid,
+                    unix_ms(SystemTime::now() + LEASE),
+                ])
+            })
             .map_err(db)?;
-        let Some((stage, name, since, mid, created_at, target, record)) = saved else {
-            return Ok(Resume::New);
-        };
-        let mid = mid.map(MediaId::new);
-        let created_at = created_at.and_then(|t| t.parse().ok());
-        let record: Option<Media> = record.and_then(|r| serde_json::from_str(&r).ok());
-        let target: Option<UploadTarget> = target.and_then(|t| serde_json::from_str(&t).ok());
-        let since = since.and_then(|t| t.parse().ok());
-        // A row that does not read back whole is started again.
-        Ok(match (stage.as_str(), mid, record, target) {
-            ("final", Some(mid), _, _) if refresh => Resume::Uploaded { mid, created_at },
-            ("final", _, Some(media), _) => Resume::Final(Box::new(media)),
-            ("final" | "uploaded", Some(mid), _, _) => Resume::Uploaded { mid, created_at },
-            ("created", Some(mid), _, Some(target)) => Resume::Created {
-                mid,
-                created_at,
-                target: Box::new(target),
-            },
-            ("creating", ..) => match (name, since) {
-                (Some(name), Some(since)) => Resume::Creating { name, since },
-                _ => Resume::New,
-            },
-            _ => Resume::New,
+            Ok(Claim::Mine(resume))
+        })?;
+        self.keep_renewing();
+        Ok(claim)
+    }
+
+    /// Whether a live worker other than this one holds `key`.
+    fn held_by_another(&self, conn: &Connection, key: &EntryKey) -> io::Result<bool> {
+        let holder: Option<(String, String, i64, i64)> = conn
+            .prepare_cached(
+                "SELECT owner, host, pid, lease_until FROM claims
+                 WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
+            )
+            .and_then(|mut s| {
+                s.query_row(
+                    params![
+                        key.account.base_url,
+                        key.account.client_id,
+                        key.sha256,
+                        key.model
+                    ],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                )
+                .optional()
+            })
+            .map_err(db)?;
+        Ok(match holder {
+            None => false,
+            Some((owner, _, _, _)) if owner == self.worker.id => false,
+            Some((_, host, pid, lease_until)) => {
+                lease_until > unix_ms(SystemTime::now()) && !self.worker.outlived(&host, pid)
+            }
         })
+    }
+
+    /// Gives up this process's claim of `key` (its outcome is saved, or
+    /// another worker may try it).
+    pub fn release(&self, key: &EntryKey) -> io::Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "DELETE FROM claims WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
+                   AND model = ?4 AND owner = ?5",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    key.account.base_url,
+                    key.account.client_id,
+                    key.sha256,
+                    key.model,
+                    self.worker.id
+                ])
+            })
+            .map(drop)
+            .map_err(db)
+        })
+    }
+
+    /// Writes what is queued and gives up every claim of this process.
+    pub fn release_all(&self) -> io::Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM claims WHERE owner = ?1",
+                params![self.worker.id],
+            )
+            .map(drop)
+            .map_err(db)
+        })
+    }
+
+    /// Starts (once) the thread that renews this process's leases, a third
+    /// of a lease apart, while the ledger is open.
+    fn keep_renewing(&self) {
+        self.renewing.call_once(|| {
+            let (conn, owner): (Weak<Mutex<Store>>, String) =
+                (Arc::downgrade(&self.conn), self.worker.id.clone());
+            std::thread::spawn(move || {
+                loop {
+                    std::thread::sleep(LEASE / 3);
+                    let Some(conn) = conn.upgrade() else { return };
+                    let mut store = conn.lock().unwrap_or_else(|e| e.into_inner());
+                    // What is queued is written too, however quiet the batch.
+                    let renewed = store.write(&owner, |tx| {
+                        tx.execute(
+                            "UPDATE claims SET lease_until = ?2 WHERE owner = ?1",
+                            params![owner, unix_ms(SystemTime::now() + LEASE)],
+                        )
+                        .map_err(db)
+                    });
+                    if let Err(e) = renewed {
+                        eprintln!("authenta: warning: cannot renew the ledger's claims: {e}");
+                    }
+                }
+            });
+        });
     }
 
     /// The checkpoint function of the entry `key` (the file `identity`):
@@ -450,66 +813,79 @@ impl Ledger {
     }
 
     fn save(&self, key: &EntryKey, identity: &Identity, point: Checkpoint<'_>) -> io::Result<()> {
-        let conn = self.conn();
-        match point {
-            Checkpoint::Creating { request, at } => conn.execute(
-                "INSERT INTO entries (base_url, client_id, sha256, model, path, size, name, since,
-                                      stage, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'creating', ?9)
-                 ON CONFLICT (base_url, client_id, sha256, model) DO UPDATE SET
-                   path = ?5, size = ?6, name = ?7, since = ?8, mid = NULL, created_at = NULL,
-                   target = NULL, expires_at = NULL, stage = 'creating', status = NULL,
-                   record = NULL, updated_at = ?9",
-                params![
-                    key.account.base_url,
-                    key.account.client_id,
-                    key.sha256,
-                    key.model,
-                    identity.path.to_string_lossy(),
-                    identity.size as i64,
-                    request.name,
-                    at.to_string(),
-                    now(),
-                ],
-            ),
-            Checkpoint::Created { created, target } => update(
-                &conn,
-                key,
-                "mid = ?6, created_at = ?7, target = ?8, expires_at = ?9, stage = 'created', \
-                 status = ?10",
-                params![
-                    created.media.mid.as_str(),
-                    created.media.created_at.to_string(),
-                    serde_json::to_string(target).map_err(io::Error::other)?,
-                    target.expires_at.map(|t| t.to_string()),
-                    created.media.status.as_str(),
-                ],
-            ),
-            Checkpoint::Uploaded { mid } => update(
-                &conn,
-                key,
-                "mid = ?6, target = NULL, stage = 'uploaded'",
-                params![mid.as_str()],
-            ),
-            _ => Ok(0),
-        }
-        .map(drop)
-        .map_err(db)
-    }
-
-    /// Saves the last status seen of `media` (a record any entry holds).
-    pub fn seen(&self, media: &Media) -> io::Result<()> {
-        self.conn()
-            .execute(
-                "UPDATE entries SET status = ?2, updated_at = ?3
-                 WHERE mid = ?1 AND stage != 'final' AND status IS NOT ?2",
-                params![media.mid.as_str(), media.status.as_str(), now()],
-            )
+        self.write(|tx| {
+            match point {
+                Checkpoint::Creating { request, at } => {
+                    // Under the write lock: a worker whose claim was taken
+                    // over (its lease ran out while it stalled) creates
+                    // nothing.
+                    if self.held_by_another(tx, key)? {
+                        return Err(io::Error::other(
+                            "another authenta process took this file over (this one's claim \
+                             ran out): it is not created twice",
+                        ));
+                    }
+                    tx.prepare_cached(
+                        "INSERT INTO entries (base_url, client_id, sha256, model, path, size,
+                                              name, since, stage, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'creating', ?9)
+                         ON CONFLICT (base_url, client_id, sha256, model) DO UPDATE SET
+                           path = ?5, size = ?6, name = ?7, since = ?8, mid = NULL,
+                           created_at = NULL, target = NULL, expires_at = NULL,
+                           stage = 'creating', status = NULL, record = NULL, updated_at = ?9",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            key.account.base_url,
+                            key.account.client_id,
+                            key.sha256,
+                            key.model,
+                            identity.path.to_string_lossy(),
+                            identity.size as i64,
+                            request.name,
+                            at.to_string(),
+                            now(),
+                        ])
+                    })
+                }
+                Checkpoint::Created { created, target } => update(
+                    tx,
+                    key,
+                    "mid = ?6, created_at = ?7, target = ?8, expires_at = ?9, \
+                     stage = 'created', status = ?10",
+                    params![
+                        created.media.mid.as_str(),
+                        created.media.created_at.to_string(),
+                        serde_json::to_string(target).map_err(io::Error::other)?,
+                        target.expires_at.map(|t| t.to_string()),
+                        created.media.status.as_str(),
+                    ],
+                ),
+                Checkpoint::Uploaded { mid } => update(
+                    tx,
+                    key,
+                    "mid = ?6, target = NULL, stage = 'uploaded'",
+                    params![mid.as_str()],
+                ),
+                _ => Ok(0),
+            }
             .map(drop)
             .map_err(db)
+        })
     }
 
-    /// Saves a final record.
+    /// Saves the last status seen of `media` (a record any entry holds;
+    /// queued).
+    pub fn seen(&self, media: &Media) -> io::Result<()> {
+        self.queue(Queued::Seen {
+            mid: media.mid.to_string(),
+            status: media.status.to_string(),
+            at: now(),
+        })
+    }
+
+    /// Saves a final record, ending this process's claim of its entry
+    /// (queued: [`Ledger::flush`] writes it at once).
     /// Its artifact URLs are not kept: they are pre-signed (credentials
     /// until they expire, soon); `--refresh` or `authenta report` reads
     /// fresh ones.
@@ -520,23 +896,20 @@ impl Ledger {
         for participant in kept.participants.iter_mut().flatten() {
             participant.heatmap = None;
         }
-        let record = serde_json::to_string(&kept).map_err(io::Error::other)?;
-        self.conn()
-            .execute(
-                "UPDATE entries SET stage = 'final', status = ?2, record = ?3, target = NULL,
-                   updated_at = ?4
-                 WHERE mid = ?1",
-                params![media.mid.as_str(), media.status.as_str(), record, now()],
-            )
-            .map(drop)
-            .map_err(db)
+        self.queue(Queued::Finished {
+            mid: media.mid.to_string(),
+            status: media.status.to_string(),
+            record: serde_json::to_string(&kept).map_err(io::Error::other)?,
+            at: now(),
+        })
     }
 
     /// Drops the entries of `mid` (a record that no longer exists).
     pub fn forget_mid(&self, mid: &str) -> io::Result<usize> {
-        self.conn()
-            .execute("DELETE FROM entries WHERE mid = ?1", params![mid])
-            .map_err(db)
+        self.write(|tx| {
+            tx.execute("DELETE FROM entries WHERE mid = ?1", params![mid])
+                .map_err(db)
+        })
     }
 
     /// Drops what the ledger holds for `path` (every entry of its bytes,
@@ -544,7 +917,7 @@ impl Ledger {
     pub fn forget_path(&self, path: &Path) -> io::Result<usize> {
         let path = std::path::absolute(path)?;
         let key = path.to_string_lossy().into_owned();
-        let conn = self.conn();
+        let conn = self.conn()?;
         let sha256: Option<String> = conn
             .query_row(
                 "SELECT sha256 FROM files WHERE path = ?1",
@@ -568,7 +941,7 @@ impl Ledger {
 
     /// Every entry, most recently changed first.
     pub fn rows(&self) -> io::Result<Vec<Row>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut statement = conn
             .prepare(
                 "SELECT base_url, client_id, sha256, model, path, mid, stage, status, record,
@@ -599,7 +972,7 @@ impl Ledger {
     /// Every final record saved for `account`, with the path it was
     /// processed from, in path order.
     pub fn final_entries(&self, account: &Account) -> io::Result<Vec<(PathBuf, Media)>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut statement = conn
             .prepare(
                 "SELECT path, record FROM entries
@@ -627,7 +1000,7 @@ impl Ledger {
     pub fn final_record(&self, account: &Account, item: &Path) -> io::Result<Option<Media>> {
         let identity = self.identify(item)?;
         let record: Option<String> = self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT record FROM entries
                  WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND stage = 'final'
@@ -660,6 +1033,72 @@ impl Row {
     }
 }
 
+/// Where the entry `key` starts, from what `conn` holds (see
+/// [`Ledger::claim`]).
+fn saved_resume(conn: &Connection, key: &EntryKey, refresh: bool) -> io::Result<Resume> {
+    type Saved = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let saved: Option<Saved> = conn
+        .prepare_cached(
+            "SELECT stage, name, since, mid, created_at, target, record FROM entries
+             WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
+        )
+        .and_then(|mut s| {
+            s.query_row(
+                params![
+                    key.account.base_url,
+                    key.account.client_id,
+                    key.sha256,
+                    key.model
+                ],
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                        row.get(6)?,
+                    ))
+                },
+            )
+            .optional()
+        })
+        .map_err(db)?;
+    let Some((stage, name, since, mid, created_at, target, record)) = saved else {
+        return Ok(Resume::New);
+    };
+    let mid = mid.map(MediaId::new);
+    let created_at = created_at.and_then(|t| t.parse().ok());
+    let record: Option<Media> = record.and_then(|r| serde_json::from_str(&r).ok());
+    let target: Option<UploadTarget> = target.and_then(|t| serde_json::from_str(&t).ok());
+    let since = since.and_then(|t| t.parse().ok());
+    // A row that does not read back whole is started again.
+    Ok(match (stage.as_str(), mid, record, target) {
+        ("final", Some(mid), _, _) if refresh => Resume::Uploaded { mid, created_at },
+        ("final", _, Some(media), _) => Resume::Final(Box::new(media)),
+        ("final" | "uploaded", Some(mid), _, _) => Resume::Uploaded { mid, created_at },
+        ("created", Some(mid), _, Some(target)) => Resume::Created {
+            mid,
+            created_at,
+            target: Box::new(target),
+        },
+        ("creating", ..) => match (name, since) {
+            (Some(name), Some(since)) => Resume::Creating { name, since },
+            _ => Resume::New,
+        },
+        _ => Resume::New,
+    })
+}
+
 /// `UPDATE`s the entry `key` with `set` (whose parameters are `?6` on,
 /// `values`), stamping it.
 fn update(
@@ -681,7 +1120,7 @@ fn update(
         &stamp,
     ];
     all.extend_from_slice(values);
-    conn.execute(&sql, all.as_slice())
+    conn.prepare_cached(&sql)?.execute(all.as_slice())
 }
 
 /// The SHA-256 of a file's bytes, in hex.
@@ -776,16 +1215,127 @@ mod tests {
         }
         ledger
             .conn()
+            .unwrap()
             .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
         let err = Ledger::open(ledger.path()).err().unwrap();
         assert!(err.to_string().contains("newer authenta"), "{err}");
         ledger
             .conn()
+            .unwrap()
             .pragma_update(None, "user_version", SCHEMA_VERSION)
             .unwrap();
         // A changed file is hashed again.
         std::fs::write(&file, b"other bytes").unwrap();
         assert_ne!(ledger.identify(&file).unwrap().sha256, identity.sha256);
+    }
+
+    #[test]
+    fn a_claim_is_one_worker_s_until_released_expired_or_its_holder_exits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        // Two handles are two workers (each open is one).
+        let (a, b) = (Ledger::open(&path).unwrap(), Ledger::open(&path).unwrap());
+        let file = dir.path().join("a.png");
+        std::fs::write(&file, b"bytes").unwrap();
+        let identity = a.identify(&file).unwrap();
+        let account = Account {
+            base_url: "http://127.0.0.1:1/api".into(),
+            client_id: "id".into(),
+        };
+        let key = a.key(&account, &identity, &ModelType::Ac1);
+        assert!(matches!(
+            a.claim(&key, false).unwrap(),
+            Claim::Mine(Resume::New)
+        ));
+        assert!(matches!(b.claim(&key, false).unwrap(), Claim::Held));
+        // The worker that lost it creates nothing.
+        let request = authenta_reqwest::types::CreateMediaRequest {
+            name: "a.png".into(),
+            content_type: "image/png".into(),
+            size: 5,
+            model_type: ModelType::Ac1,
+        };
+        let creating = || Checkpoint::Creating {
+            request: &request,
+            at: jiff::Timestamp::now(),
+        };
+        let err = (b.checkpoint(&key, &identity))(creating()).unwrap_err();
+        assert!(err.to_string().contains("took this file over"), "{err}");
+        (a.checkpoint(&key, &identity))(creating()).unwrap();
+        // Released: the other takes it, from the saved stage.
+        a.release(&key).unwrap();
+        assert!(matches!(
+            b.claim(&key, false).unwrap(),
+            Claim::Mine(Resume::Creating { .. })
+        ));
+        assert!(matches!(a.claim(&key, false).unwrap(), Claim::Held));
+        // A lease that ran out is taken over.
+        let set = |sql: &str| a.conn().unwrap().execute(sql, []).unwrap();
+        set("UPDATE claims SET lease_until = 0");
+        assert!(matches!(a.claim(&key, false).unwrap(), Claim::Mine(_)));
+        assert!(matches!(b.claim(&key, false).unwrap(), Claim::Held));
+        // So is one whose holder on this machine has exited.
+        if Path::new("/proc/self/stat").exists() {
+            let mut gone = std::process::Command::new("true").spawn().unwrap();
+            let pid = gone.id();
+            gone.wait().unwrap();
+            set(&format!("UPDATE claims SET pid = {pid}"));
+            assert!(matches!(b.claim(&key, false).unwrap(), Claim::Mine(_)));
+        }
+        b.release_all().unwrap();
+        let left: i64 = a
+            .conn()
+            .unwrap()
+            .query_row("SELECT count(*) FROM claims", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn a_final_record_is_queued_then_written_and_others_read_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        let (a, b) = (Ledger::open(&path).unwrap(), Ledger::open(&path).unwrap());
+        let file = dir.path().join("a.png");
+        std::fs::write(&file, b"bytes").unwrap();
+        let identity = a.identify(&file).unwrap();
+        let account = Account {
+            base_url: "http://127.0.0.1:1/api".into(),
+            client_id: "id".into(),
+        };
+        let key = a.key(&account, &identity, &ModelType::Ac1);
+        assert!(matches!(
+            a.claim(&key, false).unwrap(),
+            Claim::Mine(Resume::New)
+        ));
+        let save = a.checkpoint(&key, &identity);
+        let request = authenta_reqwest::types::CreateMediaRequest {
+            name: "a.png".into(),
+            content_type: "image/png".into(),
+            size: 5,
+            model_type: ModelType::Ac1,
+        };
+        save(Checkpoint::Creating {
+            request: &request,
+            at: jiff::Timestamp::now(),
+        })
+        .unwrap();
+        let mid = MediaId::new("m-1");
+        save(Checkpoint::Uploaded { mid: &mid }).unwrap();
+        let media: Media = serde_json::from_value(json!({
+            "mid": "m-1", "name": "a.png", "type": "Image", "modelType": "AC-1",
+            "status": "PROCESSED", "createdAt": "2026-12-01T00:00:00Z",
+        }))
+        .unwrap();
+        a.finished(&media).unwrap();
+        // Queued: the other worker still sees the claim...
+        assert!(matches!(b.claim(&key, false).unwrap(), Claim::Held));
+        // ... until it is written, with the claim's end: then the record.
+        a.flush().unwrap();
+        match b.claim(&key, false).unwrap() {
+            Claim::Mine(Resume::Final(saved)) => assert_eq!(saved.mid, mid),
+            other => panic!("{other:?}"),
+        }
     }
 }

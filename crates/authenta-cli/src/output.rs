@@ -121,6 +121,32 @@ pub fn verdict(media: &Media) -> &'static str {
     }
 }
 
+/// What the server says beside the verdict, where it sends it: an image's
+/// `confidence`, a video's faces and fake faces (`2 faces, 1 fake`); `-`
+/// without either.
+pub fn figures(media: &Media) -> String {
+    let mut parts = Vec::new();
+    if let Some(confidence) = media.confidence {
+        parts.push(format!("confidence {confidence:.2}"));
+    }
+    match (media.faces, media.deep_fakes) {
+        (Some(faces), fakes) => parts.push(format!(
+            "{faces} face{}{}",
+            if faces == 1 { "" } else { "s" },
+            fakes.map_or_else(String::new, |f| format!(", {f} fake"))
+        )),
+        (None, Some(fakes)) => parts.push(format!(
+            "{fakes} fake face{}",
+            if fakes == 1 { "" } else { "s" }
+        )),
+        (None, None) => {}
+    }
+    match parts.is_empty() {
+        true => "-".to_owned(),
+        false => parts.join(", "),
+    }
+}
+
 /// When a record was created, RFC 3339.
 pub fn created(media: &Media) -> String {
     media.created_at.to_string()
@@ -128,7 +154,7 @@ pub fn created(media: &Media) -> String {
 
 /// The columns of a record listing.
 pub const MEDIA_COLUMNS: &[&str] = &[
-    "mid", "name", "type", "model", "status", "verdict", "created",
+    "mid", "name", "type", "model", "status", "verdict", "created", "detail",
 ];
 
 /// A record as a row of [`MEDIA_COLUMNS`].
@@ -141,6 +167,7 @@ pub fn media_row(media: &Media) -> Vec<String> {
         media.status.to_string(),
         verdict(media).to_owned(),
         created(media),
+        figures(media),
     ]
 }
 
@@ -239,6 +266,28 @@ mod tests {
         // The JSON output keeps the string exact (JSON escapes it).
         let json = serde_json::to_string(&json!({"status": "DONE\u{1b}[8m"})).unwrap();
         assert_eq!(json, r#"{"status":"DONE\u001b[8m"}"#);
+    }
+
+    #[test]
+    fn figures_say_what_the_server_sent() {
+        let media = |extra: Value| -> Media {
+            let mut v = json!({"mid": "692f406f9f68d4b70080bb80", "name": "x", "type": "Video",
+                "status": "PROCESSED", "modelType": "DF-1", "createdAt": "2025-12-02T19:39:27Z"});
+            v.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            serde_json::from_value(v).unwrap()
+        };
+        assert_eq!(figures(&media(json!({}))), "-");
+        assert_eq!(
+            figures(&media(json!({"confidence": 0.934}))),
+            "confidence 0.93"
+        );
+        assert_eq!(
+            figures(&media(json!({"faces": 2, "deepFakes": 1}))),
+            "2 faces, 1 fake"
+        );
+        assert_eq!(figures(&media(json!({"faces": 1}))), "1 face");
     }
 
     #[test]

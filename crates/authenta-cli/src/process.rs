@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::cli::{Global, Process};
 use crate::exit;
 use crate::files::{self, Job};
-use crate::ledger::{self, Ledger};
+use crate::ledger::{self, Claim, EntryKey, Ledger};
 use crate::output::{self, Table};
 use crate::progress::{Bar, Bars};
 use crate::report;
@@ -36,6 +36,9 @@ enum Outcome {
     /// It was not started: an earlier file's error would recur.
     Skipped,
 }
+
+/// How often a batch asks again about the files another process holds.
+const CLAIM_POLL: Duration = Duration::from_millis(250);
 
 /// Runs `process`; returns the exit code.
 pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
@@ -58,7 +61,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     let client = &session.client;
     // The ledger keeps no artifact URL: a report reads final records again.
     let refresh = args.refresh || args.report.is_some();
-    let batch = Batch::plan(&plan.jobs, ledger.as_ref(), client, refresh, global.json)?;
+    let batch = Batch::plan(&plan.jobs, ledger.as_ref(), client, global.json)?;
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
     let count = bars.count(plan.jobs.len());
@@ -75,20 +78,11 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     // Proto's batch pipeline: uploads `-j` at a time, every uploaded record
     // waits in one shared waiter, and its batch stop rule refuses new files
     // once one failed in a way every file would. A file's bar is made and
-    // its clock started when the pipeline takes it.
+    // its clock started when the pipeline takes it, and its ledger entry
+    // claimed then: an entry another process holds waits for a later pass,
+    // which finds its record (or takes it over once that process is gone).
     let live: Arc<Mutex<HashMap<usize, (Bar, Instant)>>> = Arc::default();
     let by_mid: Arc<Mutex<HashMap<MediaId, Bar>>> = Arc::default();
-    let items = batch.items.iter().enumerate().map({
-        let (bars, live, jobs) = (bars.clone(), live.clone(), &plan.jobs);
-        move |(g, item)| {
-            let job = &jobs[item.jobs[0]];
-            let bar = bars.upload(&job.file.name, job.file.size);
-            let mut options = UploadOptions::new(job.model.clone()).on_progress(bar.on_bytes());
-            options.checkpoint = item.checkpoint.clone();
-            lock(&live).insert(g, (bar, Instant::now()));
-            BatchItem::new(g, job.path.clone(), options).resume(item.resume.clone())
-        }
-    });
     let observe: Observer = {
         let (by_mid, ledger) = (by_mid.clone(), ledger.clone());
         Arc::new(move |media: &Media| {
@@ -102,53 +96,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
             }
         })
     };
-    let settings = BatchSettings::new(usize::from(args.concurrency), policy)
-        .observed(Some(observe))
-        .interrupt(interrupt.clone());
-    let mut events = std::pin::pin!(client.process_batch(items, settings));
-    while let Some(event) = events.next().await {
-        let (g, result) = match event {
-            BatchEvent::Uploaded(g, mid) => {
-                if let Some((bar, _)) = lock(&live).get(&g) {
-                    bar.status(&MediaStatus::Uploaded);
-                    lock(&by_mid).insert(mid, bar.clone());
-                }
-                continue;
-            }
-            BatchEvent::Finished(g, result) => (g, result),
-        };
-        let elapsed = lock(&live).remove(&g).map_or(Duration::ZERO, |(bar, at)| {
-            bar.done();
-            at.elapsed()
-        });
-        let outcome = match result {
-            Ok(media) => {
-                lock(&by_mid).remove(&media.mid);
-                if let Some(ledger) = &ledger {
-                    ledger
-                        .finished(&media)
-                        .map_err(|e| ledger::failed(ledger, &e))?;
-                }
-                Outcome::Done(Box::new(media))
-            }
-            Err(e) if matches!(e.as_proto(), Some(ProtoError::Stopped(_))) => Outcome::Skipped,
-            Err(e) if not_final(&e).is_some() => Outcome::NotFinal(e),
-            Err(e) => {
-                // A record deleted meanwhile: the next run creates it anew.
-                if let (Some(ledger), Some(mid), ErrorClass::NotFound) =
-                    (&ledger, e.mid(), e.class())
-                {
-                    ledger
-                        .forget_mid(mid.as_str())
-                        .map_err(|e| ledger::failed(ledger, &e))?;
-                }
-                Outcome::Failed(e)
-            }
-        };
-        let elapsed = match outcome {
-            Outcome::Skipped => Duration::ZERO,
-            _ => elapsed,
-        };
+    let mut settle = |g: usize, outcome: Outcome, elapsed: Duration| {
         for &j in &batch.items[g].jobs {
             count.inc();
             let job = &plan.jobs[j];
@@ -173,6 +121,135 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
             }
         }
         outcomes[g] = Some((outcome, elapsed));
+    };
+    let mut pending: Vec<usize> = (0..batch.items.len()).collect();
+    let claim_failed: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
+    let mut announced = false;
+    loop {
+        let held: Arc<Mutex<Vec<usize>>> = Arc::default();
+        let items = std::mem::take(&mut pending).into_iter().filter_map({
+            let (bars, live, jobs) = (bars.clone(), live.clone(), &plan.jobs);
+            let (ledger, held, claim_failed) = (&ledger, held.clone(), claim_failed.clone());
+            let batch = &batch;
+            move |g| {
+                let item = &batch.items[g];
+                let resume = match (ledger, &item.key) {
+                    (Some(ledger), Some(key)) if lock(&claim_failed).is_none() => {
+                        match ledger.claim(key, refresh) {
+                            Ok(Claim::Mine(resume)) => resume,
+                            Ok(Claim::Held) => {
+                                lock(&held).push(g);
+                                return None;
+                            }
+                            Err(e) => {
+                                *lock(&claim_failed) = Some(e);
+                                return None;
+                            }
+                        }
+                    }
+                    (Some(_), Some(_)) => return None,
+                    _ => Resume::New,
+                };
+                let job = &jobs[item.jobs[0]];
+                let bar = bars.upload(&job.file.name, job.file.size);
+                let mut options = UploadOptions::new(job.model.clone()).on_progress(bar.on_bytes());
+                options.checkpoint = item.checkpoint.clone();
+                lock(&live).insert(g, (bar, Instant::now()));
+                Some(BatchItem::new(g, job.path.clone(), options).resume(resume))
+            }
+        });
+        let settings = BatchSettings::new(usize::from(args.concurrency), policy)
+            .observed(Some(observe.clone()))
+            .interrupt(interrupt.clone());
+        let mut events = std::pin::pin!(client.process_batch(items, settings));
+        let mut progressed = false;
+        while let Some(event) = events.next().await {
+            let (g, result) = match event {
+                BatchEvent::Uploaded(g, mid) => {
+                    if let Some((bar, _)) = lock(&live).get(&g) {
+                        bar.status(&MediaStatus::Uploaded);
+                        lock(&by_mid).insert(mid, bar.clone());
+                    }
+                    continue;
+                }
+                BatchEvent::Finished(g, result) => (g, result),
+            };
+            progressed = true;
+            let elapsed = lock(&live).remove(&g).map_or(Duration::ZERO, |(bar, at)| {
+                bar.done();
+                at.elapsed()
+            });
+            let outcome = match result {
+                Ok(media) => {
+                    lock(&by_mid).remove(&media.mid);
+                    if let Some(ledger) = &ledger {
+                        ledger
+                            .finished(&media)
+                            .map_err(|e| ledger::failed(ledger, &e))?;
+                    }
+                    Outcome::Done(Box::new(media))
+                }
+                Err(e) if matches!(e.as_proto(), Some(ProtoError::Stopped(_))) => Outcome::Skipped,
+                Err(e) if not_final(&e).is_some() => Outcome::NotFinal(e),
+                Err(e) => {
+                    // A record deleted meanwhile: the next run creates it anew.
+                    if let (Some(ledger), Some(mid), ErrorClass::NotFound) =
+                        (&ledger, e.mid(), e.class())
+                    {
+                        ledger
+                            .forget_mid(mid.as_str())
+                            .map_err(|e| ledger::failed(ledger, &e))?;
+                    }
+                    Outcome::Failed(e)
+                }
+            };
+            // Another process may try again a file this one did not end
+            // (a final record's claim ended when it was saved).
+            if let (Some(ledger), Some(key), false) = (
+                &ledger,
+                &batch.items[g].key,
+                matches!(outcome, Outcome::Done(_)),
+            ) {
+                ledger
+                    .release(key)
+                    .map_err(|e| ledger::failed(ledger, &e))?;
+            }
+            let elapsed = match outcome {
+                Outcome::Skipped => Duration::ZERO,
+                _ => elapsed,
+            };
+            settle(g, outcome, elapsed);
+        }
+        pending = std::mem::take(&mut *lock(&held));
+        if let Some(e) = lock(&claim_failed).take() {
+            let ledger = ledger.as_ref().expect("only a ledger claims");
+            return Err(ledger::failed(ledger, &e));
+        }
+        if pending.is_empty() {
+            break;
+        }
+        if interrupt.is_triggered() {
+            for g in std::mem::take(&mut pending) {
+                settle(g, Outcome::Skipped, Duration::ZERO);
+            }
+            break;
+        }
+        if !announced {
+            bars.note(&format!(
+                "authenta: {} file(s) are being processed by another authenta process sharing \
+                 the ledger: waiting for their outcome",
+                pending.len()
+            ));
+            announced = true;
+        }
+        if !progressed {
+            tokio::time::sleep(CLAIM_POLL).await;
+        }
+    }
+    if let Some(ledger) = &ledger {
+        ledger
+            .release_all()
+            .map_err(|e| ledger::failed(ledger, &e))?;
     }
     count.done();
     watcher.abort();
@@ -254,7 +331,8 @@ struct Batch {
 struct Item {
     /// The jobs (paths) it stands for, the first one uploaded.
     jobs: Vec<usize>,
-    resume: Resume,
+    /// Its ledger entry, claimed when it starts.
+    key: Option<EntryKey>,
     checkpoint: Option<CheckpointFn>,
 }
 
@@ -263,7 +341,6 @@ impl Batch {
         jobs: &[Job],
         ledger: Option<&Ledger>,
         client: &Client,
-        refresh: bool,
         json: bool,
     ) -> Result<Batch, CliError> {
         let Some(ledger) = ledger else {
@@ -271,7 +348,7 @@ impl Batch {
                 items: (0..jobs.len())
                     .map(|j| Item {
                         jobs: vec![j],
-                        resume: Resume::New,
+                        key: None,
                         checkpoint: None,
                     })
                     .collect(),
@@ -279,7 +356,6 @@ impl Batch {
             });
         };
         let account = Ledger::account(client);
-        let failed = |e: std::io::Error| ledger::failed(ledger, &e);
         let mut items: Vec<Item> = Vec::new();
         let mut group_of = Vec::with_capacity(jobs.len());
         let mut seen: HashMap<(String, String), usize> = HashMap::new();
@@ -309,8 +385,8 @@ impl Batch {
             group_of.push(items.len());
             items.push(Item {
                 jobs: vec![j],
-                resume: ledger.resume(&key, refresh).map_err(failed)?,
                 checkpoint: Some(ledger.checkpoint(&key, &identity)),
+                key: Some(key),
             });
         }
         Ok(Batch { items, group_of })
@@ -426,9 +502,12 @@ fn outcome_json(job: &Job, outcome: &Outcome, elapsed: Duration) -> serde_json::
     value
 }
 
-/// The results table: file, mid, model, status, verdict, time.
+/// The results table: file, mid, model, status, verdict, time, and what
+/// the server says beside the verdict (confidence, faces).
 fn results_table(rows: &[(&Job, &(Outcome, Duration))]) -> Table {
-    let mut table = Table::new(&["file", "mid", "model", "status", "verdict", "time"]);
+    let mut table = Table::new(&[
+        "file", "mid", "model", "status", "verdict", "time", "detail",
+    ]);
     for (job, (outcome, elapsed)) in rows {
         let time = match outcome {
             Outcome::Skipped => "-".to_owned(),
@@ -461,8 +540,20 @@ fn results_table(rows: &[(&Job, &(Outcome, Duration))]) -> Table {
             ),
             Outcome::Skipped => ("-".into(), job.model.to_string(), "skipped".into(), "-"),
         };
+        let detail = match outcome {
+            Outcome::Done(media) => output::figures(media),
+            _ => "-".to_owned(),
+        };
         let file = job.path.display().to_string();
-        table.row(vec![file, mid, model, status, verdict.to_owned(), time]);
+        table.row(vec![
+            file,
+            mid,
+            model,
+            status,
+            verdict.to_owned(),
+            time,
+            detail,
+        ]);
     }
     table
 }

@@ -1,8 +1,9 @@
 //! `authenta configure`: writes a profile of the config file (proto's
 //! [`ProfileFile`]), asking for what the flags do not give when standard
-//! input is a terminal. The secret is read without echo and stored only
-//! where the user chose: a private file, or nowhere (a variable or a
-//! command gives it at run time).
+//! input is a terminal: which kind of key (an API key, what today's console
+//! gives, or an older client id and secret), and where its secret is kept.
+//! The secret is read without echo and stored only where the user chose: a
+//! private file, or nowhere (a variable or a command gives it at run time).
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::PathBuf;
@@ -17,11 +18,28 @@ use crate::exit;
 use crate::output;
 use crate::session::CliError;
 
-/// `configure [--secret-file PATH | --secret-env VAR | --secret-command CMD]`
+/// `configure [--api-key-file PATH | --api-key-env VAR | --api-key-command CMD
+/// | --client-id ID (--secret-file PATH | --secret-env VAR | --secret-command CMD)]`
 #[derive(Args)]
 pub struct ConfigureArgs {
-    /// Keep the secret in this file, written readable by you only (mode
-    /// 600). The secret is read from the terminal without echo, or from
+    /// An API key (today's kind): keep it in this file, written readable by
+    /// you only (mode 600). The key is read from the terminal without echo,
+    /// or from standard input's first line when it is not a terminal.
+    #[arg(long, value_name = "PATH", group = "secret")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// An API key: read it from this environment variable when the profile
+    /// is used (nothing is stored).
+    #[arg(long, value_name = "VAR", group = "secret")]
+    pub api_key_env: Option<String>,
+
+    /// An API key: run this command when the profile is used; the first
+    /// line it prints is the key (nothing is stored).
+    #[arg(long, value_name = "COMMAND", group = "secret")]
+    pub api_key_command: Option<String>,
+
+    /// An older key's client secret (with --client-id): keep it in this
+    /// file, written readable by you only (mode 600). The secret is read from the terminal without echo, or from
     /// standard input's first line when it is not a terminal.
     #[arg(long, value_name = "PATH", group = "secret")]
     pub secret_file: Option<PathBuf>,
@@ -38,9 +56,27 @@ pub struct ConfigureArgs {
     pub secret_command: Option<String>,
 }
 
+/// Which kind of key a profile holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    ApiKey,
+    ClientSecret,
+}
+
+impl Kind {
+    /// The secret's name, for questions and messages.
+    fn secret(self) -> &'static str {
+        match self {
+            Kind::ApiKey => "API key",
+            Kind::ClientSecret => "client secret",
+        }
+    }
+}
+
 /// Runs `configure`: the profile named by `--profile` (or
-/// `AUTHENTA_PROFILE`, else `default`), its base URL and client id from
-/// `--base-url` and `--client-id` (or asked), and its secret's source.
+/// `AUTHENTA_PROFILE`, else `default`), its base URL from `--base-url` (or
+/// asked), which kind of key (from the flags, else asked), the client id
+/// for an older key, and the secret's source.
 pub fn configure(global: &Global, args: &ConfigureArgs) -> Result<u8, CliError> {
     let name = global
         .profile
@@ -74,15 +110,41 @@ pub fn configure(global: &Global, args: &ConfigureArgs) -> Result<u8, CliError> 
             profile.base_url.as_deref(),
         )?;
     }
-    if let Some(id) = global.client_id.clone().filter(|i| !i.is_empty()) {
-        profile.client_id = Some(id);
-    } else {
-        profile.client_id = asked("Client id", profile.client_id.as_deref())?;
-    }
-    if profile.client_id.is_none() {
-        return Err(usage(
-            "no client id: give --client-id (or run `authenta configure` in a terminal)",
-        ));
+    let api_key_flags =
+        args.api_key_file.is_some() || args.api_key_env.is_some() || args.api_key_command.is_some();
+    let secret_flags = args.secret_file.is_some()
+        || args.secret_env.is_some()
+        || args.secret_command.is_some()
+        || global.client_id.as_deref().is_some_and(|i| !i.is_empty());
+    let kind = match (api_key_flags, secret_flags) {
+        (true, true) => {
+            return Err(usage(
+                "give an API key (--api-key-file, --api-key-env, --api-key-command) or an older key's client id and secret (--client-id with --secret-file, --secret-env or --secret-command), not both",
+            ));
+        }
+        (true, false) => Kind::ApiKey,
+        (false, true) => Kind::ClientSecret,
+        (false, false) if interactive => choose_kind(&profile)?,
+        (false, false) => {
+            return Err(usage(
+                "say which key: --api-key-file PATH, --api-key-env VAR or --api-key-command COMMAND for an API key, or --client-id with --secret-file, --secret-env or --secret-command for an older key",
+            ));
+        }
+    };
+    match kind {
+        Kind::ApiKey => profile.client_id = None,
+        Kind::ClientSecret => {
+            if let Some(id) = global.client_id.clone().filter(|i| !i.is_empty()) {
+                profile.client_id = Some(id);
+            } else {
+                profile.client_id = asked("Client id", profile.client_id.as_deref())?;
+            }
+            if profile.client_id.is_none() {
+                return Err(usage(
+                    "no client id: give --client-id (or run `authenta configure` in a terminal)",
+                ));
+            }
+        }
     }
     if let Some(url) = &profile.base_url {
         // The same rules as a client's: https, or http on loopback only.
@@ -90,11 +152,15 @@ pub fn configure(global: &Global, args: &ConfigureArgs) -> Result<u8, CliError> 
             .with_base_url(url)?;
     }
 
-    let source = match (&args.secret_file, &args.secret_env, &args.secret_command) {
+    let (file_flag, env_flag, command_flag) = match kind {
+        Kind::ApiKey => (&args.api_key_file, &args.api_key_env, &args.api_key_command),
+        Kind::ClientSecret => (&args.secret_file, &args.secret_env, &args.secret_command),
+    };
+    let source = match (file_flag, env_flag, command_flag) {
         (Some(path), _, _) => SecretSource::File(std::path::absolute(path).map_err(local)?),
         (_, Some(var), _) => SecretSource::Env(var.clone()),
         (_, _, Some(command)) => SecretSource::Command(command.clone()),
-        _ if interactive => choose_source(&name, &path)?,
+        _ if interactive => choose_source(&name, &path, kind)?,
         _ => {
             return Err(usage(
                 "say where the secret is kept: --secret-file PATH, --secret-env VAR or --secret-command COMMAND",
@@ -102,7 +168,7 @@ pub fn configure(global: &Global, args: &ConfigureArgs) -> Result<u8, CliError> 
         }
     };
     if let SecretSource::File(secret_path) = &source {
-        let secret = read_secret(&name, interactive)?;
+        let secret = read_secret(&name, interactive, kind)?;
         write_secret_file(secret_path, &secret).map_err(|e| {
             CliError::Sdk(
                 ConfigError::Profile(format!(
@@ -114,7 +180,16 @@ pub fn configure(global: &Global, args: &ConfigureArgs) -> Result<u8, CliError> 
         })?;
     }
     let described = source.describe();
-    profile.client_secret = Some(source);
+    match kind {
+        Kind::ApiKey => {
+            profile.api_key = Some(source);
+            profile.client_secret = None;
+        }
+        Kind::ClientSecret => {
+            profile.client_secret = Some(source);
+            profile.api_key = None;
+        }
+    }
     file.set(&profile)?;
     file.save().map_err(|e| {
         CliError::Sdk(ConfigError::Profile(format!("cannot write {}: {e}", path.display())).into())
@@ -123,30 +198,62 @@ pub fn configure(global: &Global, args: &ConfigureArgs) -> Result<u8, CliError> 
         output::json_line(&json!({
             "profile": name,
             "path": path.display().to_string(),
+            "kind": match kind {
+                Kind::ApiKey => "apiKey",
+                Kind::ClientSecret => "clientSecret",
+            },
             "secret": described,
         }));
     } else {
         eprintln!(
-            "authenta: wrote profile {name} to {} (the secret is read from {described}); `authenta --profile {name} list` uses it",
-            path.display()
+            "authenta: wrote profile {name} to {} (the {} is read from {described}); `authenta --profile {name} list` uses it",
+            path.display(),
+            kind.secret()
         );
     }
     Ok(exit::SUCCESS)
 }
 
+/// Asks which kind of key the profile holds (the one it holds now by
+/// default, else an API key).
+fn choose_kind(profile: &Profile) -> Result<Kind, CliError> {
+    let older = profile.client_id.is_some() && profile.api_key.is_none();
+    loop {
+        let answer = ask(&format!(
+            "Which key: an API key (api_…, what the console gives today) or an older client id and secret? [api-key/client-secret] ({}): ",
+            if older { "client-secret" } else { "api-key" }
+        ))?;
+        match answer.as_str() {
+            "" if older => return Ok(Kind::ClientSecret),
+            "" | "api-key" | "api" | "key" => return Ok(Kind::ApiKey),
+            "client-secret" | "secret" | "id" => return Ok(Kind::ClientSecret),
+            _ => {}
+        }
+    }
+}
+
 /// Asks where the secret is kept.
-fn choose_source(name: &str, config: &std::path::Path) -> Result<SecretSource, CliError> {
+fn choose_source(
+    name: &str,
+    config: &std::path::Path,
+    kind: Kind,
+) -> Result<SecretSource, CliError> {
+    let extension = match kind {
+        Kind::ApiKey => "key",
+        Kind::ClientSecret => "secret",
+    };
     let default_file = config
         .parent()
         .unwrap_or(std::path::Path::new("."))
-        .join(format!("{name}.secret"));
+        .join(format!("{name}.{extension}"));
+    let what = kind.secret();
     loop {
-        let answer = ask(
-            "Keep the secret in a private file, read it from a variable, or run a command? [file/env/command] (file): ",
-        )?;
+        let answer = ask(&format!(
+            "Keep the {what} in a private file, read it from a variable, or run a command? [file/env/command] (file): "
+        ))?;
         match answer.as_str() {
             "" | "file" => {
-                let path = ask(&format!("Secret file [{}]: ", default_file.display()))?;
+                let path = ask(&format!("File [{}]: ", default_file.display()))?;
                 let path = match path.is_empty() {
                     true => default_file,
                     false => std::path::absolute(path).map_err(local)?,
@@ -160,7 +267,9 @@ fn choose_source(name: &str, config: &std::path::Path) -> Result<SecretSource, C
                 }
             }
             "command" => {
-                let command = ask("Command (its first line of output is the secret): ")?;
+                let command = ask(&format!(
+                    "Command (its first line of output is the {what}): "
+                ))?;
                 if !command.is_empty() {
                     return Ok(SecretSource::Command(command));
                 }
@@ -172,10 +281,13 @@ fn choose_source(name: &str, config: &std::path::Path) -> Result<SecretSource, C
 
 /// The secret: from the terminal without echo, else standard input's
 /// first line.
-fn read_secret(name: &str, interactive: bool) -> Result<ClientSecret, CliError> {
+fn read_secret(name: &str, interactive: bool, kind: Kind) -> Result<ClientSecret, CliError> {
     let secret = if interactive {
-        rpassword::prompt_password(format!("Client secret for {name} (not shown): "))
-            .map_err(local)?
+        let what = match kind {
+            Kind::ApiKey => "API key",
+            Kind::ClientSecret => "Client secret",
+        };
+        rpassword::prompt_password(format!("{what} for {name} (not shown): ")).map_err(local)?
     } else {
         let mut line = String::new();
         std::io::stdin()
@@ -186,7 +298,7 @@ fn read_secret(name: &str, interactive: bool) -> Result<ClientSecret, CliError> 
     };
     let secret = secret.trim();
     if secret.is_empty() {
-        return Err(usage("the secret is empty"));
+        return Err(usage(&format!("the {} is empty", kind.secret())));
     }
     Ok(ClientSecret::new(secret))
 }

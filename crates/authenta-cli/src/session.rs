@@ -3,7 +3,10 @@
 
 use authenta_emulator::{ApiKey, Emulator, EmulatorBuilder, KeySpec, RunningEmulator};
 use authenta_reqwest::proto::DEFAULT_USER_AGENT;
-use authenta_reqwest::{Client, ConfigError, Credentials, Error, ErrorClass, Profile};
+use authenta_reqwest::{
+    ApiKey as SdkApiKey, Client, ClientSecret, ConfigError, CredentialKind, Credentials, Error,
+    ErrorClass, GivenKey, Profile,
+};
 
 use crate::cli::Global;
 use crate::files::Refusal;
@@ -34,8 +37,11 @@ impl Session {
             // (clap reads both into one field), else the profile.
             let profile = Profile::resolve(
                 global.profile.as_deref(),
-                given(&global.client_id),
-                given(&global.client_secret),
+                GivenKey {
+                    api_key: given(&global.api_key).map(SdkApiKey::new),
+                    client_id: given(&global.client_id),
+                    client_secret: given(&global.client_secret).map(ClientSecret::new),
+                },
                 given(&global.base_url),
             )?;
             let mut builder = builder.credentials_provider(profile.provider()?);
@@ -54,6 +60,9 @@ impl Session {
             "authenta: using an embedded emulator at {} with a fresh key (nothing is kept)",
             emulator.base_url()
         );
+        // The key's client id and secret: the emulator meters their use
+        // (its control surface shows the key's queries and mutations), where
+        // an API key's calls are unmetered.
         let client = builder
             .credentials(Credentials::new(key.client_id, key.client_secret))
             .base_url(emulator.base_url())
@@ -76,25 +85,43 @@ impl Session {
 /// The client the command used, for [`report_spent`].
 static USED: std::sync::OnceLock<Client> = std::sync::OnceLock::new();
 
-/// Ends a command that used a key with what it spent, one line on stderr
-/// ("spent 61 queries and 60 mutations of key 4d66…"; with `json`, a JSON
-/// object with the full client id). Nothing for a command that used none.
+/// Ends a command that used a key with what it spent, one line on stderr:
+/// for a client id and secret the quota ("spent 61 queries and 60
+/// mutations of key 4d66…"; with `json`, a JSON object with the full
+/// client id); for an API key, which has no quotas, the calls made ("made
+/// 121 API calls with key api_3f…"). Nothing for a command that used none.
 pub fn report_spent(json: bool) {
     let Some(client) = USED.get() else {
         return;
     };
     let usage = client.usage();
-    let client_id = client.config().credentials().client_id;
-    if json {
-        let spent = serde_json::json!({ "spent": {
-            "queries": usage.queries,
-            "mutations": usage.mutations,
-            "clientId": client_id,
-        }});
-        eprintln!("{spent}");
-    } else {
-        let short: String = client_id.chars().take(4).collect();
-        eprintln!("authenta: spent {usage} of key {short}…");
+    let credentials = client.config().credentials();
+    match (credentials.kind(), json) {
+        (CredentialKind::ApiKey, true) => eprintln!(
+            "{}",
+            serde_json::json!({ "spent": {
+                "calls": usage.calls,
+                "apiKey": credentials.label(),
+            }})
+        ),
+        (CredentialKind::ApiKey, false) => eprintln!(
+            "authenta: made {} API call{} with key {}",
+            usage.calls,
+            if usage.calls == 1 { "" } else { "s" },
+            credentials.label()
+        ),
+        (_, true) => eprintln!(
+            "{}",
+            serde_json::json!({ "spent": {
+                "queries": usage.queries,
+                "mutations": usage.mutations,
+                "clientId": credentials.client_id(),
+            }})
+        ),
+        (_, false) => {
+            let short: String = credentials.label().chars().take(4).collect();
+            eprintln!("authenta: spent {usage} of key {short}…");
+        }
     }
 }
 

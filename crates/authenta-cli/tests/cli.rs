@@ -112,7 +112,21 @@ fn usage_errors_exit_2() {
     run_expect(&mut authenta(), &["process"], 2);
     run_expect(&mut authenta(), &["wait", "abc", "--timeout", "soon"], 2);
     let missing = run_expect(&mut authenta(), &["list"], 2);
-    has(&missing.stderr, "AUTHENTA_CLIENT_ID is not set");
+    has(&missing.stderr, "AUTHENTA_API_KEY is not set");
+    has(
+        &missing.stderr,
+        "AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET",
+    );
+    // Both kinds at once: which to unset.
+    let both = run_expect(
+        authenta()
+            .env("AUTHENTA_API_KEY", "api_x")
+            .env("AUTHENTA_CLIENT_ID", "id"),
+        &["list"],
+        2,
+    );
+    has(&both.stderr, "unset AUTHENTA_CLIENT_ID to use the API key");
+    has(&both.stderr, "or unset AUTHENTA_API_KEY");
     let insecure = run_expect(
         authenta()
             .env("AUTHENTA_CLIENT_ID", "id")
@@ -353,6 +367,48 @@ fn no_credits_exits_5_and_says_to_add_credits() {
 }
 
 #[test]
+fn insufficient_balance_for_an_api_key_exits_5_and_stops_the_batch() {
+    let (emulator, key) = emulator_and_key(quick().credits(0));
+    let mut cmd = authenta();
+    cmd.env("AUTHENTA_BASE_URL", emulator.base_url())
+        .env("AUTHENTA_API_KEY", &key.api_key);
+    let run = run_expect(&mut cmd, &["--json", "process", "-j", "1", "samples/"], 5);
+    let lines = json_lines(&run);
+    let first = &lines[0];
+    assert_eq!(
+        (
+            first["error"]["code"].as_str(),
+            first["error"]["class"].as_str(),
+            first["error"]["status"].as_u64(),
+            first["error"]["exitCode"].as_u64()
+        ),
+        (
+            Some("INSUFFICIENT_BALANCE"),
+            Some("credits"),
+            Some(402),
+            Some(5)
+        ),
+        "{}",
+        run.stdout
+    );
+    // The batch started no other file.
+    assert_eq!(lines.len(), 3, "{}", run.stdout);
+    for line in &lines[1..] {
+        assert_eq!(line["skipped"], true, "{line}");
+    }
+    // One refused create, never retried.
+    assert_eq!(emulator.api_requests().len(), 1);
+    // For people: the code, and what to do.
+    let mut cmd = authenta();
+    cmd.env("AUTHENTA_BASE_URL", emulator.base_url())
+        .env("AUTHENTA_API_KEY", &key.api_key);
+    let plain = run_expect(&mut cmd, &["upload", "samples/test-pattern.png"], 5);
+    has(&plain.stderr, "INSUFFICIENT_BALANCE");
+    has(&plain.stderr, "add credits");
+    assert!(!plain.stderr.contains(&key.api_key), "{}", plain.stderr);
+}
+
+#[test]
 fn invalid_input_exits_6_before_any_record_is_created() {
     let (emulator, key) = emulator_and_key(quick());
     let dir = tempfile::tempdir().unwrap();
@@ -436,35 +492,77 @@ fn a_wait_past_its_timeout_and_result_before_the_verdict_exit_10_not_final() {
     has(&early.stderr, "not final: no result yet");
 }
 
+/// `NAME=value` pairs of a line of `authenta emulator`'s output, after
+/// `export ` (a comment's too).
+fn exports(line: &str) -> Vec<(String, String)> {
+    let (_, assignments) = line.split_once("export ").expect("an export line");
+    assignments
+        .split_whitespace()
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect()
+}
+
 #[test]
-fn the_emulator_command_prints_a_key_that_works() {
+fn the_emulator_command_prints_keys_of_both_kinds_that_process_every_sample() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_authenta"))
-        .args(["emulator", "--listen", "127.0.0.1:0"])
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--processing-time",
+            "20ms",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut env = Vec::new();
-    for _ in 0..3 {
-        let line = lines.next().unwrap().unwrap();
-        let (name, value) = line
-            .strip_prefix("export ")
-            .unwrap()
-            .split_once('=')
-            .unwrap();
-        env.push((name.to_owned(), value.to_owned()));
-    }
-    let names: Vec<&str> = env.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(
-        names,
-        ["AUTHENTA_BASE_URL", "AUTHENTA_CLIENT_ID", SECRET_ENV]
+    let mut next = || lines.next().unwrap().unwrap();
+    let (base_url, api_key, older) = (next(), next(), next());
+    let base_url = exports(&base_url);
+    let api_key = exports(&api_key);
+    assert!(
+        older.starts_with("# "),
+        "the older kind is a comment: {older}"
     );
-    let mut cmd = authenta();
-    cmd.envs(env.iter().map(|(n, v)| (n, v)));
-    let listed = run(&mut cmd, &["--json", "list"]);
+    let older = exports(&older);
+    let names = |env: &[(String, String)]| env.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&base_url), ["AUTHENTA_BASE_URL"]);
+    assert_eq!(names(&api_key), ["AUTHENTA_API_KEY"]);
+    assert!(api_key[0].1.starts_with("api_"), "{api_key:?}");
+    assert_eq!(names(&older), ["AUTHENTA_CLIENT_ID", SECRET_ENV]);
+    // `AUTHENTA_API_KEY=… AUTHENTA_BASE_URL=… authenta process samples/`,
+    // and the same with the client id and secret: every sample processed.
+    let mut runs = Vec::new();
+    for credentials in [&api_key, &older] {
+        let mut cmd = authenta();
+        cmd.envs(
+            base_url
+                .iter()
+                .chain(credentials.iter())
+                .map(|(n, v)| (n, v)),
+        );
+        runs.push(run(&mut cmd, &["process", "samples/"]));
+    }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(listed.code, 0, "{}", listed.stderr);
-    assert!(listed.stdout.is_empty(), "{}", listed.stdout);
+    for (run, spent) in runs
+        .iter()
+        .zip([" API calls with key api_", "authenta: spent "])
+    {
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let rows: Vec<&str> = run.stdout.lines().skip(1).collect();
+        assert_eq!(rows.len(), 3, "{}", run.stdout);
+        for row in rows {
+            let cells: Vec<&str> = row.split_whitespace().collect();
+            assert_eq!(cells[3], "PROCESSED", "{row}");
+            assert!(["fake", "real"].contains(&cells[4]), "{row}");
+        }
+        // An image's confidence, a video's faces.
+        has(&run.stdout, "confidence 0.");
+        has(&run.stdout, " face");
+        has(&run.stderr, spent);
+    }
+    assert!(!runs[0].stderr.contains("quer"), "{}", runs[0].stderr);
 }

@@ -75,6 +75,7 @@ impl Env {
 
     fn clean<C: Clear>(&self, cmd: &mut C) {
         for var in [
+            "AUTHENTA_API_KEY",
             "AUTHENTA_CLIENT_ID",
             "AUTHENTA_CLIENT_SECRET",
             "AUTHENTA_BASE_URL",
@@ -280,7 +281,7 @@ fn flags_beat_variables_beat_the_profile_and_the_profile_beats_nothing() {
     // The profile beats nothing: with no profile at all, nothing is set.
     env.write_config("");
     let nothing = run(&mut env.authenta(), &["list"], 2);
-    has(&nothing.stderr, "AUTHENTA_CLIENT_ID is not set");
+    has(&nothing.stderr, "AUTHENTA_API_KEY is not set");
     // And the profile fills what the flags leave out.
     env.write_config(&env.profile("ci", &line));
     run(
@@ -494,4 +495,47 @@ fn configure_writes_a_profile_and_keeps_the_secret_only_where_told() {
     );
     let unset = run(&mut env.authenta(), &["--profile", "staging", "list"], 2);
     has(&unset.stderr, "the variable STAGING_SECRET");
+
+    // An API key, kept in a private file: the profile names the file, and
+    // the spent line counts calls, not quota.
+    let key_path = env.dir.path().join("keys").join("prod.key");
+    let mut cmd = env.authenta();
+    let configured = cmd
+        .args([
+            "--profile",
+            "prod",
+            "--base-url",
+            base_url,
+            "configure",
+            "--api-key-file",
+        ])
+        .arg(&key_path)
+        .write_stdin(format!("{}\n", env.key.api_key))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(configured.stderr).unwrap();
+    assert_eq!(configured.status.code(), Some(0), "{stderr}");
+    has(&stderr, "the API key is read from");
+    assert!(!stderr.contains(&env.key.api_key));
+    let mode = std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let config = std::fs::read_to_string(env.config()).unwrap();
+    assert!(!config.contains(&env.key.api_key), "{config}");
+    has(
+        &config,
+        &format!(
+            "[profile.prod]\nbase_url = \"{base_url}\"\napi_key_file = \"{}\"",
+            key_path.display()
+        ),
+    );
+    let listed = run(&mut env.authenta(), &["--profile", "prod", "list"], 0);
+    has(&listed.stderr, "authenta: made 1 API call with key api_");
+    // A client id given with an API key flag is refused.
+    let mut cmd = env.authenta();
+    let mixed = cmd
+        .args(["--client-id", "id", "configure", "--api-key-env", "KEY"])
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert_eq!(mixed.status.code(), Some(2));
 }

@@ -433,3 +433,76 @@ fn the_first_sigint_stops_starting_files_and_a_second_exits_at_once() {
     every_verdict_once(&stdout, &files);
     assert_eq!(env.emulator.records().len(), FILES as usize);
 }
+
+/// `workers` runs of `authenta process -j 4` over the same 40 files with
+/// the same ledger, started together; with `kill`, the first is killed
+/// (`SIGKILL`) once a few records exist, and a rerun follows. Every run
+/// that ends prints every file's verdict (its own, or another's read from
+/// the ledger); the emulator ends with exactly one record per file.
+fn workers_share_one_ledger(workers: usize, kill: bool) {
+    const FILES: u32 = 40;
+    let env = Env::new(Duration::from_millis(300), None);
+    let files = env.pngs(FILES);
+    if kill {
+        // Slower requests, so the kill lands in the middle of the batch.
+        for path in ["/api/media", "/authenta-storage"] {
+            let slow = Fault::new(path, FaultAction::Delay { millis: 50 });
+            env.emulator.inject_fault(slow.times(100_000)).unwrap();
+        }
+    }
+    let children: Vec<Child> = (0..workers).map(|_| env.spawn_process("4")).collect();
+    let mut children = children.into_iter();
+    if kill {
+        let victim = children.next().unwrap();
+        until(Duration::from_secs(60), || {
+            env.emulator.records().len() >= 6
+        });
+        signal(&victim, "-KILL");
+        wait(victim, Duration::from_secs(30));
+    }
+    for child in children {
+        let output = wait(child, Duration::from_secs(180));
+        let (stdout, stderr) = texts(&output);
+        assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+        every_verdict_once(&stdout, &files);
+    }
+    if kill {
+        env.emulator.clear_faults();
+        let (stdout, _) = env.run(&["process", env.media().to_str().unwrap()], 0);
+        every_verdict_once(&stdout, &files);
+    }
+    let records = env.emulator.records();
+    assert_eq!(
+        records.len(),
+        FILES as usize,
+        "exactly one record per file over {workers} workers: {records:?}"
+    );
+    assert!(
+        records.iter().all(|r| r.status == "PROCESSED"),
+        "{records:?}"
+    );
+    // No claim outlives the runs.
+    let claims = rusqlite_count(&env.ledger(), "SELECT count(*) FROM claims");
+    assert_eq!(claims, 0, "claims left in the ledger");
+}
+
+/// One number a query of the ledger's database answers.
+fn rusqlite_count(ledger: &Path, query: &str) -> i64 {
+    let conn = rusqlite::Connection::open(ledger).unwrap();
+    conn.query_row(query, [], |row| row.get(0)).unwrap()
+}
+
+#[test]
+fn two_workers_over_one_ledger_create_each_record_once() {
+    workers_share_one_ledger(2, false);
+}
+
+#[test]
+fn four_workers_over_one_ledger_create_each_record_once() {
+    workers_share_one_ledger(4, false);
+}
+
+#[test]
+fn a_killed_worker_s_files_are_taken_over_and_each_record_made_once() {
+    workers_share_one_ledger(4, true);
+}

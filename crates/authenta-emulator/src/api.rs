@@ -1,12 +1,16 @@
 //! The API under `/api`: the four documented routes and the OpenAPI
 //! description.
 //!
-//! Every request goes through the documented checks in order (client id,
-//! client secret, permission, quota), then its input is validated, then (for
+//! A request is answered in the generation of the credentials it carries
+//! ([`generation_of`]): a Bearer API key as generation 2, the `x-client-*`
+//! headers as generation 1. Every request goes through its generation's
+//! documented checks in order (client id, client secret, permission, quota;
+//! or API key, permission), then its input is validated, then (for
 //! `POST /media`) the credit balance is checked. Errors are JSON bodies from
 //! the generated tables: the documented codes from `ERROR_CODES`, the
 //! emulator's own (bad input, unknown record, wrong method, ...) from
-//! `EMULATOR_ERROR_CODES`.
+//! `EMULATOR_ERROR_CODES`, each in its generation's shape
+//! ([`in_generation`](crate::responses::in_generation)).
 
 // Handlers return the answer to send as their `Err`: it is built once and
 // moved straight out, so its size does not matter.
@@ -15,8 +19,8 @@
 use std::sync::Arc;
 
 use authenta_types::{
-    CONTENT_TYPES, CreateMediaRequest, CreatedMedia, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX,
-    LIST_LIMIT_MIN, MAX_UPLOAD_SIZE, MediaKind, ModelType, Operation,
+    ApiGeneration, CONTENT_TYPES, CreateMediaRequest, CreatedMedia, ErrorCode, LIST_LIMIT_DEFAULT,
+    LIST_LIMIT_MAX, LIST_LIMIT_MIN, MAX_UPLOAD_SIZE, MediaKind, ModelType, Operation,
 };
 use axum::Router;
 use axum::body::Body;
@@ -27,9 +31,10 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
 use crate::clock::minus;
 use crate::core::Core;
 use crate::ids::{is_valid_mid, new_mid};
-use crate::model::{MediaRecord, status_str};
+use crate::model::{AuthMode, MediaRecord, status_str};
 use crate::responses::{
-    bad_request, documented_error, emulator_error, json_response, read_json_body,
+    bad_request, counterpart, documented_error, emulator_error, error_response, json_response,
+    read_json_body,
 };
 use crate::store::{Denied, Store, StoreResult};
 
@@ -38,6 +43,18 @@ pub(crate) const MAX_OFFSET: u64 = i64::MAX as u64;
 
 /// The longest record `name` the API takes.
 pub(crate) const MAX_NAME_CHARS: usize = 255;
+
+/// The generation a request is answered in: with [`AuthMode::Both`], a
+/// request carrying `Authorization` is generation 2 (it is checked as a
+/// Bearer API key), any other generation 1.
+pub(crate) fn generation_of(auth: AuthMode, headers: &HeaderMap) -> ApiGeneration {
+    match auth {
+        AuthMode::Headers => ApiGeneration::First,
+        AuthMode::Bearer => ApiGeneration::Second,
+        _ if headers.contains_key(http::header::AUTHORIZATION) => ApiGeneration::Second,
+        _ => ApiGeneration::First,
+    }
+}
 
 /// The API's routes, with JSON answers for unknown paths and methods.
 pub(crate) fn router(core: Arc<Core>) -> Router {
@@ -101,11 +118,19 @@ fn checked<R>(
     then: impl FnOnce(&mut Store) -> StoreResult<Result<R, Response<Body>>>,
 ) -> Result<R, Response<Body>> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let (id, secret) = (header("x-client-id"), header("x-client-secret"));
+    let generation = generation_of(core.auth, headers);
     let outcome = core.shared.store(|store| {
-        store.atomically(|store| match store.authorize(id, secret, operation)? {
-            Ok(()) => then(store),
-            Err(Denied(code)) => Ok(Err(documented_error(code))),
+        store.atomically(|store| {
+            let allowed = match generation {
+                ApiGeneration::First => {
+                    store.authorize(header("x-client-id"), header("x-client-secret"), operation)?
+                }
+                _ => store.authorize_bearer(header("authorization"), operation)?,
+            };
+            match allowed {
+                Ok(()) => then(store),
+                Err(Denied(code)) => Ok(Err(documented_error(code))),
+            }
         })
     });
     match outcome {
@@ -268,16 +293,36 @@ async fn delete_media(
     }
 }
 
+/// Why a create request is refused: malformed (`EMU400`), or a model that
+/// does not take the content type (`EMU400` in generation 1,
+/// `UNSUPPORTED_MEDIA_TYPE` in generation 2).
+enum CreateRefusal {
+    Malformed(String),
+    Unsupported(String),
+}
+
+impl From<String> for CreateRefusal {
+    fn from(why: String) -> Self {
+        CreateRefusal::Malformed(why)
+    }
+}
+
+impl From<&str> for CreateRefusal {
+    fn from(why: &str) -> Self {
+        CreateRefusal::Malformed(why.to_owned())
+    }
+}
+
 /// The checks on a create request beyond its JSON shape.
-fn validate_create(req: &CreateMediaRequest) -> Result<MediaKind, String> {
+fn validate_create(req: &CreateMediaRequest) -> Result<MediaKind, CreateRefusal> {
     let chars = req.name.chars().count();
     if req.name.trim().is_empty() {
         return Err("`name` must not be empty".into());
     }
     if chars > MAX_NAME_CHARS {
-        return Err(format!(
-            "`name` must be at most {MAX_NAME_CHARS} characters, not {chars}"
-        ));
+        return Err(
+            format!("`name` must be at most {MAX_NAME_CHARS} characters, not {chars}").into(),
+        );
     }
     if req.size == 0 {
         return Err("`size` must be at least 1 byte".into());
@@ -286,7 +331,7 @@ fn validate_create(req: &CreateMediaRequest) -> Result<MediaKind, String> {
         return Err(format!(
             "`size` must be at most {MAX_UPLOAD_SIZE} bytes (5 GiB, the largest single upload), not {}",
             req.size
-        ));
+        ).into());
     }
     let kind = CONTENT_TYPES
         .iter()
@@ -309,18 +354,31 @@ fn validate_create(req: &CreateMediaRequest) -> Result<MediaKind, String> {
     })?;
     if !model.media_kinds.contains(&kind) {
         let takes: Vec<&str> = model.media_kinds.iter().map(|k| k.as_str()).collect();
-        return Err(format!(
+        return Err(CreateRefusal::Unsupported(format!(
             "`modelType` {} does not take {kind} media ({}); it takes {}",
             model.id,
             req.content_type,
             takes.join(", ")
-        ));
+        )));
+    }
+    if !model.takes_content_type(&req.content_type) {
+        return Err(CreateRefusal::Unsupported(format!(
+            "`modelType` {} does not support media type: {}; it takes {}",
+            model.id,
+            req.content_type,
+            model.content_types.join(", ")
+        )));
     }
     Ok(kind)
 }
 
-/// The record a create request's body asks for, or the 400 to answer.
-fn record_to_create(bytes: &[u8], now: jiff::Timestamp) -> Result<MediaRecord, Response<Body>> {
+/// The record a create request's body asks for, or the 400 to answer (in
+/// `generation`'s words).
+fn record_to_create(
+    bytes: &[u8],
+    now: jiff::Timestamp,
+    generation: ApiGeneration,
+) -> Result<MediaRecord, Response<Body>> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| bad_request(format!("malformed JSON: {e}")))?;
     if !value.is_object() {
@@ -330,7 +388,15 @@ fn record_to_create(bytes: &[u8], now: jiff::Timestamp) -> Result<MediaRecord, R
     }
     let req: CreateMediaRequest =
         serde_json::from_value(value).map_err(|e| bad_request(format!("invalid body: {e}")))?;
-    let kind = validate_create(&req).map_err(bad_request)?;
+    let kind = validate_create(&req).map_err(|refusal| match refusal {
+        CreateRefusal::Unsupported(why) if generation == ApiGeneration::Second => {
+            let row = ErrorCode::UnsupportedMediaType
+                .info()
+                .expect("UNSUPPORTED_MEDIA_TYPE is in the table");
+            error_response(row, why)
+        }
+        CreateRefusal::Malformed(why) | CreateRefusal::Unsupported(why) => bad_request(why),
+    })?;
     Ok(MediaRecord {
         mid: new_mid(now),
         name: req.name,
@@ -357,16 +423,17 @@ async fn create_media(
     // documented checks, so the whole request is one transaction.
     let read = read_json_body(&headers, body).await;
     let now = core.shared.clock.now();
+    let generation = generation_of(core.auth, &headers);
     let created = checked(&core, &headers, Operation::CreateMedia, |s| {
         let record = match no_query(&uri)
             .and(read)
-            .and_then(|bytes| record_to_create(&bytes, now))
+            .and_then(|bytes| record_to_create(&bytes, now, generation))
         {
             Ok(r) => r,
             Err(resp) => return Ok(Err(resp)),
         };
         Ok(s.create_record(record)?
-            .map_err(|Denied(code)| documented_error(code)))
+            .map_err(|Denied(code)| documented_error(counterpart(code, generation))))
     });
     let record = match created {
         Ok(r) => r,

@@ -12,6 +12,7 @@ use crate::EmulatorError;
 use crate::clock::ClockMode;
 use crate::core::{Core, ListItems};
 use crate::listener::ConnLimits;
+use crate::model::AuthMode;
 use crate::presign::{MAX_UPLOAD_URL_EXPIRY, Presigner};
 use crate::router::App;
 use crate::running::{RunningEmulator, ServerHandle};
@@ -53,6 +54,7 @@ pub struct EmulatorBuilder {
     idle_timeout: Duration,
     max_connections: usize,
     list_items: ListItems,
+    auth: AuthMode,
 }
 
 impl Default for EmulatorBuilder {
@@ -70,6 +72,7 @@ impl Default for EmulatorBuilder {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             list_items: ListItems::Full,
+            auth: AuthMode::Both,
         }
     }
 }
@@ -173,6 +176,14 @@ impl EmulatorBuilder {
     /// default) or the documented summary.
     pub fn list_items(mut self, items: ListItems) -> Self {
         self.list_items = items;
+        self
+    }
+
+    /// Which credentials the API takes: Bearer API keys answered as
+    /// generation 2 and `x-client-*` headers as generation 1 (the default,
+    /// [`AuthMode::Both`]), or one generation only.
+    pub fn auth(mut self, auth: AuthMode) -> Self {
+        self.auth = auth;
         self
     }
 
@@ -320,6 +331,7 @@ impl EmulatorBuilder {
             admin_token: self.admin_token.clone(),
             base_url: format!("{root}/api"),
             list_items: self.list_items,
+            auth: self.auth,
         });
         let mut s3 = s3s::service::S3ServiceBuilder::new(EmuS3 { core: core.clone() });
         s3.set_auth(crate::s3::EmuAuth {

@@ -33,6 +33,7 @@ pub(crate) struct Core {
     pub admin_token: Option<String>,
     pub base_url: String,
     pub list_items: ListItems,
+    pub auth: crate::model::AuthMode,
 }
 
 /// The instant the real service's `createdAt` would show: jiff's time as
@@ -58,10 +59,18 @@ impl Core {
             heatmap_url: None,
             result_url: None,
             participants: None,
+            src_url: None,
+            confidence: None,
+            faces: None,
+            deep_fakes: None,
             extra: Default::default(),
         };
         if status == MediaStatus::Processed {
             media.fake = r.fake;
+            let (confidence, faces, deep_fakes) = crate::verdict::figures(r);
+            media.confidence = confidence;
+            media.faces = faces;
+            media.deep_fakes = deep_fakes;
             media.result_url = Some(self.presigner.download_url(&r.mid, RESULT, now));
             match crate::verdict::kind_of(r) {
                 Some(MediaKind::Image) => {

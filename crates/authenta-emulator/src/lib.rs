@@ -31,8 +31,8 @@
 //! let key = emulator.create_key(
 //!     KeySpec::new("tests").permissions([Permission::Read]).query_quota(5),
 //! )?;
-//! // Point a client at `emulator.base_url()` with `key.client_id` and
-//! // `key.client_secret`.
+//! // Point a client at `emulator.base_url()` with the API key
+//! // `key.api_key` (or the older `key.client_id` and `key.client_secret`).
 //! assert!(emulator.base_url().starts_with("http://127.0.0.1:"));
 //! emulator.shutdown();
 //! # Ok(())
@@ -108,11 +108,13 @@ pub use clock::ClockMode;
 pub use control::CONTROL_PREFIX;
 pub use core::ListItems;
 pub use model::{
-    ApiKey, ApiRequest, ApiStats, ArmedFault, ControlError, Fault, FaultAction, FaultBody,
-    FaultStage, KeyInfo, KeySpec, MediaRecord, UploadInfo, UploadRequest,
+    ApiKey, ApiRequest, ApiStats, ArmedFault, AuthMode, ControlError, Fault, FaultAction,
+    FaultBody, FaultStage, KeyInfo, KeySpec, MediaRecord, UploadInfo, UploadRequest,
 };
 pub use presign::{BUCKET, MAX_UPLOAD_URL_EXPIRY};
-pub use process::{BANNER_BASE_URL, BANNER_CLIENT_ID, BANNER_CLIENT_SECRET, EmulatorProcess};
+pub use process::{
+    BANNER_API_KEY, BANNER_BASE_URL, BANNER_CLIENT_ID, BANNER_CLIENT_SECRET, EmulatorProcess,
+};
 pub use responses::MAX_JSON_BODY;
 pub use running::RunningEmulator;
 pub use state::DEFAULT_CREDITS;

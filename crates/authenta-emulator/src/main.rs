@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use authenta_emulator::{ClockMode, Emulator, KeySpec, ListItems};
+use authenta_emulator::{AuthMode, ClockMode, Emulator, KeySpec, ListItems};
 use clap::Parser;
 use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -73,6 +73,14 @@ struct Args {
     /// `summary` (mid, name, type, status, modelType, createdAt).
     #[arg(long, value_name = "ITEMS", default_value = "full", value_parser = parse_list_items)]
     list_items: ListItems,
+
+    /// Which credentials the API takes: `bearer` (API keys, answered as
+    /// today's API: no quotas, INVALID_API_KEY/FORBIDDEN/
+    /// INSUFFICIENT_BALANCE), `headers` (x-client-id/x-client-secret,
+    /// answered as the older API: quotas, IAM001/IAM002/AA001/U007), or
+    /// `both`.
+    #[arg(long, value_name = "KIND", default_value = "both")]
+    auth: AuthMode,
 }
 
 fn parse_clock(text: &str) -> Result<ClockMode, String> {
@@ -151,7 +159,8 @@ async fn main() -> ExitCode {
         .body_read_timeout(args.body_read_timeout)
         .idle_timeout(args.idle_timeout)
         .max_connections(args.max_connections)
-        .list_items(args.list_items);
+        .list_items(args.list_items)
+        .auth(args.auth);
     if let Some(dir) = args.data_dir {
         builder = builder.data_dir(dir);
     }
@@ -178,6 +187,7 @@ async fn main() -> ExitCode {
     if !args.no_key {
         match emulator.create_key(KeySpec::new("emulator-default")) {
             Ok(key) => {
+                say!("  {:<15}{}", authenta_emulator::BANNER_API_KEY, key.api_key);
                 say!(
                     "  {:<15}{}",
                     authenta_emulator::BANNER_CLIENT_ID,
@@ -195,6 +205,15 @@ async fn main() -> ExitCode {
             }
         }
     }
+    say!(
+        "  auth:          {}",
+        match args.auth {
+            AuthMode::Bearer => "bearer: the API key only (Authorization: Bearer)",
+            AuthMode::Headers =>
+                "headers: the client id and secret only (x-client-id, x-client-secret)",
+            _ => "both: the API key (Bearer), or the client id and secret (x-client-*)",
+        }
+    );
     say!("Press Ctrl-C to stop.");
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("authenta-emulator: cannot wait for Ctrl-C: {e}");

@@ -75,9 +75,11 @@ impl KeySpec {
     }
 }
 
-/// A key's credentials, as shown once at creation or regeneration.
+/// A key's credentials, as shown once at creation or regeneration: an API
+/// key token (today's kind, generation 2) and a client id and secret (the
+/// older kind, generation 1), both for the same key.
 ///
-/// `Debug` hides the secret.
+/// `Debug` hides the secret and the token.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -86,6 +88,8 @@ pub struct ApiKey {
     pub client_id: String,
     /// The secret, sent as `x-client-secret`.
     pub client_secret: String,
+    /// The API key token (`api_…`), sent as `Authorization: Bearer`.
+    pub api_key: String,
 }
 
 impl fmt::Debug for ApiKey {
@@ -93,7 +97,42 @@ impl fmt::Debug for ApiKey {
         f.debug_struct("ApiKey")
             .field("client_id", &self.client_id)
             .field("client_secret", &"<redacted>")
+            .field("api_key", &"<redacted>")
             .finish()
+    }
+}
+
+/// Which credentials the emulator takes, and so which generation of the
+/// API it answers in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum AuthMode {
+    /// Only `x-client-id` / `x-client-secret` (generation 1: quotas,
+    /// `IAM001`, `AA001`, `U007`, bodies `{code, type, message}`); a Bearer
+    /// token is ignored.
+    Headers,
+    /// Only `Authorization: Bearer api_…` (generation 2: no quotas,
+    /// `INVALID_API_KEY`, `FORBIDDEN`, `INSUFFICIENT_BALANCE`, bodies
+    /// `{code, statusCode, message}`); the `x-client-*` headers are ignored.
+    Bearer,
+    /// Both: a request with a Bearer token is answered as generation 2,
+    /// any other as generation 1.
+    #[default]
+    Both,
+}
+
+impl std::str::FromStr for AuthMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "headers" => Ok(AuthMode::Headers),
+            "bearer" => Ok(AuthMode::Bearer),
+            "both" => Ok(AuthMode::Both),
+            other => Err(format!(
+                "unknown auth mode {other:?}; it is headers, bearer or both"
+            )),
+        }
     }
 }
 
@@ -252,6 +291,10 @@ pub struct ApiRequest {
     pub path: String,
     /// The `x-client-id` it carried, if any (never the secret).
     pub client_id: Option<String>,
+    /// The names of the credential headers it carried (`x-client-id`,
+    /// `x-client-secret`, `authorization`), never their values.
+    #[serde(default)]
+    pub credential_headers: Vec<String>,
     /// The status answered (after any injected fault).
     pub status: u16,
     /// The error code answered, if any (`IAM001`, `EMU400`, ...).

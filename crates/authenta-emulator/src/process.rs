@@ -9,6 +9,8 @@ use crate::model::ApiKey;
 
 /// The banner line that names the API's base URL.
 pub const BANNER_BASE_URL: &str = "base URL:";
+/// The banner line that names the default key's API key token.
+pub const BANNER_API_KEY: &str = "API key:";
 /// The banner line that names the default key's client id.
 pub const BANNER_CLIENT_ID: &str = "client id:";
 /// The banner line that names the default key's client secret.
@@ -57,11 +59,12 @@ impl EmulatorProcess {
         let read = (|| {
             Ok::<_, io::Error>((
                 field(BANNER_BASE_URL)?,
+                field(BANNER_API_KEY)?,
                 field(BANNER_CLIENT_ID)?,
                 field(BANNER_CLIENT_SECRET)?,
             ))
         })();
-        let (base_url, client_id, client_secret) = match read {
+        let (base_url, api_key, client_id, client_secret) = match read {
             Ok(fields) => fields,
             Err(e) => {
                 let _ = child.kill();
@@ -77,6 +80,7 @@ impl EmulatorProcess {
             key: ApiKey {
                 client_id,
                 client_secret,
+                api_key,
             },
         })
     }

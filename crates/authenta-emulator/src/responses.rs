@@ -1,11 +1,12 @@
 //! The answers every HTTP surface shares: JSON responses, error bodies from
 //! the generated tables (the documented codes from `ERROR_CODES`, the
-//! emulator's own from `EMULATOR_ERROR_CODES`), and reading a JSON body.
+//! emulator's own from `EMULATOR_ERROR_CODES`) in each generation's shape
+//! ([`in_generation`]), and reading a JSON body.
 
 use std::fmt::Display;
 
 use authenta_types::{
-    EMULATOR_ERROR_CODES, ERROR_CODES, ErrorBody, ErrorCode, ErrorCodeInfo, ErrorType,
+    ApiGeneration, EMULATOR_ERROR_CODES, ERROR_CODES, ErrorBody, ErrorCode, ErrorCodeInfo,
 };
 use axum::body::Body;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
@@ -30,18 +31,56 @@ pub(crate) fn json_response(status: StatusCode, body: &impl serde::Serialize) ->
     resp
 }
 
+/// An error answer in its code's generation's shape (the emulator's own
+/// codes in generation 1's); the body is kept in the answer's extensions so
+/// [`in_generation`] can write it in the other shape.
 pub(crate) fn error_response(row: &ErrorCodeInfo, message: String) -> Response<Body> {
-    let body = ErrorBody {
-        code: ErrorCode::from_wire(row.code),
-        error_type: ErrorType::from_wire(row.error_type),
-        message,
-        extra: Default::default(),
-    };
     let status =
         StatusCode::from_u16(row.emulator_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = ErrorBody::new(
+        ErrorCode::from_wire(row.code),
+        message,
+        status.as_u16(),
+        row.generation.unwrap_or(ApiGeneration::First),
+    );
     let mut resp = json_response(status, &body);
     resp.extensions_mut().insert(ApiCode(row.code.to_owned()));
+    resp.extensions_mut().insert(body);
     resp
+}
+
+/// An API answer in `generation`'s error shape: a generation-2 request's
+/// error body is `{code, statusCode, message}`, whatever made it (a check,
+/// bad input, an injected fault).
+pub(crate) fn in_generation(resp: Response<Body>, generation: ApiGeneration) -> Response<Body> {
+    if generation != ApiGeneration::Second {
+        return resp;
+    }
+    let Some(body) = resp.extensions().get::<ErrorBody>().cloned() else {
+        return resp;
+    };
+    let (mut parts, _) = resp.into_parts();
+    let body = ErrorBody::new(body.code, body.message, parts.status.as_u16(), generation);
+    let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    parts.extensions.insert(body);
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// The code of `generation` that means what `code` means (`U007` →
+/// `INSUFFICIENT_BALANCE`, ...): the same class in the table.
+pub(crate) fn counterpart(code: ErrorCode, generation: ApiGeneration) -> ErrorCode {
+    let Some(info) = code.info() else {
+        return code;
+    };
+    if info.generation == Some(generation) {
+        return code;
+    }
+    ERROR_CODES
+        .iter()
+        .find(|row| row.generation == Some(generation) && row.class == info.class)
+        .map(|row| ErrorCode::from_wire(row.code))
+        .unwrap_or(code)
 }
 
 /// The documented body and status of `code` (from `ERROR_CODES`).

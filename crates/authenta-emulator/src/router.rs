@@ -78,8 +78,14 @@ impl App {
             (
                 for_log(req.uri().path_and_query().map_or(&path, |p| p.as_str())),
                 header_str(req.headers(), "x-client-id"),
+                CREDENTIAL_HEADERS
+                    .iter()
+                    .filter(|name| req.headers().contains_key(**name))
+                    .map(|name| (*name).to_owned())
+                    .collect::<Vec<_>>(),
             )
         });
+        let generation = crate::api::generation_of(self.core.auth, req.headers());
         let fault = crate::faults::take(&mut self.core.shared.lock(), method.as_str(), &path);
         if let Some(f) = &fault {
             tracing::info!(%method, path = %for_log(&path), action = ?f.action, stage = ?f.stage, "injecting a fault");
@@ -90,7 +96,13 @@ impl App {
             self.log_upload(&req, fault.is_some());
         }
         let result = crate::faults::apply(req, fault.as_ref(), &conn, |req| self.route(req)).await;
-        if let Some((path, client_id)) = log {
+        // An API error, whatever made it (a check, bad input, a fault), in
+        // the shape of the request's generation.
+        let result = match is_api {
+            true => result.map(|resp| crate::responses::in_generation(resp, generation)),
+            false => result,
+        };
+        if let Some((path, client_id, credential_headers)) = log {
             let (status, code) = match &result {
                 Ok(resp) => (
                     resp.status().as_u16(),
@@ -105,6 +117,7 @@ impl App {
                 method: method.to_string(),
                 path,
                 client_id,
+                credential_headers,
                 status,
                 code,
                 faulted: fault.is_some(),

@@ -122,9 +122,12 @@ pub(crate) async fn with_standard_message(resp: Response<Body>) -> Response<Body
     Response::from_parts(parts, Body::from(bytes))
 }
 
-/// The headers that carry the Authenta API's credentials: refused on the
-/// upload endpoint, and never stored or logged there.
-pub(crate) const CREDENTIAL_HEADERS: [&str; 2] = ["x-client-id", "x-client-secret"];
+/// The headers that carry the Authenta API's credentials (a client id and
+/// secret, or a Bearer API key): refused on the upload endpoint (S3 too
+/// refuses an `Authorization` beside a pre-signed query), and never stored
+/// or logged there.
+pub(crate) const CREDENTIAL_HEADERS: [&str; 3] =
+    ["x-client-id", "x-client-secret", "authorization"];
 
 /// The upload rules s3s leaves to the storage layer, checked on the request
 /// head before the signature: an API credential header (400

@@ -32,7 +32,8 @@ pub(crate) const DB_FILE: &str = "emulator.sqlite3";
 /// The JSON state file of earlier versions, imported on first start.
 pub(crate) const LEGACY_STATE_FILE: &str = "state.json";
 
-const SCHEMA_VERSION: i64 = 1;
+/// 2: keys gained an API key token (`api_key_sha256`).
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS account (
@@ -53,7 +54,8 @@ CREATE TABLE IF NOT EXISTS keys (
     mutation_used INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL,
     revoked INTEGER NOT NULL DEFAULT 0,
-    secret_sha256 TEXT NOT NULL
+    secret_sha256 TEXT NOT NULL,
+    api_key_sha256 TEXT
 );
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -376,6 +378,7 @@ impl Store {
         }
         conn.busy_timeout(Duration::from_secs(5)).map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
+        migrate(&conn)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(db)?;
         let mut store = Store { conn, wal };
@@ -541,6 +544,7 @@ impl Store {
         }
         let client_id = random_hex::<12>();
         let client_secret = random_hex::<24>();
+        let api_key = new_api_key();
         let mut permissions = spec.permissions;
         permissions.dedup();
         let info = KeyInfo {
@@ -556,9 +560,11 @@ impl Store {
         };
         insert_key(&self.conn, &info, &sha256_hex(&client_secret))
             .map_err(ControlError::Persist)?;
+        self.set_api_key(&client_id, &api_key)?;
         Ok(ApiKey {
             client_id,
             client_secret,
+            api_key,
         })
     }
 
@@ -580,19 +586,34 @@ impl Store {
         }
     }
 
+    /// A new secret and a new API key token for the key: the old ones
+    /// stop working at once; the client id, quotas and usage stay.
     pub fn regenerate_secret(&mut self, client_id: &str) -> Result<ApiKey, ControlError> {
         self.live_key(client_id)?;
         let client_secret = random_hex::<24>();
+        let api_key = new_api_key();
         self.conn
             .execute(
                 "UPDATE keys SET secret_sha256 = ?2 WHERE client_id = ?1",
                 params![client_id, sha256_hex(&client_secret)],
             )
             .map_err(|e| ControlError::Persist(db(e)))?;
+        self.set_api_key(client_id, &api_key)?;
         Ok(ApiKey {
             client_id: client_id.to_owned(),
             client_secret,
+            api_key,
         })
+    }
+
+    fn set_api_key(&self, client_id: &str, api_key: &str) -> Result<(), ControlError> {
+        self.conn
+            .execute(
+                "UPDATE keys SET api_key_sha256 = ?2 WHERE client_id = ?1",
+                params![client_id, sha256_hex(api_key)],
+            )
+            .map(drop)
+            .map_err(|e| ControlError::Persist(db(e)))
     }
 
     pub fn revoke_key(&mut self, client_id: &str) -> Result<(), ControlError> {
@@ -617,6 +638,39 @@ impl Store {
             .query_map([], |r| key_from_row(r).map(|(k, _)| k))
             .map_err(db)?;
         rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    /// Generation 2's checks, in order: a Bearer token of a live key
+    /// (`INVALID_API_KEY`), then permission (`FORBIDDEN`). No quota: calls
+    /// are unlimited, so nothing is written.
+    pub fn authorize_bearer(
+        &mut self,
+        authorization: Option<&str>,
+        operation: Operation,
+    ) -> StoreResult<Result<(), Denied>> {
+        let token = authorization.and_then(|value| {
+            let (scheme, token) = value.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Ok(Err(Denied(ErrorCode::InvalidApiKey)));
+        };
+        let key = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {KEY_COLUMNS} FROM keys WHERE api_key_sha256 = ?1"
+            ))
+            .map_err(db)?
+            .query_row([sha256_hex(token)], key_from_row)
+            .optional()
+            .map_err(db)?;
+        let Some((info, _)) = key.filter(|(k, _)| !k.revoked) else {
+            return Ok(Err(Denied(ErrorCode::InvalidApiKey)));
+        };
+        if !info.permissions.contains(&operation.route().permission) {
+            return Ok(Err(Denied(ErrorCode::Forbidden)));
+        }
+        Ok(Ok(()))
     }
 
     /// The documented checks, in the documented order: client id, client
@@ -905,6 +959,34 @@ impl Store {
             .map(|t| t.map(ts))
             .map_err(db)
     }
+}
+
+/// A new API key token: `api_` and 32 hexadecimal digits (letters and
+/// digits, as in every example).
+fn new_api_key() -> String {
+    format!("api_{}", random_hex::<16>())
+}
+
+/// Brings a database of an earlier schema up to this one: a `keys` table
+/// without `api_key_sha256` gains it (its keys get a token when their
+/// secret is next regenerated).
+fn migrate(conn: &Connection) -> StoreResult<()> {
+    let has_api_key: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('keys') WHERE name = 'api_key_sha256')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    if !has_api_key {
+        conn.execute_batch("ALTER TABLE keys ADD COLUMN api_key_sha256 TEXT")
+            .map_err(db)?;
+    }
+    conn.execute_batch(
+        "CREATE UNIQUE INDEX IF NOT EXISTS keys_api_key ON keys (api_key_sha256) \
+         WHERE api_key_sha256 IS NOT NULL",
+    )
+    .map_err(db)
 }
 
 fn insert_key(conn: &Connection, info: &KeyInfo, secret_sha256: &str) -> StoreResult<()> {

@@ -45,6 +45,36 @@ pub(crate) fn participant_count(record: &MediaRecord) -> usize {
     }
 }
 
+/// The model's confidence in the verdict, in [0, 1] to three places: above
+/// 0.5 when fake (the result document's `score`).
+fn score(sha: &str) -> f64 {
+    let score = f64::from(hash_byte(sha, 2)) / 255.0;
+    let score = if verdict(sha) {
+        0.5 + score / 2.0
+    } else {
+        score / 2.0
+    };
+    (score * 1000.0).round() / 1000.0
+}
+
+/// The figures generation 2 adds to a processed record: `confidence` for
+/// an image, `faces` and `deepFakes` for a video (every face fake when the
+/// video is, none when it is not).
+pub(crate) fn figures(record: &MediaRecord) -> (Option<f64>, Option<u64>, Option<u64>) {
+    let Some(upload) = &record.upload else {
+        return (None, None, None);
+    };
+    match kind_of(record) {
+        Some(MediaKind::Image) => (Some(score(&upload.sha256)), None, None),
+        Some(MediaKind::Video) => {
+            let faces = participant_count(record) as u64;
+            let fakes = if verdict(&upload.sha256) { faces } else { 0 };
+            (None, Some(faces), Some(fakes))
+        }
+        _ => (None, None, None),
+    }
+}
+
 /// The JSON document behind a processed record's `resultURL`.
 ///
 /// Every record's document carries `fake` and a `score` in [0, 1]; a
@@ -56,13 +86,11 @@ pub(crate) fn result_document(record: &MediaRecord) -> Vec<u8> {
         .as_ref()
         .map(|u| u.sha256.as_str())
         .unwrap_or("");
-    let mut doc = ResultDocument::default();
-    let score = f64::from(hash_byte(sha, 2)) / 255.0;
-    let fake = verdict(sha);
-    // The score agrees with the verdict: above 0.5 when fake.
-    let score = if fake { 0.5 + score / 2.0 } else { score / 2.0 };
-    doc.fake = Some(fake);
-    doc.score = Some((score * 1000.0).round() / 1000.0);
+    let mut doc = ResultDocument {
+        fake: Some(verdict(sha)),
+        score: Some(score(sha)),
+        ..ResultDocument::default()
+    };
     let participants = participant_count(record);
     if participants > 0 {
         let mut boxes = BTreeMap::new();

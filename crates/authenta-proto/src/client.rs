@@ -298,7 +298,7 @@ impl<D: fmt::Debug> fmt::Debug for Client<D> {
         let s = &self.shared;
         f.debug_struct("Client")
             .field("base_url", &s.config.base_url())
-            .field("client_id", &s.config.credentials().client_id)
+            .field("key", &s.config.credentials().label())
             .field("driver", &s.driver)
             .field("retry_policy", &s.retry)
             .field("poll_policy", &s.poll)

@@ -8,9 +8,12 @@ use http::HeaderValue;
 use crate::credentials::{CredentialProvider, Key, QuotaUsage};
 use crate::error::ConfigError;
 
-/// The environment variable holding the client id.
+/// The environment variable holding an API key (`api_…`, what today's
+/// console gives).
+pub const ENV_API_KEY: &str = "AUTHENTA_API_KEY";
+/// The environment variable holding the client id (older keys).
 pub const ENV_CLIENT_ID: &str = "AUTHENTA_CLIENT_ID";
-/// The environment variable holding the client secret.
+/// The environment variable holding the client secret (older keys).
 pub const ENV_CLIENT_SECRET: &str = "AUTHENTA_CLIENT_SECRET";
 /// The environment variable holding the base URL (optional).
 pub const ENV_BASE_URL: &str = "AUTHENTA_BASE_URL";
@@ -53,21 +56,163 @@ impl From<&str> for ClientSecret {
     }
 }
 
-/// An API key's client id and secret.
+/// An API key: one token (`api_…` in every example), sent as
+/// `Authorization: Bearer <key>`. Its `Debug` shows at most its first few
+/// characters, and the header built from it is marked sensitive.
+///
+/// ```
+/// use authenta_proto::ApiKey;
+/// let key = ApiKey::new("api_3f9c2a71d04b8e65c1a7f02d9b34e810");
+/// assert_eq!(format!("{key:?}"), "ApiKey(api_3f…)");
+/// assert_eq!(format!("{:?}", ApiKey::new("short")), "ApiKey(<redacted>)");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+/// How many leading characters of an API key `Debug` shows, and the
+/// shortest key it shows them of.
+const API_KEY_SHOWN: usize = 6;
+const API_KEY_SHOWN_MIN_LEN: usize = 24;
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey(key.into())
+    }
+
+    /// The key itself; call this only to hand it to the API.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Its first few characters followed by `…` (enough to tell keys apart
+    /// in a message, far too few to use), or `<redacted>` for a key too
+    /// short to show any of.
+    pub fn redacted(&self) -> String {
+        match self.0.get(..API_KEY_SHOWN) {
+            Some(start) if self.0.len() >= API_KEY_SHOWN_MIN_LEN => format!("{start}…"),
+            _ => "<redacted>".to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKey({})", self.redacted())
+    }
+}
+
+impl From<String> for ApiKey {
+    fn from(s: String) -> Self {
+        ApiKey(s)
+    }
+}
+
+impl From<&str> for ApiKey {
+    fn from(s: &str) -> Self {
+        ApiKey(s.to_owned())
+    }
+}
+
+/// Which kind of credentials a key is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CredentialKind {
+    /// An API key (`Authorization: Bearer`): today's keys, no quotas.
+    ApiKey,
+    /// A client id and secret (`x-client-id` / `x-client-secret`): older
+    /// keys, with query and mutation quotas.
+    ClientSecret,
+}
+
+/// What a request authenticates with: an API key (today's console gives
+/// these) or, for older keys, a client id and secret.
+///
+/// ```
+/// use authenta_proto::{CredentialKind, Credentials};
+///
+/// let key = Credentials::api_key("api_3f9c2a71d04b8e65c1a7f02d9b34e810");
+/// assert_eq!(key.kind(), CredentialKind::ApiKey);
+/// assert_eq!(key.client_id(), None);
+/// let pair = Credentials::new("4d66620c69a0295f100b6e8a", "s3cr3t");
+/// assert_eq!(pair.client_id(), Some("4d66620c69a0295f100b6e8a"));
+/// assert!(!format!("{key:?} {pair:?}").contains("s3cr3t"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Credentials {
-    /// The public client id (`x-client-id`).
-    pub client_id: String,
-    /// The private client secret (`x-client-secret`).
-    pub client_secret: ClientSecret,
+#[non_exhaustive]
+pub enum Credentials {
+    /// An API key, sent as `Authorization: Bearer <key>` (generation 2).
+    ApiKey(ApiKey),
+    /// A client id and secret, sent as `x-client-id` and `x-client-secret`
+    /// (generation 1).
+    ClientSecret {
+        /// The public client id (`x-client-id`).
+        client_id: String,
+        /// The private client secret (`x-client-secret`).
+        client_secret: ClientSecret,
+    },
 }
 
 impl Credentials {
-    /// Credentials from a client id and secret.
+    /// Credentials from a client id and secret (older keys).
     pub fn new(client_id: impl Into<String>, client_secret: impl Into<ClientSecret>) -> Self {
-        Credentials {
+        Credentials::ClientSecret {
             client_id: client_id.into(),
             client_secret: client_secret.into(),
+        }
+    }
+
+    /// Credentials from an API key (`api_…`).
+    pub fn api_key(key: impl Into<ApiKey>) -> Self {
+        Credentials::ApiKey(key.into())
+    }
+
+    /// Which kind of credentials these are.
+    pub fn kind(&self) -> CredentialKind {
+        match self {
+            Credentials::ApiKey(_) => CredentialKind::ApiKey,
+            Credentials::ClientSecret { .. } => CredentialKind::ClientSecret,
+        }
+    }
+
+    /// The client id, for an id and secret.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            Credentials::ClientSecret { client_id, .. } => Some(client_id),
+            Credentials::ApiKey(_) => None,
+        }
+    }
+
+    /// The client secret, for an id and secret.
+    pub fn client_secret(&self) -> Option<&ClientSecret> {
+        match self {
+            Credentials::ClientSecret { client_secret, .. } => Some(client_secret),
+            Credentials::ApiKey(_) => None,
+        }
+    }
+
+    /// The API key, for an API key.
+    pub fn as_api_key(&self) -> Option<&ApiKey> {
+        match self {
+            Credentials::ApiKey(key) => Some(key),
+            Credentials::ClientSecret { .. } => None,
+        }
+    }
+
+    /// The secret part: the client secret, or the API key.
+    pub(crate) fn secret(&self) -> &str {
+        match self {
+            Credentials::ClientSecret { client_secret, .. } => client_secret.expose(),
+            Credentials::ApiKey(key) => key.expose(),
+        }
+    }
+
+    /// Who is calling, for messages and logs, never a secret: the client
+    /// id, or the API key's first characters.
+    pub fn label(&self) -> String {
+        match self {
+            Credentials::ClientSecret { client_id, .. } => client_id.clone(),
+            Credentials::ApiKey(key) => key.redacted(),
         }
     }
 }
@@ -143,8 +288,10 @@ impl Config {
         })
     }
 
-    /// Reads `AUTHENTA_CLIENT_ID`, `AUTHENTA_CLIENT_SECRET` and, if set,
-    /// `AUTHENTA_BASE_URL` from the environment.
+    /// Reads the credentials from the environment: `AUTHENTA_API_KEY`, or
+    /// `AUTHENTA_CLIENT_ID` and `AUTHENTA_CLIENT_SECRET` (setting both kinds
+    /// is an error that says which to unset); and, if set,
+    /// `AUTHENTA_BASE_URL`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -155,7 +302,12 @@ impl Config {
     /// use authenta_proto::{Config, ConfigError};
     ///
     /// let err = Config::from_lookup(|_| None).unwrap_err();
-    /// assert_eq!(err, ConfigError::MissingVariable("AUTHENTA_CLIENT_ID"));
+    /// assert_eq!(err, ConfigError::MissingVariable("AUTHENTA_API_KEY"));
+    /// let key = Config::from_lookup(|name| {
+    ///     (name == "AUTHENTA_API_KEY").then(|| "api_3f9c2a71d04b8e65c1a7f02d9b34e810".to_owned())
+    /// })
+    /// .unwrap();
+    /// assert!(key.credentials().as_api_key().is_some());
     /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &'static str| {
@@ -163,10 +315,7 @@ impl Config {
                 .filter(|v| !v.trim().is_empty())
                 .ok_or(ConfigError::MissingVariable(name))
         };
-        let config = Config::try_new(Credentials::new(
-            get(ENV_CLIENT_ID)?.trim(),
-            get(ENV_CLIENT_SECRET)?.trim(),
-        ))?;
+        let config = Config::try_new(credentials_from_lookup(&lookup)?)?;
         match get(ENV_BASE_URL) {
             Ok(url) => config.with_base_url(url.trim()),
             Err(_) => Ok(config),
@@ -302,6 +451,36 @@ impl Config {
     }
 }
 
+/// The credentials the variables give: `AUTHENTA_API_KEY`, or
+/// `AUTHENTA_CLIENT_ID` and `AUTHENTA_CLIENT_SECRET`; never both kinds.
+pub(crate) fn credentials_from_lookup(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Credentials, ConfigError> {
+    let get = |name: &'static str| {
+        lookup(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let (key, id, secret) = (get(ENV_API_KEY), get(ENV_CLIENT_ID), get(ENV_CLIENT_SECRET));
+    match (key, id, secret) {
+        (Some(_), id, secret) if id.is_some() || secret.is_some() => Err(ConfigError::BothKinds {
+            api_key: ENV_API_KEY,
+            client_secret: if id.is_some() && secret.is_some() {
+                "AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET"
+            } else if id.is_some() {
+                ENV_CLIENT_ID
+            } else {
+                ENV_CLIENT_SECRET
+            },
+        }),
+        (Some(key), _, _) => Ok(Credentials::api_key(key)),
+        (None, Some(id), Some(secret)) => Ok(Credentials::new(id, secret)),
+        (None, Some(_), None) => Err(ConfigError::MissingVariable(ENV_CLIENT_SECRET)),
+        (None, None, Some(_)) => Err(ConfigError::MissingVariable(ENV_CLIENT_ID)),
+        (None, None, None) => Err(ConfigError::MissingVariable(ENV_API_KEY)),
+    }
+}
+
 fn parse_base_url(url: &str) -> Result<String, ConfigError> {
     let invalid = |why: &str| ConfigError::InvalidBaseUrl {
         url: url.to_owned(),
@@ -318,7 +497,7 @@ fn parse_base_url(url: &str) -> Result<String, ConfigError> {
         Some("http") if is_loopback(host) => {}
         Some("http") => {
             return Err(invalid(
-                "plain http would send the client secret unencrypted; use https (http is allowed only for 127.0.0.1, ::1 and localhost)",
+                "plain http would send the credentials unencrypted; use https (http is allowed only for 127.0.0.1, ::1 and localhost)",
             ));
         }
         Some(other) => {
@@ -368,6 +547,10 @@ mod tests {
     fn from_env_names_the_missing_variable() {
         assert_eq!(
             Config::from_lookup(vars(&[])).unwrap_err(),
+            ConfigError::MissingVariable(ENV_API_KEY)
+        );
+        assert_eq!(
+            Config::from_lookup(vars(&[(ENV_CLIENT_SECRET, "s")])).unwrap_err(),
             ConfigError::MissingVariable(ENV_CLIENT_ID)
         );
         assert_eq!(
@@ -388,8 +571,11 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(config.base_url(), "https://staging.example.com/api");
-        assert_eq!(config.credentials().client_id, "id");
-        assert_eq!(config.credentials().client_secret.expose(), "s3cr3t");
+        assert_eq!(config.credentials().client_id(), Some("id"));
+        assert_eq!(
+            config.credentials().client_secret().unwrap().expose(),
+            "s3cr3t"
+        );
         let default =
             Config::from_lookup(vars(&[(ENV_CLIENT_ID, "id"), (ENV_CLIENT_SECRET, "s")])).unwrap();
         assert_eq!(default.base_url(), "https://platform.authenta.ai/api");
@@ -400,8 +586,57 @@ mod tests {
         let config = Config::new(Credentials::new("id", "hunter2-secret"));
         let debug = format!("{config:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
-        assert!(config.key().current().secret_header.is_sensitive());
+        let headers = config.key().current().headers;
+        assert_eq!(headers[0].0, "x-client-id");
+        assert!(!headers[0].1.is_sensitive());
+        assert_eq!(headers[1].0, "x-client-secret");
+        assert!(headers[1].1.is_sensitive());
         assert!(!format!("{:?}", config.credentials()).contains("hunter2"));
+    }
+
+    #[test]
+    fn an_api_key_is_one_sensitive_bearer_header_and_mostly_redacted() {
+        let token = "api_hunter2hunter2hunter2hunter2";
+        let config = Config::new(Credentials::api_key(token));
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("api_hu…"), "{debug}");
+        let headers = config.key().current().headers;
+        assert_eq!(headers.len(), 1);
+        assert_eq!(headers[0].0, http::header::AUTHORIZATION);
+        assert_eq!(headers[0].1, format!("Bearer {token}").as_str());
+        assert!(headers[0].1.is_sensitive());
+        assert_eq!(
+            Config::try_new(Credentials::api_key("api_a\nb")).unwrap_err(),
+            ConfigError::InvalidCredential(ENV_API_KEY)
+        );
+    }
+
+    #[test]
+    fn the_variables_give_one_kind_and_refuse_both() {
+        let config = Config::from_lookup(vars(&[(ENV_API_KEY, " api_abc \n")])).unwrap();
+        assert_eq!(config.credentials(), Credentials::api_key("api_abc"));
+        for both in [
+            vars(&[
+                (ENV_API_KEY, "api_abc"),
+                (ENV_CLIENT_ID, "id"),
+                (ENV_CLIENT_SECRET, "s"),
+            ]),
+            vars(&[(ENV_API_KEY, "api_abc"), (ENV_CLIENT_SECRET, "s")]),
+        ] {
+            let err = crate::Error::from(Config::from_lookup(both).unwrap_err()).to_string();
+            assert!(err.contains("both"), "{err}");
+            assert!(err.contains("unset AUTHENTA_API_KEY"), "{err}");
+            assert!(err.contains("unset AUTHENTA_CLIENT_"), "{err}");
+        }
+        // An empty variable counts as unset.
+        let config = Config::from_lookup(vars(&[
+            (ENV_API_KEY, " "),
+            (ENV_CLIENT_ID, "id"),
+            (ENV_CLIENT_SECRET, "s"),
+        ]))
+        .unwrap();
+        assert_eq!(config.credentials().kind(), CredentialKind::ClientSecret);
     }
 
     #[test]
@@ -413,7 +648,7 @@ mod tests {
         ]);
         let given =
             Config::resolve_with(Some(Credentials::new("id", "s")), None, None, &env).unwrap();
-        assert_eq!(given.credentials().client_id, "id");
+        assert_eq!(given.credentials().client_id(), Some("id"));
         assert_eq!(given.base_url(), authenta_types::DEFAULT_BASE_URL);
         // The environment's base URL is not read when one is given.
         let from_env = Config::resolve_with(
@@ -423,7 +658,7 @@ mod tests {
             &env,
         )
         .unwrap();
-        assert_eq!(from_env.credentials().client_id, "env-id");
+        assert_eq!(from_env.credentials().client_id(), Some("env-id"));
         assert_eq!(from_env.base_url(), "https://staging.example.com/api");
         assert_eq!(from_env.user_agent(), "app/2");
         assert!(matches!(
@@ -432,7 +667,7 @@ mod tests {
         ));
         assert_eq!(
             Config::resolve_with(None, Some("https://x.example/api"), None, vars(&[])).unwrap_err(),
-            ConfigError::MissingVariable(ENV_CLIENT_ID)
+            ConfigError::MissingVariable(ENV_API_KEY)
         );
         let bad_agent =
             Config::resolve_with(Some(Credentials::new("id", "s")), None, Some("a\nb"), &env);
@@ -501,7 +736,8 @@ mod tests {
         );
         let missing = crate::Error::from(ConfigError::MissingVariable(ENV_CLIENT_ID)).to_string();
         assert!(
-            missing.contains("set AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET"),
+            missing.contains("set AUTHENTA_API_KEY")
+                && missing.contains("AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET"),
             "{missing}"
         );
         let bad = crate::Error::from(ConfigError::InvalidCredential(ENV_CLIENT_SECRET)).to_string();

@@ -6,7 +6,9 @@
 //! the quota the client's requests spent. The flows decide when to ask the
 //! provider again (see [`Call`](crate::engine::flows::Call)): before a
 //! request when the provider says the credentials
-//! [changed](CredentialProvider::changed), and after an `IAM001`. Asking is
+//! [changed](CredentialProvider::changed), and after the API refused them
+//! (`IAM001` for a client id and secret, `INVALID_API_KEY` for an API key).
+//! Asking is
 //! I/O (a file read, a command run), so it is an action the driver performs
 //! ([`Action::Refresh`](crate::engine::Action::Refresh)), never done inside
 //! a flow.
@@ -19,7 +21,7 @@
 //! # if cfg!(unix) {
 //! let provider = SecretProvider::new("4d66620c69a0295f100b6e8a", SecretSource::Command("printf 's3c%s' r3t".into()));
 //! let config = Config::from_provider(provider).unwrap();
-//! assert_eq!(config.credentials().client_secret.expose(), "s3cr3t");
+//! assert_eq!(config.credentials().client_secret().unwrap().expose(), "s3cr3t");
 //! assert!(!format!("{config:?}").contains("s3cr3t"));
 //! # }
 //! ```
@@ -31,15 +33,19 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
 use authenta_types::{ErrorBody, ErrorCode, QuotaKind};
+use http::header::{AUTHORIZATION, HeaderName};
 use http::{HeaderValue, Response};
 
-use crate::config::{ClientSecret, Credentials, ENV_CLIENT_ID, ENV_CLIENT_SECRET};
+use crate::config::{
+    ClientSecret, CredentialKind, Credentials, ENV_API_KEY, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
+};
 use crate::error::ConfigError;
 
 /// Where a client's credentials come from: asked once when the client is
 /// built, again before a request when [`changed`](Self::changed) says so,
-/// and again after the API refuses them (`IAM001`). Implement it to read a
-/// secret manager of your own.
+/// and again after the API refuses them (`IAM001`, `INVALID_API_KEY`).
+/// Implement it to read a secret manager of your own; it may give either
+/// kind of [`Credentials`].
 ///
 /// [`credentials`](Self::credentials) may block (read a file, run a
 /// command): the async driver runs it off the runtime's threads.
@@ -51,7 +57,7 @@ pub trait CredentialProvider: Send + Sync {
 
     /// Whether the credentials may have changed since the last
     /// [`credentials`](Self::credentials). The default is never: they are
-    /// asked again only after an `IAM001`.
+    /// asked again only after the API refused them.
     fn changed(&self) -> bool {
         false
     }
@@ -74,7 +80,7 @@ impl CredentialProvider for Credentials {
 
 /// A provider failed to give credentials.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("cannot read the client secret from {from}: {reason}")]
+#[error("cannot read the credentials from {from}: {reason}")]
 pub struct CredentialError {
     /// Where it was read from, as [`CredentialProvider::describe`] says.
     pub from: String,
@@ -92,7 +98,7 @@ impl CredentialError {
     }
 }
 
-/// Where a secret is read from.
+/// Where a secret (a client secret or an API key) is read from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SecretSource {
@@ -122,7 +128,7 @@ impl SecretSource {
         }
     }
 
-    /// Reads the secret.
+    /// Reads the secret (a client secret or an API key: the text, trimmed).
     pub fn read(&self) -> Result<ClientSecret, CredentialError> {
         let fail = |reason: String| CredentialError::new(self.describe(), reason);
         let secret = match self {
@@ -235,13 +241,21 @@ fn file_stamp(path: &std::path::Path) -> Option<(Option<SystemTime>, u64, u64)> 
     Some((meta.modified().ok(), meta.len(), inode))
 }
 
-/// A client id and where its secret is read from: the provider of a
-/// profile, or of a service that keeps its secret in a file or a secret
-/// manager. It says the credentials [changed](CredentialProvider::changed)
-/// when the variable holds another value or the file was replaced or
-/// written; a command is run again only after an `IAM001`.
+/// An API key read from a source, or a client id and where its secret is
+/// read from: the provider of a profile, or of a service that keeps its
+/// key in a file or a secret manager. It says the credentials
+/// [changed](CredentialProvider::changed) when the variable holds another
+/// value or the file was replaced or written; a command is run again only
+/// after the API refused the credentials.
+///
+/// ```
+/// use authenta_proto::{CredentialProvider, SecretProvider, SecretSource};
+///
+/// let provider = SecretProvider::api_key(SecretSource::Value("api_3f9c2a71".into()));
+/// assert_eq!(provider.credentials().unwrap().as_api_key().unwrap().expose(), "api_3f9c2a71");
+/// ```
 pub struct SecretProvider {
-    client_id: String,
+    client_id: Option<String>,
     source: SecretSource,
     stamp: Mutex<Option<Stamp>>,
 }
@@ -250,15 +264,32 @@ impl SecretProvider {
     /// The key `client_id` with its secret from `source`.
     pub fn new(client_id: impl Into<String>, source: SecretSource) -> Self {
         SecretProvider {
-            client_id: client_id.into(),
+            client_id: Some(client_id.into()),
             source,
             stamp: Mutex::new(None),
         }
     }
 
-    /// The client id.
-    pub fn client_id(&self) -> &str {
-        &self.client_id
+    /// An API key from `source`.
+    pub fn api_key(source: SecretSource) -> Self {
+        SecretProvider {
+            client_id: None,
+            source,
+            stamp: Mutex::new(None),
+        }
+    }
+
+    /// The client id; `None` for an API key.
+    pub fn client_id(&self) -> Option<&str> {
+        self.client_id.as_deref()
+    }
+
+    /// Which kind of credentials it gives.
+    pub fn kind(&self) -> CredentialKind {
+        match self.client_id {
+            Some(_) => CredentialKind::ClientSecret,
+            None => CredentialKind::ApiKey,
+        }
     }
 
     /// Where the secret comes from.
@@ -283,7 +314,10 @@ impl CredentialProvider for SecretProvider {
         let stamp = self.source.stamp();
         let secret = self.source.read()?;
         *self.stamp.lock().unwrap_or_else(|e| e.into_inner()) = stamp;
-        Ok(Credentials::new(self.client_id.clone(), secret))
+        Ok(match &self.client_id {
+            Some(id) => Credentials::new(id.clone(), secret),
+            None => Credentials::api_key(secret.expose()),
+        })
     }
 
     fn changed(&self) -> bool {
@@ -299,41 +333,58 @@ impl CredentialProvider for SecretProvider {
     }
 }
 
-/// The quota a client's requests spent, by class: `GET`s spend the key's
-/// query quota, `POST`s and `DELETE`s its mutation quota (the routes
-/// table, [`RouteInfo::quota`](authenta_types::RouteInfo)).
+/// What a client's requests spent. With a client id and secret, quota by
+/// class: `GET`s spend the key's query quota, `POST`s and `DELETE`s its
+/// mutation quota (the routes table,
+/// [`RouteInfo::quota`](authenta_types::RouteInfo)). An API key has no
+/// quotas: its requests are counted as calls.
 ///
-/// A request counts when the API answered it past its quota check: any
-/// answer but `IAM001`, `IAM002` and `AA001` (refused before quota is
-/// spent). A request whose answer never came is not counted. Uploads to S3
-/// and artifact downloads are not API calls and spend no quota.
+/// With a client id and secret, a request counts when the API answered it
+/// past its quota check: any answer but `IAM001`, `IAM002` and `AA001`
+/// (refused before quota is spent). With an API key, every answered
+/// request is a call. A request whose answer never came is not counted.
+/// Uploads to S3 and artifact downloads are not API calls and count for
+/// nothing.
 ///
 /// ```
 /// use authenta_proto::QuotaUsage;
 ///
-/// let usage = QuotaUsage { queries: 61, mutations: 1 };
+/// let usage = QuotaUsage { queries: 61, mutations: 1, ..Default::default() };
 /// assert_eq!(usage.to_string(), "61 queries and 1 mutation");
+/// let calls = QuotaUsage { calls: 62, ..Default::default() };
+/// assert_eq!(calls.to_string(), "62 calls");
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct QuotaUsage {
-    /// Query quota spent (`GET /media`, `GET /media/{mid}`).
+    /// Query quota spent (`GET /media`, `GET /media/{mid}`), with a client
+    /// id and secret.
     pub queries: u64,
-    /// Mutation quota spent (`POST /media`, `DELETE /media/{mid}`).
+    /// Mutation quota spent (`POST /media`, `DELETE /media/{mid}`), with a
+    /// client id and secret.
     pub mutations: u64,
+    /// Calls made with an API key (which has no quotas).
+    pub calls: u64,
+}
+
+fn plural(n: u64, one: &'static str, many: &'static str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 impl fmt::Display for QuotaUsage {
+    /// `61 queries and 1 mutation` (quota), `62 calls` (an API key's), or
+    /// both when a provider changed the kind of key on the way.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let plural =
-            |n: u64, one: &'static str, many: &'static str| if n == 1 { one } else { many };
-        write!(
-            f,
-            "{} {} and {} {}",
-            self.queries,
+        let quota = format!(
+            "{} and {}",
             plural(self.queries, "query", "queries"),
-            self.mutations,
             plural(self.mutations, "mutation", "mutations")
-        )
+        );
+        let calls = plural(self.calls, "call", "calls");
+        match (self.queries + self.mutations, self.calls) {
+            (0, c) if c > 0 => f.write_str(&calls),
+            (_, 0) => f.write_str(&quota),
+            _ => write!(f, "{quota}, and {calls} with an API key"),
+        }
     }
 }
 
@@ -378,29 +429,50 @@ impl fmt::Debug for Refresh {
 #[derive(Clone)]
 pub(crate) struct Current {
     pub(crate) credentials: Credentials,
-    pub(crate) id_header: HeaderValue,
-    pub(crate) secret_header: HeaderValue,
+    /// `Authorization: Bearer …` for an API key; `x-client-id` and
+    /// `x-client-secret` for an id and secret. Secrets are marked
+    /// sensitive.
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     /// Bumped each time the credentials are replaced.
     pub(crate) generation: u64,
 }
 
 impl Current {
     fn new(credentials: Credentials, generation: u64) -> Result<Current, ConfigError> {
-        let id_header = header_value(&credentials.client_id, ENV_CLIENT_ID)?;
-        let mut secret_header =
-            header_value(credentials.client_secret.expose(), ENV_CLIENT_SECRET)?;
-        secret_header.set_sensitive(true);
+        let sensitive = |mut value: HeaderValue| {
+            value.set_sensitive(true);
+            value
+        };
+        let headers = match &credentials {
+            Credentials::ApiKey(key) => {
+                header_value(key.expose(), ENV_API_KEY)?;
+                let bearer = header_value(&format!("Bearer {}", key.expose()), ENV_API_KEY)?;
+                vec![(AUTHORIZATION, sensitive(bearer))]
+            }
+            Credentials::ClientSecret {
+                client_id,
+                client_secret,
+            } => vec![
+                (
+                    HeaderName::from_static(crate::ops::HEADER_CLIENT_ID),
+                    header_value(client_id, ENV_CLIENT_ID)?,
+                ),
+                (
+                    HeaderName::from_static(crate::ops::HEADER_CLIENT_SECRET),
+                    sensitive(header_value(client_secret.expose(), ENV_CLIENT_SECRET)?),
+                ),
+            ],
+        };
         Ok(Current {
             credentials,
-            id_header,
-            secret_header,
+            headers,
             generation,
         })
     }
 }
 
 pub(crate) fn header_value(value: &str, what: &'static str) -> Result<HeaderValue, ConfigError> {
-    if value.is_empty() {
+    if value.trim().is_empty() {
         return Err(ConfigError::MissingVariable(what));
     }
     HeaderValue::from_str(value).map_err(|_| ConfigError::InvalidCredential(what))
@@ -420,6 +492,7 @@ pub(crate) struct Key {
     current: RwLock<Current>,
     queries: AtomicU64,
     mutations: AtomicU64,
+    calls: AtomicU64,
 }
 
 impl fmt::Debug for Key {
@@ -443,6 +516,7 @@ impl Key {
             current: RwLock::new(Current::new(credentials, 0)?),
             queries: AtomicU64::new(0),
             mutations: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
         })
     }
 
@@ -454,6 +528,7 @@ impl Key {
             current: RwLock::new(self.current()),
             queries: AtomicU64::new(0),
             mutations: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
         }
     }
 
@@ -493,7 +568,7 @@ impl Key {
             let generation = current.generation + 1;
             *current = Current::new(credentials, generation)?;
             tracing::info!(
-                client_id = %current.credentials.client_id,
+                key = %current.credentials.label(),
                 generation,
                 "the key's credentials were replaced by their provider's new ones"
             );
@@ -501,8 +576,20 @@ impl Key {
         Ok(current.generation)
     }
 
-    /// Counts an API answer to a request of quota class `kind`.
+    /// Counts an API answer to a request of quota class `kind`: a call
+    /// for an API key, quota for a client id and secret.
     pub(crate) fn record(&self, kind: QuotaKind, response: &Response<Vec<u8>>) {
+        let api_key = self
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .credentials
+            .kind()
+            == CredentialKind::ApiKey;
+        if api_key {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         if !spent_quota(response) {
             return;
         }
@@ -519,6 +606,7 @@ impl Key {
         QuotaUsage {
             queries: self.queries.load(Ordering::Relaxed),
             mutations: self.mutations.load(Ordering::Relaxed),
+            calls: self.calls.load(Ordering::Relaxed),
         }
     }
 }
@@ -556,7 +644,8 @@ mod tests {
             key.usage(),
             QuotaUsage {
                 queries: 3,
-                mutations: 1
+                mutations: 1,
+                ..Default::default()
             }
         );
     }
@@ -566,8 +655,8 @@ mod tests {
         let key = Key::new(Credentials::new("id", "old"), None).unwrap();
         assert_eq!(key.offer(Credentials::new("id", "old")).unwrap(), 0);
         assert_eq!(key.offer(Credentials::new("id", "new")).unwrap(), 1);
-        assert_eq!(key.current().secret_header, "new");
-        assert!(key.current().secret_header.is_sensitive());
+        assert_eq!(key.current().headers[1].1, "new");
+        assert!(key.current().headers[1].1.is_sensitive());
         assert!(key.offer(Credentials::new("id", "bad\nsecret")).is_err());
         assert_eq!(key.generation(), 1);
     }
@@ -593,7 +682,7 @@ mod tests {
         let provider = SecretProvider::new("id", SecretSource::File(path.clone()));
         assert!(!provider.changed(), "nothing read yet");
         let first = provider.credentials().unwrap();
-        assert_eq!(first.client_secret.expose(), "first");
+        assert_eq!(first.client_secret().unwrap().expose(), "first");
         assert!(!provider.changed());
         // Replaced as a rotation script would: written beside, renamed.
         let next = dir.path().join("secret.new");
@@ -606,7 +695,12 @@ mod tests {
         std::fs::rename(&next, &path).unwrap();
         assert!(provider.changed());
         assert_eq!(
-            provider.credentials().unwrap().client_secret.expose(),
+            provider
+                .credentials()
+                .unwrap()
+                .client_secret()
+                .unwrap()
+                .expose(),
             "second-secret"
         );
         assert!(!provider.changed());
@@ -621,7 +715,12 @@ mod tests {
             SecretSource::Command("printf 'from-command\\nmetadata: x\\n'".into()),
         );
         assert_eq!(
-            provider.credentials().unwrap().client_secret.expose(),
+            provider
+                .credentials()
+                .unwrap()
+                .client_secret()
+                .unwrap()
+                .expose(),
             "from-command"
         );
         assert!(
@@ -752,7 +851,10 @@ mod tests {
             let failure = refused(call.step(iam001(), inputs()));
             assert_eq!(failure.code(), Some(&ErrorCode::Iam001));
             // The client's other flows now build with the new secret.
-            assert_eq!(config.credentials().client_secret.expose(), "new");
+            assert_eq!(
+                config.credentials().client_secret().unwrap().expose(),
+                "new"
+            );
             // Refusals spend no quota.
             assert_eq!(config.usage(), QuotaUsage::default());
         }
@@ -853,7 +955,8 @@ mod tests {
                 config.usage(),
                 QuotaUsage {
                     queries: 0,
-                    mutations: 1
+                    mutations: 1,
+                    ..Default::default()
                 }
             );
             // Failing to read is not fatal then: the request goes out with
@@ -873,6 +976,86 @@ mod tests {
 
         fn config_changed_again() -> Config {
             config(true)
+        }
+
+        fn invalid_api_key() -> Event {
+            Event::Response(
+                Response::builder()
+                    .status(401)
+                    .body(
+                        br#"{"code":"INVALID_API_KEY","statusCode":401,"message":"API key authentication failed"}"#
+                            .to_vec(),
+                    )
+                    .unwrap(),
+            )
+        }
+
+        fn bearer_sent<T: std::fmt::Debug>(action: Action<T>) -> String {
+            match action {
+                Action::Send(request) => {
+                    assert!(!request.headers().contains_key("x-client-id"));
+                    assert!(!request.headers().contains_key("x-client-secret"));
+                    let value = &request.headers()[http::header::AUTHORIZATION];
+                    assert!(value.is_sensitive());
+                    value.to_str().unwrap().to_owned()
+                }
+                other => panic!("expected a request, got {other:?}"),
+            }
+        }
+
+        /// Gives the API key the test feeds it; the flow never calls it.
+        struct KeyFile;
+        impl CredentialProvider for KeyFile {
+            fn credentials(&self) -> Result<Credentials, CredentialError> {
+                Ok(Credentials::api_key("api_old"))
+            }
+            fn describe(&self) -> String {
+                "the test's key file".into()
+            }
+        }
+
+        #[test]
+        fn an_invalid_api_key_refreshes_once_and_resends_only_a_new_key() {
+            let config = Config::from_provider(KeyFile).unwrap();
+            let mut call = create(&config);
+            assert_eq!(
+                bearer_sent(call.step(Event::Ready, inputs())),
+                "Bearer api_old"
+            );
+            assert!(matches!(
+                call.step(invalid_api_key(), inputs()),
+                Action::Refresh(_)
+            ));
+            let rotated = Ok(Credentials::api_key("api_new"));
+            assert_eq!(
+                bearer_sent(call.step(Event::Credentials(rotated), inputs())),
+                "Bearer api_new"
+            );
+            let failure = refused(call.step(invalid_api_key(), inputs()));
+            assert_eq!(failure.code(), Some(&ErrorCode::InvalidApiKey));
+            assert_eq!(failure.class(), crate::ErrorClass::Authentication);
+            // An API key counts calls, not quota: both answers were calls.
+            assert_eq!(
+                config.usage(),
+                QuotaUsage {
+                    calls: 2,
+                    ..Default::default()
+                }
+            );
+            // The same key again: the refusal stands, nothing resent.
+            let config = Config::from_provider(KeyFile).unwrap();
+            let mut call = create(&config);
+            let _ = bearer_sent(call.step(Event::Ready, inputs()));
+            assert!(matches!(
+                call.step(invalid_api_key(), inputs()),
+                Action::Refresh(_)
+            ));
+            let same = Ok(Credentials::api_key("api_old"));
+            let failure = refused(call.step(Event::Credentials(same), inputs()));
+            assert!(
+                failure.to_string().contains("check the API key"),
+                "{failure}"
+            );
         }
     }
 
@@ -955,9 +1138,18 @@ mod tests {
             client.usage(),
             QuotaUsage {
                 queries: 1,
-                mutations: 0
+                mutations: 0,
+                ..Default::default()
             }
         );
-        assert_eq!(client.config().credentials().client_secret.expose(), "new");
+        assert_eq!(
+            client
+                .config()
+                .credentials()
+                .client_secret()
+                .unwrap()
+                .expose(),
+            "new"
+        );
     }
 }

@@ -4,7 +4,9 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use authenta_types::{ErrorBody, ErrorCode, MediaId, MediaKind, MediaStatus, ModelType, Operation};
+use authenta_types::{
+    CodeClass, ErrorBody, ErrorCode, MediaId, MediaKind, MediaStatus, ModelType, Operation,
+};
 use http::StatusCode;
 use jiff::Timestamp;
 
@@ -104,13 +106,14 @@ pub struct Interrupted {
 pub enum ErrorClass {
     /// Missing or invalid configuration.
     Config,
-    /// The credentials were refused (`IAM001`).
+    /// The credentials were refused (`IAM001`, `INVALID_API_KEY`).
     Authentication,
-    /// The key lacks a permission (`IAM002`).
+    /// The key lacks a permission (`IAM002`, `FORBIDDEN`).
     Permission,
     /// The key's quota is spent (`AA001`).
     Quota,
-    /// The account has too few credits (`U007`).
+    /// The account has too few credits (`U007`, `INSUFFICIENT_BALANCE`,
+    /// any 402).
     Credits,
     /// The input, or a request built from it, was refused.
     InvalidInput,
@@ -153,12 +156,17 @@ impl Error {
         match self {
             Error::Config(_) => ErrorClass::Config,
             Error::Invalid(_) => ErrorClass::InvalidInput,
-            Error::Api(e) => match &e.body.code {
-                ErrorCode::Iam001 => ErrorClass::Authentication,
-                ErrorCode::Iam002 => ErrorClass::Permission,
-                ErrorCode::Aa001 => ErrorClass::Quota,
-                ErrorCode::U007 => ErrorClass::Credits,
-                _ => class_of_status(e.status),
+            // The code's class from the spec's error table; an unknown
+            // code is classed by its status.
+            Error::Api(e) => match e.body.code.info().map(|info| info.class) {
+                Some(CodeClass::Credentials) => ErrorClass::Authentication,
+                Some(CodeClass::Permission) => ErrorClass::Permission,
+                Some(CodeClass::Quota) => ErrorClass::Quota,
+                Some(CodeClass::Credits) => ErrorClass::Credits,
+                Some(CodeClass::InvalidInput) => ErrorClass::InvalidInput,
+                Some(CodeClass::NotFound) => ErrorClass::NotFound,
+                Some(CodeClass::Server) => ErrorClass::Server,
+                Some(_) | None => class_of_status(e.status),
             },
             // A download URL (`resultURL`, a heatmap) that S3 refuses is
             // expired or altered, as for the upload below: the key's
@@ -178,6 +186,14 @@ impl Error {
             Error::Stopped(e) => e.class,
             Error::Interrupted(_) => ErrorClass::Interrupted,
         }
+    }
+
+    /// Whether the API refused the credentials themselves (`IAM001`,
+    /// `INVALID_API_KEY`): what asking the key's provider again may cure.
+    pub fn is_credentials_refused(&self) -> bool {
+        self.code()
+            .and_then(ErrorCode::info)
+            .is_some_and(|info| info.class == CodeClass::Credentials)
     }
 
     /// The API's error code, when the API sent one. S3's code for a refused
@@ -276,9 +292,17 @@ impl Error {
                 Error::Config(e) => return e.hint().map(Cow::Borrowed),
                 _ => return None,
             },
-            ErrorClass::Authentication => {
-                "check the client id and secret: the key may be revoked or its secret regenerated"
-            }
+            ErrorClass::Authentication => match self.code() {
+                Some(ErrorCode::InvalidApiKey) => {
+                    "check the API key (AUTHENTA_API_KEY or the profile's): it may be revoked or regenerated; copy a current one from the console"
+                }
+                Some(ErrorCode::Iam001) => {
+                    "check the client id and secret: the key may be revoked or its secret regenerated"
+                }
+                _ => {
+                    "check the credentials (the API key, or the client id and secret): the key may be revoked or regenerated"
+                }
+            },
             ErrorClass::Permission => {
                 let needed = match self.operation() {
                     Some(op) => format!("the {} permission", op.route().permission),
@@ -428,6 +452,7 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 fn class_of_status(status: StatusCode) -> ErrorClass {
     match status.as_u16() {
         401 => ErrorClass::Authentication,
+        402 => ErrorClass::Credits,
         403 => ErrorClass::Permission,
         404 | 410 => ErrorClass::NotFound,
         // A throttle: only `AA001` says the key's quota is spent.
@@ -456,6 +481,17 @@ pub enum ConfigError {
     /// A required environment variable (or value) is missing or empty.
     #[error("{0} is not set (or is empty)")]
     MissingVariable(&'static str),
+    /// Credentials of both kinds are set (an API key, and a client id or
+    /// secret): which one is meant is not for the SDK to guess.
+    #[error(
+        "both an API key ({api_key}) and a client id or secret ({client_secret}) are set; unset {client_secret} to use the API key, or unset {api_key} to use the client id and secret"
+    )]
+    BothKinds {
+        /// Where the API key is set.
+        api_key: &'static str,
+        /// Where the client id or secret is set.
+        client_secret: &'static str,
+    },
     /// A credential holds characters an HTTP header cannot carry.
     #[error("{0} holds characters an HTTP header cannot carry; copy the credential again")]
     InvalidCredential(&'static str),
@@ -490,14 +526,14 @@ impl ConfigError {
     /// ```
     /// use authenta_proto::ConfigError;
     ///
-    /// assert!(ConfigError::MissingVariable("AUTHENTA_CLIENT_ID").hint().unwrap().contains("set AUTHENTA_CLIENT_ID"));
+    /// assert!(ConfigError::MissingVariable("AUTHENTA_API_KEY").hint().unwrap().contains("set AUTHENTA_API_KEY"));
     /// let url = ConfigError::InvalidBaseUrl { url: "ftp://x".into(), reason: "...".into() };
     /// assert!(!url.hint().unwrap().contains("CLIENT_SECRET"));
     /// ```
     pub fn hint(&self) -> Option<&'static str> {
         match self {
             ConfigError::MissingVariable(_) => Some(
-                "set AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET (and AUTHENTA_BASE_URL for another deployment), or pass the credentials explicitly",
+                "set AUTHENTA_API_KEY (an API key from the console, api_…), or AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET for an older key (and AUTHENTA_BASE_URL for another deployment), or pass the credentials explicitly",
             ),
             ConfigError::InvalidBaseUrl { .. } => Some(
                 "fix AUTHENTA_BASE_URL or the base URL given to the client (the default is https://platform.authenta.ai/api)",
@@ -507,6 +543,7 @@ impl ConfigError {
             }
             // The message already says what to do.
             ConfigError::InvalidCredential(_)
+            | ConfigError::BothKinds { .. }
             | ConfigError::HttpClient(_)
             | ConfigError::Credentials(_)
             | ConfigError::Profile(_) => None,

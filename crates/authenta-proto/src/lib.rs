@@ -34,10 +34,10 @@
 //! use authenta_proto::http::Response;
 //! use authenta_proto::types::{MediaId, MediaStatus};
 //!
-//! let config = Config::new(Credentials::new("my-client-id", "my-secret"));
+//! let config = Config::new(Credentials::api_key("api_3f9c2a71d04b8e65c1a7f02d9b34e810"));
 //! let op = GetMedia::new(MediaId::new("692f406f9f68d4b70080bb80"));
 //! let request = op.build(&config).unwrap(); // send it with any client...
-//! assert_eq!(request.headers()["x-client-id"], "my-client-id");
+//! assert!(request.headers()["authorization"].is_sensitive());
 //!
 //! // ...and read what came back.
 //! let response = Response::builder().status(200).body(br#"{
@@ -80,8 +80,8 @@ pub use http;
 pub use client::MediaStream;
 pub use client::{Async, Backend, Blocking, Client, ClientBuilder, Mode};
 pub use config::{
-    ClientSecret, Config, Credentials, DEFAULT_USER_AGENT, ENV_BASE_URL, ENV_CLIENT_ID,
-    ENV_CLIENT_SECRET,
+    ApiKey, ClientSecret, Config, CredentialKind, Credentials, DEFAULT_USER_AGENT, ENV_API_KEY,
+    ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
 };
 pub use credentials::{
     CredentialError, CredentialProvider, QuotaUsage, Refresh, SecretProvider, SecretSource,
@@ -107,7 +107,8 @@ pub use pipeline::{BatchEvent, BatchItem, BatchSettings, Interrupt, Resume};
 pub use poll::{PollPolicy, PollStep};
 #[cfg(feature = "profile")]
 pub use profile::{
-    DEFAULT_PROFILE, ENV_CONFIG, ENV_PROFILE, Profile, ProfileFile, config_path, write_secret_file,
+    DEFAULT_PROFILE, ENV_CONFIG, ENV_PROFILE, GivenKey, Profile, ProfileFile, config_path,
+    write_secret_file,
 };
 pub use response::{
     SNIPPET_LEN, UploadReceipt, check_api_response, read_artifact_response, read_json,

@@ -5,17 +5,21 @@
 //! `$XDG_CONFIG_HOME/authenta/config.toml`, else
 //! `~/.config/authenta/config.toml` (on every platform, as
 //! [`etcetera`]'s XDG strategy finds them). Each `[profile.NAME]` table
-//! holds a base URL, a client id and where the secret comes from, never
-//! the secret itself:
+//! holds a base URL and where the key comes from, never the key itself:
+//! an API key (today's console gives these), or for an older key a client
+//! id and where its secret comes from.
 //!
 //! ```toml
+//! [profile.prod]
+//! api_key_command = "pass show authenta/prod"   # or api_key_env = "PROD_KEY", or api_key_file = "/path/to/key"
+//!
 //! [profile.ci]
 //! base_url = "http://127.0.0.1:8080/api"
 //! client_id = "4d66620c69a0295f100b6e8a"
 //! client_secret_command = "pass show authenta/ci"   # or client_secret_env = "CI_SECRET", or client_secret_file = "/path/to/secret"
 //! ```
 //!
-//! A relative `client_secret_file` is read from the config file's
+//! A relative `api_key_file` or `client_secret_file` is read from the config file's
 //! directory, and `~/` is the home directory. Each setting is taken from
 //! the first of: what the caller gives (the command's flags and variables,
 //! a client builder's setters), then the profile
@@ -32,6 +36,7 @@
 //!     base_url: Some("http://127.0.0.1:8080/api".into()),
 //!     client_id: Some("4d66620c69a0295f100b6e8a".into()),
 //!     client_secret: Some(SecretSource::Env("CI_SECRET".into())),
+//!     api_key: None,
 //! }).unwrap();
 //! file.save().unwrap();
 //!
@@ -43,7 +48,7 @@ use std::path::{Path, PathBuf};
 
 use toml_edit::{DocumentMut, Item, Table, value};
 
-use crate::config::{ClientSecret, Config, ENV_CLIENT_ID, ENV_CLIENT_SECRET};
+use crate::config::{ApiKey, ClientSecret, Config, ENV_API_KEY, ENV_CLIENT_ID, ENV_CLIENT_SECRET};
 use crate::credentials::{SecretProvider, SecretSource};
 use crate::error::ConfigError;
 
@@ -54,8 +59,11 @@ pub const ENV_CONFIG: &str = "AUTHENTA_CONFIG";
 /// The profile used when none is named (if the file has it).
 pub const DEFAULT_PROFILE: &str = "default";
 
-const KEYS: [&str; 5] = [
+const KEYS: [&str; 8] = [
     "base_url",
+    "api_key_command",
+    "api_key_env",
+    "api_key_file",
     "client_id",
     "client_secret_command",
     "client_secret_env",
@@ -78,8 +86,8 @@ pub fn config_path() -> Result<PathBuf, ConfigError> {
 }
 
 /// One profile: a key, the deployment it is for, and where its secret
-/// comes from. Any field may be missing from the file when the caller
-/// gives it.
+/// comes from: an API key, or a client id and secret. Any field may be
+/// missing from the file when the caller gives it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Profile {
     /// The profile's name (`ci` in `[profile.ci]`); empty for the settings
@@ -92,6 +100,10 @@ pub struct Profile {
     /// Where the secret comes from (`client_secret_command`,
     /// `client_secret_env` or `client_secret_file`).
     pub client_secret: Option<SecretSource>,
+    /// Where the API key comes from (`api_key_command`, `api_key_env` or
+    /// `api_key_file`); a profile holds an API key or a client id and
+    /// secret, not both.
+    pub api_key: Option<SecretSource>,
 }
 
 impl Profile {
@@ -107,55 +119,63 @@ impl Profile {
     }
 
     /// The settings a command runs with: `profile` (by name), else the
-    /// `default` profile when the file has one; each of the client id, the
-    /// secret and the base URL given by the caller (its flags and
-    /// variables) wins over the profile's. The file is not read when the
-    /// caller gives both credentials and names no profile.
+    /// `default` profile when the file has one; the API key, client id,
+    /// secret and base URL given by the caller (its flags and variables)
+    /// win over the profile's (a given key of one kind replaces the
+    /// profile's key of the other). An API key given with a client id or
+    /// secret is an error that says which to unset. The file is not read
+    /// when the caller gives a whole key and names no profile.
     pub fn resolve(
         profile: Option<&str>,
-        client_id: Option<String>,
-        client_secret: Option<String>,
+        given: GivenKey,
         base_url: Option<String>,
     ) -> Result<Profile, ConfigError> {
+        given.check()?;
+        let whole =
+            given.api_key.is_some() || (given.client_id.is_some() && given.client_secret.is_some());
         let base = match profile {
             Some(name) => Profile::load(name)?,
-            None if client_id.is_some() && client_secret.is_some() => Profile::default(),
+            None if whole => Profile::default(),
             None => {
                 let path = config_path()?;
                 let file = ProfileFile::open(&path)?;
                 match file.profile(DEFAULT_PROFILE)? {
                     Some(profile) => profile,
-                    // No key anywhere, but the file has other profiles:
-                    // say so, rather than only to set the variables.
-                    None if client_id.is_none() || client_secret.is_none() => {
+                    // No whole key given, but the file has other
+                    // profiles: say so, rather than only to set variables.
+                    None => {
                         let names = file.names();
                         if let Some(first) = names.first() {
                             return Err(ConfigError::Profile(format!(
-                                "no credentials: {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} are not both set, and {} has no `{DEFAULT_PROFILE}` profile; it has {}: name one (--profile {first}, or {ENV_PROFILE}={first}), or set the variables",
+                                "no credentials: neither {ENV_API_KEY} nor {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} are set, and {} has no `{DEFAULT_PROFILE}` profile; it has {}: name one (--profile {first}, or {ENV_PROFILE}={first}), or set the variables",
                                 path.display(),
                                 names.join(", ")
                             )));
                         }
                         Profile::default()
                     }
-                    None => Profile::default(),
                 }
             }
         };
-        Ok(base.overridden(client_id, client_secret.map(ClientSecret::new), base_url))
+        Ok(base.overridden(given, base_url))
     }
 
-    /// The profile with each given setting in place of its own.
-    pub fn overridden(
-        mut self,
-        client_id: Option<String>,
-        client_secret: Option<ClientSecret>,
-        base_url: Option<String>,
-    ) -> Profile {
-        if client_id.is_some() {
-            self.client_id = client_id;
+    /// The profile with each given setting in place of its own. A given API
+    /// key drops the profile's client id and secret; a given client id or
+    /// secret drops its API key.
+    pub fn overridden(mut self, given: GivenKey, base_url: Option<String>) -> Profile {
+        if let Some(key) = given.api_key {
+            self.api_key = Some(SecretSource::Value(ClientSecret::new(key.expose())));
+            self.client_id = None;
+            self.client_secret = None;
         }
-        if let Some(secret) = client_secret {
+        if given.client_id.is_some() || given.client_secret.is_some() {
+            self.api_key = None;
+        }
+        if given.client_id.is_some() {
+            self.client_id = given.client_id;
+        }
+        if let Some(secret) = given.client_secret {
             self.client_secret = Some(SecretSource::Value(secret));
         }
         if base_url.is_some() {
@@ -173,6 +193,21 @@ impl Profile {
                 self.name, self.name, self.name
             )),
         };
+        if let Some(source) = &self.api_key {
+            if self.client_id.is_some() || self.client_secret.is_some() {
+                return Err(ConfigError::Profile(format!(
+                    "profile {} holds both an API key and a client id or secret; keep one kind (`authenta configure --profile {}` rewrites it)",
+                    self.name, self.name
+                )));
+            }
+            return Ok(SecretProvider::api_key(source.clone()));
+        }
+        if self.client_id.is_none() && self.client_secret.is_none() {
+            return Err(missing(
+                ENV_API_KEY,
+                "key: neither api_key_command, api_key_env or api_key_file, nor client_id and a client secret",
+            ));
+        }
         let id = self
             .client_id
             .clone()
@@ -195,6 +230,39 @@ impl Profile {
             Some(url) => config.with_base_url(url),
             None => Ok(config),
         }
+    }
+}
+
+/// The credentials a caller gives (flags, variables, a builder's setters):
+/// an API key, or a client id and secret, each of which may be missing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GivenKey {
+    /// An API key (`AUTHENTA_API_KEY`, `--api-key`).
+    pub api_key: Option<ApiKey>,
+    /// A client id (`AUTHENTA_CLIENT_ID`, `--client-id`).
+    pub client_id: Option<String>,
+    /// A client secret (`AUTHENTA_CLIENT_SECRET`, `--client-secret`).
+    pub client_secret: Option<ClientSecret>,
+}
+
+impl GivenKey {
+    /// Refuses an API key given with a client id or secret, saying which to
+    /// unset.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let given = |name: &'static str, set: bool| set.then_some(name);
+        if self.api_key.is_some() {
+            let other = match (self.client_id.is_some(), self.client_secret.is_some()) {
+                (true, true) => Some("AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET"),
+                (id, secret) => given(ENV_CLIENT_ID, id).or(given(ENV_CLIENT_SECRET, secret)),
+            };
+            if let Some(client_secret) = other {
+                return Err(ConfigError::BothKinds {
+                    api_key: ENV_API_KEY,
+                    client_secret,
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -291,6 +359,26 @@ impl ProfileFile {
             let text = item
                 .as_str()
                 .ok_or_else(|| invalid(format!("`{key}` must be a string")))?;
+            let api_key = match key {
+                "api_key_command" => Some(SecretSource::Command(text.to_owned())),
+                "api_key_env" => Some(SecretSource::Env(text.to_owned())),
+                "api_key_file" => Some(SecretSource::File(self.secret_path(text))),
+                "api_key" => {
+                    return Err(invalid(
+                        "the API key itself is not kept in the config file; use api_key_file, api_key_env or api_key_command".into(),
+                    ));
+                }
+                _ => None,
+            };
+            if let Some(source) = api_key {
+                if profile.api_key.is_some() {
+                    return Err(invalid(
+                        "it names more than one API key source; keep one of api_key_command, api_key_env and api_key_file".into(),
+                    ));
+                }
+                profile.api_key = Some(source);
+                continue;
+            }
             let secret = match key {
                 "base_url" => {
                     profile.base_url = Some(text.to_owned());
@@ -321,6 +409,13 @@ impl ProfileFile {
                 ));
             }
             profile.client_secret = Some(secret);
+        }
+        if profile.api_key.is_some()
+            && (profile.client_id.is_some() || profile.client_secret.is_some())
+        {
+            return Err(invalid(
+                "it holds both an API key and a client id or secret; keep one kind".into(),
+            ));
         }
         Ok(Some(profile))
     }
@@ -355,9 +450,39 @@ impl ProfileFile {
                 profile.name
             )));
         }
+        if profile.api_key.is_some()
+            && (profile.client_id.is_some() || profile.client_secret.is_some())
+        {
+            return Err(ConfigError::Profile(
+                "a profile holds an API key or a client id and secret, not both".into(),
+            ));
+        }
         let mut table = Table::new();
         if let Some(url) = &profile.base_url {
             table.insert("base_url", value(url.as_str()));
+        }
+        let refused = || {
+            ConfigError::Profile(
+                "a secret is not written to the config file; give a file, a variable or a command that holds it".into(),
+            )
+        };
+        let path_text = |path: &Path| {
+            path.to_str().map(str::to_owned).ok_or_else(|| {
+                ConfigError::Profile(format!("the path {} is not UTF-8", path.display()))
+            })
+        };
+        match &profile.api_key {
+            None => {}
+            Some(SecretSource::Command(command)) => {
+                table.insert("api_key_command", value(command.as_str()));
+            }
+            Some(SecretSource::Env(name)) => {
+                table.insert("api_key_env", value(name.as_str()));
+            }
+            Some(SecretSource::File(path)) => {
+                table.insert("api_key_file", value(path_text(path)?));
+            }
+            Some(_) => return Err(refused()),
         }
         if let Some(id) = &profile.client_id {
             table.insert("client_id", value(id.as_str()));
@@ -371,16 +496,9 @@ impl ProfileFile {
                 table.insert("client_secret_env", value(name.as_str()));
             }
             Some(SecretSource::File(path)) => {
-                let text = path.to_str().ok_or_else(|| {
-                    ConfigError::Profile(format!("the path {} is not UTF-8", path.display()))
-                })?;
-                table.insert("client_secret_file", value(text));
+                table.insert("client_secret_file", value(path_text(path)?));
             }
-            Some(_) => {
-                return Err(ConfigError::Profile(
-                    "a secret is not written to the config file; give a file, a variable or a command that holds it".into(),
-                ));
-            }
+            Some(_) => return Err(refused()),
         }
         let profiles = self
             .doc
@@ -502,6 +620,7 @@ mod tests {
             base_url: Some("https://staging.example.com/api".into()),
             client_id: Some("id".into()),
             client_secret: Some(SecretSource::Env("CI_SECRET".into())),
+            api_key: None,
         };
         file.set(&ci).unwrap();
         file.save().unwrap();
@@ -509,9 +628,13 @@ mod tests {
         assert!(text.starts_with("# kept\n[profile.other]"), "{text}");
         assert!(text.contains("[profile.ci]\nbase_url = \"https://staging.example.com/api\"\nclient_id = \"id\"\nclient_secret_env = \"CI_SECRET\"\n"), "{text}");
 
-        let given = ci
-            .clone()
-            .overridden(None, Some(ClientSecret::new("flag")), None);
+        let given = ci.clone().overridden(
+            GivenKey {
+                client_secret: Some(ClientSecret::new("flag")),
+                ..GivenKey::default()
+            },
+            None,
+        );
         assert_eq!(given.client_id.as_deref(), Some("id"));
         assert_eq!(
             given.client_secret,
@@ -524,9 +647,15 @@ mod tests {
                 .contains("not written")
         );
         let provider = given.provider().unwrap();
-        assert_eq!(provider.client_id(), "id");
+        assert_eq!(provider.client_id(), Some("id"));
 
-        let nameless = Profile::default().overridden(None, Some(ClientSecret::new("s")), None);
+        let nameless = Profile::default().overridden(
+            GivenKey {
+                client_secret: Some(ClientSecret::new("s")),
+                ..GivenKey::default()
+            },
+            None,
+        );
         assert_eq!(
             nameless.provider().unwrap_err(),
             ConfigError::MissingVariable(ENV_CLIENT_ID)
@@ -540,7 +669,102 @@ mod tests {
                 .provider()
                 .unwrap_err()
                 .to_string()
-                .contains("profile ci has no client_id")
+                .contains("profile ci has no key")
+        );
+    }
+
+    #[test]
+    fn an_api_key_profile_reads_writes_and_gives_way_to_a_given_pair() {
+        let (dir, mut file) = file(
+            "[profile.prod]\napi_key_file = \"prod.key\"\n[profile.cmd]\napi_key_command = \"pass show k\"\n",
+        );
+        let prod = file.profile("prod").unwrap().unwrap();
+        assert_eq!(
+            prod.api_key,
+            Some(SecretSource::File(dir.path().join("prod.key")))
+        );
+        let provider = prod.provider().unwrap();
+        assert_eq!(provider.kind(), crate::CredentialKind::ApiKey);
+        assert_eq!(provider.client_id(), None);
+        let cmd = file.profile("cmd").unwrap().unwrap();
+        assert_eq!(
+            cmd.api_key,
+            Some(SecretSource::Command("pass show k".into()))
+        );
+        // Written back as it was read.
+        let env = Profile {
+            name: "env".into(),
+            api_key: Some(SecretSource::Env("PROD_KEY".into())),
+            ..Profile::default()
+        };
+        file.set(&env).unwrap();
+        file.save().unwrap();
+        let text = std::fs::read_to_string(file.path()).unwrap();
+        assert!(
+            text.contains("[profile.env]\napi_key_env = \"PROD_KEY\"\n"),
+            "{text}"
+        );
+        // A given id and secret replace the profile's API key, and a given
+        // API key its id and secret.
+        let pair = prod.clone().overridden(
+            GivenKey {
+                client_id: Some("id".into()),
+                client_secret: Some(ClientSecret::new("s")),
+                ..GivenKey::default()
+            },
+            None,
+        );
+        assert_eq!(pair.api_key, None);
+        assert_eq!(
+            pair.provider().unwrap().kind(),
+            crate::CredentialKind::ClientSecret
+        );
+        let key = pair.overridden(
+            GivenKey {
+                api_key: Some(ApiKey::new("api_x")),
+                ..GivenKey::default()
+            },
+            None,
+        );
+        assert_eq!(
+            (key.client_id.as_ref(), key.client_secret.as_ref()),
+            (None, None)
+        );
+        assert_eq!(
+            key.provider().unwrap().kind(),
+            crate::CredentialKind::ApiKey
+        );
+        // Both kinds given at once: say which to unset.
+        let both = GivenKey {
+            api_key: Some(ApiKey::new("api_x")),
+            client_id: Some("id".into()),
+            ..GivenKey::default()
+        };
+        let err = both.check().unwrap_err().to_string();
+        assert!(err.contains("unset AUTHENTA_CLIENT_ID"), "{err}");
+        // A profile may not hold both.
+        for (text, says) in [
+            (
+                "[profile.a]\napi_key_env = \"K\"\nclient_id = \"id\"",
+                "both an API key and a client id",
+            ),
+            (
+                "[profile.a]\napi_key = \"api_x\"",
+                "not kept in the config file",
+            ),
+            (
+                "[profile.a]\napi_key_env = \"K\"\napi_key_file = \"f\"",
+                "more than one API key source",
+            ),
+        ] {
+            let (_dir, file) = self::file(text);
+            let err = file.profile("a").unwrap_err().to_string();
+            assert!(err.contains(says), "{err}");
+        }
+        let nameless = Profile::default();
+        assert_eq!(
+            nameless.provider().unwrap_err(),
+            ConfigError::MissingVariable(ENV_API_KEY)
         );
     }
 

@@ -24,7 +24,7 @@ pub fn snippet(body: &[u8], config: Option<&Config>) -> String {
     let text = match config {
         Some(c) => {
             let credentials = c.credentials();
-            let secret = credentials.client_secret.expose();
+            let secret = credentials.secret();
             if secret.is_empty() {
                 text
             } else {
@@ -318,10 +318,10 @@ mod tests {
     fn every_documented_code_becomes_a_typed_api_error() {
         for row in ERROR_CODES {
             let status = row.status.unwrap_or(row.emulator_status);
-            let body = format!(
-                r#"{{"code":"{}","type":"{}","message":"{}"}}"#,
-                row.code, row.error_type, row.message
-            );
+            // In its generation's shape: `type` or `statusCode`.
+            let body =
+                serde_json::to_string(&ErrorBody::documented(ErrorCode::from(row.code)).unwrap())
+                    .unwrap();
             let err = check_api_response(
                 answer(status, "application/json", &body),
                 Operation::GetMedia,

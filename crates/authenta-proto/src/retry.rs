@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use authenta_types::ErrorCode;
+use authenta_types::RetryAdvice;
 use http::StatusCode;
 use jiff::Timestamp;
 
@@ -57,16 +57,16 @@ pub fn classify_status(status: StatusCode) -> RetryAction {
     }
 }
 
-/// Classifies a protocol error. `IAM001`, `IAM002`, `AA001` and `U007` are
-/// never retried whatever their status; otherwise the status decides.
+/// Classifies a protocol error. A code the spec's error table marks
+/// `never` (`IAM001`, `IAM002`, `AA001`, `U007`, `INVALID_API_KEY`,
+/// `FORBIDDEN`, `INSUFFICIENT_BALANCE`, ...) is never retried whatever its
+/// status, and neither is a 402 (credits); otherwise the status decides.
 /// Validation, configuration, expiry, decoding and wait timeouts are never
 /// retried.
 pub fn classify_error(error: &Error) -> RetryAction {
     match error {
-        Error::Api(e) => match e.body.code {
-            ErrorCode::Iam001 | ErrorCode::Iam002 | ErrorCode::Aa001 | ErrorCode::U007 => {
-                RetryAction::RetryForbidden
-            }
+        Error::Api(e) => match e.body.code.info() {
+            Some(info) if info.retry == RetryAdvice::Never => RetryAction::RetryForbidden,
             _ => classify_status(e.status),
         },
         Error::Http(e) => classify_status(e.status),
@@ -267,17 +267,12 @@ impl RetryPolicy {
 mod tests {
     use super::*;
     use crate::error::{ApiError, HttpError, UploadError};
-    use authenta_types::ErrorBody;
+    use authenta_types::{ApiGeneration, ErrorBody, ErrorCode};
 
     fn api(code: &str, status: u16) -> Error {
         Error::Api(Box::new(ApiError {
             status: StatusCode::from_u16(status).unwrap(),
-            body: ErrorBody {
-                code: ErrorCode::from(code),
-                error_type: "CLIENT_ERROR".into(),
-                message: "m".into(),
-                extra: Default::default(),
-            },
+            body: ErrorBody::new(ErrorCode::from(code), "m", status, ApiGeneration::First),
             operation: None,
             mid: None,
             retry_after: None,
@@ -346,7 +341,21 @@ mod tests {
                 RetryAction::RetryForbidden
             );
         }
-        for s in [400, 401, 403, 404, 409, 413, 422] {
+        // Generation 2's codes: never, whatever the status (a balance may
+        // be topped up meanwhile, but a batch stops rather than waits).
+        for (code, status) in [
+            ("INVALID_API_KEY", 401),
+            ("FORBIDDEN", 403),
+            ("INSUFFICIENT_BALANCE", 402),
+            ("INSUFFICIENT_BALANCE", 503),
+        ] {
+            assert_eq!(
+                classify_error(&api(code, status)),
+                RetryAction::RetryForbidden,
+                "{code}"
+            );
+        }
+        for s in [400, 401, 402, 403, 404, 409, 413, 422] {
             assert_eq!(classify_error(&http(s)), RetryAction::RetryForbidden, "{s}");
         }
         assert_eq!(classify_error(&http(501)), RetryAction::RetryForbidden);

@@ -206,8 +206,11 @@ mod tests {
             .config_in(at)
             .unwrap();
         assert_eq!(config.base_url(), "http://127.0.0.1:9/api");
-        assert_eq!(config.credentials().client_id, "ci-id");
-        assert_eq!(config.credentials().client_secret.expose(), "from-file");
+        assert_eq!(config.credentials().client_id(), Some("ci-id"));
+        assert_eq!(
+            config.credentials().client_secret().unwrap().expose(),
+            "from-file"
+        );
         assert!(
             config.provider().is_some(),
             "the file is read again when it changes"
@@ -218,7 +221,10 @@ mod tests {
             .base_url("http://127.0.0.1:10/api");
         let config = given.settings().config_in(at).unwrap();
         assert_eq!(config.base_url(), "http://127.0.0.1:10/api");
-        assert_eq!(config.credentials().client_secret.expose(), "given");
+        assert_eq!(
+            config.credentials().client_secret().unwrap().expose(),
+            "given"
+        );
         let missing = Builder::default().profile("prod").settings().config_in(at);
         assert!(missing.unwrap_err().to_string().contains("no profile prod"));
     }

@@ -20,13 +20,14 @@ pub use authenta_proto::types::{
     ResultDocument,
 };
 pub use authenta_proto::{
-    ByteStream, ClientSecret, Config, ConfigError, CredentialError, CredentialProvider,
-    Credentials, ErrorClass, Failure, MediaFile, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy,
-    SecretProvider, SecretSource, UploadOptions, UploadReceipt, UploadTarget,
+    ApiKey, ByteStream, ClientSecret, Config, ConfigError, CredentialError, CredentialKind,
+    CredentialProvider, Credentials, ErrorClass, Failure, MediaFile, PollPolicy, ProgressFn,
+    QuotaUsage, RetryPolicy, SecretProvider, SecretSource, UploadOptions, UploadReceipt,
+    UploadTarget,
 };
 pub use authenta_proto::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
 #[cfg(feature = "profile")]
-pub use authenta_proto::{Profile, ProfileFile};
+pub use authenta_proto::{GivenKey, Profile, ProfileFile};
 pub use reqwest;
 
 /// An async Authenta client: every operation of the API, uploads streamed
@@ -52,7 +53,7 @@ pub use reqwest;
 /// let emulator = Emulator::builder().processing_time(Duration::from_millis(20)).start().await?;
 /// let key = emulator.create_key(KeySpec::new("docs"))?;
 /// let client = Client::builder()
-///     .credentials(Credentials::new(key.client_id, key.client_secret))
+///     .credentials(Credentials::api_key(key.api_key))
 ///     .base_url(emulator.base_url())
 ///     .poll_policy(PollPolicy::fixed(Duration::from_millis(20), Duration::from_secs(10)))
 ///     .build()?;

@@ -3,8 +3,8 @@
 // Source: `spec/authenta.openapi.yaml`. Run `cargo xtask codegen` after editing it.
 
 use crate::tables::{
-    ContentTypeInfo, CreditCheck, ErrorCodeInfo, MediaKind, ModelTypeInfo, Operation, QuotaKind,
-    RetryAdvice, RouteInfo,
+    ApiGeneration, CodeClass, ContentTypeInfo, CreditCheck, ErrorCodeInfo, MediaKind,
+    ModelTypeInfo, Operation, QuotaKind, RetryAdvice, RouteInfo,
 };
 
 /// The production base URL; every route extends it.
@@ -120,7 +120,7 @@ pub enum ModelType {
     Fd1,
     /// `FL-1`: Face liveness.
     Fl1,
-    /// `FI-1`: Face intelligence.
+    /// `FI-1`: Face intelligence (faces, liveness, similarity), image or video.
     Fi1,
     /// `FE-1`: Face embedding.
     Fe1,
@@ -181,12 +181,35 @@ pub enum ErrorCode {
     Aa001,
     /// `U007`: Insufficient credits (The account has too few credits to process media.).
     U007,
+    /// `INVALID_API_KEY`: API key authentication failed (The API key is missing, malformed, invalid, revoked or regenerated.).
+    InvalidApiKey,
+    /// `FORBIDDEN`: You don't have permission to access this (The API key is valid but lacks the permission the operation needs.).
+    Forbidden,
+    /// `INSUFFICIENT_BALANCE`: Insufficient balance. Please top up or enable pay-as-you-go billing (The account's credit balance is too low to process media (checked when the record is created).).
+    InsufficientBalance,
+    /// `INVALID_TASK_TYPE`: Task type ID 99 does not exist (The task type (the model) does not exist.).
+    InvalidTaskType,
+    /// `UNSUPPORTED_MEDIA_TYPE`: Task type 1 (ai-image-detection) does not support media type: video/mp4 (The model does not take the file's content type.).
+    UnsupportedMediaType,
+    /// `JOB_NOT_FOUND`: Job with ID 469 does not exist (No job has this id.).
+    JobNotFound,
     /// A value this version does not know, kept as the server sent it.
     Unknown(String),
 }
 impl ErrorCode {
     /// Every value this version knows, in the spec's order.
-    pub const KNOWN: &[&str] = &["IAM001", "IAM002", "AA001", "U007"];
+    pub const KNOWN: &[&str] = &[
+        "IAM001",
+        "IAM002",
+        "AA001",
+        "U007",
+        "INVALID_API_KEY",
+        "FORBIDDEN",
+        "INSUFFICIENT_BALANCE",
+        "INVALID_TASK_TYPE",
+        "UNSUPPORTED_MEDIA_TYPE",
+        "JOB_NOT_FOUND",
+    ];
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -194,6 +217,12 @@ impl ErrorCode {
             Self::Iam002 => "IAM002",
             Self::Aa001 => "AA001",
             Self::U007 => "U007",
+            Self::InvalidApiKey => "INVALID_API_KEY",
+            Self::Forbidden => "FORBIDDEN",
+            Self::InsufficientBalance => "INSUFFICIENT_BALANCE",
+            Self::InvalidTaskType => "INVALID_TASK_TYPE",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Self::JobNotFound => "JOB_NOT_FOUND",
             Self::Unknown(other) => other,
         }
     }
@@ -204,6 +233,12 @@ impl ErrorCode {
             "IAM002" => Self::Iam002,
             "AA001" => Self::Aa001,
             "U007" => Self::U007,
+            "INVALID_API_KEY" => Self::InvalidApiKey,
+            "FORBIDDEN" => Self::Forbidden,
+            "INSUFFICIENT_BALANCE" => Self::InsufficientBalance,
+            "INVALID_TASK_TYPE" => Self::InvalidTaskType,
+            "UNSUPPORTED_MEDIA_TYPE" => Self::UnsupportedMediaType,
+            "JOB_NOT_FOUND" => Self::JobNotFound,
             other => Self::Unknown(other.to_owned()),
         }
     }
@@ -302,7 +337,9 @@ pub const FINAL_STATUSES: &[&str] = &["PROCESSED", "FAILED", "ERROR"];
 pub const ERROR_CODES: &[ErrorCodeInfo] = &[
     ErrorCodeInfo {
         code: "IAM001",
-        error_type: "UNAUTHENTICATED",
+        generation: Some(ApiGeneration::First),
+        class: CodeClass::Credentials,
+        error_type: Some("UNAUTHENTICATED"),
         message: "You are not authenticated",
         status: Some(401),
         emulator_status: 401,
@@ -311,7 +348,9 @@ pub const ERROR_CODES: &[ErrorCodeInfo] = &[
     },
     ErrorCodeInfo {
         code: "IAM002",
-        error_type: "UNAUTHORIZED",
+        generation: Some(ApiGeneration::First),
+        class: CodeClass::Permission,
+        error_type: Some("UNAUTHORIZED"),
         message: "You are not authorized",
         status: Some(403),
         emulator_status: 403,
@@ -320,7 +359,9 @@ pub const ERROR_CODES: &[ErrorCodeInfo] = &[
     },
     ErrorCodeInfo {
         code: "AA001",
-        error_type: "CLIENT_ERROR",
+        generation: Some(ApiGeneration::First),
+        class: CodeClass::Quota,
+        error_type: Some("CLIENT_ERROR"),
         message: "API limit reached",
         status: Some(429),
         emulator_status: 429,
@@ -329,19 +370,89 @@ pub const ERROR_CODES: &[ErrorCodeInfo] = &[
     },
     ErrorCodeInfo {
         code: "U007",
-        error_type: "CLIENT_ERROR",
+        generation: Some(ApiGeneration::First),
+        class: CodeClass::Credits,
+        error_type: Some("CLIENT_ERROR"),
         message: "Insufficient credits",
         status: None,
         emulator_status: 402,
         retry: RetryAdvice::Never,
         description: "The account has too few credits to process media.",
     },
+    ErrorCodeInfo {
+        code: "INVALID_API_KEY",
+        generation: Some(ApiGeneration::Second),
+        class: CodeClass::Credentials,
+        error_type: None,
+        message: "API key authentication failed",
+        status: Some(401),
+        emulator_status: 401,
+        retry: RetryAdvice::Never,
+        description: "The API key is missing, malformed, invalid, revoked or regenerated.",
+    },
+    ErrorCodeInfo {
+        code: "FORBIDDEN",
+        generation: Some(ApiGeneration::Second),
+        class: CodeClass::Permission,
+        error_type: None,
+        message: "You don't have permission to access this",
+        status: Some(403),
+        emulator_status: 403,
+        retry: RetryAdvice::Never,
+        description: "The API key is valid but lacks the permission the operation needs.",
+    },
+    ErrorCodeInfo {
+        code: "INSUFFICIENT_BALANCE",
+        generation: Some(ApiGeneration::Second),
+        class: CodeClass::Credits,
+        error_type: None,
+        message: "Insufficient balance. Please top up or enable pay-as-you-go billing",
+        status: Some(402),
+        emulator_status: 402,
+        retry: RetryAdvice::Never,
+        description: "The account's credit balance is too low to process media (checked when the record is created).",
+    },
+    ErrorCodeInfo {
+        code: "INVALID_TASK_TYPE",
+        generation: Some(ApiGeneration::Second),
+        class: CodeClass::InvalidInput,
+        error_type: None,
+        message: "Task type ID 99 does not exist",
+        status: Some(400),
+        emulator_status: 400,
+        retry: RetryAdvice::Never,
+        description: "The task type (the model) does not exist.",
+    },
+    ErrorCodeInfo {
+        code: "UNSUPPORTED_MEDIA_TYPE",
+        generation: Some(ApiGeneration::Second),
+        class: CodeClass::InvalidInput,
+        error_type: None,
+        message: "Task type 1 (ai-image-detection) does not support media type: video/mp4",
+        status: Some(400),
+        emulator_status: 400,
+        retry: RetryAdvice::Never,
+        description: "The model does not take the file's content type.",
+    },
+    ErrorCodeInfo {
+        code: "JOB_NOT_FOUND",
+        generation: Some(ApiGeneration::Second),
+        class: CodeClass::NotFound,
+        error_type: None,
+        message: "Job with ID 469 does not exist",
+        status: Some(404),
+        emulator_status: 404,
+        retry: RetryAdvice::Never,
+        description: "No job has this id.",
+    },
 ];
 /// Codes only authenta-emulator sends, for requests the documentation does not cover.
 pub const EMULATOR_ERROR_CODES: &[ErrorCodeInfo] = &[
     ErrorCodeInfo {
         code: "EMU400",
-        error_type: "CLIENT_ERROR",
+        generation: None,
+        class: CodeClass::InvalidInput,
+        error_type: Some("CLIENT_ERROR"),
         message: "Bad request",
         status: Some(400),
         emulator_status: 400,
@@ -350,7 +461,9 @@ pub const EMULATOR_ERROR_CODES: &[ErrorCodeInfo] = &[
     },
     ErrorCodeInfo {
         code: "EMU404",
-        error_type: "CLIENT_ERROR",
+        generation: None,
+        class: CodeClass::NotFound,
+        error_type: Some("CLIENT_ERROR"),
         message: "Not found",
         status: Some(404),
         emulator_status: 404,
@@ -359,7 +472,9 @@ pub const EMULATOR_ERROR_CODES: &[ErrorCodeInfo] = &[
     },
     ErrorCodeInfo {
         code: "EMU405",
-        error_type: "CLIENT_ERROR",
+        generation: None,
+        class: CodeClass::InvalidInput,
+        error_type: Some("CLIENT_ERROR"),
         message: "Method not allowed",
         status: Some(405),
         emulator_status: 405,
@@ -368,7 +483,9 @@ pub const EMULATOR_ERROR_CODES: &[ErrorCodeInfo] = &[
     },
     ErrorCodeInfo {
         code: "EMU413",
-        error_type: "CLIENT_ERROR",
+        generation: None,
+        class: CodeClass::InvalidInput,
+        error_type: Some("CLIENT_ERROR"),
         message: "Request body too large",
         status: Some(413),
         emulator_status: 413,
@@ -377,7 +494,9 @@ pub const EMULATOR_ERROR_CODES: &[ErrorCodeInfo] = &[
     },
     ErrorCodeInfo {
         code: "EMU415",
-        error_type: "CLIENT_ERROR",
+        generation: None,
+        class: CodeClass::InvalidInput,
+        error_type: Some("CLIENT_ERROR"),
         message: "Unsupported media type",
         status: Some(415),
         emulator_status: 415,
@@ -386,7 +505,9 @@ pub const EMULATOR_ERROR_CODES: &[ErrorCodeInfo] = &[
     },
     ErrorCodeInfo {
         code: "EMU500",
-        error_type: "SERVER_ERROR",
+        generation: None,
+        class: CodeClass::Server,
+        error_type: Some("SERVER_ERROR"),
         message: "Internal server error",
         status: Some(500),
         emulator_status: 500,
@@ -399,54 +520,69 @@ pub const MODEL_TYPES: &[ModelTypeInfo] = &[
     ModelTypeInfo {
         id: "DF-1",
         media_kinds: &[MediaKind::Video],
+        content_types: &[],
         documented: true,
         description: "Deepfake detection in video.",
     },
     ModelTypeInfo {
         id: "AC-1",
         media_kinds: &[MediaKind::Image],
+        content_types: &[],
         documented: true,
         description: "AI-generated or manipulated image detection.",
     },
     ModelTypeInfo {
         id: "AF-1",
         media_kinds: &[MediaKind::Audio],
+        content_types: &[],
         documented: false,
         description: "Audio deepfake detection.",
     },
     ModelTypeInfo {
         id: "VF-1",
         media_kinds: &[MediaKind::Video],
+        content_types: &[],
         documented: false,
         description: "Video forgery detection.",
     },
     ModelTypeInfo {
         id: "FD-1",
         media_kinds: &[MediaKind::Image],
-        documented: false,
+        content_types: &["image/jpeg", "image/png"],
+        documented: true,
         description: "Image forgery detection.",
     },
     ModelTypeInfo {
         id: "FL-1",
         media_kinds: &[MediaKind::Image, MediaKind::Video],
+        content_types: &[],
         documented: false,
         description: "Face liveness.",
     },
     ModelTypeInfo {
         id: "FI-1",
-        media_kinds: &[MediaKind::Image],
-        documented: false,
-        description: "Face intelligence.",
+        media_kinds: &[MediaKind::Image, MediaKind::Video],
+        content_types: &[
+            "image/jpeg",
+            "image/png",
+            "video/mp4",
+            "video/webm",
+            "video/quicktime",
+        ],
+        documented: true,
+        description: "Face intelligence (faces, liveness, similarity), image or video.",
     },
     ModelTypeInfo {
         id: "FE-1",
         media_kinds: &[MediaKind::Image],
+        content_types: &[],
         documented: false,
         description: "Face embedding.",
     },
     ModelTypeInfo {
         id: "DI-1",
         media_kinds: &[MediaKind::Image, MediaKind::Document],
+        content_types: &[],
         documented: false,
         description: "Document forgery detection.",
     },

@@ -50,8 +50,8 @@ pub use media::{
     Participant, ParticipantBoxes, ResultDocument, redact_url,
 };
 pub use tables::{
-    ContentTypeInfo, CreditCheck, ErrorCodeInfo, MediaKind, ModelTypeInfo, Operation, QuotaKind,
-    RetryAdvice, RouteInfo,
+    ApiGeneration, CodeClass, ContentTypeInfo, CreditCheck, ErrorCodeInfo, MediaKind,
+    ModelTypeInfo, Operation, QuotaKind, RetryAdvice, RouteInfo,
 };
 
 /// A JSON object: where records keep the fields this version does not know.

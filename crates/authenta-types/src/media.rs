@@ -105,9 +105,23 @@ impl MediaStatus {
 
 /// A media record, as `GET /media/{mid}` returns it.
 ///
-/// `fake`, `heatmapURL`, `resultURL` and `participants` are not in the API
-/// pages but real servers send them once the record is `PROCESSED`. Fields
-/// this version does not know are kept in [`Media::extra`].
+/// `fake`, `heatmapURL`, `resultURL` and `participants` are not in the
+/// first generation's API pages but real servers send them once the record
+/// is `PROCESSED`; the second generation adds `srcURL`, `confidence` (images)
+/// and `faces` / `deepFakes` (video). Fields this version does not know are
+/// kept in [`Media::extra`].
+///
+/// ```
+/// use authenta_types::Media;
+/// let media: Media = serde_json::from_str(r#"{
+///     "mid": "692f406f9f68d4b70080bb80", "name": "clip", "type": "Video",
+///     "status": "PROCESSED", "modelType": "DF-1", "createdAt": "2025-12-02T19:39:27Z",
+///     "fake": true, "faces": 2, "deepFakes": 1,
+///     "srcURL": "https://s3.example/clip.mp4?X-Amz-Signature=abc"
+/// }"#).unwrap();
+/// assert_eq!((media.faces, media.deep_fakes), (Some(2), Some(1)));
+/// assert!(!format!("{media:?}").contains("X-Amz-Signature"));
+/// ```
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Media {
@@ -141,9 +155,67 @@ pub struct Media {
     /// The faces found in a video.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub participants: Option<Vec<Participant>>,
+    /// Pre-signed URL of the original upload (generation 2).
+    #[serde(rename = "srcURL", default, skip_serializing_if = "Option::is_none")]
+    pub src_url: Option<String>,
+    /// How confident the model is in its verdict, from 0 to 1 (generation
+    /// 2, images). A value that is no number is read as absent.
+    #[serde(
+        default,
+        deserialize_with = "lenient::number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub confidence: Option<f64>,
+    /// How many faces were found (generation 2, video). A value that is no
+    /// whole number is read as absent.
+    #[serde(
+        default,
+        deserialize_with = "lenient::count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub faces: Option<u64>,
+    /// How many of those faces are fake (generation 2, video). A value that
+    /// is no whole number is read as absent.
+    #[serde(
+        rename = "deepFakes",
+        default,
+        deserialize_with = "lenient::count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub deep_fakes: Option<u64>,
     /// Fields this version does not know, kept as sent.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// Readers for the fields a record gained in generation 2: a server that
+/// sends `"0.93"` or `null` for a number must not make the whole record
+/// unreadable.
+mod lenient {
+    use serde::{Deserialize, Deserializer};
+
+    fn value<'de, D: Deserializer<'de>>(d: D) -> Result<serde_json::Value, D::Error> {
+        serde_json::Value::deserialize(d)
+    }
+
+    fn as_f64(v: &serde_json::Value) -> Option<f64> {
+        match v {
+            serde_json::Value::Number(n) => n.as_f64(),
+            serde_json::Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+        .filter(|n: &f64| n.is_finite())
+    }
+
+    pub fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        Ok(as_f64(&value(d)?))
+    }
+
+    pub fn count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        Ok(as_f64(&value(d)?)
+            .filter(|n| *n >= 0.0 && n.fract() == 0.0 && *n <= u64::MAX as f64)
+            .map(|n| n as u64))
+    }
 }
 
 /// A URL without its query string and fragment (a pre-signed URL's query
@@ -170,8 +242,8 @@ fn redact_opt(url: &Option<String>) -> Option<String> {
 }
 
 impl std::fmt::Debug for Media {
-    /// The pre-signed URLs (`heatmapURL`, `resultURL`, participants'
-    /// heatmaps) are shown without their query string.
+    /// The pre-signed URLs (`heatmapURL`, `resultURL`, `srcURL`,
+    /// participants' heatmaps) are shown without their query string.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Media")
             .field("mid", &self.mid)
@@ -184,6 +256,10 @@ impl std::fmt::Debug for Media {
             .field("heatmap_url", &redact_opt(&self.heatmap_url))
             .field("result_url", &redact_opt(&self.result_url))
             .field("participants", &self.participants)
+            .field("src_url", &redact_opt(&self.src_url))
+            .field("confidence", &self.confidence)
+            .field("faces", &self.faces)
+            .field("deep_fakes", &self.deep_fakes)
             .field("extra", &self.extra)
             .finish()
     }

@@ -66,13 +66,53 @@ pub enum RetryAdvice {
     Allowed,
 }
 
+/// Which generation of the API a code belongs to: the kind of credentials
+/// the request carried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ApiGeneration {
+    /// A client id and secret (`x-client-id` / `x-client-secret`): quotas,
+    /// error bodies `{code, type, message}`.
+    First,
+    /// An API key (`Authorization: Bearer api_…`): no quotas, error bodies
+    /// `{code, statusCode, message}`.
+    Second,
+}
+
+/// What an error code means for a client: the class a program acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CodeClass {
+    /// The credentials were refused (`IAM001`, `INVALID_API_KEY`).
+    Credentials,
+    /// The key lacks a permission (`IAM002`, `FORBIDDEN`).
+    Permission,
+    /// A quota is spent (`AA001`).
+    Quota,
+    /// The account has too few credits (`U007`, `INSUFFICIENT_BALANCE`).
+    Credits,
+    /// The request was refused for what it asked (`UNSUPPORTED_MEDIA_TYPE`,
+    /// ...).
+    InvalidInput,
+    /// What the request names does not exist (`JOB_NOT_FOUND`, ...).
+    NotFound,
+    /// The server failed.
+    Server,
+}
+
 /// One row of [`ERROR_CODES`](crate::ERROR_CODES).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ErrorCodeInfo {
     /// The code, such as `IAM001`.
     pub code: &'static str,
-    /// The error type the server sends with it, such as `UNAUTHENTICATED`.
-    pub error_type: &'static str,
+    /// The generation of the API that sends it; `None` for the emulator's
+    /// own codes, which both generations use.
+    pub generation: Option<ApiGeneration>,
+    /// What the code means for a client.
+    pub class: CodeClass,
+    /// The error type the server sends with it, such as `UNAUTHENTICATED`;
+    /// `None` for generation 2, whose bodies carry `statusCode` instead.
+    pub error_type: Option<&'static str>,
     /// The documented message.
     pub message: &'static str,
     /// The documented HTTP status; `None` where the documentation gives none
@@ -93,6 +133,9 @@ pub struct ModelTypeInfo {
     pub id: &'static str,
     /// The kinds of media the model takes.
     pub media_kinds: &'static [MediaKind],
+    /// The content types the model takes; empty when it takes every content
+    /// type of its kinds.
+    pub content_types: &'static [&'static str],
     /// Whether Authenta's API pages document the model (`DF-1`, `AC-1`), or
     /// only its published client code.
     pub documented: bool,
@@ -193,6 +236,30 @@ impl ModelType {
     }
 }
 
+impl ModelTypeInfo {
+    /// Whether the model takes this content type (its kind, and for a model
+    /// that names its content types, one of those).
+    ///
+    /// ```
+    /// use authenta_types::ModelType;
+    /// let fd1 = ModelType::Fd1.info().unwrap();
+    /// assert!(fd1.takes_content_type("image/png"));
+    /// assert!(!fd1.takes_content_type("image/webp"));
+    /// assert!(ModelType::Ac1.info().unwrap().takes_content_type("image/webp"));
+    /// ```
+    pub fn takes_content_type(&self, content_type: &str) -> bool {
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        let kind_ok = MediaKind::of_content_type(essence)
+            .is_some_and(|kind| self.media_kinds.contains(&kind));
+        kind_ok
+            && (self.content_types.is_empty()
+                || self
+                    .content_types
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(essence)))
+    }
+}
+
 impl ErrorCode {
     /// The code's row of [`ERROR_CODES`](crate::ERROR_CODES); `None` for an
     /// unknown code.
@@ -247,23 +314,53 @@ mod tests {
         let iam001 = ErrorCode::Iam001.info().unwrap();
         assert_eq!(
             (iam001.error_type, iam001.message, iam001.status),
-            ("UNAUTHENTICATED", "You are not authenticated", Some(401))
+            (
+                Some("UNAUTHENTICATED"),
+                "You are not authenticated",
+                Some(401)
+            )
         );
         let iam002 = ErrorCode::Iam002.info().unwrap();
         assert_eq!(
             (iam002.error_type, iam002.message, iam002.status),
-            ("UNAUTHORIZED", "You are not authorized", Some(403))
+            (Some("UNAUTHORIZED"), "You are not authorized", Some(403))
         );
         let aa001 = ErrorCode::Aa001.info().unwrap();
         assert_eq!(
             (aa001.error_type, aa001.message, aa001.status),
-            ("CLIENT_ERROR", "API limit reached", Some(429))
+            (Some("CLIENT_ERROR"), "API limit reached", Some(429))
         );
         let u007 = ErrorCode::U007.info().unwrap();
         assert_eq!(
             (u007.error_type, u007.message, u007.status),
-            ("CLIENT_ERROR", "Insufficient credits", None)
+            (Some("CLIENT_ERROR"), "Insufficient credits", None)
         );
+        // Generation 2: no type, a status each, classed like their
+        // generation-1 counterparts.
+        for (code, class, status) in [
+            (ErrorCode::InvalidApiKey, CodeClass::Credentials, 401),
+            (ErrorCode::Forbidden, CodeClass::Permission, 403),
+            (ErrorCode::InsufficientBalance, CodeClass::Credits, 402),
+            (ErrorCode::InvalidTaskType, CodeClass::InvalidInput, 400),
+            (
+                ErrorCode::UnsupportedMediaType,
+                CodeClass::InvalidInput,
+                400,
+            ),
+            (ErrorCode::JobNotFound, CodeClass::NotFound, 404),
+        ] {
+            let info = code.info().unwrap();
+            assert_eq!(
+                (info.class, info.status, info.error_type, info.generation),
+                (class, Some(status), None, Some(ApiGeneration::Second)),
+                "{code}"
+            );
+        }
+        assert_eq!(
+            ErrorCode::Iam001.info().unwrap().class,
+            CodeClass::Credentials
+        );
+        assert_eq!(ErrorCode::U007.info().unwrap().class, CodeClass::Credits);
         assert!(ERROR_CODES.iter().all(|r| r.retry == RetryAdvice::Never));
         assert_eq!(ErrorCode::from("ZZ999").info(), None);
     }
@@ -275,6 +372,10 @@ mod tests {
         assert_eq!(ModelType::Ac1.takes(MediaKind::Video), Some(false));
         assert_eq!(ModelType::Af1.takes(MediaKind::Audio), Some(true));
         assert!(MODEL_TYPES.iter().all(|m| !m.media_kinds.is_empty()));
+        let fi1 = ModelType::Fi1.info().unwrap();
+        assert!(fi1.documented && fi1.media_kinds == [MediaKind::Image, MediaKind::Video]);
+        assert!(fi1.takes_content_type("video/webm") && !fi1.takes_content_type("video/mpeg"));
+        assert!(ModelType::Fd1.info().unwrap().documented);
         assert_eq!(
             MediaKind::of_content_type("IMAGE/PNG; charset=binary"),
             Some(MediaKind::Image)

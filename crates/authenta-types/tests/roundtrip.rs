@@ -67,6 +67,12 @@ fn media() -> impl Strategy<Value = Media> {
                 .prop_map(|(heatmap, extra)| Participant { heatmap, extra }),
             0..3,
         )),
+        (
+            proptest::option::of("https://[a-z]{1,8}/[a-z]{1,8}\\?X-Amz-Signature=[a-z]{1,8}"),
+            proptest::option::of(0.0f64..=1.0),
+            proptest::option::of(0u64..10),
+            proptest::option::of(0u64..10),
+        ),
         extra(),
     )
         .prop_map(
@@ -76,6 +82,7 @@ fn media() -> impl Strategy<Value = Media> {
                 created_at,
                 (fake, heatmap_url, result_url),
                 participants,
+                (src_url, confidence, faces, deep_fakes),
                 extra,
             )| Media {
                 mid: MediaId::new(mid),
@@ -88,6 +95,10 @@ fn media() -> impl Strategy<Value = Media> {
                 heatmap_url,
                 result_url,
                 participants,
+                src_url,
+                confidence,
+                faces,
+                deep_fakes,
                 extra,
             },
         )
@@ -120,8 +131,8 @@ proptest! {
     }
 
     #[test]
-    fn error_body_roundtrips(code in wire::<ErrorCode>(ErrorCode::KNOWN), error_type in wire::<ErrorType>(ErrorType::KNOWN), message in ".{0,40}", extra in extra()) {
-        roundtrip(&ErrorBody { code, error_type, message, extra });
+    fn error_body_roundtrips(code in wire::<ErrorCode>(ErrorCode::KNOWN), error_type in proptest::option::of(wire::<ErrorType>(ErrorType::KNOWN)), status_code in proptest::option::of(100u16..600), message in ".{0,40}", extra in extra()) {
+        roundtrip(&ErrorBody { code, error_type, status_code, message, extra });
     }
 
     #[test]
@@ -168,11 +179,14 @@ fn no_debug_shows_a_pre_signed_query() {
         "uploadUrl": "https://s3.example/up?X-Amz-Signature=secret1",
         "heatmapURL": "https://s3.example/h.png?X-Amz-Signature=secret2",
         "resultURL": "https://s3.example/r.json?X-Amz-Signature=secret3",
-        "participants": [{"heatmap": "https://s3.example/p.mp4?X-Amz-Signature=secret4"}]
+        "participants": [{"heatmap": "https://s3.example/p.mp4?X-Amz-Signature=secret4"}],
+        "srcURL": "https://s3.example/src.mp4?X-Amz-Signature=secret5"
     }))
     .unwrap();
     let debug = format!("{created:?}");
-    for secret in ["secret1", "secret2", "secret3", "secret4", "X-Amz"] {
+    for secret in [
+        "secret1", "secret2", "secret3", "secret4", "secret5", "X-Amz",
+    ] {
         assert!(!debug.contains(secret), "{debug}");
     }
     assert!(
@@ -182,4 +196,32 @@ fn no_debug_shows_a_pre_signed_query() {
     // Serialization is unchanged: the URLs go out byte for byte.
     let json = serde_json::to_string(&created).unwrap();
     assert!(json.contains("X-Amz-Signature=secret1") && json.contains("secret4"));
+}
+
+#[test]
+fn generation_two_fields_are_typed_and_a_bad_one_does_not_spoil_the_record() {
+    let base = serde_json::json!({
+        "mid": "692f406f9f68d4b70080bb80", "name": "p", "type": "Image", "status": "PROCESSED",
+        "modelType": "FD-1", "createdAt": "2025-12-02T19:39:27.525Z", "fake": false,
+    });
+    let with = |extra: serde_json::Value| -> Media {
+        let mut v = base.clone();
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        serde_json::from_value(v).unwrap()
+    };
+    let m = with(serde_json::json!({"confidence": 0.93, "faces": 2, "deepFakes": 1}));
+    assert_eq!(
+        (m.confidence, m.faces, m.deep_fakes),
+        (Some(0.93), Some(2), Some(1))
+    );
+    assert!(m.extra.is_empty(), "{:?}", m.extra);
+    let m = with(serde_json::json!({"confidence": "0.5", "faces": "many", "deepFakes": -1}));
+    assert_eq!(
+        (m.confidence, m.faces, m.deep_fakes),
+        (Some(0.5), None, None)
+    );
+    let m = with(serde_json::json!({"confidence": null, "faces": 1.5}));
+    assert_eq!((m.confidence, m.faces), (None, None));
 }

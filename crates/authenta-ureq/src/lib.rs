@@ -13,8 +13,9 @@
 //! use authenta_ureq::{Client, UploadOptions};
 //! use authenta_ureq::types::ModelType;
 //!
-//! // AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET (and optionally
-//! // AUTHENTA_BASE_URL) come from the environment.
+//! // AUTHENTA_API_KEY (or, for an older key, AUTHENTA_CLIENT_ID and
+//! // AUTHENTA_CLIENT_SECRET; and optionally AUTHENTA_BASE_URL) come from
+//! // the environment.
 //! let client = Client::from_env()?;
 //!
 //! // Checked, created, streamed to S3, and waited for.
@@ -42,7 +43,7 @@
 //! let emulator = Emulator::builder().processing_time(Duration::from_millis(20)).spawn()?;
 //! let key = emulator.create_key(KeySpec::new("docs"))?;
 //! let client = Client::builder()
-//!     .credentials(Credentials::new(key.client_id, key.client_secret))
+//!     .credentials(Credentials::api_key(key.api_key))
 //!     .base_url(emulator.base_url())
 //!     .poll_policy(PollPolicy::fixed(Duration::from_millis(20), Duration::from_secs(10)))
 //!     .build()?;
@@ -107,12 +108,12 @@ pub use authenta_proto::types::{
     ResultDocument,
 };
 pub use authenta_proto::{
-    ClientSecret, Config, CredentialError, CredentialProvider, Credentials, ErrorClass, Failure,
-    MediaFile, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy, SecretProvider, SecretSource,
-    UploadOptions, UploadReceipt, UploadTarget,
+    ApiKey, ClientSecret, Config, CredentialError, CredentialKind, CredentialProvider, Credentials,
+    ErrorClass, Failure, MediaFile, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy,
+    SecretProvider, SecretSource, UploadOptions, UploadReceipt, UploadTarget,
 };
 #[cfg(feature = "profile")]
-pub use authenta_proto::{Profile, ProfileFile};
+pub use authenta_proto::{GivenKey, Profile, ProfileFile};
 pub use ureq;
 
 /// A blocking Authenta client: every operation of the API, plus the

@@ -10,11 +10,12 @@ use std::time::{Duration, SystemTime};
 use authenta_emulator::{Fault, FaultAction, FaultBody, FaultStage, KeySpec};
 use authenta_proto::http::StatusCode;
 use authenta_proto::types::{
-    CreatedMedia, ErrorBody, ErrorCode, LIST_LIMIT_MAX, ListQuery, MediaId, MediaList, MediaStatus,
-    ModelType, Permission,
+    ApiGeneration, CreatedMedia, ERROR_CODES, ErrorBody, ErrorCode, LIST_LIMIT_MAX, ListQuery,
+    MediaId, MediaList, MediaStatus, ModelType, Permission,
 };
 use authenta_proto::{
-    Error, ErrorClass, Failure, PollPolicy, RetryPolicy, UploadError, UploadTarget, ValidationError,
+    CredentialError, CredentialKind, CredentialProvider, Credentials, Error, ErrorClass, Failure,
+    PollPolicy, RetryPolicy, UploadError, UploadTarget, ValidationError,
 };
 use authenta_tests::env::{png_bytes, png_request};
 use authenta_tests::{Backend, Env};
@@ -43,6 +44,22 @@ fn assert_documented(err: &Failure, code: ErrorCode, class: ErrorClass, mid: Opt
     assert_eq!(err.mid(), mid, "{err}");
     assert!(!err.is_retryable(), "{code} is never retried: {err}");
     assert!(err.to_string().contains(code.as_str()), "{err}");
+}
+
+/// The code a refusal of `code`'s class has for the environment's kind
+/// of credentials: `IAM002` → `FORBIDDEN` for an API key, ... (the same
+/// class in the spec's table).
+fn of_kind(env: &Env, code: ErrorCode) -> ErrorCode {
+    let generation = match env.kind {
+        CredentialKind::ApiKey => ApiGeneration::Second,
+        _ => ApiGeneration::First,
+    };
+    let class = code.info().expect("a documented code").class;
+    ERROR_CODES
+        .iter()
+        .find(|row| row.generation == Some(generation) && row.class == class)
+        .map(|row| ErrorCode::from(row.code))
+        .expect("each generation has the class")
 }
 
 /// S3's refusal of an upload, typed.
@@ -325,7 +342,7 @@ pub fn an_upload_checkpoints_before_each_request_and_stops_when_saving_fails<B: 
     assert_eq!(env.puts().len(), 1, "no PUT after the failed checkpoint");
 }
 
-pub fn uploads_have_a_length_and_no_credentials_api_requests_carry_both<B: Backend>() {
+pub fn uploads_carry_no_credentials_and_api_requests_only_their_kinds<B: Backend>() {
     let env = Env::new();
     let client: B = env.client();
     // Several transport buffers, and not a multiple of any.
@@ -333,17 +350,22 @@ pub fn uploads_have_a_length_and_no_credentials_api_requests_carry_both<B: Backe
     client.process(&env.png("big.png", size), &ac1()).unwrap();
     env.assert_one_clean_upload(size as u64, "image/png");
 
-    // The emulator logs the client id of every API request, and answers a
-    // request without the key's secret (or with another) IAM001: each
-    // request answered 2xx carried both headers.
+    // The emulator logs the credential headers of every API request, and
+    // refuses a request without its key: each request answered 2xx carried
+    // its kind's headers and no other (an API key no `x-client-*`, a client
+    // id and secret no `Authorization`). The upload carried none (above).
     let api = env.emu.api_requests();
     assert!(api.len() >= 2, "a create and polls: {api:?}");
     for request in &api {
-        assert_eq!(
-            request.client_id.as_deref(),
-            Some(env.key.client_id.as_str()),
-            "{request:?}"
-        );
+        let (headers, client_id) = match env.kind {
+            CredentialKind::ApiKey => (vec!["authorization"], None),
+            _ => (
+                vec!["x-client-id", "x-client-secret"],
+                Some(env.key.client_id.as_str()),
+            ),
+        };
+        assert_eq!(request.credential_headers, headers, "{request:?}");
+        assert_eq!(request.client_id.as_deref(), client_id, "{request:?}");
         assert!(
             (200..300).contains(&request.status) && request.code.is_none(),
             "{request:?}"
@@ -379,7 +401,7 @@ pub fn iam001_for_a_wrong_secret_a_regenerated_secret_and_a_revoked_key<B: Backe
     assert_eq!(stats.total, 7);
 }
 
-pub fn iam002_for_each_routes_permission_not_retried<B: Backend>() {
+pub fn a_missing_permission_is_refused_for_each_route_not_retried<B: Backend>() {
     let env = Env::new();
     let owner: B = env.client();
     let mid = owner.create(png_request("x.png", 10)).unwrap().media.mid;
@@ -403,9 +425,11 @@ pub fn iam002_for_each_routes_permission_not_retried<B: Backend>() {
         (no_read.list(ListQuery::default()).map(drop), None),
         (no_delete.delete(&mid), Some(&mid)),
     ];
+    // IAM002 for a client id and secret, FORBIDDEN for an API key.
+    let code = of_kind(&env, ErrorCode::Iam002);
     for (outcome, mid) in refused {
         let err = outcome.unwrap_err();
-        assert_documented(&err, ErrorCode::Iam002, ErrorClass::Permission, mid);
+        assert_documented(&err, code.clone(), ErrorClass::Permission, mid);
     }
     let answered: Vec<_> = env
         .emu
@@ -413,7 +437,7 @@ pub fn iam002_for_each_routes_permission_not_retried<B: Backend>() {
         .into_iter()
         .map(|r| (r.method, r.code))
         .collect();
-    let iam002 = |method: &str| (method.to_owned(), Some("IAM002".to_owned()));
+    let iam002 = |method: &str| (method.to_owned(), Some(code.as_str().to_owned()));
     assert_eq!(
         answered,
         [
@@ -479,11 +503,19 @@ pub fn aa001_at_exactly_the_quota_not_retried<B: Backend>() {
     assert_eq!(answered, expected, "each refusal asked once");
 }
 
-pub fn u007_at_create_with_no_credits_not_retried<B: Backend>() {
+pub fn no_credits_is_refused_at_create_and_never_retried<B: Backend>() {
     let env = Env::new();
     let client: B = env.client();
     env.emu.set_credits(0).unwrap();
-    let u007 = |err: Failure| assert_documented(&err, ErrorCode::U007, ErrorClass::Credits, None);
+    // U007 for a client id and secret; a 402 INSUFFICIENT_BALANCE for an
+    // API key: both class credits (the CLI's exit 5), never retried.
+    let code = of_kind(&env, ErrorCode::U007);
+    let u007 = |err: Failure| {
+        assert_documented(&err, code.clone(), ErrorClass::Credits, None);
+        if env.kind == CredentialKind::ApiKey {
+            assert_eq!(err.status().map(|s| s.as_u16()), Some(402));
+        }
+    };
     u007(client.create(png_request("broke.png", 10)).unwrap_err());
     u007(
         client
@@ -770,11 +802,15 @@ pub fn the_batch_waiter_reads_list_pages_with_full_or_summary_items<B: Backend>(
 
 pub fn no_debug_or_message_shows_the_secret<B: Backend>() {
     let env = Env::new();
-    let secret = env.key.client_secret.clone();
+    let secret = env.secret(&env.key);
     let settings = env.settings();
     let client = B::connect(&settings).unwrap();
     let client_debug = client.client_debug();
-    assert!(client_debug.contains(&env.key.client_id), "{client_debug}");
+    let who = match env.kind {
+        CredentialKind::ApiKey => env.key.api_key[..6].to_owned(),
+        _ => env.key.client_id.clone(),
+    };
+    assert!(client_debug.contains(&who), "{client_debug}");
     let mut shown = vec![
         client_debug,
         format!("{:?}", client.config()),
@@ -831,4 +867,206 @@ pub fn no_debug_or_message_shows_the_secret<B: Backend>() {
         assert!(!text.contains(&secret), "{}: {text}", B::NAME);
         assert!(!text.contains("X-Amz-Signature"), "{}: {text}", B::NAME);
     }
+}
+
+pub fn invalid_api_key_for_a_wrong_a_regenerated_and_a_revoked_key<B: Backend>() {
+    let env = Env::new();
+    let owner: B = env.client();
+    let mid = owner.create(png_request("x.png", 10)).unwrap().media.mid;
+    let refused = |err: Failure, mid: Option<&MediaId>| {
+        assert_documented(
+            &err,
+            ErrorCode::InvalidApiKey,
+            ErrorClass::Authentication,
+            mid,
+        );
+        assert!(err.to_string().contains("check the API key"), "{err}");
+    };
+    let wrong = B::connect(&env.settings_with(Credentials::api_key("api_not0the0key"))).unwrap();
+    refused(wrong.list(ListQuery::default()).unwrap_err(), None);
+    refused(wrong.get(&mid).unwrap_err(), Some(&mid));
+
+    // A regenerated key: the old token fails at once, the new one works.
+    let renewed = env.emu.regenerate_secret(&env.key.client_id).unwrap();
+    refused(owner.get(&mid).unwrap_err(), Some(&mid));
+    let fresh: B = env.client_with(&renewed);
+    assert_eq!(fresh.get(&mid).unwrap().mid, mid);
+
+    // A revoked key: nothing works.
+    env.emu.revoke_key(&renewed.client_id).unwrap();
+    refused(fresh.delete(&mid).unwrap_err(), Some(&mid));
+    refused(fresh.create(png_request("y.png", 10)).unwrap_err(), None);
+
+    let stats = env.emu.api_stats();
+    assert_eq!(
+        stats.by_code.get("INVALID_API_KEY"),
+        Some(&5),
+        "each asked once"
+    );
+    assert_eq!(stats.total, 7);
+}
+
+pub fn an_api_key_spends_no_quota_and_counts_its_calls<B: Backend>() {
+    let env = Env::new();
+    // A key whose quotas are spent for its client id and secret.
+    let key = env.key(KeySpec::new("no quota").query_quota(0).mutation_quota(0));
+    let client: B = env.client_with(&key);
+    let mid = client.create(png_request("x.png", 10)).unwrap().media.mid;
+    client.get(&mid).unwrap();
+    client.list(ListQuery::default()).unwrap();
+    client.delete(&mid).unwrap();
+    assert!(client.get(&mid).is_err(), "deleted");
+    let usage = client.config().usage();
+    assert_eq!((usage.queries, usage.mutations, usage.calls), (0, 0, 5));
+    assert_eq!(usage.to_string(), "5 calls");
+    let info = env
+        .emu
+        .keys()
+        .into_iter()
+        .find(|k| k.client_id == key.client_id)
+        .unwrap();
+    assert_eq!((info.query_used, info.mutation_used), (0, 0));
+}
+
+/// An API key from a source the test rotates: gives `current`, counting
+/// the times it is asked.
+struct RotatingKey {
+    current: Mutex<String>,
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+impl CredentialProvider for RotatingKey {
+    fn credentials(&self) -> Result<Credentials, CredentialError> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(Credentials::api_key(self.current.lock().unwrap().as_str()))
+    }
+
+    fn describe(&self) -> String {
+        "the test's key source".into()
+    }
+}
+
+pub fn a_refused_api_key_is_read_again_once_and_resent_only_when_it_changed<B: Backend>() {
+    let env = Env::new();
+    let source = Arc::new(RotatingKey {
+        current: Mutex::new(env.key.api_key.clone()),
+        asked: Default::default(),
+    });
+    let settings = authenta_tests::Settings {
+        provider: Some(authenta_tests::SharedProvider(source.clone())),
+        ..env.settings()
+    };
+    let client = B::connect(&settings).unwrap();
+    let asked = || source.asked.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(asked(), 1, "asked once when built");
+    let mid = client.create(png_request("x.png", 10)).unwrap().media.mid;
+
+    // Regenerated, and the source already holds the new key: the refused
+    // GET is sent once more with it, and succeeds.
+    let renewed = env.emu.regenerate_secret(&env.key.client_id).unwrap();
+    *source.current.lock().unwrap() = renewed.api_key.clone();
+    env.emu.clear_api_requests();
+    assert_eq!(client.get(&mid).unwrap().mid, mid);
+    assert_eq!(asked(), 2);
+    let statuses: Vec<u16> = env.emu.api_requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [401, 200], "refused, then resent once");
+
+    // Regenerated again, the source still gives the old key: the refusal
+    // stands, nothing is resent.
+    env.emu.regenerate_secret(&env.key.client_id).unwrap();
+    env.emu.clear_api_requests();
+    let err = client.get(&mid).unwrap_err();
+    assert_documented(
+        &err,
+        ErrorCode::InvalidApiKey,
+        ErrorClass::Authentication,
+        Some(&mid),
+    );
+    assert_eq!(asked(), 3);
+    assert_eq!(
+        env.emu.api_requests().len(),
+        1,
+        "not resent with the same key"
+    );
+}
+
+pub fn each_current_error_body_parses_into_its_class<B: Backend>() {
+    let env = Env::new();
+    let client: B = env.client();
+    let bodies = [
+        (
+            401,
+            r#"{"code":"INVALID_API_KEY","statusCode":401,"message":"API key authentication failed"}"#,
+            ErrorClass::Authentication,
+        ),
+        (
+            403,
+            r#"{"code":"FORBIDDEN","statusCode":403,"message":"You don't have permission to access this"}"#,
+            ErrorClass::Permission,
+        ),
+        (
+            402,
+            r#"{"code":"INSUFFICIENT_BALANCE","statusCode":402,"message":"Insufficient balance. Please top up or enable pay-as-you-go billing"}"#,
+            ErrorClass::Credits,
+        ),
+        (
+            400,
+            r#"{"code":"INVALID_TASK_TYPE","statusCode":400,"message":"Task type ID 99 does not exist"}"#,
+            ErrorClass::InvalidInput,
+        ),
+        (
+            400,
+            r#"{"code":"UNSUPPORTED_MEDIA_TYPE","statusCode":400,"message":"Task type 1 (ai-image-detection) does not support media type: video/mp4"}"#,
+            ErrorClass::InvalidInput,
+        ),
+        (
+            404,
+            r#"{"code":"JOB_NOT_FOUND","statusCode":404,"message":"Job with ID 469 does not exist"}"#,
+            ErrorClass::NotFound,
+        ),
+        // Generation 1's shape, and codes this version does not know: by status.
+        (
+            429,
+            r#"{"code":"AA001","type":"CLIENT_ERROR","message":"API limit reached"}"#,
+            ErrorClass::Quota,
+        ),
+        (
+            402,
+            r#"{"code":"PAYMENT_NEEDED_SOON","statusCode":402,"message":"x"}"#,
+            ErrorClass::Credits,
+        ),
+        (
+            403,
+            r#"{"code":"NOPE","message":"no type nor statusCode"}"#,
+            ErrorClass::Permission,
+        ),
+    ];
+    for (status, body, class) in bodies {
+        env.emu
+            .inject_fault(Fault::new(
+                "/api/media",
+                FaultAction::Respond {
+                    status,
+                    content_type: Some("application/json".into()),
+                    body: body.into(),
+                    retry_after: None,
+                },
+            ))
+            .unwrap();
+        let err = client.list(ListQuery::default()).unwrap_err();
+        let expected: ErrorBody = serde_json::from_str(body).unwrap();
+        let Some(Error::Api(api)) = err.as_proto() else {
+            panic!("{body}: expected a typed API error, got {err:?}")
+        };
+        assert_eq!(api.body, expected, "{body}");
+        assert_eq!(err.class(), class, "{body}");
+        assert_eq!(err.status().map(|s| s.as_u16()), Some(status));
+        assert!(!err.is_retryable(), "{body}");
+        assert!(err.to_string().contains(expected.message.as_str()), "{err}");
+    }
+    assert_eq!(
+        env.requests("GET", "/api/media").len(),
+        bodies.len(),
+        "none retried"
+    );
 }

@@ -77,13 +77,13 @@ struct Fixture {
 /// What the step returned.
 enum Done {
     Created,
-    Got(Media),
+    Got(Box<Media>),
     Listed(Vec<MediaId>, u64),
     Deleted,
     Uploaded(Option<MediaId>),
     Document(Option<ResultDocument>),
     Heatmap(Option<u64>),
-    Waited(Media),
+    Waited(Box<Media>),
     ListedAll(Vec<MediaId>),
     Batch(Vec<Media>),
 }
@@ -483,7 +483,7 @@ fn act<B: Backend>(env: &Env, client: &B, step: Step, fixture: &Fixture) -> Resu
             client.create(png_request("act.png", 100))?;
             Done::Created
         }
-        Step::Get => Done::Got(client.get(mid())?),
+        Step::Get => Done::Got(Box::new(client.get(mid())?)),
         Step::List => {
             let page = client.list(ListQuery {
                 limit: Some(10),
@@ -514,7 +514,7 @@ fn act<B: Backend>(env: &Env, client: &B, step: Step, fixture: &Fixture) -> Resu
         Step::Heatmap => {
             Done::Heatmap(client.download_heatmap(media(), &env.dir.path().join("heatmap.png"))?)
         }
-        Step::Wait => Done::Waited(client.wait(mid())?),
+        Step::Wait => Done::Waited(Box::new(client.wait(mid())?)),
         Step::Batch => {
             let mut batch = authenta_proto::engine::batch::BatchWait::new(
                 client.config().clone(),

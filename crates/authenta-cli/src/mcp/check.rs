@@ -24,7 +24,7 @@ use super::files::Opened;
 use super::{
     Inner, MAX_FILES, MAX_HEATMAP_BYTES, Progress, Refusal, error_json, lock, parse_model,
 };
-use crate::ledger::{Identity, Ledger};
+use crate::ledger::{Claim, Identity, Ledger};
 use crate::report::document_verdict;
 
 /// `check_media`'s arguments.
@@ -231,12 +231,30 @@ async fn run_item(inner: &Inner, item: &Item, deadline: Instant, progress: &Prog
                 sha256: item.sha256.clone(),
             };
             let key = ledger.key(&Ledger::account(&inner.client), &identity, &item.model);
-            match ledger.resume(&key, false) {
-                Ok(resume) => (resume, Some(ledger.checkpoint(&key, &identity))),
-                Err(e) => return Outcome::Failed(ledger_error(ledger, &e)),
-            }
+            // Another process sharing the ledger may be checking the same
+            // bytes: its outcome is awaited, not a second record made.
+            let resume = loop {
+                match ledger.claim(&key, false) {
+                    Ok(Claim::Mine(resume)) => break resume,
+                    Ok(Claim::Held) if Instant::now() < deadline => {
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
+                    Ok(Claim::Held) => {
+                        return Outcome::Failed(json!({ "error": {
+                            "message": "another authenta process sharing the ledger is checking \
+                                        this file; ask again later for its verdict",
+                        } }));
+                    }
+                    Err(e) => return Outcome::Failed(ledger_error(ledger, &e)),
+                }
+            };
+            (resume, Some((ledger.checkpoint(&key, &identity), key)))
         }
         None => (Resume::New, None),
+    };
+    let (saving, claimed) = match saving {
+        Some((save, key)) => (Some(save), Some(key)),
+        None => (None, None),
     };
     let known = matches!(resume, Resume::Final(_));
     // Each step is checked against the file opened, then saved.
@@ -300,6 +318,10 @@ async fn run_item(inner: &Inner, item: &Item, deadline: Instant, progress: &Prog
                 Ok(event) => event,
                 Err(_) => {
                     let status = lock(&last).clone().unwrap_or(MediaStatus::Uploaded);
+                    // Its upload is saved: whoever asks next waits for it.
+                    if let (Some(ledger), Some(key)) = (ledger, &claimed) {
+                        let _ = ledger.release(key);
+                    }
                     return Outcome::Running {
                         mid: mid.clone(),
                         status,
@@ -330,7 +352,8 @@ async fn run_item(inner: &Inner, item: &Item, deadline: Instant, progress: &Prog
         Ok(media) => {
             if let Some(ledger) = ledger
                 && !known
-                && let Err(e) = ledger.finished(&media)
+                // Written at once: another process may wait for it.
+                && let Err(e) = ledger.finished(&media).and_then(|()| ledger.flush())
             {
                 return Outcome::Failed(ledger_error(ledger, &e));
             }
@@ -348,6 +371,10 @@ async fn run_item(inner: &Inner, item: &Item, deadline: Instant, progress: &Prog
             // A record deleted meanwhile: the next call creates it anew.
             if let (Some(ledger), Some(mid), ErrorClass::NotFound) = (ledger, e.mid(), e.class()) {
                 let _ = ledger.forget_mid(mid.as_str());
+            }
+            // Another process may try it again.
+            if let (Some(ledger), Some(key)) = (ledger, &claimed) {
+                let _ = ledger.release(key);
             }
             Outcome::Failed(json!({ "mid": e.mid(), "error": error_json(&e) }))
         }
@@ -473,7 +500,7 @@ pub async fn get_result(inner: &Inner, arguments: Value) -> Result<CallToolResul
     }
     if let Some(ledger) = &inner.ledger {
         let _ = match media.status.is_final() {
-            true => ledger.finished(&media),
+            true => ledger.finished(&media).and_then(|()| ledger.flush()),
             false => ledger.seen(&media),
         };
     }

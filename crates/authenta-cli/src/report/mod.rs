@@ -420,6 +420,22 @@ impl EntryWriter<'_> {
                 }),
             ),
             (
+                "Confidence",
+                entry
+                    .media
+                    .as_ref()
+                    .and_then(|m| m.confidence)
+                    .map_or_else(dash, |c| format!("{c:.3}")),
+            ),
+            (
+                "Faces",
+                entry
+                    .media
+                    .as_ref()
+                    .filter(|m| m.faces.is_some() || m.deep_fakes.is_some())
+                    .map_or_else(dash, crate::output::figures),
+            ),
+            (
                 "Processing time",
                 entry.elapsed.map_or_else(
                     || match entry.media {

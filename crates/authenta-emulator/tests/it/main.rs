@@ -1,6 +1,7 @@
 //! Integration tests: the emulator on port 0, driven by a plain HTTP client.
 
 mod api;
+mod bearer;
 mod blocking;
 mod clock;
 mod common;

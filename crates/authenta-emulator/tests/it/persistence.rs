@@ -202,3 +202,46 @@ async fn the_data_directory_is_its_owners_only() {
     assert_eq!(mode(&dir.join("emulator.sqlite3-wal")), 0o600);
     emu.stopped().await;
 }
+
+#[tokio::test]
+async fn a_database_of_the_first_schema_gains_api_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Env::with(Emulator::builder().data_dir(dir.path())).await;
+    let key = first.key.clone();
+    let addr = first.emu.addr();
+    first.emu.stopped().await;
+    // Back to schema 1: keys without a token.
+    {
+        let db = rusqlite::Connection::open(dir.path().join("emulator.sqlite3")).unwrap();
+        db.execute_batch(
+            "DROP INDEX keys_api_key; ALTER TABLE keys DROP COLUMN api_key_sha256; PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let second = Emulator::builder()
+        .listen(addr)
+        .data_dir(dir.path())
+        .start()
+        .await
+        .unwrap();
+    let http = crate::common::http_client();
+    let url = format!("{}/media", second.base_url());
+    // The id and secret still work; the key has no token until its secret
+    // is regenerated.
+    let headers = http
+        .get(&url)
+        .header("x-client-id", &key.client_id)
+        .header("x-client-secret", &key.client_secret);
+    assert_eq!(answer(headers.send().await.unwrap()).await.status, 200);
+    let bearer = |token: &str| http.get(&url).bearer_auth(token).send();
+    assert_eq!(
+        answer(bearer(&key.api_key).await.unwrap()).await.status,
+        401
+    );
+    let renewed = second.regenerate_secret(&key.client_id).unwrap();
+    assert_eq!(
+        answer(bearer(&renewed.api_key).await.unwrap()).await.status,
+        200
+    );
+    second.stopped().await;
+}

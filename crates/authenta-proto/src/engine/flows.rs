@@ -14,8 +14,7 @@
 use std::sync::Arc;
 
 use authenta_types::{
-    CreateMediaRequest, CreatedMedia, ErrorCode, ListQuery, Media, MediaId, ModelType,
-    ResultDocument,
+    CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, ModelType, ResultDocument,
 };
 use http::HeaderValue;
 use http::header::USER_AGENT;
@@ -59,8 +58,8 @@ fn after<T>(step: Step<Result<T, Failure>>) -> Action<T> {
 ///
 /// It also keeps the key fresh. Before its first attempt, when the key's
 /// provider says the credentials changed, it asks for them
-/// ([`Action::Refresh`]). After an `IAM001` (refused at the API's first
-/// check, before anything was created or spent) it asks the provider again;
+/// ([`Action::Refresh`]). After an `IAM001` or `INVALID_API_KEY` (refused
+/// at the API's first check, before anything was created or spent) it asks the provider again;
 /// if the credentials it gives differ from the ones the refused request
 /// carried, the request is sent once more (even a `POST /media`), and never
 /// more than once; the same credentials mean the refusal stands. When
@@ -84,10 +83,11 @@ enum Renewal {
     /// Asked because it said the credentials changed; the request goes out
     /// next whatever it answers.
     Checking,
-    /// Asked after an `IAM001`: the refusal stands unless the credentials
-    /// change.
+    /// Asked after a refusal of the credentials: the refusal stands unless
+    /// the credentials change.
     AfterRefusal(Failure),
-    /// Sent again after an `IAM001`: a second refusal stands.
+    /// Sent again after a refusal of the credentials: a second refusal
+    /// stands.
     Resent,
 }
 
@@ -126,24 +126,26 @@ impl<Op: ApiRequest> Call<Op> {
         }
     }
 
-    /// After an answer: an `IAM001` of the credentials in use, not yet
-    /// sent again, with a provider to ask, turns into a refresh.
+    /// After an answer: a refusal of the credentials in use (`IAM001`,
+    /// `INVALID_API_KEY`), not yet sent again, with a provider to ask, turns into a refresh.
     fn after_answer(&mut self, step: Step<Result<Op::Output, Failure>>) -> Action<Op::Output> {
-        let refused = matches!(&step, Step::Done(Err(f)) if f.code() == Some(&ErrorCode::Iam001));
+        // `IAM001` or `INVALID_API_KEY`: the spec's table classes both as
+        // refused credentials.
+        let refused = matches!(&step, Step::Done(Err(f)) if f.as_proto().is_some_and(crate::Error::is_credentials_refused));
         if !refused || matches!(self.renewal, Renewal::Resent) {
             return after(step);
         }
         let key = self.config.key();
         if key.generation() != self.sent_with {
             tracing::info!(
-                "IAM001 with credentials already replaced: sending again with the new ones"
+                "credentials refused, but already replaced: sending again with the new ones"
             );
             self.renewal = Renewal::Resent;
             return self.send(false);
         }
         match (key.refresh(), step) {
             (Some(refresh), Step::Done(Err(failure))) => {
-                tracing::info!(provider = ?refresh, "IAM001: asking the key's provider for its credentials again");
+                tracing::info!(provider = ?refresh, "credentials refused: asking the key's provider for its credentials again");
                 self.renewal = Renewal::AfterRefusal(failure);
                 Action::Refresh(refresh)
             }

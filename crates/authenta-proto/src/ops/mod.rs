@@ -22,7 +22,8 @@ pub use delete::DeleteMedia;
 pub use get::GetMedia;
 pub use list::ListMedia;
 
-/// The credential headers.
+/// The client id's header (a client id and secret; an API key goes in
+/// `Authorization: Bearer`, marked sensitive).
 pub const HEADER_CLIENT_ID: &str = "x-client-id";
 /// The secret's header; its value is always marked sensitive.
 pub const HEADER_CLIENT_SECRET: &str = "x-client-secret";
@@ -132,9 +133,11 @@ pub(crate) fn api_request(
     let mut builder = Request::builder()
         .method(method)
         .uri(uri)
-        .extension(crate::credentials::KeyGeneration(key.generation))
-        .header(HEADER_CLIENT_ID, key.id_header)
-        .header(HEADER_CLIENT_SECRET, key.secret_header)
+        .extension(crate::credentials::KeyGeneration(key.generation));
+    for (name, value) in key.headers {
+        builder = builder.header(name, value);
+    }
+    builder = builder
         .header(ACCEPT, HeaderValue::from_static("application/json"))
         .header(USER_AGENT, config.user_agent());
     if body.is_some() {
