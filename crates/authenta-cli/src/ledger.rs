@@ -26,7 +26,7 @@
 //! or a final record, read with one query).
 
 use std::fs::File;
-use std::io::{self, Read as _};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Once, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -1125,7 +1125,12 @@ fn update(
 
 /// The SHA-256 of a file's bytes, in hex.
 fn sha256_of(path: &Path) -> io::Result<String> {
-    let mut file = File::open(path)?;
+    sha256_hex(File::open(path)?)
+}
+
+/// The SHA-256 of what `reader` yields to its end, in lower-case hex (64 KiB
+/// reads): the one digest the ledger and `authenta mcp` key entries by.
+pub(crate) fn sha256_hex(mut file: impl Read) -> io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0; 1 << 16];
     loop {

@@ -5,14 +5,13 @@
 //! was checked is refused before the request that would send it.
 
 use std::fs::File;
-use std::io::{self, Read as _, Seek as _};
+use std::io::{self, Seek as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use authenta_reqwest::MediaFile;
 use authenta_reqwest::types::ModelType;
-use sha2::{Digest as _, Sha256};
 
 /// The folders the tools may read, resolved when the server starts.
 pub struct Allowed {
@@ -222,20 +221,7 @@ impl Opened {
 /// The SHA-256 of a file's bytes, in hex, read from its start.
 fn digest(mut file: &File) -> io::Result<String> {
     file.seek(io::SeekFrom::Start(0))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0; 64 * 1024];
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-    }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    crate::ledger::sha256_hex(file)
 }
 
 #[cfg(test)]
