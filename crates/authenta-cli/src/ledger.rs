@@ -512,8 +512,23 @@ impl Ledger {
                  {SCHEMA_VERSION}): upgrade authenta"
             )));
         }
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(db)?;
+        // Turning a new database to WAL takes an exclusive lock, and SQLite
+        // answers "database is locked" at once (no busy handler) while
+        // another process opening the same new ledger holds it: ask again.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                done => break done.map_err(db)?,
+            }
+        }
         // Durable across a killed process (the WAL is in the OS's cache
         // when a commit returns); a power cut may lose the last commits.
         conn.pragma_update(None, "synchronous", "NORMAL")
