@@ -1,36 +1,19 @@
 //! Per-call options: one `CallOptions` value changes a call's request
 //! timeout, retry policy and poll policy, against the in-process emulator.
 
+mod common;
+
 use std::time::Duration;
 
-use authenta_emulator::{Emulator, Fault, FaultAction, FaultBody, KeySpec};
+use authenta_emulator::{Fault, FaultAction, FaultBody};
 use authenta_ureq::types::ModelType;
-use authenta_ureq::{
-    CallOptions, Client, Credentials, ErrorClass, PollPolicy, RetryPolicy, UploadOptions,
-};
+use authenta_ureq::{CallOptions, ErrorClass, PollPolicy, RetryPolicy, UploadOptions};
 
 const PIXEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pixel.png");
 
 #[test]
 fn one_options_value_changes_a_calls_timeout_retries_and_polls() {
-    let emu = Emulator::builder()
-        .processing_time(Duration::from_secs(600))
-        .spawn()
-        .unwrap();
-    let key = emu.create_key(KeySpec::new("per call")).unwrap();
-    let client = Client::builder()
-        .credentials(Credentials::new(
-            key.client_id.as_str(),
-            key.client_secret.as_str(),
-        ))
-        .base_url(emu.base_url())
-        .retry_policy(RetryPolicy {
-            initial_backoff: Duration::from_millis(5),
-            max_backoff: Duration::from_millis(20),
-            ..RetryPolicy::default()
-        })
-        .build()
-        .unwrap();
+    let (emu, _key, client) = common::emulator_and_client(Duration::from_secs(600), "per call");
     let mid = client
         .upload(PIXEL, &UploadOptions::new(ModelType::Ac1))
         .unwrap()

@@ -3,13 +3,15 @@
 //! and the project's own, and no secret or pre-signed query in any field.
 //! A capturing subscriber (a `Layer` on the registry) records them.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use authenta_emulator::{Emulator, Fault, FaultAction, FaultBody, KeySpec};
+use authenta_emulator::{Fault, FaultAction, FaultBody};
+use authenta_ureq::UploadOptions;
 use authenta_ureq::types::ModelType;
-use authenta_ureq::{Client, Credentials, RetryPolicy, UploadOptions};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, SubscriberExt as _};
@@ -70,24 +72,7 @@ where
 
 #[test]
 fn a_retried_get_is_one_operation_span_with_an_attempt_span_per_try() {
-    let emu = Emulator::builder()
-        .processing_time(Duration::from_millis(20))
-        .spawn()
-        .unwrap();
-    let key = emu.create_key(KeySpec::new("spans")).unwrap();
-    let client = Client::builder()
-        .credentials(Credentials::new(
-            key.client_id.as_str(),
-            key.client_secret.as_str(),
-        ))
-        .base_url(emu.base_url())
-        .retry_policy(RetryPolicy {
-            initial_backoff: Duration::from_millis(5),
-            max_backoff: Duration::from_millis(20),
-            ..RetryPolicy::default()
-        })
-        .build()
-        .unwrap();
+    let (emu, key, client) = common::emulator_and_client(Duration::from_millis(20), "spans");
 
     let capture = Capture::default();
     let subscriber = tracing_subscriber::registry().with(capture.clone());
