@@ -1250,11 +1250,12 @@ mod tests {
         assert_ne!(ledger.identify(&file).unwrap().sha256, identity.sha256);
     }
 
-    #[test]
-    fn a_claim_is_one_worker_s_until_released_expired_or_its_holder_exits() {
+    /// Two workers (two handles: each open is one) of one new ledger, a
+    /// file's identity and its entry's key, which the first has just claimed
+    /// anew.
+    fn two_workers_claim_one_file() -> (tempfile::TempDir, Ledger, Ledger, Identity, EntryKey) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.sqlite");
-        // Two handles are two workers (each open is one).
         let (a, b) = (Ledger::open(&path).unwrap(), Ledger::open(&path).unwrap());
         let file = dir.path().join("a.png");
         std::fs::write(&file, b"bytes").unwrap();
@@ -1268,6 +1269,12 @@ mod tests {
             a.claim(&key, false).unwrap(),
             Claim::Mine(Resume::New)
         ));
+        (dir, a, b, identity, key)
+    }
+
+    #[test]
+    fn a_claim_is_one_worker_s_until_released_expired_or_its_holder_exits() {
+        let (_dir, a, b, identity, key) = two_workers_claim_one_file();
         assert!(matches!(b.claim(&key, false).unwrap(), Claim::Held));
         // The worker that lost it creates nothing.
         let request = authenta_reqwest::types::CreateMediaRequest {
@@ -1314,21 +1321,7 @@ mod tests {
 
     #[test]
     fn a_final_record_is_queued_then_written_and_others_read_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ledger.sqlite");
-        let (a, b) = (Ledger::open(&path).unwrap(), Ledger::open(&path).unwrap());
-        let file = dir.path().join("a.png");
-        std::fs::write(&file, b"bytes").unwrap();
-        let identity = a.identify(&file).unwrap();
-        let account = Account {
-            base_url: "http://127.0.0.1:1/api".into(),
-            client_id: "id".into(),
-        };
-        let key = a.key(&account, &identity, &ModelType::Ac1);
-        assert!(matches!(
-            a.claim(&key, false).unwrap(),
-            Claim::Mine(Resume::New)
-        ));
+        let (_dir, a, b, identity, key) = two_workers_claim_one_file();
         let save = a.checkpoint(&key, &identity);
         let request = authenta_reqwest::types::CreateMediaRequest {
             name: "a.png".into(),
