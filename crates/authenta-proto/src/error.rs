@@ -174,6 +174,9 @@ impl Error {
                 Some(CodeClass::InvalidInput) => ErrorClass::InvalidInput,
                 Some(CodeClass::NotFound) => ErrorClass::NotFound,
                 Some(CodeClass::Server) => ErrorClass::Server,
+                // A job's status refused the operation: the request was
+                // wrong for the job as it is.
+                Some(CodeClass::JobState) => ErrorClass::InvalidInput,
                 Some(_) | None => class_of_status(e.status),
             },
             // A download URL (`resultURL`, a heatmap) that S3 refuses is
