@@ -282,7 +282,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
             .into_iter()
             .map(|(job, (outcome, elapsed))| report_entry(job, outcome, *elapsed))
             .collect();
-        match report.write(client, &entries).await {
+        match report::write(report, client, &entries).await {
             Ok(summary) => report::wrote(path, &summary),
             // The batch's own failure, if any, says more than the report's.
             Err(e) => {

@@ -25,7 +25,7 @@ use super::{
     Inner, MAX_FILES, MAX_HEATMAP_BYTES, Progress, Refusal, error_json, lock, parse_model,
 };
 use crate::ledger::{Claim, Identity, Ledger};
-use crate::report::document_verdict;
+use authenta_report::document_verdict;
 
 /// `check_media`'s arguments.
 #[derive(Deserialize)]
