@@ -58,6 +58,7 @@ mod credentials;
 pub mod engine;
 mod error;
 mod io;
+mod jobs;
 mod ops;
 mod options;
 mod paginate;
@@ -96,9 +97,13 @@ pub use io::{AsyncUploadSource, OneShotStream};
 pub use io::{
     FILE_CHUNK, FileSink, FileSource, OneShot, UploadSource, check_reopened_len, naming, part_path,
 };
+pub use jobs::{
+    InconsistentJobPage, JobCursor, JobFile, JobInputError, JobStateError, JobWaitTimeout,
+    WaitBound, check_job_inputs, task_type,
+};
 pub use ops::{
-    ApiRequest, CreateMedia, DeleteMedia, GetMedia, HEADER_CLIENT_ID, HEADER_CLIENT_SECRET,
-    ListMedia,
+    ApiRequest, CancelJob, CreateJob, CreateMedia, DeleteJob, DeleteMedia, FinalizeJob, GetJob,
+    GetMedia, HEADER_CLIENT_ID, HEADER_CLIENT_SECRET, ListJobs, ListMedia,
 };
 pub use options::{CallOptions, Checkpoint, CheckpointFn, ProgressFn, UploadOptions};
 pub use paginate::{InconsistentPage, ListCursor};
