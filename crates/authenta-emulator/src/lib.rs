@@ -109,7 +109,8 @@ pub use control::CONTROL_PREFIX;
 pub use core::ListItems;
 pub use model::{
     ApiKey, ApiRequest, ApiStats, ArmedFault, AuthMode, ControlError, Fault, FaultAction,
-    FaultBody, FaultStage, KeyInfo, KeySpec, MediaRecord, UploadInfo, UploadRequest,
+    FaultBody, FaultStage, JobInput, JobRecord, KeyInfo, KeySpec, MediaRecord, UploadInfo,
+    UploadRequest,
 };
 pub use presign::{BUCKET, MAX_UPLOAD_URL_EXPIRY};
 pub use process::{
