@@ -418,6 +418,20 @@ fn validate_create(req: &CreateMediaRequest) -> Result<MediaKind, CreateRefusal>
     Ok(kind)
 }
 
+/// A JSON body read as `T`: 400 when it is malformed, not an object (the
+/// answer then says `shape`), or not a `T`.
+fn json_object<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    shape: &str,
+) -> Result<T, Response<Body>> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| bad_request(format!("malformed JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(bad_request(shape));
+    }
+    serde_json::from_value(value).map_err(|e| bad_request(format!("invalid body: {e}")))
+}
+
 /// The record a create request's body asks for, or the 400 to answer (in
 /// `generation`'s words).
 fn record_to_create(
@@ -425,15 +439,10 @@ fn record_to_create(
     now: jiff::Timestamp,
     generation: ApiGeneration,
 ) -> Result<MediaRecord, Response<Body>> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| bad_request(format!("malformed JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(bad_request(
-            "the body must be a JSON object with `name`, `contentType`, `size` and `modelType`",
-        ));
-    }
-    let req: CreateMediaRequest =
-        serde_json::from_value(value).map_err(|e| bad_request(format!("invalid body: {e}")))?;
+    let req: CreateMediaRequest = json_object(
+        bytes,
+        "the body must be a JSON object with `name`, `contentType`, `size` and `modelType`",
+    )?;
     let kind = validate_create(&req).map_err(|refusal| match refusal {
         CreateRefusal::Unsupported(why) if generation == ApiGeneration::Second => {
             let row = ErrorCode::UnsupportedMediaType

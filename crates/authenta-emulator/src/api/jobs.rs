@@ -18,7 +18,7 @@ use axum::extract::State;
 use http::{HeaderMap, Response, StatusCode, Uri};
 use serde_json::{Value, json};
 
-use super::{MAX_NAME_CHARS, checked_as, list_limit, no_query, query_params};
+use super::{MAX_NAME_CHARS, checked_as, json_object, list_limit, no_query, query_params};
 use crate::clock::minus;
 use crate::core::Core;
 use crate::model::{AuthMode, JobInput, JobRecord, job_status_str};
@@ -82,6 +82,26 @@ fn job_id(uri: &Uri) -> (&str, Option<u64>) {
         .unwrap_or("");
     let id = raw.parse::<u64>().ok().filter(|n| n.to_string() == raw);
     (raw, id)
+}
+
+/// The documented checks, then `f` on the job the path names, for the
+/// routes on one job (which take no query); `Ok(None)` when the path's id
+/// is not one the emulator gives out. Returns the id as the path has it.
+fn on_job<R>(
+    core: &Core,
+    headers: &HeaderMap,
+    uri: &Uri,
+    operation: Operation,
+    f: impl FnOnce(&mut Store, u64) -> StoreResult<R>,
+) -> (String, Result<Option<R>, Response<Body>>) {
+    let (raw, id) = job_id(uri);
+    let done = checked_job(core, headers, operation, |s| {
+        if let Err(resp) = no_query(uri) {
+            return Ok(Err(resp));
+        }
+        id.map(|id| f(s, id)).transpose().map(Ok)
+    });
+    (raw.to_owned(), done)
 }
 
 /// The task type a create request names: in the query (documented) or as
@@ -224,15 +244,10 @@ fn job_to_create(
     now: jiff::Timestamp,
 ) -> Result<JobRecord, Response<Body>> {
     let query = query_params(uri, &["taskTypeId"], "POST /v1/jobs").map_err(bad_request)?;
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|e| bad_request(format!("malformed JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(bad_request(
-            "the body must be a JSON object with `inputs` (and `parameters`)",
-        ));
-    }
-    let body: CreateBody =
-        serde_json::from_value(value).map_err(|e| bad_request(format!("invalid body: {e}")))?;
+    let body: CreateBody = json_object(
+        bytes,
+        "the body must be a JSON object with `inputs` (and `parameters`)",
+    )?;
     let task = task_type(
         query.get("taskTypeId").map(String::as_str),
         body.task_type_id.as_ref(),
@@ -346,18 +361,10 @@ pub(crate) async fn get_job(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response<Body> {
-    let (raw, id) = job_id(&uri);
-    let found = checked_job(&core, &headers, Operation::GetJob, |s| {
-        if let Err(resp) = no_query(&uri) {
-            return Ok(Err(resp));
-        }
-        Ok(match id {
-            Some(id) => s.job(id)?.ok_or_else(|| job_not_found(raw)),
-            None => Err(job_not_found(raw)),
-        })
-    });
+    let (raw, found) = on_job(&core, &headers, &uri, Operation::GetJob, |s, id| s.job(id));
     match found {
-        Ok(job) => json_response(StatusCode::OK, &core.job_view(&job)),
+        Ok(Some(Some(job))) => json_response(StatusCode::OK, &core.job_view(&job)),
+        Ok(_) => job_not_found(&raw),
         Err(resp) => resp,
     }
 }
@@ -444,7 +451,6 @@ pub(crate) async fn finalize_job(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response<Body> {
-    let (raw, id) = job_id(&uri);
     let now = core.shared.clock.now();
     // A failure armed by `fail_next_jobs` goes to the next job finalized;
     // taken now, and given back unless this finalize queues the job.
@@ -452,16 +458,10 @@ pub(crate) async fn finalize_job(
         let mut v = core.shared.lock();
         (v.processing_time, v.job_failures.pop_front())
     };
-    let done = checked_job(&core, &headers, Operation::FinalizeJob, |s| {
-        if let Err(resp) = no_query(&uri) {
-            return Ok(Err(resp));
-        }
-        let Some(id) = id else {
-            return Ok(Err(job_not_found(raw)));
-        };
+    let (raw, done) = on_job(&core, &headers, &uri, Operation::FinalizeJob, |s, id| {
         s.finalize_job(id, now, processing_time, fail.as_deref())
-            .map(Ok)
     });
+    let done = done.map(|d| d.unwrap_or(Finalized::NotFound));
     let queued = matches!(done, Ok(Finalized::Queued(_)));
     if let (false, Some(fail)) = (queued, fail) {
         core.shared.lock().job_failures.push_front(fail);
@@ -472,7 +472,7 @@ pub(crate) async fn finalize_job(
             tracing::info!(job = job.id, "job finalized");
             status_update(&job, "Job queued for processing")
         }
-        Ok(Finalized::NotFound) => job_not_found(raw),
+        Ok(Finalized::NotFound) => job_not_found(&raw),
         Ok(Finalized::Missing(slots)) => in_state(
             StatusCode::BAD_REQUEST,
             format!(
@@ -496,23 +496,16 @@ pub(crate) async fn cancel_job(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response<Body> {
-    let (raw, id) = job_id(&uri);
     let now = core.shared.clock.now();
-    let done = checked_job(&core, &headers, Operation::CancelJob, |s| {
-        if let Err(resp) = no_query(&uri) {
-            return Ok(Err(resp));
-        }
-        match id {
-            Some(id) => s.cancel_job(id, now).map(Ok),
-            None => Ok(Ok(JobChange::NotFound)),
-        }
+    let (raw, done) = on_job(&core, &headers, &uri, Operation::CancelJob, |s, id| {
+        s.cancel_job(id, now)
     });
-    match done {
+    match done.map(|d| d.unwrap_or(JobChange::NotFound)) {
         Ok(JobChange::Done(job)) => {
             tracing::info!(job = job.id, "job cancelled");
             status_update(&job, "Job cancelled")
         }
-        Ok(JobChange::NotFound) => job_not_found(raw),
+        Ok(JobChange::NotFound) => job_not_found(&raw),
         Ok(JobChange::Refused(status)) if status == JobStatus::Cancelled.as_str() => in_state(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("job {raw} is already cancelled"),
@@ -532,23 +525,16 @@ pub(crate) async fn delete_job(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response<Body> {
-    let (raw, id) = job_id(&uri);
-    let done = checked_job(&core, &headers, Operation::DeleteJob, |s| {
-        if let Err(resp) = no_query(&uri) {
-            return Ok(Err(resp));
-        }
-        match id {
-            Some(id) => s.delete_job(id).map(Ok),
-            None => Ok(Ok(JobChange::NotFound)),
-        }
+    let (raw, done) = on_job(&core, &headers, &uri, Operation::DeleteJob, |s, id| {
+        s.delete_job(id)
     });
-    match done {
+    match done.map(|d| d.unwrap_or(JobChange::NotFound)) {
         Ok(JobChange::Done(job)) => {
             core.remove_job_objects(&job);
             tracing::info!(job = job.id, "job deleted");
             no_content()
         }
-        Ok(JobChange::NotFound) => job_not_found(raw),
+        Ok(JobChange::NotFound) => job_not_found(&raw),
         Ok(JobChange::Refused(status)) => in_state(
             StatusCode::CONFLICT,
             format!("job {raw} is {status}: wait until it is done, then delete it"),

@@ -651,16 +651,24 @@ async fn faults_and_armed_failures_apply_to_jobs() {
     assert_eq!(get_job(&env, id).await["status"], "completed");
 }
 
+/// Job `id`'s status once it is final, on the system clock: polled every
+/// 10 ms (at most 10 s, then its status then).
+async fn settled(env: &Env, id: u64) -> String {
+    let mut status = String::new();
+    for _ in 0..1000 {
+        status = env.emu.job(id).unwrap().status;
+        if authenta_types::JOB_FINAL_STATUSES.contains(&status.as_str()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    status
+}
+
 #[tokio::test]
 async fn jobs_survive_a_restart_and_processing_resumes() {
     let dir = tempfile::tempdir().unwrap();
-    let first = Env::with(
-        Emulator::builder()
-            .data_dir(dir.path())
-            .processing_time(Duration::from_millis(20))
-            .credits(10),
-    )
-    .await;
+    let first = Env::in_dir(dir.path()).await;
     let png = |b: &[u8]| vec![input("original", "image/png", b)];
     // One completed, one left waiting for finalize, one mid-processing, one
     // with an upload URL not used yet.
@@ -668,15 +676,7 @@ async fn jobs_survive_a_restart_and_processing_resumes() {
     put_and_finalize(&first, &done, "image/png", b"done").await;
     let waiting = create(&first, 1, png(b"waiting"), None).await;
     put(&first, &waiting, "original", "image/png", b"waiting").await;
-    let mut status = String::new();
-    for _ in 0..1000 {
-        status = first.emu.job(id_of(&done)).unwrap().status;
-        if status == "completed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(status, "completed");
+    assert_eq!(settled(&first, id_of(&done)).await, "completed");
     first.emu.set_processing_time(Duration::from_millis(300));
     let busy = create(&first, 1, png(b"busy"), None).await;
     put_and_finalize(&first, &busy, "image/png", b"busy").await;
@@ -700,14 +700,7 @@ async fn jobs_survive_a_restart_and_processing_resumes() {
         "waiting_for_finalize"
     );
     // The job that was processing completes.
-    for _ in 0..1000 {
-        status = second.emu.job(id_of(&busy)).unwrap().status;
-        if status == "completed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(status, "completed");
+    assert_eq!(settled(&second, id_of(&busy)).await, "completed");
     // The upload URL handed out before the restart still works; the
     // uploads are kept on disk, and go with their job.
     put(&second, &later, "original", "image/png", b"later").await;
@@ -729,17 +722,11 @@ async fn jobs_survive_a_restart_and_processing_resumes() {
 #[tokio::test]
 async fn a_database_of_schema_2_gains_the_jobs_tables() {
     let dir = tempfile::tempdir().unwrap();
-    let first = Env::with(Emulator::builder().data_dir(dir.path())).await;
-    let key = first.key.clone();
-    let addr = first.emu.addr();
-    first.emu.stopped().await;
-    {
-        let db = rusqlite::Connection::open(dir.path().join("emulator.sqlite3")).unwrap();
-        db.execute_batch("DROP TABLE jobs; DROP TABLE job_inputs; PRAGMA user_version = 2;")
-            .unwrap();
-    }
-    let second = Env::with(Emulator::builder().listen(addr).data_dir(dir.path())).await;
-    let second = Env { key, ..second };
+    let second = Env::downgraded(
+        dir.path(),
+        "DROP TABLE jobs; DROP TABLE job_inputs; PRAGMA user_version = 2;",
+    )
+    .await;
     let created = create(&second, 1, vec![input("original", "image/png", b"p")], None).await;
     assert_eq!(id_of(&created), 1);
     let version: i64 = rusqlite::Connection::open(dir.path().join("emulator.sqlite3"))
@@ -795,4 +782,50 @@ async fn authenta_types_reads_every_answer() {
     let list: JobList = serde_json::from_value(list).unwrap();
     assert_eq!(list.data.len(), 1);
     assert_eq!(list.pagination.total, 1);
+}
+
+#[tokio::test]
+async fn the_control_surface_shows_jobs_and_arms_failures() {
+    let env = Env::new().await;
+    let control = |method: Method, path: &str, body: Option<Value>| {
+        let mut req = env
+            .http
+            .request(method, format!("{}{path}", env.emu.control_url()));
+        if let Some(body) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        env.send(req)
+    };
+    let bad = control(
+        Method::POST,
+        "/jobs/fail-next",
+        Some(json!({"times": 0, "message": "x"})),
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    let armed = control(
+        Method::POST,
+        "/jobs/fail-next",
+        Some(json!({"message": "no face found"})),
+    )
+    .await;
+    assert_eq!(armed.status, 204, "{}", armed.text());
+    let created = create(&env, 7, vec![input("original", "image/png", b"f")], None).await;
+    let id = id_of(&created);
+    // A refused finalize does not take the armed failure.
+    assert_eq!(finalize(&env, id).await.status, 400);
+    put_and_finalize(&env, &created, "image/png", b"f").await;
+    let jobs = control(Method::GET, "/jobs", None).await.json();
+    assert_eq!(jobs.as_array().unwrap().len(), 1);
+    let job = control(Method::GET, &format!("/jobs/{id}"), None)
+        .await
+        .json();
+    assert_eq!(job["status"], "queued");
+    assert_eq!(job["errorMessage"], "no face found");
+    assert_eq!(job["inputs"][0]["upload"]["sha256"], sha(b"f"));
+    process(&env);
+    assert_eq!(get_job(&env, id).await["errorMessage"], "no face found");
+    assert_eq!(control(Method::GET, "/jobs/99", None).await.status, 404);
 }
