@@ -255,14 +255,14 @@ pub struct JobRecord {
     #[serde(default)]
     pub error_message: Option<String>,
     /// Its input slots, in the order given at creation.
-    pub inputs: Vec<JobInput>,
+    pub inputs: Vec<JobInputRecord>,
 }
 
 /// One input slot of a job.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
-pub struct JobInput {
+pub struct JobInputRecord {
     /// `original`, or `reference` (face intelligence's second image).
     pub slot_name: String,
     /// The MIME type declared at creation (the upload must carry it).

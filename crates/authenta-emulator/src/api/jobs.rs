@@ -10,8 +10,8 @@
 use std::sync::Arc;
 
 use authenta_types::{
-    ApiGeneration, ErrorCode, JOB_LIST_LIMIT_DEFAULT, JOB_LIST_LIMIT_MAX, JOB_LIST_LIMIT_MIN,
-    JobStatus, MAX_UPLOAD_SIZE, Operation, SlotName, TaskTypeInfo,
+    ApiGeneration, CreateJobRequest, ErrorCode, JOB_LIST_LIMIT_DEFAULT, JOB_LIST_LIMIT_MAX,
+    JOB_LIST_LIMIT_MIN, JobInput, JobStatus, MAX_UPLOAD_SIZE, Operation, SlotName, TaskTypeInfo,
 };
 use axum::body::Body;
 use axum::extract::State;
@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use super::{MAX_NAME_CHARS, checked_as, json_object, list_limit, no_query, query_params};
 use crate::clock::minus;
 use crate::core::Core;
-use crate::model::{AuthMode, JobInput, JobRecord, job_status_str};
+use crate::model::{AuthMode, JobInputRecord, JobRecord, job_status_str};
 use crate::responses::{
     bad_request, documented_error, emulator_error, error_response, json_response, no_content,
     read_json_body, with_field,
@@ -105,23 +105,14 @@ fn on_job<R>(
 }
 
 /// The task type a create request names: in the query (documented) or as
-/// `taskTypeId` in the body (Authenta's SDK, a string; a number is taken
-/// too); both must agree.
+/// `taskTypeId` in the body (Authenta's SDK: a string, or a number); both
+/// must agree.
 fn task_type(
     query: Option<&str>,
-    body: Option<&Value>,
+    body: Option<u32>,
 ) -> Result<&'static TaskTypeInfo, Response<Body>> {
-    let from_body = match body {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.trim().to_owned()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(other) => {
-            return Err(bad_request(format!(
-                "`taskTypeId` in the body must be a string of digits such as \"4\", not {other}"
-            )));
-        }
-    };
-    let raw = match (query, from_body.as_deref()) {
+    let body = body.map(|id| id.to_string());
+    let raw = match (query, body.as_deref()) {
         (None, None) => {
             return Err(bad_request(
                 "no task type: send it as the query `?taskTypeId=N` (or as `taskTypeId` in the body)",
@@ -146,92 +137,42 @@ fn task_type(
         })
 }
 
-/// One input of a create request.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct InputSpec {
-    slot_name: String,
-    content_type: String,
-    file_name: String,
-    size_bytes: u64,
-}
-
-/// The body of a create request.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CreateBody {
-    inputs: Vec<InputSpec>,
-    #[serde(default)]
-    parameters: Option<Value>,
-    #[serde(default)]
-    task_type_id: Option<Value>,
-}
-
-/// The checks on one input against its task type: a slot it has, once; a
-/// file name; a size; a content type the slot takes
-/// (`UNSUPPORTED_MEDIA_TYPE`).
-fn check_input(task: &TaskTypeInfo, input: &InputSpec) -> Result<(), Response<Body>> {
+/// The checks on one input against its task type: a slot it has, a file
+/// name, a size, and a content type the slot takes (else
+/// `UNSUPPORTED_MEDIA_TYPE`).
+fn check_input(task: &TaskTypeInfo, input: &JobInput) -> Result<(), Response<Body>> {
+    let name = input.slot_name.as_str();
     let slots: Vec<&str> = task.slots.iter().map(|s| s.name.as_str()).collect();
-    let slot = task
-        .slot(&SlotName::from_wire(&input.slot_name))
-        .ok_or_else(|| {
-            bad_request(format!(
-                "task type {} ({}) has no slot {:?}; its slots are {}",
-                task.id,
-                task.slug,
-                input.slot_name,
-                slots.join(", ")
-            ))
-        })?;
+    let slot = task.slot(&input.slot_name).ok_or_else(|| {
+        bad_request(format!(
+            "task type {} ({}) has no slot {name:?}; its slots are {}",
+            task.id,
+            task.slug,
+            slots.join(", ")
+        ))
+    })?;
     let chars = input.file_name.chars().count();
     if input.file_name.trim().is_empty() || chars > MAX_NAME_CHARS {
         return Err(bad_request(format!(
-            "slot {}: `fileName` must be 1 to {MAX_NAME_CHARS} characters, not {chars}",
-            input.slot_name
+            "slot {name}: `fileName` must be 1 to {MAX_NAME_CHARS} characters, not {chars}"
         )));
     }
     if input.size_bytes == 0 || input.size_bytes > MAX_UPLOAD_SIZE {
         return Err(bad_request(format!(
-            "slot {}: `sizeBytes` must be from 1 to {MAX_UPLOAD_SIZE} (5 GiB, the largest single upload), not {}",
-            input.slot_name, input.size_bytes
+            "slot {name}: `sizeBytes` must be from 1 to {MAX_UPLOAD_SIZE} (5 GiB, the largest single upload), not {}",
+            input.size_bytes
         )));
     }
     if !slot.takes_content_type(&input.content_type) {
         return Err(error_response(
             row(ErrorCode::UnsupportedMediaType),
             format!(
-                "Task type {} ({}) does not support media type: {} (slot {}: it takes {})",
+                "Task type {} ({}) does not support media type: {} (slot {name}: it takes {})",
                 task.id,
                 task.slug,
                 input.content_type,
-                input.slot_name,
                 slot.content_types.join(", ")
             ),
-        ));
-    }
-    Ok(())
-}
-
-/// `parameters`: an object whose face-intelligence flags are booleans; a
-/// similarity check needs a `reference` slot.
-fn check_parameters(parameters: Option<&Value>, inputs: &[InputSpec]) -> Result<(), String> {
-    let Some(parameters) = parameters else {
-        return Ok(());
-    };
-    let object = parameters
-        .as_object()
-        .ok_or("`parameters` must be a JSON object, such as {\"version\": \"v1\"}")?;
-    for flag in ["isFaceswapCheck", "isLivenessCheck", "isSimilarityCheck"] {
-        if object.get(flag).is_some_and(|v| !v.is_boolean()) {
-            return Err(format!("`parameters.{flag}` must be true or false"));
-        }
-    }
-    let reference = SlotName::Reference.as_str();
-    if object.get("isSimilarityCheck") == Some(&Value::Bool(true))
-        && !inputs.iter().any(|i| i.slot_name == reference)
-    {
-        return Err(format!(
-            "`parameters.isSimilarityCheck` needs a `{reference}` input: a second image of the same person"
         ));
     }
     Ok(())
@@ -244,13 +185,13 @@ fn job_to_create(
     now: jiff::Timestamp,
 ) -> Result<JobRecord, Response<Body>> {
     let query = query_params(uri, &["taskTypeId"], "POST /v1/jobs").map_err(bad_request)?;
-    let body: CreateBody = json_object(
+    let body: CreateJobRequest = json_object(
         bytes,
         "the body must be a JSON object with `inputs` (and `parameters`)",
     )?;
     let task = task_type(
         query.get("taskTypeId").map(String::as_str),
-        body.task_type_id.as_ref(),
+        body.task_type_id,
     )?;
     if body.inputs.is_empty() {
         return Err(bad_request("`inputs` must name at least one slot"));
@@ -270,7 +211,7 @@ fn job_to_create(
     if let Some(missing) = task
         .slots
         .iter()
-        .find(|s| s.required && !body.inputs.iter().any(|i| i.slot_name == s.name.as_str()))
+        .find(|s| s.required && !body.inputs.iter().any(|i| i.slot_name == s.name))
     {
         return Err(bad_request(format!(
             "task type {} ({}) needs the slot {}",
@@ -279,12 +220,27 @@ fn job_to_create(
             missing.name.as_str()
         )));
     }
-    check_parameters(body.parameters.as_ref(), &body.inputs).map_err(bad_request)?;
+    let reference = SlotName::Reference;
+    if body
+        .parameters
+        .as_ref()
+        .is_some_and(|p| p.is_similarity_check == Some(true))
+        && !body.inputs.iter().any(|i| i.slot_name == reference)
+    {
+        return Err(bad_request(format!(
+            "`parameters.isSimilarityCheck` needs a `{}` input: a second image of the same person",
+            reference.as_str()
+        )));
+    }
+    let parameters = body
+        .parameters
+        .map(|p| serde_json::to_value(p).map_err(|e| bad_request(e.to_string())))
+        .transpose()?;
     Ok(JobRecord {
         id: 0,
         task_type_id: task.id,
         status: job_status_str(JobStatus::Created),
-        parameters: body.parameters,
+        parameters,
         created_at: now,
         updated_at: now,
         queued_at: None,
@@ -295,8 +251,8 @@ fn job_to_create(
         inputs: body
             .inputs
             .into_iter()
-            .map(|i| JobInput {
-                slot_name: i.slot_name,
+            .map(|i| JobInputRecord {
+                slot_name: i.slot_name.as_str().to_owned(),
                 content_type: i.content_type,
                 file_name: i.file_name,
                 size_bytes: i.size_bytes,

@@ -16,7 +16,7 @@ use authenta_types::JobStatus;
 
 use super::{Store, StoreResult, db, ms, to_i64, to_u64, ts};
 use crate::clock::plus;
-use crate::model::{JobInput, JobRecord, UploadInfo, job_status_str as status};
+use crate::model::{JobInputRecord, JobRecord, UploadInfo, job_status_str as status};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS jobs (
@@ -68,9 +68,9 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRecord> {
     })
 }
 
-fn input_from_row(row: &Row<'_>) -> rusqlite::Result<JobInput> {
+fn input_from_row(row: &Row<'_>) -> rusqlite::Result<JobInputRecord> {
     let upload: Option<String> = row.get(4)?;
-    Ok(JobInput {
+    Ok(JobInputRecord {
         slot_name: row.get(0)?,
         content_type: row.get(1)?,
         file_name: row.get(2)?,

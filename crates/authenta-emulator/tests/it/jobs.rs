@@ -287,7 +287,12 @@ async fn create_refuses_what_the_task_type_does_not_take() {
         (
             "?taskTypeId=1",
             json!({"inputs": [png.clone()], "parameters": "v1"}),
-            "object",
+            "Parameters",
+        ),
+        (
+            "?taskTypeId=8",
+            json!({"inputs": [png.clone()], "parameters": {"isLivenessCheck": "yes"}}),
+            "invalid body",
         ),
         (
             "?taskTypeId=1",
