@@ -5,9 +5,14 @@
 //! the target expired); the same bytes at two paths are processed once;
 //! `SIGKILL` at random moments then reruns end with exactly one record per
 //! file; the first `SIGINT` stops starting files and a second exits at once.
+//! Several workers sharing one ledger, SQLite or PostgreSQL (a server these
+//! tests start), create each record once, however many are killed.
 
 mod common;
+#[path = "common/postgres.rs"]
+mod postgres;
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as StdCommand, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -18,15 +23,28 @@ use authenta_emulator::{
 use common::{has, until};
 use serde_json::Value;
 
-/// An emulator, a key on it, a directory of media and a ledger path.
+/// An emulator, a key on it, a directory of media and a ledger: a path, or
+/// a PostgreSQL server's database.
 struct Env {
     emulator: RunningEmulator,
     key: ApiKey,
     dir: tempfile::TempDir,
+    postgres: Option<postgres::Cluster>,
+}
+
+/// Where a test's ledger is kept.
+#[derive(Clone, Copy, Debug)]
+enum Kept {
+    Sqlite,
+    Postgres,
 }
 
 impl Env {
     fn new(processing: Duration, upload_expiry: Option<Duration>) -> Env {
+        Env::kept(processing, upload_expiry, Kept::Sqlite)
+    }
+
+    fn kept(processing: Duration, upload_expiry: Option<Duration>, kept: Kept) -> Env {
         let mut builder = Emulator::builder().processing_time(processing);
         if let Some(expiry) = upload_expiry {
             builder = builder.upload_url_expiry(expiry);
@@ -35,7 +53,20 @@ impl Env {
         let key = emulator.create_key(KeySpec::new("ledger")).unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("media")).unwrap();
-        Env { emulator, key, dir }
+        let postgres = match kept {
+            Kept::Sqlite => None,
+            Kept::Postgres => {
+                let cluster = postgres::Cluster::start();
+                cluster.database("batch");
+                Some(cluster)
+            }
+        };
+        Env {
+            emulator,
+            key,
+            dir,
+            postgres,
+        }
     }
 
     fn media(&self) -> PathBuf {
@@ -44,6 +75,26 @@ impl Env {
 
     fn ledger(&self) -> PathBuf {
         self.dir.path().join("state/ledger.sqlite")
+    }
+
+    /// What `--ledger` says: the SQLite ledger's path, or the PostgreSQL
+    /// database's URL.
+    fn ledger_arg(&self) -> OsString {
+        match &self.postgres {
+            Some(cluster) => cluster.url("batch").into(),
+            None => self.ledger().into(),
+        }
+    }
+
+    /// The number of claims the ledger holds.
+    fn claims(&self) -> i64 {
+        match &self.postgres {
+            Some(cluster) => cluster
+                .sql("batch", "SELECT count(*) FROM authenta.claims")
+                .parse()
+                .unwrap(),
+            None => rusqlite_count(&self.ledger(), "SELECT count(*) FROM claims"),
+        }
     }
 
     /// Writes `count` distinct small PNGs into the media directory.
@@ -68,7 +119,7 @@ impl Env {
             .env("AUTHENTA_CLIENT_ID", &self.key.client_id)
             .env("AUTHENTA_CLIENT_SECRET", &self.key.client_secret)
             .arg("--ledger")
-            .arg(self.ledger())
+            .arg(self.ledger_arg())
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -88,6 +139,7 @@ impl Env {
     fn run(&self, args: &[&str], code: i32) -> (String, String) {
         let output = self.command(args).output().unwrap();
         let (stdout, stderr) = texts(&output);
+        no_password(&stdout, &stderr);
         assert_eq!(
             output.status.code(),
             Some(code),
@@ -113,6 +165,13 @@ fn texts(output: &Output) -> (String, String) {
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// No output shows the PostgreSQL ledger's password.
+fn no_password(stdout: &str, stderr: &str) {
+    for text in [stdout, stderr] {
+        assert!(!text.contains(postgres::PASSWORD), "the password shown:\n{text}");
+    }
 }
 
 /// The results table's row of `path`, which must appear exactly once.
@@ -164,7 +223,19 @@ fn signal(child: &Child, name: &str) {
 
 #[test]
 fn a_second_run_costs_nothing_and_the_same_bytes_are_processed_once() {
-    let env = Env::new(Duration::from_millis(200), None);
+    second_run_costs_nothing(Kept::Sqlite);
+}
+
+#[test]
+fn a_second_run_costs_nothing_with_a_postgresql_ledger_too() {
+    second_run_costs_nothing(Kept::Postgres);
+}
+
+/// Two runs over the same files with a ledger kept as `kept`: the second
+/// prints from the ledger with no request; `ledger` lists and forgets; the
+/// report finds records in it.
+fn second_run_costs_nothing(kept: Kept) {
+    let env = Env::kept(Duration::from_millis(200), None, kept);
     let mut files = env.pngs(3);
     let twin = env.media().join("twin.png");
     std::fs::copy(&files[0], &twin).unwrap();
@@ -173,9 +244,11 @@ fn a_second_run_costs_nothing_and_the_same_bytes_are_processed_once() {
     let media = media.to_str().unwrap();
 
     // Listing before any run creates nothing.
-    let (_, said) = env.run(&["ledger"], 0);
-    has(&said, "yet");
-    assert!(!env.ledger().exists());
+    if env.postgres.is_none() {
+        let (_, said) = env.run(&["ledger"], 0);
+        has(&said, "yet");
+        assert!(!env.ledger().exists());
+    }
 
     let (first, stderr) = env.run(&["process", media], 0);
     every_verdict_once(&first, &files);
@@ -439,9 +512,9 @@ fn the_first_sigint_stops_starting_files_and_a_second_exits_at_once() {
 /// (`SIGKILL`) once a few records exist, and a rerun follows. Every run
 /// that ends prints every file's verdict (its own, or another's read from
 /// the ledger); the emulator ends with exactly one record per file.
-fn workers_share_one_ledger(workers: usize, kill: bool) {
+fn workers_share_one_ledger(workers: usize, kill: bool, kept: Kept) {
     const FILES: u32 = 40;
-    let env = Env::new(Duration::from_millis(300), None);
+    let env = Env::kept(Duration::from_millis(300), None, kept);
     let files = env.pngs(FILES);
     if kill {
         // Slower requests, so the kill lands in the middle of the batch.
@@ -463,6 +536,7 @@ fn workers_share_one_ledger(workers: usize, kill: bool) {
     for child in children {
         let output = wait(child, Duration::from_secs(180));
         let (stdout, stderr) = texts(&output);
+        no_password(&stdout, &stderr);
         assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
         every_verdict_once(&stdout, &files);
     }
@@ -482,8 +556,7 @@ fn workers_share_one_ledger(workers: usize, kill: bool) {
         "{records:?}"
     );
     // No claim outlives the runs.
-    let claims = rusqlite_count(&env.ledger(), "SELECT count(*) FROM claims");
-    assert_eq!(claims, 0, "claims left in the ledger");
+    assert_eq!(env.claims(), 0, "claims left in the ledger ({kept:?})");
 }
 
 /// One number a query of the ledger's database answers.
@@ -494,15 +567,25 @@ fn rusqlite_count(ledger: &Path, query: &str) -> i64 {
 
 #[test]
 fn two_workers_over_one_ledger_create_each_record_once() {
-    workers_share_one_ledger(2, false);
+    workers_share_one_ledger(2, false, Kept::Sqlite);
 }
 
 #[test]
 fn four_workers_over_one_ledger_create_each_record_once() {
-    workers_share_one_ledger(4, false);
+    workers_share_one_ledger(4, false, Kept::Sqlite);
 }
 
 #[test]
 fn a_killed_worker_s_files_are_taken_over_and_each_record_made_once() {
-    workers_share_one_ledger(4, true);
+    workers_share_one_ledger(4, true, Kept::Sqlite);
+}
+
+#[test]
+fn two_workers_over_one_postgresql_ledger_create_each_record_once() {
+    workers_share_one_ledger(2, false, Kept::Postgres);
+}
+
+#[test]
+fn four_workers_over_one_postgresql_ledger_with_kills_create_each_record_once() {
+    workers_share_one_ledger(4, true, Kept::Postgres);
 }
