@@ -353,10 +353,7 @@ enum Queued {
 impl Store {
     /// Runs `write` in one transaction (`IMMEDIATE`: the write lock from
     /// its start) after the queued writes.
-    fn write<T>(
-        &mut self,
-        write: impl FnOnce(&Transaction<'_>) -> io::Result<T>,
-    ) -> io::Result<T> {
+    fn write<T>(&mut self, write: impl FnOnce(&Transaction<'_>) -> io::Result<T>) -> io::Result<T> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

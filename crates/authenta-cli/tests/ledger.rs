@@ -88,12 +88,23 @@ impl Env {
 
     /// The number of claims the ledger holds.
     fn claims(&self) -> i64 {
+        self.count("SELECT count(*) FROM claims")
+    }
+
+    /// The number of final entries the ledger holds.
+    fn finals(&self) -> i64 {
+        self.count("SELECT count(*) FROM entries WHERE stage = 'final'")
+    }
+
+    /// The number `query` of the ledger's tables answers (in PostgreSQL,
+    /// in the schema `authenta`).
+    fn count(&self, query: &str) -> i64 {
         match &self.postgres {
-            Some(cluster) => cluster
-                .sql("batch", "SELECT count(*) FROM authenta.claims")
-                .parse()
-                .unwrap(),
-            None => rusqlite_count(&self.ledger(), "SELECT count(*) FROM claims"),
+            Some(cluster) => {
+                let query = format!("SET search_path = authenta; {query}");
+                cluster.sql("batch", &query).parse().unwrap()
+            }
+            None => rusqlite_count(&self.ledger(), query),
         }
     }
 
@@ -170,7 +181,10 @@ fn texts(output: &Output) -> (String, String) {
 /// No output shows the PostgreSQL ledger's password.
 fn no_password(stdout: &str, stderr: &str) {
     for text in [stdout, stderr] {
-        assert!(!text.contains(postgres::PASSWORD), "the password shown:\n{text}");
+        assert!(
+            !text.contains(postgres::PASSWORD),
+            "the password shown:\n{text}"
+        );
     }
 }
 
@@ -380,24 +394,7 @@ fn sigkill_at_random_moments_then_reruns_spend_each_file_once() {
     const FILES: u32 = 40;
     let env = Env::new(Duration::from_millis(400), None);
     let files = env.pngs(FILES);
-    // A seed from the clock, printed, so a failure can be replayed.
-    let seed = std::env::var("AUTHENTA_KILL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos() as u64
-        });
-    eprintln!("AUTHENTA_KILL_SEED={seed}");
-    let mut state = seed | 1;
-    let mut random = move |below: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % below
-    };
+    let (seed, mut random) = kill_seed();
 
     // Every API request and upload takes 100 ms more, so the batch lasts
     // a few seconds and a kill lands in the middle of requests.
@@ -507,11 +504,36 @@ fn the_first_sigint_stops_starting_files_and_a_second_exits_at_once() {
     assert_eq!(env.emulator.records().len(), FILES as usize);
 }
 
+/// A seed from the clock (or `AUTHENTA_KILL_SEED`), printed, so a failure
+/// can be replayed, and random numbers below a bound from it.
+fn kill_seed() -> (u64, impl FnMut(u64) -> u64) {
+    let seed = std::env::var("AUTHENTA_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos() as u64
+        });
+    eprintln!("AUTHENTA_KILL_SEED={seed}");
+    let mut state = seed | 1;
+    let random = move |below: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % below
+    };
+    (seed, random)
+}
+
 /// `workers` runs of `authenta process -j 4` over the same 40 files with
-/// the same ledger, started together; with `kill`, the first is killed
-/// (`SIGKILL`) once a few records exist, and a rerun follows. Every run
-/// that ends prints every file's verdict (its own, or another's read from
-/// the ledger); the emulator ends with exactly one record per file.
+/// the same ledger, started together; with `kill`, some of them (1 to
+/// `workers - 1`, at random) are killed (`SIGKILL`), each once a random
+/// number of records exist, and a rerun follows. Every run that ends prints
+/// every file's verdict (its own, or another's read from the ledger); the
+/// emulator ends with exactly one record per file, the ledger with every
+/// entry final and no claim.
 fn workers_share_one_ledger(workers: usize, kill: bool, kept: Kept) {
     const FILES: u32 = 40;
     let env = Env::kept(Duration::from_millis(300), None, kept);
@@ -523,15 +545,21 @@ fn workers_share_one_ledger(workers: usize, kill: bool, kept: Kept) {
             env.emulator.inject_fault(slow.times(100_000)).unwrap();
         }
     }
-    let children: Vec<Child> = (0..workers).map(|_| env.spawn_process("4")).collect();
-    let mut children = children.into_iter();
+    let mut children: Vec<Child> = (0..workers).map(|_| env.spawn_process("4")).collect();
     if kill {
-        let victim = children.next().unwrap();
-        until(Duration::from_secs(60), || {
-            env.emulator.records().len() >= 6
-        });
-        signal(&victim, "-KILL");
-        wait(victim, Duration::from_secs(30));
+        let (seed, mut random) = kill_seed();
+        let victims = 1 + random(workers as u64 - 1) as usize;
+        let mut at: Vec<usize> = (0..victims).map(|_| 2 + random(20) as usize).collect();
+        at.sort_unstable();
+        for records in at {
+            let victim = children.remove(random(children.len() as u64) as usize);
+            until(Duration::from_secs(60), || {
+                env.emulator.records().len() >= records
+            });
+            signal(&victim, "-KILL");
+            wait(victim, Duration::from_secs(30));
+            eprintln!("killed a worker at {records}+ records (seed {seed})");
+        }
     }
     for child in children {
         let output = wait(child, Duration::from_secs(180));
@@ -557,6 +585,7 @@ fn workers_share_one_ledger(workers: usize, kill: bool, kept: Kept) {
     );
     // No claim outlives the runs.
     assert_eq!(env.claims(), 0, "claims left in the ledger ({kept:?})");
+    assert_eq!(env.finals(), i64::from(FILES), "final entries ({kept:?})");
 }
 
 /// One number a query of the ledger's database answers.
@@ -581,11 +610,21 @@ fn a_killed_worker_s_files_are_taken_over_and_each_record_made_once() {
 }
 
 #[test]
+fn four_workers_over_one_postgresql_ledger_create_each_record_once() {
+    workers_share_one_ledger(4, false, Kept::Postgres);
+}
+
+#[test]
 fn two_workers_over_one_postgresql_ledger_create_each_record_once() {
     workers_share_one_ledger(2, false, Kept::Postgres);
 }
 
 #[test]
-fn four_workers_over_one_postgresql_ledger_with_kills_create_each_record_once() {
+fn two_workers_over_one_postgresql_ledger_one_killed_create_each_record_once() {
+    workers_share_one_ledger(2, true, Kept::Postgres);
+}
+
+#[test]
+fn four_workers_over_one_postgresql_ledger_some_killed_create_each_record_once() {
     workers_share_one_ledger(4, true, Kept::Postgres);
 }

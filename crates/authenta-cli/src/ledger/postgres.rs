@@ -128,9 +128,9 @@ impl Pg {
     /// Connects to the ledger at `url` and brings its schema to this
     /// version (creating it in a new database).
     pub fn open(url: &str) -> io::Result<Pg> {
-        let mut config: Config = url.parse().map_err(|e| {
-            io::Error::other(format!("not a PostgreSQL URL ({e})"))
-        })?;
+        let mut config: Config = url
+            .parse()
+            .map_err(|e| io::Error::other(format!("not a PostgreSQL URL ({e})")))?;
         let mut secret = config
             .get_password()
             .map(|p| String::from_utf8_lossy(p).into_owned());
@@ -186,9 +186,10 @@ impl Pg {
                 .map_err(|e| self.err(&e))?;
             run("CREATE SCHEMA IF NOT EXISTS authenta;
                  CREATE TABLE IF NOT EXISTS authenta.version (version INTEGER NOT NULL)")?;
-            let version: i32 = block_on(
-                client.query_one("SELECT coalesce(max(version), 0) FROM authenta.version", &[]),
-            )
+            let version: i32 = block_on(client.query_one(
+                "SELECT coalesce(max(version), 0) FROM authenta.version",
+                &[],
+            ))
             .and_then(|row| row.try_get(0))
             .map_err(|e| self.err(&e))?;
             if i64::from(version) > SCHEMA_VERSION {
@@ -225,12 +226,16 @@ impl Pg {
         let inner = &*inner;
         let client = &inner.client;
         let mut futures: Vec<Pin<Box<dyn Future<Output = _> + '_>>> = Vec::new();
-        futures.push(Box::pin(async move { client.batch_execute("BEGIN").await.map(|()| Vec::new()) }));
+        futures.push(Box::pin(async move {
+            client.batch_execute("BEGIN").await.map(|()| Vec::new())
+        }));
         for (sql, params) in &all {
             let statement = &inner.statements[sql];
             futures.push(Box::pin(client.query(statement, params.as_slice())));
         }
-        futures.push(Box::pin(async move { client.batch_execute("COMMIT").await.map(|()| Vec::new()) }));
+        futures.push(Box::pin(async move {
+            client.batch_execute("COMMIT").await.map(|()| Vec::new())
+        }));
         let results = block_on(join_all(futures));
         let mut rows = Vec::with_capacity(steps.len());
         for result in results {
@@ -279,7 +284,10 @@ impl Pg {
             "SELECT sha256 FROM authenta.files WHERE path = $1 AND size = $2 AND mtime_ns = $3",
             &[&path, &size, &mtime_ns],
         )?;
-        rows.first().map(|row| row.try_get(0)).transpose().map_err(|e| self.err(&e))
+        rows.first()
+            .map(|row| row.try_get(0))
+            .transpose()
+            .map_err(|e| self.err(&e))
     }
 
     fn saved(&self, key: &EntryKey) -> io::Result<Option<Saved>> {
@@ -403,13 +411,7 @@ impl Pg {
     /// [`super::Ledger::checkpoint`]): `steps` in one transaction; with
     /// `guard`, first checks (locking the claim's row) that no other live
     /// worker holds the entry.
-    fn save(
-        &self,
-        worker: &Worker,
-        key: &EntryKey,
-        guard: bool,
-        step: Step<'_>,
-    ) -> io::Result<()> {
+    fn save(&self, worker: &Worker, key: &EntryKey, guard: bool, step: Step<'_>) -> io::Result<()> {
         if !guard {
             return self.transaction(&[step]).map(drop);
         }
@@ -430,7 +432,8 @@ impl Pg {
         }
         let client = &inner.client;
         let run = |(sql, params): &Step<'_>| {
-            block_on(client.query(&inner.statements[sql], params.as_slice())).map_err(|e| self.err(&e))
+            block_on(client.query(&inner.statements[sql], params.as_slice()))
+                .map_err(|e| self.err(&e))
         };
         block_on(client.batch_execute("BEGIN")).map_err(|e| self.err(&e))?;
         let done = (|| {
@@ -811,7 +814,10 @@ mod tests {
             redact("postgresql://db/batch?user=fleet&password=s3cret"),
             "postgresql://db/batch?user=fleet&password=***"
         );
-        assert_eq!(redact("postgres://fleet@db/batch"), "postgres://fleet@db/batch");
+        assert_eq!(
+            redact("postgres://fleet@db/batch"),
+            "postgres://fleet@db/batch"
+        );
         let e = scrubbed("password s3cret refused", Some("s3cret"));
         assert!(!e.to_string().contains("s3cret"), "{e}");
     }
