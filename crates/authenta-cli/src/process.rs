@@ -5,10 +5,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use authenta_reqwest::client::{BatchEvent, BatchItem, BatchSettings, Interrupt};
 use authenta_reqwest::proto::engine::flows::Observer;
-use authenta_reqwest::proto::{
-    BatchEvent, BatchItem, BatchSettings, CheckpointFn, Error as ProtoError, Interrupt, Resume,
-};
+use authenta_reqwest::proto::{CheckpointFn, Error as ProtoError, Resume};
 use authenta_reqwest::types::{Media, MediaId, MediaStatus};
 use authenta_reqwest::{Client, Error, ErrorClass, PollPolicy, UploadOptions};
 use futures_util::StreamExt as _;

@@ -7,7 +7,7 @@
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
-use authenta_reqwest::proto::{DEFAULT_PROFILE, config_path, write_secret_file};
+use authenta_reqwest::client::{DEFAULT_PROFILE, config_path, write_secret_file};
 use authenta_reqwest::{ClientSecret, ConfigError, Profile, ProfileFile, SecretSource};
 use serde_json::json;
 

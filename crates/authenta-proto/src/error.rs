@@ -48,7 +48,7 @@ pub enum Error {
     /// every item would ([`ErrorClass::affects_every_request`]).
     #[error("{0}")]
     Stopped(BatchStopped),
-    /// The batch was interrupted ([`Interrupt`](crate::Interrupt)) before
+    /// The batch was interrupted (`authenta_client::Interrupt`) before
     /// this item was done.
     #[error("{0}")]
     Interrupted(Interrupted),
@@ -137,7 +137,7 @@ pub enum ErrorClass {
     /// permission).
     LocalIo,
     /// The work was interrupted before it was done (a batch's
-    /// [`Interrupt`](crate::Interrupt)).
+    /// `authenta_client::Interrupt`).
     Interrupted,
 }
 
@@ -1039,7 +1039,7 @@ pub enum LocalIo {
 
 /// Why a flow failed: the protocol's [`Error`], the HTTP client's failure
 /// (after any retries), or local I/O. This is the error type of both
-/// backends and of [`Client`](crate::Client): no generic parameter, the
+/// backends and of `authenta_client::Client`: no generic parameter, the
 /// transport's own error boxed as the [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -1055,7 +1055,7 @@ pub enum Failure {
         #[source]
         error: BoxError,
         /// What kind of failure it was.
-        kind: crate::transport::TransportErrorKind,
+        kind: crate::wire::TransportErrorKind,
         /// How many attempts were made.
         attempts: u32,
         /// The operation, or `None` for the upload and artifact downloads.
@@ -1083,13 +1083,13 @@ fn mid_suffix(mid: Option<&MediaId>) -> String {
 }
 
 fn transport_message(
-    kind: &crate::transport::TransportErrorKind,
+    kind: &crate::wire::TransportErrorKind,
     attempts: u32,
     operation: &Option<Operation>,
     mid: Option<&MediaId>,
     error: &BoxError,
 ) -> String {
-    use crate::transport::TransportErrorKind as K;
+    use crate::wire::TransportErrorKind as K;
     let what = match kind {
         K::Connect => "cannot connect",
         K::Timeout => "timed out",

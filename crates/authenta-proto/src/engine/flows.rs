@@ -56,9 +56,9 @@ fn after<T>(step: Step<Result<T, Failure>>) -> Action<T> {
 /// after a 5xx, a throttle or a broken connection, a `POST /media` only
 /// when it cannot have reached the server.
 ///
-/// It also keeps the key fresh. Before its first attempt, when the key's
-/// provider says the credentials changed, it asks for them
-/// ([`Action::Refresh`]). After an `IAM001` or `INVALID_API_KEY` (refused
+/// It also keeps the key fresh. Before its first attempt, when the key has
+/// a provider, it asks whether the credentials changed, and for them if so
+/// (one [`Action::Refresh`] that only checks: [`Refresh::is_check`](crate::Refresh::is_check)). After an `IAM001` or `INVALID_API_KEY` (refused
 /// at the API's first check, before anything was created or spent) it asks the provider again;
 /// if the credentials it gives differ from the ones the refused request
 /// carried, the request is sent once more (even a `POST /media`), and never
@@ -80,8 +80,8 @@ pub struct Call<Op> {
 enum Renewal {
     /// The provider was not asked (or its answer was taken in).
     Idle,
-    /// Asked because it said the credentials changed; the request goes out
-    /// next whatever it answers.
+    /// Asked whether the credentials changed (and for them if so); the
+    /// request goes out next whatever it answers.
     Checking,
     /// Asked after a refusal of the credentials: the refusal stands unless
     /// the credentials change.
@@ -205,14 +205,14 @@ where
     fn step(&mut self, event: Event, inputs: Inputs) -> Action<Op::Output> {
         let step = match length_rule(event) {
             Event::Ready => {
+                // Whether the credentials changed is I/O (a variable, a
+                // file's metadata): the driver asks, never the flow.
                 if self.attempts.attempt() == 0
                     && matches!(self.renewal, Renewal::Idle)
-                    && self.config.key().changed()
-                    && let Some(refresh) = self.config.key().refresh()
+                    && let Some(check) = self.config.key().check()
                 {
-                    tracing::debug!(provider = ?refresh, "the key's provider says its credentials changed");
                     self.renewal = Renewal::Checking;
-                    return Action::Refresh(refresh);
+                    return Action::Refresh(check);
                 }
                 return self.send(true);
             }
@@ -491,8 +491,9 @@ impl Flow for Upload {
     }
 }
 
-/// Saves `point` with `checkpoint`, if any: a failure is local I/O.
-pub(crate) fn save_checkpoint(
+/// Saves `point` with `checkpoint`, if any: a failure is local I/O (a
+/// [`Failure::Io`] naming the record). Flows and the batch pipeline call it.
+pub fn save_checkpoint(
     checkpoint: Option<&CheckpointFn>,
     point: Checkpoint<'_>,
     mid: Option<&MediaId>,
@@ -930,7 +931,7 @@ mod tests {
 
     use super::*;
     use crate::ops::test_support::{MEDIA, config, json};
-    use crate::transport::TransportErrorKind;
+    use crate::wire::TransportErrorKind;
 
     fn at(secs: u64) -> Inputs {
         let start = *START.get_or_init(Instant::now);
