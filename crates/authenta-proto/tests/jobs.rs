@@ -8,7 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use authenta_proto::engine::flows::SourceInfo;
 use authenta_proto::engine::jobs::{
-    JobCheckpoint, JobPages, JobStage, JobUpload, RunJob, SlotTarget, UploadSlot, WaitJob,
+    JobCheckpoint, JobPages, JobStage, JobUpload, RunJob, SlotTarget, SweepJobs, Swept, UploadSlot,
+    WaitJob,
 };
 use authenta_proto::engine::{Action, Event, Flow, Inputs};
 use authenta_proto::http::{Request, Response};
@@ -875,4 +876,141 @@ fn every_job_is_listed_once_page_by_page() {
         pages.step(Event::Ready, at(0)),
         Action::Finish(Ok(None))
     ));
+}
+
+/// One page of `GET /v1/jobs`: all there is.
+fn list(jobs: &[String]) -> Event {
+    json(
+        200,
+        &format!(
+            r#"{{"data":[{}],"pagination":{{"page":1,"limit":100,"total":{n},"pages":1}}}}"#,
+            jobs.join(","),
+            n = jobs.len()
+        ),
+    )
+}
+
+/// A list item: id, status, task type, when, and its original slot.
+fn item(id: u32, status: &str, task: u32, created: &str, file: &str, size: u64) -> String {
+    format!(
+        r#"{{"jobId":{id},"status":"{status}","taskTypeId":{task},"createdAt":"{created}","inputs":[{{"slotName":"original","contentType":"image/png","fileName":"{file}","sizeBytes":{size}}}]}}"#
+    )
+}
+
+#[test]
+fn a_run_after_an_interrupted_create_deletes_what_it_left_then_creates_anew() {
+    // Saved at 2027-01-15T08:00:00Z (1_800_000_000 s).
+    let saved = authenta_proto::types::Timestamp::from_second(1_800_000_000).unwrap();
+    let mut run = single(TaskType::AiImageDetection, "image/png").resume_creating(saved);
+    let first = send(run.step(Event::Ready, at(0)));
+    assert_eq!(
+        first.uri().query(),
+        Some("page=1&limit=100&status=waiting_for_finalize")
+    );
+    let waiting = list(&[
+        // Its own left-over: same file, size, task, after the save.
+        item(
+            31,
+            "waiting_for_finalize",
+            1,
+            "2027-01-15T08:00:01Z",
+            "in",
+            10,
+        ),
+        // Another file, another task type, or long before: kept.
+        item(
+            32,
+            "waiting_for_finalize",
+            1,
+            "2027-01-15T08:00:01Z",
+            "other",
+            10,
+        ),
+        item(
+            33,
+            "waiting_for_finalize",
+            4,
+            "2027-01-15T08:00:01Z",
+            "in",
+            10,
+        ),
+        item(
+            34,
+            "waiting_for_finalize",
+            1,
+            "2027-01-14T08:00:00Z",
+            "in",
+            10,
+        ),
+    ]);
+    let delete = send(run.step(waiting, at(0)));
+    assert_eq!(
+        (delete.method().as_str(), delete.uri().path()),
+        ("DELETE", "/api/v1/jobs/31")
+    );
+    let empty = Response::builder().status(204).body(Vec::new()).unwrap();
+    let created_list = send(run.step(Event::Response(empty), at(0)));
+    assert_eq!(
+        created_list.uri().query(),
+        Some("page=1&limit=100&status=created")
+    );
+    // A server's clock a little behind ours still matches.
+    let created = list(&[item(35, "created", 1, "2027-01-15T07:58:00Z", "in", 10)]);
+    let delete = send(run.step(created, at(0)));
+    assert_eq!(delete.uri().path(), "/api/v1/jobs/35");
+    let empty = Response::builder().status(204).body(Vec::new()).unwrap();
+    let create = send(run.step(Event::Response(empty), at(0)));
+    assert_eq!(
+        create.uri().to_string(),
+        "http://127.0.0.1:1/api/v1/jobs?taskTypeId=1"
+    );
+}
+
+#[test]
+fn a_sweep_is_best_effort() {
+    let saved = authenta_proto::types::Timestamp::from_second(1_800_000_000).unwrap();
+    let request = authenta_proto::types::CreateJobRequest {
+        inputs: vec![
+            upload(SlotName::Original, "in", "image/png", 10)
+                .file
+                .input(),
+        ],
+        parameters: None,
+        task_type_id: None,
+    };
+    let mut sweep = SweepJobs::new(
+        TaskType::AiImageDetection,
+        request,
+        saved,
+        config(),
+        RetryPolicy::never(),
+    );
+    let _ = send(sweep.step(Event::Ready, at(0)));
+    let waiting = list(&[item(
+        41,
+        "waiting_for_finalize",
+        1,
+        "2027-01-15T08:00:05Z",
+        "in",
+        10,
+    )]);
+    let _delete = send(sweep.step(waiting, at(0)));
+    let busy = json(
+        409,
+        r#"{"code":"EMU409","statusCode":409,"message":"Conflict","jobStatus":"processing"}"#,
+    );
+    let _created_list = send(sweep.step(busy, at(0)));
+    let Action::Finish(Ok(swept)) = sweep.step(
+        json(500, r#"{"code":"EMU500","statusCode":500,"message":"x"}"#),
+        at(0),
+    ) else {
+        panic!("a failed page ends the sweep, not the run")
+    };
+    assert_eq!(
+        swept,
+        Swept {
+            deleted: vec![],
+            complete: false
+        }
+    );
 }
