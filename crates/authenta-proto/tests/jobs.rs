@@ -703,6 +703,26 @@ fn a_run_resumes_from_each_saved_stage() {
     let finalize = send(run.step(stored(), at(0)));
     assert_eq!(finalize.uri().path(), "/api/v1/jobs/20/finalize");
 
+    // A stage of other slots than the inputs given is refused, nothing sent.
+    let other = JobStage::Created {
+        job: JobId::new("20"),
+        slots: vec![SlotTarget {
+            slot: SlotName::Original,
+            target: target("original", None),
+            uploaded: false,
+        }],
+    };
+    let Action::Finish(Err(failure)) = face_intelligence().resume(other).step(Event::Ready, at(0))
+    else {
+        panic!("refused")
+    };
+    assert!(
+        failure
+            .to_string()
+            .contains("resume it with the same files"),
+        "{failure}"
+    );
+
     // Uploaded: the job is read first; finalized only if it waits for it.
     let mut run = face_intelligence().resume(JobStage::Uploaded {
         job: JobId::new("21"),

@@ -695,6 +695,22 @@ impl RunJob {
             }
             RunState::Resume(stage) => match stage {
                 JobStage::Created { job, slots } => {
+                    let names = |mut v: Vec<String>| {
+                        v.sort();
+                        v.join(", ")
+                    };
+                    let saved = names(slots.iter().map(|s| s.slot.to_string()).collect());
+                    let given = names(
+                        self.uploads
+                            .iter()
+                            .map(|u| u.file.slot.to_string())
+                            .collect(),
+                    );
+                    if saved != given {
+                        return Err(Failure::from(Error::Invalid(
+                            crate::jobs::JobInputError::StageMismatch { job, saved, given }.into(),
+                        )));
+                    }
                     let stale = slots
                         .iter()
                         .any(|s| !s.uploaded && s.target.is_expired(inputs.wall_clock));
