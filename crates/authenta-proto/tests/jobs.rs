@@ -1034,3 +1034,136 @@ fn a_sweep_is_best_effort() {
         }
     );
 }
+
+mod batch {
+    use super::*;
+    use authenta_proto::engine::job_batch::JobBatchWait;
+
+    fn page(items: &[(u32, &str)]) -> Event {
+        let data: Vec<String> = items
+            .iter()
+            .map(|(id, status)| format!(r#"{{"jobId":{id},"status":"{status}"}}"#))
+            .collect();
+        list(&data)
+    }
+
+    #[test]
+    fn many_jobs_are_waited_for_with_the_active_lists_and_one_read_each() {
+        let mut wait = JobBatchWait::new(PollPolicy::default(), config(), RetryPolicy::default());
+        for id in ["1", "2", "3"] {
+            wait.add(JobId::new(id), Some(&TaskType::AiImageDetection), None);
+        }
+        assert_eq!(wait.len(), 3);
+        // The first poll after the first delay.
+        assert_eq!(
+            sleep(wait.step(Event::Ready, at(0))),
+            Duration::from_secs(1)
+        );
+        let queued = send(wait.step(Event::Ready, at(1)));
+        assert_eq!(queued.uri().query(), Some("page=1&limit=100&status=queued"));
+        let processing = send(wait.step(page(&[(1, "queued"), (9, "queued")]), at(1)));
+        assert_eq!(
+            processing.uri().query(),
+            Some("page=1&limit=100&status=processing")
+        );
+        // Job 3 is in neither list: read on its own, for its result.
+        let read = send(wait.step(page(&[(2, "processing")]), at(1)));
+        assert_eq!(read.uri().path(), "/api/v1/jobs/3");
+        let done = job("3", "completed", r#","result":{"isAiGenerated":false}"#);
+        let Action::Finish(Ok(finished)) = wait.step(done, at(1)) else {
+            panic!("job 3 is done")
+        };
+        assert_eq!(finished.len(), 1);
+        assert_eq!(finished[0].0.as_str(), "3");
+        assert_eq!(
+            finished[0]
+                .1
+                .as_ref()
+                .unwrap()
+                .result
+                .as_ref()
+                .unwrap()
+                .is_ai_generated,
+            Some(false)
+        );
+        // The next round: both left jobs seen in the lists, 1 gone too.
+        let pause = sleep(wait.step(Event::Ready, at(1)));
+        assert!(pause >= Duration::from_secs(1), "{pause:?}");
+        let t = 1 + pause.as_secs_f64().ceil() as u64;
+        let _queued = send(wait.step(Event::Ready, at(t)));
+        // A server ignoring the filter lists a final job: it is read on its own.
+        let _processing = send(wait.step(page(&[(1, "completed")]), at(t)));
+        let read = send(wait.step(page(&[(2, "processing")]), at(t)));
+        assert_eq!(read.uri().path(), "/api/v1/jobs/1");
+        let Action::Finish(Ok(finished)) = wait.step(job("1", "cancelled", ""), at(t)) else {
+            panic!("job 1 ended")
+        };
+        assert_eq!(finished[0].1.as_ref().unwrap().status, JobStatus::Cancelled);
+        // One job left: read on its own, no lists.
+        let pause = sleep(wait.step(Event::Ready, at(t)));
+        let t = t + pause.as_secs_f64().ceil() as u64;
+        let read = send(wait.step(Event::Ready, at(t)));
+        assert_eq!(read.uri().path(), "/api/v1/jobs/2");
+        let Action::Finish(Ok(finished)) = wait.step(job("2", "failed", ""), at(t)) else {
+            panic!("job 2 ended")
+        };
+        assert_eq!(finished[0].1.as_ref().unwrap().status, JobStatus::Failed);
+        assert!(wait.is_empty());
+        assert!(matches!(wait.step(Event::Ready, at(t)), Action::Finish(Ok(f)) if f.is_empty()));
+    }
+
+    #[test]
+    fn a_refused_list_reads_each_job_and_a_bound_times_out_on_a_last_read() {
+        let policy = PollPolicy::fixed(Duration::from_secs(5), Duration::from_secs(600));
+        let mut wait = JobBatchWait::new(policy, config(), RetryPolicy::never());
+        wait.add(
+            JobId::new("1"),
+            Some(&TaskType::FaceswapDetection),
+            Some(Duration::from_secs(12)),
+        );
+        wait.add(JobId::new("2"), Some(&TaskType::FaceswapDetection), None);
+        let mut clock = sleep(wait.step(Event::Ready, at(0))).as_secs();
+        let _ = send(wait.step(Event::Ready, at(clock)));
+        let refused = json(
+            400,
+            r#"{"code":"EMU400","statusCode":400,"message":"Bad request: status"}"#,
+        );
+        let first = send(wait.step(refused, at(clock)));
+        assert_eq!(first.uri().path(), "/api/v1/jobs/1");
+        let second = send(wait.step(job("1", "processing", ""), at(clock)));
+        assert_eq!(second.uri().path(), "/api/v1/jobs/2");
+        let mut event = job("2", "processing", "");
+        let mut lists = 0;
+        let finished = loop {
+            match wait.step(event, at(clock)) {
+                Action::Sleep(d) => {
+                    clock += d.as_secs();
+                    event = Event::Ready;
+                }
+                Action::Send(request) => {
+                    lists += usize::from(request.uri().query().is_some());
+                    let id = request.uri().path().rsplit('/').next().unwrap().to_owned();
+                    event = job(&id, "processing", "");
+                }
+                Action::Finish(Ok(finished)) => break finished,
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        assert_eq!(lists, 0, "no list once the server refused one");
+        assert_eq!(finished.len(), 1);
+        let Err(failure) = &finished[0].1 else {
+            panic!()
+        };
+        let Some(Error::JobTimeout(timeout)) = failure.as_proto() else {
+            panic!("{failure:?}")
+        };
+        assert_eq!(
+            (timeout.job.as_str(), timeout.bound),
+            ("1", WaitBound::Caller)
+        );
+        assert_eq!(timeout.limit, Duration::from_secs(12));
+        assert_eq!(timeout.last_status, Some(JobStatus::Processing));
+        assert!(clock >= 12, "{clock}");
+        assert_eq!(wait.len(), 1, "job 2 goes on, bounded by faceswap's 1800 s");
+    }
+}

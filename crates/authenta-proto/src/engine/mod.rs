@@ -52,6 +52,7 @@ use crate::transport::{MAX_API_RESPONSE_BYTES, TransportErrorKind};
 pub mod batch;
 pub mod blocking;
 pub mod flows;
+pub mod job_batch;
 pub mod jobs;
 #[cfg(feature = "async")]
 pub mod nonblocking;
