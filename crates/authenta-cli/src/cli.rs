@@ -81,8 +81,17 @@ pub struct Global {
     /// The batch ledger `process` keeps to resume after an interruption
     /// (default $XDG_STATE_HOME/authenta/ledger.sqlite, else
     /// ~/.local/state/authenta/ledger.sqlite; with --emulator, none unless
-    /// this is given).
-    #[arg(long, global = true, value_name = "PATH", conflicts_with = "no_ledger")]
+    /// this is given): a SQLite file, or a PostgreSQL database
+    /// (postgres://USER@HOST/DB, the password in PGPASSWORD) that the
+    /// workers of a fleet share.
+    #[arg(
+        long,
+        global = true,
+        env = "AUTHENTA_LEDGER",
+        hide_env_values = true,
+        value_name = "PATH|URL",
+        conflicts_with = "no_ledger"
+    )]
     pub ledger: Option<PathBuf>,
 
     /// Keep no ledger: an interrupted `process` starts again from nothing.
@@ -163,6 +172,13 @@ pub struct Process {
     /// printing them from it (one query each).
     #[arg(long)]
     pub refresh: bool,
+
+    /// With a ledger other `authenta process` runs share (such as a
+    /// fleet's PostgreSQL ledger): leave the files another run is working
+    /// on to it and print only this run's. Without it, a run waits for
+    /// their outcome and prints the whole batch.
+    #[arg(long)]
+    pub own_only: bool,
 }
 
 /// `ledger [forget PATH|MID...]`

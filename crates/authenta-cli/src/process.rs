@@ -124,12 +124,15 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     };
     let mut pending: Vec<usize> = (0..batch.items.len()).collect();
     let claim_failed: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
+    // With --own-only: the files left to other processes.
+    let left: Arc<Mutex<Vec<usize>>> = Arc::default();
     let mut announced = false;
     loop {
         let held: Arc<Mutex<Vec<usize>>> = Arc::default();
         let items = std::mem::take(&mut pending).into_iter().filter_map({
             let (bars, live, jobs) = (bars.clone(), live.clone(), &plan.jobs);
             let (ledger, held, claim_failed) = (&ledger, held.clone(), claim_failed.clone());
+            let left = left.clone();
             let batch = &batch;
             move |g| {
                 let item = &batch.items[g];
@@ -138,7 +141,10 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
                         match ledger.claim(key, refresh) {
                             Ok(Claim::Mine(resume)) => resume,
                             Ok(Claim::Held) => {
-                                lock(&held).push(g);
+                                match args.own_only {
+                                    true => lock(&left).push(g),
+                                    false => lock(&held).push(g),
+                                }
                                 return None;
                             }
                             Err(e) => {
@@ -250,6 +256,13 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
         ledger
             .release_all()
             .map_err(|e| ledger::failed(ledger, &e))?;
+    }
+    let left = lock(&left).len();
+    if left > 0 {
+        bars.note(&format!(
+            "authenta: {left} file(s) are being processed by another authenta process sharing \
+             the ledger: left to it (--own-only); `authenta ledger` shows their outcome"
+        ));
     }
     count.done();
     watcher.abort();

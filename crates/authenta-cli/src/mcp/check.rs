@@ -398,7 +398,7 @@ fn upload_progress(progress: Progress, name: String) -> impl Fn(u64, u64) + Send
 fn ledger_error(ledger: &Ledger, e: &std::io::Error) -> Value {
     json!({ "error": {
         "class": "local_io",
-        "message": format!("cannot write the ledger {}: {e}", ledger.path().display()),
+        "message": format!("cannot write the ledger {}: {e}", ledger.location()),
         "hint": "check the ledger's disk and permissions, or restart the server with --ledger PATH",
     }})
 }
