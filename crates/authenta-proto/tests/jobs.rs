@@ -1167,3 +1167,30 @@ mod batch {
         assert_eq!(wait.len(), 1, "job 2 goes on, bounded by faceswap's 1800 s");
     }
 }
+
+#[test]
+fn no_flow_shows_a_pre_signed_query_in_debug() {
+    let mut run = face_intelligence();
+    let _ = send(run.step(Event::Ready, at(0)));
+    let _ = run.step(created("8", &["original", "reference"], false), at(0));
+    let media: authenta_proto::types::Media = serde_json::from_value(serde_json::json!({
+        "mid": "692f406f9f68d4b70080bb80", "name": "a.png", "type": "Image",
+        "status": "PROCESSED", "modelType": "AC-1", "createdAt": "2025-12-02T19:39:27Z",
+        "resultURL": "https://s3.example/r.json?X-Amz-Signature=s"
+    }))
+    .unwrap();
+    let fetch = authenta_proto::engine::flows::FetchResult::new(&media, RetryPolicy::default());
+    let download = authenta_proto::engine::flows::Download::new(
+        Some("https://s3.example/h.png?X-Amz-Signature=s".into()),
+        None,
+        RetryPolicy::default(),
+    );
+    for debug in [
+        format!("{run:?}"),
+        format!("{fetch:?}"),
+        format!("{download:?}"),
+    ] {
+        assert!(!debug.contains("X-Amz-Signature"), "{debug}");
+        assert!(debug.contains("s3.example"), "{debug}");
+    }
+}

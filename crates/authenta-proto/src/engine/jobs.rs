@@ -7,6 +7,9 @@
 //! | [`JobPages`] | the next page of every job (run it again for the next) | `Option<Vec<Job>>` |
 //! | [`SweepJobs`] | find and delete what an interrupted create left | [`Swept`] |
 //!
+//! A job's artifacts (result document, heatmaps) download with the
+//! [`Download`] flow's streaming rules: [`artifact_download`].
+//!
 //! [`RunJob`] spends nothing on inputs the task type would refuse (checked
 //! when it is made), uploads each slot with its exact length and content
 //! type through [`UploadTo`] (the upload rules of `/media`), and finalizes
@@ -32,7 +35,7 @@ use authenta_types::{
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::flows::{Call, SourceInfo, UploadTo};
+use super::flows::{Call, Download, SourceInfo, UploadTo};
 use super::{Action, Event, Flow, Inputs, poll_again_after, unexpected};
 use crate::config::Config;
 use crate::error::{DecodeError, Error, Failure, LocalIo, ValidationError};
@@ -158,6 +161,26 @@ impl SlotSelector {
     fn set(&self, slot: &SlotName) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(slot.clone());
     }
+}
+
+/// The download of one of a job's artifacts (a result document, a
+/// heatmap): streamed into the driver's sink, retried as a `GET`, committed
+/// only when whole ([`Download`]); `None` from the flow when the artifact
+/// has no URL.
+///
+/// ```
+/// use authenta_proto::engine::jobs::artifact_download;
+/// use authenta_proto::types::Artifact;
+/// use authenta_proto::RetryPolicy;
+///
+/// let heatmap: Artifact = serde_json::from_str(
+///     r#"{"id": 1, "kind": "heatmap", "downloadUrl": "https://s3.example/h.png?X-Amz-Signature=s"}"#,
+/// ).unwrap();
+/// let flow = artifact_download(&heatmap, RetryPolicy::default());
+/// assert!(!format!("{flow:?}").contains("X-Amz-Signature"));
+/// ```
+pub fn artifact_download(artifact: &authenta_types::Artifact, retry: RetryPolicy) -> Download {
+    Download::new(artifact.download_url.clone(), None, retry)
 }
 
 /// How a job wait is bounded.
