@@ -1,6 +1,9 @@
 //! The jobs of the jobs API in the store: one row per job, one per input
 //! slot, every change one transaction.
 //!
+//! The number of jobs in each status is kept in `job_counts` by triggers,
+//! so a list's total is not a count over every job.
+//!
 //! A job's state machine, as the store enforces it: `created` until every
 //! slot is uploaded, then `waiting_for_finalize` (where it stays, whatever
 //! the clock, until finalized); finalize spends one credit and queues it;
@@ -34,6 +37,23 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs (due) WHERE due IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, id);
+CREATE TABLE IF NOT EXISTS job_counts (
+    status TEXT PRIMARY KEY,
+    n INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS jobs_counted_in AFTER INSERT ON jobs BEGIN
+    INSERT INTO job_counts (status, n) VALUES (NEW.status, 1)
+        ON CONFLICT (status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS jobs_counted_moved AFTER UPDATE OF status ON jobs
+    WHEN OLD.status <> NEW.status BEGIN
+    UPDATE job_counts SET n = n - 1 WHERE status = OLD.status;
+    INSERT INTO job_counts (status, n) VALUES (NEW.status, 1)
+        ON CONFLICT (status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS jobs_counted_out AFTER DELETE ON jobs BEGIN
+    UPDATE job_counts SET n = n - 1 WHERE status = OLD.status;
+END;
 CREATE TABLE IF NOT EXISTS job_inputs (
     job_id INTEGER NOT NULL,
     position INTEGER NOT NULL,
@@ -226,7 +246,9 @@ impl Store {
         let offset = to_i64(page.saturating_sub(1).saturating_mul(u64::from(limit)));
         let total: i64 = self
             .conn
-            .prepare_cached("SELECT count(*) FROM jobs WHERE ?1 IS NULL OR status = ?1")
+            .prepare_cached(
+                "SELECT coalesce(sum(n), 0) FROM job_counts WHERE ?1 IS NULL OR status = ?1",
+            )
             .map_err(db)?
             .query_row([status], |r| r.get(0))
             .map_err(db)?;
