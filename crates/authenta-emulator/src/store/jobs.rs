@@ -233,10 +233,16 @@ impl Store {
             .map_err(db)?
             .query_row([status], |r| r.get(0))
             .map_err(db)?;
+        // Two statements rather than `?1 IS NULL OR status = ?1`, which
+        // SQLite cannot answer from the (status, id) index.
+        let filter = match status {
+            Some(_) => "status = ?1",
+            None => "?1 IS NULL",
+        };
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {JOB_WITH_INPUTS} FROM jobs WHERE ?1 IS NULL OR status = ?1 \
+                "SELECT {JOB_WITH_INPUTS} FROM jobs WHERE {filter} \
                  ORDER BY id DESC LIMIT ?2 OFFSET ?3"
             ))
             .map_err(db)?;
