@@ -254,6 +254,9 @@ struct TaskRow {
     time_limit: Option<u64>,
     description: String,
     slots: Vec<SlotRow>,
+    result_fields: Vec<String>,
+    /// The verdict's field and the value meaning "manipulated".
+    verdict: Option<(String, bool)>,
 }
 
 /// One input slot of an `x-task-types` row.
@@ -292,7 +295,7 @@ impl<'a> Generator<'a> {
             "// Source: `{SPEC_PATH}`. Run `cargo xtask codegen` after editing it."
         ));
         self.line("");
-        self.line("use crate::tables::{ApiGeneration, CodeClass, CreditCheck, ErrorCodeInfo, MediaKind, ModelTypeInfo, ContentTypeInfo, Operation, QuotaKind, RetryAdvice, RouteInfo, SlotInfo, TaskTypeInfo};");
+        self.line("use crate::tables::{ApiGeneration, CodeClass, CreditCheck, ErrorCodeInfo, MediaKind, ModelTypeInfo, ContentTypeInfo, Operation, QuotaKind, RetryAdvice, RouteInfo, SlotInfo, TaskTypeInfo, VerdictRule};");
         self.line("");
 
         let base = self
@@ -841,8 +844,28 @@ impl<'a> Generator<'a> {
                         })
                     })
                     .collect::<Result<Vec<_>, Error>>()?;
+                let verdict = match r.get("verdict") {
+                    Some(Value::Null) => None,
+                    Some(v) => Some((
+                        v.get("field")
+                            .and_then(Value::as_str)
+                            .ok_or_else(|| format!("x-task-types: task type {id}'s verdict needs a `field`"))?
+                            .to_owned(),
+                        v.get("fakeWhen")
+                            .and_then(Value::as_bool)
+                            .ok_or_else(|| format!("x-task-types: task type {id}'s verdict needs `fakeWhen`"))?,
+                    )),
+                    None => {
+                        return Err(format!(
+                            "x-task-types: task type {id} lacks `verdict` (null when it gives none)"
+                        )
+                        .into());
+                    }
+                };
                 Ok(TaskRow {
                     id,
+                    result_fields: strings(r.get("resultFields"), "resultFields")?,
+                    verdict,
                     slug: text("slug")?,
                     model: text("model")?,
                     documented: r
@@ -871,6 +894,16 @@ impl<'a> Generator<'a> {
         }
         let slot_names = self.string_enum("SlotName")?;
         let content_types = self.string_enum("ContentType")?;
+        let result = match &self.schema("JobResult")?.schema_kind {
+            SchemaKind::Type(Type::Object(o)) => o.properties.clone(),
+            _ => return Err("components.schemas.JobResult must be an object".into()),
+        };
+        let boolean = |name: &str| {
+            matches!(
+                result.get(name),
+                Some(ReferenceOr::Item(s)) if matches!(s.schema_kind, SchemaKind::Type(Type::Boolean(_)))
+            )
+        };
         for (i, r) in rows.iter().enumerate() {
             if rows[..i].iter().any(|o| o.id == r.id || o.model == r.model) {
                 return Err(format!(
@@ -888,6 +921,26 @@ impl<'a> Generator<'a> {
                     )
                     .into());
                 }
+            }
+            if let Some(f) = r
+                .result_fields
+                .iter()
+                .find(|f| !result.contains_key(f.as_str()))
+            {
+                return Err(format!(
+                    "x-task-types: task type {} names the result field {f}, which JobResult lacks",
+                    r.id
+                )
+                .into());
+            }
+            if let Some((field, _)) = &r.verdict
+                && (!r.result_fields.contains(field) || !boolean(field))
+            {
+                return Err(format!(
+                    "x-task-types: task type {}'s verdict {field} must be one of its resultFields and a boolean of JobResult",
+                    r.id
+                )
+                .into());
             }
             for slot in &r.slots {
                 if !slot_names.contains(&slot.name) {
@@ -935,15 +988,22 @@ impl<'a> Generator<'a> {
                     )
                 })
                 .collect();
+            let verdict = match &r.verdict {
+                Some((field, fake_when)) => {
+                    format!("Some(VerdictRule {{ field: {field:?}, fake_when: {fake_when} }})")
+                }
+                None => "None".to_owned(),
+            };
             self.line(&format!(
-                "TaskTypeInfo {{ id: {}, slug: {:?}, model: {:?}, documented: {}, time_limit_secs: {:?}, description: {:?}, slots: &[{}] }},",
+                "TaskTypeInfo {{ id: {}, slug: {:?}, model: {:?}, documented: {}, time_limit_secs: {:?}, description: {:?}, slots: &[{}], result_fields: &{:?}, verdict: {verdict} }},",
                 r.id,
                 r.slug,
                 r.model,
                 r.documented,
                 r.time_limit,
                 r.description,
-                slots.join(", ")
+                slots.join(", "),
+                r.result_fields
             ));
         }
         self.line("];");
@@ -1097,6 +1157,49 @@ mod tests {
             .unwrap()
             .remove("x-model-content-rule");
         assert!(check_model_content_rule(&unmarked).is_err());
+    }
+
+    /// The task-type table must agree with the enums and schemas it names.
+    #[test]
+    fn the_task_type_table_is_checked() {
+        let root = workspace_root();
+        let spec = std::fs::read_to_string(root.join(SPEC_PATH)).unwrap();
+        let dir = std::env::temp_dir().join(format!("authenta-tasks-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("spec")).unwrap();
+        for (from, to, needle) in [
+            (
+                "contentTypes: [image/jpeg, image/png, application/pdf]",
+                "contentTypes: [image/jpeg, application/zip]",
+                "names the content type application/zip",
+            ),
+            (
+                "verdict: {field: isLiveness, fakeWhen: false}",
+                "verdict: {field: confidence, fakeWhen: false}",
+                "must be one of its resultFields and a boolean",
+            ),
+            (
+                "resultFields: [embedding]",
+                "resultFields: [embeddings]",
+                "names the result field embeddings",
+            ),
+            (
+                "        - name: reference\n",
+                "        - name: selfie\n",
+                "names the slot selfie",
+            ),
+            (
+                "          slug: pdf-1\n",
+                "          slug: pdf-2\n",
+                "TaskType's enum disagree",
+            ),
+        ] {
+            let edited = spec.replacen(from, to, 1);
+            assert_ne!(spec, edited, "the spec moved: {from}");
+            std::fs::write(dir.join(SPEC_PATH), edited).unwrap();
+            let err = render(&dir).unwrap_err().to_string();
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// Editing an error message in the spec without regenerating is caught.

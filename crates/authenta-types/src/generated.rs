@@ -5,6 +5,7 @@
 use crate::tables::{
     ApiGeneration, CodeClass, ContentTypeInfo, CreditCheck, ErrorCodeInfo, MediaKind,
     ModelTypeInfo, Operation, QuotaKind, RetryAdvice, RouteInfo, SlotInfo, TaskTypeInfo,
+    VerdictRule,
 };
 
 /// The production base URL; every route extends it.
@@ -942,6 +943,11 @@ pub const TASK_TYPES: &[TaskTypeInfo] = &[
             formats: &["JPEG", "PNG"],
             content_types: &["image/jpeg", "image/png"],
         }],
+        result_fields: &["isAiGenerated", "confidence"],
+        verdict: Some(VerdictRule {
+            field: "isAiGenerated",
+            fake_when: true,
+        }),
     },
     TaskTypeInfo {
         id: 2,
@@ -962,6 +968,11 @@ pub const TASK_TYPES: &[TaskTypeInfo] = &[
                 "audio/mp4",
             ],
         }],
+        result_fields: &["isAiGenerated", "confidence"],
+        verdict: Some(VerdictRule {
+            field: "isAiGenerated",
+            fake_when: true,
+        }),
     },
     TaskTypeInfo {
         id: 3,
@@ -976,6 +987,11 @@ pub const TASK_TYPES: &[TaskTypeInfo] = &[
             formats: &["MP4", "MOV"],
             content_types: &["video/mp4", "video/quicktime"],
         }],
+        result_fields: &["isAiGenerated", "confidence"],
+        verdict: Some(VerdictRule {
+            field: "isAiGenerated",
+            fake_when: true,
+        }),
     },
     TaskTypeInfo {
         id: 4,
@@ -990,6 +1006,11 @@ pub const TASK_TYPES: &[TaskTypeInfo] = &[
             formats: &["MP4", "MOV", "WebM"],
             content_types: &["video/mp4", "video/quicktime", "video/webm"],
         }],
+        result_fields: &["isDeepFake", "confidence"],
+        verdict: Some(VerdictRule {
+            field: "isDeepFake",
+            fake_when: true,
+        }),
     },
     TaskTypeInfo {
         id: 5,
@@ -1004,6 +1025,11 @@ pub const TASK_TYPES: &[TaskTypeInfo] = &[
             formats: &["JPEG", "PNG"],
             content_types: &["image/jpeg", "image/png"],
         }],
+        result_fields: &["isDeepFake", "confidence"],
+        verdict: Some(VerdictRule {
+            field: "isDeepFake",
+            fake_when: true,
+        }),
     },
     TaskTypeInfo {
         id: 6,
@@ -1018,6 +1044,11 @@ pub const TASK_TYPES: &[TaskTypeInfo] = &[
             formats: &["JPEG", "PNG", "PDF"],
             content_types: &["image/jpeg", "image/png", "application/pdf"],
         }],
+        result_fields: &["isDeepFake", "confidence"],
+        verdict: Some(VerdictRule {
+            field: "isDeepFake",
+            fake_when: true,
+        }),
     },
     TaskTypeInfo {
         id: 7,
@@ -1032,6 +1063,11 @@ pub const TASK_TYPES: &[TaskTypeInfo] = &[
             formats: &["JPEG", "PNG"],
             content_types: &["image/jpeg", "image/png"],
         }],
+        result_fields: &["isLiveness", "confidence"],
+        verdict: Some(VerdictRule {
+            field: "isLiveness",
+            fake_when: false,
+        }),
     },
     TaskTypeInfo {
         id: 8,
@@ -1060,6 +1096,18 @@ pub const TASK_TYPES: &[TaskTypeInfo] = &[
                 content_types: &["image/jpeg", "image/png"],
             },
         ],
+        result_fields: &[
+            "isDeepFake",
+            "isLiveness",
+            "isSimilar",
+            "similarityScore",
+            "identityDetails",
+            "confidence",
+        ],
+        verdict: Some(VerdictRule {
+            field: "isDeepFake",
+            fake_when: true,
+        }),
     },
     TaskTypeInfo {
         id: 9,
@@ -1074,6 +1122,8 @@ pub const TASK_TYPES: &[TaskTypeInfo] = &[
             formats: &["JPEG", "PNG"],
             content_types: &["image/jpeg", "image/png"],
         }],
+        result_fields: &["embedding"],
+        verdict: None,
     },
     TaskTypeInfo {
         id: 10,
@@ -1094,6 +1144,8 @@ pub const TASK_TYPES: &[TaskTypeInfo] = &[
                 "audio/mp4",
             ],
         }],
+        result_fields: &[],
+        verdict: None,
     },
     TaskTypeInfo {
         id: 11,
@@ -1108,6 +1160,11 @@ pub const TASK_TYPES: &[TaskTypeInfo] = &[
             formats: &["MP4", "MOV", "WebM"],
             content_types: &["video/mp4", "video/quicktime", "video/webm"],
         }],
+        result_fields: &["isDeepFake", "confidence"],
+        verdict: Some(VerdictRule {
+            field: "isDeepFake",
+            fake_when: true,
+        }),
     },
     TaskTypeInfo {
         id: 13,
@@ -1122,6 +1179,8 @@ pub const TASK_TYPES: &[TaskTypeInfo] = &[
             formats: &["PDF"],
             content_types: &["application/pdf"],
         }],
+        result_fields: &[],
+        verdict: None,
     },
 ];
 /// The smallest `limit` `GET /media` takes.

@@ -499,6 +499,29 @@ impl JobResult {
         self.embedding.as_deref().and_then(|e| e.try_into().ok())
     }
 
+    /// The verdict of a result of task type `task` by its
+    /// [`VerdictRule`](crate::VerdictRule): `Some(true)` when the media is
+    /// manipulated (AI-generated, a deepfake, not live), `Some(false)` when
+    /// not, `None` when the task gives no verdict or the result lacks it.
+    ///
+    /// ```
+    /// use authenta_types::{JobResult, TaskType};
+    /// let live: JobResult = serde_json::from_str(r#"{"isLiveness": false}"#).unwrap();
+    /// let task = TaskType::FaceLivenessDetection.info().unwrap();
+    /// assert_eq!(live.verdict(task), Some(true));
+    /// ```
+    pub fn verdict(&self, task: &crate::TaskTypeInfo) -> Option<bool> {
+        let rule = task.verdict?;
+        let value = match rule.field {
+            "isAiGenerated" => self.is_ai_generated,
+            "isDeepFake" => self.is_deep_fake,
+            "isLiveness" => self.is_liveness,
+            "isSimilar" => self.is_similar,
+            other => self.extra.get(other).and_then(serde_json::Value::as_bool),
+        }?;
+        Some(value == rule.fake_when)
+    }
+
     /// The faces face intelligence found (empty when none were reported).
     pub fn faces(&self) -> &[FaceBox] {
         self.identity_details
@@ -602,6 +625,14 @@ impl Job {
         self.task_type_id
             .map(TaskType::from_id)
             .or_else(|| self.task_type_slug.clone())
+    }
+
+    /// The verdict of a completed job (see [`JobResult::verdict`]):
+    /// `None` for a job not completed, of an unknown task type, or whose
+    /// task gives no verdict.
+    pub fn verdict(&self) -> Option<bool> {
+        let task = self.task_type()?.info()?;
+        self.result.as_ref()?.verdict(task)
     }
 
     /// The input slot of this name.
@@ -948,6 +979,25 @@ mod tests {
         );
         assert_eq!(odd.extra["segments"], json!([1, 2]));
         assert!(odd.faces().is_empty());
+    }
+
+    #[test]
+    fn verdicts_follow_the_task_types_rule() {
+        let job = |task: u32, result: serde_json::Value| -> Job {
+            serde_json::from_value(json!({"jobId": 1, "taskTypeId": task,
+                "status": "completed", "result": result}))
+            .unwrap()
+        };
+        assert_eq!(job(1, json!({"isAiGenerated": true})).verdict(), Some(true));
+        assert_eq!(job(4, json!({"isDeepFake": false})).verdict(), Some(false));
+        assert_eq!(job(7, json!({"isLiveness": true})).verdict(), Some(false));
+        assert_eq!(
+            job(8, json!({"isDeepFake": true, "isSimilar": false})).verdict(),
+            Some(true)
+        );
+        assert_eq!(job(9, json!({"embedding": [0.0]})).verdict(), None);
+        assert_eq!(job(4, json!({"confidence": 0.5})).verdict(), None);
+        assert_eq!(job(99, json!({"isDeepFake": true})).verdict(), None);
     }
 
     #[test]

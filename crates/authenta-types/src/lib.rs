@@ -59,6 +59,7 @@ pub use media::{
 pub use tables::{
     ApiGeneration, CodeClass, ContentTypeInfo, CreditCheck, ErrorCodeInfo, MediaKind,
     ModelTypeInfo, Operation, QuotaKind, RetryAdvice, RouteInfo, SlotInfo, TaskTypeInfo,
+    VerdictRule,
 };
 
 /// A JSON object: where records keep the fields this version does not know.

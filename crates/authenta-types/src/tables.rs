@@ -249,6 +249,23 @@ pub struct TaskTypeInfo {
     pub description: &'static str,
     /// Its input slots; the first is the required `original`.
     pub slots: &'static [SlotInfo],
+    /// The [`JobResult`](crate::JobResult) fields (as on the wire, such as
+    /// `isDeepFake`) a completed job of this type holds.
+    pub result_fields: &'static [&'static str],
+    /// Which result field is the verdict; `None` when the task gives none
+    /// (embeddings, audio splitting).
+    pub verdict: Option<VerdictRule>,
+}
+
+/// Which boolean of a job's result is its verdict, and the value that
+/// means the media is manipulated (`isDeepFake: true`, `isLiveness: false`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerdictRule {
+    /// The result field, as on the wire (`isAiGenerated`, `isDeepFake`,
+    /// `isLiveness`, `isSimilar`).
+    pub field: &'static str,
+    /// The value that means manipulated (or not live).
+    pub fake_when: bool,
 }
 
 /// One input slot of a [`TaskTypeInfo`].
@@ -596,6 +613,19 @@ mod tests {
             None
         );
         assert_eq!(TaskTypeInfo::by_id(13).unwrap().time_limit_secs, None);
+        let liveness = TaskType::FaceLivenessDetection.info().unwrap();
+        assert_eq!(
+            liveness.verdict,
+            Some(VerdictRule {
+                field: "isLiveness",
+                fake_when: false
+            })
+        );
+        assert_eq!(TaskType::FaceEmbedding.info().unwrap().verdict, None);
+        assert_eq!(
+            TaskType::FaceEmbedding.info().unwrap().result_fields,
+            ["embedding"]
+        );
         assert_eq!(
             TaskTypeInfo::by_model("as-1").unwrap().slug,
             "audio-splitter"
