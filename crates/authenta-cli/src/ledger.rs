@@ -683,41 +683,85 @@ impl Ledger {
     /// ledger when its size and modification time are those saved, else
     /// computed (reading the whole file once) and saved.
     pub fn identify(&self, path: &Path) -> io::Result<Identity> {
-        let path = std::path::absolute(path)?;
-        let meta = std::fs::metadata(&path)?;
-        let mtime_ns = meta
-            .modified()?
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-        let size = meta.len();
-        let key = path.to_string_lossy().into_owned();
-        let saved: Option<String> = match self.pg() {
-            Some(pg) => pg.saved_digest(&key, size as i64, mtime_ns)?,
-            None => self
-                .raw()
-                .prepare_cached(
+        let mut identities = self.identify_many(&[path]);
+        identities.pop().expect("one identity per path")
+    }
+
+    /// [`Ledger::identify`] for each of `paths`, the saved digests read
+    /// with one query (PostgreSQL) or in one read transaction (SQLite).
+    pub fn identify_many(&self, paths: &[&Path]) -> Vec<io::Result<Identity>> {
+        let stat = |path: &Path| -> io::Result<(PathBuf, u64, i64)> {
+            let path = std::path::absolute(path)?;
+            let meta = std::fs::metadata(&path)?;
+            let mtime_ns = meta
+                .modified()?
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+            Ok((path, meta.len(), mtime_ns))
+        };
+        let stats: Vec<io::Result<(PathBuf, u64, i64)>> = paths.iter().map(|p| stat(p)).collect();
+        let wanted: Vec<(String, i64, i64)> = stats
+            .iter()
+            .flatten()
+            .map(|(path, size, mtime_ns)| {
+                (path.to_string_lossy().into_owned(), *size as i64, *mtime_ns)
+            })
+            .collect();
+        let saved = match self.saved_digests(&wanted) {
+            Ok(saved) => saved,
+            Err(e) => {
+                return paths
+                    .iter()
+                    .map(|_| Err(io::Error::other(e.to_string())))
+                    .collect();
+            }
+        };
+        let mut saved = saved.into_iter();
+        stats
+            .into_iter()
+            .map(|stat| {
+                let (path, size, mtime_ns) = stat?;
+                let sha256 = match saved.next().flatten() {
+                    Some(sha256) => sha256,
+                    None => {
+                        let sha256 = sha256_of(&path)?;
+                        self.queue(Queued::File {
+                            path: path.to_string_lossy().into_owned(),
+                            size: size as i64,
+                            mtime_ns,
+                            sha256: sha256.clone(),
+                        })?;
+                        sha256
+                    }
+                };
+                Ok(Identity { path, size, sha256 })
+            })
+            .collect()
+    }
+
+    /// The digest saved for each `(path, size, mtime_ns)`, if it is the
+    /// file's as it was then.
+    fn saved_digests(&self, files: &[(String, i64, i64)]) -> io::Result<Vec<Option<String>>> {
+        if let Some(pg) = self.pg() {
+            return pg.saved_digests(files);
+        }
+        let mut store = self.raw();
+        let tx = store.conn.transaction().map_err(db)?;
+        let saved = files
+            .iter()
+            .map(|(path, size, mtime_ns)| {
+                tx.prepare_cached(
                     "SELECT sha256 FROM files WHERE path = ?1 AND size = ?2 AND mtime_ns = ?3",
                 )
                 .and_then(|mut s| {
-                    s.query_row(params![key, size as i64, mtime_ns], |row| row.get(0))
+                    s.query_row(params![path, size, mtime_ns], |row| row.get(0))
                         .optional()
                 })
-                .map_err(db)?,
-        };
-        let sha256 = match saved {
-            Some(sha256) => sha256,
-            None => {
-                let sha256 = sha256_of(&path)?;
-                self.queue(Queued::File {
-                    path: key,
-                    size: size as i64,
-                    mtime_ns,
-                    sha256: sha256.clone(),
-                })?;
-                sha256
-            }
-        };
-        Ok(Identity { path, size, sha256 })
+                .map_err(db)
+            })
+            .collect();
+        tx.finish().map_err(db)?;
+        saved
     }
 
     /// The account of `client`'s key.
@@ -779,13 +823,15 @@ impl Ledger {
         // A look first, without the write lock: final entries, or ones
         // another worker holds, are answered without waiting for writers.
         {
-            let store = self.raw();
+            // One read transaction for all the looks.
+            let mut store = self.raw();
+            let look = store.conn.transaction().map_err(db)?;
             let mut looked = Vec::with_capacity(keys.len());
             for key in keys {
-                let resume = saved_resume(&store, key, refresh)?;
+                let resume = saved_resume(&look, key, refresh)?;
                 if matches!(resume, Resume::Final(_)) {
                     looked.push(Claim::Mine(resume));
-                } else if self.held_by_another(&store, key)? {
+                } else if self.held_by_another(&look, key)? {
                     looked.push(Claim::Held);
                 } else {
                     break;

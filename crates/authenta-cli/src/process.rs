@@ -392,8 +392,10 @@ impl Batch {
         let mut items: Vec<Item> = Vec::new();
         let mut group_of = Vec::with_capacity(jobs.len());
         let mut seen: HashMap<(String, String), usize> = HashMap::new();
-        for (j, job) in jobs.iter().enumerate() {
-            let identity = ledger.identify(&job.path).map_err(|e| {
+        let paths: Vec<&std::path::Path> = jobs.iter().map(|job| job.path.as_path()).collect();
+        let identities = ledger.identify_many(&paths);
+        for ((j, job), identity) in jobs.iter().enumerate().zip(identities) {
+            let identity = identity.map_err(|e| {
                 CliError::Ledger(format!("cannot read {}: {e}", job.path.display()))
             })?;
             let content = (identity.sha256.clone(), job.model.to_string());

@@ -278,16 +278,34 @@ impl Pg {
         self.transaction(&[]).map(drop)
     }
 
-    /// The digest saved for the file `path` of this size and mtime.
-    pub fn saved_digest(&self, path: &str, size: i64, mtime_ns: i64) -> io::Result<Option<String>> {
+    /// The digest saved for each `(path, size, mtime_ns)`, if it is the
+    /// file's as it was then: one query.
+    pub fn saved_digests(&self, files: &[(String, i64, i64)]) -> io::Result<Vec<Option<String>>> {
+        let paths: Vec<&str> = files.iter().map(|(path, ..)| path.as_str()).collect();
         let rows = self.query(
-            "SELECT sha256 FROM authenta.files WHERE path = $1 AND size = $2 AND mtime_ns = $3",
-            &[&path, &size, &mtime_ns],
+            "SELECT path, size, mtime_ns, sha256 FROM authenta.files WHERE path = ANY($1)",
+            &[&paths],
         )?;
-        rows.first()
-            .map(|row| row.try_get(0))
-            .transpose()
-            .map_err(|e| self.err(&e))
+        let mut saved = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let read = || -> Result<(String, i64, i64, String), tokio_postgres::Error> {
+                Ok((
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                ))
+            };
+            let (path, size, mtime_ns, sha256) = read().map_err(|e| self.err(&e))?;
+            saved.insert(path, (size, mtime_ns, sha256));
+        }
+        Ok(files
+            .iter()
+            .map(|(path, size, mtime_ns)| match saved.get(path) {
+                Some((s, m, sha256)) if s == size && m == mtime_ns => Some(sha256.clone()),
+                _ => None,
+            })
+            .collect())
     }
 
     /// The saved state of each of `keys` (in their order).
@@ -599,7 +617,32 @@ impl Pg {
                     &since,
                     &stamp,
                 ];
-                // A worker whose claim was taken over creates nothing.
+                // A worker whose claim was taken over creates nothing: the
+                // claim's row is locked and checked in the same statement
+                // (one round trip); only when another worker's lease holds
+                // is its holder looked at (has it exited?), the slow way.
+                let mut guarded = params.clone();
+                guarded.push(&worker.id);
+                let written = self.transaction(&[(
+                    "WITH holder AS (
+                       SELECT owner, lease_until > now() AS live FROM authenta.claims
+                       WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4
+                       FOR UPDATE
+                     )
+                     INSERT INTO authenta.entries AS e (base_url, client_id, sha256, model, path,
+                                                        size, name, since, stage, updated_at)
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, 'creating', $9
+                     WHERE NOT EXISTS (SELECT 1 FROM holder WHERE owner <> $10 AND live)
+                     ON CONFLICT (base_url, client_id, sha256, model) DO UPDATE SET
+                       path = $5, size = $6, name = $7, since = $8, mid = NULL,
+                       created_at = NULL, target = NULL, expires_at = NULL,
+                       stage = 'creating', status = NULL, record = NULL, updated_at = $9
+                     RETURNING true",
+                    guarded,
+                )])?;
+                if !written[0].is_empty() {
+                    return Ok(());
+                }
                 self.save(
                     worker,
                     key,
