@@ -225,6 +225,16 @@ impl Pg {
         }
         let inner = &*inner;
         let client = &inner.client;
+        // One statement is a transaction of its own: no BEGIN and COMMIT
+        // (each a wake-up of this thread more).
+        if let [(sql, params)] = all.as_slice() {
+            let rows = block_on(client.query(&inner.statements[sql], params.as_slice()))
+                .map_err(|e| self.err(&e))?;
+            return Ok(match steps.is_empty() {
+                true => Vec::new(),
+                false => vec![rows],
+            });
+        }
         let mut futures: Vec<Pin<Box<dyn Future<Output = _> + '_>>> = Vec::new();
         futures.push(Box::pin(async move {
             client.batch_execute("BEGIN").await.map(|()| Vec::new())
