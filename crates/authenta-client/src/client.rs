@@ -1,12 +1,13 @@
 //! [`Client`]: every operation users call, written once, for any transport
-//! and runtime. A backend is a type alias: `authenta_ureq::Client` is
-//! `Client<Blocking<UreqTransport, StdRuntime>>`, `authenta_reqwest::Client`
-//! is `Client<Async<ReqwestTransport, TokioRuntime>>`, and a program with
-//! its own HTTP client uses `Client<Blocking<MyClient, MyRuntime>>`.
+//! and runtime. A backend's own client is a struct over it:
+//! `authenta_ureq::Client` holds a `Client<Blocking<UreqTransport,
+//! StdRuntime>>`, `authenta_reqwest::Client` a
+//! `Client<Async<ReqwestTransport, TokioRuntime>>`; a program with its own
+//! HTTP client uses `Client<Blocking<MyClient, MyRuntime>>` directly.
 //!
 //! Each method builds a [`flow`](crate::engine::flows) and runs it with the
-//! one driver loop of its mode ([`engine::blocking::run`](crate::driver::blocking::run)
-//! or [`engine::nonblocking::run`](crate::driver::nonblocking::run)). The method list is
+//! one driver loop of its mode ([`driver::blocking::run`](crate::driver::blocking::run)
+//! or [`driver::nonblocking::run`](crate::driver::nonblocking::run)). The method list is
 //! stated once, in a macro expanded for both modes: the blocking methods
 //! return results, the async ones futures, with the same names, arguments
 //! and errors.
@@ -69,12 +70,13 @@ pub struct Async<T, R> {
     pub runtime: R,
 }
 
-/// A backend, implemented by its transport: how its [`Client`] is built
-/// from a [`ClientBuilder`]'s settings, so that `Client::builder()` and
-/// `Client::from_env()` work on the backend's type alias.
+/// A backend, implemented by its transport: how its own client type is
+/// built from a [`ClientBuilder`]'s settings, so that the builder (with its
+/// setters written once, here) serves every backend.
 pub trait Backend: Sized {
-    /// The mode and runtime the backend's client runs on.
-    type Driver;
+    /// The backend's client (`authenta_ureq::Client`, say): usually a
+    /// struct over a [`Client`] of this crate.
+    type Client;
     /// The backend's own HTTP client, which a user may bring
     /// ([`ClientBuilder::http_client`]) for its proxy, pool and TLS
     /// settings.
@@ -86,10 +88,10 @@ pub trait Backend: Sized {
         settings: &ClientSettings,
         config: Config,
         http: Option<Self::Http>,
-    ) -> Result<Client<Self::Driver>, Error>;
+    ) -> Result<Self::Client, Error>;
 }
 
-/// Configures a backend's [`Client`]: credentials (or the environment),
+/// Configures a backend's client: credentials (or the environment),
 /// base URL, user agent, timeouts, retry and poll policies, or the
 /// backend's own HTTP client. Both backends' `ClientBuilder` are this type.
 #[must_use]
@@ -235,7 +237,7 @@ impl<T: Backend> ClientBuilder<T> {
     /// agent, a missing environment variable (without
     /// [`credentials`](ClientBuilder::credentials)), or an HTTP client the
     /// backend refuses.
-    pub fn build(self) -> Result<Client<T::Driver>, Error> {
+    pub fn build(self) -> Result<T::Client, Error> {
         let config = self.settings.config()?;
         T::build(&self.settings, config, self.http)
     }
@@ -413,36 +415,34 @@ impl<D> Client<D> {
     }
 }
 
-/// What a driver's transport is, for [`Client::builder`] on both modes.
-pub trait Mode {
-    /// The transport.
-    type Transport;
-}
-
-impl<T, R> Mode for Blocking<T, R> {
-    type Transport = T;
-}
-
-impl<T, R> Mode for Async<T, R> {
-    type Transport = T;
-}
-
-impl<D: Mode> Client<D>
-where
-    D::Transport: Backend<Driver = D>,
-{
-    /// The backend's builder: timeouts, policies, user agent, its own HTTP
-    /// client.
-    pub fn builder() -> ClientBuilder<D::Transport> {
-        ClientBuilder::default()
-    }
-
-    /// A client configured from `AUTHENTA_CLIENT_ID`,
-    /// `AUTHENTA_CLIENT_SECRET` and (optionally) `AUTHENTA_BASE_URL`, with
-    /// the default timeouts and policies.
-    pub fn from_env() -> Result<Self, Error> {
-        ClientBuilder::<D::Transport>::default().build()
-    }
+/// A record id from what a caller has (`&str`, `String`, `&MediaId`,
+/// `MediaId`): one that cannot be an id (empty, longer than 64
+/// characters, or holding anything but ASCII letters, digits, `-` and `_`,
+/// which could change the request's path) fails before any request with
+/// [`ValidationError::InvalidMid`](crate::proto::ValidationError::InvalidMid).
+///
+/// ```
+/// use authenta_client::media_id;
+/// use authenta_client::types::MediaId;
+///
+/// let mid = MediaId::new("692f406f9f68d4b70080bb80");
+/// assert_eq!(media_id("692f406f9f68d4b70080bb80").unwrap(), mid);
+/// assert_eq!(media_id(&mid).unwrap(), mid);
+/// assert!(media_id("../admin").is_err());
+/// ```
+pub fn media_id(mid: impl AsRef<str>) -> Result<MediaId, Error> {
+    let text = mid.as_ref();
+    MediaId::parse(text).map_err(|_| {
+        let reason = match text.is_empty() {
+            true => "it is empty",
+            false => "a mid is at most 64 ASCII letters, digits, '-' and '_'",
+        };
+        ValidationError::InvalidMid {
+            mid: text.to_owned(),
+            reason,
+        }
+        .into()
+    })
 }
 
 /// The methods users call, stated once and expanded for each mode:

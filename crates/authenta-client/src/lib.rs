@@ -55,7 +55,7 @@ pub use bytes;
 
 #[cfg(feature = "async")]
 pub use client::MediaStream;
-pub use client::{Async, Backend, Blocking, Client, ClientBuilder, Mode};
+pub use client::{Async, Backend, Blocking, Client, ClientBuilder, media_id};
 pub use env::config_from_env;
 pub use files::{inspect_path, media_file};
 #[cfg(feature = "async")]
