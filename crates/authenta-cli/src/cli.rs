@@ -80,8 +80,17 @@ pub struct Global {
     /// The batch ledger `process` keeps to resume after an interruption
     /// (default $XDG_STATE_HOME/authenta/ledger.sqlite, else
     /// ~/.local/state/authenta/ledger.sqlite; with --emulator, none unless
-    /// this is given).
-    #[arg(long, global = true, value_name = "PATH", conflicts_with = "no_ledger")]
+    /// this is given): a SQLite file, or a PostgreSQL database
+    /// (postgres://USER@HOST/DB, the password in PGPASSWORD) that the
+    /// workers of a fleet share.
+    #[arg(
+        long,
+        global = true,
+        env = "AUTHENTA_LEDGER",
+        hide_env_values = true,
+        value_name = "PATH|URL",
+        conflicts_with = "no_ledger"
+    )]
     pub ledger: Option<PathBuf>,
 
     /// Keep no ledger: an interrupted `process` starts again from nothing.
@@ -121,10 +130,10 @@ pub enum Command {
     Ledger(LedgerArgs),
     /// Write a profile to the config file: base URL, client id and where
     /// the secret is kept (a private file, a variable, or a command).
-    Configure(crate::profile::ConfigureArgs),
+    Configure(ConfigureArgs),
     /// Serve the checks to AI assistants: a Model Context Protocol server
     /// on stdin and stdout (see the README for a client's configuration).
-    Mcp(crate::mcp::McpArgs),
+    Mcp(McpArgs),
 }
 
 /// `process FILE|DIR...`
@@ -162,6 +171,13 @@ pub struct Process {
     /// printing them from it (one query each).
     #[arg(long)]
     pub refresh: bool,
+
+    /// With a ledger other `authenta process` runs share (such as a
+    /// fleet's PostgreSQL ledger): leave the files another run is working
+    /// on to it and print only this run's. Without it, a run waits for
+    /// their outcome and prints the whole batch.
+    #[arg(long)]
+    pub own_only: bool,
 }
 
 /// `ledger [forget PATH|MID...]`
@@ -266,7 +282,7 @@ pub struct ResultArgs {
     pub file: Option<PathBuf>,
 
     /// How much of the heatmap shows through in --overlay, from 0 to 1.
-    #[arg(long, default_value_t = crate::report::overlay::DEFAULT_OPACITY, value_name = "0..1", requires = "overlay",
+    #[arg(long, default_value_t = authenta_report::overlay::DEFAULT_OPACITY, value_name = "0..1", requires = "overlay",
           value_parser = parse_opacity)]
     pub opacity: f32,
 }
@@ -390,6 +406,67 @@ fn parse_opacity(text: &str) -> Result<f32, String> {
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .map_err(|e| format!("{e}; give a duration such as 300ms, 90s or 10m"))
+}
+
+/// `configure [--api-key-file PATH | --api-key-env VAR | --api-key-command CMD
+/// | --client-id ID (--secret-file PATH | --secret-env VAR | --secret-command CMD)]`
+#[derive(Args)]
+pub struct ConfigureArgs {
+    /// An API key (today's kind): keep it in this file, written readable by
+    /// you only (mode 600). The key is read from the terminal without echo,
+    /// or from standard input's first line when it is not a terminal.
+    #[arg(long, value_name = "PATH", group = "secret")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// An API key: read it from this environment variable when the profile
+    /// is used (nothing is stored).
+    #[arg(long, value_name = "VAR", group = "secret")]
+    pub api_key_env: Option<String>,
+
+    /// An API key: run this command when the profile is used; the first
+    /// line it prints is the key (nothing is stored).
+    #[arg(long, value_name = "COMMAND", group = "secret")]
+    pub api_key_command: Option<String>,
+
+    /// An older key's client secret (with --client-id): keep it in this
+    /// file, written readable by you only (mode 600). The secret is read from the terminal without echo, or from
+    /// standard input's first line when it is not a terminal.
+    #[arg(long, value_name = "PATH", group = "secret")]
+    pub secret_file: Option<PathBuf>,
+
+    /// Read the secret from this environment variable when the profile is
+    /// used (nothing is stored).
+    #[arg(long, value_name = "VAR", group = "secret")]
+    pub secret_env: Option<String>,
+
+    /// Run this command when the profile is used: the first line it prints
+    /// is the secret (`pass show authenta/ci`, `op read ...`); nothing is
+    /// stored.
+    #[arg(long, value_name = "COMMAND", group = "secret")]
+    pub secret_command: Option<String>,
+}
+
+/// `mcp`
+#[derive(Args)]
+pub struct McpArgs {
+    /// A folder whose files (and its subfolders') the tools may read;
+    /// repeat for more. With none, no file can be checked.
+    #[arg(long = "allow", value_name = "DIR")]
+    pub allow: Vec<PathBuf>,
+
+    /// At most this many uploads at once, over all calls.
+    #[arg(long, default_value_t = 2, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub max_concurrency: u16,
+
+    /// How long `check_media` waits for verdicts before it answers with
+    /// the records still running (a call may ask for another wait).
+    #[arg(long, default_value = "45s", value_name = "DURATION", value_parser = parse_duration)]
+    pub wait: Duration,
+
+    /// The longest wait a call may ask for.
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = parse_duration)]
+    pub max_wait: Duration,
 }
 
 #[cfg(test)]

@@ -18,6 +18,10 @@
 //! entry alone and asks again later; a claim whose lease ran out, or whose
 //! holder on this machine has exited, is taken over, from the saved stage.
 //!
+//! `--ledger postgres://…` keeps the same tables in PostgreSQL instead
+//! ([`postgres`]), for workers on several machines sharing one batch: the
+//! same claims, leases by the server's clock.
+//!
 //! Writes that can wait (a file's digest, a status seen, a final record)
 //! are queued and written together, in the transaction of the next write
 //! that cannot (a claim, a checkpoint), or once enough of them or old
@@ -41,6 +45,8 @@ use crate::cli::{Global, LedgerAction, LedgerArgs};
 use crate::exit;
 use crate::output::{self, Table};
 use crate::session::CliError;
+
+mod postgres;
 
 /// The file name under the state directory.
 const FILE_NAME: &str = "ledger.sqlite";
@@ -133,6 +139,15 @@ fn open_for(global: &Global, create: bool) -> Result<Option<Ledger>, CliError> {
     let Some(path) = path_for(global)? else {
         return Ok(None);
     };
+    if let Some(url) = path.to_str().filter(|p| postgres::is_url(p)) {
+        return Ledger::open_url(url).map(Some).map_err(|e| {
+            CliError::Ledger(format!(
+                "cannot open the batch ledger {}: {e}; check the URL and that the server \
+                 takes connections, or give --no-ledger",
+                postgres::redact(url)
+            ))
+        });
+    }
     if !create && !path.exists() {
         return Ok(None);
     }
@@ -148,7 +163,7 @@ fn open_for(global: &Global, create: bool) -> Result<Option<Ledger>, CliError> {
 pub fn failed(ledger: &Ledger, e: &io::Error) -> CliError {
     CliError::Ledger(format!(
         "cannot write the batch ledger {}: {e}",
-        ledger.path().display()
+        ledger.location()
     ))
 }
 
@@ -192,11 +207,7 @@ pub fn run(global: &Global, args: &LedgerArgs) -> Result<u8, CliError> {
                     ]);
                 }
                 table.print();
-                eprintln!(
-                    "authenta: {} entries in {}",
-                    rows.len(),
-                    ledger.path().display()
-                );
+                eprintln!("authenta: {} entries in {}", rows.len(), ledger.location());
             }
             Ok(exit::SUCCESS)
         }
@@ -283,13 +294,22 @@ pub struct Row {
     pub updated_at: String,
 }
 
-/// The ledger: one SQLite connection, shared by the batch's tasks.
+/// The ledger: one connection (SQLite, or PostgreSQL), shared by the
+/// batch's tasks.
 #[derive(Clone)]
 pub struct Ledger {
-    conn: Arc<Mutex<Store>>,
-    path: PathBuf,
+    backend: Backend,
+    /// Where it is, as messages show it (a URL without its password).
+    location: Arc<str>,
     worker: Arc<Worker>,
     renewing: Arc<Once>,
+}
+
+/// The database a ledger is kept in.
+#[derive(Clone)]
+enum Backend {
+    Sqlite(Arc<Mutex<Store>>),
+    Postgres(Arc<postgres::Pg>),
 }
 
 /// The connection and the writes queued for its next transaction.
@@ -320,27 +340,25 @@ enum Queued {
         status: String,
         at: String,
     },
+    /// (Ending `owner`'s claim.)
     Finished {
         mid: String,
         status: String,
         record: String,
         at: String,
+        owner: String,
     },
 }
 
 impl Store {
     /// Runs `write` in one transaction (`IMMEDIATE`: the write lock from
     /// its start) after the queued writes.
-    fn write<T>(
-        &mut self,
-        owner: &str,
-        write: impl FnOnce(&Transaction<'_>) -> io::Result<T>,
-    ) -> io::Result<T> {
+    fn write<T>(&mut self, write: impl FnOnce(&Transaction<'_>) -> io::Result<T>) -> io::Result<T> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
-        apply(&tx, &self.queued, owner)?;
+        apply(&tx, &self.queued)?;
         let value = write(&tx)?;
         tx.commit().map_err(db)?;
         self.queued.clear();
@@ -349,16 +367,16 @@ impl Store {
     }
 
     /// Writes what is queued, if anything.
-    fn flush(&mut self, owner: &str) -> io::Result<()> {
+    fn flush(&mut self) -> io::Result<()> {
         match self.queued.is_empty() {
             true => Ok(()),
-            false => self.write(owner, |_| Ok(())),
+            false => self.write(|_| Ok(())),
         }
     }
 }
 
 /// Writes `queued`, in order, in `tx`.
-fn apply(tx: &Transaction<'_>, queued: &[Queued], owner: &str) -> io::Result<()> {
+fn apply(tx: &Transaction<'_>, queued: &[Queued]) -> io::Result<()> {
     for write in queued {
         match write {
             Queued::File {
@@ -383,6 +401,7 @@ fn apply(tx: &Transaction<'_>, queued: &[Queued], owner: &str) -> io::Result<()>
                 status,
                 record,
                 at,
+                owner,
             } => tx
                 .prepare_cached(
                     "UPDATE entries SET stage = 'final', status = ?2, record = ?3, target = NULL,
@@ -507,10 +526,7 @@ impl Ledger {
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .map_err(db)?;
         if version > SCHEMA_VERSION {
-            return Err(io::Error::other(format!(
-                "it was written by a newer authenta (ledger version {version}, this one reads \
-                 {SCHEMA_VERSION}): upgrade authenta"
-            )));
+            return Err(newer(version));
         }
         // Turning a new database to WAL takes an exclusive lock, and SQLite
         // answers "database is locked" at once (no busy handler) while
@@ -552,48 +568,80 @@ impl Ledger {
     }
 
     fn ready(conn: Connection, path: &Path) -> io::Result<Ledger> {
-        Ok(Ledger {
-            conn: Arc::new(Mutex::new(Store {
-                conn,
-                queued: Vec::new(),
-                since: None,
-            })),
-            path: path.to_owned(),
+        let store = Store {
+            conn,
+            queued: Vec::new(),
+            since: None,
+        };
+        Ok(Ledger::with(
+            Backend::Sqlite(Arc::new(Mutex::new(store))),
+            path.display().to_string(),
+        ))
+    }
+
+    /// Connects to the PostgreSQL ledger at `url` (creating its tables in
+    /// a new database).
+    pub fn open_url(url: &str) -> io::Result<Ledger> {
+        let pg = postgres::Pg::open(url)?;
+        Ok(Ledger::with(
+            Backend::Postgres(Arc::new(pg)),
+            postgres::redact(url),
+        ))
+    }
+
+    fn with(backend: Backend, location: String) -> Ledger {
+        Ledger {
+            backend,
+            location: location.into(),
             worker: Arc::new(Worker::this()),
             renewing: Arc::new(Once::new()),
-        })
+        }
     }
 
-    /// Where it is.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where it is: a path, or a URL without its password.
+    pub fn location(&self) -> &str {
+        &self.location
     }
 
-    /// The connection, as it is (what this process queued not yet
-    /// written).
+    /// The SQLite connection, as it is (what this process queued not yet
+    /// written). Only called once a PostgreSQL ledger took another way.
     fn raw(&self) -> MutexGuard<'_, Store> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        match &self.backend {
+            Backend::Sqlite(store) => store.lock().unwrap_or_else(|e| e.into_inner()),
+            Backend::Postgres(_) => unreachable!("a PostgreSQL ledger has no SQLite connection"),
+        }
+    }
+
+    /// The PostgreSQL ledger, if it is one.
+    fn pg(&self) -> Option<&postgres::Pg> {
+        match &self.backend {
+            Backend::Postgres(pg) => Some(pg),
+            Backend::Sqlite(_) => None,
+        }
     }
 
     /// The connection, with everything queued written.
     fn conn(&self) -> io::Result<MutexGuard<'_, Store>> {
         let mut store = self.raw();
-        store.flush(&self.worker.id)?;
+        store.flush()?;
         Ok(store)
     }
 
     /// Runs `write` in one transaction, after what is queued.
     fn write<T>(&self, write: impl FnOnce(&Transaction<'_>) -> io::Result<T>) -> io::Result<T> {
-        self.raw().write(&self.worker.id, write)
+        self.raw().write(write)
     }
 
     /// Queues `write`; writes the queue if it is long or old enough.
     fn queue(&self, write: Queued) -> io::Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.queue(write);
+        }
         let mut store = self.raw();
         store.queued.push(write);
         let since = *store.since.get_or_insert_with(Instant::now);
         match store.queued.len() >= QUEUE_LEN || since.elapsed() >= QUEUE_AGE {
-            true => store.flush(&self.worker.id),
+            true => store.flush(),
             false => Ok(()),
         }
     }
@@ -601,7 +649,10 @@ impl Ledger {
     /// Writes everything queued now (at the end of a batch, or before
     /// another process is told an outcome).
     pub fn flush(&self) -> io::Result<()> {
-        self.conn().map(drop)
+        match self.pg() {
+            Some(pg) => pg.flush(),
+            None => self.conn().map(drop),
+        }
     }
 
     /// The identity of the file at `path`: its digest is read from the
@@ -616,16 +667,19 @@ impl Ledger {
             .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
         let size = meta.len();
         let key = path.to_string_lossy().into_owned();
-        let saved: Option<String> = self
-            .raw()
-            .prepare_cached(
-                "SELECT sha256 FROM files WHERE path = ?1 AND size = ?2 AND mtime_ns = ?3",
-            )
-            .and_then(|mut s| {
-                s.query_row(params![key, size as i64, mtime_ns], |row| row.get(0))
-                    .optional()
-            })
-            .map_err(db)?;
+        let saved: Option<String> = match self.pg() {
+            Some(pg) => pg.saved_digest(&key, size as i64, mtime_ns)?,
+            None => self
+                .raw()
+                .prepare_cached(
+                    "SELECT sha256 FROM files WHERE path = ?1 AND size = ?2 AND mtime_ns = ?3",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![key, size as i64, mtime_ns], |row| row.get(0))
+                        .optional()
+                })
+                .map_err(db)?,
+        };
         let sha256 = match saved {
             Some(sha256) => sha256,
             None => {
@@ -685,6 +739,11 @@ impl Ledger {
     /// claim holds until [`Ledger::release`] (or its lease runs out, the
     /// process gone): another process meanwhile gets [`Claim::Held`].
     pub fn claim(&self, key: &EntryKey, refresh: bool) -> io::Result<Claim> {
+        if let Some(pg) = self.pg() {
+            let claim = pg.claim(&self.worker, key, refresh)?;
+            self.keep_renewing();
+            return Ok(claim);
+        }
         // A look first, without the write lock: a final entry, or one
         // another worker holds, is answered without waiting for writers.
         {
@@ -762,6 +821,9 @@ impl Ledger {
     /// Gives up this process's claim of `key` (its outcome is saved, or
     /// another worker may try it).
     pub fn release(&self, key: &EntryKey) -> io::Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.release(&self.worker, key);
+        }
         self.write(|tx| {
             tx.prepare_cached(
                 "DELETE FROM claims WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
@@ -783,6 +845,9 @@ impl Ledger {
 
     /// Writes what is queued and gives up every claim of this process.
     pub fn release_all(&self) -> io::Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.release_all(&self.worker);
+        }
         self.write(|tx| {
             tx.execute(
                 "DELETE FROM claims WHERE owner = ?1",
@@ -797,21 +862,34 @@ impl Ledger {
     /// of a lease apart, while the ledger is open.
     fn keep_renewing(&self) {
         self.renewing.call_once(|| {
-            let (conn, owner): (Weak<Mutex<Store>>, String) =
-                (Arc::downgrade(&self.conn), self.worker.id.clone());
+            let worker = self.worker.clone();
+            // What is queued is written too, however quiet the batch; `None`
+            // once the ledger is closed.
+            let renew: Box<dyn Fn() -> Option<io::Result<()>> + Send> = match &self.backend {
+                Backend::Sqlite(store) => {
+                    let store: Weak<Mutex<Store>> = Arc::downgrade(store);
+                    Box::new(move || {
+                        let store = store.upgrade()?;
+                        let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
+                        Some(store.write(|tx| {
+                            tx.execute(
+                                "UPDATE claims SET lease_until = ?2 WHERE owner = ?1",
+                                params![worker.id, unix_ms(SystemTime::now() + LEASE)],
+                            )
+                            .map(drop)
+                            .map_err(db)
+                        }))
+                    })
+                }
+                Backend::Postgres(pg) => {
+                    let pg = Arc::downgrade(pg);
+                    Box::new(move || Some(pg.upgrade()?.renew(&worker)))
+                }
+            };
             std::thread::spawn(move || {
                 loop {
                     std::thread::sleep(LEASE / 3);
-                    let Some(conn) = conn.upgrade() else { return };
-                    let mut store = conn.lock().unwrap_or_else(|e| e.into_inner());
-                    // What is queued is written too, however quiet the batch.
-                    let renewed = store.write(&owner, |tx| {
-                        tx.execute(
-                            "UPDATE claims SET lease_until = ?2 WHERE owner = ?1",
-                            params![owner, unix_ms(SystemTime::now() + LEASE)],
-                        )
-                        .map_err(db)
-                    });
+                    let Some(renewed) = renew() else { return };
                     if let Err(e) = renewed {
                         eprintln!("authenta: warning: cannot renew the ledger's claims: {e}");
                     }
@@ -828,6 +906,9 @@ impl Ledger {
     }
 
     fn save(&self, key: &EntryKey, identity: &Identity, point: Checkpoint<'_>) -> io::Result<()> {
+        if let Some(pg) = self.pg() {
+            return pg.save_checkpoint(&self.worker, key, identity, point);
+        }
         self.write(|tx| {
             match point {
                 Checkpoint::Creating { request, at } => {
@@ -835,10 +916,7 @@ impl Ledger {
                     // over (its lease ran out while it stalled) creates
                     // nothing.
                     if self.held_by_another(tx, key)? {
-                        return Err(io::Error::other(
-                            "another authenta process took this file over (this one's claim \
-                             ran out): it is not created twice",
-                        ));
+                        return Err(taken_over());
                     }
                     tx.prepare_cached(
                         "INSERT INTO entries (base_url, client_id, sha256, model, path, size,
@@ -916,11 +994,15 @@ impl Ledger {
             status: media.status.to_string(),
             record: serde_json::to_string(&kept).map_err(io::Error::other)?,
             at: now(),
+            owner: self.worker.id.clone(),
         })
     }
 
     /// Drops the entries of `mid` (a record that no longer exists).
     pub fn forget_mid(&self, mid: &str) -> io::Result<usize> {
+        if let Some(pg) = self.pg() {
+            return pg.forget_mid(mid);
+        }
         self.write(|tx| {
             tx.execute("DELETE FROM entries WHERE mid = ?1", params![mid])
                 .map_err(db)
@@ -932,6 +1014,9 @@ impl Ledger {
     pub fn forget_path(&self, path: &Path) -> io::Result<usize> {
         let path = std::path::absolute(path)?;
         let key = path.to_string_lossy().into_owned();
+        if let Some(pg) = self.pg() {
+            return pg.forget_path(&key);
+        }
         let conn = self.conn()?;
         let sha256: Option<String> = conn
             .query_row(
@@ -956,6 +1041,9 @@ impl Ledger {
 
     /// Every entry, most recently changed first.
     pub fn rows(&self) -> io::Result<Vec<Row>> {
+        if let Some(pg) = self.pg() {
+            return pg.rows();
+        }
         let conn = self.conn()?;
         let mut statement = conn
             .prepare(
@@ -987,6 +1075,16 @@ impl Ledger {
     /// Every final record saved for `account`, with the path it was
     /// processed from, in path order.
     pub fn final_entries(&self, account: &Account) -> io::Result<Vec<(PathBuf, Media)>> {
+        if let Some(pg) = self.pg() {
+            let rows = pg.final_entries(account)?;
+            return Ok(rows
+                .into_iter()
+                .filter_map(|(path, record)| {
+                    let media = serde_json::from_str(&record?).ok()?;
+                    Some((PathBuf::from(path), media))
+                })
+                .collect());
+        }
         let conn = self.conn()?;
         let mut statement = conn
             .prepare(
@@ -1014,6 +1112,10 @@ impl Ledger {
     /// model, whatever path they were processed under), for `account`.
     pub fn final_record(&self, account: &Account, item: &Path) -> io::Result<Option<Media>> {
         let identity = self.identify(item)?;
+        if let Some(pg) = self.pg() {
+            let record = pg.final_record(account, &identity.sha256)?;
+            return Ok(record.and_then(|r| serde_json::from_str(&r).ok()));
+        }
         let record: Option<String> = self
             .conn()?
             .query_row(
@@ -1048,18 +1150,21 @@ impl Row {
     }
 }
 
+/// An entry's saved state: stage, name, since, mid, created_at, target,
+/// record.
+type Saved = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 /// Where the entry `key` starts, from what `conn` holds (see
 /// [`Ledger::claim`]).
 fn saved_resume(conn: &Connection, key: &EntryKey, refresh: bool) -> io::Result<Resume> {
-    type Saved = (
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    );
     let saved: Option<Saved> = conn
         .prepare_cached(
             "SELECT stage, name, since, mid, created_at, target, record FROM entries
@@ -1088,8 +1193,14 @@ fn saved_resume(conn: &Connection, key: &EntryKey, refresh: bool) -> io::Result<
             .optional()
         })
         .map_err(db)?;
+    Ok(resume_of(saved, refresh))
+}
+
+/// Where an entry starts, from its saved state (`refresh`: a final record
+/// is read again, as if only uploaded).
+fn resume_of(saved: Option<Saved>, refresh: bool) -> Resume {
     let Some((stage, name, since, mid, created_at, target, record)) = saved else {
-        return Ok(Resume::New);
+        return Resume::New;
     };
     let mid = mid.map(MediaId::new);
     let created_at = created_at.and_then(|t| t.parse().ok());
@@ -1097,7 +1208,7 @@ fn saved_resume(conn: &Connection, key: &EntryKey, refresh: bool) -> io::Result<
     let target: Option<UploadTarget> = target.and_then(|t| serde_json::from_str(&t).ok());
     let since = since.and_then(|t| t.parse().ok());
     // A row that does not read back whole is started again.
-    Ok(match (stage.as_str(), mid, record, target) {
+    match (stage.as_str(), mid, record, target) {
         ("final", Some(mid), _, _) if refresh => Resume::Uploaded { mid, created_at },
         ("final", _, Some(media), _) => Resume::Final(Box::new(media)),
         ("final" | "uploaded", Some(mid), _, _) => Resume::Uploaded { mid, created_at },
@@ -1111,7 +1222,23 @@ fn saved_resume(conn: &Connection, key: &EntryKey, refresh: bool) -> io::Result<
             _ => Resume::New,
         },
         _ => Resume::New,
-    })
+    }
+}
+
+/// A ledger of a later schema than this authenta reads.
+fn newer(version: i64) -> io::Error {
+    io::Error::other(format!(
+        "it was written by a newer authenta (ledger version {version}, this one reads \
+         {SCHEMA_VERSION}): upgrade authenta"
+    ))
+}
+
+/// A checkpoint of an entry another worker took over.
+fn taken_over() -> io::Error {
+    io::Error::other(
+        "another authenta process took this file over (this one's claim ran out): it is not \
+         created twice",
+    )
 }
 
 /// `UPDATE`s the entry `key` with `set` (whose parameters are `?6` on,
@@ -1227,7 +1354,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(ledger.path())
+            let mode = std::fs::metadata(ledger.location())
                 .unwrap()
                 .permissions()
                 .mode();
@@ -1238,7 +1365,7 @@ mod tests {
             .unwrap()
             .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
-        let err = Ledger::open(ledger.path()).err().unwrap();
+        let err = Ledger::open(Path::new(ledger.location())).err().unwrap();
         assert!(err.to_string().contains("newer authenta"), "{err}");
         ledger
             .conn()

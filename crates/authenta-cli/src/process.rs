@@ -123,12 +123,15 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     };
     let mut pending: Vec<usize> = (0..batch.items.len()).collect();
     let claim_failed: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
+    // With --own-only: the files left to other processes.
+    let left: Arc<Mutex<Vec<usize>>> = Arc::default();
     let mut announced = false;
     loop {
         let held: Arc<Mutex<Vec<usize>>> = Arc::default();
         let items = std::mem::take(&mut pending).into_iter().filter_map({
             let (bars, live, jobs) = (bars.clone(), live.clone(), &plan.jobs);
             let (ledger, held, claim_failed) = (&ledger, held.clone(), claim_failed.clone());
+            let left = left.clone();
             let batch = &batch;
             move |g| {
                 let item = &batch.items[g];
@@ -137,7 +140,10 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
                         match ledger.claim(key, refresh) {
                             Ok(Claim::Mine(resume)) => resume,
                             Ok(Claim::Held) => {
-                                lock(&held).push(g);
+                                match args.own_only {
+                                    true => lock(&left).push(g),
+                                    false => lock(&held).push(g),
+                                }
                                 return None;
                             }
                             Err(e) => {
@@ -250,6 +256,13 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
             .release_all()
             .map_err(|e| ledger::failed(ledger, &e))?;
     }
+    let left = lock(&left).len();
+    if left > 0 {
+        bars.note(&format!(
+            "authenta: {left} file(s) are being processed by another authenta process sharing \
+             the ledger: left to it (--own-only); `authenta ledger` shows their outcome"
+        ));
+    }
     count.done();
     watcher.abort();
     // Bars of files an interruption left behind do not stay above the table.
@@ -281,7 +294,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
             .into_iter()
             .map(|(job, (outcome, elapsed))| report_entry(job, outcome, *elapsed))
             .collect();
-        match report.write(client, &entries).await {
+        match report::write(report, client, &entries).await {
             Ok(summary) => report::wrote(path, &summary),
             // The batch's own failure, if any, says more than the report's.
             Err(e) => {

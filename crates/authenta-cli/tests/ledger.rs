@@ -5,9 +5,14 @@
 //! the target expired); the same bytes at two paths are processed once;
 //! `SIGKILL` at random moments then reruns end with exactly one record per
 //! file; the first `SIGINT` stops starting files and a second exits at once.
+//! Several workers sharing one ledger, SQLite or PostgreSQL (a server these
+//! tests start), create each record once, however many are killed.
 
 mod common;
+#[path = "common/postgres.rs"]
+mod postgres;
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as StdCommand, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -18,15 +23,28 @@ use authenta_emulator::{
 use common::{has, until};
 use serde_json::Value;
 
-/// An emulator, a key on it, a directory of media and a ledger path.
+/// An emulator, a key on it, a directory of media and a ledger: a path, or
+/// a PostgreSQL server's database.
 struct Env {
     emulator: RunningEmulator,
     key: ApiKey,
     dir: tempfile::TempDir,
+    postgres: Option<postgres::Cluster>,
+}
+
+/// Where a test's ledger is kept.
+#[derive(Clone, Copy, Debug)]
+enum Kept {
+    Sqlite,
+    Postgres,
 }
 
 impl Env {
     fn new(processing: Duration, upload_expiry: Option<Duration>) -> Env {
+        Env::kept(processing, upload_expiry, Kept::Sqlite)
+    }
+
+    fn kept(processing: Duration, upload_expiry: Option<Duration>, kept: Kept) -> Env {
         let mut builder = Emulator::builder().processing_time(processing);
         if let Some(expiry) = upload_expiry {
             builder = builder.upload_url_expiry(expiry);
@@ -35,7 +53,20 @@ impl Env {
         let key = emulator.create_key(KeySpec::new("ledger")).unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("media")).unwrap();
-        Env { emulator, key, dir }
+        let postgres = match kept {
+            Kept::Sqlite => None,
+            Kept::Postgres => {
+                let cluster = postgres::Cluster::start();
+                cluster.database("batch");
+                Some(cluster)
+            }
+        };
+        Env {
+            emulator,
+            key,
+            dir,
+            postgres,
+        }
     }
 
     fn media(&self) -> PathBuf {
@@ -44,6 +75,37 @@ impl Env {
 
     fn ledger(&self) -> PathBuf {
         self.dir.path().join("state/ledger.sqlite")
+    }
+
+    /// What `--ledger` says: the SQLite ledger's path, or the PostgreSQL
+    /// database's URL.
+    fn ledger_arg(&self) -> OsString {
+        match &self.postgres {
+            Some(cluster) => cluster.url("batch").into(),
+            None => self.ledger().into(),
+        }
+    }
+
+    /// The number of claims the ledger holds.
+    fn claims(&self) -> i64 {
+        self.count("SELECT count(*) FROM claims")
+    }
+
+    /// The number of final entries the ledger holds.
+    fn finals(&self) -> i64 {
+        self.count("SELECT count(*) FROM entries WHERE stage = 'final'")
+    }
+
+    /// The number `query` of the ledger's tables answers (in PostgreSQL,
+    /// in the schema `authenta`).
+    fn count(&self, query: &str) -> i64 {
+        match &self.postgres {
+            Some(cluster) => {
+                let query = format!("SET search_path = authenta; {query}");
+                cluster.sql("batch", &query).parse().unwrap()
+            }
+            None => rusqlite_count(&self.ledger(), query),
+        }
     }
 
     /// Writes `count` distinct small PNGs into the media directory.
@@ -68,7 +130,7 @@ impl Env {
             .env("AUTHENTA_CLIENT_ID", &self.key.client_id)
             .env("AUTHENTA_CLIENT_SECRET", &self.key.client_secret)
             .arg("--ledger")
-            .arg(self.ledger())
+            .arg(self.ledger_arg())
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -88,6 +150,7 @@ impl Env {
     fn run(&self, args: &[&str], code: i32) -> (String, String) {
         let output = self.command(args).output().unwrap();
         let (stdout, stderr) = texts(&output);
+        no_password(&stdout, &stderr);
         assert_eq!(
             output.status.code(),
             Some(code),
@@ -113,6 +176,16 @@ fn texts(output: &Output) -> (String, String) {
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// No output shows the PostgreSQL ledger's password.
+fn no_password(stdout: &str, stderr: &str) {
+    for text in [stdout, stderr] {
+        assert!(
+            !text.contains(postgres::PASSWORD),
+            "the password shown:\n{text}"
+        );
+    }
 }
 
 /// The results table's row of `path`, which must appear exactly once.
@@ -164,7 +237,19 @@ fn signal(child: &Child, name: &str) {
 
 #[test]
 fn a_second_run_costs_nothing_and_the_same_bytes_are_processed_once() {
-    let env = Env::new(Duration::from_millis(200), None);
+    second_run_costs_nothing(Kept::Sqlite);
+}
+
+#[test]
+fn a_second_run_costs_nothing_with_a_postgresql_ledger_too() {
+    second_run_costs_nothing(Kept::Postgres);
+}
+
+/// Two runs over the same files with a ledger kept as `kept`: the second
+/// prints from the ledger with no request; `ledger` lists and forgets; the
+/// report finds records in it.
+fn second_run_costs_nothing(kept: Kept) {
+    let env = Env::kept(Duration::from_millis(200), None, kept);
     let mut files = env.pngs(3);
     let twin = env.media().join("twin.png");
     std::fs::copy(&files[0], &twin).unwrap();
@@ -173,9 +258,11 @@ fn a_second_run_costs_nothing_and_the_same_bytes_are_processed_once() {
     let media = media.to_str().unwrap();
 
     // Listing before any run creates nothing.
-    let (_, said) = env.run(&["ledger"], 0);
-    has(&said, "yet");
-    assert!(!env.ledger().exists());
+    if env.postgres.is_none() {
+        let (_, said) = env.run(&["ledger"], 0);
+        has(&said, "yet");
+        assert!(!env.ledger().exists());
+    }
 
     let (first, stderr) = env.run(&["process", media], 0);
     every_verdict_once(&first, &files);
@@ -307,24 +394,7 @@ fn sigkill_at_random_moments_then_reruns_spend_each_file_once() {
     const FILES: u32 = 40;
     let env = Env::new(Duration::from_millis(400), None);
     let files = env.pngs(FILES);
-    // A seed from the clock, printed, so a failure can be replayed.
-    let seed = std::env::var("AUTHENTA_KILL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos() as u64
-        });
-    eprintln!("AUTHENTA_KILL_SEED={seed}");
-    let mut state = seed | 1;
-    let mut random = move |below: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % below
-    };
+    let (seed, mut random) = kill_seed();
 
     // Every API request and upload takes 100 ms more, so the batch lasts
     // a few seconds and a kill lands in the middle of requests.
@@ -434,14 +504,39 @@ fn the_first_sigint_stops_starting_files_and_a_second_exits_at_once() {
     assert_eq!(env.emulator.records().len(), FILES as usize);
 }
 
+/// A seed from the clock (or `AUTHENTA_KILL_SEED`), printed, so a failure
+/// can be replayed, and random numbers below a bound from it.
+fn kill_seed() -> (u64, impl FnMut(u64) -> u64) {
+    let seed = std::env::var("AUTHENTA_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos() as u64
+        });
+    eprintln!("AUTHENTA_KILL_SEED={seed}");
+    let mut state = seed | 1;
+    let random = move |below: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % below
+    };
+    (seed, random)
+}
+
 /// `workers` runs of `authenta process -j 4` over the same 40 files with
-/// the same ledger, started together; with `kill`, the first is killed
-/// (`SIGKILL`) once a few records exist, and a rerun follows. Every run
-/// that ends prints every file's verdict (its own, or another's read from
-/// the ledger); the emulator ends with exactly one record per file.
-fn workers_share_one_ledger(workers: usize, kill: bool) {
+/// the same ledger, started together; with `kill`, some of them (1 to
+/// `workers - 1`, at random) are killed (`SIGKILL`), each once a random
+/// number of records exist, and a rerun follows. Every run that ends prints
+/// every file's verdict (its own, or another's read from the ledger); the
+/// emulator ends with exactly one record per file, the ledger with every
+/// entry final and no claim.
+fn workers_share_one_ledger(workers: usize, kill: bool, kept: Kept) {
     const FILES: u32 = 40;
-    let env = Env::new(Duration::from_millis(300), None);
+    let env = Env::kept(Duration::from_millis(300), None, kept);
     let files = env.pngs(FILES);
     if kill {
         // Slower requests, so the kill lands in the middle of the batch.
@@ -450,19 +545,26 @@ fn workers_share_one_ledger(workers: usize, kill: bool) {
             env.emulator.inject_fault(slow.times(100_000)).unwrap();
         }
     }
-    let children: Vec<Child> = (0..workers).map(|_| env.spawn_process("4")).collect();
-    let mut children = children.into_iter();
+    let mut children: Vec<Child> = (0..workers).map(|_| env.spawn_process("4")).collect();
     if kill {
-        let victim = children.next().unwrap();
-        until(Duration::from_secs(60), || {
-            env.emulator.records().len() >= 6
-        });
-        signal(&victim, "-KILL");
-        wait(victim, Duration::from_secs(30));
+        let (seed, mut random) = kill_seed();
+        let victims = 1 + random(workers as u64 - 1) as usize;
+        let mut at: Vec<usize> = (0..victims).map(|_| 2 + random(20) as usize).collect();
+        at.sort_unstable();
+        for records in at {
+            let victim = children.remove(random(children.len() as u64) as usize);
+            until(Duration::from_secs(60), || {
+                env.emulator.records().len() >= records
+            });
+            signal(&victim, "-KILL");
+            wait(victim, Duration::from_secs(30));
+            eprintln!("killed a worker at {records}+ records (seed {seed})");
+        }
     }
     for child in children {
         let output = wait(child, Duration::from_secs(180));
         let (stdout, stderr) = texts(&output);
+        no_password(&stdout, &stderr);
         assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
         every_verdict_once(&stdout, &files);
     }
@@ -482,8 +584,8 @@ fn workers_share_one_ledger(workers: usize, kill: bool) {
         "{records:?}"
     );
     // No claim outlives the runs.
-    let claims = rusqlite_count(&env.ledger(), "SELECT count(*) FROM claims");
-    assert_eq!(claims, 0, "claims left in the ledger");
+    assert_eq!(env.claims(), 0, "claims left in the ledger ({kept:?})");
+    assert_eq!(env.finals(), i64::from(FILES), "final entries ({kept:?})");
 }
 
 /// One number a query of the ledger's database answers.
@@ -494,15 +596,35 @@ fn rusqlite_count(ledger: &Path, query: &str) -> i64 {
 
 #[test]
 fn two_workers_over_one_ledger_create_each_record_once() {
-    workers_share_one_ledger(2, false);
+    workers_share_one_ledger(2, false, Kept::Sqlite);
 }
 
 #[test]
 fn four_workers_over_one_ledger_create_each_record_once() {
-    workers_share_one_ledger(4, false);
+    workers_share_one_ledger(4, false, Kept::Sqlite);
 }
 
 #[test]
 fn a_killed_worker_s_files_are_taken_over_and_each_record_made_once() {
-    workers_share_one_ledger(4, true);
+    workers_share_one_ledger(4, true, Kept::Sqlite);
+}
+
+#[test]
+fn four_workers_over_one_postgresql_ledger_create_each_record_once() {
+    workers_share_one_ledger(4, false, Kept::Postgres);
+}
+
+#[test]
+fn two_workers_over_one_postgresql_ledger_create_each_record_once() {
+    workers_share_one_ledger(2, false, Kept::Postgres);
+}
+
+#[test]
+fn two_workers_over_one_postgresql_ledger_one_killed_create_each_record_once() {
+    workers_share_one_ledger(2, true, Kept::Postgres);
+}
+
+#[test]
+fn four_workers_over_one_postgresql_ledger_some_killed_create_each_record_once() {
+    workers_share_one_ledger(4, true, Kept::Postgres);
 }

@@ -52,6 +52,14 @@ pub enum ProtocolError {
     /// this item was done.
     #[error("{0}")]
     Interrupted(Interrupted),
+    /// A job operation refused for the job's status (cancel once
+    /// processing, a second finalize, delete while processing): the error
+    /// says the status.
+    #[error("{0}{hint}", hint = hint_suffix(self))]
+    JobState(Box<crate::jobs::JobStateError>),
+    /// Waiting for a job took longer than its bound.
+    #[error("{0}{hint}", hint = hint_suffix(self))]
+    JobTimeout(Box<crate::jobs::JobWaitTimeout>),
 }
 
 /// `: what to do`, when the protocol knows, and the server's
@@ -166,6 +174,9 @@ impl ProtocolError {
                 Some(CodeClass::InvalidInput) => ErrorClass::InvalidInput,
                 Some(CodeClass::NotFound) => ErrorClass::NotFound,
                 Some(CodeClass::Server) => ErrorClass::Server,
+                // A job's status refused the operation: the request was
+                // wrong for the job as it is.
+                Some(CodeClass::JobState) => ErrorClass::InvalidInput,
                 Some(_) | None => class_of_status(e.status),
             },
             // A download URL (`resultURL`, a heatmap) that S3 refuses is
@@ -187,6 +198,8 @@ impl ProtocolError {
             ProtocolError::Timeout(_) => ErrorClass::Timeout,
             ProtocolError::Stopped(e) => e.class,
             ProtocolError::Interrupted(_) => ErrorClass::Interrupted,
+            ProtocolError::JobState(_) => ErrorClass::InvalidInput,
+            ProtocolError::JobTimeout(_) => ErrorClass::Timeout,
         }
     }
 
@@ -238,6 +251,7 @@ impl ProtocolError {
             ProtocolError::Http(e) => Some(e.status),
             ProtocolError::Upload(e) => Some(e.status),
             ProtocolError::Decode(e) => Some(e.status),
+            ProtocolError::JobState(e) => Some(e.status),
             _ => None,
         }
     }
@@ -253,9 +267,11 @@ impl ProtocolError {
             ProtocolError::Timeout(e) => Some(&e.mid),
             ProtocolError::Invalid(ValidationError::SizeMismatch { mid, .. }) => mid.as_ref(),
             ProtocolError::Interrupted(e) => e.mid.as_ref(),
-            ProtocolError::Config(_) | ProtocolError::Invalid(_) | ProtocolError::Stopped(_) => {
-                None
-            }
+            ProtocolError::Config(_)
+            | ProtocolError::Invalid(_)
+            | ProtocolError::Stopped(_)
+            | ProtocolError::JobState(_)
+            | ProtocolError::JobTimeout(_) => None,
         }
     }
 
@@ -283,6 +299,7 @@ impl ProtocolError {
             ProtocolError::Api(e) => e.operation,
             ProtocolError::Http(e) => e.operation,
             ProtocolError::Decode(e) => e.operation,
+            ProtocolError::JobState(e) => Some(e.operation),
             _ => None,
         }
     }
@@ -327,6 +344,9 @@ impl ProtocolError {
             {
                 "this answer is not the Authenta API's (a web page or a redirect): check the base URL (AUTHENTA_BASE_URL, or the client's base URL; the API's is https://platform.authenta.ai/api)"
             }
+            ErrorClass::NotFound if self.operation().is_some_and(is_job_operation) => {
+                "check the job id: the job may have been deleted"
+            }
             ErrorClass::NotFound => "check the mid: the record may have been deleted",
             ErrorClass::Server => match self.status().map(|s| s.as_u16()) {
                 Some(300..=399) => {
@@ -335,10 +355,14 @@ impl ProtocolError {
                 Some(429) => "the service is throttling requests; try again later",
                 _ => "the service failed; try again later",
             },
+            ErrorClass::Timeout if matches!(self, ProtocolError::JobTimeout(_)) => {
+                "the job goes on; wait for it again later with the same job id, or allow a longer bound"
+            }
             ErrorClass::Timeout => {
                 "the record is still processing; wait again later with the same mid, or allow a longer timeout"
             }
             ErrorClass::InvalidInput => match self {
+                ProtocolError::JobState(e) => e.hint(),
                 // The message already says the URL expired.
                 ProtocolError::UploadExpired(_) => "create a new record and upload again",
                 ProtocolError::Upload(e) if e.is_expired() => {
@@ -451,6 +475,19 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         source = e.source();
     }
     text
+}
+
+/// Whether `operation` is one of the jobs API's.
+fn is_job_operation(operation: Operation) -> bool {
+    matches!(
+        operation,
+        Operation::CreateJob
+            | Operation::ListJobs
+            | Operation::GetJob
+            | Operation::DeleteJob
+            | Operation::FinalizeJob
+            | Operation::CancelJob
+    )
 }
 
 fn class_of_status(status: StatusCode) -> ErrorClass {
@@ -668,6 +705,9 @@ pub enum ValidationError {
         /// The model asked for.
         model: ModelType,
     },
+    /// A job's inputs the API would refuse (task type, slots, formats).
+    #[error("{0}")]
+    Job(#[from] crate::jobs::JobInputError),
     /// A list page size outside what the API takes.
     #[error("limit {limit} is out of range: the API takes {min} to {max} records per page", min = authenta_types::LIST_LIMIT_MIN, max = authenta_types::LIST_LIMIT_MAX)]
     InvalidLimit {

@@ -56,6 +56,7 @@ mod config;
 mod credentials;
 pub mod engine;
 mod error;
+mod jobs;
 mod ops;
 mod options;
 mod paginate;
@@ -80,9 +81,13 @@ pub use error::{
     Interrupted, LocalIo, ProtocolError, UploadError, UploadExpired, ValidationError, WaitTimeout,
     error_chain,
 };
+pub use jobs::{
+    InconsistentJobPage, JobCursor, JobFile, JobInputError, JobStateError, JobWaitTimeout,
+    WaitBound, check_job_inputs, task_type,
+};
 pub use ops::{
-    ApiRequest, CreateMedia, DeleteMedia, GetMedia, HEADER_CLIENT_ID, HEADER_CLIENT_SECRET,
-    ListMedia,
+    ApiRequest, CancelJob, CreateJob, CreateMedia, DeleteJob, DeleteMedia, FinalizeJob, GetJob,
+    GetMedia, HEADER_CLIENT_ID, HEADER_CLIENT_SECRET, ListJobs, ListMedia,
 };
 pub use options::{CallOptions, Checkpoint, CheckpointFn, ProgressFn, UploadOptions};
 pub use paginate::{InconsistentPage, ListCursor};

@@ -574,7 +574,7 @@ pub fn content_type_of_extension(name: &str) -> Option<&'static str> {
 
 /// Whether two content types name the same format (`audio/wav` and
 /// `audio/x-wav`, `image/heic` and `image/heif`...).
-fn same_type(a: &str, b: &str) -> bool {
+pub(crate) fn same_type(a: &str, b: &str) -> bool {
     let family = |t: &str| -> String {
         let t = t.replace("/x-", "/");
         match t.as_str() {
@@ -611,7 +611,7 @@ fn normalize(content_type: &str) -> String {
         .to_ascii_lowercase()
 }
 
-fn check_name(name: &str) -> Result<(), ValidationError> {
+pub(crate) fn check_name(name: &str) -> Result<(), ValidationError> {
     if name.trim().is_empty() {
         return Err(ValidationError::InvalidName {
             reason: "it is empty; give the media a name",

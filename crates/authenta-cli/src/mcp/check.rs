@@ -24,7 +24,7 @@ use super::{
     Inner, MAX_FILES, MAX_HEATMAP_BYTES, Progress, Refusal, error_json, lock, parse_model,
 };
 use crate::ledger::{Claim, Identity, Ledger};
-use crate::report::document_verdict;
+use authenta_report::document_verdict;
 
 /// `check_media`'s arguments.
 #[derive(Deserialize)]
@@ -397,7 +397,7 @@ fn upload_progress(progress: Progress, name: String) -> impl Fn(u64, u64) + Send
 fn ledger_error(ledger: &Ledger, e: &std::io::Error) -> Value {
     json!({ "error": {
         "class": "local_io",
-        "message": format!("cannot write the ledger {}: {e}", ledger.path().display()),
+        "message": format!("cannot write the ledger {}: {e}", ledger.location()),
         "hint": "check the ledger's disk and permissions, or restart the server with --ledger PATH",
     }})
 }

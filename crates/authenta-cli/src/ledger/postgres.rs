@@ -1,0 +1,824 @@
+//! The ledger in PostgreSQL (`--ledger postgres://…`): the same tables as
+//! the SQLite ledger, in a schema `authenta` of the database the URL names,
+//! so the workers of a fleet share one batch.
+//!
+//! tokio-postgres drives the connection on a thread of its own (a
+//! current-thread runtime): the ledger's calls stay synchronous, as they
+//! are for SQLite, and never wait on the batch's own runtime. Claims are an
+//! `INSERT … ON CONFLICT DO UPDATE … WHERE` the holder's lease ran out by
+//! the server's clock (`now()`), never a worker's; queued writes go in one
+//! pipelined transaction (one round trip). Migrations are versioned in
+//! `authenta.version` and applied under `pg_advisory_xact_lock`, so workers
+//! starting together create the schema once.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake};
+use std::time::Instant;
+
+use futures_util::future::join_all;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Config, NoTls, Statement};
+
+use super::{
+    Claim, EntryKey, LEASE, QUEUE_AGE, QUEUE_LEN, Queued, Row, SCHEMA_VERSION, Saved, Worker,
+    resume_of,
+};
+use authenta_reqwest::proto::{Checkpoint, Resume};
+
+/// The schema, one migration per version (version `n` is `MIGRATIONS[n - 1]`).
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    "CREATE TABLE authenta.files (
+         path      TEXT PRIMARY KEY,
+         size      BIGINT NOT NULL,
+         mtime_ns  BIGINT NOT NULL,
+         sha256    TEXT NOT NULL
+     );
+     CREATE INDEX files_sha256 ON authenta.files (sha256);
+     CREATE TABLE authenta.entries (
+         base_url    TEXT NOT NULL,
+         client_id   TEXT NOT NULL,
+         sha256      TEXT NOT NULL,
+         model       TEXT NOT NULL,
+         path        TEXT NOT NULL,
+         size        BIGINT NOT NULL,
+         name        TEXT,
+         since       TEXT,
+         mid         TEXT,
+         created_at  TEXT,
+         target      TEXT,
+         expires_at  TEXT,
+         stage       TEXT NOT NULL,
+         status      TEXT,
+         record      TEXT,
+         updated_at  TEXT NOT NULL,
+         PRIMARY KEY (base_url, client_id, sha256, model)
+     );
+     CREATE INDEX entries_mid ON authenta.entries (mid);",
+    "CREATE TABLE authenta.claims (
+         base_url     TEXT NOT NULL,
+         client_id    TEXT NOT NULL,
+         sha256       TEXT NOT NULL,
+         model        TEXT NOT NULL,
+         owner        TEXT NOT NULL,
+         host         TEXT NOT NULL,
+         pid          BIGINT NOT NULL,
+         lease_until  TIMESTAMPTZ NOT NULL,
+         PRIMARY KEY (base_url, client_id, sha256, model)
+     );
+     CREATE INDEX claims_owner ON authenta.claims (owner);",
+];
+
+/// The advisory lock migrations take (any number: authenta's own).
+const MIGRATION_LOCK: i64 = 0x6175_7468_656e_7461; // "authenta"
+
+/// Whether `location` names a PostgreSQL ledger.
+pub fn is_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// `url` with its password (in the user part, or a `password=` parameter)
+/// replaced by `***`: what messages show.
+pub fn redact(url: &str) -> String {
+    let mut shown = url.to_owned();
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@')
+            && let Some(colon) = rest[..at].find(':')
+        {
+            shown = format!("{scheme}://{}:***{}", &rest[..colon], &rest[at..]);
+        }
+    }
+    if let Some(query_at) = shown.find('?') {
+        let (head, query) = shown.split_at(query_at + 1);
+        let query: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if name.eq_ignore_ascii_case("password") => format!("{name}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        shown = format!("{head}{}", query.join("&"));
+    }
+    shown
+}
+
+/// A PostgreSQL ledger: one connection, its statements, and the writes
+/// queued for its next transaction.
+pub struct Pg {
+    inner: Mutex<Inner>,
+    /// The password, scrubbed from every message.
+    secret: Option<String>,
+}
+
+struct Inner {
+    client: Client,
+    statements: HashMap<&'static str, Statement>,
+    queued: Vec<Queued>,
+    since: Option<Instant>,
+}
+
+/// One statement of a pipelined transaction: its SQL and parameters.
+type Step<'a> = (&'static str, Vec<&'a (dyn ToSql + Sync)>);
+
+impl Pg {
+    /// Connects to the ledger at `url` and brings its schema to this
+    /// version (creating it in a new database).
+    pub fn open(url: &str) -> io::Result<Pg> {
+        let mut config: Config = url
+            .parse()
+            .map_err(|e| io::Error::other(format!("not a PostgreSQL URL ({e})")))?;
+        let mut secret = config
+            .get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned());
+        // libpq's variable, for a password kept out of the URL.
+        if secret.is_none()
+            && let Ok(password) = std::env::var("PGPASSWORD")
+        {
+            config.password(password.as_bytes());
+            secret = Some(password);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("authenta");
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        let scrub = |e: tokio_postgres::Error| scrubbed(&e.to_string(), secret.as_deref());
+        let client = connect(config, scrub)?;
+        let pg = Pg {
+            inner: Mutex::new(Inner {
+                client,
+                statements: HashMap::new(),
+                queued: Vec::new(),
+                since: None,
+            }),
+            secret,
+        };
+        pg.migrate()?;
+        Ok(pg)
+    }
+
+    fn err(&self, e: &tokio_postgres::Error) -> io::Error {
+        // The server's own message (an error's `Display` is only its kind).
+        let text = match e.as_db_error() {
+            Some(db) => format!("{}: {}", db.severity(), db.message()),
+            None => e.to_string(),
+        };
+        scrubbed(&text, self.secret.as_deref())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Creates or upgrades the schema, under the migrations' lock.
+    fn migrate(&self) -> io::Result<()> {
+        let inner = self.lock();
+        let client = &inner.client;
+        let run = |sql: &str| block_on(client.batch_execute(sql)).map_err(|e| self.err(&e));
+        run("BEGIN")?;
+        let migrated = (|| {
+            block_on(client.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]))
+                .map_err(|e| self.err(&e))?;
+            run("CREATE SCHEMA IF NOT EXISTS authenta;
+                 CREATE TABLE IF NOT EXISTS authenta.version (version INTEGER NOT NULL)")?;
+            let version: i32 = block_on(client.query_one(
+                "SELECT coalesce(max(version), 0) FROM authenta.version",
+                &[],
+            ))
+            .and_then(|row| row.try_get(0))
+            .map_err(|e| self.err(&e))?;
+            if i64::from(version) > SCHEMA_VERSION {
+                return Err(super::newer(i64::from(version)));
+            }
+            for (n, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+                run(migration)?;
+                let n = i32::try_from(n + 1).expect("a few migrations");
+                block_on(client.execute("INSERT INTO authenta.version VALUES ($1)", &[&n]))
+                    .map_err(|e| self.err(&e))?;
+            }
+            Ok(())
+        })();
+        match migrated {
+            Ok(()) => run("COMMIT"),
+            Err(e) => {
+                let _ = run("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `steps` in one transaction after what is queued, pipelined
+    /// (one round trip); the rows each returned.
+    fn transaction(&self, steps: &[Step<'_>]) -> io::Result<Vec<Vec<tokio_postgres::Row>>> {
+        let mut inner = self.lock();
+        let queued = std::mem::take(&mut inner.queued);
+        inner.since = None;
+        let queued_steps = queued_steps(&queued);
+        let all: Vec<&Step<'_>> = queued_steps.iter().chain(steps).collect();
+        for (sql, _) in &all {
+            inner.prepare(sql).map_err(|e| self.err(&e))?;
+        }
+        let inner = &*inner;
+        let client = &inner.client;
+        let mut futures: Vec<Pin<Box<dyn Future<Output = _> + '_>>> = Vec::new();
+        futures.push(Box::pin(async move {
+            client.batch_execute("BEGIN").await.map(|()| Vec::new())
+        }));
+        for (sql, params) in &all {
+            let statement = &inner.statements[sql];
+            futures.push(Box::pin(client.query(statement, params.as_slice())));
+        }
+        futures.push(Box::pin(async move {
+            client.batch_execute("COMMIT").await.map(|()| Vec::new())
+        }));
+        let results = block_on(join_all(futures));
+        let mut rows = Vec::with_capacity(steps.len());
+        for result in results {
+            rows.push(result.map_err(|e| self.err(&e))?);
+        }
+        // BEGIN, the queued writes, then the steps' rows, then COMMIT.
+        Ok(rows.drain(1 + queued_steps.len()..rows.len() - 1).collect())
+    }
+
+    /// Runs one statement on its own; its rows.
+    fn query(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> io::Result<Vec<tokio_postgres::Row>> {
+        let mut inner = self.lock();
+        let statement = inner.prepare(sql).map_err(|e| self.err(&e))?;
+        block_on(inner.client.query(&statement, params)).map_err(|e| self.err(&e))
+    }
+
+    /// Queues `write`; writes the queue if it is long or old enough.
+    pub fn queue(&self, write: Queued) -> io::Result<()> {
+        let flush = {
+            let mut inner = self.lock();
+            inner.queued.push(write);
+            let since = *inner.since.get_or_insert_with(Instant::now);
+            inner.queued.len() >= QUEUE_LEN || since.elapsed() >= QUEUE_AGE
+        };
+        match flush {
+            true => self.flush(),
+            false => Ok(()),
+        }
+    }
+
+    /// Writes what is queued, if anything.
+    pub fn flush(&self) -> io::Result<()> {
+        if self.lock().queued.is_empty() {
+            return Ok(());
+        }
+        self.transaction(&[]).map(drop)
+    }
+
+    /// The digest saved for the file `path` of this size and mtime.
+    pub fn saved_digest(&self, path: &str, size: i64, mtime_ns: i64) -> io::Result<Option<String>> {
+        let rows = self.query(
+            "SELECT sha256 FROM authenta.files WHERE path = $1 AND size = $2 AND mtime_ns = $3",
+            &[&path, &size, &mtime_ns],
+        )?;
+        rows.first()
+            .map(|row| row.try_get(0))
+            .transpose()
+            .map_err(|e| self.err(&e))
+    }
+
+    fn saved(&self, key: &EntryKey) -> io::Result<Option<Saved>> {
+        let rows = self.query(
+            "SELECT stage, name, since, mid, created_at, target, record FROM authenta.entries
+             WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4",
+            &key.params(),
+        )?;
+        rows.first()
+            .map(|row| {
+                Ok((
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                    row.try_get(4)?,
+                    row.try_get(5)?,
+                    row.try_get(6)?,
+                ))
+            })
+            .transpose()
+            .map_err(|e| self.err(&e))
+    }
+
+    /// See [`super::Ledger::claim`]: the claim is taken when the entry has
+    /// no holder, this worker holds it, its holder's lease ran out by the
+    /// server's clock, or its holder on this machine has exited.
+    pub fn claim(&self, worker: &Worker, key: &EntryKey, refresh: bool) -> io::Result<Claim> {
+        let resume = resume_of(self.saved(key)?, refresh);
+        if matches!(resume, Resume::Final(_)) {
+            return Ok(Claim::Mine(resume));
+        }
+        let [base_url, client_id, sha256, model] = key.params();
+        let pid = i64::from(worker.pid);
+        let lease = LEASE.as_secs_f64();
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![base_url, client_id, sha256, model];
+        params.extend_from_slice(&[&worker.id, &worker.host, &pid, &lease]);
+        let taken = self.transaction(&[(
+            "INSERT INTO authenta.claims AS c (base_url, client_id, sha256, model, owner, host,
+                                                pid, lease_until)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))
+             ON CONFLICT (base_url, client_id, sha256, model) DO UPDATE SET
+               owner = excluded.owner, host = excluded.host, pid = excluded.pid,
+               lease_until = excluded.lease_until
+             WHERE c.owner = excluded.owner OR c.lease_until < now()
+             RETURNING true",
+            params.clone(),
+        )])?;
+        let mut mine = !taken[0].is_empty();
+        if !mine {
+            // Held: by a process of this machine that has exited?
+            let holder = self.query(
+                "SELECT owner, host, pid FROM authenta.claims
+                 WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4",
+                &key.params(),
+            )?;
+            let holder: Option<(String, String, i64)> = holder
+                .first()
+                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+                .transpose()
+                .map_err(|e| self.err(&e))?;
+            if let Some((owner, host, pid)) = holder
+                && worker.outlived(&host, pid)
+            {
+                params.push(&owner);
+                let taken = self.transaction(&[(
+                    "UPDATE authenta.claims SET owner = $5, host = $6, pid = $7,
+                       lease_until = now() + make_interval(secs => $8)
+                     WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4
+                       AND owner = $9
+                     RETURNING true",
+                    params,
+                )])?;
+                mine = !taken[0].is_empty();
+            }
+        }
+        if !mine {
+            return Ok(Claim::Held);
+        }
+        // Read again, as the claim's holder: another worker may have moved
+        // it on before its claim ended.
+        let resume = resume_of(self.saved(key)?, refresh);
+        if matches!(resume, Resume::Final(_)) {
+            self.release(worker, key)?;
+        }
+        Ok(Claim::Mine(resume))
+    }
+
+    /// Gives up `worker`'s claim of `key`.
+    pub fn release(&self, worker: &Worker, key: &EntryKey) -> io::Result<()> {
+        let [base_url, client_id, sha256, model] = key.params();
+        self.transaction(&[(
+            "DELETE FROM authenta.claims WHERE base_url = $1 AND client_id = $2
+               AND sha256 = $3 AND model = $4 AND owner = $5",
+            vec![base_url, client_id, sha256, model, &worker.id],
+        )])
+        .map(drop)
+    }
+
+    /// Writes what is queued and gives up every claim of `worker`.
+    pub fn release_all(&self, worker: &Worker) -> io::Result<()> {
+        self.transaction(&[(
+            "DELETE FROM authenta.claims WHERE owner = $1",
+            vec![&worker.id],
+        )])
+        .map(drop)
+    }
+
+    /// Renews `worker`'s leases (and writes what is queued).
+    pub fn renew(&self, worker: &Worker) -> io::Result<()> {
+        let lease = LEASE.as_secs_f64();
+        self.transaction(&[(
+            "UPDATE authenta.claims SET lease_until = now() + make_interval(secs => $2)
+             WHERE owner = $1",
+            vec![&worker.id, &lease],
+        )])
+        .map(drop)
+    }
+
+    /// Saves a checkpoint's state of the entry `key` (see
+    /// [`super::Ledger::checkpoint`]): `steps` in one transaction; with
+    /// `guard`, first checks (locking the claim's row) that no other live
+    /// worker holds the entry.
+    fn save(&self, worker: &Worker, key: &EntryKey, guard: bool, step: Step<'_>) -> io::Result<()> {
+        if !guard {
+            return self.transaction(&[step]).map(drop);
+        }
+        let lease_check: Step<'_> = (
+            "SELECT owner, host, pid, lease_until > now() FROM authenta.claims
+             WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4
+             FOR UPDATE",
+            key.params().to_vec(),
+        );
+        // The check and the write are one transaction, but the write must
+        // wait for the check's answer: not pipelined.
+        let mut inner = self.lock();
+        let queued = std::mem::take(&mut inner.queued);
+        inner.since = None;
+        let queued = queued_steps(&queued);
+        for (sql, _) in queued.iter().chain([&lease_check, &step]) {
+            inner.prepare(sql).map_err(|e| self.err(&e))?;
+        }
+        let client = &inner.client;
+        let run = |(sql, params): &Step<'_>| {
+            block_on(client.query(&inner.statements[sql], params.as_slice()))
+                .map_err(|e| self.err(&e))
+        };
+        block_on(client.batch_execute("BEGIN")).map_err(|e| self.err(&e))?;
+        let done = (|| {
+            for write in &queued {
+                run(write)?;
+            }
+            let holder = run(&lease_check)?;
+            if let Some(row) = holder.first() {
+                let (owner, host, pid, live): (String, String, i64, bool) = (
+                    row.try_get(0).map_err(|e| self.err(&e))?,
+                    row.try_get(1).map_err(|e| self.err(&e))?,
+                    row.try_get(2).map_err(|e| self.err(&e))?,
+                    row.try_get(3).map_err(|e| self.err(&e))?,
+                );
+                if owner != worker.id && live && !worker.outlived(&host, pid) {
+                    return Err(super::taken_over());
+                }
+            }
+            run(&step).map(drop)
+        })();
+        let end = match done {
+            Ok(()) => "COMMIT",
+            Err(_) => "ROLLBACK",
+        };
+        let ended = block_on(client.batch_execute(end)).map_err(|e| self.err(&e));
+        done.and(ended)
+    }
+
+    /// Every entry, most recently changed first.
+    pub fn rows(&self) -> io::Result<Vec<Row>> {
+        self.flush()?;
+        let rows = self.query(
+            "SELECT base_url, client_id, sha256, model, path, mid, stage, status, record,
+                    updated_at
+             FROM authenta.entries ORDER BY updated_at DESC, path",
+            &[],
+        )?;
+        rows.iter()
+            .map(|row| {
+                let record: Option<String> = row.try_get(8)?;
+                Ok(Row {
+                    base_url: row.try_get(0)?,
+                    client_id: row.try_get(1)?,
+                    sha256: row.try_get(2)?,
+                    model: row.try_get(3)?,
+                    path: row.try_get(4)?,
+                    mid: row.try_get(5)?,
+                    stage: row.try_get(6)?,
+                    status: row.try_get(7)?,
+                    record: record.and_then(|r| serde_json::from_str(&r).ok()),
+                    updated_at: row.try_get(9)?,
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(&e))
+    }
+
+    /// Pairs of strings one query returns (after what is queued).
+    pub fn pairs(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> io::Result<Vec<(String, Option<String>)>> {
+        self.flush()?;
+        let rows = self.query(sql, params)?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(&e))
+    }
+}
+
+impl Pg {
+    /// Saves a checkpoint of the entry `key` (the file `identity`), as
+    /// [`super::Ledger::checkpoint`] does.
+    pub fn save_checkpoint(
+        &self,
+        worker: &Worker,
+        key: &EntryKey,
+        identity: &super::Identity,
+        point: Checkpoint<'_>,
+    ) -> io::Result<()> {
+        let [base_url, client_id, sha256, model] = key.params();
+        let stamp = super::now();
+        match point {
+            Checkpoint::Creating { request, at } => {
+                let (path, size) = (
+                    identity.path.to_string_lossy().into_owned(),
+                    identity.size as i64,
+                );
+                let since = at.to_string();
+                let params: Vec<&(dyn ToSql + Sync)> = vec![
+                    base_url,
+                    client_id,
+                    sha256,
+                    model,
+                    &path,
+                    &size,
+                    &request.name,
+                    &since,
+                    &stamp,
+                ];
+                // A worker whose claim was taken over creates nothing.
+                self.save(
+                    worker,
+                    key,
+                    true,
+                    (
+                        "INSERT INTO authenta.entries (base_url, client_id, sha256, model, path,
+                                                       size, name, since, stage, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'creating', $9)
+                         ON CONFLICT (base_url, client_id, sha256, model) DO UPDATE SET
+                           path = $5, size = $6, name = $7, since = $8, mid = NULL,
+                           created_at = NULL, target = NULL, expires_at = NULL,
+                           stage = 'creating', status = NULL, record = NULL, updated_at = $9",
+                        params,
+                    ),
+                )
+            }
+            Checkpoint::Created { created, target } => {
+                let mid = created.media.mid.as_str();
+                let created_at = created.media.created_at.to_string();
+                let target_json = serde_json::to_string(target).map_err(io::Error::other)?;
+                let expires_at = target.expires_at.map(|t| t.to_string());
+                let status = created.media.status.as_str();
+                let params: Vec<&(dyn ToSql + Sync)> = vec![
+                    base_url,
+                    client_id,
+                    sha256,
+                    model,
+                    &stamp,
+                    &mid,
+                    &created_at,
+                    &target_json,
+                    &expires_at,
+                    &status,
+                ];
+                self.save(
+                    worker,
+                    key,
+                    false,
+                    (
+                        "UPDATE authenta.entries SET mid = $6, created_at = $7, target = $8,
+                           expires_at = $9, stage = 'created', status = $10, updated_at = $5
+                         WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4",
+                        params,
+                    ),
+                )
+            }
+            Checkpoint::Uploaded { mid } => {
+                let mid = mid.as_str();
+                let params: Vec<&(dyn ToSql + Sync)> =
+                    vec![base_url, client_id, sha256, model, &stamp, &mid];
+                self.save(
+                    worker,
+                    key,
+                    false,
+                    (
+                        "UPDATE authenta.entries SET mid = $6, target = NULL, stage = 'uploaded',
+                           updated_at = $5
+                         WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4",
+                        params,
+                    ),
+                )
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Drops the entries of `mid`; how many.
+    pub fn forget_mid(&self, mid: &str) -> io::Result<usize> {
+        let rows = self.transaction(&[(
+            "DELETE FROM authenta.entries WHERE mid = $1 RETURNING true",
+            vec![&mid],
+        )])?;
+        Ok(rows[0].len())
+    }
+
+    /// Drops what the ledger holds for the file `path`: every entry of its
+    /// bytes and its saved digest; how many entries.
+    pub fn forget_path(&self, path: &str) -> io::Result<usize> {
+        let rows = self.transaction(&[
+            (
+                "DELETE FROM authenta.entries WHERE path = $1
+                    OR sha256 IN (SELECT sha256 FROM authenta.files WHERE path = $1)
+                 RETURNING true",
+                vec![&path],
+            ),
+            ("DELETE FROM authenta.files WHERE path = $1", vec![&path]),
+        ])?;
+        Ok(rows[0].len())
+    }
+
+    /// Each final entry of `account`: its path and record, in path order.
+    pub fn final_entries(
+        &self,
+        account: &super::Account,
+    ) -> io::Result<Vec<(String, Option<String>)>> {
+        self.pairs(
+            "SELECT path, record FROM authenta.entries
+             WHERE base_url = $1 AND client_id = $2 AND stage = 'final' AND record IS NOT NULL
+             ORDER BY path",
+            &[&account.base_url, &account.client_id],
+        )
+    }
+
+    /// The latest final record of the bytes `sha256` for `account`.
+    pub fn final_record(
+        &self,
+        account: &super::Account,
+        sha256: &str,
+    ) -> io::Result<Option<String>> {
+        let rows = self.pairs(
+            "SELECT sha256, record FROM authenta.entries
+             WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND stage = 'final'
+             ORDER BY updated_at DESC LIMIT 1",
+            &[&account.base_url, &account.client_id, &sha256],
+        )?;
+        Ok(rows.into_iter().next().and_then(|(_, record)| record))
+    }
+}
+
+impl EntryKey {
+    /// The key's columns, as parameters `$1` to `$4`.
+    fn params(&self) -> [&(dyn ToSql + Sync); 4] {
+        [
+            &self.account.base_url,
+            &self.account.client_id,
+            &self.sha256,
+            &self.model,
+        ]
+    }
+}
+
+impl Inner {
+    /// The statement of `sql`, prepared once per connection.
+    fn prepare(&mut self, sql: &'static str) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = block_on(self.client.prepare(sql))?;
+        self.statements.insert(sql, statement.clone());
+        Ok(statement)
+    }
+}
+
+/// The statements of `queued`, in order.
+fn queued_steps(queued: &[Queued]) -> Vec<Step<'_>> {
+    let mut steps: Vec<Step<'_>> = Vec::with_capacity(queued.len());
+    for write in queued {
+        match write {
+            Queued::File {
+                path,
+                size,
+                mtime_ns,
+                sha256,
+            } => steps.push((
+                "INSERT INTO authenta.files (path, size, mtime_ns, sha256) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (path) DO UPDATE SET size = $2, mtime_ns = $3, sha256 = $4",
+                vec![path, size, mtime_ns, sha256],
+            )),
+            Queued::Seen { mid, status, at } => steps.push((
+                "UPDATE authenta.entries SET status = $2, updated_at = $3
+                 WHERE mid = $1 AND stage <> 'final' AND status IS DISTINCT FROM $2",
+                vec![mid, status, at],
+            )),
+            Queued::Finished {
+                mid,
+                status,
+                record,
+                at,
+                owner,
+            } => {
+                steps.push((
+                    "UPDATE authenta.entries SET stage = 'final', status = $2, record = $3,
+                       target = NULL, updated_at = $4
+                     WHERE mid = $1",
+                    vec![mid, status, record, at],
+                ));
+                // With the outcome saved, this process's claim of it ends.
+                steps.push((
+                    "DELETE FROM authenta.claims WHERE owner = $2
+                       AND (base_url, client_id, sha256, model) IN
+                       (SELECT base_url, client_id, sha256, model FROM authenta.entries
+                        WHERE mid = $1)",
+                    vec![mid, owner],
+                ));
+            }
+        }
+    }
+    steps
+}
+
+/// `text` without `secret`.
+fn scrubbed(text: &str, secret: Option<&str>) -> io::Error {
+    let text = match secret.filter(|s| !s.is_empty()) {
+        Some(secret) => text.replace(secret, "***"),
+        None => text.to_owned(),
+    };
+    io::Error::other(format!("PostgreSQL: {text}"))
+}
+
+/// Connects on a thread of its own, which then drives the connection
+/// until the client is dropped.
+fn connect(
+    config: Config,
+    scrub: impl Fn(tokio_postgres::Error) -> io::Error,
+) -> io::Result<Client> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("authenta-ledger".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            let runtime = match runtime {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    let _ = sender.send(Err(Err(e)));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                match config.connect(NoTls).await {
+                    Ok((client, connection)) => {
+                        let _ = sender.send(Ok(client));
+                        let _ = connection.await;
+                    }
+                    Err(e) => {
+                        let _ = sender.send(Err(Ok(e)));
+                    }
+                }
+            });
+        })?;
+    match receiver.recv() {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(Ok(e))) => Err(scrub(e)),
+        Ok(Err(Err(e))) => Err(e),
+        Err(_) => Err(io::Error::other("the ledger's connection thread ended")),
+    }
+}
+
+/// Runs `future` to its end on this thread (tokio-postgres's client
+/// futures only talk to the connection's thread: no runtime needed here,
+/// so the batch's runtime threads can call the ledger as they do SQLite).
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Arc::new(Unpark(std::thread::current())).into();
+    let mut context = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://fleet:s3cret@db.example:5432/batch?sslmode=disable"),
+            "postgres://fleet:***@db.example:5432/batch?sslmode=disable"
+        );
+        assert_eq!(
+            redact("postgresql://db/batch?user=fleet&password=s3cret"),
+            "postgresql://db/batch?user=fleet&password=***"
+        );
+        assert_eq!(
+            redact("postgres://fleet@db/batch"),
+            "postgres://fleet@db/batch"
+        );
+        let e = scrubbed("password s3cret refused", Some("s3cret"));
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
+}
