@@ -35,12 +35,14 @@ use crate::engine::flows::{
     Call, Download, FetchResult, ListPages, Observer, Process, SourceInfo, Upload, UploadTo,
     Uploaded, Wait,
 };
+#[cfg(feature = "async")]
+use crate::io::ByteStream;
 use crate::io::OneShot;
 #[cfg(feature = "async")]
 use crate::io::OneShotStream;
 use crate::settings::ClientSettings;
 #[cfg(feature = "async")]
-use crate::transport::{AsyncHttpClient, AsyncRuntime, ByteStream};
+use crate::transport::{AsyncHttpClient, AsyncRuntime};
 use crate::transport::{HttpClient, Runtime};
 use crate::{CreateMedia, DeleteMedia, GetMedia, ListMedia};
 use crate::{Error, ValidationError};

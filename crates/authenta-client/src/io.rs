@@ -3,8 +3,7 @@
 //! source and a sink (used by blocking clients; async runtimes bring their
 //! own, [`AsyncRuntime::file_source`](crate::AsyncRuntime::file_source)).
 //!
-//! Reading and writing local files is the only I/O in this crate: no
-//! sockets, no clock, no sleeping.
+//! The transport traits (`transport`) use these; nothing here uses them.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -12,10 +11,12 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 #[cfg(feature = "async")]
-use crate::transport::ByteStream;
-use crate::transport::DownloadSink;
+use std::pin::Pin;
+
 #[cfg(feature = "async")]
 use bytes::Bytes;
+#[cfg(feature = "async")]
+use futures_core::Stream;
 
 /// Where the bytes of a blocking upload come from.
 pub trait UploadSource: Send {
@@ -400,6 +401,71 @@ impl DownloadSink for FileSink {
             drop(file.into_parts());
             let _ = std::fs::remove_file(&self.part);
         }
+    }
+}
+
+#[cfg(feature = "async")]
+/// A stream of body chunks.
+pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// Where a streamed download's bytes go (a file, usually). The driver calls
+/// [`DownloadSink::restart`] before each attempt, so a retried download
+/// starts again from an empty sink.
+pub trait DownloadSink: Send {
+    /// Empties the sink: what follows starts at the first byte.
+    fn restart(&mut self) -> io::Result<()>;
+    /// Takes the next bytes of the body.
+    fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()>;
+    /// The download is complete: make it final (a file sink moves its
+    /// `.part` file into place). The default does nothing.
+    fn commit(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// The download failed: throw away what was written. The default does
+    /// nothing.
+    fn abandon(&mut self) {}
+}
+
+impl DownloadSink for Vec<u8> {
+    fn restart(&mut self) -> io::Result<()> {
+        self.clear();
+        Ok(())
+    }
+
+    fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.extend_from_slice(chunk);
+        Ok(())
+    }
+}
+
+#[cfg(feature = "async")]
+/// Where an async streamed download's bytes go; see [`DownloadSink`].
+#[async_trait::async_trait]
+pub trait AsyncDownloadSink: Send {
+    /// Empties the sink: what follows starts at the first byte.
+    async fn restart(&mut self) -> io::Result<()>;
+    /// Takes the next bytes of the body.
+    async fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()>;
+    /// The download is complete: make it final. The default does nothing.
+    async fn commit(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// The download failed: throw away what was written. The default does
+    /// nothing.
+    async fn abandon(&mut self) {}
+}
+
+#[cfg(feature = "async")]
+#[async_trait::async_trait]
+impl AsyncDownloadSink for Vec<u8> {
+    async fn restart(&mut self) -> io::Result<()> {
+        self.clear();
+        Ok(())
+    }
+
+    async fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.extend_from_slice(chunk);
+        Ok(())
     }
 }
 
