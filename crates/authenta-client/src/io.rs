@@ -344,7 +344,8 @@ pub const FILE_CHUNK: usize = 64 * 1024;
 
 /// A download written with std's files to [`part_path`] and renamed into
 /// place on [`DownloadSink::commit`]. Nothing is created until the first
-/// attempt.
+/// attempt. Dropped before its commit (a failed download, or an async
+/// download whose future was dropped), it removes its `.part` file.
 #[derive(Debug)]
 pub struct FileSink {
     path: PathBuf,
@@ -401,6 +402,13 @@ impl DownloadSink for FileSink {
             drop(file.into_parts());
             let _ = std::fs::remove_file(&self.part);
         }
+    }
+}
+
+impl Drop for FileSink {
+    /// A download not committed leaves no `.part` file behind.
+    fn drop(&mut self) {
+        self.abandon();
     }
 }
 
@@ -545,6 +553,21 @@ mod tests {
             .restart()
             .unwrap_err();
         assert!(err.to_string().contains("x.part"), "{err}");
+        // Dropped mid-download (a dropped async call): no `.part` is left,
+        // the file is untouched; dropped after its commit: the file stays.
+        let mut dropped = FileSink::new(path.clone());
+        dropped.restart().unwrap();
+        dropped.write_chunk(b"half").unwrap();
+        assert!(part_path(&path).exists());
+        drop(dropped);
+        assert!(!part_path(&path).exists());
+        assert_eq!(std::fs::read(&path).unwrap(), b"new bytes");
+        let mut committed = FileSink::new(path.clone());
+        committed.restart().unwrap();
+        committed.write_chunk(b"final").unwrap();
+        committed.commit().unwrap();
+        drop(committed);
+        assert_eq!(std::fs::read(&path).unwrap(), b"final");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -312,6 +312,10 @@ impl Client {
     /// file is written as `<path>.part` and renamed when complete, so a
     /// failed download leaves no partial file.
     ///
+    /// Dropping the future leaves no partial file either: the `.part` is
+    /// removed with its sink (at once, or when the write in flight on the
+    /// blocking pool ends).
+    ///
     /// Spends no quota and no credits (the image is read from S3).
     pub async fn download_heatmap(
         &self,
