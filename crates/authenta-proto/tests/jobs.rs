@@ -1157,7 +1157,7 @@ mod batch {
         let Err(failure) = &finished[0].1 else {
             panic!()
         };
-        let Some(Error::JobTimeout(timeout)) = failure.as_proto() else {
+        let Some(ProtocolError::JobTimeout(timeout)) = failure.as_proto() else {
             panic!("{failure:?}")
         };
         assert_eq!(

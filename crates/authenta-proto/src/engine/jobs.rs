@@ -730,7 +730,7 @@ impl RunJob {
                             .collect(),
                     );
                     if saved != given {
-                        return Err(Failure::from(Error::Invalid(
+                        return Err(Error::from(ProtocolError::Invalid(
                             crate::jobs::JobInputError::StageMismatch { job, saved, given }.into(),
                         )));
                     }
