@@ -8,14 +8,14 @@
 use std::path::Path;
 use std::time::Duration;
 
-use authenta_client::{Blocking, HttpClient, Runtime};
+use authenta_client::Blocking;
 use authenta_proto::engine::batch::{BatchWait, Finished};
 use authenta_proto::engine::flows::Uploaded;
 use authenta_proto::types::{
     CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, ResultDocument,
 };
 use authenta_proto::{
-    Config, CredentialError, CredentialProvider, Credentials, Failure, PollPolicy, RetryPolicy,
+    Config, CredentialError, CredentialProvider, Credentials, Error, PollPolicy, RetryPolicy,
     UploadOptions, UploadReceipt, UploadTarget,
 };
 
@@ -23,7 +23,7 @@ use authenta_proto::{
 mod std_client;
 pub use std_client::{StdClock, StdHttp};
 
-type Outcome<T> = Result<T, Failure>;
+type Outcome<T> = Result<T, Error>;
 
 /// What a client is built from: where, who, and the policies.
 #[derive(Clone, Debug)]
@@ -94,7 +94,7 @@ pub trait Connect: Sized {
     const NAME: &'static str;
 
     /// A client built with the backend's builder.
-    fn connect(settings: &Settings) -> Result<Self, Failure>;
+    fn connect(settings: &Settings) -> Result<Self, Error>;
     /// The `Debug` of the backend's builder, configured from `settings`.
     fn builder_debug(settings: &Settings) -> String;
 }
@@ -152,87 +152,92 @@ fn pieces(bytes: Vec<u8>) -> Vec<bytes::Bytes> {
         .collect()
 }
 
-impl<T, R> Backend for authenta_client::Client<Blocking<T, R>>
-where
-    T: HttpClient + std::fmt::Debug,
-    R: Runtime + std::fmt::Debug,
-    Self: Connect,
-{
-    fn client_debug(&self) -> String {
-        format!("{self:?}")
-    }
+/// One implementation for every blocking client: authenta-ureq's `Client`
+/// and the generic client have the same methods with the same arguments;
+/// `$generic` reaches the generic client, to drive a flow.
+macro_rules! blocking_backend {
+    ($ty:ty, $generic:expr) => {
+        impl Backend for $ty {
+            fn client_debug(&self) -> String {
+                format!("{self:?}")
+            }
 
-    fn config(&self) -> &Config {
-        authenta_client::Client::<Blocking<T, R>>::config(self)
-    }
+            fn config(&self) -> &Config {
+                <$ty>::config(self)
+            }
 
-    fn create(&self, request: CreateMediaRequest) -> Outcome<CreatedMedia> {
-        authenta_client::Client::<Blocking<T, R>>::create(self, request)
-    }
+            fn create(&self, request: CreateMediaRequest) -> Outcome<CreatedMedia> {
+                <$ty>::create(self, request)
+            }
 
-    fn get(&self, mid: &MediaId) -> Outcome<Media> {
-        authenta_client::Client::<Blocking<T, R>>::get(self, mid)
-    }
+            fn get(&self, mid: &MediaId) -> Outcome<Media> {
+                <$ty>::get(self, mid)
+            }
 
-    fn list(&self, query: ListQuery) -> Outcome<MediaList> {
-        authenta_client::Client::<Blocking<T, R>>::list(self, query)
-    }
+            fn list(&self, query: ListQuery) -> Outcome<MediaList> {
+                <$ty>::list(self, query)
+            }
 
-    fn list_all(&self) -> Vec<Outcome<Media>> {
-        authenta_client::Client::<Blocking<T, R>>::list_all(self).collect()
-    }
+            fn list_all(&self) -> Vec<Outcome<Media>> {
+                <$ty>::list_all(self).collect()
+            }
 
-    fn delete(&self, mid: &MediaId) -> Outcome<()> {
-        authenta_client::Client::<Blocking<T, R>>::delete(self, mid)
-    }
+            fn delete(&self, mid: &MediaId) -> Outcome<()> {
+                <$ty>::delete(self, mid)
+            }
 
-    fn upload(&self, path: &Path, options: &UploadOptions) -> Outcome<Uploaded> {
-        authenta_client::Client::<Blocking<T, R>>::upload(self, path, options)
-    }
+            fn upload(&self, path: &Path, options: &UploadOptions) -> Outcome<Uploaded> {
+                <$ty>::upload(self, path, options)
+            }
 
-    fn upload_reader(&self, bytes: Vec<u8>, options: &UploadOptions) -> Outcome<Uploaded> {
-        let size = bytes.len() as u64;
-        let chained = pieces(bytes).into_iter().map(std::io::Cursor::new).fold(
-            Box::new(std::io::empty()) as Box<dyn std::io::Read + Send>,
-            |r, p| Box::new(std::io::Read::chain(r, p)),
-        );
-        authenta_client::Client::<Blocking<T, R>>::upload_reader(self, chained, size, options)
-    }
+            fn upload_reader(&self, bytes: Vec<u8>, options: &UploadOptions) -> Outcome<Uploaded> {
+                let size = bytes.len() as u64;
+                let chained = pieces(bytes).into_iter().map(std::io::Cursor::new).fold(
+                    Box::new(std::io::empty()) as Box<dyn std::io::Read + Send>,
+                    |r, p| Box::new(std::io::Read::chain(r, p)),
+                );
+                <$ty>::upload_reader(self, chained, size, options)
+            }
 
-    fn upload_to(&self, target: &UploadTarget, path: &Path) -> Outcome<UploadReceipt> {
-        authenta_client::Client::<Blocking<T, R>>::upload_to(self, target, path, None)
-    }
+            fn upload_to(&self, target: &UploadTarget, path: &Path) -> Outcome<UploadReceipt> {
+                <$ty>::upload_to(self, target, path, None)
+            }
 
-    fn wait(&self, mid: &MediaId) -> Outcome<Media> {
-        authenta_client::Client::<Blocking<T, R>>::wait(self, mid)
-    }
+            fn wait(&self, mid: &MediaId) -> Outcome<Media> {
+                <$ty>::wait(self, mid)
+            }
 
-    fn wait_with(&self, mid: &MediaId, policy: PollPolicy) -> Outcome<Media> {
-        authenta_client::Client::<Blocking<T, R>>::wait_with(self, mid, policy)
-    }
+            fn wait_with(&self, mid: &MediaId, policy: PollPolicy) -> Outcome<Media> {
+                <$ty>::wait_with(self, mid, policy)
+            }
 
-    fn process(&self, path: &Path, options: &UploadOptions) -> Outcome<Media> {
-        authenta_client::Client::<Blocking<T, R>>::process(self, path, options)
-    }
+            fn process(&self, path: &Path, options: &UploadOptions) -> Outcome<Media> {
+                <$ty>::process(self, path, options)
+            }
 
-    fn result(&self, media: &Media) -> Outcome<Option<ResultDocument>> {
-        authenta_client::Client::<Blocking<T, R>>::result(self, media)
-    }
+            fn result(&self, media: &Media) -> Outcome<Option<ResultDocument>> {
+                <$ty>::result(self, media)
+            }
 
-    fn download_heatmap(&self, media: &Media, path: &Path) -> Outcome<Option<u64>> {
-        authenta_client::Client::<Blocking<T, R>>::download_heatmap(self, media, path)
-    }
+            fn download_heatmap(&self, media: &Media, path: &Path) -> Outcome<Option<u64>> {
+                <$ty>::download_heatmap(self, media, path)
+            }
 
-    fn wait_batch(&self, batch: &mut BatchWait) -> Outcome<Finished> {
-        let mut io = authenta_client::driver::blocking::Io::default();
-        authenta_client::Client::<Blocking<T, R>>::run(self, batch, &mut io)
-    }
+            fn wait_batch(&self, batch: &mut BatchWait) -> Outcome<Finished> {
+                let mut io = authenta_client::driver::blocking::Io::default();
+                ($generic)(self).run(batch, &mut io)
+            }
+        }
+    };
 }
+
+blocking_backend!(authenta_ureq::Client, authenta_ureq::Client::generic);
+blocking_backend!(TcpClient, std::convert::identity::<&TcpClient>);
 
 impl Connect for authenta_ureq::Client {
     const NAME: &'static str = "authenta-ureq";
 
-    fn connect(settings: &Settings) -> Result<Self, Failure> {
+    fn connect(settings: &Settings) -> Result<Self, Error> {
         ureq_builder(settings).build()
     }
 
@@ -248,7 +253,7 @@ pub type TcpClient = authenta_client::Client<Blocking<StdHttp, StdClock>>;
 impl Connect for TcpClient {
     const NAME: &'static str = "TcpStream client";
 
-    fn connect(settings: &Settings) -> Result<Self, Failure> {
+    fn connect(settings: &Settings) -> Result<Self, Error> {
         let config = match &settings.provider {
             Some(provider) => Config::from_shared_provider(provider.0.clone())?,
             None => Config::new(settings.credentials.clone()),
@@ -336,7 +341,7 @@ impl Reqwest {
 impl Connect for Reqwest {
     const NAME: &'static str = "authenta-reqwest";
 
-    fn connect(settings: &Settings) -> Result<Self, Failure> {
+    fn connect(settings: &Settings) -> Result<Self, Error> {
         // One worker keeps the runtime running between calls, as in an
         // async program: the connection pool's tasks see a kept-alive
         // connection the server closed while it was idle.
@@ -423,7 +428,7 @@ impl Backend for Reqwest {
 
     fn wait_batch(&self, batch: &mut BatchWait) -> Outcome<Finished> {
         let mut io = authenta_client::driver::nonblocking::Io::default();
-        self.run(self.client.run(batch, &mut io))
+        self.run(self.client.generic().run(batch, &mut io))
     }
 }
 

@@ -139,14 +139,14 @@ mod tests {
     struct Nothing;
 
     impl crate::Backend for Nothing {
-        type Driver = ();
+        type Client = crate::Client<()>;
         type Http = ();
 
         fn build(
             _: &ClientSettings,
             _: Config,
             _: Option<()>,
-        ) -> Result<crate::Client<()>, crate::Failure> {
+        ) -> Result<crate::Client<()>, crate::Error> {
             unreachable!("only the settings are read")
         }
     }

@@ -1,7 +1,7 @@
 //! How an [`authenta_ureq::Client`](crate::Client) is built: proto's
 //! [`ClientBuilder`](authenta_client::ClientBuilder) over this backend.
 
-use authenta_client::proto::{Config, Failure};
+use authenta_client::proto::{Config, Error};
 use authenta_client::{Blocking, ClientSettings};
 
 use crate::Client;
@@ -35,14 +35,14 @@ use crate::transport::UreqTransport;
 pub type ClientBuilder = authenta_client::ClientBuilder<UreqTransport>;
 
 impl authenta_client::Backend for UreqTransport {
-    type Driver = Blocking<UreqTransport, StdRuntime>;
+    type Client = Client;
     type Http = ureq::Agent;
 
     fn build(
         settings: &ClientSettings,
         config: Config,
         agent: Option<ureq::Agent>,
-    ) -> Result<Client, Failure> {
+    ) -> Result<Client, Error> {
         let transport = agent
             .map_or_else(UreqTransport::new, UreqTransport::with_agent)
             .connect_timeout(Some(settings.connect_timeout))
@@ -50,7 +50,9 @@ impl authenta_client::Backend for UreqTransport {
             .upload_timeout(settings.upload_timeout)
             .upload_stall_timeout(settings.upload_stall_timeout);
         let runtime = StdRuntime;
-        Ok(settings.client(config, Blocking { transport, runtime }))
+        Ok(Client::from_generic(
+            settings.client(config, Blocking { transport, runtime }),
+        ))
     }
 }
 
@@ -93,7 +95,7 @@ mod tests {
         assert!(
             matches!(
                 err.as_proto(),
-                Some(authenta_client::proto::Error::Invalid(
+                Some(authenta_client::proto::ProtocolError::Invalid(
                     ValidationError::Unreadable { .. }
                 ))
             ),

@@ -61,13 +61,13 @@
 //!
 //! # Errors
 //!
-//! Every method returns [`Error`], proto's [`Failure`] (a failed request's
-//! [`ureq::Error`] is its source): an API error with its documented code (`IAM001`,
+//! Every method returns [`Error`] (a failed request's [`ureq::Error`] is its
+//! source): an API error with its documented code (`IAM001`,
 //! `IAM002`, `AA001`, `U007`, ...), an S3 refusal of the upload, a
 //! validation error raised before any request, a wait that timed out, a
 //! network failure after the retries the policy allows, or local I/O.
-//! [`Failure::code`], [`Failure::status`], [`Failure::mid`],
-//! [`Failure::class`] and [`Failure::is_retryable`] say which. No error
+//! [`Error::code`], [`Error::status`], [`Error::mid`],
+//! [`Error::class`] and [`Error::is_retryable`] say which. No error
 //! message, `Debug` string or log line holds the client secret or an
 //! upload URL's signature.
 //!
@@ -92,10 +92,12 @@
 //! `ureq` itself logs through the `log` crate and redacts query strings and
 //! sensitive headers.
 
+mod api;
 mod builder;
 mod runtime;
 mod transport;
 
+pub use api::{Client, GenericClient};
 pub use builder::ClientBuilder;
 pub use runtime::StdRuntime;
 pub use transport::UreqTransport;
@@ -105,7 +107,7 @@ pub use authenta_client::proto;
 pub use authenta_client::proto::engine::flows::Uploaded;
 pub use authenta_client::proto::{
     ApiKey, CallOptions, ClientSecret, Config, CredentialError, CredentialKind, CredentialProvider,
-    Credentials, ErrorClass, Failure, MediaFile, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy,
+    Credentials, Error, ErrorClass, MediaFile, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy,
     UploadOptions, UploadReceipt, UploadTarget,
 };
 pub use authenta_client::types;
@@ -117,21 +119,6 @@ pub use authenta_client::types::{
 pub use authenta_client::{GivenKey, Profile, ProfileFile};
 pub use authenta_client::{SecretProvider, SecretSource};
 pub use ureq;
-
-/// A blocking Authenta client: every operation of the API, plus the
-/// uploads, waits and downloads around them. It is
-/// [`authenta_client::Client`] over [`UreqTransport`] and [`StdRuntime`], so
-/// what is validated, retried, polled and paged is decided by
-/// `authenta-proto`, exactly as in the async `authenta-reqwest`. Cloning is
-/// cheap (the connection pool is shared); a client is `Send` and `Sync`.
-/// Make one with [`Client::builder`](authenta_client::Client::builder) or
-/// [`Client::from_env`](authenta_client::Client::from_env).
-pub type Client = authenta_client::Client<authenta_client::Blocking<UreqTransport, StdRuntime>>;
-
-/// Everything that can go wrong: proto's [`Failure`] (the protocol's
-/// [`proto::Error`], local I/O, or the transport's [`ureq::Error`] boxed as
-/// its source).
-pub type Error = Failure;
 
 /// A result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

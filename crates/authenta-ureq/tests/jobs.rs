@@ -15,7 +15,7 @@ use authenta_ureq::proto::engine::flows::SourceInfo;
 use authenta_ureq::proto::engine::job_batch::JobBatchWait;
 use authenta_ureq::proto::engine::jobs::{JobUpload, RunJob, SlotSelector};
 use authenta_ureq::proto::types::{JobParameters, JobStatus, SlotName, TaskType};
-use authenta_ureq::proto::{CancelJob, DeleteJob, Error, GetJob, JobFile, PollPolicy};
+use authenta_ureq::proto::{CancelJob, DeleteJob, GetJob, JobFile, PollPolicy, ProtocolError};
 use authenta_ureq::{Client, Credentials, RetryPolicy};
 
 const PNG: &[u8] = include_bytes!("../../../samples/test-pattern.png");
@@ -61,8 +61,8 @@ fn run<F: authenta_ureq::proto::engine::Flow>(
     client: &Client,
     flow: &mut F,
     source: Option<&mut dyn UploadSource>,
-) -> Result<F::Output, authenta_ureq::proto::Failure> {
-    let driver = client.driver();
+) -> Result<F::Output, authenta_ureq::proto::Error> {
+    let driver = client.generic().driver();
     let mut io = blocking::Io {
         source,
         sink: None,
@@ -189,7 +189,7 @@ fn many_jobs_are_waited_for_together_and_cancel_and_delete_say_the_state() {
         let mut source: &[u8] = PNG;
         // A zero bound: the run ends at its first poll, the job processing.
         let err = run(&client, &mut flow, Some(&mut source)).unwrap_err();
-        let Some(Error::JobTimeout(timeout)) = err.as_proto() else {
+        let Some(ProtocolError::JobTimeout(timeout)) = err.as_proto() else {
             panic!("{err:?}")
         };
         batch.add(
@@ -222,11 +222,11 @@ fn many_jobs_are_waited_for_together_and_cancel_and_delete_say_the_state() {
     // Cancelling a completed job is refused, saying its status.
     let err = run(
         &client,
-        &mut client.call(CancelJob::new(ids[0].clone())),
+        &mut client.generic().call(CancelJob::new(ids[0].clone())),
         None,
     )
     .unwrap_err();
-    let Some(Error::JobState(state)) = err.as_proto() else {
+    let Some(ProtocolError::JobState(state)) = err.as_proto() else {
         panic!("{err:?}")
     };
     assert_eq!(state.job_status, Some(JobStatus::Completed), "{state:?}");
@@ -234,10 +234,15 @@ fn many_jobs_are_waited_for_together_and_cancel_and_delete_say_the_state() {
     // Deleting a completed job works; reading it then is JOB_NOT_FOUND.
     run(
         &client,
-        &mut client.call(DeleteJob::new(ids[1].clone())),
+        &mut client.generic().call(DeleteJob::new(ids[1].clone())),
         None,
     )
     .unwrap();
-    let err = run(&client, &mut client.call(GetJob::new(ids[1].clone())), None).unwrap_err();
+    let err = run(
+        &client,
+        &mut client.generic().call(GetJob::new(ids[1].clone())),
+        None,
+    )
+    .unwrap_err();
     assert_eq!(err.class(), authenta_ureq::proto::ErrorClass::NotFound);
 }
