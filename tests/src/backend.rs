@@ -2,23 +2,24 @@
 //! body is written once and instantiated for each: `authenta-ureq`,
 //! `authenta-reqwest` (through a tokio runtime) and [`TcpClient`], proto's
 //! client over the `TcpStream` HTTP client of proto's `custom_client`
-//! example. The blocking clients are one `authenta_proto::Client` type, so
+//! example. The blocking clients are one `authenta_client::Client` type, so
 //! one implementation serves both.
 
 use std::path::Path;
 use std::time::Duration;
 
+use authenta_client::{Blocking, HttpClient, Runtime};
 use authenta_proto::engine::batch::{BatchWait, Finished};
 use authenta_proto::engine::flows::Uploaded;
 use authenta_proto::types::{
     CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, ResultDocument,
 };
 use authenta_proto::{
-    Blocking, Config, CredentialError, CredentialProvider, Credentials, Failure, HttpClient,
-    PollPolicy, RetryPolicy, Runtime, UploadOptions, UploadReceipt, UploadTarget,
+    Config, CredentialError, CredentialProvider, Credentials, Failure, PollPolicy, RetryPolicy,
+    UploadOptions, UploadReceipt, UploadTarget,
 };
 
-#[path = "../../crates/authenta-proto/examples/custom_client/std_client.rs"]
+#[path = "../../crates/authenta-client/examples/custom_client/std_client.rs"]
 mod std_client;
 pub use std_client::{StdClock, StdHttp};
 
@@ -151,7 +152,7 @@ fn pieces(bytes: Vec<u8>) -> Vec<bytes::Bytes> {
         .collect()
 }
 
-impl<T, R> Backend for authenta_proto::Client<Blocking<T, R>>
+impl<T, R> Backend for authenta_client::Client<Blocking<T, R>>
 where
     T: HttpClient + std::fmt::Debug,
     R: Runtime + std::fmt::Debug,
@@ -162,31 +163,31 @@ where
     }
 
     fn config(&self) -> &Config {
-        authenta_proto::Client::<Blocking<T, R>>::config(self)
+        authenta_client::Client::<Blocking<T, R>>::config(self)
     }
 
     fn create(&self, request: CreateMediaRequest) -> Outcome<CreatedMedia> {
-        authenta_proto::Client::<Blocking<T, R>>::create(self, request)
+        authenta_client::Client::<Blocking<T, R>>::create(self, request)
     }
 
     fn get(&self, mid: &MediaId) -> Outcome<Media> {
-        authenta_proto::Client::<Blocking<T, R>>::get(self, mid)
+        authenta_client::Client::<Blocking<T, R>>::get(self, mid)
     }
 
     fn list(&self, query: ListQuery) -> Outcome<MediaList> {
-        authenta_proto::Client::<Blocking<T, R>>::list(self, query)
+        authenta_client::Client::<Blocking<T, R>>::list(self, query)
     }
 
     fn list_all(&self) -> Vec<Outcome<Media>> {
-        authenta_proto::Client::<Blocking<T, R>>::list_all(self).collect()
+        authenta_client::Client::<Blocking<T, R>>::list_all(self).collect()
     }
 
     fn delete(&self, mid: &MediaId) -> Outcome<()> {
-        authenta_proto::Client::<Blocking<T, R>>::delete(self, mid)
+        authenta_client::Client::<Blocking<T, R>>::delete(self, mid)
     }
 
     fn upload(&self, path: &Path, options: &UploadOptions) -> Outcome<Uploaded> {
-        authenta_proto::Client::<Blocking<T, R>>::upload(self, path, options)
+        authenta_client::Client::<Blocking<T, R>>::upload(self, path, options)
     }
 
     fn upload_reader(&self, bytes: Vec<u8>, options: &UploadOptions) -> Outcome<Uploaded> {
@@ -195,36 +196,36 @@ where
             Box::new(std::io::empty()) as Box<dyn std::io::Read + Send>,
             |r, p| Box::new(std::io::Read::chain(r, p)),
         );
-        authenta_proto::Client::<Blocking<T, R>>::upload_reader(self, chained, size, options)
+        authenta_client::Client::<Blocking<T, R>>::upload_reader(self, chained, size, options)
     }
 
     fn upload_to(&self, target: &UploadTarget, path: &Path) -> Outcome<UploadReceipt> {
-        authenta_proto::Client::<Blocking<T, R>>::upload_to(self, target, path, None)
+        authenta_client::Client::<Blocking<T, R>>::upload_to(self, target, path, None)
     }
 
     fn wait(&self, mid: &MediaId) -> Outcome<Media> {
-        authenta_proto::Client::<Blocking<T, R>>::wait(self, mid)
+        authenta_client::Client::<Blocking<T, R>>::wait(self, mid)
     }
 
     fn wait_with(&self, mid: &MediaId, policy: PollPolicy) -> Outcome<Media> {
-        authenta_proto::Client::<Blocking<T, R>>::wait_with(self, mid, policy)
+        authenta_client::Client::<Blocking<T, R>>::wait_with(self, mid, policy)
     }
 
     fn process(&self, path: &Path, options: &UploadOptions) -> Outcome<Media> {
-        authenta_proto::Client::<Blocking<T, R>>::process(self, path, options)
+        authenta_client::Client::<Blocking<T, R>>::process(self, path, options)
     }
 
     fn result(&self, media: &Media) -> Outcome<Option<ResultDocument>> {
-        authenta_proto::Client::<Blocking<T, R>>::result(self, media)
+        authenta_client::Client::<Blocking<T, R>>::result(self, media)
     }
 
     fn download_heatmap(&self, media: &Media, path: &Path) -> Outcome<Option<u64>> {
-        authenta_proto::Client::<Blocking<T, R>>::download_heatmap(self, media, path)
+        authenta_client::Client::<Blocking<T, R>>::download_heatmap(self, media, path)
     }
 
     fn wait_batch(&self, batch: &mut BatchWait) -> Outcome<Finished> {
-        let mut io = authenta_proto::engine::blocking::Io::default();
-        authenta_proto::Client::<Blocking<T, R>>::run(self, batch, &mut io)
+        let mut io = authenta_client::driver::blocking::Io::default();
+        authenta_client::Client::<Blocking<T, R>>::run(self, batch, &mut io)
     }
 }
 
@@ -242,7 +243,7 @@ impl Connect for authenta_ureq::Client {
 
 /// Proto's client over the `custom_client` example's `TcpStream` HTTP
 /// client and std's clocks.
-pub type TcpClient = authenta_proto::Client<Blocking<StdHttp, StdClock>>;
+pub type TcpClient = authenta_client::Client<Blocking<StdHttp, StdClock>>;
 
 impl Connect for TcpClient {
     const NAME: &'static str = "TcpStream client";
@@ -259,7 +260,7 @@ impl Connect for TcpClient {
                 .map_or_else(StdHttp::default, StdHttp::with_timeout),
             runtime: StdClock,
         };
-        Ok(authenta_proto::Client::with_policies(
+        Ok(authenta_client::Client::with_policies(
             config,
             driver,
             settings.retry,
@@ -277,8 +278,8 @@ impl Connect for TcpClient {
 
 /// A backend's builder (both are proto's `ClientBuilder`), configured
 /// from `settings`.
-fn builder<T: authenta_proto::Backend>(settings: &Settings) -> authenta_proto::ClientBuilder<T> {
-    let builder = authenta_proto::ClientBuilder::<T>::default();
+fn builder<T: authenta_client::Backend>(settings: &Settings) -> authenta_client::ClientBuilder<T> {
+    let builder = authenta_client::ClientBuilder::<T>::default();
     let builder = match &settings.provider {
         Some(provider) => builder.credentials_provider(provider.clone()),
         None => builder.credentials(settings.credentials.clone()),
@@ -421,7 +422,7 @@ impl Backend for Reqwest {
     }
 
     fn wait_batch(&self, batch: &mut BatchWait) -> Outcome<Finished> {
-        let mut io = authenta_proto::engine::nonblocking::Io::default();
+        let mut io = authenta_client::driver::nonblocking::Io::default();
         self.run(self.client.run(batch, &mut io))
     }
 }

@@ -2,9 +2,10 @@
 //! ([`Resume`]) and stopped by an [`Interrupt`], over `authenta-reqwest`
 //! and an in-process emulator: what each start costs is proto's decision.
 
+use authenta_client::{BatchEvent, BatchItem, BatchSettings, Interrupt};
 use authenta_proto::types::MediaStatus;
 use authenta_proto::types::Timestamp;
-use authenta_proto::{BatchEvent, BatchItem, BatchSettings, Error, Interrupt, Resume};
+use authenta_proto::{Error, Resume};
 use authenta_tests::env::{ac1, fast_polls, png_request};
 use authenta_tests::{Backend, Env, Reqwest};
 use futures_util::StreamExt as _;

@@ -245,6 +245,28 @@ struct Generator<'a> {
 /// one of its kinds), documented, description.
 type ModelRow = (String, Vec<String>, Vec<String>, bool, String);
 
+/// One row of `x-task-types`.
+struct TaskRow {
+    id: u32,
+    slug: String,
+    model: String,
+    documented: bool,
+    time_limit: Option<u64>,
+    description: String,
+    slots: Vec<SlotRow>,
+    result_fields: Vec<String>,
+    /// The verdict's field and the value meaning "manipulated".
+    verdict: Option<(String, bool)>,
+}
+
+/// One input slot of an `x-task-types` row.
+struct SlotRow {
+    name: String,
+    required: bool,
+    formats: Vec<String>,
+    content_types: Vec<String>,
+}
+
 /// One row of `x-error-codes`.
 struct ErrorRow {
     code: String,
@@ -273,7 +295,7 @@ impl<'a> Generator<'a> {
             "// Source: `{SPEC_PATH}`. Run `cargo xtask codegen` after editing it."
         ));
         self.line("");
-        self.line("use crate::tables::{ApiGeneration, CodeClass, CreditCheck, ErrorCodeInfo, MediaKind, ModelTypeInfo, ContentTypeInfo, Operation, QuotaKind, RetryAdvice, RouteInfo};");
+        self.line("use crate::tables::{ApiGeneration, CodeClass, CreditCheck, ErrorCodeInfo, MediaKind, ModelTypeInfo, ContentTypeInfo, Operation, QuotaKind, RetryAdvice, RouteInfo, SlotInfo, TaskTypeInfo, VerdictRule};");
         self.line("");
 
         let base = self
@@ -295,11 +317,14 @@ impl<'a> Generator<'a> {
         self.line(&format!("pub const MAX_UPLOAD_SIZE: u64 = {max};"));
 
         self.server_enums()?;
-        self.final_statuses()?;
+        self.final_statuses("MediaStatus", "FINAL_STATUSES", "a record")?;
+        self.final_statuses("JobStatus", "JOB_FINAL_STATUSES", "a job")?;
         self.error_tables()?;
         self.model_table()?;
         self.content_type_table()?;
-        self.list_limits()?;
+        self.task_type_table()?;
+        self.list_limits("/media", "LIST_LIMIT")?;
+        self.list_limits("/v1/jobs", "JOB_LIST_LIMIT")?;
         self.routes()?;
         Ok(self.out)
     }
@@ -353,7 +378,24 @@ impl<'a> Generator<'a> {
                 )
             })
             .collect();
-        let enums: [(&str, &str, &BTreeMap<String, String>); 6] = [
+        let task_docs: BTreeMap<String, String> = self
+            .task_type_rows()?
+            .into_iter()
+            .map(|r| {
+                let limit = match r.time_limit {
+                    Some(s) => format!("time limit {s} s"),
+                    None => "no documented time limit".to_owned(),
+                };
+                (
+                    r.slug.clone(),
+                    format!(
+                        "task type {}, model `{}`: {} ({limit}).",
+                        r.id, r.model, r.description
+                    ),
+                )
+            })
+            .collect();
+        let enums: [(&str, &str, &BTreeMap<String, String>); 10] = [
             (
                 "MediaStatus",
                 "The status of a media record.",
@@ -368,6 +410,14 @@ impl<'a> Generator<'a> {
             ("ErrorCode", "An error code the API documents.", &error_docs),
             ("ErrorType", "The class of an API error.", &BTreeMap::new()),
             ("Permission", "What an API key may do.", &BTreeMap::new()),
+            ("JobStatus", "The status of a job.", &BTreeMap::new()),
+            ("TaskType", "A job's task type, by its slug.", &task_docs),
+            ("SlotName", "A job's input slot.", &BTreeMap::new()),
+            (
+                "ArtifactKind",
+                "What a job's artifact holds.",
+                &BTreeMap::new(),
+            ),
         ];
         for (name, doc, docs) in enums {
             let values = self.string_enum(name)?;
@@ -456,24 +506,29 @@ impl<'a> Generator<'a> {
         self.out.push_str(&s);
     }
 
-    fn final_statuses(&mut self) -> Result<(), Error> {
+    fn final_statuses(&mut self, schema: &str, name: &str, what: &str) -> Result<(), Error> {
+        let values = self.string_enum(schema)?;
         let finals = self
-            .schema("MediaStatus")?
+            .schema(schema)?
             .schema_data
             .extensions
             .get("x-final")
             .and_then(Value::as_array)
-            .ok_or("components.schemas.MediaStatus needs an `x-final` list")?
+            .ok_or_else(|| format!("components.schemas.{schema} needs an `x-final` list"))?
             .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(|s| format!("{s:?}"))
-                    .ok_or("x-final holds strings")
+            .map(|v| match v.as_str() {
+                Some(s) if values.iter().any(|k| k == s) => Ok(format!("{s:?}")),
+                Some(s) => Err(format!(
+                    "{schema}'s x-final names {s}, which its enum lacks"
+                )),
+                None => Err("x-final holds strings".to_owned()),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        self.line("/// The statuses after which a record no longer changes.");
         self.line(&format!(
-            "pub const FINAL_STATUSES: &[&str] = &[{}];",
+            "/// The statuses after which {what} no longer changes."
+        ));
+        self.line(&format!(
+            "pub const {name}: &[&str] = &[{}];",
             finals.join(", ")
         ));
         Ok(())
@@ -585,6 +640,7 @@ impl<'a> Generator<'a> {
                     "invalid-input" => "CodeClass::InvalidInput",
                     "not-found" => "CodeClass::NotFound",
                     "server" => "CodeClass::Server",
+                    "job-state" => "CodeClass::JobState",
                     other => return Err(format!("{}: unknown class `{other}`", r.code).into()),
                 };
                 let generation = match r.generation {
@@ -723,15 +779,246 @@ impl<'a> Generator<'a> {
         Ok(())
     }
 
-    fn list_limits(&mut self) -> Result<(), Error> {
+    fn task_type_rows(&self) -> Result<Vec<TaskRow>, Error> {
+        let rows = self
+            .schema("TaskType")?
+            .schema_data
+            .extensions
+            .get("x-task-types")
+            .and_then(Value::as_array)
+            .ok_or("components.schemas.TaskType needs an `x-task-types` list")?;
+        let strings = |v: Option<&Value>, what: &str| -> Result<Vec<String>, Error> {
+            v.and_then(Value::as_array)
+                .ok_or_else(|| format!("x-task-types: {what} must be a list"))?
+                .iter()
+                .map(|s| {
+                    s.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| format!("x-task-types: {what} holds strings").into())
+                })
+                .collect()
+        };
+        rows.iter()
+            .map(|r| {
+                let text = |k: &str| -> Result<String, Error> {
+                    r.get(k)
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                        .ok_or_else(|| format!("x-task-types: a row lacks `{k}`").into())
+                };
+                let id = r
+                    .get("id")
+                    .and_then(Value::as_u64)
+                    .and_then(|i| u32::try_from(i).ok())
+                    .ok_or("x-task-types: `id` must be a whole number")?;
+                let time_limit = match r.get("timeLimitSeconds") {
+                    Some(Value::Null) => None,
+                    Some(v) => Some(v.as_u64().filter(|s| *s > 0).ok_or_else(|| {
+                        format!("x-task-types: task type {id}'s timeLimitSeconds must be a positive integer or null")
+                    })?),
+                    None => {
+                        return Err(format!(
+                            "x-task-types: task type {id} lacks `timeLimitSeconds` (null when undocumented)"
+                        )
+                        .into());
+                    }
+                };
+                let slots = r
+                    .get("slots")
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| format!("x-task-types: task type {id} lacks `slots`"))?
+                    .iter()
+                    .map(|slot| {
+                        Ok(SlotRow {
+                            name: slot
+                                .get("name")
+                                .and_then(Value::as_str)
+                                .ok_or_else(|| format!("x-task-types: a slot of task type {id} lacks `name`"))?
+                                .to_owned(),
+                            required: slot
+                                .get("required")
+                                .and_then(Value::as_bool)
+                                .ok_or_else(|| format!("x-task-types: a slot of task type {id} lacks `required`"))?,
+                            formats: strings(slot.get("formats"), "formats")?,
+                            content_types: strings(slot.get("contentTypes"), "contentTypes")?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, Error>>()?;
+                let verdict = match r.get("verdict") {
+                    Some(Value::Null) => None,
+                    Some(v) => Some((
+                        v.get("field")
+                            .and_then(Value::as_str)
+                            .ok_or_else(|| format!("x-task-types: task type {id}'s verdict needs a `field`"))?
+                            .to_owned(),
+                        v.get("fakeWhen")
+                            .and_then(Value::as_bool)
+                            .ok_or_else(|| format!("x-task-types: task type {id}'s verdict needs `fakeWhen`"))?,
+                    )),
+                    None => {
+                        return Err(format!(
+                            "x-task-types: task type {id} lacks `verdict` (null when it gives none)"
+                        )
+                        .into());
+                    }
+                };
+                Ok(TaskRow {
+                    id,
+                    result_fields: strings(r.get("resultFields"), "resultFields")?,
+                    verdict,
+                    slug: text("slug")?,
+                    model: text("model")?,
+                    documented: r
+                        .get("documented")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                    time_limit,
+                    description: text("description")?,
+                    slots,
+                })
+            })
+            .collect()
+    }
+
+    /// `TASK_TYPES`, after checking the table against the enums it names:
+    /// its slugs are `TaskType`'s enum, in order; ids and model codes are
+    /// unique; every slot is a `SlotName` with at least one content type,
+    /// each in `x-content-types`; `original` comes first and is required.
+    fn task_type_table(&mut self) -> Result<(), Error> {
+        let rows = self.task_type_rows()?;
+        let slugs: Vec<String> = rows.iter().map(|r| r.slug.clone()).collect();
+        if slugs != self.string_enum("TaskType")? {
+            return Err(
+                "x-task-types' slugs and components.schemas.TaskType's enum disagree".into(),
+            );
+        }
+        let slot_names = self.string_enum("SlotName")?;
+        let content_types = self.string_enum("ContentType")?;
+        let result = match &self.schema("JobResult")?.schema_kind {
+            SchemaKind::Type(Type::Object(o)) => o.properties.clone(),
+            _ => return Err("components.schemas.JobResult must be an object".into()),
+        };
+        let boolean = |name: &str| {
+            matches!(
+                result.get(name),
+                Some(ReferenceOr::Item(s)) if matches!(s.schema_kind, SchemaKind::Type(Type::Boolean(_)))
+            )
+        };
+        for (i, r) in rows.iter().enumerate() {
+            if rows[..i].iter().any(|o| o.id == r.id || o.model == r.model) {
+                return Err(format!(
+                    "x-task-types: task type {} repeats an id or model code",
+                    r.id
+                )
+                .into());
+            }
+            match r.slots.first() {
+                Some(first) if first.name == "original" && first.required => {}
+                _ => {
+                    return Err(format!(
+                        "x-task-types: task type {}'s first slot must be the required `original`",
+                        r.id
+                    )
+                    .into());
+                }
+            }
+            if let Some(f) = r
+                .result_fields
+                .iter()
+                .find(|f| !result.contains_key(f.as_str()))
+            {
+                return Err(format!(
+                    "x-task-types: task type {} names the result field {f}, which JobResult lacks",
+                    r.id
+                )
+                .into());
+            }
+            if let Some((field, _)) = &r.verdict
+                && (!r.result_fields.contains(field) || !boolean(field))
+            {
+                return Err(format!(
+                    "x-task-types: task type {}'s verdict {field} must be one of its resultFields and a boolean of JobResult",
+                    r.id
+                )
+                .into());
+            }
+            for slot in &r.slots {
+                if !slot_names.contains(&slot.name) {
+                    return Err(format!(
+                        "x-task-types: task type {} names the slot {}, which SlotName lacks",
+                        r.id, slot.name
+                    )
+                    .into());
+                }
+                if slot.content_types.is_empty() || slot.formats.is_empty() {
+                    return Err(format!(
+                        "x-task-types: task type {}'s slot {} needs formats and content types",
+                        r.id, slot.name
+                    )
+                    .into());
+                }
+                if let Some(t) = slot
+                    .content_types
+                    .iter()
+                    .find(|t| !content_types.contains(t))
+                {
+                    return Err(format!(
+                        "x-task-types: task type {} names the content type {t}, which x-content-types lacks",
+                        r.id
+                    )
+                    .into());
+                }
+            }
+        }
+        self.line(
+            "/// Every task type a job can run: id, slug, model code, input slots and time limit.",
+        );
+        self.line("pub const TASK_TYPES: &[TaskTypeInfo] = &[");
+        for r in rows {
+            let slots: Vec<String> = r
+                .slots
+                .iter()
+                .map(|s| {
+                    format!(
+                        "SlotInfo {{ name: crate::SlotName::{}, required: {}, formats: &{:?}, content_types: &{:?} }}",
+                        variant_name(&s.name),
+                        s.required,
+                        s.formats,
+                        s.content_types
+                    )
+                })
+                .collect();
+            let verdict = match &r.verdict {
+                Some((field, fake_when)) => {
+                    format!("Some(VerdictRule {{ field: {field:?}, fake_when: {fake_when} }})")
+                }
+                None => "None".to_owned(),
+            };
+            self.line(&format!(
+                "TaskTypeInfo {{ id: {}, slug: {:?}, model: {:?}, documented: {}, time_limit_secs: {:?}, description: {:?}, slots: &[{}], result_fields: &{:?}, verdict: {verdict} }},",
+                r.id,
+                r.slug,
+                r.model,
+                r.documented,
+                r.time_limit,
+                r.description,
+                slots.join(", "),
+                r.result_fields
+            ));
+        }
+        self.line("];");
+        Ok(())
+    }
+
+    fn list_limits(&mut self, path: &str, prefix: &str) -> Result<(), Error> {
         let op = self
             .spec
             .paths
             .paths
-            .get("/media")
+            .get(path)
             .and_then(|p| p.as_item())
             .and_then(|p| p.get.as_ref())
-            .ok_or("the spec has no GET /media")?;
+            .ok_or_else(|| format!("the spec has no GET {path}"))?;
         let mut limit = None;
         for p in &op.parameters {
             if let ReferenceOr::Item(openapiv3::Parameter::Query { parameter_data, .. }) = p
@@ -745,16 +1032,18 @@ impl<'a> Generator<'a> {
             }
         }
         let (Some(min), Some(max), Some(default)) =
-            limit.ok_or("GET /media has no integer `limit`")?
+            limit.ok_or_else(|| format!("GET {path} has no integer `limit`"))?
         else {
-            return Err("GET /media's `limit` needs minimum, maximum and default".into());
+            return Err(format!("GET {path}'s `limit` needs minimum, maximum and default").into());
         };
-        self.line("/// The smallest `limit` `GET /media` takes.");
-        self.line(&format!("pub const LIST_LIMIT_MIN: u32 = {min};"));
-        self.line("/// The largest `limit` `GET /media` takes.");
-        self.line(&format!("pub const LIST_LIMIT_MAX: u32 = {max};"));
-        self.line("/// The `limit` `GET /media` uses when none is given.");
-        self.line(&format!("pub const LIST_LIMIT_DEFAULT: u32 = {default};"));
+        self.line(&format!("/// The smallest `limit` `GET {path}` takes."));
+        self.line(&format!("pub const {prefix}_MIN: u32 = {min};"));
+        self.line(&format!("/// The largest `limit` `GET {path}` takes."));
+        self.line(&format!("pub const {prefix}_MAX: u32 = {max};"));
+        self.line(&format!(
+            "/// The `limit` `GET {path}` uses when none is given."
+        ));
+        self.line(&format!("pub const {prefix}_DEFAULT: u32 = {default};"));
         Ok(())
     }
 
@@ -868,6 +1157,49 @@ mod tests {
             .unwrap()
             .remove("x-model-content-rule");
         assert!(check_model_content_rule(&unmarked).is_err());
+    }
+
+    /// The task-type table must agree with the enums and schemas it names.
+    #[test]
+    fn the_task_type_table_is_checked() {
+        let root = workspace_root();
+        let spec = std::fs::read_to_string(root.join(SPEC_PATH)).unwrap();
+        let dir = std::env::temp_dir().join(format!("authenta-tasks-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("spec")).unwrap();
+        for (from, to, needle) in [
+            (
+                "contentTypes: [image/jpeg, image/png, application/pdf]",
+                "contentTypes: [image/jpeg, application/zip]",
+                "names the content type application/zip",
+            ),
+            (
+                "verdict: {field: isLiveness, fakeWhen: false}",
+                "verdict: {field: confidence, fakeWhen: false}",
+                "must be one of its resultFields and a boolean",
+            ),
+            (
+                "resultFields: [embedding]",
+                "resultFields: [embeddings]",
+                "names the result field embeddings",
+            ),
+            (
+                "        - name: reference\n",
+                "        - name: selfie\n",
+                "names the slot selfie",
+            ),
+            (
+                "          slug: pdf-1\n",
+                "          slug: pdf-2\n",
+                "TaskType's enum disagree",
+            ),
+        ] {
+            let edited = spec.replacen(from, to, 1);
+            assert_ne!(spec, edited, "the spec moved: {from}");
+            std::fs::write(dir.join(SPEC_PATH), edited).unwrap();
+            let err = render(&dir).unwrap_err().to_string();
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// Editing an error message in the spec without regenerating is caught.

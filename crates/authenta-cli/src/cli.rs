@@ -6,9 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use authenta_reqwest::proto::{
-    ENV_API_KEY, ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_PROFILE,
-};
+use authenta_reqwest::client::ENV_PROFILE;
+use authenta_reqwest::proto::{ENV_API_KEY, ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET};
 use authenta_reqwest::types::{MODEL_TYPES, ModelType};
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
@@ -131,10 +130,10 @@ pub enum Command {
     Ledger(LedgerArgs),
     /// Write a profile to the config file: base URL, client id and where
     /// the secret is kept (a private file, a variable, or a command).
-    Configure(crate::profile::ConfigureArgs),
+    Configure(ConfigureArgs),
     /// Serve the checks to AI assistants: a Model Context Protocol server
     /// on stdin and stdout (see the README for a client's configuration).
-    Mcp(crate::mcp::McpArgs),
+    Mcp(McpArgs),
 }
 
 /// `process FILE|DIR...`
@@ -283,7 +282,7 @@ pub struct ResultArgs {
     pub file: Option<PathBuf>,
 
     /// How much of the heatmap shows through in --overlay, from 0 to 1.
-    #[arg(long, default_value_t = crate::report::overlay::DEFAULT_OPACITY, value_name = "0..1", requires = "overlay",
+    #[arg(long, default_value_t = authenta_report::overlay::DEFAULT_OPACITY, value_name = "0..1", requires = "overlay",
           value_parser = parse_opacity)]
     pub opacity: f32,
 }
@@ -407,6 +406,67 @@ fn parse_opacity(text: &str) -> Result<f32, String> {
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .map_err(|e| format!("{e}; give a duration such as 300ms, 90s or 10m"))
+}
+
+/// `configure [--api-key-file PATH | --api-key-env VAR | --api-key-command CMD
+/// | --client-id ID (--secret-file PATH | --secret-env VAR | --secret-command CMD)]`
+#[derive(Args)]
+pub struct ConfigureArgs {
+    /// An API key (today's kind): keep it in this file, written readable by
+    /// you only (mode 600). The key is read from the terminal without echo,
+    /// or from standard input's first line when it is not a terminal.
+    #[arg(long, value_name = "PATH", group = "secret")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// An API key: read it from this environment variable when the profile
+    /// is used (nothing is stored).
+    #[arg(long, value_name = "VAR", group = "secret")]
+    pub api_key_env: Option<String>,
+
+    /// An API key: run this command when the profile is used; the first
+    /// line it prints is the key (nothing is stored).
+    #[arg(long, value_name = "COMMAND", group = "secret")]
+    pub api_key_command: Option<String>,
+
+    /// An older key's client secret (with --client-id): keep it in this
+    /// file, written readable by you only (mode 600). The secret is read from the terminal without echo, or from
+    /// standard input's first line when it is not a terminal.
+    #[arg(long, value_name = "PATH", group = "secret")]
+    pub secret_file: Option<PathBuf>,
+
+    /// Read the secret from this environment variable when the profile is
+    /// used (nothing is stored).
+    #[arg(long, value_name = "VAR", group = "secret")]
+    pub secret_env: Option<String>,
+
+    /// Run this command when the profile is used: the first line it prints
+    /// is the secret (`pass show authenta/ci`, `op read ...`); nothing is
+    /// stored.
+    #[arg(long, value_name = "COMMAND", group = "secret")]
+    pub secret_command: Option<String>,
+}
+
+/// `mcp`
+#[derive(Args)]
+pub struct McpArgs {
+    /// A folder whose files (and its subfolders') the tools may read;
+    /// repeat for more. With none, no file can be checked.
+    #[arg(long = "allow", value_name = "DIR")]
+    pub allow: Vec<PathBuf>,
+
+    /// At most this many uploads at once, over all calls.
+    #[arg(long, default_value_t = 2, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub max_concurrency: u16,
+
+    /// How long `check_media` waits for verdicts before it answers with
+    /// the records still running (a call may ask for another wait).
+    #[arg(long, default_value = "45s", value_name = "DURATION", value_parser = parse_duration)]
+    pub wait: Duration,
+
+    /// The longest wait a call may ask for.
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = parse_duration)]
+    pub max_wait: Duration,
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use authenta_reqwest::MediaFile;
+use authenta_reqwest::client::media_file;
 use authenta_reqwest::proto::{ValidationError, check_model};
 use authenta_reqwest::types::ModelType;
 
@@ -205,7 +206,7 @@ pub fn mismatch_note(job: &Job) -> Option<Note> {
 /// Checks one file: readable, its bytes a complete media file of a type
 /// the API takes, not empty, at most 5 GiB, and a model that takes it.
 pub fn check(path: &Path, model: Option<&ModelType>) -> Result<Job, ValidationError> {
-    let file = MediaFile::from_path(path, None)?;
+    let file = media_file(path, None)?;
     let model = match model {
         Some(model) => model.clone(),
         None => file.default_model()?,

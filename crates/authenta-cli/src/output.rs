@@ -121,31 +121,7 @@ pub fn verdict(media: &Media) -> &'static str {
     }
 }
 
-/// What the server says beside the verdict, where it sends it: an image's
-/// `confidence`, a video's faces and fake faces (`2 faces, 1 fake`); `-`
-/// without either.
-pub fn figures(media: &Media) -> String {
-    let mut parts = Vec::new();
-    if let Some(confidence) = media.confidence {
-        parts.push(format!("confidence {confidence:.2}"));
-    }
-    match (media.faces, media.deep_fakes) {
-        (Some(faces), fakes) => parts.push(format!(
-            "{faces} face{}{}",
-            if faces == 1 { "" } else { "s" },
-            fakes.map_or_else(String::new, |f| format!(", {f} fake"))
-        )),
-        (None, Some(fakes)) => parts.push(format!(
-            "{fakes} fake face{}",
-            if fakes == 1 { "" } else { "s" }
-        )),
-        (None, None) => {}
-    }
-    match parts.is_empty() {
-        true => "-".to_owned(),
-        false => parts.join(", "),
-    }
-}
+pub use authenta_report::figures;
 
 /// When a record was created, RFC 3339.
 pub fn created(media: &Media) -> String {

@@ -5,10 +5,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use authenta_reqwest::client::{BatchEvent, BatchItem, BatchSettings, Interrupt};
 use authenta_reqwest::proto::engine::flows::Observer;
-use authenta_reqwest::proto::{
-    BatchEvent, BatchItem, BatchSettings, CheckpointFn, Error as ProtoError, Interrupt, Resume,
-};
+use authenta_reqwest::proto::{CheckpointFn, Error as ProtoError, Resume};
 use authenta_reqwest::types::{Media, MediaId, MediaStatus};
 use authenta_reqwest::{Client, Error, ErrorClass, PollPolicy, UploadOptions};
 use futures_util::StreamExt as _;
@@ -315,7 +314,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
             .into_iter()
             .map(|(job, (outcome, elapsed))| report_entry(job, outcome, *elapsed))
             .collect();
-        match report.write(client, &entries).await {
+        match report::write(report, client, &entries).await {
             Ok(summary) => report::wrote(path, &summary),
             // The batch's own failure, if any, says more than the report's.
             Err(e) => {

@@ -6,55 +6,15 @@
 //! private file, or nowhere (a variable or a command gives it at run time).
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::path::PathBuf;
 
-use authenta_reqwest::proto::{DEFAULT_PROFILE, config_path, write_secret_file};
+use authenta_reqwest::client::{DEFAULT_PROFILE, config_path, write_secret_file};
 use authenta_reqwest::{ClientSecret, ConfigError, Profile, ProfileFile, SecretSource};
-use clap::Args;
 use serde_json::json;
 
-use crate::cli::Global;
+use crate::cli::{ConfigureArgs, Global};
 use crate::exit;
 use crate::output;
 use crate::session::CliError;
-
-/// `configure [--api-key-file PATH | --api-key-env VAR | --api-key-command CMD
-/// | --client-id ID (--secret-file PATH | --secret-env VAR | --secret-command CMD)]`
-#[derive(Args)]
-pub struct ConfigureArgs {
-    /// An API key (today's kind): keep it in this file, written readable by
-    /// you only (mode 600). The key is read from the terminal without echo,
-    /// or from standard input's first line when it is not a terminal.
-    #[arg(long, value_name = "PATH", group = "secret")]
-    pub api_key_file: Option<PathBuf>,
-
-    /// An API key: read it from this environment variable when the profile
-    /// is used (nothing is stored).
-    #[arg(long, value_name = "VAR", group = "secret")]
-    pub api_key_env: Option<String>,
-
-    /// An API key: run this command when the profile is used; the first
-    /// line it prints is the key (nothing is stored).
-    #[arg(long, value_name = "COMMAND", group = "secret")]
-    pub api_key_command: Option<String>,
-
-    /// An older key's client secret (with --client-id): keep it in this
-    /// file, written readable by you only (mode 600). The secret is read from the terminal without echo, or from
-    /// standard input's first line when it is not a terminal.
-    #[arg(long, value_name = "PATH", group = "secret")]
-    pub secret_file: Option<PathBuf>,
-
-    /// Read the secret from this environment variable when the profile is
-    /// used (nothing is stored).
-    #[arg(long, value_name = "VAR", group = "secret")]
-    pub secret_env: Option<String>,
-
-    /// Run this command when the profile is used: the first line it prints
-    /// is the secret (`pass show authenta/ci`, `op read ...`); nothing is
-    /// stored.
-    #[arg(long, value_name = "COMMAND", group = "secret")]
-    pub secret_command: Option<String>,
-}
 
 /// Which kind of key a profile holds.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -464,7 +464,7 @@ fn the_report_opens_in_headless_chromium_without_errors() {
     );
 }
 
-/// The fixture videos (`tests/fixtures/`): H.264 in QuickTime, which
+/// The fixture videos (authenta-report's `tests/fixtures/`): H.264 in QuickTime, which
 /// browsers play, and Motion JPEG in QuickTime, which they do not.
 const FIXTURES: [&str; 2] = ["quadrants-h264.mov", "quadrants-mjpeg.mov"];
 
@@ -479,7 +479,7 @@ fn report_of_the_fixtures(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(&videos).unwrap();
     for name in FIXTURES {
         let from = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
+            .join("../authenta-report/tests/fixtures")
             .join(name);
         std::fs::copy(from, videos.join(name)).unwrap();
     }

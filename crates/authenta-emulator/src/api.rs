@@ -1,5 +1,5 @@
-//! The API under `/api`: the four documented routes and the OpenAPI
-//! description.
+//! The API under `/api`: the four documented `/media` routes, the jobs API
+//! ([`jobs`]) and the OpenAPI description.
 //!
 //! A request is answered in the generation of the credentials it carries
 //! ([`generation_of`]): a Bearer API key as generation 2, the `x-client-*`
@@ -25,7 +25,7 @@ use authenta_types::{
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
 
 use crate::clock::minus;
@@ -34,9 +34,13 @@ use crate::ids::{is_valid_mid, new_mid};
 use crate::model::{AuthMode, MediaRecord, status_str};
 use crate::responses::{
     bad_request, counterpart, documented_error, emulator_error, error_response, json_response,
-    read_json_body,
+    no_content, read_json_body,
 };
 use crate::store::{Denied, Store, StoreResult};
+
+mod jobs;
+
+pub(crate) use jobs::JOBS_PATH;
 
 /// The largest `offset` of `GET /media` (the spec's `maximum`).
 pub(crate) const MAX_OFFSET: u64 = i64::MAX as u64;
@@ -61,6 +65,13 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
     Router::new()
         .route("/api/media", get(list_media).post(create_media))
         .route("/api/media/{mid}", get(get_media).delete(delete_media))
+        .route(jobs::JOBS_PATH, get(jobs::list_jobs).post(jobs::create_job))
+        .route(
+            "/api/v1/jobs/{job_id}",
+            get(jobs::get_job).delete(jobs::delete_job),
+        )
+        .route("/api/v1/jobs/{job_id}/finalize", post(jobs::finalize_job))
+        .route("/api/v1/jobs/{job_id}/cancel", post(jobs::cancel_job))
         .route("/api/openapi.yaml", get(openapi))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
@@ -71,7 +82,8 @@ async fn not_found(uri: Uri) -> Response<Body> {
     emulator_error(
         StatusCode::NOT_FOUND,
         format!(
-            "no route {}; the API has /media and /media/{{mid}}",
+            "no route {}; the API has /media, /media/{{mid}}, /v1/jobs, /v1/jobs/{{jobId}}, \
+             /v1/jobs/{{jobId}}/finalize and /v1/jobs/{{jobId}}/cancel",
             uri.path()
         ),
     )
@@ -80,8 +92,9 @@ async fn not_found(uri: Uri) -> Response<Body> {
 /// The methods a path of the API takes, for `Allow`.
 fn allowed_methods(path: &str) -> &'static str {
     match path {
-        "/api/media" => "GET, HEAD, POST",
+        "/api/media" | jobs::JOBS_PATH => "GET, HEAD, POST",
         "/api/openapi.yaml" => "GET, HEAD",
+        p if p.ends_with("/finalize") || p.ends_with("/cancel") => "POST",
         _ => "GET, HEAD, DELETE",
     }
 }
@@ -117,8 +130,24 @@ fn checked<R>(
     operation: Operation,
     then: impl FnOnce(&mut Store) -> StoreResult<Result<R, Response<Body>>>,
 ) -> Result<R, Response<Body>> {
+    checked_as(
+        core,
+        generation_of(core.auth, headers),
+        headers,
+        operation,
+        then,
+    )
+}
+
+/// [`checked`] with `generation`'s checks.
+fn checked_as<R>(
+    core: &Core,
+    generation: ApiGeneration,
+    headers: &HeaderMap,
+    operation: Operation,
+    then: impl FnOnce(&mut Store) -> StoreResult<Result<R, Response<Body>>>,
+) -> Result<R, Response<Body>> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let generation = generation_of(core.auth, headers);
     let outcome = core.shared.store(|store| {
         store.atomically(|store| {
             let allowed = match generation {
@@ -159,9 +188,14 @@ fn decode_component(raw: &str) -> Result<String, String> {
         .map_err(|_| format!("query component {raw:?} is not UTF-8 once decoded"))
 }
 
-fn parse_list_query(uri: &Uri) -> Result<(u32, u64), String> {
-    let mut limit = None;
-    let mut offset = None;
+/// The query parameters of `uri`, decoded; each at most once, and only
+/// those in `allowed` (`route` names the route in the error).
+fn query_params(
+    uri: &Uri,
+    allowed: &[&str],
+    route: &str,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut params = std::collections::BTreeMap::new();
     for pair in uri
         .query()
         .unwrap_or("")
@@ -170,32 +204,46 @@ fn parse_list_query(uri: &Uri) -> Result<(u32, u64), String> {
     {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         let (name, value) = (decode_component(name)?, decode_component(value)?);
-        let slot = match name.as_str() {
-            "limit" => &mut limit,
-            "offset" => &mut offset,
-            other => {
-                return Err(format!(
-                    "unknown query parameter {other:?}; GET /media takes `limit` and `offset`"
-                ));
-            }
-        };
-        if slot.is_some() {
+        if !allowed.contains(&name.as_str()) {
+            let takes: Vec<String> = allowed.iter().map(|a| format!("`{a}`")).collect();
+            return Err(format!(
+                "unknown query parameter {name:?}; {route} takes {}",
+                takes.join(", ")
+            ));
+        }
+        if params.insert(name.clone(), value).is_some() {
             return Err(format!("query parameter `{name}` is given twice"));
         }
-        *slot = Some(value);
     }
-    let limit = match limit {
-        None => LIST_LIMIT_DEFAULT,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (LIST_LIMIT_MIN..=LIST_LIMIT_MAX).contains(l))
-            .ok_or_else(|| {
-                format!(
-                    "`limit` must be a whole number from {LIST_LIMIT_MIN} to {LIST_LIMIT_MAX}, got {v:?}"
-                )
-            })?,
+    Ok(params)
+}
+
+/// A list's `limit`: `default` when not given, else a whole number in
+/// `range`.
+fn list_limit(
+    given: Option<&String>,
+    range: std::ops::RangeInclusive<u32>,
+    default: u32,
+) -> Result<u32, String> {
+    let Some(v) = given else {
+        return Ok(default);
     };
+    v.parse::<u32>()
+        .ok()
+        .filter(|l| range.contains(l))
+        .ok_or_else(|| {
+            format!(
+                "`limit` must be a whole number from {} to {}, got {v:?}",
+                range.start(),
+                range.end()
+            )
+        })
+}
+
+fn parse_list_query(uri: &Uri) -> Result<(u32, u64), String> {
+    let params = query_params(uri, &["limit", "offset"], "GET /media")?;
+    let (limit, offset) = (params.get("limit"), params.get("offset"));
+    let limit = list_limit(limit, LIST_LIMIT_MIN..=LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT)?;
     let offset = match offset {
         None => 0,
         Some(v) => v
@@ -285,9 +333,7 @@ async fn delete_media(
         Ok(()) => {
             core.remove_object(mid);
             tracing::info!(%mid, "media deleted");
-            let mut resp = Response::new(Body::empty());
-            *resp.status_mut() = StatusCode::NO_CONTENT;
-            resp
+            no_content()
         }
         Err(resp) => resp,
     }
@@ -372,6 +418,20 @@ fn validate_create(req: &CreateMediaRequest) -> Result<MediaKind, CreateRefusal>
     Ok(kind)
 }
 
+/// A JSON body read as `T`: 400 when it is malformed, not an object (the
+/// answer then says `shape`), or not a `T`.
+fn json_object<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    shape: &str,
+) -> Result<T, Response<Body>> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| bad_request(format!("malformed JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(bad_request(shape));
+    }
+    serde_json::from_value(value).map_err(|e| bad_request(format!("invalid body: {e}")))
+}
+
 /// The record a create request's body asks for, or the 400 to answer (in
 /// `generation`'s words).
 fn record_to_create(
@@ -379,15 +439,10 @@ fn record_to_create(
     now: jiff::Timestamp,
     generation: ApiGeneration,
 ) -> Result<MediaRecord, Response<Body>> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| bad_request(format!("malformed JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(bad_request(
-            "the body must be a JSON object with `name`, `contentType`, `size` and `modelType`",
-        ));
-    }
-    let req: CreateMediaRequest =
-        serde_json::from_value(value).map_err(|e| bad_request(format!("invalid body: {e}")))?;
+    let req: CreateMediaRequest = json_object(
+        bytes,
+        "the body must be a JSON object with `name`, `contentType`, `size` and `modelType`",
+    )?;
     let kind = validate_create(&req).map_err(|refusal| match refusal {
         CreateRefusal::Unsupported(why) if generation == ApiGeneration::Second => {
             let row = ErrorCode::UnsupportedMediaType

@@ -79,11 +79,7 @@ fn stored<T: Serialize>(result: StoreResult<T>) -> Response<Body> {
 
 fn no_content(result: Result<(), ControlError>) -> Response<Body> {
     match result {
-        Ok(()) => {
-            let mut resp = Response::new(Body::empty());
-            *resp.status_mut() = StatusCode::NO_CONTENT;
-            resp
-        }
+        Ok(()) => crate::responses::no_content(),
         Err(e) => control_error(e),
     }
 }
@@ -136,6 +132,9 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
         .route("/_emulator/clock/advance", post(advance_clock))
         .route("/_emulator/records", get(records))
         .route("/_emulator/records/{mid}", get(record))
+        .route("/_emulator/jobs", get(jobs))
+        .route("/_emulator/jobs/fail-next", post(fail_next))
+        .route("/_emulator/jobs/{job_id}", get(job))
         .route("/_emulator/uploads", get(uploads).delete(clear_uploads))
         .route("/_emulator/requests", get(requests).delete(clear_requests))
         .route(
@@ -356,6 +355,57 @@ async fn record(State(core): State<Arc<Core>>, uri: Uri) -> Response<Body> {
             format!("no media record has mid {mid:?}"),
         ),
         Err(e) => emulator_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+async fn jobs(State(core): State<Arc<Core>>) -> Response<Body> {
+    stored(core.shared.store(|s| s.all_jobs()))
+}
+
+async fn job(State(core): State<Arc<Core>>, uri: Uri) -> Response<Body> {
+    let raw = segment(&uri, 0);
+    let found = match raw.parse::<u64>() {
+        Ok(id) => core.shared.store(|s| s.job(id)),
+        Err(_) => Ok(None),
+    };
+    match found {
+        Ok(Some(j)) => json_response(StatusCode::OK, &j),
+        Ok(None) => emulator_error(StatusCode::NOT_FOUND, format!("no job has id {raw:?}")),
+        Err(e) => emulator_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// The body of `POST /_emulator/jobs/fail-next`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FailNext {
+    #[serde(default = "one")]
+    times: u32,
+    message: String,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Arms failures for the next `times` jobs finalized: each ends `failed`
+/// with `message` as its `errorMessage` when its processing time is over.
+pub(crate) fn fail_next_jobs(core: &Core, times: u32, message: &str) -> Result<(), ControlError> {
+    if times == 0 || message.trim().is_empty() {
+        return Err(ControlError::Invalid(
+            "`times` must be at least 1 and `message` must not be empty".into(),
+        ));
+    }
+    let mut v = core.shared.lock();
+    v.job_failures
+        .extend(std::iter::repeat_n(message.to_owned(), times as usize));
+    Ok(())
+}
+
+async fn fail_next(State(core): State<Arc<Core>>, headers: HeaderMap, b: Body) -> Response<Body> {
+    match body::<FailNext>(&headers, b).await {
+        Ok(f) => no_content(fail_next_jobs(&core, f.times, &f.message)),
+        Err(resp) => resp,
     }
 }
 

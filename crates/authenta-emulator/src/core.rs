@@ -5,13 +5,18 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use authenta_types::{Media, MediaId, MediaKind, MediaStatus, MediaType, ModelType, Participant};
+use authenta_types::{
+    JobStatus, Media, MediaId, MediaKind, MediaStatus, MediaType, ModelType, Participant,
+    TaskTypeInfo,
+};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 
-use crate::model::{MediaRecord, UploadInfo};
-use crate::presign::{HEATMAP, Presigner, RESULT};
+use crate::model::{JobRecord, MediaRecord, UploadInfo};
+use crate::presign::{HEATMAP, Presigner, RESULT, SLOT_SUFFIX};
 use crate::state::Shared;
-use crate::store::UploadOutcome;
+use crate::store::{SlotUpload, UploadOutcome};
+use crate::verdict::jobs::Sources;
 
 /// What the items of a `GET /media` page hold.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,6 +195,149 @@ impl Core {
             self.shared.processing.notify_one();
         }
         Ok(outcome)
+    }
+}
+
+impl Core {
+    /// The job as the jobs API shows it: `jobId` and `id` (both readings of
+    /// its id), its task type, status, times and slots; once `completed`,
+    /// its `result` and `artifacts` (with fresh pre-signed download URLs);
+    /// once `failed`, its `errorMessage`.
+    pub fn job_view(&self, job: &JobRecord) -> Value {
+        let status = JobStatus::from_wire(&job.status);
+        let mut v = Map::new();
+        v.insert("jobId".into(), json!(job.id));
+        v.insert("id".into(), json!(job.id));
+        v.insert("taskTypeId".into(), json!(job.task_type_id));
+        if let Some(task) = TaskTypeInfo::by_id(job.task_type_id) {
+            v.insert("taskTypeSlug".into(), json!(task.slug));
+        }
+        v.insert("status".into(), json!(job.status));
+        if let Some(p) = &job.parameters {
+            v.insert("parameters".into(), p.clone());
+        }
+        v.insert("createdAt".into(), json!(job.created_at));
+        v.insert("updatedAt".into(), json!(job.updated_at));
+        if let Some(t) = job.queued_at {
+            v.insert("queuedAt".into(), json!(t));
+        }
+        if let Some(t) = job.completed_at {
+            v.insert("completedAt".into(), json!(t));
+        }
+        let inputs: Vec<Value> = job
+            .inputs
+            .iter()
+            .map(|i| {
+                json!({
+                    "slotName": i.slot_name,
+                    "contentType": i.content_type,
+                    "fileName": i.file_name,
+                    "sizeBytes": i.size_bytes,
+                    "uploaded": i.upload.is_some(),
+                })
+            })
+            .collect();
+        v.insert("inputs".into(), Value::Array(inputs));
+        match status {
+            JobStatus::Completed => {
+                if let Some(sources) = Sources::of(job) {
+                    let now = self.shared.clock.now();
+                    v.insert("result".into(), Value::Object(sources.result()));
+                    let artifacts: Vec<Value> = sources
+                        .artifacts()
+                        .into_iter()
+                        .map(|a| {
+                            json!({
+                                "id": a.id,
+                                "kind": a.kind,
+                                "contentType": a.content_type,
+                                "downloadUrl": self.presigner.job_download_url(job.id, &a.object, now),
+                            })
+                        })
+                        .collect();
+                    v.insert("artifacts".into(), Value::Array(artifacts));
+                }
+            }
+            JobStatus::Failed => {
+                if let Some(m) = &job.error_message {
+                    v.insert("errorMessage".into(), json!(m));
+                }
+            }
+            _ => {}
+        }
+        Value::Object(v)
+    }
+
+    /// Where slot `slot` of job `id` is kept, in a data directory.
+    fn job_object_path(&self, id: u64, slot: &str) -> Option<PathBuf> {
+        self.shared
+            .objects_dir()
+            .map(|d| d.join(format!("job-{id}-{slot}{SLOT_SUFFIX}")))
+    }
+
+    /// Removes a deleted job's stored uploads, if any.
+    pub fn remove_job_objects(&self, job: &JobRecord) {
+        for input in &job.inputs {
+            if let Some(path) = self.job_object_path(job.id, &input.slot_name) {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
+    /// Completes the upload of slot `slot` of job `id` whose bytes are in
+    /// `temp` (in a data directory): keeps the object (replacing an earlier
+    /// upload of the slot) and records it, in one step under the store's
+    /// lock, as [`Core::complete_upload`] does.
+    pub async fn complete_job_upload(
+        &self,
+        id: u64,
+        slot: &str,
+        upload: UploadInfo,
+        temp: Option<PathBuf>,
+    ) -> s3s::S3Result<bool> {
+        let now = self.shared.clock.now();
+        let dest = self.job_object_path(id, slot);
+        // The object is put in place once the store has checked that the
+        // job takes the upload, and before the upload is recorded: a closed
+        // job's object is never replaced, and a kill in between leaves an
+        // object without its upload, never the other way round.
+        let outcome = self.shared.store(|s| {
+            s.complete_job_upload(id, slot, &upload, now, || match (&temp, &dest) {
+                (Some(t), Some(dest)) => {
+                    std::fs::rename(t, dest).map_err(|e| format!("cannot keep the upload: {e}"))
+                }
+                _ => Ok(()),
+            })
+        });
+        let discard = || {
+            if let Some(t) = &temp {
+                let _ = std::fs::remove_file(t);
+            }
+        };
+        match outcome {
+            Ok(SlotUpload::Stored(all)) => Ok(all),
+            Ok(SlotUpload::NoSuchSlot) => {
+                discard();
+                Err(s3s::s3_error!(
+                    NoSuchKey,
+                    "The specified key does not exist: the job was deleted"
+                ))
+            }
+            Ok(SlotUpload::Closed(status)) => {
+                discard();
+                Err(s3s::s3_error!(
+                    AccessDenied,
+                    "Access Denied: job {id} is {status} and takes no more uploads"
+                ))
+            }
+            Err(e) => {
+                discard();
+                Err(s3s::S3Error::with_message(
+                    s3s::S3ErrorCode::InternalError,
+                    e,
+                ))
+            }
+        }
     }
 }
 

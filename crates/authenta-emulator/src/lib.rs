@@ -7,7 +7,11 @@
 //! emulator's own S3-compatible endpoint, which checks it with [`s3s`] and
 //! enforces S3's upload rules with S3's XML errors. Records then go
 //! `UPLOADED` → `PROCESSED` with a verdict that tests can predict (see
-//! [`verdict`]). Think of it as stripe-mock or LocalStack for Authenta, but
+//! [`verdict`]). The jobs API (`/api/v1/jobs`, API keys only) runs the same
+//! way: one upload URL per input slot of the task type, processing only
+//! after `finalize` (one credit), a result per task type derived from the
+//! uploaded bytes, and artifacts to download (see the crate README).
+//! Think of it as stripe-mock or LocalStack for Authenta, but
 //! strict: where it accepts a request, the real service would too.
 //!
 //! Use it when a test, a demo or a user's CI needs a real server without an
@@ -109,7 +113,8 @@ pub use control::CONTROL_PREFIX;
 pub use core::ListItems;
 pub use model::{
     ApiKey, ApiRequest, ApiStats, ArmedFault, AuthMode, ControlError, Fault, FaultAction,
-    FaultBody, FaultStage, KeyInfo, KeySpec, MediaRecord, UploadInfo, UploadRequest,
+    FaultBody, FaultStage, JobInputRecord, JobRecord, KeyInfo, KeySpec, MediaRecord, UploadInfo,
+    UploadRequest,
 };
 pub use presign::{BUCKET, MAX_UPLOAD_URL_EXPIRY};
 pub use process::{

@@ -216,6 +216,66 @@ pub struct MediaRecord {
     pub error: Option<ErrorBody>,
 }
 
+/// A job of the jobs API (`/api/v1/jobs`) with everything the emulator
+/// keeps about it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct JobRecord {
+    /// The job's id (a number, never reused).
+    pub id: u64,
+    /// The task type's id (`TASK_TYPES`).
+    pub task_type_id: u32,
+    /// `created`, `waiting_for_finalize`, `queued`, `processing`,
+    /// `completed`, `failed` or `cancelled`.
+    pub status: String,
+    /// The `parameters` given at creation.
+    #[serde(default)]
+    pub parameters: Option<serde_json::Value>,
+    /// When the job was created.
+    pub created_at: Timestamp,
+    /// When the job last changed.
+    pub updated_at: Timestamp,
+    /// When it was finalized.
+    #[serde(default)]
+    pub queued_at: Option<Timestamp>,
+    /// When its next step is due: `processing` (from `queued`), then its
+    /// end (from `processing`).
+    #[serde(default)]
+    pub due: Option<Timestamp>,
+    /// When processing ends (set at finalize).
+    #[serde(default)]
+    pub finish_at: Option<Timestamp>,
+    /// When it reached `completed` or `failed`.
+    #[serde(default)]
+    pub completed_at: Option<Timestamp>,
+    /// Why it `failed`: once failed, or, from finalize on, the failure
+    /// [`RunningEmulator::fail_next_jobs`](crate::RunningEmulator::fail_next_jobs)
+    /// armed for it.
+    #[serde(default)]
+    pub error_message: Option<String>,
+    /// Its input slots, in the order given at creation.
+    pub inputs: Vec<JobInputRecord>,
+}
+
+/// One input slot of a job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct JobInputRecord {
+    /// `original`, or `reference` (face intelligence's second image).
+    pub slot_name: String,
+    /// The MIME type declared at creation (the upload must carry it).
+    pub content_type: String,
+    /// The file name given at creation.
+    pub file_name: String,
+    /// The byte count declared at creation (the upload must carry exactly it).
+    pub size_bytes: u64,
+    /// The upload, once one completed.
+    #[serde(default)]
+    pub upload: Option<UploadInfo>,
+}
+
 /// The headers of one request received on the S3 upload endpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -591,6 +651,11 @@ impl std::error::Error for ControlError {}
 
 /// Statuses, as the API spells them (from the generated enum).
 pub(crate) fn status_str(status: authenta_types::MediaStatus) -> String {
+    status.as_str().to_owned()
+}
+
+/// A job status as stored and sent.
+pub(crate) fn job_status_str(status: authenta_types::JobStatus) -> String {
     status.as_str().to_owned()
 }
 

@@ -22,6 +22,18 @@ pub(crate) const RESULT: &str = "result.json";
 /// The object name of an image record's heatmap.
 pub(crate) const HEATMAP: &str = "heatmap.png";
 
+/// The suffix of a job slot's object name (`original.media`).
+pub(crate) const SLOT_SUFFIX: &str = ".media";
+
+/// What an object key of this account addresses.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Object<'k> {
+    /// Object `name` of media record `mid`.
+    Media { mid: &'k str, name: &'k str },
+    /// Object `name` of job `id`: a slot's upload or an artifact.
+    Job { id: u64, name: &'k str },
+}
+
 /// Signs URLs for the emulator's own S3 endpoint.
 pub(crate) struct Presigner {
     bucket: Bucket,
@@ -54,6 +66,12 @@ impl Presigner {
         format!("users/{}/media/{mid}/{name}", self.account_id)
     }
 
+    /// The object key of `name` under job `id`: a slot's upload is
+    /// `<slot>.media`, an artifact its own name.
+    pub fn job_key(&self, id: u64, name: &str) -> String {
+        format!("users/{}/jobs/{id}/{name}", self.account_id)
+    }
+
     /// A pre-signed `PUT` URL for a record's upload, with `content-type`
     /// signed. `backdate` signs it as if issued that long ago.
     pub fn upload_url(
@@ -63,9 +81,37 @@ impl Presigner {
         expires_in: Duration,
         signed_at: jiff::Timestamp,
     ) -> String {
-        let key = self.key(mid, ORIGINAL);
+        self.put_url(
+            &self.key(mid, ORIGINAL),
+            content_type,
+            expires_in,
+            signed_at,
+        )
+    }
+
+    /// A pre-signed `PUT` URL for one input slot of job `id`, as
+    /// [`Presigner::upload_url`].
+    pub fn job_upload_url(
+        &self,
+        id: u64,
+        slot: &str,
+        content_type: &str,
+        expires_in: Duration,
+        signed_at: jiff::Timestamp,
+    ) -> String {
+        let key = self.job_key(id, &format!("{slot}{SLOT_SUFFIX}"));
+        self.put_url(&key, content_type, expires_in, signed_at)
+    }
+
+    fn put_url(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_in: Duration,
+        signed_at: jiff::Timestamp,
+    ) -> String {
         let mut action =
-            rusty_s3::actions::PutObject::new(&self.bucket, Some(&self.credentials), &key);
+            rusty_s3::actions::PutObject::new(&self.bucket, Some(&self.credentials), key);
         action.headers_mut().insert("content-type", content_type);
         action.sign_with_time(expires_in, &signed_at).to_string()
     }
@@ -73,18 +119,32 @@ impl Presigner {
     /// A pre-signed `GET` URL for a derived object of record `mid`, signed
     /// at `now`.
     pub fn download_url(&self, mid: &str, name: &str, now: jiff::Timestamp) -> String {
-        let key = self.key(mid, name);
-        rusty_s3::actions::GetObject::new(&self.bucket, Some(&self.credentials), &key)
+        self.get_url(&self.key(mid, name), now)
+    }
+
+    /// A pre-signed `GET` URL for artifact `name` of job `id`, signed at
+    /// `now`.
+    pub fn job_download_url(&self, id: u64, name: &str, now: jiff::Timestamp) -> String {
+        self.get_url(&self.job_key(id, name), now)
+    }
+
+    fn get_url(&self, key: &str, now: jiff::Timestamp) -> String {
+        rusty_s3::actions::GetObject::new(&self.bucket, Some(&self.credentials), key)
             .sign_with_time(DOWNLOAD_URL_TTL, &now)
             .to_string()
     }
 
-    /// The mid and object name in `key`, when it is one of this account's.
-    pub fn parse_key<'k>(&self, key: &'k str) -> Option<(&'k str, &'k str)> {
+    /// What `key` addresses, when it is one of this account's objects.
+    pub fn parse_key<'k>(&self, key: &'k str) -> Option<Object<'k>> {
         let rest = key.strip_prefix("users/")?;
         let rest = rest.strip_prefix(self.account_id.as_str())?;
-        let rest = rest.strip_prefix("/media/")?;
-        let (mid, name) = rest.split_once('/')?;
-        Some((mid, name))
+        if let Some(rest) = rest.strip_prefix("/media/") {
+            let (mid, name) = rest.split_once('/')?;
+            return Some(Object::Media { mid, name });
+        }
+        let (id, name) = rest.strip_prefix("/jobs/")?.split_once('/')?;
+        // Only the canonical form of a number: one job, one key.
+        let id = id.parse::<u64>().ok().filter(|n| n.to_string() == id)?;
+        Some(Object::Job { id, name })
     }
 }

@@ -1,5 +1,7 @@
-//! Processing: the timers that move records to `PROCESSED` (their verdict
-//! and documents are [`crate::verdict`]'s).
+//! Processing: the timers that move records to `PROCESSED` and jobs from
+//! `queued` to `processing` to `completed` (their verdicts, results and
+//! documents are [`crate::verdict`]'s). A job never finalized has nothing
+//! due: it is never processed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,14 +10,17 @@ use tokio::sync::watch;
 
 use crate::state::{Shared, stopped};
 
-/// Moves every record whose processing is due to `PROCESSED`, now;
-/// `false` when the store failed.
+/// Moves every record whose processing is due to `PROCESSED`, and every
+/// job whose next step is due, now; `false` when the store failed.
 pub(crate) fn finish_due(shared: &Shared) -> bool {
     let now = shared.clock.now();
-    match shared.store(|s| s.finish_due(now)) {
-        Ok(mids) => {
+    match shared.store(|s| Ok((s.finish_due(now)?, s.advance_due_jobs(now)?))) {
+        Ok((mids, jobs)) => {
             for mid in mids {
                 tracing::info!(%mid, "media processed");
+            }
+            for (job, status) in jobs {
+                tracing::info!(job, %status, "job moved");
             }
             true
         }
@@ -41,7 +46,10 @@ pub(crate) fn spawn(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             let next = if shared.clock.is_manual() {
                 None
             } else {
-                shared.store(|s| s.next_due()).ok().flatten()
+                shared
+                    .store(|s| Ok(s.next_due()?.into_iter().chain(s.next_job_due()?).min()))
+                    .ok()
+                    .flatten()
             };
             let wait = next.map(|due| {
                 let wait = crate::clock::until(shared.clock.now(), due);

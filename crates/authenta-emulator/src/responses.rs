@@ -60,11 +60,38 @@ pub(crate) fn in_generation(resp: Response<Body>, generation: ApiGeneration) -> 
         return resp;
     };
     let (mut parts, _) = resp.into_parts();
-    let body = ErrorBody::new(body.code, body.message, parts.status.as_u16(), generation);
+    let extra = body.extra;
+    let mut body = ErrorBody::new(body.code, body.message, parts.status.as_u16(), generation);
+    body.extra = extra;
     let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
     parts.headers.remove(http::header::CONTENT_LENGTH);
     parts.extensions.insert(body);
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// An error answer with one more field in its body (such as `jobStatus`),
+/// kept when [`in_generation`] rewrites it.
+pub(crate) fn with_field(
+    resp: Response<Body>,
+    name: &str,
+    value: serde_json::Value,
+) -> Response<Body> {
+    let Some(mut body) = resp.extensions().get::<ErrorBody>().cloned() else {
+        return resp;
+    };
+    body.extra.insert(name.to_owned(), value);
+    let (mut parts, _) = resp.into_parts();
+    let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    parts.extensions.insert(body);
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// A `204 No Content` answer.
+pub(crate) fn no_content() -> Response<Body> {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
 }
 
 /// The code of `generation` that means what `code` means (`U007` →

@@ -85,7 +85,12 @@ impl App {
                     .collect::<Vec<_>>(),
             )
         });
-        let generation = crate::api::generation_of(self.core.auth, req.headers());
+        // The jobs API is generation 2's only: its answers are in that
+        // shape whatever the request carries.
+        let generation = match under(&path, crate::api::JOBS_PATH) {
+            true => authenta_types::ApiGeneration::Second,
+            false => crate::api::generation_of(self.core.auth, req.headers()),
+        };
         let fault = crate::faults::take(&mut self.core.shared.lock(), method.as_str(), &path);
         if let Some(f) = &fault {
             tracing::info!(%method, path = %for_log(&path), action = ?f.action, stage = ?f.stage, "injecting a fault");

@@ -10,8 +10,8 @@ use tokio::sync::watch;
 use crate::clock::ClockMode;
 use crate::core::Core;
 use crate::model::{
-    ApiKey, ApiRequest, ApiStats, ArmedFault, ControlError, Fault, KeyInfo, KeySpec, MediaRecord,
-    UploadRequest,
+    ApiKey, ApiRequest, ApiStats, ArmedFault, ControlError, Fault, JobRecord, KeyInfo, KeySpec,
+    MediaRecord, UploadRequest,
 };
 use crate::presign::MAX_UPLOAD_URL_EXPIRY;
 
@@ -135,6 +135,24 @@ impl RunningEmulator {
     /// One record.
     pub fn record(&self, mid: &str) -> Option<MediaRecord> {
         self.core.shared.store(|s| s.record(mid)).ok().flatten()
+    }
+
+    /// Every job of the jobs API, newest first.
+    pub fn jobs(&self) -> Vec<JobRecord> {
+        self.core.shared.store(|s| s.all_jobs()).unwrap_or_default()
+    }
+
+    /// One job.
+    pub fn job(&self, id: u64) -> Option<JobRecord> {
+        self.core.shared.store(|s| s.job(id)).ok().flatten()
+    }
+
+    /// Makes the next `times` jobs finalized end `failed` (with `message`
+    /// as their `errorMessage`) instead of `completed`, when their
+    /// processing time is over. Not saved: a restart forgets failures not
+    /// yet taken by a finalize (one taken is saved with its job).
+    pub fn fail_next_jobs(&self, times: u32, message: &str) -> Result<(), ControlError> {
+        crate::control::fail_next_jobs(&self.core, times, message)
     }
 
     /// The most recent requests received on the S3 endpoint (up to 1000),

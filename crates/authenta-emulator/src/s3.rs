@@ -2,12 +2,16 @@
 //!
 //! `POST /api/media` hands out a SigV4 pre-signed `PUT` URL made with
 //! `rusty-s3`, with `content-type` among the signed headers. The URL points
-//! here (path style: `/authenta-storage/users/<account>/media/<mid>/original.media`).
+//! here (path style: `/authenta-storage/users/<account>/media/<mid>/original.media`;
+//! a job's slot: `.../jobs/<id>/<slot>.media`, one URL per slot from
+//! `POST /api/v1/jobs`).
 //! [`s3s`] checks the signature and expiry (`SignatureDoesNotMatch`,
 //! `AccessDenied` "Request has expired"); [`front_checks`] adds the rules
 //! s3s leaves to the storage layer (`Transfer-Encoding`, missing length,
 //! the 5 GiB single-PUT limit), and [`EmuS3::put_object`] checks the length
-//! against the record's declared `size` and streams the body to storage.
+//! against the record's (or the slot's) declared size and streams the body
+//! to storage. `GET`s serve the derived objects: a record's result document
+//! and heatmaps, a completed job's artifacts.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +32,8 @@ use tokio::io::AsyncWriteExt as _;
 use crate::core::Core;
 use crate::ids::hex;
 use crate::model::UploadInfo;
-use crate::presign::{BUCKET, HEATMAP, ORIGINAL, RESULT};
+use crate::presign::{BUCKET, HEATMAP, ORIGINAL, Object, RESULT, SLOT_SUFFIX};
+use crate::verdict::jobs::Sources;
 
 /// Escapes text for XML.
 fn xml_escape(s: &str) -> String {
@@ -322,10 +327,93 @@ impl Sink {
     }
 }
 
+/// What an upload is for: a media record, or one slot of a job.
+enum Target {
+    Media(String),
+    Job(u64, String),
+}
+
+impl std::fmt::Display for Target {
+    /// The name its bytes are kept under while they arrive.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Media(mid) => f.write_str(mid),
+            Target::Job(id, slot) => write!(f, "job-{id}-{slot}"),
+        }
+    }
+}
+
+/// A `GetObject` answer with `bytes`.
+fn object_answer(bytes: Vec<u8>, content_type: &str) -> S3Response<GetObjectOutput> {
+    let etag = hex(&Md5::digest(&bytes));
+    S3Response::new(GetObjectOutput {
+        content_length: Some(bytes.len() as i64),
+        content_type: Some(content_type.to_owned()),
+        e_tag: Some(ETag::Strong(etag)),
+        body: Some(StreamingBlob::from(s3s::Body::from(bytes))),
+        ..Default::default()
+    })
+}
+
 impl EmuS3 {
-    /// The record `mid` and object `name` a request addresses, after
-    /// checking the bucket and account.
-    fn address<'k>(&self, bucket: &str, key: &'k str) -> S3Result<(&'k str, &'k str)> {
+    /// The size and content type declared for an upload's target.
+    fn declared(&self, target: &Target) -> S3Result<(u64, String)> {
+        let internal = |e| S3Error::with_message(S3ErrorCode::InternalError, e);
+        match target {
+            Target::Media(mid) => {
+                let record = self
+                    .core
+                    .shared
+                    .store(|s| s.record(mid))
+                    .map_err(internal)?
+                    .ok_or_else(|| no_such_key("no media record for this upload URL (deleted?)"))?;
+                Ok((record.size, record.content_type))
+            }
+            Target::Job(id, slot) => {
+                let job = self
+                    .core
+                    .shared
+                    .store(|s| s.job(*id))
+                    .map_err(internal)?
+                    .ok_or_else(|| no_such_key("no job for this upload URL (deleted?)"))?;
+                job.inputs
+                    .into_iter()
+                    .find(|i| &i.slot_name == slot)
+                    .map(|i| (i.size_bytes, i.content_type))
+                    .ok_or_else(|| no_such_key("the job has no such input slot"))
+            }
+        }
+    }
+
+    /// Artifact `name` of job `id`, once the job is `completed`.
+    fn job_artifact(&self, id: u64, name: &str) -> S3Result<S3Response<GetObjectOutput>> {
+        let job = self
+            .core
+            .shared
+            .store(|s| s.job(id))
+            .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e))?
+            .ok_or_else(|| no_such_key("no such job"))?;
+        if authenta_types::JobStatus::from_wire(&job.status) != authenta_types::JobStatus::Completed
+        {
+            return Err(no_such_key("the job is not completed"));
+        }
+        let sources =
+            Sources::of(&job).ok_or_else(|| no_such_key("the job has no uploaded original"))?;
+        let artifact = sources
+            .artifacts()
+            .into_iter()
+            .find(|a| a.object == name)
+            .ok_or_else(|| no_such_key("no such artifact for this job"))?;
+        let mut head = serde_json::Map::new();
+        head.insert("jobId".into(), job.id.into());
+        head.insert("taskTypeId".into(), job.task_type_id.into());
+        head.insert("taskTypeSlug".into(), sources.task.as_str().into());
+        let bytes = sources.artifact_bytes(&artifact, head);
+        Ok(object_answer(bytes, artifact.content_type))
+    }
+
+    /// What a request addresses, after checking the bucket and account.
+    fn address<'k>(&self, bucket: &str, key: &'k str) -> S3Result<Object<'k>> {
         if bucket != BUCKET {
             return Err(s3_error!(
                 NoSuchBucket,
@@ -392,20 +480,15 @@ impl S3 for EmuS3 {
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let input = req.input;
-        let (mid, name) = self.address(&input.bucket, &input.key)?;
-        if name != ORIGINAL {
-            return Err(s3_error!(AccessDenied, "Access Denied"));
-        }
-        let mid = mid.to_owned();
-        let (declared_size, declared_type) = {
-            let record = self
-                .core
-                .shared
-                .store(|s| s.record(&mid))
-                .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e))?
-                .ok_or_else(|| no_such_key("no media record for this upload URL (deleted?)"))?;
-            (record.size, record.content_type)
+        let target = match self.address(&input.bucket, &input.key)? {
+            Object::Media { mid, name } if name == ORIGINAL => Target::Media(mid.to_owned()),
+            Object::Job { id, name } => match name.strip_suffix(SLOT_SUFFIX) {
+                Some(slot) if !slot.contains('/') => Target::Job(id, slot.to_owned()),
+                _ => return Err(s3_error!(AccessDenied, "Access Denied")),
+            },
+            Object::Media { .. } => return Err(s3_error!(AccessDenied, "Access Denied")),
         };
+        let (declared_size, declared_type) = self.declared(&target)?;
         let length = input
             .content_length
             .and_then(|l| u64::try_from(l).ok())
@@ -429,8 +512,9 @@ impl S3 for EmuS3 {
                 declared_size
             ));
         }
-        let mut sink = Sink::open(&self.core, &mid).await?;
-        let stored = self.store(&mid, length, input.body, &mut sink).await;
+        let name = target.to_string();
+        let mut sink = Sink::open(&self.core, &name).await?;
+        let stored = self.store(&name, length, input.body, &mut sink).await;
         let (size, sha256, md5) = match stored {
             Ok(v) => v,
             Err(e) => {
@@ -447,8 +531,19 @@ impl S3 for EmuS3 {
             content_type: input.content_type.unwrap_or(declared_type),
             uploaded_at: self.core.shared.clock.now(),
         };
-        let outcome = self.core.complete_upload(&mid, upload, temp).await?;
-        tracing::info!(%mid, size, ?outcome, "upload received");
+        match &target {
+            Target::Media(mid) => {
+                let outcome = self.core.complete_upload(mid, upload, temp).await?;
+                tracing::info!(%mid, size, ?outcome, "upload received");
+            }
+            Target::Job(id, slot) => {
+                let all = self
+                    .core
+                    .complete_job_upload(*id, slot, upload, temp)
+                    .await?;
+                tracing::info!(job = id, %slot, size, every_slot = all, "job upload received");
+            }
+        }
         let output = PutObjectOutput {
             e_tag: Some(ETag::Strong(md5)),
             ..Default::default()
@@ -461,7 +556,10 @@ impl S3 for EmuS3 {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
-        let (mid, name) = self.address(&input.bucket, &input.key)?;
+        let (mid, name) = match self.address(&input.bucket, &input.key)? {
+            Object::Media { mid, name } => (mid, name),
+            Object::Job { id, name } => return self.job_artifact(id, name),
+        };
         let record = self
             .core
             .shared
@@ -491,14 +589,6 @@ impl S3 for EmuS3 {
                 )
             }
         };
-        let etag = hex(&Md5::digest(&bytes));
-        let output = GetObjectOutput {
-            content_length: Some(bytes.len() as i64),
-            content_type: Some(content_type.to_owned()),
-            e_tag: Some(ETag::Strong(etag)),
-            body: Some(StreamingBlob::from(s3s::Body::from(bytes))),
-            ..Default::default()
-        };
-        Ok(S3Response::new(output))
+        Ok(object_answer(bytes, content_type))
     }
 }

@@ -37,6 +37,9 @@ pub(crate) struct Volatile {
     pub uploads: VecDeque<UploadRequest>,
     pub faults: Vec<ArmedFault>,
     pub next_fault_id: u64,
+    /// The failures armed for the next jobs finalized (their
+    /// `errorMessage`s), first first.
+    pub job_failures: VecDeque<String>,
 }
 
 impl Volatile {
@@ -116,6 +119,7 @@ impl Shared {
                 uploads: VecDeque::new(),
                 faults: Vec::new(),
                 next_fault_id: 1,
+                job_failures: VecDeque::new(),
             }),
             clock,
             account,

@@ -32,8 +32,13 @@ pub(crate) const DB_FILE: &str = "emulator.sqlite3";
 /// The JSON state file of earlier versions, imported on first start.
 pub(crate) const LEGACY_STATE_FILE: &str = "state.json";
 
-/// 2: keys gained an API key token (`api_key_sha256`).
-const SCHEMA_VERSION: i64 = 2;
+/// 2: keys gained an API key token (`api_key_sha256`); 3: the jobs API's
+/// `jobs` and `job_inputs` tables ([`jobs::SCHEMA`]; an earlier database
+/// gains them, empty, when it is opened).
+const SCHEMA_VERSION: i64 = 3;
+
+mod jobs;
+pub(crate) use jobs::{Finalized, JobChange, SlotUpload};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS account (
@@ -378,6 +383,7 @@ impl Store {
         }
         conn.busy_timeout(Duration::from_secs(5)).map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
+        conn.execute_batch(jobs::SCHEMA).map_err(db)?;
         migrate(&conn)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(db)?;

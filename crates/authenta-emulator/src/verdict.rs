@@ -1,5 +1,5 @@
 //! The deterministic verdict, and the documents behind `resultURL` and
-//! `heatmapURL`.
+//! `heatmapURL`; a job's result and artifacts ([`jobs`]).
 //!
 //! The rule tests can rely on: **`fake` is `true` exactly when the first
 //! byte of the SHA-256 of the uploaded bytes is odd.** Everything else
@@ -11,6 +11,8 @@ use authenta_types::{MediaKind, ParticipantBoxes, ResultDocument};
 
 use crate::model::MediaRecord;
 use crate::png::encode_png;
+
+pub(crate) mod jobs;
 
 /// The verdict for content whose SHA-256 is `sha256_hex`: fake when its
 /// first byte is odd.
@@ -40,9 +42,24 @@ pub(crate) fn kind_of(record: &MediaRecord) -> Option<MediaKind> {
 /// How many faces the emulator "finds" in a processed video (1 or 2).
 pub(crate) fn participant_count(record: &MediaRecord) -> usize {
     match (kind_of(record), &record.upload) {
-        (Some(MediaKind::Video), Some(upload)) => 1 + usize::from(hash_byte(&upload.sha256, 1) % 2),
+        (Some(MediaKind::Video), Some(upload)) => faces_in(&upload.sha256),
         _ => 0,
     }
+}
+
+/// How many faces the emulator "finds" in a video whose SHA-256 is `sha`
+/// (1 or 2).
+fn faces_in(sha: &str) -> usize {
+    1 + usize::from(hash_byte(sha, 1) % 2)
+}
+
+/// Face `p`'s box `[xmin, ymin, xmax, ymax]` in frame `frame` of content
+/// whose SHA-256 is `sha`: 120 x 150, moving 2 pixels right every 5 frames.
+fn face_box(sha: &str, p: usize, frame: u32) -> [f64; 4] {
+    let x0 = f64::from(hash_byte(sha, 3 + p) % 100) + 10.0 + 200.0 * p as f64;
+    let y0 = f64::from(hash_byte(sha, 5 + p) % 80) + 20.0;
+    let dx = f64::from(frame / 5) * 2.0;
+    [x0 + dx, y0, x0 + dx + 120.0, y0 + 150.0]
 }
 
 /// The model's confidence in the verdict, in [0, 1] to three places: above
@@ -96,11 +113,8 @@ pub(crate) fn result_document(record: &MediaRecord) -> Vec<u8> {
         let mut boxes = BTreeMap::new();
         for p in 0..participants {
             let mut frames = BTreeMap::new();
-            let x0 = f64::from(hash_byte(sha, 3 + p) % 100) + 10.0 + 200.0 * p as f64;
-            let y0 = f64::from(hash_byte(sha, 5 + p) % 80) + 20.0;
             for f in 0..5u32 {
-                let dx = f64::from(f) * 2.0;
-                frames.insert(f * 5, [x0 + dx, y0, x0 + dx + 120.0, y0 + 150.0]);
+                frames.insert(f * 5, face_box(sha, p, f * 5));
             }
             boxes.insert(
                 p as u32,
@@ -122,6 +136,11 @@ pub(crate) fn heatmap_png(record: &MediaRecord, salt: u8) -> Vec<u8> {
         .as_ref()
         .map(|u| u.sha256.as_str())
         .unwrap_or("");
+    heatmap_of(sha, salt)
+}
+
+/// A small PNG heatmap (32 x 32, RGB) of content whose SHA-256 is `sha`.
+fn heatmap_of(sha: &str, salt: u8) -> Vec<u8> {
     let (cx, cy) = (
         i32::from(hash_byte(sha, 7) % 32),
         i32::from(hash_byte(sha, 8).wrapping_add(salt) % 32),

@@ -288,15 +288,12 @@ impl Config {
         })
     }
 
-    /// Reads the credentials from the environment: `AUTHENTA_API_KEY`, or
-    /// `AUTHENTA_CLIENT_ID` and `AUTHENTA_CLIENT_SECRET` (setting both kinds
-    /// is an error that says which to unset); and, if set,
-    /// `AUTHENTA_BASE_URL`.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Like [`Config::from_env`], reading variables through `lookup`.
+    /// The configuration the variables give, read through `lookup`:
+    /// `AUTHENTA_API_KEY`, or `AUTHENTA_CLIENT_ID` and
+    /// `AUTHENTA_CLIENT_SECRET` (setting both kinds is an error that says
+    /// which to unset); and, if set, `AUTHENTA_BASE_URL`. This crate reads
+    /// no variable itself: `authenta-client`'s `Config::from_env` passes
+    /// the process environment.
     ///
     /// ```
     /// use authenta_proto::{Config, ConfigError};
@@ -323,33 +320,24 @@ impl Config {
     }
 
     /// The configuration a client builder ends with: `credentials` when
-    /// given, else the environment ([`Config::from_env`]); then
-    /// `base_url` and `user_agent` when given. A given base URL replaces
-    /// `AUTHENTA_BASE_URL`, which is then not read at all.
+    /// given, else the variables `lookup` reads ([`Config::from_lookup`]);
+    /// then `base_url` and `user_agent` when given. A given base URL
+    /// replaces `AUTHENTA_BASE_URL`, which is then not read at all.
     ///
     /// ```
     /// use authenta_proto::{Config, Credentials};
     ///
-    /// let config = Config::resolve(
+    /// let config = Config::resolve_with(
     ///     Some(Credentials::new("id", "secret")),
     ///     Some("http://127.0.0.1:8080/api"),
     ///     Some("my-app/1.0"),
+    ///     |_| None,
     /// )
     /// .unwrap();
     /// assert_eq!(config.base_url(), "http://127.0.0.1:8080/api");
     /// assert_eq!(config.user_agent(), "my-app/1.0");
     /// ```
-    pub fn resolve(
-        credentials: Option<Credentials>,
-        base_url: Option<&str>,
-        user_agent: Option<&str>,
-    ) -> Result<Self, ConfigError> {
-        Self::resolve_with(credentials, base_url, user_agent, |name| {
-            std::env::var(name).ok()
-        })
-    }
-
-    fn resolve_with(
+    pub fn resolve_with(
         credentials: Option<Credentials>,
         base_url: Option<&str>,
         user_agent: Option<&str>,
@@ -366,7 +354,7 @@ impl Config {
     }
 
     /// This configuration with the base URL and user agent given, if any.
-    pub(crate) fn overridden(
+    pub fn overridden(
         self,
         base_url: Option<&str>,
         user_agent: Option<&str>,
@@ -417,7 +405,7 @@ impl Config {
     }
 
     /// The quota spent by requests built from this configuration (and its
-    /// clones); a [`Client`](crate::Client) has its own count.
+    /// clones); a client (`authenta_client::Client`) has its own count.
     pub fn usage(&self) -> QuotaUsage {
         self.key.usage()
     }
@@ -429,7 +417,7 @@ impl Config {
 
     /// The same configuration with a key of its own: the same credentials
     /// and provider, a quota count of its own (each client counts its own).
-    pub(crate) fn with_own_key(mut self) -> Self {
+    pub fn with_own_key(mut self) -> Self {
         self.key = Arc::new(self.key.fork());
         self
     }

@@ -48,10 +48,18 @@ pub enum Error {
     /// every item would ([`ErrorClass::affects_every_request`]).
     #[error("{0}")]
     Stopped(BatchStopped),
-    /// The batch was interrupted ([`Interrupt`](crate::Interrupt)) before
+    /// The batch was interrupted (`authenta_client::Interrupt`) before
     /// this item was done.
     #[error("{0}")]
     Interrupted(Interrupted),
+    /// A job operation refused for the job's status (cancel once
+    /// processing, a second finalize, delete while processing): the error
+    /// says the status.
+    #[error("{0}{hint}", hint = hint_suffix(self))]
+    JobState(Box<crate::jobs::JobStateError>),
+    /// Waiting for a job took longer than its bound.
+    #[error("{0}{hint}", hint = hint_suffix(self))]
+    JobTimeout(Box<crate::jobs::JobWaitTimeout>),
 }
 
 /// `: what to do`, when the protocol knows, and the server's
@@ -129,7 +137,7 @@ pub enum ErrorClass {
     /// permission).
     LocalIo,
     /// The work was interrupted before it was done (a batch's
-    /// [`Interrupt`](crate::Interrupt)).
+    /// `authenta_client::Interrupt`).
     Interrupted,
 }
 
@@ -166,6 +174,9 @@ impl Error {
                 Some(CodeClass::InvalidInput) => ErrorClass::InvalidInput,
                 Some(CodeClass::NotFound) => ErrorClass::NotFound,
                 Some(CodeClass::Server) => ErrorClass::Server,
+                // A job's status refused the operation: the request was
+                // wrong for the job as it is.
+                Some(CodeClass::JobState) => ErrorClass::InvalidInput,
                 Some(_) | None => class_of_status(e.status),
             },
             // A download URL (`resultURL`, a heatmap) that S3 refuses is
@@ -185,6 +196,8 @@ impl Error {
             Error::Timeout(_) => ErrorClass::Timeout,
             Error::Stopped(e) => e.class,
             Error::Interrupted(_) => ErrorClass::Interrupted,
+            Error::JobState(_) => ErrorClass::InvalidInput,
+            Error::JobTimeout(_) => ErrorClass::Timeout,
         }
     }
 
@@ -236,6 +249,7 @@ impl Error {
             Error::Http(e) => Some(e.status),
             Error::Upload(e) => Some(e.status),
             Error::Decode(e) => Some(e.status),
+            Error::JobState(e) => Some(e.status),
             _ => None,
         }
     }
@@ -251,7 +265,11 @@ impl Error {
             Error::Timeout(e) => Some(&e.mid),
             Error::Invalid(ValidationError::SizeMismatch { mid, .. }) => mid.as_ref(),
             Error::Interrupted(e) => e.mid.as_ref(),
-            Error::Config(_) | Error::Invalid(_) | Error::Stopped(_) => None,
+            Error::Config(_)
+            | Error::Invalid(_)
+            | Error::Stopped(_)
+            | Error::JobState(_)
+            | Error::JobTimeout(_) => None,
         }
     }
 
@@ -279,6 +297,7 @@ impl Error {
             Error::Api(e) => e.operation,
             Error::Http(e) => e.operation,
             Error::Decode(e) => e.operation,
+            Error::JobState(e) => Some(e.operation),
             _ => None,
         }
     }
@@ -323,6 +342,9 @@ impl Error {
             {
                 "this answer is not the Authenta API's (a web page or a redirect): check the base URL (AUTHENTA_BASE_URL, or the client's base URL; the API's is https://platform.authenta.ai/api)"
             }
+            ErrorClass::NotFound if self.operation().is_some_and(is_job_operation) => {
+                "check the job id: the job may have been deleted"
+            }
             ErrorClass::NotFound => "check the mid: the record may have been deleted",
             ErrorClass::Server => match self.status().map(|s| s.as_u16()) {
                 Some(300..=399) => {
@@ -331,10 +353,14 @@ impl Error {
                 Some(429) => "the service is throttling requests; try again later",
                 _ => "the service failed; try again later",
             },
+            ErrorClass::Timeout if matches!(self, Error::JobTimeout(_)) => {
+                "the job goes on; wait for it again later with the same job id, or allow a longer bound"
+            }
             ErrorClass::Timeout => {
                 "the record is still processing; wait again later with the same mid, or allow a longer timeout"
             }
             ErrorClass::InvalidInput => match self {
+                Error::JobState(e) => e.hint(),
                 // The message already says the URL expired.
                 Error::UploadExpired(_) => "create a new record and upload again",
                 Error::Upload(e) if e.is_expired() => {
@@ -447,6 +473,19 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         source = e.source();
     }
     text
+}
+
+/// Whether `operation` is one of the jobs API's.
+fn is_job_operation(operation: Operation) -> bool {
+    matches!(
+        operation,
+        Operation::CreateJob
+            | Operation::ListJobs
+            | Operation::GetJob
+            | Operation::DeleteJob
+            | Operation::FinalizeJob
+            | Operation::CancelJob
+    )
 }
 
 fn class_of_status(status: StatusCode) -> ErrorClass {
@@ -664,6 +703,9 @@ pub enum ValidationError {
         /// The model asked for.
         model: ModelType,
     },
+    /// A job's inputs the API would refuse (task type, slots, formats).
+    #[error("{0}")]
+    Job(#[from] crate::jobs::JobInputError),
     /// A list page size outside what the API takes.
     #[error("limit {limit} is out of range: the API takes {min} to {max} records per page", min = authenta_types::LIST_LIMIT_MIN, max = authenta_types::LIST_LIMIT_MAX)]
     InvalidLimit {
@@ -997,7 +1039,7 @@ pub enum LocalIo {
 
 /// Why a flow failed: the protocol's [`Error`], the HTTP client's failure
 /// (after any retries), or local I/O. This is the error type of both
-/// backends and of [`Client`](crate::Client): no generic parameter, the
+/// backends and of `authenta_client::Client`: no generic parameter, the
 /// transport's own error boxed as the [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -1013,7 +1055,7 @@ pub enum Failure {
         #[source]
         error: BoxError,
         /// What kind of failure it was.
-        kind: crate::transport::TransportErrorKind,
+        kind: crate::wire::TransportErrorKind,
         /// How many attempts were made.
         attempts: u32,
         /// The operation, or `None` for the upload and artifact downloads.
@@ -1041,13 +1083,13 @@ fn mid_suffix(mid: Option<&MediaId>) -> String {
 }
 
 fn transport_message(
-    kind: &crate::transport::TransportErrorKind,
+    kind: &crate::wire::TransportErrorKind,
     attempts: u32,
     operation: &Option<Operation>,
     mid: Option<&MediaId>,
     error: &BoxError,
 ) -> String {
-    use crate::transport::TransportErrorKind as K;
+    use crate::wire::TransportErrorKind as K;
     let what = match kind {
         K::Connect => "cannot connect",
         K::Timeout => "timed out",

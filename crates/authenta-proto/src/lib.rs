@@ -15,19 +15,22 @@
 //! - [`UploadTarget`]: the exact head of the S3 `PUT` and the URL's expiry;
 //! - [`RetryPolicy`], [`PollPolicy`], [`ListCursor`]: when to retry, how
 //!   long to wait between polls, when a listing is complete;
+//! - jobs (`/v1/jobs`): [`JobFile`] and [`check_job_inputs`] (a slot's
+//!   input against its task type), the operations ([`CreateJob`],
+//!   [`FinalizeJob`], ...) and the flows in [`engine::jobs`];
 //! - [`engine`]: every flow (a call with its retries, an upload, a wait,
-//!   create → upload → wait, a download, a listing) as a state machine
-//!   the caller steps, and the one driver loop per mode that runs any of
-//!   them;
-//! - [`Client`]: the methods users call, for any transport and runtime
-//!   (the backends are type aliases of it).
+//!   create → upload → wait, a download, a listing, what a resumed batch
+//!   item costs) as a state machine the caller steps.
 //!
-//! It opens no socket, reads no clock and never sleeps: the HTTP client
-//! ([`HttpClient`], [`AsyncHttpClient`]) and the time, sleep and randomness
-//! ([`Runtime`], [`AsyncRuntime`]) are the caller's. Most users want a
-//! backend that plugs those in: `authenta-ureq` (blocking) or
-//! `authenta-reqwest` (async). Use this crate directly to drive the flows
-//! with your own HTTP client or runtime:
+//! It does no I/O at all: it opens no socket, file or process, reads no
+//! clock, no environment variable and no config file, and never sleeps.
+//! A flow says what to do next ([`engine::Action`]) and is told what
+//! happened ([`engine::Event`]); the clocks and randomness are arguments
+//! ([`engine::Inputs`]). `authenta-client` holds the transport and runtime
+//! traits, the driver loops that run flows over them, the generic client,
+//! files, secret providers and profiles; most users want a backend built
+//! on it: `authenta-ureq` (blocking) or `authenta-reqwest` (async). Use
+//! this crate directly to build and read the requests yourself:
 //!
 //! ```
 //! use authenta_proto::{ApiRequest, Config, Credentials, GetMedia};
@@ -52,64 +55,46 @@
 
 // Every module but `engine` is private: its items are re-exported below,
 // so each public item has one path.
-mod client;
 mod config;
 mod credentials;
 pub mod engine;
 mod error;
-mod io;
+mod jobs;
 mod ops;
 mod options;
 mod paginate;
-#[cfg(feature = "async")]
-mod pipeline;
 mod poll;
-#[cfg(feature = "profile")]
-mod profile;
 mod response;
 mod retry;
-mod settings;
-mod transport;
 mod upload;
 mod validate;
+mod wire;
 
 pub use authenta_types as types;
 pub use http;
 
-#[cfg(feature = "async")]
-pub use client::MediaStream;
-pub use client::{Async, Backend, Blocking, Client, ClientBuilder, Mode};
 pub use config::{
     ApiKey, ClientSecret, Config, CredentialKind, Credentials, DEFAULT_USER_AGENT, ENV_API_KEY,
     ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
 };
-pub use credentials::{
-    CredentialError, CredentialProvider, QuotaUsage, Refresh, SecretProvider, SecretSource,
-};
+pub use credentials::{CredentialError, CredentialProvider, QuotaUsage, Refresh};
+pub use engine::resume::Resume;
 pub use error::{
     ApiError, BatchStopped, BoxError, ConfigError, DecodeError, Error, ErrorClass, Failure,
     HttpError, Interrupted, LocalIo, UploadError, UploadExpired, ValidationError, WaitTimeout,
     error_chain,
 };
-#[cfg(feature = "async")]
-pub use io::{AsyncUploadSource, OneShotStream};
-pub use io::{
-    FILE_CHUNK, FileSink, FileSource, OneShot, UploadSource, check_reopened_len, naming, part_path,
+pub use jobs::{
+    InconsistentJobPage, JobCursor, JobFile, JobInputError, JobStateError, JobWaitTimeout,
+    WaitBound, check_job_inputs, task_type,
 };
 pub use ops::{
-    ApiRequest, CreateMedia, DeleteMedia, GetMedia, HEADER_CLIENT_ID, HEADER_CLIENT_SECRET,
-    ListMedia,
+    ApiRequest, CancelJob, CreateJob, CreateMedia, DeleteJob, DeleteMedia, FinalizeJob, GetJob,
+    GetMedia, HEADER_CLIENT_ID, HEADER_CLIENT_SECRET, ListJobs, ListMedia,
 };
 pub use options::{CallOptions, Checkpoint, CheckpointFn, ProgressFn, UploadOptions};
 pub use paginate::{InconsistentPage, ListCursor};
-#[cfg(feature = "async")]
-pub use pipeline::{BatchEvent, BatchItem, BatchSettings, Interrupt, Resume};
 pub use poll::{PollPolicy, PollStep};
-#[cfg(feature = "profile")]
-pub use profile::{
-    DEFAULT_PROFILE, ENV_CONFIG, ENV_PROFILE, GivenKey, Profile, ProfileFile, config_path,
-    write_secret_file,
-};
 pub use response::{
     SNIPPET_LEN, UploadReceipt, check_api_response, read_artifact_response, read_json,
     read_upload_response, snippet,
@@ -118,19 +103,12 @@ pub use retry::{
     Replay, RetryAction, RetryAfter, RetryDecision, RetryPolicy, RetryReason, classify_error,
     classify_status, classify_transport,
 };
-pub use settings::ClientSettings;
-#[cfg(feature = "async")]
-pub use transport::{
-    AsyncDownloadSink, AsyncHttpClient, AsyncRuntime, AsyncUploadBody, ByteStream,
-};
-pub use transport::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_UPLOAD_STALL_TIMEOUT, DownloadSink,
-    HttpClient, MAX_API_RESPONSE_BYTES, RESPONSE_READ_LIMIT, RequestTimeout, Runtime,
-    SendDownloadError, SendUploadError, ShortBody, SourceFault, TransportErrorKind, UploadBody,
-    UploadStalled,
-};
 pub use upload::{EXPECT_CONTINUE_MIN, EXPECT_CONTINUE_WAIT, UploadTarget, artifact_request};
 pub use validate::{
     MediaFile, check_mid, check_model, content_type_of_extension, default_model,
     detect_content_type,
+};
+pub use wire::{
+    MAX_API_RESPONSE_BYTES, RESPONSE_READ_LIMIT, RequestTimeout, ShortBody, TransportErrorKind,
+    UploadStalled,
 };

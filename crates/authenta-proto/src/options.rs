@@ -1,7 +1,6 @@
 //! What a caller chooses for an upload, shared by both backends.
 
 use std::fmt;
-use std::path::Path;
 use std::sync::Arc;
 
 use authenta_types::{CreateMediaRequest, CreatedMedia, MediaId, ModelType};
@@ -15,7 +14,7 @@ use crate::validate::MediaFile;
 
 /// What a call may change for itself: its request timeout, retry policy
 /// and poll policy, each in place of the client's when given. One value
-/// for any combination; [`Client::with_options`](crate::Client::with_options)
+/// for any combination; `Client::with_options` (`authenta-client`)
 /// makes a client that uses it (sharing the original's connections, key
 /// and quota counts).
 ///
@@ -173,11 +172,11 @@ impl UploadOptions {
         self
     }
 
-    /// Checks a file on disk for these options: readable, not empty, at most
-    /// 5 GiB, a content type the API takes, and (with
-    /// [`MediaFile::create_request`]) a model that takes it.
-    pub fn inspect_path(&self, path: &Path) -> Result<MediaFile, ValidationError> {
-        let mut file = MediaFile::from_path(path, self.content_type.as_deref())?;
+    /// Checks a file already read ([`MediaFile::from_reader`]) for these
+    /// options: renamed to [`UploadOptions::name`] when one is given, and
+    /// a model that takes its content type (as [`MediaFile`]'s `create_request` checks).
+    pub fn check_file(&self, file: MediaFile) -> Result<MediaFile, ValidationError> {
+        let mut file = file;
         if let Some(name) = &self.name {
             file = MediaFile::inspect(name.clone(), &[], file.size, Some(&file.content_type))?;
         }
@@ -230,27 +229,5 @@ mod tests {
             .inspect_body(10)
             .unwrap_err();
         assert!(matches!(err, ValidationError::ModelMismatch { .. }));
-    }
-
-    #[test]
-    fn a_path_is_checked_with_the_model() {
-        let dir = std::env::temp_dir().join(format!("authenta-options-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("p.png");
-        std::fs::write(&path, include_bytes!("../../../samples/test-pattern.png")).unwrap();
-        let file = UploadOptions::new(ModelType::Ac1)
-            .name("renamed")
-            .inspect_path(&path)
-            .unwrap();
-        assert_eq!(
-            (file.name.as_str(), file.content_type.as_str()),
-            ("renamed", "image/png")
-        );
-        assert!(
-            UploadOptions::new(ModelType::Df1)
-                .inspect_path(&path)
-                .is_err()
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -10,7 +10,7 @@ use http::StatusCode;
 use jiff::Timestamp;
 
 use crate::error::Error;
-use crate::transport::TransportErrorKind;
+use crate::wire::TransportErrorKind;
 
 /// What the classifier says about one outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,7 +11,6 @@
 //! read a whole file into memory.
 
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
-use std::path::Path;
 
 use authenta_types::{
     CreateMediaRequest, MAX_UPLOAD_SIZE, MODEL_TYPES, MediaId, MediaKind, ModelType, ModelTypeInfo,
@@ -62,8 +61,8 @@ impl MediaFile {
     /// bytes at hand, as for a stream) does the extension decide. Empty
     /// files and files over 5 GiB are refused.
     ///
-    /// This sees only the first bytes: [`MediaFile::from_path`] and
-    /// [`MediaFile::from_reader`] also check that the file is complete.
+    /// This sees only the first bytes: [`MediaFile::from_reader`] (and
+    /// `authenta-client`'s `media_file` over a path) also check that the file is complete.
     ///
     /// ```
     /// use authenta_proto::MediaFile;
@@ -113,39 +112,6 @@ impl MediaFile {
             content_type,
             size,
             kind,
-        })
-    }
-
-    /// Reads a file's size and first bytes from disk and checks it, like
-    /// [`MediaFile::inspect`], then checks that it is complete (see
-    /// [`MediaFile::from_reader`]); the record is named after the file. A
-    /// missing or unreadable file is a [`ValidationError::Unreadable`].
-    ///
-    /// This reads `SNIFF_LEN` bytes and a few headers with `std::fs`;
-    /// async callers may run it on a blocking thread.
-    pub fn from_path(
-        path: &Path,
-        content_type: Option<&str>,
-    ) -> Result<MediaFile, ValidationError> {
-        let unreadable = |e: std::io::Error| ValidationError::Unreadable {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        };
-        let file = std::fs::File::open(path).map_err(unreadable)?;
-        let meta = file.metadata().map_err(unreadable)?;
-        if !meta.is_file() {
-            return Err(ValidationError::Unreadable {
-                path: path.display().to_string(),
-                reason: "not a regular file".into(),
-            });
-        }
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| path.display().to_string());
-        check_reader(name, file, meta.len(), content_type).map_err(|e| match e {
-            Checked::Invalid(e) => e,
-            Checked::Io(e) => unreadable(e),
         })
     }
 
@@ -608,7 +574,7 @@ pub fn content_type_of_extension(name: &str) -> Option<&'static str> {
 
 /// Whether two content types name the same format (`audio/wav` and
 /// `audio/x-wav`, `image/heic` and `image/heif`...).
-fn same_type(a: &str, b: &str) -> bool {
+pub(crate) fn same_type(a: &str, b: &str) -> bool {
     let family = |t: &str| -> String {
         let t = t.replace("/x-", "/");
         match t.as_str() {
@@ -645,7 +611,7 @@ fn normalize(content_type: &str) -> String {
         .to_ascii_lowercase()
 }
 
-fn check_name(name: &str) -> Result<(), ValidationError> {
+pub(crate) fn check_name(name: &str) -> Result<(), ValidationError> {
     if name.trim().is_empty() {
         return Err(ValidationError::InvalidName {
             reason: "it is empty; give the media a name",
@@ -1039,28 +1005,5 @@ mod tests {
             MediaFile::inspect("x".repeat(256), PNG, 1, None),
             Err(ValidationError::InvalidName { .. })
         ));
-    }
-
-    #[test]
-    fn from_path_reads_disk() {
-        let dir =
-            std::env::temp_dir().join(format!("authenta-proto-validate-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("pic.png");
-        std::fs::write(&path, SAMPLE_PNG).unwrap();
-        let file = MediaFile::from_path(&path, None).unwrap();
-        assert_eq!(
-            (file.name.as_str(), file.size),
-            ("pic.png", SAMPLE_PNG.len() as u64)
-        );
-        std::fs::write(&path, &SAMPLE_PNG[..100]).unwrap();
-        let err = MediaFile::from_path(&path, None).unwrap_err();
-        assert!(matches!(err, ValidationError::Truncated { .. }), "{err}");
-        let err = MediaFile::from_path(&dir.join("missing.png"), None).unwrap_err();
-        assert!(matches!(err, ValidationError::Unreadable { .. }));
-        assert!(err.to_string().contains("missing.png"), "{err}");
-        let err = MediaFile::from_path(&dir, None).unwrap_err();
-        assert!(err.to_string().contains("not a regular file"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

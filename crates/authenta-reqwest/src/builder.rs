@@ -1,13 +1,14 @@
 //! How an [`authenta_reqwest::Client`](crate::Client) is built: proto's
-//! [`ClientBuilder`](authenta_proto::ClientBuilder) over this backend.
+//! [`ClientBuilder`](authenta_client::ClientBuilder) over this backend.
 
-use authenta_proto::{Async, ClientSettings, Config, ConfigError, Failure};
+use authenta_client::proto::{Config, ConfigError, Failure};
+use authenta_client::{Async, ClientSettings};
 
 use crate::{Client, ReqwestTransport, TokioRuntime};
 
 /// Configures a [`Client`]: credentials, base URL, user agent, timeouts,
 /// retry and poll policies, or your own [`reqwest::Client`]
-/// ([`http_client`](authenta_proto::ClientBuilder::http_client)).
+/// ([`http_client`](authenta_client::ClientBuilder::http_client)).
 ///
 /// Your own reqwest client **must be built without redirects**
 /// (`.redirect(reqwest::redirect::Policy::none())`): reqwest keeps custom
@@ -34,9 +35,9 @@ use crate::{Client, ReqwestTransport, TokioRuntime};
 /// assert_eq!(client.config().base_url(), "https://staging.example.com/api");
 /// # Ok::<(), authenta_reqwest::Error>(())
 /// ```
-pub type ClientBuilder = authenta_proto::ClientBuilder<ReqwestTransport>;
+pub type ClientBuilder = authenta_client::ClientBuilder<ReqwestTransport>;
 
-impl authenta_proto::Backend for ReqwestTransport {
+impl authenta_client::Backend for ReqwestTransport {
     type Driver = Async<ReqwestTransport, TokioRuntime>;
     type Http = reqwest::Client;
 
@@ -52,7 +53,7 @@ impl authenta_proto::Backend for ReqwestTransport {
                 .user_agent(config.user_agent().clone())
                 .build()
                 .map_err(|e| {
-                    let cause = authenta_proto::error_chain(&e);
+                    let cause = authenta_client::proto::error_chain(&e);
                     ConfigError::HttpClient(format!("reqwest could not start: {cause}"))
                 })?,
         };
@@ -70,8 +71,9 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    use authenta_proto::types::LIST_LIMIT_MAX;
-    use authenta_proto::{ByteStream, Credentials, UploadOptions};
+    use authenta_client::ByteStream;
+    use authenta_client::proto::{Credentials, UploadOptions};
+    use authenta_client::types::LIST_LIMIT_MAX;
 
     fn creds() -> Credentials {
         Credentials::new("id", "hunter2-secret")
@@ -108,7 +110,7 @@ mod tests {
         fn send_borrowed<T: Send>(_: &T) {}
         let client = Client::builder().credentials(creds()).build().unwrap();
         send(&client);
-        let options = UploadOptions::new(authenta_proto::types::ModelType::Ac1);
+        let options = UploadOptions::new(authenta_client::types::ModelType::Ac1);
         send_borrowed(&client.process("a.png", &options));
         send_borrowed(&client.process_many(vec![PathBuf::from("a.png")], &options, 2));
         send_borrowed(&client.list_all());
@@ -134,6 +136,6 @@ mod tests {
     #[test]
     fn list_all_pages_are_the_largest_the_api_takes() {
         // `list_all` relies on it being a valid page size.
-        assert!(authenta_proto::ListCursor::new(LIST_LIMIT_MAX).is_ok());
+        assert!(authenta_client::proto::ListCursor::new(LIST_LIMIT_MAX).is_ok());
     }
 }

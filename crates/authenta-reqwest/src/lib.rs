@@ -11,34 +11,35 @@ pub use runtime::TokioRuntime;
 pub use tls::reqwest_client_builder;
 pub use transport::ReqwestTransport;
 
-pub use authenta_proto as proto;
-pub use authenta_proto::CallOptions;
-pub use authenta_proto::engine::flows::Uploaded;
-pub use authenta_proto::types;
-pub use authenta_proto::types::{
+pub use authenta_client as client;
+pub use authenta_client::proto;
+pub use authenta_client::proto::engine::flows::Uploaded;
+pub use authenta_client::proto::{
+    ApiKey, CallOptions, ClientSecret, Config, ConfigError, CredentialError, CredentialKind,
+    CredentialProvider, Credentials, ErrorClass, Failure, MediaFile, PollPolicy, ProgressFn,
+    QuotaUsage, RetryPolicy, UploadOptions, UploadReceipt, UploadTarget,
+};
+pub use authenta_client::types;
+pub use authenta_client::types::{
     CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, MediaStatus, ModelType,
     ResultDocument,
 };
-pub use authenta_proto::{
-    ApiKey, ByteStream, ClientSecret, Config, ConfigError, CredentialError, CredentialKind,
-    CredentialProvider, Credentials, ErrorClass, Failure, MediaFile, PollPolicy, ProgressFn,
-    QuotaUsage, RetryPolicy, SecretProvider, SecretSource, UploadOptions, UploadReceipt,
-    UploadTarget,
+pub use authenta_client::{
+    ByteStream, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, SecretProvider, SecretSource,
 };
-pub use authenta_proto::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
 #[cfg(feature = "profile")]
-pub use authenta_proto::{GivenKey, Profile, ProfileFile};
+pub use authenta_client::{GivenKey, Profile, ProfileFile};
 pub use reqwest;
 
 /// An async Authenta client: every operation of the API, uploads streamed
 /// from disk, waiting for the verdict, and the verdict's artifacts. It is
-/// [`authenta_proto::Client`] over [`ReqwestTransport`] and
+/// [`authenta_client::Client`] over [`ReqwestTransport`] and
 /// [`TokioRuntime`]: the same methods as `authenta-ureq`'s, async.
 ///
 /// Cheap to clone (clones share one connection pool); its `Debug` shows the
 /// base URL, client id, timeouts and policies, never the secret. Make one
-/// with [`Client::builder`](authenta_proto::Client::builder) or
-/// [`Client::from_env`](authenta_proto::Client::from_env).
+/// with [`Client::builder`](authenta_client::Client::builder) or
+/// [`Client::from_env`](authenta_client::Client::from_env).
 ///
 /// The same against a local emulator (`authenta-emulator`), as the tests
 /// do:
@@ -65,7 +66,7 @@ pub use reqwest;
 /// # Ok(())
 /// # }
 /// ```
-pub type Client = authenta_proto::Client<authenta_proto::Async<ReqwestTransport, TokioRuntime>>;
+pub type Client = authenta_client::Client<authenta_client::Async<ReqwestTransport, TokioRuntime>>;
 
 /// Everything that can go wrong: proto's [`Failure`] (the protocol's
 /// [`proto::Error`], local I/O, or the transport's [`reqwest::Error`]

@@ -5,7 +5,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use authenta_proto::{AsyncDownloadSink, AsyncRuntime, AsyncUploadSource};
+use authenta_client::{AsyncDownloadSink, AsyncRuntime, AsyncUploadSource};
 
 use crate::source::{FileSink, FileSource};
 
@@ -14,12 +14,12 @@ use crate::source::{FileSink, FileSource};
 /// clocks, and std's randomly seeded hasher for backoff jitter.
 ///
 /// Files are read, written and checked with proto's std file types on
-/// tokio's blocking pool. Use it in an [`authenta_proto::Client`] over
-/// your own [`AsyncHttpClient`](authenta_proto::AsyncHttpClient).
+/// tokio's blocking pool. Use it in an [`authenta_client::Client`] over
+/// your own [`AsyncHttpClient`](authenta_client::AsyncHttpClient).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TokioRuntime;
 
-#[async_trait::async_trait]
+#[authenta_client::async_trait]
 impl AsyncRuntime for TokioRuntime {
     fn now(&self) -> Instant {
         Instant::now()
@@ -40,11 +40,11 @@ impl AsyncRuntime for TokioRuntime {
     }
 
     fn file_source(&self, path: PathBuf, len: u64) -> Box<dyn AsyncUploadSource> {
-        Box::new(FileSource(authenta_proto::FileSource::new(path, len)))
+        Box::new(FileSource(authenta_client::FileSource::new(path, len)))
     }
 
     fn file_sink(&self, path: PathBuf) -> Box<dyn AsyncDownloadSink> {
-        Box::new(FileSink(Some(authenta_proto::FileSink::new(path))))
+        Box::new(FileSink(Some(authenta_client::FileSink::new(path))))
     }
 
     async fn unblock<T: Send + 'static>(&self, work: Box<dyn FnOnce() -> T + Send + 'static>) -> T {

@@ -3,21 +3,21 @@
 
 use std::io;
 
-use authenta_proto::{AsyncDownloadSink, AsyncUploadSource, ByteStream};
-use authenta_proto::{DownloadSink, UploadSource as _};
+use authenta_client::{AsyncDownloadSink, AsyncUploadSource, ByteStream};
+use authenta_client::{DownloadSink, UploadSource as _};
 
 /// How many chunks the reader reads each time it wakes (it keeps 8 to 16
 /// queued; 4 and 16 spent more CPU on the 1 GiB upload bench).
 const AHEAD: usize = 8;
 
-/// A file to upload: proto's [`FileSource`](authenta_proto::FileSource)
+/// A file to upload: proto's [`FileSource`](authenta_client::FileSource)
 /// (measured once, reopened for every attempt and checked to still be that
 /// size), read by one task of tokio's blocking pool a few chunks ahead of
 /// the connection.
 #[derive(Debug)]
-pub(crate) struct FileSource(pub(crate) authenta_proto::FileSource);
+pub(crate) struct FileSource(pub(crate) authenta_client::FileSource);
 
-#[async_trait::async_trait]
+#[authenta_client::async_trait]
 impl AsyncUploadSource for FileSource {
     fn len(&self) -> u64 {
         self.0.len()
@@ -55,17 +55,17 @@ impl AsyncUploadSource for FileSource {
     }
 }
 
-/// A download into proto's [`FileSink`](authenta_proto::FileSink) (written
-/// to [`part_path`](authenta_proto::part_path), renamed on commit), each
+/// A download into proto's [`FileSink`](authenta_client::FileSink) (written
+/// to [`part_path`](authenta_client::part_path), renamed on commit), each
 /// call run on tokio's blocking pool.
 #[derive(Debug)]
-pub(crate) struct FileSink(pub(crate) Option<authenta_proto::FileSink>);
+pub(crate) struct FileSink(pub(crate) Option<authenta_client::FileSink>);
 
 impl FileSink {
     /// Runs `work` on the sink on tokio's blocking pool.
     async fn run<T: Send + 'static>(
         &mut self,
-        work: impl FnOnce(&mut authenta_proto::FileSink) -> T + Send + 'static,
+        work: impl FnOnce(&mut authenta_client::FileSink) -> T + Send + 'static,
     ) -> io::Result<T> {
         let broken = || io::Error::other("an earlier write broke off");
         let mut sink = self.0.take().ok_or_else(broken)?;
@@ -76,7 +76,7 @@ impl FileSink {
     }
 }
 
-#[async_trait::async_trait]
+#[authenta_client::async_trait]
 impl AsyncDownloadSink for FileSink {
     async fn restart(&mut self) -> io::Result<()> {
         self.run(DownloadSink::restart).await?
@@ -106,7 +106,7 @@ mod tests {
         let mut out = Vec::new();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
-            assert!(chunk.len() <= authenta_proto::FILE_CHUNK);
+            assert!(chunk.len() <= authenta_client::FILE_CHUNK);
             out.extend_from_slice(&chunk);
         }
         Ok(out)
@@ -116,11 +116,11 @@ mod tests {
     async fn a_file_is_read_in_chunks_from_the_start_on_every_open() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.bin");
-        let data: Vec<u8> = (0..authenta_proto::FILE_CHUNK * 2 + 17)
+        let data: Vec<u8> = (0..authenta_client::FILE_CHUNK * 2 + 17)
             .map(|i| i as u8)
             .collect();
         std::fs::write(&path, &data).unwrap();
-        let mut source = FileSource(authenta_proto::FileSource::new(
+        let mut source = FileSource(authenta_client::FileSource::new(
             path.clone(),
             data.len() as u64,
         ));
@@ -139,7 +139,7 @@ mod tests {
     #[tokio::test]
     async fn a_sink_that_cannot_write_names_its_file() {
         let dir = tempfile::tempdir().unwrap();
-        let mut sink = FileSink(Some(authenta_proto::FileSink::new(
+        let mut sink = FileSink(Some(authenta_client::FileSink::new(
             dir.path().join("no-such-dir").join("heat.png"),
         )));
         let err = sink.restart().await.unwrap_err();
@@ -151,7 +151,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("heat.png");
         std::fs::write(&path, b"old").unwrap();
-        let mut sink = FileSink(Some(authenta_proto::FileSink::new(path.clone())));
+        let mut sink = FileSink(Some(authenta_client::FileSink::new(path.clone())));
         sink.restart().await.unwrap();
         sink.write_chunk(b"broken off").await.unwrap();
         sink.restart().await.unwrap();
@@ -162,7 +162,7 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"new bytes");
         assert!(!dir.path().join("heat.png.part").exists());
 
-        let mut failed = FileSink(Some(authenta_proto::FileSink::new(path.clone())));
+        let mut failed = FileSink(Some(authenta_client::FileSink::new(path.clone())));
         failed.restart().await.unwrap();
         failed.write_chunk(b"half").await.unwrap();
         failed.abandon().await;

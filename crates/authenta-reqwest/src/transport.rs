@@ -10,11 +10,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use authenta_proto::RequestTimeout;
-use authenta_proto::{
-    AsyncDownloadSink, AsyncHttpClient, AsyncUploadBody, ConfigError, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_UPLOAD_STALL_TIMEOUT, EXPECT_CONTINUE_WAIT, RESPONSE_READ_LIMIT, SendDownloadError,
-    SendUploadError, TransportErrorKind,
+use authenta_client::proto::{
+    ConfigError, EXPECT_CONTINUE_WAIT, RESPONSE_READ_LIMIT, RequestTimeout, TransportErrorKind,
+};
+use authenta_client::{
+    AsyncDownloadSink, AsyncHttpClient, AsyncUploadBody, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_UPLOAD_STALL_TIMEOUT, SendDownloadError, SendUploadError,
 };
 use futures_util::Stream;
 use http::{Request, Response};
@@ -38,7 +39,7 @@ use http::{Request, Response};
 ///
 /// ```
 /// use authenta_reqwest::{Client, Config, Credentials, ReqwestTransport, TokioRuntime};
-/// use authenta_reqwest::proto::Async;
+/// use authenta_reqwest::client::Async;
 ///
 /// let http = authenta_reqwest::reqwest_client_builder().build()?;
 /// let transport = ReqwestTransport::new(http)?;
@@ -248,7 +249,7 @@ struct Watched {
 }
 
 impl Stream for Watched {
-    type Item = std::io::Result<bytes::Bytes>;
+    type Item = std::io::Result<authenta_client::bytes::Bytes>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -292,7 +293,7 @@ impl Stream for Watched {
     }
 }
 
-#[async_trait::async_trait]
+#[authenta_client::async_trait]
 impl AsyncHttpClient for ReqwestTransport {
     type Error = reqwest::Error;
 
@@ -433,8 +434,8 @@ mod tests {
     async fn a_large_upload_waits_for_the_early_answer_and_never_sends_its_body() {
         let (url, server) = refusing_server().await;
         const LEN: usize = 16 * 1024 * 1024;
-        let chunks =
-            (0..LEN / (1024 * 1024)).map(|_| Ok(bytes::Bytes::from(vec![7u8; 1024 * 1024])));
+        let chunks = (0..LEN / (1024 * 1024))
+            .map(|_| Ok(authenta_client::bytes::Bytes::from(vec![7u8; 1024 * 1024])));
         let body = AsyncUploadBody::new(
             Box::pin(futures_util::stream::iter(chunks)),
             LEN as u64,

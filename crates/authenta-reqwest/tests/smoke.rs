@@ -134,8 +134,12 @@ async fn a_stream_and_a_saved_target_upload_too() {
     // A stream of known length, in two chunks: one shot, never retried.
     let body = PNG_HEAD.repeat(4);
     let chunks = vec![
-        Ok(bytes::Bytes::copy_from_slice(&body[..10])),
-        Ok(bytes::Bytes::copy_from_slice(&body[10..])),
+        Ok(authenta_reqwest::client::bytes::Bytes::copy_from_slice(
+            &body[..10],
+        )),
+        Ok(authenta_reqwest::client::bytes::Bytes::copy_from_slice(
+            &body[10..],
+        )),
     ];
     let options = UploadOptions::new(ModelType::Ac1).name("streamed.png");
     let uploaded = env
@@ -151,7 +155,7 @@ async fn a_stream_and_a_saved_target_upload_too() {
 
     // A target saved after create, resumed from its JSON.
     let path = env.png("later.png", 500);
-    let request = authenta_reqwest::proto::MediaFile::from_path(&path, None)
+    let request = authenta_reqwest::client::media_file(&path, None)
         .unwrap()
         .create_request(ModelType::Ac1)
         .unwrap();

@@ -4,7 +4,8 @@
 
 use crate::tables::{
     ApiGeneration, CodeClass, ContentTypeInfo, CreditCheck, ErrorCodeInfo, MediaKind,
-    ModelTypeInfo, Operation, QuotaKind, RetryAdvice, RouteInfo,
+    ModelTypeInfo, Operation, QuotaKind, RetryAdvice, RouteInfo, SlotInfo, TaskTypeInfo,
+    VerdictRule,
 };
 
 /// The production base URL; every route extends it.
@@ -331,8 +332,231 @@ impl Permission {
     }
 }
 crate::wire_enum!(Permission);
+/// The status of a job.
+///
+/// Values the server sends that this version does not know are kept in
+/// [`JobStatus::Unknown`], so a new server value is never an error.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum JobStatus {
+    /// `created`.
+    Created,
+    /// `waiting_for_finalize`.
+    WaitingForFinalize,
+    /// `queued`.
+    Queued,
+    /// `processing`.
+    Processing,
+    /// `completed`.
+    Completed,
+    /// `failed`.
+    Failed,
+    /// `cancelled`.
+    Cancelled,
+    /// A value this version does not know, kept as the server sent it.
+    Unknown(String),
+}
+impl JobStatus {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &[&str] = &[
+        "created",
+        "waiting_for_finalize",
+        "queued",
+        "processing",
+        "completed",
+        "failed",
+        "cancelled",
+    ];
+    /// The value as it goes on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Created => "created",
+            Self::WaitingForFinalize => "waiting_for_finalize",
+            Self::Queued => "queued",
+            Self::Processing => "processing",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Unknown(other) => other,
+        }
+    }
+    /// Reads a wire value; unknown values become [`JobStatus::Unknown`].
+    pub fn from_wire(value: &str) -> Self {
+        match value {
+            "created" => Self::Created,
+            "waiting_for_finalize" => Self::WaitingForFinalize,
+            "queued" => Self::Queued,
+            "processing" => Self::Processing,
+            "completed" => Self::Completed,
+            "failed" => Self::Failed,
+            "cancelled" => Self::Cancelled,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+crate::wire_enum!(JobStatus);
+/// A job's task type, by its slug.
+///
+/// Values the server sends that this version does not know are kept in
+/// [`TaskType::Unknown`], so a new server value is never an error.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum TaskType {
+    /// `ai-image-detection`: task type 1, model `AC-1`: AI-generated image detection. (time limit 300 s).
+    AiImageDetection,
+    /// `ai-audio-detection`: task type 2, model `AF-1`: AI-generated (synthetic) audio detection. (time limit 600 s).
+    AiAudioDetection,
+    /// `ai-video-detection`: task type 3, model `VF-1`: AI-generated video detection. (time limit 600 s).
+    AiVideoDetection,
+    /// `faceswap-detection`: task type 4, model `DF-1`: Faceswap (deepfake) detection in video. (time limit 1800 s).
+    FaceswapDetection,
+    /// `image-forgery-detection`: task type 5, model `FD-1`: Image forgery (manipulation) detection. (time limit 300 s).
+    ImageForgeryDetection,
+    /// `document-intelligence`: task type 6, model `DI-1`: Document forgery detection, image or PDF. (time limit 300 s).
+    DocumentIntelligence,
+    /// `face-liveness-detection`: task type 7, model `FL-1`: Face liveness (a live person, not a photo of one). (time limit 600 s).
+    FaceLivenessDetection,
+    /// `face-intelligence`: task type 8, model `FI-1`: Face intelligence (faces, faceswap, liveness and, with a reference image, similarity), image or video. (time limit 600 s).
+    FaceIntelligence,
+    /// `face-embedding`: task type 9, model `FE-1`: Face embedding (512 numbers per face). (time limit 600 s).
+    FaceEmbedding,
+    /// `audio-splitter`: task type 10, model `AS-1`: Audio splitting (speakers or sources). (time limit 600 s).
+    AudioSplitter,
+    /// `ekyc-deepfake`: task type 11, model `ED-1`: Deepfake detection in eKYC (identity verification) videos. (time limit 600 s).
+    EkycDeepfake,
+    /// `pdf-1`: task type 13, model `PDF-1`: PDF analysis (in Authenta's SDK's mapping only). (no documented time limit).
+    Pdf1,
+    /// A value this version does not know, kept as the server sent it.
+    Unknown(String),
+}
+impl TaskType {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &[&str] = &[
+        "ai-image-detection",
+        "ai-audio-detection",
+        "ai-video-detection",
+        "faceswap-detection",
+        "image-forgery-detection",
+        "document-intelligence",
+        "face-liveness-detection",
+        "face-intelligence",
+        "face-embedding",
+        "audio-splitter",
+        "ekyc-deepfake",
+        "pdf-1",
+    ];
+    /// The value as it goes on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::AiImageDetection => "ai-image-detection",
+            Self::AiAudioDetection => "ai-audio-detection",
+            Self::AiVideoDetection => "ai-video-detection",
+            Self::FaceswapDetection => "faceswap-detection",
+            Self::ImageForgeryDetection => "image-forgery-detection",
+            Self::DocumentIntelligence => "document-intelligence",
+            Self::FaceLivenessDetection => "face-liveness-detection",
+            Self::FaceIntelligence => "face-intelligence",
+            Self::FaceEmbedding => "face-embedding",
+            Self::AudioSplitter => "audio-splitter",
+            Self::EkycDeepfake => "ekyc-deepfake",
+            Self::Pdf1 => "pdf-1",
+            Self::Unknown(other) => other,
+        }
+    }
+    /// Reads a wire value; unknown values become [`TaskType::Unknown`].
+    pub fn from_wire(value: &str) -> Self {
+        match value {
+            "ai-image-detection" => Self::AiImageDetection,
+            "ai-audio-detection" => Self::AiAudioDetection,
+            "ai-video-detection" => Self::AiVideoDetection,
+            "faceswap-detection" => Self::FaceswapDetection,
+            "image-forgery-detection" => Self::ImageForgeryDetection,
+            "document-intelligence" => Self::DocumentIntelligence,
+            "face-liveness-detection" => Self::FaceLivenessDetection,
+            "face-intelligence" => Self::FaceIntelligence,
+            "face-embedding" => Self::FaceEmbedding,
+            "audio-splitter" => Self::AudioSplitter,
+            "ekyc-deepfake" => Self::EkycDeepfake,
+            "pdf-1" => Self::Pdf1,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+crate::wire_enum!(TaskType);
+/// A job's input slot.
+///
+/// Values the server sends that this version does not know are kept in
+/// [`SlotName::Unknown`], so a new server value is never an error.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum SlotName {
+    /// `original`.
+    Original,
+    /// `reference`.
+    Reference,
+    /// A value this version does not know, kept as the server sent it.
+    Unknown(String),
+}
+impl SlotName {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &[&str] = &["original", "reference"];
+    /// The value as it goes on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Original => "original",
+            Self::Reference => "reference",
+            Self::Unknown(other) => other,
+        }
+    }
+    /// Reads a wire value; unknown values become [`SlotName::Unknown`].
+    pub fn from_wire(value: &str) -> Self {
+        match value {
+            "original" => Self::Original,
+            "reference" => Self::Reference,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+crate::wire_enum!(SlotName);
+/// What a job's artifact holds.
+///
+/// Values the server sends that this version does not know are kept in
+/// [`ArtifactKind::Unknown`], so a new server value is never an error.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ArtifactKind {
+    /// `result`.
+    Result,
+    /// `heatmap`.
+    Heatmap,
+    /// A value this version does not know, kept as the server sent it.
+    Unknown(String),
+}
+impl ArtifactKind {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &[&str] = &["result", "heatmap"];
+    /// The value as it goes on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Result => "result",
+            Self::Heatmap => "heatmap",
+            Self::Unknown(other) => other,
+        }
+    }
+    /// Reads a wire value; unknown values become [`ArtifactKind::Unknown`].
+    pub fn from_wire(value: &str) -> Self {
+        match value {
+            "result" => Self::Result,
+            "heatmap" => Self::Heatmap,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+crate::wire_enum!(ArtifactKind);
 /// The statuses after which a record no longer changes.
 pub const FINAL_STATUSES: &[&str] = &["PROCESSED", "FAILED", "ERROR"];
+/// The statuses after which a job no longer changes.
+pub const JOB_FINAL_STATUSES: &[&str] = &["completed", "failed", "cancelled"];
 /// The documented error codes: code, type, message, HTTP status.
 pub const ERROR_CODES: &[ErrorCodeInfo] = &[
     ErrorCodeInfo {
@@ -482,6 +706,17 @@ pub const EMULATOR_ERROR_CODES: &[ErrorCodeInfo] = &[
         description: "The route exists but not with this method.",
     },
     ErrorCodeInfo {
+        code: "EMU409",
+        generation: None,
+        class: CodeClass::JobState,
+        error_type: Some("CLIENT_ERROR"),
+        message: "Conflict",
+        status: Some(409),
+        emulator_status: 409,
+        retry: RetryAdvice::Never,
+        description: "The job's status does not allow the operation: cancel once the job is processing or final, delete while it is processing. The body's `jobStatus` names the status.",
+    },
+    ErrorCodeInfo {
         code: "EMU413",
         generation: None,
         class: CodeClass::InvalidInput,
@@ -502,6 +737,17 @@ pub const EMULATOR_ERROR_CODES: &[ErrorCodeInfo] = &[
         emulator_status: 415,
         retry: RetryAdvice::Never,
         description: "The request body is not `application/json`.",
+    },
+    ErrorCodeInfo {
+        code: "EMU422",
+        generation: None,
+        class: CodeClass::JobState,
+        error_type: Some("CLIENT_ERROR"),
+        message: "Unprocessable",
+        status: Some(422),
+        emulator_status: 422,
+        retry: RetryAdvice::Never,
+        description: "The job is in a status the operation does not apply to (the documentation's 422 for cancel and delete). The body's `jobStatus` names the status.",
     },
     ErrorCodeInfo {
         code: "EMU500",
@@ -682,12 +928,273 @@ pub const CONTENT_TYPES: &[ContentTypeInfo] = &[
         media_kind: MediaKind::Document,
     },
 ];
+/// Every task type a job can run: id, slug, model code, input slots and time limit.
+pub const TASK_TYPES: &[TaskTypeInfo] = &[
+    TaskTypeInfo {
+        id: 1,
+        slug: "ai-image-detection",
+        model: "AC-1",
+        documented: true,
+        time_limit_secs: Some(300),
+        description: "AI-generated image detection.",
+        slots: &[SlotInfo {
+            name: crate::SlotName::Original,
+            required: true,
+            formats: &["JPEG", "PNG"],
+            content_types: &["image/jpeg", "image/png"],
+        }],
+        result_fields: &["isAiGenerated", "confidence"],
+        verdict: Some(VerdictRule {
+            field: "isAiGenerated",
+            fake_when: true,
+        }),
+    },
+    TaskTypeInfo {
+        id: 2,
+        slug: "ai-audio-detection",
+        model: "AF-1",
+        documented: true,
+        time_limit_secs: Some(600),
+        description: "AI-generated (synthetic) audio detection.",
+        slots: &[SlotInfo {
+            name: crate::SlotName::Original,
+            required: true,
+            formats: &["MP3", "WAV", "M4A"],
+            content_types: &[
+                "audio/mpeg",
+                "audio/wav",
+                "audio/x-wav",
+                "audio/m4a",
+                "audio/mp4",
+            ],
+        }],
+        result_fields: &["isAiGenerated", "confidence"],
+        verdict: Some(VerdictRule {
+            field: "isAiGenerated",
+            fake_when: true,
+        }),
+    },
+    TaskTypeInfo {
+        id: 3,
+        slug: "ai-video-detection",
+        model: "VF-1",
+        documented: true,
+        time_limit_secs: Some(600),
+        description: "AI-generated video detection.",
+        slots: &[SlotInfo {
+            name: crate::SlotName::Original,
+            required: true,
+            formats: &["MP4", "MOV"],
+            content_types: &["video/mp4", "video/quicktime"],
+        }],
+        result_fields: &["isAiGenerated", "confidence"],
+        verdict: Some(VerdictRule {
+            field: "isAiGenerated",
+            fake_when: true,
+        }),
+    },
+    TaskTypeInfo {
+        id: 4,
+        slug: "faceswap-detection",
+        model: "DF-1",
+        documented: true,
+        time_limit_secs: Some(1800),
+        description: "Faceswap (deepfake) detection in video.",
+        slots: &[SlotInfo {
+            name: crate::SlotName::Original,
+            required: true,
+            formats: &["MP4", "MOV", "WebM"],
+            content_types: &["video/mp4", "video/quicktime", "video/webm"],
+        }],
+        result_fields: &["isDeepFake", "confidence"],
+        verdict: Some(VerdictRule {
+            field: "isDeepFake",
+            fake_when: true,
+        }),
+    },
+    TaskTypeInfo {
+        id: 5,
+        slug: "image-forgery-detection",
+        model: "FD-1",
+        documented: true,
+        time_limit_secs: Some(300),
+        description: "Image forgery (manipulation) detection.",
+        slots: &[SlotInfo {
+            name: crate::SlotName::Original,
+            required: true,
+            formats: &["JPEG", "PNG"],
+            content_types: &["image/jpeg", "image/png"],
+        }],
+        result_fields: &["isDeepFake", "confidence"],
+        verdict: Some(VerdictRule {
+            field: "isDeepFake",
+            fake_when: true,
+        }),
+    },
+    TaskTypeInfo {
+        id: 6,
+        slug: "document-intelligence",
+        model: "DI-1",
+        documented: true,
+        time_limit_secs: Some(300),
+        description: "Document forgery detection, image or PDF.",
+        slots: &[SlotInfo {
+            name: crate::SlotName::Original,
+            required: true,
+            formats: &["JPEG", "PNG", "PDF"],
+            content_types: &["image/jpeg", "image/png", "application/pdf"],
+        }],
+        result_fields: &["isDeepFake", "confidence"],
+        verdict: Some(VerdictRule {
+            field: "isDeepFake",
+            fake_when: true,
+        }),
+    },
+    TaskTypeInfo {
+        id: 7,
+        slug: "face-liveness-detection",
+        model: "FL-1",
+        documented: true,
+        time_limit_secs: Some(600),
+        description: "Face liveness (a live person, not a photo of one).",
+        slots: &[SlotInfo {
+            name: crate::SlotName::Original,
+            required: true,
+            formats: &["JPEG", "PNG"],
+            content_types: &["image/jpeg", "image/png"],
+        }],
+        result_fields: &["isLiveness", "confidence"],
+        verdict: Some(VerdictRule {
+            field: "isLiveness",
+            fake_when: false,
+        }),
+    },
+    TaskTypeInfo {
+        id: 8,
+        slug: "face-intelligence",
+        model: "FI-1",
+        documented: true,
+        time_limit_secs: Some(600),
+        description: "Face intelligence (faces, faceswap, liveness and, with a reference image, similarity), image or video.",
+        slots: &[
+            SlotInfo {
+                name: crate::SlotName::Original,
+                required: true,
+                formats: &["JPEG", "PNG", "MP4", "WebM", "MOV"],
+                content_types: &[
+                    "image/jpeg",
+                    "image/png",
+                    "video/mp4",
+                    "video/webm",
+                    "video/quicktime",
+                ],
+            },
+            SlotInfo {
+                name: crate::SlotName::Reference,
+                required: false,
+                formats: &["JPEG", "PNG"],
+                content_types: &["image/jpeg", "image/png"],
+            },
+        ],
+        result_fields: &[
+            "isDeepFake",
+            "isLiveness",
+            "isSimilar",
+            "similarityScore",
+            "identityDetails",
+            "confidence",
+        ],
+        verdict: Some(VerdictRule {
+            field: "isDeepFake",
+            fake_when: true,
+        }),
+    },
+    TaskTypeInfo {
+        id: 9,
+        slug: "face-embedding",
+        model: "FE-1",
+        documented: true,
+        time_limit_secs: Some(600),
+        description: "Face embedding (512 numbers per face).",
+        slots: &[SlotInfo {
+            name: crate::SlotName::Original,
+            required: true,
+            formats: &["JPEG", "PNG"],
+            content_types: &["image/jpeg", "image/png"],
+        }],
+        result_fields: &["embedding"],
+        verdict: None,
+    },
+    TaskTypeInfo {
+        id: 10,
+        slug: "audio-splitter",
+        model: "AS-1",
+        documented: true,
+        time_limit_secs: Some(600),
+        description: "Audio splitting (speakers or sources).",
+        slots: &[SlotInfo {
+            name: crate::SlotName::Original,
+            required: true,
+            formats: &["MP3", "WAV", "M4A"],
+            content_types: &[
+                "audio/mpeg",
+                "audio/wav",
+                "audio/x-wav",
+                "audio/m4a",
+                "audio/mp4",
+            ],
+        }],
+        result_fields: &[],
+        verdict: None,
+    },
+    TaskTypeInfo {
+        id: 11,
+        slug: "ekyc-deepfake",
+        model: "ED-1",
+        documented: true,
+        time_limit_secs: Some(600),
+        description: "Deepfake detection in eKYC (identity verification) videos.",
+        slots: &[SlotInfo {
+            name: crate::SlotName::Original,
+            required: true,
+            formats: &["MP4", "MOV", "WebM"],
+            content_types: &["video/mp4", "video/quicktime", "video/webm"],
+        }],
+        result_fields: &["isDeepFake", "confidence"],
+        verdict: Some(VerdictRule {
+            field: "isDeepFake",
+            fake_when: true,
+        }),
+    },
+    TaskTypeInfo {
+        id: 13,
+        slug: "pdf-1",
+        model: "PDF-1",
+        documented: false,
+        time_limit_secs: None,
+        description: "PDF analysis (in Authenta's SDK's mapping only).",
+        slots: &[SlotInfo {
+            name: crate::SlotName::Original,
+            required: true,
+            formats: &["PDF"],
+            content_types: &["application/pdf"],
+        }],
+        result_fields: &[],
+        verdict: None,
+    },
+];
 /// The smallest `limit` `GET /media` takes.
 pub const LIST_LIMIT_MIN: u32 = 1;
 /// The largest `limit` `GET /media` takes.
 pub const LIST_LIMIT_MAX: u32 = 100;
 /// The `limit` `GET /media` uses when none is given.
 pub const LIST_LIMIT_DEFAULT: u32 = 10;
+/// The smallest `limit` `GET /v1/jobs` takes.
+pub const JOB_LIST_LIMIT_MIN: u32 = 1;
+/// The largest `limit` `GET /v1/jobs` takes.
+pub const JOB_LIST_LIMIT_MAX: u32 = 100;
+/// The `limit` `GET /v1/jobs` uses when none is given.
+pub const JOB_LIST_LIMIT_DEFAULT: u32 = 10;
 /// The API's routes: method, path template, permission, quota and credits.
 pub const ROUTES: &[RouteInfo] = &[
     RouteInfo {
@@ -719,6 +1226,54 @@ pub const ROUTES: &[RouteInfo] = &[
         method: "DELETE",
         path: "/media/{mid}",
         permission: crate::Permission::Delete,
+        quota: QuotaKind::Mutation,
+        credits: CreditCheck::None,
+    },
+    RouteInfo {
+        operation: Operation::ListJobs,
+        method: "GET",
+        path: "/v1/jobs",
+        permission: crate::Permission::Read,
+        quota: QuotaKind::Query,
+        credits: CreditCheck::None,
+    },
+    RouteInfo {
+        operation: Operation::CreateJob,
+        method: "POST",
+        path: "/v1/jobs",
+        permission: crate::Permission::Write,
+        quota: QuotaKind::Mutation,
+        credits: CreditCheck::None,
+    },
+    RouteInfo {
+        operation: Operation::GetJob,
+        method: "GET",
+        path: "/v1/jobs/{jobId}",
+        permission: crate::Permission::Read,
+        quota: QuotaKind::Query,
+        credits: CreditCheck::None,
+    },
+    RouteInfo {
+        operation: Operation::DeleteJob,
+        method: "DELETE",
+        path: "/v1/jobs/{jobId}",
+        permission: crate::Permission::Delete,
+        quota: QuotaKind::Mutation,
+        credits: CreditCheck::None,
+    },
+    RouteInfo {
+        operation: Operation::FinalizeJob,
+        method: "POST",
+        path: "/v1/jobs/{jobId}/finalize",
+        permission: crate::Permission::Write,
+        quota: QuotaKind::Mutation,
+        credits: CreditCheck::Spent,
+    },
+    RouteInfo {
+        operation: Operation::CancelJob,
+        method: "POST",
+        path: "/v1/jobs/{jobId}/cancel",
+        permission: crate::Permission::Write,
         quota: QuotaKind::Mutation,
         credits: CreditCheck::None,
     },

@@ -3,14 +3,15 @@
 //! Authenta detects deepfakes and manipulated media. This crate holds what
 //! goes over the wire, and nothing else: the media record ([`Media`]), the
 //! create request and response ([`CreateMediaRequest`], [`CreatedMedia`]),
-//! a list page ([`MediaList`]), the error body ([`ErrorBody`]) and the enums
+//! a list page ([`MediaList`]), jobs ([`Job`], [`CreatedJob`],
+//! [`CreateJobRequest`], [`JobList`]), the error body ([`ErrorBody`]) and the enums
 //! that mirror server values ([`MediaStatus`], [`ModelType`], [`ErrorCode`],
 //! ...). It depends on serde and `jiff` only.
 //!
 //! The tables the code must not restate by hand (error codes, model types,
-//! content types, routes) are generated from `spec/authenta.openapi.yaml` by
+//! content types, task types, routes) are generated from `spec/authenta.openapi.yaml` by
 //! `cargo xtask codegen` into constants such as
-//! [`ERROR_CODES`] and [`MODEL_TYPES`].
+//! [`ERROR_CODES`], [`MODEL_TYPES`] and [`TASK_TYPES`].
 //!
 //! Enums that mirror server values are `#[non_exhaustive]` and keep values
 //! they do not know in an `Unknown(String)` variant, so a new status or model
@@ -39,19 +40,26 @@
 
 mod error;
 mod generated;
+mod jobs;
 mod media;
 mod tables;
 mod wire;
 
 pub use error::ErrorBody;
 pub use generated::*;
+pub use jobs::{
+    Artifact, CreateJobRequest, CreatedJob, EMBEDDING_LEN, FaceBox, IdentityDetails, InvalidJobId,
+    Job, JobId, JobInput, JobList, JobListQuery, JobParameters, JobResult, JobSlot,
+    JobStatusUpdate, Pagination,
+};
 pub use media::{
     CreateMediaRequest, CreatedMedia, InvalidMediaId, ListQuery, Media, MediaId, MediaList,
     Participant, ParticipantBoxes, ResultDocument, redact_url,
 };
 pub use tables::{
     ApiGeneration, CodeClass, ContentTypeInfo, CreditCheck, ErrorCodeInfo, MediaKind,
-    ModelTypeInfo, Operation, QuotaKind, RetryAdvice, RouteInfo,
+    ModelTypeInfo, Operation, QuotaKind, RetryAdvice, RouteInfo, SlotInfo, TaskTypeInfo,
+    VerdictRule,
 };
 
 /// A JSON object: where records keep the fields this version does not know.

@@ -188,10 +188,10 @@ pub struct Media {
     pub extra: Extra,
 }
 
-/// Readers for the fields a record gained in generation 2: a server that
-/// sends `"0.93"` or `null` for a number must not make the whole record
-/// unreadable.
-mod lenient {
+/// Readers for the fields a record gained in generation 2 (and a job's):
+/// a server that sends `"0.93"` or `null` for a number must not make the
+/// whole record unreadable.
+pub(crate) mod lenient {
     use serde::{Deserialize, Deserializer};
 
     fn value<'de, D: Deserializer<'de>>(d: D) -> Result<serde_json::Value, D::Error> {
@@ -216,6 +216,20 @@ mod lenient {
             .filter(|n| *n >= 0.0 && n.fract() == 0.0 && *n <= u64::MAX as f64)
             .map(|n| n as u64))
     }
+
+    /// `true`/`false`, or those words as a string; anything else is absent.
+    pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        Ok(match value(d)? {
+            serde_json::Value::Bool(b) => Some(b),
+            serde_json::Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+    }
+
+    /// An RFC 3339 timestamp; anything else is absent.
+    pub fn timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Option<jiff::Timestamp>, D::Error> {
+        Ok(value(d)?.as_str().and_then(|s| s.parse().ok()))
+    }
 }
 
 /// A URL without its query string and fragment (a pre-signed URL's query
@@ -237,7 +251,7 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
-fn redact_opt(url: &Option<String>) -> Option<String> {
+pub(crate) fn redact_opt(url: &Option<String>) -> Option<String> {
     url.as_deref().map(redact_url)
 }
 

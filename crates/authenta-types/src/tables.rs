@@ -1,7 +1,7 @@
 //! The row types of the generated tables, and look-ups over them.
 
-use crate::generated::{CONTENT_TYPES, ERROR_CODES, MODEL_TYPES, ROUTES};
-use crate::{ErrorCode, MediaType, ModelType, Permission};
+use crate::generated::{CONTENT_TYPES, ERROR_CODES, MODEL_TYPES, ROUTES, TASK_TYPES};
+use crate::{ErrorCode, MediaType, ModelType, Permission, SlotName, TaskType};
 
 /// The kind of media a file is, and a model takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -98,6 +98,9 @@ pub enum CodeClass {
     NotFound,
     /// The server failed.
     Server,
+    /// A job's status does not allow the operation (cancelling a job that
+    /// is processing, a second finalize, ...).
+    JobState,
 }
 
 /// One row of [`ERROR_CODES`](crate::ERROR_CODES).
@@ -164,6 +167,18 @@ pub enum Operation {
     GetMedia,
     /// `DELETE /media/{mid}`.
     DeleteMedia,
+    /// `POST /v1/jobs`.
+    CreateJob,
+    /// `GET /v1/jobs`.
+    ListJobs,
+    /// `GET /v1/jobs/{jobId}`.
+    GetJob,
+    /// `DELETE /v1/jobs/{jobId}`.
+    DeleteJob,
+    /// `POST /v1/jobs/{jobId}/finalize`.
+    FinalizeJob,
+    /// `POST /v1/jobs/{jobId}/cancel`.
+    CancelJob,
 }
 
 impl Operation {
@@ -213,6 +228,170 @@ pub struct RouteInfo {
     pub quota: QuotaKind,
     /// What the request does with credits.
     pub credits: CreditCheck,
+}
+
+/// One row of [`TASK_TYPES`](crate::TASK_TYPES): a task type a job runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskTypeInfo {
+    /// The id that goes on the wire as `taskTypeId`.
+    pub id: u32,
+    /// The slug, such as `faceswap-detection`.
+    pub slug: &'static str,
+    /// The model code, such as `DF-1` (the mapping in Authenta's SDK).
+    pub model: &'static str,
+    /// Whether Authenta's documentation lists the task type.
+    pub documented: bool,
+    /// How long a job of this type may take, in seconds: what bounds a
+    /// wait unless the caller sets another bound. `None` where the
+    /// documentation gives no limit.
+    pub time_limit_secs: Option<u64>,
+    /// What the task does.
+    pub description: &'static str,
+    /// Its input slots; the first is the required `original`.
+    pub slots: &'static [SlotInfo],
+    /// The [`JobResult`](crate::JobResult) fields (as on the wire, such as
+    /// `isDeepFake`) a completed job of this type holds.
+    pub result_fields: &'static [&'static str],
+    /// Which result field is the verdict; `None` when the task gives none
+    /// (embeddings, audio splitting).
+    pub verdict: Option<VerdictRule>,
+}
+
+/// Which boolean of a job's result is its verdict, and the value that
+/// means the media is manipulated (`isDeepFake: true`, `isLiveness: false`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerdictRule {
+    /// The result field, as on the wire (`isAiGenerated`, `isDeepFake`,
+    /// `isLiveness`, `isSimilar`).
+    pub field: &'static str,
+    /// The value that means manipulated (or not live).
+    pub fake_when: bool,
+}
+
+/// One input slot of a [`TaskTypeInfo`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotInfo {
+    /// The slot's name.
+    pub name: SlotName,
+    /// Whether every job of the type needs it.
+    pub required: bool,
+    /// The formats as the documentation names them (`JPEG`, `MP4`, ...).
+    pub formats: &'static [&'static str],
+    /// The content types the slot takes.
+    pub content_types: &'static [&'static str],
+}
+
+impl SlotInfo {
+    /// Whether the slot takes this content type (parameters such as
+    /// `; charset=` ignored, case-insensitive).
+    ///
+    /// ```
+    /// use authenta_types::TaskType;
+    /// let slot = &TaskType::AiImageDetection.info().unwrap().slots[0];
+    /// assert!(slot.takes_content_type("image/PNG"));
+    /// assert!(!slot.takes_content_type("video/mp4"));
+    /// ```
+    pub fn takes_content_type(&self, content_type: &str) -> bool {
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        self.content_types
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(essence))
+    }
+}
+
+impl TaskTypeInfo {
+    /// The row with this id.
+    pub fn by_id(id: u32) -> Option<&'static TaskTypeInfo> {
+        TASK_TYPES.iter().find(|row| row.id == id)
+    }
+
+    /// The row with this slug (case-insensitive).
+    pub fn by_slug(slug: &str) -> Option<&'static TaskTypeInfo> {
+        TASK_TYPES
+            .iter()
+            .find(|row| row.slug.eq_ignore_ascii_case(slug.trim()))
+    }
+
+    /// The row with this model code (case-insensitive: `df-1` is `DF-1`).
+    pub fn by_model(model: &str) -> Option<&'static TaskTypeInfo> {
+        TASK_TYPES
+            .iter()
+            .find(|row| row.model.eq_ignore_ascii_case(model.trim()))
+    }
+
+    /// The row a person named: by its slug, its id or its model code.
+    ///
+    /// ```
+    /// use authenta_types::TaskTypeInfo;
+    /// let faceswap = TaskTypeInfo::find("faceswap-detection").unwrap();
+    /// assert_eq!(TaskTypeInfo::find("4"), Some(faceswap));
+    /// assert_eq!(TaskTypeInfo::find("DF-1"), Some(faceswap));
+    /// assert_eq!(faceswap.time_limit_secs, Some(1800));
+    /// assert_eq!(TaskTypeInfo::find("sharpen"), None);
+    /// ```
+    pub fn find(name: &str) -> Option<&'static TaskTypeInfo> {
+        let name = name.trim();
+        TaskTypeInfo::by_slug(name)
+            .or_else(|| name.parse().ok().and_then(TaskTypeInfo::by_id))
+            .or_else(|| TaskTypeInfo::by_model(name))
+    }
+
+    /// The task type of this row.
+    pub fn task_type(&self) -> TaskType {
+        TaskType::from_wire(self.slug)
+    }
+
+    /// The model of this row as a [`ModelType`] (an `Unknown` one for the
+    /// codes `/media` does not take, such as `AS-1`).
+    pub fn model_type(&self) -> ModelType {
+        ModelType::from_wire(self.model)
+    }
+
+    /// The slot of this name, if the task type has it.
+    pub fn slot(&self, name: &SlotName) -> Option<&'static SlotInfo> {
+        self.slots.iter().find(|s| &s.name == name)
+    }
+}
+
+impl TaskType {
+    /// The task type's row of [`TASK_TYPES`](crate::TASK_TYPES); `None` for
+    /// an unknown task type.
+    pub fn info(&self) -> Option<&'static TaskTypeInfo> {
+        match self {
+            TaskType::Unknown(other) => other.parse().ok().and_then(TaskTypeInfo::by_id),
+            known => TaskTypeInfo::by_slug(known.as_str()),
+        }
+    }
+
+    /// The task type with this id; an unknown id is kept as
+    /// `TaskType::Unknown` holding the id's digits, so it still goes on the
+    /// wire as itself.
+    ///
+    /// ```
+    /// use authenta_types::TaskType;
+    /// assert_eq!(TaskType::from_id(4), TaskType::FaceswapDetection);
+    /// assert_eq!(TaskType::from_id(12).id(), Some(12));
+    /// ```
+    pub fn from_id(id: u32) -> TaskType {
+        match TaskTypeInfo::by_id(id) {
+            Some(row) => row.task_type(),
+            None => TaskType::Unknown(id.to_string()),
+        }
+    }
+
+    /// The id that goes on the wire as `taskTypeId`: the table's, or the
+    /// digits an unknown task type was made of; `None` for an unknown slug.
+    pub fn id(&self) -> Option<u32> {
+        match self {
+            TaskType::Unknown(other) => other.parse().ok(),
+            _ => self.info().map(|row| row.id),
+        }
+    }
+
+    /// The task type a person named: by its slug, id or model code.
+    pub fn find(name: &str) -> Option<TaskType> {
+        TaskTypeInfo::find(name).map(TaskTypeInfo::task_type)
+    }
 }
 
 impl ModelType {
@@ -294,9 +473,23 @@ mod tests {
             Operation::ListMedia,
             Operation::GetMedia,
             Operation::DeleteMedia,
+            Operation::CreateJob,
+            Operation::ListJobs,
+            Operation::GetJob,
+            Operation::DeleteJob,
+            Operation::FinalizeJob,
+            Operation::CancelJob,
         ] {
             assert_eq!(ROUTES.iter().filter(|r| r.operation == op).count(), 1);
         }
+        let finalize = Operation::FinalizeJob.route();
+        assert_eq!(
+            (finalize.method, finalize.path),
+            ("POST", "/v1/jobs/{jobId}/finalize")
+        );
+        assert_eq!(finalize.credits, CreditCheck::Spent);
+        assert_eq!(Operation::DeleteJob.route().permission, Permission::Delete);
+        assert_eq!(Operation::CancelJob.route().permission, Permission::Write);
         let create = Operation::CreateMedia.route();
         assert_eq!((create.method, create.path), ("POST", "/media"));
         assert_eq!(create.permission, Permission::Write);
@@ -386,6 +579,71 @@ mod tests {
         );
         assert_eq!(MediaType::Video.kind(), Some(MediaKind::Video));
         assert_eq!(MediaKind::Image.media_type(), MediaType::Image);
+    }
+
+    #[test]
+    fn task_types() {
+        assert_eq!(TASK_TYPES.len(), 12);
+        for row in TASK_TYPES {
+            assert_eq!(row.task_type().info(), Some(row), "{}", row.slug);
+            assert_eq!(TaskType::from_id(row.id).id(), Some(row.id));
+            assert_eq!(TaskTypeInfo::find(row.model), Some(row));
+            assert_eq!(row.slots[0].name, SlotName::Original);
+            assert!(row.slots[0].required);
+            for slot in row.slots {
+                for t in slot.content_types {
+                    assert!(MediaKind::of_content_type(t).is_some(), "{t}");
+                }
+            }
+        }
+        let fi = TaskType::FaceIntelligence.info().unwrap();
+        assert_eq!(
+            (fi.id, fi.model, fi.time_limit_secs),
+            (8, "FI-1", Some(600))
+        );
+        let reference = fi.slot(&SlotName::Reference).unwrap();
+        assert!(!reference.required && reference.takes_content_type("image/jpeg"));
+        assert!(!reference.takes_content_type("video/mp4"));
+        assert!(fi.slots[0].takes_content_type("video/webm"));
+        assert_eq!(
+            TaskType::AiImageDetection
+                .info()
+                .unwrap()
+                .slot(&SlotName::Reference),
+            None
+        );
+        assert_eq!(TaskTypeInfo::by_id(13).unwrap().time_limit_secs, None);
+        let liveness = TaskType::FaceLivenessDetection.info().unwrap();
+        assert_eq!(
+            liveness.verdict,
+            Some(VerdictRule {
+                field: "isLiveness",
+                fake_when: false
+            })
+        );
+        assert_eq!(TaskType::FaceEmbedding.info().unwrap().verdict, None);
+        assert_eq!(
+            TaskType::FaceEmbedding.info().unwrap().result_fields,
+            ["embedding"]
+        );
+        assert_eq!(
+            TaskTypeInfo::by_model("as-1").unwrap().slug,
+            "audio-splitter"
+        );
+        assert_eq!(
+            TaskTypeInfo::by_model("AS-1").unwrap().model_type(),
+            ModelType::from("AS-1")
+        );
+        assert_eq!(TaskType::from("no-such-task").id(), None);
+        assert_eq!(TaskType::from("no-such-task").info(), None);
+        assert_eq!(TaskType::from_id(99), TaskType::Unknown("99".into()));
+        assert_eq!(
+            TaskType::find("face-embedding"),
+            Some(TaskType::FaceEmbedding)
+        );
+        assert!(
+            TaskType::AiAudioDetection.info().unwrap().slots[0].takes_content_type("audio/x-wav")
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! How an [`authenta_ureq::Client`](crate::Client) is built: proto's
-//! [`ClientBuilder`](authenta_proto::ClientBuilder) over this backend.
+//! [`ClientBuilder`](authenta_client::ClientBuilder) over this backend.
 
-use authenta_proto::{Blocking, ClientSettings, Config, Failure};
+use authenta_client::proto::{Config, Failure};
+use authenta_client::{Blocking, ClientSettings};
 
 use crate::Client;
 use crate::runtime::StdRuntime;
@@ -9,7 +10,7 @@ use crate::transport::UreqTransport;
 
 /// Configures a [`Client`]: credentials, base URL, user agent, timeouts,
 /// retry and poll policies, or your own [`ureq::Agent`]
-/// ([`http_client`](authenta_proto::ClientBuilder::http_client): its TLS,
+/// ([`http_client`](authenta_client::ClientBuilder::http_client): its TLS,
 /// proxy and pool settings; redirects stay off and error statuses stay
 /// answers for every request, and this builder's timeouts apply, whatever
 /// the agent's configuration).
@@ -31,9 +32,9 @@ use crate::transport::UreqTransport;
 /// assert!(!format!("{client:?}").contains("my-secret"));
 /// # Ok::<(), authenta_ureq::Error>(())
 /// ```
-pub type ClientBuilder = authenta_proto::ClientBuilder<UreqTransport>;
+pub type ClientBuilder = authenta_client::ClientBuilder<UreqTransport>;
 
-impl authenta_proto::Backend for UreqTransport {
+impl authenta_client::Backend for UreqTransport {
     type Driver = Blocking<UreqTransport, StdRuntime>;
     type Http = ureq::Agent;
 
@@ -56,7 +57,7 @@ impl authenta_proto::Backend for UreqTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use authenta_proto::{Credentials, UploadOptions, ValidationError};
+    use authenta_client::proto::{Credentials, UploadOptions, ValidationError};
 
     #[test]
     fn a_client_is_shared_across_threads() {
@@ -87,12 +88,12 @@ mod tests {
             .base_url("http://127.0.0.1:1/api")
             .build()
             .unwrap();
-        let options = UploadOptions::new(authenta_proto::types::ModelType::Ac1);
+        let options = UploadOptions::new(authenta_client::types::ModelType::Ac1);
         let err = client.upload("/no/such/file.png", &options).unwrap_err();
         assert!(
             matches!(
                 err.as_proto(),
-                Some(authenta_proto::Error::Invalid(
+                Some(authenta_client::proto::Error::Invalid(
                     ValidationError::Unreadable { .. }
                 ))
             ),

@@ -7,7 +7,8 @@
 //! `authenta-reqwest`, when your program already runs on tokio: both have
 //! the same methods, the same errors and the same behaviour, because every
 //! decision (validation, retries, polling, paging, the upload's exact head)
-//! is made by [`authenta_proto`], which both drive.
+//! is made by `authenta-proto` (re-exported as [`proto`]), which both
+//! drive through [`authenta_client`].
 //!
 //! ```no_run
 //! use authenta_ureq::{Client, UploadOptions};
@@ -99,32 +100,33 @@ pub use builder::ClientBuilder;
 pub use runtime::StdRuntime;
 pub use transport::UreqTransport;
 
-pub use authenta_proto as proto;
-pub use authenta_proto::CallOptions;
-pub use authenta_proto::engine::flows::Uploaded;
-pub use authenta_proto::types;
-pub use authenta_proto::types::{
+pub use authenta_client as client;
+pub use authenta_client::proto;
+pub use authenta_client::proto::engine::flows::Uploaded;
+pub use authenta_client::proto::{
+    ApiKey, CallOptions, ClientSecret, Config, CredentialError, CredentialKind, CredentialProvider,
+    Credentials, ErrorClass, Failure, MediaFile, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy,
+    UploadOptions, UploadReceipt, UploadTarget,
+};
+pub use authenta_client::types;
+pub use authenta_client::types::{
     CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, MediaStatus, ModelType,
     ResultDocument,
 };
-pub use authenta_proto::{
-    ApiKey, ClientSecret, Config, CredentialError, CredentialKind, CredentialProvider, Credentials,
-    ErrorClass, Failure, MediaFile, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy,
-    SecretProvider, SecretSource, UploadOptions, UploadReceipt, UploadTarget,
-};
 #[cfg(feature = "profile")]
-pub use authenta_proto::{GivenKey, Profile, ProfileFile};
+pub use authenta_client::{GivenKey, Profile, ProfileFile};
+pub use authenta_client::{SecretProvider, SecretSource};
 pub use ureq;
 
 /// A blocking Authenta client: every operation of the API, plus the
 /// uploads, waits and downloads around them. It is
-/// [`authenta_proto::Client`] over [`UreqTransport`] and [`StdRuntime`], so
+/// [`authenta_client::Client`] over [`UreqTransport`] and [`StdRuntime`], so
 /// what is validated, retried, polled and paged is decided by
 /// `authenta-proto`, exactly as in the async `authenta-reqwest`. Cloning is
 /// cheap (the connection pool is shared); a client is `Send` and `Sync`.
-/// Make one with [`Client::builder`](authenta_proto::Client::builder) or
-/// [`Client::from_env`](authenta_proto::Client::from_env).
-pub type Client = authenta_proto::Client<authenta_proto::Blocking<UreqTransport, StdRuntime>>;
+/// Make one with [`Client::builder`](authenta_client::Client::builder) or
+/// [`Client::from_env`](authenta_client::Client::from_env).
+pub type Client = authenta_client::Client<authenta_client::Blocking<UreqTransport, StdRuntime>>;
 
 /// Everything that can go wrong: proto's [`Failure`] (the protocol's
 /// [`proto::Error`], local I/O, or the transport's [`ureq::Error`] boxed as

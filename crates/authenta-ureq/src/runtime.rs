@@ -3,9 +3,9 @@
 use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, Instant, SystemTime};
 
-use authenta_proto::Runtime;
+use authenta_client::Runtime;
 
-/// Proto's [`Runtime`] for blocking code: [`Instant::now`],
+/// The [`Runtime`] for blocking code: [`Instant::now`],
 /// [`SystemTime::now`], [`std::thread::sleep`], and std's randomly seeded
 /// hasher for backoff jitter.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -4,14 +4,15 @@ use std::fmt;
 use std::io::{self, Read};
 use std::time::Duration;
 
-use authenta_proto::RequestTimeout;
-use authenta_proto::http::{Request, Response};
-use authenta_proto::types::redact_url;
-use authenta_proto::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_UPLOAD_STALL_TIMEOUT, DownloadSink,
-    EXPECT_CONTINUE_WAIT, FILE_CHUNK, RESPONSE_READ_LIMIT, SendDownloadError,
+use authenta_client::http::{Request, Response};
+use authenta_client::proto::{
+    EXPECT_CONTINUE_WAIT, RESPONSE_READ_LIMIT, RequestTimeout, TransportErrorKind,
 };
-use authenta_proto::{HttpClient, SendUploadError, TransportErrorKind, UploadBody};
+use authenta_client::types::redact_url;
+use authenta_client::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_UPLOAD_STALL_TIMEOUT, DownloadSink,
+    FILE_CHUNK, HttpClient, SendDownloadError, SendUploadError, UploadBody,
+};
 use ureq::config::ConfigBuilder;
 use ureq::typestate::HttpCrateScope;
 use ureq::{Agent, AsSendBody, SendBody};
@@ -26,7 +27,7 @@ use ureq::{Agent, AsSendBody, SendBody};
 /// `Content-Length` of the request head, never chunked.
 ///
 /// Most programs use it through [`Client`](crate::Client); use it directly
-/// in your own [`authenta_proto::Client`] or driver loop.
+/// in your own [`authenta_client::Client`] or driver loop.
 ///
 /// ```
 /// use std::time::Duration;

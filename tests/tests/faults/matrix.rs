@@ -735,7 +735,7 @@ pub fn describe(fault: Fault, expect: Expect) -> String {
 pub const CLIENTS: [&str; 3] = [
     "`authenta_ureq::Client`",
     "`authenta_reqwest::Client`",
-    "`authenta_proto::Client` over the `TcpStream` client (`TcpClient`)",
+    "`authenta_client::Client` over the `TcpStream` client (`TcpClient`)",
 ];
 
 /// RELIABILITY.md, from the rows.

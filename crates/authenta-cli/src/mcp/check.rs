@@ -6,11 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use authenta_reqwest::client::driver::nonblocking;
+use authenta_reqwest::client::{AsyncDownloadSink, BatchEvent, BatchItem, BatchSettings};
 use authenta_reqwest::proto::engine::flows::{Download, Observer};
-use authenta_reqwest::proto::engine::nonblocking;
-use authenta_reqwest::proto::{
-    AsyncDownloadSink, BatchEvent, BatchItem, BatchSettings, Checkpoint, CheckpointFn, Resume,
-};
+use authenta_reqwest::proto::{Checkpoint, CheckpointFn, Resume};
 use authenta_reqwest::types::{ListQuery, Media, MediaId, MediaStatus, ModelType, ResultDocument};
 use authenta_reqwest::{Error, ErrorClass, PollPolicy, UploadOptions};
 use base64::Engine as _;
@@ -25,7 +24,7 @@ use super::{
     Inner, MAX_FILES, MAX_HEATMAP_BYTES, Progress, Refusal, error_json, lock, parse_model,
 };
 use crate::ledger::{Claim, Identity, Ledger};
-use crate::report::document_verdict;
+use authenta_report::document_verdict;
 
 /// `check_media`'s arguments.
 #[derive(Deserialize)]

@@ -16,13 +16,11 @@ mod check;
 mod files;
 mod tools;
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use authenta_reqwest::types::ModelType;
 use authenta_reqwest::{Client, Error};
-use clap::Args;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
     PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities, ServerConfig,
@@ -33,36 +31,13 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::cli::{Global, parse_duration};
+use crate::cli::{Global, McpArgs};
 use crate::exit;
 use crate::ledger::{self, Ledger};
 use crate::output;
 use crate::session::{CliError, Session, describe};
 
 pub use files::Allowed;
-
-/// `mcp`
-#[derive(Args)]
-pub struct McpArgs {
-    /// A folder whose files (and its subfolders') the tools may read;
-    /// repeat for more. With none, no file can be checked.
-    #[arg(long = "allow", value_name = "DIR")]
-    pub allow: Vec<PathBuf>,
-
-    /// At most this many uploads at once, over all calls.
-    #[arg(long, default_value_t = 2, value_name = "N",
-          value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub max_concurrency: u16,
-
-    /// How long `check_media` waits for verdicts before it answers with
-    /// the records still running (a call may ask for another wait).
-    #[arg(long, default_value = "45s", value_name = "DURATION", value_parser = parse_duration)]
-    pub wait: Duration,
-
-    /// The longest wait a call may ask for.
-    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = parse_duration)]
-    pub max_wait: Duration,
-}
 
 /// The largest heatmap `get_result` returns as an image.
 pub const MAX_HEATMAP_BYTES: usize = 2 * 1024 * 1024;

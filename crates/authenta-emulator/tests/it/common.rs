@@ -78,6 +78,35 @@ impl Env {
         .await
     }
 
+    /// On the system clock with its state in `dir`: 20 ms processing, 10
+    /// credits.
+    pub async fn in_dir(dir: &std::path::Path) -> Env {
+        Env::with(
+            Emulator::builder()
+                .data_dir(dir)
+                .processing_time(Duration::from_millis(20))
+                .credits(10),
+        )
+        .await
+    }
+
+    /// An emulator whose database in `dir` was taken back to an earlier
+    /// schema: one started there, stopped, `sql` run on its database, and
+    /// a new one started there on the same address; with the first's key.
+    pub async fn downgraded(dir: &std::path::Path, sql: &str) -> Env {
+        let first = Env::with(Emulator::builder().data_dir(dir)).await;
+        let addr = first.emu.addr();
+        first.emu.stopped().await;
+        let db = rusqlite::Connection::open(dir.join("emulator.sqlite3")).unwrap();
+        db.execute_batch(sql).unwrap();
+        drop(db);
+        let second = Env::with(Emulator::builder().listen(addr).data_dir(dir)).await;
+        Env {
+            key: first.key,
+            ..second
+        }
+    }
+
     pub async fn with(builder: authenta_emulator::EmulatorBuilder) -> Env {
         let emu = builder.start().await.expect("start the emulator");
         let key = emu.create_key(KeySpec::new("tests")).expect("create a key");

@@ -8,6 +8,7 @@ mod common;
 mod connections;
 mod control;
 mod faults;
+mod jobs;
 mod load;
 mod logs;
 mod persistence;

@@ -10,13 +10,7 @@ use crate::common::{Env, answer};
 #[tokio::test]
 async fn state_survives_a_restart_and_processing_resumes() {
     let dir = tempfile::tempdir().unwrap();
-    let first = Env::with(
-        Emulator::builder()
-            .data_dir(dir.path())
-            .processing_time(Duration::from_millis(20))
-            .credits(10),
-    )
-    .await;
+    let first = Env::in_dir(dir.path()).await;
     let limited = first.key_with(KeySpec::new("limited").query_quota(5));
     assert_eq!(first.get_as(&limited, "/media").await.status, 200);
     let processed = first.upload("image/png", "AC-1", b"processed").await;
@@ -206,24 +200,12 @@ async fn the_data_directory_is_its_owners_only() {
 #[tokio::test]
 async fn a_database_of_the_first_schema_gains_api_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let first = Env::with(Emulator::builder().data_dir(dir.path())).await;
-    let key = first.key.clone();
-    let addr = first.emu.addr();
-    first.emu.stopped().await;
     // Back to schema 1: keys without a token.
-    {
-        let db = rusqlite::Connection::open(dir.path().join("emulator.sqlite3")).unwrap();
-        db.execute_batch(
-            "DROP INDEX keys_api_key; ALTER TABLE keys DROP COLUMN api_key_sha256; PRAGMA user_version = 1;",
-        )
-        .unwrap();
-    }
-    let second = Emulator::builder()
-        .listen(addr)
-        .data_dir(dir.path())
-        .start()
-        .await
-        .unwrap();
+    let Env { emu: second, key, .. } = Env::downgraded(
+        dir.path(),
+        "DROP INDEX keys_api_key; ALTER TABLE keys DROP COLUMN api_key_sha256; PRAGMA user_version = 1;",
+    )
+    .await;
     let http = crate::common::http_client();
     let url = format!("{}/media", second.base_url());
     // The id and secret still work; the key has no token until its secret

@@ -56,9 +56,9 @@ fn after<T>(step: Step<Result<T, Failure>>) -> Action<T> {
 /// after a 5xx, a throttle or a broken connection, a `POST /media` only
 /// when it cannot have reached the server.
 ///
-/// It also keeps the key fresh. Before its first attempt, when the key's
-/// provider says the credentials changed, it asks for them
-/// ([`Action::Refresh`]). After an `IAM001` or `INVALID_API_KEY` (refused
+/// It also keeps the key fresh. Before its first attempt, when the key has
+/// a provider, it asks whether the credentials changed, and for them if so
+/// (one [`Action::Refresh`] that only checks: [`Refresh::is_check`](crate::Refresh::is_check)). After an `IAM001` or `INVALID_API_KEY` (refused
 /// at the API's first check, before anything was created or spent) it asks the provider again;
 /// if the credentials it gives differ from the ones the refused request
 /// carried, the request is sent once more (even a `POST /media`), and never
@@ -80,8 +80,8 @@ pub struct Call<Op> {
 enum Renewal {
     /// The provider was not asked (or its answer was taken in).
     Idle,
-    /// Asked because it said the credentials changed; the request goes out
-    /// next whatever it answers.
+    /// Asked whether the credentials changed (and for them if so); the
+    /// request goes out next whatever it answers.
     Checking,
     /// Asked after a refusal of the credentials: the refusal stands unless
     /// the credentials change.
@@ -205,14 +205,14 @@ where
     fn step(&mut self, event: Event, inputs: Inputs) -> Action<Op::Output> {
         let step = match length_rule(event) {
             Event::Ready => {
+                // Whether the credentials changed is I/O (a variable, a
+                // file's metadata): the driver asks, never the flow.
                 if self.attempts.attempt() == 0
                     && matches!(self.renewal, Renewal::Idle)
-                    && self.config.key().changed()
-                    && let Some(refresh) = self.config.key().refresh()
+                    && let Some(check) = self.config.key().check()
                 {
-                    tracing::debug!(provider = ?refresh, "the key's provider says its credentials changed");
                     self.renewal = Renewal::Checking;
-                    return Action::Refresh(refresh);
+                    return Action::Refresh(check);
                 }
                 return self.send(true);
             }
@@ -491,8 +491,9 @@ impl Flow for Upload {
     }
 }
 
-/// Saves `point` with `checkpoint`, if any: a failure is local I/O.
-pub(crate) fn save_checkpoint(
+/// Saves `point` with `checkpoint`, if any: a failure is local I/O (a
+/// [`Failure::Io`] naming the record). Flows and the batch pipeline call it.
+pub fn save_checkpoint(
     checkpoint: Option<&CheckpointFn>,
     point: Checkpoint<'_>,
     mid: Option<&MediaId>,
@@ -677,11 +678,20 @@ impl Flow for Process {
 
 /// Reads a processed record's `resultURL` document (no credentials; retried
 /// as a `GET`); `None` when the record has none.
-#[derive(Debug)]
 pub struct FetchResult {
     url: Option<String>,
     mid: MediaId,
     attempts: Attempts,
+}
+
+impl std::fmt::Debug for FetchResult {
+    /// The URL without its query string (the pre-signed signature).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FetchResult")
+            .field("url", &self.url.as_deref().map(authenta_types::redact_url))
+            .field("mid", &self.mid)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FetchResult {
@@ -756,12 +766,22 @@ enum DownloadState {
 /// and commits the sink only when the whole body arrived; on failure the
 /// sink is abandoned. `None` when there is no URL (a record without a
 /// heatmap).
-#[derive(Debug)]
 pub struct Download {
     url: Option<String>,
     mid: Option<MediaId>,
     attempts: Attempts,
     state: DownloadState,
+}
+
+impl std::fmt::Debug for Download {
+    /// The URL without its query string (the pre-signed signature).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("url", &self.url.as_deref().map(authenta_types::redact_url))
+            .field("mid", &self.mid)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Download {
@@ -930,7 +950,7 @@ mod tests {
 
     use super::*;
     use crate::ops::test_support::{MEDIA, config, json};
-    use crate::transport::TransportErrorKind;
+    use crate::wire::TransportErrorKind;
 
     fn at(secs: u64) -> Inputs {
         let start = *START.get_or_init(Instant::now);

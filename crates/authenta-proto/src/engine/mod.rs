@@ -9,9 +9,9 @@
 //! action: send this request, send this upload head with the source's
 //! bytes, stream this answer into the sink, commit or abandon the sink,
 //! sleep this long, or finish with this result. Every decision and every
-//! sequence is here; the I/O loops ([`blocking::run`],
-//! [`nonblocking::run`]) only do what they are told, and are the same for
-//! every flow.
+//! sequence is here; the I/O loops (`authenta_client::driver::blocking::run`
+//! and `authenta_client::driver::nonblocking::run`) only do what they are
+//! told, and are the same for every flow.
 //!
 //! ```
 //! use std::time::{Duration, Instant, SystemTime};
@@ -47,13 +47,13 @@ use crate::response::{UploadReceipt, read_upload_response};
 use crate::retry::{
     Replay, RetryAction, RetryDecision, RetryPolicy, classify_error, classify_transport,
 };
-use crate::transport::{MAX_API_RESPONSE_BYTES, TransportErrorKind};
+use crate::wire::{MAX_API_RESPONSE_BYTES, TransportErrorKind};
 
 pub mod batch;
-pub mod blocking;
 pub mod flows;
-#[cfg(feature = "async")]
-pub mod nonblocking;
+pub mod job_batch;
+pub mod jobs;
+pub mod resume;
 
 /// The moment a flow is stepped at: the caller's clocks and a fresh random
 /// number. The protocol reads no clock and draws no randomness itself.
@@ -73,7 +73,7 @@ pub struct Inputs {
 pub enum Action<T> {
     /// Send this request (an API call or an artifact `GET`) and read the
     /// answer's body into memory, at most
-    /// [`RESPONSE_READ_LIMIT`](crate::transport::RESPONSE_READ_LIMIT)
+    /// [`RESPONSE_READ_LIMIT`](crate::wire::RESPONSE_READ_LIMIT)
     /// bytes. Then feed [`Event::Response`] or [`Event::Transport`].
     Send(Request<Vec<u8>>),
     /// Open the upload source from its first byte and send it, exactly
@@ -148,28 +148,6 @@ pub enum Event {
     Credentials(Result<Credentials, CredentialError>),
 }
 
-/// The source and sink a flow's uploads and downloads use, and the upload's
-/// progress callback: [`blocking::Io`] and [`nonblocking::Io`] name it for
-/// each mode's traits.
-pub struct Io<'a, S: ?Sized, K: ?Sized> {
-    /// Where [`Action::Upload`] reads from.
-    pub source: Option<&'a mut S>,
-    /// Where [`Action::Download`] writes to.
-    pub sink: Option<&'a mut K>,
-    /// Called with (bytes sent, total) as an upload goes out.
-    pub progress: Option<crate::options::ProgressFn>,
-}
-
-impl<S: ?Sized, K: ?Sized> Default for Io<'_, S, K> {
-    fn default() -> Self {
-        Io {
-            source: None,
-            sink: None,
-            progress: None,
-        }
-    }
-}
-
 impl Event {
     /// The event of a transport failure of kind `kind`.
     pub fn transport(
@@ -209,7 +187,7 @@ impl<F: Flow + ?Sized> Flow for Box<F> {
 
 /// A flow whose API requests and artifact downloads carry a timeout of
 /// their own ([`RequestTimeout`](crate::RequestTimeout)): what
-/// [`Client::with_options`](crate::Client::with_options) runs.
+/// `Client::with_options` (in `authenta-client`) runs.
 #[derive(Debug)]
 pub struct Timed<'a, F: ?Sized> {
     flow: &'a mut F,
@@ -503,7 +481,7 @@ pub(crate) fn length_rule(event: Event) -> Event {
         Some(written) if in_memory == 0 => written.0,
         _ => in_memory,
     };
-    if received >= declared || in_memory >= crate::transport::RESPONSE_READ_LIMIT {
+    if received >= declared || in_memory >= crate::wire::RESPONSE_READ_LIMIT {
         return event;
     }
     tracing::warn!(
@@ -513,7 +491,7 @@ pub(crate) fn length_rule(event: Event) -> Event {
     );
     Event::transport(
         TransportErrorKind::Interrupted,
-        crate::transport::ShortBody { declared, received },
+        crate::wire::ShortBody { declared, received },
     )
 }
 
@@ -699,54 +677,6 @@ pub(crate) fn inconsistent_page(e: crate::paginate::InconsistentPage) -> Error {
     }))
 }
 
-/// The error a driver feeds when a flow asks for a source or sink it was
-/// not given.
-pub(crate) fn missing(what: &str) -> io::Error {
-    io::Error::other(format!("the flow needs an {what} and none was given"))
-}
-
-/// A sink that counts the bytes it takes (since its last restart).
-pub(crate) struct Counted<'a, S: ?Sized> {
-    sink: &'a mut S,
-    pub(crate) written: u64,
-}
-
-impl<'a, S: ?Sized> Counted<'a, S> {
-    pub(crate) fn new(sink: &'a mut S) -> Self {
-        Counted { sink, written: 0 }
-    }
-}
-
-impl<S: crate::transport::DownloadSink + ?Sized> crate::transport::DownloadSink for Counted<'_, S> {
-    fn restart(&mut self) -> io::Result<()> {
-        self.written = 0;
-        self.sink.restart()
-    }
-
-    fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
-        self.sink.write_chunk(chunk)?;
-        self.written += chunk.len() as u64;
-        Ok(())
-    }
-}
-
-#[cfg(feature = "async")]
-#[async_trait::async_trait]
-impl<S: crate::transport::AsyncDownloadSink + ?Sized> crate::transport::AsyncDownloadSink
-    for Counted<'_, S>
-{
-    async fn restart(&mut self) -> io::Result<()> {
-        self.written = 0;
-        self.sink.restart().await
-    }
-
-    async fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
-        self.sink.write_chunk(chunk).await?;
-        self.written += chunk.len() as u64;
-        Ok(())
-    }
-}
-
 /// The batch stop rule: once an item fails in a way every other item would
 /// too (configuration, credentials, permission, quota, credits:
 /// [`ErrorClass::affects_every_request`](crate::ErrorClass::affects_every_request)),
@@ -810,130 +740,3 @@ impl BatchStop {
             .on_result(result);
     }
 }
-
-/// The driver loop, written once: `$aw` says how to wait for an I/O call
-/// (nothing in the blocking mode, `.await` in the async one) and `$body`
-/// is the mode's upload body.
-macro_rules! drive {
-    ($client:ident, $runtime:ident, $flow:ident, $io:ident, $aw:ident, $body:ident) => {{
-        let mut event = Event::Ready;
-        loop {
-            event = match $flow.step(event, $runtime.inputs()) {
-                Action::Finish(result) => return result,
-                Action::Send(request) => {
-                    let span = AttemptSpan::of(&request);
-                    match $aw!(in span; $client.send(request)) {
-                        Ok(response) => {
-                            AttemptSpan::answered(&span, response.status());
-                            Event::Response(response)
-                        }
-                        Err(e) => {
-                            let kind = $client.error_kind(&e);
-                            AttemptSpan::failed(&span, kind);
-                            Event::transport(kind, e)
-                        }
-                    }
-                }
-                Action::Upload { head, len } => match $io.source.as_deref_mut() {
-                    None => Event::Source(missing("upload source")),
-                    Some(source) => match $aw!(source.open()) {
-                        Err(e) => Event::Source(e),
-                        Ok(reader) => {
-                            let body = $body::new(reader, len, $io.progress.clone());
-                            let fault = body.fault();
-                            let span = AttemptSpan::of(&head);
-                            match $aw!(in span; $client.send_upload(head.map(|()| body))) {
-                                Ok(response) => {
-                                    AttemptSpan::answered(&span, response.status());
-                                    Event::Response(response)
-                                }
-                                Err(SendUploadError::Source(e)) => Event::Source(e),
-                                Err(SendUploadError::Stalled(after)) => Event::transport(
-                                    crate::transport::TransportErrorKind::Timeout,
-                                    crate::transport::UploadStalled { after },
-                                ),
-                                // The source's own failure, not the network's.
-                                Err(SendUploadError::Transport(e)) => match fault.take() {
-                                    Some(source) => Event::Source(source),
-                                    None => {
-                                        let kind = $client.error_kind(&e);
-                                        AttemptSpan::failed(&span, kind);
-                                        Event::transport(kind, e)
-                                    }
-                                },
-                            }
-                        }
-                    },
-                },
-                Action::Download(request) => match $io.sink.as_deref_mut() {
-                    None => Event::Sink(missing("download sink")),
-                    Some(sink) => match $aw!(sink.restart()) {
-                        Err(e) => Event::Sink(e),
-                        Ok(()) => {
-                            let mut counted = Counted::new(sink);
-                            let span = AttemptSpan::of(&request);
-                            match $aw!(in span; $client.send_download(request, &mut counted)) {
-                                Ok(mut response) => {
-                                    AttemptSpan::answered(&span, response.status());
-                                    response.extensions_mut().insert(Written(counted.written));
-                                    Event::Response(response)
-                                }
-                                Err(SendDownloadError::Sink(e)) => Event::Sink(e),
-                                Err(SendDownloadError::Transport(e)) => {
-                                    let kind = $client.error_kind(&e);
-                                    AttemptSpan::failed(&span, kind);
-                                    Event::transport(kind, e)
-                                }
-                            }
-                        }
-                    },
-                },
-                Action::Commit => match $io.sink.as_deref_mut() {
-                    Some(sink) => match $aw!(sink.commit()) {
-                        Ok(()) => Event::Ready,
-                        Err(e) => Event::Sink(e),
-                    },
-                    None => Event::Ready,
-                },
-                Action::Abandon => {
-                    if let Some(sink) = $io.sink.as_deref_mut() {
-                        $aw!(sink.abandon());
-                    }
-                    Event::Ready
-                }
-                Action::Sleep(delay) => {
-                    $aw!($runtime.sleep(delay));
-                    Event::Ready
-                }
-                Action::Refresh(refresh) => {
-                    Event::Credentials($aw!($runtime.unblock(Box::new(move || refresh.run()))))
-                }
-            };
-        }
-    }};
-}
-
-macro_rules! now {
-    (in $span:expr; $e:expr) => {{
-        let span = &$span;
-        let _entered = span.enter();
-        $e
-    }};
-    ($e:expr) => {
-        $e
-    };
-}
-
-#[cfg(feature = "async")]
-macro_rules! later {
-    (in $span:expr; $e:expr) => {
-        tracing::Instrument::instrument($e, $span.clone()).await
-    };
-    ($e:expr) => {
-        $e.await
-    };
-}
-
-#[cfg(feature = "async")]
-pub(crate) use later;
-pub(crate) use {drive, now};

@@ -15,11 +15,13 @@ use crate::response::check_api_response;
 pub mod create;
 pub mod delete;
 pub mod get;
+pub mod jobs;
 pub mod list;
 
 pub use create::CreateMedia;
 pub use delete::DeleteMedia;
 pub use get::GetMedia;
+pub use jobs::{CancelJob, CreateJob, DeleteJob, FinalizeJob, GetJob, ListJobs};
 pub use list::ListMedia;
 
 /// The client id's header (a client id and secret; an API key goes in

@@ -1,8 +1,10 @@
 //! The blocking driver: one loop that runs any [`Flow`] over a blocking
 //! [`HttpClient`] and [`Runtime`]. It decides nothing.
 
-use super::{Action, AttemptSpan, Counted, Event, Flow, Written, drive, missing, now};
-use crate::error::Failure;
+use authenta_proto::Failure;
+use authenta_proto::engine::{Action, AttemptSpan, Event, Flow, Written};
+
+use super::{Counted, drive, missing, now};
 use crate::io::UploadSource;
 use crate::transport::{
     DownloadSink, HttpClient, Runtime, SendDownloadError, SendUploadError, UploadBody,

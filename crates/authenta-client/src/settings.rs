@@ -5,14 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Config, Credentials};
-use crate::credentials::CredentialProvider;
-use crate::error::ConfigError;
-use crate::poll::PollPolicy;
-use crate::retry::RetryPolicy;
+use crate::ConfigError;
+use crate::CredentialProvider;
+use crate::PollPolicy;
+use crate::RetryPolicy;
 use crate::transport::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_UPLOAD_STALL_TIMEOUT,
 };
+use crate::{Config, Credentials};
 
 /// A client builder's settings. Backends embed it as a field named
 /// `settings`; [`ClientBuilder`](crate::ClientBuilder) holds one.
@@ -29,7 +29,7 @@ pub struct ClientSettings {
     /// The API root of another deployment; `None` is the environment's
     /// `AUTHENTA_BASE_URL`, else production.
     pub base_url: Option<String>,
-    /// The `User-Agent`; `None` is [`crate::config::DEFAULT_USER_AGENT`].
+    /// The `User-Agent`; `None` is [`crate::DEFAULT_USER_AGENT`].
     pub user_agent: Option<String>,
     /// How long making a connection may take.
     pub connect_timeout: Duration,
@@ -76,7 +76,8 @@ impl ClientSettings {
         crate::Client::with_policies(config, driver, self.retry, self.poll)
     }
 
-    /// The configuration these settings give ([`Config::resolve`]): fails
+    /// The configuration these settings give ([`Config::resolve_with`] over
+    /// the process environment): fails
     /// on invalid credentials, base URL or user agent, or a missing
     /// environment variable when no credentials were given.
     pub fn config(&self) -> Result<Config, ConfigError> {
@@ -106,7 +107,7 @@ impl ClientSettings {
             let config = Config::from_shared_provider(provider.0.clone())?;
             return config.overridden(self.base_url.as_deref(), self.user_agent.as_deref());
         }
-        Config::resolve(
+        crate::env::resolve(
             self.credentials.clone(),
             self.base_url.as_deref(),
             self.user_agent.as_deref(),

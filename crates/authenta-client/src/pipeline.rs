@@ -1,6 +1,6 @@
 //! The batch pipeline of the async [`Client`]: files are uploaded a few at
 //! a time, and every uploaded record joins one shared
-//! [`BatchWait`](crate::engine::batch::BatchWait), so upload concurrency
+//! [`BatchWait`](crate::proto::engine::batch::BatchWait), so upload concurrency
 //! does not limit how many records are waited for together, and a batch
 //! spends about one query per file. Each item can resume from where a
 //! journal (the `authenta` command's ledger) saw it last ([`Resume`]), and
@@ -15,23 +15,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
-use authenta_types::{Media, MediaId, MediaStatus};
+use authenta_proto::engine::BatchStop;
+use authenta_proto::engine::batch::{BatchWait, Finished, SharedBatch};
+use authenta_proto::engine::flows::{ListPages, Observer, save_checkpoint};
+use authenta_proto::engine::resume::{
+    AfterCreated, Resume, ResumeStep, SWEEP_PAGES, after_created, left_overs,
+};
+use authenta_proto::types::{Media, MediaId, Timestamp};
+use authenta_proto::{
+    Checkpoint, Error, Failure, Interrupted, LocalIo, PollPolicy, UploadOptions, UploadTarget,
+};
 use futures_core::Stream;
 use futures_util::future::{Either, select};
 use futures_util::stream::{Fuse, StreamExt as _};
 use futures_util::task::AtomicWaker;
-use jiff::{SignedDuration, Timestamp};
 
 use crate::client::{Async, Client};
-use crate::engine::BatchStop;
-use crate::engine::batch::{BatchWait, Finished, SharedBatch};
-use crate::engine::flows::{ListPages, Observer, save_checkpoint};
-use crate::engine::nonblocking;
-use crate::error::{Error, ErrorClass, Failure, Interrupted, LocalIo};
-use crate::options::{Checkpoint, UploadOptions};
-use crate::poll::PollPolicy;
+use crate::driver::nonblocking;
 use crate::transport::{AsyncHttpClient, AsyncRuntime};
-use crate::upload::UploadTarget;
 
 /// What the batch pipeline reports, file by file (`K` is the caller's key
 /// for a file: its path, its index).
@@ -47,52 +48,6 @@ pub enum BatchEvent<K> {
     /// The file is over: its final record, or why it failed (or was not
     /// started: [`Error::Stopped`], [`Error::Interrupted`]).
     Finished(K, Result<Media, Failure>),
-}
-
-/// Where an item of a batch starts: from nothing, or from where a journal
-/// saw it last (saved from the upload's [`Checkpoint`]s and the batch's
-/// events). The pipeline decides what each costs:
-///
-/// | resume | requests |
-/// |---|---|
-/// | `New` | check the file, create, upload, wait |
-/// | `Creating` | list to find and delete the record the interrupted create may have left (no one knows its upload URL), then as `New` |
-/// | `Created` | one `GET` to see what became of the record: uploaded → wait; waiting for its bytes → upload to the saved target if it has not expired, else delete it and start as `New`; gone → `New` |
-/// | `Uploaded` | wait (polled at once) |
-/// | `Final` | none |
-#[derive(Clone, Debug, Default)]
-#[non_exhaustive]
-pub enum Resume {
-    /// Nothing is known: check, create, upload, wait.
-    #[default]
-    New,
-    /// A create was about to be sent at `since` for a record named `name`;
-    /// its answer was not saved.
-    Creating {
-        /// The record's name in the create request.
-        name: String,
-        /// When the create was about to be sent.
-        since: Timestamp,
-    },
-    /// The record was created; its bytes may not have arrived.
-    Created {
-        /// The record.
-        mid: MediaId,
-        /// Its `createdAt`.
-        created_at: Option<Timestamp>,
-        /// Where its bytes go.
-        target: Box<UploadTarget>,
-    },
-    /// The bytes arrived: wait.
-    Uploaded {
-        /// The record.
-        mid: MediaId,
-        /// Its `createdAt` (the batch waiter learns the list's order from
-        /// it).
-        created_at: Option<Timestamp>,
-    },
-    /// The record is final: nothing to do.
-    Final(Box<Media>),
 }
 
 /// One file of a batch: the caller's key, the file, its upload options
@@ -321,13 +276,6 @@ impl<K: Clone> Pipe<'_, K> {
     }
 }
 
-/// How far back from the saved time a left-over record's `createdAt` may
-/// be (the server's clock is not ours).
-const CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(300);
-
-/// How many list pages a search for a left-over record reads.
-const SWEEP_PAGES: usize = 3;
-
 impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>> {
     /// The batch pipeline: starts each item (from its [`Resume`]; a new
     /// file is checked, created and uploaded with its options: model,
@@ -435,23 +383,25 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
         })
     }
 
-    /// Starts one item from `resume`: see [`Resume`] for what each costs.
+    /// Starts one item from `resume`: proto's [`Resume::first_step`],
+    /// [`after_created`] and [`left_overs`] decide what each costs; this
+    /// runs the requests they name.
     async fn start(
         &self,
         path: PathBuf,
         options: UploadOptions,
         resume: Resume,
     ) -> Result<Started, Failure> {
-        match resume {
-            Resume::Final(media) => return Ok(Started::Final(media)),
-            Resume::Uploaded { mid, created_at } => {
+        match resume.first_step() {
+            ResumeStep::Final(media) => return Ok(Started::Final(media)),
+            ResumeStep::Wait { mid, created_at } => {
                 return Ok(Started::Waiting {
                     mid,
                     created_at,
                     due: true,
                 });
             }
-            Resume::Created {
+            ResumeStep::Read {
                 mid,
                 created_at,
                 target,
@@ -463,8 +413,8 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
                     return Ok(started);
                 }
             }
-            Resume::Creating { name, since } => self.sweep(&name, since).await,
-            Resume::New => {}
+            ResumeStep::Sweep { name, since } => self.sweep(&name, since).await,
+            ResumeStep::New => {}
         }
         let uploaded = self.upload(&path, &options).await?;
         Ok(Started::Waiting {
@@ -475,8 +425,7 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
     }
 
     /// A record created before an interruption: `None` when it must be
-    /// created again (gone, or its upload URL expired: then it is deleted
-    /// when the key may delete).
+    /// created again.
     async fn resume_created(
         &self,
         path: &std::path::Path,
@@ -485,45 +434,43 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
         created_at: Option<Timestamp>,
         target: &UploadTarget,
     ) -> Result<Option<Started>, Failure> {
-        let media = match self.get(&mid).await {
-            Ok(media) => media,
-            Err(e) if e.class() == ErrorClass::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        if media.status.is_final() {
-            return Ok(Some(Started::Final(Box::new(media))));
-        }
-        if media.status == MediaStatus::Inited {
-            if target.is_expired(self.driver().runtime.wall_clock()) {
+        let read = self.get(&mid).await;
+        let wall_clock = self.driver().runtime.wall_clock();
+        let read_at = match after_created(read, target, wall_clock)? {
+            AfterCreated::New => return Ok(None),
+            AfterCreated::DeleteThenNew => {
                 if let Err(e) = self.delete(&mid).await {
                     tracing::debug!(%mid, error = %e, "the stale record was not deleted");
                 }
                 return Ok(None);
             }
-            self.upload_to(target, path, options.progress.clone())
-                .await?;
-        }
+            AfterCreated::Final(media) => return Ok(Some(Started::Final(media))),
+            AfterCreated::UploadThenWait { created_at } => {
+                self.upload_to(target, path, options.progress.clone())
+                    .await?;
+                created_at
+            }
+            AfterCreated::Wait { created_at } => created_at,
+        };
         let checkpoint = options.checkpoint.as_ref();
         save_checkpoint(checkpoint, Checkpoint::Uploaded { mid: &mid }, Some(&mid))?;
         Ok(Some(Started::Waiting {
             mid,
-            created_at: created_at.or(Some(media.created_at)),
+            created_at: created_at.or(Some(read_at)),
             due: false,
         }))
     }
 
-    /// Deletes what an interrupted create may have left: a record named
-    /// `name`, still waiting for its bytes, created after `since` (no one
-    /// knows its upload URL). Best effort: a failure only leaves it.
+    /// Deletes what an interrupted create may have left ([`left_overs`]).
+    /// Best effort: a failure only leaves it.
     async fn sweep(&self, name: &str, since: Timestamp) {
         let Ok(mut pages) = ListPages::new(
-            authenta_types::LIST_LIMIT_MAX,
+            authenta_proto::types::LIST_LIMIT_MAX,
             self.config().clone(),
             *self.retry_policy(),
         ) else {
             return;
         };
-        let after = since.checked_sub(CLOCK_SKEW).unwrap_or(since);
         for _ in 0..SWEEP_PAGES {
             let page = match self.run(&mut pages, &mut nonblocking::Io::default()).await {
                 Ok(Some(page)) => page,
@@ -533,13 +480,9 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
                     return;
                 }
             };
-            for media in page {
-                if media.name == name
-                    && media.status == MediaStatus::Inited
-                    && media.created_at >= after
-                    && let Err(e) = self.delete(&media.mid).await
-                {
-                    tracing::debug!(mid = %media.mid, error = %e, "a left-over record was not deleted");
+            for mid in left_overs(&page, name, since) {
+                if let Err(e) = self.delete(mid).await {
+                    tracing::debug!(%mid, error = %e, "a left-over record was not deleted");
                 }
             }
         }

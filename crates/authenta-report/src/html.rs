@@ -129,23 +129,20 @@ fn safe_name(name: &str) -> String {
 /// The MIME type of an image file from its first bytes: PNG, JPEG, GIF,
 /// WebP or BMP (the formats every browser shows), else `None`.
 pub fn image_mime(path: &Path) -> Option<&'static str> {
-    let mut head = [0u8; 12];
+    let mut head = [0u8; 32];
     let n = File::open(path).and_then(|mut f| f.read(&mut head)).ok()?;
-    let head = &head[..n];
-    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if head.starts_with(&[0xff, 0xd8, 0xff]) {
-        Some("image/jpeg")
-    } else if head.starts_with(b"GIF8") {
-        Some("image/gif")
-    } else if head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WEBP" {
-        Some("image/webp")
-    } else if head.starts_with(b"BM") {
-        Some("image/bmp")
-    } else {
-        None
-    }
+    let mime = infer::get(&head[..n])?.mime_type();
+    SHOWN_IMAGES.into_iter().find(|shown| *shown == mime)
 }
+
+/// The image types every browser shows in an `<img>`.
+const SHOWN_IMAGES: [&str; 5] = [
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/bmp",
+];
 
 /// The sample entries (codecs) of MP4-family files that browsers play
 /// when the file is given as `video/mp4`: H.264 (`avc1`, `avc3`), VP9 and

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! AUTHENTA_CLIENT_ID=... AUTHENTA_CLIENT_SECRET=... AUTHENTA_BASE_URL=http://127.0.0.1:8080/api \
-//!     cargo run -p authenta-proto --example custom_client -- samples/test-pattern.png
+//!     cargo run -p authenta-client --example custom_client -- samples/test-pattern.png
 //! ```
 //!
 //! Besides the HTTP client, the glue is this file: proto's [`Client`] runs
@@ -13,7 +13,8 @@
 
 mod std_client;
 
-use authenta_proto::{Blocking, Client, Config, UploadOptions};
+use authenta_client::proto::UploadOptions;
+use authenta_client::{Blocking, Client};
 use std_client::{StdClock, StdHttp};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .ok_or("usage: custom_client FILE (with AUTHENTA_CLIENT_ID, AUTHENTA_CLIENT_SECRET, AUTHENTA_BASE_URL set)")?;
     // The three variables, checked (https only, but for loopback).
-    let config = Config::from_env()?;
+    let config = authenta_client::config_from_env()?;
     let client = Client::new(
         config,
         Blocking {
@@ -31,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // The model is the default for the file's kind (AC-1 for images, DF-1 for video).
-    let file = authenta_proto::MediaFile::from_path(std::path::Path::new(&path), None)?;
+    let file = authenta_client::media_file(std::path::Path::new(&path), None)?;
     let options = UploadOptions::new(file.default_model()?);
     let media = client.process(&path, &options)?;
     let verdict = match media.fake {

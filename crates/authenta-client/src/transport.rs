@@ -13,37 +13,17 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::ProgressFn;
 #[cfg(feature = "async")]
 use crate::io::AsyncUploadSource;
 use crate::io::UploadSource;
-use crate::options::ProgressFn;
 
+use crate::TransportErrorKind;
+use crate::http::{Request, Response};
 #[cfg(feature = "async")]
 use bytes::Bytes;
 #[cfg(feature = "async")]
 use futures_core::Stream;
-use http::{Request, Response};
-
-/// A request's own timeout, in place of the transport's request timeout:
-/// set (as a request extension) on the API requests and artifact downloads
-/// of a client made with [`Client::with_options`](crate::Client::with_options).
-/// A transport honours it where it applies its request timeout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RequestTimeout(pub Duration);
-
-impl RequestTimeout {
-    /// The timeout for `request`: its own, else `default`.
-    pub fn of<B>(request: &http::Request<B>, default: Option<Duration>) -> Option<Duration> {
-        request
-            .extensions()
-            .get::<RequestTimeout>()
-            .map_or(default, |t| Some(t.0))
-    }
-}
-
-/// The most bytes of an API answer a client should read; a larger answer
-/// is not one the API sends.
-pub const MAX_API_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How long a backend waits for a connection (TCP and TLS) unless told
 /// otherwise.
@@ -61,83 +41,13 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// upload may take.
 pub const DEFAULT_UPLOAD_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// What kind of transport failure happened: it decides whether a request
-/// that is not idempotent may be sent again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TransportErrorKind {
-    /// The connection could not be made (refused, DNS, TLS handshake): the
-    /// request never reached the server.
-    Connect,
-    /// The request or answer timed out; the server may have acted on it.
-    Timeout,
-    /// The connection broke after the request started (reset, truncated
-    /// answer).
-    Interrupted,
-    /// Anything else.
-    Other,
-}
-
-impl TransportErrorKind {
-    /// The kind of an I/O error, by its [`io::ErrorKind`]: the one table
-    /// every transport uses for socket errors.
-    ///
-    /// ```
-    /// use std::io;
-    /// use authenta_proto::TransportErrorKind;
-    /// let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
-    /// assert_eq!(TransportErrorKind::of_io(&refused), TransportErrorKind::Connect);
-    /// let reset = io::Error::from(io::ErrorKind::ConnectionReset);
-    /// assert_eq!(TransportErrorKind::of_io(&reset), TransportErrorKind::Interrupted);
-    /// ```
-    pub fn of_io(error: &io::Error) -> TransportErrorKind {
-        use io::ErrorKind as K;
-        match error.kind() {
-            K::ConnectionRefused
-            | K::AddrNotAvailable
-            | K::HostUnreachable
-            | K::NetworkUnreachable
-            | K::NetworkDown => TransportErrorKind::Connect,
-            K::TimedOut | K::WouldBlock => TransportErrorKind::Timeout,
-            K::ConnectionReset
-            | K::ConnectionAborted
-            | K::BrokenPipe
-            | K::UnexpectedEof
-            | K::NotConnected => TransportErrorKind::Interrupted,
-            _ => TransportErrorKind::Other,
-        }
-    }
-
-    /// The kind of any error: the first [`io::Error`] in its
-    /// [`source`](std::error::Error::source) chain read by
-    /// [`TransportErrorKind::of_io`], else [`TransportErrorKind::Other`].
-    /// The default of [`HttpClient::error_kind`] and
-    /// [`AsyncHttpClient::error_kind`].
-    pub fn of_error(error: &(dyn std::error::Error + 'static)) -> TransportErrorKind {
-        let mut next = Some(error);
-        while let Some(e) = next {
-            if let Some(io) = e.downcast_ref::<io::Error>() {
-                return TransportErrorKind::of_io(io);
-            }
-            next = e.source();
-        }
-        TransportErrorKind::Other
-    }
-}
-
-/// How many bytes of an answer a transport reads into memory at most:
-/// one more than [`MAX_API_RESPONSE_BYTES`], so that proto can tell an
-/// answer that is too large (and refuse it the same way whatever the
-/// transport) from one that fits.
-pub const RESPONSE_READ_LIMIT: u64 = MAX_API_RESPONSE_BYTES + 1;
-
 /// A blocking HTTP client.
 pub trait HttpClient {
     /// The client's error.
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Sends an API request (or an artifact `GET`) and reads the answer's
-    /// body, at most [`RESPONSE_READ_LIMIT`] bytes (stop reading there and
+    /// body, at most [`RESPONSE_READ_LIMIT`](crate::proto::RESPONSE_READ_LIMIT) bytes (stop reading there and
     /// return what was read: proto refuses it). Must not follow redirects:
     /// the request carries credentials that may only go to the API.
     fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Self::Error>;
@@ -171,7 +81,7 @@ pub trait HttpClient {
     /// [`HttpClient::send`] reads it.
     ///
     /// The default reads the whole answer with [`HttpClient::send`] (so at
-    /// most [`MAX_API_RESPONSE_BYTES`]) and writes it to the sink; clients
+    /// most [`MAX_API_RESPONSE_BYTES`](crate::proto::MAX_API_RESPONSE_BYTES)) and writes it to the sink; clients
     /// that can stream should override it.
     fn send_download(
         &self,
@@ -276,34 +186,6 @@ pub enum SendUploadError<E> {
     /// watch of the upload stall timeout, for an HTTP client that has no
     /// such timeout): a [`TransportErrorKind::Timeout`].
     Stalled(Duration),
-}
-
-/// An answer whose body ended before the length its `Content-Length`
-/// declared, returned by an HTTP client as if it were whole: proto's
-/// length rule takes it for a broken connection
-/// ([`TransportErrorKind::Interrupted`]), retried where the request may be,
-/// and a download that short is never committed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the answer ended after {received} of the {declared} bytes its Content-Length declared: the connection broke"
-)]
-pub struct ShortBody {
-    /// The `Content-Length`.
-    pub declared: u64,
-    /// The bytes that came.
-    pub received: u64,
-}
-
-/// An upload attempt that made no progress for the stall timeout: no byte
-/// of the body accepted by the connection, or no answer once it was sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the upload made no progress for {} s (no byte accepted, or no answer): the server or the link stalled",
-    .after.as_secs_f64()
-)]
-pub struct UploadStalled {
-    /// How long it went without progress.
-    pub after: Duration,
 }
 
 /// A failed download send: the transport failed, or writing to the sink

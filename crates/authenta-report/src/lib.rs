@@ -1,17 +1,44 @@
-//! Seeing the verdicts: a self-contained HTML report of a list of entries
-//! (`process --report`, `authenta report`), and a heatmap blended over its
-//! image (`result --overlay`).
+//! The Authenta report: a self-contained HTML page of verdicts, and a
+//! heatmap blended over its image.
 //!
-//! The report's input is a plain list of [`Entry`] values: what `process`
-//! knows at the end of a batch, or what `authenta report` reads from the
-//! records. The page is written one entry at a time, each entry's assets
+//! [Authenta](https://authenta.ai) detects deepfakes and manipulated
+//! media. This crate presents what it found, as the `authenta` command
+//! does (`authenta process --report`, `authenta report`,
+//! `authenta result --overlay`), for programs that use the SDK directly:
+//! a page with one section per file (its facts, the verdict, the image
+//! with its heatmap over it, the video playing with each participant's
+//! face boxes drawn in sync, or a poster decoded from its first frame),
+//! a summary, and an index that lists fakes first.
+//!
+//! The crate reads no network and runs on no runtime: it is given plain
+//! values ([`Entry`], from a [`Media`] record or a local file) and the
+//! artifacts the caller fetched with its own client ([`Fetched`]: the
+//! result document, heatmaps downloaded into files). [`Entry::needs`] says
+//! which artifacts an entry's section shows, so a caller fetches nothing
+//! more. The page is written one entry at a time, each entry's assets
 //! (the file, its heatmaps, a poster) streamed into it as `data:` URIs (or
-//! copied beside it when large) while that entry is written, so a report of
-//! many files never holds all their bytes. Artifacts are downloaded with
-//! the backend's `download_heatmap`, streamed to a scratch file. The page
-//! holds no pre-signed URL, no credential and no address to load.
+//! copied beside it when large), so a report of many files never holds
+//! all their bytes. The page holds no pre-signed URL, no credential and no
+//! address to load.
 //!
-//! What counts as done and what is retried stays the SDK's; this module
+//! ```
+//! use authenta_report::{Entry, Fetched, Report, Verdict};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let page = dir.path().join("report.html");
+//! let mut report = Report::create(&page)?;
+//! // A file that was never sent has an entry too (a blocking or async
+//! // client would fetch what `entry.needs()` lists for a processed one).
+//! let entry = Entry::without_record("photo.jpg".into(), Some("Image".into()), None);
+//! assert!(entry.needs().is_empty());
+//! assert_eq!(report.add(&entry, Fetched::default())?, Verdict::Pending);
+//! let summary = report.finish()?;
+//! assert_eq!(summary.pending, 1);
+//! assert!(std::fs::read_to_string(&page)?.contains("photo.jpg"));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! What counts as done and what is retried stays the SDK's; this crate
 //! only presents.
 
 pub mod html;
@@ -24,17 +51,11 @@ use std::io::{self, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use authenta_reqwest::Client;
-use authenta_reqwest::types::{Media, MediaId, MediaStatus, ResultDocument};
-use futures_util::TryStreamExt as _;
+use authenta_types::{Media, MediaId, MediaStatus, ResultDocument, Timestamp};
 use serde_json::{Value, json};
 
 use self::html::{Assets, escape, without_urls};
 use self::video::{FaceBox, VideoInfo};
-use crate::cli::{Global, ReportArgs};
-use crate::exit;
-use crate::files;
-use crate::session::{CliError, Session, describe};
 
 /// One file or record in a report: what is known about it locally. The
 /// record's artifacts (result document, heatmaps) are read while the
@@ -108,7 +129,10 @@ fn record_error(value: &Value) -> String {
     match (text("code"), text("message")) {
         (Some(code), Some(message)) => format!("{message} ({code})"),
         (None, Some(message)) => message.to_owned(),
-        _ => crate::output::compact(value),
+        _ => match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        },
     }
 }
 
@@ -197,6 +221,162 @@ impl Summary {
     }
 }
 
+/// A record's measured figures in one line: its confidence and its faces
+/// (`confidence 0.93, 2 faces, 1 fake`), or `-` when it states none.
+pub fn figures(media: &Media) -> String {
+    let mut parts = Vec::new();
+    if let Some(confidence) = media.confidence {
+        parts.push(format!("confidence {confidence:.2}"));
+    }
+    match (media.faces, media.deep_fakes) {
+        (Some(faces), fakes) => parts.push(format!(
+            "{faces} face{}{}",
+            if faces == 1 { "" } else { "s" },
+            fakes.map_or_else(String::new, |f| format!(", {f} fake"))
+        )),
+        (None, Some(fakes)) => parts.push(format!(
+            "{fakes} fake face{}",
+            if fakes == 1 { "" } else { "s" }
+        )),
+        (None, None) => {}
+    }
+    match parts.is_empty() {
+        true => "-".to_owned(),
+        false => parts.join(", "),
+    }
+}
+
+/// Which of a record's artifacts an entry's section shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ArtifactKind {
+    /// The record's heatmap (an image's).
+    Heatmap,
+    /// A video participant's heatmap, by the participant's index.
+    Participant(usize),
+}
+
+/// An artifact to download for a report: where from, and what it is.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// What it is.
+    pub kind: ArtifactKind,
+    /// The record it belongs to.
+    pub mid: MediaId,
+    /// The record's (pre-signed) URL for it: a secret of sorts, never
+    /// shown ([`Debug`] leaves it out).
+    pub url: String,
+}
+
+impl std::fmt::Debug for Artifact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Artifact")
+            .field("kind", &self.kind)
+            .field("mid", &self.mid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an entry's section needs from the API: see [`Entry::needs`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// The record's result document (its verdict, score and face boxes).
+    pub document: bool,
+    /// The artifacts to download, each into a file.
+    pub artifacts: Vec<Artifact>,
+}
+
+impl Needs {
+    /// Nothing to fetch.
+    pub fn is_empty(&self) -> bool {
+        !self.document && self.artifacts.is_empty()
+    }
+}
+
+/// What the caller fetched for an entry, as [`Entry::needs`] asked: each
+/// part is its value or why it could not be had (a message, shown as a
+/// note in the entry's section).
+#[derive(Clone, Debug)]
+pub struct Fetched {
+    /// The result document (`Ok(None)`: the record has none, or it was
+    /// not asked for).
+    pub document: Result<Option<ResultDocument>, String>,
+    /// Each downloaded artifact's file, or why it was not downloaded. A
+    /// file under the report's scratch directory
+    /// ([`Report::artifact_path`]) is removed once the entry is written.
+    pub files: Vec<(ArtifactKind, Result<PathBuf, String>)>,
+}
+
+impl Default for Fetched {
+    /// Nothing fetched: no document, no file.
+    fn default() -> Fetched {
+        Fetched {
+            document: Ok(None),
+            files: Vec::new(),
+        }
+    }
+}
+
+impl Fetched {
+    fn file(&self, kind: ArtifactKind) -> Option<&Result<PathBuf, String>> {
+        self.files.iter().find(|(k, _)| *k == kind).map(|(_, f)| f)
+    }
+}
+
+impl Entry {
+    /// The record processed without an error: the only kind whose
+    /// artifacts a report shows.
+    fn processed(&self) -> Option<&Media> {
+        self.media
+            .as_ref()
+            .filter(|m| m.status == MediaStatus::Processed && self.error.is_none())
+    }
+
+    /// Whether the section shows a video (with its participants), else an
+    /// image.
+    fn is_video(&self, media: &Media) -> bool {
+        let kind = self.kind.as_deref().unwrap_or("").to_ascii_lowercase();
+        kind == "video" || media.participants.is_some()
+    }
+
+    /// What this entry's section shows that must be fetched: for a
+    /// processed record, its result document and its heatmaps (an
+    /// image's, or each video participant's); nothing for any other.
+    pub fn needs(&self) -> Needs {
+        let Some(media) = self.processed() else {
+            return Needs::default();
+        };
+        let artifact = |kind, url: &String| Artifact {
+            kind,
+            mid: media.mid.clone(),
+            url: url.clone(),
+        };
+        let artifacts = match self.is_video(media) {
+            true => media
+                .participants
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+                .filter_map(|(p, participant)| {
+                    participant
+                        .heatmap
+                        .as_ref()
+                        .map(|url| artifact(ArtifactKind::Participant(p), url))
+                })
+                .collect(),
+            false => media
+                .heatmap_url
+                .iter()
+                .map(|url| artifact(ArtifactKind::Heatmap, url))
+                .collect(),
+        };
+        Needs {
+            document: true,
+            artifacts,
+        }
+    }
+}
+
 /// A directory for downloaded artifacts, removed with everything in it
 /// when dropped.
 struct Scratch(PathBuf);
@@ -206,13 +386,10 @@ impl Scratch {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!("authenta-{}-{nanos}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("authenta-report-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         Ok(Scratch(dir))
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
     }
 }
 
@@ -223,78 +400,109 @@ impl Drop for Scratch {
 }
 
 /// `path` with `suffix` appended to its file name.
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
 }
 
-/// The report file being made: created before any work, so an unusable
-/// path is found at once; written and put in place by [`Report::write`].
+/// A report being written: created before any work (so an unusable path
+/// is found at once), given its entries one at a time with
+/// [`Report::add`], and put in place by [`Report::finish`]. Dropped
+/// unfinished, it leaves no file behind.
 pub struct Report {
     path: PathBuf,
     part: PathBuf,
+    body_path: PathBuf,
+    body: BufWriter<File>,
+    scratch: Scratch,
+    assets: Assets,
+    summary: Summary,
+    index: Vec<(String, Verdict)>,
 }
 
 impl Report {
-    /// Checks that the report can be written at `path` (by creating its
-    /// `.part` file).
+    /// Starts the report at `path` (creating its `.part` file, so an
+    /// unwritable path fails here).
     pub fn create(path: &Path) -> io::Result<Report> {
         let part = with_suffix(path, ".part");
         File::create(&part)?;
+        let body_path = with_suffix(path, ".body.part");
+        let body = match File::create(&body_path) {
+            Ok(file) => BufWriter::new(file),
+            Err(e) => {
+                let _ = std::fs::remove_file(&part);
+                return Err(e);
+            }
+        };
         Ok(Report {
+            assets: Assets::for_page(path),
             path: path.to_owned(),
             part,
+            body_path,
+            body,
+            scratch: Scratch::new()?,
+            summary: Summary::default(),
+            index: Vec::new(),
         })
     }
 
-    /// Writes the report of `entries`, reading each processed record's
-    /// result document and heatmaps with `client`, and puts it in place.
-    pub async fn write(self, client: &Client, entries: &[Entry]) -> io::Result<Summary> {
-        // On failure, dropping `self` removes the `.part` file.
-        let written = self.write_parts(client, entries).await;
-        let _ = std::fs::remove_file(with_suffix(&self.path, ".body.part"));
-        written
+    /// A file to download `artifact` into: in the report's scratch
+    /// directory, removed once the entry that shows it is written (and
+    /// with the report).
+    pub fn artifact_path(&self, artifact: &Artifact) -> PathBuf {
+        let name = match artifact.kind {
+            ArtifactKind::Heatmap => format!("heatmap-{}", self.index.len()),
+            ArtifactKind::Participant(p) => format!("heatmap-{}-{p}", self.index.len()),
+        };
+        self.scratch.0.join(name)
     }
 
-    async fn write_parts(&self, client: &Client, entries: &[Entry]) -> io::Result<Summary> {
-        let scratch = Scratch::new()?;
-        let mut assets = Assets::for_page(&self.path);
-        let body_path = with_suffix(&self.path, ".body.part");
+    /// Writes one entry's section, with what was fetched for it (see
+    /// [`Entry::needs`]), and returns its verdict.
+    pub fn add(&mut self, entry: &Entry, fetched: Fetched) -> io::Result<Verdict> {
+        let i = self.index.len();
         let mut writer = EntryWriter {
-            out: BufWriter::new(File::create(&body_path)?),
-            client,
-            scratch: &scratch,
-            assets: &mut assets,
+            out: &mut self.body,
+            assets: &mut self.assets,
         };
-        let mut summary = Summary::default();
-        let mut index = Vec::with_capacity(entries.len());
-        for (i, entry) in entries.iter().enumerate() {
-            let verdict = writer.entry(i, entry).await?;
-            summary.add(verdict);
-            index.push((entry.name.clone(), verdict));
+        let verdict = writer.entry(i, entry, &fetched);
+        for (_, file) in &fetched.files {
+            if let Ok(path) = file
+                && path.starts_with(&self.scratch.0)
+            {
+                let _ = std::fs::remove_file(path);
+            }
         }
-        writer.out.flush()?;
-        drop(writer);
+        let verdict = verdict?;
+        self.summary.add(verdict);
+        self.index.push((entry.name.clone(), verdict));
+        Ok(verdict)
+    }
 
+    /// Writes the page (the summary, the index, then every entry) and puts
+    /// it in place.
+    pub fn finish(mut self) -> io::Result<Summary> {
+        self.body.flush()?;
         let mut page = BufWriter::new(File::create(&self.part)?);
         html::write_head(&mut page, "Authenta report")?;
-        write_summary(&mut page, &summary, &index)?;
+        write_summary(&mut page, &self.summary, &self.index)?;
         writeln!(page, "<section id=\"entries\" aria-label=\"Files\">")?;
-        io::copy(&mut File::open(&body_path)?, &mut page)?;
+        io::copy(&mut File::open(&self.body_path)?, &mut page)?;
         writeln!(page, "</section>")?;
         html::write_tail(&mut page)?;
         page.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         std::fs::rename(&self.part, &self.path)?;
-        Ok(summary)
+        Ok(self.summary)
     }
 }
 
 impl Drop for Report {
-    /// A report not written (the command failed first) leaves no `.part`
-    /// file behind.
+    /// A report not finished leaves no `.part` file behind; a finished
+    /// one, no body part.
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.part);
+        let _ = std::fs::remove_file(&self.body_path);
     }
 }
 
@@ -304,7 +512,7 @@ fn write_summary(
     summary: &Summary,
     index: &[(String, Verdict)],
 ) -> io::Result<()> {
-    let generated = authenta_reqwest::types::Timestamp::now()
+    let generated = Timestamp::now()
         .strftime("%Y-%m-%d %H:%M:%S UTC")
         .to_string();
     writeln!(
@@ -354,33 +562,21 @@ fn write_summary(
 
 /// Writes entries into the page's body, one at a time, with their assets.
 struct EntryWriter<'a> {
-    out: BufWriter<File>,
-    client: &'a Client,
-    scratch: &'a Scratch,
+    out: &'a mut BufWriter<File>,
     assets: &'a mut Assets,
 }
 
 impl EntryWriter<'_> {
     /// Writes one entry: its facts, then its pictures. Returns its verdict.
-    async fn entry(&mut self, i: usize, entry: &Entry) -> io::Result<Verdict> {
-        let client = self.client;
+    fn entry(&mut self, i: usize, entry: &Entry, fetched: &Fetched) -> io::Result<Verdict> {
         let mut notes = Vec::new();
-        let processed = entry
-            .media
-            .as_ref()
-            .filter(|m| m.status == MediaStatus::Processed && entry.error.is_none());
-        let document = match processed {
-            Some(media) => match client.result(media).await {
-                Ok(document) => document,
-                Err(e) => {
-                    notes.push(format!(
-                        "the result document could not be read: {}",
-                        describe(&e)
-                    ));
-                    None
-                }
-            },
-            None => None,
+        let processed = entry.processed();
+        let document = match &fetched.document {
+            Ok(document) => document.clone(),
+            Err(e) => {
+                notes.push(format!("the result document could not be read: {e}"));
+                None
+            }
         };
         let verdict = verdict(entry, document.as_ref());
         let score = document.as_ref().and_then(|d| document_verdict(d).1);
@@ -433,7 +629,7 @@ impl EntryWriter<'_> {
                     .media
                     .as_ref()
                     .filter(|m| m.faces.is_some() || m.deep_fakes.is_some())
-                    .map_or_else(dash, crate::output::figures),
+                    .map_or_else(dash, figures),
             ),
             (
                 "Processing time",
@@ -463,11 +659,10 @@ impl EntryWriter<'_> {
 
         if let Some(media) = processed {
             let kind = entry.kind.as_deref().unwrap_or("").to_ascii_lowercase();
-            if kind == "video" || media.participants.is_some() {
-                self.video(i, entry, media, document.as_ref(), &mut notes)
-                    .await?;
+            if entry.is_video(media) {
+                self.video(entry, media, document.as_ref(), fetched, &mut notes)?;
             } else if media.heatmap_url.is_some() || kind == "image" {
-                self.image(i, entry, media, &mut notes).await?;
+                self.image(i, entry, media, fetched, &mut notes)?;
             }
         }
         for note in notes {
@@ -483,21 +678,24 @@ impl EntryWriter<'_> {
 
     /// An image: the picture with its heatmap over it (an opacity control),
     /// and the heatmap alone.
-    async fn image(
+    fn image(
         &mut self,
         i: usize,
         entry: &Entry,
         media: &Media,
+        fetched: &Fetched,
         notes: &mut Vec<String>,
     ) -> io::Result<()> {
-        let (client, scratch) = (self.client, self.scratch);
-        let (out, assets) = (&mut self.out, &mut *self.assets);
+        let (out, assets) = (&mut *self.out, &mut *self.assets);
         let heatmap = match &media.heatmap_url {
-            Some(url) => match download(client, scratch, media, url, &format!("heatmap-{i}")).await
-            {
-                Ok(path) => html::image_mime(&path).map(|mime| (path, mime)),
-                Err(e) => {
+            Some(_) => match fetched.file(ArtifactKind::Heatmap) {
+                Some(Ok(path)) => html::image_mime(path).map(|mime| (path.clone(), mime)),
+                Some(Err(e)) => {
                     notes.push(format!("the heatmap could not be downloaded: {e}"));
+                    None
+                }
+                None => {
+                    notes.push("the heatmap was not downloaded".into());
                     None
                 }
             },
@@ -560,16 +758,15 @@ impl EntryWriter<'_> {
     /// A video: the file playing with each participant's boxes drawn in sync
     /// (or a poster when it cannot play), the boxes by frame as a table, and
     /// each participant's heatmap.
-    async fn video(
+    fn video(
         &mut self,
-        i: usize,
         entry: &Entry,
         media: &Media,
         document: Option<&ResultDocument>,
+        fetched: &Fetched,
         notes: &mut Vec<String>,
     ) -> io::Result<()> {
-        let (client, scratch) = (self.client, self.scratch);
-        let (out, assets) = (&mut self.out, &mut *self.assets);
+        let (out, assets) = (&mut *self.out, &mut *self.assets);
         let boxes: BTreeMap<u32, BTreeMap<u32, FaceBox>> = document
             .and_then(|d| d.bounding_boxes.as_ref())
             .map(|all| {
@@ -699,33 +896,36 @@ impl EntryWriter<'_> {
         }
         let participants = media.participants.as_deref().unwrap_or_default();
         for (p, participant) in participants.iter().enumerate() {
-            let Some(url) = &participant.heatmap else {
+            if participant.heatmap.is_none() {
                 continue;
+            }
+            let path = match fetched.file(ArtifactKind::Participant(p)) {
+                Some(Ok(path)) => path,
+                Some(Err(e)) => {
+                    notes.push(format!(
+                        "participant {p}'s heatmap could not be downloaded: {e}"
+                    ));
+                    continue;
+                }
+                None => {
+                    notes.push(format!("participant {p}'s heatmap was not downloaded"));
+                    continue;
+                }
             };
-            let path =
-                match download(client, scratch, media, url, &format!("heatmap-{i}-{p}")).await {
-                    Ok(path) => path,
-                    Err(e) => {
-                        notes.push(format!(
-                            "participant {p}'s heatmap could not be downloaded: {e}"
-                        ));
-                        continue;
-                    }
-                };
             let alt = format!("{name}: the heatmap of participant {p}");
-            if let Some(mime) = html::image_mime(&path) {
+            if let Some(mime) = html::image_mime(path) {
                 write!(out, "<figure><img class=\"alone\" src=\"")?;
-                assets.write_src(out, &path, mime)?;
+                assets.write_src(out, path, mime)?;
                 writeln!(
                     out,
                     "\" alt=\"{alt}\"><figcaption>Participant {p}'s heatmap.</figcaption></figure>"
                 )?;
-            } else if let Some(mime) = html::video_mime(&path) {
+            } else if let Some(mime) = html::video_mime(path) {
                 write!(
                     out,
                     "<figure><video class=\"alone\" controls muted aria-label=\"{alt}\" src=\""
                 )?;
-                assets.write_src(out, &path, mime)?;
+                assets.write_src(out, path, mime)?;
                 writeln!(
                     out,
                     "\"></video><figcaption>Participant {p}'s heatmap.</figcaption></figure>"
@@ -735,26 +935,9 @@ impl EntryWriter<'_> {
                     "participant {p}'s heatmap is in a format browsers do not show"
                 ));
             }
-            let _ = std::fs::remove_file(&path);
         }
         writeln!(out, "</div>")?;
         write_box_tables(out, &boxes, info.as_ref())
-    }
-}
-
-/// Downloads `url` (a record's heatmap, or a participant's) into the
-/// scratch file `name`, streamed by the client's `download`.
-async fn download(
-    client: &Client,
-    scratch: &Scratch,
-    media: &Media,
-    url: &str,
-    name: &str,
-) -> Result<PathBuf, String> {
-    let path = scratch.path(name);
-    match client.download(url, Some(&media.mid), &path).await {
-        Ok(_) => Ok(path),
-        Err(e) => Err(describe(&e)),
     }
 }
 
@@ -803,188 +986,6 @@ fn write_box_tables(
     writeln!(out, "</details>")
 }
 
-/// `authenta report FILE.html [MID|PATH]...`: a report of records already
-/// processed. A MID is read as is; a PATH (a file, or the media files in a
-/// directory) is matched to the newest record of its name, and its
-/// pictures are shown from the file. With neither, every record of the
-/// account, newest first. Items that cannot be found are entries with
-/// their error; the exit code is 0 once the report is written.
-pub async fn run(global: &Global, args: &ReportArgs) -> Result<u8, CliError> {
-    let report = match Report::create(&args.output) {
-        Ok(report) => report,
-        Err(e) => return Err(cannot_write(&args.output, &e)),
-    };
-    let ledger = crate::ledger::existing(global)?;
-    let session = Session::open(global).await?;
-    let client = &session.client;
-    let account = crate::ledger::Ledger::account(client);
-    let mut entries = Vec::new();
-    // Nothing named: what the ledger holds as final for this account (with
-    // each file, so images are shown), else every record of the account.
-    let saved = match (&ledger, args.items.is_empty()) {
-        (Some(ledger), true) => ledger
-            .final_entries(&account)
-            .map_err(|e| crate::ledger::failed(ledger, &e))?,
-        _ => Vec::new(),
-    };
-    for (path, saved) in saved {
-        // Read again: the ledger keeps no artifact URL.
-        let media = client.get(&saved.mid).await.unwrap_or(saved);
-        let file = path.exists().then_some(path);
-        entries.push(Entry::from_record(media, file, None));
-    }
-    if args.items.is_empty() && entries.is_empty() {
-        let mut records = client.list_all();
-        while let Some(media) = records.try_next().await? {
-            entries.push(Entry::from_record(media, None, None));
-        }
-    }
-    let mut by_name: Option<BTreeMap<String, Media>> = None;
-    for item in &args.items {
-        let path = Path::new(item);
-        if !path.exists()
-            && let Ok(mid) = item.parse::<MediaId>()
-        {
-            entries.push(match client.get(&mid).await {
-                Ok(media) => Entry::from_record(media, None, None),
-                Err(e) => Entry {
-                    mid: Some(mid),
-                    status: "not read".into(),
-                    error: Some(describe(&e)),
-                    ..Entry::without_record(item.into(), None, None)
-                },
-            });
-            continue;
-        }
-        let plan = files::plan(&[path.to_owned()], None, false);
-        for error in plan.errors {
-            entries.push(Entry {
-                status: "not read".into(),
-                error: Some(error.to_string()),
-                ..Entry::without_record(path.to_owned(), None, None)
-            });
-        }
-        // The ledger knows which record a file made (by its bytes); the
-        // record is read again for fresh artifact URLs.
-        let mut jobs = Vec::new();
-        for job in plan.jobs {
-            let saved = match &ledger {
-                Some(ledger) => ledger
-                    .final_record(&account, &job.path)
-                    .map_err(|e| crate::ledger::failed(ledger, &e))?,
-                None => None,
-            };
-            match saved {
-                Some(saved) => {
-                    let media = client.get(&saved.mid).await.unwrap_or(saved);
-                    entries.push(Entry::from_record(media, Some(job.path), None));
-                }
-                None => jobs.push(job),
-            }
-        }
-        if jobs.is_empty() {
-            continue;
-        }
-        if by_name.is_none() {
-            // Newest first: the first record of a name is its newest.
-            let mut names = BTreeMap::new();
-            let mut records = client.list_all();
-            while let Some(media) = records.try_next().await? {
-                names.entry(media.name.clone()).or_insert(media);
-            }
-            by_name = Some(names);
-        }
-        let names = by_name.as_ref().expect("just read");
-        for job in jobs {
-            let kind = Some(job.file.kind.as_str().to_owned());
-            entries.push(match names.get(&job.file.name) {
-                Some(media) => Entry::from_record(media.clone(), Some(job.path), None),
-                None => Entry {
-                    error: Some(format!(
-                        "no record named {} in the account; `authenta process {}` makes one",
-                        job.file.name,
-                        job.path.display()
-                    )),
-                    status: "no record".into(),
-                    ..Entry::without_record(job.path, kind, Some(job.model.to_string()))
-                },
-            });
-        }
-    }
-    match report.write(client, &entries).await {
-        Ok(summary) => {
-            wrote(&args.output, &summary);
-            Ok(exit::SUCCESS)
-        }
-        Err(e) => Err(cannot_write(&args.output, &e)),
-    }
-}
-
-/// Says on stderr that the report is written, and what it holds.
-pub fn wrote(path: &Path, summary: &Summary) {
-    eprintln!(
-        "authenta: wrote the report {} ({} files: {} real, {} fake, {} failed, {} not final)",
-        path.display(),
-        summary.total(),
-        summary.real,
-        summary.fake,
-        summary.failed,
-        summary.pending
-    );
-}
-
-/// The error of a report that cannot be written: a local write, exit 11
-/// (a JSON error line with `--json`).
-pub fn cannot_write(path: &Path, error: &io::Error) -> CliError {
-    CliError::LocalIo(format!(
-        "cannot write the report {}: {error}; choose a path in a writable directory",
-        path.display()
-    ))
-}
-
-/// `result MID --overlay OUT.png --file ORIGINAL`: blends the record's
-/// heatmap (the file at `heatmap` when it was just saved there, else
-/// downloaded to a scratch file) over the original image and writes `out`
-/// as a PNG. Returns the exit code: 0, or 6 (invalid input) after saying on
-/// stderr why the images could not be read or the PNG written.
-pub async fn save_overlay(
-    client: &Client,
-    media: &Media,
-    heatmap: Option<&Path>,
-    original: &Path,
-    out: &Path,
-    opacity: f32,
-) -> Result<u8, CliError> {
-    let failed = |why: &str| {
-        eprintln!(
-            "authenta: error: the overlay {} cannot be made: {why}",
-            out.display()
-        );
-        Ok(exit::INVALID_INPUT)
-    };
-    let scratch = match Scratch::new() {
-        Ok(scratch) => scratch,
-        Err(e) => return failed(&e.to_string()),
-    };
-    let heatmap = match heatmap {
-        Some(path) => path.to_owned(),
-        None => {
-            let path = scratch.path("heatmap");
-            if client.download_heatmap(media, &path).await?.is_none() {
-                return Err(CliError::Unfinished(format!(
-                    "media {} has no heatmap image to blend (a video's heatmaps are per participant)",
-                    media.mid
-                )));
-            }
-            path
-        }
-    };
-    match overlay::write_overlay(original, &heatmap, out, opacity) {
-        Ok(()) => Ok(exit::SUCCESS),
-        Err(e) => failed(&e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1005,6 +1006,52 @@ mod tests {
 
     fn document(fake: bool, score: f64) -> ResultDocument {
         serde_json::from_value(json!({ "fake": fake, "score": score })).unwrap()
+    }
+
+    #[test]
+    fn a_processed_image_needs_its_document_and_heatmap_and_its_scratch_file_goes() {
+        let mut media = record("PROCESSED", Some(true));
+        media.extra.remove("error");
+        media.heatmap_url = Some("https://s3.example/heat.png?X-Amz-Signature=abc".into());
+        let entry = Entry::from_record(media, None, None);
+        let needs = entry.needs();
+        assert!(needs.document);
+        assert_eq!(needs.artifacts.len(), 1);
+        assert_eq!(needs.artifacts[0].kind, ArtifactKind::Heatmap);
+        assert!(!format!("{:?}", needs.artifacts[0]).contains("X-Amz"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let page = dir.path().join("r.html");
+        let mut report = Report::create(&page).unwrap();
+        let heat = report.artifact_path(&needs.artifacts[0]);
+        image::RgbImage::new(2, 2)
+            .save_with_format(&heat, image::ImageFormat::Png)
+            .unwrap();
+        let fetched = Fetched {
+            document: Err("the service is down".into()),
+            files: vec![(ArtifactKind::Heatmap, Ok(heat.clone()))],
+        };
+        assert_eq!(report.add(&entry, fetched).unwrap(), Verdict::Fake);
+        assert!(
+            !heat.exists(),
+            "the scratch heatmap is removed once written"
+        );
+        report.finish().unwrap();
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert!(html.contains("the result document could not be read: the service is down"));
+        assert!(html.contains("the heatmap alone"));
+        assert!(!html.contains("X-Amz"));
+        assert!(!with_suffix(&page, ".part").exists());
+        assert!(!with_suffix(&page, ".body.part").exists());
+    }
+
+    #[test]
+    fn a_report_dropped_unfinished_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let page = dir.path().join("r.html");
+        let report = Report::create(&page).unwrap();
+        drop(report);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

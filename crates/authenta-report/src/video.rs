@@ -439,7 +439,7 @@ pub fn participant_colour(index: u32) -> [u8; 3] {
 }
 
 /// Posters are at most this wide (larger frames are scaled down).
-const POSTER_WIDTH: u32 = 1280;
+pub const POSTER_WIDTH: u32 = 1280;
 
 /// A still of a video for the page: shown when the browser cannot play
 /// the file, and before playback starts when it can.

@@ -26,7 +26,7 @@
 //! ([`Profile::overridden`]).
 //!
 //! ```
-//! use authenta_proto::{Profile, ProfileFile, SecretSource};
+//! use authenta_client::{Profile, ProfileFile, SecretSource};
 //!
 //! let dir = tempfile::tempdir().unwrap();
 //! let path = dir.path().join("config.toml");
@@ -48,9 +48,9 @@ use std::path::{Path, PathBuf};
 
 use toml_edit::{DocumentMut, Item, Table, value};
 
-use crate::config::{ApiKey, ClientSecret, Config, ENV_API_KEY, ENV_CLIENT_ID, ENV_CLIENT_SECRET};
-use crate::credentials::{SecretProvider, SecretSource};
-use crate::error::ConfigError;
+use crate::ConfigError;
+use crate::{ApiKey, ClientSecret, Config, ENV_API_KEY, ENV_CLIENT_ID, ENV_CLIENT_SECRET};
+use crate::{SecretProvider, SecretSource};
 
 /// The variable naming the profile the `authenta` command uses.
 pub const ENV_PROFILE: &str = "AUTHENTA_PROFILE";
@@ -263,15 +263,6 @@ impl GivenKey {
             }
         }
         Ok(())
-    }
-}
-
-impl Config {
-    /// The configuration of the profile `name` of the config file
-    /// ([`Profile::load`], [`Profile::config`]): the services and the
-    /// `authenta` command share one setup.
-    pub fn from_profile(name: &str) -> Result<Config, ConfigError> {
-        Profile::load(name)?.config()
     }
 }
 

@@ -11,14 +11,15 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
-use authenta_proto::engine::flows::{Download, SourceInfo};
-use authenta_proto::engine::{Flow, blocking, nonblocking};
-use authenta_proto::http::{Method, Request, Response};
-use authenta_proto::types::{MediaId, MediaStatus, ModelType};
-use authenta_proto::{
-    Async, AsyncDownloadSink, AsyncHttpClient, AsyncRuntime, AsyncUploadSource, Client, Config,
-    Credentials, DownloadSink, ErrorClass, Failure, MediaFile, OneShot, OneShotStream, PollPolicy,
-    Runtime, UploadSource,
+use authenta_client::driver::{blocking, nonblocking};
+use authenta_client::http::{Method, Request, Response};
+use authenta_client::proto::engine::Flow;
+use authenta_client::proto::engine::flows::{Download, SourceInfo};
+use authenta_client::proto::{Config, Credentials, ErrorClass, Failure, MediaFile, PollPolicy};
+use authenta_client::types::{MediaId, MediaStatus, ModelType};
+use authenta_client::{
+    Async, AsyncDownloadSink, AsyncHttpClient, AsyncRuntime, AsyncUploadSource, Client,
+    DownloadSink, OneShot, OneShotStream, Runtime, UploadSource,
 };
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR-and-some-pixels";
@@ -519,7 +520,7 @@ fn the_async_client_lists_and_processes() {
     let server = Server::default();
     let clock = FakeClock::new();
     let c = client(&server, &clock);
-    let stream: authenta_proto::ByteStream = Box::pin(futures_util::stream::iter([Ok(
+    let stream: authenta_client::ByteStream = Box::pin(futures_util::stream::iter([Ok(
         bytes::Bytes::from_static(PNG),
     )]));
     let options = authenta_proto::UploadOptions::new(ModelType::Ac1).name("a.png");
@@ -550,7 +551,7 @@ fn downloads_stream_into_a_sink_that_restarts_on_retry() {
             "restarted, and the 503's body never went in"
         );
 
-        let mut media: authenta_proto::types::Media = serde_json::from_str(
+        let mut media: authenta_client::types::Media = serde_json::from_str(
             r#"{"mid":"m1","name":"n","type":"Image","status":"PROCESSED","modelType":"AC-1","createdAt":"2025-12-02T19:39:27Z"}"#,
         )
         .unwrap();

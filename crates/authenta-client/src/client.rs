@@ -5,8 +5,8 @@
 //! its own HTTP client uses `Client<Blocking<MyClient, MyRuntime>>`.
 //!
 //! Each method builds a [`flow`](crate::engine::flows) and runs it with the
-//! one driver loop of its mode ([`engine::blocking::run`](crate::engine::blocking::run)
-//! or [`engine::nonblocking::run`](crate::engine::nonblocking::run)). The method list is
+//! one driver loop of its mode ([`engine::blocking::run`](crate::driver::blocking::run)
+//! or [`engine::nonblocking::run`](crate::driver::nonblocking::run)). The method list is
 //! stated once, in a macro expanded for both modes: the blocking methods
 //! return results, the async ones futures, with the same names, arguments
 //! and errors.
@@ -15,34 +15,35 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use authenta_types::{
+use crate::types::{
     CreateMediaRequest, CreatedMedia, LIST_LIMIT_MAX, ListQuery, Media, MediaId, MediaList,
     ResultDocument,
 };
 
-use crate::config::Config;
+use crate::Config;
+use crate::MediaFile;
+use crate::PollPolicy;
+use crate::RetryPolicy;
+use crate::UploadReceipt;
+use crate::UploadTarget;
+use crate::driver::{blocking, now};
+#[cfg(feature = "async")]
+use crate::driver::{later, nonblocking};
+use crate::engine::Flow;
 use crate::engine::flows::{
     Call, Download, FetchResult, ListPages, Observer, Process, SourceInfo, Upload, UploadTo,
     Uploaded, Wait,
 };
-use crate::engine::{Flow, blocking, now};
-#[cfg(feature = "async")]
-use crate::engine::{later, nonblocking};
-use crate::error::{Failure, ValidationError};
 use crate::io::OneShot;
 #[cfg(feature = "async")]
 use crate::io::OneShotStream;
-use crate::ops::{CreateMedia, DeleteMedia, GetMedia, ListMedia};
-use crate::options::{ProgressFn, UploadOptions};
-use crate::poll::PollPolicy;
-use crate::response::UploadReceipt;
-use crate::retry::RetryPolicy;
 use crate::settings::ClientSettings;
 #[cfg(feature = "async")]
 use crate::transport::{AsyncHttpClient, AsyncRuntime, ByteStream};
 use crate::transport::{HttpClient, Runtime};
-use crate::upload::UploadTarget;
-use crate::validate::MediaFile;
+use crate::{CreateMedia, DeleteMedia, GetMedia, ListMedia};
+use crate::{Failure, ValidationError};
+use crate::{ProgressFn, UploadOptions};
 
 #[cfg(feature = "async")]
 /// The records of an async client's `list_all`: a `Stream` of
@@ -257,10 +258,11 @@ struct Shared<D> {
 ///
 /// ```
 /// use std::time::{Duration, Instant, SystemTime};
-/// use authenta_proto::{Blocking, Client};
-/// use authenta_proto::http::{Request, Response};
-/// use authenta_proto::{Config, Credentials, Runtime};
-/// use authenta_proto::types::MediaId;
+/// use authenta_client::{Blocking, Client};
+/// use authenta_client::proto::http::{Request, Response};
+/// use authenta_client::proto::{Config, Credentials};
+/// use authenta_client::{Runtime};
+/// use authenta_client::proto::types::MediaId;
 ///
 /// struct Std;
 /// impl Runtime for Std {
@@ -380,7 +382,7 @@ impl<D> Client<D> {
     }
 
     /// The flow of one API operation on this client's key and retries.
-    pub fn call<Op: crate::ops::ApiRequest>(&self, op: Op) -> Call<Op> {
+    pub fn call<Op: crate::ApiRequest>(&self, op: Op) -> Call<Op> {
         Call::new(op, self.shared.config.clone(), self.shared.retry)
     }
 
@@ -388,7 +390,7 @@ impl<D> Client<D> {
     pub fn upload_flow(
         &self,
         file: MediaFile,
-        model: authenta_types::ModelType,
+        model: crate::types::ModelType,
         source: SourceInfo,
     ) -> Upload {
         Upload::new(
@@ -456,7 +458,7 @@ macro_rules! methods {
         /// spent. A request refused by the checks spends nothing.
         pub $($async)? fn create(&self, request: CreateMediaRequest) -> Result<CreatedMedia, Failure> {
             let mut flow = self.call(CreateMedia::new(request)?);
-            $aw!(in operation_span("create", None); self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+            $aw!(in operation_span("create", None); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
 
         /// `GET /media/{mid}`.
@@ -464,7 +466,7 @@ macro_rules! methods {
         /// Spends one query per answered attempt; no credits.
         pub $($async)? fn get(&self, mid: &MediaId) -> Result<Media, Failure> {
             let mut flow = self.call(GetMedia::new(mid.clone()));
-            $aw!(in operation_span("get", Some(mid)); self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+            $aw!(in operation_span("get", Some(mid)); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
 
         /// `GET /media`: one page of records.
@@ -472,7 +474,7 @@ macro_rules! methods {
         /// Spends one query per answered attempt; no credits.
         pub $($async)? fn list(&self, query: ListQuery) -> Result<MediaList, Failure> {
             let mut flow = self.call(ListMedia::new(query)?);
-            $aw!(in operation_span("list", None); self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+            $aw!(in operation_span("list", None); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
 
         /// `DELETE /media/{mid}`. A retried delete that finds the record
@@ -481,7 +483,7 @@ macro_rules! methods {
         /// Spends one mutation per answered attempt; no credits.
         pub $($async)? fn delete(&self, mid: &MediaId) -> Result<(), Failure> {
             let mut flow = self.call(DeleteMedia::new(mid.clone()));
-            $aw!(in operation_span("delete", Some(mid)); self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+            $aw!(in operation_span("delete", Some(mid)); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
 
         /// Uploads a file: checks it (readable, its bytes a media type the
@@ -502,7 +504,7 @@ macro_rules! methods {
             let mut source = self.driver().runtime.file_source(path.to_owned(), file.size);
             let info = SourceInfo { len: file.size, reopenable: true, name: path.display().to_string() };
             let mut flow = self.upload_flow(file, options.model.clone(), info).checkpointed(options.checkpoint.clone());
-            let mut io = crate::engine::$mode::Io { source: Some(&mut *source), sink: None, progress: options.progress.clone() };
+            let mut io = crate::driver::$mode::Io { source: Some(&mut *source), sink: None, progress: options.progress.clone() };
             $aw!(in operation_span("upload", None); self.run(&mut flow, &mut io))
         }
 
@@ -518,7 +520,7 @@ macro_rules! methods {
             let mut source = self.driver().runtime.file_source(path.to_owned(), len);
             let info = SourceInfo { len, reopenable: true, name: path.display().to_string() };
             let mut flow = UploadTo::new(target.clone(), info, self.config(), *self.retry_policy());
-            let mut io = crate::engine::$mode::Io { source: Some(&mut *source), sink: None, progress };
+            let mut io = crate::driver::$mode::Io { source: Some(&mut *source), sink: None, progress };
             $aw!(in operation_span("upload_to", target.mid.as_ref()); self.run(&mut flow, &mut io))
         }
 
@@ -535,14 +537,14 @@ macro_rules! methods {
         /// Like [`wait`](Client::wait), on another poll policy.
         pub $($async)? fn wait_with(&self, mid: &MediaId, policy: PollPolicy) -> Result<Media, Failure> {
             let mut flow = self.wait_flow(mid, policy);
-            $aw!(in operation_span("wait", Some(mid)); self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+            $aw!(in operation_span("wait", Some(mid)); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
 
         /// Like [`wait_with`](Client::wait_with), showing each polled
         /// record to `observe` (to draw its status, say).
         pub $($async)? fn wait_observed(&self, mid: &MediaId, policy: PollPolicy, observe: impl Fn(&Media) + Send + Sync + 'static) -> Result<Media, Failure> {
             let mut flow = self.wait_flow(mid, policy).observed(Some(Arc::new(observe)));
-            $aw!(in operation_span("wait", Some(mid)); self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+            $aw!(in operation_span("wait", Some(mid)); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
 
         /// The whole job for one file: [`upload`](Client::upload), then
@@ -563,7 +565,7 @@ macro_rules! methods {
             let info = SourceInfo { len: file.size, reopenable: true, name: path.display().to_string() };
             let upload = self.upload_flow(file, options.model.clone(), info).checkpointed(options.checkpoint.clone());
             let mut flow = Process::new(upload, *self.poll_policy()).observed(observe);
-            let mut io = crate::engine::$mode::Io { source: Some(&mut *source), sink: None, progress: options.progress.clone() };
+            let mut io = crate::driver::$mode::Io { source: Some(&mut *source), sink: None, progress: options.progress.clone() };
             $aw!(in operation_span("process", None); self.run(&mut flow, &mut io))
         }
 
@@ -573,7 +575,7 @@ macro_rules! methods {
         /// Spends no quota and no credits (the document is read from S3).
         pub $($async)? fn result(&self, media: &Media) -> Result<Option<ResultDocument>, Failure> {
             let mut flow = FetchResult::new(media, *self.retry_policy());
-            $aw!(in operation_span("result", Some(&media.mid)); self.run(&mut flow, &mut crate::engine::$mode::Io::default()))
+            $aw!(in operation_span("result", Some(&media.mid)); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
 
         /// Downloads a processed record's heatmap image (its `heatmapURL`)
@@ -587,7 +589,7 @@ macro_rules! methods {
         pub $($async)? fn download_heatmap(&self, media: &Media, path: impl AsRef<Path>) -> Result<Option<u64>, Failure> {
             let mut flow = Download::heatmap(media, *self.retry_policy());
             let mut sink = self.driver().runtime.file_sink(path.as_ref().to_owned());
-            let mut io = crate::engine::$mode::Io { source: None, sink: Some(&mut *sink), progress: None };
+            let mut io = crate::driver::$mode::Io { source: None, sink: Some(&mut *sink), progress: None };
             $aw!(in operation_span("download_heatmap", Some(&media.mid)); self.run(&mut flow, &mut io))
         }
 
@@ -599,7 +601,7 @@ macro_rules! methods {
         pub $($async)? fn download(&self, url: &str, mid: Option<&MediaId>, path: impl AsRef<Path>) -> Result<u64, Failure> {
             let mut flow = Download::new(Some(url.to_owned()), mid.cloned(), *self.retry_policy());
             let mut sink = self.driver().runtime.file_sink(path.as_ref().to_owned());
-            let mut io = crate::engine::$mode::Io { source: None, sink: Some(&mut *sink), progress: None };
+            let mut io = crate::driver::$mode::Io { source: None, sink: Some(&mut *sink), progress: None };
             Ok($aw!(in operation_span("download", mid); self.run(&mut flow, &mut io))?.unwrap_or_default())
         }
     };
@@ -658,7 +660,7 @@ impl<T: HttpClient, R: Runtime> Client<Blocking<T, R>> {
     }
 
     fn inspect(&self, path: &Path, options: &UploadOptions) -> Result<MediaFile, Failure> {
-        Ok(options.inspect_path(path)?)
+        Ok(crate::files::inspect_path(options, path)?)
     }
 
     methods!(; blocking; now);
@@ -692,7 +694,7 @@ impl<T: HttpClient, R: Runtime> Client<Blocking<T, R>> {
     }
 
     /// Every record, fetched lazily in pages of
-    /// [`LIST_LIMIT_MAX`](authenta_types::LIST_LIMIT_MAX) as the iterator
+    /// [`LIST_LIMIT_MAX`](crate::types::LIST_LIMIT_MAX) as the iterator
     /// advances, each record once. A page that fails is yielded as an
     /// error and ends the iteration.
     ///
@@ -734,7 +736,7 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
 
     async fn inspect(&self, path: &Path, options: &UploadOptions) -> Result<MediaFile, Failure> {
         let (path, options) = (path.to_owned(), options.clone());
-        let work = Box::new(move || options.inspect_path(&path));
+        let work = Box::new(move || crate::files::inspect_path(&options, &path));
         Ok(self.driver().runtime.unblock(work).await?)
     }
 
@@ -769,7 +771,7 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
     }
 
     /// Every record, fetched lazily in pages of
-    /// [`LIST_LIMIT_MAX`](authenta_types::LIST_LIMIT_MAX) as the stream is
+    /// [`LIST_LIMIT_MAX`](crate::types::LIST_LIMIT_MAX) as the stream is
     /// polled, each record once. A page that fails is yielded as an error
     /// and ends the stream.
     ///
@@ -832,8 +834,8 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
         self.process_batch(items, settings)
             .filter_map(|event| async move {
                 match event {
-                    crate::pipeline::BatchEvent::Finished(path, result) => Some((path, result)),
-                    crate::pipeline::BatchEvent::Uploaded(..) => None,
+                    crate::BatchEvent::Finished(path, result) => Some((path, result)),
+                    crate::BatchEvent::Uploaded(..) => None,
                 }
             })
     }

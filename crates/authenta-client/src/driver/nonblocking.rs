@@ -1,8 +1,10 @@
 //! The async driver: one loop that runs any [`Flow`] over an
 //! [`AsyncHttpClient`] and [`AsyncRuntime`]. It decides nothing.
 
-use super::{Action, AttemptSpan, Counted, Event, Flow, Written, drive, later, missing};
-use crate::error::Failure;
+use authenta_proto::Failure;
+use authenta_proto::engine::{Action, AttemptSpan, Event, Flow, Written};
+
+use super::{Counted, drive, later, missing};
 use crate::io::AsyncUploadSource;
 use crate::transport::{
     AsyncDownloadSink, AsyncHttpClient, AsyncRuntime, AsyncUploadBody, SendDownloadError,

@@ -7,10 +7,9 @@ use std::io::{self, BufRead as _, BufReader, Read, Write as _};
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime};
 
-use authenta_proto::http::{self, Request, Response, request::Parts};
-use authenta_proto::{
-    EXPECT_CONTINUE_WAIT, HttpClient, RESPONSE_READ_LIMIT, Runtime, SendUploadError, UploadBody,
-};
+use authenta_client::http::{self, Request, Response, request::Parts};
+use authenta_client::proto::{EXPECT_CONTINUE_WAIT, RESPONSE_READ_LIMIT};
+use authenta_client::{HttpClient, Runtime, SendUploadError, UploadBody};
 
 /// One request per connection (`connection: close`): the head with a
 /// `Content-Length` whenever there is a body, the body (after `100

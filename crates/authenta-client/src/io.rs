@@ -75,7 +75,7 @@ impl UploadSource for Vec<u8> {
 /// [`UploadSource::open`] and [`AsyncUploadSource::open`] over files.
 ///
 /// ```
-/// use authenta_proto::check_reopened_len;
+/// use authenta_client::check_reopened_len;
 ///
 /// assert!(check_reopened_len(10, 10).is_ok());
 /// let err = check_reopened_len(10, 14).unwrap_err();
@@ -219,7 +219,7 @@ impl AsyncUploadSource for OneShotStream {
 /// ```
 /// use std::path::Path;
 /// assert_eq!(
-///     authenta_proto::part_path(Path::new("out/heat.png")),
+///     authenta_client::part_path(Path::new("out/heat.png")),
 ///     Path::new("out/heat.png.part")
 /// );
 /// ```
