@@ -334,6 +334,23 @@ fn second_run_costs_nothing(kept: Kept) {
     assert_eq!(env.used().1, mutations + 1);
     let (_, said) = env.run(&["ledger", "forget", "no-such-mid"], 7);
     has(&said, "holds nothing for no-such-mid");
+
+    // A PostgreSQL ledger refused: the server's reason, the URL without
+    // its password.
+    if let Some(cluster) = &env.postgres {
+        let wrong = "wrong-Pw-41";
+        let url = cluster.url("batch").replace(postgres::PASSWORD, wrong);
+        let output = StdCommand::new(env!("CARGO_BIN_EXE_authenta"))
+            .env("XDG_STATE_HOME", env.dir.path().join("xdg"))
+            .args(["--ledger", &url, "ledger"])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = texts(&output);
+        assert_eq!(output.status.code(), Some(11), "{stdout}\n{stderr}");
+        has(&stderr, "password authentication failed");
+        has(&stderr, "authenta:***@127.0.0.1");
+        assert!(!stderr.contains(wrong), "{stderr}");
+    }
 }
 
 #[test]

@@ -20,6 +20,7 @@ use std::task::{Context, Poll, Wake};
 use std::time::Instant;
 
 use futures_util::future::join_all;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
@@ -147,7 +148,13 @@ impl Pg {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(std::time::Duration::from_secs(10));
         }
-        let scrub = |e: tokio_postgres::Error| scrubbed(&e.to_string(), secret.as_deref());
+        if config.get_ssl_mode() == SslMode::Require {
+            return Err(io::Error::other(
+                "sslmode=require: this authenta connects to PostgreSQL without TLS; use a \
+                 trusted network, a VPN or a local socket, and drop sslmode=require",
+            ));
+        }
+        let scrub = |e: tokio_postgres::Error| scrubbed(&text_of(&e), secret.as_deref());
         let client = connect(config, scrub)?;
         let pg = Pg {
             inner: Mutex::new(Inner {
@@ -163,12 +170,7 @@ impl Pg {
     }
 
     fn err(&self, e: &tokio_postgres::Error) -> io::Error {
-        // The server's own message (an error's `Display` is only its kind).
-        let text = match e.as_db_error() {
-            Some(db) => format!("{}: {}", db.severity(), db.message()),
-            None => e.to_string(),
-        };
-        scrubbed(&text, self.secret.as_deref())
+        scrubbed(&text_of(e), self.secret.as_deref())
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -860,6 +862,21 @@ fn queued_steps(queued: &[Queued]) -> Vec<Step<'_>> {
         }
     }
     steps
+}
+
+/// What went wrong, in full: the server's own message, else the error and
+/// its causes (an error's `Display` is only its kind, such as `db error`).
+fn text_of(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {}", db.severity(), db.message());
+    }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(inner) = cause {
+        text = format!("{text}: {inner}");
+        cause = inner.source();
+    }
+    text
 }
 
 /// `text` without `secret`.
