@@ -521,6 +521,50 @@ fn the_first_sigint_stops_starting_files_and_a_second_exits_at_once() {
     assert_eq!(env.emulator.records().len(), FILES as usize);
 }
 
+#[test]
+fn own_only_leaves_the_files_another_process_holds_to_it() {
+    let env = Env::new(Duration::from_millis(50), None);
+    let files = env.pngs(3);
+    // A first run makes the ledger (and processes the second file); then
+    // another process, alive elsewhere, holds the first file's entry.
+    env.run(&["process", files[1].to_str().unwrap()], 0);
+    let conn = rusqlite::Connection::open(env.ledger()).unwrap();
+    let (base_url, client_id, model): (String, String, String) = conn
+        .query_row(
+            "SELECT base_url, client_id, model FROM entries",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .unwrap();
+    let sha256: String = {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(std::fs::read(&files[0]).unwrap());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    };
+    conn.execute(
+        "INSERT INTO claims VALUES (?1, ?2, ?3, ?4, 'elsewhere/1/1/0', 'elsewhere', 1, ?5)",
+        rusqlite::params![base_url, client_id, sha256, model, i64::MAX],
+    )
+    .unwrap();
+    let media = env.media();
+    let (stdout, stderr) = env.run(&["process", "--own-only", media.to_str().unwrap()], 0);
+    every_verdict_once(&stdout, &files[1..]);
+    assert!(
+        !stdout.contains(&files[0].display().to_string()),
+        "{stdout}"
+    );
+    has(
+        &stderr,
+        "1 file(s) are being processed by another authenta process",
+    );
+    has(&stderr, "--own-only");
+    assert_eq!(
+        env.emulator.records().len(),
+        2,
+        "the held file was left to its holder"
+    );
+}
+
 /// A seed from the clock (or `AUTHENTA_KILL_SEED`), printed, so a failure
 /// can be replayed, and random numbers below a bound from it.
 fn kill_seed() -> (u64, impl FnMut(u64) -> u64) {
