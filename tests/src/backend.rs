@@ -15,7 +15,7 @@ use authenta_proto::types::{
     CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, ResultDocument,
 };
 use authenta_proto::{
-    Config, CredentialError, CredentialProvider, Credentials, Failure, PollPolicy, RetryPolicy,
+    Config, CredentialError, CredentialProvider, Credentials, Error, PollPolicy, RetryPolicy,
     UploadOptions, UploadReceipt, UploadTarget,
 };
 
@@ -23,7 +23,7 @@ use authenta_proto::{
 mod std_client;
 pub use std_client::{StdClock, StdHttp};
 
-type Outcome<T> = Result<T, Failure>;
+type Outcome<T> = Result<T, Error>;
 
 /// What a client is built from: where, who, and the policies.
 #[derive(Clone, Debug)]
@@ -94,7 +94,7 @@ pub trait Connect: Sized {
     const NAME: &'static str;
 
     /// A client built with the backend's builder.
-    fn connect(settings: &Settings) -> Result<Self, Failure>;
+    fn connect(settings: &Settings) -> Result<Self, Error>;
     /// The `Debug` of the backend's builder, configured from `settings`.
     fn builder_debug(settings: &Settings) -> String;
 }
@@ -232,7 +232,7 @@ where
 impl Connect for authenta_ureq::Client {
     const NAME: &'static str = "authenta-ureq";
 
-    fn connect(settings: &Settings) -> Result<Self, Failure> {
+    fn connect(settings: &Settings) -> Result<Self, Error> {
         ureq_builder(settings).build()
     }
 
@@ -248,7 +248,7 @@ pub type TcpClient = authenta_client::Client<Blocking<StdHttp, StdClock>>;
 impl Connect for TcpClient {
     const NAME: &'static str = "TcpStream client";
 
-    fn connect(settings: &Settings) -> Result<Self, Failure> {
+    fn connect(settings: &Settings) -> Result<Self, Error> {
         let config = match &settings.provider {
             Some(provider) => Config::from_shared_provider(provider.0.clone())?,
             None => Config::new(settings.credentials.clone()),
@@ -336,7 +336,7 @@ impl Reqwest {
 impl Connect for Reqwest {
     const NAME: &'static str = "authenta-reqwest";
 
-    fn connect(settings: &Settings) -> Result<Self, Failure> {
+    fn connect(settings: &Settings) -> Result<Self, Error> {
         // One worker keeps the runtime running between calls, as in an
         // async program: the connection pool's tasks see a kept-alive
         // connection the server closed while it was idle.

@@ -5,7 +5,7 @@
 use authenta_client::{BatchEvent, BatchItem, BatchSettings, Interrupt};
 use authenta_proto::types::MediaStatus;
 use authenta_proto::types::Timestamp;
-use authenta_proto::{Error, Resume};
+use authenta_proto::{ProtocolError, Resume};
 use authenta_tests::env::{ac1, fast_polls, png_request};
 use authenta_tests::{Backend, Env, Reqwest};
 use futures_util::StreamExt as _;
@@ -22,7 +22,7 @@ fn finished(
     events: Vec<BatchEvent<usize>>,
 ) -> Vec<(
     usize,
-    Result<authenta_proto::types::Media, authenta_proto::Failure>,
+    Result<authenta_proto::types::Media, authenta_proto::Error>,
 )> {
     let mut done: Vec<_> = events
         .into_iter()
@@ -115,7 +115,7 @@ fn an_interrupted_batch_starts_nothing() {
     for (_, result) in done {
         let failure = result.unwrap_err();
         assert!(
-            matches!(failure.as_proto(), Some(Error::Interrupted(i)) if i.mid.is_none()),
+            matches!(failure.as_proto(), Some(ProtocolError::Interrupted(i)) if i.mid.is_none()),
             "{failure:?}"
         );
     }

@@ -42,14 +42,14 @@ use crate::settings::ClientSettings;
 use crate::transport::{AsyncHttpClient, AsyncRuntime, ByteStream};
 use crate::transport::{HttpClient, Runtime};
 use crate::{CreateMedia, DeleteMedia, GetMedia, ListMedia};
-use crate::{Failure, ValidationError};
+use crate::{Error, ValidationError};
 use crate::{ProgressFn, UploadOptions};
 
 #[cfg(feature = "async")]
 /// The records of an async client's `list_all`: a `Stream` of
-/// `Result<Media, Failure>` (and `Unpin`, so `try_next().await` works).
+/// `Result<Media, Error>` (and `Unpin`, so `try_next().await` works).
 pub type MediaStream<'a> =
-    std::pin::Pin<Box<dyn futures_core::Stream<Item = Result<Media, Failure>> + Send + 'a>>;
+    std::pin::Pin<Box<dyn futures_core::Stream<Item = Result<Media, Error>> + Send + 'a>>;
 
 /// The blocking mode: a blocking [`HttpClient`] and [`Runtime`].
 #[derive(Clone, Debug)]
@@ -86,7 +86,7 @@ pub trait Backend: Sized {
         settings: &ClientSettings,
         config: Config,
         http: Option<Self::Http>,
-    ) -> Result<Client<Self::Driver>, Failure>;
+    ) -> Result<Client<Self::Driver>, Error>;
 }
 
 /// Configures a backend's [`Client`]: credentials (or the environment),
@@ -235,7 +235,7 @@ impl<T: Backend> ClientBuilder<T> {
     /// agent, a missing environment variable (without
     /// [`credentials`](ClientBuilder::credentials)), or an HTTP client the
     /// backend refuses.
-    pub fn build(self) -> Result<Client<T::Driver>, Failure> {
+    pub fn build(self) -> Result<Client<T::Driver>, Error> {
         let config = self.settings.config()?;
         T::build(&self.settings, config, self.http)
     }
@@ -440,7 +440,7 @@ where
     /// A client configured from `AUTHENTA_CLIENT_ID`,
     /// `AUTHENTA_CLIENT_SECRET` and (optionally) `AUTHENTA_BASE_URL`, with
     /// the default timeouts and policies.
-    pub fn from_env() -> Result<Self, Failure> {
+    pub fn from_env() -> Result<Self, Error> {
         ClientBuilder::<D::Transport>::default().build()
     }
 }
@@ -456,7 +456,7 @@ macro_rules! methods {
         /// Spends one mutation of the key's quota per answered attempt;
         /// the account's credits are checked (`U007` when too low), not
         /// spent. A request refused by the checks spends nothing.
-        pub $($async)? fn create(&self, request: CreateMediaRequest) -> Result<CreatedMedia, Failure> {
+        pub $($async)? fn create(&self, request: CreateMediaRequest) -> Result<CreatedMedia, Error> {
             let mut flow = self.call(CreateMedia::new(request)?);
             $aw!(in operation_span("create", None); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
@@ -464,7 +464,7 @@ macro_rules! methods {
         /// `GET /media/{mid}`.
         ///
         /// Spends one query per answered attempt; no credits.
-        pub $($async)? fn get(&self, mid: &MediaId) -> Result<Media, Failure> {
+        pub $($async)? fn get(&self, mid: &MediaId) -> Result<Media, Error> {
             let mut flow = self.call(GetMedia::new(mid.clone()));
             $aw!(in operation_span("get", Some(mid)); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
@@ -472,7 +472,7 @@ macro_rules! methods {
         /// `GET /media`: one page of records.
         ///
         /// Spends one query per answered attempt; no credits.
-        pub $($async)? fn list(&self, query: ListQuery) -> Result<MediaList, Failure> {
+        pub $($async)? fn list(&self, query: ListQuery) -> Result<MediaList, Error> {
             let mut flow = self.call(ListMedia::new(query)?);
             $aw!(in operation_span("list", None); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
@@ -481,7 +481,7 @@ macro_rules! methods {
         /// gone has succeeded.
         ///
         /// Spends one mutation per answered attempt; no credits.
-        pub $($async)? fn delete(&self, mid: &MediaId) -> Result<(), Failure> {
+        pub $($async)? fn delete(&self, mid: &MediaId) -> Result<(), Error> {
             let mut flow = self.call(DeleteMedia::new(mid.clone()));
             $aw!(in operation_span("delete", Some(mid)); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
@@ -498,7 +498,7 @@ macro_rules! methods {
         /// Spends what [`create`](Client::create) does (one mutation,
         /// credits checked); the upload to S3 spends no quota. A file
         /// refused by the checks spends nothing.
-        pub $($async)? fn upload(&self, path: impl AsRef<Path>, options: &UploadOptions) -> Result<Uploaded, Failure> {
+        pub $($async)? fn upload(&self, path: impl AsRef<Path>, options: &UploadOptions) -> Result<Uploaded, Error> {
             let path = path.as_ref();
             let file = $aw!(self.inspect(path, options))?;
             let mut source = self.driver().runtime.file_source(path.to_owned(), file.size);
@@ -514,7 +514,7 @@ macro_rules! methods {
         /// size; an expired target is refused before a byte is sent.
         ///
         /// Spends no quota and no credits (the request goes to S3).
-        pub $($async)? fn upload_to(&self, target: &UploadTarget, path: impl AsRef<Path>, progress: Option<ProgressFn>) -> Result<UploadReceipt, Failure> {
+        pub $($async)? fn upload_to(&self, target: &UploadTarget, path: impl AsRef<Path>, progress: Option<ProgressFn>) -> Result<UploadReceipt, Error> {
             let path = path.as_ref();
             let len = measure(path).map_err(|e| unreadable(path, e))?;
             let mut source = self.driver().runtime.file_source(path.to_owned(), len);
@@ -530,19 +530,19 @@ macro_rules! methods {
         ///
         /// Spends one query per poll (the policy sets how many: see
         /// [`PollPolicy`]); no credits.
-        pub $($async)? fn wait(&self, mid: &MediaId) -> Result<Media, Failure> {
+        pub $($async)? fn wait(&self, mid: &MediaId) -> Result<Media, Error> {
             $aw!(self.wait_with(mid, *self.poll_policy()))
         }
 
         /// Like [`wait`](Client::wait), on another poll policy.
-        pub $($async)? fn wait_with(&self, mid: &MediaId, policy: PollPolicy) -> Result<Media, Failure> {
+        pub $($async)? fn wait_with(&self, mid: &MediaId, policy: PollPolicy) -> Result<Media, Error> {
             let mut flow = self.wait_flow(mid, policy);
             $aw!(in operation_span("wait", Some(mid)); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
 
         /// Like [`wait_with`](Client::wait_with), showing each polled
         /// record to `observe` (to draw its status, say).
-        pub $($async)? fn wait_observed(&self, mid: &MediaId, policy: PollPolicy, observe: impl Fn(&Media) + Send + Sync + 'static) -> Result<Media, Failure> {
+        pub $($async)? fn wait_observed(&self, mid: &MediaId, policy: PollPolicy, observe: impl Fn(&Media) + Send + Sync + 'static) -> Result<Media, Error> {
             let mut flow = self.wait_flow(mid, policy).observed(Some(Arc::new(observe)));
             $aw!(in operation_span("wait", Some(mid)); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
@@ -552,13 +552,13 @@ macro_rules! methods {
         ///
         /// Spends one mutation (the create; credits checked) and one query
         /// per poll.
-        pub $($async)? fn process(&self, path: impl AsRef<Path>, options: &UploadOptions) -> Result<Media, Failure> {
+        pub $($async)? fn process(&self, path: impl AsRef<Path>, options: &UploadOptions) -> Result<Media, Error> {
             $aw!(self.process_observed(path, options, None))
         }
 
         /// Like [`process`](Client::process), showing each polled record
         /// to `observe`.
-        pub $($async)? fn process_observed(&self, path: impl AsRef<Path>, options: &UploadOptions, observe: Option<Observer>) -> Result<Media, Failure> {
+        pub $($async)? fn process_observed(&self, path: impl AsRef<Path>, options: &UploadOptions, observe: Option<Observer>) -> Result<Media, Error> {
             let path = path.as_ref();
             let file = $aw!(self.inspect(path, options))?;
             let mut source = self.driver().runtime.file_source(path.to_owned(), file.size);
@@ -573,7 +573,7 @@ macro_rules! methods {
         /// are sent with it); `None` when the record has none.
         ///
         /// Spends no quota and no credits (the document is read from S3).
-        pub $($async)? fn result(&self, media: &Media) -> Result<Option<ResultDocument>, Failure> {
+        pub $($async)? fn result(&self, media: &Media) -> Result<Option<ResultDocument>, Error> {
             let mut flow = FetchResult::new(media, *self.retry_policy());
             $aw!(in operation_span("result", Some(&media.mid)); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
@@ -586,7 +586,7 @@ macro_rules! methods {
         /// download leaves no partial file.
         ///
         /// Spends no quota and no credits (the image is read from S3).
-        pub $($async)? fn download_heatmap(&self, media: &Media, path: impl AsRef<Path>) -> Result<Option<u64>, Failure> {
+        pub $($async)? fn download_heatmap(&self, media: &Media, path: impl AsRef<Path>) -> Result<Option<u64>, Error> {
             let mut flow = Download::heatmap(media, *self.retry_policy());
             let mut sink = self.driver().runtime.file_sink(path.as_ref().to_owned());
             let mut io = crate::driver::$mode::Io { source: None, sink: Some(&mut *sink), progress: None };
@@ -598,7 +598,7 @@ macro_rules! methods {
         /// does: the bytes written.
         ///
         /// Spends no quota and no credits.
-        pub $($async)? fn download(&self, url: &str, mid: Option<&MediaId>, path: impl AsRef<Path>) -> Result<u64, Failure> {
+        pub $($async)? fn download(&self, url: &str, mid: Option<&MediaId>, path: impl AsRef<Path>) -> Result<u64, Error> {
             let mut flow = Download::new(Some(url.to_owned()), mid.cloned(), *self.retry_policy());
             let mut sink = self.driver().runtime.file_sink(path.as_ref().to_owned());
             let mut io = crate::driver::$mode::Io { source: None, sink: Some(&mut *sink), progress: None };
@@ -634,8 +634,8 @@ fn measure(path: &Path) -> std::io::Result<u64> {
 }
 
 /// A file that cannot be read: the same error as failing the checks.
-fn unreadable(path: &Path, e: std::io::Error) -> Failure {
-    Failure::from(ValidationError::Unreadable {
+fn unreadable(path: &Path, e: std::io::Error) -> Error {
+    Error::from(ValidationError::Unreadable {
         path: path.display().to_string(),
         reason: e.to_string(),
     })
@@ -648,7 +648,7 @@ impl<T: HttpClient, R: Runtime> Client<Blocking<T, R>> {
         &self,
         flow: &mut F,
         io: &mut blocking::Io<'_>,
-    ) -> Result<F::Output, Failure> {
+    ) -> Result<F::Output, Error> {
         let driver = self.driver();
         match self.shared.timeout {
             Some(timeout) => {
@@ -659,7 +659,7 @@ impl<T: HttpClient, R: Runtime> Client<Blocking<T, R>> {
         }
     }
 
-    fn inspect(&self, path: &Path, options: &UploadOptions) -> Result<MediaFile, Failure> {
+    fn inspect(&self, path: &Path, options: &UploadOptions) -> Result<MediaFile, Error> {
         Ok(crate::files::inspect_path(options, path)?)
     }
 
@@ -674,7 +674,7 @@ impl<T: HttpClient, R: Runtime> Client<Blocking<T, R>> {
         reader: impl std::io::Read + Send,
         size: u64,
         options: &UploadOptions,
-    ) -> Result<Uploaded, Failure> {
+    ) -> Result<Uploaded, Error> {
         let file = options.inspect_body(size)?;
         let mut source = OneShot::new(reader, size);
         let info = SourceInfo {
@@ -699,14 +699,14 @@ impl<T: HttpClient, R: Runtime> Client<Blocking<T, R>> {
     /// error and ends the iteration.
     ///
     /// Spends one query per page read (a page holds up to 100 records).
-    pub fn list_all(&self) -> impl Iterator<Item = Result<Media, Failure>> + '_ {
+    pub fn list_all(&self) -> impl Iterator<Item = Result<Media, Error>> + '_ {
         let mut pages = ListPages::new(LIST_LIMIT_MAX, self.config().clone(), *self.retry_policy())
             .expect("the largest page size is a valid page size");
         std::iter::from_fn(move || {
             self.run(&mut pages, &mut blocking::Io::default())
                 .transpose()
         })
-        .flat_map(|page| -> Vec<Result<Media, Failure>> {
+        .flat_map(|page| -> Vec<Result<Media, Error>> {
             match page {
                 Ok(records) => records.into_iter().map(Ok).collect(),
                 Err(e) => vec![Err(e)],
@@ -723,7 +723,7 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
         &self,
         flow: &mut F,
         io: &mut nonblocking::Io<'_>,
-    ) -> Result<F::Output, Failure> {
+    ) -> Result<F::Output, Error> {
         let driver = self.driver();
         match self.shared.timeout {
             Some(timeout) => {
@@ -734,7 +734,7 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
         }
     }
 
-    async fn inspect(&self, path: &Path, options: &UploadOptions) -> Result<MediaFile, Failure> {
+    async fn inspect(&self, path: &Path, options: &UploadOptions) -> Result<MediaFile, Error> {
         let (path, options) = (path.to_owned(), options.clone());
         let work = Box::new(move || crate::files::inspect_path(&options, &path));
         Ok(self.driver().runtime.unblock(work).await?)
@@ -751,7 +751,7 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
         stream: ByteStream,
         size: u64,
         options: &UploadOptions,
-    ) -> Result<Uploaded, Failure> {
+    ) -> Result<Uploaded, Error> {
         let file = options.inspect_body(size)?;
         let mut source = OneShotStream::new(stream, size);
         let info = SourceInfo {
@@ -792,7 +792,7 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
             Some((page, pages))
         })
         .flat_map(|page| {
-            let records: Vec<Result<Media, Failure>> = match page {
+            let records: Vec<Result<Media, Error>> = match page {
                 Ok(records) => records.into_iter().map(Ok).collect(),
                 Err(e) => vec![Err(e)],
             };
@@ -810,7 +810,7 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
     /// Once a file fails in a way every file would (credentials,
     /// permission, quota, credits: [`BatchStop`](crate::engine::BatchStop)),
     /// no further file is started: each is yielded with
-    /// [`Error::Stopped`](crate::Error::Stopped).
+    /// [`ProtocolError::Stopped`](crate::ProtocolError::Stopped).
     ///
     /// Spends one mutation per file (its create; credits checked) and the
     /// shared wait's queries: about one list page per round while two or
@@ -820,7 +820,7 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
         paths: impl IntoIterator<Item = std::path::PathBuf, IntoIter: Send + 'static>,
         options: &UploadOptions,
         concurrency: usize,
-    ) -> impl futures_core::Stream<Item = (std::path::PathBuf, Result<Media, Failure>)> + Send + '_
+    ) -> impl futures_core::Stream<Item = (std::path::PathBuf, Result<Media, Error>)> + Send + '_
     where
         T: 'static,
         R: 'static,

@@ -23,7 +23,7 @@ use authenta_proto::engine::resume::{
 };
 use authenta_proto::types::{Media, MediaId, Timestamp};
 use authenta_proto::{
-    Checkpoint, Error, Failure, Interrupted, LocalIo, PollPolicy, UploadOptions, UploadTarget,
+    Checkpoint, Error, Interrupted, LocalIo, PollPolicy, ProtocolError, UploadOptions, UploadTarget,
 };
 use futures_core::Stream;
 use futures_util::future::{Either, select};
@@ -46,8 +46,8 @@ pub enum BatchEvent<K> {
     /// waits with the others.
     Uploaded(K, MediaId),
     /// The file is over: its final record, or why it failed (or was not
-    /// started: [`Error::Stopped`], [`Error::Interrupted`]).
-    Finished(K, Result<Media, Failure>),
+    /// started: [`ProtocolError::Stopped`], [`ProtocolError::Interrupted`]).
+    Finished(K, Result<Media, Error>),
 }
 
 /// One file of a batch: the caller's key, the file, its upload options
@@ -131,7 +131,7 @@ impl std::fmt::Debug for BatchSettings {
 /// Stops a batch, from anywhere (a Ctrl-C handler): once triggered, no
 /// further file is started, the uploads in flight finish, the shared wait
 /// ends after its current step, and every file not final is yielded with
-/// [`Error::Interrupted`] (with its `mid` when it has a record). Clones
+/// [`ProtocolError::Interrupted`] (with its `mid` when it has a record). Clones
 /// share the trigger; one batch at a time should watch it.
 #[derive(Clone, Default)]
 pub struct Interrupt(Arc<(AtomicBool, AtomicWaker)>);
@@ -166,8 +166,8 @@ impl Interrupt {
         })
     }
 
-    fn refusal(mid: Option<MediaId>) -> Failure {
-        Failure::Proto(Error::Interrupted(Interrupted { mid }))
+    fn refusal(mid: Option<MediaId>) -> Error {
+        Error::Proto(ProtocolError::Interrupted(Interrupted { mid }))
     }
 }
 
@@ -193,7 +193,7 @@ enum Started {
 }
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-type Uploads<'a, K> = Pin<Box<dyn Stream<Item = (K, Result<Started, Failure>)> + Send + 'a>>;
+type Uploads<'a, K> = Pin<Box<dyn Stream<Item = (K, Result<Started, Error>)> + Send + 'a>>;
 
 /// The pipeline's state between two events.
 struct Pipe<'a, K> {
@@ -201,14 +201,14 @@ struct Pipe<'a, K> {
     batch: SharedBatch,
     keys: HashMap<MediaId, K>,
     /// The shared wait's current run; `None` from it: interrupted.
-    running: Option<Boxed<'a, Option<Result<Finished, Failure>>>>,
+    running: Option<Boxed<'a, Option<Result<Finished, Error>>>>,
     ready: VecDeque<BatchEvent<K>>,
     stop: Arc<Mutex<BatchStop>>,
     interrupt: Interrupt,
 }
 
 impl<K: Clone> Pipe<'_, K> {
-    fn on_upload(&mut self, key: K, result: Result<Started, Failure>, now: std::time::Instant) {
+    fn on_upload(&mut self, key: K, result: Result<Started, Error>, now: std::time::Instant) {
         match result {
             Ok(Started::Final(media)) => {
                 self.ready.push_back(BatchEvent::Finished(key, Ok(*media)))
@@ -237,7 +237,7 @@ impl<K: Clone> Pipe<'_, K> {
         }
     }
 
-    fn on_finished(&mut self, result: Option<Result<Finished, Failure>>) {
+    fn on_finished(&mut self, result: Option<Result<Finished, Error>>) {
         match result {
             Some(Ok(finished)) => {
                 for (mid, result) in finished {
@@ -261,7 +261,7 @@ impl<K: Clone> Pipe<'_, K> {
             Some(Err(failure)) => {
                 let text = failure.to_string();
                 for (mid, key) in self.keys.drain() {
-                    let failure = Failure::Io {
+                    let failure = Error::Io {
                         error: std::io::Error::other(text.clone()),
                         during: LocalIo::ReadingSource,
                         context: "waiting for the batch".to_owned(),
@@ -287,7 +287,7 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
     ///
     /// Items are taken from `items` as room frees up. Once a file fails in
     /// a way every file would ([`BatchStop`]), no further file is started:
-    /// each is yielded with [`Error::Stopped`]. Once the settings'
+    /// each is yielded with [`ProtocolError::Stopped`]. Once the settings'
     /// [`Interrupt`] is triggered, the batch winds down ([`Interrupt`]).
     pub fn process_batch<'a, K, I>(
         &'a self,
@@ -391,7 +391,7 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
         path: PathBuf,
         options: UploadOptions,
         resume: Resume,
-    ) -> Result<Started, Failure> {
+    ) -> Result<Started, Error> {
         match resume.first_step() {
             ResumeStep::Final(media) => return Ok(Started::Final(media)),
             ResumeStep::Wait { mid, created_at } => {
@@ -433,7 +433,7 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
         mid: MediaId,
         created_at: Option<Timestamp>,
         target: &UploadTarget,
-    ) -> Result<Option<Started>, Failure> {
+    ) -> Result<Option<Started>, Error> {
         let read = self.get(&mid).await;
         let wall_clock = self.driver().runtime.wall_clock();
         let read_at = match after_created(read, target, wall_clock)? {

@@ -146,7 +146,7 @@ mod tests {
             _: &ClientSettings,
             _: Config,
             _: Option<()>,
-        ) -> Result<crate::Client<()>, crate::Failure> {
+        ) -> Result<crate::Client<()>, crate::Error> {
             unreachable!("only the settings are read")
         }
     }

@@ -15,7 +15,7 @@ use authenta_client::driver::{blocking, nonblocking};
 use authenta_client::http::{Method, Request, Response};
 use authenta_client::proto::engine::Flow;
 use authenta_client::proto::engine::flows::{Download, SourceInfo};
-use authenta_client::proto::{Config, Credentials, ErrorClass, Failure, MediaFile, PollPolicy};
+use authenta_client::proto::{Config, Credentials, Error, ErrorClass, MediaFile, PollPolicy};
 use authenta_client::types::{MediaId, MediaStatus, ModelType};
 use authenta_client::{
     Async, AsyncDownloadSink, AsyncHttpClient, AsyncRuntime, AsyncUploadSource, Client,
@@ -283,7 +283,7 @@ fn run<F: Flow>(
     clock: &FakeClock,
     flow: &mut F,
     io: Io<'_>,
-) -> Result<F::Output, Failure> {
+) -> Result<F::Output, Error> {
     match mode {
         Mode::Blocking => {
             let mut slice = io.source.map(|(b, _)| b);
@@ -479,7 +479,7 @@ fn wait_times_out_with_its_error() {
         let policy = PollPolicy::fixed(Duration::from_secs(2), Duration::from_secs(5));
         let mut wait = c.wait_flow(&created.media.mid, policy);
         let err = run(mode, &server, &clock, &mut wait, Io::none()).unwrap_err();
-        let Failure::Proto(authenta_proto::Error::Timeout(t)) = &err else {
+        let Error::Proto(authenta_proto::ProtocolError::Timeout(t)) = &err else {
             panic!("{err:?}")
         };
         assert_eq!(t.last_status, Some(MediaStatus::Inited));

@@ -612,7 +612,8 @@ mod tests {
             ]),
             vars(&[(ENV_API_KEY, "api_abc"), (ENV_CLIENT_SECRET, "s")]),
         ] {
-            let err = crate::Error::from(Config::from_lookup(both).unwrap_err()).to_string();
+            let err =
+                crate::ProtocolError::from(Config::from_lookup(both).unwrap_err()).to_string();
             assert!(err.contains("both"), "{err}");
             assert!(err.contains("unset AUTHENTA_API_KEY"), "{err}");
             assert!(err.contains("unset AUTHENTA_CLIENT_"), "{err}");
@@ -702,7 +703,7 @@ mod tests {
 
     #[test]
     fn each_config_error_carries_the_hint_of_its_own_cause() {
-        let err = crate::Error::from(
+        let err = crate::ProtocolError::from(
             Config::new(Credentials::new("id", "s"))
                 .with_base_url("ftp://x")
                 .unwrap_err(),
@@ -722,13 +723,15 @@ mod tests {
             text.contains("no scheme") || text.contains("no host"),
             "{text}"
         );
-        let missing = crate::Error::from(ConfigError::MissingVariable(ENV_CLIENT_ID)).to_string();
+        let missing =
+            crate::ProtocolError::from(ConfigError::MissingVariable(ENV_CLIENT_ID)).to_string();
         assert!(
             missing.contains("set AUTHENTA_API_KEY")
                 && missing.contains("AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET"),
             "{missing}"
         );
-        let bad = crate::Error::from(ConfigError::InvalidCredential(ENV_CLIENT_SECRET)).to_string();
+        let bad = crate::ProtocolError::from(ConfigError::InvalidCredential(ENV_CLIENT_SECRET))
+            .to_string();
         assert!(!bad.contains("set AUTHENTA"), "{bad}");
     }
 }

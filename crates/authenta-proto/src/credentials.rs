@@ -459,7 +459,7 @@ mod tests {
         use crate::engine::flows::Call;
         use crate::engine::{Action, Event, Flow, Inputs};
         use crate::ops::{CreateMedia, GetMedia};
-        use crate::{Config, Failure, RetryPolicy};
+        use crate::{Config, Error, RetryPolicy};
 
         /// A provider whose answers the test feeds itself (the flow never
         /// calls it: the driver does).
@@ -544,7 +544,7 @@ mod tests {
             }
         }
 
-        fn refused<T: std::fmt::Debug>(action: Action<T>) -> Failure {
+        fn refused<T: std::fmt::Debug>(action: Action<T>) -> Error {
             match action {
                 Action::Finish(Err(failure)) => failure,
                 other => panic!("expected the refusal, got {other:?}"),

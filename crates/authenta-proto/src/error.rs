@@ -18,7 +18,7 @@ use crate::retry::RetryAfter;
 /// transport's errors, wrapped by each backend's error type.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ProtocolError {
     /// The configuration is missing or invalid.
     #[error("{0}{hint}", hint = hint_suffix(self))]
     Config(#[source] ConfigError),
@@ -64,7 +64,7 @@ pub enum Error {
 
 /// `: what to do`, when the protocol knows, and the server's
 /// `Retry-After`, when it sent one.
-fn hint_suffix(error: &Error) -> String {
+fn hint_suffix(error: &ProtocolError) -> String {
     let mut text = error.hint().map(|h| format!(": {h}")).unwrap_or_default();
     match error.retry_after() {
         Some(RetryAfter::Delay(d)) => {
@@ -96,7 +96,7 @@ pub struct BatchStopped {
 
 /// Why a batch item is not done: the batch was interrupted. With a `mid`
 /// its record was uploaded and waiting for processing (not final: see
-/// [`Error::not_final`]); without, nothing of it was started.
+/// [`ProtocolError::not_final`]); without, nothing of it was started.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{}", match .mid {
     Some(mid) => format!("interrupted before the record was final (mid {mid})"),
@@ -158,15 +158,15 @@ impl ErrorClass {
     }
 }
 
-impl Error {
+impl ProtocolError {
     /// The class of the error.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::Config(_) => ErrorClass::Config,
-            Error::Invalid(_) => ErrorClass::InvalidInput,
+            ProtocolError::Config(_) => ErrorClass::Config,
+            ProtocolError::Invalid(_) => ErrorClass::InvalidInput,
             // The code's class from the spec's error table; an unknown
             // code is classed by its status.
-            Error::Api(e) => match e.body.code.info().map(|info| info.class) {
+            ProtocolError::Api(e) => match e.body.code.info().map(|info| info.class) {
                 Some(CodeClass::Credentials) => ErrorClass::Authentication,
                 Some(CodeClass::Permission) => ErrorClass::Permission,
                 Some(CodeClass::Quota) => ErrorClass::Quota,
@@ -182,22 +182,24 @@ impl Error {
             // A download URL (`resultURL`, a heatmap) that S3 refuses is
             // expired or altered, as for the upload below: the key's
             // permissions are not in question.
-            Error::Http(e) if e.operation.is_none() && matches!(e.status.as_u16(), 401 | 403) => {
+            ProtocolError::Http(e)
+                if e.operation.is_none() && matches!(e.status.as_u16(), 401 | 403) =>
+            {
                 ErrorClass::InvalidInput
             }
-            Error::Http(e) => class_of_status(e.status),
+            ProtocolError::Http(e) => class_of_status(e.status),
             // S3's refusals say the upload was wrong (expired URL, another
             // Content-Type, a changed size), not that the key lacks a
             // permission.
-            Error::Upload(e) if e.status.is_client_error() => ErrorClass::InvalidInput,
-            Error::Upload(e) => class_of_status(e.status),
-            Error::UploadExpired(_) => ErrorClass::InvalidInput,
-            Error::Decode(_) => ErrorClass::Server,
-            Error::Timeout(_) => ErrorClass::Timeout,
-            Error::Stopped(e) => e.class,
-            Error::Interrupted(_) => ErrorClass::Interrupted,
-            Error::JobState(_) => ErrorClass::InvalidInput,
-            Error::JobTimeout(_) => ErrorClass::Timeout,
+            ProtocolError::Upload(e) if e.status.is_client_error() => ErrorClass::InvalidInput,
+            ProtocolError::Upload(e) => class_of_status(e.status),
+            ProtocolError::UploadExpired(_) => ErrorClass::InvalidInput,
+            ProtocolError::Decode(_) => ErrorClass::Server,
+            ProtocolError::Timeout(_) => ErrorClass::Timeout,
+            ProtocolError::Stopped(e) => e.class,
+            ProtocolError::Interrupted(_) => ErrorClass::Interrupted,
+            ProtocolError::JobState(_) => ErrorClass::InvalidInput,
+            ProtocolError::JobTimeout(_) => ErrorClass::Timeout,
         }
     }
 
@@ -210,10 +212,10 @@ impl Error {
     }
 
     /// The API's error code, when the API sent one. S3's code for a refused
-    /// upload is [`Error::s3_code`].
+    /// upload is [`ProtocolError::s3_code`].
     pub fn code(&self) -> Option<&ErrorCode> {
         match self {
-            Error::Api(e) => Some(&e.body.code),
+            ProtocolError::Api(e) => Some(&e.body.code),
             _ => None,
         }
     }
@@ -222,9 +224,9 @@ impl Error {
     /// S3 refused the upload with its XML error body.
     ///
     /// ```
-    /// use authenta_proto::{Error, UploadError};
+    /// use authenta_proto::{ProtocolError, UploadError};
     ///
-    /// let refused = Error::Upload(Box::new(UploadError {
+    /// let refused = ProtocolError::Upload(Box::new(UploadError {
     ///     status: http::StatusCode::FORBIDDEN,
     ///     code: "AccessDenied".into(),
     ///     message: "Request has expired".into(),
@@ -237,7 +239,7 @@ impl Error {
     /// ```
     pub fn s3_code(&self) -> Option<&str> {
         match self {
-            Error::Upload(e) if !e.code.is_empty() => Some(&e.code),
+            ProtocolError::Upload(e) if !e.code.is_empty() => Some(&e.code),
             _ => None,
         }
     }
@@ -245,11 +247,11 @@ impl Error {
     /// The HTTP status of the answer that failed, if there was one.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
-            Error::Api(e) => Some(e.status),
-            Error::Http(e) => Some(e.status),
-            Error::Upload(e) => Some(e.status),
-            Error::Decode(e) => Some(e.status),
-            Error::JobState(e) => Some(e.status),
+            ProtocolError::Api(e) => Some(e.status),
+            ProtocolError::Http(e) => Some(e.status),
+            ProtocolError::Upload(e) => Some(e.status),
+            ProtocolError::Decode(e) => Some(e.status),
+            ProtocolError::JobState(e) => Some(e.status),
             _ => None,
         }
     }
@@ -257,19 +259,19 @@ impl Error {
     /// The media record the error concerns, where there is one.
     pub fn mid(&self) -> Option<&MediaId> {
         match self {
-            Error::Api(e) => e.mid.as_ref(),
-            Error::Http(e) => e.mid.as_ref(),
-            Error::Upload(e) => e.mid.as_ref(),
-            Error::UploadExpired(e) => e.mid.as_ref(),
-            Error::Decode(e) => e.mid.as_ref(),
-            Error::Timeout(e) => Some(&e.mid),
-            Error::Invalid(ValidationError::SizeMismatch { mid, .. }) => mid.as_ref(),
-            Error::Interrupted(e) => e.mid.as_ref(),
-            Error::Config(_)
-            | Error::Invalid(_)
-            | Error::Stopped(_)
-            | Error::JobState(_)
-            | Error::JobTimeout(_) => None,
+            ProtocolError::Api(e) => e.mid.as_ref(),
+            ProtocolError::Http(e) => e.mid.as_ref(),
+            ProtocolError::Upload(e) => e.mid.as_ref(),
+            ProtocolError::UploadExpired(e) => e.mid.as_ref(),
+            ProtocolError::Decode(e) => e.mid.as_ref(),
+            ProtocolError::Timeout(e) => Some(&e.mid),
+            ProtocolError::Invalid(ValidationError::SizeMismatch { mid, .. }) => mid.as_ref(),
+            ProtocolError::Interrupted(e) => e.mid.as_ref(),
+            ProtocolError::Config(_)
+            | ProtocolError::Invalid(_)
+            | ProtocolError::Stopped(_)
+            | ProtocolError::JobState(_)
+            | ProtocolError::JobTimeout(_) => None,
         }
     }
 
@@ -282,9 +284,9 @@ impl Error {
     /// The delay the server asked for (`Retry-After`), if any.
     pub fn retry_after(&self) -> Option<RetryAfter> {
         match self {
-            Error::Api(e) => e.retry_after,
-            Error::Http(e) => e.retry_after,
-            Error::Upload(e) => e.retry_after,
+            ProtocolError::Api(e) => e.retry_after,
+            ProtocolError::Http(e) => e.retry_after,
+            ProtocolError::Upload(e) => e.retry_after,
             _ => None,
         }
     }
@@ -294,10 +296,10 @@ impl Error {
     /// quota and credits it needs.
     pub fn operation(&self) -> Option<Operation> {
         match self {
-            Error::Api(e) => e.operation,
-            Error::Http(e) => e.operation,
-            Error::Decode(e) => e.operation,
-            Error::JobState(e) => Some(e.operation),
+            ProtocolError::Api(e) => e.operation,
+            ProtocolError::Http(e) => e.operation,
+            ProtocolError::Decode(e) => e.operation,
+            ProtocolError::JobState(e) => Some(e.operation),
             _ => None,
         }
     }
@@ -308,7 +310,7 @@ impl Error {
     pub fn hint(&self) -> Option<Cow<'static, str>> {
         let fixed = match self.class() {
             ErrorClass::Config => match self {
-                Error::Config(e) => return e.hint().map(Cow::Borrowed),
+                ProtocolError::Config(e) => return e.hint().map(Cow::Borrowed),
                 _ => return None,
             },
             ErrorClass::Authentication => match self.code() {
@@ -353,20 +355,20 @@ impl Error {
                 Some(429) => "the service is throttling requests; try again later",
                 _ => "the service failed; try again later",
             },
-            ErrorClass::Timeout if matches!(self, Error::JobTimeout(_)) => {
+            ErrorClass::Timeout if matches!(self, ProtocolError::JobTimeout(_)) => {
                 "the job goes on; wait for it again later with the same job id, or allow a longer bound"
             }
             ErrorClass::Timeout => {
                 "the record is still processing; wait again later with the same mid, or allow a longer timeout"
             }
             ErrorClass::InvalidInput => match self {
-                Error::JobState(e) => e.hint(),
+                ProtocolError::JobState(e) => e.hint(),
                 // The message already says the URL expired.
-                Error::UploadExpired(_) => "create a new record and upload again",
-                Error::Upload(e) if e.is_expired() => {
+                ProtocolError::UploadExpired(_) => "create a new record and upload again",
+                ProtocolError::Upload(e) if e.is_expired() => {
                     "the upload URL expired: create a new record and upload again"
                 }
-                Error::Upload(_) => {
+                ProtocolError::Upload(_) => {
                     "the upload must carry exactly the declared Content-Type and size, to the URL as given"
                 }
                 _ => return None,
@@ -377,25 +379,25 @@ impl Error {
     }
 
     /// The record this error leaves *not final*: uploaded and still being
-    /// processed when the wait ended (a wait's [`Error::Timeout`], or a
-    /// batch [`Error::Interrupted`] while it waited), with its last status
+    /// processed when the wait ended (a wait's [`ProtocolError::Timeout`], or a
+    /// batch [`ProtocolError::Interrupted`] while it waited), with its last status
     /// seen. Nothing failed: waiting again with the same mid (no upload, no
     /// mutation) gives the verdict. `None` for every other error.
     ///
     /// ```
-    /// use authenta_proto::{Error, Interrupted};
+    /// use authenta_proto::{ProtocolError, Interrupted};
     /// use authenta_proto::types::{MediaId, MediaStatus};
     ///
     /// let mid = MediaId::new("692f406f9f68d4b70080bb80");
-    /// let waiting = Error::Interrupted(Interrupted { mid: Some(mid.clone()) });
+    /// let waiting = ProtocolError::Interrupted(Interrupted { mid: Some(mid.clone()) });
     /// assert_eq!(waiting.not_final(), Some((&mid, Some(MediaStatus::Uploaded))));
-    /// assert_eq!(Error::Interrupted(Interrupted { mid: None }).not_final(), None);
+    /// assert_eq!(ProtocolError::Interrupted(Interrupted { mid: None }).not_final(), None);
     /// ```
     pub fn not_final(&self) -> Option<(&MediaId, Option<MediaStatus>)> {
         match self {
-            Error::Timeout(e) => Some((&e.mid, e.last_status.clone())),
+            ProtocolError::Timeout(e) => Some((&e.mid, e.last_status.clone())),
             // The pipeline yields a mid only for records uploaded and waiting.
-            Error::Interrupted(Interrupted { mid: Some(mid) }) => {
+            ProtocolError::Interrupted(Interrupted { mid: Some(mid) }) => {
                 Some((mid, Some(MediaStatus::Uploaded)))
             }
             _ => None,
@@ -409,10 +411,10 @@ impl Error {
     /// of the API is not counted: that is the service failing.
     ///
     /// ```
-    /// use authenta_proto::{Error, HttpError};
+    /// use authenta_proto::{ProtocolError, HttpError};
     /// use authenta_proto::types::Operation;
     ///
-    /// let moved = Error::Http(Box::new(HttpError {
+    /// let moved = ProtocolError::Http(Box::new(HttpError {
     ///     status: http::StatusCode::TEMPORARY_REDIRECT,
     ///     snippet: String::new(),
     ///     operation: Some(Operation::ListMedia),
@@ -425,10 +427,10 @@ impl Error {
     pub fn is_not_from_the_api(&self) -> bool {
         let html = |snippet: &str| snippet.trim_start().starts_with('<');
         match self {
-            Error::Http(e) if e.operation.is_some() => {
+            ProtocolError::Http(e) if e.operation.is_some() => {
                 e.status.is_redirection() || (e.status.is_client_error() && html(&e.snippet))
             }
-            Error::Decode(e) => e.operation.is_some() && html(&e.snippet),
+            ProtocolError::Decode(e) => e.operation.is_some() && html(&e.snippet),
             _ => false,
         }
     }
@@ -436,12 +438,12 @@ impl Error {
     /// Attaches the `mid` the failed request concerned.
     pub fn with_mid(mut self, mid: &MediaId) -> Self {
         let slot = match &mut self {
-            Error::Api(e) => &mut e.mid,
-            Error::Http(e) => &mut e.mid,
-            Error::Upload(e) => &mut e.mid,
-            Error::UploadExpired(e) => &mut e.mid,
-            Error::Decode(e) => &mut e.mid,
-            Error::Invalid(ValidationError::SizeMismatch { mid, .. }) => mid,
+            ProtocolError::Api(e) => &mut e.mid,
+            ProtocolError::Http(e) => &mut e.mid,
+            ProtocolError::Upload(e) => &mut e.mid,
+            ProtocolError::UploadExpired(e) => &mut e.mid,
+            ProtocolError::Decode(e) => &mut e.mid,
+            ProtocolError::Invalid(ValidationError::SizeMismatch { mid, .. }) => mid,
             _ => return self,
         };
         if slot.is_none() {
@@ -501,15 +503,15 @@ fn class_of_status(status: StatusCode) -> ErrorClass {
     }
 }
 
-impl From<ConfigError> for Error {
+impl From<ConfigError> for ProtocolError {
     fn from(e: ConfigError) -> Self {
-        Error::Config(e)
+        ProtocolError::Config(e)
     }
 }
 
-impl From<ValidationError> for Error {
+impl From<ValidationError> for ProtocolError {
     fn from(e: ValidationError) -> Self {
-        Error::Invalid(e)
+        ProtocolError::Invalid(e)
     }
 }
 
@@ -912,7 +914,7 @@ mod tests {
 
     #[test]
     fn display_names_the_problem_and_what_to_do() {
-        let err = Error::Api(Box::new(ApiError {
+        let err = ProtocolError::Api(Box::new(ApiError {
             status: StatusCode::TOO_MANY_REQUESTS,
             body: ErrorBody::documented(ErrorCode::Aa001).unwrap(),
             operation: Some(Operation::GetMedia),
@@ -929,7 +931,7 @@ mod tests {
     #[test]
     fn a_missing_permission_is_named_from_the_operation() {
         let refused = |operation| {
-            Error::Api(Box::new(ApiError {
+            ProtocolError::Api(Box::new(ApiError {
                 status: StatusCode::FORBIDDEN,
                 body: ErrorBody::documented(ErrorCode::Iam002).unwrap(),
                 operation,
@@ -970,7 +972,7 @@ mod tests {
 
     #[test]
     fn timeout_states_status_time_and_polls() {
-        let err = Error::Timeout(WaitTimeout {
+        let err = ProtocolError::Timeout(WaitTimeout {
             mid: MediaId::new("abc"),
             last_status: Some(MediaStatus::Uploaded),
             waited: Duration::from_millis(90_500),
@@ -987,7 +989,7 @@ mod tests {
 
     #[test]
     fn an_unusable_http_client_says_why_without_the_env_hint() {
-        let err = Error::Config(ConfigError::HttpClient(
+        let err = ProtocolError::Config(ConfigError::HttpClient(
             "it follows redirects; build it with redirect::Policy::none()".into(),
         ));
         assert_eq!(err.class(), ErrorClass::Config);
@@ -1037,17 +1039,17 @@ pub enum LocalIo {
     Checkpoint,
 }
 
-/// Why a flow failed: the protocol's [`Error`], the HTTP client's failure
+/// Why a flow failed: the protocol's [`ProtocolError`], the HTTP client's failure
 /// (after any retries), or local I/O. This is the error type of both
 /// backends and of `authenta_client::Client`: no generic parameter, the
 /// transport's own error boxed as the [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Failure {
+pub enum Error {
     /// The protocol's error: invalid input, an API or S3 error answer, a
     /// timeout, ...
     #[error(transparent)]
-    Proto(Error),
+    Proto(ProtocolError),
     /// The HTTP client failed.
     #[error("{}", transport_message(.kind, *.attempts, .operation, .mid.as_ref(), .error))]
     Transport {
@@ -1110,88 +1112,88 @@ fn transport_message(
     text
 }
 
-impl Failure {
+impl Error {
     /// The class of the failure (what a program or an exit code acts on).
     pub fn class(&self) -> ErrorClass {
         match self {
-            Failure::Proto(e) => e.class(),
-            Failure::Transport { .. } => ErrorClass::Network,
-            Failure::Io {
+            Error::Proto(e) => e.class(),
+            Error::Transport { .. } => ErrorClass::Network,
+            Error::Io {
                 during: LocalIo::ReadingSource,
                 ..
             } => ErrorClass::InvalidInput,
-            Failure::Io { .. } => ErrorClass::LocalIo,
+            Error::Io { .. } => ErrorClass::LocalIo,
         }
     }
 
     /// The API's error code, if the API sent one.
     pub fn code(&self) -> Option<&ErrorCode> {
-        self.as_proto().and_then(Error::code)
+        self.as_proto().and_then(ProtocolError::code)
     }
 
-    /// S3's error code, if S3 refused an upload ([`Error::s3_code`]).
+    /// S3's error code, if S3 refused an upload ([`ProtocolError::s3_code`]).
     pub fn s3_code(&self) -> Option<&str> {
-        self.as_proto().and_then(Error::s3_code)
+        self.as_proto().and_then(ProtocolError::s3_code)
     }
 
     /// The HTTP status of the failed answer, if there was one.
     pub fn status(&self) -> Option<StatusCode> {
-        self.as_proto().and_then(Error::status)
+        self.as_proto().and_then(ProtocolError::status)
     }
 
     /// The media record concerned, if any.
     pub fn mid(&self) -> Option<&MediaId> {
         match self {
-            Failure::Proto(e) => e.mid(),
-            Failure::Transport { mid, .. } | Failure::Io { mid, .. } => mid.as_ref(),
+            Error::Proto(e) => e.mid(),
+            Error::Transport { mid, .. } | Error::Io { mid, .. } => mid.as_ref(),
         }
     }
 
     /// Whether trying the same thing again later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Failure::Proto(e) => e.is_retryable(),
-            Failure::Transport { kind, .. } => crate::retry::classify_transport(*kind).is_retry(),
-            Failure::Io { .. } => false,
+            Error::Proto(e) => e.is_retryable(),
+            Error::Transport { kind, .. } => crate::retry::classify_transport(*kind).is_retry(),
+            Error::Io { .. } => false,
         }
     }
 
     /// The protocol error, if this is one.
-    pub fn as_proto(&self) -> Option<&Error> {
+    pub fn as_proto(&self) -> Option<&ProtocolError> {
         match self {
-            Failure::Proto(e) => Some(e),
+            Error::Proto(e) => Some(e),
             _ => None,
         }
     }
 
     /// What to do about it, where the protocol knows.
     pub fn hint(&self) -> Option<Cow<'static, str>> {
-        self.as_proto().and_then(Error::hint)
+        self.as_proto().and_then(ProtocolError::hint)
     }
 
     /// Attaches the `mid` the failure concerns, where it has none.
     pub fn with_mid(self, mid: &MediaId) -> Self {
         match self {
-            Failure::Proto(e) => Failure::Proto(e.with_mid(mid)),
-            Failure::Transport {
+            Error::Proto(e) => Error::Proto(e.with_mid(mid)),
+            Error::Transport {
                 error,
                 kind,
                 attempts,
                 operation,
                 mid: None,
-            } => Failure::Transport {
+            } => Error::Transport {
                 error,
                 kind,
                 attempts,
                 operation,
                 mid: Some(mid.clone()),
             },
-            Failure::Io {
+            Error::Io {
                 error,
                 during,
                 context,
                 mid: None,
-            } => Failure::Io {
+            } => Error::Io {
                 error,
                 during,
                 context,
@@ -1202,20 +1204,20 @@ impl Failure {
     }
 }
 
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure::Proto(e)
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Self {
+        Error::Proto(e)
     }
 }
 
-impl From<ConfigError> for Failure {
+impl From<ConfigError> for Error {
     fn from(e: ConfigError) -> Self {
-        Failure::Proto(Error::Config(e))
+        Error::Proto(ProtocolError::Config(e))
     }
 }
 
-impl From<ValidationError> for Failure {
+impl From<ValidationError> for Error {
     fn from(e: ValidationError) -> Self {
-        Failure::Proto(Error::Invalid(e))
+        Error::Proto(ProtocolError::Invalid(e))
     }
 }

@@ -11,7 +11,7 @@
 //!   quota;
 //! - [`ApiRequest`]: one per operation ([`CreateMedia`], [`GetMedia`],
 //!   [`ListMedia`], [`DeleteMedia`]), each a request builder and a response
-//!   reader; errors are read in one place ([`Error`]);
+//!   reader; errors are read in one place ([`ProtocolError`]);
 //! - [`UploadTarget`]: the exact head of the S3 `PUT` and the URL's expiry;
 //! - [`RetryPolicy`], [`PollPolicy`], [`ListCursor`]: when to retry, how
 //!   long to wait between polls, when a listing is complete;
@@ -80,8 +80,8 @@ pub use config::{
 pub use credentials::{CredentialError, CredentialProvider, QuotaUsage, Refresh};
 pub use engine::resume::Resume;
 pub use error::{
-    ApiError, BatchStopped, BoxError, ConfigError, DecodeError, Error, ErrorClass, Failure,
-    HttpError, Interrupted, LocalIo, UploadError, UploadExpired, ValidationError, WaitTimeout,
+    ApiError, BatchStopped, BoxError, ConfigError, DecodeError, Error, ErrorClass, HttpError,
+    Interrupted, LocalIo, ProtocolError, UploadError, UploadExpired, ValidationError, WaitTimeout,
     error_chain,
 };
 pub use jobs::{

@@ -1,5 +1,5 @@
 //! Reading answers: the one place where a non-2xx answer becomes an
-//! [`Error`], for the API and for S3.
+//! [`ProtocolError`], for the API and for S3.
 
 use authenta_types::{ErrorBody, MediaId, Operation};
 use http::Response;
@@ -7,7 +7,7 @@ use http::header::{CONTENT_TYPE, ETAG, RETRY_AFTER};
 use serde::de::DeserializeOwned;
 
 use crate::config::Config;
-use crate::error::{ApiError, DecodeError, Error, HttpError, UploadError};
+use crate::error::{ApiError, DecodeError, HttpError, ProtocolError, UploadError};
 use crate::retry::RetryAfter;
 
 /// The most bytes of an unreadable body an error keeps.
@@ -146,7 +146,7 @@ pub fn check_api_response(
     operation: Operation,
     mid: Option<&MediaId>,
     config: &Config,
-) -> Result<Response<Vec<u8>>, Error> {
+) -> Result<Response<Vec<u8>>, ProtocolError> {
     let status = response.status();
     if status.is_success() {
         return Ok(response);
@@ -154,7 +154,7 @@ pub fn check_api_response(
     let retry_after = retry_after(&response);
     let body = response.body();
     if let Ok(body) = serde_json::from_slice::<ErrorBody>(body) {
-        return Err(Error::Api(Box::new(ApiError {
+        return Err(ProtocolError::Api(Box::new(ApiError {
             status,
             body,
             operation: Some(operation),
@@ -162,7 +162,7 @@ pub fn check_api_response(
             retry_after,
         })));
     }
-    Err(Error::Http(Box::new(HttpError {
+    Err(ProtocolError::Http(Box::new(HttpError {
         status,
         snippet: answer_snippet(&response, Some(config)),
         operation: Some(operation),
@@ -185,7 +185,7 @@ pub fn read_json<T: DeserializeOwned>(
     response: &Response<Vec<u8>>,
     operation: Operation,
     mid: Option<&MediaId>,
-) -> Result<T, Error> {
+) -> Result<T, ProtocolError> {
     serde_json::from_slice(response.body()).map_err(|e| {
         let looks_json = response
             .headers()
@@ -197,7 +197,7 @@ pub fn read_json<T: DeserializeOwned>(
         } else {
             format!("expected JSON, got {:?}", response.headers()[CONTENT_TYPE])
         };
-        Error::Decode(Box::new(DecodeError {
+        ProtocolError::Decode(Box::new(DecodeError {
             status: response.status(),
             operation: Some(operation),
             reason,
@@ -222,7 +222,7 @@ pub struct UploadReceipt {
 pub fn read_upload_response(
     response: &Response<Vec<u8>>,
     mid: Option<&MediaId>,
-) -> Result<UploadReceipt, Error> {
+) -> Result<UploadReceipt, ProtocolError> {
     let status = response.status();
     let etag = response
         .headers()
@@ -233,7 +233,7 @@ pub fn read_upload_response(
         return Ok(UploadReceipt { etag });
     }
     if status.is_success() && parse_s3_error(response.body()).is_none() {
-        return Err(Error::Upload(Box::new(UploadError {
+        return Err(ProtocolError::Upload(Box::new(UploadError {
             status,
             code: String::new(),
             message: format!(
@@ -249,7 +249,7 @@ pub fn read_upload_response(
     }
     let (code, message) = parse_s3_error(response.body())
         .unwrap_or_else(|| (String::new(), answer_snippet(response, None)));
-    Err(Error::Upload(Box::new(UploadError {
+    Err(ProtocolError::Upload(Box::new(UploadError {
         status,
         code,
         message,
@@ -264,12 +264,12 @@ pub fn read_upload_response(
 pub fn read_artifact_response(
     response: Response<Vec<u8>>,
     mid: Option<&MediaId>,
-) -> Result<Vec<u8>, Error> {
+) -> Result<Vec<u8>, ProtocolError> {
     let status = response.status();
     if status.is_success() {
         return Ok(response.into_body());
     }
-    Err(Error::Http(Box::new(HttpError {
+    Err(ProtocolError::Http(Box::new(HttpError {
         status,
         snippet: answer_snippet(&response, None),
         operation: None,
@@ -329,7 +329,7 @@ mod tests {
                 &config(),
             )
             .unwrap_err();
-            let Error::Api(api) = &err else {
+            let ProtocolError::Api(api) = &err else {
                 panic!("{err:?}")
             };
             assert_eq!(api.body.code.as_str(), row.code);
@@ -370,7 +370,7 @@ mod tests {
             &config(),
         )
         .unwrap_err();
-        let Error::Http(http) = &err else {
+        let ProtocolError::Http(http) = &err else {
             panic!("{err:?}")
         };
         assert_eq!(http.status, StatusCode::BAD_GATEWAY);
@@ -427,7 +427,7 @@ mod tests {
             Some(&MediaId::new("m1")),
         )
         .unwrap_err();
-        let Error::Upload(up) = &err else {
+        let ProtocolError::Upload(up) = &err else {
             panic!("{err:?}")
         };
         assert_eq!(up.status, StatusCode::FORBIDDEN);
@@ -481,7 +481,7 @@ mod tests {
         );
         s3.headers_mut()
             .insert(ETAG, http::HeaderValue::from_static("\"x\""));
-        let Error::Upload(e) = read_upload_response(&s3, None).unwrap_err() else {
+        let ProtocolError::Upload(e) = read_upload_response(&s3, None).unwrap_err() else {
             panic!()
         };
         assert_eq!((e.status.as_u16(), e.code.as_str()), (200, "InternalError"));

@@ -9,7 +9,7 @@ use authenta_types::RetryAdvice;
 use http::StatusCode;
 use jiff::Timestamp;
 
-use crate::error::Error;
+use crate::error::ProtocolError;
 use crate::wire::TransportErrorKind;
 
 /// What the classifier says about one outcome.
@@ -63,18 +63,18 @@ pub fn classify_status(status: StatusCode) -> RetryAction {
 /// status, and neither is a 402 (credits); otherwise the status decides.
 /// Validation, configuration, expiry, decoding and wait timeouts are never
 /// retried.
-pub fn classify_error(error: &Error) -> RetryAction {
+pub fn classify_error(error: &ProtocolError) -> RetryAction {
     match error {
-        Error::Api(e) => match e.body.code.info() {
+        ProtocolError::Api(e) => match e.body.code.info() {
             Some(info) if info.retry == RetryAdvice::Never => RetryAction::RetryForbidden,
             _ => classify_status(e.status),
         },
-        Error::Http(e) => classify_status(e.status),
+        ProtocolError::Http(e) => classify_status(e.status),
         // S3 asks for a retry with RequestTimeout (400) and SlowDown (503).
-        Error::Upload(e) if e.code == "RequestTimeout" => {
+        ProtocolError::Upload(e) if e.code == "RequestTimeout" => {
             RetryAction::RetryIndicated(RetryReason::Transport)
         }
-        Error::Upload(e) => classify_status(e.status),
+        ProtocolError::Upload(e) => classify_status(e.status),
         _ => RetryAction::RetryForbidden,
     }
 }
@@ -269,8 +269,8 @@ mod tests {
     use crate::error::{ApiError, HttpError, UploadError};
     use authenta_types::{ApiGeneration, ErrorBody, ErrorCode};
 
-    fn api(code: &str, status: u16) -> Error {
-        Error::Api(Box::new(ApiError {
+    fn api(code: &str, status: u16) -> ProtocolError {
+        ProtocolError::Api(Box::new(ApiError {
             status: StatusCode::from_u16(status).unwrap(),
             body: ErrorBody::new(ErrorCode::from(code), "m", status, ApiGeneration::First),
             operation: None,
@@ -279,8 +279,8 @@ mod tests {
         }))
     }
 
-    fn http(status: u16) -> Error {
-        Error::Http(Box::new(HttpError {
+    fn http(status: u16) -> ProtocolError {
+        ProtocolError::Http(Box::new(HttpError {
             status: StatusCode::from_u16(status).unwrap(),
             snippet: String::new(),
             operation: None,
@@ -360,7 +360,7 @@ mod tests {
         }
         assert_eq!(classify_error(&http(501)), RetryAction::RetryForbidden);
         let s3 = |status: u16, code: &str| {
-            Error::Upload(Box::new(UploadError {
+            ProtocolError::Upload(Box::new(UploadError {
                 status: StatusCode::from_u16(status).unwrap(),
                 code: code.into(),
                 message: String::new(),

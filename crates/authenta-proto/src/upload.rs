@@ -10,7 +10,7 @@ use http::{HeaderValue, Method, Request, Uri};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{DecodeError, Error, UploadExpired, ValidationError};
+use crate::error::{DecodeError, ProtocolError, UploadExpired, ValidationError};
 
 /// The smallest upload whose `PUT` asks `Expect: 100-continue` (1 MiB, as
 /// curl does): S3 refuses a bad upload (an expired URL, a wrong signature or
@@ -83,7 +83,7 @@ impl UploadTarget {
         content_type: impl Into<String>,
         size: u64,
         expires_at: Option<Timestamp>,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, ProtocolError> {
         let url = url.into();
         parse_url(&url, None)?;
         Ok(UploadTarget {
@@ -103,7 +103,7 @@ impl UploadTarget {
         created: &CreatedMedia,
         request: &CreateMediaRequest,
         now: SystemTime,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, ProtocolError> {
         let mid = &created.media.mid;
         parse_url(&created.upload_url, Some(mid))?;
         let expires_at = match created.expires_in {
@@ -147,18 +147,18 @@ impl UploadTarget {
     /// [`EXPECT_CONTINUE_MIN`] bytes; no credentials, no
     /// `Transfer-Encoding`. An expired target is refused here, before a byte
     /// is sent.
-    pub fn request_head(&self, now: SystemTime) -> Result<Request<()>, Error> {
+    pub fn request_head(&self, now: SystemTime) -> Result<Request<()>, ProtocolError> {
         if let Some(expired_at) = self.expires_at
             && timestamp(now) >= expired_at
         {
-            return Err(Error::UploadExpired(UploadExpired {
+            return Err(ProtocolError::UploadExpired(UploadExpired {
                 mid: self.mid.clone(),
                 expired_at,
             }));
         }
         let uri = parse_url(&self.url, self.mid.as_ref())?;
         let content_type = HeaderValue::from_str(&self.content_type).map_err(|_| {
-            Error::Invalid(ValidationError::UnsupportedContentType {
+            ProtocolError::Invalid(ValidationError::UnsupportedContentType {
                 name: self.mid.as_ref().map(|m| m.to_string()).unwrap_or_default(),
                 content_type: self.content_type.clone(),
             })
@@ -179,9 +179,9 @@ impl UploadTarget {
 
 use authenta_types::redact_url;
 
-fn parse_url(url: &str, mid: Option<&MediaId>) -> Result<Uri, Error> {
+fn parse_url(url: &str, mid: Option<&MediaId>) -> Result<Uri, ProtocolError> {
     let bad = |reason: String| {
-        Error::Decode(Box::new(DecodeError {
+        ProtocolError::Decode(Box::new(DecodeError {
             status: http::StatusCode::OK,
             operation: Some(authenta_types::Operation::CreateMedia),
             reason,
@@ -243,7 +243,10 @@ pub(crate) fn timestamp(now: SystemTime) -> Timestamp {
 
 /// A `GET` for a processed record's artifact (`resultURL`, `heatmapURL`, a
 /// participant's heatmap): a pre-signed URL, fetched without credentials.
-pub fn artifact_request(url: &str, mid: Option<&MediaId>) -> Result<Request<Vec<u8>>, Error> {
+pub fn artifact_request(
+    url: &str,
+    mid: Option<&MediaId>,
+) -> Result<Request<Vec<u8>>, ProtocolError> {
     let uri = parse_url(url, mid)?;
     Ok(Request::builder()
         .method(Method::GET)
@@ -326,7 +329,7 @@ mod tests {
         let err = target
             .request_head(now + Duration::from_secs(901))
             .unwrap_err();
-        assert!(matches!(err, Error::UploadExpired(_)), "{err:?}");
+        assert!(matches!(err, ProtocolError::UploadExpired(_)), "{err:?}");
         assert!(err.to_string().contains("create a new record"), "{err}");
         assert_eq!(err.mid().unwrap().as_str(), "692f406f9f68d4b70080bb80");
     }

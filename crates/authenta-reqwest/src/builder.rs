@@ -1,7 +1,7 @@
 //! How an [`authenta_reqwest::Client`](crate::Client) is built: proto's
 //! [`ClientBuilder`](authenta_client::ClientBuilder) over this backend.
 
-use authenta_client::proto::{Config, ConfigError, Failure};
+use authenta_client::proto::{Config, ConfigError, Error};
 use authenta_client::{Async, ClientSettings};
 
 use crate::{Client, ReqwestTransport, TokioRuntime};
@@ -45,7 +45,7 @@ impl authenta_client::Backend for ReqwestTransport {
         settings: &ClientSettings,
         config: Config,
         http: Option<reqwest::Client>,
-    ) -> Result<Client, Failure> {
+    ) -> Result<Client, Error> {
         let http = match http {
             Some(http) => http,
             None => crate::reqwest_client_builder()

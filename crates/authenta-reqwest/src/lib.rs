@@ -16,7 +16,7 @@ pub use authenta_client::proto;
 pub use authenta_client::proto::engine::flows::Uploaded;
 pub use authenta_client::proto::{
     ApiKey, CallOptions, ClientSecret, Config, ConfigError, CredentialError, CredentialKind,
-    CredentialProvider, Credentials, ErrorClass, Failure, MediaFile, PollPolicy, ProgressFn,
+    CredentialProvider, Credentials, Error, ErrorClass, MediaFile, PollPolicy, ProgressFn,
     QuotaUsage, RetryPolicy, UploadOptions, UploadReceipt, UploadTarget,
 };
 pub use authenta_client::types;
@@ -67,16 +67,6 @@ pub use reqwest;
 /// # }
 /// ```
 pub type Client = authenta_client::Client<authenta_client::Async<ReqwestTransport, TokioRuntime>>;
-
-/// Everything that can go wrong: proto's [`Failure`] (the protocol's
-/// [`proto::Error`], local I/O, or the transport's [`reqwest::Error`]
-/// boxed as its source). [`Failure::class`], [`Failure::code`] (the API's
-/// `IAM001`, `AA001`, ...), [`Failure::status`], [`Failure::mid`] and
-/// [`Failure::is_retryable`] tell what happened; its message says what to
-/// do. Requests that may be retried were retried already, on the client's
-/// [`RetryPolicy`]. No error, log line or `Debug` output holds the client
-/// secret or an upload URL's signature.
-pub type Error = Failure;
 
 /// A result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

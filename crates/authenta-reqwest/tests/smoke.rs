@@ -242,7 +242,7 @@ async fn a_slow_answer_times_out_and_a_get_is_retried() {
     assert!(
         matches!(
             err,
-            authenta_reqwest::Failure::Transport {
+            authenta_reqwest::Error::Transport {
                 kind: authenta_reqwest::proto::TransportErrorKind::Timeout,
                 attempts: 2,
                 ..

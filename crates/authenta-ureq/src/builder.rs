@@ -1,7 +1,7 @@
 //! How an [`authenta_ureq::Client`](crate::Client) is built: proto's
 //! [`ClientBuilder`](authenta_client::ClientBuilder) over this backend.
 
-use authenta_client::proto::{Config, Failure};
+use authenta_client::proto::{Config, Error};
 use authenta_client::{Blocking, ClientSettings};
 
 use crate::Client;
@@ -42,7 +42,7 @@ impl authenta_client::Backend for UreqTransport {
         settings: &ClientSettings,
         config: Config,
         agent: Option<ureq::Agent>,
-    ) -> Result<Client, Failure> {
+    ) -> Result<Client, Error> {
         let transport = agent
             .map_or_else(UreqTransport::new, UreqTransport::with_agent)
             .connect_timeout(Some(settings.connect_timeout))
@@ -93,7 +93,7 @@ mod tests {
         assert!(
             matches!(
                 err.as_proto(),
-                Some(authenta_client::proto::Error::Invalid(
+                Some(authenta_client::proto::ProtocolError::Invalid(
                     ValidationError::Unreadable { .. }
                 ))
             ),

@@ -61,13 +61,13 @@
 //!
 //! # Errors
 //!
-//! Every method returns [`Error`], proto's [`Failure`] (a failed request's
-//! [`ureq::Error`] is its source): an API error with its documented code (`IAM001`,
+//! Every method returns [`Error`] (a failed request's [`ureq::Error`] is its
+//! source): an API error with its documented code (`IAM001`,
 //! `IAM002`, `AA001`, `U007`, ...), an S3 refusal of the upload, a
 //! validation error raised before any request, a wait that timed out, a
 //! network failure after the retries the policy allows, or local I/O.
-//! [`Failure::code`], [`Failure::status`], [`Failure::mid`],
-//! [`Failure::class`] and [`Failure::is_retryable`] say which. No error
+//! [`Error::code`], [`Error::status`], [`Error::mid`],
+//! [`Error::class`] and [`Error::is_retryable`] say which. No error
 //! message, `Debug` string or log line holds the client secret or an
 //! upload URL's signature.
 //!
@@ -105,7 +105,7 @@ pub use authenta_client::proto;
 pub use authenta_client::proto::engine::flows::Uploaded;
 pub use authenta_client::proto::{
     ApiKey, CallOptions, ClientSecret, Config, CredentialError, CredentialKind, CredentialProvider,
-    Credentials, ErrorClass, Failure, MediaFile, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy,
+    Credentials, Error, ErrorClass, MediaFile, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy,
     UploadOptions, UploadReceipt, UploadTarget,
 };
 pub use authenta_client::types;
@@ -127,11 +127,6 @@ pub use ureq;
 /// Make one with [`Client::builder`](authenta_client::Client::builder) or
 /// [`Client::from_env`](authenta_client::Client::from_env).
 pub type Client = authenta_client::Client<authenta_client::Blocking<UreqTransport, StdRuntime>>;
-
-/// Everything that can go wrong: proto's [`Failure`] (the protocol's
-/// [`proto::Error`], local I/O, or the transport's [`ureq::Error`] boxed as
-/// its source).
-pub type Error = Failure;
 
 /// A result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

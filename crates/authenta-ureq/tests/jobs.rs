@@ -9,13 +9,14 @@ use std::io::{Cursor, Read};
 use std::time::Duration;
 
 use authenta_emulator::{Emulator, KeySpec, RunningEmulator};
-use authenta_proto::engine::blocking;
-use authenta_proto::engine::flows::SourceInfo;
-use authenta_proto::engine::job_batch::JobBatchWait;
-use authenta_proto::engine::jobs::{JobUpload, RunJob, SlotSelector};
-use authenta_proto::types::{JobParameters, JobStatus, SlotName, TaskType};
-use authenta_proto::{CancelJob, DeleteJob, Error, GetJob, JobFile, PollPolicy, UploadSource};
-use authenta_ureq::{Client, Credentials, RetryPolicy};
+use authenta_ureq::client::UploadSource;
+use authenta_ureq::client::driver::blocking;
+use authenta_ureq::proto::engine::flows::SourceInfo;
+use authenta_ureq::proto::engine::job_batch::JobBatchWait;
+use authenta_ureq::proto::engine::jobs::{JobUpload, RunJob, SlotSelector};
+use authenta_ureq::proto::types::{JobParameters, JobStatus, SlotName, TaskType};
+use authenta_ureq::proto::{CancelJob, DeleteJob, GetJob, JobFile, PollPolicy, ProtocolError};
+use authenta_ureq::{Client, Credentials, Error, RetryPolicy};
 
 const PNG: &[u8] = include_bytes!("../../../samples/test-pattern.png");
 const JPEG: &[u8] = include_bytes!("../../../samples/test-pattern.jpg");
@@ -56,11 +57,11 @@ fn upload(slot: SlotName, name: &str, bytes: &[u8]) -> JobUpload {
 }
 
 /// Runs `flow` with the client's transport and runtime, `source` its bytes.
-fn run<F: authenta_proto::engine::Flow>(
+fn run<F: authenta_ureq::proto::engine::Flow>(
     client: &Client,
     flow: &mut F,
     source: Option<&mut dyn UploadSource>,
-) -> Result<F::Output, authenta_proto::Failure> {
+) -> Result<F::Output, Error> {
     let driver = client.driver();
     let mut io = blocking::Io {
         source,
@@ -188,7 +189,7 @@ fn many_jobs_are_waited_for_together_and_cancel_and_delete_say_the_state() {
         let mut source: &[u8] = PNG;
         // A zero bound: the run ends at its first poll, the job processing.
         let err = run(&client, &mut flow, Some(&mut source)).unwrap_err();
-        let Some(Error::JobTimeout(timeout)) = err.as_proto() else {
+        let Some(ProtocolError::JobTimeout(timeout)) = err.as_proto() else {
             panic!("{err:?}")
         };
         batch.add(
@@ -225,7 +226,7 @@ fn many_jobs_are_waited_for_together_and_cancel_and_delete_say_the_state() {
         None,
     )
     .unwrap_err();
-    let Some(Error::JobState(state)) = err.as_proto() else {
+    let Some(ProtocolError::JobState(state)) = err.as_proto() else {
         panic!("{err:?}")
     };
     assert_eq!(state.job_status, Some(JobStatus::Completed), "{state:?}");
@@ -238,5 +239,5 @@ fn many_jobs_are_waited_for_together_and_cancel_and_delete_say_the_state() {
     )
     .unwrap();
     let err = run(&client, &mut client.call(GetJob::new(ids[1].clone())), None).unwrap_err();
-    assert_eq!(err.class(), authenta_proto::ErrorClass::NotFound);
+    assert_eq!(err.class(), authenta_ureq::proto::ErrorClass::NotFound);
 }

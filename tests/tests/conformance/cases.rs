@@ -14,19 +14,19 @@ use authenta_proto::types::{
     MediaId, MediaList, MediaStatus, ModelType, Permission,
 };
 use authenta_proto::{
-    CredentialError, CredentialKind, CredentialProvider, Credentials, Error, ErrorClass, Failure,
-    PollPolicy, RetryPolicy, UploadError, UploadTarget, ValidationError,
+    CredentialError, CredentialKind, CredentialProvider, Credentials, Error, ErrorClass,
+    PollPolicy, ProtocolError, RetryPolicy, UploadError, UploadTarget, ValidationError,
 };
 use authenta_tests::env::{png_bytes, png_request};
 use authenta_tests::{Backend, Env};
 
 use authenta_tests::env::{ac1, sha256_hex};
 
-/// Checks a documented API error: proto's typed `Error::Api` with the
+/// Checks a documented API error: proto's typed `ProtocolError::Api` with the
 /// documented body, the status the emulator answers for the code, the
 /// class, the record, and no retry advised.
-fn assert_documented(err: &Failure, code: ErrorCode, class: ErrorClass, mid: Option<&MediaId>) {
-    let Some(Error::Api(api)) = err.as_proto() else {
+fn assert_documented(err: &Error, code: ErrorCode, class: ErrorClass, mid: Option<&MediaId>) {
+    let Some(ProtocolError::Api(api)) = err.as_proto() else {
         panic!("expected the API's {code} error, got {err:?}")
     };
     assert_eq!(
@@ -63,9 +63,9 @@ fn of_kind(env: &Env, code: ErrorCode) -> ErrorCode {
 }
 
 /// S3's refusal of an upload, typed.
-fn upload_error(err: &Failure) -> &UploadError {
+fn upload_error(err: &Error) -> &UploadError {
     match err.as_proto() {
-        Some(Error::Upload(e)) => e,
+        Some(ProtocolError::Upload(e)) => e,
         _ => panic!("expected S3's refusal, got {err:?}"),
     }
 }
@@ -239,7 +239,7 @@ pub fn upload_from_a_reader_or_stream<B: Backend>() {
     assert!(
         matches!(
             err.as_proto(),
-            Some(Error::Invalid(ValidationError::InvalidName { .. }))
+            Some(ProtocolError::Invalid(ValidationError::InvalidName { .. }))
         ),
         "a body without a name is refused: {err:?}"
     );
@@ -267,7 +267,7 @@ pub fn upload_to_resumes_a_saved_target<B: Backend>() {
     assert!(
         matches!(
             err.as_proto(),
-            Some(Error::Invalid(ValidationError::SizeMismatch {
+            Some(ProtocolError::Invalid(ValidationError::SizeMismatch {
                 expected: 4096,
                 actual: 100,
                 ..
@@ -329,7 +329,7 @@ pub fn an_upload_checkpoints_before_each_request_and_stops_when_saving_fails<B: 
     assert!(
         matches!(
             &err,
-            Failure::Io {
+            Error::Io {
                 during: LocalIo::Checkpoint,
                 ..
             }
@@ -377,7 +377,7 @@ pub fn iam001_for_a_wrong_secret_a_regenerated_secret_and_a_revoked_key<B: Backe
     let env = Env::new();
     let owner: B = env.client();
     let mid = owner.create(png_request("x.png", 10)).unwrap().media.mid;
-    let iam001 = |err: Failure, mid: Option<&MediaId>| {
+    let iam001 = |err: Error, mid: Option<&MediaId>| {
         assert_documented(&err, ErrorCode::Iam001, ErrorClass::Authentication, mid)
     };
 
@@ -462,7 +462,7 @@ pub fn aa001_at_exactly_the_quota_not_retried<B: Backend>() {
     let mid = owner.create(png_request("x.png", 10)).unwrap().media.mid;
     let reader: B = env.client_with(&env.key(KeySpec::new("3 queries").query_quota(3)));
     let writer: B = env.client_with(&env.key(KeySpec::new("2 mutations").mutation_quota(2)));
-    let aa001 = |err: Failure, mid: Option<&MediaId>| {
+    let aa001 = |err: Error, mid: Option<&MediaId>| {
         assert_documented(&err, ErrorCode::Aa001, ErrorClass::Quota, mid)
     };
     env.emu.clear_api_requests();
@@ -510,7 +510,7 @@ pub fn no_credits_is_refused_at_create_and_never_retried<B: Backend>() {
     // U007 for a client id and secret; a 402 INSUFFICIENT_BALANCE for an
     // API key: both class credits (the CLI's exit 5), never retried.
     let code = of_kind(&env, ErrorCode::U007);
-    let u007 = |err: Failure| {
+    let u007 = |err: Error| {
         assert_documented(&err, code.clone(), ErrorClass::Credits, None);
         if env.kind == CredentialKind::ApiKey {
             assert_eq!(err.status().map(|s| s.as_u16()), Some(402));
@@ -564,7 +564,7 @@ pub fn an_expired_upload_url_is_refused<B: Backend>() {
         saved["expiresAt"] = "2020-01-01T00:00:00Z".into()
     });
     let err = client.upload_to(&expired, &path).unwrap_err();
-    let Some(Error::UploadExpired(e)) = err.as_proto() else {
+    let Some(ProtocolError::UploadExpired(e)) = err.as_proto() else {
         panic!("expected the expiry refusal, got {err:?}")
     };
     assert_eq!(e.mid.as_ref(), Some(&created.media.mid));
@@ -671,7 +671,7 @@ pub fn wait_times_out_with_status_time_and_polls<B: Backend>() {
     env.emu.clear_api_requests();
 
     let err = client.wait_with(&mid, policy).unwrap_err();
-    let Some(Error::Timeout(timeout)) = err.as_proto() else {
+    let Some(ProtocolError::Timeout(timeout)) = err.as_proto() else {
         panic!("expected a wait timeout, got {err:?}")
     };
     assert_eq!(timeout.mid, mid);
@@ -819,7 +819,7 @@ pub fn no_debug_or_message_shows_the_secret<B: Backend>() {
     ];
 
     // Failures of every kind, from a client holding the secret.
-    let mut errors: Vec<Failure> = Vec::new();
+    let mut errors: Vec<Error> = Vec::new();
     let unknown = MediaId::new("0123456789abcdef01234567");
     errors.push(client.get(&unknown).unwrap_err());
     let missing = env.dir.path().join("missing.png");
@@ -858,7 +858,7 @@ pub fn no_debug_or_message_shows_the_secret<B: Backend>() {
             Authentication
         ]
     );
-    assert!(matches!(errors[4], Failure::Transport { .. }));
+    assert!(matches!(errors[4], Error::Transport { .. }));
     for err in &errors {
         shown.push(format!("{err:?}"));
         shown.push(err.to_string());
@@ -873,7 +873,7 @@ pub fn invalid_api_key_for_a_wrong_a_regenerated_and_a_revoked_key<B: Backend>()
     let env = Env::new();
     let owner: B = env.client();
     let mid = owner.create(png_request("x.png", 10)).unwrap().media.mid;
-    let refused = |err: Failure, mid: Option<&MediaId>| {
+    let refused = |err: Error, mid: Option<&MediaId>| {
         assert_documented(
             &err,
             ErrorCode::InvalidApiKey,
@@ -1055,7 +1055,7 @@ pub fn each_current_error_body_parses_into_its_class<B: Backend>() {
             .unwrap();
         let err = client.list(ListQuery::default()).unwrap_err();
         let expected: ErrorBody = serde_json::from_str(body).unwrap();
-        let Some(Error::Api(api)) = err.as_proto() else {
+        let Some(ProtocolError::Api(api)) = err.as_proto() else {
             panic!("{body}: expected a typed API error, got {err:?}")
         };
         assert_eq!(api.body, expected, "{body}");

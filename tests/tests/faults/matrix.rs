@@ -100,16 +100,16 @@ impl Step {
 /// The error a failing row ends with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// The API's typed error (`Error::Api`): status and code.
+    /// The API's typed error (`ProtocolError::Api`): status and code.
     Api(u16, &'static str),
-    /// An answer that is not the API's error body (`Error::Http`).
+    /// An answer that is not the API's error body (`ProtocolError::Http`).
     Http(u16),
-    /// S3's refusal of the upload (`Error::Upload`): status and S3 code
+    /// S3's refusal of the upload (`ProtocolError::Upload`): status and S3 code
     /// (empty when the body was not S3's XML).
     Upload(u16, &'static str),
-    /// A 2xx answer that cannot be read (`Error::Decode`).
+    /// A 2xx answer that cannot be read (`ProtocolError::Decode`).
     Decode(u16),
-    /// The HTTP client failed (`Failure::Transport`).
+    /// The HTTP client failed (`Error::Transport`).
     Network(TransportErrorKind),
 }
 
@@ -706,12 +706,12 @@ pub fn describe(fault: Fault, expect: Expect) -> String {
             kind,
         } => {
             let error = match kind {
-                Kind::Api(status, code) => format!("`Error::Api` {status} `{code}`"),
-                Kind::Http(status) => format!("`Error::Http` {status}"),
-                Kind::Upload(status, "") => format!("`Error::Upload` {status}, no S3 code"),
-                Kind::Upload(status, code) => format!("`Error::Upload` {status} `{code}`"),
-                Kind::Decode(status) => format!("`Error::Decode` (status {status})"),
-                Kind::Network(kind) => format!("`Failure::Transport` `{kind:?}`"),
+                Kind::Api(status, code) => format!("`ProtocolError::Api` {status} `{code}`"),
+                Kind::Http(status) => format!("`ProtocolError::Http` {status}"),
+                Kind::Upload(status, "") => format!("`ProtocolError::Upload` {status}, no S3 code"),
+                Kind::Upload(status, code) => format!("`ProtocolError::Upload` {status} `{code}`"),
+                Kind::Decode(status) => format!("`ProtocolError::Decode` (status {status})"),
+                Kind::Network(kind) => format!("`Error::Transport` `{kind:?}`"),
             };
             let sent = if attempts == 0 {
                 "none sent (refused before the request)".to_owned()

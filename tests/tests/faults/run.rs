@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use authenta_emulator::{Fault as Injected, FaultAction, FaultBody, FaultStage, KeySpec};
 use authenta_proto::types::{CreatedMedia, ListQuery, Media, MediaId, Permission, ResultDocument};
-use authenta_proto::{Error, Failure, UploadTarget};
+use authenta_proto::{Error, ProtocolError, UploadTarget};
 use authenta_tests::env::{png_bytes, png_request};
 use authenta_tests::{Backend, Env, Settings};
 
@@ -475,7 +475,7 @@ fn arm<B: Backend>(
     armed
 }
 
-fn act<B: Backend>(env: &Env, client: &B, step: Step, fixture: &Fixture) -> Result<Done, Failure> {
+fn act<B: Backend>(env: &Env, client: &B, step: Step, fixture: &Fixture) -> Result<Done, Error> {
     let mid = || fixture.mid.as_ref().unwrap();
     let media = || fixture.media.as_ref().unwrap();
     Ok(match step {
@@ -589,7 +589,7 @@ fn row<B: Backend>(fault: Fault, step: Step, expect: Expect) {
 struct Seen<'a> {
     fault: Fault,
     fixture: &'a Fixture,
-    outcome: &'a Result<Done, Failure>,
+    outcome: &'a Result<Done, Error>,
     attempts: &'a Attempts,
     fault_delay: Duration,
 }
@@ -718,9 +718,9 @@ fn check_outcome(env: &Env, fault: Fault, step: Step, expect: Expect, seen: &See
     }
 }
 
-fn check_kind(err: &Failure, kind: Kind, attempts: u32) {
+fn check_kind(err: &Error, kind: Kind, attempts: u32) {
     if let Kind::Network(kind) = kind {
-        let Failure::Transport {
+        let Error::Transport {
             kind: got,
             attempts: sent,
             ..
@@ -734,20 +734,22 @@ fn check_kind(err: &Failure, kind: Kind, attempts: u32) {
     }
     let proto = err.as_proto().unwrap_or_else(|| panic!("{err:?}"));
     match (kind, proto) {
-        (Kind::Api(status, code), Error::Api(api)) => {
+        (Kind::Api(status, code), ProtocolError::Api(api)) => {
             assert_eq!(api.status.as_u16(), status, "{err:?}");
             assert_eq!(api.body.code.as_str(), code, "{err:?}");
             assert!(err.to_string().contains(code), "{err}");
         }
-        (Kind::Http(status), Error::Http(e)) => assert_eq!(e.status.as_u16(), status, "{err:?}"),
-        (Kind::Upload(status, code), Error::Upload(e)) => {
+        (Kind::Http(status), ProtocolError::Http(e)) => {
+            assert_eq!(e.status.as_u16(), status, "{err:?}")
+        }
+        (Kind::Upload(status, code), ProtocolError::Upload(e)) => {
             assert_eq!(
                 (e.status.as_u16(), e.code.as_str()),
                 (status, code),
                 "{err:?}"
             );
         }
-        (Kind::Decode(status), Error::Decode(e)) => {
+        (Kind::Decode(status), ProtocolError::Decode(e)) => {
             assert_eq!(e.status.as_u16(), status, "{err:?}")
         }
         (kind, _) => panic!("expected {kind:?}, got {err:?}"),
@@ -755,7 +757,7 @@ fn check_kind(err: &Failure, kind: Kind, attempts: u32) {
 }
 
 /// The `mid` a failure names: the record the step concerned.
-fn check_mid(env: &Env, step: Step, fixture: &Fixture, err: &Failure) {
+fn check_mid(env: &Env, step: Step, fixture: &Fixture, err: &Error) {
     let expected = match step {
         Step::Create | Step::List | Step::ListAll | Step::Batch => None,
         Step::Get | Step::Delete | Step::Result | Step::Heatmap | Step::Wait => fixture.mid.clone(),

@@ -1,7 +1,7 @@
 //! The blocking driver: one loop that runs any [`Flow`] over a blocking
 //! [`HttpClient`] and [`Runtime`]. It decides nothing.
 
-use authenta_proto::Failure;
+use authenta_proto::Error;
 use authenta_proto::engine::{Action, AttemptSpan, Event, Flow, Written};
 
 use super::{Counted, drive, missing, now};
@@ -19,6 +19,6 @@ pub fn run<F: Flow + ?Sized>(
     runtime: &(impl Runtime + ?Sized),
     flow: &mut F,
     io: &mut Io<'_>,
-) -> Result<F::Output, Failure> {
+) -> Result<F::Output, Error> {
     drive!(client, runtime, flow, io, now, UploadBody)
 }

@@ -1,7 +1,7 @@
 //! The async driver: one loop that runs any [`Flow`] over an
 //! [`AsyncHttpClient`] and [`AsyncRuntime`]. It decides nothing.
 
-use authenta_proto::Failure;
+use authenta_proto::Error;
 use authenta_proto::engine::{Action, AttemptSpan, Event, Flow, Written};
 
 use super::{Counted, drive, later, missing};
@@ -20,7 +20,7 @@ pub async fn run<F, C, R>(
     runtime: &R,
     flow: &mut F,
     io: &mut Io<'_>,
-) -> Result<F::Output, Failure>
+) -> Result<F::Output, Error>
 where
     F: Flow + ?Sized,
     C: AsyncHttpClient + ?Sized,

@@ -39,7 +39,7 @@ use jiff::Timestamp;
 use super::flows::{Call, Observer};
 use super::{Action, Event, Flow, Inputs};
 use crate::config::Config;
-use crate::error::{Error, Failure, WaitTimeout};
+use crate::error::{Error, ProtocolError, WaitTimeout};
 use crate::ops::{GetMedia, ListMedia};
 use crate::poll::{PollPolicy, PollStep};
 use crate::retry::RetryPolicy;
@@ -55,7 +55,7 @@ pub const STALE_LIST_READS: u32 = 5;
 
 /// The records finished since the flow last finished: each with its final
 /// record, or why waiting for it failed (a timeout, an error answer).
-pub type Finished = Vec<(MediaId, Result<Media, Failure>)>;
+pub type Finished = Vec<(MediaId, Result<Media, Error>)>;
 
 /// The order the server lists records in, as learnt from its pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -331,7 +331,7 @@ impl BatchWait {
                 self.pending.remove(&mid);
                 self.singles.retain(|m| *m != mid);
                 self.finished
-                    .push((mid, Err(Failure::Proto(Error::Timeout(timeout)))));
+                    .push((mid, Err(Error::Proto(ProtocolError::Timeout(timeout)))));
             }
         }
     }
@@ -340,7 +340,7 @@ impl BatchWait {
     /// within its deadline polls it again later (as one wait does:
     /// [`Waiter::on_failure`](super::Waiter::on_failure)); another ends its
     /// wait with the failure.
-    fn on_failure(&mut self, mid: MediaId, failure: Failure, inputs: Inputs) {
+    fn on_failure(&mut self, mid: MediaId, failure: Error, inputs: Inputs) {
         if let Some(watched) = self.pending.get_mut(&mid) {
             let elapsed = inputs.now.saturating_duration_since(watched.started);
             let again = super::poll_again_after(
@@ -374,7 +374,7 @@ impl BatchWait {
         }
     }
 
-    fn list(&mut self, offset: u64) -> Result<Call<ListMedia>, Failure> {
+    fn list(&mut self, offset: u64) -> Result<Call<ListMedia>, Error> {
         let query = ListQuery {
             limit: Some(LIST_LIMIT_MAX),
             offset: Some(offset),
@@ -1045,7 +1045,7 @@ mod tests {
         for n in [0, 2] {
             let (result, when) = &done[&MediaId::new(mid(n))];
             let failure = result.as_ref().unwrap_err();
-            let Some(Error::Timeout(timeout)) = failure.as_proto() else {
+            let Some(ProtocolError::Timeout(timeout)) = failure.as_proto() else {
                 panic!("{failure:?}")
             };
             // Polls at 2, 4, 6 and the deadline (7 s), where the list's

@@ -25,7 +25,7 @@ use super::{
 };
 use crate::config::Config;
 use crate::credentials::KeyGeneration;
-use crate::error::{Error, Failure, LocalIo, ValidationError};
+use crate::error::{Error, LocalIo, ProtocolError, ValidationError};
 use crate::ops::{ApiRequest, CreateMedia, GetMedia, ListMedia};
 use crate::options::{Checkpoint, CheckpointFn};
 use crate::paginate::ListCursor;
@@ -41,11 +41,11 @@ fn relay<F: Flow, U>(
     flow: &mut F,
     event: Event,
     inputs: Inputs,
-) -> Result<Action<U>, Result<F::Output, Failure>> {
+) -> Result<Action<U>, Result<F::Output, Error>> {
     flow.step(event, inputs).relay()
 }
 
-fn after<T>(step: Step<Result<T, Failure>>) -> Action<T> {
+fn after<T>(step: Step<Result<T, Error>>) -> Action<T> {
     match step {
         Step::Done(result) => Action::Finish(result),
         Step::Retry(delay) => Action::Sleep(delay),
@@ -85,7 +85,7 @@ enum Renewal {
     Checking,
     /// Asked after a refusal of the credentials: the refusal stands unless
     /// the credentials change.
-    AfterRefusal(Failure),
+    AfterRefusal(Error),
     /// Sent again after a refusal of the credentials: a second refusal
     /// stands.
     Resent,
@@ -128,10 +128,10 @@ impl<Op: ApiRequest> Call<Op> {
 
     /// After an answer: a refusal of the credentials in use (`IAM001`,
     /// `INVALID_API_KEY`), not yet sent again, with a provider to ask, turns into a refresh.
-    fn after_answer(&mut self, step: Step<Result<Op::Output, Failure>>) -> Action<Op::Output> {
+    fn after_answer(&mut self, step: Step<Result<Op::Output, Error>>) -> Action<Op::Output> {
         // `IAM001` or `INVALID_API_KEY`: the spec's table classes both as
         // refused credentials.
-        let refused = matches!(&step, Step::Done(Err(f)) if f.as_proto().is_some_and(crate::Error::is_credentials_refused));
+        let refused = matches!(&step, Step::Done(Err(f)) if f.as_proto().is_some_and(crate::ProtocolError::is_credentials_refused));
         if !refused || matches!(self.renewal, Renewal::Resent) {
             return after(step);
         }
@@ -180,17 +180,9 @@ impl<Op: ApiRequest> Call<Op> {
                     tracing::info!("the provider gave the same credentials: the refusal stands");
                     Action::Finish(Err(refusal))
                 }
-                Err(e) => Action::Finish(Err(Error::Config(e).into())),
+                Err(e) => Action::Finish(Err(ProtocolError::Config(e).into())),
             },
-            other => {
-                self.renewal = other;
-                Action::Finish(Err(Failure::Io {
-                    error: std::io::Error::other("the driver fed credentials no one asked for"),
-                    during: LocalIo::ReadingSource,
-                    context: "driving the flow".to_owned(),
-                    mid: None,
-                }))
-            }
+            _ => panic!("a driver bug: the flow was fed credentials it did not ask for"),
         }
     }
 }
@@ -277,8 +269,8 @@ impl UploadTo {
         }
     }
 
-    fn source_failed(&self, error: std::io::Error) -> Failure {
-        Failure::Io {
+    fn source_failed(&self, error: std::io::Error) -> Error {
+        Error::Io {
             error,
             during: LocalIo::ReadingSource,
             context: format!("reading {}", self.source.name),
@@ -405,11 +397,11 @@ impl Upload {
     }
 
     /// Saves `point` with the caller's checkpoint, if any.
-    fn save(&self, point: Checkpoint<'_>, mid: Option<&MediaId>) -> Result<(), Failure> {
+    fn save(&self, point: Checkpoint<'_>, mid: Option<&MediaId>) -> Result<(), Error> {
         save_checkpoint(self.checkpoint.as_ref(), point, mid)
     }
 
-    fn begin(&mut self) -> Result<(Call<CreateMedia>, CreateMediaRequest), Failure> {
+    fn begin(&mut self) -> Result<(Call<CreateMedia>, CreateMediaRequest), Error> {
         let request = self.file.create_request(self.model.clone())?;
         if self.source.len != self.file.size {
             return Err(ValidationError::SizeMismatch {
@@ -492,16 +484,16 @@ impl Flow for Upload {
 }
 
 /// Saves `point` with `checkpoint`, if any: a failure is local I/O (a
-/// [`Failure::Io`] naming the record). Flows and the batch pipeline call it.
+/// [`Error::Io`] naming the record). Flows and the batch pipeline call it.
 pub fn save_checkpoint(
     checkpoint: Option<&CheckpointFn>,
     point: Checkpoint<'_>,
     mid: Option<&MediaId>,
-) -> Result<(), Failure> {
+) -> Result<(), Error> {
     let Some(checkpoint) = checkpoint else {
         return Ok(());
     };
-    checkpoint(point).map_err(|error| Failure::Io {
+    checkpoint(point).map_err(|error| Error::Io {
         error,
         during: LocalIo::Checkpoint,
         context: "saving the upload's progress".to_owned(),
@@ -610,7 +602,9 @@ impl Flow for Wait {
         match waiter.on_media(media, inputs.now) {
             WaitStep::Done(media) => Action::Finish(Ok(*media)),
             WaitStep::PollAfter(delay) => Action::Sleep(delay),
-            WaitStep::TimedOut(timeout) => Action::Finish(Err(Error::Timeout(timeout).into())),
+            WaitStep::TimedOut(timeout) => {
+                Action::Finish(Err(ProtocolError::Timeout(timeout).into()))
+            }
         }
     }
 }
@@ -742,9 +736,9 @@ impl Flow for FetchResult {
     }
 }
 
-fn parse_result(bytes: &[u8], mid: &MediaId) -> Result<ResultDocument, Failure> {
+fn parse_result(bytes: &[u8], mid: &MediaId) -> Result<ResultDocument, Error> {
     serde_json::from_slice(bytes).map_err(|e| {
-        Failure::Proto(Error::Decode(Box::new(crate::error::DecodeError {
+        Error::Proto(ProtocolError::Decode(Box::new(crate::error::DecodeError {
             status: http::StatusCode::OK,
             operation: None,
             reason: format!("the result document is not what resultURL holds: {e}"),
@@ -758,7 +752,7 @@ fn parse_result(bytes: &[u8], mid: &MediaId) -> Result<ResultDocument, Failure> 
 enum DownloadState {
     Fetching,
     Committing(u64),
-    Abandoning(Option<Failure>),
+    Abandoning(Option<Error>),
 }
 
 /// Streams an artifact (a pre-signed URL, no credentials) into the
@@ -800,8 +794,8 @@ impl Download {
         Download::new(media.heatmap_url.clone(), Some(media.mid.clone()), retry)
     }
 
-    fn sink_failed(&self, error: std::io::Error) -> Failure {
-        Failure::Io {
+    fn sink_failed(&self, error: std::io::Error) -> Error {
+        Error::Io {
             error,
             during: LocalIo::WritingArtifact,
             context: "writing the download".to_owned(),
@@ -880,7 +874,7 @@ pub struct ListPages {
 
 impl ListPages {
     /// Pages of `page_size` records.
-    pub fn new(page_size: u32, config: Config, retry: RetryPolicy) -> Result<Self, Failure> {
+    pub fn new(page_size: u32, config: Config, retry: RetryPolicy) -> Result<Self, Error> {
         Ok(ListPages {
             cursor: ListCursor::new(page_size)?,
             config,
@@ -889,7 +883,7 @@ impl ListPages {
         })
     }
 
-    fn call(&self, query: ListQuery) -> Result<Call<ListMedia>, Failure> {
+    fn call(&self, query: ListQuery) -> Result<Call<ListMedia>, Error> {
         Ok(Call::new(
             ListMedia::new(query)?,
             self.config.clone(),
@@ -975,6 +969,19 @@ mod tests {
     }
 
     #[test]
+    #[should_panic(expected = "a driver bug")]
+    fn an_event_out_of_turn_is_a_driver_bug_not_an_error() {
+        let mut call = Call::new(
+            GetMedia::new(MediaId::new("m")),
+            config(),
+            RetryPolicy::default(),
+        );
+        let _ = call.step(Event::Ready, at(0));
+        // A sink failure answers a download, never a request.
+        let _ = call.step(Event::Sink(std::io::Error::other("disk full")), at(0));
+    }
+
+    #[test]
     fn a_get_is_sent_again_after_a_503() {
         let mut call = Call::new(
             GetMedia::new(MediaId::new("m")),
@@ -1008,7 +1015,7 @@ mod tests {
                 panic!("a POST that may have arrived is final")
             };
             match &failure {
-                Failure::Transport { attempts, .. } => assert_eq!(*attempts, 1),
+                Error::Transport { attempts, .. } => assert_eq!(*attempts, 1),
                 other => assert_eq!(other.status().map(|s| s.as_u16()), Some(500)),
             }
         }
@@ -1174,7 +1181,7 @@ mod tests {
         assert!(
             matches!(
                 failure,
-                Failure::Transport {
+                Error::Transport {
                     kind: TransportErrorKind::Interrupted,
                     ..
                 }
@@ -1271,7 +1278,7 @@ mod tests {
                 other => panic!("unexpected {other:?}"),
             }
         };
-        let Some(Error::Timeout(timeout)) = failure.as_proto() else {
+        let Some(ProtocolError::Timeout(timeout)) = failure.as_proto() else {
             panic!("{failure:?}")
         };
         // Polls at 0, 4, 8 and a final one at the deadline (10 s).

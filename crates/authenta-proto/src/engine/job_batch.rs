@@ -25,7 +25,7 @@ use super::flows::Call;
 use super::jobs::{JobObserver, JobPages};
 use super::{Action, Event, Flow, Inputs, poll_again_after};
 use crate::config::Config;
-use crate::error::{Error, Failure};
+use crate::error::{Error, ProtocolError};
 use crate::jobs::{JobWaitTimeout, WaitBound};
 use crate::ops::GetJob;
 use crate::poll::{PollPolicy, PollStep};
@@ -39,7 +39,7 @@ const ACTIVE: [JobStatus; 2] = [JobStatus::Queued, JobStatus::Processing];
 
 /// The jobs finished since the flow last finished: each with its final job,
 /// or why waiting for it failed (a timeout, an error answer).
-pub type JobsFinished = Vec<(JobId, Result<Job, Failure>)>;
+pub type JobsFinished = Vec<(JobId, Result<Job, Error>)>;
 
 #[derive(Debug)]
 struct Pending {
@@ -169,7 +169,7 @@ impl JobBatchWait {
         let elapsed = now.saturating_duration_since(p.started);
         if p.last_read && whole {
             let p = self.pending.remove(index);
-            let timeout = Error::JobTimeout(Box::new(JobWaitTimeout {
+            let timeout = ProtocolError::JobTimeout(Box::new(JobWaitTimeout {
                 job: p.job.clone(),
                 last_status: p.last,
                 waited: elapsed,
@@ -191,7 +191,7 @@ impl JobBatchWait {
     }
 
     /// Takes in a failed single read of `job` at `inputs`' moment.
-    fn on_failure(&mut self, job: &JobId, failure: Failure, inputs: Inputs) {
+    fn on_failure(&mut self, job: &JobId, failure: Error, inputs: Inputs) {
         let Some(index) = self.pending.iter().position(|p| &p.job == job) else {
             return;
         };

@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use super::flows::{Call, Download, SourceInfo, UploadTo};
 use super::{Action, Event, Flow, Inputs, poll_again_after, unexpected};
 use crate::config::Config;
-use crate::error::{DecodeError, Error, Failure, LocalIo, ValidationError};
+use crate::error::{DecodeError, Error, LocalIo, ProtocolError, ValidationError};
 use crate::jobs::{JobCursor, JobFile, JobWaitTimeout, WaitBound, check_job_inputs};
 use crate::ops::{CreateJob, DeleteJob, FinalizeJob, GetJob, ListJobs};
 use crate::poll::{PollPolicy, PollStep};
@@ -51,7 +51,7 @@ fn relay<F: Flow, U>(
     flow: &mut F,
     event: Event,
     inputs: Inputs,
-) -> Result<Action<U>, Result<F::Output, Failure>> {
+) -> Result<Action<U>, Result<F::Output, Error>> {
     flow.step(event, inputs).relay()
 }
 
@@ -205,7 +205,7 @@ fn bound(
 /// limit unless the caller sets another ([`WaitJob::bounded`]), else the
 /// poll policy's deadline. A poll that fails transiently within the bound
 /// is polled again later; past the bound the wait ends with an
-/// [`Error::JobTimeout`] stating the last status, the time waited and the
+/// [`ProtocolError::JobTimeout`] stating the last status, the time waited and the
 /// polls spent.
 pub struct WaitJob {
     job: JobId,
@@ -296,8 +296,8 @@ impl WaitJob {
         self.policy.with_max_wait(self.limit)
     }
 
-    fn timed_out(&self, elapsed: Duration) -> Failure {
-        Error::JobTimeout(Box::new(JobWaitTimeout {
+    fn timed_out(&self, elapsed: Duration) -> Error {
+        ProtocolError::JobTimeout(Box::new(JobWaitTimeout {
             job: self.job.clone(),
             last_status: self.last_status.clone(),
             waited: elapsed,
@@ -402,7 +402,7 @@ enum RunState {
     Check {
         job: JobId,
         call: Call<GetJob>,
-        after: Option<Failure>,
+        after: Option<Error>,
     },
     Wait(Box<WaitJob>),
     Done,
@@ -559,11 +559,11 @@ impl RunJob {
         self.task
     }
 
-    fn save(&self, point: JobCheckpoint<'_>, job: Option<&JobId>) -> Result<(), Failure> {
+    fn save(&self, point: JobCheckpoint<'_>, job: Option<&JobId>) -> Result<(), Error> {
         let Some(checkpoint) = &self.checkpoint else {
             return Ok(());
         };
-        checkpoint(point).map_err(|error| Failure::Io {
+        checkpoint(point).map_err(|error| Error::Io {
             error,
             during: LocalIo::Checkpoint,
             context: match job {
@@ -574,7 +574,7 @@ impl RunJob {
         })
     }
 
-    fn save_stage(&self, stage: &JobStage) -> Result<(), Failure> {
+    fn save_stage(&self, stage: &JobStage) -> Result<(), Error> {
         self.save(JobCheckpoint::Stage(stage), Some(stage.job()))
     }
 
@@ -588,14 +588,14 @@ impl RunJob {
     }
 
     /// The upload targets of a created job, one per slot in upload order.
-    fn targets(&self, created: &CreatedJob, inputs: Inputs) -> Result<Vec<SlotTarget>, Failure> {
+    fn targets(&self, created: &CreatedJob, inputs: Inputs) -> Result<Vec<SlotTarget>, Error> {
         self.uploads
             .iter()
             .map(|upload| {
                 let slot = &upload.file.slot;
                 let given = created.job.slot(slot);
                 let Some(url) = given.and_then(|s| s.upload_url.as_deref()) else {
-                    return Err(Error::Decode(Box::new(DecodeError {
+                    return Err(ProtocolError::Decode(Box::new(DecodeError {
                         status: http::StatusCode::OK,
                         operation: Some(authenta_types::Operation::CreateJob),
                         reason: format!(
@@ -664,7 +664,7 @@ impl RunJob {
         }
     }
 
-    fn check(&self, job: JobId, after: Option<Failure>) -> RunState {
+    fn check(&self, job: JobId, after: Option<Error>) -> RunState {
         RunState::Check {
             call: Call::new(GetJob::new(job.clone()), self.config.clone(), self.retry),
             job,
@@ -687,7 +687,7 @@ impl RunJob {
     }
 
     /// A finalized job: saved, then waited for.
-    fn finalized(&mut self, job: JobId) -> Result<RunState, Failure> {
+    fn finalized(&mut self, job: JobId) -> Result<RunState, Error> {
         self.save_stage(&JobStage::Finalized { job: job.clone() })?;
         Ok(self.wait(job))
     }
@@ -695,7 +695,7 @@ impl RunJob {
     /// One transition: `Some` action to hand the driver, or `None` when
     /// the state changed and the next state takes a fresh
     /// [`Event::Ready`].
-    fn advance(&mut self, event: Event, inputs: Inputs) -> Result<Option<Action<Job>>, Failure> {
+    fn advance(&mut self, event: Event, inputs: Inputs) -> Result<Option<Action<Job>>, Error> {
         let state = std::mem::replace(&mut self.state, RunState::Done);
         let next = match state {
             RunState::Done => return Ok(Some(unexpected(&event))),
@@ -730,7 +730,7 @@ impl RunJob {
                             .collect(),
                     );
                     if saved != given {
-                        return Err(Failure::from(Error::Invalid(
+                        return Err(Error::from(ProtocolError::Invalid(
                             crate::jobs::JobInputError::StageMismatch { job, saved, given }.into(),
                         )));
                     }
@@ -876,7 +876,7 @@ impl RunJob {
                             // A refusal of the finalize for a job that still
                             // waits for one: sending it again would be refused
                             // again.
-                            Some(f) if matches!(f.as_proto(), Some(Error::JobState(_))) => {
+                            Some(f) if matches!(f.as_proto(), Some(ProtocolError::JobState(_))) => {
                                 return Err(f);
                             }
                             Some(f) if self.finalizes >= self.retry.max_attempts.max(1) => {
@@ -901,11 +901,11 @@ impl RunJob {
 /// Whether a finalize's failure leaves it unknown whether the job was
 /// finalized: the answer was lost (a transport failure), a 5xx, or a
 /// refusal for the job's status (it may be finalized already).
-fn finalize_unsure(failure: &Failure) -> bool {
+fn finalize_unsure(failure: &Error) -> bool {
     match failure {
-        Failure::Transport { .. } => true,
-        Failure::Proto(Error::JobState(_)) => true,
-        Failure::Proto(e) => e.status().is_some_and(|s| s.is_server_error()),
+        Error::Transport { .. } => true,
+        Error::Proto(ProtocolError::JobState(_)) => true,
+        Error::Proto(e) => e.status().is_some_and(|s| s.is_server_error()),
         _ => false,
     }
 }
@@ -951,7 +951,7 @@ impl JobPages {
         status: Option<JobStatus>,
         config: Config,
         retry: RetryPolicy,
-    ) -> Result<Self, Failure> {
+    ) -> Result<Self, Error> {
         Ok(JobPages {
             cursor: JobCursor::new(limit, status).map_err(ValidationError::from)?,
             config,
@@ -992,7 +992,7 @@ impl Flow for JobPages {
         };
         match self.cursor.fresh(page) {
             Ok(jobs) => Action::Finish(Ok(Some(jobs))),
-            Err(e) => Action::Finish(Err(Error::Decode(Box::new(DecodeError {
+            Err(e) => Action::Finish(Err(ProtocolError::Decode(Box::new(DecodeError {
                 status: http::StatusCode::OK,
                 operation: Some(authenta_types::Operation::ListJobs),
                 reason: e.to_string(),

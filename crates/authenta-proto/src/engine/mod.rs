@@ -40,7 +40,7 @@ use http::{Request, Response, StatusCode};
 
 use crate::config::{Config, Credentials};
 use crate::credentials::{CredentialError, Refresh};
-use crate::error::{BoxError, Error, Failure, LocalIo, WaitTimeout};
+use crate::error::{BoxError, Error, ProtocolError, WaitTimeout};
 use crate::ops::ApiRequest;
 use crate::poll::{PollPolicy, PollStep};
 use crate::response::{UploadReceipt, read_upload_response};
@@ -102,14 +102,14 @@ pub enum Action<T> {
     /// file or run a command). Then feed [`Event::Credentials`].
     Refresh(Refresh),
     /// The flow is over.
-    Finish(Result<T, Failure>),
+    Finish(Result<T, Error>),
 }
 
 impl<T> Action<T> {
     /// The same action for a flow with another output (a parent flow
     /// passing on its sub-flow's action); a finish comes back as `Err`
     /// with the sub-flow's result.
-    pub fn relay<U>(self) -> Result<Action<U>, Result<T, Failure>> {
+    pub fn relay<U>(self) -> Result<Action<U>, Result<T, Error>> {
         Ok(match self {
             Action::Finish(result) => return Err(result),
             Action::Send(request) => Action::Send(request),
@@ -174,6 +174,12 @@ pub trait Flow: Send {
 
     /// Takes what happened to the last action (or [`Event::Ready`] to
     /// begin) and says what to do next.
+    ///
+    /// # Panics
+    ///
+    /// When fed an event its last action does not answer (see each
+    /// [`Action`]'s documentation): that is a bug in the driver, not a
+    /// failure of the request.
     fn step(&mut self, event: Event, inputs: Inputs) -> Action<Self::Output>;
 }
 
@@ -215,14 +221,14 @@ impl<F: Flow + ?Sized> Flow for Timed<'_, F> {
     }
 }
 
-/// A flow's event that it did not ask for: a driver's mistake.
+/// A flow's event that it did not ask for: a driver's mistake, a bug in
+/// the driver (never the user's input), so it panics saying so.
+#[track_caller]
 pub(crate) fn unexpected<T>(event: &Event) -> Action<T> {
-    Action::Finish(Err(Failure::Io {
-        error: io::Error::other(format!("the driver fed an event out of turn: {event:?}")),
-        during: LocalIo::ReadingSource,
-        context: "driving the flow".to_owned(),
-        mid: None,
-    }))
+    panic!(
+        "a driver bug: the flow was fed an event it did not ask for ({event:?}); \
+         a driver must answer each action with the events its documentation names"
+    )
 }
 
 /// The `tracing` span of one attempt ([`Attempts::trace`]), carried by its
@@ -366,7 +372,7 @@ impl Attempts {
         config: &Config,
         response: Response<Vec<u8>>,
         inputs: Inputs,
-    ) -> Step<Result<Op::Output, Failure>> {
+    ) -> Step<Result<Op::Output, Error>> {
         let read = check_size(response, Some(Op::OPERATION), op.mid())
             .and_then(|response| op.read(config, response));
         match read {
@@ -383,7 +389,7 @@ impl Attempts {
         &mut self,
         response: Response<Vec<u8>>,
         inputs: Inputs,
-    ) -> Step<Result<UploadReceipt, Failure>> {
+    ) -> Step<Result<UploadReceipt, Error>> {
         let read = check_size(response, None, self.mid.as_ref())
             .and_then(|response| read_upload_response(&response, self.mid.as_ref()));
         match read {
@@ -393,7 +399,7 @@ impl Attempts {
     }
 
     /// Takes in a protocol error.
-    pub fn on_error<T>(&mut self, error: Error, inputs: Inputs) -> Step<Result<T, Failure>> {
+    pub fn on_error<T>(&mut self, error: ProtocolError, inputs: Inputs) -> Step<Result<T, Error>> {
         let action = classify_error(&error);
         let retry_after = error.retry_after().map(|r| r.delay(inputs.wall_clock));
         match self.decide(action, retry_after, inputs.random) {
@@ -406,7 +412,7 @@ impl Attempts {
                     Some(mid) => error.with_mid(mid),
                     None => error,
                 };
-                Step::Done(Err(Failure::Proto(error)))
+                Step::Done(Err(Error::Proto(error)))
             }
         }
     }
@@ -417,7 +423,7 @@ impl Attempts {
         error: BoxError,
         kind: TransportErrorKind,
         inputs: Inputs,
-    ) -> Step<Result<T, Failure>> {
+    ) -> Step<Result<T, Error>> {
         match self.decide(classify_transport(kind), None, inputs.random) {
             Some(delay) => {
                 tracing::warn!(
@@ -428,7 +434,7 @@ impl Attempts {
                 );
                 Step::Retry(delay)
             }
-            None => Step::Done(Err(Failure::Transport {
+            None => Step::Done(Err(Error::Transport {
                 error,
                 kind,
                 attempts: self.attempt,
@@ -503,11 +509,11 @@ pub(crate) fn check_size(
     response: Response<Vec<u8>>,
     operation: Option<Operation>,
     mid: Option<&MediaId>,
-) -> Result<Response<Vec<u8>>, Error> {
+) -> Result<Response<Vec<u8>>, ProtocolError> {
     if response.body().len() as u64 <= MAX_API_RESPONSE_BYTES {
         return Ok(response);
     }
-    Err(Error::Decode(Box::new(crate::error::DecodeError {
+    Err(ProtocolError::Decode(Box::new(crate::error::DecodeError {
         status: response.status(),
         operation,
         reason: format!(
@@ -519,13 +525,13 @@ pub(crate) fn check_size(
 }
 
 /// The poll rule after a failed poll, the same for one wait and a batch: a
-/// transient failure ([`Failure::is_retryable`]) with the deadline not
+/// transient failure ([`Error::is_retryable`]) with the deadline not
 /// passed polls again after the schedule's next delay (the `polls` made,
 /// `elapsed` since the wait began) or the server's `Retry-After`, capped at
 /// the policy's `max_delay` (a server asking for a day does not hold the
 /// wait that long) and at the deadline. `None`: the failure ends the wait.
 pub(crate) fn poll_again_after(
-    failure: &Failure,
+    failure: &Error,
     policy: &PollPolicy,
     polls: u32,
     elapsed: Duration,
@@ -539,7 +545,7 @@ pub(crate) fn poll_again_after(
     };
     let asked = failure
         .as_proto()
-        .and_then(Error::retry_after)
+        .and_then(ProtocolError::retry_after)
         .map(|r| r.delay(wall_clock));
     let left = policy.max_wait.saturating_sub(elapsed);
     Some(
@@ -622,14 +628,14 @@ impl Waiter {
 
     /// Takes in a poll that failed at `now` (after its own retries): a
     /// transient failure (a 5xx, a throttle, a broken or timed-out
-    /// connection: [`Failure::is_retryable`]) within the wait's deadline
+    /// connection: [`Error::is_retryable`]) within the wait's deadline
     /// is a reason to poll again later, after the schedule's next delay or
     /// the server's `Retry-After` (capped at the poll policy's `max_delay`,
     /// and never past the deadline, where one last poll is made). `None` when the failure ends
     /// the wait: it is not transient, or the deadline has passed.
     pub fn on_failure(
         &mut self,
-        failure: &Failure,
+        failure: &Error,
         wall_clock: SystemTime,
         now: Instant,
     ) -> Option<Duration> {
@@ -667,8 +673,8 @@ impl Waiter {
 }
 
 /// The message for a listing stopped by an inconsistent page.
-pub(crate) fn inconsistent_page(e: crate::paginate::InconsistentPage) -> Error {
-    Error::Decode(Box::new(crate::error::DecodeError {
+pub(crate) fn inconsistent_page(e: crate::paginate::InconsistentPage) -> ProtocolError {
+    ProtocolError::Decode(Box::new(crate::error::DecodeError {
         status: StatusCode::OK,
         operation: Some(Operation::ListMedia),
         reason: e.to_string(),
@@ -685,15 +691,15 @@ pub(crate) fn inconsistent_page(e: crate::paginate::InconsistentPage) -> Error {
 ///
 /// ```
 /// use authenta_proto::engine::BatchStop;
-/// use authenta_proto::{Error, Failure};
+/// use authenta_proto::{ProtocolError, Error};
 ///
 /// let mut stop = BatchStop::default();
 /// assert!(stop.refusal().is_none());
 /// stop.on_result::<()>(&Ok(()));
-/// let quota: Failure = authenta_proto::ConfigError::MissingVariable("AUTHENTA_CLIENT_ID").into();
+/// let quota: Error = authenta_proto::ConfigError::MissingVariable("AUTHENTA_CLIENT_ID").into();
 /// stop.on_result::<()>(&Err(quota));
 /// let refusal = stop.refusal().unwrap();
-/// assert!(matches!(refusal.as_proto(), Some(Error::Stopped(_))));
+/// assert!(matches!(refusal.as_proto(), Some(ProtocolError::Stopped(_))));
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct BatchStop {
@@ -702,11 +708,11 @@ pub struct BatchStop {
 
 impl BatchStop {
     /// Takes in an item's outcome.
-    pub fn on_result<T>(&mut self, result: &Result<T, Failure>) {
+    pub fn on_result<T>(&mut self, result: &Result<T, Error>) {
         if let Err(failure) = result
             && self.cause.is_none()
             && failure.class().affects_every_request()
-            && !matches!(failure.as_proto(), Some(Error::Stopped(_)))
+            && !matches!(failure.as_proto(), Some(ProtocolError::Stopped(_)))
         {
             self.cause = Some(crate::error::BatchStopped {
                 class: failure.class(),
@@ -721,19 +727,19 @@ impl BatchStop {
     }
 
     /// The error for an item not started, once the batch has stopped.
-    pub fn refusal(&self) -> Option<Failure> {
+    pub fn refusal(&self) -> Option<Error> {
         self.cause
             .clone()
-            .map(|cause| Failure::Proto(Error::Stopped(cause)))
+            .map(|cause| Error::Proto(ProtocolError::Stopped(cause)))
     }
 
     /// [`BatchStop::refusal`] of a shared rule.
-    pub fn check(shared: &std::sync::Mutex<BatchStop>) -> Option<Failure> {
+    pub fn check(shared: &std::sync::Mutex<BatchStop>) -> Option<Error> {
         shared.lock().unwrap_or_else(|e| e.into_inner()).refusal()
     }
 
     /// [`BatchStop::on_result`] on a shared rule.
-    pub fn record<T>(shared: &std::sync::Mutex<BatchStop>, result: &Result<T, Failure>) {
+    pub fn record<T>(shared: &std::sync::Mutex<BatchStop>, result: &Result<T, Error>) {
         shared
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -6,7 +6,7 @@
 use authenta_types::{Media, MediaId, MediaStatus, Timestamp};
 use jiff::SignedDuration;
 
-use crate::error::{ErrorClass, Failure};
+use crate::error::{Error, ErrorClass};
 use crate::upload::UploadTarget;
 
 /// Where an item of a batch starts: from nothing, or from where a journal
@@ -140,10 +140,10 @@ pub enum AfterCreated {
 /// deleted and created anew), and anything else is waited for. Any other
 /// failure of the read fails the item.
 pub fn after_created(
-    read: Result<Media, Failure>,
+    read: Result<Media, Error>,
     target: &UploadTarget,
     wall_clock: std::time::SystemTime,
-) -> Result<AfterCreated, Failure> {
+) -> Result<AfterCreated, Error> {
     let media = match read {
         Ok(media) => media,
         Err(e) if e.class() == ErrorClass::NotFound => return Ok(AfterCreated::New),

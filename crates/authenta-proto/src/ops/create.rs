@@ -5,7 +5,7 @@ use http::{Request, Response};
 
 use super::{ApiRequest, api_request, url};
 use crate::config::Config;
-use crate::error::{Error, ValidationError};
+use crate::error::{ProtocolError, ValidationError};
 use crate::response::read_json;
 use crate::validate::validate_create;
 
@@ -35,7 +35,7 @@ impl ApiRequest for CreateMedia {
     type Output = CreatedMedia;
     const OPERATION: Operation = Operation::CreateMedia;
 
-    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, Error> {
+    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, ProtocolError> {
         let body = serde_json::to_vec(&self.request).expect("a create request always serializes");
         api_request(
             config,
@@ -45,7 +45,7 @@ impl ApiRequest for CreateMedia {
         )
     }
 
-    fn parse(&self, response: Response<Vec<u8>>) -> Result<CreatedMedia, Error> {
+    fn parse(&self, response: Response<Vec<u8>>) -> Result<CreatedMedia, ProtocolError> {
         let created: CreatedMedia = read_json(&response, Self::OPERATION, None)?;
         super::check_server_mids([&created.media.mid], &response, Self::OPERATION)?;
         Ok(created)

@@ -5,7 +5,7 @@ use http::{Request, Response};
 
 use super::{ApiRequest, api_request, url};
 use crate::config::Config;
-use crate::error::Error;
+use crate::error::ProtocolError;
 
 /// Deletes one media record. The answer is not documented: an empty 204 and
 /// a 200 with any body are both success.
@@ -29,7 +29,7 @@ impl ApiRequest for DeleteMedia {
         Some(&self.mid)
     }
 
-    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, Error> {
+    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, ProtocolError> {
         api_request(
             config,
             Self::OPERATION,
@@ -38,7 +38,7 @@ impl ApiRequest for DeleteMedia {
         )
     }
 
-    fn parse(&self, response: Response<Vec<u8>>) -> Result<(), Error> {
+    fn parse(&self, response: Response<Vec<u8>>) -> Result<(), ProtocolError> {
         // An empty 204, or a 200 with a JSON body: anything else (a captive
         // portal's page) did not come from the API, and deleted nothing.
         if response.body().iter().all(u8::is_ascii_whitespace) {
@@ -48,7 +48,7 @@ impl ApiRequest for DeleteMedia {
             .map(drop)
     }
 
-    fn recover(&self, error: &Error, attempt: u32) -> Option<()> {
+    fn recover(&self, error: &ProtocolError, attempt: u32) -> Option<()> {
         (attempt > 1 && error.status() == Some(http::StatusCode::NOT_FOUND)).then_some(())
     }
 }
@@ -75,7 +75,7 @@ mod tests {
             .body(b"<html><body>Sign in</body></html>".to_vec())
             .unwrap();
         let err = op.read(&config(), portal).unwrap_err();
-        assert!(matches!(err, Error::Decode(_)), "{err:?}");
+        assert!(matches!(err, ProtocolError::Decode(_)), "{err:?}");
         assert_eq!(err.mid().unwrap().as_str(), "abc");
         let err = op
             .read(

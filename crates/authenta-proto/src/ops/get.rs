@@ -5,7 +5,7 @@ use http::{Request, Response};
 
 use super::{ApiRequest, api_request, url};
 use crate::config::Config;
-use crate::error::Error;
+use crate::error::ProtocolError;
 use crate::response::read_json;
 
 /// Reads one media record; poll this until its status is final.
@@ -29,7 +29,7 @@ impl ApiRequest for GetMedia {
         Some(&self.mid)
     }
 
-    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, Error> {
+    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, ProtocolError> {
         api_request(
             config,
             Self::OPERATION,
@@ -38,7 +38,7 @@ impl ApiRequest for GetMedia {
         )
     }
 
-    fn parse(&self, response: Response<Vec<u8>>) -> Result<Media, Error> {
+    fn parse(&self, response: Response<Vec<u8>>) -> Result<Media, ProtocolError> {
         let media: Media = read_json(&response, Self::OPERATION, Some(&self.mid))?;
         super::check_server_mids([&media.mid], &response, Self::OPERATION)
             .map_err(|e| e.with_mid(&self.mid))?;
@@ -58,7 +58,7 @@ mod tests {
             let body = MEDIA.replace("692f406f9f68d4b70080bb80", bad);
             let op = GetMedia::new(MediaId::new("692f406f9f68d4b70080bb80"));
             let err = op.read(&config(), json(200, &body)).unwrap_err();
-            assert!(matches!(err, Error::Decode(_)), "{bad}: {err:?}");
+            assert!(matches!(err, ProtocolError::Decode(_)), "{bad}: {err:?}");
             assert!(err.to_string().contains("not one"), "{err}");
         }
         let request = GetMedia::new(MediaId::new("..")).build(&config()).unwrap();
@@ -94,7 +94,7 @@ mod tests {
     fn a_2xx_that_is_not_a_record_is_a_decode_error() {
         let op = GetMedia::new(MediaId::new("m"));
         let err = op.read(&config(), json(200, r#"{"oops":1}"#)).unwrap_err();
-        assert!(matches!(err, crate::Error::Decode(_)), "{err:?}");
+        assert!(matches!(err, crate::ProtocolError::Decode(_)), "{err:?}");
         assert!(err.to_string().contains("missing field"), "{err}");
         assert_eq!(err.mid().unwrap().as_str(), "m");
     }

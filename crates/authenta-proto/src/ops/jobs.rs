@@ -11,7 +11,7 @@ use percent_encoding::utf8_percent_encode;
 
 use super::{ApiRequest, PATH_SEGMENT, api_request};
 use crate::config::Config;
-use crate::error::{DecodeError, Error, ValidationError};
+use crate::error::{DecodeError, ProtocolError, ValidationError};
 use crate::jobs::{JobFile, JobStateError, check_job_inputs, check_list_query};
 use crate::response::{check_api_response, read_json};
 
@@ -34,10 +34,10 @@ fn check_server_job_ids<'j>(
     ids: impl IntoIterator<Item = &'j JobId>,
     response: &Response<Vec<u8>>,
     operation: Operation,
-) -> Result<(), Error> {
+) -> Result<(), ProtocolError> {
     for id in ids {
         if let Err(e) = JobId::parse(id.as_str()) {
-            return Err(Error::Decode(Box::new(DecodeError {
+            return Err(ProtocolError::Decode(Box::new(DecodeError {
                 status: response.status(),
                 operation: Some(operation),
                 reason: format!(
@@ -55,15 +55,15 @@ fn check_server_job_ids<'j>(
 /// Reads an answer to a request on job `job` that its status may refuse
 /// (cancel, delete, finalize): a 409 or 422, or any refusal that names the
 /// job's status (`jobStatus`), or finalize's 400 that is not
-/// `JOB_NOT_FOUND`, becomes an [`Error::JobState`].
+/// `JOB_NOT_FOUND`, becomes an [`ProtocolError::JobState`].
 fn check_job_state(
     response: Response<Vec<u8>>,
     operation: Operation,
     job: &JobId,
     config: &Config,
-) -> Result<Response<Vec<u8>>, Error> {
+) -> Result<Response<Vec<u8>>, ProtocolError> {
     check_api_response(response, operation, None, config).map_err(|error| {
-        let Error::Api(api) = &error else {
+        let ProtocolError::Api(api) = &error else {
             return error;
         };
         let job_status = api
@@ -80,7 +80,7 @@ fn check_job_state(
         if !state {
             return error;
         }
-        Error::JobState(Box::new(JobStateError {
+        ProtocolError::JobState(Box::new(JobStateError {
             job: job.clone(),
             operation,
             status: api.status,
@@ -163,7 +163,7 @@ impl ApiRequest for CreateJob {
     type Output = CreatedJob;
     const OPERATION: Operation = Operation::CreateJob;
 
-    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, Error> {
+    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, ProtocolError> {
         let body = serde_json::to_vec(&self.request).expect("a create request always serializes");
         let uri = format!(
             "{}?taskTypeId={}",
@@ -173,7 +173,7 @@ impl ApiRequest for CreateJob {
         api_request(config, Self::OPERATION, uri, Some(body))
     }
 
-    fn parse(&self, response: Response<Vec<u8>>) -> Result<CreatedJob, Error> {
+    fn parse(&self, response: Response<Vec<u8>>) -> Result<CreatedJob, ProtocolError> {
         let created: CreatedJob = read_json(&response, Self::OPERATION, None)?;
         check_server_job_ids([&created.job.id], &response, Self::OPERATION)?;
         Ok(created)
@@ -200,7 +200,7 @@ macro_rules! job_operation {
                 &self.job
             }
 
-            fn request(&self, config: &Config) -> Result<Request<Vec<u8>>, Error> {
+            fn request(&self, config: &Config) -> Result<Request<Vec<u8>>, ProtocolError> {
                 api_request(
                     config,
                     <Self as ApiRequest>::OPERATION,
@@ -217,7 +217,7 @@ job_operation!(
     /// /v1/jobs/{jobId}/finalize`, no body; spends the job's credits. Never
     /// sent again once it may have reached the server: the
     /// [`RunJob`](crate::engine::jobs::RunJob) flow reads the job first. A
-    /// second finalize is an [`Error::JobState`].
+    /// second finalize is an [`ProtocolError::JobState`].
     FinalizeJob
 );
 job_operation!(
@@ -227,12 +227,12 @@ job_operation!(
 job_operation!(
     /// Cancels a job that is not yet processing: `POST
     /// /v1/jobs/{jobId}/cancel`. A job processing or final is an
-    /// [`Error::JobState`] naming its status.
+    /// [`ProtocolError::JobState`] naming its status.
     CancelJob
 );
 job_operation!(
     /// Deletes a job and its media: `DELETE /v1/jobs/{jobId}` (204). A job
-    /// processing is an [`Error::JobState`]. A retried delete that finds
+    /// processing is an [`ProtocolError::JobState`]. A retried delete that finds
     /// the job gone succeeded.
     DeleteJob
 );
@@ -241,15 +241,19 @@ impl ApiRequest for FinalizeJob {
     type Output = JobStatusUpdate;
     const OPERATION: Operation = Operation::FinalizeJob;
 
-    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, Error> {
+    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, ProtocolError> {
         self.request(config)
     }
 
-    fn parse(&self, response: Response<Vec<u8>>) -> Result<JobStatusUpdate, Error> {
+    fn parse(&self, response: Response<Vec<u8>>) -> Result<JobStatusUpdate, ProtocolError> {
         read_json(&response, Self::OPERATION, None)
     }
 
-    fn read(&self, config: &Config, response: Response<Vec<u8>>) -> Result<JobStatusUpdate, Error> {
+    fn read(
+        &self,
+        config: &Config,
+        response: Response<Vec<u8>>,
+    ) -> Result<JobStatusUpdate, ProtocolError> {
         self.parse(check_job_state(
             response,
             Self::OPERATION,
@@ -263,11 +267,11 @@ impl ApiRequest for GetJob {
     type Output = Job;
     const OPERATION: Operation = Operation::GetJob;
 
-    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, Error> {
+    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, ProtocolError> {
         self.request(config)
     }
 
-    fn parse(&self, response: Response<Vec<u8>>) -> Result<Job, Error> {
+    fn parse(&self, response: Response<Vec<u8>>) -> Result<Job, ProtocolError> {
         let job: Job = read_json(&response, Self::OPERATION, None)?;
         check_server_job_ids([&job.id], &response, Self::OPERATION)?;
         Ok(job)
@@ -278,15 +282,19 @@ impl ApiRequest for CancelJob {
     type Output = JobStatusUpdate;
     const OPERATION: Operation = Operation::CancelJob;
 
-    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, Error> {
+    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, ProtocolError> {
         self.request(config)
     }
 
-    fn parse(&self, response: Response<Vec<u8>>) -> Result<JobStatusUpdate, Error> {
+    fn parse(&self, response: Response<Vec<u8>>) -> Result<JobStatusUpdate, ProtocolError> {
         read_json(&response, Self::OPERATION, None)
     }
 
-    fn read(&self, config: &Config, response: Response<Vec<u8>>) -> Result<JobStatusUpdate, Error> {
+    fn read(
+        &self,
+        config: &Config,
+        response: Response<Vec<u8>>,
+    ) -> Result<JobStatusUpdate, ProtocolError> {
         self.parse(check_job_state(
             response,
             Self::OPERATION,
@@ -300,11 +308,11 @@ impl ApiRequest for DeleteJob {
     type Output = ();
     const OPERATION: Operation = Operation::DeleteJob;
 
-    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, Error> {
+    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, ProtocolError> {
         self.request(config)
     }
 
-    fn parse(&self, response: Response<Vec<u8>>) -> Result<(), Error> {
+    fn parse(&self, response: Response<Vec<u8>>) -> Result<(), ProtocolError> {
         // 204, or a 200 with a JSON body (as `DELETE /media` answers).
         if response.body().iter().all(u8::is_ascii_whitespace) {
             return Ok(());
@@ -312,7 +320,7 @@ impl ApiRequest for DeleteJob {
         read_json::<serde_json::Value>(&response, Self::OPERATION, None).map(drop)
     }
 
-    fn read(&self, config: &Config, response: Response<Vec<u8>>) -> Result<(), Error> {
+    fn read(&self, config: &Config, response: Response<Vec<u8>>) -> Result<(), ProtocolError> {
         self.parse(check_job_state(
             response,
             Self::OPERATION,
@@ -321,7 +329,7 @@ impl ApiRequest for DeleteJob {
         )?)
     }
 
-    fn recover(&self, error: &Error, attempt: u32) -> Option<()> {
+    fn recover(&self, error: &ProtocolError, attempt: u32) -> Option<()> {
         (attempt > 1 && error.status() == Some(StatusCode::NOT_FOUND)).then_some(())
     }
 }
@@ -352,7 +360,7 @@ impl ApiRequest for ListJobs {
     type Output = JobList;
     const OPERATION: Operation = Operation::ListJobs;
 
-    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, Error> {
+    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, ProtocolError> {
         let mut uri = job_url(config, Self::OPERATION, None);
         let mut params = Vec::new();
         if let Some(page) = self.query.page {
@@ -374,7 +382,7 @@ impl ApiRequest for ListJobs {
         api_request(config, Self::OPERATION, uri, None)
     }
 
-    fn parse(&self, response: Response<Vec<u8>>) -> Result<JobList, Error> {
+    fn parse(&self, response: Response<Vec<u8>>) -> Result<JobList, ProtocolError> {
         let page: JobList = read_json(&response, Self::OPERATION, None)?;
         check_server_job_ids(page.data.iter().map(|j| &j.id), &response, Self::OPERATION)?;
         Ok(page)
@@ -439,7 +447,7 @@ pub(crate) mod tests {
                 json(200, r#"{"jobId":"../x","status":"created"}"#),
             )
             .unwrap_err();
-        assert!(matches!(err, Error::Decode(_)), "{err}");
+        assert!(matches!(err, ProtocolError::Decode(_)), "{err}");
         // The body's task type (Authenta's SDK's place) is never sent.
         let sdk_body = CreateJobRequest {
             task_type_id: Some(8),
@@ -498,7 +506,7 @@ pub(crate) mod tests {
                 ),
             )
             .unwrap_err();
-        let Error::JobState(state) = &err else {
+        let ProtocolError::JobState(state) = &err else {
             panic!("{err:?}")
         };
         assert_eq!(state.job_status, Some(JobStatus::Processing));
@@ -605,7 +613,7 @@ pub(crate) mod tests {
                 json(400, r#"{"code":"JOB_NOT_FOUND","statusCode":400,"message":"Job with ID 7 does not exist"}"#),
             )
             .unwrap_err();
-        assert!(matches!(missing, Error::Api(_)), "{missing:?}");
+        assert!(matches!(missing, ProtocolError::Api(_)), "{missing:?}");
         let broke = finalize
             .read(&key_config(), json(402, r#"{"code":"INSUFFICIENT_BALANCE","statusCode":402,"message":"Insufficient balance"}"#))
             .unwrap_err();

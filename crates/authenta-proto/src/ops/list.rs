@@ -5,7 +5,7 @@ use http::{Request, Response};
 
 use super::{ApiRequest, api_request, url};
 use crate::config::Config;
-use crate::error::{Error, ValidationError};
+use crate::error::{ProtocolError, ValidationError};
 use crate::response::read_json;
 
 /// Lists one page of media records. To walk every page, use
@@ -37,7 +37,7 @@ impl ApiRequest for ListMedia {
     type Output = MediaList;
     const OPERATION: Operation = Operation::ListMedia;
 
-    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, Error> {
+    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, ProtocolError> {
         let mut uri = url(config, Self::OPERATION, None);
         let mut sep = '?';
         if let Some(limit) = self.query.limit {
@@ -50,7 +50,7 @@ impl ApiRequest for ListMedia {
         api_request(config, Self::OPERATION, uri, None)
     }
 
-    fn parse(&self, response: Response<Vec<u8>>) -> Result<MediaList, Error> {
+    fn parse(&self, response: Response<Vec<u8>>) -> Result<MediaList, ProtocolError> {
         let page: MediaList = read_json(&response, Self::OPERATION, None)?;
         super::check_server_mids(page.data.iter().map(|m| &m.mid), &response, Self::OPERATION)?;
         Ok(page)

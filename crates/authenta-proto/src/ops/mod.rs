@@ -9,7 +9,7 @@ use http::{HeaderValue, Method, Request, Response};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::config::Config;
-use crate::error::Error;
+use crate::error::ProtocolError;
 use crate::response::check_api_response;
 
 pub mod create;
@@ -58,22 +58,26 @@ pub trait ApiRequest {
     }
 
     /// Builds the request, with the credential headers.
-    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, Error>;
+    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, ProtocolError>;
 
     /// Reads a 2xx answer.
-    fn parse(&self, response: Response<Vec<u8>>) -> Result<Self::Output, Error>;
+    fn parse(&self, response: Response<Vec<u8>>) -> Result<Self::Output, ProtocolError>;
 
     /// A success to report in place of `error` on attempt number `attempt`:
     /// a `DELETE` retried after a lost answer finds the record gone (404)
     /// and that is what it wanted. `None` (the default) keeps the error.
-    fn recover(&self, error: &Error, attempt: u32) -> Option<Self::Output> {
+    fn recover(&self, error: &ProtocolError, attempt: u32) -> Option<Self::Output> {
         let _ = (error, attempt);
         None
     }
 
-    /// Reads any answer: non-2xx becomes an [`Error`], 2xx goes to
+    /// Reads any answer: non-2xx becomes an [`ProtocolError`], 2xx goes to
     /// [`ApiRequest::parse`].
-    fn read(&self, config: &Config, response: Response<Vec<u8>>) -> Result<Self::Output, Error> {
+    fn read(
+        &self,
+        config: &Config,
+        response: Response<Vec<u8>>,
+    ) -> Result<Self::Output, ProtocolError> {
         let response = check_api_response(response, Self::OPERATION, self.mid(), config)?;
         self.parse(response)
     }
@@ -91,10 +95,10 @@ pub(crate) fn check_server_mids<'m>(
     mids: impl IntoIterator<Item = &'m MediaId>,
     response: &Response<Vec<u8>>,
     operation: Operation,
-) -> Result<(), Error> {
+) -> Result<(), ProtocolError> {
     for mid in mids {
         if let Err(e) = MediaId::parse(mid.as_str()) {
-            return Err(Error::Decode(Box::new(crate::error::DecodeError {
+            return Err(ProtocolError::Decode(Box::new(crate::error::DecodeError {
                 status: response.status(),
                 operation: Some(operation),
                 reason: format!(
@@ -128,7 +132,7 @@ pub(crate) fn api_request(
     operation: Operation,
     uri: String,
     body: Option<Vec<u8>>,
-) -> Result<Request<Vec<u8>>, Error> {
+) -> Result<Request<Vec<u8>>, ProtocolError> {
     let method = Method::from_bytes(operation.route().method.as_bytes())
         .expect("generated routes hold valid methods");
     let key = config.key().current();
@@ -146,7 +150,7 @@ pub(crate) fn api_request(
         builder = builder.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     builder.body(body.unwrap_or_default()).map_err(|e| {
-        Error::Config(crate::ConfigError::InvalidBaseUrl {
+        ProtocolError::Config(crate::ConfigError::InvalidBaseUrl {
             url: config.base_url().to_owned(),
             reason: e.to_string(),
         })
