@@ -36,9 +36,9 @@ use crate::engine::flows::{
     Uploaded, Wait,
 };
 use crate::engine::jobs::{JobPages, JobUpload, RunJob, WaitJob, artifact_download};
-use crate::io::{OneShot, SlotSources};
 #[cfg(feature = "async")]
 use crate::io::OneShotStream;
+use crate::io::{OneShot, SlotSources};
 use crate::settings::ClientSettings;
 #[cfg(feature = "async")]
 use crate::transport::{AsyncHttpClient, AsyncRuntime, ByteStream};

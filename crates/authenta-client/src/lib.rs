@@ -53,9 +53,9 @@ pub use authenta_proto::{engine, http, types};
 #[cfg(feature = "async")]
 pub use bytes;
 
+pub use client::{Async, Backend, Blocking, Client, ClientBuilder, Mode};
 #[cfg(feature = "async")]
 pub use client::{JobStream, MediaStream};
-pub use client::{Async, Backend, Blocking, Client, ClientBuilder, Mode};
 pub use env::config_from_env;
 pub use files::{inspect_path, job_upload, media_file};
 #[cfg(feature = "async")]

@@ -284,7 +284,10 @@ impl JobOptions {
     }
 
     /// Shows each polled job to `observer`.
-    pub fn on_poll(mut self, observer: impl Fn(&authenta_types::Job) + Send + Sync + 'static) -> Self {
+    pub fn on_poll(
+        mut self,
+        observer: impl Fn(&authenta_types::Job) + Send + Sync + 'static,
+    ) -> Self {
         self.observer = Some(Arc::new(observer));
         self
     }
