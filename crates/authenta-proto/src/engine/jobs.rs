@@ -1015,10 +1015,10 @@ impl Flow for JobPages {
 
 /// How far back from the saved time a left-over job's `createdAt` may be
 /// (the server's clock is not ours).
-const CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(300);
+pub const CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(300);
 
 /// How many list pages (of 100 jobs) a sweep reads per status.
-const SWEEP_PAGES: u32 = 3;
+pub const SWEEP_PAGES: u32 = 3;
 
 /// Whether `job` is what a create of `request` for task type `task`, sent
 /// at `after` or later, may have left: a job still waiting for its
