@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use authenta_client::{Blocking, HttpClient, Runtime};
+use authenta_client::Blocking;
 use authenta_proto::engine::batch::{BatchWait, Finished};
 use authenta_proto::engine::flows::Uploaded;
 use authenta_proto::types::{
@@ -184,141 +184,147 @@ fn pieces(bytes: Vec<u8>) -> Vec<bytes::Bytes> {
         .collect()
 }
 
-impl<T, R> Backend for authenta_client::Client<Blocking<T, R>>
-where
-    T: HttpClient + Clone + std::fmt::Debug,
-    R: Runtime + Clone + std::fmt::Debug,
-    Self: Connect,
-{
-    fn client_debug(&self) -> String {
-        format!("{self:?}")
-    }
+/// One implementation for every blocking client: authenta-ureq's `Client`
+/// and the generic client have the same methods with the same arguments;
+/// `$generic` reaches the generic client, to drive a flow.
+macro_rules! blocking_backend {
+    ($ty:ty, $generic:expr) => {
+        impl Backend for $ty {
+            fn client_debug(&self) -> String {
+                format!("{self:?}")
+            }
 
-    fn config(&self) -> &Config {
-        authenta_client::Client::<Blocking<T, R>>::config(self)
-    }
+            fn config(&self) -> &Config {
+                <$ty>::config(self)
+            }
 
-    fn create(&self, request: CreateMediaRequest) -> Outcome<CreatedMedia> {
-        authenta_client::Client::<Blocking<T, R>>::create(self, request)
-    }
+            fn create(&self, request: CreateMediaRequest) -> Outcome<CreatedMedia> {
+                <$ty>::create(self, request)
+            }
 
-    fn get(&self, mid: &MediaId) -> Outcome<Media> {
-        authenta_client::Client::<Blocking<T, R>>::get(self, mid)
-    }
+            fn get(&self, mid: &MediaId) -> Outcome<Media> {
+                <$ty>::get(self, mid)
+            }
 
-    fn list(&self, query: ListQuery) -> Outcome<MediaList> {
-        authenta_client::Client::<Blocking<T, R>>::list(self, query)
-    }
+            fn list(&self, query: ListQuery) -> Outcome<MediaList> {
+                <$ty>::list(self, query)
+            }
 
-    fn list_all(&self) -> Vec<Outcome<Media>> {
-        authenta_client::Client::<Blocking<T, R>>::list_all(self).collect()
-    }
+            fn list_all(&self) -> Vec<Outcome<Media>> {
+                <$ty>::list_all(self).collect()
+            }
 
-    fn delete(&self, mid: &MediaId) -> Outcome<()> {
-        authenta_client::Client::<Blocking<T, R>>::delete(self, mid)
-    }
+            fn delete(&self, mid: &MediaId) -> Outcome<()> {
+                <$ty>::delete(self, mid)
+            }
 
-    fn upload(&self, path: &Path, options: &UploadOptions) -> Outcome<Uploaded> {
-        authenta_client::Client::<Blocking<T, R>>::upload(self, path, options)
-    }
+            fn upload(&self, path: &Path, options: &UploadOptions) -> Outcome<Uploaded> {
+                <$ty>::upload(self, path, options)
+            }
 
-    fn upload_reader(&self, bytes: Vec<u8>, options: &UploadOptions) -> Outcome<Uploaded> {
-        let size = bytes.len() as u64;
-        let chained = pieces(bytes).into_iter().map(std::io::Cursor::new).fold(
-            Box::new(std::io::empty()) as Box<dyn std::io::Read + Send>,
-            |r, p| Box::new(std::io::Read::chain(r, p)),
-        );
-        authenta_client::Client::<Blocking<T, R>>::upload_reader(self, chained, size, options)
-    }
+            fn upload_reader(&self, bytes: Vec<u8>, options: &UploadOptions) -> Outcome<Uploaded> {
+                let size = bytes.len() as u64;
+                let chained = pieces(bytes).into_iter().map(std::io::Cursor::new).fold(
+                    Box::new(std::io::empty()) as Box<dyn std::io::Read + Send>,
+                    |r, p| Box::new(std::io::Read::chain(r, p)),
+                );
+                <$ty>::upload_reader(self, chained, size, options)
+            }
 
-    fn upload_to(&self, target: &UploadTarget, path: &Path) -> Outcome<UploadReceipt> {
-        authenta_client::Client::<Blocking<T, R>>::upload_to(self, target, path, None)
-    }
+            fn upload_to(&self, target: &UploadTarget, path: &Path) -> Outcome<UploadReceipt> {
+                <$ty>::upload_to(self, target, path, None)
+            }
 
-    fn wait(&self, mid: &MediaId) -> Outcome<Media> {
-        authenta_client::Client::<Blocking<T, R>>::wait(self, mid)
-    }
+            fn wait(&self, mid: &MediaId) -> Outcome<Media> {
+                <$ty>::wait(self, mid)
+            }
 
-    fn wait_with(&self, mid: &MediaId, policy: PollPolicy) -> Outcome<Media> {
-        authenta_client::Client::<Blocking<T, R>>::wait_with(self, mid, policy)
-    }
+            fn wait_with(&self, mid: &MediaId, policy: PollPolicy) -> Outcome<Media> {
+                <$ty>::wait_with(self, mid, policy)
+            }
 
-    fn process(&self, path: &Path, options: &UploadOptions) -> Outcome<Media> {
-        authenta_client::Client::<Blocking<T, R>>::process(self, path, options)
-    }
+            fn process(&self, path: &Path, options: &UploadOptions) -> Outcome<Media> {
+                <$ty>::process(self, path, options)
+            }
 
-    fn result(&self, media: &Media) -> Outcome<Option<ResultDocument>> {
-        authenta_client::Client::<Blocking<T, R>>::result(self, media)
-    }
+            fn result(&self, media: &Media) -> Outcome<Option<ResultDocument>> {
+                <$ty>::result(self, media)
+            }
 
-    fn download_heatmap(&self, media: &Media, path: &Path) -> Outcome<Option<u64>> {
-        authenta_client::Client::<Blocking<T, R>>::download_heatmap(self, media, path)
-    }
+            fn download_heatmap(&self, media: &Media, path: &Path) -> Outcome<Option<u64>> {
+                <$ty>::download_heatmap(self, media, path)
+            }
 
-    fn wait_batch(&self, batch: &mut BatchWait) -> Outcome<Finished> {
-        let mut io = authenta_client::driver::blocking::Io::default();
-        authenta_client::Client::<Blocking<T, R>>::run(self, batch, &mut io)
-    }
+            fn wait_batch(&self, batch: &mut BatchWait) -> Outcome<Finished> {
+                let mut io = authenta_client::driver::blocking::Io::default();
+                ($generic)(self).run(batch, &mut io)
+            }
 
-    fn run_job(
-        &self,
-        task: TaskType,
-        files: &[(SlotName, PathBuf)],
-        options: &JobOptions,
-    ) -> Outcome<Job> {
-        authenta_client::Client::<Blocking<T, R>>::run_job(self, task, files, options)
-    }
+            fn run_job(
+                &self,
+                task: TaskType,
+                files: &[(SlotName, PathBuf)],
+                options: &JobOptions,
+            ) -> Outcome<Job> {
+                <$ty>::run_job(self, task, files, options)
+            }
 
-    fn create_job(&self, task: TaskType, files: &[JobFile]) -> Outcome<CreatedJob> {
-        authenta_client::Client::<Blocking<T, R>>::create_job(self, task, files, None)
-    }
+            fn create_job(&self, task: TaskType, files: &[JobFile]) -> Outcome<CreatedJob> {
+                <$ty>::create_job(self, task, files, None)
+            }
 
-    fn finalize_job(&self, job: &JobId) -> Outcome<JobStatusUpdate> {
-        authenta_client::Client::<Blocking<T, R>>::finalize_job(self, job)
-    }
+            fn finalize_job(&self, job: &JobId) -> Outcome<JobStatusUpdate> {
+                <$ty>::finalize_job(self, job)
+            }
 
-    fn get_job(&self, job: &str) -> Outcome<Job> {
-        authenta_client::Client::<Blocking<T, R>>::get_job(self, job)
-    }
+            fn get_job(&self, job: &str) -> Outcome<Job> {
+                <$ty>::get_job(self, job)
+            }
 
-    fn list_jobs(&self, query: JobListQuery) -> Outcome<JobList> {
-        authenta_client::Client::<Blocking<T, R>>::list_jobs(self, query)
-    }
+            fn list_jobs(&self, query: JobListQuery) -> Outcome<JobList> {
+                <$ty>::list_jobs(self, query)
+            }
 
-    fn list_all_jobs(&self, status: Option<JobStatus>) -> Vec<Outcome<Job>> {
-        authenta_client::Client::<Blocking<T, R>>::list_all_jobs(self, status).collect()
-    }
+            fn list_all_jobs(&self, status: Option<JobStatus>) -> Vec<Outcome<Job>> {
+                <$ty>::list_all_jobs(self, status).collect()
+            }
 
-    fn cancel_job(&self, job: String) -> Outcome<JobStatusUpdate> {
-        authenta_client::Client::<Blocking<T, R>>::cancel_job(self, job)
-    }
+            fn cancel_job(&self, job: String) -> Outcome<JobStatusUpdate> {
+                <$ty>::cancel_job(self, job)
+            }
 
-    fn delete_job(&self, job: &JobId) -> Outcome<()> {
-        authenta_client::Client::<Blocking<T, R>>::delete_job(self, job)
-    }
+            fn delete_job(&self, job: &JobId) -> Outcome<()> {
+                <$ty>::delete_job(self, job)
+            }
 
-    fn wait_job_with(&self, job: &JobId, options: &JobOptions) -> Outcome<Job> {
-        authenta_client::Client::<Blocking<T, R>>::wait_job_with(self, job, options)
-    }
+            fn wait_job_with(&self, job: &JobId, options: &JobOptions) -> Outcome<Job> {
+                <$ty>::wait_job_with(self, job, options)
+            }
 
-    fn wait_job_fast_forward(&self, job: &JobId) -> Outcome<Job> {
-        let driver = self.driver();
-        let fast = authenta_client::Client::with_policies(
-            self.config().clone(),
-            Blocking {
-                transport: driver.transport.clone(),
-                runtime: FastForward::new(driver.runtime.clone()),
-            },
-            *self.retry_policy(),
-            fast_forward_polls(),
-        );
-        fast.wait_job(job)
-    }
+            fn wait_job_fast_forward(&self, job: &JobId) -> Outcome<Job> {
+                let generic = ($generic)(self);
+                let driver = generic.driver();
+                let fast = authenta_client::Client::with_policies(
+                    generic.config().clone(),
+                    Blocking {
+                        transport: driver.transport.clone(),
+                        runtime: FastForward::new(driver.runtime.clone()),
+                    },
+                    *generic.retry_policy(),
+                    fast_forward_polls(),
+                );
+                fast.wait_job(job)
+            }
 
-    fn download_artifact(&self, artifact: &Artifact, path: &Path) -> Outcome<Option<u64>> {
-        authenta_client::Client::<Blocking<T, R>>::download_artifact(self, artifact, path)
-    }
+            fn download_artifact(&self, artifact: &Artifact, path: &Path) -> Outcome<Option<u64>> {
+                <$ty>::download_artifact(self, artifact, path)
+            }
+        }
+    };
 }
+
+blocking_backend!(authenta_ureq::Client, authenta_ureq::Client::generic);
+blocking_backend!(TcpClient, std::convert::identity::<&TcpClient>);
 
 impl Connect for authenta_ureq::Client {
     const NAME: &'static str = "authenta-ureq";
@@ -514,7 +520,7 @@ impl Backend for Reqwest {
 
     fn wait_batch(&self, batch: &mut BatchWait) -> Outcome<Finished> {
         let mut io = authenta_client::driver::nonblocking::Io::default();
-        self.run(self.client.run(batch, &mut io))
+        self.run(self.client.generic().run(batch, &mut io))
     }
 
     fn run_job(
@@ -560,9 +566,10 @@ impl Backend for Reqwest {
     }
 
     fn wait_job_fast_forward(&self, job: &JobId) -> Outcome<Job> {
-        let driver = self.client.driver();
+        let generic = self.client.generic();
+        let driver = generic.driver();
         let fast = authenta_client::Client::with_policies(
-            self.client.config().clone(),
+            generic.config().clone(),
             authenta_client::Async {
                 transport: driver.transport.clone(),
                 runtime: FastForward::new(driver.runtime),
@@ -616,7 +623,7 @@ impl<R> FastForward<R> {
     }
 }
 
-impl<R: Runtime> Runtime for FastForward<R> {
+impl<R: authenta_client::Runtime> authenta_client::Runtime for FastForward<R> {
     fn now(&self) -> std::time::Instant {
         self.inner.now() + self.skipped()
     }

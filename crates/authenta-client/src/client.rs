@@ -1,12 +1,13 @@
 //! [`Client`]: every operation users call, written once, for any transport
-//! and runtime. A backend is a type alias: `authenta_ureq::Client` is
-//! `Client<Blocking<UreqTransport, StdRuntime>>`, `authenta_reqwest::Client`
-//! is `Client<Async<ReqwestTransport, TokioRuntime>>`, and a program with
-//! its own HTTP client uses `Client<Blocking<MyClient, MyRuntime>>`.
+//! and runtime. A backend's own client is a struct over it:
+//! `authenta_ureq::Client` holds a `Client<Blocking<UreqTransport,
+//! StdRuntime>>`, `authenta_reqwest::Client` a
+//! `Client<Async<ReqwestTransport, TokioRuntime>>`; a program with its own
+//! HTTP client uses `Client<Blocking<MyClient, MyRuntime>>` directly.
 //!
 //! Each method builds a [`flow`](crate::engine::flows) and runs it with the
-//! one driver loop of its mode ([`engine::blocking::run`](crate::driver::blocking::run)
-//! or [`engine::nonblocking::run`](crate::driver::nonblocking::run)). The method list is
+//! one driver loop of its mode ([`driver::blocking::run`](crate::driver::blocking::run)
+//! or [`driver::nonblocking::run`](crate::driver::nonblocking::run)). The method list is
 //! stated once, in a macro expanded for both modes: the blocking methods
 //! return results, the async ones futures, with the same names, arguments
 //! and errors.
@@ -37,11 +38,13 @@ use crate::engine::flows::{
 };
 use crate::engine::jobs::{JobPages, JobUpload, RunJob, WaitJob, artifact_download};
 #[cfg(feature = "async")]
+use crate::io::ByteStream;
+#[cfg(feature = "async")]
 use crate::io::OneShotStream;
 use crate::io::{OneShot, SlotSources};
 use crate::settings::ClientSettings;
 #[cfg(feature = "async")]
-use crate::transport::{AsyncHttpClient, AsyncRuntime, ByteStream};
+use crate::transport::{AsyncHttpClient, AsyncRuntime};
 use crate::transport::{HttpClient, Runtime};
 use crate::{CancelJob, CreateJob, DeleteJob, FinalizeJob, GetJob, JobFile, ListJobs};
 use crate::{CreateMedia, DeleteMedia, GetMedia, JobOptions, ListMedia};
@@ -78,12 +81,13 @@ pub struct Async<T, R> {
     pub runtime: R,
 }
 
-/// A backend, implemented by its transport: how its [`Client`] is built
-/// from a [`ClientBuilder`]'s settings, so that `Client::builder()` and
-/// `Client::from_env()` work on the backend's type alias.
+/// A backend, implemented by its transport: how its own client type is
+/// built from a [`ClientBuilder`]'s settings, so that the builder (with its
+/// setters written once, here) serves every backend.
 pub trait Backend: Sized {
-    /// The mode and runtime the backend's client runs on.
-    type Driver;
+    /// The backend's client (`authenta_ureq::Client`, say): usually a
+    /// struct over a [`Client`] of this crate.
+    type Client;
     /// The backend's own HTTP client, which a user may bring
     /// ([`ClientBuilder::http_client`]) for its proxy, pool and TLS
     /// settings.
@@ -95,10 +99,10 @@ pub trait Backend: Sized {
         settings: &ClientSettings,
         config: Config,
         http: Option<Self::Http>,
-    ) -> Result<Client<Self::Driver>, Error>;
+    ) -> Result<Self::Client, Error>;
 }
 
-/// Configures a backend's [`Client`]: credentials (or the environment),
+/// Configures a backend's client: credentials (or the environment),
 /// base URL, user agent, timeouts, retry and poll policies, or the
 /// backend's own HTTP client. Both backends' `ClientBuilder` are this type.
 #[must_use]
@@ -244,7 +248,7 @@ impl<T: Backend> ClientBuilder<T> {
     /// agent, a missing environment variable (without
     /// [`credentials`](ClientBuilder::credentials)), or an HTTP client the
     /// backend refuses.
-    pub fn build(self) -> Result<Client<T::Driver>, Error> {
+    pub fn build(self) -> Result<T::Client, Error> {
         let config = self.settings.config()?;
         T::build(&self.settings, config, self.http)
     }
@@ -463,36 +467,34 @@ impl<D> Client<D> {
     }
 }
 
-/// What a driver's transport is, for [`Client::builder`] on both modes.
-pub trait Mode {
-    /// The transport.
-    type Transport;
-}
-
-impl<T, R> Mode for Blocking<T, R> {
-    type Transport = T;
-}
-
-impl<T, R> Mode for Async<T, R> {
-    type Transport = T;
-}
-
-impl<D: Mode> Client<D>
-where
-    D::Transport: Backend<Driver = D>,
-{
-    /// The backend's builder: timeouts, policies, user agent, its own HTTP
-    /// client.
-    pub fn builder() -> ClientBuilder<D::Transport> {
-        ClientBuilder::default()
-    }
-
-    /// A client configured from `AUTHENTA_CLIENT_ID`,
-    /// `AUTHENTA_CLIENT_SECRET` and (optionally) `AUTHENTA_BASE_URL`, with
-    /// the default timeouts and policies.
-    pub fn from_env() -> Result<Self, Error> {
-        ClientBuilder::<D::Transport>::default().build()
-    }
+/// A record id from what a caller has (`&str`, `String`, `&MediaId`,
+/// `MediaId`): one that cannot be an id (empty, longer than 64
+/// characters, or holding anything but ASCII letters, digits, `-` and `_`,
+/// which could change the request's path) fails before any request with
+/// [`ValidationError::InvalidMid`](crate::proto::ValidationError::InvalidMid).
+///
+/// ```
+/// use authenta_client::media_id;
+/// use authenta_client::types::MediaId;
+///
+/// let mid = MediaId::new("692f406f9f68d4b70080bb80");
+/// assert_eq!(media_id("692f406f9f68d4b70080bb80").unwrap(), mid);
+/// assert_eq!(media_id(&mid).unwrap(), mid);
+/// assert!(media_id("../admin").is_err());
+/// ```
+pub fn media_id(mid: impl AsRef<str>) -> Result<MediaId, Error> {
+    let text = mid.as_ref();
+    MediaId::parse(text).map_err(|_| {
+        let reason = match text.is_empty() {
+            true => "it is empty",
+            false => "a mid is at most 64 ASCII letters, digits, '-' and '_'",
+        };
+        ValidationError::InvalidMid {
+            mid: text.to_owned(),
+            reason,
+        }
+        .into()
+    })
 }
 
 /// The methods users call, stated once and expanded for each mode:
@@ -698,10 +700,11 @@ macro_rules! methods {
         /// `POST /v1/jobs/{jobId}/finalize`: queues a job whose slots are
         /// all uploaded. A job finalized already is a
         /// [`ProtocolError::JobState`](crate::ProtocolError::JobState).
-        /// `job` is a `&str`, a `String` or a [`&JobId`](JobId).
+        /// `job` is a `&str`, a `String` or a [`JobId`], checked before any
+        /// request.
         ///
         /// Spends one mutation and the job's credits.
-        pub $($async)? fn finalize_job(&self, job: impl Into<JobId>) -> Result<JobStatusUpdate, Error> {
+        pub $($async)? fn finalize_job(&self, job: impl AsRef<str>) -> Result<JobStatusUpdate, Error> {
             let mut flow = self.call(FinalizeJob::new(checked_job(job)?));
             $aw!(in operation_span("finalize_job", None); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
@@ -709,7 +712,7 @@ macro_rules! methods {
         /// `GET /v1/jobs/{jobId}`: the job, its result once completed.
         ///
         /// Spends one query per answered attempt; no credits.
-        pub $($async)? fn get_job(&self, job: impl Into<JobId>) -> Result<Job, Error> {
+        pub $($async)? fn get_job(&self, job: impl AsRef<str>) -> Result<Job, Error> {
             let mut flow = self.call(GetJob::new(checked_job(job)?));
             $aw!(in operation_span("get_job", None); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
@@ -728,7 +731,7 @@ macro_rules! methods {
         /// naming its status.
         ///
         /// Spends one mutation; no credits.
-        pub $($async)? fn cancel_job(&self, job: impl Into<JobId>) -> Result<JobStatusUpdate, Error> {
+        pub $($async)? fn cancel_job(&self, job: impl AsRef<str>) -> Result<JobStatusUpdate, Error> {
             let mut flow = self.call(CancelJob::new(checked_job(job)?));
             $aw!(in operation_span("cancel_job", None); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
@@ -738,7 +741,7 @@ macro_rules! methods {
         /// a retried delete that finds the job gone has succeeded.
         ///
         /// Spends one mutation; no credits.
-        pub $($async)? fn delete_job(&self, job: impl Into<JobId>) -> Result<(), Error> {
+        pub $($async)? fn delete_job(&self, job: impl AsRef<str>) -> Result<(), Error> {
             let mut flow = self.call(DeleteJob::new(checked_job(job)?));
             $aw!(in operation_span("delete_job", None); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
@@ -749,13 +752,13 @@ macro_rules! methods {
         /// the last status, the time waited and the bound.
         ///
         /// Spends one query per poll; no credits.
-        pub $($async)? fn wait_job(&self, job: impl Into<JobId>) -> Result<Job, Error> {
+        pub $($async)? fn wait_job(&self, job: impl AsRef<str>) -> Result<Job, Error> {
             $aw!(self.wait_job_with(job, &JobOptions::default()))
         }
 
         /// Like [`wait_job`](Client::wait_job), with `options`' bound and
         /// observer.
-        pub $($async)? fn wait_job_with(&self, job: impl Into<JobId>, options: &JobOptions) -> Result<Job, Error> {
+        pub $($async)? fn wait_job_with(&self, job: impl AsRef<str>, options: &JobOptions) -> Result<Job, Error> {
             let mut flow = self.wait_job_flow(checked_job(job)?, options);
             $aw!(in operation_span("wait_job", None); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
@@ -777,9 +780,10 @@ macro_rules! methods {
     };
 }
 
-/// A job id passed as text, checked before it goes into a request.
-fn checked_job(job: impl Into<JobId>) -> Result<JobId, Error> {
-    let job = job.into();
+/// A job id passed as text (`&str`, `String`, `&JobId`), checked before it
+/// goes into a request.
+fn checked_job(job: impl AsRef<str>) -> Result<JobId, Error> {
+    let job = JobId::new(job.as_ref());
     crate::check_job_id(&job)?;
     Ok(job)
 }

@@ -3,8 +3,7 @@
 //! source and a sink (used by blocking clients; async runtimes bring their
 //! own, [`AsyncRuntime::file_source`](crate::AsyncRuntime::file_source)).
 //!
-//! Reading and writing local files is the only I/O in this crate: no
-//! sockets, no clock, no sleeping.
+//! The transport traits (`transport`) use these; nothing here uses them.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -12,10 +11,12 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 #[cfg(feature = "async")]
-use crate::transport::ByteStream;
-use crate::transport::DownloadSink;
+use std::pin::Pin;
+
 #[cfg(feature = "async")]
 use bytes::Bytes;
+#[cfg(feature = "async")]
+use futures_core::Stream;
 
 /// Where the bytes of a blocking upload come from.
 pub trait UploadSource: Send {
@@ -456,7 +457,8 @@ pub const FILE_CHUNK: usize = 64 * 1024;
 
 /// A download written with std's files to [`part_path`] and renamed into
 /// place on [`DownloadSink::commit`]. Nothing is created until the first
-/// attempt.
+/// attempt. Dropped before its commit (a failed download, or an async
+/// download whose future was dropped), it removes its `.part` file.
 #[derive(Debug)]
 pub struct FileSink {
     path: PathBuf,
@@ -513,6 +515,78 @@ impl DownloadSink for FileSink {
             drop(file.into_parts());
             let _ = std::fs::remove_file(&self.part);
         }
+    }
+}
+
+impl Drop for FileSink {
+    /// A download not committed leaves no `.part` file behind.
+    fn drop(&mut self) {
+        self.abandon();
+    }
+}
+
+#[cfg(feature = "async")]
+/// A stream of body chunks.
+pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// Where a streamed download's bytes go (a file, usually). The driver calls
+/// [`DownloadSink::restart`] before each attempt, so a retried download
+/// starts again from an empty sink.
+pub trait DownloadSink: Send {
+    /// Empties the sink: what follows starts at the first byte.
+    fn restart(&mut self) -> io::Result<()>;
+    /// Takes the next bytes of the body.
+    fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()>;
+    /// The download is complete: make it final (a file sink moves its
+    /// `.part` file into place). The default does nothing.
+    fn commit(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// The download failed: throw away what was written. The default does
+    /// nothing.
+    fn abandon(&mut self) {}
+}
+
+impl DownloadSink for Vec<u8> {
+    fn restart(&mut self) -> io::Result<()> {
+        self.clear();
+        Ok(())
+    }
+
+    fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.extend_from_slice(chunk);
+        Ok(())
+    }
+}
+
+#[cfg(feature = "async")]
+/// Where an async streamed download's bytes go; see [`DownloadSink`].
+#[async_trait::async_trait]
+pub trait AsyncDownloadSink: Send {
+    /// Empties the sink: what follows starts at the first byte.
+    async fn restart(&mut self) -> io::Result<()>;
+    /// Takes the next bytes of the body.
+    async fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()>;
+    /// The download is complete: make it final. The default does nothing.
+    async fn commit(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// The download failed: throw away what was written. The default does
+    /// nothing.
+    async fn abandon(&mut self) {}
+}
+
+#[cfg(feature = "async")]
+#[async_trait::async_trait]
+impl AsyncDownloadSink for Vec<u8> {
+    async fn restart(&mut self) -> io::Result<()> {
+        self.clear();
+        Ok(())
+    }
+
+    async fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.extend_from_slice(chunk);
+        Ok(())
     }
 }
 
@@ -592,6 +666,21 @@ mod tests {
             .restart()
             .unwrap_err();
         assert!(err.to_string().contains("x.part"), "{err}");
+        // Dropped mid-download (a dropped async call): no `.part` is left,
+        // the file is untouched; dropped after its commit: the file stays.
+        let mut dropped = FileSink::new(path.clone());
+        dropped.restart().unwrap();
+        dropped.write_chunk(b"half").unwrap();
+        assert!(part_path(&path).exists());
+        drop(dropped);
+        assert!(!part_path(&path).exists());
+        assert_eq!(std::fs::read(&path).unwrap(), b"new bytes");
+        let mut committed = FileSink::new(path.clone());
+        committed.restart().unwrap();
+        committed.write_chunk(b"final").unwrap();
+        committed.commit().unwrap();
+        drop(committed);
+        assert_eq!(std::fs::read(&path).unwrap(), b"final");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -53,15 +53,15 @@ pub use authenta_proto::{engine, http, types};
 #[cfg(feature = "async")]
 pub use bytes;
 
-pub use client::{Async, Backend, Blocking, Client, ClientBuilder, Mode};
+pub use client::{Async, Backend, Blocking, Client, ClientBuilder, media_id};
 #[cfg(feature = "async")]
 pub use client::{JobStream, MediaStream};
 pub use env::config_from_env;
 pub use files::{inspect_path, job_upload, media_file};
 #[cfg(feature = "async")]
-pub use io::{AsyncUploadSource, OneShotStream};
+pub use io::{AsyncDownloadSink, AsyncUploadSource, ByteStream, OneShotStream};
 pub use io::{
-    FILE_CHUNK, FileSink, FileSource, OneShot, SeekSource, SlotSources, UploadSource,
+    DownloadSink, FILE_CHUNK, FileSink, FileSource, OneShot, SeekSource, SlotSources, UploadSource,
     check_reopened_len, naming, part_path,
 };
 #[cfg(feature = "async")]
@@ -74,10 +74,8 @@ pub use profile::{
 pub use secrets::{SecretProvider, SecretSource};
 pub use settings::{ClientSettings, SharedProvider};
 #[cfg(feature = "async")]
+pub use transport::{AsyncHttpClient, AsyncRuntime, AsyncUploadBody};
 pub use transport::{
-    AsyncDownloadSink, AsyncHttpClient, AsyncRuntime, AsyncUploadBody, ByteStream,
-};
-pub use transport::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_UPLOAD_STALL_TIMEOUT, DownloadSink,
-    HttpClient, Runtime, SendDownloadError, SendUploadError, SourceFault, UploadBody,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_UPLOAD_STALL_TIMEOUT, HttpClient,
+    Runtime, SendDownloadError, SendUploadError, SourceFault, UploadBody,
 };

@@ -139,7 +139,7 @@ mod tests {
     struct Nothing;
 
     impl crate::Backend for Nothing {
-        type Driver = ();
+        type Client = crate::Client<()>;
         type Http = ();
 
         fn build(

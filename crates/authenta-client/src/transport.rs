@@ -15,8 +15,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::ProgressFn;
 #[cfg(feature = "async")]
-use crate::io::AsyncUploadSource;
-use crate::io::UploadSource;
+use crate::io::{AsyncDownloadSink, AsyncUploadSource, ByteStream};
+use crate::io::{DownloadSink, UploadSource};
 
 use crate::TransportErrorKind;
 use crate::http::{Request, Response};
@@ -196,67 +196,6 @@ pub enum SendDownloadError<E> {
     Transport(E),
     /// Writing to the sink failed (disk full, no permission).
     Sink(io::Error),
-}
-
-/// Where a streamed download's bytes go (a file, usually). The driver calls
-/// [`DownloadSink::restart`] before each attempt, so a retried download
-/// starts again from an empty sink.
-pub trait DownloadSink: Send {
-    /// Empties the sink: what follows starts at the first byte.
-    fn restart(&mut self) -> io::Result<()>;
-    /// Takes the next bytes of the body.
-    fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()>;
-    /// The download is complete: make it final (a file sink moves its
-    /// `.part` file into place). The default does nothing.
-    fn commit(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-    /// The download failed: throw away what was written. The default does
-    /// nothing.
-    fn abandon(&mut self) {}
-}
-
-impl DownloadSink for Vec<u8> {
-    fn restart(&mut self) -> io::Result<()> {
-        self.clear();
-        Ok(())
-    }
-
-    fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
-        self.extend_from_slice(chunk);
-        Ok(())
-    }
-}
-
-#[cfg(feature = "async")]
-/// Where an async streamed download's bytes go; see [`DownloadSink`].
-#[async_trait::async_trait]
-pub trait AsyncDownloadSink: Send {
-    /// Empties the sink: what follows starts at the first byte.
-    async fn restart(&mut self) -> io::Result<()>;
-    /// Takes the next bytes of the body.
-    async fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()>;
-    /// The download is complete: make it final. The default does nothing.
-    async fn commit(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-    /// The download failed: throw away what was written. The default does
-    /// nothing.
-    async fn abandon(&mut self) {}
-}
-
-#[cfg(feature = "async")]
-#[async_trait::async_trait]
-impl AsyncDownloadSink for Vec<u8> {
-    async fn restart(&mut self) -> io::Result<()> {
-        self.clear();
-        Ok(())
-    }
-
-    async fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
-        self.extend_from_slice(chunk);
-        Ok(())
-    }
 }
 
 /// Time, sleep and randomness for the blocking flows: the protocol reads
@@ -454,10 +393,6 @@ impl UploadBody<'_> {
         Ok(n)
     }
 }
-
-#[cfg(feature = "async")]
-/// A stream of body chunks.
-pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
 #[cfg(feature = "async")]
 /// The body of an async upload: exactly `len` bytes from a stream, with

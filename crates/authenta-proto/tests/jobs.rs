@@ -401,12 +401,14 @@ fn a_refused_slot_upload_ends_the_run_without_a_finalize() {
         *seen.lock().unwrap(),
         ["creating", "created:0", "created:1"]
     );
-    // Nothing more comes out of it: stepping a finished flow is a
-    // driver's bug, and panics saying so.
+    // Nothing more comes out of it: stepping a finished flow is a driver
+    // bug, which panics (it never becomes an error of the request).
     let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run.step(Event::Ready, at(2));
+        run.step(Event::Ready, at(2))
     }));
-    assert!(again.is_err(), "a finished run takes no more events");
+    let panic = again.expect_err("a finished flow gives no further action");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("a driver bug"), "{message}");
 }
 
 fn single(task: TaskType, content_type: &str) -> RunJob {

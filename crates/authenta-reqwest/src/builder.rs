@@ -38,7 +38,7 @@ use crate::{Client, ReqwestTransport, TokioRuntime};
 pub type ClientBuilder = authenta_client::ClientBuilder<ReqwestTransport>;
 
 impl authenta_client::Backend for ReqwestTransport {
-    type Driver = Async<ReqwestTransport, TokioRuntime>;
+    type Client = Client;
     type Http = reqwest::Client;
 
     fn build(
@@ -62,7 +62,9 @@ impl authenta_client::Backend for ReqwestTransport {
             .upload_timeout(settings.upload_timeout)
             .upload_stall_timeout(settings.upload_stall_timeout);
         let runtime = TokioRuntime;
-        Ok(settings.client(config, Async { transport, runtime }))
+        Ok(Client::from_generic(
+            settings.client(config, Async { transport, runtime }),
+        ))
     }
 }
 
@@ -114,6 +116,10 @@ mod tests {
         send_borrowed(&client.process("a.png", &options));
         send_borrowed(&client.process_many(vec![PathBuf::from("a.png")], &options, 2));
         send_borrowed(&client.list_all());
+        // Ids as users have them: text or a MediaId.
+        send_borrowed(&client.get("692f406f9f68d4b70080bb80"));
+        send_borrowed(&client.wait(String::from("692f406f9f68d4b70080bb80")));
+        send_borrowed(&client.delete(&crate::MediaId::new("692f406f9f68d4b70080bb80")));
         let stream: ByteStream = Box::pin(futures_util::stream::empty());
         send_borrowed(&client.upload_stream(stream, 1, &options));
     }

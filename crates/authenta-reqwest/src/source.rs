@@ -168,5 +168,15 @@ mod tests {
         failed.abandon().await;
         assert_eq!(std::fs::read(&path).unwrap(), b"new bytes");
         assert!(!dir.path().join("heat.png.part").exists());
+
+        // A download whose future is dropped between two writes drops its
+        // sink: the `.part` goes with it, the file is untouched.
+        let mut dropped = FileSink(Some(authenta_client::FileSink::new(path.clone())));
+        dropped.restart().await.unwrap();
+        dropped.write_chunk(b"half").await.unwrap();
+        assert!(dir.path().join("heat.png.part").exists());
+        drop(dropped);
+        assert!(!dir.path().join("heat.png.part").exists());
+        assert_eq!(std::fs::read(&path).unwrap(), b"new bytes");
     }
 }

@@ -38,13 +38,15 @@ use http::{Request, Response};
 /// [`ReqwestTransport::new`] to drive proto's flows directly:
 ///
 /// ```
-/// use authenta_reqwest::{Client, Config, Credentials, ReqwestTransport, TokioRuntime};
+/// use authenta_reqwest::{Config, Credentials, GenericClient, ReqwestTransport, TokioRuntime};
 /// use authenta_reqwest::client::Async;
 ///
 /// let http = authenta_reqwest::reqwest_client_builder().build()?;
 /// let transport = ReqwestTransport::new(http)?;
 /// let config = Config::new(Credentials::new("id", "secret"));
-/// let client = Client::new(config, Async { transport, runtime: TokioRuntime });
+/// let client = GenericClient::new(config, Async { transport, runtime: TokioRuntime });
+/// // Or the crate's own client over it:
+/// let client = authenta_reqwest::Client::from_generic(client);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]

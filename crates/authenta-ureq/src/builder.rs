@@ -35,7 +35,7 @@ use crate::transport::UreqTransport;
 pub type ClientBuilder = authenta_client::ClientBuilder<UreqTransport>;
 
 impl authenta_client::Backend for UreqTransport {
-    type Driver = Blocking<UreqTransport, StdRuntime>;
+    type Client = Client;
     type Http = ureq::Agent;
 
     fn build(
@@ -50,7 +50,9 @@ impl authenta_client::Backend for UreqTransport {
             .upload_timeout(settings.upload_timeout)
             .upload_stall_timeout(settings.upload_stall_timeout);
         let runtime = StdRuntime;
-        Ok(settings.client(config, Blocking { transport, runtime }))
+        Ok(Client::from_generic(
+            settings.client(config, Blocking { transport, runtime }),
+        ))
     }
 }
 

@@ -92,10 +92,12 @@
 //! `ureq` itself logs through the `log` crate and redacts query strings and
 //! sensitive headers.
 
+mod api;
 mod builder;
 mod runtime;
 mod transport;
 
+pub use api::{Client, GenericClient};
 pub use builder::ClientBuilder;
 pub use runtime::StdRuntime;
 pub use transport::UreqTransport;
@@ -111,25 +113,15 @@ pub use authenta_client::proto::{
 pub use authenta_client::types;
 // Jobs (`/v1/jobs`): `Client::run_job` and its kin.
 pub use authenta_client::proto::JobOptions;
-pub use authenta_client::types::{Job, JobId, JobStatus, SlotName, TaskType};
 pub use authenta_client::types::{
     CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, MediaStatus, ModelType,
     ResultDocument,
 };
+pub use authenta_client::types::{Job, JobId, JobStatus, SlotName, TaskType};
 #[cfg(feature = "profile")]
 pub use authenta_client::{GivenKey, Profile, ProfileFile};
 pub use authenta_client::{SecretProvider, SecretSource};
 pub use ureq;
-
-/// A blocking Authenta client: every operation of the API, plus the
-/// uploads, waits and downloads around them. It is
-/// [`authenta_client::Client`] over [`UreqTransport`] and [`StdRuntime`], so
-/// what is validated, retried, polled and paged is decided by
-/// `authenta-proto`, exactly as in the async `authenta-reqwest`. Cloning is
-/// cheap (the connection pool is shared); a client is `Send` and `Sync`.
-/// Make one with [`Client::builder`](authenta_client::Client::builder) or
-/// [`Client::from_env`](authenta_client::Client::from_env).
-pub type Client = authenta_client::Client<authenta_client::Blocking<UreqTransport, StdRuntime>>;
 
 /// A result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

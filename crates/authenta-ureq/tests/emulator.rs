@@ -242,3 +242,44 @@ fn no_debug_or_message_shows_the_secret() {
     assert!(!text.contains("X-Amz-Signature"), "{text}");
     assert!(!text.contains(&secret), "{text}");
 }
+
+#[test]
+fn process_many_runs_on_threads_and_ids_are_taken_as_text() {
+    let env = env();
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<PathBuf> = (0..3)
+        .map(|i| {
+            let path = dir.path().join(format!("pixel-{i}.png"));
+            std::fs::copy(PIXEL, &path).unwrap();
+            path
+        })
+        .collect();
+    let missing = dir.path().join("missing.png");
+    let mut all = paths.clone();
+    all.push(missing.clone());
+    let options = UploadOptions::new(ModelType::Ac1);
+    let mut outcomes: Vec<_> = env.client.process_many(all, &options, 2).collect();
+    outcomes.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(outcomes.len(), 4, "{outcomes:?}");
+    let mut mids = Vec::new();
+    for (path, result) in outcomes {
+        if path == missing {
+            let err = result.unwrap_err();
+            assert_eq!(err.class(), ErrorClass::InvalidInput, "{err}");
+            continue;
+        }
+        let media = result.unwrap();
+        assert_eq!(media.status, MediaStatus::Processed, "{}", path.display());
+        mids.push(media.mid);
+    }
+    assert_eq!(mids.len(), 3);
+    // A record id as the user has it: a String, a &str, a &MediaId.
+    let text: String = mids[0].as_str().to_owned();
+    assert_eq!(env.client.get(text.clone()).unwrap().mid, mids[0]);
+    assert_eq!(env.client.get(text.as_str()).unwrap().mid, mids[0]);
+    assert_eq!(env.client.wait(&mids[1]).unwrap().mid, mids[1]);
+    // Text that cannot be an id fails before any request.
+    let err = env.client.get("../media").unwrap_err();
+    assert_eq!(err.class(), ErrorClass::InvalidInput, "{err}");
+    assert!(err.to_string().contains("../media"), "{err}");
+}

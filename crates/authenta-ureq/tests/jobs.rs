@@ -62,7 +62,7 @@ fn run<F: authenta_ureq::proto::engine::Flow>(
     flow: &mut F,
     source: Option<&mut dyn UploadSource>,
 ) -> Result<F::Output, Error> {
-    let driver = client.driver();
+    let driver = client.generic().driver();
     let mut io = blocking::Io {
         source,
         sink: None,
@@ -222,7 +222,7 @@ fn many_jobs_are_waited_for_together_and_cancel_and_delete_say_the_state() {
     // Cancelling a completed job is refused, saying its status.
     let err = run(
         &client,
-        &mut client.call(CancelJob::new(ids[0].clone())),
+        &mut client.generic().call(CancelJob::new(ids[0].clone())),
         None,
     )
     .unwrap_err();
@@ -234,10 +234,15 @@ fn many_jobs_are_waited_for_together_and_cancel_and_delete_say_the_state() {
     // Deleting a completed job works; reading it then is JOB_NOT_FOUND.
     run(
         &client,
-        &mut client.call(DeleteJob::new(ids[1].clone())),
+        &mut client.generic().call(DeleteJob::new(ids[1].clone())),
         None,
     )
     .unwrap();
-    let err = run(&client, &mut client.call(GetJob::new(ids[1].clone())), None).unwrap_err();
+    let err = run(
+        &client,
+        &mut client.generic().call(GetJob::new(ids[1].clone())),
+        None,
+    )
+    .unwrap_err();
     assert_eq!(err.class(), authenta_ureq::proto::ErrorClass::NotFound);
 }

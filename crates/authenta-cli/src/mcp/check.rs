@@ -568,7 +568,7 @@ async fn heatmap(inner: &Inner, media: &Media) -> Result<Option<(Vec<u8>, &'stat
         sink: Some(&mut sink),
         progress: None,
     };
-    match client.run(&mut flow, &mut io).await {
+    match client.generic().run(&mut flow, &mut io).await {
         Ok(Some(_)) => {}
         Ok(None) => return Ok(None),
         Err(_) if sink.over => {

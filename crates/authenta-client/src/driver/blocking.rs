@@ -5,10 +5,9 @@ use authenta_proto::Error;
 use authenta_proto::engine::{Action, AttemptSpan, Event, Flow, Written};
 
 use super::{Counted, drive, missing, now};
+use crate::io::DownloadSink;
 use crate::io::UploadSource;
-use crate::transport::{
-    DownloadSink, HttpClient, Runtime, SendDownloadError, SendUploadError, UploadBody,
-};
+use crate::transport::{HttpClient, Runtime, SendDownloadError, SendUploadError, UploadBody};
 
 /// A blocking flow's source, sink and progress callback.
 pub type Io<'a> = super::Io<'a, dyn UploadSource + 'a, dyn DownloadSink + 'a>;

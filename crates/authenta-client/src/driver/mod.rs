@@ -51,7 +51,7 @@ impl<'a, S: ?Sized> Counted<'a, S> {
     }
 }
 
-impl<S: crate::transport::DownloadSink + ?Sized> crate::transport::DownloadSink for Counted<'_, S> {
+impl<S: crate::io::DownloadSink + ?Sized> crate::io::DownloadSink for Counted<'_, S> {
     fn restart(&mut self) -> io::Result<()> {
         self.written = 0;
         self.sink.restart()
@@ -66,9 +66,7 @@ impl<S: crate::transport::DownloadSink + ?Sized> crate::transport::DownloadSink 
 
 #[cfg(feature = "async")]
 #[async_trait::async_trait]
-impl<S: crate::transport::AsyncDownloadSink + ?Sized> crate::transport::AsyncDownloadSink
-    for Counted<'_, S>
-{
+impl<S: crate::io::AsyncDownloadSink + ?Sized> crate::io::AsyncDownloadSink for Counted<'_, S> {
     async fn restart(&mut self) -> io::Result<()> {
         self.written = 0;
         self.sink.restart().await

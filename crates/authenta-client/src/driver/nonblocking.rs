@@ -5,10 +5,10 @@ use authenta_proto::Error;
 use authenta_proto::engine::{Action, AttemptSpan, Event, Flow, Written};
 
 use super::{Counted, drive, later, missing};
+use crate::io::AsyncDownloadSink;
 use crate::io::AsyncUploadSource;
 use crate::transport::{
-    AsyncDownloadSink, AsyncHttpClient, AsyncRuntime, AsyncUploadBody, SendDownloadError,
-    SendUploadError,
+    AsyncHttpClient, AsyncRuntime, AsyncUploadBody, SendDownloadError, SendUploadError,
 };
 
 /// An async flow's source, sink and progress callback.

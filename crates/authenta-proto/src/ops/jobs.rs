@@ -1,6 +1,6 @@
 //! The jobs API's operations (`/v1/jobs`): create, finalize, get, list,
 //! cancel and delete. A refusal for the job's status (cancel, delete,
-//! finalize) becomes an [`Error::JobState`] that says the status.
+//! finalize) becomes an [`ProtocolError::JobState`] that says the status.
 
 use authenta_types::{
     CreateJobRequest, CreatedJob, Job, JobId, JobList, JobListQuery, JobParameters, JobStatus,
