@@ -958,12 +958,9 @@ impl<T: HttpClient, R: Runtime> Client<Blocking<T, R>> {
     }
 
     /// The items of a flow that yields a page at a time.
-    fn items<I, F: Flow<Output = Option<Vec<I>>>>(
-        &self,
-        mut pages: F,
-    ) -> impl Iterator<Item = Result<I, Error>> + '_
+    fn items<I, F>(&self, mut pages: F) -> impl Iterator<Item = Result<I, Error>> + '_
     where
-        F: 'static,
+        F: Flow<Output = Option<Vec<I>>> + 'static,
         I: 'static,
     {
         std::iter::from_fn(move || {
