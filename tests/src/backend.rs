@@ -5,18 +5,20 @@
 //! example. The blocking clients are one `authenta_client::Client` type, so
 //! one implementation serves both.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use authenta_client::Blocking;
 use authenta_proto::engine::batch::{BatchWait, Finished};
 use authenta_proto::engine::flows::Uploaded;
 use authenta_proto::types::{
-    CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, ResultDocument,
+    Artifact, CreateMediaRequest, CreatedJob, CreatedMedia, Job, JobId, JobList, JobListQuery,
+    JobStatus, JobStatusUpdate, ListQuery, Media, MediaId, MediaList, ResultDocument, SlotName,
+    TaskType,
 };
 use authenta_proto::{
-    Config, CredentialError, CredentialProvider, Credentials, Error, PollPolicy, RetryPolicy,
-    UploadOptions, UploadReceipt, UploadTarget,
+    Config, CredentialError, CredentialProvider, Credentials, Error, JobFile, JobOptions,
+    PollPolicy, RetryPolicy, UploadOptions, UploadReceipt, UploadTarget,
 };
 
 #[path = "../../crates/authenta-client/examples/custom_client/std_client.rs"]
@@ -137,6 +139,36 @@ pub trait Backend: Connect {
     /// `Client::run` of proto's batch waiter, once (it ends when some of
     /// its records are final).
     fn wait_batch(&self, batch: &mut BatchWait) -> Outcome<Finished>;
+
+    /// `Client::run_job` (paths per slot).
+    fn run_job(
+        &self,
+        task: TaskType,
+        files: &[(SlotName, PathBuf)],
+        options: &JobOptions,
+    ) -> Outcome<Job>;
+    /// `Client::create_job`.
+    fn create_job(&self, task: TaskType, files: &[JobFile]) -> Outcome<CreatedJob>;
+    /// `Client::finalize_job`.
+    fn finalize_job(&self, job: &JobId) -> Outcome<JobStatusUpdate>;
+    /// `Client::get_job` (the id as `&str`).
+    fn get_job(&self, job: &str) -> Outcome<Job>;
+    /// `Client::list_jobs`.
+    fn list_jobs(&self, query: JobListQuery) -> Outcome<JobList>;
+    /// `Client::list_all_jobs`, drained.
+    fn list_all_jobs(&self, status: Option<JobStatus>) -> Vec<Outcome<Job>>;
+    /// `Client::cancel_job` (the id as `String`).
+    fn cancel_job(&self, job: String) -> Outcome<JobStatusUpdate>;
+    /// `Client::delete_job`.
+    fn delete_job(&self, job: &JobId) -> Outcome<()>;
+    /// `Client::wait_job_with`.
+    fn wait_job_with(&self, job: &JobId, options: &JobOptions) -> Outcome<Job>;
+    /// `Client::wait_job` on a copy of this client whose clock is
+    /// [`FastForward`]: every sleep is skipped and added to its clock, so a
+    /// wait bounded by half an hour ends in milliseconds.
+    fn wait_job_fast_forward(&self, job: &JobId) -> Outcome<Job>;
+    /// `Client::download_artifact` to a file.
+    fn download_artifact(&self, artifact: &Artifact, path: &Path) -> Outcome<Option<u64>>;
 }
 
 /// The pieces a reader or stream upload is cut into: more than one, so the
@@ -226,6 +258,66 @@ macro_rules! blocking_backend {
             fn wait_batch(&self, batch: &mut BatchWait) -> Outcome<Finished> {
                 let mut io = authenta_client::driver::blocking::Io::default();
                 ($generic)(self).run(batch, &mut io)
+            }
+
+            fn run_job(
+                &self,
+                task: TaskType,
+                files: &[(SlotName, PathBuf)],
+                options: &JobOptions,
+            ) -> Outcome<Job> {
+                <$ty>::run_job(self, task, files, options)
+            }
+
+            fn create_job(&self, task: TaskType, files: &[JobFile]) -> Outcome<CreatedJob> {
+                <$ty>::create_job(self, task, files, None)
+            }
+
+            fn finalize_job(&self, job: &JobId) -> Outcome<JobStatusUpdate> {
+                <$ty>::finalize_job(self, job)
+            }
+
+            fn get_job(&self, job: &str) -> Outcome<Job> {
+                <$ty>::get_job(self, job)
+            }
+
+            fn list_jobs(&self, query: JobListQuery) -> Outcome<JobList> {
+                <$ty>::list_jobs(self, query)
+            }
+
+            fn list_all_jobs(&self, status: Option<JobStatus>) -> Vec<Outcome<Job>> {
+                <$ty>::list_all_jobs(self, status).collect()
+            }
+
+            fn cancel_job(&self, job: String) -> Outcome<JobStatusUpdate> {
+                <$ty>::cancel_job(self, job)
+            }
+
+            fn delete_job(&self, job: &JobId) -> Outcome<()> {
+                <$ty>::delete_job(self, job)
+            }
+
+            fn wait_job_with(&self, job: &JobId, options: &JobOptions) -> Outcome<Job> {
+                <$ty>::wait_job_with(self, job, options)
+            }
+
+            fn wait_job_fast_forward(&self, job: &JobId) -> Outcome<Job> {
+                let generic = ($generic)(self);
+                let driver = generic.driver();
+                let fast = authenta_client::Client::with_policies(
+                    generic.config().clone(),
+                    Blocking {
+                        transport: driver.transport.clone(),
+                        runtime: FastForward::new(driver.runtime.clone()),
+                    },
+                    *generic.retry_policy(),
+                    fast_forward_polls(),
+                );
+                fast.wait_job(job)
+            }
+
+            fn download_artifact(&self, artifact: &Artifact, path: &Path) -> Outcome<Option<u64>> {
+                <$ty>::download_artifact(self, artifact, path)
             }
         }
     };
@@ -429,6 +521,154 @@ impl Backend for Reqwest {
     fn wait_batch(&self, batch: &mut BatchWait) -> Outcome<Finished> {
         let mut io = authenta_client::driver::nonblocking::Io::default();
         self.run(self.client.generic().run(batch, &mut io))
+    }
+
+    fn run_job(
+        &self,
+        task: TaskType,
+        files: &[(SlotName, PathBuf)],
+        options: &JobOptions,
+    ) -> Outcome<Job> {
+        self.run(send(self.client.run_job(task, files, options)))
+    }
+
+    fn create_job(&self, task: TaskType, files: &[JobFile]) -> Outcome<CreatedJob> {
+        self.run(send(self.client.create_job(task, files, None)))
+    }
+
+    fn finalize_job(&self, job: &JobId) -> Outcome<JobStatusUpdate> {
+        self.run(send(self.client.finalize_job(job)))
+    }
+
+    fn get_job(&self, job: &str) -> Outcome<Job> {
+        self.run(send(self.client.get_job(job)))
+    }
+
+    fn list_jobs(&self, query: JobListQuery) -> Outcome<JobList> {
+        self.run(send(self.client.list_jobs(query)))
+    }
+
+    fn list_all_jobs(&self, status: Option<JobStatus>) -> Vec<Outcome<Job>> {
+        use futures_util::StreamExt as _;
+        self.run(self.client.list_all_jobs(status).collect())
+    }
+
+    fn cancel_job(&self, job: String) -> Outcome<JobStatusUpdate> {
+        self.run(send(self.client.cancel_job(job)))
+    }
+
+    fn delete_job(&self, job: &JobId) -> Outcome<()> {
+        self.run(send(self.client.delete_job(job)))
+    }
+
+    fn wait_job_with(&self, job: &JobId, options: &JobOptions) -> Outcome<Job> {
+        self.run(send(self.client.wait_job_with(job, options)))
+    }
+
+    fn wait_job_fast_forward(&self, job: &JobId) -> Outcome<Job> {
+        let generic = self.client.generic();
+        let driver = generic.driver();
+        let fast = authenta_client::Client::with_policies(
+            generic.config().clone(),
+            authenta_client::Async {
+                transport: driver.transport.clone(),
+                runtime: FastForward::new(driver.runtime),
+            },
+            *self.client.retry_policy(),
+            fast_forward_polls(),
+        );
+        self.run(send(fast.wait_job(job)))
+    }
+
+    fn download_artifact(&self, artifact: &Artifact, path: &Path) -> Outcome<Option<u64>> {
+        self.run(send(self.client.download_artifact(artifact, path)))
+    }
+}
+
+/// The poll policy of a [`FastForward`] wait: a poll a minute, a 20 s
+/// deadline that a job's task type's limit replaces.
+fn fast_forward_polls() -> PollPolicy {
+    PollPolicy::fixed(Duration::from_secs(60), Duration::from_secs(20))
+}
+
+/// `future`, checked to be `Send` (an async client's futures run on any
+/// executor's threads).
+fn send<F: Future + Send>(future: F) -> F {
+    future
+}
+
+/// A runtime whose clock never waits: each sleep is skipped and added to
+/// its monotonic and wall clocks. Everything else is `R`'s.
+#[derive(Clone, Debug)]
+pub struct FastForward<R> {
+    inner: R,
+    skipped: std::sync::Arc<std::sync::Mutex<Duration>>,
+}
+
+impl<R> FastForward<R> {
+    /// `inner`, its sleeps skipped.
+    pub fn new(inner: R) -> Self {
+        FastForward {
+            inner,
+            skipped: Default::default(),
+        }
+    }
+
+    fn skipped(&self) -> Duration {
+        *self.skipped.lock().unwrap()
+    }
+
+    fn skip(&self, duration: Duration) {
+        *self.skipped.lock().unwrap() += duration;
+    }
+}
+
+impl<R: authenta_client::Runtime> authenta_client::Runtime for FastForward<R> {
+    fn now(&self) -> std::time::Instant {
+        self.inner.now() + self.skipped()
+    }
+
+    fn wall_clock(&self) -> std::time::SystemTime {
+        self.inner.wall_clock() + self.skipped()
+    }
+
+    fn sleep(&self, duration: Duration) {
+        self.skip(duration);
+    }
+
+    fn random(&self) -> u64 {
+        self.inner.random()
+    }
+}
+
+#[authenta_client::async_trait]
+impl<R: authenta_client::AsyncRuntime> authenta_client::AsyncRuntime for FastForward<R> {
+    fn now(&self) -> std::time::Instant {
+        self.inner.now() + self.skipped()
+    }
+
+    fn wall_clock(&self) -> std::time::SystemTime {
+        self.inner.wall_clock() + self.skipped()
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        self.skip(duration);
+    }
+
+    fn random(&self) -> u64 {
+        self.inner.random()
+    }
+
+    fn file_source(&self, path: PathBuf, len: u64) -> Box<dyn authenta_client::AsyncUploadSource> {
+        self.inner.file_source(path, len)
+    }
+
+    fn file_sink(&self, path: PathBuf) -> Box<dyn authenta_client::AsyncDownloadSink> {
+        self.inner.file_sink(path)
+    }
+
+    async fn unblock<T: Send + 'static>(&self, work: Box<dyn FnOnce() -> T + Send + 'static>) -> T {
+        self.inner.unblock(work).await
     }
 }
 

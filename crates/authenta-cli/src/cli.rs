@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use authenta_reqwest::client::ENV_PROFILE;
 use authenta_reqwest::proto::{ENV_API_KEY, ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET};
-use authenta_reqwest::types::{MODEL_TYPES, ModelType};
+use authenta_reqwest::types::{JobStatus, MODEL_TYPES, ModelType};
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 /// Check media for deepfakes and manipulation with Authenta.
@@ -124,6 +124,9 @@ pub enum Command {
     Result(ResultArgs),
     /// Write a self-contained HTML report of records already processed.
     Report(ReportArgs),
+    /// List, read, wait for, cancel or delete jobs (`process --task` runs
+    /// them).
+    Jobs(JobsArgs),
     /// Run a local emulator in the foreground and print a key for it.
     Emulator(EmulatorArgs),
     /// List what the batch ledger holds, or forget entries of it.
@@ -157,9 +160,21 @@ pub struct Process {
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
 
-    /// How long to wait for each verdict, such as 90s or 10m.
-    #[arg(long, default_value = "30m", value_name = "DURATION", value_parser = parse_duration)]
-    pub timeout: Duration,
+    /// How long to wait for each verdict, such as 90s or 10m (default 30m;
+    /// with --task, the task type's time limit).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Run each file as a job of this task type instead of a `/media`
+    /// record: its slug, id or model code, such as faceswap-detection, 4
+    /// or DF-1 (the jobs API; an API key is needed).
+    #[arg(long, value_name = "TASK", conflicts_with_all = ["model", "report", "refresh", "own_only"])]
+    pub task: Option<String>,
+
+    /// With --task face-intelligence: compare each file's faces with the
+    /// face in this image (its reference slot; JPEG or PNG).
+    #[arg(long, value_name = "IMAGE", requires = "task")]
+    pub reference: Option<PathBuf>,
 
     /// At the end, also write a self-contained HTML report of the batch
     /// here (verdicts, heatmaps over the images, face boxes over the
@@ -178,6 +193,58 @@ pub struct Process {
     /// their outcome and prints the whole batch.
     #[arg(long)]
     pub own_only: bool,
+}
+
+/// `jobs list|get|wait|cancel|delete`
+#[derive(Args)]
+pub struct JobsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: JobsAction,
+}
+
+/// What `jobs` does.
+#[derive(Subcommand)]
+pub enum JobsAction {
+    /// List the account's jobs, a page at a time (or every one with --all).
+    List {
+        /// Only jobs in this status (created, waiting_for_finalize, queued,
+        /// processing, completed, failed, cancelled).
+        #[arg(long, value_name = "STATUS", value_parser = parse_job_status)]
+        status: Option<JobStatus>,
+        /// Every job, fetched page by page.
+        #[arg(long, conflicts_with_all = ["page", "limit"])]
+        all: bool,
+        /// The page, from 1.
+        #[arg(long, value_name = "N")]
+        page: Option<u32>,
+        /// How many jobs per page (1 to 100).
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+    },
+    /// Print one job and its result.
+    Get(JobIdArg),
+    /// Wait until a job is completed, failed or cancelled, and print it.
+    Wait {
+        /// The job's id, checked before any request.
+        #[arg(value_name = "JOB")]
+        job: String,
+        /// How long to wait (default: the task type's time limit).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        timeout: Option<Duration>,
+    },
+    /// Cancel a job that is not yet processing.
+    Cancel(JobIdArg),
+    /// Delete a job and its media (not while it is processing).
+    Delete(JobIdArg),
+}
+
+/// A command that takes one job id.
+#[derive(Args)]
+pub struct JobIdArg {
+    /// The job's id, checked before any request.
+    #[arg(value_name = "JOB")]
+    pub job: String,
 }
 
 /// `ledger [forget PATH|MID...]`
@@ -403,6 +470,16 @@ fn parse_opacity(text: &str) -> Result<f32, String> {
 }
 
 /// A duration such as `300ms`, `90s`, `10m` or `1h 30m`.
+fn parse_job_status(text: &str) -> Result<JobStatus, String> {
+    match JobStatus::from_wire(text.trim()) {
+        JobStatus::Unknown(_) => Err(format!(
+            "{text:?} is not a job status; give one of {}",
+            JobStatus::KNOWN.join(", ")
+        )),
+        status => Ok(status),
+    }
+}
+
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .map_err(|e| format!("{e}; give a duration such as 300ms, 90s or 10m"))

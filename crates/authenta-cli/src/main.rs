@@ -16,6 +16,7 @@ mod cli;
 mod commands;
 mod exit;
 mod files;
+mod jobs;
 mod ledger;
 mod mcp;
 mod output;
@@ -65,6 +66,7 @@ async fn run(cli: &Cli) -> Result<u8, CliError> {
         Command::Delete(args) => commands::delete(global, args).await,
         Command::Result(args) => commands::result(global, args).await,
         Command::Report(args) => report::run(global, args).await,
+        Command::Jobs(args) => jobs::run(global, args).await,
         Command::Emulator(args) => commands::emulator(global, args).await,
         Command::Ledger(args) => ledger::run(global, args),
         Command::Configure(args) => profile::configure(global, args),

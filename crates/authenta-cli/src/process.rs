@@ -39,8 +39,14 @@ enum Outcome {
 /// How often a batch asks again about the files another process holds.
 const CLAIM_POLL: Duration = Duration::from_millis(250);
 
+/// How long `process` waits for each record when `--timeout` is not given.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
 /// Runs `process`; returns the exit code.
 pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
+    if let Some(task) = &args.task {
+        return crate::jobs::process(global, args, task).await;
+    }
     let plan = files::plan(&args.paths, args.model.model.as_ref(), args.recursive);
     for note in &plan.notes {
         note.tell(global.json);
@@ -64,7 +70,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
     let count = bars.count(plan.jobs.len());
-    let policy = PollPolicy::default().with_max_wait(args.timeout);
+    let policy = PollPolicy::default().with_max_wait(args.timeout.unwrap_or(DEFAULT_TIMEOUT));
     let mut outcomes: Vec<Option<(Outcome, Duration)>> = batch.items.iter().map(|_| None).collect();
 
     // The first Ctrl-C stops starting files and lets the steps in flight

@@ -101,13 +101,18 @@ impl Bar {
 
     /// Turns the bar into a spinner that shows the record's status.
     pub fn status(&self, status: &MediaStatus) {
+        self.message(&status.to_string());
+    }
+
+    /// Turns the bar into a spinner that shows `text` (a job's status).
+    pub fn message(&self, text: &str) {
         if let Some(bar) = &self.0 {
             if bar.length().is_some() {
                 bar.set_style(style(SPINNER));
                 bar.unset_length();
                 bar.enable_steady_tick(Duration::from_millis(120));
             }
-            bar.set_message(crate::output::terminal_safe(&status.to_string()));
+            bar.set_message(crate::output::terminal_safe(text));
         }
     }
 

@@ -17,8 +17,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::types::{
-    CreateMediaRequest, CreatedMedia, LIST_LIMIT_MAX, ListQuery, Media, MediaId, MediaList,
-    ResultDocument,
+    Artifact, CreateMediaRequest, CreatedJob, CreatedMedia, JOB_LIST_LIMIT_MAX, Job, JobId,
+    JobList, JobListQuery, JobParameters, JobStatus, JobStatusUpdate, LIST_LIMIT_MAX, ListQuery,
+    Media, MediaId, MediaList, ResultDocument, SlotName, TaskType,
 };
 
 use crate::Config;
@@ -35,18 +36,26 @@ use crate::engine::flows::{
     Call, Download, FetchResult, ListPages, Observer, Process, SourceInfo, Upload, UploadTo,
     Uploaded, Wait,
 };
+use crate::engine::jobs::{JobPages, JobUpload, RunJob, WaitJob, artifact_download};
 #[cfg(feature = "async")]
 use crate::io::ByteStream;
-use crate::io::OneShot;
 #[cfg(feature = "async")]
 use crate::io::OneShotStream;
+use crate::io::{OneShot, SlotSources};
 use crate::settings::ClientSettings;
 #[cfg(feature = "async")]
 use crate::transport::{AsyncHttpClient, AsyncRuntime};
 use crate::transport::{HttpClient, Runtime};
-use crate::{CreateMedia, DeleteMedia, GetMedia, ListMedia};
+use crate::{CancelJob, CreateJob, DeleteJob, FinalizeJob, GetJob, JobFile, ListJobs};
+use crate::{CreateMedia, DeleteMedia, GetMedia, JobOptions, ListMedia};
 use crate::{Error, ValidationError};
 use crate::{ProgressFn, UploadOptions};
+
+#[cfg(feature = "async")]
+/// The jobs of an async client's `list_all_jobs`: a `Stream` of
+/// `Result<Job, Error>` (and `Unpin`).
+pub type JobStream<'a> =
+    std::pin::Pin<Box<dyn futures_core::Stream<Item = Result<Job, Error>> + Send + 'a>>;
 
 #[cfg(feature = "async")]
 /// The records of an async client's `list_all`: a `Stream` of
@@ -406,6 +415,47 @@ impl<D> Client<D> {
         )
     }
 
+    /// The flow that runs a job of `task` over `uploads` (one per slot)
+    /// with `options` (parameters, bound, checkpoints, observer, a stage to
+    /// resume from), on this client's retry and poll policies. Checked
+    /// here: nothing is spent on inputs the task type would refuse.
+    pub fn job_flow(
+        &self,
+        task: TaskType,
+        uploads: Vec<JobUpload>,
+        options: &JobOptions,
+    ) -> Result<RunJob, Error> {
+        let flow = RunJob::new(
+            task,
+            uploads,
+            options.parameters.clone(),
+            self.shared.config.clone(),
+            self.shared.retry,
+        )?
+        .poll_policy(self.shared.poll)
+        .bounded(options.limit)
+        .checkpointed(options.checkpoint.clone())
+        .observed(options.observer.clone());
+        Ok(match &options.resume {
+            Some(stage) => flow.resume(stage.clone()),
+            None => flow,
+        })
+    }
+
+    /// The flow that waits for `job` (bounded by its task type's time
+    /// limit, read from the first poll, unless `options` bounds it).
+    pub fn wait_job_flow(&self, job: JobId, options: &JobOptions) -> WaitJob {
+        WaitJob::new(
+            job,
+            None,
+            self.shared.poll,
+            self.shared.config.clone(),
+            self.shared.retry,
+        )
+        .bounded(options.limit)
+        .observed(options.observer.clone())
+    }
+
     /// The flow that waits for `mid` on `policy`.
     pub fn wait_flow(&self, mid: &MediaId, policy: PollPolicy) -> Wait {
         Wait::new(
@@ -606,7 +656,144 @@ macro_rules! methods {
             let mut io = crate::driver::$mode::Io { source: None, sink: Some(&mut *sink), progress: None };
             Ok($aw!(in operation_span("download", mid); self.run(&mut flow, &mut io))?.unwrap_or_default())
         }
+
+        /// Runs a job: checks each slot's file (readable, whole, a format
+        /// the task type takes in that slot, every required slot given)
+        /// before anything is spent, creates the job, streams every slot's
+        /// file to its upload URL with its exact length, finalizes only
+        /// once every upload was answered 2xx, and waits until the job is
+        /// `completed`, `failed` or `cancelled` (a `failed` or `cancelled`
+        /// job is returned, not an error), bounded by the task type's time
+        /// limit unless [`JobOptions::bounded`]. A finalize whose answer
+        /// was lost is never sent again without reading the job first.
+        ///
+        /// `files` pairs each slot with its file: `&[(SlotName::Original,
+        /// "clip.mp4")]`, plus `(SlotName::Reference, "face.jpg")` for
+        /// face intelligence's similarity check.
+        ///
+        /// Spends one mutation (the create), one per finalize (the job's
+        /// credits), one query per poll; the uploads spend no quota.
+        pub $($async)? fn run_job<P: AsRef<Path> + Sync>(&self, task: TaskType, files: &[(SlotName, P)], options: &JobOptions) -> Result<Job, Error> {
+            let files: Vec<(SlotName, std::path::PathBuf)> = files.iter().map(|(slot, path)| (slot.clone(), path.as_ref().to_owned())).collect();
+            let uploads = $aw!(self.inspect_job(files.clone()))?;
+            let mut flow = self.job_flow(task, uploads.clone(), options)?;
+            let sources = uploads.iter().zip(files).map(|(upload, (slot, path))| (slot, self.driver().runtime.file_source(path, upload.source.len))).collect();
+            let mut source = SlotSources::new(flow.slot_selector(), sources);
+            let mut io = crate::driver::$mode::Io { source: Some(&mut source), sink: None, progress: options.progress.clone() };
+            $aw!(in operation_span("run_job", None); self.run(&mut flow, &mut io))
+        }
+
+        /// `POST /v1/jobs`: creates a job of `task` for `files` (one per
+        /// slot, checked: [`JobFile`]) and returns it with each slot's
+        /// upload URL. Checked against the task type first; never sent
+        /// again once it may have reached the server. Upload each slot
+        /// with [`upload_to`](Client::upload_to), then
+        /// [`finalize_job`](Client::finalize_job); [`run_job`](Client::run_job)
+        /// does all of it.
+        ///
+        /// Spends one mutation; no credits (finalize spends them).
+        pub $($async)? fn create_job(&self, task: TaskType, files: &[JobFile], parameters: Option<JobParameters>) -> Result<CreatedJob, Error> {
+            let mut flow = self.call(CreateJob::new(task, files, parameters)?);
+            $aw!(in operation_span("create_job", None); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
+        }
+
+        /// `POST /v1/jobs/{jobId}/finalize`: queues a job whose slots are
+        /// all uploaded. A job finalized already is a
+        /// [`ProtocolError::JobState`](crate::ProtocolError::JobState).
+        /// `job` is a `&str`, a `String` or a [`JobId`], checked before any
+        /// request.
+        ///
+        /// Spends one mutation and the job's credits.
+        pub $($async)? fn finalize_job(&self, job: impl AsRef<str>) -> Result<JobStatusUpdate, Error> {
+            let mut flow = self.call(FinalizeJob::new(checked_job(job)?));
+            $aw!(in operation_span("finalize_job", None); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
+        }
+
+        /// `GET /v1/jobs/{jobId}`: the job, its result once completed.
+        ///
+        /// Spends one query per answered attempt; no credits.
+        pub $($async)? fn get_job(&self, job: impl AsRef<str>) -> Result<Job, Error> {
+            let mut flow = self.call(GetJob::new(checked_job(job)?));
+            $aw!(in operation_span("get_job", None); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
+        }
+
+        /// `GET /v1/jobs`: one page of jobs (`page`, `limit`, `status`).
+        ///
+        /// Spends one query per answered attempt; no credits.
+        pub $($async)? fn list_jobs(&self, query: JobListQuery) -> Result<JobList, Error> {
+            let mut flow = self.call(ListJobs::new(query)?);
+            $aw!(in operation_span("list_jobs", None); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
+        }
+
+        /// `POST /v1/jobs/{jobId}/cancel`: cancels a job not yet
+        /// processing. A job processing or final is a
+        /// [`ProtocolError::JobState`](crate::ProtocolError::JobState)
+        /// naming its status.
+        ///
+        /// Spends one mutation; no credits.
+        pub $($async)? fn cancel_job(&self, job: impl AsRef<str>) -> Result<JobStatusUpdate, Error> {
+            let mut flow = self.call(CancelJob::new(checked_job(job)?));
+            $aw!(in operation_span("cancel_job", None); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
+        }
+
+        /// `DELETE /v1/jobs/{jobId}`: deletes a job and its media. A job
+        /// processing is a [`ProtocolError::JobState`](crate::ProtocolError::JobState);
+        /// a retried delete that finds the job gone has succeeded.
+        ///
+        /// Spends one mutation; no credits.
+        pub $($async)? fn delete_job(&self, job: impl AsRef<str>) -> Result<(), Error> {
+            let mut flow = self.call(DeleteJob::new(checked_job(job)?));
+            $aw!(in operation_span("delete_job", None); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
+        }
+
+        /// Polls a job on the client's poll policy until it is
+        /// `completed`, `failed` or `cancelled`, bounded by its task
+        /// type's time limit (read from the first poll); a timeout states
+        /// the last status, the time waited and the bound.
+        ///
+        /// Spends one query per poll; no credits.
+        pub $($async)? fn wait_job(&self, job: impl AsRef<str>) -> Result<Job, Error> {
+            $aw!(self.wait_job_with(job, &JobOptions::default()))
+        }
+
+        /// Like [`wait_job`](Client::wait_job), with `options`' bound and
+        /// observer.
+        pub $($async)? fn wait_job_with(&self, job: impl AsRef<str>, options: &JobOptions) -> Result<Job, Error> {
+            let mut flow = self.wait_job_flow(checked_job(job)?, options);
+            $aw!(in operation_span("wait_job", None); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
+        }
+
+        /// Downloads one of a job's artifacts (its result document, a
+        /// heatmap) to `path`, streamed with the download rules of
+        /// [`download_heatmap`](Client::download_heatmap) (no credentials
+        /// sent, retried as a `GET`, written as `<path>.part` and renamed
+        /// when whole): the bytes written, or `None` when the artifact has
+        /// no URL.
+        ///
+        /// Spends no quota and no credits.
+        pub $($async)? fn download_artifact(&self, artifact: &Artifact, path: impl AsRef<Path>) -> Result<Option<u64>, Error> {
+            let mut flow = artifact_download(artifact, *self.retry_policy());
+            let mut sink = self.driver().runtime.file_sink(path.as_ref().to_owned());
+            let mut io = crate::driver::$mode::Io { source: None, sink: Some(&mut *sink), progress: None };
+            $aw!(in operation_span("download_artifact", None); self.run(&mut flow, &mut io))
+        }
     };
+}
+
+/// A job id passed as text (`&str`, `String`, `&JobId`), checked before it
+/// goes into a request.
+fn checked_job(job: impl AsRef<str>) -> Result<JobId, Error> {
+    let job = JobId::new(job.as_ref());
+    crate::check_job_id(&job)?;
+    Ok(job)
+}
+
+/// Each slot's file checked ([`job_upload`](crate::job_upload)).
+fn inspect_job_files(files: Vec<(SlotName, std::path::PathBuf)>) -> Result<Vec<JobUpload>, Error> {
+    files
+        .into_iter()
+        .map(|(slot, path)| Ok(crate::files::job_upload(slot, &path)?))
+        .collect()
 }
 
 /// The `tracing` span of one operation a client method runs (`get`,
@@ -665,7 +852,50 @@ impl<T: HttpClient, R: Runtime> Client<Blocking<T, R>> {
         Ok(crate::files::inspect_path(options, path)?)
     }
 
+    fn inspect_job(
+        &self,
+        files: Vec<(SlotName, std::path::PathBuf)>,
+    ) -> Result<Vec<JobUpload>, Error> {
+        inspect_job_files(files)
+    }
+
     methods!(; blocking; now);
+
+    /// Runs a job as [`run_job`](Client::run_job) does, each slot's bytes
+    /// read from a reader that can seek (a file, a `Cursor` over bytes):
+    /// checked from its bytes first, then read again from its start for
+    /// each attempt, so its upload is retried like a file's.
+    pub fn run_job_readers<S: std::io::Read + std::io::Seek + Send>(
+        &self,
+        task: TaskType,
+        readers: Vec<(SlotName, String, S)>,
+        options: &JobOptions,
+    ) -> Result<Job, Error> {
+        let mut uploads = Vec::new();
+        let mut sources: Vec<(SlotName, Box<dyn crate::UploadSource + '_>)> = Vec::new();
+        for (slot, name, mut reader) in readers {
+            let file = JobFile::from_reader(slot.clone(), name.clone(), &mut reader, None)?;
+            let len = file.file.size;
+            uploads.push(JobUpload {
+                file,
+                source: SourceInfo {
+                    len,
+                    reopenable: true,
+                    name,
+                },
+            });
+            sources.push((slot, Box::new(crate::SeekSource::new(reader, len))));
+        }
+        let mut flow = self.job_flow(task, uploads, options)?;
+        let mut source = SlotSources::new(flow.slot_selector(), sources);
+        let mut io = blocking::Io {
+            source: Some(&mut source),
+            sink: None,
+            progress: options.progress.clone(),
+        };
+        let _span = operation_span("run_job", None).entered();
+        self.run(&mut flow, &mut io)
+    }
 
     /// Uploads `size` bytes read from `reader` (which must hold exactly
     /// that many). [`UploadOptions::name`] is required and the content
@@ -702,15 +932,44 @@ impl<T: HttpClient, R: Runtime> Client<Blocking<T, R>> {
     ///
     /// Spends one query per page read (a page holds up to 100 records).
     pub fn list_all(&self) -> impl Iterator<Item = Result<Media, Error>> + '_ {
-        let mut pages = ListPages::new(LIST_LIMIT_MAX, self.config().clone(), *self.retry_policy())
+        let pages = ListPages::new(LIST_LIMIT_MAX, self.config().clone(), *self.retry_policy())
             .expect("the largest page size is a valid page size");
+        self.items(pages)
+    }
+
+    /// Every job (only those in `status`, when given), fetched lazily in
+    /// pages of [`JOB_LIST_LIMIT_MAX`](crate::types::JOB_LIST_LIMIT_MAX)
+    /// as the iterator advances, each job once. A page that fails is
+    /// yielded as an error and ends the iteration.
+    ///
+    /// Spends one query per page read.
+    pub fn list_all_jobs(
+        &self,
+        status: Option<JobStatus>,
+    ) -> impl Iterator<Item = Result<Job, Error>> + '_ {
+        let pages = JobPages::new(
+            JOB_LIST_LIMIT_MAX,
+            status,
+            self.config().clone(),
+            *self.retry_policy(),
+        )
+        .expect("the largest page size is a valid page size");
+        self.items(pages)
+    }
+
+    /// The items of a flow that yields a page at a time.
+    fn items<I, F>(&self, mut pages: F) -> impl Iterator<Item = Result<I, Error>> + '_
+    where
+        F: Flow<Output = Option<Vec<I>>> + 'static,
+        I: 'static,
+    {
         std::iter::from_fn(move || {
             self.run(&mut pages, &mut blocking::Io::default())
                 .transpose()
         })
-        .flat_map(|page| -> Vec<Result<Media, Error>> {
+        .flat_map(|page| -> Vec<Result<I, Error>> {
             match page {
-                Ok(records) => records.into_iter().map(Ok).collect(),
+                Ok(items) => items.into_iter().map(Ok).collect(),
                 Err(e) => vec![Err(e)],
             }
         })
@@ -740,6 +999,14 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
         let (path, options) = (path.to_owned(), options.clone());
         let work = Box::new(move || crate::files::inspect_path(&options, &path));
         Ok(self.driver().runtime.unblock(work).await?)
+    }
+
+    async fn inspect_job(
+        &self,
+        files: Vec<(SlotName, std::path::PathBuf)>,
+    ) -> Result<Vec<JobUpload>, Error> {
+        let work = Box::new(move || inspect_job_files(files));
+        self.driver().runtime.unblock(work).await
     }
 
     methods!(async; nonblocking; later);
@@ -783,9 +1050,44 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
         T: 'static,
         R: 'static,
     {
-        use futures_util::StreamExt as _;
         let pages = ListPages::new(LIST_LIMIT_MAX, self.config().clone(), *self.retry_policy())
             .expect("the largest page size is a valid page size");
+        self.items(pages)
+    }
+
+    /// Every job (only those in `status`, when given), fetched lazily in
+    /// pages of [`JOB_LIST_LIMIT_MAX`](crate::types::JOB_LIST_LIMIT_MAX)
+    /// as the stream is polled, each job once. A page that fails is
+    /// yielded as an error and ends the stream.
+    ///
+    /// Spends one query per page read.
+    pub fn list_all_jobs(&self, status: Option<JobStatus>) -> JobStream<'_>
+    where
+        T: 'static,
+        R: 'static,
+    {
+        let pages = JobPages::new(
+            JOB_LIST_LIMIT_MAX,
+            status,
+            self.config().clone(),
+            *self.retry_policy(),
+        )
+        .expect("the largest page size is a valid page size");
+        self.items(pages)
+    }
+
+    /// The items of a flow that yields a page at a time, as a stream.
+    fn items<I, F>(
+        &self,
+        pages: F,
+    ) -> std::pin::Pin<Box<dyn futures_core::Stream<Item = Result<I, Error>> + Send + '_>>
+    where
+        T: 'static,
+        R: 'static,
+        I: Send + 'static,
+        F: Flow<Output = Option<Vec<I>>> + 'static,
+    {
+        use futures_util::StreamExt as _;
         futures_util::stream::unfold(pages, move |mut pages| async move {
             let page = self
                 .run(&mut pages, &mut nonblocking::Io::default())
@@ -794,11 +1096,11 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
             Some((page, pages))
         })
         .flat_map(|page| {
-            let records: Vec<Result<Media, Error>> = match page {
-                Ok(records) => records.into_iter().map(Ok).collect(),
+            let items: Vec<Result<I, Error>> = match page {
+                Ok(items) => items.into_iter().map(Ok).collect(),
                 Err(e) => vec![Err(e)],
             };
-            futures_util::stream::iter(records)
+            futures_util::stream::iter(items)
         })
         .boxed()
     }

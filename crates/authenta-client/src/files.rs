@@ -3,7 +3,10 @@
 
 use std::path::Path;
 
-use authenta_proto::{MediaFile, UploadOptions, ValidationError};
+use authenta_proto::engine::flows::SourceInfo;
+use authenta_proto::engine::jobs::JobUpload;
+use authenta_proto::types::SlotName;
+use authenta_proto::{JobFile, MediaFile, UploadOptions, ValidationError};
 
 /// Reads a file's size and first bytes from disk and checks it, like
 /// [`MediaFile::inspect`], then checks that it is complete
@@ -44,6 +47,21 @@ pub fn media_file(path: &Path, content_type: Option<&str>) -> Result<MediaFile, 
 /// options say, and a model that takes it ([`UploadOptions::check_file`]).
 pub fn inspect_path(options: &UploadOptions, path: &Path) -> Result<MediaFile, ValidationError> {
     options.check_file(media_file(path, options.content_type.as_deref())?)
+}
+
+/// Checks a file on disk as `slot`'s input of a job ([`media_file`]; the
+/// task type's formats are checked when the run is made): its checked file
+/// and its source's length, reopenable.
+pub fn job_upload(slot: SlotName, path: &Path) -> Result<JobUpload, ValidationError> {
+    let file = media_file(path, None)?;
+    Ok(JobUpload {
+        source: SourceInfo {
+            len: file.size,
+            reopenable: true,
+            name: path.display().to_string(),
+        },
+        file: JobFile::new(slot, file),
+    })
 }
 
 #[cfg(test)]

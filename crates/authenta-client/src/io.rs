@@ -70,6 +70,119 @@ impl UploadSource for Vec<u8> {
     }
 }
 
+/// The sources of a job's slots, one per slot: a run's driver reads the
+/// one its [`SlotSelector`](crate::engine::jobs::SlotSelector) names (the
+/// [`RunJob`](crate::engine::jobs::RunJob) flow sets it before each
+/// slot's upload). `S` is `dyn UploadSource` or `dyn AsyncUploadSource`.
+pub struct SlotSources<'a, S: ?Sized + 'a> {
+    selector: crate::engine::jobs::SlotSelector,
+    sources: Vec<(crate::types::SlotName, Box<S>)>,
+    _source: std::marker::PhantomData<&'a ()>,
+}
+
+impl<'a, S: ?Sized + 'a> SlotSources<'a, S> {
+    /// The slots' sources, switched by `selector`.
+    pub fn new(
+        selector: crate::engine::jobs::SlotSelector,
+        sources: Vec<(crate::types::SlotName, Box<S>)>,
+    ) -> Self {
+        SlotSources {
+            selector,
+            sources,
+            _source: std::marker::PhantomData,
+        }
+    }
+
+    fn current(&self) -> Option<&S> {
+        let slot = self.selector.current()?;
+        self.sources
+            .iter()
+            .find(|(s, _)| *s == slot)
+            .map(|(_, source)| &**source)
+    }
+
+    fn current_mut(&mut self) -> io::Result<&mut S> {
+        let slot = self.selector.current();
+        self.sources
+            .iter_mut()
+            .find(|(s, _)| Some(s) == slot.as_ref())
+            .map(|(_, source)| &mut **source)
+            .ok_or_else(|| match slot {
+                Some(slot) => io::Error::other(format!("no source was given for the {slot} slot")),
+                None => io::Error::other("no slot is being uploaded"),
+            })
+    }
+}
+
+impl<'a> UploadSource for SlotSources<'a, dyn UploadSource + 'a> {
+    fn len(&self) -> u64 {
+        self.current().map_or(0, |s| s.len())
+    }
+
+    fn reopenable(&self) -> bool {
+        self.current().is_some_and(|s| s.reopenable())
+    }
+
+    fn open(&mut self) -> io::Result<Box<dyn Read + Send + '_>> {
+        self.current_mut()?.open()
+    }
+
+    fn describe(&self) -> String {
+        self.current()
+            .map_or_else(|| "the job's sources".to_owned(), |s| s.describe())
+    }
+}
+
+#[cfg(feature = "async")]
+#[async_trait::async_trait]
+impl<'a> AsyncUploadSource for SlotSources<'a, dyn AsyncUploadSource + 'a> {
+    fn len(&self) -> u64 {
+        self.current().map_or(0, |s| s.len())
+    }
+
+    fn reopenable(&self) -> bool {
+        self.current().is_some_and(|s| s.reopenable())
+    }
+
+    async fn open(&mut self) -> io::Result<ByteStream> {
+        self.current_mut()?.open().await
+    }
+
+    fn describe(&self) -> String {
+        self.current()
+            .map_or_else(|| "the job's sources".to_owned(), |s| s.describe())
+    }
+}
+
+/// A reader that can seek: read again from its start for another attempt,
+/// so its upload is retried like a file's.
+pub struct SeekSource<R> {
+    reader: R,
+    len: u64,
+}
+
+impl<R: Read + io::Seek + Send> SeekSource<R> {
+    /// `len` bytes from `reader`'s start.
+    pub fn new(reader: R, len: u64) -> Self {
+        SeekSource { reader, len }
+    }
+}
+
+impl<R: Read + io::Seek + Send> UploadSource for SeekSource<R> {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn reopenable(&self) -> bool {
+        true
+    }
+
+    fn open(&mut self) -> io::Result<Box<dyn Read + Send + '_>> {
+        self.reader.rewind()?;
+        Ok(Box::new((&mut self.reader).take(self.len)))
+    }
+}
+
 /// Checks that a source opened again for another attempt still holds the
 /// `measured` bytes it was created with (`now` is its length at opening):
 /// a file that grew or shrank since is not uploaded. For

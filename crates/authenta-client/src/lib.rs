@@ -53,16 +53,16 @@ pub use authenta_proto::{engine, http, types};
 #[cfg(feature = "async")]
 pub use bytes;
 
-#[cfg(feature = "async")]
-pub use client::MediaStream;
 pub use client::{Async, Backend, Blocking, Client, ClientBuilder, media_id};
+#[cfg(feature = "async")]
+pub use client::{JobStream, MediaStream};
 pub use env::config_from_env;
-pub use files::{inspect_path, media_file};
+pub use files::{inspect_path, job_upload, media_file};
 #[cfg(feature = "async")]
 pub use io::{AsyncDownloadSink, AsyncUploadSource, ByteStream, OneShotStream};
 pub use io::{
-    DownloadSink, FILE_CHUNK, FileSink, FileSource, OneShot, UploadSource, check_reopened_len,
-    naming, part_path,
+    DownloadSink, FILE_CHUNK, FileSink, FileSource, OneShot, SeekSource, SlotSources, UploadSource,
+    check_reopened_len, naming, part_path,
 };
 #[cfg(feature = "async")]
 pub use pipeline::{BatchEvent, BatchItem, BatchSettings, Interrupt};

@@ -172,6 +172,27 @@ pub fn check_job_inputs(
     Ok(info)
 }
 
+/// Checks a job id before it goes into a request: one a person typed or a
+/// program passed as text (not empty, at most 64 ASCII letters, digits,
+/// `-` and `_`, as every job id the API gives).
+///
+/// ```
+/// use authenta_proto::check_job_id;
+/// use authenta_proto::types::JobId;
+/// assert!(check_job_id(&JobId::from("469")).is_ok());
+/// let err = check_job_id(&JobId::from("")).unwrap_err();
+/// assert!(err.to_string().contains("is not a job id"), "{err}");
+/// ```
+pub fn check_job_id(id: &JobId) -> Result<(), ValidationError> {
+    JobId::parse(id.as_str()).map(drop).map_err(|e| {
+        JobInputError::InvalidJobId {
+            id: id.as_str().to_owned(),
+            reason: e.to_string(),
+        }
+        .into()
+    })
+}
+
 /// The task type a person named (its slug, id or model code), or the
 /// error listing the ones there are.
 ///
@@ -277,6 +298,14 @@ pub enum JobInputError {
         saved: String,
         /// The slots of the inputs given.
         given: String,
+    },
+    /// A job id that cannot be one.
+    #[error("{id:?} is not a job id ({reason}); `authenta jobs list` shows the ids")]
+    InvalidJobId {
+        /// The text given.
+        id: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// A page number below 1.
     #[error("page {page} is out of range: pages count from 1")]

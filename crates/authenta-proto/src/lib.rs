@@ -86,13 +86,13 @@ pub use error::{
 };
 pub use jobs::{
     InconsistentJobPage, JobCursor, JobFile, JobInputError, JobStateError, JobWaitTimeout,
-    WaitBound, check_job_inputs, task_type,
+    WaitBound, check_job_id, check_job_inputs, task_type,
 };
 pub use ops::{
     ApiRequest, CancelJob, CreateJob, CreateMedia, DeleteJob, DeleteMedia, FinalizeJob, GetJob,
     GetMedia, HEADER_CLIENT_ID, HEADER_CLIENT_SECRET, ListJobs, ListMedia,
 };
-pub use options::{CallOptions, Checkpoint, CheckpointFn, ProgressFn, UploadOptions};
+pub use options::{CallOptions, Checkpoint, CheckpointFn, JobOptions, ProgressFn, UploadOptions};
 pub use paginate::{InconsistentPage, ListCursor};
 pub use poll::{PollPolicy, PollStep};
 pub use response::{

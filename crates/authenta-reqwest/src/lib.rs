@@ -22,10 +22,13 @@ pub use authenta_client::proto::{
     QuotaUsage, RetryPolicy, UploadOptions, UploadReceipt, UploadTarget,
 };
 pub use authenta_client::types;
+// Jobs (`/v1/jobs`): `Client::run_job` and its kin.
+pub use authenta_client::proto::JobOptions;
 pub use authenta_client::types::{
     CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, MediaStatus, ModelType,
     ResultDocument,
 };
+pub use authenta_client::types::{Job, JobId, JobStatus, SlotName, TaskType};
 pub use authenta_client::{
     ByteStream, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, SecretProvider, SecretSource,
 };

@@ -113,6 +113,32 @@ impl std::str::FromStr for JobId {
     }
 }
 
+/// An id as given, unchecked (as [`JobId::new`]): so that methods taking a
+/// job accept `&str`, `String` and `&JobId` alike.
+impl From<&str> for JobId {
+    fn from(id: &str) -> Self {
+        JobId::new(id)
+    }
+}
+
+impl From<String> for JobId {
+    fn from(id: String) -> Self {
+        JobId(id)
+    }
+}
+
+impl From<&String> for JobId {
+    fn from(id: &String) -> Self {
+        JobId::new(id.as_str())
+    }
+}
+
+impl From<&JobId> for JobId {
+    fn from(id: &JobId) -> Self {
+        id.clone()
+    }
+}
+
 impl AsRef<str> for JobId {
     fn as_ref(&self) -> &str {
         &self.0

@@ -17,6 +17,12 @@ use authenta_client::types::{
 };
 use authenta_client::{Blocking, media_id};
 
+use authenta_client::proto::{JobFile, JobOptions};
+use authenta_client::types::{
+    Artifact, CreatedJob, Job, JobList, JobListQuery, JobParameters, JobStatus, JobStatusUpdate,
+    SlotName, TaskType,
+};
+
 use crate::{ClientBuilder, Result, StdRuntime, UreqTransport};
 
 /// The generic client this crate's [`Client`] is made of:
@@ -302,5 +308,131 @@ impl Client {
         path: impl AsRef<Path>,
     ) -> Result<u64> {
         self.inner.download(url, mid, path)
+    }
+
+    /// Runs a job: checks each slot's file against the task type before
+    /// anything is spent, creates the job, streams every slot to its upload
+    /// URL, finalizes only once every upload was answered 2xx (a finalize
+    /// whose answer was lost is never resent without reading the job), and
+    /// waits until it is `completed`, `failed` or `cancelled` (returned,
+    /// not errors), bounded by the task type's time limit unless
+    /// [`JobOptions::bounded`]. `files` pairs each slot with its file:
+    /// `&[(SlotName::Original, "clip.mp4")]`.
+    ///
+    /// Spends one mutation (the create), one per finalize (and the job's
+    /// credits), one query per poll.
+    pub fn run_job<P: AsRef<Path> + Sync>(
+        &self,
+        task: TaskType,
+        files: &[(SlotName, P)],
+        options: &JobOptions,
+    ) -> Result<Job> {
+        self.inner.run_job(task, files, options)
+    }
+
+    /// Runs a job as [`run_job`](Client::run_job) does, each slot read from
+    /// a `Read + Seek` (a file, a `Cursor` over bytes) named `name`: read
+    /// again from its start for each attempt.
+    pub fn run_job_readers<S: std::io::Read + std::io::Seek + Send>(
+        &self,
+        task: TaskType,
+        readers: Vec<(SlotName, String, S)>,
+        options: &JobOptions,
+    ) -> Result<Job> {
+        self.inner.run_job_readers(task, readers, options)
+    }
+
+    /// `POST /v1/jobs`: creates a job for `files` (one per slot, checked
+    /// against the task type) with each slot's upload URL; upload each with
+    /// [`upload_to`](Client::upload_to), then
+    /// [`finalize_job`](Client::finalize_job).
+    ///
+    /// Spends one mutation; no credits (finalize spends them).
+    pub fn create_job(
+        &self,
+        task: TaskType,
+        files: &[JobFile],
+        parameters: Option<JobParameters>,
+    ) -> Result<CreatedJob> {
+        self.inner.create_job(task, files, parameters)
+    }
+
+    /// `POST /v1/jobs/{jobId}/finalize`: queues a job whose slots are all
+    /// uploaded; a job finalized already is a `ProtocolError::JobState`.
+    ///
+    /// Spends one mutation and the job's credits.
+    pub fn finalize_job(&self, job: impl AsRef<str>) -> Result<JobStatusUpdate> {
+        self.inner.finalize_job(job)
+    }
+
+    /// `GET /v1/jobs/{jobId}`: the job, its result once completed.
+    ///
+    /// Spends one query per answered attempt; no credits.
+    pub fn get_job(&self, job: impl AsRef<str>) -> Result<Job> {
+        self.inner.get_job(job)
+    }
+
+    /// `GET /v1/jobs`: one page of jobs (`page`, `limit`, `status`).
+    ///
+    /// Spends one query per answered attempt; no credits.
+    pub fn list_jobs(&self, query: JobListQuery) -> Result<JobList> {
+        self.inner.list_jobs(query)
+    }
+
+    /// Every job (only those in `status`, when given), fetched lazily in
+    /// pages of 100, each job once; a page that fails is yielded as an
+    /// error and ends the listing.
+    ///
+    /// Spends one query per page read.
+    pub fn list_all_jobs(
+        &self,
+        status: Option<JobStatus>,
+    ) -> impl Iterator<Item = Result<Job>> + '_ {
+        self.inner.list_all_jobs(status)
+    }
+
+    /// `POST /v1/jobs/{jobId}/cancel`: cancels a job not yet processing; a
+    /// job processing or final is a `ProtocolError::JobState` naming its
+    /// status.
+    ///
+    /// Spends one mutation; no credits.
+    pub fn cancel_job(&self, job: impl AsRef<str>) -> Result<JobStatusUpdate> {
+        self.inner.cancel_job(job)
+    }
+
+    /// `DELETE /v1/jobs/{jobId}`: deletes a job and its media (refused
+    /// while it is processing); a retried delete that finds it gone has
+    /// succeeded.
+    ///
+    /// Spends one mutation; no credits.
+    pub fn delete_job(&self, job: impl AsRef<str>) -> Result<()> {
+        self.inner.delete_job(job)
+    }
+
+    /// Polls a job until it is `completed`, `failed` or `cancelled`,
+    /// bounded by its task type's time limit (read from the first poll).
+    ///
+    /// Spends one query per poll; no credits.
+    pub fn wait_job(&self, job: impl AsRef<str>) -> Result<Job> {
+        self.inner.wait_job(job)
+    }
+
+    /// Like [`wait_job`](Client::wait_job), with `options`' bound and
+    /// observer.
+    pub fn wait_job_with(&self, job: impl AsRef<str>, options: &JobOptions) -> Result<Job> {
+        self.inner.wait_job_with(job, options)
+    }
+
+    /// Downloads one of a job's artifacts to `path`, streamed (written as
+    /// `<path>.part`, renamed when whole): the bytes written, or `None`
+    /// when it has no URL.
+    ///
+    /// Spends no quota and no credits.
+    pub fn download_artifact(
+        &self,
+        artifact: &Artifact,
+        path: impl AsRef<Path>,
+    ) -> Result<Option<u64>> {
+        self.inner.download_artifact(artifact, path)
     }
 }

@@ -111,10 +111,13 @@ pub use authenta_client::proto::{
     UploadOptions, UploadReceipt, UploadTarget,
 };
 pub use authenta_client::types;
+// Jobs (`/v1/jobs`): `Client::run_job` and its kin.
+pub use authenta_client::proto::JobOptions;
 pub use authenta_client::types::{
     CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, MediaStatus, ModelType,
     ResultDocument,
 };
+pub use authenta_client::types::{Job, JobId, JobStatus, SlotName, TaskType};
 #[cfg(feature = "profile")]
 pub use authenta_client::{GivenKey, Profile, ProfileFile};
 pub use authenta_client::{SecretProvider, SecretSource};

@@ -16,7 +16,7 @@ use authenta_ureq::proto::engine::job_batch::JobBatchWait;
 use authenta_ureq::proto::engine::jobs::{JobUpload, RunJob, SlotSelector};
 use authenta_ureq::proto::types::{JobParameters, JobStatus, SlotName, TaskType};
 use authenta_ureq::proto::{CancelJob, DeleteJob, GetJob, JobFile, PollPolicy, ProtocolError};
-use authenta_ureq::{Client, Credentials, RetryPolicy};
+use authenta_ureq::{Client, Credentials, Error, RetryPolicy};
 
 const PNG: &[u8] = include_bytes!("../../../samples/test-pattern.png");
 const JPEG: &[u8] = include_bytes!("../../../samples/test-pattern.jpg");
@@ -61,7 +61,7 @@ fn run<F: authenta_ureq::proto::engine::Flow>(
     client: &Client,
     flow: &mut F,
     source: Option<&mut dyn UploadSource>,
-) -> Result<F::Output, authenta_ureq::proto::Error> {
+) -> Result<F::Output, Error> {
     let driver = client.generic().driver();
     let mut io = blocking::Io {
         source,

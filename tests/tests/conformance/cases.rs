@@ -10,12 +10,14 @@ use std::time::{Duration, SystemTime};
 use authenta_emulator::{Fault, FaultAction, FaultBody, FaultStage, KeySpec};
 use authenta_proto::http::StatusCode;
 use authenta_proto::types::{
-    ApiGeneration, CreatedMedia, ERROR_CODES, ErrorBody, ErrorCode, LIST_LIMIT_MAX, ListQuery,
-    MediaId, MediaList, MediaStatus, ModelType, Permission,
+    ApiGeneration, CreatedMedia, ERROR_CODES, ErrorBody, ErrorCode, JobId, JobListQuery,
+    JobParameters, JobStatus, LIST_LIMIT_MAX, ListQuery, MediaId, MediaList, MediaStatus,
+    ModelType, Permission, SlotName, TASK_TYPES, TaskType, TaskTypeInfo,
 };
 use authenta_proto::{
-    CredentialError, CredentialKind, CredentialProvider, Credentials, Error, ErrorClass,
-    PollPolicy, ProtocolError, RetryPolicy, UploadError, UploadTarget, ValidationError,
+    CredentialError, CredentialKind, CredentialProvider, Credentials, Error, ErrorClass, JobFile,
+    JobOptions, PollPolicy, ProtocolError, RetryPolicy, UploadError, UploadTarget, ValidationError,
+    WaitBound,
 };
 use authenta_tests::env::{png_bytes, png_request};
 use authenta_tests::{Backend, Env};
@@ -1069,4 +1071,430 @@ pub fn each_current_error_body_parses_into_its_class<B: Backend>() {
         bodies.len(),
         "none retried"
     );
+}
+
+// ---- Jobs (`/v1/jobs`, generation 2: API keys only) ----
+
+/// A file for `content_type` in `env`'s directory, named `name` plus its
+/// extension: the samples for JPEG, PNG and MP4; a small WAV and PDF made
+/// here.
+fn job_input(env: &Env, name: &str, content_type: &str) -> PathBuf {
+    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../samples");
+    let (ext, bytes) = match content_type {
+        "image/jpeg" => (
+            "jpg",
+            std::fs::read(samples.join("test-pattern.jpg")).unwrap(),
+        ),
+        "image/png" => (
+            "png",
+            std::fs::read(samples.join("test-pattern.png")).unwrap(),
+        ),
+        "video/mp4" => (
+            "mp4",
+            std::fs::read(samples.join("test-pattern.mp4")).unwrap(),
+        ),
+        t if t.starts_with("audio/") => {
+            let data = vec![0u8; 800];
+            let mut wav = b"RIFF".to_vec();
+            wav.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+            wav.extend_from_slice(b"WAVEfmt ");
+            wav.extend_from_slice(&16u32.to_le_bytes());
+            // PCM, mono, 8000 Hz, 16000 bytes/s, block 2, 16 bits.
+            for field in [1u16, 1] {
+                wav.extend_from_slice(&field.to_le_bytes());
+            }
+            wav.extend_from_slice(&8000u32.to_le_bytes());
+            wav.extend_from_slice(&16000u32.to_le_bytes());
+            wav.extend_from_slice(&2u16.to_le_bytes());
+            wav.extend_from_slice(&16u16.to_le_bytes());
+            wav.extend_from_slice(b"data");
+            wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            wav.extend_from_slice(&data);
+            ("wav", wav)
+        }
+        "application/pdf" => (
+            "pdf",
+            b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".to_vec(),
+        ),
+        other => panic!("no test file for {other}"),
+    };
+    let path = env.dir.path().join(format!("{name}.{ext}"));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// The first format of `task`'s original slot this suite has a file for.
+fn original_input(env: &Env, task: &TaskTypeInfo) -> PathBuf {
+    let slot = task.slot(&SlotName::Original).expect("every task has one");
+    let content_type = slot
+        .content_types
+        .iter()
+        .find(|t| {
+            [
+                "image/jpeg",
+                "image/png",
+                "video/mp4",
+                "audio/wav",
+                "audio/x-wav",
+            ]
+            .contains(t)
+                || **t == "application/pdf"
+        })
+        .expect("a format the suite has a file for");
+    job_input(env, task.slug, content_type)
+}
+
+fn finalizes(env: &Env, job: &JobId) -> usize {
+    env.requests("POST", &format!("/api/v1/jobs/{job}/finalize"))
+        .len()
+}
+
+pub fn every_task_type_runs_to_a_final_job<B: Backend>() {
+    let env = Env::new();
+    let client: B = env.client();
+    let credits = env.emu.credits();
+    let mut ids = Vec::new();
+    for task in TASK_TYPES {
+        let path = original_input(&env, task);
+        let size = std::fs::metadata(&path).unwrap().len();
+        env.emu.clear_upload_requests();
+        let job = client
+            .run_job(
+                task.task_type(),
+                &[(SlotName::Original, path)],
+                &JobOptions::new(),
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}", task.slug));
+        assert_eq!(job.status, JobStatus::Completed, "{}: {job:?}", task.slug);
+        assert_eq!(job.task_type(), Some(task.task_type()));
+        assert!(
+            job.result.is_some(),
+            "{}: a completed job's result",
+            task.slug
+        );
+        if task.verdict.is_some() {
+            assert!(job.verdict().is_some(), "{}: {job:?}", task.slug);
+        }
+        // One clean PUT of the file, one finalize.
+        let puts = env.puts();
+        let [put] = &puts[..] else {
+            panic!("{}: one PUT: {puts:?}", task.slug)
+        };
+        let declared = &job.inputs[0].content_type;
+        let declared = declared.as_deref().unwrap_or_default();
+        assert_eq!(put.client_mistakes(size, declared), Vec::<String>::new());
+        assert_eq!(finalizes(&env, &job.id), 1, "{}", task.slug);
+        // Its artifacts download whole.
+        for (i, artifact) in job.artifacts.iter().enumerate() {
+            let to = env.dir.path().join(format!("{}-{i}.artifact", task.slug));
+            let written = client.download_artifact(artifact, &to).unwrap();
+            assert_eq!(written, Some(std::fs::metadata(&to).unwrap().len()));
+        }
+        ids.push(job.id);
+    }
+    assert_eq!(
+        env.emu.credits(),
+        credits - TASK_TYPES.len() as u64,
+        "one credit per finalized job"
+    );
+    // Listed lazily, each once; read by a &str id; deleted by a &JobId.
+    let listed: HashSet<JobId> = client
+        .list_all_jobs(Some(JobStatus::Completed))
+        .into_iter()
+        .map(|j| j.unwrap().id)
+        .collect();
+    assert_eq!(listed, ids.iter().cloned().collect());
+    let page = client
+        .list_jobs(JobListQuery {
+            page: Some(1),
+            limit: Some(2),
+            status: None,
+        })
+        .unwrap();
+    assert_eq!(page.data.len(), 2);
+    assert_eq!(page.pagination.total, TASK_TYPES.len() as u64);
+    assert_eq!(client.get_job(ids[0].as_str()).unwrap().id, ids[0]);
+    client.delete_job(&ids[0]).unwrap();
+    let gone = client.get_job(ids[0].as_str()).unwrap_err();
+    assert_eq!(gone.class(), ErrorClass::NotFound, "{gone}");
+    // A job id that cannot be one is refused before any request.
+    let before = env.emu.api_requests().len();
+    let err = client.get_job("1/../2").unwrap_err();
+    assert!(err.to_string().contains("is not a job id"), "{err}");
+    assert_eq!(env.emu.api_requests().len(), before);
+}
+
+pub fn a_face_intelligence_job_uploads_its_reference_slot<B: Backend>() {
+    let env = Env::new();
+    let client: B = env.client();
+    let clip = job_input(&env, "clip", "video/mp4");
+    let face = job_input(&env, "face", "image/jpeg");
+    let similarity = JobParameters {
+        is_similarity_check: Some(true),
+        ..JobParameters::v1()
+    };
+    let job = client
+        .run_job(
+            TaskType::FaceIntelligence,
+            // Given out of order: uploaded in the task type's slot order.
+            &[
+                (SlotName::Reference, face.clone()),
+                (SlotName::Original, clip.clone()),
+            ],
+            &JobOptions::new().parameters(similarity),
+        )
+        .unwrap();
+    assert_eq!(job.status, JobStatus::Completed);
+    let result = job.result.as_ref().unwrap();
+    assert!(result.is_similar.is_some(), "{result:?}");
+    let puts = env.puts();
+    assert_eq!(puts.len(), 2, "one PUT per slot: {puts:?}");
+    let sizes = [clip, face].map(|p| std::fs::metadata(p).unwrap().len());
+    for (put, (size, ct)) in puts
+        .iter()
+        .zip([(sizes[0], "video/mp4"), (sizes[1], "image/jpeg")])
+    {
+        assert_eq!(put.client_mistakes(size, ct), Vec::<String>::new());
+    }
+    assert_eq!(finalizes(&env, &job.id), 1);
+    // A reference in a format the slot does not take spends nothing.
+    let before = env.emu.api_requests().len();
+    let err = client
+        .run_job(
+            TaskType::FaceIntelligence,
+            &[
+                (SlotName::Original, job_input(&env, "clip2", "video/mp4")),
+                (SlotName::Reference, job_input(&env, "ref", "video/mp4")),
+            ],
+            &JobOptions::new(),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("face-intelligence takes JPEG or PNG in its reference slot"),
+        "{err}"
+    );
+    assert_eq!(env.emu.api_requests().len(), before, "nothing was sent");
+}
+
+pub fn a_refused_slot_upload_never_finalizes<B: Backend>() {
+    let env = Env::new();
+    let client: B = env.client();
+    let credits = env.emu.credits();
+    env.emu
+        .inject_fault(
+            Fault::new(
+                "/authenta-storage/",
+                FaultAction::S3Error {
+                    status: 403,
+                    code: "AccessDenied".into(),
+                    message: None,
+                },
+            )
+            .method("PUT"),
+        )
+        .unwrap();
+    let err = client
+        .run_job(
+            TaskType::AiImageDetection,
+            &[(SlotName::Original, job_input(&env, "a", "image/png"))],
+            &JobOptions::new(),
+        )
+        .unwrap_err();
+    assert_eq!(upload_error(&err).code, "AccessDenied", "{err}");
+    assert!(
+        env.requests("POST", "/api/v1/jobs/").is_empty(),
+        "no finalize"
+    );
+    let jobs = env.emu.jobs();
+    let [job] = &jobs[..] else {
+        panic!("one job: {jobs:?}")
+    };
+    assert!(job.queued_at.is_none(), "never finalized: {job:?}");
+    assert_eq!(env.emu.credits(), credits, "no credit spent");
+}
+
+pub fn a_finalize_whose_answer_is_lost_is_read_before_any_resend<B: Backend>() {
+    let env = Env::new();
+    let client: B = env.client();
+    let credits = env.emu.credits();
+    // The finalize is handled, then its connection reset: no answer.
+    env.emu
+        .inject_fault(
+            Fault::new("/api/v1/jobs/", FaultAction::Reset)
+                .method("POST")
+                .stage(FaultStage::After),
+        )
+        .unwrap();
+    let job = client
+        .run_job(
+            TaskType::AiImageDetection,
+            &[(SlotName::Original, job_input(&env, "a", "image/png"))],
+            &JobOptions::new(),
+        )
+        .unwrap();
+    assert_eq!(job.status, JobStatus::Completed);
+    assert_eq!(finalizes(&env, &job.id), 1, "never sent twice");
+    // After the lost answer, the job was read (and found queued) first.
+    let requests = env.emu.api_requests();
+    let finalize = requests
+        .iter()
+        .position(|r| r.path.ends_with("/finalize"))
+        .unwrap();
+    assert_eq!(requests[finalize + 1].method, "GET", "{requests:?}");
+    assert_eq!(env.emu.credits(), credits - 1, "one credit spent");
+}
+
+pub fn cancelled_and_failed_end_the_wait_at_once<B: Backend>() {
+    let env = Env::with_processing_time(Duration::from_secs(600));
+    let client: B = env.client();
+    // Cancelled before processing: the wait reads it once and ends.
+    let file = JobFile::from_bytes(
+        SlotName::Original,
+        "a.png",
+        &std::fs::read(job_input(&env, "a", "image/png")).unwrap(),
+        None,
+    )
+    .unwrap();
+    let created = client
+        .create_job(TaskType::AiImageDetection, &[file])
+        .unwrap();
+    let id = created.job.id.clone();
+    let cancelled = client.cancel_job(id.to_string()).unwrap();
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
+    let job = client.wait_job_with(&id, &JobOptions::new()).unwrap();
+    assert_eq!(job.status, JobStatus::Cancelled);
+    assert_eq!(env.requests("GET", &format!("/api/v1/jobs/{id}")).len(), 1);
+    // Cancelling it again is refused, naming its status.
+    let err = client.cancel_job(id.to_string()).unwrap_err();
+    assert!(
+        matches!(err.as_proto(), Some(ProtocolError::JobState(s)) if s.job_status == Some(JobStatus::Cancelled)),
+        "{err:?}"
+    );
+
+    // Failed: the run returns the failed job, not an error.
+    env.emu.set_processing_time(Duration::from_millis(20));
+    env.emu.fail_next_jobs(1, "the decoder gave up").unwrap();
+    let job = client
+        .run_job(
+            TaskType::AiImageDetection,
+            &[(SlotName::Original, job_input(&env, "b", "image/png"))],
+            &JobOptions::new(),
+        )
+        .unwrap();
+    assert_eq!(job.status, JobStatus::Failed);
+    assert_eq!(job.error_message.as_deref(), Some("the decoder gave up"));
+    let last = env.emu.api_requests().pop().unwrap();
+    assert_eq!(
+        last.path,
+        format!("/api/v1/jobs/{}", job.id),
+        "no poll after"
+    );
+}
+
+pub fn the_wait_is_bounded_by_the_task_types_limit<B: Backend>() {
+    // The emulator's clock stands still: the job stays queued.
+    let emu = authenta_emulator::Emulator::builder()
+        .clock(authenta_emulator::ClockMode::Manual)
+        .spawn()
+        .unwrap();
+    let key = emu.create_key(KeySpec::new("jobs")).unwrap();
+    let env = Env {
+        emu,
+        key,
+        dir: tempfile::tempdir().unwrap(),
+        kind: CredentialKind::ApiKey,
+    };
+    let client: B = env.client();
+    // A caller's bound.
+    let err = client
+        .run_job(
+            TaskType::FaceswapDetection,
+            &[(SlotName::Original, job_input(&env, "clip", "video/mp4"))],
+            &JobOptions::new().bounded(Duration::from_millis(50)),
+        )
+        .unwrap_err();
+    let Some(ProtocolError::JobTimeout(timeout)) = err.as_proto() else {
+        panic!("{err:?}")
+    };
+    assert_eq!(timeout.bound, WaitBound::Caller);
+    assert_eq!(timeout.last_status, Some(JobStatus::Queued));
+    assert_eq!(err.class(), ErrorClass::Timeout);
+    // Without one: faceswap's 1800 s (read from the job), on a clock that
+    // skips its sleeps, although the poll policy's deadline is 20 s.
+    let job = timeout.job.clone();
+    let err = client.wait_job_fast_forward(&job).unwrap_err();
+    let Some(ProtocolError::JobTimeout(timeout)) = err.as_proto() else {
+        panic!("{err:?}")
+    };
+    assert_eq!(timeout.limit, Duration::from_secs(1800));
+    assert_eq!(timeout.bound, WaitBound::TaskType("faceswap-detection"));
+    assert!(timeout.waited >= Duration::from_secs(1800), "{timeout:?}");
+    assert!(
+        err.to_string().contains("faceswap-detection's time limit"),
+        "{err}"
+    );
+}
+
+pub fn the_created_jobs_id_is_read_from_either_shape<B: Backend>() {
+    let env = Env::new();
+    let client: B = env.client();
+    let file = JobFile::from_bytes(SlotName::Original, "a.png", &png_bytes(100), None).unwrap();
+    let slot = r#""inputs": [{"slotName": "original", "contentType": "image/png", "fileName": "a.png", "sizeBytes": 100}]"#;
+    for (body, id) in [
+        (
+            format!(r#"{{"jobId": 71, "status": "waiting_for_finalize", {slot}}}"#),
+            "71",
+        ),
+        (
+            format!(r#"{{"job": {{"id": 72, "status": "waiting_for_finalize", {slot}}}}}"#),
+            "72",
+        ),
+        (
+            format!(r#"{{"jobId": "j-73", "job": {{"id": "j-73", "status": "created", {slot}}}}}"#),
+            "j-73",
+        ),
+    ] {
+        env.emu
+            .inject_fault(
+                Fault::new(
+                    "/api/v1/jobs",
+                    FaultAction::Respond {
+                        status: 201,
+                        content_type: Some("application/json".into()),
+                        body,
+                        retry_after: None,
+                    },
+                )
+                .method("POST"),
+            )
+            .unwrap();
+        let created = client
+            .create_job(TaskType::AiImageDetection, std::slice::from_ref(&file))
+            .unwrap();
+        assert_eq!(created.job.id.as_str(), id);
+    }
+    // And from the emulator, which sends both.
+    let created = client
+        .create_job(TaskType::AiImageDetection, &[file])
+        .unwrap();
+    let job = client.get_job(created.job.id.as_str()).unwrap();
+    assert!(job.status.awaits_finalize(), "{job:?}");
+    // By hand: each slot's upload to its URL, then the finalize.
+    let url = created
+        .job
+        .slot(&SlotName::Original)
+        .unwrap()
+        .upload_url
+        .clone();
+    let target = UploadTarget::new(url.unwrap(), "image/png", 100, None).unwrap();
+    let path = env.dir.path().join("a.png");
+    std::fs::write(&path, png_bytes(100)).unwrap();
+    client.upload_to(&target, &path).unwrap();
+    assert_eq!(
+        client.finalize_job(&job.id).unwrap().status,
+        JobStatus::Queued
+    );
+    let done = client.wait_job_with(&job.id, &JobOptions::new()).unwrap();
+    assert_eq!(done.status, JobStatus::Completed);
 }

@@ -26,6 +26,13 @@ macro_rules! conformance {
                     invalid_api_key_for_a_wrong_a_regenerated_and_a_revoked_key,
                     an_api_key_spends_no_quota_and_counts_its_calls,
                     a_refused_api_key_is_read_again_once_and_resent_only_when_it_changed,
+                    every_task_type_runs_to_a_final_job,
+                    a_face_intelligence_job_uploads_its_reference_slot,
+                    a_refused_slot_upload_never_finalizes,
+                    a_finalize_whose_answer_is_lost_is_read_before_any_resend,
+                    cancelled_and_failed_end_the_wait_at_once,
+                    the_wait_is_bounded_by_the_task_types_limit,
+                    the_created_jobs_id_is_read_from_either_shape,
                 );
             }
             mod client_secret {

@@ -237,8 +237,9 @@ impl std::fmt::Debug for WaitJob {
 
 impl WaitJob {
     /// A wait for `job` of task type `task` (its time limit bounds the
-    /// wait; an unknown task type's wait is bounded by `policy`'s deadline)
-    /// on `policy`'s schedule.
+    /// wait) on `policy`'s schedule. Without `task`, the first polled job
+    /// names it; a task type without a time limit (or none named) is
+    /// bounded by `policy`'s deadline.
     pub fn new(
         job: JobId,
         task: Option<&TaskType>,
@@ -360,6 +361,14 @@ impl Flow for WaitJob {
             }
         };
         self.polls += 1;
+        if self.bound == WaitBound::Policy
+            && let Some(task) = job.task_type()
+            && let (limit, bound @ WaitBound::TaskType(_)) =
+                self::bound(task.info(), None, &self.policy)
+        {
+            // Made without its task type: the job names it.
+            (self.limit, self.bound) = (limit, bound);
+        }
         tracing::debug!(job = %self.job, status = %job.status, polls = self.polls, "polled a job");
         if let Some(observer) = &self.observer {
             observer(&job);

@@ -1,0 +1,227 @@
+//! `authenta process --task` and `authenta jobs` end to end: the binary
+//! against an emulator this test starts, with an API key by environment
+//! (jobs are the current API's).
+
+mod common;
+
+use std::time::Duration;
+
+use assert_cmd::Command;
+use authenta_emulator::{ApiKey, Emulator, KeySpec, RunningEmulator};
+use common::{authenta, has};
+use serde_json::Value;
+
+fn emulator(processing: Duration) -> (RunningEmulator, ApiKey) {
+    let emulator = Emulator::builder()
+        .processing_time(processing)
+        .spawn()
+        .unwrap();
+    let key = emulator.create_key(KeySpec::new("cli-jobs")).unwrap();
+    (emulator, key)
+}
+
+fn against(emulator: &RunningEmulator, key: &ApiKey) -> Command {
+    let mut cmd = authenta();
+    cmd.env("AUTHENTA_BASE_URL", emulator.base_url())
+        .env("AUTHENTA_API_KEY", &key.api_key);
+    cmd
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(cmd: &mut Command, args: &[&str], code: i32) -> Run {
+    let output = cmd.args(args).output().unwrap();
+    let run = Run {
+        code: output.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    };
+    assert_eq!(
+        run.code, code,
+        "authenta {args:?}\nstdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    run
+}
+
+fn json_lines(run: &Run) -> Vec<Value> {
+    run.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn process_task_runs_one_job_per_file_to_its_verdict() {
+    let (emu, key) = emulator(Duration::from_millis(20));
+    let table = run(
+        &mut against(&emu, &key),
+        &[
+            "process",
+            "--task",
+            "faceswap-detection",
+            "samples/test-pattern.mp4",
+        ],
+        0,
+    );
+    has(&table.stdout, "faceswap-detection");
+    has(&table.stdout, "completed");
+    assert!(
+        table.stdout.contains("fake") || table.stdout.contains("real"),
+        "{}",
+        table.stdout
+    );
+    // By model code, two files, JSON lines: one completed job each.
+    let lines = json_lines(&run(
+        &mut against(&emu, &key),
+        &[
+            "--json",
+            "process",
+            "--task",
+            "AC-1",
+            "samples/test-pattern.png",
+            "samples/test-pattern.jpg",
+        ],
+        0,
+    ));
+    let jobs: Vec<&Value> = lines.iter().filter(|l| l.get("job").is_some()).collect();
+    assert_eq!(jobs.len(), 2, "{lines:?}");
+    for line in jobs {
+        assert_eq!(line["job"]["status"], "completed", "{line}");
+        assert_eq!(line["task"], "ai-image-detection");
+    }
+    // Each job finalized once.
+    let finalizes = emu
+        .api_requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/finalize"))
+        .count();
+    assert_eq!(finalizes, 3);
+}
+
+#[test]
+fn face_intelligence_takes_a_reference_image() {
+    let (emu, key) = emulator(Duration::from_millis(20));
+    let lines = json_lines(&run(
+        &mut against(&emu, &key),
+        &[
+            "--json",
+            "process",
+            "--task",
+            "face-intelligence",
+            "--reference",
+            "samples/test-pattern.jpg",
+            "samples/test-pattern.mp4",
+        ],
+        0,
+    ));
+    let job = &lines[0]["job"];
+    assert_eq!(job["status"], "completed", "{lines:?}");
+    assert!(job["result"]["isSimilar"].is_boolean(), "{job}");
+    assert_eq!(
+        emu.upload_requests()
+            .iter()
+            .filter(|r| r.method == "PUT")
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn bad_input_is_refused_before_anything_is_sent() {
+    let (emu, key) = emulator(Duration::from_millis(20));
+    let unknown = run(
+        &mut against(&emu, &key),
+        &["process", "--task", "sharpen", "samples/test-pattern.png"],
+        6,
+    );
+    has(
+        &unknown.stderr,
+        "task type sharpen is not one the API lists",
+    );
+    has(&unknown.stderr, "faceswap-detection (4, DF-1)");
+    let format = run(
+        &mut against(&emu, &key),
+        &[
+            "process",
+            "--task",
+            "faceswap-detection",
+            "samples/test-pattern.mp4",
+            "samples/test-pattern.png",
+        ],
+        6,
+    );
+    has(
+        &format.stderr,
+        "faceswap-detection takes MP4, MOV or WebM in its original slot",
+    );
+    has(&format.stderr, "nothing was uploaded");
+    let reference = run(
+        &mut against(&emu, &key),
+        &[
+            "process",
+            "--task",
+            "face-intelligence",
+            "--reference",
+            "samples/test-pattern.mp4",
+            "samples/test-pattern.png",
+        ],
+        6,
+    );
+    has(&reference.stderr, "in its reference slot");
+    let id = run(&mut against(&emu, &key), &["jobs", "get", "1/../2"], 6);
+    has(&id.stderr, "is not a job id");
+    assert!(emu.api_requests().is_empty(), "{:?}", emu.api_requests());
+    assert!(emu.jobs().is_empty());
+}
+
+#[test]
+fn jobs_are_listed_read_waited_for_cancelled_and_deleted() {
+    let (emu, key) = emulator(Duration::from_millis(20));
+    let lines = json_lines(&run(
+        &mut against(&emu, &key),
+        &[
+            "--json",
+            "process",
+            "--task",
+            "image-forgery-detection",
+            "samples/test-pattern.png",
+        ],
+        0,
+    ));
+    let id = match &lines[0]["job"]["jobId"] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let listed = json_lines(&run(
+        &mut against(&emu, &key),
+        &["--json", "jobs", "list", "--all", "--status", "completed"],
+        0,
+    ));
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let table = run(&mut against(&emu, &key), &["jobs", "list"], 0);
+    has(&table.stdout, "image-forgery-detection");
+    has(&table.stderr, "1 of 1 jobs");
+    let got = run(&mut against(&emu, &key), &["jobs", "get", &id], 0);
+    has(&got.stdout, "completed");
+    let waited = run(&mut against(&emu, &key), &["jobs", "wait", &id], 0);
+    has(&waited.stdout, "completed");
+    // A completed job cannot be cancelled: the error names its status.
+    let cancel = run(&mut against(&emu, &key), &["jobs", "cancel", &id], 6);
+    has(
+        &cancel.stderr,
+        &format!("cannot cancel job {id}: it is completed"),
+    );
+    run(&mut against(&emu, &key), &["jobs", "delete", &id], 0);
+    let gone = run(&mut against(&emu, &key), &["jobs", "get", &id], 7);
+    has(&gone.stderr, &id);
+    run(
+        &mut against(&emu, &key),
+        &["jobs", "list", "--status", "done"],
+        2,
+    );
+}
