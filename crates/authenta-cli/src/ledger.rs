@@ -340,6 +340,13 @@ enum Queued {
         status: String,
         at: String,
     },
+    /// The `Uploaded` checkpoint: lost with a killed process, it costs one
+    /// query (proto resumes a `Created` record by asking what became of it).
+    Uploaded {
+        key: EntryKey,
+        mid: String,
+        at: String,
+    },
     /// (Ending `owner`'s claim.)
     Finished {
         mid: String,
@@ -390,6 +397,23 @@ fn apply(tx: &Transaction<'_>, queued: &[Queued]) -> io::Result<()> {
                      ON CONFLICT (path) DO UPDATE SET size = ?2, mtime_ns = ?3, sha256 = ?4",
                 )
                 .and_then(|mut s| s.execute(params![path, size, mtime_ns, sha256])),
+            Queued::Uploaded { key, mid, at } => tx
+                .prepare_cached(
+                    "UPDATE entries SET mid = ?5, target = NULL, stage = 'uploaded',
+                       updated_at = ?6
+                     WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4
+                       AND stage <> 'final'",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        key.account.base_url,
+                        key.account.client_id,
+                        key.sha256,
+                        key.model,
+                        mid,
+                        at
+                    ])
+                }),
             Queued::Seen { mid, status, at } => tx
                 .prepare_cached(
                     "UPDATE entries SET status = ?2, updated_at = ?3
@@ -659,41 +683,85 @@ impl Ledger {
     /// ledger when its size and modification time are those saved, else
     /// computed (reading the whole file once) and saved.
     pub fn identify(&self, path: &Path) -> io::Result<Identity> {
-        let path = std::path::absolute(path)?;
-        let meta = std::fs::metadata(&path)?;
-        let mtime_ns = meta
-            .modified()?
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-        let size = meta.len();
-        let key = path.to_string_lossy().into_owned();
-        let saved: Option<String> = match self.pg() {
-            Some(pg) => pg.saved_digest(&key, size as i64, mtime_ns)?,
-            None => self
-                .raw()
-                .prepare_cached(
+        let mut identities = self.identify_many(&[path]);
+        identities.pop().expect("one identity per path")
+    }
+
+    /// [`Ledger::identify`] for each of `paths`, the saved digests read
+    /// with one query (PostgreSQL) or in one read transaction (SQLite).
+    pub fn identify_many(&self, paths: &[&Path]) -> Vec<io::Result<Identity>> {
+        let stat = |path: &Path| -> io::Result<(PathBuf, u64, i64)> {
+            let path = std::path::absolute(path)?;
+            let meta = std::fs::metadata(&path)?;
+            let mtime_ns = meta
+                .modified()?
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+            Ok((path, meta.len(), mtime_ns))
+        };
+        let stats: Vec<io::Result<(PathBuf, u64, i64)>> = paths.iter().map(|p| stat(p)).collect();
+        let wanted: Vec<(String, i64, i64)> = stats
+            .iter()
+            .flatten()
+            .map(|(path, size, mtime_ns)| {
+                (path.to_string_lossy().into_owned(), *size as i64, *mtime_ns)
+            })
+            .collect();
+        let saved = match self.saved_digests(&wanted) {
+            Ok(saved) => saved,
+            Err(e) => {
+                return paths
+                    .iter()
+                    .map(|_| Err(io::Error::other(e.to_string())))
+                    .collect();
+            }
+        };
+        let mut saved = saved.into_iter();
+        stats
+            .into_iter()
+            .map(|stat| {
+                let (path, size, mtime_ns) = stat?;
+                let sha256 = match saved.next().flatten() {
+                    Some(sha256) => sha256,
+                    None => {
+                        let sha256 = sha256_of(&path)?;
+                        self.queue(Queued::File {
+                            path: path.to_string_lossy().into_owned(),
+                            size: size as i64,
+                            mtime_ns,
+                            sha256: sha256.clone(),
+                        })?;
+                        sha256
+                    }
+                };
+                Ok(Identity { path, size, sha256 })
+            })
+            .collect()
+    }
+
+    /// The digest saved for each `(path, size, mtime_ns)`, if it is the
+    /// file's as it was then.
+    fn saved_digests(&self, files: &[(String, i64, i64)]) -> io::Result<Vec<Option<String>>> {
+        if let Some(pg) = self.pg() {
+            return pg.saved_digests(files);
+        }
+        let mut store = self.raw();
+        let tx = store.conn.transaction().map_err(db)?;
+        let saved = files
+            .iter()
+            .map(|(path, size, mtime_ns)| {
+                tx.prepare_cached(
                     "SELECT sha256 FROM files WHERE path = ?1 AND size = ?2 AND mtime_ns = ?3",
                 )
                 .and_then(|mut s| {
-                    s.query_row(params![key, size as i64, mtime_ns], |row| row.get(0))
+                    s.query_row(params![path, size, mtime_ns], |row| row.get(0))
                         .optional()
                 })
-                .map_err(db)?,
-        };
-        let sha256 = match saved {
-            Some(sha256) => sha256,
-            None => {
-                let sha256 = sha256_of(&path)?;
-                self.queue(Queued::File {
-                    path: key,
-                    size: size as i64,
-                    mtime_ns,
-                    sha256: sha256.clone(),
-                })?;
-                sha256
-            }
-        };
-        Ok(Identity { path, size, sha256 })
+                .map_err(db)
+            })
+            .collect();
+        tx.finish().map_err(db)?;
+        saved
     }
 
     /// The account of `client`'s key.
@@ -739,54 +807,76 @@ impl Ledger {
     /// claim holds until [`Ledger::release`] (or its lease runs out, the
     /// process gone): another process meanwhile gets [`Claim::Held`].
     pub fn claim(&self, key: &EntryKey, refresh: bool) -> io::Result<Claim> {
+        let mut claims = self.claim_many(&[key], refresh)?;
+        Ok(claims.pop().expect("one claim per key"))
+    }
+
+    /// [`Ledger::claim`] for each of `keys`, in one transaction: a batch
+    /// claims the next few files it will start together, a transaction
+    /// per group instead of per file.
+    pub fn claim_many(&self, keys: &[&EntryKey], refresh: bool) -> io::Result<Vec<Claim>> {
         if let Some(pg) = self.pg() {
-            let claim = pg.claim(&self.worker, key, refresh)?;
+            let claims = pg.claim_many(&self.worker, keys, refresh)?;
             self.keep_renewing();
-            return Ok(claim);
+            return Ok(claims);
         }
-        // A look first, without the write lock: a final entry, or one
-        // another worker holds, is answered without waiting for writers.
+        // A look first, without the write lock: final entries, or ones
+        // another worker holds, are answered without waiting for writers.
         {
-            let store = self.raw();
-            let resume = saved_resume(&store, key, refresh)?;
-            if matches!(resume, Resume::Final(_)) {
-                return Ok(Claim::Mine(resume));
+            // One read transaction for all the looks.
+            let mut store = self.raw();
+            let look = store.conn.transaction().map_err(db)?;
+            let mut looked = Vec::with_capacity(keys.len());
+            for key in keys {
+                let resume = saved_resume(&look, key, refresh)?;
+                if matches!(resume, Resume::Final(_)) {
+                    looked.push(Claim::Mine(resume));
+                } else if self.held_by_another(&look, key)? {
+                    looked.push(Claim::Held);
+                } else {
+                    break;
+                }
             }
-            if self.held_by_another(&store, key)? {
-                return Ok(Claim::Held);
+            if looked.len() == keys.len() {
+                return Ok(looked);
             }
         }
-        let claim = self.write(|tx| {
-            // Read again under the lock: another worker may have moved it on.
-            let resume = saved_resume(tx, key, refresh)?;
-            if matches!(resume, Resume::Final(_)) {
-                return Ok(Claim::Mine(resume));
-            }
-            if self.held_by_another(tx, key)? {
-                return Ok(Claim::Held);
-            }
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO claims (base_url, client_id, sha256, model, owner, host,
-                                                pid, lease_until)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    key.account.base_url,
-                    key.account.client_id,
-                    key.sha256,
-                    key.model,
-                    self.worker.id,
-                    self.worker.host,
-                    self.worker.pid,
-                    unix_ms(SystemTime::now() + LEASE),
-                ])
-            })
-            .map_err(db)?;
-            Ok(Claim::Mine(resume))
+        let claims = self.write(|tx| {
+            keys.iter()
+                .map(|key| {
+                    // Read again under the lock: another worker may have
+                    // moved it on.
+                    let resume = saved_resume(tx, key, refresh)?;
+                    if matches!(resume, Resume::Final(_)) {
+                        return Ok(Claim::Mine(resume));
+                    }
+                    if self.held_by_another(tx, key)? {
+                        return Ok(Claim::Held);
+                    }
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO claims (base_url, client_id, sha256, model, owner,
+                                                        host, pid, lease_until)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            key.account.base_url,
+                            key.account.client_id,
+                            key.sha256,
+                            key.model,
+                            self.worker.id,
+                            self.worker.host,
+                            self.worker.pid,
+                            unix_ms(SystemTime::now() + LEASE),
+                        ])
+                    })
+                    .map_err(db)?;
+                    Ok(Claim::Mine(resume))
+                })
+                .collect()
         })?;
         self.keep_renewing();
-        Ok(claim)
+        Ok(claims)
     }
 
     /// Whether a live worker other than this one holds `key`.
@@ -906,6 +996,15 @@ impl Ledger {
     }
 
     fn save(&self, key: &EntryKey, identity: &Identity, point: Checkpoint<'_>) -> io::Result<()> {
+        // The one checkpoint whose loss costs no record: written with the
+        // next group (see `Queued::Uploaded`).
+        if let Checkpoint::Uploaded { mid } = point {
+            return self.queue(Queued::Uploaded {
+                key: key.clone(),
+                mid: mid.to_string(),
+                at: now(),
+            });
+        }
         if let Some(pg) = self.pg() {
             return pg.save_checkpoint(&self.worker, key, identity, point);
         }
@@ -953,12 +1052,6 @@ impl Ledger {
                         target.expires_at.map(|t| t.to_string()),
                         created.media.status.as_str(),
                     ],
-                ),
-                Checkpoint::Uploaded { mid } => update(
-                    tx,
-                    key,
-                    "mid = ?6, target = NULL, stage = 'uploaded'",
-                    params![mid.as_str()],
                 ),
                 _ => Ok(0),
             }

@@ -126,34 +126,54 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     // With --own-only: the files left to other processes.
     let left: Arc<Mutex<Vec<usize>>> = Arc::default();
     let mut announced = false;
+    // Two uploads' worth at a time: enough to keep `-j` busy, few left
+    // held when the batch stops.
+    let claim_group = 2 * usize::from(args.concurrency);
     loop {
         let held: Arc<Mutex<Vec<usize>>> = Arc::default();
-        let items = std::mem::take(&mut pending).into_iter().filter_map({
-            let (bars, live, jobs) = (bars.clone(), live.clone(), &plan.jobs);
-            let (ledger, held, claim_failed) = (&ledger, held.clone(), claim_failed.clone());
-            let left = left.clone();
-            let batch = &batch;
-            move |g| {
-                let item = &batch.items[g];
-                let resume = match (ledger, &item.key) {
-                    (Some(ledger), Some(key)) if lock(&claim_failed).is_none() => {
-                        match ledger.claim(key, refresh) {
-                            Ok(Claim::Mine(resume)) => resume,
-                            Ok(Claim::Held) => {
-                                match args.own_only {
-                                    true => lock(&left).push(g),
-                                    false => lock(&held).push(g),
-                                }
-                                return None;
-                            }
-                            Err(e) => {
-                                *lock(&claim_failed) = Some(e);
-                                return None;
-                            }
-                        }
+        // The files are claimed a group at a time, as the pipeline takes
+        // the group's first: one ledger transaction per group.
+        let order = std::mem::take(&mut pending);
+        let claimed = order.chunks(claim_group).flat_map({
+            let (ledger, claim_failed, batch) = (&ledger, claim_failed.clone(), &batch);
+            move |chunk: &[usize]| -> Vec<(usize, Option<Claim>)> {
+                let Some(ledger) = ledger else {
+                    return chunk.iter().map(|&g| (g, None)).collect();
+                };
+                if lock(&claim_failed).is_some() {
+                    return Vec::new();
+                }
+                let keys: Vec<&EntryKey> = (chunk.iter())
+                    .filter_map(|&g| batch.items[g].key.as_ref())
+                    .collect();
+                match ledger.claim_many(&keys, refresh) {
+                    Ok(claims) => chunk
+                        .iter()
+                        .copied()
+                        .zip(claims.into_iter().map(Some))
+                        .collect(),
+                    Err(e) => {
+                        *lock(&claim_failed) = Some(e);
+                        Vec::new()
                     }
-                    (Some(_), Some(_)) => return None,
-                    _ => Resume::New,
+                }
+            }
+        });
+        let items = claimed.filter_map({
+            let (bars, live, jobs) = (bars.clone(), live.clone(), &plan.jobs);
+            let (held, left, batch) = (held.clone(), left.clone(), &batch);
+            move |(g, claim)| {
+                let item = &batch.items[g];
+                let resume = match claim {
+                    Some(Claim::Mine(resume)) => resume,
+                    Some(Claim::Held) => {
+                        match args.own_only {
+                            true => lock(&left).push(g),
+                            false => lock(&held).push(g),
+                        }
+                        return None;
+                    }
+                    None => Resume::New,
                 };
                 let job = &jobs[item.jobs[0]];
                 let bar = bars.upload(&job.file.name, job.file.size);
@@ -371,8 +391,10 @@ impl Batch {
         let mut items: Vec<Item> = Vec::new();
         let mut group_of = Vec::with_capacity(jobs.len());
         let mut seen: HashMap<(String, String), usize> = HashMap::new();
-        for (j, job) in jobs.iter().enumerate() {
-            let identity = ledger.identify(&job.path).map_err(|e| {
+        let paths: Vec<&std::path::Path> = jobs.iter().map(|job| job.path.as_path()).collect();
+        let identities = ledger.identify_many(&paths);
+        for ((j, job), identity) in jobs.iter().enumerate().zip(identities) {
+            let identity = identity.map_err(|e| {
                 CliError::Ledger(format!("cannot read {}: {e}", job.path.display()))
             })?;
             let content = (identity.sha256.clone(), job.model.to_string());

@@ -1,7 +1,9 @@
 //! How the emulator's store scales: creates 5,000 records on the
 //! `authenta-emulator` binary (run as a child process with `--data-dir`) and
 //! prints `POST /api/media` per second for each band of 1,000 records, then
-//! `GET /api/media/{mid}` and a `GET /api/media` page at 5,000 records.
+//! `GET /api/media/{mid}` and a `GET /api/media` page at 5,000 records;
+//! then as many jobs (`POST /api/v1/jobs`, an API key), and a
+//! `GET /api/v1/jobs` page, all jobs and one status's.
 //!
 //! ```text
 //! cargo bench -p authenta-emulator --bench store
@@ -53,6 +55,36 @@ impl Bench {
         let json: serde_json::Value =
             serde_json::from_slice(&resp.bytes().await.expect("body")).expect("json");
         json["mid"].as_str().expect("mid").to_owned()
+    }
+
+    /// Creates a job of task type 1 with one slot.
+    async fn create_job(&self, i: usize) {
+        let body = format!(
+            r#"{{"inputs":[{{"slotName":"original","contentType":"image/png","fileName":"bench-{i}.png","sizeBytes":1024}}]}}"#
+        );
+        let resp = self
+            .http
+            .post(format!("{}/v1/jobs?taskTypeId=1", self.server.base_url()))
+            .bearer_auth(&self.server.key().api_key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("POST /v1/jobs");
+        assert_eq!(resp.status().as_u16(), 200, "POST /v1/jobs");
+        resp.bytes().await.expect("body");
+    }
+
+    async fn get_job_page(&self, query: &str) {
+        let resp = self
+            .http
+            .get(format!("{}/v1/jobs{query}", self.server.base_url()))
+            .bearer_auth(&self.server.key().api_key)
+            .send()
+            .await
+            .expect("GET /v1/jobs");
+        assert_eq!(resp.status().as_u16(), 200, "GET /v1/jobs{query}");
+        resp.bytes().await.expect("body");
     }
 
     async fn get(&self, path: &str) {
@@ -150,6 +182,36 @@ fn main() {
         println!("GET /api/media?limit=100&offset=2500 at {records}:  {page:>7.0} /s");
         if let Some(first) = first {
             println!("last band / first band: {:.2}", last / first);
+        }
+        let mut first = None;
+        for band in 0..records / BAND {
+            let r = rate(&bench, clients, BAND, band * BAND, |b, i| async move {
+                b.create_job(i).await;
+            })
+            .await;
+            println!(
+                "POST /api/v1/jobs, jobs {:>5}–{:>5}: {r:>7.0} /s",
+                band * BAND,
+                (band + 1) * BAND
+            );
+            first.get_or_insert(r);
+            last = r;
+        }
+        let middle = records / 200;
+        for query in [
+            format!("?limit=100&page={middle}"),
+            format!("?limit=100&page={middle}&status=created"),
+        ] {
+            let shown = query.clone();
+            let page = rate(&bench, clients, 200, 0, move |b, _| {
+                let query = query.clone();
+                async move { b.get_job_page(&query).await }
+            })
+            .await;
+            println!("GET /api/v1/jobs{shown} at {records} jobs: {page:>7.0} /s");
+        }
+        if let Some(first) = first {
+            println!("jobs: last band / first band: {:.2}", last / first);
         }
     });
 }

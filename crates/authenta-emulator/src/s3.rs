@@ -2,12 +2,16 @@
 //!
 //! `POST /api/media` hands out a SigV4 pre-signed `PUT` URL made with
 //! `rusty-s3`, with `content-type` among the signed headers. The URL points
-//! here (path style: `/authenta-storage/users/<account>/media/<mid>/original.media`).
+//! here (path style: `/authenta-storage/users/<account>/media/<mid>/original.media`;
+//! a job's slot: `.../jobs/<id>/<slot>.media`, one URL per slot from
+//! `POST /api/v1/jobs`).
 //! [`s3s`] checks the signature and expiry (`SignatureDoesNotMatch`,
 //! `AccessDenied` "Request has expired"); [`front_checks`] adds the rules
 //! s3s leaves to the storage layer (`Transfer-Encoding`, missing length,
 //! the 5 GiB single-PUT limit), and [`EmuS3::put_object`] checks the length
-//! against the record's declared `size` and streams the body to storage.
+//! against the record's (or the slot's) declared size and streams the body
+//! to storage. `GET`s serve the derived objects: a record's result document
+//! and heatmaps, a completed job's artifacts.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -266,6 +266,18 @@ pub enum JobInputError {
         /// The task type's slug.
         task: &'static str,
     },
+    /// A saved stage whose slots are not the inputs given to resume it.
+    #[error(
+        "the saved job {job} was created for the slots {saved}, not the inputs given ({given}); resume it with the same files"
+    )]
+    StageMismatch {
+        /// The saved job.
+        job: JobId,
+        /// Its slots.
+        saved: String,
+        /// The slots of the inputs given.
+        given: String,
+    },
     /// A page number below 1.
     #[error("page {page} is out of range: pages count from 1")]
     InvalidPage {

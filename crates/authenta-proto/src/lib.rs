@@ -15,6 +15,9 @@
 //! - [`UploadTarget`]: the exact head of the S3 `PUT` and the URL's expiry;
 //! - [`RetryPolicy`], [`PollPolicy`], [`ListCursor`]: when to retry, how
 //!   long to wait between polls, when a listing is complete;
+//! - jobs (`/v1/jobs`): [`JobFile`] and [`check_job_inputs`] (a slot's
+//!   input against its task type), the operations ([`CreateJob`],
+//!   [`FinalizeJob`], ...) and the flows in [`engine::jobs`];
 //! - [`engine`]: every flow (a call with its retries, an upload, a wait,
 //!   create → upload → wait, a download, a listing, what a resumed batch
 //!   item costs) as a state machine the caller steps.

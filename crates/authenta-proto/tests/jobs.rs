@@ -8,7 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use authenta_proto::engine::flows::SourceInfo;
 use authenta_proto::engine::jobs::{
-    JobCheckpoint, JobPages, JobStage, JobUpload, RunJob, SlotTarget, UploadSlot, WaitJob,
+    JobCheckpoint, JobPages, JobStage, JobUpload, RunJob, SlotTarget, SweepJobs, Swept, UploadSlot,
+    WaitJob,
 };
 use authenta_proto::engine::{Action, Event, Flow, Inputs};
 use authenta_proto::http::{Request, Response};
@@ -705,6 +706,26 @@ fn a_run_resumes_from_each_saved_stage() {
     let finalize = send(run.step(stored(), at(0)));
     assert_eq!(finalize.uri().path(), "/api/v1/jobs/20/finalize");
 
+    // A stage of other slots than the inputs given is refused, nothing sent.
+    let other = JobStage::Created {
+        job: JobId::new("20"),
+        slots: vec![SlotTarget {
+            slot: SlotName::Original,
+            target: target("original", None),
+            uploaded: false,
+        }],
+    };
+    let Action::Finish(Err(failure)) = face_intelligence().resume(other).step(Event::Ready, at(0))
+    else {
+        panic!("refused")
+    };
+    assert!(
+        failure
+            .to_string()
+            .contains("resume it with the same files"),
+        "{failure}"
+    );
+
     // Uploaded: the job is read first; finalized only if it waits for it.
     let mut run = face_intelligence().resume(JobStage::Uploaded {
         job: JobId::new("21"),
@@ -878,4 +899,301 @@ fn every_job_is_listed_once_page_by_page() {
         pages.step(Event::Ready, at(0)),
         Action::Finish(Ok(None))
     ));
+}
+
+/// One page of `GET /v1/jobs`: all there is.
+fn list(jobs: &[String]) -> Event {
+    json(
+        200,
+        &format!(
+            r#"{{"data":[{}],"pagination":{{"page":1,"limit":100,"total":{n},"pages":1}}}}"#,
+            jobs.join(","),
+            n = jobs.len()
+        ),
+    )
+}
+
+/// A list item: id, status, task type, when, and its original slot.
+fn item(id: u32, status: &str, task: u32, created: &str, file: &str, size: u64) -> String {
+    format!(
+        r#"{{"jobId":{id},"status":"{status}","taskTypeId":{task},"createdAt":"{created}","inputs":[{{"slotName":"original","contentType":"image/png","fileName":"{file}","sizeBytes":{size}}}]}}"#
+    )
+}
+
+#[test]
+fn a_run_after_an_interrupted_create_deletes_what_it_left_then_creates_anew() {
+    // Saved at 2027-01-15T08:00:00Z (1_800_000_000 s).
+    let saved = authenta_proto::types::Timestamp::from_second(1_800_000_000).unwrap();
+    let mut run = single(TaskType::AiImageDetection, "image/png").resume_creating(saved);
+    let first = send(run.step(Event::Ready, at(0)));
+    assert_eq!(
+        first.uri().query(),
+        Some("page=1&limit=100&status=waiting_for_finalize")
+    );
+    let waiting = list(&[
+        // Its own left-over: same file, size, task, after the save.
+        item(
+            31,
+            "waiting_for_finalize",
+            1,
+            "2027-01-15T08:00:01Z",
+            "in",
+            10,
+        ),
+        // Another file, another task type, or long before: kept.
+        item(
+            32,
+            "waiting_for_finalize",
+            1,
+            "2027-01-15T08:00:01Z",
+            "other",
+            10,
+        ),
+        item(
+            33,
+            "waiting_for_finalize",
+            4,
+            "2027-01-15T08:00:01Z",
+            "in",
+            10,
+        ),
+        item(
+            34,
+            "waiting_for_finalize",
+            1,
+            "2027-01-14T08:00:00Z",
+            "in",
+            10,
+        ),
+    ]);
+    let delete = send(run.step(waiting, at(0)));
+    assert_eq!(
+        (delete.method().as_str(), delete.uri().path()),
+        ("DELETE", "/api/v1/jobs/31")
+    );
+    let empty = Response::builder().status(204).body(Vec::new()).unwrap();
+    let created_list = send(run.step(Event::Response(empty), at(0)));
+    assert_eq!(
+        created_list.uri().query(),
+        Some("page=1&limit=100&status=created")
+    );
+    // A server's clock a little behind ours still matches.
+    let created = list(&[item(35, "created", 1, "2027-01-15T07:58:00Z", "in", 10)]);
+    let delete = send(run.step(created, at(0)));
+    assert_eq!(delete.uri().path(), "/api/v1/jobs/35");
+    let empty = Response::builder().status(204).body(Vec::new()).unwrap();
+    let create = send(run.step(Event::Response(empty), at(0)));
+    assert_eq!(
+        create.uri().to_string(),
+        "http://127.0.0.1:1/api/v1/jobs?taskTypeId=1"
+    );
+}
+
+#[test]
+fn a_sweep_is_best_effort() {
+    let saved = authenta_proto::types::Timestamp::from_second(1_800_000_000).unwrap();
+    let request = authenta_proto::types::CreateJobRequest {
+        inputs: vec![
+            upload(SlotName::Original, "in", "image/png", 10)
+                .file
+                .input(),
+        ],
+        parameters: None,
+        task_type_id: None,
+    };
+    let mut sweep = SweepJobs::new(
+        TaskType::AiImageDetection,
+        request,
+        saved,
+        config(),
+        RetryPolicy::never(),
+    );
+    let _ = send(sweep.step(Event::Ready, at(0)));
+    let waiting = list(&[item(
+        41,
+        "waiting_for_finalize",
+        1,
+        "2027-01-15T08:00:05Z",
+        "in",
+        10,
+    )]);
+    let _delete = send(sweep.step(waiting, at(0)));
+    let busy = json(
+        409,
+        r#"{"code":"EMU409","statusCode":409,"message":"Conflict","jobStatus":"processing"}"#,
+    );
+    let _created_list = send(sweep.step(busy, at(0)));
+    let Action::Finish(Ok(swept)) = sweep.step(
+        json(500, r#"{"code":"EMU500","statusCode":500,"message":"x"}"#),
+        at(0),
+    ) else {
+        panic!("a failed page ends the sweep, not the run")
+    };
+    assert_eq!(
+        swept,
+        Swept {
+            deleted: vec![],
+            complete: false
+        }
+    );
+}
+
+mod batch {
+    use super::*;
+    use authenta_proto::engine::job_batch::JobBatchWait;
+
+    fn page(items: &[(u32, &str)]) -> Event {
+        let data: Vec<String> = items
+            .iter()
+            .map(|(id, status)| format!(r#"{{"jobId":{id},"status":"{status}"}}"#))
+            .collect();
+        list(&data)
+    }
+
+    #[test]
+    fn many_jobs_are_waited_for_with_the_active_lists_and_one_read_each() {
+        let mut wait = JobBatchWait::new(PollPolicy::default(), config(), RetryPolicy::default());
+        for id in ["1", "2", "3"] {
+            wait.add(JobId::new(id), Some(&TaskType::AiImageDetection), None);
+        }
+        assert_eq!(wait.len(), 3);
+        // The first poll after the first delay.
+        assert_eq!(
+            sleep(wait.step(Event::Ready, at(0))),
+            Duration::from_secs(1)
+        );
+        let queued = send(wait.step(Event::Ready, at(1)));
+        assert_eq!(queued.uri().query(), Some("page=1&limit=100&status=queued"));
+        let processing = send(wait.step(page(&[(1, "queued"), (9, "queued")]), at(1)));
+        assert_eq!(
+            processing.uri().query(),
+            Some("page=1&limit=100&status=processing")
+        );
+        // Job 3 is in neither list: read on its own, for its result.
+        let read = send(wait.step(page(&[(2, "processing")]), at(1)));
+        assert_eq!(read.uri().path(), "/api/v1/jobs/3");
+        let done = job("3", "completed", r#","result":{"isAiGenerated":false}"#);
+        let Action::Finish(Ok(finished)) = wait.step(done, at(1)) else {
+            panic!("job 3 is done")
+        };
+        assert_eq!(finished.len(), 1);
+        assert_eq!(finished[0].0.as_str(), "3");
+        assert_eq!(
+            finished[0]
+                .1
+                .as_ref()
+                .unwrap()
+                .result
+                .as_ref()
+                .unwrap()
+                .is_ai_generated,
+            Some(false)
+        );
+        // The next round: both left jobs seen in the lists, 1 gone too.
+        let pause = sleep(wait.step(Event::Ready, at(1)));
+        assert!(pause >= Duration::from_secs(1), "{pause:?}");
+        let t = 1 + pause.as_secs_f64().ceil() as u64;
+        let _queued = send(wait.step(Event::Ready, at(t)));
+        // A server ignoring the filter lists a final job: it is read on its own.
+        let _processing = send(wait.step(page(&[(1, "completed")]), at(t)));
+        let read = send(wait.step(page(&[(2, "processing")]), at(t)));
+        assert_eq!(read.uri().path(), "/api/v1/jobs/1");
+        let Action::Finish(Ok(finished)) = wait.step(job("1", "cancelled", ""), at(t)) else {
+            panic!("job 1 ended")
+        };
+        assert_eq!(finished[0].1.as_ref().unwrap().status, JobStatus::Cancelled);
+        // One job left: read on its own, no lists.
+        let pause = sleep(wait.step(Event::Ready, at(t)));
+        let t = t + pause.as_secs_f64().ceil() as u64;
+        let read = send(wait.step(Event::Ready, at(t)));
+        assert_eq!(read.uri().path(), "/api/v1/jobs/2");
+        let Action::Finish(Ok(finished)) = wait.step(job("2", "failed", ""), at(t)) else {
+            panic!("job 2 ended")
+        };
+        assert_eq!(finished[0].1.as_ref().unwrap().status, JobStatus::Failed);
+        assert!(wait.is_empty());
+        assert!(matches!(wait.step(Event::Ready, at(t)), Action::Finish(Ok(f)) if f.is_empty()));
+    }
+
+    #[test]
+    fn a_refused_list_reads_each_job_and_a_bound_times_out_on_a_last_read() {
+        let policy = PollPolicy::fixed(Duration::from_secs(5), Duration::from_secs(600));
+        let mut wait = JobBatchWait::new(policy, config(), RetryPolicy::never());
+        wait.add(
+            JobId::new("1"),
+            Some(&TaskType::FaceswapDetection),
+            Some(Duration::from_secs(12)),
+        );
+        wait.add(JobId::new("2"), Some(&TaskType::FaceswapDetection), None);
+        let mut clock = sleep(wait.step(Event::Ready, at(0))).as_secs();
+        let _ = send(wait.step(Event::Ready, at(clock)));
+        let refused = json(
+            400,
+            r#"{"code":"EMU400","statusCode":400,"message":"Bad request: status"}"#,
+        );
+        let first = send(wait.step(refused, at(clock)));
+        assert_eq!(first.uri().path(), "/api/v1/jobs/1");
+        let second = send(wait.step(job("1", "processing", ""), at(clock)));
+        assert_eq!(second.uri().path(), "/api/v1/jobs/2");
+        let mut event = job("2", "processing", "");
+        let mut lists = 0;
+        let finished = loop {
+            match wait.step(event, at(clock)) {
+                Action::Sleep(d) => {
+                    clock += d.as_secs();
+                    event = Event::Ready;
+                }
+                Action::Send(request) => {
+                    lists += usize::from(request.uri().query().is_some());
+                    let id = request.uri().path().rsplit('/').next().unwrap().to_owned();
+                    event = job(&id, "processing", "");
+                }
+                Action::Finish(Ok(finished)) => break finished,
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        assert_eq!(lists, 0, "no list once the server refused one");
+        assert_eq!(finished.len(), 1);
+        let Err(failure) = &finished[0].1 else {
+            panic!()
+        };
+        let Some(ProtocolError::JobTimeout(timeout)) = failure.as_proto() else {
+            panic!("{failure:?}")
+        };
+        assert_eq!(
+            (timeout.job.as_str(), timeout.bound),
+            ("1", WaitBound::Caller)
+        );
+        assert_eq!(timeout.limit, Duration::from_secs(12));
+        assert_eq!(timeout.last_status, Some(JobStatus::Processing));
+        assert!(clock >= 12, "{clock}");
+        assert_eq!(wait.len(), 1, "job 2 goes on, bounded by faceswap's 1800 s");
+    }
+}
+
+#[test]
+fn no_flow_shows_a_pre_signed_query_in_debug() {
+    let mut run = face_intelligence();
+    let _ = send(run.step(Event::Ready, at(0)));
+    let _ = run.step(created("8", &["original", "reference"], false), at(0));
+    let media: authenta_proto::types::Media = serde_json::from_value(serde_json::json!({
+        "mid": "692f406f9f68d4b70080bb80", "name": "a.png", "type": "Image",
+        "status": "PROCESSED", "modelType": "AC-1", "createdAt": "2025-12-02T19:39:27Z",
+        "resultURL": "https://s3.example/r.json?X-Amz-Signature=s"
+    }))
+    .unwrap();
+    let fetch = authenta_proto::engine::flows::FetchResult::new(&media, RetryPolicy::default());
+    let download = authenta_proto::engine::flows::Download::new(
+        Some("https://s3.example/h.png?X-Amz-Signature=s".into()),
+        None,
+        RetryPolicy::default(),
+    );
+    for debug in [
+        format!("{run:?}"),
+        format!("{fetch:?}"),
+        format!("{download:?}"),
+    ] {
+        assert!(!debug.contains("X-Amz-Signature"), "{debug}");
+        assert!(debug.contains("s3.example"), "{debug}");
+    }
 }

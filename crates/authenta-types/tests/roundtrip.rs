@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 
 use authenta_types::{
-    CreateMediaRequest, CreatedMedia, ErrorBody, ErrorCode, ErrorType, Extra, ListQuery, Media,
-    MediaId, MediaList, MediaStatus, MediaType, ModelType, Participant, ParticipantBoxes,
-    Permission, ResultDocument, Timestamp,
+    CreateMediaRequest, CreatedJob, CreatedMedia, ErrorBody, ErrorCode, ErrorType, Extra, Job,
+    JobId, JobList, JobResult, JobSlot, JobStatus, ListQuery, Media, MediaId, MediaList,
+    MediaStatus, MediaType, ModelType, Pagination, Participant, ParticipantBoxes, Permission,
+    ResultDocument, SlotName, TaskType, Timestamp,
 };
 use proptest::prelude::*;
 use serde::Serialize;
@@ -104,7 +105,79 @@ fn media() -> impl Strategy<Value = Media> {
         )
 }
 
+fn job() -> impl Strategy<Value = Job> {
+    (
+        prop_oneof!["[1-9][0-9]{0,6}", "0[0-9]{1,3}", "[a-z][a-z0-9_-]{0,12}"],
+        wire::<JobStatus>(JobStatus::KNOWN),
+        (
+            proptest::option::of(1u32..20),
+            proptest::option::of(
+                proptest::sample::select(TaskType::KNOWN).prop_map(TaskType::from),
+            ),
+        ),
+        proptest::option::of(timestamp()),
+        proptest::collection::vec(
+            (
+                proptest::sample::select(SlotName::KNOWN).prop_map(SlotName::from),
+                proptest::option::of(1u64..1 << 40),
+                proptest::option::of("https://[a-z]{1,8}/[a-z]{1,8}\\?X-Amz-Signature=[a-z]{1,8}"),
+            )
+                .prop_map(|(slot_name, size_bytes, upload_url)| JobSlot {
+                    slot_name,
+                    content_type: Some("image/png".into()),
+                    file_name: Some("f.png".into()),
+                    size_bytes,
+                    upload_url,
+                    expires_in: None,
+                    extra: Extra::new(),
+                }),
+            0..3,
+        ),
+        proptest::option::of(
+            (
+                proptest::option::of(0.0f64..=1.0),
+                proptest::option::of(any::<bool>()),
+                proptest::option::of(proptest::collection::vec(-1.0f64..1.0, 512)),
+                extra(),
+            )
+                .prop_map(|(confidence, is_deep_fake, embedding, extra)| JobResult {
+                    confidence,
+                    is_deep_fake,
+                    embedding,
+                    extra,
+                    ..JobResult::default()
+                }),
+        ),
+        extra(),
+    )
+        .prop_map(
+            |(id, status, (task_type_id, task_type_slug), created_at, inputs, result, extra)| Job {
+                id: JobId::new(id),
+                task_type_id,
+                task_type_slug,
+                status,
+                created_at,
+                updated_at: created_at,
+                queued_at: None,
+                completed_at: None,
+                inputs,
+                parameters: None,
+                result,
+                error_message: None,
+                artifacts: Vec::new(),
+                extra,
+            },
+        )
+}
+
 proptest! {
+    #[test]
+    fn jobs_roundtrip(job in job()) {
+        roundtrip(&job);
+        roundtrip(&CreatedJob { job: job.clone() });
+        roundtrip(&JobList { data: vec![job], pagination: Pagination { page: 1, limit: 10, total: 1, pages: 1 } });
+    }
+
     #[test]
     fn media_roundtrips(m in media()) {
         roundtrip(&m);

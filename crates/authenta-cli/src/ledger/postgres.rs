@@ -225,6 +225,16 @@ impl Pg {
         }
         let inner = &*inner;
         let client = &inner.client;
+        // One statement is a transaction of its own: no BEGIN and COMMIT
+        // (each a wake-up of this thread more).
+        if let [(sql, params)] = all.as_slice() {
+            let rows = block_on(client.query(&inner.statements[sql], params.as_slice()))
+                .map_err(|e| self.err(&e))?;
+            return Ok(match steps.is_empty() {
+                true => Vec::new(),
+                false => vec![rows],
+            });
+        }
         let mut futures: Vec<Pin<Box<dyn Future<Output = _> + '_>>> = Vec::new();
         futures.push(Box::pin(async move {
             client.batch_execute("BEGIN").await.map(|()| Vec::new())
@@ -278,102 +288,183 @@ impl Pg {
         self.transaction(&[]).map(drop)
     }
 
-    /// The digest saved for the file `path` of this size and mtime.
-    pub fn saved_digest(&self, path: &str, size: i64, mtime_ns: i64) -> io::Result<Option<String>> {
+    /// The digest saved for each `(path, size, mtime_ns)`, if it is the
+    /// file's as it was then: one query.
+    pub fn saved_digests(&self, files: &[(String, i64, i64)]) -> io::Result<Vec<Option<String>>> {
+        let paths: Vec<&str> = files.iter().map(|(path, ..)| path.as_str()).collect();
         let rows = self.query(
-            "SELECT sha256 FROM authenta.files WHERE path = $1 AND size = $2 AND mtime_ns = $3",
-            &[&path, &size, &mtime_ns],
+            "SELECT path, size, mtime_ns, sha256 FROM authenta.files WHERE path = ANY($1)",
+            &[&paths],
         )?;
-        rows.first()
-            .map(|row| row.try_get(0))
-            .transpose()
-            .map_err(|e| self.err(&e))
-    }
-
-    fn saved(&self, key: &EntryKey) -> io::Result<Option<Saved>> {
-        let rows = self.query(
-            "SELECT stage, name, since, mid, created_at, target, record FROM authenta.entries
-             WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4",
-            &key.params(),
-        )?;
-        rows.first()
-            .map(|row| {
+        let mut saved = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let read = || -> Result<(String, i64, i64, String), tokio_postgres::Error> {
                 Ok((
                     row.try_get(0)?,
                     row.try_get(1)?,
                     row.try_get(2)?,
                     row.try_get(3)?,
-                    row.try_get(4)?,
-                    row.try_get(5)?,
-                    row.try_get(6)?,
                 ))
+            };
+            let (path, size, mtime_ns, sha256) = read().map_err(|e| self.err(&e))?;
+            saved.insert(path, (size, mtime_ns, sha256));
+        }
+        Ok(files
+            .iter()
+            .map(|(path, size, mtime_ns)| match saved.get(path) {
+                Some((s, m, sha256)) if s == size && m == mtime_ns => Some(sha256.clone()),
+                _ => None,
             })
-            .transpose()
-            .map_err(|e| self.err(&e))
+            .collect())
     }
 
-    /// See [`super::Ledger::claim`]: the claim is taken when the entry has
-    /// no holder, this worker holds it, its holder's lease ran out by the
-    /// server's clock, or its holder on this machine has exited.
-    pub fn claim(&self, worker: &Worker, key: &EntryKey, refresh: bool) -> io::Result<Claim> {
-        let resume = resume_of(self.saved(key)?, refresh);
-        if matches!(resume, Resume::Final(_)) {
-            return Ok(Claim::Mine(resume));
-        }
-        let [base_url, client_id, sha256, model] = key.params();
-        let pid = i64::from(worker.pid);
-        let lease = LEASE.as_secs_f64();
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![base_url, client_id, sha256, model];
-        params.extend_from_slice(&[&worker.id, &worker.host, &pid, &lease]);
-        let taken = self.transaction(&[(
-            "INSERT INTO authenta.claims AS c (base_url, client_id, sha256, model, owner, host,
-                                                pid, lease_until)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))
-             ON CONFLICT (base_url, client_id, sha256, model) DO UPDATE SET
-               owner = excluded.owner, host = excluded.host, pid = excluded.pid,
-               lease_until = excluded.lease_until
-             WHERE c.owner = excluded.owner OR c.lease_until < now()
-             RETURNING true",
-            params.clone(),
-        )])?;
-        let mut mine = !taken[0].is_empty();
-        if !mine {
-            // Held: by a process of this machine that has exited?
-            let holder = self.query(
-                "SELECT owner, host, pid FROM authenta.claims
-                 WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4",
-                &key.params(),
-            )?;
-            let holder: Option<(String, String, i64)> = holder
-                .first()
-                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
-                .transpose()
-                .map_err(|e| self.err(&e))?;
-            if let Some((owner, host, pid)) = holder
-                && worker.outlived(&host, pid)
-            {
-                params.push(&owner);
-                let taken = self.transaction(&[(
-                    "UPDATE authenta.claims SET owner = $5, host = $6, pid = $7,
-                       lease_until = now() + make_interval(secs => $8)
-                     WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4
-                       AND owner = $9
-                     RETURNING true",
-                    params,
-                )])?;
-                mine = !taken[0].is_empty();
+    /// The saved state of each of `keys` (in their order).
+    fn saved_many(&self, keys: &[&EntryKey]) -> io::Result<Vec<Option<Saved>>> {
+        let columns = Columns::of(keys);
+        let rows = self.query(
+            "SELECT k.i, e.stage, e.name, e.since, e.mid, e.created_at, e.target, e.record
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
+                  AS k (base_url, client_id, sha256, model, i)
+             JOIN authenta.entries e USING (base_url, client_id, sha256, model)",
+            &columns.params(),
+        )?;
+        let mut saved: Vec<Option<Saved>> = keys.iter().map(|_| None).collect();
+        for row in &rows {
+            let read = || -> Result<(i64, Saved), tokio_postgres::Error> {
+                Ok((
+                    row.try_get(0)?,
+                    (
+                        row.try_get(1)?,
+                        row.try_get(2)?,
+                        row.try_get(3)?,
+                        row.try_get(4)?,
+                        row.try_get(5)?,
+                        row.try_get(6)?,
+                        row.try_get(7)?,
+                    ),
+                ))
+            };
+            let (i, state) = read().map_err(|e| self.err(&e))?;
+            if let Some(slot) = usize::try_from(i - 1).ok().and_then(|i| saved.get_mut(i)) {
+                *slot = Some(state);
             }
         }
-        if !mine {
-            return Ok(Claim::Held);
+        Ok(saved)
+    }
+
+    /// See [`super::Ledger::claim_many`]: each entry is claimed when it has
+    /// no holder, this worker holds it, its holder's lease ran out by the
+    /// server's clock, or its holder on this machine has exited. One
+    /// statement claims them all, in the keys' order (so workers claiming
+    /// overlapping groups take their row locks in one order: no deadlock).
+    pub fn claim_many(
+        &self,
+        worker: &Worker,
+        keys: &[&EntryKey],
+        refresh: bool,
+    ) -> io::Result<Vec<Claim>> {
+        let mut claims: Vec<Option<Claim>> = keys.iter().map(|_| None).collect();
+        // Final entries are answered without claiming.
+        let mut open: Vec<usize> = Vec::with_capacity(keys.len());
+        for (i, saved) in self.saved_many(keys)?.into_iter().enumerate() {
+            match resume_of(saved, refresh) {
+                resume @ Resume::Final(_) => claims[i] = Some(Claim::Mine(resume)),
+                _ => open.push(i),
+            }
         }
-        // Read again, as the claim's holder: another worker may have moved
-        // it on before its claim ended.
-        let resume = resume_of(self.saved(key)?, refresh);
-        if matches!(resume, Resume::Final(_)) {
+        let wanted: Vec<&EntryKey> = open.iter().map(|&i| keys[i]).collect();
+        let mut taken: Vec<&EntryKey> = Vec::with_capacity(wanted.len());
+        if !wanted.is_empty() {
+            let columns = Columns::of(&wanted);
+            let pid = i64::from(worker.pid);
+            let lease = LEASE.as_secs_f64();
+            let mut params = columns.params().to_vec();
+            params.extend_from_slice(&[&worker.id, &worker.host, &pid, &lease]);
+            let rows = self.query(
+                "INSERT INTO authenta.claims AS c (base_url, client_id, sha256, model, owner,
+                                                   host, pid, lease_until)
+                 SELECT DISTINCT k.base_url, k.client_id, k.sha256, k.model, $5, $6,
+                        $7::bigint, now() + make_interval(secs => $8)
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+                      AS k (base_url, client_id, sha256, model)
+                 ORDER BY 1, 2, 3, 4
+                 ON CONFLICT (base_url, client_id, sha256, model) DO UPDATE SET
+                   owner = excluded.owner, host = excluded.host, pid = excluded.pid,
+                   lease_until = excluded.lease_until
+                 WHERE c.owner = excluded.owner OR c.lease_until < now()
+                 RETURNING sha256, model",
+                &params,
+            )?;
+            let got: Vec<(String, String)> = rows
+                .iter()
+                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+                .collect::<Result<_, tokio_postgres::Error>>()
+                .map_err(|e| self.err(&e))?;
+            for key in wanted {
+                let mine = got
+                    .iter()
+                    .any(|(sha, model)| *sha == key.sha256 && *model == key.model)
+                    || self.take_from_exited(worker, key)?;
+                if mine {
+                    taken.push(key);
+                }
+            }
+        }
+        // Read again, as the claims' holder: another worker may have moved
+        // them on before its claims ended.
+        let again = self.saved_many(&taken)?;
+        let mut finished = Vec::new();
+        for (key, saved) in taken.iter().zip(again) {
+            let resume = resume_of(saved, refresh);
+            if matches!(resume, Resume::Final(_)) {
+                finished.push(*key);
+            }
+            let i = keys
+                .iter()
+                .position(|k| std::ptr::eq(*k, *key))
+                .expect("a key asked for");
+            claims[i] = Some(Claim::Mine(resume));
+        }
+        for key in finished {
             self.release(worker, key)?;
         }
-        Ok(Claim::Mine(resume))
+        Ok(claims
+            .into_iter()
+            .map(|claim| claim.unwrap_or(Claim::Held))
+            .collect())
+    }
+
+    /// Takes `key` over when its holder is a process of this machine that
+    /// has exited; whether it did.
+    fn take_from_exited(&self, worker: &Worker, key: &EntryKey) -> io::Result<bool> {
+        let holder = self.query(
+            "SELECT owner, host, pid FROM authenta.claims
+             WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4",
+            &key.params(),
+        )?;
+        let holder: Option<(String, String, i64)> = holder
+            .first()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+            .transpose()
+            .map_err(|e| self.err(&e))?;
+        let Some((owner, host, pid)) = holder else {
+            return Ok(false);
+        };
+        if !worker.outlived(&host, pid) {
+            return Ok(false);
+        }
+        let (pid, lease) = (i64::from(worker.pid), LEASE.as_secs_f64());
+        let mut params = key.params().to_vec();
+        params.extend_from_slice(&[&worker.id, &worker.host, &pid, &lease, &owner]);
+        let taken = self.query(
+            "UPDATE authenta.claims SET owner = $5, host = $6, pid = $7,
+               lease_until = now() + make_interval(secs => $8)
+             WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4
+               AND owner = $9
+             RETURNING true",
+            &params,
+        )?;
+        Ok(!taken.is_empty())
     }
 
     /// Gives up `worker`'s claim of `key`.
@@ -536,7 +627,32 @@ impl Pg {
                     &since,
                     &stamp,
                 ];
-                // A worker whose claim was taken over creates nothing.
+                // A worker whose claim was taken over creates nothing: the
+                // claim's row is locked and checked in the same statement
+                // (one round trip); only when another worker's lease holds
+                // is its holder looked at (has it exited?), the slow way.
+                let mut guarded = params.clone();
+                guarded.push(&worker.id);
+                let written = self.transaction(&[(
+                    "WITH holder AS (
+                       SELECT owner, lease_until > now() AS live FROM authenta.claims
+                       WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4
+                       FOR UPDATE
+                     )
+                     INSERT INTO authenta.entries AS e (base_url, client_id, sha256, model, path,
+                                                        size, name, since, stage, updated_at)
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, 'creating', $9
+                     WHERE NOT EXISTS (SELECT 1 FROM holder WHERE owner <> $10 AND live)
+                     ON CONFLICT (base_url, client_id, sha256, model) DO UPDATE SET
+                       path = $5, size = $6, name = $7, since = $8, mid = NULL,
+                       created_at = NULL, target = NULL, expires_at = NULL,
+                       stage = 'creating', status = NULL, record = NULL, updated_at = $9
+                     RETURNING true",
+                    guarded,
+                )])?;
+                if !written[0].is_empty() {
+                    return Ok(());
+                }
                 self.save(
                     worker,
                     key,
@@ -578,22 +694,6 @@ impl Pg {
                     (
                         "UPDATE authenta.entries SET mid = $6, created_at = $7, target = $8,
                            expires_at = $9, stage = 'created', status = $10, updated_at = $5
-                         WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4",
-                        params,
-                    ),
-                )
-            }
-            Checkpoint::Uploaded { mid } => {
-                let mid = mid.as_str();
-                let params: Vec<&(dyn ToSql + Sync)> =
-                    vec![base_url, client_id, sha256, model, &stamp, &mid];
-                self.save(
-                    worker,
-                    key,
-                    false,
-                    (
-                        "UPDATE authenta.entries SET mid = $6, target = NULL, stage = 'uploaded',
-                           updated_at = $5
                          WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4",
                         params,
                     ),
@@ -656,6 +756,30 @@ impl Pg {
     }
 }
 
+/// The key columns of some entries, as four arrays.
+struct Columns<'a> {
+    base_url: Vec<&'a str>,
+    client_id: Vec<&'a str>,
+    sha256: Vec<&'a str>,
+    model: Vec<&'a str>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(keys: &[&'a EntryKey]) -> Columns<'a> {
+        Columns {
+            base_url: keys.iter().map(|k| k.account.base_url.as_str()).collect(),
+            client_id: keys.iter().map(|k| k.account.client_id.as_str()).collect(),
+            sha256: keys.iter().map(|k| k.sha256.as_str()).collect(),
+            model: keys.iter().map(|k| k.model.as_str()).collect(),
+        }
+    }
+
+    /// The arrays, as parameters `$1` to `$4`.
+    fn params(&self) -> [&(dyn ToSql + Sync); 4] {
+        [&self.base_url, &self.client_id, &self.sha256, &self.model]
+    }
+}
+
 impl EntryKey {
     /// The key's columns, as parameters `$1` to `$4`.
     fn params(&self) -> [&(dyn ToSql + Sync); 4] {
@@ -695,6 +819,17 @@ fn queued_steps(queued: &[Queued]) -> Vec<Step<'_>> {
                  ON CONFLICT (path) DO UPDATE SET size = $2, mtime_ns = $3, sha256 = $4",
                 vec![path, size, mtime_ns, sha256],
             )),
+            Queued::Uploaded { key, mid, at } => {
+                let mut params = key.params().to_vec();
+                params.extend_from_slice(&[mid, at]);
+                steps.push((
+                    "UPDATE authenta.entries SET mid = $5, target = NULL, stage = 'uploaded',
+                       updated_at = $6
+                     WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4
+                       AND stage <> 'final'",
+                    params,
+                ));
+            }
             Queued::Seen { mid, status, at } => steps.push((
                 "UPDATE authenta.entries SET status = $2, updated_at = $3
                  WHERE mid = $1 AND stage <> 'final' AND status IS DISTINCT FROM $2",

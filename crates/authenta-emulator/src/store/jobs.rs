@@ -1,6 +1,9 @@
 //! The jobs of the jobs API in the store: one row per job, one per input
 //! slot, every change one transaction.
 //!
+//! The number of jobs in each status is kept in `job_counts` by triggers,
+//! so a list's total is not a count over every job.
+//!
 //! A job's state machine, as the store enforces it: `created` until every
 //! slot is uploaded, then `waiting_for_finalize` (where it stays, whatever
 //! the clock, until finalized); finalize spends one credit and queues it;
@@ -16,7 +19,7 @@ use authenta_types::JobStatus;
 
 use super::{Store, StoreResult, db, ms, to_i64, to_u64, ts};
 use crate::clock::plus;
-use crate::model::{JobInputRecord, JobRecord, UploadInfo, job_status_str as status};
+use crate::model::{JobRecord, UploadInfo, job_status_str as status};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS jobs (
@@ -34,6 +37,23 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs (due) WHERE due IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, id);
+CREATE TABLE IF NOT EXISTS job_counts (
+    status TEXT PRIMARY KEY,
+    n INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS jobs_counted_in AFTER INSERT ON jobs BEGIN
+    INSERT INTO job_counts (status, n) VALUES (NEW.status, 1)
+        ON CONFLICT (status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS jobs_counted_moved AFTER UPDATE OF status ON jobs
+    WHEN OLD.status <> NEW.status BEGIN
+    UPDATE job_counts SET n = n - 1 WHERE status = OLD.status;
+    INSERT INTO job_counts (status, n) VALUES (NEW.status, 1)
+        ON CONFLICT (status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS jobs_counted_out AFTER DELETE ON jobs BEGIN
+    UPDATE job_counts SET n = n - 1 WHERE status = OLD.status;
+END;
 CREATE TABLE IF NOT EXISTS job_inputs (
     job_id INTEGER NOT NULL,
     position INTEGER NOT NULL,
@@ -46,11 +66,17 @@ CREATE TABLE IF NOT EXISTS job_inputs (
 );
 ";
 
-const JOB_COLUMNS: &str = "id, task_type_id, status, parameters, created_at, updated_at, \
-     queued_at, due, finish_at, completed_at, error_message";
+/// A job's columns and its slots, as one JSON array in slot order (read
+/// in the same statement, so a page of jobs is one query).
+const JOB_WITH_INPUTS: &str = "id, task_type_id, status, parameters, created_at, updated_at, \
+     queued_at, due, finish_at, completed_at, error_message, \
+     (SELECT json_group_array(json_object('slotName', slot_name, 'contentType', content_type, \
+         'fileName', file_name, 'sizeBytes', size_bytes, 'upload', json(upload))) \
+      FROM (SELECT * FROM job_inputs WHERE job_id = jobs.id ORDER BY position))";
 
 fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRecord> {
     let parameters: Option<String> = row.get(3)?;
+    let inputs: Option<String> = row.get(11)?;
     let at = |i: usize| row.get::<_, Option<i64>>(i).map(|t| t.map(ts));
     Ok(JobRecord {
         id: to_u64(row.get(0)?),
@@ -64,44 +90,19 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRecord> {
         finish_at: at(8)?,
         completed_at: at(9)?,
         error_message: row.get(10)?,
-        inputs: Vec::new(),
-    })
-}
-
-fn input_from_row(row: &Row<'_>) -> rusqlite::Result<JobInputRecord> {
-    let upload: Option<String> = row.get(4)?;
-    Ok(JobInputRecord {
-        slot_name: row.get(0)?,
-        content_type: row.get(1)?,
-        file_name: row.get(2)?,
-        size_bytes: to_u64(row.get(3)?),
-        upload: upload.and_then(|u| serde_json::from_str::<UploadInfo>(&u).ok()),
+        inputs: inputs
+            .and_then(|i| serde_json::from_str(&i).ok())
+            .unwrap_or_default(),
     })
 }
 
 /// The job `id` with its inputs, read through `conn`.
 fn read_job(conn: &rusqlite::Connection, id: u64) -> StoreResult<Option<JobRecord>> {
-    let job = conn
-        .prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"))
+    conn.prepare_cached(&format!("SELECT {JOB_WITH_INPUTS} FROM jobs WHERE id = ?1"))
         .map_err(db)?
         .query_row([to_i64(id)], job_from_row)
         .optional()
-        .map_err(db)?;
-    job.map(|job| with_inputs(conn, job)).transpose()
-}
-
-fn with_inputs(conn: &rusqlite::Connection, mut job: JobRecord) -> StoreResult<JobRecord> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT slot_name, content_type, file_name, size_bytes, upload FROM job_inputs \
-             WHERE job_id = ?1 ORDER BY position",
-        )
-        .map_err(db)?;
-    let rows = stmt
-        .query_map([to_i64(job.id)], input_from_row)
-        .map_err(db)?;
-    job.inputs = rows.collect::<Result<_, _>>().map_err(db)?;
-    Ok(job)
+        .map_err(db)
 }
 
 /// Whether a job in this status takes slot uploads: until it is finalized.
@@ -226,25 +227,29 @@ impl Store {
         let offset = to_i64(page.saturating_sub(1).saturating_mul(u64::from(limit)));
         let total: i64 = self
             .conn
-            .prepare_cached("SELECT count(*) FROM jobs WHERE ?1 IS NULL OR status = ?1")
+            .prepare_cached(
+                "SELECT coalesce(sum(n), 0) FROM job_counts WHERE ?1 IS NULL OR status = ?1",
+            )
             .map_err(db)?
             .query_row([status], |r| r.get(0))
             .map_err(db)?;
+        // Two statements rather than `?1 IS NULL OR status = ?1`, which
+        // SQLite cannot answer from the (status, id) index.
+        let filter = match status {
+            Some(_) => "status = ?1",
+            None => "?1 IS NULL",
+        };
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {JOB_COLUMNS} FROM jobs WHERE ?1 IS NULL OR status = ?1 \
+                "SELECT {JOB_WITH_INPUTS} FROM jobs WHERE {filter} \
                  ORDER BY id DESC LIMIT ?2 OFFSET ?3"
             ))
             .map_err(db)?;
         let rows = stmt
             .query_map(params![status, i64::from(limit), offset], job_from_row)
             .map_err(db)?;
-        let jobs: Vec<JobRecord> = rows.collect::<Result<_, _>>().map_err(db)?;
-        let jobs = jobs
-            .into_iter()
-            .map(|j| with_inputs(&self.conn, j))
-            .collect::<StoreResult<_>>()?;
+        let jobs = rows.collect::<Result<_, _>>().map_err(db)?;
         Ok((to_u64(total), jobs))
     }
 

@@ -485,6 +485,11 @@ async fn cancel_and_delete_follow_the_jobs_state() {
     assert_error(&twice, 404, "JOB_NOT_FOUND");
     let odd = call(&env, Method::GET, "/not-a-job", None).await;
     assert_error(&odd, 404, "JOB_NOT_FOUND");
+    // The list's totals follow: two cancelled jobs left, none completed.
+    for (query, total) in [("", 2), ("?status=cancelled", 2), ("?status=completed", 0)] {
+        let list = call(&env, Method::GET, query, None).await.json();
+        assert_eq!(list["pagination"]["total"], total, "{query}");
+    }
 }
 
 async fn put_and_finalize(env: &Env, created: &Value, content_type: &str, bytes: &[u8]) {
@@ -729,7 +734,7 @@ async fn a_database_of_schema_2_gains_the_jobs_tables() {
     let dir = tempfile::tempdir().unwrap();
     let second = Env::downgraded(
         dir.path(),
-        "DROP TABLE jobs; DROP TABLE job_inputs; PRAGMA user_version = 2;",
+        "DROP TABLE jobs; DROP TABLE job_inputs; DROP TABLE job_counts; PRAGMA user_version = 2;",
     )
     .await;
     let created = create(&second, 1, vec![input("original", "image/png", b"p")], None).await;

@@ -9,11 +9,17 @@ use std::time::Duration;
 use authenta_emulator::{Emulator, EmulatorProcess};
 use serde_json::{Value, json};
 
-use crate::common::http_client;
+use crate::common::{answer, http_client};
 
 fn start(dir: &std::path::Path) -> EmulatorProcess {
+    start_with(dir, &["--credits", "1000000"])
+}
+
+/// The binary on a free port with its state in `dir`, and `args`.
+fn start_with(dir: &std::path::Path, args: &[&str]) -> EmulatorProcess {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_authenta-emulator"));
-    cmd.args(["--listen", "127.0.0.1:0", "--credits", "1000000"])
+    cmd.args(["--listen", "127.0.0.1:0"])
+        .args(args)
         .arg("--data-dir")
         .arg(dir)
         .env("RUST_LOG", "warn")
@@ -117,6 +123,133 @@ async fn a_sigkill_under_load_loses_nothing_acknowledged() {
             used >= acked.mutations,
             "round {round}: {used} used, {} acknowledged",
             acked.mutations
+        );
+    }
+}
+
+/// What a jobs load saw acknowledged.
+#[derive(Default)]
+struct AckedJobs {
+    created: BTreeSet<u64>,
+    finalized: BTreeSet<u64>,
+}
+
+/// One client of the jobs load: creates a job, uploads its slot and
+/// finalizes it, until the server goes away; notes what was acknowledged.
+async fn jobs_client(
+    http: reqwest::Client,
+    base: String,
+    api_key: String,
+    tag: String,
+    acked: Arc<Mutex<AckedJobs>>,
+) {
+    for i in 0.. {
+        let bytes = format!("{tag}-{i}").into_bytes();
+        let body = json!({"inputs": [{"slotName": "original", "contentType": "image/png", "fileName": "a.png", "sizeBytes": bytes.len()}]});
+        let sent = http
+            .post(format!("{base}/v1/jobs?taskTypeId=1"))
+            .bearer_auth(&api_key)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await;
+        let Ok(resp) = sent else { return };
+        if resp.status() != 200 {
+            return;
+        }
+        let Ok(answer) = resp.bytes().await else {
+            return;
+        };
+        let created: Value = serde_json::from_slice(&answer).unwrap();
+        let id = created["jobId"].as_u64().unwrap();
+        acked.lock().unwrap().created.insert(id);
+        let url = created["inputs"][0]["uploadUrl"].as_str().unwrap();
+        let put = http
+            .put(url)
+            .header("content-type", "image/png")
+            .body(bytes)
+            .send()
+            .await;
+        if !put.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        let finalized = http
+            .post(format!("{base}/v1/jobs/{id}/finalize"))
+            .bearer_auth(&api_key)
+            .send()
+            .await;
+        let Ok(resp) = finalized else { return };
+        if resp.status() != 200 || resp.bytes().await.is_err() {
+            return;
+        }
+        acked.lock().unwrap().finalized.insert(id);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_while_jobs_run_loses_no_job_and_no_credit() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = http_client();
+    let mut all = AckedJobs::default();
+    let mut server = start(dir.path());
+    for round in 0..3 {
+        let acked = Arc::new(Mutex::new(AckedJobs::default()));
+        let tasks: Vec<_> = (0..4)
+            .map(|client| {
+                tokio::spawn(jobs_client(
+                    http.clone(),
+                    server.base_url().to_owned(),
+                    server.key().api_key.clone(),
+                    format!("{round}-{client}"),
+                    acked.clone(),
+                ))
+            })
+            .collect();
+        // Kill the process (SIGKILL) in the middle of the load.
+        while acked.lock().unwrap().finalized.len() < 15 {
+            assert!(
+                !tasks.iter().all(|t| t.is_finished()),
+                "round {round}: the load stopped before the kill"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        drop(server);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let acked = std::mem::take(&mut *acked.lock().unwrap());
+        all.created.extend(acked.created);
+        all.finalized.extend(acked.finalized);
+
+        // Started with the balance it had (no `--credits`).
+        server = start_with(dir.path(), &[]);
+        let get = |path: &str| http.get(format!("{}{path}", control(&server))).send();
+        let jobs = answer(get("/jobs").await.unwrap()).await.json();
+        let jobs = jobs.as_array().unwrap();
+        let status = |id: u64| {
+            jobs.iter()
+                .find(|j| j["id"] == id)
+                .map(|j| j["status"].as_str().unwrap().to_owned())
+        };
+        // Every job acknowledged is there, every finalize acknowledged
+        // stands, and one credit went with each finalize that stood (in
+        // every round so far).
+        for id in &all.created {
+            assert!(status(*id).is_some(), "round {round}: lost job {id}");
+        }
+        for id in &all.finalized {
+            let s = status(*id).unwrap();
+            assert!(
+                !matches!(s.as_str(), "created" | "waiting_for_finalize"),
+                "round {round}: job {id}'s finalize was lost ({s})"
+            );
+        }
+        let finalized = jobs.iter().filter(|j| j["queuedAt"].is_string()).count() as u64;
+        let credits = answer(get("/credits").await.unwrap()).await.json();
+        assert_eq!(
+            1_000_000 - credits["credits"].as_u64().unwrap(),
+            finalized,
+            "round {round}: credits spent and jobs finalized disagree"
         );
     }
 }

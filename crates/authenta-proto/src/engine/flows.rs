@@ -672,11 +672,20 @@ impl Flow for Process {
 
 /// Reads a processed record's `resultURL` document (no credentials; retried
 /// as a `GET`); `None` when the record has none.
-#[derive(Debug)]
 pub struct FetchResult {
     url: Option<String>,
     mid: MediaId,
     attempts: Attempts,
+}
+
+impl std::fmt::Debug for FetchResult {
+    /// The URL without its query string (the pre-signed signature).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FetchResult")
+            .field("url", &self.url.as_deref().map(authenta_types::redact_url))
+            .field("mid", &self.mid)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FetchResult {
@@ -751,12 +760,22 @@ enum DownloadState {
 /// and commits the sink only when the whole body arrived; on failure the
 /// sink is abandoned. `None` when there is no URL (a record without a
 /// heatmap).
-#[derive(Debug)]
 pub struct Download {
     url: Option<String>,
     mid: Option<MediaId>,
     attempts: Attempts,
     state: DownloadState,
+}
+
+impl std::fmt::Debug for Download {
+    /// The URL without its query string (the pre-signed signature).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("url", &self.url.as_deref().map(authenta_types::redact_url))
+            .field("mid", &self.mid)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Download {

@@ -5,6 +5,10 @@
 //! | [`RunJob`] | check every slot, create the job, upload every slot, finalize, wait | the final [`Job`] |
 //! | [`WaitJob`] | poll a job until `completed`, `failed` or `cancelled`, within a bound | the final [`Job`] |
 //! | [`JobPages`] | the next page of every job (run it again for the next) | `Option<Vec<Job>>` |
+//! | [`SweepJobs`] | find and delete what an interrupted create left | [`Swept`] |
+//!
+//! A job's artifacts (result document, heatmaps) download with the
+//! [`Download`] flow's streaming rules: [`artifact_download`].
 //!
 //! [`RunJob`] spends nothing on inputs the task type would refuse (checked
 //! when it is made), uploads each slot with its exact length and content
@@ -31,7 +35,7 @@ use authenta_types::{
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::flows::{Call, SourceInfo, UploadTo};
+use super::flows::{Call, Download, SourceInfo, UploadTo};
 use super::{Action, Event, Flow, Inputs, poll_again_after, unexpected};
 use crate::config::Config;
 use crate::error::{DecodeError, Error, LocalIo, ProtocolError, ValidationError};
@@ -157,6 +161,26 @@ impl SlotSelector {
     fn set(&self, slot: &SlotName) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(slot.clone());
     }
+}
+
+/// The download of one of a job's artifacts (a result document, a
+/// heatmap): streamed into the driver's sink, retried as a `GET`, committed
+/// only when whole ([`Download`]); `None` from the flow when the artifact
+/// has no URL.
+///
+/// ```
+/// use authenta_proto::engine::jobs::artifact_download;
+/// use authenta_proto::types::Artifact;
+/// use authenta_proto::RetryPolicy;
+///
+/// let heatmap: Artifact = serde_json::from_str(
+///     r#"{"id": 1, "kind": "heatmap", "downloadUrl": "https://s3.example/h.png?X-Amz-Signature=s"}"#,
+/// ).unwrap();
+/// let flow = artifact_download(&heatmap, RetryPolicy::default());
+/// assert!(!format!("{flow:?}").contains("X-Amz-Signature"));
+/// ```
+pub fn artifact_download(artifact: &authenta_types::Artifact, retry: RetryPolicy) -> Download {
+    Download::new(artifact.download_url.clone(), None, retry)
 }
 
 /// How a job wait is bounded.
@@ -359,6 +383,9 @@ enum RunState {
     Resume(JobStage),
     /// Deleting a job whose upload URLs expired before its slots were up.
     DeleteStale(Call<DeleteJob>),
+    /// Deleting what a create interrupted before its answer was saved may
+    /// have left, before creating the job again.
+    Sweep(Box<SweepJobs>),
     Create(Call<CreateJob>),
     Put {
         job: JobId,
@@ -498,6 +525,27 @@ impl RunJob {
     /// for that; `Finalized` only waits.
     pub fn resume(mut self, stage: JobStage) -> Self {
         self.state = RunState::Resume(stage);
+        self
+    }
+
+    /// Starts over after a create that may have reached the server but
+    /// whose answer was never saved (the run stopped after its
+    /// [`JobCheckpoint::Creating`], saved at `at`): what it may have left
+    /// is found and deleted ([`SweepJobs`]), then the job is created anew.
+    pub fn resume_creating(mut self, at: Timestamp) -> Self {
+        let request = CreateJobRequest {
+            inputs: self.uploads.iter().map(|u| u.file.input()).collect(),
+            parameters: None,
+            task_type_id: None,
+        };
+        let sweep = SweepJobs::new(
+            self.task.task_type(),
+            request,
+            at,
+            self.config.clone(),
+            self.retry,
+        );
+        self.state = RunState::Sweep(Box::new(sweep));
         self
     }
 
@@ -670,6 +718,22 @@ impl RunJob {
             }
             RunState::Resume(stage) => match stage {
                 JobStage::Created { job, slots } => {
+                    let names = |mut v: Vec<String>| {
+                        v.sort();
+                        v.join(", ")
+                    };
+                    let saved = names(slots.iter().map(|s| s.slot.to_string()).collect());
+                    let given = names(
+                        self.uploads
+                            .iter()
+                            .map(|u| u.file.slot.to_string())
+                            .collect(),
+                    );
+                    if saved != given {
+                        return Err(Error::from(ProtocolError::Invalid(
+                            crate::jobs::JobInputError::StageMismatch { job, saved, given }.into(),
+                        )));
+                    }
                     let stale = slots
                         .iter()
                         .any(|s| !s.uploaded && s.target.is_expired(inputs.wall_clock));
@@ -699,6 +763,21 @@ impl RunJob {
                             "the stale job could not be deleted ({failure}); creating a new one anyway"
                         );
                     }
+                    RunState::Start
+                }
+            },
+            RunState::Sweep(mut sweep) => match relay(&mut *sweep, event, inputs) {
+                Ok(action) => {
+                    self.state = RunState::Sweep(sweep);
+                    return Ok(Some(action));
+                }
+                Err(result) => {
+                    let swept = result?;
+                    tracing::info!(
+                        deleted = swept.deleted.len(),
+                        complete = swept.complete,
+                        "an interrupted create's left-overs swept; creating the job anew"
+                    );
                     RunState::Start
                 }
             },
@@ -921,6 +1000,179 @@ impl Flow for JobPages {
                 mid: None,
             }))
             .into())),
+        }
+    }
+}
+
+/// How far back from the saved time a left-over job's `createdAt` may be
+/// (the server's clock is not ours).
+pub const CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(300);
+
+/// How many list pages (of 100 jobs) a sweep reads per status.
+pub const SWEEP_PAGES: u32 = 3;
+
+/// Whether `job` is what a create of `request` for task type `task`, sent
+/// at `after` or later, may have left: a job still waiting for its
+/// finalize (never processed, never charged), of that task type, created
+/// after `after` less [`CLOCK_SKEW`], whose inputs are the request's (slot,
+/// file name, size, content type). A job whose list item does not show
+/// its inputs is never taken for one.
+pub fn is_left_over(job: &Job, request: &CreateJobRequest, task: u32, after: Timestamp) -> bool {
+    let since = after.checked_sub(CLOCK_SKEW).unwrap_or(after);
+    job.status.awaits_finalize()
+        && job.task_type_id.is_none_or(|id| id == task)
+        && job.created_at.is_none_or(|at| at >= since)
+        && job.inputs.len() == request.inputs.len()
+        && request.inputs.iter().all(|input| {
+            job.slot(&input.slot_name).is_some_and(|slot| {
+                slot.file_name.as_deref() == Some(input.file_name.as_str())
+                    && slot.size_bytes == Some(input.size_bytes)
+                    && slot
+                        .content_type
+                        .as_deref()
+                        .is_none_or(|t| t.eq_ignore_ascii_case(&input.content_type))
+            })
+        })
+}
+
+/// What a [`SweepJobs`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// The left-over jobs it deleted.
+    pub deleted: Vec<JobId>,
+    /// Whether it read every page it meant to and every delete succeeded
+    /// (a sweep is best effort: what it leaves is never processed nor
+    /// charged).
+    pub complete: bool,
+}
+
+/// Finds and deletes what an interrupted create may have left
+/// ([`is_left_over`]): lists the jobs `waiting_for_finalize`, then those
+/// `created` (at most [`SWEEP_PAGES`] pages each, by the list's `status`
+/// filter), and deletes each match. Best effort: a failed page or delete
+/// is logged and the sweep goes on ([`Swept::complete`] says so).
+#[derive(Debug)]
+pub struct SweepJobs {
+    task: u32,
+    request: CreateJobRequest,
+    after: Timestamp,
+    config: Config,
+    retry: RetryPolicy,
+    statuses: Vec<JobStatus>,
+    pages: Option<(JobPages, u32)>,
+    found: Vec<JobId>,
+    delete: Option<Call<DeleteJob>>,
+    swept: Swept,
+}
+
+impl SweepJobs {
+    /// The sweep for a create of `request` for `task` sent at `after`.
+    pub fn new(
+        task: TaskType,
+        request: CreateJobRequest,
+        after: Timestamp,
+        config: Config,
+        retry: RetryPolicy,
+    ) -> Self {
+        SweepJobs {
+            task: task.id().unwrap_or_default(),
+            request,
+            after,
+            config,
+            retry,
+            // Popped from the end: `waiting_for_finalize` first.
+            statuses: vec![JobStatus::Created, JobStatus::WaitingForFinalize],
+            pages: None,
+            found: Vec::new(),
+            delete: None,
+            swept: Swept {
+                deleted: Vec::new(),
+                complete: true,
+            },
+        }
+    }
+}
+
+impl Flow for SweepJobs {
+    type Output = Swept;
+
+    fn step(&mut self, mut event: Event, inputs: Inputs) -> Action<Swept> {
+        loop {
+            if let Some(delete) = &mut self.delete {
+                match relay(delete, event, inputs) {
+                    Ok(action) => return action,
+                    Err(result) => {
+                        let job = self.found.remove(0);
+                        match result {
+                            Ok(()) => {
+                                tracing::info!(%job, "deleted a job an interrupted create left");
+                                self.swept.deleted.push(job);
+                            }
+                            Err(e) => {
+                                tracing::warn!(%job, "a left-over job was not deleted ({e})");
+                                self.swept.complete = false;
+                            }
+                        }
+                        self.delete = None;
+                        event = Event::Ready;
+                    }
+                }
+            }
+            // Deleted once a status's pages are read: deleting while
+            // listing would move later jobs onto pages already read.
+            if self.pages.is_none()
+                && let Some(job) = self.found.first()
+            {
+                self.delete = Some(Call::new(
+                    DeleteJob::new(job.clone()),
+                    self.config.clone(),
+                    self.retry,
+                ));
+                continue;
+            }
+            if self
+                .pages
+                .as_ref()
+                .is_some_and(|(_, read)| *read >= SWEEP_PAGES)
+            {
+                self.pages = None;
+                continue;
+            }
+            let (pages, read) = match &mut self.pages {
+                Some(pages) => pages,
+                None => {
+                    let Some(status) = self.statuses.pop() else {
+                        return Action::Finish(Ok(std::mem::take(&mut self.swept)));
+                    };
+                    match JobPages::new(
+                        authenta_types::JOB_LIST_LIMIT_MAX,
+                        Some(status),
+                        self.config.clone(),
+                        self.retry,
+                    ) {
+                        Ok(pages) => self.pages.insert((pages, 0)),
+                        Err(e) => return Action::Finish(Err(e)),
+                    }
+                }
+            };
+            match relay(pages, event, inputs) {
+                Ok(action) => return action,
+                Err(Ok(Some(jobs))) => {
+                    *read += 1;
+                    self.found.extend(
+                        jobs.iter()
+                            .filter(|job| is_left_over(job, &self.request, self.task, self.after))
+                            .map(|job| job.id.clone()),
+                    );
+                }
+                Err(Ok(None)) => self.pages = None,
+                Err(Err(e)) => {
+                    tracing::warn!("cannot list jobs to find a left-over one ({e})");
+                    self.swept.complete = false;
+                    self.pages = None;
+                }
+            }
+            event = Event::Ready;
         }
     }
 }

@@ -51,6 +51,7 @@ use crate::wire::{MAX_API_RESPONSE_BYTES, TransportErrorKind};
 
 pub mod batch;
 pub mod flows;
+pub mod job_batch;
 pub mod jobs;
 pub mod resume;
 
