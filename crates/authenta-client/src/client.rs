@@ -296,6 +296,16 @@ struct Shared<D> {
 /// let media = client.get(&MediaId::new("m1")).unwrap();
 /// assert_eq!(media.fake, Some(false));
 /// ```
+///
+/// # Cancellation (async mode)
+///
+/// A dropped future stops at its await: a download's sink is dropped and
+/// a [`FileSink`](crate::FileSink) removes its `.part`; an upload or
+/// process leaves at most one record, `INITED` unless its bytes arrived,
+/// which the checkpoint callback heard of first (`Creating` before the
+/// create is sent, `Created` with its mid before the upload). The
+/// reqwest backend's `Client` docs spell it out per method, and its
+/// `tests/cancel.rs` checks it.
 pub struct Client<D> {
     shared: Arc<Shared<D>>,
 }

@@ -72,6 +72,30 @@ pub type GenericClient = authenta_client::Client<Async<ReqwestTransport, TokioRu
 /// # Ok(())
 /// # }
 /// ```
+///
+/// # Cancellation
+///
+/// Every future may be dropped at any await (a `tokio::time::timeout`, a
+/// `select!`, a task aborted); what it leaves behind:
+///
+/// - **Reads** (`get`, `list`, `wait`, `result`, …) leave nothing; a
+///   dropped `delete` or `create` may still have been carried out.
+/// - **Downloads** leave no `.part` file: it is removed with its sink (at
+///   once, or when the write in flight on the blocking pool ends) and the
+///   file at `path` is untouched.
+/// - **`upload`, `process` and their kin** leave at most one record per
+///   call, which the [`UploadOptions::on_checkpoint`] callback heard of
+///   first: `Creating` (its name) before the create is sent, `Created`
+///   (its mid and upload target) before a byte of the upload. The record
+///   stays `INITED` unless its bytes arrived; resume it with
+///   [`upload_to`](Client::upload_to), or delete it. A call dropped after
+///   the upload completed leaves the record processing as usual: `wait`
+///   for the mid `Created` named.
+/// - **`process_many` and `process_batch`**: dropping the stream drops
+///   every file in flight, each leaving what `process` does.
+///
+/// `crates/authenta-reqwest/tests/cancel.rs` drops calls at every stage
+/// and checks exactly this.
 #[derive(Clone)]
 pub struct Client {
     inner: GenericClient,
@@ -187,6 +211,10 @@ impl Client {
     ///
     /// Spends what [`create`](Client::create) does; the upload to S3
     /// spends no quota. A file refused by the checks spends nothing.
+    ///
+    /// Dropped, it leaves at most one record, `INITED` unless its bytes
+    /// arrived, which the checkpoint callback heard of first (see
+    /// [Cancellation](Client#cancellation)).
     pub async fn upload(
         &self,
         path: impl AsRef<Path>,
@@ -199,7 +227,8 @@ impl Client {
     /// that many). [`UploadOptions::name`] is required and the content type
     /// is given or implied by the name's extension. A stream can be read
     /// once, so this upload is never retried. (The blocking client's twin
-    /// is `upload_reader`.)
+    /// is `upload_reader`.) Dropped, it leaves what
+    /// [`upload`](Client::upload) does.
     pub async fn upload_stream(
         &self,
         stream: ByteStream,
@@ -255,6 +284,10 @@ impl Client {
     ///
     /// Spends one mutation (the create; credits checked) and one query per
     /// poll.
+    ///
+    /// Dropped, it leaves at most one record, `INITED` unless its bytes
+    /// arrived, which the checkpoint callback heard of first (see
+    /// [Cancellation](Client#cancellation)).
     pub async fn process(&self, path: impl AsRef<Path>, options: &UploadOptions) -> Result<Media> {
         self.inner.process(path, options).await
     }
@@ -277,7 +310,8 @@ impl Client {
     /// batch spends about one query per file. Once a file fails in a way
     /// every file would (credentials, permission, quota, credits), no
     /// further file is started: each is yielded with
-    /// `ProtocolError::Stopped`.
+    /// `ProtocolError::Stopped`. Dropping the stream leaves, for each file
+    /// in flight, what a dropped [`process`](Client::process) does.
     pub fn process_many(
         &self,
         paths: impl IntoIterator<Item = PathBuf, IntoIter: Send + 'static>,
