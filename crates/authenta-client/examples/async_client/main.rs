@@ -40,11 +40,11 @@ use futures_util::io::{AsyncReadExt as _, AsyncWriteExt as _};
 /// HTTP/1.1 over `async-io`'s sockets, one request per connection.
 ///
 /// Traps an adapter must not fall into: a body shorter than its
-/// `Content-Length` is handed over as it came (proto sees it is short and
-/// treats it as a broken connection; never pad or accept it as whole), and
-/// its error type keeps its cause in `source()` (an error that only
-/// implements the deprecated `cause()` loses its chain: proto finds the
-/// `io::Error` that decides a retry through `source()`).
+/// `Content-Length` is handed over as it came, with that header (proto's
+/// length rule makes it a broken connection; never pad it or drop the
+/// header), and its error type keeps its cause in `source()` (an error
+/// that only implements the deprecated `cause()` loses its chain: proto
+/// finds the `io::Error` that decides a retry through `source()`).
 #[derive(Clone, Copy, Debug, Default)]
 struct AsyncIoHttp;
 
