@@ -81,8 +81,9 @@ pub type GenericClient = authenta_client::Client<Async<ReqwestTransport, TokioRu
 /// - **Reads** (`get`, `list`, `wait`, `result`, …) leave nothing; a
 ///   dropped `delete` or `create` may still have been carried out.
 /// - **Downloads** leave no `.part` file: it is removed with its sink (at
-///   once, or when the write in flight on the blocking pool ends) and the
-///   file at `path` is untouched.
+///   once, or when the write in flight on the blocking pool ends); the
+///   file at `path` is untouched, or whole if the drop came as the
+///   finished file was being moved into place.
 /// - **`upload`, `process` and their kin** leave at most one record per
 ///   call, which the [`UploadOptions::on_checkpoint`] callback heard of
 ///   first: `Creating` (its name) before the create is sent, `Created`

@@ -87,9 +87,9 @@ fn png(dir: &Path, name: &str) -> PathBuf {
     path
 }
 
-/// Runs `call` on a runtime of its own until it finishes or `stop` does,
-/// then drops both (the runtime waits for its blocking pool). `Some` when
-/// the call finished first.
+/// Runs `call` on a runtime of its own until it finishes or `stop` does
+/// (the call is polled first), then drops both (the runtime waits for its
+/// blocking pool). `Some` when the call finished first.
 fn run_until<T>(call: impl Future<Output = T>, stop: impl Future<Output = ()>) -> Option<T> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -99,8 +99,8 @@ fn run_until<T>(call: impl Future<Output = T>, stop: impl Future<Output = ()>) -
     let outcome = runtime.block_on(async {
         tokio::select! {
             biased;
-            () = stop => None,
             value = call => Some(value),
+            () = stop => None,
         }
     });
     drop(runtime);
@@ -151,18 +151,37 @@ fn check(emu: &RunningEmulator, name: &str, log: &[Saved]) -> Option<String> {
 }
 
 #[test]
-fn a_process_dropped_before_its_create_leaves_nothing() {
+fn a_process_dropped_before_its_create_is_handled_leaves_nothing() {
     let emu = emulator(Duration::from_millis(20));
     let client = client(&emu);
     let dir = tempfile::tempdir().unwrap();
     let path = png(dir.path(), "before.png");
+    // The create is held on the server, before handling, long after this
+    // test has ended.
+    emu.inject_fault(
+        Fault::new("/api/media", FaultAction::Delay { millis: 600_000 }).method("POST"),
+    )
+    .unwrap();
     let (options, log) = options("before.png");
-    // Stopped at once: the file check is on the blocking pool, no request
-    // has been sent.
-    let outcome = run_until(client.process(&path, &options), async {});
-    assert!(outcome.is_none());
+    let creating = saved(log.clone(), |s| matches!(s, Saved::Creating(_)));
+    assert!(run_until(client.process(&path, &options), creating).is_none());
+    assert_eq!(*log.lock().unwrap(), [Saved::Creating("before.png".into())]);
     assert_eq!(check(&emu, "before.png", &log.lock().unwrap()), None);
-    assert!(emu.api_requests().iter().all(|r| r.method != "POST"));
+}
+
+/// Stopped after one poll, whatever that poll reached: nothing
+/// unreported.
+#[test]
+fn a_process_dropped_after_one_poll_passes_the_checks() {
+    let emu = emulator(Duration::from_millis(20));
+    let client = client(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    let path = png(dir.path(), "first-poll.png");
+    let (options, log) = options("first-poll.png");
+    assert!(run_until(client.process(&path, &options), async {}).is_none());
+    let log = log.lock().unwrap();
+    assert!(log.len() <= 1, "{log:?}");
+    check(&emu, "first-poll.png", &log);
 }
 
 #[test]
@@ -236,18 +255,63 @@ fn process_and_upload_dropped_at_any_point_pass_the_checks() {
     }
 }
 
-/// Drops `download_heatmap` after ever longer times: no `.part` file is
-/// left, and the file exists only when the call finished.
-#[test]
-fn a_dropped_download_leaves_no_part_file() {
-    let emu = emulator(Duration::from_millis(5));
-    let client = client(&emu);
+/// A processed record, and the client and directory that made it.
+fn processed(emu: &RunningEmulator) -> (Client, tempfile::TempDir, authenta_reqwest::Media) {
+    let client = client(emu);
     let dir = tempfile::tempdir().unwrap();
     let path = png(dir.path(), "heat-source.png");
     let (options, _) = options("heat-source.png");
     let media = run_until(client.process(&path, &options), std::future::pending())
         .expect("no stop")
         .expect("processed");
+    (client, dir, media)
+}
+
+/// Drops `download_heatmap` while its `.part` file is open and the answer
+/// is held on the server: the `.part` is gone, the file never appeared.
+#[test]
+fn a_download_dropped_midway_leaves_no_part_file() {
+    let emu = emulator(Duration::from_millis(5));
+    let (client, dir, media) = processed(&emu);
+    let url: authenta_reqwest::proto::http::Uri = media
+        .heatmap_url
+        .as_deref()
+        .expect("a heatmap")
+        .parse()
+        .unwrap();
+    emu.inject_fault(Fault::new(
+        url.path(),
+        FaultAction::Delay { millis: 600_000 },
+    ))
+    .unwrap();
+    let target = dir.path().join("heatmap.png");
+    let part = dir.path().join("heatmap.png.part");
+    let part_open = async {
+        while !part.exists() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    assert!(run_until(client.download_heatmap(&media, &target), part_open).is_none());
+    assert!(!part.exists());
+    assert!(!target.exists());
+}
+
+/// Drops `download_heatmap` after ever longer times: no `.part` file is
+/// left, and the file is either absent or whole (a drop while the finished
+/// file is moved into place lets the move end).
+#[test]
+fn a_download_dropped_at_any_point_leaves_no_part_file() {
+    let emu = emulator(Duration::from_millis(5));
+    let (client, dir, media) = processed(&emu);
+    let whole = dir.path().join("whole.png");
+    run_until(
+        client.download_heatmap(&media, &whole),
+        std::future::pending(),
+    )
+    .expect("no stop")
+    .expect("the download")
+    .expect("a heatmap");
+    let whole = std::fs::read(whole).unwrap();
     let mut micros = 20;
     for attempt in 0.. {
         let target = dir.path().join(format!("heatmap-{attempt}.png"));
@@ -261,10 +325,11 @@ fn a_dropped_download_leaves_no_part_file() {
         if let Some(written) = finished {
             let written = written.expect("the download").expect("a heatmap");
             assert_eq!(std::fs::metadata(&target).unwrap().len(), written);
-            assert!(attempt > 0, "the first download was not dropped");
             break;
         }
-        assert!(!target.exists(), "{attempt}");
+        if target.exists() {
+            assert!(std::fs::read(&target).unwrap() == whole, "{attempt}");
+        }
         micros = micros * 3 / 2;
     }
 }
