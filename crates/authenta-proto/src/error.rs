@@ -10,7 +10,7 @@ use authenta_types::{
 use http::StatusCode;
 use jiff::Timestamp;
 
-use crate::retry::RetryAfter;
+use crate::wire::{RetryAfter, TransportErrorKind};
 
 /// A failure decided by the protocol: bad configuration or input, an error
 /// answer from the API or from S3, an unreadable body, or a wait that timed
@@ -273,12 +273,6 @@ impl ProtocolError {
             | ProtocolError::JobState(_)
             | ProtocolError::JobTimeout(_) => None,
         }
-    }
-
-    /// Whether the same request may succeed if sent again. Mirrors the retry
-    /// classifier ([`crate::retry::classify_error`]).
-    pub fn is_retryable(&self) -> bool {
-        crate::retry::classify_error(self).is_retry()
     }
 
     /// The delay the server asked for (`Retry-After`), if any.
@@ -908,6 +902,198 @@ pub struct WaitTimeout {
     pub polls: u32,
 }
 
+/// A transport's error, boxed: users name one error type whatever HTTP
+/// client runs underneath, and reach the client's own error with
+/// [`std::error::Error::source`] and `downcast_ref`.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What local I/O was doing when it failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LocalIo {
+    /// Reading the file (or stream) being uploaded: the input is at fault.
+    ReadingSource,
+    /// Writing a downloaded artifact to disk (disk full, no permission).
+    WritingArtifact,
+    /// Saving an upload's progress ([`Checkpoint`](crate::Checkpoint)):
+    /// the caller's checkpoint failed.
+    Checkpoint,
+}
+
+/// Why a flow failed: the protocol's [`ProtocolError`], the HTTP client's failure
+/// (after any retries), or local I/O. This is the error type of both
+/// backends and of `authenta_client::Client`: no generic parameter, the
+/// transport's own error boxed as the [`source`](std::error::Error::source).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The protocol's error: invalid input, an API or S3 error answer, a
+    /// timeout, ...
+    #[error(transparent)]
+    Proto(ProtocolError),
+    /// The HTTP client failed.
+    #[error("{}", transport_message(.kind, *.attempts, .operation, .mid.as_ref(), .error))]
+    Transport {
+        /// The client's error.
+        #[source]
+        error: BoxError,
+        /// What kind of failure it was.
+        kind: TransportErrorKind,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The operation, or `None` for the upload and artifact downloads.
+        operation: Option<Operation>,
+        /// The record concerned, if any.
+        mid: Option<MediaId>,
+    },
+    /// Local I/O failed.
+    #[error("{context}: {error}{}", mid_suffix(.mid.as_ref()))]
+    Io {
+        /// The error.
+        #[source]
+        error: std::io::Error,
+        /// What was being done.
+        during: LocalIo,
+        /// What was being done, in words, such as "reading clip.mp4".
+        context: String,
+        /// The record concerned, if any.
+        mid: Option<MediaId>,
+    },
+}
+
+fn mid_suffix(mid: Option<&MediaId>) -> String {
+    mid.map(|m| format!(" (mid {m})")).unwrap_or_default()
+}
+
+fn transport_message(
+    kind: &TransportErrorKind,
+    attempts: u32,
+    operation: &Option<Operation>,
+    mid: Option<&MediaId>,
+    error: &BoxError,
+) -> String {
+    use TransportErrorKind as K;
+    let what = match kind {
+        K::Connect => "cannot connect",
+        K::Timeout => "timed out",
+        K::Interrupted => "connection broken",
+        K::Other => "network error",
+    };
+    let mut text = what.to_owned();
+    match operation {
+        Some(op) => text.push_str(&format!(" on {} {}", op.route().method, op.route().path)),
+        None => text.push_str(" on the upload or download"),
+    }
+    if attempts > 1 {
+        text.push_str(&format!(" after {attempts} attempts"));
+    }
+    text.push_str(&mid_suffix(mid));
+    text.push_str(": ");
+    text.push_str(&error_chain(error.as_ref()));
+    text
+}
+
+impl Error {
+    /// The class of the failure (what a program or an exit code acts on).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Proto(e) => e.class(),
+            Error::Transport { .. } => ErrorClass::Network,
+            Error::Io {
+                during: LocalIo::ReadingSource,
+                ..
+            } => ErrorClass::InvalidInput,
+            Error::Io { .. } => ErrorClass::LocalIo,
+        }
+    }
+
+    /// The API's error code, if the API sent one.
+    pub fn code(&self) -> Option<&ErrorCode> {
+        self.as_proto().and_then(ProtocolError::code)
+    }
+
+    /// S3's error code, if S3 refused an upload ([`ProtocolError::s3_code`]).
+    pub fn s3_code(&self) -> Option<&str> {
+        self.as_proto().and_then(ProtocolError::s3_code)
+    }
+
+    /// The HTTP status of the failed answer, if there was one.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.as_proto().and_then(ProtocolError::status)
+    }
+
+    /// The media record concerned, if any.
+    pub fn mid(&self) -> Option<&MediaId> {
+        match self {
+            Error::Proto(e) => e.mid(),
+            Error::Transport { mid, .. } | Error::Io { mid, .. } => mid.as_ref(),
+        }
+    }
+
+    /// The protocol error, if this is one.
+    pub fn as_proto(&self) -> Option<&ProtocolError> {
+        match self {
+            Error::Proto(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// What to do about it, where the protocol knows.
+    pub fn hint(&self) -> Option<Cow<'static, str>> {
+        self.as_proto().and_then(ProtocolError::hint)
+    }
+
+    /// Attaches the `mid` the failure concerns, where it has none.
+    pub fn with_mid(self, mid: &MediaId) -> Self {
+        match self {
+            Error::Proto(e) => Error::Proto(e.with_mid(mid)),
+            Error::Transport {
+                error,
+                kind,
+                attempts,
+                operation,
+                mid: None,
+            } => Error::Transport {
+                error,
+                kind,
+                attempts,
+                operation,
+                mid: Some(mid.clone()),
+            },
+            Error::Io {
+                error,
+                during,
+                context,
+                mid: None,
+            } => Error::Io {
+                error,
+                during,
+                context,
+                mid: Some(mid.clone()),
+            },
+            other => other,
+        }
+    }
+}
+
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Self {
+        Error::Proto(e)
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Proto(ProtocolError::Config(e))
+    }
+}
+
+impl From<ValidationError> for Error {
+    fn from(e: ValidationError) -> Self {
+        Error::Proto(ProtocolError::Invalid(e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1018,206 +1204,5 @@ mod tests {
             content_type: "text/plain".into(),
         };
         assert!(e.to_string().contains("image/jpeg"));
-    }
-}
-
-/// A transport's error, boxed: users name one error type whatever HTTP
-/// client runs underneath, and reach the client's own error with
-/// [`std::error::Error::source`] and `downcast_ref`.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// What local I/O was doing when it failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LocalIo {
-    /// Reading the file (or stream) being uploaded: the input is at fault.
-    ReadingSource,
-    /// Writing a downloaded artifact to disk (disk full, no permission).
-    WritingArtifact,
-    /// Saving an upload's progress ([`Checkpoint`](crate::Checkpoint)):
-    /// the caller's checkpoint failed.
-    Checkpoint,
-}
-
-/// Why a flow failed: the protocol's [`ProtocolError`], the HTTP client's failure
-/// (after any retries), or local I/O. This is the error type of both
-/// backends and of `authenta_client::Client`: no generic parameter, the
-/// transport's own error boxed as the [`source`](std::error::Error::source).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The protocol's error: invalid input, an API or S3 error answer, a
-    /// timeout, ...
-    #[error(transparent)]
-    Proto(ProtocolError),
-    /// The HTTP client failed.
-    #[error("{}", transport_message(.kind, *.attempts, .operation, .mid.as_ref(), .error))]
-    Transport {
-        /// The client's error.
-        #[source]
-        error: BoxError,
-        /// What kind of failure it was.
-        kind: crate::wire::TransportErrorKind,
-        /// How many attempts were made.
-        attempts: u32,
-        /// The operation, or `None` for the upload and artifact downloads.
-        operation: Option<Operation>,
-        /// The record concerned, if any.
-        mid: Option<MediaId>,
-    },
-    /// Local I/O failed.
-    #[error("{context}: {error}{}", mid_suffix(.mid.as_ref()))]
-    Io {
-        /// The error.
-        #[source]
-        error: std::io::Error,
-        /// What was being done.
-        during: LocalIo,
-        /// What was being done, in words, such as "reading clip.mp4".
-        context: String,
-        /// The record concerned, if any.
-        mid: Option<MediaId>,
-    },
-}
-
-fn mid_suffix(mid: Option<&MediaId>) -> String {
-    mid.map(|m| format!(" (mid {m})")).unwrap_or_default()
-}
-
-fn transport_message(
-    kind: &crate::wire::TransportErrorKind,
-    attempts: u32,
-    operation: &Option<Operation>,
-    mid: Option<&MediaId>,
-    error: &BoxError,
-) -> String {
-    use crate::wire::TransportErrorKind as K;
-    let what = match kind {
-        K::Connect => "cannot connect",
-        K::Timeout => "timed out",
-        K::Interrupted => "connection broken",
-        K::Other => "network error",
-    };
-    let mut text = what.to_owned();
-    match operation {
-        Some(op) => text.push_str(&format!(" on {} {}", op.route().method, op.route().path)),
-        None => text.push_str(" on the upload or download"),
-    }
-    if attempts > 1 {
-        text.push_str(&format!(" after {attempts} attempts"));
-    }
-    text.push_str(&mid_suffix(mid));
-    text.push_str(": ");
-    text.push_str(&error_chain(error.as_ref()));
-    text
-}
-
-impl Error {
-    /// The class of the failure (what a program or an exit code acts on).
-    pub fn class(&self) -> ErrorClass {
-        match self {
-            Error::Proto(e) => e.class(),
-            Error::Transport { .. } => ErrorClass::Network,
-            Error::Io {
-                during: LocalIo::ReadingSource,
-                ..
-            } => ErrorClass::InvalidInput,
-            Error::Io { .. } => ErrorClass::LocalIo,
-        }
-    }
-
-    /// The API's error code, if the API sent one.
-    pub fn code(&self) -> Option<&ErrorCode> {
-        self.as_proto().and_then(ProtocolError::code)
-    }
-
-    /// S3's error code, if S3 refused an upload ([`ProtocolError::s3_code`]).
-    pub fn s3_code(&self) -> Option<&str> {
-        self.as_proto().and_then(ProtocolError::s3_code)
-    }
-
-    /// The HTTP status of the failed answer, if there was one.
-    pub fn status(&self) -> Option<StatusCode> {
-        self.as_proto().and_then(ProtocolError::status)
-    }
-
-    /// The media record concerned, if any.
-    pub fn mid(&self) -> Option<&MediaId> {
-        match self {
-            Error::Proto(e) => e.mid(),
-            Error::Transport { mid, .. } | Error::Io { mid, .. } => mid.as_ref(),
-        }
-    }
-
-    /// Whether trying the same thing again later may succeed.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::Proto(e) => e.is_retryable(),
-            Error::Transport { kind, .. } => crate::retry::classify_transport(*kind).is_retry(),
-            Error::Io { .. } => false,
-        }
-    }
-
-    /// The protocol error, if this is one.
-    pub fn as_proto(&self) -> Option<&ProtocolError> {
-        match self {
-            Error::Proto(e) => Some(e),
-            _ => None,
-        }
-    }
-
-    /// What to do about it, where the protocol knows.
-    pub fn hint(&self) -> Option<Cow<'static, str>> {
-        self.as_proto().and_then(ProtocolError::hint)
-    }
-
-    /// Attaches the `mid` the failure concerns, where it has none.
-    pub fn with_mid(self, mid: &MediaId) -> Self {
-        match self {
-            Error::Proto(e) => Error::Proto(e.with_mid(mid)),
-            Error::Transport {
-                error,
-                kind,
-                attempts,
-                operation,
-                mid: None,
-            } => Error::Transport {
-                error,
-                kind,
-                attempts,
-                operation,
-                mid: Some(mid.clone()),
-            },
-            Error::Io {
-                error,
-                during,
-                context,
-                mid: None,
-            } => Error::Io {
-                error,
-                during,
-                context,
-                mid: Some(mid.clone()),
-            },
-            other => other,
-        }
-    }
-}
-
-impl From<ProtocolError> for Error {
-    fn from(e: ProtocolError) -> Self {
-        Error::Proto(e)
-    }
-}
-
-impl From<ConfigError> for Error {
-    fn from(e: ConfigError) -> Self {
-        Error::Proto(ProtocolError::Config(e))
-    }
-}
-
-impl From<ValidationError> for Error {
-    fn from(e: ValidationError) -> Self {
-        Error::Proto(ProtocolError::Invalid(e))
     }
 }

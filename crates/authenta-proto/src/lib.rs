@@ -100,7 +100,7 @@ pub use response::{
     read_upload_response, snippet,
 };
 pub use retry::{
-    Replay, RetryAction, RetryAfter, RetryDecision, RetryPolicy, RetryReason, classify_error,
+    Replay, RetryAction, RetryDecision, RetryPolicy, RetryReason, classify_error,
     classify_status, classify_transport,
 };
 pub use upload::{EXPECT_CONTINUE_MIN, EXPECT_CONTINUE_WAIT, UploadTarget, artifact_request};
@@ -109,6 +109,6 @@ pub use validate::{
     detect_content_type,
 };
 pub use wire::{
-    MAX_API_RESPONSE_BYTES, RESPONSE_READ_LIMIT, RequestTimeout, ShortBody, TransportErrorKind,
+    MAX_API_RESPONSE_BYTES, RESPONSE_READ_LIMIT, RequestTimeout, RetryAfter, ShortBody, TransportErrorKind,
     UploadStalled,
 };

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::config::Config;
 use crate::error::{ApiError, DecodeError, HttpError, ProtocolError, UploadError};
-use crate::retry::RetryAfter;
+use crate::wire::RetryAfter;
 
 /// The most bytes of an unreadable body an error keeps.
 pub const SNIPPET_LEN: usize = 512;
