@@ -34,7 +34,7 @@ use http::header::{AUTHORIZATION, HeaderName};
 use http::{HeaderValue, Response};
 
 use crate::config::{CredentialKind, Credentials, ENV_API_KEY, ENV_CLIENT_ID, ENV_CLIENT_SECRET};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, CredentialError};
 
 /// Where a client's credentials come from: asked once when the client is
 /// built, again before a request when [`changed`](Self::changed) says so,
@@ -70,26 +70,6 @@ impl CredentialProvider for Credentials {
 
     fn describe(&self) -> String {
         "fixed credentials".to_owned()
-    }
-}
-
-/// A provider failed to give credentials.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("cannot read the credentials from {from}: {reason}")]
-pub struct CredentialError {
-    /// Where it was read from, as [`CredentialProvider::describe`] says.
-    pub from: String,
-    /// What went wrong, and what to do about it.
-    pub reason: String,
-}
-
-impl CredentialError {
-    /// The error of reading from `from`.
-    pub fn new(from: impl Into<String>, reason: impl Into<String>) -> Self {
-        CredentialError {
-            from: from.into(),
-            reason: reason.into(),
-        }
     }
 }
 

@@ -77,16 +77,15 @@ pub use config::{
     ApiKey, ClientSecret, Config, CredentialKind, Credentials, DEFAULT_USER_AGENT, ENV_API_KEY,
     ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
 };
-pub use credentials::{CredentialError, CredentialProvider, QuotaUsage, Refresh};
+pub use credentials::{CredentialProvider, QuotaUsage, Refresh};
 pub use engine::resume::Resume;
 pub use error::{
-    ApiError, BatchStopped, BoxError, ConfigError, DecodeError, Error, ErrorClass, HttpError,
-    Interrupted, LocalIo, ProtocolError, UploadError, UploadExpired, ValidationError, WaitTimeout,
-    error_chain,
+    ApiError, BatchStopped, BoxError, ConfigError, CredentialError, DecodeError, Error, ErrorClass,
+    HttpError, Interrupted, JobInputError, JobStateError, JobWaitTimeout, LocalIo, ProtocolError,
+    UploadError, UploadExpired, ValidationError, WaitBound, WaitTimeout, error_chain,
 };
 pub use jobs::{
-    InconsistentJobPage, JobCursor, JobFile, JobInputError, JobStateError, JobWaitTimeout,
-    WaitBound, check_job_id, check_job_inputs, task_type,
+    InconsistentJobPage, JobCursor, JobFile, check_job_id, check_job_inputs, task_type,
 };
 pub use ops::{
     ApiRequest, CancelJob, CreateJob, CreateMedia, DeleteJob, DeleteMedia, FinalizeJob, GetJob,
