@@ -73,11 +73,11 @@ mod wire;
 pub use authenta_types as types;
 pub use http;
 
-pub use config::{
-    ApiKey, ClientSecret, Config, CredentialKind, Credentials, DEFAULT_USER_AGENT, ENV_API_KEY,
-    ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
+pub use config::{Config, DEFAULT_USER_AGENT, ENV_BASE_URL};
+pub use credentials::{
+    ApiKey, ClientSecret, CredentialKind, CredentialProvider, Credentials, ENV_API_KEY,
+    ENV_CLIENT_ID, ENV_CLIENT_SECRET, HEADER_CLIENT_ID, HEADER_CLIENT_SECRET, QuotaUsage, Refresh,
 };
-pub use credentials::{CredentialProvider, QuotaUsage, Refresh};
 pub use engine::resume::Resume;
 pub use error::{
     ApiError, BatchStopped, BoxError, ConfigError, CredentialError, DecodeError, Error, ErrorClass,
@@ -89,7 +89,7 @@ pub use jobs::{
 };
 pub use ops::{
     ApiRequest, CancelJob, CreateJob, CreateMedia, DeleteJob, DeleteMedia, FinalizeJob, GetJob,
-    GetMedia, HEADER_CLIENT_ID, HEADER_CLIENT_SECRET, ListJobs, ListMedia,
+    GetMedia, ListJobs, ListMedia,
 };
 pub use options::{CallOptions, Checkpoint, CheckpointFn, JobOptions, ProgressFn, UploadOptions};
 pub use paginate::{InconsistentPage, ListCursor};

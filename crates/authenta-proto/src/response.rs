@@ -298,7 +298,7 @@ fn parse_s3_error(body: &[u8]) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Credentials;
+    use crate::credentials::Credentials;
     use authenta_types::{ERROR_CODES, ErrorCode};
     use http::StatusCode;
 

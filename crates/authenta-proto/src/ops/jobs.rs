@@ -393,7 +393,7 @@ impl ApiRequest for ListJobs {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::config::Credentials;
+    use crate::credentials::Credentials;
     use crate::ops::test_support::json;
     use authenta_types::SlotName;
     use http::header::AUTHORIZATION;
