@@ -907,7 +907,7 @@ pub struct WaitTimeout {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("cannot read the credentials from {from}: {reason}")]
 pub struct CredentialError {
-    /// Where it was read from, as [`CredentialProvider::describe`] says.
+    /// Where it was read from, as [`CredentialProvider::describe`](crate::CredentialProvider::describe) says.
     pub from: String,
     /// What went wrong, and what to do about it.
     pub reason: String,

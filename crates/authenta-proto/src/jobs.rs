@@ -2,7 +2,7 @@
 //! flows ([`crate::engine::jobs`]) share: a slot's checked input
 //! ([`JobFile`]), the check of a job's inputs against its task type
 //! ([`check_job_inputs`]) and the page walk ([`JobCursor`]). The job
-//! errors ([`JobInputError`](crate::JobInputError),
+//! errors ([`JobInputError`],
 //! [`JobStateError`](crate::JobStateError),
 //! [`JobWaitTimeout`](crate::JobWaitTimeout)) live with the other errors
 //! in `error`, which imports nothing of this module's.

@@ -59,6 +59,7 @@ mod config;
 mod credentials;
 pub mod engine;
 mod error;
+mod job_options;
 mod jobs;
 mod ops;
 mod options;
@@ -84,6 +85,7 @@ pub use error::{
     HttpError, Interrupted, JobInputError, JobStateError, JobWaitTimeout, LocalIo, ProtocolError,
     UploadError, UploadExpired, ValidationError, WaitBound, WaitTimeout, error_chain,
 };
+pub use job_options::JobOptions;
 pub use jobs::{
     InconsistentJobPage, JobCursor, JobFile, check_job_id, check_job_inputs, task_type,
 };
@@ -91,7 +93,7 @@ pub use ops::{
     ApiRequest, CancelJob, CreateJob, CreateMedia, DeleteJob, DeleteMedia, FinalizeJob, GetJob,
     GetMedia, ListJobs, ListMedia,
 };
-pub use options::{CallOptions, Checkpoint, CheckpointFn, JobOptions, ProgressFn, UploadOptions};
+pub use options::{CallOptions, Checkpoint, CheckpointFn, ProgressFn, UploadOptions};
 pub use paginate::{InconsistentPage, ListCursor};
 pub use poll::{PollPolicy, PollStep};
 pub use response::{
@@ -99,8 +101,8 @@ pub use response::{
     read_upload_response, snippet,
 };
 pub use retry::{
-    Replay, RetryAction, RetryDecision, RetryPolicy, RetryReason, classify_error,
-    classify_status, classify_transport,
+    Replay, RetryAction, RetryDecision, RetryPolicy, RetryReason, classify_error, classify_status,
+    classify_transport,
 };
 pub use upload::{EXPECT_CONTINUE_MIN, EXPECT_CONTINUE_WAIT, UploadTarget, artifact_request};
 pub use validate::{
@@ -108,6 +110,6 @@ pub use validate::{
     detect_content_type,
 };
 pub use wire::{
-    MAX_API_RESPONSE_BYTES, RESPONSE_READ_LIMIT, RequestTimeout, RetryAfter, ShortBody, TransportErrorKind,
-    UploadStalled,
+    MAX_API_RESPONSE_BYTES, RESPONSE_READ_LIMIT, RequestTimeout, RetryAfter, ShortBody,
+    TransportErrorKind, UploadStalled,
 };

@@ -250,8 +250,8 @@ mod tests {
     use super::*;
     use crate::error::{ApiError, HttpError, UploadError};
     use crate::wire::RetryAfter;
-    use std::time::SystemTime;
     use authenta_types::{ApiGeneration, ErrorBody, ErrorCode};
+    use std::time::SystemTime;
 
     fn api(code: &str, status: u16) -> ProtocolError {
         ProtocolError::Api(Box::new(ApiError {

@@ -11,8 +11,8 @@ use percent_encoding::utf8_percent_encode;
 
 use super::{ApiRequest, PATH_SEGMENT, api_request};
 use crate::config::Config;
-use crate::error::{DecodeError, ProtocolError, ValidationError};
 use crate::error::JobStateError;
+use crate::error::{DecodeError, ProtocolError, ValidationError};
 use crate::jobs::{JobFile, check_job_inputs, check_list_query};
 use crate::response::{check_api_response, read_json};
 
