@@ -304,14 +304,12 @@ macro_rules! blocking_backend {
             fn wait_job_fast_forward(&self, job: &JobId) -> Outcome<Job> {
                 let generic = ($generic)(self);
                 let driver = generic.driver();
-                let fast = authenta_client::Client::with_policies(
-                    generic.config().clone(),
+                let fast = fast_forward(
+                    generic,
                     Blocking {
                         transport: driver.transport.clone(),
                         runtime: FastForward::new(driver.runtime.clone()),
                     },
-                    *generic.retry_policy(),
-                    fast_forward_polls(),
                 );
                 fast.wait_job(job)
             }
@@ -568,14 +566,12 @@ impl Backend for Reqwest {
     fn wait_job_fast_forward(&self, job: &JobId) -> Outcome<Job> {
         let generic = self.client.generic();
         let driver = generic.driver();
-        let fast = authenta_client::Client::with_policies(
-            generic.config().clone(),
+        let fast = fast_forward(
+            generic,
             authenta_client::Async {
                 transport: driver.transport.clone(),
                 runtime: FastForward::new(driver.runtime),
             },
-            *self.client.retry_policy(),
-            fast_forward_polls(),
         );
         self.run(send(fast.wait_job(job)))
     }
@@ -589,6 +585,20 @@ impl Backend for Reqwest {
 /// deadline that a job's task type's limit replaces.
 fn fast_forward_polls() -> PollPolicy {
     PollPolicy::fixed(Duration::from_secs(60), Duration::from_secs(20))
+}
+
+/// `client`'s configuration and retries over `driver` (whose runtime is a
+/// [`FastForward`]), polling on [`fast_forward_polls`].
+fn fast_forward<D, E>(
+    client: &authenta_client::Client<D>,
+    driver: E,
+) -> authenta_client::Client<E> {
+    authenta_client::Client::with_policies(
+        client.config().clone(),
+        driver,
+        *client.retry_policy(),
+        fast_forward_polls(),
+    )
 }
 
 /// `future`, checked to be `Send` (an async client's futures run on any

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use authenta_emulator::{ApiKey, Emulator, KeySpec, RunningEmulator};
-use common::{authenta, has};
+use common::{authenta, has, run_expect as run, stdout_json as json_lines};
 use serde_json::Value;
 
 fn emulator(processing: Duration) -> (RunningEmulator, ApiKey) {
@@ -25,34 +25,6 @@ fn against(emulator: &RunningEmulator, key: &ApiKey) -> Command {
     cmd.env("AUTHENTA_BASE_URL", emulator.base_url())
         .env("AUTHENTA_API_KEY", &key.api_key);
     cmd
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(cmd: &mut Command, args: &[&str], code: i32) -> Run {
-    let output = cmd.args(args).output().unwrap();
-    let run = Run {
-        code: output.status.code().expect("exited, not killed"),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    };
-    assert_eq!(
-        run.code, code,
-        "authenta {args:?}\nstdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
-    run
-}
-
-fn json_lines(run: &Run) -> Vec<Value> {
-    run.stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
 }
 
 #[test]

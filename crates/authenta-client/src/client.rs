@@ -442,6 +442,18 @@ impl<D> Client<D> {
         })
     }
 
+    /// The flow that reads every job (only those in `status`), a page of
+    /// [`JOB_LIST_LIMIT_MAX`](crate::types::JOB_LIST_LIMIT_MAX) at a time.
+    pub fn job_pages(&self, status: Option<JobStatus>) -> JobPages {
+        JobPages::new(
+            JOB_LIST_LIMIT_MAX,
+            status,
+            self.shared.config.clone(),
+            self.shared.retry,
+        )
+        .expect("the largest page size is a valid page size")
+    }
+
     /// The flow that waits for `job` (bounded by its task type's time
     /// limit, read from the first poll, unless `options` bounds it).
     pub fn wait_job_flow(&self, job: JobId, options: &JobOptions) -> WaitJob {
@@ -947,14 +959,7 @@ impl<T: HttpClient, R: Runtime> Client<Blocking<T, R>> {
         &self,
         status: Option<JobStatus>,
     ) -> impl Iterator<Item = Result<Job, Error>> + '_ {
-        let pages = JobPages::new(
-            JOB_LIST_LIMIT_MAX,
-            status,
-            self.config().clone(),
-            *self.retry_policy(),
-        )
-        .expect("the largest page size is a valid page size");
-        self.items(pages)
+        self.items(self.job_pages(status))
     }
 
     /// The items of a flow that yields a page at a time.
@@ -1066,14 +1071,7 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
         T: 'static,
         R: 'static,
     {
-        let pages = JobPages::new(
-            JOB_LIST_LIMIT_MAX,
-            status,
-            self.config().clone(),
-            *self.retry_policy(),
-        )
-        .expect("the largest page size is a valid page size");
-        self.items(pages)
+        self.items(self.job_pages(status))
     }
 
     /// The items of a flow that yields a page at a time, as a stream.
