@@ -197,3 +197,30 @@ fn jobs_are_listed_read_waited_for_cancelled_and_deleted() {
         2,
     );
 }
+
+#[test]
+fn no_credits_stops_the_batch_after_the_first_job() {
+    let emulator = Emulator::builder().credits(0).spawn().unwrap();
+    let key = emulator.create_key(KeySpec::new("cli-jobs")).unwrap();
+    let lines = json_lines(&run(
+        &mut against(&emulator, &key),
+        &[
+            "--json",
+            "process",
+            "-j",
+            "1",
+            "--task",
+            "ai-image-detection",
+            "samples/test-pattern.png",
+            "samples/test-pattern.jpg",
+        ],
+        5,
+    ));
+    assert_eq!(
+        lines[0]["error"]["code"], "INSUFFICIENT_BALANCE",
+        "{lines:?}"
+    );
+    assert_eq!(lines[1]["skipped"], true, "{lines:?}");
+    // The refused finalize spent nothing; the second file created no job.
+    assert_eq!(emulator.jobs().len(), 1);
+}
