@@ -334,6 +334,23 @@ fn second_run_costs_nothing(kept: Kept) {
     assert_eq!(env.used().1, mutations + 1);
     let (_, said) = env.run(&["ledger", "forget", "no-such-mid"], 7);
     has(&said, "holds nothing for no-such-mid");
+
+    // A PostgreSQL ledger refused: the server's reason, the URL without
+    // its password.
+    if let Some(cluster) = &env.postgres {
+        let wrong = "wrong-Pw-41";
+        let url = cluster.url("batch").replace(postgres::PASSWORD, wrong);
+        let output = StdCommand::new(env!("CARGO_BIN_EXE_authenta"))
+            .env("XDG_STATE_HOME", env.dir.path().join("xdg"))
+            .args(["--ledger", &url, "ledger"])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = texts(&output);
+        assert_eq!(output.status.code(), Some(11), "{stdout}\n{stderr}");
+        has(&stderr, "password authentication failed");
+        has(&stderr, "authenta:***@127.0.0.1");
+        assert!(!stderr.contains(wrong), "{stderr}");
+    }
 }
 
 #[test]
@@ -502,6 +519,50 @@ fn the_first_sigint_stops_starting_files_and_a_second_exits_at_once() {
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
     every_verdict_once(&stdout, &files);
     assert_eq!(env.emulator.records().len(), FILES as usize);
+}
+
+#[test]
+fn own_only_leaves_the_files_another_process_holds_to_it() {
+    let env = Env::new(Duration::from_millis(50), None);
+    let files = env.pngs(3);
+    // A first run makes the ledger (and processes the second file); then
+    // another process, alive elsewhere, holds the first file's entry.
+    env.run(&["process", files[1].to_str().unwrap()], 0);
+    let conn = rusqlite::Connection::open(env.ledger()).unwrap();
+    let (base_url, client_id, model): (String, String, String) = conn
+        .query_row(
+            "SELECT base_url, client_id, model FROM entries",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .unwrap();
+    let sha256: String = {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(std::fs::read(&files[0]).unwrap());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    };
+    conn.execute(
+        "INSERT INTO claims VALUES (?1, ?2, ?3, ?4, 'elsewhere/1/1/0', 'elsewhere', 1, ?5)",
+        rusqlite::params![base_url, client_id, sha256, model, i64::MAX],
+    )
+    .unwrap();
+    let media = env.media();
+    let (stdout, stderr) = env.run(&["process", "--own-only", media.to_str().unwrap()], 0);
+    every_verdict_once(&stdout, &files[1..]);
+    assert!(
+        !stdout.contains(&files[0].display().to_string()),
+        "{stdout}"
+    );
+    has(
+        &stderr,
+        "1 file(s) are being processed by another authenta process",
+    );
+    has(&stderr, "--own-only");
+    assert_eq!(
+        env.emulator.records().len(),
+        2,
+        "the held file was left to its holder"
+    );
 }
 
 /// A seed from the clock (or `AUTHENTA_KILL_SEED`), printed, so a failure

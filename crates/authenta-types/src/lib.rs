@@ -40,13 +40,16 @@
 
 mod error;
 mod generated;
+mod generated_tables;
 mod jobs;
 mod media;
+mod rows;
 mod tables;
 mod wire;
 
 pub use error::ErrorBody;
 pub use generated::*;
+pub use generated_tables::*;
 pub use jobs::{
     Artifact, CreateJobRequest, CreatedJob, EMBEDDING_LEN, FaceBox, IdentityDetails, InvalidJobId,
     Job, JobId, JobInput, JobList, JobListQuery, JobParameters, JobResult, JobSlot,
@@ -56,7 +59,7 @@ pub use media::{
     CreateMediaRequest, CreatedMedia, InvalidMediaId, ListQuery, Media, MediaId, MediaList,
     Participant, ParticipantBoxes, ResultDocument, redact_url,
 };
-pub use tables::{
+pub use rows::{
     ApiGeneration, CodeClass, ContentTypeInfo, CreditCheck, ErrorCodeInfo, MediaKind,
     ModelTypeInfo, Operation, QuotaKind, RetryAdvice, RouteInfo, SlotInfo, TaskTypeInfo,
     VerdictRule,

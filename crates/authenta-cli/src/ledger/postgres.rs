@@ -20,6 +20,7 @@ use std::task::{Context, Poll, Wake};
 use std::time::Instant;
 
 use futures_util::future::join_all;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
@@ -147,7 +148,13 @@ impl Pg {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(std::time::Duration::from_secs(10));
         }
-        let scrub = |e: tokio_postgres::Error| scrubbed(&e.to_string(), secret.as_deref());
+        if config.get_ssl_mode() == SslMode::Require {
+            return Err(io::Error::other(
+                "sslmode=require: this authenta connects to PostgreSQL without TLS; use a \
+                 trusted network, a VPN or a local socket, and drop sslmode=require",
+            ));
+        }
+        let scrub = |e: tokio_postgres::Error| scrubbed(&text_of(&e), secret.as_deref());
         let client = connect(config, scrub)?;
         let pg = Pg {
             inner: Mutex::new(Inner {
@@ -163,12 +170,7 @@ impl Pg {
     }
 
     fn err(&self, e: &tokio_postgres::Error) -> io::Error {
-        // The server's own message (an error's `Display` is only its kind).
-        let text = match e.as_db_error() {
-            Some(db) => format!("{}: {}", db.severity(), db.message()),
-            None => e.to_string(),
-        };
-        scrubbed(&text, self.secret.as_deref())
+        scrubbed(&text_of(e), self.secret.as_deref())
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -862,6 +864,21 @@ fn queued_steps(queued: &[Queued]) -> Vec<Step<'_>> {
     steps
 }
 
+/// What went wrong, in full: the server's own message, else the error and
+/// its causes (an error's `Display` is only its kind, such as `db error`).
+fn text_of(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {}", db.severity(), db.message());
+    }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(inner) = cause {
+        text = format!("{text}: {inner}");
+        cause = inner.source();
+    }
+    text
+}
+
 /// `text` without `secret`.
 fn scrubbed(text: &str, secret: Option<&str>) -> io::Error {
     let text = match secret.filter(|s| !s.is_empty()) {
@@ -936,8 +953,87 @@ fn block_on<F: Future>(future: F) -> F::Output {
 }
 
 #[cfg(test)]
+#[path = "../../tests/common/postgres.rs"]
+#[allow(dead_code, missing_docs)]
+mod cluster;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::{Account, Ledger};
+    use authenta_reqwest::types::ModelType;
+
+    /// Claims in PostgreSQL: held by one worker until released, its lease
+    /// run out by the server's clock, or its holder on this machine gone;
+    /// a worker whose claim was taken over creates nothing.
+    #[test]
+    fn a_claim_is_one_worker_s_until_released_expired_or_its_holder_exits() {
+        let server = cluster::Cluster::start();
+        let url = server.database("claims");
+        let (a, b) = (
+            Ledger::open_url(&url).unwrap(),
+            Ledger::open_url(&url).unwrap(),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.png");
+        std::fs::write(&file, b"bytes").unwrap();
+        let identity = a.identify(&file).unwrap();
+        let account = Account {
+            base_url: "http://127.0.0.1:1/api".into(),
+            client_id: "id".into(),
+        };
+        let key = a.key(&account, &identity, &ModelType::Ac1);
+        assert!(matches!(
+            a.claim(&key, false).unwrap(),
+            Claim::Mine(Resume::New)
+        ));
+        assert!(matches!(b.claim(&key, false).unwrap(), Claim::Held));
+        let request = authenta_reqwest::types::CreateMediaRequest {
+            name: "a.png".into(),
+            content_type: "image/png".into(),
+            size: 5,
+            model_type: ModelType::Ac1,
+        };
+        let creating = || Checkpoint::Creating {
+            request: &request,
+            at: jiff::Timestamp::now(),
+        };
+        let err = (b.checkpoint(&key, &identity))(creating()).unwrap_err();
+        assert!(err.to_string().contains("took this file over"), "{err}");
+        (a.checkpoint(&key, &identity))(creating()).unwrap();
+        // Released: the other takes it, from the saved stage.
+        a.release(&key).unwrap();
+        assert!(matches!(
+            b.claim(&key, false).unwrap(),
+            Claim::Mine(Resume::Creating { .. })
+        ));
+        assert!(matches!(a.claim(&key, false).unwrap(), Claim::Held));
+        // A lease the server's clock says ran out is taken over.
+        server.sql(
+            "claims",
+            "UPDATE authenta.claims SET lease_until = now() - interval '1 s'",
+        );
+        assert!(matches!(a.claim(&key, false).unwrap(), Claim::Mine(_)));
+        assert!(matches!(b.claim(&key, false).unwrap(), Claim::Held));
+        // So is one whose holder on this machine has exited.
+        if std::path::Path::new("/proc/self/stat").exists() {
+            let mut gone = std::process::Command::new("true").spawn().unwrap();
+            let pid = gone.id();
+            gone.wait().unwrap();
+            server.sql("claims", &format!("UPDATE authenta.claims SET pid = {pid}"));
+            assert!(matches!(b.claim(&key, false).unwrap(), Claim::Mine(_)));
+            (b.checkpoint(&key, &identity))(creating()).unwrap();
+        }
+        b.release_all().unwrap();
+        assert_eq!(
+            server.sql("claims", "SELECT count(*) FROM authenta.claims"),
+            "0"
+        );
+        // A later version's schema is refused.
+        server.sql("claims", "INSERT INTO authenta.version VALUES (99)");
+        let err = Ledger::open_url(&url).err().unwrap();
+        assert!(err.to_string().contains("newer authenta"), "{err}");
+    }
 
     #[test]
     fn passwords_are_redacted() {
