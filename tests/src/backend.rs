@@ -167,6 +167,12 @@ pub trait Backend: Connect {
     /// [`FastForward`]: every sleep is skipped and added to its clock, so a
     /// wait bounded by half an hour ends in milliseconds.
     fn wait_job_fast_forward(&self, job: &JobId) -> Outcome<Job>;
+    /// `Client::wait_jobs`.
+    fn wait_jobs(
+        &self,
+        jobs: &[(JobId, Option<TaskType>)],
+        options: &JobOptions,
+    ) -> Outcome<Vec<(JobId, Outcome<Job>)>>;
     /// `Client::download_artifact` to a file.
     fn download_artifact(&self, artifact: &Artifact, path: &Path) -> Outcome<Option<u64>>;
 }
@@ -312,6 +318,14 @@ macro_rules! blocking_backend {
                     },
                 );
                 fast.wait_job(job)
+            }
+
+            fn wait_jobs(
+                &self,
+                jobs: &[(JobId, Option<TaskType>)],
+                options: &JobOptions,
+            ) -> Outcome<Vec<(JobId, Outcome<Job>)>> {
+                <$ty>::wait_jobs(self, jobs, options)
             }
 
             fn download_artifact(&self, artifact: &Artifact, path: &Path) -> Outcome<Option<u64>> {
@@ -574,6 +588,14 @@ impl Backend for Reqwest {
             },
         );
         self.run(send(fast.wait_job(job)))
+    }
+
+    fn wait_jobs(
+        &self,
+        jobs: &[(JobId, Option<TaskType>)],
+        options: &JobOptions,
+    ) -> Outcome<Vec<(JobId, Outcome<Job>)>> {
+        self.run(send(self.client.wait_jobs(jobs, options)))
     }
 
     fn download_artifact(&self, artifact: &Artifact, path: &Path) -> Outcome<Option<u64>> {

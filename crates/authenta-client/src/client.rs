@@ -36,6 +36,7 @@ use crate::engine::flows::{
     Call, Download, FetchResult, ListPages, Observer, Process, SourceInfo, Upload, UploadTo,
     Uploaded, Wait,
 };
+use crate::engine::job_batch::JobBatchWait;
 use crate::engine::jobs::{JobPages, JobUpload, RunJob, WaitJob, artifact_download};
 #[cfg(feature = "async")]
 use crate::io::ByteStream;
@@ -773,6 +774,28 @@ macro_rules! methods {
         pub $($async)? fn wait_job_with(&self, job: impl AsRef<str>, options: &JobOptions) -> Result<Job, Error> {
             let mut flow = self.wait_job_flow(checked_job(job)?, options);
             $aw!(in operation_span("wait_job", None); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
+        }
+
+        /// Waits for many finalized jobs at once, reading the lists of
+        /// active jobs (`status=queued`, `status=processing`) each round and
+        /// only a job that left them on its own (proto's `JobBatchWait`),
+        /// instead of one `GET` per job per poll. Each job (with its task
+        /// type, for its time limit) ends with its final job or why waiting
+        /// failed; `options` gives a bound and an observer.
+        ///
+        /// Spends about one query per round while two or more wait, plus one
+        /// per finished job.
+        pub $($async)? fn wait_jobs(&self, jobs: &[(JobId, Option<TaskType>)], options: &JobOptions) -> Result<Vec<(JobId, Result<Job, Error>)>, Error> {
+            let mut batch = JobBatchWait::new(*self.poll_policy(), self.config().clone(), *self.retry_policy()).observed(options.observer.clone());
+            for (job, task) in jobs {
+                crate::check_job_id(job)?;
+                batch.add(job.clone(), task.as_ref(), options.limit);
+            }
+            let mut finished = Vec::new();
+            while !batch.is_empty() {
+                finished.extend($aw!(in operation_span("wait_jobs", None); self.run(&mut batch, &mut crate::driver::$mode::Io::default()))?);
+            }
+            Ok(finished)
         }
 
         /// Downloads one of a job's artifacts (its result document, a
