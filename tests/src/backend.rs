@@ -167,6 +167,12 @@ pub trait Backend: Connect {
     /// [`FastForward`]: every sleep is skipped and added to its clock, so a
     /// wait bounded by half an hour ends in milliseconds.
     fn wait_job_fast_forward(&self, job: &JobId) -> Outcome<Job>;
+    /// `Client::wait_jobs`.
+    fn wait_jobs(
+        &self,
+        jobs: &[(JobId, Option<TaskType>)],
+        options: &JobOptions,
+    ) -> Outcome<Vec<(JobId, Outcome<Job>)>>;
     /// `Client::download_artifact` to a file.
     fn download_artifact(&self, artifact: &Artifact, path: &Path) -> Outcome<Option<u64>>;
 }
@@ -304,16 +310,22 @@ macro_rules! blocking_backend {
             fn wait_job_fast_forward(&self, job: &JobId) -> Outcome<Job> {
                 let generic = ($generic)(self);
                 let driver = generic.driver();
-                let fast = authenta_client::Client::with_policies(
-                    generic.config().clone(),
+                let fast = fast_forward(
+                    generic,
                     Blocking {
                         transport: driver.transport.clone(),
                         runtime: FastForward::new(driver.runtime.clone()),
                     },
-                    *generic.retry_policy(),
-                    fast_forward_polls(),
                 );
                 fast.wait_job(job)
+            }
+
+            fn wait_jobs(
+                &self,
+                jobs: &[(JobId, Option<TaskType>)],
+                options: &JobOptions,
+            ) -> Outcome<Vec<(JobId, Outcome<Job>)>> {
+                <$ty>::wait_jobs(self, jobs, options)
             }
 
             fn download_artifact(&self, artifact: &Artifact, path: &Path) -> Outcome<Option<u64>> {
@@ -568,16 +580,22 @@ impl Backend for Reqwest {
     fn wait_job_fast_forward(&self, job: &JobId) -> Outcome<Job> {
         let generic = self.client.generic();
         let driver = generic.driver();
-        let fast = authenta_client::Client::with_policies(
-            generic.config().clone(),
+        let fast = fast_forward(
+            generic,
             authenta_client::Async {
                 transport: driver.transport.clone(),
                 runtime: FastForward::new(driver.runtime),
             },
-            *self.client.retry_policy(),
-            fast_forward_polls(),
         );
         self.run(send(fast.wait_job(job)))
+    }
+
+    fn wait_jobs(
+        &self,
+        jobs: &[(JobId, Option<TaskType>)],
+        options: &JobOptions,
+    ) -> Outcome<Vec<(JobId, Outcome<Job>)>> {
+        self.run(send(self.client.wait_jobs(jobs, options)))
     }
 
     fn download_artifact(&self, artifact: &Artifact, path: &Path) -> Outcome<Option<u64>> {
@@ -589,6 +607,20 @@ impl Backend for Reqwest {
 /// deadline that a job's task type's limit replaces.
 fn fast_forward_polls() -> PollPolicy {
     PollPolicy::fixed(Duration::from_secs(60), Duration::from_secs(20))
+}
+
+/// `client`'s configuration and retries over `driver` (whose runtime is a
+/// [`FastForward`]), polling on [`fast_forward_polls`].
+fn fast_forward<D, E>(
+    client: &authenta_client::Client<D>,
+    driver: E,
+) -> authenta_client::Client<E> {
+    authenta_client::Client::with_policies(
+        client.config().clone(),
+        driver,
+        *client.retry_policy(),
+        fast_forward_polls(),
+    )
 }
 
 /// `future`, checked to be `Send` (an async client's futures run on any

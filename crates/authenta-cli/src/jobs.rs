@@ -10,8 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use authenta_reqwest::Error;
+use authenta_reqwest::proto::engine::BatchStop;
 use authenta_reqwest::proto::engine::jobs::JobUpload;
-use authenta_reqwest::proto::{JobOptions, ValidationError, check_job_id, check_job_inputs};
+use authenta_reqwest::proto::{
+    JobOptions, ProtocolError, ValidationError, check_job_id, check_job_inputs,
+};
 use authenta_reqwest::types::{Job, JobId, JobListQuery, JobParameters, JobStatus, SlotName};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde_json::json;
@@ -104,10 +107,17 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
     let slug = task
         .info()
         .map_or_else(|| task.to_string(), |t| t.slug.to_owned());
+    // Proto's batch stop rule: once a job failed in a way every job would
+    // (credentials, permission, quota, credits), no further file starts.
+    let stop = std::sync::Mutex::new(BatchStop::default());
     let runs = checked.iter().map(|(path, upload)| {
         let (bars, task, parameters) = (bars.clone(), task.clone(), parameters.clone());
         let reference = args.reference.clone();
+        let stop = &stop;
         async move {
+            if let Some(refusal) = BatchStop::check(stop) {
+                return (path, Err(refusal), Duration::ZERO);
+            }
             let bar = bars.upload(&upload.file.file.name, upload.file.file.size);
             let mut options = JobOptions::new().on_progress(bar.on_bytes());
             options.parameters = parameters;
@@ -120,6 +130,7 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
             slots.extend(reference.map(|r| (SlotName::Reference, r)));
             let started = Instant::now();
             let result = client.run_job(task, &slots, &options).await;
+            BatchStop::record(stop, &result);
             bar.done();
             (path, result, started.elapsed())
         }
@@ -132,7 +143,9 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         count.inc();
         if global.json {
             output::json_line(&outcome_json(path, &slug, &result, elapsed));
-        } else if let Err(e) = &result {
+        } else if let Err(e) = &result
+            && !skipped(e)
+        {
             bars.note(&format!(
                 "authenta: error: {}: {}",
                 path.display(),
@@ -159,6 +172,15 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
                     time,
                     detail(job),
                 ],
+                Err(e) if skipped(e) => vec![
+                    path.display().to_string(),
+                    "-".into(),
+                    slug.clone(),
+                    "skipped".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                ],
                 Err(e) => vec![
                     path.display().to_string(),
                     "-".into(),
@@ -183,6 +205,11 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         .unwrap_or(exit::SUCCESS))
 }
 
+/// Whether a file was not started: an earlier job's failure would recur.
+fn skipped(e: &Error) -> bool {
+    matches!(e.as_proto(), Some(ProtocolError::Stopped(_)))
+}
+
 /// The exit code of one job's outcome: 0 when completed, `UNFINISHED`
 /// when failed or cancelled, the error's class otherwise (a wait that ran
 /// out is `NOT_FINAL`).
@@ -190,6 +217,7 @@ fn exit_code(result: &Result<Job, Error>) -> u8 {
     match result {
         Ok(job) if job.status == JobStatus::Completed => exit::SUCCESS,
         Ok(_) => exit::UNFINISHED,
+        Err(e) if skipped(e) => exit::SUCCESS,
         Err(e) => exit::for_class(e.class()),
     }
 }
@@ -248,6 +276,7 @@ fn outcome_json(
     });
     match result {
         Ok(job) => value["job"] = json!(job),
+        Err(e) if skipped(e) => value["skipped"] = json!(true),
         Err(e) => value["error"] = output::error_json(e, &describe(e)),
     }
     value

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use authenta_emulator::{ApiKey, Emulator, KeySpec, RunningEmulator};
-use common::{authenta, has};
+use common::{authenta, has, run_expect as run, stdout_json as json_lines};
 use serde_json::Value;
 
 fn emulator(processing: Duration) -> (RunningEmulator, ApiKey) {
@@ -25,34 +25,6 @@ fn against(emulator: &RunningEmulator, key: &ApiKey) -> Command {
     cmd.env("AUTHENTA_BASE_URL", emulator.base_url())
         .env("AUTHENTA_API_KEY", &key.api_key);
     cmd
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(cmd: &mut Command, args: &[&str], code: i32) -> Run {
-    let output = cmd.args(args).output().unwrap();
-    let run = Run {
-        code: output.status.code().expect("exited, not killed"),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    };
-    assert_eq!(
-        run.code, code,
-        "authenta {args:?}\nstdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
-    run
-}
-
-fn json_lines(run: &Run) -> Vec<Value> {
-    run.stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
 }
 
 #[test]
@@ -224,4 +196,31 @@ fn jobs_are_listed_read_waited_for_cancelled_and_deleted() {
         &["jobs", "list", "--status", "done"],
         2,
     );
+}
+
+#[test]
+fn no_credits_stops_the_batch_after_the_first_job() {
+    let emulator = Emulator::builder().credits(0).spawn().unwrap();
+    let key = emulator.create_key(KeySpec::new("cli-jobs")).unwrap();
+    let lines = json_lines(&run(
+        &mut against(&emulator, &key),
+        &[
+            "--json",
+            "process",
+            "-j",
+            "1",
+            "--task",
+            "ai-image-detection",
+            "samples/test-pattern.png",
+            "samples/test-pattern.jpg",
+        ],
+        5,
+    ));
+    assert_eq!(
+        lines[0]["error"]["code"], "INSUFFICIENT_BALANCE",
+        "{lines:?}"
+    );
+    assert_eq!(lines[1]["skipped"], true, "{lines:?}");
+    // The refused finalize spent nothing; the second file created no job.
+    assert_eq!(emulator.jobs().len(), 1);
 }

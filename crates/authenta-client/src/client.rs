@@ -36,6 +36,7 @@ use crate::engine::flows::{
     Call, Download, FetchResult, ListPages, Observer, Process, SourceInfo, Upload, UploadTo,
     Uploaded, Wait,
 };
+use crate::engine::job_batch::JobBatchWait;
 use crate::engine::jobs::{JobPages, JobUpload, RunJob, WaitJob, artifact_download};
 #[cfg(feature = "async")]
 use crate::io::ByteStream;
@@ -452,6 +453,18 @@ impl<D> Client<D> {
         })
     }
 
+    /// The flow that reads every job (only those in `status`), a page of
+    /// [`JOB_LIST_LIMIT_MAX`](crate::types::JOB_LIST_LIMIT_MAX) at a time.
+    pub fn job_pages(&self, status: Option<JobStatus>) -> JobPages {
+        JobPages::new(
+            JOB_LIST_LIMIT_MAX,
+            status,
+            self.shared.config.clone(),
+            self.shared.retry,
+        )
+        .expect("the largest page size is a valid page size")
+    }
+
     /// The flow that waits for `job` (bounded by its task type's time
     /// limit, read from the first poll, unless `options` bounds it).
     pub fn wait_job_flow(&self, job: JobId, options: &JobOptions) -> WaitJob {
@@ -773,6 +786,28 @@ macro_rules! methods {
             $aw!(in operation_span("wait_job", None); self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
         }
 
+        /// Waits for many finalized jobs at once, reading the lists of
+        /// active jobs (`status=queued`, `status=processing`) each round and
+        /// only a job that left them on its own (proto's `JobBatchWait`),
+        /// instead of one `GET` per job per poll. Each job (with its task
+        /// type, for its time limit) ends with its final job or why waiting
+        /// failed; `options` gives a bound and an observer.
+        ///
+        /// Spends about one query per round while two or more wait, plus one
+        /// per finished job.
+        pub $($async)? fn wait_jobs(&self, jobs: &[(JobId, Option<TaskType>)], options: &JobOptions) -> Result<Vec<(JobId, Result<Job, Error>)>, Error> {
+            let mut batch = JobBatchWait::new(*self.poll_policy(), self.config().clone(), *self.retry_policy()).observed(options.observer.clone());
+            for (job, task) in jobs {
+                crate::check_job_id(job)?;
+                batch.add(job.clone(), task.as_ref(), options.limit);
+            }
+            let mut finished = Vec::new();
+            while !batch.is_empty() {
+                finished.extend($aw!(in operation_span("wait_jobs", None); self.run(&mut batch, &mut crate::driver::$mode::Io::default()))?);
+            }
+            Ok(finished)
+        }
+
         /// Downloads one of a job's artifacts (its result document, a
         /// heatmap) to `path`, streamed with the download rules of
         /// [`download_heatmap`](Client::download_heatmap) (no credentials
@@ -957,14 +992,7 @@ impl<T: HttpClient, R: Runtime> Client<Blocking<T, R>> {
         &self,
         status: Option<JobStatus>,
     ) -> impl Iterator<Item = Result<Job, Error>> + '_ {
-        let pages = JobPages::new(
-            JOB_LIST_LIMIT_MAX,
-            status,
-            self.config().clone(),
-            *self.retry_policy(),
-        )
-        .expect("the largest page size is a valid page size");
-        self.items(pages)
+        self.items(self.job_pages(status))
     }
 
     /// The items of a flow that yields a page at a time.
@@ -1076,14 +1104,7 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
         T: 'static,
         R: 'static,
     {
-        let pages = JobPages::new(
-            JOB_LIST_LIMIT_MAX,
-            status,
-            self.config().clone(),
-            *self.retry_policy(),
-        )
-        .expect("the largest page size is a valid page size");
-        self.items(pages)
+        self.items(self.job_pages(status))
     }
 
     /// The items of a flow that yields a page at a time, as a stream.

@@ -1,221 +1,22 @@
-//! Credentials, base URL and user agent: what every API request needs.
+//! What every API request needs: the base URL, the user agent, and the
+//! shared key (its credentials, their provider and the quota counts, all
+//! defined in `credentials`), and the variables' rules over a lookup.
 
 use std::fmt;
 use std::sync::Arc;
 
 use http::HeaderValue;
 
-use crate::credentials::{CredentialProvider, Key, QuotaUsage};
+use crate::credentials::{
+    CredentialProvider, Credentials, ENV_API_KEY, ENV_CLIENT_ID, ENV_CLIENT_SECRET, Key, QuotaUsage,
+};
 use crate::error::ConfigError;
 
-/// The environment variable holding an API key (`api_…`, what today's
-/// console gives).
-pub const ENV_API_KEY: &str = "AUTHENTA_API_KEY";
-/// The environment variable holding the client id (older keys).
-pub const ENV_CLIENT_ID: &str = "AUTHENTA_CLIENT_ID";
-/// The environment variable holding the client secret (older keys).
-pub const ENV_CLIENT_SECRET: &str = "AUTHENTA_CLIENT_SECRET";
 /// The environment variable holding the base URL (optional).
 pub const ENV_BASE_URL: &str = "AUTHENTA_BASE_URL";
 
 /// The `User-Agent` this crate sends unless told otherwise.
 pub const DEFAULT_USER_AGENT: &str = concat!("authenta-rs/", env!("CARGO_PKG_VERSION"));
-
-/// A client secret. Its `Debug` and `Display` never show it, and the header
-/// built from it is marked sensitive so HTTP libraries keep it out of logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ClientSecret(String);
-
-impl ClientSecret {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        ClientSecret(secret.into())
-    }
-
-    /// The secret itself; call this only to hand it to the API.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ClientSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ClientSecret(<redacted>)")
-    }
-}
-
-impl From<String> for ClientSecret {
-    fn from(s: String) -> Self {
-        ClientSecret(s)
-    }
-}
-
-impl From<&str> for ClientSecret {
-    fn from(s: &str) -> Self {
-        ClientSecret(s.to_owned())
-    }
-}
-
-/// An API key: one token (`api_…` in every example), sent as
-/// `Authorization: Bearer <key>`. Its `Debug` shows at most its first few
-/// characters, and the header built from it is marked sensitive.
-///
-/// ```
-/// use authenta_proto::ApiKey;
-/// let key = ApiKey::new("api_3f9c2a71d04b8e65c1a7f02d9b34e810");
-/// assert_eq!(format!("{key:?}"), "ApiKey(api_3f…)");
-/// assert_eq!(format!("{:?}", ApiKey::new("short")), "ApiKey(<redacted>)");
-/// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
-
-/// How many leading characters of an API key `Debug` shows, and the
-/// shortest key it shows them of.
-const API_KEY_SHOWN: usize = 6;
-const API_KEY_SHOWN_MIN_LEN: usize = 24;
-
-impl ApiKey {
-    /// Wraps a key.
-    pub fn new(key: impl Into<String>) -> Self {
-        ApiKey(key.into())
-    }
-
-    /// The key itself; call this only to hand it to the API.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Its first few characters followed by `…` (enough to tell keys apart
-    /// in a message, far too few to use), or `<redacted>` for a key too
-    /// short to show any of.
-    pub fn redacted(&self) -> String {
-        match self.0.get(..API_KEY_SHOWN) {
-            Some(start) if self.0.len() >= API_KEY_SHOWN_MIN_LEN => format!("{start}…"),
-            _ => "<redacted>".to_owned(),
-        }
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ApiKey({})", self.redacted())
-    }
-}
-
-impl From<String> for ApiKey {
-    fn from(s: String) -> Self {
-        ApiKey(s)
-    }
-}
-
-impl From<&str> for ApiKey {
-    fn from(s: &str) -> Self {
-        ApiKey(s.to_owned())
-    }
-}
-
-/// Which kind of credentials a key is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CredentialKind {
-    /// An API key (`Authorization: Bearer`): today's keys, no quotas.
-    ApiKey,
-    /// A client id and secret (`x-client-id` / `x-client-secret`): older
-    /// keys, with query and mutation quotas.
-    ClientSecret,
-}
-
-/// What a request authenticates with: an API key (today's console gives
-/// these) or, for older keys, a client id and secret.
-///
-/// ```
-/// use authenta_proto::{CredentialKind, Credentials};
-///
-/// let key = Credentials::api_key("api_3f9c2a71d04b8e65c1a7f02d9b34e810");
-/// assert_eq!(key.kind(), CredentialKind::ApiKey);
-/// assert_eq!(key.client_id(), None);
-/// let pair = Credentials::new("4d66620c69a0295f100b6e8a", "s3cr3t");
-/// assert_eq!(pair.client_id(), Some("4d66620c69a0295f100b6e8a"));
-/// assert!(!format!("{key:?} {pair:?}").contains("s3cr3t"));
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Credentials {
-    /// An API key, sent as `Authorization: Bearer <key>` (generation 2).
-    ApiKey(ApiKey),
-    /// A client id and secret, sent as `x-client-id` and `x-client-secret`
-    /// (generation 1).
-    ClientSecret {
-        /// The public client id (`x-client-id`).
-        client_id: String,
-        /// The private client secret (`x-client-secret`).
-        client_secret: ClientSecret,
-    },
-}
-
-impl Credentials {
-    /// Credentials from a client id and secret (older keys).
-    pub fn new(client_id: impl Into<String>, client_secret: impl Into<ClientSecret>) -> Self {
-        Credentials::ClientSecret {
-            client_id: client_id.into(),
-            client_secret: client_secret.into(),
-        }
-    }
-
-    /// Credentials from an API key (`api_…`).
-    pub fn api_key(key: impl Into<ApiKey>) -> Self {
-        Credentials::ApiKey(key.into())
-    }
-
-    /// Which kind of credentials these are.
-    pub fn kind(&self) -> CredentialKind {
-        match self {
-            Credentials::ApiKey(_) => CredentialKind::ApiKey,
-            Credentials::ClientSecret { .. } => CredentialKind::ClientSecret,
-        }
-    }
-
-    /// The client id, for an id and secret.
-    pub fn client_id(&self) -> Option<&str> {
-        match self {
-            Credentials::ClientSecret { client_id, .. } => Some(client_id),
-            Credentials::ApiKey(_) => None,
-        }
-    }
-
-    /// The client secret, for an id and secret.
-    pub fn client_secret(&self) -> Option<&ClientSecret> {
-        match self {
-            Credentials::ClientSecret { client_secret, .. } => Some(client_secret),
-            Credentials::ApiKey(_) => None,
-        }
-    }
-
-    /// The API key, for an API key.
-    pub fn as_api_key(&self) -> Option<&ApiKey> {
-        match self {
-            Credentials::ApiKey(key) => Some(key),
-            Credentials::ClientSecret { .. } => None,
-        }
-    }
-
-    /// The secret part: the client secret, or the API key.
-    pub(crate) fn secret(&self) -> &str {
-        match self {
-            Credentials::ClientSecret { client_secret, .. } => client_secret.expose(),
-            Credentials::ApiKey(key) => key.expose(),
-        }
-    }
-
-    /// Who is calling, for messages and logs, never a secret: the client
-    /// id, or the API key's first characters.
-    pub fn label(&self) -> String {
-        match self {
-            Credentials::ClientSecret { client_id, .. } => client_id.clone(),
-            Credentials::ApiKey(key) => key.redacted(),
-        }
-    }
-}
 
 /// Everything an API request needs: where the API is, who is calling, and
 /// how the client names itself.
@@ -520,6 +321,7 @@ pub(crate) fn is_loopback(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::credentials::CredentialKind;
 
     fn vars(pairs: &[(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         let pairs = pairs.to_vec();

@@ -1,5 +1,6 @@
-//! Where an API key's credentials come from, and what a client spent with
-//! them.
+//! Credentials as values (an API key, or a client id and secret: redacted
+//! `Debug`, the headers they go in), where they come from, and what a
+//! client spent with them.
 //!
 //! A client holds its key in one shared cell: the credentials every request
 //! is built with, the [`CredentialProvider`] they came from (if any), and
@@ -33,8 +34,217 @@ use authenta_types::{ErrorBody, ErrorCode, QuotaKind};
 use http::header::{AUTHORIZATION, HeaderName};
 use http::{HeaderValue, Response};
 
-use crate::config::{CredentialKind, Credentials, ENV_API_KEY, ENV_CLIENT_ID, ENV_CLIENT_SECRET};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, CredentialError};
+
+/// The environment variable holding an API key (`api_…`, what today's
+/// console gives).
+pub const ENV_API_KEY: &str = "AUTHENTA_API_KEY";
+/// The environment variable holding the client id (older keys).
+pub const ENV_CLIENT_ID: &str = "AUTHENTA_CLIENT_ID";
+/// The environment variable holding the client secret (older keys).
+pub const ENV_CLIENT_SECRET: &str = "AUTHENTA_CLIENT_SECRET";
+
+/// The client id's header (a client id and secret; an API key goes in
+/// `Authorization: Bearer`, marked sensitive).
+pub const HEADER_CLIENT_ID: &str = "x-client-id";
+/// The secret's header; its value is always marked sensitive.
+pub const HEADER_CLIENT_SECRET: &str = "x-client-secret";
+
+/// A client secret. Its `Debug` and `Display` never show it, and the header
+/// built from it is marked sensitive so HTTP libraries keep it out of logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        ClientSecret(secret.into())
+    }
+
+    /// The secret itself; call this only to hand it to the API.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret(<redacted>)")
+    }
+}
+
+impl From<String> for ClientSecret {
+    fn from(s: String) -> Self {
+        ClientSecret(s)
+    }
+}
+
+impl From<&str> for ClientSecret {
+    fn from(s: &str) -> Self {
+        ClientSecret(s.to_owned())
+    }
+}
+
+/// An API key: one token (`api_…` in every example), sent as
+/// `Authorization: Bearer <key>`. Its `Debug` shows at most its first few
+/// characters, and the header built from it is marked sensitive.
+///
+/// ```
+/// use authenta_proto::ApiKey;
+/// let key = ApiKey::new("api_3f9c2a71d04b8e65c1a7f02d9b34e810");
+/// assert_eq!(format!("{key:?}"), "ApiKey(api_3f…)");
+/// assert_eq!(format!("{:?}", ApiKey::new("short")), "ApiKey(<redacted>)");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+/// How many leading characters of an API key `Debug` shows, and the
+/// shortest key it shows them of.
+const API_KEY_SHOWN: usize = 6;
+const API_KEY_SHOWN_MIN_LEN: usize = 24;
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey(key.into())
+    }
+
+    /// The key itself; call this only to hand it to the API.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Its first few characters followed by `…` (enough to tell keys apart
+    /// in a message, far too few to use), or `<redacted>` for a key too
+    /// short to show any of.
+    pub fn redacted(&self) -> String {
+        match self.0.get(..API_KEY_SHOWN) {
+            Some(start) if self.0.len() >= API_KEY_SHOWN_MIN_LEN => format!("{start}…"),
+            _ => "<redacted>".to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKey({})", self.redacted())
+    }
+}
+
+impl From<String> for ApiKey {
+    fn from(s: String) -> Self {
+        ApiKey(s)
+    }
+}
+
+impl From<&str> for ApiKey {
+    fn from(s: &str) -> Self {
+        ApiKey(s.to_owned())
+    }
+}
+
+/// Which kind of credentials a key is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CredentialKind {
+    /// An API key (`Authorization: Bearer`): today's keys, no quotas.
+    ApiKey,
+    /// A client id and secret (`x-client-id` / `x-client-secret`): older
+    /// keys, with query and mutation quotas.
+    ClientSecret,
+}
+
+/// What a request authenticates with: an API key (today's console gives
+/// these) or, for older keys, a client id and secret.
+///
+/// ```
+/// use authenta_proto::{CredentialKind, Credentials};
+///
+/// let key = Credentials::api_key("api_3f9c2a71d04b8e65c1a7f02d9b34e810");
+/// assert_eq!(key.kind(), CredentialKind::ApiKey);
+/// assert_eq!(key.client_id(), None);
+/// let pair = Credentials::new("4d66620c69a0295f100b6e8a", "s3cr3t");
+/// assert_eq!(pair.client_id(), Some("4d66620c69a0295f100b6e8a"));
+/// assert!(!format!("{key:?} {pair:?}").contains("s3cr3t"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Credentials {
+    /// An API key, sent as `Authorization: Bearer <key>` (generation 2).
+    ApiKey(ApiKey),
+    /// A client id and secret, sent as `x-client-id` and `x-client-secret`
+    /// (generation 1).
+    ClientSecret {
+        /// The public client id (`x-client-id`).
+        client_id: String,
+        /// The private client secret (`x-client-secret`).
+        client_secret: ClientSecret,
+    },
+}
+
+impl Credentials {
+    /// Credentials from a client id and secret (older keys).
+    pub fn new(client_id: impl Into<String>, client_secret: impl Into<ClientSecret>) -> Self {
+        Credentials::ClientSecret {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+        }
+    }
+
+    /// Credentials from an API key (`api_…`).
+    pub fn api_key(key: impl Into<ApiKey>) -> Self {
+        Credentials::ApiKey(key.into())
+    }
+
+    /// Which kind of credentials these are.
+    pub fn kind(&self) -> CredentialKind {
+        match self {
+            Credentials::ApiKey(_) => CredentialKind::ApiKey,
+            Credentials::ClientSecret { .. } => CredentialKind::ClientSecret,
+        }
+    }
+
+    /// The client id, for an id and secret.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            Credentials::ClientSecret { client_id, .. } => Some(client_id),
+            Credentials::ApiKey(_) => None,
+        }
+    }
+
+    /// The client secret, for an id and secret.
+    pub fn client_secret(&self) -> Option<&ClientSecret> {
+        match self {
+            Credentials::ClientSecret { client_secret, .. } => Some(client_secret),
+            Credentials::ApiKey(_) => None,
+        }
+    }
+
+    /// The API key, for an API key.
+    pub fn as_api_key(&self) -> Option<&ApiKey> {
+        match self {
+            Credentials::ApiKey(key) => Some(key),
+            Credentials::ClientSecret { .. } => None,
+        }
+    }
+
+    /// The secret part: the client secret, or the API key.
+    pub(crate) fn secret(&self) -> &str {
+        match self {
+            Credentials::ClientSecret { client_secret, .. } => client_secret.expose(),
+            Credentials::ApiKey(key) => key.expose(),
+        }
+    }
+
+    /// Who is calling, for messages and logs, never a secret: the client
+    /// id, or the API key's first characters.
+    pub fn label(&self) -> String {
+        match self {
+            Credentials::ClientSecret { client_id, .. } => client_id.clone(),
+            Credentials::ApiKey(key) => key.redacted(),
+        }
+    }
+}
 
 /// Where a client's credentials come from: asked once when the client is
 /// built, again before a request when [`changed`](Self::changed) says so,
@@ -70,26 +280,6 @@ impl CredentialProvider for Credentials {
 
     fn describe(&self) -> String {
         "fixed credentials".to_owned()
-    }
-}
-
-/// A provider failed to give credentials.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("cannot read the credentials from {from}: {reason}")]
-pub struct CredentialError {
-    /// Where it was read from, as [`CredentialProvider::describe`] says.
-    pub from: String,
-    /// What went wrong, and what to do about it.
-    pub reason: String,
-}
-
-impl CredentialError {
-    /// The error of reading from `from`.
-    pub fn new(from: impl Into<String>, reason: impl Into<String>) -> Self {
-        CredentialError {
-            from: from.into(),
-            reason: reason.into(),
-        }
     }
 }
 
@@ -233,11 +423,11 @@ impl Current {
                 client_secret,
             } => vec![
                 (
-                    HeaderName::from_static(crate::ops::HEADER_CLIENT_ID),
+                    HeaderName::from_static(HEADER_CLIENT_ID),
                     header_value(client_id, ENV_CLIENT_ID)?,
                 ),
                 (
-                    HeaderName::from_static(crate::ops::HEADER_CLIENT_SECRET),
+                    HeaderName::from_static(HEADER_CLIENT_SECRET),
                     sensitive(header_value(client_secret.expose(), ENV_CLIENT_SECRET)?),
                 ),
             ],

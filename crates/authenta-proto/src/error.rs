@@ -5,12 +5,13 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use authenta_types::{
-    CodeClass, ErrorBody, ErrorCode, MediaId, MediaKind, MediaStatus, ModelType, Operation,
+    CodeClass, ErrorBody, ErrorCode, JOB_LIST_LIMIT_MAX, JOB_LIST_LIMIT_MIN, JobId, JobStatus,
+    MediaId, MediaKind, MediaStatus, ModelType, Operation, SlotName, TASK_TYPES,
 };
 use http::StatusCode;
 use jiff::Timestamp;
 
-use crate::retry::RetryAfter;
+use crate::wire::{RetryAfter, TransportErrorKind};
 
 /// A failure decided by the protocol: bad configuration or input, an error
 /// answer from the API or from S3, an unreadable body, or a wait that timed
@@ -56,10 +57,10 @@ pub enum ProtocolError {
     /// processing, a second finalize, delete while processing): the error
     /// says the status.
     #[error("{0}{hint}", hint = hint_suffix(self))]
-    JobState(Box<crate::jobs::JobStateError>),
+    JobState(Box<JobStateError>),
     /// Waiting for a job took longer than its bound.
     #[error("{0}{hint}", hint = hint_suffix(self))]
-    JobTimeout(Box<crate::jobs::JobWaitTimeout>),
+    JobTimeout(Box<JobWaitTimeout>),
 }
 
 /// `: what to do`, when the protocol knows, and the server's
@@ -273,12 +274,6 @@ impl ProtocolError {
             | ProtocolError::JobState(_)
             | ProtocolError::JobTimeout(_) => None,
         }
-    }
-
-    /// Whether the same request may succeed if sent again. Mirrors the retry
-    /// classifier ([`crate::retry::classify_error`]).
-    pub fn is_retryable(&self) -> bool {
-        crate::retry::classify_error(self).is_retry()
     }
 
     /// The delay the server asked for (`Retry-After`), if any.
@@ -553,7 +548,7 @@ pub enum ConfigError {
     HttpClient(String),
     /// A credential provider (a secret file, variable or command) failed.
     #[error("{0}")]
-    Credentials(crate::credentials::CredentialError),
+    Credentials(CredentialError),
     /// A profile or the config file holding it cannot be used; the message
     /// says which and what to do.
     #[error("{0}")]
@@ -707,7 +702,7 @@ pub enum ValidationError {
     },
     /// A job's inputs the API would refuse (task type, slots, formats).
     #[error("{0}")]
-    Job(#[from] crate::jobs::JobInputError),
+    Job(#[from] JobInputError),
     /// A list page size outside what the API takes.
     #[error("limit {limit} is out of range: the API takes {min} to {max} records per page", min = authenta_types::LIST_LIMIT_MIN, max = authenta_types::LIST_LIMIT_MAX)]
     InvalidLimit {
@@ -908,6 +903,439 @@ pub struct WaitTimeout {
     pub polls: u32,
 }
 
+/// A provider failed to give credentials.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("cannot read the credentials from {from}: {reason}")]
+pub struct CredentialError {
+    /// Where it was read from, as [`CredentialProvider::describe`](crate::CredentialProvider::describe) says.
+    pub from: String,
+    /// What went wrong, and what to do about it.
+    pub reason: String,
+}
+
+impl CredentialError {
+    /// The error of reading from `from`.
+    pub fn new(from: impl Into<String>, reason: impl Into<String>) -> Self {
+        CredentialError {
+            from: from.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+fn known_task_types() -> String {
+    TASK_TYPES
+        .iter()
+        .map(|t| format!("{} ({}, {})", t.slug, t.id, t.model))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn format_list(formats: &[&str]) -> String {
+    match formats {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// A job's inputs that the API would refuse, found before any request.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobInputError {
+    /// A task type the table does not list.
+    #[error(
+        "task type {given} is not one the API lists; it takes {}",
+        known_task_types()
+    )]
+    UnknownTaskType {
+        /// What was given.
+        given: String,
+    },
+    /// An input for a slot the task type does not have.
+    #[error("{task} has no {slot} slot; give its inputs only")]
+    UnknownSlot {
+        /// The task type's slug.
+        task: &'static str,
+        /// The slot given.
+        slot: SlotName,
+    },
+    /// Two inputs for one slot.
+    #[error("two inputs for the {slot} slot; give one file per slot")]
+    DuplicateSlot {
+        /// The slot.
+        slot: SlotName,
+    },
+    /// A required slot without an input.
+    #[error("{task} needs a file in its {slot} slot")]
+    MissingSlot {
+        /// The task type's slug.
+        task: &'static str,
+        /// The slot.
+        slot: SlotName,
+    },
+    /// A file whose content type the slot does not take.
+    #[error(
+        "{name}: {task} takes {} in its {slot} slot, not {content_type}; choose a file of one of those formats or another task type",
+        format_list(formats)
+    )]
+    SlotFormat {
+        /// The file's name.
+        name: String,
+        /// The task type's slug.
+        task: &'static str,
+        /// The slot.
+        slot: SlotName,
+        /// The file's content type.
+        content_type: String,
+        /// The formats the slot takes.
+        formats: &'static [&'static str],
+    },
+    /// The similarity check without a reference image.
+    #[error(
+        "{task}'s similarity check compares with a reference image: give one in the reference slot"
+    )]
+    NoReference {
+        /// The task type's slug.
+        task: &'static str,
+    },
+    /// A saved stage whose slots are not the inputs given to resume it.
+    #[error(
+        "the saved job {job} was created for the slots {saved}, not the inputs given ({given}); resume it with the same files"
+    )]
+    StageMismatch {
+        /// The saved job.
+        job: JobId,
+        /// Its slots.
+        saved: String,
+        /// The slots of the inputs given.
+        given: String,
+    },
+    /// A job id that cannot be one.
+    #[error("{id:?} is not a job id ({reason}); `authenta jobs list` shows the ids")]
+    InvalidJobId {
+        /// The text given.
+        id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A page number below 1.
+    #[error("page {page} is out of range: pages count from 1")]
+    InvalidPage {
+        /// The page given.
+        page: u32,
+    },
+    /// A jobs page size outside what the API takes.
+    #[error("limit {limit} is out of range: the API takes {min} to {max} jobs per page", min = JOB_LIST_LIMIT_MIN, max = JOB_LIST_LIMIT_MAX)]
+    InvalidLimit {
+        /// The limit given.
+        limit: u32,
+    },
+}
+
+/// A job operation refused for the job's status: cancelling a job that is
+/// processing or final (409), a second finalize (400), deleting a job
+/// while it is processing (409), or the documentation's 422 ("invalid
+/// state"). `job_status` is the job's status when the server said it
+/// (authenta-emulator's `jobStatus`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("cannot {verb} job {job}: {state} (HTTP {status}: {code}: {message})", verb = verb(*operation), state = state(job_status.as_ref(), *operation, *status))]
+pub struct JobStateError {
+    /// The job.
+    pub job: JobId,
+    /// What was refused.
+    pub operation: Operation,
+    /// The HTTP status (409, 422, 400).
+    pub status: StatusCode,
+    /// The job's status, when the answer said it.
+    pub job_status: Option<JobStatus>,
+    /// The error code the server sent.
+    pub code: ErrorCode,
+    /// The server's message.
+    pub message: String,
+}
+
+fn verb(operation: Operation) -> &'static str {
+    match operation {
+        Operation::CancelJob => "cancel",
+        Operation::DeleteJob => "delete",
+        Operation::FinalizeJob => "finalize",
+        _ => "change",
+    }
+}
+
+fn state(job_status: Option<&JobStatus>, operation: Operation, status: StatusCode) -> String {
+    match (job_status, operation, status.as_u16()) {
+        (Some(s), _, _) => format!("it is {s}"),
+        (None, Operation::CancelJob, 409) => "it is processing or done".to_owned(),
+        (None, Operation::DeleteJob, 409) => "it is processing".to_owned(),
+        (None, Operation::FinalizeJob, _) => "it is finalized already".to_owned(),
+        (None, _, _) => "its status does not allow it".to_owned(),
+    }
+}
+
+impl JobStateError {
+    /// What to do about it.
+    pub fn hint(&self) -> &'static str {
+        let status = self.job_status.as_ref();
+        match self.operation {
+            Operation::CancelJob if status.is_some_and(JobStatus::is_final) => {
+                "the job is over: there is nothing to cancel (delete it to remove it)"
+            }
+            Operation::CancelJob => {
+                "a job can be cancelled only before it is processing; wait for it to end, then delete it if unwanted"
+            }
+            Operation::DeleteJob => {
+                "a job cannot be deleted while it is processing; wait until it is final (or cancel it before processing), then delete it"
+            }
+            Operation::FinalizeJob => {
+                "the job was finalized already: wait for it instead of finalizing it again"
+            }
+            _ => "read the job to see its status",
+        }
+    }
+}
+
+/// Waiting for a job ran out of time: its last status, the time waited
+/// and the polls spent, and where the bound came from. The job goes on:
+/// waiting again with its id spends nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "job {job} is still {} after {} s ({polls} polls); the wait was bounded at {} s by {bound}",
+    last_status.as_ref().map_or("not final".to_owned(), |s| s.to_string()),
+    waited.as_secs(),
+    limit.as_secs()
+)]
+pub struct JobWaitTimeout {
+    /// The job.
+    pub job: JobId,
+    /// The last status seen.
+    pub last_status: Option<JobStatus>,
+    /// How long the wait lasted.
+    pub waited: Duration,
+    /// How many polls it made.
+    pub polls: u32,
+    /// The bound.
+    pub limit: Duration,
+    /// Where the bound came from: `the task type's time limit` or `the
+    /// caller`.
+    pub bound: WaitBound,
+}
+
+/// Where a job wait's bound came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WaitBound {
+    /// The task type's time limit (`x-task-types`).
+    TaskType(&'static str),
+    /// The caller's own bound.
+    Caller,
+    /// The poll policy's deadline (a task type with no documented limit).
+    Policy,
+}
+
+impl std::fmt::Display for WaitBound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WaitBound::TaskType(slug) => write!(f, "{slug}'s time limit"),
+            WaitBound::Caller => f.write_str("the caller"),
+            WaitBound::Policy => f.write_str("the poll policy's deadline"),
+        }
+    }
+}
+
+/// A transport's error, boxed: users name one error type whatever HTTP
+/// client runs underneath, and reach the client's own error with
+/// [`std::error::Error::source`] and `downcast_ref`.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What local I/O was doing when it failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LocalIo {
+    /// Reading the file (or stream) being uploaded: the input is at fault.
+    ReadingSource,
+    /// Writing a downloaded artifact to disk (disk full, no permission).
+    WritingArtifact,
+    /// Saving an upload's progress ([`Checkpoint`](crate::Checkpoint)):
+    /// the caller's checkpoint failed.
+    Checkpoint,
+}
+
+/// Why a flow failed: the protocol's [`ProtocolError`], the HTTP client's failure
+/// (after any retries), or local I/O. This is the error type of both
+/// backends and of `authenta_client::Client`: no generic parameter, the
+/// transport's own error boxed as the [`source`](std::error::Error::source).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The protocol's error: invalid input, an API or S3 error answer, a
+    /// timeout, ...
+    #[error(transparent)]
+    Proto(ProtocolError),
+    /// The HTTP client failed.
+    #[error("{}", transport_message(.kind, *.attempts, .operation, .mid.as_ref(), .error))]
+    Transport {
+        /// The client's error.
+        #[source]
+        error: BoxError,
+        /// What kind of failure it was.
+        kind: TransportErrorKind,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The operation, or `None` for the upload and artifact downloads.
+        operation: Option<Operation>,
+        /// The record concerned, if any.
+        mid: Option<MediaId>,
+    },
+    /// Local I/O failed.
+    #[error("{context}: {error}{}", mid_suffix(.mid.as_ref()))]
+    Io {
+        /// The error.
+        #[source]
+        error: std::io::Error,
+        /// What was being done.
+        during: LocalIo,
+        /// What was being done, in words, such as "reading clip.mp4".
+        context: String,
+        /// The record concerned, if any.
+        mid: Option<MediaId>,
+    },
+}
+
+fn mid_suffix(mid: Option<&MediaId>) -> String {
+    mid.map(|m| format!(" (mid {m})")).unwrap_or_default()
+}
+
+fn transport_message(
+    kind: &TransportErrorKind,
+    attempts: u32,
+    operation: &Option<Operation>,
+    mid: Option<&MediaId>,
+    error: &BoxError,
+) -> String {
+    use TransportErrorKind as K;
+    let what = match kind {
+        K::Connect => "cannot connect",
+        K::Timeout => "timed out",
+        K::Interrupted => "connection broken",
+        K::Other => "network error",
+    };
+    let mut text = what.to_owned();
+    match operation {
+        Some(op) => text.push_str(&format!(" on {} {}", op.route().method, op.route().path)),
+        None => text.push_str(" on the upload or download"),
+    }
+    if attempts > 1 {
+        text.push_str(&format!(" after {attempts} attempts"));
+    }
+    text.push_str(&mid_suffix(mid));
+    text.push_str(": ");
+    text.push_str(&error_chain(error.as_ref()));
+    text
+}
+
+impl Error {
+    /// The class of the failure (what a program or an exit code acts on).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Proto(e) => e.class(),
+            Error::Transport { .. } => ErrorClass::Network,
+            Error::Io {
+                during: LocalIo::ReadingSource,
+                ..
+            } => ErrorClass::InvalidInput,
+            Error::Io { .. } => ErrorClass::LocalIo,
+        }
+    }
+
+    /// The API's error code, if the API sent one.
+    pub fn code(&self) -> Option<&ErrorCode> {
+        self.as_proto().and_then(ProtocolError::code)
+    }
+
+    /// S3's error code, if S3 refused an upload ([`ProtocolError::s3_code`]).
+    pub fn s3_code(&self) -> Option<&str> {
+        self.as_proto().and_then(ProtocolError::s3_code)
+    }
+
+    /// The HTTP status of the failed answer, if there was one.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.as_proto().and_then(ProtocolError::status)
+    }
+
+    /// The media record concerned, if any.
+    pub fn mid(&self) -> Option<&MediaId> {
+        match self {
+            Error::Proto(e) => e.mid(),
+            Error::Transport { mid, .. } | Error::Io { mid, .. } => mid.as_ref(),
+        }
+    }
+
+    /// The protocol error, if this is one.
+    pub fn as_proto(&self) -> Option<&ProtocolError> {
+        match self {
+            Error::Proto(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// What to do about it, where the protocol knows.
+    pub fn hint(&self) -> Option<Cow<'static, str>> {
+        self.as_proto().and_then(ProtocolError::hint)
+    }
+
+    /// Attaches the `mid` the failure concerns, where it has none.
+    pub fn with_mid(self, mid: &MediaId) -> Self {
+        match self {
+            Error::Proto(e) => Error::Proto(e.with_mid(mid)),
+            Error::Transport {
+                error,
+                kind,
+                attempts,
+                operation,
+                mid: None,
+            } => Error::Transport {
+                error,
+                kind,
+                attempts,
+                operation,
+                mid: Some(mid.clone()),
+            },
+            Error::Io {
+                error,
+                during,
+                context,
+                mid: None,
+            } => Error::Io {
+                error,
+                during,
+                context,
+                mid: Some(mid.clone()),
+            },
+            other => other,
+        }
+    }
+}
+
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Self {
+        Error::Proto(e)
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Proto(ProtocolError::Config(e))
+    }
+}
+
+impl From<ValidationError> for Error {
+    fn from(e: ValidationError) -> Self {
+        Error::Proto(ProtocolError::Invalid(e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1018,206 +1446,5 @@ mod tests {
             content_type: "text/plain".into(),
         };
         assert!(e.to_string().contains("image/jpeg"));
-    }
-}
-
-/// A transport's error, boxed: users name one error type whatever HTTP
-/// client runs underneath, and reach the client's own error with
-/// [`std::error::Error::source`] and `downcast_ref`.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// What local I/O was doing when it failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LocalIo {
-    /// Reading the file (or stream) being uploaded: the input is at fault.
-    ReadingSource,
-    /// Writing a downloaded artifact to disk (disk full, no permission).
-    WritingArtifact,
-    /// Saving an upload's progress ([`Checkpoint`](crate::Checkpoint)):
-    /// the caller's checkpoint failed.
-    Checkpoint,
-}
-
-/// Why a flow failed: the protocol's [`ProtocolError`], the HTTP client's failure
-/// (after any retries), or local I/O. This is the error type of both
-/// backends and of `authenta_client::Client`: no generic parameter, the
-/// transport's own error boxed as the [`source`](std::error::Error::source).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The protocol's error: invalid input, an API or S3 error answer, a
-    /// timeout, ...
-    #[error(transparent)]
-    Proto(ProtocolError),
-    /// The HTTP client failed.
-    #[error("{}", transport_message(.kind, *.attempts, .operation, .mid.as_ref(), .error))]
-    Transport {
-        /// The client's error.
-        #[source]
-        error: BoxError,
-        /// What kind of failure it was.
-        kind: crate::wire::TransportErrorKind,
-        /// How many attempts were made.
-        attempts: u32,
-        /// The operation, or `None` for the upload and artifact downloads.
-        operation: Option<Operation>,
-        /// The record concerned, if any.
-        mid: Option<MediaId>,
-    },
-    /// Local I/O failed.
-    #[error("{context}: {error}{}", mid_suffix(.mid.as_ref()))]
-    Io {
-        /// The error.
-        #[source]
-        error: std::io::Error,
-        /// What was being done.
-        during: LocalIo,
-        /// What was being done, in words, such as "reading clip.mp4".
-        context: String,
-        /// The record concerned, if any.
-        mid: Option<MediaId>,
-    },
-}
-
-fn mid_suffix(mid: Option<&MediaId>) -> String {
-    mid.map(|m| format!(" (mid {m})")).unwrap_or_default()
-}
-
-fn transport_message(
-    kind: &crate::wire::TransportErrorKind,
-    attempts: u32,
-    operation: &Option<Operation>,
-    mid: Option<&MediaId>,
-    error: &BoxError,
-) -> String {
-    use crate::wire::TransportErrorKind as K;
-    let what = match kind {
-        K::Connect => "cannot connect",
-        K::Timeout => "timed out",
-        K::Interrupted => "connection broken",
-        K::Other => "network error",
-    };
-    let mut text = what.to_owned();
-    match operation {
-        Some(op) => text.push_str(&format!(" on {} {}", op.route().method, op.route().path)),
-        None => text.push_str(" on the upload or download"),
-    }
-    if attempts > 1 {
-        text.push_str(&format!(" after {attempts} attempts"));
-    }
-    text.push_str(&mid_suffix(mid));
-    text.push_str(": ");
-    text.push_str(&error_chain(error.as_ref()));
-    text
-}
-
-impl Error {
-    /// The class of the failure (what a program or an exit code acts on).
-    pub fn class(&self) -> ErrorClass {
-        match self {
-            Error::Proto(e) => e.class(),
-            Error::Transport { .. } => ErrorClass::Network,
-            Error::Io {
-                during: LocalIo::ReadingSource,
-                ..
-            } => ErrorClass::InvalidInput,
-            Error::Io { .. } => ErrorClass::LocalIo,
-        }
-    }
-
-    /// The API's error code, if the API sent one.
-    pub fn code(&self) -> Option<&ErrorCode> {
-        self.as_proto().and_then(ProtocolError::code)
-    }
-
-    /// S3's error code, if S3 refused an upload ([`ProtocolError::s3_code`]).
-    pub fn s3_code(&self) -> Option<&str> {
-        self.as_proto().and_then(ProtocolError::s3_code)
-    }
-
-    /// The HTTP status of the failed answer, if there was one.
-    pub fn status(&self) -> Option<StatusCode> {
-        self.as_proto().and_then(ProtocolError::status)
-    }
-
-    /// The media record concerned, if any.
-    pub fn mid(&self) -> Option<&MediaId> {
-        match self {
-            Error::Proto(e) => e.mid(),
-            Error::Transport { mid, .. } | Error::Io { mid, .. } => mid.as_ref(),
-        }
-    }
-
-    /// Whether trying the same thing again later may succeed.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::Proto(e) => e.is_retryable(),
-            Error::Transport { kind, .. } => crate::retry::classify_transport(*kind).is_retry(),
-            Error::Io { .. } => false,
-        }
-    }
-
-    /// The protocol error, if this is one.
-    pub fn as_proto(&self) -> Option<&ProtocolError> {
-        match self {
-            Error::Proto(e) => Some(e),
-            _ => None,
-        }
-    }
-
-    /// What to do about it, where the protocol knows.
-    pub fn hint(&self) -> Option<Cow<'static, str>> {
-        self.as_proto().and_then(ProtocolError::hint)
-    }
-
-    /// Attaches the `mid` the failure concerns, where it has none.
-    pub fn with_mid(self, mid: &MediaId) -> Self {
-        match self {
-            Error::Proto(e) => Error::Proto(e.with_mid(mid)),
-            Error::Transport {
-                error,
-                kind,
-                attempts,
-                operation,
-                mid: None,
-            } => Error::Transport {
-                error,
-                kind,
-                attempts,
-                operation,
-                mid: Some(mid.clone()),
-            },
-            Error::Io {
-                error,
-                during,
-                context,
-                mid: None,
-            } => Error::Io {
-                error,
-                during,
-                context,
-                mid: Some(mid.clone()),
-            },
-            other => other,
-        }
-    }
-}
-
-impl From<ProtocolError> for Error {
-    fn from(e: ProtocolError) -> Self {
-        Error::Proto(e)
-    }
-}
-
-impl From<ConfigError> for Error {
-    fn from(e: ConfigError) -> Self {
-        Error::Proto(ProtocolError::Config(e))
-    }
-}
-
-impl From<ValidationError> for Error {
-    fn from(e: ValidationError) -> Self {
-        Error::Proto(ProtocolError::Invalid(e))
     }
 }

@@ -1,22 +1,21 @@
 //! Jobs (`/v1/jobs`): what the job operations ([`crate::ops`]) and the job
 //! flows ([`crate::engine::jobs`]) share: a slot's checked input
 //! ([`JobFile`]), the check of a job's inputs against its task type
-//! ([`check_job_inputs`]), the job errors ([`JobStateError`],
-//! [`JobWaitTimeout`], [`JobInputError`]) and the page walk
-//! ([`JobCursor`]).
+//! ([`check_job_inputs`]) and the page walk ([`JobCursor`]). The job
+//! errors ([`JobInputError`],
+//! [`JobStateError`](crate::JobStateError),
+//! [`JobWaitTimeout`](crate::JobWaitTimeout)) live with the other errors
+//! in `error`, which imports nothing of this module's.
 
 use std::collections::HashSet;
 use std::io::{Cursor, Read, Seek};
-use std::time::Duration;
 
 use authenta_types::{
-    ErrorCode, JOB_LIST_LIMIT_MAX, JOB_LIST_LIMIT_MIN, JobId, JobInput, JobList, JobListQuery,
-    JobParameters, JobStatus, MAX_UPLOAD_SIZE, Operation, SlotName, TASK_TYPES, TaskType,
-    TaskTypeInfo,
+    JOB_LIST_LIMIT_MAX, JOB_LIST_LIMIT_MIN, JobId, JobInput, JobList, JobListQuery, JobParameters,
+    JobStatus, MAX_UPLOAD_SIZE, SlotName, TaskType, TaskTypeInfo,
 };
-use http::StatusCode;
 
-use crate::error::ValidationError;
+use crate::error::{JobInputError, ValidationError};
 use crate::validate::{MediaFile, check_name, same_type};
 
 /// One slot's input, checked: which slot, and the file (its name, content
@@ -211,116 +210,6 @@ pub fn task_type(name: &str) -> Result<TaskType, ValidationError> {
     })
 }
 
-fn known_task_types() -> String {
-    TASK_TYPES
-        .iter()
-        .map(|t| format!("{} ({}, {})", t.slug, t.id, t.model))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn format_list(formats: &[&str]) -> String {
-    match formats {
-        [] => String::new(),
-        [one] => (*one).to_owned(),
-        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
-    }
-}
-
-/// A job's inputs that the API would refuse, found before any request.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum JobInputError {
-    /// A task type the table does not list.
-    #[error(
-        "task type {given} is not one the API lists; it takes {}",
-        known_task_types()
-    )]
-    UnknownTaskType {
-        /// What was given.
-        given: String,
-    },
-    /// An input for a slot the task type does not have.
-    #[error("{task} has no {slot} slot; give its inputs only")]
-    UnknownSlot {
-        /// The task type's slug.
-        task: &'static str,
-        /// The slot given.
-        slot: SlotName,
-    },
-    /// Two inputs for one slot.
-    #[error("two inputs for the {slot} slot; give one file per slot")]
-    DuplicateSlot {
-        /// The slot.
-        slot: SlotName,
-    },
-    /// A required slot without an input.
-    #[error("{task} needs a file in its {slot} slot")]
-    MissingSlot {
-        /// The task type's slug.
-        task: &'static str,
-        /// The slot.
-        slot: SlotName,
-    },
-    /// A file whose content type the slot does not take.
-    #[error(
-        "{name}: {task} takes {} in its {slot} slot, not {content_type}; choose a file of one of those formats or another task type",
-        format_list(formats)
-    )]
-    SlotFormat {
-        /// The file's name.
-        name: String,
-        /// The task type's slug.
-        task: &'static str,
-        /// The slot.
-        slot: SlotName,
-        /// The file's content type.
-        content_type: String,
-        /// The formats the slot takes.
-        formats: &'static [&'static str],
-    },
-    /// The similarity check without a reference image.
-    #[error(
-        "{task}'s similarity check compares with a reference image: give one in the reference slot"
-    )]
-    NoReference {
-        /// The task type's slug.
-        task: &'static str,
-    },
-    /// A saved stage whose slots are not the inputs given to resume it.
-    #[error(
-        "the saved job {job} was created for the slots {saved}, not the inputs given ({given}); resume it with the same files"
-    )]
-    StageMismatch {
-        /// The saved job.
-        job: JobId,
-        /// Its slots.
-        saved: String,
-        /// The slots of the inputs given.
-        given: String,
-    },
-    /// A job id that cannot be one.
-    #[error("{id:?} is not a job id ({reason}); `authenta jobs list` shows the ids")]
-    InvalidJobId {
-        /// The text given.
-        id: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A page number below 1.
-    #[error("page {page} is out of range: pages count from 1")]
-    InvalidPage {
-        /// The page given.
-        page: u32,
-    },
-    /// A jobs page size outside what the API takes.
-    #[error("limit {limit} is out of range: the API takes {min} to {max} jobs per page", min = JOB_LIST_LIMIT_MIN, max = JOB_LIST_LIMIT_MAX)]
-    InvalidLimit {
-        /// The limit given.
-        limit: u32,
-    },
-}
-
 /// Checks a jobs list query: `page` from 1, `limit` within what the API
 /// takes.
 pub(crate) fn check_list_query(query: &JobListQuery) -> Result<(), JobInputError> {
@@ -334,117 +223,6 @@ pub(crate) fn check_list_query(query: &JobListQuery) -> Result<(), JobInputError
         return Err(JobInputError::InvalidLimit { limit });
     }
     Ok(())
-}
-
-/// A job operation refused for the job's status: cancelling a job that is
-/// processing or final (409), a second finalize (400), deleting a job
-/// while it is processing (409), or the documentation's 422 ("invalid
-/// state"). `job_status` is the job's status when the server said it
-/// (authenta-emulator's `jobStatus`).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("cannot {verb} job {job}: {state} (HTTP {status}: {code}: {message})", verb = verb(*operation), state = state(job_status.as_ref(), *operation, *status))]
-pub struct JobStateError {
-    /// The job.
-    pub job: JobId,
-    /// What was refused.
-    pub operation: Operation,
-    /// The HTTP status (409, 422, 400).
-    pub status: StatusCode,
-    /// The job's status, when the answer said it.
-    pub job_status: Option<JobStatus>,
-    /// The error code the server sent.
-    pub code: ErrorCode,
-    /// The server's message.
-    pub message: String,
-}
-
-fn verb(operation: Operation) -> &'static str {
-    match operation {
-        Operation::CancelJob => "cancel",
-        Operation::DeleteJob => "delete",
-        Operation::FinalizeJob => "finalize",
-        _ => "change",
-    }
-}
-
-fn state(job_status: Option<&JobStatus>, operation: Operation, status: StatusCode) -> String {
-    match (job_status, operation, status.as_u16()) {
-        (Some(s), _, _) => format!("it is {s}"),
-        (None, Operation::CancelJob, 409) => "it is processing or done".to_owned(),
-        (None, Operation::DeleteJob, 409) => "it is processing".to_owned(),
-        (None, Operation::FinalizeJob, _) => "it is finalized already".to_owned(),
-        (None, _, _) => "its status does not allow it".to_owned(),
-    }
-}
-
-impl JobStateError {
-    /// What to do about it.
-    pub fn hint(&self) -> &'static str {
-        let status = self.job_status.as_ref();
-        match self.operation {
-            Operation::CancelJob if status.is_some_and(JobStatus::is_final) => {
-                "the job is over: there is nothing to cancel (delete it to remove it)"
-            }
-            Operation::CancelJob => {
-                "a job can be cancelled only before it is processing; wait for it to end, then delete it if unwanted"
-            }
-            Operation::DeleteJob => {
-                "a job cannot be deleted while it is processing; wait until it is final (or cancel it before processing), then delete it"
-            }
-            Operation::FinalizeJob => {
-                "the job was finalized already: wait for it instead of finalizing it again"
-            }
-            _ => "read the job to see its status",
-        }
-    }
-}
-
-/// Waiting for a job ran out of time: its last status, the time waited
-/// and the polls spent, and where the bound came from. The job goes on:
-/// waiting again with its id spends nothing.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "job {job} is still {} after {} s ({polls} polls); the wait was bounded at {} s by {bound}",
-    last_status.as_ref().map_or("not final".to_owned(), |s| s.to_string()),
-    waited.as_secs(),
-    limit.as_secs()
-)]
-pub struct JobWaitTimeout {
-    /// The job.
-    pub job: JobId,
-    /// The last status seen.
-    pub last_status: Option<JobStatus>,
-    /// How long the wait lasted.
-    pub waited: Duration,
-    /// How many polls it made.
-    pub polls: u32,
-    /// The bound.
-    pub limit: Duration,
-    /// Where the bound came from: `the task type's time limit` or `the
-    /// caller`.
-    pub bound: WaitBound,
-}
-
-/// Where a job wait's bound came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum WaitBound {
-    /// The task type's time limit (`x-task-types`).
-    TaskType(&'static str),
-    /// The caller's own bound.
-    Caller,
-    /// The poll policy's deadline (a task type with no documented limit).
-    Policy,
-}
-
-impl std::fmt::Display for WaitBound {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WaitBound::TaskType(slug) => write!(f, "{slug}'s time limit"),
-            WaitBound::Caller => f.write_str("the caller"),
-            WaitBound::Policy => f.write_str("the poll policy's deadline"),
-        }
-    }
 }
 
 /// Walks every page of `GET /v1/jobs` (`page` from 1), with the same rules
@@ -587,7 +365,7 @@ pub enum InconsistentJobPage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use authenta_types::{Job, Pagination};
+    use authenta_types::{Job, Pagination, TASK_TYPES};
 
     fn input(slot: SlotName, content_type: &str) -> JobInput {
         JobInput {

@@ -59,6 +59,7 @@ mod config;
 mod credentials;
 pub mod engine;
 mod error;
+mod job_options;
 mod jobs;
 mod ops;
 mod options;
@@ -73,26 +74,26 @@ mod wire;
 pub use authenta_types as types;
 pub use http;
 
-pub use config::{
-    ApiKey, ClientSecret, Config, CredentialKind, Credentials, DEFAULT_USER_AGENT, ENV_API_KEY,
-    ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
+pub use config::{Config, DEFAULT_USER_AGENT, ENV_BASE_URL};
+pub use credentials::{
+    ApiKey, ClientSecret, CredentialKind, CredentialProvider, Credentials, ENV_API_KEY,
+    ENV_CLIENT_ID, ENV_CLIENT_SECRET, HEADER_CLIENT_ID, HEADER_CLIENT_SECRET, QuotaUsage, Refresh,
 };
-pub use credentials::{CredentialError, CredentialProvider, QuotaUsage, Refresh};
 pub use engine::resume::Resume;
 pub use error::{
-    ApiError, BatchStopped, BoxError, ConfigError, DecodeError, Error, ErrorClass, HttpError,
-    Interrupted, LocalIo, ProtocolError, UploadError, UploadExpired, ValidationError, WaitTimeout,
-    error_chain,
+    ApiError, BatchStopped, BoxError, ConfigError, CredentialError, DecodeError, Error, ErrorClass,
+    HttpError, Interrupted, JobInputError, JobStateError, JobWaitTimeout, LocalIo, ProtocolError,
+    UploadError, UploadExpired, ValidationError, WaitBound, WaitTimeout, error_chain,
 };
+pub use job_options::JobOptions;
 pub use jobs::{
-    InconsistentJobPage, JobCursor, JobFile, JobInputError, JobStateError, JobWaitTimeout,
-    WaitBound, check_job_id, check_job_inputs, task_type,
+    InconsistentJobPage, JobCursor, JobFile, check_job_id, check_job_inputs, task_type,
 };
 pub use ops::{
     ApiRequest, CancelJob, CreateJob, CreateMedia, DeleteJob, DeleteMedia, FinalizeJob, GetJob,
-    GetMedia, HEADER_CLIENT_ID, HEADER_CLIENT_SECRET, ListJobs, ListMedia,
+    GetMedia, ListJobs, ListMedia,
 };
-pub use options::{CallOptions, Checkpoint, CheckpointFn, JobOptions, ProgressFn, UploadOptions};
+pub use options::{CallOptions, Checkpoint, CheckpointFn, ProgressFn, UploadOptions};
 pub use paginate::{InconsistentPage, ListCursor};
 pub use poll::{PollPolicy, PollStep};
 pub use response::{
@@ -100,8 +101,8 @@ pub use response::{
     read_upload_response, snippet,
 };
 pub use retry::{
-    Replay, RetryAction, RetryAfter, RetryDecision, RetryPolicy, RetryReason, classify_error,
-    classify_status, classify_transport,
+    Replay, RetryAction, RetryDecision, RetryPolicy, RetryReason, classify_error, classify_status,
+    classify_transport,
 };
 pub use upload::{EXPECT_CONTINUE_MIN, EXPECT_CONTINUE_WAIT, UploadTarget, artifact_request};
 pub use validate::{
@@ -109,6 +110,6 @@ pub use validate::{
     detect_content_type,
 };
 pub use wire::{
-    MAX_API_RESPONSE_BYTES, RESPONSE_READ_LIMIT, RequestTimeout, ShortBody, TransportErrorKind,
-    UploadStalled,
+    MAX_API_RESPONSE_BYTES, RESPONSE_READ_LIMIT, RequestTimeout, RetryAfter, ShortBody,
+    TransportErrorKind, UploadStalled,
 };

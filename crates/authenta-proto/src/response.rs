@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::config::Config;
 use crate::error::{ApiError, DecodeError, HttpError, ProtocolError, UploadError};
-use crate::retry::RetryAfter;
+use crate::wire::RetryAfter;
 
 /// The most bytes of an unreadable body an error keeps.
 pub const SNIPPET_LEN: usize = 512;
@@ -298,7 +298,7 @@ fn parse_s3_error(body: &[u8]) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Credentials;
+    use crate::credentials::Credentials;
     use authenta_types::{ERROR_CODES, ErrorCode};
     use http::StatusCode;
 

@@ -3,13 +3,12 @@
 //! smithy-rs. Randomness comes in as an argument, so every path is tested
 //! without sleeping.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use authenta_types::RetryAdvice;
 use http::StatusCode;
-use jiff::Timestamp;
 
-use crate::error::ProtocolError;
+use crate::error::{Error, ProtocolError};
 use crate::wire::TransportErrorKind;
 
 /// What the classifier says about one outcome.
@@ -88,6 +87,26 @@ pub fn classify_transport(kind: TransportErrorKind) -> RetryAction {
     })
 }
 
+/// The retry classifier's answers, asked of the errors themselves.
+impl ProtocolError {
+    /// Whether the same request may succeed if sent again. Mirrors the retry
+    /// classifier ([`classify_error`]).
+    pub fn is_retryable(&self) -> bool {
+        classify_error(self).is_retry()
+    }
+}
+
+impl Error {
+    /// Whether trying the same thing again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Proto(e) => e.is_retryable(),
+            Error::Transport { kind, .. } => classify_transport(*kind).is_retry(),
+            Error::Io { .. } => false,
+        }
+    }
+}
+
 /// Whether a request may be sent again once it may have reached the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Replay {
@@ -124,43 +143,6 @@ impl Replay {
                 matches!(reason, RetryReason::Connect | RetryReason::Throttled)
             }
             Replay::Upload { reopenable } => reopenable,
-        }
-    }
-}
-
-/// A server's `Retry-After`: a delay or a date.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RetryAfter {
-    /// `Retry-After: 7`.
-    Delay(Duration),
-    /// `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`.
-    At(Timestamp),
-}
-
-impl RetryAfter {
-    /// Parses a `Retry-After` value; `None` when it is neither form.
-    pub fn parse(value: &str) -> Option<RetryAfter> {
-        let value = value.trim();
-        if let Ok(secs) = value.parse::<u64>() {
-            return Some(RetryAfter::Delay(Duration::from_secs(secs)));
-        }
-        jiff::fmt::rfc2822::DateTimeParser::new()
-            .parse_timestamp(value)
-            .ok()
-            .map(RetryAfter::At)
-    }
-
-    /// The delay it asks for, measured from `now`.
-    pub fn delay(&self, now: SystemTime) -> Duration {
-        match self {
-            RetryAfter::Delay(d) => *d,
-            RetryAfter::At(at) => {
-                let Ok(now) = Timestamp::try_from(now) else {
-                    return Duration::ZERO;
-                };
-                let secs = at.duration_since(now).as_secs_f64();
-                Duration::try_from_secs_f64(secs).unwrap_or(Duration::ZERO)
-            }
         }
     }
 }
@@ -267,7 +249,9 @@ impl RetryPolicy {
 mod tests {
     use super::*;
     use crate::error::{ApiError, HttpError, UploadError};
+    use crate::wire::RetryAfter;
     use authenta_types::{ApiGeneration, ErrorBody, ErrorCode};
+    use std::time::SystemTime;
 
     fn api(code: &str, status: u16) -> ProtocolError {
         ProtocolError::Api(Box::new(ApiError {

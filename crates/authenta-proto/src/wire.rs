@@ -1,11 +1,14 @@
 //! What a transport and the protocol agree on, with no I/O: how much of an
 //! answer to read, what kind of failure a transport error is (the retry
 //! decision reads it), a request's own timeout, and the errors a transport
-//! reports for a body that broke off or an upload that stalled. The
-//! transport traits themselves live in `authenta-client`.
+//! reports for a body that broke off or an upload that stalled, and a
+//! server's `Retry-After`. The transport traits themselves live in
+//! `authenta-client`.
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use jiff::Timestamp;
 
 /// A request's own timeout, in place of the transport's request timeout:
 /// set (as a request extension) on the API requests and artifact downloads
@@ -125,4 +128,41 @@ pub struct ShortBody {
 pub struct UploadStalled {
     /// How long it went without progress.
     pub after: Duration,
+}
+
+/// A server's `Retry-After`: a delay or a date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// `Retry-After: 7`.
+    Delay(Duration),
+    /// `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`.
+    At(Timestamp),
+}
+
+impl RetryAfter {
+    /// Parses a `Retry-After` value; `None` when it is neither form.
+    pub fn parse(value: &str) -> Option<RetryAfter> {
+        let value = value.trim();
+        if let Ok(secs) = value.parse::<u64>() {
+            return Some(RetryAfter::Delay(Duration::from_secs(secs)));
+        }
+        jiff::fmt::rfc2822::DateTimeParser::new()
+            .parse_timestamp(value)
+            .ok()
+            .map(RetryAfter::At)
+    }
+
+    /// The delay it asks for, measured from `now`.
+    pub fn delay(&self, now: SystemTime) -> Duration {
+        match self {
+            RetryAfter::Delay(d) => *d,
+            RetryAfter::At(at) => {
+                let Ok(now) = Timestamp::try_from(now) else {
+                    return Duration::ZERO;
+                };
+                let secs = at.duration_since(now).as_secs_f64();
+                Duration::try_from_secs_f64(secs).unwrap_or(Duration::ZERO)
+            }
+        }
+    }
 }

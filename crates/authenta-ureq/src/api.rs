@@ -19,8 +19,8 @@ use authenta_client::{Blocking, media_id};
 
 use authenta_client::proto::{JobFile, JobOptions};
 use authenta_client::types::{
-    Artifact, CreatedJob, Job, JobList, JobListQuery, JobParameters, JobStatus, JobStatusUpdate,
-    SlotName, TaskType,
+    Artifact, CreatedJob, Job, JobId, JobList, JobListQuery, JobParameters, JobStatus,
+    JobStatusUpdate, SlotName, TaskType,
 };
 
 use crate::{ClientBuilder, Result, StdRuntime, UreqTransport};
@@ -421,6 +421,20 @@ impl Client {
     /// observer.
     pub fn wait_job_with(&self, job: impl AsRef<str>, options: &JobOptions) -> Result<Job> {
         self.inner.wait_job_with(job, options)
+    }
+
+    /// Waits for many finalized jobs at once with the lists of active jobs
+    /// (one `GET` per job only once it left them), each bounded by its task
+    /// type's time limit unless `options` bounds it: each job's final job,
+    /// or why waiting for it failed.
+    ///
+    /// Spends about one query per round, plus one per finished job.
+    pub fn wait_jobs(
+        &self,
+        jobs: &[(JobId, Option<TaskType>)],
+        options: &JobOptions,
+    ) -> Result<Vec<(JobId, Result<Job>)>> {
+        self.inner.wait_jobs(jobs, options)
     }
 
     /// Downloads one of a job's artifacts to `path`, streamed (written as

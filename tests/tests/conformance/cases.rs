@@ -1498,3 +1498,37 @@ pub fn the_created_jobs_id_is_read_from_either_shape<B: Backend>() {
     let done = client.wait_job_with(&job.id, &JobOptions::new()).unwrap();
     assert_eq!(done.status, JobStatus::Completed);
 }
+
+pub fn many_jobs_are_waited_for_with_the_list<B: Backend>() {
+    let env = Env::with_processing_time(Duration::from_millis(300));
+    let client: B = env.client();
+    let mut jobs = Vec::new();
+    for i in 0..3 {
+        let path = job_input(&env, &format!("p{i}"), "image/png");
+        let bytes = std::fs::read(&path).unwrap();
+        let file = JobFile::from_bytes(SlotName::Original, "p.png", &bytes, None).unwrap();
+        let created = client
+            .create_job(TaskType::AiImageDetection, &[file])
+            .unwrap();
+        let slot = created.job.slot(&SlotName::Original).unwrap();
+        let url = slot.upload_url.clone().unwrap();
+        let target = UploadTarget::new(url, "image/png", bytes.len() as u64, None).unwrap();
+        client.upload_to(&target, &path).unwrap();
+        client.finalize_job(&created.job.id).unwrap();
+        jobs.push((created.job.id, Some(TaskType::AiImageDetection)));
+    }
+    env.emu.clear_api_requests();
+    let finished = client.wait_jobs(&jobs, &JobOptions::new()).unwrap();
+    assert_eq!(finished.len(), 3);
+    for (id, job) in &finished {
+        let job = job.as_ref().unwrap();
+        assert_eq!((&job.id, &job.status), (id, &JobStatus::Completed));
+    }
+    // The lists of active jobs were read, and each job on its own at most
+    // a few times (once it left them), not once per poll.
+    assert!(!env.requests("GET", "/api/v1/jobs?").is_empty());
+    for (id, _) in &jobs {
+        let singles = env.requests("GET", &format!("/api/v1/jobs/{id}")).len();
+        assert!(singles <= 2, "{id}: {singles} single reads");
+    }
+}

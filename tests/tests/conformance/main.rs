@@ -33,6 +33,7 @@ macro_rules! conformance {
                     cancelled_and_failed_end_the_wait_at_once,
                     the_wait_is_bounded_by_the_task_types_limit,
                     the_created_jobs_id_is_read_from_either_shape,
+                    many_jobs_are_waited_for_with_the_list,
                 );
             }
             mod client_secret {

@@ -45,3 +45,39 @@ pub fn until(limit: std::time::Duration, mut done: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// What a finished `authenta` run printed, and its exit code.
+pub struct Run {
+    /// The exit code.
+    pub code: i32,
+    /// Its stdout.
+    pub stdout: String,
+    /// Its stderr.
+    pub stderr: String,
+}
+
+/// Runs `cmd` with `args` and checks its exit code (showing the output
+/// when it differs).
+#[track_caller]
+pub fn run_expect(cmd: &mut Command, args: &[&str], code: i32) -> Run {
+    let output = cmd.args(args).output().unwrap();
+    let run = Run {
+        code: output.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    };
+    assert_eq!(
+        run.code, code,
+        "authenta {args:?}\nstdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    run
+}
+
+/// Every stdout line of `run`, as JSON.
+pub fn stdout_json(run: &Run) -> Vec<serde_json::Value> {
+    run.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}

@@ -156,7 +156,7 @@ impl<Op: ApiRequest> Call<Op> {
     /// Takes in what the provider gave.
     fn on_credentials(
         &mut self,
-        given: Result<crate::config::Credentials, crate::credentials::CredentialError>,
+        given: Result<crate::credentials::Credentials, crate::error::CredentialError>,
     ) -> Action<Op::Output> {
         let offered = given
             .map_err(crate::error::ConfigError::Credentials)

@@ -38,8 +38,10 @@ use serde::{Deserialize, Serialize};
 use super::flows::{Call, Download, SourceInfo, UploadTo};
 use super::{Action, Event, Flow, Inputs, poll_again_after, unexpected};
 use crate::config::Config;
-use crate::error::{DecodeError, Error, LocalIo, ProtocolError, ValidationError};
-use crate::jobs::{JobCursor, JobFile, JobWaitTimeout, WaitBound, check_job_inputs};
+use crate::error::{
+    DecodeError, Error, JobWaitTimeout, LocalIo, ProtocolError, ValidationError, WaitBound,
+};
+use crate::jobs::{JobCursor, JobFile, check_job_inputs};
 use crate::ops::{CreateJob, DeleteJob, FinalizeJob, GetJob, ListJobs};
 use crate::poll::{PollPolicy, PollStep};
 use crate::retry::RetryPolicy;
@@ -740,7 +742,7 @@ impl RunJob {
                     );
                     if saved != given {
                         return Err(Error::from(ProtocolError::Invalid(
-                            crate::jobs::JobInputError::StageMismatch { job, saved, given }.into(),
+                            crate::error::JobInputError::StageMismatch { job, saved, given }.into(),
                         )));
                     }
                     let stale = slots

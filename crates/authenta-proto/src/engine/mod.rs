@@ -38,9 +38,9 @@ use std::time::{Duration, Instant, SystemTime};
 use authenta_types::{Media, MediaId, MediaStatus, Operation};
 use http::{Request, Response, StatusCode};
 
-use crate::config::{Config, Credentials};
-use crate::credentials::{CredentialError, Refresh};
-use crate::error::{BoxError, Error, ProtocolError, WaitTimeout};
+use crate::config::Config;
+use crate::credentials::{Credentials, Refresh};
+use crate::error::{BoxError, CredentialError, Error, ProtocolError, WaitTimeout};
 use crate::ops::ApiRequest;
 use crate::poll::{PollPolicy, PollStep};
 use crate::response::{UploadReceipt, read_upload_response};

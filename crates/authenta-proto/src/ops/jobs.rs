@@ -11,8 +11,9 @@ use percent_encoding::utf8_percent_encode;
 
 use super::{ApiRequest, PATH_SEGMENT, api_request};
 use crate::config::Config;
+use crate::error::JobStateError;
 use crate::error::{DecodeError, ProtocolError, ValidationError};
-use crate::jobs::{JobFile, JobStateError, check_job_inputs, check_list_query};
+use crate::jobs::{JobFile, check_job_inputs, check_list_query};
 use crate::response::{check_api_response, read_json};
 
 /// `base + path`, with `{jobId}` replaced by the percent-encoded id.
@@ -392,7 +393,7 @@ impl ApiRequest for ListJobs {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::config::Credentials;
+    use crate::credentials::Credentials;
     use crate::ops::test_support::json;
     use authenta_types::SlotName;
     use http::header::AUTHORIZATION;

@@ -24,12 +24,6 @@ pub use get::GetMedia;
 pub use jobs::{CancelJob, CreateJob, DeleteJob, FinalizeJob, GetJob, ListJobs};
 pub use list::ListMedia;
 
-/// The client id's header (a client id and secret; an API key goes in
-/// `Authorization: Bearer`, marked sensitive).
-pub const HEADER_CLIENT_ID: &str = "x-client-id";
-/// The secret's header; its value is always marked sensitive.
-pub const HEADER_CLIENT_SECRET: &str = "x-client-secret";
-
 /// One API operation: a request to build and an answer to read.
 ///
 /// ```
@@ -160,7 +154,7 @@ pub(crate) fn api_request(
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::*;
-    use crate::config::Credentials;
+    use crate::credentials::{Credentials, HEADER_CLIENT_ID, HEADER_CLIENT_SECRET};
 
     pub fn config() -> Config {
         Config::new(Credentials::new("client-1", "secret-1"))
