@@ -71,19 +71,10 @@ impl JobId {
     /// assert!(JobId::parse("1/../2").is_err());
     /// ```
     pub fn parse(id: &str) -> Result<Self, InvalidJobId> {
-        let reason = if id.is_empty() {
-            "it is empty"
-        } else if id.len() > 64 {
-            "it is longer than 64 characters"
-        } else if !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            "only ASCII letters, digits, '-' and '_' may appear"
-        } else {
-            return Ok(JobId(id.to_owned()));
-        };
-        Err(InvalidJobId { reason })
+        match crate::wire::id_problem(id) {
+            Some(reason) => Err(InvalidJobId { reason }),
+            None => Ok(JobId(id.to_owned())),
+        }
     }
 
     /// The id as text.

@@ -49,25 +49,10 @@ impl MediaId {
     /// assert!(MediaId::parse("../admin").is_err());
     /// ```
     pub fn parse(mid: &str) -> Result<Self, InvalidMediaId> {
-        if mid.is_empty() {
-            return Err(InvalidMediaId {
-                reason: "it is empty",
-            });
+        match crate::wire::id_problem(mid) {
+            Some(reason) => Err(InvalidMediaId { reason }),
+            None => Ok(MediaId(mid.to_owned())),
         }
-        if mid.len() > 64 {
-            return Err(InvalidMediaId {
-                reason: "it is longer than 64 characters",
-            });
-        }
-        if !mid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(InvalidMediaId {
-                reason: "only ASCII letters, digits, '-' and '_' may appear",
-            });
-        }
-        Ok(MediaId(mid.to_owned()))
     }
 
     /// The id as a string.

@@ -55,3 +55,21 @@ macro_rules! wire_enum {
         }
     };
 }
+
+/// Why a record or job id typed by a person cannot be one (it goes into a
+/// URL path): empty, longer than 64 characters, or holding anything but
+/// ASCII letters, digits, `-` and `_`. `None` when it may be one.
+pub(crate) fn id_problem(id: &str) -> Option<&'static str> {
+    if id.is_empty() {
+        Some("it is empty")
+    } else if id.len() > 64 {
+        Some("it is longer than 64 characters")
+    } else if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        Some("only ASCII letters, digits, '-' and '_' may appear")
+    } else {
+        None
+    }
+}
