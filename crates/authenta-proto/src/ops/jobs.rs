@@ -238,31 +238,41 @@ job_operation!(
     DeleteJob
 );
 
-impl ApiRequest for FinalizeJob {
-    type Output = JobStatusUpdate;
-    const OPERATION: Operation = Operation::FinalizeJob;
+/// The `ApiRequest` of an operation that moves a job (finalize, cancel):
+/// its answer is the job's new status, a refusal for the job's state is a
+/// [`ProtocolError::JobState`].
+macro_rules! status_update_request {
+    ($name:ident) => {
+        impl ApiRequest for $name {
+            type Output = JobStatusUpdate;
+            const OPERATION: Operation = Operation::$name;
 
-    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, ProtocolError> {
-        self.request(config)
-    }
+            fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, ProtocolError> {
+                self.request(config)
+            }
 
-    fn parse(&self, response: Response<Vec<u8>>) -> Result<JobStatusUpdate, ProtocolError> {
-        read_json(&response, Self::OPERATION, None)
-    }
+            fn parse(&self, response: Response<Vec<u8>>) -> Result<JobStatusUpdate, ProtocolError> {
+                read_json(&response, Self::OPERATION, None)
+            }
 
-    fn read(
-        &self,
-        config: &Config,
-        response: Response<Vec<u8>>,
-    ) -> Result<JobStatusUpdate, ProtocolError> {
-        self.parse(check_job_state(
-            response,
-            Self::OPERATION,
-            &self.job,
-            config,
-        )?)
-    }
+            fn read(
+                &self,
+                config: &Config,
+                response: Response<Vec<u8>>,
+            ) -> Result<JobStatusUpdate, ProtocolError> {
+                self.parse(check_job_state(
+                    response,
+                    Self::OPERATION,
+                    &self.job,
+                    config,
+                )?)
+            }
+        }
+    };
 }
+
+status_update_request!(FinalizeJob);
+status_update_request!(CancelJob);
 
 impl ApiRequest for GetJob {
     type Output = Job;
@@ -276,32 +286,6 @@ impl ApiRequest for GetJob {
         let job: Job = read_json(&response, Self::OPERATION, None)?;
         check_server_job_ids([&job.id], &response, Self::OPERATION)?;
         Ok(job)
-    }
-}
-
-impl ApiRequest for CancelJob {
-    type Output = JobStatusUpdate;
-    const OPERATION: Operation = Operation::CancelJob;
-
-    fn build(&self, config: &Config) -> Result<Request<Vec<u8>>, ProtocolError> {
-        self.request(config)
-    }
-
-    fn parse(&self, response: Response<Vec<u8>>) -> Result<JobStatusUpdate, ProtocolError> {
-        read_json(&response, Self::OPERATION, None)
-    }
-
-    fn read(
-        &self,
-        config: &Config,
-        response: Response<Vec<u8>>,
-    ) -> Result<JobStatusUpdate, ProtocolError> {
-        self.parse(check_job_state(
-            response,
-            Self::OPERATION,
-            &self.job,
-            config,
-        )?)
     }
 }
 
