@@ -988,6 +988,7 @@ impl<'a> Generator<'a> {
                 }
             }
         }
+        self.task_type_ids(&rows)?;
         self.line(
             "/// Every task type a job can run: id, slug, model code, input slots and time limit.",
         );
@@ -1025,6 +1026,88 @@ impl<'a> Generator<'a> {
             ));
         }
         self.line("];");
+        Ok(())
+    }
+
+    /// The two places a create request names its task type list exactly
+    /// the table's ids, in order: the query's `taskTypeId` (integers) and
+    /// `CreateJobRequest.taskTypeId` (the same as strings), so a request a
+    /// validator or a fuzzer takes as valid names a task type that exists.
+    fn task_type_ids(&self, rows: &[TaskRow]) -> Result<(), Error> {
+        let ids: Vec<u64> = rows.iter().map(|r| u64::from(r.id)).collect();
+        let op = self
+            .spec
+            .paths
+            .paths
+            .get("/v1/jobs")
+            .and_then(|p| p.as_item())
+            .and_then(|p| p.post.as_ref())
+            .ok_or("the spec has no POST /v1/jobs")?;
+        let query: Option<Vec<u64>> = op.parameters.iter().find_map(|p| match p {
+            ReferenceOr::Item(openapiv3::Parameter::Query { parameter_data, .. })
+                if parameter_data.name == "taskTypeId" =>
+            {
+                match &parameter_data.format {
+                    openapiv3::ParameterSchemaOrContent::Schema(ReferenceOr::Item(s)) => {
+                        match &s.schema_kind {
+                            SchemaKind::Type(Type::Integer(i)) => Some(
+                                i.enumeration
+                                    .iter()
+                                    .flatten()
+                                    .filter_map(|n| u64::try_from(*n).ok())
+                                    .collect(),
+                            ),
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        });
+        if query.as_ref() != Some(&ids) {
+            return Err(format!(
+                "POST /v1/jobs: the query's taskTypeId must be an integer enum of x-task-types' ids {ids:?}"
+            )
+            .into());
+        }
+        // The body's: `anyOf` a string enum (Authenta's SDK) and an integer
+        // enum (read too), each listing every id as text.
+        let body: Vec<Vec<String>> = match &self.schema("CreateJobRequest")?.schema_kind {
+            SchemaKind::Type(Type::Object(o)) => match o.properties.get("taskTypeId") {
+                Some(ReferenceOr::Item(s)) => match &s.schema_kind {
+                    SchemaKind::AnyOf { any_of } => any_of
+                        .iter()
+                        .map(|b| match b {
+                            ReferenceOr::Item(b) => match &b.schema_kind {
+                                SchemaKind::Type(Type::String(s)) => {
+                                    s.enumeration.iter().flatten().cloned().collect()
+                                }
+                                SchemaKind::Type(Type::Integer(i)) => i
+                                    .enumeration
+                                    .iter()
+                                    .flatten()
+                                    .map(i64::to_string)
+                                    .collect(),
+                                _ => Vec::new(),
+                            },
+                            ReferenceOr::Reference { .. } => Vec::new(),
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                },
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        let strings: Vec<String> = ids.iter().map(u64::to_string).collect();
+        if body != [strings.clone(), strings.clone()] {
+            return Err(format!(
+                "CreateJobRequest.taskTypeId must be anyOf a string enum and an integer enum, \
+                 each of x-task-types' ids {strings:?}"
+            )
+            .into());
+        }
         Ok(())
     }
 
@@ -1209,6 +1292,11 @@ mod tests {
                 "          slug: pdf-1\n",
                 "          slug: pdf-2\n",
                 "TaskType's enum disagree",
+            ),
+            (
+                "enum: [\"1\", \"2\", \"3\"",
+                "enum: [\"1\", \"3\"",
+                "CreateJobRequest.taskTypeId must be anyOf",
             ),
         ] {
             let edited = spec.replacen(from, to, 1);
