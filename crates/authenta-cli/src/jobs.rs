@@ -3,7 +3,8 @@
 //! `run_job`) and `jobs list|get|wait|cancel|delete`. Every decision
 //! (the task type's formats, finalize only after every upload, the wait's
 //! bound) is proto's; this module checks every file first, runs the jobs
-//! `-j` at a time and prints them as `process` prints records.
+//! `-j` at a time and prints them as `process` prints records (and, with
+//! `--report`, hands them to `report::write_jobs`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

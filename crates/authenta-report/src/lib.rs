@@ -8,7 +8,10 @@
 //! a page with one section per file (its facts, the verdict, the image
 //! with its heatmap over it, the video playing with each participant's
 //! face boxes drawn in sync, or a poster decoded from its first frame),
-//! a summary, and an index that lists fakes first.
+//! a summary, and an index that lists fakes first. A job of the jobs API
+//! ([`Entry::from_job`]) shows what its result holds for its task type,
+//! the faces found outlined over its picture, its heatmaps and the
+//! reference image it was compared with.
 //!
 //! The crate reads no network and runs on no runtime: it is given plain
 //! values ([`Entry`], from a [`Media`] record or a local file) and the
