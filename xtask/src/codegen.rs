@@ -1083,12 +1083,9 @@ impl<'a> Generator<'a> {
                                 SchemaKind::Type(Type::String(s)) => {
                                     s.enumeration.iter().flatten().cloned().collect()
                                 }
-                                SchemaKind::Type(Type::Integer(i)) => i
-                                    .enumeration
-                                    .iter()
-                                    .flatten()
-                                    .map(i64::to_string)
-                                    .collect(),
+                                SchemaKind::Type(Type::Integer(i)) => {
+                                    i.enumeration.iter().flatten().map(i64::to_string).collect()
+                                }
                                 _ => Vec::new(),
                             },
                             ReferenceOr::Reference { .. } => Vec::new(),

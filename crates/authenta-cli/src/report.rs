@@ -12,8 +12,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use authenta_report::{Entry, Report, Summary};
 use authenta_report::{ArtifactKind, Fetched, overlay, with_suffix};
+pub use authenta_report::{Entry, Report, Summary};
 use authenta_reqwest::proto::ProtocolError;
 use authenta_reqwest::types::{Job, Media, MediaId};
 use authenta_reqwest::{Client, Error};
@@ -49,7 +49,10 @@ async fn fetch(report: &Report, client: &Client, entry: &Entry) -> Fetched {
         let downloaded = match (artifact.kind, &entry.job) {
             // A job's artifact, by the jobs API's download rules.
             (ArtifactKind::JobHeatmap(index), Some(job)) => match job.artifacts.get(index) {
-                Some(a) => client.download_artifact(a, &path).await.map(|n| n.is_some()),
+                Some(a) => client
+                    .download_artifact(a, &path)
+                    .await
+                    .map(|n| n.is_some()),
                 None => Ok(false),
             },
             _ => client

@@ -747,13 +747,17 @@ fn a_jobs_report_shows_each_result_and_opens_in_headless_chromium() {
     let (report, jobs) = report_of_jobs(dir.path());
     let html = std::fs::read_to_string(&report).unwrap();
     // One entry per file, its verdict the result's `isDeepFake`.
-    let expected: BTreeMap<String, String> = ["samples/test-pattern.png", "samples/test-pattern.mp4"]
-        .iter()
-        .map(|file| {
-            let fake = jobs[*file]["result"]["isDeepFake"].as_bool().unwrap();
-            ((*file).to_owned(), if fake { "fake" } else { "real" }.to_owned())
-        })
-        .collect();
+    let expected: BTreeMap<String, String> =
+        ["samples/test-pattern.png", "samples/test-pattern.mp4"]
+            .iter()
+            .map(|file| {
+                let fake = jobs[*file]["result"]["isDeepFake"].as_bool().unwrap();
+                (
+                    (*file).to_owned(),
+                    if fake { "fake" } else { "real" }.to_owned(),
+                )
+            })
+            .collect();
     assert_eq!(entries(&html), expected);
     // What the result holds, per the task type's fields.
     let image = article(&html, "test-pattern.png");
@@ -770,15 +774,33 @@ fn a_jobs_report_shows_each_result_and_opens_in_headless_chromium() {
         ),
         "<dt>Reference</dt><dd>samples/test-pattern.jpg</dd>".to_owned(),
     ] {
-        assert!(image.contains(&shown), "{shown} in {}", &image[..image.find("</dl>").unwrap()]);
+        assert!(
+            image.contains(&shown),
+            "{shown} in {}",
+            &image[..image.find("</dl>").unwrap()]
+        );
     }
-    assert_eq!(image.matches("class=\"heat\"").count(), 1, "the heatmap over the image");
-    assert_eq!(image.matches("class=\"box\"").count(), 1, "the face outlined");
-    assert!(image.contains("class=\"alone reference\""), "the reference image");
+    assert_eq!(
+        image.matches("class=\"heat\"").count(),
+        1,
+        "the heatmap over the image"
+    );
+    assert_eq!(
+        image.matches("class=\"box\"").count(),
+        1,
+        "the face outlined"
+    );
+    assert!(
+        image.contains("class=\"alone reference\""),
+        "the reference image"
+    );
     assert!(image.contains("<caption>Faces found (1)</caption>"));
     let video = article(&html, "test-pattern.mp4");
     assert_eq!(video.matches("<video ").count(), 1);
-    assert!(video.contains("Heatmap 1 of the job."), "the video's heatmap");
+    assert!(
+        video.contains("Heatmap 1 of the job."),
+        "the video's heatmap"
+    );
 
     // The embedding summarized, never dumped; the failed job with its
     // reason.
@@ -789,10 +811,19 @@ fn a_jobs_report_shows_each_result_and_opens_in_headless_chromium() {
         .expect("an embedding");
     let numbers = embedded["result"]["embedding"].as_array().unwrap();
     assert_eq!(numbers.len(), 512);
-    assert!(more.contains("<dt>Embedding</dt><dd>512 numbers, norm 1.000"), "the summary");
-    assert!(!more.contains(&numbers[10].to_string()), "the embedding is not dumped");
+    assert!(
+        more.contains("<dt>Embedding</dt><dd>512 numbers, norm 1.000"),
+        "the summary"
+    );
+    assert!(
+        !more.contains(&numbers[10].to_string()),
+        "the embedding is not dumped"
+    );
     assert!(more.contains("none (this task type gives no verdict)"));
-    assert!(more.contains("the model could not read the file"), "the failure");
+    assert!(
+        more.contains("the model could not read the file"),
+        "the failure"
+    );
     assert_eq!(
         entries(&more).values().filter(|v| *v == "failed").count(),
         1,
@@ -845,14 +876,20 @@ fn a_jobs_report_shows_each_result_and_opens_in_headless_chromium() {
         (&seen["top"], face[1] / 240.0),
         (&seen["width"], (face[2] - face[0]) / 320.0),
     ] {
-        assert!((got.as_f64().unwrap() - want).abs() < 0.01, "{got} vs {want}: {seen}");
+        assert!(
+            (got.as_f64().unwrap() - want).abs() < 0.01,
+            "{got} vs {want}: {seen}"
+        );
     }
     assert_eq!(seen["reference"][0], true, "{seen}");
-    let video_face = jobs["samples/test-pattern.mp4"]["result"]["identityDetails"]["faces"][0]
-        ["boundingBox"][0]
-        .as_f64()
-        .unwrap();
-    assert_eq!(seen["videoBox"][0], true, "the face is drawn at 1.5 s: {seen}");
+    let video_face =
+        jobs["samples/test-pattern.mp4"]["result"]["identityDetails"]["faces"][0]["boundingBox"][0]
+            .as_f64()
+            .unwrap();
+    assert_eq!(
+        seen["videoBox"][0], true,
+        "the face is drawn at 1.5 s: {seen}"
+    );
     let left: f64 = seen["videoBox"][1]
         .as_str()
         .unwrap()
@@ -860,7 +897,11 @@ fn a_jobs_report_shows_each_result_and_opens_in_headless_chromium() {
         .parse()
         .unwrap();
     assert!((left - 100.0 * video_face / 320.0).abs() < 1e-6, "{seen}");
-    assert_eq!(browser.problems(), (Vec::new(), Vec::new()), "errors after playback");
+    assert_eq!(
+        browser.problems(),
+        (Vec::new(), Vec::new()),
+        "errors after playback"
+    );
     // Kept to look at (target/report-jobs-screenshot.png).
     let kept = root().join("target/report-jobs-screenshot.png");
     std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
@@ -869,5 +910,9 @@ fn a_jobs_report_shows_each_result_and_opens_in_headless_chromium() {
     // The report of the embedding and the failure opens cleanly too.
     let page = browser.open(&dir.path().join("more-jobs.html"));
     assert_eq!(page.console_errors, Vec::<String>::new(), "console errors");
-    assert_eq!(page.failed_requests, Vec::<String>::new(), "failed requests");
+    assert_eq!(
+        page.failed_requests,
+        Vec::<String>::new(),
+        "failed requests"
+    );
 }

@@ -67,7 +67,11 @@ pub(crate) fn embedding_summary(embedding: &[f64]) -> String {
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
             (lo.min(*x), hi.max(*x))
         });
-    let first: Vec<String> = embedding.iter().take(4).map(|x| format!("{x:.4}")).collect();
+    let first: Vec<String> = embedding
+        .iter()
+        .take(4)
+        .map(|x| format!("{x:.4}"))
+        .collect();
     let length = match embedding.len() {
         EMBEDDING_LEN => format!("{EMBEDDING_LEN} numbers"),
         n => format!("{n} numbers ({EMBEDDING_LEN} expected)"),
@@ -93,10 +97,10 @@ fn result_field(result: &JobResult, field: &str) -> (String, String) {
         "confidence" => ("Confidence".into(), number(result.confidence)),
         "embedding" => (
             "Embedding".into(),
-            result.embedding.as_deref().map_or_else(
-                || "- (not in the result)".into(),
-                embedding_summary,
-            ),
+            result
+                .embedding
+                .as_deref()
+                .map_or_else(|| "- (not in the result)".into(), embedding_summary),
         ),
         "identityDetails" => (
             "Faces".into(),
@@ -212,7 +216,11 @@ pub(crate) fn write_facts(
         let kinds: Vec<String> = job
             .artifacts
             .iter()
-            .map(|a| a.kind.as_ref().map_or_else(|| "unknown".into(), |k| k.to_string()))
+            .map(|a| {
+                a.kind
+                    .as_ref()
+                    .map_or_else(|| "unknown".into(), |k| k.to_string())
+            })
             .collect();
         facts.push(("Artifacts".into(), kinds.join(", ")));
     }
@@ -224,12 +232,7 @@ pub(crate) fn write_facts(
         ),
     ));
     for (name, value) in facts {
-        writeln!(
-            out,
-            "<dt>{}</dt><dd>{}</dd>",
-            escape(&name),
-            escape(&value)
-        )?;
+        writeln!(out, "<dt>{}</dt><dd>{}</dd>", escape(&name), escape(&value))?;
     }
     Ok(())
 }

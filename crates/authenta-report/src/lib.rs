@@ -251,9 +251,7 @@ pub fn verdict(entry: &Entry, document: Option<&ResultDocument>) -> Verdict {
         return match (&job.status, job.verdict()) {
             (JobStatus::Completed, Some(true)) => Verdict::Fake,
             (JobStatus::Completed, Some(false)) => Verdict::Real,
-            (status, _) if status.is_final() && *status != JobStatus::Completed => {
-                Verdict::Failed
-            }
+            (status, _) if status.is_final() && *status != JobStatus::Completed => Verdict::Failed,
             _ => Verdict::Pending,
         };
     }
@@ -781,7 +779,12 @@ impl EntryWriter<'_> {
     ) -> io::Result<()> {
         let faces = job::faces(job);
         let heatmaps: Vec<usize> = job::heatmaps(job).map(|(index, _)| index).collect();
-        match entry.kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        match entry
+            .kind
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("image") => {
                 let heatmap = match heatmaps.first() {
                     Some(index) => Ok(ArtifactKind::JobHeatmap(*index)),
@@ -825,17 +828,28 @@ impl EntryWriter<'_> {
                         match (r.is_similar, r.similarity_score) {
                             (Some(same), Some(score)) => format!(
                                 ": {} (similarity {score:.3})",
-                                if same { "the same person" } else { "not the same person" }
+                                if same {
+                                    "the same person"
+                                } else {
+                                    "not the same person"
+                                }
                             ),
                             (Some(same), None) => format!(
                                 ": {}",
-                                if same { "the same person" } else { "not the same person" }
+                                if same {
+                                    "the same person"
+                                } else {
+                                    "not the same person"
+                                }
                             ),
                             _ => String::new(),
                         }
                     });
                     let shown = escape(&path.display().to_string());
-                    write!(self.out, "<div class=\"figures\"><figure><img class=\"alone reference\" src=\"")?;
+                    write!(
+                        self.out,
+                        "<div class=\"figures\"><figure><img class=\"alone reference\" src=\""
+                    )?;
                     self.assets.write_src(self.out, path, mime)?;
                     writeln!(
                         self.out,
@@ -845,13 +859,13 @@ impl EntryWriter<'_> {
                         escape(&similar)
                     )?;
                 }
-                None => notes.push(
-                    "the reference image is in a format browsers do not show".into(),
-                ),
+                None => {
+                    notes.push("the reference image is in a format browsers do not show".into())
+                }
             },
-            (None, true) => notes.push(
-                "the reference image is not at hand, so it is not shown".into(),
-            ),
+            (None, true) => {
+                notes.push("the reference image is not at hand, so it is not shown".into())
+            }
             (None, false) => {}
         }
         job::write_face_table(self.out, job)
@@ -1326,7 +1340,11 @@ mod tests {
         }));
         let entry = Entry::from_job(completed, None, None, None);
         assert_eq!(
-            (entry.name.as_str(), entry.kind.as_deref(), entry.model.as_deref()),
+            (
+                entry.name.as_str(),
+                entry.kind.as_deref(),
+                entry.model.as_deref()
+            ),
             ("a.png", Some("Image"), Some("face-intelligence (FI-1)"))
         );
         assert_eq!(verdict(&entry, None), Verdict::Fake);
@@ -1346,7 +1364,9 @@ mod tests {
         assert_eq!(report.add(&entry, fetched).unwrap(), Verdict::Fake);
         // Failed and cancelled jobs fail; a task without a verdict is pending.
         let failed = Entry::from_job(
-            job(json!({"jobId": 8, "taskTypeId": 1, "status": "failed", "errorMessage": "bad file"})),
+            job(
+                json!({"jobId": 8, "taskTypeId": 1, "status": "failed", "errorMessage": "bad file"}),
+            ),
             None,
             None,
             None,
