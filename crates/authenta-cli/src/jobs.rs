@@ -107,7 +107,7 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         ),
         None => None,
     };
-    let session = Session::open(global).await?;
+    let session = Session::for_jobs(global).await?;
     let client = &session.client;
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
@@ -339,7 +339,7 @@ pub async fn run(global: &Global, args: &JobsArgs) -> Result<u8, CliError> {
             limit,
         } => {
             let status = status.clone();
-            let session = Session::open(global).await?;
+            let session = Session::for_jobs(global).await?;
             let mut table = Table::new(JOB_COLUMNS);
             let mut add = |job: Job| match global.json {
                 true => output::json_line(&job),
@@ -374,13 +374,13 @@ pub async fn run(global: &Global, args: &JobsArgs) -> Result<u8, CliError> {
         }
         JobsAction::Get(arg) => {
             let job = checked_job(&arg.job)?;
-            let session = Session::open(global).await?;
+            let session = Session::for_jobs(global).await?;
             print_job(&session.client.get_job(&job).await?, global.json);
             Ok(exit::SUCCESS)
         }
         JobsAction::Wait { job, timeout } => {
             let job = checked_job(job)?;
-            let session = Session::open(global).await?;
+            let session = Session::for_jobs(global).await?;
             let bar =
                 Bars::new(!global.json && std::io::IsTerminal::is_terminal(&std::io::stderr()))
                     .spinner(job.as_str());
@@ -398,7 +398,7 @@ pub async fn run(global: &Global, args: &JobsArgs) -> Result<u8, CliError> {
         }
         JobsAction::Cancel(arg) => {
             let job = checked_job(&arg.job)?;
-            let session = Session::open(global).await?;
+            let session = Session::for_jobs(global).await?;
             let update = session.client.cancel_job(&job).await?;
             if global.json {
                 output::json_line(&json!({ "job": job, "status": update.status }));
@@ -409,7 +409,7 @@ pub async fn run(global: &Global, args: &JobsArgs) -> Result<u8, CliError> {
         }
         JobsAction::Delete(arg) => {
             let job = checked_job(&arg.job)?;
-            let session = Session::open(global).await?;
+            let session = Session::for_jobs(global).await?;
             session.client.delete_job(&job).await?;
             if global.json {
                 output::json_line(&json!({ "job": job, "deleted": true }));
