@@ -447,10 +447,7 @@ impl<D> Client<D> {
         .bounded(options.limit)
         .checkpointed(options.checkpoint.clone())
         .observed(options.observer.clone());
-        Ok(match &options.resume {
-            Some(stage) => flow.resume(stage.clone()),
-            None => flow,
-        })
+        Ok(flow.resume_from(options.resume.clone()))
     }
 
     /// The flow that reads every job (only those in `status`), a page of

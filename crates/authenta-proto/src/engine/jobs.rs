@@ -36,6 +36,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::flows::{Call, Download, SourceInfo, UploadTo};
+use super::resume::JobResume;
 use super::{Action, Event, Flow, Inputs, poll_again_after, unexpected};
 use crate::config::Config;
 use crate::error::{
@@ -416,7 +417,27 @@ enum RunState {
         after: Option<Error>,
     },
     Wait(Box<WaitJob>),
+    /// Resumed from a final job: nothing to do.
+    Final(Box<Job>),
     Done,
+}
+
+/// How a [`StartJob`] ends: the job finalized (to be waited for, with
+/// others: [`JobBatchWait`](super::job_batch::JobBatchWait)), or final
+/// already.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum JobStarted {
+    /// Finalized: only the wait is left.
+    Finalized {
+        /// The job.
+        job: JobId,
+        /// It was finalized before this run (a resumed
+        /// [`JobStage::Finalized`]): poll it at once.
+        earlier: bool,
+    },
+    /// Final already (read while resuming, or resumed from a final job).
+    Final(Box<Job>),
 }
 
 /// The whole job: checks every slot's input against the task type (when
@@ -446,8 +467,16 @@ pub struct RunJob {
     selector: SlotSelector,
     /// Finalize requests sent (one per round, never twice without a read).
     finalizes: u32,
+    /// End at the finalize (a [`StartJob`]) instead of waiting.
+    stop_at_finalize: bool,
     state: RunState,
 }
+
+/// A [`RunJob`] that ends once the job is finalized, without waiting
+/// ([`RunJob::until_finalized`]): what a batch runs for each file before
+/// every finalized job is waited for together.
+#[derive(Debug)]
+pub struct StartJob(RunJob);
 
 impl std::fmt::Debug for RunJob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -498,6 +527,7 @@ impl RunJob {
             observer: None,
             selector: SlotSelector::default(),
             finalizes: 0,
+            stop_at_finalize: false,
             state: RunState::Start,
         })
     }
@@ -558,6 +588,30 @@ impl RunJob {
         );
         self.state = RunState::Sweep(Box::new(sweep));
         self
+    }
+
+    /// Starts from `resume` (see [`JobResume`] for what each costs):
+    /// nothing saved creates the job; an interrupted create is swept first
+    /// ([`RunJob::resume_creating`]); a saved stage resumes
+    /// ([`RunJob::resume`]); a final job ends the run at once, with no
+    /// request.
+    pub fn resume_from(mut self, resume: JobResume) -> Self {
+        match resume {
+            JobResume::New => self,
+            JobResume::Creating { at } => self.resume_creating(at),
+            JobResume::Stage(stage) => self.resume(stage),
+            JobResume::Final(job) => {
+                self.state = RunState::Final(job);
+                self
+            }
+        }
+    }
+
+    /// Ends the run once the job is finalized, instead of waiting for it:
+    /// the batch pipeline waits for every finalized job together.
+    pub fn until_finalized(mut self) -> StartJob {
+        self.stop_at_finalize = true;
+        StartJob(self)
     }
 
     /// The slot being uploaded, for a source that switches by it.
@@ -683,7 +737,12 @@ impl RunJob {
         }
     }
 
-    fn wait(&self, job: JobId) -> RunState {
+    /// The wait of `job`, finalized just now or (`earlier`) before this
+    /// run, when it is polled at once; or the end of a [`StartJob`].
+    fn wait(&self, job: JobId, earlier: bool) -> Result<RunState, Action<JobStarted>> {
+        if self.stop_at_finalize {
+            return Err(Action::Finish(Ok(JobStarted::Finalized { job, earlier })));
+        }
         let wait = WaitJob::new(
             job,
             Some(&self.task.task_type()),
@@ -692,24 +751,32 @@ impl RunJob {
             self.retry,
         )
         .bounded(self.limit)
-        .after_finalize()
         .observed(self.observer.clone());
-        RunState::Wait(Box::new(wait))
+        let wait = match earlier {
+            true => wait,
+            false => wait.after_finalize(),
+        };
+        Ok(RunState::Wait(Box::new(wait)))
     }
 
     /// A finalized job: saved, then waited for.
-    fn finalized(&mut self, job: JobId) -> Result<RunState, Error> {
+    fn finalized(&mut self, job: JobId) -> Result<Result<RunState, Action<JobStarted>>, Error> {
         self.save_stage(&JobStage::Finalized { job: job.clone() })?;
-        Ok(self.wait(job))
+        Ok(self.wait(job, false))
     }
 
     /// One transition: `Some` action to hand the driver, or `None` when
     /// the state changed and the next state takes a fresh
     /// [`Event::Ready`].
-    fn advance(&mut self, event: Event, inputs: Inputs) -> Result<Option<Action<Job>>, Error> {
+    fn advance(
+        &mut self,
+        event: Event,
+        inputs: Inputs,
+    ) -> Result<Option<Action<JobStarted>>, Error> {
         let state = std::mem::replace(&mut self.state, RunState::Done);
         let next = match state {
             RunState::Done => return Ok(Some(unexpected(&event))),
+            RunState::Final(job) => return Ok(Some(Action::Finish(Ok(JobStarted::Final(job))))),
             RunState::Start => {
                 let request = CreateJobRequest {
                     inputs: self.uploads.iter().map(|u| u.file.input()).collect(),
@@ -760,7 +827,10 @@ impl RunJob {
                     }
                 }
                 JobStage::Uploaded { job } => self.check(job, None),
-                JobStage::Finalized { job } => self.wait(job),
+                JobStage::Finalized { job } => match self.wait(job, true) {
+                    Ok(next) => next,
+                    Err(end) => return Ok(Some(end)),
+                },
             },
             RunState::DeleteStale(mut call) => match relay(&mut call, event, inputs) {
                 Ok(action) => {
@@ -853,7 +923,10 @@ impl RunJob {
                 }
                 Err(Ok(update)) => {
                     tracing::debug!(%job, status = %update.status, "finalized");
-                    self.finalized(job)?
+                    match self.finalized(job)? {
+                        Ok(next) => next,
+                        Err(end) => return Ok(Some(end)),
+                    }
                 }
                 // The answer was lost or unreadable, or the server says
                 // the job's status does not allow it: whether the finalize
@@ -878,10 +951,13 @@ impl RunJob {
                     if read.status.is_final() {
                         // Done already (or cancelled meanwhile): nothing to wait for.
                         self.save_stage(&JobStage::Finalized { job: job.clone() })?;
-                        return Ok(Some(Action::Finish(Ok(read))));
+                        return Ok(Some(Action::Finish(Ok(JobStarted::Final(Box::new(read))))));
                     }
                     if !read.status.awaits_finalize() {
-                        self.finalized(job)?
+                        match self.finalized(job)? {
+                            Ok(next) => next,
+                            Err(end) => return Ok(Some(end)),
+                        }
                     } else {
                         match after {
                             // A refusal of the finalize for a job that still
@@ -899,7 +975,10 @@ impl RunJob {
                 }
             },
             RunState::Wait(mut wait) => {
-                let action = wait.step(event, inputs);
+                let action = match wait.step(event, inputs).relay() {
+                    Ok(action) => action,
+                    Err(result) => Action::Finish(result.map(|job| JobStarted::Final(Box::new(job)))),
+                };
                 self.state = RunState::Wait(wait);
                 return Ok(Some(action));
             }
@@ -921,10 +1000,9 @@ fn finalize_unsure(failure: &Error) -> bool {
     }
 }
 
-impl Flow for RunJob {
-    type Output = Job;
-
-    fn step(&mut self, mut event: Event, inputs: Inputs) -> Action<Job> {
+impl RunJob {
+    /// Steps the run until it has an action for the driver.
+    fn run(&mut self, mut event: Event, inputs: Inputs) -> Action<JobStarted> {
         loop {
             match self.advance(event, inputs) {
                 Ok(None) => event = Event::Ready,
@@ -940,6 +1018,37 @@ impl Flow for RunJob {
                 }
             }
         }
+    }
+}
+
+impl Flow for RunJob {
+    type Output = Job;
+
+    fn step(&mut self, event: Event, inputs: Inputs) -> Action<Job> {
+        match self.run(event, inputs).relay() {
+            Ok(action) => action,
+            Err(result) => Action::Finish(result.map(|started| match started {
+                JobStarted::Final(job) => *job,
+                JobStarted::Finalized { .. } => {
+                    unreachable!("a run that waits never ends at its finalize")
+                }
+            })),
+        }
+    }
+}
+
+impl StartJob {
+    /// The slot being uploaded, for a source that switches by it.
+    pub fn slot_selector(&self) -> SlotSelector {
+        self.0.slot_selector()
+    }
+}
+
+impl Flow for StartJob {
+    type Output = JobStarted;
+
+    fn step(&mut self, event: Event, inputs: Inputs) -> Action<JobStarted> {
+        self.0.run(event, inputs)
     }
 }
 
