@@ -426,7 +426,6 @@ enum RunState {
 /// others: [`JobBatchWait`](super::job_batch::JobBatchWait)), or final
 /// already.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum JobStarted {
     /// Finalized: only the wait is left.
     Finalized {
