@@ -168,7 +168,7 @@ pub struct Process {
     /// Run each file as a job of this task type instead of a `/media`
     /// record: its slug, id or model code, such as faceswap-detection, 4
     /// or DF-1 (the jobs API; an API key is needed).
-    #[arg(long, value_name = "TASK", conflicts_with_all = ["model", "report", "refresh", "own_only"])]
+    #[arg(long, value_name = "TASK", conflicts_with_all = ["model", "report"])]
     pub task: Option<String>,
 
     /// With --task face-intelligence: compare each file's faces with the

@@ -579,7 +579,15 @@ impl EntryState for JobResume {
                         key.sha256,
                         key.model
                     ],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
+                    |row| {
+                        Ok((
+                            row.get(0)?,
+                            row.get(1)?,
+                            row.get(2)?,
+                            row.get(3)?,
+                            row.get(4)?,
+                        ))
+                    },
                 )
                 .optional()
             })
@@ -622,7 +630,10 @@ fn job_resume_of(saved: Option<SavedJob>, refresh: bool) -> JobResume {
         })
     };
     match stage.as_str() {
-        "final" => match (record.and_then(|r| serde_json::from_str::<Job>(&r).ok()), job) {
+        "final" => match (
+            record.and_then(|r| serde_json::from_str::<Job>(&r).ok()),
+            job,
+        ) {
             (_, Some(job)) if refresh => finalized(job),
             (Some(record), _) => JobResume::Final(Box::new(record)),
             (None, Some(job)) => finalized(job),
@@ -1424,6 +1435,43 @@ impl Ledger {
     }
 }
 
+/// The claims of the items `order` names, made as the iterator is read, a
+/// `group` at a time (one transaction per group): each item with its claim
+/// (`None` without a ledger, or for an item `key` gives no entry). A
+/// failure is kept in `failed` and ends the claims.
+pub fn claim_groups<'a, S: EntryState + Send + 'a>(
+    ledger: Option<&'a Ledger>,
+    order: Vec<usize>,
+    group: usize,
+    key: impl Fn(usize) -> Option<&'a EntryKey> + Send + 'a,
+    refresh: bool,
+    failed: Arc<Mutex<Option<io::Error>>>,
+) -> impl Iterator<Item = (usize, Option<Claim<S>>)> + Send + 'a {
+    let chunks: Vec<Vec<usize>> = order.chunks(group.max(1)).map(<[usize]>::to_vec).collect();
+    chunks
+        .into_iter()
+        .flat_map(move |chunk| -> Vec<(usize, Option<Claim<S>>)> {
+            let Some(ledger) = ledger else {
+                return chunk.iter().map(|&g| (g, None)).collect();
+            };
+            let mut failure = failed.lock().unwrap_or_else(|e| e.into_inner());
+            if failure.is_some() {
+                return Vec::new();
+            }
+            let keys: Vec<&EntryKey> = chunk.iter().filter_map(|&g| key(g)).collect();
+            match ledger.claim_many::<S>(&keys, refresh) {
+                Ok(claims) => chunk
+                    .into_iter()
+                    .zip(claims.into_iter().map(Some))
+                    .collect(),
+                Err(e) => {
+                    *failure = Some(e);
+                    Vec::new()
+                }
+            }
+        })
+}
+
 /// The stage column of a job entry at `stage`.
 fn stage_name(stage: &JobStage) -> &'static str {
     match stage {
@@ -1445,7 +1493,9 @@ impl Ledger {
         task: &TaskType,
         reference: Option<&Identity>,
     ) -> EntryKey {
-        let slug = task.info().map_or_else(|| task.to_string(), |t| t.slug.to_owned());
+        let slug = task
+            .info()
+            .map_or_else(|| task.to_string(), |t| t.slug.to_owned());
         let model = match reference {
             Some(reference) => format!("job:{slug}:{}", reference.sha256),
             None => format!("job:{slug}"),

@@ -27,8 +27,7 @@ use authenta_proto::engine::flows::{ListPages, Observer, save_checkpoint};
 use authenta_proto::engine::job_batch::JobBatchWait;
 use authenta_proto::engine::jobs::{JobObserver, JobStarted};
 use authenta_proto::engine::resume::{
-    AfterCreated, JobResumeStep, Resume, ResumeStep, SWEEP_PAGES, after_created,
-    left_overs,
+    AfterCreated, JobResumeStep, Resume, ResumeStep, SWEEP_PAGES, after_created, left_overs,
 };
 use authenta_proto::engine::{Action, Event, Flow, Inputs};
 use authenta_proto::types::{Job, JobId, Media, MediaId, SlotName, TaskType, Timestamp};
@@ -578,12 +577,16 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
             .job_flow(task.clone(), uploads.clone(), &options)?
             .until_finalized();
         let selector = flow.slot_selector();
-        let run = self.run_slots(&mut flow, selector, &uploads, files, options.progress.clone());
-        let started = tracing::Instrument::instrument(
-            run,
-            crate::client::operation_span("start_job", None),
-        )
-        .await?;
+        let run = self.run_slots(
+            &mut flow,
+            selector,
+            &uploads,
+            files,
+            options.progress.clone(),
+        );
+        let started =
+            tracing::Instrument::instrument(run, crate::client::operation_span("start_job", None))
+                .await?;
         Ok(match started {
             JobStarted::Finalized { job, earlier } => Started::Waiting(job, (task, limit, earlier)),
             JobStarted::Final(job) => Started::Final(job),
@@ -621,7 +624,10 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
         }
         let uploaded = self.upload(&path, &options).await?;
         let created_at = Some(uploaded.created.media.created_at);
-        Ok(Started::Waiting(uploaded.mid().clone(), (created_at, false)))
+        Ok(Started::Waiting(
+            uploaded.mid().clone(),
+            (created_at, false),
+        ))
     }
 
     /// A record created before an interruption: `None` when it must be

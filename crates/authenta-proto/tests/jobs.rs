@@ -1220,7 +1220,12 @@ fn a_started_job_ends_at_its_finalize_and_each_resume_costs_what_it_says() {
 
     // Uploaded: read first; a job finalized already is not finalized again.
     let mut start = single(TaskType::AiImageDetection, "image/png")
-        .resume_from(JobStage::Uploaded { job: JobId::new("41") }.into())
+        .resume_from(
+            JobStage::Uploaded {
+                job: JobId::new("41"),
+            }
+            .into(),
+        )
         .until_finalized();
     let read = send(start.step(Event::Ready, at(0)));
     assert_eq!(read.method(), "GET");
@@ -1234,7 +1239,9 @@ fn a_started_job_ends_at_its_finalize_and_each_resume_costs_what_it_says() {
     let saved = JobResume::from(JobStage::Finalized {
         job: JobId::new("42"),
     });
-    assert!(matches!(saved.clone().first_step(), JobResumeStep::Wait { job } if job.as_str() == "42"));
+    assert!(
+        matches!(saved.clone().first_step(), JobResumeStep::Wait { job } if job.as_str() == "42")
+    );
     let mut start = single(TaskType::AiImageDetection, "image/png")
         .resume_from(saved)
         .until_finalized();

@@ -976,7 +976,9 @@ impl RunJob {
             RunState::Wait(mut wait) => {
                 let action = match wait.step(event, inputs).relay() {
                     Ok(action) => action,
-                    Err(result) => Action::Finish(result.map(|job| JobStarted::Final(Box::new(job)))),
+                    Err(result) => {
+                        Action::Finish(result.map(|job| JobStarted::Final(Box::new(job))))
+                    }
                 };
                 self.state = RunState::Wait(wait);
                 return Ok(Some(action));
