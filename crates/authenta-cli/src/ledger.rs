@@ -1891,6 +1891,82 @@ mod tests {
         assert_ne!(ledger.identify(&file).unwrap().sha256, identity.sha256);
     }
 
+    #[test]
+    fn job_stages_read_back_as_proto_job_resumes() {
+        let (_dir, a, b, identity, _) = two_workers_claim_one_file();
+        let account = Account {
+            base_url: "http://127.0.0.1:1/api".into(),
+            client_id: "id".into(),
+        };
+        let task = TaskType::AiImageDetection;
+        let key = a.job_key(&account, &identity, &task, None);
+        assert_eq!(key.model, "job:ai-image-detection");
+        let with_reference = a.job_key(&account, &identity, &task, Some(&identity));
+        assert_ne!(with_reference.model, key.model);
+        let claim = |ledger: &Ledger, refresh| ledger.claim_many::<JobResume>(&[&key], refresh);
+        assert!(matches!(
+            claim(&a, false).unwrap().pop(),
+            Some(Claim::Mine(JobResume::New))
+        ));
+        // Held by the first: the second neither claims nor saves it.
+        assert!(matches!(claim(&b, false).unwrap().pop(), Some(Claim::Held)));
+        let at: jiff::Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
+        let request = authenta_reqwest::types::CreateJobRequest {
+            inputs: Vec::new(),
+            parameters: None,
+            task_type_id: None,
+        };
+        let creating = || JobCheckpoint::Creating {
+            task: task.info().unwrap(),
+            request: &request,
+            at,
+        };
+        let err = (b.job_checkpoint(&key, &identity))(creating()).unwrap_err();
+        assert!(err.to_string().contains("took this file over"), "{err}");
+        let save = a.job_checkpoint(&key, &identity);
+        save(creating()).unwrap();
+        a.release(&key).unwrap();
+        assert!(matches!(
+            claim(&a, false).unwrap().pop(),
+            Some(Claim::Mine(JobResume::Creating { at: saved })) if saved == at
+        ));
+        let uploaded = JobStage::Uploaded { job: "7".into() };
+        save(JobCheckpoint::Stage(&uploaded)).unwrap();
+        match claim(&a, false).unwrap().pop() {
+            Some(Claim::Mine(JobResume::Stage(stage))) => assert_eq!(stage, uploaded),
+            other => panic!("{other:?}"),
+        }
+        // Final: answered without a claim; with refresh, only waited for.
+        let job: Job = serde_json::from_value(json!({
+            "jobId": 7, "status": "completed",
+            "artifacts": [{"id": 1, "kind": "heatmap", "downloadUrl": "https://s3/h?X-Amz-Signature=s"}],
+        }))
+        .unwrap();
+        a.job_finished(&key, &job).unwrap();
+        a.flush().unwrap();
+        match claim(&b, false).unwrap().pop() {
+            Some(Claim::Mine(JobResume::Final(saved))) => {
+                assert_eq!(saved.id, job.id);
+                assert!(saved.artifacts[0].download_url.is_none(), "no URL kept");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            claim(&b, true).unwrap().pop(),
+            Some(Claim::Mine(JobResume::Stage(JobStage::Finalized { .. })))
+        ));
+        let rows = a.rows().unwrap();
+        assert!(
+            rows.iter()
+                .any(|r| r.model == key.model && r.stage == "final")
+        );
+        assert_eq!(a.forget_mid("7").unwrap(), 1);
+        assert!(matches!(
+            claim(&b, false).unwrap().pop(),
+            Some(Claim::Mine(JobResume::New))
+        ));
+    }
+
     /// Two workers (two handles: each open is one) of one new ledger, a
     /// file's identity and its entry's key, which the first has just claimed
     /// anew.
