@@ -143,8 +143,7 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
             }
         })
     };
-    let mut outcomes: Vec<Option<(Result<Job, Error>, Duration)>> =
-        plan.items.iter().map(|_| None).collect();
+    let mut outcomes: Vec<Option<Outcome>> = plan.items.iter().map(|_| None).collect();
     let mut settle = |g: usize, result: Result<Job, Error>, elapsed: Duration| {
         for &f in &plan.items[g].files {
             count.inc();
@@ -301,7 +300,7 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
     }
     bars.clear();
     // In the order given (each path with its content's outcome).
-    let finished: Vec<(&PathBuf, &(Result<Job, Error>, Duration))> = (checked.iter().enumerate())
+    let finished: Vec<(&PathBuf, &Outcome)> = (checked.iter().enumerate())
         .filter_map(|(f, (path, _))| outcomes[plan.group_of[f]].as_ref().map(|o| (path, o)))
         .collect();
     if !global.json {
@@ -357,6 +356,9 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         .find(|code| *code != exit::SUCCESS)
         .unwrap_or(exit::SUCCESS))
 }
+
+/// How one job went, and how long it took.
+type Outcome = (Result<Job, Error>, Duration);
 
 /// How often a batch asks again about the files another process holds.
 const CLAIM_POLL: Duration = Duration::from_millis(250);

@@ -311,6 +311,8 @@ enum Started<W: Waiter> {
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 type Starts<'a, K, W> = Pin<Box<dyn Stream<Item = (K, Result<Started<W>, Error>)> + Send + 'a>>;
 type Events<K, W> = BatchEvent<K, <W as Waiter>::Id, <W as Waiter>::Item>;
+/// A run of the shared wait: what ended, or `None` when interrupted.
+type Run<'a, W> = Boxed<'a, Option<Result<<W as Flow>::Output, Error>>>;
 
 /// The pipeline's state between two events.
 struct Pipe<'a, K, W: Waiter> {
@@ -318,7 +320,7 @@ struct Pipe<'a, K, W: Waiter> {
     batch: Shared<W>,
     keys: HashMap<W::Id, K>,
     /// The shared wait's current run; `None` from it: interrupted.
-    running: Option<Boxed<'a, Option<Result<W::Output, Error>>>>,
+    running: Option<Run<'a, W>>,
     ready: VecDeque<Events<K, W>>,
     stop: Arc<Mutex<BatchStop>>,
     interrupt: Interrupt,

@@ -738,9 +738,9 @@ impl RunJob {
 
     /// The wait of `job`, finalized just now or (`earlier`) before this
     /// run, when it is polled at once; or the end of a [`StartJob`].
-    fn wait(&self, job: JobId, earlier: bool) -> Result<RunState, Action<JobStarted>> {
+    fn wait(&self, job: JobId, earlier: bool) -> Result<RunState, JobStarted> {
         if self.stop_at_finalize {
-            return Err(Action::Finish(Ok(JobStarted::Finalized { job, earlier })));
+            return Err(JobStarted::Finalized { job, earlier });
         }
         let wait = WaitJob::new(
             job,
@@ -759,7 +759,7 @@ impl RunJob {
     }
 
     /// A finalized job: saved, then waited for.
-    fn finalized(&mut self, job: JobId) -> Result<Result<RunState, Action<JobStarted>>, Error> {
+    fn finalized(&mut self, job: JobId) -> Result<Result<RunState, JobStarted>, Error> {
         self.save_stage(&JobStage::Finalized { job: job.clone() })?;
         Ok(self.wait(job, false))
     }
@@ -828,7 +828,7 @@ impl RunJob {
                 JobStage::Uploaded { job } => self.check(job, None),
                 JobStage::Finalized { job } => match self.wait(job, true) {
                     Ok(next) => next,
-                    Err(end) => return Ok(Some(end)),
+                    Err(end) => return Ok(Some(Action::Finish(Ok(end)))),
                 },
             },
             RunState::DeleteStale(mut call) => match relay(&mut call, event, inputs) {
@@ -924,7 +924,7 @@ impl RunJob {
                     tracing::debug!(%job, status = %update.status, "finalized");
                     match self.finalized(job)? {
                         Ok(next) => next,
-                        Err(end) => return Ok(Some(end)),
+                        Err(end) => return Ok(Some(Action::Finish(Ok(end)))),
                     }
                 }
                 // The answer was lost or unreadable, or the server says
@@ -955,7 +955,7 @@ impl RunJob {
                     if !read.status.awaits_finalize() {
                         match self.finalized(job)? {
                             Ok(next) => next,
-                            Err(end) => return Ok(Some(end)),
+                            Err(end) => return Ok(Some(Action::Finish(Ok(end)))),
                         }
                     } else {
                         match after {
