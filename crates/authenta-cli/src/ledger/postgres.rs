@@ -1072,20 +1072,30 @@ fn queued_steps(queued: &[Queued]) -> Vec<Step<'_>> {
                 at,
                 owner,
             } => {
+                // Job entries and their claims by content, as claims are
+                // taken.
                 let mut params = key.params().to_vec();
                 params.extend_from_slice(&[job, status, record, at]);
-                steps.push((
-                    "UPDATE authenta.job_entries SET stage = 'final', job = $5, status = $6,
-                       record = $7, saved = NULL, updated_at = $8
-                     WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND task = $4",
-                    params,
+                ordered.push((
+                    1,
+                    &key.sha256,
+                    (
+                        "UPDATE authenta.job_entries SET stage = 'final', job = $5, status = $6,
+                           record = $7, saved = NULL, updated_at = $8
+                         WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND task = $4",
+                        params,
+                    ),
                 ));
                 let mut params = key.params().to_vec();
                 params.push(owner);
-                steps.push((
-                    "DELETE FROM authenta.claims WHERE base_url = $1 AND client_id = $2
-                       AND sha256 = $3 AND model = $4 AND owner = $5",
-                    params,
+                ordered.push((
+                    2,
+                    &key.sha256,
+                    (
+                        "DELETE FROM authenta.claims WHERE base_url = $1 AND client_id = $2
+                           AND sha256 = $3 AND model = $4 AND owner = $5",
+                        params,
+                    ),
                 ));
             }
         }
