@@ -789,7 +789,7 @@ fn killed_workers_over_one_postgresql_ledger_run_each_job_once() {
 }
 
 /// What the emulator counted of a jobs batch: creates, finalizes it took
-/// (answered 2xx), slot uploads it took.
+/// (answered 2xx), slot uploads it answered (not struck by a fault).
 fn spent(env: &Env) -> (usize, usize, usize) {
     let api = env.emulator.api_requests();
     let ok = |r: &&authenta_emulator::ApiRequest| (200..300).contains(&r.status);
@@ -877,6 +877,23 @@ fn resumes_from_each_stage(kept: Kept) {
     every_verdict_once(&stdout, &files);
     assert_eq!(spent(&env), (3, 2, 2), "uploaded to the saved URL");
 
+    // 2b. Created, then the job deleted (by hand): the rerun finds it gone
+    // at its saved URL and creates it anew, in the same run.
+    env.run(&["ledger", "forget", file], 0);
+    fault("/authenta-storage", refused(), None);
+    env.run(&["process", tasked, task, file], 6);
+    let (listed, _) = env.run(&["--json", "ledger"], 0);
+    let row: Value = serde_json::from_str(listed.lines().next().unwrap()).unwrap();
+    let id = row["mid"].as_str().unwrap().to_owned();
+    env.run(&["jobs", "delete", &id], 0);
+    let (stdout, _) = env.run(&["process", tasked, task, file], 0);
+    every_verdict_once(&stdout, &files);
+    assert_eq!(
+        spent(&env),
+        (5, 3, 4),
+        "one new job (one PUT found it gone)"
+    );
+
     // 3. Uploaded, the finalize refused every time: the rerun finalizes
     // without uploading again.
     env.run(&["ledger", "forget", file], 0);
@@ -894,10 +911,10 @@ fn resumes_from_each_stage(kept: Kept) {
     env.run(&["process", tasked, task, file], 9);
     env.emulator.clear_faults();
     assert_eq!(stage(), "uploaded");
-    assert_eq!(spent(&env), (4, 2, 3));
+    assert_eq!(spent(&env), (6, 3, 5));
     let (stdout, _) = env.run(&["process", tasked, task, file], 0);
     every_verdict_once(&stdout, &files);
-    assert_eq!(spent(&env), (4, 3, 3), "finalized without uploading again");
+    assert_eq!(spent(&env), (6, 4, 5), "finalized without uploading again");
 
     // 4. Finalized, the process killed while it waits: the rerun only
     // waits.
@@ -906,14 +923,14 @@ fn resumes_from_each_stage(kept: Kept) {
         .command(&["process", tasked, task, file])
         .spawn()
         .unwrap();
-    until(Duration::from_secs(30), || spent(&env).1 == 4);
+    until(Duration::from_secs(30), || spent(&env).1 == 5);
     until(Duration::from_secs(30), || stage() == "finalized");
     signal(&child, "-KILL");
     wait(child, Duration::from_secs(30));
-    assert_eq!(spent(&env), (5, 4, 4));
+    assert_eq!(spent(&env), (7, 5, 6));
     let (stdout, _) = env.run(&["process", tasked, task, file], 0);
     every_verdict_once(&stdout, &files);
-    assert_eq!(spent(&env), (5, 4, 4), "only waited");
+    assert_eq!(spent(&env), (7, 5, 6), "only waited");
 
     // Final: a second run reads the ledger, no request at all.
     let before = env.emulator.api_requests().len();

@@ -1269,3 +1269,62 @@ fn a_started_job_ends_at_its_finalize_and_each_resume_costs_what_it_says() {
         Some("page=1&limit=100&status=waiting_for_finalize")
     );
 }
+
+#[test]
+fn a_resumed_job_found_gone_is_created_anew_once() {
+    // Created: its upload answered 404 (the job was deleted meanwhile).
+    let saved = JobStage::Created {
+        job: JobId::new("50"),
+        slots: vec![SlotTarget {
+            slot: SlotName::Original,
+            target: UploadTarget::new(url("original"), "video/mp4", 10, None).unwrap(),
+            uploaded: false,
+        }],
+    };
+    let mut run = single(TaskType::FaceswapDetection, "video/mp4").resume(saved);
+    let Action::Upload { .. } = run.step(Event::Ready, at(0)) else {
+        panic!("the saved URL first")
+    };
+    let gone = Event::Response(
+        Response::builder()
+            .status(404)
+            .header("content-type", "application/xml")
+            .body(b"<Error><Code>NoSuchKey</Code><Message>no job</Message></Error>".to_vec())
+            .unwrap(),
+    );
+    let create = send(run.step(gone, at(0)));
+    assert_eq!(
+        create.uri().to_string(),
+        "http://127.0.0.1:1/api/v1/jobs?taskTypeId=4"
+    );
+    // Uploaded: the read answers 404: created anew.
+    let mut run = single(TaskType::FaceswapDetection, "video/mp4").resume(JobStage::Uploaded {
+        job: JobId::new("51"),
+    });
+    let _ = send(run.step(Event::Ready, at(0)));
+    let missing = json(
+        404,
+        r#"{"code":"JOB_NOT_FOUND","statusCode":404,"message":"Job with ID 51 does not exist"}"#,
+    );
+    assert_eq!(send(run.step(missing, at(0))).method(), "POST");
+    // A run not resumed keeps the failure: nothing is created twice.
+    let mut run = single(TaskType::FaceswapDetection, "video/mp4");
+    let _ = send(run.step(Event::Ready, at(0)));
+    let Action::Upload { .. } = run.step(created("52", &["original"], false), at(0)) else {
+        panic!("the upload")
+    };
+    let gone = Event::Response(
+        Response::builder()
+            .status(404)
+            .header("content-type", "application/xml")
+            .body(b"<Error><Code>NoSuchKey</Code><Message>no job</Message></Error>".to_vec())
+            .unwrap(),
+    );
+    let Action::Finish(Err(failure)) = run.step(gone, at(0)) else {
+        panic!("the failure")
+    };
+    assert!(
+        matches!(failure.as_proto(), Some(ProtocolError::Upload(_))),
+        "{failure:?}"
+    );
+}

@@ -468,6 +468,8 @@ pub struct RunJob {
     finalizes: u32,
     /// End at the finalize (a [`StartJob`]) instead of waiting.
     stop_at_finalize: bool,
+    /// Resumed from a saved stage: a job found gone is created anew.
+    resumed: bool,
     state: RunState,
 }
 
@@ -527,6 +529,7 @@ impl RunJob {
             selector: SlotSelector::default(),
             finalizes: 0,
             stop_at_finalize: false,
+            resumed: false,
             state: RunState::Start,
         })
     }
@@ -562,7 +565,9 @@ impl RunJob {
     /// uploads the slots not yet up to their saved URLs (or, once one of
     /// those expired, deletes the stale job and creates a new one);
     /// `Uploaded` reads the job and finalizes it only if it still waits
-    /// for that; `Finalized` only waits.
+    /// for that; `Finalized` only waits (polled at once). A job found gone
+    /// meanwhile (an upload, the read or the finalize answered 404) is
+    /// created anew, once.
     pub fn resume(mut self, stage: JobStage) -> Self {
         self.state = RunState::Resume(stage);
         self
@@ -758,6 +763,21 @@ impl RunJob {
         Ok(RunState::Wait(Box::new(wait)))
     }
 
+    /// Whether `failure` says the job a resumed run picked up is gone
+    /// (deleted meanwhile): it is then created anew, once.
+    fn gone(&mut self, failure: &Error) -> bool {
+        let missing = match failure.as_proto() {
+            // S3 knows no such object: its job was deleted.
+            Some(ProtocolError::Upload(e)) => e.status == http::StatusCode::NOT_FOUND,
+            _ => failure.class() == crate::error::ErrorClass::NotFound,
+        };
+        let gone = self.resumed && missing;
+        if gone {
+            self.resumed = false;
+        }
+        gone
+    }
+
     /// A finalized job: saved, then waited for.
     fn finalized(&mut self, job: JobId) -> Result<Result<RunState, JobStarted>, Error> {
         self.save_stage(&JobStage::Finalized { job: job.clone() })?;
@@ -793,44 +813,48 @@ impl RunJob {
                 )?;
                 RunState::Create(Call::new(op, self.config.clone(), self.retry))
             }
-            RunState::Resume(stage) => match stage {
-                JobStage::Created { job, slots } => {
-                    let names = |mut v: Vec<String>| {
-                        v.sort();
-                        v.join(", ")
-                    };
-                    let saved = names(slots.iter().map(|s| s.slot.to_string()).collect());
-                    let given = names(
-                        self.uploads
+            RunState::Resume(stage) => {
+                self.resumed = true;
+                match stage {
+                    JobStage::Created { job, slots } => {
+                        let names = |mut v: Vec<String>| {
+                            v.sort();
+                            v.join(", ")
+                        };
+                        let saved = names(slots.iter().map(|s| s.slot.to_string()).collect());
+                        let given = names(
+                            self.uploads
+                                .iter()
+                                .map(|u| u.file.slot.to_string())
+                                .collect(),
+                        );
+                        if saved != given {
+                            return Err(Error::from(ProtocolError::Invalid(
+                                crate::error::JobInputError::StageMismatch { job, saved, given }
+                                    .into(),
+                            )));
+                        }
+                        let stale = slots
                             .iter()
-                            .map(|u| u.file.slot.to_string())
-                            .collect(),
-                    );
-                    if saved != given {
-                        return Err(Error::from(ProtocolError::Invalid(
-                            crate::error::JobInputError::StageMismatch { job, saved, given }.into(),
-                        )));
+                            .any(|s| !s.uploaded && s.target.is_expired(inputs.wall_clock));
+                        if stale {
+                            tracing::info!(%job, "the saved upload URLs expired: deleting the job and creating it anew");
+                            RunState::DeleteStale(Call::new(
+                                DeleteJob::new(job),
+                                self.config.clone(),
+                                self.retry,
+                            ))
+                        } else {
+                            self.put_from(job, slots, 0)
+                        }
                     }
-                    let stale = slots
-                        .iter()
-                        .any(|s| !s.uploaded && s.target.is_expired(inputs.wall_clock));
-                    if stale {
-                        tracing::info!(%job, "the saved upload URLs expired: deleting the job and creating it anew");
-                        RunState::DeleteStale(Call::new(
-                            DeleteJob::new(job),
-                            self.config.clone(),
-                            self.retry,
-                        ))
-                    } else {
-                        self.put_from(job, slots, 0)
-                    }
+                    JobStage::Uploaded { job } => self.check(job, None),
+                    JobStage::Finalized { job } => match self.wait(job, true) {
+                        Ok(next) => next,
+                        Err(end) => return Ok(Some(Action::Finish(Ok(end)))),
+                    },
                 }
-                JobStage::Uploaded { job } => self.check(job, None),
-                JobStage::Finalized { job } => match self.wait(job, true) {
-                    Ok(next) => next,
-                    Err(end) => return Ok(Some(Action::Finish(Ok(end)))),
-                },
-            },
+            }
             RunState::DeleteStale(mut call) => match relay(&mut call, event, inputs) {
                 Ok(action) => {
                     self.state = RunState::DeleteStale(call);
@@ -898,6 +922,11 @@ impl RunJob {
                         };
                         return Ok(Some(action));
                     }
+                    // A resumed job deleted meanwhile: created anew.
+                    Err(Err(failure)) if self.gone(&failure) => {
+                        tracing::info!(%job, "the saved job is gone: creating it anew");
+                        RunState::Start
+                    }
                     // A refused or failed upload ends the run: no finalize.
                     Err(Err(failure)) => return Err(failure),
                     Err(Ok(_receipt)) => {
@@ -930,6 +959,10 @@ impl RunJob {
                 // The answer was lost or unreadable, or the server says
                 // the job's status does not allow it: whether the finalize
                 // happened is read from the job, never guessed.
+                Err(Err(failure)) if self.gone(&failure) => {
+                    tracing::info!(%job, "the saved job is gone: creating it anew");
+                    RunState::Start
+                }
                 Err(Err(failure)) if finalize_unsure(&failure) => {
                     tracing::warn!(%job, "the finalize was not answered ({failure}): reading the job before sending it again");
                     self.check(job, Some(failure))
@@ -946,7 +979,14 @@ impl RunJob {
                     return Ok(Some(action));
                 }
                 Err(result) => {
-                    let read = result?;
+                    let read = match result {
+                        Err(failure) if after.is_none() && self.gone(&failure) => {
+                            tracing::info!(%job, "the saved job is gone: creating it anew");
+                            self.state = RunState::Start;
+                            return Ok(None);
+                        }
+                        read => read?,
+                    };
                     if read.status.is_final() {
                         // Done already (or cancelled meanwhile): nothing to wait for.
                         self.save_stage(&JobStage::Finalized { job: job.clone() })?;

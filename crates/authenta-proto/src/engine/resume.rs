@@ -198,8 +198,8 @@ pub fn left_overs<'a>(
 /// |---|---|
 /// | `New` | check the files, create, upload every slot, finalize, wait |
 /// | `Creating` | list the jobs waiting for their finalize (the `status` filter) and delete the one the interrupted create may have left ([`SweepJobs`](super::jobs::SweepJobs)), then as `New` |
-/// | `Stage(Created)` | upload the slots not yet up to their saved URLs, finalize, wait; once one of those URLs expired: delete the stale job, then as `New` |
-/// | `Stage(Uploaded)` | read the job (the finalize's answer may have been lost): finalize only if it still waits for one; wait |
+/// | `Stage(Created)` | upload the slots not yet up to their saved URLs, finalize, wait; once one of those URLs expired: delete the stale job, then as `New`; a job found gone (an upload or the finalize answered 404): as `New` |
+/// | `Stage(Uploaded)` | read the job (the finalize's answer may have been lost): finalize only if it still waits for one; wait; gone (404): as `New` |
 /// | `Stage(Finalized)` | wait (polled at once; in a batch, with the others by the list) |
 /// | `Final` | none |
 ///
