@@ -72,8 +72,10 @@ fn expand(paths: &[PathBuf], recursive: bool) -> Vec<PathBuf> {
 }
 
 /// `process --task TASK FILE…`: every file (and the reference) checked
-/// against the task type before any request, then one job per file, `-j`
-/// at a time; the table or JSON lines of `process`, its exit codes.
+/// against the task type before any request, then one job per distinct
+/// content, each from where the ledger saw it last, run until its finalize
+/// `-j` at a time and waited for together; the table or JSON lines of
+/// `process`, its exit codes.
 pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, CliError> {
     let task = authenta_reqwest::proto::task_type(task)
         .map_err(|e| CliError::Invalid(vec![refusal(e, None)]))?;
@@ -118,6 +120,20 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         client,
         &task,
     )?;
+    for &(f, g) in &plan.twins {
+        let first = &checked[plan.items[g].files[0]].0;
+        let path = &checked[f].0;
+        let note = crate::files::Note {
+            path: path.clone(),
+            kind: "sameBytes",
+            text: format!(
+                "{} has the same bytes as {}: processed once",
+                path.display(),
+                first.display()
+            ),
+        };
+        note.tell(global.json);
+    }
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
     let count = bars.count(checked.len());
@@ -369,6 +385,8 @@ struct Plan {
     items: Vec<PlanItem>,
     /// Each checked file's item.
     group_of: Vec<usize>,
+    /// The files whose bytes an earlier file has (file, item).
+    twins: Vec<(usize, usize)>,
 }
 
 /// One job of the batch.
@@ -406,6 +424,7 @@ impl Plan {
                     })
                     .collect(),
                 group_of: (0..checked.len()).collect(),
+                twins: Vec::new(),
             });
         };
         let unreadable = |path: &Path, e: std::io::Error| {
@@ -420,6 +439,7 @@ impl Plan {
         let mut plan = Plan {
             items: Vec::new(),
             group_of: Vec::with_capacity(checked.len()),
+            twins: Vec::new(),
         };
         let mut seen: HashMap<String, usize> = HashMap::new();
         for ((f, path), identity) in paths.iter().enumerate().zip(ledger.identify_many(&paths)) {
@@ -427,6 +447,7 @@ impl Plan {
             if let Some(&g) = seen.get(&identity.sha256) {
                 plan.items[g].files.push(f);
                 plan.group_of.push(g);
+                plan.twins.push((f, g));
                 continue;
             }
             let key = ledger.job_key(&account, &identity, task, reference.as_ref());

@@ -937,6 +937,13 @@ fn resumes_from_each_stage(kept: Kept) {
     let (stdout, _) = env.run(&["process", tasked, task, file], 0);
     every_verdict_once(&stdout, &files);
     assert_eq!(env.emulator.api_requests().len(), before);
+    // The same bytes at another path: the same job, printed for both.
+    let twin = env.media().join("twin.png");
+    std::fs::copy(&files[0], &twin).unwrap();
+    let (stdout, stderr) = env.run(&["process", tasked, task, file, twin.to_str().unwrap()], 0);
+    has(&stderr, "has the same bytes as");
+    every_verdict_once(&stdout, &[files[0].clone(), twin]);
+    assert_eq!(env.emulator.api_requests().len(), before);
     // Every job left is completed; none waits for its finalize.
     let jobs = env.emulator.jobs();
     assert!(jobs.iter().all(|j| j.status == "completed"), "{jobs:?}");
