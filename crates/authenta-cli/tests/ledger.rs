@@ -948,3 +948,31 @@ fn resumes_from_each_stage(kept: Kept) {
     let jobs = env.emulator.jobs();
     assert!(jobs.iter().all(|j| j.status == "completed"), "{jobs:?}");
 }
+
+#[test]
+fn a_sigint_stops_starting_jobs_and_the_rerun_finishes_each_once() {
+    const FILES: u32 = 16;
+    let env = Env::jobs(Duration::from_millis(1500), None, Kept::Sqlite);
+    let files = env.pngs(FILES);
+    let child = env.spawn_process("2");
+    until(Duration::from_secs(60), || env.made() >= 4);
+    let before = env.made();
+    signal(&child, "-INT");
+    let output = wait(child, Duration::from_secs(60));
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(130), "{stdout}\n{stderr}");
+    has(&stderr, "starting no more files");
+    has(&stderr, "run the same command again to resume");
+    let after = env.made();
+    assert!(
+        after <= before + 3,
+        "{after} jobs after the interrupt, {before} before: jobs were still started"
+    );
+    assert!(after < FILES as usize);
+    let output = wait(env.spawn_process("4"), Duration::from_secs(120));
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    every_verdict_once(&stdout, &files);
+    assert_eq!(env.made(), FILES as usize);
+    assert!(env.all_done(), "{:?}", env.emulator.jobs());
+}
