@@ -182,8 +182,8 @@ pub struct Process {
     #[arg(long, value_name = "FILE.html")]
     pub report: Option<PathBuf>,
 
-    /// Read again the records the ledger holds as final, instead of
-    /// printing them from it (one query each).
+    /// Read again the records (or jobs) the ledger holds as final, instead
+    /// of printing them from it (one query each).
     #[arg(long)]
     pub refresh: bool,
 
