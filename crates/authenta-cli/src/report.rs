@@ -76,12 +76,12 @@ async fn fetch(report: &Report, client: &Client, entry: &Entry) -> Fetched {
 pub async fn write_jobs(
     report: Report,
     client: &Client,
-    finished: &[(&PathBuf, Result<Job, Error>, Duration)],
+    finished: &[(&PathBuf, &(Result<Job, Error>, Duration))],
     reference: Option<&Path>,
 ) -> io::Result<Summary> {
     let entries: Vec<Entry> = finished
         .iter()
-        .map(|(path, result, elapsed)| {
+        .map(|(path, (result, elapsed))| {
             let file = Some((*path).clone());
             match result {
                 Ok(job) => Entry::from_job(
