@@ -494,7 +494,11 @@ fn a_finalize_resend_keeps_to_the_retry_policy_and_an_unreadable_2xx_is_read_not
     let Action::Finish(Err(failure)) = run.step(job("8", "waiting_for_finalize", ""), at(8)) else {
         panic!("the 503 stands")
     };
-    assert_eq!(failure.status().map(|s| s.as_u16()), Some(503), "{failure:?}");
+    assert_eq!(
+        failure.status().map(|s| s.as_u16()),
+        Some(503),
+        "{failure:?}"
+    );
     // A 200 that is not JSON: the server took it; read, then waited for.
     let mut run = single(TaskType::AiImageDetection, "image/png");
     let _ = send(run.step(Event::Ready, at(0)));

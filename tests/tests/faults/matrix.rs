@@ -115,20 +115,22 @@ impl Step {
         }
     }
 
+    /// The jobs API's steps: the create, the finalize, then the others.
+    pub const JOBS: [Step; 9] = [
+        Step::JobCreate,
+        Step::JobFinalize,
+        Step::JobSlot,
+        Step::JobGet,
+        Step::JobList,
+        Step::JobCancel,
+        Step::JobDelete,
+        Step::JobWait,
+        Step::JobArtifact,
+    ];
+
     /// Whether the step is of the jobs API (generation 2: an API key).
     pub fn is_job(self) -> bool {
-        matches!(
-            self,
-            Step::JobCreate
-                | Step::JobSlot
-                | Step::JobFinalize
-                | Step::JobGet
-                | Step::JobList
-                | Step::JobCancel
-                | Step::JobDelete
-                | Step::JobWait
-                | Step::JobArtifact
-        )
+        Step::JOBS.contains(&self)
     }
 
     /// Whether the step goes to S3 (the upload or a download URL) rather
@@ -380,9 +382,7 @@ impl Fault {
     /// still waiting, after the policy's backoff or `Retry-After`, within
     /// its attempts.
     fn job_rows(self) -> Vec<(Step, Expect)> {
-        use ErrorClass::{
-            Authentication, Credits, InvalidInput, NotFound, Permission, Server,
-        };
+        use ErrorClass::{Authentication, Credits, InvalidInput, NotFound, Permission, Server};
         use Step::*;
         use TransportErrorKind::{Connect, Interrupted, Timeout};
         let all = policy().max_attempts;
@@ -390,21 +390,26 @@ impl Fault {
         let each = |steps: &[Step], expect: Expect| -> Vec<(Step, Expect)> {
             steps.iter().map(|s| (*s, expect)).collect()
         };
+        // The API steps and one more.
+        let plus = |extra: Step| -> Vec<Step> {
+            let mut steps = api.to_vec();
+            steps.push(extra);
+            steps
+        };
         let network = |kind| fails(1, ErrorClass::Network, Kind::Network(kind));
+        // An answer lost, cut or late: the create fails (never sent twice),
+        // the finalize is read and waited for, the others retried once.
+        let lost = |create: Expect, others: &[Step]| -> Vec<(Step, Expect)> {
+            let mut rows = vec![(JobCreate, create), (JobFinalize, ok(1))];
+            rows.extend(each(others, ok(2)));
+            rows
+        };
         match self {
-            Fault::Status500Json => vec![
-                (JobCreate, fails(1, Server, Kind::Api(500, "EMU500"))),
-                (JobSlot, ok(2)),
-                // Finalized, the answer lost: read (queued), then waited for.
-                (JobFinalize, ok(1)),
-                (JobGet, ok(2)),
-                (JobList, ok(2)),
-                // Cancelled, the answer lost: the retry finds it cancelled.
-                (JobCancel, ok(2)),
-                (JobDelete, ok(2)),
-                (JobWait, ok(2)),
-                (JobArtifact, ok(2)),
-            ],
+            // Finalized, the answer lost: read (queued), then waited for;
+            // cancelled, the answer lost: the retry finds it cancelled.
+            Fault::Status500Json => {
+                lost(fails(1, Server, Kind::Api(500, "EMU500")), &Step::JOBS[2..])
+            }
             Fault::Status502Html => vec![
                 (JobCreate, fails(1, Server, Kind::Http(502))),
                 (JobSlot, fails(all, Server, Kind::Upload(502, ""))),
@@ -418,19 +423,8 @@ impl Fault {
             ],
             Fault::Status503RetryAfter => {
                 let mut rows = vec![(JobCreate, fails(1, Server, Kind::Http(503)))];
-                rows.extend(each(
-                    &[
-                        JobSlot,
-                        JobFinalize,
-                        JobGet,
-                        JobList,
-                        JobCancel,
-                        JobDelete,
-                        JobWait,
-                        JobArtifact,
-                    ],
-                    ok_after(2, RETRY_AFTER),
-                ));
+                // Every step but the create.
+                rows.extend(each(&Step::JOBS[1..], ok_after(2, RETRY_AFTER)));
                 rows
             }
             Fault::Status504Late => {
@@ -461,43 +455,22 @@ impl Fault {
                 fails(1, Credits, Kind::Api(402, "INSUFFICIENT_BALANCE")),
             )],
             Fault::UnknownCode => each(
-                &[JobCreate, JobFinalize, JobGet, JobList, JobCancel, JobDelete],
+                &plus(JobFinalize),
                 fails(1, InvalidInput, Kind::Api(463, "ZZ042")),
             ),
             Fault::Refused => each(
-                &[JobCreate, JobGet, JobList, JobCancel, JobDelete, JobArtifact],
+                &plus(JobArtifact),
                 fails(all, ErrorClass::Network, Kind::Network(Connect)),
             ),
-            Fault::ResetBeforeAnswer => vec![
-                (JobCreate, network(Interrupted)),
-                (JobSlot, ok(2)),
-                (JobFinalize, ok(1)),
-                (JobGet, ok(2)),
-                (JobList, ok(2)),
-                (JobCancel, ok(2)),
-                (JobDelete, ok(2)),
-                (JobWait, ok(2)),
-                (JobArtifact, ok(2)),
-            ],
-            Fault::ResetMidBody | Fault::Truncated => vec![
-                (JobCreate, network(Interrupted)),
-                (JobFinalize, ok(1)),
-                (JobGet, ok(2)),
-                (JobList, ok(2)),
-                (JobCancel, ok(2)),
-                (JobWait, ok(2)),
-                (JobArtifact, ok(2)),
-            ],
-            Fault::SlowAnswer => vec![
-                (JobCreate, network(Timeout)),
-                (JobFinalize, ok(1)),
-                (JobGet, ok(2)),
-                (JobList, ok(2)),
-                (JobCancel, ok(2)),
-                (JobDelete, ok(2)),
-                (JobWait, ok(2)),
-                (JobArtifact, ok(2)),
-            ],
+            Fault::ResetBeforeAnswer => lost(network(Interrupted), &Step::JOBS[2..]),
+            Fault::ResetMidBody | Fault::Truncated => lost(
+                network(Interrupted),
+                &[JobGet, JobList, JobCancel, JobWait, JobArtifact],
+            ),
+            Fault::SlowAnswer => lost(
+                network(Timeout),
+                &[JobGet, JobList, JobCancel, JobDelete, JobWait, JobArtifact],
+            ),
             Fault::StallMidUpload | Fault::UploadStall => vec![(JobSlot, ok(2))],
             Fault::NotJson => vec![
                 (JobCreate, fails(1, Server, Kind::Decode(200))),
@@ -516,10 +489,7 @@ impl Fault {
                 (JobList, fails(1, Server, Kind::Decode(200))),
             ],
             Fault::Redirect => {
-                let mut rows = each(
-                    &[JobCreate, JobFinalize, JobGet, JobList, JobCancel, JobDelete],
-                    fails(1, Server, Kind::Http(307)),
-                );
+                let mut rows = each(&plus(JobFinalize), fails(1, Server, Kind::Http(307)));
                 rows.push((JobSlot, fails(1, Server, Kind::Upload(307, ""))));
                 rows.push((JobArtifact, fails(1, Server, Kind::Http(307))));
                 rows
@@ -553,10 +523,7 @@ impl Fault {
                 (JobSlot, ok_after(2, RETRY_AFTER)),
                 (JobArtifact, ok_after(2, RETRY_AFTER)),
             ],
-            Fault::IdleClosed => each(
-                &[JobCreate, JobGet, JobList, JobCancel, JobDelete, JobArtifact],
-                ok(1),
-            ),
+            Fault::IdleClosed => each(&plus(JobArtifact), ok(1)),
             Fault::RefusedEarly => vec![(
                 JobSlot,
                 fails(1, InvalidInput, Kind::Upload(403, "AccessDenied")),

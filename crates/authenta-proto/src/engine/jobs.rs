@@ -47,9 +47,7 @@ use crate::error::{
 use crate::jobs::{JobCursor, JobFile, check_job_inputs};
 use crate::ops::{CreateJob, DeleteJob, FinalizeJob, GetJob, ListJobs};
 use crate::poll::{PollPolicy, PollStep};
-use crate::retry::{
-    Replay, RetryDecision, RetryPolicy, classify_error, classify_transport,
-};
+use crate::retry::{Replay, RetryDecision, RetryPolicy, classify_error, classify_transport};
 use crate::upload::{UploadTarget, timestamp};
 
 /// Feeds `event` to a sub-flow: `Err` with its result when it finished,
