@@ -72,6 +72,8 @@ pub enum Step {
     /// `Client::run_job` of a two-slot job (face intelligence, original and
     /// reference): the first slot's `PUT`.
     JobSlot,
+    /// The same run: the second slot's `PUT`, once the first is stored.
+    JobSlotSecond,
     /// `Client::run_job` of a one-slot job: `POST /v1/jobs/{id}/finalize`.
     JobFinalize,
     /// `Client::get_job`: `GET /v1/jobs/{id}`.
@@ -105,6 +107,9 @@ impl Step {
             Step::Batch => "batch wait of 2 records (`GET /media` pages)",
             Step::JobCreate => "job create (`POST /v1/jobs`)",
             Step::JobSlot => "job slot upload (`PUT`, the first of two slots, from a file)",
+            Step::JobSlotSecond => {
+                "job slot upload (`PUT`, the second of two slots, the first stored)"
+            }
             Step::JobFinalize => "job finalize (`POST /v1/jobs/{id}/finalize`, in `run_job`)",
             Step::JobGet => "job get (`GET /v1/jobs/{id}`)",
             Step::JobList => "job list page (`GET /v1/jobs`)",
@@ -116,10 +121,11 @@ impl Step {
     }
 
     /// The jobs API's steps: the create, the finalize, then the others.
-    pub const JOBS: [Step; 9] = [
+    pub const JOBS: [Step; 10] = [
         Step::JobCreate,
         Step::JobFinalize,
         Step::JobSlot,
+        Step::JobSlotSecond,
         Step::JobGet,
         Step::JobList,
         Step::JobCancel,
@@ -143,6 +149,7 @@ impl Step {
                 | Step::Result
                 | Step::Heatmap
                 | Step::JobSlot
+                | Step::JobSlotSecond
                 | Step::JobArtifact
         )
     }
@@ -413,6 +420,7 @@ impl Fault {
             Fault::Status502Html => vec![
                 (JobCreate, fails(1, Server, Kind::Http(502))),
                 (JobSlot, fails(all, Server, Kind::Upload(502, ""))),
+                (JobSlotSecond, fails(all, Server, Kind::Upload(502, ""))),
                 (JobFinalize, fails(all, Server, Kind::Http(502))),
                 (JobGet, fails(all, Server, Kind::Http(502))),
                 (JobList, fails(all, Server, Kind::Http(502))),
@@ -471,7 +479,7 @@ impl Fault {
                 network(Timeout),
                 &[JobGet, JobList, JobCancel, JobDelete, JobWait, JobArtifact],
             ),
-            Fault::StallMidUpload | Fault::UploadStall => vec![(JobSlot, ok(2))],
+            Fault::StallMidUpload | Fault::UploadStall => each(&[JobSlot, JobSlotSecond], ok(2)),
             Fault::NotJson => vec![
                 (JobCreate, fails(1, Server, Kind::Decode(200))),
                 (JobSlot, fails(1, Server, Kind::Upload(200, ""))),
@@ -499,6 +507,10 @@ impl Fault {
                     JobSlot,
                     fails(1, InvalidInput, Kind::Upload(403, "SignatureDoesNotMatch")),
                 ),
+                (
+                    JobSlotSecond,
+                    fails(1, InvalidInput, Kind::Upload(403, "SignatureDoesNotMatch")),
+                ),
                 (JobArtifact, fails(1, InvalidInput, Kind::Http(403))),
             ],
             Fault::AccessDeniedExpired => vec![
@@ -521,6 +533,7 @@ impl Fault {
             ],
             Fault::SlowDown => vec![
                 (JobSlot, ok_after(2, RETRY_AFTER)),
+                (JobSlotSecond, ok_after(2, RETRY_AFTER)),
                 (JobArtifact, ok_after(2, RETRY_AFTER)),
             ],
             Fault::IdleClosed => each(&plus(JobArtifact), ok(1)),
@@ -807,7 +820,11 @@ pub fn stage(fault: Fault, step: Step) -> FaultStage {
             FaultStage::After
         }
         Step::JobCancel if matches!(fault, Status500Json | ResetBeforeAnswer) => FaultStage::After,
-        Step::Upload | Step::UploadStream | Step::JobSlot if replaces_answer => FaultStage::After,
+        Step::Upload | Step::UploadStream | Step::JobSlot | Step::JobSlotSecond
+            if replaces_answer =>
+        {
+            FaultStage::After
+        }
         _ => FaultStage::Before,
     }
 }
@@ -909,6 +926,9 @@ pub fn how(fault: Fault, step: Step) -> String {
     });
     if fault == Fault::Redirect {
         text.push_str(", to a listener on another port");
+    }
+    if step == Step::JobSlotSecond {
+        text.push_str(", on the second slot's `PUT` (the first let through)");
     }
     if stage(fault, step) == FaultStage::After || creates_record(fault, step) {
         text.push_str(match step {
@@ -1073,7 +1093,8 @@ second `POST /v1/jobs` for one call, and never a duplicate job; a finalize \
 is sent again only after a `GET` of the job found it still waiting for one, \
 is never refused as finalized already (no 400), and a job spends at most one \
 credit; a refused slot upload never finalizes (no finalize request, the job \
-left `waiting_for_finalize`, no credit spent); every slot's stored bytes are \
+left `created` or `waiting_for_finalize`, no credit spent), and the slots \
+before it stay stored; every slot's stored bytes are \
 its file's; a failed artifact download leaves no file behind.\n\n\
 On the finalize rows the requests counted are the finalizes; on the slot \
 rows, the struck slot's `PUT`s.\n\n\

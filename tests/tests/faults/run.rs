@@ -172,7 +172,7 @@ fn route(step: Step, fixture: &Fixture) -> (&'static str, String) {
         Step::JobDelete => ("DELETE", format!("{JOBS}/{}", job())),
         // Whatever the job's id: the one finalize (or PUT) of the run.
         Step::JobFinalize => ("POST", format!("{JOBS}/")),
-        Step::JobSlot => ("PUT", "/authenta-storage/".to_owned()),
+        Step::JobSlot | Step::JobSlotSecond => ("PUT", "/authenta-storage/".to_owned()),
         Step::JobArtifact => (
             "GET",
             path_of(
@@ -196,13 +196,17 @@ fn counted(env: &Env, step: Step, fixture: &Fixture) -> (&'static str, String) {
             "POST",
             format!("{JOBS}/{}/finalize", job().unwrap_or_default()),
         ),
-        Step::JobSlot => {
+        Step::JobSlot | Step::JobSlotSecond => {
+            let slot = match step {
+                Step::JobSlot => "/original.media",
+                _ => "/reference.media",
+            };
             let path = env
                 .emu
                 .upload_requests()
                 .into_iter()
                 .map(|r| r.path)
-                .find(|p| p.ends_with("/original.media"));
+                .find(|p| p.ends_with(slot));
             ("PUT", path.unwrap_or_else(|| "/nothing-sent".to_owned()))
         }
         _ => route(step, fixture),
@@ -263,7 +267,7 @@ fn setup<B: Backend>(env: &Env, client: &B, fault: Fault, step: Step) -> Fixture
                 .unwrap();
             fixture.job = Some(created.job.id);
         }
-        Step::JobSlot => {
+        Step::JobSlot | Step::JobSlotSecond => {
             fixture.slots = vec![
                 (SlotName::Original, env.png("original.png", size(fault))),
                 (
@@ -396,6 +400,12 @@ fn arm<B: Backend>(
         };
         armed.id = Some((env.emu.inject_fault(fault).unwrap(), times));
     };
+    if step == Step::JobSlotSecond {
+        // Struck first, changing nothing: the first slot's PUT, so that the
+        // fault armed next strikes the second's.
+        let pass = Injected::new(prefix.clone(), FaultAction::Delay { millis: 0 }).method(method);
+        env.emu.inject_fault(pass).unwrap();
+    }
     let stage = crate::matrix::stage(fault, step);
     let all = policy().max_attempts;
     let with_policy = |mut s: Settings| {
@@ -703,7 +713,7 @@ fn act<B: Backend>(env: &Env, client: &B, step: Step, fixture: &Fixture) -> Resu
             client.create_job(TaskType::AiImageDetection, &[job_file("act.png")])?;
             Done::JobCreated
         }
-        Step::JobSlot => Done::JobRan(Box::new(client.run_job(
+        Step::JobSlot | Step::JobSlotSecond => Done::JobRan(Box::new(client.run_job(
             TaskType::FaceIntelligence,
             &fixture.slots,
             &similarity(),
@@ -1031,7 +1041,7 @@ fn check_returned(env: &Env, step: Step, fixture: &Fixture, done: &Done) {
             assert_eq!(*written, Some(bytes.len() as u64));
         }
         (Step::JobCreate, Done::JobCreated) => {}
-        (Step::JobSlot | Step::JobFinalize, Done::JobRan(job)) => {
+        (Step::JobSlot | Step::JobSlotSecond | Step::JobFinalize, Done::JobRan(job)) => {
             assert_eq!(job.status, JobStatus::Completed, "{job:?}");
             let record = env.emu.job(numeric(&job.id)).expect("the job");
             assert!(
@@ -1148,7 +1158,10 @@ fn check_job_invariants(
         .filter(|r| r.method == "POST" && r.path.split('?').next() == Some(JOBS))
         .filter(handled)
         .count();
-    let own = matches!(step, Step::JobCreate | Step::JobSlot | Step::JobFinalize);
+    let own = matches!(
+        step,
+        Step::JobCreate | Step::JobSlot | Step::JobSlotSecond | Step::JobFinalize
+    );
     assert!(
         creates <= usize::from(own),
         "{creates} POST /v1/jobs for one call"
@@ -1193,15 +1206,27 @@ fn check_job_invariants(
         );
     }
     let spent = credits_before.saturating_sub(env.emu.credits());
-    let runs = matches!(step, Step::JobSlot | Step::JobFinalize);
+    let runs = matches!(
+        step,
+        Step::JobSlot | Step::JobSlotSecond | Step::JobFinalize
+    );
     assert!(spent <= u64::from(runs), "{spent} credits for one job");
     if runs && seen.outcome.is_err() {
         // A refused slot upload never finalizes; a finalize that failed
         // left the job waiting for one, uncharged.
-        if step == Step::JobSlot {
+        if matches!(step, Step::JobSlot | Step::JobSlotSecond) {
             assert!(
                 finalizes.is_empty(),
                 "a finalize after a refused slot upload"
+            );
+        }
+        if step == Step::JobSlotSecond {
+            // The first slot up; the second's bytes may be stored (a fault
+            // that replaced S3's answer), but the job never finalized.
+            let first = jobs.iter().flat_map(|j| &j.inputs).next();
+            assert!(
+                first.is_some_and(|i| i.slot_name == "original" && i.upload.is_some()),
+                "the first slot stored: {jobs:?}"
             );
         }
         for job in &jobs {
