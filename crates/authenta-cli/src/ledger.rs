@@ -767,7 +767,10 @@ impl Ledger {
     /// The account of `client`'s key.
     pub fn account(client: &authenta_reqwest::Client) -> Account {
         let config = client.config();
-        let credentials = config.credentials();
+        // `Session::open` read them.
+        let credentials = config
+            .credentials()
+            .expect("a session's key is read when it opens");
         // An API key has no public id: the ledger keys its entries by a
         // fingerprint of it (never the key).
         let client_id = match (credentials.client_id(), credentials.as_api_key()) {

@@ -49,6 +49,10 @@ impl Session {
                 builder = builder.base_url(url);
             }
             let client = builder.build()?;
+            // The secret is read now, off the runtime's threads (`build`
+            // leaves it to the first call): a command that cannot give it
+            // fails here, and the ledger names the account by its key.
+            client.read_credentials().await?;
             let _ = USED.set(client.clone());
             return Ok(Session {
                 client,
@@ -95,7 +99,9 @@ pub fn report_spent(json: bool) {
         return;
     };
     let usage = client.usage();
-    let credentials = client.config().credentials();
+    let Some(credentials) = client.config().credentials() else {
+        return;
+    };
     match (credentials.kind(), json) {
         (CredentialKind::ApiKey, true) => eprintln!(
             "{}",

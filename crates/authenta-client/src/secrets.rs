@@ -14,7 +14,7 @@
 //! # if cfg!(unix) {
 //! let provider = SecretProvider::new("4d66620c69a0295f100b6e8a", SecretSource::Command("printf 's3c%s' r3t".into()));
 //! let config = Config::from_provider(provider).unwrap();
-//! assert_eq!(config.credentials().client_secret().unwrap().expose(), "s3cr3t");
+//! assert_eq!(config.credentials().unwrap().client_secret().unwrap().expose(), "s3cr3t");
 //! assert!(!format!("{config:?}").contains("s3cr3t"));
 //! # }
 //! ```
@@ -449,6 +449,7 @@ mod tests {
             client
                 .config()
                 .credentials()
+                .unwrap()
                 .client_secret()
                 .unwrap()
                 .expose(),

@@ -40,6 +40,9 @@ pub type ClientBuilder = authenta_client::ClientBuilder<ReqwestTransport>;
 impl authenta_client::Backend for ReqwestTransport {
     type Client = Client;
     type Http = reqwest::Client;
+    // A secret command or file is read by the first call, on tokio's
+    // blocking pool, never by `build` on a runtime thread.
+    const READS_PROVIDER_LATER: bool = true;
 
     fn build(
         settings: &ClientSettings,

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use authenta_client::proto::engine::BatchStop;
 use authenta_client::proto::engine::flows::{Observer, Uploaded};
 use authenta_client::proto::{
-    CallOptions, Config, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy, UploadOptions,
+    CallOptions, Config, Credentials, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy, UploadOptions,
     UploadReceipt, UploadTarget,
 };
 use authenta_client::types::{
@@ -85,6 +85,13 @@ impl Client {
     /// The quota this client's requests spent so far, by class.
     pub fn usage(&self) -> QuotaUsage {
         self.inner.usage()
+    }
+
+    /// The key's credentials: those requests are built with (`build` read
+    /// the provider's). Sends nothing; the async backend's twin reads a
+    /// provider not read yet.
+    pub fn read_credentials(&self) -> Result<Credentials> {
+        self.inner.read_credentials()
     }
 
     /// The retry policy.

@@ -129,7 +129,13 @@ pub(crate) fn api_request(
 ) -> Result<Request<Vec<u8>>, ProtocolError> {
     let method = Method::from_bytes(operation.route().method.as_bytes())
         .expect("generated routes hold valid methods");
-    let key = config.key().current();
+    // A `Call` reads an unread key's provider before it builds a request.
+    let key = config.key().current().ok_or_else(|| {
+        ProtocolError::Config(crate::ConfigError::Credentials(crate::CredentialError::new(
+            config.provider().map_or_else(String::new, |p| p.describe()),
+            "not read yet: run the request in a `Call` flow, which reads them first",
+        )))
+    })?;
     let mut builder = Request::builder()
         .method(method)
         .uri(uri)
