@@ -50,6 +50,8 @@ mod profile;
 mod secrets;
 mod settings;
 mod transport;
+#[cfg(feature = "async")]
+mod unblocked;
 
 /// `#[async_trait]` (the `async-trait` crate's), for implementing the
 /// async traits without adding the crate to your manifest.
@@ -86,3 +88,5 @@ pub use transport::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_UPLOAD_STALL_TIMEOUT, HttpClient,
     Runtime, SendDownloadError, SendUploadError, SourceFault, UploadBody,
 };
+#[cfg(feature = "async")]
+pub use unblocked::{BlockingWork, READ_AHEAD, UnblockedFileSink, UnblockedFileSource, Unblocker};

@@ -231,7 +231,12 @@ mod tests {
         assert_eq!(config.base_url(), "http://127.0.0.1:9/api");
         assert_eq!(config.credentials().unwrap().client_id(), Some("ci-id"));
         assert_eq!(
-            config.credentials().unwrap().client_secret().unwrap().expose(),
+            config
+                .credentials()
+                .unwrap()
+                .client_secret()
+                .unwrap()
+                .expose(),
             "from-file"
         );
         assert!(
@@ -245,17 +250,29 @@ mod tests {
         let config = given.settings().config_in(at, true).unwrap();
         assert_eq!(config.base_url(), "http://127.0.0.1:10/api");
         assert_eq!(
-            config.credentials().unwrap().client_secret().unwrap().expose(),
+            config
+                .credentials()
+                .unwrap()
+                .client_secret()
+                .unwrap()
+                .expose(),
             "given"
         );
         // Unread (an async backend's build): the profile's secret file
         // waits for the first call; given credentials are simply used.
-        let unread = Builder::default().profile("ci").settings().config_in(at, false).unwrap();
+        let unread = Builder::default()
+            .profile("ci")
+            .settings()
+            .config_in(at, false)
+            .unwrap();
         assert_eq!(unread.credentials(), None);
         assert_eq!(unread.base_url(), "http://127.0.0.1:9/api");
         let given = given.settings().config_in(at, false).unwrap();
         assert!(given.credentials().is_some());
-        let missing = Builder::default().profile("prod").settings().config_in(at, true);
+        let missing = Builder::default()
+            .profile("prod")
+            .settings()
+            .config_in(at, true);
         assert!(missing.unwrap_err().to_string().contains("no profile prod"));
     }
 

@@ -3,7 +3,6 @@
 mod api;
 mod builder;
 mod runtime;
-mod source;
 mod tls;
 mod transport;
 

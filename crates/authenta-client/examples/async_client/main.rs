@@ -2,8 +2,8 @@
 //! on an async runtime that is not tokio: `async-io`'s reactor, timer and
 //! `block_on`, and `blocking`'s thread pool for files. All the glue an
 //! embedder writes is in this file: an HTTP adapter ([`AsyncHttpClient`])
-//! and a runtime ([`AsyncRuntime`]: the clocks, `sleep`, `unblock`, and
-//! files as upload sources and download sinks).
+//! and a runtime ([`AsyncRuntime`]: the clocks, `sleep`, and `unblock`, on
+//! which the default file sources and sinks are built).
 //!
 //! It runs against an emulator it starts in-process (on tokio, on the
 //! emulator's own threads; this client never touches tokio):
@@ -23,7 +23,6 @@ mod std_client;
 use std::hash::{BuildHasher as _, RandomState};
 use std::io;
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use async_io::{Async, Timer};
@@ -31,8 +30,7 @@ use authenta_client::http::{self, Request, Response};
 use authenta_client::proto::{Config, Credentials, RESPONSE_READ_LIMIT, UploadOptions};
 use authenta_client::types::{MediaStatus, ModelType};
 use authenta_client::{
-    Async as AsyncMode, AsyncDownloadSink, AsyncHttpClient, AsyncRuntime, AsyncUploadBody,
-    AsyncUploadSource, ByteStream, Client, DownloadSink as _, SendUploadError, UploadSource as _,
+    Async as AsyncMode, AsyncHttpClient, AsyncRuntime, AsyncUploadBody, Client, SendUploadError,
 };
 use futures_util::StreamExt as _;
 use futures_util::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -125,7 +123,9 @@ impl AsyncHttpClient for AsyncIoHttp {
     // `error_kind` too (the io::ErrorKind found through `source()`).
 }
 
-/// The clocks, `async-io`'s timer, and `blocking`'s pool for files.
+/// The clocks, `async-io`'s timer, and `blocking`'s pool for blocking
+/// work. Files come free: the default file source and sink run std's files
+/// through `unblock`, the source a few chunks ahead of the socket.
 #[derive(Clone, Copy, Debug, Default)]
 struct AsyncIoRuntime;
 
@@ -147,77 +147,8 @@ impl AsyncRuntime for AsyncIoRuntime {
         RandomState::new().hash_one(0u8)
     }
 
-    fn file_source(&self, path: PathBuf, len: u64) -> Box<dyn AsyncUploadSource> {
-        Box::new(FileSource(authenta_client::FileSource::new(path, len)))
-    }
-
-    fn file_sink(&self, path: PathBuf) -> Box<dyn AsyncDownloadSink> {
-        Box::new(FileSink(Some(authenta_client::FileSink::new(path))))
-    }
-
     async fn unblock<T: Send + 'static>(&self, work: Box<dyn FnOnce() -> T + Send + 'static>) -> T {
         blocking::unblock(work).await
-    }
-}
-
-/// A file to upload, read on `blocking`'s pool at most 8 chunks ahead.
-struct FileSource(authenta_client::FileSource);
-
-#[authenta_client::async_trait]
-impl AsyncUploadSource for FileSource {
-    fn len(&self) -> u64 {
-        self.0.len()
-    }
-
-    fn reopenable(&self) -> bool {
-        true
-    }
-
-    async fn open(&mut self) -> io::Result<ByteStream> {
-        let source = self.0.clone();
-        let chunks = blocking::unblock(move || source.chunks()).await?;
-        // The capacity is the trap: `Unblock::new` over an iterator reads
-        // up to 8192 items ahead, 512 MiB of 64 KiB chunks.
-        Ok(Box::pin(blocking::Unblock::with_capacity(8, chunks)))
-    }
-}
-
-/// A download written to `<path>.part` on `blocking`'s pool and renamed on
-/// commit; dropped unfinished, the sink removes its `.part`.
-struct FileSink(Option<authenta_client::FileSink>);
-
-impl FileSink {
-    async fn run<T: Send + 'static>(
-        &mut self,
-        work: impl FnOnce(&mut authenta_client::FileSink) -> T + Send + 'static,
-    ) -> io::Result<T> {
-        let mut sink = self
-            .0
-            .take()
-            .ok_or_else(|| io::Error::other("an earlier write broke off"))?;
-        let (result, sink) = blocking::unblock(move || (work(&mut sink), sink)).await;
-        self.0 = Some(sink);
-        Ok(result)
-    }
-}
-
-#[authenta_client::async_trait]
-impl AsyncDownloadSink for FileSink {
-    async fn restart(&mut self) -> io::Result<()> {
-        self.run(|sink| sink.restart()).await?
-    }
-
-    async fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
-        let chunk = chunk.to_vec();
-        self.run(move |sink| sink.write_chunk(&chunk)).await?
-    }
-
-    async fn commit(&mut self) -> io::Result<()> {
-        self.run(|sink| sink.commit()).await?
-    }
-
-    async fn abandon(&mut self) {
-        let _ = self.run(|sink| sink.abandon()).await;
     }
 }
 
