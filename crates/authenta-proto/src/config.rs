@@ -392,7 +392,12 @@ mod tests {
         assert_eq!(config.base_url(), "https://staging.example.com/api");
         assert_eq!(config.credentials().unwrap().client_id(), Some("id"));
         assert_eq!(
-            config.credentials().unwrap().client_secret().unwrap().expose(),
+            config
+                .credentials()
+                .unwrap()
+                .client_secret()
+                .unwrap()
+                .expose(),
             "s3cr3t"
         );
         let default =
@@ -456,7 +461,10 @@ mod tests {
             (ENV_CLIENT_SECRET, "s"),
         ]))
         .unwrap();
-        assert_eq!(config.credentials().unwrap().kind(), CredentialKind::ClientSecret);
+        assert_eq!(
+            config.credentials().unwrap().kind(),
+            CredentialKind::ClientSecret
+        );
     }
 
     #[test]

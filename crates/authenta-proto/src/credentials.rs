@@ -577,7 +577,10 @@ impl Key {
     /// waited on it finds the credentials another one read; taken in at
     /// once (credentials a header cannot carry are refused again by the
     /// flow's [`Key::offer`], which reports it).
-    fn read_first(&self, provider: &dyn CredentialProvider) -> Result<Credentials, CredentialError> {
+    fn read_first(
+        &self,
+        provider: &dyn CredentialProvider,
+    ) -> Result<Credentials, CredentialError> {
         let _gate = self.first_read.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(current) = self.current() {
             return Ok(current.credentials);
@@ -832,7 +835,12 @@ mod tests {
             assert_eq!(failure.code(), Some(&ErrorCode::Iam001));
             // The client's other flows now build with the new secret.
             assert_eq!(
-                config.credentials().unwrap().client_secret().unwrap().expose(),
+                config
+                    .credentials()
+                    .unwrap()
+                    .client_secret()
+                    .unwrap()
+                    .expose(),
                 "new"
             );
             // Refusals spend no quota.
@@ -889,14 +897,21 @@ mod tests {
                 panic!("the provider is read before anything is built");
             };
             assert!(first.is_first_read() && !first.is_check(), "{first:?}");
-            let failed = Err(CredentialError::new("the command `pass show ci`", "it ended with exit status: 1"));
+            let failed = Err(CredentialError::new(
+                "the command `pass show ci`",
+                "it ended with exit status: 1",
+            ));
             let failure = refused(call.step(Event::Credentials(failed), inputs()));
             assert_eq!(failure.class(), crate::ErrorClass::Config);
             assert_eq!(
                 failure.to_string(),
                 "cannot read the credentials from the command `pass show ci`: it ended with exit status: 1"
             );
-            assert_eq!(config.credentials(), None, "nothing read: the next call tries");
+            assert_eq!(
+                config.credentials(),
+                None,
+                "nothing read: the next call tries"
+            );
             let mut call = create(&config);
             let Action::Refresh(first) = call.step(Event::Ready, inputs()) else {
                 panic!("read again");
@@ -904,7 +919,10 @@ mod tests {
             // Run as a driver runs it: the key takes the credentials in.
             let given = first.run();
             assert_eq!(config.credentials(), Some(Credentials::new("id", "old")));
-            assert_eq!(secret_sent(call.step(Event::Credentials(given), inputs())), "old");
+            assert_eq!(
+                secret_sent(call.step(Event::Credentials(given), inputs())),
+                "old"
+            );
             // Read: the next call only checks for a change.
             assert_eq!(secret_sent(begin(&mut create(&config))), "old");
             // Built by hand without a `Call`, before any read: an error.

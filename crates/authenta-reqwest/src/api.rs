@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use authenta_client::proto::engine::flows::{Observer, Uploaded};
 use authenta_client::proto::{
-    CallOptions, Config, Credentials, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy, UploadOptions,
-    UploadReceipt, UploadTarget,
+    CallOptions, Config, Credentials, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy,
+    UploadOptions, UploadReceipt, UploadTarget,
 };
 use authenta_client::types::{
     CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, ResultDocument,

@@ -396,7 +396,12 @@ async fn build_leaves_the_secret_command_to_the_first_call() {
     assert!(!runs.exists(), "build ran the secret command");
     assert_eq!(client.config().credentials(), None);
     assert!(format!("{client:?}").contains("not read yet"));
-    let runs_now = || std::fs::read_to_string(&runs).unwrap_or_default().lines().count();
+    let runs_now = || {
+        std::fs::read_to_string(&runs)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
 
     let (first, second) = tokio::join!(
         client.list(ListQuery::default()),
@@ -419,7 +424,10 @@ async fn build_leaves_the_secret_command_to_the_first_call() {
     let err = client.list(ListQuery::default()).await.unwrap_err();
     let message = err.to_string();
     assert_eq!(message, expected.to_string());
-    assert!(message.contains(&format!("the command `{failing}`")), "{message}");
+    assert!(
+        message.contains(&format!("the command `{failing}`")),
+        "{message}"
+    );
     assert!(message.contains("exit status: 3"), "{message}");
     assert!(!message.contains(&env.key.client_secret), "{message}");
     assert!(!format!("{err:?}").contains(&env.key.client_secret));

@@ -259,7 +259,9 @@ impl ReadCredentials {
 
     fn in_use(&self) -> Action<Credentials> {
         let credentials = self.config.credentials();
-        Action::Finish(Ok(credentials.expect("a key without credentials has a provider to read")))
+        Action::Finish(Ok(
+            credentials.expect("a key without credentials has a provider to read")
+        ))
     }
 }
 

@@ -131,10 +131,12 @@ pub(crate) fn api_request(
         .expect("generated routes hold valid methods");
     // A `Call` reads an unread key's provider before it builds a request.
     let key = config.key().current().ok_or_else(|| {
-        ProtocolError::Config(crate::ConfigError::Credentials(crate::CredentialError::new(
-            config.provider().map_or_else(String::new, |p| p.describe()),
-            "not read yet: run the request in a `Call` flow, which reads them first",
-        )))
+        ProtocolError::Config(crate::ConfigError::Credentials(
+            crate::CredentialError::new(
+                config.provider().map_or_else(String::new, |p| p.describe()),
+                "not read yet: run the request in a `Call` flow, which reads them first",
+            ),
+        ))
     })?;
     let mut builder = Request::builder()
         .method(method)
