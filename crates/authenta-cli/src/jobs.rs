@@ -13,7 +13,7 @@ use authenta_reqwest::Error;
 use authenta_reqwest::proto::engine::BatchStop;
 use authenta_reqwest::proto::engine::jobs::JobUpload;
 use authenta_reqwest::proto::{
-    JobOptions, ProtocolError, ValidationError, check_job_id, check_job_inputs,
+    JobOptions, ProtocolError, ValidationError, jobs::check_job_id, jobs::check_job_inputs,
 };
 use authenta_reqwest::types::{Job, JobId, JobListQuery, JobParameters, JobStatus, SlotName};
 use futures_util::{StreamExt as _, TryStreamExt as _};
@@ -66,7 +66,7 @@ fn expand(paths: &[PathBuf], recursive: bool) -> Vec<PathBuf> {
 /// against the task type before any request, then one job per file, `-j`
 /// at a time; the table or JSON lines of `process`, its exit codes.
 pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, CliError> {
-    let task = authenta_reqwest::proto::task_type(task)
+    let task = authenta_reqwest::proto::jobs::task_type(task)
         .map_err(|e| CliError::Invalid(vec![refusal(e, None)]))?;
     let parameters = args.reference.as_ref().map(|_| JobParameters {
         is_similarity_check: Some(true),

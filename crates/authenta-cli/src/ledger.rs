@@ -35,7 +35,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Once, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use authenta_reqwest::proto::{Checkpoint, CheckpointFn, Resume, UploadTarget};
+use authenta_reqwest::proto::{
+    UploadTarget, engine::resume::Resume, options::Checkpoint, options::CheckpointFn,
+};
 use authenta_reqwest::types::{Media, MediaId, ModelType};
 use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior, params};
 use serde_json::{Value, json};

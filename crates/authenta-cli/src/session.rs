@@ -2,7 +2,7 @@
 //! how a failure is told: one line on stderr and an exit code.
 
 use authenta_emulator::{ApiKey, Emulator, EmulatorBuilder, KeySpec, RunningEmulator};
-use authenta_reqwest::proto::DEFAULT_USER_AGENT;
+use authenta_reqwest::proto::config::DEFAULT_USER_AGENT;
 use authenta_reqwest::{
     ApiKey as SdkApiKey, Client, ClientSecret, ConfigError, CredentialKind, Credentials, Error,
     ErrorClass, GivenKey, Profile,

@@ -35,8 +35,11 @@
 
 // Proto's items, nameable as `crate::X` inside this crate (the modules
 // below were proto's, and name them so).
-#[allow(unused_imports, reason = "a glob: each module takes what it needs")]
-use authenta_proto::*;
+#[allow(unused_imports, reason = "globs: each module takes what it needs")]
+use authenta_proto::{
+    config::*, credentials::*, engine::resume::Resume, error::*, job_options::*, jobs::*, ops::*,
+    options::*, paginate::*, poll::*, response::*, retry::*, upload::*, validate::*, wire::*, *,
+};
 
 mod client;
 pub mod driver;

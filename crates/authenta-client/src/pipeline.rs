@@ -23,7 +23,8 @@ use authenta_proto::engine::resume::{
 };
 use authenta_proto::types::{Media, MediaId, Timestamp};
 use authenta_proto::{
-    Checkpoint, Error, Interrupted, LocalIo, PollPolicy, ProtocolError, UploadOptions, UploadTarget,
+    Error, PollPolicy, ProtocolError, UploadOptions, UploadTarget, error::Interrupted,
+    error::LocalIo, options::Checkpoint,
 };
 use futures_core::Stream;
 use futures_util::future::{Either, select};

@@ -25,7 +25,7 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use authenta_proto::{
-    ClientSecret, CredentialError, CredentialKind, CredentialProvider, Credentials,
+    ClientSecret, CredentialError, CredentialProvider, Credentials, credentials::CredentialKind,
 };
 
 /// Where a secret (a client secret or an API key) is read from.

@@ -47,7 +47,7 @@ pub trait HttpClient {
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Sends an API request (or an artifact `GET`) and reads the answer's
-    /// body, at most [`RESPONSE_READ_LIMIT`](crate::proto::RESPONSE_READ_LIMIT) bytes (stop reading there and
+    /// body, at most [`RESPONSE_READ_LIMIT`](crate::proto::wire::RESPONSE_READ_LIMIT) bytes (stop reading there and
     /// return what was read: proto refuses it). Must not follow redirects:
     /// the request carries credentials that may only go to the API.
     fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Self::Error>;
@@ -81,7 +81,7 @@ pub trait HttpClient {
     /// [`HttpClient::send`] reads it.
     ///
     /// The default reads the whole answer with [`HttpClient::send`] (so at
-    /// most [`MAX_API_RESPONSE_BYTES`](crate::proto::MAX_API_RESPONSE_BYTES)) and writes it to the sink; clients
+    /// most [`MAX_API_RESPONSE_BYTES`](crate::proto::wire::MAX_API_RESPONSE_BYTES)) and writes it to the sink; clients
     /// that can stream should override it.
     fn send_download(
         &self,

@@ -158,7 +158,7 @@ pub enum CredentialKind {
 /// these) or, for older keys, a client id and secret.
 ///
 /// ```
-/// use authenta_proto::{CredentialKind, Credentials};
+/// use authenta_proto::{credentials::CredentialKind, Credentials};
 ///
 /// let key = Credentials::api_key("api_3f9c2a71d04b8e65c1a7f02d9b34e810");
 /// assert_eq!(key.kind(), CredentialKind::ApiKey);

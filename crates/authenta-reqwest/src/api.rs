@@ -18,7 +18,7 @@ use authenta_client::{
 };
 use futures_util::Stream;
 
-use authenta_client::proto::{JobFile, JobOptions};
+use authenta_client::proto::{JobOptions, jobs::JobFile};
 use authenta_client::types::{
     Artifact, CreatedJob, Job, JobId, JobList, JobListQuery, JobParameters, JobStatus,
     JobStatusUpdate, SlotName, TaskType,

@@ -56,7 +56,7 @@ impl authenta_client::Backend for ReqwestTransport {
                 .user_agent(config.user_agent().clone())
                 .build()
                 .map_err(|e| {
-                    let cause = authenta_client::proto::error_chain(&e);
+                    let cause = authenta_client::proto::error::error_chain(&e);
                     ConfigError::HttpClient(format!("reqwest could not start: {cause}"))
                 })?,
         };
@@ -145,6 +145,6 @@ mod tests {
     #[test]
     fn list_all_pages_are_the_largest_the_api_takes() {
         // `list_all` relies on it being a valid page size.
-        assert!(authenta_client::proto::ListCursor::new(LIST_LIMIT_MAX).is_ok());
+        assert!(authenta_client::proto::paginate::ListCursor::new(LIST_LIMIT_MAX).is_ok());
     }
 }

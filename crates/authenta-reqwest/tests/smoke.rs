@@ -243,7 +243,7 @@ async fn a_slow_answer_times_out_and_a_get_is_retried() {
         matches!(
             err,
             authenta_reqwest::Error::Transport {
-                kind: authenta_reqwest::proto::TransportErrorKind::Timeout,
+                kind: authenta_reqwest::proto::wire::TransportErrorKind::Timeout,
                 attempts: 2,
                 ..
             }

@@ -17,7 +17,7 @@ use authenta_client::types::{
 };
 use authenta_client::{Blocking, media_id};
 
-use authenta_client::proto::{JobFile, JobOptions};
+use authenta_client::proto::{JobOptions, jobs::JobFile};
 use authenta_client::types::{
     Artifact, CreatedJob, Job, JobId, JobList, JobListQuery, JobParameters, JobStatus,
     JobStatusUpdate, SlotName, TaskType,

@@ -15,9 +15,9 @@ use authenta_proto::types::{
     ModelType, Permission, SlotName, TASK_TYPES, TaskType, TaskTypeInfo,
 };
 use authenta_proto::{
-    CredentialError, CredentialKind, CredentialProvider, Credentials, Error, ErrorClass, JobFile,
-    JobOptions, PollPolicy, ProtocolError, RetryPolicy, UploadError, UploadTarget, ValidationError,
-    WaitBound,
+    CredentialError, CredentialProvider, Credentials, Error, ErrorClass, JobOptions, PollPolicy,
+    ProtocolError, RetryPolicy, UploadTarget, ValidationError, credentials::CredentialKind,
+    error::UploadError, error::WaitBound, jobs::JobFile,
 };
 use authenta_tests::env::{png_bytes, png_request};
 use authenta_tests::{Backend, Env};
@@ -286,7 +286,7 @@ pub fn upload_to_resumes_a_saved_target<B: Backend>() {
 }
 
 pub fn an_upload_checkpoints_before_each_request_and_stops_when_saving_fails<B: Backend>() {
-    use authenta_proto::{Checkpoint, LocalIo};
+    use authenta_proto::{error::LocalIo, options::Checkpoint};
 
     let env = Arc::new(Env::new());
     let client: B = env.client();

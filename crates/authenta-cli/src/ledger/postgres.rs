@@ -36,7 +36,7 @@ use super::{
     Claim, EntryKey, LEASE, QUEUE_AGE, QUEUE_LEN, Queued, Row, SCHEMA_VERSION, Saved, Worker,
     resume_of,
 };
-use authenta_reqwest::proto::{Checkpoint, Resume};
+use authenta_reqwest::proto::{engine::resume::Resume, options::Checkpoint};
 
 /// The schema, one migration per version (version `n` is `MIGRATIONS[n - 1]`).
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [

@@ -25,7 +25,7 @@ use async_io::{Async, Timer};
 use authenta_client::http::{self, Request, Response};
 use std::path::Path;
 
-use authenta_client::proto::{Config, Error, RESPONSE_READ_LIMIT, UploadOptions};
+use authenta_client::proto::{Config, Error, UploadOptions, wire::RESPONSE_READ_LIMIT};
 use authenta_client::types::Media;
 use authenta_client::{
     Async as AsyncMode, AsyncHttpClient, AsyncRuntime, AsyncUploadBody, Client, SendUploadError,

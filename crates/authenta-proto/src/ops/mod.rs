@@ -12,11 +12,11 @@ use crate::config::Config;
 use crate::error::ProtocolError;
 use crate::response::check_api_response;
 
-pub mod create;
-pub mod delete;
-pub mod get;
-pub mod jobs;
-pub mod list;
+mod create;
+mod delete;
+mod get;
+mod jobs;
+mod list;
 
 pub use create::CreateMedia;
 pub use delete::DeleteMedia;
@@ -27,7 +27,7 @@ pub use list::ListMedia;
 /// One API operation: a request to build and an answer to read.
 ///
 /// ```
-/// use authenta_proto::{ApiRequest, Config, Credentials, GetMedia};
+/// use authenta_proto::{ApiRequest, Config, Credentials, ops::GetMedia};
 /// use authenta_proto::types::MediaId;
 ///
 /// let config = Config::new(Credentials::new("id", "secret"));
