@@ -960,8 +960,15 @@ pub fn a_refused_api_key_is_read_again_once_and_resent_only_when_it_changed<B: B
     };
     let client = B::connect(&settings).unwrap();
     let asked = || source.asked.load(std::sync::atomic::Ordering::SeqCst);
-    assert_eq!(asked(), 1, "asked once when built");
+    // The async backend's `build` leaves the provider to the first call.
+    let by_build = usize::from(B::NAME != "authenta-reqwest");
+    assert_eq!(
+        asked(),
+        by_build,
+        "asked once when built, by a blocking client"
+    );
     let mid = client.create(png_request("x.png", 10)).unwrap().media.mid;
+    assert_eq!(asked(), 1, "asked once, by build or by the first call");
 
     // Regenerated, and the source already holds the new key: the refused
     // GET is sent once more with it, and succeeds.
