@@ -390,7 +390,7 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
 }
 
 /// How one job went, and how long it took.
-type Outcome = (Result<Job, Error>, Duration);
+pub(crate) type Outcome = (Result<Job, Error>, Duration);
 
 /// How often a batch asks again about the files another process holds.
 const CLAIM_POLL: Duration = Duration::from_millis(250);
