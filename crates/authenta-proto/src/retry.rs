@@ -167,7 +167,7 @@ pub enum RetryDecision {
 ///
 /// ```
 /// use std::time::Duration;
-/// use authenta_proto::{Replay, RetryAction, RetryDecision, RetryPolicy, RetryReason};
+/// use authenta_proto::{retry::Replay, retry::RetryAction, retry::RetryDecision, RetryPolicy, retry::RetryReason};
 ///
 /// let policy = RetryPolicy::default();
 /// let action = RetryAction::RetryIndicated(RetryReason::ServerError(503));

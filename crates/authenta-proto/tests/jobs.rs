@@ -17,8 +17,8 @@ use authenta_proto::types::{
     JobId, JobParameters, JobStatus, SlotName, TASK_TYPES, TaskType, TaskTypeInfo,
 };
 use authenta_proto::{
-    Config, Credentials, Error, ErrorClass, JobFile, MediaFile, PollPolicy, ProtocolError,
-    RetryPolicy, TransportErrorKind, UploadTarget, WaitBound,
+    Config, Credentials, Error, ErrorClass, MediaFile, PollPolicy, ProtocolError, RetryPolicy,
+    UploadTarget, error::WaitBound, jobs::JobFile, wire::TransportErrorKind,
 };
 
 static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();

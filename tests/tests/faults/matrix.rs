@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use authenta_emulator::FaultStage;
 use authenta_proto::engine::batch::STALE_LIST_READS;
-use authenta_proto::{ErrorClass, RetryPolicy, TransportErrorKind};
+use authenta_proto::{ErrorClass, RetryPolicy, wire::TransportErrorKind};
 
 /// The retry policy every row runs with: three attempts, backoff ceilings
 /// of 20 and 40 ms, a `Retry-After` honoured up to 5 s.

@@ -562,7 +562,7 @@ fn arm<B: Backend>(
         Fault::OverCap => inject(
             &mut armed,
             FaultAction::Oversized {
-                bytes: authenta_proto::RESPONSE_READ_LIMIT + 1024 * 1024,
+                bytes: authenta_proto::wire::RESPONSE_READ_LIMIT + 1024 * 1024,
             },
             1,
             stage,

@@ -100,7 +100,7 @@ fn check_job_state(
 /// (`jobId` or `job.id`).
 ///
 /// ```
-/// use authenta_proto::{ApiRequest, Config, CreateJob, Credentials, JobFile};
+/// use authenta_proto::{ApiRequest, Config, ops::CreateJob, Credentials, jobs::JobFile};
 /// use authenta_proto::types::{SlotName, TaskType};
 ///
 /// let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde\0\0\0\0IEND\xaeB`\x82";
