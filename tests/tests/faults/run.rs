@@ -12,7 +12,8 @@ use authenta_proto::types::{
     ListQuery, Media, MediaId, Permission, ResultDocument, SlotName, TaskType,
 };
 use authenta_proto::{
-    CredentialKind, Credentials, Error, JobFile, JobOptions, ProtocolError, UploadTarget,
+    Credentials, Error, JobOptions, ProtocolError, UploadTarget, credentials::CredentialKind,
+    jobs::JobFile,
 };
 use authenta_tests::env::{png_bytes, png_request};
 use authenta_tests::{Backend, Env, Settings};
