@@ -2,6 +2,7 @@
 //! once and shown in `authenta --help` and the README.
 
 use authenta_reqwest::ErrorClass;
+use authenta_reqwest::client::Interrupt;
 
 /// Everything worked (every media `PROCESSED`).
 pub const SUCCESS: u8 = 0;
@@ -122,6 +123,25 @@ pub fn help_text() -> String {
         text.push_str(&format!("  {code:>3}  {name}: {meaning}\n"));
     }
     text
+}
+
+/// Ctrl-C: the first triggers `interrupt`, the second exits at once.
+pub async fn watch_ctrl_c(interrupt: Interrupt, ledger: bool) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    interrupt.trigger();
+    eprintln!(
+        "authenta: interrupted: starting no more files; the steps in flight finish (Ctrl-C again to exit at once)"
+    );
+    if tokio::signal::ctrl_c().await.is_ok() {
+        let how = match ledger {
+            true => "the ledger is consistent: run the same command again to resume",
+            false => "no ledger was kept",
+        };
+        eprintln!("authenta: interrupted again: exiting now; {how}");
+        std::process::exit(i32::from(INTERRUPTED));
+    }
 }
 
 #[cfg(test)]

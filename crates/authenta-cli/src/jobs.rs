@@ -152,10 +152,7 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
     // `Interrupt`); each stage is in the ledger before the request that
     // depends on it.
     let interrupt = Interrupt::new();
-    let watcher = tokio::spawn(crate::process::watch_ctrl_c(
-        interrupt.clone(),
-        ledger.is_some(),
-    ));
+    let watcher = tokio::spawn(exit::watch_ctrl_c(interrupt.clone(), ledger.is_some()));
     // Each finalized job's bar, by job, for the shared wait's reads.
     let live: Arc<Mutex<HashMap<usize, (Bar, Instant)>>> = Arc::default();
     let by_job: Arc<Mutex<HashMap<JobId, Bar>>> = Arc::default();
@@ -390,7 +387,7 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
 }
 
 /// How one job went, and how long it took.
-pub(crate) type Outcome = (Result<Job, Error>, Duration);
+pub(crate) type Outcome = crate::report::JobOutcome;
 
 /// How often a batch asks again about the files another process holds.
 const CLAIM_POLL: Duration = Duration::from_millis(250);

@@ -80,7 +80,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     // consistent either way: each state is committed before the request
     // that depends on it.
     let interrupt = Interrupt::new();
-    let watcher = tokio::spawn(watch_ctrl_c(interrupt.clone(), ledger.is_some()));
+    let watcher = tokio::spawn(exit::watch_ctrl_c(interrupt.clone(), ledger.is_some()));
 
     // Proto's batch pipeline: uploads `-j` at a time, every uploaded record
     // waits in one shared waiter, and its batch stop rule refuses new files
@@ -320,25 +320,6 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
         }
     }
     Ok(code)
-}
-
-/// Ctrl-C: the first triggers `interrupt`, the second exits at once.
-pub(crate) async fn watch_ctrl_c(interrupt: Interrupt, ledger: bool) {
-    if tokio::signal::ctrl_c().await.is_err() {
-        return;
-    }
-    interrupt.trigger();
-    eprintln!(
-        "authenta: interrupted: starting no more files; the steps in flight finish (Ctrl-C again to exit at once)"
-    );
-    if tokio::signal::ctrl_c().await.is_ok() {
-        let how = match ledger {
-            true => "the ledger is consistent: run the same command again to resume",
-            false => "no ledger was kept",
-        };
-        eprintln!("authenta: interrupted again: exiting now; {how}");
-        std::process::exit(i32::from(exit::INTERRUPTED));
-    }
 }
 
 /// The batch to run: one item per distinct content and model (the same

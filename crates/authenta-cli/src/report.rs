@@ -69,13 +69,19 @@ async fn fetch(report: &Report, client: &Client, entry: &Entry) -> Fetched {
     fetched
 }
 
+/// How one job went (or why it has none), and how long it took.
+pub type JobOutcome = (
+    Result<authenta_reqwest::types::Job, authenta_reqwest::Error>,
+    std::time::Duration,
+);
+
 /// `process --task … --report FILE`: one entry per file, its job as the
 /// run left it (with the reference image, for face intelligence), or why
 /// it has none; then the page, as [`write`] writes it.
 pub async fn write_jobs(
     report: Report,
     client: &Client,
-    finished: &[(&PathBuf, &crate::jobs::Outcome)],
+    finished: &[(&PathBuf, &JobOutcome)],
     reference: Option<&Path>,
 ) -> io::Result<Summary> {
     let entries: Vec<Entry> = finished
