@@ -29,7 +29,9 @@
 //! killed with some queued loses only what a rerun reads again (a digest,
 //! or a final record, read with one query).
 
+use std::collections::HashMap;
 use std::fs::File;
+use std::hash::{Hash, Hasher};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Once, Weak};
@@ -272,13 +274,63 @@ pub struct Account {
     pub client_id: String,
 }
 
-/// One entry: an account's record of some bytes under a model.
+/// One entry: an account's record of some bytes under a model (and the
+/// file it was found at, which a claim's `Creating` state names).
 #[derive(Clone, Debug)]
 pub struct EntryKey {
     account: Account,
     sha256: String,
     model: String,
+    /// The file's absolute path, size and name (the name a create sends).
+    path: String,
+    size: i64,
+    name: String,
 }
+
+/// Keys are the same entry when account, content and model are.
+impl PartialEq for EntryKey {
+    fn eq(&self, other: &EntryKey) -> bool {
+        (self.sha256 == other.sha256 && self.model == other.model) && self.account == other.account
+    }
+}
+
+impl Eq for EntryKey {}
+
+impl EntryKey {
+    /// Whether `columns` (base URL, client id, SHA-256, model) are this
+    /// entry's.
+    fn is(&self, (base_url, client_id, sha256, model): &KeyColumns) -> bool {
+        (self.sha256 == *sha256 && self.model == *model)
+            && (self.account.base_url == *base_url && self.account.client_id == *client_id)
+    }
+}
+
+impl Hash for EntryKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.sha256.hash(state);
+        self.model.hash(state);
+    }
+}
+
+/// A claim this process holds, as it last wrote it.
+#[derive(Debug)]
+struct Held {
+    /// Until when no other worker can take it: the lease it last wrote,
+    /// counted from before the write (on this process's monotonic clock).
+    until: Instant,
+    /// The `since` of the `Creating` state its claim wrote ahead, until
+    /// the upload's own `Creating` checkpoint comes (see
+    /// [`Ledger::claim_many`]).
+    ahead: Option<String>,
+}
+
+/// The claims one ledger handle holds.
+type HeldClaims = Arc<Mutex<HashMap<EntryKey, Held>>>;
+
+/// A claim whose lease (by [`Held::until`]) holds at least this much
+/// longer needs no look in the ledger before a create: no other worker
+/// can take it over meanwhile.
+const LEASE_MARGIN: Duration = Duration::from_secs(10);
 
 /// An entry as `authenta ledger` shows it.
 pub struct Row {
@@ -303,6 +355,7 @@ pub struct Ledger {
     location: Arc<str>,
     worker: Arc<Worker>,
     renewing: Arc<Once>,
+    held: HeldClaims,
 }
 
 /// The database a ledger is kept in.
@@ -380,6 +433,23 @@ impl Store {
             false => self.write(|_| Ok(())),
         }
     }
+}
+
+/// Queues `write` after `queued`, dropping the queued writes it makes
+/// moot: an earlier status seen of the same record, or, once it is final,
+/// its `Uploaded` checkpoint too (the final state says more).
+fn push(queued: &mut Vec<Queued>, write: Queued) {
+    match &write {
+        Queued::Seen { mid, .. } => {
+            queued.retain(|q| !matches!(q, Queued::Seen { mid: seen, .. } if seen == mid));
+        }
+        Queued::Finished { mid, .. } => queued.retain(|q| match q {
+            Queued::Seen { mid: seen, .. } | Queued::Uploaded { mid: seen, .. } => seen != mid,
+            _ => true,
+        }),
+        _ => {}
+    }
+    queued.push(write);
 }
 
 /// Writes `queued`, in order, in `tx`.
@@ -576,6 +646,8 @@ impl Ledger {
         // A small page cache: a batch touches each entry a few times, in
         // order; SQLite's default 2 MiB is most of the ledger's memory.
         conn.pragma_update(None, "cache_size", -256).map_err(db)?;
+        // Every statement a batch runs stays prepared (rusqlite keeps 16).
+        conn.set_prepared_statement_cache_capacity(32);
         if version < SCHEMA_VERSION {
             // Several processes may open a new ledger at once.
             let mut conn = conn;
@@ -619,6 +691,7 @@ impl Ledger {
             location: location.into(),
             worker: Arc::new(Worker::this()),
             renewing: Arc::new(Once::new()),
+            held: HeldClaims::default(),
         }
     }
 
@@ -662,7 +735,7 @@ impl Ledger {
             return pg.queue(write);
         }
         let mut store = self.raw();
-        store.queued.push(write);
+        push(&mut store.queued, write);
         let since = *store.since.get_or_insert_with(Instant::now);
         match store.queued.len() >= QUEUE_LEN || since.elapsed() >= QUEUE_AGE {
             true => store.flush(),
@@ -690,8 +763,13 @@ impl Ledger {
     /// [`Ledger::identify`] for each of `paths`, the saved digests read
     /// with one query (PostgreSQL) or in one read transaction (SQLite).
     pub fn identify_many(&self, paths: &[&Path]) -> Vec<io::Result<Identity>> {
+        // The working directory once, not once per file.
+        let cwd = std::env::current_dir();
         let stat = |path: &Path| -> io::Result<(PathBuf, u64, i64)> {
-            let path = std::path::absolute(path)?;
+            let path = match &cwd {
+                Ok(cwd) if path.is_relative() => std::path::absolute(cwd.join(path))?,
+                _ => std::path::absolute(path)?,
+            };
             let meta = std::fs::metadata(&path)?;
             let mtime_ns = meta
                 .modified()?
@@ -787,10 +865,18 @@ impl Ledger {
 
     /// The entry of `identity` under `model` for `account`.
     pub fn key(&self, account: &Account, identity: &Identity, model: &ModelType) -> EntryKey {
+        let path = &identity.path;
         EntryKey {
             account: account.clone(),
             sha256: identity.sha256.clone(),
             model: model.to_string(),
+            path: path.to_string_lossy().into_owned(),
+            size: identity.size as i64,
+            // The name a create of it sends (`authenta_client`'s file name).
+            name: path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
         }
     }
 
@@ -814,12 +900,58 @@ impl Ledger {
     /// [`Ledger::claim`] for each of `keys`, in one transaction: a batch
     /// claims the next few files it will start together, a transaction
     /// per group instead of per file.
+    ///
+    /// An entry claimed anew (nothing saved) gets its `Creating` state in
+    /// the same transaction, ahead of its create: the upload's own
+    /// `Creating` checkpoint then writes nothing, as long as the claim's
+    /// lease holds well beyond it (so no other worker can have taken it).
+    /// Its `since` is the claim's time, a little earlier than the create:
+    /// a rerun's sweep for what the create may have left looks from a
+    /// little earlier (it already allows minutes for clock skew). A claim
+    /// released before its create undoes it.
     pub fn claim_many(&self, keys: &[&EntryKey], refresh: bool) -> io::Result<Vec<Claim>> {
-        if let Some(pg) = self.pg() {
-            let claims = pg.claim_many(&self.worker, keys, refresh)?;
-            self.keep_renewing();
-            return Ok(claims);
+        // The leases run from before they are written.
+        let started = Instant::now();
+        let since = now();
+        let (claims, ahead) = match self.pg() {
+            Some(pg) => {
+                let claims = pg.claim_many(&self.worker, keys, refresh)?;
+                let new: Vec<&EntryKey> = keys
+                    .iter()
+                    .zip(&claims)
+                    .filter(|(_, claim)| matches!(claim, Claim::Mine(Resume::New)))
+                    .map(|(key, _)| *key)
+                    .collect();
+                let written = pg.write_ahead(&new, &since)?;
+                let ahead = keys.iter().map(|key| written.contains(key)).collect();
+                (claims, ahead)
+            }
+            None => self.claim_sqlite(keys, refresh, &since)?,
+        };
+        {
+            let mut held = lock(&self.held);
+            for ((key, claim), ahead) in keys.iter().zip(&claims).zip(ahead) {
+                if let Claim::Mine(resume) = claim
+                    && !matches!(resume, Resume::Final(_))
+                {
+                    let until = started + LEASE;
+                    let ahead = ahead.then(|| since.clone());
+                    held.insert((*key).clone(), Held { until, ahead });
+                }
+            }
         }
+        self.keep_renewing();
+        Ok(claims)
+    }
+
+    /// [`Ledger::claim_many`] in SQLite: the claims, and whether each
+    /// entry's `Creating` state was written ahead.
+    fn claim_sqlite(
+        &self,
+        keys: &[&EntryKey],
+        refresh: bool,
+        since: &str,
+    ) -> io::Result<(Vec<Claim>, Vec<bool>)> {
         // A look first, without the write lock: final entries, or ones
         // another worker holds, are answered without waiting for writers.
         {
@@ -838,20 +970,21 @@ impl Ledger {
                 }
             }
             if looked.len() == keys.len() {
-                return Ok(looked);
+                return Ok((looked, vec![false; keys.len()]));
             }
         }
-        let claims = self.write(|tx| {
+        let lease_until = unix_ms(SystemTime::now() + LEASE);
+        let claims: Vec<(Claim, bool)> = self.write(|tx| {
             keys.iter()
                 .map(|key| {
                     // Read again under the lock: another worker may have
                     // moved it on.
                     let resume = saved_resume(tx, key, refresh)?;
                     if matches!(resume, Resume::Final(_)) {
-                        return Ok(Claim::Mine(resume));
+                        return Ok((Claim::Mine(resume), false));
                     }
                     if self.held_by_another(tx, key)? {
-                        return Ok(Claim::Held);
+                        return Ok((Claim::Held, false));
                     }
                     tx.prepare_cached(
                         "INSERT OR REPLACE INTO claims (base_url, client_id, sha256, model, owner,
@@ -867,16 +1000,21 @@ impl Ledger {
                             self.worker.id,
                             self.worker.host,
                             self.worker.pid,
-                            unix_ms(SystemTime::now() + LEASE),
+                            lease_until,
                         ])
                     })
                     .map_err(db)?;
-                    Ok(Claim::Mine(resume))
+                    let ahead = match resume {
+                        Resume::New => {
+                            write_creating(tx, key, &key.name, since, true).map_err(db)? == 1
+                        }
+                        _ => false,
+                    };
+                    Ok((Claim::Mine(resume), ahead))
                 })
                 .collect()
         })?;
-        self.keep_renewing();
-        Ok(claims)
+        Ok(claims.into_iter().unzip())
     }
 
     /// Whether a live worker other than this one holds `key`.
@@ -910,9 +1048,13 @@ impl Ledger {
 
     /// Gives up this process's claim of `key` (its outcome is saved, or
     /// another worker may try it).
+    ///
+    /// A `Creating` state its claim wrote ahead of a create that was never
+    /// sent is undone (the entry is new again).
     pub fn release(&self, key: &EntryKey) -> io::Result<()> {
+        let ahead = lock(&self.held).remove(key).and_then(|held| held.ahead);
         if let Some(pg) = self.pg() {
-            return pg.release(&self.worker, key);
+            return pg.release(&self.worker, key, ahead);
         }
         self.write(|tx| {
             tx.prepare_cached(
@@ -928,23 +1070,35 @@ impl Ledger {
                     self.worker.id
                 ])
             })
-            .map(drop)
-            .map_err(db)
+            .map_err(db)?;
+            match ahead {
+                Some(since) => undo_ahead(tx, key, &since),
+                None => Ok(()),
+            }
         })
     }
 
     /// Writes what is queued and gives up every claim of this process.
+    /// (Undoing, as [`Ledger::release`] does, what was written ahead of
+    /// creates never sent.)
     pub fn release_all(&self) -> io::Result<()> {
+        let ahead: Vec<(EntryKey, String)> = lock(&self.held)
+            .drain()
+            .filter_map(|(key, held)| Some((key, held.ahead?)))
+            .collect();
         if let Some(pg) = self.pg() {
-            return pg.release_all(&self.worker);
+            return pg.release_all(&self.worker, &ahead);
         }
         self.write(|tx| {
             tx.execute(
                 "DELETE FROM claims WHERE owner = ?1",
                 params![self.worker.id],
             )
-            .map(drop)
-            .map_err(db)
+            .map_err(db)?;
+            for (key, since) in &ahead {
+                undo_ahead(tx, key, since)?;
+            }
+            Ok(())
         })
     }
 
@@ -954,20 +1108,28 @@ impl Ledger {
         self.renewing.call_once(|| {
             let worker = self.worker.clone();
             // What is queued is written too, however quiet the batch; `None`
-            // once the ledger is closed.
-            let renew: Box<dyn Fn() -> Option<io::Result<()>> + Send> = match &self.backend {
+            // once the ledger is closed. The keys of the claims renewed.
+            type Renew = Box<dyn Fn() -> Option<io::Result<Vec<KeyColumns>>> + Send>;
+            let renew: Renew = match &self.backend {
                 Backend::Sqlite(store) => {
                     let store: Weak<Mutex<Store>> = Arc::downgrade(store);
                     Box::new(move || {
                         let store = store.upgrade()?;
                         let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
                         Some(store.write(|tx| {
-                            tx.execute(
-                                "UPDATE claims SET lease_until = ?2 WHERE owner = ?1",
-                                params![worker.id, unix_ms(SystemTime::now() + LEASE)],
-                            )
-                            .map(drop)
-                            .map_err(db)
+                            let mut renew = tx
+                                .prepare_cached(
+                                    "UPDATE claims SET lease_until = ?2 WHERE owner = ?1
+                                     RETURNING base_url, client_id, sha256, model",
+                                )
+                                .map_err(db)?;
+                            let lease_until = unix_ms(SystemTime::now() + LEASE);
+                            let renewed = renew
+                                .query_map(params![worker.id, lease_until], |row| {
+                                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                                })
+                                .map_err(db)?;
+                            renewed.collect::<Result<_, _>>().map_err(db)
                         }))
                     })
                 }
@@ -976,12 +1138,22 @@ impl Ledger {
                     Box::new(move || Some(pg.upgrade()?.renew(&worker)))
                 }
             };
+            let held = Arc::downgrade(&self.held);
             std::thread::spawn(move || {
                 loop {
                     std::thread::sleep(LEASE / 3);
+                    let started = Instant::now();
                     let Some(renewed) = renew() else { return };
-                    if let Err(e) = renewed {
-                        eprintln!("authenta: warning: cannot renew the ledger's claims: {e}");
+                    let Some(held) = held.upgrade() else { return };
+                    match renewed {
+                        // A claim not renewed is no longer this process's.
+                        Ok(renewed) => lock(&held).retain(|key, claim| {
+                            claim.until = started + LEASE;
+                            renewed.iter().any(|columns| key.is(columns))
+                        }),
+                        Err(e) => {
+                            eprintln!("authenta: warning: cannot renew the ledger's claims: {e}")
+                        }
                     }
                 }
             });
@@ -996,6 +1168,12 @@ impl Ledger {
     }
 
     fn save(&self, key: &EntryKey, identity: &Identity, point: Checkpoint<'_>) -> io::Result<()> {
+        // Written with the claim (see `claim_many`).
+        if let Checkpoint::Creating { request, .. } = &point
+            && self.written_ahead(key, &request.name)
+        {
+            return Ok(());
+        }
         // The one checkpoint whose loss costs no record: written with the
         // next group (see `Queued::Uploaded`).
         if let Checkpoint::Uploaded { mid } = point {
@@ -1017,28 +1195,7 @@ impl Ledger {
                     if self.held_by_another(tx, key)? {
                         return Err(taken_over());
                     }
-                    tx.prepare_cached(
-                        "INSERT INTO entries (base_url, client_id, sha256, model, path, size,
-                                              name, since, stage, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'creating', ?9)
-                         ON CONFLICT (base_url, client_id, sha256, model) DO UPDATE SET
-                           path = ?5, size = ?6, name = ?7, since = ?8, mid = NULL,
-                           created_at = NULL, target = NULL, expires_at = NULL,
-                           stage = 'creating', status = NULL, record = NULL, updated_at = ?9",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![
-                            key.account.base_url,
-                            key.account.client_id,
-                            key.sha256,
-                            key.model,
-                            identity.path.to_string_lossy(),
-                            identity.size as i64,
-                            request.name,
-                            at.to_string(),
-                            now(),
-                        ])
-                    })
+                    write_creating(tx, key, &request.name, &at.to_string(), false)
                 }
                 Checkpoint::Created { created, target } => update(
                     tx,
@@ -1058,6 +1215,19 @@ impl Ledger {
             .map(drop)
             .map_err(db)
         })
+    }
+
+    /// Whether the `Creating` state of `key` (a create named `name`) was
+    /// written ahead with its claim, which holds long enough that no other
+    /// worker can take it before the create is sent: then the checkpoint
+    /// writes nothing. Either way the claim is no longer undone on release.
+    fn written_ahead(&self, key: &EntryKey, name: &str) -> bool {
+        let mut held = lock(&self.held);
+        let Some(claim) = held.get_mut(key) else {
+            return false;
+        };
+        let ahead = claim.ahead.take();
+        ahead.is_some() && key.name == name && claim.until > Instant::now() + LEASE_MARGIN
     }
 
     /// Saves the last status seen of `media` (a record any entry holds;
@@ -1334,6 +1504,73 @@ fn taken_over() -> io::Error {
     )
 }
 
+/// The upsert of an entry's `Creating` state.
+macro_rules! creating_sql {
+    () => {
+        "INSERT INTO entries (base_url, client_id, sha256, model, path, size, name, since,
+                              stage, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'creating', ?9)
+         ON CONFLICT (base_url, client_id, sha256, model) DO UPDATE SET
+           path = ?5, size = ?6, name = ?7, since = ?8, mid = NULL, created_at = NULL,
+           target = NULL, expires_at = NULL, stage = 'creating', status = NULL,
+           record = NULL, updated_at = ?9"
+    };
+}
+
+/// Writes the `Creating` state of the entry `key`: a create named `name`
+/// about to be sent at `since`; how many rows (`ahead`: written with a
+/// claim, ahead of the create, and never over a final record).
+fn write_creating(
+    tx: &Connection,
+    key: &EntryKey,
+    name: &str,
+    since: &str,
+    ahead: bool,
+) -> rusqlite::Result<usize> {
+    let sql = match ahead {
+        false => concat!(creating_sql!(), ""),
+        true => concat!(creating_sql!(), " WHERE stage <> 'final'"),
+    };
+    tx.prepare_cached(sql)?.execute(params![
+        key.account.base_url,
+        key.account.client_id,
+        key.sha256,
+        key.model,
+        key.path,
+        key.size,
+        name,
+        since,
+        now(),
+    ])
+}
+
+/// Undoes the `Creating` state written ahead (at `since`) with the claim
+/// of `key`, whose create was never sent: the entry is new again.
+fn undo_ahead(tx: &Connection, key: &EntryKey, since: &str) -> io::Result<()> {
+    tx.prepare_cached(
+        "DELETE FROM entries WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
+           AND model = ?4 AND stage = 'creating' AND since = ?5",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            key.account.base_url,
+            key.account.client_id,
+            key.sha256,
+            key.model,
+            since
+        ])
+    })
+    .map(drop)
+    .map_err(db)
+}
+
+/// An entry's key columns: base URL, client id, SHA-256, model.
+type KeyColumns = (String, String, String, String);
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// `UPDATE`s the entry `key` with `set` (whose parameters are `?6` on,
 /// `values`), stamping it.
 fn update(
@@ -1537,6 +1774,58 @@ mod tests {
             .query_row("SELECT count(*) FROM claims", [], |row| row.get(0))
             .unwrap();
         assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn a_claim_writes_creating_ahead_and_undoes_it_when_released_before_the_create() {
+        let (_dir, a, b, identity, key) = two_workers_claim_one_file();
+        // Written with the claim: another worker sees where it stands.
+        a.flush().unwrap();
+        match b.resume(&key, false).unwrap() {
+            Resume::Creating { name, .. } => assert_eq!(name, "a.png"),
+            other => panic!("{other:?}"),
+        }
+        // Released before its create: new again.
+        a.release(&key).unwrap();
+        assert!(matches!(b.resume(&key, false).unwrap(), Resume::New));
+        // Claimed again, then created: the checkpoint wrote nothing, and the
+        // state stays on release (a create was sent).
+        assert!(matches!(
+            a.claim(&key, false).unwrap(),
+            Claim::Mine(Resume::New)
+        ));
+        let request = authenta_reqwest::types::CreateMediaRequest {
+            name: "a.png".into(),
+            content_type: "image/png".into(),
+            size: 5,
+            model_type: ModelType::Ac1,
+        };
+        let save = a.checkpoint(&key, &identity);
+        save(Checkpoint::Creating {
+            request: &request,
+            at: jiff::Timestamp::now(),
+        })
+        .unwrap();
+        a.release(&key).unwrap();
+        assert!(matches!(
+            b.claim(&key, false).unwrap(),
+            Claim::Mine(Resume::Creating { .. })
+        ));
+        // A lease too close to its end is looked at in the ledger first.
+        b.release(&key).unwrap();
+        assert!(matches!(a.claim(&key, false).unwrap(), Claim::Mine(_)));
+        lock(&a.held).get_mut(&key).unwrap().until = Instant::now();
+        a.conn()
+            .unwrap()
+            .execute("UPDATE claims SET lease_until = 0", [])
+            .unwrap();
+        assert!(matches!(b.claim(&key, false).unwrap(), Claim::Mine(_)));
+        let err = save(Checkpoint::Creating {
+            request: &request,
+            at: jiff::Timestamp::now(),
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("took this file over"), "{err}");
     }
 
     #[test]

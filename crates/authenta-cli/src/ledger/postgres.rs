@@ -25,8 +25,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
 use super::{
-    Claim, EntryKey, LEASE, QUEUE_AGE, QUEUE_LEN, Queued, Row, SCHEMA_VERSION, Saved, Worker,
-    resume_of,
+    Claim, EntryKey, KeyColumns, LEASE, QUEUE_AGE, QUEUE_LEN, Queued, Row, SCHEMA_VERSION, Saved,
+    Worker, resume_of,
 };
 use authenta_reqwest::proto::{Checkpoint, Resume};
 
@@ -272,7 +272,7 @@ impl Pg {
     pub fn queue(&self, write: Queued) -> io::Result<()> {
         let flush = {
             let mut inner = self.lock();
-            inner.queued.push(write);
+            super::push(&mut inner.queued, write);
             let since = *inner.since.get_or_insert_with(Instant::now);
             inner.queued.len() >= QUEUE_LEN || since.elapsed() >= QUEUE_AGE
         };
@@ -428,7 +428,7 @@ impl Pg {
             claims[i] = Some(Claim::Mine(resume));
         }
         for key in finished {
-            self.release(worker, key)?;
+            self.release(worker, key, None)?;
         }
         Ok(claims
             .into_iter()
@@ -469,35 +469,113 @@ impl Pg {
         Ok(!taken.is_empty())
     }
 
-    /// Gives up `worker`'s claim of `key`.
-    pub fn release(&self, worker: &Worker, key: &EntryKey) -> io::Result<()> {
+    /// Writes the `Creating` state of `keys`, just claimed anew, ahead of
+    /// their creates (see [`super::Ledger::claim_many`]), at `since`, in
+    /// one statement (in the keys' order, as claims take their locks); the
+    /// keys written (a final record is never overwritten).
+    pub fn write_ahead<'k>(
+        &self,
+        keys: &[&'k EntryKey],
+        since: &str,
+    ) -> io::Result<Vec<&'k EntryKey>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let columns = Columns::of(keys);
+        let paths: Vec<&str> = keys.iter().map(|k| k.path.as_str()).collect();
+        let sizes: Vec<i64> = keys.iter().map(|k| k.size).collect();
+        let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+        let stamp = super::now();
+        let mut params = columns.params().to_vec();
+        params.extend_from_slice(&[&paths, &sizes, &names, &since, &stamp]);
+        let rows = self.query(
+            "INSERT INTO authenta.entries AS e (base_url, client_id, sha256, model, path, size,
+                                               name, since, stage, updated_at)
+             SELECT k.*, $8, 'creating', $9
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::bigint[], $7::text[])
+                  AS k (base_url, client_id, sha256, model, path, size, name)
+             ORDER BY 1, 2, 3, 4
+             ON CONFLICT (base_url, client_id, sha256, model) DO UPDATE SET
+               path = excluded.path, size = excluded.size, name = excluded.name,
+               since = excluded.since, mid = NULL, created_at = NULL, target = NULL,
+               expires_at = NULL, stage = 'creating', status = NULL, record = NULL,
+               updated_at = excluded.updated_at
+             WHERE e.stage <> 'final'
+             RETURNING base_url, client_id, sha256, model",
+            &params,
+        )?;
+        let written = self.key_columns(&rows)?;
+        Ok(keys
+            .iter()
+            .copied()
+            .filter(|key| written.iter().any(|columns| key.is(columns)))
+            .collect())
+    }
+
+    /// The key columns of `rows` (their first four).
+    fn key_columns(&self, rows: &[tokio_postgres::Row]) -> io::Result<Vec<KeyColumns>> {
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                ))
+            })
+            .collect::<Result<_, tokio_postgres::Error>>()
+            .map_err(|e| self.err(&e))
+    }
+
+    /// Gives up `worker`'s claim of `key`, undoing the `Creating` state
+    /// written `ahead` of a create never sent.
+    pub fn release(
+        &self,
+        worker: &Worker,
+        key: &EntryKey,
+        ahead: Option<String>,
+    ) -> io::Result<()> {
         let [base_url, client_id, sha256, model] = key.params();
-        self.transaction(&[(
+        let mut steps = vec![(
             "DELETE FROM authenta.claims WHERE base_url = $1 AND client_id = $2
                AND sha256 = $3 AND model = $4 AND owner = $5",
-            vec![base_url, client_id, sha256, model, &worker.id],
-        )])
-        .map(drop)
+            vec![
+                base_url,
+                client_id,
+                sha256,
+                model,
+                &worker.id as &(dyn ToSql + Sync),
+            ],
+        )];
+        if let Some(since) = &ahead {
+            steps.push(undo_ahead(key, since));
+        }
+        self.transaction(&steps).map(drop)
     }
 
-    /// Writes what is queued and gives up every claim of `worker`.
-    pub fn release_all(&self, worker: &Worker) -> io::Result<()> {
-        self.transaction(&[(
+    /// Writes what is queued and gives up every claim of `worker`, undoing
+    /// the `Creating` states written `ahead` of creates never sent.
+    pub fn release_all(&self, worker: &Worker, ahead: &[(EntryKey, String)]) -> io::Result<()> {
+        let mut steps: Vec<Step<'_>> = vec![(
             "DELETE FROM authenta.claims WHERE owner = $1",
             vec![&worker.id],
-        )])
-        .map(drop)
+        )];
+        steps.extend(ahead.iter().map(|(key, since)| undo_ahead(key, since)));
+        self.transaction(&steps).map(drop)
     }
 
-    /// Renews `worker`'s leases (and writes what is queued).
-    pub fn renew(&self, worker: &Worker) -> io::Result<()> {
+    /// Renews `worker`'s leases (and writes what is queued); the keys of
+    /// those renewed.
+    pub fn renew(&self, worker: &Worker) -> io::Result<Vec<KeyColumns>> {
         let lease = LEASE.as_secs_f64();
-        self.transaction(&[(
+        let rows = self.transaction(&[(
             "UPDATE authenta.claims SET lease_until = now() + make_interval(secs => $2)
-             WHERE owner = $1",
+             WHERE owner = $1
+             RETURNING base_url, client_id, sha256, model",
             vec![&worker.id, &lease],
-        )])
-        .map(drop)
+        )])?;
+        self.key_columns(&rows[0])
     }
 
     /// Saves a checkpoint's state of the entry `key` (see
@@ -804,6 +882,18 @@ impl Inner {
         self.statements.insert(sql, statement.clone());
         Ok(statement)
     }
+}
+
+/// The statement undoing the `Creating` state written ahead (at `since`)
+/// with the claim of `key`.
+fn undo_ahead<'a>(key: &'a EntryKey, since: &'a (dyn ToSql + Sync)) -> Step<'a> {
+    let mut params = key.params().to_vec();
+    params.push(since);
+    (
+        "DELETE FROM authenta.entries WHERE base_url = $1 AND client_id = $2 AND sha256 = $3
+           AND model = $4 AND stage = 'creating' AND since = $5",
+        params,
+    )
 }
 
 /// The statements of `queued`, in order.
