@@ -49,6 +49,7 @@ use crate::output::{self, Table};
 use crate::session::CliError;
 
 mod postgres;
+pub use postgres::redact;
 
 /// The file name under the state directory.
 const FILE_NAME: &str = "ledger.sqlite";
@@ -121,20 +122,41 @@ pub fn existing(global: &Global) -> Result<Option<Ledger>, CliError> {
     open_for(global, false)
 }
 
-/// Where the ledger a command uses is (the rule of [`for_command`]); `None`
-/// for none.
+/// Where the ledger a command uses is (the rule of [`for_command`]:
+/// `--ledger` or `AUTHENTA_LEDGER`, else the profile's `ledger`, else the
+/// default); `None` for none.
 fn path_for(global: &Global) -> Result<Option<PathBuf>, CliError> {
     match (&global.ledger, global.no_ledger, global.emulator) {
         (Some(path), _, _) => Ok(Some(path.clone())),
         (None, true, _) | (None, false, true) => Ok(None),
-        (None, false, false) => default_path().map(Some).ok_or_else(|| {
-            CliError::Ledger(
-                "no place for the batch ledger: neither XDG_STATE_HOME nor HOME is set; \
+        (None, false, false) => match profile_ledger(global)? {
+            Some(location) => Ok(Some(PathBuf::from(location))),
+            None => default_path().map(Some).ok_or_else(|| {
+                CliError::Ledger(
+                    "no place for the batch ledger: neither XDG_STATE_HOME nor HOME is set; \
                  give --ledger PATH, or --no-ledger"
-                    .into(),
-            )
-        }),
+                        .into(),
+                )
+            }),
+        },
     }
+}
+
+/// The `ledger` of the profile a command uses (`--profile`, else
+/// `default` when the config file has it), if it names one.
+fn profile_ledger(global: &Global) -> Result<Option<String>, CliError> {
+    use authenta_reqwest::client::{DEFAULT_PROFILE, config_path};
+    let profile = match global.profile.as_deref().filter(|name| !name.is_empty()) {
+        Some(name) => Some(authenta_reqwest::Profile::load(name)?),
+        // A config file that cannot be read names no ledger: the session
+        // says what is wrong with it when it needs a key from it.
+        None => config_path()
+            .and_then(|path| authenta_reqwest::ProfileFile::open(&path))
+            .and_then(|file| file.profile(DEFAULT_PROFILE))
+            .ok()
+            .flatten(),
+    };
+    Ok(profile.and_then(|profile| profile.ledger))
 }
 
 fn open_for(global: &Global, create: bool) -> Result<Option<Ledger>, CliError> {
@@ -161,6 +183,21 @@ fn open_for(global: &Global, create: bool) -> Result<Option<Ledger>, CliError> {
     })
 }
 
+/// `location` as a profile keeps it: a PostgreSQL URL, checked, or a
+/// file's absolute path.
+pub fn checked_location(location: &Path) -> Result<String, CliError> {
+    let text = location.to_string_lossy();
+    if postgres::is_url(&text) {
+        postgres::config(&text).map_err(|e| {
+            CliError::Ledger(format!("the ledger {}: {e}", postgres::redact(&text)))
+        })?;
+        return Ok(text.into_owned());
+    }
+    let path = std::path::absolute(location)
+        .map_err(|e| CliError::Ledger(format!("the ledger {}: {e}", location.display())))?;
+    Ok(path.to_string_lossy().into_owned())
+}
+
 /// The error of a ledger that cannot be written.
 pub fn failed(ledger: &Ledger, e: &io::Error) -> CliError {
     CliError::Ledger(format!(
@@ -179,7 +216,7 @@ pub fn run(global: &Global, args: &LedgerArgs) -> Result<u8, CliError> {
     let Some(ledger) = existing(global)? else {
         eprintln!(
             "authenta: no ledger at {} yet: `authenta process` keeps one",
-            path.display()
+            postgres::redact(&path.to_string_lossy())
         );
         return Ok(match &args.action {
             None => exit::SUCCESS,
@@ -1953,6 +1990,54 @@ mod tests {
             runs[0],
             runs[runs.len() - 1],
             median / FILES as f64
+        );
+    }
+
+    /// What the hash pass costs a large file's first run (the one read of
+    /// its own; see ARCHITECTURE.md, "the batch ledger"): MB/s of
+    /// [`sha256_of`] over a 256 MiB file in the page cache. A measurement:
+    /// `cargo test --release -p authenta-cli --bin authenta hash_pass --
+    /// --ignored --nocapture` (BENCHMARKS.md).
+    #[test]
+    #[ignore = "a measurement: run it alone, in a release build"]
+    fn hash_pass_of_a_large_file() {
+        const SIZE: usize = 256 << 20;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("large.mp4");
+        let block: Vec<u8> = (0..1 << 20)
+            .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        {
+            use std::io::Write as _;
+            let mut file = File::create(&path).unwrap();
+            for _ in 0..SIZE >> 20 {
+                file.write_all(&block).unwrap();
+            }
+        }
+        let expected: String = {
+            let mut hasher = Sha256::new();
+            for _ in 0..SIZE >> 20 {
+                hasher.update(&block);
+            }
+            hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        let mut runs = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            assert_eq!(sha256_of(&path).unwrap(), expected);
+            runs.push(SIZE as f64 / started.elapsed().as_secs_f64() / 1e6);
+        }
+        runs.sort_by(f64::total_cmp);
+        println!(
+            "SHA-256 of a 256 MiB file (page cache): median {:.0} MB/s ({:.0}-{:.0}), {:.2} s per GiB",
+            runs[2],
+            runs[0],
+            runs[4],
+            (1u64 << 30) as f64 / 1e6 / runs[2]
         );
     }
 

@@ -81,31 +81,14 @@ pub fn is_url(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
 }
 
-/// `url` with its password (in the user part, or a `password=` parameter)
-/// replaced by `***`: what messages show.
-pub fn redact(url: &str) -> String {
-    let mut shown = url.to_owned();
-    if let Some((scheme, rest)) = url.split_once("://") {
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        if let Some(at) = rest[..authority_end].rfind('@')
-            && let Some(colon) = rest[..at].find(':')
-        {
-            shown = format!("{scheme}://{}:***{}", &rest[..colon], &rest[at..]);
-        }
-    }
-    if let Some(query_at) = shown.find('?') {
-        let (head, query) = shown.split_at(query_at + 1);
-        let query: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((name, _)) if name.eq_ignore_ascii_case("password") => format!("{name}=***"),
-                _ => pair.to_owned(),
-            })
-            .collect();
-        shown = format!("{head}{}", query.join("&"));
-    }
-    shown
+/// The connection settings of `url`.
+pub fn config(url: &str) -> io::Result<Config> {
+    url.parse()
+        .map_err(|e| io::Error::other(format!("not a PostgreSQL URL ({e})")))
 }
+
+/// `url` with its password replaced by `***`: what messages show.
+pub use authenta_reqwest::client::redacted_url as redact;
 
 /// A PostgreSQL ledger: one connection, its statements, and the writes
 /// queued for its next transaction.
@@ -129,9 +112,7 @@ impl Pg {
     /// Connects to the ledger at `url` and brings its schema to this
     /// version (creating it in a new database).
     pub fn open(url: &str) -> io::Result<Pg> {
-        let mut config: Config = url
-            .parse()
-            .map_err(|e| io::Error::other(format!("not a PostgreSQL URL ({e})")))?;
+        let mut config = config(url)?;
         let mut secret = config
             .get_password()
             .map(|p| String::from_utf8_lossy(p).into_owned());
