@@ -473,18 +473,11 @@ impl Store {
 }
 
 /// Queues `write` after `queued`, dropping the queued writes it makes
-/// moot: an earlier status seen of the same record, or, once it is final,
-/// its `Uploaded` checkpoint too (the final state says more).
+/// moot: an earlier status seen of the same record (a final record says
+/// its status too).
 fn push(queued: &mut Vec<Queued>, write: Queued) {
-    match &write {
-        Queued::Seen { mid, .. } => {
-            queued.retain(|q| !matches!(q, Queued::Seen { mid: seen, .. } if seen == mid));
-        }
-        Queued::Finished { mid, .. } => queued.retain(|q| match q {
-            Queued::Seen { mid: seen, .. } | Queued::Uploaded { mid: seen, .. } => seen != mid,
-            _ => true,
-        }),
-        _ => {}
+    if let Queued::Seen { mid, .. } | Queued::Finished { mid, .. } = &write {
+        queued.retain(|q| !matches!(q, Queued::Seen { mid: seen, .. } if seen == mid));
     }
     queued.push(write);
 }
