@@ -49,6 +49,7 @@ use crate::output::{self, Table};
 use crate::session::CliError;
 
 mod postgres;
+mod tls;
 pub use postgres::redact;
 
 /// The file name under the state directory.

@@ -20,9 +20,8 @@ use std::task::{Context, Poll, Wake};
 use std::time::Instant;
 
 use futures_util::future::join_all;
-use tokio_postgres::config::SslMode;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Config, NoTls, Statement};
+use tokio_postgres::{Client, Config, Statement};
 
 use super::{
     Claim, EntryKey, KeyColumns, LEASE, QUEUE_AGE, QUEUE_LEN, Queued, Row, SCHEMA_VERSION, Saved,
@@ -112,7 +111,8 @@ impl Pg {
     /// Connects to the ledger at `url` and brings its schema to this
     /// version (creating it in a new database).
     pub fn open(url: &str) -> io::Result<Pg> {
-        let mut config = config(url)?;
+        let (url, tls) = super::tls::settings(url)?;
+        let mut config = config(&url)?;
         let mut secret = config
             .get_password()
             .map(|p| String::from_utf8_lossy(p).into_owned());
@@ -129,14 +129,8 @@ impl Pg {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(std::time::Duration::from_secs(10));
         }
-        if config.get_ssl_mode() == SslMode::Require {
-            return Err(io::Error::other(
-                "sslmode=require: this authenta connects to PostgreSQL without TLS; use a \
-                 trusted network, a VPN or a local socket, and drop sslmode=require",
-            ));
-        }
         let scrub = |e: tokio_postgres::Error| scrubbed(&text_of(&e), secret.as_deref());
-        let client = connect(config, scrub)?;
+        let client = connect(config, tls, scrub)?;
         let pg = Pg {
             inner: Mutex::new(Inner {
                 client,
@@ -963,6 +957,7 @@ fn scrubbed(text: &str, secret: Option<&str>) -> io::Error {
 /// until the client is dropped.
 fn connect(
     config: Config,
+    tls: super::tls::MakeRustls,
     scrub: impl Fn(tokio_postgres::Error) -> io::Error,
 ) -> io::Result<Client> {
     let (sender, receiver) = std::sync::mpsc::channel();
@@ -980,7 +975,7 @@ fn connect(
                 }
             };
             runtime.block_on(async move {
-                match config.connect(NoTls).await {
+                match config.connect(tls).await {
                     Ok((client, connection)) => {
                         let _ = sender.send(Ok(client));
                         let _ = connection.await;
@@ -1100,10 +1095,64 @@ mod tests {
             server.sql("claims", "SELECT count(*) FROM authenta.claims"),
             "0"
         );
+        // A server without TLS, when TLS is required.
+        let err = Ledger::open_url(&format!("{url}?sslmode=require"))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("does not support TLS"), "{err}");
         // A later version's schema is refused.
         server.sql("claims", "INSERT INTO authenta.version VALUES (99)");
         let err = Ledger::open_url(&url).err().unwrap();
         assert!(err.to_string().contains("newer authenta"), "{err}");
+    }
+
+    /// TLS to the server: checked against `sslrootcert`'s CA with
+    /// `sslmode=require`, refused without it (the server's CA is its own),
+    /// unchecked with `prefer` (the default), none with `disable`.
+    #[test]
+    fn tls_follows_sslmode_and_sslrootcert() {
+        let server = cluster::Cluster::start_tls();
+        let url = server.database("tls");
+        let ca = server.ca();
+        let encrypted = |url: &str| -> bool {
+            let ledger = Ledger::open_url(url).unwrap();
+            let rows = ledger
+                .pg()
+                .unwrap()
+                .query(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )
+                .unwrap();
+            rows[0].get(0)
+        };
+        let root = format!("sslrootcert={}", ca.display());
+        assert!(encrypted(&format!("{url}?sslmode=require&{root}")));
+        assert!(encrypted(&format!("{url}?sslmode=verify-full&{root}")));
+        assert!(encrypted(&url));
+        assert!(!encrypted(&format!("{url}?sslmode=disable")));
+        let err = Ledger::open_url(&format!("{url}?sslmode=require"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("not trusted") && err.contains("sslrootcert"),
+            "{err}"
+        );
+        assert!(!err.contains(cluster::PASSWORD), "{err}");
+        // A CA file that is not there.
+        let missing = ca.with_file_name("missing.pem");
+        let err = Ledger::open_url(&format!(
+            "{url}?sslmode=require&sslrootcert={}",
+            missing.display()
+        ))
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            err.contains("sslrootcert=") && err.contains("cannot read"),
+            "{err}"
+        );
     }
 
     #[test]
