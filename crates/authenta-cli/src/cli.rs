@@ -169,7 +169,7 @@ pub struct Process {
     /// Run each file as a job of this task type instead of a `/media`
     /// record: its slug, id or model code, such as faceswap-detection, 4
     /// or DF-1 (the jobs API; an API key is needed).
-    #[arg(long, value_name = "TASK", conflicts_with_all = ["model", "report", "refresh", "own_only"])]
+    #[arg(long, value_name = "TASK", conflicts_with_all = ["model", "refresh", "own_only"])]
     pub task: Option<String>,
 
     /// With --task face-intelligence: compare each file's faces with the
@@ -179,7 +179,8 @@ pub struct Process {
 
     /// At the end, also write a self-contained HTML report of the batch
     /// here (verdicts, heatmaps over the images, face boxes over the
-    /// videos), even when some files failed.
+    /// videos; with --task, what each job's result holds and the reference
+    /// image), even when some files failed.
     #[arg(long, value_name = "FILE.html")]
     pub report: Option<PathBuf>,
 

@@ -3,7 +3,8 @@
 //! `run_job`) and `jobs list|get|wait|cancel|delete`. Every decision
 //! (the task type's formats, finalize only after every upload, the wait's
 //! bound) is proto's; this module checks every file first, runs the jobs
-//! `-j` at a time and prints them as `process` prints records.
+//! `-j` at a time and prints them as `process` prints records (and, with
+//! `--report`, hands them to `report::write_jobs`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -99,7 +100,14 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
     if !refusals.is_empty() {
         return Err(CliError::Invalid(refusals));
     }
-    let session = Session::open(global).await?;
+    let report = match &args.report {
+        Some(path) => Some(
+            crate::report::Report::create(path)
+                .map_err(|e| crate::report::cannot_write(path, &e))?,
+        ),
+        None => None,
+    };
+    let session = Session::for_jobs(global).await?;
     let client = &session.client;
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
@@ -198,11 +206,19 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         }
         table.print();
     }
-    Ok(finished
+    let code = finished
         .iter()
         .map(|(_, result, _)| exit_code(result))
         .find(|code| *code != exit::SUCCESS)
-        .unwrap_or(exit::SUCCESS))
+        .unwrap_or(exit::SUCCESS);
+    if let (Some(report), Some(path)) = (report, &args.report) {
+        let written =
+            crate::report::write_jobs(report, client, &finished, args.reference.as_deref()).await;
+        if let Some(code) = crate::report::written(path, written, code, global.json) {
+            return Ok(code);
+        }
+    }
+    Ok(code)
 }
 
 /// Whether a file was not started: an earlier job's failure would recur.
@@ -323,7 +339,7 @@ pub async fn run(global: &Global, args: &JobsArgs) -> Result<u8, CliError> {
             limit,
         } => {
             let status = status.clone();
-            let session = Session::open(global).await?;
+            let session = Session::for_jobs(global).await?;
             let mut table = Table::new(JOB_COLUMNS);
             let mut add = |job: Job| match global.json {
                 true => output::json_line(&job),
@@ -358,13 +374,13 @@ pub async fn run(global: &Global, args: &JobsArgs) -> Result<u8, CliError> {
         }
         JobsAction::Get(arg) => {
             let job = checked_job(&arg.job)?;
-            let session = Session::open(global).await?;
+            let session = Session::for_jobs(global).await?;
             print_job(&session.client.get_job(&job).await?, global.json);
             Ok(exit::SUCCESS)
         }
         JobsAction::Wait { job, timeout } => {
             let job = checked_job(job)?;
-            let session = Session::open(global).await?;
+            let session = Session::for_jobs(global).await?;
             let bar =
                 Bars::new(!global.json && std::io::IsTerminal::is_terminal(&std::io::stderr()))
                     .spinner(job.as_str());
@@ -382,7 +398,7 @@ pub async fn run(global: &Global, args: &JobsArgs) -> Result<u8, CliError> {
         }
         JobsAction::Cancel(arg) => {
             let job = checked_job(&arg.job)?;
-            let session = Session::open(global).await?;
+            let session = Session::for_jobs(global).await?;
             let update = session.client.cancel_job(&job).await?;
             if global.json {
                 output::json_line(&json!({ "job": job, "status": update.status }));
@@ -393,7 +409,7 @@ pub async fn run(global: &Global, args: &JobsArgs) -> Result<u8, CliError> {
         }
         JobsAction::Delete(arg) => {
             let job = checked_job(&arg.job)?;
-            let session = Session::open(global).await?;
+            let session = Session::for_jobs(global).await?;
             session.client.delete_job(&job).await?;
             if global.json {
                 output::json_line(&json!({ "job": job, "deleted": true }));

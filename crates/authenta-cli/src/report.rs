@@ -9,17 +9,20 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use authenta_report::{ArtifactKind, Fetched, overlay, with_suffix};
 pub use authenta_report::{Entry, Report, Summary};
-use authenta_report::{Fetched, overlay, with_suffix};
-use authenta_reqwest::Client;
-use authenta_reqwest::types::{Media, MediaId};
+use authenta_reqwest::proto::ProtocolError;
+use authenta_reqwest::types::{Job, Media, MediaId};
+use authenta_reqwest::{Client, Error};
 use futures_util::TryStreamExt as _;
 
 use crate::cli::{Global, ReportArgs};
 use crate::exit;
 use crate::files;
+use crate::output;
 use crate::session::{CliError, Session, describe};
 
 /// Writes the report of `entries`: for each, what [`Entry::needs`] lists
@@ -43,16 +46,73 @@ async fn fetch(report: &Report, client: &Client, entry: &Entry) -> Fetched {
     }
     for artifact in &needs.artifacts {
         let path = report.artifact_path(artifact);
-        let file = match client
-            .download(&artifact.url, Some(&artifact.mid), &path)
-            .await
-        {
-            Ok(_) => Ok(path),
+        let downloaded = match (artifact.kind, &entry.job) {
+            // A job's artifact, by the jobs API's download rules.
+            (ArtifactKind::JobHeatmap(index), Some(job)) => match job.artifacts.get(index) {
+                Some(a) => client
+                    .download_artifact(a, &path)
+                    .await
+                    .map(|n| n.is_some()),
+                None => Ok(false),
+            },
+            _ => client
+                .download(&artifact.url, artifact.mid.as_ref(), &path)
+                .await
+                .map(|_| true),
+        };
+        let file = match downloaded {
+            Ok(true) => Ok(path),
+            Ok(false) => Err("the job lists it without a download URL".to_owned()),
             Err(e) => Err(describe(&e)),
         };
         fetched.files.push((artifact.kind, file));
     }
     fetched
+}
+
+/// `process --task … --report FILE`: one entry per file, its job as the
+/// run left it (with the reference image, for face intelligence), or why
+/// it has none; then the page, as [`write`] writes it.
+pub async fn write_jobs(
+    report: Report,
+    client: &Client,
+    finished: &[(&PathBuf, Result<Job, Error>, Duration)],
+    reference: Option<&Path>,
+) -> io::Result<Summary> {
+    let entries: Vec<Entry> = finished
+        .iter()
+        .map(|(path, result, elapsed)| {
+            let file = Some((*path).clone());
+            match result {
+                Ok(job) => Entry::from_job(
+                    job.clone(),
+                    file,
+                    reference.map(Path::to_path_buf),
+                    Some(*elapsed),
+                ),
+                Err(e) => {
+                    let unstarted = Entry::without_record((*path).clone(), None, None);
+                    match e.as_proto() {
+                        // Not started: an earlier job's failure would recur.
+                        Some(ProtocolError::Stopped(_)) => Entry {
+                            status: "skipped".into(),
+                            ..unstarted
+                        },
+                        _ => Entry {
+                            status: match e.code() {
+                                Some(code) => format!("error {code}"),
+                                None => format!("error ({})", output::class_name(e.class())),
+                            },
+                            elapsed: Some(*elapsed),
+                            error: Some(describe(e)),
+                            ..unstarted
+                        },
+                    }
+                }
+            }
+        })
+        .collect();
+    write(report, client, &entries).await
 }
 
 /// `authenta report FILE.html [MID|PATH]...`: a report of records already
@@ -183,6 +243,27 @@ pub fn wrote(path: &Path, summary: &Summary) {
         summary.failed,
         summary.pending
     );
+}
+
+/// After a batch: says that its report is written, or why it could not be
+/// (an error line); returns the exit code to end with instead of `code`
+/// when the report failed a batch that otherwise succeeded (the batch's
+/// own failure, if any, says more than the report's).
+pub fn written(path: &Path, written: io::Result<Summary>, code: u8, json: bool) -> Option<u8> {
+    match written {
+        Ok(summary) => {
+            wrote(path, &summary);
+            None
+        }
+        Err(e) => {
+            let failed = cannot_write(path, &e);
+            failed.report(json);
+            Some(match code {
+                exit::SUCCESS => failed.exit_code(),
+                code => code,
+            })
+        }
+    }
 }
 
 /// The error of a report that cannot be written: a local write, exit 11

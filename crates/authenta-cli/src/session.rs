@@ -24,6 +24,17 @@ impl Session {
     /// A client for the account in `global` (flags or environment), or,
     /// with `--emulator`, for a fresh key on an embedded emulator.
     pub async fn open(global: &Global) -> Result<Session, CliError> {
+        Session::open_for(global, false).await
+    }
+
+    /// [`Session::open`] for the jobs API (`/api/v1/jobs`), which takes
+    /// only an API key: with `--emulator`, the fresh key's API key rather
+    /// than its client id and secret.
+    pub async fn for_jobs(global: &Global) -> Result<Session, CliError> {
+        Session::open_for(global, true).await
+    }
+
+    async fn open_for(global: &Global, jobs: bool) -> Result<Session, CliError> {
         let user_agent = format!(
             "authenta-cli/{} {DEFAULT_USER_AGENT}",
             env!("CARGO_PKG_VERSION")
@@ -62,9 +73,13 @@ impl Session {
         );
         // The key's client id and secret: the emulator meters their use
         // (its control surface shows the key's queries and mutations), where
-        // an API key's calls are unmetered.
+        // an API key's calls are unmetered. Jobs take the API key only.
+        let credentials = match jobs {
+            true => Credentials::api_key(key.api_key),
+            false => Credentials::new(key.client_id, key.client_secret),
+        };
         let client = builder
-            .credentials(Credentials::new(key.client_id, key.client_secret))
+            .credentials(credentials)
             .base_url(emulator.base_url())
             .build()?;
         let _ = USED.set(client.clone());

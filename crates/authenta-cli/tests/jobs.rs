@@ -75,6 +75,30 @@ fn process_task_runs_one_job_per_file_to_its_verdict() {
     assert_eq!(finalizes, 3);
 }
 
+/// `--emulator` runs jobs too: the embedded emulator's fresh key is used
+/// by its API key (jobs take no client id and secret).
+#[test]
+fn process_task_runs_on_the_embedded_emulator() {
+    let out = run(
+        authenta().env_remove("AUTHENTA_API_KEY"),
+        &[
+            "--emulator",
+            "--json",
+            "process",
+            "--task",
+            "ai-image-detection",
+            "samples/test-pattern.png",
+        ],
+        0,
+    );
+    let lines = json_lines(&out);
+    let job = lines
+        .iter()
+        .find(|l| l.get("job").is_some())
+        .unwrap_or_else(|| panic!("no job line: {lines:?}"));
+    assert_eq!(job["job"]["status"], "completed", "{job}");
+}
+
 #[test]
 fn face_intelligence_takes_a_reference_image() {
     let (emu, key) = emulator(Duration::from_millis(20));

@@ -666,3 +666,253 @@ fn the_browser_check_sees_console_errors_and_failed_requests() {
         loaded.failed_requests
     );
 }
+
+/// `process --task … --report FILE` against an emulator with an API key:
+/// face intelligence over an image and a video with a reference image, a
+/// face embedding, and a job that fails; the report's path and each file's
+/// job as `--json` printed it.
+fn report_of_jobs(dir: &Path) -> (PathBuf, BTreeMap<String, serde_json::Value>) {
+    let emulator = Emulator::builder()
+        .processing_time(Duration::from_millis(20))
+        .spawn()
+        .unwrap();
+    let key = emulator.create_key(KeySpec::new("report-jobs")).unwrap();
+    let with_key = || {
+        let mut cmd = authenta();
+        cmd.env("AUTHENTA_BASE_URL", emulator.base_url())
+            .env("AUTHENTA_API_KEY", &key.api_key);
+        cmd
+    };
+    let report = dir.join("jobs.html");
+    let (stdout, stderr) = run_expect(
+        &mut with_key(),
+        &[
+            "--json",
+            "process",
+            "--task",
+            "face-intelligence",
+            "samples/test-pattern.png",
+            "samples/test-pattern.mp4",
+            "--reference",
+            "samples/test-pattern.jpg",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+        0,
+    );
+    assert!(stderr.contains("wrote the report"), "{stderr}");
+    let mut jobs: BTreeMap<String, serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l.get("job").is_some())
+        .map(|l| (l["file"].as_str().unwrap().to_owned(), l["job"].clone()))
+        .collect();
+    assert_eq!(jobs.len(), 2, "{stdout}");
+    holds_nothing_secret(&std::fs::read_to_string(&report).unwrap(), &[&key.api_key]);
+
+    // An embedding, and a job that fails, in a second report.
+    emulator
+        .fail_next_jobs(1, "the model could not read the file")
+        .unwrap();
+    let more = dir.join("more-jobs.html");
+    let (stdout, _) = run_expect(
+        &mut with_key(),
+        &[
+            "--json",
+            "process",
+            "-j",
+            "1",
+            "--task",
+            "face-embedding",
+            "samples/test-pattern.jpg",
+            "samples/test-pattern.png",
+            "--report",
+            more.to_str().unwrap(),
+        ],
+        1,
+    );
+    for line in stdout.lines() {
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        jobs.insert(
+            format!("embedding:{}", line["file"].as_str().unwrap()),
+            line["job"].clone(),
+        );
+    }
+    (report, jobs)
+}
+
+#[test]
+fn a_jobs_report_shows_each_result_and_opens_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let (report, jobs) = report_of_jobs(dir.path());
+    let html = std::fs::read_to_string(&report).unwrap();
+    // One entry per file, its verdict the result's `isDeepFake`.
+    let expected: BTreeMap<String, String> =
+        ["samples/test-pattern.png", "samples/test-pattern.mp4"]
+            .iter()
+            .map(|file| {
+                let fake = jobs[*file]["result"]["isDeepFake"].as_bool().unwrap();
+                (
+                    (*file).to_owned(),
+                    if fake { "fake" } else { "real" }.to_owned(),
+                )
+            })
+            .collect();
+    assert_eq!(entries(&html), expected);
+    // What the result holds, per the task type's fields.
+    let image = article(&html, "test-pattern.png");
+    let result = &jobs["samples/test-pattern.png"]["result"];
+    for shown in [
+        "<dt>Task</dt><dd>face-intelligence (FI-1)</dd>".to_owned(),
+        format!(
+            "<dt>Similarity score</dt><dd>{:.3}</dd>",
+            result["similarityScore"].as_f64().unwrap()
+        ),
+        format!(
+            "<dt>Confidence</dt><dd>{:.3}</dd>",
+            result["confidence"].as_f64().unwrap()
+        ),
+        "<dt>Reference</dt><dd>samples/test-pattern.jpg</dd>".to_owned(),
+    ] {
+        assert!(
+            image.contains(&shown),
+            "{shown} in {}",
+            &image[..image.find("</dl>").unwrap()]
+        );
+    }
+    assert_eq!(
+        image.matches("class=\"heat\"").count(),
+        1,
+        "the heatmap over the image"
+    );
+    assert_eq!(
+        image.matches("class=\"box\"").count(),
+        1,
+        "the face outlined"
+    );
+    assert!(
+        image.contains("class=\"alone reference\""),
+        "the reference image"
+    );
+    assert!(image.contains("<caption>Faces found (1)</caption>"));
+    let video = article(&html, "test-pattern.mp4");
+    assert_eq!(video.matches("<video ").count(), 1);
+    assert!(
+        video.contains("Heatmap 1 of the job."),
+        "the video's heatmap"
+    );
+
+    // The embedding summarized, never dumped; the failed job with its
+    // reason.
+    let more = std::fs::read_to_string(dir.path().join("more-jobs.html")).unwrap();
+    let embedded = jobs
+        .values()
+        .find(|j| j["result"]["embedding"].is_array())
+        .expect("an embedding");
+    let numbers = embedded["result"]["embedding"].as_array().unwrap();
+    assert_eq!(numbers.len(), 512);
+    assert!(
+        more.contains("<dt>Embedding</dt><dd>512 numbers, norm 1.000"),
+        "the summary"
+    );
+    assert!(
+        !more.contains(&numbers[10].to_string()),
+        "the embedding is not dumped"
+    );
+    assert!(more.contains("none (this task type gives no verdict)"));
+    assert!(
+        more.contains("the model could not read the file"),
+        "the failure"
+    );
+    assert_eq!(
+        entries(&more).values().filter(|v| *v == "failed").count(),
+        1,
+        "{:?}",
+        entries(&more)
+    );
+
+    // In Chromium: no error, every picture loaded with alt text, the face
+    // box placed where the result says over the image, the reference
+    // shown, and the video's face drawn during playback.
+    let mut browser = open_cleanly(dir.path(), &report);
+    let seen = browser.evaluate_async(
+        "(async () => {
+            const images = [...document.images].map(i => [i.complete && i.naturalWidth > 0, i.alt.length > 0]);
+            const stack = document.querySelector('.stack');
+            const picture = stack.querySelector('img').getBoundingClientRect();
+            const box = stack.querySelector('.box').getBoundingClientRect();
+            const reference = document.querySelector('img.reference');
+            const video = document.querySelector('video');
+            const stage = video.closest('.stage');
+            if (video.readyState < 1) await new Promise(done =>
+                video.addEventListener('loadedmetadata', () => done(), { once: true }));
+            await new Promise(done => {
+                video.addEventListener('seeked', () => done(), { once: true });
+                video.currentTime = 1.5;
+            });
+            const drawn = stage.querySelector('.box');
+            return {
+                images,
+                left: (box.left - picture.left) / picture.width,
+                top: (box.top - picture.top) / picture.height,
+                width: box.width / picture.width,
+                reference: [reference.complete, reference.naturalWidth],
+                videoBox: drawn ? [!drawn.hidden, drawn.style.left] : null,
+            };
+        })()",
+    );
+    for image in seen["images"].as_array().unwrap() {
+        assert_eq!(image, &serde_json::json!([true, true]), "{seen}");
+    }
+    let face = result["identityDetails"]["faces"][0]["boundingBox"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect::<Vec<_>>();
+    // The sample is 320 × 240.
+    for (got, want) in [
+        (&seen["left"], face[0] / 320.0),
+        (&seen["top"], face[1] / 240.0),
+        (&seen["width"], (face[2] - face[0]) / 320.0),
+    ] {
+        assert!(
+            (got.as_f64().unwrap() - want).abs() < 0.01,
+            "{got} vs {want}: {seen}"
+        );
+    }
+    assert_eq!(seen["reference"][0], true, "{seen}");
+    let video_face =
+        jobs["samples/test-pattern.mp4"]["result"]["identityDetails"]["faces"][0]["boundingBox"][0]
+            .as_f64()
+            .unwrap();
+    assert_eq!(
+        seen["videoBox"][0], true,
+        "the face is drawn at 1.5 s: {seen}"
+    );
+    let left: f64 = seen["videoBox"][1]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('%')
+        .parse()
+        .unwrap();
+    assert!((left - 100.0 * video_face / 320.0).abs() < 1e-6, "{seen}");
+    assert_eq!(
+        browser.problems(),
+        (Vec::new(), Vec::new()),
+        "errors after playback"
+    );
+    // Kept to look at (target/report-jobs-screenshot.png).
+    let kept = root().join("target/report-jobs-screenshot.png");
+    std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
+    std::fs::write(&kept, browser.screenshot(1200)).unwrap();
+
+    // The report of the embedding and the failure opens cleanly too.
+    let page = browser.open(&dir.path().join("more-jobs.html"));
+    assert_eq!(page.console_errors, Vec::<String>::new(), "console errors");
+    assert_eq!(
+        page.failed_requests,
+        Vec::<String>::new(),
+        "failed requests"
+    );
+}

@@ -234,8 +234,8 @@ figcaption { font-size: .9rem; color: #444; margin-top: .25rem; }
 img.alone { width: 240px; max-width: 100%; height: auto; image-rendering: auto; border: 1px solid #ccc; }
 .stage { position: relative; max-width: 100%; line-height: 0; background: #000; }
 .stage video, .stage img { width: 100%; height: 100%; display: block; }
-.stage .box { position: absolute; border: 3px solid; box-sizing: border-box; pointer-events: none; }
-.stage .box span { position: absolute; top: -1.4em; left: -3px; font: 12px/1.2 system-ui, sans-serif; color: #000; padding: 0 .25rem; }
+.stage .box, .stack .box { position: absolute; border: 3px solid; box-sizing: border-box; pointer-events: none; }
+.stage .box span, .stack .box span { position: absolute; top: -1.4em; left: -3px; font: 12px/1.2 system-ui, sans-serif; color: #000; padding: 0 .25rem; }
 table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0; }
 caption { text-align: left; font-weight: 600; }
 th, td { border: 1px solid #ddd; padding: .1rem .5rem; text-align: right; }
@@ -262,7 +262,7 @@ for (const stage of document.querySelectorAll(".stage[data-spans]")) {
     box.style.borderColor = p.colour;
     box.hidden = true;
     const label = document.createElement("span");
-    label.textContent = "participant " + p.participant;
+    label.textContent = p.label || "participant " + p.participant;
     label.style.background = p.colour;
     box.appendChild(label);
     stage.appendChild(box);

@@ -8,7 +8,10 @@
 //! a page with one section per file (its facts, the verdict, the image
 //! with its heatmap over it, the video playing with each participant's
 //! face boxes drawn in sync, or a poster decoded from its first frame),
-//! a summary, and an index that lists fakes first.
+//! a summary, and an index that lists fakes first. A job of the jobs API
+//! ([`Entry::from_job`]) shows what its result holds for its task type,
+//! the faces found outlined over its picture, its heatmaps and the
+//! reference image it was compared with.
 //!
 //! The crate reads no network and runs on no runtime: it is given plain
 //! values ([`Entry`], from a [`Media`] record or a local file) and the
@@ -42,6 +45,7 @@
 //! only presents.
 
 pub mod html;
+mod job;
 pub mod overlay;
 pub mod video;
 
@@ -51,7 +55,9 @@ use std::io::{self, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use authenta_types::{Media, MediaId, MediaStatus, ResultDocument, Timestamp};
+use authenta_types::{
+    Job, JobStatus, Media, MediaId, MediaKind, MediaStatus, ResultDocument, SlotName, Timestamp,
+};
 use serde_json::{Value, json};
 
 use self::html::{Assets, escape, without_urls};
@@ -81,6 +87,12 @@ pub struct Entry {
     pub elapsed: Option<Duration>,
     /// Why the file failed, when it did.
     pub error: Option<String>,
+    /// The job as last read, for an entry of the jobs API (`/v1/jobs`);
+    /// `media` is then `None`.
+    pub job: Option<Job>,
+    /// The reference image the job compared the file with (face
+    /// intelligence's `reference` slot), when at hand.
+    pub reference: Option<PathBuf>,
 }
 
 impl Entry {
@@ -99,6 +111,61 @@ impl Entry {
                 .filter(|_| media.status.is_final() && media.status != MediaStatus::Processed),
             media: Some(media),
             elapsed,
+            job: None,
+            reference: None,
+        }
+    }
+
+    /// An entry for a job read from the jobs API, with the local file of
+    /// its `original` slot and its reference image when known. A job
+    /// `failed` or `cancelled` is an entry with its error.
+    pub fn from_job(
+        job: Job,
+        file: Option<PathBuf>,
+        reference: Option<PathBuf>,
+        elapsed: Option<Duration>,
+    ) -> Entry {
+        let original = job
+            .inputs
+            .iter()
+            .find(|slot| slot.slot_name == SlotName::Original);
+        let name = match (&file, original.and_then(|s| s.file_name.as_ref())) {
+            (Some(file), _) => file.file_name().map_or_else(
+                || file.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+            (None, Some(name)) => name.clone(),
+            (None, None) => format!("job {}", job.id),
+        };
+        let kind = original
+            .and_then(|s| s.content_type.as_deref())
+            .and_then(MediaKind::of_content_type)
+            .map(|k| k.to_string());
+        let model = job
+            .task_type()
+            .and_then(|t| t.info())
+            .map(|t| format!("{} ({})", t.slug, t.model));
+        let error = match job.status {
+            JobStatus::Failed => Some(
+                job.error_message
+                    .clone()
+                    .unwrap_or_else(|| "the job failed (the service gave no reason)".into()),
+            ),
+            JobStatus::Cancelled => Some("the job was cancelled".into()),
+            _ => None,
+        };
+        Entry {
+            file,
+            name,
+            kind,
+            model,
+            mid: None,
+            status: job.status.to_string(),
+            media: None,
+            elapsed,
+            error,
+            job: Some(job),
+            reference,
         }
     }
 
@@ -118,6 +185,8 @@ impl Entry {
             media: None,
             elapsed: None,
             error: None,
+            job: None,
+            reference: None,
         }
     }
 }
@@ -171,10 +240,20 @@ pub fn document_verdict(document: &ResultDocument) -> (Option<bool>, Option<f64>
 
 /// An entry's verdict: failed when it or its record failed, pending
 /// until its record is `PROCESSED` with a verdict, else the result
-/// document's `fake` (the record's when there is no document).
+/// document's `fake` (the record's when there is no document). A job's:
+/// once `completed`, its result's by the task type's rule
+/// ([`Job::verdict`]); pending for a task that gives none (an embedding).
 pub fn verdict(entry: &Entry, document: Option<&ResultDocument>) -> Verdict {
     if entry.error.is_some() {
         return Verdict::Failed;
+    }
+    if let Some(job) = &entry.job {
+        return match (&job.status, job.verdict()) {
+            (JobStatus::Completed, Some(true)) => Verdict::Fake,
+            (JobStatus::Completed, Some(false)) => Verdict::Real,
+            (status, _) if status.is_final() && *status != JobStatus::Completed => Verdict::Failed,
+            _ => Verdict::Pending,
+        };
     }
     let Some(media) = &entry.media else {
         return Verdict::Pending;
@@ -253,6 +332,9 @@ pub enum ArtifactKind {
     Heatmap,
     /// A video participant's heatmap, by the participant's index.
     Participant(usize),
+    /// A job's heatmap, by its index in the job's `artifacts` (download it
+    /// with the client's `download_artifact`).
+    JobHeatmap(usize),
 }
 
 /// An artifact to download for a report: where from, and what it is.
@@ -260,8 +342,8 @@ pub enum ArtifactKind {
 pub struct Artifact {
     /// What it is.
     pub kind: ArtifactKind,
-    /// The record it belongs to.
-    pub mid: MediaId,
+    /// The record it belongs to (`None` for a job's artifact).
+    pub mid: Option<MediaId>,
     /// The record's (pre-signed) URL for it: a secret of sorts, never
     /// shown ([`Debug`] leaves it out).
     pub url: String,
@@ -338,16 +420,37 @@ impl Entry {
         kind == "video" || media.participants.is_some()
     }
 
+    /// The job completed without an error: the only kind whose
+    /// artifacts a report shows.
+    fn completed_job(&self) -> Option<&Job> {
+        self.job
+            .as_ref()
+            .filter(|j| j.status == JobStatus::Completed && self.error.is_none())
+    }
+
     /// What this entry's section shows that must be fetched: for a
     /// processed record, its result document and its heatmaps (an
-    /// image's, or each video participant's); nothing for any other.
+    /// image's, or each video participant's); for a completed job, its
+    /// heatmaps (its result is in the job); nothing for any other.
     pub fn needs(&self) -> Needs {
+        if let Some(job) = self.completed_job() {
+            return Needs {
+                document: false,
+                artifacts: job::heatmaps(job)
+                    .map(|(index, url)| Artifact {
+                        kind: ArtifactKind::JobHeatmap(index),
+                        mid: None,
+                        url: url.to_owned(),
+                    })
+                    .collect(),
+            };
+        }
         let Some(media) = self.processed() else {
             return Needs::default();
         };
         let artifact = |kind, url: &String| Artifact {
             kind,
-            mid: media.mid.clone(),
+            mid: Some(media.mid.clone()),
             url: url.clone(),
         };
         let artifacts = match self.is_video(media) {
@@ -454,6 +557,7 @@ impl Report {
         let name = match artifact.kind {
             ArtifactKind::Heatmap => format!("heatmap-{}", self.index.len()),
             ArtifactKind::Participant(p) => format!("heatmap-{}-{p}", self.index.len()),
+            ArtifactKind::JobHeatmap(a) => format!("heatmap-{}-job-{a}", self.index.len()),
         };
         self.scratch.0.join(name)
     }
@@ -598,6 +702,187 @@ impl EntryWriter<'_> {
             escape(&entry.name),
             v = verdict.as_str()
         )?;
+        if let Some(job) = &entry.job {
+            job::write_facts(self.out, entry, job, verdict)?;
+        } else {
+            self.record_facts(entry, verdict, score)?;
+        }
+        writeln!(self.out, "</dl>")?;
+        if let Some(error) = &entry.error {
+            writeln!(
+                self.out,
+                "<p class=\"error\"><strong>Error:</strong> {}</p>",
+                escape(&without_urls(error))
+            )?;
+        }
+
+        if let Some(job) = entry.completed_job() {
+            self.job(i, entry, job, fetched, &mut notes)?;
+        } else if let Some(media) = processed {
+            let kind = entry.kind.as_deref().unwrap_or("").to_ascii_lowercase();
+            if entry.is_video(media) {
+                let boxes: BTreeMap<u32, BTreeMap<u32, FaceBox>> = document
+                    .as_ref()
+                    .and_then(|d| d.bounding_boxes.as_ref())
+                    .map(|all| {
+                        all.iter()
+                            .map(|(p, b)| (*p, b.bounding_box.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let heatmaps: Vec<(ArtifactKind, String)> = media
+                    .participants
+                    .as_deref()
+                    .unwrap_or_default()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.heatmap.is_some())
+                    .map(|(p, _)| {
+                        (
+                            ArtifactKind::Participant(p),
+                            format!("participant {p}'s heatmap"),
+                        )
+                    })
+                    .collect();
+                let info = self.video(entry, &boxes, false, &heatmaps, fetched, &mut notes)?;
+                write_box_tables(self.out, &boxes, info.as_ref())?;
+            } else if media.heatmap_url.is_some() || kind == "image" {
+                let heatmap = match media.heatmap_url {
+                    Some(_) => Ok(ArtifactKind::Heatmap),
+                    None => Err("the record has no heatmap"),
+                };
+                self.image(i, entry, heatmap, &[], fetched, &mut notes)?;
+            }
+        }
+        for note in notes {
+            writeln!(
+                self.out,
+                "<p class=\"note\">{}</p>",
+                escape(&without_urls(&note))
+            )?;
+        }
+        writeln!(self.out, "</article>")?;
+        Ok(verdict)
+    }
+
+    /// A completed job's pictures: an image with its heatmap over it and
+    /// the faces found outlined, or the video with the faces' boxes drawn
+    /// and each heatmap; the reference image it was compared with; the
+    /// faces as a table.
+    fn job(
+        &mut self,
+        i: usize,
+        entry: &Entry,
+        job: &Job,
+        fetched: &Fetched,
+        notes: &mut Vec<String>,
+    ) -> io::Result<()> {
+        let faces = job::faces(job);
+        let heatmaps: Vec<usize> = job::heatmaps(job).map(|(index, _)| index).collect();
+        match entry
+            .kind
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("image") => {
+                let heatmap = match heatmaps.first() {
+                    Some(index) => Ok(ArtifactKind::JobHeatmap(*index)),
+                    None => Err("the job has no heatmap"),
+                };
+                self.image(i, entry, heatmap, &faces, fetched, notes)?;
+                if heatmaps.len() > 1 {
+                    notes.push(format!(
+                        "the job has {} heatmaps; the first is shown",
+                        heatmaps.len()
+                    ));
+                }
+            }
+            Some("video") => {
+                let boxes: BTreeMap<u32, BTreeMap<u32, FaceBox>> = faces
+                    .iter()
+                    .map(|(n, face)| (*n, BTreeMap::from([(0, *face)])))
+                    .collect();
+                let shown: Vec<(ArtifactKind, String)> = heatmaps
+                    .iter()
+                    .zip(1..)
+                    .map(|(index, n)| {
+                        (
+                            ArtifactKind::JobHeatmap(*index),
+                            format!("heatmap {n} of the job"),
+                        )
+                    })
+                    .collect();
+                self.video(entry, &boxes, true, &shown, fetched, notes)?;
+            }
+            _ => {}
+        }
+        let compared = job
+            .inputs
+            .iter()
+            .any(|s| s.slot_name == SlotName::Reference);
+        match (&entry.reference, compared) {
+            (Some(path), _) => match html::image_mime(path) {
+                Some(mime) => {
+                    let similar = job.result.as_ref().map_or_else(String::new, |r| {
+                        match (r.is_similar, r.similarity_score) {
+                            (Some(same), Some(score)) => format!(
+                                ": {} (similarity {score:.3})",
+                                if same {
+                                    "the same person"
+                                } else {
+                                    "not the same person"
+                                }
+                            ),
+                            (Some(same), None) => format!(
+                                ": {}",
+                                if same {
+                                    "the same person"
+                                } else {
+                                    "not the same person"
+                                }
+                            ),
+                            _ => String::new(),
+                        }
+                    });
+                    let shown = escape(&path.display().to_string());
+                    write!(
+                        self.out,
+                        "<div class=\"figures\"><figure><img class=\"alone reference\" src=\""
+                    )?;
+                    self.assets.write_src(self.out, path, mime)?;
+                    writeln!(
+                        self.out,
+                        "\" alt=\"{}: the reference image, {shown}\"><figcaption>The reference \
+                         image ({shown}), compared with the faces above{}.</figcaption></figure></div>",
+                        escape(&entry.name),
+                        escape(&similar)
+                    )?;
+                }
+                None => {
+                    notes.push("the reference image is in a format browsers do not show".into())
+                }
+            },
+            (None, true) => {
+                notes.push("the reference image is not at hand, so it is not shown".into())
+            }
+            (None, false) => {}
+        }
+        job::write_face_table(self.out, job)
+    }
+
+    /// A record's facts (file, kind, model, mid, status, verdict, score,
+    /// confidence, faces, time), as the `<dl>`'s rows.
+    fn record_facts(
+        &mut self,
+        entry: &Entry,
+        verdict: Verdict,
+        score: Option<f64>,
+    ) -> io::Result<()> {
+        let shown_file = entry
+            .file
+            .as_ref()
+            .map_or_else(|| entry.name.clone(), |f| f.display().to_string());
         let dash = || "-".to_owned();
         let mut facts = vec![
             ("File", shown_file.clone()),
@@ -648,47 +933,24 @@ impl EntryWriter<'_> {
         for (name, value) in facts {
             writeln!(self.out, "<dt>{name}</dt><dd>{}</dd>", escape(&value))?;
         }
-        writeln!(self.out, "</dl>")?;
-        if let Some(error) = &entry.error {
-            writeln!(
-                self.out,
-                "<p class=\"error\"><strong>Error:</strong> {}</p>",
-                escape(&without_urls(error))
-            )?;
-        }
-
-        if let Some(media) = processed {
-            let kind = entry.kind.as_deref().unwrap_or("").to_ascii_lowercase();
-            if entry.is_video(media) {
-                self.video(entry, media, document.as_ref(), fetched, &mut notes)?;
-            } else if media.heatmap_url.is_some() || kind == "image" {
-                self.image(i, entry, media, fetched, &mut notes)?;
-            }
-        }
-        for note in notes {
-            writeln!(
-                self.out,
-                "<p class=\"note\">{}</p>",
-                escape(&without_urls(&note))
-            )?;
-        }
-        writeln!(self.out, "</article>")?;
-        Ok(verdict)
+        Ok(())
     }
 
-    /// An image: the picture with its heatmap over it (an opacity control),
-    /// and the heatmap alone.
+    /// An image: the picture with its heatmap over it (an opacity control)
+    /// and `faces` outlined in their colours, and the heatmap alone.
+    /// `heatmap` is the artifact to show, or the note saying there is none.
     fn image(
         &mut self,
         i: usize,
         entry: &Entry,
-        media: &Media,
+        heatmap: Result<ArtifactKind, &str>,
+        faces: &[(u32, FaceBox)],
         fetched: &Fetched,
         notes: &mut Vec<String>,
     ) -> io::Result<()> {
         let (out, assets) = (&mut *self.out, &mut *self.assets);
-        let heatmap = match &media.heatmap_url {
-            Some(_) => match fetched.file(ArtifactKind::Heatmap) {
+        let heatmap = match heatmap {
+            Ok(kind) => match fetched.file(kind) {
                 Some(Ok(path)) => html::image_mime(path).map(|mime| (path.clone(), mime)),
                 Some(Err(e)) => {
                     notes.push(format!("the heatmap could not be downloaded: {e}"));
@@ -699,8 +961,8 @@ impl EntryWriter<'_> {
                     None
                 }
             },
-            None => {
-                notes.push("the record has no heatmap".into());
+            Err(why) => {
+                notes.push(why.into());
                 None
             }
         };
@@ -729,6 +991,10 @@ impl EntryWriter<'_> {
                 assets.write_src(out, heat, mime)?;
                 write!(out, "\" alt=\"{name}: the heatmap over the image\">")?;
             }
+            let drawn = match image::image_dimensions(path) {
+                Ok(size) => job::write_face_boxes(out, faces, size)?,
+                Err(_) => 0,
+            };
             write!(out, "</div><figcaption>")?;
             if heatmap.is_some() {
                 write!(
@@ -740,6 +1006,9 @@ impl EntryWriter<'_> {
                 )?;
             } else {
                 write!(out, "The image.")?;
+            }
+            if drawn > 0 {
+                write!(out, " The faces found are outlined, each in its colour.")?;
             }
             writeln!(out, "</figcaption></figure>")?;
         }
@@ -755,26 +1024,21 @@ impl EntryWriter<'_> {
         writeln!(out, "</div>")
     }
 
-    /// A video: the file playing with each participant's boxes drawn in sync
-    /// (or a poster when it cannot play), the boxes by frame as a table, and
-    /// each participant's heatmap.
+    /// A video: the file playing with each participant's boxes drawn in
+    /// sync (or a poster when it cannot play), and the `heatmaps` (each with
+    /// what it is, such as `participant 0's heatmap`). With `whole`, each
+    /// participant's first box is drawn for the whole video (a job's faces
+    /// name no frame). Returns the video's header, for the boxes' table.
     fn video(
         &mut self,
         entry: &Entry,
-        media: &Media,
-        document: Option<&ResultDocument>,
+        boxes: &BTreeMap<u32, BTreeMap<u32, FaceBox>>,
+        whole: bool,
+        heatmaps: &[(ArtifactKind, String)],
         fetched: &Fetched,
         notes: &mut Vec<String>,
-    ) -> io::Result<()> {
+    ) -> io::Result<Option<VideoInfo>> {
         let (out, assets) = (&mut *self.out, &mut *self.assets);
-        let boxes: BTreeMap<u32, BTreeMap<u32, FaceBox>> = document
-            .and_then(|d| d.bounding_boxes.as_ref())
-            .map(|all| {
-                all.iter()
-                    .map(|(p, b)| (*p, b.bounding_box.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
         let name = escape(&entry.name);
         let info: Option<VideoInfo> = match &entry.file {
             Some(file) => match video::read_info(file) {
@@ -798,7 +1062,7 @@ impl EntryWriter<'_> {
         if let (Some(info), Some(file)) = (&info, &entry.file) {
             // The video's first frame with its boxes (or, when it does not
             // decode, a drawn stand-in).
-            let poster = match video::poster(file, info, &boxes) {
+            let poster = match video::poster(file, info, boxes) {
                 Ok(poster) => Some(poster),
                 Err(e) => {
                     notes.push(format!("no poster could be made: {e}"));
@@ -809,10 +1073,20 @@ impl EntryWriter<'_> {
             .iter()
             .map(|(p, frames)| {
                 let [r, g, b] = video::participant_colour(*p);
+                let spans = match (whole, frames.iter().next()) {
+                    (true, Some((_, face))) => vec![video::Span {
+                        found: 0,
+                        until: info.frames.max(1),
+                        face: *face,
+                    }],
+                    _ => video::spans(frames),
+                };
                 json!({
                     "participant": p,
+                    // A job's faces are faces, not a video's participants.
+                    "label": if whole { format!("face {p}") } else { format!("participant {p}") },
                     "colour": format!("#{r:02x}{g:02x}{b:02x}"),
-                    "spans": video::spans(frames)
+                    "spans": spans
                         .iter()
                         .map(|s| json!([s.found, s.until, s.face[0], s.face[1], s.face[2], s.face[3]]))
                         .collect::<Vec<_>>(),
@@ -890,35 +1164,37 @@ impl EntryWriter<'_> {
             }
             writeln!(
                 out,
-                "</div><figcaption>{} × {}, {:.3} fps, {} frames; face boxes follow playback.</figcaption></figure>",
-                info.width, info.height, info.frame_rate, info.frames
+                "</div><figcaption>{} × {}, {:.3} fps, {} frames; {}.</figcaption></figure>",
+                info.width,
+                info.height,
+                info.frame_rate,
+                info.frames,
+                match whole {
+                    true => "the faces found are outlined while it plays",
+                    false => "face boxes follow playback",
+                }
             )?;
         }
-        let participants = media.participants.as_deref().unwrap_or_default();
-        for (p, participant) in participants.iter().enumerate() {
-            if participant.heatmap.is_none() {
-                continue;
-            }
-            let path = match fetched.file(ArtifactKind::Participant(p)) {
+        for (kind, what) in heatmaps {
+            let path = match fetched.file(*kind) {
                 Some(Ok(path)) => path,
                 Some(Err(e)) => {
-                    notes.push(format!(
-                        "participant {p}'s heatmap could not be downloaded: {e}"
-                    ));
+                    notes.push(format!("{what} could not be downloaded: {e}"));
                     continue;
                 }
                 None => {
-                    notes.push(format!("participant {p}'s heatmap was not downloaded"));
+                    notes.push(format!("{what} was not downloaded"));
                     continue;
                 }
             };
-            let alt = format!("{name}: the heatmap of participant {p}");
+            let alt = format!("{name}: {}", escape(what));
+            let caption = escape(&job::capitalized(what));
             if let Some(mime) = html::image_mime(path) {
                 write!(out, "<figure><img class=\"alone\" src=\"")?;
                 assets.write_src(out, path, mime)?;
                 writeln!(
                     out,
-                    "\" alt=\"{alt}\"><figcaption>Participant {p}'s heatmap.</figcaption></figure>"
+                    "\" alt=\"{alt}\"><figcaption>{caption}.</figcaption></figure>"
                 )?;
             } else if let Some(mime) = html::video_mime(path) {
                 write!(
@@ -928,16 +1204,14 @@ impl EntryWriter<'_> {
                 assets.write_src(out, path, mime)?;
                 writeln!(
                     out,
-                    "\"></video><figcaption>Participant {p}'s heatmap.</figcaption></figure>"
+                    "\"></video><figcaption>{caption}.</figcaption></figure>"
                 )?;
             } else {
-                notes.push(format!(
-                    "participant {p}'s heatmap is in a format browsers do not show"
-                ));
+                notes.push(format!("{what} is in a format browsers do not show"));
             }
         }
         writeln!(out, "</div>")?;
-        write_box_tables(out, &boxes, info.as_ref())
+        Ok(info)
     }
 }
 
@@ -1043,6 +1317,93 @@ mod tests {
         assert!(!html.contains("X-Amz"));
         assert!(!with_suffix(&page, ".part").exists());
         assert!(!with_suffix(&page, ".body.part").exists());
+    }
+
+    fn job(value: serde_json::Value) -> Job {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn a_job_entry_shows_its_result_and_needs_its_heatmaps_only() {
+        let completed = job(json!({
+            "jobId": 7, "taskTypeId": 8, "status": "completed",
+            "inputs": [{"slotName": "original", "contentType": "image/png", "fileName": "a.png"},
+                       {"slotName": "reference", "contentType": "image/jpeg", "fileName": "ref.jpg"}],
+            "result": {"isDeepFake": true, "isLiveness": true, "isSimilar": false,
+                       "similarityScore": 0.25, "confidence": 0.9,
+                       "identityDetails": {"faces": [{"boundingBox": [1, 1, 2, 2]}]},
+                       "segments": [1, 2]},
+            "artifacts": [
+                {"id": "result", "kind": "result", "downloadUrl": "https://s3.example/r?X-Amz-Signature=a"},
+                {"id": "heatmap-0", "kind": "heatmap", "contentType": "image/png",
+                 "downloadUrl": "https://s3.example/h?X-Amz-Signature=b"}]
+        }));
+        let entry = Entry::from_job(completed, None, None, None);
+        assert_eq!(
+            (
+                entry.name.as_str(),
+                entry.kind.as_deref(),
+                entry.model.as_deref()
+            ),
+            ("a.png", Some("Image"), Some("face-intelligence (FI-1)"))
+        );
+        assert_eq!(verdict(&entry, None), Verdict::Fake);
+        let needs = entry.needs();
+        assert!(!needs.document, "a job's result is in the job");
+        assert_eq!(needs.artifacts.len(), 1);
+        assert_eq!(needs.artifacts[0].kind, ArtifactKind::JobHeatmap(1));
+        assert_eq!(needs.artifacts[0].mid, None);
+
+        let dir = tempfile::tempdir().unwrap();
+        let page = dir.path().join("r.html");
+        let mut report = Report::create(&page).unwrap();
+        let fetched = Fetched {
+            document: Ok(None),
+            files: vec![(ArtifactKind::JobHeatmap(1), Err("gone".into()))],
+        };
+        assert_eq!(report.add(&entry, fetched).unwrap(), Verdict::Fake);
+        // Failed and cancelled jobs fail; a task without a verdict is pending.
+        let failed = Entry::from_job(
+            job(
+                json!({"jobId": 8, "taskTypeId": 1, "status": "failed", "errorMessage": "bad file"}),
+            ),
+            None,
+            None,
+            None,
+        );
+        assert_eq!(failed.error.as_deref(), Some("bad file"));
+        assert!(failed.needs().is_empty());
+        let cancelled = job(json!({"jobId": 9, "taskTypeId": 1, "status": "cancelled"}));
+        let cancelled = Entry::from_job(cancelled, None, None, None);
+        let embedded = job(json!({"jobId": 10, "taskTypeId": 9, "status": "completed",
+            "result": {"embedding": [0.6, -0.8]}}));
+        let embedded = Entry::from_job(embedded, Some("e.png".into()), None, None);
+        for (entry, expected) in [
+            (&failed, Verdict::Failed),
+            (&cancelled, Verdict::Failed),
+            (&embedded, Verdict::Pending),
+        ] {
+            assert_eq!(report.add(entry, Fetched::default()).unwrap(), expected);
+        }
+        report.finish().unwrap();
+        let html = std::fs::read_to_string(&page).unwrap();
+        for shown in [
+            "<dt>Verdict</dt><dd>fake (from isDeepFake)</dd>",
+            "<dt>Same person as the reference</dt><dd>no</dd>",
+            "<dt>Similarity score</dt><dd>0.250</dd>",
+            "<dt>Reference</dt><dd>ref.jpg</dd>",
+            "<dt>segments</dt><dd>[1,2]</dd>",
+            "the heatmap could not be downloaded: gone",
+            "the reference image is not at hand",
+            "<caption>Faces found (1)</caption>",
+            "<strong>Error:</strong> bad file",
+            "the job was cancelled",
+            "<dt>Embedding</dt><dd>2 numbers (512 expected), norm 1.000",
+            "none (this task type gives no verdict)",
+        ] {
+            assert!(html.contains(shown), "{shown}");
+        }
+        assert!(!html.contains("X-Amz"));
     }
 
     #[test]

@@ -283,16 +283,20 @@ pub struct CreateJobRequest {
     pub task_type_id: Option<u32>,
 }
 
-/// Reads a task type id sent as a number or as a string of digits; `null`
-/// is absent, anything else an error (a request names its task type
-/// exactly).
+/// Reads a task type id sent as a number or as a string of digits in
+/// canonical form (`"4"`, not `" 4"` or `"04"`); anything else, `null`
+/// included, is an error (a request names its task type exactly, or leaves
+/// the field out).
 fn id_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Null => Ok(None),
-        v => lenient_id(&v).map(Some).ok_or_else(|| {
-            D::Error::custom(format!("taskTypeId must be a whole number, found {v}"))
-        }),
-    }
+    let v = serde_json::Value::deserialize(d)?;
+    lenient_id(&v)
+        .filter(|id| !v.is_string() || v.as_str() == Some(id.to_string().as_str()))
+        .map(Some)
+        .ok_or_else(|| {
+            D::Error::custom(format!(
+                "taskTypeId must be a whole number, such as \"4\" or 4, found {v}"
+            ))
+        })
 }
 
 fn lenient_id(v: &serde_json::Value) -> Option<u32> {
@@ -1068,6 +1072,11 @@ mod tests {
         assert_eq!(number.task_type_id, Some(8));
         for bad in [
             json!({"taskTypeId": "four", "inputs": []}),
+            // Found by Schemathesis: the spec names no null, and ids are
+            // written one way.
+            json!({"taskTypeId": null, "inputs": []}),
+            json!({"taskTypeId": "04", "inputs": []}),
+            json!({"taskTypeId": " 4", "inputs": []}),
             json!({"inputs": [], "x": 1}),
         ] {
             assert!(serde_json::from_value::<CreateJobRequest>(bad).is_err());

@@ -10,6 +10,13 @@
 //! pipelined transaction (one round trip). Migrations are versioned in
 //! `authenta.version` and applied under `pg_advisory_xact_lock`, so workers
 //! starting together create the schema once.
+//!
+//! Workers lock rows in one order where they can (queued writes sorted by
+//! table and key, claims by key), and a transaction the server aborts to
+//! break a deadlock or a serialization conflict (SQLSTATE `40P01`,
+//! `40001`) is run again, whole, after a short random pause: PostgreSQL's
+//! own advice, since its deadlock detector picks a victim rather than
+//! waiting forever.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -20,6 +27,7 @@ use std::task::{Context, Poll, Wake};
 use std::time::Instant;
 
 use futures_util::future::join_all;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, Statement};
 
@@ -145,7 +153,12 @@ impl Pg {
     }
 
     fn err(&self, e: &tokio_postgres::Error) -> io::Error {
-        scrubbed(&text_of(e), self.secret.as_deref())
+        let transient = matches!(
+            e.code(),
+            Some(&SqlState::T_R_DEADLOCK_DETECTED | &SqlState::T_R_SERIALIZATION_FAILURE)
+        );
+        let text = scrubbed_text(&text_of(e), self.secret.as_deref());
+        io::Error::other(PgError { text, transient })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -201,13 +214,25 @@ impl Pg {
             inner.prepare(sql).map_err(|e| self.err(&e))?;
         }
         let inner = &*inner;
+        again(|| self.pipelined(inner, &all, queued_steps.len(), steps.is_empty()))
+    }
+
+    /// One attempt of [`Pg::transaction`]: `all` (the `queued` writes, then
+    /// the steps) in one pipelined transaction; the steps' rows.
+    fn pipelined(
+        &self,
+        inner: &Inner,
+        all: &[&Step<'_>],
+        queued: usize,
+        no_steps: bool,
+    ) -> io::Result<Vec<Vec<tokio_postgres::Row>>> {
         let client = &inner.client;
         // One statement is a transaction of its own: no BEGIN and COMMIT
         // (each a wake-up of this thread more).
-        if let [(sql, params)] = all.as_slice() {
+        if let [(sql, params)] = all {
             let rows = block_on(client.query(&inner.statements[sql], params.as_slice()))
                 .map_err(|e| self.err(&e))?;
-            return Ok(match steps.is_empty() {
+            return Ok(match no_steps {
                 true => Vec::new(),
                 false => vec![rows],
             });
@@ -216,7 +241,7 @@ impl Pg {
         futures.push(Box::pin(async move {
             client.batch_execute("BEGIN").await.map(|()| Vec::new())
         }));
-        for (sql, params) in &all {
+        for (sql, params) in all {
             let statement = &inner.statements[sql];
             futures.push(Box::pin(client.query(statement, params.as_slice())));
         }
@@ -224,12 +249,14 @@ impl Pg {
             client.batch_execute("COMMIT").await.map(|()| Vec::new())
         }));
         let results = block_on(join_all(futures));
-        let mut rows = Vec::with_capacity(steps.len());
+        let mut rows = Vec::with_capacity(results.len());
+        // The first error is the statement's that failed (those after it
+        // only say the transaction was aborted; its COMMIT rolls back).
         for result in results {
             rows.push(result.map_err(|e| self.err(&e))?);
         }
         // BEGIN, the queued writes, then the steps' rows, then COMMIT.
-        Ok(rows.drain(1 + queued_steps.len()..rows.len() - 1).collect())
+        Ok(rows.drain(1 + queued..rows.len() - 1).collect())
     }
 
     /// Runs one statement on its own; its rows.
@@ -240,7 +267,7 @@ impl Pg {
     ) -> io::Result<Vec<tokio_postgres::Row>> {
         let mut inner = self.lock();
         let statement = inner.prepare(sql).map_err(|e| self.err(&e))?;
-        block_on(inner.client.query(&statement, params)).map_err(|e| self.err(&e))
+        again(|| block_on(inner.client.query(&statement, params)).map_err(|e| self.err(&e)))
     }
 
     /// Queues `write`; writes the queue if it is long or old enough.
@@ -512,31 +539,49 @@ impl Pg {
         ahead: Option<String>,
     ) -> io::Result<()> {
         let [base_url, client_id, sha256, model] = key.params();
-        let mut steps = vec![(
+        // The entry, then the claim: the order every worker locks rows in.
+        let mut steps: Vec<Step<'_>> = ahead
+            .as_ref()
+            .map(|since| undo_ahead(key, since))
+            .into_iter()
+            .collect();
+        steps.push((
             "DELETE FROM authenta.claims WHERE base_url = $1 AND client_id = $2
                AND sha256 = $3 AND model = $4 AND owner = $5",
-            vec![
-                base_url,
-                client_id,
-                sha256,
-                model,
-                &worker.id as &(dyn ToSql + Sync),
-            ],
-        )];
-        if let Some(since) = &ahead {
-            steps.push(undo_ahead(key, since));
-        }
+            vec![base_url, client_id, sha256, model, &worker.id],
+        ));
         self.transaction(&steps).map(drop)
     }
 
     /// Writes what is queued and gives up every claim of `worker`, undoing
-    /// the `Creating` states written `ahead` of creates never sent.
+    /// the `Creating` states written `ahead` of creates never sent (entries
+    /// by key, then claims: the order every worker locks rows in).
     pub fn release_all(&self, worker: &Worker, ahead: &[(EntryKey, String)]) -> io::Result<()> {
-        let mut steps: Vec<Step<'_>> = vec![(
-            "DELETE FROM authenta.claims WHERE owner = $1",
+        let mut ahead: Vec<&(EntryKey, String)> = ahead.iter().collect();
+        ahead.sort_by(|(a, _), (b, _)| {
+            (
+                &a.account.base_url,
+                &a.account.client_id,
+                &a.sha256,
+                &a.model,
+            )
+                .cmp(&(
+                    &b.account.base_url,
+                    &b.account.client_id,
+                    &b.sha256,
+                    &b.model,
+                ))
+        });
+        let mut steps: Vec<Step<'_>> = ahead
+            .iter()
+            .map(|(key, since)| undo_ahead(key, since))
+            .collect();
+        steps.push((
+            "DELETE FROM authenta.claims WHERE (base_url, client_id, sha256, model) IN
+               (SELECT base_url, client_id, sha256, model FROM authenta.claims
+                WHERE owner = $1 ORDER BY 1, 2, 3, 4 FOR UPDATE)",
             vec![&worker.id],
-        )];
-        steps.extend(ahead.iter().map(|(key, since)| undo_ahead(key, since)));
+        ));
         self.transaction(&steps).map(drop)
     }
 
@@ -546,7 +591,10 @@ impl Pg {
         let lease = LEASE.as_secs_f64();
         let rows = self.transaction(&[(
             "UPDATE authenta.claims SET lease_until = now() + make_interval(secs => $2)
-             WHERE owner = $1
+             WHERE (base_url, client_id, sha256, model) IN
+               (SELECT base_url, client_id, sha256, model FROM authenta.claims
+                WHERE owner = $1 ORDER BY 1, 2, 3, 4 FOR UPDATE)
+               AND owner = $1
              RETURNING base_url, client_id, sha256, model",
             vec![&worker.id, &lease],
         )])?;
@@ -581,31 +629,33 @@ impl Pg {
             block_on(client.query(&inner.statements[sql], params.as_slice()))
                 .map_err(|e| self.err(&e))
         };
-        block_on(client.batch_execute("BEGIN")).map_err(|e| self.err(&e))?;
-        let done = (|| {
-            for write in &queued {
-                run(write)?;
-            }
-            let holder = run(&lease_check)?;
-            if let Some(row) = holder.first() {
-                let (owner, host, pid, live): (String, String, i64, bool) = (
-                    row.try_get(0).map_err(|e| self.err(&e))?,
-                    row.try_get(1).map_err(|e| self.err(&e))?,
-                    row.try_get(2).map_err(|e| self.err(&e))?,
-                    row.try_get(3).map_err(|e| self.err(&e))?,
-                );
-                if owner != worker.id && live && !worker.outlived(&host, pid) {
-                    return Err(super::taken_over());
+        again(|| {
+            block_on(client.batch_execute("BEGIN")).map_err(|e| self.err(&e))?;
+            let done = (|| {
+                for write in &queued {
+                    run(write)?;
                 }
-            }
-            run(&step).map(drop)
-        })();
-        let end = match done {
-            Ok(()) => "COMMIT",
-            Err(_) => "ROLLBACK",
-        };
-        let ended = block_on(client.batch_execute(end)).map_err(|e| self.err(&e));
-        done.and(ended)
+                let holder = run(&lease_check)?;
+                if let Some(row) = holder.first() {
+                    let (owner, host, pid, live): (String, String, i64, bool) = (
+                        row.try_get(0).map_err(|e| self.err(&e))?,
+                        row.try_get(1).map_err(|e| self.err(&e))?,
+                        row.try_get(2).map_err(|e| self.err(&e))?,
+                        row.try_get(3).map_err(|e| self.err(&e))?,
+                    );
+                    if owner != worker.id && live && !worker.outlived(&host, pid) {
+                        return Err(super::taken_over());
+                    }
+                }
+                run(&step).map(drop)
+            })();
+            let end = match done {
+                Ok(()) => "COMMIT",
+                Err(_) => "ROLLBACK",
+            };
+            let ended = block_on(client.batch_execute(end)).map_err(|e| self.err(&e));
+            done.and(ended)
+        })
     }
 
     /// Every entry, most recently changed first.
@@ -871,9 +921,13 @@ fn undo_ahead<'a>(key: &'a EntryKey, since: &'a (dyn ToSql + Sync)) -> Step<'a> 
     )
 }
 
-/// The statements of `queued`, in order.
+/// The statements of `queued`, in the order every worker locks rows in:
+/// files by path, then entries by record, then claims (a write's order
+/// with another of the same row is kept).
 fn queued_steps(queued: &[Queued]) -> Vec<Step<'_>> {
-    let mut steps: Vec<Step<'_>> = Vec::with_capacity(queued.len());
+    // (table's rank, row's key, statement): files by path, entries and
+    // claims by record.
+    let mut ordered: Vec<(u8, &str, Step<'_>)> = Vec::with_capacity(queued.len());
     for write in queued {
         match write {
             Queued::File {
@@ -881,26 +935,38 @@ fn queued_steps(queued: &[Queued]) -> Vec<Step<'_>> {
                 size,
                 mtime_ns,
                 sha256,
-            } => steps.push((
+            } => ordered.push((
+                0,
+                path,
+                (
                 "INSERT INTO authenta.files (path, size, mtime_ns, sha256) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (path) DO UPDATE SET size = $2, mtime_ns = $3, sha256 = $4",
                 vec![path, size, mtime_ns, sha256],
+                ),
             )),
             Queued::Uploaded { key, mid, at } => {
                 let mut params = key.params().to_vec();
                 params.extend_from_slice(&[mid, at]);
-                steps.push((
+                ordered.push((
+                    1,
+                    mid,
+                    (
                     "UPDATE authenta.entries SET mid = $5, target = NULL, stage = 'uploaded',
                        updated_at = $6
                      WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4
                        AND stage <> 'final'",
                     params,
+                    ),
                 ));
             }
-            Queued::Seen { mid, status, at } => steps.push((
+            Queued::Seen { mid, status, at } => ordered.push((
+                1,
+                mid,
+                (
                 "UPDATE authenta.entries SET status = $2, updated_at = $3
                  WHERE mid = $1 AND stage <> 'final' AND status IS DISTINCT FROM $2",
                 vec![mid, status, at],
+                ),
             )),
             Queued::Finished {
                 mid,
@@ -909,24 +975,33 @@ fn queued_steps(queued: &[Queued]) -> Vec<Step<'_>> {
                 at,
                 owner,
             } => {
-                steps.push((
+                ordered.push((
+                    1,
+                    mid,
+                    (
                     "UPDATE authenta.entries SET stage = 'final', status = $2, record = $3,
                        target = NULL, updated_at = $4
                      WHERE mid = $1",
                     vec![mid, status, record, at],
+                    ),
                 ));
                 // With the outcome saved, this process's claim of it ends.
-                steps.push((
+                ordered.push((
+                    2,
+                    mid,
+                    (
                     "DELETE FROM authenta.claims WHERE owner = $2
                        AND (base_url, client_id, sha256, model) IN
                        (SELECT base_url, client_id, sha256, model FROM authenta.entries
                         WHERE mid = $1)",
                     vec![mid, owner],
+                    ),
                 ));
             }
         }
     }
-    steps
+    ordered.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    ordered.into_iter().map(|(.., step)| step).collect()
 }
 
 /// What went wrong, in full: the server's own message, else the error and
@@ -945,12 +1020,68 @@ fn text_of(e: &tokio_postgres::Error) -> String {
 }
 
 /// `text` without `secret`.
-fn scrubbed(text: &str, secret: Option<&str>) -> io::Error {
-    let text = match secret.filter(|s| !s.is_empty()) {
+fn scrubbed_text(text: &str, secret: Option<&str>) -> String {
+    match secret.filter(|s| !s.is_empty()) {
         Some(secret) => text.replace(secret, "***"),
         None => text.to_owned(),
-    };
-    io::Error::other(format!("PostgreSQL: {text}"))
+    }
+}
+
+/// `text` without `secret`, as an error.
+fn scrubbed(text: &str, secret: Option<&str>) -> io::Error {
+    io::Error::other(PgError {
+        text: scrubbed_text(text, secret),
+        transient: false,
+    })
+}
+
+/// A PostgreSQL error, its text scrubbed of the password.
+#[derive(Debug)]
+struct PgError {
+    text: String,
+    /// Whether the server aborted the transaction only to break a
+    /// deadlock or a serialization conflict: run again, it goes through.
+    transient: bool,
+}
+
+impl std::fmt::Display for PgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PostgreSQL: {}", self.text)
+    }
+}
+
+impl std::error::Error for PgError {}
+
+/// How many times a transaction the server aborted to break a deadlock
+/// is run again before its error is the caller's.
+const ATTEMPTS: u32 = 8;
+
+/// Runs `attempt` until it is not aborted to break a deadlock (at most
+/// [`ATTEMPTS`] more times), pausing a random few milliseconds between, so
+/// the workers that met do not meet again.
+fn again<T>(mut attempt: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    let mut tries = 0;
+    loop {
+        match attempt() {
+            Err(e) if tries < ATTEMPTS && is_transient(&e) => {
+                tries += 1;
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos());
+                let spread = u64::from(5 * tries.min(6)) * 1_000_000;
+                let pause = 1_000_000 + u64::from(nanos ^ std::process::id()) % spread;
+                std::thread::sleep(std::time::Duration::from_nanos(pause));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether `e` is a [`PgError`] worth running again.
+fn is_transient(e: &io::Error) -> bool {
+    e.get_ref()
+        .and_then(|e| e.downcast_ref::<PgError>())
+        .is_some_and(|e| e.transient)
 }
 
 /// Connects on a thread of its own, which then drives the connection
@@ -1028,6 +1159,80 @@ mod tests {
     use super::*;
     use crate::ledger::{Account, Ledger};
     use authenta_reqwest::types::ModelType;
+
+    /// Workers writing the same files' digests in opposite orders, at
+    /// once, round after round: every transaction goes through (rows are
+    /// locked in one order; one aborted to break a deadlock runs again).
+    #[test]
+    fn overlapping_groups_of_writes_never_fail_on_a_deadlock() {
+        let server = cluster::Cluster::start();
+        let url = server.database("overlap");
+        let workers: Vec<Pg> = (0..2).map(|_| Pg::open(&url).unwrap()).collect();
+        let paths: Vec<String> = (0..24).map(|i| format!("/batch/{i:02}.png")).collect();
+        std::thread::scope(|scope| {
+            for (n, pg) in workers.iter().enumerate() {
+                let paths = &paths;
+                scope.spawn(move || {
+                    for round in 0..40i64 {
+                        let mut order: Vec<&String> = paths.iter().collect();
+                        if n == 1 {
+                            order.reverse();
+                        }
+                        for path in order {
+                            pg.queue(Queued::File {
+                                path: path.clone(),
+                                size: round,
+                                mtime_ns: round,
+                                sha256: format!("{n}{round}"),
+                            })
+                            .unwrap();
+                        }
+                        pg.flush().unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(
+            server.sql("overlap", "SELECT count(*) FROM authenta.files"),
+            "24"
+        );
+    }
+
+    /// A transaction aborted to break a deadlock is run again (a few
+    /// times, then its error is the caller's); any other error at once.
+    #[test]
+    fn only_a_transient_error_is_tried_again() {
+        let transient = || {
+            io::Error::other(PgError {
+                text: "ERROR: deadlock detected".into(),
+                transient: true,
+            })
+        };
+        let mut runs = 0;
+        let done = again(|| {
+            runs += 1;
+            match runs {
+                1 | 2 => Err(transient()),
+                _ => Ok(runs),
+            }
+        });
+        assert_eq!(done.unwrap(), 3);
+        runs = 0;
+        let err = again(|| -> io::Result<()> {
+            runs += 1;
+            Err(transient())
+        })
+        .unwrap_err();
+        assert_eq!(runs, ATTEMPTS + 1);
+        assert_eq!(err.to_string(), "PostgreSQL: ERROR: deadlock detected");
+        runs = 0;
+        let err = again(|| -> io::Result<()> {
+            runs += 1;
+            Err(scrubbed("ERROR: no such table", None))
+        })
+        .unwrap_err();
+        assert_eq!((runs, is_transient(&err)), (1, false));
+    }
 
     /// Claims in PostgreSQL: held by one worker until released, its lease
     /// run out by the server's clock, or its holder on this machine gone;

@@ -304,6 +304,24 @@ async fn create_refuses_what_the_task_type_does_not_take() {
             json!({"inputs": [png.clone()]}),
             "page",
         ),
+        // Found by Schemathesis (the spec says a string or a number, no
+        // null, and an input has its four fields only).
+        (
+            "?taskTypeId=1",
+            json!({"inputs": [png.clone()], "taskTypeId": null}),
+            "taskTypeId must be a whole number",
+        ),
+        (
+            "",
+            json!({"inputs": [png.clone()], "taskTypeId": "01"}),
+            "taskTypeId must be a whole number",
+        ),
+        (
+            "?taskTypeId=1",
+            json!({"inputs": [{"slotName": "original", "contentType": "image/png",
+                "fileName": "a.png", "sizeBytes": 3, "note": {}}]}),
+            "unknown field `note`",
+        ),
     ] {
         let a = refused(path, body).await;
         let body = assert_error(&a, 400, "EMU400");
