@@ -30,6 +30,8 @@ struct Env {
     key: ApiKey,
     dir: tempfile::TempDir,
     postgres: Option<postgres::Cluster>,
+    /// The PostgreSQL URL's query (TLS settings), if any.
+    query: String,
 }
 
 /// Where a test's ledger is kept.
@@ -37,6 +39,8 @@ struct Env {
 enum Kept {
     Sqlite,
     Postgres,
+    /// PostgreSQL over TLS, its certificate checked against its own CA.
+    PostgresTls,
 }
 
 impl Env {
@@ -53,12 +57,18 @@ impl Env {
         let key = emulator.create_key(KeySpec::new("ledger")).unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("media")).unwrap();
-        let postgres = match kept {
-            Kept::Sqlite => None,
+        let (postgres, query) = match kept {
+            Kept::Sqlite => (None, String::new()),
             Kept::Postgres => {
                 let cluster = postgres::Cluster::start();
                 cluster.database("batch");
-                Some(cluster)
+                (Some(cluster), String::new())
+            }
+            Kept::PostgresTls => {
+                let cluster = postgres::Cluster::start_tls();
+                cluster.database("batch");
+                let query = format!("?sslmode=require&sslrootcert={}", cluster.ca().display());
+                (Some(cluster), query)
             }
         };
         Env {
@@ -66,6 +76,7 @@ impl Env {
             key,
             dir,
             postgres,
+            query,
         }
     }
 
@@ -81,7 +92,7 @@ impl Env {
     /// database's URL.
     fn ledger_arg(&self) -> OsString {
         match &self.postgres {
-            Some(cluster) => cluster.url("batch").into(),
+            Some(cluster) => format!("{}{}", cluster.url("batch"), self.query).into(),
             None => self.ledger().into(),
         }
     }
@@ -243,6 +254,11 @@ fn a_second_run_costs_nothing_and_the_same_bytes_are_processed_once() {
 #[test]
 fn a_second_run_costs_nothing_with_a_postgresql_ledger_too() {
     second_run_costs_nothing(Kept::Postgres);
+}
+
+#[test]
+fn a_second_run_costs_nothing_over_tls_to_postgresql() {
+    second_run_costs_nothing(Kept::PostgresTls);
 }
 
 /// Two runs over the same files with a ledger kept as `kept`: the second
