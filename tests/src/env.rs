@@ -105,9 +105,14 @@ impl Env {
     /// An emulator processing records in `time` whose `GET /media` answers
     /// with `items` (full records, or the documented summaries).
     pub fn with_list_items(time: Duration, items: authenta_emulator::ListItems) -> Env {
+        // Kept-alive connections stay open for the whole case: an idle
+        // close racing a reused connection's create (not retried: it may
+        // have reached the server) is the fault matrix's row to test, not
+        // a random failure on a loaded machine.
         let emu = Emulator::builder()
             .processing_time(time)
             .list_items(items)
+            .idle_timeout(Duration::from_secs(300))
             .spawn()
             .expect("start the emulator");
         let key = emu.create_key(KeySpec::new("conformance")).expect("a key");

@@ -169,7 +169,7 @@ pub struct Process {
     /// Run each file as a job of this task type instead of a `/media`
     /// record: its slug, id or model code, such as faceswap-detection, 4
     /// or DF-1 (the jobs API; an API key is needed).
-    #[arg(long, value_name = "TASK", conflicts_with_all = ["model", "refresh", "own_only"])]
+    #[arg(long, value_name = "TASK", conflicts_with = "model")]
     pub task: Option<String>,
 
     /// With --task face-intelligence: compare each file's faces with the
@@ -184,8 +184,8 @@ pub struct Process {
     #[arg(long, value_name = "FILE.html")]
     pub report: Option<PathBuf>,
 
-    /// Read again the records the ledger holds as final, instead of
-    /// printing them from it (one query each).
+    /// Read again the records (or jobs) the ledger holds as final, instead
+    /// of printing them from it (one query each).
     #[arg(long)]
     pub refresh: bool,
 

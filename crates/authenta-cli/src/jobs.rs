@@ -1,30 +1,38 @@
 //! Jobs (`/v1/jobs`) from the command line: `process --task TASK FILE…`
-//! (each file one job, run by proto's `RunJob` through the client's
-//! `run_job`) and `jobs list|get|wait|cancel|delete`. Every decision
-//! (the task type's formats, finalize only after every upload, the wait's
-//! bound) is proto's; this module checks every file first, runs the jobs
-//! `-j` at a time and prints them as `process` prints records (and, with
-//! `--report`, hands them to `report::write_jobs`).
+//! (each distinct file one job, run by the client's jobs pipeline,
+//! `process_jobs`: each job until its finalize `-j` at a time, every
+//! finalized job waited for together by the list's `status` filter) and
+//! `jobs list|get|wait|cancel|delete`. Every decision (the task type's
+//! formats, finalize only after every upload, the wait's bound, what a
+//! resumed job costs) is proto's; this module checks every file first,
+//! keeps each job's stages in the ledger (claimed as `/media` entries are,
+//! so several processes share a batch) and prints them as `process` prints
+//! records (and, with `--report`, hands them to `report::write_jobs`).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use authenta_reqwest::Error;
-use authenta_reqwest::proto::engine::BatchStop;
-use authenta_reqwest::proto::engine::jobs::JobUpload;
+use authenta_reqwest::client::{BatchEvent, BatchSettings, Interrupt, JobBatchItem};
+use authenta_reqwest::proto::engine::jobs::{JobCheckpointFn, JobObserver, JobUpload};
+use authenta_reqwest::proto::engine::resume::JobResume;
 use authenta_reqwest::proto::{
-    JobOptions, ProtocolError, ValidationError, check_job_id, check_job_inputs,
+    Interrupted, JobOptions, ProtocolError, ValidationError, check_job_id, check_job_inputs,
 };
-use authenta_reqwest::types::{Job, JobId, JobListQuery, JobParameters, JobStatus, SlotName};
+use authenta_reqwest::types::{
+    Job, JobId, JobListQuery, JobParameters, JobStatus, SlotName, TaskType,
+};
+use authenta_reqwest::{Error, ErrorClass};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde_json::json;
 
 use crate::cli::{Global, JobsAction, JobsArgs, Process};
 use crate::exit;
 use crate::files::Refusal;
+use crate::ledger::{self, Claim, EntryKey, Ledger};
 use crate::output::{self, Table};
-use crate::progress::Bars;
+use crate::progress::{Bar, Bars};
 use crate::session::{CliError, Session, describe};
 
 /// A file refused before anything was sent.
@@ -64,8 +72,10 @@ fn expand(paths: &[PathBuf], recursive: bool) -> Vec<PathBuf> {
 }
 
 /// `process --task TASK FILE…`: every file (and the reference) checked
-/// against the task type before any request, then one job per file, `-j`
-/// at a time; the table or JSON lines of `process`, its exit codes.
+/// against the task type before any request, then one job per distinct
+/// content, each from where the ledger saw it last, run until its finalize
+/// `-j` at a time and waited for together; the table or JSON lines of
+/// `process`, its exit codes.
 pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, CliError> {
     let task = authenta_reqwest::proto::task_type(task)
         .map_err(|e| CliError::Invalid(vec![refusal(e, None)]))?;
@@ -107,68 +117,218 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         ),
         None => None,
     };
+    let ledger = ledger::for_command(global)?;
     let session = Session::for_jobs(global).await?;
     let client = &session.client;
+    let plan = Plan::new(
+        &checked,
+        args.reference.as_deref(),
+        ledger.as_ref(),
+        client,
+        &task,
+    )?;
+    for &(f, g) in &plan.twins {
+        let first = &checked[plan.items[g].files[0]].0;
+        let path = &checked[f].0;
+        let note = crate::files::Note {
+            path: path.clone(),
+            kind: "sameBytes",
+            text: format!(
+                "{} has the same bytes as {}: processed once",
+                path.display(),
+                first.display()
+            ),
+        };
+        note.tell(global.json);
+    }
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
     let count = bars.count(checked.len());
     let slug = task
         .info()
         .map_or_else(|| task.to_string(), |t| t.slug.to_owned());
-    // Proto's batch stop rule: once a job failed in a way every job would
-    // (credentials, permission, quota, credits), no further file starts.
-    let stop = std::sync::Mutex::new(BatchStop::default());
-    let runs = checked.iter().map(|(path, upload)| {
-        let (bars, task, parameters) = (bars.clone(), task.clone(), parameters.clone());
-        let reference = args.reference.clone();
-        let stop = &stop;
-        async move {
-            if let Some(refusal) = BatchStop::check(stop) {
-                return (path, Err(refusal), Duration::ZERO);
+    // Ctrl-C: no further job starts, the steps in flight end (proto's
+    // `Interrupt`); each stage is in the ledger before the request that
+    // depends on it.
+    let interrupt = Interrupt::new();
+    let watcher = tokio::spawn(crate::process::watch_ctrl_c(
+        interrupt.clone(),
+        ledger.is_some(),
+    ));
+    // Each finalized job's bar, by job, for the shared wait's reads.
+    let live: Arc<Mutex<HashMap<usize, (Bar, Instant)>>> = Arc::default();
+    let by_job: Arc<Mutex<HashMap<JobId, Bar>>> = Arc::default();
+    let observe: JobObserver = {
+        let by_job = by_job.clone();
+        Arc::new(move |job: &Job| {
+            if let Some(bar) = lock(&by_job).get(&job.id) {
+                bar.message(&job.status.to_string());
             }
-            let bar = bars.upload(&upload.file.file.name, upload.file.file.size);
-            let mut options = JobOptions::new().on_progress(bar.on_bytes());
-            options.parameters = parameters;
-            options.limit = args.timeout;
-            options.observer = Some(Arc::new({
-                let bar = bar.clone();
-                move |job: &Job| bar.message(&job.status.to_string())
-            }));
-            let mut slots = vec![(SlotName::Original, path.clone())];
-            slots.extend(reference.map(|r| (SlotName::Reference, r)));
-            let started = Instant::now();
-            let result = client.run_job(task, &slots, &options).await;
-            BatchStop::record(stop, &result);
-            bar.done();
-            (path, result, started.elapsed())
+        })
+    };
+    let mut outcomes: Vec<Option<Outcome>> = plan.items.iter().map(|_| None).collect();
+    let mut settle = |g: usize, result: Result<Job, Error>, elapsed: Duration| {
+        for &f in &plan.items[g].files {
+            count.inc();
+            let path = &checked[f].0;
+            if global.json {
+                output::json_line(&outcome_json(path, &slug, &result, elapsed));
+            } else if let Err(e) = &result
+                && !skipped(e)
+                && e.class() != ErrorClass::Interrupted
+            {
+                bars.note(&format!(
+                    "authenta: error: {}: {}",
+                    path.display(),
+                    describe(e)
+                ));
+            }
         }
-    });
-    let mut finished = Vec::new();
-    let mut runs = std::pin::pin!(
-        futures_util::stream::iter(runs).buffer_unordered(usize::from(args.concurrency))
-    );
-    while let Some((path, result, elapsed)) = runs.next().await {
-        count.inc();
-        if global.json {
-            output::json_line(&outcome_json(path, &slug, &result, elapsed));
-        } else if let Err(e) = &result
-            && !skipped(e)
-        {
+        outcomes[g] = Some((result, elapsed));
+    };
+    let mut pending: Vec<usize> = (0..plan.items.len()).collect();
+    let claim_failed: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
+    let mut left = Vec::new();
+    let mut announced = false;
+    loop {
+        let held: Arc<Mutex<Vec<usize>>> = Arc::default();
+        let claimed = ledger::claim_groups::<JobResume>(
+            ledger.as_ref(),
+            std::mem::take(&mut pending),
+            2 * usize::from(args.concurrency),
+            |g| plan.items[g].key.as_ref(),
+            args.refresh,
+            claim_failed.clone(),
+        );
+        let items = claimed.filter_map({
+            let (bars, live, held, plan, checked) =
+                (bars.clone(), live.clone(), held.clone(), &plan, &checked);
+            let (task, parameters) = (task.clone(), parameters.clone());
+            move |(g, claim)| {
+                let item = &plan.items[g];
+                let resume = match claim {
+                    Some(Claim::Mine(resume)) => resume,
+                    Some(Claim::Held) => {
+                        lock(&held).push(g);
+                        return None;
+                    }
+                    None => JobResume::New,
+                };
+                let upload = &checked[item.files[0]].1;
+                let bar = bars.upload(&upload.file.file.name, upload.file.file.size);
+                let mut options = JobOptions::new().on_progress(bar.on_bytes()).resume(resume);
+                options.parameters = parameters.clone();
+                options.limit = args.timeout;
+                options.checkpoint = item.checkpoint.clone();
+                lock(&live).insert(g, (bar, Instant::now()));
+                Some(JobBatchItem {
+                    key: g,
+                    task: task.clone(),
+                    files: item.slots.clone(),
+                    options,
+                })
+            }
+        });
+        let settings = BatchSettings::new(usize::from(args.concurrency), *client.poll_policy())
+            .observed_jobs(Some(observe.clone()))
+            .interrupt(interrupt.clone());
+        let mut events = std::pin::pin!(client.process_jobs(items, settings));
+        let mut progressed = false;
+        while let Some(event) = events.next().await {
+            let (g, result) = match event {
+                BatchEvent::Uploaded(g, job) => {
+                    if let Some((bar, _)) = lock(&live).get(&g) {
+                        bar.message("finalized");
+                        lock(&by_job).insert(job, bar.clone());
+                    }
+                    continue;
+                }
+                BatchEvent::Finished(g, result) => (g, result),
+            };
+            progressed = true;
+            let elapsed = lock(&live).remove(&g).map_or(Duration::ZERO, |(bar, at)| {
+                bar.done();
+                at.elapsed()
+            });
+            if let (Some(ledger), Some(key)) = (&ledger, &plan.items[g].key) {
+                let saved = match &result {
+                    Ok(job) => {
+                        lock(&by_job).remove(&job.id);
+                        ledger.job_finished(key, job)
+                    }
+                    // The job is gone (deleted meanwhile): the next run
+                    // creates it anew.
+                    Err(e) if e.class() == ErrorClass::NotFound => {
+                        ledger.forget_job(key).and_then(|_| ledger.release(key))
+                    }
+                    // Another process may try again a job this one did
+                    // not end.
+                    Err(_) => ledger.release(key),
+                };
+                saved.map_err(|e| ledger::failed(ledger, &e))?;
+            }
+            let elapsed = match &result {
+                Err(e) if skipped(e) => Duration::ZERO,
+                _ => elapsed,
+            };
+            settle(g, result, elapsed);
+        }
+        let mut held = std::mem::take(&mut *lock(&held));
+        if let Some(e) = lock(&claim_failed).take() {
+            let ledger = ledger.as_ref().expect("only a ledger claims");
+            return Err(ledger::failed(ledger, &e));
+        }
+        if args.own_only {
+            left.append(&mut held);
+        }
+        pending = held;
+        if pending.is_empty() {
+            break;
+        }
+        if interrupt.is_triggered() {
+            for g in std::mem::take(&mut pending) {
+                let refusal = ProtocolError::Interrupted(Interrupted { mid: None });
+                settle(g, Err(refusal.into()), Duration::ZERO);
+            }
+            break;
+        }
+        if !announced {
             bars.note(&format!(
-                "authenta: error: {}: {}",
-                path.display(),
-                describe(e)
+                "authenta: {} file(s) are being processed by another authenta process sharing \
+                 the ledger: waiting for their outcome",
+                pending.len()
             ));
+            announced = true;
         }
-        finished.push((path, result, elapsed));
+        if !progressed {
+            tokio::time::sleep(CLAIM_POLL).await;
+        }
+    }
+    if let Some(ledger) = &ledger {
+        ledger
+            .release_all()
+            .map_err(|e| ledger::failed(ledger, &e))?;
+    }
+    if !left.is_empty() {
+        bars.note(&format!(
+            "authenta: {} file(s) are being processed by another authenta process sharing \
+             the ledger: left to it (--own-only); `authenta ledger` shows their outcome",
+            left.len()
+        ));
     }
     count.done();
+    watcher.abort();
+    for (bar, _) in lock(&live).drain().map(|(_, v)| v) {
+        bar.done();
+    }
     bars.clear();
-    // In the order given.
-    finished.sort_by_key(|(path, ..)| checked.iter().position(|(p, _)| p == *path));
+    // In the order given (each path with its content's outcome).
+    let finished: Vec<(&PathBuf, &Outcome)> = (checked.iter().enumerate())
+        .filter_map(|(f, (path, _))| outcomes[plan.group_of[f]].as_ref().map(|o| (path, o)))
+        .collect();
     if !global.json {
         let mut table = Table::new(&["file", "job", "task", "status", "verdict", "time", "detail"]);
-        for (path, result, elapsed) in &finished {
+        for (path, (result, elapsed)) in &finished {
             let time = format!("{:.1}s", elapsed.as_secs_f64());
             let row = match result {
                 Ok(job) => vec![
@@ -206,9 +366,16 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         }
         table.print();
     }
+    if interrupt.is_triggered() {
+        let how = match &ledger {
+            Some(_) => "run the same command again to resume",
+            None => "no ledger was kept, so running it again starts from nothing",
+        };
+        eprintln!("authenta: interrupted: {how}");
+    }
     let code = finished
         .iter()
-        .map(|(_, result, _)| exit_code(result))
+        .map(|(_, (result, _))| exit_code(result))
         .find(|code| *code != exit::SUCCESS)
         .unwrap_or(exit::SUCCESS);
     if let (Some(report), Some(path)) = (report, &args.report) {
@@ -219,6 +386,101 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         }
     }
     Ok(code)
+}
+
+/// How one job went, and how long it took.
+pub(crate) type Outcome = (Result<Job, Error>, Duration);
+
+/// How often a batch asks again about the files another process holds.
+const CLAIM_POLL: Duration = Duration::from_millis(250);
+
+/// The jobs to run: one item per distinct content (and reference), each
+/// with its ledger entry.
+struct Plan {
+    items: Vec<PlanItem>,
+    /// Each checked file's item.
+    group_of: Vec<usize>,
+    /// The files whose bytes an earlier file has (file, item).
+    twins: Vec<(usize, usize)>,
+}
+
+/// One job of the batch.
+struct PlanItem {
+    /// The checked files it stands for (the same bytes), the first one run.
+    files: Vec<usize>,
+    /// Each slot's file.
+    slots: Vec<(SlotName, PathBuf)>,
+    /// Its ledger entry, claimed when it starts.
+    key: Option<EntryKey>,
+    checkpoint: Option<JobCheckpointFn>,
+}
+
+impl Plan {
+    fn new(
+        checked: &[(PathBuf, JobUpload)],
+        reference: Option<&Path>,
+        ledger: Option<&Ledger>,
+        client: &authenta_reqwest::Client,
+        task: &TaskType,
+    ) -> Result<Plan, CliError> {
+        let slots = |path: &Path| {
+            let mut slots = vec![(SlotName::Original, path.to_owned())];
+            slots.extend(reference.map(|r| (SlotName::Reference, r.to_owned())));
+            slots
+        };
+        let Some(ledger) = ledger else {
+            return Ok(Plan {
+                items: (checked.iter().enumerate())
+                    .map(|(f, (path, _))| PlanItem {
+                        files: vec![f],
+                        slots: slots(path),
+                        key: None,
+                        checkpoint: None,
+                    })
+                    .collect(),
+                group_of: (0..checked.len()).collect(),
+                twins: Vec::new(),
+            });
+        };
+        let unreadable = |path: &Path, e: std::io::Error| {
+            CliError::Ledger(format!("cannot read {}: {e}", path.display()))
+        };
+        let reference = match reference {
+            Some(path) => Some(ledger.identify(path).map_err(|e| unreadable(path, e))?),
+            None => None,
+        };
+        let account = Ledger::account(client);
+        let paths: Vec<&Path> = checked.iter().map(|(path, _)| path.as_path()).collect();
+        let mut plan = Plan {
+            items: Vec::new(),
+            group_of: Vec::with_capacity(checked.len()),
+            twins: Vec::new(),
+        };
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for ((f, path), identity) in paths.iter().enumerate().zip(ledger.identify_many(&paths)) {
+            let identity = identity.map_err(|e| unreadable(path, e))?;
+            if let Some(&g) = seen.get(&identity.sha256) {
+                plan.items[g].files.push(f);
+                plan.group_of.push(g);
+                plan.twins.push((f, g));
+                continue;
+            }
+            let key = ledger.job_key(&account, &identity, task, reference.as_ref());
+            seen.insert(identity.sha256.clone(), plan.items.len());
+            plan.group_of.push(plan.items.len());
+            plan.items.push(PlanItem {
+                files: vec![f],
+                slots: slots(path),
+                checkpoint: Some(ledger.job_checkpoint(&key, &identity)),
+                key: Some(key),
+            });
+        }
+        Ok(plan)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Whether a file was not started: an earlier job's failure would recur.

@@ -28,6 +28,13 @@
 //! enough: a transaction per group of events, not per event. A process
 //! killed with some queued loses only what a rerun reads again (a digest,
 //! or a final record, read with one query).
+//!
+//! Jobs (`process --task`) have entries of their own (`job_entries`), per
+//! account, content, task type and reference image (its digest), saved
+//! from proto's [`JobCheckpoint`]s (about to be created; created with each
+//! slot's upload URL and expiry; uploaded; finalized) and the final job,
+//! read back as proto's [`JobResume`]; they are claimed as records' are
+//! (the claim's `model` is the entry's `job:` task key).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -37,8 +44,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Once, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use authenta_reqwest::proto::engine::jobs::{JobCheckpoint, JobCheckpointFn, JobStage};
+use authenta_reqwest::proto::engine::resume::JobResume;
 use authenta_reqwest::proto::{Checkpoint, CheckpointFn, Resume, UploadTarget};
-use authenta_reqwest::types::{Media, MediaId, ModelType};
+use authenta_reqwest::types::{Job, Media, MediaId, ModelType, TaskType};
 use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior, params};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -57,9 +66,9 @@ const FILE_NAME: &str = "ledger.sqlite";
 
 /// The schema's version (`PRAGMA user_version`): a ledger of a later
 /// version is refused rather than misread.
-/// Version 2 added `claims`; a version 1 ledger gains the table when
-/// opened (an older authenta, which would ignore claims, refuses it).
-const SCHEMA_VERSION: i64 = 2;
+/// Version 2 added `claims`, version 3 `job_entries`; an older ledger gains
+/// the tables when opened (an older authenta refuses it then).
+const SCHEMA_VERSION: i64 = 3;
 
 /// How long a claim holds without being renewed.
 const LEASE: Duration = Duration::from_secs(30);
@@ -109,6 +118,23 @@ CREATE TABLE IF NOT EXISTS claims (
     PRIMARY KEY (base_url, client_id, sha256, model)
 );
 CREATE INDEX IF NOT EXISTS claims_owner ON claims (owner);
+CREATE TABLE IF NOT EXISTS job_entries (
+    base_url    TEXT NOT NULL,
+    client_id   TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    task        TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    since       TEXT,
+    job         TEXT,
+    stage       TEXT NOT NULL,
+    saved       TEXT,
+    status      TEXT,
+    record      TEXT,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (base_url, client_id, sha256, task)
+);
+CREATE INDEX IF NOT EXISTS job_entries_job ON job_entries (job);
 ";
 
 /// The ledger a command uses: the one `--ledger` names; none with
@@ -335,6 +361,24 @@ impl PartialEq for EntryKey {
 impl Eq for EntryKey {}
 
 impl EntryKey {
+    /// The entry of the file `identity` for `account`, under `model` (a
+    /// model, or a job's task key).
+    fn of(account: &Account, identity: &Identity, model: String) -> EntryKey {
+        let path = &identity.path;
+        EntryKey {
+            account: account.clone(),
+            sha256: identity.sha256.clone(),
+            model,
+            path: path.to_string_lossy().into_owned(),
+            size: identity.size as i64,
+            // The name a create of it sends (`authenta_client`'s file name).
+            name: path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+        }
+    }
+
     /// Whether `columns` (base URL, client id, SHA-256, model) are this
     /// entry's.
     fn is(&self, (base_url, client_id, sha256, model): &KeyColumns) -> bool {
@@ -419,7 +463,7 @@ impl std::ops::Deref for Store {
 }
 
 /// A write that may wait for the next transaction.
-enum Queued {
+pub(crate) enum Queued {
     File {
         path: String,
         size: i64,
@@ -441,6 +485,15 @@ enum Queued {
     /// (Ending `owner`'s claim.)
     Finished {
         mid: String,
+        status: String,
+        record: String,
+        at: String,
+        owner: String,
+    },
+    /// A job's final state (ending `owner`'s claim of its entry `key`).
+    JobFinished {
+        key: EntryKey,
+        job: String,
         status: String,
         record: String,
         at: String,
@@ -544,26 +597,191 @@ fn apply(tx: &Transaction<'_>, queued: &[Queued]) -> io::Result<()> {
                     )
                 })
                 .and_then(|mut s| s.execute(params![mid, owner])),
+            Queued::JobFinished {
+                key,
+                job,
+                status,
+                record,
+                at,
+                owner,
+            } => tx
+                .prepare_cached(
+                    "UPDATE job_entries SET stage = 'final', job = ?5, status = ?6, record = ?7,
+                       saved = NULL, updated_at = ?8
+                     WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND task = ?4",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        key.account.base_url,
+                        key.account.client_id,
+                        key.sha256,
+                        key.model,
+                        job,
+                        status,
+                        record,
+                        at
+                    ])
+                })
+                .and_then(|_| {
+                    tx.prepare_cached(
+                        "DELETE FROM claims WHERE base_url = ?1 AND client_id = ?2
+                           AND sha256 = ?3 AND model = ?4 AND owner = ?5",
+                    )
+                })
+                .and_then(|mut s| {
+                    s.execute(params![
+                        key.account.base_url,
+                        key.account.client_id,
+                        key.sha256,
+                        key.model,
+                        owner
+                    ])
+                }),
         }
         .map_err(db)?;
     }
     Ok(())
 }
 
-/// What [`Ledger::claim`] found.
+/// What [`Ledger::claim`] found (`S`: where the entry starts, a record's
+/// [`Resume`] or a job's [`JobResume`]).
 #[derive(Debug)]
-pub enum Claim {
-    /// The entry is this process's: it starts from `Resume` (a final
-    /// entry is claimed by nobody: reading it costs nothing).
-    Mine(Resume),
+pub enum Claim<S = Resume> {
+    /// The entry is this process's: it starts from `S` (a final entry is
+    /// claimed by nobody: reading it costs nothing).
+    Mine(S),
     /// Another live worker holds it: ask again later.
     Held,
+}
+
+/// Where an entry starts, read back from its saved state: a record's
+/// [`Resume`] (table `entries`) or a job's [`JobResume`] (`job_entries`).
+pub trait EntryState: Sized {
+    /// The state of `key` in `conn` (`refresh`: a final one is read again).
+    fn read(conn: &Connection, key: &EntryKey, refresh: bool) -> io::Result<Self>;
+    /// The states of `keys` in a PostgreSQL ledger, in their order.
+    fn read_pg(pg: &postgres::Pg, keys: &[&EntryKey], refresh: bool) -> io::Result<Vec<Self>>;
+    /// Whether it is final (nothing left to spend: never claimed).
+    fn is_final(&self) -> bool;
+    /// Whether its claim writes its `Creating` state ahead of the create
+    /// (a record claimed anew; see [`Ledger::claim_many`]).
+    fn writes_ahead(&self) -> bool {
+        false
+    }
+}
+
+impl EntryState for Resume {
+    fn read(conn: &Connection, key: &EntryKey, refresh: bool) -> io::Result<Self> {
+        saved_resume(conn, key, refresh)
+    }
+
+    fn read_pg(pg: &postgres::Pg, keys: &[&EntryKey], refresh: bool) -> io::Result<Vec<Self>> {
+        Ok(pg
+            .saved_many(keys)?
+            .into_iter()
+            .map(|saved| resume_of(saved, refresh))
+            .collect())
+    }
+
+    fn is_final(&self) -> bool {
+        matches!(self, Resume::Final(_))
+    }
+
+    fn writes_ahead(&self) -> bool {
+        matches!(self, Resume::New)
+    }
+}
+
+impl EntryState for JobResume {
+    fn read(conn: &Connection, key: &EntryKey, refresh: bool) -> io::Result<Self> {
+        let saved: Option<SavedJob> = conn
+            .prepare_cached(
+                "SELECT stage, since, job, saved, record FROM job_entries
+                 WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND task = ?4",
+            )
+            .and_then(|mut s| {
+                s.query_row(
+                    params![
+                        key.account.base_url,
+                        key.account.client_id,
+                        key.sha256,
+                        key.model
+                    ],
+                    |row| {
+                        Ok((
+                            row.get(0)?,
+                            row.get(1)?,
+                            row.get(2)?,
+                            row.get(3)?,
+                            row.get(4)?,
+                        ))
+                    },
+                )
+                .optional()
+            })
+            .map_err(db)?;
+        Ok(job_resume_of(saved, refresh))
+    }
+
+    fn read_pg(pg: &postgres::Pg, keys: &[&EntryKey], refresh: bool) -> io::Result<Vec<Self>> {
+        Ok(pg
+            .saved_jobs(keys)?
+            .into_iter()
+            .map(|saved| job_resume_of(saved, refresh))
+            .collect())
+    }
+
+    fn is_final(&self) -> bool {
+        matches!(self, JobResume::Final(_))
+    }
+}
+
+/// A job entry's saved state: stage, since, job, saved stage, record.
+type SavedJob = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// Where a job entry starts, from its saved state (`refresh`: a final job
+/// is read again, as if only finalized). A row that does not read back
+/// whole starts again.
+fn job_resume_of(saved: Option<SavedJob>, refresh: bool) -> JobResume {
+    let Some((stage, since, job, saved, record)) = saved else {
+        return JobResume::New;
+    };
+    let finalized = |job: String| {
+        JobResume::Stage(JobStage::Finalized {
+            job: job.as_str().into(),
+        })
+    };
+    match stage.as_str() {
+        "final" => match (
+            record.and_then(|r| serde_json::from_str::<Job>(&r).ok()),
+            job,
+        ) {
+            (_, Some(job)) if refresh => finalized(job),
+            (Some(record), _) => JobResume::Final(Box::new(record)),
+            (None, Some(job)) => finalized(job),
+            (None, None) => JobResume::New,
+        },
+        "creating" => match since.and_then(|t| t.parse().ok()) {
+            Some(at) => JobResume::Creating { at },
+            None => JobResume::New,
+        },
+        _ => match saved.and_then(|s| serde_json::from_str::<JobStage>(&s).ok()) {
+            Some(stage) => JobResume::Stage(stage),
+            None => JobResume::New,
+        },
+    }
 }
 
 /// A process that claims entries: its host and pid (to see, on the same
 /// machine, that it has exited) and an id unique to this run of it.
 #[derive(Debug)]
-struct Worker {
+pub(crate) struct Worker {
     id: String,
     host: String,
     pid: u32,
@@ -896,19 +1114,7 @@ impl Ledger {
 
     /// The entry of `identity` under `model` for `account`.
     pub fn key(&self, account: &Account, identity: &Identity, model: &ModelType) -> EntryKey {
-        let path = &identity.path;
-        EntryKey {
-            account: account.clone(),
-            sha256: identity.sha256.clone(),
-            model: model.to_string(),
-            path: path.to_string_lossy().into_owned(),
-            size: identity.size as i64,
-            // The name a create of it sends (`authenta_client`'s file name).
-            name: path.file_name().map_or_else(
-                || path.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            ),
-        }
+        EntryKey::of(account, identity, model.to_string())
     }
 
     /// Where the entry's file starts, from what was saved (without
@@ -924,7 +1130,7 @@ impl Ledger {
     /// claim holds until [`Ledger::release`] (or its lease runs out, the
     /// process gone): another process meanwhile gets [`Claim::Held`].
     pub fn claim(&self, key: &EntryKey, refresh: bool) -> io::Result<Claim> {
-        let mut claims = self.claim_many(&[key], refresh)?;
+        let mut claims = self.claim_many::<Resume>(&[key], refresh)?;
         Ok(claims.pop().expect("one claim per key"))
     }
 
@@ -932,7 +1138,7 @@ impl Ledger {
     /// claims the next few files it will start together, a transaction
     /// per group instead of per file.
     ///
-    /// An entry claimed anew (nothing saved) gets its `Creating` state in
+    /// A record claimed anew (nothing saved) gets its `Creating` state in
     /// the same transaction, ahead of its create: the upload's own
     /// `Creating` checkpoint then writes nothing, as long as the claim's
     /// lease holds well beyond it (so no other worker can have taken it).
@@ -940,30 +1146,34 @@ impl Ledger {
     /// a rerun's sweep for what the create may have left looks from a
     /// little earlier (it already allows minutes for clock skew). A claim
     /// released before its create undoes it.
-    pub fn claim_many(&self, keys: &[&EntryKey], refresh: bool) -> io::Result<Vec<Claim>> {
+    pub fn claim_many<S: EntryState>(
+        &self,
+        keys: &[&EntryKey],
+        refresh: bool,
+    ) -> io::Result<Vec<Claim<S>>> {
         // The leases run from before they are written.
         let started = Instant::now();
         let since = now();
         let (claims, ahead) = match self.pg() {
             Some(pg) => {
-                let claims = pg.claim_many(&self.worker, keys, refresh)?;
+                let claims = pg.claim_many::<S>(&self.worker, keys, refresh)?;
                 let new: Vec<&EntryKey> = keys
                     .iter()
                     .zip(&claims)
-                    .filter(|(_, claim)| matches!(claim, Claim::Mine(Resume::New)))
+                    .filter(|(_, claim)| matches!(claim, Claim::Mine(s) if s.writes_ahead()))
                     .map(|(key, _)| *key)
                     .collect();
                 let written = pg.write_ahead(&new, &since)?;
                 let ahead = keys.iter().map(|key| written.contains(key)).collect();
                 (claims, ahead)
             }
-            None => self.claim_sqlite(keys, refresh, &since)?,
+            None => self.claim_sqlite::<S>(keys, refresh, &since)?,
         };
         {
             let mut held = lock(&self.held);
             for ((key, claim), ahead) in keys.iter().zip(&claims).zip(ahead) {
-                if let Claim::Mine(resume) = claim
-                    && !matches!(resume, Resume::Final(_))
+                if let Claim::Mine(state) = claim
+                    && !state.is_final()
                 {
                     let until = started + LEASE;
                     let ahead = ahead.then(|| since.clone());
@@ -977,12 +1187,12 @@ impl Ledger {
 
     /// [`Ledger::claim_many`] in SQLite: the claims, and whether each
     /// entry's `Creating` state was written ahead.
-    fn claim_sqlite(
+    fn claim_sqlite<S: EntryState>(
         &self,
         keys: &[&EntryKey],
         refresh: bool,
         since: &str,
-    ) -> io::Result<(Vec<Claim>, Vec<bool>)> {
+    ) -> io::Result<(Vec<Claim<S>>, Vec<bool>)> {
         // A look first, without the write lock: final entries, or ones
         // another worker holds, are answered without waiting for writers.
         {
@@ -991,8 +1201,8 @@ impl Ledger {
             let look = store.conn.transaction().map_err(db)?;
             let mut looked = Vec::with_capacity(keys.len());
             for key in keys {
-                let resume = saved_resume(&look, key, refresh)?;
-                if matches!(resume, Resume::Final(_)) {
+                let resume = S::read(&look, key, refresh)?;
+                if resume.is_final() {
                     looked.push(Claim::Mine(resume));
                 } else if self.held_by_another(&look, key)? {
                     looked.push(Claim::Held);
@@ -1005,13 +1215,13 @@ impl Ledger {
             }
         }
         let lease_until = unix_ms(SystemTime::now() + LEASE);
-        let claims: Vec<(Claim, bool)> = self.write(|tx| {
+        let claims: Vec<(Claim<S>, bool)> = self.write(|tx| {
             keys.iter()
                 .map(|key| {
                     // Read again under the lock: another worker may have
                     // moved it on.
-                    let resume = saved_resume(tx, key, refresh)?;
-                    if matches!(resume, Resume::Final(_)) {
+                    let resume = S::read(tx, key, refresh)?;
+                    if resume.is_final() {
                         return Ok((Claim::Mine(resume), false));
                     }
                     if self.held_by_another(tx, key)? {
@@ -1035,12 +1245,8 @@ impl Ledger {
                         ])
                     })
                     .map_err(db)?;
-                    let ahead = match resume {
-                        Resume::New => {
-                            write_creating(tx, key, &key.name, since, true).map_err(db)? == 1
-                        }
-                        _ => false,
-                    };
+                    let ahead = resume.writes_ahead()
+                        && write_creating(tx, key, &key.name, since, true).map_err(db)? == 1;
                     Ok((Claim::Mine(resume), ahead))
                 })
                 .collect()
@@ -1298,8 +1504,13 @@ impl Ledger {
             return pg.forget_mid(mid);
         }
         self.write(|tx| {
-            tx.execute("DELETE FROM entries WHERE mid = ?1", params![mid])
-                .map_err(db)
+            let records = tx
+                .execute("DELETE FROM entries WHERE mid = ?1", params![mid])
+                .map_err(db)?;
+            let jobs = tx
+                .execute("DELETE FROM job_entries WHERE job = ?1", params![mid])
+                .map_err(db)?;
+            Ok(records + jobs)
         })
     }
 
@@ -1323,9 +1534,15 @@ impl Ledger {
         let mut dropped = conn
             .execute("DELETE FROM entries WHERE path = ?1", params![key])
             .map_err(db)?;
+        dropped += conn
+            .execute("DELETE FROM job_entries WHERE path = ?1", params![key])
+            .map_err(db)?;
         if let Some(sha256) = sha256 {
             dropped += conn
                 .execute("DELETE FROM entries WHERE sha256 = ?1", params![sha256])
+                .map_err(db)?;
+            dropped += conn
+                .execute("DELETE FROM job_entries WHERE sha256 = ?1", params![sha256])
                 .map_err(db)?;
             conn.execute("DELETE FROM files WHERE path = ?1", params![key])
                 .map_err(db)?;
@@ -1363,7 +1580,11 @@ impl Ledger {
                 })
             })
             .map_err(db)?;
-        rows.collect::<Result<_, _>>().map_err(db)
+        let mut rows: Vec<Row> = rows.collect::<Result<_, _>>().map_err(db)?;
+        drop(statement);
+        drop(conn);
+        rows.extend(self.job_rows()?);
+        Ok(rows)
     }
 
     /// Every final record saved for `account`, with the path it was
@@ -1423,6 +1644,213 @@ impl Ledger {
             .map_err(db)?
             .flatten();
         Ok(record.and_then(|r| serde_json::from_str(&r).ok()))
+    }
+}
+
+/// The claims of the items `order` names, made as the iterator is read, a
+/// `group` at a time (one transaction per group): each item with its claim
+/// (`None` without a ledger, or for an item `key` gives no entry). A
+/// failure is kept in `failed` and ends the claims.
+pub fn claim_groups<'a, S: EntryState + Send + 'a>(
+    ledger: Option<&'a Ledger>,
+    order: Vec<usize>,
+    group: usize,
+    key: impl Fn(usize) -> Option<&'a EntryKey> + Send + 'a,
+    refresh: bool,
+    failed: Arc<Mutex<Option<io::Error>>>,
+) -> impl Iterator<Item = (usize, Option<Claim<S>>)> + Send + 'a {
+    let chunks: Vec<Vec<usize>> = order.chunks(group.max(1)).map(<[usize]>::to_vec).collect();
+    chunks
+        .into_iter()
+        .flat_map(move |chunk| -> Vec<(usize, Option<Claim<S>>)> {
+            let Some(ledger) = ledger else {
+                return chunk.iter().map(|&g| (g, None)).collect();
+            };
+            let mut failure = failed.lock().unwrap_or_else(|e| e.into_inner());
+            if failure.is_some() {
+                return Vec::new();
+            }
+            let keys: Vec<&EntryKey> = chunk.iter().filter_map(|&g| key(g)).collect();
+            match ledger.claim_many::<S>(&keys, refresh) {
+                Ok(claims) => chunk
+                    .into_iter()
+                    .zip(claims.into_iter().map(Some))
+                    .collect(),
+                Err(e) => {
+                    *failure = Some(e);
+                    Vec::new()
+                }
+            }
+        })
+}
+
+/// The stage column of a job entry at `stage`.
+fn stage_name(stage: &JobStage) -> &'static str {
+    match stage {
+        JobStage::Created { .. } => "created",
+        JobStage::Uploaded { .. } => "uploaded",
+        _ => "finalized",
+    }
+}
+
+impl Ledger {
+    /// The entry of a job of `task` over the file `identity` (with the
+    /// reference image `reference`, if any) for `account`: its task key
+    /// (`job:` the task type's slug, `:` the reference's digest) stands in
+    /// the claims' `model` column.
+    pub fn job_key(
+        &self,
+        account: &Account,
+        identity: &Identity,
+        task: &TaskType,
+        reference: Option<&Identity>,
+    ) -> EntryKey {
+        let slug = task
+            .info()
+            .map_or_else(|| task.to_string(), |t| t.slug.to_owned());
+        let model = match reference {
+            Some(reference) => format!("job:{slug}:{}", reference.sha256),
+            None => format!("job:{slug}"),
+        };
+        EntryKey::of(account, identity, model)
+    }
+
+    /// The checkpoint function of the job entry `key` (the file
+    /// `identity`): each stage committed before the request that depends
+    /// on it.
+    pub fn job_checkpoint(&self, key: &EntryKey, identity: &Identity) -> JobCheckpointFn {
+        let (ledger, key, identity) = (self.clone(), key.clone(), identity.clone());
+        Arc::new(move |point: JobCheckpoint<'_>| ledger.save_job(&key, &identity, point))
+    }
+
+    fn save_job(
+        &self,
+        key: &EntryKey,
+        identity: &Identity,
+        point: JobCheckpoint<'_>,
+    ) -> io::Result<()> {
+        let (since, stage) = match point {
+            JobCheckpoint::Creating { at, .. } => (Some(at.to_string()), None),
+            JobCheckpoint::Stage(stage) => (None, Some(stage)),
+            _ => return Ok(()),
+        };
+        let saved = stage
+            .map(|s| serde_json::to_string(s).map_err(io::Error::other))
+            .transpose()?;
+        let job = stage.map(|s| s.job().to_string());
+        let stage = stage.map_or("creating", stage_name);
+        if let Some(pg) = self.pg() {
+            let write = postgres::JobWrite {
+                path: identity.path.to_string_lossy().into_owned(),
+                size: identity.size as i64,
+                since,
+                job,
+                stage,
+                saved,
+                at: now(),
+            };
+            return pg.save_job(&self.worker, key, write);
+        }
+        self.write(|tx| {
+            // A worker whose claim was taken over (its lease ran out while
+            // it stalled) creates nothing, nor moves the entry on.
+            if self.held_by_another(tx, key)? {
+                return Err(taken_over());
+            }
+            tx.prepare_cached(
+                "INSERT INTO job_entries (base_url, client_id, sha256, task, path, size, since,
+                                          job, stage, saved, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (base_url, client_id, sha256, task) DO UPDATE SET
+                   path = ?5, size = ?6, since = coalesce(?7, since), job = ?8, stage = ?9,
+                   saved = ?10, status = NULL, record = NULL, updated_at = ?11",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    key.account.base_url,
+                    key.account.client_id,
+                    key.sha256,
+                    key.model,
+                    identity.path.to_string_lossy(),
+                    identity.size as i64,
+                    since,
+                    job,
+                    stage,
+                    saved,
+                    now(),
+                ])
+            })
+            .map(drop)
+            .map_err(db)
+        })
+    }
+
+    /// Saves the final job of the entry `key`, ending this process's claim
+    /// of it (queued: [`Ledger::flush`] writes it at once). Its artifact
+    /// URLs are not kept (pre-signed, soon expired).
+    pub fn job_finished(&self, key: &EntryKey, job: &Job) -> io::Result<()> {
+        let mut kept = job.clone();
+        for artifact in &mut kept.artifacts {
+            artifact.download_url = None;
+        }
+        self.queue(Queued::JobFinished {
+            key: key.clone(),
+            job: job.id.to_string(),
+            status: job.status.to_string(),
+            record: serde_json::to_string(&kept).map_err(io::Error::other)?,
+            at: now(),
+            owner: self.worker.id.clone(),
+        })
+    }
+
+    /// Drops the job entry `key` (its job no longer exists: the next run
+    /// creates it anew).
+    pub fn forget_job(&self, key: &EntryKey) -> io::Result<usize> {
+        if let Some(pg) = self.pg() {
+            return pg.forget_job(key);
+        }
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM job_entries
+                 WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND task = ?4",
+                params![
+                    key.account.base_url,
+                    key.account.client_id,
+                    key.sha256,
+                    key.model
+                ],
+            )
+            .map_err(db)
+        })
+    }
+
+    /// Every job entry, most recently changed first, as `authenta ledger`
+    /// shows them (the job id in the `mid` column).
+    fn job_rows(&self) -> io::Result<Vec<Row>> {
+        let conn = self.conn()?;
+        let mut statement = conn
+            .prepare(
+                "SELECT base_url, client_id, sha256, task, path, job, stage, status, updated_at
+                 FROM job_entries ORDER BY updated_at DESC, path",
+            )
+            .map_err(db)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(Row {
+                    base_url: row.get(0)?,
+                    client_id: row.get(1)?,
+                    sha256: row.get(2)?,
+                    model: row.get(3)?,
+                    path: row.get(4)?,
+                    mid: row.get(5)?,
+                    stage: row.get(6)?,
+                    status: row.get(7)?,
+                    record: None,
+                    updated_at: row.get(8)?,
+                })
+            })
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
     }
 }
 
@@ -1736,6 +2164,82 @@ mod tests {
         // A changed file is hashed again.
         std::fs::write(&file, b"other bytes").unwrap();
         assert_ne!(ledger.identify(&file).unwrap().sha256, identity.sha256);
+    }
+
+    #[test]
+    fn job_stages_read_back_as_proto_job_resumes() {
+        let (_dir, a, b, identity, _) = two_workers_claim_one_file();
+        let account = Account {
+            base_url: "http://127.0.0.1:1/api".into(),
+            client_id: "id".into(),
+        };
+        let task = TaskType::AiImageDetection;
+        let key = a.job_key(&account, &identity, &task, None);
+        assert_eq!(key.model, "job:ai-image-detection");
+        let with_reference = a.job_key(&account, &identity, &task, Some(&identity));
+        assert_ne!(with_reference.model, key.model);
+        let claim = |ledger: &Ledger, refresh| ledger.claim_many::<JobResume>(&[&key], refresh);
+        assert!(matches!(
+            claim(&a, false).unwrap().pop(),
+            Some(Claim::Mine(JobResume::New))
+        ));
+        // Held by the first: the second neither claims nor saves it.
+        assert!(matches!(claim(&b, false).unwrap().pop(), Some(Claim::Held)));
+        let at: jiff::Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
+        let request = authenta_reqwest::types::CreateJobRequest {
+            inputs: Vec::new(),
+            parameters: None,
+            task_type_id: None,
+        };
+        let creating = || JobCheckpoint::Creating {
+            task: task.info().unwrap(),
+            request: &request,
+            at,
+        };
+        let err = (b.job_checkpoint(&key, &identity))(creating()).unwrap_err();
+        assert!(err.to_string().contains("took this file over"), "{err}");
+        let save = a.job_checkpoint(&key, &identity);
+        save(creating()).unwrap();
+        a.release(&key).unwrap();
+        assert!(matches!(
+            claim(&a, false).unwrap().pop(),
+            Some(Claim::Mine(JobResume::Creating { at: saved })) if saved == at
+        ));
+        let uploaded = JobStage::Uploaded { job: "7".into() };
+        save(JobCheckpoint::Stage(&uploaded)).unwrap();
+        match claim(&a, false).unwrap().pop() {
+            Some(Claim::Mine(JobResume::Stage(stage))) => assert_eq!(stage, uploaded),
+            other => panic!("{other:?}"),
+        }
+        // Final: answered without a claim; with refresh, only waited for.
+        let job: Job = serde_json::from_value(json!({
+            "jobId": 7, "status": "completed",
+            "artifacts": [{"id": 1, "kind": "heatmap", "downloadUrl": "https://s3/h?X-Amz-Signature=s"}],
+        }))
+        .unwrap();
+        a.job_finished(&key, &job).unwrap();
+        a.flush().unwrap();
+        match claim(&b, false).unwrap().pop() {
+            Some(Claim::Mine(JobResume::Final(saved))) => {
+                assert_eq!(saved.id, job.id);
+                assert!(saved.artifacts[0].download_url.is_none(), "no URL kept");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            claim(&b, true).unwrap().pop(),
+            Some(Claim::Mine(JobResume::Stage(JobStage::Finalized { .. })))
+        ));
+        let rows = a.rows().unwrap();
+        assert!(
+            rows.iter()
+                .any(|r| r.model == key.model && r.stage == "final")
+        );
+        assert_eq!(a.forget_mid("7").unwrap(), 1);
+        assert!(matches!(
+            claim(&b, false).unwrap().pop(),
+            Some(Claim::Mine(JobResume::New))
+        ));
     }
 
     /// Two workers (two handles: each open is one) of one new ledger, a

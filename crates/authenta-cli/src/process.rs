@@ -140,31 +140,14 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
         // The files are claimed a group at a time, as the pipeline takes
         // the group's first: one ledger transaction per group.
         let order = std::mem::take(&mut pending);
-        let claimed = order.chunks(claim_group).flat_map({
-            let (ledger, claim_failed, batch) = (&ledger, claim_failed.clone(), &batch);
-            move |chunk: &[usize]| -> Vec<(usize, Option<Claim>)> {
-                let Some(ledger) = ledger else {
-                    return chunk.iter().map(|&g| (g, None)).collect();
-                };
-                if lock(&claim_failed).is_some() {
-                    return Vec::new();
-                }
-                let keys: Vec<&EntryKey> = (chunk.iter())
-                    .filter_map(|&g| batch.items[g].key.as_ref())
-                    .collect();
-                match ledger.claim_many(&keys, refresh) {
-                    Ok(claims) => chunk
-                        .iter()
-                        .copied()
-                        .zip(claims.into_iter().map(Some))
-                        .collect(),
-                    Err(e) => {
-                        *lock(&claim_failed) = Some(e);
-                        Vec::new()
-                    }
-                }
-            }
-        });
+        let claimed = ledger::claim_groups::<Resume>(
+            ledger.as_ref(),
+            order,
+            claim_group,
+            |g| batch.items[g].key.as_ref(),
+            refresh,
+            claim_failed.clone(),
+        );
         let items = claimed.filter_map({
             let (bars, live, jobs) = (bars.clone(), live.clone(), &plan.jobs);
             let (held, left, batch) = (held.clone(), left.clone(), &batch);
@@ -338,7 +321,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
 }
 
 /// Ctrl-C: the first triggers `interrupt`, the second exits at once.
-async fn watch_ctrl_c(interrupt: Interrupt, ledger: bool) {
+pub(crate) async fn watch_ctrl_c(interrupt: Interrupt, ledger: bool) {
     if tokio::signal::ctrl_c().await.is_err() {
         return;
     }

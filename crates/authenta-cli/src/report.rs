@@ -10,13 +10,12 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use authenta_report::{ArtifactKind, Fetched, overlay, with_suffix};
 pub use authenta_report::{Entry, Report, Summary};
+use authenta_reqwest::Client;
 use authenta_reqwest::proto::ProtocolError;
-use authenta_reqwest::types::{Job, Media, MediaId};
-use authenta_reqwest::{Client, Error};
+use authenta_reqwest::types::{Media, MediaId};
 use futures_util::TryStreamExt as _;
 
 use crate::cli::{Global, ReportArgs};
@@ -76,12 +75,12 @@ async fn fetch(report: &Report, client: &Client, entry: &Entry) -> Fetched {
 pub async fn write_jobs(
     report: Report,
     client: &Client,
-    finished: &[(&PathBuf, Result<Job, Error>, Duration)],
+    finished: &[(&PathBuf, &crate::jobs::Outcome)],
     reference: Option<&Path>,
 ) -> io::Result<Summary> {
     let entries: Vec<Entry> = finished
         .iter()
-        .map(|(path, result, elapsed)| {
+        .map(|(path, (result, elapsed))| {
             let file = Some((*path).clone());
             match result {
                 Ok(job) => Entry::from_job(

@@ -248,3 +248,48 @@ fn no_credits_stops_the_batch_after_the_first_job() {
     // The refused finalize spent nothing; the second file created no job.
     assert_eq!(emulator.jobs().len(), 1);
 }
+
+#[test]
+fn many_finalized_jobs_are_waited_for_by_the_list_not_one_get_each() {
+    const FILES: usize = 12;
+    let (emu, key) = emulator(Duration::from_secs(4));
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["--no-ledger".to_owned(), "process".into(), "-j".into()];
+    args.extend([
+        FILES.to_string(),
+        "--task".into(),
+        "ai-image-detection".into(),
+    ]);
+    for i in 0..FILES {
+        let image = image::RgbImage::from_fn(8, 8, |x, y| image::Rgb([i as u8, x as u8, y as u8]));
+        let path = dir.path().join(format!("f{i:02}.png"));
+        image.save(&path).unwrap();
+        args.push(path.to_str().unwrap().to_owned());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let table = run(&mut against(&emu, &key), &args, 0);
+    assert_eq!(
+        table.stdout.matches("completed").count(),
+        FILES,
+        "{}",
+        table.stdout
+    );
+    let api = emu.api_requests();
+    let gets = |f: &dyn Fn(&str) -> bool| {
+        (api.iter())
+            .filter(|r| r.method == "GET" && f(&r.path))
+            .count()
+    };
+    let lists = gets(&|p| p.contains("status=queued") || p.contains("status=processing"));
+    let singles = gets(&|p| {
+        p.strip_prefix("/api/v1/jobs/")
+            .is_some_and(|id| id.chars().all(|c| c.is_ascii_digit()))
+    });
+    eprintln!("{lists} list pages, {singles} single reads for {FILES} jobs");
+    assert!(lists > 0, "the list was never read");
+    // About one read each, for its result (a job due alone is read alone).
+    assert!(
+        singles < 2 * FILES,
+        "{singles} single reads for {FILES} jobs"
+    );
+}

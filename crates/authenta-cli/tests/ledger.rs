@@ -7,6 +7,11 @@
 //! file; the first `SIGINT` stops starting files and a second exits at once.
 //! Several workers sharing one ledger, SQLite or PostgreSQL (a server these
 //! tests start), create each record once, however many are killed.
+//! `process --task` (jobs) too: a rerun after an interruption at each
+//! stage of a job (its create, its uploads, its finalize, its wait) spends
+//! no create, upload or finalize twice, and killed batches and workers end
+//! with exactly one completed job per file and none left waiting for its
+//! finalize.
 
 mod common;
 #[path = "common/postgres.rs"]
@@ -18,7 +23,7 @@ use std::process::{Child, Command as StdCommand, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use authenta_emulator::{
-    ApiKey, Emulator, Fault, FaultAction, FaultBody, KeySpec, RunningEmulator,
+    ApiKey, Emulator, Fault, FaultAction, FaultBody, FaultStage, KeySpec, RunningEmulator,
 };
 use common::{has, until};
 use serde_json::Value;
@@ -32,6 +37,8 @@ struct Env {
     postgres: Option<postgres::Cluster>,
     /// The PostgreSQL URL's query (TLS settings), if any.
     query: String,
+    /// With a task type: the batch runs jobs (`process --task`, an API key).
+    task: Option<&'static str>,
 }
 
 /// Where a test's ledger is kept.
@@ -77,6 +84,47 @@ impl Env {
             dir,
             postgres,
             query,
+            task: None,
+        }
+    }
+
+    /// An environment whose batches run jobs of `ai-image-detection`.
+    fn jobs(processing: Duration, upload_expiry: Option<Duration>, kept: Kept) -> Env {
+        Env {
+            task: Some("ai-image-detection"),
+            ..Env::kept(processing, upload_expiry, kept)
+        }
+    }
+
+    /// The API's path prefix the batch's requests go to.
+    fn api_path(&self) -> &'static str {
+        match self.task {
+            Some(_) => "/api/v1/jobs",
+            None => "/api/media",
+        }
+    }
+
+    /// How many records (or jobs) the emulator holds.
+    fn made(&self) -> usize {
+        match self.task {
+            Some(_) => self.emulator.jobs().len(),
+            None => self.emulator.records().len(),
+        }
+    }
+
+    /// Whether every record is `PROCESSED` (every job `completed`).
+    fn all_done(&self) -> bool {
+        match self.task {
+            Some(_) => self.emulator.jobs().iter().all(|j| j.status == "completed"),
+            None => (self.emulator.records().iter()).all(|r| r.status == "PROCESSED"),
+        }
+    }
+
+    /// The ledger's table of entries for this kind of batch.
+    fn entries_table(&self) -> &'static str {
+        match self.task {
+            Some(_) => "job_entries",
+            None => "entries",
         }
     }
 
@@ -104,7 +152,10 @@ impl Env {
 
     /// The number of final entries the ledger holds.
     fn finals(&self) -> i64 {
-        self.count("SELECT count(*) FROM entries WHERE stage = 'final'")
+        let table = self.entries_table();
+        self.count(&format!(
+            "SELECT count(*) FROM {table} WHERE stage = 'final'"
+        ))
     }
 
     /// The number `query` of the ledger's tables answers (in PostgreSQL,
@@ -137,10 +188,15 @@ impl Env {
     fn command(&self, args: &[&str]) -> StdCommand {
         let mut cmd = StdCommand::new(env!("CARGO_BIN_EXE_authenta"));
         cmd.env("XDG_STATE_HOME", self.dir.path().join("xdg"))
-            .env("AUTHENTA_BASE_URL", self.emulator.base_url())
-            .env("AUTHENTA_CLIENT_ID", &self.key.client_id)
-            .env("AUTHENTA_CLIENT_SECRET", &self.key.client_secret)
-            .arg("--ledger")
+            .env("AUTHENTA_BASE_URL", self.emulator.base_url());
+        match self.task {
+            // Jobs are the current API's: an API key.
+            Some(_) => cmd.env("AUTHENTA_API_KEY", &self.key.api_key),
+            None => cmd
+                .env("AUTHENTA_CLIENT_ID", &self.key.client_id)
+                .env("AUTHENTA_CLIENT_SECRET", &self.key.client_secret),
+        };
+        cmd.arg("--ledger")
             .arg(self.ledger_arg())
             .args(args)
             .stdin(Stdio::null())
@@ -152,6 +208,9 @@ impl Env {
     /// `authenta process -j J MEDIA` started.
     fn spawn_process(&self, j: &str) -> Child {
         let mut args = vec!["process", "-j", j];
+        if let Some(task) = self.task {
+            args.extend(["--task", task]);
+        }
         let media = self.media();
         args.push(media.to_str().unwrap());
         self.command(&args).spawn().unwrap()
@@ -215,11 +274,14 @@ fn row_of<'a>(stdout: &'a str, path: &Path) -> &'a str {
     rows[0]
 }
 
-/// Each file's row says PROCESSED with a verdict, once.
+/// Each file's row says PROCESSED (a job: completed) with a verdict, once.
 fn every_verdict_once(stdout: &str, files: &[PathBuf]) {
     for file in files {
         let row = row_of(stdout, file);
-        assert!(row.contains("PROCESSED"), "{row}");
+        assert!(
+            row.contains("PROCESSED") || row.contains("completed"),
+            "{row}"
+        );
         assert!(row.contains("real") || row.contains("fake"), "{row}");
     }
 }
@@ -424,14 +486,24 @@ fn a_failed_upload_resumes_to_its_saved_target_or_a_new_record_once_expired() {
 
 #[test]
 fn sigkill_at_random_moments_then_reruns_spend_each_file_once() {
+    killed_at_random_moments(Env::new(Duration::from_millis(400), None));
+}
+
+#[test]
+fn sigkill_at_random_moments_of_a_jobs_batch_then_reruns_end_with_one_job_per_file() {
+    killed_at_random_moments(Env::jobs(Duration::from_millis(400), None, Kept::Sqlite));
+}
+
+/// Runs of `process` over 40 files killed at random moments, then reruns:
+/// exactly one record (or completed job) per file, none left waiting.
+fn killed_at_random_moments(env: Env) {
     const FILES: u32 = 40;
-    let env = Env::new(Duration::from_millis(400), None);
     let files = env.pngs(FILES);
     let (seed, mut random) = kill_seed();
 
     // Every API request and upload takes 100 ms more, so the batch lasts
     // a few seconds and a kill lands in the middle of requests.
-    for path in ["/api/media", "/authenta-storage"] {
+    for path in [env.api_path(), "/authenta-storage"] {
         let slow = Fault::new(path, FaultAction::Delay { millis: 100 });
         env.emulator.inject_fault(slow.times(100_000)).unwrap();
     }
@@ -448,8 +520,8 @@ fn sigkill_at_random_moments_then_reruns_spend_each_file_once() {
         kills += 1;
         wait(child, Duration::from_secs(30));
     }
-    let created = env.emulator.records().len();
-    eprintln!("killed {kills} times; records so far: {created}");
+    let created = env.made();
+    eprintln!("killed {kills} times; records (or jobs) so far: {created}");
     assert!(
         kills >= 2,
         "the batch ended before it was killed (seed {seed})"
@@ -468,15 +540,17 @@ fn sigkill_at_random_moments_then_reruns_spend_each_file_once() {
     let (stdout, stderr) = texts(&output);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
     every_verdict_once(&stdout, &files);
-    let records = env.emulator.records();
     assert_eq!(
-        records.len(),
+        env.made(),
         FILES as usize,
-        "exactly one record per file (seed {seed})"
+        "exactly one record (or job) per file (seed {seed}): {:?}",
+        env.emulator.jobs()
     );
     assert!(
-        records.iter().all(|r| r.status == "PROCESSED"),
-        "{records:?}"
+        env.all_done(),
+        "{:?} {:?}",
+        env.emulator.records(),
+        env.emulator.jobs()
     );
 }
 
@@ -612,12 +686,17 @@ fn kill_seed() -> (u64, impl FnMut(u64) -> u64) {
 /// emulator ends with exactly one record per file, the ledger with every
 /// entry final and no claim.
 fn workers_share_one_ledger(workers: usize, kill: bool, kept: Kept) {
-    const FILES: u32 = 40;
     let env = Env::kept(Duration::from_millis(300), None, kept);
+    workers_share(env, workers, kill, kept);
+}
+
+/// [`workers_share_one_ledger`] in `env` (records, or jobs).
+fn workers_share(env: Env, workers: usize, kill: bool, kept: Kept) {
+    const FILES: u32 = 40;
     let files = env.pngs(FILES);
     if kill {
         // Slower requests, so the kill lands in the middle of the batch.
-        for path in ["/api/media", "/authenta-storage"] {
+        for path in [env.api_path(), "/authenta-storage"] {
             let slow = Fault::new(path, FaultAction::Delay { millis: 50 });
             env.emulator.inject_fault(slow.times(100_000)).unwrap();
         }
@@ -630,9 +709,7 @@ fn workers_share_one_ledger(workers: usize, kill: bool, kept: Kept) {
         at.sort_unstable();
         for records in at {
             let victim = children.remove(random(children.len() as u64) as usize);
-            until(Duration::from_secs(60), || {
-                env.emulator.records().len() >= records
-            });
+            until(Duration::from_secs(60), || env.made() >= records);
             signal(&victim, "-KILL");
             wait(victim, Duration::from_secs(30));
             eprintln!("killed a worker at {records}+ records (seed {seed})");
@@ -650,15 +727,18 @@ fn workers_share_one_ledger(workers: usize, kill: bool, kept: Kept) {
         let (stdout, _) = env.run(&["process", env.media().to_str().unwrap()], 0);
         every_verdict_once(&stdout, &files);
     }
-    let records = env.emulator.records();
     assert_eq!(
-        records.len(),
+        env.made(),
         FILES as usize,
-        "exactly one record per file over {workers} workers: {records:?}"
+        "exactly one record (or job) per file over {workers} workers: {:?} {:?}",
+        env.emulator.records(),
+        env.emulator.jobs()
     );
     assert!(
-        records.iter().all(|r| r.status == "PROCESSED"),
-        "{records:?}"
+        env.all_done(),
+        "{:?} {:?}",
+        env.emulator.records(),
+        env.emulator.jobs()
     );
     // No claim outlives the runs.
     assert_eq!(env.claims(), 0, "claims left in the ledger ({kept:?})");
@@ -704,4 +784,211 @@ fn two_workers_over_one_postgresql_ledger_one_killed_create_each_record_once() {
 #[test]
 fn four_workers_over_one_postgresql_ledger_some_killed_create_each_record_once() {
     workers_share_one_ledger(4, true, Kept::Postgres);
+}
+
+#[test]
+fn two_workers_over_one_ledger_run_each_job_once() {
+    let env = Env::jobs(Duration::from_millis(300), None, Kept::Sqlite);
+    workers_share(env, 2, false, Kept::Sqlite);
+}
+
+#[test]
+fn killed_workers_over_one_ledger_run_each_job_once() {
+    let env = Env::jobs(Duration::from_millis(300), None, Kept::Sqlite);
+    workers_share(env, 3, true, Kept::Sqlite);
+}
+
+#[test]
+fn killed_workers_over_one_postgresql_ledger_run_each_job_once() {
+    let env = Env::jobs(Duration::from_millis(300), None, Kept::Postgres);
+    workers_share(env, 3, true, Kept::Postgres);
+}
+
+/// What the emulator counted of a jobs batch: creates, finalizes it took
+/// (answered 2xx), slot uploads it answered (not struck by a fault).
+fn spent(env: &Env) -> (usize, usize, usize) {
+    let api = env.emulator.api_requests();
+    let ok = |r: &&authenta_emulator::ApiRequest| (200..300).contains(&r.status);
+    let creates = (api.iter())
+        .filter(|r| r.method == "POST" && r.path.split('?').next() == Some("/api/v1/jobs"))
+        .count();
+    let finalizes = (api.iter())
+        .filter(|r| r.path.ends_with("/finalize"))
+        .filter(ok)
+        .count();
+    let puts = (env.emulator.upload_requests().iter())
+        .filter(|r| r.method == "PUT" && !r.faulted)
+        .count();
+    (creates, finalizes, puts)
+}
+
+#[test]
+fn a_job_resumes_from_each_stage_and_spends_nothing_twice() {
+    resumes_from_each_stage(Kept::Sqlite);
+}
+
+#[test]
+fn a_job_resumes_from_each_stage_with_a_postgresql_ledger_too() {
+    resumes_from_each_stage(Kept::Postgres);
+}
+
+/// One file's job interrupted at each stage, then run again: the rerun
+/// spends no create, upload or finalize the first run had spent.
+fn resumes_from_each_stage(kept: Kept) {
+    let env = Env::jobs(Duration::from_millis(1500), None, kept);
+    let files = env.pngs(1);
+    let file = files[0].to_str().unwrap();
+    let (tasked, task) = ("--task", env.task.unwrap());
+    let stage = || {
+        let (listed, _) = env.run(&["--json", "ledger"], 0);
+        let row: Value = serde_json::from_str(listed.lines().next().unwrap()).unwrap();
+        assert!(row["model"].as_str().unwrap().starts_with("job:"), "{row}");
+        row["stage"].as_str().unwrap().to_owned()
+    };
+    let fault = |path: &str, action: FaultAction, stage: Option<FaultStage>| {
+        let mut fault = Fault::new(path, action).times(1);
+        if let Some(stage) = stage {
+            fault = fault.stage(stage);
+        }
+        env.emulator.inject_fault(fault).unwrap();
+    };
+    let refused = || FaultAction::Status {
+        status: 403,
+        body: FaultBody::Empty,
+        retry_after: None,
+    };
+
+    // 1. The create's answer lost (handled, then the connection reset):
+    // the job exists, no one knows its upload URL.
+    let create = Fault::new("/api/v1/jobs", FaultAction::Reset)
+        .method("POST")
+        .stage(FaultStage::After)
+        .times(1);
+    env.emulator.inject_fault(create).unwrap();
+    env.run(&["process", tasked, task, file], 8);
+    assert_eq!(stage(), "creating");
+    let left = env.emulator.jobs();
+    assert_eq!(left.len(), 1);
+    assert!(
+        ["created", "waiting_for_finalize"].contains(&left[0].status.as_str()),
+        "{left:?}"
+    );
+    // The rerun deletes what the lost create left, then creates anew.
+    let (stdout, _) = env.run(&["process", tasked, task, file], 0);
+    every_verdict_once(&stdout, &files);
+    let jobs = env.emulator.jobs();
+    assert_eq!(jobs.len(), 1, "the left-over was deleted: {jobs:?}");
+    assert_ne!(jobs[0].id, left[0].id);
+    assert_eq!(spent(&env), (2, 1, 1));
+    assert_eq!(stage(), "final");
+
+    // 2. Created, the slot's upload refused: the rerun uploads to the
+    // saved URL, no second create.
+    env.run(&["ledger", "forget", file], 0);
+    fault("/authenta-storage", refused(), None);
+    env.run(&["process", tasked, task, file], 6);
+    assert_eq!(stage(), "created");
+    assert_eq!(spent(&env), (3, 1, 1));
+    let (stdout, _) = env.run(&["process", tasked, task, file], 0);
+    every_verdict_once(&stdout, &files);
+    assert_eq!(spent(&env), (3, 2, 2), "uploaded to the saved URL");
+
+    // 2b. Created, then the job deleted (by hand): the rerun finds it gone
+    // at its saved URL and creates it anew, in the same run.
+    env.run(&["ledger", "forget", file], 0);
+    fault("/authenta-storage", refused(), None);
+    env.run(&["process", tasked, task, file], 6);
+    let (listed, _) = env.run(&["--json", "ledger"], 0);
+    let row: Value = serde_json::from_str(listed.lines().next().unwrap()).unwrap();
+    let id = row["mid"].as_str().unwrap().to_owned();
+    env.run(&["jobs", "delete", &id], 0);
+    let (stdout, _) = env.run(&["process", tasked, task, file], 0);
+    every_verdict_once(&stdout, &files);
+    assert_eq!(
+        spent(&env),
+        (5, 3, 4),
+        "one new job (one PUT found it gone)"
+    );
+
+    // 3. Uploaded, the finalize refused every time: the rerun finalizes
+    // without uploading again.
+    env.run(&["ledger", "forget", file], 0);
+    let busy = Fault::new(
+        "/api/v1/jobs/",
+        FaultAction::Status {
+            status: 503,
+            body: FaultBody::Empty,
+            retry_after: None,
+        },
+    )
+    .method("POST")
+    .times(20);
+    env.emulator.inject_fault(busy).unwrap();
+    env.run(&["process", tasked, task, file], 9);
+    env.emulator.clear_faults();
+    assert_eq!(stage(), "uploaded");
+    assert_eq!(spent(&env), (6, 3, 5));
+    let (stdout, _) = env.run(&["process", tasked, task, file], 0);
+    every_verdict_once(&stdout, &files);
+    assert_eq!(spent(&env), (6, 4, 5), "finalized without uploading again");
+
+    // 4. Finalized, the process killed while it waits: the rerun only
+    // waits.
+    env.run(&["ledger", "forget", file], 0);
+    let child = env
+        .command(&["process", tasked, task, file])
+        .spawn()
+        .unwrap();
+    until(Duration::from_secs(30), || spent(&env).1 == 5);
+    until(Duration::from_secs(30), || stage() == "finalized");
+    signal(&child, "-KILL");
+    wait(child, Duration::from_secs(30));
+    assert_eq!(spent(&env), (7, 5, 6));
+    let (stdout, _) = env.run(&["process", tasked, task, file], 0);
+    every_verdict_once(&stdout, &files);
+    assert_eq!(spent(&env), (7, 5, 6), "only waited");
+
+    // Final: a second run reads the ledger, no request at all.
+    let before = env.emulator.api_requests().len();
+    let (stdout, _) = env.run(&["process", tasked, task, file], 0);
+    every_verdict_once(&stdout, &files);
+    assert_eq!(env.emulator.api_requests().len(), before);
+    // The same bytes at another path: the same job, printed for both.
+    let twin = env.media().join("twin.png");
+    std::fs::copy(&files[0], &twin).unwrap();
+    let (stdout, stderr) = env.run(&["process", tasked, task, file, twin.to_str().unwrap()], 0);
+    has(&stderr, "has the same bytes as");
+    every_verdict_once(&stdout, &[files[0].clone(), twin]);
+    assert_eq!(env.emulator.api_requests().len(), before);
+    // Every job left is completed; none waits for its finalize.
+    let jobs = env.emulator.jobs();
+    assert!(jobs.iter().all(|j| j.status == "completed"), "{jobs:?}");
+}
+
+#[test]
+fn a_sigint_stops_starting_jobs_and_the_rerun_finishes_each_once() {
+    const FILES: u32 = 16;
+    let env = Env::jobs(Duration::from_millis(1500), None, Kept::Sqlite);
+    let files = env.pngs(FILES);
+    let child = env.spawn_process("2");
+    until(Duration::from_secs(60), || env.made() >= 4);
+    let before = env.made();
+    signal(&child, "-INT");
+    let output = wait(child, Duration::from_secs(60));
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(130), "{stdout}\n{stderr}");
+    has(&stderr, "starting no more files");
+    has(&stderr, "run the same command again to resume");
+    let after = env.made();
+    assert!(
+        after <= before + 3,
+        "{after} jobs after the interrupt, {before} before: jobs were still started"
+    );
+    assert!(after < FILES as usize);
+    let output = wait(env.spawn_process("4"), Duration::from_secs(120));
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    every_verdict_once(&stdout, &files);
+    assert_eq!(env.made(), FILES as usize);
+    assert!(env.all_done(), "{:?}", env.emulator.jobs());
 }

@@ -447,10 +447,7 @@ impl<D> Client<D> {
         .bounded(options.limit)
         .checkpointed(options.checkpoint.clone())
         .observed(options.observer.clone());
-        Ok(match &options.resume {
-            Some(stage) => flow.resume(stage.clone()),
-            None => flow,
-        })
+        Ok(flow.resume_from(options.resume.clone()))
     }
 
     /// The flow that reads every job (only those in `status`), a page of
@@ -700,10 +697,17 @@ macro_rules! methods {
             let files: Vec<(SlotName, std::path::PathBuf)> = files.iter().map(|(slot, path)| (slot.clone(), path.as_ref().to_owned())).collect();
             let uploads = $aw!(self.inspect_job(files.clone()))?;
             let mut flow = self.job_flow(task, uploads.clone(), options)?;
+            let selector = flow.slot_selector();
+            $aw!(in operation_span("run_job", None); self.run_slots(&mut flow, selector, &uploads, files, options.progress.clone()))
+        }
+
+        /// Runs `flow` (a job's run or start) with each slot's file as its
+        /// source, switched by `selector`.
+        pub(crate) $($async)? fn run_slots<F: Flow + ?Sized>(&self, flow: &mut F, selector: crate::engine::jobs::SlotSelector, uploads: &[JobUpload], files: Vec<(SlotName, std::path::PathBuf)>, progress: Option<ProgressFn>) -> Result<F::Output, Error> {
             let sources = uploads.iter().zip(files).map(|(upload, (slot, path))| (slot, self.driver().runtime.file_source(path, upload.source.len))).collect();
-            let mut source = SlotSources::new(flow.slot_selector(), sources);
-            let mut io = crate::driver::$mode::Io { source: Some(&mut source), sink: None, progress: options.progress.clone() };
-            $aw!(in operation_span("run_job", None); self.run(&mut flow, &mut io))
+            let mut source = SlotSources::new(selector, sources);
+            let mut io = crate::driver::$mode::Io { source: Some(&mut source), sink: None, progress };
+            $aw!(self.run(flow, &mut io))
         }
 
         /// `POST /v1/jobs`: creates a job of `task` for `files` (one per
@@ -845,7 +849,7 @@ fn inspect_job_files(files: Vec<(SlotName, std::path::PathBuf)>) -> Result<Vec<J
 /// `upload`, `wait`, ...): each attempt's span is its child. Fields:
 /// `authenta.operation`, and `authenta.mid` when the record is known (an
 /// upload records it once created).
-fn operation_span(name: &'static str, mid: Option<&MediaId>) -> tracing::Span {
+pub(crate) fn operation_span(name: &'static str, mid: Option<&MediaId>) -> tracing::Span {
     let span = tracing::info_span!(
         "authenta.operation",
         "otel.name" = name,
@@ -1039,7 +1043,7 @@ impl<T: AsyncHttpClient, R: AsyncRuntime> Client<Async<T, R>> {
         Ok(self.driver().runtime.unblock(work).await?)
     }
 
-    async fn inspect_job(
+    pub(crate) async fn inspect_job(
         &self,
         files: Vec<(SlotName, std::path::PathBuf)>,
     ) -> Result<Vec<JobUpload>, Error> {

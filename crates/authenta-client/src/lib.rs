@@ -72,7 +72,7 @@ pub use io::{
     check_reopened_len, naming, part_path,
 };
 #[cfg(feature = "async")]
-pub use pipeline::{BatchEvent, BatchItem, BatchSettings, Interrupt};
+pub use pipeline::{BatchEvent, BatchItem, BatchSettings, Interrupt, JobBatchItem};
 #[cfg(feature = "profile")]
 pub use profile::{
     DEFAULT_PROFILE, ENV_CONFIG, ENV_PROFILE, GivenKey, Profile, ProfileFile, config_path,

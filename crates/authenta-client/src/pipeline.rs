@@ -6,6 +6,11 @@
 //! journal (the `authenta` command's ledger) saw it last ([`Resume`]), and
 //! an [`Interrupt`] stops the batch after the steps in flight.
 //! [`Client::process_many`] and the `authenta process` command run it.
+//!
+//! Jobs have the same pipeline ([`Client::process_jobs`]): each job runs
+//! (from its [`JobResume`](authenta_proto::engine::resume::JobResume)) until it is finalized, `-j` at a time, and
+//! every finalized job joins one [`JobBatchWait`], which reads the list of
+//! active jobs (the `status` filter) instead of one `GET` per job.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -14,16 +19,21 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use authenta_proto::engine::BatchStop;
-use authenta_proto::engine::batch::{BatchWait, Finished, SharedBatch};
+use authenta_proto::engine::batch::BatchWait;
 use authenta_proto::engine::flows::{ListPages, Observer, save_checkpoint};
+use authenta_proto::engine::job_batch::JobBatchWait;
+use authenta_proto::engine::jobs::{JobObserver, JobStarted};
 use authenta_proto::engine::resume::{
-    AfterCreated, Resume, ResumeStep, SWEEP_PAGES, after_created, left_overs,
+    AfterCreated, JobResumeStep, Resume, ResumeStep, SWEEP_PAGES, after_created, left_overs,
 };
-use authenta_proto::types::{Media, MediaId, Timestamp};
+use authenta_proto::engine::{Action, Event, Flow, Inputs};
+use authenta_proto::types::{Job, JobId, Media, MediaId, SlotName, TaskType, Timestamp};
 use authenta_proto::{
-    Checkpoint, Error, Interrupted, LocalIo, PollPolicy, ProtocolError, UploadOptions, UploadTarget,
+    Checkpoint, Error, Interrupted, JobOptions, LocalIo, PollPolicy, ProtocolError, UploadOptions,
+    UploadTarget,
 };
 use futures_core::Stream;
 use futures_util::future::{Either, select};
@@ -35,19 +45,36 @@ use crate::driver::nonblocking;
 use crate::transport::{AsyncHttpClient, AsyncRuntime};
 
 /// What the batch pipeline reports, file by file (`K` is the caller's key
-/// for a file: its path, its index).
+/// for a file: its path, its index). For a batch of jobs
+/// ([`Client::process_jobs`]) `I` is a [`JobId`] and `T` a [`Job`].
 #[derive(Debug)]
 #[allow(
     clippy::large_enum_variant,
     reason = "one event per file, moved once: a box would be an allocation for nothing"
 )]
-pub enum BatchEvent<K> {
-    /// The file's record is uploaded (or was, before a resume) and now
-    /// waits with the others.
-    Uploaded(K, MediaId),
-    /// The file is over: its final record, or why it failed (or was not
-    /// started: [`ProtocolError::Stopped`], [`ProtocolError::Interrupted`]).
-    Finished(K, Result<Media, Error>),
+pub enum BatchEvent<K, I = MediaId, T = Media> {
+    /// The file's record is uploaded (a job: uploaded and finalized), or
+    /// was before a resume, and now waits with the others.
+    Uploaded(K, I),
+    /// The file is over: its final record (or job), or why it failed (or
+    /// was not started: [`ProtocolError::Stopped`],
+    /// [`ProtocolError::Interrupted`]).
+    Finished(K, Result<T, Error>),
+}
+
+/// One file of a batch of jobs: the caller's key, the task type, each
+/// slot's file, and the job's options (parameters, bound, progress,
+/// checkpoints, and where it starts: [`JobOptions::resume`]).
+#[derive(Debug)]
+pub struct JobBatchItem<K> {
+    /// The caller's key for the file.
+    pub key: K,
+    /// The task type.
+    pub task: TaskType,
+    /// Each slot's file.
+    pub files: Vec<(SlotName, PathBuf)>,
+    /// The job's options.
+    pub options: JobOptions,
 }
 
 /// One file of a batch: the caller's key, the file, its upload options
@@ -89,6 +116,7 @@ pub struct BatchSettings {
     concurrency: usize,
     policy: PollPolicy,
     observe: Option<Observer>,
+    observe_jobs: Option<JobObserver>,
     interrupt: Interrupt,
 }
 
@@ -100,6 +128,7 @@ impl BatchSettings {
             concurrency: concurrency.max(1),
             policy,
             observe: None,
+            observe_jobs: None,
             interrupt: Interrupt::new(),
         }
     }
@@ -107,6 +136,12 @@ impl BatchSettings {
     /// `observe` sees every status read.
     pub fn observed(mut self, observe: Option<Observer>) -> Self {
         self.observe = observe;
+        self
+    }
+
+    /// `observe` sees every job read (a batch of jobs).
+    pub fn observed_jobs(mut self, observe: Option<JobObserver>) -> Self {
+        self.observe_jobs = observe;
         self
     }
 
@@ -123,6 +158,7 @@ impl std::fmt::Debug for BatchSettings {
             .field("concurrency", &self.concurrency)
             .field("policy", &self.policy)
             .field("observe", &self.observe.is_some())
+            .field("observe_jobs", &self.observe_jobs.is_some())
             .field("interrupt", &self.interrupt.is_triggered())
             .finish()
     }
@@ -179,55 +215,129 @@ impl std::fmt::Debug for Interrupt {
     }
 }
 
+/// The shared wait a pipeline feeds: [`BatchWait`] (records) or
+/// [`JobBatchWait`] (jobs). Each run finishes with what ended since the
+/// last.
+trait Waiter: Flow<Output = Vec<(Self::Id, Result<Self::Item, Error>)>> + 'static {
+    /// What it waits for: a record's id, a job's.
+    type Id: Clone + Eq + std::hash::Hash + Send;
+    /// What it ends with.
+    type Item: Send;
+    /// What a joining item brings besides its id.
+    type Join: Send;
+    /// Waits for `id` too.
+    fn join(&mut self, id: Self::Id, join: Self::Join, now: Instant);
+    /// Stops waiting for everything.
+    fn clear(&mut self);
+    /// The record an id names, for errors.
+    fn mid(id: &Self::Id) -> Option<MediaId>;
+}
+
+impl Waiter for BatchWait {
+    type Id = MediaId;
+    type Item = Media;
+    /// Its `createdAt`, and whether to poll it at once.
+    type Join = (Option<Timestamp>, bool);
+
+    fn join(&mut self, mid: MediaId, (created_at, due): Self::Join, now: Instant) {
+        match due {
+            true => self.add_due(mid, created_at, now),
+            false => self.add(mid, created_at, now),
+        }
+    }
+
+    fn clear(&mut self) {
+        BatchWait::clear(self);
+    }
+
+    fn mid(id: &MediaId) -> Option<MediaId> {
+        Some(id.clone())
+    }
+}
+
+impl Waiter for JobBatchWait {
+    type Id = JobId;
+    type Item = Job;
+    /// Its task type, its bound, and whether to poll it at once.
+    type Join = (TaskType, Option<Duration>, bool);
+
+    fn join(&mut self, job: JobId, (task, limit, due): Self::Join, _now: Instant) {
+        match due {
+            true => self.add_due(job, Some(&task), limit),
+            false => self.add(job, Some(&task), limit),
+        }
+    }
+
+    fn clear(&mut self) {
+        JobBatchWait::clear(self);
+    }
+
+    fn mid(_: &JobId) -> Option<MediaId> {
+        None
+    }
+}
+
+/// A waiter shared between the pipeline (which adds to it) and its run.
+struct Shared<W>(Arc<Mutex<W>>);
+
+impl<W> Clone for Shared<W> {
+    fn clone(&self) -> Self {
+        Shared(self.0.clone())
+    }
+}
+
+impl<W> Shared<W> {
+    fn with<R>(&self, f: impl FnOnce(&mut W) -> R) -> R {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl<W: Waiter> Flow for Shared<W> {
+    type Output = W::Output;
+
+    fn step(&mut self, event: Event, inputs: Inputs) -> Action<W::Output> {
+        self.with(|waiter| waiter.step(event, inputs))
+    }
+}
+
 /// How an item's start ended.
-enum Started {
-    /// Its record waits for processing.
-    Waiting {
-        mid: MediaId,
-        created_at: Option<Timestamp>,
-        /// Poll it at once (it was uploaded some time ago).
-        due: bool,
-    },
+enum Started<W: Waiter> {
+    /// It waits for processing.
+    Waiting(W::Id, W::Join),
     /// It is final already.
-    Final(Box<Media>),
+    Final(Box<W::Item>),
 }
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-type Uploads<'a, K> = Pin<Box<dyn Stream<Item = (K, Result<Started, Error>)> + Send + 'a>>;
+type Starts<'a, K, W> = Pin<Box<dyn Stream<Item = (K, Result<Started<W>, Error>)> + Send + 'a>>;
+type Events<K, W> = BatchEvent<K, <W as Waiter>::Id, <W as Waiter>::Item>;
+/// A run of the shared wait: what ended, or `None` when interrupted.
+type Run<'a, W> = Boxed<'a, Option<Result<<W as Flow>::Output, Error>>>;
 
 /// The pipeline's state between two events.
-struct Pipe<'a, K> {
-    uploads: Fuse<Uploads<'a, K>>,
-    batch: SharedBatch,
-    keys: HashMap<MediaId, K>,
+struct Pipe<'a, K, W: Waiter> {
+    starts: Fuse<Starts<'a, K, W>>,
+    batch: Shared<W>,
+    keys: HashMap<W::Id, K>,
     /// The shared wait's current run; `None` from it: interrupted.
-    running: Option<Boxed<'a, Option<Result<Finished, Error>>>>,
-    ready: VecDeque<BatchEvent<K>>,
+    running: Option<Run<'a, W>>,
+    ready: VecDeque<Events<K, W>>,
     stop: Arc<Mutex<BatchStop>>,
     interrupt: Interrupt,
 }
 
-impl<K: Clone> Pipe<'_, K> {
-    fn on_upload(&mut self, key: K, result: Result<Started, Error>, now: std::time::Instant) {
+impl<K: Clone, W: Waiter> Pipe<'_, K, W> {
+    fn on_start(&mut self, key: K, result: Result<Started<W>, Error>, now: Instant) {
         match result {
-            Ok(Started::Final(media)) => {
-                self.ready.push_back(BatchEvent::Finished(key, Ok(*media)))
-            }
-            Ok(Started::Waiting { mid, .. }) if self.interrupt.is_triggered() => {
-                let interrupted = Err(Interrupt::refusal(Some(mid)));
+            Ok(Started::Final(item)) => self.ready.push_back(BatchEvent::Finished(key, Ok(*item))),
+            Ok(Started::Waiting(id, _)) if self.interrupt.is_triggered() => {
+                let interrupted = Err(Interrupt::refusal(W::mid(&id)));
                 self.ready.push_back(BatchEvent::Finished(key, interrupted));
             }
-            Ok(Started::Waiting {
-                mid,
-                created_at,
-                due,
-            }) => {
-                self.batch.with(|b| match due {
-                    true => b.add_due(mid.clone(), created_at, now),
-                    false => b.add(mid.clone(), created_at, now),
-                });
-                self.keys.insert(mid.clone(), key.clone());
-                self.ready.push_back(BatchEvent::Uploaded(key, mid));
+            Ok(Started::Waiting(id, join)) => {
+                self.batch.with(|b| b.join(id.clone(), join, now));
+                self.keys.insert(id.clone(), key.clone());
+                self.ready.push_back(BatchEvent::Uploaded(key, id));
             }
             Err(failure) => {
                 let result = Err(failure);
@@ -237,40 +347,41 @@ impl<K: Clone> Pipe<'_, K> {
         }
     }
 
-    fn on_finished(&mut self, result: Option<Result<Finished, Error>>) {
+    fn on_finished(&mut self, result: Option<Result<W::Output, Error>>) {
         match result {
             Some(Ok(finished)) => {
-                for (mid, result) in finished {
-                    if let Some(key) = self.keys.remove(&mid) {
+                for (id, result) in finished {
+                    if let Some(key) = self.keys.remove(&id) {
                         BatchStop::record(&self.stop, &result);
                         self.ready.push_back(BatchEvent::Finished(key, result));
                     }
                 }
             }
-            // Interrupted: every record waiting is yielded as such (the
-            // journal holds it as uploaded; a resume waits for it).
+            // Interrupted: every item waiting is yielded as such (the
+            // journal holds it as uploaded or finalized; a resume waits for
+            // it).
             None => {
-                for (mid, key) in self.keys.drain() {
-                    let interrupted = Err(Interrupt::refusal(Some(mid)));
+                for (id, key) in self.keys.drain() {
+                    let interrupted = Err(Interrupt::refusal(W::mid(&id)));
                     self.ready.push_back(BatchEvent::Finished(key, interrupted));
                 }
-                self.batch.with(BatchWait::clear);
+                self.batch.with(W::clear);
             }
-            // Only a driver's mistake ends the waiter itself: every record
+            // Only a driver's mistake ends the waiter itself: every item
             // it held fails with it.
             Some(Err(failure)) => {
                 let text = failure.to_string();
-                for (mid, key) in self.keys.drain() {
+                for (id, key) in self.keys.drain() {
                     let failure = Error::Io {
                         error: std::io::Error::other(text.clone()),
                         during: LocalIo::ReadingSource,
                         context: "waiting for the batch".to_owned(),
-                        mid: Some(mid),
+                        mid: W::mid(&id),
                     };
                     self.ready
                         .push_back(BatchEvent::Finished(key, Err(failure)));
                 }
-                self.batch.with(BatchWait::clear);
+                self.batch.with(W::clear);
             }
         }
     }
@@ -304,36 +415,98 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
             policy,
             observe,
             interrupt,
+            ..
         } = settings;
+        let batch =
+            BatchWait::new(self.config().clone(), *self.retry_policy(), policy).observed(observe);
+        let starts = items.into_iter().map(move |item| {
+            let BatchItem {
+                key,
+                path,
+                options,
+                resume,
+            } = item;
+            (key, move || self.start(path, options, resume))
+        });
+        self.pipeline(starts, batch, concurrency, interrupt)
+    }
+
+    /// The batch pipeline of jobs: runs each item's job (from its
+    /// [`JobOptions::resume`], which proto's
+    /// [`JobResume::first_step`](authenta_proto::engine::resume::JobResume::first_step)
+    /// and `RunJob::resume_from` say the cost of: a final job costs
+    /// nothing, a finalized one is only waited for) until it is finalized,
+    /// at most `settings`' concurrency at a time, and waits for every
+    /// finalized job in one shared [`JobBatchWait`] (the lists of active
+    /// jobs, `status=queued` and `status=processing`, each round, instead
+    /// of one `GET /v1/jobs/{jobId}` per job), each bounded by its task
+    /// type's time limit unless its options bound it. Yields each job's
+    /// finalize ([`BatchEvent::Uploaded`]) and end as they happen; the
+    /// stop rule and the interrupt apply as in
+    /// [`process_batch`](Client::process_batch).
+    pub fn process_jobs<'a, K, I>(
+        &'a self,
+        items: I,
+        settings: BatchSettings,
+    ) -> impl Stream<Item = BatchEvent<K, JobId, Job>> + Send + 'a
+    where
+        K: Clone + Send + 'a,
+        I: IntoIterator<Item = JobBatchItem<K>>,
+        I::IntoIter: Send + 'a,
+    {
+        let BatchSettings {
+            concurrency,
+            policy,
+            observe_jobs,
+            interrupt,
+            ..
+        } = settings;
+        let batch = JobBatchWait::new(policy, self.config().clone(), *self.retry_policy())
+            .observed(observe_jobs);
+        let starts = items
+            .into_iter()
+            .map(move |item| (item.key.clone(), move || self.start_job(item)));
+        self.pipeline(starts, batch, concurrency, interrupt)
+    }
+
+    /// Runs `starts` (each item's key, and how it starts) at most
+    /// `concurrency` at a time, every started item joining `waiter`; the
+    /// events of both, as they happen.
+    fn pipeline<'a, K, W, S, F>(
+        &'a self,
+        starts: impl Iterator<Item = (K, S)> + Send + 'a,
+        waiter: W,
+        concurrency: usize,
+        interrupt: Interrupt,
+    ) -> impl Stream<Item = Events<K, W>> + Send + 'a
+    where
+        K: Clone + Send + 'a,
+        W: Waiter,
+        W::Output: Send,
+        S: FnOnce() -> F + Send + 'a,
+        F: Future<Output = Result<Started<W>, Error>> + Send + 'a,
+    {
         let stop = Arc::new(Mutex::new(BatchStop::default()));
-        let (upload_stop, upload_interrupt) = (stop.clone(), interrupt.clone());
-        let uploads: Uploads<'a, K> = futures_util::stream::iter(items)
-            .map(move |item| {
-                let stop = upload_stop.clone();
-                let interrupt = upload_interrupt.clone();
+        let (start_stop, start_interrupt) = (stop.clone(), interrupt.clone());
+        let starts: Starts<'a, K, W> = futures_util::stream::iter(starts)
+            .map(move |(key, start)| {
+                let stop = start_stop.clone();
+                let interrupt = start_interrupt.clone();
                 async move {
                     if interrupt.is_triggered() {
-                        return (item.key, Err(Interrupt::refusal(None)));
+                        return (key, Err(Interrupt::refusal(None)));
                     }
                     if let Some(refused) = BatchStop::check(&stop) {
-                        return (item.key, Err(refused));
+                        return (key, Err(refused));
                     }
-                    let BatchItem {
-                        key,
-                        path,
-                        options,
-                        resume,
-                    } = item;
-                    (key, self.start(path, options, resume).await)
+                    (key, start().await)
                 }
             })
             .buffer_unordered(concurrency.max(1))
             .boxed();
-        let batch =
-            BatchWait::new(self.config().clone(), *self.retry_policy(), policy).observed(observe);
         let pipe = Pipe {
-            uploads: uploads.fuse(),
-            batch: SharedBatch::new(batch),
+            starts: starts.fuse(),
+            batch: Shared(Arc::new(Mutex::new(waiter))),
             keys: HashMap::new(),
             running: None,
             ready: VecDeque::new(),
@@ -357,7 +530,7 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
                         }
                     }));
                 }
-                let done = pipe.uploads.is_done();
+                let done = pipe.starts.is_done();
                 match (done, pipe.running.take()) {
                     (true, None) => return None,
                     (true, Some(running)) => {
@@ -365,21 +538,60 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
                         pipe.on_finished(result);
                     }
                     (false, None) => {
-                        if let Some((key, result)) = pipe.uploads.next().await {
-                            pipe.on_upload(key, result, self.driver().runtime.now());
+                        if let Some((key, result)) = pipe.starts.next().await {
+                            pipe.on_start(key, result, self.driver().runtime.now());
                         }
                     }
-                    (false, Some(running)) => match select(pipe.uploads.next(), running).await {
-                        Either::Left((upload, running)) => {
+                    (false, Some(running)) => match select(pipe.starts.next(), running).await {
+                        Either::Left((started, running)) => {
                             pipe.running = Some(running);
-                            if let Some((key, result)) = upload {
-                                pipe.on_upload(key, result, self.driver().runtime.now());
+                            if let Some((key, result)) = started {
+                                pipe.on_start(key, result, self.driver().runtime.now());
                             }
                         }
                         Either::Right((result, _)) => pipe.on_finished(result),
                     },
                 }
             }
+        })
+    }
+
+    /// Starts one job: proto's `JobResume::first_step` says whether it
+    /// runs (until finalized: `RunJob::until_finalized`), is only waited
+    /// for, or is final; this runs what it names.
+    async fn start_job<K>(&self, item: JobBatchItem<K>) -> Result<Started<JobBatchWait>, Error> {
+        let JobBatchItem {
+            task,
+            files,
+            mut options,
+            ..
+        } = item;
+        let limit = options.limit;
+        let resume = std::mem::take(&mut options.resume);
+        let resume = match resume.first_step() {
+            JobResumeStep::Final(job) => return Ok(Started::Final(job)),
+            JobResumeStep::Wait { job } => return Ok(Started::Waiting(job, (task, limit, true))),
+            JobResumeStep::Run(resume) => resume,
+        };
+        options.resume = resume;
+        let uploads = self.inspect_job(files.clone()).await?;
+        let mut flow = self
+            .job_flow(task.clone(), uploads.clone(), &options)?
+            .until_finalized();
+        let selector = flow.slot_selector();
+        let run = self.run_slots(
+            &mut flow,
+            selector,
+            &uploads,
+            files,
+            options.progress.clone(),
+        );
+        let started =
+            tracing::Instrument::instrument(run, crate::client::operation_span("start_job", None))
+                .await?;
+        Ok(match started {
+            JobStarted::Finalized { job, earlier } => Started::Waiting(job, (task, limit, earlier)),
+            JobStarted::Final(job) => Started::Final(job),
         })
     }
 
@@ -391,15 +603,11 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
         path: PathBuf,
         options: UploadOptions,
         resume: Resume,
-    ) -> Result<Started, Error> {
+    ) -> Result<Started<BatchWait>, Error> {
         match resume.first_step() {
             ResumeStep::Final(media) => return Ok(Started::Final(media)),
             ResumeStep::Wait { mid, created_at } => {
-                return Ok(Started::Waiting {
-                    mid,
-                    created_at,
-                    due: true,
-                });
+                return Ok(Started::Waiting(mid, (created_at, true)));
             }
             ResumeStep::Read {
                 mid,
@@ -417,11 +625,11 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
             ResumeStep::New => {}
         }
         let uploaded = self.upload(&path, &options).await?;
-        Ok(Started::Waiting {
-            mid: uploaded.mid().clone(),
-            created_at: Some(uploaded.created.media.created_at),
-            due: false,
-        })
+        let created_at = Some(uploaded.created.media.created_at);
+        Ok(Started::Waiting(
+            uploaded.mid().clone(),
+            (created_at, false),
+        ))
     }
 
     /// A record created before an interruption: `None` when it must be
@@ -433,7 +641,7 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
         mid: MediaId,
         created_at: Option<Timestamp>,
         target: &UploadTarget,
-    ) -> Result<Option<Started>, Error> {
+    ) -> Result<Option<Started<BatchWait>>, Error> {
         let read = self.get(&mid).await;
         let wall_clock = self.driver().runtime.wall_clock();
         let read_at = match after_created(read, target, wall_clock)? {
@@ -454,11 +662,10 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
         };
         let checkpoint = options.checkpoint.as_ref();
         save_checkpoint(checkpoint, Checkpoint::Uploaded { mid: &mid }, Some(&mid))?;
-        Ok(Some(Started::Waiting {
+        Ok(Some(Started::Waiting(
             mid,
-            created_at: created_at.or(Some(read_at)),
-            due: false,
-        }))
+            (created_at.or(Some(read_at)), false),
+        )))
     }
 
     /// Deletes what an interrupted create may have left ([`left_overs`]).

@@ -6,7 +6,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::engine::jobs::{JobCheckpoint, JobCheckpointFn, JobObserver, JobStage};
+use crate::engine::jobs::{JobCheckpoint, JobCheckpointFn, JobObserver};
+use crate::engine::resume::JobResume;
 use crate::options::ProgressFn;
 
 /// The choices for one job ([`RunJob`](crate::engine::jobs::RunJob), and
@@ -40,8 +41,9 @@ pub struct JobOptions {
     pub checkpoint: Option<JobCheckpointFn>,
     /// Shown each polled job.
     pub observer: Option<JobObserver>,
-    /// A saved stage to resume from instead of creating a job.
-    pub resume: Option<JobStage>,
+    /// Where the job starts: [`JobResume::New`], or what a journal saved
+    /// ([`JobResume`] says what each costs).
+    pub resume: JobResume,
 }
 
 impl JobOptions {
@@ -89,10 +91,11 @@ impl JobOptions {
         self
     }
 
-    /// Resumes from `stage` (saved from a checkpoint) instead of creating
-    /// a job.
-    pub fn resume(mut self, stage: JobStage) -> Self {
-        self.resume = Some(stage);
+    /// Starts from `resume` (a [`JobStage`](crate::engine::jobs::JobStage)
+    /// saved from a checkpoint, an interrupted create, a final job) instead
+    /// of creating a job.
+    pub fn resume(mut self, resume: impl Into<JobResume>) -> Self {
+        self.resume = resume.into();
         self
     }
 }

@@ -754,12 +754,11 @@ fn a_run_resumes_from_each_saved_stage() {
         Action::Finish(Ok(_))
     ));
 
-    // Finalized: only the wait.
+    // Finalized (some time ago): only the wait, polled at once.
     let mut run = face_intelligence().resume(JobStage::Finalized {
         job: JobId::new("22"),
     });
-    assert!(sleep(run.step(Event::Ready, at(0))) > Duration::ZERO);
-    let poll = send(run.step(Event::Ready, at(1)));
+    let poll = send(run.step(Event::Ready, at(0)));
     assert_eq!(
         (poll.method().as_str(), poll.uri().path()),
         ("GET", "/api/v1/jobs/22")
@@ -1196,4 +1195,136 @@ fn no_flow_shows_a_pre_signed_query_in_debug() {
         assert!(!debug.contains("X-Amz-Signature"), "{debug}");
         assert!(debug.contains("s3.example"), "{debug}");
     }
+}
+
+#[test]
+fn a_started_job_ends_at_its_finalize_and_each_resume_costs_what_it_says() {
+    use authenta_proto::engine::jobs::JobStarted;
+    use authenta_proto::engine::resume::{JobResume, JobResumeStep};
+
+    // New: create, upload, finalize, then it ends (no poll).
+    let mut start = single(TaskType::AiImageDetection, "image/png").until_finalized();
+    let create = send(start.step(Event::Ready, at(0)));
+    assert_eq!(create.method(), "POST");
+    let Action::Upload { .. } = start.step(created("40", &["original"], false), at(0)) else {
+        panic!("the upload")
+    };
+    let finalize = send(start.step(stored(), at(0)));
+    assert_eq!(finalize.uri().path(), "/api/v1/jobs/40/finalize");
+    let Action::Finish(Ok(JobStarted::Finalized { job: id, earlier })) =
+        start.step(queued("40"), at(0))
+    else {
+        panic!("ends at the finalize")
+    };
+    assert_eq!((id.as_str(), earlier), ("40", false));
+
+    // Uploaded: read first; a job finalized already is not finalized again.
+    let mut start = single(TaskType::AiImageDetection, "image/png")
+        .resume_from(
+            JobStage::Uploaded {
+                job: JobId::new("41"),
+            }
+            .into(),
+        )
+        .until_finalized();
+    let read = send(start.step(Event::Ready, at(0)));
+    assert_eq!(read.method(), "GET");
+    assert!(matches!(
+        start.step(job("41", "processing", ""), at(0)),
+        Action::Finish(Ok(JobStarted::Finalized { .. }))
+    ));
+
+    // Finalized: nothing sent, polled at once by whoever waits; final:
+    // nothing at all.
+    let saved = JobResume::from(JobStage::Finalized {
+        job: JobId::new("42"),
+    });
+    assert!(
+        matches!(saved.clone().first_step(), JobResumeStep::Wait { job } if job.as_str() == "42")
+    );
+    let mut start = single(TaskType::AiImageDetection, "image/png")
+        .resume_from(saved)
+        .until_finalized();
+    assert!(matches!(
+        start.step(Event::Ready, at(0)),
+        Action::Finish(Ok(JobStarted::Finalized { earlier: true, .. }))
+    ));
+    let done: authenta_proto::types::Job =
+        serde_json::from_str(r#"{"jobId": 43, "status": "completed"}"#).unwrap();
+    let mut run = single(TaskType::AiImageDetection, "image/png")
+        .resume_from(JobResume::Final(Box::new(done)));
+    assert!(matches!(
+        run.step(Event::Ready, at(0)),
+        Action::Finish(Ok(job)) if job.id.as_str() == "43"
+    ));
+
+    // Creating: the sweep's list comes first.
+    let saved = authenta_proto::types::Timestamp::from_second(1_800_000_000).unwrap();
+    let mut start = single(TaskType::AiImageDetection, "image/png")
+        .resume_from(JobResume::Creating { at: saved })
+        .until_finalized();
+    let list = send(start.step(Event::Ready, at(0)));
+    assert_eq!(
+        list.uri().query(),
+        Some("page=1&limit=100&status=waiting_for_finalize")
+    );
+}
+
+#[test]
+fn a_resumed_job_found_gone_is_created_anew_once() {
+    // Created: its upload answered 404 (the job was deleted meanwhile).
+    let saved = JobStage::Created {
+        job: JobId::new("50"),
+        slots: vec![SlotTarget {
+            slot: SlotName::Original,
+            target: UploadTarget::new(url("original"), "video/mp4", 10, None).unwrap(),
+            uploaded: false,
+        }],
+    };
+    let mut run = single(TaskType::FaceswapDetection, "video/mp4").resume(saved);
+    let Action::Upload { .. } = run.step(Event::Ready, at(0)) else {
+        panic!("the saved URL first")
+    };
+    let gone = Event::Response(
+        Response::builder()
+            .status(404)
+            .header("content-type", "application/xml")
+            .body(b"<Error><Code>NoSuchKey</Code><Message>no job</Message></Error>".to_vec())
+            .unwrap(),
+    );
+    let create = send(run.step(gone, at(0)));
+    assert_eq!(
+        create.uri().to_string(),
+        "http://127.0.0.1:1/api/v1/jobs?taskTypeId=4"
+    );
+    // Uploaded: the read answers 404: created anew.
+    let mut run = single(TaskType::FaceswapDetection, "video/mp4").resume(JobStage::Uploaded {
+        job: JobId::new("51"),
+    });
+    let _ = send(run.step(Event::Ready, at(0)));
+    let missing = json(
+        404,
+        r#"{"code":"JOB_NOT_FOUND","statusCode":404,"message":"Job with ID 51 does not exist"}"#,
+    );
+    assert_eq!(send(run.step(missing, at(0))).method(), "POST");
+    // A run not resumed keeps the failure: nothing is created twice.
+    let mut run = single(TaskType::FaceswapDetection, "video/mp4");
+    let _ = send(run.step(Event::Ready, at(0)));
+    let Action::Upload { .. } = run.step(created("52", &["original"], false), at(0)) else {
+        panic!("the upload")
+    };
+    let gone = Event::Response(
+        Response::builder()
+            .status(404)
+            .header("content-type", "application/xml")
+            .body(b"<Error><Code>NoSuchKey</Code><Message>no job</Message></Error>".to_vec())
+            .unwrap(),
+    );
+    let Action::Finish(Err(failure)) = run.step(gone, at(0)) else {
+        panic!("the failure")
+    };
+    assert!(
+        matches!(failure.as_proto(), Some(ProtocolError::Upload(_))),
+        "{failure:?}"
+    );
 }

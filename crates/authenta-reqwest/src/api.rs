@@ -14,7 +14,7 @@ use authenta_client::types::{
     CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, ResultDocument,
 };
 use authenta_client::{
-    Async, BatchEvent, BatchItem, BatchSettings, ByteStream, MediaStream, media_id,
+    Async, BatchEvent, BatchItem, BatchSettings, ByteStream, JobBatchItem, MediaStream, media_id,
 };
 use futures_util::Stream;
 
@@ -338,6 +338,28 @@ impl Client {
         I::IntoIter: Send + 'a,
     {
         self.inner.process_batch(items, settings)
+    }
+
+    /// The batch pipeline of jobs: runs each item's job (from its
+    /// `JobOptions::resume`: a final job costs nothing, a finalized one is
+    /// only waited for) until it is finalized, at most `settings`'
+    /// concurrency at a time, and waits for every finalized job in one
+    /// shared waiter that reads the lists of active jobs (`status=queued`,
+    /// `status=processing`) instead of one `GET` per job; yields each
+    /// job's finalize (`BatchEvent::Uploaded`) and end as they happen. The
+    /// stop rule and an `Interrupt` apply as in
+    /// [`process_batch`](Client::process_batch).
+    pub fn process_jobs<'a, K, I>(
+        &'a self,
+        items: I,
+        settings: BatchSettings,
+    ) -> impl Stream<Item = BatchEvent<K, JobId, Job>> + Send + 'a
+    where
+        K: Clone + Send + 'a,
+        I: IntoIterator<Item = JobBatchItem<K>>,
+        I::IntoIter: Send + 'a,
+    {
+        self.inner.process_jobs(items, settings)
     }
 
     /// Reads a processed record's `resultURL` document (no credentials are

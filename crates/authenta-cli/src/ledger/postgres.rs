@@ -32,10 +32,12 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, Statement};
 
 use super::{
-    Claim, EntryKey, KeyColumns, LEASE, QUEUE_AGE, QUEUE_LEN, Queued, Row, SCHEMA_VERSION, Saved,
-    Worker, resume_of,
+    Claim, EntryKey, EntryState, KeyColumns, LEASE, QUEUE_AGE, QUEUE_LEN, Queued, Row,
+    SCHEMA_VERSION, Saved, SavedJob, Worker,
 };
-use authenta_reqwest::proto::{Checkpoint, Resume};
+use authenta_reqwest::proto::Checkpoint;
+#[cfg(test)]
+use authenta_reqwest::proto::Resume;
 
 /// The schema, one migration per version (version `n` is `MIGRATIONS[n - 1]`).
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -78,7 +80,35 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
          PRIMARY KEY (base_url, client_id, sha256, model)
      );
      CREATE INDEX claims_owner ON authenta.claims (owner);",
+    "CREATE TABLE authenta.job_entries (
+         base_url    TEXT NOT NULL,
+         client_id   TEXT NOT NULL,
+         sha256      TEXT NOT NULL,
+         task        TEXT NOT NULL,
+         path        TEXT NOT NULL,
+         size        BIGINT NOT NULL,
+         since       TEXT,
+         job         TEXT,
+         stage       TEXT NOT NULL,
+         saved       TEXT,
+         status      TEXT,
+         record      TEXT,
+         updated_at  TEXT NOT NULL,
+         PRIMARY KEY (base_url, client_id, sha256, task)
+     );
+     CREATE INDEX job_entries_job ON authenta.job_entries (job);",
 ];
+
+/// A job entry's state to save ([`Pg::save_job`]).
+pub struct JobWrite {
+    pub path: String,
+    pub size: i64,
+    pub since: Option<String>,
+    pub job: Option<String>,
+    pub stage: &'static str,
+    pub saved: Option<String>,
+    pub at: String,
+}
 
 /// The advisory lock migrations take (any number: authenta's own).
 const MIGRATION_LOCK: i64 = 0x6175_7468_656e_7461; // "authenta"
@@ -323,7 +353,7 @@ impl Pg {
     }
 
     /// The saved state of each of `keys` (in their order).
-    fn saved_many(&self, keys: &[&EntryKey]) -> io::Result<Vec<Option<Saved>>> {
+    pub fn saved_many(&self, keys: &[&EntryKey]) -> io::Result<Vec<Option<Saved>>> {
         let columns = Columns::of(keys);
         let rows = self.query(
             "SELECT k.i, e.stage, e.name, e.since, e.mid, e.created_at, e.target, e.record
@@ -361,19 +391,19 @@ impl Pg {
     /// server's clock, or its holder on this machine has exited. One
     /// statement claims them all, in the keys' order (so workers claiming
     /// overlapping groups take their row locks in one order: no deadlock).
-    pub fn claim_many(
+    pub fn claim_many<S: EntryState>(
         &self,
         worker: &Worker,
         keys: &[&EntryKey],
         refresh: bool,
-    ) -> io::Result<Vec<Claim>> {
-        let mut claims: Vec<Option<Claim>> = keys.iter().map(|_| None).collect();
+    ) -> io::Result<Vec<Claim<S>>> {
+        let mut claims: Vec<Option<Claim<S>>> = keys.iter().map(|_| None).collect();
         // Final entries are answered without claiming.
         let mut open: Vec<usize> = Vec::with_capacity(keys.len());
-        for (i, saved) in self.saved_many(keys)?.into_iter().enumerate() {
-            match resume_of(saved, refresh) {
-                resume @ Resume::Final(_) => claims[i] = Some(Claim::Mine(resume)),
-                _ => open.push(i),
+        for (i, resume) in S::read_pg(self, keys, refresh)?.into_iter().enumerate() {
+            match resume.is_final() {
+                true => claims[i] = Some(Claim::Mine(resume)),
+                false => open.push(i),
             }
         }
         let wanted: Vec<&EntryKey> = open.iter().map(|&i| keys[i]).collect();
@@ -416,11 +446,10 @@ impl Pg {
         }
         // Read again, as the claims' holder: another worker may have moved
         // them on before its claims ended.
-        let again = self.saved_many(&taken)?;
+        let again = S::read_pg(self, &taken, refresh)?;
         let mut finished = Vec::new();
-        for (key, saved) in taken.iter().zip(again) {
-            let resume = resume_of(saved, refresh);
-            if matches!(resume, Resume::Final(_)) {
+        for (key, resume) in taken.iter().zip(again) {
+            if resume.is_final() {
                 finished.push(*key);
             }
             let i = keys
@@ -683,8 +712,12 @@ impl Pg {
                     updated_at: row.try_get(9)?,
                 })
             })
-            .collect::<Result<_, _>>()
+            .collect::<Result<Vec<Row>, _>>()
             .map_err(|e| self.err(&e))
+            .and_then(|mut rows| {
+                rows.extend(self.job_rows()?);
+                Ok(rows)
+            })
     }
 
     /// Pairs of strings one query returns (after what is queued).
@@ -808,13 +841,19 @@ impl Pg {
         }
     }
 
-    /// Drops the entries of `mid`; how many.
+    /// Drops the entries of `mid` (or of the job `mid`); how many.
     pub fn forget_mid(&self, mid: &str) -> io::Result<usize> {
-        let rows = self.transaction(&[(
-            "DELETE FROM authenta.entries WHERE mid = $1 RETURNING true",
-            vec![&mid],
-        )])?;
-        Ok(rows[0].len())
+        let rows = self.transaction(&[
+            (
+                "DELETE FROM authenta.entries WHERE mid = $1 RETURNING true",
+                vec![&mid],
+            ),
+            (
+                "DELETE FROM authenta.job_entries WHERE job = $1 RETURNING true",
+                vec![&mid],
+            ),
+        ])?;
+        Ok(rows[0].len() + rows[1].len())
     }
 
     /// Drops what the ledger holds for the file `path`: every entry of its
@@ -827,9 +866,15 @@ impl Pg {
                  RETURNING true",
                 vec![&path],
             ),
+            (
+                "DELETE FROM authenta.job_entries WHERE path = $1
+                    OR sha256 IN (SELECT sha256 FROM authenta.files WHERE path = $1)
+                 RETURNING true",
+                vec![&path],
+            ),
             ("DELETE FROM authenta.files WHERE path = $1", vec![&path]),
         ])?;
-        Ok(rows[0].len())
+        Ok(rows[0].len() + rows[1].len())
     }
 
     /// Each final entry of `account`: its path and record, in path order.
@@ -858,6 +903,108 @@ impl Pg {
             &[&account.base_url, &account.client_id, &sha256],
         )?;
         Ok(rows.into_iter().next().and_then(|(_, record)| record))
+    }
+}
+
+impl Pg {
+    /// The saved state of each job entry of `keys` (in their order).
+    pub fn saved_jobs(&self, keys: &[&EntryKey]) -> io::Result<Vec<Option<SavedJob>>> {
+        let columns = Columns::of(keys);
+        let rows = self.query(
+            "SELECT k.i, e.stage, e.since, e.job, e.saved, e.record
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
+                  AS k (base_url, client_id, sha256, task, i)
+             JOIN authenta.job_entries e USING (base_url, client_id, sha256, task)",
+            &columns.params(),
+        )?;
+        let mut saved: Vec<Option<SavedJob>> = keys.iter().map(|_| None).collect();
+        for row in &rows {
+            let read = || -> Result<(i64, SavedJob), tokio_postgres::Error> {
+                Ok((
+                    row.try_get(0)?,
+                    (
+                        row.try_get(1)?,
+                        row.try_get(2)?,
+                        row.try_get(3)?,
+                        row.try_get(4)?,
+                        row.try_get(5)?,
+                    ),
+                ))
+            };
+            let (i, state) = read().map_err(|e| self.err(&e))?;
+            if let Some(slot) = usize::try_from(i - 1).ok().and_then(|i| saved.get_mut(i)) {
+                *slot = Some(state);
+            }
+        }
+        Ok(saved)
+    }
+
+    /// Saves a job entry's stage (see [`super::Ledger::job_checkpoint`]),
+    /// checking (the claim's row locked) that no other live worker holds
+    /// the entry.
+    pub fn save_job(&self, worker: &Worker, key: &EntryKey, write: JobWrite) -> io::Result<()> {
+        let mut params = key.params().to_vec();
+        params.extend_from_slice(&[
+            &write.path,
+            &write.size,
+            &write.since,
+            &write.job,
+            &write.stage,
+            &write.saved,
+            &write.at,
+        ]);
+        self.save(
+            worker,
+            key,
+            true,
+            (
+                "INSERT INTO authenta.job_entries AS e (base_url, client_id, sha256, task, path,
+                                                        size, since, job, stage, saved,
+                                                        updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 ON CONFLICT (base_url, client_id, sha256, task) DO UPDATE SET
+                   path = $5, size = $6, since = coalesce($7, e.since), job = $8, stage = $9,
+                   saved = $10, status = NULL, record = NULL, updated_at = $11",
+                params,
+            ),
+        )
+    }
+
+    /// Drops the job entry `key`; how many.
+    pub fn forget_job(&self, key: &EntryKey) -> io::Result<usize> {
+        let rows = self.transaction(&[(
+            "DELETE FROM authenta.job_entries
+             WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND task = $4
+             RETURNING true",
+            key.params().to_vec(),
+        )])?;
+        Ok(rows[0].len())
+    }
+
+    /// Every job entry, most recently changed first.
+    fn job_rows(&self) -> io::Result<Vec<Row>> {
+        let rows = self.query(
+            "SELECT base_url, client_id, sha256, task, path, job, stage, status, updated_at
+             FROM authenta.job_entries ORDER BY updated_at DESC, path",
+            &[],
+        )?;
+        rows.iter()
+            .map(|row| {
+                Ok(Row {
+                    base_url: row.try_get(0)?,
+                    client_id: row.try_get(1)?,
+                    sha256: row.try_get(2)?,
+                    model: row.try_get(3)?,
+                    path: row.try_get(4)?,
+                    mid: row.try_get(5)?,
+                    stage: row.try_get(6)?,
+                    status: row.try_get(7)?,
+                    record: None,
+                    updated_at: row.try_get(8)?,
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(&e))
     }
 }
 
@@ -995,6 +1142,40 @@ fn queued_steps(queued: &[Queued]) -> Vec<Step<'_>> {
                        (SELECT base_url, client_id, sha256, model FROM authenta.entries
                         WHERE mid = $1)",
                     vec![mid, owner],
+                    ),
+                ));
+            }
+            Queued::JobFinished {
+                key,
+                job,
+                status,
+                record,
+                at,
+                owner,
+            } => {
+                // Job entries and their claims by content, as claims are
+                // taken.
+                let mut params = key.params().to_vec();
+                params.extend_from_slice(&[job, status, record, at]);
+                ordered.push((
+                    1,
+                    &key.sha256,
+                    (
+                        "UPDATE authenta.job_entries SET stage = 'final', job = $5, status = $6,
+                           record = $7, saved = NULL, updated_at = $8
+                         WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND task = $4",
+                        params,
+                    ),
+                ));
+                let mut params = key.params().to_vec();
+                params.push(owner);
+                ordered.push((
+                    2,
+                    &key.sha256,
+                    (
+                        "DELETE FROM authenta.claims WHERE base_url = $1 AND client_id = $2
+                           AND sha256 = $3 AND model = $4 AND owner = $5",
+                        params,
                     ),
                 ));
             }

@@ -79,7 +79,9 @@ pub struct JobBatchWait {
     config: Config,
     retry: RetryPolicy,
     observer: Option<JobObserver>,
-    joining: Vec<(JobId, Duration, WaitBound)>,
+    /// Jobs to take in at the next step: with their bound, and whether
+    /// they are due at once.
+    joining: Vec<(JobId, Duration, WaitBound, bool)>,
     pending: Vec<Pending>,
     phase: Phase,
     finished: JobsFinished,
@@ -122,6 +124,24 @@ impl JobBatchWait {
     /// given, else by its task type's time limit, else by the policy's
     /// deadline. Its first poll comes after the policy's first delay.
     pub fn add(&mut self, job: JobId, task: Option<&TaskType>, limit: Option<Duration>) {
+        self.join(job, task, limit, false);
+    }
+
+    /// Adds a job finalized some time ago (a resumed one), as
+    /// [`JobBatchWait::add`] does, polled at once.
+    pub fn add_due(&mut self, job: JobId, task: Option<&TaskType>, limit: Option<Duration>) {
+        self.join(job, task, limit, true);
+    }
+
+    /// Stops waiting for every job (what was read of them is dropped).
+    pub fn clear(&mut self) {
+        self.joining.clear();
+        self.pending.clear();
+        self.finished.clear();
+        self.phase = Phase::Idle;
+    }
+
+    fn join(&mut self, job: JobId, task: Option<&TaskType>, limit: Option<Duration>, due: bool) {
         let row = task.and_then(TaskType::info);
         let (limit, bound) = match (
             limit,
@@ -131,7 +151,7 @@ impl JobBatchWait {
             (None, Some((slug, secs))) => (Duration::from_secs(secs), WaitBound::TaskType(slug)),
             (None, None) => (self.policy.max_wait, WaitBound::Policy),
         };
-        self.joining.push((job, limit, bound));
+        self.joining.push((job, limit, bound, due));
     }
 
     /// How many jobs are waited for.
@@ -273,8 +293,11 @@ impl Flow for JobBatchWait {
     type Output = JobsFinished;
 
     fn step(&mut self, mut event: Event, inputs: Inputs) -> Action<JobsFinished> {
-        for (job, limit, bound) in std::mem::take(&mut self.joining) {
-            let first = self.policy.first_delay.min(limit);
+        for (job, limit, bound, due) in std::mem::take(&mut self.joining) {
+            let first = match due {
+                true => Duration::ZERO,
+                false => self.policy.first_delay.min(limit),
+            };
             self.pending.push(Pending {
                 job,
                 limit,

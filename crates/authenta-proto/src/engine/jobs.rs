@@ -36,6 +36,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::flows::{Call, Download, SourceInfo, UploadTo};
+use super::resume::JobResume;
 use super::{Action, Event, Flow, Inputs, poll_again_after, unexpected};
 use crate::config::Config;
 use crate::error::{
@@ -416,7 +417,26 @@ enum RunState {
         after: Option<Error>,
     },
     Wait(Box<WaitJob>),
+    /// Resumed from a final job: nothing to do.
+    Final(Box<Job>),
     Done,
+}
+
+/// How a [`StartJob`] ends: the job finalized (to be waited for, with
+/// others: [`JobBatchWait`](super::job_batch::JobBatchWait)), or final
+/// already.
+#[derive(Debug)]
+pub enum JobStarted {
+    /// Finalized: only the wait is left.
+    Finalized {
+        /// The job.
+        job: JobId,
+        /// It was finalized before this run (a resumed
+        /// [`JobStage::Finalized`]): poll it at once.
+        earlier: bool,
+    },
+    /// Final already (read while resuming, or resumed from a final job).
+    Final(Box<Job>),
 }
 
 /// The whole job: checks every slot's input against the task type (when
@@ -446,8 +466,18 @@ pub struct RunJob {
     selector: SlotSelector,
     /// Finalize requests sent (one per round, never twice without a read).
     finalizes: u32,
+    /// End at the finalize (a [`StartJob`]) instead of waiting.
+    stop_at_finalize: bool,
+    /// Resumed from a saved stage: a job found gone is created anew.
+    resumed: bool,
     state: RunState,
 }
+
+/// A [`RunJob`] that ends once the job is finalized, without waiting
+/// ([`RunJob::until_finalized`]): what a batch runs for each file before
+/// every finalized job is waited for together.
+#[derive(Debug)]
+pub struct StartJob(RunJob);
 
 impl std::fmt::Debug for RunJob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -498,6 +528,8 @@ impl RunJob {
             observer: None,
             selector: SlotSelector::default(),
             finalizes: 0,
+            stop_at_finalize: false,
+            resumed: false,
             state: RunState::Start,
         })
     }
@@ -533,7 +565,9 @@ impl RunJob {
     /// uploads the slots not yet up to their saved URLs (or, once one of
     /// those expired, deletes the stale job and creates a new one);
     /// `Uploaded` reads the job and finalizes it only if it still waits
-    /// for that; `Finalized` only waits.
+    /// for that; `Finalized` only waits (polled at once). A job found gone
+    /// meanwhile (an upload, the read or the finalize answered 404) is
+    /// created anew, once.
     pub fn resume(mut self, stage: JobStage) -> Self {
         self.state = RunState::Resume(stage);
         self
@@ -558,6 +592,30 @@ impl RunJob {
         );
         self.state = RunState::Sweep(Box::new(sweep));
         self
+    }
+
+    /// Starts from `resume` (see [`JobResume`] for what each costs):
+    /// nothing saved creates the job; an interrupted create is swept first
+    /// ([`RunJob::resume_creating`]); a saved stage resumes
+    /// ([`RunJob::resume`]); a final job ends the run at once, with no
+    /// request.
+    pub fn resume_from(mut self, resume: JobResume) -> Self {
+        match resume {
+            JobResume::New => self,
+            JobResume::Creating { at } => self.resume_creating(at),
+            JobResume::Stage(stage) => self.resume(stage),
+            JobResume::Final(job) => {
+                self.state = RunState::Final(job);
+                self
+            }
+        }
+    }
+
+    /// Ends the run once the job is finalized, instead of waiting for it:
+    /// the batch pipeline waits for every finalized job together.
+    pub fn until_finalized(mut self) -> StartJob {
+        self.stop_at_finalize = true;
+        StartJob(self)
     }
 
     /// The slot being uploaded, for a source that switches by it.
@@ -683,7 +741,12 @@ impl RunJob {
         }
     }
 
-    fn wait(&self, job: JobId) -> RunState {
+    /// The wait of `job`, finalized just now or (`earlier`) before this
+    /// run, when it is polled at once; or the end of a [`StartJob`].
+    fn wait(&self, job: JobId, earlier: bool) -> Result<RunState, JobStarted> {
+        if self.stop_at_finalize {
+            return Err(JobStarted::Finalized { job, earlier });
+        }
         let wait = WaitJob::new(
             job,
             Some(&self.task.task_type()),
@@ -692,24 +755,47 @@ impl RunJob {
             self.retry,
         )
         .bounded(self.limit)
-        .after_finalize()
         .observed(self.observer.clone());
-        RunState::Wait(Box::new(wait))
+        let wait = match earlier {
+            true => wait,
+            false => wait.after_finalize(),
+        };
+        Ok(RunState::Wait(Box::new(wait)))
+    }
+
+    /// Whether `failure` says the job a resumed run picked up is gone
+    /// (deleted meanwhile): it is then created anew, once.
+    fn gone(&mut self, failure: &Error) -> bool {
+        let missing = match failure.as_proto() {
+            // S3 knows no such object: its job was deleted.
+            Some(ProtocolError::Upload(e)) => e.status == http::StatusCode::NOT_FOUND,
+            _ => failure.class() == crate::error::ErrorClass::NotFound,
+        };
+        let gone = self.resumed && missing;
+        if gone {
+            self.resumed = false;
+        }
+        gone
     }
 
     /// A finalized job: saved, then waited for.
-    fn finalized(&mut self, job: JobId) -> Result<RunState, Error> {
+    fn finalized(&mut self, job: JobId) -> Result<Result<RunState, JobStarted>, Error> {
         self.save_stage(&JobStage::Finalized { job: job.clone() })?;
-        Ok(self.wait(job))
+        Ok(self.wait(job, false))
     }
 
     /// One transition: `Some` action to hand the driver, or `None` when
     /// the state changed and the next state takes a fresh
     /// [`Event::Ready`].
-    fn advance(&mut self, event: Event, inputs: Inputs) -> Result<Option<Action<Job>>, Error> {
+    fn advance(
+        &mut self,
+        event: Event,
+        inputs: Inputs,
+    ) -> Result<Option<Action<JobStarted>>, Error> {
         let state = std::mem::replace(&mut self.state, RunState::Done);
         let next = match state {
             RunState::Done => return Ok(Some(unexpected(&event))),
+            RunState::Final(job) => return Ok(Some(Action::Finish(Ok(JobStarted::Final(job))))),
             RunState::Start => {
                 let request = CreateJobRequest {
                     inputs: self.uploads.iter().map(|u| u.file.input()).collect(),
@@ -727,41 +813,48 @@ impl RunJob {
                 )?;
                 RunState::Create(Call::new(op, self.config.clone(), self.retry))
             }
-            RunState::Resume(stage) => match stage {
-                JobStage::Created { job, slots } => {
-                    let names = |mut v: Vec<String>| {
-                        v.sort();
-                        v.join(", ")
-                    };
-                    let saved = names(slots.iter().map(|s| s.slot.to_string()).collect());
-                    let given = names(
-                        self.uploads
+            RunState::Resume(stage) => {
+                self.resumed = true;
+                match stage {
+                    JobStage::Created { job, slots } => {
+                        let names = |mut v: Vec<String>| {
+                            v.sort();
+                            v.join(", ")
+                        };
+                        let saved = names(slots.iter().map(|s| s.slot.to_string()).collect());
+                        let given = names(
+                            self.uploads
+                                .iter()
+                                .map(|u| u.file.slot.to_string())
+                                .collect(),
+                        );
+                        if saved != given {
+                            return Err(Error::from(ProtocolError::Invalid(
+                                crate::error::JobInputError::StageMismatch { job, saved, given }
+                                    .into(),
+                            )));
+                        }
+                        let stale = slots
                             .iter()
-                            .map(|u| u.file.slot.to_string())
-                            .collect(),
-                    );
-                    if saved != given {
-                        return Err(Error::from(ProtocolError::Invalid(
-                            crate::error::JobInputError::StageMismatch { job, saved, given }.into(),
-                        )));
+                            .any(|s| !s.uploaded && s.target.is_expired(inputs.wall_clock));
+                        if stale {
+                            tracing::info!(%job, "the saved upload URLs expired: deleting the job and creating it anew");
+                            RunState::DeleteStale(Call::new(
+                                DeleteJob::new(job),
+                                self.config.clone(),
+                                self.retry,
+                            ))
+                        } else {
+                            self.put_from(job, slots, 0)
+                        }
                     }
-                    let stale = slots
-                        .iter()
-                        .any(|s| !s.uploaded && s.target.is_expired(inputs.wall_clock));
-                    if stale {
-                        tracing::info!(%job, "the saved upload URLs expired: deleting the job and creating it anew");
-                        RunState::DeleteStale(Call::new(
-                            DeleteJob::new(job),
-                            self.config.clone(),
-                            self.retry,
-                        ))
-                    } else {
-                        self.put_from(job, slots, 0)
-                    }
+                    JobStage::Uploaded { job } => self.check(job, None),
+                    JobStage::Finalized { job } => match self.wait(job, true) {
+                        Ok(next) => next,
+                        Err(end) => return Ok(Some(Action::Finish(Ok(end)))),
+                    },
                 }
-                JobStage::Uploaded { job } => self.check(job, None),
-                JobStage::Finalized { job } => self.wait(job),
-            },
+            }
             RunState::DeleteStale(mut call) => match relay(&mut call, event, inputs) {
                 Ok(action) => {
                     self.state = RunState::DeleteStale(call);
@@ -829,6 +922,11 @@ impl RunJob {
                         };
                         return Ok(Some(action));
                     }
+                    // A resumed job deleted meanwhile: created anew.
+                    Err(Err(failure)) if self.gone(&failure) => {
+                        tracing::info!(%job, "the saved job is gone: creating it anew");
+                        RunState::Start
+                    }
                     // A refused or failed upload ends the run: no finalize.
                     Err(Err(failure)) => return Err(failure),
                     Err(Ok(_receipt)) => {
@@ -853,11 +951,18 @@ impl RunJob {
                 }
                 Err(Ok(update)) => {
                     tracing::debug!(%job, status = %update.status, "finalized");
-                    self.finalized(job)?
+                    match self.finalized(job)? {
+                        Ok(next) => next,
+                        Err(end) => return Ok(Some(Action::Finish(Ok(end)))),
+                    }
                 }
                 // The answer was lost or unreadable, or the server says
                 // the job's status does not allow it: whether the finalize
                 // happened is read from the job, never guessed.
+                Err(Err(failure)) if self.gone(&failure) => {
+                    tracing::info!(%job, "the saved job is gone: creating it anew");
+                    RunState::Start
+                }
                 Err(Err(failure)) if finalize_unsure(&failure) => {
                     tracing::warn!(%job, "the finalize was not answered ({failure}): reading the job before sending it again");
                     self.check(job, Some(failure))
@@ -874,14 +979,24 @@ impl RunJob {
                     return Ok(Some(action));
                 }
                 Err(result) => {
-                    let read = result?;
+                    let read = match result {
+                        Err(failure) if after.is_none() && self.gone(&failure) => {
+                            tracing::info!(%job, "the saved job is gone: creating it anew");
+                            self.state = RunState::Start;
+                            return Ok(None);
+                        }
+                        read => read?,
+                    };
                     if read.status.is_final() {
                         // Done already (or cancelled meanwhile): nothing to wait for.
                         self.save_stage(&JobStage::Finalized { job: job.clone() })?;
-                        return Ok(Some(Action::Finish(Ok(read))));
+                        return Ok(Some(Action::Finish(Ok(JobStarted::Final(Box::new(read))))));
                     }
                     if !read.status.awaits_finalize() {
-                        self.finalized(job)?
+                        match self.finalized(job)? {
+                            Ok(next) => next,
+                            Err(end) => return Ok(Some(Action::Finish(Ok(end)))),
+                        }
                     } else {
                         match after {
                             // A refusal of the finalize for a job that still
@@ -899,7 +1014,12 @@ impl RunJob {
                 }
             },
             RunState::Wait(mut wait) => {
-                let action = wait.step(event, inputs);
+                let action = match wait.step(event, inputs).relay() {
+                    Ok(action) => action,
+                    Err(result) => {
+                        Action::Finish(result.map(|job| JobStarted::Final(Box::new(job))))
+                    }
+                };
                 self.state = RunState::Wait(wait);
                 return Ok(Some(action));
             }
@@ -921,10 +1041,9 @@ fn finalize_unsure(failure: &Error) -> bool {
     }
 }
 
-impl Flow for RunJob {
-    type Output = Job;
-
-    fn step(&mut self, mut event: Event, inputs: Inputs) -> Action<Job> {
+impl RunJob {
+    /// Steps the run until it has an action for the driver.
+    fn run(&mut self, mut event: Event, inputs: Inputs) -> Action<JobStarted> {
         loop {
             match self.advance(event, inputs) {
                 Ok(None) => event = Event::Ready,
@@ -940,6 +1059,37 @@ impl Flow for RunJob {
                 }
             }
         }
+    }
+}
+
+impl Flow for RunJob {
+    type Output = Job;
+
+    fn step(&mut self, event: Event, inputs: Inputs) -> Action<Job> {
+        match self.run(event, inputs).relay() {
+            Ok(action) => action,
+            Err(result) => Action::Finish(result.map(|started| match started {
+                JobStarted::Final(job) => *job,
+                JobStarted::Finalized { .. } => {
+                    unreachable!("a run that waits never ends at its finalize")
+                }
+            })),
+        }
+    }
+}
+
+impl StartJob {
+    /// The slot being uploaded, for a source that switches by it.
+    pub fn slot_selector(&self) -> SlotSelector {
+        self.0.slot_selector()
+    }
+}
+
+impl Flow for StartJob {
+    type Output = JobStarted;
+
+    fn step(&mut self, event: Event, inputs: Inputs) -> Action<JobStarted> {
+        self.0.run(event, inputs)
     }
 }
 

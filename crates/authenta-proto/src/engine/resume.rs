@@ -1,11 +1,13 @@
-//! What a resumed batch item costs: the decisions of the batch pipeline
-//! (`authenta-client`'s `Client::process_batch`) for an item that starts
-//! from where a journal saw it last ([`Resume`]), as pure functions of
-//! what the API answered. The pipeline only runs the requests they name.
+//! What a resumed batch item costs: the decisions of the batch pipelines
+//! (`authenta-client`'s `Client::process_batch` and `Client::process_jobs`)
+//! for an item that starts from where a journal saw it last ([`Resume`] for
+//! a `/media` record, [`JobResume`] for a job), as pure functions of what
+//! the API answered. The pipelines only run the requests they name.
 
-use authenta_types::{Media, MediaId, MediaStatus, Timestamp};
+use authenta_types::{Job, JobId, Media, MediaId, MediaStatus, Timestamp};
 use jiff::SignedDuration;
 
+use super::jobs::JobStage;
 use crate::error::{Error, ErrorClass};
 use crate::upload::UploadTarget;
 
@@ -184,4 +186,79 @@ pub fn left_overs<'a>(
     page.iter()
         .filter(move |m| m.name == name && m.status == MediaStatus::Inited && m.created_at >= after)
         .map(|m| &m.mid)
+}
+
+/// Where a job of a batch starts: from nothing, or from where a journal saw
+/// it last (saved from [`RunJob`](super::jobs::RunJob)'s
+/// [`JobCheckpoint`](super::jobs::JobCheckpoint)s and the batch's events).
+/// [`JobResume::first_step`] and [`RunJob::resume_from`](super::jobs::RunJob::resume_from)
+/// decide what each costs:
+///
+/// | resume | requests |
+/// |---|---|
+/// | `New` | check the files, create, upload every slot, finalize, wait |
+/// | `Creating` | list the jobs waiting for their finalize (the `status` filter) and delete the one the interrupted create may have left ([`SweepJobs`](super::jobs::SweepJobs)), then as `New` |
+/// | `Stage(Created)` | upload the slots not yet up to their saved URLs, finalize, wait; once one of those URLs expired: delete the stale job, then as `New`; a job found gone (an upload or the finalize answered 404): as `New` |
+/// | `Stage(Uploaded)` | read the job (the finalize's answer may have been lost): finalize only if it still waits for one; wait; gone (404): as `New` |
+/// | `Stage(Finalized)` | wait (polled at once; in a batch, with the others by the list) |
+/// | `Final` | none |
+///
+/// ```
+/// use authenta_proto::engine::jobs::JobStage;
+/// use authenta_proto::engine::resume::{JobResume, JobResumeStep};
+/// use authenta_proto::types::JobId;
+///
+/// let saved = JobResume::from(JobStage::Finalized { job: JobId::new("7") });
+/// assert!(matches!(saved.first_step(), JobResumeStep::Wait { job } if job.as_str() == "7"));
+/// assert!(matches!(JobResume::New.first_step(), JobResumeStep::Run(JobResume::New)));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub enum JobResume {
+    /// Nothing is known: check, create, upload, finalize, wait.
+    #[default]
+    New,
+    /// A create was about to be sent at `at`; its answer was not saved.
+    Creating {
+        /// When the create was about to be sent.
+        at: Timestamp,
+    },
+    /// A saved stage: created (with its slots' upload URLs), uploaded, or
+    /// finalized.
+    Stage(JobStage),
+    /// The job is final: nothing to do.
+    Final(Box<Job>),
+}
+
+impl From<JobStage> for JobResume {
+    fn from(stage: JobStage) -> Self {
+        JobResume::Stage(stage)
+    }
+}
+
+/// What a job of a batch does first, by where it resumes from.
+#[derive(Debug)]
+pub enum JobResumeStep {
+    /// Run it (files checked, and what [`RunJob::resume_from`](super::jobs::RunJob::resume_from)
+    /// says for this resume) until it is finalized.
+    Run(JobResume),
+    /// Only wait for it, polled at once (finalized some time ago).
+    Wait {
+        /// The job.
+        job: JobId,
+    },
+    /// Nothing: it is final.
+    Final(Box<Job>),
+}
+
+impl JobResume {
+    /// What the job does first: a finalized job is only waited for, a
+    /// final one costs nothing, anything else runs.
+    pub fn first_step(self) -> JobResumeStep {
+        match self {
+            JobResume::Stage(JobStage::Finalized { job }) => JobResumeStep::Wait { job },
+            JobResume::Final(job) => JobResumeStep::Final(job),
+            other => JobResumeStep::Run(other),
+        }
+    }
 }
