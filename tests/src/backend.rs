@@ -17,8 +17,8 @@ use authenta_proto::types::{
     TaskType,
 };
 use authenta_proto::{
-    Config, CredentialError, CredentialProvider, Credentials, Error, JobFile, JobOptions,
-    PollPolicy, RetryPolicy, UploadOptions, UploadReceipt, UploadTarget,
+    Config, CredentialError, CredentialProvider, Credentials, Error, JobOptions, PollPolicy,
+    RetryPolicy, UploadOptions, UploadReceipt, UploadTarget, jobs::JobFile,
 };
 
 #[path = "../../crates/authenta-client/examples/custom_client/std_client.rs"]

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use authenta_emulator::{ApiKey, ApiRequest, Emulator, KeySpec, RunningEmulator, UploadRequest};
 use authenta_proto::types::{CreateMediaRequest, ModelType};
-use authenta_proto::{CredentialKind, Credentials, PollPolicy, RetryPolicy, UploadOptions};
+use authenta_proto::{
+    Credentials, PollPolicy, RetryPolicy, UploadOptions, credentials::CredentialKind,
+};
 
 use crate::backend::{Backend, Settings};
 

@@ -5,7 +5,7 @@
 use authenta_client::{BatchEvent, BatchItem, BatchSettings, Interrupt};
 use authenta_proto::types::MediaStatus;
 use authenta_proto::types::Timestamp;
-use authenta_proto::{ProtocolError, Resume};
+use authenta_proto::{ProtocolError, engine::resume::Resume};
 use authenta_tests::env::{ac1, fast_polls, png_request};
 use authenta_tests::{Backend, Env, Reqwest};
 use futures_util::StreamExt as _;

@@ -3,7 +3,7 @@
 use std::process::{Command, ExitCode};
 
 use xtask::codegen::{self, SPEC_PATH, Status};
-use xtask::release;
+use xtask::{outside, release};
 
 const USAGE: &str = "usage: cargo xtask <task>
 
@@ -15,6 +15,10 @@ tasks:
                     CHANGELOG.md and Cargo.lock to <version>, then package
                     the library crates (cargo publish --workspace --dry-run);
                     --dry-run does it all in a scratch clone and writes nothing
+  outside-examples  build authenta-client's examples custom_client and
+                    async_client unchanged as crates of their own outside
+                    the workspace (path dependencies, the workspace's
+                    Cargo.lock, --offline)
   ci                run exactly what .ci/run runs";
 
 fn main() -> ExitCode {
@@ -57,6 +61,12 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        ["outside-examples"] => {
+            match outside::run(&root, &outside::target_dir(&root), &mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e.to_string()),
+            }
+        }
         ["ci"] => match Command::new("bash")
             .arg(root.join(".ci/run"))
             .current_dir(&root)

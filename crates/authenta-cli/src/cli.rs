@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use authenta_reqwest::client::ENV_PROFILE;
-use authenta_reqwest::proto::{ENV_API_KEY, ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET};
+use authenta_reqwest::proto::{
+    config::ENV_BASE_URL, credentials::ENV_API_KEY, credentials::ENV_CLIENT_ID,
+    credentials::ENV_CLIENT_SECRET,
+};
 use authenta_reqwest::types::{JobStatus, MODEL_TYPES, ModelType};
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 

@@ -2,7 +2,7 @@
 //! the emulator.
 
 use authenta_emulator::Emulator;
-use authenta_reqwest::proto::check_mid;
+use authenta_reqwest::proto::validate::check_mid;
 use authenta_reqwest::types::{ListQuery, MediaId, MediaStatus};
 use authenta_reqwest::{PollPolicy, UploadOptions};
 use futures_util::TryStreamExt as _;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use authenta_reqwest::MediaFile;
 use authenta_reqwest::client::media_file;
-use authenta_reqwest::proto::{ValidationError, check_model};
+use authenta_reqwest::proto::{ValidationError, validate::check_model};
 use authenta_reqwest::types::ModelType;
 
 /// One file to process, checked.

@@ -18,7 +18,8 @@ use authenta_reqwest::client::{BatchEvent, BatchSettings, Interrupt, JobBatchIte
 use authenta_reqwest::proto::engine::jobs::{JobCheckpointFn, JobObserver, JobUpload};
 use authenta_reqwest::proto::engine::resume::JobResume;
 use authenta_reqwest::proto::{
-    Interrupted, JobOptions, ProtocolError, ValidationError, check_job_id, check_job_inputs,
+    JobOptions, ProtocolError, ValidationError, error::Interrupted, jobs::check_job_id,
+    jobs::check_job_inputs,
 };
 use authenta_reqwest::types::{
     Job, JobId, JobListQuery, JobParameters, JobStatus, SlotName, TaskType,
@@ -77,7 +78,7 @@ fn expand(paths: &[PathBuf], recursive: bool) -> Vec<PathBuf> {
 /// `-j` at a time and waited for together; the table or JSON lines of
 /// `process`, its exit codes.
 pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, CliError> {
-    let task = authenta_reqwest::proto::task_type(task)
+    let task = authenta_reqwest::proto::jobs::task_type(task)
         .map_err(|e| CliError::Invalid(vec![refusal(e, None)]))?;
     let parameters = args.reference.as_ref().map(|_| JobParameters {
         is_similarity_check: Some(true),

@@ -46,7 +46,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use authenta_reqwest::proto::engine::jobs::{JobCheckpoint, JobCheckpointFn, JobStage};
 use authenta_reqwest::proto::engine::resume::JobResume;
-use authenta_reqwest::proto::{Checkpoint, CheckpointFn, Resume, UploadTarget};
+use authenta_reqwest::proto::{
+    UploadTarget, engine::resume::Resume, options::Checkpoint, options::CheckpointFn,
+};
 use authenta_reqwest::types::{Job, Media, MediaId, ModelType, TaskType};
 use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior, params};
 use serde_json::{Value, json};
@@ -1094,7 +1096,10 @@ impl Ledger {
     /// The account of `client`'s key.
     pub fn account(client: &authenta_reqwest::Client) -> Account {
         let config = client.config();
-        let credentials = config.credentials();
+        // `Session::open` read them.
+        let credentials = config
+            .credentials()
+            .expect("a session's key is read when it opens");
         // An API key has no public id: the ledger keys its entries by a
         // fingerprint of it (never the key).
         let client_id = match (credentials.client_id(), credentials.as_api_key()) {

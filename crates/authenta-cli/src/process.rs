@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use authenta_reqwest::client::{BatchEvent, BatchItem, BatchSettings, Interrupt};
 use authenta_reqwest::proto::engine::flows::Observer;
-use authenta_reqwest::proto::{CheckpointFn, ProtocolError as ProtoError, Resume};
+use authenta_reqwest::proto::{
+    ProtocolError as ProtoError, engine::resume::Resume, options::CheckpointFn,
+};
 use authenta_reqwest::types::{Media, MediaId, MediaStatus};
 use authenta_reqwest::{Client, Error, ErrorClass, PollPolicy, UploadOptions};
 use futures_util::StreamExt as _;

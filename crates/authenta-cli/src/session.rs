@@ -2,7 +2,7 @@
 //! how a failure is told: one line on stderr and an exit code.
 
 use authenta_emulator::{ApiKey, Emulator, EmulatorBuilder, KeySpec, RunningEmulator};
-use authenta_reqwest::proto::DEFAULT_USER_AGENT;
+use authenta_reqwest::proto::config::DEFAULT_USER_AGENT;
 use authenta_reqwest::{
     ApiKey as SdkApiKey, Client, ClientSecret, ConfigError, CredentialKind, Credentials, Error,
     ErrorClass, GivenKey, Profile,
@@ -60,6 +60,10 @@ impl Session {
                 builder = builder.base_url(url);
             }
             let client = builder.build()?;
+            // The secret is read now, off the runtime's threads (`build`
+            // leaves it to the first call): a command that cannot give it
+            // fails here, and the ledger names the account by its key.
+            client.read_credentials().await?;
             let _ = USED.set(client.clone());
             return Ok(Session {
                 client,
@@ -110,7 +114,9 @@ pub fn report_spent(json: bool) {
         return;
     };
     let usage = client.usage();
-    let credentials = client.config().credentials();
+    let Some(credentials) = client.config().credentials() else {
+        return;
+    };
     match (credentials.kind(), json) {
         (CredentialKind::ApiKey, true) => eprintln!(
             "{}",

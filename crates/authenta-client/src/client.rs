@@ -94,6 +94,14 @@ pub trait Backend: Sized {
     /// settings.
     type Http: Clone;
 
+    /// Whether [`ClientBuilder::build`] leaves a credential provider unread
+    /// ([`ClientSettings::config_unread`]): the client's first call reads
+    /// it through its runtime's `unblock`. An async backend says `true`, so
+    /// that building never runs a secret command on the runtime's thread;
+    /// the default, `false`, reads it in `build` (a blocking client's
+    /// errors then come at once).
+    const READS_PROVIDER_LATER: bool = false;
+
     /// Builds the client for `config`, with `settings`' timeouts and
     /// policies, over the user's HTTP client if one was given.
     fn build(
@@ -152,7 +160,8 @@ impl<T: Backend> ClientBuilder<T> {
 
     /// Where the credentials come from (a [`SecretProvider`](crate::SecretProvider)
     /// reading a file, a variable or a command, or your own): asked once by
-    /// `build`, again when it says they changed or after an `IAM001`.
+    /// `build` (by the first call, on an async backend), again when it says
+    /// they changed or after an `IAM001`.
     /// [`credentials`](ClientBuilder::credentials) wins over it.
     pub fn credentials_provider(
         mut self,
@@ -248,9 +257,16 @@ impl<T: Backend> ClientBuilder<T> {
     /// Builds the client. Fails on invalid credentials, base URL or user
     /// agent, a missing environment variable (without
     /// [`credentials`](ClientBuilder::credentials)), or an HTTP client the
-    /// backend refuses.
+    /// backend refuses. A blocking backend reads a
+    /// [`credentials_provider`](ClientBuilder::credentials_provider) (or a
+    /// profile's secret) here; an async one leaves it to the first call,
+    /// which reads it off the runtime's threads and fails with the same
+    /// error if it cannot ([`Backend::READS_PROVIDER_LATER`]).
     pub fn build(self) -> Result<T::Client, Error> {
-        let config = self.settings.config()?;
+        let config = match T::READS_PROVIDER_LATER {
+            true => self.settings.config_unread()?,
+            false => self.settings.config()?,
+        };
         T::build(&self.settings, config, self.http)
     }
 }
@@ -324,7 +340,12 @@ impl<D: fmt::Debug> fmt::Debug for Client<D> {
         let s = &self.shared;
         f.debug_struct("Client")
             .field("base_url", &s.config.base_url())
-            .field("key", &s.config.credentials().label())
+            .field(
+                "key",
+                &s.config
+                    .credentials()
+                    .map_or_else(|| "(not read yet)".to_owned(), |c| c.label()),
+            )
             .field("driver", &s.driver)
             .field("retry_policy", &s.retry)
             .field("poll_policy", &s.poll)
@@ -521,6 +542,16 @@ pub fn media_id(mid: impl AsRef<str>) -> Result<MediaId, Error> {
 /// `$mode` is the driver module, `$aw` says how to wait for a result.
 macro_rules! methods {
     ($($async:ident)?; $mode:ident; $aw:ident) => {
+        /// The key's credentials: those requests are built with, or, for a
+        /// client built without reading its provider (an async backend's
+        /// `build` leaves it to the first call), what the provider gives
+        /// now, read through the runtime's `unblock`. Its failure is the
+        /// one every call would meet. Sends nothing.
+        pub $($async)? fn read_credentials(&self) -> Result<crate::Credentials, Error> {
+            let mut flow = crate::engine::flows::ReadCredentials::new(self.shared.config.clone());
+            $aw!(self.run(&mut flow, &mut crate::driver::$mode::Io::default()))
+        }
+
         /// `POST /media`: creates a record and returns it with its upload
         /// URL. The request is checked first (name, size, content type,
         /// model), and never sent again once it may have reached the server.

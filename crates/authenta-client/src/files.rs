@@ -6,7 +6,7 @@ use std::path::Path;
 use authenta_proto::engine::flows::SourceInfo;
 use authenta_proto::engine::jobs::JobUpload;
 use authenta_proto::types::SlotName;
-use authenta_proto::{JobFile, MediaFile, UploadOptions, ValidationError};
+use authenta_proto::{MediaFile, UploadOptions, ValidationError, jobs::JobFile};
 
 /// Reads a file's size and first bytes from disk and checks it, like
 /// [`MediaFile::inspect`], then checks that it is complete

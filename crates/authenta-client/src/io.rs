@@ -1,7 +1,7 @@
 //! Where upload bytes come from and where downloads go: the source and
 //! sink traits, in-memory and one-shot sources, and std's files as a
-//! source and a sink (used by blocking clients; async runtimes bring their
-//! own, [`AsyncRuntime::file_source`](crate::AsyncRuntime::file_source)).
+//! source and a sink (used by blocking clients; async runtimes run them
+//! through their `unblock`: [`AsyncRuntime::file_source`](crate::AsyncRuntime::file_source)).
 //!
 //! The transport traits (`transport`) use these; nothing here uses them.
 

@@ -35,8 +35,11 @@
 
 // Proto's items, nameable as `crate::X` inside this crate (the modules
 // below were proto's, and name them so).
-#[allow(unused_imports, reason = "a glob: each module takes what it needs")]
-use authenta_proto::*;
+#[allow(unused_imports, reason = "globs: each module takes what it needs")]
+use authenta_proto::{
+    config::*, credentials::*, engine::resume::Resume, error::*, job_options::*, jobs::*, ops::*,
+    options::*, paginate::*, poll::*, response::*, retry::*, upload::*, validate::*, wire::*, *,
+};
 
 mod client;
 pub mod driver;
@@ -50,6 +53,8 @@ mod profile;
 mod secrets;
 mod settings;
 mod transport;
+#[cfg(feature = "async")]
+mod unblocked;
 
 /// `#[async_trait]` (the `async-trait` crate's), for implementing the
 /// async traits without adding the crate to your manifest.
@@ -86,3 +91,5 @@ pub use transport::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_UPLOAD_STALL_TIMEOUT, HttpClient,
     Runtime, SendDownloadError, SendUploadError, SourceFault, UploadBody,
 };
+#[cfg(feature = "async")]
+pub use unblocked::{BlockingWork, READ_AHEAD, UnblockedFileSink, UnblockedFileSource, Unblocker};

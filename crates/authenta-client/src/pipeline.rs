@@ -32,8 +32,8 @@ use authenta_proto::engine::resume::{
 use authenta_proto::engine::{Action, Event, Flow, Inputs};
 use authenta_proto::types::{Job, JobId, Media, MediaId, SlotName, TaskType, Timestamp};
 use authenta_proto::{
-    Checkpoint, Error, Interrupted, JobOptions, LocalIo, PollPolicy, ProtocolError, UploadOptions,
-    UploadTarget,
+    Error, JobOptions, PollPolicy, ProtocolError, UploadOptions, UploadTarget, error::Interrupted,
+    error::LocalIo, options::Checkpoint,
 };
 use futures_core::Stream;
 use futures_util::future::{Either, select};

@@ -14,7 +14,7 @@
 //! # if cfg!(unix) {
 //! let provider = SecretProvider::new("4d66620c69a0295f100b6e8a", SecretSource::Command("printf 's3c%s' r3t".into()));
 //! let config = Config::from_provider(provider).unwrap();
-//! assert_eq!(config.credentials().client_secret().unwrap().expose(), "s3cr3t");
+//! assert_eq!(config.credentials().unwrap().client_secret().unwrap().expose(), "s3cr3t");
 //! assert!(!format!("{config:?}").contains("s3cr3t"));
 //! # }
 //! ```
@@ -25,7 +25,7 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use authenta_proto::{
-    ClientSecret, CredentialError, CredentialKind, CredentialProvider, Credentials,
+    ClientSecret, CredentialError, CredentialProvider, Credentials, credentials::CredentialKind,
 };
 
 /// Where a secret (a client secret or an API key) is read from.
@@ -449,6 +449,7 @@ mod tests {
             client
                 .config()
                 .credentials()
+                .unwrap()
                 .client_secret()
                 .unwrap()
                 .expose(),

@@ -84,28 +84,50 @@ impl ClientSettings {
         self.config_in(
             #[cfg(feature = "profile")]
             crate::profile::config_path,
+            true,
+        )
+    }
+
+    /// Like [`config`](ClientSettings::config), but a credential provider
+    /// (given, or a profile's secret source) is not read now: the client's
+    /// first call reads it ([`Config::with_unread_provider`]), through its
+    /// runtime's `unblock`. What an async backend's `build` uses, so that
+    /// building never runs a secret command or reads a secret file on the
+    /// runtime's thread.
+    pub fn config_unread(&self) -> Result<Config, ConfigError> {
+        self.config_in(
+            #[cfg(feature = "profile")]
+            crate::profile::config_path,
+            false,
         )
     }
 
     fn config_in(
         &self,
         #[cfg(feature = "profile")] config_path: impl Fn() -> Result<std::path::PathBuf, ConfigError>,
+        read_now: bool,
     ) -> Result<Config, ConfigError> {
+        let from = |provider: &SharedProvider| match read_now {
+            true => Config::from_shared_provider(provider.0.clone()),
+            false => Ok(Config::with_unread_provider(provider.0.clone())),
+        };
         #[cfg(feature = "profile")]
         if let Some(name) = &self.profile {
             let profile = crate::profile::Profile::load_from(&config_path()?, name)?;
-            let provider = match (&self.credentials, &self.provider) {
-                (Some(credentials), _) => SharedProvider(Arc::new(credentials.clone())),
-                (None, Some(provider)) => provider.clone(),
-                (None, None) => SharedProvider(Arc::new(profile.provider()?)),
+            let config = match (&self.credentials, &self.provider) {
+                // Fixed credentials: nothing to read.
+                (Some(credentials), _) => {
+                    Config::from_shared_provider(Arc::new(credentials.clone()))?
+                }
+                (None, Some(provider)) => from(provider)?,
+                (None, None) => from(&SharedProvider(Arc::new(profile.provider()?)))?,
             };
             let base_url = self.base_url.clone().or(profile.base_url);
-            return Config::from_shared_provider(provider.0)?
-                .overridden(base_url.as_deref(), self.user_agent.as_deref());
+            return config.overridden(base_url.as_deref(), self.user_agent.as_deref());
         }
         if let (None, Some(provider)) = (&self.credentials, &self.provider) {
-            let config = Config::from_shared_provider(provider.0.clone())?;
-            return config.overridden(self.base_url.as_deref(), self.user_agent.as_deref());
+            return from(provider)?
+                .overridden(self.base_url.as_deref(), self.user_agent.as_deref());
         }
         crate::env::resolve(
             self.credentials.clone(),
@@ -204,12 +226,17 @@ mod tests {
         let config = Builder::default()
             .profile("ci")
             .settings()
-            .config_in(at)
+            .config_in(at, true)
             .unwrap();
         assert_eq!(config.base_url(), "http://127.0.0.1:9/api");
-        assert_eq!(config.credentials().client_id(), Some("ci-id"));
+        assert_eq!(config.credentials().unwrap().client_id(), Some("ci-id"));
         assert_eq!(
-            config.credentials().client_secret().unwrap().expose(),
+            config
+                .credentials()
+                .unwrap()
+                .client_secret()
+                .unwrap()
+                .expose(),
             "from-file"
         );
         assert!(
@@ -220,13 +247,32 @@ mod tests {
             .profile("ci")
             .credentials(Credentials::new("id", "given"))
             .base_url("http://127.0.0.1:10/api");
-        let config = given.settings().config_in(at).unwrap();
+        let config = given.settings().config_in(at, true).unwrap();
         assert_eq!(config.base_url(), "http://127.0.0.1:10/api");
         assert_eq!(
-            config.credentials().client_secret().unwrap().expose(),
+            config
+                .credentials()
+                .unwrap()
+                .client_secret()
+                .unwrap()
+                .expose(),
             "given"
         );
-        let missing = Builder::default().profile("prod").settings().config_in(at);
+        // Unread (an async backend's build): the profile's secret file
+        // waits for the first call; given credentials are simply used.
+        let unread = Builder::default()
+            .profile("ci")
+            .settings()
+            .config_in(at, false)
+            .unwrap();
+        assert_eq!(unread.credentials(), None);
+        assert_eq!(unread.base_url(), "http://127.0.0.1:9/api");
+        let given = given.settings().config_in(at, false).unwrap();
+        assert!(given.credentials().is_some());
+        let missing = Builder::default()
+            .profile("prod")
+            .settings()
+            .config_in(at, true);
         assert!(missing.unwrap_err().to_string().contains("no profile prod"));
     }
 

@@ -47,7 +47,7 @@ pub trait HttpClient {
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Sends an API request (or an artifact `GET`) and reads the answer's
-    /// body, at most [`RESPONSE_READ_LIMIT`](crate::proto::RESPONSE_READ_LIMIT) bytes (stop reading there and
+    /// body, at most [`RESPONSE_READ_LIMIT`](crate::proto::wire::RESPONSE_READ_LIMIT) bytes (stop reading there and
     /// return what was read: proto refuses it). Must not follow redirects:
     /// the request carries credentials that may only go to the API.
     fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Self::Error>;
@@ -81,7 +81,7 @@ pub trait HttpClient {
     /// [`HttpClient::send`] reads it.
     ///
     /// The default reads the whole answer with [`HttpClient::send`] (so at
-    /// most [`MAX_API_RESPONSE_BYTES`](crate::proto::MAX_API_RESPONSE_BYTES)) and writes it to the sink; clients
+    /// most [`MAX_API_RESPONSE_BYTES`](crate::proto::wire::MAX_API_RESPONSE_BYTES)) and writes it to the sink; clients
     /// that can stream should override it.
     fn send_download(
         &self,
@@ -240,9 +240,12 @@ pub trait Runtime {
 }
 
 #[cfg(feature = "async")]
-/// Time, sleep and randomness for the async flows.
+/// Time, sleep and randomness for the async flows, and a way to run
+/// blocking work ([`unblock`](AsyncRuntime::unblock)) on which the default
+/// files are built: an embedder implements the clocks, `sleep`, `random`
+/// and `unblock`.
 #[async_trait::async_trait]
-pub trait AsyncRuntime: Send + Sync {
+pub trait AsyncRuntime: Send + Sync + Clone + 'static {
     /// A monotonic now, for deadlines.
     fn now(&self) -> Instant;
     /// The wall clock, for upload URL expiry.
@@ -262,12 +265,31 @@ pub trait AsyncRuntime: Send + Sync {
     }
 
     /// A file as an upload source, measured as `len` bytes, read without
-    /// blocking the runtime's threads.
-    fn file_source(&self, path: PathBuf, len: u64) -> Box<dyn AsyncUploadSource>;
+    /// blocking the runtime's threads. The default is an
+    /// [`UnblockedFileSource`](crate::UnblockedFileSource): std's file read
+    /// through [`unblock`](AsyncRuntime::unblock), at most
+    /// `2 × READ_AHEAD` chunks ahead of the transport.
+    fn file_source(&self, path: PathBuf, len: u64) -> Box<dyn AsyncUploadSource> {
+        Box::new(crate::UnblockedFileSource::new(path, len, self.unblocker()))
+    }
 
     /// A file as a download sink, written as `<path>.part` and renamed on
-    /// commit ([`part_path`](crate::io::part_path)).
-    fn file_sink(&self, path: PathBuf) -> Box<dyn AsyncDownloadSink>;
+    /// commit ([`part_path`](crate::io::part_path)). The default is an
+    /// [`UnblockedFileSink`](crate::UnblockedFileSink): std's
+    /// [`FileSink`](crate::FileSink) run through [`unblock`](AsyncRuntime::unblock).
+    fn file_sink(&self, path: PathBuf) -> Box<dyn AsyncDownloadSink> {
+        Box::new(crate::UnblockedFileSink::new(path, self.unblocker()))
+    }
+
+    /// [`unblock`](AsyncRuntime::unblock) as a value, for the default
+    /// files (a clone of the runtime runs each piece of work).
+    fn unblocker(&self) -> crate::Unblocker {
+        let runtime = self.clone();
+        crate::Unblocker::new(move |work| {
+            let runtime = runtime.clone();
+            Box::pin(async move { runtime.unblock(work).await })
+        })
+    }
 
     /// Runs `work`, which blocks on local files (reading a file's first and
     /// last bytes to check it), off the runtime's threads where it can.

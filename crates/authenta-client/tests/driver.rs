@@ -395,7 +395,7 @@ fn a_get_is_retried_but_a_create_is_not() {
         let clock = FakeClock::new();
         let c = client(&server, &clock);
         server.0.lock().unwrap().faults = vec![503, 502];
-        let mut list = c.call(authenta_proto::ListMedia::new(Default::default()).unwrap());
+        let mut list = c.call(authenta_proto::ops::ListMedia::new(Default::default()).unwrap());
         let page = run(mode, &server, &clock, &mut list, Io::none()).unwrap();
         assert_eq!(page.total, 0);
         assert_eq!(
@@ -474,7 +474,7 @@ fn wait_times_out_with_its_error() {
         let clock = FakeClock::new();
         let c = client(&server, &clock);
         let request = png().create_request(ModelType::Ac1).unwrap();
-        let mut create = c.call(authenta_proto::CreateMedia::new(request).unwrap());
+        let mut create = c.call(authenta_proto::ops::CreateMedia::new(request).unwrap());
         let created = run(mode, &server, &clock, &mut create, Io::none()).unwrap();
         let policy = PollPolicy::fixed(Duration::from_secs(2), Duration::from_secs(5));
         let mut wait = c.wait_flow(&created.media.mid, policy);
@@ -497,7 +497,7 @@ fn list_all_pages_and_delete() {
         let c = client(&server, &clock);
         for _ in 0..7 {
             let request = png().create_request(ModelType::Ac1).unwrap();
-            let mut create = c.call(authenta_proto::CreateMedia::new(request).unwrap());
+            let mut create = c.call(authenta_proto::ops::CreateMedia::new(request).unwrap());
             run(mode, &server, &clock, &mut create, Io::none()).unwrap();
         }
         let mut pages =
@@ -508,7 +508,7 @@ fn list_all_pages_and_delete() {
             all.extend(page.into_iter().map(|m| m.mid));
         }
         assert_eq!(all.len(), 7, "{mode:?}");
-        let mut delete = c.call(authenta_proto::DeleteMedia::new(all[0].clone()));
+        let mut delete = c.call(authenta_proto::ops::DeleteMedia::new(all[0].clone()));
         run(mode, &server, &clock, &mut delete, Io::none()).unwrap();
         assert_eq!(server.0.lock().unwrap().records.len(), 6);
     }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use authenta_proto::{PollPolicy, PollStep};
+use authenta_proto::{PollPolicy, poll::PollStep};
 
 /// Each poll (a GET) takes this long.
 const POLL_COST: Duration = Duration::from_millis(150);

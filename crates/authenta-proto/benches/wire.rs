@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use authenta_proto::http::Response;
 use authenta_proto::types::{ListQuery, Media, MediaId, MediaList};
-use authenta_proto::{ApiRequest, Config, Credentials, GetMedia, ListMedia};
+use authenta_proto::{ApiRequest, Config, Credentials, ops::GetMedia, ops::ListMedia};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn media_json(i: usize) -> String {

@@ -81,6 +81,28 @@ impl Config {
         Self::with_key(Key::new(credentials, Some(provider))?)
     }
 
+    /// A configuration for the production API whose credentials come from
+    /// `provider`, not read now: the first call reads them (an
+    /// [`Action::Refresh`](crate::engine::Action::Refresh) its driver runs,
+    /// off an async runtime's threads), and a failure to read them is that
+    /// call's error. Calls that start together read the provider once.
+    /// Until then [`credentials`](Config::credentials) is `None`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use authenta_proto::{Config, Credentials};
+    ///
+    /// let config = Config::with_unread_provider(Arc::new(Credentials::new("id", "s3cr3t")));
+    /// assert_eq!(config.credentials(), None, "read by the first call");
+    /// ```
+    pub fn with_unread_provider(provider: Arc<dyn CredentialProvider>) -> Self {
+        Config {
+            base_url: authenta_types::DEFAULT_BASE_URL.to_owned(),
+            key: Arc::new(Key::unread(provider)),
+            user_agent: HeaderValue::from_static(DEFAULT_USER_AGENT),
+        }
+    }
+
     fn with_key(key: Key) -> Result<Self, ConfigError> {
         Ok(Config {
             base_url: authenta_types::DEFAULT_BASE_URL.to_owned(),
@@ -105,7 +127,7 @@ impl Config {
     ///     (name == "AUTHENTA_API_KEY").then(|| "api_3f9c2a71d04b8e65c1a7f02d9b34e810".to_owned())
     /// })
     /// .unwrap();
-    /// assert!(key.credentials().as_api_key().is_some());
+    /// assert!(key.credentials().unwrap().as_api_key().is_some());
     /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &'static str| {
@@ -195,9 +217,10 @@ impl Config {
     }
 
     /// The credentials requests are built with now (the provider's latest,
-    /// when there is one).
-    pub fn credentials(&self) -> Credentials {
-        self.key.current().credentials
+    /// when there is one); `None` until the first call read those of a
+    /// configuration built [unread](Config::with_unread_provider).
+    pub fn credentials(&self) -> Option<Credentials> {
+        self.key.current().map(|c| c.credentials)
     }
 
     /// Where the credentials come from, if not fixed.
@@ -214,6 +237,12 @@ impl Config {
     /// The key's shared state.
     pub(crate) fn key(&self) -> &Key {
         &self.key
+    }
+
+    /// The action of reading the key's provider for the first time; `None`
+    /// once it holds credentials.
+    pub(crate) fn first_read(&self) -> Option<crate::credentials::Refresh> {
+        Key::first_read(&self.key)
     }
 
     /// The same configuration with a key of its own: the same credentials
@@ -361,9 +390,14 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(config.base_url(), "https://staging.example.com/api");
-        assert_eq!(config.credentials().client_id(), Some("id"));
+        assert_eq!(config.credentials().unwrap().client_id(), Some("id"));
         assert_eq!(
-            config.credentials().client_secret().unwrap().expose(),
+            config
+                .credentials()
+                .unwrap()
+                .client_secret()
+                .unwrap()
+                .expose(),
             "s3cr3t"
         );
         let default =
@@ -376,7 +410,7 @@ mod tests {
         let config = Config::new(Credentials::new("id", "hunter2-secret"));
         let debug = format!("{config:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
-        let headers = config.key().current().headers;
+        let headers = config.key().current().unwrap().headers;
         assert_eq!(headers[0].0, "x-client-id");
         assert!(!headers[0].1.is_sensitive());
         assert_eq!(headers[1].0, "x-client-secret");
@@ -391,7 +425,7 @@ mod tests {
         let debug = format!("{config:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
         assert!(debug.contains("api_hu…"), "{debug}");
-        let headers = config.key().current().headers;
+        let headers = config.key().current().unwrap().headers;
         assert_eq!(headers.len(), 1);
         assert_eq!(headers[0].0, http::header::AUTHORIZATION);
         assert_eq!(headers[0].1, format!("Bearer {token}").as_str());
@@ -405,7 +439,7 @@ mod tests {
     #[test]
     fn the_variables_give_one_kind_and_refuse_both() {
         let config = Config::from_lookup(vars(&[(ENV_API_KEY, " api_abc \n")])).unwrap();
-        assert_eq!(config.credentials(), Credentials::api_key("api_abc"));
+        assert_eq!(config.credentials(), Some(Credentials::api_key("api_abc")));
         for both in [
             vars(&[
                 (ENV_API_KEY, "api_abc"),
@@ -427,7 +461,10 @@ mod tests {
             (ENV_CLIENT_SECRET, "s"),
         ]))
         .unwrap();
-        assert_eq!(config.credentials().kind(), CredentialKind::ClientSecret);
+        assert_eq!(
+            config.credentials().unwrap().kind(),
+            CredentialKind::ClientSecret
+        );
     }
 
     #[test]
@@ -439,7 +476,7 @@ mod tests {
         ]);
         let given =
             Config::resolve_with(Some(Credentials::new("id", "s")), None, None, &env).unwrap();
-        assert_eq!(given.credentials().client_id(), Some("id"));
+        assert_eq!(given.credentials().unwrap().client_id(), Some("id"));
         assert_eq!(given.base_url(), authenta_types::DEFAULT_BASE_URL);
         // The environment's base URL is not read when one is given.
         let from_env = Config::resolve_with(
@@ -449,7 +486,7 @@ mod tests {
             &env,
         )
         .unwrap();
-        assert_eq!(from_env.credentials().client_id(), Some("env-id"));
+        assert_eq!(from_env.credentials().unwrap().client_id(), Some("env-id"));
         assert_eq!(from_env.base_url(), "https://staging.example.com/api");
         assert_eq!(from_env.user_agent(), "app/2");
         assert!(matches!(

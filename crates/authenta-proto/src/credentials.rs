@@ -22,13 +22,13 @@
 //! use authenta_proto::{Config, Credentials};
 //!
 //! let config = Config::from_provider(Credentials::new("4d66620c69a0295f100b6e8a", "s3cr3t")).unwrap();
-//! assert_eq!(config.credentials().client_secret().unwrap().expose(), "s3cr3t");
+//! assert_eq!(config.credentials().unwrap().client_secret().unwrap().expose(), "s3cr3t");
 //! assert!(!format!("{config:?}").contains("s3cr3t"));
 //! ```
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use authenta_types::{ErrorBody, ErrorCode, QuotaKind};
 use http::header::{AUTHORIZATION, HeaderName};
@@ -158,7 +158,7 @@ pub enum CredentialKind {
 /// these) or, for older keys, a client id and secret.
 ///
 /// ```
-/// use authenta_proto::{CredentialKind, Credentials};
+/// use authenta_proto::{credentials::CredentialKind, Credentials};
 ///
 /// let key = Credentials::api_key("api_3f9c2a71d04b8e65c1a7f02d9b34e810");
 /// assert_eq!(key.kind(), CredentialKind::ApiKey);
@@ -247,7 +247,9 @@ impl Credentials {
 }
 
 /// Where a client's credentials come from: asked once when the client is
-/// built, again before a request when [`changed`](Self::changed) says so,
+/// built (by its first call, for a client built
+/// [unread](crate::Config::with_unread_provider): the async backends),
+/// again before a request when [`changed`](Self::changed) says so,
 /// and again after the API refuses them (`IAM001`, `INVALID_API_KEY`).
 /// Implement it to read a secret manager of your own; it may give either
 /// kind of [`Credentials`].
@@ -359,37 +361,59 @@ fn spent_quota(response: &Response<Vec<u8>>) -> bool {
 /// runtime's threads: it may stat or read a file, or run a command) and
 /// feed what it gave as [`Event::Credentials`](crate::engine::Event::Credentials).
 ///
-/// Two kinds: after a refusal the provider is asked for its credentials;
-/// before a call's first request it is asked only whether they
-/// [changed](CredentialProvider::changed), and for them only if so (else
-/// `run` gives back the credentials in use, which change nothing).
+/// Three kinds: the first read of a key built without reading its
+/// provider ([`Config::with_unread_provider`](crate::Config::with_unread_provider):
+/// the first call reads it, once however many calls start together);
+/// before a call's first request, a check: the provider is asked only
+/// whether they [changed](CredentialProvider::changed), and for them only
+/// if so (else `run` gives back the credentials in use, which change
+/// nothing); after a refusal, the provider is asked for its credentials.
 pub struct Refresh {
     provider: Arc<dyn CredentialProvider>,
-    /// `Some` for a check: the credentials in use, given back when the
-    /// provider says nothing changed.
-    unless_unchanged: Option<Credentials>,
+    kind: RefreshKind,
+}
+
+enum RefreshKind {
+    /// The key's first read: under its gate, taken in by the key at once.
+    First(Arc<Key>),
+    /// A check: the credentials in use, given back when the provider says
+    /// nothing changed.
+    Check(Credentials),
+    /// A renewal after a refusal.
+    Renew,
 }
 
 impl Refresh {
     /// Asks the provider (whether its credentials changed first, for a
     /// check). This is I/O: a driver runs it, never a flow.
     pub fn run(self) -> Result<Credentials, CredentialError> {
-        match self.unless_unchanged {
-            Some(current) if !self.provider.changed() => Ok(current),
-            _ => self.provider.credentials(),
+        match self.kind {
+            RefreshKind::First(key) => key.read_first(&*self.provider),
+            RefreshKind::Check(current) if !self.provider.changed() => Ok(current),
+            RefreshKind::Check(_) | RefreshKind::Renew => self.provider.credentials(),
         }
     }
 
     /// Whether this only checks for a change (before a first request)
     /// rather than asking after a refusal.
     pub fn is_check(&self) -> bool {
-        self.unless_unchanged.is_some()
+        matches!(self.kind, RefreshKind::Check(_))
+    }
+
+    /// Whether this is the key's first read (its provider was not read
+    /// when the client was built).
+    pub fn is_first_read(&self) -> bool {
+        matches!(self.kind, RefreshKind::First(_))
     }
 }
 
 impl fmt::Debug for Refresh {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = if self.is_check() { "Check" } else { "Refresh" };
+        let kind = match self.kind {
+            RefreshKind::First(_) => "FirstRead",
+            RefreshKind::Check(_) => "Check",
+            RefreshKind::Renew => "Refresh",
+        };
         write!(f, "{kind}({})", self.provider.describe())
     }
 }
@@ -458,7 +482,11 @@ pub(crate) struct KeyGeneration(pub(crate) u64);
 /// refresh by one flow serves every other flow of the client.
 pub(crate) struct Key {
     provider: Option<Arc<dyn CredentialProvider>>,
-    current: RwLock<Current>,
+    /// `None` until the provider of a key built unread is first read.
+    current: RwLock<Option<Current>>,
+    /// Held while the provider is read for the first time, so calls that
+    /// start together read it once.
+    first_read: Mutex<()>,
     queries: AtomicU64,
     mutations: AtomicU64,
     calls: AtomicU64,
@@ -468,7 +496,7 @@ impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let current = self.current();
         f.debug_struct("Key")
-            .field("credentials", &current.credentials)
+            .field("credentials", &current.map(|c| c.credentials))
             .field("provider", &self.provider.as_ref().map(|p| p.describe()))
             .field("usage", &self.usage())
             .finish()
@@ -480,28 +508,41 @@ impl Key {
         credentials: Credentials,
         provider: Option<Arc<dyn CredentialProvider>>,
     ) -> Result<Key, ConfigError> {
-        Ok(Key {
+        Ok(Key::with_current(
+            Some(Current::new(credentials, 0)?),
             provider,
-            current: RwLock::new(Current::new(credentials, 0)?),
-            queries: AtomicU64::new(0),
-            mutations: AtomicU64::new(0),
-            calls: AtomicU64::new(0),
-        })
+        ))
     }
 
-    /// The same provider and credentials, nothing spent yet: a client's
-    /// own key.
-    pub(crate) fn fork(&self) -> Key {
+    /// A key whose provider is read by the first call that needs it
+    /// ([`Key::first_read`]), not now.
+    pub(crate) fn unread(provider: Arc<dyn CredentialProvider>) -> Key {
+        Key::with_current(None, Some(provider))
+    }
+
+    fn with_current(
+        current: Option<Current>,
+        provider: Option<Arc<dyn CredentialProvider>>,
+    ) -> Key {
         Key {
-            provider: self.provider.clone(),
-            current: RwLock::new(self.current()),
+            provider,
+            current: RwLock::new(current),
+            first_read: Mutex::new(()),
             queries: AtomicU64::new(0),
             mutations: AtomicU64::new(0),
             calls: AtomicU64::new(0),
         }
     }
 
-    pub(crate) fn current(&self) -> Current {
+    /// The same provider and credentials, nothing spent yet: a client's
+    /// own key.
+    pub(crate) fn fork(&self) -> Key {
+        Key::with_current(self.current(), self.provider.clone())
+    }
+
+    /// The credentials in use and their headers; `None` before the first
+    /// read of a key built unread.
+    pub(crate) fn current(&self) -> Option<Current> {
         self.current
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -512,19 +553,50 @@ impl Key {
         self.current
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .generation
+            .as_ref()
+            .map_or(0, |c| c.generation)
     }
 
     pub(crate) fn provider(&self) -> Option<&Arc<dyn CredentialProvider>> {
         self.provider.as_ref()
     }
 
+    /// The action of reading the provider for the first time; `None` once
+    /// the key holds credentials.
+    pub(crate) fn first_read(key: &Arc<Key>) -> Option<Refresh> {
+        if key.current().is_some() {
+            return None;
+        }
+        key.provider.clone().map(|provider| Refresh {
+            provider,
+            kind: RefreshKind::First(key.clone()),
+        })
+    }
+
+    /// The first read, run by a driver: under the gate, so a call that
+    /// waited on it finds the credentials another one read; taken in at
+    /// once (credentials a header cannot carry are refused again by the
+    /// flow's [`Key::offer`], which reports it).
+    fn read_first(
+        &self,
+        provider: &dyn CredentialProvider,
+    ) -> Result<Credentials, CredentialError> {
+        let _gate = self.first_read.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(current) = self.current() {
+            return Ok(current.credentials);
+        }
+        let credentials = provider.credentials()?;
+        let _ = self.offer(credentials.clone());
+        Ok(credentials)
+    }
+
     /// The action of asking the provider whether the credentials changed
-    /// (and for them if so); `None` without a provider.
+    /// (and for them if so); `None` without a provider or credentials.
     pub(crate) fn check(&self) -> Option<Refresh> {
+        let current = self.current()?;
         self.provider.clone().map(|provider| Refresh {
             provider,
-            unless_unchanged: Some(self.current().credentials),
+            kind: RefreshKind::Check(current.credentials),
         })
     }
 
@@ -532,24 +604,30 @@ impl Key {
     pub(crate) fn refresh(&self) -> Option<Refresh> {
         self.provider.clone().map(|provider| Refresh {
             provider,
-            unless_unchanged: None,
+            kind: RefreshKind::Renew,
         })
     }
 
     /// Takes in what the provider gave: replaces the credentials when they
-    /// differ. Returns the generation in use afterwards.
+    /// differ (or sets the first ones). Returns the generation in use
+    /// afterwards.
     pub(crate) fn offer(&self, credentials: Credentials) -> Result<u64, ConfigError> {
         let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
-        if current.credentials != credentials {
-            let generation = current.generation + 1;
-            *current = Current::new(credentials, generation)?;
-            tracing::info!(
-                key = %current.credentials.label(),
-                generation,
-                "the key's credentials were replaced by their provider's new ones"
-            );
+        match &*current {
+            None => *current = Some(Current::new(credentials, 0)?),
+            Some(now) if now.credentials != credentials => {
+                let generation = now.generation + 1;
+                let next = Current::new(credentials, generation)?;
+                tracing::info!(
+                    key = %next.credentials.label(),
+                    generation,
+                    "the key's credentials were replaced by their provider's new ones"
+                );
+                *current = Some(next);
+            }
+            Some(_) => {}
         }
-        Ok(current.generation)
+        Ok(current.as_ref().map_or(0, |c| c.generation))
     }
 
     /// Counts an API answer to a request of quota class `kind`: a call
@@ -559,9 +637,8 @@ impl Key {
             .current
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .credentials
-            .kind()
-            == CredentialKind::ApiKey;
+            .as_ref()
+            .is_some_and(|c| c.credentials.kind() == CredentialKind::ApiKey);
         if api_key {
             self.calls.fetch_add(1, Ordering::Relaxed);
             return;
@@ -631,8 +708,8 @@ mod tests {
         let key = Key::new(Credentials::new("id", "old"), None).unwrap();
         assert_eq!(key.offer(Credentials::new("id", "old")).unwrap(), 0);
         assert_eq!(key.offer(Credentials::new("id", "new")).unwrap(), 1);
-        assert_eq!(key.current().headers[1].1, "new");
-        assert!(key.current().headers[1].1.is_sensitive());
+        assert_eq!(key.current().unwrap().headers[1].1, "new");
+        assert!(key.current().unwrap().headers[1].1.is_sensitive());
         assert!(key.offer(Credentials::new("id", "bad\nsecret")).is_err());
         assert_eq!(key.generation(), 1);
     }
@@ -648,7 +725,7 @@ mod tests {
         use super::*;
         use crate::engine::flows::Call;
         use crate::engine::{Action, Event, Flow, Inputs};
-        use crate::ops::{CreateMedia, GetMedia};
+        use crate::ops::{ApiRequest as _, CreateMedia, GetMedia};
         use crate::{Config, Error, RetryPolicy};
 
         /// A provider whose answers the test feeds itself (the flow never
@@ -758,7 +835,12 @@ mod tests {
             assert_eq!(failure.code(), Some(&ErrorCode::Iam001));
             // The client's other flows now build with the new secret.
             assert_eq!(
-                config.credentials().client_secret().unwrap().expose(),
+                config
+                    .credentials()
+                    .unwrap()
+                    .client_secret()
+                    .unwrap()
+                    .expose(),
                 "new"
             );
             // Refusals spend no quota.
@@ -797,6 +879,58 @@ mod tests {
             let failure = refused(call.step(Event::Credentials(failed), inputs()));
             assert_eq!(failure.class(), crate::ErrorClass::Config);
             assert!(failure.to_string().contains("`pass show ci`"), "{failure}");
+        }
+
+        /// A key built unread: the call reads the provider first (an
+        /// action, never inside `step`), and a failure to read it is the
+        /// call's error; the next call tries again.
+        #[test]
+        fn an_unread_key_is_read_by_the_first_call() {
+            let config = Config::with_unread_provider(Arc::new(Rotating {
+                changed: AtomicBool::new(true),
+            }))
+            .with_base_url("http://127.0.0.1:1/api")
+            .unwrap();
+            assert_eq!(config.credentials(), None);
+            let mut call = create(&config);
+            let Action::Refresh(first) = call.step(Event::Ready, inputs()) else {
+                panic!("the provider is read before anything is built");
+            };
+            assert!(first.is_first_read() && !first.is_check(), "{first:?}");
+            let failed = Err(CredentialError::new(
+                "the command `pass show ci`",
+                "it ended with exit status: 1",
+            ));
+            let failure = refused(call.step(Event::Credentials(failed), inputs()));
+            assert_eq!(failure.class(), crate::ErrorClass::Config);
+            assert_eq!(
+                failure.to_string(),
+                "cannot read the credentials from the command `pass show ci`: it ended with exit status: 1"
+            );
+            assert_eq!(
+                config.credentials(),
+                None,
+                "nothing read: the next call tries"
+            );
+            let mut call = create(&config);
+            let Action::Refresh(first) = call.step(Event::Ready, inputs()) else {
+                panic!("read again");
+            };
+            // Run as a driver runs it: the key takes the credentials in.
+            let given = first.run();
+            assert_eq!(config.credentials(), Some(Credentials::new("id", "old")));
+            assert_eq!(
+                secret_sent(call.step(Event::Credentials(given), inputs())),
+                "old"
+            );
+            // Read: the next call only checks for a change.
+            assert_eq!(secret_sent(begin(&mut create(&config))), "old");
+            // Built by hand without a `Call`, before any read: an error.
+            let unread = Config::with_unread_provider(Arc::new(Credentials::new("id", "s")));
+            let err = GetMedia::new(MediaId::new("692f406f9f68d4b70080bb80"))
+                .build(&unread)
+                .unwrap_err();
+            assert!(err.to_string().contains("not read yet"), "{err}");
         }
 
         #[test]

@@ -225,7 +225,7 @@ impl ProtocolError {
     /// S3 refused the upload with its XML error body.
     ///
     /// ```
-    /// use authenta_proto::{ProtocolError, UploadError};
+    /// use authenta_proto::{ProtocolError, error::UploadError};
     ///
     /// let refused = ProtocolError::Upload(Box::new(UploadError {
     ///     status: http::StatusCode::FORBIDDEN,
@@ -380,7 +380,7 @@ impl ProtocolError {
     /// mutation) gives the verdict. `None` for every other error.
     ///
     /// ```
-    /// use authenta_proto::{ProtocolError, Interrupted};
+    /// use authenta_proto::{ProtocolError, error::Interrupted};
     /// use authenta_proto::types::{MediaId, MediaStatus};
     ///
     /// let mid = MediaId::new("692f406f9f68d4b70080bb80");
@@ -406,7 +406,7 @@ impl ProtocolError {
     /// of the API is not counted: that is the service failing.
     ///
     /// ```
-    /// use authenta_proto::{ProtocolError, HttpError};
+    /// use authenta_proto::{ProtocolError, error::HttpError};
     /// use authenta_proto::types::Operation;
     ///
     /// let moved = ProtocolError::Http(Box::new(HttpError {
@@ -453,7 +453,7 @@ impl ProtocolError {
 /// errors repeat their source in their own message).
 ///
 /// ```
-/// use authenta_proto::error_chain;
+/// use authenta_proto::error::error_chain;
 /// let inner = std::io::Error::other("invalid peer certificate: UnknownIssuer");
 /// let outer = std::io::Error::new(std::io::ErrorKind::Other, inner);
 /// assert_eq!(error_chain(&outer), "invalid peer certificate: UnknownIssuer");

@@ -23,7 +23,7 @@ use crate::validate::{MediaFile, check_name, same_type};
 /// handed in, never a path.
 ///
 /// ```
-/// use authenta_proto::JobFile;
+/// use authenta_proto::jobs::JobFile;
 /// use authenta_proto::types::SlotName;
 ///
 /// let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde\0\0\0\0IEND\xaeB`\x82";
@@ -87,7 +87,7 @@ impl JobFile {
 /// Returns the task type's row.
 ///
 /// ```
-/// use authenta_proto::check_job_inputs;
+/// use authenta_proto::jobs::check_job_inputs;
 /// use authenta_proto::types::{JobInput, SlotName, TaskType};
 ///
 /// let clip = JobInput { slot_name: SlotName::Original, content_type: "video/mp4".into(),
@@ -176,7 +176,7 @@ pub fn check_job_inputs(
 /// `-` and `_`, as every job id the API gives).
 ///
 /// ```
-/// use authenta_proto::check_job_id;
+/// use authenta_proto::jobs::check_job_id;
 /// use authenta_proto::types::JobId;
 /// assert!(check_job_id(&JobId::from("469")).is_ok());
 /// let err = check_job_id(&JobId::from("")).unwrap_err();
@@ -196,7 +196,7 @@ pub fn check_job_id(id: &JobId) -> Result<(), ValidationError> {
 /// error listing the ones there are.
 ///
 /// ```
-/// use authenta_proto::task_type;
+/// use authenta_proto::jobs::task_type;
 /// use authenta_proto::types::TaskType;
 /// assert_eq!(task_type("DF-1").unwrap(), TaskType::FaceswapDetection);
 /// assert!(task_type("sharpen").unwrap_err().to_string().contains("faceswap-detection (4, DF-1)"));
@@ -233,7 +233,7 @@ pub(crate) fn check_list_query(query: &JobListQuery) -> Result<(), JobInputError
 /// listed once.
 ///
 /// ```
-/// use authenta_proto::JobCursor;
+/// use authenta_proto::jobs::JobCursor;
 /// use authenta_proto::types::{JobList, JobStatus, Pagination};
 ///
 /// let mut cursor = JobCursor::new(2, Some(JobStatus::Processing)).unwrap();

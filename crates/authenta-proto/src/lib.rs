@@ -33,7 +33,7 @@
 //! this crate directly to build and read the requests yourself:
 //!
 //! ```
-//! use authenta_proto::{ApiRequest, Config, Credentials, GetMedia};
+//! use authenta_proto::{ApiRequest, Config, Credentials, ops::GetMedia};
 //! use authenta_proto::http::Response;
 //! use authenta_proto::types::{MediaId, MediaStatus};
 //!
@@ -53,63 +53,78 @@
 //! assert_eq!(media.fake, Some(true));
 //! ```
 
-// Every module but `engine` is private: its items are re-exported below,
-// so each public item has one path.
-mod config;
-mod credentials;
+// The public API by module: operations (`ops`), flows (`engine`),
+// policies (`retry`, `poll`, `paginate`), wire types (`wire`, `response`,
+// `upload`), errors (`error`), and credentials, configuration, checks and
+// options. The root re-exports the names most programs use.
+pub mod config;
+pub mod credentials;
 pub mod engine;
-mod error;
-mod job_options;
-mod jobs;
-mod ops;
-mod options;
-mod paginate;
-mod poll;
-mod response;
-mod retry;
-mod upload;
-mod validate;
-mod wire;
+pub mod error;
+pub mod job_options;
+pub mod jobs;
+pub mod ops;
+pub mod options;
+pub mod paginate;
+pub mod poll;
+pub mod response;
+pub mod retry;
+pub mod upload;
+pub mod validate;
+pub mod wire;
 
 pub use authenta_types as types;
+pub use authenta_types::{JobId, MediaId};
 pub use http;
 
-pub use config::{Config, DEFAULT_USER_AGENT, ENV_BASE_URL};
-pub use credentials::{
-    ApiKey, ClientSecret, CredentialKind, CredentialProvider, Credentials, ENV_API_KEY,
-    ENV_CLIENT_ID, ENV_CLIENT_SECRET, HEADER_CLIENT_ID, HEADER_CLIENT_SECRET, QuotaUsage, Refresh,
-};
-pub use engine::resume::Resume;
-pub use error::{
-    ApiError, BatchStopped, BoxError, ConfigError, CredentialError, DecodeError, Error, ErrorClass,
-    HttpError, Interrupted, JobInputError, JobStateError, JobWaitTimeout, LocalIo, ProtocolError,
-    UploadError, UploadExpired, ValidationError, WaitBound, WaitTimeout, error_chain,
-};
+pub use config::Config;
+pub use credentials::{ApiKey, ClientSecret, CredentialProvider, Credentials, QuotaUsage};
+pub use error::{ConfigError, CredentialError, Error, ErrorClass, ProtocolError, ValidationError};
 pub use job_options::JobOptions;
-pub use jobs::{
-    InconsistentJobPage, JobCursor, JobFile, check_job_id, check_job_inputs, task_type,
-};
-pub use ops::{
-    ApiRequest, CancelJob, CreateJob, CreateMedia, DeleteJob, DeleteMedia, FinalizeJob, GetJob,
-    GetMedia, ListJobs, ListMedia,
-};
-pub use options::{CallOptions, Checkpoint, CheckpointFn, ProgressFn, UploadOptions};
-pub use paginate::{InconsistentPage, ListCursor};
-pub use poll::{PollPolicy, PollStep};
-pub use response::{
-    SNIPPET_LEN, UploadReceipt, check_api_response, read_artifact_response, read_json,
-    read_upload_response, snippet,
-};
-pub use retry::{
-    Replay, RetryAction, RetryDecision, RetryPolicy, RetryReason, classify_error, classify_status,
-    classify_transport,
-};
-pub use upload::{EXPECT_CONTINUE_MIN, EXPECT_CONTINUE_WAIT, UploadTarget, artifact_request};
-pub use validate::{
-    MediaFile, check_mid, check_model, content_type_of_extension, default_model,
-    detect_content_type,
-};
-pub use wire::{
-    MAX_API_RESPONSE_BYTES, RESPONSE_READ_LIMIT, RequestTimeout, RetryAfter, ShortBody,
-    TransportErrorKind, UploadStalled,
+pub use ops::ApiRequest;
+pub use options::{CallOptions, ProgressFn, UploadOptions};
+pub use poll::PollPolicy;
+pub use response::UploadReceipt;
+pub use retry::RetryPolicy;
+pub use upload::UploadTarget;
+pub use validate::MediaFile;
+
+// Inside this crate every item is still `crate::Name`.
+#[allow(unused_imports, reason = "each module takes what it needs")]
+pub(crate) use {
+    config::{DEFAULT_USER_AGENT, ENV_BASE_URL},
+    credentials::{
+        CredentialKind, ENV_API_KEY, ENV_CLIENT_ID, ENV_CLIENT_SECRET, HEADER_CLIENT_ID,
+        HEADER_CLIENT_SECRET, Refresh,
+    },
+    engine::resume::Resume,
+    error::{
+        ApiError, BatchStopped, BoxError, DecodeError, HttpError, Interrupted, JobInputError,
+        JobStateError, JobWaitTimeout, LocalIo, UploadError, UploadExpired, WaitBound, WaitTimeout,
+        error_chain,
+    },
+    jobs::{InconsistentJobPage, JobCursor, JobFile, check_job_id, check_job_inputs, task_type},
+    ops::{
+        CancelJob, CreateJob, CreateMedia, DeleteJob, DeleteMedia, FinalizeJob, GetJob, GetMedia,
+        ListJobs, ListMedia,
+    },
+    options::{Checkpoint, CheckpointFn},
+    paginate::{InconsistentPage, ListCursor},
+    poll::PollStep,
+    response::{
+        SNIPPET_LEN, check_api_response, read_artifact_response, read_json, read_upload_response,
+        snippet,
+    },
+    retry::{
+        Replay, RetryAction, RetryDecision, RetryReason, classify_error, classify_status,
+        classify_transport,
+    },
+    upload::{EXPECT_CONTINUE_MIN, EXPECT_CONTINUE_WAIT, artifact_request},
+    validate::{
+        check_mid, check_model, content_type_of_extension, default_model, detect_content_type,
+    },
+    wire::{
+        MAX_API_RESPONSE_BYTES, RESPONSE_READ_LIMIT, RequestTimeout, RetryAfter, ShortBody,
+        TransportErrorKind, UploadStalled,
+    },
 };

@@ -16,7 +16,7 @@ use crate::error::ValidationError;
 /// once the listing is complete.
 ///
 /// ```
-/// use authenta_proto::ListCursor;
+/// use authenta_proto::paginate::ListCursor;
 /// use authenta_proto::types::MediaList;
 ///
 /// let mut cursor = ListCursor::new(2).unwrap();

@@ -13,7 +13,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use std::time::Duration;
-/// use authenta_proto::{PollPolicy, PollStep};
+/// use authenta_proto::{PollPolicy, poll::PollStep};
 ///
 /// let policy = PollPolicy::default();
 /// // After the first poll, the next comes after the first delay.

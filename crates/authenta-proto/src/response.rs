@@ -22,15 +22,13 @@ pub fn snippet(body: &[u8], config: Option<&Config>) -> String {
     let head = &body[..body.len().min(SNIPPET_LEN * 4)];
     let text = redact_presigned(&String::from_utf8_lossy(head));
     let text = match config {
-        Some(c) => {
-            let credentials = c.credentials();
-            let secret = credentials.secret();
-            if secret.is_empty() {
-                text
-            } else {
-                text.replace(secret, "<redacted>")
+        // Credentials not read yet cannot appear in an answer.
+        Some(c) => match c.credentials() {
+            Some(credentials) if !credentials.secret().is_empty() => {
+                text.replace(credentials.secret(), "<redacted>")
             }
-        }
+            _ => text,
+        },
         None => text,
     };
     let mut out = String::with_capacity(SNIPPET_LEN.min(text.len()));

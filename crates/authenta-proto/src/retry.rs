@@ -126,8 +126,14 @@ pub enum Replay {
 }
 
 impl Replay {
-    /// How an API operation may be replayed: by its method.
+    /// How an API operation may be replayed: by its method, but a job's
+    /// cancel (a `POST` whose repeat changes nothing: a job cancelled
+    /// stays so, and a retry that finds it cancelled has succeeded) is
+    /// idempotent.
     pub fn of(operation: authenta_types::Operation) -> Replay {
+        if operation == authenta_types::Operation::CancelJob {
+            return Replay::Idempotent;
+        }
         match operation.route().method {
             "GET" | "DELETE" | "HEAD" | "PUT" => Replay::Idempotent,
             _ => Replay::NotIdempotent,
@@ -161,7 +167,7 @@ pub enum RetryDecision {
 ///
 /// ```
 /// use std::time::Duration;
-/// use authenta_proto::{Replay, RetryAction, RetryDecision, RetryPolicy, RetryReason};
+/// use authenta_proto::{retry::Replay, retry::RetryAction, retry::RetryDecision, RetryPolicy, retry::RetryReason};
 ///
 /// let policy = RetryPolicy::default();
 /// let action = RetryAction::RetryIndicated(RetryReason::ServerError(503));

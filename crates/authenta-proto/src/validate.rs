@@ -19,10 +19,10 @@ use authenta_types::{
 use crate::error::ValidationError;
 
 /// How many leading bytes content detection looks at.
-pub const SNIFF_LEN: usize = 8192;
+pub(crate) const SNIFF_LEN: usize = 8192;
 
 /// The longest media name the API takes.
-pub const MAX_NAME_LEN: usize = 255;
+pub(crate) const MAX_NAME_LEN: usize = 255;
 
 /// A file checked for upload: its name, type and size.
 ///
@@ -215,7 +215,7 @@ impl MediaFile {
 /// takes the kind: the caller must choose one.
 ///
 /// ```
-/// use authenta_proto::default_model;
+/// use authenta_proto::validate::default_model;
 /// use authenta_proto::types::{MediaKind, ModelType};
 ///
 /// assert_eq!(default_model(MediaKind::Image), Some(ModelType::Ac1));
@@ -560,7 +560,7 @@ const EXTENSIONS: &[(&str, &str)] = &[
 /// takes; `None` for other extensions.
 ///
 /// ```
-/// use authenta_proto::content_type_of_extension;
+/// use authenta_proto::validate::content_type_of_extension;
 /// assert_eq!(content_type_of_extension("Cat.JPG"), Some("image/jpeg"));
 /// assert_eq!(content_type_of_extension("notes.txt"), None);
 /// ```
@@ -590,7 +590,7 @@ pub(crate) fn same_type(a: &str, b: &str) -> bool {
 /// The content type of a file: from its magic bytes, else its extension.
 ///
 /// ```
-/// use authenta_proto::detect_content_type;
+/// use authenta_proto::validate::detect_content_type;
 /// assert_eq!(detect_content_type("x.bin", b"%PDF-1.7\n").as_deref(), Some("application/pdf"));
 /// assert_eq!(detect_content_type("clip.mp4", b"").as_deref(), Some("video/mp4"));
 /// assert_eq!(detect_content_type("notes", b"hello"), None);
@@ -635,7 +635,7 @@ pub(crate) fn check_name(name: &str) -> Result<(), ValidationError> {
 /// request, so a mistyped `--model` spends no mutation. Returns its row.
 ///
 /// ```
-/// use authenta_proto::check_model;
+/// use authenta_proto::validate::check_model;
 /// use authenta_proto::types::ModelType;
 ///
 /// assert!(check_model(&ModelType::Df1).is_ok());
@@ -654,7 +654,7 @@ pub fn check_model(model: &ModelType) -> Result<&'static ModelTypeInfo, Validati
 /// no query.
 ///
 /// ```
-/// use authenta_proto::check_mid;
+/// use authenta_proto::validate::check_mid;
 ///
 /// assert_eq!(check_mid("692F406F9F68D4B70080BB80").unwrap().as_str(), "692f406f9f68d4b70080bb80");
 /// assert!(check_mid("not-a-mid").unwrap_err().to_string().contains("is not a media id"));
@@ -687,7 +687,7 @@ const MEDIA_ID_LEN: usize = 24;
 /// Checks a create request as the API would: a name, a size from 1 byte to
 /// 5 GiB, a content type the API takes, and a model that takes that kind of
 /// media. Returns the kind.
-pub fn validate_create(request: &CreateMediaRequest) -> Result<MediaKind, ValidationError> {
+pub(crate) fn validate_create(request: &CreateMediaRequest) -> Result<MediaKind, ValidationError> {
     check_name(&request.name)?;
     if request.size == 0 {
         return Err(ValidationError::EmptyFile {

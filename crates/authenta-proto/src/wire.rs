@@ -55,7 +55,7 @@ impl TransportErrorKind {
     ///
     /// ```
     /// use std::io;
-    /// use authenta_proto::TransportErrorKind;
+    /// use authenta_proto::wire::TransportErrorKind;
     /// let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
     /// assert_eq!(TransportErrorKind::of_io(&refused), TransportErrorKind::Connect);
     /// let reset = io::Error::from(io::ErrorKind::ConnectionReset);

@@ -17,8 +17,8 @@ use authenta_proto::types::{
     JobId, JobParameters, JobStatus, SlotName, TASK_TYPES, TaskType, TaskTypeInfo,
 };
 use authenta_proto::{
-    Config, Credentials, Error, ErrorClass, JobFile, MediaFile, PollPolicy, ProtocolError,
-    RetryPolicy, TransportErrorKind, UploadTarget, WaitBound,
+    Config, Credentials, Error, ErrorClass, MediaFile, PollPolicy, ProtocolError, RetryPolicy,
+    UploadTarget, error::WaitBound, jobs::JobFile, wire::TransportErrorKind,
 };
 
 static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -437,8 +437,10 @@ fn a_lost_finalize_answer_is_followed_by_a_read_never_a_blind_resend() {
         ));
         let finalize = send(run.step(stored(), at(0)));
         assert_eq!(finalize.method(), "POST");
-        // The answer is lost: the flow reads the job (a GET), not a second POST.
-        let check = send(run.step(reset(), at(1)));
+        // The answer is lost: after the retry policy's backoff, the flow
+        // reads the job (a GET), not a second POST.
+        let _backoff = sleep(run.step(reset(), at(1)));
+        let check = send(run.step(Event::Ready, at(1)));
         assert_eq!(check.method(), "GET", "after {read}");
         assert_eq!(check.uri().path(), "/api/v1/jobs/5");
         let next = run.step(job("5", read, ""), at(1));
@@ -460,6 +462,51 @@ fn a_lost_finalize_answer_is_followed_by_a_read_never_a_blind_resend() {
         };
         assert_eq!(done.status, JobStatus::Completed);
     }
+}
+
+#[test]
+fn a_finalize_resend_keeps_to_the_retry_policy_and_an_unreadable_2xx_is_read_not_resent() {
+    // A 503 asking for 7 s: the read and the resend come after it.
+    let mut run = single(TaskType::AiImageDetection, "image/png");
+    let _ = send(run.step(Event::Ready, at(0)));
+    let _ = run.step(created("8", &["original"], false), at(0));
+    let _finalize = send(run.step(stored(), at(0)));
+    let busy = Event::Response(
+        Response::builder()
+            .status(503)
+            .header("retry-after", "7")
+            .body(Vec::new())
+            .unwrap(),
+    );
+    assert_eq!(sleep(run.step(busy, at(0))), Duration::from_secs(7));
+    assert_eq!(send(run.step(Event::Ready, at(7))).method(), "GET");
+    let again = send(run.step(job("8", "waiting_for_finalize", ""), at(7)));
+    assert_eq!(again.uri().path(), "/api/v1/jobs/8/finalize");
+    // More than the policy waits for: read, never sent again.
+    let huge = Event::Response(
+        Response::builder()
+            .status(503)
+            .header("retry-after", "99999")
+            .body(Vec::new())
+            .unwrap(),
+    );
+    assert_eq!(send(run.step(huge, at(8))).method(), "GET");
+    let Action::Finish(Err(failure)) = run.step(job("8", "waiting_for_finalize", ""), at(8)) else {
+        panic!("the 503 stands")
+    };
+    assert_eq!(
+        failure.status().map(|s| s.as_u16()),
+        Some(503),
+        "{failure:?}"
+    );
+    // A 200 that is not JSON: the server took it; read, then waited for.
+    let mut run = single(TaskType::AiImageDetection, "image/png");
+    let _ = send(run.step(Event::Ready, at(0)));
+    let _ = run.step(created("9", &["original"], false), at(0));
+    let _finalize = send(run.step(stored(), at(0)));
+    let check = send(run.step(json(200, "<html>portal</html>"), at(0)));
+    assert_eq!(check.method(), "GET");
+    assert!(sleep(run.step(queued("9"), at(0))) > Duration::ZERO);
 }
 
 #[test]

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use authenta_client::proto::engine::flows::{Observer, Uploaded};
 use authenta_client::proto::{
-    CallOptions, Config, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy, UploadOptions,
-    UploadReceipt, UploadTarget,
+    CallOptions, Config, Credentials, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy,
+    UploadOptions, UploadReceipt, UploadTarget,
 };
 use authenta_client::types::{
     CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, ResultDocument,
@@ -18,7 +18,7 @@ use authenta_client::{
 };
 use futures_util::Stream;
 
-use authenta_client::proto::{JobFile, JobOptions};
+use authenta_client::proto::{JobOptions, jobs::JobFile};
 use authenta_client::types::{
     Artifact, CreatedJob, Job, JobId, JobList, JobListQuery, JobParameters, JobStatus,
     JobStatusUpdate, SlotName, TaskType,
@@ -138,6 +138,15 @@ impl Client {
     /// The quota this client's requests spent so far, by class.
     pub fn usage(&self) -> QuotaUsage {
         self.inner.usage()
+    }
+
+    /// The key's credentials: those requests are built with, or, before
+    /// the first call, what the provider (a secret command, file or
+    /// variable, given or a profile's) gives, read on tokio's blocking
+    /// pool: `build` does not read it. Its failure is the one every call
+    /// would meet. Sends nothing.
+    pub async fn read_credentials(&self) -> Result<Credentials> {
+        self.inner.read_credentials().await
     }
 
     /// The retry policy.

@@ -40,6 +40,9 @@ pub type ClientBuilder = authenta_client::ClientBuilder<ReqwestTransport>;
 impl authenta_client::Backend for ReqwestTransport {
     type Client = Client;
     type Http = reqwest::Client;
+    // A secret command or file is read by the first call, on tokio's
+    // blocking pool, never by `build` on a runtime thread.
+    const READS_PROVIDER_LATER: bool = true;
 
     fn build(
         settings: &ClientSettings,
@@ -53,7 +56,7 @@ impl authenta_client::Backend for ReqwestTransport {
                 .user_agent(config.user_agent().clone())
                 .build()
                 .map_err(|e| {
-                    let cause = authenta_client::proto::error_chain(&e);
+                    let cause = authenta_client::proto::error::error_chain(&e);
                     ConfigError::HttpClient(format!("reqwest could not start: {cause}"))
                 })?,
         };
@@ -142,6 +145,6 @@ mod tests {
     #[test]
     fn list_all_pages_are_the_largest_the_api_takes() {
         // `list_all` relies on it being a valid page size.
-        assert!(authenta_client::proto::ListCursor::new(LIST_LIMIT_MAX).is_ok());
+        assert!(authenta_client::proto::paginate::ListCursor::new(LIST_LIMIT_MAX).is_ok());
     }
 }

@@ -3,7 +3,6 @@
 mod api;
 mod builder;
 mod runtime;
-mod source;
 mod tls;
 mod transport;
 
@@ -17,9 +16,9 @@ pub use authenta_client as client;
 pub use authenta_client::proto;
 pub use authenta_client::proto::engine::flows::Uploaded;
 pub use authenta_client::proto::{
-    ApiKey, CallOptions, ClientSecret, Config, ConfigError, CredentialError, CredentialKind,
-    CredentialProvider, Credentials, Error, ErrorClass, MediaFile, PollPolicy, ProgressFn,
-    QuotaUsage, RetryPolicy, UploadOptions, UploadReceipt, UploadTarget,
+    ApiKey, CallOptions, ClientSecret, Config, ConfigError, CredentialError, CredentialProvider,
+    Credentials, Error, ErrorClass, MediaFile, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy,
+    UploadOptions, UploadReceipt, UploadTarget, credentials::CredentialKind,
 };
 pub use authenta_client::types;
 // Jobs (`/v1/jobs`): `Client::run_job` and its kin.

@@ -2,19 +2,18 @@
 //! async driver.
 
 use std::hash::{BuildHasher, RandomState};
-use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use authenta_client::{AsyncDownloadSink, AsyncRuntime, AsyncUploadSource};
-
-use crate::source::{FileSink, FileSource};
+use authenta_client::AsyncRuntime;
 
 /// The time, sleep and randomness the async flows run on: `tokio::time`
 /// for sleeping (it never blocks a thread), std's monotonic and wall
 /// clocks, and std's randomly seeded hasher for backoff jitter.
 ///
-/// Files are read, written and checked with proto's std file types on
-/// tokio's blocking pool. Use it in an [`authenta_client::Client`] over
+/// Files are read, written and checked with std's files on tokio's
+/// blocking pool: authenta-client's default file source and sink over
+/// [`unblock`](AsyncRuntime::unblock) (`spawn_blocking`), the source
+/// reading a few 64 KiB chunks ahead of the connection. Use it in an [`authenta_client::Client`] over
 /// your own [`AsyncHttpClient`](authenta_client::AsyncHttpClient).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TokioRuntime;
@@ -37,14 +36,6 @@ impl AsyncRuntime for TokioRuntime {
         // Every RandomState gets fresh keys: hashing the same value gives a
         // new number each time.
         RandomState::new().hash_one(0u8)
-    }
-
-    fn file_source(&self, path: PathBuf, len: u64) -> Box<dyn AsyncUploadSource> {
-        Box::new(FileSource(authenta_client::FileSource::new(path, len)))
-    }
-
-    fn file_sink(&self, path: PathBuf) -> Box<dyn AsyncDownloadSink> {
-        Box::new(FileSink(Some(authenta_client::FileSink::new(path))))
     }
 
     async fn unblock<T: Send + 'static>(&self, work: Box<dyn FnOnce() -> T + Send + 'static>) -> T {

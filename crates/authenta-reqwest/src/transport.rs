@@ -11,7 +11,8 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use authenta_client::proto::{
-    ConfigError, EXPECT_CONTINUE_WAIT, RESPONSE_READ_LIMIT, RequestTimeout, TransportErrorKind,
+    ConfigError, upload::EXPECT_CONTINUE_WAIT, wire::RESPONSE_READ_LIMIT, wire::RequestTimeout,
+    wire::TransportErrorKind,
 };
 use authenta_client::{
     AsyncDownloadSink, AsyncHttpClient, AsyncUploadBody, DEFAULT_REQUEST_TIMEOUT,

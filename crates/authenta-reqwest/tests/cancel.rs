@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use authenta_emulator::{Emulator, Fault, FaultAction, KeySpec, RunningEmulator};
-use authenta_reqwest::proto::Checkpoint;
+use authenta_reqwest::proto::options::Checkpoint;
 use authenta_reqwest::{
     Client, Credentials, MediaStatus, ModelType, PollPolicy, RetryPolicy, UploadOptions,
 };

@@ -243,7 +243,7 @@ async fn a_slow_answer_times_out_and_a_get_is_retried() {
         matches!(
             err,
             authenta_reqwest::Error::Transport {
-                kind: authenta_reqwest::proto::TransportErrorKind::Timeout,
+                kind: authenta_reqwest::proto::wire::TransportErrorKind::Timeout,
                 attempts: 2,
                 ..
             }
@@ -365,4 +365,73 @@ async fn credentials_never_follow_a_redirect() {
     assert_eq!(err.status().map(|s| s.as_u16()), Some(302), "{err}");
     let stolen = tokio::time::timeout(Duration::from_millis(200), elsewhere.accept()).await;
     assert!(stolen.is_err(), "the redirect target got a connection");
+}
+
+/// `build` leaves a secret command to the first call, which runs it once
+/// (on tokio's blocking pool) however many calls start together; a command
+/// that fails is that call's error, with the message `build` would have
+/// given: it names the command, never the secret.
+#[cfg(unix)]
+#[tokio::test(flavor = "current_thread")]
+async fn build_leaves_the_secret_command_to_the_first_call() {
+    use authenta_reqwest::{ListQuery, SecretProvider, SecretSource};
+
+    let env = Env::new().await;
+    let (runs, store) = (env.dir.path().join("runs"), env.dir.path().join("store"));
+    std::fs::write(&store, &env.key.client_secret).unwrap();
+    // Slow, and counting its runs.
+    let command = format!(
+        "echo run >> '{}'; sleep 0.3; cat '{}'",
+        runs.display(),
+        store.display()
+    );
+    let build = |source: SecretSource| {
+        Client::builder()
+            .credentials_provider(SecretProvider::new(&env.key.client_id, source))
+            .base_url(env.emu.base_url())
+            .build()
+            .expect("a client")
+    };
+    let client = build(SecretSource::Command(command));
+    assert!(!runs.exists(), "build ran the secret command");
+    assert_eq!(client.config().credentials(), None);
+    assert!(format!("{client:?}").contains("not read yet"));
+    let runs_now = || {
+        std::fs::read_to_string(&runs)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+
+    let (first, second) = tokio::join!(
+        client.list(ListQuery::default()),
+        client.get("692f406f9f68d4b70080bb80")
+    );
+    first.expect("the first call reads the secret and lists");
+    assert_eq!(second.unwrap_err().status().map(|s| s.as_u16()), Some(404));
+    assert_eq!(runs_now(), 1, "two calls started together read it once");
+    client.list(ListQuery::default()).await.unwrap();
+    assert_eq!(runs_now(), 1, "read once, asked again only after a refusal");
+    assert_eq!(
+        client.read_credentials().await.unwrap().client_id(),
+        Some(env.key.client_id.as_str())
+    );
+
+    // Failing: the secret reaches stdout, and the command fails.
+    let failing = format!("cat '{}'; exit 3", store.display());
+    let expected = SecretSource::Command(failing.clone()).read().unwrap_err();
+    let client = build(SecretSource::Command(failing.clone()));
+    let err = client.list(ListQuery::default()).await.unwrap_err();
+    let message = err.to_string();
+    assert_eq!(message, expected.to_string());
+    assert!(
+        message.contains(&format!("the command `{failing}`")),
+        "{message}"
+    );
+    assert!(message.contains("exit status: 3"), "{message}");
+    assert!(!message.contains(&env.key.client_secret), "{message}");
+    assert!(!format!("{err:?}").contains(&env.key.client_secret));
+    assert_eq!(err.class(), ErrorClass::Config);
+    let again = client.read_credentials().await.unwrap_err();
+    assert_eq!(again.to_string(), message, "a failed read is tried again");
 }

@@ -9,15 +9,15 @@ use std::sync::{Arc, Mutex};
 use authenta_client::proto::engine::BatchStop;
 use authenta_client::proto::engine::flows::{Observer, Uploaded};
 use authenta_client::proto::{
-    CallOptions, Config, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy, UploadOptions,
-    UploadReceipt, UploadTarget,
+    CallOptions, Config, Credentials, PollPolicy, ProgressFn, QuotaUsage, RetryPolicy,
+    UploadOptions, UploadReceipt, UploadTarget,
 };
 use authenta_client::types::{
     CreateMediaRequest, CreatedMedia, ListQuery, Media, MediaId, MediaList, ResultDocument,
 };
 use authenta_client::{Blocking, media_id};
 
-use authenta_client::proto::{JobFile, JobOptions};
+use authenta_client::proto::{JobOptions, jobs::JobFile};
 use authenta_client::types::{
     Artifact, CreatedJob, Job, JobId, JobList, JobListQuery, JobParameters, JobStatus,
     JobStatusUpdate, SlotName, TaskType,
@@ -85,6 +85,13 @@ impl Client {
     /// The quota this client's requests spent so far, by class.
     pub fn usage(&self) -> QuotaUsage {
         self.inner.usage()
+    }
+
+    /// The key's credentials: those requests are built with (`build` read
+    /// the provider's). Sends nothing; the async backend's twin reads a
+    /// provider not read yet.
+    pub fn read_credentials(&self) -> Result<Credentials> {
+        self.inner.read_credentials()
     }
 
     /// The retry policy.

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use authenta_client::http::{Request, Response};
 use authenta_client::proto::{
-    EXPECT_CONTINUE_WAIT, RESPONSE_READ_LIMIT, RequestTimeout, TransportErrorKind,
+    upload::EXPECT_CONTINUE_WAIT, wire::RESPONSE_READ_LIMIT, wire::RequestTimeout,
+    wire::TransportErrorKind,
 };
 use authenta_client::types::redact_url;
 use authenta_client::{

@@ -15,7 +15,9 @@ use authenta_ureq::proto::engine::flows::SourceInfo;
 use authenta_ureq::proto::engine::job_batch::JobBatchWait;
 use authenta_ureq::proto::engine::jobs::{JobUpload, RunJob, SlotSelector};
 use authenta_ureq::proto::types::{JobParameters, JobStatus, SlotName, TaskType};
-use authenta_ureq::proto::{CancelJob, DeleteJob, GetJob, JobFile, PollPolicy, ProtocolError};
+use authenta_ureq::proto::{
+    PollPolicy, ProtocolError, jobs::JobFile, ops::CancelJob, ops::DeleteJob, ops::GetJob,
+};
 use authenta_ureq::{Client, Credentials, Error, RetryPolicy};
 
 const PNG: &[u8] = include_bytes!("../../../samples/test-pattern.png");

@@ -72,7 +72,7 @@ macro_rules! conformance {
             #[test]
             fn $case() {
                 authenta_tests::env::with_kind(
-                    authenta_proto::CredentialKind::$kind,
+                    authenta_proto::credentials::CredentialKind::$kind,
                     crate::cases::$case::<$backend>,
                 );
             }

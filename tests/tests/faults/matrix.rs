@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use authenta_emulator::FaultStage;
 use authenta_proto::engine::batch::STALE_LIST_READS;
-use authenta_proto::{ErrorClass, RetryPolicy, TransportErrorKind};
+use authenta_proto::{ErrorClass, RetryPolicy, wire::TransportErrorKind};
 
 /// The retry policy every row runs with: three attempts, backoff ceilings
 /// of 20 and 40 ms, a `Retry-After` honoured up to 5 s.
@@ -67,6 +67,27 @@ pub enum Step {
     ListAll,
     /// Proto's batch waiter over two records (`GET /media` pages).
     Batch,
+    /// `Client::create_job`: `POST /v1/jobs`.
+    JobCreate,
+    /// `Client::run_job` of a two-slot job (face intelligence, original and
+    /// reference): the first slot's `PUT`.
+    JobSlot,
+    /// The same run: the second slot's `PUT`, once the first is stored.
+    JobSlotSecond,
+    /// `Client::run_job` of a one-slot job: `POST /v1/jobs/{id}/finalize`.
+    JobFinalize,
+    /// `Client::get_job`: `GET /v1/jobs/{id}`.
+    JobGet,
+    /// `Client::list_jobs`: one page of `GET /v1/jobs`.
+    JobList,
+    /// `Client::cancel_job`: `POST /v1/jobs/{id}/cancel`.
+    JobCancel,
+    /// `Client::delete_job`: `DELETE /v1/jobs/{id}`.
+    JobDelete,
+    /// `Client::wait_job_with`: polls of `GET /v1/jobs/{id}` until final.
+    JobWait,
+    /// `Client::download_artifact`: a job's heatmap artifact.
+    JobArtifact,
 }
 
 impl Step {
@@ -84,7 +105,38 @@ impl Step {
             Step::Wait => "wait (polls of `GET /media/{mid}`)",
             Step::ListAll => "every page (`list_all`, `GET /media`)",
             Step::Batch => "batch wait of 2 records (`GET /media` pages)",
+            Step::JobCreate => "job create (`POST /v1/jobs`)",
+            Step::JobSlot => "job slot upload (`PUT`, the first of two slots, from a file)",
+            Step::JobSlotSecond => {
+                "job slot upload (`PUT`, the second of two slots, the first stored)"
+            }
+            Step::JobFinalize => "job finalize (`POST /v1/jobs/{id}/finalize`, in `run_job`)",
+            Step::JobGet => "job get (`GET /v1/jobs/{id}`)",
+            Step::JobList => "job list page (`GET /v1/jobs`)",
+            Step::JobCancel => "job cancel (`POST /v1/jobs/{id}/cancel`)",
+            Step::JobDelete => "job delete (`DELETE /v1/jobs/{id}`)",
+            Step::JobWait => "job wait (polls of `GET /v1/jobs/{id}`)",
+            Step::JobArtifact => "job artifact download (a heatmap's `downloadUrl`)",
         }
+    }
+
+    /// The jobs API's steps: the create, the finalize, then the others.
+    pub const JOBS: [Step; 10] = [
+        Step::JobCreate,
+        Step::JobFinalize,
+        Step::JobSlot,
+        Step::JobSlotSecond,
+        Step::JobGet,
+        Step::JobList,
+        Step::JobCancel,
+        Step::JobDelete,
+        Step::JobWait,
+        Step::JobArtifact,
+    ];
+
+    /// Whether the step is of the jobs API (generation 2: an API key).
+    pub fn is_job(self) -> bool {
+        Step::JOBS.contains(&self)
     }
 
     /// Whether the step goes to S3 (the upload or a download URL) rather
@@ -92,7 +144,13 @@ impl Step {
     pub fn is_storage(self) -> bool {
         matches!(
             self,
-            Step::Upload | Step::UploadStream | Step::Result | Step::Heatmap
+            Step::Upload
+                | Step::UploadStream
+                | Step::Result
+                | Step::Heatmap
+                | Step::JobSlot
+                | Step::JobSlotSecond
+                | Step::JobArtifact
         )
     }
 }
@@ -275,9 +333,9 @@ impl Fault {
             Fault::Status503RetryAfter => "503, empty, `Retry-After: 1`",
             Fault::Status504Late => "504 after 300 ms",
             Fault::Aa001 => "429 `AA001` (quota spent)",
-            Fault::Iam002 => "403 `IAM002` (permission missing)",
-            Fault::Iam001 => "401 `IAM001` (wrong secret)",
-            Fault::U007 => "`U007` (no credits)",
+            Fault::Iam002 => "403 `IAM002` (permission missing; `FORBIDDEN` on jobs)",
+            Fault::Iam001 => "401 `IAM001` (wrong secret; `INVALID_API_KEY` on jobs)",
+            Fault::U007 => "`U007` (no credits; `INSUFFICIENT_BALANCE` at a job's finalize)",
             Fault::UnknownCode => "unknown code `ZZ042`, unknown status 463",
             Fault::Refused => "connection refused",
             Fault::ResetBeforeAnswer => "reset before any answer",
@@ -307,7 +365,7 @@ impl Fault {
             Fault::StaleList => {
                 "a list that lags (`UPLOADED`) behind `GET /media/{mid}` (`PROCESSED`)"
             }
-            Fault::DotMid => "200 whose record's `mid` is `..`",
+            Fault::DotMid => "200 whose record's `mid` (a job's id) is `..`",
             Fault::UploadStall => {
                 "stall mid-upload past the upload stall timeout (no overall upload timeout)"
             }
@@ -316,8 +374,196 @@ impl Fault {
         }
     }
 
-    /// The steps it strikes and the outcome on each.
+    /// The steps it strikes and the outcome on each: `/media`'s, then the
+    /// jobs API's.
     pub fn rows(self) -> Vec<(Step, Expect)> {
+        let mut rows = self.media_rows();
+        rows.extend(self.job_rows());
+        rows
+    }
+
+    /// The jobs API's steps it strikes and the outcome on each. Never a
+    /// create sent twice (it would make a second job); a cancel is retried
+    /// (a retry finding the job cancelled has succeeded); a finalize that
+    /// may have been taken is resent only after a read of the job found it
+    /// still waiting, after the policy's backoff or `Retry-After`, within
+    /// its attempts.
+    fn job_rows(self) -> Vec<(Step, Expect)> {
+        use ErrorClass::{Authentication, Credits, InvalidInput, NotFound, Permission, Server};
+        use Step::*;
+        use TransportErrorKind::{Connect, Interrupted, Timeout};
+        let all = policy().max_attempts;
+        let api = [JobCreate, JobGet, JobList, JobCancel, JobDelete];
+        let each = |steps: &[Step], expect: Expect| -> Vec<(Step, Expect)> {
+            steps.iter().map(|s| (*s, expect)).collect()
+        };
+        // The API steps and one more.
+        let plus = |extra: Step| -> Vec<Step> {
+            let mut steps = api.to_vec();
+            steps.push(extra);
+            steps
+        };
+        let network = |kind| fails(1, ErrorClass::Network, Kind::Network(kind));
+        // An answer lost, cut or late: the create fails (never sent twice),
+        // the finalize is read and waited for, the others retried once.
+        let lost = |create: Expect, others: &[Step]| -> Vec<(Step, Expect)> {
+            let mut rows = vec![(JobCreate, create), (JobFinalize, ok(1))];
+            rows.extend(each(others, ok(2)));
+            rows
+        };
+        match self {
+            // Finalized, the answer lost: read (queued), then waited for;
+            // cancelled, the answer lost: the retry finds it cancelled.
+            Fault::Status500Json => {
+                lost(fails(1, Server, Kind::Api(500, "EMU500")), &Step::JOBS[2..])
+            }
+            Fault::Status502Html => vec![
+                (JobCreate, fails(1, Server, Kind::Http(502))),
+                (JobSlot, fails(all, Server, Kind::Upload(502, ""))),
+                (JobSlotSecond, fails(all, Server, Kind::Upload(502, ""))),
+                (JobFinalize, fails(all, Server, Kind::Http(502))),
+                (JobGet, fails(all, Server, Kind::Http(502))),
+                (JobList, fails(all, Server, Kind::Http(502))),
+                (JobCancel, fails(all, Server, Kind::Http(502))),
+                (JobDelete, fails(all, Server, Kind::Http(502))),
+                (JobWait, ok(all + 1)),
+                (JobArtifact, fails(all, Server, Kind::Http(502))),
+            ],
+            Fault::Status503RetryAfter => {
+                let mut rows = vec![(JobCreate, fails(1, Server, Kind::Http(503)))];
+                // Every step but the create.
+                rows.extend(each(&Step::JOBS[1..], ok_after(2, RETRY_AFTER)));
+                rows
+            }
+            Fault::Status504Late => {
+                let mut rows = vec![(JobCreate, fails(1, Server, Kind::Http(504)))];
+                rows.extend(each(
+                    &[
+                        JobSlot,
+                        JobFinalize,
+                        JobGet,
+                        JobList,
+                        JobCancel,
+                        JobDelete,
+                        JobArtifact,
+                    ],
+                    ok(2),
+                ));
+                rows
+            }
+            // Generation 2 has no quotas.
+            Fault::Aa001 => vec![],
+            Fault::Iam002 => each(&api, fails(1, Permission, Kind::Api(403, "FORBIDDEN"))),
+            Fault::Iam001 => each(
+                &api,
+                fails(1, Authentication, Kind::Api(401, "INVALID_API_KEY")),
+            ),
+            Fault::U007 => vec![(
+                JobFinalize,
+                fails(1, Credits, Kind::Api(402, "INSUFFICIENT_BALANCE")),
+            )],
+            Fault::UnknownCode => each(
+                &plus(JobFinalize),
+                fails(1, InvalidInput, Kind::Api(463, "ZZ042")),
+            ),
+            Fault::Refused => each(
+                &plus(JobArtifact),
+                fails(all, ErrorClass::Network, Kind::Network(Connect)),
+            ),
+            Fault::ResetBeforeAnswer => lost(network(Interrupted), &Step::JOBS[2..]),
+            Fault::ResetMidBody | Fault::Truncated => lost(
+                network(Interrupted),
+                &[JobGet, JobList, JobCancel, JobWait, JobArtifact],
+            ),
+            Fault::SlowAnswer => lost(
+                network(Timeout),
+                &[JobGet, JobList, JobCancel, JobDelete, JobWait, JobArtifact],
+            ),
+            Fault::StallMidUpload | Fault::UploadStall => each(&[JobSlot, JobSlotSecond], ok(2)),
+            Fault::NotJson => vec![
+                (JobCreate, fails(1, Server, Kind::Decode(200))),
+                (JobSlot, fails(1, Server, Kind::Upload(200, ""))),
+                // Taken (a 200): read, then waited for.
+                (JobFinalize, ok(1)),
+                (JobGet, fails(1, Server, Kind::Decode(200))),
+                (JobList, fails(1, Server, Kind::Decode(200))),
+                (JobCancel, fails(1, Server, Kind::Decode(200))),
+                (JobDelete, fails(1, Server, Kind::Decode(200))),
+            ],
+            Fault::MissingField | Fault::OverCap => vec![
+                (JobCreate, fails(1, Server, Kind::Decode(200))),
+                (JobFinalize, ok(1)),
+                (JobGet, fails(1, Server, Kind::Decode(200))),
+                (JobList, fails(1, Server, Kind::Decode(200))),
+            ],
+            Fault::Redirect => {
+                let mut rows = each(&plus(JobFinalize), fails(1, Server, Kind::Http(307)));
+                rows.push((JobSlot, fails(1, Server, Kind::Upload(307, ""))));
+                rows.push((JobArtifact, fails(1, Server, Kind::Http(307))));
+                rows
+            }
+            Fault::SignatureDoesNotMatch => vec![
+                (
+                    JobSlot,
+                    fails(1, InvalidInput, Kind::Upload(403, "SignatureDoesNotMatch")),
+                ),
+                (
+                    JobSlotSecond,
+                    fails(1, InvalidInput, Kind::Upload(403, "SignatureDoesNotMatch")),
+                ),
+                (JobArtifact, fails(1, InvalidInput, Kind::Http(403))),
+            ],
+            Fault::AccessDeniedExpired => vec![
+                (
+                    JobSlot,
+                    fails(1, InvalidInput, Kind::Upload(403, "AccessDenied")),
+                ),
+                (JobArtifact, fails(1, InvalidInput, Kind::Http(403))),
+            ],
+            Fault::EntityTooLarge => vec![(
+                JobSlot,
+                fails(1, InvalidInput, Kind::Upload(400, "EntityTooLarge")),
+            )],
+            Fault::NoSuchKey => vec![
+                (
+                    JobSlot,
+                    fails(1, InvalidInput, Kind::Upload(404, "NoSuchKey")),
+                ),
+                (JobArtifact, fails(1, NotFound, Kind::Http(404))),
+            ],
+            Fault::SlowDown => vec![
+                (JobSlot, ok_after(2, RETRY_AFTER)),
+                (JobSlotSecond, ok_after(2, RETRY_AFTER)),
+                (JobArtifact, ok_after(2, RETRY_AFTER)),
+            ],
+            Fault::IdleClosed => each(&plus(JobArtifact), ok(1)),
+            Fault::RefusedEarly => vec![(
+                JobSlot,
+                fails(1, InvalidInput, Kind::Upload(403, "AccessDenied")),
+            )],
+            // Past the policy's most: the finalize is not resent (the job
+            // read, still waiting), a wait polls again later.
+            Fault::HugeRetryAfter => vec![
+                (JobFinalize, fails(1, Server, Kind::Http(503))),
+                (JobGet, fails(1, Server, Kind::Http(503))),
+                (JobWait, ok(2)),
+            ],
+            // A throttle refused the request: even a create is sent again.
+            Fault::Throttled => each(
+                &[JobCreate, JobFinalize, JobGet, JobList],
+                fails(all, Server, Kind::Http(429)),
+            ),
+            Fault::DotMid => each(
+                &[JobCreate, JobGet, JobList],
+                fails(1, Server, Kind::Decode(200)),
+            ),
+            // `GET /media`'s faults; the upload URL of a job is the server's.
+            Fault::IgnoreOffset | Fault::StaleList | Fault::PlainHttp => vec![],
+        }
+    }
+
+    /// `/media`'s steps it strikes and the outcome on each.
+    fn media_rows(self) -> Vec<(Step, Expect)> {
         use ErrorClass::{
             Authentication, Credits, InvalidInput, NotFound, Permission, Quota, Server,
         };
@@ -532,7 +778,8 @@ fn is_natural(fault: Fault, step: Step) -> bool {
         | Fault::Refused
         | Fault::RefusedEarly
         | Fault::PlainHttp => true,
-        Fault::AccessDeniedExpired | Fault::NoSuchKey => step == Step::Upload,
+        Fault::AccessDeniedExpired => matches!(step, Step::Upload | Step::JobSlot),
+        Fault::NoSuchKey => step == Step::Upload,
         _ => false,
     }
 }
@@ -562,29 +809,46 @@ pub fn stage(fault: Fault, step: Step) -> FaultStage {
             | NoSuchKey
             | SlowDown
     );
+    let lost_answer = matches!(
+        fault,
+        Status500Json | ResetBeforeAnswer | MissingField | OverCap
+    );
     match step {
-        Step::Create
-            if matches!(
-                fault,
-                Status500Json | ResetBeforeAnswer | MissingField | OverCap
-            ) =>
+        Step::Create | Step::JobCreate if lost_answer => FaultStage::After,
+        // The finalize taken, its answer lost, unreadable or late.
+        Step::JobFinalize if lost_answer || matches!(fault, NotJson | SlowAnswer) => {
+            FaultStage::After
+        }
+        Step::JobCancel if matches!(fault, Status500Json | ResetBeforeAnswer) => FaultStage::After,
+        Step::Upload | Step::UploadStream | Step::JobSlot | Step::JobSlotSecond
+            if replaces_answer =>
         {
             FaultStage::After
         }
-        Step::Upload | Step::UploadStream if replaces_answer => FaultStage::After,
         _ => FaultStage::Before,
     }
 }
 
-/// Whether the row's own call creates a record on the server before the
-/// fault strikes (checked: exactly one record more).
+/// Whether the row's own call creates a record (or a job) on the server
+/// before the fault strikes (checked: exactly one more).
 pub fn creates_record(fault: Fault, step: Step) -> bool {
     // `truncate` and `resetMidBody` always let the server handle the
     // request: they cut its real answer.
-    step == Step::Create
+    matches!(step, Step::Create | Step::JobCreate)
         && !is_natural(fault, step)
         && (stage(fault, step) == FaultStage::After
             || matches!(fault, Fault::ResetMidBody | Fault::Truncated))
+}
+
+/// Whether a request the injected fault struck was handled by the server
+/// all the same (struck after, or a fault that cuts or delays the real
+/// answer).
+pub fn handles(fault: Fault, step: Step) -> bool {
+    stage(fault, step) == FaultStage::After
+        || matches!(
+            fault,
+            Fault::ResetMidBody | Fault::Truncated | Fault::SlowAnswer | Fault::StallMidUpload
+        )
 }
 
 /// How the row makes the fault happen.
@@ -592,15 +856,20 @@ pub fn how(fault: Fault, step: Step) -> String {
     let natural = match (fault, step) {
         (Fault::Aa001, Step::Create | Step::Delete) => Some("a key whose mutation quota is 0"),
         (Fault::Aa001, _) => Some("a key whose query quota is 0"),
-        (Fault::Iam002, Step::Create) => Some("a key without `Write`"),
-        (Fault::Iam002, Step::Delete) => Some("a key without `Delete`"),
+        (Fault::Iam002, Step::Create | Step::JobCreate | Step::JobCancel) => {
+            Some("a key without `Write`")
+        }
+        (Fault::Iam002, Step::Delete | Step::JobDelete) => Some("a key without `Delete`"),
         (Fault::Iam002, _) => Some("a key without `Read`"),
+        (Fault::Iam001, s) if s.is_job() => Some("a wrong API key"),
         (Fault::Iam001, _) => Some("a wrong client secret"),
         (Fault::U007, _) => Some("no credits left (the emulator answers HTTP 402)"),
         (Fault::Refused, Step::Upload) => Some("the upload URL on a closed port"),
-        (Fault::Refused, Step::Result | Step::Heatmap) => Some("the download URL on a closed port"),
+        (Fault::Refused, Step::Result | Step::Heatmap | Step::JobArtifact) => {
+            Some("the download URL on a closed port")
+        }
         (Fault::Refused, _) => Some("the base URL on a closed port"),
-        (Fault::AccessDeniedExpired, Step::Upload) => {
+        (Fault::AccessDeniedExpired, Step::Upload | Step::JobSlot) => {
             Some("S3 itself: upload URLs signed 2 h ago for 1 h")
         }
         (Fault::NoSuchKey, Step::Upload) => Some("S3 itself: the record deleted before its upload"),
@@ -658,11 +927,16 @@ pub fn how(fault: Fault, step: Step) -> String {
     if fault == Fault::Redirect {
         text.push_str(", to a listener on another port");
     }
+    if step == Step::JobSlotSecond {
+        text.push_str(", on the second slot's `PUT` (the first let through)");
+    }
     if stage(fault, step) == FaultStage::After || creates_record(fault, step) {
-        text.push_str(if step == Step::Create {
-            ", after the record is created"
-        } else {
-            ", once the body is read"
+        text.push_str(match step {
+            Step::Create => ", after the record is created",
+            Step::JobCreate => ", after the job is created",
+            Step::JobFinalize => ", after the job is finalized",
+            Step::JobCancel => ", after the job is cancelled",
+            _ => ", once the body is read",
         });
     }
     text
@@ -681,7 +955,32 @@ fn plural(n: u32) -> &'static str {
 }
 
 /// The outcome in words.
-pub fn describe(fault: Fault, expect: Expect) -> String {
+pub fn describe(fault: Fault, step: Step, expect: Expect) -> String {
+    let text = describe_outcome(fault, expect);
+    // Handled before the retry: a cancel struck after, or its answer cut.
+    let cancelled_first = stage(fault, step) == FaultStage::After
+        || matches!(fault, Fault::ResetMidBody | Fault::Truncated);
+    if step == Step::JobCancel
+        && cancelled_first
+        && matches!(expect, Expect::Recovers { attempts: 2.., .. })
+    {
+        return format!("{text}; the retry finds the job cancelled: done");
+    }
+    if step != Step::JobFinalize {
+        return text;
+    }
+    match expect {
+        Expect::Recovers { attempts: 1, .. } => {
+            "succeeds, 1 finalize: the job read (finalized), then waited for".to_owned()
+        }
+        Expect::Recovers { .. } | Expect::Fails { attempts: 2.., .. } => {
+            format!("{text}; each resend after a read found the job waiting for it")
+        }
+        Expect::Fails { .. } => text,
+    }
+}
+
+fn describe_outcome(fault: Fault, expect: Expect) -> String {
     match expect {
         Expect::Recovers { attempts: 1, .. } => "succeeds, 1 request".to_owned(),
         Expect::Recovers { attempts, .. } if fault == Fault::StaleList => format!(
@@ -788,7 +1087,17 @@ most that (or the backoff ceiling) plus the fault's own delay and a scheduling \
 slack;\n\
 - a typed error carries its class, status, code and the record's `mid` where \
 there is one; a redirect is never followed (a listener at its `Location` \
-sees no connection).\n\n\
+sees no connection);\n\
+- on the jobs rows (an API key: the jobs API is generation 2's): never a \
+second `POST /v1/jobs` for one call, and never a duplicate job; a finalize \
+is sent again only after a `GET` of the job found it still waiting for one, \
+is never refused as finalized already (no 400), and a job spends at most one \
+credit; a refused slot upload never finalizes (no finalize request, the job \
+left `created` or `waiting_for_finalize`, no credit spent), and the slots \
+before it stay stored; every slot's stored bytes are \
+its file's; a failed artifact download leaves no file behind.\n\n\
+On the finalize rows the requests counted are the finalizes; on the slot \
+rows, the struck slot's `PUT`s.\n\n\
 \"made by\" names the emulator's fault (`action.kind`, see \
 `crates/authenta-emulator/README.md`) or the real refusal the row sets up.\n\n",
     );
@@ -801,7 +1110,15 @@ fails with `Interrupted` after 1 request and is not retried, since it may \
 have reached the server. The suite's async client keeps its runtime running \
 (one worker thread), as an async program does.\n\
 - A redirect's error is class `Server` (a 3xx is neither the caller's mistake \
-nor a refusal).\n\n",
+nor a refusal).\n\
+- The jobs API has no quotas (no `AA001` rows) and no offset (no \
+`ignoreOffset`, `staleList` rows); its upload URLs are the server's (no \
+`http://` row).\n\
+- A finalize still on its way into the server when the client's timeout \
+ends can be overtaken by the client's read of the job: the read finds the \
+job waiting, the resend is taken, and the late one is refused (400; no \
+credit spent twice). So the slow-answer row on finalize delays the answer \
+of a finalize the server took.\n\n",
     );
     out.push_str("| fault | step | made by | outcome |\n|---|---|---|---|\n");
     for (fault, step, expect) in &rows {
@@ -810,7 +1127,7 @@ nor a refusal).\n\n",
             fault.label(),
             step.label(),
             how(*fault, *step),
-            describe(*fault, *expect)
+            describe(*fault, *step, *expect)
         ));
     }
     out

@@ -7,8 +7,14 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use authenta_emulator::{Fault as Injected, FaultAction, FaultBody, FaultStage, KeySpec};
-use authenta_proto::types::{CreatedMedia, ListQuery, Media, MediaId, Permission, ResultDocument};
-use authenta_proto::{Error, ProtocolError, UploadTarget};
+use authenta_proto::types::{
+    Artifact, ArtifactKind, CreatedMedia, Job, JobId, JobListQuery, JobParameters, JobStatus,
+    ListQuery, Media, MediaId, Permission, ResultDocument, SlotName, TaskType,
+};
+use authenta_proto::{
+    Credentials, Error, JobOptions, ProtocolError, UploadTarget, credentials::CredentialKind,
+    jobs::JobFile,
+};
 use authenta_tests::env::{png_bytes, png_request};
 use authenta_tests::{Backend, Env, Settings};
 
@@ -35,7 +41,15 @@ pub fn fault<B: Backend>(fault: Fault) {
     let failures: Vec<String> = std::thread::scope(|scope| {
         let handles: Vec<_> = rows
             .iter()
-            .map(|(step, expect)| scope.spawn(move || row::<B>(fault, *step, *expect)))
+            .map(|(step, expect)| {
+                scope.spawn(move || match step.is_job() {
+                    // The jobs API is generation 2's: an API key.
+                    true => authenta_tests::env::with_kind(CredentialKind::ApiKey, || {
+                        row::<B>(fault, *step, *expect)
+                    }),
+                    false => row::<B>(fault, *step, *expect),
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -72,6 +86,14 @@ struct Fixture {
     heatmap: Option<Vec<u8>>,
     /// The records of a batch.
     batch: Vec<MediaId>,
+    /// The job of a job get, list, cancel, delete, wait or artifact.
+    job: Option<JobId>,
+    /// The files of a `run_job`, per slot.
+    slots: Vec<(SlotName, PathBuf)>,
+    /// The artifact downloaded (its URL moved by a row that needs it).
+    artifact: Option<Artifact>,
+    /// The artifact's bytes downloaded without a fault.
+    artifact_bytes: Option<Vec<u8>>,
 }
 
 /// What the step returned.
@@ -86,6 +108,14 @@ enum Done {
     Waited(Box<Media>),
     ListedAll(Vec<MediaId>),
     Batch(Vec<Media>),
+    JobCreated,
+    JobRan(Box<Job>),
+    JobGot(Box<Job>),
+    JobListed(Vec<JobId>, u64),
+    JobCancelled(JobStatus),
+    JobDeleted,
+    JobWaited(Box<Job>),
+    Artifact(Option<u64>),
 }
 
 /// The armed fault, and what the row must know of it.
@@ -127,6 +157,7 @@ fn closed_addr() -> String {
 fn route(step: Step, fixture: &Fixture) -> (&'static str, String) {
     let mid = || fixture.mid.as_ref().expect("a record").as_str().to_owned();
     let media = || fixture.media.as_ref().expect("a processed record");
+    let job = || fixture.job.as_ref().expect("a job").as_str().to_owned();
     match step {
         Step::Create => ("POST", "/api/media".to_owned()),
         Step::Get | Step::Wait => ("GET", format!("/api/media/{}", mid())),
@@ -135,8 +166,56 @@ fn route(step: Step, fixture: &Fixture) -> (&'static str, String) {
         Step::Upload | Step::UploadStream => ("PUT", "/authenta-storage/".to_owned()),
         Step::Result => ("GET", path_of(media().result_url.as_deref().unwrap())),
         Step::Heatmap => ("GET", path_of(media().heatmap_url.as_deref().unwrap())),
+        Step::JobCreate => ("POST", JOBS.to_owned()),
+        Step::JobList => ("GET", JOBS.to_owned()),
+        Step::JobGet | Step::JobWait => ("GET", format!("{JOBS}/{}", job())),
+        Step::JobCancel => ("POST", format!("{JOBS}/{}/cancel", job())),
+        Step::JobDelete => ("DELETE", format!("{JOBS}/{}", job())),
+        // Whatever the job's id: the one finalize (or PUT) of the run.
+        Step::JobFinalize => ("POST", format!("{JOBS}/")),
+        Step::JobSlot | Step::JobSlotSecond => ("PUT", "/authenta-storage/".to_owned()),
+        Step::JobArtifact => (
+            "GET",
+            path_of(
+                fixture
+                    .artifact
+                    .as_ref()
+                    .and_then(|a| a.download_url.as_deref())
+                    .expect("an artifact"),
+            ),
+        ),
     }
 }
+
+/// The method and path the row counts: the step's own request, once
+/// known (a `run_job`'s finalize and first slot are named after its job).
+fn counted(env: &Env, step: Step, fixture: &Fixture) -> (&'static str, String) {
+    let job = || env.emu.jobs().first().map(|j| j.id);
+    match step {
+        Step::JobCreate => ("POST", JOBS.to_owned()),
+        Step::JobFinalize => (
+            "POST",
+            format!("{JOBS}/{}/finalize", job().unwrap_or_default()),
+        ),
+        Step::JobSlot | Step::JobSlotSecond => {
+            let slot = match step {
+                Step::JobSlot => "/original.media",
+                _ => "/reference.media",
+            };
+            let path = env
+                .emu
+                .upload_requests()
+                .into_iter()
+                .map(|r| r.path)
+                .find(|p| p.ends_with(slot));
+            ("PUT", path.unwrap_or_else(|| "/nothing-sent".to_owned()))
+        }
+        _ => route(step, fixture),
+    }
+}
+
+/// The jobs API's path.
+const JOBS: &str = "/api/v1/jobs";
 
 /// The size of the file a row uploads.
 fn size(fault: Fault) -> usize {
@@ -182,8 +261,68 @@ fn setup<B: Backend>(env: &Env, client: &B, fault: Fault, step: Step) -> Fixture
             fixture.mid = Some(media.mid.clone());
             fixture.media = Some(media);
         }
+        Step::JobCreate => {}
+        Step::JobGet | Step::JobList | Step::JobCancel | Step::JobDelete => {
+            let created = client
+                .create_job(TaskType::AiImageDetection, &[job_file("setup.png")])
+                .unwrap();
+            fixture.job = Some(created.job.id);
+        }
+        Step::JobSlot | Step::JobSlotSecond => {
+            fixture.slots = vec![
+                (SlotName::Original, env.png("original.png", size(fault))),
+                (
+                    SlotName::Reference,
+                    env.png("reference.png", REFERENCE_SIZE),
+                ),
+            ];
+        }
+        Step::JobFinalize => {
+            fixture.slots = vec![(SlotName::Original, env.png("photo.png", SIZE))];
+        }
+        Step::JobWait | Step::JobArtifact => {
+            let file = env.png("processed.png", SIZE);
+            let job = client
+                .run_job(
+                    TaskType::AiImageDetection,
+                    &[(SlotName::Original, file)],
+                    &JobOptions::new(),
+                )
+                .unwrap();
+            let artifact = job
+                .artifacts
+                .iter()
+                .find(|a| a.kind == Some(ArtifactKind::Heatmap))
+                .cloned()
+                .expect("a heatmap artifact");
+            let clean = env.dir.path().join("clean.png");
+            client
+                .download_artifact(&artifact, &clean)
+                .unwrap()
+                .unwrap();
+            fixture.artifact_bytes = Some(std::fs::read(&clean).unwrap());
+            fixture.artifact = Some(artifact);
+            fixture.job = Some(job.id);
+        }
     }
     fixture
+}
+
+/// The size of a two-slot job's reference image.
+const REFERENCE_SIZE: usize = 8 * 1024;
+
+/// A small PNG for a job's original slot.
+fn job_file(name: &str) -> JobFile {
+    JobFile::from_bytes(SlotName::Original, name, &png_bytes(100), None).unwrap()
+}
+
+/// The options of the two-slot job: face intelligence with its similarity
+/// check (so the reference slot is taken).
+fn similarity() -> JobOptions {
+    JobOptions::new().parameters(JobParameters {
+        is_similarity_check: Some(true),
+        ..JobParameters::v1()
+    })
 }
 
 fn status(status: u16, body: FaultBody, retry_after: Option<u64>) -> FaultAction {
@@ -214,6 +353,13 @@ fn s3_error(status: u16, code: &str, message: Option<&str>) -> FaultAction {
 /// A record without `status`, with a pre-signed `uploadUrl` near its start
 /// whose signature must not reach an error.
 const RECORD_LACKING: &str = r#"{"mid":"0123456789abcdef01234567","uploadUrl":"http://127.0.0.1:9/authenta-storage/k?X-Amz-Credential=AKIA&X-Amz-Signature=5ec7e75160a7","name":"x.png","type":"Image","modelType":"AC-1","createdAt":"2025-12-02T19:39:27.525Z"}"#;
+
+/// A job (a created job, a job, a finalize's answer) without its id or
+/// `status`, with a pre-signed `uploadUrl`.
+const JOB_LACKING: &str = r#"{"taskTypeId":1,"inputs":[{"slotName":"original","uploadUrl":"http://127.0.0.1:9/authenta-storage/k?X-Amz-Credential=AKIA&X-Amz-Signature=5ec7e75160a7"}]}"#;
+
+/// A whole job (a created job too) whose id is `..`.
+const DOT_JOB: &str = r#"{"jobId":"..","status":"waiting_for_finalize","inputs":[{"slotName":"original","uploadUrl":"http://127.0.0.1:9/authenta-storage/k"}]}"#;
 
 /// The signature in [`RECORD_LACKING`].
 const SIGNATURE: &str = "5ec7e75160a7";
@@ -255,6 +401,12 @@ fn arm<B: Backend>(
         };
         armed.id = Some((env.emu.inject_fault(fault).unwrap(), times));
     };
+    if step == Step::JobSlotSecond {
+        // Struck first, changing nothing: the first slot's PUT, so that the
+        // fault armed next strikes the second's.
+        let pass = Injected::new(prefix.clone(), FaultAction::Delay { millis: 0 }).method(method);
+        env.emu.inject_fault(pass).unwrap();
+    }
     let stage = crate::matrix::stage(fault, step);
     let all = policy().max_attempts;
     let with_policy = |mut s: Settings| {
@@ -263,7 +415,7 @@ fn arm<B: Backend>(
     };
     let key = |spec: KeySpec| {
         let key = env.key(spec);
-        with_policy(env.settings_for(&key.client_id, &key.client_secret))
+        with_policy(env.settings_with(env.credentials(&key)))
     };
     match fault {
         Fault::Status500Json => inject(&mut armed, status(500, FaultBody::Json, None), 1, stage),
@@ -314,8 +466,8 @@ fn arm<B: Backend>(
         }
         Fault::Iam002 => {
             let missing = match step {
-                Step::Create => Permission::Write,
-                Step::Delete => Permission::Delete,
+                Step::Create | Step::JobCreate | Step::JobCancel => Permission::Write,
+                Step::Delete | Step::JobDelete => Permission::Delete,
                 _ => Permission::Read,
             };
             let granted = [Permission::Read, Permission::Write, Permission::Delete]
@@ -324,9 +476,10 @@ fn arm<B: Backend>(
             armed.settings = Some(key(KeySpec::new("lacking").permissions(granted)));
         }
         Fault::Iam001 => {
-            armed.settings = Some(with_policy(
-                env.settings_for(&env.key.client_id, "not-the-secret"),
-            ));
+            armed.settings = Some(with_policy(match step.is_job() {
+                true => env.settings_with(Credentials::api_key(WRONG_API_KEY)),
+                false => env.settings_for(&env.key.client_id, "not-the-secret"),
+            }));
         }
         Fault::U007 => env.emu.set_credits(0).unwrap(),
         Fault::UnknownCode => inject(
@@ -347,6 +500,13 @@ fn arm<B: Backend>(
                         .unwrap();
                     let url = refused(&created.upload_url, &closed);
                     fixture.target = Some(target_with(&created, Some(url)));
+                }
+                Step::JobArtifact => {
+                    let artifact = fixture.artifact.as_mut().unwrap();
+                    artifact.download_url = artifact
+                        .download_url
+                        .as_deref()
+                        .map(|u| refused(u, &closed));
                 }
                 Step::Result | Step::Heatmap => {
                     let media = fixture.media.as_mut().unwrap();
@@ -383,6 +543,8 @@ fn arm<B: Backend>(
         Fault::MissingField => {
             let body = match step {
                 Step::List => r#"{"limit":10,"offset":0,"data":[]}"#,
+                Step::JobList => r#"{"data":[]}"#,
+                s if s.is_job() => JOB_LACKING,
                 _ => RECORD_LACKING,
             };
             inject(&mut armed, respond(200, body), 1, stage)
@@ -390,6 +552,10 @@ fn arm<B: Backend>(
         Fault::DotMid => {
             let body = match step {
                 Step::List => format!(r#"{{"limit":10,"offset":0,"total":1,"data":[{DOT_MID}]}}"#),
+                Step::JobList => format!(
+                    r#"{{"data":[{DOT_JOB}],"pagination":{{"page":1,"limit":10,"total":1,"pages":1}}}}"#
+                ),
+                s if s.is_job() => DOT_JOB.to_owned(),
                 _ => DOT_MID.to_owned(),
             };
             inject(&mut armed, respond(200, &body), 1, stage)
@@ -397,7 +563,7 @@ fn arm<B: Backend>(
         Fault::OverCap => inject(
             &mut armed,
             FaultAction::Oversized {
-                bytes: authenta_proto::RESPONSE_READ_LIMIT + 1024 * 1024,
+                bytes: authenta_proto::wire::RESPONSE_READ_LIMIT + 1024 * 1024,
             },
             1,
             stage,
@@ -425,7 +591,7 @@ fn arm<B: Backend>(
         ),
         Fault::AccessDeniedExpired => match step {
             // The real thing: S3 refuses a URL past its X-Amz-Expires.
-            Step::Upload => env
+            Step::Upload | Step::JobSlot => env
                 .emu
                 .set_upload_url_backdate(Duration::from_secs(2 * 3600)),
             _ => inject(
@@ -464,6 +630,9 @@ fn arm<B: Backend>(
                     .create(png_request("photo.png", SIZE as u64))
                     .unwrap();
                 fixture.target = Some(target_with(&created, None));
+            } else if step.is_job() {
+                close(JOBS, "GET");
+                client.list_jobs(JobListQuery::default()).unwrap();
             } else {
                 close("/api/media", "GET");
                 client.list(ListQuery::default()).unwrap();
@@ -478,6 +647,7 @@ fn arm<B: Backend>(
 fn act<B: Backend>(env: &Env, client: &B, step: Step, fixture: &Fixture) -> Result<Done, Error> {
     let mid = || fixture.mid.as_ref().unwrap();
     let media = || fixture.media.as_ref().unwrap();
+    let job = || fixture.job.as_ref().unwrap();
     Ok(match step {
         Step::Create => {
             client.create(png_request("act.png", 100))?;
@@ -540,8 +710,49 @@ fn act<B: Backend>(env: &Env, client: &B, step: Step, fixture: &Fixture) -> Resu
                 .map(|m| m.map(|m| m.mid))
                 .collect::<Result<_, _>>()?,
         ),
+        Step::JobCreate => {
+            client.create_job(TaskType::AiImageDetection, &[job_file("act.png")])?;
+            Done::JobCreated
+        }
+        Step::JobSlot | Step::JobSlotSecond => Done::JobRan(Box::new(client.run_job(
+            TaskType::FaceIntelligence,
+            &fixture.slots,
+            &similarity(),
+        )?)),
+        Step::JobFinalize => Done::JobRan(Box::new(client.run_job(
+            TaskType::AiImageDetection,
+            &fixture.slots,
+            &JobOptions::new(),
+        )?)),
+        Step::JobGet => Done::JobGot(Box::new(client.get_job(job().as_str())?)),
+        Step::JobList => {
+            let page = client.list_jobs(JobListQuery {
+                page: Some(1),
+                limit: Some(10),
+                status: None,
+            })?;
+            Done::JobListed(
+                page.data.into_iter().map(|j| j.id).collect(),
+                page.pagination.total,
+            )
+        }
+        Step::JobCancel => Done::JobCancelled(client.cancel_job(job().to_string())?.status),
+        Step::JobDelete => {
+            client.delete_job(job())?;
+            Done::JobDeleted
+        }
+        Step::JobWait => {
+            Done::JobWaited(Box::new(client.wait_job_with(job(), &JobOptions::new())?))
+        }
+        Step::JobArtifact => Done::Artifact(client.download_artifact(
+            fixture.artifact.as_ref().unwrap(),
+            &env.dir.path().join("artifact.png"),
+        )?),
     })
 }
+
+/// An API key the emulator never gave.
+const WRONG_API_KEY: &str = "api_00000000000000000000000000000000";
 
 /// One row: setup, arm, act, check.
 fn row<B: Backend>(fault: Fault, step: Step, expect: Expect) {
@@ -561,12 +772,14 @@ fn row<B: Backend>(fault: Fault, step: Step, expect: Expect) {
     env.emu.clear_api_requests();
     env.emu.clear_upload_requests();
     let records_before = env.emu.records().len();
+    let jobs_before = env.emu.jobs().len();
+    let credits_before = env.emu.credits();
     let other = armed.settings.as_ref().map(|s| B::connect(s).unwrap());
     let actor = other.as_ref().unwrap_or(&client);
 
     let outcome = act(&env, actor, step, &fixture);
 
-    let (method, prefix) = route(step, &fixture);
+    let (method, prefix) = counted(&env, step, &fixture);
     let attempts = Attempts::read(&env, step, method, &prefix, armed.id);
     let seen = Seen {
         fault,
@@ -577,6 +790,9 @@ fn row<B: Backend>(fault: Fault, step: Step, expect: Expect) {
     };
     check_outcome(&env, fault, step, expect, &seen);
     check_invariants(&env, step, &seen, records_before);
+    if step.is_job() {
+        check_job_invariants(&env, step, &seen, jobs_before, credits_before);
+    }
     if let Some(trap) = &armed.trap {
         assert!(
             matches!(trap.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
@@ -759,7 +975,6 @@ fn check_kind(err: &Error, kind: Kind, attempts: u32) {
 /// The `mid` a failure names: the record the step concerned.
 fn check_mid(env: &Env, step: Step, fixture: &Fixture, err: &Error) {
     let expected = match step {
-        Step::Create | Step::List | Step::ListAll | Step::Batch => None,
         Step::Get | Step::Delete | Step::Result | Step::Heatmap | Step::Wait => fixture.mid.clone(),
         Step::Upload | Step::UploadStream => match &fixture.target {
             Some(target) => target.mid.clone(),
@@ -769,6 +984,8 @@ fn check_mid(env: &Env, step: Step, fixture: &Fixture, err: &Error) {
                 Some(MediaId::new(records[0].mid.clone()))
             }
         },
+        // No record: a create, a list, a batch, the jobs' steps.
+        _ => None,
     };
     assert_eq!(err.mid(), expected.as_ref(), "{err:?}");
 }
@@ -824,6 +1041,45 @@ fn check_returned(env: &Env, step: Step, fixture: &Fixture, done: &Done) {
             assert_eq!(Some(&bytes), fixture.heatmap.as_ref(), "the whole heatmap");
             assert_eq!(*written, Some(bytes.len() as u64));
         }
+        (Step::JobCreate, Done::JobCreated) => {}
+        (Step::JobSlot | Step::JobSlotSecond | Step::JobFinalize, Done::JobRan(job)) => {
+            assert_eq!(job.status, JobStatus::Completed, "{job:?}");
+            let record = env.emu.job(numeric(&job.id)).expect("the job");
+            assert!(
+                record.inputs.iter().all(|i| i.upload.is_some()),
+                "every slot stored: {record:?}"
+            );
+        }
+        (Step::JobGet, Done::JobGot(job)) => assert_eq!(Some(&job.id), fixture.job.as_ref()),
+        (Step::JobList, Done::JobListed(ids, total)) => {
+            assert_eq!(
+                ids.as_slice(),
+                std::slice::from_ref(fixture.job.as_ref().unwrap())
+            );
+            assert_eq!(*total, 1);
+        }
+        (Step::JobCancel, Done::JobCancelled(status)) => {
+            assert_eq!(*status, JobStatus::Cancelled);
+            let id = numeric(fixture.job.as_ref().unwrap());
+            assert_eq!(env.emu.job(id).unwrap().status, "cancelled");
+        }
+        (Step::JobDelete, Done::JobDeleted) => {
+            let id = numeric(fixture.job.as_ref().unwrap());
+            assert!(env.emu.job(id).is_none(), "deleted");
+        }
+        (Step::JobWait, Done::JobWaited(job)) => {
+            assert_eq!(Some(&job.id), fixture.job.as_ref());
+            assert!(job.status.is_final(), "{}", job.status);
+        }
+        (Step::JobArtifact, Done::Artifact(written)) => {
+            let bytes = std::fs::read(env.dir.path().join("artifact.png")).unwrap();
+            assert_eq!(
+                Some(&bytes),
+                fixture.artifact_bytes.as_ref(),
+                "the whole artifact"
+            );
+            assert_eq!(*written, Some(bytes.len() as u64));
+        }
         _ => unreachable!("each step returns its own"),
     }
 }
@@ -835,7 +1091,7 @@ fn check_invariants(env: &Env, step: Step, seen: &Seen<'_>, records_before: usiz
         .emu
         .api_requests()
         .into_iter()
-        .filter(|r| r.method == "POST")
+        .filter(|r| r.method == "POST" && r.path.starts_with("/api/media"))
         .count();
     let records = env.emu.records();
     let creates = matches!(step, Step::Create | Step::Upload | Step::UploadStream)
@@ -849,7 +1105,7 @@ fn check_invariants(env: &Env, step: Step, seen: &Seen<'_>, records_before: usiz
         "{} records, {records_before} before: a duplicate",
         records.len()
     );
-    if crate::matrix::creates_record(seen.fault, step) {
+    if step == Step::Create && crate::matrix::creates_record(seen.fault, step) {
         assert_eq!(
             records.len(),
             records_before + 1,
@@ -871,6 +1127,135 @@ fn check_invariants(env: &Env, step: Step, seen: &Seen<'_>, records_before: usiz
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|name| name.starts_with("heatmap"))
+            .collect();
+        assert!(left.is_empty(), "a failed download left {left:?}");
+    }
+}
+
+/// The emulator's number for job `id`.
+fn numeric(id: &JobId) -> u64 {
+    id.as_str()
+        .parse()
+        .expect("the emulator's job ids are numbers")
+}
+
+/// Never a duplicate job, never a finalize sent blindly or refused as
+/// done, never a finalize after a refused slot upload, a failed run never
+/// charged, never altered slot bytes, never a partial artifact left.
+fn check_job_invariants(
+    env: &Env,
+    step: Step,
+    seen: &Seen<'_>,
+    jobs_before: usize,
+    credits_before: u64,
+) {
+    let requests = env.emu.api_requests();
+    // Those the server handled: a fault that answers before handling
+    // (a throttle, say) leaves nothing to duplicate.
+    let handled =
+        |r: &&authenta_emulator::ApiRequest| !r.faulted || crate::matrix::handles(seen.fault, step);
+    let creates = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.split('?').next() == Some(JOBS))
+        .filter(handled)
+        .count();
+    let own = matches!(
+        step,
+        Step::JobCreate | Step::JobSlot | Step::JobSlotSecond | Step::JobFinalize
+    );
+    assert!(
+        creates <= usize::from(own),
+        "{creates} POST /v1/jobs for one call"
+    );
+    let jobs = env.emu.jobs();
+    assert!(
+        jobs.len() <= jobs_before + usize::from(own),
+        "{} jobs, {jobs_before} before: a duplicate",
+        jobs.len()
+    );
+    if crate::matrix::creates_record(seen.fault, step) {
+        assert_eq!(
+            jobs.len(),
+            jobs_before + 1,
+            "the fault struck after the server created the job"
+        );
+    }
+    // A finalize is sent again only after a read of the job, and the
+    // server never refuses one as done.
+    let finalizes: Vec<usize> = requests
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.method == "POST" && r.path.ends_with("/finalize"))
+        .map(|(i, _)| i)
+        .collect();
+    for i in &finalizes {
+        assert_ne!(
+            requests[*i].status, 400,
+            "a finalize refused as done: {requests:?}"
+        );
+    }
+    for pair in finalizes.windows(2) {
+        if !handled(&&requests[pair[0]]) && requests[pair[0]].status == 429 {
+            // Throttled: refused unread, sent again as any throttled request.
+            continue;
+        }
+        assert!(
+            requests[pair[0] + 1..pair[1]]
+                .iter()
+                .any(|r| r.method == "GET" && r.path.starts_with(&format!("{JOBS}/"))),
+            "a finalize sent again without reading the job: {requests:?}"
+        );
+    }
+    let spent = credits_before.saturating_sub(env.emu.credits());
+    let runs = matches!(
+        step,
+        Step::JobSlot | Step::JobSlotSecond | Step::JobFinalize
+    );
+    assert!(spent <= u64::from(runs), "{spent} credits for one job");
+    if runs && seen.outcome.is_err() {
+        // A refused slot upload never finalizes; a finalize that failed
+        // left the job waiting for one, uncharged.
+        if matches!(step, Step::JobSlot | Step::JobSlotSecond) {
+            assert!(
+                finalizes.is_empty(),
+                "a finalize after a refused slot upload"
+            );
+        }
+        if step == Step::JobSlotSecond {
+            // The first slot up; the second's bytes may be stored (a fault
+            // that replaced S3's answer), but the job never finalized.
+            let first = jobs.iter().flat_map(|j| &j.inputs).next();
+            assert!(
+                first.is_some_and(|i| i.slot_name == "original" && i.upload.is_some()),
+                "the first slot stored: {jobs:?}"
+            );
+        }
+        for job in &jobs {
+            assert!(job.queued_at.is_none(), "a failed run finalized {job:?}");
+            assert!(
+                ["created", "waiting_for_finalize"].contains(&job.status.as_str()),
+                "{job:?}"
+            );
+        }
+        assert_eq!(spent, 0, "a failed run spent a credit");
+    }
+    for job in &jobs {
+        for input in &job.inputs {
+            if let Some(upload) = &input.upload {
+                let file = png_bytes(input.size_bytes as usize);
+                assert_eq!(
+                    upload.sha256,
+                    sha256_hex(&file),
+                    "the slot's bytes are its file's"
+                );
+            }
+        }
+    }
+    if step == Step::JobArtifact && seen.outcome.is_err() {
+        let left: Vec<_> = std::fs::read_dir(env.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with("artifact"))
             .collect();
         assert!(left.is_empty(), "a failed download left {left:?}");
     }

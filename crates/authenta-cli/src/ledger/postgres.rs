@@ -35,9 +35,9 @@ use super::{
     Claim, EntryKey, EntryState, KeyColumns, LEASE, QUEUE_AGE, QUEUE_LEN, Queued, Row,
     SCHEMA_VERSION, Saved, SavedJob, Worker,
 };
-use authenta_reqwest::proto::Checkpoint;
 #[cfg(test)]
-use authenta_reqwest::proto::Resume;
+use authenta_reqwest::proto::engine::resume::Resume;
+use authenta_reqwest::proto::options::Checkpoint;
 
 /// The schema, one migration per version (version `n` is `MIGRATIONS[n - 1]`).
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [

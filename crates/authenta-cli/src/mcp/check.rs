@@ -9,7 +9,7 @@ use std::time::Duration;
 use authenta_reqwest::client::driver::nonblocking;
 use authenta_reqwest::client::{AsyncDownloadSink, BatchEvent, BatchItem, BatchSettings};
 use authenta_reqwest::proto::engine::flows::{Download, Observer};
-use authenta_reqwest::proto::{Checkpoint, CheckpointFn, Resume};
+use authenta_reqwest::proto::{engine::resume::Resume, options::Checkpoint, options::CheckpointFn};
 use authenta_reqwest::types::{ListQuery, Media, MediaId, MediaStatus, ModelType, ResultDocument};
 use authenta_reqwest::{Error, ErrorClass, PollPolicy, UploadOptions};
 use base64::Engine as _;
@@ -70,7 +70,7 @@ fn arguments<T: serde::de::DeserializeOwned>(tool: &str, value: Value) -> Result
 
 /// A mid checked by proto (24 hex characters) before any request.
 fn mid(text: &str) -> Result<MediaId, Refusal> {
-    authenta_reqwest::proto::check_mid(text).map_err(|e| {
+    authenta_reqwest::proto::validate::check_mid(text).map_err(|e| {
         Refusal::new(format!(
             "{e}; give a record's mid as check_media or list_media answered it"
         ))

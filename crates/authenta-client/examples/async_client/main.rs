@@ -1,38 +1,34 @@
-//! The whole `process` flow (check, create, streamed upload, wait, result)
-//! on an async runtime that is not tokio: `async-io`'s reactor, timer and
-//! `block_on`, and `blocking`'s thread pool for files. All the glue an
-//! embedder writes is in this file: an HTTP adapter ([`AsyncHttpClient`])
-//! and a runtime ([`AsyncRuntime`]: the clocks, `sleep`, `unblock`, and
-//! files as upload sources and download sinks).
-//!
-//! It runs against an emulator it starts in-process (on tokio, on the
-//! emulator's own threads; this client never touches tokio):
+//! The whole `process` flow (check, create, streamed upload, wait, result,
+//! heatmap) on an async runtime that is not tokio: `async-io`'s reactor,
+//! timer and `block_on`, and `blocking`'s thread pool for files. All the
+//! glue an embedder writes is in this file: an HTTP adapter
+//! ([`AsyncHttpClient`], answers parsed with `httparse`) and a runtime
+//! ([`AsyncRuntime`]: the clocks, `sleep`, and `unblock`, on which the
+//! default file sources and sinks are built).
 //!
 //! ```text
-//! cargo run -p authenta-client --example async_client
+//! AUTHENTA_API_KEY=... AUTHENTA_BASE_URL=http://127.0.0.1:8080/api \
+//!     cargo run -p authenta-client --example async_client -- samples/test-pattern.png heatmap.png
 //! ```
 //!
-//! `cargo test -p authenta-client --example async_client` runs it too.
-
-// The answer parser of the blocking example: a whole answer, read to the
-// end of the connection, is parsed with it.
-#[allow(dead_code)]
-#[path = "../custom_client/std_client.rs"]
-mod std_client;
+//! (an emulator: `authenta emulator` prints a key). The file is self-contained:
+//! it builds unchanged as the `main.rs` of a crate of its own
+//! (`cargo xtask outside-examples`), and `tests/async_client.rs` runs it
+//! against an in-process emulator.
 
 use std::hash::{BuildHasher as _, RandomState};
 use std::io;
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use async_io::{Async, Timer};
 use authenta_client::http::{self, Request, Response};
-use authenta_client::proto::{Config, Credentials, RESPONSE_READ_LIMIT, UploadOptions};
-use authenta_client::types::{MediaStatus, ModelType};
+use std::path::Path;
+
+use authenta_client::proto::{Config, Error, UploadOptions, wire::RESPONSE_READ_LIMIT};
+use authenta_client::types::Media;
 use authenta_client::{
-    Async as AsyncMode, AsyncDownloadSink, AsyncHttpClient, AsyncRuntime, AsyncUploadBody,
-    AsyncUploadSource, ByteStream, Client, DownloadSink as _, SendUploadError, UploadSource as _,
+    Async as AsyncMode, AsyncHttpClient, AsyncRuntime, AsyncUploadBody, Client, SendUploadError,
 };
 use futures_util::StreamExt as _;
 use futures_util::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -46,7 +42,7 @@ use futures_util::io::{AsyncReadExt as _, AsyncWriteExt as _};
 /// that only implements the deprecated `cause()` loses its chain: proto
 /// finds the `io::Error` that decides a retry through `source()`).
 #[derive(Clone, Copy, Debug, Default)]
-struct AsyncIoHttp;
+pub struct AsyncIoHttp;
 
 impl AsyncIoHttp {
     /// Connects and writes the request head, with its `Content-Length`.
@@ -79,14 +75,34 @@ impl AsyncIoHttp {
     }
 
     /// Reads the answer to the end of the connection (at most proto's read
-    /// limit and a head), then parses it.
+    /// limit and a head), then parses it: the head with `httparse`, the
+    /// body as it came (a short one keeps its `Content-Length`: proto
+    /// calls it a broken connection), or unchunked.
     async fn answer(stream: Async<TcpStream>) -> io::Result<Response<Vec<u8>>> {
         let mut bytes = Vec::new();
         stream
             .take(RESPONSE_READ_LIMIT + 64 * 1024)
             .read_to_end(&mut bytes)
             .await?;
-        std_client::StdHttp::read_answer(&bytes[..])
+        let bad =
+            |e: &dyn std::fmt::Display| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut head = httparse::Response::new(&mut headers);
+        let httparse::Status::Complete(len) = head.parse(&bytes).map_err(|e| bad(&e))? else {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        };
+        let mut response = Response::builder().status(head.code.unwrap_or_default());
+        let mut chunked = false;
+        for header in head.headers.iter() {
+            chunked |= header.name.eq_ignore_ascii_case("transfer-encoding")
+                && header.value.eq_ignore_ascii_case(b"chunked");
+            response = response.header(header.name, header.value);
+        }
+        let body = match chunked {
+            true => unchunk(&bytes[len..])?,
+            false => bytes[len..].to_vec(),
+        };
+        response.body(body).map_err(|e| bad(&e))
     }
 }
 
@@ -125,9 +141,11 @@ impl AsyncHttpClient for AsyncIoHttp {
     // `error_kind` too (the io::ErrorKind found through `source()`).
 }
 
-/// The clocks, `async-io`'s timer, and `blocking`'s pool for files.
+/// The clocks, `async-io`'s timer, and `blocking`'s pool for blocking
+/// work. Files come free: the default file source and sink run std's files
+/// through `unblock`, the source a few chunks ahead of the socket.
 #[derive(Clone, Copy, Debug, Default)]
-struct AsyncIoRuntime;
+pub struct AsyncIoRuntime;
 
 #[authenta_client::async_trait]
 impl AsyncRuntime for AsyncIoRuntime {
@@ -147,128 +165,76 @@ impl AsyncRuntime for AsyncIoRuntime {
         RandomState::new().hash_one(0u8)
     }
 
-    fn file_source(&self, path: PathBuf, len: u64) -> Box<dyn AsyncUploadSource> {
-        Box::new(FileSource(authenta_client::FileSource::new(path, len)))
-    }
-
-    fn file_sink(&self, path: PathBuf) -> Box<dyn AsyncDownloadSink> {
-        Box::new(FileSink(Some(authenta_client::FileSink::new(path))))
-    }
-
     async fn unblock<T: Send + 'static>(&self, work: Box<dyn FnOnce() -> T + Send + 'static>) -> T {
         blocking::unblock(work).await
     }
 }
 
-/// A file to upload, read on `blocking`'s pool at most 8 chunks ahead.
-struct FileSource(authenta_client::FileSource);
-
-#[authenta_client::async_trait]
-impl AsyncUploadSource for FileSource {
-    fn len(&self) -> u64 {
-        self.0.len()
-    }
-
-    fn reopenable(&self) -> bool {
-        true
-    }
-
-    async fn open(&mut self) -> io::Result<ByteStream> {
-        let source = self.0.clone();
-        let chunks = blocking::unblock(move || source.chunks()).await?;
-        // The capacity is the trap: `Unblock::new` over an iterator reads
-        // up to 8192 items ahead, 512 MiB of 64 KiB chunks.
-        Ok(Box::pin(blocking::Unblock::with_capacity(8, chunks)))
+/// A chunked body's data; one that ends before its last chunk is cut.
+fn unchunk(mut rest: &[u8]) -> io::Result<Vec<u8>> {
+    let cut = || io::Error::from(io::ErrorKind::UnexpectedEof);
+    let mut body = Vec::new();
+    loop {
+        let Ok(httparse::Status::Complete((at, size))) = httparse::parse_chunk_size(rest) else {
+            return Err(cut());
+        };
+        if size == 0 {
+            return Ok(body);
+        }
+        let size = usize::try_from(size).map_err(|_| cut())?;
+        let data = rest.get(at..at + size).ok_or_else(cut)?;
+        body.extend_from_slice(data);
+        // The chunk's data and its CRLF.
+        rest = rest.get(at + size + 2..).ok_or_else(cut)?;
     }
 }
 
-/// A download written to `<path>.part` on `blocking`'s pool and renamed on
-/// commit; dropped unfinished, the sink removes its `.part`.
-struct FileSink(Option<authenta_client::FileSink>);
+/// The async-io client.
+pub type AsyncIoClient = Client<AsyncMode<AsyncIoHttp, AsyncIoRuntime>>;
 
-impl FileSink {
-    async fn run<T: Send + 'static>(
-        &mut self,
-        work: impl FnOnce(&mut authenta_client::FileSink) -> T + Send + 'static,
-    ) -> io::Result<T> {
-        let mut sink = self
-            .0
-            .take()
-            .ok_or_else(|| io::Error::other("an earlier write broke off"))?;
-        let (result, sink) = blocking::unblock(move || (work(&mut sink), sink)).await;
-        self.0 = Some(sink);
-        Ok(result)
-    }
-}
-
-#[authenta_client::async_trait]
-impl AsyncDownloadSink for FileSink {
-    async fn restart(&mut self) -> io::Result<()> {
-        self.run(|sink| sink.restart()).await?
-    }
-
-    async fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
-        let chunk = chunk.to_vec();
-        self.run(move |sink| sink.write_chunk(&chunk)).await?
-    }
-
-    async fn commit(&mut self) -> io::Result<()> {
-        self.run(|sink| sink.commit()).await?
-    }
-
-    async fn abandon(&mut self) {
-        let _ = self.run(|sink| sink.abandon()).await;
-    }
-}
-
-/// A PNG complete as far as validation looks.
-const PIXEL: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde\0\0\0\0IEND\xaeB`\x82";
-
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // The emulator runs tokio on its own thread; nothing below does.
-    let emulator = authenta_emulator::Emulator::builder()
-        .processing_time(Duration::from_millis(50))
-        .spawn()?;
-    let key = emulator.create_key(authenta_emulator::KeySpec::new("async-io"))?;
-    let config = Config::new(Credentials::new(key.client_id, key.client_secret))
-        .with_base_url(emulator.base_url())?;
-    let client = Client::new(
+/// A client for `config` on async-io.
+pub fn client(config: Config) -> AsyncIoClient {
+    Client::new(
         config,
         AsyncMode {
             transport: AsyncIoHttp,
             runtime: AsyncIoRuntime,
         },
-    );
-
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("pixel.png");
-    std::fs::write(&path, PIXEL)?;
-    let heatmap = dir.path().join("heatmap.png");
-
-    async_io::block_on(async {
-        let media = client
-            .process(&path, &UploadOptions::new(ModelType::Ac1))
-            .await?;
-        assert_eq!(media.status, MediaStatus::Processed);
-        let verdict = match media.fake {
-            Some(true) => "fake",
-            Some(false) => "real",
-            None => "no verdict",
-        };
-        println!("{} {} {verdict}", media.mid, media.status);
-        if let Some(result) = client.result(&media).await? {
-            println!("score {:?}", result.score);
-        }
-        if let Some(written) = client.download_heatmap(&media, &heatmap).await? {
-            println!("heatmap: {written} bytes");
-        }
-        Ok::<_, Box<dyn std::error::Error>>(())
-    })?;
-    assert!(std::fs::read(&heatmap)?.starts_with(b"\x89PNG"));
-    Ok(())
+    )
 }
 
-#[test]
-fn the_whole_flow_runs_on_async_io() {
-    main().unwrap();
+/// Processes `path` (the model its kind's default), prints the verdict and
+/// the score, and writes the heatmap, if there is one, to `heatmap`.
+pub async fn process(client: &AsyncIoClient, path: &Path, heatmap: &Path) -> Result<Media, Error> {
+    // Checking the file reads it: off the reactor's thread.
+    let file = path.to_owned();
+    let file = blocking::unblock(move || authenta_client::media_file(&file, None)).await?;
+    let media = client
+        .process(path, &UploadOptions::new(file.default_model()?))
+        .await?;
+    let verdict = match media.fake {
+        Some(true) => "fake",
+        Some(false) => "real",
+        None => "no verdict",
+    };
+    println!("{} {} {verdict}", media.mid, media.status);
+    if let Some(result) = client.result(&media).await? {
+        println!("score {:?}", result.score);
+    }
+    if let Some(written) = client.download_heatmap(&media, heatmap).await? {
+        println!("heatmap: {written} bytes in {}", heatmap.display());
+    }
+    Ok(media)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args_os().skip(1);
+    let (Some(path), heatmap) = (args.next(), args.next()) else {
+        return Err("usage: async_client FILE [HEATMAP] (with AUTHENTA_API_KEY, or AUTHENTA_CLIENT_ID and AUTHENTA_CLIENT_SECRET, and AUTHENTA_BASE_URL set)".into());
+    };
+    let heatmap = heatmap.unwrap_or_else(|| "heatmap.png".into());
+    // The variables, checked (https only, but for loopback).
+    let client = client(authenta_client::config_from_env()?);
+    async_io::block_on(process(&client, Path::new(&path), Path::new(&heatmap)))?;
+    Ok(())
 }

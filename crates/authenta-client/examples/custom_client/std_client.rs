@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime};
 
 use authenta_client::http::{self, Request, Response, request::Parts};
-use authenta_client::proto::{EXPECT_CONTINUE_WAIT, RESPONSE_READ_LIMIT};
+use authenta_client::proto::{upload::EXPECT_CONTINUE_WAIT, wire::RESPONSE_READ_LIMIT};
 use authenta_client::{HttpClient, Runtime, SendUploadError, UploadBody};
 
 /// One request per connection (`connection: close`): the head with a

@@ -117,8 +117,8 @@ macro_rules! drive {
                                 }
                                 Err(SendUploadError::Source(e)) => Event::Source(e),
                                 Err(SendUploadError::Stalled(after)) => Event::transport(
-                                    authenta_proto::TransportErrorKind::Timeout,
-                                    authenta_proto::UploadStalled { after },
+                                    authenta_proto::wire::TransportErrorKind::Timeout,
+                                    authenta_proto::wire::UploadStalled { after },
                                 ),
                                 // The source's own failure, not the network's.
                                 Err(SendUploadError::Transport(e)) => match fault.take() {

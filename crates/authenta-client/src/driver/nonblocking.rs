@@ -24,7 +24,7 @@ pub async fn run<F, C, R>(
 where
     F: Flow + ?Sized,
     C: AsyncHttpClient + ?Sized,
-    R: AsyncRuntime + ?Sized,
+    R: AsyncRuntime,
 {
     drive!(client, runtime, flow, io, later, AsyncUploadBody)
 }

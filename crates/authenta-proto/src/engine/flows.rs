@@ -10,6 +10,7 @@
 //! | [`FetchResult`] | read a record's `resultURL` document | `Option<ResultDocument>` |
 //! | [`Download`] | stream an artifact into a sink, committed only when whole | `Option<u64>` |
 //! | [`ListPages`] | the next page of every record (run it again for the next) | `Option<Vec<Media>>` |
+//! | [`ReadCredentials`] | the key's credentials, its provider read first if it was not yet | [`Credentials`] |
 
 use std::sync::Arc;
 
@@ -24,7 +25,7 @@ use super::{
     inconsistent_page, length_rule, unexpected,
 };
 use crate::config::Config;
-use crate::credentials::KeyGeneration;
+use crate::credentials::{Credentials, KeyGeneration};
 use crate::error::{Error, LocalIo, ProtocolError, ValidationError};
 use crate::ops::{ApiRequest, CreateMedia, GetMedia, ListMedia};
 use crate::options::{Checkpoint, CheckpointFn};
@@ -56,7 +57,10 @@ fn after<T>(step: Step<Result<T, Error>>) -> Action<T> {
 /// after a 5xx, a throttle or a broken connection, a `POST /media` only
 /// when it cannot have reached the server.
 ///
-/// It also keeps the key fresh. Before its first attempt, when the key has
+/// It also keeps the key fresh. A key built without reading its provider
+/// ([`Config::with_unread_provider`]) is read first (one [`Action::Refresh`]:
+/// [`Refresh::is_first_read`](crate::Refresh::is_first_read)); a failure
+/// to read it is the call's error. Before its first attempt, when the key has
 /// a provider, it asks whether the credentials changed, and for them if so
 /// (one [`Action::Refresh`] that only checks: [`Refresh::is_check`](crate::Refresh::is_check)). After an `IAM001` or `INVALID_API_KEY` (refused
 /// at the API's first check, before anything was created or spent) it asks the provider again;
@@ -80,6 +84,8 @@ pub struct Call<Op> {
 enum Renewal {
     /// The provider was not asked (or its answer was taken in).
     Idle,
+    /// Reading an unread key's provider: the request needs what it gives.
+    FirstRead,
     /// Asked whether the credentials changed (and for them if so); the
     /// request goes out next whatever it answers.
     Checking,
@@ -162,6 +168,10 @@ impl<Op: ApiRequest> Call<Op> {
             .map_err(crate::error::ConfigError::Credentials)
             .and_then(|credentials| self.config.key().offer(credentials));
         match std::mem::replace(&mut self.renewal, Renewal::Idle) {
+            Renewal::FirstRead => match offered {
+                Ok(_) => self.send(true),
+                Err(e) => Action::Finish(Err(ProtocolError::Config(e).into())),
+            },
             Renewal::Checking => {
                 if let Err(e) = offered {
                     tracing::warn!("{e}; sending with the credentials in use");
@@ -197,14 +207,18 @@ where
     fn step(&mut self, event: Event, inputs: Inputs) -> Action<Op::Output> {
         let step = match length_rule(event) {
             Event::Ready => {
-                // Whether the credentials changed is I/O (a variable, a
-                // file's metadata): the driver asks, never the flow.
-                if self.attempts.attempt() == 0
-                    && matches!(self.renewal, Renewal::Idle)
-                    && let Some(check) = self.config.key().check()
-                {
-                    self.renewal = Renewal::Checking;
-                    return Action::Refresh(check);
+                // Reading the provider, or whether the credentials changed,
+                // is I/O (a command, a variable, a file's metadata): the
+                // driver asks, never the flow.
+                if self.attempts.attempt() == 0 && matches!(self.renewal, Renewal::Idle) {
+                    if let Some(first) = self.config.first_read() {
+                        self.renewal = Renewal::FirstRead;
+                        return Action::Refresh(first);
+                    }
+                    if let Some(check) = self.config.key().check() {
+                        self.renewal = Renewal::Checking;
+                        return Action::Refresh(check);
+                    }
                 }
                 return self.send(true);
             }
@@ -224,6 +238,53 @@ where
             other => return unexpected(&other),
         };
         after(step)
+    }
+}
+
+/// The credentials requests are built with: those in use, or, for a key
+/// not read yet ([`Config::with_unread_provider`]), what its provider
+/// gives (one [`Action::Refresh`]; its failure is the flow's error). For a
+/// program that needs the key before its first call (to name the account,
+/// say).
+#[derive(Debug)]
+pub struct ReadCredentials {
+    config: Config,
+}
+
+impl ReadCredentials {
+    /// The credentials of `config`'s key.
+    pub fn new(config: Config) -> Self {
+        ReadCredentials { config }
+    }
+
+    fn in_use(&self) -> Action<Credentials> {
+        let credentials = self.config.credentials();
+        Action::Finish(Ok(
+            credentials.expect("a key without credentials has a provider to read")
+        ))
+    }
+}
+
+impl Flow for ReadCredentials {
+    type Output = Credentials;
+
+    fn step(&mut self, event: Event, _: Inputs) -> Action<Credentials> {
+        match event {
+            Event::Ready => match self.config.first_read() {
+                Some(first) => Action::Refresh(first),
+                None => self.in_use(),
+            },
+            Event::Credentials(given) => {
+                let offered = given
+                    .map_err(crate::error::ConfigError::Credentials)
+                    .and_then(|credentials| self.config.key().offer(credentials));
+                match offered {
+                    Ok(_) => self.in_use(),
+                    Err(e) => Action::Finish(Err(ProtocolError::Config(e).into())),
+                }
+            }
+            other => unexpected(&other),
+        }
     }
 }
 

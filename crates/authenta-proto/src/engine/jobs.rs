@@ -16,8 +16,11 @@
 //! only once every `PUT` was answered 2xx: a refused slot upload ends the
 //! flow with its error and the job is never finalized. A finalize whose
 //! answer is lost (a transport failure, a 5xx) or refused for the job's
-//! status is never sent again blindly: the job is read first, and only a
-//! job still waiting for its finalize is finalized again. The wait ends at
+//! status is never sent again blindly: the job is read first (after the
+//! retry policy's backoff, or the server's `Retry-After`), and only a job
+//! still waiting for its finalize is finalized again, within the policy's
+//! attempts. A finalize answered 2xx with a body that cannot be read was
+//! taken: the job is read and waited for. The wait ends at
 //! the first final status and is bounded by the task type's time limit
 //! unless the caller sets another bound.
 //!
@@ -45,7 +48,7 @@ use crate::error::{
 use crate::jobs::{JobCursor, JobFile, check_job_inputs};
 use crate::ops::{CreateJob, DeleteJob, FinalizeJob, GetJob, ListJobs};
 use crate::poll::{PollPolicy, PollStep};
-use crate::retry::RetryPolicy;
+use crate::retry::{Replay, RetryDecision, RetryPolicy, classify_error, classify_transport};
 use crate::upload::{UploadTarget, timestamp};
 
 /// Feeds `event` to a sub-flow: `Err` with its result when it finished,
@@ -410,11 +413,13 @@ enum RunState {
         call: Call<FinalizeJob>,
     },
     /// Reading the job before a finalize is (re)sent; the failure of the
-    /// finalize that was not answered, if any.
+    /// finalize that was not answered, if any, and whether the retry
+    /// policy lets it be sent again.
     Check {
         job: JobId,
         call: Call<GetJob>,
         after: Option<Error>,
+        resend: bool,
     },
     Wait(Box<WaitJob>),
     /// Resumed from a final job: nothing to do.
@@ -733,11 +738,41 @@ impl RunJob {
         }
     }
 
-    fn check(&self, job: JobId, after: Option<Error>) -> RunState {
+    fn check(&self, job: JobId, after: Option<Error>, resend: bool) -> RunState {
         RunState::Check {
             call: Call::new(GetJob::new(job.clone()), self.config.clone(), self.retry),
             job,
             after,
+            resend,
+        }
+    }
+
+    /// How long to wait before reading the job and sending the finalize
+    /// again after `failure`, as the retry policy says for a request that
+    /// may be replayed (the read makes it safe): its backoff, or the
+    /// server's `Retry-After`. `None`: never sent again (a refusal for the
+    /// job's state, an answer that cannot be read, a failure not worth a
+    /// retry, the attempts spent, a `Retry-After` past the policy's most);
+    /// the job is still read, to tell whether it was finalized.
+    fn resend_delay(&self, failure: &Error, inputs: Inputs) -> Option<Duration> {
+        let action = match failure {
+            Error::Transport { kind, .. } => classify_transport(*kind),
+            Error::Proto(ProtocolError::JobState(_)) | Error::Io { .. } => return None,
+            Error::Proto(e) => classify_error(e),
+        };
+        let retry_after = failure
+            .as_proto()
+            .and_then(ProtocolError::retry_after)
+            .map(|r| r.delay(inputs.wall_clock));
+        match self.retry.decide(
+            action,
+            Replay::Idempotent,
+            self.finalizes,
+            retry_after,
+            inputs.random,
+        ) {
+            RetryDecision::RetryAfter(delay) => Some(delay),
+            RetryDecision::GiveUp => None,
         }
     }
 
@@ -848,7 +883,7 @@ impl RunJob {
                             self.put_from(job, slots, 0)
                         }
                     }
-                    JobStage::Uploaded { job } => self.check(job, None),
+                    JobStage::Uploaded { job } => self.check(job, None, true),
                     JobStage::Finalized { job } => match self.wait(job, true) {
                         Ok(next) => next,
                         Err(end) => return Ok(Some(Action::Finish(Ok(end)))),
@@ -965,7 +1000,13 @@ impl RunJob {
                 }
                 Err(Err(failure)) if finalize_unsure(&failure) => {
                     tracing::warn!(%job, "the finalize was not answered ({failure}): reading the job before sending it again");
-                    self.check(job, Some(failure))
+                    match self.resend_delay(&failure, inputs) {
+                        Some(delay) => {
+                            self.state = self.check(job, Some(failure), true);
+                            return Ok(Some(Action::Sleep(delay)));
+                        }
+                        None => self.check(job, Some(failure), false),
+                    }
                 }
                 Err(Err(failure)) => return Err(failure),
             },
@@ -973,9 +1014,15 @@ impl RunJob {
                 job,
                 mut call,
                 after,
+                resend,
             } => match relay(&mut call, event, inputs) {
                 Ok(action) => {
-                    self.state = RunState::Check { job, call, after };
+                    self.state = RunState::Check {
+                        job,
+                        call,
+                        after,
+                        resend,
+                    };
                     return Ok(Some(action));
                 }
                 Err(result) => {
@@ -999,15 +1046,10 @@ impl RunJob {
                         }
                     } else {
                         match after {
-                            // A refusal of the finalize for a job that still
-                            // waits for one: sending it again would be refused
-                            // again.
-                            Some(f) if matches!(f.as_proto(), Some(ProtocolError::JobState(_))) => {
-                                return Err(f);
-                            }
-                            Some(f) if self.finalizes >= self.retry.max_attempts.max(1) => {
-                                return Err(f);
-                            }
+                            // Not to be sent again (a refusal for the job's
+                            // state would be refused again; the policy's
+                            // attempts are spent): the failure stands.
+                            Some(f) if !resend => return Err(f),
                             _ => self.finalize(job),
                         }
                     }
@@ -1030,13 +1072,17 @@ impl RunJob {
 }
 
 /// Whether a finalize's failure leaves it unknown whether the job was
-/// finalized: the answer was lost (a transport failure), a 5xx, or a
-/// refusal for the job's status (it may be finalized already).
+/// finalized: the answer was lost (a transport failure), a 5xx, a
+/// refusal for the job's status (it may be finalized already), or a 2xx
+/// whose body cannot be read (the server took it: the job is read, not
+/// given up as failed while it runs and is charged).
 fn finalize_unsure(failure: &Error) -> bool {
     match failure {
         Error::Transport { .. } => true,
         Error::Proto(ProtocolError::JobState(_)) => true,
-        Error::Proto(e) => e.status().is_some_and(|s| s.is_server_error()),
+        Error::Proto(e) => e
+            .status()
+            .is_some_and(|s| s.is_server_error() || s.is_success()),
         _ => false,
     }
 }

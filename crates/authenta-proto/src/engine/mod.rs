@@ -19,7 +19,7 @@
 //! use authenta_proto::engine::flows::Call;
 //! use authenta_proto::http::Response;
 //! use authenta_proto::types::MediaId;
-//! use authenta_proto::{Config, Credentials, GetMedia, RetryPolicy};
+//! use authenta_proto::{Config, Credentials, ops::GetMedia, RetryPolicy};
 //!
 //! let config = Config::new(Credentials::new("id", "secret"));
 //! let mut call = Call::new(GetMedia::new(MediaId::new("m1")), config, RetryPolicy::default());

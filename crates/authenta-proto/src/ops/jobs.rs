@@ -100,7 +100,7 @@ fn check_job_state(
 /// (`jobId` or `job.id`).
 ///
 /// ```
-/// use authenta_proto::{ApiRequest, Config, CreateJob, Credentials, JobFile};
+/// use authenta_proto::{ApiRequest, Config, ops::CreateJob, Credentials, jobs::JobFile};
 /// use authenta_proto::types::{SlotName, TaskType};
 ///
 /// let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde\0\0\0\0IEND\xaeB`\x82";
@@ -228,7 +228,9 @@ job_operation!(
 job_operation!(
     /// Cancels a job that is not yet processing: `POST
     /// /v1/jobs/{jobId}/cancel`. A job processing or final is an
-    /// [`ProtocolError::JobState`] naming its status.
+    /// [`ProtocolError::JobState`] naming its status. Retried as an
+    /// idempotent request: a retry refused because the job is `cancelled`
+    /// is the earlier attempt's success.
     CancelJob
 );
 job_operation!(
@@ -267,8 +269,39 @@ macro_rules! status_update_request {
                     config,
                 )?)
             }
+
+            fn recover(&self, error: &ProtocolError, attempt: u32) -> Option<JobStatusUpdate> {
+                self.recovered(error, attempt)
+            }
         }
     };
+}
+
+impl FinalizeJob {
+    /// Never: whether a finalize happened is read from the job by the
+    /// [`RunJob`](crate::engine::jobs::RunJob) flow.
+    fn recovered(&self, _: &ProtocolError, _: u32) -> Option<JobStatusUpdate> {
+        None
+    }
+}
+
+impl CancelJob {
+    /// A retry refused because the job is `cancelled`: the earlier
+    /// attempt cancelled it, its answer lost.
+    fn recovered(&self, error: &ProtocolError, attempt: u32) -> Option<JobStatusUpdate> {
+        let ProtocolError::JobState(state) = error else {
+            return None;
+        };
+        if attempt < 2 || state.job_status != Some(JobStatus::Cancelled) {
+            return None;
+        }
+        serde_json::from_value(serde_json::json!({
+            "jobId": self.job.as_str(),
+            "status": JobStatus::Cancelled.as_str(),
+            "message": "cancelled by an earlier attempt whose answer was lost",
+        }))
+        .ok()
+    }
 }
 
 status_update_request!(FinalizeJob);
@@ -527,6 +560,23 @@ pub(crate) mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("it is completed"), "{err}");
         assert!(err.to_string().contains("nothing to cancel"), "{err}");
+        assert_eq!(cancel.recover(&err, 2), None, "completed, not cancelled");
+        // A retry (its first answer lost) that finds the job cancelled
+        // succeeded; a first attempt that does is the caller's mistake.
+        assert_eq!(
+            crate::Replay::of(Operation::CancelJob),
+            crate::Replay::Idempotent
+        );
+        let twice = cancel
+            .read(
+                &key_config(),
+                json(409, r#"{"code":"EMU409","statusCode":409,"message":"Conflict","jobStatus":"cancelled"}"#),
+            )
+            .unwrap_err();
+        assert_eq!(cancel.recover(&twice, 1), None);
+        let recovered = cancel.recover(&twice, 2).unwrap();
+        assert_eq!(recovered.status, JobStatus::Cancelled);
+        assert_eq!(recovered.job_id, Some(id.clone()));
         // 404 stays the API's own error.
         let err = cancel
             .read(

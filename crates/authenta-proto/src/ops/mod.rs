@@ -12,11 +12,11 @@ use crate::config::Config;
 use crate::error::ProtocolError;
 use crate::response::check_api_response;
 
-pub mod create;
-pub mod delete;
-pub mod get;
-pub mod jobs;
-pub mod list;
+mod create;
+mod delete;
+mod get;
+mod jobs;
+mod list;
 
 pub use create::CreateMedia;
 pub use delete::DeleteMedia;
@@ -27,7 +27,7 @@ pub use list::ListMedia;
 /// One API operation: a request to build and an answer to read.
 ///
 /// ```
-/// use authenta_proto::{ApiRequest, Config, Credentials, GetMedia};
+/// use authenta_proto::{ApiRequest, Config, Credentials, ops::GetMedia};
 /// use authenta_proto::types::MediaId;
 ///
 /// let config = Config::new(Credentials::new("id", "secret"));
@@ -129,7 +129,15 @@ pub(crate) fn api_request(
 ) -> Result<Request<Vec<u8>>, ProtocolError> {
     let method = Method::from_bytes(operation.route().method.as_bytes())
         .expect("generated routes hold valid methods");
-    let key = config.key().current();
+    // A `Call` reads an unread key's provider before it builds a request.
+    let key = config.key().current().ok_or_else(|| {
+        ProtocolError::Config(crate::ConfigError::Credentials(
+            crate::CredentialError::new(
+                config.provider().map_or_else(String::new, |p| p.describe()),
+                "not read yet: run the request in a `Call` flow, which reads them first",
+            ),
+        ))
+    })?;
     let mut builder = Request::builder()
         .method(method)
         .uri(uri)
