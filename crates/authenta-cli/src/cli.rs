@@ -81,11 +81,12 @@ pub struct Global {
     pub json: bool,
 
     /// The batch ledger `process` keeps to resume after an interruption
-    /// (default $XDG_STATE_HOME/authenta/ledger.sqlite, else
-    /// ~/.local/state/authenta/ledger.sqlite; with --emulator, none unless
-    /// this is given): a SQLite file, or a PostgreSQL database
-    /// (postgres://USER@HOST/DB, the password in PGPASSWORD) that the
-    /// workers of a fleet share.
+    /// (else the profile's `ledger`, else $XDG_STATE_HOME/authenta/ledger.sqlite
+    /// or ~/.local/state/authenta/ledger.sqlite; with --emulator, none
+    /// unless this is given): a SQLite file, or a PostgreSQL database
+    /// (postgres://USER@HOST/DB?sslmode=require, the password in
+    /// PGPASSWORD) that the workers of a fleet share. With `configure`:
+    /// written to the profile.
     #[arg(
         long,
         global = true,

@@ -36,7 +36,9 @@
 //! read back as proto's [`JobResume`]; they are claimed as records' are
 //! (the claim's `model` is the entry's `job:` task key).
 
+use std::collections::HashMap;
 use std::fs::File;
+use std::hash::{Hash, Hasher};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Once, Weak};
@@ -58,6 +60,8 @@ use crate::output::{self, Table};
 use crate::session::CliError;
 
 mod postgres;
+mod tls;
+pub use postgres::redact;
 
 /// The file name under the state directory.
 const FILE_NAME: &str = "ledger.sqlite";
@@ -147,20 +151,41 @@ pub fn existing(global: &Global) -> Result<Option<Ledger>, CliError> {
     open_for(global, false)
 }
 
-/// Where the ledger a command uses is (the rule of [`for_command`]); `None`
-/// for none.
+/// Where the ledger a command uses is (the rule of [`for_command`]:
+/// `--ledger` or `AUTHENTA_LEDGER`, else the profile's `ledger`, else the
+/// default); `None` for none.
 fn path_for(global: &Global) -> Result<Option<PathBuf>, CliError> {
     match (&global.ledger, global.no_ledger, global.emulator) {
         (Some(path), _, _) => Ok(Some(path.clone())),
         (None, true, _) | (None, false, true) => Ok(None),
-        (None, false, false) => default_path().map(Some).ok_or_else(|| {
-            CliError::Ledger(
-                "no place for the batch ledger: neither XDG_STATE_HOME nor HOME is set; \
+        (None, false, false) => match profile_ledger(global)? {
+            Some(location) => Ok(Some(PathBuf::from(location))),
+            None => default_path().map(Some).ok_or_else(|| {
+                CliError::Ledger(
+                    "no place for the batch ledger: neither XDG_STATE_HOME nor HOME is set; \
                  give --ledger PATH, or --no-ledger"
-                    .into(),
-            )
-        }),
+                        .into(),
+                )
+            }),
+        },
     }
+}
+
+/// The `ledger` of the profile a command uses (`--profile`, else
+/// `default` when the config file has it), if it names one.
+fn profile_ledger(global: &Global) -> Result<Option<String>, CliError> {
+    use authenta_reqwest::client::{DEFAULT_PROFILE, config_path};
+    let profile = match global.profile.as_deref().filter(|name| !name.is_empty()) {
+        Some(name) => Some(authenta_reqwest::Profile::load(name)?),
+        // A config file that cannot be read names no ledger: the session
+        // says what is wrong with it when it needs a key from it.
+        None => config_path()
+            .and_then(|path| authenta_reqwest::ProfileFile::open(&path))
+            .and_then(|file| file.profile(DEFAULT_PROFILE))
+            .ok()
+            .flatten(),
+    };
+    Ok(profile.and_then(|profile| profile.ledger))
 }
 
 fn open_for(global: &Global, create: bool) -> Result<Option<Ledger>, CliError> {
@@ -187,6 +212,21 @@ fn open_for(global: &Global, create: bool) -> Result<Option<Ledger>, CliError> {
     })
 }
 
+/// `location` as a profile keeps it: a PostgreSQL URL, checked, or a
+/// file's absolute path.
+pub fn checked_location(location: &Path) -> Result<String, CliError> {
+    let text = location.to_string_lossy();
+    if postgres::is_url(&text) {
+        postgres::config(&text).map_err(|e| {
+            CliError::Ledger(format!("the ledger {}: {e}", postgres::redact(&text)))
+        })?;
+        return Ok(text.into_owned());
+    }
+    let path = std::path::absolute(location)
+        .map_err(|e| CliError::Ledger(format!("the ledger {}: {e}", location.display())))?;
+    Ok(path.to_string_lossy().into_owned())
+}
+
 /// The error of a ledger that cannot be written.
 pub fn failed(ledger: &Ledger, e: &io::Error) -> CliError {
     CliError::Ledger(format!(
@@ -205,7 +245,7 @@ pub fn run(global: &Global, args: &LedgerArgs) -> Result<u8, CliError> {
     let Some(ledger) = existing(global)? else {
         eprintln!(
             "authenta: no ledger at {} yet: `authenta process` keeps one",
-            path.display()
+            postgres::redact(&path.to_string_lossy())
         );
         return Ok(match &args.action {
             None => exit::SUCCESS,
@@ -300,13 +340,81 @@ pub struct Account {
     pub client_id: String,
 }
 
-/// One entry: an account's record of some bytes under a model.
+/// One entry: an account's record of some bytes under a model (and the
+/// file it was found at, which a claim's `Creating` state names).
 #[derive(Clone, Debug)]
 pub struct EntryKey {
     account: Account,
     sha256: String,
     model: String,
+    /// The file's absolute path, size and name (the name a create sends).
+    path: String,
+    size: i64,
+    name: String,
 }
+
+/// Keys are the same entry when account, content and model are.
+impl PartialEq for EntryKey {
+    fn eq(&self, other: &EntryKey) -> bool {
+        (self.sha256 == other.sha256 && self.model == other.model) && self.account == other.account
+    }
+}
+
+impl Eq for EntryKey {}
+
+impl EntryKey {
+    /// The entry of the file `identity` for `account`, under `model` (a
+    /// model, or a job's task key).
+    fn of(account: &Account, identity: &Identity, model: String) -> EntryKey {
+        let path = &identity.path;
+        EntryKey {
+            account: account.clone(),
+            sha256: identity.sha256.clone(),
+            model,
+            path: path.to_string_lossy().into_owned(),
+            size: identity.size as i64,
+            // The name a create of it sends (`authenta_client`'s file name).
+            name: path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+        }
+    }
+
+    /// Whether `columns` (base URL, client id, SHA-256, model) are this
+    /// entry's.
+    fn is(&self, (base_url, client_id, sha256, model): &KeyColumns) -> bool {
+        (self.sha256 == *sha256 && self.model == *model)
+            && (self.account.base_url == *base_url && self.account.client_id == *client_id)
+    }
+}
+
+impl Hash for EntryKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.sha256.hash(state);
+        self.model.hash(state);
+    }
+}
+
+/// A claim this process holds, as it last wrote it.
+#[derive(Debug)]
+struct Held {
+    /// Until when no other worker can take it: the lease it last wrote,
+    /// counted from before the write (on this process's monotonic clock).
+    until: Instant,
+    /// The `since` of the `Creating` state its claim wrote ahead, until
+    /// the upload's own `Creating` checkpoint comes (see
+    /// [`Ledger::claim_many`]).
+    ahead: Option<String>,
+}
+
+/// The claims one ledger handle holds.
+type HeldClaims = Arc<Mutex<HashMap<EntryKey, Held>>>;
+
+/// A claim whose lease (by [`Held::until`]) holds at least this much
+/// longer needs no look in the ledger before a create: no other worker
+/// can take it over meanwhile.
+const LEASE_MARGIN: Duration = Duration::from_secs(10);
 
 /// An entry as `authenta ledger` shows it.
 pub struct Row {
@@ -331,6 +439,7 @@ pub struct Ledger {
     location: Arc<str>,
     worker: Arc<Worker>,
     renewing: Arc<Once>,
+    held: HeldClaims,
 }
 
 /// The database a ledger is kept in.
@@ -417,6 +526,16 @@ impl Store {
             false => self.write(|_| Ok(())),
         }
     }
+}
+
+/// Queues `write` after `queued`, dropping the queued writes it makes
+/// moot: an earlier status seen of the same record (a final record says
+/// its status too).
+fn push(queued: &mut Vec<Queued>, write: Queued) {
+    if let Queued::Seen { mid, .. } | Queued::Finished { mid, .. } = &write {
+        queued.retain(|q| !matches!(q, Queued::Seen { mid: seen, .. } if seen == mid));
+    }
+    queued.push(write);
 }
 
 /// Writes `queued`, in order, in `tx`.
@@ -546,6 +665,11 @@ pub trait EntryState: Sized {
     fn read_pg(pg: &postgres::Pg, keys: &[&EntryKey], refresh: bool) -> io::Result<Vec<Self>>;
     /// Whether it is final (nothing left to spend: never claimed).
     fn is_final(&self) -> bool;
+    /// Whether its claim writes its `Creating` state ahead of the create
+    /// (a record claimed anew; see [`Ledger::claim_many`]).
+    fn writes_ahead(&self) -> bool {
+        false
+    }
 }
 
 impl EntryState for Resume {
@@ -563,6 +687,10 @@ impl EntryState for Resume {
 
     fn is_final(&self) -> bool {
         matches!(self, Resume::Final(_))
+    }
+
+    fn writes_ahead(&self) -> bool {
+        matches!(self, Resume::New)
     }
 }
 
@@ -769,6 +897,8 @@ impl Ledger {
         // A small page cache: a batch touches each entry a few times, in
         // order; SQLite's default 2 MiB is most of the ledger's memory.
         conn.pragma_update(None, "cache_size", -256).map_err(db)?;
+        // Every statement a batch runs stays prepared (rusqlite keeps 16).
+        conn.set_prepared_statement_cache_capacity(32);
         if version < SCHEMA_VERSION {
             // Several processes may open a new ledger at once.
             let mut conn = conn;
@@ -812,6 +942,7 @@ impl Ledger {
             location: location.into(),
             worker: Arc::new(Worker::this()),
             renewing: Arc::new(Once::new()),
+            held: HeldClaims::default(),
         }
     }
 
@@ -855,7 +986,7 @@ impl Ledger {
             return pg.queue(write);
         }
         let mut store = self.raw();
-        store.queued.push(write);
+        push(&mut store.queued, write);
         let since = *store.since.get_or_insert_with(Instant::now);
         match store.queued.len() >= QUEUE_LEN || since.elapsed() >= QUEUE_AGE {
             true => store.flush(),
@@ -883,8 +1014,13 @@ impl Ledger {
     /// [`Ledger::identify`] for each of `paths`, the saved digests read
     /// with one query (PostgreSQL) or in one read transaction (SQLite).
     pub fn identify_many(&self, paths: &[&Path]) -> Vec<io::Result<Identity>> {
+        // The working directory once, not once per file.
+        let cwd = std::env::current_dir();
         let stat = |path: &Path| -> io::Result<(PathBuf, u64, i64)> {
-            let path = std::path::absolute(path)?;
+            let path = match &cwd {
+                Ok(cwd) if path.is_relative() => std::path::absolute(cwd.join(path))?,
+                _ => std::path::absolute(path)?,
+            };
             let meta = std::fs::metadata(&path)?;
             let mtime_ns = meta
                 .modified()?
@@ -983,11 +1119,7 @@ impl Ledger {
 
     /// The entry of `identity` under `model` for `account`.
     pub fn key(&self, account: &Account, identity: &Identity, model: &ModelType) -> EntryKey {
-        EntryKey {
-            account: account.clone(),
-            sha256: identity.sha256.clone(),
-            model: model.to_string(),
-        }
+        EntryKey::of(account, identity, model.to_string())
     }
 
     /// Where the entry's file starts, from what was saved (without
@@ -1010,16 +1142,62 @@ impl Ledger {
     /// [`Ledger::claim`] for each of `keys`, in one transaction: a batch
     /// claims the next few files it will start together, a transaction
     /// per group instead of per file.
+    ///
+    /// A record claimed anew (nothing saved) gets its `Creating` state in
+    /// the same transaction, ahead of its create: the upload's own
+    /// `Creating` checkpoint then writes nothing, as long as the claim's
+    /// lease holds well beyond it (so no other worker can have taken it).
+    /// Its `since` is the claim's time, a little earlier than the create:
+    /// a rerun's sweep for what the create may have left looks from a
+    /// little earlier (it already allows minutes for clock skew). A claim
+    /// released before its create undoes it.
     pub fn claim_many<S: EntryState>(
         &self,
         keys: &[&EntryKey],
         refresh: bool,
     ) -> io::Result<Vec<Claim<S>>> {
-        if let Some(pg) = self.pg() {
-            let claims = pg.claim_many::<S>(&self.worker, keys, refresh)?;
-            self.keep_renewing();
-            return Ok(claims);
+        // The leases run from before they are written.
+        let started = Instant::now();
+        let since = now();
+        let (claims, ahead) = match self.pg() {
+            Some(pg) => {
+                let claims = pg.claim_many::<S>(&self.worker, keys, refresh)?;
+                let new: Vec<&EntryKey> = keys
+                    .iter()
+                    .zip(&claims)
+                    .filter(|(_, claim)| matches!(claim, Claim::Mine(s) if s.writes_ahead()))
+                    .map(|(key, _)| *key)
+                    .collect();
+                let written = pg.write_ahead(&new, &since)?;
+                let ahead = keys.iter().map(|key| written.contains(key)).collect();
+                (claims, ahead)
+            }
+            None => self.claim_sqlite::<S>(keys, refresh, &since)?,
+        };
+        {
+            let mut held = lock(&self.held);
+            for ((key, claim), ahead) in keys.iter().zip(&claims).zip(ahead) {
+                if let Claim::Mine(state) = claim
+                    && !state.is_final()
+                {
+                    let until = started + LEASE;
+                    let ahead = ahead.then(|| since.clone());
+                    held.insert((*key).clone(), Held { until, ahead });
+                }
+            }
         }
+        self.keep_renewing();
+        Ok(claims)
+    }
+
+    /// [`Ledger::claim_many`] in SQLite: the claims, and whether each
+    /// entry's `Creating` state was written ahead.
+    fn claim_sqlite<S: EntryState>(
+        &self,
+        keys: &[&EntryKey],
+        refresh: bool,
+        since: &str,
+    ) -> io::Result<(Vec<Claim<S>>, Vec<bool>)> {
         // A look first, without the write lock: final entries, or ones
         // another worker holds, are answered without waiting for writers.
         {
@@ -1038,20 +1216,21 @@ impl Ledger {
                 }
             }
             if looked.len() == keys.len() {
-                return Ok(looked);
+                return Ok((looked, vec![false; keys.len()]));
             }
         }
-        let claims = self.write(|tx| {
+        let lease_until = unix_ms(SystemTime::now() + LEASE);
+        let claims: Vec<(Claim<S>, bool)> = self.write(|tx| {
             keys.iter()
                 .map(|key| {
                     // Read again under the lock: another worker may have
                     // moved it on.
                     let resume = S::read(tx, key, refresh)?;
                     if resume.is_final() {
-                        return Ok(Claim::Mine(resume));
+                        return Ok((Claim::Mine(resume), false));
                     }
                     if self.held_by_another(tx, key)? {
-                        return Ok(Claim::Held);
+                        return Ok((Claim::Held, false));
                     }
                     tx.prepare_cached(
                         "INSERT OR REPLACE INTO claims (base_url, client_id, sha256, model, owner,
@@ -1067,16 +1246,17 @@ impl Ledger {
                             self.worker.id,
                             self.worker.host,
                             self.worker.pid,
-                            unix_ms(SystemTime::now() + LEASE),
+                            lease_until,
                         ])
                     })
                     .map_err(db)?;
-                    Ok(Claim::Mine(resume))
+                    let ahead = resume.writes_ahead()
+                        && write_creating(tx, key, &key.name, since, true).map_err(db)? == 1;
+                    Ok((Claim::Mine(resume), ahead))
                 })
                 .collect()
         })?;
-        self.keep_renewing();
-        Ok(claims)
+        Ok(claims.into_iter().unzip())
     }
 
     /// Whether a live worker other than this one holds `key`.
@@ -1110,9 +1290,13 @@ impl Ledger {
 
     /// Gives up this process's claim of `key` (its outcome is saved, or
     /// another worker may try it).
+    ///
+    /// A `Creating` state its claim wrote ahead of a create that was never
+    /// sent is undone (the entry is new again).
     pub fn release(&self, key: &EntryKey) -> io::Result<()> {
+        let ahead = lock(&self.held).remove(key).and_then(|held| held.ahead);
         if let Some(pg) = self.pg() {
-            return pg.release(&self.worker, key);
+            return pg.release(&self.worker, key, ahead);
         }
         self.write(|tx| {
             tx.prepare_cached(
@@ -1128,23 +1312,35 @@ impl Ledger {
                     self.worker.id
                 ])
             })
-            .map(drop)
-            .map_err(db)
+            .map_err(db)?;
+            match ahead {
+                Some(since) => undo_ahead(tx, key, &since),
+                None => Ok(()),
+            }
         })
     }
 
     /// Writes what is queued and gives up every claim of this process.
+    /// (Undoing, as [`Ledger::release`] does, what was written ahead of
+    /// creates never sent.)
     pub fn release_all(&self) -> io::Result<()> {
+        let ahead: Vec<(EntryKey, String)> = lock(&self.held)
+            .drain()
+            .filter_map(|(key, held)| Some((key, held.ahead?)))
+            .collect();
         if let Some(pg) = self.pg() {
-            return pg.release_all(&self.worker);
+            return pg.release_all(&self.worker, &ahead);
         }
         self.write(|tx| {
             tx.execute(
                 "DELETE FROM claims WHERE owner = ?1",
                 params![self.worker.id],
             )
-            .map(drop)
-            .map_err(db)
+            .map_err(db)?;
+            for (key, since) in &ahead {
+                undo_ahead(tx, key, since)?;
+            }
+            Ok(())
         })
     }
 
@@ -1154,20 +1350,28 @@ impl Ledger {
         self.renewing.call_once(|| {
             let worker = self.worker.clone();
             // What is queued is written too, however quiet the batch; `None`
-            // once the ledger is closed.
-            let renew: Box<dyn Fn() -> Option<io::Result<()>> + Send> = match &self.backend {
+            // once the ledger is closed. The keys of the claims renewed.
+            type Renew = Box<dyn Fn() -> Option<io::Result<Vec<KeyColumns>>> + Send>;
+            let renew: Renew = match &self.backend {
                 Backend::Sqlite(store) => {
                     let store: Weak<Mutex<Store>> = Arc::downgrade(store);
                     Box::new(move || {
                         let store = store.upgrade()?;
                         let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
                         Some(store.write(|tx| {
-                            tx.execute(
-                                "UPDATE claims SET lease_until = ?2 WHERE owner = ?1",
-                                params![worker.id, unix_ms(SystemTime::now() + LEASE)],
-                            )
-                            .map(drop)
-                            .map_err(db)
+                            let mut renew = tx
+                                .prepare_cached(
+                                    "UPDATE claims SET lease_until = ?2 WHERE owner = ?1
+                                     RETURNING base_url, client_id, sha256, model",
+                                )
+                                .map_err(db)?;
+                            let lease_until = unix_ms(SystemTime::now() + LEASE);
+                            let renewed = renew
+                                .query_map(params![worker.id, lease_until], |row| {
+                                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                                })
+                                .map_err(db)?;
+                            renewed.collect::<Result<_, _>>().map_err(db)
                         }))
                     })
                 }
@@ -1176,12 +1380,22 @@ impl Ledger {
                     Box::new(move || Some(pg.upgrade()?.renew(&worker)))
                 }
             };
+            let held = Arc::downgrade(&self.held);
             std::thread::spawn(move || {
                 loop {
                     std::thread::sleep(LEASE / 3);
+                    let started = Instant::now();
                     let Some(renewed) = renew() else { return };
-                    if let Err(e) = renewed {
-                        eprintln!("authenta: warning: cannot renew the ledger's claims: {e}");
+                    let Some(held) = held.upgrade() else { return };
+                    match renewed {
+                        // A claim not renewed is no longer this process's.
+                        Ok(renewed) => lock(&held).retain(|key, claim| {
+                            claim.until = started + LEASE;
+                            renewed.iter().any(|columns| key.is(columns))
+                        }),
+                        Err(e) => {
+                            eprintln!("authenta: warning: cannot renew the ledger's claims: {e}")
+                        }
                     }
                 }
             });
@@ -1196,6 +1410,12 @@ impl Ledger {
     }
 
     fn save(&self, key: &EntryKey, identity: &Identity, point: Checkpoint<'_>) -> io::Result<()> {
+        // Written with the claim (see `claim_many`).
+        if let Checkpoint::Creating { request, .. } = &point
+            && self.written_ahead(key, &request.name)
+        {
+            return Ok(());
+        }
         // The one checkpoint whose loss costs no record: written with the
         // next group (see `Queued::Uploaded`).
         if let Checkpoint::Uploaded { mid } = point {
@@ -1217,28 +1437,7 @@ impl Ledger {
                     if self.held_by_another(tx, key)? {
                         return Err(taken_over());
                     }
-                    tx.prepare_cached(
-                        "INSERT INTO entries (base_url, client_id, sha256, model, path, size,
-                                              name, since, stage, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'creating', ?9)
-                         ON CONFLICT (base_url, client_id, sha256, model) DO UPDATE SET
-                           path = ?5, size = ?6, name = ?7, since = ?8, mid = NULL,
-                           created_at = NULL, target = NULL, expires_at = NULL,
-                           stage = 'creating', status = NULL, record = NULL, updated_at = ?9",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![
-                            key.account.base_url,
-                            key.account.client_id,
-                            key.sha256,
-                            key.model,
-                            identity.path.to_string_lossy(),
-                            identity.size as i64,
-                            request.name,
-                            at.to_string(),
-                            now(),
-                        ])
-                    })
+                    write_creating(tx, key, &request.name, &at.to_string(), false)
                 }
                 Checkpoint::Created { created, target } => update(
                     tx,
@@ -1258,6 +1457,19 @@ impl Ledger {
             .map(drop)
             .map_err(db)
         })
+    }
+
+    /// Whether the `Creating` state of `key` (a create named `name`) was
+    /// written ahead with its claim, which holds long enough that no other
+    /// worker can take it before the create is sent: then the checkpoint
+    /// writes nothing. Either way the claim is no longer undone on release.
+    fn written_ahead(&self, key: &EntryKey, name: &str) -> bool {
+        let mut held = lock(&self.held);
+        let Some(claim) = held.get_mut(key) else {
+            return false;
+        };
+        let ahead = claim.ahead.take();
+        ahead.is_some() && key.name == name && claim.until > Instant::now() + LEASE_MARGIN
     }
 
     /// Saves the last status seen of `media` (a record any entry holds;
@@ -1505,11 +1717,7 @@ impl Ledger {
             Some(reference) => format!("job:{slug}:{}", reference.sha256),
             None => format!("job:{slug}"),
         };
-        EntryKey {
-            account: account.clone(),
-            sha256: identity.sha256.clone(),
-            model,
-        }
+        EntryKey::of(account, identity, model)
     }
 
     /// The checkpoint function of the job entry `key` (the file
@@ -1758,6 +1966,73 @@ fn taken_over() -> io::Error {
         "another authenta process took this file over (this one's claim ran out): it is not \
          created twice",
     )
+}
+
+/// The upsert of an entry's `Creating` state.
+macro_rules! creating_sql {
+    () => {
+        "INSERT INTO entries (base_url, client_id, sha256, model, path, size, name, since,
+                              stage, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'creating', ?9)
+         ON CONFLICT (base_url, client_id, sha256, model) DO UPDATE SET
+           path = ?5, size = ?6, name = ?7, since = ?8, mid = NULL, created_at = NULL,
+           target = NULL, expires_at = NULL, stage = 'creating', status = NULL,
+           record = NULL, updated_at = ?9"
+    };
+}
+
+/// Writes the `Creating` state of the entry `key`: a create named `name`
+/// about to be sent at `since`; how many rows (`ahead`: written with a
+/// claim, ahead of the create, and never over a final record).
+fn write_creating(
+    tx: &Connection,
+    key: &EntryKey,
+    name: &str,
+    since: &str,
+    ahead: bool,
+) -> rusqlite::Result<usize> {
+    let sql = match ahead {
+        false => concat!(creating_sql!(), ""),
+        true => concat!(creating_sql!(), " WHERE stage <> 'final'"),
+    };
+    tx.prepare_cached(sql)?.execute(params![
+        key.account.base_url,
+        key.account.client_id,
+        key.sha256,
+        key.model,
+        key.path,
+        key.size,
+        name,
+        since,
+        now(),
+    ])
+}
+
+/// Undoes the `Creating` state written ahead (at `since`) with the claim
+/// of `key`, whose create was never sent: the entry is new again.
+fn undo_ahead(tx: &Connection, key: &EntryKey, since: &str) -> io::Result<()> {
+    tx.prepare_cached(
+        "DELETE FROM entries WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
+           AND model = ?4 AND stage = 'creating' AND since = ?5",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            key.account.base_url,
+            key.account.client_id,
+            key.sha256,
+            key.model,
+            since
+        ])
+    })
+    .map(drop)
+    .map_err(db)
+}
+
+/// An entry's key columns: base URL, client id, SHA-256, model.
+type KeyColumns = (String, String, String, String);
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// `UPDATE`s the entry `key` with `set` (whose parameters are `?6` on,
@@ -2039,6 +2314,234 @@ mod tests {
             .query_row("SELECT count(*) FROM claims", [], |row| row.get(0))
             .unwrap();
         assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn a_claim_writes_creating_ahead_and_undoes_it_when_released_before_the_create() {
+        let (_dir, a, b, identity, key) = two_workers_claim_one_file();
+        // Written with the claim: another worker sees where it stands.
+        a.flush().unwrap();
+        match b.resume(&key, false).unwrap() {
+            Resume::Creating { name, .. } => assert_eq!(name, "a.png"),
+            other => panic!("{other:?}"),
+        }
+        // Released before its create: new again.
+        a.release(&key).unwrap();
+        assert!(matches!(b.resume(&key, false).unwrap(), Resume::New));
+        // Claimed again, then created: the checkpoint wrote nothing, and the
+        // state stays on release (a create was sent).
+        assert!(matches!(
+            a.claim(&key, false).unwrap(),
+            Claim::Mine(Resume::New)
+        ));
+        let request = authenta_reqwest::types::CreateMediaRequest {
+            name: "a.png".into(),
+            content_type: "image/png".into(),
+            size: 5,
+            model_type: ModelType::Ac1,
+        };
+        let save = a.checkpoint(&key, &identity);
+        save(Checkpoint::Creating {
+            request: &request,
+            at: jiff::Timestamp::now(),
+        })
+        .unwrap();
+        a.release(&key).unwrap();
+        assert!(matches!(
+            b.claim(&key, false).unwrap(),
+            Claim::Mine(Resume::Creating { .. })
+        ));
+        // A lease too close to its end is looked at in the ledger first.
+        b.release(&key).unwrap();
+        assert!(matches!(a.claim(&key, false).unwrap(), Claim::Mine(_)));
+        lock(&a.held).get_mut(&key).unwrap().until = Instant::now();
+        a.conn()
+            .unwrap()
+            .execute("UPDATE claims SET lease_until = 0", [])
+            .unwrap();
+        assert!(matches!(b.claim(&key, false).unwrap(), Claim::Mine(_)));
+        let err = save(Checkpoint::Creating {
+            request: &request,
+            at: jiff::Timestamp::now(),
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("took this file over"), "{err}");
+    }
+
+    /// The ledger's own CPU for a batch of 500 small files, without the
+    /// network: what `authenta process -j 8` asks of it per file (identify,
+    /// claims in groups of 16, the three checkpoints, two statuses seen, the
+    /// final record), on this thread's clock (`/proc/thread-self/schedstat`).
+    /// A measurement, not a check of speed: run it alone in a release build,
+    /// `cargo test --release -p authenta-cli --bin authenta ledger_cpu --
+    /// --ignored --nocapture` (BENCHMARKS.md).
+    #[test]
+    #[ignore = "a measurement: run it alone, in a release build"]
+    fn ledger_cpu_per_small_file() {
+        let cpu_ns = || -> u64 {
+            let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+            stat.split_whitespace().next().unwrap().parse().unwrap()
+        };
+        const FILES: usize = 500;
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<PathBuf> = (0..FILES)
+            .map(|i| {
+                let path = dir.path().join(format!("img{i:04}.png"));
+                std::fs::write(&path, format!("{i:0>268}")).unwrap();
+                path
+            })
+            .collect();
+        let account = Account {
+            base_url: "http://127.0.0.1:1/api".into(),
+            client_id: "id".into(),
+        };
+        let mut runs = Vec::new();
+        // What the API answers each file, made before the clock starts.
+        struct Answers {
+            request: authenta_reqwest::types::CreateMediaRequest,
+            created: authenta_reqwest::types::CreatedMedia,
+            target: UploadTarget,
+            seen: [Media; 2],
+            done: Media,
+        }
+        for run in 0..5 {
+            let answers: Vec<Answers> = (0..FILES)
+                .map(|i| {
+                    let (mid, name) = (format!("m-{run}-{i}"), format!("img{i:04}.png"));
+                    let media = |status: &str| -> Media {
+                        serde_json::from_value(json!({
+                            "mid": mid, "name": name, "type": "Image", "modelType": "AC-1",
+                            "status": status, "createdAt": "2026-12-01T00:00:00Z",
+                        }))
+                        .unwrap()
+                    };
+                    let request = authenta_reqwest::types::CreateMediaRequest {
+                        name: name.clone(),
+                        content_type: "image/png".into(),
+                        size: 268,
+                        model_type: ModelType::Ac1,
+                    };
+                    let created: authenta_reqwest::types::CreatedMedia =
+                        serde_json::from_value(json!({
+                            "mid": mid, "name": name, "type": "Image", "modelType": "AC-1",
+                            "status": "INITED", "createdAt": "2026-12-01T00:00:00Z",
+                            "uploadUrl": format!("http://127.0.0.1:1/upload/{mid}?X-Amz-Signature=0123456789abcdef"),
+                            "expiresIn": 3600,
+                        }))
+                        .unwrap();
+                    let target =
+                        UploadTarget::from_created(&created, &request, SystemTime::now()).unwrap();
+                    let mut done = media("PROCESSED");
+                    done.heatmap_url = Some("http://127.0.0.1:1/heatmap.png".into());
+                    Answers {
+                        seen: [media("UPLOADED"), media("PROCESSING")],
+                        request,
+                        created,
+                        target,
+                        done,
+                    }
+                })
+                .collect();
+            let ledger = Ledger::open(&dir.path().join(format!("l{run}/ledger.sqlite"))).unwrap();
+            let started = cpu_ns();
+            let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+            let identities: Vec<Identity> = ledger
+                .identify_many(&refs)
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+            let keys: Vec<EntryKey> = identities
+                .iter()
+                .map(|identity| ledger.key(&account, identity, &ModelType::Ac1))
+                .collect();
+            for (n, group) in keys.chunks(16).enumerate() {
+                let refs: Vec<&EntryKey> = group.iter().collect();
+                let claims = ledger.claim_many(&refs, false).unwrap();
+                assert!(claims.iter().all(|c| matches!(c, Claim::Mine(Resume::New))));
+                for (i, key) in group.iter().enumerate() {
+                    let Answers {
+                        request,
+                        created,
+                        target,
+                        seen,
+                        done,
+                    } = &answers[n * 16 + i];
+                    let save = ledger.checkpoint(key, &identities[n * 16 + i]);
+                    let at = jiff::Timestamp::now();
+                    save(Checkpoint::Creating { request, at }).unwrap();
+                    save(Checkpoint::Created { created, target }).unwrap();
+                    save(Checkpoint::Uploaded {
+                        mid: &created.media.mid,
+                    })
+                    .unwrap();
+                    for media in seen {
+                        ledger.seen(media).unwrap();
+                    }
+                    ledger.finished(done).unwrap();
+                }
+            }
+            ledger.release_all().unwrap();
+            runs.push((cpu_ns() - started) as f64 / 1e6);
+            let rows = ledger.rows().unwrap();
+            assert_eq!(rows.len(), FILES);
+            assert!(rows.iter().all(|row| row.stage == "final"));
+        }
+        runs.sort_by(f64::total_cmp);
+        let median = runs[runs.len() / 2];
+        println!(
+            "ledger CPU for {FILES} small files: median {median:.1} ms ({:.1}-{:.1}), {:.3} ms per file",
+            runs[0],
+            runs[runs.len() - 1],
+            median / FILES as f64
+        );
+    }
+
+    /// What the hash pass costs a large file's first run (the one read of
+    /// its own; see ARCHITECTURE.md, "the batch ledger"): MB/s of
+    /// [`sha256_of`] over a 256 MiB file in the page cache. A measurement:
+    /// `cargo test --release -p authenta-cli --bin authenta hash_pass --
+    /// --ignored --nocapture` (BENCHMARKS.md).
+    #[test]
+    #[ignore = "a measurement: run it alone, in a release build"]
+    fn hash_pass_of_a_large_file() {
+        const SIZE: usize = 256 << 20;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("large.mp4");
+        let block: Vec<u8> = (0..1 << 20)
+            .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        {
+            use std::io::Write as _;
+            let mut file = File::create(&path).unwrap();
+            for _ in 0..SIZE >> 20 {
+                file.write_all(&block).unwrap();
+            }
+        }
+        let expected: String = {
+            let mut hasher = Sha256::new();
+            for _ in 0..SIZE >> 20 {
+                hasher.update(&block);
+            }
+            hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        let mut runs = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            assert_eq!(sha256_of(&path).unwrap(), expected);
+            runs.push(SIZE as f64 / started.elapsed().as_secs_f64() / 1e6);
+        }
+        runs.sort_by(f64::total_cmp);
+        println!(
+            "SHA-256 of a 256 MiB file (page cache): median {:.0} MB/s ({:.0}-{:.0}), {:.2} s per GiB",
+            runs[2],
+            runs[0],
+            runs[4],
+            (1u64 << 30) as f64 / 1e6 / runs[2]
+        );
     }
 
     #[test]

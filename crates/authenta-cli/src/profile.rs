@@ -49,6 +49,13 @@ pub fn configure(global: &Global, args: &ConfigureArgs) -> Result<u8, CliError> 
         name: name.clone(),
         ..Profile::default()
     });
+    // The batch ledger: `--ledger` (or AUTHENTA_LEDGER) sets it,
+    // `--no-ledger` removes it; otherwise it stays.
+    if let Some(location) = &global.ledger {
+        profile.ledger = Some(crate::ledger::checked_location(location)?);
+    } else if global.no_ledger {
+        profile.ledger = None;
+    }
     let interactive = std::io::stdin().is_terminal();
     let asked = |question: &str, current: Option<&str>| -> Result<Option<String>, CliError> {
         if !interactive {
@@ -76,6 +83,32 @@ pub fn configure(global: &Global, args: &ConfigureArgs) -> Result<u8, CliError> 
         || args.secret_env.is_some()
         || args.secret_command.is_some()
         || global.client_id.as_deref().is_some_and(|i| !i.is_empty());
+    // Only the ledger given, for a profile that holds a key: the rest stays.
+    let has_key = profile.api_key.is_some() || profile.client_secret.is_some();
+    if (global.ledger.is_some() || global.no_ledger)
+        && has_key
+        && !api_key_flags
+        && !secret_flags
+        && global.base_url.is_none()
+    {
+        file.set(&profile)?;
+        save(&file, &path)?;
+        let ledger = profile.ledger.as_deref().map(crate::ledger::redact);
+        if global.json {
+            output::json_line(&json!({
+                "profile": name,
+                "path": path.display().to_string(),
+                "ledger": ledger,
+            }));
+        } else {
+            eprintln!(
+                "authenta: wrote profile {name} to {}: {}",
+                path.display(),
+                ledger_note(ledger.as_deref())
+            );
+        }
+        return Ok(exit::SUCCESS);
+    }
     let kind = match (api_key_flags, secret_flags) {
         (true, true) => {
             return Err(usage(
@@ -151,9 +184,8 @@ pub fn configure(global: &Global, args: &ConfigureArgs) -> Result<u8, CliError> 
         }
     }
     file.set(&profile)?;
-    file.save().map_err(|e| {
-        CliError::Sdk(ConfigError::Profile(format!("cannot write {}: {e}", path.display())).into())
-    })?;
+    save(&file, &path)?;
+    let ledger = profile.ledger.as_deref().map(crate::ledger::redact);
     if global.json {
         output::json_line(&json!({
             "profile": name,
@@ -163,15 +195,32 @@ pub fn configure(global: &Global, args: &ConfigureArgs) -> Result<u8, CliError> 
                 Kind::ClientSecret => "clientSecret",
             },
             "secret": described,
+            "ledger": ledger,
         }));
     } else {
         eprintln!(
-            "authenta: wrote profile {name} to {} (the {} is read from {described}); `authenta --profile {name} list` uses it",
+            "authenta: wrote profile {name} to {} (the {} is read from {described}; {}); `authenta --profile {name} list` uses it",
             path.display(),
-            kind.secret()
+            kind.secret(),
+            ledger_note(ledger.as_deref())
         );
     }
     Ok(exit::SUCCESS)
+}
+
+/// Writes the config file.
+fn save(file: &ProfileFile, path: &std::path::Path) -> Result<(), CliError> {
+    file.save().map_err(|e| {
+        CliError::Sdk(ConfigError::Profile(format!("cannot write {}: {e}", path.display())).into())
+    })
+}
+
+/// What `configure` says of a profile's ledger (its password redacted).
+fn ledger_note(ledger: Option<&str>) -> String {
+    match ledger {
+        Some(ledger) => format!("its batch ledger is {ledger}"),
+        None => "its batch ledger is the default one".to_owned(),
+    }
 }
 
 /// Asks which kind of key the profile holds (the one it holds now by

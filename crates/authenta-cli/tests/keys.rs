@@ -539,3 +539,112 @@ fn configure_writes_a_profile_and_keeps_the_secret_only_where_told() {
         .unwrap();
     assert_eq!(mixed.status.code(), Some(2));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_profile_names_the_ledger_and_a_password_in_its_url_is_never_shown() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = Env::new(Duration::from_millis(20));
+    let authenta = || {
+        let mut cmd = env.authenta();
+        cmd.env_remove("AUTHENTA_LEDGER");
+        cmd
+    };
+    let base_url = env.emulator.base_url();
+    let configure = [
+        "--profile",
+        "fleet",
+        "--base-url",
+        base_url,
+        "configure",
+        "--api-key-env",
+        "FLEET_KEY",
+    ];
+    run(&mut authenta(), &configure, 0);
+    // The ledger alone, for a profile that holds a key: the rest stays.
+    let url = "postgres://fleet:s3cret@127.0.0.1:1/batch";
+    let set = run(
+        &mut authenta(),
+        &["--profile", "fleet", "--ledger", url, "configure"],
+        0,
+    );
+    has(&set.stderr, "postgres://fleet:***@127.0.0.1:1/batch");
+    assert!(!set.stderr.contains("s3cret"), "{}", set.stderr);
+    let config = std::fs::read_to_string(env.config()).unwrap();
+    has(&config, "api_key_env = \"FLEET_KEY\"");
+    has(&config, &format!("ledger = \"{url}\""));
+    let mode = std::fs::metadata(env.config())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "a file holding a password is its owner's only");
+    let json = run(
+        &mut authenta(),
+        &["--json", "--profile", "fleet", "--ledger", url, "configure"],
+        0,
+    );
+    has(
+        &json.stdout,
+        "\"ledger\":\"postgres://fleet:***@127.0.0.1:1/batch\"",
+    );
+    assert!(!json.stdout.contains("s3cret"), "{}", json.stdout);
+
+    // The profile's ledger is the one a command uses (nothing listens on
+    // port 1: the error names it, without its password).
+    let used = run(&mut authenta(), &["--profile", "fleet", "ledger"], 11);
+    has(
+        &used.stderr,
+        "cannot open the batch ledger postgres://fleet:***@127.0.0.1:1/batch",
+    );
+    assert!(!used.stderr.contains("s3cret"), "{}", used.stderr);
+    // --ledger and AUTHENTA_LEDGER win over it, --no-ledger too.
+    let other = env.dir.path().join("other").join("ledger.sqlite");
+    let mut cmd = authenta();
+    let listed = run(
+        cmd.env("AUTHENTA_LEDGER", &other),
+        &["--profile", "fleet", "ledger"],
+        0,
+    );
+    has(
+        &listed.stderr,
+        &format!("no ledger at {} yet", other.display()),
+    );
+    let none = run(
+        &mut authenta(),
+        &["--profile", "fleet", "--no-ledger", "ledger"],
+        11,
+    );
+    has(&none.stderr, "no ledger to read");
+
+    // A path is kept absolute; --no-ledger takes the ledger out of the
+    // profile.
+    let mut cmd = authenta();
+    run(
+        cmd.current_dir(env.dir.path()),
+        &[
+            "--profile",
+            "fleet",
+            "--ledger",
+            "batch/ledger.sqlite",
+            "configure",
+        ],
+        0,
+    );
+    let config = std::fs::read_to_string(env.config()).unwrap();
+    has(
+        &config,
+        &format!(
+            "ledger = \"{}\"",
+            env.dir.path().join("batch/ledger.sqlite").display()
+        ),
+    );
+    run(
+        &mut authenta(),
+        &["--profile", "fleet", "--no-ledger", "configure"],
+        0,
+    );
+    let config = std::fs::read_to_string(env.config()).unwrap();
+    assert!(!config.contains("ledger"), "{config}");
+    has(&config, "api_key_env = \"FLEET_KEY\"");
+}

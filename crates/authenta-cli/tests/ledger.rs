@@ -35,6 +35,8 @@ struct Env {
     key: ApiKey,
     dir: tempfile::TempDir,
     postgres: Option<postgres::Cluster>,
+    /// The PostgreSQL URL's query (TLS settings), if any.
+    query: String,
     /// With a task type: the batch runs jobs (`process --task`, an API key).
     task: Option<&'static str>,
 }
@@ -44,6 +46,8 @@ struct Env {
 enum Kept {
     Sqlite,
     Postgres,
+    /// PostgreSQL over TLS, its certificate checked against its own CA.
+    PostgresTls,
 }
 
 impl Env {
@@ -60,12 +64,18 @@ impl Env {
         let key = emulator.create_key(KeySpec::new("ledger")).unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("media")).unwrap();
-        let postgres = match kept {
-            Kept::Sqlite => None,
+        let (postgres, query) = match kept {
+            Kept::Sqlite => (None, String::new()),
             Kept::Postgres => {
                 let cluster = postgres::Cluster::start();
                 cluster.database("batch");
-                Some(cluster)
+                (Some(cluster), String::new())
+            }
+            Kept::PostgresTls => {
+                let cluster = postgres::Cluster::start_tls();
+                cluster.database("batch");
+                let query = format!("?sslmode=require&sslrootcert={}", cluster.ca().display());
+                (Some(cluster), query)
             }
         };
         Env {
@@ -73,6 +83,7 @@ impl Env {
             key,
             dir,
             postgres,
+            query,
             task: None,
         }
     }
@@ -129,7 +140,7 @@ impl Env {
     /// database's URL.
     fn ledger_arg(&self) -> OsString {
         match &self.postgres {
-            Some(cluster) => cluster.url("batch").into(),
+            Some(cluster) => format!("{}{}", cluster.url("batch"), self.query).into(),
             None => self.ledger().into(),
         }
     }
@@ -305,6 +316,11 @@ fn a_second_run_costs_nothing_and_the_same_bytes_are_processed_once() {
 #[test]
 fn a_second_run_costs_nothing_with_a_postgresql_ledger_too() {
     second_run_costs_nothing(Kept::Postgres);
+}
+
+#[test]
+fn a_second_run_costs_nothing_over_tls_to_postgresql() {
+    second_run_costs_nothing(Kept::PostgresTls);
 }
 
 /// Two runs over the same files with a ledger kept as `kept`: the second

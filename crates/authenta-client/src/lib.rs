@@ -81,7 +81,7 @@ pub use pipeline::{BatchEvent, BatchItem, BatchSettings, Interrupt, JobBatchItem
 #[cfg(feature = "profile")]
 pub use profile::{
     DEFAULT_PROFILE, ENV_CONFIG, ENV_PROFILE, GivenKey, Profile, ProfileFile, config_path,
-    write_secret_file,
+    redacted_url, write_secret_file,
 };
 pub use secrets::{SecretProvider, SecretSource};
 pub use settings::{ClientSettings, SharedProvider};

@@ -17,6 +17,7 @@
 //! base_url = "http://127.0.0.1:8080/api"
 //! client_id = "4d66620c69a0295f100b6e8a"
 //! client_secret_command = "pass show authenta/ci"   # or client_secret_env = "CI_SECRET", or client_secret_file = "/path/to/secret"
+//! ledger = "postgres://fleet@db.internal/batch"      # the `authenta` command's batch ledger (a path, or a PostgreSQL URL)
 //! ```
 //!
 //! A relative `api_key_file` or `client_secret_file` is read from the config file's
@@ -37,6 +38,7 @@
 //!     client_id: Some("4d66620c69a0295f100b6e8a".into()),
 //!     client_secret: Some(SecretSource::Env("CI_SECRET".into())),
 //!     api_key: None,
+//!     ledger: None,
 //! }).unwrap();
 //! file.save().unwrap();
 //!
@@ -59,7 +61,7 @@ pub const ENV_CONFIG: &str = "AUTHENTA_CONFIG";
 /// The profile used when none is named (if the file has it).
 pub const DEFAULT_PROFILE: &str = "default";
 
-const KEYS: [&str; 8] = [
+const KEYS: [&str; 9] = [
     "base_url",
     "api_key_command",
     "api_key_env",
@@ -68,6 +70,7 @@ const KEYS: [&str; 8] = [
     "client_secret_command",
     "client_secret_env",
     "client_secret_file",
+    "ledger",
 ];
 
 /// Where the config file is: `$AUTHENTA_CONFIG`, else the XDG config
@@ -87,8 +90,9 @@ pub fn config_path() -> Result<PathBuf, ConfigError> {
 
 /// One profile: a key, the deployment it is for, and where its secret
 /// comes from: an API key, or a client id and secret. Any field may be
-/// missing from the file when the caller gives it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// missing from the file when the caller gives it. Its `Debug` shows a
+/// ledger URL's password as `***`.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Profile {
     /// The profile's name (`ci` in `[profile.ci]`); empty for the settings
     /// of no profile.
@@ -104,6 +108,61 @@ pub struct Profile {
     /// `api_key_file`); a profile holds an API key or a client id and
     /// secret, not both.
     pub api_key: Option<SecretSource>,
+    /// The batch ledger the `authenta` command keeps (`ledger`): a SQLite
+    /// file (a relative path is the config file's directory's) or a
+    /// PostgreSQL URL, whose password, if it holds one, is a secret:
+    /// [`redacted_url`] shows it. The SDK itself keeps no ledger.
+    pub ledger: Option<String>,
+}
+
+impl std::fmt::Debug for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Profile")
+            .field("name", &self.name)
+            .field("base_url", &self.base_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("api_key", &self.api_key)
+            .field("ledger", &self.ledger.as_deref().map(redacted_url))
+            .finish()
+    }
+}
+
+/// `url` with its password (in the user part, or a `password=` query
+/// parameter, as PostgreSQL URLs carry one) replaced by `***`: what
+/// messages and `Debug` show of a URL that may hold one.
+///
+/// ```
+/// use authenta_client::redacted_url;
+///
+/// assert_eq!(
+///     redacted_url("postgres://fleet:s3cret@db:5432/batch?sslmode=require"),
+///     "postgres://fleet:***@db:5432/batch?sslmode=require"
+/// );
+/// assert_eq!(redacted_url("/var/lib/ledger.sqlite"), "/var/lib/ledger.sqlite");
+/// ```
+pub fn redacted_url(url: &str) -> String {
+    let mut shown = url.to_owned();
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@')
+            && let Some(colon) = rest[..at].find(':')
+        {
+            shown = format!("{scheme}://{}:***{}", &rest[..colon], &rest[at..]);
+        }
+    }
+    if let Some(query_at) = shown.find('?') {
+        let (head, query) = shown.split_at(query_at + 1);
+        let query: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if name.eq_ignore_ascii_case("password") => format!("{name}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        shown = format!("{head}{}", query.join("&"));
+    }
+    shown
 }
 
 impl Profile {
@@ -305,6 +364,17 @@ impl ProfileFile {
         &self.path
     }
 
+    /// Whether a profile's ledger URL holds a password.
+    fn holds_password(&self) -> bool {
+        let Some(profiles) = self.profiles() else {
+            return false;
+        };
+        profiles.iter().any(|(_, profile)| {
+            let ledger = profile.get("ledger").and_then(Item::as_str);
+            ledger.is_some_and(|url| redacted_url(url) != url)
+        })
+    }
+
     /// The names of the file's profiles.
     pub fn names(&self) -> Vec<String> {
         self.profiles()
@@ -373,6 +443,13 @@ impl ProfileFile {
             let secret = match key {
                 "base_url" => {
                     profile.base_url = Some(text.to_owned());
+                    continue;
+                }
+                "ledger" => {
+                    profile.ledger = Some(match text.contains("://") {
+                        true => text.to_owned(),
+                        false => self.secret_path(text).to_string_lossy().into_owned(),
+                    });
                     continue;
                 }
                 "client_id" => {
@@ -491,6 +568,9 @@ impl ProfileFile {
             }
             Some(_) => return Err(refused()),
         }
+        if let Some(ledger) = &profile.ledger {
+            table.insert("ledger", value(ledger.as_str()));
+        }
         let profiles = self
             .doc
             .entry("profile")
@@ -516,7 +596,17 @@ impl ProfileFile {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
         let temp = self.path.with_extension("toml.new");
-        std::fs::write(&temp, self.doc.to_string())?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        // A ledger URL's password is a secret: the file is then its
+        // owner's only.
+        #[cfg(unix)]
+        if self.holds_password() {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let _ = std::fs::remove_file(&temp);
+            options.mode(0o600);
+        }
+        std::io::Write::write_all(&mut options.open(&temp)?, self.doc.to_string().as_bytes())?;
         std::fs::rename(&temp, &self.path)
     }
 }
@@ -604,6 +694,37 @@ mod tests {
     }
 
     #[test]
+    fn a_ledger_is_read_written_and_its_password_never_shown() {
+        let (dir, mut file) = file(
+            "[profile.fleet]\napi_key_env = \"K\"\nledger = \"postgres://fleet:s3cret@db/batch?password=s3cret\"\n[profile.local]\napi_key_env = \"K\"\nledger = \"state/ledger.sqlite\"\n",
+        );
+        let fleet = file.profile("fleet").unwrap().unwrap();
+        let debug = format!("{fleet:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(
+            debug.contains("postgres://fleet:***@db/batch?password=***"),
+            "{debug}"
+        );
+        // A relative path is the config file's directory's.
+        let local = file.profile("local").unwrap().unwrap();
+        let expected = dir.path().join("state/ledger.sqlite");
+        assert_eq!(local.ledger.as_deref(), expected.to_str());
+        file.set(&fleet).unwrap();
+        file.save().unwrap();
+        let text = std::fs::read_to_string(file.path()).unwrap();
+        assert!(
+            text.contains("ledger = \"postgres://fleet:s3cret@db/batch?password=s3cret\""),
+            "{text}"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(file.path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
     fn given_settings_win_over_the_profile_and_a_value_is_never_written() {
         let (_dir, mut file) = file("# kept\n[profile.other]\nclient_id = \"o\"\n");
         let ci = Profile {
@@ -612,6 +733,7 @@ mod tests {
             client_id: Some("id".into()),
             client_secret: Some(SecretSource::Env("CI_SECRET".into())),
             api_key: None,
+            ledger: None,
         };
         file.set(&ci).unwrap();
         file.save().unwrap();

@@ -27,14 +27,13 @@ use std::task::{Context, Poll, Wake};
 use std::time::Instant;
 
 use futures_util::future::join_all;
-use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Config, NoTls, Statement};
+use tokio_postgres::{Client, Config, Statement};
 
 use super::{
-    Claim, EntryKey, EntryState, LEASE, QUEUE_AGE, QUEUE_LEN, Queued, Row, SCHEMA_VERSION, Saved,
-    SavedJob, Worker,
+    Claim, EntryKey, EntryState, KeyColumns, LEASE, QUEUE_AGE, QUEUE_LEN, Queued, Row,
+    SCHEMA_VERSION, Saved, SavedJob, Worker,
 };
 #[cfg(test)]
 use authenta_reqwest::proto::engine::resume::Resume;
@@ -119,31 +118,14 @@ pub fn is_url(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
 }
 
-/// `url` with its password (in the user part, or a `password=` parameter)
-/// replaced by `***`: what messages show.
-pub fn redact(url: &str) -> String {
-    let mut shown = url.to_owned();
-    if let Some((scheme, rest)) = url.split_once("://") {
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        if let Some(at) = rest[..authority_end].rfind('@')
-            && let Some(colon) = rest[..at].find(':')
-        {
-            shown = format!("{scheme}://{}:***{}", &rest[..colon], &rest[at..]);
-        }
-    }
-    if let Some(query_at) = shown.find('?') {
-        let (head, query) = shown.split_at(query_at + 1);
-        let query: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((name, _)) if name.eq_ignore_ascii_case("password") => format!("{name}=***"),
-                _ => pair.to_owned(),
-            })
-            .collect();
-        shown = format!("{head}{}", query.join("&"));
-    }
-    shown
+/// The connection settings of `url`.
+pub fn config(url: &str) -> io::Result<Config> {
+    url.parse()
+        .map_err(|e| io::Error::other(format!("not a PostgreSQL URL ({e})")))
 }
+
+/// `url` with its password replaced by `***`: what messages show.
+pub use authenta_reqwest::client::redacted_url as redact;
 
 /// A PostgreSQL ledger: one connection, its statements, and the writes
 /// queued for its next transaction.
@@ -167,9 +149,8 @@ impl Pg {
     /// Connects to the ledger at `url` and brings its schema to this
     /// version (creating it in a new database).
     pub fn open(url: &str) -> io::Result<Pg> {
-        let mut config: Config = url
-            .parse()
-            .map_err(|e| io::Error::other(format!("not a PostgreSQL URL ({e})")))?;
+        let (url, tls) = super::tls::settings(url)?;
+        let mut config = config(&url)?;
         let mut secret = config
             .get_password()
             .map(|p| String::from_utf8_lossy(p).into_owned());
@@ -186,14 +167,8 @@ impl Pg {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(std::time::Duration::from_secs(10));
         }
-        if config.get_ssl_mode() == SslMode::Require {
-            return Err(io::Error::other(
-                "sslmode=require: this authenta connects to PostgreSQL without TLS; use a \
-                 trusted network, a VPN or a local socket, and drop sslmode=require",
-            ));
-        }
         let scrub = |e: tokio_postgres::Error| scrubbed(&text_of(&e), secret.as_deref());
-        let client = connect(config, scrub)?;
+        let client = connect(config, tls, scrub)?;
         let pg = Pg {
             inner: Mutex::new(Inner {
                 client,
@@ -329,7 +304,7 @@ impl Pg {
     pub fn queue(&self, write: Queued) -> io::Result<()> {
         let flush = {
             let mut inner = self.lock();
-            inner.queued.push(write);
+            super::push(&mut inner.queued, write);
             let since = *inner.since.get_or_insert_with(Instant::now);
             inner.queued.len() >= QUEUE_LEN || since.elapsed() >= QUEUE_AGE
         };
@@ -484,7 +459,7 @@ impl Pg {
             claims[i] = Some(Claim::Mine(resume));
         }
         for key in finished {
-            self.release(worker, key)?;
+            self.release(worker, key, None)?;
         }
         Ok(claims
             .into_iter()
@@ -525,40 +500,134 @@ impl Pg {
         Ok(!taken.is_empty())
     }
 
-    /// Gives up `worker`'s claim of `key`.
-    pub fn release(&self, worker: &Worker, key: &EntryKey) -> io::Result<()> {
+    /// Writes the `Creating` state of `keys`, just claimed anew, ahead of
+    /// their creates (see [`super::Ledger::claim_many`]), at `since`, in
+    /// one statement (in the keys' order, as claims take their locks); the
+    /// keys written (a final record is never overwritten).
+    pub fn write_ahead<'k>(
+        &self,
+        keys: &[&'k EntryKey],
+        since: &str,
+    ) -> io::Result<Vec<&'k EntryKey>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let columns = Columns::of(keys);
+        let paths: Vec<&str> = keys.iter().map(|k| k.path.as_str()).collect();
+        let sizes: Vec<i64> = keys.iter().map(|k| k.size).collect();
+        let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+        let stamp = super::now();
+        let mut params = columns.params().to_vec();
+        params.extend_from_slice(&[&paths, &sizes, &names, &since, &stamp]);
+        let rows = self.query(
+            "INSERT INTO authenta.entries AS e (base_url, client_id, sha256, model, path, size,
+                                               name, since, stage, updated_at)
+             SELECT k.*, $8, 'creating', $9
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::bigint[], $7::text[])
+                  AS k (base_url, client_id, sha256, model, path, size, name)
+             ORDER BY 1, 2, 3, 4
+             ON CONFLICT (base_url, client_id, sha256, model) DO UPDATE SET
+               path = excluded.path, size = excluded.size, name = excluded.name,
+               since = excluded.since, mid = NULL, created_at = NULL, target = NULL,
+               expires_at = NULL, stage = 'creating', status = NULL, record = NULL,
+               updated_at = excluded.updated_at
+             WHERE e.stage <> 'final'
+             RETURNING base_url, client_id, sha256, model",
+            &params,
+        )?;
+        let written = self.key_columns(&rows)?;
+        Ok(keys
+            .iter()
+            .copied()
+            .filter(|key| written.iter().any(|columns| key.is(columns)))
+            .collect())
+    }
+
+    /// The key columns of `rows` (their first four).
+    fn key_columns(&self, rows: &[tokio_postgres::Row]) -> io::Result<Vec<KeyColumns>> {
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                ))
+            })
+            .collect::<Result<_, tokio_postgres::Error>>()
+            .map_err(|e| self.err(&e))
+    }
+
+    /// Gives up `worker`'s claim of `key`, undoing the `Creating` state
+    /// written `ahead` of a create never sent.
+    pub fn release(
+        &self,
+        worker: &Worker,
+        key: &EntryKey,
+        ahead: Option<String>,
+    ) -> io::Result<()> {
         let [base_url, client_id, sha256, model] = key.params();
-        self.transaction(&[(
+        // The entry, then the claim: the order every worker locks rows in.
+        let mut steps: Vec<Step<'_>> = ahead
+            .as_ref()
+            .map(|since| undo_ahead(key, since))
+            .into_iter()
+            .collect();
+        steps.push((
             "DELETE FROM authenta.claims WHERE base_url = $1 AND client_id = $2
                AND sha256 = $3 AND model = $4 AND owner = $5",
             vec![base_url, client_id, sha256, model, &worker.id],
-        )])
-        .map(drop)
+        ));
+        self.transaction(&steps).map(drop)
     }
 
-    /// Writes what is queued and gives up every claim of `worker`.
-    pub fn release_all(&self, worker: &Worker) -> io::Result<()> {
-        self.transaction(&[(
+    /// Writes what is queued and gives up every claim of `worker`, undoing
+    /// the `Creating` states written `ahead` of creates never sent (entries
+    /// by key, then claims: the order every worker locks rows in).
+    pub fn release_all(&self, worker: &Worker, ahead: &[(EntryKey, String)]) -> io::Result<()> {
+        let mut ahead: Vec<&(EntryKey, String)> = ahead.iter().collect();
+        ahead.sort_by(|(a, _), (b, _)| {
+            (
+                &a.account.base_url,
+                &a.account.client_id,
+                &a.sha256,
+                &a.model,
+            )
+                .cmp(&(
+                    &b.account.base_url,
+                    &b.account.client_id,
+                    &b.sha256,
+                    &b.model,
+                ))
+        });
+        let mut steps: Vec<Step<'_>> = ahead
+            .iter()
+            .map(|(key, since)| undo_ahead(key, since))
+            .collect();
+        steps.push((
             "DELETE FROM authenta.claims WHERE (base_url, client_id, sha256, model) IN
                (SELECT base_url, client_id, sha256, model FROM authenta.claims
                 WHERE owner = $1 ORDER BY 1, 2, 3, 4 FOR UPDATE)",
             vec![&worker.id],
-        )])
-        .map(drop)
+        ));
+        self.transaction(&steps).map(drop)
     }
 
-    /// Renews `worker`'s leases (and writes what is queued).
-    pub fn renew(&self, worker: &Worker) -> io::Result<()> {
+    /// Renews `worker`'s leases (and writes what is queued); the keys of
+    /// those renewed.
+    pub fn renew(&self, worker: &Worker) -> io::Result<Vec<KeyColumns>> {
         let lease = LEASE.as_secs_f64();
-        self.transaction(&[(
+        let rows = self.transaction(&[(
             "UPDATE authenta.claims SET lease_until = now() + make_interval(secs => $2)
              WHERE (base_url, client_id, sha256, model) IN
                (SELECT base_url, client_id, sha256, model FROM authenta.claims
                 WHERE owner = $1 ORDER BY 1, 2, 3, 4 FOR UPDATE)
-               AND owner = $1",
+               AND owner = $1
+             RETURNING base_url, client_id, sha256, model",
             vec![&worker.id, &lease],
-        )])
-        .map(drop)
+        )])?;
+        self.key_columns(&rows[0])
     }
 
     /// Saves a checkpoint's state of the entry `key` (see
@@ -987,6 +1056,18 @@ impl Inner {
     }
 }
 
+/// The statement undoing the `Creating` state written ahead (at `since`)
+/// with the claim of `key`.
+fn undo_ahead<'a>(key: &'a EntryKey, since: &'a (dyn ToSql + Sync)) -> Step<'a> {
+    let mut params = key.params().to_vec();
+    params.push(since);
+    (
+        "DELETE FROM authenta.entries WHERE base_url = $1 AND client_id = $2 AND sha256 = $3
+           AND model = $4 AND stage = 'creating' AND since = $5",
+        params,
+    )
+}
+
 /// The statements of `queued`, in the order every worker locks rows in:
 /// files by path, then entries by record, then claims (a write's order
 /// with another of the same row is kept).
@@ -1188,6 +1269,7 @@ fn is_transient(e: &io::Error) -> bool {
 /// until the client is dropped.
 fn connect(
     config: Config,
+    tls: super::tls::MakeRustls,
     scrub: impl Fn(tokio_postgres::Error) -> io::Error,
 ) -> io::Result<Client> {
     let (sender, receiver) = std::sync::mpsc::channel();
@@ -1205,7 +1287,7 @@ fn connect(
                 }
             };
             runtime.block_on(async move {
-                match config.connect(NoTls).await {
+                match config.connect(tls).await {
                     Ok((client, connection)) => {
                         let _ = sender.send(Ok(client));
                         let _ = connection.await;
@@ -1399,10 +1481,64 @@ mod tests {
             server.sql("claims", "SELECT count(*) FROM authenta.claims"),
             "0"
         );
+        // A server without TLS, when TLS is required.
+        let err = Ledger::open_url(&format!("{url}?sslmode=require"))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("does not support TLS"), "{err}");
         // A later version's schema is refused.
         server.sql("claims", "INSERT INTO authenta.version VALUES (99)");
         let err = Ledger::open_url(&url).err().unwrap();
         assert!(err.to_string().contains("newer authenta"), "{err}");
+    }
+
+    /// TLS to the server: checked against `sslrootcert`'s CA with
+    /// `sslmode=require`, refused without it (the server's CA is its own),
+    /// unchecked with `prefer` (the default), none with `disable`.
+    #[test]
+    fn tls_follows_sslmode_and_sslrootcert() {
+        let server = cluster::Cluster::start_tls();
+        let url = server.database("tls");
+        let ca = server.ca();
+        let encrypted = |url: &str| -> bool {
+            let ledger = Ledger::open_url(url).unwrap();
+            let rows = ledger
+                .pg()
+                .unwrap()
+                .query(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )
+                .unwrap();
+            rows[0].get(0)
+        };
+        let root = format!("sslrootcert={}", ca.display());
+        assert!(encrypted(&format!("{url}?sslmode=require&{root}")));
+        assert!(encrypted(&format!("{url}?sslmode=verify-full&{root}")));
+        assert!(encrypted(&url));
+        assert!(!encrypted(&format!("{url}?sslmode=disable")));
+        let err = Ledger::open_url(&format!("{url}?sslmode=require"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("not trusted") && err.contains("sslrootcert"),
+            "{err}"
+        );
+        assert!(!err.contains(cluster::PASSWORD), "{err}");
+        // A CA file that is not there.
+        let missing = ca.with_file_name("missing.pem");
+        let err = Ledger::open_url(&format!(
+            "{url}?sslmode=require&sslrootcert={}",
+            missing.display()
+        ))
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            err.contains("sslrootcert=") && err.contains("cannot read"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -27,6 +27,23 @@ pub struct Cluster {
 impl Cluster {
     /// Starts a new server, or panics saying what is missing.
     pub fn start() -> Cluster {
+        Cluster::start_with(false)
+    }
+
+    /// Starts a new server that also takes TLS connections, with a
+    /// certificate for `127.0.0.1` signed by a CA of its own
+    /// ([`Cluster::ca`]; made with `openssl`, which Debian's `postgresql`
+    /// package depends on).
+    pub fn start_tls() -> Cluster {
+        Cluster::start_with(true)
+    }
+
+    /// The PEM file of the CA that signed a TLS server's certificate.
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    fn start_with(tls: bool) -> Cluster {
         let bin = programs().unwrap_or_else(|| {
             panic!(
                 "PostgreSQL is not installed: no `initdb` on PATH or in \
@@ -44,10 +61,14 @@ impl Cluster {
         });
         let password_file = dir.path().join("password");
         std::fs::write(&password_file, PASSWORD).unwrap();
+        let mut owned = vec![dir.path().to_owned(), password_file.clone()];
+        if tls {
+            owned.extend(certificates(dir.path()));
+        }
         if let Some(user) = &user {
             let uid = id(&["-u", user]).unwrap();
             let gid = id(&["-g", user]).unwrap();
-            for path in [dir.path(), &password_file] {
+            for path in &owned {
                 std::os::unix::fs::chown(path, Some(uid), Some(gid)).unwrap();
             }
         }
@@ -77,11 +98,17 @@ impl Cluster {
                 "--no-sync",
             ],
         );
-        let options = format!(
+        let mut options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
              -c max_connections=50",
             cluster.dir.path().display()
         );
+        if tls {
+            let dir = cluster.dir.path().display();
+            options += &format!(
+                " -c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key"
+            );
+        }
         let log = cluster.dir.path().join("server.log");
         cluster.run(
             "pg_ctl",
@@ -195,6 +222,83 @@ fn programs() -> Option<PathBuf> {
         .collect();
     versions.sort();
     versions.pop().map(|(_, bin)| bin)
+}
+
+/// Makes a CA (`ca.crt`) and a server certificate for `127.0.0.1` it
+/// signs (`server.crt`, `server.key`, the key its owner's only) in `dir`;
+/// the server's files.
+fn certificates(dir: &std::path::Path) -> Vec<PathBuf> {
+    let openssl = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run openssl (for a test certificate): {e}"));
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &["-keyout", "ca.key", "-out", "ca.crt", "-days", "2"],
+            &["-subj", "/CN=authenta test CA"],
+            &["-addext", "basicConstraints=critical,CA:TRUE"],
+            &["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    let key = dir.join("server.key");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    vec![key, dir.join("server.crt")]
 }
 
 fn is_root() -> bool {
