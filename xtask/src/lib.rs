@@ -6,8 +6,8 @@
 //!   internal requirements, the changelog and the lock file to a new version
 //!   and package the library crates; see [`release`].
 //! - `outside-examples`: build authenta-client's embedder examples
-//!   unchanged as crates of their own outside the workspace; see
-//!   [`outside`].
+//!   and the README's quick starts unchanged as crates of their own
+//!   outside the workspace; see [`outside`].
 //! - `ci`: run exactly what `.ci/run` runs.
 
 pub mod codegen;

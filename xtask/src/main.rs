@@ -18,7 +18,9 @@ tasks:
   outside-examples  build authenta-client's examples custom_client and
                     async_client unchanged as crates of their own outside
                     the workspace (path dependencies, the workspace's
-                    Cargo.lock, --offline)
+                    Cargo.lock, --offline), and every README ```rust block
+                    with fn main, depending only on what its section says
+                    to add to Cargo.toml
   ci                run exactly what .ci/run runs";
 
 fn main() -> ExitCode {
