@@ -228,6 +228,16 @@ pub fn quick_starts(readme: &str) -> Result<Vec<QuickStart>, OutsideError> {
                          Cargo.toml: add a ```toml [dependencies] block or a `cargo add ...` line"
                     ))
                 })?;
+                let given: DocumentMut = deps.parse().map_err(fail)?;
+                for krate in crates_named(&body) {
+                    if given["dependencies"].get(&krate).is_none() {
+                        return Err(fail(format!(
+                            "README.md:{line}: the quick start uses the crate {krate}, but its \
+                             section does not say to add it: add it to the section's ```toml \
+                             [dependencies] or `cargo add` line"
+                        )));
+                    }
+                }
                 starts.push(QuickStart {
                     line,
                     code: body,
@@ -240,7 +250,13 @@ pub fn quick_starts(readme: &str) -> Result<Vec<QuickStart>, OutsideError> {
     };
     for (i, line) in readme.lines().enumerate() {
         match fence.as_mut() {
-            Some((_, _, body)) if !line.starts_with("```") => {
+            Some((_, info, body)) if !line.starts_with("```") => {
+                // rustdoc's hidden lines, as a reader copies them.
+                let line = match line {
+                    _ if !info.starts_with("rust") => line,
+                    "#" => "",
+                    _ => line.strip_prefix("# ").unwrap_or(line),
+                };
                 body.push_str(line);
                 body.push('\n');
             }
@@ -260,7 +276,37 @@ pub fn quick_starts(readme: &str) -> Result<Vec<QuickStart>, OutsideError> {
         }
     }
     finish(&mut section, &mut prose)?;
+    if starts.is_empty() {
+        return Err(fail(
+            "README.md has no quick start (a ```rust block with fn main)",
+        ));
+    }
     Ok(starts)
+}
+
+/// The outside crates `code` names at the start of a path, as package
+/// names (`authenta-ureq`).
+fn crates_named(code: &str) -> Vec<String> {
+    const NOT_CRATES: &[&str] = &["std", "core", "alloc", "crate", "self", "super", "Self"];
+    let mut crates: Vec<String> = Vec::new();
+    let bytes = code.as_bytes();
+    for (at, _) in code.match_indices("::") {
+        let start = code[..at]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(0, |i| i + 1);
+        let name = &code[start..at];
+        // A path's first segment: not after another `::`, a letter first.
+        let after_path = start >= 2 && &bytes[start - 2..start] == b"::";
+        let lowercase = name.starts_with(|c: char| c.is_ascii_lowercase());
+        if name.is_empty() || after_path || !lowercase || NOT_CRATES.contains(&name) {
+            continue;
+        }
+        let package = name.replace('_', "-");
+        if !crates.contains(&package) {
+            crates.push(package);
+        }
+    }
+    crates
 }
 
 /// The `[dependencies]` a section names, as TOML, or `None`.
@@ -494,6 +540,12 @@ mod tests {
         let readme = "# x\n\n## Start\n\n```rust\nfn main() {}\n```\n";
         let e = quick_starts(readme).unwrap_err().to_string();
         assert!(e.starts_with("README.md:5:"), "{e}");
+        let readme = "## S\n\n`cargo add a`\n\n```rust\nfn main() { b::c(); }\n```\n";
+        let e = quick_starts(readme).unwrap_err().to_string();
+        assert!(
+            e.contains("README.md:5: the quick start uses the crate b"),
+            "{e}"
+        );
         let readme = "## Start\n\n`cargo add authenta-ureq --git URL -F a,b`\n\n```rust\nfn main() {}\n```\n";
         let deps = &quick_starts(readme).unwrap()[0].deps;
         assert!(
