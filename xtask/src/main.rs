@@ -18,7 +18,9 @@ tasks:
   outside-examples  build authenta-client's examples custom_client and
                     async_client unchanged as crates of their own outside
                     the workspace (path dependencies, the workspace's
-                    Cargo.lock, --offline)
+                    Cargo.lock, --offline), and the README's quick starts
+                    (```rust blocks with fn main) with only the crates its
+                    ```toml blocks say to add
   ci                run exactly what .ci/run runs";
 
 fn main() -> ExitCode {
