@@ -192,9 +192,11 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         let held: Arc<Mutex<Vec<usize>>> = Arc::default();
         let claimed = ledger::claim_groups::<JobResume>(
             ledger.as_ref(),
-            std::mem::take(&mut pending),
-            2 * usize::from(args.concurrency),
-            |g| plan.items[g].key.as_ref(),
+            ledger::in_groups(
+                &std::mem::take(&mut pending),
+                2 * usize::from(args.concurrency),
+            ),
+            |g| plan.items[g].key.clone(),
             args.refresh,
             claim_failed.clone(),
         );

@@ -330,6 +330,32 @@ pub struct Identity {
     pub sha256: String,
 }
 
+/// A file's metadata and its saved digest, if unchanged since.
+struct Known {
+    path: PathBuf,
+    size: u64,
+    mtime_ns: i64,
+    sha256: Option<String>,
+}
+
+/// How many newly hashed bytes end a group of [`Ledger::identify_ahead`]
+/// early: about a second of hashing.
+pub const HASH_AHEAD_BYTES: u64 = 64 << 20;
+
+/// The identities [`Ledger::identify_ahead`] computes, in groups, each file
+/// by its index in the paths given (a failure ends them).
+pub struct IdentifyAhead {
+    receiver: tokio::sync::mpsc::Receiver<Vec<(usize, io::Result<Identity>)>>,
+}
+
+impl IdentifyAhead {
+    /// The next group, once hashed (the wait leaves the runtime's thread
+    /// to other tasks); `None` after the last.
+    pub async fn next_group(&mut self) -> Option<Vec<(usize, io::Result<Identity>)>> {
+        self.receiver.recv().await
+    }
+}
+
 /// The account an entry belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Account {
@@ -1014,6 +1040,16 @@ impl Ledger {
     /// [`Ledger::identify`] for each of `paths`, the saved digests read
     /// with one query (PostgreSQL) or in one read transaction (SQLite).
     pub fn identify_many(&self, paths: &[&Path]) -> Vec<io::Result<Identity>> {
+        self.known(paths)
+            .into_iter()
+            .map(|known| self.resolve(known?))
+            .collect()
+    }
+
+    /// What the ledger already knows of each of `paths` (their metadata, and
+    /// the digest saved for it if the file is unchanged), read with one
+    /// query or read transaction; a file that cannot be read fails here.
+    fn known(&self, paths: &[&Path]) -> Vec<io::Result<Known>> {
         // The working directory once, not once per file.
         let cwd = std::env::current_dir();
         let stat = |path: &Path| -> io::Result<(PathBuf, u64, i64)> {
@@ -1050,22 +1086,89 @@ impl Ledger {
             .into_iter()
             .map(|stat| {
                 let (path, size, mtime_ns) = stat?;
-                let sha256 = match saved.next().flatten() {
-                    Some(sha256) => sha256,
-                    None => {
-                        let sha256 = sha256_of(&path)?;
-                        self.queue(Queued::File {
-                            path: path.to_string_lossy().into_owned(),
-                            size: size as i64,
-                            mtime_ns,
-                            sha256: sha256.clone(),
-                        })?;
-                        sha256
-                    }
-                };
-                Ok(Identity { path, size, sha256 })
+                Ok(Known {
+                    path,
+                    size,
+                    mtime_ns,
+                    sha256: saved.next().flatten(),
+                })
             })
             .collect()
+    }
+
+    /// The identity of a file [`Ledger::known`] read: its saved digest, or
+    /// one computed now (reading the whole file once) and saved.
+    fn resolve(&self, known: Known) -> io::Result<Identity> {
+        let Known {
+            path,
+            size,
+            mtime_ns,
+            sha256,
+        } = known;
+        let sha256 = match sha256 {
+            Some(sha256) => sha256,
+            None => {
+                let sha256 = sha256_of(&path)?;
+                self.queue(Queued::File {
+                    path: path.to_string_lossy().into_owned(),
+                    size: size as i64,
+                    mtime_ns,
+                    sha256: sha256.clone(),
+                })?;
+                sha256
+            }
+        };
+        Ok(Identity { path, size, sha256 })
+    }
+
+    /// [`Ledger::identify`] for each of `paths`, in order, on a thread of
+    /// its own (the hashing is kept off the async runtime's threads), a few
+    /// files ahead of the caller: the metadata of every file and the saved
+    /// digests are read now (a file that cannot be read fails here, before
+    /// anything starts), then the missing digests are computed while the
+    /// caller works on the files before. The identities come in groups of
+    /// at most `group` files, a group ending early once it holds
+    /// [`HASH_AHEAD_BYTES`] of newly hashed bytes, so a batch of large files
+    /// starts after the first one's digest, not after all of them.
+    pub fn identify_ahead(
+        &self,
+        paths: &[&Path],
+        group: usize,
+    ) -> Result<IdentifyAhead, (usize, io::Error)> {
+        let mut known = Vec::with_capacity(paths.len());
+        for (i, result) in self.known(paths).into_iter().enumerate() {
+            known.push(result.map_err(|e| (i, e))?);
+        }
+        // One group in the channel, one being hashed: a few files ahead.
+        let (sender, receiver) = tokio::sync::mpsc::channel(1);
+        let ledger = self.clone();
+        let group = group.max(1);
+        std::thread::Builder::new()
+            .name("authenta-hash".into())
+            .spawn(move || {
+                let mut chunk = Vec::new();
+                let mut hashed = 0u64;
+                for (i, known) in known.into_iter().enumerate() {
+                    if known.sha256.is_none() {
+                        hashed += known.size;
+                    }
+                    let identity = ledger.resolve(known);
+                    let failed = identity.is_err();
+                    chunk.push((i, identity));
+                    if failed || chunk.len() >= group || hashed >= HASH_AHEAD_BYTES {
+                        hashed = 0;
+                        // The caller stopped reading: nothing left to do.
+                        if sender.blocking_send(std::mem::take(&mut chunk)).is_err() || failed {
+                            return;
+                        }
+                    }
+                }
+                if !chunk.is_empty() {
+                    let _ = sender.blocking_send(chunk);
+                }
+            })
+            .map_err(|e| (0, e))?;
+        Ok(IdentifyAhead { receiver })
     }
 
     /// The digest saved for each `(path, size, mtime_ns)`, if it is the
@@ -1652,41 +1755,57 @@ impl Ledger {
     }
 }
 
-/// The claims of the items `order` names, made as the iterator is read, a
-/// `group` at a time (one transaction per group): each item with its claim
-/// (`None` without a ledger, or for an item `key` gives no entry). A
-/// failure is kept in `failed` and ends the claims.
+/// The claims of the items in `groups`, made as the iterator is read, one
+/// transaction per group ([`claim_group`]).
 pub fn claim_groups<'a, S: EntryState + Send + 'a>(
     ledger: Option<&'a Ledger>,
-    order: Vec<usize>,
-    group: usize,
-    key: impl Fn(usize) -> Option<&'a EntryKey> + Send + 'a,
+    groups: impl Iterator<Item = Vec<usize>> + Send + 'a,
+    key: impl Fn(usize) -> Option<EntryKey> + Send + 'a,
     refresh: bool,
     failed: Arc<Mutex<Option<io::Error>>>,
 ) -> impl Iterator<Item = (usize, Option<Claim<S>>)> + Send + 'a {
-    let chunks: Vec<Vec<usize>> = order.chunks(group.max(1)).map(<[usize]>::to_vec).collect();
-    chunks
-        .into_iter()
-        .flat_map(move |chunk| -> Vec<(usize, Option<Claim<S>>)> {
-            let Some(ledger) = ledger else {
-                return chunk.iter().map(|&g| (g, None)).collect();
-            };
-            let mut failure = failed.lock().unwrap_or_else(|e| e.into_inner());
-            if failure.is_some() {
-                return Vec::new();
-            }
-            let keys: Vec<&EntryKey> = chunk.iter().filter_map(|&g| key(g)).collect();
-            match ledger.claim_many::<S>(&keys, refresh) {
-                Ok(claims) => chunk
-                    .into_iter()
-                    .zip(claims.into_iter().map(Some))
-                    .collect(),
-                Err(e) => {
-                    *failure = Some(e);
-                    Vec::new()
-                }
-            }
-        })
+    groups.flat_map(move |group| claim_group(ledger, group, &key, refresh, &failed))
+}
+
+/// The claims of the items `group` names, in one transaction: each item
+/// with its claim (`None` without a ledger, or for an item `key` gives no
+/// entry). A failure is kept in `failed` and ends the claims.
+pub fn claim_group<S: EntryState>(
+    ledger: Option<&Ledger>,
+    group: Vec<usize>,
+    key: impl Fn(usize) -> Option<EntryKey>,
+    refresh: bool,
+    failed: &Mutex<Option<io::Error>>,
+) -> Vec<(usize, Option<Claim<S>>)> {
+    let Some(ledger) = ledger else {
+        return group.iter().map(|&g| (g, None)).collect();
+    };
+    let mut failure = failed.lock().unwrap_or_else(|e| e.into_inner());
+    if failure.is_some() {
+        return Vec::new();
+    }
+    let keys: Vec<Option<EntryKey>> = group.iter().map(|&g| key(g)).collect();
+    let some: Vec<&EntryKey> = keys.iter().flatten().collect();
+    match ledger.claim_many::<S>(&some, refresh) {
+        Ok(claims) => {
+            let mut claims = claims.into_iter();
+            group
+                .into_iter()
+                .zip(keys)
+                .map(|(g, key)| (g, key.and_then(|_| claims.next())))
+                .collect()
+        }
+        Err(e) => {
+            *failure = Some(e);
+            Vec::new()
+        }
+    }
+}
+
+/// `order` in groups of `group` (at least one), for [`claim_groups`].
+pub fn in_groups(order: &[usize], group: usize) -> std::vec::IntoIter<Vec<usize>> {
+    let groups: Vec<Vec<usize>> = order.chunks(group.max(1)).map(<[usize]>::to_vec).collect();
+    groups.into_iter()
 }
 
 /// The stage column of a job entry at `stage`.

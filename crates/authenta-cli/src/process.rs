@@ -68,12 +68,29 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     let client = &session.client;
     // The ledger keeps no artifact URL: a report reads final records again.
     let refresh = args.refresh || args.report.is_some();
-    let batch = Batch::plan(&plan.jobs, ledger.as_ref(), client, global.json)?;
+    // Two uploads' worth at a time: enough to keep `-j` busy, few left
+    // held when the batch stops.
+    let claim_group = 2 * usize::from(args.concurrency);
+    let batch = Mutex::new(Batch::new(plan.jobs.len(), ledger.as_ref(), client));
+    // The files' digests (the ledger entries' keys), computed a few files
+    // ahead of the claims while earlier files are uploaded.
+    let mut hashing = match &ledger {
+        Some(ledger) => {
+            let paths: Vec<&std::path::Path> =
+                plan.jobs.iter().map(|job| job.path.as_path()).collect();
+            let ahead = ledger
+                .identify_ahead(&paths, claim_group)
+                .map_err(|(j, e)| cannot_read(&plan.jobs[j], &e))?;
+            Some(ahead)
+        }
+        None => None,
+    };
+    let hash_failed: Mutex<Option<CliError>> = Mutex::default();
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
     let count = bars.count(plan.jobs.len());
     let policy = PollPolicy::default().with_max_wait(args.timeout.unwrap_or(DEFAULT_TIMEOUT));
-    let mut outcomes: Vec<Option<(Outcome, Duration)>> = batch.items.iter().map(|_| None).collect();
+    let mut outcomes: Vec<Option<(Outcome, Duration)>> = Vec::new();
 
     // The first Ctrl-C stops starting files and lets the steps in flight
     // end (proto's `Interrupt`); a second one exits at once. The ledger is
@@ -103,57 +120,143 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
             }
         })
     };
-    let mut settle = |g: usize, outcome: Outcome, elapsed: Duration| {
-        for &j in &batch.items[g].jobs {
-            count.inc();
-            let job = &plan.jobs[j];
-            if global.json {
-                output::json_line(&outcome_json(job, &outcome, elapsed));
-            } else if let Outcome::Failed(e) = &outcome
-                && e.class() != ErrorClass::Interrupted
-            {
-                bars.note(&format!(
-                    "authenta: error: {}: {}",
-                    job.path.display(),
-                    describe(e)
-                ));
-            } else if let Outcome::NotFinal(e) = &outcome
-                && e.class() != ErrorClass::Interrupted
-            {
-                bars.note(&format!(
-                    "authenta: not final: {}: {}",
-                    job.path.display(),
-                    describe(e)
-                ));
+    // Tells one path's outcome as it is known.
+    let tell = |j: usize, outcome: &Outcome, elapsed: Duration| {
+        count.inc();
+        let job = &plan.jobs[j];
+        if global.json {
+            output::json_line(&outcome_json(job, outcome, elapsed));
+        } else if let Outcome::Failed(e) = outcome
+            && e.class() != ErrorClass::Interrupted
+        {
+            bars.note(&format!(
+                "authenta: error: {}: {}",
+                job.path.display(),
+                describe(e)
+            ));
+        } else if let Outcome::NotFinal(e) = outcome
+            && e.class() != ErrorClass::Interrupted
+        {
+            bars.note(&format!(
+                "authenta: not final: {}: {}",
+                job.path.display(),
+                describe(e)
+            ));
+        }
+    };
+    let mut settle = |g: usize, outcome: Option<(Outcome, Duration)>| {
+        // A path that joined an item already told (the same bytes, hashed
+        // later) is told the item's outcome.
+        let (jobs, late) = {
+            let mut batch = lock(&batch);
+            let late = std::mem::take(&mut batch.late);
+            if outcome.is_some() {
+                batch.settled[g] = true;
+            }
+            (outcome.as_ref().map(|_| batch.items[g].jobs.clone()), late)
+        };
+        for (g, j) in late {
+            if let Some((outcome, elapsed)) = &outcomes[g] {
+                tell(j, outcome, *elapsed);
             }
         }
-        outcomes[g] = Some((outcome, elapsed));
+        if let (Some(jobs), Some((outcome, elapsed))) = (jobs, outcome) {
+            for j in jobs {
+                tell(j, &outcome, elapsed);
+            }
+            if outcomes.len() <= g {
+                outcomes.resize_with(g + 1, || None);
+            }
+            outcomes[g] = Some((outcome, elapsed));
+        }
     };
-    let mut pending: Vec<usize> = (0..batch.items.len()).collect();
+    let mut pending: Vec<usize> = Vec::new();
+    let mut first_pass = true;
     let claim_failed: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
     // With --own-only: the files left to other processes.
     let left: Arc<Mutex<Vec<usize>>> = Arc::default();
     let mut announced = false;
-    // Two uploads' worth at a time: enough to keep `-j` busy, few left
-    // held when the batch stops.
-    let claim_group = 2 * usize::from(args.concurrency);
     loop {
         let held: Arc<Mutex<Vec<usize>>> = Arc::default();
         // The files are claimed a group at a time, as the pipeline takes
-        // the group's first: one ledger transaction per group.
-        let order = std::mem::take(&mut pending);
-        let claimed = ledger::claim_groups::<Resume>(
-            ledger.as_ref(),
-            order,
-            claim_group,
-            |g| batch.items[g].key.as_ref(),
-            refresh,
-            claim_failed.clone(),
-        );
-        let items = claimed.filter_map({
+        // the group's first: one ledger transaction per group. The first
+        // pass makes the items as the digests come.
+        let groups = match first_pass {
+            true => {
+                let (batch, jobs, hash_failed) = (&batch, &plan.jobs, &hash_failed);
+                let (interrupt, bars) = (&interrupt, &bars);
+                let state = (hashing.take(), 0);
+                futures_util::stream::unfold(state, move |(mut hashing, mut next)| async move {
+                    if next == jobs.len() || lock(hash_failed).is_some() {
+                        return None;
+                    }
+                    // Interrupted: the files not hashed yet are only
+                    // skipped, their digests not computed.
+                    let hashed = match hashing.as_mut().filter(|_| !interrupt.is_triggered()) {
+                        Some(ahead) => match ahead.next_group().await {
+                            Some(hashed) => Some(hashed),
+                            None => {
+                                *lock(hash_failed) = Some(CliError::Ledger(
+                                    "the thread computing the files' digests ended early".into(),
+                                ));
+                                return None;
+                            }
+                        },
+                        None => None,
+                    };
+                    let mut batch = lock(batch);
+                    let mut group = Vec::new();
+                    let Some(hashed) = hashed else {
+                        let end = match hashing.take() {
+                            Some(_) => jobs.len(),
+                            None => (next + claim_group).min(jobs.len()),
+                        };
+                        group.extend((next..end).filter_map(|j| batch.add_job(jobs, j, None).ok()));
+                        next = end;
+                        return Some((group, (hashing, next)));
+                    };
+                    for (j, identity) in hashed {
+                        next = j + 1;
+                        match identity {
+                            Ok(identity) => match batch.add_job(jobs, j, Some(identity)) {
+                                Ok(g) => group.push(g),
+                                Err(note) if global.json => note.tell(true),
+                                Err(note) => bars.note(&format!("authenta: {}", note.text)),
+                            },
+                            Err(e) => {
+                                *lock(hash_failed) = Some(cannot_read(&jobs[j], &e));
+                                break;
+                            }
+                        }
+                    }
+                    Some((group, (hashing, next)))
+                })
+                .boxed()
+            }
+            false => futures_util::stream::iter(ledger::in_groups(
+                &std::mem::take(&mut pending),
+                claim_group,
+            ))
+            .boxed(),
+        };
+        first_pass = false;
+        let claimed = groups.flat_map({
+            let (ledger, batch, claim_failed) = (ledger.as_ref(), &batch, &claim_failed);
+            move |group| {
+                futures_util::stream::iter(ledger::claim_group::<Resume>(
+                    ledger,
+                    group,
+                    |g| lock(batch).items[g].key.clone(),
+                    refresh,
+                    claim_failed,
+                ))
+            }
+        });
+        let start = {
             let (bars, live, jobs) = (bars.clone(), live.clone(), &plan.jobs);
             let (held, left, batch) = (held.clone(), left.clone(), &batch);
             move |(g, claim)| {
+                let batch = lock(batch);
                 let item = &batch.items[g];
                 let resume = match claim {
                     Some(Claim::Mine(resume)) => resume,
@@ -173,11 +276,12 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
                 lock(&live).insert(g, (bar, Instant::now()));
                 Some(BatchItem::new(g, job.path.clone(), options).resume(resume))
             }
-        });
+        };
+        let items = claimed.filter_map(move |claimed| std::future::ready(start(claimed)));
         let settings = BatchSettings::new(usize::from(args.concurrency), policy)
             .observed(Some(observe.clone()))
             .interrupt(interrupt.clone());
-        let mut events = std::pin::pin!(client.process_batch(items, settings));
+        let mut events = std::pin::pin!(client.process_batch_stream(items, settings));
         let mut progressed = false;
         while let Some(event) = events.next().await {
             let (g, result) = match event {
@@ -223,20 +327,25 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
             // (a final record's claim ended when it was saved).
             if let (Some(ledger), Some(key), false) = (
                 &ledger,
-                &batch.items[g].key,
+                lock(&batch).items[g].key.clone(),
                 matches!(outcome, Outcome::Done(_)),
             ) {
                 ledger
-                    .release(key)
+                    .release(&key)
                     .map_err(|e| ledger::failed(ledger, &e))?;
             }
             let elapsed = match outcome {
                 Outcome::Skipped => Duration::ZERO,
                 _ => elapsed,
             };
-            settle(g, outcome, elapsed);
+            settle(g, Some((outcome, elapsed)));
         }
+        // The paths that joined an item told before the last event.
+        settle(0, None);
         pending = std::mem::take(&mut *lock(&held));
+        if let Some(e) = lock(&hash_failed).take() {
+            return Err(e);
+        }
         if let Some(e) = lock(&claim_failed).take() {
             let ledger = ledger.as_ref().expect("only a ledger claims");
             return Err(ledger::failed(ledger, &e));
@@ -246,7 +355,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
         }
         if interrupt.is_triggered() {
             for g in std::mem::take(&mut pending) {
-                settle(g, Outcome::Skipped, Duration::ZERO);
+                settle(g, Some((Outcome::Skipped, Duration::ZERO)));
             }
             break;
         }
@@ -282,8 +391,12 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     }
     bars.clear();
 
+    let group_of = std::mem::take(&mut lock(&batch).group_of);
     let by_job: Vec<(&Job, &(Outcome, Duration))> = (plan.jobs.iter().enumerate())
-        .filter_map(|(j, job)| outcomes[batch.group_of[j]].as_ref().map(|o| (job, o)))
+        .filter_map(|(j, job)| {
+            let g = group_of[j]?;
+            outcomes.get(g)?.as_ref().map(|o| (job, o))
+        })
         .collect();
     if !global.json {
         results_table(&by_job).print();
@@ -324,11 +437,22 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
 
 /// The batch to run: one item per distinct content and model (the same
 /// bytes at two paths are processed once), each starting where the ledger
-/// saw it last.
+/// saw it last. The items are made as the files' digests come (a file is
+/// hashed while earlier ones are uploaded): a file whose bytes match an
+/// earlier file's, in its group or an earlier one, joins that file's item
+/// (and, once the item ended, is told its outcome), never making a second.
 struct Batch {
     items: Vec<Item>,
-    /// Each job's item.
-    group_of: Vec<usize>,
+    /// Each job's item, once it is known.
+    group_of: Vec<Option<usize>>,
+    /// Whether each item's outcome was told.
+    settled: Vec<bool>,
+    /// The jobs that joined an item after its outcome was told, by item.
+    late: Vec<(usize, usize)>,
+    /// The ledger's items by content and model.
+    seen: HashMap<(String, String), usize>,
+    /// With a ledger: it and the account the entries belong to.
+    ledger: Option<(Ledger, ledger::Account)>,
 }
 
 /// One item of the batch.
@@ -341,62 +465,67 @@ struct Item {
 }
 
 impl Batch {
-    fn plan(
-        jobs: &[Job],
-        ledger: Option<&Ledger>,
-        client: &Client,
-        json: bool,
-    ) -> Result<Batch, CliError> {
-        let Some(ledger) = ledger else {
-            return Ok(Batch {
-                items: (0..jobs.len())
-                    .map(|j| Item {
-                        jobs: vec![j],
-                        key: None,
-                        checkpoint: None,
-                    })
-                    .collect(),
-                group_of: (0..jobs.len()).collect(),
-            });
-        };
-        let account = Ledger::account(client);
-        let mut items: Vec<Item> = Vec::new();
-        let mut group_of = Vec::with_capacity(jobs.len());
-        let mut seen: HashMap<(String, String), usize> = HashMap::new();
-        let paths: Vec<&std::path::Path> = jobs.iter().map(|job| job.path.as_path()).collect();
-        let identities = ledger.identify_many(&paths);
-        for ((j, job), identity) in jobs.iter().enumerate().zip(identities) {
-            let identity = identity.map_err(|e| {
-                CliError::Ledger(format!("cannot read {}: {e}", job.path.display()))
-            })?;
-            let content = (identity.sha256.clone(), job.model.to_string());
-            if let Some(&g) = seen.get(&content) {
-                let first = &jobs[items[g].jobs[0]];
-                let note = files::Note {
-                    path: job.path.clone(),
-                    kind: "sameBytes",
-                    text: format!(
-                        "{} has the same bytes as {}: processed once",
-                        job.path.display(),
-                        first.path.display()
-                    ),
-                };
-                note.tell(json);
-                items[g].jobs.push(j);
-                group_of.push(g);
-                continue;
-            }
-            let key = ledger.key(&account, &identity, &job.model);
-            seen.insert(content, items.len());
-            group_of.push(items.len());
-            items.push(Item {
-                jobs: vec![j],
-                checkpoint: Some(ledger.checkpoint(&key, &identity)),
-                key: Some(key),
-            });
+    fn new(jobs: usize, ledger: Option<&Ledger>, client: &Client) -> Batch {
+        Batch {
+            items: Vec::new(),
+            group_of: vec![None; jobs],
+            settled: Vec::new(),
+            late: Vec::new(),
+            seen: HashMap::new(),
+            ledger: ledger.map(|ledger| (ledger.clone(), Ledger::account(client))),
         }
-        Ok(Batch { items, group_of })
     }
+
+    /// Adds the job `j` of `jobs` (with its identity, when the ledger keeps
+    /// it): its new item, or the note that it joined an earlier one.
+    fn add_job(
+        &mut self,
+        jobs: &[Job],
+        j: usize,
+        identity: Option<ledger::Identity>,
+    ) -> Result<usize, files::Note> {
+        let job = &jobs[j];
+        let (key, checkpoint) = match (&self.ledger, identity) {
+            (Some((ledger, account)), Some(identity)) => {
+                let content = (identity.sha256.clone(), job.model.to_string());
+                if let Some(&g) = self.seen.get(&content) {
+                    let first = &jobs[self.items[g].jobs[0]];
+                    self.items[g].jobs.push(j);
+                    self.group_of[j] = Some(g);
+                    if self.settled[g] {
+                        self.late.push((g, j));
+                    }
+                    return Err(files::Note {
+                        path: job.path.clone(),
+                        kind: "sameBytes",
+                        text: format!(
+                            "{} has the same bytes as {}: processed once",
+                            job.path.display(),
+                            first.path.display()
+                        ),
+                    });
+                }
+                self.seen.insert(content, self.items.len());
+                let key = ledger.key(account, &identity, &job.model);
+                let checkpoint = ledger.checkpoint(&key, &identity);
+                (Some(key), Some(checkpoint))
+            }
+            _ => (None, None),
+        };
+        self.group_of[j] = Some(self.items.len());
+        self.settled.push(false);
+        self.items.push(Item {
+            jobs: vec![j],
+            key,
+            checkpoint,
+        });
+        Ok(self.items.len() - 1)
+    }
+}
+
+/// The error of a file the ledger cannot read to compute its digest.
+fn cannot_read(job: &Job, e: &std::io::Error) -> CliError {
+    CliError::Ledger(format!("cannot read {}: {e}", job.path.display()))
 }
 
 /// One file's entry in the `--report` page.

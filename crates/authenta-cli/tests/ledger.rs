@@ -431,6 +431,54 @@ fn second_run_costs_nothing(kept: Kept) {
     }
 }
 
+/// The files are hashed while earlier ones are claimed and uploaded, a few
+/// at a time: the same bytes in a later claim group than their first copy
+/// (`-j 1`: groups of two) join the first copy's entry, claimed earlier or
+/// already ended, and make no second record; `--json` tells both paths the
+/// same record, once each.
+#[test]
+fn the_same_bytes_in_a_later_claim_group_make_one_record() {
+    let env = Env::new(Duration::from_millis(100), None);
+    let mut files = env.pngs(6);
+    // Sorted after the six: two groups after its first copy's.
+    let twin = env.media().join("z-twin.png");
+    std::fs::copy(&files[0], &twin).unwrap();
+    files.push(twin.clone());
+    let media = env.media();
+    let (stdout, stderr) = env.run(
+        &["--json", "process", "-j", "1", media.to_str().unwrap()],
+        0,
+    );
+    has(&stdout, "has the same bytes as");
+    assert_eq!(env.emulator.records().len(), 6, "{stdout}\n{stderr}");
+    assert_eq!(env.used().1, 6, "one create per distinct content");
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mid_of = |path: &Path| -> String {
+        let told: Vec<&Value> = lines
+            .iter()
+            .filter(|l| l["file"] == path.display().to_string() && l.get("media").is_some())
+            .collect();
+        assert_eq!(
+            told.len(),
+            1,
+            "{} told {} times:\n{stdout}",
+            path.display(),
+            told.len()
+        );
+        assert_eq!(told[0]["media"]["status"], "PROCESSED", "{stdout}");
+        told[0]["media"]["mid"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(mid_of(&files[0]), mid_of(&twin));
+    for file in &files[1..6] {
+        mid_of(file);
+    }
+    assert_eq!(env.finals(), 6);
+    assert_eq!(env.claims(), 0, "every claim ended");
+}
+
 #[test]
 fn a_failed_upload_resumes_to_its_saved_target_or_a_new_record_once_expired() {
     let env = Env::new(Duration::from_millis(200), Some(Duration::from_secs(3)));

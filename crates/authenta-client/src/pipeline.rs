@@ -410,6 +410,22 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
         I: IntoIterator<Item = BatchItem<K>>,
         I::IntoIter: Send + 'a,
     {
+        self.process_batch_stream(futures_util::stream::iter(items), settings)
+    }
+
+    /// [`process_batch`](Client::process_batch) with items that come from
+    /// a stream: while the stream has no item ready (its caller is still
+    /// preparing one, such as hashing a file), the items already started
+    /// go on.
+    pub fn process_batch_stream<'a, K, I>(
+        &'a self,
+        items: I,
+        settings: BatchSettings,
+    ) -> impl Stream<Item = BatchEvent<K>> + Send + 'a
+    where
+        K: Clone + Send + 'a,
+        I: Stream<Item = BatchItem<K>> + Send + 'a,
+    {
         let BatchSettings {
             concurrency,
             policy,
@@ -419,7 +435,7 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
         } = settings;
         let batch =
             BatchWait::new(self.config().clone(), *self.retry_policy(), policy).observed(observe);
-        let starts = items.into_iter().map(move |item| {
+        let starts = items.map(move |item| {
             let BatchItem {
                 key,
                 path,
@@ -463,8 +479,7 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
         } = settings;
         let batch = JobBatchWait::new(policy, self.config().clone(), *self.retry_policy())
             .observed(observe_jobs);
-        let starts = items
-            .into_iter()
+        let starts = futures_util::stream::iter(items)
             .map(move |item| (item.key.clone(), move || self.start_job(item)));
         self.pipeline(starts, batch, concurrency, interrupt)
     }
@@ -474,7 +489,7 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
     /// events of both, as they happen.
     fn pipeline<'a, K, W, S, F>(
         &'a self,
-        starts: impl Iterator<Item = (K, S)> + Send + 'a,
+        starts: impl Stream<Item = (K, S)> + Send + 'a,
         waiter: W,
         concurrency: usize,
         interrupt: Interrupt,
@@ -488,7 +503,7 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
     {
         let stop = Arc::new(Mutex::new(BatchStop::default()));
         let (start_stop, start_interrupt) = (stop.clone(), interrupt.clone());
-        let starts: Starts<'a, K, W> = futures_util::stream::iter(starts)
+        let starts: Starts<'a, K, W> = starts
             .map(move |(key, start)| {
                 let stop = start_stop.clone();
                 let interrupt = start_interrupt.clone();

@@ -349,6 +349,22 @@ impl Client {
         self.inner.process_batch(items, settings)
     }
 
+    /// [`process_batch`](Client::process_batch) with items that come from
+    /// a stream: while the stream has no item ready (its caller is still
+    /// preparing one, such as hashing a file), the items already started
+    /// go on.
+    pub fn process_batch_stream<'a, K, I>(
+        &'a self,
+        items: I,
+        settings: BatchSettings,
+    ) -> impl Stream<Item = BatchEvent<K>> + Send + 'a
+    where
+        K: Clone + Send + 'a,
+        I: Stream<Item = BatchItem<K>> + Send + 'a,
+    {
+        self.inner.process_batch_stream(items, settings)
+    }
+
     /// The batch pipeline of jobs: runs each item's job (from its
     /// `JobOptions::resume`: a final job costs nothing, a finalized one is
     /// only waited for) until it is finalized, at most `settings`'
