@@ -722,32 +722,12 @@ impl EntryState for Resume {
 
 impl EntryState for JobResume {
     fn read(conn: &Connection, key: &EntryKey, refresh: bool) -> io::Result<Self> {
-        let saved: Option<SavedJob> = conn
-            .prepare_cached(
-                "SELECT stage, since, job, saved, record FROM job_entries
-                 WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND task = ?4",
-            )
-            .and_then(|mut s| {
-                s.query_row(
-                    params![
-                        key.account.base_url,
-                        key.account.client_id,
-                        key.sha256,
-                        key.model
-                    ],
-                    |row| {
-                        Ok((
-                            row.get(0)?,
-                            row.get(1)?,
-                            row.get(2)?,
-                            row.get(3)?,
-                            row.get(4)?,
-                        ))
-                    },
-                )
-                .optional()
-            })
-            .map_err(db)?;
+        let saved: Option<SavedJob> = entry_row(
+            conn,
+            "SELECT stage, since, job, saved, record FROM job_entries
+             WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND task = ?4",
+            key,
+        )?;
         Ok(job_resume_of(saved, refresh))
     }
 
@@ -2011,11 +1991,22 @@ type Saved = (
 /// Where the entry `key` starts, from what `conn` holds (see
 /// [`Ledger::claim`]).
 fn saved_resume(conn: &Connection, key: &EntryKey, refresh: bool) -> io::Result<Resume> {
-    let saved: Option<Saved> = conn
-        .prepare_cached(
-            "SELECT stage, name, since, mid, created_at, target, record FROM entries
-             WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
-        )
+    let saved: Option<Saved> = entry_row(
+        conn,
+        "SELECT stage, name, since, mid, created_at, target, record FROM entries
+         WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
+        key,
+    )?;
+    Ok(resume_of(saved, refresh))
+}
+
+/// The row `sql` selects for the entry `key` (its columns `?1` to `?4`),
+/// as a tuple of its columns, if there is one.
+fn entry_row<T>(conn: &Connection, sql: &str, key: &EntryKey) -> io::Result<Option<T>>
+where
+    T: for<'r> TryFrom<&'r rusqlite::Row<'r>, Error = rusqlite::Error>,
+{
+    conn.prepare_cached(sql)
         .and_then(|mut s| {
             s.query_row(
                 params![
@@ -2024,22 +2015,11 @@ fn saved_resume(conn: &Connection, key: &EntryKey, refresh: bool) -> io::Result<
                     key.sha256,
                     key.model
                 ],
-                |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                        row.get(5)?,
-                        row.get(6)?,
-                    ))
-                },
+                |row| T::try_from(row),
             )
             .optional()
         })
-        .map_err(db)?;
-    Ok(resume_of(saved, refresh))
+        .map_err(db)
 }
 
 /// Where an entry starts, from its saved state (`refresh`: a final record
