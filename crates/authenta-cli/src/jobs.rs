@@ -187,7 +187,7 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
     let mut pending: Vec<usize> = (0..plan.items.len()).collect();
     let claim_failed: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
     let mut left = Vec::new();
-    let mut announced = false;
+    let mut held_wait = ledger::HeldWait::default();
     loop {
         let held: Arc<Mutex<Vec<usize>>> = Arc::default();
         let claimed = ledger::claim_groups::<JobResume>(
@@ -292,30 +292,12 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
             }
             break;
         }
-        if !announced {
-            bars.note(&format!(
-                "authenta: {} file(s) are being processed by another authenta process sharing \
-                 the ledger: waiting for their outcome",
-                pending.len()
-            ));
-            announced = true;
-        }
-        if !progressed {
-            tokio::time::sleep(CLAIM_POLL).await;
-        }
+        held_wait
+            .between_rounds(&bars, pending.len(), progressed)
+            .await;
     }
-    if let Some(ledger) = &ledger {
-        ledger
-            .release_all()
-            .map_err(|e| ledger::failed(ledger, &e))?;
-    }
-    if !left.is_empty() {
-        bars.note(&format!(
-            "authenta: {} file(s) are being processed by another authenta process sharing \
-             the ledger: left to it (--own-only); `authenta ledger` shows their outcome",
-            left.len()
-        ));
-    }
+    ledger::release_all(ledger.as_ref())?;
+    ledger::HeldWait::left_to_others(&bars, left.len());
     count.done();
     watcher.abort();
     for (bar, _) in lock(&live).drain().map(|(_, v)| v) {
@@ -390,9 +372,6 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
 
 /// How one job went, and how long it took.
 pub(crate) type Outcome = crate::report::JobOutcome;
-
-/// How often a batch asks again about the files another process holds.
-const CLAIM_POLL: Duration = Duration::from_millis(250);
 
 /// The jobs to run: one item per distinct content (and reference), each
 /// with its ledger entry.

@@ -38,9 +38,6 @@ enum Outcome {
     Skipped,
 }
 
-/// How often a batch asks again about the files another process holds.
-const CLAIM_POLL: Duration = Duration::from_millis(250);
-
 /// How long `process` waits for each record when `--timeout` is not given.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
@@ -175,7 +172,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     let claim_failed: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
     // With --own-only: the files left to other processes.
     let left: Arc<Mutex<Vec<usize>>> = Arc::default();
-    let mut announced = false;
+    let mut held_wait = ledger::HeldWait::default();
     loop {
         let held: Arc<Mutex<Vec<usize>>> = Arc::default();
         // The files are claimed a group at a time, as the pipeline takes
@@ -359,30 +356,12 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
             }
             break;
         }
-        if !announced {
-            bars.note(&format!(
-                "authenta: {} file(s) are being processed by another authenta process sharing \
-                 the ledger: waiting for their outcome",
-                pending.len()
-            ));
-            announced = true;
-        }
-        if !progressed {
-            tokio::time::sleep(CLAIM_POLL).await;
-        }
+        held_wait
+            .between_rounds(&bars, pending.len(), progressed)
+            .await;
     }
-    if let Some(ledger) = &ledger {
-        ledger
-            .release_all()
-            .map_err(|e| ledger::failed(ledger, &e))?;
-    }
-    let left = lock(&left).len();
-    if left > 0 {
-        bars.note(&format!(
-            "authenta: {left} file(s) are being processed by another authenta process sharing \
-             the ledger: left to it (--own-only); `authenta ledger` shows their outcome"
-        ));
-    }
+    ledger::release_all(ledger.as_ref())?;
+    ledger::HeldWait::left_to_others(&bars, lock(&left).len());
     count.done();
     watcher.abort();
     // Bars of files an interruption left behind do not stay above the table.
