@@ -238,7 +238,8 @@ impl Pg {
         let mut inner = self.lock();
         let queued = std::mem::take(&mut inner.queued);
         inner.since = None;
-        let queued_steps = queued_steps(&queued);
+        let columns = QueuedColumns::of(&queued);
+        let queued_steps = columns.steps();
         let all: Vec<&Step<'_>> = queued_steps.iter().chain(steps).collect();
         for (sql, _) in &all {
             inner.prepare(sql).map_err(|e| self.err(&e))?;
@@ -631,12 +632,23 @@ impl Pg {
     }
 
     /// Saves a checkpoint's state of the entry `key` (see
-    /// [`super::Ledger::checkpoint`]): `steps` in one transaction; with
-    /// `guard`, first checks (locking the claim's row) that no other live
-    /// worker holds the entry.
+    /// [`super::Ledger::checkpoint`]): `step`, committed before this
+    /// returns; with `guard`, first checks (locking the claim's row) that
+    /// no other live worker holds the entry.
+    ///
+    /// Unguarded, the step is a transaction of its own, one round trip:
+    /// the queue is written in its own transaction, later (a queued
+    /// write's loss costs no record), unless it holds an upload of this
+    /// entry, which must not land after this step.
     fn save(&self, worker: &Worker, key: &EntryKey, guard: bool, step: Step<'_>) -> io::Result<()> {
         if !guard {
-            return self.transaction(&[step]).map(drop);
+            let queues_entry = self.lock().queued.iter().any(
+                |write| matches!(write, Queued::Uploaded { key: queued, .. } if queued == key),
+            );
+            return match queues_entry {
+                true => self.transaction(&[step]).map(drop),
+                false => self.query(step.0, &step.1).map(drop),
+            };
         }
         let lease_check: Step<'_> = (
             "SELECT owner, host, pid, lease_until > now() FROM authenta.claims
@@ -649,7 +661,8 @@ impl Pg {
         let mut inner = self.lock();
         let queued = std::mem::take(&mut inner.queued);
         inner.since = None;
-        let queued = queued_steps(&queued);
+        let columns = QueuedColumns::of(&queued);
+        let queued = columns.steps();
         for (sql, _) in queued.iter().chain([&lease_check, &step]) {
             inner.prepare(sql).map_err(|e| self.err(&e))?;
         }
@@ -1009,6 +1022,7 @@ impl Pg {
 }
 
 /// The key columns of some entries, as four arrays.
+#[derive(Default)]
 struct Columns<'a> {
     base_url: Vec<&'a str>,
     client_id: Vec<&'a str>,
@@ -1018,12 +1032,19 @@ struct Columns<'a> {
 
 impl<'a> Columns<'a> {
     fn of(keys: &[&'a EntryKey]) -> Columns<'a> {
-        Columns {
-            base_url: keys.iter().map(|k| k.account.base_url.as_str()).collect(),
-            client_id: keys.iter().map(|k| k.account.client_id.as_str()).collect(),
-            sha256: keys.iter().map(|k| k.sha256.as_str()).collect(),
-            model: keys.iter().map(|k| k.model.as_str()).collect(),
+        let mut columns = Columns::default();
+        for key in keys {
+            columns.push(key);
         }
+        columns
+    }
+
+    fn push(&mut self, key: &'a EntryKey) {
+        let [base_url, client_id, sha256, model] = key.columns();
+        self.base_url.push(base_url);
+        self.client_id.push(client_id);
+        self.sha256.push(sha256);
+        self.model.push(model);
     }
 
     /// The arrays, as parameters `$1` to `$4`.
@@ -1033,6 +1054,16 @@ impl<'a> Columns<'a> {
 }
 
 impl EntryKey {
+    /// The key's columns: base URL, client id, SHA-256, model.
+    fn columns(&self) -> [&str; 4] {
+        [
+            &self.account.base_url,
+            &self.account.client_id,
+            &self.sha256,
+            &self.model,
+        ]
+    }
+
     /// The key's columns, as parameters `$1` to `$4`.
     fn params(&self) -> [&(dyn ToSql + Sync); 4] {
         [
@@ -1068,121 +1099,227 @@ fn undo_ahead<'a>(key: &'a EntryKey, since: &'a (dyn ToSql + Sync)) -> Step<'a> 
     )
 }
 
-/// The statements of `queued`, in the order every worker locks rows in:
-/// files by path, then entries by record, then claims (a write's order
-/// with another of the same row is kept).
-fn queued_steps(queued: &[Queued]) -> Vec<Step<'_>> {
-    // (table's rank, row's key, statement): files by path, entries and
-    // claims by record.
-    let mut ordered: Vec<(u8, &str, Step<'_>)> = Vec::with_capacity(queued.len());
-    for write in queued {
-        match write {
-            Queued::File {
-                path,
-                size,
-                mtime_ns,
-                sha256,
-            } => ordered.push((
-                0,
-                path,
-                (
-                "INSERT INTO authenta.files (path, size, mtime_ns, sha256) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (path) DO UPDATE SET size = $2, mtime_ns = $3, sha256 = $4",
-                vec![path, size, mtime_ns, sha256],
-                ),
-            )),
-            Queued::Uploaded { key, mid, at } => {
-                let mut params = key.params().to_vec();
-                params.extend_from_slice(&[mid, at]);
-                ordered.push((
-                    1,
+/// The writes of a queue, a statement per kind of write over arrays of
+/// rows (instead of a statement per write: each statement is a response
+/// the connection's thread and the caller wake for). A statement changes
+/// a row once, so of the writes of one row only the last is kept (a queue
+/// holds a row's writes in the order its flow makes them: upload, status,
+/// final record). Rows are locked in the order every worker locks them
+/// in: files by path, then entries by record, then claims by key.
+#[derive(Default)]
+struct QueuedColumns<'q> {
+    file_path: Vec<&'q str>,
+    file_size: Vec<i64>,
+    file_mtime_ns: Vec<i64>,
+    file_sha256: Vec<&'q str>,
+    uploaded: Columns<'q>,
+    uploaded_mid: Vec<&'q str>,
+    uploaded_at: Vec<&'q str>,
+    seen_mid: Vec<&'q str>,
+    seen_status: Vec<&'q str>,
+    seen_at: Vec<&'q str>,
+    finished_mid: Vec<&'q str>,
+    finished_status: Vec<&'q str>,
+    finished_record: Vec<&'q str>,
+    finished_at: Vec<&'q str>,
+    finished_owner: Vec<&'q str>,
+    job: Columns<'q>,
+    job_id: Vec<&'q str>,
+    job_status: Vec<&'q str>,
+    job_record: Vec<&'q str>,
+    job_at: Vec<&'q str>,
+    job_owner: Vec<&'q str>,
+    /// Every record the entries' writes name (locked first, in order).
+    mids: Vec<&'q str>,
+}
+
+impl<'q> QueuedColumns<'q> {
+    fn of(queued: &'q [Queued]) -> QueuedColumns<'q> {
+        let mut columns = QueuedColumns::default();
+        // The last write of each row: read from the end, the first kept.
+        let mut kept = std::collections::HashSet::new();
+        for write in queued.iter().rev() {
+            match write {
+                Queued::File {
+                    path,
+                    size,
+                    mtime_ns,
+                    sha256,
+                } => {
+                    if kept.insert((0, [path.as_str(), "", "", ""])) {
+                        columns.file_path.push(path);
+                        columns.file_size.push(*size);
+                        columns.file_mtime_ns.push(*mtime_ns);
+                        columns.file_sha256.push(sha256);
+                    }
+                }
+                Queued::Uploaded { key, mid, at } => {
+                    if kept.insert((1, key.columns())) {
+                        columns.uploaded.push(key);
+                        columns.uploaded_mid.push(mid);
+                        columns.uploaded_at.push(at);
+                        columns.mids.push(mid);
+                    }
+                }
+                Queued::Seen { mid, status, at } => {
+                    if kept.insert((2, [mid.as_str(), "", "", ""])) {
+                        columns.seen_mid.push(mid);
+                        columns.seen_status.push(status);
+                        columns.seen_at.push(at);
+                        columns.mids.push(mid);
+                    }
+                }
+                Queued::Finished {
                     mid,
-                    (
-                    "UPDATE authenta.entries SET mid = $5, target = NULL, stage = 'uploaded',
-                       updated_at = $6
-                     WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4
-                       AND stage <> 'final'",
-                    params,
-                    ),
-                ));
-            }
-            Queued::Seen { mid, status, at } => ordered.push((
-                1,
-                mid,
-                (
-                "UPDATE authenta.entries SET status = $2, updated_at = $3
-                 WHERE mid = $1 AND stage <> 'final' AND status IS DISTINCT FROM $2",
-                vec![mid, status, at],
-                ),
-            )),
-            Queued::Finished {
-                mid,
-                status,
-                record,
-                at,
-                owner,
-            } => {
-                ordered.push((
-                    1,
-                    mid,
-                    (
-                    "UPDATE authenta.entries SET stage = 'final', status = $2, record = $3,
-                       target = NULL, updated_at = $4
-                     WHERE mid = $1",
-                    vec![mid, status, record, at],
-                    ),
-                ));
-                // With the outcome saved, this process's claim of it ends.
-                ordered.push((
-                    2,
-                    mid,
-                    (
-                    "DELETE FROM authenta.claims WHERE owner = $2
-                       AND (base_url, client_id, sha256, model) IN
-                       (SELECT base_url, client_id, sha256, model FROM authenta.entries
-                        WHERE mid = $1)",
-                    vec![mid, owner],
-                    ),
-                ));
-            }
-            Queued::JobFinished {
-                key,
-                job,
-                status,
-                record,
-                at,
-                owner,
-            } => {
-                // Job entries and their claims by content, as claims are
-                // taken.
-                let mut params = key.params().to_vec();
-                params.extend_from_slice(&[job, status, record, at]);
-                ordered.push((
-                    1,
-                    &key.sha256,
-                    (
-                        "UPDATE authenta.job_entries SET stage = 'final', job = $5, status = $6,
-                           record = $7, saved = NULL, updated_at = $8
-                         WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND task = $4",
-                        params,
-                    ),
-                ));
-                let mut params = key.params().to_vec();
-                params.push(owner);
-                ordered.push((
-                    2,
-                    &key.sha256,
-                    (
-                        "DELETE FROM authenta.claims WHERE base_url = $1 AND client_id = $2
-                           AND sha256 = $3 AND model = $4 AND owner = $5",
-                        params,
-                    ),
-                ));
+                    status,
+                    record,
+                    at,
+                    owner,
+                } => {
+                    if kept.insert((3, [mid.as_str(), "", "", ""])) {
+                        columns.finished_mid.push(mid);
+                        columns.finished_status.push(status);
+                        columns.finished_record.push(record);
+                        columns.finished_at.push(at);
+                        columns.finished_owner.push(owner);
+                        columns.mids.push(mid);
+                    }
+                }
+                Queued::JobFinished {
+                    key,
+                    job,
+                    status,
+                    record,
+                    at,
+                    owner,
+                } => {
+                    if kept.insert((4, key.columns())) {
+                        columns.job.push(key);
+                        columns.job_id.push(job);
+                        columns.job_status.push(status);
+                        columns.job_record.push(record);
+                        columns.job_at.push(at);
+                        columns.job_owner.push(owner);
+                    }
+                }
             }
         }
+        columns
     }
-    ordered.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-    ordered.into_iter().map(|(.., step)| step).collect()
+
+    /// The statements, each only when it has rows.
+    fn steps(&self) -> Vec<Step<'_>> {
+        let mut steps: Vec<Step<'_>> = Vec::new();
+        if !self.file_path.is_empty() {
+            steps.push((
+                "INSERT INTO authenta.files (path, size, mtime_ns, sha256)
+                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[])
+                 ORDER BY 1
+                 ON CONFLICT (path) DO UPDATE SET size = excluded.size,
+                   mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256",
+                vec![
+                    &self.file_path,
+                    &self.file_size,
+                    &self.file_mtime_ns,
+                    &self.file_sha256,
+                ],
+            ));
+        }
+        if !self.mids.is_empty() {
+            // The entries' rows, locked by record before any is written.
+            let mut params = self.uploaded.params().to_vec();
+            params.push(&self.mids);
+            steps.push((
+                "SELECT 1 FROM authenta.entries
+                 WHERE mid = ANY($5) OR (base_url, client_id, sha256, model) IN
+                   (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]))
+                 ORDER BY mid, base_url, client_id, sha256, model
+                 FOR UPDATE",
+                params,
+            ));
+        }
+        if !self.uploaded_mid.is_empty() {
+            let mut params = self.uploaded.params().to_vec();
+            params.extend_from_slice(&[&self.uploaded_mid, &self.uploaded_at]);
+            steps.push((
+                "UPDATE authenta.entries e SET mid = w.mid, target = NULL, stage = 'uploaded',
+                   updated_at = w.at
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                             $6::text[]) AS w (base_url, client_id, sha256, model, mid, at)
+                 WHERE e.base_url = w.base_url AND e.client_id = w.client_id
+                   AND e.sha256 = w.sha256 AND e.model = w.model AND e.stage <> 'final'",
+                params,
+            ));
+        }
+        if !self.seen_mid.is_empty() {
+            steps.push((
+                "UPDATE authenta.entries e SET status = w.status, updated_at = w.at
+                 FROM unnest($1::text[], $2::text[], $3::text[]) AS w (mid, status, at)
+                 WHERE e.mid = w.mid AND e.stage <> 'final'
+                   AND e.status IS DISTINCT FROM w.status",
+                vec![&self.seen_mid, &self.seen_status, &self.seen_at],
+            ));
+        }
+        if !self.finished_mid.is_empty() {
+            steps.push((
+                "UPDATE authenta.entries e SET stage = 'final', status = w.status,
+                   record = w.record, target = NULL, updated_at = w.at
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+                      AS w (mid, status, record, at)
+                 WHERE e.mid = w.mid",
+                vec![
+                    &self.finished_mid,
+                    &self.finished_status,
+                    &self.finished_record,
+                    &self.finished_at,
+                ],
+            ));
+        }
+        if !self.job_id.is_empty() {
+            // Job entries by content, as claims are taken.
+            let mut params = self.job.params().to_vec();
+            params.extend_from_slice(&[
+                &self.job_id,
+                &self.job_status,
+                &self.job_record,
+                &self.job_at,
+            ]);
+            steps.push((
+                "UPDATE authenta.job_entries e SET stage = 'final', job = w.job,
+                   status = w.status, record = w.record, saved = NULL, updated_at = w.at
+                 FROM (SELECT w.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                                             $5::text[], $6::text[], $7::text[], $8::text[])
+                            AS w (base_url, client_id, sha256, task, job, status, record, at)
+                       JOIN authenta.job_entries j USING (base_url, client_id, sha256, task)
+                       ORDER BY 1, 2, 3, 4 FOR UPDATE OF j) AS w
+                 WHERE e.base_url = w.base_url AND e.client_id = w.client_id
+                   AND e.sha256 = w.sha256 AND e.task = w.task",
+                params,
+            ));
+        }
+        if !self.finished_mid.is_empty() || !self.job_id.is_empty() {
+            // With their outcomes saved, their holders' claims end.
+            let mut params: Vec<&(dyn ToSql + Sync)> =
+                vec![&self.finished_mid, &self.finished_owner, &self.job_owner];
+            params.extend_from_slice(&self.job.params());
+            steps.push((
+                "DELETE FROM authenta.claims c USING (
+                   SELECT h.base_url, h.client_id, h.sha256, h.model FROM authenta.claims h
+                   WHERE (h.owner, h.base_url, h.client_id, h.sha256, h.model) IN (
+                     SELECT w.owner, e.base_url, e.client_id, e.sha256, e.model
+                     FROM unnest($1::text[], $2::text[]) AS w (mid, owner)
+                     JOIN authenta.entries e USING (mid)
+                     UNION ALL
+                     SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[],
+                                          $7::text[]))
+                   ORDER BY 1, 2, 3, 4 FOR UPDATE) AS d
+                 WHERE c.base_url = d.base_url AND c.client_id = d.client_id
+                   AND c.sha256 = d.sha256 AND c.model = d.model",
+                params,
+            ));
+        }
+        steps
+    }
 }
 
 /// What went wrong, in full: the server's own message, else the error and
@@ -1333,7 +1470,7 @@ fn block_on<F: Future>(future: F) -> F::Output {
 #[cfg(test)]
 #[path = "../../tests/common/postgres.rs"]
 #[allow(dead_code, missing_docs)]
-mod cluster;
+pub(super) mod cluster;
 
 #[cfg(test)]
 mod tests {
@@ -1377,6 +1514,122 @@ mod tests {
             server.sql("overlap", "SELECT count(*) FROM authenta.files"),
             "24"
         );
+    }
+
+    /// The queue lands as a statement per kind of write, as its writes
+    /// would in order: a file's last digest; a record uploaded, seen and
+    /// finished in one flush ends final, its claim released; a status of a
+    /// final record, or an upload after it, changes nothing; a job's
+    /// outcome ends its claim; another worker's claim stays.
+    #[test]
+    fn a_queue_lands_as_its_writes_would_in_order() {
+        let server = cluster::Cluster::start();
+        let url = server.database("queue");
+        let pg = Pg::open(&url).unwrap();
+        server.sql(
+            "queue",
+            "INSERT INTO authenta.entries (base_url, client_id, sha256, model, path, size, mid,
+                                          stage, status, updated_at) VALUES
+               ('u', 'id', 'a', 'AC-1', '/a', 1, 'm-a', 'created', 'INITED', 't0'),
+               ('u', 'id', 'b', 'AC-1', '/b', 1, 'm-b', 'final', 'PROCESSED', 't0'),
+               ('u', 'id', 'c', 'AC-1', '/c', 1, 'm-c', 'uploaded', 'UPLOADED', 't0');
+             INSERT INTO authenta.job_entries (base_url, client_id, sha256, task, path, size,
+                                               job, stage, saved, updated_at)
+               VALUES ('u', 'id', 'd', 'job:x', '/d', 1, '7', 'uploaded', 's', 't0');
+             INSERT INTO authenta.claims VALUES
+               ('u', 'id', 'a', 'AC-1', 'me', 'h', 1, now()),
+               ('u', 'id', 'c', 'AC-1', 'other', 'h', 1, now()),
+               ('u', 'id', 'd', 'job:x', 'me', 'h', 1, now())",
+        );
+        let key = |sha256: &str, model: &str| EntryKey {
+            account: crate::ledger::Account {
+                base_url: "u".into(),
+                client_id: "id".into(),
+            },
+            sha256: sha256.into(),
+            model: model.into(),
+            path: format!("/{sha256}"),
+            size: 1,
+            name: sha256.into(),
+        };
+        let text = |s: &str| s.to_owned();
+        let writes = [
+            Queued::File {
+                path: text("/a"),
+                size: 1,
+                mtime_ns: 1,
+                sha256: text("old"),
+            },
+            Queued::Uploaded {
+                key: key("a", "AC-1"),
+                mid: text("m-a"),
+                at: text("t1"),
+            },
+            Queued::Seen {
+                mid: text("m-a"),
+                status: text("PROCESSING"),
+                at: text("t2"),
+            },
+            Queued::Seen {
+                mid: text("m-b"),
+                status: text("PROCESSING"),
+                at: text("t2"),
+            },
+            Queued::Uploaded {
+                key: key("b", "AC-1"),
+                mid: text("m-b"),
+                at: text("t2"),
+            },
+            Queued::Seen {
+                mid: text("m-c"),
+                status: text("PROCESSING"),
+                at: text("t2"),
+            },
+            Queued::File {
+                path: text("/a"),
+                size: 1,
+                mtime_ns: 2,
+                sha256: text("a"),
+            },
+            Queued::Finished {
+                mid: text("m-a"),
+                status: text("PROCESSED"),
+                record: text("{}"),
+                at: text("t3"),
+                owner: text("me"),
+            },
+            Queued::JobFinished {
+                key: key("d", "job:x"),
+                job: text("7"),
+                status: text("completed"),
+                record: text("{}"),
+                at: text("t3"),
+                owner: text("me"),
+            },
+        ];
+        for write in writes {
+            pg.queue(write).unwrap();
+        }
+        pg.flush().unwrap();
+        let sql = |sql: &str| server.sql("queue", sql);
+        assert_eq!(
+            sql("SELECT path, mtime_ns, sha256 FROM authenta.files"),
+            "/a|2|a"
+        );
+        assert_eq!(
+            sql(
+                "SELECT sha256, mid, stage, status, record, updated_at FROM authenta.entries
+                 ORDER BY sha256"
+            ),
+            "a|m-a|final|PROCESSED|{}|t3\n\
+             b|m-b|final|PROCESSED||t0\n\
+             c|m-c|uploaded|PROCESSING||t2"
+        );
+        assert_eq!(
+            sql("SELECT stage, status, saved FROM authenta.job_entries"),
+            "final|completed|"
+        );
+        assert_eq!(sql("SELECT sha256, owner FROM authenta.claims"), "c|other");
     }
 
     /// A transaction aborted to break a deadlock is run again (a few
