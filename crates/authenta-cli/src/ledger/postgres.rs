@@ -331,19 +331,11 @@ impl Pg {
             "SELECT path, size, mtime_ns, sha256 FROM authenta.files WHERE path = ANY($1)",
             &[&paths],
         )?;
-        let mut saved = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            let read = || -> Result<(String, i64, i64, String), tokio_postgres::Error> {
-                Ok((
-                    row.try_get(0)?,
-                    row.try_get(1)?,
-                    row.try_get(2)?,
-                    row.try_get(3)?,
-                ))
-            };
-            let (path, size, mtime_ns, sha256) = read().map_err(|e| self.err(&e))?;
-            saved.insert(path, (size, mtime_ns, sha256));
-        }
+        let saved: HashMap<String, (i64, i64, String)> = self
+            .tuples::<(String, i64, i64, String)>(&rows, 0)?
+            .into_iter()
+            .map(|(path, size, mtime_ns, sha256)| (path, (size, mtime_ns, sha256)))
+            .collect();
         Ok(files
             .iter()
             .map(|(path, size, mtime_ns)| match saved.get(path) {
@@ -355,36 +347,48 @@ impl Pg {
 
     /// The saved state of each of `keys` (in their order).
     pub fn saved_many(&self, keys: &[&EntryKey]) -> io::Result<Vec<Option<Saved>>> {
-        let columns = Columns::of(keys);
-        let rows = self.query(
+        self.saved_states(
             "SELECT k.i, e.stage, e.name, e.since, e.mid, e.created_at, e.target, e.record
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
                   AS k (base_url, client_id, sha256, model, i)
              JOIN authenta.entries e USING (base_url, client_id, sha256, model)",
-            &columns.params(),
-        )?;
-        let mut saved: Vec<Option<Saved>> = keys.iter().map(|_| None).collect();
+            keys,
+        )
+    }
+
+    /// The state of each of `keys` (in their order) that `sql` reads: `sql`
+    /// joins the keys (`$1` to `$4`, arrays, `WITH ORDINALITY`: its first
+    /// column, from 1) to a table, and selects the state's columns after.
+    /// The one reader of a record's entries and of a job's.
+    fn saved_states<T: FromColumns>(
+        &self,
+        sql: &'static str,
+        keys: &[&EntryKey],
+    ) -> io::Result<Vec<Option<T>>> {
+        let rows = self.query(sql, &Columns::of(keys).params())?;
+        let mut saved: Vec<Option<T>> = keys.iter().map(|_| None).collect();
         for row in &rows {
-            let read = || -> Result<(i64, Saved), tokio_postgres::Error> {
-                Ok((
-                    row.try_get(0)?,
-                    (
-                        row.try_get(1)?,
-                        row.try_get(2)?,
-                        row.try_get(3)?,
-                        row.try_get(4)?,
-                        row.try_get(5)?,
-                        row.try_get(6)?,
-                        row.try_get(7)?,
-                    ),
-                ))
-            };
-            let (i, state) = read().map_err(|e| self.err(&e))?;
+            let (i, state) = row
+                .try_get::<_, i64>(0)
+                .and_then(|i| Ok((i, T::from_columns(row, 1)?)))
+                .map_err(|e| self.err(&e))?;
             if let Some(slot) = usize::try_from(i - 1).ok().and_then(|i| saved.get_mut(i)) {
                 *slot = Some(state);
             }
         }
         Ok(saved)
+    }
+
+    /// Each of `rows` as a tuple of its columns from `first` on.
+    fn tuples<T: FromColumns>(
+        &self,
+        rows: &[tokio_postgres::Row],
+        first: usize,
+    ) -> io::Result<Vec<T>> {
+        rows.iter()
+            .map(|row| T::from_columns(row, first))
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(&e))
     }
 
     /// See [`super::Ledger::claim_many`]: each entry is claimed when it has
@@ -430,11 +434,7 @@ impl Pg {
                  RETURNING sha256, model",
                 &params,
             )?;
-            let got: Vec<(String, String)> = rows
-                .iter()
-                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-                .collect::<Result<_, tokio_postgres::Error>>()
-                .map_err(|e| self.err(&e))?;
+            let got: Vec<(String, String)> = self.tuples(&rows, 0)?;
             for key in wanted {
                 let mine = got
                     .iter()
@@ -476,11 +476,7 @@ impl Pg {
              WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4",
             &key.params(),
         )?;
-        let holder: Option<(String, String, i64)> = holder
-            .first()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
-            .transpose()
-            .map_err(|e| self.err(&e))?;
+        let holder: Option<(String, String, i64)> = self.tuples(&holder, 0)?.pop();
         let Some((owner, host, pid)) = holder else {
             return Ok(false);
         };
@@ -547,17 +543,7 @@ impl Pg {
 
     /// The key columns of `rows` (their first four).
     fn key_columns(&self, rows: &[tokio_postgres::Row]) -> io::Result<Vec<KeyColumns>> {
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    row.try_get(0)?,
-                    row.try_get(1)?,
-                    row.try_get(2)?,
-                    row.try_get(3)?,
-                ))
-            })
-            .collect::<Result<_, tokio_postgres::Error>>()
-            .map_err(|e| self.err(&e))
+        self.tuples(rows, 0)
     }
 
     /// Gives up `worker`'s claim of `key`, undoing the `Creating` state
@@ -678,16 +664,13 @@ impl Pg {
                     run(write)?;
                 }
                 let holder = run(&lease_check)?;
-                if let Some(row) = holder.first() {
-                    let (owner, host, pid, live): (String, String, i64, bool) = (
-                        row.try_get(0).map_err(|e| self.err(&e))?,
-                        row.try_get(1).map_err(|e| self.err(&e))?,
-                        row.try_get(2).map_err(|e| self.err(&e))?,
-                        row.try_get(3).map_err(|e| self.err(&e))?,
-                    );
-                    if owner != worker.id && live && !worker.outlived(&host, pid) {
-                        return Err(super::taken_over());
-                    }
+                let holder: Option<(String, String, i64, bool)> = self.tuples(&holder, 0)?.pop();
+                if let Some((owner, host, pid, live)) = holder
+                    && owner != worker.id
+                    && live
+                    && !worker.outlived(&host, pid)
+                {
+                    return Err(super::taken_over());
                 }
                 run(&step).map(drop)
             })();
@@ -700,37 +683,28 @@ impl Pg {
         })
     }
 
-    /// Every entry, most recently changed first.
+    /// Every entry, most recently changed first (then every job entry).
     pub fn rows(&self) -> io::Result<Vec<Row>> {
         self.flush()?;
-        let rows = self.query(
+        let mut rows = self.listed(
             "SELECT base_url, client_id, sha256, model, path, mid, stage, status, record,
                     updated_at
              FROM authenta.entries ORDER BY updated_at DESC, path",
-            &[],
         )?;
-        rows.iter()
-            .map(|row| {
-                let record: Option<String> = row.try_get(8)?;
-                Ok(Row {
-                    base_url: row.try_get(0)?,
-                    client_id: row.try_get(1)?,
-                    sha256: row.try_get(2)?,
-                    model: row.try_get(3)?,
-                    path: row.try_get(4)?,
-                    mid: row.try_get(5)?,
-                    stage: row.try_get(6)?,
-                    status: row.try_get(7)?,
-                    record: record.and_then(|r| serde_json::from_str(&r).ok()),
-                    updated_at: row.try_get(9)?,
-                })
-            })
-            .collect::<Result<Vec<Row>, _>>()
-            .map_err(|e| self.err(&e))
-            .and_then(|mut rows| {
-                rows.extend(self.job_rows()?);
-                Ok(rows)
-            })
+        // A job's id in the `mid` column; its record not shown.
+        rows.extend(self.listed(
+            "SELECT base_url, client_id, sha256, task, path, job, stage, status, NULL::text,
+                    updated_at
+             FROM authenta.job_entries ORDER BY updated_at DESC, path",
+        )?);
+        Ok(rows)
+    }
+
+    /// The entries `sql` selects, as [`Row`]s (its columns in their order,
+    /// the record as JSON text): the one reader of a record's entries and
+    /// of a job's.
+    fn listed(&self, sql: &'static str) -> io::Result<Vec<Row>> {
+        self.tuples(&self.query(sql, &[])?, 0)
     }
 
     /// Pairs of strings one query returns (after what is queued).
@@ -740,11 +714,7 @@ impl Pg {
         params: &[&(dyn ToSql + Sync)],
     ) -> io::Result<Vec<(String, Option<String>)>> {
         self.flush()?;
-        let rows = self.query(sql, params)?;
-        rows.iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.err(&e))
+        self.tuples(&self.query(sql, params)?, 0)
     }
 }
 
@@ -922,34 +892,13 @@ impl Pg {
 impl Pg {
     /// The saved state of each job entry of `keys` (in their order).
     pub fn saved_jobs(&self, keys: &[&EntryKey]) -> io::Result<Vec<Option<SavedJob>>> {
-        let columns = Columns::of(keys);
-        let rows = self.query(
+        self.saved_states(
             "SELECT k.i, e.stage, e.since, e.job, e.saved, e.record
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
                   AS k (base_url, client_id, sha256, task, i)
              JOIN authenta.job_entries e USING (base_url, client_id, sha256, task)",
-            &columns.params(),
-        )?;
-        let mut saved: Vec<Option<SavedJob>> = keys.iter().map(|_| None).collect();
-        for row in &rows {
-            let read = || -> Result<(i64, SavedJob), tokio_postgres::Error> {
-                Ok((
-                    row.try_get(0)?,
-                    (
-                        row.try_get(1)?,
-                        row.try_get(2)?,
-                        row.try_get(3)?,
-                        row.try_get(4)?,
-                        row.try_get(5)?,
-                    ),
-                ))
-            };
-            let (i, state) = read().map_err(|e| self.err(&e))?;
-            if let Some(slot) = usize::try_from(i - 1).ok().and_then(|i| saved.get_mut(i)) {
-                *slot = Some(state);
-            }
-        }
-        Ok(saved)
+            keys,
+        )
     }
 
     /// Saves a job entry's stage (see [`super::Ledger::job_checkpoint`]),
@@ -993,31 +942,52 @@ impl Pg {
         )])?;
         Ok(rows[0].len())
     }
+}
 
-    /// Every job entry, most recently changed first.
-    fn job_rows(&self) -> io::Result<Vec<Row>> {
-        let rows = self.query(
-            "SELECT base_url, client_id, sha256, task, path, job, stage, status, updated_at
-             FROM authenta.job_entries ORDER BY updated_at DESC, path",
-            &[],
-        )?;
-        rows.iter()
-            .map(|row| {
-                Ok(Row {
-                    base_url: row.try_get(0)?,
-                    client_id: row.try_get(1)?,
-                    sha256: row.try_get(2)?,
-                    model: row.try_get(3)?,
-                    path: row.try_get(4)?,
-                    mid: row.try_get(5)?,
-                    stage: row.try_get(6)?,
-                    status: row.try_get(7)?,
-                    record: None,
-                    updated_at: row.try_get(8)?,
-                })
-            })
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.err(&e))
+/// A value read from a row's columns, from `first` on (as rusqlite reads
+/// a row into a tuple).
+trait FromColumns: Sized {
+    fn from_columns(row: &tokio_postgres::Row, first: usize)
+    -> Result<Self, tokio_postgres::Error>;
+}
+
+macro_rules! from_columns {
+    ($($column:ident $i:tt),+) => {
+        impl<$($column: for<'r> tokio_postgres::types::FromSql<'r>),+> FromColumns for ($($column,)+) {
+            fn from_columns(
+                row: &tokio_postgres::Row,
+                first: usize,
+            ) -> Result<Self, tokio_postgres::Error> {
+                Ok(($(row.try_get(first + $i)?,)+))
+            }
+        }
+    };
+}
+
+from_columns!(A 0, B 1);
+from_columns!(A 0, B 1, C 2);
+from_columns!(A 0, B 1, C 2, D 3);
+from_columns!(A 0, B 1, C 2, D 3, E 4);
+from_columns!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+
+/// An entry as `authenta ledger` lists it, from its columns in [`Row`]'s
+/// order (the record as JSON text).
+impl FromColumns for Row {
+    fn from_columns(row: &tokio_postgres::Row, first: usize) -> Result<Row, tokio_postgres::Error> {
+        let column = |i: usize| first + i;
+        let record: Option<String> = row.try_get(column(8))?;
+        Ok(Row {
+            base_url: row.try_get(column(0))?,
+            client_id: row.try_get(column(1))?,
+            sha256: row.try_get(column(2))?,
+            model: row.try_get(column(3))?,
+            path: row.try_get(column(4))?,
+            mid: row.try_get(column(5))?,
+            stage: row.try_get(column(6))?,
+            status: row.try_get(column(7))?,
+            record: record.and_then(|r| serde_json::from_str(&r).ok()),
+            updated_at: row.try_get(column(9))?,
+        })
     }
 }
 
