@@ -1511,16 +1511,18 @@ mod tests {
                ('u', 'id', 'c', 'AC-1', 'other', 'h', 1, now()),
                ('u', 'id', 'd', 'job:x', 'me', 'h', 1, now())",
         );
-        let key = |sha256: &str, model: &str| EntryKey {
-            account: crate::ledger::Account {
-                base_url: "u".into(),
-                client_id: "id".into(),
-            },
-            sha256: sha256.into(),
-            model: model.into(),
-            path: format!("/{sha256}"),
-            size: 1,
-            name: sha256.into(),
+        let key = |sha256: &str, model: &str| {
+            EntryKey(std::sync::Arc::new(crate::ledger::KeyParts {
+                account: crate::ledger::Account {
+                    base_url: "u".into(),
+                    client_id: "id".into(),
+                },
+                sha256: sha256.into(),
+                model: model.into(),
+                path: format!("/{sha256}"),
+                size: 1,
+                name: sha256.into(),
+            }))
         };
         let text = |s: &str| s.to_owned();
         let writes = [
