@@ -1196,16 +1196,15 @@ impl<'q> QueuedColumns<'q> {
             ));
         }
         if !self.mids.is_empty() {
-            // The entries' rows, locked by record before any is written.
-            let mut params = self.uploaded.params().to_vec();
-            params.push(&self.mids);
+            // The entries' rows, locked by record before any is written
+            // (an upload's too: its entry holds its record since the
+            // `Created` checkpoint). By the `mid` index: no scan of the
+            // whole table.
             steps.push((
-                "SELECT 1 FROM authenta.entries
-                 WHERE mid = ANY($5) OR (base_url, client_id, sha256, model) IN
-                   (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]))
+                "SELECT 1 FROM authenta.entries WHERE mid = ANY($1)
                  ORDER BY mid, base_url, client_id, sha256, model
                  FOR UPDATE",
-                params,
+                vec![&self.mids],
             ));
         }
         if !self.uploaded_mid.is_empty() {
