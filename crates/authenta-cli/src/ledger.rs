@@ -1784,18 +1784,6 @@ impl Ledger {
     }
 }
 
-/// The claims of the items in `groups`, made as the iterator is read, one
-/// transaction per group ([`claim_group`]).
-pub fn claim_groups<'a, S: EntryState + Send + 'a>(
-    ledger: Option<&'a Ledger>,
-    groups: impl Iterator<Item = Vec<usize>> + Send + 'a,
-    key: impl Fn(usize) -> Option<EntryKey> + Send + 'a,
-    refresh: bool,
-    failed: Arc<Mutex<Option<io::Error>>>,
-) -> impl Iterator<Item = (usize, Option<Claim<S>>)> + Send + 'a {
-    groups.flat_map(move |group| claim_group(ledger, group, &key, refresh, &failed))
-}
-
 /// The claims of the items `group` names, in one transaction: each item
 /// with its claim (`None` without a ledger, or for an item `key` gives no
 /// entry). A failure is kept in `failed` and ends the claims.
@@ -1831,7 +1819,8 @@ pub fn claim_group<S: EntryState>(
     }
 }
 
-/// `order` in groups of `group` (at least one), for [`claim_groups`].
+/// `order` in groups of `group` (at least one), each claimed by
+/// [`claim_group`].
 pub fn in_groups(order: &[usize], group: usize) -> std::vec::IntoIter<Vec<usize>> {
     let groups: Vec<Vec<usize>> = order.chunks(group.max(1)).map(<[usize]>::to_vec).collect();
     groups.into_iter()

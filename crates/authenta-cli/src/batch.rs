@@ -1,0 +1,317 @@
+//! One batch of files, as `process` (records) and `process --task` (jobs)
+//! build it: one item per distinct entry (the same bytes under the same
+//! model, or the same task and reference, are processed once), made as
+//! the files' digests come from the ledger's hashing thread
+//! ([`Ledger::identify_ahead`]), claimed a group at a time as the client's
+//! pipeline takes them. A file whose bytes match an earlier file's, in its
+//! group or a later one, joins that file's item and is told its outcome,
+//! also when the item had already ended. What differs between the two
+//! commands is only the entry a digest makes (its key and checkpoint),
+//! given as a function.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use authenta_reqwest::client::Interrupt;
+use futures_util::StreamExt as _;
+use futures_util::stream::BoxStream;
+
+use crate::files::Note;
+use crate::ledger::{self, Claim, EntryKey, EntryState, IdentifyAhead, Identity, Ledger};
+use crate::progress::Bars;
+use crate::session::CliError;
+
+/// The entry of the file at an index (its identity known): its ledger key
+/// and its checkpoint (`C`: a record's `CheckpointFn`, a job's
+/// `JobCheckpointFn`).
+pub type EntryFn<C> = Box<dyn Fn(usize, &Identity) -> (EntryKey, C) + Send + Sync>;
+
+/// One item of the batch: the files it stands for (the same bytes), the
+/// first one run, and its ledger entry.
+pub struct Item<C> {
+    /// The files, by index, the first one run.
+    pub files: Vec<usize>,
+    /// Its ledger entry, claimed when it starts.
+    pub key: Option<EntryKey>,
+    /// Its checkpoint, saving each state to the ledger.
+    pub checkpoint: Option<C>,
+}
+
+/// The items made so far, and who has been told what.
+struct Items<C> {
+    items: Vec<Item<C>>,
+    /// Each file's item, once it is known.
+    item_of: Vec<Option<usize>>,
+    /// Whether each item's outcome was told.
+    settled: Vec<bool>,
+    /// The files that joined an item after its outcome was told (item,
+    /// file).
+    late: Vec<(usize, usize)>,
+    /// The items by entry.
+    seen: HashMap<EntryKey, usize>,
+}
+
+/// A batch over some files: its items, made by [`Batch::claims`]'s first
+/// round, and what the rounds of claims found.
+pub struct Batch<C> {
+    paths: Vec<PathBuf>,
+    items: Mutex<Items<C>>,
+    /// With a ledger: it, and the entry a file's identity makes.
+    ledger: Option<(Ledger, EntryFn<C>)>,
+    /// The first round's hashing (`None` inside without a ledger), until
+    /// that round takes it.
+    first: Mutex<Option<Option<IdentifyAhead>>>,
+    /// How many items are claimed together.
+    group: usize,
+    /// Whether final entries are read again (`--refresh`).
+    refresh: bool,
+    /// A file whose digest could not be computed: the batch ends.
+    hash_failed: Mutex<Option<CliError>>,
+    /// The ledger could not claim: the batch ends.
+    claim_failed: Mutex<Option<io::Error>>,
+}
+
+impl<C: Clone + Send> Batch<C> {
+    /// A batch over `paths` in groups of `group`, with `ledger` and the
+    /// entry each file makes: the metadata of every file and the digests
+    /// the ledger saved are read now (a file that cannot be read fails
+    /// here, before anything starts), the missing digests are computed on
+    /// a thread of their own, a group ahead of the claims.
+    pub fn start(
+        paths: Vec<PathBuf>,
+        ledger: Option<(&Ledger, EntryFn<C>)>,
+        group: usize,
+        refresh: bool,
+    ) -> Result<Batch<C>, CliError> {
+        let hashing = match &ledger {
+            Some((ledger, _)) => {
+                let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+                let ahead = ledger
+                    .identify_ahead(&refs, group)
+                    .map_err(|(f, e)| cannot_read(&paths[f], &e))?;
+                Some(ahead)
+            }
+            None => None,
+        };
+        Ok(Batch {
+            items: Mutex::new(Items {
+                items: Vec::new(),
+                item_of: vec![None; paths.len()],
+                settled: Vec::new(),
+                late: Vec::new(),
+                seen: HashMap::new(),
+            }),
+            paths,
+            ledger: ledger.map(|(ledger, entry)| (ledger.clone(), entry)),
+            first: Mutex::new(Some(hashing)),
+            group: group.max(1),
+            refresh,
+            hash_failed: Mutex::default(),
+            claim_failed: Mutex::default(),
+        })
+    }
+
+    /// Runs `f` over the item `g`.
+    pub fn item<R>(&self, g: usize, f: impl FnOnce(&Item<C>) -> R) -> R {
+        f(&lock(&self.items).items[g])
+    }
+
+    /// A round's items with their claims, one ledger transaction per group
+    /// (`None` without a ledger). The first round makes the items as the
+    /// digests come (a note tells each file that joined an earlier one's
+    /// item: a line above the `bars`, or a JSON line); a later round
+    /// claims the `pending` items (held by another process in the last).
+    /// Once `interrupt` is triggered, the files not hashed yet are made
+    /// items without their digests (the pipeline refuses them) and their
+    /// digests are never computed.
+    pub fn claims<'a, S: EntryState + Send + 'a>(
+        &'a self,
+        pending: Vec<usize>,
+        interrupt: &'a Interrupt,
+        (bars, json): (&'a Bars, bool),
+    ) -> BoxStream<'a, (usize, Option<Claim<S>>)> {
+        let groups = match lock(&self.first).take() {
+            Some(hashing) => self.first_round(hashing, interrupt, bars, json),
+            None => futures_util::stream::iter(ledger::in_groups(&pending, self.group)).boxed(),
+        };
+        let ledger = self.ledger.as_ref().map(|(ledger, _)| ledger);
+        groups
+            .flat_map(move |group| {
+                futures_util::stream::iter(ledger::claim_group::<S>(
+                    ledger,
+                    group,
+                    |g| self.item(g, |item| item.key.clone()),
+                    self.refresh,
+                    &self.claim_failed,
+                ))
+            })
+            .boxed()
+    }
+
+    /// The first round's groups of items, made as the digests come.
+    fn first_round<'a>(
+        &'a self,
+        hashing: Option<IdentifyAhead>,
+        interrupt: &'a Interrupt,
+        bars: &'a Bars,
+        json: bool,
+    ) -> BoxStream<'a, Vec<usize>> {
+        let files = self.paths.len();
+        futures_util::stream::unfold((hashing, 0), move |(mut hashing, mut next)| async move {
+            if next == files || lock(&self.hash_failed).is_some() {
+                return None;
+            }
+            let hashed = match hashing.as_mut().filter(|_| !interrupt.is_triggered()) {
+                Some(ahead) => match ahead.next_group().await {
+                    Some(hashed) => Some(hashed),
+                    None => {
+                        *lock(&self.hash_failed) = Some(CliError::Ledger(
+                            "the thread computing the files' digests ended early".into(),
+                        ));
+                        return None;
+                    }
+                },
+                None => None,
+            };
+            let mut group = Vec::new();
+            let Some(hashed) = hashed else {
+                // Without a ledger, a group; interrupted, every file left.
+                let end = match hashing.take() {
+                    Some(_) => files,
+                    None => (next + self.group).min(files),
+                };
+                group.extend((next..end).filter_map(|f| self.add(f, None).ok()));
+                return Some((group, (hashing, end)));
+            };
+            for (f, identity) in hashed {
+                next = f + 1;
+                match identity {
+                    Ok(identity) => match self.add(f, Some(identity)) {
+                        Ok(g) => group.push(g),
+                        Err(note) if json => note.tell(true),
+                        Err(note) => bars.note(&format!("authenta: {}", note.text)),
+                    },
+                    Err(e) => {
+                        *lock(&self.hash_failed) = Some(cannot_read(&self.paths[f], &e));
+                        break;
+                    }
+                }
+            }
+            Some((group, (hashing, next)))
+        })
+        .boxed()
+    }
+
+    /// Adds the file `f` (with its identity, when the ledger keeps it):
+    /// its new item, or the note that it joined an earlier file's.
+    fn add(&self, f: usize, identity: Option<Identity>) -> Result<usize, Note> {
+        let entry = match (&self.ledger, identity) {
+            (Some((_, entry)), Some(identity)) => Some(entry(f, &identity)),
+            _ => None,
+        };
+        let mut items = lock(&self.items);
+        let items = &mut *items;
+        if let Some((key, _)) = &entry
+            && let Some(&g) = items.seen.get(key)
+        {
+            items.items[g].files.push(f);
+            items.item_of[f] = Some(g);
+            if items.settled[g] {
+                items.late.push((g, f));
+            }
+            let (path, first) = (&self.paths[f], &self.paths[items.items[g].files[0]]);
+            return Err(Note {
+                path: path.clone(),
+                kind: "sameBytes",
+                text: format!(
+                    "{} has the same bytes as {}: processed once",
+                    path.display(),
+                    first.display()
+                ),
+            });
+        }
+        let g = items.items.len();
+        let (key, checkpoint) = match entry {
+            Some((key, checkpoint)) => {
+                items.seen.insert(key.clone(), g);
+                (Some(key), Some(checkpoint))
+            }
+            None => (None, None),
+        };
+        items.item_of[f] = Some(g);
+        items.settled.push(false);
+        items.items.push(Item {
+            files: vec![f],
+            key,
+            checkpoint,
+        });
+        Ok(g)
+    }
+
+    /// After a round: the failure that ends the batch, if any (a file that
+    /// could not be read, a ledger that could not claim).
+    pub fn failure(&self) -> Result<(), CliError> {
+        if let Some(e) = lock(&self.hash_failed).take() {
+            return Err(e);
+        }
+        match (lock(&self.claim_failed).take(), &self.ledger) {
+            (Some(e), Some((ledger, _))) => Err(ledger::failed(ledger, &e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Tells an item's outcome (`ended`: the item and its outcome) to each
+    /// of its files with `tell` (file, outcome), and keeps it in `told`;
+    /// first tells each file that joined an item after its outcome was
+    /// told (`ended: None`: only those).
+    pub fn settle<O>(
+        &self,
+        told: &mut Vec<Option<O>>,
+        ended: Option<(usize, O)>,
+        mut tell: impl FnMut(usize, &O),
+    ) {
+        let (files, late) = {
+            let mut items = lock(&self.items);
+            let late = std::mem::take(&mut items.late);
+            let files = ended.as_ref().map(|&(g, _)| {
+                items.settled[g] = true;
+                items.items[g].files.clone()
+            });
+            (files, late)
+        };
+        for (g, f) in late {
+            if let Some(Some(outcome)) = told.get(g) {
+                tell(f, outcome);
+            }
+        }
+        if let (Some(files), Some((g, outcome))) = (files, ended) {
+            for f in files {
+                tell(f, &outcome);
+            }
+            if told.len() <= g {
+                told.resize_with(g + 1, || None);
+            }
+            told[g] = Some(outcome);
+        }
+    }
+
+    /// Each file (by index) with its item's outcome in `told`, in the
+    /// files' order (a file without one, never started, is left out).
+    pub fn outcomes<'o, O>(&self, told: &'o [Option<O>]) -> Vec<(usize, &'o O)> {
+        let items = lock(&self.items);
+        (items.item_of.iter().enumerate())
+            .filter_map(|(f, g)| Some((f, told.get((*g)?)?.as_ref()?)))
+            .collect()
+    }
+}
+
+/// The error of a file the ledger cannot read to compute its digest.
+pub fn cannot_read(path: &Path, e: &io::Error) -> CliError {
+    CliError::Ledger(format!("cannot read {}: {e}", path.display()))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
