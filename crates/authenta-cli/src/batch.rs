@@ -10,9 +10,12 @@
 //! given as a function.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use authenta_reqwest::client::Interrupt;
 use futures_util::StreamExt as _;
@@ -20,7 +23,7 @@ use futures_util::stream::BoxStream;
 
 use crate::files::Note;
 use crate::ledger::{self, Claim, EntryKey, EntryState, IdentifyAhead, Identity, Ledger};
-use crate::progress::Bars;
+use crate::progress::{Bar, Bars};
 use crate::session::CliError;
 
 /// The entry of the file at an index (its identity known): its ledger key
@@ -67,6 +70,15 @@ pub struct Batch<C> {
     group: usize,
     /// Whether final entries are read again (`--refresh`).
     refresh: bool,
+    /// With `--own-only`: whether the items another process holds are
+    /// left to it rather than waited for.
+    own_only: bool,
+    /// The items another process held in the last round.
+    held: Mutex<Vec<usize>>,
+    /// The items left to other processes (`--own-only`).
+    left: Mutex<Vec<usize>>,
+    /// The pause between rounds.
+    wait: HeldWait,
     /// A file whose digest could not be computed: the batch ends.
     hash_failed: Mutex<Option<CliError>>,
     /// The ledger could not claim: the batch ends.
@@ -74,17 +86,21 @@ pub struct Batch<C> {
 }
 
 impl<C: Clone + Send> Batch<C> {
-    /// A batch over `paths` in groups of `group`, with `ledger` and the
-    /// entry each file makes: the metadata of every file and the digests
-    /// the ledger saved are read now (a file that cannot be read fails
-    /// here, before anything starts), the missing digests are computed on
-    /// a thread of their own, a group ahead of the claims.
+    /// A batch over `paths` claimed as `rounds` says, with `ledger` and
+    /// the entry each file makes: the metadata of every file and the
+    /// digests the ledger saved are read now (a file that cannot be read
+    /// fails here, before anything starts), the missing digests are
+    /// computed on a thread of their own, a group ahead of the claims.
     pub fn start(
         paths: Vec<PathBuf>,
         ledger: Option<(&Ledger, EntryFn<C>)>,
-        group: usize,
-        refresh: bool,
+        rounds: Rounds,
     ) -> Result<Batch<C>, CliError> {
+        let Rounds {
+            group,
+            refresh,
+            own_only,
+        } = rounds;
         let hashing = match &ledger {
             Some((ledger, _)) => {
                 let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
@@ -108,6 +124,10 @@ impl<C: Clone + Send> Batch<C> {
             first: Mutex::new(Some(hashing)),
             group: group.max(1),
             refresh,
+            own_only,
+            held: Mutex::default(),
+            left: Mutex::default(),
+            wait: HeldWait::default(),
             hash_failed: Mutex::default(),
             claim_failed: Mutex::default(),
         })
@@ -118,23 +138,27 @@ impl<C: Clone + Send> Batch<C> {
         f(&lock(&self.items).items[g])
     }
 
-    /// A round's items with their claims, one ledger transaction per group
-    /// (`None` without a ledger). The first round makes the items as the
-    /// digests come (a note tells each file that joined an earlier one's
-    /// item: a line above the `bars`, or a JSON line); a later round
-    /// claims the `pending` items (held by another process in the last).
-    /// Once `interrupt` is triggered, the files not hashed yet are made
-    /// items without their digests (the pipeline refuses them) and their
-    /// digests are never computed.
-    pub fn claims<'a, S: EntryState + Send + 'a>(
+    /// A round's items this process claimed, each with where it starts
+    /// (`S`: new without a ledger), claimed as the pipeline takes them, one
+    /// ledger transaction per group. The first round makes the items as
+    /// the digests come (a note tells each file that joined an earlier
+    /// one's item: a line above the `bars`, or a JSON line); a later round
+    /// claims the items another process held in the last. An item another
+    /// process holds is kept for the next round (with `--own-only`, left
+    /// to it). Once `interrupt` is triggered, the files not hashed yet are
+    /// made items without their digests (the pipeline refuses them) and
+    /// their digests are never computed.
+    pub fn claims<'a, S: EntryState + Default + Send + 'a>(
         &'a self,
-        pending: Vec<usize>,
         interrupt: &'a Interrupt,
         (bars, json): (&'a Bars, bool),
-    ) -> BoxStream<'a, (usize, Option<Claim<S>>)> {
+    ) -> BoxStream<'a, (usize, S)> {
         let groups = match lock(&self.first).take() {
             Some(hashing) => self.first_round(hashing, interrupt, bars, json),
-            None => futures_util::stream::iter(ledger::in_groups(&pending, self.group)).boxed(),
+            None => {
+                let pending = std::mem::take(&mut *lock(&self.held));
+                futures_util::stream::iter(ledger::in_groups(&pending, self.group)).boxed()
+            }
         };
         let ledger = self.ledger.as_ref().map(|(ledger, _)| ledger);
         groups
@@ -147,7 +171,59 @@ impl<C: Clone + Send> Batch<C> {
                     &self.claim_failed,
                 ))
             })
+            .filter_map(move |(g, claim)| {
+                std::future::ready(match claim {
+                    Some(Claim::Mine(state)) => Some((g, state)),
+                    Some(Claim::Held) => {
+                        match self.own_only {
+                            true => lock(&self.left).push(g),
+                            false => lock(&self.held).push(g),
+                        }
+                        None
+                    }
+                    None => Some((g, S::default())),
+                })
+            })
             .boxed()
+    }
+
+    /// After a round: whether another is due, for the items another
+    /// process held (after a pause when this round moved nothing:
+    /// `progressed`), unless `interrupt` was triggered (then each is
+    /// `refused`). A failure (a file that could not be read, a ledger
+    /// that could not claim) ends the batch.
+    pub async fn next_round(
+        &self,
+        interrupt: &Interrupt,
+        bars: &Bars,
+        progressed: bool,
+        mut refused: impl FnMut(usize),
+    ) -> Result<bool, CliError> {
+        self.failure()?;
+        let held = lock(&self.held).len();
+        if held == 0 {
+            return Ok(false);
+        }
+        if interrupt.is_triggered() {
+            let held = std::mem::take(&mut *lock(&self.held));
+            held.into_iter().for_each(&mut refused);
+            return Ok(false);
+        }
+        self.wait.between_rounds(bars, held, progressed).await;
+        Ok(true)
+    }
+
+    /// At the batch's end: writes what the ledger queued, ends this
+    /// process's claims, and tells of the files `--own-only` left to other
+    /// processes.
+    pub fn finish(&self, bars: &Bars) -> Result<(), CliError> {
+        if let Some((ledger, _)) = &self.ledger {
+            ledger
+                .release_all()
+                .map_err(|e| ledger::failed(ledger, &e))?;
+        }
+        HeldWait::left_to_others(bars, lock(&self.left).len());
+        Ok(())
     }
 
     /// The first round's groups of items, made as the digests come.
@@ -250,9 +326,8 @@ impl<C: Clone + Send> Batch<C> {
         Ok(g)
     }
 
-    /// After a round: the failure that ends the batch, if any (a file that
-    /// could not be read, a ledger that could not claim).
-    pub fn failure(&self) -> Result<(), CliError> {
+    /// The failure that ends the batch, if any.
+    fn failure(&self) -> Result<(), CliError> {
         if let Some(e) = lock(&self.hash_failed).take() {
             return Err(e);
         }
@@ -304,6 +379,128 @@ impl<C: Clone + Send> Batch<C> {
         (items.item_of.iter().enumerate())
             .filter_map(|(f, g)| Some((f, told.get((*g)?)?.as_ref()?)))
             .collect()
+    }
+}
+
+/// How a batch's rounds claim its items.
+pub struct Rounds {
+    /// How many items are claimed together.
+    pub group: usize,
+    /// Whether final entries are read again (`--refresh`).
+    pub refresh: bool,
+    /// Whether items another process holds are left to it (`--own-only`).
+    pub own_only: bool,
+}
+
+/// Between a batch's rounds of claims (`process` and `process --task`):
+/// the first time files are held by another process sharing the ledger,
+/// says so; after a round that moved nothing, waits a moment before
+/// claiming again.
+#[derive(Default)]
+struct HeldWait {
+    announced: AtomicBool,
+}
+
+impl HeldWait {
+    /// How often a batch asks again about the files another process holds.
+    const POLL: Duration = Duration::from_millis(250);
+
+    /// After a round that left `held` files to other processes.
+    async fn between_rounds(&self, bars: &Bars, held: usize, progressed: bool) {
+        if !self.announced.swap(true, Ordering::Relaxed) {
+            bars.note(&format!(
+                "authenta: {held} file(s) are being processed by another authenta process \
+                 sharing the ledger: waiting for their outcome"
+            ));
+        }
+        if !progressed {
+            tokio::time::sleep(Self::POLL).await;
+        }
+    }
+
+    /// Tells of the `left` files `--own-only` left to other processes.
+    fn left_to_others(bars: &Bars, left: usize) {
+        if left > 0 {
+            bars.note(&format!(
+                "authenta: {left} file(s) are being processed by another authenta process \
+                 sharing the ledger: left to it (--own-only); `authenta ledger` shows their \
+                 outcome"
+            ));
+        }
+    }
+}
+
+/// The bars of a batch's items under way: by item from its start, and by
+/// its record's or job's id (`Id`) once it waits, for the shared wait's
+/// reads.
+pub struct Live<Id> {
+    started: Mutex<HashMap<usize, (Bar, Instant)>>,
+    waiting: Mutex<HashMap<Id, Bar>>,
+}
+
+impl<Id: Eq + Hash> Live<Id> {
+    /// No item under way yet.
+    pub fn new() -> Arc<Live<Id>> {
+        Arc::new(Live {
+            started: Mutex::default(),
+            waiting: Mutex::default(),
+        })
+    }
+
+    /// The item `g` starts, shown on `bar`; its clock starts.
+    pub fn start(&self, g: usize, bar: Bar) {
+        lock(&self.started).insert(g, (bar, Instant::now()));
+    }
+
+    /// The item `g` waits as `id`: `show` on its bar.
+    pub fn waits(&self, g: usize, id: Id, show: impl FnOnce(&Bar)) {
+        if let Some((bar, _)) = lock(&self.started).get(&g) {
+            show(bar);
+            lock(&self.waiting).insert(id, bar.clone());
+        }
+    }
+
+    /// The shared wait read `id`: `show` on its bar.
+    pub fn seen(&self, id: &Id, show: impl FnOnce(&Bar)) {
+        if let Some(bar) = lock(&self.waiting).get(id) {
+            show(bar);
+        }
+    }
+
+    /// The item `g` ended (as `id`, when it has one): its bar is done; how
+    /// long it took since it started.
+    pub fn ended(&self, g: usize, id: Option<&Id>) -> Duration {
+        if let Some(id) = id {
+            lock(&self.waiting).remove(id);
+        }
+        lock(&self.started)
+            .remove(&g)
+            .map_or(Duration::ZERO, |(bar, at)| {
+                bar.done();
+                at.elapsed()
+            })
+    }
+
+    /// At the batch's end: the bars of items an interruption left behind
+    /// do not stay above the table, nor do `bars` or the `count`.
+    pub fn close(&self, bars: &Bars, count: &Bar) {
+        count.done();
+        for (bar, _) in lock(&self.started).drain().map(|(_, v)| v) {
+            bar.done();
+        }
+        bars.clear();
+    }
+}
+
+/// After an interrupted batch, says how to go on (with or without a
+/// `ledger`).
+pub fn tell_interrupted(interrupt: &Interrupt, ledger: bool) {
+    if interrupt.is_triggered() {
+        let how = match ledger {
+            true => "run the same command again to resume",
+            false => "no ledger was kept, so running it again starts from nothing",
+        };
+        eprintln!("authenta: interrupted: {how}");
     }
 }
 

@@ -9,10 +9,9 @@
 //! so several processes share a batch) and prints them as `process` prints
 //! records (and, with `--report`, hands them to `report::write_jobs`).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use authenta_reqwest::client::{BatchEvent, BatchSettings, Interrupt, JobBatchItem};
 use authenta_reqwest::proto::engine::jobs::{JobCheckpointFn, JobObserver, JobUpload};
@@ -21,20 +20,18 @@ use authenta_reqwest::proto::{
     JobOptions, ProtocolError, ValidationError, error::Interrupted, jobs::check_job_id,
     jobs::check_job_inputs,
 };
-use authenta_reqwest::types::{
-    Job, JobId, JobListQuery, JobParameters, JobStatus, SlotName,
-};
+use authenta_reqwest::types::{Job, JobId, JobListQuery, JobParameters, JobStatus, SlotName};
 use authenta_reqwest::{Error, ErrorClass};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde_json::json;
 
+use crate::batch::{self, Batch, EntryFn, Live, Rounds};
 use crate::cli::{Global, JobsAction, JobsArgs, Process};
 use crate::exit;
 use crate::files::Refusal;
-use crate::batch::{self, Batch, EntryFn};
-use crate::ledger::{self, Claim, Ledger};
+use crate::ledger::{self, Ledger};
 use crate::output::{self, Table};
-use crate::progress::{Bar, Bars};
+use crate::progress::Bars;
 use crate::session::{CliError, Session, describe};
 
 /// A file refused before anything was sent.
@@ -147,8 +144,12 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         None => None,
     };
     let paths = checked.iter().map(|(path, _)| path.clone()).collect();
-    let group = 2 * usize::from(args.concurrency);
-    let batch = Batch::start(paths, entry, group, args.refresh)?;
+    let rounds = Rounds {
+        group: 2 * usize::from(args.concurrency),
+        refresh: args.refresh,
+        own_only: args.own_only,
+    };
+    let batch = Batch::start(paths, entry, rounds)?;
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
     let count = bars.count(checked.len());
@@ -161,15 +162,10 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
     let interrupt = Interrupt::new();
     let watcher = tokio::spawn(exit::watch_ctrl_c(interrupt.clone(), ledger.is_some()));
     // Each finalized job's bar, by job, for the shared wait's reads.
-    let live: Arc<Mutex<HashMap<usize, (Bar, Instant)>>> = Arc::default();
-    let by_job: Arc<Mutex<HashMap<JobId, Bar>>> = Arc::default();
+    let live: Arc<Live<JobId>> = Live::new();
     let observe: JobObserver = {
-        let by_job = by_job.clone();
-        Arc::new(move |job: &Job| {
-            if let Some(bar) = lock(&by_job).get(&job.id) {
-                bar.message(&job.status.to_string());
-            }
-        })
+        let live = live.clone();
+        Arc::new(move |job: &Job| live.seen(&job.id, |bar| bar.message(&job.status.to_string())))
     };
     let mut outcomes: Vec<Option<Outcome>> = Vec::new();
     // Tells one path its item's outcome, also one that joined the item
@@ -192,49 +188,32 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
             }
         });
     };
-    let mut pending: Vec<usize> = Vec::new();
-    let mut left = Vec::new();
-    let mut held_wait = ledger::HeldWait::default();
     loop {
-        let held: Arc<Mutex<Vec<usize>>> = Arc::default();
         // Claimed a group at a time, as the pipeline takes the group's
         // first; the first round makes the jobs as the digests come.
-        let claimed = batch.claims::<JobResume>(
-            std::mem::take(&mut pending),
-            &interrupt,
-            (&bars, global.json),
-        );
-        let items = claimed.filter_map({
-            let (bars, live, held, batch, checked) =
-                (bars.clone(), live.clone(), held.clone(), &batch, &checked);
+        let claimed = batch.claims::<JobResume>(&interrupt, (&bars, global.json));
+        let items = claimed.map({
+            let (bars, live, batch, checked) = (bars.clone(), live.clone(), &batch, &checked);
             let (task, parameters) = (task.clone(), parameters.clone());
             let reference = args.reference.clone();
-            move |(g, claim)| {
+            move |(g, resume): (usize, JobResume)| {
                 let (first, checkpoint) =
                     batch.item(g, |item| (item.files[0], item.checkpoint.clone()));
-                let resume = match claim {
-                    Some(Claim::Mine(resume)) => resume,
-                    Some(Claim::Held) => {
-                        lock(&held).push(g);
-                        return std::future::ready(None);
-                    }
-                    None => JobResume::New,
-                };
                 let (path, upload) = &checked[first];
                 let bar = bars.upload(&upload.file.file.name, upload.file.file.size);
                 let mut options = JobOptions::new().on_progress(bar.on_bytes()).resume(resume);
                 options.parameters = parameters.clone();
                 options.limit = args.timeout;
                 options.checkpoint = checkpoint;
-                lock(&live).insert(g, (bar, Instant::now()));
+                live.start(g, bar);
                 let mut files = vec![(SlotName::Original, path.clone())];
                 files.extend((reference.iter()).map(|r| (SlotName::Reference, r.clone())));
-                std::future::ready(Some(JobBatchItem {
+                JobBatchItem {
                     key: g,
                     task: task.clone(),
                     files,
                     options,
-                }))
+                }
             }
         });
         let settings = BatchSettings::new(usize::from(args.concurrency), *client.poll_policy())
@@ -245,26 +224,17 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         while let Some(event) = events.next().await {
             let (g, result) = match event {
                 BatchEvent::Uploaded(g, job) => {
-                    if let Some((bar, _)) = lock(&live).get(&g) {
-                        bar.message("finalized");
-                        lock(&by_job).insert(job, bar.clone());
-                    }
+                    live.waits(g, job, |bar| bar.message("finalized"));
                     continue;
                 }
                 BatchEvent::Finished(g, result) => (g, result),
             };
             progressed = true;
-            let elapsed = lock(&live).remove(&g).map_or(Duration::ZERO, |(bar, at)| {
-                bar.done();
-                at.elapsed()
-            });
+            let elapsed = live.ended(g, result.as_ref().ok().map(|job| &job.id));
             if let (Some(ledger), Some(key)) = (&ledger, batch.item(g, |item| item.key.clone())) {
                 let key = &key;
                 let saved = match &result {
-                    Ok(job) => {
-                        lock(&by_job).remove(&job.id);
-                        ledger.job_finished(key, job)
-                    }
+                    Ok(job) => ledger.job_finished(key, job),
                     // The job is gone (deleted meanwhile): the next run
                     // creates it anew.
                     Err(e) if e.class() == ErrorClass::NotFound => {
@@ -284,34 +254,17 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         }
         // The paths that joined a job told before the last event.
         settle(None);
-        let mut held = std::mem::take(&mut *lock(&held));
-        batch.failure()?;
-        if args.own_only {
-            left.append(&mut held);
-        }
-        pending = held;
-        if pending.is_empty() {
+        let interrupted = |g| {
+            let refusal = ProtocolError::Interrupted(Interrupted { mid: None });
+            settle(Some((g, (Err(refusal.into()), Duration::ZERO))));
+        };
+        if !(batch.next_round(&interrupt, &bars, progressed, interrupted)).await? {
             break;
         }
-        if interrupt.is_triggered() {
-            for g in std::mem::take(&mut pending) {
-                let refusal = ProtocolError::Interrupted(Interrupted { mid: None });
-                settle(Some((g, (Err(refusal.into()), Duration::ZERO))));
-            }
-            break;
-        }
-        held_wait
-            .between_rounds(&bars, pending.len(), progressed)
-            .await;
     }
-    ledger::release_all(ledger.as_ref())?;
-    ledger::HeldWait::left_to_others(&bars, left.len());
-    count.done();
+    batch.finish(&bars)?;
     watcher.abort();
-    for (bar, _) in lock(&live).drain().map(|(_, v)| v) {
-        bar.done();
-    }
-    bars.clear();
+    live.close(&bars, &count);
     // In the order given (each path with its content's outcome).
     let finished: Vec<(&PathBuf, &Outcome)> = (batch.outcomes(&outcomes).into_iter())
         .map(|(f, outcome)| (&checked[f].0, outcome))
@@ -356,13 +309,7 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         }
         table.print();
     }
-    if interrupt.is_triggered() {
-        let how = match &ledger {
-            Some(_) => "run the same command again to resume",
-            None => "no ledger was kept, so running it again starts from nothing",
-        };
-        eprintln!("authenta: interrupted: {how}");
-    }
+    batch::tell_interrupted(&interrupt, ledger.is_some());
     let code = finished
         .iter()
         .map(|(_, (result, _))| exit_code(result))
@@ -380,10 +327,6 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
 
 /// How one job went, and how long it took.
 pub(crate) type Outcome = crate::report::JobOutcome;
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Whether a file was not started: an earlier job's failure would recur.
 fn skipped(e: &Error) -> bool {

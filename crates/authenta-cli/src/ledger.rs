@@ -57,7 +57,6 @@ use sha2::{Digest as _, Sha256};
 use crate::cli::{Global, LedgerAction, LedgerArgs};
 use crate::exit;
 use crate::output::{self, Table};
-use crate::progress::Bars;
 use crate::session::CliError;
 
 mod postgres;
@@ -226,54 +225,6 @@ pub fn checked_location(location: &Path) -> Result<String, CliError> {
     let path = std::path::absolute(location)
         .map_err(|e| CliError::Ledger(format!("the ledger {}: {e}", location.display())))?;
     Ok(path.to_string_lossy().into_owned())
-}
-
-/// Between a batch's rounds of claims (`process` and `process --task`):
-/// the first time files are held by another process sharing the ledger,
-/// says so; after a round that moved nothing, waits a moment before
-/// claiming again.
-#[derive(Default)]
-pub struct HeldWait {
-    announced: bool,
-}
-
-impl HeldWait {
-    /// How often a batch asks again about the files another process holds.
-    const POLL: Duration = Duration::from_millis(250);
-
-    /// After a round that left `held` files to other processes.
-    pub async fn between_rounds(&mut self, bars: &Bars, held: usize, progressed: bool) {
-        if !self.announced {
-            bars.note(&format!(
-                "authenta: {held} file(s) are being processed by another authenta process \
-                 sharing the ledger: waiting for their outcome"
-            ));
-            self.announced = true;
-        }
-        if !progressed {
-            tokio::time::sleep(Self::POLL).await;
-        }
-    }
-
-    /// Tells of the `left` files `--own-only` left to other processes.
-    pub fn left_to_others(bars: &Bars, left: usize) {
-        if left > 0 {
-            bars.note(&format!(
-                "authenta: {left} file(s) are being processed by another authenta process \
-                 sharing the ledger: left to it (--own-only); `authenta ledger` shows their \
-                 outcome"
-            ));
-        }
-    }
-}
-
-/// Writes what `ledger` queued and ends this process's claims, at a
-/// batch's end.
-pub fn release_all(ledger: Option<&Ledger>) -> Result<(), CliError> {
-    match ledger {
-        Some(ledger) => ledger.release_all().map_err(|e| failed(ledger, &e)),
-        None => Ok(()),
-    }
 }
 
 /// The error of a ledger that cannot be written.

@@ -1,9 +1,8 @@
 //! `authenta process`: check every file, then upload and wait for each, a
 //! few at a time, and end with a table (or one JSON object per file).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use authenta_reqwest::client::{BatchEvent, BatchItem, BatchSettings, Interrupt};
 use authenta_reqwest::proto::engine::flows::Observer;
@@ -15,11 +14,11 @@ use authenta_reqwest::{Client, Error, ErrorClass, PollPolicy, UploadOptions};
 use futures_util::StreamExt as _;
 use serde_json::json;
 
+use crate::batch::{self, Batch, EntryFn, Live, Rounds};
 use crate::cli::{Global, Process};
 use crate::exit;
 use crate::files::{self, Job};
-use crate::batch::{Batch, EntryFn};
-use crate::ledger::{self, Claim, Ledger};
+use crate::ledger::{self, Ledger};
 use crate::output::{self, Table};
 use crate::progress::{Bar, Bars};
 use crate::report;
@@ -83,7 +82,12 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
         (ledger, entry)
     });
     let paths = plan.jobs.iter().map(|job| job.path.clone()).collect();
-    let batch = Batch::start(paths, entry, claim_group, refresh)?;
+    let rounds = Rounds {
+        group: claim_group,
+        refresh,
+        own_only: args.own_only,
+    };
+    let batch = Batch::start(paths, entry, rounds)?;
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
     let count = bars.count(plan.jobs.len());
@@ -103,14 +107,11 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     // its clock started when the pipeline takes it, and its ledger entry
     // claimed then: an entry another process holds waits for a later pass,
     // which finds its record (or takes it over once that process is gone).
-    let live: Arc<Mutex<HashMap<usize, (Bar, Instant)>>> = Arc::default();
-    let by_mid: Arc<Mutex<HashMap<MediaId, Bar>>> = Arc::default();
+    let live: Arc<Live<MediaId>> = Live::new();
     let observe: Observer = {
-        let (by_mid, ledger) = (by_mid.clone(), ledger.clone());
+        let (live, ledger) = (live.clone(), ledger.clone());
         Arc::new(move |media: &Media| {
-            if let Some(bar) = lock(&by_mid).get(&media.mid) {
-                bar.status(&media.status);
-            }
+            live.seen(&media.mid, |bar| bar.status(&media.status));
             if let Some(ledger) = &ledger
                 && let Err(e) = ledger.seen(media)
             {
@@ -149,46 +150,26 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
             tell(j, outcome, *elapsed);
         });
     };
-    let mut pending: Vec<usize> = Vec::new();
-    // With --own-only: the files left to other processes.
-    let left: Arc<Mutex<Vec<usize>>> = Arc::default();
-    let mut held_wait = ledger::HeldWait::default();
     loop {
-        let held: Arc<Mutex<Vec<usize>>> = Arc::default();
         // The files are claimed a group at a time, as the pipeline takes
         // the group's first: one ledger transaction per group. The first
-        // round makes the items as the digests come.
-        let claimed = batch.claims::<Resume>(
-            std::mem::take(&mut pending),
-            &interrupt,
-            (&bars, global.json),
-        );
+        // round makes the items as the digests come; an entry another
+        // process holds waits for a later round.
+        let claimed = batch.claims::<Resume>(&interrupt, (&bars, global.json));
         let start = {
-            let (bars, live, jobs) = (bars.clone(), live.clone(), &plan.jobs);
-            let (held, left, batch) = (held.clone(), left.clone(), &batch);
-            move |(g, claim)| {
+            let (bars, live, jobs, batch) = (bars.clone(), live.clone(), &plan.jobs, &batch);
+            move |(g, resume): (usize, Resume)| {
                 let (first, checkpoint) =
                     batch.item(g, |item| (item.files[0], item.checkpoint.clone()));
-                let resume = match claim {
-                    Some(Claim::Mine(resume)) => resume,
-                    Some(Claim::Held) => {
-                        match args.own_only {
-                            true => lock(&left).push(g),
-                            false => lock(&held).push(g),
-                        }
-                        return None;
-                    }
-                    None => Resume::New,
-                };
                 let job = &jobs[first];
                 let bar = bars.upload(&job.file.name, job.file.size);
                 let mut options = UploadOptions::new(job.model.clone()).on_progress(bar.on_bytes());
                 options.checkpoint = checkpoint;
-                lock(&live).insert(g, (bar, Instant::now()));
-                Some(BatchItem::new(g, job.path.clone(), options).resume(resume))
+                live.start(g, bar);
+                BatchItem::new(g, job.path.clone(), options).resume(resume)
             }
         };
-        let items = claimed.filter_map(move |claimed| std::future::ready(start(claimed)));
+        let items = claimed.map(start);
         let settings = BatchSettings::new(usize::from(args.concurrency), policy)
             .observed(Some(observe.clone()))
             .interrupt(interrupt.clone());
@@ -197,22 +178,15 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
         while let Some(event) = events.next().await {
             let (g, result) = match event {
                 BatchEvent::Uploaded(g, mid) => {
-                    if let Some((bar, _)) = lock(&live).get(&g) {
-                        bar.status(&MediaStatus::Uploaded);
-                        lock(&by_mid).insert(mid, bar.clone());
-                    }
+                    live.waits(g, mid, |bar| bar.status(&MediaStatus::Uploaded));
                     continue;
                 }
                 BatchEvent::Finished(g, result) => (g, result),
             };
             progressed = true;
-            let elapsed = lock(&live).remove(&g).map_or(Duration::ZERO, |(bar, at)| {
-                bar.done();
-                at.elapsed()
-            });
+            let elapsed = live.ended(g, result.as_ref().ok().map(|media| &media.mid));
             let outcome = match result {
                 Ok(media) => {
-                    lock(&by_mid).remove(&media.mid);
                     if let Some(ledger) = &ledger {
                         ledger
                             .finished(&media)
@@ -253,30 +227,14 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
         }
         // The paths that joined an item told before the last event.
         settle(None);
-        pending = std::mem::take(&mut *lock(&held));
-        batch.failure()?;
-        if pending.is_empty() {
+        let skipped = |g| settle(Some((g, (Outcome::Skipped, Duration::ZERO))));
+        if !(batch.next_round(&interrupt, &bars, progressed, skipped)).await? {
             break;
         }
-        if interrupt.is_triggered() {
-            for g in std::mem::take(&mut pending) {
-                settle(Some((g, (Outcome::Skipped, Duration::ZERO))));
-            }
-            break;
-        }
-        held_wait
-            .between_rounds(&bars, pending.len(), progressed)
-            .await;
     }
-    ledger::release_all(ledger.as_ref())?;
-    ledger::HeldWait::left_to_others(&bars, lock(&left).len());
-    count.done();
+    batch.finish(&bars)?;
     watcher.abort();
-    // Bars of files an interruption left behind do not stay above the table.
-    for (bar, _) in lock(&live).drain().map(|(_, v)| v) {
-        bar.done();
-    }
-    bars.clear();
+    live.close(&bars, &count);
 
     let by_job: Vec<(&Job, &(Outcome, Duration))> = (batch.outcomes(&outcomes).into_iter())
         .map(|(j, outcome)| (&plan.jobs[j], outcome))
@@ -289,13 +247,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
         .map(|(_, (outcome, _))| exit_code(outcome))
         .find(|code| *code != exit::SUCCESS)
         .unwrap_or(exit::SUCCESS);
-    if interrupt.is_triggered() {
-        let how = match &ledger {
-            Some(_) => "run the same command again to resume",
-            None => "no ledger was kept, so running it again starts from nothing",
-        };
-        eprintln!("authenta: interrupted: {how}");
-    }
+    batch::tell_interrupted(&interrupt, ledger.is_some());
     if let (Some(report), Some(path)) = (report, &args.report) {
         let entries: Vec<report::Entry> = by_job
             .into_iter()
@@ -355,10 +307,6 @@ fn report_entry(job: &Job, outcome: &Outcome, elapsed: Duration) -> report::Entr
             ..unrecorded()
         },
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Polls `mid` until its status is final, on `policy` (proto decides when),

@@ -485,9 +485,21 @@ fn job_of(lines: &[Value], path: &Path) -> String {
         .iter()
         .filter(|l| l["file"] == path.display().to_string() && l.get("job").is_some())
         .collect();
-    assert_eq!(told.len(), 1, "{} told {} times: {lines:?}", path.display(), told.len());
+    assert_eq!(
+        told.len(),
+        1,
+        "{} told {} times: {lines:?}",
+        path.display(),
+        told.len()
+    );
     assert_eq!(told[0]["job"]["status"], "completed", "{lines:?}");
     told[0]["job"]["jobId"].to_string()
+}
+
+/// `--json process -j 1 --task TASK MEDIA`: claim groups of two.
+fn one_job_at_a_time<'a>(task: &'a str, media: &'a Path) -> [&'a str; 7] {
+    let media = media.to_str().unwrap();
+    ["--json", "process", "-j", "1", "--task", task, media]
 }
 
 fn json_lines(stdout: &str) -> Vec<Value> {
@@ -510,10 +522,7 @@ fn the_same_bytes_in_a_later_claim_group_make_one_job() {
     files.push(twin.clone());
     let media = env.media();
     let task = env.task.unwrap();
-    let (stdout, stderr) = env.run(
-        &["--json", "process", "-j", "1", "--task", task, media.to_str().unwrap()],
-        0,
-    );
+    let (stdout, stderr) = env.run(&one_job_at_a_time(task, &media), 0);
     has(&stdout, "has the same bytes as");
     assert_eq!(env.made(), 6, "{stdout}\n{stderr}");
     assert_eq!(spent(&env), (6, 6, 6), "one job per distinct content");
@@ -546,7 +555,7 @@ fn a_jobs_batch_creates_its_first_job_before_the_last_file_is_hashed() {
     let media = env.media();
     let task = env.task.unwrap();
     let child = env
-        .command(&["--json", "process", "-j", "1", "--task", task, media.to_str().unwrap()])
+        .command(&one_job_at_a_time(task, &media))
         .spawn()
         .unwrap();
     until(Duration::from_secs(60), || env.made() >= 1);
