@@ -5,9 +5,11 @@
 //! ([`Ledger::identify_ahead`]), claimed a group at a time as the client's
 //! pipeline takes them. A file whose bytes match an earlier file's, in its
 //! group or a later one, joins that file's item and is told its outcome,
-//! also when the item had already ended. What differs between the two
-//! commands is only the entry a digest makes (its key and checkpoint),
-//! given as a function.
+//! also when the item had already ended. Items another process holds are
+//! claimed again in later rounds ([`Batch::next_round`]); [`Live`] keeps
+//! the items' bars. What differs between the two commands is only the
+//! entry a digest makes (its key and checkpoint), given as a function, and
+//! what each does with its items and their outcomes.
 
 use std::collections::HashMap;
 use std::hash::Hash;
