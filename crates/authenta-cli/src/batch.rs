@@ -514,3 +514,89 @@ pub fn cannot_read(path: &Path, e: &io::Error) -> CliError {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use authenta_reqwest::proto::engine::resume::Resume;
+    use authenta_reqwest::types::ModelType;
+
+    use super::*;
+    use crate::ledger::Account;
+
+    /// A batch over files `a`, `b`, and `a`'s bytes again as `c`, hashed
+    /// one a group, with a ledger in `dir`.
+    fn three_files(dir: &Path) -> Batch<()> {
+        let ledger = Ledger::open(&dir.join("ledger.sqlite")).unwrap();
+        let paths: Vec<PathBuf> = [("a", "one"), ("b", "two"), ("c", "one")]
+            .iter()
+            .map(|(name, bytes)| {
+                let path = dir.join(name);
+                std::fs::write(&path, bytes).unwrap();
+                path
+            })
+            .collect();
+        let account = Account {
+            base_url: "http://127.0.0.1:1/api".into(),
+            client_id: "id".into(),
+        };
+        let keyed = ledger.clone();
+        let entry: EntryFn<()> =
+            Box::new(move |_, identity| (keyed.key(&account, identity, &ModelType::Ac1), ()));
+        let rounds = Rounds {
+            group: 1,
+            refresh: false,
+            own_only: false,
+        };
+        match Batch::start(paths, Some((&ledger, entry)), rounds) {
+            Ok(batch) => batch,
+            Err(_) => panic!("the files are readable"),
+        }
+    }
+
+    /// Three items are never made: `c` joins `a`'s item after `a`'s
+    /// outcome was told, and is told it then.
+    #[tokio::test]
+    async fn the_same_bytes_hashed_after_their_item_ended_are_told_its_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let batch = three_files(dir.path());
+        let (interrupt, bars) = (Interrupt::new(), Bars::new(false));
+        let mut told: Vec<Option<&str>> = Vec::new();
+        let mut heard = Vec::new();
+        let mut claims = batch.claims::<Resume>(&interrupt, (&bars, false));
+        let (a, resume) = claims.next().await.unwrap();
+        assert!(matches!(resume, Resume::New));
+        batch.settle(&mut told, Some((a, "a's")), |f, o| heard.push((f, *o)));
+        let (b, _) = claims.next().await.unwrap();
+        // `c` is made no item: the claims end.
+        assert!(claims.next().await.is_none());
+        drop(claims);
+        batch.settle(&mut told, None, |f, o| heard.push((f, *o)));
+        assert_eq!(heard, [(0, "a's"), (2, "a's")]);
+        batch.settle(&mut told, Some((b, "b's")), |f, o| heard.push((f, *o)));
+        assert_eq!(
+            batch.outcomes(&told),
+            [(0, &"a's"), (1, &"b's"), (2, &"a's")]
+        );
+        // Nothing held: no other round; the claims end.
+        let again = batch.next_round(&interrupt, &bars, true, |_| ()).await;
+        assert!(matches!(again, Ok(false)));
+        assert!(batch.finish(&bars).is_ok());
+    }
+
+    /// Once interrupted, the files not taken yet are made items without
+    /// waiting for their digests (the pipeline refuses them).
+    #[tokio::test]
+    async fn an_interrupt_stops_the_hashing() {
+        let dir = tempfile::tempdir().unwrap();
+        let batch = three_files(dir.path());
+        let (interrupt, bars) = (Interrupt::new(), Bars::new(false));
+        let mut claims = batch.claims::<Resume>(&interrupt, (&bars, false));
+        let (a, _) = claims.next().await.unwrap();
+        interrupt.trigger();
+        let rest: Vec<(usize, Resume)> = claims.collect().await;
+        let rest: Vec<usize> = rest.into_iter().map(|(g, _)| g).collect();
+        assert_eq!((a, rest), (0, vec![1, 2]), "c is an item of its own");
+        assert!(batch.item(0, |item| item.key.is_some()));
+        assert!(batch.item(2, |item| item.key.is_none()));
+    }
+}
