@@ -367,9 +367,15 @@ pub struct Account {
 }
 
 /// One entry: an account's record of some bytes under a model (and the
-/// file it was found at, which a claim's `Creating` state names).
+/// file it was found at, which a claim's `Creating` state names). Shared:
+/// a batch keeps each file's key in several places (its item, its
+/// checkpoint, its claim), and a clone costs a count, not six strings.
 #[derive(Clone, Debug)]
-pub struct EntryKey {
+pub struct EntryKey(Arc<KeyParts>);
+
+/// What an [`EntryKey`] holds.
+#[derive(Debug)]
+pub struct KeyParts {
     account: Account,
     sha256: String,
     model: String,
@@ -393,7 +399,7 @@ impl EntryKey {
     /// model, or a job's task key).
     fn of(account: &Account, identity: &Identity, model: String) -> EntryKey {
         let path = &identity.path;
-        EntryKey {
+        EntryKey(Arc::new(KeyParts {
             account: account.clone(),
             sha256: identity.sha256.clone(),
             model,
@@ -404,7 +410,7 @@ impl EntryKey {
                 || path.display().to_string(),
                 |n| n.to_string_lossy().into_owned(),
             ),
-        }
+        }))
     }
 
     /// Whether `columns` (base URL, client id, SHA-256, model) are this
@@ -412,6 +418,14 @@ impl EntryKey {
     fn is(&self, (base_url, client_id, sha256, model): &KeyColumns) -> bool {
         (self.sha256 == *sha256 && self.model == *model)
             && (self.account.base_url == *base_url && self.account.client_id == *client_id)
+    }
+}
+
+impl std::ops::Deref for EntryKey {
+    type Target = KeyParts;
+
+    fn deref(&self) -> &KeyParts {
+        &self.0
     }
 }
 
@@ -901,8 +915,10 @@ impl Ledger {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db)?;
         // A small page cache: a batch touches each entry a few times, in
-        // order; SQLite's default 2 MiB is most of the ledger's memory.
-        conn.pragma_update(None, "cache_size", -256).map_err(db)?;
+        // order; SQLite's default 2 MiB would be most of the ledger's
+        // memory. 128 KiB costs no more CPU than 256 KiB on 500 files
+        // (BENCHMARKS.md, "the ledger's memory").
+        conn.pragma_update(None, "cache_size", -128).map_err(db)?;
         // Every statement a batch runs stays prepared (rusqlite keeps 16).
         conn.set_prepared_statement_cache_capacity(32);
         if version < SCHEMA_VERSION {
@@ -2149,14 +2165,28 @@ fn update(
 
 /// The SHA-256 of a file's bytes, in hex.
 fn sha256_of(path: &Path) -> io::Result<String> {
-    sha256_hex(File::open(path)?)
+    let file = File::open(path)?;
+    // A small file's buffer is its size (and one byte to see its end):
+    // the hashing thread's memory stays a few pages for small files.
+    let size = file.metadata()?.len();
+    digest(
+        file,
+        usize::try_from(size).map_or(READ, |n| (n + 1).min(READ)),
+    )
 }
 
 /// The SHA-256 of what `reader` yields to its end, in lower-case hex (64 KiB
 /// reads): the one digest the ledger and `authenta mcp` key entries by.
-pub(crate) fn sha256_hex(mut file: impl Read) -> io::Result<String> {
+pub(crate) fn sha256_hex(file: impl Read) -> io::Result<String> {
+    digest(file, READ)
+}
+
+/// How much a digest reads at a time.
+const READ: usize = 1 << 16;
+
+fn digest(mut file: impl Read, buffer: usize) -> io::Result<String> {
     let mut hasher = Sha256::new();
-    let mut buffer = vec![0; 1 << 16];
+    let mut buffer = vec![0; buffer.max(1)];
     loop {
         let n = file.read(&mut buffer)?;
         if n == 0 {
