@@ -9,10 +9,9 @@
 //! so several processes share a batch) and prints them as `process` prints
 //! records (and, with `--report`, hands them to `report::write_jobs`).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use authenta_reqwest::client::{BatchEvent, BatchSettings, Interrupt, JobBatchItem};
 use authenta_reqwest::proto::engine::jobs::{JobCheckpointFn, JobObserver, JobUpload};
@@ -21,19 +20,18 @@ use authenta_reqwest::proto::{
     JobOptions, ProtocolError, ValidationError, error::Interrupted, jobs::check_job_id,
     jobs::check_job_inputs,
 };
-use authenta_reqwest::types::{
-    Job, JobId, JobListQuery, JobParameters, JobStatus, SlotName, TaskType,
-};
+use authenta_reqwest::types::{Job, JobId, JobListQuery, JobParameters, JobStatus, SlotName};
 use authenta_reqwest::{Error, ErrorClass};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde_json::json;
 
+use crate::batch::{self, Batch, EntryFn, Live, Rounds};
 use crate::cli::{Global, JobsAction, JobsArgs, Process};
 use crate::exit;
 use crate::files::Refusal;
-use crate::ledger::{self, Claim, EntryKey, Ledger};
+use crate::ledger::{self, Ledger};
 use crate::output::{self, Table};
-use crate::progress::{Bar, Bars};
+use crate::progress::Bars;
 use crate::session::{CliError, Session, describe};
 
 /// A file refused before anything was sent.
@@ -121,27 +119,37 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
     let ledger = ledger::for_command(global)?;
     let session = Session::for_jobs(global).await?;
     let client = &session.client;
-    let plan = Plan::new(
-        &checked,
-        args.reference.as_deref(),
-        ledger.as_ref(),
-        client,
-        &task,
-    )?;
-    for &(f, g) in &plan.twins {
-        let first = &checked[plan.items[g].files[0]].0;
-        let path = &checked[f].0;
-        let note = crate::files::Note {
-            path: path.clone(),
-            kind: "sameBytes",
-            text: format!(
-                "{} has the same bytes as {}: processed once",
-                path.display(),
-                first.display()
-            ),
-        };
-        note.tell(global.json);
-    }
+    // One job per distinct content (and reference), made as the files'
+    // digests (the ledger entries' keys) come, computed a few files ahead
+    // of the claims while earlier jobs run; the reference's digest once,
+    // first.
+    let entry = match &ledger {
+        Some(ledger) => {
+            let reference = match args.reference.as_deref() {
+                Some(path) => Some(
+                    ledger
+                        .identify(path)
+                        .map_err(|e| batch::cannot_read(path, &e))?,
+                ),
+                None => None,
+            };
+            let (saving, account, task) = (ledger.clone(), Ledger::account(client), task.clone());
+            let entry: EntryFn<JobCheckpointFn> = Box::new(move |_, identity| {
+                let key = saving.job_key(&account, identity, &task, reference.as_ref());
+                let checkpoint = saving.job_checkpoint(&key, identity);
+                (key, checkpoint)
+            });
+            Some((ledger, entry))
+        }
+        None => None,
+    };
+    let paths = checked.iter().map(|(path, _)| path.clone()).collect();
+    let rounds = Rounds {
+        group: 2 * usize::from(args.concurrency),
+        refresh: args.refresh,
+        own_only: args.own_only,
+    };
+    let batch = Batch::start(paths, entry, rounds)?;
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
     let count = bars.count(checked.len());
@@ -154,24 +162,21 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
     let interrupt = Interrupt::new();
     let watcher = tokio::spawn(exit::watch_ctrl_c(interrupt.clone(), ledger.is_some()));
     // Each finalized job's bar, by job, for the shared wait's reads.
-    let live: Arc<Mutex<HashMap<usize, (Bar, Instant)>>> = Arc::default();
-    let by_job: Arc<Mutex<HashMap<JobId, Bar>>> = Arc::default();
+    let live: Arc<Live<JobId>> = Live::new();
     let observe: JobObserver = {
-        let by_job = by_job.clone();
-        Arc::new(move |job: &Job| {
-            if let Some(bar) = lock(&by_job).get(&job.id) {
-                bar.message(&job.status.to_string());
-            }
-        })
+        let live = live.clone();
+        Arc::new(move |job: &Job| live.seen(&job.id, |bar| bar.message(&job.status.to_string())))
     };
-    let mut outcomes: Vec<Option<Outcome>> = plan.items.iter().map(|_| None).collect();
-    let mut settle = |g: usize, result: Result<Job, Error>, elapsed: Duration| {
-        for &f in &plan.items[g].files {
+    let mut outcomes: Vec<Option<Outcome>> = Vec::new();
+    // Tells one path its item's outcome, also one that joined the item
+    // (the same bytes, hashed later) after it ended.
+    let mut settle = |ended: Option<(usize, Outcome)>| {
+        batch.settle(&mut outcomes, ended, |f, (result, elapsed)| {
             count.inc();
             let path = &checked[f].0;
             if global.json {
-                output::json_line(&outcome_json(path, &slug, &result, elapsed));
-            } else if let Err(e) = &result
+                output::json_line(&outcome_json(path, &slug, result, *elapsed));
+            } else if let Err(e) = result
                 && !skipped(e)
                 && e.class() != ErrorClass::Interrupted
             {
@@ -181,81 +186,55 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
                     describe(e)
                 ));
             }
-        }
-        outcomes[g] = Some((result, elapsed));
+        });
     };
-    let mut pending: Vec<usize> = (0..plan.items.len()).collect();
-    let claim_failed: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
-    let mut left = Vec::new();
-    let mut held_wait = ledger::HeldWait::default();
     loop {
-        let held: Arc<Mutex<Vec<usize>>> = Arc::default();
-        let claimed = ledger::claim_groups::<JobResume>(
-            ledger.as_ref(),
-            ledger::in_groups(
-                &std::mem::take(&mut pending),
-                2 * usize::from(args.concurrency),
-            ),
-            |g| plan.items[g].key.clone(),
-            args.refresh,
-            claim_failed.clone(),
-        );
-        let items = claimed.filter_map({
-            let (bars, live, held, plan, checked) =
-                (bars.clone(), live.clone(), held.clone(), &plan, &checked);
+        // Claimed a group at a time, as the pipeline takes the group's
+        // first; the first round makes the jobs as the digests come.
+        let claimed = batch.claims::<JobResume>(&interrupt, (&bars, global.json));
+        let items = claimed.map({
+            let (bars, live, batch, checked) = (bars.clone(), live.clone(), &batch, &checked);
             let (task, parameters) = (task.clone(), parameters.clone());
-            move |(g, claim)| {
-                let item = &plan.items[g];
-                let resume = match claim {
-                    Some(Claim::Mine(resume)) => resume,
-                    Some(Claim::Held) => {
-                        lock(&held).push(g);
-                        return None;
-                    }
-                    None => JobResume::New,
-                };
-                let upload = &checked[item.files[0]].1;
+            let reference = args.reference.clone();
+            move |(g, resume): (usize, JobResume)| {
+                let (first, checkpoint) =
+                    batch.item(g, |item| (item.files[0], item.checkpoint.clone()));
+                let (path, upload) = &checked[first];
                 let bar = bars.upload(&upload.file.file.name, upload.file.file.size);
                 let mut options = JobOptions::new().on_progress(bar.on_bytes()).resume(resume);
                 options.parameters = parameters.clone();
                 options.limit = args.timeout;
-                options.checkpoint = item.checkpoint.clone();
-                lock(&live).insert(g, (bar, Instant::now()));
-                Some(JobBatchItem {
+                options.checkpoint = checkpoint;
+                live.start(g, bar);
+                let mut files = vec![(SlotName::Original, path.clone())];
+                files.extend((reference.iter()).map(|r| (SlotName::Reference, r.clone())));
+                JobBatchItem {
                     key: g,
                     task: task.clone(),
-                    files: item.slots.clone(),
+                    files,
                     options,
-                })
+                }
             }
         });
         let settings = BatchSettings::new(usize::from(args.concurrency), *client.poll_policy())
             .observed_jobs(Some(observe.clone()))
             .interrupt(interrupt.clone());
-        let mut events = std::pin::pin!(client.process_jobs(items, settings));
+        let mut events = std::pin::pin!(client.process_jobs_stream(items, settings));
         let mut progressed = false;
         while let Some(event) = events.next().await {
             let (g, result) = match event {
                 BatchEvent::Uploaded(g, job) => {
-                    if let Some((bar, _)) = lock(&live).get(&g) {
-                        bar.message("finalized");
-                        lock(&by_job).insert(job, bar.clone());
-                    }
+                    live.waits(g, job, |bar| bar.message("finalized"));
                     continue;
                 }
                 BatchEvent::Finished(g, result) => (g, result),
             };
             progressed = true;
-            let elapsed = lock(&live).remove(&g).map_or(Duration::ZERO, |(bar, at)| {
-                bar.done();
-                at.elapsed()
-            });
-            if let (Some(ledger), Some(key)) = (&ledger, &plan.items[g].key) {
+            let elapsed = live.ended(g, result.as_ref().ok().map(|job| &job.id));
+            if let (Some(ledger), Some(key)) = (&ledger, batch.item(g, |item| item.key.clone())) {
+                let key = &key;
                 let saved = match &result {
-                    Ok(job) => {
-                        lock(&by_job).remove(&job.id);
-                        ledger.job_finished(key, job)
-                    }
+                    Ok(job) => ledger.job_finished(key, job),
                     // The job is gone (deleted meanwhile): the next run
                     // creates it anew.
                     Err(e) if e.class() == ErrorClass::NotFound => {
@@ -271,42 +250,24 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
                 Err(e) if skipped(e) => Duration::ZERO,
                 _ => elapsed,
             };
-            settle(g, result, elapsed);
+            settle(Some((g, (result, elapsed))));
         }
-        let mut held = std::mem::take(&mut *lock(&held));
-        if let Some(e) = lock(&claim_failed).take() {
-            let ledger = ledger.as_ref().expect("only a ledger claims");
-            return Err(ledger::failed(ledger, &e));
-        }
-        if args.own_only {
-            left.append(&mut held);
-        }
-        pending = held;
-        if pending.is_empty() {
+        // The paths that joined a job told before the last event.
+        settle(None);
+        let interrupted = |g| {
+            let refusal = ProtocolError::Interrupted(Interrupted { mid: None });
+            settle(Some((g, (Err(refusal.into()), Duration::ZERO))));
+        };
+        if !(batch.next_round(&interrupt, &bars, progressed, interrupted)).await? {
             break;
         }
-        if interrupt.is_triggered() {
-            for g in std::mem::take(&mut pending) {
-                let refusal = ProtocolError::Interrupted(Interrupted { mid: None });
-                settle(g, Err(refusal.into()), Duration::ZERO);
-            }
-            break;
-        }
-        held_wait
-            .between_rounds(&bars, pending.len(), progressed)
-            .await;
     }
-    ledger::release_all(ledger.as_ref())?;
-    ledger::HeldWait::left_to_others(&bars, left.len());
-    count.done();
+    batch.finish(&bars)?;
     watcher.abort();
-    for (bar, _) in lock(&live).drain().map(|(_, v)| v) {
-        bar.done();
-    }
-    bars.clear();
+    live.close(&bars, &count);
     // In the order given (each path with its content's outcome).
-    let finished: Vec<(&PathBuf, &Outcome)> = (checked.iter().enumerate())
-        .filter_map(|(f, (path, _))| outcomes[plan.group_of[f]].as_ref().map(|o| (path, o)))
+    let finished: Vec<(&PathBuf, &Outcome)> = (batch.outcomes(&outcomes).into_iter())
+        .map(|(f, outcome)| (&checked[f].0, outcome))
         .collect();
     if !global.json {
         let mut table = Table::new(&["file", "job", "task", "status", "verdict", "time", "detail"]);
@@ -348,13 +309,7 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         }
         table.print();
     }
-    if interrupt.is_triggered() {
-        let how = match &ledger {
-            Some(_) => "run the same command again to resume",
-            None => "no ledger was kept, so running it again starts from nothing",
-        };
-        eprintln!("authenta: interrupted: {how}");
-    }
+    batch::tell_interrupted(&interrupt, ledger.is_some());
     let code = finished
         .iter()
         .map(|(_, (result, _))| exit_code(result))
@@ -372,95 +327,6 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
 
 /// How one job went, and how long it took.
 pub(crate) type Outcome = crate::report::JobOutcome;
-
-/// The jobs to run: one item per distinct content (and reference), each
-/// with its ledger entry.
-struct Plan {
-    items: Vec<PlanItem>,
-    /// Each checked file's item.
-    group_of: Vec<usize>,
-    /// The files whose bytes an earlier file has (file, item).
-    twins: Vec<(usize, usize)>,
-}
-
-/// One job of the batch.
-struct PlanItem {
-    /// The checked files it stands for (the same bytes), the first one run.
-    files: Vec<usize>,
-    /// Each slot's file.
-    slots: Vec<(SlotName, PathBuf)>,
-    /// Its ledger entry, claimed when it starts.
-    key: Option<EntryKey>,
-    checkpoint: Option<JobCheckpointFn>,
-}
-
-impl Plan {
-    fn new(
-        checked: &[(PathBuf, JobUpload)],
-        reference: Option<&Path>,
-        ledger: Option<&Ledger>,
-        client: &authenta_reqwest::Client,
-        task: &TaskType,
-    ) -> Result<Plan, CliError> {
-        let slots = |path: &Path| {
-            let mut slots = vec![(SlotName::Original, path.to_owned())];
-            slots.extend(reference.map(|r| (SlotName::Reference, r.to_owned())));
-            slots
-        };
-        let Some(ledger) = ledger else {
-            return Ok(Plan {
-                items: (checked.iter().enumerate())
-                    .map(|(f, (path, _))| PlanItem {
-                        files: vec![f],
-                        slots: slots(path),
-                        key: None,
-                        checkpoint: None,
-                    })
-                    .collect(),
-                group_of: (0..checked.len()).collect(),
-                twins: Vec::new(),
-            });
-        };
-        let unreadable = |path: &Path, e: std::io::Error| {
-            CliError::Ledger(format!("cannot read {}: {e}", path.display()))
-        };
-        let reference = match reference {
-            Some(path) => Some(ledger.identify(path).map_err(|e| unreadable(path, e))?),
-            None => None,
-        };
-        let account = Ledger::account(client);
-        let paths: Vec<&Path> = checked.iter().map(|(path, _)| path.as_path()).collect();
-        let mut plan = Plan {
-            items: Vec::new(),
-            group_of: Vec::with_capacity(checked.len()),
-            twins: Vec::new(),
-        };
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for ((f, path), identity) in paths.iter().enumerate().zip(ledger.identify_many(&paths)) {
-            let identity = identity.map_err(|e| unreadable(path, e))?;
-            if let Some(&g) = seen.get(&identity.sha256) {
-                plan.items[g].files.push(f);
-                plan.group_of.push(g);
-                plan.twins.push((f, g));
-                continue;
-            }
-            let key = ledger.job_key(&account, &identity, task, reference.as_ref());
-            seen.insert(identity.sha256.clone(), plan.items.len());
-            plan.group_of.push(plan.items.len());
-            plan.items.push(PlanItem {
-                files: vec![f],
-                slots: slots(path),
-                checkpoint: Some(ledger.job_checkpoint(&key, &identity)),
-                key: Some(key),
-            });
-        }
-        Ok(plan)
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Whether a file was not started: an earlier job's failure would recur.
 fn skipped(e: &Error) -> bool {

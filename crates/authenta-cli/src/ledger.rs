@@ -57,7 +57,6 @@ use sha2::{Digest as _, Sha256};
 use crate::cli::{Global, LedgerAction, LedgerArgs};
 use crate::exit;
 use crate::output::{self, Table};
-use crate::progress::Bars;
 use crate::session::CliError;
 
 mod postgres;
@@ -226,54 +225,6 @@ pub fn checked_location(location: &Path) -> Result<String, CliError> {
     let path = std::path::absolute(location)
         .map_err(|e| CliError::Ledger(format!("the ledger {}: {e}", location.display())))?;
     Ok(path.to_string_lossy().into_owned())
-}
-
-/// Between a batch's rounds of claims (`process` and `process --task`):
-/// the first time files are held by another process sharing the ledger,
-/// says so; after a round that moved nothing, waits a moment before
-/// claiming again.
-#[derive(Default)]
-pub struct HeldWait {
-    announced: bool,
-}
-
-impl HeldWait {
-    /// How often a batch asks again about the files another process holds.
-    const POLL: Duration = Duration::from_millis(250);
-
-    /// After a round that left `held` files to other processes.
-    pub async fn between_rounds(&mut self, bars: &Bars, held: usize, progressed: bool) {
-        if !self.announced {
-            bars.note(&format!(
-                "authenta: {held} file(s) are being processed by another authenta process \
-                 sharing the ledger: waiting for their outcome"
-            ));
-            self.announced = true;
-        }
-        if !progressed {
-            tokio::time::sleep(Self::POLL).await;
-        }
-    }
-
-    /// Tells of the `left` files `--own-only` left to other processes.
-    pub fn left_to_others(bars: &Bars, left: usize) {
-        if left > 0 {
-            bars.note(&format!(
-                "authenta: {left} file(s) are being processed by another authenta process \
-                 sharing the ledger: left to it (--own-only); `authenta ledger` shows their \
-                 outcome"
-            ));
-        }
-    }
-}
-
-/// Writes what `ledger` queued and ends this process's claims, at a
-/// batch's end.
-pub fn release_all(ledger: Option<&Ledger>) -> Result<(), CliError> {
-    match ledger {
-        Some(ledger) => ledger.release_all().map_err(|e| failed(ledger, &e)),
-        None => Ok(()),
-    }
 }
 
 /// The error of a ledger that cannot be written.
@@ -1800,18 +1751,6 @@ impl Ledger {
     }
 }
 
-/// The claims of the items in `groups`, made as the iterator is read, one
-/// transaction per group ([`claim_group`]).
-pub fn claim_groups<'a, S: EntryState + Send + 'a>(
-    ledger: Option<&'a Ledger>,
-    groups: impl Iterator<Item = Vec<usize>> + Send + 'a,
-    key: impl Fn(usize) -> Option<EntryKey> + Send + 'a,
-    refresh: bool,
-    failed: Arc<Mutex<Option<io::Error>>>,
-) -> impl Iterator<Item = (usize, Option<Claim<S>>)> + Send + 'a {
-    groups.flat_map(move |group| claim_group(ledger, group, &key, refresh, &failed))
-}
-
 /// The claims of the items `group` names, in one transaction: each item
 /// with its claim (`None` without a ledger, or for an item `key` gives no
 /// entry). A failure is kept in `failed` and ends the claims.
@@ -1847,7 +1786,8 @@ pub fn claim_group<S: EntryState>(
     }
 }
 
-/// `order` in groups of `group` (at least one), for [`claim_groups`].
+/// `order` in groups of `group` (at least one), each claimed by
+/// [`claim_group`].
 pub fn in_groups(order: &[usize], group: usize) -> std::vec::IntoIter<Vec<usize>> {
     let groups: Vec<Vec<usize>> = order.chunks(group.max(1)).map(<[usize]>::to_vec).collect();
     groups.into_iter()

@@ -12,6 +12,7 @@
 //! `--json`); progress, notes and errors to stderr. Each class of error has
 //! its own exit code ([`exit::TABLE`], shown by `authenta --help`).
 
+mod batch;
 mod cli;
 mod commands;
 mod exit;

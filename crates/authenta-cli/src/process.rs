@@ -1,24 +1,24 @@
 //! `authenta process`: check every file, then upload and wait for each, a
 //! few at a time, and end with a table (or one JSON object per file).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use authenta_reqwest::client::{BatchEvent, BatchItem, BatchSettings, Interrupt};
 use authenta_reqwest::proto::engine::flows::Observer;
 use authenta_reqwest::proto::{
     ProtocolError as ProtoError, engine::resume::Resume, options::CheckpointFn,
 };
-use authenta_reqwest::types::{Media, MediaId, MediaStatus};
+use authenta_reqwest::types::{Media, MediaId, MediaStatus, ModelType};
 use authenta_reqwest::{Client, Error, ErrorClass, PollPolicy, UploadOptions};
 use futures_util::StreamExt as _;
 use serde_json::json;
 
+use crate::batch::{self, Batch, EntryFn, Live, Rounds};
 use crate::cli::{Global, Process};
 use crate::exit;
 use crate::files::{self, Job};
-use crate::ledger::{self, Claim, EntryKey, Ledger};
+use crate::ledger::{self, Ledger};
 use crate::output::{self, Table};
 use crate::progress::{Bar, Bars};
 use crate::report;
@@ -68,21 +68,26 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     // Two uploads' worth at a time: enough to keep `-j` busy, few left
     // held when the batch stops.
     let claim_group = 2 * usize::from(args.concurrency);
-    let batch = Mutex::new(Batch::new(plan.jobs.len(), ledger.as_ref(), client));
-    // The files' digests (the ledger entries' keys), computed a few files
-    // ahead of the claims while earlier files are uploaded.
-    let mut hashing = match &ledger {
-        Some(ledger) => {
-            let paths: Vec<&std::path::Path> =
-                plan.jobs.iter().map(|job| job.path.as_path()).collect();
-            let ahead = ledger
-                .identify_ahead(&paths, claim_group)
-                .map_err(|(j, e)| cannot_read(&plan.jobs[j], &e))?;
-            Some(ahead)
-        }
-        None => None,
+    // One item per distinct content and model, made as the files' digests
+    // (the ledger entries' keys) come, computed a few files ahead of the
+    // claims while earlier files are uploaded.
+    let entry = ledger.as_ref().map(|ledger| {
+        let (saving, account) = (ledger.clone(), Ledger::account(client));
+        let models: Vec<ModelType> = plan.jobs.iter().map(|job| job.model.clone()).collect();
+        let entry: EntryFn<CheckpointFn> = Box::new(move |j, identity| {
+            let key = saving.key(&account, identity, &models[j]);
+            let checkpoint = saving.checkpoint(&key, identity);
+            (key, checkpoint)
+        });
+        (ledger, entry)
+    });
+    let paths = plan.jobs.iter().map(|job| job.path.clone()).collect();
+    let rounds = Rounds {
+        group: claim_group,
+        refresh,
+        own_only: args.own_only,
     };
-    let hash_failed: Mutex<Option<CliError>> = Mutex::default();
+    let batch = Batch::start(paths, entry, rounds)?;
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
     let count = bars.count(plan.jobs.len());
@@ -102,14 +107,11 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     // its clock started when the pipeline takes it, and its ledger entry
     // claimed then: an entry another process holds waits for a later pass,
     // which finds its record (or takes it over once that process is gone).
-    let live: Arc<Mutex<HashMap<usize, (Bar, Instant)>>> = Arc::default();
-    let by_mid: Arc<Mutex<HashMap<MediaId, Bar>>> = Arc::default();
+    let live: Arc<Live<MediaId>> = Live::new();
     let observe: Observer = {
-        let (by_mid, ledger) = (by_mid.clone(), ledger.clone());
+        let (live, ledger) = (live.clone(), ledger.clone());
         Arc::new(move |media: &Media| {
-            if let Some(bar) = lock(&by_mid).get(&media.mid) {
-                bar.status(&media.status);
-            }
+            live.seen(&media.mid, |bar| bar.status(&media.status));
             if let Some(ledger) = &ledger
                 && let Err(e) = ledger.seen(media)
             {
@@ -141,140 +143,33 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
             ));
         }
     };
-    let mut settle = |g: usize, outcome: Option<(Outcome, Duration)>| {
-        // A path that joined an item already told (the same bytes, hashed
-        // later) is told the item's outcome.
-        let (jobs, late) = {
-            let mut batch = lock(&batch);
-            let late = std::mem::take(&mut batch.late);
-            if outcome.is_some() {
-                batch.settled[g] = true;
-            }
-            (outcome.as_ref().map(|_| batch.items[g].jobs.clone()), late)
-        };
-        for (g, j) in late {
-            if let Some((outcome, elapsed)) = &outcomes[g] {
-                tell(j, outcome, *elapsed);
-            }
-        }
-        if let (Some(jobs), Some((outcome, elapsed))) = (jobs, outcome) {
-            for j in jobs {
-                tell(j, &outcome, elapsed);
-            }
-            if outcomes.len() <= g {
-                outcomes.resize_with(g + 1, || None);
-            }
-            outcomes[g] = Some((outcome, elapsed));
-        }
+    // Each path is told its item's outcome, also one that joined the
+    // item (the same bytes, hashed later) after it ended.
+    let mut settle = |ended: Option<(usize, (Outcome, Duration))>| {
+        batch.settle(&mut outcomes, ended, |j, (outcome, elapsed)| {
+            tell(j, outcome, *elapsed);
+        });
     };
-    let mut pending: Vec<usize> = Vec::new();
-    let mut first_pass = true;
-    let claim_failed: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
-    // With --own-only: the files left to other processes.
-    let left: Arc<Mutex<Vec<usize>>> = Arc::default();
-    let mut held_wait = ledger::HeldWait::default();
     loop {
-        let held: Arc<Mutex<Vec<usize>>> = Arc::default();
         // The files are claimed a group at a time, as the pipeline takes
         // the group's first: one ledger transaction per group. The first
-        // pass makes the items as the digests come.
-        let groups = match first_pass {
-            true => {
-                let (batch, jobs, hash_failed) = (&batch, &plan.jobs, &hash_failed);
-                let (interrupt, bars) = (&interrupt, &bars);
-                let state = (hashing.take(), 0);
-                futures_util::stream::unfold(state, move |(mut hashing, mut next)| async move {
-                    if next == jobs.len() || lock(hash_failed).is_some() {
-                        return None;
-                    }
-                    // Interrupted: the files not hashed yet are only
-                    // skipped, their digests not computed.
-                    let hashed = match hashing.as_mut().filter(|_| !interrupt.is_triggered()) {
-                        Some(ahead) => match ahead.next_group().await {
-                            Some(hashed) => Some(hashed),
-                            None => {
-                                *lock(hash_failed) = Some(CliError::Ledger(
-                                    "the thread computing the files' digests ended early".into(),
-                                ));
-                                return None;
-                            }
-                        },
-                        None => None,
-                    };
-                    let mut batch = lock(batch);
-                    let mut group = Vec::new();
-                    let Some(hashed) = hashed else {
-                        let end = match hashing.take() {
-                            Some(_) => jobs.len(),
-                            None => (next + claim_group).min(jobs.len()),
-                        };
-                        group.extend((next..end).filter_map(|j| batch.add_job(jobs, j, None).ok()));
-                        next = end;
-                        return Some((group, (hashing, next)));
-                    };
-                    for (j, identity) in hashed {
-                        next = j + 1;
-                        match identity {
-                            Ok(identity) => match batch.add_job(jobs, j, Some(identity)) {
-                                Ok(g) => group.push(g),
-                                Err(note) if global.json => note.tell(true),
-                                Err(note) => bars.note(&format!("authenta: {}", note.text)),
-                            },
-                            Err(e) => {
-                                *lock(hash_failed) = Some(cannot_read(&jobs[j], &e));
-                                break;
-                            }
-                        }
-                    }
-                    Some((group, (hashing, next)))
-                })
-                .boxed()
-            }
-            false => futures_util::stream::iter(ledger::in_groups(
-                &std::mem::take(&mut pending),
-                claim_group,
-            ))
-            .boxed(),
-        };
-        first_pass = false;
-        let claimed = groups.flat_map({
-            let (ledger, batch, claim_failed) = (ledger.as_ref(), &batch, &claim_failed);
-            move |group| {
-                futures_util::stream::iter(ledger::claim_group::<Resume>(
-                    ledger,
-                    group,
-                    |g| lock(batch).items[g].key.clone(),
-                    refresh,
-                    claim_failed,
-                ))
-            }
-        });
+        // round makes the items as the digests come; an entry another
+        // process holds waits for a later round.
+        let claimed = batch.claims::<Resume>(&interrupt, (&bars, global.json));
         let start = {
-            let (bars, live, jobs) = (bars.clone(), live.clone(), &plan.jobs);
-            let (held, left, batch) = (held.clone(), left.clone(), &batch);
-            move |(g, claim)| {
-                let batch = lock(batch);
-                let item = &batch.items[g];
-                let resume = match claim {
-                    Some(Claim::Mine(resume)) => resume,
-                    Some(Claim::Held) => {
-                        match args.own_only {
-                            true => lock(&left).push(g),
-                            false => lock(&held).push(g),
-                        }
-                        return None;
-                    }
-                    None => Resume::New,
-                };
-                let job = &jobs[item.jobs[0]];
+            let (bars, live, jobs, batch) = (bars.clone(), live.clone(), &plan.jobs, &batch);
+            move |(g, resume): (usize, Resume)| {
+                let (first, checkpoint) =
+                    batch.item(g, |item| (item.files[0], item.checkpoint.clone()));
+                let job = &jobs[first];
                 let bar = bars.upload(&job.file.name, job.file.size);
                 let mut options = UploadOptions::new(job.model.clone()).on_progress(bar.on_bytes());
-                options.checkpoint = item.checkpoint.clone();
-                lock(&live).insert(g, (bar, Instant::now()));
-                Some(BatchItem::new(g, job.path.clone(), options).resume(resume))
+                options.checkpoint = checkpoint;
+                live.start(g, bar);
+                BatchItem::new(g, job.path.clone(), options).resume(resume)
             }
         };
-        let items = claimed.filter_map(move |claimed| std::future::ready(start(claimed)));
+        let items = claimed.map(start);
         let settings = BatchSettings::new(usize::from(args.concurrency), policy)
             .observed(Some(observe.clone()))
             .interrupt(interrupt.clone());
@@ -283,22 +178,15 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
         while let Some(event) = events.next().await {
             let (g, result) = match event {
                 BatchEvent::Uploaded(g, mid) => {
-                    if let Some((bar, _)) = lock(&live).get(&g) {
-                        bar.status(&MediaStatus::Uploaded);
-                        lock(&by_mid).insert(mid, bar.clone());
-                    }
+                    live.waits(g, mid, |bar| bar.status(&MediaStatus::Uploaded));
                     continue;
                 }
                 BatchEvent::Finished(g, result) => (g, result),
             };
             progressed = true;
-            let elapsed = lock(&live).remove(&g).map_or(Duration::ZERO, |(bar, at)| {
-                bar.done();
-                at.elapsed()
-            });
+            let elapsed = live.ended(g, result.as_ref().ok().map(|media| &media.mid));
             let outcome = match result {
                 Ok(media) => {
-                    lock(&by_mid).remove(&media.mid);
                     if let Some(ledger) = &ledger {
                         ledger
                             .finished(&media)
@@ -324,7 +212,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
             // (a final record's claim ended when it was saved).
             if let (Some(ledger), Some(key), false) = (
                 &ledger,
-                lock(&batch).items[g].key.clone(),
+                batch.item(g, |item| item.key.clone()),
                 matches!(outcome, Outcome::Done(_)),
             ) {
                 ledger
@@ -335,47 +223,21 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
                 Outcome::Skipped => Duration::ZERO,
                 _ => elapsed,
             };
-            settle(g, Some((outcome, elapsed)));
+            settle(Some((g, (outcome, elapsed))));
         }
         // The paths that joined an item told before the last event.
-        settle(0, None);
-        pending = std::mem::take(&mut *lock(&held));
-        if let Some(e) = lock(&hash_failed).take() {
-            return Err(e);
-        }
-        if let Some(e) = lock(&claim_failed).take() {
-            let ledger = ledger.as_ref().expect("only a ledger claims");
-            return Err(ledger::failed(ledger, &e));
-        }
-        if pending.is_empty() {
+        settle(None);
+        let skipped = |g| settle(Some((g, (Outcome::Skipped, Duration::ZERO))));
+        if !(batch.next_round(&interrupt, &bars, progressed, skipped)).await? {
             break;
         }
-        if interrupt.is_triggered() {
-            for g in std::mem::take(&mut pending) {
-                settle(g, Some((Outcome::Skipped, Duration::ZERO)));
-            }
-            break;
-        }
-        held_wait
-            .between_rounds(&bars, pending.len(), progressed)
-            .await;
     }
-    ledger::release_all(ledger.as_ref())?;
-    ledger::HeldWait::left_to_others(&bars, lock(&left).len());
-    count.done();
+    batch.finish(&bars)?;
     watcher.abort();
-    // Bars of files an interruption left behind do not stay above the table.
-    for (bar, _) in lock(&live).drain().map(|(_, v)| v) {
-        bar.done();
-    }
-    bars.clear();
+    live.close(&bars, &count);
 
-    let group_of = std::mem::take(&mut lock(&batch).group_of);
-    let by_job: Vec<(&Job, &(Outcome, Duration))> = (plan.jobs.iter().enumerate())
-        .filter_map(|(j, job)| {
-            let g = group_of[j]?;
-            outcomes.get(g)?.as_ref().map(|o| (job, o))
-        })
+    let by_job: Vec<(&Job, &(Outcome, Duration))> = (batch.outcomes(&outcomes).into_iter())
+        .map(|(j, outcome)| (&plan.jobs[j], outcome))
         .collect();
     if !global.json {
         results_table(&by_job).print();
@@ -385,13 +247,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
         .map(|(_, (outcome, _))| exit_code(outcome))
         .find(|code| *code != exit::SUCCESS)
         .unwrap_or(exit::SUCCESS);
-    if interrupt.is_triggered() {
-        let how = match &ledger {
-            Some(_) => "run the same command again to resume",
-            None => "no ledger was kept, so running it again starts from nothing",
-        };
-        eprintln!("authenta: interrupted: {how}");
-    }
+    batch::tell_interrupted(&interrupt, ledger.is_some());
     if let (Some(report), Some(path)) = (report, &args.report) {
         let entries: Vec<report::Entry> = by_job
             .into_iter()
@@ -412,99 +268,6 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
         }
     }
     Ok(code)
-}
-
-/// The batch to run: one item per distinct content and model (the same
-/// bytes at two paths are processed once), each starting where the ledger
-/// saw it last. The items are made as the files' digests come (a file is
-/// hashed while earlier ones are uploaded): a file whose bytes match an
-/// earlier file's, in its group or an earlier one, joins that file's item
-/// (and, once the item ended, is told its outcome), never making a second.
-struct Batch {
-    items: Vec<Item>,
-    /// Each job's item, once it is known.
-    group_of: Vec<Option<usize>>,
-    /// Whether each item's outcome was told.
-    settled: Vec<bool>,
-    /// The jobs that joined an item after its outcome was told, by item.
-    late: Vec<(usize, usize)>,
-    /// The ledger's items by content and model.
-    seen: HashMap<(String, String), usize>,
-    /// With a ledger: it and the account the entries belong to.
-    ledger: Option<(Ledger, ledger::Account)>,
-}
-
-/// One item of the batch.
-struct Item {
-    /// The jobs (paths) it stands for, the first one uploaded.
-    jobs: Vec<usize>,
-    /// Its ledger entry, claimed when it starts.
-    key: Option<EntryKey>,
-    checkpoint: Option<CheckpointFn>,
-}
-
-impl Batch {
-    fn new(jobs: usize, ledger: Option<&Ledger>, client: &Client) -> Batch {
-        Batch {
-            items: Vec::new(),
-            group_of: vec![None; jobs],
-            settled: Vec::new(),
-            late: Vec::new(),
-            seen: HashMap::new(),
-            ledger: ledger.map(|ledger| (ledger.clone(), Ledger::account(client))),
-        }
-    }
-
-    /// Adds the job `j` of `jobs` (with its identity, when the ledger keeps
-    /// it): its new item, or the note that it joined an earlier one.
-    fn add_job(
-        &mut self,
-        jobs: &[Job],
-        j: usize,
-        identity: Option<ledger::Identity>,
-    ) -> Result<usize, files::Note> {
-        let job = &jobs[j];
-        let (key, checkpoint) = match (&self.ledger, identity) {
-            (Some((ledger, account)), Some(identity)) => {
-                let content = (identity.sha256.clone(), job.model.to_string());
-                if let Some(&g) = self.seen.get(&content) {
-                    let first = &jobs[self.items[g].jobs[0]];
-                    self.items[g].jobs.push(j);
-                    self.group_of[j] = Some(g);
-                    if self.settled[g] {
-                        self.late.push((g, j));
-                    }
-                    return Err(files::Note {
-                        path: job.path.clone(),
-                        kind: "sameBytes",
-                        text: format!(
-                            "{} has the same bytes as {}: processed once",
-                            job.path.display(),
-                            first.path.display()
-                        ),
-                    });
-                }
-                self.seen.insert(content, self.items.len());
-                let key = ledger.key(account, &identity, &job.model);
-                let checkpoint = ledger.checkpoint(&key, &identity);
-                (Some(key), Some(checkpoint))
-            }
-            _ => (None, None),
-        };
-        self.group_of[j] = Some(self.items.len());
-        self.settled.push(false);
-        self.items.push(Item {
-            jobs: vec![j],
-            key,
-            checkpoint,
-        });
-        Ok(self.items.len() - 1)
-    }
-}
-
-/// The error of a file the ledger cannot read to compute its digest.
-fn cannot_read(job: &Job, e: &std::io::Error) -> CliError {
-    CliError::Ledger(format!("cannot read {}: {e}", job.path.display()))
 }
 
 /// One file's entry in the `--report` page.
@@ -544,10 +307,6 @@ fn report_entry(job: &Job, outcome: &Outcome, elapsed: Duration) -> report::Entr
             ..unrecorded()
         },
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Polls `mid` until its status is final, on `policy` (proto decides when),

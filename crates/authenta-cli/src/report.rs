@@ -239,8 +239,12 @@ pub async fn run(global: &Global, args: &ReportArgs) -> Result<u8, CliError> {
 
 /// Says on stderr that the report is written, and what it holds.
 pub fn wrote(path: &Path, summary: &Summary) {
+    let none = match summary.no_verdict {
+        0 => String::new(),
+        n => format!(", {n} without a verdict"),
+    };
     eprintln!(
-        "authenta: wrote the report {} ({} files: {} real, {} fake, {} failed, {} not final)",
+        "authenta: wrote the report {} ({} files: {} real, {} fake, {} failed{none}, {} not final)",
         path.display(),
         summary.total(),
         summary.real,

@@ -479,6 +479,100 @@ fn the_same_bytes_in_a_later_claim_group_make_one_record() {
     assert_eq!(env.claims(), 0, "every claim ended");
 }
 
+/// Each path's job in a `--json` jobs batch, told once, completed.
+fn job_of(lines: &[Value], path: &Path) -> String {
+    let told: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["file"] == path.display().to_string() && l.get("job").is_some())
+        .collect();
+    assert_eq!(
+        told.len(),
+        1,
+        "{} told {} times: {lines:?}",
+        path.display(),
+        told.len()
+    );
+    assert_eq!(told[0]["job"]["status"], "completed", "{lines:?}");
+    told[0]["job"]["jobId"].to_string()
+}
+
+/// `--json process -j 1 --task TASK MEDIA`: claim groups of two.
+fn one_job_at_a_time<'a>(task: &'a str, media: &'a Path) -> [&'a str; 7] {
+    let media = media.to_str().unwrap();
+    ["--json", "process", "-j", "1", "--task", task, media]
+}
+
+fn json_lines(stdout: &str) -> Vec<Value> {
+    (stdout.lines())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// `process --task` hashes as `process` does, on a thread of its own, a
+/// claim group ahead: the same bytes in a later claim group than their
+/// first copy (`-j 1`: groups of two) join the first copy's job and make
+/// no second one; `--json` tells both paths the same job, once each.
+#[test]
+fn the_same_bytes_in_a_later_claim_group_make_one_job() {
+    let env = Env::jobs(Duration::from_millis(100), None, Kept::Sqlite);
+    let mut files = env.pngs(6);
+    // Sorted after the six: two groups after its first copy's.
+    let twin = env.media().join("z-twin.png");
+    std::fs::copy(&files[0], &twin).unwrap();
+    files.push(twin.clone());
+    let media = env.media();
+    let task = env.task.unwrap();
+    let (stdout, stderr) = env.run(&one_job_at_a_time(task, &media), 0);
+    has(&stdout, "has the same bytes as");
+    assert_eq!(env.made(), 6, "{stdout}\n{stderr}");
+    assert_eq!(spent(&env), (6, 6, 6), "one job per distinct content");
+    let lines = json_lines(&stdout);
+    assert_eq!(job_of(&lines, &files[0]), job_of(&lines, &twin));
+    for file in &files[1..6] {
+        job_of(&lines, file);
+    }
+    assert_eq!(env.finals(), 6);
+    assert_eq!(env.claims(), 0, "every claim ended");
+}
+
+/// `process --task` creates its first job before the last file is hashed:
+/// while the first create's answer is held back (the job exists, the
+/// batch waits for it), the last file is given the first file's bytes. A
+/// batch that hashed every file first would have read its old bytes and
+/// made a job of them; hashed a group ahead of the claims (`-j 1`: groups
+/// of two, the last file six groups on), its digest is its new bytes', so
+/// it joins the first file's job.
+#[test]
+fn a_jobs_batch_creates_its_first_job_before_the_last_file_is_hashed() {
+    const FILES: u32 = 12;
+    let env = Env::jobs(Duration::from_millis(50), None, Kept::Sqlite);
+    let files = env.pngs(FILES);
+    let hold = Fault::new("/api/v1/jobs", FaultAction::Delay { millis: 3000 })
+        .method("POST")
+        .stage(FaultStage::After)
+        .times(1);
+    env.emulator.inject_fault(hold).unwrap();
+    let media = env.media();
+    let task = env.task.unwrap();
+    let child = env
+        .command(&one_job_at_a_time(task, &media))
+        .spawn()
+        .unwrap();
+    until(Duration::from_secs(60), || env.made() >= 1);
+    let last = &files[FILES as usize - 1];
+    std::fs::copy(&files[0], last).unwrap();
+    let output = wait(child, Duration::from_secs(120));
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    has(&stdout, "has the same bytes as");
+    assert_eq!(env.made(), FILES as usize - 1, "{stdout}\n{stderr}");
+    let lines = json_lines(&stdout);
+    assert_eq!(job_of(&lines, &files[0]), job_of(&lines, last));
+    for file in &files[1..FILES as usize - 1] {
+        job_of(&lines, file);
+    }
+}
+
 #[test]
 fn a_failed_upload_resumes_to_its_saved_target_or_a_new_record_once_expired() {
     let env = Env::new(Duration::from_millis(200), Some(Duration::from_secs(3)));

@@ -820,6 +820,13 @@ fn a_jobs_report_shows_each_result_and_opens_in_headless_chromium() {
         "the embedding is not dumped"
     );
     assert!(more.contains("none (this task type gives no verdict)"));
+    // Completed without a verdict is final: counted apart, not as "not
+    // final".
+    assert!(
+        more.contains("<li class=\"none\"><strong>1</strong>no verdict</li>"),
+        "the summary counts the embedding as done without a verdict"
+    );
+    assert!(more.contains("<li class=\"pending\"><strong>0</strong>not final</li>"));
     assert!(
         more.contains("the model could not read the file"),
         "the failure"

@@ -470,6 +470,22 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
         I: IntoIterator<Item = JobBatchItem<K>>,
         I::IntoIter: Send + 'a,
     {
+        self.process_jobs_stream(futures_util::stream::iter(items), settings)
+    }
+
+    /// [`process_jobs`](Client::process_jobs) with items that come from a
+    /// stream: while the stream has no item ready (its caller is still
+    /// preparing one, such as hashing a file), the jobs already started go
+    /// on.
+    pub fn process_jobs_stream<'a, K, I>(
+        &'a self,
+        items: I,
+        settings: BatchSettings,
+    ) -> impl Stream<Item = BatchEvent<K, JobId, Job>> + Send + 'a
+    where
+        K: Clone + Send + 'a,
+        I: Stream<Item = JobBatchItem<K>> + Send + 'a,
+    {
         let BatchSettings {
             concurrency,
             policy,
@@ -479,8 +495,7 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
         } = settings;
         let batch = JobBatchWait::new(policy, self.config().clone(), *self.retry_policy())
             .observed(observe_jobs);
-        let starts = futures_util::stream::iter(items)
-            .map(move |item| (item.key.clone(), move || self.start_job(item)));
+        let starts = items.map(move |item| (item.key.clone(), move || self.start_job(item)));
         self.pipeline(starts, batch, concurrency, interrupt)
     }
 

@@ -201,7 +201,7 @@ pub fn write_tail(out: &mut impl Write) -> io::Result<()> {
 }
 
 const STYLE: &str = r#"
-:root { color-scheme: light; --fake: #b00020; --real: #1b5e20; --failed: #6a1b9a; --pending: #8d6e00; }
+:root { color-scheme: light; --fake: #b00020; --real: #1b5e20; --failed: #6a1b9a; --pending: #8d6e00; --none: #455a64; }
 body { font: 15px/1.45 system-ui, sans-serif; margin: 0; background: #f4f5f7; color: #1d1f23; }
 main { max-width: 1100px; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
 h1 { font-size: 1.5rem; margin: .5rem 0 1rem; }
@@ -211,16 +211,16 @@ h2 { font-size: 1.15rem; margin: 0 0 .5rem; overflow-wrap: anywhere; }
 .summary { display: flex; flex-wrap: wrap; gap: .75rem; padding: 0; list-style: none; margin: 0 0 1rem; }
 .summary li { background: #fff; border-radius: 8px; padding: .5rem 1rem; border-left: 6px solid #999; }
 .summary li.fake { border-color: var(--fake); } .summary li.real { border-color: var(--real); }
-.summary li.failed { border-color: var(--failed); } .summary li.pending { border-color: var(--pending); }
+.summary li.failed { border-color: var(--failed); } .summary li.pending { border-color: var(--pending); } .summary li.none { border-color: var(--none); }
 .summary strong { font-size: 1.4rem; display: block; }
 nav ol { columns: 2; padding-left: 1.5rem; }
 a { color: #0b57d0; } a:focus, input:focus, video:focus, [tabindex]:focus { outline: 3px solid #0b57d0; outline-offset: 2px; }
 .entry { background: #fff; border-radius: 10px; padding: 1rem 1.25rem; margin: 1rem 0; border-left: 8px solid #999; }
 .entry[data-verdict=fake] { border-color: var(--fake); } .entry[data-verdict=real] { border-color: var(--real); }
-.entry[data-verdict=failed] { border-color: var(--failed); } .entry[data-verdict=pending] { border-color: var(--pending); }
+.entry[data-verdict=failed] { border-color: var(--failed); } .entry[data-verdict=pending] { border-color: var(--pending); } .entry[data-verdict=none] { border-color: var(--none); }
 .badge { display: inline-block; border-radius: 4px; padding: 0 .5rem; color: #fff; font-size: .9rem; vertical-align: middle; background: #555; }
 .badge.fake { background: var(--fake); } .badge.real { background: var(--real); }
-.badge.failed { background: var(--failed); } .badge.pending { background: var(--pending); }
+.badge.failed { background: var(--failed); } .badge.pending { background: var(--pending); } .badge.none { background: var(--none); }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; margin: 0 0 .75rem; }
 dt { font-weight: 600; } dd { margin: 0; overflow-wrap: anywhere; }
 .error { background: #fdecea; color: #611a15; padding: .5rem .75rem; border-radius: 6px; overflow-wrap: anywhere; }

@@ -180,9 +180,7 @@ pub(crate) fn write_facts(
         (
             "Verdict".into(),
             match (verdict, task.and_then(|t| t.verdict)) {
-                (Verdict::Pending, None) if job.result.is_some() => {
-                    "none (this task type gives no verdict)".into()
-                }
+                (Verdict::NoVerdict, None) => "none (this task type gives no verdict)".into(),
                 (Verdict::Real | Verdict::Fake, Some(rule)) => {
                     format!("{} (from {})", verdict.as_str(), rule.field)
                 }

@@ -214,7 +214,10 @@ pub enum Verdict {
     Fake,
     /// The file or its record failed.
     Failed,
-    /// No verdict yet (not final, not started, or none given).
+    /// Done, and its task gives no verdict (a face embedding, an audio
+    /// split, a document's fields), or its record states none.
+    NoVerdict,
+    /// No verdict yet (not final, or not started).
     Pending,
 }
 
@@ -225,6 +228,7 @@ impl Verdict {
             Verdict::Real => "real",
             Verdict::Fake => "fake",
             Verdict::Failed => "failed",
+            Verdict::NoVerdict => "none",
             Verdict::Pending => "pending",
         }
     }
@@ -239,10 +243,11 @@ pub fn document_verdict(document: &ResultDocument) -> (Option<bool>, Option<f64>
 }
 
 /// An entry's verdict: failed when it or its record failed, pending
-/// until its record is `PROCESSED` with a verdict, else the result
-/// document's `fake` (the record's when there is no document). A job's:
-/// once `completed`, its result's by the task type's rule
-/// ([`Job::verdict`]); pending for a task that gives none (an embedding).
+/// until its record is `PROCESSED`, then the result document's `fake` (the
+/// record's when there is no document), or none when neither states one.
+/// A job's: pending until final; once `completed`, its result's by the
+/// task type's rule ([`Job::verdict`]), or none for a task that gives
+/// none (an embedding).
 pub fn verdict(entry: &Entry, document: Option<&ResultDocument>) -> Verdict {
     if entry.error.is_some() {
         return Verdict::Failed;
@@ -251,7 +256,8 @@ pub fn verdict(entry: &Entry, document: Option<&ResultDocument>) -> Verdict {
         return match (&job.status, job.verdict()) {
             (JobStatus::Completed, Some(true)) => Verdict::Fake,
             (JobStatus::Completed, Some(false)) => Verdict::Real,
-            (status, _) if status.is_final() && *status != JobStatus::Completed => Verdict::Failed,
+            (JobStatus::Completed, None) => Verdict::NoVerdict,
+            (status, _) if status.is_final() => Verdict::Failed,
             _ => Verdict::Pending,
         };
     }
@@ -267,7 +273,7 @@ pub fn verdict(entry: &Entry, document: Option<&ResultDocument>) -> Verdict {
     match document.and_then(|d| document_verdict(d).0).or(media.fake) {
         Some(true) => Verdict::Fake,
         Some(false) => Verdict::Real,
-        None => Verdict::Pending,
+        None => Verdict::NoVerdict,
     }
 }
 
@@ -280,6 +286,8 @@ pub struct Summary {
     pub fake: usize,
     /// Failed.
     pub failed: usize,
+    /// Done without a verdict (its task gives none).
+    pub no_verdict: usize,
     /// Not final (or not started).
     pub pending: usize,
 }
@@ -290,13 +298,14 @@ impl Summary {
             Verdict::Real => self.real += 1,
             Verdict::Fake => self.fake += 1,
             Verdict::Failed => self.failed += 1,
+            Verdict::NoVerdict => self.no_verdict += 1,
             Verdict::Pending => self.pending += 1,
         }
     }
 
     /// Every entry.
     pub fn total(&self) -> usize {
-        self.real + self.fake + self.failed + self.pending
+        self.real + self.fake + self.failed + self.no_verdict + self.pending
     }
 }
 
@@ -634,8 +643,14 @@ fn write_summary(
         ("real", "real", summary.real),
         ("fake", "fake", summary.fake),
         ("failed", "failed", summary.failed),
+        ("none", "no verdict", summary.no_verdict),
         ("pending", "not final", summary.pending),
     ] {
+        // Only a batch of tasks that give none has entries without a
+        // verdict: the others' summary keeps its four counts.
+        if class == "none" && count == 0 {
+            continue;
+        }
         writeln!(
             page,
             "<li class=\"{class}\"><strong>{count}</strong>{label}</li>"
@@ -648,7 +663,8 @@ fn write_summary(
         Verdict::Fake => 0,
         Verdict::Failed => 1,
         Verdict::Pending => 2,
-        Verdict::Real => 3,
+        Verdict::NoVerdict => 3,
+        Verdict::Real => 4,
     };
     let mut order: Vec<usize> = (0..index.len()).collect();
     order.sort_by_key(|&i| rank(&index[i].1));
@@ -1362,7 +1378,8 @@ mod tests {
             files: vec![(ArtifactKind::JobHeatmap(1), Err("gone".into()))],
         };
         assert_eq!(report.add(&entry, fetched).unwrap(), Verdict::Fake);
-        // Failed and cancelled jobs fail; a task without a verdict is pending.
+        // Failed and cancelled jobs fail; a completed task that gives no
+        // verdict has none (it is final: not counted as "not final").
         let failed = Entry::from_job(
             job(
                 json!({"jobId": 8, "taskTypeId": 1, "status": "failed", "errorMessage": "bad file"}),
@@ -1381,7 +1398,7 @@ mod tests {
         for (entry, expected) in [
             (&failed, Verdict::Failed),
             (&cancelled, Verdict::Failed),
-            (&embedded, Verdict::Pending),
+            (&embedded, Verdict::NoVerdict),
         ] {
             assert_eq!(report.add(entry, Fetched::default()).unwrap(), expected);
         }
@@ -1389,6 +1406,9 @@ mod tests {
         let html = std::fs::read_to_string(&page).unwrap();
         for shown in [
             "<dt>Verdict</dt><dd>fake (from isDeepFake)</dd>",
+            "<dt>Verdict</dt><dd>none (this task type gives no verdict)</dd>",
+            "<li class=\"none\"><strong>1</strong>no verdict</li>",
+            "<li class=\"pending\"><strong>0</strong>not final</li>",
             "<dt>Same person as the reference</dt><dd>no</dd>",
             "<dt>Similarity score</dt><dd>0.250</dd>",
             "<dt>Reference</dt><dd>ref.jpg</dd>",
@@ -1428,8 +1448,10 @@ mod tests {
             document_verdict(&document(true, 0.9)),
             (Some(true), Some(0.9))
         );
+        // Processed, and neither the document nor the record says: final,
+        // without a verdict (not "not final").
         let unknown = Entry::from_record(record("PROCESSED", None), None, None);
-        assert_eq!(verdict(&unknown, None), Verdict::Pending);
+        assert_eq!(verdict(&unknown, None), Verdict::NoVerdict);
         let failed = Entry::from_record(record("FAILED", None), None, None);
         assert_eq!(failed.error.as_deref(), Some("Insufficient credits (U007)"));
         assert_eq!(verdict(&failed, None), Verdict::Failed);

@@ -387,6 +387,22 @@ impl Client {
         self.inner.process_jobs(items, settings)
     }
 
+    /// [`process_jobs`](Client::process_jobs) with items that come from a
+    /// stream: while the stream has no item ready (its caller is still
+    /// preparing one, such as hashing a file), the jobs already started go
+    /// on.
+    pub fn process_jobs_stream<'a, K, I>(
+        &'a self,
+        items: I,
+        settings: BatchSettings,
+    ) -> impl Stream<Item = BatchEvent<K, JobId, Job>> + Send + 'a
+    where
+        K: Clone + Send + 'a,
+        I: Stream<Item = JobBatchItem<K>> + Send + 'a,
+    {
+        self.inner.process_jobs_stream(items, settings)
+    }
+
     /// Reads a processed record's `resultURL` document (no credentials are
     /// sent with it); `None` when the record has none.
     ///

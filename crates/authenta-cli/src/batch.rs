@@ -1,0 +1,602 @@
+//! One batch of files, as `process` (records) and `process --task` (jobs)
+//! build it: one item per distinct entry (the same bytes under the same
+//! model, or the same task and reference, are processed once), made as
+//! the files' digests come from the ledger's hashing thread
+//! ([`Ledger::identify_ahead`]), claimed a group at a time as the client's
+//! pipeline takes them. A file whose bytes match an earlier file's, in its
+//! group or a later one, joins that file's item and is told its outcome,
+//! also when the item had already ended. Items another process holds are
+//! claimed again in later rounds ([`Batch::next_round`]); [`Live`] keeps
+//! the items' bars. What differs between the two commands is only the
+//! entry a digest makes (its key and checkpoint), given as a function, and
+//! what each does with its items and their outcomes.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use authenta_reqwest::client::Interrupt;
+use futures_util::StreamExt as _;
+use futures_util::stream::BoxStream;
+
+use crate::files::Note;
+use crate::ledger::{self, Claim, EntryKey, EntryState, IdentifyAhead, Identity, Ledger};
+use crate::progress::{Bar, Bars};
+use crate::session::CliError;
+
+/// The entry of the file at an index (its identity known): its ledger key
+/// and its checkpoint (`C`: a record's `CheckpointFn`, a job's
+/// `JobCheckpointFn`).
+pub type EntryFn<C> = Box<dyn Fn(usize, &Identity) -> (EntryKey, C) + Send + Sync>;
+
+/// One item of the batch: the files it stands for (the same bytes), the
+/// first one run, and its ledger entry.
+pub struct Item<C> {
+    /// The files, by index, the first one run.
+    pub files: Vec<usize>,
+    /// Its ledger entry, claimed when it starts.
+    pub key: Option<EntryKey>,
+    /// Its checkpoint, saving each state to the ledger.
+    pub checkpoint: Option<C>,
+}
+
+/// The items made so far, and who has been told what.
+struct Items<C> {
+    items: Vec<Item<C>>,
+    /// Each file's item, once it is known.
+    item_of: Vec<Option<usize>>,
+    /// Whether each item's outcome was told.
+    settled: Vec<bool>,
+    /// The files that joined an item after its outcome was told (item,
+    /// file).
+    late: Vec<(usize, usize)>,
+    /// The items by entry.
+    seen: HashMap<EntryKey, usize>,
+}
+
+/// A batch over some files: its items, made by [`Batch::claims`]'s first
+/// round, and what the rounds of claims found.
+pub struct Batch<C> {
+    paths: Vec<PathBuf>,
+    items: Mutex<Items<C>>,
+    /// With a ledger: it, and the entry a file's identity makes.
+    ledger: Option<(Ledger, EntryFn<C>)>,
+    /// The first round's hashing (`None` inside without a ledger), until
+    /// that round takes it.
+    first: Mutex<Option<Option<IdentifyAhead>>>,
+    /// How many items are claimed together.
+    group: usize,
+    /// Whether final entries are read again (`--refresh`).
+    refresh: bool,
+    /// With `--own-only`: whether the items another process holds are
+    /// left to it rather than waited for.
+    own_only: bool,
+    /// The items another process held in the last round.
+    held: Mutex<Vec<usize>>,
+    /// The items left to other processes (`--own-only`).
+    left: Mutex<Vec<usize>>,
+    /// The pause between rounds.
+    wait: HeldWait,
+    /// A file whose digest could not be computed: the batch ends.
+    hash_failed: Mutex<Option<CliError>>,
+    /// The ledger could not claim: the batch ends.
+    claim_failed: Mutex<Option<io::Error>>,
+}
+
+impl<C: Clone + Send> Batch<C> {
+    /// A batch over `paths` claimed as `rounds` says, with `ledger` and
+    /// the entry each file makes: the metadata of every file and the
+    /// digests the ledger saved are read now (a file that cannot be read
+    /// fails here, before anything starts), the missing digests are
+    /// computed on a thread of their own, a group ahead of the claims.
+    pub fn start(
+        paths: Vec<PathBuf>,
+        ledger: Option<(&Ledger, EntryFn<C>)>,
+        rounds: Rounds,
+    ) -> Result<Batch<C>, CliError> {
+        let Rounds {
+            group,
+            refresh,
+            own_only,
+        } = rounds;
+        let hashing = match &ledger {
+            Some((ledger, _)) => {
+                let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+                let ahead = ledger
+                    .identify_ahead(&refs, group)
+                    .map_err(|(f, e)| cannot_read(&paths[f], &e))?;
+                Some(ahead)
+            }
+            None => None,
+        };
+        Ok(Batch {
+            items: Mutex::new(Items {
+                items: Vec::new(),
+                item_of: vec![None; paths.len()],
+                settled: Vec::new(),
+                late: Vec::new(),
+                seen: HashMap::new(),
+            }),
+            paths,
+            ledger: ledger.map(|(ledger, entry)| (ledger.clone(), entry)),
+            first: Mutex::new(Some(hashing)),
+            group: group.max(1),
+            refresh,
+            own_only,
+            held: Mutex::default(),
+            left: Mutex::default(),
+            wait: HeldWait::default(),
+            hash_failed: Mutex::default(),
+            claim_failed: Mutex::default(),
+        })
+    }
+
+    /// Runs `f` over the item `g`.
+    pub fn item<R>(&self, g: usize, f: impl FnOnce(&Item<C>) -> R) -> R {
+        f(&lock(&self.items).items[g])
+    }
+
+    /// A round's items this process claimed, each with where it starts
+    /// (`S`: new without a ledger), claimed as the pipeline takes them, one
+    /// ledger transaction per group. The first round makes the items as
+    /// the digests come (a note tells each file that joined an earlier
+    /// one's item: a line above the `bars`, or a JSON line); a later round
+    /// claims the items another process held in the last. An item another
+    /// process holds is kept for the next round (with `--own-only`, left
+    /// to it). Once `interrupt` is triggered, the files not hashed yet are
+    /// made items without their digests (the pipeline refuses them) and
+    /// their digests are never computed.
+    pub fn claims<'a, S: EntryState + Default + Send + 'a>(
+        &'a self,
+        interrupt: &'a Interrupt,
+        (bars, json): (&'a Bars, bool),
+    ) -> BoxStream<'a, (usize, S)> {
+        let groups = match lock(&self.first).take() {
+            Some(hashing) => self.first_round(hashing, interrupt, bars, json),
+            None => {
+                let pending = std::mem::take(&mut *lock(&self.held));
+                futures_util::stream::iter(ledger::in_groups(&pending, self.group)).boxed()
+            }
+        };
+        let ledger = self.ledger.as_ref().map(|(ledger, _)| ledger);
+        groups
+            .flat_map(move |group| {
+                futures_util::stream::iter(ledger::claim_group::<S>(
+                    ledger,
+                    group,
+                    |g| self.item(g, |item| item.key.clone()),
+                    self.refresh,
+                    &self.claim_failed,
+                ))
+            })
+            .filter_map(move |(g, claim)| {
+                std::future::ready(match claim {
+                    Some(Claim::Mine(state)) => Some((g, state)),
+                    Some(Claim::Held) => {
+                        match self.own_only {
+                            true => lock(&self.left).push(g),
+                            false => lock(&self.held).push(g),
+                        }
+                        None
+                    }
+                    None => Some((g, S::default())),
+                })
+            })
+            .boxed()
+    }
+
+    /// After a round: whether another is due, for the items another
+    /// process held (after a pause when this round moved nothing:
+    /// `progressed`), unless `interrupt` was triggered (then each is
+    /// `refused`). A failure (a file that could not be read, a ledger
+    /// that could not claim) ends the batch.
+    pub async fn next_round(
+        &self,
+        interrupt: &Interrupt,
+        bars: &Bars,
+        progressed: bool,
+        mut refused: impl FnMut(usize),
+    ) -> Result<bool, CliError> {
+        self.failure()?;
+        let held = lock(&self.held).len();
+        if held == 0 {
+            return Ok(false);
+        }
+        if interrupt.is_triggered() {
+            let held = std::mem::take(&mut *lock(&self.held));
+            held.into_iter().for_each(&mut refused);
+            return Ok(false);
+        }
+        self.wait.between_rounds(bars, held, progressed).await;
+        Ok(true)
+    }
+
+    /// At the batch's end: writes what the ledger queued, ends this
+    /// process's claims, and tells of the files `--own-only` left to other
+    /// processes.
+    pub fn finish(&self, bars: &Bars) -> Result<(), CliError> {
+        if let Some((ledger, _)) = &self.ledger {
+            ledger
+                .release_all()
+                .map_err(|e| ledger::failed(ledger, &e))?;
+        }
+        HeldWait::left_to_others(bars, lock(&self.left).len());
+        Ok(())
+    }
+
+    /// The first round's groups of items, made as the digests come.
+    fn first_round<'a>(
+        &'a self,
+        hashing: Option<IdentifyAhead>,
+        interrupt: &'a Interrupt,
+        bars: &'a Bars,
+        json: bool,
+    ) -> BoxStream<'a, Vec<usize>> {
+        let files = self.paths.len();
+        futures_util::stream::unfold((hashing, 0), move |(mut hashing, mut next)| async move {
+            if next == files || lock(&self.hash_failed).is_some() {
+                return None;
+            }
+            let hashed = match hashing.as_mut().filter(|_| !interrupt.is_triggered()) {
+                Some(ahead) => match ahead.next_group().await {
+                    Some(hashed) => Some(hashed),
+                    None => {
+                        *lock(&self.hash_failed) = Some(CliError::Ledger(
+                            "the thread computing the files' digests ended early".into(),
+                        ));
+                        return None;
+                    }
+                },
+                None => None,
+            };
+            let mut group = Vec::new();
+            let Some(hashed) = hashed else {
+                // Without a ledger, a group; interrupted, every file left.
+                let end = match hashing.take() {
+                    Some(_) => files,
+                    None => (next + self.group).min(files),
+                };
+                group.extend((next..end).filter_map(|f| self.add(f, None).ok()));
+                return Some((group, (hashing, end)));
+            };
+            for (f, identity) in hashed {
+                next = f + 1;
+                match identity {
+                    Ok(identity) => match self.add(f, Some(identity)) {
+                        Ok(g) => group.push(g),
+                        Err(note) if json => note.tell(true),
+                        Err(note) => bars.note(&format!("authenta: {}", note.text)),
+                    },
+                    Err(e) => {
+                        *lock(&self.hash_failed) = Some(cannot_read(&self.paths[f], &e));
+                        break;
+                    }
+                }
+            }
+            Some((group, (hashing, next)))
+        })
+        .boxed()
+    }
+
+    /// Adds the file `f` (with its identity, when the ledger keeps it):
+    /// its new item, or the note that it joined an earlier file's.
+    fn add(&self, f: usize, identity: Option<Identity>) -> Result<usize, Note> {
+        let entry = match (&self.ledger, identity) {
+            (Some((_, entry)), Some(identity)) => Some(entry(f, &identity)),
+            _ => None,
+        };
+        let mut items = lock(&self.items);
+        let items = &mut *items;
+        if let Some((key, _)) = &entry
+            && let Some(&g) = items.seen.get(key)
+        {
+            items.items[g].files.push(f);
+            items.item_of[f] = Some(g);
+            if items.settled[g] {
+                items.late.push((g, f));
+            }
+            let (path, first) = (&self.paths[f], &self.paths[items.items[g].files[0]]);
+            return Err(Note {
+                path: path.clone(),
+                kind: "sameBytes",
+                text: format!(
+                    "{} has the same bytes as {}: processed once",
+                    path.display(),
+                    first.display()
+                ),
+            });
+        }
+        let g = items.items.len();
+        let (key, checkpoint) = match entry {
+            Some((key, checkpoint)) => {
+                items.seen.insert(key.clone(), g);
+                (Some(key), Some(checkpoint))
+            }
+            None => (None, None),
+        };
+        items.item_of[f] = Some(g);
+        items.settled.push(false);
+        items.items.push(Item {
+            files: vec![f],
+            key,
+            checkpoint,
+        });
+        Ok(g)
+    }
+
+    /// The failure that ends the batch, if any.
+    fn failure(&self) -> Result<(), CliError> {
+        if let Some(e) = lock(&self.hash_failed).take() {
+            return Err(e);
+        }
+        match (lock(&self.claim_failed).take(), &self.ledger) {
+            (Some(e), Some((ledger, _))) => Err(ledger::failed(ledger, &e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Tells an item's outcome (`ended`: the item and its outcome) to each
+    /// of its files with `tell` (file, outcome), and keeps it in `told`;
+    /// first tells each file that joined an item after its outcome was
+    /// told (`ended: None`: only those).
+    pub fn settle<O>(
+        &self,
+        told: &mut Vec<Option<O>>,
+        ended: Option<(usize, O)>,
+        mut tell: impl FnMut(usize, &O),
+    ) {
+        let (files, late) = {
+            let mut items = lock(&self.items);
+            let late = std::mem::take(&mut items.late);
+            let files = ended.as_ref().map(|&(g, _)| {
+                items.settled[g] = true;
+                items.items[g].files.clone()
+            });
+            (files, late)
+        };
+        for (g, f) in late {
+            if let Some(Some(outcome)) = told.get(g) {
+                tell(f, outcome);
+            }
+        }
+        if let (Some(files), Some((g, outcome))) = (files, ended) {
+            for f in files {
+                tell(f, &outcome);
+            }
+            if told.len() <= g {
+                told.resize_with(g + 1, || None);
+            }
+            told[g] = Some(outcome);
+        }
+    }
+
+    /// Each file (by index) with its item's outcome in `told`, in the
+    /// files' order (a file without one, never started, is left out).
+    pub fn outcomes<'o, O>(&self, told: &'o [Option<O>]) -> Vec<(usize, &'o O)> {
+        let items = lock(&self.items);
+        (items.item_of.iter().enumerate())
+            .filter_map(|(f, g)| Some((f, told.get((*g)?)?.as_ref()?)))
+            .collect()
+    }
+}
+
+/// How a batch's rounds claim its items.
+pub struct Rounds {
+    /// How many items are claimed together.
+    pub group: usize,
+    /// Whether final entries are read again (`--refresh`).
+    pub refresh: bool,
+    /// Whether items another process holds are left to it (`--own-only`).
+    pub own_only: bool,
+}
+
+/// Between a batch's rounds of claims (`process` and `process --task`):
+/// the first time files are held by another process sharing the ledger,
+/// says so; after a round that moved nothing, waits a moment before
+/// claiming again.
+#[derive(Default)]
+struct HeldWait {
+    announced: AtomicBool,
+}
+
+impl HeldWait {
+    /// How often a batch asks again about the files another process holds.
+    const POLL: Duration = Duration::from_millis(250);
+
+    /// After a round that left `held` files to other processes.
+    async fn between_rounds(&self, bars: &Bars, held: usize, progressed: bool) {
+        if !self.announced.swap(true, Ordering::Relaxed) {
+            bars.note(&format!(
+                "authenta: {held} file(s) are being processed by another authenta process \
+                 sharing the ledger: waiting for their outcome"
+            ));
+        }
+        if !progressed {
+            tokio::time::sleep(Self::POLL).await;
+        }
+    }
+
+    /// Tells of the `left` files `--own-only` left to other processes.
+    fn left_to_others(bars: &Bars, left: usize) {
+        if left > 0 {
+            bars.note(&format!(
+                "authenta: {left} file(s) are being processed by another authenta process \
+                 sharing the ledger: left to it (--own-only); `authenta ledger` shows their \
+                 outcome"
+            ));
+        }
+    }
+}
+
+/// The bars of a batch's items under way: by item from its start, and by
+/// its record's or job's id (`Id`) once it waits, for the shared wait's
+/// reads.
+pub struct Live<Id> {
+    started: Mutex<HashMap<usize, (Bar, Instant)>>,
+    waiting: Mutex<HashMap<Id, Bar>>,
+}
+
+impl<Id: Eq + Hash> Live<Id> {
+    /// No item under way yet.
+    pub fn new() -> Arc<Live<Id>> {
+        Arc::new(Live {
+            started: Mutex::default(),
+            waiting: Mutex::default(),
+        })
+    }
+
+    /// The item `g` starts, shown on `bar`; its clock starts.
+    pub fn start(&self, g: usize, bar: Bar) {
+        lock(&self.started).insert(g, (bar, Instant::now()));
+    }
+
+    /// The item `g` waits as `id`: `show` on its bar.
+    pub fn waits(&self, g: usize, id: Id, show: impl FnOnce(&Bar)) {
+        if let Some((bar, _)) = lock(&self.started).get(&g) {
+            show(bar);
+            lock(&self.waiting).insert(id, bar.clone());
+        }
+    }
+
+    /// The shared wait read `id`: `show` on its bar.
+    pub fn seen(&self, id: &Id, show: impl FnOnce(&Bar)) {
+        if let Some(bar) = lock(&self.waiting).get(id) {
+            show(bar);
+        }
+    }
+
+    /// The item `g` ended (as `id`, when it has one): its bar is done; how
+    /// long it took since it started.
+    pub fn ended(&self, g: usize, id: Option<&Id>) -> Duration {
+        if let Some(id) = id {
+            lock(&self.waiting).remove(id);
+        }
+        lock(&self.started)
+            .remove(&g)
+            .map_or(Duration::ZERO, |(bar, at)| {
+                bar.done();
+                at.elapsed()
+            })
+    }
+
+    /// At the batch's end: the bars of items an interruption left behind
+    /// do not stay above the table, nor do `bars` or the `count`.
+    pub fn close(&self, bars: &Bars, count: &Bar) {
+        count.done();
+        for (bar, _) in lock(&self.started).drain().map(|(_, v)| v) {
+            bar.done();
+        }
+        bars.clear();
+    }
+}
+
+/// After an interrupted batch, says how to go on (with or without a
+/// `ledger`).
+pub fn tell_interrupted(interrupt: &Interrupt, ledger: bool) {
+    if interrupt.is_triggered() {
+        let how = match ledger {
+            true => "run the same command again to resume",
+            false => "no ledger was kept, so running it again starts from nothing",
+        };
+        eprintln!("authenta: interrupted: {how}");
+    }
+}
+
+/// The error of a file the ledger cannot read to compute its digest.
+pub fn cannot_read(path: &Path, e: &io::Error) -> CliError {
+    CliError::Ledger(format!("cannot read {}: {e}", path.display()))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use authenta_reqwest::proto::engine::resume::Resume;
+    use authenta_reqwest::types::ModelType;
+
+    use super::*;
+    use crate::ledger::Account;
+
+    /// A batch over files `a`, `b`, and `a`'s bytes again as `c`, hashed
+    /// one a group, with a ledger in `dir`.
+    fn three_files(dir: &Path) -> Batch<()> {
+        let ledger = Ledger::open(&dir.join("ledger.sqlite")).unwrap();
+        let paths: Vec<PathBuf> = [("a", "one"), ("b", "two"), ("c", "one")]
+            .iter()
+            .map(|(name, bytes)| {
+                let path = dir.join(name);
+                std::fs::write(&path, bytes).unwrap();
+                path
+            })
+            .collect();
+        let account = Account {
+            base_url: "http://127.0.0.1:1/api".into(),
+            client_id: "id".into(),
+        };
+        let keyed = ledger.clone();
+        let entry: EntryFn<()> =
+            Box::new(move |_, identity| (keyed.key(&account, identity, &ModelType::Ac1), ()));
+        let rounds = Rounds {
+            group: 1,
+            refresh: false,
+            own_only: false,
+        };
+        match Batch::start(paths, Some((&ledger, entry)), rounds) {
+            Ok(batch) => batch,
+            Err(_) => panic!("the files are readable"),
+        }
+    }
+
+    /// Three items are never made: `c` joins `a`'s item after `a`'s
+    /// outcome was told, and is told it then.
+    #[tokio::test]
+    async fn the_same_bytes_hashed_after_their_item_ended_are_told_its_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let batch = three_files(dir.path());
+        let (interrupt, bars) = (Interrupt::new(), Bars::new(false));
+        let mut told: Vec<Option<&str>> = Vec::new();
+        let mut heard = Vec::new();
+        let mut claims = batch.claims::<Resume>(&interrupt, (&bars, false));
+        let (a, resume) = claims.next().await.unwrap();
+        assert!(matches!(resume, Resume::New));
+        batch.settle(&mut told, Some((a, "a's")), |f, o| heard.push((f, *o)));
+        let (b, _) = claims.next().await.unwrap();
+        // `c` is made no item: the claims end.
+        assert!(claims.next().await.is_none());
+        drop(claims);
+        batch.settle(&mut told, None, |f, o| heard.push((f, *o)));
+        assert_eq!(heard, [(0, "a's"), (2, "a's")]);
+        batch.settle(&mut told, Some((b, "b's")), |f, o| heard.push((f, *o)));
+        assert_eq!(
+            batch.outcomes(&told),
+            [(0, &"a's"), (1, &"b's"), (2, &"a's")]
+        );
+        // Nothing held: no other round; the claims end.
+        let again = batch.next_round(&interrupt, &bars, true, |_| ()).await;
+        assert!(matches!(again, Ok(false)));
+        assert!(batch.finish(&bars).is_ok());
+    }
+
+    /// Once interrupted, the files not taken yet are made items without
+    /// waiting for their digests (the pipeline refuses them).
+    #[tokio::test]
+    async fn an_interrupt_stops_the_hashing() {
+        let dir = tempfile::tempdir().unwrap();
+        let batch = three_files(dir.path());
+        let (interrupt, bars) = (Interrupt::new(), Bars::new(false));
+        let mut claims = batch.claims::<Resume>(&interrupt, (&bars, false));
+        let (a, _) = claims.next().await.unwrap();
+        interrupt.trigger();
+        let rest: Vec<(usize, Resume)> = claims.collect().await;
+        let rest: Vec<usize> = rest.into_iter().map(|(g, _)| g).collect();
+        assert_eq!((a, rest), (0, vec![1, 2]), "c is an item of its own");
+        assert!(batch.item(0, |item| item.key.is_some()));
+        assert!(batch.item(2, |item| item.key.is_none()));
+    }
+}
