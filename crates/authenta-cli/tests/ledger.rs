@@ -696,6 +696,12 @@ fn killed_at_random_moments(env: Env) {
     );
 }
 
+/// Holds the next `n` uploads 3 s each before the storage answers them.
+fn hold_first_uploads(env: &Env, n: u32) {
+    let hold = Fault::new("/authenta-storage", FaultAction::Delay { millis: 3000 });
+    env.emulator.inject_fault(hold.times(n)).unwrap();
+}
+
 #[test]
 fn the_first_sigint_stops_starting_files_and_a_second_exits_at_once() {
     const FILES: u32 = 40;
@@ -703,10 +709,14 @@ fn the_first_sigint_stops_starting_files_and_a_second_exits_at_once() {
     let files = env.pngs(FILES);
 
     // One SIGINT once a few records exist: no further file is started,
-    // the ones in flight end their step, the command exits 130.
+    // the ones in flight end their step, the command exits 130. The first
+    // two uploads are held 3 s, so the two records in flight stay in
+    // flight until the signal lands, however loaded the machine (no new
+    // file can start before a slot frees).
+    hold_first_uploads(&env, 2);
     let child = env.spawn_process("2");
     until(Duration::from_secs(60), || {
-        env.emulator.records().len() >= 4
+        env.emulator.records().len() >= 2
     });
     let before = env.emulator.records().len();
     signal(&child, "-INT");
@@ -1112,8 +1122,11 @@ fn a_sigint_stops_starting_jobs_and_the_rerun_finishes_each_once() {
     const FILES: u32 = 16;
     let env = Env::jobs(Duration::from_millis(1500), None, Kept::Sqlite);
     let files = env.pngs(FILES);
+    // As for records: the two jobs in flight stay there until the signal
+    // lands.
+    hold_first_uploads(&env, 2);
     let child = env.spawn_process("2");
-    until(Duration::from_secs(60), || env.made() >= 4);
+    until(Duration::from_secs(60), || env.made() >= 2);
     let before = env.made();
     signal(&child, "-INT");
     let output = wait(child, Duration::from_secs(60));
