@@ -916,9 +916,10 @@ impl Ledger {
             .map_err(db)?;
         // A small page cache: a batch touches each entry a few times, in
         // order; SQLite's default 2 MiB would be most of the ledger's
-        // memory. 128 KiB costs no more CPU than 256 KiB on 500 files
-        // (BENCHMARKS.md, "the ledger's memory").
-        conn.pragma_update(None, "cache_size", -128).map_err(db)?;
+        // memory. Not smaller: at 128 KiB a 500-file batch reads its
+        // pages back from the OS ten times as often (8,156 `pread64`
+        // against 774; BENCHMARKS.md, "the ledger's memory").
+        conn.pragma_update(None, "cache_size", -256).map_err(db)?;
         // Every statement a batch runs stays prepared (rusqlite keeps 16).
         conn.set_prepared_statement_cache_capacity(32);
         if version < SCHEMA_VERSION {
