@@ -1655,40 +1655,25 @@ impl Ledger {
         Ok(dropped)
     }
 
-    /// Every entry, most recently changed first.
+    /// Every entry, most recently changed first: the records' entries, then
+    /// the jobs' (the job id in the `mid` column, no record kept).
     pub fn rows(&self) -> io::Result<Vec<Row>> {
         if let Some(pg) = self.pg() {
             return pg.rows();
         }
         let conn = self.conn()?;
-        let mut statement = conn
-            .prepare(
-                "SELECT base_url, client_id, sha256, model, path, mid, stage, status, record,
-                        updated_at
-                 FROM entries ORDER BY updated_at DESC, path",
-            )
-            .map_err(db)?;
-        let rows = statement
-            .query_map([], |row| {
-                let record: Option<String> = row.get(8)?;
-                Ok(Row {
-                    base_url: row.get(0)?,
-                    client_id: row.get(1)?,
-                    sha256: row.get(2)?,
-                    model: row.get(3)?,
-                    path: row.get(4)?,
-                    mid: row.get(5)?,
-                    stage: row.get(6)?,
-                    status: row.get(7)?,
-                    record: record.and_then(|r| serde_json::from_str(&r).ok()),
-                    updated_at: row.get(9)?,
-                })
-            })
-            .map_err(db)?;
-        let mut rows: Vec<Row> = rows.collect::<Result<_, _>>().map_err(db)?;
-        drop(statement);
-        drop(conn);
-        rows.extend(self.job_rows()?);
+        let mut rows = listed(
+            &conn,
+            "SELECT base_url, client_id, sha256, model, path, mid, stage, status, record,
+                    updated_at
+             FROM entries ORDER BY updated_at DESC, path",
+        )?;
+        rows.extend(listed(
+            &conn,
+            "SELECT base_url, client_id, sha256, task, path, job, stage, status, NULL,
+                    updated_at
+             FROM job_entries ORDER BY updated_at DESC, path",
+        )?);
         Ok(rows)
     }
 
@@ -1933,35 +1918,31 @@ impl Ledger {
             .map_err(db)
         })
     }
+}
 
-    /// Every job entry, most recently changed first, as `authenta ledger`
-    /// shows them (the job id in the `mid` column).
-    fn job_rows(&self) -> io::Result<Vec<Row>> {
-        let conn = self.conn()?;
-        let mut statement = conn
-            .prepare(
-                "SELECT base_url, client_id, sha256, task, path, job, stage, status, updated_at
-                 FROM job_entries ORDER BY updated_at DESC, path",
-            )
-            .map_err(db)?;
-        let rows = statement
-            .query_map([], |row| {
-                Ok(Row {
-                    base_url: row.get(0)?,
-                    client_id: row.get(1)?,
-                    sha256: row.get(2)?,
-                    model: row.get(3)?,
-                    path: row.get(4)?,
-                    mid: row.get(5)?,
-                    stage: row.get(6)?,
-                    status: row.get(7)?,
-                    record: None,
-                    updated_at: row.get(8)?,
-                })
+/// The rows `sql` selects (base URL, client id, SHA-256, model or task,
+/// path, record or job id, stage, status, record, updated at) as `authenta
+/// ledger` shows them.
+fn listed(store: &Store, sql: &str) -> io::Result<Vec<Row>> {
+    let mut statement = store.conn.prepare(sql).map_err(db)?;
+    let rows = statement
+        .query_map([], |row| {
+            let record: Option<String> = row.get(8)?;
+            Ok(Row {
+                base_url: row.get(0)?,
+                client_id: row.get(1)?,
+                sha256: row.get(2)?,
+                model: row.get(3)?,
+                path: row.get(4)?,
+                mid: row.get(5)?,
+                stage: row.get(6)?,
+                status: row.get(7)?,
+                record: record.and_then(|r| serde_json::from_str(&r).ok()),
+                updated_at: row.get(9)?,
             })
-            .map_err(db)?;
-        rows.collect::<Result<_, _>>().map_err(db)
-    }
+        })
+        .map_err(db)?;
+    rows.collect::<Result<_, _>>().map_err(db)
 }
 
 impl Row {
@@ -2354,11 +2335,12 @@ mod tests {
             claim(&b, true).unwrap().pop(),
             Some(Claim::Mine(JobResume::Stage(JobStage::Finalized { .. })))
         ));
+        // Listed with the job id in the `mid` column and no record.
         let rows = a.rows().unwrap();
-        assert!(
-            rows.iter()
-                .any(|r| r.model == key.model && r.stage == "final")
-        );
+        assert!(rows.iter().any(|r| r.model == key.model
+            && r.stage == "final"
+            && r.mid.as_deref() == Some("7")
+            && r.record.is_none()));
         assert_eq!(a.forget_mid("7").unwrap(), 1);
         assert!(matches!(
             claim(&b, false).unwrap().pop(),
