@@ -12,13 +12,9 @@ block reads are taken from getrusage (ru_inblock, 512-byte units).
   python3 tools/bench_disk_reads.py --base http://127.0.0.1:18731 \
       target/release/authenta DIR
 """
-import argparse, json, os, shutil, subprocess, tempfile, urllib.request
+import argparse, os, shutil, subprocess, tempfile
 
-
-def key(base):
-    req = urllib.request.Request(base + "/_emulator/keys", data=b'{"name":"bench"}',
-                                 headers={"content-type": "application/json"})
-    return json.load(urllib.request.urlopen(req))["apiKey"]
+from bench_ledger_memory import key  # a fresh API key from the emulator
 
 
 def main():
