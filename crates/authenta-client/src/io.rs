@@ -400,17 +400,26 @@ impl FileSource {
     /// [`UploadSource::open`] does, then read, where blocking is allowed, as
     /// the chunks are taken. The chunks end after a failed read. A
     /// chunk's buffer is read into again once the transport has dropped the
-    /// chunk, so the few buffers in use stay in the CPU's cache.
+    /// chunk, so the few buffers in use stay in the CPU's cache. A buffer
+    /// is no larger than what is left of the file (and one byte once all
+    /// of it is read, to see its end): a small file costs no 64 KiB
+    /// buffers.
     pub fn chunks(&self) -> io::Result<impl Iterator<Item = io::Result<Bytes>> + Send + use<>> {
         let mut file = self.open_file()?;
         let (home, returned) = std::sync::mpsc::channel();
         let mut failed = false;
+        let mut left = self.len;
         Ok(std::iter::from_fn(move || {
             while !failed {
-                let mut buf = returned.try_recv().unwrap_or_else(|_| vec![0; FILE_CHUNK]);
+                let want =
+                    usize::try_from(left).map_or(FILE_CHUNK, |left| left.clamp(1, FILE_CHUNK));
+                let mut buf: Vec<u8> = returned.try_recv().unwrap_or_default();
+                // Zeroes only what the buffer grows by.
+                buf.resize(want, 0);
                 match file.read(&mut buf) {
                     Ok(0) => break,
                     Ok(len) => {
+                        left = left.saturating_sub(len as u64);
                         let home = home.clone();
                         return Some(Ok(Bytes::from_owner(Reused { buf, len, home })));
                     }
@@ -634,6 +643,11 @@ mod tests {
             1,
             "a dropped chunk's buffer is read into again"
         );
+        // A small file is one chunk (read into a buffer of its size).
+        std::fs::write(&path, b"12345").unwrap();
+        let small = FileSource::new(path.clone(), 5);
+        let chunks: Vec<Bytes> = small.chunks().unwrap().map(Result::unwrap).collect();
+        assert_eq!(chunks, [Bytes::from_static(b"12345")]);
         std::fs::write(&path, b"123").unwrap();
         let err = source.chunks().map(|_| ()).unwrap_err();
         assert!(err.to_string().contains("now 3 bytes"), "{err}");
