@@ -636,9 +636,12 @@ fn apply(tx: &Transaction<'_>, queued: &[Queued]) -> io::Result<()> {
                     ])
                 }),
             Queued::Seen { mid, status, at } => tx
+                // By the row's id, found by `mid` (a record is one entry's):
+                // a write of one row needs no statement journal.
                 .prepare_cached(
                     "UPDATE entries SET status = ?2, updated_at = ?3
-                     WHERE mid = ?1 AND stage != 'final' AND status IS NOT ?2",
+                     WHERE rowid = (SELECT rowid FROM entries
+                                    WHERE mid = ?1 AND stage != 'final' AND status IS NOT ?2)",
                 )
                 .and_then(|mut s| s.execute(params![mid, status, at])),
             Queued::Finished {
@@ -651,7 +654,7 @@ fn apply(tx: &Transaction<'_>, queued: &[Queued]) -> io::Result<()> {
                 .prepare_cached(
                     "UPDATE entries SET stage = 'final', status = ?2, record = ?3, target = NULL,
                        updated_at = ?4
-                     WHERE mid = ?1",
+                     WHERE rowid = (SELECT rowid FROM entries WHERE mid = ?1)",
                 )
                 .and_then(|mut s| s.execute(params![mid, status, record, at]))
                 // With the outcome saved, this process's claim of it ends.
