@@ -8,8 +8,8 @@
 //! also when the item had already ended. Items another process holds are
 //! claimed again in later rounds ([`Batch::next_round`]); [`Live`] keeps
 //! the items' bars. What differs between the two commands is only the
-//! entry a digest makes (its key and checkpoint), given as a function, and
-//! what each does with its items and their outcomes.
+//! entry a digest makes (its key and checkpoint), given as functions
+//! ([`Entries`]), and what each does with its items and their outcomes.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -28,10 +28,22 @@ use crate::ledger::{self, Claim, EntryKey, EntryState, IdentifyAhead, Identity, 
 use crate::progress::{Bar, Bars};
 use crate::session::CliError;
 
-/// The entry of the file at an index (its identity known): its ledger key
-/// and its checkpoint (`C`: a record's `CheckpointFn`, a job's
-/// `JobCheckpointFn`).
-pub type EntryFn<C> = Box<dyn Fn(usize, &Identity) -> (EntryKey, C) + Send + Sync>;
+/// The ledger entries a batch's files make (`C`: a record's
+/// `CheckpointFn`, a job's `JobCheckpointFn`).
+pub struct Entries<C> {
+    /// The key of the file at an index, its identity known.
+    pub key: KeyFn,
+    /// The checkpoint saving an item's states to its entry: made only for
+    /// a file that starts an item (not for one that joins an earlier
+    /// file's), such as `Ledger::checkpoint`.
+    pub checkpoint: CheckpointMaker<C>,
+}
+
+/// [`Entries::key`].
+pub type KeyFn = Box<dyn Fn(usize, &Identity) -> EntryKey + Send + Sync>;
+
+/// [`Entries::checkpoint`].
+pub type CheckpointMaker<C> = Box<dyn Fn(&Ledger, &EntryKey, &Identity) -> C + Send + Sync>;
 
 /// One item of the batch: the files it stands for (the same bytes), the
 /// first one run, and its ledger entry.
@@ -63,8 +75,8 @@ struct Items<C> {
 pub struct Batch<C> {
     paths: Vec<PathBuf>,
     items: Mutex<Items<C>>,
-    /// With a ledger: it, and the entry a file's identity makes.
-    ledger: Option<(Ledger, EntryFn<C>)>,
+    /// With a ledger: it, and the entries the files' identities make.
+    ledger: Option<(Ledger, Entries<C>)>,
     /// The first round's hashing (`None` inside without a ledger), until
     /// that round takes it.
     first: Mutex<Option<Option<IdentifyAhead>>>,
@@ -95,7 +107,7 @@ impl<C: Clone + Send> Batch<C> {
     /// computed on a thread of their own, a group ahead of the claims.
     pub fn start(
         paths: Vec<PathBuf>,
-        ledger: Option<(&Ledger, EntryFn<C>)>,
+        ledger: Option<(&Ledger, Entries<C>)>,
         rounds: Rounds,
     ) -> Result<Batch<C>, CliError> {
         let Rounds {
@@ -286,7 +298,7 @@ impl<C: Clone + Send> Batch<C> {
     /// its new item, or the note that it joined an earlier file's.
     fn add(&self, f: usize, identity: Option<Identity>) -> Result<usize, Note> {
         let entry = match (&self.ledger, identity) {
-            (Some((_, entry)), Some(identity)) => Some(entry(f, &identity)),
+            (Some((_, entries)), Some(identity)) => Some(((entries.key)(f, &identity), identity)),
             _ => None,
         };
         let mut items = lock(&self.items);
@@ -311,12 +323,13 @@ impl<C: Clone + Send> Batch<C> {
             });
         }
         let g = items.items.len();
-        let (key, checkpoint) = match entry {
-            Some((key, checkpoint)) => {
+        let (key, checkpoint) = match (entry, &self.ledger) {
+            (Some((key, identity)), Some((ledger, entries))) => {
                 items.seen.insert(key.clone(), g);
+                let checkpoint = (entries.checkpoint)(ledger, &key, &identity);
                 (Some(key), Some(checkpoint))
             }
-            None => (None, None),
+            _ => (None, None),
         };
         items.item_of[f] = Some(g);
         items.settled.push(false);
@@ -520,12 +533,14 @@ mod tests {
     use authenta_reqwest::proto::engine::resume::Resume;
     use authenta_reqwest::types::ModelType;
 
+    use std::sync::atomic::AtomicUsize;
+
     use super::*;
     use crate::ledger::Account;
 
     /// A batch over files `a`, `b`, and `a`'s bytes again as `c`, hashed
-    /// one a group, with a ledger in `dir`.
-    fn three_files(dir: &Path) -> Batch<()> {
+    /// one a group, with a ledger in `dir`; how many checkpoints it made.
+    fn three_files(dir: &Path) -> (Batch<()>, Arc<AtomicUsize>) {
         let ledger = Ledger::open(&dir.join("ledger.sqlite")).unwrap();
         let paths: Vec<PathBuf> = [("a", "one"), ("b", "two"), ("c", "one")]
             .iter()
@@ -539,26 +554,32 @@ mod tests {
             base_url: "http://127.0.0.1:1/api".into(),
             client_id: "id".into(),
         };
-        let keyed = ledger.clone();
-        let entry: EntryFn<()> =
-            Box::new(move |_, identity| (keyed.key(&account, identity, &ModelType::Ac1), ()));
+        let (keyed, made) = (ledger.clone(), Arc::new(AtomicUsize::new(0)));
+        let counted = made.clone();
+        let entries = Entries {
+            key: Box::new(move |_, identity| keyed.key(&account, identity, &ModelType::Ac1)),
+            checkpoint: Box::new(move |_, _, _| {
+                counted.fetch_add(1, Ordering::Relaxed);
+            }),
+        };
         let rounds = Rounds {
             group: 1,
             refresh: false,
             own_only: false,
         };
-        match Batch::start(paths, Some((&ledger, entry)), rounds) {
-            Ok(batch) => batch,
+        match Batch::start(paths, Some((&ledger, entries)), rounds) {
+            Ok(batch) => (batch, made),
             Err(_) => panic!("the files are readable"),
         }
     }
 
     /// Three items are never made: `c` joins `a`'s item after `a`'s
-    /// outcome was told, and is told it then.
+    /// outcome was told, and is told it then; no checkpoint is made for
+    /// it.
     #[tokio::test]
     async fn the_same_bytes_hashed_after_their_item_ended_are_told_its_outcome() {
         let dir = tempfile::tempdir().unwrap();
-        let batch = three_files(dir.path());
+        let (batch, checkpoints) = three_files(dir.path());
         let (interrupt, bars) = (Interrupt::new(), Bars::new(false));
         let mut told: Vec<Option<&str>> = Vec::new();
         let mut heard = Vec::new();
@@ -567,9 +588,10 @@ mod tests {
         assert!(matches!(resume, Resume::New));
         batch.settle(&mut told, Some((a, "a's")), |f, o| heard.push((f, *o)));
         let (b, _) = claims.next().await.unwrap();
-        // `c` is made no item: the claims end.
+        // `c` is made no item (nor a checkpoint): the claims end.
         assert!(claims.next().await.is_none());
         drop(claims);
+        assert_eq!(checkpoints.load(Ordering::Relaxed), 2, "a's and b's");
         batch.settle(&mut told, None, |f, o| heard.push((f, *o)));
         assert_eq!(heard, [(0, "a's"), (2, "a's")]);
         batch.settle(&mut told, Some((b, "b's")), |f, o| heard.push((f, *o)));
@@ -588,7 +610,7 @@ mod tests {
     #[tokio::test]
     async fn an_interrupt_stops_the_hashing() {
         let dir = tempfile::tempdir().unwrap();
-        let batch = three_files(dir.path());
+        let (batch, _) = three_files(dir.path());
         let (interrupt, bars) = (Interrupt::new(), Bars::new(false));
         let mut claims = batch.claims::<Resume>(&interrupt, (&bars, false));
         let (a, _) = claims.next().await.unwrap();
