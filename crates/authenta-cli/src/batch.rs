@@ -58,7 +58,8 @@ pub struct Item<C> {
 
 /// The items made so far, and who has been told what.
 struct Items<C> {
-    items: Vec<Item<C>>,
+    /// The items, one per entry.
+    items: Distinct<EntryKey, Item<C>>,
     /// Each file's item, once it is known.
     item_of: Vec<Option<usize>>,
     /// Whether each item's outcome was told.
@@ -66,8 +67,57 @@ struct Items<C> {
     /// The files that joined an item after its outcome was told (item,
     /// file).
     late: Vec<(usize, usize)>,
-    /// The items by entry.
-    seen: HashMap<EntryKey, usize>,
+}
+
+/// Items, one per distinct key (the same bytes under the same model, or
+/// the same task and reference): the first file with a key starts an item,
+/// a later one joins it (and is told its outcome). How `process` and
+/// `process --task` make their items ([`Batch`]), and `authenta mcp`'s
+/// `check_media` those of a call.
+pub struct Distinct<K, T> {
+    items: Vec<T>,
+    /// The items by key.
+    seen: HashMap<K, usize>,
+}
+
+impl<K: Eq + Hash, T> Distinct<K, T> {
+    /// No item yet.
+    pub fn new() -> Distinct<K, T> {
+        Distinct {
+            items: Vec::new(),
+            seen: HashMap::new(),
+        }
+    }
+
+    /// The item of a file with `key`: `Ok` with the new one `start` makes
+    /// (always for a file without a key), or `Err` with the earlier file's
+    /// it joins (`start` is not called).
+    pub fn add(&mut self, key: Option<K>, start: impl FnOnce() -> T) -> Result<usize, usize> {
+        if let Some(&g) = key.as_ref().and_then(|key| self.seen.get(key)) {
+            return Err(g);
+        }
+        let g = self.items.len();
+        if let Some(key) = key {
+            self.seen.insert(key, g);
+        }
+        self.items.push(start());
+        Ok(g)
+    }
+
+    /// The item `g`.
+    pub fn get(&self, g: usize) -> &T {
+        &self.items[g]
+    }
+
+    /// The item `g`, to change.
+    pub fn get_mut(&mut self, g: usize) -> &mut T {
+        &mut self.items[g]
+    }
+
+    /// The items, in the order they were made.
+    pub fn into_items(self) -> Vec<T> {
+        self.items
+    }
 }
 
 /// A batch over some files: its items, made by [`Batch::claims`]'s first
@@ -127,11 +177,10 @@ impl<C: Clone + Send> Batch<C> {
         };
         Ok(Batch {
             items: Mutex::new(Items {
-                items: Vec::new(),
+                items: Distinct::new(),
                 item_of: vec![None; paths.len()],
                 settled: Vec::new(),
                 late: Vec::new(),
-                seen: HashMap::new(),
             }),
             paths,
             ledger: ledger.map(|(ledger, entry)| (ledger.clone(), entry)),
@@ -149,7 +198,7 @@ impl<C: Clone + Send> Batch<C> {
 
     /// Runs `f` over the item `g`.
     pub fn item<R>(&self, g: usize, f: impl FnOnce(&Item<C>) -> R) -> R {
-        f(&lock(&self.items).items[g])
+        f(lock(&self.items).items.get(g))
     }
 
     /// A round's items this process claimed, each with where it starts
@@ -298,47 +347,47 @@ impl<C: Clone + Send> Batch<C> {
     /// its new item, or the note that it joined an earlier file's.
     fn add(&self, f: usize, identity: Option<Identity>) -> Result<usize, Note> {
         let entry = match (&self.ledger, identity) {
-            (Some((_, entries)), Some(identity)) => Some(((entries.key)(f, &identity), identity)),
+            (Some((ledger, entries)), Some(identity)) => {
+                Some(((entries.key)(f, &identity), identity, ledger, entries))
+            }
             _ => None,
         };
         let mut items = lock(&self.items);
         let items = &mut *items;
-        if let Some((key, _)) = &entry
-            && let Some(&g) = items.seen.get(key)
-        {
-            items.items[g].files.push(f);
-            items.item_of[f] = Some(g);
-            if items.settled[g] {
-                items.late.push((g, f));
-            }
-            let (path, first) = (&self.paths[f], &self.paths[items.items[g].files[0]]);
-            return Err(Note {
-                path: path.clone(),
-                kind: "sameBytes",
-                text: format!(
-                    "{} has the same bytes as {}: processed once",
-                    path.display(),
-                    first.display()
-                ),
-            });
-        }
-        let g = items.items.len();
-        let (key, checkpoint) = match (entry, &self.ledger) {
-            (Some((key, identity)), Some((ledger, entries))) => {
-                items.seen.insert(key.clone(), g);
-                let checkpoint = (entries.checkpoint)(ledger, &key, &identity);
-                (Some(key), Some(checkpoint))
-            }
-            _ => (None, None),
-        };
-        items.item_of[f] = Some(g);
-        items.settled.push(false);
-        items.items.push(Item {
-            files: vec![f],
-            key,
-            checkpoint,
+        let key = entry.as_ref().map(|(key, ..)| key.clone());
+        let added = items.items.add(key, || match entry {
+            Some((key, identity, ledger, entries)) => Item {
+                files: Vec::new(),
+                checkpoint: Some((entries.checkpoint)(ledger, &key, &identity)),
+                key: Some(key),
+            },
+            None => Item {
+                files: Vec::new(),
+                key: None,
+                checkpoint: None,
+            },
         });
-        Ok(g)
+        let g = added.unwrap_or_else(|g| g);
+        let item = items.items.get_mut(g);
+        item.files.push(f);
+        items.item_of[f] = Some(g);
+        if added.is_ok() {
+            items.settled.push(false);
+            return Ok(g);
+        }
+        if items.settled[g] {
+            items.late.push((g, f));
+        }
+        let (path, first) = (&self.paths[f], &self.paths[item.files[0]]);
+        Err(Note {
+            path: path.clone(),
+            kind: "sameBytes",
+            text: format!(
+                "{} has the same bytes as {}: processed once",
+                path.display(),
+                first.display()
+            ),
+        })
     }
 
     /// The failure that ends the batch, if any.
@@ -367,7 +416,7 @@ impl<C: Clone + Send> Batch<C> {
             let late = std::mem::take(&mut items.late);
             let files = ended.as_ref().map(|&(g, _)| {
                 items.settled[g] = true;
-                items.items[g].files.clone()
+                items.items.get(g).files.clone()
             });
             (files, late)
         };
