@@ -150,7 +150,7 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         refresh: args.refresh,
         own_only: args.own_only,
     };
-    let batch = Batch::start(paths, entry, rounds)?;
+    let batch = Batch::start(paths, entry, rounds);
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
     let count = bars.count(checked.len());
@@ -172,7 +172,8 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
     // Tells one path its item's outcome, also one that joined the item
     // (the same bytes, hashed later) after it ended.
     let mut settle = |ended: Option<(usize, Outcome)>| {
-        batch.settle(&mut outcomes, ended, |f, (result, elapsed)| {
+        let failed = |e| (Err(e), Duration::ZERO);
+        batch.settle(&mut outcomes, ended, failed, |f, (result, elapsed)| {
             count.inc();
             let path = &checked[f].0;
             if global.json {

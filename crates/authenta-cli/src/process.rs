@@ -86,7 +86,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
         refresh,
         own_only: args.own_only,
     };
-    let batch = Batch::start(paths, entry, rounds)?;
+    let batch = Batch::start(paths, entry, rounds);
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
     let count = bars.count(plan.jobs.len());
@@ -145,7 +145,8 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     // Each path is told its item's outcome, also one that joined the
     // item (the same bytes, hashed later) after it ended.
     let mut settle = |ended: Option<(usize, (Outcome, Duration))>| {
-        batch.settle(&mut outcomes, ended, |j, (outcome, elapsed)| {
+        let failed = |e| (Outcome::Failed(e), Duration::ZERO);
+        batch.settle(&mut outcomes, ended, failed, |j, (outcome, elapsed)| {
             tell(j, outcome, *elapsed);
         });
     };
