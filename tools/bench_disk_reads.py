@@ -14,7 +14,7 @@ block reads are taken from getrusage (ru_inblock, 512-byte units).
 """
 import argparse, os, shutil, subprocess, tempfile
 
-from bench_ledger_memory import key  # a fresh API key from the emulator
+from bench_ledger import key  # a fresh API key from the emulator
 
 
 def main():

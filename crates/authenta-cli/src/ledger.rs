@@ -559,6 +559,31 @@ impl Store {
         Ok(value)
     }
 
+    /// Runs `write`, a write of the entry `key`, in a transaction of its
+    /// own, leaving what is queued for a later one (a queued write's loss
+    /// costs no record), unless the queue holds an upload of `key`, which
+    /// must not land after it. (As PostgreSQL's unguarded checkpoints.)
+    fn write_alone<T>(
+        &mut self,
+        key: &EntryKey,
+        write: impl FnOnce(&Transaction<'_>) -> io::Result<T>,
+    ) -> io::Result<T> {
+        if self
+            .queued
+            .iter()
+            .any(|q| matches!(q, Queued::Uploaded { key: queued, .. } if queued == key))
+        {
+            return self.write(write);
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let value = write(&tx)?;
+        tx.commit().map_err(db)?;
+        Ok(value)
+    }
+
     /// Writes what is queued, if anything.
     fn flush(&mut self) -> io::Result<()> {
         match self.queued.is_empty() {
@@ -631,9 +656,12 @@ fn apply(tx: &Transaction<'_>, queued: &[Queued]) -> io::Result<()> {
                 .and_then(|mut s| s.execute(params![mid, status, record, at]))
                 // With the outcome saved, this process's claim of it ends.
                 .and_then(|_| {
+                    // The claim found by its key (the entry by `mid`: a
+                    // record is one entry's), not by scanning every claim
+                    // of `owner`.
                     tx.prepare_cached(
                         "DELETE FROM claims WHERE owner = ?2
-                           AND (base_url, client_id, sha256, model) IN
+                           AND (base_url, client_id, sha256, model) =
                            (SELECT base_url, client_id, sha256, model FROM entries
                             WHERE mid = ?1)",
                     )
@@ -1528,7 +1556,10 @@ impl Ledger {
         if let Some(pg) = self.pg() {
             return pg.save_checkpoint(&self.worker, key, identity, point);
         }
-        self.write(|tx| {
+        // A `Created` state needs no check, and is written without the
+        // queue.
+        let alone = matches!(point, Checkpoint::Created { .. });
+        let save = |tx: &Transaction<'_>| {
             match point {
                 Checkpoint::Creating { request, at } => {
                     // Under the write lock: a worker whose claim was taken
@@ -1556,7 +1587,12 @@ impl Ledger {
             }
             .map(drop)
             .map_err(db)
-        })
+        };
+        let mut store = self.raw();
+        match alone {
+            true => store.write_alone(key, save),
+            false => store.write(save),
+        }
     }
 
     /// Whether the `Creating` state of `key` (a create named `name`) was
