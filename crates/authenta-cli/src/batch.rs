@@ -5,11 +5,13 @@
 //! ([`Ledger::identify_ahead`]), claimed a group at a time as the client's
 //! pipeline takes them. A file whose bytes match an earlier file's, in its
 //! group or a later one, joins that file's item and is told its outcome,
-//! also when the item had already ended. Items another process holds are
+//! also when the item had already ended. A file the ledger cannot read
+//! for its digest (changed since it was checked) fails alone, an item
+//! that never starts. Items another process holds are
 //! claimed again in later rounds ([`Batch::next_round`]); [`Live`] keeps
 //! the items' bars. What differs between the two commands is only the
-//! entry a digest makes (its key and checkpoint), given as a function, and
-//! what each does with its items and their outcomes.
+//! entry a digest makes (its key and checkpoint), given as functions
+//! ([`Entries`]), and what each does with its items and their outcomes.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -19,7 +21,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use authenta_reqwest::Error;
 use authenta_reqwest::client::Interrupt;
+use authenta_reqwest::proto::error::LocalIo;
 use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
 
@@ -28,10 +32,22 @@ use crate::ledger::{self, Claim, EntryKey, EntryState, IdentifyAhead, Identity, 
 use crate::progress::{Bar, Bars};
 use crate::session::CliError;
 
-/// The entry of the file at an index (its identity known): its ledger key
-/// and its checkpoint (`C`: a record's `CheckpointFn`, a job's
-/// `JobCheckpointFn`).
-pub type EntryFn<C> = Box<dyn Fn(usize, &Identity) -> (EntryKey, C) + Send + Sync>;
+/// The ledger entries a batch's files make (`C`: a record's
+/// `CheckpointFn`, a job's `JobCheckpointFn`).
+pub struct Entries<C> {
+    /// The key of the file at an index, its identity known.
+    pub key: KeyFn,
+    /// The checkpoint saving an item's states to its entry: made only for
+    /// a file that starts an item (not for one that joins an earlier
+    /// file's), such as `Ledger::checkpoint`.
+    pub checkpoint: CheckpointMaker<C>,
+}
+
+/// [`Entries::key`].
+pub type KeyFn = Box<dyn Fn(usize, &Identity) -> EntryKey + Send + Sync>;
+
+/// [`Entries::checkpoint`].
+pub type CheckpointMaker<C> = Box<dyn Fn(&Ledger, &EntryKey, &Identity) -> C + Send + Sync>;
 
 /// One item of the batch: the files it stands for (the same bytes), the
 /// first one run, and its ledger entry.
@@ -46,7 +62,8 @@ pub struct Item<C> {
 
 /// The items made so far, and who has been told what.
 struct Items<C> {
-    items: Vec<Item<C>>,
+    /// The items, one per entry.
+    items: Distinct<EntryKey, Item<C>>,
     /// Each file's item, once it is known.
     item_of: Vec<Option<usize>>,
     /// Whether each item's outcome was told.
@@ -54,8 +71,59 @@ struct Items<C> {
     /// The files that joined an item after its outcome was told (item,
     /// file).
     late: Vec<(usize, usize)>,
-    /// The items by entry.
-    seen: HashMap<EntryKey, usize>,
+    /// The items of files the ledger could not read, not told yet.
+    unreadable: Vec<(usize, Error)>,
+}
+
+/// Items, one per distinct key (the same bytes under the same model, or
+/// the same task and reference): the first file with a key starts an item,
+/// a later one joins it (and is told its outcome). How `process` and
+/// `process --task` make their items ([`Batch`]), and `authenta mcp`'s
+/// `check_media` those of a call.
+pub struct Distinct<K, T> {
+    items: Vec<T>,
+    /// The items by key.
+    seen: HashMap<K, usize>,
+}
+
+impl<K: Eq + Hash, T> Distinct<K, T> {
+    /// No item yet.
+    pub fn new() -> Distinct<K, T> {
+        Distinct {
+            items: Vec::new(),
+            seen: HashMap::new(),
+        }
+    }
+
+    /// The item of a file with `key`: `Ok` with the new one `start` makes
+    /// (always for a file without a key), or `Err` with the earlier file's
+    /// it joins (`start` is not called).
+    pub fn add(&mut self, key: Option<K>, start: impl FnOnce() -> T) -> Result<usize, usize> {
+        if let Some(&g) = key.as_ref().and_then(|key| self.seen.get(key)) {
+            return Err(g);
+        }
+        let g = self.items.len();
+        if let Some(key) = key {
+            self.seen.insert(key, g);
+        }
+        self.items.push(start());
+        Ok(g)
+    }
+
+    /// The item `g`.
+    pub fn get(&self, g: usize) -> &T {
+        &self.items[g]
+    }
+
+    /// The item `g`, to change.
+    pub fn get_mut(&mut self, g: usize) -> &mut T {
+        &mut self.items[g]
+    }
+
+    /// The items, in the order they were made.
+    pub fn into_items(self) -> Vec<T> {
+        self.items
+    }
 }
 
 /// A batch over some files: its items, made by [`Batch::claims`]'s first
@@ -63,11 +131,10 @@ struct Items<C> {
 pub struct Batch<C> {
     paths: Vec<PathBuf>,
     items: Mutex<Items<C>>,
-    /// With a ledger: it, and the entry a file's identity makes.
-    ledger: Option<(Ledger, EntryFn<C>)>,
-    /// The first round's hashing (`None` inside without a ledger), until
-    /// that round takes it.
-    first: Mutex<Option<Option<IdentifyAhead>>>,
+    /// With a ledger: it, and the entries the files' identities make.
+    ledger: Option<(Ledger, Entries<C>)>,
+    /// The first round's hashing, until that round takes it.
+    first: Mutex<Option<Hashing>>,
     /// How many items are claimed together.
     group: usize,
     /// Whether final entries are read again (`--refresh`).
@@ -81,7 +148,7 @@ pub struct Batch<C> {
     left: Mutex<Vec<usize>>,
     /// The pause between rounds.
     wait: HeldWait,
-    /// A file whose digest could not be computed: the batch ends.
+    /// The thread computing the digests ended early: the batch ends.
     hash_failed: Mutex<Option<CliError>>,
     /// The ledger could not claim: the batch ends.
     claim_failed: Mutex<Option<io::Error>>,
@@ -90,40 +157,31 @@ pub struct Batch<C> {
 impl<C: Clone + Send> Batch<C> {
     /// A batch over `paths` claimed as `rounds` says, with `ledger` and
     /// the entry each file makes: the metadata of every file and the
-    /// digests the ledger saved are read now (a file that cannot be read
-    /// fails here, before anything starts), the missing digests are
-    /// computed on a thread of their own, a group ahead of the claims.
+    /// digests the ledger saved are read now, the missing digests are
+    /// computed on a thread of their own, a group ahead of the claims. A
+    /// file that cannot be read, now or when its digest is computed, fails
+    /// alone ([`Batch::settle`]).
     pub fn start(
         paths: Vec<PathBuf>,
-        ledger: Option<(&Ledger, EntryFn<C>)>,
+        ledger: Option<(&Ledger, Entries<C>)>,
         rounds: Rounds,
-    ) -> Result<Batch<C>, CliError> {
+    ) -> Batch<C> {
         let Rounds {
             group,
             refresh,
             own_only,
         } = rounds;
-        let hashing = match &ledger {
-            Some((ledger, _)) => {
-                let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-                let ahead = ledger
-                    .identify_ahead(&refs, group)
-                    .map_err(|(f, e)| cannot_read(&paths[f], &e))?;
-                Some(ahead)
-            }
-            None => None,
-        };
-        Ok(Batch {
+        let batch = Batch {
             items: Mutex::new(Items {
-                items: Vec::new(),
+                items: Distinct::new(),
                 item_of: vec![None; paths.len()],
                 settled: Vec::new(),
                 late: Vec::new(),
-                seen: HashMap::new(),
+                unreadable: Vec::new(),
             }),
             paths,
             ledger: ledger.map(|(ledger, entry)| (ledger.clone(), entry)),
-            first: Mutex::new(Some(hashing)),
+            first: Mutex::default(),
             group: group.max(1),
             refresh,
             own_only,
@@ -132,12 +190,52 @@ impl<C: Clone + Send> Batch<C> {
             wait: HeldWait::default(),
             hash_failed: Mutex::default(),
             claim_failed: Mutex::default(),
-        })
+        };
+        *lock(&batch.first) = Some(batch.hash((0..batch.paths.len()).collect()));
+        batch
+    }
+
+    /// The hashing of `files` (by index, in order; none without a
+    /// ledger), a file whose metadata cannot be read failing alone.
+    fn hash(&self, mut files: Vec<usize>) -> Hashing {
+        let Some((ledger, _)) = &self.ledger else {
+            return Hashing::new(files, None);
+        };
+        while !files.is_empty() {
+            let paths: Vec<&Path> = files.iter().map(|&f| self.paths[f].as_path()).collect();
+            match ledger.identify_ahead(&paths, self.group) {
+                Ok(ahead) => return Hashing::new(files, Some(ahead)),
+                Err((i, e)) => self.unreadable(files.remove(i), e),
+            }
+        }
+        Hashing::new(files, None)
+    }
+
+    /// The file `f` cannot be read for its digest (`e`): an item of its
+    /// own, never started, failed as an upload that cannot read its file
+    /// fails (proto's `LocalIo::ReadingSource`: the input is at fault).
+    fn unreadable(&self, f: usize, e: io::Error) {
+        let Ok(g) = self.add(f, None) else {
+            return;
+        };
+        let path = &self.paths[f];
+        let name = path.file_name().map_or(path.as_os_str(), |name| name);
+        let error = Error::Io {
+            error: e,
+            during: LocalIo::ReadingSource,
+            context: format!(
+                "reading {} to compute its digest for the ledger (did it change after it was \
+                 checked?)",
+                name.display()
+            ),
+            mid: None,
+        };
+        lock(&self.items).unreadable.push((g, error));
     }
 
     /// Runs `f` over the item `g`.
     pub fn item<R>(&self, g: usize, f: impl FnOnce(&Item<C>) -> R) -> R {
-        f(&lock(&self.items).items[g])
+        f(lock(&self.items).items.get(g))
     }
 
     /// A round's items this process claimed, each with where it starts
@@ -231,17 +329,17 @@ impl<C: Clone + Send> Batch<C> {
     /// The first round's groups of items, made as the digests come.
     fn first_round<'a>(
         &'a self,
-        hashing: Option<IdentifyAhead>,
+        hashing: Hashing,
         interrupt: &'a Interrupt,
         bars: &'a Bars,
         json: bool,
     ) -> BoxStream<'a, Vec<usize>> {
-        let files = self.paths.len();
-        futures_util::stream::unfold((hashing, 0), move |(mut hashing, mut next)| async move {
-            if next == files || lock(&self.hash_failed).is_some() {
+        futures_util::stream::unfold(hashing, move |mut hashing| async move {
+            let Hashing { files, done, ahead } = &mut hashing;
+            if *done == files.len() || lock(&self.hash_failed).is_some() {
                 return None;
             }
-            let hashed = match hashing.as_mut().filter(|_| !interrupt.is_triggered()) {
+            let hashed = match ahead.as_mut().filter(|_| !interrupt.is_triggered()) {
                 Some(ahead) => match ahead.next_group().await {
                     Some(hashed) => Some(hashed),
                     None => {
@@ -256,28 +354,34 @@ impl<C: Clone + Send> Batch<C> {
             let mut group = Vec::new();
             let Some(hashed) = hashed else {
                 // Without a ledger, a group; interrupted, every file left.
-                let end = match hashing.take() {
-                    Some(_) => files,
-                    None => (next + self.group).min(files),
+                let end = match ahead.take() {
+                    Some(_) => files.len(),
+                    None => (*done + self.group).min(files.len()),
                 };
-                group.extend((next..end).filter_map(|f| self.add(f, None).ok()));
-                return Some((group, (hashing, end)));
+                group.extend((files[*done..end].iter()).filter_map(|&f| self.add(f, None).ok()));
+                *done = end;
+                return Some((group, hashing));
             };
-            for (f, identity) in hashed {
-                next = f + 1;
+            for (i, identity) in hashed {
+                let f = files[i];
+                *done = i + 1;
                 match identity {
                     Ok(identity) => match self.add(f, Some(identity)) {
                         Ok(g) => group.push(g),
                         Err(note) if json => note.tell(true),
                         Err(note) => bars.note(&format!("authenta: {}", note.text)),
                     },
+                    // It fails alone; the thread stopped: the files after
+                    // it are hashed anew.
                     Err(e) => {
-                        *lock(&self.hash_failed) = Some(cannot_read(&self.paths[f], &e));
+                        self.unreadable(f, e);
+                        let rest = files.split_off(*done);
+                        hashing = self.hash(rest);
                         break;
                     }
                 }
             }
-            Some((group, (hashing, next)))
+            Some((group, hashing))
         })
         .boxed()
     }
@@ -286,46 +390,47 @@ impl<C: Clone + Send> Batch<C> {
     /// its new item, or the note that it joined an earlier file's.
     fn add(&self, f: usize, identity: Option<Identity>) -> Result<usize, Note> {
         let entry = match (&self.ledger, identity) {
-            (Some((_, entry)), Some(identity)) => Some(entry(f, &identity)),
+            (Some((ledger, entries)), Some(identity)) => {
+                Some(((entries.key)(f, &identity), identity, ledger, entries))
+            }
             _ => None,
         };
         let mut items = lock(&self.items);
         let items = &mut *items;
-        if let Some((key, _)) = &entry
-            && let Some(&g) = items.seen.get(key)
-        {
-            items.items[g].files.push(f);
-            items.item_of[f] = Some(g);
-            if items.settled[g] {
-                items.late.push((g, f));
-            }
-            let (path, first) = (&self.paths[f], &self.paths[items.items[g].files[0]]);
-            return Err(Note {
-                path: path.clone(),
-                kind: "sameBytes",
-                text: format!(
-                    "{} has the same bytes as {}: processed once",
-                    path.display(),
-                    first.display()
-                ),
-            });
-        }
-        let g = items.items.len();
-        let (key, checkpoint) = match entry {
-            Some((key, checkpoint)) => {
-                items.seen.insert(key.clone(), g);
-                (Some(key), Some(checkpoint))
-            }
-            None => (None, None),
-        };
-        items.item_of[f] = Some(g);
-        items.settled.push(false);
-        items.items.push(Item {
-            files: vec![f],
-            key,
-            checkpoint,
+        let key = entry.as_ref().map(|(key, ..)| key.clone());
+        let added = items.items.add(key, || match entry {
+            Some((key, identity, ledger, entries)) => Item {
+                files: Vec::new(),
+                checkpoint: Some((entries.checkpoint)(ledger, &key, &identity)),
+                key: Some(key),
+            },
+            None => Item {
+                files: Vec::new(),
+                key: None,
+                checkpoint: None,
+            },
         });
-        Ok(g)
+        let g = added.unwrap_or_else(|g| g);
+        let item = items.items.get_mut(g);
+        item.files.push(f);
+        items.item_of[f] = Some(g);
+        if added.is_ok() {
+            items.settled.push(false);
+            return Ok(g);
+        }
+        if items.settled[g] {
+            items.late.push((g, f));
+        }
+        let (path, first) = (&self.paths[f], &self.paths[item.files[0]]);
+        Err(Note {
+            path: path.clone(),
+            kind: "sameBytes",
+            text: format!(
+                "{} has the same bytes as {}: processed once",
+                path.display(),
+                first.display()
+            ),
+        })
     }
 
     /// The failure that ends the batch, if any.
@@ -342,28 +447,32 @@ impl<C: Clone + Send> Batch<C> {
     /// Tells an item's outcome (`ended`: the item and its outcome) to each
     /// of its files with `tell` (file, outcome), and keeps it in `told`;
     /// first tells each file that joined an item after its outcome was
-    /// told (`ended: None`: only those).
+    /// told, and each file the ledger could not read (its outcome made by
+    /// `failed`) (`ended: None`: only those).
     pub fn settle<O>(
         &self,
         told: &mut Vec<Option<O>>,
         ended: Option<(usize, O)>,
+        failed: impl Fn(Error) -> O,
         mut tell: impl FnMut(usize, &O),
     ) {
-        let (files, late) = {
+        let (late, unreadable) = {
             let mut items = lock(&self.items);
             let late = std::mem::take(&mut items.late);
-            let files = ended.as_ref().map(|&(g, _)| {
-                items.settled[g] = true;
-                items.items[g].files.clone()
-            });
-            (files, late)
+            (late, std::mem::take(&mut items.unreadable))
         };
         for (g, f) in late {
             if let Some(Some(outcome)) = told.get(g) {
                 tell(f, outcome);
             }
         }
-        if let (Some(files), Some((g, outcome))) = (files, ended) {
+        let failed = unreadable.into_iter().map(|(g, e)| (g, failed(e)));
+        for (g, outcome) in failed.chain(ended) {
+            let files = {
+                let mut items = lock(&self.items);
+                items.settled[g] = true;
+                items.items.get(g).files.clone()
+            };
             for f in files {
                 tell(f, &outcome);
             }
@@ -381,6 +490,26 @@ impl<C: Clone + Send> Batch<C> {
         (items.item_of.iter().enumerate())
             .filter_map(|(f, g)| Some((f, told.get((*g)?)?.as_ref()?)))
             .collect()
+    }
+}
+
+/// The first round's files, made items as their digests come.
+struct Hashing {
+    /// The files (by index, in order).
+    files: Vec<usize>,
+    /// How many of them were made items.
+    done: usize,
+    /// With a ledger, their digests, computed ahead (until an interrupt).
+    ahead: Option<IdentifyAhead>,
+}
+
+impl Hashing {
+    fn new(files: Vec<usize>, ahead: Option<IdentifyAhead>) -> Hashing {
+        Hashing {
+            files,
+            done: 0,
+            ahead,
+        }
     }
 }
 
@@ -520,18 +649,32 @@ mod tests {
     use authenta_reqwest::proto::engine::resume::Resume;
     use authenta_reqwest::types::ModelType;
 
+    use std::sync::atomic::AtomicUsize;
+
     use super::*;
     use crate::ledger::Account;
 
     /// A batch over files `a`, `b`, and `a`'s bytes again as `c`, hashed
-    /// one a group, with a ledger in `dir`.
-    fn three_files(dir: &Path) -> Batch<()> {
+    /// one a group, with a ledger in `dir`; how many checkpoints it made.
+    fn three_files(dir: &Path) -> (Batch<()>, Arc<AtomicUsize>) {
+        batch_over(
+            dir,
+            &[("a", Some("one")), ("b", Some("two")), ("c", Some("one"))],
+        )
+    }
+
+    /// A batch over the files named in `dir` with their bytes (`None`: a
+    /// file missing), hashed one a group, with a ledger in `dir`; how many
+    /// checkpoints it made.
+    fn batch_over(dir: &Path, files: &[(&str, Option<&str>)]) -> (Batch<()>, Arc<AtomicUsize>) {
         let ledger = Ledger::open(&dir.join("ledger.sqlite")).unwrap();
-        let paths: Vec<PathBuf> = [("a", "one"), ("b", "two"), ("c", "one")]
+        let paths: Vec<PathBuf> = files
             .iter()
             .map(|(name, bytes)| {
                 let path = dir.join(name);
-                std::fs::write(&path, bytes).unwrap();
+                if let Some(bytes) = bytes {
+                    std::fs::write(&path, bytes).unwrap();
+                }
                 path
             })
             .collect();
@@ -539,40 +682,49 @@ mod tests {
             base_url: "http://127.0.0.1:1/api".into(),
             client_id: "id".into(),
         };
-        let keyed = ledger.clone();
-        let entry: EntryFn<()> =
-            Box::new(move |_, identity| (keyed.key(&account, identity, &ModelType::Ac1), ()));
+        let (keyed, made) = (ledger.clone(), Arc::new(AtomicUsize::new(0)));
+        let counted = made.clone();
+        let entries = Entries {
+            key: Box::new(move |_, identity| keyed.key(&account, identity, &ModelType::Ac1)),
+            checkpoint: Box::new(move |_, _, _| {
+                counted.fetch_add(1, Ordering::Relaxed);
+            }),
+        };
         let rounds = Rounds {
             group: 1,
             refresh: false,
             own_only: false,
         };
-        match Batch::start(paths, Some((&ledger, entry)), rounds) {
-            Ok(batch) => batch,
-            Err(_) => panic!("the files are readable"),
-        }
+        (Batch::start(paths, Some((&ledger, entries)), rounds), made)
     }
 
     /// Three items are never made: `c` joins `a`'s item after `a`'s
-    /// outcome was told, and is told it then.
+    /// outcome was told, and is told it then; no checkpoint is made for
+    /// it.
     #[tokio::test]
     async fn the_same_bytes_hashed_after_their_item_ended_are_told_its_outcome() {
         let dir = tempfile::tempdir().unwrap();
-        let batch = three_files(dir.path());
+        let (batch, checkpoints) = three_files(dir.path());
         let (interrupt, bars) = (Interrupt::new(), Bars::new(false));
         let mut told: Vec<Option<&str>> = Vec::new();
         let mut heard = Vec::new();
+        let failed = |_| panic!("every file is readable");
         let mut claims = batch.claims::<Resume>(&interrupt, (&bars, false));
         let (a, resume) = claims.next().await.unwrap();
         assert!(matches!(resume, Resume::New));
-        batch.settle(&mut told, Some((a, "a's")), |f, o| heard.push((f, *o)));
+        batch.settle(&mut told, Some((a, "a's")), failed, |f, o| {
+            heard.push((f, *o))
+        });
         let (b, _) = claims.next().await.unwrap();
-        // `c` is made no item: the claims end.
+        // `c` is made no item (nor a checkpoint): the claims end.
         assert!(claims.next().await.is_none());
         drop(claims);
-        batch.settle(&mut told, None, |f, o| heard.push((f, *o)));
+        assert_eq!(checkpoints.load(Ordering::Relaxed), 2, "a's and b's");
+        batch.settle(&mut told, None, failed, |f, o| heard.push((f, *o)));
         assert_eq!(heard, [(0, "a's"), (2, "a's")]);
-        batch.settle(&mut told, Some((b, "b's")), |f, o| heard.push((f, *o)));
+        batch.settle(&mut told, Some((b, "b's")), failed, |f, o| {
+            heard.push((f, *o))
+        });
         assert_eq!(
             batch.outcomes(&told),
             [(0, &"a's"), (1, &"b's"), (2, &"a's")]
@@ -588,7 +740,7 @@ mod tests {
     #[tokio::test]
     async fn an_interrupt_stops_the_hashing() {
         let dir = tempfile::tempdir().unwrap();
-        let batch = three_files(dir.path());
+        let (batch, _) = three_files(dir.path());
         let (interrupt, bars) = (Interrupt::new(), Bars::new(false));
         let mut claims = batch.claims::<Resume>(&interrupt, (&bars, false));
         let (a, _) = claims.next().await.unwrap();
@@ -598,5 +750,54 @@ mod tests {
         assert_eq!((a, rest), (0, vec![1, 2]), "c is an item of its own");
         assert!(batch.item(0, |item| item.key.is_some()));
         assert!(batch.item(2, |item| item.key.is_none()));
+    }
+
+    /// A file whose metadata cannot be read when the batch starts (`e`,
+    /// gone), and one replaced by a folder after it started (`c`; hashed
+    /// one a group, the hashing thread reads at most `a` and `b` before
+    /// the claims are read): each fails alone, its path and problem told,
+    /// never claimed; the batch goes on with the others and ends without
+    /// a failure of its own.
+    #[tokio::test]
+    async fn a_file_the_ledger_cannot_read_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = [
+            ("a", Some("one")),
+            ("b", Some("two")),
+            ("c", Some("three")),
+            ("d", Some("four")),
+            ("e", None),
+        ];
+        let (batch, _) = batch_over(dir.path(), &files);
+        std::fs::remove_file(dir.path().join("c")).unwrap();
+        std::fs::create_dir(dir.path().join("c")).unwrap();
+        let (interrupt, bars) = (Interrupt::new(), Bars::new(false));
+        let claimed: Vec<(usize, Resume)> =
+            (batch.claims(&interrupt, (&bars, false))).collect().await;
+        let started: Vec<usize> = (claimed.iter())
+            .map(|(g, _)| batch.item(*g, |item| item.files[0]))
+            .collect();
+        assert_eq!(started, [0, 1, 3], "a, b and d");
+        let (mut told, mut heard) = (Vec::new(), Vec::new());
+        let failed = |e: Error| format!("{:?}: {e}", e.class());
+        batch.settle(&mut told, None, failed, |f, o| heard.push((f, o.clone())));
+        heard.sort();
+        let [(2, c), (4, e)] = &heard[..] else {
+            panic!("c and e told, once each: {heard:?}");
+        };
+        assert!(
+            c.starts_with("InvalidInput: reading c to compute its digest"),
+            "{c}"
+        );
+        assert!(c.contains("Is a directory"), "{c}");
+        assert!(
+            e.starts_with("InvalidInput: reading e to compute its digest"),
+            "{e}"
+        );
+        assert!(e.contains("No such file"), "{e}");
+        assert_eq!(batch.outcomes(&told).len(), 2);
+        let again = batch.next_round(&interrupt, &bars, true, |_| ()).await;
+        assert!(matches!(again, Ok(false)));
+        assert!(batch.finish(&bars).is_ok());
     }
 }

@@ -25,7 +25,7 @@ use authenta_reqwest::{Error, ErrorClass};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde_json::json;
 
-use crate::batch::{self, Batch, EntryFn, Live, Rounds};
+use crate::batch::{self, Batch, Entries, Live, Rounds};
 use crate::cli::{Global, JobsAction, JobsArgs, Process};
 use crate::exit;
 use crate::files::Refusal;
@@ -133,13 +133,14 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
                 ),
                 None => None,
             };
-            let (saving, account, task) = (ledger.clone(), Ledger::account(client), task.clone());
-            let entry: EntryFn<JobCheckpointFn> = Box::new(move |_, identity| {
-                let key = saving.job_key(&account, identity, &task, reference.as_ref());
-                let checkpoint = saving.job_checkpoint(&key, identity);
-                (key, checkpoint)
-            });
-            Some((ledger, entry))
+            let (keying, account, task) = (ledger.clone(), Ledger::account(client), task.clone());
+            let entries: Entries<JobCheckpointFn> = Entries {
+                key: Box::new(move |_, identity| {
+                    keying.job_key(&account, identity, &task, reference.as_ref())
+                }),
+                checkpoint: Box::new(Ledger::job_checkpoint),
+            };
+            Some((ledger, entries))
         }
         None => None,
     };
@@ -149,7 +150,7 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         refresh: args.refresh,
         own_only: args.own_only,
     };
-    let batch = Batch::start(paths, entry, rounds)?;
+    let batch = Batch::start(paths, entry, rounds);
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
     let count = bars.count(checked.len());
@@ -171,7 +172,8 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
     // Tells one path its item's outcome, also one that joined the item
     // (the same bytes, hashed later) after it ended.
     let mut settle = |ended: Option<(usize, Outcome)>| {
-        batch.settle(&mut outcomes, ended, |f, (result, elapsed)| {
+        let failed = |e| (Err(e), Duration::ZERO);
+        batch.settle(&mut outcomes, ended, failed, |f, (result, elapsed)| {
             count.inc();
             let path = &checked[f].0;
             if global.json {

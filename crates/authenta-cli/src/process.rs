@@ -14,7 +14,7 @@ use authenta_reqwest::{Client, Error, ErrorClass, PollPolicy, UploadOptions};
 use futures_util::StreamExt as _;
 use serde_json::json;
 
-use crate::batch::{self, Batch, EntryFn, Live, Rounds};
+use crate::batch::{self, Batch, Entries, Live, Rounds};
 use crate::cli::{Global, Process};
 use crate::exit;
 use crate::files::{self, Job};
@@ -72,14 +72,13 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     // (the ledger entries' keys) come, computed a few files ahead of the
     // claims while earlier files are uploaded.
     let entry = ledger.as_ref().map(|ledger| {
-        let (saving, account) = (ledger.clone(), Ledger::account(client));
+        let (keying, account) = (ledger.clone(), Ledger::account(client));
         let models: Vec<ModelType> = plan.jobs.iter().map(|job| job.model.clone()).collect();
-        let entry: EntryFn<CheckpointFn> = Box::new(move |j, identity| {
-            let key = saving.key(&account, identity, &models[j]);
-            let checkpoint = saving.checkpoint(&key, identity);
-            (key, checkpoint)
-        });
-        (ledger, entry)
+        let entries: Entries<CheckpointFn> = Entries {
+            key: Box::new(move |j, identity| keying.key(&account, identity, &models[j])),
+            checkpoint: Box::new(Ledger::checkpoint),
+        };
+        (ledger, entries)
     });
     let paths = plan.jobs.iter().map(|job| job.path.clone()).collect();
     let rounds = Rounds {
@@ -87,7 +86,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
         refresh,
         own_only: args.own_only,
     };
-    let batch = Batch::start(paths, entry, rounds)?;
+    let batch = Batch::start(paths, entry, rounds);
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
     let count = bars.count(plan.jobs.len());
@@ -146,7 +145,8 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     // Each path is told its item's outcome, also one that joined the
     // item (the same bytes, hashed later) after it ended.
     let mut settle = |ended: Option<(usize, (Outcome, Duration))>| {
-        batch.settle(&mut outcomes, ended, |j, (outcome, elapsed)| {
+        let failed = |e| (Outcome::Failed(e), Duration::ZERO);
+        batch.settle(&mut outcomes, ended, failed, |j, (outcome, elapsed)| {
             tell(j, outcome, *elapsed);
         });
     };

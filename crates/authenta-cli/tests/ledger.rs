@@ -4,7 +4,8 @@
 //! upload failed is uploaded to its saved target (or created again once
 //! the target expired); the same bytes at two paths are processed once;
 //! `SIGKILL` at random moments then reruns end with exactly one record per
-//! file; the first `SIGINT` stops starting files and a second exits at once.
+//! file; the first `SIGINT` stops starting files and a second exits at once;
+//! a file replaced after its check fails alone.
 //! Several workers sharing one ledger, SQLite or PostgreSQL (a server these
 //! tests start), create each record once, however many are killed.
 //! `process --task` (jobs) too: a rerun after an interruption at each
@@ -476,6 +477,77 @@ fn the_same_bytes_in_a_later_claim_group_make_one_record() {
         mid_of(file);
     }
     assert_eq!(env.finals(), 6);
+    assert_eq!(env.claims(), 0, "every claim ended");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_file_replaced_after_its_check_fails_alone_and_makes_no_record() {
+    replaced_after_its_check(Env::new(Duration::from_millis(50), None));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_file_replaced_after_its_check_fails_alone_and_makes_no_job() {
+    replaced_after_its_check(Env::jobs(Duration::from_millis(50), None, Kept::Sqlite));
+}
+
+/// A file checked (read, a media file), then replaced by a folder before
+/// the ledger's hashing thread reads it: that file fails, saying which and
+/// why, nothing is made for it, the batch goes on with the others, and
+/// the exit code is the failed file's (6, the input's fault). The seam is
+/// deterministic: while this test holds the ledger's write lock the
+/// batch's first claim waits, so the hashing thread, started once every
+/// file was checked, hashes at most three groups (`-j 1`: groups of two;
+/// the file replaced is the ninth).
+#[cfg(target_os = "linux")]
+fn replaced_after_its_check(env: Env) {
+    const FILES: usize = 12;
+    let mut files = env.pngs(FILES as u32 + 1);
+    // A first run over another file makes the ledger.
+    let first = env.dir.path().join("first.png");
+    std::fs::rename(files.pop().unwrap(), &first).unwrap();
+    let mut args = vec!["process"];
+    args.extend(env.task.iter().flat_map(|task| ["--task", task]));
+    args.push(first.to_str().unwrap());
+    env.run(&args, 0);
+    let lock = rusqlite::Connection::open(env.ledger()).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let child = env.spawn_process("1");
+    let hashing = |pid: u32| {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task"));
+        (tasks.into_iter().flatten().flatten()).any(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .is_ok_and(|c| c.trim() == "authenta-hash")
+        })
+    };
+    until(Duration::from_secs(60), || hashing(child.id()));
+    let replaced = &files[8];
+    std::fs::remove_file(replaced).unwrap();
+    std::fs::create_dir(replaced).unwrap();
+    lock.execute_batch("ROLLBACK").unwrap();
+    let output = wait(child, Duration::from_secs(120));
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(6), "{stdout}\n{stderr}");
+    has(
+        &stderr,
+        &format!(
+            "authenta: error: {}: reading p08.png to compute its digest",
+            replaced.display()
+        ),
+    );
+    has(&stderr, "Is a directory");
+    let others: Vec<PathBuf> = (files.iter())
+        .filter(|file| *file != replaced)
+        .cloned()
+        .collect();
+    every_verdict_once(&stdout, &others);
+    has(row_of(&stdout, replaced), "error");
+    assert_eq!(
+        env.made(),
+        FILES,
+        "one for the first run, none for the folder"
+    );
     assert_eq!(env.claims(), 0, "every claim ended");
 }
 

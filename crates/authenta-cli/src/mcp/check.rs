@@ -1,7 +1,6 @@
 //! What each tool does: the calls to the SDK, the ledger kept current, and
 //! the answers (verdicts as JSON a model reads).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,6 +22,7 @@ use super::files::Opened;
 use super::{
     Inner, MAX_FILES, MAX_HEATMAP_BYTES, Progress, Refusal, error_json, lock, parse_model,
 };
+use crate::batch::Distinct;
 use crate::ledger::{Claim, Identity, Ledger};
 use authenta_report::document_verdict;
 
@@ -186,9 +186,8 @@ fn prepare(
     paths: &[String],
     model: Option<&ModelType>,
 ) -> Result<Vec<Item>, Vec<String>> {
-    let mut items: Vec<Item> = Vec::new();
+    let mut items: Distinct<(String, ModelType), Item> = Distinct::new();
     let mut errors = Vec::new();
-    let mut seen: HashMap<(String, ModelType), usize> = HashMap::new();
     for given in paths {
         let checked = allowed.open(given).and_then(|opened| {
             opened
@@ -196,22 +195,21 @@ fn prepare(
                 .map(|(_, model, sha)| (opened, model, sha))
         });
         match checked {
-            Ok((opened, model, sha256)) => match seen.get(&(sha256.clone(), model.clone())) {
-                Some(&i) => items[i].files.push(opened),
-                None => {
-                    seen.insert((sha256.clone(), model.clone()), items.len());
-                    items.push(Item {
-                        files: vec![opened],
-                        model,
-                        sha256,
-                    });
-                }
-            },
+            Ok((opened, model, sha256)) => {
+                let key = (sha256.clone(), model.clone());
+                let start = || Item {
+                    files: Vec::new(),
+                    model,
+                    sha256,
+                };
+                let (Ok(i) | Err(i)) = items.add(Some(key), start);
+                items.get_mut(i).files.push(opened);
+            }
             Err(e) => errors.push(e),
         }
     }
     match errors.is_empty() {
-        true => Ok(items),
+        true => Ok(items.into_items()),
         false => Err(errors),
     }
 }
@@ -657,4 +655,32 @@ pub async fn delete_media(inner: &Inner, arguments: Value) -> Result<CallToolRes
     Ok(CallToolResult::structured(
         json!({ "mid": mid, "deleted": true }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PNG: &[u8] = include_bytes!("../../../../samples/test-pattern.png");
+    const JPG: &[u8] = include_bytes!("../../../../samples/test-pattern.jpg");
+
+    /// The same bytes at two paths make one item, uploaded once: its
+    /// files in the order given, the first one uploaded.
+    #[test]
+    fn the_same_bytes_at_two_paths_make_one_item() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        for (name, bytes) in [("a.png", PNG), ("b.jpg", JPG), ("c.png", PNG)] {
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        let allowed = super::super::Allowed::new(&[dir.path().to_path_buf()]).unwrap();
+        let given = [path("a.png"), path("b.jpg"), path("c.png")];
+        let Ok(items) = prepare(&allowed, &given, None) else {
+            panic!("the files are readable media");
+        };
+        let files: Vec<Vec<&str>> = (items.iter())
+            .map(|item| item.files.iter().map(|f| f.given.as_str()).collect())
+            .collect();
+        assert_eq!(files, [vec![&given[0], &given[2]], vec![&given[1]]]);
+    }
 }
