@@ -87,7 +87,6 @@ CREATE TABLE IF NOT EXISTS files (
     mtime_ns  INTEGER NOT NULL,
     sha256    TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS files_sha256 ON files (sha256);
 CREATE TABLE IF NOT EXISTS entries (
     base_url    TEXT NOT NULL,
     client_id   TEXT NOT NULL,
@@ -107,7 +106,6 @@ CREATE TABLE IF NOT EXISTS entries (
     updated_at  TEXT NOT NULL,
     PRIMARY KEY (base_url, client_id, sha256, model)
 );
-CREATE INDEX IF NOT EXISTS entries_mid ON entries (mid);
 CREATE TABLE IF NOT EXISTS claims (
     base_url     TEXT NOT NULL,
     client_id    TEXT NOT NULL,
@@ -136,8 +134,25 @@ CREATE TABLE IF NOT EXISTS job_entries (
     updated_at  TEXT NOT NULL,
     PRIMARY KEY (base_url, client_id, sha256, task)
 );
-CREATE INDEX IF NOT EXISTS job_entries_job ON job_entries (job);
 ";
+
+/// The indexes of [`SCHEMA`]'s tables (none: an index an earlier authenta
+/// made, which no query reads). Rows with no record or job yet (every new
+/// entry) are kept out of the record and job indexes, so a new file's
+/// writes touch fewer pages; the index of files by digest is gone. Same
+/// schema version: an earlier authenta reads and writes the ledger as well
+/// with either form.
+const INDEXES: [(&str, Option<&str>); 3] = [
+    ("files_sha256", None),
+    (
+        "entries_mid",
+        Some("CREATE INDEX entries_mid ON entries (mid) WHERE mid IS NOT NULL"),
+    ),
+    (
+        "job_entries_job",
+        Some("CREATE INDEX job_entries_job ON job_entries (job) WHERE job IS NOT NULL"),
+    ),
+];
 
 /// The ledger a command uses: the one `--ledger` names; none with
 /// `--no-ledger`, or with `--emulator` (whose records vanish with it)
@@ -973,8 +988,11 @@ impl Ledger {
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(db)?;
             tx.commit().map_err(db)?;
+            indexes(&mut conn)?;
             return Ledger::ready(conn, path);
         }
+        let mut conn = conn;
+        indexes(&mut conn)?;
         Ledger::ready(conn, path)
     }
 
@@ -2132,6 +2150,44 @@ fn resume_of(saved: Option<Saved>, refresh: bool) -> Resume {
     }
 }
 
+/// Makes the indexes of a ledger those of [`INDEXES`] (once: a look at the
+/// schema otherwise).
+fn indexes(conn: &mut Connection) -> io::Result<()> {
+    let stale = |conn: &Connection| -> io::Result<bool> {
+        for (name, wanted) in INDEXES {
+            let sql: Option<String> = conn
+                .query_row(
+                    "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?1",
+                    [name],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            if sql.as_deref() != wanted {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    };
+    if !stale(conn)? {
+        return Ok(());
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db)?;
+    // Another process may have done it meanwhile.
+    if stale(&tx)? {
+        for (name, wanted) in INDEXES {
+            tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
+                .map_err(db)?;
+            if let Some(create) = wanted {
+                tx.execute_batch(create).map_err(db)?;
+            }
+        }
+    }
+    tx.commit().map_err(db)
+}
+
 /// A ledger of a later schema than this authenta reads.
 fn newer(version: i64) -> io::Error {
     io::Error::other(format!(
@@ -2848,5 +2904,57 @@ mod tests {
             Claim::Mine(Resume::Final(saved)) => assert_eq!(saved.mid, mid),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn an_earlier_ledger_s_indexes_are_replaced_once_and_its_rows_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        // A ledger as authenta made it before: full indexes, and one by
+        // digest.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(
+            "CREATE INDEX files_sha256 ON files (sha256);
+             CREATE INDEX entries_mid ON entries (mid);
+             CREATE INDEX job_entries_job ON job_entries (job);
+             INSERT INTO entries (base_url, client_id, sha256, model, path, size, mid, stage,
+                                  updated_at)
+             VALUES ('b', 'c', 's', 'AC-1', '/f', 1, 'm-1', 'uploaded', 't');",
+        )
+        .unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .unwrap();
+        drop(conn);
+        let indexes = |conn: &Connection| -> Vec<(String, String)> {
+            let mut s = conn
+                .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql NOT NULL AND name <> 'claims_owner' ORDER BY name")
+                .unwrap();
+            s.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let wanted: Vec<(String, String)> = INDEXES
+            .iter()
+            .filter_map(|(name, sql)| Some((name.to_string(), (*sql)?.to_string())))
+            .collect();
+        let ledger = Ledger::open(&path).unwrap();
+        assert_eq!(indexes(&ledger.raw()), wanted);
+        // The record's entry is still found by its id.
+        assert_eq!(ledger.forget_mid("m-1").unwrap(), 1);
+        drop(ledger);
+        // Opened again: nothing to do (the schema is not written).
+        let before = Connection::open(&path)
+            .unwrap()
+            .pragma_query_value(None, "schema_version", |row| row.get::<_, i64>(0))
+            .unwrap();
+        let ledger = Ledger::open(&path).unwrap();
+        let after: i64 = ledger
+            .raw()
+            .pragma_query_value(None, "schema_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(before, after);
+        assert_eq!(indexes(&ledger.raw()), wanted);
     }
 }
