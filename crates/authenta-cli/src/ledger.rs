@@ -1265,8 +1265,7 @@ impl Ledger {
             (Some(id), _) => id.to_owned(),
             (None, Some(key)) => {
                 let digest = Sha256::digest(key.expose().as_bytes());
-                let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-                format!("api-key:{hex}")
+                format!("api-key:{}", hex(&digest[..8]))
             }
             (None, None) => String::new(),
         };
@@ -2348,11 +2347,18 @@ fn digest(mut file: impl Read, buffer: usize) -> io::Result<String> {
         }
         hasher.update(&buffer[..n]);
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hex(&hasher.finalize()))
+}
+
+/// `bytes` in lowercase hex.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        hex.push(char::from(DIGITS[usize::from(b >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    hex
 }
 
 /// Creates `dir` (and its parents), readable by its owner only.
