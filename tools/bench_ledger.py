@@ -17,6 +17,10 @@ fresh key. It prints one line per run, then each configuration's medians
 - with --smaps: /proc/PID/smaps sampled while the command runs and, at the
   sample of highest RSS, how much is the binary's own pages, the heap (and
   anonymous mappings) and the rest;
+- with --callgrind: the instructions `authenta` ran in user space, on all
+  its threads (valgrind's callgrind; the other figures are then
+  valgrind's): a count a busy machine does not change, where CPU time on a
+  shared 2-core machine varies by a third from run to run;
 and, for each build, what each ledger kind adds over `none` a file.
 
 Unless --base names a running emulator, it starts one (--emulator BIN, default
@@ -29,6 +33,8 @@ and its temporary directory, is stopped and removed on exit, Ctrl-C included.
   cargo build --release -p authenta-cli -p authenta-emulator
   python3 tools/bench_ledger.py --runs 11        # one build, all three kinds
   python3 tools/bench_ledger.py --runs 15 --kinds none,sqlite --smaps \\
+      before=/tmp/before/authenta after=target/release/authenta
+  python3 tools/bench_ledger.py --runs 3 --kinds none,sqlite --callgrind \\
       before=/tmp/before/authenta after=target/release/authenta
 """
 import argparse, json, os, shutil, signal, statistics, struct, subprocess, sys
@@ -209,10 +215,13 @@ def smaps(pid, exe):
     return own, heap, other
 
 
-def run(exe, args, env, sample, work, cleanup):
+def run(exe, args, env, sample, work, cleanup, callgrind=False):
     """CPU-s (from wait4), max RSS (KiB, from GNU time), wall-s of one run,
-    and the smaps sample of highest RSS."""
+    the smaps sample of highest RSS, and (callgrind) the instructions
+    `authenta` ran in user space, on all its threads."""
     time_out = os.path.join(work, "time")
+    counts = os.path.join(work, "callgrind.out")
+    tool = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={counts}"] if callgrind else []
     err = os.path.join(work, "stderr")
     # The whole binary in the page cache first: the kernel maps a binary's
     # pages in 64 KiB windows, of the pages it has cached, so a binary
@@ -222,7 +231,7 @@ def run(exe, args, env, sample, work, cleanup):
             pass
     with open(err, "wb") as err_file:
         start = time.monotonic()
-        proc = subprocess.Popen(["/usr/bin/time", "-f", "%U %S %M", "-o", time_out, exe] + args,
+        proc = subprocess.Popen(["/usr/bin/time", "-f", "%U %S %M", "-o", time_out] + tool + [exe] + args,
                                 env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=err_file, start_new_session=True)
     cleanup.push(lambda: kill_group(proc))
@@ -251,7 +260,12 @@ def run(exe, args, env, sample, work, cleanup):
             sys.exit(f"{exe} {' '.join(args)} exited with {proc.returncode}:\n{f.read()}")
     with open(time_out) as f:
         rss = f.read().split()[-1]
-    return ru.ru_utime + ru.ru_stime, int(rss), wall, peak
+    instructions = None
+    if callgrind:
+        with open(counts) as f:
+            instructions = next(int(line.split()[1]) for line in f
+                                if line.startswith(("summary:", "totals:")))
+    return ru.ru_utime + ru.ru_stime, int(rss), wall, peak, instructions
 
 
 def parse():
@@ -264,6 +278,10 @@ def parse():
     p.add_argument("--kinds", default="none,sqlite,postgres",
                    help="ledger kinds, comma-separated: none, sqlite, postgres (default: all three)")
     p.add_argument("--smaps", action="store_true", help="break the peak RSS down (binary, heap, other)")
+    p.add_argument("--callgrind", action="store_true",
+                   help="run authenta under valgrind's callgrind and count the instructions it runs "
+                   "in user space: a measure a busy machine does not disturb (CPU, RSS and wall "
+                   "time are then valgrind's)")
     p.add_argument("--base", help="a running emulator's address (such as http://127.0.0.1:18731); "
                    "default: start one")
     p.add_argument("--emulator", default=os.path.join(RELEASE, "authenta-emulator"),
@@ -295,6 +313,8 @@ def parse():
     if not a.base and not (os.path.isfile(a.emulator) and os.access(a.emulator, os.X_OK)):
         p.error(f"no emulator at {a.emulator}: cargo build --release -p authenta-emulator, "
                 "or pass --emulator BIN, or --base URL of a running one")
+    if a.callgrind and not shutil.which("valgrind"):
+        p.error("--callgrind runs valgrind, which is not installed: apt-get install valgrind")
     if not os.access("/usr/bin/time", os.X_OK):
         p.error("no /usr/bin/time, which measures max RSS: apt-get install time")
     return a
@@ -361,10 +381,11 @@ def bench(a, cleanup):
                 sys.exit(f"no emulator answers at {base}: {e}")
             env = dict(os.environ, AUTHENTA_API_KEY=api_key, AUTHENTA_BASE_URL=base + "/api")
             r = run(a.builds[name], ledger[kind] + ["process", "-j", "8", files], env, a.smaps,
-                    work, cleanup)
+                    work, cleanup, a.callgrind)
             results[(name, kind)].append(r)
+            counted = f"  instructions {r[4] / 1e6:.1f} M" if a.callgrind else ""
             print(f"run {n}: {label[(name, kind)]:{width}}  CPU {r[0]:.4f} s  "
-                  f"max RSS {r[1] / 1024:.1f} MiB  wall {r[2]:.2f} s", flush=True)
+                  f"max RSS {r[1] / 1024:.1f} MiB  wall {r[2]:.2f} s{counted}", flush=True)
     report(a, configs, label, width, results)
     if skipped:
         print(skipped)
@@ -384,6 +405,9 @@ def report(a, configs, label, width, results):
         if a.smaps:
             own, heap, other = (med(r[3][k] for r in rs) / 1024 for k in range(3))
             line += f"  at peak: binary {own:.1f}, heap+anon {heap:.1f}, other {other:.1f} MiB"
+        if a.callgrind:
+            ins = [r[4] / 1e6 for r in rs]
+            line += f"  instructions {med(ins):.1f} M ({min(ins):.1f}-{max(ins):.1f})"
         print(line)
     if "none" not in a.kinds:
         return
@@ -396,8 +420,12 @@ def report(a, configs, label, width, results):
             cpu = med(r[0] for r in ledger) - med(r[0] for r in none)
             rss = (med(r[1] for r in ledger) - med(r[1] for r in none)) / 1024
             wall = med(r[2] for r in ledger) - med(r[2] for r in none)
-            print(f"{name}: a {KINDS[kind]} ledger adds {cpu * 1000 / a.files:.3f} ms of CPU a file, "
-                  f"{rss:+.1f} MiB of max RSS, {wall:+.2f} s of wall time")
+            line = (f"{name}: a {KINDS[kind]} ledger adds {cpu * 1000 / a.files:.3f} ms of CPU a file, "
+                    f"{rss:+.1f} MiB of max RSS, {wall:+.2f} s of wall time")
+            if a.callgrind:
+                ins = med(r[4] for r in ledger) - med(r[4] for r in none)
+                line += f", {ins / a.files / 1000:.0f} thousand instructions a file"
+            print(line)
 
 
 if __name__ == "__main__":
