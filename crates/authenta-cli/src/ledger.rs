@@ -743,6 +743,12 @@ pub trait EntryState: Sized {
     fn writes_ahead(&self) -> bool {
         false
     }
+    /// The state of an entry with no saved row, when its claim writes it
+    /// ahead (see [`EntryState::writes_ahead`]): a claim that finds no
+    /// claim and no entry then costs two inserts, no reads.
+    fn fresh() -> Option<Self> {
+        None
+    }
 }
 
 impl EntryState for Resume {
@@ -764,6 +770,10 @@ impl EntryState for Resume {
 
     fn writes_ahead(&self) -> bool {
         matches!(self, Resume::New)
+    }
+
+    fn fresh() -> Option<Self> {
+        Some(Resume::New)
     }
 }
 
@@ -1356,6 +1366,25 @@ impl Ledger {
         let claims: Vec<(Claim<S>, bool)> = self.write(|tx| {
             keys.iter()
                 .map(|key| {
+                    // An entry nobody claims and nothing is saved of (a new
+                    // file): its claim and its `Creating` state, inserted.
+                    if let Some(fresh) = S::fresh()
+                        && self.insert_claim(tx, key, lease_until, "ON CONFLICT DO NOTHING")? == 1
+                    {
+                        if write_new_creating(tx, key, since).map_err(db)? == 1 {
+                            return Ok((Claim::Mine(fresh), true));
+                        }
+                        // Saved: its state decides, as below (the claim
+                        // is this process's either way).
+                        let resume = S::read(tx, key, refresh)?;
+                        if resume.is_final() {
+                            self.delete_claim(tx, key)?;
+                            return Ok((Claim::Mine(resume), false));
+                        }
+                        let ahead = resume.writes_ahead()
+                            && write_creating(tx, key, &key.name, since, true).map_err(db)? == 1;
+                        return Ok((Claim::Mine(resume), ahead));
+                    }
                     // Read again under the lock: another worker may have
                     // moved it on.
                     let resume = S::read(tx, key, refresh)?;
@@ -1365,24 +1394,14 @@ impl Ledger {
                     if self.held_by_another(tx, key)? {
                         return Ok((Claim::Held, false));
                     }
-                    tx.prepare_cached(
-                        "INSERT OR REPLACE INTO claims (base_url, client_id, sha256, model, owner,
-                                                        host, pid, lease_until)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![
-                            key.account.base_url,
-                            key.account.client_id,
-                            key.sha256,
-                            key.model,
-                            self.worker.id,
-                            self.worker.host,
-                            self.worker.pid,
-                            lease_until,
-                        ])
-                    })
-                    .map_err(db)?;
+                    self.insert_claim(
+                        tx,
+                        key,
+                        lease_until,
+                        "ON CONFLICT DO UPDATE SET
+                       owner = excluded.owner, host = excluded.host, pid = excluded.pid,
+                       lease_until = excluded.lease_until",
+                    )?;
                     let ahead = resume.writes_ahead()
                         && write_creating(tx, key, &key.name, since, true).map_err(db)? == 1;
                     Ok((Claim::Mine(resume), ahead))
@@ -1390,6 +1409,55 @@ impl Ledger {
                 .collect()
         })?;
         Ok(claims.into_iter().unzip())
+    }
+
+    /// Inserts this process's claim of `key` (`conflict`: what an existing
+    /// claim's row gets); how many rows it wrote.
+    fn insert_claim(
+        &self,
+        tx: &Connection,
+        key: &EntryKey,
+        lease_until: i64,
+        conflict: &str,
+    ) -> io::Result<usize> {
+        let sql = format!(
+            "INSERT INTO claims (base_url, client_id, sha256, model, owner, host, pid,
+                                 lease_until)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) {conflict}"
+        );
+        tx.prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.execute(params![
+                    key.account.base_url,
+                    key.account.client_id,
+                    key.sha256,
+                    key.model,
+                    self.worker.id,
+                    self.worker.host,
+                    self.worker.pid,
+                    lease_until,
+                ])
+            })
+            .map_err(db)
+    }
+
+    /// Deletes this process's claim of `key`.
+    fn delete_claim(&self, tx: &Connection, key: &EntryKey) -> io::Result<()> {
+        tx.prepare_cached(
+            "DELETE FROM claims WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
+               AND model = ?4 AND owner = ?5",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                key.account.base_url,
+                key.account.client_id,
+                key.sha256,
+                key.model,
+                self.worker.id
+            ])
+        })
+        .map(drop)
+        .map_err(db)
     }
 
     /// Whether a live worker other than this one holds `key`.
@@ -1432,20 +1500,7 @@ impl Ledger {
             return pg.release(&self.worker, key, ahead);
         }
         self.write(|tx| {
-            tx.prepare_cached(
-                "DELETE FROM claims WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
-                   AND model = ?4 AND owner = ?5",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    key.account.base_url,
-                    key.account.client_id,
-                    key.sha256,
-                    key.model,
-                    self.worker.id
-                ])
-            })
-            .map_err(db)?;
+            self.delete_claim(tx, key)?;
             match ahead {
                 Some(since) => undo_ahead(tx, key, &since),
                 None => Ok(()),
@@ -2132,6 +2187,28 @@ fn write_creating(
         name,
         since,
         now(),
+    ])
+}
+
+/// Inserts the `Creating` state of the entry `key` written ahead with its
+/// claim (the create named after the file, about to be sent from `since`),
+/// unless the entry has a row; how many rows it wrote.
+fn write_new_creating(tx: &Connection, key: &EntryKey, since: &str) -> rusqlite::Result<usize> {
+    tx.prepare_cached(
+        "INSERT INTO entries (base_url, client_id, sha256, model, path, size, name, since,
+                              stage, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'creating', ?8)
+         ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![
+        key.account.base_url,
+        key.account.client_id,
+        key.sha256,
+        key.model,
+        key.path,
+        key.size,
+        key.name,
+        since,
     ])
 }
 
