@@ -233,20 +233,11 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
             };
             progressed = true;
             let elapsed = live.ended(g, result.as_ref().ok().map(|job| &job.id));
+            // The job saved, its entry forgotten (deleted meanwhile) or its
+            // claim given up, as the ledger decides.
             if let (Some(ledger), Some(key)) = (&ledger, batch.item(g, |item| item.key.clone())) {
-                let key = &key;
-                let saved = match &result {
-                    Ok(job) => ledger.job_finished(key, job),
-                    // The job is gone (deleted meanwhile): the next run
-                    // creates it anew.
-                    Err(e) if e.class() == ErrorClass::NotFound => {
-                        ledger.forget_job(key).and_then(|_| ledger.release(key))
-                    }
-                    // Another process may try again a job this one did
-                    // not end.
-                    Err(_) => ledger.release(key),
-                };
-                saved.map_err(|e| ledger::failed(ledger, &e))?;
+                (ledger.ended(Some(&key), result.as_ref()))
+                    .map_err(|e| ledger::failed(ledger, &e))?;
             }
             let elapsed = match &result {
                 Err(e) if skipped(e) => Duration::ZERO,

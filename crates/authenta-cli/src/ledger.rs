@@ -59,8 +59,10 @@ use crate::exit;
 use crate::output::{self, Table};
 use crate::session::CliError;
 
+mod end;
 mod postgres;
 mod tls;
+pub use end::{Final, end_steps};
 pub use postgres::redact;
 
 /// The file name under the state directory.
@@ -2529,7 +2531,8 @@ mod tests {
     /// Two workers (two handles: each open is one) of one new ledger, a
     /// file's identity and its entry's key, which the first has just claimed
     /// anew.
-    fn two_workers_claim_one_file() -> (tempfile::TempDir, Ledger, Ledger, Identity, EntryKey) {
+    pub(super) fn two_workers_claim_one_file()
+    -> (tempfile::TempDir, Ledger, Ledger, Identity, EntryKey) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.sqlite");
         let (a, b) = (Ledger::open(&path).unwrap(), Ledger::open(&path).unwrap());

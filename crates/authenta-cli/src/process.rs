@@ -185,40 +185,19 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
             };
             progressed = true;
             let elapsed = live.ended(g, result.as_ref().ok().map(|media| &media.mid));
-            let outcome = match result {
-                Ok(media) => {
-                    if let Some(ledger) = &ledger {
-                        ledger
-                            .finished(&media)
-                            .map_err(|e| ledger::failed(ledger, &e))?;
-                    }
-                    Outcome::Done(Box::new(media))
-                }
-                Err(e) if matches!(e.as_proto(), Some(ProtoError::Stopped(_))) => Outcome::Skipped,
-                Err(e) if not_final(&e).is_some() => Outcome::NotFinal(e),
-                Err(e) => {
-                    // A record deleted meanwhile: the next run creates it anew.
-                    if let (Some(ledger), Some(mid), ErrorClass::NotFound) =
-                        (&ledger, e.mid(), e.class())
-                    {
-                        ledger
-                            .forget_mid(mid.as_str())
-                            .map_err(|e| ledger::failed(ledger, &e))?;
-                    }
-                    Outcome::Failed(e)
-                }
-            };
-            // Another process may try again a file this one did not end
-            // (a final record's claim ended when it was saved).
-            if let (Some(ledger), Some(key), false) = (
-                &ledger,
-                batch.item(g, |item| item.key.clone()),
-                matches!(outcome, Outcome::Done(_)),
-            ) {
-                ledger
-                    .release(&key)
+            // The record saved, its entry forgotten (deleted meanwhile) or
+            // its claim given up, as the ledger decides.
+            if let Some(ledger) = &ledger {
+                let key = batch.item(g, |item| item.key.clone());
+                (ledger.ended(key.as_ref(), result.as_ref()))
                     .map_err(|e| ledger::failed(ledger, &e))?;
             }
+            let outcome = match result {
+                Ok(media) => Outcome::Done(Box::new(media)),
+                Err(e) if matches!(e.as_proto(), Some(ProtoError::Stopped(_))) => Outcome::Skipped,
+                Err(e) if not_final(&e).is_some() => Outcome::NotFinal(e),
+                Err(e) => Outcome::Failed(e),
+            };
             let elapsed = match outcome {
                 Outcome::Skipped => Duration::ZERO,
                 _ => elapsed,

@@ -23,7 +23,7 @@ use super::{
     Inner, MAX_FILES, MAX_HEATMAP_BYTES, Progress, Refusal, error_json, lock, parse_model,
 };
 use crate::batch::Distinct;
-use crate::ledger::{Claim, Identity, Ledger};
+use crate::ledger::{self, Claim, Identity, Ledger};
 use authenta_report::document_verdict;
 
 /// `check_media`'s arguments.
@@ -350,7 +350,7 @@ async fn run_item(inner: &Inner, item: &Item, deadline: Instant, progress: &Prog
             if let Some(ledger) = ledger
                 && !known
                 // Written at once: another process may wait for it.
-                && let Err(e) = ledger.finished(&media).and_then(|()| ledger.flush())
+                && let Err(e) = (ledger.ended(claimed.as_ref(), Ok(&media))).and_then(|()| ledger.flush())
             {
                 return Outcome::Failed(ledger_error(ledger, &e));
             }
@@ -365,13 +365,13 @@ async fn run_item(inner: &Inner, item: &Item, deadline: Instant, progress: &Prog
             }
         }
         Err(e) => {
-            // A record deleted meanwhile: the next call creates it anew.
-            if let (Some(ledger), Some(mid), ErrorClass::NotFound) = (ledger, e.mid(), e.class()) {
-                let _ = ledger.forget_mid(mid.as_str());
-            }
-            // Another process may try it again.
-            if let (Some(ledger), Some(key)) = (ledger, &claimed) {
-                let _ = ledger.release(key);
+            // A record deleted meanwhile is forgotten (the next call
+            // creates it anew), the claim given up: each write tried,
+            // whatever the one before did.
+            if let Some(ledger) = ledger {
+                for step in ledger::end_steps::<Media>(claimed.as_ref(), Err(&e)) {
+                    let _ = ledger.end_step(step);
+                }
             }
             Outcome::Failed(json!({ "mid": e.mid(), "error": error_json(&e) }))
         }
