@@ -446,6 +446,21 @@ impl std::ops::Deref for EntryKey {
     }
 }
 
+impl EntryKey {
+    /// The key's columns (`?1` to `?4`: base URL, client id, SHA-256,
+    /// model), then `more`, as a SQLite statement's parameters.
+    fn and<'a>(&'a self, more: &[&'a dyn rusqlite::ToSql]) -> Vec<&'a dyn rusqlite::ToSql> {
+        let mut all: Vec<&dyn rusqlite::ToSql> = vec![
+            &self.account.base_url,
+            &self.account.client_id,
+            &self.sha256,
+            &self.model,
+        ];
+        all.extend_from_slice(more);
+        all
+    }
+}
+
 impl Hash for EntryKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.sha256.hash(state);
@@ -642,16 +657,7 @@ fn apply(tx: &Transaction<'_>, queued: &[Queued]) -> io::Result<()> {
                      WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4
                        AND stage <> 'final'",
                 )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        key.account.base_url,
-                        key.account.client_id,
-                        key.sha256,
-                        key.model,
-                        mid,
-                        at
-                    ])
-                }),
+                .and_then(|mut s| s.execute(key.and(&[&mid, &at]).as_slice())),
             Queued::Seen { mid, status, at } => tx
                 // By the row's id, found by `mid` (a record is one entry's):
                 // a write of one row needs no statement journal.
@@ -700,33 +706,14 @@ fn apply(tx: &Transaction<'_>, queued: &[Queued]) -> io::Result<()> {
                        saved = NULL, updated_at = ?8
                      WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND task = ?4",
                 )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        key.account.base_url,
-                        key.account.client_id,
-                        key.sha256,
-                        key.model,
-                        job,
-                        status,
-                        record,
-                        at
-                    ])
-                })
+                .and_then(|mut s| s.execute(key.and(&[&job, &status, &record, &at]).as_slice()))
                 .and_then(|_| {
                     tx.prepare_cached(
                         "DELETE FROM claims WHERE base_url = ?1 AND client_id = ?2
                            AND sha256 = ?3 AND model = ?4 AND owner = ?5",
                     )
                 })
-                .and_then(|mut s| {
-                    s.execute(params![
-                        key.account.base_url,
-                        key.account.client_id,
-                        key.sha256,
-                        key.model,
-                        owner
-                    ])
-                }),
+                .and_then(|mut s| s.execute(key.and(&[&owner]).as_slice())),
         }
         .map_err(db)?;
     }
@@ -1444,16 +1431,15 @@ impl Ledger {
         );
         tx.prepare_cached(&sql)
             .and_then(|mut s| {
-                s.execute(params![
-                    key.account.base_url,
-                    key.account.client_id,
-                    key.sha256,
-                    key.model,
-                    self.worker.id,
-                    self.worker.host,
-                    self.worker.pid,
-                    lease_until,
-                ])
+                s.execute(
+                    key.and(&[
+                        &self.worker.id,
+                        &self.worker.host,
+                        &self.worker.pid,
+                        &lease_until,
+                    ])
+                    .as_slice(),
+                )
             })
             .map_err(db)
     }
@@ -1464,15 +1450,7 @@ impl Ledger {
             "DELETE FROM claims WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
                AND model = ?4 AND owner = ?5",
         )
-        .and_then(|mut s| {
-            s.execute(params![
-                key.account.base_url,
-                key.account.client_id,
-                key.sha256,
-                key.model,
-                self.worker.id
-            ])
-        })
+        .and_then(|mut s| s.execute(key.and(&[&self.worker.id]).as_slice()))
         .map(drop)
         .map_err(db)
     }
@@ -1485,15 +1463,9 @@ impl Ledger {
                  WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
             )
             .and_then(|mut s| {
-                s.query_row(
-                    params![
-                        key.account.base_url,
-                        key.account.client_id,
-                        key.sha256,
-                        key.model
-                    ],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-                )
+                s.query_row(key.and(&[]).as_slice(), |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })
                 .optional()
             })
             .map_err(db)?;
@@ -1974,19 +1946,18 @@ impl Ledger {
                    saved = ?10, status = NULL, record = NULL, updated_at = ?11",
             )
             .and_then(|mut s| {
-                s.execute(params![
-                    key.account.base_url,
-                    key.account.client_id,
-                    key.sha256,
-                    key.model,
-                    identity.path.to_string_lossy(),
-                    identity.size as i64,
-                    since,
-                    job,
-                    stage,
-                    saved,
-                    now(),
-                ])
+                s.execute(
+                    key.and(&[
+                        &identity.path.to_string_lossy(),
+                        &(identity.size as i64),
+                        &since,
+                        &job,
+                        &stage,
+                        &saved,
+                        &now(),
+                    ])
+                    .as_slice(),
+                )
             })
             .map(drop)
             .map_err(db)
@@ -2021,12 +1992,7 @@ impl Ledger {
             tx.execute(
                 "DELETE FROM job_entries
                  WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND task = ?4",
-                params![
-                    key.account.base_url,
-                    key.account.client_id,
-                    key.sha256,
-                    key.model
-                ],
+                key.and(&[]).as_slice(),
             )
             .map_err(db)
         })
@@ -2108,16 +2074,8 @@ where
 {
     conn.prepare_cached(sql)
         .and_then(|mut s| {
-            s.query_row(
-                params![
-                    key.account.base_url,
-                    key.account.client_id,
-                    key.sha256,
-                    key.model
-                ],
-                |row| T::try_from(row),
-            )
-            .optional()
+            s.query_row(key.and(&[]).as_slice(), |row| T::try_from(row))
+                .optional()
         })
         .map_err(db)
 }
@@ -2232,17 +2190,10 @@ fn write_creating(
         false => concat!(creating_sql!(), ""),
         true => concat!(creating_sql!(), " WHERE stage <> 'final'"),
     };
-    tx.prepare_cached(sql)?.execute(params![
-        key.account.base_url,
-        key.account.client_id,
-        key.sha256,
-        key.model,
-        key.path,
-        key.size,
-        name,
-        since,
-        now(),
-    ])
+    tx.prepare_cached(sql)?.execute(
+        key.and(&[&key.path, &key.size, &name, &since, &now()])
+            .as_slice(),
+    )
 }
 
 /// Inserts the `Creating` state of the entry `key` written ahead with its
@@ -2255,16 +2206,10 @@ fn write_new_creating(tx: &Connection, key: &EntryKey, since: &str) -> rusqlite:
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'creating', ?8)
          ON CONFLICT DO NOTHING",
     )?
-    .execute(params![
-        key.account.base_url,
-        key.account.client_id,
-        key.sha256,
-        key.model,
-        key.path,
-        key.size,
-        key.name,
-        since,
-    ])
+    .execute(
+        key.and(&[&key.path, &key.size, &key.name, &since])
+            .as_slice(),
+    )
 }
 
 /// Undoes the `Creating` state written ahead (at `since`) with the claim
@@ -2274,15 +2219,7 @@ fn undo_ahead(tx: &Connection, key: &EntryKey, since: &str) -> io::Result<()> {
         "DELETE FROM entries WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
            AND model = ?4 AND stage = 'creating' AND since = ?5",
     )
-    .and_then(|mut s| {
-        s.execute(params![
-            key.account.base_url,
-            key.account.client_id,
-            key.sha256,
-            key.model,
-            since
-        ])
-    })
+    .and_then(|mut s| s.execute(key.and(&[&since]).as_slice()))
     .map(drop)
     .map_err(db)
 }
@@ -2307,13 +2244,7 @@ fn update(
          WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4"
     );
     let stamp = now();
-    let mut all: Vec<&dyn rusqlite::ToSql> = vec![
-        &key.account.base_url,
-        &key.account.client_id,
-        &key.sha256,
-        &key.model,
-        &stamp,
-    ];
+    let mut all = key.and(&[&stamp]);
     all.extend_from_slice(values);
     conn.prepare_cached(&sql)?.execute(all.as_slice())
 }
