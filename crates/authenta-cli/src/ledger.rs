@@ -2721,7 +2721,81 @@ mod tests {
 
     /// The ledger's calls of `authenta process -j 8` over `paths`, the API
     /// answering `answers`.
+    /// Each statement a batch runs does the same small work whatever the
+    /// number of entries or claims (no scan of the owner's claims, no full
+    /// table scan), and is never prepared again: what makes a file cost a
+    /// ledger more CPU grows with the batch, unseen by a small one
+    /// (BENCHMARKS.md, "the ledger's instructions per file").
+    #[test]
+    // SQLite's counters of a connection's statements are reached through
+    // its C API only (rusqlite has no safe way to list them): the one
+    // exception to the workspace's `unsafe_code = "deny"`, in a test.
+    #[allow(unsafe_code)]
+    fn a_batch_s_statements_do_the_same_work_for_one_entry_or_many() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<PathBuf> = (0..SMALL_FILES / 2)
+            .map(|i| {
+                let path = dir.path().join(format!("img{i:04}.png"));
+                std::fs::write(&path, format!("{i:0>268}")).unwrap();
+                path
+            })
+            .collect();
+        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        // Every file claimed before the first ends: the process holds 250
+        // claims.
+        small_file_batch_with(&ledger, &paths, &small_file_answers(0), paths.len());
+        let store = ledger.raw();
+        let mut worst = Vec::new();
+        // SAFETY: the statements of this connection, read while the
+        // store's lock keeps any other use of it out.
+        unsafe {
+            use rusqlite::ffi;
+            let db = store.conn.handle();
+            let mut stmt = ffi::sqlite3_next_stmt(db, std::ptr::null_mut());
+            while !stmt.is_null() {
+                let status = |op| ffi::sqlite3_stmt_status(stmt, op, 0);
+                let sql = std::ffi::CStr::from_ptr(ffi::sqlite3_sql(stmt)).to_string_lossy();
+                let runs = status(ffi::SQLITE_STMTSTATUS_RUN).max(1);
+                let steps = status(ffi::SQLITE_STMTSTATUS_VM_STEP) / runs;
+                let scans = status(ffi::SQLITE_STMTSTATUS_FULLSCAN_STEP);
+                let prepared = status(ffi::SQLITE_STMTSTATUS_REPREPARE);
+                worst.push((
+                    steps,
+                    scans,
+                    prepared,
+                    runs,
+                    sql.split_whitespace().collect::<Vec<_>>().join(" "),
+                ));
+                stmt = ffi::sqlite3_next_stmt(db, stmt);
+            }
+        }
+        worst.sort();
+        for (steps, scans, prepared, runs, sql) in &worst {
+            println!(
+                "{steps:5} steps a run, {runs:4} runs, {scans} scan steps, {prepared} prepared again: {sql}"
+            );
+        }
+        assert!(worst.len() > 8, "the batch's statements stay prepared");
+        for (steps, scans, prepared, _, sql) in &worst {
+            assert!(
+                *steps <= 400 && *scans == 0 && *prepared == 0,
+                "{sql}: {steps} steps a run, {scans} scan steps, prepared again {prepared} times"
+            );
+        }
+    }
+
     fn small_file_batch(ledger: &Ledger, paths: &[PathBuf], answers: &[Answers]) {
+        small_file_batch_with(ledger, paths, answers, 16)
+    }
+
+    /// [`small_file_batch`] with `ahead` files claimed before the first
+    /// of them starts.
+    fn small_file_batch_with(
+        ledger: &Ledger,
+        paths: &[PathBuf],
+        answers: &[Answers],
+        ahead: usize,
+    ) {
         let account = Account {
             base_url: "http://127.0.0.1:1/api".into(),
             client_id: "id".into(),
@@ -2736,10 +2810,12 @@ mod tests {
             .iter()
             .map(|identity| ledger.key(&account, identity, &ModelType::Ac1))
             .collect();
-        for (n, group) in keys.chunks(16).enumerate() {
-            let refs: Vec<&EntryKey> = group.iter().collect();
-            let claims = ledger.claim_many(&refs, false).unwrap();
-            assert!(claims.iter().all(|c| matches!(c, Claim::Mine(Resume::New))));
+        for (n, group) in keys.chunks(ahead).enumerate() {
+            for group in group.chunks(16) {
+                let refs: Vec<&EntryKey> = group.iter().collect();
+                let claims = ledger.claim_many(&refs, false).unwrap();
+                assert!(claims.iter().all(|c| matches!(c, Claim::Mine(Resume::New))));
+            }
             for (i, key) in group.iter().enumerate() {
                 let Answers {
                     request,
@@ -2747,8 +2823,8 @@ mod tests {
                     target,
                     seen,
                     done,
-                } = &answers[n * 16 + i];
-                let save = ledger.checkpoint(key, &identities[n * 16 + i]);
+                } = &answers[n * ahead + i];
+                let save = ledger.checkpoint(key, &identities[n * ahead + i]);
                 let at = jiff::Timestamp::now();
                 save(Checkpoint::Creating { request, at }).unwrap();
                 save(Checkpoint::Created { created, target }).unwrap();
