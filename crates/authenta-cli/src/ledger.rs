@@ -24,10 +24,12 @@
 //!
 //! Writes that can wait (a file's digest, a status seen, a final record)
 //! are queued and written together, in the transaction of the next write
-//! that cannot (a claim, a checkpoint), or once enough of them or old
-//! enough: a transaction per group of events, not per event. A process
-//! killed with some queued loses only what a rerun reads again (a digest,
-//! or a final record, read with one query).
+//! that cannot (a claim, a release), or once enough of them or old enough:
+//! a transaction per group of events, not per event. A `Created`
+//! checkpoint, one a file, is a transaction of its own (unless the queue
+//! holds its entry's upload). A process killed with some queued loses only
+//! what a rerun reads again (a digest, or a final record, read with one
+//! query).
 //!
 //! Jobs (`process --task`) have entries of their own (`job_entries`), per
 //! account, content, task type and reference image (its digest), saved
