@@ -28,7 +28,9 @@ use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
 
 use crate::files::Note;
-use crate::ledger::{self, Claim, EntryKey, EntryState, IdentifyAhead, Identity, Ledger};
+use crate::ledger::{
+    self, AheadError, Claim, EntryKey, EntryState, IdentifyAhead, Identity, Ledger,
+};
 use crate::progress::{Bar, Bars};
 use crate::session::CliError;
 
@@ -205,7 +207,16 @@ impl<C: Clone + Send> Batch<C> {
             let paths: Vec<&Path> = files.iter().map(|&f| self.paths[f].as_path()).collect();
             match ledger.identify_ahead(&paths, self.group) {
                 Ok(ahead) => return Hashing::new(files, Some(ahead)),
-                Err((i, e)) => self.unreadable(files.remove(i), e),
+                Err(AheadError::File(i, e)) => self.unreadable(files.remove(i), e),
+                // Not the files' fault: the batch ends before anything
+                // starts.
+                Err(AheadError::Thread(e)) => {
+                    *lock(&self.hash_failed) = Some(CliError::Ledger(format!(
+                        "cannot start the thread that computes the files' digests: {e}; \
+                         free some of the system's threads or memory, or give --no-ledger"
+                    )));
+                    break;
+                }
             }
         }
         Hashing::new(files, None)

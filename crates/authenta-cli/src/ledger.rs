@@ -361,6 +361,15 @@ struct Known {
 /// early: about a second of hashing.
 pub const HASH_AHEAD_BYTES: u64 = 64 << 20;
 
+/// Why [`Ledger::identify_ahead`] did not start.
+#[derive(Debug)]
+pub enum AheadError {
+    /// The file at this index (of the paths given) cannot be read.
+    File(usize, io::Error),
+    /// The thread that computes the digests cannot be started.
+    Thread(io::Error),
+}
+
 /// The identities [`Ledger::identify_ahead`] computes, in groups, each file
 /// by its index in the paths given (a failure ends them).
 pub struct IdentifyAhead {
@@ -1171,9 +1180,10 @@ impl Ledger {
     /// [`Ledger::identify`] for each of `paths`, in order, on a thread of
     /// its own (the hashing is kept off the async runtime's threads), a few
     /// files ahead of the caller: the metadata of every file and the saved
-    /// digests are read now (a file that cannot be read fails here, before
-    /// anything starts), then the missing digests are computed while the
-    /// caller works on the files before. The identities come in groups of
+    /// digests are read now (the first file that cannot be read is named
+    /// by its index in the error: the caller may go on without it), then
+    /// the missing digests are computed while the caller works on the
+    /// files before; a digest that cannot be computed ends the groups. The identities come in groups of
     /// at most `group` files, a group ending early once it holds
     /// [`HASH_AHEAD_BYTES`] of newly hashed bytes, so a batch of large files
     /// starts after the first one's digest, not after all of them.
@@ -1181,10 +1191,10 @@ impl Ledger {
         &self,
         paths: &[&Path],
         group: usize,
-    ) -> Result<IdentifyAhead, (usize, io::Error)> {
+    ) -> Result<IdentifyAhead, AheadError> {
         let mut known = Vec::with_capacity(paths.len());
         for (i, result) in self.known(paths).into_iter().enumerate() {
-            known.push(result.map_err(|e| (i, e))?);
+            known.push(result.map_err(|e| AheadError::File(i, e))?);
         }
         // One group in the channel, one being hashed: a few files ahead.
         let (sender, receiver) = tokio::sync::mpsc::channel(1);
@@ -1214,7 +1224,7 @@ impl Ledger {
                     let _ = sender.blocking_send(chunk);
                 }
             })
-            .map_err(|e| (0, e))?;
+            .map_err(AheadError::Thread)?;
         Ok(IdentifyAhead { receiver })
     }
 
