@@ -590,15 +590,29 @@ impl Store {
     /// Runs `write` in one transaction (`IMMEDIATE`: the write lock from
     /// its start) after the queued writes.
     fn write<T>(&mut self, write: impl FnOnce(&Transaction<'_>) -> io::Result<T>) -> io::Result<T> {
+        self.transaction(true, write)
+    }
+
+    /// Runs `write` in one `IMMEDIATE` transaction, after the queued writes
+    /// when `with_queue` (then no longer queued).
+    fn transaction<T>(
+        &mut self,
+        with_queue: bool,
+        write: impl FnOnce(&Transaction<'_>) -> io::Result<T>,
+    ) -> io::Result<T> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
-        apply(&tx, &self.queued)?;
+        if with_queue {
+            apply(&tx, &self.queued)?;
+        }
         let value = write(&tx)?;
         tx.commit().map_err(db)?;
-        self.queued.clear();
-        self.since = None;
+        if with_queue {
+            self.queued.clear();
+            self.since = None;
+        }
         Ok(value)
     }
 
@@ -611,20 +625,9 @@ impl Store {
         key: &EntryKey,
         write: impl FnOnce(&Transaction<'_>) -> io::Result<T>,
     ) -> io::Result<T> {
-        if self
-            .queued
-            .iter()
-            .any(|q| matches!(q, Queued::Uploaded { key: queued, .. } if queued == key))
-        {
-            return self.write(write);
-        }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        let value = write(&tx)?;
-        tx.commit().map_err(db)?;
-        Ok(value)
+        let upload_queued = (self.queued.iter())
+            .any(|q| matches!(q, Queued::Uploaded { key: queued, .. } if queued == key));
+        self.transaction(upload_queued, write)
     }
 
     /// Writes what is queued, if anything.
@@ -1183,8 +1186,9 @@ impl Ledger {
     /// digests are read now (the first file that cannot be read is named
     /// by its index in the error: the caller may go on without it), then
     /// the missing digests are computed while the caller works on the
-    /// files before; a digest that cannot be computed ends the groups. The identities come in groups of
-    /// at most `group` files, a group ending early once it holds
+    /// files before; a digest that cannot be computed ends the groups.
+    /// The identities come in groups of at most `group` files, a group
+    /// ending early once it holds
     /// [`HASH_AHEAD_BYTES`] of newly hashed bytes, so a batch of large files
     /// starts after the first one's digest, not after all of them.
     pub fn identify_ahead(
@@ -1382,42 +1386,41 @@ impl Ledger {
         let claims: Vec<(Claim<S>, bool)> = self.write(|tx| {
             keys.iter()
                 .map(|key| {
-                    // An entry nobody claims and nothing is saved of (a new
-                    // file): its claim and its `Creating` state, inserted.
-                    if let Some(fresh) = S::fresh()
-                        && self.insert_claim(tx, key, lease_until, "ON CONFLICT DO NOTHING")? == 1
+                    // Where nobody claims the entry (a record's: see
+                    // `EntryState::fresh`), the claim is inserted first,
+                    // then, for a new file, its `Creating` state: two
+                    // inserts, no reads.
+                    let fresh = S::fresh();
+                    let claimed = fresh.is_some()
+                        && self.insert_claim(tx, key, lease_until, "ON CONFLICT DO NOTHING")? == 1;
+                    if claimed
+                        && write_new_creating(tx, key, since).map_err(db)? == 1
+                        && let Some(fresh) = fresh
                     {
-                        if write_new_creating(tx, key, since).map_err(db)? == 1 {
-                            return Ok((Claim::Mine(fresh), true));
-                        }
-                        // Saved: its state decides, as below (the claim
-                        // is this process's either way).
-                        let resume = S::read(tx, key, refresh)?;
-                        if resume.is_final() {
-                            self.delete_claim(tx, key)?;
-                            return Ok((Claim::Mine(resume), false));
-                        }
-                        let ahead = resume.writes_ahead()
-                            && write_creating(tx, key, &key.name, since, true).map_err(db)? == 1;
-                        return Ok((Claim::Mine(resume), ahead));
+                        return Ok((Claim::Mine(fresh), true));
                     }
                     // Read again under the lock: another worker may have
                     // moved it on.
                     let resume = S::read(tx, key, refresh)?;
                     if resume.is_final() {
+                        if claimed {
+                            self.delete_claim(tx, key)?;
+                        }
                         return Ok((Claim::Mine(resume), false));
                     }
-                    if self.held_by_another(tx, key)? {
-                        return Ok((Claim::Held, false));
+                    if !claimed {
+                        if self.held_by_another(tx, key)? {
+                            return Ok((Claim::Held, false));
+                        }
+                        self.insert_claim(
+                            tx,
+                            key,
+                            lease_until,
+                            "ON CONFLICT DO UPDATE SET
+                           owner = excluded.owner, host = excluded.host, pid = excluded.pid,
+                           lease_until = excluded.lease_until",
+                        )?;
                     }
-                    self.insert_claim(
-                        tx,
-                        key,
-                        lease_until,
-                        "ON CONFLICT DO UPDATE SET
-                       owner = excluded.owner, host = excluded.host, pid = excluded.pid,
-                       lease_until = excluded.lease_until",
-                    )?;
                     let ahead = resume.writes_ahead()
                         && write_creating(tx, key, &key.name, since, true).map_err(db)? == 1;
                     Ok((Claim::Mine(resume), ahead))
@@ -2731,8 +2734,6 @@ mod tests {
             .collect()
     }
 
-    /// The ledger's calls of `authenta process -j 8` over `paths`, the API
-    /// answering `answers`.
     /// Each statement a batch runs does the same small work whatever the
     /// number of entries or claims (no scan of the owner's claims, no full
     /// table scan), and is never prepared again: what makes a file cost a
@@ -2796,6 +2797,8 @@ mod tests {
         }
     }
 
+    /// The ledger's calls of `authenta process -j 8` over `paths`, the API
+    /// answering `answers`.
     fn small_file_batch(ledger: &Ledger, paths: &[PathBuf], answers: &[Answers]) {
         small_file_batch_with(ledger, paths, answers, 16)
     }

@@ -643,11 +643,17 @@ mod tests {
             1,
             "a dropped chunk's buffer is read into again"
         );
-        // A small file is one chunk (read into a buffer of its size).
+        // A small file is read whole, in one chunk; bytes it gains once
+        // opened are still read (one byte at a time past its size), so the
+        // upload sees the file is not the size it was signed for.
         std::fs::write(&path, b"12345").unwrap();
         let small = FileSource::new(path.clone(), 5);
         let chunks: Vec<Bytes> = small.chunks().unwrap().map(Result::unwrap).collect();
         assert_eq!(chunks, [Bytes::from_static(b"12345")]);
+        let grown = small.chunks().unwrap();
+        std::fs::write(&path, b"1234567").unwrap();
+        let read: Vec<u8> = grown.flat_map(Result::unwrap).collect();
+        assert_eq!(read, b"1234567");
         std::fs::write(&path, b"123").unwrap();
         let err = source.chunks().map(|_| ()).unwrap_err();
         assert!(err.to_string().contains("now 3 bytes"), "{err}");
