@@ -142,17 +142,18 @@ CREATE TABLE IF NOT EXISTS job_entries (
 ";
 
 /// The indexes of [`SCHEMA`]'s tables (none: an index an earlier authenta
-/// made, which no query reads). Rows with no record or job yet (every new
-/// entry) are kept out of the record and job indexes, so a new file's
-/// writes touch fewer pages; the index of files by digest is gone. Same
-/// schema version: an earlier authenta reads and writes the ledger as well
-/// with either form.
+/// made, which this one drops). Rows with no job yet (every new entry)
+/// are kept out of the job index, so a new file's writes touch fewer
+/// pages. There is no index of entries by record: a record this process
+/// created or resumed is found by its entry's key ([`Store::records`]),
+/// and one it does not know (`authenta ledger forget ID`, the MCP
+/// server's `get_result`) by a look at every row. The index of files by
+/// digest is gone too. Same schema version: an earlier authenta reads and
+/// writes the ledger as well with either form (and makes its indexes
+/// again when it opens it).
 const INDEXES: [(&str, Option<&str>); 3] = [
     ("files_sha256", None),
-    (
-        "entries_mid",
-        Some("CREATE INDEX entries_mid ON entries (mid) WHERE mid IS NOT NULL"),
-    ),
+    ("entries_mid", None),
     (
         "job_entries_job",
         Some("CREATE INDEX job_entries_job ON job_entries (job) WHERE job IS NOT NULL"),
@@ -583,6 +584,12 @@ struct Store {
     queued: Vec<Queued>,
     /// When the oldest queued write was queued.
     since: Option<Instant>,
+    /// The entries of the records this process created or resumed, by
+    /// record id, until their final record is written: a status seen or
+    /// a final record finds its row by the entry's key, and the ledger
+    /// keeps no index of records (each new record's index entry was a
+    /// page more in the transaction written before its upload).
+    records: HashMap<String, EntryKey>,
 }
 
 impl std::ops::Deref for Store {
@@ -650,12 +657,16 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
         if with_queue {
-            apply(&tx, &self.queued)?;
+            apply(&tx, &self.queued, &self.records)?;
         }
         let value = write(&tx)?;
         tx.commit().map_err(db)?;
         if with_queue {
-            self.queued.clear();
+            for write in self.queued.drain(..) {
+                if let Queued::Finished { mid, .. } = write {
+                    self.records.remove(&mid);
+                }
+            }
             self.since = None;
         }
         Ok(value)
@@ -694,8 +705,13 @@ fn push(queued: &mut Vec<Queued>, write: Queued) {
     queued.push(write);
 }
 
-/// Writes `queued`, in order, in `tx`.
-fn apply(tx: &Transaction<'_>, queued: &[Queued]) -> io::Result<()> {
+/// Writes `queued`, in order, in `tx` (`records`: the entries of the
+/// records this process knows, see [`Store::records`]).
+fn apply(
+    tx: &Transaction<'_>,
+    queued: &[Queued],
+    records: &HashMap<String, EntryKey>,
+) -> io::Result<()> {
     for write in queued {
         match write {
             Queued::File {
@@ -717,6 +733,15 @@ fn apply(tx: &Transaction<'_>, queued: &[Queued]) -> io::Result<()> {
                        AND stage <> 'final'",
                 )
                 .and_then(|mut s| s.execute(key.and(&[&mid, &at]).as_slice())),
+            Queued::Seen { mid, status, at } if let Some(key) = records.get(mid) => tx
+                .prepare_cached(
+                    "UPDATE entries SET status = ?6, updated_at = ?7
+                     WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4
+                       AND mid = ?5 AND stage != 'final' AND status IS NOT ?6",
+                )
+                .and_then(|mut s| s.execute(key.and(&[mid, status, at]).as_slice())),
+            // A record of another process's (or before this one's
+            // claim): found by a look at every row.
             Queued::Seen { mid, status, at } => tx
                 // By the row's id, found by `mid` (a record is one entry's):
                 // a write of one row needs no statement journal.
@@ -726,6 +751,28 @@ fn apply(tx: &Transaction<'_>, queued: &[Queued]) -> io::Result<()> {
                                     WHERE mid = ?1 AND stage != 'final' AND status IS NOT ?2)",
                 )
                 .and_then(|mut s| s.execute(params![mid, status, at])),
+            Queued::Finished {
+                mid,
+                status,
+                record,
+                at,
+                owner,
+            } if let Some(key) = records.get(mid) => tx
+                .prepare_cached(
+                    "UPDATE entries SET stage = 'final', status = ?6, record = ?7, target = NULL,
+                       updated_at = ?8
+                     WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4
+                       AND mid = ?5",
+                )
+                .and_then(|mut s| s.execute(key.and(&[mid, status, record, at]).as_slice()))
+                // With the outcome saved, this process's claim of it ends.
+                .and_then(|_| {
+                    tx.prepare_cached(
+                        "DELETE FROM claims WHERE base_url = ?1 AND client_id = ?2
+                           AND sha256 = ?3 AND model = ?4 AND owner = ?5",
+                    )
+                })
+                .and_then(|mut s| s.execute(key.and(&[owner]).as_slice())),
             Queued::Finished {
                 mid,
                 status,
@@ -810,6 +857,10 @@ pub trait EntryState: Sized {
     fn fresh() -> Option<Self> {
         None
     }
+    /// The record it waits for, if it has one.
+    fn mid(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl EntryState for Resume {
@@ -827,6 +878,13 @@ impl EntryState for Resume {
 
     fn is_final(&self) -> bool {
         matches!(self, Resume::Final(_))
+    }
+
+    fn mid(&self) -> Option<&str> {
+        match self {
+            Resume::Created { mid, .. } | Resume::Uploaded { mid, .. } => Some(mid.as_str()),
+            _ => None,
+        }
     }
 
     fn writes_ahead(&self) -> bool {
@@ -1049,6 +1107,7 @@ impl Ledger {
             conn,
             queued: Vec::new(),
             since: None,
+            records: HashMap::new(),
         };
         Ok(Ledger::with(
             Backend::Sqlite(Arc::new(Mutex::new(store))),
@@ -1117,6 +1176,9 @@ impl Ledger {
             return pg.queue(write);
         }
         let mut store = self.raw();
+        if let Queued::Uploaded { key, mid, .. } = &write {
+            store.records.insert(mid.clone(), key.clone());
+        }
         push(&mut store.queued, write);
         let since = *store.since.get_or_insert_with(Instant::now);
         match store.queued.len() >= QUEUE_LEN || since.elapsed() >= QUEUE_AGE {
@@ -1381,7 +1443,18 @@ impl Ledger {
                 let ahead = keys.iter().map(|key| written.contains(key)).collect();
                 (claims, ahead)
             }
-            None => self.claim_sqlite::<S>(keys, refresh, &since)?,
+            None => {
+                let (claims, ahead) = self.claim_sqlite::<S>(keys, refresh, &since)?;
+                let mut store = self.raw();
+                for (key, claim) in keys.iter().zip(&claims) {
+                    if let Claim::Mine(state) = claim
+                        && let Some(mid) = state.mid()
+                    {
+                        store.records.insert(mid.to_owned(), (*key).clone());
+                    }
+                }
+                (claims, ahead)
+            }
         };
         {
             let mut held = lock(&self.held);
@@ -1550,13 +1623,17 @@ impl Ledger {
         if let Some(pg) = self.pg() {
             return pg.release(&self.worker, key, ahead);
         }
-        self.write(|tx| {
+        let mut store = self.raw();
+        store.write(|tx| {
             self.delete_claim(tx, key)?;
             match ahead {
                 Some(since) => undo_ahead(tx, key, &since),
                 None => Ok(()),
             }
-        })
+        })?;
+        // (After what was queued, which may write its record.)
+        store.records.retain(|_, entry| entry != key);
+        Ok(())
     }
 
     /// Writes what is queued and gives up every claim of this process.
@@ -1570,7 +1647,8 @@ impl Ledger {
         if let Some(pg) = self.pg() {
             return pg.release_all(&self.worker, &ahead);
         }
-        self.write(|tx| {
+        let mut store = self.raw();
+        store.write(|tx| {
             tx.execute(
                 "DELETE FROM claims WHERE owner = ?1",
                 params![self.worker.id],
@@ -1580,7 +1658,9 @@ impl Ledger {
                 undo_ahead(tx, key, since)?;
             }
             Ok(())
-        })
+        })?;
+        store.records.clear();
+        Ok(())
     }
 
     /// Starts (once) the thread that renews this process's leases, a third
@@ -1669,7 +1749,10 @@ impl Ledger {
         }
         // A `Created` state needs no check, and is written without the
         // queue.
-        let alone = matches!(point, Checkpoint::Created { .. });
+        let created = match &point {
+            Checkpoint::Created { created, .. } => Some(created.media.mid.to_string()),
+            _ => None,
+        };
         let save = |tx: &Transaction<'_>| {
             match point {
                 Checkpoint::Creating { request, at } => {
@@ -1707,9 +1790,13 @@ impl Ledger {
             .map_err(db)
         };
         let mut store = self.raw();
-        match alone {
-            true => store.write_alone(key, save),
-            false => store.write(save),
+        match created {
+            Some(mid) => {
+                store.write_alone(key, save)?;
+                store.records.insert(mid, key.clone());
+                Ok(())
+            }
+            None => store.write(save),
         }
     }
 
@@ -1762,10 +1849,19 @@ impl Ledger {
         if let Some(pg) = self.pg() {
             return pg.forget_mid(mid);
         }
-        self.write(|tx| {
-            let records = tx
-                .execute("DELETE FROM entries WHERE mid = ?1", params![mid])
-                .map_err(db)?;
+        let mut store = self.raw();
+        let key = store.records.remove(mid);
+        store.write(|tx| {
+            let records = match &key {
+                Some(key) => tx.execute(
+                    "DELETE FROM entries WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
+                       AND model = ?4 AND mid = ?5",
+                    key.and(&[&mid]).as_slice(),
+                ),
+                // Not a record of this process's: a look at every row.
+                None => tx.execute("DELETE FROM entries WHERE mid = ?1", params![mid]),
+            }
+            .map_err(db)?;
             let jobs = tx
                 .execute("DELETE FROM job_entries WHERE job = ?1", params![mid])
                 .map_err(db)?;
@@ -3065,6 +3161,72 @@ mod tests {
             runs[4],
             (1u64 << 30) as f64 / 1e6 / runs[2]
         );
+    }
+
+    /// A record's status seen and final record find its entry by its key
+    /// (no index of records: [`Store::records`]), whether this process
+    /// created the record or took it over from one that did; a record
+    /// no process here knows is found by a look at every row.
+    #[test]
+    fn a_record_is_found_by_its_entry_s_key_whoever_created_it() {
+        let (_dir, a, b, identity, key) = two_workers_claim_one_file();
+        let Answers {
+            request,
+            created,
+            target,
+            seen,
+            done,
+        } = small_file_answers(0).swap_remove(0);
+        let save = a.checkpoint(&key, &identity);
+        save(Checkpoint::Creating {
+            request: &request,
+            at: jiff::Timestamp::now(),
+        })
+        .unwrap();
+        save(Checkpoint::Created {
+            created: &created,
+            target: &target,
+        })
+        .unwrap();
+        let mid = created.media.mid.to_string();
+        assert!(a.raw().records.contains_key(&mid));
+        // The process that created it gives it up; another takes it over.
+        a.release(&key).unwrap();
+        assert!(matches!(
+            b.claim(&key, false).unwrap(),
+            Claim::Mine(Resume::Created { .. })
+        ));
+        assert_eq!(b.raw().records.get(&mid), Some(&key));
+        b.seen(&seen[1]).unwrap();
+        b.flush().unwrap();
+        let status: Option<String> = entry_row(
+            &b.raw(),
+            "SELECT status FROM entries
+             WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
+            &key,
+        )
+        .unwrap()
+        .map(|(status,)| status);
+        assert_eq!(status.as_deref(), Some("PROCESSING"));
+        b.finished(&done).unwrap();
+        b.flush().unwrap();
+        assert!(b.raw().records.is_empty(), "a final record is forgotten");
+        assert!(!b.held_by_another(&a.raw(), &key).unwrap());
+        let claims: i64 = (b.raw())
+            .query_row("SELECT count(*) FROM claims", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(claims, 0, "the final record ends the claim");
+        match a.claim(&key, false).unwrap() {
+            Claim::Mine(Resume::Final(media)) => assert_eq!(media.status, done.status),
+            other => panic!("{other:?}"),
+        }
+        // Known to neither: found by a look at every row.
+        assert!(a.raw().records.is_empty() && b.raw().records.is_empty());
+        assert_eq!(b.forget_mid(&mid).unwrap(), 1);
+        assert!(matches!(
+            a.claim(&key, false).unwrap(),
+            Claim::Mine(Resume::New)
+        ));
     }
 
     #[test]
