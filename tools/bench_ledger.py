@@ -21,6 +21,15 @@ fresh key. It prints one line per run, then each configuration's medians
   its threads (valgrind's callgrind; the other figures are then
   valgrind's): a count a busy machine does not change, where CPU time on a
   shared 2-core machine varies by a third from run to run;
+- with --syscalls: the calls `authenta` makes, on all its threads, of
+  pwrite64, pread64, fcntl, fsync, fdatasync, futex and openat (strace;
+  CPU and wall time are then of strace and `authenta` together), and
+  of them SQLite's WAL frames (the 24-byte pwrite64 of each frame's header
+  to the file whose path ends in `-wal`; a `none` run has none) and the
+  pages written to the database file (pwrite64 to the path ending in
+  `.sqlite`, as a checkpoint does): counts a busy machine barely changes
+  (they vary by a few percent with how the 8 workers' commits fall
+  together; futex's by more);
 and, for each build, what each ledger kind adds over `none` a file.
 
 Unless --base names a running emulator, it starts one (--emulator BIN, default
@@ -36,8 +45,10 @@ and its temporary directory, is stopped and removed on exit, Ctrl-C included.
       before=/tmp/before/authenta after=target/release/authenta
   python3 tools/bench_ledger.py --runs 3 --kinds none,sqlite --callgrind \\
       before=/tmp/before/authenta after=target/release/authenta
+  python3 tools/bench_ledger.py --runs 3 --kinds none,sqlite --syscalls \\
+      before=/tmp/before/authenta after=target/release/authenta
 """
-import argparse, json, os, shutil, signal, statistics, struct, subprocess, sys
+import argparse, json, os, re, shutil, signal, statistics, struct, subprocess, sys
 import tempfile, time, urllib.error, urllib.request, zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,6 +56,13 @@ RELEASE = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "ta
 KINDS = {"none": "--no-ledger", "sqlite": "fresh SQLite", "postgres": "fresh PostgreSQL"}
 PG_INSTALL = "apt-get install postgresql"
 PG_PASSWORD = "bench"  # of a throwaway server on loopback
+SYSCALLS = ("pwrite64", "pread64", "fcntl", "fsync", "fdatasync", "futex", "openat")
+# What --syscalls counts besides SYSCALLS: SQLite's WAL frames, pages written to its database.
+WRITES = ("WAL frames", "db pages")
+CALL = re.compile(r"(?:\d+\s+)?(\w+)\((.*)")  # strace -f: THREAD-ID NAME(ARGS...
+# pwrite64's arguments, strace -y: FD<PATH>, BUF, COUNT, OFFSET) = N, or
+# ... OFFSET <unfinished ...>
+PWRITE = re.compile(r"\d+<(.*?)>, .*, (\d+), \d+(?:\)| <unfinished)")
 
 
 def png(i):
@@ -215,13 +233,45 @@ def smaps(pid, exe):
     return own, heap, other
 
 
-def run(exe, args, env, sample, work, cleanup, callgrind=False):
+def syscall_counts(path):
+    """The calls of each of SYSCALLS in strace's output at `path` (-f -y: each
+    line the thread's id, then the call with its file descriptors' paths),
+    SQLite's WAL frames (its 24-byte pwrite64 of a frame's header to the
+    `-wal` file) and its pages written to the database file (pwrite64 to the
+    `.sqlite` file). A call another thread interrupts is split into a line
+    `... <unfinished ...>` and a line `<... NAME resumed> ...`: only the first
+    counts, and it has all of pwrite64's arguments."""
+    counts = dict.fromkeys(SYSCALLS + WRITES, 0)
+    with open(path, errors="replace") as f:
+        for line in f:
+            call = CALL.match(line)
+            if not call or call[1] not in counts:  # a resumed call, a signal, an exit
+                continue
+            counts[call[1]] += 1
+            write = PWRITE.match(call[2]) if call[1] == "pwrite64" else None
+            if write and write[1].endswith("-wal") and write[2] == "24":
+                counts["WAL frames"] += 1
+            elif write and write[1].endswith(".sqlite"):
+                counts["db pages"] += 1
+    return counts
+
+
+def run(exe, args, env, sample, work, cleanup, callgrind=False, syscalls=False):
     """CPU-s (from wait4), max RSS (KiB, from GNU time), wall-s of one run,
-    the smaps sample of highest RSS, and (callgrind) the instructions
-    `authenta` ran in user space, on all its threads."""
+    the smaps sample of highest RSS, (callgrind) the instructions `authenta`
+    ran in user space, on all its threads, and (syscalls) its system calls'
+    counts (syscall_counts)."""
     time_out = os.path.join(work, "time")
     counts = os.path.join(work, "callgrind.out")
-    tool = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={counts}"] if callgrind else []
+    trace = os.path.join(work, "strace.out")
+    tool = []
+    if callgrind:
+        tool = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={counts}"]
+    elif syscalls:
+        # -qq: no lines about threads attached and exited; -s 0: no buffers'
+        # contents; --seccomp-bpf: the other system calls do not stop it.
+        tool = ["strace", "-f", "-qq", "-y", "-s", "0", "--seccomp-bpf",
+                "-e", "trace=" + ",".join(SYSCALLS), "-o", trace]
     err = os.path.join(work, "stderr")
     # The whole binary in the page cache first: the kernel maps a binary's
     # pages in 64 KiB windows, of the pages it has cached, so a binary
@@ -242,11 +292,16 @@ def run(exe, args, env, sample, work, cleanup, callgrind=False):
         pid, status, ru = os.wait4(proc.pid, os.WNOHANG if sample else 0)
         if pid:
             break
-        try:
-            with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
-                child = f.read().split()
-        except FileNotFoundError:
-            child = []
+        # GNU time's child, or under strace strace's.
+        child = [str(proc.pid)]
+        for _ in range(2 if syscalls else 1):
+            try:
+                with open(f"/proc/{child[0]}/task/{child[0]}/children") as f:
+                    child = f.read().split()
+            except FileNotFoundError:
+                child = []
+            if not child:
+                break
         if child:
             s = smaps(child[0], real)
             if sum(s) > sum(peak):
@@ -265,7 +320,8 @@ def run(exe, args, env, sample, work, cleanup, callgrind=False):
         with open(counts) as f:
             instructions = next(int(line.split()[1]) for line in f
                                 if line.startswith(("summary:", "totals:")))
-    return ru.ru_utime + ru.ru_stime, int(rss), wall, peak, instructions
+    return (ru.ru_utime + ru.ru_stime, int(rss), wall, peak, instructions,
+            syscall_counts(trace) if syscalls else None)
 
 
 def parse():
@@ -282,6 +338,10 @@ def parse():
                    help="run authenta under valgrind's callgrind and count the instructions it runs "
                    "in user space: a measure a busy machine does not disturb (CPU, RSS and wall "
                    "time are then valgrind's)")
+    p.add_argument("--syscalls", action="store_true",
+                   help="run authenta under strace and count its calls of " + ", ".join(SYSCALLS)
+                   + ", SQLite's WAL frames and pages written to its database file (CPU and wall "
+                   "time are then of strace and authenta together)")
     p.add_argument("--base", help="a running emulator's address (such as http://127.0.0.1:18731); "
                    "default: start one")
     p.add_argument("--emulator", default=os.path.join(RELEASE, "authenta-emulator"),
@@ -313,6 +373,11 @@ def parse():
     if not a.base and not (os.path.isfile(a.emulator) and os.access(a.emulator, os.X_OK)):
         p.error(f"no emulator at {a.emulator}: cargo build --release -p authenta-emulator, "
                 "or pass --emulator BIN, or --base URL of a running one")
+    if a.callgrind and a.syscalls:
+        p.error("--callgrind and --syscalls: give one or the other (under both, strace would count "
+                "valgrind's system calls, and callgrind would slow them down)")
+    if a.syscalls and not shutil.which("strace"):
+        p.error("--syscalls runs strace, which is not installed: apt-get install strace")
     if a.callgrind and not shutil.which("valgrind"):
         p.error("--callgrind runs valgrind, which is not installed: apt-get install valgrind")
     if not os.access("/usr/bin/time", os.X_OK):
@@ -381,9 +446,11 @@ def bench(a, cleanup):
                 sys.exit(f"no emulator answers at {base}: {e}")
             env = dict(os.environ, AUTHENTA_API_KEY=api_key, AUTHENTA_BASE_URL=base + "/api")
             r = run(a.builds[name], ledger[kind] + ["process", "-j", "8", files], env, a.smaps,
-                    work, cleanup, a.callgrind)
+                    work, cleanup, a.callgrind, a.syscalls)
             results[(name, kind)].append(r)
             counted = f"  instructions {r[4] / 1e6:.1f} M" if a.callgrind else ""
+            if a.syscalls:
+                counted += "".join(f"  {k} {v}" for k, v in r[5].items())
             print(f"run {n}: {label[(name, kind)]:{width}}  CPU {r[0]:.4f} s  "
                   f"max RSS {r[1] / 1024:.1f} MiB  wall {r[2]:.2f} s{counted}", flush=True)
     report(a, configs, label, width, results)
@@ -408,6 +475,10 @@ def report(a, configs, label, width, results):
         if a.callgrind:
             ins = [r[4] / 1e6 for r in rs]
             line += f"  instructions {med(ins):.1f} M ({min(ins):.1f}-{max(ins):.1f})"
+        if a.syscalls:
+            for k in SYSCALLS + WRITES:
+                n = [r[5][k] for r in rs]
+                line += f"  {k} {med(n):.1f} ({min(n)}-{max(n)})".replace(".0 (", " (")
         print(line)
     if "none" not in a.kinds:
         return
@@ -425,6 +496,10 @@ def report(a, configs, label, width, results):
             if a.callgrind:
                 ins = med(r[4] for r in ledger) - med(r[4] for r in none)
                 line += f", {ins / a.files / 1000:.0f} thousand instructions a file"
+            if a.syscalls:
+                added = ((k, med(r[5][k] for r in ledger) - med(r[5][k] for r in none))
+                         for k in SYSCALLS + WRITES)
+                line += "; a file: " + ", ".join(f"{k} {n / a.files:+.2f}" for k, n in added)
             print(line)
 
 
