@@ -766,13 +766,7 @@ fn apply(
                 )
                 .and_then(|mut s| s.execute(key.and(&[mid, status, record, at]).as_slice()))
                 // With the outcome saved, this process's claim of it ends.
-                .and_then(|_| {
-                    tx.prepare_cached(
-                        "DELETE FROM claims WHERE base_url = ?1 AND client_id = ?2
-                           AND sha256 = ?3 AND model = ?4 AND owner = ?5",
-                    )
-                })
-                .and_then(|mut s| s.execute(key.and(&[owner]).as_slice())),
+                .and_then(|_| end_claim(tx, key, owner)),
             Queued::Finished {
                 mid,
                 status,
@@ -813,13 +807,7 @@ fn apply(
                      WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND task = ?4",
                 )
                 .and_then(|mut s| s.execute(key.and(&[&job, &status, &record, &at]).as_slice()))
-                .and_then(|_| {
-                    tx.prepare_cached(
-                        "DELETE FROM claims WHERE base_url = ?1 AND client_id = ?2
-                           AND sha256 = ?3 AND model = ?4 AND owner = ?5",
-                    )
-                })
-                .and_then(|mut s| s.execute(key.and(&[&owner]).as_slice())),
+                .and_then(|_| end_claim(tx, key, owner)),
         }
         .map_err(db)?;
     }
@@ -1581,13 +1569,7 @@ impl Ledger {
 
     /// Deletes this process's claim of `key`.
     fn delete_claim(&self, tx: &Connection, key: &EntryKey) -> io::Result<()> {
-        tx.prepare_cached(
-            "DELETE FROM claims WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
-               AND model = ?4 AND owner = ?5",
-        )
-        .and_then(|mut s| s.execute(key.and(&[&self.worker.id]).as_slice()))
-        .map(drop)
-        .map_err(db)
+        end_claim(tx, key, &self.worker.id).map(drop).map_err(db)
     }
 
     /// Whether a live worker other than this one holds `key`.
@@ -2403,6 +2385,15 @@ fn undo_ahead(tx: &Connection, key: &EntryKey, since: &str) -> io::Result<()> {
     .map_err(db)
 }
 
+/// Deletes `owner`'s claim of `key`; how many rows (0 or 1).
+fn end_claim(tx: &Connection, key: &EntryKey, owner: &str) -> rusqlite::Result<usize> {
+    tx.prepare_cached(
+        "DELETE FROM claims WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
+           AND model = ?4 AND owner = ?5",
+    )?
+    .execute(key.and(&[&owner]).as_slice())
+}
+
 /// An entry's key columns: base URL, client id, SHA-256, model.
 type KeyColumns = (String, String, String, String);
 
@@ -2775,13 +2766,7 @@ mod tests {
     #[ignore = "a measurement: run it alone, in a release build"]
     fn ledger_cpu_per_small_file() {
         let dir = tempfile::tempdir().unwrap();
-        let paths: Vec<PathBuf> = (0..SMALL_FILES)
-            .map(|i| {
-                let path = dir.path().join(format!("img{i:04}.png"));
-                std::fs::write(&path, format!("{i:0>268}")).unwrap();
-                path
-            })
-            .collect();
+        let paths = small_files(dir.path(), SMALL_FILES);
         measure_small_files("SQLite", &paths, |run| {
             Ledger::open(&dir.path().join(format!("l{run}/ledger.sqlite"))).unwrap()
         });
@@ -2801,13 +2786,7 @@ mod tests {
     #[ignore = "a measurement: run it alone, in a release build"]
     fn ledger_floor_per_small_file() {
         let dir = tempfile::tempdir().unwrap();
-        let paths: Vec<PathBuf> = (0..SMALL_FILES)
-            .map(|i| {
-                let path = dir.path().join(format!("img{i:04}.png"));
-                std::fs::write(&path, format!("{i:0>268}")).unwrap();
-                path
-            })
-            .collect();
+        let paths = small_files(dir.path(), SMALL_FILES);
         let (mut commits, mut digests) = (Vec::new(), Vec::new());
         for run in 0..5 {
             let conn = Connection::open(dir.path().join(format!("floor{run}.sqlite"))).unwrap();
@@ -2857,6 +2836,17 @@ mod tests {
     }
 
     const SMALL_FILES: usize = 500;
+
+    /// `n` distinct files of 268 bytes in `dir`.
+    fn small_files(dir: &Path, n: usize) -> Vec<PathBuf> {
+        (0..n)
+            .map(|i| {
+                let path = dir.join(format!("img{i:04}.png"));
+                std::fs::write(&path, format!("{i:0>268}")).unwrap();
+                path
+            })
+            .collect()
+    }
 
     /// CPU nanoseconds of `clock` (of this thread, or of the process: all
     /// its threads), from `clock_gettime`, which counts the time slice
@@ -2976,13 +2966,7 @@ mod tests {
     #[allow(unsafe_code)]
     fn a_batch_s_statements_do_the_same_work_for_one_entry_or_many() {
         let dir = tempfile::tempdir().unwrap();
-        let paths: Vec<PathBuf> = (0..SMALL_FILES / 2)
-            .map(|i| {
-                let path = dir.path().join(format!("img{i:04}.png"));
-                std::fs::write(&path, format!("{i:0>268}")).unwrap();
-                path
-            })
-            .collect();
+        let paths = small_files(dir.path(), SMALL_FILES / 2);
         let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
         // Every file claimed before the first ends: the process holds 250
         // claims.
@@ -3036,13 +3020,7 @@ mod tests {
     #[test]
     fn a_created_state_takes_the_room_its_row_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let paths: Vec<PathBuf> = (0..64)
-            .map(|i| {
-                let path = dir.path().join(format!("img{i:04}.png"));
-                std::fs::write(&path, format!("{i:0>268}")).unwrap();
-                path
-            })
-            .collect();
+        let paths = small_files(dir.path(), 64);
         let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
         let account = Account {
             base_url: "http://127.0.0.1:1/api".into(),
