@@ -733,66 +733,60 @@ fn apply(
                        AND stage <> 'final'",
                 )
                 .and_then(|mut s| s.execute(key.and(&[&mid, &at]).as_slice())),
-            Queued::Seen { mid, status, at } if let Some(key) = records.get(mid) => tx
-                .prepare_cached(
-                    "UPDATE entries SET status = ?6, updated_at = ?7
-                     WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4
-                       AND mid = ?5 AND stage != 'final' AND status IS NOT ?6",
-                )
-                .and_then(|mut s| s.execute(key.and(&[mid, status, at]).as_slice())),
-            // A record of another process's (or before this one's
-            // claim): found by a look at every row.
-            Queued::Seen { mid, status, at } => tx
-                // By the row's id, found by `mid` (a record is one entry's):
-                // a write of one row needs no statement journal.
-                .prepare_cached(
-                    "UPDATE entries SET status = ?2, updated_at = ?3
-                     WHERE rowid = (SELECT rowid FROM entries
-                                    WHERE mid = ?1 AND stage != 'final' AND status IS NOT ?2)",
-                )
-                .and_then(|mut s| s.execute(params![mid, status, at])),
-            Queued::Finished {
-                mid,
-                status,
-                record,
-                at,
-                owner,
-            } if let Some(key) = records.get(mid) => tx
-                .prepare_cached(
-                    "UPDATE entries SET stage = 'final', status = ?6, record = ?7, target = NULL,
-                       updated_at = ?8
-                     WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4
-                       AND mid = ?5",
-                )
-                .and_then(|mut s| s.execute(key.and(&[mid, status, record, at]).as_slice()))
-                // With the outcome saved, this process's claim of it ends.
-                .and_then(|_| end_claim(tx, key, owner)),
-            Queued::Finished {
-                mid,
-                status,
-                record,
-                at,
-                owner,
-            } => tx
-                .prepare_cached(
-                    "UPDATE entries SET stage = 'final', status = ?2, record = ?3, target = NULL,
-                       updated_at = ?4
-                     WHERE rowid = (SELECT rowid FROM entries WHERE mid = ?1)",
-                )
-                .and_then(|mut s| s.execute(params![mid, status, record, at]))
-                // With the outcome saved, this process's claim of it ends.
-                .and_then(|_| {
-                    // The claim found by its key (the entry by `mid`: a
-                    // record is one entry's), not by scanning every claim
-                    // of `owner`.
-                    tx.prepare_cached(
-                        "DELETE FROM claims WHERE owner = ?2
-                           AND (base_url, client_id, sha256, model) =
-                           (SELECT base_url, client_id, sha256, model FROM entries
-                            WHERE mid = ?1)",
+            Queued::Seen { mid, status, at } => match records.get(mid) {
+                Some(key) => tx
+                    .prepare_cached(
+                        "UPDATE entries SET status = ?6, updated_at = ?7
+                         WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4
+                           AND mid = ?5 AND stage != 'final' AND status IS NOT ?6",
                     )
-                })
-                .and_then(|mut s| s.execute(params![mid, owner])),
+                    .and_then(|mut s| s.execute(key.and(&[mid, status, at]).as_slice())),
+                // A record of another process's: found by a look at every
+                // row, then updated by the row's id (a record is one
+                // entry's: a write of one row needs no statement journal).
+                None => tx
+                    .prepare_cached(
+                        "UPDATE entries SET status = ?2, updated_at = ?3
+                         WHERE rowid = (SELECT rowid FROM entries
+                                        WHERE mid = ?1 AND stage != 'final' AND status IS NOT ?2)",
+                    )
+                    .and_then(|mut s| s.execute(params![mid, status, at])),
+            },
+            // With the outcome saved, this process's claim of it ends.
+            Queued::Finished {
+                mid,
+                status,
+                record,
+                at,
+                owner,
+            } => match records.get(mid) {
+                Some(key) => tx
+                    .prepare_cached(
+                        "UPDATE entries SET stage = 'final', status = ?6, record = ?7,
+                           target = NULL, updated_at = ?8
+                         WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4
+                           AND mid = ?5",
+                    )
+                    .and_then(|mut s| s.execute(key.and(&[mid, status, record, at]).as_slice()))
+                    .and_then(|_| end_claim(tx, key, owner)),
+                // As a status seen; the claim found by the entry's key.
+                None => tx
+                    .prepare_cached(
+                        "UPDATE entries SET stage = 'final', status = ?2, record = ?3,
+                           target = NULL, updated_at = ?4
+                         WHERE rowid = (SELECT rowid FROM entries WHERE mid = ?1)",
+                    )
+                    .and_then(|mut s| s.execute(params![mid, status, record, at]))
+                    .and_then(|_| {
+                        tx.prepare_cached(
+                            "DELETE FROM claims WHERE owner = ?2
+                               AND (base_url, client_id, sha256, model) =
+                               (SELECT base_url, client_id, sha256, model FROM entries
+                                WHERE mid = ?1)",
+                        )
+                    })
+                    .and_then(|mut s| s.execute(params![mid, owner])),
+            },
             Queued::JobFinished {
                 key,
                 job,
