@@ -32,6 +32,24 @@ fresh key. It prints one line per run, then each configuration's medians
   together; futex's by more);
 and, for each build, what each ledger kind adds over `none` a file.
 
+With --pin, the emulator and the PostgreSQL server the tool starts, and the
+tool itself, run on the first CPU it may use (os.sched_getaffinity), and
+each measured `authenta` run on the second, with the program over it
+(/usr/bin/time; valgrind with --callgrind, strace with --syscalls), whose
+child it is. Unpinned, `authenta`'s threads and the emulator's share both
+cores of a 2-core machine, and how often each wakes the other across them
+changes from run to run: the CPU time of the same 500-file `--no-ledger`
+run went from 142 to 181 ms. Pinned, 10 such runs took 72.9-87.7 ms, and
+with a fresh SQLite ledger 123.2-136.5 ms: a steadier figure, to compare
+builds and ledger kinds by. It is not what a user's unpinned run costs:
+that is the unpinned figure, here 1.4 to 1.8 times as much CPU time (its
+threads then spread over both cores, and wake each other across them more
+often), and what a ledger adds over `none` need not be the same pinned
+as unpinned: compare pinned figures with pinned ones only. With --base
+(an emulator the tool did not start) or --pg-url, only `authenta` and the
+tool are pinned: that server runs wherever it was started, maybe on
+`authenta`'s CPU (the tool says so).
+
 Unless --base names a running emulator, it starts one (--emulator BIN, default
 target/release/authenta-emulator) on a free port. Unless --pg-url names a
 database, it starts a throwaway PostgreSQL server (default settings) with
@@ -46,6 +64,8 @@ and its temporary directory, is stopped and removed on exit, Ctrl-C included.
   python3 tools/bench_ledger.py --runs 3 --kinds none,sqlite --callgrind \\
       before=/tmp/before/authenta after=target/release/authenta
   python3 tools/bench_ledger.py --runs 3 --kinds none,sqlite --syscalls \\
+      before=/tmp/before/authenta after=target/release/authenta
+  python3 tools/bench_ledger.py --runs 10 --kinds none,sqlite --pin \\
       before=/tmp/before/authenta after=target/release/authenta
 """
 import argparse, json, os, re, shutil, signal, statistics, struct, subprocess, sys
@@ -256,11 +276,12 @@ def syscall_counts(path):
     return counts
 
 
-def run(exe, args, env, sample, work, cleanup, callgrind=False, syscalls=False):
+def run(exe, args, env, sample, work, cleanup, callgrind=False, syscalls=False, cpu=None):
     """CPU-s (from wait4), max RSS (KiB, from GNU time), wall-s of one run,
     the smaps sample of highest RSS, (callgrind) the instructions `authenta`
     ran in user space, on all its threads, and (syscalls) its system calls'
-    counts (syscall_counts)."""
+    counts (syscall_counts). With `cpu`, GNU time and all it starts run on
+    that CPU only."""
     time_out = os.path.join(work, "time")
     counts = os.path.join(work, "callgrind.out")
     trace = os.path.join(work, "strace.out")
@@ -283,7 +304,8 @@ def run(exe, args, env, sample, work, cleanup, callgrind=False, syscalls=False):
         start = time.monotonic()
         proc = subprocess.Popen(["/usr/bin/time", "-f", "%U %S %M", "-o", time_out] + tool + [exe] + args,
                                 env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=err_file, start_new_session=True)
+                                stderr=err_file, start_new_session=True,
+                                preexec_fn=None if cpu is None else lambda: os.sched_setaffinity(0, {cpu}))
     cleanup.push(lambda: kill_group(proc))
     peak = (0, 0, 0)
     real = os.path.realpath(exe)
@@ -342,6 +364,11 @@ def parse():
                    help="run authenta under strace and count its calls of " + ", ".join(SYSCALLS)
                    + ", SQLite's WAL frames and pages written to its database file (CPU and wall "
                    "time are then of strace and authenta together)")
+    p.add_argument("--pin", action="store_true",
+                   help="run the emulator and PostgreSQL server the tool starts, and the tool, on "
+                   "one CPU and each measured authenta on another (the first two it may use): a "
+                   "steadier CPU figure, lower than an unpinned run's, which is what a user's run "
+                   "costs; with --base or --pg-url that server is not pinned (see below)")
     p.add_argument("--base", help="a running emulator's address (such as http://127.0.0.1:18731); "
                    "default: start one")
     p.add_argument("--emulator", default=os.path.join(RELEASE, "authenta-emulator"),
@@ -382,6 +409,13 @@ def parse():
         p.error("--callgrind runs valgrind, which is not installed: apt-get install valgrind")
     if not os.access("/usr/bin/time", os.X_OK):
         p.error("no /usr/bin/time, which measures max RSS: apt-get install time")
+    if a.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            p.error(f"--pin puts the emulator and authenta on two CPUs, and this process may use "
+                    f"only CPU {cpus[0]}: run it where it may use two (taskset -c 0,1), or leave "
+                    "--pin out")
+        a.pin = cpus[:2]  # the servers' and the tool's CPU, authenta's
     return a
 
 
@@ -401,6 +435,20 @@ def main():
 
 
 def bench(a, cleanup):
+    if a.pin:
+        # Before anything starts: the emulator and PostgreSQL server started
+        # below inherit the tool's CPU.
+        os.sched_setaffinity(0, {a.pin[0]})
+        started = ["the tool"] + [server for server, elsewhere in (
+            ("the emulator", a.base), ("the PostgreSQL server", a.pg_url or "postgres" not in a.kinds))
+            if not elsewhere]
+        started = ", ".join(started[:-1]) + " and " + started[-1] if len(started) > 1 else started[0]
+        a.pinned = f"pinned: {started} on CPU {a.pin[0]}, authenta on CPU {a.pin[1]}"
+        for server, given in (("the emulator at --base", a.base),
+                              ("the PostgreSQL server at --pg-url", a.pg_url and "postgres" in a.kinds)):
+            if given:
+                a.pinned += f"; {server} not pinned (the tool did not start it)"
+        print(a.pinned, file=sys.stderr)
     work = tempfile.mkdtemp(prefix="bench-ledger-")
     cleanup.push(lambda: shutil.rmtree(work, ignore_errors=True))
     os.chmod(work, 0o755)  # the PostgreSQL server's user reaches its directory in it
@@ -446,7 +494,7 @@ def bench(a, cleanup):
                 sys.exit(f"no emulator answers at {base}: {e}")
             env = dict(os.environ, AUTHENTA_API_KEY=api_key, AUTHENTA_BASE_URL=base + "/api")
             r = run(a.builds[name], ledger[kind] + ["process", "-j", "8", files], env, a.smaps,
-                    work, cleanup, a.callgrind, a.syscalls)
+                    work, cleanup, a.callgrind, a.syscalls, a.pin[1] if a.pin else None)
             results[(name, kind)].append(r)
             counted = f"  instructions {r[4] / 1e6:.1f} M" if a.callgrind else ""
             if a.syscalls:
@@ -460,7 +508,8 @@ def bench(a, cleanup):
 
 def report(a, configs, label, width, results):
     med = statistics.median
-    print(f"\n{a.files} files, {a.runs} runs each, medians (min-max)")
+    print(f"\n{a.files} files, {a.runs} runs each, medians (min-max)"
+          + (f"; {a.pinned}" if a.pin else ""))
     for c in configs:
         rs = results[c]
         cpu = [r[0] for r in rs]
