@@ -58,7 +58,8 @@ pub struct Item<C> {
     pub files: Vec<usize>,
     /// Its ledger entry, claimed when it starts.
     pub key: Option<EntryKey>,
-    /// Its checkpoint, saving each state to the ledger.
+    /// Its checkpoint, saving each state to the ledger, until the item
+    /// starts ([`Batch::start_item`]).
     pub checkpoint: Option<C>,
 }
 
@@ -247,6 +248,15 @@ impl<C: Clone + Send> Batch<C> {
     /// Runs `f` over the item `g`.
     pub fn item<R>(&self, g: usize, f: impl FnOnce(&Item<C>) -> R) -> R {
         f(lock(&self.items).items.get(g))
+    }
+
+    /// The item `g` starts: its first file, and its checkpoint, handed
+    /// over to the upload (an item starts once: the item keeps none, so
+    /// a checkpoint lives as long as its upload, not the batch).
+    pub fn start_item(&self, g: usize) -> (usize, Option<C>) {
+        let mut items = lock(&self.items);
+        let item = items.items.get_mut(g);
+        (item.files[0], item.checkpoint.take())
     }
 
     /// A round's items this process claimed, each with where it starts
@@ -723,6 +733,10 @@ mod tests {
         let mut claims = batch.claims::<Resume>(&interrupt, (&bars, false));
         let (a, resume) = claims.next().await.unwrap();
         assert!(matches!(resume, Resume::New));
+        // Its checkpoint is handed to its upload when it starts: the item
+        // keeps none.
+        assert_eq!(batch.start_item(a), (0, Some(())));
+        assert_eq!(batch.start_item(a), (0, None));
         batch.settle(&mut told, Some((a, "a's")), failed, |f, o| {
             heard.push((f, *o))
         });

@@ -199,8 +199,7 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
             let (task, parameters) = (task.clone(), parameters.clone());
             let reference = args.reference.clone();
             move |(g, resume): (usize, JobResume)| {
-                let (first, checkpoint) =
-                    batch.item(g, |item| (item.files[0], item.checkpoint.clone()));
+                let (first, checkpoint) = batch.start_item(g);
                 let (path, upload) = &checked[first];
                 let bar = bars.upload(&upload.file.file.name, upload.file.file.size);
                 let mut options = JobOptions::new().on_progress(bar.on_bytes()).resume(resume);

@@ -159,8 +159,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
         let start = {
             let (bars, live, jobs, batch) = (bars.clone(), live.clone(), &plan.jobs, &batch);
             move |(g, resume): (usize, Resume)| {
-                let (first, checkpoint) =
-                    batch.item(g, |item| (item.files[0], item.checkpoint.clone()));
+                let (first, checkpoint) = batch.start_item(g);
                 let job = &jobs[first];
                 let bar = bars.upload(&job.file.name, job.file.size);
                 let mut options = UploadOptions::new(job.model.clone()).on_progress(bar.on_bytes());
