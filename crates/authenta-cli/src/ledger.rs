@@ -122,7 +122,6 @@ CREATE TABLE IF NOT EXISTS claims (
     lease_until  INTEGER NOT NULL,
     PRIMARY KEY (base_url, client_id, sha256, model)
 );
-CREATE INDEX IF NOT EXISTS claims_owner ON claims (owner);
 CREATE TABLE IF NOT EXISTS job_entries (
     base_url    TEXT NOT NULL,
     client_id   TEXT NOT NULL,
@@ -148,11 +147,14 @@ CREATE TABLE IF NOT EXISTS job_entries (
 /// created or resumed is found by its entry's key ([`Store::records`]),
 /// and one it does not know (`authenta ledger forget ID`, the MCP
 /// server's `get_result`) by a look at every row. The index of files by
-/// digest is gone too. Same schema version: an earlier authenta reads and
-/// writes the ledger as well with either form (and makes its indexes
-/// again when it opens it).
-const INDEXES: [(&str, Option<&str>); 3] = [
+/// digest is gone too, and so is the index of claims by owner: a lease's
+/// renewal (every 10 s) and a batch's end read every claim, and the claims
+/// table holds only the claims in flight. Same schema version: an earlier
+/// authenta reads and writes the ledger as well with either form (one
+/// that keeps an index this one drops may make it again).
+const INDEXES: [(&str, Option<&str>); 4] = [
     ("files_sha256", None),
+    ("claims_owner", None),
     ("entries_mid", None),
     (
         "job_entries_job",
@@ -3310,6 +3312,7 @@ mod tests {
         conn.execute_batch(SCHEMA).unwrap();
         conn.execute_batch(
             "CREATE INDEX files_sha256 ON files (sha256);
+             CREATE INDEX claims_owner ON claims (owner);
              CREATE INDEX entries_mid ON entries (mid);
              CREATE INDEX job_entries_job ON job_entries (job);
              INSERT INTO entries (base_url, client_id, sha256, model, path, size, mid, stage,
@@ -3322,7 +3325,7 @@ mod tests {
         drop(conn);
         let indexes = |conn: &Connection| -> Vec<(String, String)> {
             let mut s = conn
-                .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql NOT NULL AND name <> 'claims_owner' ORDER BY name")
+                .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql NOT NULL ORDER BY name")
                 .unwrap();
             s.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
                 .unwrap()
