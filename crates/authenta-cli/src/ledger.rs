@@ -53,7 +53,7 @@ use authenta_reqwest::proto::{
     UploadTarget, engine::resume::Resume, options::Checkpoint, options::CheckpointFn,
 };
 use authenta_reqwest::types::{Job, Media, MediaId, ModelType, TaskType};
-use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
@@ -643,26 +643,35 @@ pub(crate) enum Queued {
 impl Store {
     /// Runs `write` in one transaction (`IMMEDIATE`: the write lock from
     /// its start) after the queued writes.
-    fn write<T>(&mut self, write: impl FnOnce(&Transaction<'_>) -> io::Result<T>) -> io::Result<T> {
+    fn write<T>(&mut self, write: impl FnOnce(&Connection) -> io::Result<T>) -> io::Result<T> {
         self.transaction(true, write)
     }
 
     /// Runs `write` in one `IMMEDIATE` transaction, after the queued writes
-    /// when `with_queue` (then no longer queued).
+    /// when `with_queue` (then no longer queued); rolled back if anything
+    /// fails. Its `BEGIN` and `COMMIT` stay prepared, as the batch's other
+    /// statements (rusqlite's `Transaction` parses them each time).
     fn transaction<T>(
         &mut self,
         with_queue: bool,
-        write: impl FnOnce(&Transaction<'_>) -> io::Result<T>,
+        write: impl FnOnce(&Connection) -> io::Result<T>,
     ) -> io::Result<T> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        if with_queue {
-            apply(&tx, &self.queued, &self.records)?;
+        let conn = &self.conn;
+        let run = |sql| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+        run("BEGIN IMMEDIATE").map_err(db)?;
+        let done = (|| -> io::Result<T> {
+            if with_queue {
+                apply(conn, &self.queued, &self.records)?;
+            }
+            let value = write(conn)?;
+            run("COMMIT").map_err(db)?;
+            Ok(value)
+        })();
+        if done.is_err() && !conn.is_autocommit() {
+            // What failed is the error to tell.
+            let _ = run("ROLLBACK");
         }
-        let value = write(&tx)?;
-        tx.commit().map_err(db)?;
+        let value = done?;
         if with_queue {
             for write in self.queued.drain(..) {
                 if let Queued::Finished { mid, .. } = write {
@@ -681,7 +690,7 @@ impl Store {
     fn write_alone<T>(
         &mut self,
         key: &EntryKey,
-        write: impl FnOnce(&Transaction<'_>) -> io::Result<T>,
+        write: impl FnOnce(&Connection) -> io::Result<T>,
     ) -> io::Result<T> {
         let upload_queued = (self.queued.iter())
             .any(|q| matches!(q, Queued::Uploaded { key: queued, .. } if queued == key));
@@ -710,7 +719,7 @@ fn push(queued: &mut Vec<Queued>, write: Queued) {
 /// Writes `queued`, in order, in `tx` (`records`: the entries of the
 /// records this process knows, see [`Store::records`]).
 fn apply(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     queued: &[Queued],
     records: &HashMap<String, EntryKey>,
 ) -> io::Result<()> {
@@ -1150,7 +1159,7 @@ impl Ledger {
     }
 
     /// Runs `write` in one transaction, after what is queued.
-    fn write<T>(&self, write: impl FnOnce(&Transaction<'_>) -> io::Result<T>) -> io::Result<T> {
+    fn write<T>(&self, write: impl FnOnce(&Connection) -> io::Result<T>) -> io::Result<T> {
         self.raw().write(write)
     }
 
@@ -1731,7 +1740,7 @@ impl Ledger {
             Checkpoint::Created { created, .. } => Some(created.media.mid.to_string()),
             _ => None,
         };
-        let save = |tx: &Transaction<'_>| {
+        let save = |tx: &Connection| {
             match point {
                 Checkpoint::Creating { request, at } => {
                     // Under the write lock: a worker whose claim was taken
@@ -3201,6 +3210,45 @@ mod tests {
             runs[4],
             (1u64 << 30) as f64 / 1e6 / runs[2]
         );
+    }
+
+    /// A write that fails is rolled back whole, with what was queued, and
+    /// the ledger takes the next one.
+    #[test]
+    fn a_failed_write_leaves_nothing_and_the_next_one_lands() {
+        let ledger = Ledger::in_memory().unwrap();
+        let file = |path: &str| Queued::File {
+            path: path.into(),
+            size: 1,
+            mtime_ns: 1,
+            sha256: "00".into(),
+        };
+        ledger.queue(file("/queued")).unwrap();
+        let failed = ledger.write(|tx| {
+            tx.execute(
+                "INSERT INTO files (path, size, mtime_ns, sha256) VALUES ('/mid', 1, 1, '00')",
+                [],
+            )
+            .map_err(db)?;
+            Err::<(), _>(io::Error::other("the disk is full"))
+        });
+        assert_eq!(failed.unwrap_err().to_string(), "the disk is full");
+        let files = |ledger: &Ledger| -> Vec<String> {
+            let store = ledger.raw();
+            let mut s = store
+                .prepare("SELECT path FROM files ORDER BY path")
+                .unwrap();
+            s.query_map([], |row| row.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert!(files(&ledger).is_empty(), "nothing of it is written");
+        assert!(ledger.raw().is_autocommit(), "no transaction is left open");
+        // The queue is still there, and written with the next write.
+        ledger.queue(file("/next")).unwrap();
+        ledger.flush().unwrap();
+        assert_eq!(files(&ledger), ["/next", "/queued"]);
     }
 
     /// A record's status seen and final record find its entry by its key
