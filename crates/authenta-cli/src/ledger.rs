@@ -1504,8 +1504,8 @@ impl Ledger {
                     // then, for a new file, its `Creating` state: two
                     // inserts, no reads.
                     let fresh = S::fresh();
-                    let claimed = fresh.is_some()
-                        && self.insert_claim(tx, key, lease_until, "ON CONFLICT DO NOTHING")? == 1;
+                    let claimed =
+                        fresh.is_some() && self.insert_claim(tx, key, lease_until, false)? == 1;
                     if claimed
                         && write_new_creating(tx, key, since, reserve).map_err(db)? == 1
                         && let Some(fresh) = fresh
@@ -1525,14 +1525,7 @@ impl Ledger {
                         if self.held_by_another(tx, key)? {
                             return Ok((Claim::Held, false));
                         }
-                        self.insert_claim(
-                            tx,
-                            key,
-                            lease_until,
-                            "ON CONFLICT DO UPDATE SET
-                           owner = excluded.owner, host = excluded.host, pid = excluded.pid,
-                           lease_until = excluded.lease_until",
-                        )?;
+                        self.insert_claim(tx, key, lease_until, true)?;
                     }
                     let ahead = resume.writes_ahead()
                         && write_creating(tx, key, &key.name, since, true).map_err(db)? == 1;
@@ -1543,21 +1536,31 @@ impl Ledger {
         Ok(claims.into_iter().unzip())
     }
 
-    /// Inserts this process's claim of `key` (`conflict`: what an existing
-    /// claim's row gets); how many rows it wrote.
+    /// Inserts this process's claim of `key` (`take_over`: over an
+    /// existing claim's row, else not at all); how many rows it wrote.
     fn insert_claim(
         &self,
         tx: &Connection,
         key: &EntryKey,
         lease_until: i64,
-        conflict: &str,
+        take_over: bool,
     ) -> io::Result<usize> {
-        let sql = format!(
-            "INSERT INTO claims (base_url, client_id, sha256, model, owner, host, pid,
-                                 lease_until)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) {conflict}"
-        );
-        tx.prepare_cached(&sql)
+        macro_rules! insert {
+            () => {
+                "INSERT INTO claims (base_url, client_id, sha256, model, owner, host, pid,
+                                     lease_until)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+            };
+        }
+        let sql = match take_over {
+            true => concat!(
+                insert!(),
+                "ON CONFLICT DO UPDATE SET owner = excluded.owner, host = excluded.host,
+                   pid = excluded.pid, lease_until = excluded.lease_until"
+            ),
+            false => concat!(insert!(), "ON CONFLICT DO NOTHING"),
+        };
+        tx.prepare_cached(sql)
             .and_then(|mut s| {
                 s.execute(
                     key.and(&[
@@ -1763,13 +1766,15 @@ impl Ledger {
                         Some(created.media.status.as_str()),
                     ];
                     self.reserve.saw(&values);
-                    update(
-                        tx,
-                        key,
-                        "mid = ?6, created_at = ?7, target = ?8, expires_at = ?9, \
-                         stage = 'created', status = ?10",
-                        &values.each_ref().map(|v| v as &dyn rusqlite::ToSql),
+                    let stamp = now();
+                    let mut params = key.and(&[&stamp]);
+                    params.extend(values.iter().map(|v| v as &dyn rusqlite::ToSql));
+                    tx.prepare_cached(
+                        "UPDATE entries SET updated_at = ?5, mid = ?6, created_at = ?7,
+                           target = ?8, expires_at = ?9, stage = 'created', status = ?10
+                         WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
                     )
+                    .and_then(|mut s| s.execute(params.as_slice()))
                 }
                 _ => Ok(0),
             }
@@ -2404,24 +2409,6 @@ type KeyColumns = (String, String, String, String);
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// `UPDATE`s the entry `key` with `set` (whose parameters are `?6` on,
-/// `values`), stamping it.
-fn update(
-    conn: &Connection,
-    key: &EntryKey,
-    set: &str,
-    values: &[&dyn rusqlite::ToSql],
-) -> rusqlite::Result<usize> {
-    let sql = format!(
-        "UPDATE entries SET {set}, updated_at = ?5
-         WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4"
-    );
-    let stamp = now();
-    let mut all = key.and(&[&stamp]);
-    all.extend_from_slice(values);
-    conn.prepare_cached(&sql)?.execute(all.as_slice())
 }
 
 /// The SHA-256 of a file's bytes, in hex.
