@@ -586,8 +586,9 @@ struct Store {
     queued: Vec<Queued>,
     /// When the oldest queued write was queued.
     since: Option<Instant>,
-    /// The entries of the records this process created or resumed, by
-    /// record id, until their final record is written: a status seen or
+    /// The entries of the records this process created, uploaded or took
+    /// over (at its claim), by record id, until their final record is
+    /// written: a status seen or
     /// a final record finds its row by the entry's key, and the ledger
     /// keeps no index of records (each new record's index entry was a
     /// page more in the transaction written before its upload).
@@ -2785,11 +2786,12 @@ mod tests {
             conn.pragma_update(None, "journal_mode", "WAL").unwrap();
             conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
             conn.pragma_update(None, "cache_size", -256).unwrap();
-            conn.execute_batch(
+            conn.execute_batch(&format!(
                 "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);
-                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
-                 INSERT INTO t SELECT i, printf('%800s', '') FROM n;",
-            )
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n
+                                         WHERE i < {SMALL_FILES})
+                 INSERT INTO t SELECT i, printf('%800s', '') FROM n;"
+            ))
             .unwrap();
             let value = "v".repeat(700);
             let started = thread_cpu_ns();
