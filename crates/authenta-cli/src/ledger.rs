@@ -49,6 +49,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use authenta_reqwest::proto::engine::jobs::{JobCheckpoint, JobCheckpointFn, JobStage};
 use authenta_reqwest::proto::engine::resume::JobResume;
+use authenta_reqwest::proto::options::Saved as Saving;
 use authenta_reqwest::proto::{
     UploadTarget, engine::resume::Resume, options::Checkpoint, options::CheckpointFn,
 };
@@ -1716,7 +1717,9 @@ impl Ledger {
     /// each point of its upload committed before the next request.
     pub fn checkpoint(&self, key: &EntryKey, identity: &Identity) -> CheckpointFn {
         let (ledger, key, identity) = (self.clone(), key.clone(), identity.clone());
-        Arc::new(move |point: Checkpoint<'_>| ledger.save(&key, &identity, point))
+        Arc::new(move |point: Checkpoint<'_>| {
+            ledger.save(&key, &identity, point).map(|()| Saving::Now)
+        })
     }
 
     fn save(&self, key: &EntryKey, identity: &Identity, point: Checkpoint<'_>) -> io::Result<()> {
@@ -2466,6 +2469,16 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
     builder.create(dir)
 }
 
+/// A checkpoint function whose points are each saved when it returns (it
+/// waits for a point saved later): what the tests call.
+#[cfg(test)]
+pub(crate) fn saving(save: CheckpointFn) -> impl Fn(Checkpoint<'_>) -> io::Result<()> {
+    move |point| match save(point)? {
+        Saving::Now => Ok(()),
+        Saving::Later(later) => authenta_reqwest::client::block_on(later),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2488,7 +2501,7 @@ mod tests {
         };
         let key = ledger.key(&account, &identity, &ModelType::Ac1);
         assert!(matches!(ledger.resume(&key, false).unwrap(), Resume::New));
-        let save = ledger.checkpoint(&key, &identity);
+        let save = saving(ledger.checkpoint(&key, &identity));
         let request = authenta_reqwest::types::CreateMediaRequest {
             name: "a.png".into(),
             content_type: "image/png".into(),
@@ -2660,9 +2673,9 @@ mod tests {
             request: &request,
             at: jiff::Timestamp::now(),
         };
-        let err = (b.checkpoint(&key, &identity))(creating()).unwrap_err();
+        let err = saving(b.checkpoint(&key, &identity))(creating()).unwrap_err();
         assert!(err.to_string().contains("took this file over"), "{err}");
-        (a.checkpoint(&key, &identity))(creating()).unwrap();
+        saving(a.checkpoint(&key, &identity))(creating()).unwrap();
         // Released: the other takes it, from the saved stage.
         a.release(&key).unwrap();
         assert!(matches!(
@@ -2716,7 +2729,7 @@ mod tests {
             size: 5,
             model_type: ModelType::Ac1,
         };
-        let save = a.checkpoint(&key, &identity);
+        let save = saving(a.checkpoint(&key, &identity));
         save(Checkpoint::Creating {
             request: &request,
             at: jiff::Timestamp::now(),
@@ -3055,7 +3068,7 @@ mod tests {
                     target,
                     ..
                 } = &answers[i];
-                let save = ledger.checkpoint(key, identity);
+                let save = saving(ledger.checkpoint(key, identity));
                 save(Checkpoint::Creating {
                     request,
                     at: jiff::Timestamp::now(),
@@ -3136,7 +3149,7 @@ mod tests {
                     seen,
                     done,
                 } = &answers[n * ahead + i];
-                let save = ledger.checkpoint(key, &identities[n * ahead + i]);
+                let save = saving(ledger.checkpoint(key, &identities[n * ahead + i]));
                 let at = jiff::Timestamp::now();
                 save(Checkpoint::Creating { request, at }).unwrap();
                 save(Checkpoint::Created { created, target }).unwrap();
@@ -3254,7 +3267,7 @@ mod tests {
             seen,
             done,
         } = small_file_answers(0).swap_remove(0);
-        let save = a.checkpoint(&key, &identity);
+        let save = saving(a.checkpoint(&key, &identity));
         save(Checkpoint::Creating {
             request: &request,
             at: jiff::Timestamp::now(),
@@ -3309,7 +3322,7 @@ mod tests {
     #[test]
     fn a_final_record_is_queued_then_written_and_others_read_it() {
         let (_dir, a, b, identity, key) = two_workers_claim_one_file();
-        let save = a.checkpoint(&key, &identity);
+        let save = saving(a.checkpoint(&key, &identity));
         let request = authenta_reqwest::types::CreateMediaRequest {
             name: "a.png".into(),
             content_type: "image/png".into(),

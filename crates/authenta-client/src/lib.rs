@@ -68,6 +68,7 @@ pub use bytes;
 pub use client::{Async, Backend, Blocking, Client, ClientBuilder, media_id};
 #[cfg(feature = "async")]
 pub use client::{JobStream, MediaStream};
+pub use driver::block_on;
 pub use env::config_from_env;
 pub use files::{inspect_path, job_upload, media_file};
 #[cfg(feature = "async")]

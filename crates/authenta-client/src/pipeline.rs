@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use authenta_proto::engine::BatchStop;
 use authenta_proto::engine::batch::BatchWait;
-use authenta_proto::engine::flows::{ListPages, Observer, save_checkpoint};
+use authenta_proto::engine::flows::{ListPages, Observer, checkpoint_failed, save_checkpoint};
 use authenta_proto::engine::job_batch::JobBatchWait;
 use authenta_proto::engine::jobs::{JobObserver, JobStarted};
 use authenta_proto::engine::resume::{
@@ -33,7 +33,7 @@ use authenta_proto::engine::{Action, Event, Flow, Inputs};
 use authenta_proto::types::{Job, JobId, Media, MediaId, SlotName, TaskType, Timestamp};
 use authenta_proto::{
     Error, JobOptions, PollPolicy, ProtocolError, UploadOptions, UploadTarget, error::Interrupted,
-    error::LocalIo, options::Checkpoint,
+    error::LocalIo, options::Checkpoint, options::Saved,
 };
 use futures_core::Stream;
 use futures_util::future::{Either, select};
@@ -691,7 +691,11 @@ impl<T: AsyncHttpClient + 'static, R: AsyncRuntime + 'static> Client<Async<T, R>
             AfterCreated::Wait { created_at } => created_at,
         };
         let checkpoint = options.checkpoint.as_ref();
-        save_checkpoint(checkpoint, Checkpoint::Uploaded { mid: &mid }, Some(&mid))?;
+        if let Saved::Later(save) =
+            save_checkpoint(checkpoint, Checkpoint::Uploaded { mid: &mid }, Some(&mid))?
+        {
+            save.await.map_err(|e| checkpoint_failed(e, Some(&mid)))?;
+        }
         Ok(Some(Started::Waiting(
             mid,
             (created_at.or(Some(read_at)), false),

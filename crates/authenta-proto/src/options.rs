@@ -103,8 +103,56 @@ pub enum Checkpoint<'a> {
     },
 }
 
-/// Saves an upload's [`Checkpoint`]s; an error stops the upload.
-pub type CheckpointFn = Arc<dyn Fn(Checkpoint<'_>) -> std::io::Result<()> + Send + Sync>;
+/// Saves an upload's [`Checkpoint`]s: says whether each is saved already
+/// or will be ([`Saved`]); an error stops the upload.
+pub type CheckpointFn = Arc<dyn Fn(Checkpoint<'_>) -> std::io::Result<Saved> + Send + Sync>;
+
+/// The rest of a save that ends later ([`Saved::Later`]).
+pub type SaveFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>>;
+
+/// What a [`CheckpointFn`] did with a point.
+///
+/// ```
+/// use std::sync::Arc;
+/// use authenta_proto::options::{CheckpointFn, Saved};
+///
+/// // Saved at once (a file written and flushed, say).
+/// let now: CheckpointFn = Arc::new(|_point| Ok(Saved::Now));
+/// // Saved with other uploads' points, in one transaction, a little later:
+/// // the upload waits for it before the request that depends on the point.
+/// let later: CheckpointFn = Arc::new(|_point| Ok(Saved::later(async { Ok(()) })));
+/// ```
+#[must_use = "a point saved later is saved only once its future ends"]
+pub enum Saved {
+    /// The point is saved.
+    Now,
+    /// The point is saved once this future ends with `Ok` (an `Err` stops
+    /// the upload, as a failed save does). A saver that writes several
+    /// uploads' points together returns it; the upload waits for it
+    /// before the request that depends on the point, without holding a
+    /// thread where its driver can (the flow's
+    /// [`Action::Await`](crate::engine::Action::Await)).
+    Later(SaveFuture),
+}
+
+impl Saved {
+    /// A save that ends with `save`.
+    pub fn later(
+        save: impl std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+    ) -> Self {
+        Saved::Later(Box::pin(save))
+    }
+}
+
+impl std::fmt::Debug for Saved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Saved::Now => "Saved::Now",
+            Saved::Later(_) => "Saved::Later(..)",
+        })
+    }
+}
 
 /// The choices for one upload: the model, and optionally the content type,
 /// the record's name and a progress callback.
@@ -164,13 +212,18 @@ impl UploadOptions {
     }
 
     /// Calls `checkpoint` at each [`Checkpoint`] of the upload, before the
-    /// request that depends on it; an error it returns stops the upload
-    /// (a [`LocalIo::Checkpoint`](crate::LocalIo::Checkpoint) failure).
+    /// request that depends on it, each point saved when it returns; an
+    /// error it returns stops the upload (a
+    /// [`LocalIo::Checkpoint`](crate::LocalIo::Checkpoint) failure). (A
+    /// saver whose points are saved later sets
+    /// [`UploadOptions::checkpoint`], a [`CheckpointFn`].)
     pub fn on_checkpoint(
         mut self,
         checkpoint: impl Fn(Checkpoint<'_>) -> std::io::Result<()> + Send + Sync + 'static,
     ) -> Self {
-        self.checkpoint = Some(Arc::new(checkpoint));
+        self.checkpoint = Some(Arc::new(move |point| {
+            checkpoint(point).map(|()| Saved::Now)
+        }));
         self
     }
 

@@ -109,6 +109,7 @@ mod tests {
 
     use super::*;
     use crate::ledger::Claim;
+    use crate::ledger::saving;
     use crate::ledger::tests::two_workers_claim_one_file;
 
     fn not_found(mid: Option<&str>) -> Error {
@@ -184,7 +185,7 @@ mod tests {
         // `a` holds the entry and saves its upload; `b` then asks.
         let upload = |a: &Ledger| {
             assert!(matches!(a.claim(&key, false).unwrap(), Claim::Mine(_)));
-            (a.checkpoint(&key, &identity))(Checkpoint::Uploaded { mid: &mid }).unwrap();
+            saving(a.checkpoint(&key, &identity))(Checkpoint::Uploaded { mid: &mid }).unwrap();
             assert!(matches!(b.claim(&key, false).unwrap(), Claim::Held));
         };
         // Failed otherwise: released, its stage kept.

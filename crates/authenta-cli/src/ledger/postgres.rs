@@ -22,10 +22,10 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Wake};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
+use authenta_reqwest::client::block_on;
 use futures_util::future::join_all;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -1412,30 +1412,6 @@ fn connect(
     }
 }
 
-/// Runs `future` to its end on this thread (tokio-postgres's client
-/// futures only talk to the connection's thread: no runtime needed here,
-/// so the batch's runtime threads can call the ledger as they do SQLite).
-fn block_on<F: Future>(future: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-        fn wake_by_ref(self: &Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Arc::new(Unpark(std::thread::current())).into();
-    let mut context = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-        std::thread::park();
-    }
-}
-
 #[cfg(test)]
 #[path = "../../tests/common/postgres.rs"]
 #[allow(dead_code, missing_docs)]
@@ -1444,6 +1420,7 @@ pub(super) mod cluster;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::saving;
     use crate::ledger::{Account, Ledger};
     use authenta_reqwest::types::ModelType;
 
@@ -1674,9 +1651,9 @@ mod tests {
             request: &request,
             at: jiff::Timestamp::now(),
         };
-        let err = (b.checkpoint(&key, &identity))(creating()).unwrap_err();
+        let err = saving(b.checkpoint(&key, &identity))(creating()).unwrap_err();
         assert!(err.to_string().contains("took this file over"), "{err}");
-        (a.checkpoint(&key, &identity))(creating()).unwrap();
+        saving(a.checkpoint(&key, &identity))(creating()).unwrap();
         // Released: the other takes it, from the saved stage.
         a.release(&key).unwrap();
         assert!(matches!(
@@ -1698,7 +1675,7 @@ mod tests {
             gone.wait().unwrap();
             server.sql("claims", &format!("UPDATE authenta.claims SET pid = {pid}"));
             assert!(matches!(b.claim(&key, false).unwrap(), Claim::Mine(_)));
-            (b.checkpoint(&key, &identity))(creating()).unwrap();
+            saving(b.checkpoint(&key, &identity))(creating()).unwrap();
         }
         b.release_all().unwrap();
         assert_eq!(

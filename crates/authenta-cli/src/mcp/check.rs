@@ -8,7 +8,9 @@ use std::time::Duration;
 use authenta_reqwest::client::driver::nonblocking;
 use authenta_reqwest::client::{AsyncDownloadSink, BatchEvent, BatchItem, BatchSettings};
 use authenta_reqwest::proto::engine::flows::{Download, Observer};
-use authenta_reqwest::proto::{engine::resume::Resume, options::Checkpoint, options::CheckpointFn};
+use authenta_reqwest::proto::{
+    engine::resume::Resume, options::Checkpoint, options::CheckpointFn, options::Saved,
+};
 use authenta_reqwest::types::{ListQuery, Media, MediaId, MediaStatus, ModelType, ResultDocument};
 use authenta_reqwest::{Error, ErrorClass, PollPolicy, UploadOptions};
 use base64::Engine as _;
@@ -261,7 +263,7 @@ async fn run_item(inner: &Inner, item: &Item, deadline: Instant, progress: &Prog
             file.verify()?;
             match &saving {
                 Some(save) => save(point),
-                None => Ok(()),
+                None => Ok(Saved::Now),
             }
         })
     };

@@ -2,7 +2,8 @@
 //! [`Flow`](crate::proto::engine::Flow) of `authenta-proto` over an HTTP
 //! client and a runtime ([`blocking::run`], [`nonblocking::run`]). A loop
 //! only does what the flow's [`Action`](crate::proto::engine::Action) says (send, upload, download,
-//! commit, abandon, sleep, ask the credentials' provider) and feeds back
+//! commit, abandon, sleep, ask the credentials' provider, wait for a
+//! checkpoint's save) and feeds back
 //! what happened as an [`Event`](crate::proto::engine::Event); it decides nothing.
 
 use std::io;
@@ -37,6 +38,37 @@ impl<S: ?Sized, K: ?Sized> Default for Io<'_, S, K> {
 /// not given.
 pub(crate) fn missing(what: &str) -> io::Error {
     io::Error::other(format!("the flow needs an {what} and none was given"))
+}
+
+/// Runs `future` to its end on this thread, parking it between polls (no
+/// async runtime needed): what the blocking driver does with a checkpoint
+/// saved later ([`Action::Await`](crate::proto::engine::Action::Await)), and
+/// what a blocking caller of a [`Saved::Later`](crate::proto::options::Saved)
+/// save can use.
+///
+/// ```
+/// assert_eq!(authenta_client::block_on(async { 6 * 7 }), 42);
+/// ```
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
+    }
 }
 
 /// A sink that counts the bytes it takes (since its last restart).
@@ -176,12 +208,16 @@ macro_rules! drive {
                 Action::Refresh(refresh) => {
                     Event::Credentials($aw!($runtime.unblock(Box::new(move || refresh.run()))))
                 }
+                Action::Await(save) => Event::Saved($aw!(@save save.into_future())),
             };
         }
     }};
 }
 
 macro_rules! now {
+    (@save $e:expr) => {
+        $crate::driver::block_on($e)
+    };
     (in $span:expr; $e:expr) => {{
         let span = &$span;
         let _entered = span.enter();
@@ -194,6 +230,9 @@ macro_rules! now {
 
 #[cfg(feature = "async")]
 macro_rules! later {
+    (@save $e:expr) => {
+        $e.await
+    };
     (in $span:expr; $e:expr) => {
         tracing::Instrument::instrument($e, $span.clone()).await
     };

@@ -21,14 +21,14 @@ use http::HeaderValue;
 use http::header::USER_AGENT;
 
 use super::{
-    Action, Attempts, Event, Flow, Inputs, Step, WaitStep, Waiter, Written, check_size,
-    inconsistent_page, length_rule, unexpected,
+    Action, Attempts, Event, Flow, Inputs, PendingSave, Step, WaitStep, Waiter, Written,
+    check_size, inconsistent_page, length_rule, unexpected,
 };
 use crate::config::Config;
 use crate::credentials::{Credentials, KeyGeneration};
 use crate::error::{Error, LocalIo, ProtocolError, ValidationError};
 use crate::ops::{ApiRequest, CreateMedia, GetMedia, ListMedia};
-use crate::options::{Checkpoint, CheckpointFn};
+use crate::options::{Checkpoint, CheckpointFn, Saved};
 use crate::paginate::ListCursor;
 use crate::poll::PollPolicy;
 use crate::response::{UploadReceipt, read_artifact_response};
@@ -403,6 +403,16 @@ enum UploadState {
     Start,
     Create(Call<CreateMedia>, CreateMediaRequest),
     Put(UploadTo, Box<CreatedMedia>),
+    /// A checkpoint is being saved ([`Saved::Later`]): then `then` (`mid`:
+    /// the record, if created, for the error of a failed save).
+    Saving {
+        then: Box<UploadState>,
+        mid: Option<MediaId>,
+    },
+    /// Uploaded, its last checkpoint saved.
+    Done(Box<Uploaded>),
+    /// Finished (a bug of the driver steps it again).
+    Over,
 }
 
 /// Creates the record of a checked file and uploads it: the model and the
@@ -458,8 +468,33 @@ impl Upload {
     }
 
     /// Saves `point` with the caller's checkpoint, if any.
-    fn save(&self, point: Checkpoint<'_>, mid: Option<&MediaId>) -> Result<(), Error> {
+    fn save(&self, point: Checkpoint<'_>, mid: Option<&MediaId>) -> Result<Saved, Error> {
         save_checkpoint(self.checkpoint.as_ref(), point, mid)
+    }
+
+    /// Goes on to `then` once a checkpoint is `saved`: at once when it is,
+    /// after an [`Action::Await`] when it is saved later (`mid`: the
+    /// record, if created); the action to take first, if any.
+    fn went_on(
+        &mut self,
+        saved: Result<Saved, Error>,
+        mid: Option<&MediaId>,
+        then: UploadState,
+    ) -> Option<Action<Uploaded>> {
+        match saved {
+            Err(e) => Some(Action::Finish(Err(e))),
+            Ok(Saved::Now) => {
+                self.state = then;
+                None
+            }
+            Ok(Saved::Later(save)) => {
+                self.state = UploadState::Saving {
+                    then: Box::new(then),
+                    mid: mid.cloned(),
+                };
+                Some(Action::Await(PendingSave::new(save)))
+            }
+        }
     }
 
     fn begin(&mut self) -> Result<(Call<CreateMedia>, CreateMediaRequest), Error> {
@@ -490,10 +525,11 @@ impl Flow for Upload {
                             request: &request,
                             at,
                         };
-                        if let Err(e) = self.save(point, None) {
-                            return Action::Finish(Err(e));
+                        let saved = self.save(point, None);
+                        let then = UploadState::Create(call, request);
+                        if let Some(action) = self.went_on(saved, None, then) {
+                            return action;
                         }
-                        self.state = UploadState::Create(call, request);
                     }
                     Err(e) => return Action::Finish(Err(e)),
                 },
@@ -515,12 +551,14 @@ impl Flow for Upload {
                             created: &created,
                             target: &target,
                         };
-                        if let Err(e) = self.save(point, Some(&created.media.mid)) {
-                            return Action::Finish(Err(e));
-                        }
+                        let mid = created.media.mid.clone();
+                        let saved = self.save(point, Some(&mid));
                         let put =
                             UploadTo::new(target, self.source.clone(), &self.config, self.retry);
-                        self.state = UploadState::Put(put, Box::new(created));
+                        let then = UploadState::Put(put, Box::new(created));
+                        if let Some(action) = self.went_on(saved, Some(&mid), then) {
+                            return action;
+                        }
                         event = Event::Ready;
                     }
                 },
@@ -530,36 +568,74 @@ impl Flow for Upload {
                         Err(Err(e)) => return Action::Finish(Err(e)),
                         Err(Ok(receipt)) => receipt,
                     };
-                    let mid = &created.media.mid;
-                    let point = Checkpoint::Uploaded { mid };
-                    let saved = save_checkpoint(self.checkpoint.as_ref(), point, Some(mid));
-                    return Action::Finish(saved.map(|()| Uploaded {
+                    let uploaded = Uploaded {
                         created: (**created).clone(),
                         target: put.target.clone(),
                         receipt,
-                    }));
+                    };
+                    let mid = uploaded.created.media.mid.clone();
+                    let saved = self.save(Checkpoint::Uploaded { mid: &mid }, Some(&mid));
+                    let then = UploadState::Done(Box::new(uploaded));
+                    if let Some(action) = self.went_on(saved, Some(&mid), then) {
+                        return action;
+                    }
+                    event = Event::Ready;
                 }
+                UploadState::Saving { .. } => {
+                    let UploadState::Saving { then, mid } =
+                        std::mem::replace(&mut self.state, UploadState::Over)
+                    else {
+                        unreachable!()
+                    };
+                    match event {
+                        Event::Saved(Ok(())) => {
+                            self.state = *then;
+                            event = Event::Ready;
+                        }
+                        Event::Saved(Err(error)) => {
+                            return Action::Finish(Err(checkpoint_failed(error, mid.as_ref())));
+                        }
+                        other => panic!("an upload awaiting its checkpoint was fed {other:?}"),
+                    }
+                }
+                UploadState::Done(_) => {
+                    let UploadState::Done(uploaded) =
+                        std::mem::replace(&mut self.state, UploadState::Over)
+                    else {
+                        unreachable!()
+                    };
+                    return Action::Finish(Ok(*uploaded));
+                }
+                UploadState::Over => panic!("an upload was stepped after it finished"),
             }
         }
     }
 }
 
 /// Saves `point` with `checkpoint`, if any: a failure is local I/O (a
-/// [`Error::Io`] naming the record). Flows and the batch pipeline call it.
+/// [`Error::Io`] naming the record, [`checkpoint_failed`]); a save that ends
+/// later is to be waited for before the request that depends on it. Flows
+/// and the batch pipeline call it.
 pub fn save_checkpoint(
     checkpoint: Option<&CheckpointFn>,
     point: Checkpoint<'_>,
     mid: Option<&MediaId>,
-) -> Result<(), Error> {
+) -> Result<Saved, Error> {
     let Some(checkpoint) = checkpoint else {
-        return Ok(());
+        return Ok(Saved::Now);
     };
-    checkpoint(point).map_err(|error| Error::Io {
+    checkpoint(point).map_err(|error| checkpoint_failed(error, mid))
+}
+
+/// The error of a checkpoint's save that failed (at once, or later): local
+/// I/O, naming the record `mid` if it was created.
+pub fn checkpoint_failed(error: std::io::Error, mid: Option<&MediaId>) -> Error {
+    Error::Io {
         error,
         during: LocalIo::Checkpoint,
         context: "saving the upload's progress".to_owned(),
         mid: mid.cloned(),
-    })
+    }
 }
 
 /// Sees each polled record (to draw its status, say).
@@ -1098,6 +1174,98 @@ mod tests {
             reopenable,
             name: "a.png".into(),
         }
+    }
+
+    /// An upload of the sample PNG whose checkpoint records each point and
+    /// saves a `Created` state later with `later`'s outcome.
+    fn upload_saving_later(
+        later: fn() -> std::io::Result<()>,
+    ) -> (Upload, Arc<std::sync::Mutex<Vec<&'static str>>>) {
+        const PNG: &[u8] = include_bytes!("../../../../samples/test-pattern.png");
+        let file = MediaFile::from_reader("a.png", std::io::Cursor::new(PNG), None).unwrap();
+        let points = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = points.clone();
+        let checkpoint: CheckpointFn = Arc::new(move |point| {
+            let (name, saved) = match point {
+                Checkpoint::Creating { .. } => ("creating", Saved::Now),
+                Checkpoint::Created { .. } => ("created", Saved::later(async move { later() })),
+                Checkpoint::Uploaded { .. } => ("uploaded", Saved::Now),
+            };
+            seen.lock().unwrap().push(name);
+            Ok(saved)
+        });
+        let len = PNG.len() as u64;
+        let upload = Upload::new(
+            file,
+            ModelType::Ac1,
+            source(len, true),
+            config(),
+            RetryPolicy::default(),
+        )
+        .checkpointed(Some(checkpoint));
+        (upload, points)
+    }
+
+    fn created_answer() -> Event {
+        let body = MEDIA.replace(
+            '}',
+            r#","uploadUrl":"https://s3.example/x?X-Amz-Signature=ab%2Bc","expiresIn":900}"#,
+        );
+        Event::Response(json(200, &body))
+    }
+
+    #[test]
+    fn a_checkpoint_saved_later_is_awaited_before_the_upload_it_guards() {
+        let (mut upload, points) = upload_saving_later(|| Ok(()));
+        assert!(
+            matches!(upload.step(Event::Ready, at(0)), Action::Send(r) if r.method() == "POST")
+        );
+        // The record exists: its state is being saved, and no byte goes
+        // out before it is.
+        let Action::Await(save) = upload.step(created_answer(), at(0)) else {
+            panic!("the Created state is awaited first")
+        };
+        assert_eq!(*points.lock().unwrap(), ["creating", "created"]);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let std::task::Poll::Ready(saved) = save.into_future().as_mut().poll(&mut cx) else {
+            panic!("an `async` block that returns at once is ready")
+        };
+        let Action::Upload { len, .. } = upload.step(Event::Saved(saved), at(0)) else {
+            panic!("then the PUT")
+        };
+        assert!(len > 0);
+        let stored = Response::builder()
+            .status(200)
+            .header("etag", "\"e\"")
+            .body(Vec::new())
+            .unwrap();
+        let Action::Finish(Ok(uploaded)) = upload.step(Event::Response(stored), at(0)) else {
+            panic!("uploaded")
+        };
+        assert_eq!(
+            uploaded.created.media.mid.as_str(),
+            "692f406f9f68d4b70080bb80"
+        );
+        assert_eq!(*points.lock().unwrap(), ["creating", "created", "uploaded"]);
+    }
+
+    #[test]
+    fn a_checkpoint_whose_later_save_fails_stops_the_upload_naming_its_record() {
+        let (mut upload, _) = upload_saving_later(|| Err(std::io::Error::other("disk full")));
+        let _ = upload.step(Event::Ready, at(0));
+        let Action::Await(_) = upload.step(created_answer(), at(0)) else {
+            panic!("the Created state is awaited first")
+        };
+        let failed = Event::Saved(Err(std::io::Error::other("disk full")));
+        let Action::Finish(Err(failure)) = upload.step(failed, at(0)) else {
+            panic!("a failed save stops the upload before its PUT")
+        };
+        assert!(matches!(
+            &failure,
+            Error::Io { during: LocalIo::Checkpoint, mid: Some(mid), .. }
+                if mid.as_str() == "692f406f9f68d4b70080bb80"
+        ));
+        assert!(failure.to_string().contains("disk full"), "{failure}");
     }
 
     #[test]

@@ -101,8 +101,34 @@ pub enum Action<T> {
     /// ([`Refresh::run`], off the async runtime's threads: it may read a
     /// file or run a command). Then feed [`Event::Credentials`].
     Refresh(Refresh),
+    /// Wait for a checkpoint's save that ends later (a
+    /// [`Saved::Later`](crate::options::Saved::Later)), without blocking a
+    /// thread where the driver can. Then feed [`Event::Saved`].
+    Await(PendingSave),
     /// The flow is over.
     Finish(Result<T, Error>),
+}
+
+/// A checkpoint's save in flight, for the driver to wait for
+/// ([`Action::Await`]).
+pub struct PendingSave(crate::options::SaveFuture);
+
+impl PendingSave {
+    /// The save's future.
+    pub fn new(save: crate::options::SaveFuture) -> Self {
+        PendingSave(save)
+    }
+
+    /// The future to wait for: its output is [`Event::Saved`]'s.
+    pub fn into_future(self) -> crate::options::SaveFuture {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for PendingSave {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingSave(..)")
+    }
 }
 
 impl<T> Action<T> {
@@ -119,6 +145,7 @@ impl<T> Action<T> {
             Action::Abandon => Action::Abandon,
             Action::Sleep(delay) => Action::Sleep(delay),
             Action::Refresh(refresh) => Action::Refresh(refresh),
+            Action::Await(save) => Action::Await(save),
         })
     }
 }
@@ -146,6 +173,8 @@ pub enum Event {
     Sink(io::Error),
     /// What the provider gave, after an [`Action::Refresh`].
     Credentials(Result<Credentials, CredentialError>),
+    /// How the save ended, after an [`Action::Await`].
+    Saved(io::Result<()>),
 }
 
 impl Event {
