@@ -388,6 +388,98 @@ fn create_upload_wait_in_both_modes() {
     }
 }
 
+/// A save that another thread ends, running `work` (a checkpoint saved
+/// later, as a ledger that groups its writes does).
+struct OnThread(Arc<Mutex<(Option<io::Result<()>>, Option<Waker>)>>);
+
+fn on_thread(work: impl FnOnce() -> io::Result<()> + Send + 'static) -> OnThread {
+    let shared: Arc<Mutex<(Option<io::Result<()>>, Option<Waker>)>> = Arc::default();
+    let ends = shared.clone();
+    std::thread::spawn(move || {
+        let result = work();
+        let mut ends = ends.lock().unwrap();
+        ends.0 = Some(result);
+        if let Some(waker) = ends.1.take() {
+            waker.wake();
+        }
+    });
+    OnThread(shared)
+}
+
+impl Future for OnThread {
+    type Output = io::Result<()>;
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut shared = self.0.lock().unwrap();
+        match shared.0.take() {
+            Some(result) => Poll::Ready(result),
+            None => {
+                shared.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+#[test]
+fn a_checkpoint_saved_later_holds_the_upload_until_it_is_saved_in_both_modes() {
+    use authenta_client::proto::options::{Checkpoint, CheckpointFn, Saved};
+    let methods = |server: &Server| -> Vec<String> {
+        let state = server.0.lock().unwrap();
+        state.requests.iter().map(|r| r.0.to_string()).collect()
+    };
+    for mode in MODES {
+        let server = Server::default();
+        let clock = FakeClock::new();
+        let c = client(&server, &clock);
+        // What the server had seen when the `Created` state was saved.
+        let at_save: Arc<Mutex<Option<Vec<String>>>> = Arc::default();
+        let (seen, watched) = (at_save.clone(), server.clone());
+        let checkpoint: CheckpointFn = Arc::new(move |point| {
+            Ok(match point {
+                Checkpoint::Created { .. } => {
+                    let (seen, watched) = (seen.clone(), watched.clone());
+                    Saved::later(on_thread(move || {
+                        *seen.lock().unwrap() = Some(methods(&watched));
+                        Ok(())
+                    }))
+                }
+                _ => Saved::Now,
+            })
+        });
+        let mut upload = c
+            .upload_flow(png(), ModelType::Ac1, memory(true))
+            .checkpointed(Some(checkpoint));
+        run(mode, &server, &clock, &mut upload, Io::source(PNG, true)).unwrap();
+        assert_eq!(
+            *at_save.lock().unwrap(),
+            Some(vec!["POST".to_owned()]),
+            "{mode:?}"
+        );
+        assert_eq!(methods(&server), ["POST", "PUT"], "{mode:?}");
+
+        // A save that fails later: no byte goes out, the error names it.
+        let server = Server::default();
+        let c = client(&server, &clock);
+        let checkpoint: CheckpointFn = Arc::new(|point| {
+            Ok(match point {
+                Checkpoint::Created { .. } => {
+                    Saved::later(on_thread(|| Err(io::Error::other("the disk is full"))))
+                }
+                _ => Saved::Now,
+            })
+        });
+        let mut upload = c
+            .upload_flow(png(), ModelType::Ac1, memory(true))
+            .checkpointed(Some(checkpoint));
+        let err = run(mode, &server, &clock, &mut upload, Io::source(PNG, true)).unwrap_err();
+        assert!(
+            err.to_string().contains("the disk is full"),
+            "{mode:?}: {err}"
+        );
+        assert_eq!(methods(&server), ["POST"], "{mode:?}");
+    }
+}
+
 #[test]
 fn a_get_is_retried_but_a_create_is_not() {
     for mode in MODES {
