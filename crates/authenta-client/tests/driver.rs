@@ -390,10 +390,13 @@ fn create_upload_wait_in_both_modes() {
 
 /// A save that another thread ends, running `work` (a checkpoint saved
 /// later, as a ledger that groups its writes does).
-struct OnThread(Arc<Mutex<(Option<io::Result<()>>, Option<Waker>)>>);
+struct OnThread(Arc<Mutex<Ending>>);
+
+/// How the save ended, if it did, and who waits for it.
+type Ending = (Option<io::Result<()>>, Option<Waker>);
 
 fn on_thread(work: impl FnOnce() -> io::Result<()> + Send + 'static) -> OnThread {
-    let shared: Arc<Mutex<(Option<io::Result<()>>, Option<Waker>)>> = Arc::default();
+    let shared: Arc<Mutex<Ending>> = Arc::default();
     let ends = shared.clone();
     std::thread::spawn(move || {
         let result = work();
