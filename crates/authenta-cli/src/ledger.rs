@@ -38,13 +38,16 @@
 //! read back as proto's [`JobResume`]; they are claimed as records' are
 //! (the claim's `model` is the entry's `job:` task key).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
+use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Once, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Once, OnceLock, Weak};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use authenta_reqwest::proto::engine::jobs::{JobCheckpoint, JobCheckpointFn, JobStage};
@@ -53,7 +56,7 @@ use authenta_reqwest::proto::options::Saved as Saving;
 use authenta_reqwest::proto::{
     UploadTarget, engine::resume::Resume, options::Checkpoint, options::CheckpointFn,
 };
-use authenta_reqwest::types::{Job, Media, MediaId, ModelType, TaskType};
+use authenta_reqwest::types::{CreatedMedia, Job, Media, MediaId, ModelType, TaskType};
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -85,6 +88,9 @@ const LEASE: Duration = Duration::from_secs(30);
 const QUEUE_LEN: usize = 64;
 /// ... or the oldest has waited this long.
 const QUEUE_AGE: Duration = Duration::from_millis(100);
+/// An upload's `Created` state waits at most this long for the creates in
+/// flight beside it, to be written with theirs (see [`Ledger::save`]).
+const CREATED_WAIT: Duration = Duration::from_millis(1);
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS files (
@@ -529,6 +535,9 @@ pub struct Ledger {
     renewing: Arc<Once>,
     held: HeldClaims,
     reserve: Arc<Reserve>,
+    /// The thread that writes `Created` states no create in flight ends up
+    /// writing (started with the first such state).
+    grouping: Arc<OnceLock<Option<std::thread::Thread>>>,
 }
 
 /// The room a new entry's row keeps for its `Created` state.
@@ -594,6 +603,30 @@ struct Store {
     /// keeps no index of records (each new record's index entry was a
     /// page more in the transaction written before its upload).
     records: HashMap<String, EntryKey>,
+    /// The `Created` states of uploads whose bytes wait for their write
+    /// (see [`Ledger::save_created`]), written first by the next
+    /// transaction.
+    created: Vec<(EntryKey, CreatedState)>,
+    /// How many times `created` was written: a state added while this
+    /// was `n` is saved once it is past `n`.
+    written: u64,
+    /// The last write of `created` that failed: at which count, and why.
+    failed: Option<(u64, String)>,
+    /// The uploads waiting for `created`'s write.
+    waiting: Vec<Waker>,
+    /// The entries whose create is in flight: `Creating` saved, no
+    /// `Created` state yet.
+    creating: HashSet<EntryKey>,
+    /// When the first of `created` began to wait.
+    created_since: Option<Instant>,
+}
+
+impl Drop for Store {
+    /// The `Created` states still waiting are written (their records
+    /// exist), as well as they can be.
+    fn drop(&mut self) {
+        let _ = self.write_created();
+    }
 }
 
 impl std::ops::Deref for Store {
@@ -642,6 +675,68 @@ pub(crate) enum Queued {
     },
 }
 
+/// A `Created` state's columns, as written.
+pub(crate) struct CreatedState {
+    stamp: String,
+    mid: String,
+    created_at: String,
+    target: String,
+    expires_at: Option<String>,
+    status: String,
+}
+
+impl CreatedState {
+    fn of(created: &CreatedMedia, target: &UploadTarget) -> io::Result<CreatedState> {
+        Ok(CreatedState {
+            stamp: now(),
+            mid: created.media.mid.to_string(),
+            created_at: created.media.created_at.to_string(),
+            target: serde_json::to_string(target).map_err(io::Error::other)?,
+            expires_at: target.expires_at.map(|t| t.to_string()),
+            status: created.media.status.to_string(),
+        })
+    }
+
+    /// The values of `mid`, `created_at`, `target`, `expires_at` and
+    /// `status`.
+    fn values(&self) -> [Option<&str>; 5] {
+        [
+            Some(self.mid.as_str()),
+            Some(self.created_at.as_str()),
+            Some(self.target.as_str()),
+            self.expires_at.as_deref(),
+            Some(self.status.as_str()),
+        ]
+    }
+}
+
+/// An upload's wait for the write of its `Created` state, queued while
+/// the queue had been written `at` times ([`Ledger::save_created`]).
+struct Written {
+    store: Arc<Mutex<Store>>,
+    at: u64,
+}
+
+impl Future for Written {
+    type Output = io::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut store = lock(&self.store);
+        if store.written > self.at {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some((at, why)) = &store.failed
+            && *at == self.at
+        {
+            return Poll::Ready(Err(io::Error::other(format!(
+                "cannot write the record's upload URL to the ledger before its upload: {why}"
+            ))));
+        }
+        store.waiting.push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
 impl Store {
     /// Runs `write` in one transaction (`IMMEDIATE`: the write lock from
     /// its start) after the queued writes.
@@ -649,9 +744,10 @@ impl Store {
         self.transaction(true, write)
     }
 
-    /// Runs `write` in one `IMMEDIATE` transaction, after the queued writes
-    /// when `with_queue` (then no longer queued); rolled back if anything
-    /// fails. Its `BEGIN` and `COMMIT` stay prepared, as the batch's other
+    /// Runs `write` in one `IMMEDIATE` transaction, after the `Created`
+    /// states waiting for a write, and after the queued writes when
+    /// `with_queue` (then no longer queued); rolled back if anything fails.
+    /// Its `BEGIN` and `COMMIT` stay prepared, as the batch's other
     /// statements (rusqlite's `Transaction` parses them each time).
     fn transaction<T>(
         &mut self,
@@ -662,6 +758,9 @@ impl Store {
         let run = |sql| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
         run("BEGIN IMMEDIATE").map_err(db)?;
         let done = (|| -> io::Result<T> {
+            for (key, state) in &self.created {
+                write_created(conn, key, state).map_err(db)?;
+            }
             if with_queue {
                 apply(conn, &self.queued, &self.records)?;
             }
@@ -673,7 +772,24 @@ impl Store {
             // What failed is the error to tell.
             let _ = run("ROLLBACK");
         }
-        let value = done?;
+        let value = match done {
+            Ok(value) => value,
+            Err(e) => {
+                if !self.created.is_empty() {
+                    // The uploads waiting for this write stop (their
+                    // states wait for the next one).
+                    self.failed = Some((self.written, e.to_string()));
+                    self.waiting.drain(..).for_each(Waker::wake);
+                }
+                return Err(e);
+            }
+        };
+        if !self.created.is_empty() {
+            self.created.clear();
+            self.created_since = None;
+            self.written += 1;
+            self.waiting.drain(..).for_each(Waker::wake);
+        }
         if with_queue {
             for write in self.queued.drain(..) {
                 if let Queued::Finished { mid, .. } = write {
@@ -685,23 +801,17 @@ impl Store {
         Ok(value)
     }
 
-    /// Runs `write`, a write of the entry `key`, in a transaction of its
-    /// own, leaving what is queued for a later one (a queued write's loss
-    /// costs no record), unless the queue holds an upload of `key`, which
-    /// must not land after it. (As PostgreSQL's unguarded checkpoints.)
-    fn write_alone<T>(
-        &mut self,
-        key: &EntryKey,
-        write: impl FnOnce(&Connection) -> io::Result<T>,
-    ) -> io::Result<T> {
-        let upload_queued = (self.queued.iter())
-            .any(|q| matches!(q, Queued::Uploaded { key: queued, .. } if queued == key));
-        self.transaction(upload_queued, write)
+    /// Writes the `Created` states waiting for a write, if any, alone.
+    fn write_created(&mut self) -> io::Result<()> {
+        match self.created.is_empty() {
+            true => Ok(()),
+            false => self.transaction(false, |_| Ok(())),
+        }
     }
 
-    /// Writes what is queued, if anything.
+    /// Writes what is queued and the `Created` states waiting, if any.
     fn flush(&mut self) -> io::Result<()> {
-        match self.queued.is_empty() {
+        match self.queued.is_empty() && self.created.is_empty() {
             true => Ok(()),
             false => self.write(|_| Ok(())),
         }
@@ -716,6 +826,19 @@ fn push(queued: &mut Vec<Queued>, write: Queued) {
         queued.retain(|q| !matches!(q, Queued::Seen { mid: seen, .. } if seen == mid));
     }
     queued.push(write);
+}
+
+/// Writes the `Created` state of the entry `key` in `tx`.
+fn write_created(tx: &Connection, key: &EntryKey, state: &CreatedState) -> rusqlite::Result<usize> {
+    let values = state.values();
+    let mut params = key.and(&[&state.stamp]);
+    params.extend(values.iter().map(|v| v as &dyn rusqlite::ToSql));
+    tx.prepare_cached(
+        "UPDATE entries SET updated_at = ?5, mid = ?6, created_at = ?7,
+           target = ?8, expires_at = ?9, stage = 'created', status = ?10
+         WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
+    )?
+    .execute(params.as_slice())
 }
 
 /// Writes `queued`, in order, in `tx` (`records`: the entries of the
@@ -1103,6 +1226,12 @@ impl Ledger {
             queued: Vec::new(),
             since: None,
             records: HashMap::new(),
+            created: Vec::new(),
+            written: 0,
+            failed: None,
+            waiting: Vec::new(),
+            creating: HashSet::new(),
+            created_since: None,
         };
         Ok(Ledger::with(
             Backend::Sqlite(Arc::new(Mutex::new(store))),
@@ -1128,6 +1257,7 @@ impl Ledger {
             renewing: Arc::new(Once::new()),
             held: HeldClaims::default(),
             reserve: Arc::new(Reserve::new()),
+            grouping: Arc::default(),
         }
     }
 
@@ -1616,6 +1746,8 @@ impl Ledger {
             return pg.release(&self.worker, key, ahead);
         }
         let mut store = self.raw();
+        // A create that never answered: no `Created` state to wait for.
+        store.creating.remove(key);
         store.write(|tx| {
             self.delete_claim(tx, key)?;
             match ahead {
@@ -1652,6 +1784,7 @@ impl Ledger {
             Ok(())
         })?;
         store.records.clear();
+        store.creating.clear();
         Ok(())
     }
 
@@ -1717,39 +1850,50 @@ impl Ledger {
     /// each point of its upload committed before the next request.
     pub fn checkpoint(&self, key: &EntryKey, identity: &Identity) -> CheckpointFn {
         let (ledger, key, identity) = (self.clone(), key.clone(), identity.clone());
-        Arc::new(move |point: Checkpoint<'_>| {
-            ledger.save(&key, &identity, point).map(|()| Saving::Now)
-        })
+        Arc::new(move |point: Checkpoint<'_>| ledger.save(&key, &identity, point))
     }
 
-    fn save(&self, key: &EntryKey, identity: &Identity, point: Checkpoint<'_>) -> io::Result<()> {
+    /// Saves `point` of the upload of `key`: every point is saved before
+    /// the request it guards, but a `Created` state (SQLite) is written
+    /// with those of the other uploads whose creates are in flight (see
+    /// [`Ledger::save_created`]).
+    fn save(
+        &self,
+        key: &EntryKey,
+        identity: &Identity,
+        point: Checkpoint<'_>,
+    ) -> io::Result<Saving> {
         // Written with the claim (see `claim_many`).
         if let Checkpoint::Creating { request, .. } = &point
             && self.written_ahead(key, &request.name)
         {
-            return Ok(());
+            if self.pg().is_none() {
+                self.raw().creating.insert(key.clone());
+            }
+            return Ok(Saving::Now);
         }
         // The one checkpoint whose loss costs no record: written with the
         // next group (see `Queued::Uploaded`).
         if let Checkpoint::Uploaded { mid } = point {
-            return self.queue(Queued::Uploaded {
+            self.queue(Queued::Uploaded {
                 key: key.clone(),
                 mid: mid.to_string(),
                 at: now(),
-            });
+            })?;
+            return Ok(Saving::Now);
         }
         if let Some(pg) = self.pg() {
-            return pg.save_checkpoint(&self.worker, key, identity, point);
+            return (pg.save_checkpoint(&self.worker, key, identity, point)).map(|()| Saving::Now);
         }
-        // A `Created` state needs no check, and is written without the
-        // queue.
-        let created = match &point {
-            Checkpoint::Created { created, .. } => Some(created.media.mid.to_string()),
-            _ => None,
-        };
-        let save = |tx: &Connection| {
-            match point {
-                Checkpoint::Creating { request, at } => {
+        match point {
+            Checkpoint::Created { created, target } => {
+                let state = CreatedState::of(created, target)?;
+                self.reserve.saw(&state.values());
+                self.save_created(key, created.media.mid.to_string(), state)
+            }
+            Checkpoint::Creating { request, at } => {
+                let mut store = self.raw();
+                store.write(|tx| {
                     // Under the write lock: a worker whose claim was taken
                     // over (its lease ran out while it stalled) creates
                     // nothing.
@@ -1757,43 +1901,89 @@ impl Ledger {
                         return Err(taken_over());
                     }
                     write_creating(tx, key, &request.name, &at.to_string(), false)
-                }
-                Checkpoint::Created { created, target } => {
-                    let created_at = created.media.created_at.to_string();
-                    let target_json = serde_json::to_string(target).map_err(io::Error::other)?;
-                    let expires_at = target.expires_at.map(|t| t.to_string());
-                    let values = [
-                        Some(created.media.mid.as_str()),
-                        Some(created_at.as_str()),
-                        Some(target_json.as_str()),
-                        expires_at.as_deref(),
-                        Some(created.media.status.as_str()),
-                    ];
-                    self.reserve.saw(&values);
-                    let stamp = now();
-                    let mut params = key.and(&[&stamp]);
-                    params.extend(values.iter().map(|v| v as &dyn rusqlite::ToSql));
-                    tx.prepare_cached(
-                        "UPDATE entries SET updated_at = ?5, mid = ?6, created_at = ?7,
-                           target = ?8, expires_at = ?9, stage = 'created', status = ?10
-                         WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
-                    )
-                    .and_then(|mut s| s.execute(params.as_slice()))
-                }
-                _ => Ok(0),
+                        .map(drop)
+                        .map_err(db)
+                })?;
+                store.creating.insert(key.clone());
+                Ok(Saving::Now)
             }
-            .map(drop)
-            .map_err(db)
-        };
-        let mut store = self.raw();
-        match created {
-            Some(mid) => {
-                store.write_alone(key, save)?;
-                store.records.insert(mid, key.clone());
-                Ok(())
-            }
-            None => store.write(save),
+            _ => Ok(Saving::Now),
         }
+    }
+
+    /// Saves the `Created` state of the upload of `key` (record `mid`) in
+    /// SQLite, in one transaction with the states of the creates in flight
+    /// beside it (a batch's creates go out in waves: most groups hold as
+    /// many states as `-j`, and their rows share pages): the upload's bytes
+    /// wait until it is written, at once when no other create is in flight
+    /// (the state is saved when this returns), else once those creates
+    /// have answered (or their claims are released), or [`CREATED_WAIT`]
+    /// after the first state waited, whichever comes first (any other
+    /// transaction writes the waiting states first, too). Killed meanwhile,
+    /// the record is only created, its bytes never sent: a rerun finds it
+    /// (the sweep of a `Creating` state) and creates it anew, as when a
+    /// process dies waiting for a create's answer. Measured in
+    /// BENCHMARKS.md (a transaction a file before: 549 transactions a
+    /// 500-file run, 130 now).
+    fn save_created(&self, key: &EntryKey, mid: String, state: CreatedState) -> io::Result<Saving> {
+        let Backend::Sqlite(shared) = &self.backend else {
+            unreachable!("PostgreSQL saves a Created state at once")
+        };
+        let mut store = lock(shared);
+        store.records.insert(mid, key.clone());
+        store.creating.remove(key);
+        store.created.push((key.clone(), state));
+        if store.creating.is_empty() || store.created.len() >= QUEUE_LEN {
+            store.write_created()?;
+            return Ok(Saving::Now);
+        }
+        let Some(grouping) = self.group_by_time(shared) else {
+            // No thread to write it in time: written now.
+            store.write_created()?;
+            return Ok(Saving::Now);
+        };
+        let at = store.written;
+        store.created_since.get_or_insert_with(Instant::now);
+        drop(store);
+        grouping.unpark();
+        Ok(Saving::later(Written {
+            store: shared.clone(),
+            at,
+        }))
+    }
+
+    /// The thread that writes the `Created` states [`CREATED_WAIT`] after
+    /// the first of them waits, if nothing wrote them before (started once; it ends
+    /// with the ledger).
+    fn group_by_time(&self, store: &Arc<Mutex<Store>>) -> Option<&std::thread::Thread> {
+        let thread = self.grouping.get_or_init(|| {
+            let store = Arc::downgrade(store);
+            std::thread::Builder::new()
+                .name("authenta-ledger".into())
+                .spawn(move || {
+                    loop {
+                        let Some(store) = store.upgrade() else { return };
+                        let since = lock(&store).created_since;
+                        let wait = match since {
+                            None => Duration::from_secs(1),
+                            Some(since) => {
+                                (since + CREATED_WAIT).saturating_duration_since(Instant::now())
+                            }
+                        };
+                        if since.is_some() && wait.is_zero() {
+                            let mut store = lock(&store);
+                            // A failure is told to the waiting uploads.
+                            let _ = store.write_created();
+                            continue;
+                        }
+                        drop(store);
+                        std::thread::park_timeout(wait);
+                    }
+                })
+                .map(|handle| handle.thread().clone())
+                .ok()
+        });
+        thread.as_ref()
     }
 
     /// Whether the `Creating` state of `key` (a create named `name`) was
@@ -3251,6 +3441,172 @@ mod tests {
         ledger.queue(file("/next")).unwrap();
         ledger.flush().unwrap();
         assert_eq!(files(&ledger), ["/next", "/queued"]);
+    }
+
+    /// Three files claimed together by one process, and what the API
+    /// answers each (their checkpoints' arguments), with another
+    /// connection's view of an entry's stage.
+    fn three_uploads() -> (
+        tempfile::TempDir,
+        Ledger,
+        Vec<(EntryKey, Identity, Answers)>,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        let account = Account {
+            base_url: "http://127.0.0.1:1/api".into(),
+            client_id: "id".into(),
+        };
+        let uploads: Vec<_> = small_file_answers(0)
+            .into_iter()
+            .take(3)
+            .enumerate()
+            .map(|(i, answers)| {
+                let file = dir.path().join(format!("{i}.png"));
+                std::fs::write(&file, format!("bytes {i}")).unwrap();
+                let identity = ledger.identify(&file).unwrap();
+                let key = ledger.key(&account, &identity, &ModelType::Ac1);
+                (key, identity, answers)
+            })
+            .collect();
+        let keys: Vec<&EntryKey> = uploads.iter().map(|(key, ..)| key).collect();
+        ledger.claim_many::<Resume>(&keys, false).unwrap();
+        for (key, identity, answers) in &uploads {
+            let save = ledger.checkpoint(key, identity);
+            let creating = Checkpoint::Creating {
+                request: &answers.request,
+                at: jiff::Timestamp::now(),
+            };
+            assert!(matches!(save(creating).unwrap(), Saving::Now));
+        }
+        (dir, ledger, uploads)
+    }
+
+    /// The stage another process reads of `key`'s entry.
+    fn stage_seen(dir: &Path, key: &EntryKey) -> String {
+        let other = Connection::open(dir.join("ledger.sqlite")).unwrap();
+        other
+            .query_row(
+                "SELECT stage FROM entries
+                 WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
+                key.and(&[]).as_slice(),
+                |row| row.get(0),
+            )
+            .unwrap()
+    }
+
+    /// An upload's `Created` state waits for the creates in flight beside
+    /// it and is written with theirs, one transaction for the group, before
+    /// any of their bytes go out; with no create in flight it is written at
+    /// once.
+    #[test]
+    fn created_states_of_creates_in_flight_together_are_written_together() {
+        let (dir, ledger, uploads) = three_uploads();
+        let created = |i: usize| {
+            let (key, identity, answers) = &uploads[i];
+            ledger.checkpoint(key, identity)(Checkpoint::Created {
+                created: &answers.created,
+                target: &answers.target,
+            })
+            .unwrap()
+        };
+        // Two creates still in flight: the first state waits, unwritten.
+        let Saving::Later(first) = created(0) else {
+            panic!("the first state waits for the creates beside it")
+        };
+        assert_eq!(stage_seen(dir.path(), &uploads[0].0), "creating");
+        let Saving::Later(second) = created(1) else {
+            panic!("one create is still in flight")
+        };
+        // The last create in flight answers: the three states are written
+        // now, in one transaction, and the waiting uploads go on.
+        let written = lock(match &ledger.backend {
+            Backend::Sqlite(store) => store,
+            Backend::Postgres(_) => unreachable!(),
+        })
+        .written;
+        assert!(matches!(created(2), Saving::Now));
+        for (key, ..) in &uploads {
+            assert_eq!(stage_seen(dir.path(), key), "created");
+        }
+        assert_eq!(ledger.raw().written, written + 1, "one transaction");
+        authenta_reqwest::client::block_on(first).unwrap();
+        authenta_reqwest::client::block_on(second).unwrap();
+    }
+
+    /// A state waiting for a create that never answers (its upload failed,
+    /// its claim released) is written then; one waiting for a create that
+    /// is slow is written after [`CREATED_WAIT`] by the ledger's thread.
+    #[test]
+    fn a_waiting_created_state_is_written_when_its_neighbour_fails_or_lingers() {
+        let (dir, ledger, uploads) = three_uploads();
+        let created = |i: usize| {
+            let (key, identity, answers) = &uploads[i];
+            ledger.checkpoint(key, identity)(Checkpoint::Created {
+                created: &answers.created,
+                target: &answers.target,
+            })
+            .unwrap()
+        };
+        let Saving::Later(first) = created(0) else {
+            panic!("two creates are in flight")
+        };
+        // The second file's create failed: its claim is released, which
+        // writes the first's state.
+        ledger.release(&uploads[1].0).unwrap();
+        assert_eq!(stage_seen(dir.path(), &uploads[0].0), "created");
+        authenta_reqwest::client::block_on(first).unwrap();
+        // The second file is claimed and created again while the third's
+        // create never answers: its state waits, and the ledger's thread
+        // writes it.
+        let (key, identity, answers) = &uploads[1];
+        assert!(matches!(
+            ledger.claim(key, false).unwrap(),
+            Claim::Mine(Resume::Creating { .. })
+        ));
+        let save = ledger.checkpoint(key, identity);
+        assert!(matches!(
+            save(Checkpoint::Creating {
+                request: &answers.request,
+                at: jiff::Timestamp::now(),
+            })
+            .unwrap(),
+            Saving::Now
+        ));
+        let Saving::Later(second) = save(Checkpoint::Created {
+            created: &answers.created,
+            target: &answers.target,
+        })
+        .unwrap() else {
+            panic!("the third create is in flight")
+        };
+        authenta_reqwest::client::block_on(second).unwrap();
+        assert_eq!(stage_seen(dir.path(), &uploads[1].0), "created");
+        assert_eq!(stage_seen(dir.path(), &uploads[2].0), "creating");
+    }
+
+    /// A failed write of the waiting states stops the uploads waiting for
+    /// it, with the reason; the states stay, written by the next write.
+    #[test]
+    fn a_failed_write_of_created_states_stops_their_uploads() {
+        let (dir, ledger, uploads) = three_uploads();
+        let (key, identity, answers) = &uploads[0];
+        let Saving::Later(first) = ledger.checkpoint(key, identity)(Checkpoint::Created {
+            created: &answers.created,
+            target: &answers.target,
+        })
+        .unwrap() else {
+            panic!("two creates are in flight")
+        };
+        let failed = ledger.raw().transaction(false, |_| {
+            Err::<(), _>(io::Error::other("the disk is full"))
+        });
+        assert_eq!(failed.unwrap_err().to_string(), "the disk is full");
+        let err = authenta_reqwest::client::block_on(first).unwrap_err();
+        assert!(err.to_string().contains("the disk is full"), "{err}");
+        assert_eq!(stage_seen(dir.path(), key), "creating");
+        ledger.flush().unwrap();
+        assert_eq!(stage_seen(dir.path(), key), "created");
     }
 
     /// A record's status seen and final record find its entry by its key
