@@ -545,8 +545,8 @@ pub struct Ledger {
 /// Rows are appended as files are claimed, so a row's page is full when
 /// its `Created` state (the record's id and times, and the upload target,
 /// hundreds of bytes) makes it longer: SQLite then splits the page and
-/// rewrites two or three more, in the one transaction per file that must
-/// be written before the upload. So a new row's `target` holds as many
+/// rewrites two or three more, in the transaction that must be written
+/// before the upload (see [`Ledger::save_created`]). So a new row's `target` holds as many
 /// spaces as the last `Created` state added (never read: a `Creating`
 /// row's target means nothing, to this authenta and earlier ones), and
 /// the `Created` state takes their place without growing the row.
