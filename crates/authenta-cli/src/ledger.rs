@@ -590,6 +590,47 @@ enum Backend {
     Postgres(Arc<postgres::Pg>),
 }
 
+impl Backend {
+    /// Runs `f` on the `Created` states waiting for their write.
+    fn waiting<T>(&self, f: impl FnOnce(&mut Waiting) -> T) -> T {
+        match self {
+            Backend::Sqlite(store) => f(&mut lock(store).waiting),
+            Backend::Postgres(pg) => pg.waiting(f),
+        }
+    }
+
+    /// Writes the `Created` states waiting, if any.
+    fn write_created(&self) -> io::Result<()> {
+        match self {
+            Backend::Sqlite(store) => lock(store).write_created(),
+            Backend::Postgres(pg) => pg.write_created(),
+        }
+    }
+
+    /// A handle that does not keep the database open.
+    fn downgrade(&self) -> WeakBackend {
+        match self {
+            Backend::Sqlite(store) => WeakBackend::Sqlite(Arc::downgrade(store)),
+            Backend::Postgres(pg) => WeakBackend::Postgres(Arc::downgrade(pg)),
+        }
+    }
+}
+
+/// A [`Backend`] that does not keep it open.
+enum WeakBackend {
+    Sqlite(Weak<Mutex<Store>>),
+    Postgres(Weak<postgres::Pg>),
+}
+
+impl WeakBackend {
+    fn upgrade(&self) -> Option<Backend> {
+        Some(match self {
+            WeakBackend::Sqlite(store) => Backend::Sqlite(store.upgrade()?),
+            WeakBackend::Postgres(pg) => Backend::Postgres(pg.upgrade()?),
+        })
+    }
+}
+
 /// The connection and the writes queued for its next transaction.
 struct Store {
     conn: Connection,
@@ -603,22 +644,8 @@ struct Store {
     /// keeps no index of records (each new record's index entry was a
     /// page more in the transaction written before its upload).
     records: HashMap<String, EntryKey>,
-    /// The `Created` states of uploads whose bytes wait for their write
-    /// (see [`Ledger::save_created`]), written first by the next
-    /// transaction.
-    created: Vec<(EntryKey, CreatedState)>,
-    /// How many times `created` was written: a state added while this
-    /// was `n` is saved once it is past `n`.
-    written: u64,
-    /// The last write of `created` that failed: at which count, and why.
-    failed: Option<(u64, String)>,
-    /// The uploads waiting for `created`'s write.
-    waiting: Vec<Waker>,
-    /// The entries whose create is in flight: `Creating` saved, no
-    /// `Created` state yet.
-    creating: HashSet<EntryKey>,
-    /// When the first of `created` began to wait.
-    created_since: Option<Instant>,
+    /// The `Created` states waiting for their write.
+    waiting: Waiting,
 }
 
 impl Drop for Store {
@@ -676,6 +703,7 @@ pub(crate) enum Queued {
 }
 
 /// A `Created` state's columns, as written.
+#[derive(Clone)]
 pub(crate) struct CreatedState {
     stamp: String,
     mid: String,
@@ -710,10 +738,70 @@ impl CreatedState {
     }
 }
 
-/// An upload's wait for the write of its `Created` state, queued while
-/// the queue had been written `at` times ([`Ledger::save_created`]).
+/// The `Created` states of uploads whose bytes wait for their write (see
+/// [`Ledger::save_created`]), and what became of the writes: in SQLite,
+/// the next transaction writes them first; in PostgreSQL, the next
+/// transaction's queued writes hold them.
+#[derive(Default)]
+pub(crate) struct Waiting {
+    /// The states, in the order they came.
+    pub(crate) states: Vec<(EntryKey, CreatedState)>,
+    /// How many times states were written: a state added while this was
+    /// `n` is saved once it is past `n`.
+    written: u64,
+    /// The last write of states that failed: at which count, and why.
+    failed: Option<(u64, String)>,
+    /// The uploads waiting for the write.
+    wakers: Vec<Waker>,
+    /// The entries whose create is in flight: `Creating` saved, no
+    /// `Created` state yet.
+    creating: HashSet<EntryKey>,
+    /// When the first of `states` began to wait.
+    since: Option<Instant>,
+}
+
+impl Waiting {
+    /// The states were written: the uploads waiting go on.
+    pub(crate) fn wrote(&mut self) {
+        if !self.states.is_empty() {
+            self.states.clear();
+            self.since = None;
+            self.written += 1;
+            self.wakers.drain(..).for_each(Waker::wake);
+        }
+    }
+
+    /// Writing the states failed: the uploads waiting stop, with `error`
+    /// (the states wait for the next write).
+    pub(crate) fn failed(&mut self, error: &io::Error) {
+        if !self.states.is_empty() {
+            self.failed = Some((self.written, error.to_string()));
+            self.wakers.drain(..).for_each(Waker::wake);
+        }
+    }
+
+    /// Whether a state added while the count was `at` is written (or its
+    /// write failed); else `cx` is woken when that changes.
+    fn poll_written(&mut self, at: u64, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.written > at {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some((failed, why)) = &self.failed
+            && *failed == at
+        {
+            return Poll::Ready(Err(io::Error::other(format!(
+                "cannot write the record's upload URL to the ledger before its upload: {why}"
+            ))));
+        }
+        self.wakers.push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// An upload's wait for the write of its `Created` state, added while the
+/// states had been written `at` times ([`Ledger::save_created`]).
 struct Written {
-    store: Arc<Mutex<Store>>,
+    backend: Backend,
     at: u64,
 }
 
@@ -721,19 +809,8 @@ impl Future for Written {
     type Output = io::Result<()>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut store = lock(&self.store);
-        if store.written > self.at {
-            return Poll::Ready(Ok(()));
-        }
-        if let Some((at, why)) = &store.failed
-            && *at == self.at
-        {
-            return Poll::Ready(Err(io::Error::other(format!(
-                "cannot write the record's upload URL to the ledger before its upload: {why}"
-            ))));
-        }
-        store.waiting.push(cx.waker().clone());
-        Poll::Pending
+        let at = self.at;
+        self.backend.waiting(|waiting| waiting.poll_written(at, cx))
     }
 }
 
@@ -758,7 +835,7 @@ impl Store {
         let run = |sql| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
         run("BEGIN IMMEDIATE").map_err(db)?;
         let done = (|| -> io::Result<T> {
-            for (key, state) in &self.created {
+            for (key, state) in &self.waiting.states {
                 write_created(conn, key, state).map_err(db)?;
             }
             if with_queue {
@@ -775,21 +852,11 @@ impl Store {
         let value = match done {
             Ok(value) => value,
             Err(e) => {
-                if !self.created.is_empty() {
-                    // The uploads waiting for this write stop (their
-                    // states wait for the next one).
-                    self.failed = Some((self.written, e.to_string()));
-                    self.waiting.drain(..).for_each(Waker::wake);
-                }
+                self.waiting.failed(&e);
                 return Err(e);
             }
         };
-        if !self.created.is_empty() {
-            self.created.clear();
-            self.created_since = None;
-            self.written += 1;
-            self.waiting.drain(..).for_each(Waker::wake);
-        }
+        self.waiting.wrote();
         if with_queue {
             for write in self.queued.drain(..) {
                 if let Queued::Finished { mid, .. } = write {
@@ -803,7 +870,7 @@ impl Store {
 
     /// Writes the `Created` states waiting for a write, if any, alone.
     fn write_created(&mut self) -> io::Result<()> {
-        match self.created.is_empty() {
+        match self.waiting.states.is_empty() {
             true => Ok(()),
             false => self.transaction(false, |_| Ok(())),
         }
@@ -811,7 +878,7 @@ impl Store {
 
     /// Writes what is queued and the `Created` states waiting, if any.
     fn flush(&mut self) -> io::Result<()> {
-        match self.queued.is_empty() && self.created.is_empty() {
+        match self.queued.is_empty() && self.waiting.states.is_empty() {
             true => Ok(()),
             false => self.write(|_| Ok(())),
         }
@@ -1226,12 +1293,7 @@ impl Ledger {
             queued: Vec::new(),
             since: None,
             records: HashMap::new(),
-            created: Vec::new(),
-            written: 0,
-            failed: None,
-            waiting: Vec::new(),
-            creating: HashSet::new(),
-            created_since: None,
+            waiting: Waiting::default(),
         };
         Ok(Ledger::with(
             Backend::Sqlite(Arc::new(Mutex::new(store))),
@@ -1742,12 +1804,13 @@ impl Ledger {
     /// sent is undone (the entry is new again).
     pub fn release(&self, key: &EntryKey) -> io::Result<()> {
         let ahead = lock(&self.held).remove(key).and_then(|held| held.ahead);
+        // A create that never answered: no `Created` state to wait for (the
+        // release's transaction writes those waiting).
+        self.backend.waiting(|waiting| waiting.creating.remove(key));
         if let Some(pg) = self.pg() {
             return pg.release(&self.worker, key, ahead);
         }
         let mut store = self.raw();
-        // A create that never answered: no `Created` state to wait for.
-        store.creating.remove(key);
         store.write(|tx| {
             self.delete_claim(tx, key)?;
             match ahead {
@@ -1768,6 +1831,7 @@ impl Ledger {
             .drain()
             .filter_map(|(key, held)| Some((key, held.ahead?)))
             .collect();
+        self.backend.waiting(|waiting| waiting.creating.clear());
         if let Some(pg) = self.pg() {
             return pg.release_all(&self.worker, &ahead);
         }
@@ -1784,7 +1848,6 @@ impl Ledger {
             Ok(())
         })?;
         store.records.clear();
-        store.creating.clear();
         Ok(())
     }
 
@@ -1867,9 +1930,8 @@ impl Ledger {
         if let Checkpoint::Creating { request, .. } = &point
             && self.written_ahead(key, &request.name)
         {
-            if self.pg().is_none() {
-                self.raw().creating.insert(key.clone());
-            }
+            self.backend
+                .waiting(|waiting| waiting.creating.insert(key.clone()));
             return Ok(Saving::Now);
         }
         // The one checkpoint whose loss costs no record: written with the
@@ -1882,15 +1944,21 @@ impl Ledger {
             })?;
             return Ok(Saving::Now);
         }
+        if let Checkpoint::Created { created, target } = point {
+            let state = CreatedState::of(created, target)?;
+            self.reserve.saw(&state.values());
+            return self.save_created(key, created.media.mid.to_string(), state);
+        }
         if let Some(pg) = self.pg() {
-            return (pg.save_checkpoint(&self.worker, key, identity, point)).map(|()| Saving::Now);
+            let creating = matches!(point, Checkpoint::Creating { .. });
+            pg.save_checkpoint(&self.worker, key, identity, point)?;
+            if creating {
+                self.backend
+                    .waiting(|waiting| waiting.creating.insert(key.clone()));
+            }
+            return Ok(Saving::Now);
         }
         match point {
-            Checkpoint::Created { created, target } => {
-                let state = CreatedState::of(created, target)?;
-                self.reserve.saw(&state.values());
-                self.save_created(key, created.media.mid.to_string(), state)
-            }
             Checkpoint::Creating { request, at } => {
                 let mut store = self.raw();
                 store.write(|tx| {
@@ -1904,7 +1972,7 @@ impl Ledger {
                         .map(drop)
                         .map_err(db)
                 })?;
-                store.creating.insert(key.clone());
+                store.waiting.creating.insert(key.clone());
                 Ok(Saving::Now)
             }
             _ => Ok(Saving::Now),
@@ -1926,57 +1994,60 @@ impl Ledger {
     /// BENCHMARKS.md (a transaction a file before: 549 transactions a
     /// 500-file run, 130 now).
     fn save_created(&self, key: &EntryKey, mid: String, state: CreatedState) -> io::Result<Saving> {
-        let Backend::Sqlite(shared) = &self.backend else {
-            unreachable!("PostgreSQL saves a Created state at once")
-        };
-        let mut store = lock(shared);
-        store.records.insert(mid, key.clone());
-        store.creating.remove(key);
-        store.created.push((key.clone(), state));
-        if store.creating.is_empty() || store.created.len() >= QUEUE_LEN {
-            store.write_created()?;
-            return Ok(Saving::Now);
+        if let Backend::Sqlite(store) = &self.backend {
+            lock(store).records.insert(mid, key.clone());
         }
-        let Some(grouping) = self.group_by_time(shared) else {
-            // No thread to write it in time: written now.
-            store.write_created()?;
-            return Ok(Saving::Now);
-        };
-        let at = store.written;
-        store.created_since.get_or_insert_with(Instant::now);
-        drop(store);
-        grouping.unpark();
-        Ok(Saving::later(Written {
-            store: shared.clone(),
-            at,
-        }))
+        // Whether no other create is in flight, and the count of writes
+        // this state waits past.
+        let (alone, at) = self.backend.waiting(|waiting| {
+            waiting.creating.remove(key);
+            waiting.states.push((key.clone(), state));
+            waiting.since.get_or_insert_with(Instant::now);
+            let alone = waiting.creating.is_empty() || waiting.states.len() >= QUEUE_LEN;
+            (alone, waiting.written)
+        });
+        let grouping = if alone { None } else { self.group_by_time() };
+        // (No thread to write it in time: written now too.)
+        match grouping {
+            None => {
+                self.backend.write_created()?;
+                Ok(Saving::Now)
+            }
+            Some(grouping) => {
+                grouping.unpark();
+                Ok(Saving::later(Written {
+                    backend: self.backend.clone(),
+                    at,
+                }))
+            }
+        }
     }
 
     /// The thread that writes the `Created` states [`CREATED_WAIT`] after
-    /// the first of them waits, if nothing wrote them before (started once; it ends
-    /// with the ledger).
-    fn group_by_time(&self, store: &Arc<Mutex<Store>>) -> Option<&std::thread::Thread> {
+    /// the first of them began to wait, if nothing wrote them before
+    /// (started once; it ends with the ledger).
+    fn group_by_time(&self) -> Option<&std::thread::Thread> {
         let thread = self.grouping.get_or_init(|| {
-            let store = Arc::downgrade(store);
+            let backend = self.backend.downgrade();
             std::thread::Builder::new()
                 .name("authenta-ledger".into())
                 .spawn(move || {
                     loop {
-                        let Some(store) = store.upgrade() else { return };
-                        let since = lock(&store).created_since;
-                        let wait = match since {
+                        let Some(backend) = backend.upgrade() else {
+                            return;
+                        };
+                        let wait = match backend.waiting(|waiting| waiting.since) {
                             None => Duration::from_secs(1),
                             Some(since) => {
                                 (since + CREATED_WAIT).saturating_duration_since(Instant::now())
                             }
                         };
-                        if since.is_some() && wait.is_zero() {
-                            let mut store = lock(&store);
+                        if wait.is_zero() {
                             // A failure is told to the waiting uploads.
-                            let _ = store.write_created();
+                            let _ = backend.write_created();
                             continue;
                         }
-                        drop(store);
+                        drop(backend);
                         std::thread::park_timeout(wait);
                     }
                 })
@@ -2670,7 +2741,7 @@ pub(crate) fn saving(save: CheckpointFn) -> impl Fn(Checkpoint<'_>) -> io::Resul
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -3103,7 +3174,7 @@ mod tests {
 
     /// What the API answers each file of a [`small_file_batch`], made
     /// before the clock starts.
-    struct Answers {
+    pub(crate) struct Answers {
         request: authenta_reqwest::types::CreateMediaRequest,
         created: authenta_reqwest::types::CreatedMedia,
         target: UploadTarget,
@@ -3453,6 +3524,15 @@ mod tests {
     ) {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        let uploads = three_uploads_in(&ledger, dir.path());
+        (dir, ledger, uploads)
+    }
+
+    /// [`three_uploads`] in `ledger` (of either kind), the files in `dir`.
+    pub(crate) fn three_uploads_in(
+        ledger: &Ledger,
+        dir: &Path,
+    ) -> Vec<(EntryKey, Identity, Answers)> {
         let account = Account {
             base_url: "http://127.0.0.1:1/api".into(),
             client_id: "id".into(),
@@ -3462,7 +3542,7 @@ mod tests {
             .take(3)
             .enumerate()
             .map(|(i, answers)| {
-                let file = dir.path().join(format!("{i}.png"));
+                let file = dir.join(format!("{i}.png"));
                 std::fs::write(&file, format!("bytes {i}")).unwrap();
                 let identity = ledger.identify(&file).unwrap();
                 let key = ledger.key(&account, &identity, &ModelType::Ac1);
@@ -3479,7 +3559,7 @@ mod tests {
             };
             assert!(matches!(save(creating).unwrap(), Saving::Now));
         }
-        (dir, ledger, uploads)
+        uploads
     }
 
     /// The stage another process reads of `key`'s entry.
@@ -3502,6 +3582,24 @@ mod tests {
     #[test]
     fn created_states_of_creates_in_flight_together_are_written_together() {
         let (dir, ledger, uploads) = three_uploads();
+        let other = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        written_together(&ledger, &other, &uploads);
+    }
+
+    /// What [`created_states_of_creates_in_flight_together_are_written_together`]
+    /// checks, in `ledger` (either kind), `other` reading the same database.
+    pub(crate) fn written_together(
+        ledger: &Ledger,
+        other: &Ledger,
+        uploads: &[(EntryKey, Identity, Answers)],
+    ) {
+        // (`other` has nothing of its own to write: its rows are the
+        // database's.)
+        let created_seen = |key: &EntryKey| {
+            let rows = other.rows().unwrap();
+            let row = rows.iter().find(|row| row.sha256 == key.sha256).unwrap();
+            row.stage == "created"
+        };
         let created = |i: usize| {
             let (key, identity, answers) = &uploads[i];
             ledger.checkpoint(key, identity)(Checkpoint::Created {
@@ -3514,22 +3612,19 @@ mod tests {
         let Saving::Later(first) = created(0) else {
             panic!("the first state waits for the creates beside it")
         };
-        assert_eq!(stage_seen(dir.path(), &uploads[0].0), "creating");
+        assert!(!created_seen(&uploads[0].0));
         let Saving::Later(second) = created(1) else {
             panic!("one create is still in flight")
         };
         // The last create in flight answers: the three states are written
         // now, in one transaction, and the waiting uploads go on.
-        let written = lock(match &ledger.backend {
-            Backend::Sqlite(store) => store,
-            Backend::Postgres(_) => unreachable!(),
-        })
-        .written;
+        let written = ledger.backend.waiting(|waiting| waiting.written);
         assert!(matches!(created(2), Saving::Now));
-        for (key, ..) in &uploads {
-            assert_eq!(stage_seen(dir.path(), key), "created");
+        for (key, ..) in uploads {
+            assert!(created_seen(key));
         }
-        assert_eq!(ledger.raw().written, written + 1, "one transaction");
+        let now = ledger.backend.waiting(|waiting| waiting.written);
+        assert_eq!(now, written + 1, "one transaction");
         authenta_reqwest::client::block_on(first).unwrap();
         authenta_reqwest::client::block_on(second).unwrap();
     }

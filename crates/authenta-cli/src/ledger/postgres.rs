@@ -32,8 +32,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, Statement};
 
 use super::{
-    Claim, EntryKey, EntryState, KeyColumns, LEASE, QUEUE_AGE, QUEUE_LEN, Queued, Row,
-    SCHEMA_VERSION, Saved, SavedJob, Worker,
+    Claim, CreatedState, EntryKey, EntryState, KeyColumns, LEASE, QUEUE_AGE, QUEUE_LEN, Queued,
+    Row, SCHEMA_VERSION, Saved, SavedJob, Waiting, Worker,
 };
 #[cfg(test)]
 use authenta_reqwest::proto::engine::resume::Resume;
@@ -140,6 +140,9 @@ struct Inner {
     statements: HashMap<&'static str, Statement>,
     queued: Vec<Queued>,
     since: Option<Instant>,
+    /// The `Created` states waiting for their write: the next
+    /// transaction writes them first.
+    waiting: Waiting,
 }
 
 /// One statement of a pipelined transaction: its SQL and parameters.
@@ -175,6 +178,7 @@ impl Pg {
                 statements: HashMap::new(),
                 queued: Vec::new(),
                 since: None,
+                waiting: Waiting::default(),
             }),
             secret,
         };
@@ -238,14 +242,38 @@ impl Pg {
         let mut inner = self.lock();
         let queued = std::mem::take(&mut inner.queued);
         inner.since = None;
+        // The `Created` states waiting first (their uploads wait for them).
+        let created = inner.waiting.states.clone();
+        let created = CreatedColumns::of(&created);
         let columns = QueuedColumns::of(&queued);
-        let queued_steps = columns.steps();
+        let mut queued_steps = created.steps();
+        queued_steps.extend(columns.steps());
         let all: Vec<&Step<'_>> = queued_steps.iter().chain(steps).collect();
         for (sql, _) in &all {
             inner.prepare(sql).map_err(|e| self.err(&e))?;
         }
-        let inner = &*inner;
-        again(|| self.pipelined(inner, &all, queued_steps.len(), steps.is_empty()))
+        let done = {
+            let inner = &*inner;
+            again(|| self.pipelined(inner, &all, queued_steps.len(), steps.is_empty()))
+        };
+        match &done {
+            Ok(_) => inner.waiting.wrote(),
+            Err(e) => inner.waiting.failed(e),
+        }
+        done
+    }
+
+    /// Runs `f` on the `Created` states waiting for their write.
+    pub fn waiting<T>(&self, f: impl FnOnce(&mut Waiting) -> T) -> T {
+        f(&mut self.lock().waiting)
+    }
+
+    /// Writes the `Created` states waiting (and what is queued), if any.
+    pub fn write_created(&self) -> io::Result<()> {
+        if self.lock().waiting.states.is_empty() {
+            return Ok(());
+        }
+        self.transaction(&[]).map(drop)
     }
 
     /// One attempt of [`Pg::transaction`]: `all` (the `queued` writes, then
@@ -317,9 +345,11 @@ impl Pg {
 
     /// Writes what is queued, if anything.
     pub fn flush(&self) -> io::Result<()> {
-        if self.lock().queued.is_empty() {
+        let inner = self.lock();
+        if inner.queued.is_empty() && inner.waiting.states.is_empty() {
             return Ok(());
         }
+        drop(inner);
         self.transaction(&[]).map(drop)
     }
 
@@ -790,36 +820,6 @@ impl Pg {
                     ),
                 )
             }
-            Checkpoint::Created { created, target } => {
-                let mid = created.media.mid.as_str();
-                let created_at = created.media.created_at.to_string();
-                let target_json = serde_json::to_string(target).map_err(io::Error::other)?;
-                let expires_at = target.expires_at.map(|t| t.to_string());
-                let status = created.media.status.as_str();
-                let params: Vec<&(dyn ToSql + Sync)> = vec![
-                    base_url,
-                    client_id,
-                    sha256,
-                    model,
-                    &stamp,
-                    &mid,
-                    &created_at,
-                    &target_json,
-                    &expires_at,
-                    &status,
-                ];
-                self.save(
-                    worker,
-                    key,
-                    false,
-                    (
-                        "UPDATE authenta.entries SET mid = $6, created_at = $7, target = $8,
-                           expires_at = $9, stage = 'created', status = $10, updated_at = $5
-                         WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4",
-                        params,
-                    ),
-                )
-            }
             _ => Ok(()),
         }
     }
@@ -1101,6 +1101,66 @@ struct QueuedColumns<'q> {
     job_owner: Vec<&'q str>,
     /// Every record the entries' writes name (locked first, in order).
     mids: Vec<&'q str>,
+}
+
+/// Waiting `Created` states as one statement's arrays.
+#[derive(Default)]
+struct CreatedColumns<'q> {
+    key: Columns<'q>,
+    at: Vec<&'q str>,
+    mid: Vec<&'q str>,
+    created_at: Vec<&'q str>,
+    target: Vec<&'q str>,
+    expires_at: Vec<Option<&'q str>>,
+    status: Vec<&'q str>,
+}
+
+impl<'q> CreatedColumns<'q> {
+    fn of(states: &'q [(EntryKey, CreatedState)]) -> CreatedColumns<'q> {
+        let mut columns = CreatedColumns::default();
+        for (key, state) in states {
+            let [mid, created_at, target, expires_at, status] = state.values();
+            columns.key.push(key);
+            columns.at.push(&state.stamp);
+            columns.mid.extend(mid);
+            columns.created_at.extend(created_at);
+            columns.target.extend(target);
+            columns.expires_at.push(expires_at);
+            columns.status.extend(status);
+        }
+        columns
+    }
+
+    /// The statement, when there are states.
+    fn steps(&self) -> Vec<Step<'_>> {
+        if self.at.is_empty() {
+            return Vec::new();
+        }
+        let [base_url, client_id, sha256, model] = self.key.params();
+        vec![(
+            "UPDATE authenta.entries AS e SET mid = c.mid, created_at = c.created_at,
+               target = c.target, expires_at = c.expires_at, stage = 'created',
+               status = c.status, updated_at = c.at
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+               AS c (base_url, client_id, sha256, model, at, mid, created_at, target,
+                     expires_at, status)
+             WHERE e.base_url = c.base_url AND e.client_id = c.client_id
+               AND e.sha256 = c.sha256 AND e.model = c.model",
+            vec![
+                base_url,
+                client_id,
+                sha256,
+                model,
+                &self.at,
+                &self.mid,
+                &self.created_at,
+                &self.target,
+                &self.expires_at,
+                &self.status,
+            ],
+        )]
+    }
 }
 
 impl<'q> QueuedColumns<'q> {
@@ -1696,6 +1756,22 @@ mod tests {
     /// TLS to the server: checked against `sslrootcert`'s CA with
     /// `sslmode=require`, refused without it (the server's CA is its own),
     /// unchecked with `prefer` (the default), none with `disable`.
+    /// As in SQLite: the `Created` states of creates in flight together
+    /// are written together (one transaction, queued writes with them),
+    /// before any of their uploads goes on.
+    #[test]
+    fn created_states_of_creates_in_flight_together_are_written_together() {
+        let server = cluster::Cluster::start();
+        let url = server.database("created");
+        let (a, b) = (
+            Ledger::open_url(&url).unwrap(),
+            Ledger::open_url(&url).unwrap(),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let uploads = crate::ledger::tests::three_uploads_in(&a, dir.path());
+        crate::ledger::tests::written_together(&a, &b, &uploads);
+    }
+
     #[test]
     fn tls_follows_sslmode_and_sslrootcert() {
         let server = cluster::Cluster::start_tls();
