@@ -89,7 +89,8 @@ const QUEUE_LEN: usize = 64;
 /// ... or the oldest has waited this long.
 const QUEUE_AGE: Duration = Duration::from_millis(100);
 /// An upload's `Created` state waits at most this long for the creates in
-/// flight beside it, to be written with theirs (see [`Ledger::save`]).
+/// flight beside it, to be written with theirs (see
+/// [`Ledger::save_created`]).
 const CREATED_WAIT: Duration = Duration::from_millis(1);
 
 const SCHEMA: &str = "
@@ -535,8 +536,9 @@ pub struct Ledger {
     renewing: Arc<Once>,
     held: HeldClaims,
     reserve: Arc<Reserve>,
-    /// The thread that writes `Created` states no create in flight ends up
-    /// writing (started with the first such state).
+    /// The thread that writes the waiting `Created` states [`CREATED_WAIT`]
+    /// after the first began to wait (started with the first state that
+    /// waits; `None` if it could not be).
     grouping: Arc<OnceLock<Option<std::thread::Thread>>>,
 }
 
@@ -546,7 +548,8 @@ pub struct Ledger {
 /// its `Created` state (the record's id and times, and the upload target,
 /// hundreds of bytes) makes it longer: SQLite then splits the page and
 /// rewrites two or three more, in the transaction that must be written
-/// before the upload (see [`Ledger::save_created`]). So a new row's `target` holds as many
+/// before the upload (see [`Ledger::save_created`]). So a new row's
+/// `target` holds as many
 /// spaces as the last `Created` state added (never read: a `Creating`
 /// row's target means nothing, to this authenta and earlier ones), and
 /// the `Created` state takes their place without growing the row.
@@ -741,15 +744,17 @@ impl CreatedState {
 /// The `Created` states of uploads whose bytes wait for their write (see
 /// [`Ledger::save_created`]), and what became of the writes: in SQLite,
 /// the next transaction writes them first; in PostgreSQL, the next
-/// transaction's queued writes hold them.
+/// pipelined transaction (`Pg::transaction`), with what is queued.
 #[derive(Default)]
 pub(crate) struct Waiting {
     /// The states, in the order they came.
     pub(crate) states: Vec<(EntryKey, CreatedState)>,
-    /// How many times states were written: a state added while this was
-    /// `n` is saved once it is past `n`.
-    written: u64,
-    /// The last write of states that failed: at which count, and why.
+    /// How many writes of states were tried: a state added while this was
+    /// `n` is written by the next one, or the ones after it if that fails.
+    attempts: u64,
+    /// The last of them that succeeded.
+    succeeded: u64,
+    /// The last of them that failed, and why.
     failed: Option<(u64, String)>,
     /// The uploads waiting for the write.
     wakers: Vec<Waker>,
@@ -766,7 +771,8 @@ impl Waiting {
         if !self.states.is_empty() {
             self.states.clear();
             self.since = None;
-            self.written += 1;
+            self.attempts += 1;
+            self.succeeded = self.attempts;
             self.wakers.drain(..).for_each(Waker::wake);
         }
     }
@@ -775,22 +781,25 @@ impl Waiting {
     /// (the states wait for the next write).
     pub(crate) fn failed(&mut self, error: &io::Error) {
         if !self.states.is_empty() {
-            self.failed = Some((self.written, error.to_string()));
+            self.attempts += 1;
+            self.failed = Some((self.attempts, error.to_string()));
             self.wakers.drain(..).for_each(Waker::wake);
         }
     }
 
-    /// Whether a state added while the count was `at` is written (or its
-    /// write failed); else `cx` is woken when that changes.
+    /// Whether a state added after `at` attempts is written (or the write
+    /// tried next failed: its upload stops, the state is written by a
+    /// later one); else `cx` is woken when that changes.
     fn poll_written(&mut self, at: u64, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.written > at {
+        if self.succeeded > at {
             return Poll::Ready(Ok(()));
         }
         if let Some((failed, why)) = &self.failed
-            && *failed == at
+            && *failed > at
         {
             return Poll::Ready(Err(io::Error::other(format!(
-                "cannot write the record's upload URL to the ledger before its upload: {why}"
+                "cannot write the record's upload URL to the ledger before its upload \
+                 ({why}); the record was created: run the command again to resume it"
             ))));
         }
         self.wakers.push(cx.waker().clone());
@@ -798,8 +807,8 @@ impl Waiting {
     }
 }
 
-/// An upload's wait for the write of its `Created` state, added while the
-/// states had been written `at` times ([`Ledger::save_created`]).
+/// An upload's wait for the write of its `Created` state, added after
+/// `at` attempts to write states ([`Ledger::save_created`]).
 struct Written {
     backend: Backend,
     at: u64,
@@ -2004,7 +2013,7 @@ impl Ledger {
             waiting.states.push((key.clone(), state));
             waiting.since.get_or_insert_with(Instant::now);
             let alone = waiting.creating.is_empty() || waiting.states.len() >= QUEUE_LEN;
-            (alone, waiting.written)
+            (alone, waiting.attempts)
         });
         let grouping = if alone { None } else { self.group_by_time() };
         // (No thread to write it in time: written now too.)
@@ -3618,12 +3627,12 @@ pub(crate) mod tests {
         };
         // The last create in flight answers: the three states are written
         // now, in one transaction, and the waiting uploads go on.
-        let written = ledger.backend.waiting(|waiting| waiting.written);
+        let written = ledger.backend.waiting(|waiting| waiting.attempts);
         assert!(matches!(created(2), Saving::Now));
         for (key, ..) in uploads {
             assert!(created_seen(key));
         }
-        let now = ledger.backend.waiting(|waiting| waiting.written);
+        let now = ledger.backend.waiting(|waiting| waiting.attempts);
         assert_eq!(now, written + 1, "one transaction");
         authenta_reqwest::client::block_on(first).unwrap();
         authenta_reqwest::client::block_on(second).unwrap();
@@ -3699,9 +3708,28 @@ pub(crate) mod tests {
         assert_eq!(failed.unwrap_err().to_string(), "the disk is full");
         let err = authenta_reqwest::client::block_on(first).unwrap_err();
         assert!(err.to_string().contains("the disk is full"), "{err}");
+        assert!(err.to_string().contains("run the command again"), "{err}");
         assert_eq!(stage_seen(dir.path(), key), "creating");
+        // A state that comes after the failure waits for the next write,
+        // which writes both.
+        let (second_key, identity, answers) = &uploads[1];
+        let Saving::Later(second) = ledger.checkpoint(second_key, identity)(Checkpoint::Created {
+            created: &answers.created,
+            target: &answers.target,
+        })
+        .unwrap() else {
+            panic!("the third create is in flight")
+        };
+        let mut second = second;
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(
+            second.as_mut().poll(&mut cx).is_pending(),
+            "not failed by the write before it"
+        );
         ledger.flush().unwrap();
+        authenta_reqwest::client::block_on(second).unwrap();
         assert_eq!(stage_seen(dir.path(), key), "created");
+        assert_eq!(stage_seen(dir.path(), second_key), "created");
     }
 
     /// A record's status seen and final record find its entry by its key
