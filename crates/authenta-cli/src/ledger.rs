@@ -2052,8 +2052,12 @@ impl Ledger {
                             }
                         };
                         if wait.is_zero() {
-                            // A failure is told to the waiting uploads.
-                            let _ = backend.write_created();
+                            // A failure is told to the waiting uploads; the
+                            // states are tried again a little later.
+                            if backend.write_created().is_err() {
+                                drop(backend);
+                                std::thread::park_timeout(QUEUE_AGE);
+                            }
                             continue;
                         }
                         drop(backend);

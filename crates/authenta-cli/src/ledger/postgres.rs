@@ -249,13 +249,13 @@ impl Pg {
         let mut queued_steps = created.steps();
         queued_steps.extend(columns.steps());
         let all: Vec<&Step<'_>> = queued_steps.iter().chain(steps).collect();
-        for (sql, _) in &all {
-            inner.prepare(sql).map_err(|e| self.err(&e))?;
-        }
-        let done = {
+        let prepared = all
+            .iter()
+            .try_for_each(|(sql, _)| inner.prepare(sql).map(drop).map_err(|e| self.err(&e)));
+        let done = prepared.and_then(|()| {
             let inner = &*inner;
             again(|| self.pipelined(inner, &all, queued_steps.len(), steps.is_empty()))
-        };
+        });
         match &done {
             Ok(_) => inner.waiting.wrote(),
             Err(e) => inner.waiting.failed(e),
