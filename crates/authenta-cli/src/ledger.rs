@@ -56,7 +56,9 @@ use authenta_reqwest::proto::options::Saved as Saving;
 use authenta_reqwest::proto::{
     UploadTarget, engine::resume::Resume, options::Checkpoint, options::CheckpointFn,
 };
-use authenta_reqwest::types::{CreatedMedia, Job, Media, MediaId, ModelType, TaskType};
+use authenta_reqwest::types::{
+    CreateMediaRequest, CreatedMedia, Job, Media, MediaId, ModelType, TaskType, Timestamp,
+};
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -540,6 +542,9 @@ pub struct Ledger {
     /// after the first began to wait (started with the first state that
     /// waits; `None` if it could not be).
     grouping: Arc<OnceLock<Option<std::thread::Thread>>>,
+    /// How long that thread lets a group wait: [`CREATED_WAIT`] (tests
+    /// that look at a group before it is written make it longer).
+    created_wait: Duration,
 }
 
 /// The room a new entry's row keeps for its `Created` state.
@@ -1329,6 +1334,7 @@ impl Ledger {
             held: HeldClaims::default(),
             reserve: Arc::new(Reserve::new()),
             grouping: Arc::default(),
+            created_wait: CREATED_WAIT,
         }
     }
 
@@ -1926,8 +1932,8 @@ impl Ledger {
     }
 
     /// Saves `point` of the upload of `key`: every point is saved before
-    /// the request it guards, but a `Created` state (SQLite) is written
-    /// with those of the other uploads whose creates are in flight (see
+    /// the request it guards, but a `Created` state is written with those
+    /// of the other uploads whose creates are in flight (see
     /// [`Ledger::save_created`]).
     fn save(
         &self,
@@ -1935,61 +1941,60 @@ impl Ledger {
         identity: &Identity,
         point: Checkpoint<'_>,
     ) -> io::Result<Saving> {
-        // Written with the claim (see `claim_many`).
-        if let Checkpoint::Creating { request, .. } = &point
-            && self.written_ahead(key, &request.name)
-        {
-            self.backend
-                .waiting(|waiting| waiting.creating.insert(key.clone()));
-            return Ok(Saving::Now);
-        }
-        // The one checkpoint whose loss costs no record: written with the
-        // next group (see `Queued::Uploaded`).
-        if let Checkpoint::Uploaded { mid } = point {
-            self.queue(Queued::Uploaded {
+        match point {
+            Checkpoint::Creating { request, at } => {
+                self.save_creating(key, identity, request, at)?;
+                // Its create is in flight until its `Created` state comes.
+                (self.backend).waiting(|waiting| waiting.creating.insert(key.clone()));
+            }
+            Checkpoint::Created { created, target } => {
+                let state = CreatedState::of(created, target)?;
+                self.reserve.saw(&state.values());
+                return self.save_created(key, created.media.mid.to_string(), state);
+            }
+            // The one checkpoint whose loss costs no record: written with
+            // the next group (see `Queued::Uploaded`).
+            Checkpoint::Uploaded { mid } => self.queue(Queued::Uploaded {
                 key: key.clone(),
                 mid: mid.to_string(),
                 at: now(),
-            })?;
-            return Ok(Saving::Now);
+            })?,
+            _ => {}
         }
-        if let Checkpoint::Created { created, target } = point {
-            let state = CreatedState::of(created, target)?;
-            self.reserve.saw(&state.values());
-            return self.save_created(key, created.media.mid.to_string(), state);
+        Ok(Saving::Now)
+    }
+
+    /// Saves the `Creating` state of the upload of `key`: a create named
+    /// `request.name` about to be sent at `at`.
+    fn save_creating(
+        &self,
+        key: &EntryKey,
+        identity: &Identity,
+        request: &CreateMediaRequest,
+        at: Timestamp,
+    ) -> io::Result<()> {
+        // Written with the claim (see `claim_many`).
+        if self.written_ahead(key, &request.name) {
+            return Ok(());
         }
         if let Some(pg) = self.pg() {
-            let creating = matches!(point, Checkpoint::Creating { .. });
-            pg.save_checkpoint(&self.worker, key, identity, point)?;
-            if creating {
-                self.backend
-                    .waiting(|waiting| waiting.creating.insert(key.clone()));
-            }
-            return Ok(Saving::Now);
+            let point = Checkpoint::Creating { request, at };
+            return pg.save_checkpoint(&self.worker, key, identity, point);
         }
-        match point {
-            Checkpoint::Creating { request, at } => {
-                let mut store = self.raw();
-                store.write(|tx| {
-                    // Under the write lock: a worker whose claim was taken
-                    // over (its lease ran out while it stalled) creates
-                    // nothing.
-                    if self.held_by_another(tx, key)? {
-                        return Err(taken_over());
-                    }
-                    write_creating(tx, key, &request.name, &at.to_string(), false)
-                        .map(drop)
-                        .map_err(db)
-                })?;
-                store.waiting.creating.insert(key.clone());
-                Ok(Saving::Now)
+        self.write(|tx| {
+            // Under the write lock: a worker whose claim was taken over
+            // (its lease ran out while it stalled) creates nothing.
+            if self.held_by_another(tx, key)? {
+                return Err(taken_over());
             }
-            _ => Ok(Saving::Now),
-        }
+            write_creating(tx, key, &request.name, &at.to_string(), false)
+                .map(drop)
+                .map_err(db)
+        })
     }
 
     /// Saves the `Created` state of the upload of `key` (record `mid`) in
-    /// SQLite, in one transaction with the states of the creates in flight
+    /// one transaction with the states of the creates in flight
     /// beside it (a batch's creates go out in waves: most groups hold as
     /// many states as `-j`, and their rows share pages): the upload's bytes
     /// wait until it is written, at once when no other create is in flight
@@ -2038,6 +2043,7 @@ impl Ledger {
     fn group_by_time(&self) -> Option<&std::thread::Thread> {
         let thread = self.grouping.get_or_init(|| {
             let backend = self.backend.downgrade();
+            let created_wait = self.created_wait;
             std::thread::Builder::new()
                 .name("authenta-ledger".into())
                 .spawn(move || {
@@ -2048,7 +2054,7 @@ impl Ledger {
                         let wait = match backend.waiting(|waiting| waiting.since) {
                             None => Duration::from_secs(1),
                             Some(since) => {
-                                (since + CREATED_WAIT).saturating_duration_since(Instant::now())
+                                (since + created_wait).saturating_duration_since(Instant::now())
                             }
                         };
                         if wait.is_zero() {
@@ -3536,7 +3542,9 @@ pub(crate) mod tests {
         Vec<(EntryKey, Identity, Answers)>,
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        let mut ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        // A group is looked at before it is written: the thread leaves it.
+        ledger.created_wait = Duration::from_secs(3600);
         let uploads = three_uploads_in(&ledger, dir.path());
         (dir, ledger, uploads)
     }
@@ -3575,17 +3583,22 @@ pub(crate) mod tests {
         uploads
     }
 
-    /// The stage another process reads of `key`'s entry.
-    fn stage_seen(dir: &Path, key: &EntryKey) -> String {
-        let other = Connection::open(dir.join("ledger.sqlite")).unwrap();
-        other
-            .query_row(
-                "SELECT stage FROM entries
-                 WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
-                key.and(&[]).as_slice(),
-                |row| row.get(0),
-            )
-            .unwrap()
+    /// The stage of `key`'s entry as `other`, a ledger of another process
+    /// on the same database (with nothing of its own to write), reads it.
+    fn stage_seen(other: &Ledger, key: &EntryKey) -> String {
+        let rows = other.rows().unwrap();
+        let row = rows.iter().find(|row| row.sha256 == key.sha256).unwrap();
+        row.stage.clone()
+    }
+
+    /// The `Created` checkpoint of `upload` (one of [`three_uploads`]).
+    fn save_created(ledger: &Ledger, upload: &(EntryKey, Identity, Answers)) -> Saving {
+        let (key, identity, answers) = upload;
+        ledger.checkpoint(key, identity)(Checkpoint::Created {
+            created: &answers.created,
+            target: &answers.target,
+        })
+        .unwrap()
     }
 
     /// An upload's `Created` state waits for the creates in flight beside
@@ -3606,21 +3619,8 @@ pub(crate) mod tests {
         other: &Ledger,
         uploads: &[(EntryKey, Identity, Answers)],
     ) {
-        // (`other` has nothing of its own to write: its rows are the
-        // database's.)
-        let created_seen = |key: &EntryKey| {
-            let rows = other.rows().unwrap();
-            let row = rows.iter().find(|row| row.sha256 == key.sha256).unwrap();
-            row.stage == "created"
-        };
-        let created = |i: usize| {
-            let (key, identity, answers) = &uploads[i];
-            ledger.checkpoint(key, identity)(Checkpoint::Created {
-                created: &answers.created,
-                target: &answers.target,
-            })
-            .unwrap()
-        };
+        let created_seen = |key: &EntryKey| stage_seen(other, key) == "created";
+        let created = |i: usize| save_created(ledger, &uploads[i]);
         // Two creates still in flight: the first state waits, unwritten.
         let Saving::Later(first) = created(0) else {
             panic!("the first state waits for the creates beside it")
@@ -3647,22 +3647,16 @@ pub(crate) mod tests {
     /// is slow is written after [`CREATED_WAIT`] by the ledger's thread.
     #[test]
     fn a_waiting_created_state_is_written_when_its_neighbour_fails_or_lingers() {
-        let (dir, ledger, uploads) = three_uploads();
-        let created = |i: usize| {
-            let (key, identity, answers) = &uploads[i];
-            ledger.checkpoint(key, identity)(Checkpoint::Created {
-                created: &answers.created,
-                target: &answers.target,
-            })
-            .unwrap()
-        };
-        let Saving::Later(first) = created(0) else {
+        let (dir, mut ledger, uploads) = three_uploads();
+        ledger.created_wait = CREATED_WAIT;
+        let other = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        let Saving::Later(first) = save_created(&ledger, &uploads[0]) else {
             panic!("two creates are in flight")
         };
         // The second file's create failed: its claim is released, which
         // writes the first's state.
         ledger.release(&uploads[1].0).unwrap();
-        assert_eq!(stage_seen(dir.path(), &uploads[0].0), "created");
+        assert_eq!(stage_seen(&other, &uploads[0].0), "created");
         authenta_reqwest::client::block_on(first).unwrap();
         // The second file is claimed and created again while the third's
         // create never answers: its state waits, and the ledger's thread
@@ -3672,25 +3666,20 @@ pub(crate) mod tests {
             ledger.claim(key, false).unwrap(),
             Claim::Mine(Resume::Creating { .. })
         ));
-        let save = ledger.checkpoint(key, identity);
+        let creating = Checkpoint::Creating {
+            request: &answers.request,
+            at: jiff::Timestamp::now(),
+        };
         assert!(matches!(
-            save(Checkpoint::Creating {
-                request: &answers.request,
-                at: jiff::Timestamp::now(),
-            })
-            .unwrap(),
+            ledger.checkpoint(key, identity)(creating).unwrap(),
             Saving::Now
         ));
-        let Saving::Later(second) = save(Checkpoint::Created {
-            created: &answers.created,
-            target: &answers.target,
-        })
-        .unwrap() else {
+        let Saving::Later(second) = save_created(&ledger, &uploads[1]) else {
             panic!("the third create is in flight")
         };
         authenta_reqwest::client::block_on(second).unwrap();
-        assert_eq!(stage_seen(dir.path(), &uploads[1].0), "created");
-        assert_eq!(stage_seen(dir.path(), &uploads[2].0), "creating");
+        assert_eq!(stage_seen(&other, &uploads[1].0), "created");
+        assert_eq!(stage_seen(&other, &uploads[2].0), "creating");
     }
 
     /// A failed write of the waiting states stops the uploads waiting for
@@ -3698,12 +3687,9 @@ pub(crate) mod tests {
     #[test]
     fn a_failed_write_of_created_states_stops_their_uploads() {
         let (dir, ledger, uploads) = three_uploads();
-        let (key, identity, answers) = &uploads[0];
-        let Saving::Later(first) = ledger.checkpoint(key, identity)(Checkpoint::Created {
-            created: &answers.created,
-            target: &answers.target,
-        })
-        .unwrap() else {
+        let other = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        let (key, second_key) = (&uploads[0].0, &uploads[1].0);
+        let Saving::Later(first) = save_created(&ledger, &uploads[0]) else {
             panic!("two creates are in flight")
         };
         let failed = ledger.raw().transaction(false, |_| {
@@ -3713,18 +3699,12 @@ pub(crate) mod tests {
         let err = authenta_reqwest::client::block_on(first).unwrap_err();
         assert!(err.to_string().contains("the disk is full"), "{err}");
         assert!(err.to_string().contains("run the command again"), "{err}");
-        assert_eq!(stage_seen(dir.path(), key), "creating");
+        assert_eq!(stage_seen(&other, key), "creating");
         // A state that comes after the failure waits for the next write,
         // which writes both.
-        let (second_key, identity, answers) = &uploads[1];
-        let Saving::Later(second) = ledger.checkpoint(second_key, identity)(Checkpoint::Created {
-            created: &answers.created,
-            target: &answers.target,
-        })
-        .unwrap() else {
+        let Saving::Later(mut second) = save_created(&ledger, &uploads[1]) else {
             panic!("the third create is in flight")
         };
-        let mut second = second;
         let mut cx = Context::from_waker(Waker::noop());
         assert!(
             second.as_mut().poll(&mut cx).is_pending(),
@@ -3732,8 +3712,8 @@ pub(crate) mod tests {
         );
         ledger.flush().unwrap();
         authenta_reqwest::client::block_on(second).unwrap();
-        assert_eq!(stage_seen(dir.path(), key), "created");
-        assert_eq!(stage_seen(dir.path(), second_key), "created");
+        assert_eq!(stage_seen(&other, key), "created");
+        assert_eq!(stage_seen(&other, second_key), "created");
     }
 
     /// A record's status seen and final record find its entry by its key

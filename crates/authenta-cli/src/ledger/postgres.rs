@@ -649,23 +649,9 @@ impl Pg {
 
     /// Saves a checkpoint's state of the entry `key` (see
     /// [`super::Ledger::checkpoint`]): `step`, committed before this
-    /// returns; with `guard`, first checks (locking the claim's row) that
-    /// no other live worker holds the entry.
-    ///
-    /// Unguarded, the step is a transaction of its own, one round trip:
-    /// the queue is written in its own transaction, later (a queued
-    /// write's loss costs no record), unless it holds an upload of this
-    /// entry, which must not land after this step.
-    fn save(&self, worker: &Worker, key: &EntryKey, guard: bool, step: Step<'_>) -> io::Result<()> {
-        if !guard {
-            let queues_entry = self.lock().queued.iter().any(
-                |write| matches!(write, Queued::Uploaded { key: queued, .. } if queued == key),
-            );
-            return match queues_entry {
-                true => self.transaction(&[step]).map(drop),
-                false => self.query(step.0, &step.1).map(drop),
-            };
-        }
+    /// returns, after checking (locking the claim's row) that no other
+    /// live worker holds the entry.
+    fn save(&self, worker: &Worker, key: &EntryKey, step: Step<'_>) -> io::Result<()> {
         let lease_check: Step<'_> = (
             "SELECT owner, host, pid, lease_until > now() FROM authenta.claims
              WHERE base_url = $1 AND client_id = $2 AND sha256 = $3 AND model = $4
@@ -807,7 +793,6 @@ impl Pg {
                 self.save(
                     worker,
                     key,
-                    true,
                     (
                         "INSERT INTO authenta.entries (base_url, client_id, sha256, model, path,
                                                        size, name, since, stage, updated_at)
@@ -918,7 +903,6 @@ impl Pg {
         self.save(
             worker,
             key,
-            true,
             (
                 "INSERT INTO authenta.job_entries AS e (base_url, client_id, sha256, task, path,
                                                         size, since, job, stage, saved,
@@ -1119,14 +1103,13 @@ impl<'q> CreatedColumns<'q> {
     fn of(states: &'q [(EntryKey, CreatedState)]) -> CreatedColumns<'q> {
         let mut columns = CreatedColumns::default();
         for (key, state) in states {
-            let [mid, created_at, target, expires_at, status] = state.values();
             columns.key.push(key);
             columns.at.push(&state.stamp);
-            columns.mid.extend(mid);
-            columns.created_at.extend(created_at);
-            columns.target.extend(target);
-            columns.expires_at.push(expires_at);
-            columns.status.extend(status);
+            columns.mid.push(&state.mid);
+            columns.created_at.push(&state.created_at);
+            columns.target.push(&state.target);
+            columns.expires_at.push(state.expires_at.as_deref());
+            columns.status.push(&state.status);
         }
         columns
     }
@@ -1763,10 +1746,12 @@ mod tests {
     fn created_states_of_creates_in_flight_together_are_written_together() {
         let server = cluster::Cluster::start();
         let url = server.database("created");
-        let (a, b) = (
+        let (mut a, b) = (
             Ledger::open_url(&url).unwrap(),
             Ledger::open_url(&url).unwrap(),
         );
+        // The group is looked at before it is written: the thread leaves it.
+        a.created_wait = std::time::Duration::from_secs(3600);
         let dir = tempfile::tempdir().unwrap();
         let uploads = crate::ledger::tests::three_uploads_in(&a, dir.path());
         crate::ledger::tests::written_together(&a, &b, &uploads);
