@@ -69,6 +69,7 @@ use crate::output::{self, Table};
 use crate::session::CliError;
 
 mod end;
+mod journal;
 mod postgres;
 mod tls;
 pub use end::{Final, end_steps};
@@ -472,6 +473,16 @@ impl std::ops::Deref for EntryKey {
 }
 
 impl EntryKey {
+    /// The key's columns: base URL, client id, SHA-256, model.
+    fn columns(&self) -> [&str; 4] {
+        [
+            &self.account.base_url,
+            &self.account.client_id,
+            &self.sha256,
+            &self.model,
+        ]
+    }
+
     /// The key's columns (`?1` to `?4`: base URL, client id, SHA-256,
     /// model), then `more`, as a SQLite statement's parameters.
     fn and<'a>(&'a self, more: &[&'a dyn rusqlite::ToSql]) -> Vec<&'a dyn rusqlite::ToSql> {
@@ -538,9 +549,9 @@ pub struct Ledger {
     renewing: Arc<Once>,
     held: HeldClaims,
     reserve: Arc<Reserve>,
-    /// The thread that writes the waiting `Created` states [`CREATED_WAIT`]
-    /// after the first began to wait (started with the first state that
-    /// waits; `None` if it could not be).
+    /// The thread that writes a PostgreSQL ledger's waiting `Created`
+    /// states [`CREATED_WAIT`] after the first began to wait (started with
+    /// the first state that waits; `None` if it could not be).
     grouping: Arc<OnceLock<Option<std::thread::Thread>>>,
     /// How long that thread lets a group wait: [`CREATED_WAIT`] (tests
     /// that look at a group before it is written make it longer).
@@ -598,47 +609,6 @@ enum Backend {
     Postgres(Arc<postgres::Pg>),
 }
 
-impl Backend {
-    /// Runs `f` on the `Created` states waiting for their write.
-    fn waiting<T>(&self, f: impl FnOnce(&mut Waiting) -> T) -> T {
-        match self {
-            Backend::Sqlite(store) => f(&mut lock(store).waiting),
-            Backend::Postgres(pg) => pg.waiting(f),
-        }
-    }
-
-    /// Writes the `Created` states waiting, if any.
-    fn write_created(&self) -> io::Result<()> {
-        match self {
-            Backend::Sqlite(store) => lock(store).write_created(),
-            Backend::Postgres(pg) => pg.write_created(),
-        }
-    }
-
-    /// A handle that does not keep the database open.
-    fn downgrade(&self) -> WeakBackend {
-        match self {
-            Backend::Sqlite(store) => WeakBackend::Sqlite(Arc::downgrade(store)),
-            Backend::Postgres(pg) => WeakBackend::Postgres(Arc::downgrade(pg)),
-        }
-    }
-}
-
-/// A [`Backend`] that does not keep it open.
-enum WeakBackend {
-    Sqlite(Weak<Mutex<Store>>),
-    Postgres(Weak<postgres::Pg>),
-}
-
-impl WeakBackend {
-    fn upgrade(&self) -> Option<Backend> {
-        Some(match self {
-            WeakBackend::Sqlite(store) => Backend::Sqlite(store.upgrade()?),
-            WeakBackend::Postgres(pg) => Backend::Postgres(pg.upgrade()?),
-        })
-    }
-}
-
 /// The connection and the writes queued for its next transaction.
 struct Store {
     conn: Connection,
@@ -652,15 +622,30 @@ struct Store {
     /// keeps no index of records (each new record's index entry was a
     /// page more in the transaction written before its upload).
     records: HashMap<String, EntryKey>,
-    /// The `Created` states waiting for their write.
-    waiting: Waiting,
+    /// This process's journal of `Created` states (see [`journal`]).
+    journal: journal::Journal,
+    /// The `Created` states in the journal, not yet in the tables: written
+    /// with the queued writes, each with its entry's `Uploaded` state when
+    /// that came meanwhile.
+    journaled: Vec<Journaled>,
+}
+
+/// A `Created` state in the journal, waiting to be written to the tables.
+struct Journaled {
+    key: EntryKey,
+    state: CreatedState,
+    /// When its bytes were sent, if they were before it was written.
+    uploaded: Option<String>,
 }
 
 impl Drop for Store {
-    /// The `Created` states still waiting are written (their records
-    /// exist), as well as they can be.
+    /// What is queued is written, as well as it can be; the journal is
+    /// deleted once nothing in it is left unwritten.
     fn drop(&mut self) {
-        let _ = self.write_created();
+        let _ = self.flush();
+        if self.journaled.is_empty() {
+            self.journal.remove();
+        }
     }
 }
 
@@ -710,8 +695,9 @@ pub(crate) enum Queued {
     },
 }
 
-/// A `Created` state's columns, as written.
-#[derive(Clone)]
+/// A `Created` state's columns, as written (and as a line of the journal,
+/// [`journal`]).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct CreatedState {
     stamp: String,
     mid: String,
@@ -746,10 +732,10 @@ impl CreatedState {
     }
 }
 
-/// The `Created` states of uploads whose bytes wait for their write (see
-/// [`Ledger::save_created`]), and what became of the writes: in SQLite,
-/// the next transaction writes them first; in PostgreSQL, the next
-/// pipelined transaction (`Pg::transaction`), with what is queued.
+/// The `Created` states of a PostgreSQL ledger's uploads whose bytes wait
+/// for their write (see [`Ledger::save_created`]), and what became of the
+/// writes: the next pipelined transaction (`Pg::transaction`) writes them,
+/// with what is queued. (A SQLite ledger journals them instead.)
 #[derive(Default)]
 pub(crate) struct Waiting {
     /// The states, in the order they came.
@@ -813,9 +799,9 @@ impl Waiting {
 }
 
 /// An upload's wait for the write of its `Created` state, added after
-/// `at` attempts to write states ([`Ledger::save_created`]).
+/// `at` attempts to write states ([`Ledger::save_created`], PostgreSQL).
 struct Written {
-    backend: Backend,
+    pg: Arc<postgres::Pg>,
     at: u64,
 }
 
@@ -824,7 +810,7 @@ impl Future for Written {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let at = self.at;
-        self.backend.waiting(|waiting| waiting.poll_written(at, cx))
+        self.pg.waiting(|waiting| waiting.poll_written(at, cx))
     }
 }
 
@@ -849,10 +835,10 @@ impl Store {
         let run = |sql| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
         run("BEGIN IMMEDIATE").map_err(db)?;
         let done = (|| -> io::Result<T> {
-            for (key, state) in &self.waiting.states {
-                write_created(conn, key, state).map_err(db)?;
-            }
             if with_queue {
+                for journaled in &self.journaled {
+                    write_journaled(conn, journaled).map_err(db)?;
+                }
                 apply(conn, &self.queued, &self.records)?;
             }
             let value = write(conn)?;
@@ -863,36 +849,88 @@ impl Store {
             // What failed is the error to tell.
             let _ = run("ROLLBACK");
         }
-        let value = match done {
-            Ok(value) => value,
-            Err(e) => {
-                self.waiting.failed(&e);
-                return Err(e);
-            }
-        };
-        self.waiting.wrote();
+        let value = done?;
         if with_queue {
             for write in self.queued.drain(..) {
                 if let Queued::Finished { mid, .. } = write {
                     self.records.remove(&mid);
                 }
             }
+            self.journaled.clear();
             self.since = None;
+            // (Left full, it holds states the tables have: harmless.)
+            let _ = self.journal.empty();
         }
         Ok(value)
     }
 
-    /// Writes the `Created` states waiting for a write, if any, alone.
-    fn write_created(&mut self) -> io::Result<()> {
-        match self.waiting.states.is_empty() {
-            true => Ok(()),
-            false => self.transaction(false, |_| Ok(())),
+    /// How many writes wait for the next transaction with the queue.
+    fn queued_len(&self) -> usize {
+        self.queued.len() + self.journaled.len()
+    }
+
+    /// Whether the queue is due with a claim of `keys`: it is old enough,
+    /// or it holds a write of one of them (which the claim must read).
+    fn queue_due(&self, keys: &[&EntryKey]) -> bool {
+        if self.since.is_some_and(|since| since.elapsed() >= QUEUE_AGE) {
+            return true;
+        }
+        let queued = self.queued.iter().filter_map(|write| match write {
+            Queued::File { .. } => None,
+            Queued::Uploaded { key, .. } | Queued::JobFinished { key, .. } => Some(key),
+            Queued::Seen { mid, .. } | Queued::Finished { mid, .. } => self.records.get(mid),
+        });
+        let journaled = self.journaled.iter().map(|journaled| &journaled.key);
+        queued.chain(journaled).any(|key| keys.contains(&key))
+    }
+
+    /// Queues `write`; writes the queue if it is long or old enough. An
+    /// `Uploaded` state whose `Created` state is still in the journal
+    /// only marks it (both are written in one statement).
+    fn queue(&mut self, write: Queued) -> io::Result<()> {
+        if let Queued::Uploaded { key, mid, at } = &write {
+            let journaled = (self.journaled.iter_mut())
+                .find(|journaled| journaled.key == *key && journaled.state.mid == *mid);
+            match journaled {
+                Some(journaled) => {
+                    journaled.uploaded = Some(at.clone());
+                    return self.flush_if_due();
+                }
+                None => {
+                    self.records.insert(mid.clone(), key.clone());
+                }
+            }
+        }
+        push(&mut self.queued, write);
+        self.flush_if_due()
+    }
+
+    /// Writes the queue if it is long or old enough.
+    fn flush_if_due(&mut self) -> io::Result<()> {
+        let since = *self.since.get_or_insert_with(Instant::now);
+        match self.queued_len() >= QUEUE_LEN || since.elapsed() >= QUEUE_AGE {
+            true => self.flush(),
+            false => Ok(()),
         }
     }
 
-    /// Writes what is queued and the `Created` states waiting, if any.
+    /// Saves the `Created` state of `key` (record `mid`): in the journal
+    /// now, in the tables with the queue.
+    fn save_created(&mut self, key: &EntryKey, mid: String, state: CreatedState) -> io::Result<()> {
+        self.journal.append(key, &state)?;
+        self.records.insert(mid, key.clone());
+        self.journaled.push(Journaled {
+            key: key.clone(),
+            state,
+            uploaded: None,
+        });
+        self.flush_if_due()
+    }
+
+    /// Writes what is queued (and the journaled `Created` states), if
+    /// anything.
     fn flush(&mut self) -> io::Result<()> {
-        match self.queued.is_empty() && self.waiting.states.is_empty() {
+        match self.queued_len() == 0 {
             true => Ok(()),
             false => self.write(|_| Ok(())),
         }
@@ -911,8 +949,18 @@ fn push(queued: &mut Vec<Queued>, write: Queued) {
 
 /// Writes the `Created` state of the entry `key` in `tx`.
 fn write_created(tx: &Connection, key: &EntryKey, state: &CreatedState) -> rusqlite::Result<usize> {
+    write_created_columns(tx, key.columns(), state)
+}
+
+/// [`write_created`] of the entry whose key columns are `key`.
+fn write_created_columns(
+    tx: &Connection,
+    key: [&str; 4],
+    state: &CreatedState,
+) -> rusqlite::Result<usize> {
     let values = state.values();
-    let mut params = key.and(&[&state.stamp]);
+    let mut params: Vec<&dyn rusqlite::ToSql> = key.iter().map(|c| c as _).collect();
+    params.push(&state.stamp);
     params.extend(values.iter().map(|v| v as &dyn rusqlite::ToSql));
     tx.prepare_cached(
         "UPDATE entries SET updated_at = ?5, mid = ?6, created_at = ?7,
@@ -920,6 +968,35 @@ fn write_created(tx: &Connection, key: &EntryKey, state: &CreatedState) -> rusql
          WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
     )?
     .execute(params.as_slice())
+}
+
+/// Writes a journaled `Created` state in `tx`: with its `Uploaded` state,
+/// when that came, in one statement.
+fn write_journaled(tx: &Connection, journaled: &Journaled) -> rusqlite::Result<usize> {
+    let Journaled {
+        key,
+        state,
+        uploaded,
+    } = journaled;
+    let Some(at) = uploaded else {
+        return write_created(tx, key, state);
+    };
+    tx.prepare_cached(
+        "UPDATE entries SET updated_at = ?5, mid = ?6, created_at = ?7, target = NULL,
+           expires_at = ?8, stage = 'uploaded', status = ?9
+         WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4
+           AND stage <> 'final'",
+    )?
+    .execute(
+        key.and(&[
+            at,
+            &state.mid,
+            &state.created_at,
+            &state.expires_at,
+            &state.status,
+        ])
+        .as_slice(),
+    )
 }
 
 /// Writes `queued`, in order, in `tx` (`records`: the entries of the
@@ -1060,6 +1137,11 @@ pub trait EntryState: Sized {
     fn mid(&self) -> Option<&str> {
         None
     }
+    /// When its create was about to be sent, if its answer was not saved
+    /// (in the tables: a journal may hold it, see [`journal::find`]).
+    fn creating_since(&self) -> Option<Timestamp> {
+        None
+    }
 }
 
 impl EntryState for Resume {
@@ -1088,6 +1170,13 @@ impl EntryState for Resume {
 
     fn writes_ahead(&self) -> bool {
         matches!(self, Resume::New)
+    }
+
+    fn creating_since(&self) -> Option<Timestamp> {
+        match self {
+            Resume::Creating { since, .. } => Some(*since),
+            _ => None,
+        }
     }
 
     fn fresh() -> Option<Self> {
@@ -1301,13 +1390,18 @@ impl Ledger {
         Ledger::ready(conn, path)
     }
 
-    fn ready(conn: Connection, path: &Path) -> io::Result<Ledger> {
+    fn ready(mut conn: Connection, path: &Path) -> io::Result<Ledger> {
+        // What killed processes left in their journals.
+        if path != Path::new(":memory:") {
+            journal::fold_left(&mut conn, path)?;
+        }
         let store = Store {
             conn,
             queued: Vec::new(),
             since: None,
             records: HashMap::new(),
-            waiting: Waiting::default(),
+            journal: journal::Journal::beside(path),
+            journaled: Vec::new(),
         };
         Ok(Ledger::with(
             Backend::Sqlite(Arc::new(Mutex::new(store))),
@@ -1377,16 +1471,7 @@ impl Ledger {
         if let Some(pg) = self.pg() {
             return pg.queue(write);
         }
-        let mut store = self.raw();
-        if let Queued::Uploaded { key, mid, .. } = &write {
-            store.records.insert(mid.clone(), key.clone());
-        }
-        push(&mut store.queued, write);
-        let since = *store.since.get_or_insert_with(Instant::now);
-        match store.queued.len() >= QUEUE_LEN || since.elapsed() >= QUEUE_AGE {
-            true => store.flush(),
-            false => Ok(()),
-        }
+        self.raw().queue(write)
     }
 
     /// Writes everything queued now (at the end of a batch, or before
@@ -1705,7 +1790,12 @@ impl Ledger {
         }
         let lease_until = unix_ms(SystemTime::now() + LEASE);
         let reserve = self.reserve.get();
-        let claims: Vec<(Claim<S>, bool)> = self.write(|tx| {
+        let mut store = self.raw();
+        // The queue waits for a later transaction, unless it is old or
+        // these claims must read what it holds.
+        let with_queue = store.queue_due(keys);
+        let journals = store.journal.ledger().map(Path::to_path_buf);
+        let claims: Vec<(Claim<S>, bool)> = store.transaction(with_queue, |tx| {
             keys.iter()
                 .map(|key| {
                     // Where nobody claims the entry (a record's: see
@@ -1722,8 +1812,14 @@ impl Ledger {
                         return Ok((Claim::Mine(fresh), true));
                     }
                     // Read again under the lock: another worker may have
-                    // moved it on.
-                    let resume = S::read(tx, key, refresh)?;
+                    // moved it on, its `Created` state maybe only in its
+                    // journal yet.
+                    let mut resume = S::read(tx, key, refresh)?;
+                    if let (Some(since), Some(ledger)) = (resume.creating_since(), &journals)
+                        && journal::find(tx, ledger, key, since)?
+                    {
+                        resume = S::read(tx, key, refresh)?;
+                    }
                     if resume.is_final() {
                         if claimed {
                             self.delete_claim(tx, key)?;
@@ -1821,8 +1917,8 @@ impl Ledger {
         let ahead = lock(&self.held).remove(key).and_then(|held| held.ahead);
         // A create that never answered: no `Created` state to wait for (the
         // release's transaction writes those waiting).
-        self.backend.waiting(|waiting| waiting.creating.remove(key));
         if let Some(pg) = self.pg() {
+            pg.waiting(|waiting| waiting.creating.remove(key));
             return pg.release(&self.worker, key, ahead);
         }
         let mut store = self.raw();
@@ -1846,8 +1942,8 @@ impl Ledger {
             .drain()
             .filter_map(|(key, held)| Some((key, held.ahead?)))
             .collect();
-        self.backend.waiting(|waiting| waiting.creating.clear());
         if let Some(pg) = self.pg() {
+            pg.waiting(|waiting| waiting.creating.clear());
             return pg.release_all(&self.worker, &ahead);
         }
         let mut store = self.raw();
@@ -1863,6 +1959,8 @@ impl Ledger {
             Ok(())
         })?;
         store.records.clear();
+        // Everything it held is in the tables (made again if a state comes).
+        store.journal.remove();
         Ok(())
     }
 
@@ -1944,8 +2042,11 @@ impl Ledger {
         match point {
             Checkpoint::Creating { request, at } => {
                 self.save_creating(key, identity, request, at)?;
-                // Its create is in flight until its `Created` state comes.
-                (self.backend).waiting(|waiting| waiting.creating.insert(key.clone()));
+                // Its create is in flight until its `Created` state comes
+                // (PostgreSQL groups the states of creates in flight).
+                if let Some(pg) = self.pg() {
+                    pg.waiting(|waiting| waiting.creating.insert(key.clone()));
+                }
             }
             Checkpoint::Created { created, target } => {
                 let state = CreatedState::of(created, target)?;
@@ -1993,46 +2094,51 @@ impl Ledger {
         })
     }
 
-    /// Saves the `Created` state of the upload of `key` (record `mid`) in
-    /// one transaction with the states of the creates in flight
-    /// beside it (a batch's creates go out in waves: most groups hold as
-    /// many states as `-j`, and their rows share pages): the upload's bytes
-    /// wait until it is written, at once when no other create is in flight
-    /// (the state is saved when this returns), else once those creates
-    /// have answered (or their claims are released), or [`CREATED_WAIT`]
-    /// after the first state waited, whichever comes first (any other
-    /// transaction writes the waiting states first, too). Killed meanwhile,
-    /// the record is only created, its bytes never sent: a rerun finds it
-    /// (the sweep of a `Creating` state) and creates it anew, as when a
-    /// process dies waiting for a create's answer. Measured in
-    /// BENCHMARKS.md (a transaction a file before: 549 transactions a
-    /// 500-file run, 130 now).
+    /// Saves the `Created` state of the upload of `key` (record `mid`)
+    /// before its bytes go.
+    ///
+    /// SQLite: in this process's journal, at once (see [`journal`]); in the
+    /// tables with the queue.
+    ///
+    /// PostgreSQL: in one transaction with the states of the creates in
+    /// flight beside it (a batch's creates go out in waves: most groups
+    /// hold as many states as `-j`). The upload's bytes wait until it is
+    /// written, at once when no other create is in flight (the state is
+    /// saved when this returns), else once those creates have answered (or
+    /// their claims are released), or [`CREATED_WAIT`] after the first
+    /// state waited, whichever comes first (the next pipelined transaction
+    /// writes the waiting states first, too). Killed meanwhile, the record
+    /// is only created, its bytes never sent: a rerun finds it (the sweep
+    /// of a `Creating` state) and creates it anew, as when a process dies
+    /// waiting for a create's answer. Measured in BENCHMARKS.md (a round
+    /// trip a file before).
     fn save_created(&self, key: &EntryKey, mid: String, state: CreatedState) -> io::Result<Saving> {
-        if let Backend::Sqlite(store) = &self.backend {
-            lock(store).records.insert(mid, key.clone());
-        }
+        let pg = match &self.backend {
+            Backend::Sqlite(store) => {
+                lock(store).save_created(key, mid, state)?;
+                return Ok(Saving::Now);
+            }
+            Backend::Postgres(pg) => pg,
+        };
         // Whether no other create is in flight, and the count of writes
         // this state waits past.
-        let (alone, at) = self.backend.waiting(|waiting| {
+        let (alone, at) = pg.waiting(|waiting| {
             waiting.creating.remove(key);
             waiting.states.push((key.clone(), state));
             waiting.since.get_or_insert_with(Instant::now);
             let alone = waiting.creating.is_empty() || waiting.states.len() >= QUEUE_LEN;
             (alone, waiting.attempts)
         });
-        let grouping = if alone { None } else { self.group_by_time() };
+        let grouping = if alone { None } else { self.group_by_time(pg) };
         // (No thread to write it in time: written now too.)
         match grouping {
             None => {
-                self.backend.write_created()?;
+                pg.write_created()?;
                 Ok(Saving::Now)
             }
             Some(grouping) => {
                 grouping.unpark();
-                Ok(Saving::later(Written {
-                    backend: self.backend.clone(),
-                    at,
-                }))
+                Ok(Saving::later(Written { pg: pg.clone(), at }))
             }
         }
     }
@@ -2040,9 +2146,9 @@ impl Ledger {
     /// The thread that writes the `Created` states [`CREATED_WAIT`] after
     /// the first of them began to wait, if nothing wrote them before
     /// (started once; it ends with the ledger).
-    fn group_by_time(&self) -> Option<&std::thread::Thread> {
+    fn group_by_time(&self, pg: &Arc<postgres::Pg>) -> Option<&std::thread::Thread> {
         let thread = self.grouping.get_or_init(|| {
-            let backend = self.backend.downgrade();
+            let backend = Arc::downgrade(pg);
             let created_wait = self.created_wait;
             std::thread::Builder::new()
                 .name("authenta-ledger".into())
@@ -3542,9 +3648,7 @@ pub(crate) mod tests {
         Vec<(EntryKey, Identity, Answers)>,
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
-        // A group is looked at before it is written: the thread leaves it.
-        ledger.created_wait = Duration::from_secs(3600);
+        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
         let uploads = three_uploads_in(&ledger, dir.path());
         (dir, ledger, uploads)
     }
@@ -3601,15 +3705,52 @@ pub(crate) mod tests {
         .unwrap()
     }
 
-    /// An upload's `Created` state waits for the creates in flight beside
-    /// it and is written with theirs, one transaction for the group, before
-    /// any of their bytes go out; with no create in flight it is written at
-    /// once.
+    /// An upload's `Created` state is in this process's journal when its
+    /// checkpoint returns (the bytes may go), and in the tables with the
+    /// queue: with its `Uploaded` state, when that came meanwhile, in one
+    /// statement. The journal is emptied then, and deleted with the ledger.
     #[test]
-    fn created_states_of_creates_in_flight_together_are_written_together() {
+    fn a_created_state_is_journaled_before_its_upload_and_written_with_the_queue() {
         let (dir, ledger, uploads) = three_uploads();
         let other = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
-        written_together(&ledger, &other, &uploads);
+        let (key, identity, answers) = &uploads[0];
+        assert!(matches!(save_created(&ledger, &uploads[0]), Saving::Now));
+        let journal = ledger.raw().journal.path().unwrap().to_path_buf();
+        let text = std::fs::read_to_string(&journal).unwrap();
+        let mid = answers.created.media.mid.to_string();
+        assert_eq!(text.lines().count(), 1);
+        assert!(text.contains(&mid), "{text}");
+        assert_eq!(stage_seen(&other, key), "creating", "not in the tables yet");
+        // Its bytes went: both states in one statement.
+        let uploaded = Checkpoint::Uploaded {
+            mid: &answers.created.media.mid,
+        };
+        assert!(matches!(
+            ledger.checkpoint(key, identity)(uploaded).unwrap(),
+            Saving::Now
+        ));
+        assert_eq!(
+            ledger.raw().queued.len(),
+            0,
+            "the Uploaded state marks the journaled one"
+        );
+        // A second file's state, its bytes not sent yet.
+        assert!(matches!(save_created(&ledger, &uploads[1]), Saving::Now));
+        ledger.flush().unwrap();
+        assert_eq!(stage_seen(&other, key), "uploaded");
+        assert_eq!(stage_seen(&other, &uploads[1].0), "created");
+        let Resume::Uploaded {
+            mid: saved,
+            created_at,
+        } = other.resume(key, false).unwrap()
+        else {
+            panic!("the entry resumes as uploaded")
+        };
+        assert_eq!(saved.as_str(), mid);
+        assert_eq!(created_at, Some(answers.created.media.created_at));
+        assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0, "emptied");
+        drop(ledger);
+        assert!(!journal.exists(), "deleted with the ledger");
     }
 
     /// What [`created_states_of_creates_in_flight_together_are_written_together`]
@@ -3631,89 +3772,104 @@ pub(crate) mod tests {
         };
         // The last create in flight answers: the three states are written
         // now, in one transaction, and the waiting uploads go on.
-        let written = ledger.backend.waiting(|waiting| waiting.attempts);
+        let pg = ledger.pg().expect("a PostgreSQL ledger");
+        let written = pg.waiting(|waiting| waiting.attempts);
         assert!(matches!(created(2), Saving::Now));
         for (key, ..) in uploads {
             assert!(created_seen(key));
         }
-        let now = ledger.backend.waiting(|waiting| waiting.attempts);
+        let now = pg.waiting(|waiting| waiting.attempts);
         assert_eq!(now, written + 1, "one transaction");
         authenta_reqwest::client::block_on(first).unwrap();
         authenta_reqwest::client::block_on(second).unwrap();
     }
 
-    /// A state waiting for a create that never answers (its upload failed,
-    /// its claim released) is written then; one waiting for a create that
-    /// is slow is written after [`CREATED_WAIT`] by the ledger's thread.
+    /// What a killed process left in its journal is not lost: a claim of
+    /// one of its entries by a process already running finds the `Created`
+    /// state there and resumes the record, and the next process to open
+    /// the ledger folds the rest into the tables and deletes the journal.
     #[test]
-    fn a_waiting_created_state_is_written_when_its_neighbour_fails_or_lingers() {
-        let (dir, mut ledger, uploads) = three_uploads();
-        ledger.created_wait = CREATED_WAIT;
-        let other = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
-        let Saving::Later(first) = save_created(&ledger, &uploads[0]) else {
-            panic!("two creates are in flight")
+    fn a_killed_process_s_journal_is_read_by_claims_and_folded_by_the_next_open() {
+        let (dir, ledger, uploads) = three_uploads();
+        let path = dir.path().join("ledger.sqlite");
+        let running = Ledger::open(&path).unwrap();
+        for upload in &uploads[..2] {
+            assert!(matches!(save_created(&ledger, upload), Saving::Now));
+        }
+        // Killed: nothing queued is written, the journal stays, unlocked,
+        // and its claims run out.
+        let journal = {
+            let mut store = ledger.raw();
+            store.journaled.clear();
+            store.queued.clear();
+            let journal = store.journal.path().unwrap().to_path_buf();
+            store.journal.abandon();
+            journal
         };
-        // The second file's create failed: its claim is released, which
-        // writes the first's state.
-        ledger.release(&uploads[1].0).unwrap();
-        assert_eq!(stage_seen(&other, &uploads[0].0), "created");
-        authenta_reqwest::client::block_on(first).unwrap();
-        // The second file is claimed and created again while the third's
-        // create never answers: its state waits, and the ledger's thread
-        // writes it.
-        let (key, identity, answers) = &uploads[1];
+        drop(ledger);
+        running
+            .raw()
+            .execute("UPDATE claims SET lease_until = 0", [])
+            .unwrap();
+        assert_eq!(stage_seen(&running, &uploads[0].0), "creating");
+        let Claim::Mine(Resume::Created { mid, .. }) = running.claim(&uploads[0].0, false).unwrap()
+        else {
+            panic!("the record is resumed, not created again")
+        };
+        assert_eq!(mid, uploads[0].2.created.media.mid);
+        assert!(
+            journal.exists(),
+            "a claim reads journals, it does not delete them"
+        );
+        // The next open folds what is left, and deletes the journal.
+        let next = Ledger::open(&path).unwrap();
+        assert_eq!(stage_seen(&next, &uploads[1].0), "created");
+        assert_eq!(
+            stage_seen(&next, &uploads[2].0),
+            "creating",
+            "its create never answered"
+        );
+        assert!(!journal.exists());
+        // A live process's journal is left to it.
+        let live = Ledger::open(&path).unwrap();
         assert!(matches!(
-            ledger.claim(key, false).unwrap(),
-            Claim::Mine(Resume::Creating { .. })
+            live.claim(&uploads[2].0, false).unwrap(),
+            Claim::Mine(_)
         ));
-        let creating = Checkpoint::Creating {
-            request: &answers.request,
-            at: jiff::Timestamp::now(),
-        };
-        assert!(matches!(
-            ledger.checkpoint(key, identity)(creating).unwrap(),
-            Saving::Now
-        ));
-        let Saving::Later(second) = save_created(&ledger, &uploads[1]) else {
-            panic!("the third create is in flight")
-        };
-        authenta_reqwest::client::block_on(second).unwrap();
-        assert_eq!(stage_seen(&other, &uploads[1].0), "created");
-        assert_eq!(stage_seen(&other, &uploads[2].0), "creating");
+        let _ = save_created(&live, &uploads[2]);
+        let kept = live.raw().journal.path().unwrap().to_path_buf();
+        drop(Ledger::open(&path).unwrap());
+        assert!(kept.exists());
     }
 
-    /// A failed write of the waiting states stops the uploads waiting for
-    /// it, with the reason; the states stay, written by the next write.
+    /// A `Created` state that cannot be written to the journal stops its
+    /// upload with the reason, before any byte goes, and nothing of it is
+    /// queued.
     #[test]
-    fn a_failed_write_of_created_states_stops_their_uploads() {
+    fn a_created_state_the_journal_cannot_take_stops_its_upload() {
         let (dir, ledger, uploads) = three_uploads();
         let other = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
-        let (key, second_key) = (&uploads[0].0, &uploads[1].0);
-        let Saving::Later(first) = save_created(&ledger, &uploads[0]) else {
-            panic!("two creates are in flight")
-        };
-        let failed = ledger.raw().transaction(false, |_| {
-            Err::<(), _>(io::Error::other("the disk is full"))
-        });
-        assert_eq!(failed.unwrap_err().to_string(), "the disk is full");
-        let err = authenta_reqwest::client::block_on(first).unwrap_err();
-        assert!(err.to_string().contains("the disk is full"), "{err}");
-        assert!(err.to_string().contains("run the command again"), "{err}");
-        assert_eq!(stage_seen(&other, key), "creating");
-        // A state that comes after the failure waits for the next write,
-        // which writes both.
-        let Saving::Later(mut second) = save_created(&ledger, &uploads[1]) else {
-            panic!("the third create is in flight")
-        };
-        let mut cx = Context::from_waker(Waker::noop());
+        // Where the journal would be, a directory.
+        let journal = ledger.raw().journal.would_be().unwrap().to_path_buf();
+        std::fs::create_dir(&journal).unwrap();
+        let (key, identity, answers) = &uploads[0];
+        let err = ledger.checkpoint(key, identity)(Checkpoint::Created {
+            created: &answers.created,
+            target: &answers.target,
+        })
+        .expect_err("the upload stops");
         assert!(
-            second.as_mut().poll(&mut cx).is_pending(),
-            "not failed by the write before it"
+            err.to_string()
+                .contains("cannot write to the ledger's journal"),
+            "{err}"
         );
+        assert!(
+            err.to_string().contains(&journal.display().to_string()),
+            "{err}"
+        );
+        assert_eq!(ledger.raw().journaled.len(), 0);
         ledger.flush().unwrap();
-        authenta_reqwest::client::block_on(second).unwrap();
-        assert_eq!(stage_seen(&other, key), "created");
-        assert_eq!(stage_seen(&other, second_key), "created");
+        assert_eq!(stage_seen(&other, key), "creating");
     }
 
     /// A record's status seen and final record find its entry by its key

@@ -1008,16 +1008,6 @@ impl<'a> Columns<'a> {
 }
 
 impl EntryKey {
-    /// The key's columns: base URL, client id, SHA-256, model.
-    fn columns(&self) -> [&str; 4] {
-        [
-            &self.account.base_url,
-            &self.account.client_id,
-            &self.sha256,
-            &self.model,
-        ]
-    }
-
     /// The key's columns, as parameters `$1` to `$4`.
     fn params(&self) -> [&(dyn ToSql + Sync); 4] {
         [
