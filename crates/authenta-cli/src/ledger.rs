@@ -45,7 +45,6 @@ use std::hash::{Hash, Hasher};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Once, OnceLock, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -548,7 +547,6 @@ pub struct Ledger {
     worker: Arc<Worker>,
     renewing: Arc<Once>,
     held: HeldClaims,
-    reserve: Arc<Reserve>,
     /// The thread that writes a PostgreSQL ledger's waiting `Created`
     /// states [`CREATED_WAIT`] after the first began to wait (started with
     /// the first state that waits; `None` if it could not be).
@@ -556,50 +554,6 @@ pub struct Ledger {
     /// How long that thread lets a group wait: [`CREATED_WAIT`] (tests
     /// that look at a group before it is written make it longer).
     created_wait: Duration,
-}
-
-/// The room a new entry's row keeps for its `Created` state.
-///
-/// Rows are appended as files are claimed, so a row's page is full when
-/// its `Created` state (the record's id and times, and the upload target,
-/// hundreds of bytes) makes it longer: SQLite then splits the page and
-/// rewrites two or three more, in the transaction that must be written
-/// before the upload (see [`Ledger::save_created`]). So a new row's
-/// `target` holds as many
-/// spaces as the last `Created` state added (never read: a `Creating`
-/// row's target means nothing, to this authenta and earlier ones), and
-/// the `Created` state takes their place without growing the row.
-/// Measured by the WAL's frames, in BENCHMARKS.md.
-struct Reserve(AtomicUsize);
-
-impl Reserve {
-    /// Before any `Created` state was written: about an emulator's target.
-    const FIRST: usize = 512;
-    /// At most this much (a longer `Created` state splits a page, as
-    /// before).
-    const MOST: usize = 2048;
-
-    fn new() -> Reserve {
-        Reserve(AtomicUsize::new(Reserve::FIRST))
-    }
-
-    /// How many spaces a new row keeps.
-    fn get(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    /// A `Created` state's values (as written) were this long.
-    fn saw(&self, values: &[Option<&str>]) {
-        // A byte of the record's header, at most, per value that was NULL.
-        let len: usize = values.iter().map(|v| v.map_or(0, str::len) + 1).sum();
-        self.0.store(len.min(Reserve::MOST), Ordering::Relaxed);
-    }
-
-    /// `n` spaces, as a parameter (no allocation).
-    fn spaces(n: usize) -> &'static str {
-        static SPACES: [u8; Reserve::MOST] = [b' '; Reserve::MOST];
-        std::str::from_utf8(&SPACES[..n.min(Reserve::MOST)]).expect("ASCII")
-    }
 }
 
 /// The database a ledger is kept in.
@@ -1426,7 +1380,6 @@ impl Ledger {
             worker: Arc::new(Worker::this()),
             renewing: Arc::new(Once::new()),
             held: HeldClaims::default(),
-            reserve: Arc::new(Reserve::new()),
             grouping: Arc::default(),
             created_wait: CREATED_WAIT,
         }
@@ -1789,7 +1742,6 @@ impl Ledger {
             }
         }
         let lease_until = unix_ms(SystemTime::now() + LEASE);
-        let reserve = self.reserve.get();
         let mut store = self.raw();
         // The queue waits for a later transaction, unless it is old or
         // these claims must read what it holds.
@@ -1806,7 +1758,7 @@ impl Ledger {
                     let claimed =
                         fresh.is_some() && self.insert_claim(tx, key, lease_until, false)? == 1;
                     if claimed
-                        && write_new_creating(tx, key, since, reserve).map_err(db)? == 1
+                        && write_new_creating(tx, key, since).map_err(db)? == 1
                         && let Some(fresh) = fresh
                     {
                         return Ok((Claim::Mine(fresh), true));
@@ -2050,7 +2002,6 @@ impl Ledger {
             }
             Checkpoint::Created { created, target } => {
                 let state = CreatedState::of(created, target)?;
-                self.reserve.saw(&state.values());
                 return self.save_created(key, created.media.mid.to_string(), state);
             }
             // The one checkpoint whose loss costs no record: written with
@@ -2746,30 +2697,16 @@ fn write_creating(
 /// Inserts the `Creating` state of the entry `key` written ahead with its
 /// claim (the create named after the file, about to be sent from `since`),
 /// unless the entry has a row; how many rows it wrote.
-///
-/// Its `target` holds `reserve` spaces until the `Created` state replaces
-/// them (see [`Reserve`]).
-fn write_new_creating(
-    tx: &Connection,
-    key: &EntryKey,
-    since: &str,
-    reserve: usize,
-) -> rusqlite::Result<usize> {
+fn write_new_creating(tx: &Connection, key: &EntryKey, since: &str) -> rusqlite::Result<usize> {
     tx.prepare_cached(
         "INSERT INTO entries (base_url, client_id, sha256, model, path, size, name, since,
-                              stage, updated_at, target)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'creating', ?8, ?9)
+                              stage, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'creating', ?8)
          ON CONFLICT DO NOTHING",
     )?
     .execute(
-        key.and(&[
-            &key.path,
-            &key.size,
-            &key.name,
-            &since,
-            &Reserve::spaces(reserve),
-        ])
-        .as_slice(),
+        key.and(&[&key.path, &key.size, &key.name, &since])
+            .as_slice(),
     )
 }
 
@@ -3404,95 +3341,6 @@ pub(crate) mod tests {
         }
     }
 
-    /// A new entry's row keeps room for its `Created` state, which then
-    /// splits no page of the table ([`Reserve`]): the database gains no
-    /// page between the claims and the `Created` states. The room follows
-    /// the last `Created` state: after one with a long upload URL, a new
-    /// row keeps room for as long a one. Without the room (the control,
-    /// the same files with none kept), pages split.
-    #[test]
-    fn a_created_state_takes_the_room_its_row_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let paths = small_files(dir.path(), 64);
-        let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-        let account = Account {
-            base_url: "http://127.0.0.1:1/api".into(),
-            client_id: "id".into(),
-        };
-        let mut answers = small_file_answers(0);
-        // The second half's uploads go to an S3-long URL.
-        for answer in &mut answers[32..64] {
-            answer.created.upload_url += &format!("&X-Amz-Security-Token={}", "t".repeat(900));
-            answer.target =
-                UploadTarget::from_created(&answer.created, &answer.request, SystemTime::now())
-                    .unwrap();
-        }
-        // Pages the `Created` states of `files` (claimed together) added.
-        let pages_added = |ledger: &Ledger, files: std::ops::Range<usize>| -> i64 {
-            let identities: Vec<Identity> = (ledger.identify_many(&refs[files.clone()]))
-                .into_iter()
-                .map(Result::unwrap)
-                .collect();
-            let keys: Vec<EntryKey> = (identities.iter())
-                .map(|identity| ledger.key(&account, identity, &ModelType::Ac1))
-                .collect();
-            let claims = ledger
-                .claim_many(&keys.iter().collect::<Vec<_>>(), false)
-                .unwrap();
-            assert!(claims.iter().all(|c| matches!(c, Claim::Mine(Resume::New))));
-            let pages = || -> i64 {
-                let store = ledger.conn().unwrap();
-                store
-                    .pragma_query_value(None, "page_count", |row| row.get(0))
-                    .unwrap()
-            };
-            let before = pages();
-            for ((key, identity), i) in keys.iter().zip(&identities).zip(files) {
-                let Answers {
-                    request,
-                    created,
-                    target,
-                    ..
-                } = &answers[i];
-                let save = saving(ledger.checkpoint(key, identity));
-                save(Checkpoint::Creating {
-                    request,
-                    at: jiff::Timestamp::now(),
-                })
-                .unwrap();
-                save(Checkpoint::Created { created, target }).unwrap();
-            }
-            pages() - before
-        };
-
-        let control = Ledger::open(&dir.path().join("control.sqlite")).unwrap();
-        control.reserve.0.store(0, Ordering::Relaxed);
-        assert!(
-            pages_added(&control, 0..32) > 0,
-            "with no room kept, the rows' pages split"
-        );
-
-        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
-        assert_eq!(pages_added(&ledger, 0..32), 0);
-        // The first long URL was claimed with the room of a short one; the
-        // rows claimed after it keep room for a long one.
-        pages_added(&ledger, 32..33);
-        assert!(ledger.reserve.get() > 900);
-        assert_eq!(pages_added(&ledger, 33..64), 0);
-        // What a `Created` state wrote reads back.
-        for i in [0, 40] {
-            let key = ledger.key(
-                &account,
-                &ledger.identify(&paths[i]).unwrap(),
-                &ModelType::Ac1,
-            );
-            let Resume::Created { target, .. } = ledger.resume(&key, false).unwrap() else {
-                panic!("file {i} reads back as created");
-            };
-            assert_eq!(target.url(), answers[i].target.url());
-        }
-    }
-
     /// The ledger's calls of `authenta process -j 8` over `paths`, the API
     /// answering `answers`.
     fn small_file_batch(ledger: &Ledger, paths: &[PathBuf], answers: &[Answers]) {
@@ -3812,11 +3660,13 @@ pub(crate) mod tests {
             .execute("UPDATE claims SET lease_until = 0", [])
             .unwrap();
         assert_eq!(stage_seen(&running, &uploads[0].0), "creating");
-        let Claim::Mine(Resume::Created { mid, .. }) = running.claim(&uploads[0].0, false).unwrap()
+        let Claim::Mine(Resume::Created { mid, target, .. }) =
+            running.claim(&uploads[0].0, false).unwrap()
         else {
             panic!("the record is resumed, not created again")
         };
         assert_eq!(mid, uploads[0].2.created.media.mid);
+        assert_eq!(target.url(), uploads[0].2.target.url());
         assert!(
             journal.exists(),
             "a claim reads journals, it does not delete them"
