@@ -30,7 +30,11 @@ fresh key. It prints one line per run, then each configuration's medians
   `.sqlite`, as a checkpoint does): counts a busy machine barely changes
   (they vary by a few percent with how the 8 workers' commits fall
   together; futex's by more);
-and, for each build, what each ledger kind adds over `none` a file.
+and, for each build, what each ledger kind adds over `none` a file: the
+difference of the medians, and the median of each round's difference (a
+round runs every configuration once, one after the other: the machine's
+speed drifts between rounds more than within one, so the paired figure is
+the steadier; with it, the middle half of the rounds' differences).
 
 With --pin, the emulator and the PostgreSQL server the tool starts, and the
 tool itself, run on the first CPU it may use (os.sched_getaffinity), and
@@ -506,6 +510,13 @@ def bench(a, cleanup):
         print(skipped)
 
 
+def iqr(values, scale):
+    """The middle half of `values` (times `scale`), as a range."""
+    ordered = sorted(v * scale for v in values)
+    lo, hi = ordered[(len(ordered) - 1) // 4], ordered[(3 * (len(ordered) - 1) + 3) // 4]
+    return f"middle half {lo:.3f}-{hi:.3f}"
+
+
 def report(a, configs, label, width, results):
     med = statistics.median
     print(f"\n{a.files} files, {a.runs} runs each, medians (min-max)"
@@ -540,7 +551,12 @@ def report(a, configs, label, width, results):
             cpu = med(r[0] for r in ledger) - med(r[0] for r in none)
             rss = (med(r[1] for r in ledger) - med(r[1] for r in none)) / 1024
             wall = med(r[2] for r in ledger) - med(r[2] for r in none)
-            line = (f"{name}: a {KINDS[kind]} ledger adds {cpu * 1000 / a.files:.3f} ms of CPU a file, "
+            # The same round's two runs, one after the other: the machine's
+            # speed drifts between rounds far more than within one.
+            paired = [l[0] - n[0] for l, n in zip(ledger, none)]
+            line = (f"{name}: a {KINDS[kind]} ledger adds {cpu * 1000 / a.files:.3f} ms of CPU a file "
+                    f"(paired by round: median {med(paired) * 1000 / a.files:.3f}, "
+                    f"{iqr(paired, 1000 / a.files)}), "
                     f"{rss:+.1f} MiB of max RSS, {wall:+.2f} s of wall time")
             if a.callgrind:
                 ins = med(r[4] for r in ledger) - med(r[4] for r in none)
