@@ -156,18 +156,27 @@ impl Journal {
 }
 
 /// Creates and locks this process's journal at `path` (the owner's only:
-/// it holds upload URLs).
+/// it holds upload URLs). It is made and locked under a name no other
+/// process looks at, then renamed: another process opening the ledger never
+/// sees it unlocked, so never takes it for a killed process's and folds and
+/// deletes it under its owner.
 fn open_own(path: &Path) -> io::Result<File> {
+    let mut hidden = std::ffi::OsString::from(".");
+    hidden.push(path.file_name().unwrap_or_default());
+    let hidden = path.with_file_name(hidden);
     let mut options = OpenOptions::new();
     options.append(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options.open(path)?;
-    // A new file: nobody else holds it. Where the file system cannot lock
-    // (some network ones), the journal goes unlocked: no other process then
-    // ever folds it, as it would not know its owner gone (a claim still
-    // reads it, see [`find`]).
+    let file = options.open(&hidden)?;
+    // Where the file system cannot lock (some network ones), the journal
+    // goes unlocked: no other process then folds it either (it cannot lock
+    // it), but a claim still reads it (see [`find`]).
     let _ = file.try_lock();
+    if let Err(e) = std::fs::rename(&hidden, path) {
+        let _ = std::fs::remove_file(&hidden);
+        return Err(e);
+    }
     Ok(file)
 }
 
