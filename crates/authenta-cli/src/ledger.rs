@@ -775,9 +775,10 @@ impl Store {
         self.transaction(true, write)
     }
 
-    /// Runs `write` in one `IMMEDIATE` transaction, after the `Created`
-    /// states waiting for a write, and after the queued writes when
-    /// `with_queue` (then no longer queued); rolled back if anything fails.
+    /// Runs `write` in one `IMMEDIATE` transaction, after the journaled
+    /// `Created` states and the queued writes when `with_queue` (then no
+    /// longer queued, and the journal emptied); rolled back if anything
+    /// fails.
     /// Its `BEGIN` and `COMMIT` stay prepared, as the batch's other
     /// statements (rusqlite's `Transaction` parses them each time).
     fn transaction<T>(
@@ -1867,8 +1868,8 @@ impl Ledger {
     /// sent is undone (the entry is new again).
     pub fn release(&self, key: &EntryKey) -> io::Result<()> {
         let ahead = lock(&self.held).remove(key).and_then(|held| held.ahead);
-        // A create that never answered: no `Created` state to wait for (the
-        // release's transaction writes those waiting).
+        // (PostgreSQL) a create that never answered: no `Created` state for
+        // the states waiting beside it to wait for.
         if let Some(pg) = self.pg() {
             pg.waiting(|waiting| waiting.creating.remove(key));
             return pg.release(&self.worker, key, ahead);
@@ -1982,9 +1983,9 @@ impl Ledger {
     }
 
     /// Saves `point` of the upload of `key`: every point is saved before
-    /// the request it guards, but a `Created` state is written with those
-    /// of the other uploads whose creates are in flight (see
-    /// [`Ledger::save_created`]).
+    /// the request it guards (a `Created` state in SQLite's journal, or in
+    /// PostgreSQL with those of the other uploads whose creates are in
+    /// flight: see [`Ledger::save_created`]).
     fn save(
         &self,
         key: &EntryKey,

@@ -252,10 +252,9 @@ fn fold_one(tx: &Connection, key: &KeyColumns, state: &CreatedState) -> io::Resu
 
 /// Folds into the ledger `conn` (at `ledger`) what the processes that
 /// ended without writing it left in their journals (a journal nobody
-/// locks), then deletes those journals; how many states it wrote. A
-/// journal a live process holds is left to it.
-pub(crate) fn fold_left(conn: &mut Connection, ledger: &Path) -> io::Result<usize> {
-    let mut folded = 0;
+/// locks), then deletes those journals. A journal a live process holds is
+/// left to it.
+pub(crate) fn fold_left(conn: &mut Connection, ledger: &Path) -> io::Result<()> {
     for path in journals(ledger) {
         let Ok(file) = OpenOptions::new().read(true).write(true).open(&path) else {
             continue;
@@ -268,13 +267,13 @@ pub(crate) fn fold_left(conn: &mut Connection, ledger: &Path) -> io::Result<usiz
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
         for line in &lines {
-            folded += usize::from(fold_one(&tx, &line.key, &line.state)?);
+            fold_one(&tx, &line.key, &line.state)?;
         }
         tx.commit().map_err(db)?;
         // (Left, it is folded again by the next open: its states are in.)
         let _ = std::fs::remove_file(&path);
     }
-    Ok(folded)
+    Ok(())
 }
 
 /// The `Created` state a journal beside the ledger at `ledger` holds for
@@ -290,24 +289,15 @@ pub(crate) fn find(
     since: Timestamp,
 ) -> io::Result<bool> {
     let key = columns(key);
-    let mut found: Option<CreatedState> = None;
-    for path in journals(ledger) {
-        let Ok(file) = File::open(&path) else {
-            continue;
-        };
-        for line in lines(&file) {
-            if line.key == key && answers(&line.state, since) {
-                let later = found.as_ref().is_none_or(|found| {
-                    (found.stamp.parse()).is_ok_and(|stamp| answers(&line.state, stamp))
-                });
-                if later {
-                    found = Some(line.state);
-                }
-            }
-        }
-    }
-    match found {
-        Some(state) => fold_one(tx, &key, &state),
+    let latest = (journals(ledger).iter())
+        .filter_map(|path| File::open(path).ok())
+        .flat_map(|file| lines(&file))
+        .filter(|line| line.key == key)
+        .filter_map(|line| Some((line.state.stamp.parse::<Timestamp>().ok()?, line.state)))
+        .filter(|(stamp, _)| *stamp >= since)
+        .max_by_key(|(stamp, _)| *stamp);
+    match latest {
+        Some((_, state)) => fold_one(tx, &key, &state),
         None => Ok(false),
     }
 }
