@@ -651,12 +651,15 @@ pub(crate) enum Queued {
 
 /// A `Created` state's columns, as written (and as a line of the journal,
 /// [`journal`]).
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Clone)]
 pub(crate) struct CreatedState {
     stamp: String,
     mid: String,
     created_at: String,
-    target: String,
+    /// The upload target's JSON: kept as JSON, so that a journal line holds
+    /// it as it is, not escaped into a string (BENCHMARKS.md, "the journal's
+    /// lines").
+    target: Box<serde_json::value::RawValue>,
     expires_at: Option<String>,
     status: String,
 }
@@ -667,7 +670,7 @@ impl CreatedState {
             stamp: now(),
             mid: created.media.mid.to_string(),
             created_at: created.media.created_at.to_string(),
-            target: serde_json::to_string(target).map_err(io::Error::other)?,
+            target: serde_json::value::to_raw_value(target).map_err(io::Error::other)?,
             expires_at: target.expires_at.map(|t| t.to_string()),
             status: created.media.status.to_string(),
         })
@@ -679,7 +682,7 @@ impl CreatedState {
         [
             Some(self.mid.as_str()),
             Some(self.created_at.as_str()),
-            Some(self.target.as_str()),
+            Some(self.target.get()),
             self.expires_at.as_deref(),
             Some(self.status.as_str()),
         ]

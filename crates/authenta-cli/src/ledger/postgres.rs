@@ -1097,7 +1097,7 @@ impl<'q> CreatedColumns<'q> {
             columns.at.push(&state.stamp);
             columns.mid.push(&state.mid);
             columns.created_at.push(&state.created_at);
-            columns.target.push(&state.target);
+            columns.target.push(state.target.get());
             columns.expires_at.push(state.expires_at.as_deref());
             columns.status.push(&state.status);
         }
