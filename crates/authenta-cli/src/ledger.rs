@@ -1592,6 +1592,15 @@ impl Ledger {
         }
         let mut store = self.raw();
         let tx = store.conn.transaction().map_err(db)?;
+        // A new ledger has none: one look, not one a file.
+        let none: bool = tx
+            .prepare_cached("SELECT NOT EXISTS (SELECT 1 FROM files)")
+            .and_then(|mut s| s.query_row([], |row| row.get(0)))
+            .map_err(db)?;
+        if none {
+            tx.finish().map_err(db)?;
+            return Ok(vec![None; files.len()]);
+        }
         let saved = files
             .iter()
             .map(|(path, size, mtime_ns)| {
@@ -2809,6 +2818,48 @@ pub(crate) fn saving(save: CheckpointFn) -> impl Fn(Checkpoint<'_>) -> io::Resul
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// A file whose size and modification time are those saved keeps its
+    /// saved digest (it is not read); a new ledger, which has none saved,
+    /// answers every file of a group with one look and hashes each.
+    #[test]
+    fn a_saved_digest_answers_an_unchanged_file_and_a_new_ledger_hashes_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        let hex = |bytes: &[u8]| -> String {
+            Sha256::digest(bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        let (a, b) = (dir.path().join("a.png"), dir.path().join("b.png"));
+        std::fs::write(&a, b"one").unwrap();
+        std::fs::write(&b, b"two").unwrap();
+        let identities = ledger.identify_many(&[&a, &b]);
+        let digests: Vec<String> = identities.into_iter().map(|i| i.unwrap().sha256).collect();
+        assert_eq!(digests, [hex(b"one"), hex(b"two")]);
+        ledger.flush().unwrap();
+        // Same size, same time: the saved digest, though the bytes differ.
+        let mtime = std::fs::metadata(&a).unwrap().modified().unwrap();
+        std::fs::write(&a, b"ONE").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&a)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        assert_eq!(ledger.identify(&a).unwrap().sha256, hex(b"one"));
+        // Another time: read again.
+        std::fs::write(&b, b"TWO").unwrap();
+        let later = mtime + Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(&b)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        assert_eq!(ledger.identify(&b).unwrap().sha256, hex(b"TWO"));
+    }
 
     #[test]
     fn states_read_back_as_proto_resumes() {
