@@ -38,15 +38,12 @@
 //! read back as proto's [`JobResume`]; they are claimed as records' are
 //! (the claim's `model` is the entry's `job:` task key).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
-use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, Once, OnceLock, Weak};
-use std::task::{Context, Poll, Waker};
+use std::sync::{Arc, Mutex, MutexGuard, Once, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use authenta_reqwest::proto::engine::jobs::{JobCheckpoint, JobCheckpointFn, JobStage};
@@ -90,10 +87,6 @@ const LEASE: Duration = Duration::from_secs(30);
 const QUEUE_LEN: usize = 64;
 /// ... or the oldest has waited this long.
 const QUEUE_AGE: Duration = Duration::from_millis(100);
-/// An upload's `Created` state waits at most this long for the creates in
-/// flight beside it, to be written with theirs (see
-/// [`Ledger::save_created`]).
-const CREATED_WAIT: Duration = Duration::from_millis(1);
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS files (
@@ -547,13 +540,6 @@ pub struct Ledger {
     worker: Arc<Worker>,
     renewing: Arc<Once>,
     held: HeldClaims,
-    /// The thread that writes a PostgreSQL ledger's waiting `Created`
-    /// states [`CREATED_WAIT`] after the first began to wait (started with
-    /// the first state that waits; `None` if it could not be).
-    grouping: Arc<OnceLock<Option<std::thread::Thread>>>,
-    /// How long that thread lets a group wait: [`CREATED_WAIT`] (tests
-    /// that look at a group before it is written make it longer).
-    created_wait: Duration,
 }
 
 /// The database a ledger is kept in.
@@ -686,88 +672,6 @@ impl CreatedState {
             self.expires_at.as_deref(),
             Some(self.status.as_str()),
         ]
-    }
-}
-
-/// The `Created` states of a PostgreSQL ledger's uploads whose bytes wait
-/// for their write (see [`Ledger::save_created`]), and what became of the
-/// writes: the next pipelined transaction (`Pg::transaction`) writes them,
-/// with what is queued. (A SQLite ledger journals them instead.)
-#[derive(Default)]
-pub(crate) struct Waiting {
-    /// The states, in the order they came.
-    pub(crate) states: Vec<(EntryKey, CreatedState)>,
-    /// How many writes of states were tried: a state added while this was
-    /// `n` is written by the next one, or the ones after it if that fails.
-    attempts: u64,
-    /// The last of them that succeeded.
-    succeeded: u64,
-    /// The last of them that failed, and why.
-    failed: Option<(u64, String)>,
-    /// The uploads waiting for the write.
-    wakers: Vec<Waker>,
-    /// The entries whose create is in flight: `Creating` saved, no
-    /// `Created` state yet.
-    creating: HashSet<EntryKey>,
-    /// When the first of `states` began to wait.
-    since: Option<Instant>,
-}
-
-impl Waiting {
-    /// The states were written: the uploads waiting go on.
-    pub(crate) fn wrote(&mut self) {
-        if !self.states.is_empty() {
-            self.states.clear();
-            self.since = None;
-            self.attempts += 1;
-            self.succeeded = self.attempts;
-            self.wakers.drain(..).for_each(Waker::wake);
-        }
-    }
-
-    /// Writing the states failed: the uploads waiting stop, with `error`
-    /// (the states wait for the next write).
-    pub(crate) fn failed(&mut self, error: &io::Error) {
-        if !self.states.is_empty() {
-            self.attempts += 1;
-            self.failed = Some((self.attempts, error.to_string()));
-            self.wakers.drain(..).for_each(Waker::wake);
-        }
-    }
-
-    /// Whether a state added after `at` attempts is written (or the write
-    /// tried next failed: its upload stops, the state is written by a
-    /// later one); else `cx` is woken when that changes.
-    fn poll_written(&mut self, at: u64, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.succeeded > at {
-            return Poll::Ready(Ok(()));
-        }
-        if let Some((failed, why)) = &self.failed
-            && *failed > at
-        {
-            return Poll::Ready(Err(io::Error::other(format!(
-                "cannot write the record's upload URL to the ledger before its upload \
-                 ({why}); the record was created: run the command again to resume it"
-            ))));
-        }
-        self.wakers.push(cx.waker().clone());
-        Poll::Pending
-    }
-}
-
-/// An upload's wait for the write of its `Created` state, added after
-/// `at` attempts to write states ([`Ledger::save_created`], PostgreSQL).
-struct Written {
-    pg: Arc<postgres::Pg>,
-    at: u64,
-}
-
-impl Future for Written {
-    type Output = io::Result<()>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let at = self.at;
-        self.pg.waiting(|waiting| waiting.poll_written(at, cx))
     }
 }
 
@@ -1384,8 +1288,6 @@ impl Ledger {
             worker: Arc::new(Worker::this()),
             renewing: Arc::new(Once::new()),
             held: HeldClaims::default(),
-            grouping: Arc::default(),
-            created_wait: CREATED_WAIT,
         }
     }
 
@@ -1880,10 +1782,7 @@ impl Ledger {
     /// sent is undone (the entry is new again).
     pub fn release(&self, key: &EntryKey) -> io::Result<()> {
         let ahead = lock(&self.held).remove(key).and_then(|held| held.ahead);
-        // (PostgreSQL) a create that never answered: no `Created` state for
-        // the states waiting beside it to wait for.
         if let Some(pg) = self.pg() {
-            pg.waiting(|waiting| waiting.creating.remove(key));
             return pg.release(&self.worker, key, ahead);
         }
         let mut store = self.raw();
@@ -1908,7 +1807,6 @@ impl Ledger {
             .filter_map(|(key, held)| Some((key, held.ahead?)))
             .collect();
         if let Some(pg) = self.pg() {
-            pg.waiting(|waiting| waiting.creating.clear());
             return pg.release_all(&self.worker, &ahead);
         }
         let mut store = self.raw();
@@ -1997,7 +1895,7 @@ impl Ledger {
     /// Saves `point` of the upload of `key`: every point is saved before
     /// the request it guards (a `Created` state in SQLite's journal, or in
     /// PostgreSQL with those of the other uploads whose creates are in
-    /// flight: see [`Ledger::save_created`]).
+    /// flight: see [`postgres::Pg::save_created`]).
     fn save(
         &self,
         key: &EntryKey,
@@ -2010,7 +1908,7 @@ impl Ledger {
                 // Its create is in flight until its `Created` state comes
                 // (PostgreSQL groups the states of creates in flight).
                 if let Some(pg) = self.pg() {
-                    pg.waiting(|waiting| waiting.creating.insert(key.clone()));
+                    pg.create_sent(key);
                 }
             }
             Checkpoint::Created { created, target } => {
@@ -2065,17 +1963,8 @@ impl Ledger {
     /// tables with the queue.
     ///
     /// PostgreSQL: in one transaction with the states of the creates in
-    /// flight beside it (a batch's creates go out in waves: most groups
-    /// hold as many states as `-j`). The upload's bytes wait until it is
-    /// written, at once when no other create is in flight (the state is
-    /// saved when this returns), else once those creates have answered (or
-    /// their claims are released), or [`CREATED_WAIT`] after the first
-    /// state waited, whichever comes first (the next pipelined transaction
-    /// writes the waiting states first, too). Killed meanwhile, the record
-    /// is only created, its bytes never sent: a rerun finds it (the sweep
-    /// of a `Creating` state) and creates it anew, as when a process dies
-    /// waiting for a create's answer. Measured in BENCHMARKS.md (a round
-    /// trip a file before).
+    /// flight beside it; the upload's bytes wait for it (see
+    /// [`postgres::Pg::save_created`]).
     fn save_created(&self, key: &EntryKey, mid: String, state: CreatedState) -> io::Result<Saving> {
         let pg = match &self.backend {
             Backend::Sqlite(store) => {
@@ -2084,66 +1973,7 @@ impl Ledger {
             }
             Backend::Postgres(pg) => pg,
         };
-        // Whether no other create is in flight, and the count of writes
-        // this state waits past.
-        let (alone, at) = pg.waiting(|waiting| {
-            waiting.creating.remove(key);
-            waiting.states.push((key.clone(), state));
-            waiting.since.get_or_insert_with(Instant::now);
-            let alone = waiting.creating.is_empty() || waiting.states.len() >= QUEUE_LEN;
-            (alone, waiting.attempts)
-        });
-        let grouping = if alone { None } else { self.group_by_time(pg) };
-        // (No thread to write it in time: written now too.)
-        match grouping {
-            None => {
-                pg.write_created()?;
-                Ok(Saving::Now)
-            }
-            Some(grouping) => {
-                grouping.unpark();
-                Ok(Saving::later(Written { pg: pg.clone(), at }))
-            }
-        }
-    }
-
-    /// The thread that writes the `Created` states [`CREATED_WAIT`] after
-    /// the first of them began to wait, if nothing wrote them before
-    /// (started once; it ends with the ledger).
-    fn group_by_time(&self, pg: &Arc<postgres::Pg>) -> Option<&std::thread::Thread> {
-        let thread = self.grouping.get_or_init(|| {
-            let backend = Arc::downgrade(pg);
-            let created_wait = self.created_wait;
-            std::thread::Builder::new()
-                .name("authenta-ledger".into())
-                .spawn(move || {
-                    loop {
-                        let Some(backend) = backend.upgrade() else {
-                            return;
-                        };
-                        let wait = match backend.waiting(|waiting| waiting.since) {
-                            None => Duration::from_secs(1),
-                            Some(since) => {
-                                (since + created_wait).saturating_duration_since(Instant::now())
-                            }
-                        };
-                        if wait.is_zero() {
-                            // A failure is told to the waiting uploads; the
-                            // states are tried again a little later.
-                            if backend.write_created().is_err() {
-                                drop(backend);
-                                std::thread::park_timeout(QUEUE_AGE);
-                            }
-                            continue;
-                        }
-                        drop(backend);
-                        std::thread::park_timeout(wait);
-                    }
-                })
-                .map(|handle| handle.thread().clone())
-                .ok()
-        });
-        thread.as_ref()
+        pg.save_created(key, state)
     }
 
     /// Whether the `Creating` state of `key` (a create named `name`) was
@@ -3676,12 +3506,12 @@ pub(crate) mod tests {
         // The last create in flight answers: the three states are written
         // now, in one transaction, and the waiting uploads go on.
         let pg = ledger.pg().expect("a PostgreSQL ledger");
-        let written = pg.waiting(|waiting| waiting.attempts);
+        let written = pg.attempts();
         assert!(matches!(created(2), Saving::Now));
         for (key, ..) in uploads {
             assert!(created_seen(key));
         }
-        let now = pg.waiting(|waiting| waiting.attempts);
+        let now = pg.attempts();
         assert_eq!(now, written + 1, "one transaction");
         authenta_reqwest::client::block_on(first).unwrap();
         authenta_reqwest::client::block_on(second).unwrap();

@@ -18,12 +18,13 @@
 //! own advice, since its deadlock detector picks a victim rather than
 //! waiting forever.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Mutex, MutexGuard};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use authenta_reqwest::client::block_on;
 use futures_util::future::join_all;
@@ -33,11 +34,12 @@ use tokio_postgres::{Client, Config, Statement};
 
 use super::{
     Claim, CreatedState, EntryKey, EntryState, KeyColumns, LEASE, QUEUE_AGE, QUEUE_LEN, Queued,
-    Row, SCHEMA_VERSION, Saved, SavedJob, Waiting, Worker,
+    Row, SCHEMA_VERSION, Saved, SavedJob, Worker,
 };
 #[cfg(test)]
 use authenta_reqwest::proto::engine::resume::Resume;
 use authenta_reqwest::proto::options::Checkpoint;
+use authenta_reqwest::proto::options::Saved as Saving;
 
 /// The schema, one migration per version (version `n` is `MIGRATIONS[n - 1]`).
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -133,6 +135,100 @@ pub struct Pg {
     inner: Mutex<Inner>,
     /// The password, scrubbed from every message.
     secret: Option<String>,
+    /// The thread that writes the waiting `Created` states
+    /// [`CREATED_WAIT`] after the first began to wait (started with the
+    /// first state that waits; `None` if it could not be).
+    grouping: OnceLock<Option<std::thread::Thread>>,
+    /// How long that thread lets a group wait: [`CREATED_WAIT`] (tests
+    /// that look at a group before it is written make it longer).
+    created_wait: Duration,
+}
+
+/// An upload's `Created` state waits at most this long for the creates in
+/// flight beside it, to be written with theirs (see
+/// [`Pg::save_created`]).
+const CREATED_WAIT: Duration = Duration::from_millis(1);
+
+/// The `Created` states of a PostgreSQL ledger's uploads whose bytes wait
+/// for their write (see [`Pg::save_created`]), and what became of the
+/// writes: the next pipelined transaction (`Pg::transaction`) writes them,
+/// with what is queued. (A SQLite ledger journals them instead.)
+#[derive(Default)]
+struct Waiting {
+    /// The states, in the order they came.
+    states: Vec<(EntryKey, CreatedState)>,
+    /// How many writes of states were tried: a state added while this was
+    /// `n` is written by the next one, or the ones after it if that fails.
+    attempts: u64,
+    /// The last of them that succeeded.
+    succeeded: u64,
+    /// The last of them that failed, and why.
+    failed: Option<(u64, String)>,
+    /// The uploads waiting for the write.
+    wakers: Vec<Waker>,
+    /// The entries whose create is in flight: `Creating` saved, no
+    /// `Created` state yet.
+    creating: HashSet<EntryKey>,
+    /// When the first of `states` began to wait.
+    since: Option<Instant>,
+}
+
+impl Waiting {
+    /// The states were written: the uploads waiting go on.
+    fn wrote(&mut self) {
+        if !self.states.is_empty() {
+            self.states.clear();
+            self.since = None;
+            self.attempts += 1;
+            self.succeeded = self.attempts;
+            self.wakers.drain(..).for_each(Waker::wake);
+        }
+    }
+
+    /// Writing the states failed: the uploads waiting stop, with `error`
+    /// (the states wait for the next write).
+    fn failed(&mut self, error: &io::Error) {
+        if !self.states.is_empty() {
+            self.attempts += 1;
+            self.failed = Some((self.attempts, error.to_string()));
+            self.wakers.drain(..).for_each(Waker::wake);
+        }
+    }
+
+    /// Whether a state added after `at` attempts is written (or the write
+    /// tried next failed: its upload stops, the state is written by a
+    /// later one); else `cx` is woken when that changes.
+    fn poll_written(&mut self, at: u64, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.succeeded > at {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some((failed, why)) = &self.failed
+            && *failed > at
+        {
+            return Poll::Ready(Err(io::Error::other(format!(
+                "cannot write the record's upload URL to the ledger before its upload \
+                 ({why}); the record was created: run the command again to resume it"
+            ))));
+        }
+        self.wakers.push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// An upload's wait for the write of its `Created` state, added after
+/// `at` attempts to write states ([`Pg::save_created`]).
+struct Written {
+    pg: Arc<Pg>,
+    at: u64,
+}
+
+impl Future for Written {
+    type Output = io::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let at = self.at;
+        self.pg.waiting(|waiting| waiting.poll_written(at, cx))
+    }
 }
 
 struct Inner {
@@ -181,6 +277,8 @@ impl Pg {
                 waiting: Waiting::default(),
             }),
             secret,
+            grouping: OnceLock::new(),
+            created_wait: CREATED_WAIT,
         };
         pg.migrate()?;
         Ok(pg)
@@ -264,7 +362,7 @@ impl Pg {
     }
 
     /// Runs `f` on the `Created` states waiting for their write.
-    pub fn waiting<T>(&self, f: impl FnOnce(&mut Waiting) -> T) -> T {
+    fn waiting<T>(&self, f: impl FnOnce(&mut Waiting) -> T) -> T {
         f(&mut self.lock().waiting)
     }
 
@@ -274,6 +372,101 @@ impl Pg {
             return Ok(());
         }
         self.transaction(&[]).map(drop)
+    }
+
+    /// How many writes of waiting states were tried.
+    #[cfg(test)]
+    pub(crate) fn attempts(&self) -> u64 {
+        self.waiting(|waiting| waiting.attempts)
+    }
+
+    /// The create of `key` was sent: the `Created` states that come
+    /// meanwhile wait for its answer too (see [`Pg::save_created`]).
+    pub fn create_sent(&self, key: &EntryKey) {
+        self.waiting(|waiting| waiting.creating.insert(key.clone()));
+    }
+
+    /// Saves the `Created` state of the upload of `key` before its bytes
+    /// go, in one transaction with the states of the creates in flight
+    /// beside it (a batch's creates go out in waves: most groups hold as
+    /// many states as `-j`). The upload's bytes wait until it is written,
+    /// at once when no other create is in flight (the state is saved when
+    /// this returns), else once those creates have answered (or their
+    /// claims are released), or [`CREATED_WAIT`] after the first state
+    /// waited, whichever comes first (the next pipelined transaction writes
+    /// the waiting states first, too). Killed meanwhile, the record is only
+    /// created, its bytes never sent: a rerun finds it (the sweep of a
+    /// `Creating` state) and creates it anew, as when a process dies
+    /// waiting for a create's answer. Measured in BENCHMARKS.md (a round
+    /// trip a file before).
+    pub fn save_created(
+        self: &Arc<Self>,
+        key: &EntryKey,
+        state: CreatedState,
+    ) -> io::Result<Saving> {
+        // Whether no other create is in flight, and the count of writes
+        // this state waits past.
+        let (alone, at) = self.waiting(|waiting| {
+            waiting.creating.remove(key);
+            waiting.states.push((key.clone(), state));
+            waiting.since.get_or_insert_with(Instant::now);
+            let alone = waiting.creating.is_empty() || waiting.states.len() >= QUEUE_LEN;
+            (alone, waiting.attempts)
+        });
+        let grouping = if alone { None } else { self.group_by_time() };
+        // (No thread to write it in time: written now too.)
+        match grouping {
+            None => {
+                self.write_created()?;
+                Ok(Saving::Now)
+            }
+            Some(grouping) => {
+                grouping.unpark();
+                Ok(Saving::later(Written {
+                    pg: self.clone(),
+                    at,
+                }))
+            }
+        }
+    }
+
+    /// The thread that writes the `Created` states [`CREATED_WAIT`] after
+    /// the first of them began to wait, if nothing wrote them before
+    /// (started once; it ends with the ledger).
+    fn group_by_time(self: &Arc<Self>) -> Option<&std::thread::Thread> {
+        let thread = self.grouping.get_or_init(|| {
+            let backend = Arc::downgrade(self);
+            let created_wait = self.created_wait;
+            std::thread::Builder::new()
+                .name("authenta-ledger".into())
+                .spawn(move || {
+                    loop {
+                        let Some(backend) = backend.upgrade() else {
+                            return;
+                        };
+                        let wait = match backend.waiting(|waiting| waiting.since) {
+                            None => Duration::from_secs(1),
+                            Some(since) => {
+                                (since + created_wait).saturating_duration_since(Instant::now())
+                            }
+                        };
+                        if wait.is_zero() {
+                            // A failure is told to the waiting uploads; the
+                            // states are tried again a little later.
+                            if backend.write_created().is_err() {
+                                drop(backend);
+                                std::thread::park_timeout(QUEUE_AGE);
+                            }
+                            continue;
+                        }
+                        drop(backend);
+                        std::thread::park_timeout(wait);
+                    }
+                })
+                .map(|handle| handle.thread().clone())
+                .ok()
+        });
+        thread.as_ref()
     }
 
     /// One attempt of [`Pg::transaction`]: `all` (the `queued` writes, then
@@ -584,6 +777,9 @@ impl Pg {
         key: &EntryKey,
         ahead: Option<String>,
     ) -> io::Result<()> {
+        // A create that never answered: no `Created` state for the states
+        // waiting beside it to wait for.
+        self.waiting(|waiting| waiting.creating.remove(key));
         let [base_url, client_id, sha256, model] = key.params();
         // The entry, then the claim: the order every worker locks rows in.
         let mut steps: Vec<Step<'_>> = ahead
@@ -603,6 +799,7 @@ impl Pg {
     /// the `Creating` states written `ahead` of creates never sent (entries
     /// by key, then claims: the order every worker locks rows in).
     pub fn release_all(&self, worker: &Worker, ahead: &[(EntryKey, String)]) -> io::Result<()> {
+        self.waiting(|waiting| waiting.creating.clear());
         let mut ahead: Vec<&(EntryKey, String)> = ahead.iter().collect();
         ahead.sort_by(|(a, _), (b, _)| {
             (
@@ -1741,7 +1938,9 @@ mod tests {
             Ledger::open_url(&url).unwrap(),
         );
         // The group is looked at before it is written: the thread leaves it.
-        a.created_wait = std::time::Duration::from_secs(3600);
+        if let crate::ledger::Backend::Postgres(pg) = &mut a.backend {
+            Arc::get_mut(pg).expect("one handle").created_wait = Duration::from_secs(3600);
+        }
         let dir = tempfile::tempdir().unwrap();
         let uploads = crate::ledger::tests::three_uploads_in(&a, dir.path());
         crate::ledger::tests::written_together(&a, &b, &uploads);
