@@ -540,6 +540,9 @@ pub struct Ledger {
     worker: Arc<Worker>,
     renewing: Arc<Once>,
     held: HeldClaims,
+    /// The status last saved of each record this process saw and whose
+    /// final record it has not saved (see [`Ledger::seen`]).
+    statuses: Arc<Mutex<HashMap<String, String>>>,
 }
 
 /// The database a ledger is kept in.
@@ -1288,6 +1291,7 @@ impl Ledger {
             worker: Arc::new(Worker::this()),
             renewing: Arc::new(Once::new()),
             held: HeldClaims::default(),
+            statuses: Arc::default(),
         }
     }
 
@@ -1990,11 +1994,22 @@ impl Ledger {
     }
 
     /// Saves the last status seen of `media` (a record any entry holds;
-    /// queued).
+    /// queued), unless it is the one saved last: a batch reads each
+    /// record's status at every poll, most often the same one while the
+    /// record is processed, and each was a statement (a no-op `UPDATE`)
+    /// once the queue had been written in between.
     pub fn seen(&self, media: &Media) -> io::Result<()> {
+        let (mid, status) = (media.mid.to_string(), media.status.to_string());
+        {
+            let mut statuses = lock(&self.statuses);
+            if statuses.get(&mid) == Some(&status) {
+                return Ok(());
+            }
+            statuses.insert(mid.clone(), status.clone());
+        }
         self.queue(Queued::Seen {
-            mid: media.mid.to_string(),
-            status: media.status.to_string(),
+            mid,
+            status,
             at: now(),
         })
     }
@@ -2005,6 +2020,7 @@ impl Ledger {
     /// until they expire, soon); `--refresh` or `authenta report` reads
     /// fresh ones.
     pub fn finished(&self, media: &Media) -> io::Result<()> {
+        lock(&self.statuses).remove(media.mid.as_str());
         let mut kept = media.clone();
         kept.heatmap_url = None;
         kept.result_url = None;
@@ -3704,6 +3720,35 @@ pub(crate) mod tests {
             Claim::Mine(Resume::Final(saved)) => assert_eq!(saved.mid, mid),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A status seen again is not saved again (a batch reads it at every
+    /// poll): nothing is queued for it, even after the queue was written;
+    /// a new status is, and so is the record's final state.
+    #[test]
+    fn a_status_seen_again_is_not_saved_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        let media = |status: &str| -> Media {
+            serde_json::from_value(json!({
+                "mid": "m-1", "name": "a.png", "type": "Image", "modelType": "AC-1",
+                "status": status, "createdAt": "2026-12-01T00:00:00Z",
+            }))
+            .unwrap()
+        };
+        let queued = || ledger.raw().queued_len();
+        ledger.seen(&media("PROCESSING")).unwrap();
+        assert_eq!(queued(), 1);
+        ledger.flush().unwrap();
+        for _ in 0..3 {
+            ledger.seen(&media("PROCESSING")).unwrap();
+        }
+        assert_eq!(queued(), 0, "the same status, saved already");
+        ledger.seen(&media("FAILED")).unwrap();
+        assert_eq!(queued(), 1);
+        ledger.finished(&media("FAILED")).unwrap();
+        ledger.flush().unwrap();
+        assert!(lock(&ledger.statuses).is_empty(), "forgotten at its end");
     }
 
     #[test]
