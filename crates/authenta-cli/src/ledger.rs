@@ -1948,10 +1948,11 @@ impl Ledger {
             let point = Checkpoint::Creating { request, at };
             return pg.save_checkpoint(&self.worker, key, identity, point);
         }
+        let holds = self.claim_holds(key);
         self.write(|tx| {
             // Under the write lock: a worker whose claim was taken over
             // (its lease ran out while it stalled) creates nothing.
-            if self.held_by_another(tx, key)? {
+            if !holds && self.held_by_another(tx, key)? {
                 return Err(taken_over());
             }
             write_creating(tx, key, &request.name, &at.to_string(), false)
@@ -1978,6 +1979,17 @@ impl Ledger {
             Backend::Postgres(pg) => pg,
         };
         pg.save_created(key, state)
+    }
+
+    /// Whether this process's claim of `key` holds well beyond now: its
+    /// lease (as last written or renewed, known in memory) runs
+    /// [`LEASE_MARGIN`] more at least, so no other worker can have taken it
+    /// over, and a checkpoint need not read the claim again (a statement
+    /// a checkpoint: four a file for a job). Otherwise it reads it.
+    fn claim_holds(&self, key: &EntryKey) -> bool {
+        lock(&self.held)
+            .get(key)
+            .is_some_and(|claim| claim.until > Instant::now() + LEASE_MARGIN)
     }
 
     /// Whether the `Creating` state of `key` (a create named `name`) was
@@ -2288,10 +2300,11 @@ impl Ledger {
             };
             return pg.save_job(&self.worker, key, write);
         }
+        let holds = self.claim_holds(key);
         self.write(|tx| {
             // A worker whose claim was taken over (its lease ran out while
             // it stalled) creates nothing, nor moves the entry on.
-            if self.held_by_another(tx, key)? {
+            if !holds && self.held_by_another(tx, key)? {
                 return Err(taken_over());
             }
             tx.prepare_cached(
@@ -2780,6 +2793,55 @@ pub(crate) mod tests {
         // A changed file is hashed again.
         std::fs::write(&file, b"other bytes").unwrap();
         assert_ne!(ledger.identify(&file).unwrap().sha256, identity.sha256);
+    }
+
+    /// A checkpoint reads its claim again only once this process's lease,
+    /// as it knows it, runs short: a worker whose claim ran out and was
+    /// taken over meanwhile then creates nothing and moves nothing on, for
+    /// a record or a job.
+    #[test]
+    fn a_checkpoint_reads_its_claim_once_its_lease_runs_short() {
+        let (_dir, a, b, identity, key) = two_workers_claim_one_file();
+        let account = Account {
+            base_url: "http://127.0.0.1:1/api".into(),
+            client_id: "id".into(),
+        };
+        let job_key = a.job_key(&account, &identity, &TaskType::AiImageDetection, None);
+        assert!(matches!(
+            a.claim_many::<JobResume>(&[&job_key], false).unwrap().pop(),
+            Some(Claim::Mine(JobResume::New))
+        ));
+        assert!(a.claim_holds(&key) && a.claim_holds(&job_key));
+        // Both claims run out, and what `a` knows of them; `b` takes them.
+        a.conn()
+            .unwrap()
+            .execute("UPDATE claims SET lease_until = 0", [])
+            .unwrap();
+        for claim in lock(&a.held).values_mut() {
+            claim.until = Instant::now();
+        }
+        assert!(!a.claim_holds(&key));
+        assert!(matches!(b.claim(&key, false).unwrap(), Claim::Mine(_)));
+        assert!(matches!(
+            b.claim_many::<JobResume>(&[&job_key], false).unwrap().pop(),
+            Some(Claim::Mine(_))
+        ));
+        let request = authenta_reqwest::types::CreateMediaRequest {
+            name: "a.png".into(),
+            content_type: "image/png".into(),
+            size: 5,
+            model_type: ModelType::Ac1,
+        };
+        let err = saving(a.checkpoint(&key, &identity))(Checkpoint::Creating {
+            request: &request,
+            at: jiff::Timestamp::now(),
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("took this file over"), "{err}");
+        let uploaded = JobStage::Uploaded { job: "7".into() };
+        let err =
+            (a.job_checkpoint(&job_key, &identity))(JobCheckpoint::Stage(&uploaded)).unwrap_err();
+        assert!(err.to_string().contains("took this file over"), "{err}");
     }
 
     #[test]
