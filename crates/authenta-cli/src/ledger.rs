@@ -502,10 +502,19 @@ struct Held {
     /// Until when no other worker can take it: the lease it last wrote,
     /// counted from before the write (on this process's monotonic clock).
     until: Instant,
-    /// The `since` of the `Creating` state its claim wrote ahead, until
-    /// the upload's own `Creating` checkpoint comes (see
-    /// [`Ledger::claim_many`]).
-    ahead: Option<String>,
+    /// The `Creating` state its claim wrote ahead, until the upload's (or
+    /// job's) own `Creating` checkpoint comes (see [`Ledger::claim_many`]).
+    ahead: Option<Ahead>,
+}
+
+/// A `Creating` state a claim wrote ahead of its create.
+#[derive(Debug)]
+struct Ahead {
+    /// Its `since`.
+    since: String,
+    /// Undoes it, in its entry's table (the create was never sent):
+    /// [`EntryState::undo_ahead`].
+    undo: fn(&Connection, &EntryKey, &str) -> io::Result<()>,
 }
 
 /// The claims one ledger handle holds.
@@ -988,9 +997,28 @@ pub trait EntryState: Sized {
     /// Whether it is final (nothing left to spend: never claimed).
     fn is_final(&self) -> bool;
     /// Whether its claim writes its `Creating` state ahead of the create
-    /// (a record claimed anew; see [`Ledger::claim_many`]).
+    /// (a record or job claimed anew; see [`Ledger::claim_many`]).
     fn writes_ahead(&self) -> bool {
         false
+    }
+    /// Whether a PostgreSQL ledger's claim writes it ahead too (a
+    /// record's only).
+    const AHEAD_IN_PG: bool = false;
+    /// Writes, in `tx`, the `Creating` state of `key` ahead of its create,
+    /// from `since` (`fresh`: only where the entry has no row; else over
+    /// any row but a final one); how many rows it wrote.
+    fn write_ahead(
+        _tx: &Connection,
+        _key: &EntryKey,
+        _since: &str,
+        _fresh: bool,
+    ) -> rusqlite::Result<usize> {
+        Ok(0)
+    }
+    /// Undoes, in `tx`, the `Creating` state written ahead (from `since`)
+    /// for `key`: the entry is new again.
+    fn undo_ahead(_tx: &Connection, _key: &EntryKey, _since: &str) -> io::Result<()> {
+        Ok(())
     }
     /// The state of an entry with no saved row, when its claim writes it
     /// ahead (see [`EntryState::writes_ahead`]): a claim that finds no
@@ -1037,6 +1065,24 @@ impl EntryState for Resume {
         matches!(self, Resume::New)
     }
 
+    const AHEAD_IN_PG: bool = true;
+
+    fn write_ahead(
+        tx: &Connection,
+        key: &EntryKey,
+        since: &str,
+        fresh: bool,
+    ) -> rusqlite::Result<usize> {
+        match fresh {
+            true => write_new_creating(tx, key, since),
+            false => write_creating(tx, key, &key.name, since, true),
+        }
+    }
+
+    fn undo_ahead(tx: &Connection, key: &EntryKey, since: &str) -> io::Result<()> {
+        undo_ahead(tx, key, since)
+    }
+
     fn creating_since(&self) -> Option<Timestamp> {
         match self {
             Resume::Creating { since, .. } => Some(*since),
@@ -1070,6 +1116,51 @@ impl EntryState for JobResume {
 
     fn is_final(&self) -> bool {
         matches!(self, JobResume::Final(_))
+    }
+
+    fn writes_ahead(&self) -> bool {
+        matches!(self, JobResume::New)
+    }
+
+    fn write_ahead(
+        tx: &Connection,
+        key: &EntryKey,
+        since: &str,
+        fresh: bool,
+    ) -> rusqlite::Result<usize> {
+        let sql = match fresh {
+            true => {
+                "INSERT INTO job_entries (base_url, client_id, sha256, task, path, size, since,
+                                          stage, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'creating', ?7)
+                 ON CONFLICT DO NOTHING"
+            }
+            false => {
+                "INSERT INTO job_entries (base_url, client_id, sha256, task, path, size, since,
+                                          stage, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'creating', ?7)
+                 ON CONFLICT (base_url, client_id, sha256, task) DO UPDATE SET
+                   path = ?5, size = ?6, since = ?7, job = NULL, stage = 'creating',
+                   saved = NULL, status = NULL, record = NULL, updated_at = ?7
+                 WHERE stage <> 'final'"
+            }
+        };
+        tx.prepare_cached(sql)?
+            .execute(key.and(&[&key.path, &key.size, &since]).as_slice())
+    }
+
+    fn undo_ahead(tx: &Connection, key: &EntryKey, since: &str) -> io::Result<()> {
+        tx.prepare_cached(
+            "DELETE FROM job_entries WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
+               AND task = ?4 AND stage = 'creating' AND since = ?5",
+        )
+        .and_then(|mut s| s.execute(key.and(&[&since]).as_slice()))
+        .map(drop)
+        .map_err(db)
+    }
+
+    fn fresh() -> Option<Self> {
+        Some(JobResume::New)
     }
 }
 
@@ -1595,7 +1686,9 @@ impl Ledger {
                 let new: Vec<&EntryKey> = keys
                     .iter()
                     .zip(&claims)
-                    .filter(|(_, claim)| matches!(claim, Claim::Mine(s) if s.writes_ahead()))
+                    .filter(|(_, claim)| {
+                        S::AHEAD_IN_PG && matches!(claim, Claim::Mine(s) if s.writes_ahead())
+                    })
                     .map(|(key, _)| *key)
                     .collect();
                 let written = pg.write_ahead(&new, &since)?;
@@ -1622,7 +1715,10 @@ impl Ledger {
                     && !state.is_final()
                 {
                     let until = started + LEASE;
-                    let ahead = ahead.then(|| since.clone());
+                    let ahead = ahead.then(|| Ahead {
+                        since: since.clone(),
+                        undo: S::undo_ahead,
+                    });
                     held.insert((*key).clone(), Held { until, ahead });
                 }
             }
@@ -1677,7 +1773,7 @@ impl Ledger {
                     let claimed =
                         fresh.is_some() && self.insert_claim(tx, key, lease_until, false)? == 1;
                     if claimed
-                        && write_new_creating(tx, key, since).map_err(db)? == 1
+                        && S::write_ahead(tx, key, since, true).map_err(db)? == 1
                         && let Some(fresh) = fresh
                     {
                         return Ok((Claim::Mine(fresh), true));
@@ -1704,7 +1800,7 @@ impl Ledger {
                         self.insert_claim(tx, key, lease_until, true)?;
                     }
                     let ahead = resume.writes_ahead()
-                        && write_creating(tx, key, &key.name, since, true).map_err(db)? == 1;
+                        && S::write_ahead(tx, key, since, false).map_err(db)? == 1;
                     Ok((Claim::Mine(resume), ahead))
                 })
                 .collect()
@@ -1787,13 +1883,13 @@ impl Ledger {
     pub fn release(&self, key: &EntryKey) -> io::Result<()> {
         let ahead = lock(&self.held).remove(key).and_then(|held| held.ahead);
         if let Some(pg) = self.pg() {
-            return pg.release(&self.worker, key, ahead);
+            return pg.release(&self.worker, key, ahead.map(|ahead| ahead.since));
         }
         let mut store = self.raw();
         store.write(|tx| {
             self.delete_claim(tx, key)?;
             match ahead {
-                Some(since) => undo_ahead(tx, key, &since),
+                Some(ahead) => (ahead.undo)(tx, key, &ahead.since),
                 None => Ok(()),
             }
         })?;
@@ -1806,11 +1902,14 @@ impl Ledger {
     /// (Undoing, as [`Ledger::release`] does, what was written ahead of
     /// creates never sent.)
     pub fn release_all(&self) -> io::Result<()> {
-        let ahead: Vec<(EntryKey, String)> = lock(&self.held)
+        let ahead: Vec<(EntryKey, Ahead)> = lock(&self.held)
             .drain()
             .filter_map(|(key, held)| Some((key, held.ahead?)))
             .collect();
         if let Some(pg) = self.pg() {
+            let ahead: Vec<(EntryKey, String)> = (ahead.into_iter())
+                .map(|(key, ahead)| (key, ahead.since))
+                .collect();
             return pg.release_all(&self.worker, &ahead);
         }
         let mut store = self.raw();
@@ -1820,8 +1919,8 @@ impl Ledger {
                 params![self.worker.id],
             )
             .map_err(db)?;
-            for (key, since) in &ahead {
-                undo_ahead(tx, key, since)?;
+            for (key, ahead) in &ahead {
+                (ahead.undo)(tx, key, &ahead.since)?;
             }
             Ok(())
         })?;
@@ -1941,7 +2040,7 @@ impl Ledger {
         at: Timestamp,
     ) -> io::Result<()> {
         // Written with the claim (see `claim_many`).
-        if self.written_ahead(key, &request.name) {
+        if self.written_ahead(key, Some(&request.name)) {
             return Ok(());
         }
         if let Some(pg) = self.pg() {
@@ -1996,13 +2095,15 @@ impl Ledger {
     /// written ahead with its claim, which holds long enough that no other
     /// worker can take it before the create is sent: then the checkpoint
     /// writes nothing. Either way the claim is no longer undone on release.
-    fn written_ahead(&self, key: &EntryKey, name: &str) -> bool {
+    fn written_ahead(&self, key: &EntryKey, name: Option<&str>) -> bool {
         let mut held = lock(&self.held);
         let Some(claim) = held.get_mut(key) else {
             return false;
         };
         let ahead = claim.ahead.take();
-        ahead.is_some() && key.name == name && claim.until > Instant::now() + LEASE_MARGIN
+        ahead.is_some()
+            && name.is_none_or(|name| key.name == name)
+            && claim.until > Instant::now() + LEASE_MARGIN
     }
 
     /// Saves the last status seen of `media` (a record any entry holds;
@@ -2279,6 +2380,8 @@ impl Ledger {
         point: JobCheckpoint<'_>,
     ) -> io::Result<()> {
         let (since, stage) = match point {
+            // Written with the claim (see `claim_many`).
+            JobCheckpoint::Creating { .. } if self.written_ahead(key, None) => return Ok(()),
             JobCheckpoint::Creating { at, .. } => (Some(at.to_string()), None),
             JobCheckpoint::Stage(stage) => (None, Some(stage)),
             _ => return Ok(()),
@@ -2877,6 +2980,22 @@ pub(crate) mod tests {
         let err = (b.job_checkpoint(&key, &identity))(creating()).unwrap_err();
         assert!(err.to_string().contains("took this file over"), "{err}");
         let save = a.job_checkpoint(&key, &identity);
+        // Written with the claim (its time): the checkpoint writes nothing.
+        let claimed: jiff::Timestamp = (a.conn().unwrap())
+            .query_row("SELECT since FROM job_entries", [], |row| {
+                row.get::<_, String>(0)
+            })
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(claimed > at);
+        save(creating()).unwrap();
+        a.release(&key).unwrap();
+        assert!(matches!(
+            claim(&a, false).unwrap().pop(),
+            Some(Claim::Mine(JobResume::Creating { at: saved })) if saved == claimed
+        ));
+        // Claimed again at `Creating`: the checkpoint writes its own time.
         save(creating()).unwrap();
         a.release(&key).unwrap();
         assert!(matches!(
@@ -3041,6 +3160,54 @@ pub(crate) mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("took this file over"), "{err}");
+    }
+
+    /// As a record's: a job claimed anew gets its `Creating` state with its
+    /// claim (one transaction less a file), undone if the claim is
+    /// released before the job's create; once the create is about to go,
+    /// the checkpoint writes nothing and the state stays.
+    #[test]
+    fn a_job_claim_writes_creating_ahead_and_undoes_it_when_released_before_the_create() {
+        let (_dir, a, b, identity, _) = two_workers_claim_one_file();
+        let account = Account {
+            base_url: "http://127.0.0.1:1/api".into(),
+            client_id: "id".into(),
+        };
+        let task = TaskType::AiImageDetection;
+        let key = a.job_key(&account, &identity, &task, None);
+        let claim = |ledger: &Ledger| {
+            ledger
+                .claim_many::<JobResume>(&[&key], false)
+                .unwrap()
+                .pop()
+        };
+        let stage = || -> Option<String> {
+            (b.conn().unwrap())
+                .query_row("SELECT stage FROM job_entries", [], |row| row.get(0))
+                .optional()
+                .unwrap()
+        };
+        assert!(matches!(claim(&a), Some(Claim::Mine(JobResume::New))));
+        assert_eq!(stage().as_deref(), Some("creating"));
+        a.release(&key).unwrap();
+        assert_eq!(stage(), None, "new again");
+        assert!(matches!(claim(&a), Some(Claim::Mine(JobResume::New))));
+        let request = authenta_reqwest::types::CreateJobRequest {
+            inputs: Vec::new(),
+            parameters: None,
+            task_type_id: None,
+        };
+        (a.job_checkpoint(&key, &identity))(JobCheckpoint::Creating {
+            task: task.info().unwrap(),
+            request: &request,
+            at: jiff::Timestamp::now(),
+        })
+        .unwrap();
+        a.release(&key).unwrap();
+        assert!(matches!(
+            claim(&b),
+            Some(Claim::Mine(JobResume::Creating { .. }))
+        ));
     }
 
     /// The ledger's own CPU for a batch of 500 small files, without the
