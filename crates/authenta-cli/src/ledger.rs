@@ -636,6 +636,17 @@ pub(crate) enum Queued {
         at: String,
         owner: String,
     },
+    /// A job's `Finalized` stage, in a SQLite ledger (a PostgreSQL one
+    /// saves each stage at once): lost with a killed process, it costs one
+    /// read (proto resumes an `Uploaded` job by reading it, and finalizes
+    /// it only if it still waits for that). Written only over the same
+    /// job's entry.
+    JobFinalized {
+        key: EntryKey,
+        job: String,
+        saved: String,
+        at: String,
+    },
     /// A job's final state (ending `owner`'s claim of its entry `key`).
     JobFinished {
         key: EntryKey,
@@ -751,7 +762,9 @@ impl Store {
         }
         let queued = self.queued.iter().filter_map(|write| match write {
             Queued::File { .. } => None,
-            Queued::Uploaded { key, .. } | Queued::JobFinished { key, .. } => Some(key),
+            Queued::Uploaded { key, .. }
+            | Queued::JobFinalized { key, .. }
+            | Queued::JobFinished { key, .. } => Some(key),
             Queued::Seen { mid, .. } | Queued::Finished { mid, .. } => self.records.get(mid),
         });
         let journaled = self.journaled.iter().map(|journaled| &journaled.key);
@@ -955,6 +968,19 @@ fn apply(
                     })
                     .and_then(|mut s| s.execute(params![mid, owner])),
             },
+            Queued::JobFinalized {
+                key,
+                job,
+                saved,
+                at,
+            } => tx
+                .prepare_cached(
+                    "UPDATE job_entries SET stage = 'finalized', saved = ?6, status = NULL,
+                       record = NULL, updated_at = ?7
+                     WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND task = ?4
+                       AND job = ?5 AND stage <> 'final'",
+                )
+                .and_then(|mut s| s.execute(key.and(&[job, saved, at]).as_slice())),
             Queued::JobFinished {
                 key,
                 job,
@@ -2386,6 +2412,7 @@ impl Ledger {
             JobCheckpoint::Stage(stage) => (None, Some(stage)),
             _ => return Ok(()),
         };
+        let finalized = matches!(stage, Some(JobStage::Finalized { .. }));
         let saved = stage
             .map(|s| serde_json::to_string(s).map_err(io::Error::other))
             .transpose()?;
@@ -2402,6 +2429,16 @@ impl Ledger {
                 at: now(),
             };
             return pg.save_job(&self.worker, key, write);
+        }
+        // The one stage whose loss costs only a read: written with the
+        // next group (see `Queued::JobFinalized`).
+        if finalized && let (Some(job), Some(saved)) = (job.clone(), saved.clone()) {
+            return self.queue(Queued::JobFinalized {
+                key: key.clone(),
+                job,
+                saved,
+                at: now(),
+            });
         }
         let holds = self.claim_holds(key);
         self.write(|tx| {
@@ -3208,6 +3245,56 @@ pub(crate) mod tests {
             claim(&b),
             Some(Claim::Mine(JobResume::Creating { .. }))
         ));
+    }
+
+    /// A job's `Finalized` stage waits for the queue (its loss costs a read
+    /// of the job), and lands on its own job only.
+    #[test]
+    fn a_job_s_finalized_stage_waits_for_the_queue_and_lands_on_its_own_job_only() {
+        let (_dir, a, b, identity, _) = two_workers_claim_one_file();
+        let account = Account {
+            base_url: "http://127.0.0.1:1/api".into(),
+            client_id: "id".into(),
+        };
+        let key = a.job_key(&account, &identity, &TaskType::AiImageDetection, None);
+        assert!(matches!(
+            a.claim_many::<JobResume>(&[&key], false).unwrap().pop(),
+            Some(Claim::Mine(JobResume::New))
+        ));
+        let save = a.job_checkpoint(&key, &identity);
+        let seen = || -> (String, String) {
+            (b.conn().unwrap())
+                .query_row("SELECT stage, job FROM job_entries", [], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .unwrap()
+        };
+        let stage = |job: &str, finalized: bool| match finalized {
+            true => JobStage::Finalized { job: job.into() },
+            false => JobStage::Uploaded { job: job.into() },
+        };
+        save(JobCheckpoint::Stage(&stage("7", false))).unwrap();
+        assert_eq!(seen(), ("uploaded".into(), "7".into()));
+        save(JobCheckpoint::Stage(&stage("7", true))).unwrap();
+        assert_eq!(a.raw().queued_len(), 1);
+        assert_eq!(
+            seen(),
+            ("uploaded".into(), "7".into()),
+            "queued, not written"
+        );
+        a.flush().unwrap();
+        assert_eq!(seen(), ("finalized".into(), "7".into()));
+        // Another job since (the entry was resumed as a new job): a stale
+        // `Finalized` stage of the first leaves it.
+        save(JobCheckpoint::Stage(&stage("8", false))).unwrap();
+        save(JobCheckpoint::Stage(&stage("7", true))).unwrap();
+        a.flush().unwrap();
+        assert_eq!(seen(), ("uploaded".into(), "8".into()));
+        a.release(&key).unwrap();
+        match a.claim_many::<JobResume>(&[&key], false).unwrap().pop() {
+            Some(Claim::Mine(JobResume::Stage(saved))) => assert_eq!(saved, stage("8", false)),
+            other => panic!("{other:?}"),
+        }
     }
 
     /// The ledger's own CPU for a batch of 500 small files, without the

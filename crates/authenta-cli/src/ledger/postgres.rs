@@ -1385,6 +1385,9 @@ impl<'q> QueuedColumns<'q> {
                         columns.mids.push(mid);
                     }
                 }
+                // A SQLite ledger's only: a PostgreSQL one saves a job's
+                // stages at once (`Pg::save_job`).
+                Queued::JobFinalized { .. } => {}
                 Queued::JobFinished {
                     key,
                     job,
