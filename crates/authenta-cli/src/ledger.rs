@@ -2393,7 +2393,9 @@ impl Ledger {
 
     /// The checkpoint function of the job entry `key` (the file
     /// `identity`): each stage committed before the request that depends
-    /// on it.
+    /// on it, but for two: a `Creating` state its claim wrote ahead writes
+    /// nothing, and a SQLite ledger's `Finalized` stage waits for the queue
+    /// (see [`Queued::JobFinalized`]).
     pub fn job_checkpoint(&self, key: &EntryKey, identity: &Identity) -> JobCheckpointFn {
         let (ledger, key, identity) = (self.clone(), key.clone(), identity.clone());
         Arc::new(move |point: JobCheckpoint<'_>| ledger.save_job(&key, &identity, point))
