@@ -580,6 +580,21 @@ struct Store {
     /// with the queued writes, each with its entry's `Uploaded` state when
     /// that came meanwhile.
     journaled: Vec<Journaled>,
+    /// The jobs' `Created` stages in the journal, not yet in the tables:
+    /// written with the queued writes, or dropped by their entry's next
+    /// stage, written in the same transaction.
+    journaled_jobs: Vec<JobCreated>,
+}
+
+/// A job's `Created` stage (its job and slots' upload URLs), as written
+/// (and as a line of the journal, [`journal`]).
+#[derive(Clone)]
+pub(crate) struct JobCreated {
+    key: EntryKey,
+    stamp: String,
+    job: String,
+    /// The stage's JSON ([`JobStage`]).
+    saved: Box<serde_json::value::RawValue>,
 }
 
 /// A `Created` state in the journal, waiting to be written to the tables.
@@ -595,7 +610,7 @@ impl Drop for Store {
     /// deleted once nothing in it is left unwritten.
     fn drop(&mut self) {
         let _ = self.flush();
-        if self.journaled.is_empty() {
+        if self.journaled.is_empty() && self.journaled_jobs.is_empty() {
             self.journal.remove();
         }
     }
@@ -702,18 +717,20 @@ impl Store {
     /// Runs `write` in one transaction (`IMMEDIATE`: the write lock from
     /// its start) after the queued writes.
     fn write<T>(&mut self, write: impl FnOnce(&Connection) -> io::Result<T>) -> io::Result<T> {
-        self.transaction(true, write)
+        self.transaction(true, None, write)
     }
 
     /// Runs `write` in one `IMMEDIATE` transaction, after the journaled
     /// `Created` states and the queued writes when `with_queue` (then no
-    /// longer queued, and the journal emptied); rolled back if anything
-    /// fails.
+    /// longer queued, and the journal emptied; a journaled job stage of
+    /// the entry `superseded`, which `write` moves on, is dropped
+    /// unwritten); rolled back if anything fails.
     /// Its `BEGIN` and `COMMIT` stay prepared, as the batch's other
     /// statements (rusqlite's `Transaction` parses them each time).
     fn transaction<T>(
         &mut self,
         with_queue: bool,
+        superseded: Option<&EntryKey>,
         write: impl FnOnce(&Connection) -> io::Result<T>,
     ) -> io::Result<T> {
         let conn = &self.conn;
@@ -723,6 +740,11 @@ impl Store {
             if with_queue {
                 for journaled in &self.journaled {
                     write_journaled(conn, journaled).map_err(db)?;
+                }
+                for created in &self.journaled_jobs {
+                    if superseded != Some(&created.key) {
+                        write_job_created(conn, created).map_err(db)?;
+                    }
                 }
                 apply(conn, &self.queued, &self.records)?;
             }
@@ -742,6 +764,7 @@ impl Store {
                 }
             }
             self.journaled.clear();
+            self.journaled_jobs.clear();
             self.since = None;
             // (Left full, it holds states the tables have: harmless.)
             let _ = self.journal.empty();
@@ -751,7 +774,7 @@ impl Store {
 
     /// How many writes wait for the next transaction with the queue.
     fn queued_len(&self) -> usize {
-        self.queued.len() + self.journaled.len()
+        self.queued.len() + self.journaled.len() + self.journaled_jobs.len()
     }
 
     /// Whether the queue is due with a claim of `keys`: it is old enough,
@@ -768,7 +791,11 @@ impl Store {
             Queued::Seen { mid, .. } | Queued::Finished { mid, .. } => self.records.get(mid),
         });
         let journaled = self.journaled.iter().map(|journaled| &journaled.key);
-        queued.chain(journaled).any(|key| keys.contains(&key))
+        let jobs = self.journaled_jobs.iter().map(|created| &created.key);
+        queued
+            .chain(journaled)
+            .chain(jobs)
+            .any(|key| keys.contains(&key))
     }
 
     /// Queues `write`; writes the queue if it is long or old enough. An
@@ -814,6 +841,16 @@ impl Store {
         self.flush_if_due()
     }
 
+    /// Saves a job's `Created` stage: in the journal now, in the tables
+    /// with the queue (or dropped by its entry's next stage).
+    fn save_job_created(&mut self, created: JobCreated) -> io::Result<()> {
+        self.journal.append_job(&created)?;
+        self.journaled_jobs
+            .retain(|journaled| journaled.key != created.key);
+        self.journaled_jobs.push(created);
+        self.flush_if_due()
+    }
+
     /// Writes what is queued (and the journaled `Created` states), if
     /// anything.
     fn flush(&mut self) -> io::Result<()> {
@@ -855,6 +892,35 @@ fn write_created_columns(
          WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
     )?
     .execute(params.as_slice())
+}
+
+/// Writes a journaled job's `Created` stage in `tx`.
+fn write_job_created(tx: &Connection, created: &JobCreated) -> rusqlite::Result<usize> {
+    let JobCreated {
+        key,
+        stamp,
+        job,
+        saved,
+    } = created;
+    write_job_created_columns(tx, key.columns(), stamp, job, saved.get())
+}
+
+/// Writes the `Created` stage of job `job` (`saved`, its JSON; saved at
+/// `stamp`) over the job entry whose key columns are `key`.
+fn write_job_created_columns(
+    tx: &Connection,
+    key: [&str; 4],
+    stamp: &str,
+    job: &str,
+    saved: &str,
+) -> rusqlite::Result<usize> {
+    tx.prepare_cached(
+        "UPDATE job_entries SET job = ?5, stage = 'created', saved = ?6, status = NULL,
+           record = NULL, updated_at = ?7
+         WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND task = ?4
+           AND stage <> 'final'",
+    )?
+    .execute(params![key[0], key[1], key[2], key[3], job, saved, stamp])
 }
 
 /// Writes a journaled `Created` state in `tx`: with its `Uploaded` state,
@@ -1148,6 +1214,13 @@ impl EntryState for JobResume {
         matches!(self, JobResume::New)
     }
 
+    fn creating_since(&self) -> Option<Timestamp> {
+        match self {
+            JobResume::Creating { at } => Some(*at),
+            _ => None,
+        }
+    }
+
     fn write_ahead(
         tx: &Connection,
         key: &EntryKey,
@@ -1384,6 +1457,7 @@ impl Ledger {
             records: HashMap::new(),
             journal: journal::Journal::beside(path),
             journaled: Vec::new(),
+            journaled_jobs: Vec::new(),
         };
         Ok(Ledger::with(
             Backend::Sqlite(Arc::new(Mutex::new(store))),
@@ -1788,7 +1862,7 @@ impl Ledger {
         // these claims must read what it holds.
         let with_queue = store.queue_due(keys);
         let journals = store.journal.ledger().map(Path::to_path_buf);
-        let claims: Vec<(Claim<S>, bool)> = store.transaction(with_queue, |tx| {
+        let claims: Vec<(Claim<S>, bool)> = store.transaction(with_queue, None, |tx| {
             keys.iter()
                 .map(|key| {
                     // Where nobody claims the entry (a record's: see
@@ -2407,6 +2481,10 @@ impl Ledger {
         identity: &Identity,
         point: JobCheckpoint<'_>,
     ) -> io::Result<()> {
+        let point_stage = match &point {
+            JobCheckpoint::Stage(stage) => Some(*stage),
+            _ => None,
+        };
         let (since, stage) = match point {
             // Written with the claim (see `claim_many`).
             JobCheckpoint::Creating { .. } if self.written_ahead(key, None) => return Ok(()),
@@ -2442,8 +2520,21 @@ impl Ledger {
                 at: now(),
             });
         }
+        // Its job and upload URLs: in the journal at once (see [`journal`]),
+        // in the tables with the queue or dropped by the next stage.
+        if let (Some(JobStage::Created { job, .. }), Some(saved)) = (point_stage, &saved) {
+            let created = JobCreated {
+                key: key.clone(),
+                stamp: now(),
+                job: job.to_string(),
+                saved: serde_json::value::RawValue::from_string(saved.clone())
+                    .map_err(io::Error::other)?,
+            };
+            return self.raw().save_job_created(created);
+        }
         let holds = self.claim_holds(key);
-        self.write(|tx| {
+        let mut store = self.raw();
+        store.transaction(true, Some(key), |tx| {
             // A worker whose claim was taken over (its lease ran out while
             // it stalled) creates nothing, nor moves the entry on.
             if !holds && self.held_by_another(tx, key)? {
@@ -3909,6 +4000,108 @@ pub(crate) mod tests {
         let kept = live.raw().journal.path().unwrap().to_path_buf();
         drop(Ledger::open(&path).unwrap());
         assert!(kept.exists());
+    }
+
+    /// A job's `Created` stage goes to the journal, not a transaction: the
+    /// next stage's transaction drops it unwritten. What a killed process
+    /// left is read by a claim (the job resumed from its stage, not
+    /// created again) and folded by the next open.
+    #[test]
+    fn a_job_s_created_stage_is_journaled_and_a_killed_process_s_is_not_lost() {
+        let (dir, a, _b, identity, _) = two_workers_claim_one_file();
+        let path = dir.path().join("ledger.sqlite");
+        let account = Account {
+            base_url: "http://127.0.0.1:1/api".into(),
+            client_id: "id".into(),
+        };
+        let tasks = [TaskType::AiImageDetection, TaskType::ImageForgeryDetection];
+        let keys: Vec<EntryKey> = (tasks.iter())
+            .map(|task| a.job_key(&account, &identity, task, None))
+            .collect();
+        let refs: Vec<&EntryKey> = keys.iter().collect();
+        let claims = a.claim_many::<JobResume>(&refs, false).unwrap();
+        assert!((claims.iter()).all(|claim| matches!(claim, Claim::Mine(JobResume::New))));
+        let created = |job: &str| JobStage::Created {
+            job: job.into(),
+            slots: Vec::new(),
+        };
+        let stage_of = |ledger: &Ledger, key: &EntryKey| -> String {
+            (ledger.conn().unwrap())
+                .query_row(
+                    "SELECT stage FROM job_entries WHERE task = ?1",
+                    [&key.model],
+                    |row| row.get(0),
+                )
+                .unwrap()
+        };
+        // Journaled, then dropped by the next stage's transaction.
+        let save = a.job_checkpoint(&keys[0], &identity);
+        save(JobCheckpoint::Stage(&created("7"))).unwrap();
+        assert_eq!(a.raw().journaled_jobs.len(), 1);
+        let uploaded = JobStage::Uploaded { job: "7".into() };
+        save(JobCheckpoint::Stage(&uploaded)).unwrap();
+        assert_eq!(a.raw().journaled_jobs.len(), 0);
+        assert_eq!(stage_of(&a, &keys[0]), "uploaded");
+        // The second job's `Created` stage, then the process is killed:
+        // nothing queued is written, the journal stays, unlocked, and its
+        // claims run out.
+        (a.job_checkpoint(&keys[1], &identity))(JobCheckpoint::Stage(&created("8"))).unwrap();
+        let journal = {
+            let mut store = a.raw();
+            store.journaled_jobs.clear();
+            store.queued.clear();
+            let journal = store.journal.path().unwrap().to_path_buf();
+            store.journal.abandon();
+            journal
+        };
+        drop(a);
+        let running = Ledger::open(&path).unwrap();
+        // (Opened after the kill: it folded the journal; so the claim's
+        // case is shown on a journal written again below.)
+        assert_eq!(stage_of(&running, &keys[1]), "created");
+        assert!(!journal.exists());
+        (running.conn().unwrap())
+            .execute(
+                "UPDATE job_entries SET stage = 'creating', job = NULL, saved = NULL
+                 WHERE task = ?1",
+                [&keys[1].model],
+            )
+            .unwrap();
+        let killed = Ledger::open(&path).unwrap();
+        (killed.conn().unwrap())
+            .execute("DELETE FROM claims", [])
+            .unwrap();
+        assert!(matches!(
+            killed
+                .claim_many::<JobResume>(&[&keys[1]], false)
+                .unwrap()
+                .pop(),
+            Some(Claim::Mine(JobResume::Creating { .. }))
+        ));
+        (killed.job_checkpoint(&keys[1], &identity))(JobCheckpoint::Stage(&created("9"))).unwrap();
+        let journal = {
+            let mut store = killed.raw();
+            store.journaled_jobs.clear();
+            let journal = store.journal.path().unwrap().to_path_buf();
+            store.journal.abandon();
+            journal
+        };
+        drop(killed);
+        (running.conn().unwrap())
+            .execute("UPDATE claims SET lease_until = 0", [])
+            .unwrap();
+        match running
+            .claim_many::<JobResume>(&[&keys[1]], false)
+            .unwrap()
+            .pop()
+        {
+            Some(Claim::Mine(JobResume::Stage(stage))) => assert_eq!(stage, created("9")),
+            other => panic!("the job is resumed, not created again: {other:?}"),
+        }
+        assert!(
+            journal.exists(),
+            "a claim reads journals, it does not delete them"
+        );
     }
 
     /// A `Created` state that cannot be written to the journal stops its

@@ -30,7 +30,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::{CreatedState, EntryKey, KeyColumns, db};
+use super::{CreatedState, EntryKey, JobCreated, KeyColumns, db};
 
 /// What each journal's name starts with, after the ledger's file name.
 const MARK: &str = "-journal-";
@@ -49,47 +49,94 @@ struct LineOut<'a> {
     status: &'a str,
 }
 
-/// A line of a journal, as read back.
+/// A job's line, as written: its entry's key columns and its `Created`
+/// stage (the job, and the stage's JSON as it is).
+#[derive(Serialize)]
+struct JobLineOut<'a> {
+    key: [&'a str; 4],
+    stamp: &'a str,
+    job: &'a str,
+    saved: &'a RawValue,
+}
+
+/// A line of a journal, as read back: a record's `Created` state, or a
+/// job's `Created` stage (`job` and `saved`).
 #[derive(Deserialize)]
 struct LineIn {
     key: KeyColumns,
     stamp: String,
-    mid: String,
-    created_at: String,
+    mid: Option<String>,
+    created_at: Option<String>,
     /// The target's JSON (or, as the first journals wrote it, a string of
     /// it).
-    target: Box<RawValue>,
+    target: Option<Box<RawValue>>,
     expires_at: Option<String>,
-    status: String,
+    status: Option<String>,
+    job: Option<String>,
+    saved: Option<Box<RawValue>>,
 }
 
-/// A line of a journal: an entry's key columns and its `Created` state.
+/// What a line of a journal holds.
+enum State {
+    /// A record's `Created` state.
+    Record(CreatedState),
+    /// A job's `Created` stage.
+    Job {
+        stamp: String,
+        job: String,
+        saved: Box<RawValue>,
+    },
+}
+
+impl State {
+    /// When it was saved.
+    fn stamp(&self) -> &str {
+        match self {
+            State::Record(state) => &state.stamp,
+            State::Job { stamp, .. } => stamp,
+        }
+    }
+}
+
+/// A line of a journal: an entry's key columns and what it saved.
 struct Line {
     key: KeyColumns,
-    state: CreatedState,
+    state: State,
 }
 
 impl Line {
     /// The line `text` holds, if it reads back whole.
     fn parse(text: &str) -> Option<Line> {
         let line: LineIn = serde_json::from_str(text).ok()?;
-        let target = match line.target.get().starts_with('"') {
+        if let (Some(job), Some(saved)) = (line.job, line.saved) {
+            let state = State::Job {
+                stamp: line.stamp,
+                job,
+                saved,
+            };
+            return Some(Line {
+                key: line.key,
+                state,
+            });
+        }
+        let target = line.target?;
+        let target = match target.get().starts_with('"') {
             true => {
-                let json: String = serde_json::from_str(line.target.get()).ok()?;
+                let json: String = serde_json::from_str(target.get()).ok()?;
                 RawValue::from_string(json).ok()?
             }
-            false => line.target,
+            false => target,
         };
         Some(Line {
             key: line.key,
-            state: CreatedState {
+            state: State::Record(CreatedState {
                 stamp: line.stamp,
-                mid: line.mid,
-                created_at: line.created_at,
+                mid: line.mid?,
+                created_at: line.created_at?,
                 target,
                 expires_at: line.expires_at,
-                status: line.status,
-            },
+                status: line.status?,
+            }),
         })
     }
 }
@@ -136,10 +183,6 @@ impl Journal {
     /// Appends the `Created` state of `key`: when this returns, a killed
     /// process leaves it for the next one.
     pub(crate) fn append(&mut self, key: &EntryKey, state: &CreatedState) -> io::Result<()> {
-        let Some(path) = &self.path else {
-            return Ok(());
-        };
-        let mut line = Vec::with_capacity(256 + state.target.get().len());
         let out = LineOut {
             key: key.columns(),
             stamp: &state.stamp,
@@ -149,7 +192,28 @@ impl Journal {
             expires_at: state.expires_at.as_deref(),
             status: &state.status,
         };
-        serde_json::to_writer(&mut line, &out).map_err(io::Error::other)?;
+        self.append_line(&out, state.target.get().len())
+    }
+
+    /// Appends a job's `Created` stage: when this returns, a killed
+    /// process leaves it for the next one.
+    pub(crate) fn append_job(&mut self, created: &JobCreated) -> io::Result<()> {
+        let out = JobLineOut {
+            key: created.key.columns(),
+            stamp: &created.stamp,
+            job: &created.job,
+            saved: &created.saved,
+        };
+        self.append_line(&out, created.saved.get().len())
+    }
+
+    /// Appends `out` as a line (`long`: its longest field's length).
+    fn append_line(&mut self, out: &impl Serialize, long: usize) -> io::Result<()> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let mut line = Vec::with_capacity(256 + long);
+        serde_json::to_writer(&mut line, out).map_err(io::Error::other)?;
         line.push(b'\n');
         let written = match &mut self.file {
             Some(file) => file.write_all(&line),
@@ -278,30 +342,42 @@ fn lines(file: &File) -> Vec<Line> {
 /// Whether `state` is the answer to the create of an entry whose
 /// `Creating` state was saved at `since` (not to an earlier create of the
 /// same entry).
-fn answers(state: &CreatedState, since: Timestamp) -> bool {
+fn answers(state: &State, since: Timestamp) -> bool {
     state
-        .stamp
+        .stamp()
         .parse::<Timestamp>()
         .is_ok_and(|stamp| stamp >= since)
 }
 
-/// Writes `state` over the entry `key` if that entry still waits for the
-/// answer to the create `state` answers; whether it did.
-fn fold_one(tx: &Connection, key: &KeyColumns, state: &CreatedState) -> io::Result<bool> {
+/// Writes `state` over the entry `key` (a record's or a job's) if that
+/// entry still waits for the answer to the create `state` answers; whether
+/// it did.
+fn fold_one(tx: &Connection, key: &KeyColumns, state: &State) -> io::Result<bool> {
     let (base_url, client_id, sha256, model) = key;
-    let since: Option<Option<String>> = tx
-        .query_row(
+    let sql = match state {
+        State::Record(_) => {
             "SELECT since FROM entries WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
-               AND model = ?4 AND stage = 'creating'",
-            [base_url, client_id, sha256, model],
-            |row| row.get(0),
-        )
+               AND model = ?4 AND stage = 'creating'"
+        }
+        State::Job { .. } => {
+            "SELECT since FROM job_entries WHERE base_url = ?1 AND client_id = ?2
+               AND sha256 = ?3 AND task = ?4 AND stage = 'creating'"
+        }
+    };
+    let since: Option<Option<String>> = tx
+        .query_row(sql, [base_url, client_id, sha256, model], |row| row.get(0))
         .optional()
         .map_err(db)?;
     match since.flatten().and_then(|since| since.parse().ok()) {
         Some(since) if answers(state, since) => {
-            super::write_created_columns(tx, [base_url, client_id, sha256, model], state)
-                .map_err(db)?;
+            let key = [base_url.as_str(), client_id, sha256, model];
+            match state {
+                State::Record(state) => super::write_created_columns(tx, key, state),
+                State::Job { stamp, job, saved } => {
+                    super::write_job_created_columns(tx, key, stamp, job, saved.get())
+                }
+            }
+            .map_err(db)?;
             Ok(true)
         }
         _ => Ok(false),
@@ -351,7 +427,7 @@ pub(crate) fn find(
         .filter_map(|path| File::open(path).ok())
         .flat_map(|file| lines(&file))
         .filter(|line| line.key == key)
-        .filter_map(|line| Some((line.state.stamp.parse::<Timestamp>().ok()?, line.state)))
+        .filter_map(|line| Some((line.state.stamp().parse::<Timestamp>().ok()?, line.state)))
         .filter(|(stamp, _)| *stamp >= since)
         .max_by_key(|(stamp, _)| *stamp);
     match latest {
@@ -401,9 +477,33 @@ mod tests {
         for text in [written, old] {
             let line = Line::parse(&text).unwrap();
             assert_eq!(line.key.0, "http://a.test/api");
-            assert_eq!(line.state.target.get(), target);
-            assert_eq!(line.state.mid, "m-1");
+            let State::Record(state) = line.state else {
+                panic!("a record's line")
+            };
+            assert_eq!(state.target.get(), target);
+            assert_eq!(state.mid, "m-1");
         }
         assert!(Line::parse(r#"{"key":["a","b","c","d"],"stamp":"#).is_none());
+        // A job's line: its stage's JSON as it is.
+        let saved = r#"{"created":{"job":"7","slots":[]}}"#;
+        let out = JobLineOut {
+            key: ["http://a.test/api", "c", "s", "job:t"],
+            stamp: "2026-12-04T10:00:00Z",
+            job: "7",
+            saved: &RawValue::from_string(saved.into()).unwrap(),
+        };
+        let written = serde_json::to_string(&out).unwrap();
+        assert!(
+            written.contains(&format!(r#""saved":{saved}"#)),
+            "{written}"
+        );
+        match Line::parse(&written).unwrap().state {
+            State::Job {
+                job, saved: read, ..
+            } => {
+                assert_eq!((job.as_str(), read.get()), ("7", saved));
+            }
+            State::Record(_) => panic!("a job's line"),
+        }
     }
 }
