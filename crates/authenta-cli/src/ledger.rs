@@ -2466,10 +2466,11 @@ impl Ledger {
     }
 
     /// The checkpoint function of the job entry `key` (the file
-    /// `identity`): each stage committed before the request that depends
-    /// on it, but for two: a `Creating` state its claim wrote ahead writes
-    /// nothing, and a SQLite ledger's `Finalized` stage waits for the queue
-    /// (see [`Queued::JobFinalized`]).
+    /// `identity`): each stage saved before the request that depends on
+    /// it (a `Creating` state its claim wrote ahead writes nothing; in
+    /// SQLite a `Created` stage goes to the journal, see [`journal`]),
+    /// but for a SQLite ledger's `Finalized` stage, which waits for the
+    /// queue (see [`Queued::JobFinalized`]).
     pub fn job_checkpoint(&self, key: &EntryKey, identity: &Identity) -> JobCheckpointFn {
         let (ledger, key, identity) = (self.clone(), key.clone(), identity.clone());
         Arc::new(move |point: JobCheckpoint<'_>| ledger.save_job(&key, &identity, point))

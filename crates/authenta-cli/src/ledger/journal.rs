@@ -1,4 +1,5 @@
-//! The journal of a SQLite ledger's `Created` states.
+//! The journal of a SQLite ledger's `Created` states (records', and
+//! jobs' `Created` stages).
 //!
 //! An upload's `Created` state (its record and where its bytes go) must
 //! outlive a killed process before the bytes are sent: a rerun that did not
