@@ -588,7 +588,6 @@ struct Store {
 
 /// A job's `Created` stage (its job and slots' upload URLs), as written
 /// (and as a line of the journal, [`journal`]).
-#[derive(Clone)]
 pub(crate) struct JobCreated {
     key: EntryKey,
     stamp: String,
@@ -2482,10 +2481,6 @@ impl Ledger {
         identity: &Identity,
         point: JobCheckpoint<'_>,
     ) -> io::Result<()> {
-        let point_stage = match &point {
-            JobCheckpoint::Stage(stage) => Some(*stage),
-            _ => None,
-        };
         let (since, stage) = match point {
             // Written with the claim (see `claim_many`).
             JobCheckpoint::Creating { .. } if self.written_ahead(key, None) => return Ok(()),
@@ -2493,46 +2488,47 @@ impl Ledger {
             JobCheckpoint::Stage(stage) => (None, Some(stage)),
             _ => return Ok(()),
         };
-        let finalized = matches!(stage, Some(JobStage::Finalized { .. }));
-        let saved = stage
-            .map(|s| serde_json::to_string(s).map_err(io::Error::other))
-            .transpose()?;
-        let job = stage.map(|s| s.job().to_string());
-        let stage = stage.map_or("creating", stage_name);
+        let json = |stage: &JobStage| serde_json::to_string(stage).map_err(io::Error::other);
         if let Some(pg) = self.pg() {
             let write = postgres::JobWrite {
                 path: identity.path.to_string_lossy().into_owned(),
                 size: identity.size as i64,
                 since,
-                job,
-                stage,
-                saved,
+                job: stage.map(|s| s.job().to_string()),
+                stage: stage.map_or("creating", stage_name),
+                saved: stage.map(json).transpose()?,
                 at: now(),
             };
             return pg.save_job(&self.worker, key, write);
         }
-        // The one stage whose loss costs only a read: written with the
-        // next group (see `Queued::JobFinalized`).
-        if finalized && let (Some(job), Some(saved)) = (job.clone(), saved.clone()) {
-            return self.queue(Queued::JobFinalized {
-                key: key.clone(),
-                job,
-                saved,
-                at: now(),
-            });
+        match stage {
+            // Its job and upload URLs: in the journal at once (see
+            // [`journal`]), in the tables with the queue or dropped by the
+            // next stage.
+            Some(created @ JobStage::Created { job, .. }) => {
+                let created = JobCreated {
+                    key: key.clone(),
+                    stamp: now(),
+                    job: job.to_string(),
+                    saved: serde_json::value::to_raw_value(created).map_err(io::Error::other)?,
+                };
+                return self.raw().save_job_created(created);
+            }
+            // The one stage whose loss costs only a read: written with the
+            // next group (see `Queued::JobFinalized`).
+            Some(finalized @ JobStage::Finalized { job }) => {
+                return self.queue(Queued::JobFinalized {
+                    key: key.clone(),
+                    job: job.to_string(),
+                    saved: json(finalized)?,
+                    at: now(),
+                });
+            }
+            _ => {}
         }
-        // Its job and upload URLs: in the journal at once (see [`journal`]),
-        // in the tables with the queue or dropped by the next stage.
-        if let (Some(JobStage::Created { job, .. }), Some(saved)) = (point_stage, &saved) {
-            let created = JobCreated {
-                key: key.clone(),
-                stamp: now(),
-                job: job.to_string(),
-                saved: serde_json::value::RawValue::from_string(saved.clone())
-                    .map_err(io::Error::other)?,
-            };
-            return self.raw().save_job_created(created);
-        }
+        let job = stage.map(|s| s.job().to_string());
+        let saved = stage.map(json).transpose()?;
+        let stage = stage.map_or("creating", stage_name);
         let holds = self.claim_holds(key);
         let mut store = self.raw();
         store.transaction(true, Some(key), |tx| {
@@ -3036,15 +3032,7 @@ pub(crate) mod tests {
     #[test]
     fn a_checkpoint_reads_its_claim_once_its_lease_runs_short() {
         let (_dir, a, b, identity, key) = two_workers_claim_one_file();
-        let account = Account {
-            base_url: "http://127.0.0.1:1/api".into(),
-            client_id: "id".into(),
-        };
-        let job_key = a.job_key(&account, &identity, &TaskType::AiImageDetection, None);
-        assert!(matches!(
-            a.claim_many::<JobResume>(&[&job_key], false).unwrap().pop(),
-            Some(Claim::Mine(JobResume::New))
-        ));
+        let job_key = job_claimed_anew(&a, &identity, TaskType::AiImageDetection);
         assert!(a.claim_holds(&key) && a.claim_holds(&job_key));
         // Both claims run out, and what `a` knows of them; `b` takes them.
         a.conn()
@@ -3182,16 +3170,33 @@ pub(crate) mod tests {
         let file = dir.path().join("a.png");
         std::fs::write(&file, b"bytes").unwrap();
         let identity = a.identify(&file).unwrap();
-        let account = Account {
-            base_url: "http://127.0.0.1:1/api".into(),
-            client_id: "id".into(),
-        };
-        let key = a.key(&account, &identity, &ModelType::Ac1);
+        let key = a.key(&test_account(), &identity, &ModelType::Ac1);
         assert!(matches!(
             a.claim(&key, false).unwrap(),
             Claim::Mine(Resume::New)
         ));
         (dir, a, b, identity, key)
+    }
+
+    /// The account the tests' entries are kept under.
+    fn test_account() -> Account {
+        Account {
+            base_url: "http://127.0.0.1:1/api".into(),
+            client_id: "id".into(),
+        }
+    }
+
+    /// The job entry of `identity` for `task`, claimed anew by `ledger`.
+    fn job_claimed_anew(ledger: &Ledger, identity: &Identity, task: TaskType) -> EntryKey {
+        let key = ledger.job_key(&test_account(), identity, &task, None);
+        assert!(matches!(
+            ledger
+                .claim_many::<JobResume>(&[&key], false)
+                .unwrap()
+                .pop(),
+            Some(Claim::Mine(JobResume::New))
+        ));
+        key
     }
 
     #[test]
@@ -3300,12 +3305,8 @@ pub(crate) mod tests {
     #[test]
     fn a_job_claim_writes_creating_ahead_and_undoes_it_when_released_before_the_create() {
         let (_dir, a, b, identity, _) = two_workers_claim_one_file();
-        let account = Account {
-            base_url: "http://127.0.0.1:1/api".into(),
-            client_id: "id".into(),
-        };
         let task = TaskType::AiImageDetection;
-        let key = a.job_key(&account, &identity, &task, None);
+        let key = a.job_key(&test_account(), &identity, &task, None);
         let claim = |ledger: &Ledger| {
             ledger
                 .claim_many::<JobResume>(&[&key], false)
@@ -3346,15 +3347,7 @@ pub(crate) mod tests {
     #[test]
     fn a_job_s_finalized_stage_waits_for_the_queue_and_lands_on_its_own_job_only() {
         let (_dir, a, b, identity, _) = two_workers_claim_one_file();
-        let account = Account {
-            base_url: "http://127.0.0.1:1/api".into(),
-            client_id: "id".into(),
-        };
-        let key = a.job_key(&account, &identity, &TaskType::AiImageDetection, None);
-        assert!(matches!(
-            a.claim_many::<JobResume>(&[&key], false).unwrap().pop(),
-            Some(Claim::Mine(JobResume::New))
-        ));
+        let key = job_claimed_anew(&a, &identity, TaskType::AiImageDetection);
         let save = a.job_checkpoint(&key, &identity);
         let seen = || -> (String, String) {
             (b.conn().unwrap())
@@ -4011,10 +4004,7 @@ pub(crate) mod tests {
     fn a_job_s_created_stage_is_journaled_and_a_killed_process_s_is_not_lost() {
         let (dir, a, _b, identity, _) = two_workers_claim_one_file();
         let path = dir.path().join("ledger.sqlite");
-        let account = Account {
-            base_url: "http://127.0.0.1:1/api".into(),
-            client_id: "id".into(),
-        };
+        let account = test_account();
         let tasks = [TaskType::AiImageDetection, TaskType::ImageForgeryDetection];
         let keys: Vec<EntryKey> = (tasks.iter())
             .map(|task| a.job_key(&account, &identity, task, None))
