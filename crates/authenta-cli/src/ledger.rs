@@ -2209,8 +2209,17 @@ impl Ledger {
     /// queued), unless it is the one saved last: a batch reads each
     /// record's status at every poll, most often the same one while the
     /// record is processed, and each was a statement (a no-op `UPDATE`)
-    /// once the queue had been written in between.
+    /// once the queue had been written in between. A final status is not
+    /// saved here either: its record is ([`Ledger::finished`]), with the
+    /// status in it, once the batch has it whole (a status read from a
+    /// page of the list is followed by a `GET` of the record, and the
+    /// queue was most often written in between: a statement a file).
+    /// Lost with a killed process, it costs nothing: the entry's record is
+    /// read again on the next run.
     pub fn seen(&self, media: &Media) -> io::Result<()> {
+        if media.status.is_final() {
+            return Ok(());
+        }
         let (mid, status) = (media.mid.to_string(), media.status.to_string());
         {
             let mut statuses = lock(&self.statuses);
@@ -4226,7 +4235,8 @@ pub(crate) mod tests {
 
     /// A status seen again is not saved again (a batch reads it at every
     /// poll): nothing is queued for it, even after the queue was written;
-    /// a new status is, and so is the record's final state.
+    /// a new status is, and so is the record's final state, but not a
+    /// final status on its own (its record follows with it).
     #[test]
     fn a_status_seen_again_is_not_saved_again() {
         let dir = tempfile::tempdir().unwrap();
@@ -4246,9 +4256,12 @@ pub(crate) mod tests {
             ledger.seen(&media("PROCESSING")).unwrap();
         }
         assert_eq!(queued(), 0, "the same status, saved already");
+        ledger.seen(&media("UPLOADED")).unwrap();
+        assert_eq!(queued(), 1, "a new status");
         ledger.seen(&media("FAILED")).unwrap();
-        assert_eq!(queued(), 1);
+        assert_eq!(queued(), 1, "a final status waits for its record");
         ledger.finished(&media("FAILED")).unwrap();
+        assert_eq!(queued(), 1, "the record, which makes the status moot");
         ledger.flush().unwrap();
         assert!(lock(&ledger.statuses).is_empty(), "forgotten at its end");
     }
