@@ -88,6 +88,12 @@ const QUEUE_LEN: usize = 64;
 /// ... or the oldest has waited this long.
 const QUEUE_AGE: Duration = Duration::from_millis(100);
 
+/// The tables. Each entry's and claim's key leads with its digest: a
+/// look by key, in the key's index, then compares the column that tells
+/// rows apart first, not the base URL and client id every row of a batch
+/// shares (a tenth of a fresh ledger's instructions a file; BENCHMARKS.md,
+/// "a final status, the key's order"). A ledger made before keeps its
+/// tables' earlier order: same columns, same statements.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS files (
     path      TEXT PRIMARY KEY,
@@ -112,7 +118,7 @@ CREATE TABLE IF NOT EXISTS entries (
     status      TEXT,
     record      TEXT,
     updated_at  TEXT NOT NULL,
-    PRIMARY KEY (base_url, client_id, sha256, model)
+    PRIMARY KEY (sha256, model, client_id, base_url)
 );
 CREATE TABLE IF NOT EXISTS claims (
     base_url     TEXT NOT NULL,
@@ -123,7 +129,7 @@ CREATE TABLE IF NOT EXISTS claims (
     host         TEXT NOT NULL,
     pid          INTEGER NOT NULL,
     lease_until  INTEGER NOT NULL,
-    PRIMARY KEY (base_url, client_id, sha256, model)
+    PRIMARY KEY (sha256, model, client_id, base_url)
 );
 CREATE TABLE IF NOT EXISTS job_entries (
     base_url    TEXT NOT NULL,
@@ -139,7 +145,7 @@ CREATE TABLE IF NOT EXISTS job_entries (
     status      TEXT,
     record      TEXT,
     updated_at  TEXT NOT NULL,
-    PRIMARY KEY (base_url, client_id, sha256, task)
+    PRIMARY KEY (sha256, task, client_id, base_url)
 );
 ";
 
@@ -478,12 +484,13 @@ impl EntryKey {
     /// The key's columns (`?1` to `?4`: base URL, client id, SHA-256,
     /// model), then `more`, as a SQLite statement's parameters.
     fn and<'a>(&'a self, more: &[&'a dyn rusqlite::ToSql]) -> Vec<&'a dyn rusqlite::ToSql> {
-        let mut all: Vec<&dyn rusqlite::ToSql> = vec![
+        let mut all: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(4 + more.len());
+        all.extend_from_slice(&[
             &self.account.base_url,
             &self.account.client_id,
             &self.sha256,
             &self.model,
-        ];
+        ]);
         all.extend_from_slice(more);
         all
     }
@@ -1360,7 +1367,13 @@ fn db(e: rusqlite::Error) -> io::Error {
 }
 
 fn now() -> String {
-    jiff::Timestamp::now().to_string()
+    // As `to_string` writes it, into a string made once at its length.
+    let mut stamp = String::with_capacity(32);
+    let printer = jiff::fmt::temporal::DateTimePrinter::new();
+    match printer.print_timestamp(&jiff::Timestamp::now(), &mut stamp) {
+        Ok(()) => stamp,
+        Err(_) => jiff::Timestamp::now().to_string(),
+    }
 }
 
 impl Ledger {
@@ -4137,6 +4150,102 @@ pub(crate) mod tests {
     /// A record's status seen and final record find its entry by its key
     /// (no index of records: [`Store::records`]), whether this process
     /// created the record or took it over from one that did; a record
+    /// A new ledger's keys lead with the digest; one made before, with the
+    /// account first, is claimed, written and read as before by two
+    /// workers (same columns, same statements).
+    #[test]
+    fn keys_lead_with_the_digest_and_a_ledger_keyed_by_account_first_still_works() {
+        let primary_keys = |path: &Path| -> Vec<String> {
+            let conn = Connection::open(path).unwrap();
+            let mut s = conn
+                .prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+                .unwrap();
+            let sql: Vec<String> = s
+                .query_map([], |row| row.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            sql.iter()
+                .filter_map(|sql| {
+                    Some(sql[sql.find("PRIMARY KEY (")?..].lines().next()?.to_owned())
+                })
+                .collect()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new.sqlite");
+        drop(Ledger::open(&new).unwrap());
+        assert_eq!(
+            primary_keys(&new),
+            [
+                "PRIMARY KEY (sha256, model, client_id, base_url)",
+                "PRIMARY KEY (sha256, model, client_id, base_url)",
+                "PRIMARY KEY (sha256, task, client_id, base_url)",
+            ]
+        );
+        let earlier = dir.path().join("earlier.sqlite");
+        {
+            let conn = Connection::open(&earlier).unwrap();
+            let schema = SCHEMA
+                .replace(
+                    "(sha256, model, client_id, base_url)",
+                    "(base_url, client_id, sha256, model)",
+                )
+                .replace(
+                    "(sha256, task, client_id, base_url)",
+                    "(base_url, client_id, sha256, task)",
+                );
+            conn.execute_batch(&schema).unwrap();
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .unwrap();
+        }
+        let (a, b) = (
+            Ledger::open(&earlier).unwrap(),
+            Ledger::open(&earlier).unwrap(),
+        );
+        assert!(
+            primary_keys(&earlier)
+                .iter()
+                .all(|pk| pk.starts_with("PRIMARY KEY (base_url"))
+        );
+        let file = dir.path().join("a.png");
+        std::fs::write(&file, b"bytes").unwrap();
+        let identity = a.identify(&file).unwrap();
+        let key = a.key(&test_account(), &identity, &ModelType::Ac1);
+        assert!(matches!(
+            a.claim(&key, false).unwrap(),
+            Claim::Mine(Resume::New)
+        ));
+        assert!(matches!(b.claim(&key, false).unwrap(), Claim::Held));
+        let Answers {
+            request,
+            created,
+            target,
+            done,
+            ..
+        } = small_file_answers(0).swap_remove(0);
+        let save = saving(a.checkpoint(&key, &identity));
+        save(Checkpoint::Creating {
+            request: &request,
+            at: jiff::Timestamp::now(),
+        })
+        .unwrap();
+        save(Checkpoint::Created {
+            created: &created,
+            target: &target,
+        })
+        .unwrap();
+        save(Checkpoint::Uploaded {
+            mid: &created.media.mid,
+        })
+        .unwrap();
+        a.finished(&done).unwrap();
+        a.flush().unwrap();
+        match b.claim(&key, false).unwrap() {
+            Claim::Mine(Resume::Final(saved)) => assert_eq!(saved.mid, created.media.mid),
+            other => panic!("{other:?}"),
+        }
+    }
+
     /// no process here knows is found by a look at every row.
     #[test]
     fn a_record_is_found_by_its_entry_s_key_whoever_created_it() {
