@@ -92,15 +92,18 @@ const QUEUE_AGE: Duration = Duration::from_millis(100);
 /// look by key, in the key's index, then compares the column that tells
 /// rows apart first, not the base URL and client id every row of a batch
 /// shares (a tenth of a fresh ledger's instructions a file; BENCHMARKS.md,
-/// "a final status, the key's order"). A ledger made before keeps its
-/// tables' earlier order: same columns, same statements.
+/// "a final status, the key's order"). The small rows of `files` and
+/// `claims` live in their key's b-tree (`WITHOUT ROWID`): a file's digest
+/// saved, or a claim made or ended, writes one b-tree, not a table and its
+/// key's index. A ledger made before keeps its tables' earlier form: same
+/// columns, same statements.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS files (
     path      TEXT PRIMARY KEY,
     size      INTEGER NOT NULL,
     mtime_ns  INTEGER NOT NULL,
     sha256    TEXT NOT NULL
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS entries (
     base_url    TEXT NOT NULL,
     client_id   TEXT NOT NULL,
@@ -130,7 +133,7 @@ CREATE TABLE IF NOT EXISTS claims (
     pid          INTEGER NOT NULL,
     lease_until  INTEGER NOT NULL,
     PRIMARY KEY (sha256, model, client_id, base_url)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS job_entries (
     base_url    TEXT NOT NULL,
     client_id   TEXT NOT NULL,
@@ -4147,12 +4150,10 @@ pub(crate) mod tests {
         assert_eq!(stage_seen(&other, key), "creating");
     }
 
-    /// A record's status seen and final record find its entry by its key
-    /// (no index of records: [`Store::records`]), whether this process
-    /// created the record or took it over from one that did; a record
-    /// A new ledger's keys lead with the digest; one made before, with the
-    /// account first, is claimed, written and read as before by two
-    /// workers (same columns, same statements).
+    /// A new ledger's keys lead with the digest, and its small tables are
+    /// `WITHOUT ROWID`; one made before, with the account first and a rowid
+    /// everywhere, is claimed, written and read as before by two workers
+    /// (same columns, same statements).
     #[test]
     fn keys_lead_with_the_digest_and_a_ledger_keyed_by_account_first_still_works() {
         let primary_keys = |path: &Path| -> Vec<String> {
@@ -4171,9 +4172,21 @@ pub(crate) mod tests {
                 })
                 .collect()
         };
+        // Of claims, entries, files, job_entries.
+        let without_rowid = |path: &Path| -> Vec<bool> {
+            let conn = Connection::open(path).unwrap();
+            let mut s = conn
+                .prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+                .unwrap();
+            s.query_map([], |row| row.get::<_, String>(0))
+                .unwrap()
+                .map(|sql| sql.unwrap().ends_with("WITHOUT ROWID"))
+                .collect()
+        };
         let dir = tempfile::tempdir().unwrap();
         let new = dir.path().join("new.sqlite");
         drop(Ledger::open(&new).unwrap());
+        assert_eq!(without_rowid(&new), [true, false, true, false]);
         assert_eq!(
             primary_keys(&new),
             [
@@ -4186,6 +4199,7 @@ pub(crate) mod tests {
         {
             let conn = Connection::open(&earlier).unwrap();
             let schema = SCHEMA
+                .replace(") WITHOUT ROWID;", ");")
                 .replace(
                     "(sha256, model, client_id, base_url)",
                     "(base_url, client_id, sha256, model)",
@@ -4207,6 +4221,7 @@ pub(crate) mod tests {
                 .iter()
                 .all(|pk| pk.starts_with("PRIMARY KEY (base_url"))
         );
+        assert_eq!(without_rowid(&earlier), [false; 4]);
         let file = dir.path().join("a.png");
         std::fs::write(&file, b"bytes").unwrap();
         let identity = a.identify(&file).unwrap();
@@ -4246,6 +4261,9 @@ pub(crate) mod tests {
         }
     }
 
+    /// A record's status seen and final record find its entry by its key
+    /// (no index of records: [`Store::records`]), whether this process
+    /// created the record or took it over from one that did; a record
     /// no process here knows is found by a look at every row.
     #[test]
     fn a_record_is_found_by_its_entry_s_key_whoever_created_it() {
