@@ -593,17 +593,19 @@ struct Store {
     /// The jobs' `Created` stages in the journal, not yet in the tables:
     /// written with the queued writes, or dropped by their entry's next
     /// stage, written in the same transaction.
-    journaled_jobs: Vec<JobCreated>,
+    journaled_jobs: Vec<JobJournaled>,
 }
 
-/// A job's `Created` stage (its job and slots' upload URLs), as written
-/// (and as a line of the journal, [`journal`]).
-pub(crate) struct JobCreated {
+/// A job's `Created` stage (its job and slots' upload URLs) or `Uploaded`
+/// stage, as written (and as a line of the journal, [`journal`]).
+pub(crate) struct JobJournaled {
     key: EntryKey,
     stamp: String,
     job: String,
     /// The stage's JSON ([`JobStage`]).
     saved: Box<serde_json::value::RawValue>,
+    /// The stage's name ([`stage_name`]).
+    stage: &'static str,
 }
 
 /// A `Created` state in the journal, waiting to be written to the tables.
@@ -750,9 +752,9 @@ impl Store {
                 for journaled in &self.journaled {
                     write_journaled(conn, journaled).map_err(db)?;
                 }
-                for created in &self.journaled_jobs {
-                    if superseded != Some(&created.key) {
-                        write_job_created(conn, created).map_err(db)?;
+                for journaled in &self.journaled_jobs {
+                    if superseded != Some(&journaled.key) {
+                        write_job_journaled(conn, journaled).map_err(db)?;
                     }
                 }
                 apply(conn, &self.queued, &self.records)?;
@@ -850,13 +852,14 @@ impl Store {
         self.flush_if_due()
     }
 
-    /// Saves a job's `Created` stage: in the journal now, in the tables
-    /// with the queue (or dropped by its entry's next stage).
-    fn save_job_created(&mut self, created: JobCreated) -> io::Result<()> {
-        self.journal.append_job(&created)?;
+    /// Saves a job's `Created` or `Uploaded` stage: in the journal now, in
+    /// the tables with the queue (or dropped by its entry's next stage:
+    /// only the last one journaled of an entry is written).
+    fn save_job_journaled(&mut self, stage: JobJournaled) -> io::Result<()> {
+        self.journal.append_job(&stage)?;
         self.journaled_jobs
-            .retain(|journaled| journaled.key != created.key);
-        self.journaled_jobs.push(created);
+            .retain(|journaled| journaled.key != stage.key);
+        self.journaled_jobs.push(stage);
         self.flush_if_due()
     }
 
@@ -903,33 +906,38 @@ fn write_created_columns(
     .execute(params.as_slice())
 }
 
-/// Writes a journaled job's `Created` stage in `tx`.
-fn write_job_created(tx: &Connection, created: &JobCreated) -> rusqlite::Result<usize> {
-    let JobCreated {
+/// Writes a journaled job's stage in `tx`.
+fn write_job_journaled(tx: &Connection, journaled: &JobJournaled) -> rusqlite::Result<usize> {
+    let JobJournaled {
         key,
         stamp,
         job,
         saved,
-    } = created;
-    write_job_created_columns(tx, key.columns(), stamp, job, saved.get())
+        stage,
+    } = journaled;
+    write_job_stage_columns(tx, key.columns(), stamp, job, saved.get(), stage)
 }
 
-/// Writes the `Created` stage of job `job` (`saved`, its JSON; saved at
-/// `stamp`) over the job entry whose key columns are `key`.
-fn write_job_created_columns(
+/// Writes the stage `stage` (`created` or `uploaded`) of job `job`
+/// (`saved`, its JSON; saved at `stamp`) over the job entry whose key
+/// columns are `key`.
+fn write_job_stage_columns(
     tx: &Connection,
     key: [&str; 4],
     stamp: &str,
     job: &str,
     saved: &str,
+    stage: &str,
 ) -> rusqlite::Result<usize> {
     tx.prepare_cached(
-        "UPDATE job_entries SET job = ?5, stage = 'created', saved = ?6, status = NULL,
+        "UPDATE job_entries SET job = ?5, stage = ?8, saved = ?6, status = NULL,
            record = NULL, updated_at = ?7
          WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND task = ?4
            AND stage <> 'final'",
     )?
-    .execute(params![key[0], key[1], key[2], key[3], job, saved, stamp])
+    .execute(params![
+        key[0], key[1], key[2], key[3], job, saved, stamp, stage
+    ])
 }
 
 /// Writes a journaled `Created` state in `tx`: with its `Uploaded` state,
@@ -1131,9 +1139,10 @@ pub trait EntryState: Sized {
     fn mid(&self) -> Option<&str> {
         None
     }
-    /// When its create was about to be sent, if its answer was not saved
-    /// (in the tables: a journal may hold it, see [`journal::find`]).
-    fn creating_since(&self) -> Option<Timestamp> {
+    /// Since when a journal may hold a later state of it than the tables
+    /// do (see [`journal::find`]): when its create was about to be sent,
+    /// if its answer was not saved.
+    fn journaled_since(&self) -> Option<Timestamp> {
         None
     }
 }
@@ -1184,7 +1193,7 @@ impl EntryState for Resume {
         undo_ahead(tx, key, since)
     }
 
-    fn creating_since(&self) -> Option<Timestamp> {
+    fn journaled_since(&self) -> Option<Timestamp> {
         match self {
             Resume::Creating { since, .. } => Some(*since),
             _ => None,
@@ -1223,9 +1232,13 @@ impl EntryState for JobResume {
         matches!(self, JobResume::New)
     }
 
-    fn creating_since(&self) -> Option<Timestamp> {
+    /// A job's `Uploaded` stage is journaled too (a `created` entry may
+    /// have moved on in a journal): any line of the same job that is newer
+    /// than the entry answers it.
+    fn journaled_since(&self) -> Option<Timestamp> {
         match self {
             JobResume::Creating { at } => Some(*at),
+            JobResume::Stage(JobStage::Created { .. }) => Some(Timestamp::MIN),
             _ => None,
         }
     }
@@ -1897,7 +1910,7 @@ impl Ledger {
                     // moved it on, its `Created` state maybe only in its
                     // journal yet.
                     let mut resume = S::read(tx, key, refresh)?;
-                    if let (Some(since), Some(ledger)) = (resume.creating_since(), &journals)
+                    if let (Some(since), Some(ledger)) = (resume.journaled_since(), &journals)
                         && journal::find(tx, ledger, key, since)?
                     {
                         resume = S::read(tx, key, refresh)?;
@@ -2527,17 +2540,32 @@ impl Ledger {
             return pg.save_job(&self.worker, key, write);
         }
         match stage {
-            // Its job and upload URLs: in the journal at once (see
-            // [`journal`]), in the tables with the queue or dropped by the
-            // next stage.
-            Some(created @ JobStage::Created { job, .. }) => {
-                let created = JobCreated {
+            // The job (and, created, its slots' upload URLs): in the
+            // journal at once (see [`journal`]), in the tables with the
+            // queue or dropped by the next stage. The `Uploaded` stage must
+            // outlive a killed process before the finalize goes (resumed
+            // from `Created`, the job's slots would be sent again to a job
+            // that may be finalized): the journal keeps it as a commit
+            // would, and a claim that meets a `created` job entry looks for
+            // it in the journals ([`EntryState::journaled_since`]).
+            Some(stage @ (JobStage::Created { job, .. } | JobStage::Uploaded { job })) => {
+                // A worker whose claim was taken over (its lease ran out
+                // while it stalled) does not move the job on to its
+                // finalize.
+                if matches!(stage, JobStage::Uploaded { .. })
+                    && !self.claim_holds(key)
+                    && self.held_by_another(&self.raw().conn, key)?
+                {
+                    return Err(taken_over());
+                }
+                let journaled = JobJournaled {
                     key: key.clone(),
                     stamp: now(),
                     job: job.to_string(),
-                    saved: serde_json::value::to_raw_value(created).map_err(io::Error::other)?,
+                    saved: serde_json::value::to_raw_value(stage).map_err(io::Error::other)?,
+                    stage: stage_name(stage),
                 };
-                return self.raw().save_job_created(created);
+                return self.raw().save_job_journaled(journaled);
             }
             // The one stage whose loss costs only a read: written with the
             // next group (see `Queued::JobFinalized`).
@@ -3388,6 +3416,8 @@ pub(crate) mod tests {
             false => JobStage::Uploaded { job: job.into() },
         };
         save(JobCheckpoint::Stage(&stage("7", false))).unwrap();
+        // (Journaled: in the tables with the queue.)
+        a.flush().unwrap();
         assert_eq!(seen(), ("uploaded".into(), "7".into()));
         save(JobCheckpoint::Stage(&stage("7", true))).unwrap();
         assert_eq!(a.raw().queued_len(), 1);
@@ -4023,12 +4053,13 @@ pub(crate) mod tests {
         assert!(kept.exists());
     }
 
-    /// A job's `Created` stage goes to the journal, not a transaction: the
-    /// next stage's transaction drops it unwritten. What a killed process
-    /// left is read by a claim (the job resumed from its stage, not
-    /// created again) and folded by the next open.
+    /// A job's `Created` and `Uploaded` stages go to the journal, not a
+    /// transaction: only the last of an entry's reaches the tables, with
+    /// the queue. What a killed process left is read by a claim (the job
+    /// resumed from its stage: not created again, its slots not sent again
+    /// once uploaded) and folded by the next open.
     #[test]
-    fn a_job_s_created_stage_is_journaled_and_a_killed_process_s_is_not_lost() {
+    fn a_job_s_stages_are_journaled_and_a_killed_process_s_are_not_lost() {
         let (dir, a, _b, identity, _) = two_workers_claim_one_file();
         let path = dir.path().join("ledger.sqlite");
         let account = test_account();
@@ -4052,12 +4083,26 @@ pub(crate) mod tests {
                 )
                 .unwrap()
         };
-        // Journaled, then dropped by the next stage's transaction.
+        // As the tables have it, the queue not written.
+        let in_tables = |ledger: &Ledger, key: &EntryKey| -> String {
+            (ledger.raw().conn)
+                .query_row(
+                    "SELECT stage FROM job_entries WHERE task = ?1",
+                    [&key.model],
+                    |row| row.get(0),
+                )
+                .unwrap()
+        };
+        let uploaded = |job: &str| JobStage::Uploaded { job: job.into() };
+        // Journaled; the next stage takes its place, and only that one is
+        // written, with the queue.
         let save = a.job_checkpoint(&keys[0], &identity);
         save(JobCheckpoint::Stage(&created("7"))).unwrap();
         assert_eq!(a.raw().journaled_jobs.len(), 1);
-        let uploaded = JobStage::Uploaded { job: "7".into() };
-        save(JobCheckpoint::Stage(&uploaded)).unwrap();
+        save(JobCheckpoint::Stage(&uploaded("7"))).unwrap();
+        assert_eq!(a.raw().journaled_jobs.len(), 1);
+        assert_eq!(in_tables(&a, &keys[0]), "creating");
+        a.flush().unwrap();
         assert_eq!(a.raw().journaled_jobs.len(), 0);
         assert_eq!(stage_of(&a, &keys[0]), "uploaded");
         // The second job's `Created` stage, then the process is killed:
@@ -4120,6 +4165,43 @@ pub(crate) mod tests {
             journal.exists(),
             "a claim reads journals, it does not delete them"
         );
+        // Another process takes the `created` job over, uploads its slots,
+        // journals its `Uploaded` stage and is killed before the queue is
+        // written: the tables still say `created`.
+        let expire = || {
+            (running.conn().unwrap())
+                .execute("UPDATE claims SET lease_until = 0", [])
+                .unwrap()
+        };
+        expire();
+        let killed = Ledger::open(&path).unwrap();
+        assert!(matches!(
+            killed
+                .claim_many::<JobResume>(&[&keys[1]], false)
+                .unwrap()
+                .pop(),
+            Some(Claim::Mine(JobResume::Stage(JobStage::Created { .. })))
+        ));
+        (killed.job_checkpoint(&keys[1], &identity))(JobCheckpoint::Stage(&uploaded("9"))).unwrap();
+        {
+            let mut store = killed.raw();
+            store.journaled_jobs.clear();
+            store.journal.abandon();
+        }
+        drop(killed);
+        assert_eq!(in_tables(&running, &keys[1]), "created");
+        // A claim of the `created` entry finds it: the job waits for its
+        // finalize, its slots are not sent again.
+        expire();
+        match running
+            .claim_many::<JobResume>(&[&keys[1]], false)
+            .unwrap()
+            .pop()
+        {
+            Some(Claim::Mine(JobResume::Stage(stage))) => assert_eq!(stage, uploaded("9")),
+            other => panic!("the job resumes from its upload: {other:?}"),
+        }
+        assert_eq!(in_tables(&running, &keys[1]), "uploaded");
     }
 
     /// A `Created` state that cannot be written to the journal stops its

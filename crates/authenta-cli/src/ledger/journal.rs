@@ -31,7 +31,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::{CreatedState, EntryKey, JobCreated, KeyColumns, db};
+use authenta_reqwest::proto::engine::jobs::JobStage;
+
+use super::{CreatedState, EntryKey, JobJournaled, KeyColumns, db};
 
 /// What each journal's name starts with, after the ledger's file name.
 const MARK: &str = "-journal-";
@@ -196,16 +198,16 @@ impl Journal {
         self.append_line(&out, state.target.get().len())
     }
 
-    /// Appends a job's `Created` stage: when this returns, a killed
-    /// process leaves it for the next one.
-    pub(crate) fn append_job(&mut self, created: &JobCreated) -> io::Result<()> {
+    /// Appends a job's `Created` or `Uploaded` stage: when this returns, a
+    /// killed process leaves it for the next one.
+    pub(crate) fn append_job(&mut self, journaled: &JobJournaled) -> io::Result<()> {
         let out = JobLineOut {
-            key: created.key.columns(),
-            stamp: &created.stamp,
-            job: &created.job,
-            saved: &created.saved,
+            key: journaled.key.columns(),
+            stamp: &journaled.stamp,
+            job: &journaled.job,
+            saved: &journaled.saved,
         };
-        self.append_line(&out, created.saved.get().len())
+        self.append_line(&out, journaled.saved.get().len())
     }
 
     /// Appends `out` as a line (`long`: its longest field's length).
@@ -351,37 +353,67 @@ fn answers(state: &State, since: Timestamp) -> bool {
 }
 
 /// Writes `state` over the entry `key` (a record's or a job's) if that
-/// entry still waits for the answer to the create `state` answers; whether
-/// it did.
+/// entry still waits for it; whether it did. A record's `Created` state,
+/// or a job's first stage, answers the create of an entry still
+/// `creating` since before it was saved; a job's later stage (`Uploaded`,
+/// or `Created` with more of its slots up) moves on a `created` entry of
+/// the same job saved before it. Nothing else is written: a line is never
+/// folded over a later state.
 fn fold_one(tx: &Connection, key: &KeyColumns, state: &State) -> io::Result<bool> {
     let (base_url, client_id, sha256, model) = key;
-    let sql = match state {
-        State::Record(_) => {
-            "SELECT since FROM entries WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
-               AND model = ?4 AND stage = 'creating'"
-        }
-        State::Job { .. } => {
-            "SELECT since FROM job_entries WHERE base_url = ?1 AND client_id = ?2
-               AND sha256 = ?3 AND task = ?4 AND stage = 'creating'"
-        }
-    };
-    let since: Option<Option<String>> = tx
-        .query_row(sql, [base_url, client_id, sha256, model], |row| row.get(0))
-        .optional()
-        .map_err(db)?;
-    match since.flatten().and_then(|since| since.parse().ok()) {
-        Some(since) if answers(state, since) => {
-            let key = [base_url.as_str(), client_id, sha256, model];
-            match state {
-                State::Record(state) => super::write_created_columns(tx, key, state),
-                State::Job { stamp, job, saved } => {
-                    super::write_job_created_columns(tx, key, stamp, job, saved.get())
+    let columns = [base_url.as_str(), client_id, sha256, model];
+    match state {
+        State::Record(created) => {
+            let since: Option<Option<String>> = tx
+                .query_row(
+                    "SELECT since FROM entries WHERE base_url = ?1 AND client_id = ?2
+                       AND sha256 = ?3 AND model = ?4 AND stage = 'creating'",
+                    columns,
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            match since.flatten().and_then(|since| since.parse().ok()) {
+                Some(since) if answers(state, since) => {
+                    super::write_created_columns(tx, columns, created).map_err(db)?;
+                    Ok(true)
                 }
+                _ => Ok(false),
             }
-            .map_err(db)?;
-            Ok(true)
         }
-        _ => Ok(false),
+        State::Job { stamp, job, saved } => {
+            let Ok(stage) = serde_json::from_str::<JobStage>(saved.get()) else {
+                return Ok(false);
+            };
+            type Row = (String, Option<String>, Option<String>, String);
+            let row: Option<Row> = tx
+                .query_row(
+                    "SELECT stage, since, job, updated_at FROM job_entries
+                     WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND task = ?4",
+                    columns,
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            let parse = |t: &str| t.parse::<Timestamp>().ok();
+            let waits = match row {
+                Some((entry, since, _, _)) if entry == "creating" => since
+                    .and_then(|since| parse(&since))
+                    .is_some_and(|since| answers(state, since)),
+                Some((entry, _, Some(of), updated)) if entry == "created" && of == *job => {
+                    parse(stamp)
+                        .zip(parse(&updated))
+                        .is_some_and(|(line, saved)| line > saved)
+                }
+                _ => false,
+            };
+            if waits {
+                let stage = super::stage_name(&stage);
+                super::write_job_stage_columns(tx, columns, stamp, job, saved.get(), stage)
+                    .map_err(db)?;
+            }
+            Ok(waits)
+        }
     }
 }
 
@@ -439,7 +471,66 @@ pub(crate) fn find(
 
 #[cfg(test)]
 mod tests {
+    use super::super::{Claim, Ledger};
     use super::*;
+    use authenta_reqwest::proto::engine::resume::JobResume;
+    use authenta_reqwest::types::TaskType;
+
+    /// A journal line is never folded over a later state: a job's stage
+    /// of another job, or older than the entry's, leaves a `created` entry
+    /// as it is; a newer one of the same job moves it on.
+    #[test]
+    fn a_job_s_journal_line_moves_only_its_own_job_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        let file = dir.path().join("a.png");
+        std::fs::write(&file, b"bytes").unwrap();
+        let identity = ledger.identify(&file).unwrap();
+        let account = super::super::Account {
+            base_url: "http://127.0.0.1:1/api".into(),
+            client_id: "id".into(),
+        };
+        let key = ledger.job_key(&account, &identity, &TaskType::ImageForgeryDetection, None);
+        assert!(matches!(
+            ledger
+                .claim_many::<JobResume>(&[&key], false)
+                .unwrap()
+                .pop(),
+            Some(Claim::Mine(JobResume::New))
+        ));
+        let stage = |stage: &JobStage| serde_json::value::to_raw_value(stage).unwrap();
+        let created = JobStage::Created {
+            job: "7".into(),
+            slots: Vec::new(),
+        };
+        let store = ledger.raw();
+        super::super::write_job_stage_columns(
+            &store.conn,
+            key.columns(),
+            "2026-12-04T10:00:00Z",
+            "7",
+            stage(&created).get(),
+            "created",
+        )
+        .unwrap();
+        let fold = |stamp: &str, job: &str| {
+            let saved = stage(&JobStage::Uploaded { job: job.into() });
+            let state = State::Job {
+                stamp: stamp.into(),
+                job: job.into(),
+                saved,
+            };
+            fold_one(&store.conn, &columns(&key), &state).unwrap()
+        };
+        assert!(!fold("2026-12-04T10:00:01Z", "8"), "another job's");
+        assert!(!fold("2026-12-04T09:59:59Z", "7"), "older than the entry");
+        assert!(fold("2026-12-04T10:00:01Z", "7"));
+        let saved: String = (store.conn)
+            .query_row("SELECT stage FROM job_entries", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(saved, "uploaded");
+        assert!(!fold("2026-12-04T10:00:02Z", "7"), "not over `uploaded`");
+    }
 
     /// A line holds the upload target's JSON as it is, and reads back with
     /// it; a line of the first journals, which held it as a string of JSON,
