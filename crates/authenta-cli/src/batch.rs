@@ -534,6 +534,13 @@ impl Hashing {
     }
 }
 
+/// How many uploads' worth of items a claim group holds (times `-j`):
+/// enough to keep the uploads busy, and each group is one transaction of
+/// a SQLite ledger's, so fewer, larger groups write fewer of its pages
+/// (BENCHMARKS.md, "claim groups"). What a stopped batch still holds is
+/// released.
+pub const CLAIM_GROUP_UPLOADS: usize = 4;
+
 /// How a batch's rounds claim its items.
 pub struct Rounds {
     /// How many items are claimed together.

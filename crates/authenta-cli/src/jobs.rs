@@ -146,7 +146,7 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
     };
     let paths = checked.iter().map(|(path, _)| path.clone()).collect();
     let rounds = Rounds {
-        group: 2 * usize::from(args.concurrency),
+        group: batch::CLAIM_GROUP_UPLOADS * usize::from(args.concurrency),
         refresh: args.refresh,
         own_only: args.own_only,
     };

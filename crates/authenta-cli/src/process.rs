@@ -65,9 +65,7 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     let client = &session.client;
     // The ledger keeps no artifact URL: a report reads final records again.
     let refresh = args.refresh || args.report.is_some();
-    // Two uploads' worth at a time: enough to keep `-j` busy, few left
-    // held when the batch stops.
-    let claim_group = 2 * usize::from(args.concurrency);
+    let claim_group = batch::CLAIM_GROUP_UPLOADS * usize::from(args.concurrency);
     // One item per distinct content and model, made as the files' digests
     // (the ledger entries' keys) come, computed a few files ahead of the
     // claims while earlier files are uploaded.

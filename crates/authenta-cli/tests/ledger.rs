@@ -498,11 +498,11 @@ fn a_file_replaced_after_its_check_fails_alone_and_makes_no_job() {
 /// the exit code is the failed file's (6, the input's fault). The seam is
 /// deterministic: while this test holds the ledger's write lock the
 /// batch's first claim waits, so the hashing thread, started once every
-/// file was checked, hashes at most three groups (`-j 1`: groups of two;
-/// the file replaced is the ninth).
+/// file was checked, hashes at most three groups (`-j 1`: groups of four;
+/// the file replaced is the seventeenth).
 #[cfg(target_os = "linux")]
 fn replaced_after_its_check(env: Env) {
-    const FILES: usize = 12;
+    const FILES: usize = 20;
     let mut files = env.pngs(FILES as u32 + 1);
     // A first run over another file makes the ledger.
     let first = env.dir.path().join("first.png");
@@ -522,7 +522,7 @@ fn replaced_after_its_check(env: Env) {
         })
     };
     until(Duration::from_secs(60), || hashing(child.id()));
-    let replaced = &files[8];
+    let replaced = &files[16];
     std::fs::remove_file(replaced).unwrap();
     std::fs::create_dir(replaced).unwrap();
     lock.execute_batch("ROLLBACK").unwrap();
@@ -532,7 +532,7 @@ fn replaced_after_its_check(env: Env) {
     has(
         &stderr,
         &format!(
-            "authenta: error: {}: reading p08.png to compute its digest",
+            "authenta: error: {}: reading p16.png to compute its digest",
             replaced.display()
         ),
     );
@@ -612,11 +612,11 @@ fn the_same_bytes_in_a_later_claim_group_make_one_job() {
 /// batch waits for it), the last file is given the first file's bytes. A
 /// batch that hashed every file first would have read its old bytes and
 /// made a job of them; hashed a group ahead of the claims (`-j 1`: groups
-/// of two, the last file six groups on), its digest is its new bytes', so
+/// of four, the last file six groups on), its digest is its new bytes', so
 /// it joins the first file's job.
 #[test]
 fn a_jobs_batch_creates_its_first_job_before_the_last_file_is_hashed() {
-    const FILES: u32 = 12;
+    const FILES: u32 = 24;
     let env = Env::jobs(Duration::from_millis(50), None, Kept::Sqlite);
     let files = env.pngs(FILES);
     let hold = Fault::new("/api/v1/jobs", FaultAction::Delay { millis: 3000 })
