@@ -517,6 +517,14 @@ struct Held {
     ahead: Option<Ahead>,
 }
 
+impl Held {
+    /// Whether it holds [`LEASE_MARGIN`] beyond now at least: no other
+    /// worker can have taken it over, nor can before a request sent now.
+    fn holds(&self) -> bool {
+        self.until > Instant::now() + LEASE_MARGIN
+    }
+}
+
 /// A `Creating` state a claim wrote ahead of its create.
 #[derive(Debug)]
 struct Ahead {
@@ -590,9 +598,9 @@ struct Store {
     /// with the queued writes, each with its entry's `Uploaded` state when
     /// that came meanwhile.
     journaled: Vec<Journaled>,
-    /// The jobs' `Created` stages in the journal, not yet in the tables:
-    /// written with the queued writes, or dropped by their entry's next
-    /// stage, written in the same transaction.
+    /// The jobs' `Created` and `Uploaded` stages in the journal, not yet
+    /// in the tables (an entry's last only): written with the queued
+    /// writes.
     journaled_jobs: Vec<JobJournaled>,
 }
 
@@ -728,20 +736,18 @@ impl Store {
     /// Runs `write` in one transaction (`IMMEDIATE`: the write lock from
     /// its start) after the queued writes.
     fn write<T>(&mut self, write: impl FnOnce(&Connection) -> io::Result<T>) -> io::Result<T> {
-        self.transaction(true, None, write)
+        self.transaction(true, write)
     }
 
     /// Runs `write` in one `IMMEDIATE` transaction, after the journaled
-    /// `Created` states and the queued writes when `with_queue` (then no
-    /// longer queued, and the journal emptied; a journaled job stage of
-    /// the entry `superseded`, which `write` moves on, is dropped
-    /// unwritten); rolled back if anything fails.
+    /// `Created` states and job stages and the queued writes when
+    /// `with_queue` (then no longer queued, and the journal emptied);
+    /// rolled back if anything fails.
     /// Its `BEGIN` and `COMMIT` stay prepared, as the batch's other
     /// statements (rusqlite's `Transaction` parses them each time).
     fn transaction<T>(
         &mut self,
         with_queue: bool,
-        superseded: Option<&EntryKey>,
         write: impl FnOnce(&Connection) -> io::Result<T>,
     ) -> io::Result<T> {
         let conn = &self.conn;
@@ -753,9 +759,7 @@ impl Store {
                     write_journaled(conn, journaled).map_err(db)?;
                 }
                 for journaled in &self.journaled_jobs {
-                    if superseded != Some(&journaled.key) {
-                        write_job_journaled(conn, journaled).map_err(db)?;
-                    }
+                    write_job_journaled(conn, journaled).map_err(db)?;
                 }
                 apply(conn, &self.queued, &self.records)?;
             }
@@ -802,7 +806,7 @@ impl Store {
             Queued::Seen { mid, .. } | Queued::Finished { mid, .. } => self.records.get(mid),
         });
         let journaled = self.journaled.iter().map(|journaled| &journaled.key);
-        let jobs = self.journaled_jobs.iter().map(|created| &created.key);
+        let jobs = self.journaled_jobs.iter().map(|journaled| &journaled.key);
         queued
             .chain(journaled)
             .chain(jobs)
@@ -1384,11 +1388,11 @@ fn db(e: rusqlite::Error) -> io::Error {
 
 fn now() -> String {
     // As `to_string` writes it, into a string made once at its length.
-    let mut stamp = String::with_capacity(32);
+    let (now, mut stamp) = (jiff::Timestamp::now(), String::with_capacity(32));
     let printer = jiff::fmt::temporal::DateTimePrinter::new();
-    match printer.print_timestamp(&jiff::Timestamp::now(), &mut stamp) {
+    match printer.print_timestamp(&now, &mut stamp) {
         Ok(()) => stamp,
-        Err(_) => jiff::Timestamp::now().to_string(),
+        Err(_) => now.to_string(),
     }
 }
 
@@ -1890,7 +1894,7 @@ impl Ledger {
         // these claims must read what it holds.
         let with_queue = store.queue_due(keys);
         let journals = store.journal.ledger().map(Path::to_path_buf);
-        let claims: Vec<(Claim<S>, bool)> = store.transaction(with_queue, None, |tx| {
+        let claims: Vec<(Claim<S>, bool)> = store.transaction(with_queue, |tx| {
             keys.iter()
                 .map(|key| {
                     // Where nobody claims the entry (a record's: see
@@ -2214,9 +2218,7 @@ impl Ledger {
     /// over, and a checkpoint need not read the claim again (a statement
     /// a checkpoint: four a file for a job). Otherwise it reads it.
     fn claim_holds(&self, key: &EntryKey) -> bool {
-        lock(&self.held)
-            .get(key)
-            .is_some_and(|claim| claim.until > Instant::now() + LEASE_MARGIN)
+        lock(&self.held).get(key).is_some_and(Held::holds)
     }
 
     /// Whether the `Creating` state of `key` (a create named `name`) was
@@ -2229,9 +2231,7 @@ impl Ledger {
             return false;
         };
         let ahead = claim.ahead.take();
-        ahead.is_some()
-            && name.is_none_or(|name| key.name == name)
-            && claim.until > Instant::now() + LEASE_MARGIN
+        ahead.is_some() && name.is_none_or(|name| key.name == name) && claim.holds()
     }
 
     /// Saves the last status seen of `media` (a record any entry holds;
@@ -2583,8 +2583,7 @@ impl Ledger {
         let saved = stage.map(json).transpose()?;
         let stage = stage.map_or("creating", stage_name);
         let holds = self.claim_holds(key);
-        let mut store = self.raw();
-        store.transaction(true, Some(key), |tx| {
+        self.write(|tx| {
             // A worker whose claim was taken over (its lease ran out while
             // it stalled) creates nothing, nor moves the entry on.
             if !holds && self.held_by_another(tx, key)? {
@@ -2970,12 +2969,7 @@ pub(crate) mod tests {
     fn a_saved_digest_answers_an_unchanged_file_and_a_new_ledger_hashes_each() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
-        let hex = |bytes: &[u8]| -> String {
-            Sha256::digest(bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        };
+        let hex = |bytes: &[u8]| hex(&Sha256::digest(bytes));
         let (a, b) = (dir.path().join("a.png"), dir.path().join("b.png"));
         std::fs::write(&a, b"one").unwrap();
         std::fs::write(&b, b"two").unwrap();
@@ -3233,6 +3227,22 @@ pub(crate) mod tests {
         (dir, a, b, identity, key)
     }
 
+    /// Saves, as `ledger`'s checkpoint of `key` does, the `Creating` and
+    /// `Created` states of `answers`.
+    fn created_by(ledger: &Ledger, key: &EntryKey, identity: &Identity, answers: &Answers) {
+        let save = saving(ledger.checkpoint(key, identity));
+        save(Checkpoint::Creating {
+            request: &answers.request,
+            at: jiff::Timestamp::now(),
+        })
+        .unwrap();
+        save(Checkpoint::Created {
+            created: &answers.created,
+            target: &answers.target,
+        })
+        .unwrap();
+    }
+
     /// The account the tests' entries are kept under.
     fn test_account() -> Account {
         Account {
@@ -3242,7 +3252,11 @@ pub(crate) mod tests {
     }
 
     /// The job entry of `identity` for `task`, claimed anew by `ledger`.
-    fn job_claimed_anew(ledger: &Ledger, identity: &Identity, task: TaskType) -> EntryKey {
+    pub(super) fn job_claimed_anew(
+        ledger: &Ledger,
+        identity: &Identity,
+        task: TaskType,
+    ) -> EntryKey {
         let key = ledger.job_key(&test_account(), identity, &task, None);
         assert!(matches!(
             ledger
@@ -4074,15 +4088,6 @@ pub(crate) mod tests {
             job: job.into(),
             slots: Vec::new(),
         };
-        let stage_of = |ledger: &Ledger, key: &EntryKey| -> String {
-            (ledger.conn().unwrap())
-                .query_row(
-                    "SELECT stage FROM job_entries WHERE task = ?1",
-                    [&key.model],
-                    |row| row.get(0),
-                )
-                .unwrap()
-        };
         // As the tables have it, the queue not written.
         let in_tables = |ledger: &Ledger, key: &EntryKey| -> String {
             (ledger.raw().conn)
@@ -4092,6 +4097,11 @@ pub(crate) mod tests {
                     |row| row.get(0),
                 )
                 .unwrap()
+        };
+        // Once the queue is written.
+        let stage_of = |ledger: &Ledger, key: &EntryKey| -> String {
+            ledger.flush().unwrap();
+            in_tables(ledger, key)
         };
         let uploaded = |job: &str| JobStage::Uploaded { job: job.into() };
         // Journaled; the next stage takes its place, and only that one is
@@ -4240,31 +4250,27 @@ pub(crate) mod tests {
     /// (same columns, same statements).
     #[test]
     fn keys_lead_with_the_digest_and_a_ledger_keyed_by_account_first_still_works() {
-        let primary_keys = |path: &Path| -> Vec<String> {
+        // Of claims, entries, files, job_entries.
+        let tables = |path: &Path| -> Vec<String> {
             let conn = Connection::open(path).unwrap();
             let mut s = conn
                 .prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' ORDER BY name")
                 .unwrap();
-            let sql: Vec<String> = s
-                .query_map([], |row| row.get(0))
+            s.query_map([], |row| row.get(0))
                 .unwrap()
                 .map(Result::unwrap)
-                .collect();
-            sql.iter()
+                .collect()
+        };
+        let primary_keys = |path: &Path| -> Vec<String> {
+            (tables(path).iter())
                 .filter_map(|sql| {
                     Some(sql[sql.find("PRIMARY KEY (")?..].lines().next()?.to_owned())
                 })
                 .collect()
         };
-        // Of claims, entries, files, job_entries.
         let without_rowid = |path: &Path| -> Vec<bool> {
-            let conn = Connection::open(path).unwrap();
-            let mut s = conn
-                .prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' ORDER BY name")
-                .unwrap();
-            s.query_map([], |row| row.get::<_, String>(0))
-                .unwrap()
-                .map(|sql| sql.unwrap().ends_with("WITHOUT ROWID"))
+            (tables(path).iter())
+                .map(|sql| sql.ends_with("WITHOUT ROWID"))
                 .collect()
         };
         let dir = tempfile::tempdir().unwrap();
@@ -4315,29 +4321,14 @@ pub(crate) mod tests {
             Claim::Mine(Resume::New)
         ));
         assert!(matches!(b.claim(&key, false).unwrap(), Claim::Held));
-        let Answers {
-            request,
-            created,
-            target,
-            done,
-            ..
-        } = small_file_answers(0).swap_remove(0);
-        let save = saving(a.checkpoint(&key, &identity));
-        save(Checkpoint::Creating {
-            request: &request,
-            at: jiff::Timestamp::now(),
-        })
-        .unwrap();
-        save(Checkpoint::Created {
-            created: &created,
-            target: &target,
-        })
-        .unwrap();
-        save(Checkpoint::Uploaded {
+        let answers = small_file_answers(0).swap_remove(0);
+        let Answers { created, done, .. } = &answers;
+        created_by(&a, &key, &identity, &answers);
+        saving(a.checkpoint(&key, &identity))(Checkpoint::Uploaded {
             mid: &created.media.mid,
         })
         .unwrap();
-        a.finished(&done).unwrap();
+        a.finished(done).unwrap();
         a.flush().unwrap();
         match b.claim(&key, false).unwrap() {
             Claim::Mine(Resume::Final(saved)) => assert_eq!(saved.mid, created.media.mid),
@@ -4352,24 +4343,14 @@ pub(crate) mod tests {
     #[test]
     fn a_record_is_found_by_its_entry_s_key_whoever_created_it() {
         let (_dir, a, b, identity, key) = two_workers_claim_one_file();
+        let answers = small_file_answers(0).swap_remove(0);
         let Answers {
-            request,
             created,
-            target,
             seen,
             done,
-        } = small_file_answers(0).swap_remove(0);
-        let save = saving(a.checkpoint(&key, &identity));
-        save(Checkpoint::Creating {
-            request: &request,
-            at: jiff::Timestamp::now(),
-        })
-        .unwrap();
-        save(Checkpoint::Created {
-            created: &created,
-            target: &target,
-        })
-        .unwrap();
+            ..
+        } = &answers;
+        created_by(&a, &key, &identity, &answers);
         let mid = created.media.mid.to_string();
         assert!(a.raw().records.contains_key(&mid));
         // The process that created it gives it up; another takes it over.
@@ -4390,7 +4371,7 @@ pub(crate) mod tests {
         .unwrap()
         .map(|(status,)| status);
         assert_eq!(status.as_deref(), Some("PROCESSING"));
-        b.finished(&done).unwrap();
+        b.finished(done).unwrap();
         b.flush().unwrap();
         assert!(b.raw().records.is_empty(), "a final record is forgotten");
         assert!(!b.held_by_another(&a.raw(), &key).unwrap());

@@ -1,5 +1,5 @@
 //! The journal of a SQLite ledger's `Created` states (records', and
-//! jobs' `Created` stages).
+//! jobs' `Created` and `Uploaded` stages).
 //!
 //! An upload's `Created` state (its record and where its bytes go) must
 //! outlive a killed process before the bytes are sent: a rerun that did not
@@ -19,8 +19,9 @@
 //! process that was killed left in its journal is folded into the tables by
 //! the next process that opens the ledger ([`fold_left`]), and a claim that
 //! meets an entry whose create was sent but whose `Created` state is not in
-//! the tables looks for it in every journal ([`find`]): the record is then
-//! resumed, not created twice.
+//! the tables (or a `created` job whose `Uploaded` stage may be in a
+//! journal) looks for it in every journal ([`find`]): the record or job is
+//! then resumed, not created twice, nor its job's slots sent again.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, Write};
@@ -53,7 +54,8 @@ struct LineOut<'a> {
 }
 
 /// A job's line, as written: its entry's key columns and its `Created`
-/// stage (the job, and the stage's JSON as it is).
+/// or `Uploaded` stage (the job, and the stage's JSON as it is, which
+/// names the stage).
 #[derive(Serialize)]
 struct JobLineOut<'a> {
     key: [&'a str; 4],
@@ -63,7 +65,7 @@ struct JobLineOut<'a> {
 }
 
 /// A line of a journal, as read back: a record's `Created` state, or a
-/// job's `Created` stage (`job` and `saved`).
+/// job's stage (`job` and `saved`).
 #[derive(Deserialize)]
 struct LineIn {
     key: KeyColumns,
@@ -83,7 +85,7 @@ struct LineIn {
 enum State {
     /// A record's `Created` state.
     Record(CreatedState),
-    /// A job's `Created` stage.
+    /// A job's `Created` or `Uploaded` stage.
     Job {
         stamp: String,
         job: String,
@@ -443,12 +445,12 @@ pub(crate) fn fold_left(conn: &mut Connection, ledger: &Path) -> io::Result<()> 
     Ok(())
 }
 
-/// The `Created` state a journal beside the ledger at `ledger` holds for
-/// the entry `key`, whose `Creating` state was saved at `since`: written in
-/// `tx` over the entry if found (the latest of them). For a claim that
-/// meets an entry whose create was sent by a process whose journal was not
-/// folded yet (killed after this process opened the ledger, or stalled
-/// past its lease).
+/// The latest state a journal beside the ledger at `ledger` holds for the
+/// entry `key` since `since` (its `Creating` state's time, or any time for
+/// a `created` job): written in `tx` over the entry if it still waits for
+/// it ([`fold_one`]). For a claim that meets an entry moved on by a
+/// process whose journal was not folded yet (killed after this process
+/// opened the ledger, or stalled past its lease).
 pub(crate) fn find(
     tx: &Connection,
     ledger: &Path,
@@ -471,9 +473,9 @@ pub(crate) fn find(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Claim, Ledger};
+    use super::super::Ledger;
+    use super::super::tests::job_claimed_anew;
     use super::*;
-    use authenta_reqwest::proto::engine::resume::JobResume;
     use authenta_reqwest::types::TaskType;
 
     /// A journal line is never folded over a later state: a job's stage
@@ -486,18 +488,7 @@ mod tests {
         let file = dir.path().join("a.png");
         std::fs::write(&file, b"bytes").unwrap();
         let identity = ledger.identify(&file).unwrap();
-        let account = super::super::Account {
-            base_url: "http://127.0.0.1:1/api".into(),
-            client_id: "id".into(),
-        };
-        let key = ledger.job_key(&account, &identity, &TaskType::ImageForgeryDetection, None);
-        assert!(matches!(
-            ledger
-                .claim_many::<JobResume>(&[&key], false)
-                .unwrap()
-                .pop(),
-            Some(Claim::Mine(JobResume::New))
-        ));
+        let key = job_claimed_anew(&ledger, &identity, TaskType::ImageForgeryDetection);
         let stage = |stage: &JobStage| serde_json::value::to_raw_value(stage).unwrap();
         let created = JobStage::Created {
             job: "7".into(),
