@@ -76,9 +76,12 @@ const FILE_NAME: &str = "ledger.sqlite";
 
 /// The schema's version (`PRAGMA user_version`): a ledger of a later
 /// version is refused rather than misread.
-/// Version 2 added `claims`, version 3 `job_entries`; an older ledger gains
-/// the tables when opened (an older authenta refuses it then).
-const SCHEMA_VERSION: i64 = 3;
+/// Version 2 added `claims`, version 3 `job_entries`; version 4 keeps a
+/// claim in its entry's row (`owner`), with one lease per worker
+/// (`workers`) instead of a row per claim. An older ledger is brought up
+/// to date when opened, its claims kept ([`upgrade`]; an older authenta
+/// refuses it then).
+const SCHEMA_VERSION: i64 = 4;
 
 /// How long a claim holds without being renewed.
 const LEASE: Duration = Duration::from_secs(30);
@@ -88,15 +91,22 @@ const QUEUE_LEN: usize = 64;
 /// ... or the oldest has waited this long.
 const QUEUE_AGE: Duration = Duration::from_millis(100);
 
-/// The tables. Each entry's and claim's key leads with its digest: a
-/// look by key, in the key's index, then compares the column that tells
-/// rows apart first, not the base URL and client id every row of a batch
-/// shares (a tenth of a fresh ledger's instructions a file; BENCHMARKS.md,
-/// "a final status, the key's order"). The small rows of `files` and
-/// `claims` live in their key's b-tree (`WITHOUT ROWID`): a file's digest
-/// saved, or a claim made or ended, writes one b-tree, not a table and its
-/// key's index. A ledger made before keeps its tables' earlier form: same
-/// columns, same statements.
+/// The tables. Each entry's key leads with its digest: a look by key, in
+/// the key's index, then compares the column that tells rows apart first,
+/// not the base URL and client id every row of a batch shares (a tenth of
+/// a fresh ledger's instructions a file; BENCHMARKS.md, "a final status,
+/// the key's order"). The small rows of `files` and `workers` live in their
+/// key's b-tree (`WITHOUT ROWID`): a file's digest saved writes one b-tree,
+/// not a table and its key's index. A ledger made before keeps its tables'
+/// earlier form: same columns, same statements.
+///
+/// A claim is its entry's `owner` (a worker's id; `NULL`: nobody's), and
+/// holds while that worker's row in `workers` does: its lease, renewed
+/// for all its claims at once, and its host and pid (to see, on the same
+/// machine, that it exited). A worker with no row holds nothing. So a new
+/// file's claim is the insert of its `Creating` state, and its final
+/// record's write ends it: no row of its own to insert and delete
+/// (BENCHMARKS.md, "claims in their entries").
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS files (
     path      TEXT PRIMARY KEY,
@@ -121,18 +131,14 @@ CREATE TABLE IF NOT EXISTS entries (
     status      TEXT,
     record      TEXT,
     updated_at  TEXT NOT NULL,
+    owner       TEXT,
     PRIMARY KEY (sha256, model, client_id, base_url)
 );
-CREATE TABLE IF NOT EXISTS claims (
-    base_url     TEXT NOT NULL,
-    client_id    TEXT NOT NULL,
-    sha256       TEXT NOT NULL,
-    model        TEXT NOT NULL,
-    owner        TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS workers (
+    owner        TEXT PRIMARY KEY,
     host         TEXT NOT NULL,
     pid          INTEGER NOT NULL,
-    lease_until  INTEGER NOT NULL,
-    PRIMARY KEY (sha256, model, client_id, base_url)
+    lease_until  INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS job_entries (
     base_url    TEXT NOT NULL,
@@ -148,6 +154,7 @@ CREATE TABLE IF NOT EXISTS job_entries (
     status      TEXT,
     record      TEXT,
     updated_at  TEXT NOT NULL,
+    owner       TEXT,
     PRIMARY KEY (sha256, task, client_id, base_url)
 );
 ";
@@ -496,6 +503,14 @@ impl EntryKey {
         ]);
         all.extend_from_slice(more);
         all
+    }
+}
+
+impl EntryKey {
+    /// Whether it is a job's entry (in `job_entries`, its `model` the
+    /// task's key, `job:…`), not a record's (`entries`).
+    fn is_job(&self) -> bool {
+        self.model.starts_with("job:")
     }
 }
 
@@ -1031,29 +1046,21 @@ fn apply(
                 Some(key) => tx
                     .prepare_cached(
                         "UPDATE entries SET stage = 'final', status = ?6, record = ?7,
-                           target = NULL, updated_at = ?8
+                           target = NULL, updated_at = ?8, owner = nullif(owner, ?9)
                          WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4
                            AND mid = ?5",
                     )
-                    .and_then(|mut s| s.execute(key.and(&[mid, status, record, at]).as_slice()))
-                    .and_then(|_| end_claim(tx, key, owner)),
-                // As a status seen; the claim found by the entry's key.
+                    .and_then(|mut s| {
+                        s.execute(key.and(&[mid, status, record, at, owner]).as_slice())
+                    }),
+                // As a status seen.
                 None => tx
                     .prepare_cached(
                         "UPDATE entries SET stage = 'final', status = ?2, record = ?3,
-                           target = NULL, updated_at = ?4
+                           target = NULL, updated_at = ?4, owner = nullif(owner, ?5)
                          WHERE rowid = (SELECT rowid FROM entries WHERE mid = ?1)",
                     )
-                    .and_then(|mut s| s.execute(params![mid, status, record, at]))
-                    .and_then(|_| {
-                        tx.prepare_cached(
-                            "DELETE FROM claims WHERE owner = ?2
-                               AND (base_url, client_id, sha256, model) =
-                               (SELECT base_url, client_id, sha256, model FROM entries
-                                WHERE mid = ?1)",
-                        )
-                    })
-                    .and_then(|mut s| s.execute(params![mid, owner])),
+                    .and_then(|mut s| s.execute(params![mid, status, record, at, owner])),
             },
             Queued::JobFinalized {
                 key,
@@ -1078,11 +1085,12 @@ fn apply(
             } => tx
                 .prepare_cached(
                     "UPDATE job_entries SET stage = 'final', job = ?5, status = ?6, record = ?7,
-                       saved = NULL, updated_at = ?8
+                       saved = NULL, updated_at = ?8, owner = nullif(owner, ?9)
                      WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND task = ?4",
                 )
-                .and_then(|mut s| s.execute(key.and(&[&job, &status, &record, &at]).as_slice()))
-                .and_then(|_| end_claim(tx, key, owner)),
+                .and_then(|mut s| {
+                    s.execute(key.and(&[&job, &status, &record, &at, &owner]).as_slice())
+                }),
         }
         .map_err(db)?;
     }
@@ -1118,13 +1126,14 @@ pub trait EntryState: Sized {
     /// record's only).
     const AHEAD_IN_PG: bool = false;
     /// Writes, in `tx`, the `Creating` state of `key` ahead of its create,
-    /// from `since` (`fresh`: only where the entry has no row; else over
-    /// any row but a final one); how many rows it wrote.
+    /// from `since` (`fresh`: only where the entry has no row, claimed by
+    /// that worker; else over any row but a final one, its claim kept);
+    /// how many rows it wrote.
     fn write_ahead(
         _tx: &Connection,
         _key: &EntryKey,
         _since: &str,
-        _fresh: bool,
+        _fresh: Option<&str>,
     ) -> rusqlite::Result<usize> {
         Ok(0)
     }
@@ -1185,11 +1194,11 @@ impl EntryState for Resume {
         tx: &Connection,
         key: &EntryKey,
         since: &str,
-        fresh: bool,
+        fresh: Option<&str>,
     ) -> rusqlite::Result<usize> {
         match fresh {
-            true => write_new_creating(tx, key, since),
-            false => write_creating(tx, key, &key.name, since, true),
+            Some(owner) => write_new_creating(tx, key, since, owner),
+            None => write_creating(tx, key, &key.name, since, true),
         }
     }
 
@@ -1251,27 +1260,29 @@ impl EntryState for JobResume {
         tx: &Connection,
         key: &EntryKey,
         since: &str,
-        fresh: bool,
+        fresh: Option<&str>,
     ) -> rusqlite::Result<usize> {
-        let sql = match fresh {
-            true => {
-                "INSERT INTO job_entries (base_url, client_id, sha256, task, path, size, since,
-                                          stage, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'creating', ?7)
-                 ON CONFLICT DO NOTHING"
-            }
-            false => {
-                "INSERT INTO job_entries (base_url, client_id, sha256, task, path, size, since,
-                                          stage, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'creating', ?7)
-                 ON CONFLICT (base_url, client_id, sha256, task) DO UPDATE SET
-                   path = ?5, size = ?6, since = ?7, job = NULL, stage = 'creating',
-                   saved = NULL, status = NULL, record = NULL, updated_at = ?7
-                 WHERE stage <> 'final'"
-            }
-        };
-        tx.prepare_cached(sql)?
-            .execute(key.and(&[&key.path, &key.size, &since]).as_slice())
+        match fresh {
+            Some(owner) => tx
+                .prepare_cached(
+                    "INSERT INTO job_entries (base_url, client_id, sha256, task, path, size,
+                                              since, stage, updated_at, owner)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'creating', ?7, ?8)
+                     ON CONFLICT DO NOTHING",
+                )?
+                .execute(key.and(&[&key.path, &key.size, &since, &owner]).as_slice()),
+            None => tx
+                .prepare_cached(
+                    "INSERT INTO job_entries (base_url, client_id, sha256, task, path, size,
+                                              since, stage, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'creating', ?7)
+                     ON CONFLICT (base_url, client_id, sha256, task) DO UPDATE SET
+                       path = ?5, size = ?6, since = ?7, job = NULL, stage = 'creating',
+                       saved = NULL, status = NULL, record = NULL, updated_at = ?7
+                     WHERE stage <> 'final'",
+                )?
+                .execute(key.and(&[&key.path, &key.size, &since]).as_slice()),
+        }
     }
 
     fn undo_ahead(tx: &Connection, key: &EntryKey, since: &str) -> io::Result<()> {
@@ -1428,7 +1439,7 @@ impl Ledger {
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .map_err(db)?;
         if version > SCHEMA_VERSION {
-            return Err(newer(version));
+            return Err(newer(version, SCHEMA_VERSION));
         }
         // Turning a new database to WAL takes an exclusive lock, and SQLite
         // answers "database is locked" at once (no busy handler) while
@@ -1466,6 +1477,7 @@ impl Ledger {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db)?;
             tx.execute_batch(SCHEMA).map_err(db)?;
+            upgrade(&tx)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(db)?;
             tx.commit().map_err(db)?;
@@ -1894,25 +1906,22 @@ impl Ledger {
         // these claims must read what it holds.
         let with_queue = store.queue_due(keys);
         let journals = store.journal.ledger().map(Path::to_path_buf);
+        let owner = &self.worker.id;
         let claims: Vec<(Claim<S>, bool)> = store.transaction(with_queue, |tx| {
+            // This worker's lease, which its claims hold by.
+            enlist(tx, &self.worker, lease_until)?;
             keys.iter()
                 .map(|key| {
-                    // Where nobody claims the entry (a record's: see
-                    // `EntryState::fresh`), the claim is inserted first,
-                    // then, for a new file, its `Creating` state: two
-                    // inserts, no reads.
-                    let fresh = S::fresh();
-                    let claimed =
-                        fresh.is_some() && self.insert_claim(tx, key, lease_until, false)? == 1;
-                    if claimed
-                        && S::write_ahead(tx, key, since, true).map_err(db)? == 1
-                        && let Some(fresh) = fresh
+                    // Where the entry has no row (a record's or job's: see
+                    // `EntryState::fresh`), the claim is the insert of its
+                    // `Creating` state: one insert, no reads.
+                    if let Some(fresh) = S::fresh()
+                        && S::write_ahead(tx, key, since, Some(owner)).map_err(db)? == 1
                     {
                         return Ok((Claim::Mine(fresh), true));
                     }
-                    // Read again under the lock: another worker may have
-                    // moved it on, its `Created` state maybe only in its
-                    // journal yet.
+                    // Read under the lock: another worker may have moved it
+                    // on, its `Created` state maybe only in its journal yet.
                     let mut resume = S::read(tx, key, refresh)?;
                     if let (Some(since), Some(ledger)) = (resume.journaled_since(), &journals)
                         && journal::find(tx, ledger, key, since)?
@@ -1920,19 +1929,14 @@ impl Ledger {
                         resume = S::read(tx, key, refresh)?;
                     }
                     if resume.is_final() {
-                        if claimed {
-                            self.delete_claim(tx, key)?;
-                        }
                         return Ok((Claim::Mine(resume), false));
                     }
-                    if !claimed {
-                        if self.held_by_another(tx, key)? {
-                            return Ok((Claim::Held, false));
-                        }
-                        self.insert_claim(tx, key, lease_until, true)?;
+                    if self.held_by_another(tx, key)? {
+                        return Ok((Claim::Held, false));
                     }
+                    take_claim(tx, key, owner).map_err(db)?;
                     let ahead = resume.writes_ahead()
-                        && S::write_ahead(tx, key, since, false).map_err(db)? == 1;
+                        && S::write_ahead(tx, key, since, None).map_err(db)? == 1;
                     Ok((Claim::Mine(resume), ahead))
                 })
                 .collect()
@@ -1940,57 +1944,28 @@ impl Ledger {
         Ok(claims.into_iter().unzip())
     }
 
-    /// Inserts this process's claim of `key` (`take_over`: over an
-    /// existing claim's row, else not at all); how many rows it wrote.
-    fn insert_claim(
-        &self,
-        tx: &Connection,
-        key: &EntryKey,
-        lease_until: i64,
-        take_over: bool,
-    ) -> io::Result<usize> {
-        macro_rules! insert {
-            () => {
-                "INSERT INTO claims (base_url, client_id, sha256, model, owner, host, pid,
-                                     lease_until)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
-            };
-        }
-        let sql = match take_over {
-            true => concat!(
-                insert!(),
-                "ON CONFLICT DO UPDATE SET owner = excluded.owner, host = excluded.host,
-                   pid = excluded.pid, lease_until = excluded.lease_until"
-            ),
-            false => concat!(insert!(), "ON CONFLICT DO NOTHING"),
-        };
-        tx.prepare_cached(sql)
-            .and_then(|mut s| {
-                s.execute(
-                    key.and(&[
-                        &self.worker.id,
-                        &self.worker.host,
-                        &self.worker.pid,
-                        &lease_until,
-                    ])
-                    .as_slice(),
-                )
-            })
-            .map_err(db)
-    }
-
-    /// Deletes this process's claim of `key`.
+    /// Ends this process's claim of `key`.
     fn delete_claim(&self, tx: &Connection, key: &EntryKey) -> io::Result<()> {
         end_claim(tx, key, &self.worker.id).map(drop).map_err(db)
     }
 
-    /// Whether a live worker other than this one holds `key`.
+    /// Whether a live worker other than this one holds `key`: its entry's
+    /// `owner`, whose lease holds and who has not exited.
     fn held_by_another(&self, conn: &Connection, key: &EntryKey) -> io::Result<bool> {
+        let sql = match key.is_job() {
+            false => {
+                "SELECT owner, host, pid, lease_until FROM workers
+                 WHERE owner = (SELECT owner FROM entries WHERE base_url = ?1
+                                AND client_id = ?2 AND sha256 = ?3 AND model = ?4)"
+            }
+            true => {
+                "SELECT owner, host, pid, lease_until FROM workers
+                 WHERE owner = (SELECT owner FROM job_entries WHERE base_url = ?1
+                                AND client_id = ?2 AND sha256 = ?3 AND task = ?4)"
+            }
+        };
         let holder: Option<(String, String, i64, i64)> = conn
-            .prepare_cached(
-                "SELECT owner, host, pid, lease_until FROM claims
-                 WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
-            )
+            .prepare_cached(sql)
             .and_then(|mut s| {
                 s.query_row(key.and(&[]).as_slice(), |row| {
                     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
@@ -2034,26 +2009,31 @@ impl Ledger {
     /// (Undoing, as [`Ledger::release`] does, what was written ahead of
     /// creates never sent.)
     pub fn release_all(&self) -> io::Result<()> {
-        let ahead: Vec<(EntryKey, Ahead)> = lock(&self.held)
+        let held: Vec<(EntryKey, Option<Ahead>)> = lock(&self.held)
             .drain()
-            .filter_map(|(key, held)| Some((key, held.ahead?)))
+            .map(|(key, held)| (key, held.ahead))
             .collect();
         if let Some(pg) = self.pg() {
-            let ahead: Vec<(EntryKey, String)> = (ahead.into_iter())
-                .map(|(key, ahead)| (key, ahead.since))
+            let ahead: Vec<(EntryKey, String)> = (held.into_iter())
+                .filter_map(|(key, ahead)| Some((key, ahead?.since)))
                 .collect();
             return pg.release_all(&self.worker, &ahead);
         }
         let mut store = self.raw();
         store.write(|tx| {
+            for (key, ahead) in &held {
+                self.delete_claim(tx, key)?;
+                if let Some(ahead) = ahead {
+                    (ahead.undo)(tx, key, &ahead.since)?;
+                }
+            }
+            // With its row gone, a worker holds nothing (a claim not ended
+            // above included); so do the workers whose leases ran out.
             tx.execute(
-                "DELETE FROM claims WHERE owner = ?1",
-                params![self.worker.id],
+                "DELETE FROM workers WHERE owner = ?1 OR lease_until < ?2",
+                params![self.worker.id, unix_ms(SystemTime::now())],
             )
             .map_err(db)?;
-            for (key, ahead) in &ahead {
-                (ahead.undo)(tx, key, &ahead.since)?;
-            }
             Ok(())
         })?;
         store.records.clear();
@@ -2068,34 +2048,39 @@ impl Ledger {
         self.renewing.call_once(|| {
             let worker = self.worker.clone();
             // What is queued is written too, however quiet the batch; `None`
-            // once the ledger is closed. The keys of the claims renewed.
-            type Renew = Box<dyn Fn() -> Option<io::Result<Vec<KeyColumns>>> + Send>;
+            // once the ledger is closed. Of the claims this process holds
+            // (the keys given), the ones it no longer does.
+            type Renew = Box<dyn Fn(Vec<EntryKey>) -> Option<io::Result<Vec<EntryKey>>> + Send>;
             let renew: Renew = match &self.backend {
                 Backend::Sqlite(store) => {
                     let store: Weak<Mutex<Store>> = Arc::downgrade(store);
-                    Box::new(move || {
+                    Box::new(move |held| {
                         let store = store.upgrade()?;
                         let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
                         Some(store.write(|tx| {
-                            let mut renew = tx
-                                .prepare_cached(
-                                    "UPDATE claims SET lease_until = ?2 WHERE owner = ?1
-                                     RETURNING base_url, client_id, sha256, model",
-                                )
-                                .map_err(db)?;
-                            let lease_until = unix_ms(SystemTime::now() + LEASE);
-                            let renewed = renew
-                                .query_map(params![worker.id, lease_until], |row| {
-                                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-                                })
-                                .map_err(db)?;
-                            renewed.collect::<Result<_, _>>().map_err(db)
+                            // Every claim's lease at once (the row made
+                            // again if it was dropped, its lease run out).
+                            enlist(tx, &worker, unix_ms(SystemTime::now() + LEASE))?;
+                            let mut lost = Vec::new();
+                            for key in held {
+                                if !claims(tx, &key, &worker.id).map_err(db)? {
+                                    lost.push(key);
+                                }
+                            }
+                            Ok(lost)
                         }))
                     })
                 }
                 Backend::Postgres(pg) => {
                     let pg = Arc::downgrade(pg);
-                    Box::new(move || Some(pg.upgrade()?.renew(&worker)))
+                    Box::new(move |held: Vec<EntryKey>| {
+                        let renewed = pg.upgrade()?.renew(&worker);
+                        Some(renewed.map(|renewed| {
+                            (held.into_iter())
+                                .filter(|key| !renewed.iter().any(|columns| key.is(columns)))
+                                .collect()
+                        }))
+                    })
                 }
             };
             let held = Arc::downgrade(&self.held);
@@ -2103,13 +2088,18 @@ impl Ledger {
                 loop {
                     std::thread::sleep(LEASE / 3);
                     let started = Instant::now();
-                    let Some(renewed) = renew() else { return };
+                    let keys = match held.upgrade() {
+                        Some(held) => lock(&held).keys().cloned().collect(),
+                        None => return,
+                    };
+                    let Some(lost) = renew(keys) else { return };
                     let Some(held) = held.upgrade() else { return };
-                    match renewed {
-                        // A claim not renewed is no longer this process's.
-                        Ok(renewed) => lock(&held).retain(|key, claim| {
+                    match lost {
+                        // A claim not renewed is no longer this process's
+                        // (one made since is kept).
+                        Ok(lost) => lock(&held).retain(|key, claim| {
                             claim.until = started + LEASE;
-                            renewed.iter().any(|columns| key.is(columns))
+                            !lost.contains(key)
                         }),
                         Err(e) => {
                             eprintln!("authenta: warning: cannot renew the ledger's claims: {e}")
@@ -2799,11 +2789,48 @@ fn indexes(conn: &mut Connection) -> io::Result<()> {
     tx.commit().map_err(db)
 }
 
+/// Brings a ledger of an earlier version up to date in `tx`, after
+/// [`SCHEMA`] made the tables it lacked: entries gain their `owner`, and
+/// the claims of versions 2 and 3 (a row each, in `claims`) move into
+/// their entries, their workers' leases into `workers`. Another process
+/// that does it again meanwhile finds nothing left to do.
+fn upgrade(tx: &Connection) -> io::Result<()> {
+    let any = |sql: &str| -> io::Result<bool> {
+        (tx.query_row(sql, [], |row| row.get::<_, i64>(0)))
+            .map(|n| n > 0)
+            .map_err(db)
+    };
+    for table in ["entries", "job_entries"] {
+        let has_owner = any(&format!(
+            "SELECT count(*) FROM pragma_table_info('{table}') WHERE name = 'owner'"
+        ))?;
+        if !has_owner {
+            (tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN owner TEXT")))
+                .map_err(db)?;
+        }
+    }
+    if any("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'claims'")? {
+        tx.execute_batch(
+            "INSERT INTO workers (owner, host, pid, lease_until)
+               SELECT owner, host, pid, max(lease_until) FROM claims WHERE true GROUP BY owner;
+             UPDATE entries SET owner = c.owner FROM claims c
+               WHERE c.base_url = entries.base_url AND c.client_id = entries.client_id
+                 AND c.sha256 = entries.sha256 AND c.model = entries.model;
+             UPDATE job_entries SET owner = c.owner FROM claims c
+               WHERE c.base_url = job_entries.base_url AND c.client_id = job_entries.client_id
+                 AND c.sha256 = job_entries.sha256 AND c.model = job_entries.task;
+             DROP TABLE claims;",
+        )
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
 /// A ledger of a later schema than this authenta reads.
-fn newer(version: i64) -> io::Error {
+fn newer(version: i64, reads: i64) -> io::Error {
     io::Error::other(format!(
         "it was written by a newer authenta (ledger version {version}, this one reads \
-         {SCHEMA_VERSION}): upgrade authenta"
+         {reads}): upgrade authenta"
     ))
 }
 
@@ -2849,17 +2876,22 @@ fn write_creating(
 }
 
 /// Inserts the `Creating` state of the entry `key` written ahead with its
-/// claim (the create named after the file, about to be sent from `since`),
-/// unless the entry has a row; how many rows it wrote.
-fn write_new_creating(tx: &Connection, key: &EntryKey, since: &str) -> rusqlite::Result<usize> {
+/// claim by `owner` (the create named after the file, about to be sent
+/// from `since`), unless the entry has a row; how many rows it wrote.
+fn write_new_creating(
+    tx: &Connection,
+    key: &EntryKey,
+    since: &str,
+    owner: &str,
+) -> rusqlite::Result<usize> {
     tx.prepare_cached(
         "INSERT INTO entries (base_url, client_id, sha256, model, path, size, name, since,
-                              stage, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'creating', ?8)
+                              stage, updated_at, owner)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'creating', ?8, ?9)
          ON CONFLICT DO NOTHING",
     )?
     .execute(
-        key.and(&[&key.path, &key.size, &key.name, &since])
+        key.and(&[&key.path, &key.size, &key.name, &since, &owner])
             .as_slice(),
     )
 }
@@ -2876,13 +2908,65 @@ fn undo_ahead(tx: &Connection, key: &EntryKey, since: &str) -> io::Result<()> {
     .map_err(db)
 }
 
-/// Deletes `owner`'s claim of `key`; how many rows (0 or 1).
+/// Ends `owner`'s claim of `key` (its entry is then nobody's); how many
+/// rows (0 or 1).
 fn end_claim(tx: &Connection, key: &EntryKey, owner: &str) -> rusqlite::Result<usize> {
+    let sql = match key.is_job() {
+        false => {
+            "UPDATE entries SET owner = NULL WHERE base_url = ?1 AND client_id = ?2
+               AND sha256 = ?3 AND model = ?4 AND owner = ?5"
+        }
+        true => {
+            "UPDATE job_entries SET owner = NULL WHERE base_url = ?1 AND client_id = ?2
+               AND sha256 = ?3 AND task = ?4 AND owner = ?5"
+        }
+    };
+    tx.prepare_cached(sql)?
+        .execute(key.and(&[&owner]).as_slice())
+}
+
+/// Writes `worker`'s row in `tx`, its lease until `lease_until` (the lease
+/// of every claim it holds).
+fn enlist(tx: &Connection, worker: &Worker, lease_until: i64) -> io::Result<()> {
     tx.prepare_cached(
-        "DELETE FROM claims WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
-           AND model = ?4 AND owner = ?5",
-    )?
-    .execute(key.and(&[&owner]).as_slice())
+        "INSERT INTO workers (owner, host, pid, lease_until) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (owner) DO UPDATE SET lease_until = excluded.lease_until",
+    )
+    .and_then(|mut s| s.execute(params![worker.id, worker.host, worker.pid, lease_until]))
+    .map(drop)
+    .map_err(db)
+}
+
+/// Makes `key`'s entry (it has a row) `owner`'s claim.
+fn take_claim(tx: &Connection, key: &EntryKey, owner: &str) -> rusqlite::Result<usize> {
+    let sql = match key.is_job() {
+        false => {
+            "UPDATE entries SET owner = ?5 WHERE base_url = ?1 AND client_id = ?2
+               AND sha256 = ?3 AND model = ?4"
+        }
+        true => {
+            "UPDATE job_entries SET owner = ?5 WHERE base_url = ?1 AND client_id = ?2
+               AND sha256 = ?3 AND task = ?4"
+        }
+    };
+    tx.prepare_cached(sql)?
+        .execute(key.and(&[&owner]).as_slice())
+}
+
+/// Whether `owner` still claims `key`.
+fn claims(tx: &Connection, key: &EntryKey, owner: &str) -> rusqlite::Result<bool> {
+    let sql = match key.is_job() {
+        false => {
+            "SELECT 1 FROM entries WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
+               AND model = ?4 AND owner = ?5"
+        }
+        true => {
+            "SELECT 1 FROM job_entries WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
+               AND task = ?4 AND owner = ?5"
+        }
+    };
+    tx.prepare_cached(sql)?
+        .exists(key.and(&[&owner]).as_slice())
 }
 
 /// An entry's key columns: base URL, client id, SHA-256, model.
@@ -2961,6 +3045,10 @@ pub(crate) fn saving(save: CheckpointFn) -> impl Fn(Checkpoint<'_>) -> io::Resul
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// How many entries a worker claims (records' and jobs').
+    const CLAIMS_HELD: &str = "SELECT (SELECT count(*) FROM entries WHERE owner IS NOT NULL)
+                                    + (SELECT count(*) FROM job_entries WHERE owner IS NOT NULL)";
 
     /// A file whose size and modification time are those saved keeps its
     /// saved digest (it is not read); a new ledger, which has none saved,
@@ -3086,7 +3174,7 @@ pub(crate) mod tests {
         // Both claims run out, and what `a` knows of them; `b` takes them.
         a.conn()
             .unwrap()
-            .execute("UPDATE claims SET lease_until = 0", [])
+            .execute("UPDATE workers SET lease_until = 0", [])
             .unwrap();
         for claim in lock(&a.held).values_mut() {
             claim.until = Instant::now();
@@ -3295,7 +3383,7 @@ pub(crate) mod tests {
         assert!(matches!(a.claim(&key, false).unwrap(), Claim::Held));
         // A lease that ran out is taken over.
         let set = |sql: &str| a.conn().unwrap().execute(sql, []).unwrap();
-        set("UPDATE claims SET lease_until = 0");
+        set("UPDATE workers SET lease_until = 0");
         assert!(matches!(a.claim(&key, false).unwrap(), Claim::Mine(_)));
         assert!(matches!(b.claim(&key, false).unwrap(), Claim::Held));
         // So is one whose holder on this machine has exited.
@@ -3303,14 +3391,14 @@ pub(crate) mod tests {
             let mut gone = std::process::Command::new("true").spawn().unwrap();
             let pid = gone.id();
             gone.wait().unwrap();
-            set(&format!("UPDATE claims SET pid = {pid}"));
+            set(&format!("UPDATE workers SET pid = {pid}"));
             assert!(matches!(b.claim(&key, false).unwrap(), Claim::Mine(_)));
         }
         b.release_all().unwrap();
         let left: i64 = a
             .conn()
             .unwrap()
-            .query_row("SELECT count(*) FROM claims", [], |row| row.get(0))
+            .query_row(CLAIMS_HELD, [], |row| row.get(0))
             .unwrap();
         assert_eq!(left, 0);
     }
@@ -3356,7 +3444,7 @@ pub(crate) mod tests {
         lock(&a.held).get_mut(&key).unwrap().until = Instant::now();
         a.conn()
             .unwrap()
-            .execute("UPDATE claims SET lease_until = 0", [])
+            .execute("UPDATE workers SET lease_until = 0", [])
             .unwrap();
         assert!(matches!(b.claim(&key, false).unwrap(), Claim::Mine(_)));
         let err = save(Checkpoint::Creating {
@@ -4032,7 +4120,7 @@ pub(crate) mod tests {
         drop(ledger);
         running
             .raw()
-            .execute("UPDATE claims SET lease_until = 0", [])
+            .execute("UPDATE workers SET lease_until = 0", [])
             .unwrap();
         assert_eq!(stage_seen(&running, &uploads[0].0), "creating");
         let Claim::Mine(Resume::Created { mid, target, .. }) =
@@ -4142,7 +4230,7 @@ pub(crate) mod tests {
             .unwrap();
         let killed = Ledger::open(&path).unwrap();
         (killed.conn().unwrap())
-            .execute("DELETE FROM claims", [])
+            .execute("DELETE FROM workers", [])
             .unwrap();
         assert!(matches!(
             killed
@@ -4161,7 +4249,7 @@ pub(crate) mod tests {
         };
         drop(killed);
         (running.conn().unwrap())
-            .execute("UPDATE claims SET lease_until = 0", [])
+            .execute("UPDATE workers SET lease_until = 0", [])
             .unwrap();
         match running
             .claim_many::<JobResume>(&[&keys[1]], false)
@@ -4180,7 +4268,7 @@ pub(crate) mod tests {
         // written: the tables still say `created`.
         let expire = || {
             (running.conn().unwrap())
-                .execute("UPDATE claims SET lease_until = 0", [])
+                .execute("UPDATE workers SET lease_until = 0", [])
                 .unwrap()
         };
         expire();
@@ -4244,13 +4332,70 @@ pub(crate) mod tests {
         assert_eq!(stage_seen(&other, key), "creating");
     }
 
+    /// The schema of version 3: a claim was a row of `claims`.
+    const SCHEMA_V3: &str = "
+CREATE TABLE IF NOT EXISTS files (
+    path      TEXT PRIMARY KEY,
+    size      INTEGER NOT NULL,
+    mtime_ns  INTEGER NOT NULL,
+    sha256    TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entries (
+    base_url    TEXT NOT NULL,
+    client_id   TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    model       TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    name        TEXT,
+    since       TEXT,
+    mid         TEXT,
+    created_at  TEXT,
+    target      TEXT,
+    expires_at  TEXT,
+    stage       TEXT NOT NULL,
+    status      TEXT,
+    record      TEXT,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (sha256, model, client_id, base_url)
+);
+CREATE TABLE IF NOT EXISTS claims (
+    base_url     TEXT NOT NULL,
+    client_id    TEXT NOT NULL,
+    sha256       TEXT NOT NULL,
+    model        TEXT NOT NULL,
+    owner        TEXT NOT NULL,
+    host         TEXT NOT NULL,
+    pid          INTEGER NOT NULL,
+    lease_until  INTEGER NOT NULL,
+    PRIMARY KEY (sha256, model, client_id, base_url)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS job_entries (
+    base_url    TEXT NOT NULL,
+    client_id   TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    task        TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    since       TEXT,
+    job         TEXT,
+    stage       TEXT NOT NULL,
+    saved       TEXT,
+    status      TEXT,
+    record      TEXT,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (sha256, task, client_id, base_url)
+);
+";
+
     /// A new ledger's keys lead with the digest, and its small tables are
-    /// `WITHOUT ROWID`; one made before, with the account first and a rowid
-    /// everywhere, is claimed, written and read as before by two workers
-    /// (same columns, same statements).
+    /// `WITHOUT ROWID`; one made before (version 3), with the account first
+    /// and a rowid everywhere, is brought up to date (its claims in their
+    /// entries, a claim that holds still held), then claimed, written and
+    /// read as before by two workers (same columns, same statements).
     #[test]
     fn keys_lead_with_the_digest_and_a_ledger_keyed_by_account_first_still_works() {
-        // Of claims, entries, files, job_entries.
+        // Of entries, files, job_entries, workers (or claims).
         let tables = |path: &Path| -> Vec<String> {
             let conn = Connection::open(path).unwrap();
             let mut s = conn
@@ -4276,19 +4421,24 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let new = dir.path().join("new.sqlite");
         drop(Ledger::open(&new).unwrap());
-        assert_eq!(without_rowid(&new), [true, false, true, false]);
+        assert_eq!(without_rowid(&new), [false, true, false, true]);
         assert_eq!(
             primary_keys(&new),
             [
                 "PRIMARY KEY (sha256, model, client_id, base_url)",
-                "PRIMARY KEY (sha256, model, client_id, base_url)",
                 "PRIMARY KEY (sha256, task, client_id, base_url)",
             ]
         );
+        let file = dir.path().join("a.png");
+        std::fs::write(&file, b"bytes").unwrap();
+        let (held_file, ran_out_file) = (dir.path().join("b.png"), dir.path().join("c.png"));
+        std::fs::write(&held_file, b"held").unwrap();
+        std::fs::write(&ran_out_file, b"ran out").unwrap();
+        let digest = |path: &Path| hex(&Sha256::digest(std::fs::read(path).unwrap()));
         let earlier = dir.path().join("earlier.sqlite");
         {
             let conn = Connection::open(&earlier).unwrap();
-            let schema = SCHEMA
+            let schema = SCHEMA_V3
                 .replace(") WITHOUT ROWID;", ");")
                 .replace(
                     "(sha256, model, client_id, base_url)",
@@ -4299,8 +4449,36 @@ pub(crate) mod tests {
                     "(base_url, client_id, sha256, task)",
                 );
             conn.execute_batch(&schema).unwrap();
-            conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            // Two files another worker, elsewhere, claimed: one lease holds,
+            // one ran out.
+            let account = test_account();
+            for (path, lease_until, worker) in [
+                (&held_file, i64::MAX, "elsewhere/1/1/0"),
+                (&ran_out_file, 0, "elsewhere/2/1/0"),
+            ] {
+                let row = params![account.base_url, account.client_id, digest(path), "AC-1"];
+                conn.execute(
+                    "INSERT INTO entries (base_url, client_id, sha256, model, path, size, name,
+                                          since, stage, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, '/f', 4, 'f', '2026-12-01T00:00:00Z', 'creating',
+                             '2026-12-01T00:00:00Z')",
+                    row,
+                )
                 .unwrap();
+                conn.execute(
+                    "INSERT INTO claims VALUES (?1, ?2, ?3, ?4, ?5, 'elsewhere', 1, ?6)",
+                    params![
+                        account.base_url,
+                        account.client_id,
+                        digest(path),
+                        "AC-1",
+                        worker,
+                        lease_until
+                    ],
+                )
+                .unwrap();
+            }
         }
         let (a, b) = (
             Ledger::open(&earlier).unwrap(),
@@ -4311,9 +4489,23 @@ pub(crate) mod tests {
                 .iter()
                 .all(|pk| pk.starts_with("PRIMARY KEY (base_url"))
         );
-        assert_eq!(without_rowid(&earlier), [false; 4]);
-        let file = dir.path().join("a.png");
-        std::fs::write(&file, b"bytes").unwrap();
+        // The claims table is gone; `workers` is new, so in its new form.
+        assert_eq!(without_rowid(&earlier), [false, false, false, true]);
+        let version: i64 = (a.raw())
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let claim_of = |path: &Path| {
+            let identity = a.identify(path).unwrap();
+            a.claim(&a.key(&test_account(), &identity, &ModelType::Ac1), false)
+                .unwrap()
+        };
+        assert!(matches!(claim_of(&held_file), Claim::Held));
+        assert!(matches!(
+            claim_of(&ran_out_file),
+            Claim::Mine(Resume::Creating { .. })
+        ));
+        a.release_all().unwrap();
         let identity = a.identify(&file).unwrap();
         let key = a.key(&test_account(), &identity, &ModelType::Ac1);
         assert!(matches!(
@@ -4376,7 +4568,7 @@ pub(crate) mod tests {
         assert!(b.raw().records.is_empty(), "a final record is forgotten");
         assert!(!b.held_by_another(&a.raw(), &key).unwrap());
         let claims: i64 = (b.raw())
-            .query_row("SELECT count(*) FROM claims", [], |row| row.get(0))
+            .query_row(CLAIMS_HELD, [], |row| row.get(0))
             .unwrap();
         assert_eq!(claims, 0, "the final record ends the claim");
         match a.claim(&key, false).unwrap() {
@@ -4465,7 +4657,7 @@ pub(crate) mod tests {
         // A ledger as authenta made it before: full indexes, and one by
         // digest.
         let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(SCHEMA_V3).unwrap();
         conn.execute_batch(
             "CREATE INDEX files_sha256 ON files (sha256);
              CREATE INDEX claims_owner ON claims (owner);
@@ -4476,8 +4668,7 @@ pub(crate) mod tests {
              VALUES ('b', 'c', 's', 'AC-1', '/f', 1, 'm-1', 'uploaded', 't');",
         )
         .unwrap();
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .unwrap();
+        conn.pragma_update(None, "user_version", 3).unwrap();
         drop(conn);
         let indexes = |conn: &Connection| -> Vec<(String, String)> {
             let mut s = conn

@@ -146,9 +146,16 @@ impl Env {
         }
     }
 
-    /// The number of claims the ledger holds.
+    /// The number of claims the ledger holds (in SQLite, an entry's
+    /// `owner`; in PostgreSQL, a row of `claims`).
     fn claims(&self) -> i64 {
-        self.count("SELECT count(*) FROM claims")
+        match &self.postgres {
+            Some(_) => self.count("SELECT count(*) FROM claims"),
+            None => self.count(
+                "SELECT (SELECT count(*) FROM entries WHERE owner IS NOT NULL)
+                      + (SELECT count(*) FROM job_entries WHERE owner IS NOT NULL)",
+            ),
+        }
     }
 
     /// The number of final entries the ledger holds.
@@ -855,9 +862,24 @@ fn own_only_leaves_the_files_another_process_holds_to_it() {
         let digest = sha2::Sha256::digest(std::fs::read(&files[0]).unwrap());
         digest.iter().map(|b| format!("{b:02x}")).collect()
     };
+    // Its `Creating` state, written with its claim.
     conn.execute(
-        "INSERT INTO claims VALUES (?1, ?2, ?3, ?4, 'elsewhere/1/1/0', 'elsewhere', 1, ?5)",
-        rusqlite::params![base_url, client_id, sha256, model, i64::MAX],
+        "INSERT INTO entries (base_url, client_id, sha256, model, path, size, name, since,
+                              stage, updated_at, owner)
+         VALUES (?1, ?2, ?3, ?4, ?5, 1, 'f', ?6, 'creating', ?6, 'elsewhere/1/1/0')",
+        rusqlite::params![
+            base_url,
+            client_id,
+            sha256,
+            model,
+            files[0].display().to_string(),
+            "2026-12-01T00:00:00Z"
+        ],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO workers VALUES ('elsewhere/1/1/0', 'elsewhere', 1, ?1)",
+        rusqlite::params![i64::MAX],
     )
     .unwrap();
     let media = env.media();

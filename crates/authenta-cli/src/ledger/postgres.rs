@@ -34,12 +34,18 @@ use tokio_postgres::{Client, Config, Statement};
 
 use super::{
     Claim, CreatedState, EntryKey, EntryState, KeyColumns, LEASE, QUEUE_AGE, QUEUE_LEN, Queued,
-    Row, SCHEMA_VERSION, Saved, SavedJob, Worker,
+    Row, Saved, SavedJob, Worker,
 };
 #[cfg(test)]
 use authenta_reqwest::proto::engine::resume::Resume;
 use authenta_reqwest::proto::options::Checkpoint;
 use authenta_reqwest::proto::options::Saved as Saving;
+
+/// The schema's version (the largest in `authenta.version`): a ledger of a
+/// later version is refused rather than misread. (A SQLite ledger counts
+/// its own: version 4 of its schema has no counterpart here, where claims
+/// stay rows of their own.)
+const SCHEMA_VERSION: i64 = 3;
 
 /// The schema, one migration per version (version `n` is `MIGRATIONS[n - 1]`).
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -315,7 +321,7 @@ impl Pg {
             .and_then(|row| row.try_get(0))
             .map_err(|e| self.err(&e))?;
             if i64::from(version) > SCHEMA_VERSION {
-                return Err(super::newer(i64::from(version)));
+                return Err(super::newer(i64::from(version), SCHEMA_VERSION));
             }
             for (n, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
                 run(migration)?;
