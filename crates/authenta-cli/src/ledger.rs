@@ -166,11 +166,11 @@ CREATE TABLE IF NOT EXISTS job_entries (
 /// created or resumed is found by its entry's key ([`Store::records`]),
 /// and one it does not know (`authenta ledger forget ID`, the MCP
 /// server's `get_result`) by a look at every row. The index of files by
-/// digest is gone too, and so is the index of claims by owner: a lease's
-/// renewal (every 10 s) and a batch's end read every claim, and the claims
-/// table holds only the claims in flight. Same schema version: an earlier
-/// authenta reads and writes the ledger as well with either form (one
-/// that keeps an index this one drops may make it again).
+/// digest is gone too, and so is the index of claims by owner (a
+/// version 3 ledger's; a lease's renewal, every 10 s, reads the claims this
+/// process holds by their keys). An authenta of the same schema version
+/// reads and writes the ledger as well with either form (one that keeps
+/// an index this one drops may make it again).
 const INDEXES: [(&str, Option<&str>); 4] = [
     ("files_sha256", None),
     ("claims_owner", None),
@@ -609,14 +609,18 @@ struct Store {
     records: HashMap<String, EntryKey>,
     /// This process's journal of `Created` states (see [`journal`]).
     journal: journal::Journal,
-    /// The `Created` states in the journal, not yet in the tables: written
-    /// with the queued writes, each with its entry's `Uploaded` state when
-    /// that came meanwhile.
-    journaled: Vec<Journaled>,
-    /// The jobs' `Created` and `Uploaded` stages in the journal, not yet
-    /// in the tables (an entry's last only): written with the queued
-    /// writes.
-    journaled_jobs: Vec<JobJournaled>,
+    /// The `Created` states in the journal, not yet in the tables (at most
+    /// one an entry): each written with its record's final state, or on its
+    /// own (with its entry's `Uploaded` state and last status seen, when
+    /// those came meanwhile) once the journal is long or everything is
+    /// written ([`Waiting`]).
+    journaled: HashMap<EntryKey, Journaled>,
+    /// The jobs' `Created` and `Uploaded` stages in the journal (or a
+    /// `Finalized` stage queued over one), not yet in the tables (an
+    /// entry's last only): dropped when its final job is written (which
+    /// holds it all), written on their own once the journal is long or
+    /// everything is written ([`Waiting`]).
+    journaled_jobs: HashMap<EntryKey, JobJournaled>,
 }
 
 /// A job's `Created` stage (its job and slots' upload URLs) or `Uploaded`
@@ -747,36 +751,87 @@ impl CreatedState {
     }
 }
 
+/// What a transaction writes first of what waits (see [`Store::transaction`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Waiting {
+    /// Nothing.
+    Nothing,
+    /// The queued writes and the jobs' journaled stages, and of the
+    /// records' journaled `Created` states those whose final record is
+    /// queued (written with it, one statement for both); all of them once
+    /// the journal holds [`JOURNAL_LEN`] bytes.
+    Due,
+    /// Everything.
+    All,
+}
+
+/// The journal's length beyond which the `Created` states it holds are
+/// written to the tables (and it is emptied) with the next queued writes,
+/// whether their records are final or not.
+const JOURNAL_LEN: u64 = 1 << 20;
+
 impl Store {
     /// Runs `write` in one transaction (`IMMEDIATE`: the write lock from
-    /// its start) after the queued writes.
+    /// its start) after everything that waits.
     fn write<T>(&mut self, write: impl FnOnce(&Connection) -> io::Result<T>) -> io::Result<T> {
-        self.transaction(true, write)
+        self.transaction(Waiting::All, write)
     }
 
-    /// Runs `write` in one `IMMEDIATE` transaction, after the journaled
-    /// `Created` states and job stages and the queued writes when
-    /// `with_queue` (then no longer queued, and the journal emptied);
-    /// rolled back if anything fails.
+    /// Runs `write` in one `IMMEDIATE` transaction, after what `waiting`
+    /// says of the journaled `Created` states and job stages and the
+    /// queued writes (those written no longer wait; the journal is emptied
+    /// once nothing in it waits); rolled back if anything fails.
+    ///
+    /// A record's `Created` state stays in the journal (durable across a
+    /// killed process, as a commit is) until its final record comes, then
+    /// both are one statement: most small files' records end while their
+    /// states wait, and each was an `UPDATE` of its own (BENCHMARKS.md,
+    /// "claims in their entries").
     /// Its `BEGIN` and `COMMIT` stay prepared, as the batch's other
     /// statements (rusqlite's `Transaction` parses them each time).
     fn transaction<T>(
         &mut self,
-        with_queue: bool,
+        waiting: Waiting,
         write: impl FnOnce(&Connection) -> io::Result<T>,
     ) -> io::Result<T> {
+        let all = waiting == Waiting::All
+            || (waiting == Waiting::Due && self.journal.len() >= JOURNAL_LEN);
+        let finals = match waiting {
+            Waiting::Nothing => HashMap::new(),
+            _ => final_with_created(&self.queued, &self.journaled, &self.records),
+        };
+        // The entries of the jobs whose final job is queued: that write
+        // holds their stages waiting.
+        let jobs_final: std::collections::HashSet<EntryKey> = match waiting {
+            _ if self.journaled_jobs.is_empty() => Default::default(),
+            Waiting::Nothing => Default::default(),
+            _ => (self.queued.iter())
+                .filter_map(|write| match write {
+                    Queued::JobFinished { key, .. } if self.journaled_jobs.contains_key(key) => {
+                        Some(key.clone())
+                    }
+                    _ => None,
+                })
+                .collect(),
+        };
         let conn = &self.conn;
         let run = |sql| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
         run("BEGIN IMMEDIATE").map_err(db)?;
         let done = (|| -> io::Result<T> {
-            if with_queue {
-                for journaled in &self.journaled {
-                    write_journaled(conn, journaled).map_err(db)?;
+            if waiting != Waiting::Nothing {
+                if all {
+                    for journaled in self.journaled.values() {
+                        if !finals.contains_key(journaled.state.mid.as_str()) {
+                            write_journaled(conn, journaled).map_err(db)?;
+                        }
+                    }
+                    for (key, journaled) in &self.journaled_jobs {
+                        if !jobs_final.contains(key) {
+                            write_job_journaled(conn, journaled).map_err(db)?;
+                        }
+                    }
                 }
-                for journaled in &self.journaled_jobs {
-                    write_job_journaled(conn, journaled).map_err(db)?;
-                }
-                apply(conn, &self.queued, &self.records)?;
+                apply(conn, &self.queued, &self.records, &finals)?;
             }
             let value = write(conn)?;
             run("COMMIT").map_err(db)?;
@@ -787,103 +842,168 @@ impl Store {
             let _ = run("ROLLBACK");
         }
         let value = done?;
-        if with_queue {
+        if waiting != Waiting::Nothing {
+            let merged: Vec<EntryKey> = match all {
+                true => Vec::new(),
+                false => (finals.values()).map(|(key, _)| (*key).clone()).collect(),
+            };
+            drop(finals);
+            match all {
+                true => {
+                    self.journaled.clear();
+                    self.journaled_jobs.clear();
+                }
+                false => {
+                    for key in &merged {
+                        self.journaled.remove(key);
+                    }
+                    for key in &jobs_final {
+                        self.journaled_jobs.remove(key);
+                    }
+                }
+            }
             for write in self.queued.drain(..) {
                 if let Queued::Finished { mid, .. } = write {
                     self.records.remove(&mid);
                 }
             }
-            self.journaled.clear();
-            self.journaled_jobs.clear();
             self.since = None;
-            // (Left full, it holds states the tables have: harmless.)
-            let _ = self.journal.empty();
+            if self.journaled.is_empty() && self.journaled_jobs.is_empty() {
+                // (Left full, it holds states the tables have: harmless.)
+                let _ = self.journal.empty();
+            }
         }
         Ok(value)
     }
 
-    /// How many writes wait for the next transaction with the queue.
+    /// How many writes wait (the journaled `Created` states included).
     fn queued_len(&self) -> usize {
         self.queued.len() + self.journaled.len() + self.journaled_jobs.len()
     }
 
-    /// Whether the queue is due with a claim of `keys`: it is old enough,
-    /// or it holds a write of one of them (which the claim must read).
-    fn queue_due(&self, keys: &[&EntryKey]) -> bool {
-        if self.since.is_some_and(|since| since.elapsed() >= QUEUE_AGE) {
-            return true;
+    /// What waits for a claim of `keys`: everything when it holds a write
+    /// of one of them (which the claim must read), what is due when it is
+    /// old enough, else nothing.
+    fn waiting_for(&self, keys: &[&EntryKey]) -> Waiting {
+        let waits = |key: &EntryKey| {
+            self.journaled.contains_key(key) || self.journaled_jobs.contains_key(key)
+        };
+        if keys.iter().any(|key| waits(key)) {
+            return Waiting::All;
         }
-        let queued = self.queued.iter().filter_map(|write| match write {
-            Queued::File { .. } => None,
-            Queued::Uploaded { key, .. }
-            | Queued::JobFinalized { key, .. }
-            | Queued::JobFinished { key, .. } => Some(key),
-            Queued::Seen { mid, .. } | Queued::Finished { mid, .. } => self.records.get(mid),
-        });
-        let journaled = self.journaled.iter().map(|journaled| &journaled.key);
-        let jobs = self.journaled_jobs.iter().map(|journaled| &journaled.key);
-        queued
-            .chain(journaled)
-            .chain(jobs)
-            .any(|key| keys.contains(&key))
-    }
-
-    /// Queues `write`; writes the queue if it is long or old enough. An
-    /// `Uploaded` state whose `Created` state is still in the journal
-    /// only marks it (both are written in one statement).
-    fn queue(&mut self, write: Queued) -> io::Result<()> {
-        if let Queued::Uploaded { key, mid, at } = &write {
-            let journaled = (self.journaled.iter_mut())
-                .find(|journaled| journaled.key == *key && journaled.state.mid == *mid);
-            match journaled {
-                Some(journaled) => {
-                    journaled.uploaded = Some(at.clone());
-                    return self.flush_if_due();
-                }
-                None => {
-                    self.records.insert(mid.clone(), key.clone());
-                }
+        if !self.queued.is_empty() {
+            let claimed: std::collections::HashSet<&EntryKey> = keys.iter().copied().collect();
+            let mut queued = self.queued.iter().filter_map(|write| match write {
+                Queued::File { .. } => None,
+                Queued::Uploaded { key, .. }
+                | Queued::JobFinalized { key, .. }
+                | Queued::JobFinished { key, .. } => Some(key),
+                Queued::Seen { mid, .. } | Queued::Finished { mid, .. } => self.records.get(mid),
+            });
+            if queued.any(|key| claimed.contains(key)) {
+                return Waiting::All;
             }
         }
+        match self.since.is_some_and(|since| since.elapsed() >= QUEUE_AGE) {
+            true => Waiting::Due,
+            false => Waiting::Nothing,
+        }
+    }
+
+    /// Queues `write`; writes what is due if the queue is long or old
+    /// enough. An `Uploaded` state, or a status seen, of a record whose
+    /// `Created` state waits in the journal only marks that state (written
+    /// in the same statement).
+    fn queue(&mut self, write: Queued) -> io::Result<()> {
+        match &write {
+            Queued::Uploaded { key, mid, at } => {
+                let journaled =
+                    (self.journaled.get_mut(key)).filter(|journaled| journaled.state.mid == *mid);
+                match journaled {
+                    Some(journaled) => {
+                        journaled.uploaded = Some(at.clone());
+                        return self.flush_if_due();
+                    }
+                    None => {
+                        self.records.insert(mid.clone(), key.clone());
+                    }
+                }
+            }
+            Queued::Seen { mid, status, .. } => {
+                let journaled = (self.records.get(mid))
+                    .and_then(|key| self.journaled.get_mut(key))
+                    .filter(|journaled| journaled.state.mid == *mid);
+                if let Some(journaled) = journaled {
+                    journaled.state.status.clone_from(status);
+                    return self.flush_if_due();
+                }
+            }
+            // A job's `Finalized` stage over its stage waiting in the
+            // journal: it takes that one's place (a killed process's
+            // journal has the `Uploaded` stage, which costs one read).
+            Queued::JobFinalized {
+                key,
+                job,
+                saved,
+                at,
+            } => {
+                let journaled =
+                    (self.journaled_jobs.get_mut(key)).filter(|journaled| journaled.job == *job);
+                if let Some(journaled) = journaled {
+                    journaled.saved = serde_json::value::RawValue::from_string(saved.clone())
+                        .map_err(io::Error::other)?;
+                    journaled.stage = "finalized";
+                    journaled.stamp.clone_from(at);
+                    return self.flush_if_due();
+                }
+            }
+            _ => {}
+        }
         push(&mut self.queued, write);
+        self.since.get_or_insert_with(Instant::now);
         self.flush_if_due()
     }
 
-    /// Writes the queue if it is long or old enough.
+    /// Writes what is due if the queue is long or old enough, or the
+    /// journal long enough.
     fn flush_if_due(&mut self) -> io::Result<()> {
-        let since = *self.since.get_or_insert_with(Instant::now);
-        match self.queued_len() >= QUEUE_LEN || since.elapsed() >= QUEUE_AGE {
-            true => self.flush(),
+        let due = self.queued.len() >= QUEUE_LEN
+            || self.since.is_some_and(|since| since.elapsed() >= QUEUE_AGE)
+            || self.journal.len() >= JOURNAL_LEN;
+        match due {
+            true => self.transaction(Waiting::Due, |_| Ok(())),
             false => Ok(()),
         }
     }
 
     /// Saves the `Created` state of `key` (record `mid`): in the journal
-    /// now, in the tables with the queue.
+    /// now, in the tables with its final record (or once the journal is
+    /// long, or everything is written). An earlier state of the same entry
+    /// still waiting is dropped (its record was given up).
     fn save_created(&mut self, key: &EntryKey, mid: String, state: CreatedState) -> io::Result<()> {
         self.journal.append(key, &state)?;
         self.records.insert(mid, key.clone());
-        self.journaled.push(Journaled {
+        let journaled = Journaled {
             key: key.clone(),
             state,
             uploaded: None,
-        });
+        };
+        self.journaled.insert(key.clone(), journaled);
         self.flush_if_due()
     }
 
     /// Saves a job's `Created` or `Uploaded` stage: in the journal now, in
-    /// the tables with the queue (or dropped by its entry's next stage:
-    /// only the last one journaled of an entry is written).
+    /// the tables with its final job (which holds it all), or on its own
+    /// once the journal is long or everything is written (an entry's last
+    /// stage only: an earlier one waiting is dropped).
     fn save_job_journaled(&mut self, stage: JobJournaled) -> io::Result<()> {
         self.journal.append_job(&stage)?;
-        self.journaled_jobs
-            .retain(|journaled| journaled.key != stage.key);
-        self.journaled_jobs.push(stage);
+        self.journaled_jobs.insert(stage.key.clone(), stage);
         self.flush_if_due()
     }
 
-    /// Writes what is queued (and the journaled `Created` states), if
-    /// anything.
+    /// Writes everything that waits (the journaled `Created` states
+    /// included), if anything.
     fn flush(&mut self) -> io::Result<()> {
         match self.queued_len() == 0 {
             true => Ok(()),
@@ -988,12 +1108,38 @@ fn write_journaled(tx: &Connection, journaled: &Journaled) -> rusqlite::Result<u
     )
 }
 
+/// Of the journaled `Created` states, by record id, those whose record's
+/// final state `queued` holds, its entry known (see [`Store::records`]):
+/// [`apply`] writes both in one statement.
+fn final_with_created<'a>(
+    queued: &[Queued],
+    journaled: &'a HashMap<EntryKey, Journaled>,
+    records: &HashMap<String, EntryKey>,
+) -> HashMap<&'a str, (&'a EntryKey, &'a CreatedState)> {
+    if journaled.is_empty() {
+        return HashMap::new();
+    }
+    (queued.iter())
+        .filter_map(|write| match write {
+            Queued::Finished { mid, .. } => {
+                let (key, journaled) = journaled.get_key_value(records.get(mid)?)?;
+                let state = &journaled.state;
+                (state.mid == *mid).then_some((state.mid.as_str(), (key, state)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Writes `queued`, in order, in `tx` (`records`: the entries of the
-/// records this process knows, see [`Store::records`]).
+/// records this process knows, see [`Store::records`]; `created`: the
+/// `Created` states written with their records' final states, see
+/// [`final_with_created`]).
 fn apply(
     tx: &Connection,
     queued: &[Queued],
     records: &HashMap<String, EntryKey>,
+    created: &HashMap<&str, (&EntryKey, &CreatedState)>,
 ) -> io::Result<()> {
     for write in queued {
         match write {
@@ -1043,6 +1189,30 @@ fn apply(
                 at,
                 owner,
             } => match records.get(mid) {
+                // Its `Created` state too, over whatever its entry held (as
+                // that state's own write would have been).
+                Some(key) if created.contains_key(mid.as_str()) => tx
+                    .prepare_cached(
+                        "UPDATE entries SET mid = ?5, created_at = ?9, expires_at = ?10,
+                           stage = 'final', status = ?6, record = ?7, target = NULL,
+                           updated_at = ?8, owner = nullif(owner, ?11)
+                         WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
+                    )
+                    .and_then(|mut s| {
+                        let (_, state) = created[mid.as_str()];
+                        s.execute(
+                            key.and(&[
+                                mid,
+                                status,
+                                record,
+                                at,
+                                &state.created_at,
+                                &state.expires_at,
+                                owner,
+                            ])
+                            .as_slice(),
+                        )
+                    }),
                 Some(key) => tx
                     .prepare_cached(
                         "UPDATE entries SET stage = 'final', status = ?6, record = ?7,
@@ -1500,8 +1670,8 @@ impl Ledger {
             since: None,
             records: HashMap::new(),
             journal: journal::Journal::beside(path),
-            journaled: Vec::new(),
-            journaled_jobs: Vec::new(),
+            journaled: HashMap::new(),
+            journaled_jobs: HashMap::new(),
         };
         Ok(Ledger::with(
             Backend::Sqlite(Arc::new(Mutex::new(store))),
@@ -1904,10 +2074,10 @@ impl Ledger {
         let mut store = self.raw();
         // The queue waits for a later transaction, unless it is old or
         // these claims must read what it holds.
-        let with_queue = store.queue_due(keys);
+        let waiting = store.waiting_for(keys);
         let journals = store.journal.ledger().map(Path::to_path_buf);
         let owner = &self.worker.id;
-        let claims: Vec<(Claim<S>, bool)> = store.transaction(with_queue, |tx| {
+        let claims: Vec<(Claim<S>, bool)> = store.transaction(waiting, |tx| {
             // This worker's lease, which its claims hold by.
             enlist(tx, &self.worker, lease_until)?;
             keys.iter()
@@ -1921,18 +2091,20 @@ impl Ledger {
                         return Ok((Claim::Mine(fresh), true));
                     }
                     // Read under the lock: another worker may have moved it
-                    // on, its `Created` state maybe only in its journal yet.
+                    // on, its `Created` state maybe only in its journal yet
+                    // (looked for once the entry is known to be free: a
+                    // live worker's states wait there until its records end).
                     let mut resume = S::read(tx, key, refresh)?;
-                    if let (Some(since), Some(ledger)) = (resume.journaled_since(), &journals)
-                        && journal::find(tx, ledger, key, since)?
-                    {
-                        resume = S::read(tx, key, refresh)?;
-                    }
                     if resume.is_final() {
                         return Ok((Claim::Mine(resume), false));
                     }
                     if self.held_by_another(tx, key)? {
                         return Ok((Claim::Held, false));
+                    }
+                    if let (Some(since), Some(ledger)) = (resume.journaled_since(), &journals)
+                        && journal::find(tx, ledger, key, since)?
+                    {
+                        resume = S::read(tx, key, refresh)?;
                     }
                     take_claim(tx, key, owner).map_err(db)?;
                     let ahead = resume.writes_ahead()
@@ -2057,7 +2229,7 @@ impl Ledger {
                     Box::new(move |held| {
                         let store = store.upgrade()?;
                         let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
-                        Some(store.write(|tx| {
+                        Some(store.transaction(Waiting::Due, |tx| {
                             // Every claim's lease at once (the row made
                             // again if it was dropped, its lease run out).
                             enlist(tx, &worker, unix_ms(SystemTime::now() + LEASE))?;
@@ -2267,8 +2439,16 @@ impl Ledger {
         for participant in kept.participants.iter_mut().flatten() {
             participant.heatmap = None;
         }
+        let mid = media.mid.to_string();
+        // (SQLite) Its claim ends with the record's write: none left for
+        // `release_all` to end.
+        if let Backend::Sqlite(store) = &self.backend
+            && let Some(key) = lock(store).records.get(&mid)
+        {
+            lock(&self.held).remove(key);
+        }
         self.queue(Queued::Finished {
-            mid: media.mid.to_string(),
+            mid,
             status: media.status.to_string(),
             record: serde_json::to_string(&kept).map_err(io::Error::other)?,
             at: now(),
@@ -2613,6 +2793,11 @@ impl Ledger {
         let mut kept = job.clone();
         for artifact in &mut kept.artifacts {
             artifact.download_url = None;
+        }
+        // (SQLite) Its claim ends with the job's write: none left for
+        // `release_all` to end.
+        if let Backend::Sqlite(_) = &self.backend {
+            lock(&self.held).remove(key);
         }
         self.queue(Queued::JobFinished {
             key: key.clone(),
@@ -4155,6 +4340,74 @@ pub(crate) mod tests {
         assert!(kept.exists());
     }
 
+    /// A job's stages wait in the journal through the queue's writes (its
+    /// `Finalized` stage taking its `Uploaded` stage's place) until its
+    /// final job is written, which holds them all.
+    #[test]
+    fn a_job_s_stages_wait_in_the_journal_for_its_final_job() {
+        let (_dir, a, b, identity, _) = two_workers_claim_one_file();
+        let key = a.job_key(
+            &test_account(),
+            &identity,
+            &TaskType::AiImageDetection,
+            None,
+        );
+        assert!(matches!(
+            a.claim_many::<JobResume>(&[&key], false).unwrap().pop(),
+            Some(Claim::Mine(JobResume::New))
+        ));
+        a.flush().unwrap();
+        let save = a.job_checkpoint(&key, &identity);
+        let job: authenta_reqwest::types::JobId = "7".into();
+        save(JobCheckpoint::Stage(&JobStage::Created {
+            job: job.clone(),
+            slots: Vec::new(),
+        }))
+        .unwrap();
+        save(JobCheckpoint::Stage(&JobStage::Uploaded {
+            job: job.clone(),
+        }))
+        .unwrap();
+        save(JobCheckpoint::Stage(&JobStage::Finalized {
+            job: job.clone(),
+        }))
+        .unwrap();
+        assert_eq!(
+            a.raw().queued.len(),
+            0,
+            "the finalize takes the waiting stage's place"
+        );
+        assert_eq!(
+            a.raw().journaled_jobs.values().next().unwrap().stage,
+            "finalized"
+        );
+        let due = |ledger: &Ledger| {
+            (ledger.raw().transaction(Waiting::Due, |_| Ok(()))).unwrap();
+        };
+        due(&a);
+        assert_eq!(a.raw().journaled_jobs.len(), 1, "it waits");
+        let stage = |ledger: &Ledger| -> String {
+            (ledger.raw().conn)
+                .query_row("SELECT stage FROM job_entries", [], |row| row.get(0))
+                .unwrap()
+        };
+        assert_eq!(stage(&b), "creating");
+        let done: Job = serde_json::from_value(json!({
+            "id": "7", "taskType": "ai-image-detection", "status": "completed",
+            "createdAt": "2026-12-01T00:00:00Z",
+        }))
+        .unwrap();
+        a.job_finished(&key, &done).unwrap();
+        due(&a);
+        assert!(a.raw().journaled_jobs.is_empty());
+        assert_eq!(a.raw().journal.len(), 0);
+        assert_eq!(stage(&b), "final");
+        assert!(matches!(
+            b.claim_many::<JobResume>(&[&key], false).unwrap().pop(),
+            Some(Claim::Mine(JobResume::Final(_)))
+        ));
+    }
+
     /// A job's `Created` and `Uploaded` stages go to the journal, not a
     /// transaction: only the last of an entry's reaches the tables, with
     /// the queue. What a killed process left is read by a claim (the job
@@ -4526,6 +4779,140 @@ CREATE TABLE IF NOT EXISTS job_entries (
             Claim::Mine(Resume::Final(saved)) => assert_eq!(saved.mid, created.media.mid),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A `Created` state still in the journal when its record's final
+    /// state is written goes with it, in one statement: the entry is final,
+    /// with the record's id, creation time and expiry, and its claim ended;
+    /// one whose record is not final yet is written on its own.
+    #[test]
+    fn a_created_state_and_its_final_record_are_one_write() {
+        let (_dir, a, b, identity, key) = two_workers_claim_one_file();
+        let answers = small_file_answers(0).swap_remove(0);
+        let Answers { created, done, .. } = &answers;
+        a.flush().unwrap();
+        created_by(&a, &key, &identity, &answers);
+        assert_eq!(a.raw().journaled.len(), 1);
+        a.finished(done).unwrap();
+        let changes = || a.raw().total_changes();
+        let before = changes();
+        a.flush().unwrap();
+        assert_eq!(changes() - before, 1, "one row, written once");
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let (stage, mid, created_at, expires_at, owner): Row = entry_row(
+            &a.raw(),
+            "SELECT stage, mid, created_at, expires_at, owner FROM entries
+             WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
+            &key,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(stage, "final");
+        assert_eq!(mid.as_deref(), Some(created.media.mid.as_str()));
+        assert_eq!(created_at, Some(created.media.created_at.to_string()));
+        assert_eq!(expires_at, answers.target.expires_at.map(|t| t.to_string()));
+        assert_eq!(owner, None, "the claim ended");
+        match b.claim(&key, false).unwrap() {
+            Claim::Mine(Resume::Final(media)) => assert_eq!(media.mid, created.media.mid),
+            other => panic!("{other:?}"),
+        }
+        // Not final yet: the `Created` state on its own.
+        a.forget_mid(created.media.mid.as_str()).unwrap();
+        assert!(matches!(
+            a.claim(&key, false).unwrap(),
+            Claim::Mine(Resume::New)
+        ));
+        created_by(&a, &key, &identity, &answers);
+        a.flush().unwrap();
+        assert!(matches!(b.claim(&key, false).unwrap(), Claim::Held));
+        assert!(matches!(
+            a.resume(&key, false).unwrap(),
+            Resume::Created { .. }
+        ));
+    }
+
+    /// A record's `Created` state waits in the journal through the
+    /// queue's writes (its `Uploaded` state and a status seen only mark
+    /// it) until its final record comes, then goes with it; a state whose
+    /// process is killed meanwhile is folded in by the next open, and one
+    /// still waiting at a full write is written on its own.
+    #[test]
+    fn a_created_state_waits_in_the_journal_for_its_final_record() {
+        let (dir, a, b, identity, key) = two_workers_claim_one_file();
+        let answers = small_file_answers(0).swap_remove(0);
+        let Answers {
+            created,
+            seen,
+            done,
+            ..
+        } = &answers;
+        created_by(&a, &key, &identity, &answers);
+        saving(a.checkpoint(&key, &identity))(Checkpoint::Uploaded {
+            mid: &created.media.mid,
+        })
+        .unwrap();
+        a.seen(&seen[1]).unwrap();
+        assert_eq!(a.raw().queued.len(), 0, "both mark the waiting state");
+        let due = |ledger: &Ledger| {
+            (ledger.raw().transaction(Waiting::Due, |_| Ok(()))).unwrap();
+        };
+        due(&a);
+        assert_eq!(a.raw().journaled.len(), 1);
+        assert!(a.raw().journal.len() > 0, "its line is kept");
+        assert_eq!(stage_seen(&b, &key), "creating");
+        a.finished(done).unwrap();
+        due(&a);
+        assert!(a.raw().journaled.is_empty());
+        assert_eq!(a.raw().journal.len(), 0, "emptied: nothing in it waits");
+        assert_eq!(stage_seen(&b, &key), "final");
+        // Killed while it waits: the next open folds it in.
+        let path = dir.path().join("ledger.sqlite");
+        a.forget_mid(created.media.mid.as_str()).unwrap();
+        assert!(matches!(
+            a.claim(&key, false).unwrap(),
+            Claim::Mine(Resume::New)
+        ));
+        created_by(&a, &key, &identity, &answers);
+        due(&a);
+        {
+            let mut store = a.raw();
+            store.journaled.clear();
+            store.journal.abandon();
+        }
+        drop(a);
+        assert_eq!(stage_seen(&b, &key), "creating");
+        let next = Ledger::open(&path).unwrap();
+        assert_eq!(stage_seen(&next, &key), "created");
+        // Still waiting when everything is written: on its own, with its
+        // status seen.
+        next.raw()
+            .execute("UPDATE workers SET lease_until = 0", [])
+            .unwrap();
+        next.forget_mid(created.media.mid.as_str()).unwrap();
+        assert!(matches!(
+            next.claim(&key, false).unwrap(),
+            Claim::Mine(Resume::New)
+        ));
+        created_by(&next, &key, &identity, &answers);
+        next.seen(&seen[1]).unwrap();
+        next.flush().unwrap();
+        assert!(next.raw().journaled.is_empty());
+        let status: Option<String> = entry_row(
+            &b.raw(),
+            "SELECT status FROM entries
+             WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
+            &key,
+        )
+        .unwrap()
+        .and_then(|(status,)| status);
+        assert_eq!(status.as_deref(), Some("PROCESSING"));
+        assert_eq!(stage_seen(&b, &key), "created");
     }
 
     /// A record's status seen and final record find its entry by its key

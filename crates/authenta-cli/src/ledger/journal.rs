@@ -10,10 +10,13 @@
 //! each, to a journal file of its own beside the ledger
 //! (`ledger.sqlite-journal-PID-…`): a `write` to the OS's cache, as durable
 //! across a killed process as a SQLite commit is with `synchronous =
-//! NORMAL`. The ledger writes the states to its tables later, with the
-//! queued writes (most with the `Uploaded` state of the same entry, in one
-//! statement), and empties the journal once they are written; the process
-//! deletes it when it ends with everything written.
+//! NORMAL`. The ledger writes a state to its tables later: with its
+//! record's final state, in one statement (a job's stages are dropped by
+//! its final job's write, which holds them), or on its own (with the
+//! `Uploaded` state and last status seen that came meanwhile) once the
+//! journal holds 1 MiB or the process writes everything (its end, a
+//! release); it empties the journal once nothing in it waits, and deletes
+//! it when it ends with everything written.
 //!
 //! The process holds a lock on its journal (`flock`) while it lives. What a
 //! process that was killed left in its journal is folded into the tables by
@@ -239,6 +242,11 @@ impl Journal {
         })?;
         self.len += line.len() as u64;
         Ok(())
+    }
+
+    /// How many bytes it holds.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
     }
 
     /// Empties it: every state in it is in the ledger's tables.
