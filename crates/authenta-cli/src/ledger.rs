@@ -38,7 +38,6 @@
 //! read back as proto's [`JobResume`]; they are claimed as records' are
 //! (the claim's `model` is the entry's `job:` task key).
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::io::{self, Read};
@@ -70,6 +69,13 @@ mod postgres;
 mod tls;
 pub use end::{Final, end_steps};
 pub use postgres::redact;
+
+/// The ledger's maps and sets, keyed by its batch's own digests, entries
+/// and record ids: hashed with foldhash, not the standard SipHash (which
+/// was 7 % of the instructions a fresh ledger adds a file; BENCHMARKS.md,
+/// "claims in their entries").
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// The file name under the state directory.
 const FILE_NAME: &str = "ledger.sqlite";
@@ -614,13 +620,13 @@ struct Store {
     /// own (with its entry's `Uploaded` state and last status seen, when
     /// those came meanwhile) once the journal is long or everything is
     /// written ([`Waiting`]).
-    journaled: HashMap<EntryKey, Journaled>,
+    journaled: HashMap<EntryKey, Box<Journaled>>,
     /// The jobs' `Created` and `Uploaded` stages in the journal (or a
     /// `Finalized` stage queued over one), not yet in the tables (an
     /// entry's last only): dropped when its final job is written (which
     /// holds it all), written on their own once the journal is long or
     /// everything is written ([`Waiting`]).
-    journaled_jobs: HashMap<EntryKey, JobJournaled>,
+    journaled_jobs: HashMap<EntryKey, Box<JobJournaled>>,
 }
 
 /// A job's `Created` stage (its job and slots' upload URLs) or `Uploaded`
@@ -797,12 +803,12 @@ impl Store {
         let all = waiting == Waiting::All
             || (waiting == Waiting::Due && self.journal.len() >= JOURNAL_LEN);
         let finals = match waiting {
-            Waiting::Nothing => HashMap::new(),
+            Waiting::Nothing => HashMap::default(),
             _ => final_with_created(&self.queued, &self.journaled, &self.records),
         };
         // The entries of the jobs whose final job is queued: that write
         // holds their stages waiting.
-        let jobs_final: std::collections::HashSet<EntryKey> = match waiting {
+        let jobs_final: HashSet<EntryKey> = match waiting {
             _ if self.journaled_jobs.is_empty() => Default::default(),
             Waiting::Nothing => Default::default(),
             _ => (self.queued.iter())
@@ -892,7 +898,7 @@ impl Store {
             return Waiting::All;
         }
         if !self.queued.is_empty() {
-            let claimed: std::collections::HashSet<&EntryKey> = keys.iter().copied().collect();
+            let claimed: HashSet<&EntryKey> = keys.iter().copied().collect();
             let mut queued = self.queued.iter().filter_map(|write| match write {
                 Queued::File { .. } => None,
                 Queued::Uploaded { key, .. }
@@ -922,6 +928,11 @@ impl Store {
                 match journaled {
                     Some(journaled) => {
                         journaled.uploaded = Some(at.clone());
+                        // Its upload target and stamp are written no more
+                        // (an uploaded state has no target, and its time is
+                        // the upload's): their memory goes while it waits.
+                        journaled.state.target = serde_json::value::RawValue::NULL.to_owned();
+                        journaled.state.stamp = String::new();
                         return self.flush_if_due();
                     }
                     None => {
@@ -988,7 +999,7 @@ impl Store {
             state,
             uploaded: None,
         };
-        self.journaled.insert(key.clone(), journaled);
+        self.journaled.insert(key.clone(), Box::new(journaled));
         self.flush_if_due()
     }
 
@@ -998,7 +1009,8 @@ impl Store {
     /// stage only: an earlier one waiting is dropped).
     fn save_job_journaled(&mut self, stage: JobJournaled) -> io::Result<()> {
         self.journal.append_job(&stage)?;
-        self.journaled_jobs.insert(stage.key.clone(), stage);
+        self.journaled_jobs
+            .insert(stage.key.clone(), Box::new(stage));
         self.flush_if_due()
     }
 
@@ -1113,11 +1125,11 @@ fn write_journaled(tx: &Connection, journaled: &Journaled) -> rusqlite::Result<u
 /// [`apply`] writes both in one statement.
 fn final_with_created<'a>(
     queued: &[Queued],
-    journaled: &'a HashMap<EntryKey, Journaled>,
+    journaled: &'a HashMap<EntryKey, Box<Journaled>>,
     records: &HashMap<String, EntryKey>,
 ) -> HashMap<&'a str, (&'a EntryKey, &'a CreatedState)> {
     if journaled.is_empty() {
-        return HashMap::new();
+        return HashMap::default();
     }
     (queued.iter())
         .filter_map(|write| match write {
@@ -1668,10 +1680,10 @@ impl Ledger {
             conn,
             queued: Vec::new(),
             since: None,
-            records: HashMap::new(),
+            records: HashMap::default(),
             journal: journal::Journal::beside(path),
-            journaled: HashMap::new(),
-            journaled_jobs: HashMap::new(),
+            journaled: HashMap::default(),
+            journaled_jobs: HashMap::default(),
         };
         Ok(Ledger::with(
             Backend::Sqlite(Arc::new(Mutex::new(store))),
