@@ -28,7 +28,7 @@ impl Bars {
     /// A byte bar for uploading `size` bytes of `label`.
     pub fn upload(&self, label: &str, size: u64) -> Bar {
         self.bar(
-            ProgressBar::new(size),
+            || ProgressBar::new(size),
             label,
             "{prefix} [{bar:30}] {bytes}/{total_bytes}",
         )
@@ -36,7 +36,7 @@ impl Bars {
 
     /// A spinner for waiting on `label`.
     pub fn spinner(&self, label: &str) -> Bar {
-        let bar = self.bar(ProgressBar::new_spinner(), label, SPINNER);
+        let bar = self.bar(ProgressBar::new_spinner, label, SPINNER);
         bar.spin();
         bar
     }
@@ -45,7 +45,7 @@ impl Bars {
     /// own (not only when a file finishes).
     pub fn count(&self, total: usize) -> Bar {
         let bar = self.bar(
-            ProgressBar::new(total as u64),
+            || ProgressBar::new(total as u64),
             "",
             "{pos}/{len} done, {elapsed}",
         );
@@ -61,9 +61,12 @@ impl Bars {
         }
     }
 
-    fn bar(&self, bar: ProgressBar, label: &str, template: &str) -> Bar {
+    /// A bar made by `make` (only when shown: a `ProgressBar` parses its
+    /// default style's template when it is made, 15 thousand instructions
+    /// a file of a batch whose progress is hidden), styled by `template`.
+    fn bar(&self, make: impl FnOnce() -> ProgressBar, label: &str, template: &str) -> Bar {
         Bar(self.multi.as_ref().map(|multi| {
-            let bar = multi.add(bar);
+            let bar = multi.add(make());
             bar.set_style(style(template));
             bar.set_prefix(label.to_owned());
             bar
