@@ -77,6 +77,31 @@ pub use postgres::redact;
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
+/// A statement about the row of an entry `$key` (`?1` to `?4`: its key
+/// columns), in the table of its kind: `$head`, the table, `$set`, the
+/// row's condition, then `$tail`. One place knows that a record's entry is
+/// in `entries`, keyed by `model`, and a job's in `job_entries`, by `task`.
+macro_rules! entry_sql {
+    ($key:expr, $head:literal, $set:literal, $tail:literal) => {
+        match $key.is_job() {
+            false => concat!(
+                $head,
+                "entries",
+                $set,
+                " WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
+                $tail
+            ),
+            true => concat!(
+                $head,
+                "job_entries",
+                $set,
+                " WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND task = ?4",
+                $tail
+            ),
+        }
+    };
+}
+
 /// The file name under the state directory.
 const FILE_NAME: &str = "ledger.sqlite";
 
@@ -497,6 +522,12 @@ impl EntryKey {
         ]
     }
 
+    /// Whether it is a job's entry (in `job_entries`, its `model` the
+    /// task's key, `job:…`), not a record's (`entries`).
+    fn is_job(&self) -> bool {
+        self.model.starts_with("job:")
+    }
+
     /// The key's columns (`?1` to `?4`: base URL, client id, SHA-256,
     /// model), then `more`, as a SQLite statement's parameters.
     fn and<'a>(&'a self, more: &[&'a dyn rusqlite::ToSql]) -> Vec<&'a dyn rusqlite::ToSql> {
@@ -509,14 +540,6 @@ impl EntryKey {
         ]);
         all.extend_from_slice(more);
         all
-    }
-}
-
-impl EntryKey {
-    /// Whether it is a job's entry (in `job_entries`, its `model` the
-    /// task's key, `job:…`), not a record's (`entries`).
-    fn is_job(&self) -> bool {
-        self.model.starts_with("job:")
     }
 }
 
@@ -808,10 +831,11 @@ impl Store {
         };
         // The entries of the jobs whose final job is queued: that write
         // holds their stages waiting.
-        let jobs_final: HashSet<EntryKey> = match waiting {
-            _ if self.journaled_jobs.is_empty() => Default::default(),
-            Waiting::Nothing => Default::default(),
-            _ => (self.queued.iter())
+        let jobs_final: HashSet<EntryKey> = match waiting == Waiting::Nothing
+            || self.journaled_jobs.is_empty()
+        {
+            true => HashSet::default(),
+            false => (self.queued.iter())
                 .filter_map(|write| match write {
                     Queued::JobFinished { key, .. } if self.journaled_jobs.contains_key(key) => {
                         Some(key.clone())
@@ -2136,18 +2160,13 @@ impl Ledger {
     /// Whether a live worker other than this one holds `key`: its entry's
     /// `owner`, whose lease holds and who has not exited.
     fn held_by_another(&self, conn: &Connection, key: &EntryKey) -> io::Result<bool> {
-        let sql = match key.is_job() {
-            false => {
-                "SELECT owner, host, pid, lease_until FROM workers
-                 WHERE owner = (SELECT owner FROM entries WHERE base_url = ?1
-                                AND client_id = ?2 AND sha256 = ?3 AND model = ?4)"
-            }
-            true => {
-                "SELECT owner, host, pid, lease_until FROM workers
-                 WHERE owner = (SELECT owner FROM job_entries WHERE base_url = ?1
-                                AND client_id = ?2 AND sha256 = ?3 AND task = ?4)"
-            }
-        };
+        let sql = entry_sql!(
+            key,
+            "SELECT owner, host, pid, lease_until FROM workers
+             WHERE owner = (SELECT owner FROM ",
+            "",
+            ")"
+        );
         let holder: Option<(String, String, i64, i64)> = conn
             .prepare_cached(sql)
             .and_then(|mut s| {
@@ -3108,16 +3127,7 @@ fn undo_ahead(tx: &Connection, key: &EntryKey, since: &str) -> io::Result<()> {
 /// Ends `owner`'s claim of `key` (its entry is then nobody's); how many
 /// rows (0 or 1).
 fn end_claim(tx: &Connection, key: &EntryKey, owner: &str) -> rusqlite::Result<usize> {
-    let sql = match key.is_job() {
-        false => {
-            "UPDATE entries SET owner = NULL WHERE base_url = ?1 AND client_id = ?2
-               AND sha256 = ?3 AND model = ?4 AND owner = ?5"
-        }
-        true => {
-            "UPDATE job_entries SET owner = NULL WHERE base_url = ?1 AND client_id = ?2
-               AND sha256 = ?3 AND task = ?4 AND owner = ?5"
-        }
-    };
+    let sql = entry_sql!(key, "UPDATE ", " SET owner = NULL", " AND owner = ?5");
     tx.prepare_cached(sql)?
         .execute(key.and(&[&owner]).as_slice())
 }
@@ -3136,32 +3146,14 @@ fn enlist(tx: &Connection, worker: &Worker, lease_until: i64) -> io::Result<()> 
 
 /// Makes `key`'s entry (it has a row) `owner`'s claim.
 fn take_claim(tx: &Connection, key: &EntryKey, owner: &str) -> rusqlite::Result<usize> {
-    let sql = match key.is_job() {
-        false => {
-            "UPDATE entries SET owner = ?5 WHERE base_url = ?1 AND client_id = ?2
-               AND sha256 = ?3 AND model = ?4"
-        }
-        true => {
-            "UPDATE job_entries SET owner = ?5 WHERE base_url = ?1 AND client_id = ?2
-               AND sha256 = ?3 AND task = ?4"
-        }
-    };
+    let sql = entry_sql!(key, "UPDATE ", " SET owner = ?5", "");
     tx.prepare_cached(sql)?
         .execute(key.and(&[&owner]).as_slice())
 }
 
 /// Whether `owner` still claims `key`.
 fn claims(tx: &Connection, key: &EntryKey, owner: &str) -> rusqlite::Result<bool> {
-    let sql = match key.is_job() {
-        false => {
-            "SELECT 1 FROM entries WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
-               AND model = ?4 AND owner = ?5"
-        }
-        true => {
-            "SELECT 1 FROM job_entries WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3
-               AND task = ?4 AND owner = ?5"
-        }
-    };
+    let sql = entry_sql!(key, "SELECT 1 FROM ", "", " AND owner = ?5");
     tx.prepare_cached(sql)?
         .exists(key.and(&[&owner]).as_slice())
 }
@@ -4358,16 +4350,7 @@ pub(crate) mod tests {
     #[test]
     fn a_job_s_stages_wait_in_the_journal_for_its_final_job() {
         let (_dir, a, b, identity, _) = two_workers_claim_one_file();
-        let key = a.job_key(
-            &test_account(),
-            &identity,
-            &TaskType::AiImageDetection,
-            None,
-        );
-        assert!(matches!(
-            a.claim_many::<JobResume>(&[&key], false).unwrap().pop(),
-            Some(Claim::Mine(JobResume::New))
-        ));
+        let key = job_claimed_anew(&a, &identity, TaskType::AiImageDetection);
         a.flush().unwrap();
         let save = a.job_checkpoint(&key, &identity);
         let job: authenta_reqwest::types::JobId = "7".into();
