@@ -29,7 +29,7 @@ use futures_util::stream::BoxStream;
 
 use crate::files::Note;
 use crate::ledger::{
-    self, AheadError, Claim, EntryKey, EntryState, IdentifyAhead, Identity, Ledger,
+    self, AheadError, Claim, Digested, EntryKey, EntryState, IdentifyAhead, Identity, Ledger,
 };
 use crate::progress::{Bar, Bars};
 use crate::session::CliError;
@@ -133,6 +133,8 @@ impl<K: Eq + Hash, T> Distinct<K, T> {
 /// round, and what the rounds of claims found.
 pub struct Batch<C> {
     paths: Vec<PathBuf>,
+    /// The digests of the files their checks read whole (with a ledger).
+    digests: Vec<Option<Digested>>,
     items: Mutex<Items<C>>,
     /// With a ledger: it, and the entries the files' identities make.
     ledger: Option<(Ledger, Entries<C>)>,
@@ -158,17 +160,19 @@ pub struct Batch<C> {
 }
 
 impl<C: Clone + Send> Batch<C> {
-    /// A batch over `paths` claimed as `rounds` says, with `ledger` and
-    /// the entry each file makes: the metadata of every file and the
-    /// digests the ledger saved are read now, the missing digests are
-    /// computed on a thread of their own, a group ahead of the claims. A
-    /// file that cannot be read, now or when its digest is computed, fails
-    /// alone ([`Batch::settle`]).
+    /// A batch over `files` (each with its digest if its check computed
+    /// it) claimed as `rounds` says, with `ledger` and the entry each file
+    /// makes: the metadata of every other file and the digests the ledger
+    /// saved are read now, the missing digests are computed on a thread of
+    /// their own, a group ahead of the claims. A file that cannot be read,
+    /// now or when its digest is computed, fails alone
+    /// ([`Batch::settle`]).
     pub fn start(
-        paths: Vec<PathBuf>,
+        files: Vec<(PathBuf, Option<Digested>)>,
         ledger: Option<(&Ledger, Entries<C>)>,
         rounds: Rounds,
     ) -> Batch<C> {
+        let (paths, digests): (Vec<PathBuf>, Vec<Option<Digested>>) = files.into_iter().unzip();
         let Rounds {
             group,
             refresh,
@@ -183,6 +187,7 @@ impl<C: Clone + Send> Batch<C> {
                 unreadable: Vec::new(),
             }),
             paths,
+            digests,
             ledger: ledger.map(|(ledger, entry)| (ledger.clone(), entry)),
             first: Mutex::default(),
             group: group.max(1),
@@ -205,7 +210,10 @@ impl<C: Clone + Send> Batch<C> {
             return Hashing::new(files, None);
         };
         while !files.is_empty() {
-            let paths: Vec<&Path> = files.iter().map(|&f| self.paths[f].as_path()).collect();
+            let paths: Vec<(&Path, Option<&Digested>)> = files
+                .iter()
+                .map(|&f| (self.paths[f].as_path(), self.digests[f].as_ref()))
+                .collect();
             match ledger.identify_ahead(&paths, self.group) {
                 Ok(ahead) => return Hashing::new(files, Some(ahead)),
                 Err(AheadError::File(i, e)) => self.unreadable(files.remove(i), e),
@@ -723,7 +731,8 @@ mod tests {
             refresh: false,
             own_only: false,
         };
-        (Batch::start(paths, Some((&ledger, entries)), rounds), made)
+        let files = paths.into_iter().map(|path| (path, None)).collect();
+        (Batch::start(files, Some((&ledger, entries)), rounds), made)
     }
 
     /// Three items are never made: `c` joins `a`'s item after `a`'s

@@ -24,7 +24,7 @@ fn show_progress(global: &Global) -> bool {
 /// prints the mid (or a JSON object).
 pub async fn upload(global: &Global, args: &Upload) -> Result<u8, CliError> {
     let model = args.model.model.as_ref();
-    let job = files::check(&args.path, model)
+    let job = files::check(&args.path, model, false)
         .map_err(|e| CliError::Invalid(vec![files::Refusal::file(e, &args.path, model)]))?;
     if let Some(note) = files::mismatch_note(&job) {
         note.tell(global.json);

@@ -7,9 +7,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use authenta_reqwest::MediaFile;
-use authenta_reqwest::client::media_file;
+use authenta_reqwest::client::media_file_read;
 use authenta_reqwest::proto::{ValidationError, validate::check_model};
 use authenta_reqwest::types::ModelType;
+
+use crate::ledger::{DIGEST_WHOLE, Digested};
 
 /// One file to process, checked.
 pub struct Job {
@@ -19,6 +21,9 @@ pub struct Job {
     pub file: MediaFile,
     /// The model to run on it.
     pub model: ModelType,
+    /// Its digest, when the plan was asked for digests and its check read
+    /// it whole (a small file): the ledger does not read it again.
+    pub digest: Option<Digested>,
 }
 
 /// Why the command line's paths cannot be processed.
@@ -134,8 +139,10 @@ pub struct Plan {
 /// and in its subdirectories with `recursive`, following links but
 /// walking each real directory once), other files in it being skipped with
 /// a note. `model` is the model asked for, or `None` for the documented
-/// model of each file's kind.
-pub fn plan(paths: &[PathBuf], model: Option<&ModelType>, recursive: bool) -> Plan {
+/// model of each file's kind. With `digest` (a ledger keys the files by
+/// their digests), the small files' digests are computed as they are
+/// checked ([`check`]).
+pub fn plan(paths: &[PathBuf], model: Option<&ModelType>, recursive: bool, digest: bool) -> Plan {
     let mut plan = Plan::default();
     // A model the API does not list: one error, not one per file.
     if let Some(Err(error)) = model.map(check_model) {
@@ -150,7 +157,7 @@ pub fn plan(paths: &[PathBuf], model: Option<&ModelType>, recursive: bool) -> Pl
         if path.is_dir() {
             let before = plan.jobs.len() + plan.errors.len();
             for file in walk(path, recursive, &mut plan) {
-                match check(&file, model) {
+                match check(&file, model, digest) {
                     Ok(job) => plan.add(job),
                     Err(e) => match not_media(&e) {
                         Some(what) => plan.notes.push(Note {
@@ -172,7 +179,7 @@ pub fn plan(paths: &[PathBuf], model: Option<&ModelType>, recursive: bool) -> Pl
                 });
             }
         } else {
-            match check(path, model) {
+            match check(path, model, digest) {
                 Ok(job) => plan.add(job),
                 Err(e) => plan.errors.push(Refusal::file(e, path, model)),
             }
@@ -205,8 +212,12 @@ pub fn mismatch_note(job: &Job) -> Option<Note> {
 
 /// Checks one file: readable, its bytes a complete media file of a type
 /// the API takes, not empty, at most 5 GiB, and a model that takes it.
-pub fn check(path: &Path, model: Option<&ModelType>) -> Result<Job, ValidationError> {
-    let file = media_file(path, None)?;
+/// With `digest`, a file of at most [`DIGEST_WHOLE`] bytes is read whole
+/// and its digest computed from that read.
+pub fn check(path: &Path, model: Option<&ModelType>, digest: bool) -> Result<Job, ValidationError> {
+    let read = media_file_read(path, None, if digest { DIGEST_WHOLE } else { 0 })?;
+    let digest = Digested::of(&read);
+    let file = read.file;
     let model = match model {
         Some(model) => model.clone(),
         None => file.default_model()?,
@@ -216,6 +227,7 @@ pub fn check(path: &Path, model: Option<&ModelType>) -> Result<Job, ValidationEr
         path: path.to_owned(),
         file,
         model,
+        digest,
     })
 }
 
@@ -323,7 +335,7 @@ mod tests {
     #[test]
     fn a_directory_is_its_media_sorted_each_with_its_default_model() {
         let dir = tree();
-        let plan = plan(&[dir.path().to_owned()], None, false);
+        let plan = plan(&[dir.path().to_owned()], None, false, false);
         assert_eq!(names(&plan), ["a.mp4 DF-1", "b.png AC-1"]);
         assert_eq!(plan.notes.len(), 1);
         assert!(
@@ -334,7 +346,7 @@ mod tests {
             plan.notes[0].text
         );
         assert!(plan.errors.is_empty());
-        let recursive = super::plan(&[dir.path().to_owned()], None, true);
+        let recursive = super::plan(&[dir.path().to_owned()], None, true, false);
         assert_eq!(
             names(&recursive),
             ["a.mp4 DF-1", "b.png AC-1", "c.png AC-1"]
@@ -345,7 +357,7 @@ mod tests {
     fn a_named_file_that_is_not_media_or_not_for_the_model_is_an_error() {
         let dir = tree();
         let txt = dir.path().join("notes.txt");
-        let plan = plan(&[txt], None, false);
+        let plan = plan(&[txt], None, false, false);
         assert!(plan.jobs.is_empty());
         assert!(matches!(
             plan.errors[..],
@@ -354,7 +366,7 @@ mod tests {
                 ..
             }]
         ));
-        let plan = super::plan(&[dir.path().to_owned()], Some(&ModelType::Df1), false);
+        let plan = super::plan(&[dir.path().to_owned()], Some(&ModelType::Df1), false, false);
         assert_eq!(names(&plan), ["a.mp4 DF-1"]);
         assert!(matches!(
             plan.errors[..],
@@ -363,7 +375,7 @@ mod tests {
                 ..
             }]
         ));
-        let plan = super::plan(&[dir.path().join("missing.png")], None, false);
+        let plan = super::plan(&[dir.path().join("missing.png")], None, false, false);
         assert!(matches!(
             plan.errors[..],
             [Refusal::File {
@@ -377,13 +389,13 @@ mod tests {
     fn a_directory_without_media_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("notes.txt"), b"hello").unwrap();
-        let plan = plan(&[dir.path().to_owned()], None, false);
+        let plan = plan(&[dir.path().to_owned()], None, false, false);
         assert_eq!(plan.errors.len(), 1);
         let text = plan.errors[0].to_string();
         assert!(text.starts_with("no media in "), "{text}");
         assert!(text.contains("-r looks in subdirectories"), "{text}");
         let empty = tempfile::tempdir().unwrap();
-        let plan = super::plan(&[empty.path().to_owned()], None, true);
+        let plan = super::plan(&[empty.path().to_owned()], None, true, false);
         assert!(matches!(
             plan.errors[..],
             [Refusal::NoMedia {
@@ -399,7 +411,7 @@ mod tests {
         let dir = tree();
         std::os::unix::fs::symlink(dir.path(), dir.path().join("sub/up")).unwrap();
         std::os::unix::fs::symlink(dir.path().join("sub"), dir.path().join("again")).unwrap();
-        let plan = plan(&[dir.path().to_owned()], None, true);
+        let plan = plan(&[dir.path().to_owned()], None, true, false);
         assert_eq!(names(&plan), ["a.mp4 DF-1", "c.png AC-1", "b.png AC-1"]);
         let loops: Vec<_> = plan
             .notes
@@ -415,7 +427,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("clip.mp4");
         std::fs::write(&path, PNG).unwrap();
-        let plan = plan(&[path], None, false);
+        let plan = plan(&[path], None, false, false);
         assert_eq!(names(&plan), ["clip.mp4 AC-1"]);
         assert_eq!(plan.notes.len(), 1);
         assert!(plan.notes[0].text.ends_with("clip.mp4: its bytes are image/png, not video/mp4 as its extension says; sending it as image/png"), "{}", plan.notes[0].text);

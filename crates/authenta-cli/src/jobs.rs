@@ -29,7 +29,7 @@ use crate::batch::{self, Batch, Entries, Live, Rounds};
 use crate::cli::{Global, JobsAction, JobsArgs, Process};
 use crate::exit;
 use crate::files::Refusal;
-use crate::ledger::{self, Ledger};
+use crate::ledger::{self, DIGEST_WHOLE, Digested, Ledger};
 use crate::output::{self, Table};
 use crate::progress::Bars;
 use crate::session::{CliError, Session, describe};
@@ -90,10 +90,17 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         None => None,
     };
     let mut checked: Vec<(PathBuf, JobUpload)> = Vec::new();
+    // With a ledger, the small files' digests (its entries' keys) come
+    // from their checks' reads.
+    let mut digests: Vec<Option<Digested>> = Vec::new();
+    let whole = if ledger::in_use(global) { DIGEST_WHOLE } else { 0 };
     let mut refusals = Vec::new();
     for path in expand(&args.paths, args.recursive) {
-        let upload = match authenta_reqwest::client::job_upload(SlotName::Original, &path) {
-            Ok(upload) => upload,
+        let (digest, upload) = match authenta_reqwest::client::media_file_read(&path, None, whole) {
+            Ok(read) => (
+                Digested::of(&read),
+                authenta_reqwest::client::job_upload_of(SlotName::Original, &path, read.file),
+            ),
             Err(e) => {
                 refusals.push(refusal(e, Some(&path)));
                 continue;
@@ -102,7 +109,10 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         let mut inputs = vec![upload.file.input()];
         inputs.extend(reference.iter().map(|r| r.file.input()));
         match check_job_inputs(&task, &inputs, parameters.as_ref()) {
-            Ok(_) => checked.push((path, upload)),
+            Ok(_) => {
+                checked.push((path, upload));
+                digests.push(digest);
+            }
             Err(e) => refusals.push(refusal(e, Some(&path))),
         }
     }
@@ -144,13 +154,15 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         }
         None => None,
     };
-    let paths = checked.iter().map(|(path, _)| path.clone()).collect();
+    let files = (checked.iter().zip(digests))
+        .map(|((path, _), digest)| (path.clone(), digest))
+        .collect();
     let rounds = Rounds {
         group: batch::CLAIM_GROUP_UPLOADS * usize::from(args.concurrency),
         refresh: args.refresh,
         own_only: args.own_only,
     };
-    let batch = Batch::start(paths, entry, rounds);
+    let batch = Batch::start(files, entry, rounds);
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
     let count = bars.count(checked.len());

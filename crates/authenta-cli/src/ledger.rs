@@ -46,6 +46,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Once, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use authenta_reqwest::proto::engine::jobs::{JobCheckpoint, JobCheckpointFn, JobStage};
+use authenta_reqwest::client::ReadFile;
 use authenta_reqwest::proto::engine::resume::JobResume;
 use authenta_reqwest::proto::options::Saved as Saving;
 use authenta_reqwest::proto::{
@@ -224,14 +225,22 @@ pub fn existing(global: &Global) -> Result<Option<Ledger>, CliError> {
     open_for(global, false)
 }
 
+/// Whether a command uses a ledger (`--ledger`, or neither `--no-ledger`
+/// nor `--emulator`), without reading the profile or opening it.
+pub fn in_use(global: &Global) -> bool {
+    global.ledger.is_some() || !(global.no_ledger || global.emulator)
+}
+
 /// Where the ledger a command uses is (the rule of [`for_command`]:
 /// `--ledger` or `AUTHENTA_LEDGER`, else the profile's `ledger`, else the
 /// default); `None` for none.
 fn path_for(global: &Global) -> Result<Option<PathBuf>, CliError> {
-    match (&global.ledger, global.no_ledger, global.emulator) {
-        (Some(path), _, _) => Ok(Some(path.clone())),
-        (None, true, _) | (None, false, true) => Ok(None),
-        (None, false, false) => match profile_ledger(global)? {
+    if !in_use(global) {
+        return Ok(None);
+    }
+    match &global.ledger {
+        Some(path) => Ok(Some(path.clone())),
+        None => match profile_ledger(global)? {
             Some(location) => Ok(Some(PathBuf::from(location))),
             None => default_path().map(Some).ok_or_else(|| {
                 CliError::Ledger(
@@ -409,7 +418,59 @@ struct Known {
     size: u64,
     mtime_ns: i64,
     sha256: Option<String>,
+    /// Whether `size`, `mtime_ns` and `sha256` are its check's
+    /// ([`Digested`]), to be confirmed against its metadata when its turn
+    /// comes.
+    checked: bool,
 }
+
+/// A file's digest computed from its bytes as its check read them whole
+/// (files of at most [`DIGEST_WHOLE`] bytes), with its size and
+/// modification time then: the ledger does not read the file again unless
+/// its metadata changed by its turn (it is looked at, as a file without
+/// one is hashed, a group ahead of the claims), and does not save the
+/// digest (the next run's check computes it as cheaply as it would read
+/// it back).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Digested {
+    /// How many bytes.
+    pub size: u64,
+    /// Its modification time then, in nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// Their SHA-256, in hex.
+    pub sha256: String,
+}
+
+impl Digested {
+    /// The digest of a file checked whole (`read`), if it was.
+    pub fn of(read: &ReadFile) -> Option<Digested> {
+        let bytes = read.bytes.as_deref()?;
+        Some(Digested {
+            size: bytes.len() as u64,
+            mtime_ns: nanos(read.modified?),
+            sha256: hex(&Sha256::digest(bytes)),
+        })
+    }
+}
+
+/// `time` in nanoseconds since the epoch (0 before it), as the ledger
+/// saves a file's modification time.
+fn nanos(time: std::time::SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// The size and modification time of the file at `path`.
+fn metadata_of(path: &Path) -> io::Result<(u64, i64)> {
+    let meta = std::fs::metadata(path)?;
+    Ok((meta.len(), nanos(meta.modified()?)))
+}
+
+/// The size up to which a batch with a ledger reads a file whole when it
+/// checks it, and computes its digest from that read ([`Digested`]):
+/// larger files are hashed on the ledger's hashing thread, their digests
+/// saved.
+pub const DIGEST_WHOLE: u64 = 64 << 10;
 
 /// How many newly hashed bytes end a group of [`Ledger::identify_ahead`]
 /// early: about a second of hashing.
@@ -1798,42 +1859,55 @@ impl Ledger {
     /// [`Ledger::identify`] for each of `paths`, the saved digests read
     /// with one query (PostgreSQL) or in one read transaction (SQLite).
     pub fn identify_many(&self, paths: &[&Path]) -> Vec<io::Result<Identity>> {
-        self.known(paths)
+        let files: Vec<(&Path, Option<&Digested>)> = paths.iter().map(|&p| (p, None)).collect();
+        self.known(&files)
             .into_iter()
             .map(|known| self.resolve(known?))
             .collect()
     }
 
-    /// What the ledger already knows of each of `paths` (their metadata, and
-    /// the digest saved for it if the file is unchanged), read with one
-    /// query or read transaction; a file that cannot be read fails here.
-    fn known(&self, paths: &[&Path]) -> Vec<io::Result<Known>> {
+    /// What the ledger already knows of each of `files` (their metadata,
+    /// and the digest saved for it if the file is unchanged), read with
+    /// one query or read transaction; a file that cannot be read fails
+    /// here. A file with its digest already computed ([`Digested`]) is
+    /// neither looked at on disk nor looked up.
+    fn known(&self, files: &[(&Path, Option<&Digested>)]) -> Vec<io::Result<Known>> {
         // The working directory once, not once per file.
         let cwd = std::env::current_dir();
-        let stat = |path: &Path| -> io::Result<(PathBuf, u64, i64)> {
-            let path = match &cwd {
-                Ok(cwd) if path.is_relative() => std::path::absolute(cwd.join(path))?,
-                _ => std::path::absolute(path)?,
-            };
-            let meta = std::fs::metadata(&path)?;
-            let mtime_ns = meta
-                .modified()?
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-            Ok((path, meta.len(), mtime_ns))
+        let absolute = |path: &Path| match &cwd {
+            Ok(cwd) if path.is_relative() => std::path::absolute(cwd.join(path)),
+            _ => std::path::absolute(path),
         };
-        let stats: Vec<io::Result<(PathBuf, u64, i64)>> = paths.iter().map(|p| stat(p)).collect();
+        let stat = |path: &Path| -> io::Result<(PathBuf, u64, i64)> {
+            let path = absolute(path)?;
+            let (size, mtime_ns) = metadata_of(&path)?;
+            Ok((path, size, mtime_ns))
+        };
+        let stats: Vec<io::Result<(PathBuf, u64, i64)>> = files
+            .iter()
+            .map(|&(p, digested)| match digested {
+                // Looked at when its turn comes ([`Ledger::resolve`]).
+                Some(digested) => Ok((absolute(p)?, digested.size, digested.mtime_ns)),
+                None => stat(p),
+            })
+            .collect();
         let wanted: Vec<(String, i64, i64)> = stats
             .iter()
-            .flatten()
+            .zip(files)
+            .filter(|(_, (_, digested))| digested.is_none())
+            .filter_map(|(stat, _)| stat.as_ref().ok())
             .map(|(path, size, mtime_ns)| {
                 (path.to_string_lossy().into_owned(), *size as i64, *mtime_ns)
             })
             .collect();
-        let saved = match self.saved_digests(&wanted) {
+        let saved = match wanted.is_empty() {
+            true => Ok(Vec::new()),
+            false => self.saved_digests(&wanted),
+        };
+        let saved = match saved {
             Ok(saved) => saved,
             Err(e) => {
-                return paths
+                return files
                     .iter()
                     .map(|_| Err(io::Error::other(e.to_string())))
                     .collect();
@@ -1842,27 +1916,42 @@ impl Ledger {
         let mut saved = saved.into_iter();
         stats
             .into_iter()
-            .map(|stat| {
+            .zip(files)
+            .map(|(stat, (_, digested))| {
                 let (path, size, mtime_ns) = stat?;
+                let sha256 = match digested {
+                    Some(digested) => Some(digested.sha256.clone()),
+                    None => saved.next().flatten(),
+                };
                 Ok(Known {
                     path,
                     size,
                     mtime_ns,
-                    sha256: saved.next().flatten(),
+                    sha256,
+                    checked: digested.is_some(),
                 })
             })
             .collect()
     }
 
     /// The identity of a file [`Ledger::known`] read: its saved digest, or
-    /// one computed now (reading the whole file once) and saved.
+    /// one computed now (reading the whole file once) and saved; the digest
+    /// its check computed if its metadata is still what it was then.
     fn resolve(&self, known: Known) -> io::Result<Identity> {
         let Known {
             path,
-            size,
-            mtime_ns,
-            sha256,
+            mut size,
+            mut mtime_ns,
+            mut sha256,
+            checked,
         } = known;
+        if checked {
+            let now = metadata_of(&path)?;
+            if now != (size, mtime_ns) {
+                (size, mtime_ns) = now;
+                sha256 = None;
+            }
+        }
         let sha256 = match sha256 {
             Some(sha256) => sha256,
             None => {
@@ -1879,10 +1968,11 @@ impl Ledger {
         Ok(Identity { path, size, sha256 })
     }
 
-    /// [`Ledger::identify`] for each of `paths`, in order, on a thread of
+    /// [`Ledger::identify`] for each of `files`, in order, on a thread of
     /// its own (the hashing is kept off the async runtime's threads), a few
-    /// files ahead of the caller: the metadata of every file and the saved
-    /// digests are read now (the first file that cannot be read is named
+    /// files ahead of the caller (a file whose digest its check computed,
+    /// [`Digested`], is neither read nor looked up): the metadata of every
+    /// other file and the saved digests are read now (the first file that cannot be read is named
     /// by its index in the error: the caller may go on without it), then
     /// the missing digests are computed while the caller works on the
     /// files before; a digest that cannot be computed ends the groups.
@@ -1892,11 +1982,11 @@ impl Ledger {
     /// starts after the first one's digest, not after all of them.
     pub fn identify_ahead(
         &self,
-        paths: &[&Path],
+        files: &[(&Path, Option<&Digested>)],
         group: usize,
     ) -> Result<IdentifyAhead, AheadError> {
-        let mut known = Vec::with_capacity(paths.len());
-        for (i, result) in self.known(paths).into_iter().enumerate() {
+        let mut known = Vec::with_capacity(files.len());
+        for (i, result) in self.known(files).into_iter().enumerate() {
             known.push(result.map_err(|e| AheadError::File(i, e))?);
         }
         // One group in the channel, one being hashed: a few files ahead.
@@ -2513,15 +2603,22 @@ impl Ledger {
     }
 
     /// Drops what the ledger holds for `path` (every entry of its bytes,
-    /// whatever the model or account, and the file's saved digest).
+    /// whatever the model or account, and the file's saved digest). Its
+    /// bytes are those of its saved digest and, for a small file (whose
+    /// digest is not saved: [`Digested`]), those it holds now.
     pub fn forget_path(&self, path: &Path) -> io::Result<usize> {
         let path = std::path::absolute(path)?;
         let key = path.to_string_lossy().into_owned();
+        let small = std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() <= DIGEST_WHOLE);
+        let now = match small {
+            true => Some(sha256_of(&path, DIGEST_WHOLE)?),
+            false => None,
+        };
         if let Some(pg) = self.pg() {
-            return pg.forget_path(&key);
+            return pg.forget_path(&key, now.as_deref());
         }
         let conn = self.conn()?;
-        let sha256: Option<String> = conn
+        let saved: Option<String> = conn
             .query_row(
                 "SELECT sha256 FROM files WHERE path = ?1",
                 params![key],
@@ -2535,16 +2632,16 @@ impl Ledger {
         dropped += conn
             .execute("DELETE FROM job_entries WHERE path = ?1", params![key])
             .map_err(db)?;
-        if let Some(sha256) = sha256 {
+        for sha256 in saved.iter().chain(now.iter()) {
             dropped += conn
                 .execute("DELETE FROM entries WHERE sha256 = ?1", params![sha256])
                 .map_err(db)?;
             dropped += conn
                 .execute("DELETE FROM job_entries WHERE sha256 = ?1", params![sha256])
                 .map_err(db)?;
-            conn.execute("DELETE FROM files WHERE path = ?1", params![key])
-                .map_err(db)?;
         }
+        conn.execute("DELETE FROM files WHERE path = ?1", params![key])
+            .map_err(db)?;
         Ok(dropped)
     }
 

@@ -46,7 +46,10 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     if let Some(task) = &args.task {
         return crate::jobs::process(global, args, task).await;
     }
-    let plan = files::plan(&args.paths, args.model.model.as_ref(), args.recursive);
+    // With a ledger, the small files' digests (its entries' keys) come
+    // from their checks' reads.
+    let digest = ledger::in_use(global);
+    let mut plan = files::plan(&args.paths, args.model.model.as_ref(), args.recursive, digest);
     for note in &plan.notes {
         note.tell(global.json);
     }
@@ -78,13 +81,15 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
         };
         (ledger, entries)
     });
-    let paths = plan.jobs.iter().map(|job| job.path.clone()).collect();
+    let files = (plan.jobs.iter_mut())
+        .map(|job| (job.path.clone(), job.digest.take()))
+        .collect();
     let rounds = Rounds {
         group: claim_group,
         refresh,
         own_only: args.own_only,
     };
-    let batch = Batch::start(paths, entry, rounds);
+    let batch = Batch::start(files, entry, rounds);
     let show = !global.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bars = Bars::new(show);
     let count = bars.count(plan.jobs.len());

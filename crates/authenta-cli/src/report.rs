@@ -173,7 +173,7 @@ pub async fn run(global: &Global, args: &ReportArgs) -> Result<u8, CliError> {
             });
             continue;
         }
-        let plan = files::plan(&[path.to_owned()], None, false);
+        let plan = files::plan(&[path.to_owned()], None, false, false);
         for error in plan.errors {
             entries.push(Entry {
                 status: "not read".into(),

@@ -70,7 +70,7 @@ pub use client::{Async, Backend, Blocking, Client, ClientBuilder, media_id};
 pub use client::{JobStream, MediaStream};
 pub use driver::block_on;
 pub use env::config_from_env;
-pub use files::{inspect_path, job_upload, media_file};
+pub use files::{ReadFile, inspect_path, job_upload, job_upload_of, media_file, media_file_read};
 #[cfg(feature = "async")]
 pub use io::{AsyncDownloadSink, AsyncUploadSource, ByteStream, OneShotStream};
 pub use io::{

@@ -1028,20 +1028,21 @@ impl Pg {
     }
 
     /// Drops what the ledger holds for the file `path`: every entry of its
-    /// bytes and its saved digest; how many entries.
-    pub fn forget_path(&self, path: &str) -> io::Result<usize> {
+    /// bytes (its saved digest's, and `now`'s: the digest of what it holds
+    /// now, if small) and its saved digest; how many entries.
+    pub fn forget_path(&self, path: &str, now: Option<&str>) -> io::Result<usize> {
         let rows = self.transaction(&[
             (
-                "DELETE FROM authenta.entries WHERE path = $1
+                "DELETE FROM authenta.entries WHERE path = $1 OR sha256 = $2
                     OR sha256 IN (SELECT sha256 FROM authenta.files WHERE path = $1)
                  RETURNING true",
-                vec![&path],
+                vec![&path, &now],
             ),
             (
-                "DELETE FROM authenta.job_entries WHERE path = $1
+                "DELETE FROM authenta.job_entries WHERE path = $1 OR sha256 = $2
                     OR sha256 IN (SELECT sha256 FROM authenta.files WHERE path = $1)
                  RETURNING true",
-                vec![&path],
+                vec![&path, &now],
             ),
             ("DELETE FROM authenta.files WHERE path = $1", vec![&path]),
         ])?;
