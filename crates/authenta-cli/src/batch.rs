@@ -13,7 +13,6 @@
 //! entry a digest makes (its key and checkpoint), given as functions
 //! ([`Entries`]), and what each does with its items and their outcomes.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -29,7 +28,8 @@ use futures_util::stream::BoxStream;
 
 use crate::files::Note;
 use crate::ledger::{
-    self, AheadError, Claim, Digested, EntryKey, EntryState, IdentifyAhead, Identity, Ledger,
+    self, AheadError, Claim, Digested, EntryKey, EntryState, HashMap, IdentifyAhead, Identity,
+    Ledger,
 };
 use crate::progress::{Bar, Bars};
 use crate::session::CliError;
@@ -94,7 +94,7 @@ impl<K: Eq + Hash, T> Distinct<K, T> {
     pub fn new() -> Distinct<K, T> {
         Distinct {
             items: Vec::new(),
-            seen: HashMap::new(),
+            seen: HashMap::default(),
         }
     }
 

@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use authenta_reqwest::MediaFile;
-use authenta_reqwest::client::media_file_read;
+use authenta_reqwest::client::{CHECK_READ, media_file_read};
 use authenta_reqwest::proto::{ValidationError, validate::check_model};
 use authenta_reqwest::types::ModelType;
 
@@ -215,8 +215,8 @@ pub fn mismatch_note(job: &Job) -> Option<Note> {
 /// With `digest`, a file of at most [`DIGEST_WHOLE`] bytes is read whole
 /// and its digest computed from that read.
 pub fn check(path: &Path, model: Option<&ModelType>, digest: bool) -> Result<Job, ValidationError> {
-    let read = media_file_read(path, None, if digest { DIGEST_WHOLE } else { 0 })?;
-    let digest = Digested::of(&read);
+    let read = media_file_read(path, None, if digest { DIGEST_WHOLE } else { CHECK_READ })?;
+    let digest = digest.then(|| Digested::of(&read)).flatten();
     let file = read.file;
     let model = match model {
         Some(model) => model.clone(),
@@ -366,7 +366,12 @@ mod tests {
                 ..
             }]
         ));
-        let plan = super::plan(&[dir.path().to_owned()], Some(&ModelType::Df1), false, false);
+        let plan = super::plan(
+            &[dir.path().to_owned()],
+            Some(&ModelType::Df1),
+            false,
+            false,
+        );
         assert_eq!(names(&plan), ["a.mp4 DF-1"]);
         assert!(matches!(
             plan.errors[..],

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use authenta_reqwest::client::{BatchEvent, BatchSettings, Interrupt, JobBatchItem};
+use authenta_reqwest::client::{BatchEvent, BatchSettings, CHECK_READ, Interrupt, JobBatchItem};
 use authenta_reqwest::proto::engine::jobs::{JobCheckpointFn, JobObserver, JobUpload};
 use authenta_reqwest::proto::engine::resume::JobResume;
 use authenta_reqwest::proto::{
@@ -93,12 +93,14 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
     // With a ledger, the small files' digests (its entries' keys) come
     // from their checks' reads.
     let mut digests: Vec<Option<Digested>> = Vec::new();
-    let whole = if ledger::in_use(global) { DIGEST_WHOLE } else { 0 };
+    let digest = ledger::in_use(global);
+    let whole = if digest { DIGEST_WHOLE } else { CHECK_READ };
     let mut refusals = Vec::new();
     for path in expand(&args.paths, args.recursive) {
-        let (digest, upload) = match authenta_reqwest::client::media_file_read(&path, None, whole) {
+        let (digested, upload) = match authenta_reqwest::client::media_file_read(&path, None, whole)
+        {
             Ok(read) => (
-                Digested::of(&read),
+                digest.then(|| Digested::of(&read)).flatten(),
                 authenta_reqwest::client::job_upload_of(SlotName::Original, &path, read.file),
             ),
             Err(e) => {
@@ -111,7 +113,7 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
         match check_job_inputs(&task, &inputs, parameters.as_ref()) {
             Ok(_) => {
                 checked.push((path, upload));
-                digests.push(digest);
+                digests.push(digested);
             }
             Err(e) => refusals.push(refusal(e, Some(&path))),
         }

@@ -45,8 +45,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Once, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use authenta_reqwest::proto::engine::jobs::{JobCheckpoint, JobCheckpointFn, JobStage};
 use authenta_reqwest::client::ReadFile;
+use authenta_reqwest::proto::engine::jobs::{JobCheckpoint, JobCheckpointFn, JobStage};
 use authenta_reqwest::proto::engine::resume::JobResume;
 use authenta_reqwest::proto::options::Saved as Saving;
 use authenta_reqwest::proto::{
@@ -71,12 +71,12 @@ mod tls;
 pub use end::{Final, end_steps};
 pub use postgres::redact;
 
-/// The ledger's maps and sets, keyed by its batch's own digests, entries
-/// and record ids: hashed with foldhash, not the standard SipHash (which
-/// was 7 % of the instructions a fresh ledger adds a file; BENCHMARKS.md,
-/// "claims in their entries").
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+/// The ledger's maps and sets (and the batch's), keyed by its batch's own
+/// digests, entries and record ids: hashed with foldhash, not the standard
+/// SipHash (which was 7 % of the instructions a fresh ledger adds a file;
+/// BENCHMARKS.md, "claims in their entries").
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+pub(crate) type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// A statement about the row of an entry `$key` (`?1` to `?4`: its key
 /// columns), in the table of its kind: `$head`, the table, `$set`, the
@@ -3371,6 +3371,58 @@ pub(crate) mod tests {
             .set_modified(later)
             .unwrap();
         assert_eq!(ledger.identify(&b).unwrap().sha256, hex(b"TWO"));
+    }
+
+    /// A file's digest computed by its check ([`Digested`]) answers while
+    /// its size and modification time are those of its check: the file
+    /// is not read again (its bytes may differ) and the digest is not
+    /// saved. Changed since, it is read again, and that digest saved; gone,
+    /// it fails alone.
+    #[test]
+    fn a_check_s_digest_answers_while_the_file_s_metadata_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        let hex = |bytes: &[u8]| hex(&Sha256::digest(bytes));
+        let (a, b) = (dir.path().join("a.png"), dir.path().join("b.png"));
+        std::fs::write(&a, b"one").unwrap();
+        std::fs::write(&b, b"two").unwrap();
+        let checked = |path: &Path, bytes: &[u8]| Digested {
+            size: bytes.len() as u64,
+            mtime_ns: metadata_of(path).unwrap().1,
+            sha256: hex(bytes),
+        };
+        let (da, db) = (checked(&a, b"one"), checked(&b, b"two"));
+        let saved = |ledger: &Ledger| -> i64 {
+            ledger.flush().unwrap();
+            (ledger.conn().unwrap())
+                .query_row("SELECT count(*) FROM files", [], |row| row.get(0))
+                .unwrap()
+        };
+        let identify = |path: &Path, digested: &Digested| {
+            let known = ledger.known(&[(path, Some(digested))]).pop().unwrap();
+            ledger.resolve(known.unwrap())
+        };
+        // Other bytes of the same size, the same time: the check's digest.
+        let mtime = std::fs::metadata(&a).unwrap().modified().unwrap();
+        std::fs::write(&a, b"ONE").unwrap();
+        let set_modified = |path: &Path, time| {
+            (std::fs::File::options().write(true).open(path).unwrap())
+                .set_modified(time)
+                .unwrap()
+        };
+        set_modified(&a, mtime);
+        let identity = identify(&a, &da).unwrap();
+        assert_eq!((identity.sha256, identity.size), (hex(b"one"), 3));
+        assert_eq!(saved(&ledger), 0, "a check's digest is not saved");
+        // Another time: read again, and saved.
+        std::fs::write(&b, b"TWO").unwrap();
+        set_modified(&b, mtime + Duration::from_secs(5));
+        assert_eq!(identify(&b, &db).unwrap().sha256, hex(b"TWO"));
+        assert_eq!(saved(&ledger), 1);
+        // Gone: an error of its own.
+        std::fs::remove_file(&a).unwrap();
+        let err = identify(&a, &da).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
     }
 
     #[test]

@@ -49,7 +49,12 @@ pub async fn run(global: &Global, args: &Process) -> Result<u8, CliError> {
     // With a ledger, the small files' digests (its entries' keys) come
     // from their checks' reads.
     let digest = ledger::in_use(global);
-    let mut plan = files::plan(&args.paths, args.model.model.as_ref(), args.recursive, digest);
+    let mut plan = files::plan(
+        &args.paths,
+        args.model.model.as_ref(),
+        args.recursive,
+        digest,
+    );
     for note in &plan.notes {
         note.tell(global.json);
     }

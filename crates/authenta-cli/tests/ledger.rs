@@ -356,6 +356,9 @@ fn second_run_costs_nothing(kept: Kept) {
     let (queries, mutations) = env.used();
     assert_eq!(mutations, 3, "one record per distinct content");
     assert_eq!(env.emulator.records().len(), 3);
+    // Small files' digests come from their checks' reads: none is saved
+    // (the next run's checks compute them again).
+    assert_eq!(env.count("SELECT count(*) FROM files"), 0);
 
     // Every file is final in the ledger: printed from it, no request.
     let (again, _) = env.run(&["process", media], 0);
@@ -499,9 +502,11 @@ fn a_file_replaced_after_its_check_fails_alone_and_makes_no_job() {
     replaced_after_its_check(Env::jobs(Duration::from_millis(50), None, Kept::Sqlite));
 }
 
-/// A file checked (read, a media file), then replaced by a folder before
-/// the ledger's hashing thread reads it: that file fails, saying which and
-/// why, nothing is made for it, the batch goes on with the others, and
+/// A file checked (read whole, a media file, its digest computed), then
+/// replaced by a folder before the ledger's hashing thread looks at it
+/// (its metadata is no longer its check's: the thread reads it again):
+/// that file fails, saying which and why, nothing is made for it, the
+/// batch goes on with the others, and
 /// the exit code is the failed file's (6, the input's fault). The seam is
 /// deterministic: while this test holds the ledger's write lock the
 /// batch's first claim waits, so the hashing thread, started once every
@@ -617,10 +622,11 @@ fn the_same_bytes_in_a_later_claim_group_make_one_job() {
 /// `process --task` creates its first job before the last file is hashed:
 /// while the first create's answer is held back (the job exists, the
 /// batch waits for it), the last file is given the first file's bytes. A
-/// batch that hashed every file first would have read its old bytes and
-/// made a job of them; hashed a group ahead of the claims (`-j 1`: groups
-/// of four, the last file six groups on), its digest is its new bytes', so
-/// it joins the first file's job.
+/// batch that hashed every file first, or kept the digest its check
+/// computed, would have made a job of its old bytes; looked at a group
+/// ahead of the claims (`-j 1`: groups of four, the last file six groups
+/// on), its metadata is no longer its check's, it is read again, and its
+/// digest is its new bytes', so it joins the first file's job.
 #[test]
 fn a_jobs_batch_creates_its_first_job_before_the_last_file_is_hashed() {
     const FILES: u32 = 24;

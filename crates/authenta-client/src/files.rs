@@ -11,8 +11,9 @@ use authenta_proto::{MediaFile, UploadOptions, ValidationError, jobs::JobFile};
 
 /// How many bytes [`media_file`] reads at once, and so the size up to
 /// which it reads a file whole in one read (its check reads that much of
-/// it anyway).
-const CHECK_READ: u64 = 8 << 10;
+/// it anyway): what to give [`media_file_read`] for no more reads than
+/// [`media_file`] makes.
+pub const CHECK_READ: u64 = 8 << 10;
 
 /// Reads a file's size and first bytes from disk and checks it, like
 /// [`MediaFile::inspect`], then checks that it is complete

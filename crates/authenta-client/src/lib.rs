@@ -70,7 +70,9 @@ pub use client::{Async, Backend, Blocking, Client, ClientBuilder, media_id};
 pub use client::{JobStream, MediaStream};
 pub use driver::block_on;
 pub use env::config_from_env;
-pub use files::{ReadFile, inspect_path, job_upload, job_upload_of, media_file, media_file_read};
+pub use files::{
+    CHECK_READ, ReadFile, inspect_path, job_upload, job_upload_of, media_file, media_file_read,
+};
 #[cfg(feature = "async")]
 pub use io::{AsyncDownloadSink, AsyncUploadSource, ByteStream, OneShotStream};
 pub use io::{
