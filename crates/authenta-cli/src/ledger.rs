@@ -2549,14 +2549,15 @@ impl Ledger {
 
     /// Saves a final record, ending this process's claim of its entry
     /// (queued: [`Ledger::flush`] writes it at once).
-    /// Its artifact URLs are not kept: they are pre-signed (credentials
-    /// until they expire, soon); `--refresh` or `authenta report` reads
-    /// fresh ones.
+    /// Its artifact URLs (and the current API's URL of the original) are
+    /// not kept: they are pre-signed (credentials until they expire, soon);
+    /// `--refresh` or `authenta report` reads fresh ones.
     pub fn finished(&self, media: &Media) -> io::Result<()> {
         lock(&self.statuses).remove(media.mid.as_str());
         let mut kept = media.clone();
         kept.heatmap_url = None;
         kept.result_url = None;
+        kept.src_url = None;
         for participant in kept.participants.iter_mut().flatten() {
             participant.heatmap = None;
         }
@@ -4922,6 +4923,32 @@ CREATE TABLE IF NOT EXISTS job_entries (
         match b.claim(&key, false).unwrap() {
             Claim::Mine(Resume::Final(saved)) => assert_eq!(saved.mid, created.media.mid),
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// A final record is kept without its pre-signed URLs (its heatmap,
+    /// its result document, the original's): credentials until they
+    /// expire.
+    #[test]
+    fn a_final_record_is_kept_without_its_pre_signed_urls() {
+        let (_dir, a, _b, identity, key) = two_workers_claim_one_file();
+        let mut answers = small_file_answers(0).swap_remove(0);
+        answers.done.result_url = Some("http://127.0.0.1:1/r.json?X-Amz-Signature=r".into());
+        answers.done.src_url = Some("http://127.0.0.1:1/s.png?X-Amz-Signature=s".into());
+        created_by(&a, &key, &identity, &answers);
+        a.finished(&answers.done).unwrap();
+        a.flush().unwrap();
+        let (record,): (String,) = entry_row(
+            &a.raw(),
+            "SELECT record FROM entries
+             WHERE base_url = ?1 AND client_id = ?2 AND sha256 = ?3 AND model = ?4",
+            &key,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(record.contains(answers.done.mid.as_str()), "{record}");
+        for url in ["heatmapURL", "resultURL", "srcURL", "127.0.0.1:1"] {
+            assert!(!record.contains(url), "{url} in {record}");
         }
     }
 
