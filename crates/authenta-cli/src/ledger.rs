@@ -519,13 +519,14 @@ pub struct EntryKey(Arc<KeyParts>);
 /// What an [`EntryKey`] holds.
 #[derive(Debug)]
 pub struct KeyParts {
-    account: Account,
+    /// Shared by the keys a ledger makes for one account (see
+    /// [`Ledger::shared_account`]).
+    account: Arc<Account>,
     sha256: String,
     model: String,
-    /// The file's absolute path, size and name (the name a create sends).
+    /// The file's absolute path and size.
     path: String,
     size: i64,
-    name: String,
 }
 
 /// Keys are the same entry when account, content and model are.
@@ -540,20 +541,21 @@ impl Eq for EntryKey {}
 impl EntryKey {
     /// The entry of the file `identity` for `account`, under `model` (a
     /// model, or a job's task key).
-    fn of(account: &Account, identity: &Identity, model: String) -> EntryKey {
-        let path = &identity.path;
+    fn of(account: Arc<Account>, identity: &Identity, model: String) -> EntryKey {
         EntryKey(Arc::new(KeyParts {
-            account: account.clone(),
+            account,
             sha256: identity.sha256.clone(),
             model,
-            path: path.to_string_lossy().into_owned(),
+            path: identity.path.to_string_lossy().into_owned(),
             size: identity.size as i64,
-            // The name a create of it sends (`authenta_client`'s file name).
-            name: path.file_name().map_or_else(
-                || path.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            ),
         }))
+    }
+
+    /// The file's name: the name a create of it sends (`authenta_client`'s
+    /// file name), or its whole path when it has none.
+    fn name(&self) -> &str {
+        let name = Path::new(&self.path).file_name();
+        name.and_then(|name| name.to_str()).unwrap_or(&self.path)
     }
 
     /// Whether `columns` (base URL, client id, SHA-256, model) are this
@@ -675,6 +677,8 @@ pub struct Ledger {
     /// The status last saved of each record this process saw and whose
     /// final record it has not saved (see [`Ledger::seen`]).
     statuses: Arc<Mutex<HashMap<String, String>>>,
+    /// The account of the last key made ([`Ledger::shared_account`]).
+    account: Arc<Mutex<Option<Arc<Account>>>>,
 }
 
 /// The database a ledger is kept in.
@@ -1465,7 +1469,7 @@ impl EntryState for Resume {
     ) -> rusqlite::Result<usize> {
         match fresh {
             Some(owner) => write_new_creating(tx, key, since, owner),
-            None => write_creating(tx, key, &key.name, since, true),
+            None => write_creating(tx, key, key.name(), since, true),
         }
     }
 
@@ -1731,10 +1735,11 @@ impl Ledger {
             .map_err(db)?;
         // A small page cache: a batch touches each entry a few times, in
         // order; SQLite's default 2 MiB would be most of the ledger's
-        // memory. Not smaller: at 128 KiB a 500-file batch reads its
-        // pages back from the OS ten times as often (8,156 `pread64`
-        // against 774; BENCHMARKS.md, "the ledger's memory").
-        conn.pragma_update(None, "cache_size", -256).map_err(db)?;
+        // memory. 128 KiB: a 500-file batch reads 0.3 pages a file back
+        // from the OS (291 `pread64`, 149 at 256 KiB); not smaller: at 64
+        // KiB it reads 1.8 a file and writes more (BENCHMARKS.md, "digests
+        // from the checks' reads").
+        conn.pragma_update(None, "cache_size", -128).map_err(db)?;
         // Every statement a batch runs stays prepared (rusqlite keeps 16).
         conn.set_prepared_statement_cache_capacity(32);
         if version < SCHEMA_VERSION {
@@ -1794,6 +1799,7 @@ impl Ledger {
             renewing: Arc::new(Once::new()),
             held: HeldClaims::default(),
             statuses: Arc::default(),
+            account: Arc::default(),
         }
     }
 
@@ -2078,9 +2084,19 @@ impl Ledger {
         }
     }
 
+    /// `account`, shared with the keys made before for it: a batch's keys
+    /// are all one account's, and each kept a copy of its two strings.
+    fn shared_account(&self, account: &Account) -> Arc<Account> {
+        let mut last = lock(&self.account);
+        match &*last {
+            Some(shared) if **shared == *account => shared.clone(),
+            _ => last.insert(Arc::new(account.clone())).clone(),
+        }
+    }
+
     /// The entry of `identity` under `model` for `account`.
     pub fn key(&self, account: &Account, identity: &Identity, model: &ModelType) -> EntryKey {
-        EntryKey::of(account, identity, model.to_string())
+        EntryKey::of(self.shared_account(account), identity, model.to_string())
     }
 
     /// Where the entry's file starts, from what was saved (without
@@ -2514,7 +2530,7 @@ impl Ledger {
             return false;
         };
         let ahead = claim.ahead.take();
-        ahead.is_some() && name.is_none_or(|name| key.name == name) && claim.holds()
+        ahead.is_some() && name.is_none_or(|name| key.name() == name) && claim.holds()
     }
 
     /// Saves the last status seen of `media` (a record any entry holds;
@@ -2798,7 +2814,7 @@ impl Ledger {
             Some(reference) => format!("job:{slug}:{}", reference.sha256),
             None => format!("job:{slug}"),
         };
-        EntryKey::of(account, identity, model)
+        EntryKey::of(self.shared_account(account), identity, model)
     }
 
     /// The checkpoint function of the job entry `key` (the file
@@ -3205,7 +3221,7 @@ fn write_new_creating(
          ON CONFLICT DO NOTHING",
     )?
     .execute(
-        key.and(&[&key.path, &key.size, &key.name, &since, &owner])
+        key.and(&[&key.path, &key.size, &key.name(), &since, &owner])
             .as_slice(),
     )
 }
@@ -4924,6 +4940,31 @@ CREATE TABLE IF NOT EXISTS job_entries (
             Claim::Mine(Resume::Final(saved)) => assert_eq!(saved.mid, created.media.mid),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A ledger's keys share their account; a key's file name is its
+    /// path's last part (the name a create sends), or its whole path.
+    #[test]
+    fn keys_share_their_account_and_read_their_name_from_their_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        let identity = |path: &str| Identity {
+            path: PathBuf::from(path),
+            size: 1,
+            sha256: "00".into(),
+        };
+        let (a, b) = (identity("/d/x.png"), identity("/"));
+        let ka = ledger.key(&test_account(), &a, &ModelType::Ac1);
+        let kb = ledger.key(&test_account(), &b, &ModelType::Ac1);
+        assert!(Arc::ptr_eq(&ka.account, &kb.account));
+        assert_eq!((ka.name(), kb.name()), ("x.png", "/"));
+        let other = Account {
+            client_id: "other".into(),
+            ..test_account()
+        };
+        let kc = ledger.key(&other, &a, &ModelType::Ac1);
+        assert_eq!(*kc.account, other);
+        assert_ne!(ka, kc);
     }
 
     /// A final record is kept without its pre-signed URLs (its heatmap,

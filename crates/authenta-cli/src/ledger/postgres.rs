@@ -741,7 +741,7 @@ impl Pg {
         let columns = Columns::of(keys);
         let paths: Vec<&str> = keys.iter().map(|k| k.path.as_str()).collect();
         let sizes: Vec<i64> = keys.iter().map(|k| k.size).collect();
-        let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+        let names: Vec<&str> = keys.iter().map(|k| k.name()).collect();
         let stamp = super::now();
         let mut params = columns.params().to_vec();
         params.extend_from_slice(&[&paths, &sizes, &names, &since, &stamp]);
@@ -1729,15 +1729,14 @@ mod tests {
         );
         let key = |sha256: &str, model: &str| {
             EntryKey(std::sync::Arc::new(crate::ledger::KeyParts {
-                account: crate::ledger::Account {
+                account: std::sync::Arc::new(crate::ledger::Account {
                     base_url: "u".into(),
                     client_id: "id".into(),
-                },
+                }),
                 sha256: sha256.into(),
                 model: model.into(),
                 path: format!("/{sha256}"),
                 size: 1,
-                name: sha256.into(),
             }))
         };
         let text = |s: &str| s.to_owned();
