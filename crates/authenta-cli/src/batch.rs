@@ -26,10 +26,9 @@ use authenta_reqwest::proto::error::LocalIo;
 use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
 
-use crate::files::Note;
+use crate::files::{Digested, Note};
 use crate::ledger::{
-    self, AheadError, Claim, Digested, EntryKey, EntryState, HashMap, IdentifyAhead, Identity,
-    Ledger,
+    self, AheadError, Claim, EntryKey, EntryState, HashMap, IdentifyAhead, Identity, Ledger,
 };
 use crate::progress::{Bar, Bars};
 use crate::session::CliError;

@@ -5,13 +5,13 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
 
 use authenta_reqwest::MediaFile;
-use authenta_reqwest::client::{CHECK_READ, media_file_read};
+use authenta_reqwest::client::{CHECK_READ, ReadFile, media_file_read};
 use authenta_reqwest::proto::{ValidationError, validate::check_model};
 use authenta_reqwest::types::ModelType;
-
-use crate::ledger::{DIGEST_WHOLE, Digested};
+use sha2::{Digest as _, Sha256};
 
 /// One file to process, checked.
 pub struct Job {
@@ -24,6 +24,59 @@ pub struct Job {
     /// Its digest, when the plan was asked for digests and its check read
     /// it whole (a small file): the ledger does not read it again.
     pub digest: Option<Digested>,
+}
+
+/// The size up to which a batch with a ledger reads a file whole when it
+/// checks it, and computes its digest from that read ([`Digested`]):
+/// larger files are hashed on the ledger's hashing thread, their digests
+/// saved.
+pub const DIGEST_WHOLE: u64 = 64 << 10;
+
+/// A file's digest computed from its bytes as its check read them whole
+/// (files of at most [`DIGEST_WHOLE`] bytes), with its size and
+/// modification time then: the ledger does not read the file again unless
+/// its metadata changed by its turn (it is looked at, as a file without
+/// one is hashed, a group ahead of the claims), and does not save the
+/// digest (the next run's check computes it as cheaply as it would read
+/// it back).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Digested {
+    /// How many bytes.
+    pub size: u64,
+    /// Its modification time then, in nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// Their SHA-256, in hex.
+    pub sha256: String,
+}
+
+impl Digested {
+    /// The digest of a file checked whole (`read`), if it was.
+    pub fn of(read: &ReadFile) -> Option<Digested> {
+        let bytes = read.bytes.as_deref()?;
+        Some(Digested {
+            size: bytes.len() as u64,
+            mtime_ns: nanos(read.modified?),
+            sha256: hex(&Sha256::digest(bytes)),
+        })
+    }
+}
+
+/// `time` in nanoseconds since the epoch (0 before it), as the ledger
+/// saves a file's modification time.
+pub(crate) fn nanos(time: std::time::SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// `bytes` in lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        hex.push(char::from(DIGITS[usize::from(b >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    hex
 }
 
 /// Why the command line's paths cannot be processed.

@@ -45,7 +45,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Once, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use authenta_reqwest::client::ReadFile;
 use authenta_reqwest::proto::engine::jobs::{JobCheckpoint, JobCheckpointFn, JobStage};
 use authenta_reqwest::proto::engine::resume::JobResume;
 use authenta_reqwest::proto::options::Saved as Saving;
@@ -61,6 +60,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::cli::{Global, LedgerAction, LedgerArgs};
 use crate::exit;
+use crate::files::{DIGEST_WHOLE, Digested, hex, nanos};
 use crate::output::{self, Table};
 use crate::session::CliError;
 
@@ -424,53 +424,11 @@ struct Known {
     checked: bool,
 }
 
-/// A file's digest computed from its bytes as its check read them whole
-/// (files of at most [`DIGEST_WHOLE`] bytes), with its size and
-/// modification time then: the ledger does not read the file again unless
-/// its metadata changed by its turn (it is looked at, as a file without
-/// one is hashed, a group ahead of the claims), and does not save the
-/// digest (the next run's check computes it as cheaply as it would read
-/// it back).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Digested {
-    /// How many bytes.
-    pub size: u64,
-    /// Its modification time then, in nanoseconds since the epoch.
-    pub mtime_ns: i64,
-    /// Their SHA-256, in hex.
-    pub sha256: String,
-}
-
-impl Digested {
-    /// The digest of a file checked whole (`read`), if it was.
-    pub fn of(read: &ReadFile) -> Option<Digested> {
-        let bytes = read.bytes.as_deref()?;
-        Some(Digested {
-            size: bytes.len() as u64,
-            mtime_ns: nanos(read.modified?),
-            sha256: hex(&Sha256::digest(bytes)),
-        })
-    }
-}
-
-/// `time` in nanoseconds since the epoch (0 before it), as the ledger
-/// saves a file's modification time.
-fn nanos(time: std::time::SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
 /// The size and modification time of the file at `path`.
 fn metadata_of(path: &Path) -> io::Result<(u64, i64)> {
     let meta = std::fs::metadata(path)?;
     Ok((meta.len(), nanos(meta.modified()?)))
 }
-
-/// The size up to which a batch with a ledger reads a file whole when it
-/// checks it, and computes its digest from that read ([`Digested`]):
-/// larger files are hashed on the ledger's hashing thread, their digests
-/// saved.
-pub const DIGEST_WHOLE: u64 = 64 << 10;
 
 /// How many newly hashed bytes end a group of [`Ledger::identify_ahead`]
 /// early: about a second of hashing.
@@ -3313,17 +3271,6 @@ fn digest(mut file: impl Read, buffer: usize) -> io::Result<String> {
         hasher.update(&buffer[..n]);
     }
     Ok(hex(&hasher.finalize()))
-}
-
-/// `bytes` in lowercase hex.
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(2 * bytes.len());
-    for b in bytes {
-        hex.push(char::from(DIGITS[usize::from(b >> 4)]));
-        hex.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    hex
 }
 
 /// Creates `dir` (and its parents), readable by its owner only.
