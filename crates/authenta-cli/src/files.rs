@@ -269,16 +269,16 @@ pub fn mismatch_note(job: &Job) -> Option<Note> {
 /// and its digest computed from that read.
 pub fn check(path: &Path, model: Option<&ModelType>, digest: bool) -> Result<Job, ValidationError> {
     let read = media_file_read(path, None, if digest { DIGEST_WHOLE } else { CHECK_READ })?;
-    let digest = digest.then(|| Digested::of(&read)).flatten();
-    let file = read.file;
     let model = match model {
         Some(model) => model.clone(),
-        None => file.default_model()?,
+        None => read.file.default_model()?,
     };
-    file.create_request(model.clone())?;
+    read.file.create_request(model.clone())?;
+    // Only for a file that passed.
+    let digest = digest.then(|| Digested::of(&read)).flatten();
     Ok(Job {
         path: path.to_owned(),
-        file,
+        file: read.file,
         model,
         digest,
     })
@@ -478,6 +478,32 @@ mod tests {
             .collect();
         assert_eq!(loops.len(), 1);
         assert!(plan.errors.is_empty());
+    }
+
+    /// With digests asked for, a small file's comes from its check (the
+    /// SHA-256 of its bytes, its size and mtime); none without, or for a
+    /// file larger than `DIGEST_WHOLE`, whose digest the ledger computes.
+    #[test]
+    fn a_small_file_s_digest_comes_from_its_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = dir.path().join("small.png");
+        std::fs::write(&small, PNG).unwrap();
+        let job = check(&small, None, true).unwrap();
+        let digest = job.digest.unwrap();
+        assert_eq!(digest.sha256, hex(&Sha256::digest(PNG)));
+        assert_eq!(digest.size, PNG.len() as u64);
+        let mtime = std::fs::metadata(&small).unwrap().modified().unwrap();
+        assert_eq!(digest.mtime_ns, nanos(mtime));
+        assert!(check(&small, None, false).unwrap().digest.is_none());
+        // A PNG padded past DIGEST_WHOLE after its end is still a PNG.
+        let large = dir.path().join("large.png");
+        let mut bytes = PNG.to_vec();
+        bytes.resize(DIGEST_WHOLE as usize + 1, 0);
+        std::fs::write(&large, &bytes).unwrap();
+        match check(&large, None, true) {
+            Ok(job) => assert!(job.digest.is_none()),
+            Err(e) => panic!("{e}"),
+        }
     }
 
     #[test]
