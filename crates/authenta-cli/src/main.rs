@@ -34,7 +34,18 @@ use session::CliError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_args();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread runs the command's tasks (uploads, waits, the batch):
+    // they wait on the network, and a runtime of several workers spent
+    // CPU handing them from thread to thread (a 500-file batch: 40 `futex`
+    // calls a file against 22, a fifth more CPU without a ledger, and
+    // 0.044-0.053 ms a file for a ledger against 0.028-0.034;
+    // BENCHMARKS.md, "one thread for the command"). Files are still read,
+    // and digests computed,
+    // on threads of their own (the blocking pool, the ledger's hashing
+    // thread), and a PostgreSQL ledger's connection has its own. A ledger
+    // call blocks the command while it runs (a transaction, or a wait of
+    // at most 10 s for another process's).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
