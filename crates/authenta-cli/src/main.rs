@@ -40,11 +40,10 @@ fn main() -> ExitCode {
     // calls a file against 22, a fifth more CPU without a ledger, and
     // 0.044-0.053 ms a file for a ledger against 0.028-0.034;
     // BENCHMARKS.md, "one thread for the command"). Files are still read,
-    // and digests computed,
-    // on threads of their own (the blocking pool, the ledger's hashing
-    // thread), and a PostgreSQL ledger's connection has its own. A ledger
-    // call blocks the command while it runs (a transaction, or a wait of
-    // at most 10 s for another process's).
+    // and digests computed, on threads of their own (the blocking pool,
+    // the ledger's hashing thread), and a PostgreSQL ledger's connection
+    // has its own. A ledger call blocks the command while it runs (a
+    // transaction, or a wait of at most 10 s for another process's).
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
