@@ -263,19 +263,31 @@ pub fn mismatch_note(job: &Job) -> Option<Note> {
     })
 }
 
+/// Reads and checks the file at `path` (a media file of a type the API
+/// takes, complete); with `digest` (a ledger keys files by their
+/// digests), a file of at most [`DIGEST_WHOLE`] bytes is read whole and
+/// its bytes kept for [`Digested::of`], else none are.
+pub fn read_for_check(path: &Path, digest: bool) -> Result<ReadFile, ValidationError> {
+    let mut read = media_file_read(path, None, if digest { DIGEST_WHOLE } else { CHECK_READ })?;
+    if !digest {
+        read.bytes = None;
+    }
+    Ok(read)
+}
+
 /// Checks one file: readable, its bytes a complete media file of a type
 /// the API takes, not empty, at most 5 GiB, and a model that takes it.
 /// With `digest`, a file of at most [`DIGEST_WHOLE`] bytes is read whole
-/// and its digest computed from that read.
+/// and its digest computed from that read ([`read_for_check`]).
 pub fn check(path: &Path, model: Option<&ModelType>, digest: bool) -> Result<Job, ValidationError> {
-    let read = media_file_read(path, None, if digest { DIGEST_WHOLE } else { CHECK_READ })?;
+    let read = read_for_check(path, digest)?;
     let model = match model {
         Some(model) => model.clone(),
         None => read.file.default_model()?,
     };
     read.file.create_request(model.clone())?;
     // Only for a file that passed.
-    let digest = digest.then(|| Digested::of(&read)).flatten();
+    let digest = Digested::of(&read);
     Ok(Job {
         path: path.to_owned(),
         file: read.file,

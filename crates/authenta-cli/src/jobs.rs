@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use authenta_reqwest::client::{BatchEvent, BatchSettings, CHECK_READ, Interrupt, JobBatchItem};
+use authenta_reqwest::client::{BatchEvent, BatchSettings, Interrupt, JobBatchItem};
 use authenta_reqwest::proto::engine::jobs::{JobCheckpointFn, JobObserver, JobUpload};
 use authenta_reqwest::proto::engine::resume::JobResume;
 use authenta_reqwest::proto::{
@@ -28,7 +28,7 @@ use serde_json::json;
 use crate::batch::{self, Batch, Entries, Live, Rounds};
 use crate::cli::{Global, JobsAction, JobsArgs, Process};
 use crate::exit;
-use crate::files::{DIGEST_WHOLE, Digested, Refusal};
+use crate::files::{self, Digested, Refusal};
 use crate::ledger::{self, Ledger};
 use crate::output::{self, Table};
 use crate::progress::Bars;
@@ -94,13 +94,11 @@ pub async fn process(global: &Global, args: &Process, task: &str) -> Result<u8, 
     // from their checks' reads.
     let mut digests: Vec<Option<Digested>> = Vec::new();
     let digest = ledger::in_use(global);
-    let whole = if digest { DIGEST_WHOLE } else { CHECK_READ };
     let mut refusals = Vec::new();
     for path in expand(&args.paths, args.recursive) {
-        let (digested, upload) = match authenta_reqwest::client::media_file_read(&path, None, whole)
-        {
+        let (digested, upload) = match files::read_for_check(&path, digest) {
             Ok(read) => (
-                digest.then(|| Digested::of(&read)).flatten(),
+                Digested::of(&read),
                 authenta_reqwest::client::job_upload_of(SlotName::Original, &path, read.file),
             ),
             Err(e) => {

@@ -1935,15 +1935,16 @@ impl Ledger {
     /// [`Ledger::identify`] for each of `files`, in order, on a thread of
     /// its own (the hashing is kept off the async runtime's threads), a few
     /// files ahead of the caller (a file whose digest its check computed,
-    /// [`Digested`], is neither read nor looked up): the metadata of every
-    /// other file and the saved digests are read now (the first file that cannot be read is named
-    /// by its index in the error: the caller may go on without it), then
-    /// the missing digests are computed while the caller works on the
-    /// files before; a digest that cannot be computed ends the groups.
+    /// [`Digested`], is not looked up, and is read again only if its size
+    /// or mtime changed since): the metadata of every other file and the
+    /// saved digests are read now (the first file that cannot be read is
+    /// named by its index in the error: the caller may go on without it),
+    /// then the missing digests are computed while the caller works on
+    /// the files before; a digest that cannot be computed ends the groups.
     /// The identities come in groups of at most `group` files, a group
-    /// ending early once it holds
-    /// [`HASH_AHEAD_BYTES`] of newly hashed bytes, so a batch of large files
-    /// starts after the first one's digest, not after all of them.
+    /// ending early once it holds [`HASH_AHEAD_BYTES`] of newly hashed
+    /// bytes, so a batch of large files starts after the first one's
+    /// digest, not after all of them.
     pub fn identify_ahead(
         &self,
         files: &[(&Path, Option<&Digested>)],
@@ -2584,11 +2585,12 @@ impl Ledger {
     pub fn forget_path(&self, path: &Path) -> io::Result<usize> {
         let path = std::path::absolute(path)?;
         let key = path.to_string_lossy().into_owned();
-        let small = std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() <= DIGEST_WHOLE);
-        let now = match small {
-            true => Some(sha256_of(&path, DIGEST_WHOLE)?),
-            false => None,
-        };
+        // A small file that cannot be read is forgotten by its path and
+        // saved digest alone, as before small files' digests went unsaved.
+        let now = std::fs::metadata(&path)
+            .ok()
+            .filter(|m| m.is_file() && m.len() <= DIGEST_WHOLE)
+            .and_then(|m| sha256_of(&path, m.len()).ok());
         if let Some(pg) = self.pg() {
             return pg.forget_path(&key, now.as_deref());
         }

@@ -34,8 +34,7 @@ pub fn media_file(path: &Path, content_type: Option<&str>) -> Result<MediaFile, 
 }
 
 /// A file on disk checked by [`media_file_read`], and its bytes when it
-/// was read whole.
-#[derive(Debug)]
+/// was read whole (`Debug` shows how many, not the bytes).
 pub struct ReadFile {
     /// The file, checked.
     pub file: MediaFile,
@@ -46,6 +45,16 @@ pub struct ReadFile {
     /// Its modification time when it was opened, where the system keeps
     /// one.
     pub modified: Option<std::time::SystemTime>,
+}
+
+impl std::fmt::Debug for ReadFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadFile")
+            .field("file", &self.file)
+            .field("bytes", &self.bytes.as_ref().map(Vec::len))
+            .field("modified", &self.modified)
+            .finish()
+    }
 }
 
 /// [`media_file`], reading the file whole (in one read) when its size is
@@ -82,6 +91,7 @@ pub fn media_file_read(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
+    let modified = meta.modified().ok();
     let named = |e| match e {
         ValidationError::Unreadable { reason, .. } => unreadable(reason),
         other => other,
@@ -94,7 +104,7 @@ pub fn media_file_read(
                 return Ok(ReadFile {
                     file,
                     bytes: Some(bytes),
-                    modified: meta.modified().ok(),
+                    modified,
                 });
             }
             // It grew since its metadata was read: checked as a large file.
@@ -109,7 +119,7 @@ pub fn media_file_read(
     Ok(ReadFile {
         file,
         bytes: None,
-        modified: meta.modified().ok(),
+        modified,
     })
 }
 
@@ -199,6 +209,7 @@ mod tests {
         assert!(err.to_string().contains("not a regular file"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
     /// A small file is read whole, in one read, and checked from those
     /// bytes as a larger one is from disk; one that holds more or fewer
     /// bytes than its metadata said is read as it is.
