@@ -11,7 +11,7 @@ scattered functions made a 500-file run map 7 MiB of text, and the ledger's
 this tool writes (lld's `--symbol-ordering-file`, passed by
 crates/authenta-cli/build.rs for release builds), the functions these
 workloads run come first, each workload's new ones after the previous
-workload's:
+workload's (those callgrind saw run, and those perf sampled in native runs):
 
 1. `process -j 8 DIR --no-ledger` over 500 PNGs (the batch, the client,
    HTTP, TLS set-up, the files' checks);
@@ -32,7 +32,9 @@ many match; regenerate with:
     cargo build --release -p authenta-cli  # relinks with it
     python3 tools/layout.py --check        # how many of its names the binary has
 
-Needs valgrind (callgrind records which instructions ran).
+Needs valgrind (callgrind records which instructions ran) and perf (which
+functions run natively: valgrind's CPU has no SHA-NI or AVX-512, so code
+that dispatches on the CPU's features takes other paths under it).
 """
 
 import argparse
@@ -116,11 +118,44 @@ def profile(exe, work, base, files):
         yield name, out
 
 
-def generate(exe, emulator):
-    if shutil.which("valgrind") is None:
-        sys.exit("layout: needs valgrind (Debian: apt-get install valgrind)")
+def sampled(exe, work, base, files, rounds):
+    """The functions of exe that perf samples in each workload run natively,
+    `rounds` times ({name: set of symbol names}). Under valgrind the code
+    takes the paths of the CPU valgrind emulates, which lacks SHA-NI and
+    AVX-512: natively, SHA-256 (every file's digest) and whatever else
+    dispatches on the CPU's features runs other functions."""
+    found = {}
+    for r in range(rounds):
+        run_dir = os.path.join(work, f"native{r}")
+        os.mkdir(run_dir)
+        for n, (name, argv, env) in enumerate(workloads(exe, run_dir, base, files)):
+            data = os.path.join(run_dir, f"perf.{n}")
+            rec = subprocess.run(["perf", "record", "-q", "-F", "20000", "-e", "cpu-clock",
+                                  "-o", data, "--"] + argv,
+                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            if rec.returncode != 0:
+                sys.exit(f"layout: perf record `{' '.join(argv[1:])}` failed:\n{rec.stderr[-2000:]}")
+            script = subprocess.run(["perf", "script", "-i", data, "-F", "ip,sym,dso", "--no-demangle"],
+                                    capture_output=True, text=True, check=True).stdout
+            names = found.setdefault(name, set())
+            for line in script.splitlines():
+                # "ADDRESS SYMBOL (DSO)"
+                head, _, dso = line.strip().rpartition(" (")
+                sym = head.partition(" ")[2]
+                if dso.rstrip(")") == exe and sym and sym != "[unknown]":
+                    names.add(sym)
+    return found
+
+
+def generate(exe, emulator, rounds):
+    for tool in ("valgrind", "perf"):
+        if shutil.which(tool) is None:
+            sys.exit(f"layout: needs {tool} (Debian: apt-get install valgrind linux-perf)")
     syms = text_symbols(exe)
     addrs = [s[0] for s in syms]
+    by_name = {}
+    for i, sym in enumerate(syms):
+        by_name.setdefault(sym[2], []).append(i)
     cleanup = B.Cleanup()
     work = tempfile.mkdtemp(prefix="authenta-layout-")
     cleanup.push(lambda: shutil.rmtree(work, ignore_errors=True))
@@ -132,8 +167,11 @@ def generate(exe, emulator):
         for i in range(500):
             with open(os.path.join(files, f"img{i:04}.png"), "wb") as f:
                 f.write(B.png(i))
+        native = sampled(exe, work, base, files, rounds)
         for name, out in profile(exe, work, base, files):
-            new = executed(out, exe, syms, addrs) - seen
+            ran = executed(out, exe, syms, addrs)
+            ran |= {i for n in native.get(name, ()) for i in by_name.get(n, ())}
+            new = ran - seen
             seen |= new
             # Within a workload, the linker's order: what one module calls
             # stays near it.
@@ -172,12 +210,14 @@ def main():
                    help="say how many of the order's names the binary has; fail under 90%%")
     a.add_argument("--exe", default=os.path.join(ROOT, "target", "release", "authenta"))
     a.add_argument("--emulator", default=os.path.join(ROOT, "target", "release", "authenta-emulator"))
+    a.add_argument("--rounds", type=int, default=3,
+                   help="native runs of each workload sampled by perf (default 3)")
     a = a.parse_args()
     exe = os.path.realpath(a.exe)
     if a.check:
         check(exe)
     else:
-        generate(exe, a.emulator)
+        generate(exe, a.emulator, a.rounds)
 
 
 if __name__ == "__main__":
