@@ -24,8 +24,9 @@ Functions no workload runs keep the linker's order, after them. The file
 names symbols as this build mangles them: a symbol's hash changes with the
 compiler, a crate's version or features, so after a toolchain or version
 change (or a dependency's) fewer of its names match and the layout falls
-back towards the linker's own (never wrong, only larger). `--check` says how
-many match; regenerate with:
+back towards the linker's own (never wrong, only larger); `cargo xtask
+release` lists writing it again among a release's next steps. `--check`
+says how many match; regenerate with:
 
     cargo build --release -p authenta-cli -p authenta-emulator
     python3 tools/layout.py                # writes crates/authenta-cli/authenta.order

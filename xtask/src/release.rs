@@ -59,6 +59,10 @@ use crate::codegen::{self, Error, Status};
 
 /// The changelog, relative to the workspace root.
 pub const CHANGELOG_PATH: &str = "CHANGELOG.md";
+/// The order of the `authenta` binary's code (see `tools/layout.py`): it
+/// names symbols, whose names hold their crate's version.
+const LAYOUT_ORDER: &str = "crates/authenta-cli/authenta.order";
+
 /// The heading whose notes a release moves.
 pub const UNRELEASED: &str = "## [Unreleased]";
 
@@ -280,11 +284,19 @@ pub fn run(root: &Path, opts: &Options, out: &mut dyn Write) -> Result<(), Error
             out,
             "  git diff                      # review the bump and the notes"
         )?;
-        writeln!(
-            out,
-            "  git commit -m \"Release {v}\" -- {}",
-            changed.join(" ")
-        )?;
+        // A crate's version is part of its symbols' names, which the
+        // binary's layout lists (tools/layout.py).
+        let mut commit = changed.join(" ");
+        if root.join(LAYOUT_ORDER).exists() {
+            writeln!(
+                out,
+                "  cargo build --release -p authenta-cli -p authenta-emulator && python3 tools/layout.py\n  \
+                 {:28}# the binary's layout names this version's symbols",
+                ""
+            )?;
+            commit = format!("{commit} {LAYOUT_ORDER}");
+        }
+        writeln!(out, "  git commit -m \"Release {v}\" -- {commit}")?;
         writeln!(out, "  git tag -a v{v} -m \"authenta-rs {v}\"")?;
         writeln!(
             out,

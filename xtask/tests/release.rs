@@ -124,6 +124,14 @@ fn a_real_run_moves_every_crate_requirement_changelog_and_lock() {
     assert!(out.contains("packaging skipped"), "{out}");
     assert!(out.contains("cargo publish --workspace"), "{out}");
     assert!(out.contains(&format!("git tag -a v{new}")), "{out}");
+    // The binary's layout names symbols, which hold the crates' versions:
+    // the next steps write it again and commit it with the release.
+    assert!(out.contains("python3 tools/layout.py"), "{out}");
+    let commit = out.lines().find(|l| l.contains("git commit")).unwrap();
+    assert!(
+        commit.ends_with("crates/authenta-cli/authenta.order"),
+        "{commit}"
+    );
 
     // Every published crate (and any crate inheriting the workspace
     // version) is at the new version; unpublished crates with their own
