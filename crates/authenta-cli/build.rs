@@ -3,7 +3,7 @@
 //! `tools/layout.py`, which says how they were chosen). The kernel maps a
 //! binary's code in 64 KiB windows around each page that runs, so a run
 //! that finds its code together maps less of the binary: a 500-file
-//! `authenta process` peaks at about 10 MiB instead of 16 (BENCHMARKS.md,
+//! `authenta process` peaks at about 9.5 MiB instead of 15 (BENCHMARKS.md,
 //! "the binary's layout").
 //!
 //! Only where the linker is known to read the order: release builds for
