@@ -35,7 +35,9 @@ says how many match; regenerate with:
 
 Needs valgrind (callgrind records which instructions ran) and perf (which
 functions run natively: valgrind's CPU has no SHA-NI or AVX-512, so code
-that dispatches on the CPU's features takes other paths under it).
+that dispatches on the CPU's features takes other paths under it, and
+timing picks other paths at native speed; perf's CPU samples and its page
+faults' instructions find them).
 """
 
 import argparse
@@ -120,19 +122,24 @@ def profile(exe, work, base, files):
 
 
 def sampled(exe, work, base, files, rounds):
-    """The functions of exe that perf samples in each workload run natively,
-    `rounds` times ({name: set of symbol names}). Under valgrind the code
-    takes the paths of the CPU valgrind emulates, which lacks SHA-NI and
-    AVX-512: natively, SHA-256 (every file's digest) and whatever else
-    dispatches on the CPU's features runs other functions."""
+    """The functions of exe that perf finds in each workload run natively,
+    `rounds` times ({name: set of symbol names}): sampled at 20 kHz, and
+    each page fault's. Under valgrind the code takes the paths of the CPU
+    valgrind emulates, which lacks SHA-NI and AVX-512 (natively SHA-256,
+    every file's digest, and whatever else dispatches on the CPU's features
+    runs other functions), and the paths of a client fifty times slower
+    (natively, a record may still be processing when its status is read)."""
     found = {}
     for r in range(rounds):
         run_dir = os.path.join(work, f"native{r}")
         os.mkdir(run_dir)
         for n, (name, argv, env) in enumerate(workloads(exe, run_dir, base, files)):
             data = os.path.join(run_dir, f"perf.{n}")
-            rec = subprocess.run(["perf", "record", "-q", "-F", "20000", "-e", "cpu-clock",
-                                  "-o", data, "--"] + argv,
+            # CPU samples find what runs often; every page fault's
+            # instruction finds what runs rarely but first touches a page
+            # (a function of a path that timing picks, run once).
+            rec = subprocess.run(["perf", "record", "-q", "-e", "cpu-clock/freq=20000/",
+                                  "-e", "page-faults/period=1/", "-o", data, "--"] + argv,
                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             if rec.returncode != 0:
                 sys.exit(f"layout: perf record `{' '.join(argv[1:])}` failed:\n{rec.stderr[-2000:]}")
@@ -211,8 +218,8 @@ def main():
                    help="say how many of the order's names the binary has; fail under 90%%")
     a.add_argument("--exe", default=os.path.join(ROOT, "target", "release", "authenta"))
     a.add_argument("--emulator", default=os.path.join(ROOT, "target", "release", "authenta-emulator"))
-    a.add_argument("--rounds", type=int, default=3,
-                   help="native runs of each workload sampled by perf (default 3)")
+    a.add_argument("--rounds", type=int, default=5,
+                   help="native runs of each workload recorded by perf (default 5)")
     a = a.parse_args()
     exe = os.path.realpath(a.exe)
     if a.check:
