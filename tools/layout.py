@@ -108,16 +108,21 @@ def workloads(exe, work, base, files):
     return [(name, [exe] + argv, env) for name, argv in runs]
 
 
+def recorded(tool, argv, env):
+    """Runs the workload `argv` under `tool` (a recorder's command line);
+    a failure ends the tool, naming the workload."""
+    r = subprocess.run(tool + argv, env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        sys.exit(f"layout: {tool[0]} `{' '.join(argv[1:])}` failed:\n{r.stderr[-2000:]}")
+
+
 def profile(exe, work, base, files):
     """Runs each workload under callgrind; yields (name, its output file)."""
     for n, (name, argv, env) in enumerate(workloads(exe, work, base, files)):
         out = os.path.join(work, f"callgrind.{n}")
-        r = subprocess.run(["valgrind", "--tool=callgrind", "--dump-instr=yes",
-                            "--compress-pos=no", "--compress-strings=no",
-                            f"--callgrind-out-file={out}"] + argv,
-                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if r.returncode != 0:
-            sys.exit(f"layout: `{' '.join(argv[1:])}` failed:\n{r.stderr[-2000:]}")
+        recorded(["valgrind", "--tool=callgrind", "--dump-instr=yes", "--compress-pos=no",
+                  "--compress-strings=no", f"--callgrind-out-file={out}"], argv, env)
         yield name, out
 
 
@@ -138,11 +143,8 @@ def sampled(exe, work, base, files, rounds):
             # CPU samples find what runs often; every page fault's
             # instruction finds what runs rarely but first touches a page
             # (a function of a path that timing picks, run once).
-            rec = subprocess.run(["perf", "record", "-q", "-e", "cpu-clock/freq=20000/",
-                                  "-e", "page-faults/period=1/", "-o", data, "--"] + argv,
-                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            if rec.returncode != 0:
-                sys.exit(f"layout: perf record `{' '.join(argv[1:])}` failed:\n{rec.stderr[-2000:]}")
+            recorded(["perf", "record", "-q", "-e", "cpu-clock/freq=20000/",
+                      "-e", "page-faults/period=1/", "-o", data, "--"], argv, env)
             script = subprocess.run(["perf", "script", "-i", data, "-F", "ip,sym,dso", "--no-demangle"],
                                     capture_output=True, text=True, check=True).stdout
             names = found.setdefault(name, set())

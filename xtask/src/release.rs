@@ -290,9 +290,11 @@ pub fn run(root: &Path, opts: &Options, out: &mut dyn Write) -> Result<(), Error
         if root.join(LAYOUT_ORDER).exists() {
             writeln!(
                 out,
-                "  cargo build --release -p authenta-cli -p authenta-emulator && python3 tools/layout.py\n  \
-                 {:28}# the binary's layout names this version's symbols",
-                ""
+                "  cargo build --release -p authenta-cli -p authenta-emulator && python3 tools/layout.py"
+            )?;
+            writeln!(
+                out,
+                "                                # the binary's layout names this version's symbols"
             )?;
             commit = format!("{commit} {LAYOUT_ORDER}");
         }
